@@ -1,0 +1,253 @@
+"""Euclidean alignment (EA) of EEG trials, offline and online.
+
+EA (He & Wu, 2020) whitens every trial by the inverse square root of a reference matrix
+``R``, the mean of the trial covariances: ``X_i <- R^{-1/2} X_i``. After alignment the mean
+covariance of the trials that defined ``R`` is the identity, which removes much of the
+between-subject and between-session shift. DBConformer [Wang2026]_ applies it in every
+protocol: offline on the training trials, and *online* (running reference, no look-ahead) on
+the test subject in LOSO.
+
+Both classes take trials ``(n_trials, n_chans, n_times)`` as NumPy arrays or torch tensors (EEG
+in µV; EA is scale-equivariant, the output is unitless) and return the same kind, float32.
+Computation is done in float64; ``R^{-1/2}`` via a symmetric eigendecomposition.
+
+References
+----------
+.. [He2020] H. He, D. Wu, "Transfer learning for brain-computer interfaces: a Euclidean space
+   data alignment approach", IEEE Trans. Biomed. Eng. 67(2):399-410, 2020.
+.. [Wang2026] Z. Wang et al., "DBConformer: Dual-Branch Convolutional Transformer for EEG
+   Decoding", IEEE J. Biomed. Health Inform. 30(5), 2026.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from biosig.errors import BiosigError, ConfigError
+
+__all__ = [
+    "EuclideanAlignment",
+    "OnlineEuclideanAlignment",
+    "trial_covariances",
+    "inv_sqrtm",
+    "align_per_group",
+]
+
+CovEstimator = Literal["cov", "scm"]
+
+
+def _to_numpy(x) -> tuple[np.ndarray, bool]:
+    try:
+        import torch
+
+        if isinstance(x, torch.Tensor):
+            return x.detach().cpu().numpy().astype(np.float64), True
+    except ImportError:  # pragma: no cover - torch is a hard dependency
+        pass
+    return np.asarray(x, dtype=np.float64), False
+
+
+def _back(x: np.ndarray, as_torch: bool):
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if as_torch:
+        import torch
+
+        return torch.from_numpy(x)
+    return x
+
+
+def _check_trials(x: np.ndarray, what: str = "trials") -> np.ndarray:
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3:
+        raise BiosigError(f"{what} must be (n_trials, n_chans, n_times), got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise BiosigError(f"no {what} given")
+    if not np.all(np.isfinite(x)):
+        raise BiosigError(f"{what} contain NaN or infinite values")
+    return x
+
+
+def trial_covariances(x, estimator: CovEstimator = "cov") -> np.ndarray:
+    """Per-trial spatial covariance ``(n_trials, C, C)`` in float64.
+
+    ``"cov"``: mean-centred over time, divided by ``n_times - 1`` (``numpy.cov``, as the
+    DBConformer code); ``"scm"``: ``X X^T / n_times`` (He & Wu's original formulation).
+    """
+    x, _ = _to_numpy(x)
+    x = _check_trials(x)
+    if estimator == "cov":
+        if x.shape[2] < 2:
+            raise BiosigError("covariance needs at least 2 time samples per trial")
+        xc = x - x.mean(axis=2, keepdims=True)
+        return np.einsum("nct,ndt->ncd", xc, xc) / (x.shape[2] - 1)
+    if estimator == "scm":
+        return np.einsum("nct,ndt->ncd", x, x) / x.shape[2]
+    raise ConfigError(f"estimator must be 'cov' or 'scm', got {estimator!r}")
+
+
+def inv_sqrtm(r: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
+    """``R^{-1/2}`` of a symmetric positive-definite matrix via ``eigh``.
+
+    Raises ``BiosigError`` when ``R`` is singular (smallest eigenvalue below ``rtol`` times the
+    largest), e.g. for average-referenced data with all channels kept or fewer samples than
+    channels; pass ``shrinkage`` to the aligners in that case.
+    """
+    r = 0.5 * (r + r.T)
+    w, v = np.linalg.eigh(r)
+    if not np.all(np.isfinite(w)) or w[-1] <= 0 or w[0] <= rtol * w[-1]:
+        raise BiosigError(
+            f"alignment reference is singular or not positive definite (eigenvalues "
+            f"{w[0]:.3g} .. {w[-1]:.3g}); use shrinkage > 0 or drop a linearly dependent channel"
+        )
+    return (v / np.sqrt(w)) @ v.T
+
+
+def _shrink(r: np.ndarray, shrinkage: float) -> np.ndarray:
+    if shrinkage <= 0:
+        return r
+    mu = np.trace(r) / r.shape[0]
+    return (1.0 - shrinkage) * r + shrinkage * mu * np.eye(r.shape[0])
+
+
+def _check_shrinkage(shrinkage: float) -> float:
+    shrinkage = float(shrinkage)
+    if not 0.0 <= shrinkage < 1.0:
+        raise ConfigError(f"shrinkage must be in [0, 1), got {shrinkage}")
+    return shrinkage
+
+
+class EuclideanAlignment:
+    """Offline EA: ``fit`` the reference on some trials, ``transform`` any trials with it.
+
+    Parameters
+    ----------
+    estimator : {"cov", "scm"}
+        Trial covariance estimator (see :func:`trial_covariances`); ``"cov"`` as DBConformer.
+    shrinkage : float
+        Optional shrinkage of ``R`` towards ``trace(R)/C * I`` (0 = plain EA, the paper).
+
+    Examples
+    --------
+    >>> ea = EuclideanAlignment().fit(x_train)      # doctest: +SKIP
+    >>> x_train_a, x_test_a = ea.transform(x_train), ea.transform(x_test)  # doctest: +SKIP
+    """
+
+    def __init__(self, estimator: CovEstimator = "cov", shrinkage: float = 0.0):
+        if estimator not in ("cov", "scm"):
+            raise ConfigError(f"estimator must be 'cov' or 'scm', got {estimator!r}")
+        self.estimator = estimator
+        self.shrinkage = _check_shrinkage(shrinkage)
+        self.reference_: np.ndarray | None = None
+        self.whitener_: np.ndarray | None = None
+        self.n_trials_: int = 0
+
+    def fit(self, x) -> "EuclideanAlignment":
+        covs = trial_covariances(x, self.estimator)
+        self.reference_ = covs.mean(axis=0)
+        self.whitener_ = inv_sqrtm(_shrink(self.reference_, self.shrinkage))
+        self.n_trials_ = covs.shape[0]
+        return self
+
+    def transform(self, x):
+        if self.whitener_ is None:
+            raise BiosigError("EuclideanAlignment.transform called before fit")
+        arr, as_torch = _to_numpy(x)
+        squeeze = arr.ndim == 2
+        arr = _check_trials(arr)
+        if arr.shape[1] != self.whitener_.shape[0]:
+            raise BiosigError(
+                f"trials have {arr.shape[1]} channels, the reference has {self.whitener_.shape[0]}"
+            )
+        out = np.einsum("cd,ndt->nct", self.whitener_, arr)
+        return _back(out[0] if squeeze else out, as_torch)
+
+    def fit_transform(self, x):
+        return self.fit(x).transform(x)
+
+
+class OnlineEuclideanAlignment:
+    """Online EA with a running reference and no look-ahead.
+
+    Convention: trial ``i`` (0-based, in the order given) is aligned with
+    ``R_i = mean(cov(X_0), ..., cov(X_i))`` -- the reference **includes the trial itself and
+    earlier trials only**, as DBConformer's ``EA_online`` (the reference is updated with the
+    incoming trial, then used to align it). An optional ``prior`` reference (e.g. from
+    calibration data) enters the running mean with weight ``prior_weight`` trials.
+
+    Use :meth:`update` in a real-time loop (one trial at a time) or :meth:`transform_sequence`
+    for a whole chronologically ordered block; both give identical results.
+    """
+
+    def __init__(
+        self,
+        estimator: CovEstimator = "cov",
+        shrinkage: float = 0.0,
+        prior: np.ndarray | None = None,
+        prior_weight: int = 0,
+    ):
+        if estimator not in ("cov", "scm"):
+            raise ConfigError(f"estimator must be 'cov' or 'scm', got {estimator!r}")
+        self.estimator = estimator
+        self.shrinkage = _check_shrinkage(shrinkage)
+        if (prior is None) != (prior_weight == 0):
+            raise ConfigError("give both prior and prior_weight > 0, or neither")
+        self.prior = None if prior is None else np.asarray(prior, dtype=np.float64)
+        self.prior_weight = int(prior_weight)
+        self.reset()
+
+    def reset(self) -> "OnlineEuclideanAlignment":
+        """Forget every trial seen (start a new subject/session)."""
+        self._sum = None if self.prior is None else self.prior * self.prior_weight
+        self._count = self.prior_weight
+        return self
+
+    @property
+    def n_seen(self) -> int:
+        return self._count - self.prior_weight
+
+    @property
+    def reference_(self) -> np.ndarray | None:
+        return None if self._sum is None else self._sum / self._count
+
+    def update(self, trial):
+        """Add one trial ``(C, T)`` to the reference and return it aligned (float32)."""
+        arr, as_torch = _to_numpy(trial)
+        if arr.ndim != 2:
+            raise BiosigError(f"update takes one trial (n_chans, n_times), got shape {arr.shape}")
+        cov = trial_covariances(arr[None], self.estimator)[0]
+        if self._sum is not None and self._sum.shape != cov.shape:
+            raise BiosigError(
+                f"trial has {cov.shape[0]} channels, the running reference has {self._sum.shape[0]}"
+            )
+        self._sum = cov if self._sum is None else self._sum + cov
+        self._count += 1
+        w = inv_sqrtm(_shrink(self._sum / self._count, self.shrinkage))
+        return _back(w @ arr, as_torch)
+
+    def transform_sequence(self, x):
+        """Align trials ``(N, C, T)`` one after the other (order = chronological order)."""
+        arr, as_torch = _to_numpy(x)
+        arr = _check_trials(arr)
+        out = np.stack([np.asarray(self.update(t), dtype=np.float32) for t in arr])
+        return _back(out, as_torch)
+
+
+def align_per_group(x, groups, estimator: CovEstimator = "cov", shrinkage: float = 0.0):
+    """Offline EA fitted and applied separately within each group (e.g. per subject).
+
+    This is how DBConformer aligns the source subjects in LOSO. Returns float32 of the input
+    kind, trial order kept.
+    """
+    arr, as_torch = _to_numpy(x)
+    arr = _check_trials(arr)
+    groups = np.asarray(groups)
+    if groups.shape != (arr.shape[0],):
+        raise BiosigError(f"groups must have one entry per trial ({arr.shape[0]}), got {groups.shape}")
+    out = np.empty(arr.shape, dtype=np.float32)
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        out[idx] = EuclideanAlignment(estimator, shrinkage).fit_transform(arr[idx])
+    return _back(out, as_torch)

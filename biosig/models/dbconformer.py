@@ -1,0 +1,413 @@
+"""DBConformer: dual-branch convolutional transformer for EEG decoding.
+
+Reimplemented from the description of the paper and of the official code's behaviour
+(``wzwvv/DBConformer``, PolyForm Noncommercial: no code copied).
+
+References
+----------
+.. [Wang2026] Z. Wang, H. Wang, T. Jia, X. He, S. Li, D. Wu, "DBConformer: Dual-Branch
+   Convolutional Transformer for EEG Decoding", IEEE J. Biomed. Health Inform. 30(5):4134-4147,
+   2026, doi:10.1109/JBHI.2025.3622725 (arXiv:2506.21140).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from biosig.errors import ConfigError
+from biosig.models._registry import register_model
+
+__all__ = ["DBConformer", "default_patch_size"]
+
+#: Patch sizes used by the official code for its datasets (Hz -> samples).
+_OFFICIAL_PATCH_SIZES = {250.0: 125, 512.0: 128}
+
+
+def default_patch_size(sfreq: float) -> int:
+    """Temporal patch length (samples) for a sampling rate.
+
+    The official code uses 125 samples at 250 Hz (0.5 s) and 128 samples at 512 Hz (0.25 s);
+    those values are kept. Any other rate gets 0.5-s patches, ``round(sfreq / 2)``
+    (e.g. 100 at 200 Hz for TUEV, 80 at 160 Hz for eegmmidb).
+    """
+    sfreq = float(sfreq)
+    if not sfreq > 0:
+        raise ConfigError(f"sfreq must be positive to derive patch_size, got {sfreq}")
+    if sfreq in _OFFICIAL_PATCH_SIZES:
+        return _OFFICIAL_PATCH_SIZES[sfreq]
+    return max(1, int(round(sfreq / 2)))
+
+
+@register_model("dbconformer")
+class DBConformer(nn.Module):
+    """DBConformer from Wang et al. (2026) [Wang2026]_.
+
+    Two conformers read the same raw trial in parallel and are fused late:
+
+    - **T-Conformer** (temporal): a pointwise spatial convolution projects the ``n_chans``
+      electrodes onto ``emb_size`` virtual channels (+ BatchNorm), a depthwise temporal
+      convolution (kernel 63, + BatchNorm) and GELU follow; the signal is cropped to a multiple
+      of ``patch_size`` and average-pooled into ``P = n_times // patch_size`` tokens, which get a
+      learnable positional embedding and ``depth`` pre-LN transformer blocks; the tokens are
+      averaged.
+    - **S-Conformer** (spatial): a shared 1-D CNN (``Conv1d(1, 16, 25, stride 5)`` + ELU +
+      global average + ``Linear(16, emb_size)``) turns every electrode into one token; a
+      learnable channel embedding and ``depth`` transformer blocks follow, then
+      channel-attention pooling (``Linear -> tanh -> Linear -> softmax`` over channels).
+    - **Head**: ``concat -> Linear(80, 64) -> ELU -> Dropout(0.5) -> Linear(64, 32) -> ELU ->
+      Dropout(0.3) -> Linear(32, n_outputs)``.
+
+    Parameter count at the paper's BCI IV 2a settings (``n_chans=22, n_times=1001,
+    sfreq=250, depth=2, n_outputs=2``): **93,747** (as the official code). Other official
+    settings: 3 x 1126 -> 92,267; 14 x 1251 -> 93,187; 15 x 2561 @ 512 Hz depth 4 -> 172,547;
+    14 x 1251 depth 6 -> 250,947; 59 x 750 depth 6 -> 254,387.
+
+    Parameters
+    ----------
+    n_chans, n_outputs, n_times, sfreq, chs_info :
+        Signal kwargs (braindecode convention). Input ``(batch, n_chans, n_times)`` EEG in µV
+        (usually Euclidean-aligned, see :mod:`biosig.data.alignment`); ``(batch, 1, n_chans,
+        n_times)`` is accepted too. ``n_chans`` may be inferred from ``chs_info``.
+    depth : int
+        Transformer blocks per branch (the paper: 2; 4 for BNCI2014002 CO; 6 for LOSO on most
+        datasets).
+    emb_size : int
+        Token size (40). Also the number of virtual channels of the temporal stem.
+    n_heads : int
+        Attention heads (10; head size 4).
+    patch_size : int or None
+        Samples per temporal token; ``None`` derives it from ``sfreq``
+        (:func:`default_patch_size`: 125 @ 250 Hz, 128 @ 512 Hz, else ``round(sfreq/2)``).
+    temporal_kernel : int
+        Depthwise temporal kernel (63, padding 31).
+    spatial_filters, spatial_kernel, spatial_stride :
+        Per-channel CNN of the spatial branch (16 filters, kernel 25, stride 5, padding 12).
+    crop : {"floor", "drop_last"}
+        How the time axis is cut to a multiple of ``patch_size`` before pooling. ``"floor"``
+        (default) keeps the first ``(n_times // patch_size) * patch_size`` samples: for the
+        official inputs (1001, 1126, 1251, 2561 samples: one extra MOABB sample) this drops the
+        last sample exactly as the official code does, and for 750 samples ('MI1-7') it drops
+        nothing, as the official code's name-based exception does. ``"drop_last"`` always drops
+        the last sample first (the official behaviour for every dataset but 'MI1-7'; it loses a
+        token when ``n_times`` is already a multiple of ``patch_size``).
+    attn_scale : {"emb", "head"}
+        Attention scores divided by ``sqrt(emb_size)`` (``"emb"``, the official code, inherited
+        from EEG-Conformer) or by ``sqrt(emb_size / n_heads)`` (``"head"``, standard MHA).
+    branch : {"all", "temporal", "spatial"}
+        Which branches are used (ablation). The head input is ``emb_size`` per branch.
+    use_pos_emb : bool
+        Learnable positional embeddings (initialised N(0, 1) as in the official code).
+    channel_attention : bool
+        Channel-attention pooling in the spatial branch; ``False`` averages the channel tokens.
+    gated_fusion : bool
+        Gated fusion ``sigmoid(W [x_t; x_s]) * [x_t; x_s]`` (off in the paper: "reduced
+        performance"; the exact form of the official gate is our reading).
+    drop_prob : float
+        Dropout of the stem, attention, transformer blocks and the head's first layer (0.5).
+    head_drop_prob : float
+        Dropout after the head's second layer (0.3).
+    activation : type[nn.Module]
+        Activation of the spatial CNN and of the head (ELU).
+    transformer_activation : type[nn.Module]
+        Activation of the temporal stem and of the feed-forward blocks (GELU).
+    return_features : bool
+        If True, ``forward`` returns ``(logits, features)`` with the fused ``(batch, 80)`` vector.
+
+    Notes
+    -----
+    After every forward pass, ``model.channel_attention_weights`` holds the detached channel
+    weights ``(batch, n_chans)`` of the last batch (``None`` without channel attention);
+    ``forward(x, return_attention=True)`` returns them with gradients.
+    Initialisation follows the official code: stem convolutions ~ truncated N(0, 0.01), stem
+    BatchNorm weight 1 / bias 0, positional embeddings N(0, 1), PyTorch defaults elsewhere.
+    """
+
+    def __init__(
+        self,
+        n_chans: int | None = None,
+        n_outputs: int | None = None,
+        n_times: int | None = None,
+        sfreq: float | None = 250.0,
+        chs_info: list[dict] | None = None,
+        depth: int = 2,
+        emb_size: int = 40,
+        n_heads: int = 10,
+        patch_size: int | None = None,
+        temporal_kernel: int = 63,
+        spatial_filters: int = 16,
+        spatial_kernel: int = 25,
+        spatial_stride: int = 5,
+        crop: Literal["floor", "drop_last"] = "floor",
+        attn_scale: Literal["emb", "head"] = "emb",
+        branch: Literal["all", "temporal", "spatial"] = "all",
+        use_pos_emb: bool = True,
+        channel_attention: bool = True,
+        gated_fusion: bool = False,
+        drop_prob: float = 0.5,
+        head_drop_prob: float = 0.3,
+        activation: type[nn.Module] = nn.ELU,
+        transformer_activation: type[nn.Module] = nn.GELU,
+        return_features: bool = False,
+    ):
+        super().__init__()
+        if not n_chans and chs_info:
+            n_chans = len(chs_info)
+        if chs_info is not None and n_chans and len(chs_info) != n_chans:
+            raise ConfigError(f"chs_info has {len(chs_info)} entries but n_chans={n_chans}")
+        for key, val in (("n_chans", n_chans), ("n_outputs", n_outputs), ("n_times", n_times)):
+            if not val or int(val) <= 0:
+                raise ConfigError(f"DBConformer needs a positive {key}, got {val!r}")
+        if branch not in ("all", "temporal", "spatial"):
+            raise ConfigError(f"branch must be 'all', 'temporal' or 'spatial', got {branch!r}")
+        if crop not in ("floor", "drop_last"):
+            raise ConfigError(f"crop must be 'floor' or 'drop_last', got {crop!r}")
+        if attn_scale not in ("emb", "head"):
+            raise ConfigError(f"attn_scale must be 'emb' or 'head', got {attn_scale!r}")
+        if emb_size % n_heads:
+            raise ConfigError(f"emb_size={emb_size} is not divisible by n_heads={n_heads}")
+        if patch_size is None:
+            if not sfreq:
+                raise ConfigError("DBConformer needs sfreq or an explicit patch_size")
+            patch_size = default_patch_size(sfreq)
+        patch_size = int(patch_size)
+        usable = int(n_times) - (1 if crop == "drop_last" else 0)
+        n_patches = usable // patch_size if patch_size > 0 else 0
+        if n_patches < 1:
+            raise ConfigError(
+                f"n_times={n_times} is shorter than one patch of {patch_size} samples "
+                f"(crop={crop!r}); pass a smaller patch_size"
+            )
+
+        self.n_chans = int(n_chans)
+        self.n_outputs = int(n_outputs)
+        self.n_times = int(n_times)
+        self.sfreq = float(sfreq) if sfreq else None
+        self.chs_info = chs_info
+        self.patch_size = patch_size
+        self.n_patches = n_patches
+        self.crop = crop
+        self.branch = branch
+        self.emb_size = emb_size
+        self.return_features = return_features
+        self.channel_attention_weights: torch.Tensor | None = None
+        use_t = branch in ("all", "temporal")
+        use_s = branch in ("all", "spatial")
+
+        self.temporal = (
+            _TemporalBranch(
+                n_chans=self.n_chans, n_patches=n_patches, patch_size=patch_size,
+                emb_size=emb_size, kernel=temporal_kernel, depth=depth, n_heads=n_heads,
+                drop_prob=drop_prob, attn_scale=attn_scale, use_pos_emb=use_pos_emb,
+                activation=transformer_activation,
+            )
+            if use_t else None
+        )
+        self.spatial = (
+            _SpatialBranch(
+                n_chans=self.n_chans, emb_size=emb_size, n_filters=spatial_filters,
+                kernel=spatial_kernel, stride=spatial_stride, depth=depth, n_heads=n_heads,
+                drop_prob=drop_prob, attn_scale=attn_scale, use_pos_emb=use_pos_emb,
+                channel_attention=channel_attention, activation=activation,
+                ff_activation=transformer_activation,
+            )
+            if use_s else None
+        )
+        n_features = emb_size * (int(use_t) + int(use_s))
+        self.n_features = n_features
+        self.gate = nn.Linear(n_features, n_features) if (gated_fusion and use_t and use_s) else None
+        self.head = nn.Sequential(
+            nn.Linear(n_features, 64), activation(), nn.Dropout(drop_prob),
+            nn.Linear(64, 32), activation(), nn.Dropout(head_drop_prob),
+        )
+        self.final_layer = nn.Linear(32, self.n_outputs)
+
+    # -- timm-like surface -------------------------------------------------------------------
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim == 4 and x.shape[1] == 1:
+            x = x[:, 0]
+        if x.ndim != 3 or x.shape[1] != self.n_chans:
+            raise ValueError(
+                f"DBConformer expects (batch, {self.n_chans}, n_times), got {tuple(x.shape)}"
+            )
+        if self.temporal is not None and x.shape[2] != self.n_times:
+            raise ValueError(
+                f"DBConformer was built for n_times={self.n_times}, got {x.shape[2]} samples"
+            )
+        return x
+
+    def forward_features(
+        self, x: torch.Tensor, return_attention: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
+        """Fused feature vector ``(batch, n_features)`` (80 with both branches)."""
+        x = self._prepare(x)
+        feats = []
+        attn = None
+        if self.temporal is not None:
+            feats.append(self.temporal(x))
+        if self.spatial is not None:
+            x_s, attn = self.spatial(x)
+            feats.append(x_s)
+        fused = feats[0] if len(feats) == 1 else torch.cat(feats, dim=1)
+        if self.gate is not None:
+            fused = torch.sigmoid(self.gate(fused)) * fused
+        self.channel_attention_weights = None if attn is None else attn.detach()
+        return (fused, attn) if return_attention else fused
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.final_layer(self.head(features))
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        return_features: bool | None = None,
+        return_attention: bool = False,
+    ):
+        """Logits ``(batch, n_outputs)``.
+
+        With ``return_features`` (or the constructor flag) returns ``(logits, features)``;
+        with ``return_attention`` the channel-attention weights ``(batch, n_chans)`` are appended.
+        """
+        fused, attn = self.forward_features(x, return_attention=True)
+        logits = self.forward_head(fused)
+        want_feats = self.return_features if return_features is None else return_features
+        out = (logits,)
+        if want_feats:
+            out += (fused,)
+        if return_attention:
+            out += (attn,)
+        return out[0] if len(out) == 1 else out
+
+    def get_classifier(self) -> nn.Module:
+        return self.final_layer
+
+    def reset_head(self, n_outputs: int) -> None:
+        """Replace the last layer for a new number of classes."""
+        self.n_outputs = int(n_outputs)
+        self.final_layer = nn.Linear(self.final_layer.in_features, self.n_outputs)
+
+    @property
+    def ch_names(self) -> list[str] | None:
+        if not self.chs_info:
+            return None
+        return [str(ch.get("ch_name", ch.get("name"))) for ch in self.chs_info]
+
+
+class _MultiHeadAttention(nn.Module):
+    """MHA with separate Q/K/V projections; scores scaled by sqrt(emb) (official) or sqrt(head)."""
+
+    def __init__(self, emb_size: int, n_heads: int, drop_prob: float, attn_scale: str):
+        super().__init__()
+        self.n_heads = n_heads
+        self.queries = nn.Linear(emb_size, emb_size)
+        self.keys = nn.Linear(emb_size, emb_size)
+        self.values = nn.Linear(emb_size, emb_size)
+        self.att_drop = nn.Dropout(drop_prob)
+        self.projection = nn.Linear(emb_size, emb_size)
+        dim = emb_size if attn_scale == "emb" else emb_size // n_heads
+        self.scale = 1.0 / math.sqrt(dim)
+
+    def _split(self, t: torch.Tensor) -> torch.Tensor:
+        b, n, e = t.shape
+        return t.reshape(b, n, self.n_heads, e // self.n_heads).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = self._split(self.queries(x)), self._split(self.keys(x)), self._split(self.values(x))
+        att = torch.softmax((q @ k.transpose(-2, -1)) * self.scale, dim=-1)
+        out = self.att_drop(att) @ v  # (b, h, n, d)
+        b, h, n, d = out.shape
+        return self.projection(out.transpose(1, 2).reshape(b, n, h * d))
+
+
+class _TransformerBlock(nn.Module):
+    """Pre-LN block: x + Drop(MHA(LN x)); x + Drop(FF(LN x)), FF = 4x expansion with GELU."""
+
+    def __init__(self, emb_size, n_heads, drop_prob, attn_scale, activation, expansion=4):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(emb_size)
+        self.attn = _MultiHeadAttention(emb_size, n_heads, drop_prob, attn_scale)
+        self.drop1 = nn.Dropout(drop_prob)
+        self.norm2 = nn.LayerNorm(emb_size)
+        self.ff = nn.Sequential(
+            nn.Linear(emb_size, expansion * emb_size), activation(), nn.Dropout(drop_prob),
+            nn.Linear(expansion * emb_size, emb_size),
+        )
+        self.drop2 = nn.Dropout(drop_prob)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop1(self.attn(self.norm1(x)))
+        return x + self.drop2(self.ff(self.norm2(x)))
+
+
+class _TemporalBranch(nn.Module):
+    def __init__(self, n_chans, n_patches, patch_size, emb_size, kernel, depth, n_heads,
+                 drop_prob, attn_scale, use_pos_emb, activation):
+        super().__init__()
+        self.n_patches = n_patches
+        self.patch_size = patch_size
+        # IFNet-style stem (radix 1): pointwise spatial projection, depthwise temporal conv.
+        self.spatial_conv = nn.Conv1d(n_chans, emb_size, 1, bias=False)
+        self.spatial_bn = nn.BatchNorm1d(emb_size)
+        self.temporal_conv = nn.Conv1d(
+            emb_size, emb_size, kernel, padding=kernel // 2, groups=emb_size, bias=False
+        )
+        self.temporal_bn = nn.BatchNorm1d(emb_size)
+        self.act = activation()
+        self.pool = nn.AvgPool1d(patch_size, patch_size)
+        self.drop = nn.Dropout(drop_prob)
+        self.pos_emb = nn.Parameter(torch.randn(1, n_patches, emb_size)) if use_pos_emb else None
+        self.blocks = nn.Sequential(
+            *[_TransformerBlock(emb_size, n_heads, drop_prob, attn_scale, activation)
+              for _ in range(depth)]
+        )
+        for conv in (self.spatial_conv, self.temporal_conv):
+            nn.init.trunc_normal_(conv.weight, std=0.01)
+        for bn in (self.spatial_bn, self.temporal_bn):
+            nn.init.ones_(bn.weight)
+            nn.init.zeros_(bn.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.spatial_bn(self.spatial_conv(x))
+        x = self.act(self.temporal_bn(self.temporal_conv(x)))
+        x = x[..., : self.n_patches * self.patch_size]
+        x = self.drop(self.pool(x)).transpose(1, 2)  # (B, P, E)
+        if self.pos_emb is not None:
+            x = x + self.pos_emb
+        return self.blocks(x).mean(dim=1)
+
+
+class _SpatialBranch(nn.Module):
+    def __init__(self, n_chans, emb_size, n_filters, kernel, stride, depth, n_heads, drop_prob,
+                 attn_scale, use_pos_emb, channel_attention, activation, ff_activation):
+        super().__init__()
+        self.embed = nn.Sequential(
+            nn.Conv1d(1, n_filters, kernel, stride=stride, padding=kernel // 2),
+            activation(),
+            nn.AdaptiveAvgPool1d(1),
+            nn.Flatten(),
+            nn.Linear(n_filters, emb_size),
+        )
+        self.pos_emb = nn.Parameter(torch.randn(1, n_chans, emb_size)) if use_pos_emb else None
+        self.blocks = nn.Sequential(
+            *[_TransformerBlock(emb_size, n_heads, drop_prob, attn_scale, ff_activation)
+              for _ in range(depth)]
+        )
+        self.attn_pool = (
+            nn.Sequential(nn.Linear(emb_size, emb_size), nn.Tanh(), nn.Linear(emb_size, 1))
+            if channel_attention else None
+        )
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        b, c, t = x.shape
+        tokens = self.embed(x.reshape(b * c, 1, t)).reshape(b, c, -1)
+        if self.pos_emb is not None:
+            tokens = tokens + self.pos_emb
+        tokens = self.blocks(tokens)
+        if self.attn_pool is None:
+            return tokens.mean(dim=1), None
+        weights = F.softmax(self.attn_pool(tokens).squeeze(-1), dim=1)  # (B, C)
+        return torch.einsum("bc,bce->be", weights, tokens), weights
