@@ -1,0 +1,77 @@
+"""Format readers and writers. Every reader returns a :class:`Recording`.
+
+Signals inside a :class:`Recording` are float32 ``(n_chans, n_times)`` in physical units
+(EEG/EOG/EMG in µV, ECG in mV); ``meta`` holds only non-identifying fields (``format``,
+``source`` = file name, counts of NaN/inf samples...). Every reader raises
+:class:`biosig.errors.InvalidFileError` (naming the file and the reason) for a missing,
+empty, truncated or malformed file.
+"""
+
+from __future__ import annotations
+
+import os
+
+from biosig.errors import InvalidFileError
+from biosig.io._util import as_path
+from biosig.io.edf import read_bdf as read_bdf
+from biosig.io.edf import read_edf as read_edf
+from biosig.io.gdf import read_gdf as read_gdf
+from biosig.io.recording import Annotations as Annotations
+from biosig.io.recording import Recording as Recording
+from biosig.io.wfdb import read_wfdb as read_wfdb
+from biosig.io.wfdb import read_wfdb_header_labels as read_wfdb_header_labels
+from biosig.io.write import write_edf as write_edf
+from biosig.io.write import write_gdf as write_gdf
+from biosig.io.write import write_wfdb as write_wfdb
+
+__all__ = [
+    "Annotations",
+    "Recording",
+    "read_recording",
+    "read_edf",
+    "read_bdf",
+    "read_gdf",
+    "read_wfdb",
+    "read_wfdb_header_labels",
+    "write_edf",
+    "write_gdf",
+    "write_wfdb",
+]
+
+
+def read_recording(path: str | os.PathLike, **kwargs) -> Recording:
+    """Read any supported signal file, dispatching on its suffix.
+
+    ``.edf``/``.bdf`` -> :func:`read_edf`; ``.gdf`` -> :func:`read_gdf`; ``.hea`` or a
+    WFDB record path without suffix (``.../100``), or a ``.dat``/``.mat`` with a ``.hea``
+    beside it -> :func:`read_wfdb`. Keyword arguments go to that reader.
+
+    Raises
+    ------
+    InvalidFileError
+        Unknown or non-signal suffix (e.g. a TUEV ``.rec`` annotation file), missing file,
+        or any reader error.
+    """
+    p = as_path(path)
+    suffix = p.suffix.lower()
+    if suffix in (".edf", ".bdf"):
+        return read_edf(p, **kwargs)
+    if suffix == ".gdf":
+        return read_gdf(p, **kwargs)
+    if suffix == ".hea":
+        return read_wfdb(p, **kwargs)
+    if suffix in (".dat", ".mat") and p.with_suffix(".hea").exists():
+        return read_wfdb(p, **kwargs)
+    if suffix == ".rec":
+        raise InvalidFileError(
+            p, "'.rec' files are event annotations (TUEV), not signals; read the .edf with the "
+            "same name and the .rec with the dataset loader"
+        )
+    if p.with_name(p.name + ".hea").exists():
+        return read_wfdb(p, **kwargs)
+    if not p.exists():
+        raise InvalidFileError(p, "file does not exist (and no WFDB header beside it)")
+    raise InvalidFileError(
+        p, f"unknown signal file type {suffix or '(no suffix)'!r}; supported: .edf, .bdf, .gdf, "
+        "WFDB (.hea / record name)"
+    )

@@ -1,0 +1,210 @@
+"""Helpers shared by the readers and writers: error wrapping, units, channel types."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from biosig.errors import BiosigError, InvalidFileError
+
+# --------------------------------------------------------------------------- files
+
+
+def as_path(path: str | os.PathLike) -> Path:
+    """``path`` as a :class:`~pathlib.Path` (``~`` expanded)."""
+    return Path(os.fspath(path)).expanduser()
+
+
+def check_file(path: Path, *, min_size: int = 1, what: str = "file") -> int:
+    """Raise :class:`InvalidFileError` unless ``path`` is a readable file of ``min_size`` bytes.
+
+    Returns the file size in bytes.
+    """
+    if not path.exists():
+        raise InvalidFileError(path, f"{what} does not exist")
+    if not path.is_file():
+        raise InvalidFileError(path, f"{what} is not a regular file")
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidFileError(path, f"{what} is empty (0 bytes)")
+    if size < min_size:
+        raise InvalidFileError(
+            path, f"{what} is truncated: {size} bytes, a valid header alone needs {min_size}"
+        )
+    return size
+
+
+@contextlib.contextmanager
+def wrap_errors(path: Path, what: str) -> Iterator[None]:
+    """Turn any exception raised by a third-party reader into :class:`InvalidFileError`.
+
+    biosig's own errors pass through unchanged; the original exception is kept as
+    ``__cause__`` so the traceback still shows where the parser failed.
+    """
+    try:
+        yield
+    except BiosigError:
+        raise
+    except (KeyboardInterrupt, SystemExit):  # pragma: no cover - never swallow these
+        raise
+    except MemoryError as err:
+        raise InvalidFileError(path, f"{what} failed: header asks for more memory than available") from err
+    except Exception as err:  # noqa: BLE001 - every parser failure becomes a file error
+        msg = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise InvalidFileError(path, f"{what} failed ({type(err).__name__}: {msg[:300]})") from err
+
+
+@contextlib.contextmanager
+def quiet_mne() -> Iterator[None]:
+    """Silence MNE's info logging and the warnings it emits while parsing headers."""
+    import mne
+
+    with mne.utils.use_log_level("error"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+# --------------------------------------------------------------------------- units
+
+#: Voltage units and their factor to volts. Keys are normalised (see :func:`norm_unit`).
+VOLT_FACTORS = {"nV": 1e-9, "uV": 1e-6, "mV": 1e-3, "V": 1.0, "kV": 1e3}
+
+#: Unit inside a ``Recording`` for voltage channels of these types; voltage channels of other
+#: types (misc, resp, bio...) keep the unit of the file.
+TARGET_UNIT = {"ecg": "mV", "eeg": "uV", "eog": "uV", "emg": "uV", "seeg": "uV", "ecog": "uV",
+               "dbs": "uV"}
+
+
+def norm_unit(unit: str) -> str:
+    """Normalise a unit string: ``µV``/``μV``/``uv`` -> ``uV``; unknown units are stripped only."""
+    u = (unit or "").strip()
+    u2 = u.replace("\u00b5", "u").replace("\u03bc", "u")
+    low = u2.lower()
+    table = {"nv": "nV", "uv": "uV", "mv": "mV", "v": "V", "kv": "kV", "volt": "V", "volts": "V"}
+    return table.get(low, u)
+
+
+def is_voltage(unit: str) -> bool:
+    return norm_unit(unit) in VOLT_FACTORS
+
+
+def target_unit(ch_type: str, unit: str) -> str:
+    """The unit a channel of ``ch_type`` is stored in: ECG mV, EEG/EOG/EMG µV, else as is."""
+    u = norm_unit(unit)
+    if u not in VOLT_FACTORS:
+        return u
+    return TARGET_UNIT.get(ch_type, u)
+
+
+def convert_factor(from_unit: str, to_unit: str) -> float:
+    """Multiplicative factor from ``from_unit`` to ``to_unit`` (1 for equal non-voltage units)."""
+    f, t = norm_unit(from_unit), norm_unit(to_unit)
+    if f == t:
+        return 1.0
+    if f in VOLT_FACTORS and t in VOLT_FACTORS:
+        return VOLT_FACTORS[f] / VOLT_FACTORS[t]
+    raise ValueError(f"cannot convert {from_unit!r} to {to_unit!r}")
+
+
+# --------------------------------------------------------------------------- channel types
+
+#: EDF+ label prefixes (``"EEG Fp1-Ref"``) -> channel type, as in the EDF+ specification / MNE.
+PREFIX_TYPES = {
+    "EEG": "eeg", "SEEG": "seeg", "ECOG": "ecog", "DBS": "dbs", "EOG": "eog", "ECG": "ecg",
+    "EKG": "ecg", "EMG": "emg", "BIO": "bio", "RESP": "resp", "TEMP": "temperature",
+    "MISC": "misc", "SAO2": "bio", "SPO2": "bio", "STIM": "stim", "POL": "misc",
+}
+
+_ECG_LEAD = re.compile(
+    r"^(i|ii|iii|avr|avl|avf|-?avr|v[1-9]r?|v[xyz]|[xyz]|ml(i|ii|iii)|ml[1-3]|mv[1-6]|mcl[1-6]"
+    r"|cm[1-6]|d[1-3]|lead\s*(i|ii|iii|v[1-6])|ecg\S*|ekg\S*)$",
+    re.IGNORECASE,
+)
+_ELECTRODE = r"(?:n|fp|af|f|ft|fc|c|t|tp|cp|p|po|o|i|a|m)(?:z|10|[1-9])"
+_EEG_NAME = re.compile(
+    rf"^{_ELECTRODE}(?:\s*-\s*(?:{_ELECTRODE}|ref|avg|ave|ar|le|cz))?\.*$", re.IGNORECASE
+)
+_KEYWORDS = (
+    (re.compile(r"ecg|ekg", re.I), "ecg"),
+    (re.compile(r"eog|^[hv]eog|^loc\b|^roc\b", re.I), "eog"),
+    (re.compile(r"emg|chin", re.I), "emg"),
+    (re.compile(r"^(status|trigger|sti\s*\d*|stim)$", re.I), "stim"),
+    (re.compile(r"resp|thor|abdo|airflow|flow", re.I), "resp"),
+    (re.compile(r"sa?o2|spo2|pleth", re.I), "bio"),
+    (re.compile(r"temp", re.I), "temperature"),
+    (re.compile(r"^(abp|art|ap|pap|cvp|icp|bp|nbp)\b", re.I), "misc"),
+)
+
+
+def infer_ch_type(name: str, unit: str, *, default_voltage: str, ecg_leads: bool) -> str:
+    """Guess a channel type from its label and unit.
+
+    Order: an EDF+ type prefix (``"ECG ECG1"``), a standard ECG lead name when ``ecg_leads``
+    (WFDB), a keyword (ECG/EOG/EMG/resp/SpO2/status...), a 10-10 electrode name (``C3``,
+    ``Fpz-Cz``) or an ``EEG`` label for EEG, then ``default_voltage`` for voltage
+    channels and ``"misc"`` for everything else.
+    """
+    label = name.strip()
+    head = label.split(" ", 1)[0].upper()
+    if " " in label and head in PREFIX_TYPES:
+        return PREFIX_TYPES[head]
+    if ecg_leads and _ECG_LEAD.match(label):
+        return "ecg"
+    for pattern, kind in _KEYWORDS:
+        if pattern.search(label):
+            return kind
+    if label.upper().startswith("EEG") or _EEG_NAME.match(label):
+        return "eeg"
+    return default_voltage if is_voltage(unit) else "misc"
+
+
+def resolve_ch_types(
+    names: list[str],
+    units: list[str],
+    ch_types: Mapping[str, str] | None,
+    *,
+    default_voltage: str,
+    ecg_leads: bool,
+    path: Path,
+) -> list[str]:
+    """Inferred types with the caller's overrides (``{name: type}``) applied."""
+    types = [
+        infer_ch_type(n, u, default_voltage=default_voltage, ecg_leads=ecg_leads)
+        for n, u in zip(names, units)
+    ]
+    if ch_types:
+        from biosig.errors import ChannelError
+
+        unknown = [k for k in ch_types if k not in names]
+        if unknown:
+            raise ChannelError(f"ch_types names channels {unknown} that {path.name} does not have")
+        for i, n in enumerate(names):
+            if n in ch_types:
+                types[i] = str(ch_types[n]).lower()
+    return types
+
+
+def to_target_units(
+    data: np.ndarray, units: list[str], types: list[str]
+) -> tuple[np.ndarray, list[str]]:
+    """Scale each row of ``data`` (in ``units``) to the Recording convention (ECG mV, EEG µV)."""
+    out_units = []
+    data = np.asarray(data, dtype=np.float64)
+    for i, (u, t) in enumerate(zip(units, types)):
+        tu = target_unit(t, u)
+        f = convert_factor(u, tu)
+        if f != 1.0:
+            data[i] *= f
+        out_units.append(tu)
+    return data, out_units
+
+
+def count_nonfinite(data: np.ndarray) -> tuple[int, int]:
+    """``(n_nan, n_inf)`` of an array."""
+    return int(np.isnan(data).sum()), int(np.isinf(data).sum())

@@ -1,0 +1,348 @@
+"""EDF, EDF+ (continuous and discontinuous) and BDF reader.
+
+The header is parsed and checked here (lengths, numbers, file size against the number of
+data records it claims); samples and annotations are then read with
+:func:`mne.io.read_raw_edf` / :func:`mne.io.read_raw_bdf`.  EDF+D files whose data records
+have gaps are laid out on their true time axis: gap samples are NaN and each gap gets a
+``BAD_ACQ_SKIP`` annotation (``meta["n_gaps"]``, ``meta["n_nan"]`` say how many).
+
+Patient and recording identification fields, start date and time are read for validation
+only and never reach :attr:`Recording.meta`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from biosig.errors import ChannelError, InvalidFileError
+from biosig.io._util import (
+    as_path,
+    check_file,
+    count_nonfinite,
+    norm_unit,
+    quiet_mne,
+    resolve_ch_types,
+    to_target_units,
+    wrap_errors,
+)
+from biosig.io.recording import Annotations, Recording
+
+__all__ = ["read_edf", "read_bdf"]
+
+_TAL_NAMES = ("EDF Annotations", "BDF Annotations")
+
+
+@dataclass
+class EDFHeader:
+    """The non-identifying part of an EDF/BDF header (identification fields are skipped)."""
+
+    kind: str  # "EDF" or "BDF"
+    variant: str  # "EDF", "EDF+C", "EDF+D", "BDF", "BDF+C", "BDF+D"
+    header_bytes: int
+    n_records: int
+    record_duration: float
+    labels: list[str]
+    units: list[str]
+    physical_min: np.ndarray
+    physical_max: np.ndarray
+    digital_min: np.ndarray
+    digital_max: np.ndarray
+    n_samples: np.ndarray  # samples per data record, per signal
+    sample_bytes: int
+    file_size: int
+
+    @property
+    def record_bytes(self) -> int:
+        return int(self.n_samples.sum()) * self.sample_bytes
+
+    @property
+    def tal_index(self) -> list[int]:
+        return [i for i, lab in enumerate(self.labels) if lab in _TAL_NAMES]
+
+    @property
+    def signal_index(self) -> list[int]:
+        tal = set(self.tal_index)
+        return [i for i in range(len(self.labels)) if i not in tal]
+
+
+def _field(raw: bytes, path: Path, name: str) -> str:
+    return raw.decode("latin-1").strip()
+
+
+def _num(raw: bytes, path: Path, name: str, kind=float):
+    text = raw.decode("latin-1").strip()
+    try:
+        value = kind(text) if kind is float else int(text)
+    except ValueError:
+        try:  # some writers put "1.0" into integer fields
+            as_float = float(text)
+        except ValueError:
+            raise InvalidFileError(path, f"header field {name!r} is not a number: {text!r}") from None
+        if kind is float or as_float != int(as_float):
+            raise InvalidFileError(path, f"header field {name!r} is not an integer: {text!r}") from None
+        value = int(as_float)
+    if kind is float and not np.isfinite(value):
+        raise InvalidFileError(path, f"header field {name!r} is not finite: {text!r}")
+    return value
+
+
+def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
+    """Parse and validate the fixed and per-signal header of an EDF/EDF+/BDF file.
+
+    Raises :class:`InvalidFileError` for a missing/empty file, a malformed or truncated
+    header, a header length that does not match the number of signals, or fewer data bytes
+    than the number of data records in the header needs.
+    """
+    path = as_path(path)
+    size = check_file(path, min_size=256, what="EDF/BDF file")
+    with open(path, "rb") as fid:
+        fixed = fid.read(256)
+        version = fixed[:8]
+        if version == b"\xffBIOSEMI":
+            kind, sample_bytes = "BDF", 3
+        elif version.decode("latin-1").strip() == "0":
+            kind, sample_bytes = "EDF", 2
+        else:
+            hint = " (this looks like a GDF file)" if version.startswith(b"GDF") else ""
+            raise InvalidFileError(
+                path, f"not an EDF/BDF file: version field is {version!r}, expected '0'{hint}"
+            )
+        reserved = fixed[192:236].decode("latin-1").strip()
+        header_bytes = _num(fixed[184:192], path, "number of header bytes", int)
+        n_records = _num(fixed[236:244], path, "number of data records", int)
+        duration = _num(fixed[244:252], path, "duration of a data record", float)
+        ns = _num(fixed[252:256], path, "number of signals", int)
+        if ns <= 0:
+            raise InvalidFileError(path, f"header declares {ns} signals")
+        if header_bytes != 256 * (ns + 1):
+            raise InvalidFileError(
+                path,
+                f"header length field says {header_bytes} bytes but {ns} signals need "
+                f"{256 * (ns + 1)}",
+            )
+        if size < header_bytes:
+            raise InvalidFileError(
+                path, f"file is truncated inside the header ({size} of {header_bytes} bytes)"
+            )
+        var = fid.read(256 * ns)
+
+    def chunk(offset: int, width: int) -> list[bytes]:
+        base = offset * ns
+        return [var[base + i * width: base + (i + 1) * width] for i in range(ns)]
+
+    # offsets (in units of ns bytes) of each per-signal field
+    labels = [_field(b, path, "label") for b in chunk(0, 16)]
+    units = [norm_unit(_field(b, path, "physical dimension")) for b in chunk(96, 8)]
+    pmin = np.array([_num(b, path, "physical minimum") for b in chunk(104, 8)], float)
+    pmax = np.array([_num(b, path, "physical maximum") for b in chunk(112, 8)], float)
+    dmin = np.array([_num(b, path, "digital minimum", int) for b in chunk(120, 8)], float)
+    dmax = np.array([_num(b, path, "digital maximum", int) for b in chunk(128, 8)], float)
+    nsamp = np.array([_num(b, path, "number of samples", int) for b in chunk(216, 8)], np.int64)
+
+    if kind == "BDF":
+        variant = "BDF+" + reserved[4] if reserved[:4] == "BDF+" and len(reserved) > 4 else "BDF"
+    else:
+        variant = reserved[:5] if reserved[:5] in ("EDF+C", "EDF+D") else "EDF"
+    if np.any(nsamp <= 0):
+        bad = [labels[i] for i in np.flatnonzero(nsamp <= 0)]
+        raise InvalidFileError(path, f"signals {bad} declare no samples per data record")
+    hdr = EDFHeader(
+        kind=kind, variant=variant, header_bytes=header_bytes, n_records=n_records,
+        record_duration=duration, labels=labels, units=units, physical_min=pmin,
+        physical_max=pmax, digital_min=dmin, digital_max=dmax, n_samples=nsamp,
+        sample_bytes=sample_bytes, file_size=size,
+    )
+    if not hdr.signal_index:
+        raise InvalidFileError(path, "file holds only annotation signals, no data")
+    if duration <= 0:
+        raise InvalidFileError(path, f"data record duration is {duration} s (must be > 0)")
+    limit = 1 << 24
+    if np.any(nsamp > limit):
+        raise InvalidFileError(path, f"implausible number of samples per record ({nsamp.max()})")
+    available = (size - header_bytes) // hdr.record_bytes
+    if n_records == -1:
+        raise InvalidFileError(
+            path,
+            "number of data records is -1 (file was not closed by the recorder; "
+            f"it holds {available} complete records)",
+        )
+    if n_records <= 0:
+        raise InvalidFileError(path, f"header declares {n_records} data records")
+    if available < n_records:
+        raise InvalidFileError(
+            path,
+            f"header claims {n_records} data records of {hdr.record_bytes} bytes but the file "
+            f"holds only {available} complete records ({size - header_bytes} data bytes): "
+            "truncated file",
+        )
+    sfreqs = nsamp[hdr.signal_index] / duration
+    if not np.all(np.isfinite(sfreqs)):
+        raise InvalidFileError(path, "sampling rate cannot be computed from the header")
+    return hdr
+
+
+def _record_onsets(path: Path, hdr: EDFHeader) -> np.ndarray:
+    """Start time (s) of every data record, from the first (time-keeping) TAL of each record."""
+    tal = hdr.tal_index[0]
+    offset = int(hdr.n_samples[:tal].sum()) * hdr.sample_bytes
+    width = int(hdr.n_samples[tal]) * hdr.sample_bytes
+    mm = np.memmap(path, np.uint8, "r", offset=hdr.header_bytes,
+                   shape=(hdr.n_records, hdr.record_bytes))
+    block = np.asarray(mm[:, offset: offset + width])
+    onsets = np.empty(hdr.n_records)
+    for k, row in enumerate(block):
+        text = bytes(row).split(b"\x14", 1)[0].decode("latin-1").strip("\x00 ")
+        try:
+            onsets[k] = float(text)
+        except ValueError:
+            raise InvalidFileError(
+                path, f"EDF+D data record {k} has no time-keeping annotation (got {text[:20]!r})"
+            ) from None
+    return onsets
+
+
+def _layout_discontinuous(
+    path: Path, hdr: EDFHeader, data: np.ndarray, sfreq: float
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Place EDF+D records on the time axis; gaps become NaN. Returns (data, gaps)."""
+    onsets = _record_onsets(path, hdr)
+    rel = onsets - onsets[0]
+    spr = data.shape[1] // hdr.n_records
+    starts = np.rint(rel * sfreq).astype(np.int64)
+    if np.any(np.diff(starts) < spr):
+        k = int(np.flatnonzero(np.diff(starts) < spr)[0]) + 1
+        raise InvalidFileError(
+            path,
+            f"EDF+D data record {k} starts at {onsets[k]:.6g} s, before the previous record "
+            f"ends ({onsets[k - 1] + hdr.record_duration:.6g} s)",
+        )
+    expected = np.arange(hdr.n_records) * spr
+    if np.array_equal(starts, expected):
+        return data, []
+    n_total = int(starts[-1]) + spr
+    if n_total > 50 * data.shape[1] + 10**7:
+        raise InvalidFileError(
+            path, f"EDF+D record times span {n_total / sfreq:.0f} s for {data.shape[1] / sfreq:.0f} s "
+            "of data; refusing to allocate that much padding"
+        )
+    out = np.full((data.shape[0], n_total), np.nan, dtype=data.dtype)
+    gaps = []
+    for k in range(hdr.n_records):
+        out[:, starts[k]: starts[k] + spr] = data[:, k * spr: (k + 1) * spr]
+        if k and starts[k] > starts[k - 1] + spr:
+            gap_start = (starts[k - 1] + spr) / sfreq
+            gaps.append((gap_start, starts[k] / sfreq - gap_start))
+    return out, gaps
+
+
+def _mne_factor(unit: str) -> float:
+    """The scale MNE's EDF reader applies to a physical unit (µV -> 1e-6, mV -> 1e-3, else 1)."""
+    return {"uV": 1e-6, "mV": 1e-3}.get(norm_unit(unit), 1.0)
+
+
+def read_edf(
+    path: str | os.PathLike,
+    *,
+    exclude: Iterable[str] = (),
+    ch_types: Mapping[str, str] | None = None,
+) -> Recording:
+    """Read an EDF, EDF+ (C or D) or BDF file into a :class:`Recording`.
+
+    Parameters
+    ----------
+    path : path to a ``.edf`` or ``.bdf`` file.
+    exclude : channel labels to leave out.
+    ch_types : optional ``{label: type}`` overriding the inferred channel types (inference:
+        EDF+ type prefix such as ``"ECG ECG1"``, keywords, else EEG for voltage channels).
+
+    Returns
+    -------
+    Recording
+        float32 ``(n_chans, n_times)``; EEG/EOG/EMG in µV, ECG in mV, other channels
+        in their file unit. Annotations from the EDF+ TAL channel
+        (onsets in s from the first sample). ``meta``: ``format`` (``"EDF+C"``...),
+        ``source`` (file name), ``n_records``, ``record_duration``, ``n_nan``, ``n_inf``,
+        ``n_gaps``. No patient/recording identification, no dates.
+
+    Raises
+    ------
+    InvalidFileError
+        Missing, empty, truncated or malformed file.
+    """
+    import mne
+
+    path = as_path(path)
+    hdr = parse_edf_header(path)
+    reader = mne.io.read_raw_bdf if hdr.kind == "BDF" else mne.io.read_raw_edf
+    with wrap_errors(path, f"reading {hdr.kind} data with MNE"), quiet_mne():
+        raw = reader(path, preload=True, stim_channel=None, verbose="error")
+        data = raw.get_data()
+        ann = raw.annotations
+        onset = np.asarray(ann.onset, float) - raw.first_time
+        duration = np.asarray(ann.duration, float)
+        desc = [str(d) for d in ann.description]
+        sfreq = float(raw.info["sfreq"])
+        mne_names = list(raw.ch_names)
+
+    sig = hdr.signal_index
+    if len(mne_names) != len(sig):
+        raise InvalidFileError(
+            path, f"MNE returned {len(mne_names)} channels, header declares {len(sig)} signals"
+        )
+    units = [hdr.units[i] for i in sig]
+    # undo MNE's volt scaling: physical values in the file's unit
+    data /= np.array([_mne_factor(u) for u in units])[:, None]
+
+    exclude = set(exclude)
+    keep = [j for j, i in enumerate(sig) if hdr.labels[i] not in exclude and mne_names[j] not in exclude]
+    unknown = exclude - set(mne_names) - {hdr.labels[i] for i in sig}
+    if unknown:
+        raise ChannelError(f"exclude names channels {sorted(unknown)} not in {path.name}")
+    if not keep:
+        raise ChannelError(f"exclude removes every channel of {path.name}")
+    names = [mne_names[j] for j in keep]
+    units = [units[j] for j in keep]
+    data = data[keep]
+
+    gaps: list[tuple[float, float]] = []
+    if hdr.variant.endswith("+D") and hdr.tal_index:
+        data, gaps = _layout_discontinuous(path, hdr, data, sfreq)
+    types = resolve_ch_types(names, units, ch_types, default_voltage="eeg", ecg_leads=False, path=path)
+    data, out_units = to_target_units(data, units, types)
+    n_nan, n_inf = count_nonfinite(data)
+
+    if gaps:
+        onset = np.concatenate([onset, [g[0] for g in gaps]])
+        duration = np.concatenate([duration, [g[1] for g in gaps]])
+        desc = desc + ["BAD_ACQ_SKIP"] * len(gaps)
+        order = np.argsort(onset, kind="stable")
+        onset, duration, desc = onset[order], duration[order], [desc[i] for i in order]
+
+    meta = {
+        "format": hdr.variant,
+        "source": path.name,
+        "n_records": hdr.n_records,
+        "record_duration": hdr.record_duration,
+        "n_nan": n_nan,
+        "n_inf": n_inf,
+        "n_gaps": len(gaps),
+    }
+    return Recording(
+        data=data.astype(np.float32),
+        sfreq=sfreq,
+        ch_names=names,
+        ch_types=types,
+        units=out_units,
+        annotations=Annotations.from_lists(onset, duration, desc),
+        meta=meta,
+    )
+
+
+def read_bdf(path: str | os.PathLike, **kwargs) -> Recording:
+    """Read a BDF/BDF+ file (alias of :func:`read_edf`, which detects BDF from the header)."""
+    return read_edf(path, **kwargs)

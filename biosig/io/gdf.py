@@ -1,0 +1,338 @@
+"""GDF 1.x / 2.x reader.
+
+The fixed header, channel headers and event table are parsed and checked here (sizes,
+data types, the number of records against the file size, the event table against what is
+left after the data); samples and events are then read with :func:`mne.io.read_raw_gdf`.
+Events become annotations whose description is the event type code as a string (``"769"``),
+so dataset loaders (BCI IV 2a) can map codes to classes.
+
+Patient fields (id, name, birthday, weight, height, ...) and the recording date are skipped
+and never reach :attr:`Recording.meta`.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from biosig.errors import ChannelError, InvalidFileError
+from biosig.io._util import (
+    as_path,
+    check_file,
+    count_nonfinite,
+    norm_unit,
+    quiet_mne,
+    resolve_ch_types,
+    to_target_units,
+    wrap_errors,
+)
+from biosig.io.recording import Annotations, Recording
+
+__all__ = ["read_gdf", "parse_gdf_header", "GDF_TYPES", "unit_from_code", "code_from_unit"]
+
+#: GDF data type code -> numpy dtype (little endian), the types MNE reads.
+GDF_TYPES = {
+    1: np.dtype("<i1"), 2: np.dtype("<u1"), 3: np.dtype("<i2"), 4: np.dtype("<u2"),
+    5: np.dtype("<i4"), 6: np.dtype("<u4"), 7: np.dtype("<i8"), 8: np.dtype("<u8"),
+    16: np.dtype("<f4"), 17: np.dtype("<f8"),
+}
+
+# GDF 2.x physical dimension codes (ISO/IEEE 11073-10101 "units.csv" of the GDF spec):
+# the low 5 bits are a decimal prefix, the rest the base unit.
+_PREFIX = {0: "", 16: "d", 17: "c", 18: "m", 19: "u", 20: "n", 21: "p", 3: "k", 4: "M"}
+_BASE = {512: "", 544: "%", 4256: "V", 3872: "mmHg"}
+_VOLT_CODES = {"V": 4256, "mV": 4256 + 18, "uV": 4256 + 19, "nV": 4256 + 20}
+
+
+def unit_from_code(code: int) -> str:
+    """Unit string of a GDF 2.x physical-dimension code (``4275`` -> ``"uV"``; 0 -> ``""``)."""
+    if code == 0:
+        return ""
+    base, prefix = code & ~0x1F, code & 0x1F
+    if base in _BASE and prefix in _PREFIX:
+        unit = _PREFIX[prefix] + _BASE[base]
+        return unit if base != 512 or prefix == 0 else ""
+    return f"code{code}"
+
+
+def code_from_unit(unit: str) -> int:
+    """GDF 2.x physical-dimension code of a unit string (unknown units -> 0, "unspecified")."""
+    u = norm_unit(unit)
+    if u in _VOLT_CODES:
+        return _VOLT_CODES[u]
+    return {"": 512, "%": 544, "mmHg": 3872}.get(u, 0)
+
+
+#: The factor MNE 1.13's GDF reader applies (it scales only µV and mV to volts).
+def _mne_factor(version: float, unit: str) -> float:
+    u = norm_unit(unit)
+    if version < 1.9:
+        return 1e-6 if u == "uV" else 1.0
+    return {"uV": 1e-6, "mV": 1e-3}.get(u, 1.0)
+
+
+@dataclass
+class GDFHeader:
+    """The non-identifying part of a GDF header plus its event table."""
+
+    version: float
+    version_str: str
+    header_bytes: int
+    n_records: int
+    record_duration: float
+    labels: list[str]
+    units: list[str]
+    n_samples: np.ndarray
+    types: np.ndarray
+    file_size: int
+    events_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    events_typ: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    events_dur: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    events_chn: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    event_mode: int = 0
+    event_sfreq: float = 0.0
+
+    @property
+    def record_bytes(self) -> int:
+        return int(sum(GDF_TYPES[int(t)].itemsize * int(n) for t, n in zip(self.types, self.n_samples)))
+
+    @property
+    def data_end(self) -> int:
+        return self.header_bytes + self.n_records * self.record_bytes
+
+
+def _text(b: bytes) -> str:
+    return b.split(b"\x00", 1)[0].decode("latin-1").strip()
+
+
+def parse_gdf_header(path: str | os.PathLike) -> GDFHeader:
+    """Parse and validate a GDF 1.x/2.x header and its event table.
+
+    Raises :class:`InvalidFileError` for a missing/empty/truncated file, a version string
+    that is not GDF, inconsistent lengths, unsupported data types, fewer data bytes than the
+    records the header claims, or a truncated/invalid event table.
+    """
+    path = as_path(path)
+    size = check_file(path, min_size=256, what="GDF file")
+    with open(path, "rb") as fid:
+        fixed = fid.read(256)
+        vstr = fixed[:8].decode("latin-1")
+        if not vstr.startswith("GDF "):
+            hint = " (this looks like an EDF/BDF file)" if fixed[:8] in (b"0       ", b"\xffBIOSEMI") else ""
+            raise InvalidFileError(path, f"not a GDF file: version field is {fixed[:8]!r}{hint}")
+        try:
+            version = float(vstr[4:])
+        except ValueError:
+            raise InvalidFileError(path, f"GDF version {vstr!r} is not a number") from None
+        if not 1.0 <= version < 3.0:
+            raise InvalidFileError(path, f"unsupported GDF version {vstr!r}")
+        if version < 1.9:
+            header_bytes = struct.unpack_from("<q", fixed, 184)[0]
+            n_records = struct.unpack_from("<q", fixed, 236)[0]
+            num, den = struct.unpack_from("<II", fixed, 244)
+            ns = struct.unpack_from("<I", fixed, 252)[0]
+        else:
+            header_bytes = struct.unpack_from("<H", fixed, 184)[0] * 256
+            n_records = struct.unpack_from("<q", fixed, 236)[0]
+            num, den = struct.unpack_from("<II", fixed, 244)
+            ns = struct.unpack_from("<H", fixed, 252)[0]
+        if ns == 0 or ns > 65535:
+            raise InvalidFileError(path, f"header declares {ns} channels")
+        need = 256 * (ns + 1)
+        if header_bytes < need:
+            raise InvalidFileError(
+                path, f"header length field says {header_bytes} bytes but {ns} channels need {need}"
+            )
+        if header_bytes > need:
+            if version >= 1.9:
+                raise InvalidFileError(
+                    path,
+                    f"GDF header 3 (tag-length-value, {header_bytes - need} bytes) present; "
+                    "MNE's GDF reader cannot read such files",
+                )
+            raise InvalidFileError(
+                path, f"header length field says {header_bytes} bytes, {ns} channels use {need}"
+            )
+        if size < header_bytes:
+            raise InvalidFileError(path, f"file is truncated inside the header ({size} of {header_bytes} bytes)")
+        var = fid.read(256 * ns)
+
+    def col(offset: int, width: int) -> list[bytes]:
+        base = offset * ns
+        return [var[base + i * width: base + (i + 1) * width] for i in range(ns)]
+
+    def arr(offset: int, dtype: str) -> np.ndarray:
+        return np.frombuffer(var, dtype=dtype, count=ns, offset=offset * ns)
+
+    labels = [_text(b) for b in col(0, 16)]
+    if version < 1.9:
+        units = [norm_unit(_text(b)) for b in col(96, 8)]
+        n_samples = arr(104 + 32 + 80, "<i4").astype(np.int64)
+        types = arr(104 + 32 + 80 + 4, "<i4").astype(np.int64)
+    else:
+        codes = arr(102, "<u2")
+        units = [unit_from_code(int(c)) for c in codes]
+        n_samples = arr(104 + 32 + 68 + 12, "<i4").astype(np.int64)
+        types = arr(104 + 32 + 68 + 12 + 4, "<i4").astype(np.int64)
+
+    bad_types = sorted({int(t) for t in types if int(t) not in GDF_TYPES})
+    if bad_types:
+        raise InvalidFileError(path, f"unsupported GDF data type code(s) {bad_types}")
+    if len({GDF_TYPES[int(t)].itemsize for t in types}) > 1:
+        raise InvalidFileError(path, "channels use data types of different sizes; MNE cannot read that")
+    if np.any(n_samples <= 0) or np.any(n_samples > 1 << 24):
+        raise InvalidFileError(path, f"implausible samples per record {n_samples.tolist()}")
+    if num == 0 or den == 0:
+        raise InvalidFileError(path, f"data record duration {num}/{den} s is not positive")
+    hdr = GDFHeader(
+        version=version, version_str=vstr.strip(), header_bytes=header_bytes,
+        n_records=n_records, record_duration=num / den, labels=labels, units=units,
+        n_samples=n_samples, types=types, file_size=size,
+    )
+    available = (size - header_bytes) // hdr.record_bytes
+    if n_records <= 0:
+        raise InvalidFileError(
+            path, f"header declares {n_records} data records (the file holds {available} complete records)"
+        )
+    if available < n_records:
+        raise InvalidFileError(
+            path,
+            f"header claims {n_records} data records of {hdr.record_bytes} bytes but the file "
+            f"holds only {available} complete records: truncated file",
+        )
+    _parse_event_table(path, hdr)
+    return hdr
+
+
+def _parse_event_table(path: Path, hdr: GDFHeader) -> None:
+    rest = hdr.file_size - hdr.data_end
+    if rest == 0:
+        return
+    with open(path, "rb") as fid:
+        fid.seek(hdr.data_end)
+        table = fid.read()
+    if len(table) < 8:
+        raise InvalidFileError(path, f"event table is truncated ({len(table)} bytes after the data, need 8)")
+    mode = table[0]
+    if mode not in (1, 3):
+        raise InvalidFileError(path, f"event table mode {mode} is not supported (GDF defines 1 and 3)")
+    if hdr.version < 1.94:
+        sr = table[1] | table[2] << 8 | table[3] << 16
+        n = struct.unpack_from("<I", table, 4)[0]
+    else:
+        n = table[1] | table[2] << 8 | table[3] << 16
+        sr = struct.unpack_from("<f", table, 4)[0]
+    per = 6 if mode == 1 else 12
+    if len(table) < 8 + n * per:
+        raise InvalidFileError(
+            path,
+            f"event table claims {n} events ({8 + n * per} bytes) but only {len(table)} bytes "
+            "follow the data: truncated file",
+        )
+    pos = np.frombuffer(table, "<u4", n, 8).astype(np.int64)
+    typ = np.frombuffer(table, "<u2", n, 8 + 4 * n).astype(np.int64)
+    if mode == 3:
+        chn = np.frombuffer(table, "<u2", n, 8 + 6 * n).astype(np.int64)
+        dur = np.frombuffer(table, "<u4", n, 8 + 8 * n).astype(np.int64)
+    else:
+        chn = np.zeros(n, np.int64)
+        dur = np.zeros(n, np.int64)
+    hdr.events_pos, hdr.events_typ, hdr.events_chn, hdr.events_dur = pos, typ, chn, dur
+    hdr.event_mode, hdr.event_sfreq = mode, float(sr)
+
+
+def read_gdf(
+    path: str | os.PathLike,
+    *,
+    exclude: Iterable[str] = (),
+    ch_types: Mapping[str, str] | None = None,
+) -> Recording:
+    """Read a GDF 1.x or 2.x file into a :class:`Recording`.
+
+    Parameters
+    ----------
+    path : path to a ``.gdf`` file.
+    exclude : channel labels to leave out.
+    ch_types : optional ``{label: type}`` overriding the inferred types (keywords such as
+        ``ECG``/``EOG``; else EEG for voltage channels, misc for the rest).
+
+    Returns
+    -------
+    Recording
+        float32 ``(n_chans, n_times)``; EEG/EOG/EMG in µV, ECG in mV, other channels in
+        their file unit. Each event of the GDF
+        event table is an annotation with description = the event type code as a string
+        (e.g. ``"769"``), onset = (position - 1) / sfreq and duration in s (mode 3), or
+        one sample (mode 1, as MNE reports it). ``meta``: ``format`` (``"GDF 2.20"``),
+        ``source``, ``n_events``, ``event_mode``, ``n_nan``, ``n_inf``.
+
+    Raises
+    ------
+    InvalidFileError
+        Missing, empty, truncated or malformed file.
+    """
+    import mne
+
+    path = as_path(path)
+    hdr = parse_gdf_header(path)
+    n_times_expected = hdr.n_records * int(hdr.n_samples.max())
+    with wrap_errors(path, "reading GDF data with MNE"), quiet_mne():
+        if path.suffix.lower() == ".gdf":
+            raw = mne.io.read_raw_gdf(path, preload=True, stim_channel=None, verbose="error")
+        else:
+            with open(path, "rb") as fid:
+                raw = mne.io.read_raw_gdf(fid, preload=True, stim_channel=None, verbose="error")
+        data = raw.get_data()
+        ann = raw.annotations
+        onset = np.asarray(ann.onset, float) - raw.first_time
+        duration = np.asarray(ann.duration, float)
+        desc = [str(d) for d in ann.description]
+        sfreq = float(raw.info["sfreq"])
+        mne_names = list(raw.ch_names)
+    if data.shape != (len(hdr.labels), n_times_expected):
+        raise InvalidFileError(
+            path, f"MNE returned data of shape {data.shape}, header implies "
+            f"{(len(hdr.labels), n_times_expected)}"
+        )
+    if len(desc) != len(hdr.events_typ):
+        raise InvalidFileError(
+            path, f"MNE returned {len(desc)} events, the event table holds {len(hdr.events_typ)}"
+        )
+    units = list(hdr.units)
+    data /= np.array([_mne_factor(hdr.version, u) for u in units])[:, None]
+
+    exclude = set(exclude)
+    keep = [i for i, n in enumerate(mne_names) if n not in exclude and hdr.labels[i] not in exclude]
+    unknown = exclude - set(mne_names) - set(hdr.labels)
+    if unknown:
+        raise ChannelError(f"exclude names channels {sorted(unknown)} not in {path.name}")
+    if not keep:
+        raise ChannelError(f"exclude removes every channel of {path.name}")
+    names = [mne_names[i] for i in keep]
+    units = [units[i] for i in keep]
+    data = data[keep]
+    types = resolve_ch_types(names, units, ch_types, default_voltage="eeg", ecg_leads=False, path=path)
+    data, out_units = to_target_units(data, units, types)
+    n_nan, n_inf = count_nonfinite(data)
+    meta = {
+        "format": hdr.version_str,
+        "source": path.name,
+        "n_events": int(len(hdr.events_typ)),
+        "event_mode": hdr.event_mode,
+        "n_nan": n_nan,
+        "n_inf": n_inf,
+    }
+    return Recording(
+        data=data.astype(np.float32),
+        sfreq=sfreq,
+        ch_names=names,
+        ch_types=types,
+        units=out_units,
+        annotations=Annotations.from_lists(onset, duration, desc),
+        meta=meta,
+    )

@@ -1,0 +1,287 @@
+"""WFDB reader (``.hea`` + ``.dat``/``.mat``/other signal files) and header-label parser.
+
+Samples are read with :func:`wfdb.rdrecord` (all formats wfdb supports: 16, 212, 24, 310,
+the CinC ``.mat`` with a byte offset, several samples per frame, skew). The header is
+checked here first: every signal file must exist and be long enough for the number of
+samples the header declares. WFDB invalid samples read back as NaN and are counted in
+``meta["n_nan"]``.
+
+Header comments can hold identifying or clinical free text (PTB's clinical summary, MIT-BIH's
+age/sex/medication line); they never reach :attr:`Recording.meta`. Dataset loaders that need
+the labels a database publishes in its headers (PhysioNet/CinC ``# Dx:``, ``# Age:``,
+``# Sex:``) call :func:`read_wfdb_header_labels`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from biosig.errors import ChannelError, InvalidFileError
+from biosig.io._util import (
+    as_path,
+    check_file,
+    count_nonfinite,
+    norm_unit,
+    resolve_ch_types,
+    to_target_units,
+    wrap_errors,
+)
+from biosig.io.recording import Annotations, Recording
+
+__all__ = ["read_wfdb", "read_wfdb_header_labels", "wfdb_record_base"]
+
+_SIGNAL_SUFFIXES = (".hea", ".dat", ".mat", ".xyz", ".atr")
+
+# bytes per sample of the fixed-width WFDB formats; 212/310/311 are handled exactly below;
+# FLAC formats (508/516/524) are compressed and cannot be size-checked.
+_BYTES = {"8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2}
+
+
+def wfdb_record_base(path: str | os.PathLike) -> Path:
+    """The record base path (no suffix) for ``100``, ``100.hea``, ``100.dat`` or ``E1.mat``."""
+    p = as_path(path)
+    if p.suffix.lower() in _SIGNAL_SUFFIXES:
+        return p.with_suffix("")
+    return p
+
+
+def _required_bytes(fmt: str, n_samples: int) -> int | None:
+    if fmt == "212":
+        return math.ceil(n_samples * 1.5)
+    if fmt in ("310", "311"):
+        return math.ceil(n_samples * 4 / 3)
+    if fmt in _BYTES:
+        return n_samples * _BYTES[fmt]
+    return None
+
+
+def _read_header(base: Path):
+    import wfdb
+
+    hea = base.with_name(base.name + ".hea")
+    check_file(hea, what="WFDB header")
+    with wrap_errors(hea, "parsing the WFDB header"):
+        header = wfdb.rdheader(str(base))
+    if getattr(header, "n_seg", None):
+        raise InvalidFileError(hea, "multi-segment WFDB records are not supported; read each segment")
+    if not header.n_sig:
+        raise InvalidFileError(hea, "header declares no signals")
+    if header.fs is None or not float(header.fs) > 0:
+        raise InvalidFileError(hea, f"sampling frequency {header.fs!r} is not positive")
+    return hea, header
+
+
+def _check_signal_files(hea: Path, header) -> None:
+    """Every signal file exists and holds the samples the header declares."""
+    spf = header.samps_per_frame or [1] * header.n_sig
+    offsets = header.byte_offset or [None] * header.n_sig
+    files: dict[str, dict] = {}
+    for i, fname in enumerate(header.file_name):
+        entry = files.setdefault(fname, {"fmt": header.fmt[i], "spf": 0, "offset": offsets[i] or 0})
+        entry["spf"] += int(spf[i] or 1)
+        if header.fmt[i] != entry["fmt"]:
+            raise InvalidFileError(hea, f"signal file {fname} mixes formats {entry['fmt']} and {header.fmt[i]}")
+    for fname, entry in files.items():
+        if fname in ("~", "-"):
+            raise InvalidFileError(hea, f"signal file {fname!r} (null/stdin) cannot be read")
+        data_path = hea.with_name(fname)
+        size = check_file(data_path, what=f"WFDB signal file {fname}")
+        if header.sig_len is None:
+            continue
+        need = _required_bytes(str(entry["fmt"]), int(header.sig_len) * entry["spf"])
+        if need is not None and size < entry["offset"] + need:
+            raise InvalidFileError(
+                data_path,
+                f"header declares {header.sig_len} frames ({entry['offset'] + need} bytes in "
+                f"format {entry['fmt']}) but the file holds {size} bytes: truncated file",
+            )
+
+
+def _select(header, channels, hea: Path) -> list[int]:
+    if channels is None:
+        return list(range(header.n_sig))
+    idx = []
+    for c in channels:
+        if isinstance(c, (int, np.integer)):
+            if not 0 <= int(c) < header.n_sig:
+                raise ChannelError(f"channel index {c} out of range for {hea.name} ({header.n_sig} signals)")
+            idx.append(int(c))
+        else:
+            if c not in header.sig_name:
+                raise ChannelError(f"channel {c!r} not in {hea.name} (has {header.sig_name})")
+            idx.append(header.sig_name.index(c))
+    if not idx:
+        raise ChannelError("channels selects no channel")
+    return idx
+
+
+def read_wfdb(
+    record_path: str | os.PathLike,
+    *,
+    channels: Sequence[str | int] | None = None,
+    multi_rate: str = "smooth",
+    ch_types: Mapping[str, str] | None = None,
+    annotation_ext: str | None = "atr",
+) -> Recording:
+    """Read a WFDB record into a :class:`Recording`.
+
+    Parameters
+    ----------
+    record_path : the record base path (``.../100``) or its ``.hea``/``.dat``/``.mat`` file.
+    channels : names or indices of the signals to read (default all).
+    multi_rate : how to handle signals with several samples per frame (MIMIC) when the
+        selected signals differ: ``"smooth"`` (default, wfdb's convention) averages each
+        frame so all signals are at the frame rate; ``"upsample"`` returns the highest rate,
+        repeating the samples of slower signals. When all selected signals share one rate it
+        is used as is (e.g. ``channels=["MCL1"]`` of a MIMIC record gives 500 Hz).
+    ch_types : ``{name: type}`` overriding the inferred types (inference: standard ECG lead
+        names and keywords; other voltage channels are taken as ECG, the usual WFDB content).
+    annotation_ext : annotation file extension read when present (``"atr"``); None to skip.
+
+    Returns
+    -------
+    Recording
+        float32 ``(n_chans, n_times)``; ECG in mV, EEG/EOG/EMG in µV, other
+        signals (``mmHg``...) in their unit. Annotations: onset = sample / fs, duration 0,
+        description = the annotation symbol (``"N"``, ``"V"``...), or its ``aux_note``
+        for rhythm (``+``) and comment (``"``) annotations (``"(AFIB"``).
+        ``meta``: ``format`` (``"WFDB"``), ``source`` (header file name), ``fmt``,
+        ``n_nan`` (invalid samples), ``n_inf``, ``samps_per_frame``.
+
+    Raises
+    ------
+    InvalidFileError
+        Missing header or signal file, truncated signal file, malformed header.
+    """
+    import wfdb
+
+    if multi_rate not in ("smooth", "upsample"):
+        raise ValueError(f"multi_rate must be 'smooth' or 'upsample', got {multi_rate!r}")
+    base = wfdb_record_base(record_path)
+    hea, header = _read_header(base)
+    _check_signal_files(hea, header)
+    idx = _select(header, channels, hea)
+    if header.sig_len == 0:
+        raise InvalidFileError(hea, "record holds no samples (signal length 0)")
+
+    with wrap_errors(hea, "reading WFDB samples"):
+        rec = wfdb.rdrecord(str(base), channels=idx, smooth_frames=False, physical=True)
+        signals = [np.asarray(s, dtype=np.float64) for s in rec.e_p_signal]
+    spf = [int(s or 1) for s in (rec.samps_per_frame or [1] * len(signals))]
+    n_frames = min(len(s) // k for s, k in zip(signals, spf))
+    if n_frames == 0:
+        raise InvalidFileError(hea, "record holds no complete frame of samples")
+    fs = float(rec.fs)
+    if len(set(spf)) == 1:
+        k = spf[0]
+        data = np.stack([s[: n_frames * k] for s in signals])
+        sfreq = fs * k
+    elif multi_rate == "smooth":
+        data = np.stack([s[: n_frames * k].reshape(n_frames, k).mean(axis=1) for s, k in zip(signals, spf)])
+        sfreq = fs
+    else:
+        kmax = max(spf)
+        if any(kmax % k for k in spf):
+            raise InvalidFileError(hea, f"samples per frame {spf} are not divisors of {kmax}")
+        data = np.stack([np.repeat(s[: n_frames * k], kmax // k) for s, k in zip(signals, spf)])
+        sfreq = fs * kmax
+
+    names = [str(n) for n in rec.sig_name]
+    units_in = [norm_unit(u) if u else "mV" for u in rec.units]
+    types = resolve_ch_types(names, units_in, ch_types, default_voltage="ecg", ecg_leads=True, path=hea)
+    data, units = to_target_units(data, units_in, types)
+    n_nan, n_inf = count_nonfinite(data)
+
+    annotations = Annotations.empty()
+    if annotation_ext:
+        ann_path = base.with_name(f"{base.name}.{annotation_ext}")
+        if ann_path.exists():
+            annotations = _read_annotations(base, ann_path, annotation_ext, sfreq, fs)
+
+    meta = {
+        "format": "WFDB",
+        "source": hea.name,
+        "fmt": [str(f) for f in rec.fmt],
+        "samps_per_frame": spf,
+        "n_nan": n_nan,
+        "n_inf": n_inf,
+    }
+    return Recording(
+        data=data.astype(np.float32),
+        sfreq=sfreq,
+        ch_names=names,
+        ch_types=types,
+        units=units,
+        annotations=annotations,
+        meta=meta,
+    )
+
+
+def _read_annotations(base: Path, ann_path: Path, ext: str, sfreq: float, frame_fs: float) -> Annotations:
+    import wfdb
+
+    check_file(ann_path, what="WFDB annotation file")
+    with wrap_errors(ann_path, "reading WFDB annotations"):
+        ann = wfdb.rdann(str(base), ext)
+        sample = np.asarray(ann.sample, dtype=np.float64)
+        ann_fs = float(ann.fs) if ann.fs else frame_fs
+        symbols = list(ann.symbol or [])
+        aux = list(ann.aux_note or [""] * len(symbols))
+    if len(symbols) != len(sample):
+        raise InvalidFileError(ann_path, f"{len(sample)} annotation times but {len(symbols)} symbols")
+    desc = []
+    for s, a in zip(symbols, aux):
+        a = (a or "").replace("\x00", "").strip()
+        desc.append(a if s in ("+", '"') and a else s)
+    return Annotations.from_lists(sample / ann_fs, np.zeros(len(sample)), desc)
+
+
+_LABEL_KEYS = {
+    "dx": "dx",
+    "age": "age",
+    "sex": "sex",
+    "reason for admission": "reason_for_admission",
+}
+
+
+def read_wfdb_header_labels(record_path: str | os.PathLike) -> dict:
+    """Labels a database publishes in its header comments (for dataset loaders only).
+
+    Parses ``# Key: value`` comment lines and keeps only label keys: ``Dx`` (list of
+    diagnosis codes as strings, e.g. SNOMED-CT in PhysioNet/CinC 2020-21), ``Age`` (int or
+    None when unknown/NaN), ``Sex`` (``"male"``/``"female"``/None) and PTB's ``Reason for
+    admission`` (str). Nothing else (dates, medication, free text) is returned.
+
+    Returns
+    -------
+    dict with the keys ``dx``, ``age``, ``sex`` and, where present, ``reason_for_admission``.
+    """
+    base = wfdb_record_base(record_path)
+    hea, header = _read_header(base)
+    out: dict = {"dx": [], "age": None, "sex": None}
+    for line in header.comments or []:
+        m = re.match(r"^\s*([A-Za-z][A-Za-z ()]*?)\s*:\s*(.*)$", line)
+        if not m:
+            continue
+        key = _LABEL_KEYS.get(m.group(1).strip().lower())
+        value = m.group(2).strip()
+        if key == "dx":
+            out["dx"] = [c.strip() for c in value.split(",") if c.strip()]
+        elif key == "age":
+            try:
+                age = float(value)
+                out["age"] = int(age) if np.isfinite(age) else None
+            except ValueError:
+                out["age"] = None
+        elif key == "sex":
+            v = value.lower()
+            out["sex"] = {"m": "male", "male": "male", "f": "female", "female": "female"}.get(v)
+        elif key == "reason_for_admission":
+            out[key] = value
+    return out

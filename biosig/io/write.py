@@ -1,0 +1,410 @@
+"""Writers: EDF+ (via edfio), GDF 1.25 / 2.x (own implementation) and WFDB (via wfdb).
+
+The built-in simulator and the tests use these to produce real files, so every reader is
+exercised exactly as on recorded data. Writers store no patient or recording
+identification: EDF+ patient/recording fields are ``X`` (anonymous), GDF patient fields are
+zero, and the start date is a fixed dummy (EDF+ ``01-JAN-1985``; GDF "unknown").
+
+Signals are taken in the units :class:`Recording` uses (EEG µV, ECG mV) and written with
+that physical dimension, so reading them back gives the same values to within the 16-bit
+quantisation step ``(physical range) / 65535``.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from biosig.errors import BiosigError, InvalidFileError
+from biosig.io._util import as_path, norm_unit
+from biosig.io.gdf import GDF_TYPES, code_from_unit
+from biosig.io.recording import Recording
+
+__all__ = ["write_edf", "write_gdf", "write_wfdb", "events_from_annotations"]
+
+
+def _check_recording(rec: Recording, path: Path, fmt: str, *, allow_nan: bool = False) -> None:
+    if not isinstance(rec, Recording):
+        raise TypeError(f"expected a biosig Recording, got {type(rec).__name__}")
+    if rec.n_times == 0 or rec.n_chans == 0:
+        raise InvalidFileError(path, f"cannot write an empty recording ({rec.data.shape}) as {fmt}")
+    n_inf = int(np.isinf(rec.data).sum())
+    n_nan = int(np.isnan(rec.data).sum())
+    if n_inf or (n_nan and not allow_nan):
+        raise InvalidFileError(
+            path, f"recording holds {n_nan} NaN and {n_inf} inf samples; {fmt} cannot store them"
+        )
+
+
+def _ascii_unit(unit: str) -> str:
+    u = norm_unit(unit)
+    return u.encode("ascii", "replace").decode("ascii")
+
+
+def _physical_range(x: np.ndarray) -> tuple[float, float]:
+    """A (min, max) covering ``x`` that prints in EDF's 8 characters without losing the data."""
+    finite = x[np.isfinite(x)]
+    lo = float(finite.min()) if finite.size else -1.0
+    hi = float(finite.max()) if finite.size else 1.0
+    if hi - lo < 1e-6 * max(1.0, abs(hi), abs(lo)):
+        lo, hi = lo - 1.0, hi + 1.0
+    return _round_out(lo, floor=True), _round_out(hi, floor=False)
+
+
+def _round_out(v: float, *, floor: bool) -> float:
+    """Round ``v`` outwards to a value whose text fits in 8 characters."""
+    for decimals in range(6, -1, -1):
+        scale = 10.0**decimals
+        r = (np.floor(v * scale) if floor else np.ceil(v * scale)) / scale
+        text = f"{r:.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{r:.0f}"
+        if len(text) <= 8:
+            return float(text)
+    raise ValueError(f"value {v} does not fit into an 8-character EDF field")
+
+
+# --------------------------------------------------------------------------- EDF
+
+
+def write_edf(path: str | os.PathLike, rec: Recording, *, record_duration: float | None = None) -> Path:
+    """Write ``rec`` as an EDF+C file with its annotations (via ``edfio``).
+
+    Parameters
+    ----------
+    path : target ``.edf`` file (overwritten).
+    rec : the recording; signals in their ``rec.units`` (EEG µV, ECG mV).
+    record_duration : data-record length in s; default 1 s when the recording is a whole
+        number of seconds, else the whole recording in one record.
+
+    Returns the path. Patient and recording identification are written as anonymous ``X``.
+    """
+    import datetime
+
+    import edfio
+
+    path = as_path(path)
+    _check_recording(rec, path, "EDF")
+    if record_duration is None:
+        n_per_s = rec.sfreq
+        whole = abs(n_per_s - round(n_per_s)) < 1e-9 and rec.n_times % int(round(n_per_s)) == 0
+        record_duration = 1.0 if whole else rec.n_times / rec.sfreq
+    signals = []
+    for i, name in enumerate(rec.ch_names):
+        x = rec.data[i].astype(np.float64)
+        signals.append(
+            edfio.EdfSignal(
+                x,
+                sampling_frequency=rec.sfreq,
+                label=name.encode("ascii", "replace").decode("ascii")[:16],
+                physical_dimension=_ascii_unit(rec.units[i])[:8],
+                physical_range=_physical_range(x),
+            )
+        )
+    ann = rec.annotations
+    annotations = [
+        edfio.EdfAnnotation(float(o), float(d) if d > 0 else None, str(t))
+        for o, d, t in zip(ann.onset, ann.duration, ann.description)
+    ]
+    edf = edfio.Edf(
+        signals,
+        patient=edfio.Patient(),
+        recording=edfio.Recording(startdate=datetime.date(1985, 1, 1)),
+        starttime=datetime.time(0, 0, 0),
+        data_record_duration=record_duration,
+        annotations=annotations,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    edf.write(path)
+    return path
+
+
+# --------------------------------------------------------------------------- GDF
+
+
+def events_from_annotations(
+    rec: Recording, event_codes: dict[str, int] | None = None
+) -> np.ndarray:
+    """GDF events ``(n, 3)`` int array ``[position (0-based sample), duration (samples), type]``.
+
+    Descriptions are mapped with ``event_codes`` when given, else they must be integer
+    codes (``"769"``). Unmapped descriptions raise :class:`BiosigError`.
+    """
+    ann = rec.annotations
+    rows = []
+    for o, d, desc in zip(ann.onset, ann.duration, ann.description):
+        desc = str(desc)
+        if event_codes is not None and desc in event_codes:
+            code = int(event_codes[desc])
+        else:
+            try:
+                code = int(desc)
+            except ValueError:
+                raise BiosigError(
+                    f"annotation {desc!r} is not an integer GDF event code; pass "
+                    "event_codes={description: code}"
+                ) from None
+        rows.append((int(round(o * rec.sfreq)), int(round(d * rec.sfreq)), code))
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def _gdf_record_layout(sfreq: float, n_times: int) -> tuple[int, int, int]:
+    """(samples per record, duration numerator, denominator) such that records tile n_times."""
+    fs = Fraction(sfreq).limit_denominator(1_000_000)
+    if abs(float(fs) - sfreq) > 1e-9 * sfreq:
+        raise BiosigError(f"sampling rate {sfreq} Hz cannot be written as a GDF rational duration")
+    spr = 1
+    if fs.denominator == 1:
+        spr = int(np.gcd(n_times, fs.numerator))
+    dur = Fraction(spr) / fs  # seconds per record
+    if dur.numerator >= 2**32 or dur.denominator >= 2**32:
+        raise BiosigError(f"sampling rate {sfreq} Hz gives a record duration {dur} GDF cannot store")
+    return spr, dur.numerator, dur.denominator
+
+
+def write_gdf(
+    path: str | os.PathLike,
+    rec: Recording,
+    events: np.ndarray | None = None,
+    *,
+    event_codes: dict[str, int] | None = None,
+    version: str = "2.20",
+    dtype: str = "int16",
+    event_channels: np.ndarray | None = None,
+) -> Path:
+    """Write ``rec`` as a GDF file with an event table (own implementation of the GDF spec).
+
+    Parameters
+    ----------
+    path : target ``.gdf`` file (overwritten).
+    rec : the recording; signals in their ``rec.units`` (EEG µV, ECG mV).
+    events : ``(n, 3)`` ints ``[position (0-based sample), duration (samples), type code]``;
+        default: from ``rec.annotations`` (see :func:`events_from_annotations`).
+    event_codes : ``{description: code}`` used when ``events`` is None (e.g.
+        ``{"left_hand": 769}``).
+    version : ``"2.20"`` (default), ``"2.10"`` or ``"1.25"``.
+    dtype : ``"int16"`` (quantised with a per-channel physical range) or ``"float32"``.
+    event_channels : optional channel number per event (0 = all channels), mode 3 only.
+
+    Notes
+    -----
+    The event table uses mode 1 (position, type) when all durations are 0 and no channels
+    are given, else mode 3 (position, type, channel, duration). Positions are stored 1-based
+    as the specification requires; the event sampling rate is ``rec.sfreq``. The
+    fixed header's patient fields and dates are zero ("unknown"). No header 3 (TLV) is
+    written, so MNE reads the file.
+
+    References
+    ----------
+    Schlögl A. GDF - A general dataformat for biosignals, version 2.x. arXiv:cs/0608052.
+    """
+    path = as_path(path)
+    if version not in ("1.25", "2.10", "2.20"):
+        raise BiosigError(f"GDF version {version!r} not supported; use '1.25', '2.10' or '2.20'")
+    type_code = {"int16": 3, "float32": 16}.get(dtype)
+    if type_code is None:
+        raise BiosigError(f"dtype {dtype!r} not supported; use 'int16' or 'float32'")
+    _check_recording(rec, path, f"GDF ({dtype})", allow_nan=dtype == "float32")
+    if events is None:
+        events = events_from_annotations(rec, event_codes)
+    events = np.asarray(events, dtype=np.int64).reshape(-1, 3)
+    if len(events) and (events[:, 0].min() < 0 or events[:, 0].max() >= 2**32 - 1):
+        raise BiosigError("event positions must be in [0, 2**32 - 2]")
+    if len(events) and (events[:, 2].min() < 0 or events[:, 2].max() > 65535):
+        raise BiosigError("GDF event type codes must be in [0, 65535]")
+    if len(events) and events[:, 1].min() < 0:
+        raise BiosigError("event durations must be >= 0")
+    if len(events) >= 2**24:
+        raise BiosigError("GDF 2.x stores at most 2**24 - 1 events")
+
+    ns, n_times = rec.n_chans, rec.n_times
+    v1 = version.startswith("1.")
+    spr, dnum, dden = _gdf_record_layout(rec.sfreq, n_times)
+    n_records = n_times // spr
+
+    x = rec.data.astype(np.float64)
+    if dtype == "int16":
+        dig_min, dig_max = -32768.0, 32767.0
+        pmin = np.empty(ns)
+        pmax = np.empty(ns)
+        for i in range(ns):
+            lo, hi = float(x[i].min()), float(x[i].max())
+            if hi - lo < 1e-12 * max(1.0, abs(hi), abs(lo)):
+                lo, hi = lo - 1.0, hi + 1.0
+            pmin[i], pmax[i] = lo, hi
+        gain = (dig_max - dig_min) / (pmax - pmin)
+        digital = np.rint((x - pmin[:, None]) * gain[:, None] + dig_min)
+        samples = np.clip(digital, dig_min, dig_max).astype("<i2")
+        dmin_arr, dmax_arr = np.full(ns, dig_min), np.full(ns, dig_max)
+    else:
+        finite = np.where(np.isfinite(x), x, 0.0)
+        pmin, pmax = finite.min(1) - 1.0, finite.max(1) + 1.0
+        dmin_arr, dmax_arr = pmin.copy(), pmax.copy()
+        samples = x.astype("<f4")
+
+    header_bytes = 256 * (ns + 1)
+    fixed = bytearray(256)
+    fixed[0:8] = f"GDF {version}".encode("ascii")
+    if v1:
+        struct.pack_into("<q", fixed, 184, header_bytes)
+        struct.pack_into("<q", fixed, 236, n_records)
+        struct.pack_into("<II", fixed, 244, dnum, dden)
+        struct.pack_into("<I", fixed, 252, ns)
+        # patient id (8..88), recording id (88..168), start date (168..184) left blank/zero
+        fixed[8:88] = b"X X".ljust(80, b" ")
+        fixed[88:168] = b"X".ljust(80, b" ")
+    else:
+        fixed[8:74] = b"X X".ljust(66, b" ")
+        struct.pack_into("<H", fixed, 184, header_bytes // 256)
+        struct.pack_into("<q", fixed, 236, n_records)
+        struct.pack_into("<II", fixed, 244, dnum, dden)
+        struct.pack_into("<H", fixed, 252, ns)
+
+    var = bytearray(256 * ns)
+
+    def put_text(offset: int, width: int, i: int, text: str) -> None:
+        raw = text.encode("latin-1", "replace")[:width]
+        start = offset * ns + i * width
+        var[start: start + width] = raw.ljust(width, b"\x00" if not v1 else b" ")
+
+    def put_arr(offset: int, fmt: str, values) -> None:
+        arr = np.asarray(values, dtype=fmt)
+        var[offset * ns: offset * ns + arr.nbytes] = arr.tobytes()
+
+    for i, name in enumerate(rec.ch_names):
+        put_text(0, 16, i, name)
+    if v1:
+        for i, u in enumerate(rec.units):
+            put_text(96, 8, i, _ascii_unit(u))
+        put_arr(104, "<f8", pmin)
+        put_arr(112, "<f8", pmax)
+        put_arr(120, "<i8", dmin_arr.astype(np.int64) if dtype == "int16" else np.floor(dmin_arr))
+        put_arr(128, "<i8", dmax_arr.astype(np.int64) if dtype == "int16" else np.ceil(dmax_arr))
+        if dtype != "int16":
+            # GDF 1.x stores integer digital ranges: make them equal to the physical range
+            pmin, pmax = np.floor(dmin_arr), np.ceil(dmax_arr)
+            put_arr(104, "<f8", pmin)
+            put_arr(112, "<f8", pmax)
+        for i in range(ns):
+            put_text(136, 80, i, "")
+        put_arr(216, "<i4", np.full(ns, spr))
+        put_arr(220, "<i4", np.full(ns, type_code))
+    else:
+        for i, u in enumerate(rec.units):
+            put_text(96, 6, i, _ascii_unit(u)[:6])
+        put_arr(102, "<u2", [code_from_unit(u) for u in rec.units])
+        put_arr(104, "<f8", pmin)
+        put_arr(112, "<f8", pmax)
+        put_arr(120, "<f8", dmin_arr)
+        put_arr(128, "<f8", dmax_arr)
+        put_arr(204, "<f4", np.full(ns, np.nan))  # lowpass unknown
+        put_arr(208, "<f4", np.full(ns, np.nan))  # highpass unknown
+        put_arr(212, "<f4", np.full(ns, np.nan))  # notch unknown
+        put_arr(216, "<i4", np.full(ns, spr))
+        put_arr(220, "<i4", np.full(ns, type_code))
+        if version == "2.10":
+            put_arr(236, "<u1", np.full(ns, 255))  # impedance unknown
+
+    # data records: record r holds spr samples of channel 0, then channel 1, ...
+    body = samples.reshape(ns, n_records, spr).transpose(1, 0, 2)
+
+    n_ev = len(events)
+    mode = 1 if (n_ev == 0 or (not events[:, 1].any() and event_channels is None)) else 3
+    table = bytearray(8)
+    table[0] = mode
+    if v1:
+        sr = int(round(rec.sfreq))
+        table[1:4] = sr.to_bytes(3, "little")
+        struct.pack_into("<I", table, 4, n_ev)
+    else:
+        table[1:4] = n_ev.to_bytes(3, "little")
+        struct.pack_into("<f", table, 4, float(rec.sfreq))
+    table += (events[:, 0] + 1).astype("<u4").tobytes()
+    table += events[:, 2].astype("<u2").tobytes()
+    if mode == 3:
+        chn = np.zeros(n_ev) if event_channels is None else np.asarray(event_channels)
+        table += chn.astype("<u2").tobytes()
+        table += events[:, 1].astype("<u4").tobytes()
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fid:
+        fid.write(fixed)
+        fid.write(var)
+        fid.write(np.ascontiguousarray(body).tobytes())
+        fid.write(table)
+    return path
+
+
+# --------------------------------------------------------------------------- WFDB
+
+#: WFDB annotation symbols that are beat or event codes (written as such); anything else
+#: is written as a comment annotation ('"') with the description in aux_note.
+def _wfdb_symbols() -> set[str]:
+    import wfdb.io.annotation as wann
+
+    return set(wann.ann_label_table["symbol"].tolist()) - {'"', "+"}
+
+
+def write_wfdb(
+    directory: str | os.PathLike,
+    record_name: str,
+    rec: Recording,
+    *,
+    fmt: str = "16",
+    annotation_ext: str = "atr",
+) -> Path:
+    """Write ``rec`` as a WFDB record ``<directory>/<record_name>.hea/.dat`` (via ``wfdb.wrsamp``).
+
+    Signals are written in ``rec.units`` (ECG mV) with a per-channel ADC gain chosen by
+    wfdb; NaN samples become WFDB invalid samples (and read back as NaN). Annotations, if
+    any, go to ``<record_name>.<annotation_ext>``: descriptions that are WFDB symbols
+    (``N``, ``V``...) as such, others as comment annotations with the text in ``aux_note``.
+    No header comments are written. Returns the header path.
+    """
+    import wfdb
+
+    directory = as_path(directory)
+    hea = directory / f"{record_name}.hea"
+    _check_recording(rec, hea, "WFDB", allow_nan=True)
+    if not record_name or any(c in record_name for c in "/\\ .") or not record_name.isascii():
+        raise BiosigError(f"invalid WFDB record name {record_name!r}")
+    directory.mkdir(parents=True, exist_ok=True)
+    names = [n.replace(" ", "_") for n in rec.ch_names]
+    units = [_ascii_unit(u) or "NU" for u in rec.units]
+    wfdb.wrsamp(
+        record_name,
+        fs=rec.sfreq,
+        units=units,
+        sig_name=names,
+        p_signal=rec.data.T.astype(np.float64),
+        fmt=[fmt] * rec.n_chans,
+        write_dir=str(directory),
+    )
+    ann = rec.annotations
+    if len(ann):
+        symbols_ok = _wfdb_symbols()
+        sample = np.rint(ann.onset * rec.sfreq).astype(np.int64)
+        if sample.min() < 0:
+            raise BiosigError("annotations before the recording start cannot be written to WFDB")
+        order = np.argsort(sample, kind="stable")
+        symbols, aux = [], []
+        for d in ann.description[order]:
+            d = str(d)
+            if d in symbols_ok:
+                symbols.append(d)
+                aux.append("")
+            else:
+                symbols.append('"')
+                aux.append(d)
+        wfdb.wrann(
+            record_name,
+            annotation_ext,
+            sample=sample[order],
+            symbol=symbols,
+            aux_note=aux,
+            fs=rec.sfreq,
+            write_dir=str(directory),
+        )
+    return hea
