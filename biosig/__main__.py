@@ -1,0 +1,3 @@
+from biosig.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""The ``biosig`` command: LightningCLI subcommands plus ``demo`` and ``models``.
+
+``biosig --help`` answers without importing torch or Lightning; the heavy stack loads only for
+the subcommand that needs it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+HELP = """usage: biosig <command> [options]
+
+commands:
+  demo       train and evaluate a small EEG classifier on the built-in motor-imagery data,
+             print a metrics table and write plots (biosig demo --help)
+  fit        train a model          (LightningCLI: biosig fit --config recipes/...yaml)
+  validate   run the validation loop of a model
+  test       evaluate a model on the test split
+  predict    predict with a model
+  models     list the registered models
+
+Configs compose: biosig fit --config recipes/bciiv2a/dbconformer.yaml --config recipes/trainer/gpu.yaml
+Overrides: --trainer.max_epochs 5, --model.init_args.lr 1e-3; --print_config dumps the full config.
+"""
+
+LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
+
+
+def _make_cli_class():
+    from lightning.pytorch.cli import LightningCLI
+
+    class BiosigCLI(LightningCLI):
+        """LightningCLI whose DataModule's signal shape is linked into the model's arguments."""
+
+        def add_arguments_to_parser(self, parser):
+            for key in ("n_chans", "n_times", "sfreq", "n_outputs"):
+                parser.link_arguments(f"data.{key}", f"model.init_args.{key}", apply_on="instantiate")
+
+    return BiosigCLI
+
+
+def lightning_cli(args: list[str] | None, run: bool = True):
+    """Run (or with ``run=False`` only build) the LightningCLI on ``args`` (None: ``sys.argv``)."""
+    from biosig.data.datamodule import BiosigDataModule
+    from biosig.tasks.base import BiosigTask
+
+    cli_class = _make_cli_class()
+    return cli_class(
+        BiosigTask,
+        BiosigDataModule,
+        subclass_mode_model=True,
+        args=args,
+        run=run,
+        parser_kwargs={"default_env": True},
+        save_config_kwargs={"overwrite": True},
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    from_shell = argv is None
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(HELP)
+        return 0
+    command = argv[0]
+    if command == "--version":
+        from biosig import __version__
+
+        print(__version__)
+        return 0
+    if command == "demo":
+        from biosig.demo import main as demo_main
+
+        return demo_main(argv[1:])
+    if command == "models":
+        from biosig.models import list_models
+
+        print("\n".join(list_models()))
+        return 0
+    if command in LIGHTNING_COMMANDS:
+        lightning_cli(None if from_shell else argv)
+        return 0
+    print(f"biosig: unknown command {command!r}\n\n{HELP}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

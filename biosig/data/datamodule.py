@@ -1,0 +1,197 @@
+"""``BiosigDataModule``: a window cache plus a protocol, as Lightning DataLoaders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from biosig.data.cache import WindowCache, get_cache
+from biosig.data.preprocessing import Step
+from biosig.data.protocols import SplitProtocol
+from biosig.data.windows import Windower
+from biosig.errors import ConfigError
+
+
+class WindowDataset(Dataset):
+    """Windows ``indices`` of a cache as ``(x, y)``: x float32 (C, T), y int64 or float32 (K,).
+
+    The memmap is opened lazily in each process (so workers never pickle the array), and whole
+    batches are gathered in one sorted fancy-index read (``__getitems__``).
+    """
+
+    def __init__(self, cache_path: str | Path, indices, transform=None):
+        self.cache_path = Path(cache_path)
+        self.indices = np.asarray(indices, dtype=np.int64)
+        self.transform = transform
+        self._cache: WindowCache | None = None
+
+    @property
+    def cache(self) -> WindowCache:
+        if self._cache is None:
+            self._cache = WindowCache(self.cache_path)
+        return self._cache
+
+    def __getstate__(self):
+        return {**self.__dict__, "_cache": None}
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        x, y = self.__getitems__([i])
+        return x[0], y[0]
+
+    def __getitems__(self, items):
+        rows = self.indices[np.asarray(items, dtype=np.int64)]
+        order = np.argsort(rows, kind="stable")
+        x = np.empty((len(rows),) + self.cache.X.shape[1:], dtype=np.float32)
+        x[order] = self.cache.X[rows[order]]
+        y = self.cache.y[rows]
+        x, y = torch.from_numpy(x), torch.from_numpy(np.ascontiguousarray(y))
+        if self.transform is not None:
+            x = self.transform(x)
+        return x, y
+
+
+def _pass_batch(batch):
+    """Collate for ``__getitems__`` datasets: the batch is already ``(x, y)`` tensors."""
+    return batch
+
+
+class BiosigDataModule(pl.LightningDataModule):
+    """Windows of a dataset, cached once, split by a protocol.
+
+    Parameters
+    ----------
+    source : a dataset object (``biosig.datasets.*``: ``records()``, ``load()``, ``identity()``).
+    preprocessing : steps from :mod:`biosig.data.preprocessing`, applied per record before windowing.
+    windows : a windower from :mod:`biosig.data.windows`; default: the dataset's own.
+    protocol : a protocol from :mod:`biosig.data.protocols`; default: 80/10/10 random by record.
+    subjects : restrict to these subjects before splitting (within-subject protocols).
+    nan_policy : ``"reject"`` (drop windows with NaN/inf, counted), ``"interpolate"`` or ``"raise"``.
+    cache_dir : root of window caches (default ``BIOSIG_CACHE``).
+    batch_size, num_workers, pin_memory : DataLoader settings. Under DDP Lightning shards each
+        loader with a ``DistributedSampler``; workers open the memmap themselves.
+
+    Attributes ``n_chans``, ``n_times``, ``sfreq``, ``n_outputs`` (linked into the model by the
+    CLI), ``ch_names`` and ``classes`` are available right after construction.
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        preprocessing: list[Step] | None = None,
+        windows: Windower | None = None,
+        protocol: SplitProtocol | None = None,
+        subjects: list | None = None,
+        nan_policy: str = "reject",
+        cache_dir: str | None = None,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.source = source
+        self.preprocessing = list(preprocessing or [])
+        self.windows = windows
+        if protocol is None:
+            from biosig.data.protocols import RandomSplit
+
+            protocol = RandomSplit(val_fraction=0.1, test_fraction=0.1, by="record", seed=seed)
+        self.protocol = protocol
+        self.subjects = subjects
+        self.nan_policy = nan_policy
+        self.cache_dir = cache_dir
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.seed = seed
+        self._cache: WindowCache | None = None
+        self.splits: dict[str, np.ndarray] | None = None
+
+    # -- the cache ---------------------------------------------------------------------------
+    @property
+    def cache(self) -> WindowCache:
+        if self._cache is None:
+            self._cache = get_cache(self.source, self.preprocessing, self.windows,
+                                    root=self.cache_dir, nan_policy=self.nan_policy)
+        return self._cache
+
+    def prepare_data(self) -> None:
+        self.cache  # builds once (rank 0 under DDP; other ranks wait on the cache lock)
+
+    @property
+    def n_chans(self) -> int:
+        return int(self.cache.X.shape[1])
+
+    @property
+    def n_times(self) -> int:
+        return int(self.cache.X.shape[2])
+
+    @property
+    def sfreq(self) -> float:
+        return self.cache.sfreq
+
+    @property
+    def classes(self) -> list[str]:
+        return self.cache.classes
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.classes)
+
+    @property
+    def ch_names(self) -> list[str]:
+        return self.cache.ch_names
+
+    @property
+    def meta(self):
+        return self.cache.meta
+
+    # -- splits ------------------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits is not None:
+            return
+        meta = self.cache.meta
+        rows = np.arange(len(meta))
+        if self.subjects is not None:
+            keep = meta["subject"].astype(str).isin([str(s) for s in self.subjects]).to_numpy()
+            rows = np.flatnonzero(keep)
+            if len(rows) == 0:
+                raise ConfigError(f"subjects={self.subjects} select no windows "
+                                  f"(dataset has {sorted(meta['subject'].unique().tolist())})")
+        parts = self.protocol.split(meta.iloc[rows].reset_index(drop=True))
+        self.splits = {k: rows[np.asarray(v, dtype=np.int64)] for k, v in parts.items()}
+        if len(self.splits["train"]) == 0:
+            raise ConfigError(f"protocol {self.protocol} leaves no training windows")
+
+    def dataset(self, part: str) -> WindowDataset:
+        self.setup()
+        return WindowDataset(self.cache.path, self.splits[part])
+
+    def _loader(self, part: str, shuffle: bool) -> DataLoader:
+        ds = self.dataset(part)
+        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
+        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle, drop_last=False,
+                          num_workers=self.num_workers, pin_memory=self.pin_memory,
+                          collate_fn=_pass_batch, generator=generator,
+                          persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self):
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self):
+        self.setup()
+        return self._loader("val" if len(self.splits["val"]) else "test", shuffle=False)
+
+    def test_dataloader(self):
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self):
+        return self._loader("test", shuffle=False)

@@ -1,0 +1,499 @@
+"""The built-in data: a physiologically meaningful simulator of motor-imagery EEG and 12-lead ECG.
+
+Motor imagery (MI) EEG
+    22 EEG channels with the 10-20 names and layout of BCI Competition IV 2a (plus 3 EOG), 250 Hz,
+    in µV. Each channel is a volume-conducted mixture of cortical sources: a spatially smooth 1/f
+    ("pink") background, a posterior alpha rhythm, and mu (≈8-13 Hz) and beta (≈16-26 Hz)
+    rhythms generated at the hand areas (under C3 and C4), the foot area (under Cz) and the
+    lateral face/tongue areas (under C5/C6). Imagining a movement desynchronises the rhythm of
+    the corresponding area (event-related desynchronisation, ERD; Pfurtscheller & Lopes da Silva
+    1999): left-hand imagery lowers mu/beta power over the *right* hemisphere (C4), right-hand
+    imagery over the left (C3), feet at Cz, tongue at C5/C6. Subjects differ in mu/beta frequency,
+    ERD depth and latency, source position, signal-to-noise ratio and channel gains. EOG channels
+    carry blinks that leak into frontal EEG. Trials follow BCI IV 2a's timing: fixation at 0 s,
+    cue at 2 s (annotated with the class name), imagery until 6 s, a 1.5-2.5 s break.
+
+12-lead ECG
+    A moving cardiac dipole (Gaussian P, Q, R, S and T waves in 3-D, as in Sameni et al. 2007,
+    doi:10.1186/1475-925X-6-55) is projected onto electrode lead vectors (RA, LA, LL and V1-V6).
+    Limb and augmented leads are differences of electrode potentials and the precordial leads
+    are referenced to Wilson's central terminal, so Einthoven's law (III = II - I) and the
+    Goldberger identities hold exactly by construction. Records carry diagnostic superclass labels
+    (NORM, MI, STTC, CD, HYP) that change the dipole in the textbook way (pathological Q and ST
+    elevation, T inversion, wide QRS, large R). Units: mV. Heart rate, axis, amplitudes, baseline
+    wander and noise vary per record.
+
+Everything is deterministic given ``seed``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from biosig.io.recording import Annotations, Recording
+
+#: BCI Competition IV 2a's 22 EEG channels, in the dataset's order.
+MI_CHANNELS = [
+    "Fz", "FC3", "FC1", "FCz", "FC2", "FC4", "C5", "C3", "C1", "Cz", "C2", "C4", "C6",
+    "CP3", "CP1", "CPz", "CP2", "CP4", "P1", "Pz", "P2", "POz",
+]
+EOG_CHANNELS = ["EOG-left", "EOG-central", "EOG-right"]
+MI_CLASSES = ["left_hand", "right_hand", "feet", "tongue"]
+
+# Electrode positions (mm, head frame: x right, y front, z up) from MNE's standard_1020 montage.
+_POS = np.array([
+    [0.3, 58.5, 66.5], [-60.2, 22.7, 55.5], [-34.1, 26.0, 80.0], [0.4, 27.4, 88.7],
+    [34.8, 26.4, 78.8], [62.3, 23.7, 55.6], [-80.3, -13.8, 29.2], [-65.4, -11.6, 64.4],
+    [-36.2, -10.0, 89.8], [0.4, -9.2, 100.2], [37.7, -9.6, 88.4], [67.1, -10.9, 63.6],
+    [83.5, -12.8, 29.2], [-63.6, -47.0, 65.6], [-35.5, -47.3, 91.3], [0.4, -47.3, 99.4],
+    [38.4, -47.1, 90.7], [66.6, -46.6, 65.6], [-28.6, -80.5, 75.4], [0.3, -81.1, 82.6],
+    [31.9, -80.5, 76.7], [0.2, -102.2, 50.6],
+])
+# Cortical sources (under these electrodes) and the class whose imagery desynchronises them.
+_SOURCES = {
+    "left_hand_area": ("C3", "right_hand"),
+    "right_hand_area": ("C4", "left_hand"),
+    "foot_area": ("Cz", "feet"),
+    "tongue_left": ("C5", "tongue"),
+    "tongue_right": ("C6", "tongue"),
+}
+_SPREAD_MM = 30.0  # volume-conduction spread of a source on the scalp
+
+
+def _pink_noise(rng, n_signals: int, n_times: int, exponent: float = 1.0) -> np.ndarray:
+    """Unit-variance noise with a 1/f**exponent power spectrum."""
+    spec = rng.standard_normal((n_signals, n_times // 2 + 1)) + 1j * rng.standard_normal(
+        (n_signals, n_times // 2 + 1)
+    )
+    f = np.arange(n_times // 2 + 1, dtype=np.float64)
+    f[0] = 1.0
+    spec /= f ** (exponent / 2)
+    spec[:, 0] = 0
+    x = np.fft.irfft(spec, n=n_times, axis=-1)
+    return x / x.std(axis=-1, keepdims=True)
+
+
+def _narrowband(rng, n_times: int, sfreq: float, centre: float, width: float) -> np.ndarray:
+    """Unit-variance noise band-limited around ``centre`` Hz (Gaussian spectral bump)."""
+    n_f = n_times // 2 + 1
+    f = np.fft.rfftfreq(n_times, 1 / sfreq)
+    spec = (rng.standard_normal(n_f) + 1j * rng.standard_normal(n_f)) * np.exp(
+        -0.5 * ((f - centre) / (width / 2)) ** 2
+    )
+    x = np.fft.irfft(spec, n=n_times)
+    return x / (x.std() + 1e-12)
+
+
+def _mixing(centre: str, pos: np.ndarray, jitter_mm: np.ndarray) -> np.ndarray:
+    src = pos[MI_CHANNELS.index(centre)] + jitter_mm
+    d2 = ((pos - src) ** 2).sum(axis=1)
+    return np.exp(-d2 / (2 * _SPREAD_MM**2))
+
+
+@dataclass(frozen=True)
+class SubjectProfile:
+    """The per-subject physiology the simulator draws (exposed for tests and docs)."""
+
+    mu_freq: float
+    beta_freq: float
+    erd_depth: float
+    erd_latency: float
+    snr: float
+    source_jitter_mm: tuple
+    channel_gain: tuple
+
+
+def subject_profile(subject: int, seed: int = 0) -> SubjectProfile:
+    rng = np.random.default_rng([seed, subject, 7])
+    return SubjectProfile(
+        mu_freq=float(rng.uniform(9.0, 12.0)),
+        beta_freq=float(rng.uniform(17.0, 24.0)),
+        erd_depth=float(rng.uniform(0.35, 0.65)),
+        erd_latency=float(rng.uniform(0.3, 0.7)),
+        snr=float(rng.uniform(0.8, 1.4)),
+        source_jitter_mm=tuple(map(tuple, rng.normal(0, 6, size=(len(_SOURCES), 3)))),
+        channel_gain=tuple(rng.uniform(0.85, 1.15, size=len(MI_CHANNELS))),
+    )
+
+
+def simulate_mi_session(
+    subject: int = 1,
+    session: str = "T",
+    n_trials_per_class: int = 72,
+    classes: tuple[str, ...] = tuple(MI_CLASSES),
+    sfreq: float = 250.0,
+    include_eog: bool = True,
+    seed: int = 0,
+) -> Recording:
+    """One continuous MI session of one subject (µV), trials annotated at cue onset.
+
+    Annotations: ``"trial_start"`` at each trial start and the class name at the cue (2 s later).
+    """
+    for c in classes:
+        if c not in MI_CLASSES:
+            raise ValueError(f"unknown MI class {c!r}; choose from {MI_CLASSES}")
+    prof = subject_profile(subject, seed)
+    rng = np.random.default_rng([seed, subject, 0 if session == "T" else 1, 11])
+    labels = np.repeat(np.arange(len(classes)), n_trials_per_class)
+    rng.shuffle(labels)
+    trial_len = 6.0
+    breaks = rng.uniform(1.5, 2.5, size=len(labels))
+    starts = 1.0 + np.concatenate([[0.0], np.cumsum(trial_len + breaks)[:-1]])
+    n_times = int(np.ceil((starts[-1] + trial_len + 2.0) * sfreq)) if len(labels) else int(10 * sfreq)
+    t = np.arange(n_times) / sfreq
+
+    # Background: spatially smoothed pink noise (many deep sources -> correlated scalp noise).
+    n_ch = len(MI_CHANNELS)
+    bg_src = _pink_noise(rng, n_ch, n_times)
+    d2 = ((_POS[:, None] - _POS[None]) ** 2).sum(-1)
+    smooth = np.exp(-d2 / (2 * 40.0**2))
+    smooth /= np.sqrt((smooth**2).sum(1, keepdims=True))
+    eeg = 6.0 * (smooth @ bg_src)
+
+    # Posterior alpha (unmodulated by the task).
+    alpha = _narrowband(rng, n_times, sfreq, prof.mu_freq - 0.5, 1.5)
+    eeg += 4.0 * np.outer(_mixing("POz", _POS, np.zeros(3)), alpha)
+
+    # Sensorimotor mu/beta sources with class-specific ERD envelopes.
+    gains = {}
+    for i, (name, (centre, erd_class)) in enumerate(_SOURCES.items()):
+        env = np.ones(n_times)
+        for start, lab in zip(starts, labels):
+            if classes[lab] != erd_class:
+                continue
+            on = start + 2.0 + prof.erd_latency
+            off = start + 6.0
+            ramp = np.clip((t - on) / 0.3, 0, 1) * np.clip((off + 0.4 - t) / 0.4, 0, 1)
+            env *= 1.0 - prof.erd_depth * ramp
+        # slow spontaneous amplitude fluctuation of the rhythm
+        env *= 1.0 + 0.15 * _narrowband(rng, n_times, sfreq, 0.2, 0.3)
+        mu = _narrowband(rng, n_times, sfreq, prof.mu_freq, 2.0)
+        beta = _narrowband(rng, n_times, sfreq, prof.beta_freq, 4.0)
+        amp = 5.0 * prof.snr * (0.8 if name.startswith("tongue") else 1.0)
+        src = env * (amp * mu + 0.45 * amp * beta)
+        eeg += np.outer(_mixing(centre, _POS, np.asarray(prof.source_jitter_mm[i])), src)
+        gains[name] = amp
+
+    eeg += 1.0 * rng.standard_normal(eeg.shape)  # sensor noise
+    eeg += 0.5 * np.sin(2 * np.pi * 50.0 * t)  # mains
+    eeg *= np.asarray(prof.channel_gain)[:, None]
+
+    data, names, types = [eeg], list(MI_CHANNELS), ["eeg"] * n_ch
+    if include_eog:
+        blinks = np.zeros(n_times)
+        for bt in np.sort(rng.uniform(0, t[-1], size=max(1, int(t[-1] / 4)))):
+            blinks += 120.0 * np.exp(-0.5 * ((t - bt) / 0.08) ** 2)
+        eog = np.stack([blinks * g for g in (1.0, 1.1, 0.9)]) + 3 * rng.standard_normal((3, n_times))
+        data[0] = eeg + np.outer(np.exp(-np.arange(n_ch) / 2.0) * 0.15, blinks)  # frontal leak
+        data.append(eog)
+        names += EOG_CHANNELS
+        types += ["eog"] * 3
+
+    onsets = np.concatenate([starts, starts + 2.0])
+    desc = ["trial_start"] * len(starts) + [classes[lab] for lab in labels]
+    order = np.argsort(onsets, kind="stable")
+    ann = Annotations.from_lists(
+        onsets[order], np.concatenate([np.zeros(len(starts)), np.full(len(starts), 4.0)])[order],
+        np.asarray(desc, dtype=object)[order],
+    )
+    return Recording(
+        data=np.concatenate(data).astype(np.float32),
+        sfreq=sfreq,
+        ch_names=names,
+        ch_types=types,
+        units=["uV"] * len(names),
+        annotations=ann,
+        meta={"format": "synthetic", "source": f"synthetic_mi_s{subject:02d}{session}",
+              "subject": subject, "session": session},
+    )
+
+
+def simulate_mi_eeg(
+    n_subjects: int = 2,
+    n_trials_per_class: int = 20,
+    classes: tuple[str, ...] = ("left_hand", "right_hand"),
+    sessions: tuple[str, ...] = ("T", "E"),
+    sfreq: float = 250.0,
+    include_eog: bool = True,
+    seed: int = 0,
+) -> list[Recording]:
+    """Sessions of several subjects (see :func:`simulate_mi_session`)."""
+    return [
+        simulate_mi_session(s, sess, n_trials_per_class, tuple(classes), sfreq, include_eog, seed)
+        for s in range(1, n_subjects + 1)
+        for sess in sessions
+    ]
+
+
+# ----------------------------------------------------------------------------------------------
+# 12-lead ECG from a cardiac dipole
+# ----------------------------------------------------------------------------------------------
+ECG_LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+ECG_CLASSES = ["NORM", "MI", "STTC", "CD", "HYP"]
+
+
+def _unit(azimuth_deg: float, elevation_deg: float = 0.0) -> np.ndarray:
+    """Direction in the body frame (x: patient's left, y: inferior, z: anterior).
+
+    ``azimuth`` is the frontal-plane angle (0 = left, +90 = inferior) for limb electrodes;
+    ``elevation`` tilts toward anterior (+) / posterior (-).
+    """
+    a, e = np.deg2rad(azimuth_deg), np.deg2rad(elevation_deg)
+    return np.array([np.cos(a) * np.cos(e), np.sin(a) * np.cos(e), np.sin(e)])
+
+
+def _horizontal(angle_deg: float, inferior: float = 0.15) -> np.ndarray:
+    """Precordial electrode direction: angle in the horizontal plane from left (0) to anterior (90)."""
+    a = np.deg2rad(angle_deg)
+    v = np.array([np.cos(a), inferior, np.sin(a)])
+    return v / np.linalg.norm(v)
+
+
+# Electrode lead vectors (Burger-style gains folded in as 1 for limbs, 1.6 for the chest).
+_ELECTRODES = {
+    "RA": _unit(-150.0),
+    "LA": _unit(-30.0),
+    "LL": _unit(90.0),
+    "V1": 1.6 * _horizontal(120.0),
+    "V2": 1.6 * _horizontal(95.0),
+    "V3": 1.6 * _horizontal(75.0),
+    "V4": 1.6 * _horizontal(55.0),
+    "V5": 1.6 * _horizontal(30.0),
+    "V6": 1.6 * _horizontal(5.0),
+}
+
+# Dipole waves: (name, time after beat onset as fraction of RR at 60 bpm [s], width [s],
+# amplitude [mV], direction). Directions give the textbook vectorcardiogram loops.
+_WAVES = [
+    ("P", 0.00, 0.025, 0.18, _unit(55.0, -10.0)),
+    ("Q", 0.155, 0.008, 0.10, _unit(-160.0, 50.0)),  # septal: rightward, anterior
+    ("R", 0.180, 0.011, 1.35, _unit(40.0, -30.0)),  # main: leftward, inferior, posterior
+    ("S", 0.205, 0.010, 0.30, _unit(-110.0, -45.0)),  # terminal: superior, posterior
+    ("T", 0.400, 0.055, 0.35, _unit(45.0, 10.0)),
+]
+
+
+def _beat_dipole(tb: np.ndarray, rr: float, waves) -> np.ndarray:
+    """Dipole (3, len(tb)) of one beat at times ``tb`` (s from beat onset)."""
+    out = np.zeros((3, len(tb)))
+    scale = np.sqrt(rr)  # Bazett-like QT scaling of the T wave
+    for name, centre, width, amp, direction in waves:
+        c = centre * (scale if name == "T" else 1.0)
+        out += amp * np.exp(-0.5 * ((tb - c) / width) ** 2) * direction[:, None]
+    return out
+
+
+def _waves_for(labels: set[str], rng) -> list:
+    waves = [list(w) for w in _WAVES]
+    get = {w[0]: w for w in waves}
+    rot = rng.normal(0, 12)  # per-record axis variation (degrees, frontal plane)
+    c, s = np.cos(np.deg2rad(rot)), np.sin(np.deg2rad(rot))
+    R = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+    for w in waves:
+        w[3] *= rng.uniform(0.8, 1.2)
+        w[4] = R @ w[4]
+    if "MI" in labels:  # pathological Q (wide, large, pointing away from the infarct) + ST shift
+        get["Q"][2], get["Q"][3] = 0.018, 0.45
+        get["Q"][4] = _unit(-90.0, 40.0)
+        waves.append(["ST", 0.30, 0.06, 0.18, _unit(70.0, 40.0)])
+    if "STTC" in labels:  # T-wave inversion
+        get["T"][4] = -get["T"][4]
+        get["T"][3] *= 0.8
+    if "CD" in labels:  # conduction delay: wide QRS with a late R'
+        for k in ("Q", "R", "S"):
+            get[k][2] *= 2.2
+        waves.append(["R2", 0.245, 0.02, 0.5, _unit(-170.0, 40.0)])
+    if "HYP" in labels:  # ventricular hypertrophy: large, posterior-leftward R
+        get["R"][3] *= 1.9
+        get["S"][3] *= 1.8
+    return waves
+
+
+def simulate_ecg_record(
+    labels: tuple[str, ...] = ("NORM",),
+    duration: float = 10.0,
+    sfreq: float = 500.0,
+    noise: bool = True,
+    seed: int = 0,
+) -> Recording:
+    """One 12-lead ECG record (mV) with the given superclass labels."""
+    unknown = set(labels) - set(ECG_CLASSES)
+    if unknown:
+        raise ValueError(f"unknown ECG classes {sorted(unknown)}; choose from {ECG_CLASSES}")
+    rng = np.random.default_rng([seed, 3])
+    n = int(round(duration * sfreq))
+    t = np.arange(n) / sfreq
+    waves = _waves_for(set(labels), rng)
+    hr = rng.uniform(55, 95)
+    rr0 = 60.0 / hr
+    dipole = np.zeros((3, n))
+    beat_t = -rng.uniform(0, rr0)
+    r_peaks = []
+    while beat_t < duration:
+        rr = rr0 * (1 + 0.04 * np.sin(2 * np.pi * 0.25 * beat_t) + 0.02 * rng.standard_normal())
+        lo, hi = max(0, int((beat_t - 0.1) * sfreq)), min(n, int((beat_t + rr + 0.4) * sfreq))
+        if hi > lo:
+            dipole[:, lo:hi] += _beat_dipole(t[lo:hi] - beat_t, rr, waves)
+        r_peaks.append(beat_t + 0.18)
+        beat_t += rr
+    phi = {e: v @ dipole for e, v in _ELECTRODES.items()}
+    if noise:  # electrode-level noise keeps the lead identities exact
+        wander = 0.08 * np.sin(2 * np.pi * rng.uniform(0.15, 0.35) * t + rng.uniform(0, 6.3))
+        for e in phi:
+            phi[e] = phi[e] + wander * rng.uniform(-1, 1) + 0.012 * rng.standard_normal(n)
+    wct = (phi["RA"] + phi["LA"] + phi["LL"]) / 3
+    leads = {
+        "I": phi["LA"] - phi["RA"],
+        "II": phi["LL"] - phi["RA"],
+        "III": phi["LL"] - phi["LA"],
+        "aVR": phi["RA"] - (phi["LA"] + phi["LL"]) / 2,
+        "aVL": phi["LA"] - (phi["RA"] + phi["LL"]) / 2,
+        "aVF": phi["LL"] - (phi["RA"] + phi["LA"]) / 2,
+    }
+    for v in ("V1", "V2", "V3", "V4", "V5", "V6"):
+        leads[v] = phi[v] - wct
+    r_peaks = np.asarray([p for p in r_peaks if 0 <= p < duration])
+    return Recording(
+        data=np.stack([leads[k] for k in ECG_LEADS]).astype(np.float32),
+        sfreq=sfreq,
+        ch_names=list(ECG_LEADS),
+        ch_types=["ecg"] * 12,
+        units=["mV"] * 12,
+        annotations=Annotations.from_lists(r_peaks, np.zeros(len(r_peaks)), ["R"] * len(r_peaks)),
+        meta={"format": "synthetic", "source": f"synthetic_ecg_{seed}", "labels": list(labels),
+              "heart_rate": float(hr)},
+    )
+
+
+def _draw_labels(rng) -> tuple[str, ...]:
+    if rng.uniform() < 0.4:
+        return ("NORM",)
+    k = 1 + int(rng.uniform() < 0.25)
+    return tuple(sorted(rng.choice(ECG_CLASSES[1:], size=k, replace=False)))
+
+
+def simulate_ecg12(
+    n_records: int = 100,
+    duration: float = 10.0,
+    sfreq: float = 500.0,
+    noise: bool = True,
+    seed: int = 0,
+) -> list[Recording]:
+    """``n_records`` 12-lead records (mV) with random diagnostic superclass labels."""
+    rng = np.random.default_rng([seed, 5])
+    return [
+        simulate_ecg_record(_draw_labels(rng), duration, sfreq, noise, seed=seed * 100_003 + i)
+        for i in range(n_records)
+    ]
+
+
+# ----------------------------------------------------------------------------------------------
+# Dataset sources (the interface the window cache consumes)
+# ----------------------------------------------------------------------------------------------
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class SyntheticMI:
+    """Built-in motor-imagery EEG dataset (BCI IV 2a layout: 22 EEG + 3 EOG, 250 Hz, µV).
+
+    Parameters
+    ----------
+    n_subjects, n_trials_per_class : size; sessions ``"T"`` and ``"E"`` per subject.
+    classes : subset of ``left_hand, right_hand, feet, tongue`` (order = label index).
+    seed : simulator seed.
+    """
+
+    name = "synthetic_mi"
+    version = "1"
+    multilabel = False
+
+    def __init__(
+        self,
+        n_subjects: int = 4,
+        n_trials_per_class: int = 40,
+        classes: list[str] = ("left_hand", "right_hand"),
+        sessions: list[str] = ("T", "E"),
+        sfreq: float = 250.0,
+        include_eog: bool = True,
+        seed: int = 0,
+    ):
+        self.n_subjects = n_subjects
+        self.n_trials_per_class = n_trials_per_class
+        self.classes = list(classes)
+        self.sessions = list(sessions)
+        self.sfreq = sfreq
+        self.include_eog = include_eog
+        self.seed = seed
+
+    def identity(self) -> dict:
+        return {"name": self.name, "version": self.version, "n_subjects": self.n_subjects,
+                "n_trials_per_class": self.n_trials_per_class, "classes": self.classes,
+                "sessions": self.sessions, "sfreq": self.sfreq, "eog": self.include_eog,
+                "seed": self.seed}
+
+    def records(self) -> list[dict]:
+        return [
+            {"record": f"s{s:02d}{sess}", "subject": s, "session": sess}
+            for s in range(1, self.n_subjects + 1)
+            for sess in self.sessions
+        ]
+
+    def load(self, ref: dict) -> Recording:
+        return simulate_mi_session(
+            ref["subject"], ref["session"], self.n_trials_per_class, tuple(self.classes),
+            self.sfreq, self.include_eog, self.seed,
+        )
+
+    def default_windows(self):
+        from biosig.data.windows import EventWindows
+
+        return EventWindows(tmin=0.0, tmax=4.0, mapping={c: i for i, c in enumerate(self.classes)})
+
+
+class SyntheticECG:
+    """Built-in 12-lead ECG dataset (mV), multi-label superclasses NORM/MI/STTC/CD/HYP.
+
+    Records are split into ten folds (``fold`` 1..10, as PTB-XL's ``strat_fold``).
+    """
+
+    name = "synthetic_ecg"
+    version = "1"
+    multilabel = True
+    classes = list(ECG_CLASSES)
+
+    def __init__(self, n_records: int = 200, duration: float = 10.0, sfreq: float = 100.0,
+                 noise: bool = True, seed: int = 0):
+        self.n_records = n_records
+        self.duration = duration
+        self.sfreq = sfreq
+        self.noise = noise
+        self.seed = seed
+        rng = np.random.default_rng([seed, 5])
+        self._labels = [_draw_labels(rng) for _ in range(n_records)]
+
+    def identity(self) -> dict:
+        return {"name": self.name, "version": self.version, "n_records": self.n_records,
+                "duration": self.duration, "sfreq": self.sfreq, "noise": self.noise,
+                "seed": self.seed}
+
+    def records(self) -> list[dict]:
+        return [
+            {"record": f"r{i:05d}", "subject": i, "session": "1", "fold": i % 10 + 1,
+             "labels": [ECG_CLASSES.index(c) for c in labs]}
+            for i, labs in enumerate(self._labels)
+        ]
+
+    def load(self, ref: dict) -> Recording:
+        i = int(ref["record"][1:])
+        return simulate_ecg_record(self._labels[i], self.duration, self.sfreq, self.noise,
+                                   seed=self.seed * 100_003 + i)
+
+    def default_windows(self):
+        from biosig.data.windows import FixedWindows
+
+        return FixedWindows(length=self.duration, stride=self.duration)

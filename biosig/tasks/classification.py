@@ -1,0 +1,134 @@
+"""Supervised classification of windows (single-label or multi-label) around any registered model."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+import torchmetrics as tm
+
+from biosig.errors import ConfigError
+from biosig.tasks.base import BiosigTask, make_optimizer
+
+
+def classification_metrics(n_outputs: int, multilabel: bool) -> tm.MetricCollection:
+    """Accuracy, balanced accuracy, Cohen's kappa, weighted F1 and AUROC (macro for multi-label)."""
+    if multilabel:
+        return tm.MetricCollection({
+            "acc": tm.classification.MultilabelAccuracy(n_outputs),
+            "f1_macro": tm.classification.MultilabelF1Score(n_outputs, average="macro"),
+            "auroc": tm.classification.MultilabelAUROC(n_outputs, average="macro"),
+        })
+    return tm.MetricCollection({
+        "acc": tm.classification.MulticlassAccuracy(n_outputs, average="micro"),
+        "bal_acc": tm.classification.MulticlassAccuracy(n_outputs, average="macro"),
+        "kappa": tm.classification.MulticlassCohenKappa(n_outputs),
+        "f1_weighted": tm.classification.MulticlassF1Score(n_outputs, average="weighted"),
+        "auroc": tm.classification.MulticlassAUROC(n_outputs, average="macro"),
+    })
+
+
+class ClassificationTask(BiosigTask):
+    """Cross-entropy (or binary cross-entropy for multi-label) training of a registered model.
+
+    Parameters
+    ----------
+    model, model_kwargs : registry name and extra arguments of the network.
+    n_chans, n_times, sfreq, n_outputs : signal kwargs, linked from the DataModule by the CLI.
+    multilabel : sigmoid outputs with ``BCEWithLogits`` and multi-label metrics.
+    lr, weight_decay, optimizer : ``"adam"``, ``"adamw"`` or ``"sgd"``.
+    scheduler : None, ``"cosine"`` (over ``max_epochs``) or ``"exponential"`` (``gamma`` per epoch).
+    label_smoothing : for single-label cross-entropy.
+
+    Logged per epoch: ``{train,val,test}_loss`` and the metrics of :func:`classification_metrics`.
+    After ``test``, ``test_confusion`` holds the confusion matrix (single-label).
+    """
+
+    def __init__(
+        self,
+        model: str = "eegnet",
+        model_kwargs: dict | None = None,
+        n_chans: int = 0,
+        n_times: int = 0,
+        sfreq: float = 0.0,
+        n_outputs: int = 0,
+        multilabel: bool = False,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        optimizer: str = "adam",
+        scheduler: str | None = None,
+        gamma: float = 0.999,
+        label_smoothing: float = 0.0,
+    ):
+        if n_outputs < 2 and not multilabel:
+            raise ConfigError(f"model.n_outputs must be >= 2 for classification (got {n_outputs})")
+        super().__init__(model, model_kwargs, n_chans, n_times, sfreq, n_outputs)
+        self.save_hyperparameters()
+        metrics = classification_metrics(n_outputs, multilabel)
+        self.metrics = torch.nn.ModuleDict(
+            {f"{stage}_metrics": metrics.clone(prefix=f"{stage}_") for stage in ("train", "val", "test")}
+        )
+        if not multilabel:
+            self.confusion = tm.classification.MulticlassConfusionMatrix(n_outputs)
+        self.test_confusion = None
+
+    def loss(self, logits, y):
+        if self.hparams.multilabel:
+            return F.binary_cross_entropy_with_logits(logits, y.float())
+        return F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing)
+
+    def _step(self, batch, stage: str):
+        x, y = batch
+        logits = self(x)
+        loss = self.loss(logits, y)
+        probs = torch.sigmoid(logits) if self.hparams.multilabel else logits.softmax(-1)
+        target = y.long() if self.hparams.multilabel else y
+        self.metrics[f"{stage}_metrics"].update(probs, target)
+        if stage == "test" and not self.hparams.multilabel:
+            self.confusion.update(probs, y)
+        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=stage != "train",
+                 batch_size=len(y), sync_dist=stage != "train")
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._step(batch, "test")
+
+    def predict_step(self, batch, batch_idx):
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        logits = self(x)
+        return torch.sigmoid(logits) if self.hparams.multilabel else logits.softmax(-1)
+
+    def _log_metrics(self, stage: str):
+        values = self.metrics[f"{stage}_metrics"].compute()
+        self.log_dict(values, prog_bar=stage == "val", sync_dist=True)
+        self.metrics[f"{stage}_metrics"].reset()
+
+    def on_train_epoch_end(self):
+        self._log_metrics("train")
+
+    def on_validation_epoch_end(self):
+        self._log_metrics("val")
+
+    def on_test_epoch_end(self):
+        self._log_metrics("test")
+        if not self.hparams.multilabel:
+            self.test_confusion = self.confusion.compute().cpu().numpy()
+            self.confusion.reset()
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        opt = make_optimizer(self.parameters(), hp.optimizer, hp.lr, hp.weight_decay)
+        if hp.scheduler is None:
+            return opt
+        if hp.scheduler == "cosine":
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.trainer.max_epochs or 1))
+        elif hp.scheduler == "exponential":
+            sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=hp.gamma)
+        else:
+            raise ConfigError(f"model.scheduler must be None, 'cosine' or 'exponential', got {hp.scheduler!r}")
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
