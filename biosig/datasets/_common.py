@@ -1,0 +1,125 @@
+"""Helpers shared by the dataset loaders (not public API)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from biosig.errors import ConfigError, DownloadError, InvalidFileError
+
+#: Standard 12-lead names, in the order every ECG loader returns them.
+ECG12 = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+_LEAD_CANON = {n.upper(): n for n in ECG12}
+
+PHYSIONET_FILES = "https://physionet.org/files"
+
+
+def canonical_lead(name: str) -> str:
+    """``"AVR"``/``"avr"``/``"aVR"`` -> ``"aVR"``; other names unchanged."""
+    return _LEAD_CANON.get(name.strip().upper(), name.strip())
+
+
+def dataset_root(path: str | os.PathLike | None, *parts: str) -> Path:
+    """The user's folder if given, else ``BIOSIG_DATA/<parts...>``."""
+    if path is not None:
+        return Path(path).expanduser()
+    from biosig.paths import data_dir
+
+    return data_dir().joinpath(*parts)
+
+
+def require_dir(root: Path, what: str, how: str) -> Path:
+    if not root.is_dir():
+        raise InvalidFileError(root, f"{what} not found here. {how}")
+    return root
+
+
+def file_manifest(root: Path, files: Iterable[str | Path]) -> list[list]:
+    """``[[relative path, size], ...]`` for the cache key (sizes catch replaced files cheaply)."""
+    out = []
+    for f in files:
+        p = root / f
+        out.append([Path(f).as_posix(), p.stat().st_size if p.exists() else None])
+    return out
+
+
+def sha256_bytes(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def split_subjects(subjects: Sequence, val_fraction: float, seed: int) -> set:
+    """Seeded choice of validation subjects: ``int(n * val_fraction)`` of the sorted subjects.
+
+    Matches the BIOT/LaBraM/EEGDM recipe (``np.random.seed(seed); np.random.choice(subjects,
+    int(n * 0.2), replace=False)``) except that the subjects are sorted first: those scripts
+    draw from a Python ``set`` whose order changes between runs, so their exact split cannot
+    be reproduced; sorting makes ours deterministic.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    subs = sorted(set(subjects))
+    n_val = int(len(subs) * val_fraction)
+    if n_val == 0:
+        return set()
+    rng = np.random.RandomState(seed)
+    return set(rng.choice(np.array(subs, dtype=object), size=n_val, replace=False).tolist())
+
+
+def physionet_checksums(db: str, version: str, root: Path, base_url: str | None = None) -> dict[str, str]:
+    """Read (downloading it once if needed) PhysioNet's ``SHA256SUMS.txt`` of a project.
+
+    PhysioNet publishes one per project version (``<base>/<db>/<version>/SHA256SUMS.txt``);
+    every other file of the project is then verified against it.
+    """
+    from biosig.datasets.download import download_file
+
+    sums = root / "SHA256SUMS.txt"
+    if not sums.is_file():
+        url = f"{(base_url or PHYSIONET_FILES).rstrip('/')}/{db}/{version}/SHA256SUMS.txt"
+        download_file(url, sums, None, progress=False)
+    out: dict[str, str] = {}
+    for line in sums.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2 and re.fullmatch(r"[0-9a-fA-F]{64}", parts[0]):
+            out[parts[1].lstrip("*").lstrip("./")] = parts[0].lower()
+    if not out:
+        raise DownloadError(f"{sums}: no checksums found (corrupt SHA256SUMS.txt?); delete it and retry")
+    return out
+
+
+def physionet_fetch(db: str, version: str, root: Path, files: Sequence[str], base_url: str | None = None,
+                    progress: bool = True) -> list[Path]:
+    """Download ``files`` (paths inside the project) of a PhysioNet project into ``root``,
+    each verified against the project's ``SHA256SUMS.txt``."""
+    from biosig.datasets.download import RemoteFile, fetch_files
+
+    sums = physionet_checksums(db, version, root, base_url)
+    base = f"{(base_url or PHYSIONET_FILES).rstrip('/')}/{db}/{version}"
+    remote = []
+    for f in files:
+        f = Path(f).as_posix()
+        if f not in sums:
+            raise DownloadError(f"{base}/{f}: not listed in the project's SHA256SUMS.txt; refusing to fetch it unverified")
+        remote.append(RemoteFile(f"{base}/{f}", f, sums[f]))
+    return fetch_files(remote, root, progress=progress)
+
+
+def warn_unverified(url: str) -> None:
+    warnings.warn(f"{url} has no published SHA-256; it is downloaded unverified", stacklevel=3)
+
+
+def shared_data_dir() -> Path | None:
+    """``$BIOSIG_SHARED_DATA`` or ``../shared/data`` beside the project (for tests/notebooks)."""
+    env = os.environ.get("BIOSIG_SHARED_DATA")
+    if env:
+        p = Path(env)
+        return p if p.is_dir() else None
+    here = Path(__file__).resolve().parents[2]
+    p = here.parent / "shared" / "data"
+    return p if p.is_dir() else None

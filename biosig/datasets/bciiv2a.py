@@ -1,0 +1,407 @@
+"""BCI Competition IV dataset 2a: 9 subjects, 4-class motor imagery, 22 EEG + 3 EOG, 250 Hz.
+
+Tangermann, M., Müller, K.-R., Aertsen, A., et al. "Review of the BCI Competition IV",
+Frontiers in Neuroscience 6:55 (2012); data description: Brunner, C., Leeb, R., Müller-Putz,
+G., Schlögl, A., Pfurtscheller, G. "BCI Competition 2008 - Graz data set A" (2008).
+
+Both published forms are read, with the same windows and labels:
+
+- the original GDF files ``A0xT.gdf`` / ``A0xE.gdf`` (event codes: 768 trial start, 769-772 cue
+  left hand / right hand / feet / tongue, 783 cue unknown (evaluation sessions), 1023 rejected
+  trial, 276/277 idling eyes open/closed, 1072 eye movements, 32766 new run) with the separate
+  true-label files ``A0xT.mat`` / ``A0xE.mat`` (variable ``classlabel``, 1..4);
+- the BNCI Horizon 2020 ``.mat`` files ``A0xT.mat`` / ``A0xE.mat`` (MOABB's ``BNCI2014_001``):
+  a ``data`` cell array of runs, each a struct with ``X`` (samples x 25, µV), ``trial``
+  (1-based trial-start samples), ``y`` (labels 1..4), ``fs``, ``classes``, ``artifacts``
+  (1 = rejected trial).
+
+Each trial becomes one annotation at its start (``768``) named after its class; the default
+window is [2, 6] s after trial start (the cue comes at 2 s): 1000 samples, or 1001 with
+``include_end=True`` (MOABB/DBConformer epochs).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from biosig.data.windows import EventWindows
+from biosig.datasets._common import dataset_root, file_manifest
+from biosig.errors import ConfigError, InvalidFileError
+from biosig.io.recording import Annotations, Recording
+
+__all__ = ["BCIIV2a", "TrialWindows", "BCIIV2A_EEG", "BCIIV2A_EOG", "BCIIV2A_CLASSES", "read_true_labels"]
+
+#: The 22 EEG channels in the files' order (the GDF files label them EEG-Fz, EEG-0, ... EEG-16).
+BCIIV2A_EEG = [
+    "Fz", "FC3", "FC1", "FCz", "FC2", "FC4", "C5", "C3", "C1", "Cz", "C2", "C4", "C6",
+    "CP3", "CP1", "CPz", "CP2", "CP4", "P1", "Pz", "P2", "POz",
+]  # fmt: skip
+#: The 3 EOG channels (GDF labels EOG-left, EOG-central, EOG-right).
+BCIIV2A_EOG = ["EOG-left", "EOG-central", "EOG-right"]
+#: Class names in label order (``classlabel`` 1..4, cue codes 769..772).
+BCIIV2A_CLASSES = ["left_hand", "right_hand", "feet", "tongue"]
+
+EV_TRIAL, EV_CUES, EV_UNKNOWN, EV_REJECT, EV_RUN = 768, (769, 770, 771, 772), 783, 1023, 32766
+SFREQ = 250.0
+#: Band-pass presets (Hz): none (hvEEGNet: unfiltered), MOABB's MI default 8-32, a broad 4-40.
+BANDPASS_PRESETS = {"none": None, "moabb": (8.0, 32.0), "mi": (4.0, 40.0)}
+
+_BNCI_URL = "http://bnci-horizon-2020.eu/database/data-sets/001-2014/{name}"
+
+
+def read_true_labels(path: str | os.PathLike) -> np.ndarray:
+    """The ``classlabel`` vector (1..4) of an official true-label file, as int64."""
+    from scipy.io import loadmat
+
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidFileError(path, "true-label file not found")
+    try:
+        mat = loadmat(path)
+    except Exception as err:  # noqa: BLE001 - scipy raises many types on bad files
+        raise InvalidFileError(path, f"not a readable MATLAB file ({type(err).__name__}: {err})") from err
+    if "classlabel" not in mat:
+        raise InvalidFileError(path, f"no variable 'classlabel' (has {sorted(k for k in mat if not k.startswith('__'))})")
+    lab = np.asarray(mat["classlabel"]).reshape(-1).astype(np.int64)
+    if lab.size and (lab.min() < 1 or lab.max() > 4):
+        raise InvalidFileError(path, f"classlabel values must be 1..4, found {sorted(set(lab.tolist()))}")
+    return lab
+
+
+class BCIIV2a:
+    """BCI Competition IV 2a motor imagery (EEG in µV, 250 Hz), from GDF or BNCI .mat files.
+
+    Parameters
+    ----------
+    path : folder with ``A0xT.gdf``/``A0xE.gdf`` (GDF form) or the BNCI ``A0xT.mat``/``A0xE.mat``;
+        default ``BIOSIG_DATA/bciiv2a``.
+    subjects : subject numbers (1..9).
+    sessions : ``"T"`` (training) and/or ``"E"`` (evaluation).
+    form : ``"gdf"``, ``"bnci"`` or ``"auto"`` (GDF if ``A0xT.gdf`` exists, else BNCI).
+    labels_path : folder of the official true-label files for the GDF form (default
+        ``<path>/true_labels``). Needed for E sessions (cues are all 783); for T sessions they
+        are checked against the cue events when present.
+    classes : classes to keep, in label order (``("left_hand", "right_hand")`` for the 2-class
+        variant); trials of other classes get no annotation.
+    tmin, tmax : window in s after the trial start (default [2, 6] s = cue onset to cue + 4 s).
+    include_end : one more sample (4 s -> 1001 samples, as MOABB/DBConformer epochs).
+    include_eog : keep the 3 EOG channels (dropped by default).
+    rejected : ``"keep"`` or ``"drop"`` the trials marked 1023 / ``artifacts == 1``.
+    bandpass : ``None``, a preset name of :data:`BANDPASS_PRESETS` or ``(low, high)`` Hz;
+        zero-phase Butterworth (order 4) applied in :meth:`load`.
+    download : fetch the BNCI files into ``path`` when absent.
+
+    Notes
+    -----
+    Record = one session file; ``records()`` gives ``record`` (``"A01T"``), ``subject``,
+    ``session``. Each window carries ``trial`` (0-based index in the session), ``run``
+    (0-based among the runs holding trials) and ``rejected``. The competition protocol is
+    session T -> train, session E -> test, per subject.
+    """
+
+    name = "bciiv2a"
+    version = "1.0"
+    multilabel = False
+
+    def __init__(
+        self,
+        path: str | None = None,
+        subjects: list[int] | None = None,
+        sessions: list[str] = ("T", "E"),
+        form: str = "auto",
+        labels_path: str | None = None,
+        classes: list[str] = tuple(BCIIV2A_CLASSES),
+        tmin: float = 2.0,
+        tmax: float = 6.0,
+        include_end: bool = False,
+        include_eog: bool = False,
+        rejected: str = "keep",
+        bandpass: str | tuple[float, float] | None = None,
+        download: bool = False,
+    ):
+        self.root = dataset_root(path, "bciiv2a")
+        self.subjects = list(range(1, 10)) if subjects is None else [int(s) for s in subjects]
+        bad = [s for s in self.subjects if not 1 <= s <= 9]
+        if bad:
+            raise ConfigError(f"subjects must be in 1..9, got {bad}")
+        self.sessions = [str(s).upper() for s in sessions]
+        if not self.sessions or set(self.sessions) - {"T", "E"}:
+            raise ConfigError(f"sessions must be 'T' and/or 'E', got {list(sessions)}")
+        self.classes = list(classes)
+        unknown = [c for c in self.classes if c not in BCIIV2A_CLASSES]
+        if unknown or len(set(self.classes)) != len(self.classes) or not self.classes:
+            raise ConfigError(f"classes must be distinct names from {BCIIV2A_CLASSES}, got {self.classes}")
+        if rejected not in ("keep", "drop"):
+            raise ConfigError(f"rejected must be 'keep' or 'drop', got {rejected!r}")
+        if tmax <= tmin:
+            raise ConfigError(f"tmax ({tmax}) must exceed tmin ({tmin})")
+        if isinstance(bandpass, str):
+            if bandpass not in BANDPASS_PRESETS:
+                raise ConfigError(f"bandpass preset must be one of {sorted(BANDPASS_PRESETS)}, got {bandpass!r}")
+            bandpass = BANDPASS_PRESETS[bandpass]
+        self.bandpass = None if bandpass is None else (float(bandpass[0]), float(bandpass[1]))
+        self.tmin, self.tmax, self.include_end = float(tmin), float(tmax), bool(include_end)
+        self.include_eog = bool(include_eog)
+        self.rejected = rejected
+        self.labels_root = Path(labels_path) if labels_path is not None else self.root / "true_labels"
+        if form not in ("auto", "gdf", "bnci"):
+            raise ConfigError(f"form must be 'auto', 'gdf' or 'bnci', got {form!r}")
+        if download:
+            if form == "gdf":
+                raise ConfigError("download=True fetches the BNCI .mat form; the GDF files come from "
+                                  "https://www.bbci.de/competition/iv/ (pass form='bnci' or 'auto')")
+            self.download()
+            form = "bnci" if form == "auto" else form
+        if form == "auto":
+            first = f"A{self.subjects[0]:02d}{self.sessions[0]}"
+            if (self.root / f"{first}.gdf").is_file():
+                form = "gdf"
+            elif (self.root / f"{first}.mat").is_file():
+                form = "bnci"
+            else:
+                raise InvalidFileError(
+                    self.root, f"neither {first}.gdf nor {first}.mat found. Get the GDF files from "
+                    "https://www.bbci.de/competition/iv/ (true labels from its results page) or the "
+                    "BNCI .mat files from http://bnci-horizon-2020.eu/database/data-sets "
+                    "(001-2014), or pass download=True."
+                )
+        self.form = form
+
+    # ------------------------------------------------------------------ index
+    def _file(self, subject: int, session: str) -> Path:
+        return self.root / f"A{subject:02d}{session}.{'gdf' if self.form == 'gdf' else 'mat'}"
+
+    def _label_file(self, subject: int, session: str) -> Path:
+        return self.labels_root / f"A{subject:02d}{session}.mat"
+
+    def records(self) -> list[dict]:
+        out = []
+        for s in self.subjects:
+            for sess in self.sessions:
+                f = self._file(s, sess)
+                if not f.is_file():
+                    raise InvalidFileError(f, f"BCI IV 2a {self.form.upper()} file missing")
+                out.append({"record": f"A{s:02d}{sess}", "subject": s, "session": sess,
+                            "path": f.name})
+        return out
+
+    def identity(self) -> dict:
+        files = [self._file(s, sess).name for s in self.subjects for sess in self.sessions]
+        ident = {
+            "name": self.name, "version": self.version, "form": self.form,
+            "subjects": self.subjects, "sessions": self.sessions, "classes": self.classes,
+            "include_eog": self.include_eog, "rejected": self.rejected, "bandpass": self.bandpass,
+            "files": file_manifest(self.root, files),
+        }
+        if self.form == "gdf":
+            labels = [self._label_file(s, sess) for s in self.subjects for sess in self.sessions]
+            ident["label_files"] = [[p.name, p.stat().st_size if p.exists() else None] for p in labels]
+        return ident
+
+    # ------------------------------------------------------------------ reading
+    def trials(self, ref: dict) -> tuple[Recording, list[dict]]:
+        """Read one session: the continuous recording (all 25 channels, µV) and its trial table
+        (``trial``, ``run``, ``onset`` s of the trial start, ``label`` 0..3, ``rejected``)."""
+        subject, session = int(ref["subject"]), str(ref["session"])
+        if self.form == "gdf":
+            return self._read_gdf(subject, session)
+        return self._read_bnci(subject, session)
+
+    def _read_gdf(self, subject: int, session: str):
+        from biosig.io.gdf import read_gdf
+
+        path = self._file(subject, session)
+        rec = read_gdf(path)
+        if rec.n_chans != 25:
+            raise InvalidFileError(path, f"expected 25 channels (22 EEG + 3 EOG), found {rec.n_chans}: {rec.ch_names}")
+        if abs(rec.sfreq - SFREQ) > 1e-6:
+            raise InvalidFileError(path, f"expected {SFREQ:g} Hz, found {rec.sfreq:g} Hz")
+        rec = rec.copy(data=rec.data, ch_names=BCIIV2A_EEG + BCIIV2A_EOG,
+                       ch_types=["eeg"] * 22 + ["eog"] * 3)
+        ann = rec.annotations
+        codes = np.array([int(d) if str(d).lstrip("-").isdigit() else -1 for d in ann.description])
+        onsets = np.asarray(ann.onset, float)
+        starts = np.sort(onsets[codes == EV_TRIAL])
+        run_starts = np.sort(onsets[codes == EV_RUN])
+        bounds = np.append(starts[1:], np.inf)
+        cue_mask = np.isin(codes, EV_CUES + (EV_UNKNOWN,))
+        n_cue_events = int(cue_mask.sum())
+        cues, rejected = [], []
+        for t0, t1 in zip(starts, bounds):
+            inside = (onsets >= t0 - 1e-9) & (onsets < t1 - 1e-9)
+            c = codes[inside & cue_mask]
+            if len(c) != 1:
+                raise InvalidFileError(path, f"trial starting at {t0:.3f} s has {len(c)} cue events (expected 1)")
+            cues.append(int(c[0]))
+            rejected.append(bool(np.any(codes[inside] == EV_REJECT)))
+        if n_cue_events != len(starts):
+            raise InvalidFileError(path, f"{n_cue_events} cue events for {len(starts)} trial starts (768)")
+        cues = np.array(cues)
+        label_file = self._label_file(subject, session)
+        if label_file.is_file():
+            true = read_true_labels(label_file)
+            if len(true) != len(cues):
+                raise InvalidFileError(
+                    label_file, f"holds {len(true)} labels but {path} has {len(cues)} cue events; "
+                    "the label file does not belong to this GDF file"
+                )
+            known = cues != EV_UNKNOWN
+            from_cues = cues[known] - EV_CUES[0] + 1
+            if np.any(from_cues != true[known]):
+                first = int(np.flatnonzero(from_cues != true[known])[0])
+                raise InvalidFileError(
+                    label_file, f"labels disagree with the cue events of {path} "
+                    f"(first at trial {int(np.flatnonzero(known)[first])})"
+                )
+            labels = true - 1
+        elif np.any(cues == EV_UNKNOWN):
+            raise InvalidFileError(
+                label_file, f"true-label file needed: {path} has unknown cues (783) only. Get "
+                "A0xE.mat/A0xT.mat from https://www.bbci.de/competition/iv/results/ and pass labels_path="
+            )
+        else:
+            labels = cues - EV_CUES[0]
+        runs = np.searchsorted(run_starts, starts + 1e-9, side="right")
+        table = self._table(starts, labels, rejected, runs)
+        rec.meta.update({"dataset": self.name, "subject": subject, "session": session})
+        return rec, table
+
+    def _read_bnci(self, subject: int, session: str):
+        from scipy.io import loadmat
+
+        path = self._file(subject, session)
+        if not path.is_file():
+            raise InvalidFileError(path, "BNCI file missing")
+        try:
+            mat = loadmat(path, struct_as_record=False, squeeze_me=True)
+        except Exception as err:  # noqa: BLE001
+            raise InvalidFileError(path, f"not a readable MATLAB file ({type(err).__name__}: {err})") from err
+        if "data" not in mat:
+            keys = sorted(k for k in mat if not k.startswith("__"))
+            hint = " (this looks like a true-label file; the GDF form needs A0xT.gdf beside it)" if "classlabel" in keys else ""
+            raise InvalidFileError(path, f"no 'data' variable (has {keys}){hint}")
+        runs = np.atleast_1d(mat["data"])
+        chunks, starts, labels, rejected, run_idx = [], [], [], [], []
+        offset, k = 0, 0
+        for i, run in enumerate(runs):
+            for field in ("X", "trial", "y", "fs"):
+                if not hasattr(run, field):
+                    raise InvalidFileError(path, f"run {i}: struct lacks field {field!r}")
+            x = np.asarray(run.X, dtype=np.float64)
+            if x.ndim != 2 or x.shape[1] != 25:
+                raise InvalidFileError(path, f"run {i}: X has shape {x.shape}, expected (n_samples, 25)")
+            if abs(float(run.fs) - SFREQ) > 1e-6:
+                raise InvalidFileError(path, f"run {i}: fs = {run.fs}, expected {SFREQ:g}")
+            trial = np.atleast_1d(np.asarray(run.trial, dtype=np.int64)).reshape(-1)
+            y = np.atleast_1d(np.asarray(run.y, dtype=np.int64)).reshape(-1)
+            art = np.atleast_1d(np.asarray(getattr(run, "artifacts", np.zeros(len(y))), dtype=np.int64)).reshape(-1)
+            if len(trial) != len(y) or len(art) != len(y):
+                raise InvalidFileError(path, f"run {i}: {len(trial)} trial starts, {len(y)} labels, {len(art)} artifact flags")
+            if len(trial) and (trial.min() < 1 or trial.max() > x.shape[0]):
+                raise InvalidFileError(path, f"run {i}: trial start outside the run's {x.shape[0]} samples")
+            if len(y) and (y.min() < 1 or y.max() > 4):
+                raise InvalidFileError(path, f"run {i}: labels y must be 1..4")
+            chunks.append(x.T)
+            if len(trial):
+                starts.extend(((trial - 1 + offset) / SFREQ).tolist())
+                labels.extend((y - 1).tolist())
+                rejected.extend((art == 1).tolist())
+                run_idx.extend([k] * len(trial))
+                k += 1
+            offset += x.shape[0]
+        data = np.concatenate(chunks, axis=1)
+        rec = Recording(
+            data=data, sfreq=SFREQ, ch_names=BCIIV2A_EEG + BCIIV2A_EOG,
+            ch_types=["eeg"] * 22 + ["eog"] * 3, units=["uV"] * 25,
+            meta={"format": "BNCI mat", "source": path.name, "dataset": self.name,
+                  "subject": subject, "session": session},
+        )
+        table = self._table(np.array(starts), np.array(labels), rejected, np.array(run_idx), renumber=False)
+        return rec, table
+
+    @staticmethod
+    def _table(starts, labels, rejected, runs, renumber: bool = True) -> list[dict]:
+        runs = np.asarray(runs)
+        if renumber and len(runs):
+            _, runs = np.unique(runs, return_inverse=True)
+        return [
+            {"trial": i, "run": int(r), "onset": float(t), "label": int(lab), "rejected": bool(rej)}
+            for i, (t, lab, rej, r) in enumerate(zip(starts, labels, rejected, runs))
+        ]
+
+    def load(self, ref: dict) -> Recording:
+        """One session as a Recording (EEG in µV; EOG kept only if ``include_eog``), with one
+        annotation per kept trial at its start, named after its class."""
+        rec, table = self.trials(ref)
+        keep = [t for t in table if BCIIV2A_CLASSES[t["label"]] in self.classes
+                and not (self.rejected == "drop" and t["rejected"])]
+        rec.annotations = Annotations.from_lists(
+            [t["onset"] for t in keep], [4.0] * len(keep), [BCIIV2A_CLASSES[t["label"]] for t in keep]
+        )
+        rec.meta["trials"] = keep
+        if not self.include_eog:
+            rec = rec.pick(BCIIV2A_EEG)
+        if self.bandpass is not None:
+            from biosig.data.preprocessing import Bandpass
+
+            rec = Bandpass(self.bandpass[0], self.bandpass[1], order=4)(rec)
+        return rec
+
+    def default_windows(self):
+        return TrialWindows(tmin=self.tmin, tmax=self.tmax,
+                            mapping={c: i for i, c in enumerate(self.classes)},
+                            include_end=self.include_end)
+
+    # ------------------------------------------------------------------ download
+    def download(self, base_url: str | None = None, progress: bool = True) -> None:
+        """Fetch the BNCI .mat files of the chosen subjects/sessions into ``path``.
+
+        BNCI Horizon publishes no checksums; the SHA-256 of each file is logged and checked on
+        later runs against ``<path>/SHA256SUMS`` written at the first download.
+        """
+        from biosig.datasets.download import download_file, sha256_file
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        sums_path = self.root / "SHA256SUMS"
+        known = {}
+        if sums_path.is_file():
+            for line in sums_path.read_text().splitlines():
+                parts = line.split()
+                if len(parts) == 2:
+                    known[parts[1]] = parts[0]
+        for s in self.subjects:
+            for sess in self.sessions:
+                name = f"A{s:02d}{sess}.mat"
+                url = (base_url.rstrip("/") + "/" + name) if base_url else _BNCI_URL.format(name=name)
+                if name not in known:
+                    from biosig.datasets._common import warn_unverified
+
+                    warn_unverified(url)
+                out = download_file(url, self.root / name, known.get(name), progress=progress)
+                known[name] = sha256_file(out)
+        sums_path.write_text("".join(f"{h}  {n}\n" for n, h in sorted(known.items())))
+
+    def __repr__(self) -> str:
+        return f"BCIIV2a(path={os.fspath(self.root)!r}, form={self.form!r}, subjects={self.subjects}, sessions={self.sessions})"
+
+
+@dataclass
+class TrialWindows(EventWindows):
+    """:class:`~biosig.data.windows.EventWindows` over BCI IV 2a trials that also records each
+    window's ``trial``, ``run`` and ``rejected`` (from the recording's trial table)."""
+
+    def params(self) -> dict:
+        return {**super().params(), "windower": "TrialWindows"}
+
+    def __call__(self, rec: Recording, ref: dict):
+        rows, skipped = super().__call__(rec, ref)
+        by_onset = {round(t["onset"], 6): t for t in rec.meta.get("trials") or []}
+        for row in rows:
+            t = by_onset.get(round(row["onset"], 6))
+            if t is not None:
+                row.update({"trial": t["trial"], "run": t["run"], "rejected": t["rejected"]})
+        return rows, skipped

@@ -1,0 +1,179 @@
+"""Writers of small dataset-layout fixtures for the dataset tests and benchmarks.
+
+They write the real file layouts (CSV metadata, WFDB headers, BNCI .mat structs, TUEV EDF +
+.rec) from synthetic numbers, so the loaders run exactly as on the real data.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+SHARED = Path(os.environ.get("BIOSIG_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+# A representative slice of PTB-XL's scp_statements.csv (codes, flags and classes as published).
+# columns: code, description, diagnostic, form, rhythm, diagnostic_class, diagnostic_subclass
+PTBXL_STATEMENTS = [
+    ("NDT", "non-diagnostic T abnormalities", 1, 1, None, "STTC", "STTC"),
+    ("NST_", "non-specific ST changes", 1, 1, None, "STTC", "NST_"),
+    ("DIG", "digitalis-effect", 1, 1, None, "STTC", "STTC"),
+    ("LNGQT", "long QT-interval", 1, 1, None, "STTC", "STTC"),
+    ("NORM", "normal ECG", 1, None, None, "NORM", "NORM"),
+    ("IMI", "inferior myocardial infarction", 1, None, None, "MI", "IMI"),
+    ("ASMI", "anteroseptal myocardial infarction", 1, None, None, "MI", "AMI"),
+    ("LVH", "left ventricular hypertrophy", 1, None, None, "HYP", "LVH"),
+    ("LAFB", "left anterior fascicular block", 1, None, None, "CD", "LAFB/LPFB"),
+    ("ISC_", "non-specific ischemic", 1, None, None, "STTC", "ISC_"),
+    ("IRBBB", "incomplete right bundle branch block", 1, None, None, "CD", "IRBBB"),
+    ("1AVB", "first degree AV block", 1, None, None, "CD", "_AVB"),
+    ("CLBBB", "complete left bundle branch block", 1, None, None, "CD", "CLBBB"),
+    ("RVH", "right ventricular hypertrophy", 1, None, None, "HYP", "RVH"),
+    ("ABQRS", "abnormal QRS", None, 1, None, None, None),
+    ("LVOLT", "low QRS voltages in the frontal and horizontal leads", None, 1, None, None, None),
+    ("SR", "sinus rhythm", None, None, 1, None, None),
+    ("AFIB", "atrial fibrillation", None, None, 1, None, None),
+    ("STACH", "sinus tachycardia", None, None, 1, None, None),
+]
+
+
+def write_ptbxl_tree(root: Path, n_records: int, *, records_per_dir: int = 1000, headers: bool = True,
+                     seed: int = 0, real_record: Path | None = None) -> list[dict]:
+    """A PTB-XL-shaped folder: the two CSVs and (optionally) a tiny header per record.
+
+    Returns the rows written (ecg_id, patient_id, scp_codes dict, fold). If ``real_record``
+    (a WFDB record path without extension) is given, its .hea/.dat are copied as ecg_id 1.
+    """
+    import csv
+    import shutil
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "scp_statements.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["", "description", "diagnostic", "form", "rhythm", "diagnostic_class", "diagnostic_subclass"])
+        for code, desc, d, fo, r, dc, ds in PTBXL_STATEMENTS:
+            w.writerow([code, desc, "" if d is None else "1.0", "" if fo is None else "1.0",
+                        "" if r is None else "1.0", dc or "", ds or ""])
+    rng = np.random.default_rng(seed)
+    codes = [s[0] for s in PTBXL_STATEMENTS]
+    rows = []
+    with open(root / "ptbxl_database.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["ecg_id", "patient_id", "age", "sex", "height", "weight", "nurse", "site", "device",
+                    "recording_date", "report", "scp_codes", "heart_axis", "strat_fold", "filename_lr",
+                    "filename_hr"])
+        for i in range(1, n_records + 1):
+            k = int(rng.integers(1, 4))
+            chosen = rng.choice(len(codes), size=k, replace=False)
+            scp = {codes[j]: float(rng.choice([0.0, 50.0, 100.0])) for j in chosen}
+            sub = f"{(i // records_per_dir) * records_per_dir:05d}"
+            lr = f"records100/{sub}/{i:05d}_lr"
+            hr = f"records500/{sub}/{i:05d}_hr"
+            pid = 10000 + i // 2
+            fold = i % 10 + 1
+            w.writerow([i, float(pid), int(rng.integers(20, 90)), int(rng.integers(0, 2)), "", "", 0,
+                        0, "CS-12   E", "1995-01-01 00:00:00", "text", repr(scp), "", fold, lr, hr])
+            rows.append({"ecg_id": i, "patient_id": pid, "scp_codes": scp, "fold": fold, "lr": lr})
+            if headers:
+                d = root / "records100" / sub
+                d.mkdir(parents=True, exist_ok=True)
+                (d / f"{i:05d}_lr.hea").write_text(f"{i:05d}_lr 12 100 1000\n")
+    if real_record is not None:
+        d = root / "records100" / "00000"
+        d.mkdir(parents=True, exist_ok=True)
+        for ext in (".hea", ".dat"):
+            shutil.copyfile(str(real_record) + ext, d / f"00001_lr{ext}")
+    return rows
+
+
+# --------------------------------------------------------------------------- BCI IV 2a
+
+BCI_GDF_LABELS = [
+    "EEG-Fz", "EEG-0", "EEG-1", "EEG-2", "EEG-3", "EEG-4", "EEG-5", "EEG-C3", "EEG-6", "EEG-Cz",
+    "EEG-7", "EEG-C4", "EEG-8", "EEG-9", "EEG-10", "EEG-11", "EEG-12", "EEG-13", "EEG-14",
+    "EEG-Pz", "EEG-15", "EEG-16", "EOG-left", "EOG-central", "EOG-right",
+]
+
+
+def write_bciiv2a_session(folder: Path, name: str, labels, *, session: str = "T", rejected=(),
+                          trials_per_run: int = 48, eog_runs: bool = True, seed: int = 0,
+                          trial_len: float = 6.5, write_gdf_file: bool = True,
+                          write_bnci: bool = True, bnci_folder: Path | None = None) -> dict:
+    """One BCI IV 2a session in both published forms, from the same samples.
+
+    GDF (``<folder>/<name>.gdf``, real channel labels and event table: 32766 per run, 276/277
+    and 1072 in the EOG runs, 768 at each trial start, the cue (769-772, or 783 in E sessions)
+    2 s later, 1023 with the trial start of rejected trials) and BNCI ``.mat``
+    (``<bnci_folder>/<name>.mat``: ``data`` cell of run structs X/trial/y/fs/classes/artifacts).
+    ``labels`` are 1..4. Returns the trial starts (0-based samples) and per-run layout.
+    """
+    from scipy.io import savemat
+
+    from biosig.io.recording import Recording
+    from biosig.io.write import write_gdf
+
+    fs = 250
+    labels = np.asarray(labels, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    runs, events, starts = [], [], []
+    offset = 0
+    n_trial_runs = int(np.ceil(len(labels) / trials_per_run))
+    if eog_runs:  # eyes open, eyes closed, eye movements (short here)
+        for code in (276, 277, 1072):
+            n = 2 * fs
+            x = rng.normal(0, 10, size=(n, 25))
+            events += [(offset, 0, 32766), (offset, n, code)]
+            runs.append({"X": x, "trial": np.zeros((0, 1)), "y": np.zeros((0, 1)), "artifacts": np.zeros((0, 1))})
+            offset += n
+    k = 0
+    tl = int(trial_len * fs)
+    for r in range(n_trial_runs):
+        lab = labels[k:k + trials_per_run]
+        n = len(lab) * tl + fs
+        x = rng.normal(0, 10, size=(n, 25))
+        tr = np.arange(len(lab)) * tl + fs // 2  # 0-based within the run
+        art = np.array([1 if (k + i) in set(rejected) else 0 for i in range(len(lab))])
+        events.append((offset, 0, 32766))
+        for i, (t, y) in enumerate(zip(tr, lab)):
+            g = offset + t
+            starts.append(g)
+            events.append((g, 6 * fs, 768))
+            if art[i]:
+                events.append((g, 6 * fs, 1023))
+            cue = 768 + int(y) if session == "T" else 783
+            events.append((g + 2 * fs, int(1.25 * fs), cue))
+        runs.append({"X": x, "trial": (tr + 1).reshape(-1, 1), "y": lab.reshape(-1, 1),
+                     "artifacts": art.reshape(-1, 1)})
+        offset += n
+        k += len(lab)
+    data = np.concatenate([r["X"] for r in runs], axis=0).T
+    out = {"starts": np.array(starts), "data": data}
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if write_gdf_file:
+        rec = Recording(data=data, sfreq=fs, ch_names=BCI_GDF_LABELS,
+                        ch_types=["eeg"] * 22 + ["eog"] * 3, units=["uV"] * 25)
+        ev = np.array(sorted(events, key=lambda e: (e[0], e[2] != 32766)), dtype=np.int64)
+        write_gdf(folder / f"{name}.gdf", rec, ev, dtype="float32")
+    if write_bnci:
+        bf = Path(bnci_folder or folder)
+        bf.mkdir(parents=True, exist_ok=True)
+        cell = np.empty((1, len(runs)), dtype=object)
+        for i, r in enumerate(runs):
+            cell[0, i] = {
+                "X": r["X"], "trial": r["trial"].astype(np.float64), "y": r["y"].astype(np.float64),
+                "fs": float(fs), "artifacts": r["artifacts"].astype(np.float64),
+                "classes": np.array(["left hand", "right hand", "feet", "tongue"], dtype=object),
+                "gender": "f", "age": 22.0,
+            }
+        savemat(bf / f"{name}.mat", {"data": cell})
+    return out
+
+
+def write_true_labels(path: Path, labels) -> None:
+    from scipy.io import savemat
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    savemat(path, {"classlabel": np.asarray(labels, dtype=np.uint8).reshape(-1, 1)})
