@@ -1,0 +1,234 @@
+"""PTB-XL (v1.0.3): 21,799 10-s 12-lead ECGs, 100 Hz and 500 Hz, WFDB, multi-label.
+
+Wagner, P., Strodthoff, N., Bousseljot, R.-D., et al. "PTB-XL, a large publicly available
+electrocardiography dataset", Scientific Data 7, 154 (2020); PhysioNet, DOI 10.13026/kfzx-aw45.
+Labels and folds follow Strodthoff et al., "Deep learning for ECG analysis: benchmarks and
+insights from PTB-XL", IEEE JBHI 25(5) 2021 (``helme/ecg_ptbxl_benchmarking``).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+
+import numpy as np
+
+from biosig.datasets._common import (
+    ECG12,
+    canonical_lead,
+    dataset_root,
+    file_manifest,
+    physionet_fetch,
+    require_dir,
+    sha256_bytes,
+)
+from biosig.errors import ConfigError, InvalidFileError
+from biosig.io.recording import Recording
+
+__all__ = ["PTBXL", "SUPERCLASSES", "PTBXL_FOLDS"]
+
+#: Diagnostic superclasses, in the order biosig uses everywhere (as the built-in SyntheticECG).
+SUPERCLASSES = ["NORM", "MI", "STTC", "CD", "HYP"]
+#: The recommended split of ``strat_fold``.
+PTBXL_FOLDS = {"train": list(range(1, 9)), "val": [9], "test": [10]}
+
+_TASKS = ("superdiagnostic", "subdiagnostic", "diagnostic", "form", "rhythm", "all")
+_DB_COLUMNS = ("ecg_id", "patient_id", "scp_codes", "strat_fold", "filename_lr", "filename_hr")
+_HOW = ("Download PTB-XL 1.0.3 from https://physionet.org/content/ptb-xl/1.0.3/ and pass its folder "
+        "as path=, or use PTBXL(download=True).")
+
+
+class PTBXL:
+    """PTB-XL 12-lead ECG records with SCP-ECG statement labels (multi-label, mV).
+
+    Parameters
+    ----------
+    path : folder holding ``ptbxl_database.csv``, ``scp_statements.csv`` and ``records100/`` /
+        ``records500/``; default ``BIOSIG_DATA/ptb-xl/1.0.3``.
+    sampling_rate : 100 (``records100``, 1,000 samples) or 500 (``records500``, 5,000 samples).
+    task : label level: ``"superdiagnostic"`` (NORM, MI, STTC, CD, HYP), ``"subdiagnostic"``
+        (23 subclasses), ``"diagnostic"`` (44 statements), ``"form"``, ``"rhythm"`` or ``"all"``
+        (71 statements).
+    min_likelihood : keep a statement only if its likelihood (``scp_codes`` value, %) is at least
+        this; 0 keeps every listed statement (the benchmark's choice, also counting statements
+        listed with likelihood 0).
+    drop_unlabelled : leave out records with no label at this level (as the benchmark does).
+    download : fetch the metadata and the chosen ``records<fs>`` files from PhysioNet (each
+        verified against the project's ``SHA256SUMS.txt``) when absent.
+
+    Notes
+    -----
+    Opening is index-only: the two CSV files are parsed (``scp_codes`` with
+    :func:`ast.literal_eval`) and no signal file is touched until :meth:`load`. Classes are
+    ordered as :data:`SUPERCLASSES` for the superclass task and alphabetically otherwise, and
+    derived from ``scp_statements.csv`` (not from which records are present), so a subset of
+    the records has the same label columns. Records carry ``fold`` (``strat_fold``) and
+    ``split``: folds 1-8 train, 9 val, 10 test. ``patient_id`` is the dataset's pseudonym and is
+    used as ``subject``; age and sex come from the CSV (age 300 = over 89 in the source).
+    """
+
+    name = "ptbxl"
+    version = "1.0.3"
+    multilabel = True
+
+    def __init__(
+        self,
+        path: str | None = None,
+        sampling_rate: int = 100,
+        task: str = "superdiagnostic",
+        min_likelihood: float = 0.0,
+        drop_unlabelled: bool = True,
+        download: bool = False,
+    ):
+        if sampling_rate not in (100, 500):
+            raise ConfigError(f"sampling_rate must be 100 or 500, got {sampling_rate}")
+        if task not in _TASKS:
+            raise ConfigError(f"task must be one of {_TASKS}, got {task!r}")
+        self.root = dataset_root(path, "ptb-xl", self.version)
+        self.sampling_rate = int(sampling_rate)
+        self.task = task
+        self.min_likelihood = float(min_likelihood)
+        self.drop_unlabelled = drop_unlabelled
+        if download and not (self.root / "ptbxl_database.csv").is_file():
+            self.download()
+        require_dir(self.root, "PTB-XL", _HOW)
+        self._statements = self._read_statements()
+        self.classes = self._class_list()
+        self._records: list[dict] | None = None
+
+    # ------------------------------------------------------------------ index
+    def _read_statements(self):
+        import pandas as pd
+
+        path = self.root / "scp_statements.csv"
+        if not path.is_file():
+            raise InvalidFileError(path, f"missing. {_HOW}")
+        df = pd.read_csv(path, index_col=0)
+        need = {"diagnostic", "form", "rhythm", "diagnostic_class", "diagnostic_subclass"}
+        missing = need - set(df.columns)
+        if missing:
+            raise InvalidFileError(path, f"missing columns {sorted(missing)}")
+        return df
+
+    def _code_map(self) -> dict[str, list[str]]:
+        """scp code -> labels it contributes at this task level."""
+        df = self._statements
+        out: dict[str, list[str]] = {}
+        for code, row in df.iterrows():
+            if self.task == "all":
+                out[code] = [code]
+            elif self.task in ("diagnostic", "form", "rhythm"):
+                if row[self.task] == 1:
+                    out[code] = [code]
+            elif row["diagnostic"] == 1:
+                col = "diagnostic_class" if self.task == "superdiagnostic" else "diagnostic_subclass"
+                val = row[col]
+                if isinstance(val, str) and val:
+                    out[code] = [val]
+        return out
+
+    def _class_list(self) -> list[str]:
+        labels = sorted({lab for labs in self._code_map().values() for lab in labs})
+        if self.task == "superdiagnostic":
+            unknown = set(labels) - set(SUPERCLASSES)
+            if unknown:
+                raise InvalidFileError(self.root / "scp_statements.csv", f"unknown diagnostic classes {sorted(unknown)}")
+            return list(SUPERCLASSES)
+        return labels
+
+    def identity(self) -> dict:
+        csvs = ["ptbxl_database.csv", "scp_statements.csv"]
+        return {
+            "name": self.name, "version": self.version, "sampling_rate": self.sampling_rate,
+            "task": self.task, "min_likelihood": self.min_likelihood,
+            "drop_unlabelled": self.drop_unlabelled, "classes": self.classes,
+            "files": file_manifest(self.root, csvs),
+            "sha256": {c: sha256_bytes(self.root / c) for c in csvs},
+            "n_records": len(self.records()),
+        }
+
+    def records(self) -> list[dict]:
+        if self._records is None:
+            self._records = self._index()
+        return self._records
+
+    def _index(self) -> list[dict]:
+        import pandas as pd
+
+        path = self.root / "ptbxl_database.csv"
+        if not path.is_file():
+            raise InvalidFileError(path, f"missing. {_HOW}")
+        df = pd.read_csv(path, usecols=lambda c: c in _DB_COLUMNS + ("age", "sex"))
+        missing = set(_DB_COLUMNS) - set(df.columns)
+        if missing:
+            raise InvalidFileError(path, f"missing columns {sorted(missing)}")
+        code_map = self._code_map()
+        cls_index = {c: i for i, c in enumerate(self.classes)}
+        file_col = "filename_lr" if self.sampling_rate == 100 else "filename_hr"
+        ages = df["age"].to_numpy() if "age" in df else np.full(len(df), np.nan)
+        sexes = df["sex"].to_numpy() if "sex" in df else np.full(len(df), np.nan)
+        out = []
+        for i, (ecg_id, pid, codes, fold, fname) in enumerate(
+            zip(df["ecg_id"].to_numpy(), df["patient_id"].to_numpy(), df["scp_codes"].to_numpy(),
+                df["strat_fold"].to_numpy(), df[file_col].to_numpy())
+        ):
+            try:
+                parsed = ast.literal_eval(codes)
+                if not isinstance(parsed, dict):
+                    raise ValueError("not a dict")
+            except (ValueError, SyntaxError) as err:
+                raise InvalidFileError(path, f"row {i + 2} (ecg_id {ecg_id}): scp_codes {codes!r} is not a dict literal ({err})") from None
+            labels = sorted({
+                cls_index[lab]
+                for code, lik in parsed.items()
+                if float(lik) >= self.min_likelihood
+                for lab in code_map.get(code, ())
+            })
+            if self.drop_unlabelled and not labels:
+                continue
+            fold = int(fold)
+            if not 1 <= fold <= 10:
+                raise InvalidFileError(path, f"row {i + 2} (ecg_id {ecg_id}): strat_fold {fold} not in 1..10")
+            split = "train" if fold <= 8 else ("val" if fold == 9 else "test")
+            age = ages[i]
+            sex = sexes[i]
+            out.append({
+                "record": f"{int(ecg_id):05d}", "subject": int(pid), "session": "1",
+                "labels": labels, "fold": fold, "split": split, "path": str(fname),
+                "age": None if age != age else float(age),
+                "sex": None if sex != sex else ("male" if int(sex) == 0 else "female"),
+            })
+        return out
+
+    # ------------------------------------------------------------------ signals
+    def load(self, ref: dict) -> Recording:
+        """Read one record (12 leads in mV, leads named I, II, III, aVR, aVL, aVF, V1..V6)."""
+        from biosig.io import read_wfdb
+
+        rec = read_wfdb(self.root / ref["path"])
+        names = [canonical_lead(n) for n in rec.ch_names]
+        rec = rec.copy(ch_names=names).pick(ECG12)
+        if int(round(rec.sfreq)) != self.sampling_rate:
+            raise InvalidFileError(self.root / ref["path"], f"sampling rate {rec.sfreq} Hz, expected {self.sampling_rate}")
+        rec.meta.update({"dataset": self.name, "record": ref["record"], "labels": list(ref["labels"])})
+        return rec
+
+    def default_windows(self):
+        from biosig.data.windows import FixedWindows
+
+        return FixedWindows(length=10.0, stride=10.0)
+
+    # ------------------------------------------------------------------ download
+    def download(self, base_url: str | None = None, progress: bool = True) -> None:
+        """Fetch the CSVs and the ``records<fs>`` WFDB files (verified against SHA256SUMS.txt)."""
+        from biosig.datasets._common import physionet_checksums
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        sums = physionet_checksums("ptb-xl", self.version, self.root, base_url)
+        prefix = f"records{self.sampling_rate}/"
+        files = ["ptbxl_database.csv", "scp_statements.csv"] + sorted(f for f in sums if f.startswith(prefix))
+        physionet_fetch("ptb-xl", self.version, self.root, files, base_url, progress)
+
+    def __repr__(self) -> str:
+        return f"PTBXL(path={os.fspath(self.root)!r}, sampling_rate={self.sampling_rate}, task={self.task!r})"
