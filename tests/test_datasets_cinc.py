@@ -1,0 +1,121 @@
+"""CinC 2020/2021 loader: scored-class table, real Georgia records, duplicate grouping."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from _dataset_fixtures import SHARED
+from biosig.datasets.cinc import CinC, SCORED_CODES, scored_classes
+from biosig.errors import ConfigError, InvalidFileError
+
+GEORGIA = SHARED / "ecg_wfdb" / "cinc2021"
+needs_shared = pytest.mark.skipif(not GEORGIA.is_dir(), reason=f"shared data not found at {GEORGIA}")
+
+
+def test_scored_class_tables():
+    t21 = scored_classes(2021)
+    assert len(t21) == 26 and sum(len(c) for _, c in t21) == 30
+    assert len(scored_classes(2021, merge_equivalent=False)) == 30
+    t20 = scored_classes(2020)
+    assert len(t20) == 24 and sum(len(c) for _, c in t20) == 27
+    names = dict(t21)
+    assert names["CRBBB|RBBB"] == ["713427006", "59118001"]
+    assert names["CLBBB|LBBB"] == ["733534002", "164909002"]
+    assert names["NSR"] == ["426783006"] and names["AF"] == ["164889003"]
+    # 2020 has no BBB / CLBBB / PRWP
+    codes20 = {c for _, cs in t20 for c in cs}
+    assert {"6374002", "733534002", "365413008"}.isdisjoint(codes20)
+    assert codes20 | {"6374002", "733534002", "365413008"} == set(SCORED_CODES)
+    with pytest.raises(ConfigError):
+        scored_classes(2019)
+
+
+@needs_shared
+def test_georgia_index_labels(tmp_path):
+    ds = CinC(GEORGIA, hash_cache=tmp_path)
+    recs = {r["record"]: r for r in ds.records()}
+    assert len(recs) == 20 and ds.multilabel and len(ds.classes) == 26
+    # E07500: Dx 67741000119109 (unscored), 426177001 (SB)
+    r = recs["E07500"]
+    assert [ds.classes[i] for i in r["labels"]] == ["SB"]
+    assert r["age"] == 78 and r["sex"] == "male" and r["sfreq"] == 500 and r["n_times"] == 5000
+    # 59118001 (RBBB) maps to the merged class
+    rbbb = [k for k, v in recs.items() if ds.classes.index("CRBBB|RBBB") in v["labels"]]
+    assert len(rbbb) == 2
+    # 164873001 (unscored only) -> no label; dropped on request
+    n_empty = sum(not v["labels"] for v in recs.values())
+    assert n_empty >= 2
+    assert len(CinC(GEORGIA, hash_cache=tmp_path, drop_unlabelled=True).records()) == 20 - n_empty
+    # unmerged: RBBB is its own class
+    ds2 = CinC(GEORGIA, hash_cache=tmp_path, merge_equivalent=False)
+    assert "RBBB" in ds2.classes and len(ds2.classes) == 30
+
+
+@needs_shared
+def test_duplicates_share_a_subject(tmp_path):
+    recs = {r["record"]: r for r in CinC(GEORGIA, hash_cache=tmp_path).records()}
+    assert recs["E07509"]["subject"] == recs["E07510"]["subject"] == "E07509"
+    others = [r["subject"] for k, r in recs.items() if k not in ("E07509", "E07510")]
+    assert len(set(others)) == len(others) == 18
+    # a subject-wise split keeps them together
+    from biosig.data.protocols import GroupKFold
+    import pandas as pd
+
+    meta = pd.DataFrame(list(recs.values()))
+    for fold in range(5):
+        parts = GroupKFold(n_splits=5, fold=fold, group="subject").split(meta)
+        for name, idx in parts.items():
+            rows = set(meta.iloc[idx]["record"])
+            assert ({"E07509", "E07510"} <= rows) or not ({"E07509", "E07510"} & rows), name
+    # without the check they are separate subjects
+    plain = {r["record"]: r for r in CinC(GEORGIA, check_duplicates=False).records()}
+    assert plain["E07509"]["subject"] != plain["E07510"]["subject"]
+
+
+@needs_shared
+def test_hash_memo_detects_changed_file(tmp_path):
+    root = tmp_path / "data" / "georgia"
+    shutil.copytree(GEORGIA, root)
+    ds = CinC(tmp_path / "data", hash_cache=tmp_path / "memo")
+    assert ds.records()[0]["source"] == "georgia"
+    recs = {r["record"]: r for r in ds.records()}
+    assert recs["georgia/E07510"]["subject"] == "georgia/E07509"
+    data = bytearray((root / "E07510.mat").read_bytes())
+    data[-1] ^= 0xFF
+    (root / "E07510.mat").write_bytes(bytes(data))
+    recs = {r["record"]: r for r in CinC(tmp_path / "data", hash_cache=tmp_path / "memo").records()}
+    assert recs["georgia/E07510"]["subject"] == "georgia/E07510"
+    assert len(CinC(tmp_path / "data", sources=["georgia"], hash_cache=tmp_path / "memo").records()) == 20
+    with pytest.raises(InvalidFileError, match="sources"):
+        CinC(tmp_path / "data", sources=["ningbo"], hash_cache=tmp_path / "memo").records()
+
+
+@needs_shared
+def test_load_real_record_and_lead_sets(tmp_path):
+    ds = CinC(GEORGIA, hash_cache=tmp_path)
+    ref = next(r for r in ds.records() if r["record"] == "E07500")
+    rec = ds.load(ref)
+    assert rec.ch_names == ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    assert rec.data.shape == (12, 5000) and rec.units[0] == "mV"
+    assert rec.data[0, 0] == pytest.approx(-0.068, abs=1e-6)  # first ADC value -68 at 1000/mV
+    assert np.abs(rec.data[0] + rec.data[2] - rec.data[1]).max() < 0.01  # Einthoven, to quantisation
+    two = CinC(GEORGIA, leads=2, hash_cache=tmp_path)
+    assert two.load(ref).ch_names == ["I", "II"]
+    rows, _ = ds.default_windows()(rec, ref)
+    assert len(rows) == 1 and rows[0]["label"] == ref["labels"]
+    with pytest.raises(ConfigError):
+        CinC(GEORGIA, leads=5)
+
+
+def test_bad_headers(tmp_path):
+    (tmp_path / "A1.hea").write_text("A1 12 500\nA1.mat 16 1000/mV 16 0 0 0 0 I\n")
+    with pytest.raises(InvalidFileError, match="12 signals"):
+        CinC(tmp_path, check_duplicates=False).records()
+    (tmp_path / "A1.hea").write_text("A1 x 500 5000\n")
+    with pytest.raises(InvalidFileError, match="malformed record line"):
+        CinC(tmp_path, check_duplicates=False).records()
+    with pytest.raises(InvalidFileError, match="CinC 2021"):
+        CinC(tmp_path / "missing")
