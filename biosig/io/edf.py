@@ -13,6 +13,7 @@ only and never reach :attr:`Recording.meta`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,31 +187,86 @@ def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
     return hdr
 
 
-def _record_onsets(path: Path, hdr: EDFHeader) -> np.ndarray:
-    """Start time (s) of every data record, from the first (time-keeping) TAL of each record."""
-    tal = hdr.tal_index[0]
-    offset = int(hdr.n_samples[:tal].sum()) * hdr.sample_bytes
-    width = int(hdr.n_samples[tal]) * hdr.sample_bytes
-    mm = np.memmap(path, np.uint8, "r", offset=hdr.header_bytes,
-                   shape=(hdr.n_records, hdr.record_bytes))
-    block = np.asarray(mm[:, offset: offset + width])
-    onsets = np.empty(hdr.n_records)
-    for k, row in enumerate(block):
-        text = bytes(row).split(b"\x14", 1)[0].decode("latin-1").strip("\x00 ")
+_ONSET = re.compile(r"^[+-]\d+(?:\.\d*)?$")
+
+
+@dataclass
+class TALs:
+    """Parsed EDF+ annotation signals: record start times and annotations (s, file time)."""
+
+    record_onsets: np.ndarray
+    onset: list[float]
+    duration: list[float]
+    description: list[str]
+
+
+def _parse_tal_bytes(raw: bytes, path: Path, k: int, out: TALs) -> float | None:
+    """Parse the TALs of one data record; returns the record's time-keeping onset."""
+    record_onset = None
+    for tal in raw.split(b"\x14\x00"):
+        tal = tal.strip(b"\x00")
+        if not tal:
+            continue
+        parts = tal.decode("utf-8", "replace").split("\x14")
+        head = parts[0]
+        onset_text, _, dur_text = head.partition("\x15")
         try:
-            onsets[k] = float(text)
+            onset = float(onset_text)
+            duration = float(dur_text) if dur_text else 0.0
         except ValueError:
             raise InvalidFileError(
-                path, f"EDF+D data record {k} has no time-keeping annotation (got {text[:20]!r})"
+                path, f"EDF+ annotation in data record {k} has a malformed onset {head[:30]!r}"
             ) from None
-    return onsets
+        texts = parts[1:]
+        keeper = record_onset is None and bool(texts) and texts[0] == ""
+        if keeper:
+            record_onset = onset  # the time-keeping TAL: "+<onset>\x14\x14"
+            texts = texts[1:]
+        # Nihon Kohden writes the next TAL straight after the time-keeping one without the
+        # terminating 0 byte ("+1\x14\x14+1.14\x14A1+A2 OFF\x14"): there, an onset-shaped
+        # text followed by more text starts a new TAL.
+        i = 0
+        while i < len(texts):
+            text = texts[i]
+            if keeper and _ONSET.match(text) and i + 1 < len(texts) and texts[i + 1] != "":
+                onset, duration = float(text), 0.0
+                i += 1
+                continue
+            if text != "":
+                out.onset.append(onset)
+                out.duration.append(duration)
+                out.description.append(text)
+            i += 1
+    return record_onset
+
+
+def _read_tals(path: Path, hdr: EDFHeader) -> TALs:
+    """Read every annotation signal of every data record."""
+    mm = np.memmap(path, np.uint8, "r", offset=hdr.header_bytes,
+                   shape=(hdr.n_records, hdr.record_bytes))
+    out = TALs(np.full(hdr.n_records, np.nan), [], [], [])
+    spans = []
+    for tal in hdr.tal_index:
+        offset = int(hdr.n_samples[:tal].sum()) * hdr.sample_bytes
+        spans.append((offset, offset + int(hdr.n_samples[tal]) * hdr.sample_bytes))
+    for k in range(hdr.n_records):
+        row = mm[k]
+        for j, (a, b) in enumerate(spans):
+            t = _parse_tal_bytes(bytes(row[a:b]), path, k, out)
+            if j == 0:
+                if t is None:
+                    raise InvalidFileError(
+                        path, f"EDF+ data record {k} has no time-keeping annotation"
+                    )
+                out.record_onsets[k] = t
+    del mm
+    return out
 
 
 def _layout_discontinuous(
-    path: Path, hdr: EDFHeader, data: np.ndarray, sfreq: float
+    path: Path, hdr: EDFHeader, data: np.ndarray, sfreq: float, onsets: np.ndarray
 ) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Place EDF+D records on the time axis; gaps become NaN. Returns (data, gaps)."""
-    onsets = _record_onsets(path, hdr)
     rel = onsets - onsets[0]
     spr = data.shape[1] // hdr.n_records
     starts = np.rint(rel * sfreq).astype(np.int64)
@@ -280,12 +336,12 @@ def read_edf(
     hdr = parse_edf_header(path)
     reader = mne.io.read_raw_bdf if hdr.kind == "BDF" else mne.io.read_raw_edf
     with wrap_errors(path, f"reading {hdr.kind} data with MNE"), quiet_mne():
-        raw = reader(path, preload=True, stim_channel=None, verbose="error")
+        if path.suffix.lower() == "." + hdr.kind.lower():
+            raw = reader(path, preload=True, stim_channel=None, verbose="error")
+        else:  # MNE insists on the suffix; a file object bypasses that check
+            with open(path, "rb") as fid:
+                raw = reader(fid, preload=True, stim_channel=None, verbose="error")
         data = raw.get_data()
-        ann = raw.annotations
-        onset = np.asarray(ann.onset, float) - raw.first_time
-        duration = np.asarray(ann.duration, float)
-        desc = [str(d) for d in ann.description]
         sfreq = float(raw.info["sfreq"])
         mne_names = list(raw.ch_names)
 
@@ -310,8 +366,17 @@ def read_edf(
     data = data[keep]
 
     gaps: list[tuple[float, float]] = []
-    if hdr.variant.endswith("+D") and hdr.tal_index:
-        data, gaps = _layout_discontinuous(path, hdr, data, sfreq)
+    onset, duration, desc = np.zeros(0), np.zeros(0), []
+    if hdr.tal_index:
+        # EDF+ annotations are parsed here rather than by MNE, which mis-reads Nihon Kohden
+        # TALs and ignores EDF+D record times. Onsets are relative to the first sample.
+        tals = _read_tals(path, hdr)
+        t0 = tals.record_onsets[0]
+        onset = np.asarray(tals.onset, float) - t0
+        duration = np.asarray(tals.duration, float)
+        desc = tals.description
+        if hdr.variant.endswith("+D"):
+            data, gaps = _layout_discontinuous(path, hdr, data, sfreq, tals.record_onsets)
     types = resolve_ch_types(names, units, ch_types, default_voltage="eeg", ecg_leads=False, path=path)
     data, out_units = to_target_units(data, units, types)
     n_nan, n_inf = count_nonfinite(data)

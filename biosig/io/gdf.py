@@ -12,6 +12,7 @@ and never reach :attr:`Recording.meta`.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from collections.abc import Iterable, Mapping
@@ -267,8 +268,8 @@ def read_gdf(
         float32 ``(n_chans, n_times)``; EEG/EOG/EMG in µV, ECG in mV, other channels in
         their file unit. Each event of the GDF
         event table is an annotation with description = the event type code as a string
-        (e.g. ``"769"``), onset = (position - 1) / sfreq and duration in s (mode 3), or
-        one sample (mode 1, as MNE reports it). ``meta``: ``format`` (``"GDF 2.20"``),
+        (e.g. ``"769"``), onset = (position - 1) / event rate (the table's rate, else
+        ``sfreq``) and duration in s (mode 3; 0 for mode 1 tables). ``meta``: ``format`` (``"GDF 2.20"``),
         ``source``, ``n_events``, ``event_mode``, ``n_nan``, ``n_inf``.
 
     Raises
@@ -282,16 +283,18 @@ def read_gdf(
     hdr = parse_gdf_header(path)
     n_times_expected = hdr.n_records * int(hdr.n_samples.max())
     with wrap_errors(path, "reading GDF data with MNE"), quiet_mne():
-        if path.suffix.lower() == ".gdf":
+        if hdr.version < 1.9 and hdr.file_size == hdr.data_end:
+            # MNE 1.13 fails on a GDF 1.x file that ends without an event table (IndexError
+            # reading the mode byte); hand it the same bytes plus an empty mode-1 table.
+            blob = io.BytesIO(path.read_bytes() + bytes([1, 0, 0, 0, 0, 0, 0, 0]))
+            raw = mne.io.read_raw_gdf(blob, preload=True, stim_channel=None, verbose="error")
+        elif path.suffix.lower() == ".gdf":
             raw = mne.io.read_raw_gdf(path, preload=True, stim_channel=None, verbose="error")
-        else:
+        else:  # MNE insists on the suffix; a file object bypasses that check
             with open(path, "rb") as fid:
                 raw = mne.io.read_raw_gdf(fid, preload=True, stim_channel=None, verbose="error")
         data = raw.get_data()
-        ann = raw.annotations
-        onset = np.asarray(ann.onset, float) - raw.first_time
-        duration = np.asarray(ann.duration, float)
-        desc = [str(d) for d in ann.description]
+        n_mne_events = len(raw.annotations)
         sfreq = float(raw.info["sfreq"])
         mne_names = list(raw.ch_names)
     if data.shape != (len(hdr.labels), n_times_expected):
@@ -299,10 +302,16 @@ def read_gdf(
             path, f"MNE returned data of shape {data.shape}, header implies "
             f"{(len(hdr.labels), n_times_expected)}"
         )
-    if len(desc) != len(hdr.events_typ):
+    if n_mne_events != len(hdr.events_typ):
         raise InvalidFileError(
-            path, f"MNE returned {len(desc)} events, the event table holds {len(hdr.events_typ)}"
+            path, f"MNE returned {n_mne_events} events, the event table holds {len(hdr.events_typ)}"
         )
+    # Annotations from the event table parsed above: positions are 1-based samples at the
+    # event rate (MNE assumes the signal rate); mode 1 events have no duration.
+    ev_fs = hdr.event_sfreq if hdr.event_sfreq > 0 else sfreq
+    onset = (hdr.events_pos - 1) / ev_fs
+    duration = hdr.events_dur / ev_fs
+    desc = [str(int(t)) for t in hdr.events_typ]
     units = list(hdr.units)
     data /= np.array([_mne_factor(hdr.version, u) for u in units])[:, None]
 

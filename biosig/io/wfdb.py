@@ -74,6 +74,15 @@ def _read_header(base: Path):
         raise InvalidFileError(hea, "header declares no signals")
     if header.fs is None or not float(header.fs) > 0:
         raise InvalidFileError(hea, f"sampling frequency {header.fs!r} is not positive")
+    for field in ("file_name", "fmt", "sig_name"):
+        values = getattr(header, field, None)
+        if values is None or len(values) != header.n_sig:
+            got = 0 if values is None else len(values)
+            raise InvalidFileError(
+                hea, f"header declares {header.n_sig} signals but has {got} signal lines ({field})"
+            )
+    if header.sig_len is not None and header.sig_len < 0:
+        raise InvalidFileError(hea, f"negative signal length {header.sig_len}")
     return hea, header
 
 

@@ -1,0 +1,106 @@
+"""Shared helpers for the ``tests/test_io_*.py`` files: real-data location, small synthetic
+recordings, a minimal EDF+D fixture writer and file mutators."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from biosig.io.recording import Annotations, Recording
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("BIOSIG_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def shared(rel: str) -> Path:
+    """Path of a real recording under the shared data folder; skips the test when absent."""
+    p = SHARED / rel
+    probe = p if p.suffix else p.with_name(p.name + ".hea")
+    if not probe.exists():
+        pytest.skip(f"real recording {rel} not found under {SHARED} (set BIOSIG_SHARED_DATA)")
+    return p
+
+
+def synthetic(
+    n_chans: int = 4,
+    n_times: int = 1000,
+    sfreq: float = 250.0,
+    *,
+    seed: int = 0,
+    with_ecg: bool = True,
+    annotations: Annotations | None = None,
+) -> Recording:
+    """A small recording: EEG channels in µV (~20 µV rms) and optionally one ECG in mV."""
+    rng = np.random.default_rng(seed)
+    n_eeg = n_chans - 1 if with_ecg else n_chans
+    names = ["C3", "C4", "Cz", "Fz", "Pz", "O1", "O2", "F3"][:n_eeg]
+    data = [rng.normal(0, 20, (n_eeg, n_times))]
+    types, units = ["eeg"] * n_eeg, ["uV"] * n_eeg
+    if with_ecg:
+        t = np.arange(n_times) / sfreq
+        data.append((np.sin(2 * np.pi * 1.2 * t) ** 31 + 0.02 * rng.normal(size=n_times))[None])
+        names, types, units = names + ["ECG"], types + ["ecg"], units + ["mV"]
+    if annotations is None:
+        annotations = Annotations.from_lists([0.5, 1.0, 2.5], [0.0, 1.0, 0.5], ["769", "770", "771"])
+    return Recording(
+        np.concatenate(data).astype(np.float32), sfreq, names, types, units, annotations,
+        {"format": "synthetic", "source": "memory"},
+    )
+
+
+def write_edf_plus_d(path: Path, data_uv: np.ndarray, sfreq: int, record_onsets, texts=()) -> Path:
+    """Write a minimal EDF+D file: one-second records at ``record_onsets`` (s), int16 data
+    in µV (physical range ±3276.7 µV, 0.1 µV steps), plus free-text annotations
+    ``texts = [(onset, text), ...]`` placed in the first record."""
+    n_ch, n_times = data_uv.shape
+    n_rec = len(record_onsets)
+    assert n_times == n_rec * sfreq
+    ann_bytes = 120
+    ns = n_ch + 1
+    labels = [f"EEG C{i + 1}" for i in range(n_ch)] + ["EDF Annotations"]
+
+    def f(text, width):
+        return str(text).encode("ascii").ljust(width)[:width]
+
+    head = (f("0", 8) + f("X X X X", 80) + f("Startdate X X X X", 80) + f("01.01.85", 8)
+            + f("00.00.00", 8) + f(256 * (ns + 1), 8) + f("EDF+D", 44) + f(n_rec, 8) + f(1, 8)
+            + f(ns, 4))
+    head += b"".join(f(lab, 16) for lab in labels)
+    head += b"".join(f("", 80) for _ in labels)
+    head += b"".join(f("uV", 8) for _ in range(n_ch)) + f("", 8)
+    head += b"".join(f("-3276.8", 8) for _ in range(n_ch)) + f("-1", 8)
+    head += b"".join(f("3276.7", 8) for _ in range(n_ch)) + f("1", 8)
+    head += b"".join(f("-32768", 8) for _ in labels)
+    head += b"".join(f("32767", 8) for _ in labels)
+    head += b"".join(f("", 80) for _ in labels)
+    head += b"".join(f(sfreq, 8) for _ in range(n_ch)) + f(ann_bytes // 2, 8)
+    head += b"".join(f("", 32) for _ in labels)
+    assert len(head) == 256 * (ns + 1)
+    digital = np.clip(np.rint(data_uv * 10), -32768, 32767).astype("<i2")
+    body = b""
+    for k, onset in enumerate(record_onsets):
+        for c in range(n_ch):
+            body += digital[c, k * sfreq: (k + 1) * sfreq].tobytes()
+        tal = f"+{onset:g}\x14\x14\x00".encode()
+        if k == 0:
+            for o, text in texts:
+                tal += f"+{o:g}\x14{text}\x14\x00".encode()
+        body += tal.ljust(ann_bytes, b"\x00")
+    path.write_bytes(head + body)
+    return path
+
+
+def truncate(src: Path, dst: Path, n_bytes: int) -> Path:
+    dst.write_bytes(src.read_bytes()[:n_bytes])
+    return dst
+
+
+def flip_bytes(src: Path, dst: Path, positions, values) -> Path:
+    b = bytearray(src.read_bytes())
+    for p, v in zip(positions, values):
+        b[p % len(b)] = v
+    dst.write_bytes(bytes(b))
+    return dst

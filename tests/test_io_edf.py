@@ -1,0 +1,179 @@
+"""EDF/EDF+/BDF reader on real files (shared data) and on EDF+D fixtures."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from io_fixtures import shared, synthetic, write_edf_plus_d
+
+from biosig.errors import ChannelError, InvalidFileError
+from biosig.io import read_edf, read_recording, write_edf
+from biosig.io.edf import parse_edf_header
+from biosig.io.recording import IDENTIFYING_KEYS, Recording
+
+
+def _check_valid(rec: Recording, name: str) -> None:
+    assert rec.data.dtype == np.float32 and rec.data.ndim == 2
+    assert rec.meta["source"] == name
+    assert not IDENTIFYING_KEYS.intersection(k.lower() for k in rec.meta)
+    assert len(rec.ch_names) == len(set(rec.ch_names)) == rec.n_chans
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("run, counts", [("S001R03", {"T0": 15, "T1": 8, "T2": 7}),
+                                         ("S001R04", {"T0": 15, "T1": 8, "T2": 7})])
+def test_eegmmidb(run, counts):
+    rec = read_edf(shared(f"eeg_edf/eegmmidb/{run}.edf"))
+    _check_valid(rec, f"{run}.edf")
+    assert rec.data.shape == (64, 20000) and rec.sfreq == 160.0
+    assert rec.ch_names[:3] == ["Fc5.", "Fc3.", "Fc1."]
+    assert set(rec.ch_types) == {"eeg"} and set(rec.units) == {"uV"}
+    assert rec.meta["format"] == "EDF+C" and rec.meta["n_nan"] == 0
+    assert dict(Counter(rec.annotations.description)) == counts
+    # ~4.1-4.2 s blocks back to back from t = 0
+    assert rec.annotations.onset[0] == 0.0
+    np.testing.assert_allclose(rec.annotations.duration, 4.15, atol=0.06)
+    assert np.all(np.diff(rec.annotations.onset) > 0)
+    # EEG in µV: scalp EEG amplitudes are tens to hundreds of µV, not volts
+    rms = np.sqrt(np.mean(rec.data.astype(np.float64) ** 2, axis=1))
+    assert 5 < np.median(rms) < 200
+
+
+@pytest.mark.shared_data
+def test_eegmmidb_matches_mne_in_microvolts():
+    import mne
+
+    path = shared("eeg_edf/eegmmidb/S001R03.edf")
+    rec = read_edf(path)
+    raw = mne.io.read_raw_edf(path, preload=True, verbose="error")
+    np.testing.assert_allclose(rec.data, raw.get_data() * 1e6, rtol=1e-6, atol=1e-3)
+
+
+@pytest.mark.shared_data
+def test_nihon_kohden_mixed_types():
+    rec = read_edf(shared("eeg_edf/mne-testing-data/chtypes_edf.edf"))
+    _check_valid(rec, "chtypes_edf.edf")
+    assert rec.data.shape == (42, 1000) and rec.sfreq == 200.0
+    types = dict(zip(rec.ch_names, rec.ch_types))
+    units = dict(zip(rec.ch_names, rec.units))
+    assert types["EEG Fp1-Ref"] == "eeg" and units["EEG Fp1-Ref"] == "uV"
+    assert types["ECG ECG1"] == "ecg" and units["ECG ECG1"] == "mV"
+    assert types["SaO2 X9"] == "bio" and types["POL E"] == "misc"
+    assert Counter(rec.ch_types) == {"eeg": 27, "misc": 11, "ecg": 2, "bio": 2}
+    # ECG stored in µV in the file -> mV here: 1000x smaller than MNE's µV
+    import mne
+
+    raw = mne.io.read_raw_edf(shared("eeg_edf/mne-testing-data/chtypes_edf.edf"), preload=True,
+                              verbose="error")
+    i = rec.ch_names.index("ECG ECG1")
+    np.testing.assert_allclose(rec.data[i], raw.get_data()[i] * 1e3, rtol=1e-5, atol=1e-6)
+    assert "Segment: REC START LTM+6 EEG" in set(rec.annotations.description)
+    assert len(rec.annotations) == 8
+
+
+@pytest.mark.shared_data
+def test_edf_plus_d_contiguous_records():
+    rec = read_edf(shared("eeg_edf/mne-testing-data/MB0400FU.EDF"))
+    _check_valid(rec, "MB0400FU.EDF")
+    assert rec.meta["format"] == "EDF+D"
+    assert rec.meta["n_gaps"] == 0 and rec.meta["n_nan"] == 0
+    assert rec.data.shape == (25, 29 * 200)
+    # Nihon Kohden omits the 0 byte after the time-keeping TAL; MNE then reports
+    # "+1.140000" as a description at 1.0 s. The true annotations:
+    assert list(rec.annotations.description) == ["Segment: REC START ALLE EEG", "A1+A2 OFF"]
+    np.testing.assert_allclose(rec.annotations.onset, [0.0, 1.14])
+    # POL $A1/$A2 are stored in mV in the file; they are misc, so they keep that unit
+    assert dict(zip(rec.ch_names, rec.units))["POL $A1"] == "mV"
+
+
+@pytest.mark.shared_data
+def test_subsecond_start_time():
+    rec = read_edf(shared("eeg_edf/mne-testing-data/subsecond_starttime.edf"))
+    _check_valid(rec, "subsecond_starttime.edf")
+    assert rec.data.shape == (3, 2560) and rec.sfreq == 512.0
+    # the first record starts 0.3945312 s after the header's start time; annotation onsets
+    # are relative to the first sample, so that offset is subtracted
+    np.testing.assert_allclose(rec.annotations.onset, [2.3457031 - 0.3945312, 3.8867187 - 0.3945312],
+                               atol=1e-6)
+    assert list(rec.annotations.description) == ["XLSpike", "Clip Note"]
+
+
+def test_edf_plus_d_gaps_become_nan(tmp_path):
+    rng = np.random.default_rng(1)
+    data = np.round(rng.normal(0, 50, (2, 4 * 100)), 1)
+    path = write_edf_plus_d(tmp_path / "gap.edf", data, 100, [0, 1, 3.5, 4.5],
+                            texts=[(0.25, "spike"), (3.75, "after gap")])
+    rec = read_edf(path)
+    assert rec.meta["format"] == "EDF+D" and rec.meta["n_gaps"] == 1
+    assert rec.data.shape == (2, int(5.5 * 100))
+    assert rec.meta["n_nan"] == 2 * 150
+    np.testing.assert_allclose(rec.data[:, :200], data[:, :200], atol=0.051)
+    assert np.isnan(rec.data[:, 200:350]).all()
+    np.testing.assert_allclose(rec.data[:, 350:], data[:, 200:], atol=0.051)
+    ann = dict(zip(rec.annotations.description, zip(rec.annotations.onset, rec.annotations.duration)))
+    assert ann["BAD_ACQ_SKIP"] == pytest.approx((2.0, 1.5))
+    assert ann["after gap"][0] == pytest.approx(3.75)
+    assert ann["spike"][0] == pytest.approx(0.25)
+
+
+def test_edf_plus_d_overlapping_records_rejected(tmp_path):
+    data = np.zeros((1, 300))
+    path = write_edf_plus_d(tmp_path / "overlap.edf", data, 100, [0, 1, 1.5])
+    with pytest.raises(InvalidFileError, match="before the previous record ends"):
+        read_edf(path)
+
+
+def test_edf_plus_d_without_gaps_is_continuous(tmp_path):
+    data = np.round(np.random.default_rng(2).normal(0, 10, (1, 300)), 1)
+    rec = read_edf(write_edf_plus_d(tmp_path / "nogap.edf", data, 100, [0, 1, 2]))
+    assert rec.meta["n_gaps"] == 0 and rec.data.shape == (1, 300)
+
+
+def test_exclude_and_ch_types(tmp_path):
+    rec = synthetic()
+    path = write_edf(tmp_path / "x.edf", rec)
+    out = read_edf(path, exclude=["Cz"], ch_types={"C3": "eog"})
+    assert out.ch_names == ["C3", "C4", "ECG"]
+    assert out.ch_types == ["eog", "eeg", "ecg"]
+    with pytest.raises(ChannelError, match="nope"):
+        read_edf(path, exclude=["nope"])
+    with pytest.raises(ChannelError):
+        read_edf(path, ch_types={"nope": "eeg"})
+    with pytest.raises(ChannelError, match="every channel"):
+        read_edf(path, exclude=rec.ch_names)
+
+
+def test_bdf_24bit(tmp_path):
+    """A BDF file (24-bit) written by edfio is read through MNE's BDF reader."""
+    import datetime
+
+    import edfio
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 30, 512)
+    sig = edfio.BdfSignal(x, 256, label="Cz", physical_dimension="uV", physical_range=(-500, 500))
+    bdf = edfio.Bdf([sig], recording=edfio.Recording(startdate=datetime.date(1985, 1, 1)))
+    bdf.write(tmp_path / "x.bdf")
+    hdr = parse_edf_header(tmp_path / "x.bdf")
+    assert hdr.kind == "BDF" and hdr.sample_bytes == 3
+    rec = read_recording(tmp_path / "x.bdf")
+    step = 1000 / (2**24 - 1)
+    assert np.abs(rec.data[0] - x).max() <= step
+    assert rec.meta["format"].startswith("BDF")
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("rel", ["eeg_edf/eegmmidb/S001R04.edf",
+                                 "eeg_edf/mne-testing-data/subsecond_starttime.edf",
+                                 "eeg_edf/mne-testing-data/chtypes_edf.edf"])
+def test_tal_parser_agrees_with_mne_on_well_formed_files(rel):
+    import mne
+
+    path = shared(rel)
+    rec = read_edf(path)
+    ann = mne.io.read_raw_edf(path, verbose="error").annotations
+    assert list(rec.annotations.description) == list(ann.description)
+    np.testing.assert_allclose(rec.annotations.onset, ann.onset, atol=1e-6)
+    np.testing.assert_allclose(rec.annotations.duration, ann.duration, atol=1e-6)
