@@ -1,0 +1,126 @@
+"""vEEGNet-ver3: the single-latent EEGNet VAE that hvEEGNet is compared with.
+
+A. Zancanaro, G. Cisotto, I. Zoppis, S. L. Manzoni, "hvEEGNet: exploiting hierarchical VAEs on
+EEG data for neuroscience applications", arXiv 2312.00799 (2023), which introduces vEEGNet-ver3
+and hvEEGNet; predecessor vEEGNet (ICT4AWE 2023, arXiv 2312.09449). Reimplemented from the
+description of the official code (no licence, no code copied).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from biosig.errors import ConfigError
+from biosig.models._registry import register_model
+from biosig.models.blocks.eegnet_cells import (
+    ConvGaussian,
+    EEGNetDecoderCells,
+    EEGNetEncoderCells,
+    eegnet_kernel_sizes,
+)
+from biosig.models.blocks.vae import VAEOutput, gaussian_kl
+from biosig.models.hveegnet import _signal_shape
+
+__all__ = ["VEEGNet"]
+
+
+@register_model("veegnet")
+class VEEGNet(nn.Module):
+    """vEEGNet-ver3: EEGNet encoder, one convolutional latent, mirrored decoder [Zancanaro2023]_.
+
+    The same encoder and decoder cells as :class:`~biosig.models.HVEEGNet` (temporal
+    ``(1, 128)``, depthwise spatial ``(C, 1)``, separable ``(1, 32)``, AvgPool ``(1, 10)``;
+    F1 = 8, D = 2, F2 = 16) with a single latent ``z`` of shape ``(16, 1, T // 10)`` from an
+    ELU + 1x1 convolutional Gaussian map (the official ``parameters_map_type = 0``), decoded
+    directly by the Upsample decoder. Trained with the same soft-DTW + KL loss.
+
+    Parameters
+    ----------
+    n_chans, n_times, n_outputs, sfreq, chs_info, F1, D, F2, temporal_kernel, separable_kernel,
+    pool, drop_prob, activation, sampling_activation :
+        As in :class:`~biosig.models.HVEEGNet` (``n_outputs`` is accepted for a uniform
+        signature and unused).
+
+    Notes
+    -----
+    Input ``(B, C, T)`` EEG in µV; ``forward`` returns a
+    :class:`~biosig.models.blocks.vae.VAEOutput` with one KL term.
+
+    Parameter count at C = 22, T = 1000: **4,992** (encoder cells 2,224 + Gaussian map 544 +
+    decoder cells 2,224). The exact vEEGNet-ver3 configuration (same kernels as hvEEGNet and a
+    convolutional latent without a fully connected layer) follows the official code's
+    shared cells; not confirmed from the paper.
+
+    References
+    ----------
+    .. [Zancanaro2023] A. Zancanaro, G. Cisotto, I. Zoppis, S. L. Manzoni. hvEEGNet: exploiting
+       hierarchical VAEs on EEG data for neuroscience applications. arXiv 2312.00799, 2023.
+    """
+
+    n_levels = 1
+
+    def __init__(
+        self,
+        n_chans: int | None = None,
+        n_outputs: int | None = None,
+        n_times: int | None = None,
+        sfreq: float | None = 250.0,
+        chs_info: list[dict] | None = None,
+        F1: int = 8,
+        D: int = 2,
+        F2: int = 16,
+        temporal_kernel: int | None = None,
+        separable_kernel: int | None = None,
+        pool: int = 10,
+        drop_prob: float = 0.5,
+        activation: type[nn.Module] = nn.ELU,
+        sampling_activation: bool = True,
+    ):
+        super().__init__()
+        n_chans, n_times = _signal_shape(n_chans, n_times, chs_info, pool)
+        k1, k3 = eegnet_kernel_sizes(sfreq, temporal_kernel, separable_kernel)
+        self.n_chans, self.n_times, self.sfreq = n_chans, n_times, sfreq
+        self.n_outputs = n_outputs
+        cell_kw = dict(F1=F1, D=D, F2=F2, temporal_kernel=k1, separable_kernel=k3, pool=pool,
+                       drop_prob=drop_prob, activation=activation)
+        self.encoder = EEGNetEncoderCells(n_chans, **cell_kw)
+        self.posterior = ConvGaussian(F2, F2, activation if sampling_activation else None)
+        self.decoder = EEGNetDecoderCells(n_chans, n_times, **cell_kw)
+        n_pooled = n_times // pool if pool > 1 else n_times
+        self.latent_shapes: list[tuple[int, int, int]] = [(F2, 1, n_pooled)]
+
+    def _check_input(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3 or x.shape[1] != self.n_chans or x.shape[2] != self.n_times:
+            raise ValueError(f"expected input (batch, {self.n_chans}, {self.n_times}) in µV, "
+                             f"got {tuple(x.shape)}")
+        return x.unsqueeze(1)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and log-variance, each ``(B, 16, 1, T // 10)``."""
+        return self.posterior(self.encoder(self._check_input(x))[-1])
+
+    def forward(self, x: torch.Tensor) -> VAEOutput:
+        """Encode ``x`` ``(B, C, T)`` µV, sample ``z`` and decode."""
+        mu, lv = self.encode(x)
+        z = ConvGaussian.sample(mu, lv)
+        x_hat = self.decoder(z).squeeze(1)
+        return VAEOutput(x_hat=x_hat, z=[z], kl=[gaussian_kl(mu, lv)], mu=[mu], logvar=[lv])
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor, sample: bool = False) -> torch.Tensor:
+        """Reconstruction ``(B, C, T)`` µV from the posterior mean (or a sample); no gradient."""
+        mu, lv = self.encode(x)
+        z = ConvGaussian.sample(mu, lv) if sample else mu
+        return self.decoder(z).squeeze(1)
+
+    @torch.no_grad()
+    def generate(self, n: int = 1, sample: bool = True) -> torch.Tensor:
+        """``n`` trials ``(n, C, T)`` in µV decoded from z ~ N(0, I) (z = 0 if not ``sample``)."""
+        if int(n) < 1:
+            raise ConfigError(f"n must be >= 1, got {n}")
+        ref = next(self.parameters())
+        z = ref.new_zeros((int(n), *self.latent_shapes[0]))
+        if sample:
+            z.normal_()
+        return self.decoder(z).squeeze(1)
