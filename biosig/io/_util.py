@@ -70,6 +70,14 @@ def quiet_mne() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def quiet_wfdb() -> Iterator[None]:
+    """Silence the pandas deprecation warnings wfdb 4.3 emits on import and while reading."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The inplace keyword")
+        yield
+
+
 # --------------------------------------------------------------------------- units
 
 #: Voltage units and their factor to volts. Keys are normalised (see :func:`norm_unit`).

@@ -294,7 +294,6 @@ def read_gdf(
             with open(path, "rb") as fid:
                 raw = mne.io.read_raw_gdf(fid, preload=True, stim_channel=None, verbose="error")
         data = raw.get_data()
-        n_mne_events = len(raw.annotations)
         sfreq = float(raw.info["sfreq"])
         mne_names = list(raw.ch_names)
     if data.shape != (len(hdr.labels), n_times_expected):
@@ -302,12 +301,9 @@ def read_gdf(
             path, f"MNE returned data of shape {data.shape}, header implies "
             f"{(len(hdr.labels), n_times_expected)}"
         )
-    if n_mne_events != len(hdr.events_typ):
-        raise InvalidFileError(
-            path, f"MNE returned {n_mne_events} events, the event table holds {len(hdr.events_typ)}"
-        )
     # Annotations from the event table parsed above: positions are 1-based samples at the
-    # event rate (MNE assumes the signal rate); mode 1 events have no duration.
+    # event rate (MNE assumes the signal rate); mode 1 events have no duration. Events after
+    # the end of the data are kept (MNE drops them).
     ev_fs = hdr.event_sfreq if hdr.event_sfreq > 0 else sfreq
     onset = (hdr.events_pos - 1) / ev_fs
     duration = hdr.events_dur / ev_fs

@@ -28,6 +28,7 @@ from biosig.io._util import (
     check_file,
     count_nonfinite,
     norm_unit,
+    quiet_wfdb,
     resolve_ch_types,
     to_target_units,
     wrap_errors,
@@ -62,11 +63,12 @@ def _required_bytes(fmt: str, n_samples: int) -> int | None:
 
 
 def _read_header(base: Path):
-    import wfdb
+    with quiet_wfdb():
+        import wfdb
 
     hea = base.with_name(base.name + ".hea")
     check_file(hea, what="WFDB header")
-    with wrap_errors(hea, "parsing the WFDB header"):
+    with wrap_errors(hea, "parsing the WFDB header"), quiet_wfdb():
         header = wfdb.rdheader(str(base))
     if getattr(header, "n_seg", None):
         raise InvalidFileError(hea, "multi-segment WFDB records are not supported; read each segment")
@@ -168,7 +170,8 @@ def read_wfdb(
     InvalidFileError
         Missing header or signal file, truncated signal file, malformed header.
     """
-    import wfdb
+    with quiet_wfdb():
+        import wfdb
 
     if multi_rate not in ("smooth", "upsample"):
         raise ValueError(f"multi_rate must be 'smooth' or 'upsample', got {multi_rate!r}")
@@ -179,7 +182,7 @@ def read_wfdb(
     if header.sig_len == 0:
         raise InvalidFileError(hea, "record holds no samples (signal length 0)")
 
-    with wrap_errors(hea, "reading WFDB samples"):
+    with wrap_errors(hea, "reading WFDB samples"), quiet_wfdb():
         rec = wfdb.rdrecord(str(base), channels=idx, smooth_frames=False, physical=True)
         signals = [np.asarray(s, dtype=np.float64) for s in rec.e_p_signal]
     spf = [int(s or 1) for s in (rec.samps_per_frame or [1] * len(signals))]
@@ -233,10 +236,11 @@ def read_wfdb(
 
 
 def _read_annotations(base: Path, ann_path: Path, ext: str, sfreq: float, frame_fs: float) -> Annotations:
-    import wfdb
+    with quiet_wfdb():
+        import wfdb
 
     check_file(ann_path, what="WFDB annotation file")
-    with wrap_errors(ann_path, "reading WFDB annotations"):
+    with wrap_errors(ann_path, "reading WFDB annotations"), quiet_wfdb():
         ann = wfdb.rdann(str(base), ext)
         sample = np.asarray(ann.sample, dtype=np.float64)
         ann_fs = float(ann.fs) if ann.fs else frame_fs

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from biosig.errors import BiosigError, InvalidFileError
-from biosig.io._util import as_path, norm_unit
+from biosig.io._util import as_path, norm_unit, quiet_wfdb
 from biosig.io.gdf import GDF_TYPES, code_from_unit
 from biosig.io.recording import Recording
 
@@ -342,7 +342,8 @@ def write_gdf(
 #: WFDB annotation symbols that are beat or event codes (written as such); anything else
 #: is written as a comment annotation ('"') with the description in aux_note.
 def _wfdb_symbols() -> set[str]:
-    import wfdb.io.annotation as wann
+    with quiet_wfdb():
+        import wfdb.io.annotation as wann
 
     return set(wann.ann_label_table["symbol"].tolist()) - {'"', "+"}
 
@@ -363,7 +364,8 @@ def write_wfdb(
     (``N``, ``V``...) as such, others as comment annotations with the text in ``aux_note``.
     No header comments are written. Returns the header path.
     """
-    import wfdb
+    with quiet_wfdb():
+        import wfdb
 
     directory = as_path(directory)
     hea = directory / f"{record_name}.hea"
@@ -373,15 +375,16 @@ def write_wfdb(
     directory.mkdir(parents=True, exist_ok=True)
     names = [n.replace(" ", "_") for n in rec.ch_names]
     units = [_ascii_unit(u) or "NU" for u in rec.units]
-    wfdb.wrsamp(
-        record_name,
-        fs=rec.sfreq,
-        units=units,
-        sig_name=names,
-        p_signal=rec.data.T.astype(np.float64),
-        fmt=[fmt] * rec.n_chans,
-        write_dir=str(directory),
-    )
+    with quiet_wfdb():
+        wfdb.wrsamp(
+            record_name,
+            fs=rec.sfreq,
+            units=units,
+            sig_name=names,
+            p_signal=rec.data.T.astype(np.float64),
+            fmt=[fmt] * rec.n_chans,
+            write_dir=str(directory),
+        )
     ann = rec.annotations
     if len(ann):
         symbols_ok = _wfdb_symbols()
@@ -398,13 +401,14 @@ def write_wfdb(
             else:
                 symbols.append('"')
                 aux.append(d)
-        wfdb.wrann(
-            record_name,
-            annotation_ext,
-            sample=sample[order],
-            symbol=symbols,
-            aux_note=aux,
-            fs=rec.sfreq,
-            write_dir=str(directory),
-        )
+        with quiet_wfdb():
+            wfdb.wrann(
+                record_name,
+                annotation_ext,
+                sample=sample[order],
+                symbol=symbols,
+                aux_note=aux,
+                fs=rec.sfreq,
+                write_dir=str(directory),
+            )
     return hea

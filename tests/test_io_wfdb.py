@@ -1,0 +1,177 @@
+"""WFDB reader on real PhysioNet records and the WFDB writer."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from io_fixtures import SHARED, shared, synthetic
+
+from biosig.errors import ChannelError, InvalidFileError
+from biosig.io import Annotations, read_recording, read_wfdb, read_wfdb_header_labels, write_wfdb
+from biosig.io.recording import IDENTIFYING_KEYS
+
+LEADS12 = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+
+
+def _no_identifying_meta(rec) -> None:
+    assert not IDENTIFYING_KEYS.intersection(k.lower() for k in rec.meta)
+    text = repr(rec.meta).lower()
+    for word in ("age", "sex", "female", "dx", "date", "diagnos", "infarction", "aldomet"):
+        assert word not in text.replace("samps_per_frame", ""), word
+
+
+@pytest.mark.shared_data
+def test_ptb_15_leads_dat_and_xyz():
+    rec = read_wfdb(shared("ecg_wfdb/ptbdb/s0010_re"))
+    # 12 standard leads from .dat + 3 Frank leads from .xyz, all 1000 Hz, 38.4 s
+    assert rec.ch_names == ["i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6",
+                            "vx", "vy", "vz"]
+    assert rec.data.shape == (15, 38400) and rec.sfreq == 1000.0
+    assert set(rec.ch_types) == {"ecg"} and set(rec.units) == {"mV"}
+    assert rec.meta["source"] == "s0010_re.hea" and rec.meta["n_nan"] == 0
+    _no_identifying_meta(rec)
+    # gain 2000 adu/mV: first sample of lead i is -489 adu = -0.2445 mV
+    assert rec.data[0, 0] == pytest.approx(-489 / 2000)
+    # Einthoven: I + III = II to within rounding of the stored leads
+    np.testing.assert_allclose(rec.data[0] + rec.data[2], rec.data[1], atol=2e-3)
+
+
+@pytest.mark.shared_data
+def test_ptb_header_labels_only_through_label_function():
+    labels = read_wfdb_header_labels(shared("ecg_wfdb/ptbdb/s0010_re"))
+    assert labels["age"] == 81 and labels["sex"] == "female"
+    assert labels["reason_for_admission"] == "Myocardial infarction"
+    assert set(labels) == {"dx", "age", "sex", "reason_for_admission"}
+    assert "Medication" not in repr(labels) and "1990" not in repr(labels)
+
+
+@pytest.mark.shared_data
+def test_ptbxl_record():
+    rec = read_recording(shared("ecg_wfdb/ptb-xl/00001_lr"))
+    assert rec.data.shape == (12, 1000) and rec.sfreq == 100.0
+    assert [c.upper() for c in rec.ch_names] == [c.upper() for c in LEADS12]
+    assert set(rec.ch_types) == {"ecg"} and set(rec.units) == {"mV"}
+    assert rec.data[0, 0] == pytest.approx(-0.119)
+    _no_identifying_meta(rec)
+
+
+@pytest.mark.shared_data
+def test_cinc2021_mat_records():
+    folder = SHARED / "ecg_wfdb" / "cinc2021"
+    records = sorted(folder.glob("E075*.hea"))
+    if len(records) < 20:
+        pytest.skip(f"CinC 2021 records not found under {folder}")
+    for hea in records:
+        rec = read_recording(hea.with_suffix(".mat"))
+        assert rec.data.shape == (12, 5000) and rec.sfreq == 500.0, hea.name
+        assert rec.ch_names == LEADS12 and set(rec.units) == {"mV"}
+        assert rec.meta["fmt"] == ["16"] * 12 and rec.meta["source"] == hea.name
+        assert np.isfinite(rec.data).all() and np.abs(rec.data).max() < 20
+        _no_identifying_meta(rec)
+    first = read_wfdb(folder / "E07500")
+    assert first.data[0, 0] == pytest.approx(-0.068)  # -68 adu at 1000 adu/mV
+    labels = read_wfdb_header_labels(folder / "E07500")
+    assert labels == {"dx": ["67741000119109", "426177001"], "age": 78, "sex": "male"}
+    a, b = read_wfdb(folder / "E07509"), read_wfdb(folder / "E07510")
+    np.testing.assert_array_equal(a.data, b.data)  # the known duplicate pair
+
+
+@pytest.mark.shared_data
+def test_mitdb_100_fmt212_annotations_edited_header():
+    rec = read_wfdb(shared("ecg_wfdb/mitdb/100"))
+    assert rec.ch_names == ["MLII", "V5"] and rec.sfreq == 360.0
+    assert rec.data.shape == (2, 650000) and rec.meta["fmt"] == ["212", "212"]
+    assert rec.ch_types == ["ecg", "ecg"] and rec.units == ["mV", "mV"]
+    # 995 adu (initial value), baseline 1024, gain 200 -> -0.145 mV
+    assert rec.data[0, 0] == pytest.approx((995 - 1024) / 200)
+    ann = rec.annotations
+    assert len(ann) == 2274
+    assert Counter(ann.description) == {"N": 2239, "A": 33, "V": 1, "(N": 1}
+    assert ann.onset[0] == pytest.approx(18 / 360) and np.all(np.diff(ann.onset) >= 0)
+    _no_identifying_meta(rec)  # header comment "69 M 1085 1629 x1" / "Aldomet, Inderal"
+    assert read_wfdb_header_labels(shared("ecg_wfdb/mitdb/100")) == {"dx": [], "age": None, "sex": None}
+
+
+@pytest.mark.shared_data
+def test_mimic_invalid_samples_multi_frame():
+    path = shared("ecg_wfdb/mimicdb/03700181")
+    rec = read_wfdb(path)
+    assert rec.ch_names == ["MCL1", "ABP", "RESP"]
+    assert rec.sfreq == 125.0 and rec.data.shape == (3, 75000)
+    assert rec.ch_types == ["ecg", "misc", "resp"]
+    assert rec.units == ["mV", "mmHg", "mV"]
+    # RESP is skewed by 4 frames: the last 4 samples are invalid -> NaN, counted
+    assert rec.meta["n_nan"] == 4 == int(np.isnan(rec.data).sum())
+    assert np.isnan(rec.data[2, -4:]).all()
+    assert rec.meta["samps_per_frame"] == [4, 1, 1]
+    # smoothed MCL1 = mean of the 4 samples of each frame
+    fast = read_wfdb(path, channels=["MCL1"])
+    assert fast.sfreq == 500.0 and fast.data.shape == (1, 300000)
+    np.testing.assert_allclose(fast.data[0].reshape(-1, 4).mean(1), rec.data[0], rtol=1e-5, atol=1e-6)
+    up = read_wfdb(path, multi_rate="upsample")
+    assert up.sfreq == 500.0 and up.data.shape == (3, 300000)
+    np.testing.assert_array_equal(up.data[1, ::4], rec.data[1])
+    assert up.meta["n_nan"] == 16
+    by_index = read_wfdb(path, channels=[1])
+    assert by_index.ch_names == ["ABP"]
+    with pytest.raises(ChannelError, match="XYZ"):
+        read_wfdb(path, channels=["XYZ"])
+    with pytest.raises(ValueError, match="multi_rate"):
+        read_wfdb(path, multi_rate="nearest")
+
+
+def test_wfdb_roundtrip_with_nan_and_annotations(tmp_path):
+    ann = Annotations.from_lists([0.2, 0.4, 1.0, 2.0], [0, 0, 0, 0], ["N", "V", "(AFIB", "left_hand"])
+    rec = synthetic(n_chans=3, n_times=1000, sfreq=250.0, annotations=ann)
+    rec.data[2, 100:105] = np.nan
+    hea = write_wfdb(tmp_path, "sim1", rec)
+    assert hea.name == "sim1.hea" and (tmp_path / "sim1.dat").exists()
+    assert "#" not in hea.read_text()  # no header comments are written
+    out = read_wfdb(tmp_path / "sim1")
+    assert out.ch_names == rec.ch_names and out.units == rec.units and out.ch_types == rec.ch_types
+    assert out.meta["n_nan"] == 5 and np.isnan(out.data[2, 100:105]).all()
+    finite = np.isfinite(rec.data)
+    ranges = np.nanmax(rec.data, 1) - np.nanmin(rec.data, 1)
+    err = np.abs(np.where(finite, out.data - rec.data, 0)).max(1)
+    assert np.all(err <= ranges / 65000)
+    assert list(out.annotations.description) == ["N", "V", "(AFIB", "left_hand"]
+    np.testing.assert_allclose(out.annotations.onset, [0.2, 0.4, 1.0, 2.0])
+
+
+def test_wfdb_writer_fmt212(tmp_path):
+    rec = synthetic(n_chans=2, n_times=720, sfreq=360.0, with_ecg=True, annotations=Annotations.empty())
+    write_wfdb(tmp_path, "r212", rec, fmt="212")
+    out = read_wfdb(tmp_path / "r212.hea")
+    assert out.meta["fmt"] == ["212", "212"]
+    ranges = rec.data.max(1) - rec.data.min(1)
+    assert np.all(np.abs(out.data - rec.data).max(1) <= ranges / 4000)
+
+
+def test_wfdb_missing_and_truncated_files(tmp_path):
+    rec = synthetic(n_chans=2, n_times=500, annotations=Annotations.empty())
+    write_wfdb(tmp_path, "t", rec)
+    dat = tmp_path / "t.dat"
+    dat.write_bytes(dat.read_bytes()[:-10])
+    with pytest.raises(InvalidFileError, match="truncated") as info:
+        read_wfdb(tmp_path / "t")
+    assert info.value.path.endswith("t.dat")
+    dat.unlink()
+    with pytest.raises(InvalidFileError, match="does not exist"):
+        read_wfdb(tmp_path / "t")
+    with pytest.raises(InvalidFileError, match="header does not exist"):
+        read_wfdb(tmp_path / "missing")
+    with pytest.raises(InvalidFileError):
+        read_recording(tmp_path / "missing")
+
+
+def test_header_labels_parsing(tmp_path):
+    rec = synthetic(n_chans=2, n_times=100, annotations=Annotations.empty())
+    write_wfdb(tmp_path, "lab", rec)
+    hea = tmp_path / "lab.hea"
+    hea.write_text(hea.read_text() + "# Age: NaN\n# Sex: F\n# Dx: 164889003\n# Name: Jane Doe\n")
+    labels = read_wfdb_header_labels(hea)
+    assert labels == {"dx": ["164889003"], "age": None, "sex": "female"}
+    out = read_wfdb(hea)
+    assert "Jane" not in repr(out.meta)
