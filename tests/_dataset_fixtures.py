@@ -177,3 +177,52 @@ def write_true_labels(path: Path, labels) -> None:
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     savemat(path, {"classlabel": np.asarray(labels, dtype=np.uint8).reshape(-1, 1)})
+
+
+# --------------------------------------------------------------------------- TUEV
+
+TUH_ELECTRODES = ["FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8",
+                  "T3", "T4", "T5", "T6", "A1", "A2", "FZ", "CZ", "PZ", "T1", "T2"]
+
+
+def tuh_signal(electrode: str, t: np.ndarray) -> np.ndarray:
+    """A distinct sum of two sinusoids per electrode (µV), all inside 2-30 Hz."""
+    k = TUH_ELECTRODES.index(electrode)
+    return (20 + 2 * k) * np.sin(2 * np.pi * (2 + k) * t + k) + 5 * np.sin(2 * np.pi * (30 - k) * t)
+
+
+def write_tuev_file(edf_path: Path, events, *, sfreq: float = 250.0, duration: float = 60.0) -> None:
+    """One TUEV-style EDF (``EEG XX-REF`` channels + EKG + PHOTIC) and its ``.rec``.
+
+    ``events``: rows (channel, start, stop, label)."""
+    from biosig.io.recording import Recording
+    from biosig.io.write import write_edf
+
+    t = np.arange(int(duration * sfreq)) / sfreq
+    names = [f"EEG {e}-REF" for e in TUH_ELECTRODES] + ["EEG EKG1-REF", "PHOTIC-REF"]
+    data = np.stack([tuh_signal(e, t) for e in TUH_ELECTRODES]
+                    + [100 * np.sin(2 * np.pi * 1.2 * t), np.zeros_like(t)])
+    rec = Recording(data=data, sfreq=sfreq, ch_names=names, units=["uV"] * len(names),
+                    ch_types=["eeg"] * 24 + ["misc"])
+    edf_path = Path(edf_path)
+    edf_path.parent.mkdir(parents=True, exist_ok=True)
+    write_edf(edf_path, rec)
+    lines = [f"{int(c)},{s:.4f},{e:.4f},{int(lab)}" for c, s, e, lab in events]
+    edf_path.with_suffix(".rec").write_text("\n".join(lines) + "\n")
+
+
+def write_tuev_tree(root: Path, n_subjects: int = 5, files_per_subject: int = 1, events_per_file: int = 6,
+                    n_eval_subjects: int = 2, seed: int = 0, duration: float = 60.0) -> list[Path]:
+    """``<root>/edf/{train,eval}/<subject>/<subject>_0000000k.edf`` + ``.rec`` files."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for part, n in (("train", n_subjects), ("eval", n_eval_subjects)):
+        for s in range(n):
+            subj = f"{part[:2]}{s:06d}"
+            for k in range(files_per_subject):
+                starts = np.sort(rng.uniform(0.0, duration - 1.0, size=events_per_file)).round(1)
+                ev = [(int(rng.integers(0, 22)), st, st + 1.0, int(rng.integers(1, 7))) for st in starts]
+                path = Path(root) / "edf" / part / subj / f"{subj}_{k + 1:08d}.edf"
+                write_tuev_file(path, ev, duration=duration)
+                out.append(path)
+    return out

@@ -1,0 +1,277 @@
+"""TUH EEG Events corpus (TUEV v2.0.x): 6-class event classification from clinical EEG.
+
+Harati, A., Golmohammadi, M., Lopez, S., Obeid, I., Picone, J. "Improved EEG event
+classification using differential energy", IEEE SPMB 2015; Obeid, I., Picone, J. "The Temple
+University Hospital EEG Data Corpus", Front. Neurosci. 10:196 (2016). **Licensed**: the TUH
+corpora need a signed data-use agreement (https://isip.piconepress.com/projects/nedc/html/tuh_eeg/);
+biosig never downloads or bundles them. Point ``path`` at your own copy.
+
+Layout: ``edf/train/<subject>/<subject>_<n>.edf`` and ``edf/eval/...``; beside each EDF a
+``.rec`` file with one ``channel,start,stop,label`` row per event (channel = index in the TCP
+montage, times in s, label 1..6 = SPSW, GPED, PLED, EYEM, ARTF, BCKG).
+
+Preprocessing (the EEG-foundation-model literature's TUEV recipe: BIOT, LaBraM, EEGDM):
+keep the ``EEG XX-REF`` channels, band-pass 0.1-75 Hz and notch (MNE FIR filters, as
+``raw.filter`` / ``raw.notch_filter``), resample to 200 Hz (MNE FFT resampling with
+``npad=100``: ``raw.resample``'s default ``npad="auto"`` shifts a 250 -> 200 Hz signal by about
+half a sample in MNE 1.13 (a 12 Hz sine comes back 20 % off), so it is not used), TCP bipolar montage, then one 5-s window per ``.rec`` row from 2 s before the
+event start to 2 s after its end (1000 samples at 200 Hz).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from biosig.data.windows import EventWindows
+from biosig.datasets._common import dataset_root, file_manifest, require_dir, split_subjects
+from biosig.datasets.montages import MONTAGES, apply_bipolar, bipolar_names, tuh_electrode
+from biosig.errors import ConfigError, InvalidFileError
+from biosig.io.recording import Annotations, Recording
+
+__all__ = ["TUEV", "TUEV_CLASSES", "TUEVWindows", "read_rec"]
+
+#: Class names in label order (.rec label 1..6 -> 0..5).
+TUEV_CLASSES = ["spsw", "gped", "pled", "eyem", "artf", "bckg"]
+_EDGES = ("tile", "pad", "drop")
+
+
+def read_rec(path: str | os.PathLike, n_channels: int = 22) -> np.ndarray:
+    """Parse a TUEV ``.rec`` file into an ``(n, 4)`` float array ``channel, start, stop, label``.
+
+    Raises :class:`InvalidFileError` naming the file and row (1-based) for a malformed row, a
+    channel outside ``0..n_channels-1``, ``stop <= start`` or a label outside 1..6.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidFileError(path, "annotation (.rec) file missing")
+    rows = []
+    for i, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        s = line.strip()
+        if not s:
+            continue
+        parts = [p.strip() for p in s.split(",")]
+        if len(parts) != 4:
+            raise InvalidFileError(path, f"row {i}: expected 4 fields 'channel,start,stop,label', got {s!r}")
+        try:
+            ch, start, stop, lab = int(float(parts[0])), float(parts[1]), float(parts[2]), float(parts[3])
+        except ValueError:
+            raise InvalidFileError(path, f"row {i}: non-numeric field in {s!r}") from None
+        if lab != int(lab) or not 1 <= int(lab) <= 6:
+            raise InvalidFileError(path, f"row {i}: unknown label {parts[3]!r} (TUEV labels are 1..6 = "
+                                         "SPSW, GPED, PLED, EYEM, ARTF, BCKG)")
+        if not 0 <= ch < n_channels:
+            raise InvalidFileError(path, f"row {i}: channel {ch} outside the {n_channels}-channel montage")
+        if not (np.isfinite(start) and np.isfinite(stop)) or start < 0 or stop <= start:
+            raise InvalidFileError(path, f"row {i}: bad event times start={start}, stop={stop}")
+        rows.append((ch, start, stop, int(lab)))
+    return np.array(rows, dtype=np.float64).reshape(-1, 4)
+
+
+class TUEV:
+    """TUEV event windows: TCP bipolar EEG (µV) at 200 Hz, 6 classes, one window per event.
+
+    Parameters
+    ----------
+    path : the corpus folder holding ``edf/train`` and ``edf/eval`` (or a folder with
+        ``train``/``eval`` directly); default ``BIOSIG_DATA/tuev/v2.0.1``.
+    splits : official parts to index: ``"train"`` and/or ``"eval"``.
+    montage : ``"tcp22"`` (EEGDM/LaBraM order and polarity), ``"tcp22_tuh"`` (TUH's
+        ``01_tcp_ar`` polarity) or ``"tcp16"`` (BIOT/PyHealth double banana).
+    bandpass : ``(low, high)`` Hz, MNE FIR; ``None`` to skip. Default 0.1-75.
+    notch : notch frequency in Hz (MNE FIR) or ``None``. Default 50 Hz as in the BIOT/LaBraM/EEGDM
+        code, although TUH was recorded on 60 Hz mains; pass 60.0 for a physically matched notch.
+    sfreq : target sampling rate (Hz). Default 200.
+    edge : how windows that run past the recording are handled: ``"tile"`` (default, as
+        BIOT/LaBraM/EEGDM: the signal is repeated three times end to end, so a window 2 s
+        before the start wraps around to the end of the recording), ``"pad"`` (zeros), or
+        ``"drop"`` (the window is skipped and counted).
+    val_fraction, seed : the validation split of the official train part, by subject
+        (subject = file-name prefix before ``_``): ``int(n_subjects * 0.2)`` subjects drawn
+        with ``numpy.random.RandomState(4523)`` from the sorted subject list (EEGDM's fraction
+        and seed; its draw from an unordered set is not reproducible, so the exact subjects
+        differ).
+
+    Notes
+    -----
+    Records carry ``split`` (``"train"``, ``"val"`` or ``"test"`` = official eval) and
+    ``official_split``. Windows carry the ``.rec`` ``channel`` of their event. Events are
+    1 s long; for another length the 5-s window is centred on the event.
+    """
+
+    name = "tuev"
+    version = "2.0.1"
+    multilabel = False
+    classes = list(TUEV_CLASSES)
+
+    def __init__(
+        self,
+        path: str | None = None,
+        splits: list[str] = ("train", "eval"),
+        montage: str = "tcp22",
+        bandpass: tuple[float, float] | None = (0.1, 75.0),
+        notch: float | None = 50.0,
+        sfreq: float = 200.0,
+        edge: str = "tile",
+        val_fraction: float = 0.2,
+        seed: int = 4523,
+    ):
+        root = dataset_root(path, "tuev", "v2.0.1")
+        how = ("TUEV is licensed (TUH data-use agreement): request it at "
+               "https://isip.piconepress.com/projects/nedc/html/tuh_eeg/ and pass its folder as path=.")
+        require_dir(root, "TUEV", how)
+        self.root = root / "edf" if (root / "edf").is_dir() else root
+        self.splits = list(splits)
+        if not self.splits or set(self.splits) - {"train", "eval"}:
+            raise ConfigError(f"splits must be 'train' and/or 'eval', got {list(splits)}")
+        for s in self.splits:
+            require_dir(self.root / s, f"TUEV {s!r} folder", how)
+        if montage not in MONTAGES:
+            raise ConfigError(f"montage must be one of {sorted(MONTAGES)}, got {montage!r}")
+        if edge not in _EDGES:
+            raise ConfigError(f"edge must be one of {_EDGES}, got {edge!r}")
+        self.montage = montage
+        self.bandpass = None if bandpass is None else (float(bandpass[0]), float(bandpass[1]))
+        self.notch = None if notch is None else float(notch)
+        self.sfreq = float(sfreq)
+        self.edge = edge
+        self.val_fraction = float(val_fraction)
+        self.seed = int(seed)
+        self._records: list[dict] | None = None
+
+    # ------------------------------------------------------------------ index
+    @staticmethod
+    def _subject(edf: Path) -> str:
+        return edf.stem.split("_")[0] if "_" in edf.stem else edf.parent.name
+
+    def records(self) -> list[dict]:
+        if self._records is not None:
+            return self._records
+        out = []
+        for part in self.splits:
+            edfs = sorted((self.root / part).rglob("*.edf"))
+            if not edfs:
+                raise InvalidFileError(self.root / part, "no .edf files found")
+            for edf in edfs:
+                rec_file = edf.with_suffix(".rec")
+                if not rec_file.is_file():
+                    raise InvalidFileError(rec_file, f"annotation file for {edf.name} missing")
+                rel = edf.relative_to(self.root).with_suffix("")
+                out.append({"record": rel.as_posix(), "subject": self._subject(edf), "session": "1",
+                            "official_split": part, "split": "test" if part == "eval" else "train",
+                            "path": rel.as_posix() + ".edf"})
+        train_subjects = [r["subject"] for r in out if r["official_split"] == "train"]
+        val = split_subjects(train_subjects, self.val_fraction, self.seed)
+        for r in out:
+            if r["official_split"] == "train" and r["subject"] in val:
+                r["split"] = "val"
+        self._records = out
+        return out
+
+    def identity(self) -> dict:
+        recs = self.records()
+        files = [r["path"] for r in recs] + [r["path"][:-4] + ".rec" for r in recs]
+        return {
+            "name": self.name, "version": self.version, "splits": self.splits, "montage": self.montage,
+            "bandpass": self.bandpass, "notch": self.notch, "sfreq": self.sfreq, "edge": self.edge,
+            "val_fraction": self.val_fraction, "seed": self.seed,
+            "files": file_manifest(self.root, files),
+        }
+
+    # ------------------------------------------------------------------ signals
+    def load(self, ref: dict) -> Recording:
+        """One EDF preprocessed as configured, in the TCP montage (µV), with one annotation per
+        ``.rec`` row (onset = window start + 2 s, description = class name)."""
+        import mne
+
+        from biosig.io import read_edf
+
+        edf = self.root / ref["path"]
+        rows = read_rec(edf.with_suffix(".rec"), n_channels=22)
+        raw = read_edf(edf)
+        duration = raw.n_times / raw.sfreq
+        for i, (ch, start, stop, lab) in enumerate(rows, start=1):
+            if stop > duration + 1e-6:
+                raise InvalidFileError(
+                    edf.with_suffix(".rec"),
+                    f"row {i}: event {start:g}-{stop:g} s ends after the recording ({duration:g} s of {edf.name})",
+                )
+        electrodes, idx = [], []
+        for j, name in enumerate(raw.ch_names):
+            e = tuh_electrode(name)
+            if e is not None and e not in electrodes:
+                electrodes.append(e)
+                idx.append(j)
+        needed = sorted({e for p in MONTAGES[self.montage] for e in p})
+        keep = [k for k, e in enumerate(electrodes) if e in needed]
+        data = raw.data[[idx[k] for k in keep]].astype(np.float64)
+        electrodes = [electrodes[k] for k in keep]
+        missing = sorted(set(needed) - set(electrodes))
+        if missing:
+            raise InvalidFileError(edf, f"lacks 'EEG XX-REF' channels {missing} needed by montage {self.montage!r}")
+        fs = raw.sfreq
+        with mne.utils.use_log_level("error"):
+            if self.bandpass is not None:
+                if self.bandpass[1] >= fs / 2:
+                    raise ConfigError(f"bandpass high {self.bandpass[1]} Hz is not below Nyquist of {edf.name} ({fs / 2} Hz)")
+                data = mne.filter.filter_data(data, fs, self.bandpass[0], self.bandpass[1], verbose="error")
+            if self.notch is not None:
+                data = mne.filter.notch_filter(data, fs, self.notch, verbose="error")
+            if abs(fs - self.sfreq) > 1e-9:
+                data = mne.filter.resample(data, up=self.sfreq, down=fs, npad=100, verbose="error")
+        bip = apply_bipolar(data, electrodes, self.montage, source=edf.name)
+        n = bip.shape[1]
+        offset = 0.0
+        if self.edge == "tile":
+            bip = np.concatenate([bip, bip, bip], axis=1)
+            offset = n / self.sfreq
+        elif self.edge == "pad":
+            pad = int(np.ceil(2.5 * self.sfreq)) + 1
+            bip = np.pad(bip, ((0, 0), (pad, pad)))
+            offset = pad / self.sfreq
+        # window [start - 2, stop + 2] for 1-s events; centred on the event otherwise
+        onsets = (rows[:, 1] + rows[:, 2]) / 2 - 0.5 + offset
+        names = [TUEV_CLASSES[int(lab) - 1] for lab in rows[:, 3]]
+        names_bip = bipolar_names(self.montage)
+        return Recording(
+            data=bip.astype(np.float32), sfreq=self.sfreq, ch_names=names_bip,
+            ch_types=["eeg"] * len(names_bip), units=["uV"] * len(names_bip),
+            annotations=Annotations.from_lists(onsets, rows[:, 2] - rows[:, 1], names),
+            meta={"format": raw.meta.get("format", "EDF"), "source": edf.name, "dataset": self.name,
+                  "event_channels": rows[:, 0].astype(int).tolist(), "edge": self.edge,
+                  "edge_offset_s": offset, "n_times_original": n},
+        )
+
+    def default_windows(self):
+        return TUEVWindows(tmin=-2.0, tmax=3.0, mapping={c: i for i, c in enumerate(self.classes)})
+
+    def __repr__(self) -> str:
+        return f"TUEV(path={os.fspath(self.root)!r}, montage={self.montage!r}, edge={self.edge!r})"
+
+
+@dataclass
+class TUEVWindows(EventWindows):
+    """One window per ``.rec`` row (``[onset - 2, onset + 3)`` s = 5 s); rows carry the event's
+    montage ``channel``. Several rows can share a window (same event on several channels)."""
+
+    def params(self) -> dict:
+        return {**super().params(), "windower": "TUEVWindows"}
+
+    def __call__(self, rec: Recording, ref: dict):
+        n = self.n_times(rec.sfreq)
+        chans = rec.meta.get("event_channels") or [-1] * len(rec.annotations)
+        shift = float(rec.meta.get("edge_offset_s", 0.0))  # report onsets in the original time axis
+        rows, skipped = [], 0
+        for onset, desc, ch in zip(rec.annotations.onset, rec.annotations.description, chans):
+            if desc not in self.mapping:
+                continue
+            start = int(round((onset + self.tmin) * rec.sfreq))
+            if start < 0 or start + n > rec.n_times:
+                skipped += 1
+                continue
+            rows.append({"start": start, "label": int(self.mapping[desc]), "onset": float(onset) - shift,
+                         "event": str(desc), "channel": int(ch)})
+        return rows, skipped
