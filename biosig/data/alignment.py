@@ -33,6 +33,7 @@ __all__ = [
     "trial_covariances",
     "inv_sqrtm",
     "align_per_group",
+    "online_whiteners",
 ]
 
 CovEstimator = Literal["cov", "scm"]
@@ -202,6 +203,7 @@ class OnlineEuclideanAlignment:
         """Forget every trial seen (start a new subject/session)."""
         self._sum = None if self.prior is None else self.prior * self.prior_weight
         self._count = self.prior_weight
+        self.whitener_: np.ndarray | None = None
         return self
 
     @property
@@ -224,8 +226,8 @@ class OnlineEuclideanAlignment:
             )
         self._sum = cov if self._sum is None else self._sum + cov
         self._count += 1
-        w = inv_sqrtm(_shrink(self._sum / self._count, self.shrinkage))
-        return _back(w @ arr, as_torch)
+        self.whitener_ = inv_sqrtm(_shrink(self._sum / self._count, self.shrinkage))
+        return _back(self.whitener_ @ arr, as_torch)
 
     def transform_sequence(self, x):
         """Align trials ``(N, C, T)`` one after the other (order = chronological order)."""
@@ -251,3 +253,14 @@ def align_per_group(x, groups, estimator: CovEstimator = "cov", shrinkage: float
         idx = np.flatnonzero(groups == g)
         out[idx] = EuclideanAlignment(estimator, shrinkage).fit_transform(arr[idx])
     return _back(out, as_torch)
+
+
+def online_whiteners(x, estimator: CovEstimator = "cov", shrinkage: float = 0.0) -> np.ndarray:
+    """The matrices ``R_i^{-1/2}`` (N, C, C) that :class:`OnlineEuclideanAlignment` applies to
+    trials ``x`` (N, C, T) taken in order (trial ``i`` uses trials ``0..i``), float32."""
+    arr, _ = _to_numpy(x)
+    arr = _check_trials(arr)
+    covs = trial_covariances(arr, estimator)
+    running = np.cumsum(covs, axis=0) / np.arange(1, len(covs) + 1)[:, None, None]
+    shrinkage = _check_shrinkage(shrinkage)
+    return np.stack([inv_sqrtm(_shrink(r, shrinkage)) for r in running]).astype(np.float32)

@@ -42,6 +42,8 @@ __all__ = [
     "protocol_splits",
     "align_split",
     "check_disjoint",
+    "with_trial_index",
+    "PaperProtocol",
 ]
 
 PROTOCOLS = ("co", "cv", "loso", "competition")
@@ -287,3 +289,60 @@ def align_split(
                 block = OnlineEuclideanAlignment(estimator, shrinkage).transform_sequence(block)
             x_test[rows] = block
     return x_train, x_test
+
+
+def with_trial_index(meta: pd.DataFrame) -> pd.DataFrame:
+    """Copy of a window table with ``trial`` = chronological index within subject.
+
+    Rows are taken to be in recording order (a window cache lists records in the dataset's
+    order and windows by onset); an existing ``trial`` column (e.g. per-session trial numbers)
+    is kept as ``trial_in_session``.
+    """
+    for col in ("subject", "session", "label"):
+        if col not in meta.columns:
+            raise ConfigError(f"window metadata lacks {col!r} (has {list(meta.columns)})")
+    out = meta.reset_index(drop=True).copy()
+    if "trial" in out.columns:
+        out = out.rename(columns={"trial": "trial_in_session"})
+    out["trial"] = out.groupby("subject", sort=False).cumcount()
+    return out
+
+
+@dataclass
+class PaperProtocol:
+    """A DBConformer protocol as a :class:`~biosig.data.BiosigDataModule` protocol.
+
+    ``split(meta)`` returns ``{"train", "val", "test"}`` positional indices for one split:
+    ``protocol`` in ``"co"``, ``"cv"``, ``"loso"``, ``"competition"``; ``subject`` = the
+    (test) subject; ``fold`` = the CV fold. ``val`` is empty, as in the paper (no validation
+    split; the DataModule then validates on the test part, which is what the official scripts
+    log every epoch -- report only the last epoch).
+    """
+
+    protocol: str = "co"
+    subject: int | str = 1
+    fold: int = 0
+    n_splits: int = 5
+    train_fraction: float = 0.8
+
+    def __post_init__(self):
+        if self.protocol.lower() not in PROTOCOLS:
+            raise ConfigError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
+
+    def splits(self, meta: pd.DataFrame) -> list[Split]:
+        meta = with_trial_index(meta)
+        kw = {}
+        if self.protocol.lower() == "cv":
+            kw["n_splits"] = self.n_splits
+        elif self.protocol.lower() == "co":
+            kw["train_fraction"] = self.train_fraction
+        return protocol_splits(meta, self.protocol, **kw)
+
+    def split(self, meta: pd.DataFrame) -> dict[str, np.ndarray]:
+        chosen = [s for s in self.splits(meta)
+                  if str(s.subject) == str(self.subject) and s.fold == self.fold]
+        if not chosen:
+            raise ConfigError(f"{self}: no split for subject {self.subject!r} fold {self.fold} "
+                              f"(subjects: {sorted(meta['subject'].astype(str).unique())})")
+        s = chosen[0]
+        return {"train": s.train, "val": np.zeros(0, dtype=np.int64), "test": s.test}
