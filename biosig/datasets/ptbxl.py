@@ -169,16 +169,20 @@ class PTBXL:
         ages = df["age"].to_numpy() if "age" in df else np.full(len(df), np.nan)
         sexes = df["sex"].to_numpy() if "sex" in df else np.full(len(df), np.nan)
         out = []
+        parsed_cache: dict[str, dict] = {}
         for i, (ecg_id, pid, codes, fold, fname) in enumerate(
             zip(df["ecg_id"].to_numpy(), df["patient_id"].to_numpy(), df["scp_codes"].to_numpy(),
                 df["strat_fold"].to_numpy(), df[file_col].to_numpy())
         ):
-            try:
-                parsed = ast.literal_eval(codes)
-                if not isinstance(parsed, dict):
-                    raise ValueError("not a dict")
-            except (ValueError, SyntaxError) as err:
-                raise InvalidFileError(path, f"row {i + 2} (ecg_id {ecg_id}): scp_codes {codes!r} is not a dict literal ({err})") from None
+            parsed = parsed_cache.get(codes)
+            if parsed is None:  # many records share one scp_codes string: parse each once
+                try:
+                    parsed = ast.literal_eval(codes)
+                    if not isinstance(parsed, dict):
+                        raise ValueError("not a dict")
+                except (ValueError, SyntaxError) as err:
+                    raise InvalidFileError(path, f"row {i + 2} (ecg_id {ecg_id}): scp_codes {codes!r} is not a dict literal ({err})") from None
+                parsed_cache[codes] = parsed
             labels = sorted({
                 cls_index[lab]
                 for code, lik in parsed.items()
