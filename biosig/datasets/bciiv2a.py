@@ -94,6 +94,8 @@ class BCIIV2a:
     bandpass : ``None``, a preset name of :data:`BANDPASS_PRESETS` or ``(low, high)`` Hz;
         zero-phase Butterworth (order 4) applied in :meth:`load`.
     download : fetch the BNCI files into ``path`` when absent.
+    mirror : base URL holding ``A01T.mat`` ... instead of BNCI Horizon's
+        ``http://bnci-horizon-2020.eu/database/data-sets/001-2014/``.
 
     Notes
     -----
@@ -122,6 +124,7 @@ class BCIIV2a:
         rejected: str = "keep",
         bandpass: str | tuple[float, float] | None = None,
         download: bool = False,
+        mirror: str | None = None,
     ):
         self.root = dataset_root(path, "bciiv2a")
         self.subjects = list(range(1, 10)) if subjects is None else [int(s) for s in subjects]
@@ -154,7 +157,7 @@ class BCIIV2a:
             if form == "gdf":
                 raise ConfigError("download=True fetches the BNCI .mat form; the GDF files come from "
                                   "https://www.bbci.de/competition/iv/ (pass form='bnci' or 'auto')")
-            self.download()
+            self.download(mirror)
             form = "bnci" if form == "auto" else form
         if form == "auto":
             first = f"A{self.subjects[0]:02d}{self.sessions[0]}"

@@ -62,6 +62,7 @@ class EEGMMIDB:
     tmin, tmax : window in s after each event onset (events last about 4.1 s).
     download : fetch missing files from PhysioNet, verified against the SHA-256 list that
         ships with MNE (``mne/data/eegbci_checksums.txt``).
+    mirror : base URL of the project (PhysioNet by default).
     """
 
     name = "eegmmidb"
@@ -77,6 +78,7 @@ class EEGMMIDB:
         tmin: float = 0.0,
         tmax: float = 4.0,
         download: bool = False,
+        mirror: str = "https://physionet.org/files/eegmmidb/1.0.0/",
     ):
         self.root = dataset_root(path, "eegmmidb", self.version)
         self.subjects = list(range(1, 110)) if subjects is None else [int(s) for s in subjects]
@@ -96,7 +98,7 @@ class EEGMMIDB:
             raise ConfigError(f"tmax ({tmax}) must exceed tmin ({tmin})")
         self.tmin, self.tmax = float(tmin), float(tmax)
         if download:
-            self.download()
+            self.download(mirror)
         require_dir(self.root, "eegmmidb", "Download it from https://physionet.org/content/eegmmidb/1.0.0/ "
                     "and pass path=, or use download=True.")
 

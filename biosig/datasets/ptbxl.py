@@ -56,6 +56,8 @@ class PTBXL:
     drop_unlabelled : leave out records with no label at this level (as the benchmark does).
     download : fetch the metadata and the chosen ``records<fs>`` files from PhysioNet (each
         verified against the project's ``SHA256SUMS.txt``) when absent.
+    mirror : base URL of a PhysioNet mirror (default ``https://physionet.org/files``); the
+        project lives under ``<mirror>/ptb-xl/1.0.3/``.
 
     Notes
     -----
@@ -80,6 +82,7 @@ class PTBXL:
         min_likelihood: float = 0.0,
         drop_unlabelled: bool = True,
         download: bool = False,
+        mirror: str | None = None,
     ):
         if sampling_rate not in (100, 500):
             raise ConfigError(f"sampling_rate must be 100 or 500, got {sampling_rate}")
@@ -90,8 +93,9 @@ class PTBXL:
         self.task = task
         self.min_likelihood = float(min_likelihood)
         self.drop_unlabelled = drop_unlabelled
+        self.mirror = mirror
         if download and not (self.root / "ptbxl_database.csv").is_file():
-            self.download()
+            self.download(mirror)
         require_dir(self.root, "PTB-XL", _HOW)
         self._statements = self._read_statements()
         self.classes = self._class_list()
