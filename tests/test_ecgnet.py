@@ -18,10 +18,10 @@ def _small(**kw):
 
 def test_parameter_counts_at_defaults():
     m = ECGNet()
-    assert count_parameters(m.generator) == 543_752
+    assert count_parameters(m.generator) == 543_760
     assert count_parameters(m.generator.lstm) == 541_696
     assert count_parameters(m.discriminator) == 967_681
-    assert count_parameters(ECGNet(einthoven=False).generator) == 544_780
+    assert count_parameters(ECGNet(einthoven=False).generator) == 544_792
 
 
 def test_registry_and_signal_kwargs():

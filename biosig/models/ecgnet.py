@@ -97,7 +97,7 @@ class ECGNetGenerator(nn.Module):
     """Stacked bidirectional LSTM over time: one lead + its identity (+ noise) -> 12 leads (mV).
 
     Per time step the input is ``[x_t, one_hot(lead) (12), z_t (noise_dim)]``; a linear
-    ``final_layer`` maps the BiLSTM state to 8 independent leads (``einthoven=True``) or 12 leads.
+    ``final_layer`` maps the BiLSTM state and ``x_t`` (a linear skip) to 8 independent leads (``einthoven=True``) or 12 leads.
     """
 
     def __init__(
@@ -121,7 +121,9 @@ class ECGNetGenerator(nn.Module):
             batch_first=True,
             dropout=drop_prob if n_layers > 1 else 0.0,
         )
-        self.final_layer = nn.Linear(2 * hidden_size, len(_INDEP) if einthoven else N_LEADS)
+        # the head also sees x_t itself (a linear skip): a per-lead linear map of the input lead is
+        # then a special case, and the LSTM learns the morphology on top of it (design choice)
+        self.final_layer = nn.Linear(2 * hidden_size + 1, len(_INDEP) if einthoven else N_LEADS)
 
     def forward(self, x: torch.Tensor, lead: torch.Tensor, noise: torch.Tensor | None = None):
         """x: (B, T) input lead in mV; lead: (B,) ids; noise: (B, noise_dim, T) or None (sampled)."""
@@ -134,7 +136,7 @@ class ECGNetGenerator(nn.Module):
                 raise ConfigError(f"noise must be (B, {self.noise_dim}, T), got {tuple(noise.shape)}")
             feats.append(noise.transpose(1, 2))
         h, _ = self.lstm(torch.cat(feats, dim=-1))
-        y = self.final_layer(h).transpose(1, 2)  # (B, 8 or 12, T)
+        y = self.final_layer(torch.cat([h, x[:, :, None]], dim=-1)).transpose(1, 2)  # (B, 8|12, T)
         if self.einthoven:
             return assemble_12_leads(x, lead, y)
         return _pass_through(y, x, lead)
@@ -214,8 +216,8 @@ class ECGNet(nn.Module):
 
     Notes
     -----
-    Parameter counts at the defaults (tested): generator **543,752**
-    (BiLSTM 541,696 + head 2,056; 544,780 with ``einthoven=False``), discriminator **967,681**.
+    Parameter counts at the defaults (tested): generator **543,760**
+    (BiLSTM 541,696 + head 2,064; 544,792 with ``einthoven=False``), discriminator **967,681**.
     The paper does not report sizes.
 
     References
