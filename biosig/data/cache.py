@@ -37,6 +37,7 @@ from biosig.paths import cache_dir
 
 CACHE_FORMAT = 1
 NAN_POLICIES = ("reject", "interpolate", "raise")
+_ROW_KEYS = ("start", "label", "onset", "event")  # window-row fields with a fixed meaning
 
 
 def cache_key(source, preprocessing, windows, nan_policy: str = "reject") -> str:
@@ -125,7 +126,7 @@ def _interpolate_nans(x: np.ndarray) -> np.ndarray | None:
 def _meta_fields(ref: dict) -> dict:
     leaked = IDENTIFYING_KEYS.intersection(k.lower() for k in ref)
     if leaked:
-        raise BiosigError(f"record index entry carries identifying fields {sorted(leaked)}; "
+        raise BiosigError(f"record index or window carries identifying fields {sorted(leaked)}; "
                           "they must never reach a cache")
     return {k: v for k, v in ref.items() if k not in ("label", "labels") and np.isscalar(v)}
 
@@ -177,7 +178,8 @@ def build_cache(source, preprocessing, windows, path: Path, nan_policy: str = "r
                         stats["nan_interpolated"] += 1
                     block.append(x)
                     labels.append(row["label"])
-                    meta_rows.append({**base, "window": k, "onset": row["onset"],
+                    extra = _meta_fields({f: v for f, v in row.items() if f not in _ROW_KEYS})
+                    meta_rows.append({**base, **extra, "window": k, "onset": row["onset"],
                                       "event": row.get("event", ""),
                                       "label": row["label"] if np.isscalar(row["label"]) else
                                       ";".join(map(str, row["label"]))})

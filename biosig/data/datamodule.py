@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
 import lightning.pytorch as pl
 import numpy as np
 import torch
@@ -14,6 +12,7 @@ from biosig.data.cache import WindowCache, get_cache
 from biosig.data.preprocessing import Step
 from biosig.data.protocols import SplitProtocol
 from biosig.data.windows import Windower
+from biosig.datasets.base import DatasetSource
 from biosig.errors import ConfigError
 
 
@@ -84,7 +83,7 @@ class BiosigDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
-        source: Any,
+        source: DatasetSource,
         preprocessing: list[Step] | None = None,
         windows: Windower | None = None,
         protocol: SplitProtocol | None = None,

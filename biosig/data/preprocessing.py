@@ -9,6 +9,7 @@ so changing any of them builds a new cache. Steps run in the order given::
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
@@ -19,14 +20,14 @@ from biosig.errors import ChannelError, ConfigError
 from biosig.io.recording import Recording
 
 
-class Step:
+class Step(ABC):
     """Base class: subclasses are dataclasses implementing ``__call__(rec) -> rec``."""
 
     def params(self) -> dict:
         return {"step": type(self).__name__, **asdict(self)}
 
-    def __call__(self, rec: Recording) -> Recording:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def __call__(self, rec: Recording) -> Recording: ...
 
 
 def apply_steps(rec: Recording, steps) -> Recording:

@@ -31,6 +31,7 @@ import numpy as np
 from biosig.data.windows import EventWindows
 from biosig.datasets._common import dataset_root, file_manifest
 from biosig.errors import ConfigError, InvalidFileError
+from biosig.datasets.base import DatasetSource
 from biosig.io.recording import Annotations, Recording
 
 __all__ = ["BCIIV2a", "TrialWindows", "BCIIV2A_EEG", "BCIIV2A_EOG", "BCIIV2A_CLASSES", "read_true_labels"]
@@ -72,7 +73,7 @@ def read_true_labels(path: str | os.PathLike) -> np.ndarray:
     return lab
 
 
-class BCIIV2a:
+class BCIIV2a(DatasetSource):
     """BCI Competition IV 2a motor imagery (EEG in µV, 250 Hz), from GDF or BNCI .mat files.
 
     Parameters

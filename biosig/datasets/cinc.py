@@ -23,6 +23,7 @@ from pathlib import Path
 
 from biosig.datasets._common import ECG12, canonical_lead, dataset_root, require_dir
 from biosig.errors import ConfigError, InvalidFileError
+from biosig.datasets.base import DatasetSource
 from biosig.io.recording import Recording
 
 __all__ = ["CinC", "SCORED_CODES", "EQUIVALENT_CODES", "LEAD_SETS", "scored_classes"]
@@ -153,7 +154,7 @@ def _parse_header(path: Path) -> dict:
     return out
 
 
-class CinC:
+class CinC(DatasetSource):
     """PhysioNet/CinC Challenge 2020/2021 12-lead ECG records (multi-label, mV).
 
     Parameters

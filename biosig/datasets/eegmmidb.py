@@ -19,6 +19,7 @@ from pathlib import Path
 
 from biosig.datasets._common import dataset_root, file_manifest, require_dir
 from biosig.errors import ConfigError, InvalidFileError
+from biosig.datasets.base import DatasetSource
 from biosig.io.recording import Annotations, Recording
 
 __all__ = ["EEGMMIDB", "RUN_EVENTS", "eegmmidb_channel_name"]
@@ -47,7 +48,7 @@ def eegmmidb_channel_name(name: str) -> str:
     return n
 
 
-class EEGMMIDB:
+class EEGMMIDB(DatasetSource):
     """EEG Motor Movement/Imagery (EEG in µV, 160 Hz): one record per subject and run.
 
     Parameters

@@ -23,6 +23,7 @@ from biosig.datasets._common import (
     sha256_bytes,
 )
 from biosig.errors import ConfigError, InvalidFileError
+from biosig.datasets.base import DatasetSource
 from biosig.io.recording import Recording
 
 __all__ = ["PTBXL", "SUPERCLASSES", "PTBXL_FOLDS"]
@@ -38,7 +39,7 @@ _HOW = ("Download PTB-XL 1.0.3 from https://physionet.org/content/ptb-xl/1.0.3/ 
         "as path=, or use PTBXL(download=True).")
 
 
-class PTBXL:
+class PTBXL(DatasetSource):
     """PTB-XL 12-lead ECG records with SCP-ECG statement labels (multi-label, mV).
 
     Parameters

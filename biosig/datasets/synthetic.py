@@ -33,7 +33,9 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.fft import irfft, next_fast_len
 
+from biosig.datasets.base import DatasetSource
 from biosig.io.recording import Annotations, Recording
 
 #: BCI Competition IV 2a's 22 EEG channels, in the dataset's order.
@@ -66,25 +68,27 @@ _SPREAD_MM = 30.0  # volume-conduction spread of a source on the scalp
 
 def _pink_noise(rng, n_signals: int, n_times: int, exponent: float = 1.0) -> np.ndarray:
     """Unit-variance noise with a 1/f**exponent power spectrum."""
-    spec = rng.standard_normal((n_signals, n_times // 2 + 1)) + 1j * rng.standard_normal(
-        (n_signals, n_times // 2 + 1)
+    n_fft = next_fast_len(n_times, real=True)
+    spec = rng.standard_normal((n_signals, n_fft // 2 + 1)) + 1j * rng.standard_normal(
+        (n_signals, n_fft // 2 + 1)
     )
-    f = np.arange(n_times // 2 + 1, dtype=np.float64)
+    f = np.arange(n_fft // 2 + 1, dtype=np.float64)
     f[0] = 1.0
     spec /= f ** (exponent / 2)
     spec[:, 0] = 0
-    x = np.fft.irfft(spec, n=n_times, axis=-1)
+    x = irfft(spec, n=n_fft, axis=-1)[:, :n_times]
     return x / x.std(axis=-1, keepdims=True)
 
 
 def _narrowband(rng, n_times: int, sfreq: float, centre: float, width: float) -> np.ndarray:
     """Unit-variance noise band-limited around ``centre`` Hz (Gaussian spectral bump)."""
-    n_f = n_times // 2 + 1
-    f = np.fft.rfftfreq(n_times, 1 / sfreq)
+    n_fft = next_fast_len(n_times, real=True)
+    n_f = n_fft // 2 + 1
+    f = np.fft.rfftfreq(n_fft, 1 / sfreq)
     spec = (rng.standard_normal(n_f) + 1j * rng.standard_normal(n_f)) * np.exp(
         -0.5 * ((f - centre) / (width / 2)) ** 2
     )
-    x = np.fft.irfft(spec, n=n_times)
+    x = irfft(spec, n=n_fft)[:n_times]
     return x / (x.std() + 1e-12)
 
 
@@ -167,8 +171,9 @@ def simulate_mi_session(
                 continue
             on = start + 2.0 + prof.erd_latency
             off = start + 6.0
-            ramp = np.clip((t - on) / 0.3, 0, 1) * np.clip((off + 0.4 - t) / 0.4, 0, 1)
-            env *= 1.0 - prof.erd_depth * ramp
+            sl = slice(int(on * sfreq), min(n_times, int((off + 0.4) * sfreq) + 1))
+            ramp = np.clip((t[sl] - on) / 0.3, 0, 1) * np.clip((off + 0.4 - t[sl]) / 0.4, 0, 1)
+            env[sl] *= 1.0 - prof.erd_depth * ramp
         # slow spontaneous amplitude fluctuation of the rhythm
         env *= 1.0 + 0.15 * _narrowband(rng, n_times, sfreq, 0.2, 0.3)
         mu = _narrowband(rng, n_times, sfreq, prof.mu_freq, 2.0)
@@ -185,8 +190,11 @@ def simulate_mi_session(
     data, names, types = [eeg], list(MI_CHANNELS), ["eeg"] * n_ch
     if include_eog:
         blinks = np.zeros(n_times)
-        for bt in np.sort(rng.uniform(0, t[-1], size=max(1, int(t[-1] / 4)))):
-            blinks += 120.0 * np.exp(-0.5 * ((t - bt) / 0.08) ** 2)
+        kernel = 120.0 * np.exp(-0.5 * (np.arange(-int(0.4 * sfreq), int(0.4 * sfreq) + 1) / (0.08 * sfreq)) ** 2)
+        for bt in rng.uniform(0, t[-1], size=max(1, int(t[-1] / 4))):
+            c = int(bt * sfreq)
+            lo, hi = max(0, c - len(kernel) // 2), min(n_times, c + len(kernel) // 2 + 1)
+            blinks[lo:hi] += kernel[lo - (c - len(kernel) // 2): hi - (c - len(kernel) // 2)]
         eog = np.stack([blinks * g for g in (1.0, 1.1, 0.9)]) + 3 * rng.standard_normal((3, n_times))
         data[0] = eeg + np.outer(np.exp(-np.arange(n_ch) / 2.0) * 0.15, blinks)  # frontal leak
         data.append(eog)
@@ -398,7 +406,7 @@ def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
 
 
-class SyntheticMI:
+class SyntheticMI(DatasetSource):
     """Built-in motor-imagery EEG dataset (BCI IV 2a layout: 22 EEG + 3 EOG, 250 Hz, µV).
 
     Parameters
@@ -455,7 +463,7 @@ class SyntheticMI:
         return EventWindows(tmin=0.0, tmax=4.0, mapping={c: i for i, c in enumerate(self.classes)})
 
 
-class SyntheticECG:
+class SyntheticECG(DatasetSource):
     """Built-in 12-lead ECG dataset (mV), multi-label superclasses NORM/MI/STTC/CD/HYP.
 
     Records are split into ten folds (``fold`` 1..10, as PTB-XL's ``strat_fold``).

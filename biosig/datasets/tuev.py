@@ -30,6 +30,7 @@ from biosig.data.windows import EventWindows
 from biosig.datasets._common import dataset_root, file_manifest, require_dir, split_subjects
 from biosig.datasets.montages import MONTAGES, apply_bipolar, bipolar_names, tuh_electrode
 from biosig.errors import ConfigError, InvalidFileError
+from biosig.datasets.base import DatasetSource
 from biosig.io.recording import Annotations, Recording
 
 __all__ = ["TUEV", "TUEV_CLASSES", "TUEVWindows", "read_rec"]
@@ -71,7 +72,7 @@ def read_rec(path: str | os.PathLike, n_channels: int = 22) -> np.ndarray:
     return np.array(rows, dtype=np.float64).reshape(-1, 4)
 
 
-class TUEV:
+class TUEV(DatasetSource):
     """TUEV event windows: TCP bipolar EEG (µV) at 200 Hz, 6 classes, one window per event.
 
     Parameters

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from biosig.datasets._common import canonical_lead, file_manifest
 from biosig.errors import ConfigError, InvalidFileError
+from biosig.datasets.base import DatasetSource
 from biosig.io.recording import Annotations, Recording
 
 __all__ = ["WFDBRecords", "AAMI_CLASSES"]
@@ -26,7 +27,7 @@ AAMI_CLASSES: dict[str, str] = {
 }
 
 
-class WFDBRecords:
+class WFDBRecords(DatasetSource):
     """WFDB records from one record path or a database folder (signals in their physical
     units: ECG in mV).
 

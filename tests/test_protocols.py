@@ -1,0 +1,68 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from biosig.data import GroupKFold, KFold, LeaveOneSubjectOut, Predefined, RandomSplit
+from biosig.errors import ConfigError
+
+
+@pytest.fixture
+def meta():
+    rows = [{"subject": s, "session": sess, "record": f"s{s}{sess}", "fold": s + 4}
+            for s in range(1, 7) for sess in "TE" for _ in range(10)]
+    return pd.DataFrame(rows)
+
+
+def _disjoint_and_cover(parts, n, cover=True):
+    sets = [set(parts[k].tolist()) for k in ("train", "val", "test")]
+    assert not (sets[0] & sets[1]) and not (sets[0] & sets[2]) and not (sets[1] & sets[2])
+    if cover:
+        assert len(sets[0] | sets[1] | sets[2]) == n
+
+
+def test_predefined_sessions(meta):
+    parts = Predefined(train={"session": "T"}, test={"session": "E"}, val_fraction=0.1, seed=1).split(meta)
+    _disjoint_and_cover(parts, len(meta))
+    assert set(meta.session[parts["test"]]) == {"E"} and set(meta.session[parts["val"]]) == {"T"}
+    assert len(parts["val"]) == 6
+
+
+def test_predefined_folds_ptbxl_style(meta):
+    parts = Predefined(train={"fold": list(range(1, 9))}, val={"fold": 9}, test={"fold": 10}).split(meta)
+    assert set(meta.fold[parts["test"]]) == {10} and set(meta.fold[parts["val"]]) == {9}
+
+
+def test_group_kfold_keeps_subjects_whole(meta):
+    seen = []
+    for fold in range(3):
+        parts = GroupKFold(n_splits=3, fold=fold, group="subject", val_fraction=0.25, seed=0).split(meta)
+        _disjoint_and_cover(parts, len(meta))
+        for a, b in [("train", "test"), ("train", "val"), ("val", "test")]:
+            assert not set(meta.subject[parts[a]]) & set(meta.subject[parts[b]])
+        seen += list(meta.subject[parts["test"]].unique())
+    assert sorted(seen) == list(range(1, 7))
+
+
+def test_loso(meta):
+    parts = LeaveOneSubjectOut(subject=4, val_fraction=0.2).split(meta)
+    assert set(meta.subject[parts["test"]]) == {4}
+    assert 4 not in set(meta.subject[parts["train"]]) | set(meta.subject[parts["val"]])
+    with pytest.raises(ConfigError, match="subject 99"):
+        LeaveOneSubjectOut(subject=99).split(meta)
+
+
+def test_kfold_chronological(meta):
+    parts = KFold(n_splits=5, fold=1, shuffle=False).split(meta)
+    assert parts["test"].tolist() == list(range(24, 48))
+
+
+def test_random_split_by_record(meta):
+    parts = RandomSplit(val_fraction=0.2, test_fraction=0.2, by="record", seed=3).split(meta)
+    _disjoint_and_cover(parts, len(meta))
+    recs = {k: set(meta.record[v]) for k, v in parts.items()}
+    assert not (recs["train"] & recs["test"]) and not (recs["val"] & recs["test"])
+
+
+def test_bad_column_is_named(meta):
+    with pytest.raises(ConfigError, match="'run'"):
+        Predefined(train={"run": 1}).split(meta)
