@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
 import numpy as np
-from scipy import signal
 
 from biosig.errors import ChannelError, ConfigError
 from biosig.io.recording import Recording
@@ -91,6 +90,8 @@ class Bandpass(Step):
     order: int = 4
 
     def __call__(self, rec):
+        from scipy import signal
+
         nyq = rec.sfreq / 2
         if self.low is None and self.high is None:
             return rec
@@ -114,6 +115,8 @@ class Notch(Step):
     harmonics: bool = False
 
     def __call__(self, rec):
+        from scipy import signal
+
         data = rec.data.astype(np.float64)
         f = self.freq
         while f < rec.sfreq / 2:
@@ -132,6 +135,8 @@ class Resample(Step):
     sfreq: float = 250.0
 
     def __call__(self, rec):
+        from scipy import signal
+
         if abs(rec.sfreq - self.sfreq) < 1e-9:
             return rec
         frac = Fraction(self.sfreq / rec.sfreq).limit_denominator(1000)

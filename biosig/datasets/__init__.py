@@ -1,5 +1,21 @@
-"""Datasets: each module knows its files, labels and splits, and yields Recordings."""
+"""Datasets: each module knows its files, labels and splits, and yields Recordings.
 
+Open data (PhysioNet, BCI IV 2a) can be downloaded into ``BIOSIG_DATA`` with SHA-256
+verification; TUEV needs the user's own licensed copy (``path=``).
+"""
+
+from biosig.datasets.base import DatasetSource
+from biosig.datasets.bciiv2a import BCIIV2a
+from biosig.datasets.cinc import CinC
+from biosig.datasets.download import RemoteFile, download_file, extract_archive
+from biosig.datasets.eegmmidb import EEGMMIDB
+from biosig.datasets.ptbxl import PTBXL
 from biosig.datasets.synthetic import SyntheticECG, SyntheticMI, simulate_ecg12, simulate_mi_eeg
+from biosig.datasets.tuev import TUEV
+from biosig.datasets.wfdb_records import WFDBRecords
 
-__all__ = ["SyntheticECG", "SyntheticMI", "simulate_ecg12", "simulate_mi_eeg"]
+__all__ = [
+    "BCIIV2a", "CinC", "DatasetSource", "EEGMMIDB", "PTBXL", "RemoteFile", "SyntheticECG",
+    "SyntheticMI", "TUEV", "WFDBRecords", "download_file", "extract_archive", "simulate_ecg12",
+    "simulate_mi_eeg",
+]
