@@ -156,7 +156,7 @@ def build_cache(source, preprocessing, windows, path: Path, nan_policy: str = "r
                 if ch_names is None:
                     ch_names, sfreq = rec.ch_names, rec.sfreq
                     n_times = windows.n_times(sfreq)
-                elif rec.ch_names != ch_names or rec.sfreq != sfreq:
+                elif rec.ch_names != ch_names or abs(rec.sfreq - sfreq) > 1e-6 * sfreq:
                     raise ChannelError(
                         f"{where}: channels/sampling rate {rec.ch_names} @ {rec.sfreq} Hz differ from "
                         f"the first record's {ch_names} @ {sfreq} Hz; add PickChannels/Resample steps"
@@ -189,6 +189,9 @@ def build_cache(source, preprocessing, windows, path: Path, nan_policy: str = "r
             os.fsync(fx.fileno())
         n = len(meta_rows)
         stats["windows"] = n
+        if n == 0:
+            raise BiosigError(f"dataset {source.name!r}: no window in {stats['records']} records "
+                              f"with windows {windows.params()} (stats: {stats})")
         if source.multilabel:
             y = np.zeros((n, len(source.classes)), np.float32)
             for i, lab in enumerate(labels):

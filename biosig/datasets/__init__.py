@@ -9,13 +9,16 @@ from biosig.datasets.bciiv2a import BCIIV2a
 from biosig.datasets.cinc import CinC
 from biosig.datasets.download import RemoteFile, download_file, extract_archive
 from biosig.datasets.eegmmidb import EEGMMIDB
+from biosig.datasets.files import RecordingFiles
 from biosig.datasets.ptbxl import PTBXL
-from biosig.datasets.synthetic import SyntheticECG, SyntheticMI, simulate_ecg12, simulate_mi_eeg
+from biosig.datasets.synthetic import (
+    SyntheticECG, SyntheticMI, simulate_ecg12, simulate_mi_eeg, write_recordings,
+)
 from biosig.datasets.tuev import TUEV
 from biosig.datasets.wfdb_records import WFDBRecords
 
 __all__ = [
-    "BCIIV2a", "CinC", "DatasetSource", "EEGMMIDB", "PTBXL", "RemoteFile", "SyntheticECG",
+    "BCIIV2a", "CinC", "DatasetSource", "EEGMMIDB", "PTBXL", "RecordingFiles", "RemoteFile", "SyntheticECG",
     "SyntheticMI", "TUEV", "WFDBRecords", "download_file", "extract_archive", "simulate_ecg12",
-    "simulate_mi_eeg",
+    "simulate_mi_eeg", "write_recordings",
 ]

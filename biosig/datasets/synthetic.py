@@ -45,6 +45,8 @@ MI_CHANNELS = [
 ]
 EOG_CHANNELS = ["EOG-left", "EOG-central", "EOG-right"]
 MI_CLASSES = ["left_hand", "right_hand", "feet", "tongue"]
+#: GDF event codes of BCI IV 2a (768 trial start, 769-772 cues), used when writing GDF files.
+MI_EVENT_CODES = {"trial_start": 768, "left_hand": 769, "right_hand": 770, "feet": 771, "tongue": 772}
 
 # Electrode positions (mm, head frame: x right, y front, z up) from MNE's standard_1020 montage.
 _POS = np.array([
@@ -397,6 +399,35 @@ def simulate_ecg12(
         simulate_ecg_record(_draw_labels(rng), duration, sfreq, noise, seed=seed * 100_003 + i)
         for i in range(n_records)
     ]
+
+
+def write_recordings(recordings: list[Recording], folder, fmt: str = "edf") -> list:
+    """Write recordings as real files (``"edf"``, ``"gdf"`` with an event table, or ``"wfdb"``).
+
+    File names come from ``meta["source"]``. GDF events use BCI IV 2a's codes for the MI cues
+    (:data:`MI_EVENT_CODES`) and 1, 2, ... for other descriptions. Returns the written paths
+    (WFDB: the ``.hea``).
+    """
+    from pathlib import Path
+
+    from biosig.io.write import write_edf, write_gdf, write_wfdb
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for rec in recordings:
+        stem = rec.meta.get("source", f"record{len(paths):04d}")
+        if fmt == "edf":
+            paths.append(write_edf(folder / f"{stem}.edf", rec))
+        elif fmt == "gdf":
+            names = sorted(set(rec.annotations.description) - set(MI_EVENT_CODES))
+            codes = {**MI_EVENT_CODES, **{d: 1 + i for i, d in enumerate(names)}}
+            paths.append(write_gdf(folder / f"{stem}.gdf", rec, event_codes=codes))
+        elif fmt == "wfdb":
+            paths.append(write_wfdb(folder, stem, rec))
+        else:
+            raise ValueError(f"fmt must be 'edf', 'gdf' or 'wfdb', got {fmt!r}")
+    return paths
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,0 +1,78 @@
+"""Any readable signal files (EDF/BDF/GDF/WFDB) as a dataset: one record per file."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from biosig.data.windows import EventWindows
+from biosig.datasets.base import DatasetSource
+from biosig.errors import ConfigError
+from biosig.io.recording import Recording
+
+
+class RecordingFiles(DatasetSource):
+    """Files matched by ``paths`` (globs allowed), read with :func:`biosig.io.read_recording`.
+
+    Parameters
+    ----------
+    paths : file paths or glob patterns (``"~/data/*.edf"``).
+    classes : event descriptions that become windows, in label order.
+    tmin, tmax : default event window in s relative to each event.
+    subject_pattern : regular expression whose first group in the file name is the subject
+        (default ``S(\\d+)``; files that do not match get subject 0).
+    session_pattern : likewise for the session (default: none, session ``"1"``).
+    event_names : renames event descriptions before windowing, e.g. GDF codes
+        ``{"769": "left_hand", "770": "right_hand"}``.
+    name, version : cache namespace for these files.
+
+    The cache identity holds the file names, sizes and modification times (not their folders),
+    so editing a file builds a new cache.
+    """
+
+    multilabel = False
+
+    def __init__(self, paths: list[str] | str, classes: list[str] | None = None, tmin: float = 0.0,
+                 tmax: float = 4.0, subject_pattern: str = r"S(\d+)",
+                 session_pattern: str | None = None, event_names: dict[str, str] | None = None,
+                 name: str = "files", version: str = "1"):
+        patterns = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+        files = sorted({Path(f) for p in patterns for f in glob.glob(os.path.expanduser(str(p)))})
+        if not files:
+            raise ConfigError(f"RecordingFiles: no file matches {patterns}")
+        self.files = files
+        self.classes = list(classes or [])
+        self.tmin, self.tmax = tmin, tmax
+        self.subject_pattern, self.session_pattern = subject_pattern, session_pattern
+        self.event_names = dict(event_names or {})
+        self.name, self.version = name, version
+
+    def identity(self) -> dict:
+        return {"name": self.name, "version": self.version, "classes": self.classes,
+                "event_names": self.event_names,
+                "files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in self.files]}
+
+    def _group(self, pattern: str | None, stem: str, default):
+        m = re.search(pattern, stem) if pattern else None
+        return (int(m.group(1)) if m.group(1).isdigit() else m.group(1)) if m else default
+
+    def records(self) -> list[dict]:
+        return [{"record": f.name, "subject": self._group(self.subject_pattern, f.stem, 0),
+                 "session": self._group(self.session_pattern, f.stem, "1"), "path": str(f)}
+                for f in self.files]
+
+    def load(self, ref: dict) -> Recording:
+        from biosig.io import read_recording
+
+        rec = read_recording(ref["path"])
+        if self.event_names:
+            ann = rec.annotations
+            ann.description = np.asarray([self.event_names.get(d, d) for d in ann.description], dtype=object)
+        return rec
+
+    def default_windows(self):
+        return EventWindows(self.tmin, self.tmax, {c: i for i, c in enumerate(self.classes)})
