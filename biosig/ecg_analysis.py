@@ -22,18 +22,21 @@ lead (II by default), so real and generated leads are compared over the same tim
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from biosig.ecg_leads import LEADS, PRECORDIAL_LEADS, lead_index
-from biosig.errors import ConfigError
+from biosig.data.preprocessing import Step
+from biosig.ecg_leads import LEADS, PRECORDIAL_LEADS, lead_index, normalize_lead_name
+from biosig.errors import ChannelError, ConfigError
 
 __all__ = [
     "detect_r_peaks",
     "match_peaks",
     "pq_windows",
     "annotation_masks",
+    "ECGAnnotationChannels",
     "feature_agreement_report",
     "copy_input",
     "LeastSquaresLeadMap",
@@ -153,6 +156,39 @@ def annotation_masks(ecg, sfreq: float, *, reference_lead: str = "II", method: s
         for a, b in pq_windows(peaks, sfreq, T, pq_window):
             masks[k, 1, a:b] = 1
     return masks.reshape(*x.shape[:-2], 2, T)
+
+
+@dataclass
+class ECGAnnotationChannels(Step):
+    """Preprocessing step: append ``R_mask`` and ``PQ_mask`` channels to a 12-lead Recording.
+
+    The masks come from :func:`annotation_masks` on ``reference_lead``; the channels have type
+    ``"misc"`` and unit ``""``. Use it before windowing for :class:`biosig.models.cvd_cnn.CVDCNN`
+    with ``n_chans=14``.
+    """
+
+    reference_lead: str = "II"
+    method: str = "xqrs"
+    r_half_width_s: float = 0.04
+    pq_start_s: float = -0.30
+    pq_stop_s: float = -0.05
+
+    def __call__(self, rec):
+        try:
+            names = [normalize_lead_name(n) for n in rec.ch_names]
+        except ChannelError as err:
+            raise ChannelError(f"{rec.meta.get('source', 'recording')}: {err}") from None
+        masks = annotation_masks(rec.data, rec.sfreq, reference_lead=self.reference_lead,
+                                 method=self.method, r_half_width_s=self.r_half_width_s,
+                                 pq_window=(self.pq_start_s, self.pq_stop_s), lead_names=names)
+        n = rec.data.shape[0]
+        return replace(
+            rec,
+            data=np.concatenate([rec.data, masks.astype(np.float32)]),
+            ch_names=list(rec.ch_names) + ["R_mask", "PQ_mask"],
+            ch_types=(list(rec.ch_types) or ["ecg"] * n) + ["misc", "misc"],
+            units=(list(rec.units) or ["mV"] * n) + ["", ""],
+        )
 
 
 def feature_agreement_report(real, fake, *, sfreq: float, lead_names: Sequence[str] = LEADS,

@@ -10,6 +10,14 @@ from biosig.models import count_parameters, create_model
 from biosig.models.ecgnet import ECGNet, assemble_12_leads
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # LSTMs: many small ops, slow with threads on a shared CPU
+    yield
+    torch.set_num_threads(threads)
+
+
 def _small(**kw):
     kw.setdefault("hidden_size", 8)
     kw.setdefault("disc_channels", (8, 8))
