@@ -13,14 +13,15 @@ from biosig.data.preprocessing import Step
 from biosig.data.protocols import SplitProtocol
 from biosig.data.windows import Windower
 from biosig.datasets.base import DatasetSource
-from biosig.errors import ConfigError
+from biosig.errors import ConfigError, SamplingRateError
 
 
 class WindowDataset(Dataset):
     """Windows ``indices`` of a cache as ``(x, y)``: x float32 (C, T), y int64 or float32 (K,).
 
     The memmap is opened lazily in each process (so workers never pickle the array), and whole
-    batches are gathered in one sorted fancy-index read (``__getitems__``).
+    batches are gathered in one sorted fancy-index read (``__getitems__``): a batch's windows
+    come back in cache order, each with its own label.
     """
 
     def __init__(self, cache_path: str | Path, indices, transform=None):
@@ -46,12 +47,11 @@ class WindowDataset(Dataset):
         return x[0], y[0]
 
     def __getitems__(self, items):
-        rows = self.indices[np.asarray(items, dtype=np.int64)]
-        order = np.argsort(rows, kind="stable")
-        x = np.empty((len(rows),) + self.cache.X.shape[1:], dtype=np.float32)
-        x[order] = self.cache.X[rows[order]]
-        y = self.cache.y[rows]
-        x, y = torch.from_numpy(x), torch.from_numpy(np.ascontiguousarray(y))
+        # One sorted read per batch; the batch comes back in row order (a shuffled batch is
+        # the same set of windows whatever its internal order, and x and y stay paired).
+        rows = np.sort(self.indices[np.asarray(items, dtype=np.int64)])
+        x = torch.from_numpy(np.asarray(self.cache.X[rows]))
+        y = torch.from_numpy(np.ascontiguousarray(self.cache.y[rows]))
         if self.transform is not None:
             x = self.transform(x)
         return x, y
@@ -73,6 +73,8 @@ class BiosigDataModule(pl.LightningDataModule):
     protocol : a protocol from :mod:`biosig.data.protocols`; default: 80/10/10 random by record.
     subjects : restrict to these subjects before splitting (within-subject protocols).
     nan_policy : ``"reject"`` (drop windows with NaN/inf, counted), ``"interpolate"`` or ``"raise"``.
+    expect_sfreq : the sampling rate a recipe was designed for; data at another rate raise
+        :class:`~biosig.errors.SamplingRateError` (add a ``Resample`` step).
     cache_dir : root of window caches (default ``BIOSIG_CACHE``).
     batch_size, num_workers, pin_memory : DataLoader settings. Under DDP Lightning shards each
         loader with a ``DistributedSampler``; workers open the memmap themselves.
@@ -89,6 +91,7 @@ class BiosigDataModule(pl.LightningDataModule):
         protocol: SplitProtocol | None = None,
         subjects: list | None = None,
         nan_policy: str = "reject",
+        expect_sfreq: float | None = None,
         cache_dir: str | None = None,
         batch_size: int = 32,
         num_workers: int = 0,
@@ -106,6 +109,7 @@ class BiosigDataModule(pl.LightningDataModule):
         self.protocol = protocol
         self.subjects = subjects
         self.nan_policy = nan_policy
+        self.expect_sfreq = expect_sfreq
         self.cache_dir = cache_dir
         self.batch_size = batch_size
         self.num_workers = num_workers
@@ -118,8 +122,15 @@ class BiosigDataModule(pl.LightningDataModule):
     @property
     def cache(self) -> WindowCache:
         if self._cache is None:
-            self._cache = get_cache(self.source, self.preprocessing, self.windows,
-                                    root=self.cache_dir, nan_policy=self.nan_policy)
+            cache = get_cache(self.source, self.preprocessing, self.windows,
+                              root=self.cache_dir, nan_policy=self.nan_policy)
+            if self.expect_sfreq is not None and abs(cache.sfreq - self.expect_sfreq) > 1e-6:
+                raise SamplingRateError(
+                    f"dataset {self.source.name!r} gives {cache.sfreq:g} Hz after preprocessing but "
+                    f"data.expect_sfreq is {self.expect_sfreq:g} Hz; add "
+                    f"biosig.data.Resample(sfreq={self.expect_sfreq:g}) to data.preprocessing"
+                )
+            self._cache = cache
         return self._cache
 
     def prepare_data(self) -> None:

@@ -1,0 +1,113 @@
+"""DataModule: linking attributes, splits, batches, DDP-style sharding, preprocessing steps."""
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
+
+from biosig.data import (
+    Bandpass, BipolarMontage, Notch, PickChannels, Predefined, RenameChannels, Rereference, Resample,
+    Scale,
+)
+from biosig.data.datamodule import BiosigDataModule, _pass_batch
+from biosig.datasets import SyntheticMI
+from biosig.errors import ChannelError, ConfigError, SamplingRateError
+from biosig.io.recording import Recording
+
+
+@pytest.fixture(scope="module")
+def dm(tmp_path_factory):
+    dm = BiosigDataModule(
+        SyntheticMI(n_subjects=2, n_trials_per_class=4),
+        preprocessing=[PickChannels(types=["eeg"]), Resample(125.0)],
+        protocol=Predefined(train={"session": "T"}, test={"session": "E"}, val_fraction=0.25),
+        batch_size=5, cache_dir=str(tmp_path_factory.mktemp("c")),
+    )
+    dm.setup("fit")
+    return dm
+
+
+def test_signal_attributes(dm):
+    assert (dm.n_chans, dm.n_times, dm.sfreq, dm.n_outputs) == (22, 500, 125.0, 2)
+    assert dm.classes == ["left_hand", "right_hand"] and dm.ch_names[7] == "C3"
+
+
+def test_splits_follow_protocol(dm):
+    meta = dm.meta
+    assert set(meta.session[dm.splits["test"]]) == {"E"}
+    assert set(meta.session[dm.splits["train"]]) == {"T"} and len(dm.splits["val"]) == 4
+    assert len(set(dm.splits["train"]) & set(dm.splits["val"])) == 0
+
+
+def test_batches(dm):
+    seen = 0
+    for x, y in dm.train_dataloader():
+        assert x.dtype == torch.float32 and x.shape[1:] == (22, 500) and y.dtype == torch.int64
+        seen += len(y)
+    assert seen == len(dm.splits["train"])
+    x, y = next(iter(dm.test_dataloader()))
+    rows = dm.splits["test"][:5]
+    np.testing.assert_array_equal(x.numpy(), dm.cache.X[rows])
+    np.testing.assert_array_equal(y.numpy(), dm.cache.y[rows])
+
+
+def test_distributed_shards_cover_train_once(dm):
+    ds = dm.dataset("train")
+    seen = []
+    for rank in range(2):
+        sampler = DistributedSampler(ds, num_replicas=2, rank=rank, shuffle=True, seed=0)
+        for x, y in DataLoader(ds, batch_size=3, sampler=sampler, collate_fn=_pass_batch):
+            seen += [tuple(v.tolist()[:3]) for v in x[:, 0, :3]]
+    assert len(seen) == len(ds) + len(ds) % 2  # DistributedSampler pads to equal shards
+    assert len(set(seen)) == len(ds)
+
+
+def test_workers_reopen_the_memmap(dm):
+    loader = torch.utils.data.DataLoader(dm.dataset("test"), batch_size=4, num_workers=1,
+                                         collate_fn=_pass_batch, multiprocessing_context="spawn")
+    assert sum(len(y) for _, y in loader) == len(dm.splits["test"])
+
+
+def test_subjects_filter_and_errors(tmp_path):
+    src = SyntheticMI(n_subjects=2, n_trials_per_class=2)
+    dm = BiosigDataModule(src, [PickChannels(types=["eeg"])], subjects=[2],
+                          protocol=Predefined(train={"session": "T"}, test={"session": "E"}),
+                          cache_dir=str(tmp_path))
+    dm.setup()
+    assert set(dm.meta.subject[dm.splits["train"]]) == {2}
+    with pytest.raises(ConfigError, match="select no windows"):
+        BiosigDataModule(src, [PickChannels(types=["eeg"])], subjects=[7], cache_dir=str(tmp_path)).setup()
+    with pytest.raises(SamplingRateError, match="Resample"):
+        BiosigDataModule(src, [PickChannels(types=["eeg"])], expect_sfreq=200.0,
+                         cache_dir=str(tmp_path)).n_chans
+
+
+def _rec():
+    t = np.arange(1000) / 250
+    data = np.stack([np.sin(2 * np.pi * 10 * t) + np.sin(2 * np.pi * 50 * t), np.cos(2 * np.pi * 3 * t),
+                     np.ones_like(t)]) * 10
+    return Recording(data, 250.0, ["C3", "C4", "Cz"], ["eeg"] * 3, ["uV"] * 3)
+
+
+def test_preprocessing_steps():
+    rec = _rec()
+    f = np.fft.rfftfreq(1000, 1 / 250)
+    spec = lambda x: np.abs(np.fft.rfft(x))  # noqa: E731
+    bp = Bandpass(8, 12)(rec)
+    assert spec(bp.data[0])[f == 50] < 0.01 * spec(rec.data[0])[f == 50]
+    assert spec(bp.data[0])[f == 10] > 0.9 * spec(rec.data[0])[f == 10]
+    notch = Notch(50.0)(rec)
+    assert spec(notch.data[0])[f == 50] < 0.05 * spec(rec.data[0])[f == 50]
+    rs = Resample(125.0)(rec)
+    assert rs.sfreq == 125.0 and rs.n_times == 500
+    car = Rereference("average")(rec)
+    np.testing.assert_allclose(car.data.mean(0), 0, atol=1e-5)
+    bip = BipolarMontage(pairs=[("C3", "Cz"), ("C4", "Cz")])(rec)
+    assert bip.ch_names == ["C3-Cz", "C4-Cz"]
+    np.testing.assert_allclose(bip.data[0], rec.data[0] - rec.data[2], atol=1e-5)
+    assert RenameChannels({"C3": "EEG C3"})(rec).ch_names[0] == "EEG C3"
+    np.testing.assert_allclose(Scale(0.01)(rec).data, rec.data * 0.01, rtol=1e-6)
+    with pytest.raises(ChannelError, match="Pz"):
+        BipolarMontage(pairs=[("Pz", "Cz")])(rec)
+    with pytest.raises(ConfigError, match="Nyquist"):
+        Bandpass(1, 200)(rec)
