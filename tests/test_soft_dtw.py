@@ -162,3 +162,16 @@ def test_bad_inputs():
         soft_dtw(x, torch.randn(2, 4, 10))
     with pytest.raises(TypeError, match="floating"):
         soft_dtw(torch.ones(2, 3, dtype=torch.long), torch.ones(2, 3, dtype=torch.long))
+
+
+def test_value_only_path_matches_autograd_path():
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(3, 2, 11, dtype=torch.float64, generator=g)
+    y = torch.randn(3, 2, 8, dtype=torch.float64, generator=g)
+    with torch.no_grad():
+        v_nograd = soft_dtw(x, y, 0.4)
+    v_grad = soft_dtw(x.clone().requires_grad_(), y, 0.4)
+    torch.testing.assert_close(v_nograd, v_grad.detach(), rtol=1e-12, atol=1e-12)
+    ref = torch.stack([_naive_soft_dtw(x[b, c], y[b, c], 0.4)
+                       for b in range(3) for c in range(2)]).reshape(3, 2)
+    torch.testing.assert_close(v_nograd, ref.detach())

@@ -40,6 +40,31 @@ __all__ = [
 ]
 
 
+#: Below this many cells per anti-diagonal (cells x sequences) the wavefront runs with one
+#: intra-op thread: its ~10 small kernels per diagonal lose far more to thread wake-ups than
+#: they gain (measured 10-100x slower with 2 threads on a busy 2-core machine).
+SINGLE_THREAD_BELOW = 1 << 18
+
+
+class _single_thread_if_small:
+    """Context manager: ``torch.set_num_threads(1)`` for small CPU wavefronts, then restore."""
+
+    def __init__(self, t: torch.Tensor, cells_per_diagonal: int):
+        self.active = (t.device.type == "cpu" and cells_per_diagonal < SINGLE_THREAD_BELOW
+                       and torch.get_num_threads() > 1)
+        self.prev = 1
+
+    def __enter__(self):
+        if self.active:
+            self.prev = torch.get_num_threads()
+            torch.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        if self.active:
+            torch.set_num_threads(self.prev)
+        return False
+
+
 def _diag_range(d: int, n: int, m: int) -> tuple[int, int]:
     """Rows ``i`` (1-based) of the cells ``(i, d - i)`` inside the ``n x m`` grid."""
     return max(1, d - m), min(n, d - 1)
@@ -63,28 +88,10 @@ class _SoftDTWFunction(torch.autograd.Function):
         R[0, 0].zero_()
         R[n + 1].fill_(-math.inf)
         R[:, m + 1].fill_(-math.inf)
-        rs = (m + 2) * k  # row stride
-        ds = (m + 1) * k  # stride between consecutive cells of an anti-diagonal
-        inv_g = 1.0 / gamma
         L = min(n, m)
         buf = torch.empty((5, L, k), device=dev, dtype=dt)
-        for d in range(2, n + m + 1):
-            lo, hi = _diag_range(d, n, m)
-            ln = hi - lo + 1
-            size, stride = (ln, k), (ds, 1)
-            cur = R.as_strided(size, stride, lo * rs + (d - lo) * k)
-            dia = R.as_strided(size, stride, (lo - 1) * rs + (d - 1 - lo) * k)
-            up = R.as_strided(size, stride, (lo - 1) * rs + (d - lo) * k)
-            left = R.as_strided(size, stride, lo * rs + (d - 1 - lo) * k)
-            mn, t1, t2, t3, dd = (b[:ln] for b in buf)
-            torch.minimum(dia, up, out=mn)
-            torch.minimum(mn, left, out=mn)
-            torch.sub(mn, dia, out=t1).mul_(inv_g).exp_()
-            torch.sub(mn, up, out=t2).mul_(inv_g).exp_()
-            torch.sub(mn, left, out=t3).mul_(inv_g).exp_()
-            t1.add_(t2).add_(t3).log_().mul_(-gamma).add_(mn)
-            torch.sub(X[lo - 1:hi], F[m + 1 - d + lo:m + 2 - d + hi], out=dd)
-            torch.addcmul(t1, dd, dd, out=cur)
+        with _single_thread_if_small(x, L * k):
+            _forward_loop(R, X, F, buf, n, m, k, gamma)
         ctx.gamma = gamma
         ctx.save_for_backward(X, F, R)
         return R[n, m].clone()
@@ -92,65 +99,136 @@ class _SoftDTWFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
         X, F, R = ctx.saved_tensors
-        gamma = ctx.gamma
-        n1, m1, k = R.shape
-        n, m = n1 - 2, m1 - 2
-        dev, dt = R.device, R.dtype
-        rs = (m + 2) * k
-        ds = (m + 1) * k
-        inv_g = 1.0 / gamma
-        # E on three anti-diagonals, indexed by the 1-based row i (rows 0..n+1)
-        e_cur = torch.zeros((n + 2, k), device=dev, dtype=dt)
-        e_d1 = torch.zeros_like(e_cur)  # diagonal d + 1
-        e_d2 = torch.zeros_like(e_cur)  # diagonal d + 2
-        gX = torch.zeros_like(X)
-        gF = torch.zeros_like(F)
-        # last cell: E(n, m) = 1; its successors lie outside the grid
-        e_d1[n] = 1.0
-        dd = X[n - 1] - F[1]
-        gX[n - 1] += dd
-        gF[1] -= dd
-        L = min(n, m)
-        buf = torch.empty((6, L, k), device=dev, dtype=dt)
-        for d in range(n + m - 1, 1, -1):
-            lo, hi = _diag_range(d, n, m)
-            ln = hi - lo + 1
-            size, stride = (ln, k), (ds, 1)
-            cur = R.as_strided(size, stride, lo * rs + (d - lo) * k)
-            down = R.as_strided(size, stride, (lo + 1) * rs + (d - lo) * k)  # (i+1, j)
-            right = R.as_strided(size, stride, lo * rs + (d - lo + 1) * k)  # (i, j+1)
-            diag = R.as_strided(size, stride, (lo + 1) * rs + (d - lo + 1) * k)  # (i+1, j+1)
-            x_i = X[lo - 1:hi]
-            x_i1 = X[lo:hi + 1]
-            y_j = F[m + 1 - d + lo:m + 2 - d + hi]
-            y_j1 = F[m - d + lo:m + 1 - d + hi]
-            w, t, dd, e, g1, g2 = (b[:ln] for b in buf)
-            # weight of (i+1, j): exp((R(i+1,j) - D(i+1,j) - R(i,j)) / gamma)
-            torch.sub(x_i1, y_j, out=dd)
-            torch.addcmul(cur, dd, dd, out=t)
-            torch.sub(down, t, out=w).mul_(inv_g).exp_()
-            torch.mul(w, e_d1[lo + 1:hi + 2], out=e)
-            # weight of (i, j+1)
-            torch.sub(x_i, y_j1, out=dd)
-            torch.addcmul(cur, dd, dd, out=t)
-            torch.sub(right, t, out=w).mul_(inv_g).exp_()
-            e.addcmul_(w, e_d1[lo:hi + 1])
-            # weight of (i+1, j+1)
-            torch.sub(x_i1, y_j1, out=dd)
-            torch.addcmul(cur, dd, dd, out=t)
-            torch.sub(diag, t, out=w).mul_(inv_g).exp_()
-            e.addcmul_(w, e_d2[lo + 1:hi + 2])
-            e_cur[lo:hi + 1] = e
-            # dR(n,m)/dD(i,j) = E(i,j); D = (x_i - y_j)^2
-            torch.sub(x_i, y_j, out=dd)
-            torch.mul(e, dd, out=g1)
-            gX[lo - 1:hi].add_(g1)
-            gF[m + 1 - d + lo:m + 2 - d + hi].sub_(g1)
-            e_d2, e_d1, e_cur = e_d1, e_cur, e_d2
+        with _single_thread_if_small(R, min(R.shape[0], R.shape[1]) * R.shape[2]):
+            gX, gF = _backward_loop(X, F, R, ctx.gamma)
+        n, m = R.shape[0] - 2, R.shape[1] - 2
         scale = 2.0 * grad_out
         gx = gX[:n].mul_(scale)
         gy = gF[1:].flip(0).mul_(scale)
         return gx, gy, None
+
+
+def _forward_loop(R, X, F, buf, n, m, k, gamma):
+    """Fill ``R`` anti-diagonal by anti-diagonal (``R`` is ``(n + 2, m + 2, k)``)."""
+    rs = (m + 2) * k  # row stride
+    ds = (m + 1) * k  # stride between consecutive cells of an anti-diagonal
+    inv_g = 1.0 / gamma
+    for d in range(2, n + m + 1):
+        lo, hi = _diag_range(d, n, m)
+        ln = hi - lo + 1
+        size, stride = (ln, k), (ds, 1)
+        cur = R.as_strided(size, stride, lo * rs + (d - lo) * k)
+        dia = R.as_strided(size, stride, (lo - 1) * rs + (d - 1 - lo) * k)
+        up = R.as_strided(size, stride, (lo - 1) * rs + (d - lo) * k)
+        left = R.as_strided(size, stride, lo * rs + (d - 1 - lo) * k)
+        mn, t1, t2, t3, dd = (b[:ln] for b in buf)
+        torch.minimum(dia, up, out=mn)
+        torch.minimum(mn, left, out=mn)
+        torch.sub(mn, dia, out=t1).mul_(inv_g).exp_()
+        torch.sub(mn, up, out=t2).mul_(inv_g).exp_()
+        torch.sub(mn, left, out=t3).mul_(inv_g).exp_()
+        t1.add_(t2).add_(t3).log_().mul_(-gamma).add_(mn)
+        torch.sub(X[lo - 1:hi], F[m + 1 - d + lo:m + 2 - d + hi], out=dd)
+        torch.addcmul(t1, dd, dd, out=cur)
+
+
+def _backward_loop(X, F, R, gamma):
+    """Analytic backward (Cuturi & Blondel, Alg. 2) as a reverse wavefront; returns
+    ``dR(n, m) / dX`` and ``/ dF`` up to the factor 2 of the squared cost."""
+    n1, m1, k = R.shape
+    n, m = n1 - 2, m1 - 2
+    dev, dt = R.device, R.dtype
+    rs = (m + 2) * k
+    ds = (m + 1) * k
+    inv_g = 1.0 / gamma
+    # E on three anti-diagonals, indexed by the 1-based row i (rows 0..n+1)
+    e_cur = torch.zeros((n + 2, k), device=dev, dtype=dt)
+    e_d1 = torch.zeros_like(e_cur)  # diagonal d + 1
+    e_d2 = torch.zeros_like(e_cur)  # diagonal d + 2
+    gX = torch.zeros_like(X)
+    gF = torch.zeros_like(F)
+    # last cell: E(n, m) = 1; its successors lie outside the grid
+    e_d1[n] = 1.0
+    dd = X[n - 1] - F[1]
+    gX[n - 1] += dd
+    gF[1] -= dd
+    L = min(n, m)
+    buf = torch.empty((6, L, k), device=dev, dtype=dt)
+    for d in range(n + m - 1, 1, -1):
+        lo, hi = _diag_range(d, n, m)
+        ln = hi - lo + 1
+        size, stride = (ln, k), (ds, 1)
+        cur = R.as_strided(size, stride, lo * rs + (d - lo) * k)
+        down = R.as_strided(size, stride, (lo + 1) * rs + (d - lo) * k)  # (i+1, j)
+        right = R.as_strided(size, stride, lo * rs + (d - lo + 1) * k)  # (i, j+1)
+        diag = R.as_strided(size, stride, (lo + 1) * rs + (d - lo + 1) * k)  # (i+1, j+1)
+        x_i = X[lo - 1:hi]
+        x_i1 = X[lo:hi + 1]
+        y_j = F[m + 1 - d + lo:m + 2 - d + hi]
+        y_j1 = F[m - d + lo:m + 1 - d + hi]
+        w, t, dd, e, g1, g2 = (b[:ln] for b in buf)
+        # weight of (i+1, j): exp((R(i+1,j) - D(i+1,j) - R(i,j)) / gamma)
+        torch.sub(x_i1, y_j, out=dd)
+        torch.addcmul(cur, dd, dd, out=t)
+        torch.sub(down, t, out=w).mul_(inv_g).exp_()
+        torch.mul(w, e_d1[lo + 1:hi + 2], out=e)
+        # weight of (i, j+1)
+        torch.sub(x_i, y_j1, out=dd)
+        torch.addcmul(cur, dd, dd, out=t)
+        torch.sub(right, t, out=w).mul_(inv_g).exp_()
+        e.addcmul_(w, e_d1[lo:hi + 1])
+        # weight of (i+1, j+1)
+        torch.sub(x_i1, y_j1, out=dd)
+        torch.addcmul(cur, dd, dd, out=t)
+        torch.sub(diag, t, out=w).mul_(inv_g).exp_()
+        e.addcmul_(w, e_d2[lo + 1:hi + 2])
+        e_cur[lo:hi + 1] = e
+        # dR(n,m)/dD(i,j) = E(i,j); D = (x_i - y_j)^2
+        torch.sub(x_i, y_j, out=dd)
+        torch.mul(e, dd, out=g1)
+        gX[lo - 1:hi].add_(g1)
+        gF[m + 1 - d + lo:m + 2 - d + hi].sub_(g1)
+        e_d2, e_d1, e_cur = e_d1, e_cur, e_d2
+    return gX, gF
+
+
+def _wavefront_value(x: torch.Tensor, y: torch.Tensor, gamma: float | None) -> torch.Tensor:
+    """(Soft-)DTW values of ``(N, K)`` vs ``(M, K)`` keeping three anti-diagonals only.
+
+    ``gamma=None`` gives the hard minimum. Memory ``O((N + M) K)``; no gradient.
+    """
+    n, k = x.shape
+    m = y.shape[0]
+    F = y.flip(0).contiguous()  # y_j (1-based) = F[m - j]
+    bufs = [torch.full((n + 2, k), math.inf, device=x.device, dtype=x.dtype) for _ in range(3)]
+    bufs[0][0] = 0.0  # diagonal 0: R(0, 0) = 0; diagonal 1: all +inf
+    L = min(n, m)
+    work = torch.empty((4, L, k), device=x.device, dtype=x.dtype)
+    with _single_thread_if_small(x, L * k):
+        return _value_loop(x, F, bufs, work, n, m, gamma)
+
+
+def _value_loop(x, F, bufs, work, n, m, gamma):
+    d2, d1, cur = bufs
+    for d in range(2, n + m + 1):
+        lo, hi = _diag_range(d, n, m)
+        ln = hi - lo + 1
+        dia, up, left = d2[lo - 1:hi], d1[lo - 1:hi], d1[lo:hi + 1]
+        mn, t1, t2, dd = (b[:ln] for b in work)
+        torch.minimum(dia, up, out=mn)
+        torch.minimum(mn, left, out=mn)
+        if gamma is not None:
+            inv_g = 1.0 / gamma
+            torch.sub(mn, dia, out=t1).mul_(inv_g).exp_()
+            t1.add_(torch.sub(mn, up, out=t2).mul_(inv_g).exp_())
+            t1.add_(torch.sub(mn, left, out=t2).mul_(inv_g).exp_())
+            mn.sub_(t1.log_().mul_(gamma))
+        torch.sub(x[lo - 1:hi], F[m - d + lo:m + 1 - d + hi], out=dd)
+        torch.addcmul(mn, dd, dd, out=cur[lo:hi + 1])
+        cur[lo - 1] = math.inf  # cells (lo-1, d-lo+1) / (hi+1, d-hi-1) lie outside the grid
+        cur[hi + 1] = math.inf
+        d2, d1, cur = d1, cur, d2
+    return d1[n].clone()
 
 
 def _check_pair(x: torch.Tensor, y: torch.Tensor, gamma: float) -> None:
@@ -203,7 +281,9 @@ def soft_dtw(x: torch.Tensor, y: torch.Tensor, gamma: float = 1.0) -> torch.Tens
     Notes
     -----
     Cost per call: ``O(N M)`` cells per sequence, evaluated in ``N + M - 1`` vectorised
-    steps; memory ``(N + 2)(M + 2)`` values per sequence for the backward pass.
+    steps; memory ``(N + 2)(M + 2)`` values per sequence for the backward pass when a gradient
+    is needed, otherwise (``torch.no_grad()`` or inputs without ``requires_grad``) only three
+    anti-diagonals, ``O((N + M))`` per sequence.
     In float32 the accumulated costs lose absolute precision when they grow large compared
     to ``gamma`` (e.g. ``1e6`` µV² with ``gamma = 1``); use float64 where that matters.
     """
@@ -214,7 +294,10 @@ def soft_dtw(x: torch.Tensor, y: torch.Tensor, gamma: float = 1.0) -> torch.Tens
     xc, yc = _to_columns(x, dt), _to_columns(y, dt)
     if xc.shape[1] == 0:
         return x.new_zeros(lead, dtype=out_dtype)
-    out = _SoftDTWFunction.apply(xc, yc, float(gamma))
+    if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
+        out = _SoftDTWFunction.apply(xc, yc, float(gamma))
+    else:  # no gradient needed: keep three diagonals instead of R
+        out = _wavefront_value(xc, yc, float(gamma))
     return out.reshape(lead).to(out_dtype)
 
 
@@ -238,31 +321,18 @@ def soft_dtw_divergence(x: torch.Tensor, y: torch.Tensor, gamma: float = 1.0) ->
 def dtw(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Hard DTW cost (sum of squared differences along the optimal path), no gradient.
 
-    Same wavefront as :func:`soft_dtw` with ``min`` in place of the soft minimum; shapes as
-    in :func:`soft_dtw`. Used as a reconstruction metric and as the ``gamma -> 0`` limit.
+    Same wavefront as :func:`soft_dtw` with ``min`` in place of the soft minimum, keeping only
+    three anti-diagonals (memory ``O((N + M) K)``); shapes as in :func:`soft_dtw`. Used as a
+    reconstruction metric and as the ``gamma -> 0`` limit.
     """
     _check_pair(x, y, 1.0)
     lead = x.shape[:-1]
     dt = _compute_dtype(x, y)
     xc, yc = _to_columns(x, dt), _to_columns(y, dt)
-    n, k = xc.shape
-    m = yc.shape[0]
-    F = yc.flip(0).contiguous()
-    R = torch.full((n + 1, m + 1, k), math.inf, device=x.device, dtype=dt)
-    R[0, 0] = 0.0
-    rs, ds = (m + 1) * k, m * k
-    for d in range(2, n + m + 1):
-        lo, hi = _diag_range(d, n, m)
-        ln = hi - lo + 1
-        size, stride = (ln, k), (ds, 1)
-        cur = R.as_strided(size, stride, lo * rs + (d - lo) * k)
-        dia = R.as_strided(size, stride, (lo - 1) * rs + (d - 1 - lo) * k)
-        up = R.as_strided(size, stride, (lo - 1) * rs + (d - lo) * k)
-        left = R.as_strided(size, stride, lo * rs + (d - 1 - lo) * k)
-        mn = torch.minimum(torch.minimum(dia, up), left)
-        dd = xc[lo - 1:hi] - F[m - d + lo:m + 1 - d + hi]
-        torch.addcmul(mn, dd, dd, out=cur)
-    return R[n, m].reshape(lead).to(torch.promote_types(x.dtype, y.dtype))
+    if xc.shape[1] == 0:
+        return x.new_zeros(lead, dtype=torch.promote_types(x.dtype, y.dtype))
+    out = _wavefront_value(xc, yc, None)
+    return out.reshape(lead).to(torch.promote_types(x.dtype, y.dtype))
 
 
 _REDUCTIONS = ("channel_sum", "mean", "sum", "none")
