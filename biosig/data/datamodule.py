@@ -91,12 +91,12 @@ class BiosigDataModule(pl.LightningDataModule):
         protocol: SplitProtocol | None = None,
         subjects: list | None = None,
         nan_policy: str = "reject",
-        expect_sfreq: float | None = None,
         cache_dir: str | None = None,
         batch_size: int = 32,
         num_workers: int = 0,
         pin_memory: bool = False,
         seed: int = 0,
+        expect_sfreq: float | None = None,
     ):
         super().__init__()
         self.source = source
