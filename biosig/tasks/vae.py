@@ -1,0 +1,195 @@
+"""Variational autoencoder training (hvEEGNet, vEEGNet-ver3) as a LightningModule."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+import biosig.models.hveegnet  # noqa: F401  (registers "hveegnet")
+import biosig.models.veegnet  # noqa: F401  (registers "veegnet")
+from biosig.errors import ConfigError
+from biosig.losses.soft_dtw import SoftDTWLoss
+from biosig.tasks.base import BiosigTask, make_optimizer
+
+__all__ = ["VAETask"]
+
+_RECON = ("soft_dtw", "soft_dtw_divergence", "mse")
+
+
+class VAETask(BiosigTask):
+    """ELBO training of a registered VAE: ``alpha * L_rec + beta * w(t) * sum_levels KL``.
+
+    Defaults follow hvEEGNet (Cisotto et al., 2024; official training config): soft-DTW
+    reconstruction (gamma = 1, one univariate soft-DTW per channel, mean over the batch, summed
+    over channels), alpha = beta = 1, no KL warm-up, AdamW (lr 1e-2, weight decay 1e-2) and an
+    exponential learning-rate decay of 0.999 per epoch.
+
+    Parameters
+    ----------
+    model, model_kwargs : registry name (``"hveegnet"`` or ``"veegnet"``) and its extra
+        arguments.
+    n_chans, n_times, sfreq, n_outputs : signal kwargs linked from the DataModule
+        (``n_outputs`` is only used by a model's optional classifier head).
+    recon_loss : ``"soft_dtw"``, ``"soft_dtw_divergence"`` (Blondel et al., 2021) or
+        ``"mse"`` (mean over all samples).
+    gamma_dtw : soft-DTW smoothing.
+    alpha, beta : weights of the reconstruction and KL terms.
+    clf_weight : weight of the NLL of the optional classifier head (labels from the batch).
+    kl_warmup_epochs : linear KL warm-up ``w(t)`` from 0 to 1 over this many epochs (0: off).
+    edge_samples_ignored : samples dropped at both ends before the reconstruction loss.
+    lr, weight_decay, optimizer, lr_decay : optimiser and ``ExponentialLR`` factor per epoch
+        (``lr_decay = 1`` disables the schedule).
+    plot_every_n_epochs : log a reconstruction / sample figure every n validation epochs to a
+        logger that accepts figures (TensorBoard ``add_figure`` or ``log_image``); 0 disables.
+
+    Batches are ``(x, y)`` with ``x`` ``(B, C, T)`` EEG in µV; ``y`` is ignored unless the
+    model has a classifier head. Logged: ``{train,val,test}_loss``, ``_recon``, ``_kl`` and
+    ``_kl<level>``; ``test_mse`` and ``test_corr`` of the deterministic reconstructions.
+    ``predict_step`` returns the reconstruction and the per-trial, per-channel squared error.
+    """
+
+    def __init__(
+        self,
+        model: str = "hveegnet",
+        model_kwargs: dict | None = None,
+        n_chans: int = 0,
+        n_times: int = 0,
+        sfreq: float = 0.0,
+        n_outputs: int = 0,
+        recon_loss: str = "soft_dtw",
+        gamma_dtw: float = 1.0,
+        alpha: float = 1.0,
+        beta: float = 1.0,
+        clf_weight: float = 1.0,
+        kl_warmup_epochs: int = 0,
+        edge_samples_ignored: int = 0,
+        lr: float = 1e-2,
+        weight_decay: float = 1e-2,
+        optimizer: str = "adamw",
+        lr_decay: float = 0.999,
+        plot_every_n_epochs: int = 1,
+    ):
+        if recon_loss not in _RECON:
+            raise ConfigError(f"model.recon_loss must be one of {_RECON}, got {recon_loss!r}")
+        if not (gamma_dtw > 0 and math.isfinite(gamma_dtw)):
+            raise ConfigError(f"model.gamma_dtw must be positive, got {gamma_dtw!r}")
+        if kl_warmup_epochs < 0 or edge_samples_ignored < 0:
+            raise ConfigError("model.kl_warmup_epochs and model.edge_samples_ignored must be >= 0")
+        if not 0 < lr_decay <= 1:
+            raise ConfigError(f"model.lr_decay must be in (0, 1], got {lr_decay!r}")
+        if 2 * edge_samples_ignored >= n_times > 0:
+            raise ConfigError(f"model.edge_samples_ignored={edge_samples_ignored} leaves no "
+                              f"samples of n_times={n_times}")
+        super().__init__(model, model_kwargs, n_chans, n_times, sfreq, n_outputs)
+        self.save_hyperparameters()
+        if recon_loss != "mse":
+            self.sdtw = SoftDTWLoss(gamma_dtw, normalize=recon_loss == "soft_dtw_divergence",
+                                    reduction="channel_sum")
+        self._plot_batch: torch.Tensor | None = None
+
+    # ------------------------------------------------------------------ loss
+    def reconstruction_loss(self, x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        e = self.hparams.edge_samples_ignored
+        if e:
+            x_hat, x = x_hat[..., e:-e], x[..., e:-e]
+        if self.hparams.recon_loss == "mse":
+            return F.mse_loss(x_hat, x)
+        return self.sdtw(x_hat, x)
+
+    def kl_weight(self) -> float:
+        """``beta`` times the warm-up factor at the current (fractional) epoch."""
+        n = self.hparams.kl_warmup_epochs
+        if n <= 0 or self._trainer is None:
+            return float(self.hparams.beta)
+        nb = self.trainer.num_training_batches
+        if nb and math.isfinite(nb) and nb > 0:
+            done = self.global_step / nb  # optimizer steps -> fractional epochs
+        else:
+            done = float(self.current_epoch)
+        return float(self.hparams.beta) * min(1.0, done / n)
+
+    def _step(self, batch, stage: str) -> torch.Tensor:
+        x, y = (batch[0], batch[1]) if isinstance(batch, (list, tuple)) else (batch, None)
+        out = self.net(x)
+        rec = self.reconstruction_loss(out.x_hat, x)
+        kls = [k.mean() for k in out.kl]
+        kl = torch.stack(kls).sum() if kls else rec.new_zeros(())
+        w = self.kl_weight() if stage == "train" else float(self.hparams.beta)
+        loss = self.hparams.alpha * rec + w * kl
+        bs = x.shape[0]
+        if out.logits is not None and y is not None and y.dtype == torch.long:
+            nll = F.nll_loss(out.logits, y)
+            loss = loss + self.hparams.clf_weight * nll
+            self.log(f"{stage}_nll", nll, batch_size=bs)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite {stage} loss (recon {float(rec)}, kl {float(kl)})")
+        on_step = stage == "train"
+        self.log(f"{stage}_loss", loss, prog_bar=True, on_step=on_step, on_epoch=True, batch_size=bs)
+        self.log(f"{stage}_recon", rec, on_step=False, on_epoch=True, batch_size=bs)
+        self.log(f"{stage}_kl", kl, on_step=False, on_epoch=True, batch_size=bs)
+        for i, k in enumerate(kls, start=1):
+            self.log(f"{stage}_kl{i}", k, on_step=False, on_epoch=True, batch_size=bs)
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        if batch_idx == 0:
+            x = batch[0] if isinstance(batch, (list, tuple)) else batch
+            self._plot_batch = x[:2].detach()
+        return self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        loss = self._step(batch, "test")
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        x_hat = self.net.reconstruct(x)
+        bs = x.shape[0]
+        self.log("test_mse", F.mse_loss(x_hat, x), on_epoch=True, batch_size=bs)
+        xc = x - x.mean(-1, keepdim=True)
+        hc = x_hat - x_hat.mean(-1, keepdim=True)
+        r = (xc * hc).sum(-1) / (xc.norm(dim=-1) * hc.norm(dim=-1)).clamp_min(1e-12)
+        self.log("test_corr", r.mean(), on_epoch=True, batch_size=bs)
+        return loss
+
+    def predict_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        x_hat = self.net.reconstruct(x)
+        return {"x_hat": x_hat, "sq_error": ((x_hat - x) ** 2).mean(-1)}
+
+    def configure_optimizers(self):
+        opt = make_optimizer(self.net.parameters(), self.hparams.optimizer, self.hparams.lr,
+                             self.hparams.weight_decay)
+        if self.hparams.lr_decay >= 1.0:
+            return opt
+        sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=self.hparams.lr_decay)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+
+    # ------------------------------------------------------------------ figures
+    def on_validation_epoch_end(self):
+        every = self.hparams.plot_every_n_epochs
+        if (every <= 0 or self._plot_batch is None or self.logger is None
+                or self.trainer.sanity_checking or self.current_epoch % every):
+            return
+        exp = getattr(self.logger, "experiment", None)
+        add_figure = getattr(exp, "add_figure", None)
+        log_image = getattr(self.logger, "log_image", None)
+        if add_figure is None and log_image is None:
+            return
+        from biosig.anomaly import plot_reconstructions
+
+        was_training = self.net.training
+        self.net.eval()
+        x = self._plot_batch
+        x_hat = self.net.reconstruct(x)
+        gen = self.net.generate(1)
+        self.net.train(was_training)
+        sfreq = self.hparams.sfreq or None
+        fig = plot_reconstructions(x[:1], x_hat[:1], sfreq=sfreq, generated=gen, max_channels=4,
+                                   title=f"epoch {self.current_epoch}")
+        if add_figure is not None:
+            add_figure("reconstruction", fig, global_step=self.current_epoch)
+        else:
+            log_image(key="reconstruction", images=[fig])
