@@ -14,6 +14,8 @@ Aggregation as the paper: per subject accuracy (folds averaged) -> mean over sub
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -34,6 +36,10 @@ __all__ = [
     "summarize",
     "format_table",
     "PAPER_SETTINGS",
+    "add_protocol_arguments",
+    "resolve_settings",
+    "model_specs",
+    "run_protocols",
 ]
 
 #: The official scripts' optimisation settings per protocol (lr, epochs, depth).
@@ -141,6 +147,18 @@ def seed_everything(seed: int) -> None:
     torch.backends.cudnn.benchmark = False
 
 
+@contextlib.contextmanager
+def _quiet_lightning():
+    """Silence Lightning's per-Trainer banners (GPU available, tips) for the many short fits."""
+    logger = logging.getLogger("lightning.pytorch")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def fit_evaluate(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -167,13 +185,14 @@ def fit_evaluate(
         n_times=int(x_train.shape[2]), sfreq=float(sfreq), n_outputs=int(n_outputs),
         lr=spec.lr, optimizer="adam",
     )
-    trainer = pl.Trainer(
-        max_epochs=spec.epochs, accelerator=accelerator, devices=1, logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        num_sanity_val_steps=0, limit_val_batches=0,
-    )
     t0 = time.perf_counter()
-    trainer.fit(task, train_dataloaders=_loader(x_train, y_train, spec.batch_size, True, seed))
+    with _quiet_lightning():
+        trainer = pl.Trainer(
+            max_epochs=spec.epochs, accelerator=accelerator, devices=1, logger=False,
+            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+            num_sanity_val_steps=0, limit_val_batches=0,
+        )
+        trainer.fit(task, train_dataloaders=_loader(x_train, y_train, spec.batch_size, True, seed))
     fit_s = time.perf_counter() - t0
     task.eval()
     device = next(task.parameters()).device
@@ -265,3 +284,87 @@ def format_table(summary: pd.DataFrame, title: str = "") -> str:
     wide = wide.loc[subjects, models]
     text = wide.to_string()
     return f"{title}\n{text}" if title else text
+
+
+# -- shared command-line plumbing of the recipes/*/dbconformer.py scripts ------------------------
+DISPLAY_NAMES = {"dbconformer": "DBConformer", "eegconformer": "EEGConformer", "eegnet": "EEGNet"}
+
+
+def add_protocol_arguments(parser, default_models=("dbconformer", "eegconformer", "eegnet")) -> None:
+    """Arguments every protocol recipe shares (protocol, seeds, models, optimisation, EA)."""
+    parser.add_argument("--protocol", nargs="+", default=None,
+                        choices=["co", "cv", "loso", "competition"])
+    parser.add_argument("--subjects", nargs="+", default=None, help="test subjects (default: all)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None, help="paper: 1 2 3 4 5")
+    parser.add_argument("--models", nargs="+", default=list(default_models),
+                        help="registry names (dbconformer, eegconformer, eegnet, ...)")
+    parser.add_argument("--preset", choices=["paper", "quick"], default=None,
+                        help="paper: the official lr/epochs per protocol and seeds 1-5; quick: "
+                             "lr 1e-3, 20 epochs, seed 1 (default for --data synthetic)")
+    parser.add_argument("--epochs", type=int, default=None, help="override the preset")
+    parser.add_argument("--lr", type=float, default=None, help="override the preset")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--depth", type=int, default=None, help="DBConformer depth")
+    parser.add_argument("--test-alignment", default="online",
+                        choices=["online", "offline", "official", "none"])
+    parser.add_argument("--no-align", action="store_true", help="skip Euclidean alignment")
+    parser.add_argument("--metrics", nargs="+", default=["acc"],
+                        choices=["acc", "bal_acc", "kappa", "f1_weighted"])
+    parser.add_argument("--cache-dir", default=None, help="window cache root (default BIOSIG_CACHE)")
+    parser.add_argument("--accelerator", default="cpu", help="cpu, gpu, auto")
+    parser.add_argument("--out", default=None, help="write the per-run results to this CSV")
+
+
+def resolve_settings(args, protocol: str, synthetic: bool, depth: int | None = None) -> dict:
+    """Optimisation settings of one protocol: preset, then command-line overrides."""
+    preset = args.preset or ("quick" if synthetic else "paper")
+    s = dict(PAPER_SETTINGS[protocol])
+    if depth is not None:
+        s["depth"] = depth
+    if preset == "quick":
+        s.update(lr=1e-3, epochs=20)
+    for key in ("epochs", "lr", "depth"):
+        if getattr(args, key, None) is not None:
+            s[key] = getattr(args, key)
+    s["preset"] = preset
+    s["seeds"] = list(args.seeds or ([1] if preset == "quick" else [1, 2, 3, 4, 5]))
+    return s
+
+
+def model_specs(names, settings: dict, batch_size: int = 32) -> list[ModelSpec]:
+    """One :class:`ModelSpec` per registry name; ``depth`` goes to DBConformer only."""
+    return [
+        ModelSpec(DISPLAY_NAMES.get(n, n), n, {"depth": settings["depth"]} if n == "dbconformer" else {},
+                  lr=settings["lr"], epochs=settings["epochs"], batch_size=batch_size)
+        for n in names
+    ]
+
+
+def run_protocols(args, trials: TrialSet, title: str, protocols, settings_for, select=None) -> pd.DataFrame:
+    """Run each protocol, print its table(s), return all per-run rows (written to ``args.out``).
+
+    ``settings_for(protocol)`` gives the settings dict; ``select(protocol, trials)`` may restrict
+    the trials a protocol uses (e.g. session T only).
+    """
+    frames = []
+    for protocol in protocols:
+        s = settings_for(protocol)
+        data = select(protocol, trials) if select is not None else trials
+        ea = "off" if args.no_align else f"train offline / test {args.test_alignment}"
+        print(f"\n== {protocol.upper()} | {len(data.classes)} classes | preset {s['preset']}: "
+              f"lr {s['lr']:g}, {s['epochs']} epochs, batch {args.batch_size}, depth {s['depth']}, "
+              f"seeds {s['seeds']}, EA {ea}", flush=True)
+        results = run_protocol(data, protocol, model_specs(args.models, s, args.batch_size),
+                               seeds=s["seeds"], test_alignment=args.test_alignment,
+                               align=not args.no_align, subjects=args.subjects,
+                               accelerator=args.accelerator)
+        results.insert(0, "protocol", protocol)
+        for metric in args.metrics:
+            print(format_table(summarize(results, metric),
+                               f"\n{title} {protocol.upper()}, {metric} (%), mean ± std over seeds"))
+        frames.append(results)
+    out = pd.concat(frames, ignore_index=True)
+    if args.out:
+        out.to_csv(args.out, index=False)
+        print(f"results written to {args.out}")
+    return out
