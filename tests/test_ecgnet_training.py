@@ -47,3 +47,59 @@ def test_ecgnet_beats_copy_and_least_squares_on_v1_v6(trained):
         assert mean.loc["ecgnet", "mse"] < mean.loc[base, "mse"], mean
     assert einthoven_residual(fake) < 1e-5
     np.testing.assert_array_equal(fake[:, 0], test[:, 0])
+
+
+@pytest.mark.parametrize("loss", ["bce", "hinge", "wgan-gp"])
+def test_gan_task_losses_update_both_networks(loss):
+    import lightning.pytorch as pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from biosig.errors import ConfigError
+    from biosig.tasks.gan import GANTask
+
+    torch.manual_seed(0)
+    x = torch.randn(8, 12, 40) * 0.3
+    task = GANTask(n_chans=12, n_times=40, sfreq=20.0, n_outputs=5, input_lead="random",
+                   random_leads=["I", "aVF", "V3"], adversarial_loss=loss, n_critic=1,
+                   model_kwargs={"hidden_size": 4, "disc_channels": (4,)}, val_frechet=True)
+    g0 = [p.detach().clone() for p in task.net.generator.parameters()]
+    d0 = [p.detach().clone() for p in task.net.discriminator.parameters()]
+    dl = DataLoader(TensorDataset(x, torch.zeros(8)), batch_size=4)
+    trainer = pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, accelerator="cpu")
+    trainer.fit(task, dl, dl)
+    assert any(not torch.equal(a, b) for a, b in zip(g0, task.net.generator.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(d0, task.net.discriminator.parameters()))
+    m = trainer.callback_metrics
+    assert torch.isfinite(m["train_loss_d"]) and torch.isfinite(m["val_fd_v1v6"])
+    assert "val_mse_V6" in m and "val_mse_I" not in m  # the input lead I is not scored
+    with pytest.raises(ConfigError):
+        GANTask(n_chans=12, n_times=40, adversarial_loss="lsgan")
+    with pytest.raises(ConfigError):
+        GANTask(n_chans=3, n_times=40)
+
+
+def test_validation_figure_goes_to_a_logger_that_supports_it():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from biosig.tasks.gan import GANTask
+
+    class Exp:
+        figures = []
+
+        def add_figure(self, tag, fig, global_step=0):
+            self.figures.append((tag, len(fig.axes)))
+
+    class Logger:
+        experiment = Exp()
+
+    task = GANTask(n_chans=12, n_times=50, sfreq=25.0, input_lead="II",
+                   model_kwargs={"hidden_size": 4, "disc_channels": (4,)})
+    task.__dict__["_logger_stub"] = Logger()
+    type(task).logger = property(lambda self: self.__dict__.get("_logger_stub"))
+    try:
+        task._log_figure(np.random.randn(12, 50), np.random.randn(12, 50))
+    finally:
+        del type(task).logger
+    assert Exp.figures == [("val_12lead", 12)]
