@@ -24,6 +24,10 @@ __all__ = ["CVDCNN"]
 class CVDCNN(nn.Module):
     """Multi-label 1-D CNN for 12-lead ECG (mV) plus annotation channels.
 
+    The CVD-onset predictor of ECGNet (Bagga, Jeon & Issokson, arXiv 2310.03753, 2023), which
+    feeds ECGs annotated with R-peaks and P-Q segments to a CNN; the paper body is not public, so
+    its layout here is a design choice (see Notes).
+
     Parameters
     ----------
     n_chans : input channels: 12 leads, or 14 with the R-peak and P-Q masks of
