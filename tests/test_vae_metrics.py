@@ -1,0 +1,59 @@
+"""Reconstruction metrics: MSE, per-channel correlation, band powers, DTW, report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from biosig.errors import ConfigError
+from biosig.metrics.reconstruction import (
+    EEG_BANDS,
+    band_power_error,
+    band_powers,
+    channel_correlation,
+    dtw_error,
+    mse,
+    reconstruction_report,
+)
+
+
+def _sines(freqs, sfreq=250.0, n=500, amp=1.0):
+    t = np.arange(n) / sfreq
+    return np.stack([[amp * np.sin(2 * np.pi * f * t) for f in freqs]])
+
+
+def test_band_powers_locate_a_sine():
+    x = _sines([2.0, 6.0, 10.0, 20.0, 40.0], amp=2.0)
+    p = band_powers(x, 250.0)
+    assert p.shape == (1, 5, 5)
+    # each channel's power sits in its own band and equals amp^2 / 2
+    np.testing.assert_array_equal(p[0].argmax(1), np.arange(5))
+    np.testing.assert_allclose(p[0].max(1), 2.0, rtol=0.1)
+
+
+def test_band_power_error_and_correlation():
+    x = _sines([10.0, 20.0])
+    err, names = band_power_error(x, 0.5 * x, 250.0)
+    assert names == list(EEG_BANDS)
+    np.testing.assert_allclose(err[0, 0, names.index("alpha")], 0.75, rtol=1e-6)  # 1 - 0.5^2
+    np.testing.assert_allclose(channel_correlation(x, 0.5 * x), 1.0)
+    np.testing.assert_allclose(channel_correlation(x, -x), -1.0)
+    assert np.isnan(channel_correlation(x, np.zeros_like(x))).all()
+    np.testing.assert_allclose(mse(x, x), 0.0)
+    with pytest.raises(ConfigError, match="no frequency bin"):
+        band_powers(x, 250.0, bands={"slow": (0.01, 0.1)})
+    with pytest.raises(ConfigError, match="shapes differ"):
+        mse(x, x[:, :1])
+
+
+def test_dtw_error_and_report():
+    x = _sines([5.0, 7.0], n=200)
+    shifted = np.roll(x, 2, axis=-1)
+    d = dtw_error(x, shifted)
+    assert d.shape == (1, 2)
+    assert (d < 0.2 * ((x - shifted) ** 2).sum(-1)).all()
+    s = dtw_error(x, shifted, gamma=1.0)
+    assert (s <= d + 1e-9).all()  # soft-DTW is below the hard minimum
+    rep = reconstruction_report(x, shifted, 250.0)
+    assert {"dtw", "mse", "corr", "bp_err_delta", "bp_err_gamma"} <= set(rep)
+    assert rep["corr"] > 0.9
