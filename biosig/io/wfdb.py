@@ -235,11 +235,40 @@ def read_wfdb(
     )
 
 
+_NOTE_OK = (
+    re.compile(rb"## time resolution: \d"),
+    re.compile(rb"## annotation type definitions"),
+    re.compile(rb"## end of definitions"),
+)
+
+
+def _check_definition_notes(ann_path: Path) -> None:
+    """Refuse annotation files whose ``## `` definition notes would hang ``wfdb.rdann``.
+
+    wfdb 4.3.1 loops forever on a note that starts with ``## `` but is neither a (first)
+    time-resolution line nor a label-definition marker; such notes only occur in damaged
+    files, so any ``## `` outside these forms (or a second time-resolution line) is an error.
+    """
+    raw = ann_path.read_bytes()
+    n_fs = 0
+    for m in re.finditer(rb"## ", raw):
+        tail = raw[m.start(): m.start() + 40]
+        kind = next((i for i, rx in enumerate(_NOTE_OK) if rx.match(tail)), None)
+        if kind is None:
+            raise InvalidFileError(
+                ann_path, f"malformed definition note {tail[:30]!r} at byte {m.start()}"
+            )
+        n_fs += kind == 0
+    if n_fs > 1:
+        raise InvalidFileError(ann_path, f"{n_fs} time-resolution notes (at most one allowed)")
+
+
 def _read_annotations(base: Path, ann_path: Path, ext: str, sfreq: float, frame_fs: float) -> Annotations:
     with quiet_wfdb():
         import wfdb
 
     check_file(ann_path, what="WFDB annotation file")
+    _check_definition_notes(ann_path)
     with wrap_errors(ann_path, "reading WFDB annotations"), quiet_wfdb():
         ann = wfdb.rdann(str(base), ext)
         sample = np.asarray(ann.sample, dtype=np.float64)
