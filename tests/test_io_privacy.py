@@ -1,0 +1,89 @@
+"""No identifying header field (patient/recording id, dates, clinical free text) reaches
+``Recording.meta``; writers store none."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import pytest
+from io_fixtures import SHARED, synthetic
+
+from biosig.io import read_edf, read_gdf, read_recording, read_wfdb, write_edf, write_gdf, write_wfdb
+from biosig.io.recording import IDENTIFYING_KEYS
+
+ALLOWED_META = {"format", "source", "n_records", "record_duration", "n_nan", "n_inf", "n_gaps",
+                "n_events", "event_mode", "fmt", "samps_per_frame"}
+
+EDF_FILES = ["eeg_edf/eegmmidb/S001R03.edf", "eeg_edf/mne-testing-data/chtypes_edf.edf",
+             "eeg_edf/mne-testing-data/MB0400FU.EDF", "eeg_edf/mne-testing-data/subsecond_starttime.edf"]
+WFDB_RECORDS = ["ecg_wfdb/ptbdb/s0010_re", "ecg_wfdb/ptb-xl/00001_lr", "ecg_wfdb/cinc2021/E07500",
+                "ecg_wfdb/mitdb/100", "ecg_wfdb/mimicdb/03700181"]
+
+
+def _assert_clean(meta: dict, secrets: list[str]) -> None:
+    assert set(meta) <= ALLOWED_META, set(meta) - ALLOWED_META
+    assert not IDENTIFYING_KEYS.intersection(k.lower() for k in meta)
+    for v in meta.values():
+        assert not isinstance(v, (datetime.date, datetime.time, datetime.datetime))
+    text = repr(meta)
+    for s in secrets:
+        assert s not in text, s
+
+
+def _tokens(text: str) -> list[str]:
+    """Words of 5+ letters and number-like tokens (ages, dates, ids) of a header field."""
+    words = [t.strip(":()") for t in re.split(r"[\s,]+", text)]
+    return [t for t in words if (len(t) >= 5 or (len(t) >= 3 and any(c.isdigit() for c in t)))
+            and t != "Startdate"]
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("rel", EDF_FILES)
+def test_edf_identification_not_in_meta(rel):
+    path = SHARED / rel
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    head = path.read_bytes()[:256].decode("latin-1")
+    secrets = _tokens(head[8:168]) + [head[168:176], head[176:184]]  # ids, start date, time
+    assert secrets  # these files do carry identification fields
+    rec = read_edf(path)
+    _assert_clean(rec.meta, secrets)
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("rel", WFDB_RECORDS)
+def test_wfdb_comments_and_dates_not_in_meta(rel):
+    hea = SHARED / f"{rel}.hea"
+    if not hea.exists():
+        pytest.skip(f"{hea} not found")
+    lines = hea.read_text(errors="replace").splitlines()
+    secrets = [t for line in lines if line.startswith("#") for t in _tokens(line[1:])]
+    record_line = next(line for line in lines if line.strip() and not line.startswith("#"))
+    secrets += record_line.split()[4:]  # base time and date, where present
+    rec = read_wfdb(SHARED / rel)
+    _assert_clean(rec.meta, secrets)
+
+
+@pytest.mark.shared_data
+def test_gdf_meta_clean():
+    path = SHARED / "gdf/mne-testing-data/test_1ch.gdf"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    _assert_clean(read_gdf(path).meta, [])
+
+
+def test_writers_store_no_identification(tmp_path):
+    rec = synthetic()
+    # a caller's meta is never written (Recording itself refuses identifying keys)
+    rec.meta["study_note"] = "Jane Doe 1970-01-01"
+    edf = write_edf(tmp_path / "a.edf", rec).read_bytes()[:256].decode("latin-1")
+    assert edf[8:88].split() == ["X", "X", "X", "X"]  # EDF+ anonymous patient
+    assert edf[88:168].split()[:2] == ["Startdate", "01-JAN-1985"] and "Jane" not in edf
+    gdf = write_gdf(tmp_path / "a.gdf", rec).read_bytes()
+    assert b"Jane" not in gdf and gdf[168:184] == bytes(16)  # no start date / birthday
+    hea = write_wfdb(tmp_path, "a", rec).read_text()
+    assert "#" not in hea and "Jane" not in hea
+    assert len(hea.splitlines()[0].split()) == 4  # record line without base time/date
+    for path in (tmp_path / "a.edf", tmp_path / "a.gdf", tmp_path / "a"):
+        _assert_clean(read_recording(path).meta, ["Jane", "1985"])
