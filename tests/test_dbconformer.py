@@ -187,3 +187,23 @@ def test_bad_input_shape_raises():
         m(torch.randn(2, 5, 250))
     with pytest.raises(ValueError, match="n_times=250"):
         m(torch.randn(2, 4, 300))
+
+
+def test_fft_temporal_conv_equals_direct():
+    torch.manual_seed(0)
+    kw = dict(n_chans=5, n_outputs=3, n_times=1001, sfreq=250, depth=1)
+    a = DBConformer(temporal_conv_impl="direct", **kw).eval()
+    b = DBConformer(temporal_conv_impl="fft", **kw).eval()
+    b.load_state_dict(a.state_dict())  # same parameters, same state-dict keys
+    x = torch.randn(4, 5, 1001) * 20
+    torch.testing.assert_close(a(x), b(x), rtol=1e-4, atol=1e-5)
+    a(x).sum().backward()
+    b(x).sum().backward()
+    ga, gb = a.temporal.temporal_conv.weight.grad, b.temporal.temporal_conv.weight.grad
+    torch.testing.assert_close(ga, gb, rtol=1e-3, atol=1e-4)
+    assert count_parameters(DBConformer(temporal_conv_impl="fft", n_chans=22, n_outputs=2,
+                                        n_times=1001)) == 93_747
+    with pytest.raises(ConfigError):
+        DBConformer(temporal_conv_impl="winograd", **kw)
+    with pytest.raises(ConfigError):
+        DBConformer(temporal_kernel=64, **kw)

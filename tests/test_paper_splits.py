@@ -111,7 +111,7 @@ def test_protocol_dispatch_and_bad_meta():
     meta = _meta(sessions=("T",))
     assert len(protocol_splits(meta, "CV")) == 15
     with pytest.raises(ConfigError, match="unknown protocol"):
-        protocol_splits(meta, "holdout")
+        protocol_splits(meta, "random80")
     with pytest.raises(ConfigError, match="columns"):
         chronological_split(meta.drop(columns="trial"))
     with pytest.raises(ConfigError, match="duplicated"):
@@ -174,3 +174,16 @@ def test_align_split_errors():
         align_split(_x(meta)[:-1], meta, split)
     with pytest.raises(ConfigError):
         align_split(_x(meta), meta, split, test_alignment="future")
+
+
+def test_holdout_split_by_column():
+    meta = _meta(n_subjects=4)
+    meta["split"] = np.where(meta.subject <= 3, "train", "test")
+    (sp,) = protocol_splits(meta, "holdout")
+    assert set(meta.subject.iloc[sp.train]) == {1, 2, 3} and set(meta.subject.iloc[sp.test]) == {4}
+    assert _is_chrono(meta, sp.test)
+    meta.loc[0, "split"] = "test" if meta.loc[0, "subject"] <= 3 else "train"
+    with pytest.raises(ConfigError, match="both train and test"):
+        protocol_splits(meta, "holdout")
+    with pytest.raises(ConfigError, match="column"):
+        protocol_splits(meta.drop(columns="split"), "holdout")

@@ -39,6 +39,7 @@ __all__ = [
     "kfold_splits",
     "loso_splits",
     "competition_splits",
+    "holdout_split",
     "protocol_splits",
     "align_split",
     "check_disjoint",
@@ -46,7 +47,7 @@ __all__ = [
     "PaperProtocol",
 ]
 
-PROTOCOLS = ("co", "cv", "loso", "competition")
+PROTOCOLS = ("co", "cv", "loso", "competition", "holdout")
 REQUIRED_COLUMNS = ("subject", "session", "label", "trial")
 
 
@@ -202,8 +203,30 @@ def competition_splits(
     return splits
 
 
+def holdout_split(meta: pd.DataFrame, column: str = "split", train=("train", "val"),
+                  test=("test",)) -> list[Split]:
+    """One cross-subject split by a column's values (e.g. TUEV's official train/eval parts).
+
+    Raises when a subject would appear on both sides.
+    """
+    meta = _check_meta(meta)
+    if column not in meta.columns:
+        raise ConfigError(f"meta lacks the column {column!r} for the holdout split")
+    vals = meta[column].astype(str).to_numpy()
+    tr = np.flatnonzero(np.isin(vals, [str(v) for v in train]))
+    te = np.flatnonzero(np.isin(vals, [str(v) for v in test]))
+    if len(tr) == 0 or len(te) == 0:
+        raise ConfigError(f"holdout split by {column!r}: train {list(train)} or test {list(test)} "
+                          f"selects nothing (values: {sorted(set(vals))})")
+    subj = meta["subject"].astype(str).to_numpy()
+    both = set(subj[tr]) & set(subj[te])
+    if both:
+        raise ConfigError(f"subjects {sorted(both)[:5]} are in both train and test")
+    return [Split("holdout", "all", 0, _chrono(meta, tr), _chrono(meta, te))]
+
+
 def protocol_splits(meta: pd.DataFrame, protocol: str, **kwargs) -> list[Split]:
-    """Dispatch by name: ``"co"``, ``"cv"``, ``"loso"`` or ``"competition"``."""
+    """Dispatch by name: ``"co"``, ``"cv"``, ``"loso"``, ``"competition"`` or ``"holdout"``."""
     key = protocol.lower()
     if key == "co":
         return chronological_split(meta, **kwargs)
@@ -213,6 +236,8 @@ def protocol_splits(meta: pd.DataFrame, protocol: str, **kwargs) -> list[Split]:
         return loso_splits(meta, **kwargs)
     if key == "competition":
         return competition_splits(meta, **kwargs)
+    if key == "holdout":
+        return holdout_split(meta, **kwargs)
     raise ConfigError(f"unknown protocol {protocol!r}; choose from {PROTOCOLS}")
 
 

@@ -49,6 +49,7 @@ PAPER_SETTINGS = {
     "cv": {"lr": 1e-3, "epochs": 100, "depth": 2},
     "loso": {"lr": 1e-3, "epochs": 100, "depth": 2},  # 6 for datasets other than 2a/2b
     "competition": {"lr": 1e-3, "epochs": 100, "depth": 2},
+    "holdout": {"lr": 1e-3, "epochs": 100, "depth": 2},  # e.g. TUEV train -> eval (not in the paper)
 }
 
 
@@ -214,6 +215,7 @@ def run_protocol(
     seeds=(1, 2, 3, 4, 5),
     test_alignment: str = "online",
     align: bool = True,
+    shrinkage: float = 0.0,
     subjects=None,
     accelerator: str = "cpu",
     split_kwargs: dict | None = None,
@@ -222,7 +224,8 @@ def run_protocol(
     """Train and test every model on every split and seed; one row per (model, seed, split).
 
     ``subjects`` limits the *test* subjects (LOSO still trains on all others). ``align=False``
-    skips Euclidean alignment for every model.
+    skips Euclidean alignment for every model; ``shrinkage`` regularises the EA references
+    (needed for rank-deficient montages, e.g. TUEV's 22 TCP derivations of 21 electrodes).
     """
     splits: list[Split] = protocol_splits(trials.meta, protocol, **(split_kwargs or {}))
     if subjects is not None:
@@ -235,7 +238,8 @@ def run_protocol(
     rows = []
     for split in splits:
         if align:
-            x_tr, x_te = align_split(trials.X, trials.meta, split, test_alignment=test_alignment)
+            x_tr, x_te = align_split(trials.X, trials.meta, split, test_alignment=test_alignment,
+                                     shrinkage=shrinkage)
         else:
             x_tr, x_te = trials.X[split.train], trials.X[split.test]
         y_tr, y_te = trials.y[split.train], trials.y[split.test]
@@ -293,7 +297,7 @@ DISPLAY_NAMES = {"dbconformer": "DBConformer", "eegconformer": "EEGConformer", "
 def add_protocol_arguments(parser, default_models=("dbconformer", "eegconformer", "eegnet")) -> None:
     """Arguments every protocol recipe shares (protocol, seeds, models, optimisation, EA)."""
     parser.add_argument("--protocol", nargs="+", default=None,
-                        choices=["co", "cv", "loso", "competition"])
+                        choices=["co", "cv", "loso", "competition", "holdout"])
     parser.add_argument("--subjects", nargs="+", default=None, help="test subjects (default: all)")
     parser.add_argument("--seeds", nargs="+", type=int, default=None, help="paper: 1 2 3 4 5")
     parser.add_argument("--models", nargs="+", default=list(default_models),
@@ -308,10 +312,14 @@ def add_protocol_arguments(parser, default_models=("dbconformer", "eegconformer"
     parser.add_argument("--test-alignment", default="online",
                         choices=["online", "offline", "official", "none"])
     parser.add_argument("--no-align", action="store_true", help="skip Euclidean alignment")
+    parser.add_argument("--ea-shrinkage", type=float, default=0.0,
+                        help="shrink EA references towards a scaled identity (rank-deficient montages)")
     parser.add_argument("--metrics", nargs="+", default=["acc"],
                         choices=["acc", "bal_acc", "kappa", "f1_weighted"])
     parser.add_argument("--cache-dir", default=None, help="window cache root (default BIOSIG_CACHE)")
     parser.add_argument("--accelerator", default="cpu", help="cpu, gpu, auto")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (1 avoids oversubscription on a busy machine)")
     parser.add_argument("--out", default=None, help="write the per-run results to this CSV")
 
 
@@ -346,6 +354,8 @@ def run_protocols(args, trials: TrialSet, title: str, protocols, settings_for, s
     ``settings_for(protocol)`` gives the settings dict; ``select(protocol, trials)`` may restrict
     the trials a protocol uses (e.g. session T only).
     """
+    if getattr(args, "threads", None):
+        torch.set_num_threads(args.threads)
     frames = []
     for protocol in protocols:
         s = settings_for(protocol)
@@ -356,7 +366,8 @@ def run_protocols(args, trials: TrialSet, title: str, protocols, settings_for, s
               f"seeds {s['seeds']}, EA {ea}", flush=True)
         results = run_protocol(data, protocol, model_specs(args.models, s, args.batch_size),
                                seeds=s["seeds"], test_alignment=args.test_alignment,
-                               align=not args.no_align, subjects=args.subjects,
+                               align=not args.no_align, shrinkage=args.ea_shrinkage,
+                               subjects=args.subjects,
                                accelerator=args.accelerator)
         results.insert(0, "protocol", protocol)
         for metric in args.metrics:

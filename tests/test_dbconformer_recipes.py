@@ -1,0 +1,88 @@
+"""The DBConformer protocol scripts run end to end on tiny built-in data; table aggregation."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from biosig.tasks.paper_protocol import classification_scores, format_table, summarize
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script(rel):
+    spec = importlib.util.spec_from_file_location(rel.replace("/", "_")[:-3], ROOT / rel)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_summarize_is_mean_over_subjects_then_seeds():
+    rows = []
+    for seed, accs in {1: [0.6, 0.8], 2: [0.7, 1.0]}.items():
+        for subject, acc in zip([1, 2], accs):
+            for fold in range(2):  # folds averaged per subject
+                rows.append({"model": "m", "seed": seed, "subject": subject, "fold": fold, "acc": acc})
+    s = summarize(pd.DataFrame(rows)).set_index("subject")
+    assert s.loc["mean", "mean"] == pytest.approx(77.5)  # seed means 70 and 85
+    assert s.loc["mean", "std"] == pytest.approx(7.5)  # numpy std (ddof 0) over seed means
+    assert s.loc["1", "mean"] == pytest.approx(65.0) and s.loc["1", "std"] == pytest.approx(5.0)
+    assert "77.50 ± 7.50" in format_table(summarize(pd.DataFrame(rows)))
+
+
+def test_classification_scores():
+    y = np.array([0, 0, 1, 1, 2, 2])
+    p = np.array([0, 1, 1, 1, 2, 0])
+    s = classification_scores(y, p, 3)
+    assert s["acc"] == pytest.approx(4 / 6)
+    assert s["bal_acc"] == pytest.approx((0.5 + 1 + 0.5) / 3)
+    assert classification_scores(y, y, 3)["kappa"] == pytest.approx(1.0)
+    assert classification_scores(y, y, 3)["f1_weighted"] == pytest.approx(1.0)
+
+
+def test_bciiv2a_script_synthetic(tmp_path, capsys):
+    mod = _script("recipes/bciiv2a/dbconformer.py")
+    out = tmp_path / "res.csv"
+    mod.main(["--n-subjects", "2", "--n-trials-per-class", "5", "--epochs", "1", "--protocol", "loso",
+              "--models", "dbconformer", "eegnet", "--subjects", "1", "--depth", "1",
+              "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
+    text = capsys.readouterr().out
+    assert "DBConformer" in text and "EEGNet" in text and "± " in text
+    res = pd.read_csv(out)
+    assert set(res["model"]) == {"DBConformer", "EEGNet"} and set(res["subject"]) == {1}
+    assert (res["n_train"] == 10).all() and (res["n_test"] == 10).all()  # session T only
+
+
+def test_eegmmidb_script_synthetic(tmp_path, capsys):
+    mod = _script("recipes/eegmmidb/dbconformer.py")
+    mod.main(["--n-subjects", "1", "--n-trials-per-class", "6", "--epochs", "1", "--protocol", "cv",
+              "--models", "dbconformer", "--depth", "1", "--cache-dir", str(tmp_path / "cache")])
+    text = capsys.readouterr().out
+    assert "ch x 656 samples @ 160 Hz" in text and "CV" in text
+
+
+def test_tuev_script_synthetic(tmp_path, capsys):
+    mod = _script("recipes/tuev/dbconformer.py")
+    ts = mod.simulate_tuev_like(n_subjects=3, n_per_class=2)
+    assert ts.X.shape == (36, 22, 1000) and ts.classes[0] == "spsw"
+    mod.main(["--n-subjects", "3", "--n-per-class", "2", "--epochs", "1", "--models", "dbconformer",
+              "--depth", "1"])
+    text = capsys.readouterr().out
+    assert "bal_acc" in text and "kappa" in text and "HOLDOUT" in text
+
+
+@pytest.mark.shared_data
+def test_eegmmidb_script_on_real_s001r04(tmp_path, capsys):
+    data = ROOT.parent / "shared" / "data" / "eeg_edf" / "eegmmidb"
+    if not (data / "S001R04.edf").is_file():
+        pytest.skip("../shared/data/eeg_edf/eegmmidb/S001R04.edf not available")
+    mod = _script("recipes/eegmmidb/dbconformer.py")
+    mod.main(["--data", "eegmmidb", "--path", str(data), "--participants", "1", "--runs", "4",
+              "--protocol", "co", "--epochs", "1", "--seeds", "1", "--models", "dbconformer",
+              "--depth", "1", "--cache-dir", str(tmp_path / "cache")])
+    text = capsys.readouterr().out
+    assert "15 trials" in text and "64 ch x 656 samples @ 160 Hz" in text
