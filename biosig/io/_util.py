@@ -130,7 +130,7 @@ PREFIX_TYPES = {
 }
 
 _ECG_LEAD = re.compile(
-    r"^(i|ii|iii|avr|avl|avf|-?avr|v[1-9]r?|v[xyz]|[xyz]|ml(i|ii|iii)|ml[1-3]|mv[1-6]|mcl[1-6]"
+    r"^(i|ii|iii|avr|avl|avf|-avr|v[1-9]r?|v[xyz]|ml(i|ii|iii)|ml[1-3]|mv[1-6]|mcl[1-6]"
     r"|cm[1-6]|d[1-3]|lead\s*(i|ii|iii|v[1-6])|ecg\S*|ekg\S*)$",
     re.IGNORECASE,
 )

@@ -314,7 +314,8 @@ def read_edf(
     path : path to a ``.edf`` or ``.bdf`` file.
     exclude : channel labels to leave out.
     ch_types : optional ``{label: type}`` overriding the inferred channel types (inference:
-        EDF+ type prefix such as ``"ECG ECG1"``, keywords, else EEG for voltage channels).
+        EDF+ type prefix such as ``"ECG ECG1"``, standard ECG lead names (``I``, ``aVR``,
+        ``V1``...), keywords, else EEG for voltage channels).
 
     Returns
     -------
@@ -377,7 +378,7 @@ def read_edf(
         desc = tals.description
         if hdr.variant.endswith("+D"):
             data, gaps = _layout_discontinuous(path, hdr, data, sfreq, tals.record_onsets)
-    types = resolve_ch_types(names, units, ch_types, default_voltage="eeg", ecg_leads=False, path=path)
+    types = resolve_ch_types(names, units, ch_types, default_voltage="eeg", ecg_leads=True, path=path)
     data, out_units = to_target_units(data, units, types)
     n_nan, n_inf = count_nonfinite(data)
 

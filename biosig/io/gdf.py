@@ -259,8 +259,8 @@ def read_gdf(
     ----------
     path : path to a ``.gdf`` file.
     exclude : channel labels to leave out.
-    ch_types : optional ``{label: type}`` overriding the inferred types (keywords such as
-        ``ECG``/``EOG``; else EEG for voltage channels, misc for the rest).
+    ch_types : optional ``{label: type}`` overriding the inferred types (ECG lead names,
+        keywords such as ``ECG``/``EOG``; else EEG for voltage channels, misc for the rest).
 
     Returns
     -------
@@ -321,7 +321,7 @@ def read_gdf(
     names = [mne_names[i] for i in keep]
     units = [units[i] for i in keep]
     data = data[keep]
-    types = resolve_ch_types(names, units, ch_types, default_voltage="eeg", ecg_leads=False, path=path)
+    types = resolve_ch_types(names, units, ch_types, default_voltage="eeg", ecg_leads=True, path=path)
     data, out_units = to_target_units(data, units, types)
     n_nan, n_inf = count_nonfinite(data)
     meta = {

@@ -56,14 +56,21 @@ def _physical_range(x: np.ndarray) -> tuple[float, float]:
 
 
 def _round_out(v: float, *, floor: bool) -> float:
-    """Round ``v`` outwards to a value whose text fits in 8 characters."""
-    for decimals in range(6, -1, -1):
+    """Round ``v`` outwards to a value whose text fits in 8 characters.
+
+    At most 4 decimals: edfio prints the value with ``str()``, which switches to exponent
+    notation below 1e-4 and then no longer fits the 8-character field.
+    """
+    for decimals in range(4, -1, -1):
         scale = 10.0**decimals
         r = (np.floor(v * scale) if floor else np.ceil(v * scale)) / scale
         text = f"{r:.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{r:.0f}"
         if len(text) <= 8:
             return float(text)
-    raise ValueError(f"value {v} does not fit into an 8-character EDF field")
+    raise BiosigError(
+        f"value {v:g} does not fit EDF's 8-character physical range; rescale the signal "
+        "or write GDF"
+    )
 
 
 # --------------------------------------------------------------------------- EDF
