@@ -177,3 +177,22 @@ def test_tal_parser_agrees_with_mne_on_well_formed_files(rel):
     assert list(rec.annotations.description) == list(ann.description)
     np.testing.assert_allclose(rec.annotations.onset, ann.onset, atol=1e-6)
     np.testing.assert_allclose(rec.annotations.duration, ann.duration, atol=1e-6)
+
+
+def test_mixed_sampling_rates_are_reported(tmp_path):
+    import datetime
+
+    import edfio
+
+    t = np.arange(1000) / 100
+    eeg = edfio.EdfSignal(np.sin(2 * np.pi * t) * 50, 100, label="Fpz-Cz", physical_dimension="uV",
+                          physical_range=(-100, 100))
+    resp = edfio.EdfSignal(np.arange(10.0) * 10, 1, label="Resp oro-nasal", physical_dimension="%",
+                           physical_range=(0, 100))
+    edfio.Edf([eeg, resp], recording=edfio.Recording(startdate=datetime.date(1985, 1, 1))).write(
+        tmp_path / "mixed.edf")
+    rec = read_edf(tmp_path / "mixed.edf")
+    assert rec.sfreq == 100.0 and rec.data.shape == (2, 1000)
+    assert rec.ch_types == ["eeg", "resp"] and rec.units == ["uV", "%"]
+    assert rec.meta["upsampled_channels"] == ["Resp oro-nasal"]
+    np.testing.assert_allclose(rec.data[0], np.sin(2 * np.pi * t) * 50, atol=0.01)

@@ -13,7 +13,7 @@ from biosig.io import read_edf, read_gdf, read_recording, read_wfdb, write_edf, 
 from biosig.io.recording import IDENTIFYING_KEYS
 
 ALLOWED_META = {"format", "source", "n_records", "record_duration", "n_nan", "n_inf", "n_gaps",
-                "n_events", "event_mode", "fmt", "samps_per_frame"}
+                "n_events", "event_mode", "fmt", "samps_per_frame", "upsampled_channels"}
 
 EDF_FILES = ["eeg_edf/eegmmidb/S001R03.edf", "eeg_edf/mne-testing-data/chtypes_edf.edf",
              "eeg_edf/mne-testing-data/MB0400FU.EDF", "eeg_edf/mne-testing-data/subsecond_starttime.edf"]

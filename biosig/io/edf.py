@@ -324,7 +324,8 @@ def read_edf(
         in their file unit. Annotations from the EDF+ TAL channel
         (onsets in s from the first sample). ``meta``: ``format`` (``"EDF+C"``...),
         ``source`` (file name), ``n_records``, ``record_duration``, ``n_nan``, ``n_inf``,
-        ``n_gaps``. No patient/recording identification, no dates.
+        ``n_gaps``, ``upsampled_channels`` (signals stored at a lower rate, which MNE
+        resamples to the highest rate). No patient/recording identification, no dates.
 
     Raises
     ------
@@ -362,6 +363,8 @@ def read_edf(
         raise ChannelError(f"exclude names channels {sorted(unknown)} not in {path.name}")
     if not keep:
         raise ChannelError(f"exclude removes every channel of {path.name}")
+    keep_idx = keep
+    spr_max = int(hdr.n_samples[sig].max())
     names = [mne_names[j] for j in keep]
     units = [units[j] for j in keep]
     data = data[keep]
@@ -397,6 +400,9 @@ def read_edf(
         "n_nan": n_nan,
         "n_inf": n_inf,
         "n_gaps": len(gaps),
+        # channels stored at a lower rate than sfreq; MNE resampled them (FFT) to sfreq
+        "upsampled_channels": [names[j] for j, i in enumerate(keep_idx)
+                               if hdr.n_samples[sig[i]] < spr_max],
     }
     return Recording(
         data=data.astype(np.float32),

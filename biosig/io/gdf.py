@@ -270,7 +270,8 @@ def read_gdf(
         event table is an annotation with description = the event type code as a string
         (e.g. ``"769"``), onset = (position - 1) / event rate (the table's rate, else
         ``sfreq``) and duration in s (mode 3; 0 for mode 1 tables). ``meta``: ``format`` (``"GDF 2.20"``),
-        ``source``, ``n_events``, ``event_mode``, ``n_nan``, ``n_inf``.
+        ``source``, ``n_events``, ``event_mode``, ``n_nan``, ``n_inf``,
+        ``upsampled_channels``.
 
     Raises
     ------
@@ -329,6 +330,8 @@ def read_gdf(
         "source": path.name,
         "n_events": int(len(hdr.events_typ)),
         "event_mode": hdr.event_mode,
+        # channels stored at a lower rate than sfreq; MNE resampled them to sfreq
+        "upsampled_channels": [mne_names[i] for i in keep if hdr.n_samples[i] < hdr.n_samples.max()],
         "n_nan": n_nan,
         "n_inf": n_inf,
     }
