@@ -43,8 +43,8 @@ def read_recording(path: str | os.PathLike, **kwargs) -> Recording:
     """Read any supported signal file, dispatching on its suffix.
 
     ``.edf``/``.bdf`` -> :func:`read_edf`; ``.gdf`` -> :func:`read_gdf`; ``.hea`` or a
-    WFDB record path without suffix (``.../100``), or a ``.dat``/``.mat`` with a ``.hea``
-    beside it -> :func:`read_wfdb`. Keyword arguments go to that reader.
+    WFDB record path without suffix (``.../100``), or a ``.dat``/``.mat``/``.atr`` with a
+    ``.hea`` beside it -> :func:`read_wfdb`. Keyword arguments go to that reader.
 
     Raises
     ------
@@ -60,7 +60,7 @@ def read_recording(path: str | os.PathLike, **kwargs) -> Recording:
         return read_gdf(p, **kwargs)
     if suffix == ".hea":
         return read_wfdb(p, **kwargs)
-    if suffix in (".dat", ".mat") and p.with_suffix(".hea").exists():
+    if suffix in (".dat", ".mat", ".xyz", ".atr") and p.with_suffix(".hea").exists():
         return read_wfdb(p, **kwargs)
     if suffix == ".rec":
         raise InvalidFileError(
