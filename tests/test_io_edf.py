@@ -196,3 +196,20 @@ def test_mixed_sampling_rates_are_reported(tmp_path):
     assert rec.ch_types == ["eeg", "resp"] and rec.units == ["uV", "%"]
     assert rec.meta["upsampled_channels"] == ["Resp oro-nasal"]
     np.testing.assert_allclose(rec.data[0], np.sin(2 * np.pi * t) * 50, atol=0.01)
+
+
+@pytest.mark.parametrize("unit, to_uv", [("uV", 1.0), ("uv", 1.0), ("UV", 1.0), ("mV", 1e3),
+                                         ("V", 1e6), ("nV", 1e-3)])
+def test_unit_spellings_scale_to_microvolts(tmp_path, unit, to_uv):
+    """MNE scales only some spellings; the reader must give µV whatever the file says."""
+    import datetime
+
+    import edfio
+
+    x = np.linspace(-50, 50, 200)
+    sig = edfio.EdfSignal(x, 100, label="Cz", physical_dimension=unit, physical_range=(-100, 100))
+    edfio.Edf([sig], recording=edfio.Recording(startdate=datetime.date(1985, 1, 1))).write(
+        tmp_path / "u.edf")
+    rec = read_edf(tmp_path / "u.edf")
+    assert rec.units == ["uV"] and rec.ch_types == ["eeg"]
+    np.testing.assert_allclose(rec.data[0], x * to_uv, rtol=1e-4, atol=2e-3 * to_uv)

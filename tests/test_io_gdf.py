@@ -175,3 +175,15 @@ def test_read_recording_dispatch_gdf(tmp_path):
     rec = synthetic()
     path = write_gdf(tmp_path / "r.gdf", rec)
     assert read_recording(path).meta["format"] == "GDF 2.20"
+
+
+@pytest.mark.parametrize("version", ["1.25", "2.20"])
+@pytest.mark.parametrize("unit, to_uv", [("uV", 1.0), ("mV", 1e3), ("V", 1e6), ("nV", 1e-3)])
+def test_unit_scaling_to_microvolts(tmp_path, version, unit, to_uv):
+    from biosig.io import Recording
+
+    x = np.linspace(-50, 50, 200, dtype=np.float32)[None]
+    rec = Recording(x, 100.0, ["Cz"], ["eeg"], [unit])
+    out = read_gdf(write_gdf(tmp_path / "u.gdf", rec, version=version, dtype="float32"))
+    assert out.units == ["uV"]
+    np.testing.assert_allclose(out.data, x * to_uv, rtol=1e-6)

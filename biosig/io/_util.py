@@ -92,7 +92,7 @@ TARGET_UNIT = {"ecg": "mV", "eeg": "uV", "eog": "uV", "emg": "uV", "seeg": "uV",
 def norm_unit(unit: str) -> str:
     """Normalise a unit string: ``µV``/``μV``/``uv`` -> ``uV``; unknown units are stripped only."""
     u = (unit or "").strip()
-    u2 = u.replace("\u00b5", "u").replace("\u03bc", "u")
+    u2 = u.replace("\u00b5", "u").replace("\u03bc", "u").replace("\x83\xca", "u")
     low = u2.lower()
     table = {"nv": "nV", "uv": "uV", "mv": "mV", "v": "V", "kv": "kV", "volt": "V", "volts": "V"}
     return table.get(low, u)

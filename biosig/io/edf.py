@@ -48,7 +48,8 @@ class EDFHeader:
     n_records: int
     record_duration: float
     labels: list[str]
-    units: list[str]
+    units: list[str]  # normalised ("uV", "mV", ...)
+    units_raw: list[str]  # as written in the header
     physical_min: np.ndarray
     physical_max: np.ndarray
     digital_min: np.ndarray
@@ -138,7 +139,8 @@ def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
 
     # offsets (in units of ns bytes) of each per-signal field
     labels = [_field(b, path, "label") for b in chunk(0, 16)]
-    units = [norm_unit(_field(b, path, "physical dimension")) for b in chunk(96, 8)]
+    units_raw = [_field(b, path, "physical dimension") for b in chunk(96, 8)]
+    units = [norm_unit(u) for u in units_raw]
     pmin = np.array([_num(b, path, "physical minimum") for b in chunk(104, 8)], float)
     pmax = np.array([_num(b, path, "physical maximum") for b in chunk(112, 8)], float)
     dmin = np.array([_num(b, path, "digital minimum", int) for b in chunk(120, 8)], float)
@@ -154,7 +156,7 @@ def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
         raise InvalidFileError(path, f"signals {bad} declare no samples per data record")
     hdr = EDFHeader(
         kind=kind, variant=variant, header_bytes=header_bytes, n_records=n_records,
-        record_duration=duration, labels=labels, units=units, physical_min=pmin,
+        record_duration=duration, labels=labels, units=units, units_raw=units_raw, physical_min=pmin,
         physical_max=pmax, digital_min=dmin, digital_max=dmax, n_samples=nsamp,
         sample_bytes=sample_bytes, file_size=size,
     )
@@ -296,9 +298,12 @@ def _layout_discontinuous(
     return out, gaps
 
 
-def _mne_factor(unit: str) -> float:
-    """The scale MNE's EDF reader applies to a physical unit (µV -> 1e-6, mV -> 1e-3, else 1)."""
-    return {"uV": 1e-6, "mV": 1e-3}.get(norm_unit(unit), 1.0)
+def _mne_factor(raw_unit: str) -> float:
+    """The scale MNE 1.13's EDF reader applies to a header unit string: exactly ``µV``/``μV``/
+    ``uV`` (and the Shift-JIS µ) -> 1e-6, ``mV`` -> 1e-3, anything else (``uv``, ``V``) -> 1."""
+    if raw_unit in ("\u03bcV", "\u00b5V", "\x83\xcaV", "uV"):
+        return 1e-6
+    return 1e-3 if raw_unit == "mV" else 1.0
 
 
 def read_edf(
@@ -354,7 +359,7 @@ def read_edf(
         )
     units = [hdr.units[i] for i in sig]
     # undo MNE's volt scaling: physical values in the file's unit
-    data /= np.array([_mne_factor(u) for u in units])[:, None]
+    data /= np.array([_mne_factor(hdr.units_raw[i]) for i in sig])[:, None]
 
     exclude = set(exclude)
     keep = [j for j, i in enumerate(sig) if hdr.labels[i] not in exclude and mne_names[j] not in exclude]

@@ -69,12 +69,12 @@ def code_from_unit(unit: str) -> int:
     return {"": 512, "%": 544, "mmHg": 3872}.get(u, 0)
 
 
-#: The factor MNE 1.13's GDF reader applies (it scales only µV and mV to volts).
-def _mne_factor(version: float, unit: str) -> float:
-    u = norm_unit(unit)
+def _mne_factor(version: float, raw_unit: str, code: int) -> float:
+    """The factor MNE 1.13's GDF reader applies: 1.x scales units starting with ``uV`` to
+    volts; 2.x scales codes 4275 (µV) and 4274 (mV); everything else stays as stored."""
     if version < 1.9:
-        return 1e-6 if u == "uV" else 1.0
-    return {"uV": 1e-6, "mV": 1e-3}.get(u, 1.0)
+        return 1e-6 if raw_unit[:2] == "uV" else 1.0
+    return {4275: 1e-6, 4274: 1e-3}.get(int(code), 1.0)
 
 
 @dataclass
@@ -87,7 +87,9 @@ class GDFHeader:
     n_records: int
     record_duration: float
     labels: list[str]
-    units: list[str]
+    units: list[str]  # normalised ("uV", "mV", ...)
+    units_raw: list[str]  # 1.x: header text; 2.x: "" (see unit_codes)
+    unit_codes: np.ndarray  # 2.x physical dimension codes; 1.x: zeros
     n_samples: np.ndarray
     types: np.ndarray
     file_size: int
@@ -172,12 +174,15 @@ def parse_gdf_header(path: str | os.PathLike) -> GDFHeader:
 
     labels = [_text(b) for b in col(0, 16)]
     if version < 1.9:
-        units = [norm_unit(_text(b)) for b in col(96, 8)]
+        units_raw = [_text(b) for b in col(96, 8)]
+        units = [norm_unit(u) for u in units_raw]
+        codes = np.zeros(ns, np.int64)
         n_samples = arr(104 + 32 + 80, "<i4").astype(np.int64)
         types = arr(104 + 32 + 80 + 4, "<i4").astype(np.int64)
     else:
-        codes = arr(102, "<u2")
+        codes = arr(102, "<u2").astype(np.int64)
         units = [unit_from_code(int(c)) for c in codes]
+        units_raw = [""] * ns
         n_samples = arr(104 + 32 + 68 + 12, "<i4").astype(np.int64)
         types = arr(104 + 32 + 68 + 12 + 4, "<i4").astype(np.int64)
 
@@ -193,7 +198,7 @@ def parse_gdf_header(path: str | os.PathLike) -> GDFHeader:
     hdr = GDFHeader(
         version=version, version_str=vstr.strip(), header_bytes=header_bytes,
         n_records=n_records, record_duration=num / den, labels=labels, units=units,
-        n_samples=n_samples, types=types, file_size=size,
+        units_raw=units_raw, unit_codes=codes, n_samples=n_samples, types=types, file_size=size,
     )
     available = (size - header_bytes) // hdr.record_bytes
     if n_records <= 0:
@@ -310,7 +315,8 @@ def read_gdf(
     duration = hdr.events_dur / ev_fs
     desc = [str(int(t)) for t in hdr.events_typ]
     units = list(hdr.units)
-    data /= np.array([_mne_factor(hdr.version, u) for u in units])[:, None]
+    factors = [_mne_factor(hdr.version, r, c) for r, c in zip(hdr.units_raw, hdr.unit_codes)]
+    data /= np.array(factors)[:, None]
 
     exclude = set(exclude)
     keep = [i for i, n in enumerate(mne_names) if n not in exclude and hdr.labels[i] not in exclude]
