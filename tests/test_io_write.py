@@ -110,3 +110,18 @@ def test_simulator_recordings_through_every_format(tmp_path):
     # GDF stores the BCI IV 2a cue codes
     gdf = read_recording(tmp_path / "gdf" / f"{mi.meta['source']}.gdf")
     assert {"769", "770", "771", "772"} <= set(gdf.annotations.description)
+
+
+def test_names_that_do_not_fit_are_refused_not_truncated(tmp_path):
+    rec = synthetic(n_chans=2, annotations=Annotations.empty())
+    long = rec.copy(ch_names=["EEG Fp1-REF-very-long", "C4"])
+    for write in (lambda: write_edf(tmp_path / "l.edf", long), lambda: write_gdf(tmp_path / "l.gdf", long)):
+        with pytest.raises(InvalidFileError, match="at most 16"):
+            write()
+    uml = rec.copy(ch_names=["Fp1", "C\u00f64"])
+    with pytest.raises(InvalidFileError, match="ASCII"):
+        write_edf(tmp_path / "u.edf", uml)
+    # WFDB keeps spaces in signal names
+    spaced = rec.copy(ch_names=["EEG Fp1-REF", "ECG"])
+    out = read_recording(write_wfdb(tmp_path, "s", spaced))
+    assert out.ch_names == ["EEG Fp1-REF", "ECG"] and out.ch_types == ["eeg", "ecg"]

@@ -40,6 +40,16 @@ def _check_recording(rec: Recording, path: Path, fmt: str, *, allow_nan: bool = 
         )
 
 
+def _check_text(path: Path, what: str, values, width: int, fmt: str) -> None:
+    """EDF/GDF header text must be printable ASCII of at most ``width`` characters."""
+    for v in values:
+        if len(v) > width or not (v.isascii() and v.isprintable()):
+            raise InvalidFileError(
+                path, f"{what} {v!r} cannot be stored in {fmt} (printable ASCII, at most {width} "
+                "characters); rename it first"
+            )
+
+
 def _ascii_unit(unit: str) -> str:
     u = norm_unit(unit)
     return u.encode("ascii", "replace").decode("ascii")
@@ -98,6 +108,9 @@ def write_edf(path: str | os.PathLike, rec: Recording, *, record_duration: float
         n_per_s = rec.sfreq
         whole = abs(n_per_s - round(n_per_s)) < 1e-9 and rec.n_times % int(round(n_per_s)) == 0
         record_duration = 1.0 if whole else rec.n_times / rec.sfreq
+    units = [_ascii_unit(u) for u in rec.units]
+    _check_text(path, "channel name", rec.ch_names, 16, "EDF")
+    _check_text(path, "unit", units, 8, "EDF")
     signals = []
     for i, name in enumerate(rec.ch_names):
         x = rec.data[i].astype(np.float64)
@@ -105,8 +118,8 @@ def write_edf(path: str | os.PathLike, rec: Recording, *, record_duration: float
             edfio.EdfSignal(
                 x,
                 sampling_frequency=rec.sfreq,
-                label=name.encode("ascii", "replace").decode("ascii")[:16],
-                physical_dimension=_ascii_unit(rec.units[i])[:8],
+                label=name,
+                physical_dimension=units[i],
                 physical_range=_physical_range(x),
             )
         )
@@ -228,6 +241,9 @@ def write_gdf(
 
     ns, n_times = rec.n_chans, rec.n_times
     v1 = version.startswith("1.")
+    _check_text(path, "channel name", rec.ch_names, 16, "GDF")
+    if v1:
+        _check_text(path, "unit", [_ascii_unit(u) for u in rec.units], 8, "GDF 1.x")
     spr, dnum, dden = _gdf_record_layout(rec.sfreq, n_times)
     n_records = n_times // spr
 
@@ -380,8 +396,12 @@ def write_wfdb(
     if not record_name or any(c in record_name for c in "/\\ .") or not record_name.isascii():
         raise BiosigError(f"invalid WFDB record name {record_name!r}")
     directory.mkdir(parents=True, exist_ok=True)
-    names = [n.replace(" ", "_") for n in rec.ch_names]
+    names = list(rec.ch_names)
+    _check_text(hea, "channel name", names, 200, "WFDB")
     units = [_ascii_unit(u) or "NU" for u in rec.units]
+    _check_text(hea, "unit", units, 30, "WFDB")
+    if any(" " in u for u in units):
+        raise InvalidFileError(hea, f"WFDB units cannot contain spaces: {units}")
     with quiet_wfdb():
         wfdb.wrsamp(
             record_name,
