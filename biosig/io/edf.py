@@ -353,9 +353,11 @@ def read_edf(
         mne_names = list(raw.ch_names)
 
     sig = hdr.signal_index
-    if len(mne_names) != len(sig):
+    spr_max = int(hdr.n_samples[sig].max())
+    if data.shape != (len(sig), hdr.n_records * spr_max):
         raise InvalidFileError(
-            path, f"MNE returned {len(mne_names)} channels, header declares {len(sig)} signals"
+            path, f"MNE returned data of shape {data.shape}, the header implies "
+            f"{(len(sig), hdr.n_records * spr_max)}"
         )
     units = [hdr.units[i] for i in sig]
     # undo MNE's volt scaling: physical values in the file's unit
@@ -368,8 +370,6 @@ def read_edf(
         raise ChannelError(f"exclude names channels {sorted(unknown)} not in {path.name}")
     if not keep:
         raise ChannelError(f"exclude removes every channel of {path.name}")
-    keep_idx = keep
-    spr_max = int(hdr.n_samples[sig].max())
     names = [mne_names[j] for j in keep]
     units = [units[j] for j in keep]
     data = data[keep]
@@ -406,7 +406,7 @@ def read_edf(
         "n_inf": n_inf,
         "n_gaps": len(gaps),
         # channels stored at a lower rate than sfreq; MNE resampled them (FFT) to sfreq
-        "upsampled_channels": [names[j] for j, i in enumerate(keep_idx)
+        "upsampled_channels": [names[j] for j, i in enumerate(keep)
                                if hdr.n_samples[sig[i]] < spr_max],
     }
     return Recording(

@@ -162,7 +162,9 @@ def parse_gdf_header(path: str | os.PathLike) -> GDFHeader:
                 path, f"header length field says {header_bytes} bytes, {ns} channels use {need}"
             )
         if size < header_bytes:
-            raise InvalidFileError(path, f"file is truncated inside the header ({size} of {header_bytes} bytes)")
+            raise InvalidFileError(
+                path, f"file is truncated inside the header ({size} of {header_bytes} bytes)"
+            )
         var = fid.read(256 * ns)
 
     def col(offset: int, width: int) -> list[bytes]:

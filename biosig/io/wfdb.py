@@ -97,7 +97,9 @@ def _check_signal_files(hea: Path, header) -> None:
         entry = files.setdefault(fname, {"fmt": header.fmt[i], "spf": 0, "offset": offsets[i] or 0})
         entry["spf"] += int(spf[i] or 1)
         if header.fmt[i] != entry["fmt"]:
-            raise InvalidFileError(hea, f"signal file {fname} mixes formats {entry['fmt']} and {header.fmt[i]}")
+            raise InvalidFileError(
+                hea, f"signal file {fname} mixes formats {entry['fmt']} and {header.fmt[i]}"
+            )
     for fname, entry in files.items():
         if fname in ("~", "-"):
             raise InvalidFileError(hea, f"signal file {fname!r} (null/stdin) cannot be read")

@@ -21,7 +21,7 @@ import numpy as np
 
 from biosig.errors import BiosigError, InvalidFileError
 from biosig.io._util import as_path, norm_unit, quiet_wfdb
-from biosig.io.gdf import GDF_TYPES, code_from_unit
+from biosig.io.gdf import code_from_unit
 from biosig.io.recording import Recording
 
 __all__ = ["write_edf", "write_gdf", "write_wfdb", "events_from_annotations"]
