@@ -18,6 +18,15 @@ from biosig.errors import ChannelError, ConfigError
 from biosig.io.recording import Annotations, Recording
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: intra-op threads only cost wake-ups on a shared 2-core machine."""
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(prev)
+
+
 def test_robust_threshold_values():
     s = np.array([1.0, 2.0, 3.0, 4.0, 100.0])
     med, sigma, thr = robust_threshold(s, k=2.0)
