@@ -32,7 +32,7 @@ def _rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _worker(impl: str, B: int, C: int, T: int, device: str) -> dict:
+def _worker(impl: str, B: int, C: int, T: int, device: str, repeats: int = 1) -> dict:
     import torch
 
     g = torch.Generator().manual_seed(0)
@@ -59,31 +59,38 @@ def _worker(impl: str, B: int, C: int, T: int, device: str) -> dict:
     # warm-up (JIT compilation, allocator) on a tiny problem
     w = torch.randn(2, 2, 16, device=device, requires_grad=True)
     run(w, torch.randn(2, 2, 16, device=device)).backward()
-    xr = x.clone().requires_grad_()
     if device.startswith("cuda"):
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     rss0 = _rss_mb()
-    t0 = time.perf_counter()
-    loss = run(xr, y)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    t1 = time.perf_counter()
-    loss.backward()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    t2 = time.perf_counter()
+    times = []
+    for _ in range(repeats):  # best of `repeats`: the machine may be shared
+        xr = x.clone().requires_grad_()
+        t0 = time.perf_counter()
+        loss = run(xr, y)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t1 = time.perf_counter()
+        loss.backward()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t2 = time.perf_counter()
+        times.append((t2 - t0, t1 - t0, t2 - t1))
+        del loss
+    total, fwd, bwd = min(times)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    out = {"impl": impl, "B": B, "C": C, "T": T, "device": device, "fwd_s": t1 - t0,
-           "bwd_s": t2 - t1, "total_s": t2 - t0, "peak_mem_mb": max(peak - rss0, 0.0),
-           "loss": float(loss), "grad_norm": float(xr.grad.norm())}
+    out = {"impl": impl, "B": B, "C": C, "T": T, "device": device, "fwd_s": fwd,
+           "bwd_s": bwd, "total_s": total, "peak_mem_mb": max(peak - rss0, 0.0),
+           "repeats": repeats, "grad_norm": float(xr.grad.norm())}
+    out["loss"] = float(run(x, y))  # inputs without grad: biosig's three-diagonal path
     if device.startswith("cuda"):
         out["peak_mem_mb"] = torch.cuda.max_memory_allocated() / 2**20
     return out
 
 
-def _measure(impl, B, C, T, device, timeout) -> dict | None:
-    cmd = [sys.executable, __file__, "--worker", impl, str(B), str(C), str(T), device]
+def _measure(impl, B, C, T, device, timeout, repeats=1) -> dict | None:
+    cmd = [sys.executable, __file__, "--worker", impl, str(B), str(C), str(T), device,
+           str(repeats)]
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -105,11 +112,13 @@ def main(argv=None) -> int:
                     help="also run tslearn at the largest length (needs ~10 GB RAM at T=1000)")
     ap.add_argument("--device", default="cpu", help="device for biosig (tslearn runs on CPU)")
     ap.add_argument("--timeout", type=int, default=1800)
-    ap.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="timed runs per measurement (best is reported; 1 at T >= 1000)")
+    ap.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        impl, B, C, T, device = args.worker
-        print(json.dumps(_worker(impl, int(B), int(C), int(T), device)))
+        impl, B, C, T, device, rep = args.worker
+        print(json.dumps(_worker(impl, int(B), int(C), int(T), device, int(rep))))
         return 0
 
     import torch
@@ -126,7 +135,8 @@ def main(argv=None) -> int:
             if impl == "tslearn" and T == largest and not args.full_tslearn:
                 continue
             r = _measure(impl, args.batch, args.chans, T,
-                         args.device if impl == "biosig" else "cpu", args.timeout)
+                         args.device if impl == "biosig" else "cpu", args.timeout,
+                         args.repeats if T < 1000 else 1)
             if r:
                 rows.append(r)
                 print(f"{r['impl']:8s} {r['device']:6s} {r['T']:5d} {r['fwd_s']:8.2f} "

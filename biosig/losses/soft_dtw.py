@@ -41,9 +41,11 @@ __all__ = [
 
 
 #: Below this many cells per anti-diagonal (cells x sequences) the wavefront runs with one
-#: intra-op thread: its ~10 small kernels per diagonal lose far more to thread wake-ups than
-#: they gain (measured 10-100x slower with 2 threads on a busy 2-core machine).
-SINGLE_THREAD_BELOW = 1 << 18
+#: intra-op thread: its ~10 short kernels per diagonal lose far more to thread wake-ups than
+#: they gain (measured 10-100x slower with 2 threads on a busy 2-core machine, also at
+#: hvEEGNet's size B=30, C=22, T=1000 = 660k cells per diagonal). On an idle many-core
+#: machine, lowering this module attribute lets large wavefronts use every intra-op thread.
+SINGLE_THREAD_BELOW = 1 << 21
 
 
 class _single_thread_if_small:
@@ -71,17 +73,23 @@ def _diag_range(d: int, n: int, m: int) -> tuple[int, int]:
 
 
 class _SoftDTWFunction(torch.autograd.Function):
-    """Soft-DTW of ``K`` pairs of univariate sequences stored as ``(N, K)`` and ``(M, K)``."""
+    """Soft-DTW of ``K`` pairs of univariate sequences stored as ``(N, K)`` and ``(M, K)``.
+
+    Runs the recursion at unit smoothing on inputs scaled by ``1 / sqrt(gamma)``
+    (``R_gamma(x, y) = gamma * R_1(x / sqrt(gamma), y / sqrt(gamma))``), which removes the
+    divisions by ``gamma`` from the inner loops.
+    """
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, y: torch.Tensor, gamma: float):  # noqa: D401
         n, k = x.shape
         m = y.shape[0]
         dev, dt = x.device, x.dtype
+        s = 1.0 / math.sqrt(gamma)
         # X[i-1] = x_i (1-based), X[n] = 0 (padding used by the backward pass)
-        X = torch.cat([x, x.new_zeros(1, k)], 0)
+        X = torch.cat([x * s, x.new_zeros(1, k)], 0)
         # F[m + 1 - j] = y_j (1-based j), F[0] = 0: a diagonal reads a contiguous slice of F
-        F = torch.cat([y.new_zeros(1, k), y.flip(0)], 0).contiguous()
+        F = torch.cat([y.new_zeros(1, k), y.flip(0) * s], 0).contiguous()
         R = torch.empty((n + 2, m + 2, k), device=dev, dtype=dt)
         R[0].fill_(math.inf)
         R[:, 0].fill_(math.inf)
@@ -89,30 +97,29 @@ class _SoftDTWFunction(torch.autograd.Function):
         R[n + 1].fill_(-math.inf)
         R[:, m + 1].fill_(-math.inf)
         L = min(n, m)
-        buf = torch.empty((5, L, k), device=dev, dtype=dt)
+        buf = torch.empty((4, L, k), device=dev, dtype=dt)
         with _single_thread_if_small(x, L * k):
-            _forward_loop(R, X, F, buf, n, m, k, gamma)
+            _forward_loop(R, X, F, buf, n, m, k)
         ctx.gamma = gamma
         ctx.save_for_backward(X, F, R)
-        return R[n, m].clone()
+        return R[n, m] * gamma
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
         X, F, R = ctx.saved_tensors
         with _single_thread_if_small(R, min(R.shape[0], R.shape[1]) * R.shape[2]):
-            gX, gF = _backward_loop(X, F, R, ctx.gamma)
-        n, m = R.shape[0] - 2, R.shape[1] - 2
-        scale = 2.0 * grad_out
+            gX, gF = _backward_loop(X, F, R)
+        n = R.shape[0] - 2
+        scale = 2.0 * math.sqrt(ctx.gamma) * grad_out
         gx = gX[:n].mul_(scale)
         gy = gF[1:].flip(0).mul_(scale)
         return gx, gy, None
 
 
-def _forward_loop(R, X, F, buf, n, m, k, gamma):
-    """Fill ``R`` anti-diagonal by anti-diagonal (``R`` is ``(n + 2, m + 2, k)``)."""
+def _forward_loop(R, X, F, buf, n, m, k):
+    """Fill ``R`` (``(n + 2, m + 2, k)``) anti-diagonal by anti-diagonal, unit smoothing."""
     rs = (m + 2) * k  # row stride
     ds = (m + 1) * k  # stride between consecutive cells of an anti-diagonal
-    inv_g = 1.0 / gamma
     for d in range(2, n + m + 1):
         lo, hi = _diag_range(d, n, m)
         ln = hi - lo + 1
@@ -121,74 +128,67 @@ def _forward_loop(R, X, F, buf, n, m, k, gamma):
         dia = R.as_strided(size, stride, (lo - 1) * rs + (d - 1 - lo) * k)
         up = R.as_strided(size, stride, (lo - 1) * rs + (d - lo) * k)
         left = R.as_strided(size, stride, lo * rs + (d - 1 - lo) * k)
-        mn, t1, t2, t3, dd = (b[:ln] for b in buf)
+        mn, t1, t2, dd = (b[:ln] for b in buf)
         torch.minimum(dia, up, out=mn)
         torch.minimum(mn, left, out=mn)
-        torch.sub(mn, dia, out=t1).mul_(inv_g).exp_()
-        torch.sub(mn, up, out=t2).mul_(inv_g).exp_()
-        torch.sub(mn, left, out=t3).mul_(inv_g).exp_()
-        t1.add_(t2).add_(t3).log_().mul_(-gamma).add_(mn)
+        # softmin = mn - log(sum exp(mn - r))
+        torch.sub(mn, dia, out=t1).exp_()
+        t1.add_(torch.sub(mn, up, out=t2).exp_())
+        t1.add_(torch.sub(mn, left, out=t2).exp_())
+        mn.sub_(t1.log_())
         torch.sub(X[lo - 1:hi], F[m + 1 - d + lo:m + 2 - d + hi], out=dd)
-        torch.addcmul(t1, dd, dd, out=cur)
+        torch.addcmul(mn, dd, dd, out=cur)
 
 
-def _backward_loop(X, F, R, gamma):
-    """Analytic backward (Cuturi & Blondel, Alg. 2) as a reverse wavefront; returns
-    ``dR(n, m) / dX`` and ``/ dF`` up to the factor 2 of the squared cost."""
+def _backward_loop(X, F, R):
+    """Analytic backward (Cuturi & Blondel, Alg. 2) as a reverse wavefront, unit smoothing.
+
+    ``E(i, j) = sum over successors s of E(s) exp(S(s) - R(i, j))`` with ``S = R - D`` the
+    soft-minimum at ``s``. Keeps ``E`` and ``S`` on the last two anti-diagonals (row-indexed);
+    returns ``dR(n, m) / dX`` and ``/ dF`` up to the factor 2 of the squared cost.
+    """
     n1, m1, k = R.shape
     n, m = n1 - 2, m1 - 2
     dev, dt = R.device, R.dtype
     rs = (m + 2) * k
     ds = (m + 1) * k
-    inv_g = 1.0 / gamma
-    # E on three anti-diagonals, indexed by the 1-based row i (rows 0..n+1)
-    e_cur = torch.zeros((n + 2, k), device=dev, dtype=dt)
-    e_d1 = torch.zeros_like(e_cur)  # diagonal d + 1
-    e_d2 = torch.zeros_like(e_cur)  # diagonal d + 2
+    z = lambda: torch.zeros((n + 2, k), device=dev, dtype=dt)  # noqa: E731
+    e_cur, e_d1, e_d2 = z(), z(), z()  # E on diagonals d, d + 1, d + 2 (rows 0..n+1)
+    ninf = lambda: torch.full((n + 2, k), -math.inf, device=dev, dtype=dt)  # noqa: E731
+    s_cur, s_d1, s_d2 = ninf(), ninf(), ninf()  # S = R - D; -inf outside the grid
     gX = torch.zeros_like(X)
     gF = torch.zeros_like(F)
     # last cell: E(n, m) = 1; its successors lie outside the grid
     e_d1[n] = 1.0
-    dd = X[n - 1] - F[1]
-    gX[n - 1] += dd
-    gF[1] -= dd
+    dd0 = X[n - 1] - F[1]
+    s_d1[n] = R[n, m] - dd0 * dd0
+    gX[n - 1] += dd0
+    gF[1] -= dd0
     L = min(n, m)
-    buf = torch.empty((6, L, k), device=dev, dtype=dt)
+    buf = torch.empty((3, L, k), device=dev, dtype=dt)
     for d in range(n + m - 1, 1, -1):
         lo, hi = _diag_range(d, n, m)
         ln = hi - lo + 1
-        size, stride = (ln, k), (ds, 1)
-        cur = R.as_strided(size, stride, lo * rs + (d - lo) * k)
-        down = R.as_strided(size, stride, (lo + 1) * rs + (d - lo) * k)  # (i+1, j)
-        right = R.as_strided(size, stride, lo * rs + (d - lo + 1) * k)  # (i, j+1)
-        diag = R.as_strided(size, stride, (lo + 1) * rs + (d - lo + 1) * k)  # (i+1, j+1)
-        x_i = X[lo - 1:hi]
-        x_i1 = X[lo:hi + 1]
-        y_j = F[m + 1 - d + lo:m + 2 - d + hi]
-        y_j1 = F[m - d + lo:m + 1 - d + hi]
-        w, t, dd, e, g1, g2 = (b[:ln] for b in buf)
-        # weight of (i+1, j): exp((R(i+1,j) - D(i+1,j) - R(i,j)) / gamma)
-        torch.sub(x_i1, y_j, out=dd)
-        torch.addcmul(cur, dd, dd, out=t)
-        torch.sub(down, t, out=w).mul_(inv_g).exp_()
+        cur = R.as_strided((ln, k), (ds, 1), lo * rs + (d - lo) * k)
+        w, dd, e = (b[:ln] for b in buf)
+        # successors (i+1, j) and (i, j+1) on diagonal d + 1, (i+1, j+1) on d + 2
+        torch.sub(s_d1[lo + 1:hi + 2], cur, out=w).exp_()
         torch.mul(w, e_d1[lo + 1:hi + 2], out=e)
-        # weight of (i, j+1)
-        torch.sub(x_i, y_j1, out=dd)
-        torch.addcmul(cur, dd, dd, out=t)
-        torch.sub(right, t, out=w).mul_(inv_g).exp_()
+        torch.sub(s_d1[lo:hi + 1], cur, out=w).exp_()
         e.addcmul_(w, e_d1[lo:hi + 1])
-        # weight of (i+1, j+1)
-        torch.sub(x_i1, y_j1, out=dd)
-        torch.addcmul(cur, dd, dd, out=t)
-        torch.sub(diag, t, out=w).mul_(inv_g).exp_()
+        torch.sub(s_d2[lo + 1:hi + 2], cur, out=w).exp_()
         e.addcmul_(w, e_d2[lo + 1:hi + 2])
         e_cur[lo:hi + 1] = e
-        # dR(n,m)/dD(i,j) = E(i,j); D = (x_i - y_j)^2
-        torch.sub(x_i, y_j, out=dd)
-        torch.mul(e, dd, out=g1)
-        gX[lo - 1:hi].add_(g1)
-        gF[m + 1 - d + lo:m + 2 - d + hi].sub_(g1)
+        # S on this diagonal for the next steps, and dR(n,m)/dD(i,j) = E(i,j), D = (x_i - y_j)^2
+        torch.sub(X[lo - 1:hi], F[m + 1 - d + lo:m + 2 - d + hi], out=dd)
+        torch.addcmul(cur, dd, dd, value=-1.0, out=s_cur[lo:hi + 1])
+        s_cur[lo - 1] = -math.inf
+        s_cur[hi + 1] = -math.inf
+        e.mul_(dd)
+        gX[lo - 1:hi].add_(e)
+        gF[m + 1 - d + lo:m + 2 - d + hi].sub_(e)
         e_d2, e_d1, e_cur = e_d1, e_cur, e_d2
+        s_d2, s_d1, s_cur = s_d1, s_cur, s_d2
     return gX, gF
 
 
@@ -297,7 +297,8 @@ def soft_dtw(x: torch.Tensor, y: torch.Tensor, gamma: float = 1.0) -> torch.Tens
     if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
         out = _SoftDTWFunction.apply(xc, yc, float(gamma))
     else:  # no gradient needed: keep three diagonals instead of R
-        out = _wavefront_value(xc, yc, float(gamma))
+        sc = 1.0 / math.sqrt(gamma)
+        out = _wavefront_value(xc * sc, yc * sc, 1.0) * gamma
     return out.reshape(lead).to(out_dtype)
 
 
