@@ -220,12 +220,16 @@ def run_protocol(
     accelerator: str = "cpu",
     split_kwargs: dict | None = None,
     verbose: bool = True,
+    keep_models: bool = False,
 ) -> pd.DataFrame:
     """Train and test every model on every split and seed; one row per (model, seed, split).
 
     ``subjects`` limits the *test* subjects (LOSO still trains on all others). ``align=False``
     skips Euclidean alignment for every model; ``shrinkage`` regularises the EA references
     (needed for rank-deficient montages, e.g. TUEV's 22 TCP derivations of 21 electrodes).
+    ``keep_models=True`` keeps the trained tasks and the aligned test arrays in
+    ``results.attrs["tasks"]`` / ``results.attrs["test_data"]``, keyed by
+    ``(model, seed, subject, fold)`` / ``(subject, fold)``.
     """
     splits: list[Split] = protocol_splits(trials.meta, protocol, **(split_kwargs or {}))
     if subjects is not None:
@@ -235,7 +239,7 @@ def run_protocol(
             raise ConfigError(f"subjects={list(subjects)} leave no split "
                               f"(data has {sorted(trials.meta['subject'].unique().tolist())})")
     n_outputs = len(trials.classes)
-    rows = []
+    rows, tasks, test_data = [], {}, {}
     for split in splits:
         if align:
             x_tr, x_te = align_split(trials.X, trials.meta, split, test_alignment=test_alignment,
@@ -243,10 +247,14 @@ def run_protocol(
         else:
             x_tr, x_te = trials.X[split.train], trials.X[split.test]
         y_tr, y_te = trials.y[split.train], trials.y[split.test]
+        if keep_models:
+            test_data[(split.subject, split.fold)] = (x_tr, y_tr, x_te, y_te)
         for spec in models:
             for seed in seeds:
                 scores = fit_evaluate(x_tr, y_tr, x_te, y_te, spec, n_outputs, trials.sfreq,
-                                      seed, accelerator)
+                                      seed, accelerator, return_task=keep_models)
+                if keep_models:
+                    tasks[(spec.name, seed, split.subject, split.fold)] = scores.pop("task")
                 row = {"model": spec.name, "seed": seed, "subject": split.subject,
                        "fold": split.fold, "n_train": len(y_tr), "n_test": len(y_te), **scores}
                 rows.append(row)
@@ -254,7 +262,11 @@ def run_protocol(
                     print(f"  {protocol} subject={split.subject} fold={split.fold} "
                           f"{spec.name:<14} seed={seed} acc={scores['acc']:.3f} "
                           f"({scores['fit_s']:.1f} s)", flush=True)
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if keep_models:
+        out.attrs["tasks"] = tasks
+        out.attrs["test_data"] = test_data
+    return out
 
 
 def summarize(results: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
