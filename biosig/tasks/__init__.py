@@ -1,7 +1,8 @@
-"""LightningModules, one per task family: classification, VAE (``vae``), GAN (``gan``)."""
+"""LightningModules, one per task family: classification, VAE, GAN."""
 
 from biosig.tasks.base import BiosigTask
 from biosig.tasks.classification import ClassificationTask
 from biosig.tasks.gan import GANTask
+from biosig.tasks.vae import VAETask
 
-__all__ = ["BiosigTask", "ClassificationTask", "GANTask"]
+__all__ = ["BiosigTask", "ClassificationTask", "GANTask", "VAETask"]
