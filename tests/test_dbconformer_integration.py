@@ -55,7 +55,7 @@ def test_paper_protocol_split(protocol, kw, n_train, n_test):
 
 def test_paper_protocol_errors():
     with pytest.raises(ConfigError):
-        PaperProtocol(protocol="holdout")
+        PaperProtocol(protocol="random80")
     with pytest.raises(ConfigError, match="no split"):
         PaperProtocol(protocol="co", subject=9).split(_window_meta())
 
