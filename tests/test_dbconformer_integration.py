@@ -100,7 +100,7 @@ def test_split_whiteners_val_subjects():
 @pytest.fixture(scope="module")
 def tiny_dm(tmp_path_factory):
     src = SyntheticMI(n_subjects=2, n_trials_per_class=4, include_eog=False, seed=0)
-    dm = AlignedDataModule(src, protocol=PaperProtocol("loso", subject=2),
+    dm = AlignedDataModule(src, protocol=PaperProtocol("loso", subject=2), alignment="ea",
                            cache_dir=str(tmp_path_factory.mktemp("cache")), batch_size=4)
     dm.setup()
     return dm

@@ -54,7 +54,8 @@ class AlignedDataModule(BiosigDataModule):
     """Windows split by a protocol, Euclidean-aligned without test leakage (see module doc).
 
     Parameters are those of :class:`~biosig.data.datamodule.BiosigDataModule` plus
-    ``alignment`` (``"ea"`` or ``None`` = no alignment), ``test_alignment`` (``"online"``, ``"offline"``, ``"official"``, ``"none"``),
+    ``alignment`` (``"ea"``, or ``None`` = no alignment: the default, so the class can stand in
+    for the plain DataModule), ``test_alignment`` (``"online"``, ``"offline"``, ``"official"``, ``"none"``),
     ``estimator`` (``"cov"`` or ``"scm"``) and ``shrinkage`` (see
     :class:`~biosig.data.alignment.EuclideanAlignment`).
     """
@@ -72,7 +73,7 @@ class AlignedDataModule(BiosigDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
         seed: int = 0,
-        alignment: str | None = "ea",
+        alignment: str | None = None,
         test_alignment: str = "online",
         estimator: str = "cov",
         shrinkage: float = 0.0,
