@@ -111,3 +111,20 @@ def test_preprocessing_steps():
         BipolarMontage(pairs=[("Pz", "Cz")])(rec)
     with pytest.raises(ConfigError, match="Nyquist"):
         Bandpass(1, 200)(rec)
+
+
+def test_aligned_shuffled_batches_keep_each_window_with_its_whitener(tmp_path):
+    """A shuffled batch mixing subjects must apply each window's own alignment matrix."""
+    from biosig.data import GroupKFold
+
+    dm = BiosigDataModule(SyntheticMI(n_subjects=3, n_trials_per_class=3, include_eog=False),
+                          protocol=GroupKFold(n_splits=3, fold=0, group="subject"),
+                          alignment="ea", cache_dir=str(tmp_path))
+    ds = dm.dataset("train")
+    items = np.random.default_rng(0).permutation(len(ds))[:8]
+    x, y = ds.__getitems__(items)
+    singles = {int(ds.indices[i]): ds.__getitems__([i]) for i in items}
+    for row, xb, yb in zip(np.sort(ds.indices[items]), x, y):
+        torch.testing.assert_close(xb, singles[int(row)][0][0])
+        assert yb == singles[int(row)][1][0]
+    assert len({s for s in dm.meta.subject[ds.indices[items]]}) > 1

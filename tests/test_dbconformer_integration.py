@@ -1,4 +1,4 @@
-"""DBConformer with the data pipeline: PaperProtocol, AlignedDataModule, split whiteners, CLI."""
+"""DBConformer with the data pipeline: PaperProtocol, aligned DataModule, split whiteners, CLI."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import torch
 import yaml
 
 import biosig.models.dbconformer  # noqa: F401  (registers "dbconformer")
-from biosig.data.aligned_datamodule import AlignedDataModule, split_whiteners
+from biosig.data.alignment import split_whiteners
+from biosig.data.datamodule import BiosigDataModule
 from biosig.data.alignment import trial_covariances
 from biosig.data.paper_splits import PaperProtocol, with_trial_index
 from biosig.datasets.synthetic import SyntheticMI
@@ -100,7 +101,7 @@ def test_split_whiteners_val_subjects():
 @pytest.fixture(scope="module")
 def tiny_dm(tmp_path_factory):
     src = SyntheticMI(n_subjects=2, n_trials_per_class=4, include_eog=False, seed=0)
-    dm = AlignedDataModule(src, protocol=PaperProtocol("loso", subject=2), alignment="ea",
+    dm = BiosigDataModule(src, protocol=PaperProtocol("loso", subject=2), alignment="ea",
                            cache_dir=str(tmp_path_factory.mktemp("cache")), batch_size=4)
     dm.setup()
     return dm
@@ -117,12 +118,12 @@ def test_aligned_datamodule_batches(tiny_dm):
     xt, _ = next(iter(dm.test_dataloader()))
     raw = torch.from_numpy(np.asarray(dm.cache.X[dm.splits["test"][:4]]))
     assert not torch.allclose(xt, raw)
-    dm_none = AlignedDataModule(dm.source, protocol=dm.protocol, cache_dir=dm.cache_dir,
+    dm_none = BiosigDataModule(dm.source, protocol=dm.protocol, cache_dir=dm.cache_dir,
                                 alignment=None)
     xr, _ = next(iter(dm_none.test_dataloader()))
     torch.testing.assert_close(xr[:4], raw)
     with pytest.raises(ConfigError):
-        AlignedDataModule(dm.source, alignment="riemann")
+        BiosigDataModule(dm.source, alignment="riemann")
 
 
 def _load_yaml(name):
@@ -172,7 +173,7 @@ def test_cli_fit_on_builtin_data(tmp_path):
                           default_root_dir=str(tmp_path / "out"))
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    cli = _make_cli_class()(BiosigTask, AlignedDataModule, subclass_mode_model=True,
+    cli = _make_cli_class()(BiosigTask, BiosigDataModule, subclass_mode_model=True,
                             args=["fit", "--config", str(path)], save_config_kwargs={"overwrite": True})
     assert cli.model.net.__class__.__name__ == "DBConformer"
     assert cli.model.net.n_chans == 22 and cli.model.net.n_patches == 8

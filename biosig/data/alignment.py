@@ -34,6 +34,7 @@ __all__ = [
     "inv_sqrtm",
     "align_per_group",
     "online_whiteners",
+    "split_whiteners",
 ]
 
 CovEstimator = Literal["cov", "scm"]
@@ -264,3 +265,64 @@ def online_whiteners(x, estimator: CovEstimator = "cov", shrinkage: float = 0.0)
     running = np.cumsum(covs, axis=0) / np.arange(1, len(covs) + 1)[:, None, None]
     shrinkage = _check_shrinkage(shrinkage)
     return np.stack([inv_sqrtm(_shrink(r, shrinkage)) for r in running]).astype(np.float32)
+
+
+TEST_ALIGNMENTS = ("online", "offline", "official", "none")
+
+
+def _heldout_whiteners(X, subjects: np.ndarray, rows: np.ndarray, mode: str, estimator: str,
+                       shrinkage: float) -> np.ndarray:
+    """Whitening matrices for rows of held-out (test) subjects; rows in any order."""
+    c = X.shape[1]
+    out = np.empty((len(rows), c, c), dtype=np.float32)
+    for s in np.unique(subjects[rows]):
+        pos = np.flatnonzero(subjects[rows] == s)
+        pos = pos[np.argsort(rows[pos], kind="stable")]  # cache order = recording order
+        x = np.asarray(X[rows[pos]], dtype=np.float64)
+        if mode == "none":
+            w = np.broadcast_to(np.eye(c, dtype=np.float32), (len(pos), c, c))
+        elif mode == "offline":
+            w0 = EuclideanAlignment(estimator, shrinkage).fit(x).whitener_
+            w = np.broadcast_to(w0, (len(pos), c, c))
+        elif mode == "online":
+            w = online_whiteners(x, estimator, shrinkage)
+        else:  # official: offline, then online on the already aligned trials
+            w0 = EuclideanAlignment(estimator, shrinkage).fit(x).whitener_
+            w = online_whiteners(np.einsum("cd,ndt->nct", w0, x), estimator, shrinkage) @ w0
+        out[pos] = w
+    return out
+
+
+def split_whiteners(X, subjects, splits: dict, test_alignment: str = "online",
+                    estimator: str = "cov", shrinkage: float = 0.0) -> dict[str, np.ndarray]:
+    """One whitening matrix per window of each part of a split (see the module docstring).
+
+    ``X``: all windows (N, C, T) (a memmap is fine); ``subjects``: (N,) subject of each window;
+    ``splits``: ``{"train", "val", "test"}`` row indices. Returns float32 ``(n_part, C, C)``
+    arrays in the order of each part's indices. Nothing outside ``train`` shapes the training
+    references; a test window's matrix depends only on its subject's earlier test windows
+    (``"online"``).
+    """
+    if test_alignment not in TEST_ALIGNMENTS:
+        raise ConfigError(f"test_alignment must be one of {TEST_ALIGNMENTS}, got {test_alignment!r}")
+    subjects = np.asarray(subjects).astype(str)
+    c = X.shape[1]
+    train = np.asarray(splits["train"], dtype=np.int64)
+    per_subject = {}
+    for s in np.unique(subjects[train]):
+        rows = np.sort(train[subjects[train] == s])
+        ea = EuclideanAlignment(estimator, shrinkage).fit(np.asarray(X[rows]))
+        per_subject[s] = ea.whitener_.astype(np.float32)
+    out = {"train": np.stack([per_subject[s] for s in subjects[train]]) if len(train)
+           else np.zeros((0, c, c), np.float32)}
+    val = np.asarray(splits.get("val", []), dtype=np.int64)
+    w_val = np.empty((len(val), c, c), dtype=np.float32)
+    known = np.isin(subjects[val], list(per_subject))
+    for i in np.flatnonzero(known):
+        w_val[i] = per_subject[subjects[val][i]]
+    if (~known).any():
+        w_val[~known] = _heldout_whiteners(X, subjects, val[~known], "online", estimator, shrinkage)
+    out["val"] = w_val
+    test = np.asarray(splits["test"], dtype=np.int64)
+    out["test"] = _heldout_whiteners(X, subjects, test, test_alignment, estimator, shrinkage)
+    return out

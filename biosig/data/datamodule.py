@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from biosig.data.alignment import TEST_ALIGNMENTS
+from biosig.data.alignment import split_whiteners
 from biosig.data.cache import WindowCache, get_cache
 from biosig.data.preprocessing import Step
 from biosig.data.protocols import SplitProtocol
@@ -21,13 +23,18 @@ class WindowDataset(Dataset):
 
     The memmap is opened lazily in each process (so workers never pickle the array), and whole
     batches are gathered in one sorted fancy-index read (``__getitems__``): a batch's windows
-    come back in cache order, each with its own label.
+    come back in cache order, each with its own label. ``whiteners`` (one ``C x C`` matrix per
+    index, e.g. Euclidean alignment) are applied on the fly, so the cache stays unaligned.
     """
 
-    def __init__(self, cache_path: str | Path, indices, transform=None):
+    def __init__(self, cache_path: str | Path, indices, whiteners: np.ndarray | None = None):
         self.cache_path = Path(cache_path)
         self.indices = np.asarray(indices, dtype=np.int64)
-        self.transform = transform
+        self.whiteners = None
+        if whiteners is not None:
+            if len(whiteners) != len(self.indices):
+                raise ConfigError("one whitening matrix per window is needed")
+            self.whiteners = torch.from_numpy(np.ascontiguousarray(whiteners, dtype=np.float32))
         self._cache: WindowCache | None = None
 
     @property
@@ -48,12 +55,14 @@ class WindowDataset(Dataset):
 
     def __getitems__(self, items):
         # One sorted read per batch; the batch comes back in row order (a shuffled batch is
-        # the same set of windows whatever its internal order, and x and y stay paired).
-        rows = np.sort(self.indices[np.asarray(items, dtype=np.int64)])
+        # the same set of windows whatever its internal order; x, y and whiteners stay paired).
+        items = np.asarray(items, dtype=np.int64)
+        items = items[np.argsort(self.indices[items], kind="stable")]
+        rows = self.indices[items]
         x = torch.from_numpy(np.asarray(self.cache.X[rows]))
         y = torch.from_numpy(np.ascontiguousarray(self.cache.y[rows]))
-        if self.transform is not None:
-            x = self.transform(x)
+        if self.whiteners is not None:
+            x = torch.bmm(self.whiteners[torch.from_numpy(items)], x)
         return x, y
 
 
@@ -76,6 +85,12 @@ class BiosigDataModule(pl.LightningDataModule):
     expect_sfreq : the sampling rate a recipe was designed for; data at another rate raise
         :class:`~biosig.errors.SamplingRateError` (add a ``Resample`` step).
     cache_dir : root of window caches (default ``BIOSIG_CACHE``).
+    alignment : ``"ea"`` for Euclidean alignment (He & Wu 2020) fitted after the split from what
+        the protocol allows only (see :func:`biosig.data.alignment.split_whiteners`): training
+        windows use their subject's training reference; ``test_alignment`` ``"online"``
+        (default: running reference over the trials seen so far, no look-ahead), ``"offline"``,
+        ``"official"`` (DBConformer's double alignment) or ``"none"``; ``estimator`` and
+        ``shrinkage`` as :class:`~biosig.data.alignment.EuclideanAlignment`.
     batch_size, num_workers, pin_memory : DataLoader settings. Under DDP Lightning shards each
         loader with a ``DistributedSampler``; workers open the memmap themselves.
 
@@ -97,6 +112,10 @@ class BiosigDataModule(pl.LightningDataModule):
         pin_memory: bool = False,
         seed: int = 0,
         expect_sfreq: float | None = None,
+        alignment: str | None = None,
+        test_alignment: str = "online",
+        estimator: str = "cov",
+        shrinkage: float = 0.0,
     ):
         super().__init__()
         self.source = source
@@ -115,6 +134,13 @@ class BiosigDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.pin_memory = pin_memory
         self.seed = seed
+        if alignment not in ("ea", None):
+            raise ConfigError(f"data.alignment must be 'ea' or None, got {alignment!r}")
+        if test_alignment not in TEST_ALIGNMENTS:
+            raise ConfigError(f"data.test_alignment must be one of {TEST_ALIGNMENTS}, got {test_alignment!r}")
+        self.alignment, self.test_alignment = alignment, test_alignment
+        self.estimator, self.shrinkage = estimator, shrinkage
+        self.whiteners: dict[str, np.ndarray] | None = None
         self._cache: WindowCache | None = None
         self.splits: dict[str, np.ndarray] | None = None
 
@@ -180,10 +206,14 @@ class BiosigDataModule(pl.LightningDataModule):
         self.splits = {k: rows[np.asarray(v, dtype=np.int64)] for k, v in parts.items()}
         if len(self.splits["train"]) == 0:
             raise ConfigError(f"protocol {self.protocol} leaves no training windows")
+        if self.alignment == "ea":
+            self.whiteners = split_whiteners(self.cache.X, meta["subject"].to_numpy(), self.splits,
+                                             self.test_alignment, self.estimator, self.shrinkage)
 
     def dataset(self, part: str) -> WindowDataset:
         self.setup()
-        return WindowDataset(self.cache.path, self.splits[part])
+        w = None if self.whiteners is None else self.whiteners[part]
+        return WindowDataset(self.cache.path, self.splits[part], whiteners=w)
 
     def _loader(self, part: str, shuffle: bool) -> DataLoader:
         ds = self.dataset(part)

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from biosig.data.alignment import EuclideanAlignment, OnlineEuclideanAlignment
+from biosig.data.protocols import SplitProtocol
 from biosig.errors import ConfigError
 
 __all__ = [
@@ -334,7 +335,7 @@ def with_trial_index(meta: pd.DataFrame) -> pd.DataFrame:
 
 
 @dataclass
-class PaperProtocol:
+class PaperProtocol(SplitProtocol):
     """A DBConformer protocol as a :class:`~biosig.data.BiosigDataModule` protocol.
 
     ``split(meta)`` returns ``{"train", "val", "test"}`` positional indices for one split:
