@@ -162,8 +162,7 @@ def test_bciiv2a_recipes_hold_paper_settings(name, protocol, lr, epochs):
 
 def test_cli_fit_on_builtin_data(tmp_path):
     """A tiny end-to-end ``fit`` through the Lightning CLI with the synthetic recipe."""
-    from biosig.cli import _make_cli_class
-    from biosig.tasks.base import BiosigTask
+    from biosig.cli import lightning_cli
 
     cfg = _load_yaml("dbconformer_synthetic.yaml")
     cfg["data"]["source"]["init_args"]["n_trials_per_class"] = 4
@@ -173,8 +172,7 @@ def test_cli_fit_on_builtin_data(tmp_path):
                           default_root_dir=str(tmp_path / "out"))
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    cli = _make_cli_class()(BiosigTask, BiosigDataModule, subclass_mode_model=True,
-                            args=["fit", "--config", str(path)], save_config_kwargs={"overwrite": True})
+    cli = lightning_cli(["fit", "--config", str(path)])
     assert cli.model.net.__class__.__name__ == "DBConformer"
     assert cli.model.net.n_chans == 22 and cli.model.net.n_patches == 8
     assert "train_loss" in cli.trainer.callback_metrics and "val_acc" in cli.trainer.callback_metrics

@@ -37,8 +37,9 @@ def test_cli_fit_and_test_on_builtin_data(tmp_path):
                        "--trainer.default_root_dir", str(root)])
         ckpts = list(root.rglob("*.ckpt"))
         assert len(ckpts) == 1
-        lightning_cli(["test", "--config", cfg, *TINY, "--ckpt_path", str(ckpts[0])])
-        out = lightning_cli(["--config", cfg, *TINY], run=False)
+        lightning_cli(["test", "--config", cfg, *TINY, "--ckpt_path", str(ckpts[0]),
+                       "--trainer.default_root_dir", str(root)])
+        out = lightning_cli(["--config", cfg, *TINY, "--trainer.default_root_dir", str(root)], run=False)
         assert out.model.hparams.n_chans == 22 and out.model.hparams.n_times == 200
         res = out.trainer.test(out.model, datamodule=out.datamodule, ckpt_path=str(ckpts[0]),
                                verbose=False)[0]
