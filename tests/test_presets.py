@@ -1,0 +1,45 @@
+"""Data presets by name (Python) and their CLI twins in recipes/data/*.yaml."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from biosig.data.presets import _presets, datamodule_preset, list_presets
+from biosig.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_every_dataset_has_a_preset_and_a_yaml():
+    assert set(list_presets()) == {"bciiv2a", "tuev", "ptbxl", "cinc2021", "eegmmidb",
+                                   "synthetic_mi", "synthetic_ecg"}
+    for name, (cls, dm, protocol) in _presets().items():
+        cfg = yaml.safe_load((REPO / "recipes" / "data" / f"{name}.yaml").read_text())["data"]
+        assert cfg["source"]["class_path"].endswith(cls.__name__)
+        assert cfg["protocol"]["class_path"].endswith(type(protocol).__name__)
+        assert cfg["protocol"]["init_args"] == dataclasses.asdict(protocol)
+
+
+def test_synthetic_presets_build(tmp_path):
+    dm = datamodule_preset("synthetic_mi", n_subjects=1, n_trials_per_class=2, batch_size=4,
+                           cache_dir=str(tmp_path))
+    dm.setup()
+    assert dm.n_chans == 22 and dm.batch_size == 4
+    assert set(dm.meta.session[dm.splits["test"]]) == {"E"}
+    ecg = datamodule_preset("synthetic_ecg", n_records=20, duration=2.0, cache_dir=str(tmp_path))
+    ecg.setup()
+    assert ecg.n_chans == 12 and set(ecg.meta.fold[ecg.splits["test"]]) == {10}
+
+
+def test_preset_errors():
+    with pytest.raises(ConfigError, match="available"):
+        datamodule_preset("bciv2a")
+    with pytest.raises(ConfigError, match="n_subject"):
+        datamodule_preset("synthetic_mi", n_subject=3)
+
+
+def test_real_dataset_preset_needs_its_folder(tmp_path):
+    with pytest.raises(Exception, match="TUEV"):
+        datamodule_preset("tuev", path=str(tmp_path / "missing"))
