@@ -118,10 +118,11 @@ class DBConformer(nn.Module):
     return_features : bool
         If True, ``forward`` returns ``(logits, features)`` with the fused ``(batch, 80)`` vector.
     temporal_conv_impl : {"auto", "direct", "fft"}
-        How the depthwise k=63 convolution is computed: ``"direct"`` (``F.conv1d``), ``"fft"``
-        (the same convolution via real FFTs: 2.5x faster forward+backward and 6x faster forward
-        on CPU, equal to ``"direct"`` up to float rounding) or ``"auto"`` (FFT on CPU, direct
-        elsewhere). Parameters and state dict are identical in every case.
+        How the depthwise k=63 convolution is computed: ``"direct"`` (default, ``F.conv1d``),
+        ``"fft"`` (the same convolution via real FFTs, equal up to float rounding; faster on a
+        single busy CPU thread, slower than direct with 2 idle threads in
+        ``benchmarks/bench_dbconformer.py``) or ``"auto"`` (FFT on CPU, direct elsewhere).
+        Parameters and state dict are identical in every case.
 
     Notes
     -----
@@ -158,7 +159,7 @@ class DBConformer(nn.Module):
         activation: type[nn.Module] = nn.ELU,
         transformer_activation: type[nn.Module] = nn.GELU,
         return_features: bool = False,
-        temporal_conv_impl: Literal["auto", "direct", "fft"] = "auto",
+        temporal_conv_impl: Literal["auto", "direct", "fft"] = "direct",
     ):
         super().__init__()
         if not n_chans and chs_info:
