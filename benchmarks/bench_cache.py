@@ -202,7 +202,7 @@ def main():
     compare(f"simulated MI EDF ({args.subjects} subjects, 22 ch, 250 Hz)", files, src,
             EventWindows(0.0, 4.0, {"left_hand": 0, "right_hand": 1}),
             {"left_hand": 0, "right_hand": 1}, 0.0, args.batch_size, work / "cache_sim",
-            bd_lazy=args.subjects <= 4)
+            bd_lazy=True)
     sizes = sorted({max(1, args.subjects // 4), max(1, args.subjects // 2), args.subjects})
     peak_memory(sizes, sim, 0.0, 4.0)
 
