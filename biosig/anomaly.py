@@ -56,7 +56,10 @@ def extract_trials(rec, event: str = "trial_start", tmin: float = 2.0, tmax: flo
             raise ChannelError(f"channels {missing} not in the recording ({rec.ch_names})")
         idx = [rec.ch_names.index(c) for c in picks]
     elif ch_type is not None:
-        idx = [i for i, t in enumerate(rec.ch_types) if t == ch_type] or list(range(rec.n_chans))
+        idx = [i for i, t in enumerate(rec.ch_types) if t == ch_type]
+        if not idx:
+            raise ChannelError(f"no channel of type {ch_type!r} in the recording "
+                               f"(types present: {sorted(set(rec.ch_types))})")
     else:
         idx = list(range(len(rec.ch_names)))
     rows, _ = EventWindows(tmin=tmin, tmax=tmax, mapping={event: 0})(rec, {})

@@ -15,6 +15,8 @@ def _braindecode(name: str, n_chans: int, n_outputs: int, n_times: int, sfreq: f
         import braindecode.models as bd
     except ImportError as err:  # pragma: no cover - depends on the install
         raise ImportError("baseline models need braindecode: pip install 'biosig[baselines]'") from err
+    if sfreq:
+        kw["sfreq"] = sfreq
     return getattr(bd, name)(n_chans=n_chans, n_outputs=n_outputs, n_times=n_times, **kw)
 
 

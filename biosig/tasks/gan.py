@@ -45,8 +45,8 @@ class GANTask(BiosigTask):
     log_figure : log a real-vs-generated 12-lead figure per validation epoch when the logger has
         ``experiment.add_figure`` (TensorBoard).
 
-    Logged: ``train_loss_d``, ``train_loss_g``, ``train_l1``; ``val_l1``, ``val_mse``,
-    ``val_mae``, ``val_pearson`` (means over generated leads), per lead ``val_mse_<lead>`` and
+    Logged: ``train_loss_d``, ``train_loss_g``, ``train_l1``; ``val_l1`` (mean absolute error),
+    ``val_mse``, ``val_pearson`` (means over generated leads), per lead ``val_mse_<lead>`` and
     ``val_pearson_<lead>``, and ``val_fd_v1v6`` if asked (same for ``test_``).
     """
 
@@ -88,6 +88,16 @@ class GANTask(BiosigTask):
         self._val_lead = LEADS[lead_index(val_lead or (input_lead if input_lead != "random" else "I"))]
         self._gen = torch.Generator().manual_seed(0)
         self._eval: dict[str, list] = {}
+
+    def setup(self, stage: str) -> None:
+        from lightning.pytorch.strategies import DDPStrategy
+
+        strategy = self.trainer.strategy if self._trainer is not None else None
+        if isinstance(strategy, DDPStrategy) and not strategy._ddp_kwargs.get("find_unused_parameters"):
+            raise ConfigError(
+                "GANTask under DDP: the critic's step leaves the generator's parameters unused; "
+                "use --trainer.strategy ddp_find_unused_parameters_true (recipes/trainer/ddp_gan.yaml)"
+            )
 
     def build_net(self, model, model_kwargs, n_chans, n_times, sfreq, n_outputs):
         # the generator's output is the 12-lead ECG: the data's label count is not its n_outputs
@@ -203,7 +213,6 @@ class GANTask(BiosigTask):
         logs = {
             f"{stage}_l1": mae[gen].mean(),
             f"{stage}_mse": mse[gen].mean(),
-            f"{stage}_mae": mae[gen].mean(),
             f"{stage}_pearson": torch.nanmean(r[gen]),
         }
         for i in gen:
@@ -212,10 +221,12 @@ class GANTask(BiosigTask):
         if self.hparams.val_frechet and self.hparams.sfreq:
             from biosig.metrics.frechet import frechet_distance_curve
 
-            fd = frechet_distance_curve(real[:, 6:].numpy(), fake[:, 6:].numpy(), sfreq=self.hparams.sfreq)
+            chest = [i for i in range(6, 12) if i in gen]  # the input lead is copied: leave it out
+            fd = frechet_distance_curve(real[:, chest].numpy(), fake[:, chest].numpy(), sfreq=self.hparams.sfreq)
             logs[f"{stage}_fd_v1v6"] = torch.tensor(float(np.mean(fd)))
-        self.log(f"{stage}_l1", logs.pop(f"{stage}_l1").float(), prog_bar=True)
-        self.log_dict({k: v.float() for k, v in logs.items()})
+        # per-rank means over equal DistributedSampler shards, averaged across ranks
+        self.log(f"{stage}_l1", logs.pop(f"{stage}_l1").float(), prog_bar=True, sync_dist=True)
+        self.log_dict({k: v.float() for k, v in logs.items()}, sync_dist=True)
         if stage == "val" and self.hparams.log_figure:
             self._log_figure(real[0].numpy(), fake[0].numpy())
 

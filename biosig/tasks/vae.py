@@ -122,15 +122,17 @@ class VAETask(BiosigTask):
         if out.logits is not None and y is not None and y.dtype == torch.long:
             nll = F.nll_loss(out.logits, y)
             loss = loss + self.hparams.clf_weight * nll
-            self.log(f"{stage}_nll", nll, batch_size=bs)
+            self.log(f"{stage}_nll", nll, batch_size=bs, sync_dist=stage != "train")
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite {stage} loss (recon {float(rec)}, kl {float(kl)})")
         on_step = stage == "train"
-        self.log(f"{stage}_loss", loss, prog_bar=True, on_step=on_step, on_epoch=True, batch_size=bs)
-        self.log(f"{stage}_recon", rec, on_step=False, on_epoch=True, batch_size=bs)
-        self.log(f"{stage}_kl", kl, on_step=False, on_epoch=True, batch_size=bs)
+        self.log(f"{stage}_loss", loss, prog_bar=True, on_step=on_step, on_epoch=True, batch_size=bs,
+                 sync_dist=stage != "train")
+        self.log(f"{stage}_recon", rec, on_step=False, on_epoch=True, batch_size=bs, sync_dist=stage != "train")
+        self.log(f"{stage}_kl", kl, on_step=False, on_epoch=True, batch_size=bs, sync_dist=stage != "train")
         for i, k in enumerate(kls, start=1):
-            self.log(f"{stage}_kl{i}", k, on_step=False, on_epoch=True, batch_size=bs)
+            self.log(f"{stage}_kl{i}", k, on_step=False, on_epoch=True, batch_size=bs,
+                         sync_dist=stage != "train")
         return loss
 
     def training_step(self, batch, batch_idx):
@@ -147,11 +149,11 @@ class VAETask(BiosigTask):
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
         x_hat = self.net.reconstruct(x)
         bs = x.shape[0]
-        self.log("test_mse", F.mse_loss(x_hat, x), on_epoch=True, batch_size=bs)
+        self.log("test_mse", F.mse_loss(x_hat, x), on_epoch=True, batch_size=bs, sync_dist=True)
         xc = x - x.mean(-1, keepdim=True)
         hc = x_hat - x_hat.mean(-1, keepdim=True)
         r = (xc * hc).sum(-1) / (xc.norm(dim=-1) * hc.norm(dim=-1)).clamp_min(1e-12)
-        self.log("test_corr", r.mean(), on_epoch=True, batch_size=bs)
+        self.log("test_corr", r.mean(), on_epoch=True, batch_size=bs, sync_dist=True)
         return loss
 
     def predict_step(self, batch, batch_idx, dataloader_idx: int = 0):
