@@ -37,12 +37,12 @@ def run(args) -> dict:
     import numpy as np
     import torch
     from lightning.pytorch.loggers import CSVLogger
-    from sklearn.metrics import balanced_accuracy_score, cohen_kappa_score, confusion_matrix
 
     from biosig.data import Bandpass, PickChannels, Predefined
     from biosig.data.datamodule import BiosigDataModule
     from biosig.datasets import SyntheticMI
     from biosig.tasks import ClassificationTask
+    from biosig.tasks.paper_protocol import classification_scores
     from biosig.viz.training import plot_confusion_matrix, plot_example_windows, plot_training_curves
 
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -74,13 +74,13 @@ def run(args) -> dict:
     subjects = dm.meta["subject"].to_numpy()[test_idx]
 
     def scores(mask):
-        return {"accuracy": float((pred[mask] == y[mask]).mean()),
-                "balanced_accuracy": float(balanced_accuracy_score(y[mask], pred[mask])),
-                "kappa": float(cohen_kappa_score(y[mask], pred[mask]))}
+        s = classification_scores(y[mask], pred[mask], dm.n_outputs)
+        return {"accuracy": s["acc"], "balanced_accuracy": s["bal_acc"], "kappa": s["kappa"]}
 
     table = {f"subject {s}": scores(subjects == s) for s in np.unique(subjects)}
     table["all"] = scores(np.ones(len(y), bool))
-    cm = confusion_matrix(y, pred, labels=list(range(dm.n_outputs)))
+    cm = np.zeros((dm.n_outputs, dm.n_outputs), dtype=np.int64)
+    np.add.at(cm, (y, pred), 1)
 
     print(f"\n{args.model} on built-in MI data, session T -> E ({len(y)} test trials, "
           f"chance {1 / dm.n_outputs:.0%})")

@@ -128,3 +128,15 @@ def test_aligned_shuffled_batches_keep_each_window_with_its_whitener(tmp_path):
         torch.testing.assert_close(xb, singles[int(row)][0][0])
         assert yb == singles[int(row)][1][0]
     assert len({s for s in dm.meta.subject[ds.indices[items]]}) > 1
+
+
+@pytest.mark.parametrize("step", [Bandpass(4, 38), Notch(50.0), Resample(125.0)])
+def test_filters_keep_nan_gaps_local(step):
+    """One bad sample must not turn a whole channel into NaN (the window's NaN policy decides)."""
+    rec = _rec()
+    data = rec.data.copy()
+    data[0, 500] = np.nan
+    out = step(rec.copy(data=data)).data
+    n_bad = (~np.isfinite(out[0])).sum()
+    assert 0 < n_bad < 0.5 * out.shape[1]
+    assert np.isfinite(out[1:]).all()

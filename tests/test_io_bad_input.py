@@ -322,3 +322,21 @@ def test_mutated_written_files_only_raise_invalid_file_error(kind, mutation):
         _mutate(target, mutated, mutation)
         mutated.replace(target)
         _check_outcome(lambda: read_recording(record), target, d)
+
+
+def test_edf_with_an_empty_digital_range_is_refused(tmp_path):
+    """A header whose digital max equals its digital min would scale samples to garbage."""
+    import numpy as np
+
+    from biosig.io import Recording, read_edf, write_edf
+
+    rec = Recording(np.random.default_rng(0).standard_normal((2, 500)).astype("float32") * 10, 250.0,
+                    ["C3", "C4"], ["eeg"] * 2, ["uV"] * 2)
+    path = write_edf(tmp_path / "x.edf", rec)
+    raw = bytearray(path.read_bytes())
+    ns = int(raw[252:256].decode())
+    dmin = raw[256 + 120 * ns: 256 + 120 * ns + 8]
+    raw[256 + 128 * ns: 256 + 128 * ns + 8] = dmin  # signal 0: digital max := digital min
+    path.write_bytes(bytes(raw))
+    with pytest.raises(InvalidFileError, match="digital range"):
+        read_edf(path)

@@ -228,7 +228,14 @@ class BiosigDataModule(pl.LightningDataModule):
 
     def val_dataloader(self):
         self.setup()
-        return self._loader("val" if len(self.splits["val"]) else "test", shuffle=False)
+        if len(self.splits["val"]):
+            return self._loader("val", shuffle=False)
+        from lightning.pytorch.utilities import rank_zero_warn
+
+        rank_zero_warn("the protocol has no validation part: validating on the test part (as the "
+                       "DBConformer paper logs test accuracy per epoch). Do not select checkpoints "
+                       "or stop early on these val_* metrics; set a val_fraction to hold one out.")
+        return self._loader("test", shuffle=False)
 
     def test_dataloader(self):
         return self._loader("test", shuffle=False)

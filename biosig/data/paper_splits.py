@@ -340,7 +340,8 @@ class PaperProtocol(SplitProtocol):
 
     ``split(meta)`` returns ``{"train", "val", "test"}`` positional indices for one split:
     ``protocol`` in ``"co"``, ``"cv"``, ``"loso"``, ``"competition"``; ``subject`` = the
-    (test) subject; ``fold`` = the CV fold. ``val`` is empty, as in the paper (no validation
+    (test) subject; ``fold`` = the CV fold; ``train_session`` / ``test_session`` name the
+    competition split's sessions (``None``: the first session in recording order trains). ``val`` is empty, as in the paper (no validation
     split; the DataModule then validates on the test part, which is what the official scripts
     log every epoch -- report only the last epoch).
     """
@@ -350,10 +351,13 @@ class PaperProtocol(SplitProtocol):
     fold: int = 0
     n_splits: int = 5
     train_fraction: float = 0.8
+    train_session: str | None = "T"
+    test_session: str | None = "E"
 
     def __post_init__(self):
-        if self.protocol.lower() not in PROTOCOLS:
-            raise ConfigError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
+        if self.protocol.lower() not in PROTOCOLS or self.protocol.lower() == "holdout":
+            raise ConfigError(f"PaperProtocol.protocol must be one of co, cv, loso, competition, "
+                              f"got {self.protocol!r} (holdout: use biosig.data.Predefined)")
 
     def splits(self, meta: pd.DataFrame) -> list[Split]:
         meta = with_trial_index(meta)
@@ -362,6 +366,8 @@ class PaperProtocol(SplitProtocol):
             kw["n_splits"] = self.n_splits
         elif self.protocol.lower() == "co":
             kw["train_fraction"] = self.train_fraction
+        elif self.protocol.lower() == "competition":  # named sessions: never E -> T by file order
+            kw.update(train_session=self.train_session, test_session=self.test_session)
         return protocol_splits(meta, self.protocol, **kw)
 
     def split(self, meta: pd.DataFrame) -> dict[str, np.ndarray]:

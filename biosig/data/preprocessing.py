@@ -29,6 +29,32 @@ class Step(ABC):
     def __call__(self, rec: Recording) -> Recording: ...
 
 
+def _filter_around_gaps(data: np.ndarray, fn, pad: int | None) -> np.ndarray:
+    """``fn(data)`` for data with NaN/inf samples without letting them spread over the channel.
+
+    Non-finite samples are bridged by linear interpolation before filtering and set back to NaN
+    afterwards, widened by ``pad`` samples (the filter's reach), so the window cache's NaN policy
+    still sees them (``pad=None``: the caller maps the gaps itself, e.g. onto a new time axis).
+    """
+    bad = ~np.isfinite(data)
+    if not bad.any():
+        return fn(data)
+    filled = data.astype(np.float64, copy=True)
+    idx = np.arange(data.shape[-1])
+    for c in np.flatnonzero(bad.any(axis=-1)):
+        good = ~bad[c]
+        filled[c, ~good] = np.interp(idx[~good], idx[good], filled[c, good]) if good.any() else 0.0
+    out = np.asarray(fn(filled), dtype=np.float32)
+    if pad is None:
+        return out
+    if pad > 0:
+        from scipy.ndimage import binary_dilation
+
+        bad = binary_dilation(bad, structure=np.ones((1, 2 * pad + 1), dtype=bool))
+    out[bad] = np.nan
+    return out
+
+
 def apply_steps(rec: Recording, steps) -> Recording:
     for step in steps or ():
         rec = step(rec)
@@ -103,7 +129,9 @@ class Bandpass(Step):
             sos = signal.butter(self.order, self.low, "highpass", fs=rec.sfreq, output="sos")
         else:
             sos = signal.butter(self.order, self.high, "lowpass", fs=rec.sfreq, output="sos")
-        return rec.copy(data=signal.sosfiltfilt(sos, rec.data, axis=-1).astype(np.float32))
+        pad = int(3 * rec.sfreq / (self.low or self.high))
+        data = _filter_around_gaps(rec.data, lambda x: signal.sosfiltfilt(sos, x, axis=-1), pad)
+        return rec.copy(data=data.astype(np.float32))
 
 
 @dataclass
@@ -117,15 +145,18 @@ class Notch(Step):
     def __call__(self, rec):
         from scipy import signal
 
-        data = rec.data.astype(np.float64)
-        f = self.freq
-        while f < rec.sfreq / 2:
-            b, a = signal.iirnotch(f, self.quality, fs=rec.sfreq)
-            data = signal.filtfilt(b, a, data, axis=-1)
-            if not self.harmonics:
-                break
-            f += self.freq
-        return rec.copy(data=data.astype(np.float32))
+        def notch(data):
+            f = self.freq
+            while f < rec.sfreq / 2:
+                b, a = signal.iirnotch(f, self.quality, fs=rec.sfreq)
+                data = signal.filtfilt(b, a, data, axis=-1)
+                if not self.harmonics:
+                    break
+                f += self.freq
+            return data
+
+        pad = int(rec.sfreq * self.quality / self.freq)
+        return rec.copy(data=_filter_around_gaps(rec.data.astype(np.float64), notch, pad).astype(np.float32))
 
 
 @dataclass
@@ -140,7 +171,12 @@ class Resample(Step):
         if abs(rec.sfreq - self.sfreq) < 1e-9:
             return rec
         frac = Fraction(self.sfreq / rec.sfreq).limit_denominator(1000)
-        data = signal.resample_poly(rec.data, frac.numerator, frac.denominator, axis=-1)
+        up, down = frac.numerator, frac.denominator
+        bad = ~np.isfinite(rec.data)
+        data = _filter_around_gaps(rec.data, lambda x: signal.resample_poly(x, up, down, axis=-1), None)
+        if bad.any():  # carry the gaps over to the new time axis (widened by the filter's reach)
+            mask = signal.resample_poly(bad.astype(np.float64), up, down, axis=-1)
+            data[np.abs(mask) > 1e-3] = np.nan
         return rec.copy(data=data.astype(np.float32), sfreq=self.sfreq)
 
 

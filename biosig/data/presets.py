@@ -35,8 +35,9 @@ def _presets() -> dict:
         # CinC 2021: 5-fold by subject (duplicated signals share a subject), fold 0 held out.
         "cinc2021": (CinC, {"preprocessing": [Resample(500.0)]},
                      GroupKFold(n_splits=5, fold=0, group="subject", val_fraction=0.1)),
-        # eegmmidb imagined left/right fist (runs 4, 8, 12), by subject.
-        "eegmmidb": (EEGMMIDB, {}, GroupKFold(n_splits=5, fold=0, group="subject",
+        # eegmmidb imagined left/right fist (runs 4, 8, 12), by subject; a few subjects were
+        # recorded at 128 Hz: resample everyone to 160 Hz.
+        "eegmmidb": (EEGMMIDB, {"preprocessing": [Resample(160.0)]}, GroupKFold(n_splits=5, fold=0, group="subject",
                                               val_fraction=0.1)),
         "synthetic_mi": (SyntheticMI, {"preprocessing": [PickChannels(types=["eeg"])]},
                          Predefined(train={"session": "T"}, test={"session": "E"},

@@ -76,6 +76,9 @@ class Predefined(SplitProtocol):
     def split(self, meta: pd.DataFrame) -> dict[str, np.ndarray]:
         train = _select(meta, self.train)
         test = _select(meta, self.test) if self.test else np.zeros(0, dtype=int)
+        for part, where, rows in (("train", self.train, train), ("test", self.test, test)):
+            if where and len(rows) == 0:
+                raise ConfigError(f"Predefined protocol: {part}={where} selects no window")
         if self.val is not None:
             val = _select(meta, self.val)
         else:

@@ -127,6 +127,8 @@ def _parse_header(path: Path) -> dict:
         n_samples = int(first[3]) if len(first) > 3 else 0
     except (IndexError, ValueError):
         raise InvalidFileError(path, f"malformed record line {body[0]!r}") from None
+    if n_sig < 1:
+        raise InvalidFileError(path, "header declares no signals")
     if len(body) < 1 + n_sig:
         raise InvalidFileError(path, f"header declares {n_sig} signals but has {len(body) - 1} signal lines")
     sig_lines = [ln.split() for ln in body[1:1 + n_sig]]

@@ -30,8 +30,9 @@ class RecordingFiles(DatasetSource):
         ``{"769": "left_hand", "770": "right_hand"}``.
     name, version : cache namespace for these files.
 
-    The cache identity holds the file names, sizes and modification times (not their folders),
-    so editing a file builds a new cache.
+    Records are named by their path relative to the files' common folder; the cache identity
+    holds those names, sizes and modification times (no absolute path), so editing a file builds
+    a new cache.
     """
 
     multilabel = False
@@ -44,7 +45,12 @@ class RecordingFiles(DatasetSource):
         files = sorted({Path(f) for p in patterns for f in glob.glob(os.path.expanduser(str(p)))})
         if not files:
             raise ConfigError(f"RecordingFiles: no file matches {patterns}")
+        for key, pattern in (("subject_pattern", subject_pattern), ("session_pattern", session_pattern)):
+            if pattern is not None and re.compile(pattern).groups < 1:
+                raise ConfigError(f"RecordingFiles.{key} {pattern!r} needs a capture group, e.g. r'S(\\d+)'")
         self.files = files
+        # records are named relative to the files' common folder: no local path reaches a cache
+        self._root = Path(os.path.commonpath([str(f.parent) for f in files]))
         self.classes = list(classes or [])
         self.tmin, self.tmax = tmin, tmax
         self.subject_pattern, self.session_pattern = subject_pattern, session_pattern
@@ -53,22 +59,28 @@ class RecordingFiles(DatasetSource):
 
     def identity(self) -> dict:
         return {"name": self.name, "version": self.version, "classes": self.classes,
-                "event_names": self.event_names,
-                "files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in self.files]}
+                "event_names": self.event_names, "subject_pattern": self.subject_pattern,
+                "session_pattern": self.session_pattern,
+                "files": [[self._relative(f), f.stat().st_size, f.stat().st_mtime_ns] for f in self.files]}
+
+    def _relative(self, f: Path) -> str:
+        return f.relative_to(self._root).as_posix()
 
     def _group(self, pattern: str | None, stem: str, default):
         m = re.search(pattern, stem) if pattern else None
-        return (int(m.group(1)) if m.group(1).isdigit() else m.group(1)) if m else default
+        if m is None or m.group(1) is None:
+            return default
+        return int(m.group(1)) if m.group(1).isdigit() else m.group(1)
 
     def records(self) -> list[dict]:
-        return [{"record": f.name, "subject": self._group(self.subject_pattern, f.stem, 0),
-                 "session": self._group(self.session_pattern, f.stem, "1"), "path": str(f)}
+        return [{"record": self._relative(f), "subject": self._group(self.subject_pattern, f.stem, 0),
+                 "session": self._group(self.session_pattern, f.stem, "1")}
                 for f in self.files]
 
     def load(self, ref: dict) -> Recording:
         from biosig.io import read_recording
 
-        rec = read_recording(ref["path"])
+        rec = read_recording(self._root / ref["record"])
         if self.event_names:
             ann = rec.annotations
             ann.description = np.asarray([self.event_names.get(d, d) for d in ann.description], dtype=object)

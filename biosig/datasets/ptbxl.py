@@ -94,7 +94,7 @@ class PTBXL(DatasetSource):
         self.min_likelihood = float(min_likelihood)
         self.drop_unlabelled = drop_unlabelled
         self.mirror = mirror
-        if download and not (self.root / "ptbxl_database.csv").is_file():
+        if download:  # fetches only what is missing or unverified (e.g. records500 later)
             self.download(mirror)
         require_dir(self.root, "PTB-XL", _HOW)
         self._statements = self._read_statements()
@@ -187,15 +187,18 @@ class PTBXL(DatasetSource):
                 except (ValueError, SyntaxError) as err:
                     raise InvalidFileError(path, f"row {i + 2} (ecg_id {ecg_id}): scp_codes {codes!r} is not a dict literal ({err})") from None
                 parsed_cache[codes] = parsed
-            labels = sorted({
-                cls_index[lab]
-                for code, lik in parsed.items()
-                if float(lik) >= self.min_likelihood
-                for lab in code_map.get(code, ())
-            })
+            try:
+                labels = sorted({
+                    cls_index[lab]
+                    for code, lik in parsed.items()
+                    if float(lik) >= self.min_likelihood
+                    for lab in code_map.get(code, ())
+                })
+                fold, pid = int(fold), int(pid)
+            except (ValueError, TypeError) as err:
+                raise InvalidFileError(path, f"row {i + 2} (ecg_id {ecg_id}): {err}") from None
             if self.drop_unlabelled and not labels:
                 continue
-            fold = int(fold)
             if not 1 <= fold <= 10:
                 raise InvalidFileError(path, f"row {i + 2} (ecg_id {ecg_id}): strat_fold {fold} not in 1..10")
             split = "train" if fold <= 8 else ("val" if fold == 9 else "test")

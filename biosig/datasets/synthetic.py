@@ -28,8 +28,7 @@ Everything is deterministic given ``seed``.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,7 +142,8 @@ def simulate_mi_session(
         if c not in MI_CLASSES:
             raise ValueError(f"unknown MI class {c!r}; choose from {MI_CLASSES}")
     prof = subject_profile(subject, seed)
-    rng = np.random.default_rng([seed, subject, 0 if session == "T" else 1, 11])
+    session_key = {"T": 0, "E": 1}.get(session, zlib.crc32(str(session).encode()) + 2)
+    rng = np.random.default_rng([seed, subject, session_key, 11])
     labels = np.repeat(np.arange(len(classes)), n_trials_per_class)
     rng.shuffle(labels)
     trial_len = 6.0
@@ -433,10 +433,6 @@ def write_recordings(recordings: list[Recording], folder, fmt: str = "edf") -> l
 # ----------------------------------------------------------------------------------------------
 # Dataset sources (the interface the window cache consumes)
 # ----------------------------------------------------------------------------------------------
-def _digest(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
-
-
 class SyntheticMI(DatasetSource):
     """Built-in motor-imagery EEG dataset (BCI IV 2a layout: 22 EEG + 3 EOG, 250 Hz, µV).
 

@@ -61,7 +61,7 @@ def read_rec(path: str | os.PathLike, n_channels: int = 22) -> np.ndarray:
             ch, start, stop, lab = int(float(parts[0])), float(parts[1]), float(parts[2]), float(parts[3])
         except ValueError:
             raise InvalidFileError(path, f"row {i}: non-numeric field in {s!r}") from None
-        if lab != int(lab) or not 1 <= int(lab) <= 6:
+        if not np.isfinite(lab) or lab != int(lab) or not 1 <= int(lab) <= 6:
             raise InvalidFileError(path, f"row {i}: unknown label {parts[3]!r} (TUEV labels are 1..6 = "
                                          "SPSW, GPED, PLED, EYEM, ARTF, BCKG)")
         if not 0 <= ch < n_channels:

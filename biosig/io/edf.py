@@ -162,6 +162,10 @@ def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
     )
     if not hdr.signal_index:
         raise InvalidFileError(path, "file holds only annotation signals, no data")
+    for i in hdr.signal_index:
+        if dmax[i] <= dmin[i] or pmax[i] == pmin[i]:
+            raise InvalidFileError(path, f"signal {labels[i]!r}: digital range [{dmin[i]:g}, {dmax[i]:g}] "
+                                         f"or physical range [{pmin[i]:g}, {pmax[i]:g}] is empty")
     if duration <= 0:
         raise InvalidFileError(path, f"data record duration is {duration} s (must be > 0)")
     limit = 1 << 24
