@@ -207,7 +207,9 @@ class PTBXL(DatasetSource):
             out.append({
                 "record": f"{int(ecg_id):05d}", "subject": int(pid), "session": "1",
                 "labels": labels, "fold": fold, "split": split, "path": str(fname),
-                "age": None if age != age else float(age),
+                # PTB-XL codes ages over 89 as 300 (anonymisation): keep 90 and a flag
+                "age": None if age != age else min(float(age), 90.0),
+                "age_over_89": bool(age == age and age >= 300),
                 "sex": None if sex != sex else ("male" if int(sex) == 0 else "female"),
             })
         return out

@@ -339,6 +339,9 @@ def write_gdf(
     table[0] = mode
     if v1:
         sr = int(round(rec.sfreq))
+        if abs(sr - rec.sfreq) > 1e-9 and n_ev:
+            raise BiosigError(f"{path}: GDF 1.x stores an integer event rate; {rec.sfreq} Hz would move "
+                              "the events (write version 2.x)")
         table[1:4] = sr.to_bytes(3, "little")
         struct.pack_into("<I", table, 4, n_ev)
     else:

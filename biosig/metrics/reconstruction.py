@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from biosig.errors import ConfigError
+from biosig.metrics import signal as signal_metrics
 
 __all__ = [
     "EEG_BANDS",
@@ -50,18 +51,12 @@ def _np_pair(x, x_hat) -> tuple[np.ndarray, np.ndarray]:
 
 def mse(x, x_hat) -> np.ndarray:
     """Mean squared error over time per trial and channel (µV²), ``(n_trials, n_chans)``."""
-    a, b = _np_pair(x, x_hat)
-    return ((a - b) ** 2).mean(-1)
+    return signal_metrics.mse(*_np_pair(x, x_hat))
 
 
 def channel_correlation(x, x_hat) -> np.ndarray:
     """Pearson correlation over time per trial and channel; NaN where a signal is constant."""
-    a, b = _np_pair(x, x_hat)
-    a = a - a.mean(-1, keepdims=True)
-    b = b - b.mean(-1, keepdims=True)
-    den = np.sqrt((a * a).sum(-1) * (b * b).sum(-1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (a * b).sum(-1) / np.where(den > 0, den, 1.0), np.nan)
+    return signal_metrics.pearson_r(*_np_pair(x, x_hat))
 
 
 def band_powers(x, sfreq: float, bands: Mapping[str, tuple[float, float]] | None = None,

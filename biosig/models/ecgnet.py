@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from biosig.ecg_leads import LEADS, LIMB_COEFFS, lead_index
+from biosig.ecg_leads import LEADS, LIMB_COEFFS, derive_limb_leads, lead_index
 from biosig.errors import ChannelError, ConfigError
 from biosig.models._registry import register_model
 
@@ -80,10 +80,7 @@ def assemble_12_leads(x: torch.Tensor, lead: torch.Tensor, indep: torch.Tensor) 
     b_safe = torch.where(b == 0, torch.ones_like(b), b)
     lead_i = torch.where(is_i, x, g_i)
     lead_ii = torch.where(is_ii, x, torch.where(is_derived, (x - a * g_i) / b_safe, g_ii))
-    iii = lead_ii - lead_i
-    avr = -(lead_i + lead_ii) / 2
-    avl = lead_i - lead_ii / 2
-    avf = lead_ii - lead_i / 2
+    iii, avr, avl, avf = derive_limb_leads(lead_i, lead_ii)
     out = torch.cat([torch.stack([lead_i, lead_ii, iii, avr, avl, avf], dim=1), indep[:, 2:]], dim=1)
     return _pass_through(out, x, lead)
 
