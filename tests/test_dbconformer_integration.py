@@ -11,7 +11,6 @@ import pytest
 import torch
 import yaml
 
-import biosig.models.dbconformer  # noqa: F401  (registers "dbconformer")
 from biosig.data.alignment import split_whiteners
 from biosig.data.datamodule import BiosigDataModule
 from biosig.data.alignment import trial_covariances

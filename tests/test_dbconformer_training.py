@@ -9,7 +9,6 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-import biosig.models.dbconformer  # noqa: E402,F401  (registers "dbconformer")
 from biosig.data.alignment import EuclideanAlignment, OnlineEuclideanAlignment  # noqa: E402
 from biosig.data.preprocessing import Bandpass  # noqa: E402
 from biosig.datasets.synthetic import MI_CHANNELS, simulate_mi_session  # noqa: E402

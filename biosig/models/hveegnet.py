@@ -14,32 +14,21 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 
-from biosig.errors import ChannelError, ConfigError
+from biosig.errors import ConfigError
 from biosig.models._registry import register_model
 from biosig.models.blocks.eegnet_cells import (
     ConcatMix,
     ConvGaussian,
     EEGNetDecoderCells,
-    EEGNetEncoderCells,
-    eegnet_kernel_sizes,
+    EEGNetVAEBase,
 )
 from biosig.models.blocks.vae import VAEOutput, gaussian_kl, residual_gaussian_kl
 
 __all__ = ["HVEEGNet"]
 
 
-def _signal_shape(n_chans, n_times, chs_info, pool) -> tuple[int, int]:
-    if n_chans is None and chs_info is not None:
-        n_chans = len(chs_info)
-    if n_chans is None or int(n_chans) < 1:
-        raise ChannelError(f"n_chans must be a positive integer, got {n_chans!r}")
-    if n_times is None or int(n_times) < max(1, pool):
-        raise ConfigError(f"n_times must be an integer >= the pooling size {pool}, got {n_times!r}")
-    return int(n_chans), int(n_times)
-
-
 @register_model("hveegnet")
-class HVEEGNet(nn.Module):
+class HVEEGNet(EEGNetVAEBase):
     """hvEEGNet: EEGNet encoder, mirrored decoder, three NVAE-style latent levels [Cisotto2024]_.
 
     Encoder (EEGNet cells): temporal ``(1, 128)`` conv -> depthwise spatial ``(C, 1)`` conv ->
@@ -120,14 +109,12 @@ class HVEEGNet(nn.Module):
         use_classifier: bool = False,
     ):
         super().__init__()
-        n_chans, n_times = _signal_shape(n_chans, n_times, chs_info, pool)
-        k1, k3 = eegnet_kernel_sizes(sfreq, temporal_kernel, separable_kernel)
-        self.n_chans, self.n_times, self.sfreq = n_chans, n_times, sfreq
-        self.n_outputs = n_outputs
+        cell_kw = self._build_encoder(
+            n_chans, n_times, sfreq, chs_info, n_outputs, F1=F1, D=D, F2=F2,
+            temporal_kernel=temporal_kernel, separable_kernel=separable_kernel, pool=pool,
+            drop_prob=drop_prob, activation=activation)
+        n_chans, n_times, n_pooled = self.n_chans, self.n_times, self.n_pooled
         FD = F1 * D
-        cell_kw = dict(F1=F1, D=D, F2=F2, temporal_kernel=k1, separable_kernel=k3, pool=pool,
-                       drop_prob=drop_prob, activation=activation)
-        self.encoder = EEGNetEncoderCells(n_chans, **cell_kw)
         s_act = activation if sampling_activation else None
         self.posterior_top = ConvGaussian(F2, F2, s_act)
         self.decoder = EEGNetDecoderCells(n_chans, n_times, **cell_kw)
@@ -138,7 +125,6 @@ class HVEEGNet(nn.Module):
         self.mix_posterior = nn.ModuleList([ConcatMix(FD, FD, FD), ConcatMix(F1, F1, F1)])
         self.prior = nn.ModuleList([ConvGaussian(FD, FD, s_act), ConvGaussian(F1, F1, s_act)])
         self.posterior = nn.ModuleList([ConvGaussian(FD, FD, s_act), ConvGaussian(F1, F1, s_act)])
-        n_pooled = n_times // pool if pool > 1 else n_times
         self.latent_shapes: list[tuple[int, int, int]] = [
             (F2, 1, n_pooled), (FD, 1, n_times), (F1, n_chans, n_times)]
         self.classifier = None
@@ -149,12 +135,6 @@ class HVEEGNet(nn.Module):
             self.classifier = nn.Sequential(nn.Linear(2 * n_z1, n_outputs), nn.LogSoftmax(dim=1))
 
     # ------------------------------------------------------------------ helpers
-    def _check_input(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 3 or x.shape[1] != self.n_chans or x.shape[2] != self.n_times:
-            raise ValueError(f"expected input (batch, {self.n_chans}, {self.n_times}) in µV, "
-                             f"got {tuple(x.shape)}")
-        return x.unsqueeze(1)
-
     @staticmethod
     def _levels(levels: Sequence[int] | None) -> tuple[bool, bool, bool]:
         if levels is None:

@@ -16,17 +16,15 @@ from biosig.models._registry import register_model
 from biosig.models.blocks.eegnet_cells import (
     ConvGaussian,
     EEGNetDecoderCells,
-    EEGNetEncoderCells,
-    eegnet_kernel_sizes,
+    EEGNetVAEBase,
 )
 from biosig.models.blocks.vae import VAEOutput, gaussian_kl
-from biosig.models.hveegnet import _signal_shape
 
 __all__ = ["VEEGNet"]
 
 
 @register_model("veegnet")
-class VEEGNet(nn.Module):
+class VEEGNet(EEGNetVAEBase):
     """vEEGNet-ver3: EEGNet encoder, one convolutional latent, mirrored decoder [Zancanaro2023]_.
 
     The same encoder and decoder cells as :class:`~biosig.models.HVEEGNet` (temporal
@@ -78,23 +76,13 @@ class VEEGNet(nn.Module):
         sampling_activation: bool = True,
     ):
         super().__init__()
-        n_chans, n_times = _signal_shape(n_chans, n_times, chs_info, pool)
-        k1, k3 = eegnet_kernel_sizes(sfreq, temporal_kernel, separable_kernel)
-        self.n_chans, self.n_times, self.sfreq = n_chans, n_times, sfreq
-        self.n_outputs = n_outputs
-        cell_kw = dict(F1=F1, D=D, F2=F2, temporal_kernel=k1, separable_kernel=k3, pool=pool,
-                       drop_prob=drop_prob, activation=activation)
-        self.encoder = EEGNetEncoderCells(n_chans, **cell_kw)
+        cell_kw = self._build_encoder(
+            n_chans, n_times, sfreq, chs_info, n_outputs, F1=F1, D=D, F2=F2,
+            temporal_kernel=temporal_kernel, separable_kernel=separable_kernel, pool=pool,
+            drop_prob=drop_prob, activation=activation)
         self.posterior = ConvGaussian(F2, F2, activation if sampling_activation else None)
-        self.decoder = EEGNetDecoderCells(n_chans, n_times, **cell_kw)
-        n_pooled = n_times // pool if pool > 1 else n_times
-        self.latent_shapes: list[tuple[int, int, int]] = [(F2, 1, n_pooled)]
-
-    def _check_input(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 3 or x.shape[1] != self.n_chans or x.shape[2] != self.n_times:
-            raise ValueError(f"expected input (batch, {self.n_chans}, {self.n_times}) in µV, "
-                             f"got {tuple(x.shape)}")
-        return x.unsqueeze(1)
+        self.decoder = EEGNetDecoderCells(self.n_chans, self.n_times, **cell_kw)
+        self.latent_shapes: list[tuple[int, int, int]] = [(F2, 1, self.n_pooled)]
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and log-variance, each ``(B, 16, 1, T // 10)``."""

@@ -6,7 +6,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import biosig.models.ecgnet  # noqa: F401  (registers the default generator "ecgnet")
 from biosig.ecg_leads import LEADS, lead_index
 from biosig.errors import ConfigError
 from biosig.tasks.base import BiosigTask

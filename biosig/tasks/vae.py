@@ -7,8 +7,6 @@ import math
 import torch
 import torch.nn.functional as F
 
-import biosig.models.hveegnet  # noqa: F401  (registers "hveegnet")
-import biosig.models.veegnet  # noqa: F401  (registers "veegnet")
 from biosig.errors import ConfigError
 from biosig.losses.soft_dtw import SoftDTWLoss
 from biosig.tasks.base import BiosigTask, make_optimizer

@@ -25,7 +25,6 @@ import argparse
 import sys
 import time
 
-import biosig.models.dbconformer  # noqa: F401  (registers "dbconformer")
 from biosig.tasks.paper_protocol import (
     TrialSet,
     add_protocol_arguments,

@@ -59,7 +59,6 @@ def fit_classifier(Xtr, ytr, Xva, yva, args, sfreq):
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    import biosig.models.cvd_cnn  # noqa: F401  (registers "cvd_cnn")
     from biosig.tasks.classification import ClassificationTask
 
     pl.seed_everything(args.seed)

@@ -33,7 +33,6 @@ import time
 import numpy as np
 import pandas as pd
 
-import biosig.models.dbconformer  # noqa: F401  (registers "dbconformer")
 from biosig.tasks.paper_protocol import (
     TrialSet,
     add_protocol_arguments,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from biosig.errors import ConfigError
+from biosig.errors import ChannelError, ConfigError
 
 #: Kernel sizes of hvEEGNet at its reference sampling rate (BCI IV 2a, 250 Hz).
 REFERENCE_SFREQ = 250.0
@@ -183,3 +183,36 @@ class ConcatMix(nn.Module):
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return self.mix(torch.cat([a, b], dim=1))
+
+
+def _signal_shape(n_chans, n_times, chs_info, pool) -> tuple[int, int]:
+    if n_chans is None and chs_info is not None:
+        n_chans = len(chs_info)
+    if n_chans is None or int(n_chans) < 1:
+        raise ChannelError(f"n_chans must be a positive integer, got {n_chans!r}")
+    if n_times is None or int(n_times) < max(1, pool):
+        raise ConfigError(f"n_times must be an integer >= the pooling size {pool}, got {n_times!r}")
+    return int(n_chans), int(n_times)
+
+
+class EEGNetVAEBase(nn.Module):
+    """Shared set-up of the EEGNet VAEs (hvEEGNet, vEEGNet): signal shape, kernels, encoder cells."""
+
+    def _build_encoder(self, n_chans, n_times, sfreq, chs_info, n_outputs, *, F1, D, F2,
+                       temporal_kernel, separable_kernel, pool, drop_prob, activation) -> dict:
+        """Check the signal kwargs, build ``self.encoder``; returns the cells' keyword arguments."""
+        n_chans, n_times = _signal_shape(n_chans, n_times, chs_info, pool)
+        k1, k3 = eegnet_kernel_sizes(sfreq, temporal_kernel, separable_kernel)
+        self.n_chans, self.n_times, self.sfreq = n_chans, n_times, sfreq
+        self.n_outputs = n_outputs
+        self.n_pooled = n_times // pool if pool > 1 else n_times
+        cell_kw = dict(F1=F1, D=D, F2=F2, temporal_kernel=k1, separable_kernel=k3, pool=pool,
+                       drop_prob=drop_prob, activation=activation)
+        self.encoder = EEGNetEncoderCells(n_chans, **cell_kw)
+        return cell_kw
+
+    def _check_input(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3 or x.shape[1] != self.n_chans or x.shape[2] != self.n_times:
+            raise ValueError(f"expected input (batch, {self.n_chans}, {self.n_times}) in µV, "
+                             f"got {tuple(x.shape)}")
+        return x.unsqueeze(1)
