@@ -51,7 +51,7 @@ def test_latent_shapes_and_forward(paper_model):
     assert m.latent_shapes == [(16, 1, 100), (16, 1, 1000), (8, 22, 1000)]
     assert len(out.kl) == 3 and all(k.shape == (2,) for k in out.kl)
     assert all((k >= -1e-3).all() for k in out.kl)
-    assert len(out.delta_mu) == 2 and out.logits is None
+    assert len(out.delta_mu) == 2 and out.log_probs is None
 
 
 def test_kernel_sizes_follow_sfreq():
@@ -124,8 +124,8 @@ def test_n_times_not_divisible_by_pool():
 def test_classifier_head():
     m = _small(use_classifier=True, n_outputs=4)
     out = m(torch.randn(2, 4, 120))
-    assert out.logits.shape == (2, 4)
-    torch.testing.assert_close(out.logits.exp().sum(1), torch.ones(2))
+    assert out.log_probs.shape == (2, 4)
+    torch.testing.assert_close(out.log_probs.exp().sum(1), torch.ones(2))
     with pytest.raises(ConfigError, match="n_outputs"):
         _small(use_classifier=True)
 

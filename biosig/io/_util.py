@@ -159,9 +159,15 @@ def infer_ch_type(name: str, unit: str, *, default_voltage: str, ecg_leads: bool
     channels and ``"misc"`` for everything else.
     """
     label = name.strip()
-    head = label.split(" ", 1)[0].upper()
-    if " " in label and head in PREFIX_TYPES:
-        return PREFIX_TYPES[head]
+    head, _, rest = label.partition(" ")
+    if rest and head.upper() in PREFIX_TYPES:
+        # an "EEG" prefix is generic in some exports (TUH: "EEG EKG1-REF", "EEG PHOTIC-REF"):
+        # a keyword in the rest of the label wins over it
+        if head.upper() == "EEG":
+            for pattern, kind in _KEYWORDS:
+                if pattern.search(rest):
+                    return kind
+        return PREFIX_TYPES[head.upper()]
     if ecg_leads and _ECG_LEAD.match(label):
         return "ecg"
     for pattern, kind in _KEYWORDS:

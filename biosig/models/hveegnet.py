@@ -162,7 +162,7 @@ class HVEEGNet(EEGNetVAEBase):
         out.mu.append(mu)
         out.logvar.append(lv)
         if self.classifier is not None and enc is not None and use[0]:
-            out.logits = self.classifier(torch.cat([mu, lv], 1).flatten(1))
+            out.log_probs = self.classifier(torch.cat([mu, lv], 1).flatten(1))
         h = self.mix_decoder[0](torch.zeros_like(z), z)
         h = self.decoder.cell(0, h)
         for lvl in (1, 2):

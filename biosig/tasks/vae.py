@@ -103,7 +103,8 @@ class VAETask(BiosigTask):
             return float(self.hparams.beta)
         nb = self.trainer.num_training_batches
         if nb and math.isfinite(nb) and nb > 0:
-            done = self.global_step / nb  # optimizer steps -> fractional epochs
+            # batches seen -> fractional epochs (not optimizer steps: gradient accumulation)
+            done = self.trainer.fit_loop.epoch_loop.total_batch_idx / nb
         else:
             done = float(self.current_epoch)
         return float(self.hparams.beta) * min(1.0, done / n)
@@ -117,8 +118,8 @@ class VAETask(BiosigTask):
         w = self.kl_weight() if stage == "train" else float(self.hparams.beta)
         loss = self.hparams.alpha * rec + w * kl
         bs = x.shape[0]
-        if out.logits is not None and y is not None and y.dtype == torch.long:
-            nll = F.nll_loss(out.logits, y)
+        if out.log_probs is not None and y is not None and y.dtype == torch.long:
+            nll = F.nll_loss(out.log_probs, y)
             loss = loss + self.hparams.clf_weight * nll
             self.log(f"{stage}_nll", nll, batch_size=bs, sync_dist=stage != "train")
         if not torch.isfinite(loss):

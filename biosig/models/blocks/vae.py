@@ -39,7 +39,7 @@ class VAEOutput:
         the encoder contribute.
     mu, logvar : per level, the deepest level's posterior and the lower levels' priors.
     delta_mu, delta_logvar : posterior residuals of the lower levels (NVAE).
-    logits : optional classifier output (log-probabilities), else ``None``.
+    log_probs : optional classifier output (log-probabilities), else ``None``.
     """
 
     x_hat: torch.Tensor
@@ -49,7 +49,7 @@ class VAEOutput:
     logvar: list[torch.Tensor] = field(default_factory=list)
     delta_mu: list[torch.Tensor] = field(default_factory=list)
     delta_logvar: list[torch.Tensor] = field(default_factory=list)
-    logits: torch.Tensor | None = None
+    log_probs: torch.Tensor | None = None
 
     def kl_total(self) -> torch.Tensor:
         """Sum of the KL terms over levels, per sample ``(B,)``."""
