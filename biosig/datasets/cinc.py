@@ -62,13 +62,6 @@ SCORED_CODES: dict[str, tuple[str, str]] = {
     "59931005": ("TInv", "t wave inversion"),
 }
 
-#: Pairs the evaluation code scores as one class (2020: the last three; 2021: all four).
-EQUIVALENT_CODES = {
-    2020: [("713427006", "59118001"), ("284470004", "63593006"), ("427172004", "17338001")],
-    2021: [("733534002", "164909002"), ("713427006", "59118001"), ("284470004", "63593006"),
-           ("427172004", "17338001")],
-}
-
 # Class (column) order of the official weights.csv; "a|b" = an equivalent pair.
 _WEIGHTS_ORDER = {
     2020: ["270492004", "164889003", "164890007", "426627000", "713427006|59118001", "713426002",
@@ -81,6 +74,10 @@ _WEIGHTS_ORDER = {
            "365413008", "427172004|17338001", "164917005", "47665007", "427393009", "426177001",
            "427084000", "164934002", "59931005"],
 }
+
+#: Pairs the evaluation code scores as one class (2020: three; 2021: four), from the order above.
+EQUIVALENT_CODES = {year: [tuple(c.split("|")) for c in order if "|" in c]
+                    for year, order in _WEIGHTS_ORDER.items()}
 
 #: Lead subsets scored in 2021.
 LEAD_SETS = {

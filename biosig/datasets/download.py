@@ -27,7 +27,7 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from biosig.errors import DownloadError
 
@@ -358,9 +358,3 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike) -> list
         raise DownloadError(f"{archive}: corrupt archive ({err})") from err
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def missing_files(files: Iterable[RemoteFile], root: str | os.PathLike) -> list[RemoteFile]:
-    """The files of ``files`` that are not present under ``root`` (by name, not checksum)."""
-    root = Path(root)
-    return [f for f in files if not (root / f.path).is_file()]

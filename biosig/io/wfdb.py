@@ -216,7 +216,7 @@ def read_wfdb(
     if annotation_ext:
         ann_path = base.with_name(f"{base.name}.{annotation_ext}")
         if ann_path.exists():
-            annotations = _read_annotations(base, ann_path, annotation_ext, sfreq, fs)
+            annotations = _read_annotations(base, ann_path, annotation_ext, fs)
 
     meta = {
         "format": "WFDB",
@@ -265,7 +265,7 @@ def _check_definition_notes(ann_path: Path) -> None:
         raise InvalidFileError(ann_path, f"{n_fs} time-resolution notes (at most one allowed)")
 
 
-def _read_annotations(base: Path, ann_path: Path, ext: str, sfreq: float, frame_fs: float) -> Annotations:
+def _read_annotations(base: Path, ann_path: Path, ext: str, frame_fs: float) -> Annotations:
     with quiet_wfdb():
         import wfdb
 
