@@ -77,9 +77,11 @@ def test_tuev_script_synthetic(tmp_path, capsys):
 
 @pytest.mark.shared_data
 def test_eegmmidb_script_on_real_s001r04(tmp_path, capsys):
-    data = ROOT.parent / "shared" / "data" / "eeg_edf" / "eegmmidb"
+    from conftest import shared_data_dir
+
+    data = shared_data_dir() / "eeg_edf" / "eegmmidb"
     if not (data / "S001R04.edf").is_file():
-        pytest.skip("../shared/data/eeg_edf/eegmmidb/S001R04.edf not available")
+        pytest.skip(f"{data}/S001R04.edf not available (set BIOSIG_SHARED_DATA)")
     mod = _script("recipes/eegmmidb/dbconformer.py")
     mod.main(["--data", "eegmmidb", "--path", str(data), "--participants", "1", "--runs", "4",
               "--protocol", "co", "--epochs", "1", "--seeds", "1", "--models", "dbconformer",

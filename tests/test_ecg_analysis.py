@@ -1,5 +1,6 @@
 """R-peak detection, P-Q windows, feature agreement and the baselines."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from biosig.ecg_analysis import (
 )
 from biosig.errors import ConfigError
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = Path(os.environ.get("BIOSIG_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def test_r_peaks_on_simulator(records, method):
 def test_xqrs_on_real_mitdb_record():
     rec = SHARED / "ecg_wfdb" / "mitdb" / "100"
     if not rec.with_suffix(".hea").exists():
-        pytest.skip("../shared/data/ecg_wfdb/mitdb absent")
+        pytest.skip(f"{rec.parent} absent (set BIOSIG_SHARED_DATA)")
     import wfdb
 
     sig, fields = wfdb.rdsamp(str(rec), sampto=360 * 60)
