@@ -61,7 +61,8 @@ class RecordingFiles(DatasetSource):
         return {"name": self.name, "version": self.version, "classes": self.classes,
                 "event_names": self.event_names, "subject_pattern": self.subject_pattern,
                 "session_pattern": self.session_pattern,
-                "files": [[self._relative(f), f.stat().st_size, f.stat().st_mtime_ns] for f in self.files]}
+                "files": [[self._relative(f), st.st_size, st.st_mtime_ns]
+                          for f, st in ((f, f.stat()) for f in self.files)]}
 
     def _relative(self, f: Path) -> str:
         return f.relative_to(self._root).as_posix()

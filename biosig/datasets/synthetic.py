@@ -67,7 +67,7 @@ _SOURCES = {
 _SPREAD_MM = 30.0  # volume-conduction spread of a source on the scalp
 
 
-def _pink_noise(rng, n_signals: int, n_times: int, exponent: float = 1.0) -> np.ndarray:
+def pink_noise(rng, n_signals: int, n_times: int, exponent: float = 1.0) -> np.ndarray:
     """Unit-variance noise with a 1/f**exponent power spectrum."""
     n_fft = next_fast_len(n_times, real=True)
     spec = rng.standard_normal((n_signals, n_fft // 2 + 1)) + 1j * rng.standard_normal(
@@ -154,7 +154,7 @@ def simulate_mi_session(
 
     # Background: spatially smoothed pink noise (many deep sources -> correlated scalp noise).
     n_ch = len(MI_CHANNELS)
-    bg_src = _pink_noise(rng, n_ch, n_times)
+    bg_src = pink_noise(rng, n_ch, n_times)
     d2 = ((_POS[:, None] - _POS[None]) ** 2).sum(-1)
     smooth = np.exp(-d2 / (2 * 40.0**2))
     smooth /= np.sqrt((smooth**2).sum(1, keepdims=True))

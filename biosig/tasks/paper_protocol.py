@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from biosig.data.paper_splits import Split, align_split, protocol_splits
+from biosig.data.paper_splits import Split, align_split, protocol_splits, with_trial_index
 from biosig.errors import ConfigError
 
 __all__ = [
@@ -82,14 +82,8 @@ def trials_from_cache(cache) -> TrialSet:
     ``trial`` is assigned per subject in cache order (records in the dataset's order, windows
     by onset), i.e. chronologically when the dataset lists sessions in recording order.
     """
-    meta = cache.meta.copy()
-    for col in ("subject", "session"):
-        if col not in meta.columns:
-            raise ConfigError(f"cache metadata lacks {col!r} (has {list(meta.columns)})")
-    meta = meta.rename(columns={"trial": "trial_in_session"}) if "trial" in meta.columns else meta
-    meta["trial"] = meta.groupby("subject", sort=False).cumcount()
     y = np.asarray(cache.y, dtype=np.int64)
-    meta["label"] = y
+    meta = with_trial_index(cache.meta.assign(label=y))
     return TrialSet(np.asarray(cache.X, dtype=np.float32), y, meta, cache.ch_names,
                     cache.sfreq, cache.classes)
 

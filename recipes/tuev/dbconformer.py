@@ -33,6 +33,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from biosig.datasets.synthetic import pink_noise
 from biosig.tasks.paper_protocol import (
     TrialSet,
     add_protocol_arguments,
@@ -57,14 +58,6 @@ def _positions() -> np.ndarray:
         pos = mne.channels.make_standard_montage("standard_1020").get_positions()["ch_pos"]
     lookup = {k.upper(): v for k, v in pos.items()}
     return np.stack([lookup[e] for e in _ELECTRODES])
-
-
-def _pink(rng, n_sig, n, exponent=1.0):
-    f = np.fft.rfftfreq(n)
-    f[0] = f[1]
-    spec = (rng.standard_normal((n_sig, len(f))) + 1j * rng.standard_normal((n_sig, len(f)))) / f ** (exponent / 2)
-    x = np.fft.irfft(spec, n=n, axis=-1)
-    return x / x.std(axis=-1, keepdims=True)
 
 
 def _spread(pos, centre, width_m):
@@ -96,8 +89,8 @@ def simulate_tuev_like(n_subjects: int = 6, n_per_class: int = 20, sfreq: float 
         alpha_f = rng.uniform(8.5, 11.0)
         order = rng.permutation(np.repeat(np.arange(6), n_per_class))
         for k, label in enumerate(order):
-            bg = rng.normal(size=(len(_ELECTRODES), 6)) @ _pink(rng, 6, n) / 2.5  # smooth, correlated
-            x = 15.0 * (bg + 0.4 * _pink(rng, len(_ELECTRODES), n))
+            bg = rng.normal(size=(len(_ELECTRODES), 6)) @ pink_noise(rng, 6, n) / 2.5  # smooth, correlated
+            x = 15.0 * (bg + 0.4 * pink_noise(rng, len(_ELECTRODES), n))
             alpha = np.sin(2 * np.pi * (alpha_f + rng.normal(0, 0.2)) * t + rng.uniform(0, 2 * np.pi))
             x += 12.0 * np.outer(_spread(pos, (pos[idx["O1"]] + pos[idx["O2"]]) / 2, 0.05), alpha)
             cls = TUEV_CLASSES[label]
