@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -95,13 +94,11 @@ def test_bad_inputs(tmp_path):
         PTBXL(tmp_path).records()
 
 
-def test_index_is_fast(tmp_path):
-    write_ptbxl_tree(tmp_path, 5000, headers=False)
-    t0 = time.perf_counter()
+def test_index_reads_no_signal_files(tmp_path):
+    """Listing records and labels needs only the CSVs (speed: benchmarks/bench_datasets.py)."""
+    write_ptbxl_tree(tmp_path, 5000, headers=False)  # no .hea/.dat file exists at all
     recs = PTBXL(tmp_path).records()
-    dt = time.perf_counter() - t0
-    assert len(recs) > 1000
-    assert dt < 5.0, f"index of 5,000 records took {dt:.1f} s"
+    assert len(recs) > 1000 and all("labels" in r and "fold" in r for r in recs)
 
 
 @pytest.mark.shared_data
