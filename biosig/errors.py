@@ -32,3 +32,7 @@ class ConfigError(BiosigError, ValueError):
 
 class DownloadError(BiosigError, OSError):
     """A download failed, was incomplete, or its checksum did not match."""
+
+
+class ShapeError(BiosigError, ValueError):
+    """A tensor or array does not have the shape a model or step was built for."""

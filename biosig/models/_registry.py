@@ -18,6 +18,8 @@ def register_model(name: str | None = None):
         if key in _MODELS and _MODELS[key] is not obj:
             raise ValueError(f"model name {key!r} registered twice")
         _MODELS[key] = obj
+        if isinstance(obj, type) and "registry_name" not in obj.__dict__:
+            obj.registry_name = key
         return obj
 
     return wrap

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from biosig.errors import ConfigError
 from biosig.models._registry import register_model
+from biosig.models.blocks.transformer import TransformerBlock
 
 __all__ = ["DBConformer", "default_patch_size"]
 
@@ -308,52 +309,6 @@ class DBConformer(nn.Module):
         return [str(ch.get("ch_name", ch.get("name"))) for ch in self.chs_info]
 
 
-class _MultiHeadAttention(nn.Module):
-    """MHA with separate Q/K/V projections; scores scaled by sqrt(emb) (official) or sqrt(head)."""
-
-    def __init__(self, emb_size: int, n_heads: int, drop_prob: float, attn_scale: str):
-        super().__init__()
-        self.n_heads = n_heads
-        self.queries = nn.Linear(emb_size, emb_size)
-        self.keys = nn.Linear(emb_size, emb_size)
-        self.values = nn.Linear(emb_size, emb_size)
-        self.att_drop = nn.Dropout(drop_prob)
-        self.projection = nn.Linear(emb_size, emb_size)
-        dim = emb_size if attn_scale == "emb" else emb_size // n_heads
-        self.scale = 1.0 / math.sqrt(dim)
-
-    def _split(self, t: torch.Tensor) -> torch.Tensor:
-        b, n, e = t.shape
-        return t.reshape(b, n, self.n_heads, e // self.n_heads).transpose(1, 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q, k, v = self._split(self.queries(x)), self._split(self.keys(x)), self._split(self.values(x))
-        att = torch.softmax((q @ k.transpose(-2, -1)) * self.scale, dim=-1)
-        out = self.att_drop(att) @ v  # (b, h, n, d)
-        b, h, n, d = out.shape
-        return self.projection(out.transpose(1, 2).reshape(b, n, h * d))
-
-
-class _TransformerBlock(nn.Module):
-    """Pre-LN block: x + Drop(MHA(LN x)); x + Drop(FF(LN x)), FF = 4x expansion with GELU."""
-
-    def __init__(self, emb_size, n_heads, drop_prob, attn_scale, activation, expansion=4):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(emb_size)
-        self.attn = _MultiHeadAttention(emb_size, n_heads, drop_prob, attn_scale)
-        self.drop1 = nn.Dropout(drop_prob)
-        self.norm2 = nn.LayerNorm(emb_size)
-        self.ff = nn.Sequential(
-            nn.Linear(emb_size, expansion * emb_size), activation(), nn.Dropout(drop_prob),
-            nn.Linear(expansion * emb_size, emb_size),
-        )
-        self.drop2 = nn.Dropout(drop_prob)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop1(self.attn(self.norm1(x)))
-        return x + self.drop2(self.ff(self.norm2(x)))
-
-
 class _DepthwiseConv1d(nn.Conv1d):
     """Depthwise ``Conv1d`` (odd kernel, 'same' padding, no bias) with an optional FFT path."""
 
@@ -393,7 +348,7 @@ class _TemporalBranch(nn.Module):
         self.drop = nn.Dropout(drop_prob)
         self.pos_emb = nn.Parameter(torch.randn(1, n_patches, emb_size)) if use_pos_emb else None
         self.blocks = nn.Sequential(
-            *[_TransformerBlock(emb_size, n_heads, drop_prob, attn_scale, activation)
+            *[TransformerBlock(emb_size, n_heads, drop_prob, attn_scale, activation)
               for _ in range(depth)]
         )
         for conv in (self.spatial_conv, self.temporal_conv):
@@ -425,7 +380,7 @@ class _SpatialBranch(nn.Module):
         )
         self.pos_emb = nn.Parameter(torch.randn(1, n_chans, emb_size)) if use_pos_emb else None
         self.blocks = nn.Sequential(
-            *[_TransformerBlock(emb_size, n_heads, drop_prob, attn_scale, ff_activation)
+            *[TransformerBlock(emb_size, n_heads, drop_prob, attn_scale, ff_activation)
               for _ in range(depth)]
         )
         self.attn_pool = (

@@ -1,0 +1,183 @@
+"""The model contract every biosig network follows (``BiosigModel``).
+
+A biosig model is an ``nn.Module`` that
+
+- takes the braindecode signal arguments ``n_chans, n_outputs, n_times, sfreq, chs_info``,
+  handled once here (``None`` means "not given"; ``n_chans`` is inferred from ``chs_info``);
+- splits its forward pass into ``forward_features(x)`` (the backbone) and
+  ``forward_head(features)`` (the part ``reset_head(n_outputs)`` replaces, by default the
+  ``final_layer`` attribute), so a task can freeze the backbone or swap the head;
+- records the keyword arguments it was built with: ``get_config()`` returns them (with the
+  registry name) and ``from_config(config)`` rebuilds the same network.
+
+Shape errors are :class:`biosig.errors.ShapeError`; bad arguments are
+:class:`biosig.errors.ConfigError`. Weights and their card are handled by
+:mod:`biosig.models.weights` (``save_pretrained`` / ``from_pretrained``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+import torch
+import torch.nn as nn
+
+from biosig.errors import ConfigError, ShapeError
+
+__all__ = ["BiosigModel"]
+
+SIGNAL_ARGS = ("n_chans", "n_outputs", "n_times", "sfreq", "chs_info")
+
+
+class BiosigModel(nn.Module):
+    """Base of every biosig model (see the module docstring for the contract).
+
+    Class attributes a model may set:
+
+    - ``registry_name``: set by ``register_model``; ``get_config`` stores it;
+    - ``requires``: signal arguments the model cannot be built without (e.g.
+      ``("n_chans", "n_times", "sfreq")`` where kernel lengths follow the sampling rate:
+      a model built by hand without ``sfreq`` then fails instead of assuming 250 Hz);
+    - ``head_attr``: name of the module ``reset_head`` replaces (default ``"final_layer"``).
+    """
+
+    registry_name: str | None = None
+    requires: tuple[str, ...] = ()
+    head_attr: str = "final_layer"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" not in cls.__dict__:
+            return
+        init = cls.__dict__["__init__"]
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def recording_init(self, *args, **kw):
+            outermost = not getattr(self, "_recording_config", False)
+            if outermost:
+                object.__setattr__(self, "_recording_config", True)
+            try:
+                init(self, *args, **kw)
+            finally:
+                if outermost:
+                    object.__setattr__(self, "_recording_config", False)
+            if outermost:
+                bound = signature.bind(self, *args, **kw)
+                bound.apply_defaults()
+                arguments = dict(bound.arguments)
+                arguments.pop("self")
+                for name, param in signature.parameters.items():
+                    if param.kind is inspect.Parameter.VAR_KEYWORD:
+                        arguments.update(arguments.pop(name, {}))
+                    elif param.kind is inspect.Parameter.VAR_POSITIONAL:
+                        arguments.pop(name, None)
+                object.__setattr__(self, "_init_kwargs", arguments)
+
+        cls.__init__ = recording_init
+
+    # -- signal arguments ---------------------------------------------------------------------
+    def _init_signal(self, n_chans=None, n_outputs=None, n_times=None, sfreq=None,
+                     chs_info=None) -> None:
+        """Check and store the signal arguments; call at the top of ``__init__``."""
+        name = type(self).__name__
+        if chs_info is not None:
+            chs_info = [dict(ch) for ch in chs_info]
+            if n_chans is None:
+                n_chans = len(chs_info)
+            elif len(chs_info) != int(n_chans):
+                raise ConfigError(f"{name}: chs_info has {len(chs_info)} entries but "
+                                  f"n_chans={n_chans}")
+        given = dict(n_chans=n_chans, n_outputs=n_outputs, n_times=n_times, sfreq=sfreq,
+                     chs_info=chs_info)
+        for key in self.requires:
+            if given[key] is None:
+                hint = (" (kernel lengths follow the sampling rate; pass the rate of your data)"
+                        if key == "sfreq" else "")
+                raise ConfigError(f"{name} needs {key}{hint}")
+        for key in ("n_chans", "n_outputs", "n_times"):
+            value = given[key]
+            if value is not None and (isinstance(value, bool) or int(value) != value
+                                      or int(value) <= 0):
+                raise ConfigError(f"{name}: {key} must be a positive integer, got {value!r}")
+        if sfreq is not None and not float(sfreq) > 0:
+            raise ConfigError(f"{name}: sfreq must be positive, got {sfreq!r}")
+        self.n_chans = None if n_chans is None else int(n_chans)
+        self.n_outputs = None if n_outputs is None else int(n_outputs)
+        self.n_times = None if n_times is None else int(n_times)
+        self.sfreq = None if sfreq is None else float(sfreq)
+        self.chs_info = chs_info
+
+    @property
+    def ch_names(self) -> list[str] | None:
+        if not self.chs_info:
+            return None
+        return [str(ch.get("ch_name", ch.get("name"))) for ch in self.chs_info]
+
+    def check_input(self, x: torch.Tensor, n_times: bool = True) -> torch.Tensor:
+        """Raise :class:`ShapeError` unless ``x`` is ``(batch, n_chans, n_times)``."""
+        want_t = self.n_times if n_times else None
+        if (x.ndim != 3 or (self.n_chans is not None and x.shape[1] != self.n_chans)
+                or (want_t is not None and x.shape[2] != want_t)):
+            raise ShapeError(f"{type(self).__name__} expects (batch, {self.n_chans}, "
+                             f"{want_t if want_t is not None else 'n_times'}), "
+                             f"got {tuple(x.shape)}")
+        return x
+
+    # -- features / head -----------------------------------------------------------------------
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} does not define forward_features")
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.get_classifier()(features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        head = getattr(self, self.head_attr, None)
+        if not isinstance(head, nn.Module):
+            raise ConfigError(f"{type(self).__name__} has no head module {self.head_attr!r}")
+        return head
+
+    def reset_head(self, n_outputs: int) -> None:
+        """Replace the head's last linear layer by a fresh one with ``n_outputs`` units."""
+        head = self.get_classifier()
+        if not isinstance(head, nn.Linear):
+            raise ConfigError(f"{type(self).__name__}.{self.head_attr} is not a Linear layer; "
+                              "override reset_head")
+        self.n_outputs = int(n_outputs)
+        new = nn.Linear(head.in_features, self.n_outputs, bias=head.bias is not None)
+        setattr(self, self.head_attr, new.to(head.weight.device, head.weight.dtype))
+        if hasattr(self, "_init_kwargs"):
+            self._init_kwargs["n_outputs"] = self.n_outputs
+
+    # -- config --------------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """``{"name": registry name, "kwargs": {...}}``: what ``from_config`` rebuilds from."""
+        kwargs = dict(getattr(self, "_init_kwargs", {}))
+        for key, value in kwargs.items():
+            if isinstance(value, type):  # activations are passed as classes
+                kwargs[key] = f"{value.__module__}.{value.__qualname__}"
+        return {"name": self.registry_name or type(self).__name__.lower(), "kwargs": kwargs}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "BiosigModel":
+        from biosig.models._registry import create_model
+
+        kwargs = {k: _resolve_class(v) for k, v in dict(config.get("kwargs", {})).items()}
+        name = config.get("name") or cls.registry_name
+        if cls is BiosigModel:
+            return create_model(name, **kwargs)
+        return cls(**kwargs)
+
+
+def _resolve_class(value):
+    """Turn ``"torch.nn.modules.activation.ELU"`` back into the class (torch.nn only)."""
+    if isinstance(value, str) and value.startswith("torch.nn."):
+        module, _, qualname = value.rpartition(".")
+        import importlib
+
+        return getattr(importlib.import_module(module), qualname)
+    return value
