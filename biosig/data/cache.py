@@ -13,6 +13,10 @@ stale cache. A build streams record by record into a temporary folder next to th
 renamed into place only when complete: a killed build leaves nothing that is ever reused (its
 temporary folder is removed by the next build of the same key). Concurrent builders of one key
 (e.g. DDP ranks) serialise on a lock file.
+
+The steps a cache applies are :func:`pipeline`: the dataset's own standard steps first
+(``source.default_preprocessing()``, e.g. TUEV's filters, resampling and montage), then the
+caller's; ``params.json`` lists them all.
 """
 
 from __future__ import annotations
@@ -30,10 +34,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from biosig.data.preprocessing import apply_steps, steps_params
 from biosig.errors import BiosigError, ChannelError, InvalidFileError
-from biosig.io.recording import IDENTIFYING_KEYS
 from biosig.paths import cache_dir
+from biosig.signal.preprocessing import apply_steps, interpolate_gaps, steps_params
+from biosig.signal.recording import IDENTIFYING_KEYS
 
 CACHE_FORMAT = 1
 NAN_POLICIES = ("reject", "interpolate", "raise")
@@ -110,19 +114,6 @@ def _locked(lock_path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _interpolate_nans(x: np.ndarray) -> np.ndarray | None:
-    """Linear interpolation over non-finite samples per channel; None if a channel has none finite."""
-    x = x.copy()
-    idx = np.arange(x.shape[1])
-    for c in range(x.shape[0]):
-        bad = ~np.isfinite(x[c])
-        if bad.any():
-            if bad.all():
-                return None
-            x[c, bad] = np.interp(idx[bad], idx[~bad], x[c, ~bad])
-    return x
-
-
 def _meta_fields(ref: dict) -> dict:
     leaked = IDENTIFYING_KEYS.intersection(k.lower() for k in ref)
     if leaked:
@@ -171,7 +162,7 @@ def build_cache(source, preprocessing, windows, path: Path, nan_policy: str = "r
                     if not np.isfinite(x).all():
                         if nan_policy == "raise":
                             raise InvalidFileError(where, f"non-finite samples in window at {row['onset']:.3f} s")
-                        x = _interpolate_nans(x) if nan_policy == "interpolate" else None
+                        x = interpolate_gaps(x, empty=None) if nan_policy == "interpolate" else None
                         if x is None:
                             stats["nan_rejected"] += 1
                             continue
@@ -223,10 +214,25 @@ def build_cache(source, preprocessing, windows, path: Path, nan_policy: str = "r
     return WindowCache(path)
 
 
+def pipeline(source, preprocessing=()) -> list:
+    """The steps a cache applies to each record: the dataset's own then ``preprocessing``.
+
+    A dataset lists its standard steps in ``default_preprocessing()`` (a
+    :class:`~biosig.datasets.base.DatasetSource` method; sources that do not define it have none)
+    and yields raw recordings from ``load()``.
+    """
+    own = getattr(source, "default_preprocessing", None)
+    return [*(own() if own is not None else ()), *(preprocessing or ())]
+
+
 def get_cache(source, preprocessing=(), windows=None, root: str | Path | None = None,
               nan_policy: str = "reject", progress: bool | None = None) -> WindowCache:
-    """Open the cache for these inputs, building it first if it does not exist yet."""
+    """Open the cache for these inputs, building it first if it does not exist yet.
+
+    ``preprocessing`` runs after the dataset's own steps (see :func:`pipeline`).
+    """
     windows = windows if windows is not None else source.default_windows()
+    preprocessing = pipeline(source, preprocessing)
     key = cache_key(source, preprocessing, windows, nan_policy)
     folder = Path(root) if root is not None else cache_dir()
     path = folder / source.name / str(source.version) / key

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 
-from biosig.data.preprocessing import PickChannels, Resample
+from biosig.signal.preprocessing import PickChannels, Resample
 from biosig.data.protocols import GroupKFold, Predefined
 from biosig.errors import ConfigError
 

@@ -35,7 +35,7 @@ import numpy as np
 from scipy.fft import irfft, next_fast_len
 
 from biosig.datasets.base import DatasetSource
-from biosig.io.recording import Annotations, Recording
+from biosig.signal.recording import Annotations, Recording
 
 #: BCI Competition IV 2a's 22 EEG channels, in the dataset's order.
 MI_CHANNELS = [
@@ -485,7 +485,7 @@ class SyntheticMI(DatasetSource):
         )
 
     def default_windows(self):
-        from biosig.data.windows import EventWindows
+        from biosig.signal.windows import EventWindows
 
         return EventWindows(tmin=0.0, tmax=4.0, mapping={c: i for i, c in enumerate(self.classes)})
 
@@ -529,6 +529,6 @@ class SyntheticECG(DatasetSource):
                                    seed=self.seed * 100_003 + i)
 
     def default_windows(self):
-        from biosig.data.windows import FixedWindows
+        from biosig.signal.windows import FixedWindows
 
         return FixedWindows(length=self.duration, stride=self.duration)

@@ -16,8 +16,8 @@ from biosig.io._util import as_path
 from biosig.io.edf import read_bdf as read_bdf
 from biosig.io.edf import read_edf as read_edf
 from biosig.io.gdf import read_gdf as read_gdf
-from biosig.io.recording import Annotations as Annotations
-from biosig.io.recording import Recording as Recording
+from biosig.signal.recording import Annotations as Annotations
+from biosig.signal.recording import Recording as Recording
 from biosig.io.wfdb import read_wfdb as read_wfdb
 from biosig.io.wfdb import read_wfdb_header_labels as read_wfdb_header_labels
 from biosig.io.write import write_edf as write_edf

@@ -32,7 +32,7 @@ from biosig.io._util import (
     to_target_units,
     wrap_errors,
 )
-from biosig.io.recording import Annotations, Recording
+from biosig.signal.recording import Annotations, Recording
 
 __all__ = ["read_gdf", "parse_gdf_header", "GDF_TYPES", "unit_from_code", "code_from_unit"]
 

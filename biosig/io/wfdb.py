@@ -33,7 +33,7 @@ from biosig.io._util import (
     to_target_units,
     wrap_errors,
 )
-from biosig.io.recording import Annotations, Recording
+from biosig.signal.recording import Annotations, Recording
 
 __all__ = ["read_wfdb", "read_wfdb_header_labels", "wfdb_record_base"]
 

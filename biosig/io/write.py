@@ -22,7 +22,7 @@ import numpy as np
 from biosig.errors import BiosigError, InvalidFileError
 from biosig.io._util import as_path, norm_unit, quiet_wfdb
 from biosig.io.gdf import code_from_unit
-from biosig.io.recording import Recording
+from biosig.signal.recording import Recording
 
 __all__ = ["write_edf", "write_gdf", "write_wfdb", "events_from_annotations"]
 
