@@ -15,7 +15,7 @@ from biosig.data import (
 )
 from biosig.data.cache import WindowCache
 from biosig.errors import BiosigError, ChannelError, InvalidFileError
-from biosig.io.recording import Annotations, Recording
+from biosig.signal.recording import Annotations, Recording
 
 
 class ToySource:

@@ -10,7 +10,7 @@ from io_fixtures import SHARED, shared, synthetic
 
 from biosig.errors import ChannelError, InvalidFileError
 from biosig.io import Annotations, read_recording, read_wfdb, read_wfdb_header_labels, write_wfdb
-from biosig.io.recording import IDENTIFYING_KEYS
+from biosig.signal.recording import IDENTIFYING_KEYS
 
 LEADS12 = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 

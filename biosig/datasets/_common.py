@@ -13,16 +13,7 @@ import numpy as np
 
 from biosig.errors import ConfigError, DownloadError, InvalidFileError
 
-#: Standard 12-lead names, in the order every ECG loader returns them.
-ECG12 = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
-_LEAD_CANON = {n.upper(): n for n in ECG12}
-
 PHYSIONET_FILES = "https://physionet.org/files"
-
-
-def canonical_lead(name: str) -> str:
-    """``"AVR"``/``"avr"``/``"aVR"`` -> ``"aVR"``; other names unchanged."""
-    return _LEAD_CANON.get(name.strip().upper(), name.strip())
 
 
 def dataset_root(path: str | os.PathLike | None, *parts: str) -> Path:

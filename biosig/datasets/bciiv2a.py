@@ -28,13 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from biosig.data.windows import EventWindows
 from biosig.datasets._common import dataset_root, file_manifest
-from biosig.errors import ConfigError, InvalidFileError
 from biosig.datasets.base import DatasetSource
-from biosig.io.recording import Annotations, Recording
+from biosig.errors import ConfigError, InvalidFileError
+from biosig.signal.preprocessing import Bandpass
+from biosig.signal.recording import Annotations, Recording
+from biosig.signal.windows import EventWindows
 
-__all__ = ["BCIIV2a", "TrialWindows", "BCIIV2A_EEG", "BCIIV2A_EOG", "BCIIV2A_CLASSES", "read_true_labels"]
+__all__ = ["BCIIV2a", "TrialWindows", "BCIIV2A_EEG", "BCIIV2A_EOG", "BCIIV2A_CLASSES"]
 
 #: The 22 EEG channels in the files' order (the GDF files label them EEG-Fz, EEG-0, ... EEG-16).
 BCIIV2A_EEG = [
@@ -54,23 +55,11 @@ BANDPASS_PRESETS = {"none": None, "moabb": (8.0, 32.0), "mi": (4.0, 40.0)}
 _BNCI_URL = "http://bnci-horizon-2020.eu/database/data-sets/001-2014/{name}"
 
 
-def read_true_labels(path: str | os.PathLike) -> np.ndarray:
-    """The ``classlabel`` vector (1..4) of an official true-label file, as int64."""
-    from scipy.io import loadmat
+def __getattr__(name):  # deprecated alias: the true-label parser moved to biosig.io.bnci
+    from biosig._deprecation import moved
+    import biosig.io.bnci as bnci
 
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidFileError(path, "true-label file not found")
-    try:
-        mat = loadmat(path)
-    except Exception as err:  # noqa: BLE001 - scipy raises many types on bad files
-        raise InvalidFileError(path, f"not a readable MATLAB file ({type(err).__name__}: {err})") from err
-    if "classlabel" not in mat:
-        raise InvalidFileError(path, f"no variable 'classlabel' (has {sorted(k for k in mat if not k.startswith('__'))})")
-    lab = np.asarray(mat["classlabel"]).reshape(-1).astype(np.int64)
-    if lab.size and (lab.min() < 1 or lab.max() > 4):
-        raise InvalidFileError(path, f"classlabel values must be 1..4, found {sorted(set(lab.tolist()))}")
-    return lab
+    return moved(__name__, name, bnci, ("read_true_labels",))
 
 
 class BCIIV2a(DatasetSource):
@@ -93,7 +82,8 @@ class BCIIV2a(DatasetSource):
     include_eog : keep the 3 EOG channels (dropped by default).
     rejected : ``"keep"`` or ``"drop"`` the trials marked 1023 / ``artifacts == 1``.
     bandpass : ``None``, a preset name of :data:`BANDPASS_PRESETS` or ``(low, high)`` Hz;
-        zero-phase Butterworth (order 4) applied in :meth:`load`.
+        zero-phase Butterworth (order 4), listed by :meth:`default_preprocessing` (the window
+        cache runs it; :meth:`load` returns the unfiltered recording).
     download : fetch the BNCI files into ``path`` when absent.
     mirror : base URL holding ``A01T.mat`` ... instead of BNCI Horizon's
         ``http://bnci-horizon-2020.eu/database/data-sets/001-2014/``.
@@ -216,6 +206,7 @@ class BCIIV2a(DatasetSource):
         return self._read_bnci(subject, session)
 
     def _read_gdf(self, subject: int, session: str):
+        from biosig.io.bnci import read_true_labels
         from biosig.io.gdf import read_gdf
 
         path = self._file(subject, session)
@@ -275,62 +266,17 @@ class BCIIV2a(DatasetSource):
         return rec, table
 
     def _read_bnci(self, subject: int, session: str):
-        from scipy.io import loadmat
+        from biosig.io.bnci import read_bnci
 
-        path = self._file(subject, session)
-        if not path.is_file():
-            raise InvalidFileError(path, "BNCI file missing")
-        try:
-            mat = loadmat(path, struct_as_record=False, squeeze_me=True)
-        except Exception as err:  # noqa: BLE001
-            raise InvalidFileError(path, f"not a readable MATLAB file ({type(err).__name__}: {err})") from err
-        if "data" not in mat:
-            keys = sorted(k for k in mat if not k.startswith("__"))
-            hint = " (this looks like a true-label file; the GDF form needs A0xT.gdf beside it)" if "classlabel" in keys else ""
-            raise InvalidFileError(path, f"no 'data' variable (has {keys}){hint}")
-        runs = np.atleast_1d(mat["data"])
-        chunks, starts, labels, rejected, run_idx = [], [], [], [], []
-        offset, k = 0, 0
-        for i, run in enumerate(runs):
-            for field in ("X", "trial", "y", "fs"):
-                if not hasattr(run, field):
-                    raise InvalidFileError(path, f"run {i}: struct lacks field {field!r}")
-            x = np.asarray(run.X, dtype=np.float64)
-            if x.ndim != 2 or x.shape[1] != 25:
-                raise InvalidFileError(path, f"run {i}: X has shape {x.shape}, expected (n_samples, 25)")
-            if abs(float(run.fs) - SFREQ) > 1e-6:
-                raise InvalidFileError(path, f"run {i}: fs = {run.fs}, expected {SFREQ:g}")
-            trial = np.atleast_1d(np.asarray(run.trial, dtype=np.int64)).reshape(-1)
-            y = np.atleast_1d(np.asarray(run.y, dtype=np.int64)).reshape(-1)
-            art = np.atleast_1d(np.asarray(getattr(run, "artifacts", np.zeros(len(y))), dtype=np.int64)).reshape(-1)
-            if len(trial) != len(y) or len(art) != len(y):
-                raise InvalidFileError(path, f"run {i}: {len(trial)} trial starts, {len(y)} labels, {len(art)} artifact flags")
-            if len(trial) and (trial.min() < 1 or trial.max() > x.shape[0]):
-                raise InvalidFileError(path, f"run {i}: trial start outside the run's {x.shape[0]} samples")
-            if len(y) and (y.min() < 1 or y.max() > 4):
-                raise InvalidFileError(path, f"run {i}: labels y must be 1..4")
-            chunks.append(x.T)
-            if len(trial):
-                starts.extend(((trial - 1 + offset) / SFREQ).tolist())
-                labels.extend((y - 1).tolist())
-                rejected.extend((art == 1).tolist())
-                run_idx.extend([k] * len(trial))
-                k += 1
-            offset += x.shape[0]
-        data = np.concatenate(chunks, axis=1)
-        rec = Recording(
-            data=data, sfreq=SFREQ, ch_names=BCIIV2A_EEG + BCIIV2A_EOG,
-            ch_types=["eeg"] * 22 + ["eog"] * 3, units=["uV"] * 25,
-            meta={"format": "BNCI mat", "source": path.name, "dataset": self.name,
-                  "subject": subject, "session": session},
-        )
-        table = self._table(np.array(starts), np.array(labels), rejected, np.array(run_idx), renumber=False)
+        rec, table = read_bnci(self._file(subject, session), BCIIV2A_EEG + BCIIV2A_EOG,
+                               ["eeg"] * 22 + ["eog"] * 3, SFREQ, n_classes=len(BCIIV2A_CLASSES))
+        rec.meta.update({"dataset": self.name, "subject": subject, "session": session})
         return rec, table
 
     @staticmethod
-    def _table(starts, labels, rejected, runs, renumber: bool = True) -> list[dict]:
+    def _table(starts, labels, rejected, runs) -> list[dict]:
         runs = np.asarray(runs)
-        if renumber and len(runs):
+        if len(runs):  # 0-based among the runs holding trials
             _, runs = np.unique(runs, return_inverse=True)
         return [
             {"trial": i, "run": int(r), "onset": float(t), "label": int(lab), "rejected": bool(rej)}
@@ -338,8 +284,8 @@ class BCIIV2a(DatasetSource):
         ]
 
     def load(self, ref: dict) -> Recording:
-        """One session as a Recording (EEG in µV; EOG kept only if ``include_eog``), with one
-        annotation per kept trial at its start, named after its class."""
+        """One session as an unfiltered Recording (EEG in µV; EOG kept only if ``include_eog``),
+        with one annotation per kept trial at its start, named after its class."""
         rec, table = self.trials(ref)
         keep = [t for t in table if BCIIV2A_CLASSES[t["label"]] in self.classes
                 and not (self.rejected == "drop" and t["rejected"])]
@@ -349,11 +295,13 @@ class BCIIV2a(DatasetSource):
         rec.meta["trials"] = keep
         if not self.include_eog:
             rec = rec.pick(BCIIV2A_EEG)
-        if self.bandpass is not None:
-            from biosig.data.preprocessing import Bandpass
-
-            rec = Bandpass(self.bandpass[0], self.bandpass[1], order=4)(rec)
         return rec
+
+    def default_preprocessing(self) -> list:
+        """The ``bandpass`` option as a step: zero-phase Butterworth of order 4 (none if unset)."""
+        if self.bandpass is None:
+            return []
+        return [Bandpass(self.bandpass[0], self.bandpass[1], order=4)]
 
     def default_windows(self):
         return TrialWindows(tmin=self.tmin, tmax=self.tmax,
@@ -395,7 +343,7 @@ class BCIIV2a(DatasetSource):
 
 @dataclass
 class TrialWindows(EventWindows):
-    """:class:`~biosig.data.windows.EventWindows` over BCI IV 2a trials that also records each
+    """:class:`~biosig.signal.windows.EventWindows` over BCI IV 2a trials that also records each
     window's ``trial``, ``run`` and ``rejected`` (from the recording's trial table)."""
 
     def params(self) -> dict:

@@ -21,10 +21,14 @@ import json
 import os
 from pathlib import Path
 
-from biosig.datasets._common import ECG12, canonical_lead, dataset_root, require_dir
-from biosig.errors import ConfigError, InvalidFileError
+from biosig.datasets._common import dataset_root, require_dir
 from biosig.datasets.base import DatasetSource
-from biosig.io.recording import Recording
+from biosig.errors import ConfigError, InvalidFileError
+from biosig.io.wfdb import scan_wfdb_header
+from biosig.signal.ecg_leads import LEADS, canonical_lead
+from biosig.signal.recording import Recording
+
+_ECG12 = list(LEADS)
 
 __all__ = ["CinC", "SCORED_CODES", "EQUIVALENT_CODES", "LEAD_SETS", "scored_classes"]
 
@@ -81,7 +85,7 @@ EQUIVALENT_CODES = {year: [tuple(c.split("|")) for c in order if "|" in c]
 
 #: Lead subsets scored in 2021.
 LEAD_SETS = {
-    12: ECG12,
+    12: _ECG12,
     6: ["I", "II", "III", "aVR", "aVL", "aVF"],
     4: ["I", "II", "III", "V2"],
     3: ["I", "II", "V2"],
@@ -104,52 +108,6 @@ def scored_classes(year: int = 2021, merge_equivalent: bool = True) -> list[tupl
             out.append(("|".join(SCORED_CODES[c][0] for c in codes), codes))
         else:
             out.extend((SCORED_CODES[c][0], [c]) for c in codes)
-    return out
-
-
-def _parse_header(path: Path) -> dict:
-    """Fields of a challenge header needed for the index: signal file, fs, n_samples, leads,
-    Dx codes, age, sex. Other comments (Rx, Hx, Sx, dates) are not read into anything."""
-    try:
-        lines = path.read_text(errors="replace").splitlines()
-    except OSError as err:
-        raise InvalidFileError(path, f"cannot read header ({err})") from err
-    body = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-    if not body:
-        raise InvalidFileError(path, "empty WFDB header")
-    first = body[0].split()
-    try:
-        n_sig = int(first[1])
-        fs = float(first[2].split("/")[0])
-        n_samples = int(first[3]) if len(first) > 3 else 0
-    except (IndexError, ValueError):
-        raise InvalidFileError(path, f"malformed record line {body[0]!r}") from None
-    if n_sig < 1:
-        raise InvalidFileError(path, "header declares no signals")
-    if len(body) < 1 + n_sig:
-        raise InvalidFileError(path, f"header declares {n_sig} signals but has {len(body) - 1} signal lines")
-    sig_lines = [ln.split() for ln in body[1:1 + n_sig]]
-    files = {s[0] for s in sig_lines}
-    leads = [canonical_lead(s[8]) if len(s) > 8 else "" for s in sig_lines]
-    out = {"fs": fs, "n_samples": n_samples, "files": sorted(files), "leads": leads,
-           "dx": [], "age": None, "sex": None}
-    for ln in lines:
-        s = ln.strip()
-        if not s.startswith("#"):
-            continue
-        key, _, val = s.lstrip("#").partition(":")
-        key, val = key.strip().lower(), val.strip()
-        if key == "dx":
-            out["dx"] = [c.strip() for c in val.split(",") if c.strip()]
-        elif key == "age":
-            try:
-                age = float(val)
-                out["age"] = None if age != age else age
-            except ValueError:
-                out["age"] = None
-        elif key == "sex":
-            v = val.lower()
-            out["sex"] = "male" if v in ("male", "m") else "female" if v in ("female", "f") else None
     return out
 
 
@@ -219,9 +177,9 @@ class CinC(DatasetSource):
             self.leads = list(LEAD_SETS[leads])
         else:
             self.leads = [canonical_lead(x) for x in leads]
-            bad = [x for x in self.leads if x not in ECG12]
+            bad = [x for x in self.leads if x not in _ECG12]
             if bad:
-                raise ConfigError(f"unknown leads {bad}; choose from {ECG12}")
+                raise ConfigError(f"unknown leads {bad}; choose from {_ECG12}")
         self.drop_unlabelled = drop_unlabelled
         self.check_duplicates = check_duplicates
         self.hash_cache = Path(hash_cache) if hash_cache else None
@@ -244,7 +202,7 @@ class CinC(DatasetSource):
             return self._records
         out = []
         for hea in self._headers():
-            h = _parse_header(hea)
+            h = scan_wfdb_header(hea)
             labels = sorted({self._code_to_class[c] for c in h["dx"] if c in self._code_to_class})
             if self.drop_unlabelled and not labels:
                 continue
@@ -321,7 +279,7 @@ class CinC(DatasetSource):
         return rec
 
     def default_windows(self):
-        from biosig.data.windows import FixedWindows
+        from biosig.signal.windows import FixedWindows
 
         return FixedWindows(length=self.window, stride=self.window)
 

@@ -18,9 +18,9 @@ import os
 from pathlib import Path
 
 from biosig.datasets._common import dataset_root, file_manifest, require_dir
-from biosig.errors import ConfigError, InvalidFileError
 from biosig.datasets.base import DatasetSource
-from biosig.io.recording import Annotations, Recording
+from biosig.errors import ConfigError, InvalidFileError
+from biosig.signal.recording import Annotations, Recording
 
 __all__ = ["EEGMMIDB", "RUN_EVENTS", "eegmmidb_channel_name"]
 
@@ -147,7 +147,7 @@ class EEGMMIDB(DatasetSource):
         return rec
 
     def default_windows(self):
-        from biosig.data.windows import EventWindows
+        from biosig.signal.windows import EventWindows
 
         return EventWindows(tmin=self.tmin, tmax=self.tmax, mapping={c: i for i, c in enumerate(self.classes)})
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from biosig.data.windows import EventWindows
 from biosig.datasets.base import DatasetSource
 from biosig.errors import ConfigError
-from biosig.io.recording import Recording
+from biosig.signal.recording import Recording
+from biosig.signal.windows import EventWindows
 
 
 class RecordingFiles(DatasetSource):

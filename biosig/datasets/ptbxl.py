@@ -14,17 +14,16 @@ import os
 import numpy as np
 
 from biosig.datasets._common import (
-    ECG12,
-    canonical_lead,
     dataset_root,
     file_manifest,
     physionet_fetch,
     require_dir,
     sha256_bytes,
 )
-from biosig.errors import ConfigError, InvalidFileError
 from biosig.datasets.base import DatasetSource
-from biosig.io.recording import Recording
+from biosig.errors import ConfigError, InvalidFileError
+from biosig.signal.ecg_leads import LEADS, canonical_lead
+from biosig.signal.recording import Recording
 
 __all__ = ["PTBXL", "SUPERCLASSES", "PTBXL_FOLDS"]
 
@@ -221,14 +220,14 @@ class PTBXL(DatasetSource):
 
         rec = read_wfdb(self.root / ref["path"])
         names = [canonical_lead(n) for n in rec.ch_names]
-        rec = rec.copy(ch_names=names).pick(ECG12)
+        rec = rec.copy(ch_names=names).pick(list(LEADS))
         if int(round(rec.sfreq)) != self.sampling_rate:
             raise InvalidFileError(self.root / ref["path"], f"sampling rate {rec.sfreq} Hz, expected {self.sampling_rate}")
         rec.meta.update({"dataset": self.name, "record": ref["record"], "labels": list(ref["labels"])})
         return rec
 
     def default_windows(self):
-        from biosig.data.windows import FixedWindows
+        from biosig.signal.windows import FixedWindows
 
         return FixedWindows(length=10.0, stride=10.0)
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from biosig.datasets._common import canonical_lead, file_manifest
-from biosig.errors import ConfigError, InvalidFileError
+from biosig.datasets._common import file_manifest
 from biosig.datasets.base import DatasetSource
-from biosig.io.recording import Annotations, Recording
+from biosig.errors import ConfigError, InvalidFileError
+from biosig.signal.ecg_leads import canonical_lead
+from biosig.signal.recording import Annotations, Recording
 
 __all__ = ["WFDBRecords", "AAMI_CLASSES"]
 
@@ -134,7 +135,7 @@ class WFDBRecords(DatasetSource):
         return rec
 
     def default_windows(self):
-        from biosig.data.windows import EventWindows, FixedWindows
+        from biosig.signal.windows import EventWindows, FixedWindows
 
         if self.beat_classes is None:
             return FixedWindows(length=self.window, stride=self.window)

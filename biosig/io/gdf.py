@@ -21,18 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from biosig.errors import ChannelError, InvalidFileError
-from biosig.io._util import (
-    as_path,
-    check_file,
-    count_nonfinite,
-    norm_unit,
-    quiet_mne,
-    resolve_ch_types,
-    to_target_units,
-    wrap_errors,
-)
-from biosig.signal.recording import Annotations, Recording
+from biosig.errors import InvalidFileError
+from biosig.io._mne import build_recording, check_shape, pick, read_samples, undo_scaling
+from biosig.io._util import as_path, check_file, norm_unit
+from biosig.signal.recording import Recording
 
 __all__ = ["read_gdf", "parse_gdf_header", "GDF_TYPES", "unit_from_code", "code_from_unit"]
 
@@ -289,66 +281,27 @@ def read_gdf(
 
     path = as_path(path)
     hdr = parse_gdf_header(path)
-    n_times_expected = hdr.n_records * int(hdr.n_samples.max())
-    with wrap_errors(path, "reading GDF data with MNE"), quiet_mne():
-        if hdr.version < 1.9 and hdr.file_size == hdr.data_end:
-            # MNE 1.13 fails on a GDF 1.x file that ends without an event table (IndexError
-            # reading the mode byte); hand it the same bytes plus an empty mode-1 table.
-            blob = io.BytesIO(path.read_bytes() + bytes([1, 0, 0, 0, 0, 0, 0, 0]))
-            raw = mne.io.read_raw_gdf(blob, preload=True, stim_channel=None, verbose="error")
-        elif path.suffix.lower() == ".gdf":
-            raw = mne.io.read_raw_gdf(path, preload=True, stim_channel=None, verbose="error")
-        else:  # MNE insists on the suffix; a file object bypasses that check
-            with open(path, "rb") as fid:
-                raw = mne.io.read_raw_gdf(fid, preload=True, stim_channel=None, verbose="error")
-        data = raw.get_data()
-        sfreq = float(raw.info["sfreq"])
-        mne_names = list(raw.ch_names)
-    if data.shape != (len(hdr.labels), n_times_expected):
-        raise InvalidFileError(
-            path, f"MNE returned data of shape {data.shape}, header implies "
-            f"{(len(hdr.labels), n_times_expected)}"
-        )
+    patched = None
+    if hdr.version < 1.9 and hdr.file_size == hdr.data_end:
+        # MNE 1.13 fails on a GDF 1.x file that ends without an event table (IndexError
+        # reading the mode byte); hand it the same bytes plus an empty mode-1 table.
+        patched = io.BytesIO(path.read_bytes() + bytes([1, 0, 0, 0, 0, 0, 0, 0]))
+    data, sfreq, mne_names = read_samples(path, mne.io.read_raw_gdf, "GDF", source=patched)
+    check_shape(path, data, (len(hdr.labels), hdr.n_records * int(hdr.n_samples.max())))
+    undo_scaling(data, [_mne_factor(hdr.version, r, c) for r, c in zip(hdr.units_raw, hdr.unit_codes)])
+    data, names, units, upsampled = pick(path, data, mne_names, hdr.labels, hdr.units,
+                                         hdr.n_samples, exclude)
     # Annotations from the event table parsed above: positions are 1-based samples at the
     # event rate (MNE assumes the signal rate); mode 1 events have no duration. Events after
     # the end of the data are kept (MNE drops them).
     ev_fs = hdr.event_sfreq if hdr.event_sfreq > 0 else sfreq
-    onset = (hdr.events_pos - 1) / ev_fs
-    duration = hdr.events_dur / ev_fs
-    desc = [str(int(t)) for t in hdr.events_typ]
-    units = list(hdr.units)
-    factors = [_mne_factor(hdr.version, r, c) for r, c in zip(hdr.units_raw, hdr.unit_codes)]
-    data /= np.array(factors)[:, None]
-
-    exclude = set(exclude)
-    keep = [i for i, n in enumerate(mne_names) if n not in exclude and hdr.labels[i] not in exclude]
-    unknown = exclude - set(mne_names) - set(hdr.labels)
-    if unknown:
-        raise ChannelError(f"exclude names channels {sorted(unknown)} not in {path.name}")
-    if not keep:
-        raise ChannelError(f"exclude removes every channel of {path.name}")
-    names = [mne_names[i] for i in keep]
-    units = [units[i] for i in keep]
-    data = data[keep]
-    types = resolve_ch_types(names, units, ch_types, default_voltage="eeg", ecg_leads=True, path=path)
-    data, out_units = to_target_units(data, units, types)
-    n_nan, n_inf = count_nonfinite(data)
     meta = {
         "format": hdr.version_str,
         "source": path.name,
         "n_events": int(len(hdr.events_typ)),
         "event_mode": hdr.event_mode,
         # channels stored at a lower rate than sfreq; MNE resampled them to sfreq
-        "upsampled_channels": [mne_names[i] for i in keep if hdr.n_samples[i] < hdr.n_samples.max()],
-        "n_nan": n_nan,
-        "n_inf": n_inf,
+        "upsampled_channels": upsampled,
     }
-    return Recording(
-        data=data.astype(np.float32),
-        sfreq=sfreq,
-        ch_names=names,
-        ch_types=types,
-        units=out_units,
-        annotations=Annotations.from_lists(onset, duration, desc),
-        meta=meta,
-    )
+    return build_recording(path, data, sfreq, names, units, ch_types, (hdr.events_pos - 1) / ev_fs,
+                           hdr.events_dur / ev_fs, [str(int(t)) for t in hdr.events_typ], meta)

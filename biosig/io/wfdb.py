@@ -9,7 +9,8 @@ samples the header declares. WFDB invalid samples read back as NaN and are count
 Header comments can hold identifying or clinical free text (PTB's clinical summary, MIT-BIH's
 age/sex/medication line); they never reach :attr:`Recording.meta`. Dataset loaders that need
 the labels a database publishes in its headers (PhysioNet/CinC ``# Dx:``, ``# Age:``,
-``# Sex:``) call :func:`read_wfdb_header_labels`.
+``# Sex:``) call :func:`read_wfdb_header_labels`, or :func:`scan_wfdb_header` to index
+thousands of records quickly.
 """
 
 from __future__ import annotations
@@ -294,6 +295,35 @@ _LABEL_KEYS = {
 }
 
 
+_COMMENT = re.compile(r"^\s*([A-Za-z][A-Za-z ()]*?)\s*:\s*(.*)$")
+
+
+def _label_comments(comments) -> dict:
+    """The label keys of ``Key: value`` comment lines (without ``#``): ``dx`` (list of codes),
+    ``age`` (float, None when unknown/NaN), ``sex`` and, where present, ``reason_for_admission``."""
+    out: dict = {"dx": [], "age": None, "sex": None}
+    for line in comments:
+        m = _COMMENT.match(line)
+        if not m:
+            continue
+        key = _LABEL_KEYS.get(m.group(1).strip().lower())
+        value = m.group(2).strip()
+        if key == "dx":
+            out["dx"] = [c.strip() for c in value.split(",") if c.strip()]
+        elif key == "age":
+            try:
+                age = float(value)
+                out["age"] = age if np.isfinite(age) else None
+            except ValueError:
+                out["age"] = None
+        elif key == "sex":
+            v = value.lower()
+            out["sex"] = {"m": "male", "male": "male", "f": "female", "female": "female"}.get(v)
+        elif key == "reason_for_admission":
+            out[key] = value
+    return out
+
+
 def read_wfdb_header_labels(record_path: str | os.PathLike) -> dict:
     """Labels a database publishes in its header comments (for dataset loaders only).
 
@@ -308,24 +338,42 @@ def read_wfdb_header_labels(record_path: str | os.PathLike) -> dict:
     """
     base = wfdb_record_base(record_path)
     hea, header = _read_header(base)
-    out: dict = {"dx": [], "age": None, "sex": None}
-    for line in header.comments or []:
-        m = re.match(r"^\s*([A-Za-z][A-Za-z ()]*?)\s*:\s*(.*)$", line)
-        if not m:
-            continue
-        key = _LABEL_KEYS.get(m.group(1).strip().lower())
-        value = m.group(2).strip()
-        if key == "dx":
-            out["dx"] = [c.strip() for c in value.split(",") if c.strip()]
-        elif key == "age":
-            try:
-                age = float(value)
-                out["age"] = int(age) if np.isfinite(age) else None
-            except ValueError:
-                out["age"] = None
-        elif key == "sex":
-            v = value.lower()
-            out["sex"] = {"m": "male", "male": "male", "f": "female", "female": "female"}.get(v)
-        elif key == "reason_for_admission":
-            out[key] = value
+    out = _label_comments(header.comments or [])
+    out["age"] = None if out["age"] is None else int(out["age"])
     return out
+
+
+def scan_wfdb_header(hea: str | os.PathLike) -> dict:
+    """A fast text scan of a ``.hea`` file for indexing large databases (no wfdb parse).
+
+    Returns ``fs`` (Hz), ``n_samples`` (0 if absent), ``files`` (sorted signal file names),
+    ``sig_names`` (first word of each signal description) and the labels of the comment lines
+    (``dx``, ``age`` as float, ``sex``; see :func:`read_wfdb_header_labels`). Other comments
+    (medication, history, dates) are not read into anything.
+
+    Raises :class:`InvalidFileError` for an unreadable or empty header, a malformed record line
+    or fewer signal lines than declared.
+    """
+    path = Path(hea)
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError as err:
+        raise InvalidFileError(path, f"cannot read header ({err})") from err
+    body = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    if not body:
+        raise InvalidFileError(path, "empty WFDB header")
+    first = body[0].split()
+    try:
+        n_sig = int(first[1])
+        fs = float(first[2].split("/")[0])
+        n_samples = int(first[3]) if len(first) > 3 else 0
+    except (IndexError, ValueError):
+        raise InvalidFileError(path, f"malformed record line {body[0]!r}") from None
+    if n_sig < 1:
+        raise InvalidFileError(path, "header declares no signals")
+    if len(body) < 1 + n_sig:
+        raise InvalidFileError(path, f"header declares {n_sig} signals but has {len(body) - 1} signal lines")
+    sig_lines = [ln.split() for ln in body[1:1 + n_sig]]
+    comments = [ln.strip().lstrip("#") for ln in lines if ln.strip().startswith("#")]
+    return {"fs": fs, "n_samples": n_samples, "files": sorted({s[0] for s in sig_lines}),
+            "sig_names": [s[8] if len(s) > 8 else "" for s in sig_lines], **_label_comments(comments)}
