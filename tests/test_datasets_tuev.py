@@ -141,3 +141,19 @@ def test_bad_config(one_file, tmp_path):
         TUEV(one_file, edge="mirror")
     with pytest.raises(InvalidFileError, match="licensed"):
         TUEV(tmp_path / "nowhere")
+
+
+def test_window_cache_runs_the_dataset_steps(one_file, tmp_path):
+    from biosig.data.cache import get_cache
+
+    ds = TUEV(one_file, splits=["train"], edge="tile")
+    cache = get_cache(ds, root=tmp_path / "cache")
+    ref = ds.records()[0]
+    rec = _prepared(ds, ref)
+    rows, _ = ds.default_windows()(rec, ref)
+    assert cache.X.shape == (4, 22, 1000) and cache.sfreq == 200.0
+    assert cache.ch_names == bipolar_names("tcp22")
+    for x, row in zip(cache.X, rows):
+        np.testing.assert_array_equal(x, rec.data[:, row["start"]:row["start"] + 1000])
+    assert [s["step"] for s in cache.params["preprocessing"]] == [
+        "FIRBandpass", "FIRNotch", "FFTResample", "BipolarMontage", "ExtendEdges"]

@@ -155,3 +155,30 @@ def test_scan_allows_downward_and_reports_unassigned():
                "biosig.newpkg": ("", True)}
     bad, unassigned = scan(sources)
     assert bad == [] and unassigned == ["biosig.newpkg"]
+
+
+MOVED = [
+    ("biosig.io.recording", "Recording", "biosig.signal.recording"),
+    ("biosig.data.preprocessing", "Bandpass", "biosig.signal.preprocessing"),
+    ("biosig.data.windows", "EventWindows", "biosig.signal.windows"),
+    ("biosig.datasets.montages", "apply_bipolar", "biosig.signal.montages"),
+    ("biosig.ecg_leads", "einthoven_residual", "biosig.signal.ecg_leads"),
+    ("biosig.anomaly", "score_trials", "biosig.analysis.anomaly"),
+    ("biosig.anomaly", "plot_worst_trials", "biosig.viz.reconstruction"),
+    ("biosig.ecg_analysis", "evaluation_report", "biosig.analysis.ecg"),
+    ("biosig.ecg_analysis", "ECGAnnotationChannels", "biosig.signal.ecg_delineation"),
+    ("biosig.datasets.bciiv2a", "read_true_labels", "biosig.io.bnci"),
+    ("biosig.datasets.tuev", "read_rec", "biosig.io.rec"),
+]
+
+
+@pytest.mark.parametrize(("old", "name", "new"), MOVED)
+def test_moved_names_import_from_the_old_path_with_a_warning(old, name, new):
+    import importlib
+
+    module = importlib.import_module(old)
+    with pytest.warns(FutureWarning, match=f"{old}.{name} moved to {new}.{name}"):
+        obj = getattr(module, name)
+    assert obj is getattr(importlib.import_module(new), name)
+    with pytest.raises(AttributeError):
+        getattr(module, "no_such_name")
