@@ -6,9 +6,9 @@ _PLOTS = ("plot_reconstructions", "plot_worst_trials")
 
 
 def __getattr__(name):
-    from biosig._deprecation import moved
     import biosig.analysis.anomaly as analysis
     import biosig.viz.reconstruction as plots
+    from biosig._deprecation import moved
 
     if name in _PLOTS:
         return moved(__name__, name, plots, _PLOTS)

@@ -7,9 +7,9 @@ _SIGNAL = ("detect_r_peaks", "pq_windows", "annotation_masks", "ECGAnnotationCha
 
 
 def __getattr__(name):
-    from biosig._deprecation import moved
     import biosig.analysis.ecg as analysis
     import biosig.signal.ecg_delineation as signal
+    from biosig._deprecation import moved
 
     if name in _SIGNAL:
         return moved(__name__, name, signal, _SIGNAL)

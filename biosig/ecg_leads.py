@@ -4,7 +4,7 @@ _MOVED = ("DERIVED_LEADS", "INDEPENDENT_LEADS", "LEADS", "LIMB_COEFFS", "LIMB_LE
 
 
 def __getattr__(name):
-    from biosig._deprecation import moved
     import biosig.signal.ecg_leads as new
+    from biosig._deprecation import moved
 
     return moved(__name__, name, new, _MOVED)

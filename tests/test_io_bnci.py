@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from _dataset_fixtures import write_bciiv2a_session, write_true_labels
+
 from biosig.errors import InvalidFileError
 from biosig.io import read_bnci, read_true_labels
 

@@ -9,7 +9,12 @@ import pytest
 from biosig.errors import ChannelError, ConfigError
 from biosig.signal.montages import apply_bipolar, bipolar_names
 from biosig.signal.preprocessing import (
-    BipolarMontage, ExtendEdges, FFTResample, FIRBandpass, FIRNotch, interpolate_gaps,
+    BipolarMontage,
+    ExtendEdges,
+    FFTResample,
+    FIRBandpass,
+    FIRNotch,
+    interpolate_gaps,
 )
 from biosig.signal.recording import Annotations, Recording
 

@@ -5,11 +5,32 @@ so a data configuration needs one namespace (``class_path: biosig.data.Bandpass`
 """
 
 from biosig.data.cache import WindowCache, cache_key, get_cache
-from biosig.data.protocols import SplitProtocol, GroupKFold, KFold, LeaveOneSubjectOut, Predefined, RandomSplit
+from biosig.data.protocols import (
+    GroupKFold,
+    KFold,
+    LeaveOneSubjectOut,
+    Predefined,
+    RandomSplit,
+    SplitProtocol,
+)
 from biosig.signal.ecg_delineation import ECGAnnotationChannels
 from biosig.signal.preprocessing import (
-    Bandpass, BipolarMontage, Clip, DropChannels, ExtendEdges, FFTResample, FIRBandpass, FIRNotch,
-    Notch, PickChannels, RenameChannels, Rereference, Resample, Scale, Step, apply_steps,
+    Bandpass,
+    BipolarMontage,
+    Clip,
+    DropChannels,
+    ExtendEdges,
+    FFTResample,
+    FIRBandpass,
+    FIRNotch,
+    Notch,
+    PickChannels,
+    RenameChannels,
+    Rereference,
+    Resample,
+    Scale,
+    Step,
+    apply_steps,
 )
 from biosig.signal.windows import EventWindows, FixedWindows, Windower
 

@@ -6,7 +6,7 @@ _MOVED = ("Step", "apply_steps", "steps_params", "PickChannels", "DropChannels",
 
 
 def __getattr__(name):
-    from biosig._deprecation import moved
     import biosig.signal.preprocessing as new
+    from biosig._deprecation import moved
 
     return moved(__name__, name, new, _MOVED)

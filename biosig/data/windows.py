@@ -4,7 +4,7 @@ _MOVED = ("EventWindows", "FixedWindows", "Windower")
 
 
 def __getattr__(name):
-    from biosig._deprecation import moved
     import biosig.signal.windows as new
+    from biosig._deprecation import moved
 
     return moved(__name__, name, new, _MOVED)

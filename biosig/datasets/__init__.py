@@ -12,7 +12,11 @@ from biosig.datasets.eegmmidb import EEGMMIDB
 from biosig.datasets.files import RecordingFiles
 from biosig.datasets.ptbxl import PTBXL
 from biosig.datasets.synthetic import (
-    SyntheticECG, SyntheticMI, simulate_ecg12, simulate_mi_eeg, write_recordings,
+    SyntheticECG,
+    SyntheticMI,
+    simulate_ecg12,
+    simulate_mi_eeg,
+    write_recordings,
 )
 from biosig.datasets.tuev import TUEV
 from biosig.datasets.wfdb_records import WFDBRecords

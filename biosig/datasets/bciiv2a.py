@@ -56,8 +56,8 @@ _BNCI_URL = "http://bnci-horizon-2020.eu/database/data-sets/001-2014/{name}"
 
 
 def __getattr__(name):  # deprecated alias: the true-label parser moved to biosig.io.bnci
-    from biosig._deprecation import moved
     import biosig.io.bnci as bnci
+    from biosig._deprecation import moved
 
     return moved(__name__, name, bnci, ("read_true_labels",))
 

@@ -4,7 +4,7 @@ _MOVED = ("MONTAGES", "TUH_REF_CHANNELS", "apply_bipolar", "bipolar_names", "tuh
 
 
 def __getattr__(name):
-    from biosig._deprecation import moved
     import biosig.signal.montages as new
+    from biosig._deprecation import moved
 
     return moved(__name__, name, new, _MOVED)

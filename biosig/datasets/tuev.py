@@ -27,14 +27,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from biosig.datasets._common import dataset_root, file_manifest, require_dir, split_subjects
 from biosig.datasets.base import DatasetSource
 from biosig.errors import ConfigError, InvalidFileError
 from biosig.signal.montages import MONTAGES, tuh_electrode
 from biosig.signal.preprocessing import (
-    BipolarMontage, ExtendEdges, FFTResample, FIRBandpass, FIRNotch,
+    BipolarMontage,
+    ExtendEdges,
+    FFTResample,
+    FIRBandpass,
+    FIRNotch,
 )
 from biosig.signal.recording import Annotations, Recording
 from biosig.signal.windows import EventWindows
@@ -47,8 +49,8 @@ _EDGES = ("tile", "pad", "drop")
 
 
 def __getattr__(name):  # deprecated alias: the .rec parser moved to biosig.io.rec
-    from biosig._deprecation import moved
     import biosig.io.rec as rec
+    from biosig._deprecation import moved
 
     return moved(__name__, name, rec, ("read_rec",))
 
@@ -230,18 +232,6 @@ class TUEVWindows(EventWindows):
     def params(self) -> dict:
         return {**super().params(), "windower": "TUEVWindows"}
 
-    def __call__(self, rec: Recording, ref: dict):
-        n = self.n_times(rec.sfreq)
-        chans = rec.meta.get("event_channels") or [-1] * len(rec.annotations)
-        shift = float(rec.meta.get("edge_offset_s", 0.0))  # report onsets in the original time axis
-        rows, skipped = [], 0
-        for onset, desc, ch in zip(rec.annotations.onset, rec.annotations.description, chans):
-            if desc not in self.mapping:
-                continue
-            start = int(round((onset + self.tmin) * rec.sfreq))
-            if start < 0 or start + n > rec.n_times:
-                skipped += 1
-                continue
-            rows.append({"start": start, "label": int(self.mapping[desc]), "onset": float(onset) - shift,
-                         "event": str(desc), "channel": int(ch)})
-        return rows, skipped
+    def event_fields(self, rec: Recording, k: int) -> dict:
+        chans = rec.meta.get("event_channels")
+        return {"channel": int(chans[k]) if chans else -1}

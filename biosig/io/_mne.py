@@ -13,7 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from biosig.errors import ChannelError, InvalidFileError
-from biosig.io._util import count_nonfinite, quiet_mne, resolve_ch_types, to_target_units, wrap_errors
+from biosig.io._util import (
+    count_nonfinite,
+    quiet_mne,
+    resolve_ch_types,
+    to_target_units,
+    wrap_errors,
+)
 from biosig.signal.recording import Annotations, Recording
 
 

@@ -4,7 +4,7 @@ _MOVED = ("Annotations", "IDENTIFYING_KEYS", "Recording")
 
 
 def __getattr__(name):
-    from biosig._deprecation import moved
     import biosig.signal.recording as new
+    from biosig._deprecation import moved
 
     return moved(__name__, name, new, _MOVED)

@@ -14,8 +14,22 @@ torch or Lightning.
 
 from biosig.signal.ecg_delineation import ECGAnnotationChannels
 from biosig.signal.preprocessing import (
-    Bandpass, BipolarMontage, Clip, DropChannels, ExtendEdges, FFTResample, FIRBandpass, FIRNotch,
-    Notch, PickChannels, RenameChannels, Rereference, Resample, Scale, Step, apply_steps,
+    Bandpass,
+    BipolarMontage,
+    Clip,
+    DropChannels,
+    ExtendEdges,
+    FFTResample,
+    FIRBandpass,
+    FIRNotch,
+    Notch,
+    PickChannels,
+    RenameChannels,
+    Rereference,
+    Resample,
+    Scale,
+    Step,
+    apply_steps,
     steps_params,
 )
 from biosig.signal.recording import Annotations, Recording

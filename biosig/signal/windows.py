@@ -46,18 +46,23 @@ class EventWindows(Windower):
 
     def __call__(self, rec: Recording, ref: dict) -> tuple[list[dict], int]:
         n = self.n_times(rec.sfreq)
+        shift = float(rec.meta.get("edge_offset_s", 0.0))  # onsets on the axis before ExtendEdges
         rows, skipped = [], 0
         ann = rec.annotations
-        for onset, desc in zip(ann.onset, ann.description):
+        for k, (onset, desc) in enumerate(zip(ann.onset, ann.description)):
             if desc not in self.mapping:
                 continue
             start = int(round((onset + self.tmin) * rec.sfreq))
             if start < 0 or start + n > rec.n_times:
                 skipped += 1
                 continue
-            rows.append({"start": start, "label": int(self.mapping[desc]), "onset": float(onset),
-                         "event": str(desc)})
+            rows.append({"start": start, "label": int(self.mapping[desc]), "onset": float(onset) - shift,
+                         "event": str(desc), **self.event_fields(rec, k)})
         return rows, skipped
+
+    def event_fields(self, rec: Recording, k: int) -> dict:
+        """Extra fields for the window of annotation ``k`` (none here; subclasses add some)."""
+        return {}
 
 
 @dataclass
