@@ -15,8 +15,9 @@ TYPES = ["eeg"] * 22 + ["eog"] * 3
 
 
 def test_runs_concatenated_with_trial_table(tmp_path):
-    info = write_bciiv2a_session(tmp_path, "A01T", LABELS, rejected=(5,), trials_per_run=4,
-                                 write_gdf_file=False)
+    info = write_bciiv2a_session(
+        tmp_path, "A01T", LABELS, rejected=(5,), trials_per_run=4, write_gdf_file=False
+    )
     rec, trials = read_bnci(tmp_path / "A01T.mat", NAMES, TYPES, 250.0, n_classes=4)
     np.testing.assert_allclose(rec.data, info["data"], rtol=1e-6)
     assert rec.sfreq == 250.0 and rec.ch_names == NAMES and rec.units == ["uV"] * 25
@@ -29,8 +30,11 @@ def test_runs_concatenated_with_trial_table(tmp_path):
 
 def test_errors_name_the_file_and_the_reason(tmp_path):
     write_bciiv2a_session(tmp_path, "A01T", LABELS, trials_per_run=4, write_gdf_file=False)
-    with pytest.raises(InvalidFileError, match=r"A01T.mat: run 0: X has shape \(500, 25\), "
-                                               r"expected \(n_samples, 22\)"):
+    with pytest.raises(
+        InvalidFileError,
+        match=r"A01T.mat: run 0: X has shape \(500, 25\), "
+        r"expected \(n_samples, 22\)",
+    ):
         read_bnci(tmp_path / "A01T.mat", NAMES[:22], TYPES[:22], 250.0, n_classes=4)
     with pytest.raises(InvalidFileError, match="fs = 250.0, expected 128"):
         read_bnci(tmp_path / "A01T.mat", NAMES, TYPES, 128.0, n_classes=4)
@@ -40,7 +44,9 @@ def test_errors_name_the_file_and_the_reason(tmp_path):
     with pytest.raises(InvalidFileError, match="looks like a true-label file"):
         read_bnci(tmp_path / "L.mat", NAMES, TYPES, 250.0, n_classes=4)
     np.testing.assert_array_equal(read_true_labels(tmp_path / "L.mat"), LABELS)
-    with pytest.raises(InvalidFileError, match=r"classlabel values must be 1..3, found \[1, 2, 3, 4\]"):
+    with pytest.raises(
+        InvalidFileError, match=r"classlabel values must be 1..3, found \[1, 2, 3, 4\]"
+    ):
         read_true_labels(tmp_path / "L.mat", n_classes=3)
     (tmp_path / "bad.mat").write_bytes(b"not matlab")
     with pytest.raises(InvalidFileError, match="not a readable MATLAB file"):

@@ -19,8 +19,16 @@ ROOT = Path(__file__).resolve().parents[1] / "biosig"
 #: aliases sit in the layer of their new home.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # exceptions, data locations, the deprecation helper, the package root
-    ("base", ("biosig", "biosig.errors", "biosig.paths", "biosig._deprecation",
-              "biosig._torchaudio_fix")),
+    (
+        "base",
+        (
+            "biosig",
+            "biosig.errors",
+            "biosig.paths",
+            "biosig._deprecation",
+            "biosig._torchaudio_fix",
+        ),
+    ),
     # signal building blocks: Recording, steps, windows, montages, ECG leads and delineation
     ("signal", ("biosig.signal", "biosig.ecg_leads")),
     # file formats -> Recording
@@ -71,7 +79,9 @@ def layer_of(module: str) -> str | None:
     return layer
 
 
-def imports_of(source: str, module: str, is_package: bool, known: set[str]) -> list[tuple[int, str]]:
+def imports_of(
+    source: str, module: str, is_package: bool, known: set[str]
+) -> list[tuple[int, str]]:
     """``(line, imported module)`` for every import in ``source`` (any depth in the tree)."""
     out = []
     package = module if is_package else module.rpartition(".")[0]
@@ -113,8 +123,10 @@ def scan(sources: dict[str, tuple[str, bool]]) -> tuple[list[str], list[str]]:
 
 
 def package_sources() -> dict[str, tuple[str, bool]]:
-    return {module_name(p): (p.read_text(encoding="utf-8"), p.name == "__init__.py")
-            for p in sorted(ROOT.rglob("*.py"))}
+    return {
+        module_name(p): (p.read_text(encoding="utf-8"), p.name == "__init__.py")
+        for p in sorted(ROOT.rglob("*.py"))
+    }
 
 
 def test_no_import_reaches_a_higher_layer():
@@ -127,21 +139,47 @@ def test_no_import_reaches_a_higher_layer():
 
 def test_every_layer_is_populated():
     used = {layer_of(m) for m in package_sources()}
-    assert {"base", "signal", "io", "datasets", "data", "models", "analysis", "tasks",
-            "entry"} <= used
+    assert {
+        "base",
+        "signal",
+        "io",
+        "datasets",
+        "data",
+        "models",
+        "analysis",
+        "tasks",
+        "entry",
+    } <= used
 
 
 @pytest.mark.parametrize(
     ("module", "source", "expected"),
     [
-        ("biosig.datasets.x", "def f():\n    from biosig.data.cache import get_cache\n",
-         "biosig.datasets.x:2 (datasets) imports biosig.data.cache (data)"),
-        ("biosig.models.x", "import biosig.io.edf\n", "biosig.models.x:1 (models) imports biosig.io.edf"),
-        ("biosig.metrics.x", "from biosig.data import WindowCache\n",
-         "biosig.metrics.x:1 (models) imports biosig.data"),
-        ("biosig.signal.x", "from .. import tasks\n", "biosig.signal.x:1 (signal) imports biosig.tasks (tasks)"),
-        ("biosig.datasets.x", "import lightning.pytorch as pl\n",
-         "biosig.datasets.x:1 (datasets) imports lightning.pytorch"),
+        (
+            "biosig.datasets.x",
+            "def f():\n    from biosig.data.cache import get_cache\n",
+            "biosig.datasets.x:2 (datasets) imports biosig.data.cache (data)",
+        ),
+        (
+            "biosig.models.x",
+            "import biosig.io.edf\n",
+            "biosig.models.x:1 (models) imports biosig.io.edf",
+        ),
+        (
+            "biosig.metrics.x",
+            "from biosig.data import WindowCache\n",
+            "biosig.metrics.x:1 (models) imports biosig.data",
+        ),
+        (
+            "biosig.signal.x",
+            "from .. import tasks\n",
+            "biosig.signal.x:1 (signal) imports biosig.tasks (tasks)",
+        ),
+        (
+            "biosig.datasets.x",
+            "import lightning.pytorch as pl\n",
+            "biosig.datasets.x:1 (datasets) imports lightning.pytorch",
+        ),
     ],
 )
 def test_scan_catches_upward_and_forbidden_imports(module, source, expected):
@@ -151,8 +189,10 @@ def test_scan_catches_upward_and_forbidden_imports(module, source, expected):
 
 
 def test_scan_allows_downward_and_reports_unassigned():
-    sources = {"biosig.tasks.x": ("from biosig.signal.windows import EventWindows\nimport numpy\n", False),
-               "biosig.newpkg": ("", True)}
+    sources = {
+        "biosig.tasks.x": ("from biosig.signal.windows import EventWindows\nimport numpy\n", False),
+        "biosig.newpkg": ("", True),
+    }
     bad, unassigned = scan(sources)
     assert bad == [] and unassigned == ["biosig.newpkg"]
 

@@ -23,11 +23,24 @@ SFREQ = 250.0
 
 def _rec(names=("C3", "Cz", "C4"), seconds=10.0):
     t = np.arange(int(seconds * SFREQ)) / SFREQ
-    data = np.stack([(10 + i) * np.sin(2 * np.pi * 10 * t) + 5 * np.sin(2 * np.pi * 50 * t)
-                     + 3 * np.sin(2 * np.pi * 90 * t + i) for i in range(len(names))])
+    data = np.stack(
+        [
+            (10 + i) * np.sin(2 * np.pi * 10 * t)
+            + 5 * np.sin(2 * np.pi * 50 * t)
+            + 3 * np.sin(2 * np.pi * 90 * t + i)
+            for i in range(len(names))
+        ]
+    )
     ann = Annotations.from_lists([1.0, 8.0], [1.0, 1.0], ["a", "b"])
-    return Recording(data, SFREQ, list(names), ["eeg"] * len(names), ["uV"] * len(names), ann,
-                     {"source": "toy.edf"})
+    return Recording(
+        data,
+        SFREQ,
+        list(names),
+        ["eeg"] * len(names),
+        ["uV"] * len(names),
+        ann,
+        {"source": "toy.edf"},
+    )
 
 
 def _power(x, f):
@@ -69,8 +82,9 @@ def test_fft_resample_matches_mne_and_keeps_event_times():
     rec = _rec()
     out = FFTResample(200.0)(rec)
     assert out.sfreq == 200.0 and out.n_times == 2000
-    direct = mne.filter.resample(rec.data.astype(np.float64), up=200.0, down=SFREQ, npad=100,
-                                 verbose="error")
+    direct = mne.filter.resample(
+        rec.data.astype(np.float64), up=200.0, down=SFREQ, npad=100, verbose="error"
+    )
     np.testing.assert_allclose(out.data, direct, rtol=1e-5, atol=1e-4)
     np.testing.assert_array_equal(out.annotations.onset, rec.annotations.onset)
     assert FFTResample(SFREQ)(rec) is rec
@@ -81,13 +95,13 @@ def test_extend_edges_tile_and_pad():
     n = rec.n_times
     tiled = ExtendEdges("tile")(rec)
     assert tiled.n_times == 3 * n and tiled.meta["n_times_original"] == n
-    np.testing.assert_array_equal(tiled.data[:, :n], tiled.data[:, n:2 * n])
+    np.testing.assert_array_equal(tiled.data[:, :n], tiled.data[:, n : 2 * n])
     assert tiled.meta["edge_offset_s"] == pytest.approx(4.0)
     np.testing.assert_allclose(tiled.annotations.onset, rec.annotations.onset + 4.0)
     padded = ExtendEdges("pad", pad=1.0)(rec)
     k = int(np.ceil(1.0 * SFREQ)) + 1
     assert padded.n_times == n + 2 * k and np.all(padded.data[:, :k] == 0)
-    np.testing.assert_array_equal(padded.data[:, k:k + n], rec.data)
+    np.testing.assert_array_equal(padded.data[:, k : k + n], rec.data)
     assert padded.meta["edge_offset_s"] == pytest.approx(k / SFREQ)
     assert np.array_equal(rec.annotations.onset, [1.0, 8.0])  # the input is not changed
     with pytest.raises(ConfigError, match="mode"):
@@ -95,8 +109,24 @@ def test_extend_edges_tile_and_pad():
 
 
 def test_one_bipolar_implementation():
-    names = ["FP1", "F7", "T3", "T5", "O1", "FP2", "F8", "T4", "T6", "O2", "F3", "C3", "P3",
-             "F4", "C4", "P4"]
+    names = [
+        "FP1",
+        "F7",
+        "T3",
+        "T5",
+        "O1",
+        "FP2",
+        "F8",
+        "T4",
+        "T6",
+        "O2",
+        "F3",
+        "C3",
+        "P3",
+        "F4",
+        "C4",
+        "P4",
+    ]
     rec = _rec(names, seconds=1.0)
     step = BipolarMontage(montage="tcp16")(rec)
     assert step.ch_names == bipolar_names("tcp16") and step.units == ["uV"] * 16

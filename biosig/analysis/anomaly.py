@@ -37,8 +37,14 @@ __all__ = [
 MAD_SCALE = 1.4826
 
 
-def extract_trials(rec, event: str = "trial_start", tmin: float = 2.0, tmax: float = 6.0,
-                   picks: Sequence[str] | None = None, ch_type: str | None = "eeg") -> np.ndarray:
+def extract_trials(
+    rec,
+    event: str = "trial_start",
+    tmin: float = 2.0,
+    tmax: float = 6.0,
+    picks: Sequence[str] | None = None,
+    ch_type: str | None = "eeg",
+) -> np.ndarray:
     """Cut ``[onset + tmin, onset + tmax)`` around every ``event`` annotation of a Recording.
 
     hvEEGNet's BCI IV 2a segmentation is ``event="trial_start"``, 2-6 s (cue onset to end of
@@ -57,8 +63,10 @@ def extract_trials(rec, event: str = "trial_start", tmin: float = 2.0, tmax: flo
     elif ch_type is not None:
         idx = [i for i, t in enumerate(rec.ch_types) if t == ch_type]
         if not idx:
-            raise ChannelError(f"no channel of type {ch_type!r} in the recording "
-                               f"(types present: {sorted(set(rec.ch_types))})")
+            raise ChannelError(
+                f"no channel of type {ch_type!r} in the recording "
+                f"(types present: {sorted(set(rec.ch_types))})"
+            )
     else:
         idx = list(range(len(rec.ch_names)))
     rows, _ = EventWindows(tmin=tmin, tmax=tmax, mapping={event: 0})(rec, {})
@@ -66,12 +74,13 @@ def extract_trials(rec, event: str = "trial_start", tmin: float = 2.0, tmax: flo
         raise ConfigError(f"no complete {event!r} window [{tmin}, {tmax}) s in the recording")
     n = EventWindows(tmin=tmin, tmax=tmax, mapping={event: 0}).n_times(rec.sfreq)
     data = rec.data[idx]
-    return np.stack([data[:, r["start"]:r["start"] + n] for r in rows]).astype(np.float32)
+    return np.stack([data[:, r["start"] : r["start"] + n] for r in rows]).astype(np.float32)
 
 
 @torch.no_grad()
-def reconstruct_trials(model: torch.nn.Module, x, batch_size: int = 32,
-                       levels: Sequence[int] | None = None) -> np.ndarray:
+def reconstruct_trials(
+    model: torch.nn.Module, x, batch_size: int = 32, levels: Sequence[int] | None = None
+) -> np.ndarray:
     """Deterministic reconstructions (posterior means, eval mode) of ``x`` ``(N, C, T)`` µV.
 
     ``levels`` (hvEEGNet only) switches latent levels off, see
@@ -86,7 +95,7 @@ def reconstruct_trials(model: torch.nn.Module, x, batch_size: int = 32,
     try:
         outs = []
         for i in range(0, len(xt), batch_size):
-            xb = xt[i:i + batch_size].to(ref.device, ref.dtype)
+            xb = xt[i : i + batch_size].to(ref.device, ref.dtype)
             kw = {} if levels is None else {"levels": levels}
             outs.append(model.reconstruct(xb, **kw).float().cpu())
     finally:
@@ -128,9 +137,15 @@ def robust_threshold(scores, k: float = 3.0) -> tuple[float, float, float]:
     return med, sigma, med + k * sigma
 
 
-def flag_trials(errors, subjects=None, k: float = 3.0, score: str = "mean",
-                ch_names: Sequence[str] | None = None, channel_k: float | None = None,
-                trial_ids=None) -> pd.DataFrame:
+def flag_trials(
+    errors,
+    subjects=None,
+    k: float = 3.0,
+    score: str = "mean",
+    ch_names: Sequence[str] | None = None,
+    channel_k: float | None = None,
+    trial_ids=None,
+) -> pd.DataFrame:
     """Robust per-subject screening of per-trial reconstruction errors.
 
     Parameters
@@ -200,24 +215,38 @@ def flag_trials(errors, subjects=None, k: float = 3.0, score: str = "mean",
         med, sig, thr = robust_threshold(trial_score[m])
         for i in m:
             j = int(np.argmax(z_all[i]))
-            rows.append({
-                "subject": s, "trial": ids[i], "score": trial_score[i], "median": med,
-                "threshold": thr, "robust_z": (trial_score[i] - med) / sig if sig > 0 else 0.0,
-                "flagged": bool(trial_score[i] > thr), "worst_channel": names[j],
-                "worst_channel_z": z_all[i, j], "worst_metric": metric_names[which[i, j]],
-                "bad_channels": ",".join(names[q] for q in np.flatnonzero(z_all[i] > ck)),
-                "_pos": i,
-            })
+            rows.append(
+                {
+                    "subject": s,
+                    "trial": ids[i],
+                    "score": trial_score[i],
+                    "median": med,
+                    "threshold": thr,
+                    "robust_z": (trial_score[i] - med) / sig if sig > 0 else 0.0,
+                    "flagged": bool(trial_score[i] > thr),
+                    "worst_channel": names[j],
+                    "worst_channel_z": z_all[i, j],
+                    "worst_metric": metric_names[which[i, j]],
+                    "bad_channels": ",".join(names[q] for q in np.flatnonzero(z_all[i] > ck)),
+                    "_pos": i,
+                }
+            )
     df = pd.DataFrame(rows).set_index("_pos")
     df.index.name = None
     return df.sort_values("robust_z", ascending=False, kind="stable")
 
 
-def score_trials(model: torch.nn.Module, x, subjects=None,
-                 metrics: Sequence[str] | str = ("dtw", "corr"), k: float = 3.0,
-                 score: str = "max_z", ch_names: Sequence[str] | None = None,
-                 levels: Sequence[int] | None = None, batch_size: int = 32
-                 ) -> tuple[pd.DataFrame, np.ndarray, dict[str, np.ndarray]]:
+def score_trials(
+    model: torch.nn.Module,
+    x,
+    subjects=None,
+    metrics: Sequence[str] | str = ("dtw", "corr"),
+    k: float = 3.0,
+    score: str = "max_z",
+    ch_names: Sequence[str] | None = None,
+    levels: Sequence[int] | None = None,
+    batch_size: int = 32,
+) -> tuple[pd.DataFrame, np.ndarray, dict[str, np.ndarray]]:
     """Reconstruct, measure and flag; returns ``(table, x_hat, errors)``.
 
     The default combines DTW (large-amplitude artifacts: spikes, saturation) and ``1 - r``
@@ -228,6 +257,7 @@ def score_trials(model: torch.nn.Module, x, subjects=None,
     x = np.asarray(x, dtype=np.float32)
     x_hat = reconstruct_trials(model, x, batch_size=batch_size, levels=levels)
     err = {mt: trial_errors(x, x_hat, metric=mt) for mt in metrics}
-    table = flag_trials(err if len(err) > 1 else err[metrics[0]], subjects, k=k, score=score,
-                        ch_names=ch_names)
+    table = flag_trials(
+        err if len(err) > 1 else err[metrics[0]], subjects, k=k, score=score, ch_names=ch_names
+    )
     return table, x_hat, err

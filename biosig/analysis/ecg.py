@@ -1,4 +1,4 @@
-"""ECG feature analysis for generated 12-lead ECGs: R-peak and P-Q agreement, report tables, baselines.
+"""ECG analysis of generated 12-lead ECGs: R-peak and P-Q agreement, report tables, baselines.
 
 ECGNet (arXiv 2310.03753) reports that generation preserves **R-peaks** and **P-Q segments**; this
 module measures both per lead, next to honest baselines evaluated in the same run:
@@ -55,13 +55,25 @@ def match_peaks(ref, test, sfreq: float, tol_s: float = 0.05) -> dict:
     sens = tp / len(ref) if len(ref) else np.nan
     ppv = tp / len(test) if len(test) else np.nan
     f1 = 2 * tp / (len(ref) + len(test)) if (len(ref) + len(test)) else np.nan
-    return {"sensitivity": sens, "ppv": ppv, "f1": f1,
-            "mean_abs_dt_ms": float(np.mean(dts)) / sfreq * 1e3 if dts else np.nan}
+    return {
+        "sensitivity": sens,
+        "ppv": ppv,
+        "f1": f1,
+        "mean_abs_dt_ms": float(np.mean(dts)) / sfreq * 1e3 if dts else np.nan,
+    }
 
 
-def feature_agreement_report(real, fake, *, sfreq: float, lead_names: Sequence[str] = LEADS,
-                             reference_lead: str = "II", method: str = "xqrs", tol_s: float = 0.05,
-                             pq_window: tuple[float, float] = (-0.30, -0.05)):
+def feature_agreement_report(
+    real,
+    fake,
+    *,
+    sfreq: float,
+    lead_names: Sequence[str] = LEADS,
+    reference_lead: str = "II",
+    method: str = "xqrs",
+    tol_s: float = 0.05,
+    pq_window: tuple[float, float] = (-0.30, -0.05),
+):
     """Per-lead agreement of R-peaks and P-Q segments between real and generated ECGs.
 
     Columns (means over records): ``r_f1`` (detections in the generated lead vs in the real
@@ -77,11 +89,16 @@ def feature_agreement_report(real, fake, *, sfreq: float, lead_names: Sequence[s
     real = np.asarray(real, dtype=np.float64)
     fake = np.asarray(fake, dtype=np.float64)
     if real.ndim != 3 or real.shape != fake.shape:
-        raise ConfigError(f"expected two (n_records, n_leads, n_times) arrays, got {real.shape}, {fake.shape}")
+        raise ConfigError(
+            f"expected two (n_records, n_leads, n_times) arrays, got {real.shape}, {fake.shape}"
+        )
     N, L, T = real.shape
     names = list(lead_names)
     ref_i = names.index(LEADS[lead_index(reference_lead)])
-    cols = {k: np.full((N, L), np.nan) for k in ("r_f1", "r_dt_ms", "r_amp_mae", "pq_r", "pq_rmse", "p_lag_ms")}
+    cols = {
+        k: np.full((N, L), np.nan)
+        for k in ("r_f1", "r_dt_ms", "r_amp_mae", "pq_r", "pq_rmse", "p_lag_ms")
+    }
     for n in range(N):
         ref_peaks = detect_r_peaks(real[n, ref_i], sfreq, method=method)
         wins = pq_windows(ref_peaks, sfreq, T, pq_window)
@@ -91,7 +108,9 @@ def feature_agreement_report(real, fake, *, sfreq: float, lead_names: Sequence[s
             mt = match_peaks(pr, pf, sfreq, tol_s)
             cols["r_f1"][n, l], cols["r_dt_ms"][n, l] = mt["f1"], mt["mean_abs_dt_ms"]
             if len(ref_peaks):
-                cols["r_amp_mae"][n, l] = np.abs(real[n, l, ref_peaks] - fake[n, l, ref_peaks]).mean()
+                cols["r_amp_mae"][n, l] = np.abs(
+                    real[n, l, ref_peaks] - fake[n, l, ref_peaks]
+                ).mean()
             if wins:
                 seg_r = np.concatenate([real[n, l, a:b] for a, b in wins])
                 seg_f = np.concatenate([fake[n, l, a:b] for a, b in wins])
@@ -100,8 +119,12 @@ def feature_agreement_report(real, fake, *, sfreq: float, lead_names: Sequence[s
                 lags = []
                 for a, b in wins:
                     wr, wf = real[n, l, a:b], fake[n, l, a:b]
-                    lags.append(abs(int(np.argmax(np.abs(wr - np.median(wr))))
-                                    - int(np.argmax(np.abs(wf - np.median(wf))))))
+                    lags.append(
+                        abs(
+                            int(np.argmax(np.abs(wr - np.median(wr))))
+                            - int(np.argmax(np.abs(wf - np.median(wf))))
+                        )
+                    )
                 cols["p_lag_ms"][n, l] = np.mean(lags) / sfreq * 1e3
     return pd.DataFrame({k: _nanmean0(v) for k, v in cols.items()}, index=names)
 
@@ -151,9 +174,17 @@ class LeastSquaresLeadMap:
         return out.astype(np.float32)
 
 
-def evaluation_report(real, predictions: Mapping[str, np.ndarray], *, sfreq: float,
-                      leads: Sequence[str] = PRECORDIAL_LEADS, features: bool = False,
-                      correlation: bool = False, method: str = "xqrs", dtw: bool = False):
+def evaluation_report(
+    real,
+    predictions: Mapping[str, np.ndarray],
+    *,
+    sfreq: float,
+    leads: Sequence[str] = PRECORDIAL_LEADS,
+    features: bool = False,
+    correlation: bool = False,
+    method: str = "xqrs",
+    dtw: bool = False,
+):
     """One table comparing methods (e.g. ECGNet, copy-input, least squares) per lead.
 
     Parameters
@@ -181,9 +212,13 @@ def evaluation_report(real, predictions: Mapping[str, np.ndarray], *, sfreq: flo
             raise ConfigError(f"prediction {name!r} has shape {fake.shape}, real {real.shape}")
         parts = [per_lead_table(real[:, idx], fake[:, idx], lead_names=names, sfreq=sfreq, dtw=dtw)]
         if correlation:
-            parts.append(correlation_report(real[:, idx], fake[:, idx], sfreq=sfreq, lead_names=names))
+            parts.append(
+                correlation_report(real[:, idx], fake[:, idx], sfreq=sfreq, lead_names=names)
+            )
         if features:
-            parts.append(feature_agreement_report(real, fake, sfreq=sfreq, method=method).loc[names])
+            parts.append(
+                feature_agreement_report(real, fake, sfreq=sfreq, method=method).loc[names]
+            )
         df = pd.concat(parts, axis=1)
         df.loc["mean"] = df.mean(axis=0)
         frames[name] = df

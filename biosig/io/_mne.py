@@ -23,7 +23,9 @@ from biosig.io._util import (
 from biosig.signal.recording import Annotations, Recording
 
 
-def read_samples(path: Path, reader, kind: str, *, source=None) -> tuple[np.ndarray, float, list[str]]:
+def read_samples(
+    path: Path, reader, kind: str, *, source=None
+) -> tuple[np.ndarray, float, list[str]]:
     """``(data, sfreq, ch_names)`` read by the MNE ``reader`` (``mne.io.read_raw_edf``...).
 
     ``kind`` (``"EDF"``, ``"BDF"``, ``"GDF"``) is the suffix MNE expects; a file with another
@@ -56,8 +58,15 @@ def undo_scaling(data: np.ndarray, factors) -> np.ndarray:
     return data
 
 
-def pick(path: Path, data: np.ndarray, names: list[str], labels: list[str], units: list[str],
-         n_samples, exclude: Iterable[str]):
+def pick(
+    path: Path,
+    data: np.ndarray,
+    names: list[str],
+    labels: list[str],
+    units: list[str],
+    n_samples,
+    exclude: Iterable[str],
+):
     """Apply ``exclude`` (MNE's channel names or the header's labels).
 
     ``names`` (MNE), ``labels`` (header), ``units`` and ``n_samples`` (samples per record) have
@@ -65,7 +74,11 @@ def pick(path: Path, data: np.ndarray, names: list[str], labels: list[str], unit
     the kept channels stored at a lower rate than the highest (MNE resampled them).
     """
     exclude = set(exclude)
-    keep = [j for j, (n, lab) in enumerate(zip(names, labels)) if n not in exclude and lab not in exclude]
+    keep = [
+        j
+        for j, (n, lab) in enumerate(zip(names, labels))
+        if n not in exclude and lab not in exclude
+    ]
     unknown = exclude - set(names) - set(labels)
     if unknown:
         raise ChannelError(f"exclude names channels {sorted(unknown)} not in {path.name}")
@@ -76,12 +89,23 @@ def pick(path: Path, data: np.ndarray, names: list[str], labels: list[str], unit
     return data[keep], [names[j] for j in keep], [units[j] for j in keep], upsampled
 
 
-def build_recording(path: Path, data: np.ndarray, sfreq: float, names: list[str],
-                    units: list[str], ch_types: Mapping[str, str] | None, onset, duration,
-                    description, meta: dict) -> Recording:
+def build_recording(
+    path: Path,
+    data: np.ndarray,
+    sfreq: float,
+    names: list[str],
+    units: list[str],
+    ch_types: Mapping[str, str] | None,
+    onset,
+    duration,
+    description,
+    meta: dict,
+) -> Recording:
     """The Recording of physical ``data`` in ``units``: channel types (inferred, then the
     caller's overrides), Recording units (EEG µV, ECG mV), ``n_nan``/``n_inf`` in ``meta``."""
-    types = resolve_ch_types(names, units, ch_types, default_voltage="eeg", ecg_leads=True, path=path)
+    types = resolve_ch_types(
+        names, units, ch_types, default_voltage="eeg", ecg_leads=True, path=path
+    )
     data, out_units = to_target_units(data, units, types)
     n_nan, n_inf = count_nonfinite(data)
     return Recording(

@@ -27,7 +27,9 @@ def _loadmat(path: Path, **kwargs) -> dict:
     try:
         return loadmat(path, **kwargs)
     except Exception as err:  # noqa: BLE001 - scipy raises many types on bad files
-        raise InvalidFileError(path, f"not a readable MATLAB file ({type(err).__name__}: {err})") from err
+        raise InvalidFileError(
+            path, f"not a readable MATLAB file ({type(err).__name__}: {err})"
+        ) from err
 
 
 def _variables(mat: dict) -> list[str]:
@@ -55,8 +57,9 @@ def _vector(run, field: str, default=None) -> np.ndarray:
     return np.atleast_1d(np.asarray(value, dtype=np.int64)).reshape(-1)
 
 
-def read_bnci(path: str | os.PathLike, ch_names: list[str], ch_types: list[str],
-              sfreq: float, n_classes: int) -> tuple[Recording, list[dict]]:
+def read_bnci(
+    path: str | os.PathLike, ch_names: list[str], ch_types: list[str], sfreq: float, n_classes: int
+) -> tuple[Recording, list[dict]]:
     """Read a BNCI Horizon ``.mat`` file of runs into one continuous Recording and a trial table.
 
     Parameters
@@ -86,8 +89,11 @@ def read_bnci(path: str | os.PathLike, ch_names: list[str], ch_types: list[str],
     mat = _loadmat(path, struct_as_record=False, squeeze_me=True)
     if "data" not in mat:
         keys = _variables(mat)
-        hint = (" (this looks like a true-label file; the GDF form needs A0xT.gdf beside it)"
-                if "classlabel" in keys else "")
+        hint = (
+            " (this looks like a true-label file; the GDF form needs A0xT.gdf beside it)"
+            if "classlabel" in keys
+            else ""
+        )
         raise InvalidFileError(path, f"no 'data' variable (has {keys}){hint}")
     n_chans = len(ch_names)
     chunks, trials = [], []
@@ -98,26 +104,43 @@ def read_bnci(path: str | os.PathLike, ch_names: list[str], ch_types: list[str],
                 raise InvalidFileError(path, f"run {i}: struct lacks field {field!r}")
         x = np.asarray(run.X, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != n_chans:
-            raise InvalidFileError(path, f"run {i}: X has shape {x.shape}, expected (n_samples, {n_chans})")
+            raise InvalidFileError(
+                path, f"run {i}: X has shape {x.shape}, expected (n_samples, {n_chans})"
+            )
         if abs(float(run.fs) - sfreq) > 1e-6:
             raise InvalidFileError(path, f"run {i}: fs = {run.fs}, expected {sfreq:g}")
         start, y = _vector(run, "trial"), _vector(run, "y")
         art = _vector(run, "artifacts", np.zeros(len(y)))
         if len(start) != len(y) or len(art) != len(y):
-            raise InvalidFileError(path, f"run {i}: {len(start)} trial starts, {len(y)} labels, "
-                                         f"{len(art)} artifact flags")
+            raise InvalidFileError(
+                path,
+                f"run {i}: {len(start)} trial starts, {len(y)} labels, {len(art)} artifact flags",
+            )
         if len(start) and (start.min() < 1 or start.max() > x.shape[0]):
-            raise InvalidFileError(path, f"run {i}: trial start outside the run's {x.shape[0]} samples")
+            raise InvalidFileError(
+                path, f"run {i}: trial start outside the run's {x.shape[0]} samples"
+            )
         if len(y) and (y.min() < 1 or y.max() > n_classes):
             raise InvalidFileError(path, f"run {i}: labels y must be 1..{n_classes}")
         chunks.append(x.T)
         for t, lab, rej in zip(start, y, art):
-            trials.append({"trial": len(trials), "run": k, "onset": float((t - 1 + offset) / sfreq),
-                           "label": int(lab) - 1, "rejected": bool(rej == 1)})
+            trials.append(
+                {
+                    "trial": len(trials),
+                    "run": k,
+                    "onset": float((t - 1 + offset) / sfreq),
+                    "label": int(lab) - 1,
+                    "rejected": bool(rej == 1),
+                }
+            )
         k += bool(len(start))
         offset += x.shape[0]
     rec = Recording(
-        data=np.concatenate(chunks, axis=1), sfreq=sfreq, ch_names=ch_names, ch_types=ch_types,
-        units=["uV"] * n_chans, meta={"format": "BNCI mat", "source": path.name},
+        data=np.concatenate(chunks, axis=1),
+        sfreq=sfreq,
+        ch_names=ch_names,
+        ch_types=ch_types,
+        units=["uV"] * n_chans,
+        meta={"format": "BNCI mat", "source": path.name},
     )
     return rec, trials

@@ -33,16 +33,28 @@ def read_rec(path: str | os.PathLike, n_channels: int = 22) -> np.ndarray:
             continue
         parts = [p.strip() for p in s.split(",")]
         if len(parts) != 4:
-            raise InvalidFileError(path, f"row {i}: expected 4 fields 'channel,start,stop,label', got {s!r}")
+            raise InvalidFileError(
+                path, f"row {i}: expected 4 fields 'channel,start,stop,label', got {s!r}"
+            )
         try:
-            ch, start, stop, lab = int(float(parts[0])), float(parts[1]), float(parts[2]), float(parts[3])
+            ch, start, stop, lab = (
+                int(float(parts[0])),
+                float(parts[1]),
+                float(parts[2]),
+                float(parts[3]),
+            )
         except ValueError:
             raise InvalidFileError(path, f"row {i}: non-numeric field in {s!r}") from None
         if not np.isfinite(lab) or lab != int(lab) or not 1 <= int(lab) <= 6:
-            raise InvalidFileError(path, f"row {i}: unknown label {parts[3]!r} (TUEV labels are 1..6 = "
-                                         "SPSW, GPED, PLED, EYEM, ARTF, BCKG)")
+            raise InvalidFileError(
+                path,
+                f"row {i}: unknown label {parts[3]!r} (TUEV labels are 1..6 = "
+                "SPSW, GPED, PLED, EYEM, ARTF, BCKG)",
+            )
         if not 0 <= ch < n_channels:
-            raise InvalidFileError(path, f"row {i}: channel {ch} outside the {n_channels}-channel montage")
+            raise InvalidFileError(
+                path, f"row {i}: channel {ch} outside the {n_channels}-channel montage"
+            )
         if not (np.isfinite(start) and np.isfinite(stop)) or start < 0 or stop <= start:
             raise InvalidFileError(path, f"row {i}: bad event times start={start}, stop={stop}")
         rows.append((ch, start, stop, int(lab)))

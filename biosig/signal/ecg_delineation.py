@@ -37,7 +37,9 @@ def _refine(x: np.ndarray, peaks: np.ndarray, radius: int) -> np.ndarray:
     return np.unique(np.asarray(out, dtype=np.int64))
 
 
-def detect_r_peaks(signal, sfreq: float, *, method: str = "xqrs", refine_s: float = 0.05) -> np.ndarray:
+def detect_r_peaks(
+    signal, sfreq: float, *, method: str = "xqrs", refine_s: float = 0.05
+) -> np.ndarray:
     """R-peak sample indices in one lead (mV).
 
     Parameters
@@ -51,11 +53,15 @@ def detect_r_peaks(signal, sfreq: float, *, method: str = "xqrs", refine_s: floa
     if not np.all(np.isfinite(x)):
         raise ConfigError("signal holds NaN or infinite values")
     if len(x) < int(0.5 * sfreq):
-        raise ConfigError(f"need at least 0.5 s of signal for R-peak detection, got {len(x)} samples")
+        raise ConfigError(
+            f"need at least 0.5 s of signal for R-peak detection, got {len(x)} samples"
+        )
     if method == "xqrs":
         from wfdb import processing
 
-        peaks = np.asarray(processing.xqrs_detect(x, fs=float(sfreq), verbose=False), dtype=np.int64)
+        peaks = np.asarray(
+            processing.xqrs_detect(x, fs=float(sfreq), verbose=False), dtype=np.int64
+        )
     elif method == "energy":
         from scipy import signal as sps
 
@@ -65,18 +71,24 @@ def detect_r_peaks(signal, sfreq: float, *, method: str = "xqrs", refine_s: floa
         e = np.gradient(y) ** 2
         w = max(1, int(round(0.15 * sfreq)))
         e = np.convolve(e, np.ones(w) / w, mode="same")
-        peaks, _ = sps.find_peaks(e, height=0.3 * e.max() if e.max() > 0 else np.inf,
-                                  distance=max(1, int(0.25 * sfreq)))
+        peaks, _ = sps.find_peaks(
+            e, height=0.3 * e.max() if e.max() > 0 else np.inf, distance=max(1, int(0.25 * sfreq))
+        )
     else:
         raise ConfigError(f"method must be 'xqrs' or 'energy', got {method!r}")
     return _refine(x, peaks, max(1, int(round(refine_s * sfreq))))
 
 
-def pq_windows(r_peaks, sfreq: float, n_times: int, pq_window: tuple[float, float] = (-0.30, -0.05)):
-    """``(start, stop)`` sample windows of the P-Q segment before each R-peak (fully inside the record)."""
+def pq_windows(
+    r_peaks, sfreq: float, n_times: int, pq_window: tuple[float, float] = (-0.30, -0.05)
+):
+    """``(start, stop)`` sample windows of the P-Q segment before each R-peak (fully inside the
+    record)."""
     lo_s, hi_s = pq_window
     if not lo_s < hi_s <= 0:
-        raise ConfigError(f"pq_window must satisfy start < stop <= 0 (s relative to R), got {pq_window}")
+        raise ConfigError(
+            f"pq_window must satisfy start < stop <= 0 (s relative to R), got {pq_window}"
+        )
     out = []
     for r in np.asarray(r_peaks, dtype=np.int64):
         a, b = r + int(round(lo_s * sfreq)), r + int(round(hi_s * sfreq))
@@ -85,9 +97,16 @@ def pq_windows(r_peaks, sfreq: float, n_times: int, pq_window: tuple[float, floa
     return out
 
 
-def annotation_masks(ecg, sfreq: float, *, reference_lead: str = "II", method: str = "xqrs",
-                     r_half_width_s: float = 0.04, pq_window: tuple[float, float] = (-0.30, -0.05),
-                     lead_names: Sequence[str] = LEADS) -> np.ndarray:
+def annotation_masks(
+    ecg,
+    sfreq: float,
+    *,
+    reference_lead: str = "II",
+    method: str = "xqrs",
+    r_half_width_s: float = 0.04,
+    pq_window: tuple[float, float] = (-0.30, -0.05),
+    lead_names: Sequence[str] = LEADS,
+) -> np.ndarray:
     """R-peak and P-Q segment masks ``(..., 2, n_times)`` (float32 0/1) for 12-lead ECGs (mV).
 
     Channel 0: ±``r_half_width_s`` around each R-peak; channel 1: the P-Q windows. Peaks are
@@ -132,9 +151,15 @@ class ECGAnnotationChannels(Step):
             names = [normalize_lead_name(n) for n in rec.ch_names]
         except ChannelError as err:
             raise ChannelError(f"{rec.meta.get('source', 'recording')}: {err}") from None
-        masks = annotation_masks(rec.data, rec.sfreq, reference_lead=self.reference_lead,
-                                 method=self.method, r_half_width_s=self.r_half_width_s,
-                                 pq_window=(self.pq_start_s, self.pq_stop_s), lead_names=names)
+        masks = annotation_masks(
+            rec.data,
+            rec.sfreq,
+            reference_lead=self.reference_lead,
+            method=self.method,
+            r_half_width_s=self.r_half_width_s,
+            pq_window=(self.pq_start_s, self.pq_stop_s),
+            lead_names=names,
+        )
         n = rec.data.shape[0]
         return replace(
             rec,

@@ -62,7 +62,8 @@ def canonical_lead(name: str) -> str:
 
 
 def normalize_lead_name(name: str) -> str:
-    """Map spellings such as ``"AVR"``, ``"avr"``, ``"v1"`` to the canonical name (``"aVR"``, ``"V1"``)."""
+    """Map spellings such as ``"AVR"``, ``"avr"``, ``"v1"`` to the canonical name (``"aVR"``,
+    ``"V1"``)."""
     key = str(name).strip().upper()
     if key not in _ALIASES:
         raise ChannelError(f"unknown ECG lead {name!r}; expected one of {', '.join(LEADS)}")
@@ -89,7 +90,8 @@ def derive_limb_leads(lead_i, lead_ii):
 
 
 def limb_leads_from(lead: str, value, other: str, other_value):
-    """Solve ``(I, II)`` from two distinct limb leads (any two of the six are linearly independent)."""
+    """Solve ``(I, II)`` from two distinct limb leads (any two of the six are linearly
+    independent)."""
     a = LIMB_COEFFS[normalize_lead_name(lead)]
     b = LIMB_COEFFS[normalize_lead_name(other)]
     det = a[0] * b[1] - a[1] * b[0]
@@ -101,7 +103,8 @@ def limb_leads_from(lead: str, value, other: str, other_value):
 
 
 def einthoven_residual(ecg, lead_names: Sequence[str] = LEADS):
-    """Largest absolute violation of the four derived-lead identities in a ``(..., 12, T)`` array (mV)."""
+    """Largest absolute violation of the four derived-lead identities in a ``(..., 12, T)``
+    array (mV)."""
     names = [normalize_lead_name(n) for n in lead_names]
     x = np.asarray(ecg, dtype=np.float64)
     get = {n: x[..., names.index(n), :] for n in LIMB_LEADS}

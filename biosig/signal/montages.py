@@ -28,8 +28,15 @@ import numpy as np
 
 from biosig.errors import ChannelError
 
-__all__ = ["MONTAGES", "TUH_REF_CHANNELS", "tuh_electrode", "bipolar", "bipolar_names", "bipolar_pairs",
-           "apply_bipolar"]
+__all__ = [
+    "MONTAGES",
+    "TUH_REF_CHANNELS",
+    "tuh_electrode",
+    "bipolar",
+    "bipolar_names",
+    "bipolar_pairs",
+    "apply_bipolar",
+]
 
 _TCP22 = [
     ("FP1", "F7"), ("F7", "T3"), ("T3", "T5"), ("T5", "O1"),
@@ -60,7 +67,8 @@ _TUH_NAME = re.compile(r"^EEG\s+([A-Z0-9]+)-(REF|LE)$", re.IGNORECASE)
 
 
 def tuh_electrode(name: str) -> str | None:
-    """``"EEG FP1-REF"`` -> ``"FP1"``; ``None`` for anything that is not a referential EEG channel."""
+    """``"EEG FP1-REF"`` -> ``"FP1"``; ``None`` for anything that is not a referential EEG
+    channel."""
     m = _TUH_NAME.match(name.strip())
     return m.group(1).upper() if m else None
 
@@ -75,11 +83,14 @@ def bipolar_pairs(montage: str) -> list[tuple[str, str]]:
     try:
         return list(MONTAGES[montage])
     except KeyError:
-        raise ChannelError(f"unknown montage {montage!r}; choose one of {sorted(MONTAGES)}") from None
+        raise ChannelError(
+            f"unknown montage {montage!r}; choose one of {sorted(MONTAGES)}"
+        ) from None
 
 
-def bipolar(data: np.ndarray, ch_names: list[str], pairs, *, source: str = "",
-            what: str = "bipolar montage") -> tuple[np.ndarray, list[int]]:
+def bipolar(
+    data: np.ndarray, ch_names: list[str], pairs, *, source: str = "", what: str = "bipolar montage"
+) -> tuple[np.ndarray, list[int]]:
     """Bipolar derivations ``anode - cathode`` of ``(n_chans, n_times)`` referential data.
 
     Channel names are matched exactly, else case-insensitively (``"Fp1"`` for ``"FP1"``).
@@ -95,17 +106,20 @@ def bipolar(data: np.ndarray, ch_names: list[str], pairs, *, source: str = "",
     missing = sorted({c for pair in pairs for c in pair if find(c) is None})
     if missing:
         where = f"{source}: " if source else ""
-        raise ChannelError(f"{where}{what} needs channels {missing} that are missing "
-                           f"(has {list(ch_names)})")
+        raise ChannelError(
+            f"{where}{what} needs channels {missing} that are missing (has {list(ch_names)})"
+        )
     x = np.asarray(data)
     anodes = [find(a) for a, _ in pairs]
     cathodes = [find(c) for _, c in pairs]
     return (x[anodes] - x[cathodes]).astype(np.float32), anodes
 
 
-def apply_bipolar(data: np.ndarray, electrodes: list[str], montage: str = "tcp22",
-                  source: str = "") -> np.ndarray:
+def apply_bipolar(
+    data: np.ndarray, electrodes: list[str], montage: str = "tcp22", source: str = ""
+) -> np.ndarray:
     """The derivations of ``montage`` (a key of :data:`MONTAGES`) from ``(n_electrodes, n_times)``
     referential data (µV) with one electrode name per row; ``(n_pairs, n_times)`` float32."""
-    return bipolar(data, electrodes, bipolar_pairs(montage), source=source,
-                   what=f"montage {montage!r}")[0]
+    return bipolar(
+        data, electrodes, bipolar_pairs(montage), source=source, what=f"montage {montage!r}"
+    )[0]

@@ -166,7 +166,9 @@ class Bandpass(Step):
         if self.high is not None and self.high >= nyq:
             raise ConfigError(f"Bandpass.high={self.high} Hz must be below Nyquist ({nyq} Hz)")
         if self.low is not None and self.high is not None:
-            sos = signal.butter(self.order, [self.low, self.high], "bandpass", fs=rec.sfreq, output="sos")
+            sos = signal.butter(
+                self.order, [self.low, self.high], "bandpass", fs=rec.sfreq, output="sos"
+            )
         elif self.low is not None:
             sos = signal.butter(self.order, self.low, "highpass", fs=rec.sfreq, output="sos")
         else:
@@ -198,7 +200,9 @@ class Notch(Step):
             return data
 
         pad = int(rec.sfreq * self.quality / self.freq)
-        return rec.copy(data=_filter_around_gaps(rec.data.astype(np.float64), notch, pad).astype(np.float32))
+        return rec.copy(
+            data=_filter_around_gaps(rec.data.astype(np.float64), notch, pad).astype(np.float32)
+        )
 
 
 @dataclass
@@ -214,7 +218,9 @@ class Resample(Step):
             return rec
         up, down = _ratio(self.sfreq, rec.sfreq)
         bad = ~np.isfinite(rec.data)
-        data = _filter_around_gaps(rec.data, lambda x: signal.resample_poly(x, up, down, axis=-1), None)
+        data = _filter_around_gaps(
+            rec.data, lambda x: signal.resample_poly(x, up, down, axis=-1), None
+        )
         data = _carry_gaps(data, bad, up, down)
         return rec.copy(data=data.astype(np.float32), sfreq=self.sfreq)
 
@@ -239,7 +245,8 @@ class BipolarMontage(Step):
     """Derive bipolar channels ``anode - cathode`` (EEG, unit of the first anode).
 
     ``pairs`` lists ``(anode, cathode)`` channel names; or ``montage`` names one of
-    :data:`biosig.signal.montages.MONTAGES` (e.g. ``"tcp22"``, electrodes matched case-insensitively).
+    :data:`biosig.signal.montages.MONTAGES` (e.g. ``"tcp22"``; electrodes are matched
+    case-insensitively).
     ``names`` overrides the ``"A-B"`` channel names. See :func:`biosig.signal.montages.bipolar`.
     """
 
@@ -255,12 +262,18 @@ class BipolarMontage(Step):
         from biosig.signal.montages import bipolar, bipolar_pairs
 
         pairs = bipolar_pairs(self.montage) if self.montage is not None else list(self.pairs)
-        data, index = bipolar(rec.data, rec.ch_names, pairs, source=_where(rec),
-                              what=f"montage {self.montage!r}" if self.montage else "bipolar montage")
+        data, index = bipolar(
+            rec.data,
+            rec.ch_names,
+            pairs,
+            source=_where(rec),
+            what=f"montage {self.montage!r}" if self.montage else "bipolar montage",
+        )
         names = self.names or [f"{a}-{c}" for a, c in pairs]
         unit = rec.units[index[0]] if pairs else ""
-        return rec.copy(data=data, ch_names=names, ch_types=["eeg"] * len(names),
-                        units=[unit] * len(names))
+        return rec.copy(
+            data=data, ch_names=names, ch_types=["eeg"] * len(names), units=[unit] * len(names)
+        )
 
 
 @dataclass
@@ -284,7 +297,7 @@ class Clip(Step):
 
 
 def _mne_call(rec: Recording, what: str, fn):
-    """Run an MNE filter function quietly; its errors become :class:`ConfigError` naming the file."""
+    """Run an MNE filter function quietly; its errors become a ConfigError naming the file."""
     import mne
 
     try:
@@ -296,14 +309,17 @@ def _mne_call(rec: Recording, what: str, fn):
 
 def _check_below_nyquist(rec: Recording, what: str, freq: float | None) -> None:
     if freq is not None and freq >= rec.sfreq / 2:
-        raise ConfigError(f"{what}={freq} Hz is not below the Nyquist frequency of "
-                          f"{_where(rec)} ({rec.sfreq / 2} Hz)")
+        raise ConfigError(
+            f"{what}={freq} Hz is not below the Nyquist frequency of "
+            f"{_where(rec)} ({rec.sfreq / 2} Hz)"
+        )
 
 
 @dataclass
 class FIRBandpass(Step):
     """Zero-phase FIR band-pass as MNE's ``raw.filter(low, high)`` (firwin, Hamming window,
-    automatic transition bands and length); ``low=None`` gives a low-pass, ``high=None`` a high-pass.
+    automatic transition bands and length); ``low=None`` gives a low-pass, ``high=None`` a
+    high-pass.
     """
 
     low: float | None = None
@@ -323,8 +339,9 @@ class FIRBandpass(Step):
         def run(x):
             return mne.filter.filter_data(x, rec.sfreq, self.low, self.high, verbose="error")
 
-        data = _mne_call(rec, "FIRBandpass", lambda: _filter_around_gaps(
-            rec.data.astype(np.float64), run, reach))
+        data = _mne_call(
+            rec, "FIRBandpass", lambda: _filter_around_gaps(rec.data.astype(np.float64), run, reach)
+        )
         return rec.copy(data=np.asarray(data, dtype=np.float32))
 
 
@@ -344,8 +361,9 @@ class FIRNotch(Step):
             return mne.filter.notch_filter(x, rec.sfreq, self.freq, verbose="error")
 
         reach = int(np.ceil(3.3 * rec.sfreq))  # MNE's 'auto' length for a 1-Hz transition band
-        data = _mne_call(rec, "FIRNotch", lambda: _filter_around_gaps(
-            rec.data.astype(np.float64), run, reach))
+        data = _mne_call(
+            rec, "FIRNotch", lambda: _filter_around_gaps(rec.data.astype(np.float64), run, reach)
+        )
         return rec.copy(data=np.asarray(data, dtype=np.float32))
 
 
@@ -368,11 +386,13 @@ class FFTResample(Step):
         bad = ~np.isfinite(rec.data)
 
         def run(x):
-            return mne.filter.resample(x, up=self.sfreq, down=rec.sfreq, npad=self.npad,
-                                       verbose="error")
+            return mne.filter.resample(
+                x, up=self.sfreq, down=rec.sfreq, npad=self.npad, verbose="error"
+            )
 
-        data = _mne_call(rec, "FFTResample", lambda: _filter_around_gaps(
-            rec.data.astype(np.float64), run, None))
+        data = _mne_call(
+            rec, "FFTResample", lambda: _filter_around_gaps(rec.data.astype(np.float64), run, None)
+        )
         data = _carry_gaps(np.asarray(data, dtype=np.float32), bad, *_ratio(self.sfreq, rec.sfreq))
         return rec.copy(data=data, sfreq=self.sfreq)
 
@@ -407,8 +427,10 @@ class ExtendEdges(Step):
             data = np.pad(rec.data, ((0, 0), (shift, shift)))
         offset = shift / rec.sfreq
         ann = rec.annotations
-        out = rec.copy(data=data, annotations=type(ann)(ann.onset + offset, ann.duration.copy(),
-                                                         ann.description.copy()))
+        out = rec.copy(
+            data=data,
+            annotations=type(ann)(ann.onset + offset, ann.duration.copy(), ann.description.copy()),
+        )
         out.meta["edge"] = self.mode
         out.meta["edge_offset_s"] = float(rec.meta.get("edge_offset_s", 0.0)) + offset
         out.meta.setdefault("n_times_original", n)

@@ -9,9 +9,25 @@ import numpy as np
 
 #: Header fields that may identify a person; readers never copy them into ``Recording.meta``.
 IDENTIFYING_KEYS = frozenset(
-    {"patient", "patient_id", "subject_info", "name", "birthday", "birthdate", "his_id",
-     "first_name", "last_name", "meas_date", "recording_date", "experimenter", "device_info",
-     "record_name", "comments", "hospital", "address"}
+    {
+        "patient",
+        "patient_id",
+        "subject_info",
+        "name",
+        "birthday",
+        "birthdate",
+        "his_id",
+        "first_name",
+        "last_name",
+        "meas_date",
+        "recording_date",
+        "experimenter",
+        "device_info",
+        "record_name",
+        "comments",
+        "hospital",
+        "address",
+    }
 )
 
 
@@ -70,7 +86,9 @@ class Recording:
     def __post_init__(self):
         self.data = np.asarray(self.data, dtype=np.float32)
         if self.data.ndim != 2:
-            raise ValueError(f"Recording data must be 2-D (channels x times), got {self.data.shape}")
+            raise ValueError(
+                f"Recording data must be 2-D (channels x times), got {self.data.shape}"
+            )
         self.sfreq = float(self.sfreq)
         if not self.sfreq > 0:
             raise ValueError(f"sampling rate must be positive, got {self.sfreq}")

@@ -56,8 +56,15 @@ class EventWindows(Windower):
             if start < 0 or start + n > rec.n_times:
                 skipped += 1
                 continue
-            rows.append({"start": start, "label": int(self.mapping[desc]), "onset": float(onset) - shift,
-                         "event": str(desc), **self.event_fields(rec, k)})
+            rows.append(
+                {
+                    "start": start,
+                    "label": int(self.mapping[desc]),
+                    "onset": float(onset) - shift,
+                    "event": str(desc),
+                    **self.event_fields(rec, k),
+                }
+            )
         return rows, skipped
 
     def event_fields(self, rec: Recording, k: int) -> dict:

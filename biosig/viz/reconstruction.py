@@ -17,9 +17,16 @@ def _time_axis(n_times: int, sfreq: float | None):
     return np.arange(n_times), "sample"
 
 
-def plot_reconstructions(x, x_hat, sfreq: float | None = None,
-                         ch_names: Sequence[str] | None = None, generated=None,
-                         max_channels: int = 4, title: str | None = None, titles=None):
+def plot_reconstructions(
+    x,
+    x_hat,
+    sfreq: float | None = None,
+    ch_names: Sequence[str] | None = None,
+    generated=None,
+    max_channels: int = 4,
+    title: str | None = None,
+    titles=None,
+):
     """Overlay originals and reconstructions (one column per trial, one row per channel).
 
     ``x`` and ``x_hat`` are ``(n_trials, C, T)`` (µV); ``generated`` (optional, ``(n, C, T)``)
@@ -66,9 +73,17 @@ def plot_reconstructions(x, x_hat, sfreq: float | None = None,
     return fig
 
 
-def plot_worst_trials(x, x_hat, table: pd.DataFrame, n: int = 3, sfreq: float | None = None,
-                      ch_names: Sequence[str] | None = None, max_channels: int = 4):
-    """The ``n`` highest-scoring trials of ``table`` (from :func:`biosig.analysis.anomaly.flag_trials`) against their
+def plot_worst_trials(
+    x,
+    x_hat,
+    table: pd.DataFrame,
+    n: int = 3,
+    sfreq: float | None = None,
+    ch_names: Sequence[str] | None = None,
+    max_channels: int = 4,
+):
+    """The ``n`` highest-scoring trials of ``table`` (from
+    :func:`biosig.analysis.anomaly.flag_trials`) against their
     reconstructions; for each trial the channels with the largest z-scores come first."""
     top = table.head(n)
     pos = list(top.index)
@@ -78,14 +93,24 @@ def plot_worst_trials(x, x_hat, table: pd.DataFrame, n: int = 3, sfreq: float | 
     sel_x, sel_h, labels = [], [], []
     for p, (_, row) in zip(pos, top.iterrows()):
         order = [names.index(row["worst_channel"])] + [
-            j for j in range(len(names)) if names[j] != row["worst_channel"]]
+            j for j in range(len(names)) if names[j] != row["worst_channel"]
+        ]
         sel_x.append(x[p][order])
         sel_h.append(x_hat[p][order])
         labels.append([names[j] for j in order])
-    titles = [f"subj {r['subject']} trial {r['trial']}: z={r['robust_z']:.1f}"
-              + (" (flagged)" if r["flagged"] else "") for _, r in top.iterrows()]
-    fig = plot_reconstructions(np.stack(sel_x), np.stack(sel_h), sfreq=sfreq,
-                               ch_names=None, max_channels=max_channels, titles=titles)
+    titles = [
+        f"subj {r['subject']} trial {r['trial']}: z={r['robust_z']:.1f}"
+        + (" (flagged)" if r["flagged"] else "")
+        for _, r in top.iterrows()
+    ]
+    fig = plot_reconstructions(
+        np.stack(sel_x),
+        np.stack(sel_h),
+        sfreq=sfreq,
+        ch_names=None,
+        max_channels=max_channels,
+        titles=titles,
+    )
     # channel order differs per trial: label each panel
     axes = np.asarray(fig.axes).reshape(min(x.shape[1], max_channels), len(labels))
     for col, lab in enumerate(labels):
