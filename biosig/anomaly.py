@@ -1,7 +1,15 @@
-"""Deprecated: moved to :mod:`biosig.analysis.anomaly`, figures to :mod:`biosig.viz.reconstruction`."""
+"""Deprecated: moved to :mod:`biosig.analysis.anomaly`, figures to
+:mod:`biosig.viz.reconstruction`."""
 
-_ANALYSIS = ("MAD_SCALE", "extract_trials", "flag_trials", "reconstruct_trials",
-             "robust_threshold", "score_trials", "trial_errors")
+_ANALYSIS = (
+    "MAD_SCALE",
+    "extract_trials",
+    "flag_trials",
+    "reconstruct_trials",
+    "robust_threshold",
+    "score_trials",
+    "trial_errors",
+)
 _PLOTS = ("plot_reconstructions", "plot_worst_trials")
 
 

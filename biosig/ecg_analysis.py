@@ -1,8 +1,13 @@
 """Deprecated: moved to :mod:`biosig.analysis.ecg` (reports, baselines) and
 :mod:`biosig.signal.ecg_delineation` (R-peaks, P-Q windows, the annotation-channel step)."""
 
-_ANALYSIS = ("match_peaks", "feature_agreement_report", "copy_input", "LeastSquaresLeadMap",
-             "evaluation_report")
+_ANALYSIS = (
+    "match_peaks",
+    "feature_agreement_report",
+    "copy_input",
+    "LeastSquaresLeadMap",
+    "evaluation_report",
+)
 _SIGNAL = ("detect_r_peaks", "pq_windows", "annotation_masks", "ECGAnnotationChannels")
 
 

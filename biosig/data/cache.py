@@ -72,8 +72,14 @@ class WindowCache:
         expected = int(np.prod(shape)) * 4
         if not x_file.exists() or x_file.stat().st_size != expected:
             size = x_file.stat().st_size if x_file.exists() else "missing"
-            raise InvalidFileError(x_file, f"size {size} does not match shape {shape} ({expected} bytes)")
-        self.X = np.memmap(x_file, dtype=np.float32, mode="r", shape=shape) if expected else np.zeros(shape, np.float32)
+            raise InvalidFileError(
+                x_file, f"size {size} does not match shape {shape} ({expected} bytes)"
+            )
+        self.X = (
+            np.memmap(x_file, dtype=np.float32, mode="r", shape=shape)
+            if expected
+            else np.zeros(shape, np.float32)
+        )
         self.y = np.load(self.path / "y.npy")
         self.meta = pd.read_csv(self.path / "meta.csv", keep_default_na=False)
         if len(self.y) != shape[0] or len(self.meta) != shape[0]:
@@ -117,13 +123,21 @@ def _locked(lock_path: Path):
 def _meta_fields(ref: dict) -> dict:
     leaked = IDENTIFYING_KEYS.intersection(k.lower() for k in ref)
     if leaked:
-        raise BiosigError(f"record index or window carries identifying fields {sorted(leaked)}; "
-                          "they must never reach a cache")
+        raise BiosigError(
+            f"record index or window carries identifying fields {sorted(leaked)}; "
+            "they must never reach a cache"
+        )
     return {k: v for k, v in ref.items() if k not in ("label", "labels") and np.isscalar(v)}
 
 
-def build_cache(source, preprocessing, windows, path: Path, nan_policy: str = "reject",
-                progress: bool | None = None) -> WindowCache:
+def build_cache(
+    source,
+    preprocessing,
+    windows,
+    path: Path,
+    nan_policy: str = "reject",
+    progress: bool | None = None,
+) -> WindowCache:
     """Stream every record of ``source`` through ``preprocessing`` and ``windows`` into ``path``."""
     if nan_policy not in NAN_POLICIES:
         raise BiosigError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
@@ -132,8 +146,13 @@ def build_cache(source, preprocessing, windows, path: Path, nan_policy: str = "r
         raise BiosigError(f"dataset {source.name!r} has no records")
     tmp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
-    stats = {"records": 0, "windows": 0, "nan_rejected": 0, "nan_interpolated": 0,
-             "skipped_out_of_bounds": 0}
+    stats = {
+        "records": 0,
+        "windows": 0,
+        "nan_rejected": 0,
+        "nan_interpolated": 0,
+        "skipped_out_of_bounds": 0,
+    }
     meta_rows, labels = [], []
     ch_names = sfreq = n_times = None
     show = sys.stderr.isatty() if progress is None else progress
@@ -149,8 +168,9 @@ def build_cache(source, preprocessing, windows, path: Path, nan_policy: str = "r
                     n_times = windows.n_times(sfreq)
                 elif rec.ch_names != ch_names or abs(rec.sfreq - sfreq) > 1e-6 * sfreq:
                     raise ChannelError(
-                        f"{where}: channels/sampling rate {rec.ch_names} @ {rec.sfreq} Hz differ from "
-                        f"the first record's {ch_names} @ {sfreq} Hz; add PickChannels/Resample steps"
+                        f"{where}: channels/sampling rate {rec.ch_names} @ {rec.sfreq} Hz differ "
+                        f"from the first record's {ch_names} @ {sfreq} Hz; add "
+                        "PickChannels/Resample steps"
                     )
                 rows, skipped = windows(rec, ref)
                 stats["skipped_out_of_bounds"] += skipped
@@ -158,10 +178,12 @@ def build_cache(source, preprocessing, windows, path: Path, nan_policy: str = "r
                 base = _meta_fields(ref)
                 block = []
                 for k, row in enumerate(rows):
-                    x = rec.data[:, row["start"]: row["start"] + n_times]
+                    x = rec.data[:, row["start"] : row["start"] + n_times]
                     if not np.isfinite(x).all():
                         if nan_policy == "raise":
-                            raise InvalidFileError(where, f"non-finite samples in window at {row['onset']:.3f} s")
+                            raise InvalidFileError(
+                                where, f"non-finite samples in window at {row['onset']:.3f} s"
+                            )
                         x = interpolate_gaps(x, empty=None) if nan_policy == "interpolate" else None
                         if x is None:
                             stats["nan_rejected"] += 1
@@ -170,10 +192,18 @@ def build_cache(source, preprocessing, windows, path: Path, nan_policy: str = "r
                     block.append(x)
                     labels.append(row["label"])
                     extra = _meta_fields({f: v for f, v in row.items() if f not in _ROW_KEYS})
-                    meta_rows.append({**base, **extra, "window": k, "onset": row["onset"],
-                                      "event": row.get("event", ""),
-                                      "label": row["label"] if np.isscalar(row["label"]) else
-                                      ";".join(map(str, row["label"]))})
+                    meta_rows.append(
+                        {
+                            **base,
+                            **extra,
+                            "window": k,
+                            "onset": row["onset"],
+                            "event": row.get("event", ""),
+                            "label": row["label"]
+                            if np.isscalar(row["label"])
+                            else ";".join(map(str, row["label"])),
+                        }
+                    )
                 if block:
                     fx.write(np.ascontiguousarray(np.stack(block), dtype=np.float32).tobytes())
             fx.flush()
@@ -181,8 +211,10 @@ def build_cache(source, preprocessing, windows, path: Path, nan_policy: str = "r
         n = len(meta_rows)
         stats["windows"] = n
         if n == 0:
-            raise BiosigError(f"dataset {source.name!r}: no window in {stats['records']} records "
-                              f"with windows {windows.params()} (stats: {stats})")
+            raise BiosigError(
+                f"dataset {source.name!r}: no window in {stats['records']} records "
+                f"with windows {windows.params()} (stats: {stats})"
+            )
         if source.multilabel:
             y = np.zeros((n, len(source.classes)), np.float32)
             for i, lab in enumerate(labels):
@@ -225,8 +257,14 @@ def pipeline(source, preprocessing=()) -> list:
     return [*(own() if own is not None else ()), *(preprocessing or ())]
 
 
-def get_cache(source, preprocessing=(), windows=None, root: str | Path | None = None,
-              nan_policy: str = "reject", progress: bool | None = None) -> WindowCache:
+def get_cache(
+    source,
+    preprocessing=(),
+    windows=None,
+    root: str | Path | None = None,
+    nan_policy: str = "reject",
+    progress: bool | None = None,
+) -> WindowCache:
     """Open the cache for these inputs, building it first if it does not exist yet.
 
     ``preprocessing`` runs after the dataset's own steps (see :func:`pipeline`).

@@ -22,7 +22,20 @@ from biosig.datasets.tuev import TUEV
 from biosig.datasets.wfdb_records import WFDBRecords
 
 __all__ = [
-    "BCIIV2a", "CinC", "DatasetSource", "EEGMMIDB", "PTBXL", "RecordingFiles", "RemoteFile", "SyntheticECG",
-    "SyntheticMI", "TUEV", "WFDBRecords", "download_file", "extract_archive", "simulate_ecg12",
-    "simulate_mi_eeg", "write_recordings",
+    "BCIIV2a",
+    "CinC",
+    "DatasetSource",
+    "EEGMMIDB",
+    "PTBXL",
+    "RecordingFiles",
+    "RemoteFile",
+    "SyntheticECG",
+    "SyntheticMI",
+    "TUEV",
+    "WFDBRecords",
+    "download_file",
+    "extract_archive",
+    "simulate_ecg12",
+    "simulate_mi_eeg",
+    "write_recordings",
 ]

@@ -128,26 +128,34 @@ class BCIIV2a(DatasetSource):
         self.classes = list(classes)
         unknown = [c for c in self.classes if c not in BCIIV2A_CLASSES]
         if unknown or len(set(self.classes)) != len(self.classes) or not self.classes:
-            raise ConfigError(f"classes must be distinct names from {BCIIV2A_CLASSES}, got {self.classes}")
+            raise ConfigError(
+                f"classes must be distinct names from {BCIIV2A_CLASSES}, got {self.classes}"
+            )
         if rejected not in ("keep", "drop"):
             raise ConfigError(f"rejected must be 'keep' or 'drop', got {rejected!r}")
         if tmax <= tmin:
             raise ConfigError(f"tmax ({tmax}) must exceed tmin ({tmin})")
         if isinstance(bandpass, str):
             if bandpass not in BANDPASS_PRESETS:
-                raise ConfigError(f"bandpass preset must be one of {sorted(BANDPASS_PRESETS)}, got {bandpass!r}")
+                raise ConfigError(
+                    f"bandpass preset must be one of {sorted(BANDPASS_PRESETS)}, got {bandpass!r}"
+                )
             bandpass = BANDPASS_PRESETS[bandpass]
         self.bandpass = None if bandpass is None else (float(bandpass[0]), float(bandpass[1]))
         self.tmin, self.tmax, self.include_end = float(tmin), float(tmax), bool(include_end)
         self.include_eog = bool(include_eog)
         self.rejected = rejected
-        self.labels_root = Path(labels_path) if labels_path is not None else self.root / "true_labels"
+        self.labels_root = (
+            Path(labels_path) if labels_path is not None else self.root / "true_labels"
+        )
         if form not in ("auto", "gdf", "bnci"):
             raise ConfigError(f"form must be 'auto', 'gdf' or 'bnci', got {form!r}")
         if download:
             if form == "gdf":
-                raise ConfigError("download=True fetches the BNCI .mat form; the GDF files come from "
-                                  "https://www.bbci.de/competition/iv/ (pass form='bnci' or 'auto')")
+                raise ConfigError(
+                    "download=True fetches the BNCI .mat form; the GDF files come from "
+                    "https://www.bbci.de/competition/iv/ (pass form='bnci' or 'auto')"
+                )
             self.download(mirror)
             form = "bnci" if form == "auto" else form
         if form == "auto":
@@ -158,10 +166,12 @@ class BCIIV2a(DatasetSource):
                 form = "bnci"
             else:
                 raise InvalidFileError(
-                    self.root, f"neither {first}.gdf nor {first}.mat found. Get the GDF files from "
-                    "https://www.bbci.de/competition/iv/ (true labels from its results page) or the "
+                    self.root,
+                    f"neither {first}.gdf nor {first}.mat found. Get the GDF files from "
+                    "https://www.bbci.de/competition/iv/ (true labels from its results page) "
+                    "or the "
                     "BNCI .mat files from http://bnci-horizon-2020.eu/database/data-sets "
-                    "(001-2014), or pass download=True."
+                    "(001-2014), or pass download=True.",
                 )
         self.form = form
 
@@ -179,21 +189,30 @@ class BCIIV2a(DatasetSource):
                 f = self._file(s, sess)
                 if not f.is_file():
                     raise InvalidFileError(f, f"BCI IV 2a {self.form.upper()} file missing")
-                out.append({"record": f"A{s:02d}{sess}", "subject": s, "session": sess,
-                            "path": f.name})
+                out.append(
+                    {"record": f"A{s:02d}{sess}", "subject": s, "session": sess, "path": f.name}
+                )
         return out
 
     def identity(self) -> dict:
         files = [self._file(s, sess).name for s in self.subjects for sess in self.sessions]
         ident = {
-            "name": self.name, "version": self.version, "form": self.form,
-            "subjects": self.subjects, "sessions": self.sessions, "classes": self.classes,
-            "include_eog": self.include_eog, "rejected": self.rejected, "bandpass": self.bandpass,
+            "name": self.name,
+            "version": self.version,
+            "form": self.form,
+            "subjects": self.subjects,
+            "sessions": self.sessions,
+            "classes": self.classes,
+            "include_eog": self.include_eog,
+            "rejected": self.rejected,
+            "bandpass": self.bandpass,
             "files": file_manifest(self.root, files),
         }
         if self.form == "gdf":
             labels = [self._label_file(s, sess) for s in self.subjects for sess in self.sessions]
-            ident["label_files"] = [[p.name, p.stat().st_size if p.exists() else None] for p in labels]
+            ident["label_files"] = [
+                [p.name, p.stat().st_size if p.exists() else None] for p in labels
+            ]
         return ident
 
     # ------------------------------------------------------------------ reading
@@ -212,11 +231,14 @@ class BCIIV2a(DatasetSource):
         path = self._file(subject, session)
         rec = read_gdf(path)
         if rec.n_chans != 25:
-            raise InvalidFileError(path, f"expected 25 channels (22 EEG + 3 EOG), found {rec.n_chans}: {rec.ch_names}")
+            raise InvalidFileError(
+                path, f"expected 25 channels (22 EEG + 3 EOG), found {rec.n_chans}: {rec.ch_names}"
+            )
         if abs(rec.sfreq - SFREQ) > 1e-6:
             raise InvalidFileError(path, f"expected {SFREQ:g} Hz, found {rec.sfreq:g} Hz")
-        rec = rec.copy(data=rec.data, ch_names=BCIIV2A_EEG + BCIIV2A_EOG,
-                       ch_types=["eeg"] * 22 + ["eog"] * 3)
+        rec = rec.copy(
+            data=rec.data, ch_names=BCIIV2A_EEG + BCIIV2A_EOG, ch_types=["eeg"] * 22 + ["eog"] * 3
+        )
         ann = rec.annotations
         codes = np.array([int(d) if str(d).lstrip("-").isdigit() else -1 for d in ann.description])
         onsets = np.asarray(ann.onset, float)
@@ -230,33 +252,41 @@ class BCIIV2a(DatasetSource):
             inside = (onsets >= t0 - 1e-9) & (onsets < t1 - 1e-9)
             c = codes[inside & cue_mask]
             if len(c) != 1:
-                raise InvalidFileError(path, f"trial starting at {t0:.3f} s has {len(c)} cue events (expected 1)")
+                raise InvalidFileError(
+                    path, f"trial starting at {t0:.3f} s has {len(c)} cue events (expected 1)"
+                )
             cues.append(int(c[0]))
             rejected.append(bool(np.any(codes[inside] == EV_REJECT)))
         if n_cue_events != len(starts):
-            raise InvalidFileError(path, f"{n_cue_events} cue events for {len(starts)} trial starts (768)")
+            raise InvalidFileError(
+                path, f"{n_cue_events} cue events for {len(starts)} trial starts (768)"
+            )
         cues = np.array(cues)
         label_file = self._label_file(subject, session)
         if label_file.is_file():
             true = read_true_labels(label_file)
             if len(true) != len(cues):
                 raise InvalidFileError(
-                    label_file, f"holds {len(true)} labels but {path} has {len(cues)} cue events; "
-                    "the label file does not belong to this GDF file"
+                    label_file,
+                    f"holds {len(true)} labels but {path} has {len(cues)} cue events; "
+                    "the label file does not belong to this GDF file",
                 )
             known = cues != EV_UNKNOWN
             from_cues = cues[known] - EV_CUES[0] + 1
             if np.any(from_cues != true[known]):
                 first = int(np.flatnonzero(from_cues != true[known])[0])
                 raise InvalidFileError(
-                    label_file, f"labels disagree with the cue events of {path} "
-                    f"(first at trial {int(np.flatnonzero(known)[first])})"
+                    label_file,
+                    f"labels disagree with the cue events of {path} "
+                    f"(first at trial {int(np.flatnonzero(known)[first])})",
                 )
             labels = true - 1
         elif np.any(cues == EV_UNKNOWN):
             raise InvalidFileError(
-                label_file, f"true-label file needed: {path} has unknown cues (783) only. Get "
-                "A0xE.mat/A0xT.mat from https://www.bbci.de/competition/iv/results/ and pass labels_path="
+                label_file,
+                f"true-label file needed: {path} has unknown cues (783) only. Get "
+                "A0xE.mat/A0xT.mat from https://www.bbci.de/competition/iv/results/ and pass "
+                "labels_path=",
             )
         else:
             labels = cues - EV_CUES[0]
@@ -268,8 +298,13 @@ class BCIIV2a(DatasetSource):
     def _read_bnci(self, subject: int, session: str):
         from biosig.io.bnci import read_bnci
 
-        rec, table = read_bnci(self._file(subject, session), BCIIV2A_EEG + BCIIV2A_EOG,
-                               ["eeg"] * 22 + ["eog"] * 3, SFREQ, n_classes=len(BCIIV2A_CLASSES))
+        rec, table = read_bnci(
+            self._file(subject, session),
+            BCIIV2A_EEG + BCIIV2A_EOG,
+            ["eeg"] * 22 + ["eog"] * 3,
+            SFREQ,
+            n_classes=len(BCIIV2A_CLASSES),
+        )
         rec.meta.update({"dataset": self.name, "subject": subject, "session": session})
         return rec, table
 
@@ -287,10 +322,16 @@ class BCIIV2a(DatasetSource):
         """One session as an unfiltered Recording (EEG in µV; EOG kept only if ``include_eog``),
         with one annotation per kept trial at its start, named after its class."""
         rec, table = self.trials(ref)
-        keep = [t for t in table if BCIIV2A_CLASSES[t["label"]] in self.classes
-                and not (self.rejected == "drop" and t["rejected"])]
+        keep = [
+            t
+            for t in table
+            if BCIIV2A_CLASSES[t["label"]] in self.classes
+            and not (self.rejected == "drop" and t["rejected"])
+        ]
         rec.annotations = Annotations.from_lists(
-            [t["onset"] for t in keep], [4.0] * len(keep), [BCIIV2A_CLASSES[t["label"]] for t in keep]
+            [t["onset"] for t in keep],
+            [4.0] * len(keep),
+            [BCIIV2A_CLASSES[t["label"]] for t in keep],
         )
         rec.meta["trials"] = keep
         if not self.include_eog:
@@ -304,9 +345,12 @@ class BCIIV2a(DatasetSource):
         return [Bandpass(self.bandpass[0], self.bandpass[1], order=4)]
 
     def default_windows(self):
-        return TrialWindows(tmin=self.tmin, tmax=self.tmax,
-                            mapping={c: i for i, c in enumerate(self.classes)},
-                            include_end=self.include_end)
+        return TrialWindows(
+            tmin=self.tmin,
+            tmax=self.tmax,
+            mapping={c: i for i, c in enumerate(self.classes)},
+            include_end=self.include_end,
+        )
 
     # ------------------------------------------------------------------ download
     def download(self, base_url: str | None = None, progress: bool = True) -> None:
@@ -328,7 +372,9 @@ class BCIIV2a(DatasetSource):
         for s in self.subjects:
             for sess in self.sessions:
                 name = f"A{s:02d}{sess}.mat"
-                url = (base_url.rstrip("/") + "/" + name) if base_url else _BNCI_URL.format(name=name)
+                url = (
+                    (base_url.rstrip("/") + "/" + name) if base_url else _BNCI_URL.format(name=name)
+                )
                 if name not in known:
                     from biosig.datasets._common import warn_unverified
 
@@ -338,7 +384,10 @@ class BCIIV2a(DatasetSource):
         sums_path.write_text("".join(f"{h}  {n}\n" for n, h in sorted(known.items())))
 
     def __repr__(self) -> str:
-        return f"BCIIV2a(path={os.fspath(self.root)!r}, form={self.form!r}, subjects={self.subjects}, sessions={self.sessions})"
+        return (
+            f"BCIIV2a(path={os.fspath(self.root)!r}, form={self.form!r}, "
+            f"subjects={self.subjects}, sessions={self.sessions})"
+        )
 
 
 @dataclass

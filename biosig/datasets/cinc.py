@@ -68,20 +68,66 @@ SCORED_CODES: dict[str, tuple[str, str]] = {
 
 # Class (column) order of the official weights.csv; "a|b" = an equivalent pair.
 _WEIGHTS_ORDER = {
-    2020: ["270492004", "164889003", "164890007", "426627000", "713427006|59118001", "713426002",
-           "445118002", "39732003", "164909002", "251146004", "698252002", "10370003",
-           "284470004|63593006", "427172004|17338001", "164947007", "111975006", "164917005",
-           "47665007", "427393009", "426177001", "426783006", "427084000", "164934002", "59931005"],
-    2021: ["164889003", "164890007", "6374002", "426627000", "733534002|164909002",
-           "713427006|59118001", "270492004", "713426002", "39732003", "445118002", "164947007",
-           "251146004", "111975006", "698252002", "426783006", "284470004|63593006", "10370003",
-           "365413008", "427172004|17338001", "164917005", "47665007", "427393009", "426177001",
-           "427084000", "164934002", "59931005"],
+    2020: [
+        "270492004",
+        "164889003",
+        "164890007",
+        "426627000",
+        "713427006|59118001",
+        "713426002",
+        "445118002",
+        "39732003",
+        "164909002",
+        "251146004",
+        "698252002",
+        "10370003",
+        "284470004|63593006",
+        "427172004|17338001",
+        "164947007",
+        "111975006",
+        "164917005",
+        "47665007",
+        "427393009",
+        "426177001",
+        "426783006",
+        "427084000",
+        "164934002",
+        "59931005",
+    ],
+    2021: [
+        "164889003",
+        "164890007",
+        "6374002",
+        "426627000",
+        "733534002|164909002",
+        "713427006|59118001",
+        "270492004",
+        "713426002",
+        "39732003",
+        "445118002",
+        "164947007",
+        "251146004",
+        "111975006",
+        "698252002",
+        "426783006",
+        "284470004|63593006",
+        "10370003",
+        "365413008",
+        "427172004|17338001",
+        "164917005",
+        "47665007",
+        "427393009",
+        "426177001",
+        "427084000",
+        "164934002",
+        "59931005",
+    ],
 }
 
 #: Pairs the evaluation code scores as one class (2020: three; 2021: four), from the order above.
-EQUIVALENT_CODES = {year: [tuple(c.split("|")) for c in order if "|" in c]
-                    for year, order in _WEIGHTS_ORDER.items()}
+EQUIVALENT_CODES = {
+    year: [tuple(c.split("|")) for c in order if "|" in c] for year, order in _WEIGHTS_ORDER.items()
+}
 
 #: Lead subsets scored in 2021.
 LEAD_SETS = {
@@ -160,9 +206,14 @@ class CinC(DatasetSource):
         self.year = year
         self.version = "1.0.3" if year == 2021 else "1.0.2"
         self.name = f"cinc{year}"
-        default = ("challenge-2021", "1.0.3", "training") if year == 2021 else ("challenge-2020", "1.0.2", "training")
+        default = (
+            ("challenge-2021", "1.0.3", "training")
+            if year == 2021
+            else ("challenge-2020", "1.0.2", "training")
+        )
         self.root = require_dir(
-            dataset_root(path, *default), f"CinC {year} challenge data",
+            dataset_root(path, *default),
+            f"CinC {year} challenge data",
             f"Download it from https://physionet.org/content/challenge-{year}/ and pass path=.",
         )
         self.merge_equivalent = merge_equivalent
@@ -173,7 +224,9 @@ class CinC(DatasetSource):
         self.sources = None if sources is None else [str(s) for s in sources]
         if isinstance(leads, int):
             if leads not in LEAD_SETS:
-                raise ConfigError(f"leads must be one of {sorted(LEAD_SETS)} or a list of names, got {leads}")
+                raise ConfigError(
+                    f"leads must be one of {sorted(LEAD_SETS)} or a list of names, got {leads}"
+                )
             self.leads = list(LEAD_SETS[leads])
         else:
             self.leads = [canonical_lead(x) for x in leads]
@@ -193,8 +246,11 @@ class CinC(DatasetSource):
             want = set(self.sources)
             heas = [h for h in heas if want.intersection(h.relative_to(self.root).parts[:-1])]
         if not heas:
-            raise InvalidFileError(self.root, "no WFDB headers (*.hea) found" +
-                                   (f" in sources {self.sources}" if self.sources else ""))
+            raise InvalidFileError(
+                self.root,
+                "no WFDB headers (*.hea) found"
+                + (f" in sources {self.sources}" if self.sources else ""),
+            )
         return heas
 
     def records(self) -> list[dict]:
@@ -208,12 +264,21 @@ class CinC(DatasetSource):
                 continue
             rel = hea.relative_to(self.root).with_suffix("")
             parts = rel.parts
-            out.append({
-                "record": rel.as_posix(), "subject": rel.as_posix(), "session": "1",
-                "labels": labels, "sfreq": h["fs"], "n_times": h["n_samples"],
-                "age": h["age"], "sex": h["sex"], "source": parts[0] if len(parts) > 1 else "",
-                "group": rel.as_posix(), "signal_file": (rel.parent / h["files"][0]).as_posix(),
-            })
+            out.append(
+                {
+                    "record": rel.as_posix(),
+                    "subject": rel.as_posix(),
+                    "session": "1",
+                    "labels": labels,
+                    "sfreq": h["fs"],
+                    "n_times": h["n_samples"],
+                    "age": h["age"],
+                    "sex": h["sex"],
+                    "source": parts[0] if len(parts) > 1 else "",
+                    "group": rel.as_posix(),
+                    "signal_file": (rel.parent / h["files"][0]).as_posix(),
+                }
+            )
         if self.check_duplicates:
             self._group_duplicates(out)
         self._records = out
@@ -259,13 +324,22 @@ class CinC(DatasetSource):
     def identity(self) -> dict:
         recs = self.records()
         return {
-            "name": self.name, "version": self.version, "year": self.year,
-            "merge_equivalent": self.merge_equivalent, "sources": self.sources, "leads": self.leads,
-            "drop_unlabelled": self.drop_unlabelled, "check_duplicates": self.check_duplicates,
-            "classes": self.classes, "n_records": len(recs),
+            "name": self.name,
+            "version": self.version,
+            "year": self.year,
+            "merge_equivalent": self.merge_equivalent,
+            "sources": self.sources,
+            "leads": self.leads,
+            "drop_unlabelled": self.drop_unlabelled,
+            "check_duplicates": self.check_duplicates,
+            "classes": self.classes,
+            "n_records": len(recs),
             # record list with lengths and label sets, hashed (88k entries would bloat params.json)
-            "files_sha1": hashlib.sha1(json.dumps(
-                [[r["record"], r["n_times"], r["sfreq"], r["labels"]] for r in recs]).encode()).hexdigest(),
+            "files_sha1": hashlib.sha1(
+                json.dumps(
+                    [[r["record"], r["n_times"], r["sfreq"], r["labels"]] for r in recs]
+                ).encode()
+            ).hexdigest(),
         }
 
     # ------------------------------------------------------------------ signals
@@ -274,8 +348,12 @@ class CinC(DatasetSource):
         from biosig.io import read_wfdb
 
         rec = read_wfdb(self.root / ref["record"], annotation_ext=None)
-        rec = rec.copy(data=rec.data, ch_names=[canonical_lead(n) for n in rec.ch_names]).pick(self.leads)
-        rec.meta.update({"dataset": self.name, "record": ref["record"], "labels": list(ref["labels"])})
+        rec = rec.copy(data=rec.data, ch_names=[canonical_lead(n) for n in rec.ch_names]).pick(
+            self.leads
+        )
+        rec.meta.update(
+            {"dataset": self.name, "record": ref["record"], "labels": list(ref["labels"])}
+        )
         return rec
 
     def default_windows(self):

@@ -107,8 +107,10 @@ class TUEV(DatasetSource):
         seed: int = 4523,
     ):
         root = dataset_root(path, "tuev", "v2.0.1")
-        how = ("TUEV is licensed (TUH data-use agreement): request it at "
-               "https://isip.piconepress.com/projects/nedc/html/tuh_eeg/ and pass its folder as path=.")
+        how = (
+            "TUEV is licensed (TUH data-use agreement): request it at "
+            "https://isip.piconepress.com/projects/nedc/html/tuh_eeg/ and pass its folder as path=."
+        )
         require_dir(root, "TUEV", how)
         self.root = root / "edf" if (root / "edf").is_dir() else root
         self.splits = list(splits)
@@ -147,9 +149,16 @@ class TUEV(DatasetSource):
                 if not rec_file.is_file():
                     raise InvalidFileError(rec_file, f"annotation file for {edf.name} missing")
                 rel = edf.relative_to(self.root).with_suffix("")
-                out.append({"record": rel.as_posix(), "subject": self._subject(edf), "session": "1",
-                            "official_split": part, "split": "test" if part == "eval" else "train",
-                            "path": rel.as_posix() + ".edf"})
+                out.append(
+                    {
+                        "record": rel.as_posix(),
+                        "subject": self._subject(edf),
+                        "session": "1",
+                        "official_split": part,
+                        "split": "test" if part == "eval" else "train",
+                        "path": rel.as_posix() + ".edf",
+                    }
+                )
         train_subjects = [r["subject"] for r in out if r["official_split"] == "train"]
         val = split_subjects(train_subjects, self.val_fraction, self.seed)
         for r in out:
@@ -162,9 +171,16 @@ class TUEV(DatasetSource):
         recs = self.records()
         files = [r["path"] for r in recs] + [r["path"][:-4] + ".rec" for r in recs]
         return {
-            "name": self.name, "version": self.version, "splits": self.splits, "montage": self.montage,
-            "bandpass": self.bandpass, "notch": self.notch, "sfreq": self.sfreq, "edge": self.edge,
-            "val_fraction": self.val_fraction, "seed": self.seed,
+            "name": self.name,
+            "version": self.version,
+            "splits": self.splits,
+            "montage": self.montage,
+            "bandpass": self.bandpass,
+            "notch": self.notch,
+            "sfreq": self.sfreq,
+            "edge": self.edge,
+            "val_fraction": self.val_fraction,
+            "seed": self.seed,
             "files": file_manifest(self.root, files),
         }
 
@@ -183,7 +199,8 @@ class TUEV(DatasetSource):
             if stop > duration + 1e-6:
                 raise InvalidFileError(
                     edf.with_suffix(".rec"),
-                    f"row {i}: event {start:g}-{stop:g} s ends after the recording ({duration:g} s of {edf.name})",
+                    f"row {i}: event {start:g}-{stop:g} s ends after the recording "
+                    f"({duration:g} s of {edf.name})",
                 )
         needed = {e for p in MONTAGES[self.montage] for e in p}
         picked: dict[str, str] = {}  # electrode -> channel label (first occurrence)
@@ -193,12 +210,15 @@ class TUEV(DatasetSource):
                 picked[e] = name
         missing = sorted(needed - set(picked))
         if missing:
-            raise InvalidFileError(edf, f"lacks 'EEG XX-REF' channels {missing} needed by montage {self.montage!r}")
+            raise InvalidFileError(
+                edf, f"lacks 'EEG XX-REF' channels {missing} needed by montage {self.montage!r}"
+            )
         rec = raw.pick(list(picked.values()))
         rec = rec.copy(ch_names=list(picked), ch_types=["eeg"] * len(picked))
         # window [start - 2, stop + 2] for 1-s events; centred on the event otherwise
         rec.annotations = Annotations.from_lists(
-            (rows[:, 1] + rows[:, 2]) / 2 - 0.5, rows[:, 2] - rows[:, 1],
+            (rows[:, 1] + rows[:, 2]) / 2 - 0.5,
+            rows[:, 2] - rows[:, 1],
             [TUEV_CLASSES[int(lab) - 1] for lab in rows[:, 3]],
         )
         rec.meta.update({"dataset": self.name, "event_channels": rows[:, 0].astype(int).tolist()})

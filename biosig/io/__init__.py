@@ -77,14 +77,16 @@ def read_recording(path: str | os.PathLike, **kwargs) -> Recording:
         return read_wfdb(p, **kwargs)
     if suffix == ".rec":
         raise InvalidFileError(
-            p, "'.rec' files are event annotations (TUEV), not signals; read the .edf with the "
-            "same name, and the .rec with biosig.io.read_rec"
+            p,
+            "'.rec' files are event annotations (TUEV), not signals; read the .edf with the "
+            "same name, and the .rec with biosig.io.read_rec",
         )
     if p.with_name(p.name + ".hea").exists():
         return read_wfdb(p, **kwargs)
     if not p.exists():
         raise InvalidFileError(p, "file does not exist (and no WFDB header beside it)")
     raise InvalidFileError(
-        p, f"unknown signal file type {suffix or '(no suffix)'!r}; supported: .edf, .bdf, .gdf, "
-        "WFDB (.hea / record name)"
+        p,
+        f"unknown signal file type {suffix or '(no suffix)'!r}; supported: .edf, .bdf, .gdf, "
+        "WFDB (.hea / record name)",
     )

@@ -76,9 +76,13 @@ def _num(raw: bytes, path: Path, name: str, kind=float):
         try:  # some writers put "1.0" into integer fields
             as_float = float(text)
         except ValueError:
-            raise InvalidFileError(path, f"header field {name!r} is not a number: {text!r}") from None
+            raise InvalidFileError(
+                path, f"header field {name!r} is not a number: {text!r}"
+            ) from None
         if kind is float or as_float != int(as_float):
-            raise InvalidFileError(path, f"header field {name!r} is not an integer: {text!r}") from None
+            raise InvalidFileError(
+                path, f"header field {name!r} is not an integer: {text!r}"
+            ) from None
         value = int(as_float)
     if kind is float and not np.isfinite(value):
         raise InvalidFileError(path, f"header field {name!r} is not finite: {text!r}")
@@ -127,7 +131,7 @@ def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
 
     def chunk(offset: int, width: int) -> list[bytes]:
         base = offset * ns
-        return [var[base + i * width: base + (i + 1) * width] for i in range(ns)]
+        return [var[base + i * width : base + (i + 1) * width] for i in range(ns)]
 
     # offsets (in units of ns bytes) of each per-signal field
     labels = [_field(b, path, "label") for b in chunk(0, 16)]
@@ -147,17 +151,31 @@ def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
         bad = [labels[i] for i in np.flatnonzero(nsamp <= 0)]
         raise InvalidFileError(path, f"signals {bad} declare no samples per data record")
     hdr = EDFHeader(
-        kind=kind, variant=variant, header_bytes=header_bytes, n_records=n_records,
-        record_duration=duration, labels=labels, units=units, units_raw=units_raw, physical_min=pmin,
-        physical_max=pmax, digital_min=dmin, digital_max=dmax, n_samples=nsamp,
-        sample_bytes=sample_bytes, file_size=size,
+        kind=kind,
+        variant=variant,
+        header_bytes=header_bytes,
+        n_records=n_records,
+        record_duration=duration,
+        labels=labels,
+        units=units,
+        units_raw=units_raw,
+        physical_min=pmin,
+        physical_max=pmax,
+        digital_min=dmin,
+        digital_max=dmax,
+        n_samples=nsamp,
+        sample_bytes=sample_bytes,
+        file_size=size,
     )
     if not hdr.signal_index:
         raise InvalidFileError(path, "file holds only annotation signals, no data")
     for i in hdr.signal_index:
         if dmax[i] <= dmin[i] or pmax[i] == pmin[i]:
-            raise InvalidFileError(path, f"signal {labels[i]!r}: digital range [{dmin[i]:g}, {dmax[i]:g}] "
-                                         f"or physical range [{pmin[i]:g}, {pmax[i]:g}] is empty")
+            raise InvalidFileError(
+                path,
+                f"signal {labels[i]!r}: digital range [{dmin[i]:g}, {dmax[i]:g}] "
+                f"or physical range [{pmin[i]:g}, {pmax[i]:g}] is empty",
+            )
     if duration <= 0:
         raise InvalidFileError(path, f"data record duration is {duration} s (must be > 0)")
     limit = 1 << 24
@@ -240,8 +258,9 @@ def _parse_tal_bytes(raw: bytes, path: Path, k: int, out: TALs) -> float | None:
 
 def _read_tals(path: Path, hdr: EDFHeader) -> TALs:
     """Read every annotation signal of every data record."""
-    mm = np.memmap(path, np.uint8, "r", offset=hdr.header_bytes,
-                   shape=(hdr.n_records, hdr.record_bytes))
+    mm = np.memmap(
+        path, np.uint8, "r", offset=hdr.header_bytes, shape=(hdr.n_records, hdr.record_bytes)
+    )
     out = TALs(np.full(hdr.n_records, np.nan), [], [], [])
     spans = []
     for tal in hdr.tal_index:
@@ -281,13 +300,14 @@ def _layout_discontinuous(
     n_total = int(starts[-1]) + spr
     if n_total > 50 * data.shape[1] + 10**7:
         raise InvalidFileError(
-            path, f"EDF+D record times span {n_total / sfreq:.0f} s for {data.shape[1] / sfreq:.0f} s "
-            "of data; refusing to allocate that much padding"
+            path,
+            f"EDF+D record times span {n_total / sfreq:.0f} s for {data.shape[1] / sfreq:.0f} s "
+            "of data; refusing to allocate that much padding",
         )
     out = np.full((data.shape[0], n_total), np.nan, dtype=data.dtype)
     gaps = []
     for k in range(hdr.n_records):
-        out[:, starts[k]: starts[k] + spr] = data[:, k * spr: (k + 1) * spr]
+        out[:, starts[k] : starts[k] + spr] = data[:, k * spr : (k + 1) * spr]
         if k and starts[k] > starts[k - 1] + spr:
             gap_start = (starts[k - 1] + spr) / sfreq
             gaps.append((gap_start, starts[k] / sfreq - gap_start))
@@ -343,8 +363,13 @@ def read_edf(
     check_shape(path, data, (len(sig), hdr.n_records * int(hdr.n_samples[sig].max())))
     undo_scaling(data, [_mne_factor(hdr.units_raw[i]) for i in sig])
     data, names, units, upsampled = pick(
-        path, data, mne_names, [hdr.labels[i] for i in sig], [hdr.units[i] for i in sig],
-        hdr.n_samples[sig], exclude,
+        path,
+        data,
+        mne_names,
+        [hdr.labels[i] for i in sig],
+        [hdr.units[i] for i in sig],
+        hdr.n_samples[sig],
+        exclude,
     )
 
     gaps: list[tuple[float, float]] = []

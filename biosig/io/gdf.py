@@ -30,9 +30,16 @@ __all__ = ["read_gdf", "parse_gdf_header", "GDF_TYPES", "unit_from_code", "code_
 
 #: GDF data type code -> numpy dtype (little endian), the types MNE reads.
 GDF_TYPES = {
-    1: np.dtype("<i1"), 2: np.dtype("<u1"), 3: np.dtype("<i2"), 4: np.dtype("<u2"),
-    5: np.dtype("<i4"), 6: np.dtype("<u4"), 7: np.dtype("<i8"), 8: np.dtype("<u8"),
-    16: np.dtype("<f4"), 17: np.dtype("<f8"),
+    1: np.dtype("<i1"),
+    2: np.dtype("<u1"),
+    3: np.dtype("<i2"),
+    4: np.dtype("<u2"),
+    5: np.dtype("<i4"),
+    6: np.dtype("<u4"),
+    7: np.dtype("<i8"),
+    8: np.dtype("<u8"),
+    16: np.dtype("<f4"),
+    17: np.dtype("<f8"),
 }
 
 # GDF 2.x physical dimension codes (ISO/IEEE 11073-10101 "units.csv" of the GDF spec):
@@ -94,7 +101,9 @@ class GDFHeader:
 
     @property
     def record_bytes(self) -> int:
-        return int(sum(GDF_TYPES[int(t)].itemsize * int(n) for t, n in zip(self.types, self.n_samples)))
+        return int(
+            sum(GDF_TYPES[int(t)].itemsize * int(n) for t, n in zip(self.types, self.n_samples))
+        )
 
     @property
     def data_end(self) -> int:
@@ -118,7 +127,11 @@ def parse_gdf_header(path: str | os.PathLike) -> GDFHeader:
         fixed = fid.read(256)
         vstr = fixed[:8].decode("latin-1")
         if not vstr.startswith("GDF "):
-            hint = " (this looks like an EDF/BDF file)" if fixed[:8] in (b"0       ", b"\xffBIOSEMI") else ""
+            hint = (
+                " (this looks like an EDF/BDF file)"
+                if fixed[:8] in (b"0       ", b"\xffBIOSEMI")
+                else ""
+            )
             raise InvalidFileError(path, f"not a GDF file: version field is {fixed[:8]!r}{hint}")
         try:
             version = float(vstr[4:])
@@ -161,7 +174,7 @@ def parse_gdf_header(path: str | os.PathLike) -> GDFHeader:
 
     def col(offset: int, width: int) -> list[bytes]:
         base = offset * ns
-        return [var[base + i * width: base + (i + 1) * width] for i in range(ns)]
+        return [var[base + i * width : base + (i + 1) * width] for i in range(ns)]
 
     def arr(offset: int, dtype: str) -> np.ndarray:
         return np.frombuffer(var, dtype=dtype, count=ns, offset=offset * ns)
@@ -184,20 +197,33 @@ def parse_gdf_header(path: str | os.PathLike) -> GDFHeader:
     if bad_types:
         raise InvalidFileError(path, f"unsupported GDF data type code(s) {bad_types}")
     if len({GDF_TYPES[int(t)].itemsize for t in types}) > 1:
-        raise InvalidFileError(path, "channels use data types of different sizes; MNE cannot read that")
+        raise InvalidFileError(
+            path, "channels use data types of different sizes; MNE cannot read that"
+        )
     if np.any(n_samples <= 0) or np.any(n_samples > 1 << 24):
         raise InvalidFileError(path, f"implausible samples per record {n_samples.tolist()}")
     if num == 0 or den == 0:
         raise InvalidFileError(path, f"data record duration {num}/{den} s is not positive")
     hdr = GDFHeader(
-        version=version, version_str=vstr.strip(), header_bytes=header_bytes,
-        n_records=n_records, record_duration=num / den, labels=labels, units=units,
-        units_raw=units_raw, unit_codes=codes, n_samples=n_samples, types=types, file_size=size,
+        version=version,
+        version_str=vstr.strip(),
+        header_bytes=header_bytes,
+        n_records=n_records,
+        record_duration=num / den,
+        labels=labels,
+        units=units,
+        units_raw=units_raw,
+        unit_codes=codes,
+        n_samples=n_samples,
+        types=types,
+        file_size=size,
     )
     available = (size - header_bytes) // hdr.record_bytes
     if n_records <= 0:
         raise InvalidFileError(
-            path, f"header declares {n_records} data records (the file holds {available} complete records)"
+            path,
+            f"header declares {n_records} data records (the file holds {available} complete "
+            "records)",
         )
     if available < n_records:
         raise InvalidFileError(
@@ -217,10 +243,14 @@ def _parse_event_table(path: Path, hdr: GDFHeader) -> None:
         fid.seek(hdr.data_end)
         table = fid.read()
     if len(table) < 8:
-        raise InvalidFileError(path, f"event table is truncated ({len(table)} bytes after the data, need 8)")
+        raise InvalidFileError(
+            path, f"event table is truncated ({len(table)} bytes after the data, need 8)"
+        )
     mode = table[0]
     if mode not in (1, 3):
-        raise InvalidFileError(path, f"event table mode {mode} is not supported (GDF defines 1 and 3)")
+        raise InvalidFileError(
+            path, f"event table mode {mode} is not supported (GDF defines 1 and 3)"
+        )
     if hdr.version < 1.94:
         sr = table[1] | table[2] << 8 | table[3] << 16
         n = struct.unpack_from("<I", table, 4)[0]
@@ -268,7 +298,8 @@ def read_gdf(
         their file unit. Each event of the GDF
         event table is an annotation with description = the event type code as a string
         (e.g. ``"769"``), onset = (position - 1) / event rate (the table's rate, else
-        ``sfreq``) and duration in s (mode 3; 0 for mode 1 tables). ``meta``: ``format`` (``"GDF 2.20"``),
+        ``sfreq``) and duration in s (mode 3; 0 for mode 1 tables). ``meta``: ``format``
+        (``"GDF 2.20"``),
         ``source``, ``n_events``, ``event_mode``, ``n_nan``, ``n_inf``,
         ``upsampled_channels``.
 
@@ -288,9 +319,12 @@ def read_gdf(
         patched = io.BytesIO(path.read_bytes() + bytes([1, 0, 0, 0, 0, 0, 0, 0]))
     data, sfreq, mne_names = read_samples(path, mne.io.read_raw_gdf, "GDF", source=patched)
     check_shape(path, data, (len(hdr.labels), hdr.n_records * int(hdr.n_samples.max())))
-    undo_scaling(data, [_mne_factor(hdr.version, r, c) for r, c in zip(hdr.units_raw, hdr.unit_codes)])
-    data, names, units, upsampled = pick(path, data, mne_names, hdr.labels, hdr.units,
-                                         hdr.n_samples, exclude)
+    undo_scaling(
+        data, [_mne_factor(hdr.version, r, c) for r, c in zip(hdr.units_raw, hdr.unit_codes)]
+    )
+    data, names, units, upsampled = pick(
+        path, data, mne_names, hdr.labels, hdr.units, hdr.n_samples, exclude
+    )
     # Annotations from the event table parsed above: positions are 1-based samples at the
     # event rate (MNE assumes the signal rate); mode 1 events have no duration. Events after
     # the end of the data are kept (MNE drops them).
@@ -303,5 +337,15 @@ def read_gdf(
         # channels stored at a lower rate than sfreq; MNE resampled them to sfreq
         "upsampled_channels": upsampled,
     }
-    return build_recording(path, data, sfreq, names, units, ch_types, (hdr.events_pos - 1) / ev_fs,
-                           hdr.events_dur / ev_fs, [str(int(t)) for t in hdr.events_typ], meta)
+    return build_recording(
+        path,
+        data,
+        sfreq,
+        names,
+        units,
+        ch_types,
+        (hdr.events_pos - 1) / ev_fs,
+        hdr.events_dur / ev_fs,
+        [str(int(t)) for t in hdr.events_typ],
+        meta,
+    )

@@ -1,4 +1,5 @@
-"""Deprecated: moved to :mod:`biosig.signal.recording` (this alias goes away in the next release)."""
+"""Deprecated: moved to :mod:`biosig.signal.recording` (this alias goes away in the next
+release)."""
 
 _MOVED = ("Annotations", "IDENTIFYING_KEYS", "Recording")
 

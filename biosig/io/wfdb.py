@@ -72,7 +72,9 @@ def _read_header(base: Path):
     with wrap_errors(hea, "parsing the WFDB header"), quiet_wfdb():
         header = wfdb.rdheader(str(base))
     if getattr(header, "n_seg", None):
-        raise InvalidFileError(hea, "multi-segment WFDB records are not supported; read each segment")
+        raise InvalidFileError(
+            hea, "multi-segment WFDB records are not supported; read each segment"
+        )
     if not header.n_sig:
         raise InvalidFileError(hea, "header declares no signals")
     if header.fs is None or not float(header.fs) > 0:
@@ -124,7 +126,9 @@ def _select(header, channels, hea: Path) -> list[int]:
     for c in channels:
         if isinstance(c, (int, np.integer)):
             if not 0 <= int(c) < header.n_sig:
-                raise ChannelError(f"channel index {c} out of range for {hea.name} ({header.n_sig} signals)")
+                raise ChannelError(
+                    f"channel index {c} out of range for {hea.name} ({header.n_sig} signals)"
+                )
             idx.append(int(c))
         else:
             if c not in header.sig_name:
@@ -198,7 +202,9 @@ def read_wfdb(
         data = np.stack([s[: n_frames * k] for s in signals])
         sfreq = fs * k
     elif multi_rate == "smooth":
-        data = np.stack([s[: n_frames * k].reshape(n_frames, k).mean(axis=1) for s, k in zip(signals, spf)])
+        data = np.stack(
+            [s[: n_frames * k].reshape(n_frames, k).mean(axis=1) for s, k in zip(signals, spf)]
+        )
         sfreq = fs
     else:
         kmax = max(spf)
@@ -209,7 +215,9 @@ def read_wfdb(
 
     names = [str(n) for n in rec.sig_name]
     units_in = [norm_unit(u) if u else "mV" for u in rec.units]
-    types = resolve_ch_types(names, units_in, ch_types, default_voltage="ecg", ecg_leads=True, path=hea)
+    types = resolve_ch_types(
+        names, units_in, ch_types, default_voltage="ecg", ecg_leads=True, path=hea
+    )
     data, units = to_target_units(data, units_in, types)
     n_nan, n_inf = count_nonfinite(data)
 
@@ -255,7 +263,7 @@ def _check_definition_notes(ann_path: Path) -> None:
     raw = ann_path.read_bytes()
     n_fs = 0
     for m in re.finditer(rb"## ", raw):
-        tail = raw[m.start(): m.start() + 40]
+        tail = raw[m.start() : m.start() + 40]
         kind = next((i for i, rx in enumerate(_NOTE_OK) if rx.match(tail)), None)
         if kind is None:
             raise InvalidFileError(
@@ -279,7 +287,9 @@ def _read_annotations(base: Path, ann_path: Path, ext: str, frame_fs: float) -> 
         symbols = list(ann.symbol or [])
         aux = list(ann.aux_note or [""] * len(symbols))
     if len(symbols) != len(sample):
-        raise InvalidFileError(ann_path, f"{len(sample)} annotation times but {len(symbols)} symbols")
+        raise InvalidFileError(
+            ann_path, f"{len(sample)} annotation times but {len(symbols)} symbols"
+        )
     desc = []
     for s, a in zip(symbols, aux):
         a = (a or "").replace("\x00", "").strip()
@@ -372,8 +382,15 @@ def scan_wfdb_header(hea: str | os.PathLike) -> dict:
     if n_sig < 1:
         raise InvalidFileError(path, "header declares no signals")
     if len(body) < 1 + n_sig:
-        raise InvalidFileError(path, f"header declares {n_sig} signals but has {len(body) - 1} signal lines")
-    sig_lines = [ln.split() for ln in body[1:1 + n_sig]]
+        raise InvalidFileError(
+            path, f"header declares {n_sig} signals but has {len(body) - 1} signal lines"
+        )
+    sig_lines = [ln.split() for ln in body[1 : 1 + n_sig]]
     comments = [ln.strip().lstrip("#") for ln in lines if ln.strip().startswith("#")]
-    return {"fs": fs, "n_samples": n_samples, "files": sorted({s[0] for s in sig_lines}),
-            "sig_names": [s[8] if len(s) > 8 else "" for s in sig_lines], **_label_comments(comments)}
+    return {
+        "fs": fs,
+        "n_samples": n_samples,
+        "files": sorted({s[0] for s in sig_lines}),
+        "sig_names": [s[8] if len(s) > 8 else "" for s in sig_lines],
+        **_label_comments(comments),
+    }
