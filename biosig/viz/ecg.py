@@ -13,8 +13,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from biosig.ecg_leads import LEADS, lead_index
 from biosig.errors import ConfigError
+from biosig.signal.ecg_leads import LEADS, lead_index
 
 __all__ = ["plot_12lead", "plot_overlay", "plot_report"]
 
