@@ -1,4 +1,7 @@
-"""Datasets: each module knows its files, labels and splits, and yields Recordings.
+"""Datasets: each module knows its files, labels and splits, and yields raw Recordings.
+
+File formats are read by :mod:`biosig.io`; a dataset does not filter or resample: it lists its
+standard steps (``default_preprocessing()``) and the window cache runs them.
 
 Open data (PhysioNet, BCI IV 2a) can be downloaded into ``BIOSIG_DATA`` with SHA-256
 verification; TUEV needs the user's own licensed copy (``path=``).
