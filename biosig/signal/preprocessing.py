@@ -360,7 +360,7 @@ class FIRNotch(Step):
         def run(x):
             return mne.filter.notch_filter(x, rec.sfreq, self.freq, verbose="error")
 
-        reach = int(np.ceil(3.3 * rec.sfreq))  # MNE's 'auto' length for a 1-Hz transition band
+        reach = int(np.ceil(3.3 * rec.sfreq))  # half MNE's 'auto' length (6.6 s for 0.5-Hz edges)
         data = _mne_call(
             rec, "FIRNotch", lambda: _filter_around_gaps(rec.data.astype(np.float64), run, reach)
         )
