@@ -15,6 +15,7 @@ from biosig.models._registry import _MODELS
 # each model's own test file (test_dbconformer.py, test_hveegnet.py, test_ecgnet.py, ...).
 CASES = {
     "dbconformer": (dict(n_chans=4, n_outputs=2, n_times=250, sfreq=250.0), (2, 4, 250)),
+    "dbconformer_loso": (dict(n_chans=4, n_outputs=2, n_times=250, sfreq=250.0), (2, 4, 250)),
     "hveegnet": (dict(n_chans=4, n_times=200, sfreq=250.0), (2, 4, 200)),
     "veegnet": (dict(n_chans=4, n_times=200, sfreq=250.0), (2, 4, 200)),
     "ecgnet": (dict(n_chans=12, n_outputs=12, n_times=100, sfreq=100.0, hidden_size=8), (2, 12, 100)),
