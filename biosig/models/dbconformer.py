@@ -292,7 +292,7 @@ class DBConformer(BiosigModel):
 #: Cross-subject (LOSO) setting of the official scripts: depth 6 for every dataset but
 #: BNCI2014001/004 (which keep 2); stated count at Zhou2016 LOSO (14 x 1251 @ 250 Hz).
 register_variant("dbconformer_loso", "dbconformer", depth=6,
-                 task="EEG decoding, cross-subject (LOSO) depth",
+                 task="EEG decoding, cross-subject (LOSO) setting",
                  paper_settings=dict(n_chans=14, n_outputs=2, n_times=1251, sfreq=250.0),
                  paper_n_params=250_947)
 
