@@ -181,11 +181,12 @@ class BiosigModel(nn.Module):
 
     # -- config --------------------------------------------------------------------------------
     def get_config(self) -> dict:
-        """``{"name": registry name, "kwargs": {...}}``: what ``from_config`` rebuilds from."""
-        kwargs = dict(getattr(self, "_init_kwargs", {}))
-        for key, value in kwargs.items():
-            if isinstance(value, type):  # activations are passed as classes
-                kwargs[key] = f"{value.__module__}.{value.__qualname__}"
+        """``{"name": registry name, "kwargs": {...}}``: what ``from_config`` rebuilds from.
+
+        In the form a JSON card keeps: classes (activations) as their dotted names, tuples as
+        lists.
+        """
+        kwargs = {k: _plain(v) for k, v in getattr(self, "_init_kwargs", {}).items()}
         return {"name": self.registry_name or type(self).__name__.lower(), "kwargs": kwargs}
 
     @classmethod
@@ -230,6 +231,14 @@ class BiosigModel(nn.Module):
         from biosig.models.weights import push_to_hub
 
         return push_to_hub(self, repo_id, **kwargs)
+
+
+def _plain(value):
+    if isinstance(value, type):  # activations are passed as classes
+        return f"{value.__module__}.{value.__qualname__}"
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _resolve_class(value):
