@@ -122,12 +122,10 @@ class BiosigModel(nn.Module):
                         if key == "sfreq" else "")
                 raise ConfigError(f"{name} needs {key}{hint}")
         for key in ("n_chans", "n_outputs", "n_times"):
-            value = given[key]
-            if value is not None and (isinstance(value, bool) or int(value) != value
-                                      or int(value) <= 0):
-                raise ConfigError(f"{name}: {key} must be a positive integer, got {value!r}")
-        if sfreq is not None and not float(sfreq) > 0:
-            raise ConfigError(f"{name}: sfreq must be positive, got {sfreq!r}")
+            if given[key] is not None and not _positive(given[key], integer=True):
+                raise ConfigError(f"{name}: {key} must be a positive integer, got {given[key]!r}")
+        if sfreq is not None and not _positive(sfreq, integer=False):
+            raise ConfigError(f"{name}: sfreq must be a positive number, got {sfreq!r}")
         self.n_chans = None if n_chans is None else int(n_chans)
         self.n_outputs = None if n_outputs is None else int(n_outputs)
         self.n_times = None if n_times is None else int(n_times)
@@ -231,6 +229,16 @@ class BiosigModel(nn.Module):
         from biosig.models.weights import push_to_hub
 
         return push_to_hub(self, repo_id, **kwargs)
+
+
+def _positive(value, integer: bool) -> bool:
+    if isinstance(value, (bool, str)):
+        return False
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return number > 0 and (not integer or number == int(number))
 
 
 def _plain(value):
