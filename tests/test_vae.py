@@ -79,7 +79,9 @@ def test_bad_config():
     with pytest.raises(ConfigError, match="gamma_dtw"):
         _task(gamma_dtw=0.0)
     with pytest.raises(ConfigError, match="n_chans"):
-        VAETask(n_chans=0, n_times=100)
+        VAETask(model="hveegnet", n_chans=0, n_times=100)
+    with pytest.raises(ConfigError, match="model.model"):
+        VAETask(n_chans=3, n_times=100, sfreq=100.0)
     with pytest.raises(ConfigError, match="edge_samples"):
         _task(edge_samples_ignored=50)
 
@@ -115,11 +117,14 @@ class _FigureLogger(Logger):
 
 
 def test_fit_with_kl_warmup_and_figures(tmp_path):
+    from biosig.callbacks import ReconstructionFigures
+
     task = _task(kl_warmup_epochs=2, edge_samples_ignored=5)
     logger = _FigureLogger()
     trainer = pl.Trainer(max_epochs=2, logger=logger, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False,
-                         default_root_dir=tmp_path, num_sanity_val_steps=0)
+                         default_root_dir=tmp_path, num_sanity_val_steps=0,
+                         callbacks=[ReconstructionFigures()])
     weights = []
 
     class _Spy(pl.Callback):

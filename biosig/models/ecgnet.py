@@ -194,9 +194,9 @@ class ECGNet(BiosigModel):
         einthoven: bool = True,
     ):
         super().__init__()
+        _init_leads(self, n_chans, N_LEADS, n_times, sfreq, chs_info, input_lead)
         if n_outputs is not None and n_outputs != N_LEADS:
             raise ConfigError(f"ECGNet outputs 12 leads (n_outputs=12), got n_outputs={n_outputs}")
-        _init_leads(self, n_chans, N_LEADS, n_times, sfreq, chs_info, input_lead)
         if hidden_size < 1 or n_layers < 1 or noise_dim < 0:
             raise ConfigError("ECGNet: hidden_size and n_layers must be >= 1, noise_dim >= 0")
         self.noise_dim = noise_dim
