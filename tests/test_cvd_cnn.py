@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from biosig.errors import ConfigError
+from biosig.errors import ConfigError, ShapeError
 from biosig.models import count_parameters
 from biosig.models.cvd_cnn import CVDCNN
 
@@ -17,7 +17,7 @@ def test_parameter_counts_and_shapes():
     assert out.shape == (3, 5)
     out.sum().backward()
     assert all(p.grad is not None for p in m.parameters())
-    with pytest.raises(ConfigError):
+    with pytest.raises(ShapeError):
         m(torch.randn(3, 12, 100))
     with pytest.raises(ConfigError):
         CVDCNN(kernel_size=4)

@@ -202,7 +202,7 @@ def test_fft_temporal_conv_equals_direct():
     ga, gb = a.temporal.temporal_conv.weight.grad, b.temporal.temporal_conv.weight.grad
     torch.testing.assert_close(ga, gb, rtol=1e-3, atol=1e-4)
     assert count_parameters(DBConformer(temporal_conv_impl="fft", n_chans=22, n_outputs=2,
-                                        n_times=1001)) == 93_747
+                                        n_times=1001, sfreq=250)) == 93_747
     with pytest.raises(ConfigError):
         DBConformer(temporal_conv_impl="winograd", **kw)
     with pytest.raises(ConfigError):

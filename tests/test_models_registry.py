@@ -15,6 +15,7 @@ from biosig.models._registry import _MODELS
 # each model's own test file (test_dbconformer.py, test_hveegnet.py, test_ecgnet.py, ...).
 CASES = {
     "dbconformer": (dict(n_chans=4, n_outputs=2, n_times=250, sfreq=250.0), (2, 4, 250)),
+    "dbconformer_loso": (dict(n_chans=4, n_outputs=2, n_times=250, sfreq=250.0), (2, 4, 250)),
     "hveegnet": (dict(n_chans=4, n_times=200, sfreq=250.0), (2, 4, 200)),
     "veegnet": (dict(n_chans=4, n_times=200, sfreq=250.0), (2, 4, 200)),
     "ecgnet": (dict(n_chans=12, n_outputs=12, n_times=100, sfreq=100.0, hidden_size=8), (2, 12, 100)),
@@ -64,3 +65,47 @@ def test_conventions(name):
 def test_unknown_model_lists_the_available_ones():
     with pytest.raises(KeyError, match="dbconformer"):
         create_model("nope")
+
+
+# -- summary table: paper settings, stated counts, README --------------------------------------
+# Registered but not yet converted to the contract on this branch (ECGNet is split into a
+# generator and a critic elsewhere); once one declares its paper settings, remove it here.
+PENDING = {"ecgnet", "ecgnet_critic"}
+
+
+@pytest.fixture(scope="module")
+def summary():
+    from biosig.models.summary import summary_rows
+
+    torch.manual_seed(0)
+    return {row["name"]: row for row in summary_rows()}
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_paper_settings_give_the_stated_parameter_count(name, summary):
+    row = summary[name]
+    if name in PENDING:
+        assert row["stated_n_params"] is None, f"{name} declares its count now: drop it from PENDING"
+        pytest.skip(f"{name} is not a BiosigModel on this branch yet")
+    assert row["paper"] and row["task"], f"{name}: declare paper and task"
+    assert row["settings"] is not None and row["stated_n_params"], f"{name}: declare paper_settings"
+    assert row["n_params"] == row["stated_n_params"]
+
+
+def test_variant_dbconformer_loso_is_depth_6():
+    m = create_model("dbconformer_loso", n_chans=14, n_outputs=2, n_times=1251, sfreq=250.0)
+    assert len(m.temporal.blocks) == len(m.spatial.blocks) == 6
+    assert m.get_config()["name"] == "dbconformer_loso"
+    assert len(create_model("dbconformer_loso", n_chans=3, n_outputs=2, n_times=250, sfreq=250.0,
+                            depth=1).temporal.blocks) == 1  # arguments override the defaults
+
+
+def test_readme_model_table_is_the_generated_one(summary):
+    from pathlib import Path
+
+    from biosig.models.summary import readme_table, summary_markdown
+
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    generated = summary_markdown(list(summary.values()))
+    assert readme_table(readme.read_text(encoding="utf-8")) == generated, (
+        "README model table is out of date: python -m biosig.models.summary --write README.md")

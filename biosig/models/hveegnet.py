@@ -50,6 +50,7 @@ class HVEEGNet(EEGNetVAEBase):
     sfreq : float
         Sampling rate; the kernels keep the paper's durations at other rates (128 and 32
         samples at 250 Hz) unless ``temporal_kernel`` / ``separable_kernel`` are given.
+        Required unless both kernels are given (no rate is assumed).
     chs_info : list of dict, optional
         MNE-style channel info (only its length is used when ``n_chans`` is None).
     F1, D, F2 : int
@@ -66,7 +67,8 @@ class HVEEGNet(EEGNetVAEBase):
         Apply the activation before each 1x1 Gaussian map (official config: True).
     use_classifier : bool
         Add the optional ``Linear(2 |z1|, n_outputs)`` + LogSoftmax head on ``[mu1, logvar1]``
-        (off in the paper).
+        (off in the paper). ``forward_features`` gives that input, ``forward_head`` the head;
+        ``reset_head(n_outputs)`` replaces or adds it (e.g. a probe on the latent).
 
     Notes
     -----
@@ -89,13 +91,17 @@ class HVEEGNet(EEGNetVAEBase):
     """
 
     n_levels = 3
+    paper = "Cisotto et al., Front. Neuroinform. 2024, arXiv 2312.00799"
+    task = "hierarchical VAE: reconstruction, anomaly screening"
+    paper_settings = dict(n_chans=22, n_times=1000, sfreq=250.0)
+    paper_n_params = 8_224
 
     def __init__(
         self,
         n_chans: int | None = None,
         n_outputs: int | None = None,
         n_times: int | None = None,
-        sfreq: float | None = 250.0,
+        sfreq: float | None = None,
         chs_info: list[dict] | None = None,
         F1: int = 8,
         D: int = 2,
@@ -127,12 +133,7 @@ class HVEEGNet(EEGNetVAEBase):
         self.posterior = nn.ModuleList([ConvGaussian(FD, FD, s_act), ConvGaussian(F1, F1, s_act)])
         self.latent_shapes: list[tuple[int, int, int]] = [
             (F2, 1, n_pooled), (FD, 1, n_times), (F1, n_chans, n_times)]
-        self.classifier = None
-        if use_classifier:
-            if not n_outputs or n_outputs < 2:
-                raise ConfigError("use_classifier=True needs n_outputs >= 2")
-            n_z1 = F2 * n_pooled
-            self.classifier = nn.Sequential(nn.Linear(2 * n_z1, n_outputs), nn.LogSoftmax(dim=1))
+        self._build_classifier(use_classifier)
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -162,7 +163,7 @@ class HVEEGNet(EEGNetVAEBase):
         out.mu.append(mu)
         out.logvar.append(lv)
         if self.classifier is not None and enc is not None and use[0]:
-            out.log_probs = self.classifier(torch.cat([mu, lv], 1).flatten(1))
+            out.log_probs = self.forward_head(torch.cat([mu, lv], 1).flatten(1))
         h = self.mix_decoder[0](torch.zeros_like(z), z)
         h = self.decoder.cell(0, h)
         for lvl in (1, 2):
