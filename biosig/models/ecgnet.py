@@ -179,6 +179,14 @@ class ECGNet(BiosigModel):
     adversarial network. Sci Rep 9:6734.
     """
 
+    paper = "Bagga et al., arXiv 2310.03753 (sizes: design choice, after Zhu et al. 2019)"
+    task = "GAN generator: any single ECG lead -> 12 leads"
+    paper_settings = dict(n_chans=12, n_outputs=12)
+    paper_n_params = 543_760
+    modality = "ECG"
+    units = "mV"
+    length_agnostic = True
+
     def __init__(
         self,
         n_chans: int | None = None,
@@ -309,6 +317,14 @@ class ECGNetCritic(BiosigModel):
 
     Parameter count at the defaults (tested): **967,681**.
     """
+
+    paper = "Bagga et al., arXiv 2310.03753 (layout: design choice, pix2pix critic)"
+    task = "GAN critic of ECGNet: (input lead, 12 leads) -> score"
+    paper_settings = dict(n_chans=12)
+    paper_n_params = 967_681
+    modality = "ECG"
+    units = "mV"
+    length_agnostic = True
 
     def __init__(
         self,

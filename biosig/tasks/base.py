@@ -42,15 +42,15 @@ class BiosigTask(pl.LightningModule):
         by the CLI (or passed by hand); ``None`` means unknown and is passed on as such (no
         default sampling rate: a model whose kernels follow ``sfreq`` then refuses to build).
     ch_names : the data's channel names (linked from the DataModule), checked against a
-        weights card.
+        weights card (:meth:`data_contract`).
     pretrained : a weights folder (``model.safetensors`` + ``card.json``, see
         :mod:`biosig.models.weights`; the card fixes the architecture, ``model`` may be left
         out) or a file: a Lightning checkpoint of a task or a state dict (``.ckpt``/``.pt``/
         ``.pth``, read with ``weights_only=True``, or ``.safetensors``) for the network that
         ``model``/``model_kwargs`` build. The data contract (``sfreq``, ``n_times``,
-        ``ch_names``) is checked against a card; an ``n_outputs`` other than the weights' gives
-        a new head (``reset_head``); any other missing, unexpected or mis-shaped weight is a
-        :class:`~biosig.errors.ConfigError`.
+        ``n_chans``, ``ch_names``) is checked against a card (a mismatch is a ConfigError unless
+        ``adapt``); an ``n_outputs`` other than the weights' gives a new head; any other
+        missing, unexpected or mis-shaped weight in a file is a ConfigError too.
     freeze : ``"none"``; ``"backbone"``: everything but the head trains not, where the head is
         every module ``forward_head`` runs (found by running it once on a dummy input);
         ``"all_but_head"``: only the head module (``model.head_attr``, e.g. ``final_layer``)
@@ -96,6 +96,7 @@ class BiosigTask(pl.LightningModule):
                                   "(model.model or model.pretrained)")
             heads = head_modules(self.net, freeze, self.n_chans, self.n_times)
             self._frozen_modules = _freeze_all_but(self.net, heads)
+            self._sync_frozen_modes()
 
     # -- networks ------------------------------------------------------------------------------
     def build_network(self, name: str | None, kwargs: dict | None = None,
@@ -129,20 +130,18 @@ class BiosigTask(pl.LightningModule):
         from biosig.models.weights import load_pretrained
 
         net = load_pretrained(folder, data=self.data_contract(), n_outputs=n_outputs,
-                              adapt=adapt)
+                              adapt=adapt).train()  # loaded in eval mode; the task sets modes
         card_name = net.get_config()["name"]
         if name is not None and name.lower() != card_name:
             raise ConfigError(f"model.{key}={name!r} but the weights in {folder} are a "
                               f"{card_name!r}; leave model.{key} out or name the card's model")
-        got = getattr(net, "n_chans", None)
-        if not adapt and self.n_chans is not None and got is not None and got != self.n_chans:
-            raise ConfigError(f"the weights in {folder} take {got} channels but the data has "
-                              f"{self.n_chans} (model.n_chans)")
         return net
 
     def data_contract(self) -> dict:
-        """What the task knows of its data: ``sfreq``, ``n_times``, ``ch_names`` (those given)."""
-        given = {"sfreq": self.sfreq, "n_times": self.n_times, "ch_names": self.ch_names}
+        """What the task knows of its data: ``sfreq``, ``n_times``, ``n_chans``, ``ch_names``
+        (those given), as checked against a weights card."""
+        given = {"sfreq": self.sfreq, "n_times": self.n_times, "n_chans": self.n_chans,
+                 "ch_names": self.ch_names}
         return {k: v for k, v in given.items() if v is not None}
 
     def save_pretrained(self, directory, **card) -> Path:
@@ -186,12 +185,20 @@ class BiosigTask(pl.LightningModule):
     def train(self, mode: bool = True):
         """As ``nn.Module.train``; modules frozen by ``freeze`` stay in eval mode."""
         super().train(mode)
-        if mode and self.net is not None:
-            for name in self._frozen_modules:
-                module = self.net.get_submodule(name)
-                if not any(p.requires_grad for p in module.parameters()):
-                    module.eval()  # unfrozen again (e.g. by BackboneFinetuning): trains
+        if mode:
+            self._sync_frozen_modes()
         return self
+
+    def on_train_epoch_start(self) -> None:
+        # Lightning keeps each module's mode; a module unfrozen since (BackboneFinetuning
+        # runs before this hook) goes back to train mode here
+        self._sync_frozen_modes()
+
+    def _sync_frozen_modes(self) -> None:
+        """Frozen modules in eval mode (BatchNorm statistics, dropout), unfrozen ones in train."""
+        for name in self._frozen_modules:
+            module = self.net.get_submodule(name)
+            module.train(any(p.requires_grad for p in module.parameters()))
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -243,11 +250,12 @@ def load_weights_file(net: nn.Module, path, *, key: str = "model.pretrained") ->
         else:
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # any reader error: name the file, keep the cause
-        raise InvalidFileError(f"{key}: cannot read weights from {path}: {err}") from err
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InvalidFileError(path, f"{key}: cannot read weights ({first})") from err
     state = obj.get("state_dict", obj) if isinstance(obj, Mapping) else None
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor)
                                                  for v in state.values()):
-        raise InvalidFileError(f"{key}: {path} holds no state dict (names -> tensors)")
+        raise InvalidFileError(path, f"{key}: holds no state dict (names -> tensors)")
     own = net.state_dict()
     state = _strip_common_prefix(dict(state), own)
     head = getattr(net, "head_attr", "final_layer") + "."
