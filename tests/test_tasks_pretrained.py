@@ -230,3 +230,36 @@ def test_task_saves_its_network_with_the_data_contract(tmp_path):
     assert card["data"]["ch_names"] == NAMES and card["data"]["sfreq"] == 64.0
     again = _task(folder, freeze="backbone", ch_names=NAMES)
     assert torch.equal(again.net.conv.weight, task.net.conv.weight)
+
+
+# Every registered classifier, small: linear probe through the contract, for every model.
+CLASSIFIERS = {
+    "cvd_cnn": dict(n_chans=12, n_times=250, sfreq=100.0),
+    "dbconformer": dict(n_chans=4, n_times=250, sfreq=250.0),
+    "dbconformer_loso": dict(n_chans=4, n_times=250, sfreq=250.0),
+    "eegconformer": dict(n_chans=4, n_times=250, sfreq=250.0),
+    "eegnet": dict(n_chans=4, n_times=250, sfreq=250.0),
+    "shallowfbcspnet": dict(n_chans=4, n_times=250, sfreq=250.0),
+}
+NOT_CLASSIFIERS = {"ecgnet", "ecgnet_critic", "hveegnet", "veegnet", "tiny_probe"}
+
+
+def test_every_registered_model_is_covered():
+    from biosig.models import list_models
+
+    assert set(list_models()) == set(CLASSIFIERS) | NOT_CLASSIFIERS
+
+
+@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
+def test_linear_probe_of_every_classifier(name):
+    torch.manual_seed(0)
+    sig = CLASSIFIERS[name]
+    task = ClassificationTask(model=name, n_outputs=2, freeze="backbone", **sig)
+    heads = head_modules(task.net, "backbone")
+    before = _state(task.net)
+    x = torch.randn(4, sig["n_chans"], sig["n_times"])
+    loader = DataLoader(TensorDataset(x, torch.tensor([0, 1, 0, 1])), batch_size=4)
+    pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+               enable_model_summary=False, accelerator="cpu").fit(task, loader)
+    changed = _changed(before, task.net)
+    assert changed and all(any(k.startswith(h + ".") for h in heads) for k in changed), changed
