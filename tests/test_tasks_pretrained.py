@@ -263,3 +263,29 @@ def test_linear_probe_of_every_classifier(name):
                enable_model_summary=False, accelerator="cpu").fit(task, loader)
     changed = _changed(before, task.net)
     assert changed and all(any(k.startswith(h + ".") for h in heads) for k in changed), changed
+
+
+def test_cli_links_the_data_contract_and_fine_tunes_a_weights_folder(tmp_path):
+    """biosig fit with model.pretrained + freeze: the card is checked against the linked data."""
+    from pathlib import Path
+
+    from biosig.cli import lightning_cli
+
+    recipe = Path(__file__).resolve().parents[1] / "recipes/synthetic/eegnet.yaml"
+    tiny = ["--config", str(recipe), "--data.source.init_args.n_subjects", "1",
+            "--data.source.init_args.n_trials_per_class", "4", "--data.batch_size", "4",
+            "--trainer.logger", "false", "--trainer.enable_checkpointing", "false",
+            "--trainer.enable_progress_bar", "false", "--trainer.max_epochs", "1",
+            "--data.cache_dir", str(tmp_path / "cache")]
+    first = lightning_cli(tiny, run=False)
+    assert first.model.ch_names == first.datamodule.ch_names  # linked from the data
+    folder = first.model.save_pretrained(tmp_path / "eegnet")
+    before = _state(first.model.net)
+    cli = lightning_cli(["fit", *tiny, "--model.init_args.pretrained", str(folder),
+                         "--model.init_args.freeze", "backbone"])
+    changed = _changed(before, cli.model.net)
+    heads = head_modules(cli.model.net, "backbone")
+    assert changed and all(any(k.startswith(h + ".") for h in heads) for k in changed)
+    with pytest.raises(ValueError, match="sfreq does not match"):  # jsonargparse wraps it
+        lightning_cli([*tiny, "--model.init_args.pretrained", str(folder),
+                       "--data.source.init_args.sfreq", "128"], run=False)
