@@ -24,7 +24,7 @@ from biosig.errors import ConfigError
 __all__ = ["ECGFigures", "FigureCallback", "ReconstructionFigures", "log_figure"]
 
 
-def log_figure(trainer: "pl.Trainer", tag: str, fig, step: int) -> bool:
+def log_figure(trainer: pl.Trainer, tag: str, fig, step: int) -> bool:
     """Send a matplotlib figure to every logger of ``trainer`` that takes figures; close it.
 
     Returns whether any logger took it.

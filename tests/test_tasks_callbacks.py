@@ -6,7 +6,7 @@ import lightning.pytorch as pl
 import matplotlib
 import pytest
 import torch
-from lightning.pytorch.loggers.logger import Logger
+from _task_fixtures import FigureLogger
 from torch.utils.data import DataLoader, TensorDataset
 
 from biosig.callbacks import ECGFigures, ReconstructionFigures
@@ -22,30 +22,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-class FigureLogger(Logger):
-    """A logger whose experiment records ``add_figure`` calls (as TensorBoard's)."""
-
-    def __init__(self):
-        super().__init__()
-        self.figures = []
-
-    name = "fig"
-    version = 0
-
-    @property
-    def experiment(self):
-        return self
-
-    def add_figure(self, tag, fig, global_step=None):
-        self.figures.append((tag, len(fig.axes), global_step))
-
-    def log_hyperparams(self, params, *args, **kwargs):
-        pass
-
-    def log_metrics(self, metrics, step=None):
-        pass
 
 
 def _trainer(logger, callbacks, epochs=2):
@@ -69,7 +45,8 @@ def test_ecg_figures_per_validation_epoch_not_in_sanity_check():
     logger = FigureLogger()
     _trainer(logger, [ECGFigures()]).fit(_gan(), _ecg_loader(), _ecg_loader())
     # one 12-lead figure per epoch (6 x 2 panels), none for the sanity check
-    assert logger.figures == [("val_12lead", 12, 0), ("val_12lead", 12, 1)]
+    assert [(tag, len(fig.axes), step) for tag, fig, step in logger.figures] == [
+        ("val_12lead", 12, 0), ("val_12lead", 12, 1)]
     every_other = FigureLogger()
     _trainer(every_other, [ECGFigures(every_n_epochs=2)]).fit(_gan(), _ecg_loader(),
                                                               _ecg_loader())
@@ -88,9 +65,12 @@ def test_figure_callbacks_refuse_what_they_cannot_draw():
         ECGFigures(every_n_epochs=0)
 
 
-def test_no_figure_logger_warns_once():
+def test_no_figure_logger_warns_once(tmp_path):
+    from lightning.pytorch.loggers import CSVLogger
+
     with pytest.warns(UserWarning, match="no logger takes figures"):
-        _trainer(None, [ECGFigures()], epochs=1).fit(_gan(), _ecg_loader(), _ecg_loader())
+        _trainer(CSVLogger(tmp_path), [ECGFigures()], epochs=1).fit(_gan(), _ecg_loader(),
+                                                                  _ecg_loader())
 
 
 def test_lightning_ema_on_a_linear_probe_keeps_the_frozen_backbone():

@@ -276,7 +276,8 @@ def test_cli_links_the_data_contract_and_fine_tunes_a_weights_folder(tmp_path):
             "--data.source.init_args.n_trials_per_class", "4", "--data.batch_size", "4",
             "--trainer.logger", "false", "--trainer.enable_checkpointing", "false",
             "--trainer.enable_progress_bar", "false", "--trainer.max_epochs", "1",
-            "--data.cache_dir", str(tmp_path / "cache")]
+            "--data.cache_dir", str(tmp_path / "cache"),
+            "--trainer.default_root_dir", str(tmp_path / "run")]
     first = lightning_cli(tiny, run=False)
     assert first.model.ch_names == first.datamodule.ch_names  # linked from the data
     folder = first.model.save_pretrained(tmp_path / "eegnet")

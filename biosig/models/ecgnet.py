@@ -73,7 +73,6 @@ def assemble_12_leads(x: torch.Tensor, lead: torch.Tensor, indep: torch.Tensor) 
     The input lead is finally written back unchanged, so it is bit-exact; the identities then hold
     to float rounding (for III/aVR/aVL/aVF inputs the solved II carries the rounding).
     """
-    B, T = x.shape
     coeffs = torch.tensor([LIMB_COEFFS[n] for n in LEADS[:6]] + [(0.0, 0.0)] * 6,
                           dtype=x.dtype, device=x.device)
     a = coeffs[lead, 0][:, None]

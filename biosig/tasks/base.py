@@ -26,7 +26,7 @@ import torch.nn as nn
 from biosig.errors import ConfigError, InvalidFileError
 from biosig.models import create_model
 
-__all__ = ["BiosigTask", "FREEZE_MODES", "head_modules", "load_weights_file", "make_optimizer"]
+__all__ = ["FREEZE_MODES", "BiosigTask", "head_modules", "load_weights_file", "make_optimizer"]
 
 FREEZE_MODES = ("none", "backbone", "all_but_head")
 _PASSED = ("n_chans", "n_outputs", "n_times", "sfreq")  # signal arguments the task passes

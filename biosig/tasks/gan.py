@@ -118,10 +118,10 @@ class GANTask(BiosigTask):
         if n is None:
             raise ConfigError("GANTask needs the number of channels (model.n_chans)")
         own = getattr(self.generator, "ch_names", None)
-        if own is not None and self.ch_names is not None:
-            if [c.lower() for c in own] != [c.lower() for c in self.ch_names]:
-                raise ConfigError(f"the data's channels ({', '.join(self.ch_names)}) are not the "
-                                  f"generator's ({', '.join(own)}) in its order")
+        if (own is not None and self.ch_names is not None
+                and [c.lower() for c in own] != [c.lower() for c in self.ch_names]):
+            raise ConfigError(f"the data's channels ({', '.join(self.ch_names)}) are not the "
+                              f"generator's ({', '.join(own)}) in its order")
         names = list(own or self.ch_names or [str(i) for i in range(n)])
         if len(names) != n:
             raise ConfigError(f"the generator names {len(names)} channels but the data has {n}")
