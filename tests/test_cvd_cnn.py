@@ -49,11 +49,13 @@ def test_multilabel_training_with_annotation_channels(tmp_path):
     dm = BiosigDataModule(
         SyntheticECG(n_records=40, duration=4.0, sfreq=100.0),
         preprocessing=[ECGAnnotationChannels(method="energy")],
-        protocol=Predefined(train={"fold": list(range(1, 9))}, val={"fold": [9]}, test={"fold": [10]}),
+        protocol=Predefined(train={"fold": list(range(1, 9))}, val={"fold": [9]},
+                            test={"fold": [10]}),
         cache_dir=str(tmp_path), batch_size=16)
     assert dm.n_chans == 14 and dm.n_outputs == 5
-    task = ClassificationTask(model="cvd_cnn", model_kwargs={"channels": [8, 16]}, n_chans=dm.n_chans,
-                              n_times=dm.n_times, sfreq=dm.sfreq, n_outputs=dm.n_outputs,
+    task = ClassificationTask(model="cvd_cnn", model_kwargs={"channels": [8, 16]},
+                              n_chans=dm.n_chans, n_times=dm.n_times, sfreq=dm.sfreq,
+                              n_outputs=dm.n_outputs,
                               multilabel=True, lr=3e-3)
     trainer = pl.Trainer(max_epochs=2, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")

@@ -58,7 +58,8 @@ def test_config_round_trip_and_heads():
     c.eval(), c2.eval()
     assert torch.equal(g(x), g2(x)) and torch.equal(c(x), c2(x))
     feats = g.forward_features(x, lead="II")
-    assert feats.shape == (3, 20, 2 * 8 + 1) and g.forward_head(feats).shape == (3, 8, 20)
+    assert feats.hidden.shape == (3, 20, 2 * 8 + 1) and torch.equal(feats.lead, x[:, 1])
+    assert torch.equal(g.forward_head(feats), g(x, lead="II"))
     assert c.forward_features(x).shape == (3, 4) and c(x).shape == (3,)
     with pytest.raises(ConfigError):
         g.reset_head(3)  # the head's size follows the leads
@@ -144,7 +145,7 @@ def test_gradients_and_critic():
 
 def test_bad_inputs():
     m = _small()
-    with pytest.raises(ChannelError):
+    with pytest.raises(ShapeError):
         m(torch.randn(2, 5, 10))
     with pytest.raises(ChannelError):
         m(torch.randn(2, 12, 10), lead="V7")

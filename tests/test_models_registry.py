@@ -18,7 +18,8 @@ CASES = {
     "dbconformer_loso": (dict(n_chans=4, n_outputs=2, n_times=250, sfreq=250.0), (2, 4, 250)),
     "hveegnet": (dict(n_chans=4, n_times=200, sfreq=250.0), (2, 4, 200)),
     "veegnet": (dict(n_chans=4, n_times=200, sfreq=250.0), (2, 4, 200)),
-    "ecgnet": (dict(n_chans=12, n_outputs=12, n_times=100, sfreq=100.0, hidden_size=8), (2, 12, 100)),
+    "ecgnet": (dict(n_chans=12, n_outputs=12, n_times=100, sfreq=100.0, hidden_size=8),
+               (2, 12, 100)),
     "ecgnet_critic": (dict(n_chans=12, n_times=100, sfreq=100.0, channels=(8,)), (2, 12, 100)),
     "cvd_cnn": (dict(n_chans=12, n_outputs=5, n_times=250, sfreq=100.0), (2, 12, 250)),
     "eegnet": (dict(n_chans=4, n_outputs=2, n_times=250), (2, 4, 250)),
@@ -38,9 +39,9 @@ def test_builds_runs_and_backpropagates(name):
     kwargs, shape = CASES[name]
     model = create_model(name, **kwargs)
     out = model(torch.randn(*shape))
-    tensors = [t for t in (out if isinstance(out, (tuple, list)) else
-                           getattr(out, "__dict__", {}).values() if not torch.is_tensor(out) else [out])
-               if torch.is_tensor(t) and t.is_floating_point()]
+    items = (out if isinstance(out, (tuple, list)) else
+             getattr(out, "__dict__", {}).values() if not torch.is_tensor(out) else [out])
+    tensors = [t for t in items if torch.is_tensor(t) and t.is_floating_point()]
     assert tensors and all(torch.isfinite(t).all() for t in tensors)
     sum(t.float().mean() for t in tensors).backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
@@ -49,7 +50,8 @@ def test_builds_runs_and_backpropagates(name):
 @pytest.mark.parametrize("name", OWN)
 def test_docstring_states_parameter_count_and_paper(name):
     doc = inspect.getdoc(_MODELS[name]) or ""
-    assert re.search(r"param[^.]*?\d{1,3}(,\d{3})+", doc, re.I | re.S), f"{name}: no parameter count"
+    has_count = re.search(r"param[^.]*?\d{1,3}(,\d{3})+", doc, re.I | re.S)
+    assert has_count, f"{name}: no parameter count"
     assert re.search(r"arXiv|doi|\d{4}", doc), f"{name}: no reference"
 
 
@@ -86,7 +88,7 @@ def summary():
 def test_paper_settings_give_the_stated_parameter_count(name, summary):
     row = summary[name]
     if name in PENDING:
-        assert row["stated_n_params"] is None, f"{name} declares its count now: drop it from PENDING"
+        assert row["stated_n_params"] is None, f"{name} declares its count: drop it from PENDING"
         pytest.skip(f"{name} is not a BiosigModel on this branch yet")
     assert row["paper"] and row["task"], f"{name}: declare paper and task"
     assert row["settings"] is not None and row["stated_n_params"], f"{name}: declare paper_settings"

@@ -122,12 +122,10 @@ class BiosigModel(nn.Module):
                         if key == "sfreq" else "")
                 raise ConfigError(f"{name} needs {key}{hint}")
         for key in ("n_chans", "n_outputs", "n_times"):
-            value = given[key]
-            if value is not None and (isinstance(value, bool) or int(value) != value
-                                      or int(value) <= 0):
-                raise ConfigError(f"{name}: {key} must be a positive integer, got {value!r}")
-        if sfreq is not None and not float(sfreq) > 0:
-            raise ConfigError(f"{name}: sfreq must be positive, got {sfreq!r}")
+            if given[key] is not None and not _positive(given[key], integer=True):
+                raise ConfigError(f"{name}: {key} must be a positive integer, got {given[key]!r}")
+        if sfreq is not None and not _positive(sfreq, integer=False):
+            raise ConfigError(f"{name}: sfreq must be a positive number, got {sfreq!r}")
         self.n_chans = None if n_chans is None else int(n_chans)
         self.n_outputs = None if n_outputs is None else int(n_outputs)
         self.n_times = None if n_times is None else int(n_times)
@@ -181,11 +179,12 @@ class BiosigModel(nn.Module):
 
     # -- config --------------------------------------------------------------------------------
     def get_config(self) -> dict:
-        """``{"name": registry name, "kwargs": {...}}``: what ``from_config`` rebuilds from."""
-        kwargs = dict(getattr(self, "_init_kwargs", {}))
-        for key, value in kwargs.items():
-            if isinstance(value, type):  # activations are passed as classes
-                kwargs[key] = f"{value.__module__}.{value.__qualname__}"
+        """``{"name": registry name, "kwargs": {...}}``: what ``from_config`` rebuilds from.
+
+        In the form a JSON card keeps: classes (activations) as their dotted names, tuples as
+        lists.
+        """
+        kwargs = {k: _plain(v) for k, v in getattr(self, "_init_kwargs", {}).items()}
         return {"name": self.registry_name or type(self).__name__.lower(), "kwargs": kwargs}
 
     @classmethod
@@ -230,6 +229,24 @@ class BiosigModel(nn.Module):
         from biosig.models.weights import push_to_hub
 
         return push_to_hub(self, repo_id, **kwargs)
+
+
+def _positive(value, integer: bool) -> bool:
+    if isinstance(value, (bool, str)):
+        return False
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return number > 0 and (not integer or number == int(number))
+
+
+def _plain(value):
+    if isinstance(value, type):  # activations are passed as classes
+        return f"{value.__module__}.{value.__qualname__}"
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _resolve_class(value):

@@ -26,7 +26,8 @@ def _braindecode_models():
     try:
         import braindecode.models as bd
     except ImportError as err:  # pragma: no cover - depends on the install
-        raise ImportError("baseline models need braindecode: pip install 'biosig[baselines]'") from err
+        raise ImportError("baseline models need braindecode: "
+                          "pip install 'biosig[baselines]'") from err
     return bd
 
 

@@ -232,7 +232,8 @@ class DBConformer(BiosigModel):
         )
         n_features = emb_size * (int(use_t) + int(use_s))
         self.n_features = n_features
-        self.gate = nn.Linear(n_features, n_features) if (gated_fusion and use_t and use_s) else None
+        gated = gated_fusion and use_t and use_s
+        self.gate = nn.Linear(n_features, n_features) if gated else None
         self.head = nn.Sequential(
             nn.Linear(n_features, 64), activation(), nn.Dropout(drop_prob),
             nn.Linear(64, 32), activation(), nn.Dropout(head_drop_prob),
@@ -301,7 +302,8 @@ class _DepthwiseConv1d(nn.Conv1d):
     """Depthwise ``Conv1d`` (odd kernel, 'same' padding, no bias) with an optional FFT path."""
 
     def __init__(self, channels: int, kernel: int, impl: str = "auto"):
-        super().__init__(channels, channels, kernel, padding=kernel // 2, groups=channels, bias=False)
+        super().__init__(channels, channels, kernel, padding=kernel // 2, groups=channels,
+                         bias=False)
         self.impl = impl
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -312,7 +314,8 @@ class _DepthwiseConv1d(nn.Conv1d):
         n_fft = 1 << (n_times + k - 2).bit_length()
         dtype = x.dtype
         xf = torch.fft.rfft(x.float(), n=n_fft)
-        wf = torch.fft.rfft(self.weight[:, 0].float().flip(-1), n=n_fft)  # correlation = flipped conv
+        # correlation = convolution with the flipped kernel
+        wf = torch.fft.rfft(self.weight[:, 0].float().flip(-1), n=n_fft)
         y = torch.fft.irfft(xf * wf, n=n_fft)
         pad = self.padding[0]
         return y[..., k - 1 - pad: k - 1 - pad + n_times].to(dtype)

@@ -19,15 +19,17 @@ example: ``"ecgnet"`` (:class:`ECGNet`, the generator) and ``"ecgnet_critic"``
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn as nn
 
 from biosig.ecg_leads import LEADS, LIMB_COEFFS, derive_limb_leads, lead_index, normalize_lead_name
-from biosig.errors import ChannelError, ConfigError
+from biosig.errors import ChannelError, ConfigError, ShapeError
 from biosig.models._registry import register_model
 from biosig.models.base import BiosigModel
 
-__all__ = ["ECGNet", "ECGNetCritic", "assemble_12_leads"]
+__all__ = ["ECGNet", "ECGNetCritic", "GeneratorFeatures", "assemble_12_leads"]
 
 N_LEADS = 12
 #: Independent leads predicted by the Einthoven head, in this order.
@@ -120,6 +122,16 @@ def _init_leads(model: BiosigModel, n_chans, n_outputs, n_times, sfreq, chs_info
     model.input_lead = LEADS[lead_index(input_lead)]
 
 
+class GeneratorFeatures(NamedTuple):
+    """What :meth:`ECGNet.forward_features` gives its head: the per-time-step BiLSTM state with
+    the input lead appended ``(B, T, 2 * hidden_size + 1)``, the input lead ``(B, T)`` and its
+    ids ``(B,)`` (the head assembles the 12 leads around the input lead)."""
+
+    hidden: torch.Tensor
+    lead: torch.Tensor
+    ids: torch.Tensor
+
+
 def _condition(x: torch.Tensor, lead) -> tuple[torch.Tensor, torch.Tensor]:
     """The input lead ``(B, T)`` and its ids ``(B,)`` from a ``(B, 12, T)``, ``(B, 1, T)`` or
     ``(B, T)`` tensor (for the last two, ``x`` is the input lead itself)."""
@@ -128,7 +140,7 @@ def _condition(x: torch.Tensor, lead) -> tuple[torch.Tensor, torch.Tensor]:
     if x.ndim == 3 and x.shape[1] == 1:
         x = x[:, 0]
     if x.ndim != 2:
-        raise ChannelError(f"expected (B, 1, T), (B, T) or (B, 12, T) input, got {tuple(x.shape)}")
+        raise ShapeError(f"expected (B, 1, T), (B, T) or (B, 12, T) input, got {tuple(x.shape)}")
     return x, _lead_ids(lead, x.shape[0], x.device)
 
 
@@ -144,11 +156,11 @@ class ECGNet(BiosigModel):
     in **mV**, leads in the standard order I, II, III, aVR, aVL, aVF, V1..V6. Works at any
     ``sfreq``/``n_times`` (the LSTM runs over time).
 
-    Contract: ``forward_features`` is the per-time-step BiLSTM state with the skip,
-    ``(B, T, 2 * hidden_size + 1)``; ``forward_head`` is ``final_layer`` applied per time step,
-    ``(B, 8 | 12, T)``; ``forward`` assembles the 12 leads from it and the input lead. The head's
-    size is fixed by the lead structure, so ``reset_head`` only re-initialises it
-    (``n_outputs`` must stay 12).
+    Contract: ``forward_features`` gives :class:`GeneratorFeatures` (the per-time-step BiLSTM
+    state with the skip, and the input lead with its ids); ``forward_head`` applies
+    ``final_layer`` per time step and assembles the 12 leads around the input lead, so
+    ``forward = forward_head(forward_features(x))``. The head's size is fixed by the lead
+    structure, so ``reset_head`` only re-initialises it (``n_outputs`` must stay 12).
 
     Parameters
     ----------
@@ -227,7 +239,7 @@ class ECGNet(BiosigModel):
     def select_input(x: torch.Tensor, lead) -> tuple[torch.Tensor, torch.Tensor]:
         """From a 12-lead batch ``(B, 12, T)`` take the input lead -> ``((B, T), ids (B,))``."""
         if x.ndim != 3 or x.shape[1] != N_LEADS:
-            raise ChannelError(f"expected a (batch, 12, n_times) ECG, got {tuple(x.shape)}")
+            raise ShapeError(f"expected a (batch, 12, n_times) ECG, got {tuple(x.shape)}")
         ids = _lead_ids(lead, x.shape[0], x.device)
         return x[torch.arange(x.shape[0], device=x.device), ids], ids
 
@@ -245,14 +257,18 @@ class ECGNet(BiosigModel):
         h, _ = self.lstm(torch.cat(feats, dim=-1))
         return torch.cat([h, x[:, :, None]], dim=-1)
 
-    def forward_features(self, x: torch.Tensor, lead=None, noise: torch.Tensor | None = None):
-        """BiLSTM state + input lead per time step, ``(B, T, 2 * hidden_size + 1)``."""
+    def forward_features(self, x: torch.Tensor, lead=None,
+                         noise: torch.Tensor | None = None) -> GeneratorFeatures:
+        """BiLSTM state + input lead per time step, with the input lead and its ids."""
         x, ids = _condition(x, self.input_lead if lead is None else lead)
-        return self._features(x, ids, noise)
+        return GeneratorFeatures(self._features(x, ids, noise), x, ids)
 
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        """Per-time-step linear head: ``(B, 8 | 12, T)`` leads before assembly."""
-        return self.final_layer(features).transpose(1, 2)
+    def forward_head(self, features: GeneratorFeatures) -> torch.Tensor:
+        """Per-time-step linear head, then the 12 leads assembled: ``(B, 12, T)``."""
+        y = self.final_layer(features.hidden).transpose(1, 2)  # (B, 8 | 12, T)
+        if self.einthoven:
+            return assemble_12_leads(features.lead, features.ids, y)
+        return _pass_through(y, features.lead, features.ids)
 
     def forward(self, x: torch.Tensor, lead=None, noise: torch.Tensor | None = None):
         """Generate 12 leads.
@@ -269,11 +285,7 @@ class ECGNet(BiosigModel):
         -------
         tensor (B, 12, T) in mV; the input lead equals ``x`` exactly.
         """
-        x, ids = _condition(x, self.input_lead if lead is None else lead)
-        y = self.forward_head(self._features(x, ids, noise))
-        if self.einthoven:
-            return assemble_12_leads(x, ids, y)
-        return _pass_through(y, x, ids)
+        return self.forward_head(self.forward_features(x, lead, noise))
 
     @torch.no_grad()
     def generate(self, x: torch.Tensor, lead=None, noise: torch.Tensor | None = None):

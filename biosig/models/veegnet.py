@@ -63,33 +63,11 @@ class VEEGNet(EEGNetVAEBase):
     paper_settings = dict(n_chans=22, n_times=1000, sfreq=250.0)
     paper_n_params = 4_992
 
-    def __init__(
-        self,
-        n_chans: int | None = None,
-        n_outputs: int | None = None,
-        n_times: int | None = None,
-        sfreq: float | None = None,
-        chs_info: list[dict] | None = None,
-        F1: int = 8,
-        D: int = 2,
-        F2: int = 16,
-        temporal_kernel: int | None = None,
-        separable_kernel: int | None = None,
-        pool: int = 10,
-        drop_prob: float = 0.5,
-        activation: type[nn.Module] = nn.ELU,
-        sampling_activation: bool = True,
-        use_classifier: bool = False,
-    ):
-        super().__init__()
-        cell_kw = self._build_encoder(
-            n_chans, n_times, sfreq, chs_info, n_outputs, F1=F1, D=D, F2=F2,
-            temporal_kernel=temporal_kernel, separable_kernel=separable_kernel, pool=pool,
-            drop_prob=drop_prob, activation=activation)
-        self.posterior = ConvGaussian(F2, F2, activation if sampling_activation else None)
+    def _build_latents(self, cell_kw: dict, s_act: type[nn.Module] | None) -> None:
+        F2 = cell_kw["F2"]
+        self.posterior = ConvGaussian(F2, F2, s_act)
         self.decoder = EEGNetDecoderCells(self.n_chans, self.n_times, **cell_kw)
-        self.latent_shapes: list[tuple[int, int, int]] = [(F2, 1, self.n_pooled)]
-        self._build_classifier(use_classifier)
+        self.latent_shapes = [(F2, 1, self.n_pooled)]
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and log-variance, each ``(B, 16, 1, T // 10)``."""

@@ -211,12 +211,11 @@ def _check_data(card: dict, data: dict | None, adapt: bool, cls, where: Path) ->
             refuse(key, hint.get(key, f" ({key} is never adapted)"))
     if data.get("n_times") is not None and have.get("n_times") is not None and int(
             data["n_times"]) != int(have["n_times"]):
-        if not adapt:
-            refuse("n_times", "; adapt=True rebuilds the model for another length where its "
-                              "weights allow it" if cls.length_agnostic else "")
         if not cls.length_agnostic:
-            refuse("n_times", f"; {name} is built for one window length, adapt=True cannot "
-                              "change it: cut or pad the windows")
+            refuse("n_times", f"; {name} is built for one window length (adapt=True cannot "
+                              "change it): cut or pad the windows")
+        if not adapt:
+            refuse("n_times", "; its weights fit any length: adapt=True rebuilds it for yours")
         changes["n_times"] = int(data["n_times"])
     changes.update(_check_channels(card, data, adapt, cls, refuse))
     return changes
@@ -243,16 +242,16 @@ def _check_channels(card, data, adapt, cls, refuse) -> dict:
         return {}
     if names == card_names:
         return {}
-    missing = [c for c in names if c not in card_names]
-    if not adapt:
-        refuse("ch_names", "; select and order your channels as the card's list"
-               + (" or pass adapt=True" if cls.channel_independent and not missing else ""))
     if not cls.channel_independent:
-        refuse("ch_names", f"; {card['name']} ties its weights to the card's channel layout, "
-                           "adapt=True cannot change it: select these channels in this order")
+        refuse("ch_names", f"; {card['name']} ties its weights to the card's channel layout "
+                           "(adapt=True cannot change it): select these channels in this order")
+    missing = [c for c in names if c not in card_names]
     if missing:
         refuse("ch_names", f"; channels {missing} are not in the card (adapt=True selects or "
                            "reorders the card's channels only)")
+    if not adapt:
+        refuse("ch_names", "; the model shares its weights over channels: adapt=True selects "
+                           "or reorders the card's channels by name")
     old = card["kwargs"].get("chs_info")
     by_name = {str(ch.get("ch_name", ch.get("name"))): ch for ch in old} if old else {}
     return {"n_chans": len(names), "chs_info": [by_name.get(c, {"ch_name": c}) for c in names]}

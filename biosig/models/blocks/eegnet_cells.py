@@ -41,9 +41,8 @@ def eegnet_kernel_sizes(
                           f"at {REFERENCE_SFREQ:g} Hz); or give both temporal_kernel and "
                           "separable_kernel")
     scale = (float(sfreq) / REFERENCE_SFREQ) if sfreq else 1.0
-    k1 = temporal_kernel if temporal_kernel is not None else round(REFERENCE_TEMPORAL_KERNEL * scale)
-    k3 = separable_kernel if separable_kernel is not None else round(
-        REFERENCE_SEPARABLE_KERNEL * scale)
+    k1 = round(REFERENCE_TEMPORAL_KERNEL * scale) if temporal_kernel is None else temporal_kernel
+    k3 = round(REFERENCE_SEPARABLE_KERNEL * scale) if separable_kernel is None else separable_kernel
     k1, k3 = int(k1), int(k3)
     if k1 < 1 or k3 < 1:
         raise ConfigError(f"kernel sizes must be >= 1, got temporal={k1}, separable={k3}")
@@ -193,8 +192,10 @@ class ConcatMix(nn.Module):
 
 
 class EEGNetVAEBase(BiosigModel):
-    """Shared set-up of the EEGNet VAEs (hvEEGNet, vEEGNet): signal arguments, kernels, encoder
-    cells, and the optional classifier head on the deepest posterior ``[mu, logvar]``.
+    """Shared set-up of the EEGNet VAEs (hvEEGNet, vEEGNet): the constructor (signal arguments,
+    kernels, encoder cells; a subclass adds its latents and decoder in ``_build_latents``) and
+    the optional classifier head on the deepest posterior ``[mu, logvar]``. Parameters: see
+    :class:`~biosig.models.HVEEGNet`.
 
     Contract: ``forward_features(x)`` is the flattened ``[mu, logvar]`` of the deepest posterior
     ``(B, 2 |z1|)``; the head is ``classifier`` (``Linear(2 |z1|, n_outputs)`` + LogSoftmax),
@@ -207,9 +208,25 @@ class EEGNetVAEBase(BiosigModel):
     length_agnostic = True
     input_note = "sfreq or both kernels"
 
-    def _build_encoder(self, n_chans, n_times, sfreq, chs_info, n_outputs, *, F1, D, F2,
-                       temporal_kernel, separable_kernel, pool, drop_prob, activation) -> dict:
-        """Check the signal kwargs, build ``self.encoder``; returns the cells' keyword arguments."""
+    def __init__(
+        self,
+        n_chans: int | None = None,
+        n_outputs: int | None = None,
+        n_times: int | None = None,
+        sfreq: float | None = None,
+        chs_info: list[dict] | None = None,
+        F1: int = 8,
+        D: int = 2,
+        F2: int = 16,
+        temporal_kernel: int | None = None,
+        separable_kernel: int | None = None,
+        pool: int = 10,
+        drop_prob: float = 0.5,
+        activation: type[nn.Module] = nn.ELU,
+        sampling_activation: bool = True,
+        use_classifier: bool = False,
+    ):
+        super().__init__()
         self._init_signal(n_chans, n_outputs, n_times, sfreq, chs_info)
         if self.n_times < max(1, pool):
             raise ConfigError(f"{type(self).__name__}: n_times must be >= the pooling size "
@@ -222,10 +239,16 @@ class EEGNetVAEBase(BiosigModel):
         cell_kw = dict(F1=F1, D=D, F2=F2, temporal_kernel=k1, separable_kernel=k3, pool=pool,
                        drop_prob=drop_prob, activation=activation)
         self.encoder = EEGNetEncoderCells(self.n_chans, **cell_kw)
-        return cell_kw
+        self.latent_shapes: list[tuple[int, int, int]] = []
+        self._build_latents(cell_kw, activation if sampling_activation else None)
+        self._build_classifier(use_classifier)
+
+    def _build_latents(self, cell_kw: dict, s_act: type[nn.Module] | None) -> None:
+        """Latent maps and decoder of the model; sets ``latent_shapes`` (deepest first)."""
+        raise NotImplementedError
 
     def _build_classifier(self, use_classifier: bool) -> None:
-        """``self.classifier`` on ``[mu1, logvar1]``; call once ``latent_shapes`` is set."""
+        """``self.classifier`` on ``[mu1, logvar1]`` (after ``_build_latents``)."""
         self.classifier = None
         if use_classifier:
             if not self.n_outputs or self.n_outputs < 2:
