@@ -89,7 +89,7 @@ def _cold_build(source, steps, tmp: Path) -> tuple[int, float]:
 def bench_cold_builds(tmp: Path, quick: bool) -> dict:
     from _dataset_fixtures import SHARED, write_bciiv2a_session, write_tuev_tree
 
-    from biosig.data.preprocessing import Resample
+    from biosig.signal.preprocessing import Resample
     from biosig.datasets.bciiv2a import BCIIV2a
     from biosig.datasets.cinc import CinC
     from biosig.datasets.eegmmidb import EEGMMIDB

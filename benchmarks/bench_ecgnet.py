@@ -74,7 +74,7 @@ def main(argv=None) -> int:
           f"6 leads batched {t_b:.3f} s ({t_b / 6:.3f} s per lead); values {v1:.5f} / {v2:.5f}")
 
     net = ECGNet().eval()
-    print(f"ECGNet default generator: {count_parameters(net.generator):,} parameters, "
+    print(f"ECGNet default generator: {count_parameters(net):,} parameters, "
           f"{args.threads} CPU thread(s)")
     for sfreq in (100.0, 500.0):
         T = int(10 * sfreq)

@@ -33,7 +33,7 @@ def _make_cli_class():
         """LightningCLI whose DataModule's signal shape is linked into the model's arguments."""
 
         def add_arguments_to_parser(self, parser):
-            for key in ("n_chans", "n_times", "sfreq", "n_outputs"):
+            for key in ("n_chans", "n_times", "sfreq", "n_outputs", "ch_names"):
                 parser.link_arguments(f"data.{key}", f"model.init_args.{key}", apply_on="instantiate")
 
     return BiosigCLI

@@ -25,7 +25,7 @@ def test_parameter_counts_and_shapes():
 
 def test_annotation_step_adds_masks():
     from biosig.datasets.synthetic import simulate_ecg_record
-    from biosig.ecg_analysis import ECGAnnotationChannels
+    from biosig.signal.ecg_delineation import ECGAnnotationChannels
 
     rec = simulate_ecg_record(("NORM",), duration=4.0, sfreq=250.0, seed=1)
     out = ECGAnnotationChannels()(rec)
@@ -43,7 +43,7 @@ def test_multilabel_training_with_annotation_channels(tmp_path):
     from biosig.data.datamodule import BiosigDataModule
     from biosig.data.protocols import Predefined
     from biosig.datasets.synthetic import SyntheticECG
-    from biosig.ecg_analysis import ECGAnnotationChannels
+    from biosig.signal.ecg_delineation import ECGAnnotationChannels
     from biosig.tasks.classification import ClassificationTask
 
     dm = BiosigDataModule(

@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from biosig.data.alignment import EuclideanAlignment, OnlineEuclideanAlignment  # noqa: E402
-from biosig.data.preprocessing import Bandpass  # noqa: E402
+from biosig.signal.preprocessing import Bandpass  # noqa: E402
 from biosig.datasets.synthetic import MI_CHANNELS, simulate_mi_session  # noqa: E402
 from biosig.errors import ChannelError, ConfigError  # noqa: E402
 from biosig.tasks.paper_protocol import ModelSpec, fit_evaluate  # noqa: E402

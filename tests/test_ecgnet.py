@@ -1,13 +1,13 @@
-"""ECGNet generator/discriminator: shapes, pass-through, Einthoven by construction, sizes."""
+"""ECGNet generator / critic: shapes, pass-through, Einthoven by construction, sizes, contract."""
 
 import numpy as np
 import pytest
 import torch
 
-from biosig.ecg_leads import LEADS, einthoven_residual, limb_leads_from
-from biosig.errors import ChannelError, ConfigError
+from biosig.signal.ecg_leads import LEADS, einthoven_residual, limb_leads_from
+from biosig.errors import ChannelError, ConfigError, ShapeError
 from biosig.models import count_parameters, create_model
-from biosig.models.ecgnet import ECGNet, assemble_12_leads
+from biosig.models.ecgnet import ECGNet, ECGNetCritic, assemble_12_leads
 
 
 @pytest.fixture(autouse=True)
@@ -20,26 +20,61 @@ def _one_thread():
 
 def _small(**kw):
     kw.setdefault("hidden_size", 8)
-    kw.setdefault("disc_channels", (8, 8))
     return ECGNet(**kw)
 
 
 def test_parameter_counts_at_defaults():
     m = ECGNet()
-    assert count_parameters(m.generator) == 543_760
-    assert count_parameters(m.generator.lstm) == 541_696
-    assert count_parameters(m.discriminator) == 967_681
-    assert count_parameters(ECGNet(einthoven=False).generator) == 544_792
+    assert count_parameters(m) == 543_760
+    assert count_parameters(m.lstm) == 541_696
+    assert count_parameters(ECGNetCritic()) == 967_681
+    assert count_parameters(ECGNet(einthoven=False)) == 544_792
 
 
 def test_registry_and_signal_kwargs():
-    m = create_model("ecgnet", n_chans=12, n_outputs=12, n_times=250, sfreq=100.0, hidden_size=4,
-                     disc_channels=(4,))
-    assert isinstance(m, ECGNet)
-    with pytest.raises(ChannelError):
-        ECGNet(n_chans=3)
+    m = create_model("ecgnet", n_chans=12, n_outputs=12, n_times=250, sfreq=100.0, hidden_size=4)
+    critic = create_model("ecgnet_critic", n_chans=12, n_times=250, sfreq=100.0, channels=(4,))
+    assert isinstance(m, ECGNet) and isinstance(critic, ECGNetCritic)
+    assert m.ch_names == critic.ch_names == list(LEADS)  # the models name their leads
+    assert (m.n_outputs, critic.n_outputs, m.sfreq) == (12, 1, 100.0)
+    for cls in (ECGNet, ECGNetCritic):
+        with pytest.raises(ChannelError):
+            cls(n_chans=3)
+        with pytest.raises(ChannelError, match="order"):
+            cls(chs_info=[{"ch_name": n} for n in reversed(LEADS)])
     with pytest.raises(ConfigError):
         ECGNet(n_outputs=5)
+    # lead names spelt differently are accepted in the standard order
+    ECGNet(chs_info=[{"ch_name": n.upper()} for n in LEADS], hidden_size=4)
+
+
+def test_config_round_trip_and_heads():
+    torch.manual_seed(0)
+    g, c = _small(noise_dim=0, sfreq=100.0), ECGNetCritic(channels=(4, 4), spectral_norm=True)
+    x = torch.randn(3, 12, 20)
+    g2, c2 = ECGNet.from_config(g.get_config()), ECGNetCritic.from_config(c.get_config())
+    g2.load_state_dict(g.state_dict())
+    c2.load_state_dict(c.state_dict())
+    c.eval(), c2.eval()
+    assert torch.equal(g(x), g2(x)) and torch.equal(c(x), c2(x))
+    feats = g.forward_features(x, lead="II")
+    assert feats.hidden.shape == (3, 20, 2 * 8 + 1) and torch.equal(feats.lead, x[:, 1])
+    assert torch.equal(g.forward_head(feats), g(x, lead="II"))
+    assert c.forward_features(x).shape == (3, 4) and c(x).shape == (3,)
+    with pytest.raises(ConfigError):
+        g.reset_head(3)  # the head's size follows the leads
+    c.reset_head(2)
+    assert c(x).shape == (3, 2) and c.get_config()["kwargs"]["n_outputs"] == 2
+    assert hasattr(c.final_layer, "parametrizations")  # spectral norm kept on the new head
+    with pytest.raises(ShapeError):
+        c(torch.randn(3, 5, 20))
+
+
+def test_moved_names_warn():
+    import biosig.models.ecgnet as mod
+
+    with pytest.warns(FutureWarning, match="ECGNetCritic"):
+        assert mod.ECGNetDiscriminator is ECGNetCritic
 
 
 @pytest.mark.parametrize("einthoven", [True, False])
@@ -94,22 +129,23 @@ def test_assemble_derived_input_solves_lead_ii():
         np.testing.assert_allclose(lii, true_ii.numpy(), atol=1e-12)
 
 
-def test_gradients_and_discriminator():
+def test_gradients_and_critic():
     torch.manual_seed(3)
     m = _small(noise_dim=1)
+    critic = ECGNetCritic(channels=(8, 8))
     x = torch.randn(3, 12, 40)
     cond, ids = m.select_input(x, [0, 7, 11])
-    fake = m(x, lead=ids)
-    logits = m.discriminate(fake, cond, ids)
+    fake = m(cond[:, None], ids)
+    logits = critic(fake, cond[:, None], ids)
     assert logits.shape == (3,)
     logits.sum().backward()
-    for name, p in m.named_parameters():
+    for name, p in [*m.named_parameters(), *critic.named_parameters()]:
         assert p.grad is not None, name
 
 
 def test_bad_inputs():
     m = _small()
-    with pytest.raises(ChannelError):
+    with pytest.raises(ShapeError):
         m(torch.randn(2, 5, 10))
     with pytest.raises(ChannelError):
         m(torch.randn(2, 12, 10), lead="V7")

@@ -8,7 +8,8 @@ import torch
 from biosig.cli import lightning_cli
 
 REPO = Path(__file__).resolve().parents[1]
-TINY_GAN = ["--model.init_args.model_kwargs", "{hidden_size: 8, disc_channels: [8, 8]}",
+TINY_GAN = ["--model.init_args.generator_kwargs", "{hidden_size: 8}",
+            "--model.init_args.critic_kwargs", "{channels: [8, 8]}",
             "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false",
             "--trainer.enable_model_summary", "false"]
 

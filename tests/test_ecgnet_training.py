@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from biosig.datasets.synthetic import simulate_ecg12
-from biosig.ecg_analysis import LeastSquaresLeadMap, copy_input, evaluation_report
-from biosig.ecg_leads import einthoven_residual
+from biosig.analysis.ecg import LeastSquaresLeadMap, copy_input, evaluation_report
+from biosig.signal.ecg_leads import einthoven_residual
 
 
 @pytest.fixture(scope="module")
@@ -22,15 +22,15 @@ def trained():
     X = np.stack([r.data for r in simulate_ecg12(140, duration=dur, sfreq=sfreq, seed=11)])
     train, test = X[:120], X[120:]
     pl.seed_everything(0)
-    task = GANTask(n_chans=12, n_times=X.shape[-1], sfreq=sfreq, input_lead="I",
-                   model_kwargs={"hidden_size": 24, "disc_channels": (16, 16)},
-                   lr_g=3e-3, lr_d=1e-3, adv_weight=0.5, log_figure=False)
+    task = GANTask(n_chans=12, n_times=X.shape[-1], sfreq=sfreq, input_channel="I",
+                   generator_kwargs={"hidden_size": 24}, critic_kwargs={"channels": (16, 16)},
+                   lr_g=3e-3, lr_d=1e-3, adv_weight=0.5)
     loader = DataLoader(TensorDataset(torch.from_numpy(train), torch.zeros(len(train))),
                         batch_size=20, shuffle=True)
     trainer = pl.Trainer(max_epochs=12, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
     trainer.fit(task, loader)
-    fake = task.net.generate(torch.from_numpy(test), lead="I").numpy()
+    fake = task.generator.generate(torch.from_numpy(test), lead="I").numpy()
     torch.set_num_threads(threads)
     return sfreq, train, test, fake
 
@@ -59,47 +59,43 @@ def test_gan_task_losses_update_both_networks(loss):
 
     torch.manual_seed(0)
     x = torch.randn(8, 12, 40) * 0.3
-    task = GANTask(n_chans=12, n_times=40, sfreq=20.0, n_outputs=5, input_lead="random",
-                   random_leads=["I", "aVF", "V3"], adversarial_loss=loss, n_critic=1,
-                   model_kwargs={"hidden_size": 4, "disc_channels": (4,)}, val_frechet=True)
-    g0 = [p.detach().clone() for p in task.net.generator.parameters()]
-    d0 = [p.detach().clone() for p in task.net.discriminator.parameters()]
+    task = GANTask(n_chans=12, n_times=40, sfreq=20.0, n_outputs=5, input_channel="random",
+                   random_channels=["I", "aVF", "V3"], adversarial_loss=loss, n_critic=1,
+                   generator_kwargs={"hidden_size": 4}, critic_kwargs={"channels": (4,)},
+                   frechet_channels=["V1", "V2", "V3", "V4", "V5", "V6"])
+    g0 = [p.detach().clone() for p in task.generator.parameters()]
+    d0 = [p.detach().clone() for p in task.critic.parameters()]
     dl = DataLoader(TensorDataset(x, torch.zeros(8)), batch_size=4)
-    trainer = pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, accelerator="cpu")
+    trainer = pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
     trainer.fit(task, dl, dl)
-    assert any(not torch.equal(a, b) for a, b in zip(g0, task.net.generator.parameters()))
-    assert any(not torch.equal(a, b) for a, b in zip(d0, task.net.discriminator.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(g0, task.generator.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(d0, task.critic.parameters()))
     m = trainer.callback_metrics
-    assert torch.isfinite(m["train_loss_d"]) and torch.isfinite(m["val_fd_v1v6"])
+    assert torch.isfinite(m["train_loss_d"]) and torch.isfinite(m["val_fd"])
     assert "val_mse_V6" in m and "val_mse_I" not in m  # the input lead I is not scored
     with pytest.raises(ConfigError):
         GANTask(n_chans=12, n_times=40, adversarial_loss="lsgan")
-    with pytest.raises(ConfigError):
-        GANTask(n_chans=3, n_times=40)
 
 
-def test_validation_figure_goes_to_a_logger_that_supports_it():
-    import matplotlib
-
-    matplotlib.use("Agg")
+def test_gan_task_takes_channels_from_the_generator_and_checks_the_data():
+    from biosig.errors import ChannelError, ConfigError
     from biosig.tasks.gan import GANTask
 
-    class Exp:
-        figures = []
-
-        def add_figure(self, tag, fig, global_step=0):
-            self.figures.append((tag, len(fig.axes)))
-
-    class Logger:
-        experiment = Exp()
-
-    task = GANTask(n_chans=12, n_times=50, sfreq=25.0, input_lead="II",
-                   model_kwargs={"hidden_size": 4, "disc_channels": (4,)})
-    task.__dict__["_logger_stub"] = Logger()
-    type(task).logger = property(lambda self: self.__dict__.get("_logger_stub"))
-    try:
-        task._log_figure(np.random.randn(12, 50), np.random.randn(12, 50))
-    finally:
-        del type(task).logger
-    assert Exp.figures == [("val_12lead", 12)]
+    small = dict(n_times=40, sfreq=20.0, generator_kwargs={"hidden_size": 4},
+                 critic_kwargs={"channels": (4,)})
+    task = GANTask(n_chans=12, input_channel="avf", **small)  # names are the generator's
+    assert task.channel_names[task.val_channel] == "aVF" and task._random_ids == [5]
+    assert GANTask(n_chans=12, input_channel="random", **small).val_channel == 0
+    leads = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    with pytest.raises(ConfigError, match="not the generator's"):
+        GANTask(n_chans=12, ch_names=leads[::-1], **small)  # another channel order is refused
+    with pytest.raises(ConfigError, match="V7"):
+        GANTask(n_chans=12, input_channel="V7", **small)
+    with pytest.raises(ConfigError, match="sampling rate"):
+        GANTask(n_chans=12, n_times=40, frechet_channels=["V1"])
+    with pytest.raises(ChannelError):
+        GANTask(n_chans=3, n_times=40)  # the generator refuses other channel counts
+    x = torch.randn(2, 12, 40)
+    out = task(x)
+    assert out.shape == (2, 12, 40) and torch.equal(out[:, 5], x[:, 5])

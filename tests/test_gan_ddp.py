@@ -8,7 +8,8 @@ from biosig.tasks import GANTask
 
 
 def _task():
-    return GANTask(model_kwargs={"hidden_size": 4, "n_layers": 1}, n_chans=12, n_times=50, sfreq=50.0)
+    return GANTask(generator_kwargs={"hidden_size": 4, "n_layers": 1}, n_chans=12, n_times=50,
+                   sfreq=50.0)
 
 
 def test_plain_ddp_is_refused_with_the_fix():
@@ -20,6 +21,6 @@ def test_plain_ddp_is_refused_with_the_fix():
 
 def test_ddp_with_unused_parameters_is_accepted():
     task = _task()
-    task.trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp_find_unused_parameters_true",
-                              logger=False)
+    task.trainer = pl.Trainer(accelerator="cpu", devices=2,
+                              strategy="ddp_find_unused_parameters_true", logger=False)
     task.setup("fit")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from biosig.signal.ecg_leads import LEADS
 from biosig.errors import ConfigError, ShapeError
 from biosig.models import create_model, list_models, load_pretrained
 from biosig.models._registry import model_class
@@ -22,10 +23,16 @@ CASES = {
     "eegnet": (dict(n_outputs=2, n_times=128, sfreq=128.0), 3),
     "eegconformer": (dict(n_outputs=2, n_times=250, sfreq=250.0), 3),
     "shallowfbcspnet": (dict(n_outputs=2, n_times=250, sfreq=250.0), 3),
+    "ecgnet": (dict(n_times=50, sfreq=100.0, hidden_size=4), 12),
+    "ecgnet_critic": (dict(n_times=50, sfreq=100.0, channels=(4,)), 12),
 }
-# Registered here but not converted to the contract on this branch (ECGNet's generator/critic
-# split happens elsewhere); once one is a BiosigModel it needs a case above.
-PENDING = {"ecgnet", "ecgnet_critic"}
+# Registered here but not converted to the contract on this branch; once one is a BiosigModel
+# it needs a case above.
+PENDING: set[str] = set()
+# Models that name their channels themselves (ECGNet: the 12 leads in the standard order).
+OWN_NAMES = {"ecgnet": LEADS, "ecgnet_critic": LEADS}
+# Heads whose size the model fixes (ECGNet always outputs the 12 leads).
+FIXED_HEAD = {"ecgnet"}
 # Kernels or patches follow the sampling rate: no rate may be assumed.
 NEEDS_SFREQ = ["dbconformer", "dbconformer_loso", "hveegnet", "veegnet"]
 
@@ -47,10 +54,14 @@ def test_every_registered_model_has_a_case():
     assert registered - pending == set(CASES)
 
 
+def _names(name):
+    return list(OWN_NAMES.get(name, [f"E{i}" for i in range(CASES[name][1])]))
+
+
 def _build(name, **override):
-    kwargs, n_chans = CASES[name]
+    kwargs, _ = CASES[name]
     torch.manual_seed(0)
-    chs = [{"ch_name": f"E{i}"} for i in range(n_chans)]
+    chs = [{"ch_name": c} for c in _names(name)]
     return create_model(name, **{"chs_info": chs, **kwargs, **override})
 
 
@@ -77,7 +88,7 @@ def _outputs(model, x):
 def test_contract_forward_features_head_and_config(name):
     model = _build(name).eval()
     assert isinstance(model, BiosigModel)
-    assert model.ch_names == [f"E{i}" for i in range(model.n_chans)]
+    assert model.ch_names == _names(name)
     x = _input(model)
     outs = _outputs(model, x)
     assert outs and all(torch.isfinite(t).all() for t in outs)
@@ -116,6 +127,10 @@ def test_weights_round_trip_and_refusals(name, tmp_path):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_reset_head_changes_n_outputs(name):
     model = _build(name).eval()
+    if name in FIXED_HEAD:
+        with pytest.raises(ConfigError):
+            model.reset_head(3)
+        return
     model.reset_head(3)
     assert model.n_outputs == 3 and model.get_config()["kwargs"]["n_outputs"] == 3
     with torch.no_grad():

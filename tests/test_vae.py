@@ -8,7 +8,7 @@ import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
-from lightning.pytorch.loggers.logger import Logger
+from _task_fixtures import FigureLogger
 from torch.utils.data import DataLoader, TensorDataset
 
 from biosig.errors import ConfigError
@@ -79,47 +79,22 @@ def test_bad_config():
     with pytest.raises(ConfigError, match="gamma_dtw"):
         _task(gamma_dtw=0.0)
     with pytest.raises(ConfigError, match="n_chans"):
-        VAETask(n_chans=0, n_times=100)
+        VAETask(model="hveegnet", n_chans=0, n_times=100)
+    with pytest.raises(ConfigError, match="model.model"):
+        VAETask(n_chans=3, n_times=100, sfreq=100.0)
     with pytest.raises(ConfigError, match="edge_samples"):
         _task(edge_samples_ignored=50)
 
 
-class _FigureLogger(Logger):
-    """Minimal logger whose experiment records ``add_figure`` calls."""
-
-    def __init__(self):
-        super().__init__()
-        self.figures = []
-        self.metrics = []
-
-    @property
-    def name(self):
-        return "fig"
-
-    @property
-    def version(self):
-        return 0
-
-    @property
-    def experiment(self):
-        return self
-
-    def add_figure(self, tag, fig, global_step=None):
-        self.figures.append((tag, fig, global_step))
-
-    def log_hyperparams(self, params, *args, **kwargs):
-        pass
-
-    def log_metrics(self, metrics, step=None):
-        self.metrics.append(dict(metrics))
-
-
 def test_fit_with_kl_warmup_and_figures(tmp_path):
+    from biosig.callbacks import ReconstructionFigures
+
     task = _task(kl_warmup_epochs=2, edge_samples_ignored=5)
-    logger = _FigureLogger()
+    logger = FigureLogger()
     trainer = pl.Trainer(max_epochs=2, logger=logger, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False,
-                         default_root_dir=tmp_path, num_sanity_val_steps=0)
+                         default_root_dir=tmp_path, num_sanity_val_steps=0,
+                         callbacks=[ReconstructionFigures()])
     weights = []
 
     class _Spy(pl.Callback):

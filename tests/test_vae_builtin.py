@@ -12,7 +12,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from biosig.anomaly import extract_trials, plot_worst_trials, score_trials, trial_errors
+from biosig.analysis.anomaly import extract_trials, score_trials, trial_errors
+from biosig.viz.reconstruction import plot_worst_trials
 from biosig.datasets.synthetic import simulate_mi_session
 from biosig.metrics.reconstruction import channel_correlation
 from biosig.tasks.vae import VAETask
@@ -32,9 +33,9 @@ def trained():
     train = extract_trials(rec_t, tmin=2.0, tmax=3.0, picks=PICKS)
     test = extract_trials(rec_e, tmin=2.0, tmax=3.0, picks=PICKS)
     torch.manual_seed(0)
-    task = VAETask(n_chans=4, n_times=train.shape[-1], sfreq=SFREQ, plot_every_n_epochs=0)
-    dl = DataLoader(TensorDataset(torch.from_numpy(train), torch.zeros(len(train), dtype=torch.long)),
-                    batch_size=8, shuffle=True)
+    task = VAETask(model="hveegnet", n_chans=4, n_times=train.shape[-1], sfreq=SFREQ)
+    labels = torch.zeros(len(train), dtype=torch.long)
+    dl = DataLoader(TensorDataset(torch.from_numpy(train), labels), batch_size=8, shuffle=True)
     trainer = pl.Trainer(max_epochs=8, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(task, dl)

@@ -5,7 +5,7 @@ that P-Q segments and R-peaks are conserved. Here: normalised (Pearson-type) cor
 functions computed by FFT over the last axis; a per-lead report summarises them (peak value and
 lag of the cross-correlation, agreement of the auto-correlation functions, i.e. of rhythm and
 wave durations). Windowed analyses around R-peaks and P-Q segments live in
-:mod:`biosig.ecg_analysis`.
+:mod:`biosig.analysis.ecg`.
 """
 
 from __future__ import annotations

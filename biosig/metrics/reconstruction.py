@@ -3,7 +3,7 @@
 Every function takes the originals ``x`` and reconstructions ``x_hat`` as arrays or tensors of
 shape ``(n_trials, n_chans, n_times)`` (EEG in µV) and returns one value per trial and channel,
 ``(n_trials, n_chans)`` (band powers: ``(n_trials, n_chans, n_bands)``), so that results can be
-averaged per subject or screened for outlying trials (:mod:`biosig.anomaly`).
+averaged per subject or screened for outlying trials (:mod:`biosig.analysis.anomaly`).
 hvEEGNet (Cisotto et al., 2024) evaluates its reconstructions by (soft-)DTW per trial and
 channel, time-domain overlays and power spectra.
 """

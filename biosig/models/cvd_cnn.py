@@ -32,8 +32,8 @@ class CVDCNN(BiosigModel):
     Parameters
     ----------
     n_chans : input channels: 12 leads, or 14 with the R-peak and P-Q masks of
-        :func:`biosig.ecg_analysis.annotation_masks` /
-        :class:`biosig.ecg_analysis.ECGAnnotationChannels`.
+        :func:`biosig.signal.ecg_delineation.annotation_masks` /
+        :class:`biosig.signal.ecg_delineation.ECGAnnotationChannels`.
     n_outputs : number of labels (PTB-XL superclasses: 5).
     n_times, sfreq, chs_info : signal kwargs, optional (the network is length-agnostic and its
         kernels do not follow the rate; ``sfreq`` is recorded for the weights card).

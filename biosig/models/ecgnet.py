@@ -1,4 +1,4 @@
-"""ECGNet: any single ECG lead -> all 12 leads with a conditional GAN (BiLSTM generator, CNN critic).
+"""ECGNet: any single ECG lead -> all 12 leads, a conditional GAN (BiLSTM generator, CNN critic).
 
 Bagga, Jeon & Issokson, "ECGNet: A generative adversarial network (GAN) approach to the synthesis
 of 12-lead ECG signals from single lead inputs", arXiv 2310.03753 (2023).
@@ -11,18 +11,25 @@ Everything else below is a **design choice** (label: *design choice*), taken fro
 lineage: Zhu et al. 2019 (*Sci Rep* 9:6734, two BiLSTM layers + CNN discriminator), pix2pix /
 EKGAN (paired conditional discriminator, L1 + adversarial loss), DeepFake-ECG / Pulse2Pulse
 (8 independent leads, 4 derived).
+
+The two networks are registered separately, as the generator and discriminator of Lightning's GAN
+example: ``"ecgnet"`` (:class:`ECGNet`, the generator) and ``"ecgnet_critic"``
+(:class:`ECGNetCritic`); :class:`biosig.tasks.gan.GANTask` composes them.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn as nn
 
-from biosig.signal.ecg_leads import LEADS, LIMB_COEFFS, derive_limb_leads, lead_index
-from biosig.errors import ChannelError, ConfigError
+from biosig.signal.ecg_leads import LEADS, LIMB_COEFFS, derive_limb_leads, lead_index, normalize_lead_name
+from biosig.errors import ChannelError, ConfigError, ShapeError
 from biosig.models._registry import register_model
+from biosig.models.base import BiosigModel
 
-__all__ = ["ECGNet", "ECGNetGenerator", "ECGNetDiscriminator", "assemble_12_leads"]
+__all__ = ["ECGNet", "ECGNetCritic", "GeneratorFeatures", "assemble_12_leads"]
 
 N_LEADS = 12
 #: Independent leads predicted by the Einthoven head, in this order.
@@ -68,7 +75,6 @@ def assemble_12_leads(x: torch.Tensor, lead: torch.Tensor, indep: torch.Tensor) 
     The input lead is finally written back unchanged, so it is bit-exact; the identities then hold
     to float rounding (for III/aVR/aVL/aVF inputs the solved II carries the rounding).
     """
-    B, T = x.shape
     coeffs = torch.tensor([LIMB_COEFFS[n] for n in LEADS[:6]] + [(0.0, 0.0)] * 6,
                           dtype=x.dtype, device=x.device)
     a = coeffs[lead, 0][:, None]
@@ -81,7 +87,8 @@ def assemble_12_leads(x: torch.Tensor, lead: torch.Tensor, indep: torch.Tensor) 
     lead_i = torch.where(is_i, x, g_i)
     lead_ii = torch.where(is_ii, x, torch.where(is_derived, (x - a * g_i) / b_safe, g_ii))
     iii, avr, avl, avf = derive_limb_leads(lead_i, lead_ii)
-    out = torch.cat([torch.stack([lead_i, lead_ii, iii, avr, avl, avf], dim=1), indep[:, 2:]], dim=1)
+    limb = torch.stack([lead_i, lead_ii, iii, avr, avl, avf], dim=1)
+    out = torch.cat([limb, indep[:, 2:]], dim=1)
     return _pass_through(out, x, lead)
 
 
@@ -90,15 +97,115 @@ def _pass_through(out: torch.Tensor, x: torch.Tensor, lead: torch.Tensor) -> tor
     return torch.where(mask, x[:, None, :], out)
 
 
-class ECGNetGenerator(nn.Module):
-    """Stacked bidirectional LSTM over time: one lead + its identity (+ noise) -> 12 leads (mV).
+def _init_leads(model: BiosigModel, n_chans, n_outputs, n_times, sfreq, chs_info,
+                input_lead: str) -> None:
+    """Signal arguments of both ECGNet networks: 12 leads in the standard order, named by the model.
 
-    Per time step the input is ``[x_t, one_hot(lead) (12), z_t (noise_dim)]``; a linear
-    ``final_layer`` maps the BiLSTM state and ``x_t`` (a linear skip) to 8 independent leads (``einthoven=True``) or 12 leads.
+    ``chs_info`` may be given (its names must be the 12 leads in order); when it is not, the model
+    names its channels itself, so ``model.ch_names`` is always the lead order it expects.
     """
+    name = type(model).__name__
+    if n_chans is not None and n_chans != N_LEADS:
+        raise ChannelError(f"{name} works on 12-lead ECGs (n_chans=12), got n_chans={n_chans}")
+    if chs_info is not None:
+        given = [str(ch.get("ch_name", ch.get("name"))) for ch in chs_info]
+        try:
+            canonical = [normalize_lead_name(n) for n in given]
+        except ChannelError as err:
+            raise ChannelError(f"{name}: chs_info: {err}") from None
+        if canonical != list(LEADS):
+            raise ChannelError(f"{name} expects the leads in the order {', '.join(LEADS)}; "
+                               f"chs_info names {', '.join(given)}")
+    model._init_signal(N_LEADS, n_outputs, n_times, sfreq, chs_info)
+    if model.chs_info is None:
+        model.chs_info = [{"ch_name": lead} for lead in LEADS]
+    model.input_lead = LEADS[lead_index(input_lead)]
+
+
+class GeneratorFeatures(NamedTuple):
+    """What :meth:`ECGNet.forward_features` gives its head: the per-time-step BiLSTM state with
+    the input lead appended ``(B, T, 2 * hidden_size + 1)``, the input lead ``(B, T)`` and its
+    ids ``(B,)`` (the head assembles the 12 leads around the input lead)."""
+
+    hidden: torch.Tensor
+    lead: torch.Tensor
+    ids: torch.Tensor
+
+
+def _condition(x: torch.Tensor, lead) -> tuple[torch.Tensor, torch.Tensor]:
+    """The input lead ``(B, T)`` and its ids ``(B,)`` from a ``(B, 12, T)``, ``(B, 1, T)`` or
+    ``(B, T)`` tensor (for the last two, ``x`` is the input lead itself)."""
+    if x.ndim == 3 and x.shape[1] == N_LEADS:
+        return ECGNet.select_input(x, lead)
+    if x.ndim == 3 and x.shape[1] == 1:
+        x = x[:, 0]
+    if x.ndim != 2:
+        raise ShapeError(f"expected (B, 1, T), (B, T) or (B, 12, T) input, got {tuple(x.shape)}")
+    return x, _lead_ids(lead, x.shape[0], x.device)
+
+
+@register_model("ecgnet")
+class ECGNet(BiosigModel):
+    """ECGNet generator (Bagga et al. 2023): any single ECG lead -> 12-lead ECG (stacked BiLSTM).
+
+    Per time step the input is ``[x_t, one_hot(lead) (12), z_t (noise_dim)]``; the BiLSTM state
+    and ``x_t`` (a linear skip) go through a linear ``final_layer`` to the 8 independent leads
+    (``einthoven=True``) or 12 leads, and the 12-lead ECG is assembled with the input lead
+    passed through bit-exactly. The conditional critic is :class:`ECGNetCritic`
+    (``"ecgnet_critic"``); :class:`biosig.tasks.gan.GANTask` trains the pair. Signals are ECG
+    in **mV**, leads in the standard order I, II, III, aVR, aVL, aVF, V1..V6. Works at any
+    ``sfreq``/``n_times`` (the LSTM runs over time).
+
+    Contract: ``forward_features`` gives :class:`GeneratorFeatures` (the per-time-step BiLSTM
+    state with the skip, and the input lead with its ids); ``forward_head`` applies
+    ``final_layer`` per time step and assembles the 12 leads around the input lead, so
+    ``forward = forward_head(forward_features(x))``. The head's size is fixed by the lead
+    structure, so ``reset_head`` only re-initialises it (``n_outputs`` must stay 12).
+
+    Parameters
+    ----------
+    n_chans, n_outputs : 12 (``None``: not given, means 12).
+    n_times, sfreq : recorded for the model card; not needed by the layers.
+    chs_info : optional; its names must be the 12 leads in the standard order (the model names
+        its channels itself when it is not given: ``model.ch_names``).
+    input_lead : default input lead when ``forward`` gets no ``lead`` (any of the 12).
+    hidden_size, n_layers : BiLSTM size (*design choice*: 2 x 128 per direction, as Zhu et al.
+        2019's two BiLSTM layers).
+    noise_dim : per-time-step Gaussian noise channels (*design choice*: 0, pix2pix-style
+        deterministic generator; > 0 adds z).
+    drop_prob : dropout between LSTM layers.
+    einthoven : True (default): generate the 8 independent leads and derive III, aVR, aVL, aVF
+        exactly (see :func:`assemble_12_leads`); False: plain 12-lead head (11 generated + input).
+
+    Notes
+    -----
+    Parameter count at the defaults (tested): **543,760** (BiLSTM 541,696 + head 2,064;
+    544,792 with ``einthoven=False``). The paper does not report sizes.
+
+    References
+    ----------
+    Bagga, M., Jeon, H., Issokson, A. (2023). ECGNet: A generative adversarial network (GAN)
+    approach to the synthesis of 12-lead ECG signals from single lead inputs. arXiv:2310.03753.
+    Zhu, F. et al. (2019). Electrocardiogram generation with a bidirectional LSTM-CNN generative
+    adversarial network. Sci Rep 9:6734.
+    """
+
+    paper = "Bagga et al., arXiv 2310.03753 (sizes: design choice, after Zhu et al. 2019)"
+    task = "GAN generator: any single ECG lead -> 12 leads"
+    paper_settings = dict(n_chans=12, n_outputs=12)
+    paper_n_params = 543_760
+    modality = "ECG"
+    units = "mV"
+    length_agnostic = True
 
     def __init__(
         self,
+        n_chans: int | None = None,
+        n_outputs: int | None = None,
+        n_times: int | None = None,
+        sfreq: float | None = None,
+        chs_info: list | None = None,
+        input_lead: str = "I",
         hidden_size: int = 128,
         n_layers: int = 2,
         noise_dim: int = 0,
@@ -106,8 +213,11 @@ class ECGNetGenerator(nn.Module):
         einthoven: bool = True,
     ):
         super().__init__()
+        _init_leads(self, n_chans, N_LEADS, n_times, sfreq, chs_info, input_lead)
+        if n_outputs is not None and n_outputs != N_LEADS:
+            raise ConfigError(f"ECGNet outputs 12 leads (n_outputs=12), got n_outputs={n_outputs}")
         if hidden_size < 1 or n_layers < 1 or noise_dim < 0:
-            raise ConfigError("hidden_size and n_layers must be >= 1, noise_dim >= 0")
+            raise ConfigError("ECGNet: hidden_size and n_layers must be >= 1, noise_dim >= 0")
         self.noise_dim = noise_dim
         self.einthoven = einthoven
         self.lstm = nn.LSTM(
@@ -118,158 +228,49 @@ class ECGNetGenerator(nn.Module):
             batch_first=True,
             dropout=drop_prob if n_layers > 1 else 0.0,
         )
-        # the head also sees x_t itself (a linear skip): a per-lead linear map of the input lead is
-        # then a special case, and the LSTM learns the morphology on top of it (design choice)
-        self.final_layer = nn.Linear(2 * hidden_size + 1, len(_INDEP) if einthoven else N_LEADS)
+        # the head also sees x_t itself (a linear skip): a per-lead linear map of the input lead
+        # is then a special case, and the LSTM learns the morphology on top of it (design choice)
+        self.final_layer = self._new_head()
 
-    def forward(self, x: torch.Tensor, lead: torch.Tensor, noise: torch.Tensor | None = None):
-        """x: (B, T) input lead in mV; lead: (B,) ids; noise: (B, noise_dim, T) or None (sampled)."""
+    def _new_head(self) -> nn.Linear:
+        return nn.Linear(2 * self.lstm.hidden_size + 1, len(_INDEP) if self.einthoven else N_LEADS)
+
+    @staticmethod
+    def select_input(x: torch.Tensor, lead) -> tuple[torch.Tensor, torch.Tensor]:
+        """From a 12-lead batch ``(B, 12, T)`` take the input lead -> ``((B, T), ids (B,))``."""
+        if x.ndim != 3 or x.shape[1] != N_LEADS:
+            raise ShapeError(f"expected a (batch, 12, n_times) ECG, got {tuple(x.shape)}")
+        ids = _lead_ids(lead, x.shape[0], x.device)
+        return x[torch.arange(x.shape[0], device=x.device), ids], ids
+
+    def _features(self, x: torch.Tensor, ids: torch.Tensor, noise: torch.Tensor | None):
         B, T = x.shape
-        feats = [x[:, :, None], nn.functional.one_hot(lead, N_LEADS).to(x.dtype)[:, None, :].expand(B, T, N_LEADS)]
+        one_hot = nn.functional.one_hot(ids, N_LEADS).to(x.dtype)[:, None, :]
+        feats = [x[:, :, None], one_hot.expand(B, T, N_LEADS)]
         if self.noise_dim:
             if noise is None:
                 noise = torch.randn(B, self.noise_dim, T, dtype=x.dtype, device=x.device)
             if noise.shape != (B, self.noise_dim, T):
-                raise ConfigError(f"noise must be (B, {self.noise_dim}, T), got {tuple(noise.shape)}")
+                raise ConfigError(f"noise must be (B, {self.noise_dim}, T), "
+                                  f"got {tuple(noise.shape)}")
             feats.append(noise.transpose(1, 2))
         h, _ = self.lstm(torch.cat(feats, dim=-1))
-        y = self.final_layer(torch.cat([h, x[:, :, None]], dim=-1)).transpose(1, 2)  # (B, 8|12, T)
+        return torch.cat([h, x[:, :, None]], dim=-1)
+
+    def forward_features(self, x: torch.Tensor, lead=None,
+                         noise: torch.Tensor | None = None) -> GeneratorFeatures:
+        """BiLSTM state + input lead per time step, with the input lead and its ids."""
+        x, ids = _condition(x, self.input_lead if lead is None else lead)
+        return GeneratorFeatures(self._features(x, ids, noise), x, ids)
+
+    def forward_head(self, features: GeneratorFeatures) -> torch.Tensor:
+        """Per-time-step linear head, then the 12 leads assembled: ``(B, 12, T)``."""
+        y = self.final_layer(features.hidden).transpose(1, 2)  # (B, 8 | 12, T)
         if self.einthoven:
-            return assemble_12_leads(x, lead, y)
-        return _pass_through(y, x, lead)
+            return assemble_12_leads(features.lead, features.ids, y)
+        return _pass_through(y, features.lead, features.ids)
 
-
-class ECGNetDiscriminator(nn.Module):
-    """Conditional 1-D CNN critic on pix2pix pairs ``(input lead, candidate 12-lead ECG)``.
-
-    Input channels: the 12 candidate leads + the conditioning lead (13); the lead identity enters
-    as a learned per-lead bias after the first convolution (equivalent to 12 constant one-hot
-    channels). Strided conv + LeakyReLU(0.2) blocks (no batch norm, so WGAN-GP applies), global
-    average pooling and a linear layer give one logit / critic score per record.
-    """
-
-    def __init__(
-        self,
-        channels: tuple[int, ...] = (64, 128, 256, 256),
-        kernel_size: int = 9,
-        stride: int = 2,
-        activation: type[nn.Module] = nn.LeakyReLU,
-        spectral_norm: bool = False,
-    ):
-        super().__init__()
-        if len(channels) < 1:
-            raise ConfigError("the discriminator needs at least one conv layer")
-        wrap = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda m: m)
-        layers = []
-        c_in = N_LEADS + 1
-        for i, c in enumerate(channels):
-            layers.append(wrap(nn.Conv1d(c_in, c, kernel_size, stride=stride, padding=kernel_size // 2)))
-            c_in = c
-        self.convs = nn.ModuleList(layers)
-        self.acts = nn.ModuleList([activation(0.2) if activation is nn.LeakyReLU else activation()
-                                   for _ in channels])
-        self.lead_embedding = nn.Embedding(N_LEADS, channels[0])
-        nn.init.zeros_(self.lead_embedding.weight)
-        self.final_layer = wrap(nn.Linear(c_in, 1))
-
-    def forward(self, ecg: torch.Tensor, cond: torch.Tensor, lead: torch.Tensor) -> torch.Tensor:
-        """ecg: (B, 12, T), cond: (B, T) input lead, lead: (B,) ids -> (B,) logits."""
-        h = torch.cat([ecg, cond[:, None, :]], dim=1)
-        for i, (conv, act) in enumerate(zip(self.convs, self.acts)):
-            h = conv(h)
-            if i == 0:
-                h = h + self.lead_embedding(lead)[:, :, None]
-            h = act(h)
-        return self.final_layer(h.mean(dim=-1)).squeeze(-1)
-
-
-@register_model("ecgnet")
-class ECGNet(nn.Module):
-    """ECGNet (Bagga et al. 2023): single ECG lead -> 12-lead ECG, BiLSTM generator + CNN critic.
-
-    ``forward`` is the generator; ``discriminator`` is the conditional critic used in training
-    (:class:`biosig.tasks.gan.GANTask`). Signals are ECG in **mV**, leads in the standard order
-    I, II, III, aVR, aVL, aVF, V1..V6. Works at any ``sfreq``/``n_times`` (the LSTM runs over time).
-
-    Parameters
-    ----------
-    n_chans : int
-        Leads of the ECGs the model sees in training: 12 (0 = not given, means 12).
-    n_outputs : int
-        Output leads: 12 (0 = not given).
-    n_times, sfreq : recorded for the model card; not needed by the layers.
-    chs_info : unused (lead names are fixed).
-    input_lead : str
-        Default input lead when ``forward`` gets no ``lead`` (any of the 12).
-    hidden_size, n_layers : BiLSTM size (*design choice*: 2 x 128 per direction, as Zhu et al.
-        2019's two BiLSTM layers).
-    noise_dim : per-time-step Gaussian noise channels (*design choice*: 0, pix2pix-style
-        deterministic generator; > 0 adds z).
-    drop_prob : dropout between LSTM layers.
-    einthoven : True (default): generate the 8 independent leads and derive III, aVR, aVL, aVF
-        exactly (see :func:`assemble_12_leads`); False: plain 12-lead head (11 generated + input).
-    disc_channels, disc_kernel_size : critic conv widths and kernel (*design choice*).
-    disc_spectral_norm : spectral normalisation in the critic.
-
-    Notes
-    -----
-    Parameter counts at the defaults (tested): generator **543,760**
-    (BiLSTM 541,696 + head 2,064; 544,792 with ``einthoven=False``), discriminator **967,681**.
-    The paper does not report sizes.
-
-    References
-    ----------
-    Bagga, M., Jeon, H., Issokson, A. (2023). ECGNet: A generative adversarial network (GAN)
-    approach to the synthesis of 12-lead ECG signals from single lead inputs. arXiv:2310.03753.
-    Zhu, F. et al. (2019). Electrocardiogram generation with a bidirectional LSTM-CNN generative
-    adversarial network. Sci Rep 9:6734.
-    """
-
-    def __init__(
-        self,
-        n_chans: int = 12,
-        n_outputs: int = 12,
-        n_times: int = 0,
-        sfreq: float = 0.0,
-        chs_info: list | None = None,
-        input_lead: str = "I",
-        hidden_size: int = 128,
-        n_layers: int = 2,
-        noise_dim: int = 0,
-        drop_prob: float = 0.0,
-        einthoven: bool = True,
-        disc_channels: tuple[int, ...] = (64, 128, 256, 256),
-        disc_kernel_size: int = 9,
-        disc_spectral_norm: bool = False,
-    ):
-        super().__init__()
-        if n_chans not in (0, N_LEADS):
-            raise ChannelError(f"ECGNet works on 12-lead ECGs (n_chans=12), got n_chans={n_chans}")
-        if n_outputs not in (0, N_LEADS):
-            raise ConfigError(f"ECGNet outputs 12 leads (n_outputs=12), got n_outputs={n_outputs}")
-        self.n_chans = N_LEADS
-        self.n_outputs = N_LEADS
-        self.n_times = n_times
-        self.sfreq = sfreq
-        self.input_lead = LEADS[lead_index(input_lead)]
-        self.einthoven = einthoven
-        self.generator = ECGNetGenerator(hidden_size, n_layers, noise_dim, drop_prob, einthoven)
-        self.discriminator = ECGNetDiscriminator(tuple(disc_channels), disc_kernel_size,
-                                                 spectral_norm=disc_spectral_norm)
-
-    @property
-    def final_layer(self) -> nn.Linear:
-        return self.generator.final_layer
-
-    @staticmethod
-    def select_input(x: torch.Tensor, lead) -> tuple[torch.Tensor, torch.Tensor]:
-        """From a 12-lead batch ``(B, 12, T)`` take the input lead -> ``((B, T), lead ids (B,))``."""
-        if x.ndim != 3 or x.shape[1] != N_LEADS:
-            raise ChannelError(f"expected a (batch, 12, n_times) ECG, got {tuple(x.shape)}")
-        ids = _lead_ids(lead, x.shape[0], x.device)
-        return x[torch.arange(x.shape[0], device=x.device), ids], ids
-
-    def forward(self, x: torch.Tensor, lead=None, noise: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lead=None, noise: torch.Tensor | None = None):
         """Generate 12 leads.
 
         Parameters
@@ -284,20 +285,10 @@ class ECGNet(nn.Module):
         -------
         tensor (B, 12, T) in mV; the input lead equals ``x`` exactly.
         """
-        lead = self.input_lead if lead is None else lead
-        if x.ndim == 3 and x.shape[1] == N_LEADS:
-            x, ids = self.select_input(x, lead)
-        else:
-            if x.ndim == 3 and x.shape[1] == 1:
-                x = x[:, 0]
-            if x.ndim != 2:
-                raise ChannelError(
-                    f"expected (B, 1, T), (B, T) or (B, 12, T) input, got {tuple(x.shape)}")
-            ids = _lead_ids(lead, x.shape[0], x.device)
-        return self.generator(x, ids, noise)
+        return self.forward_head(self.forward_features(x, lead, noise))
 
     @torch.no_grad()
-    def generate(self, x: torch.Tensor, lead=None, noise: torch.Tensor | None = None) -> torch.Tensor:
+    def generate(self, x: torch.Tensor, lead=None, noise: torch.Tensor | None = None):
         """Inference helper: eval mode, no gradients; same arguments as ``forward``."""
         was = self.training
         self.eval()
@@ -306,6 +297,127 @@ class ECGNet(nn.Module):
         finally:
             self.train(was)
 
-    def discriminate(self, ecg: torch.Tensor, cond: torch.Tensor, lead: torch.Tensor) -> torch.Tensor:
-        """Critic logits ``(B,)`` for pairs (input lead ``cond`` (B, T), 12-lead ``ecg``)."""
-        return self.discriminator(ecg, cond, lead)
+    def reset_head(self, n_outputs: int) -> None:
+        """Re-initialise ``final_layer``; its size follows the leads: ``n_outputs`` must be 12."""
+        if n_outputs != N_LEADS:
+            raise ConfigError(f"ECGNet always outputs the 12 leads; cannot reset its head to "
+                              f"n_outputs={n_outputs}")
+        w = self.final_layer.weight
+        self.final_layer = self._new_head().to(w.device, w.dtype)
+
+
+@register_model("ecgnet_critic")
+class ECGNetCritic(BiosigModel):
+    """ECGNet's conditional 1-D CNN critic on pix2pix pairs ``(input lead, candidate 12 leads)``.
+
+    Bagga et al. (2023) state a CNN discriminator; its layout is a *design choice*. Input
+    channels: the 12 candidate leads + the conditioning lead (13); the lead identity enters as a
+    learned per-lead bias after the first convolution (equivalent to 12 constant one-hot
+    channels). Strided conv + LeakyReLU(0.2) blocks (no batch norm, so WGAN-GP applies); the
+    features are their global average, the head a linear layer giving one logit / critic score
+    per record (``n_outputs = 1``, returned as ``(B,)``).
+
+    Parameters
+    ----------
+    n_chans : 12 (``None``: not given, means 12). n_outputs : scores per record (default 1).
+    n_times, sfreq, chs_info : as for :class:`ECGNet`.
+    input_lead : conditioning lead when ``forward`` gets neither ``cond`` nor ``lead``.
+    channels, kernel_size, stride : conv widths, kernel and stride (*design choice*).
+    activation : activation class (LeakyReLU uses slope 0.2).
+    spectral_norm : spectral normalisation of every conv and the head.
+
+    Parameter count at the defaults (tested): **967,681**.
+    """
+
+    paper = "Bagga et al., arXiv 2310.03753 (layout: design choice, pix2pix critic)"
+    task = "GAN critic of ECGNet: (input lead, 12 leads) -> score"
+    paper_settings = dict(n_chans=12)
+    paper_n_params = 967_681
+    modality = "ECG"
+    units = "mV"
+    length_agnostic = True
+
+    def __init__(
+        self,
+        n_chans: int | None = None,
+        n_outputs: int | None = None,
+        n_times: int | None = None,
+        sfreq: float | None = None,
+        chs_info: list | None = None,
+        input_lead: str = "I",
+        channels: tuple[int, ...] = (64, 128, 256, 256),
+        kernel_size: int = 9,
+        stride: int = 2,
+        activation: type[nn.Module] = nn.LeakyReLU,
+        spectral_norm: bool = False,
+    ):
+        super().__init__()
+        _init_leads(self, n_chans, 1 if n_outputs is None else n_outputs, n_times, sfreq,
+                    chs_info, input_lead)
+        channels = tuple(int(c) for c in channels)
+        if len(channels) < 1:
+            raise ConfigError("ECGNetCritic needs at least one conv layer (channels)")
+        self.spectral_norm = spectral_norm
+        layers = []
+        c_in = N_LEADS + 1
+        for c in channels:
+            conv = nn.Conv1d(c_in, c, kernel_size, stride=stride, padding=kernel_size // 2)
+            layers.append(self._wrap(conv))
+            c_in = c
+        self.convs = nn.ModuleList(layers)
+        self.acts = nn.ModuleList([activation(0.2) if activation is nn.LeakyReLU else activation()
+                                   for _ in channels])
+        self.lead_embedding = nn.Embedding(N_LEADS, channels[0])
+        nn.init.zeros_(self.lead_embedding.weight)
+        self.final_layer = self._wrap(nn.Linear(c_in, self.n_outputs))
+
+    def _wrap(self, module: nn.Module) -> nn.Module:
+        if self.spectral_norm:
+            return nn.utils.parametrizations.spectral_norm(module)
+        return module
+
+    def forward_features(self, ecg: torch.Tensor, cond: torch.Tensor | None = None,
+                         lead=None) -> torch.Tensor:
+        """Pooled conv features ``(B, channels[-1])`` of the pair (``cond``, ``ecg``).
+
+        ecg: (B, 12, T) candidate; cond: (B, T) or (B, 1, T) input lead (default: taken from
+        ``ecg``); lead: name, index or ids (B,) of the input lead (default ``input_lead``).
+        """
+        self.check_input(ecg, n_times=False)
+        lead = self.input_lead if lead is None else lead
+        if cond is None:
+            cond, ids = ECGNet.select_input(ecg, lead)
+        else:
+            cond, ids = _condition(cond, lead)
+        h = torch.cat([ecg, cond[:, None, :]], dim=1)
+        for i, (conv, act) in enumerate(zip(self.convs, self.acts)):
+            h = conv(h)
+            if i == 0:
+                h = h + self.lead_embedding(ids)[:, :, None]
+            h = act(h)
+        return h.mean(dim=-1)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        out = self.final_layer(features)
+        return out.squeeze(-1) if self.n_outputs == 1 else out
+
+    def forward(self, ecg: torch.Tensor, cond: torch.Tensor | None = None, lead=None):
+        """Critic logits ``(B,)`` (``(B, n_outputs)`` when ``n_outputs > 1``)."""
+        return self.forward_head(self.forward_features(ecg, cond, lead))
+
+    def reset_head(self, n_outputs: int) -> None:
+        super().reset_head(n_outputs)
+        self.final_layer = self._wrap(self.final_layer)  # spectral norm again where asked
+
+
+_MOVED = {"ECGNetGenerator": "ECGNet", "ECGNetDiscriminator": "ECGNetCritic"}
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        import warnings
+
+        warnings.warn(f"biosig.models.ecgnet.{name} is now {_MOVED[name]} (a registered "
+                      "BiosigModel with the signal arguments first)", FutureWarning, stacklevel=2)
+        return globals()[_MOVED[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

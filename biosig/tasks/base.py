@@ -1,36 +1,365 @@
-"""Shared parts of biosig's LightningModules."""
+"""Shared parts of biosig's LightningModules: the network, pretrained weights, freezing.
+
+"Linear probe", "fine-tune" and "from scratch" are three settings of one task, for every model:
+
+- from scratch: ``pretrained=None`` (the network is built from the registry);
+- fine-tune: ``pretrained=<weights folder or checkpoint>, freeze="none"``;
+- linear probe: ``pretrained=..., freeze="backbone"`` (only the head trains).
+
+Gradual unfreezing is Lightning's :class:`~lightning.pytorch.callbacks.BackboneFinetuning`
+callback: it freezes ``task.backbone`` before training and unfreezes it at a given epoch (the
+tasks' optimisers take only trainable parameters, as that callback requires).
+"""
 
 from __future__ import annotations
 
+import functools
+import math
+from collections.abc import Mapping
+from numbers import Integral
+from pathlib import Path
+
 import lightning.pytorch as pl
 import torch
+import torch.nn as nn
 
-from biosig.errors import ConfigError
+from biosig.errors import ConfigError, InvalidFileError
 from biosig.models import create_model
+
+__all__ = ["FREEZE_MODES", "BiosigTask", "head_modules", "load_weights_file", "make_optimizer"]
+
+FREEZE_MODES = ("none", "backbone", "all_but_head")
+_PASSED = ("n_chans", "n_outputs", "n_times", "sfreq")  # signal arguments the task passes
 
 
 class BiosigTask(pl.LightningModule):
-    """Base of every task: builds the network from the registry with the signal kwargs.
+    """Base of every task: builds its network from the registry or from pretrained weights.
 
-    ``n_chans``, ``n_times``, ``sfreq`` and ``n_outputs`` are linked from the DataModule by the CLI
-    (or passed by hand); ``model`` is a registry name and ``model_kwargs`` its other arguments.
+    Parameters
+    ----------
+    model, model_kwargs : registry name and the network's other arguments.
+    n_chans, n_times, sfreq, n_outputs : the data's signal arguments, linked from the DataModule
+        by the CLI (or passed by hand); ``None`` means unknown and is passed on as such (no
+        default sampling rate: a model whose kernels follow ``sfreq`` then refuses to build).
+    ch_names : the data's channel names (linked from the DataModule), checked against a
+        weights card (:meth:`data_contract`).
+    pretrained : a weights folder (``model.safetensors`` + ``card.json``, see
+        :mod:`biosig.models.weights`; the card fixes the architecture, ``model`` may be left
+        out) or a file: a Lightning checkpoint of a task or a state dict (``.ckpt``/``.pt``/
+        ``.pth``, read with ``weights_only=True``, or ``.safetensors``) for the network that
+        ``model``/``model_kwargs`` build. The data contract (``sfreq``, ``n_times``,
+        ``n_chans``, ``ch_names``) is checked against a card (a mismatch is a ConfigError unless
+        ``adapt``); an ``n_outputs`` other than the weights' gives a new head; any other
+        missing, unexpected or mis-shaped weight in a file is a ConfigError too.
+    freeze : ``"none"``; ``"backbone"``: everything but the head trains not, where the head is
+        every module ``forward_head`` runs (found by running it once on a dummy input);
+        ``"all_but_head"``: only the head module (``model.head_attr``, e.g. ``final_layer``)
+        trains. The two differ where ``forward_head`` does more than the last layer. Frozen
+        modules stay in eval mode during training (BatchNorm statistics and dropout frozen too).
+    adapt : passed to :func:`biosig.models.weights.load_pretrained`: allow its documented
+        adaptations to the data instead of refusing a mismatch.
+
+    A task that composes several networks (:class:`biosig.tasks.gan.GANTask`) leaves ``model``
+    and ``pretrained`` out and builds each with :meth:`build_network`.
     """
 
-    def __init__(self, model: str, model_kwargs: dict | None = None, n_chans: int = 0,
-                 n_times: int = 0, sfreq: float = 0.0, n_outputs: int = 0):
+    def __init__(
+        self,
+        model: str | None = None,
+        model_kwargs: dict | None = None,
+        n_chans: int | None = None,
+        n_times: int | None = None,
+        sfreq: float | None = None,
+        n_outputs: int | None = None,
+        *,
+        ch_names: list[str] | None = None,
+        pretrained: str | None = None,
+        freeze: str = "none",
+        adapt: bool = False,
+    ):
         super().__init__()
-        if n_chans <= 0 or n_times <= 0:
-            raise ConfigError(f"model.n_chans and model.n_times must be positive (got {n_chans}, "
-                              f"{n_times}); the CLI links them from the data")
-        self.net = self.build_net(model, dict(model_kwargs or {}), n_chans, n_times, sfreq, n_outputs)
+        self._frozen_modules: list[str] = []
+        self.n_chans, self.n_times, self.sfreq, self.n_outputs, self.ch_names = _check_signal(
+            n_chans, n_times, sfreq, n_outputs, ch_names)
+        if freeze not in FREEZE_MODES:
+            raise ConfigError(f"model.freeze must be one of {FREEZE_MODES}, got {freeze!r}")
+        self.freeze_mode = freeze
+        self.net: nn.Module | None = None
+        if model is not None or pretrained is not None:
+            self.net = self.build_network(model, model_kwargs, self.n_outputs,
+                                          pretrained=pretrained, adapt=adapt)
+        elif model_kwargs:
+            raise ConfigError("model.model_kwargs given without model.model")
+        if freeze != "none":
+            if self.net is None:
+                raise ConfigError(f"model.freeze={freeze!r} needs the task's network "
+                                  "(model.model or model.pretrained)")
+            heads = head_modules(self.net, freeze, self.n_chans, self.n_times)
+            self._frozen_modules = _freeze_all_but(self.net, heads)
+            self._sync_frozen_modes()
 
-    def build_net(self, model, model_kwargs, n_chans, n_times, sfreq, n_outputs) -> torch.nn.Module:
-        signal = dict(n_chans=n_chans, n_times=n_times, n_outputs=n_outputs, sfreq=sfreq)
-        kwargs = {**{k: v for k, v in signal.items() if v}, **model_kwargs}  # 0 = not given
-        return create_model(model, **kwargs)
+    # -- networks ------------------------------------------------------------------------------
+    def build_network(self, name: str | None, kwargs: dict | None = None,
+                      n_outputs: int | None = None, *, pretrained: str | None = None,
+                      adapt: bool = False, key: str = "model") -> nn.Module:
+        """A registry network with the data's signal arguments, or one from ``pretrained``.
+
+        ``key`` names the config entries in error messages (``"generator"`` ->
+        ``model.generator``, ``model.generator_kwargs``).
+        """
+        kwargs = dict(kwargs or {})
+        clash = sorted(set(kwargs) & set(_PASSED))
+        if clash:
+            raise ConfigError(f"model.{key}_kwargs must not set {clash}: the task passes the "
+                              "data's signal arguments (model.n_chans, ...)")
+        if pretrained is not None and _is_weights_folder(pretrained):
+            if kwargs:
+                raise ConfigError(f"model.{key}_kwargs given with the weights folder "
+                                  f"{pretrained}: its card fixes the architecture")
+            return self._load_folder(name, pretrained, n_outputs, adapt, key)
+        if name is None:
+            raise ConfigError(f"model.{key}: give a registry name (or model.pretrained, a "
+                              "weights folder)")
+        net = create_model(name, n_chans=self.n_chans, n_times=self.n_times, sfreq=self.sfreq,
+                           n_outputs=n_outputs, **kwargs)
+        if pretrained is not None:
+            load_weights_file(net, pretrained, key=f"model.pretrained ({name})")
+        return net
+
+    def _load_folder(self, name, folder, n_outputs, adapt, key) -> nn.Module:
+        from biosig.models.weights import load_pretrained
+
+        net = load_pretrained(folder, data=self.data_contract(), n_outputs=n_outputs,
+                              adapt=adapt).train()  # loaded in eval mode; the task sets modes
+        card_name = net.get_config()["name"]
+        if name is not None and name.lower() != card_name:
+            raise ConfigError(f"model.{key}={name!r} but the weights in {folder} are a "
+                              f"{card_name!r}; leave model.{key} out or name the card's model")
+        return net
+
+    def data_contract(self) -> dict:
+        """What the task knows of its data: ``sfreq``, ``n_times``, ``n_chans``, ``ch_names``
+        (those given), as checked against a weights card."""
+        given = {"sfreq": self.sfreq, "n_times": self.n_times, "n_chans": self.n_chans,
+                 "ch_names": self.ch_names}
+        return {k: v for k, v in given.items() if v is not None}
+
+    def save_pretrained(self, directory, **card) -> Path:
+        """Save ``self.net`` with a card whose data contract is this task's data
+        (``card["data"]`` entries override it); see :func:`biosig.models.weights.save_pretrained`.
+        """
+        from biosig.models.weights import save_pretrained
+
+        data = {**self.data_contract(), **dict(card.pop("data", None) or {})}
+        return save_pretrained(self._network(), directory, data=data, **card)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self._network()(x)
+
+    def _network(self) -> nn.Module:
+        if self.net is None:
+            raise ConfigError(f"{type(self).__name__} has no single network (self.net)")
+        return self.net
+
+    # -- freezing ------------------------------------------------------------------------------
+    @property
+    def backbone(self) -> nn.Module:
+        """The network without the modules ``forward_head`` runs, as one module (for
+        Lightning's ``BackboneFinetuning``); parameters held by the network itself (e.g. a
+        class token) are included."""
+        net = self._network()
+        heads = head_modules(net, "backbone", self.n_chans, self.n_times)
+        parts = nn.ModuleList(net.get_submodule(n) for n in _outermost_outside(net, heads))
+        own = dict(net.named_parameters(recurse=False))
+        if own:
+            holder = nn.Module()
+            for name, param in own.items():
+                holder.register_parameter(name, param)
+            parts.append(holder)
+        return parts
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """Parameters that train (what the optimisers get; frozen ones are left out)."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def train(self, mode: bool = True):
+        """As ``nn.Module.train``; modules frozen by ``freeze`` stay in eval mode."""
+        super().train(mode)
+        if mode:
+            self._sync_frozen_modes()
+        return self
+
+    def on_train_epoch_start(self) -> None:
+        # Lightning keeps each module's mode; a module unfrozen since (BackboneFinetuning
+        # runs before this hook) goes back to train mode here
+        self._sync_frozen_modes()
+
+    def _sync_frozen_modes(self) -> None:
+        """Frozen modules in eval mode (BatchNorm statistics, dropout), unfrozen ones in train."""
+        for name in self._frozen_modules:
+            module = self.net.get_submodule(name)
+            module.train(any(p.requires_grad for p in module.parameters()))
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _check_signal(n_chans, n_times, sfreq, n_outputs, ch_names):
+    ints = {}
+    for key, value in (("n_chans", n_chans), ("n_times", n_times), ("n_outputs", n_outputs)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, Integral)
+                                  or value <= 0):
+            raise ConfigError(f"model.{key} must be a positive integer or None (unknown), got "
+                              f"{value!r}; the CLI links it from the data")
+        ints[key] = None if value is None else int(value)
+    n_chans, n_times, n_outputs = ints["n_chans"], ints["n_times"], ints["n_outputs"]
+    if sfreq is not None:
+        if isinstance(sfreq, bool) or not (math.isfinite(float(sfreq)) and float(sfreq) > 0):
+            raise ConfigError(f"model.sfreq must be a positive rate in Hz or None (unknown), "
+                              f"got {sfreq!r}")
+        sfreq = float(sfreq)
+    if ch_names is not None:
+        ch_names = [str(n) for n in ch_names]
+        if n_chans is not None and len(ch_names) != n_chans:
+            raise ConfigError(f"model.ch_names has {len(ch_names)} names but "
+                              f"model.n_chans={n_chans}")
+    return n_chans, n_times, sfreq, n_outputs, ch_names
+
+
+def _is_weights_folder(pretrained) -> bool:
+    text = str(pretrained)
+    if text.startswith("hf://") or Path(text).is_dir():
+        return True
+    if not Path(text).is_file():
+        raise ConfigError(f"model.pretrained: {text} is neither a weights folder nor a file")
+    return False
+
+
+def load_weights_file(net: nn.Module, path, *, key: str = "model.pretrained") -> list[str]:
+    """Load a state dict or a Lightning checkpoint from ``path`` into ``net``.
+
+    A prefix shared by every key (``net.`` in a task's checkpoint) is dropped when ``net`` has
+    no key starting with it. Head weights (under ``net.head_attr``) of another shape are left
+    at their fresh values (a new ``n_outputs``); any other missing, unexpected or mis-shaped key
+    is a :class:`ConfigError` naming them. Returns the head keys left fresh.
+    """
+    path = Path(path)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj = load_file(str(path))
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # any reader error: name the file, keep the cause
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InvalidFileError(path, f"{key}: cannot read weights ({first})") from err
+    state = obj.get("state_dict", obj) if isinstance(obj, Mapping) else None
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor)
+                                                 for v in state.values()):
+        raise InvalidFileError(path, f"{key}: holds no state dict (names -> tensors)")
+    own = net.state_dict()
+    state = _strip_common_prefix(dict(state), own)
+    head = getattr(net, "head_attr", "final_layer") + "."
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [k for k in own if k in state and state[k].shape != own[k].shape]
+    fresh = [k for k in shapes if k.startswith(head)]
+    wrong = [k for k in shapes if not k.startswith(head)]
+    if missing or unexpected or wrong:
+        parts = [f"{label}: {_few(keys)}" for label, keys in
+                 (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
+        raise ConfigError(f"{key}: the weights in {path} do not fit {type(net).__name__} ("
+                          + "; ".join(parts) + ")")
+    net.load_state_dict({k: v for k, v in state.items() if k not in fresh}, strict=False)
+    return fresh
+
+
+def _strip_common_prefix(state: dict, own: Mapping) -> dict:
+    firsts = {k.split(".", 1)[0] for k in state}
+    if len(firsts) == 1 and all("." in k for k in state):
+        prefix = firsts.pop() + "."
+        if not any(k.startswith(prefix) for k in own):
+            return {k[len(prefix):]: v for k, v in state.items()}
+    return state
+
+
+def _few(keys: list[str], n: int = 5) -> str:
+    return ", ".join(keys[:n]) + (f" and {len(keys) - n} more" if len(keys) > n else "")
+
+
+def head_modules(net: nn.Module, mode: str, n_chans: int | None = None,
+                 n_times: int | None = None) -> list[str]:
+    """Names of the modules of ``net`` that train under ``freeze=mode`` (outermost ones).
+
+    ``"all_but_head"``: the head module ``net.head_attr`` (default ``final_layer``).
+    ``"backbone"``: every module ``net.forward_head`` runs, found by running
+    ``forward_features`` and ``forward_head`` once on a zero input ``(2, n_chans, n_times)``
+    in eval mode (the network's own ``n_chans``/``n_times`` first, else the arguments).
+    """
+    name = type(net).__name__
+    if mode == "all_but_head":
+        attr = getattr(net, "head_attr", "final_layer")
+        if not isinstance(getattr(net, attr, None), nn.Module):
+            raise ConfigError(f"freeze='all_but_head': {name} has no head module {attr!r}")
+        return [attr]
+    if mode != "backbone":
+        raise ConfigError(f"freeze must be one of {FREEZE_MODES}, got {mode!r}")
+    n_chans = getattr(net, "n_chans", None) or n_chans
+    n_times = getattr(net, "n_times", None) or n_times
+    if n_chans is None or n_times is None:
+        raise ConfigError(f"freeze='backbone' runs {name}.forward_head once to find the head: "
+                          "it needs n_chans and n_times")
+    param = next(net.parameters())
+    x = torch.zeros(2, n_chans, n_times, device=param.device, dtype=param.dtype)
+    called: list[str] = []
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            try:
+                features = net.forward_features(x)
+            except (NotImplementedError, AttributeError) as err:
+                raise ConfigError(f"freeze='backbone' needs {name}.forward_features / "
+                                  f"forward_head (the model contract): {err}") from err
+            hooks = [m.register_forward_pre_hook(functools.partial(_record, called, n))
+                     for n, m in net.named_modules() if n]
+            try:
+                net.forward_head(features)
+            finally:
+                for hook in hooks:
+                    hook.remove()
+    finally:
+        net.train(was_training)
+    heads = [n for n in dict.fromkeys(called) if not any(n.startswith(o + ".") for o in called)]
+    if not heads:
+        raise ConfigError(f"freeze='backbone': {name}.forward_head runs no module, so nothing "
+                          "would train; use freeze='all_but_head' or 'none'")
+    return heads
+
+
+def _record(called: list, name: str, module, args) -> None:
+    called.append(name)
+
+
+def _inside(name: str, heads: list[str]) -> bool:
+    return any(name == h or name.startswith(h + ".") for h in heads)
+
+
+def _outermost_outside(net: nn.Module, heads: list[str]) -> list[str]:
+    """The outermost modules that neither are, lie in, nor hold a head module."""
+    out: list[str] = []
+    for name, _ in net.named_modules():
+        if (not name or _inside(name, heads) or any(h.startswith(name + ".") for h in heads)
+                or any(name.startswith(o + ".") for o in out)):
+            continue
+        out.append(name)
+    return out
+
+
+def _freeze_all_but(net: nn.Module, heads: list[str]) -> list[str]:
+    """Freeze every parameter outside ``heads``; return the frozen modules (kept in eval)."""
+    for name, param in net.named_parameters():
+        param.requires_grad_(_inside(name, heads))
+    return _outermost_outside(net, heads)
 
 
 def make_optimizer(params, name: str, lr: float, weight_decay: float) -> torch.optim.Optimizer:

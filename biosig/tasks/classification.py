@@ -1,4 +1,4 @@
-"""Supervised classification of windows (single-label or multi-label) around any registered model."""
+"""Supervised classification of windows (single- or multi-label) around any registered model."""
 
 from __future__ import annotations
 
@@ -32,12 +32,18 @@ class ClassificationTask(BiosigTask):
 
     Parameters
     ----------
-    model, model_kwargs : registry name and extra arguments of the network.
-    n_chans, n_times, sfreq, n_outputs : signal kwargs, linked from the DataModule by the CLI.
+    model, model_kwargs : registry name and extra arguments of the network (``model`` may be
+        left out when ``pretrained`` is a weights folder: its card names the model).
+    n_chans, n_times, sfreq, n_outputs, ch_names : the data's signal arguments, linked from the
+        DataModule by the CLI (``None``: unknown).
     multilabel : sigmoid outputs with ``BCEWithLogits`` and multi-label metrics.
-    lr, weight_decay, optimizer : ``"adam"``, ``"adamw"`` or ``"sgd"``.
+    lr, weight_decay, optimizer : ``"adam"``, ``"adamw"`` or ``"sgd"`` (over the trainable
+        parameters only).
     scheduler : None, ``"cosine"`` (over ``max_epochs``) or ``"exponential"`` (``gamma`` per epoch).
     label_smoothing : for single-label cross-entropy.
+    pretrained, freeze, adapt : pretrained weights and what trains (see :class:`BiosigTask`):
+        ``freeze="backbone"`` is a linear probe, ``"none"`` fine-tunes, no ``pretrained``
+        trains from scratch.
 
     Logged per epoch: ``{train,val,test}_loss`` and the metrics of :func:`classification_metrics`.
     After ``test``, ``test_confusion`` holds the confusion matrix (single-label).
@@ -45,12 +51,12 @@ class ClassificationTask(BiosigTask):
 
     def __init__(
         self,
-        model: str = "eegnet",
+        model: str | None = None,
         model_kwargs: dict | None = None,
-        n_chans: int = 0,
-        n_times: int = 0,
-        sfreq: float = 0.0,
-        n_outputs: int = 0,
+        n_chans: int | None = None,
+        n_times: int | None = None,
+        sfreq: float | None = None,
+        n_outputs: int | None = None,
         multilabel: bool = False,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -58,14 +64,25 @@ class ClassificationTask(BiosigTask):
         scheduler: str | None = None,
         gamma: float = 0.999,
         label_smoothing: float = 0.0,
+        ch_names: list[str] | None = None,
+        pretrained: str | None = None,
+        freeze: str = "none",
+        adapt: bool = False,
     ):
-        if n_outputs < 2 and not multilabel:
+        if n_outputs is None or (n_outputs < 2 and not multilabel):
             raise ConfigError(f"model.n_outputs must be >= 2 for classification (got {n_outputs})")
-        super().__init__(model, model_kwargs, n_chans, n_times, sfreq, n_outputs)
+        if model is None and pretrained is None:
+            raise ConfigError("model.model: give a registry name (or model.pretrained)")
+        if scheduler not in (None, "cosine", "exponential"):
+            raise ConfigError(f"model.scheduler must be None, 'cosine' or 'exponential', "
+                              f"got {scheduler!r}")
+        super().__init__(model, model_kwargs, n_chans, n_times, sfreq, n_outputs,
+                         ch_names=ch_names, pretrained=pretrained, freeze=freeze, adapt=adapt)
         self.save_hyperparameters()
         metrics = classification_metrics(n_outputs, multilabel)
         self.metrics = torch.nn.ModuleDict(
-            {f"{stage}_metrics": metrics.clone(prefix=f"{stage}_") for stage in ("train", "val", "test")}
+            {f"{stage}_metrics": metrics.clone(prefix=f"{stage}_")
+             for stage in ("train", "val", "test")}
         )
         if not multilabel:
             self.confusion = tm.classification.MulticlassConfusionMatrix(n_outputs)
@@ -122,13 +139,12 @@ class ClassificationTask(BiosigTask):
 
     def configure_optimizers(self):
         hp = self.hparams
-        opt = make_optimizer(self.parameters(), hp.optimizer, hp.lr, hp.weight_decay)
+        opt = make_optimizer(self.trainable_parameters(), hp.optimizer, hp.lr, hp.weight_decay)
         if hp.scheduler is None:
             return opt
         if hp.scheduler == "cosine":
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.trainer.max_epochs or 1))
-        elif hp.scheduler == "exponential":
-            sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=hp.gamma)
+            epochs = max(1, self.trainer.max_epochs or 1)
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
         else:
-            raise ConfigError(f"model.scheduler must be None, 'cosine' or 'exponential', got {hp.scheduler!r}")
+            sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=hp.gamma)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}

@@ -26,10 +26,11 @@ class VAETask(BiosigTask):
 
     Parameters
     ----------
-    model, model_kwargs : registry name (``"hveegnet"`` or ``"veegnet"``) and its extra
+    model, model_kwargs : registry name (e.g. ``"hveegnet"`` or ``"veegnet"``) and its extra
         arguments.
-    n_chans, n_times, sfreq, n_outputs : signal kwargs linked from the DataModule
-        (``n_outputs`` is only used by a model's optional classifier head).
+    n_chans, n_times, sfreq, n_outputs, ch_names : the data's signal arguments, linked from
+        the DataModule (``None``: unknown; ``n_outputs`` is only used by a model's optional
+        classifier head).
     recon_loss : ``"soft_dtw"``, ``"soft_dtw_divergence"`` (Blondel et al., 2021) or
         ``"mse"`` (mean over all samples).
     gamma_dtw : soft-DTW smoothing.
@@ -39,8 +40,10 @@ class VAETask(BiosigTask):
     edge_samples_ignored : samples dropped at both ends before the reconstruction loss.
     lr, weight_decay, optimizer, lr_decay : optimiser and ``ExponentialLR`` factor per epoch
         (``lr_decay = 1`` disables the schedule).
-    plot_every_n_epochs : log a reconstruction / sample figure every n validation epochs to a
-        logger that accepts figures (TensorBoard ``add_figure`` or ``log_image``); 0 disables.
+    pretrained, freeze, adapt : pretrained weights and what trains (see :class:`BiosigTask`).
+
+    Figures of reconstructions and samples: the :class:`biosig.callbacks.ReconstructionFigures`
+    callback; weight averaging: Lightning's ``EMAWeightAveraging`` callback.
 
     Batches are ``(x, y)`` with ``x`` ``(B, C, T)`` EEG in µV; ``y`` is ignored unless the
     model has a classifier head. Logged: ``{train,val,test}_loss``, ``_recon``, ``_kl`` and
@@ -50,12 +53,12 @@ class VAETask(BiosigTask):
 
     def __init__(
         self,
-        model: str = "hveegnet",
+        model: str | None = None,
         model_kwargs: dict | None = None,
-        n_chans: int = 0,
-        n_times: int = 0,
-        sfreq: float = 0.0,
-        n_outputs: int = 0,
+        n_chans: int | None = None,
+        n_times: int | None = None,
+        sfreq: float | None = None,
+        n_outputs: int | None = None,
         recon_loss: str = "soft_dtw",
         gamma_dtw: float = 1.0,
         alpha: float = 1.0,
@@ -67,7 +70,10 @@ class VAETask(BiosigTask):
         weight_decay: float = 1e-2,
         optimizer: str = "adamw",
         lr_decay: float = 0.999,
-        plot_every_n_epochs: int = 1,
+        ch_names: list[str] | None = None,
+        pretrained: str | None = None,
+        freeze: str = "none",
+        adapt: bool = False,
     ):
         if recon_loss not in _RECON:
             raise ConfigError(f"model.recon_loss must be one of {_RECON}, got {recon_loss!r}")
@@ -77,15 +83,17 @@ class VAETask(BiosigTask):
             raise ConfigError("model.kl_warmup_epochs and model.edge_samples_ignored must be >= 0")
         if not 0 < lr_decay <= 1:
             raise ConfigError(f"model.lr_decay must be in (0, 1], got {lr_decay!r}")
-        if 2 * edge_samples_ignored >= n_times > 0:
+        if model is None and pretrained is None:
+            raise ConfigError("model.model: give a registry name (or model.pretrained)")
+        super().__init__(model, model_kwargs, n_chans, n_times, sfreq, n_outputs,
+                         ch_names=ch_names, pretrained=pretrained, freeze=freeze, adapt=adapt)
+        if n_times is not None and 2 * edge_samples_ignored >= n_times:
             raise ConfigError(f"model.edge_samples_ignored={edge_samples_ignored} leaves no "
                               f"samples of n_times={n_times}")
-        super().__init__(model, model_kwargs, n_chans, n_times, sfreq, n_outputs)
         self.save_hyperparameters()
         if recon_loss != "mse":
             self.sdtw = SoftDTWLoss(gamma_dtw, normalize=recon_loss == "soft_dtw_divergence",
                                     reduction="channel_sum")
-        self._plot_batch: torch.Tensor | None = None
 
     # ------------------------------------------------------------------ loss
     def reconstruction_loss(self, x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -123,24 +131,20 @@ class VAETask(BiosigTask):
             loss = loss + self.hparams.clf_weight * nll
             self.log(f"{stage}_nll", nll, batch_size=bs, sync_dist=stage != "train")
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite {stage} loss (recon {float(rec)}, kl {float(kl)})")
-        on_step = stage == "train"
-        self.log(f"{stage}_loss", loss, prog_bar=True, on_step=on_step, on_epoch=True, batch_size=bs,
-                 sync_dist=stage != "train")
-        self.log(f"{stage}_recon", rec, on_step=False, on_epoch=True, batch_size=bs, sync_dist=stage != "train")
-        self.log(f"{stage}_kl", kl, on_step=False, on_epoch=True, batch_size=bs, sync_dist=stage != "train")
-        for i, k in enumerate(kls, start=1):
-            self.log(f"{stage}_kl{i}", k, on_step=False, on_epoch=True, batch_size=bs,
-                         sync_dist=stage != "train")
+            raise FloatingPointError(f"non-finite {stage} loss (recon {float(rec)}, "
+                                     f"kl {float(kl)})")
+        sync = stage != "train"
+        self.log(f"{stage}_loss", loss, prog_bar=True, on_step=not sync, on_epoch=True,
+                 batch_size=bs, sync_dist=sync)
+        epoch_means = {f"{stage}_recon": rec, f"{stage}_kl": kl}
+        epoch_means.update({f"{stage}_kl{i}": k for i, k in enumerate(kls, start=1)})
+        self.log_dict(epoch_means, on_step=False, on_epoch=True, batch_size=bs, sync_dist=sync)
         return loss
 
     def training_step(self, batch, batch_idx):
         return self._step(batch, "train")
 
     def validation_step(self, batch, batch_idx):
-        if batch_idx == 0:
-            x = batch[0] if isinstance(batch, (list, tuple)) else batch
-            self._plot_batch = x[:2].detach()
         return self._step(batch, "val")
 
     def test_step(self, batch, batch_idx):
@@ -161,36 +165,9 @@ class VAETask(BiosigTask):
         return {"x_hat": x_hat, "sq_error": ((x_hat - x) ** 2).mean(-1)}
 
     def configure_optimizers(self):
-        opt = make_optimizer(self.net.parameters(), self.hparams.optimizer, self.hparams.lr,
+        opt = make_optimizer(self.trainable_parameters(), self.hparams.optimizer, self.hparams.lr,
                              self.hparams.weight_decay)
         if self.hparams.lr_decay >= 1.0:
             return opt
         sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=self.hparams.lr_decay)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
-
-    # ------------------------------------------------------------------ figures
-    def on_validation_epoch_end(self):
-        every = self.hparams.plot_every_n_epochs
-        if (every <= 0 or self._plot_batch is None or self.logger is None
-                or self.trainer.sanity_checking or self.current_epoch % every):
-            return
-        exp = getattr(self.logger, "experiment", None)
-        add_figure = getattr(exp, "add_figure", None)
-        log_image = getattr(self.logger, "log_image", None)
-        if add_figure is None and log_image is None:
-            return
-        from biosig.viz.reconstruction import plot_reconstructions
-
-        was_training = self.net.training
-        self.net.eval()
-        x = self._plot_batch
-        x_hat = self.net.reconstruct(x)
-        gen = self.net.generate(1)
-        self.net.train(was_training)
-        sfreq = self.hparams.sfreq or None
-        fig = plot_reconstructions(x[:1], x_hat[:1], sfreq=sfreq, generated=gen, max_channels=4,
-                                   title=f"epoch {self.current_epoch}")
-        if add_figure is not None:
-            add_figure("reconstruction", fig, global_step=self.current_epoch)
-        else:
-            log_image(key="reconstruction", images=[fig])

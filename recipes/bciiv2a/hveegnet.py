@@ -87,8 +87,7 @@ def run_subject(args, source, subject: int, out: Path) -> dict:
 
     pl.seed_everything(args.seed, verbose=False)
     task = VAETask(model=args.model, n_chans=xt.shape[1], n_times=xt.shape[2], sfreq=sfreq,
-                   recon_loss=args.recon_loss, lr=1e-2, weight_decay=1e-2, lr_decay=0.999,
-                   plot_every_n_epochs=0)
+                   recon_loss=args.recon_loss, lr=1e-2, weight_decay=1e-2, lr_decay=0.999)
     ckpt = ModelCheckpoint(dirpath=out / f"s{subject:02d}", monitor="val_loss", mode="min",
                            filename="best")
     trainer = pl.Trainer(max_epochs=args.epochs, accelerator=args.accelerator, logger=False,

@@ -100,9 +100,10 @@ def train_ecgnet(dm, args):
     pl.seed_everything(args.seed)
     task = GANTask(
         n_chans=dm.n_chans, n_times=dm.n_times, sfreq=dm.sfreq, n_outputs=dm.n_outputs,
-        model_kwargs={"hidden_size": args.hidden, "einthoven": not args.plain_head},
-        input_lead=args.train_lead, val_lead=args.input_lead, adversarial_loss=args.adversarial_loss,
-        l1_weight=args.l1_weight, lr_g=args.lr_g, lr_d=args.lr_d, log_figure=False,
+        generator_kwargs={"hidden_size": args.hidden, "einthoven": not args.plain_head},
+        input_channel=args.train_lead, val_channel=args.input_lead,
+        adversarial_loss=args.adversarial_loss, l1_weight=args.l1_weight, lr_g=args.lr_g,
+        lr_d=args.lr_d,
     )
     trainer = pl.Trainer(max_epochs=args.epochs, accelerator=args.accelerator, devices=1,
                          logger=False, enable_checkpointing=False, enable_progress_bar=False,
@@ -110,7 +111,7 @@ def train_ecgnet(dm, args):
     t0 = time.perf_counter()
     trainer.fit(task, dm)
     print(f"trained ECGNet for {args.epochs} epochs in {time.perf_counter() - t0:.1f} s")
-    return task.net.cpu().eval()
+    return task.generator.cpu().eval()
 
 
 def generate(net, X: np.ndarray, lead: str, batch: int = 64) -> np.ndarray:

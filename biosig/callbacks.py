@@ -1,0 +1,175 @@
+"""biosig's Lightning callbacks: figures of what a task produces, per validation epoch.
+
+Tasks take no figure arguments; add a callback instead (``trainer.callbacks`` in a recipe):
+
+- :class:`ReconstructionFigures`: originals vs reconstructions (+ a sample) of a VAE task;
+- :class:`ECGFigures`: real vs generated 12-lead ECG of a :class:`~biosig.tasks.gan.GANTask`.
+
+Figures go to every logger that takes them (TensorBoard's ``experiment.add_figure``, or a
+``log_image(key, images)`` logger such as Weights & Biases), from rank 0 only.
+
+Weight averaging (EMA) is Lightning's own callback,
+``lightning.pytorch.callbacks.EMAWeightAveraging``; gradual unfreezing is Lightning's
+``BackboneFinetuning`` (tasks expose ``backbone``).
+"""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+
+from biosig.errors import ConfigError
+
+__all__ = ["ECGFigures", "FigureCallback", "ReconstructionFigures", "log_figure"]
+
+
+def log_figure(trainer: pl.Trainer, tag: str, fig, step: int) -> bool:
+    """Send a matplotlib figure to every logger of ``trainer`` that takes figures; close it.
+
+    Returns whether any logger took it.
+    """
+    sent = False
+    for logger in trainer.loggers:
+        experiment = getattr(logger, "experiment", None)
+        if callable(getattr(experiment, "add_figure", None)):
+            experiment.add_figure(tag, fig, global_step=step)
+            sent = True
+        elif callable(getattr(logger, "log_image", None)):
+            logger.log_image(key=tag, images=[fig], step=step)
+            sent = True
+    if getattr(fig.canvas, "manager", None) is not None:  # a pyplot figure: free it
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    return sent
+
+
+class FigureCallback(pl.Callback):
+    """Keep an example from the first validation batch; draw and log it at the epoch's end.
+
+    Subclasses define :meth:`capture` (what to keep from ``outputs``/``batch``) and
+    :meth:`draw` (the figure). Figures are made on rank 0, never during the sanity check, every
+    ``every_n_epochs`` epochs.
+    """
+
+    tag = "figure"
+
+    def __init__(self, every_n_epochs: int = 1):
+        if every_n_epochs < 1:
+            raise ConfigError(f"every_n_epochs must be >= 1, got {every_n_epochs}")
+        self.every_n_epochs = every_n_epochs
+        self._example = None
+        self._warned = False
+
+    def _due(self, trainer) -> bool:
+        return (trainer.is_global_zero and not trainer.sanity_checking
+                and trainer.current_epoch % self.every_n_epochs == 0)
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx,
+                                dataloader_idx=0):
+        if batch_idx == 0 and dataloader_idx == 0 and self._due(trainer):
+            self._example = self.capture(pl_module, outputs, batch)
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        example, self._example = self._example, None
+        if example is None or not self._due(trainer):
+            return
+        with torch.no_grad():
+            fig = self.draw(pl_module, example, trainer.current_epoch)
+        if not log_figure(trainer, self.tag, fig, trainer.current_epoch) and not self._warned:
+            self._warned = True
+            rank_zero_warn(f"{type(self).__name__}: no logger takes figures (TensorBoard or "
+                           "a logger with log_image); the figures are dropped")
+
+    def capture(self, pl_module, outputs, batch):
+        raise NotImplementedError
+
+    def draw(self, pl_module, example, epoch: int):
+        raise NotImplementedError
+
+
+def _inputs(batch) -> torch.Tensor:
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+class ReconstructionFigures(FigureCallback):
+    """Originals vs deterministic reconstructions of validation examples, plus one sample from
+    the prior, for a task whose network has ``reconstruct(x)`` and (for the sample)
+    ``generate(n)`` (hvEEGNet, vEEGNet). Channel names and the time axis come from the task's
+    ``ch_names`` and ``sfreq`` (samples when unknown).
+
+    Parameters
+    ----------
+    every_n_epochs : draw every n validation epochs.
+    n_examples : validation examples (columns) from the first batch.
+    max_channels : channels (rows) drawn.
+    sample : add a column with a sample from the prior (``net.generate(1)``).
+    """
+
+    tag = "reconstruction"
+
+    def __init__(self, every_n_epochs: int = 1, n_examples: int = 1, max_channels: int = 4,
+                 sample: bool = True):
+        super().__init__(every_n_epochs)
+        if n_examples < 1 or max_channels < 1:
+            raise ConfigError("ReconstructionFigures: n_examples and max_channels must be >= 1")
+        self.n_examples, self.max_channels, self.sample = n_examples, max_channels, sample
+
+    def setup(self, trainer, pl_module, stage):
+        net = getattr(pl_module, "net", None)
+        need = ["reconstruct"] + (["generate"] if self.sample else [])
+        lacking = [m for m in need if not callable(getattr(net, m, None))]
+        if lacking:
+            hint = " (or use sample=False)" if "generate" in lacking else ""
+            raise ConfigError(f"ReconstructionFigures needs a task network with "
+                              f"{', '.join(lacking)}; {type(net).__name__} has not{hint}")
+
+    def capture(self, pl_module, outputs, batch):
+        return _inputs(batch)[: self.n_examples].detach()
+
+    def draw(self, pl_module, x, epoch):
+        from biosig.viz.reconstruction import plot_reconstructions
+
+        net = pl_module.net
+        x_hat = net.reconstruct(x)
+        sample = net.generate(1) if self.sample else None
+        return plot_reconstructions(x, x_hat, sfreq=pl_module.sfreq, ch_names=pl_module.ch_names,
+                                    generated=sample, max_channels=self.max_channels,
+                                    title=f"epoch {epoch}")
+
+
+class ECGFigures(FigureCallback):
+    """Real (black) vs generated (red) 12-lead ECG of the first validation record
+    (:func:`biosig.viz.ecg.plot_overlay`), for a :class:`~biosig.tasks.gan.GANTask` whose
+    ``validation_step`` returns ``real``, ``fake`` and ``input_channel``.
+
+    Parameters
+    ----------
+    every_n_epochs : draw every n validation epochs.
+    seconds : draw only the first seconds (default: the whole record).
+    """
+
+    tag = "val_12lead"
+
+    def __init__(self, every_n_epochs: int = 1, seconds: float | None = None):
+        super().__init__(every_n_epochs)
+        self.seconds = seconds
+
+    def setup(self, trainer, pl_module, stage):
+        if getattr(pl_module, "sfreq", None) is None:
+            raise ConfigError("ECGFigures needs the sampling rate (model.sfreq)")
+
+    def capture(self, pl_module, outputs, batch):
+        if not isinstance(outputs, dict) or not {"real", "fake"} <= set(outputs):
+            raise ConfigError(f"ECGFigures needs a task whose validation_step returns real and "
+                              f"fake records (GANTask); {type(pl_module).__name__} does not")
+        return (outputs["real"][0].detach().float().cpu().numpy(),
+                outputs["fake"][0].detach().float().cpu().numpy(), outputs.get("input_channel"))
+
+    def draw(self, pl_module, example, epoch):
+        from biosig.viz.ecg import plot_overlay
+
+        real, fake, input_lead = example
+        return plot_overlay(real, fake, sfreq=pl_module.sfreq, input_lead=input_lead,
+                            seconds=self.seconds)

@@ -1,0 +1,30 @@
+"""Shared helpers of the task tests."""
+
+from __future__ import annotations
+
+from lightning.pytorch.loggers.logger import Logger
+
+
+class FigureLogger(Logger):
+    """A logger whose experiment records ``add_figure`` calls (as TensorBoard's) and metrics."""
+
+    def __init__(self):
+        super().__init__()
+        self.figures = []
+        self.metrics = []
+
+    name = "fig"
+    version = 0
+
+    @property
+    def experiment(self):
+        return self
+
+    def add_figure(self, tag, fig, global_step=None):
+        self.figures.append((tag, fig, global_step))
+
+    def log_hyperparams(self, params, *args, **kwargs):
+        pass
+
+    def log_metrics(self, metrics, step=None):
+        self.metrics.append(dict(metrics))

@@ -1,0 +1,91 @@
+"""Figures and EMA are callbacks: ECGFigures / ReconstructionFigures, Lightning's EMA."""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import matplotlib
+import pytest
+import torch
+from _task_fixtures import FigureLogger
+from torch.utils.data import DataLoader, TensorDataset
+
+from biosig.callbacks import ECGFigures, ReconstructionFigures
+from biosig.errors import ConfigError
+from biosig.tasks import ClassificationTask, GANTask
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _trainer(logger, callbacks, epochs=2):
+    return pl.Trainer(max_epochs=epochs, logger=logger, enable_checkpointing=False,
+                      enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
+                      callbacks=callbacks, num_sanity_val_steps=1)
+
+
+def _gan(**kw):
+    torch.manual_seed(0)
+    return GANTask(n_chans=12, n_times=40, sfreq=20.0, input_channel="II",
+                   generator_kwargs={"hidden_size": 4}, critic_kwargs={"channels": (4,)}, **kw)
+
+
+def _ecg_loader(n=8):
+    x = torch.randn(n, 12, 40) * 0.3
+    return DataLoader(TensorDataset(x, torch.zeros(n)), batch_size=4)
+
+
+def test_ecg_figures_per_validation_epoch_not_in_sanity_check():
+    logger = FigureLogger()
+    _trainer(logger, [ECGFigures()]).fit(_gan(), _ecg_loader(), _ecg_loader())
+    # one 12-lead figure per epoch (6 x 2 panels), none for the sanity check
+    assert [(tag, len(fig.axes), step) for tag, fig, step in logger.figures] == [
+        ("val_12lead", 12, 0), ("val_12lead", 12, 1)]
+    every_other = FigureLogger()
+    _trainer(every_other, [ECGFigures(every_n_epochs=2)]).fit(_gan(), _ecg_loader(),
+                                                              _ecg_loader())
+    assert [f[2] for f in every_other.figures] == [0]
+
+
+def test_figure_callbacks_refuse_what_they_cannot_draw():
+    no_rate = GANTask(n_chans=12, n_times=40, generator_kwargs={"hidden_size": 4},
+                      critic_kwargs={"channels": (4,)})
+    with pytest.raises(ConfigError, match="sampling rate"):
+        _trainer(FigureLogger(), [ECGFigures()]).fit(no_rate, _ecg_loader(), _ecg_loader())
+    clf = ClassificationTask(model="eegnet", n_chans=12, n_times=40, sfreq=20.0, n_outputs=2)
+    with pytest.raises(ConfigError, match="reconstruct"):
+        _trainer(FigureLogger(), [ReconstructionFigures()]).fit(clf, _ecg_loader())
+    with pytest.raises(ConfigError, match="every_n_epochs"):
+        ECGFigures(every_n_epochs=0)
+
+
+def test_no_figure_logger_warns_once(tmp_path):
+    from lightning.pytorch.loggers import CSVLogger
+
+    with pytest.warns(UserWarning, match="no logger takes figures"):
+        _trainer(CSVLogger(tmp_path), [ECGFigures()], epochs=1).fit(_gan(), _ecg_loader(),
+                                                                  _ecg_loader())
+
+
+def test_lightning_ema_on_a_linear_probe_keeps_the_frozen_backbone():
+    """EMA is Lightning's callback; averaging a frozen backbone leaves it (and its BatchNorm
+    statistics) as it was."""
+    from lightning.pytorch.callbacks import EMAWeightAveraging
+
+    torch.manual_seed(0)
+    task = ClassificationTask(model="eegnet", n_chans=4, n_times=64, sfreq=64.0, n_outputs=2,
+                              freeze="all_but_head", lr=1e-2)
+    head = task.net.head_attr
+    before = {k: v.clone() for k, v in task.net.state_dict().items()}
+    x, y = torch.randn(16, 4, 64), torch.arange(16) % 2
+    loader = DataLoader(TensorDataset(x, y), batch_size=8)
+    _trainer(False, [EMAWeightAveraging(decay=0.5)]).fit(task, loader)
+    after = task.net.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith(head + ".") for k in changed), changed

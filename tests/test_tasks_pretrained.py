@@ -1,0 +1,292 @@
+"""Linear probe, fine-tune and from scratch as three settings of one task (pretrained, freeze)."""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import pytest
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from biosig.errors import ConfigError, InvalidFileError
+from biosig.models import _registry
+from biosig.models.base import BiosigModel
+from biosig.tasks import ClassificationTask
+from biosig.tasks.base import head_modules
+
+SIG = dict(n_chans=3, n_times=32, sfreq=64.0)
+NAMES = ["C3", "Cz", "C4"]
+
+
+class TinyNet(BiosigModel):
+    """Conv + BatchNorm + dropout backbone; a two-layer head (``proj`` then ``final_layer``)."""
+
+    registry_name = "tiny_probe"
+
+    def __init__(self, n_chans=None, n_outputs=None, n_times=None, sfreq=None, chs_info=None,
+                 hidden: int = 4):
+        super().__init__()
+        self._init_signal(n_chans, n_outputs, n_times, sfreq, chs_info)
+        self.conv = nn.Conv1d(self.n_chans, hidden, 5, padding=2)
+        self.bn = nn.BatchNorm1d(hidden)
+        self.drop = nn.Dropout(0.5)
+        self.proj = nn.Linear(hidden, hidden)
+        self.final_layer = nn.Linear(hidden, self.n_outputs)
+
+    def forward_features(self, x):
+        return self.drop(torch.relu(self.bn(self.conv(x)))).mean(-1)
+
+    def forward_head(self, features):
+        return self.final_layer(torch.relu(self.proj(features)))
+
+
+@pytest.fixture(autouse=True)
+def _tiny(monkeypatch):
+    monkeypatch.setitem(_registry._MODELS, "tiny_probe", TinyNet)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def source():
+    """'Pretrained' weights: a TinyNet trained a little so its BatchNorm statistics are set."""
+    torch.manual_seed(0)
+    net = TinyNet(n_outputs=2, **SIG)
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.randn(8, 3, 32) * 2 + 1)
+    return net.eval()
+
+
+def _loader(n=16):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(n, 3, 32, generator=g)
+    y = torch.arange(n) % 2
+    x[y == 1, 0] += 1.0
+    return DataLoader(TensorDataset(x, y), batch_size=8)
+
+
+def _fit(task, epochs=1, callbacks=()):
+    trainer = pl.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False,
+                         accelerator="cpu", callbacks=list(callbacks))
+    trainer.fit(task, _loader())
+    return trainer
+
+
+def _state(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _changed(before, module):
+    after = module.state_dict()
+    return {k for k in before if not torch.equal(before[k], after[k])}
+
+
+def _task(pretrained=None, freeze="none", n_outputs=2, **kw):
+    torch.manual_seed(5)
+    return ClassificationTask(model="tiny_probe", n_outputs=n_outputs, pretrained=pretrained,
+                              freeze=freeze, lr=1e-2, **SIG, **kw)
+
+
+@pytest.fixture
+def weights_file(source, tmp_path):
+    path = tmp_path / "tiny.pt"
+    torch.save(source.state_dict(), path)
+    return path
+
+
+@pytest.fixture
+def weights_folder(source, tmp_path):
+    return source.save_pretrained(tmp_path / "tiny", data={"ch_names": NAMES})
+
+
+class _ModeSpy(pl.Callback):
+    def __init__(self):
+        self.modes = []
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        net = module.net
+        self.modes.append((net.conv.training, net.bn.training, net.drop.training,
+                           net.proj.training, net.final_layer.training))
+
+
+@pytest.mark.parametrize("kind", ["folder", "file"])
+def test_linear_probe_trains_only_the_head(kind, source, weights_file, weights_folder):
+    pretrained = weights_folder if kind == "folder" else weights_file
+    task = _task(pretrained, freeze="backbone", ch_names=NAMES)
+    before = _state(task.net)
+    assert all(torch.equal(before[k], v) for k, v in source.state_dict().items())  # loaded
+    spy = _ModeSpy()
+    _fit(task, callbacks=[spy])
+    changed = _changed(before, task.net)
+    assert changed == {"proj.weight", "proj.bias", "final_layer.weight", "final_layer.bias"}
+    # frozen modules ran in eval mode: BatchNorm statistics unchanged, dropout off
+    assert spy.modes and set(spy.modes) == {(False, False, False, True, True)}
+
+
+def test_all_but_head_trains_only_final_layer(weights_file):
+    task = _task(weights_file, freeze="all_but_head")
+    before = _state(task.net)
+    _fit(task)
+    assert _changed(before, task.net) == {"final_layer.weight", "final_layer.bias"}
+
+
+def test_fine_tune_changes_everything_and_from_scratch_ignores_weights(source, weights_folder):
+    task = _task(weights_folder, freeze="none")
+    before = _state(task.net)
+    _fit(task)
+    changed = _changed(before, task.net)
+    params = {k for k, _ in task.net.named_parameters()}
+    assert params | {"bn.running_mean", "bn.running_var", "bn.num_batches_tracked"} <= changed
+    scratch = _task(None)
+    for name in ("conv.weight", "proj.weight", "final_layer.weight"):  # random, not loaded
+        assert not torch.equal(scratch.net.get_parameter(name), source.get_parameter(name))
+
+
+def test_head_modules_by_mode(source):
+    assert head_modules(source, "backbone") == ["proj", "final_layer"]
+    assert head_modules(source, "all_but_head") == ["final_layer"]
+    with pytest.raises(ConfigError, match="freeze"):
+        _task(None, freeze="half")
+
+
+def test_new_n_outputs_replaces_the_head(source, weights_file, weights_folder):
+    for pretrained in (weights_file, weights_folder):
+        task = _task(pretrained, n_outputs=3)
+        assert task.net.final_layer.out_features == 3
+        assert torch.equal(task.net.conv.weight, source.conv.weight)
+        assert torch.equal(task.net.proj.weight, source.proj.weight)
+
+
+def test_data_contract_is_checked_against_the_card(weights_folder):
+    with pytest.raises(ConfigError, match="sfreq"):
+        ClassificationTask(model="tiny_probe", pretrained=weights_folder, n_outputs=2,
+                           n_chans=3, n_times=32, sfreq=128.0)
+    with pytest.raises(ConfigError, match="ch_names"):
+        _task(weights_folder, ch_names=["C4", "Cz", "C3"])
+    with pytest.raises(ConfigError, match="card"):
+        _task(weights_folder, model_kwargs={"hidden": 8})
+    with pytest.raises(ConfigError, match="eegnet"):
+        ClassificationTask(model="eegnet", pretrained=weights_folder, n_outputs=2, **SIG)
+    # the card names the model: model may be left out
+    task = ClassificationTask(pretrained=weights_folder, n_outputs=2, **SIG)
+    assert isinstance(task.net, TinyNet)
+
+
+def test_checkpoint_and_bad_files(tmp_path, source):
+    task = _task(None)
+    trainer = _fit(task)
+    ckpt = tmp_path / "task.ckpt"
+    trainer.save_checkpoint(ckpt)  # keys are "net.<name>"
+    again = _task(ckpt)
+    assert all(torch.equal(a, b) for a, b in zip(again.net.parameters(), task.net.parameters()))
+    state = source.state_dict()
+    torch.save({**state, "extra.weight": torch.zeros(1)}, tmp_path / "extra.pt")
+    with pytest.raises(ConfigError, match="unexpected: extra.weight"):
+        _task(tmp_path / "extra.pt")
+    torch.save({k: v for k, v in state.items() if k != "conv.bias"}, tmp_path / "short.pt")
+    with pytest.raises(ConfigError, match="missing: conv.bias"):
+        _task(tmp_path / "short.pt")
+    with pytest.raises(ConfigError, match="wrong shape: conv.weight"):  # 4 channels, not 3
+        ClassificationTask(model="tiny_probe", pretrained=ckpt, n_outputs=2, n_chans=4,
+                           n_times=32, sfreq=64.0)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(InvalidFileError, match="junk.pt"):
+        _task(tmp_path / "junk.pt")
+    with pytest.raises(ConfigError, match="neither"):
+        _task(tmp_path / "missing.pt")
+
+
+def test_gradual_unfreezing_with_lightning_backbone_finetuning(weights_file):
+    from lightning.pytorch.callbacks import BackboneFinetuning
+
+    task = _task(weights_file)
+    snapshots = {}
+
+    class _Snap(pl.Callback):
+        def on_train_epoch_end(self, trainer, module):
+            snapshots[trainer.current_epoch] = _state(module.net)
+
+    before = _state(task.net)
+    _fit(task, epochs=2, callbacks=[BackboneFinetuning(unfreeze_backbone_at_epoch=1), _Snap()])
+    first = {k for k in before if not torch.equal(before[k], snapshots[0][k])}
+    # epoch 0: the head trains, the conv not (Lightning's freeze keeps BatchNorm trainable)
+    assert {"proj.weight", "final_layer.weight"} <= first and not first & {"conv.weight",
+                                                                           "conv.bias"}
+    second = {k for k in before if not torch.equal(snapshots[0][k], snapshots[1][k])}
+    assert {"conv.weight", "conv.bias"} <= second  # the backbone trains from epoch 1
+
+
+def test_task_saves_its_network_with_the_data_contract(tmp_path):
+    from biosig.models.weights import load_card
+
+    task = _task(None, ch_names=NAMES)
+    folder = task.save_pretrained(tmp_path / "out", metrics={"acc": 0.5})
+    card = load_card(folder)
+    assert card["data"]["ch_names"] == NAMES and card["data"]["sfreq"] == 64.0
+    again = _task(folder, freeze="backbone", ch_names=NAMES)
+    assert torch.equal(again.net.conv.weight, task.net.conv.weight)
+
+
+# Every registered classifier, small: linear probe through the contract, for every model.
+CLASSIFIERS = {
+    "cvd_cnn": dict(n_chans=12, n_times=250, sfreq=100.0),
+    "dbconformer": dict(n_chans=4, n_times=250, sfreq=250.0),
+    "dbconformer_loso": dict(n_chans=4, n_times=250, sfreq=250.0),
+    "eegconformer": dict(n_chans=4, n_times=250, sfreq=250.0),
+    "eegnet": dict(n_chans=4, n_times=250, sfreq=250.0),
+    "shallowfbcspnet": dict(n_chans=4, n_times=250, sfreq=250.0),
+}
+NOT_CLASSIFIERS = {"ecgnet", "ecgnet_critic", "hveegnet", "veegnet", "tiny_probe"}
+
+
+def test_every_registered_model_is_covered():
+    from biosig.models import list_models
+
+    assert set(list_models()) == set(CLASSIFIERS) | NOT_CLASSIFIERS
+
+
+@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
+def test_linear_probe_of_every_classifier(name):
+    torch.manual_seed(0)
+    sig = CLASSIFIERS[name]
+    task = ClassificationTask(model=name, n_outputs=2, freeze="backbone", **sig)
+    heads = head_modules(task.net, "backbone")
+    before = _state(task.net)
+    x = torch.randn(4, sig["n_chans"], sig["n_times"])
+    loader = DataLoader(TensorDataset(x, torch.tensor([0, 1, 0, 1])), batch_size=4)
+    pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+               enable_model_summary=False, accelerator="cpu").fit(task, loader)
+    changed = _changed(before, task.net)
+    assert changed and all(any(k.startswith(h + ".") for h in heads) for k in changed), changed
+
+
+def test_cli_links_the_data_contract_and_fine_tunes_a_weights_folder(tmp_path):
+    """biosig fit with model.pretrained + freeze: the card is checked against the linked data."""
+    from pathlib import Path
+
+    from biosig.cli import lightning_cli
+
+    recipe = Path(__file__).resolve().parents[1] / "recipes/synthetic/eegnet.yaml"
+    tiny = ["--config", str(recipe), "--data.source.init_args.n_subjects", "1",
+            "--data.source.init_args.n_trials_per_class", "4", "--data.batch_size", "4",
+            "--trainer.logger", "false", "--trainer.enable_checkpointing", "false",
+            "--trainer.enable_progress_bar", "false", "--trainer.max_epochs", "1",
+            "--data.cache_dir", str(tmp_path / "cache"),
+            "--trainer.default_root_dir", str(tmp_path / "run")]
+    first = lightning_cli(tiny, run=False)
+    assert first.model.ch_names == first.datamodule.ch_names  # linked from the data
+    folder = first.model.save_pretrained(tmp_path / "eegnet")
+    before = _state(first.model.net)
+    cli = lightning_cli(["fit", *tiny, "--model.init_args.pretrained", str(folder),
+                         "--model.init_args.freeze", "backbone"])
+    changed = _changed(before, cli.model.net)
+    heads = head_modules(cli.model.net, "backbone")
+    assert changed and all(any(k.startswith(h + ".") for h in heads) for k in changed)
+    with pytest.raises(ValueError, match="sfreq does not match"):  # jsonargparse wraps it
+        lightning_cli([*tiny, "--model.init_args.pretrained", str(folder),
+                       "--data.source.init_args.sfreq", "128"], run=False)
