@@ -68,3 +68,24 @@ def datamodule_preset(name: str, **kwargs):
     dm_kwargs = {"protocol": protocol, **dm_defaults,
                  **{k: v for k, v in kwargs.items() if k in dm_params and k not in ds_params}}
     return BiosigDataModule(source, **dm_kwargs)
+
+
+def ecg_datamodule(data: str, path=None, sfreq: float = 100.0, steps=(), seed: int = 0,
+                   n_records: int = 200, duration: float = 10.0, **kwargs):
+    """12-lead ECG DataModule of the ECG recipes at ``sfreq``: ``data`` = ``"synthetic"``
+    (``synthetic_ecg``, folds 1-8 / 9 / 10), ``"ptbxl"`` (same folds) or ``"cinc"`` (CinC 2021,
+    random 70/10/20 by subject); ``steps`` are appended to the preset's preprocessing."""
+    from biosig.data.protocols import RandomSplit
+
+    steps = list(steps)
+    if data == "synthetic":
+        return datamodule_preset("synthetic_ecg", n_records=n_records, duration=duration,
+                                 sfreq=sfreq, seed=seed, preprocessing=steps, **kwargs)
+    if data == "ptbxl":
+        return datamodule_preset("ptbxl", path=path, sampling_rate=100 if sfreq <= 100 else 500,
+                                 preprocessing=[Resample(sfreq), *steps], seed=seed, **kwargs)
+    if data == "cinc":
+        return datamodule_preset("cinc2021", path=path, year=2021, leads=12,
+                                 preprocessing=[Resample(sfreq), *steps], seed=seed,
+                                 protocol=RandomSplit(0.1, 0.2, by="subject", seed=seed), **kwargs)
+    raise ConfigError(f"ECG data must be 'synthetic', 'ptbxl' or 'cinc', got {data!r}")
