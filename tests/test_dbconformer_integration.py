@@ -154,7 +154,7 @@ def _import(path):
 
 
 @pytest.mark.parametrize("name,protocol,lr,epochs", [
-    ("dbconformer.yaml", "co", 1e-4, 200), ("dbconformer_cv.yaml", "cv", 1e-3, 100),
+    ("dbconformer_co.yaml", "co", 1e-4, 200), ("dbconformer_cv.yaml", "cv", 1e-3, 100),
     ("dbconformer_loso.yaml", "loso", 1e-3, 100), ("dbconformer_competition.yaml", "competition", 1e-3, 100),
 ])
 def test_bciiv2a_recipes_hold_paper_settings(name, protocol, lr, epochs):
@@ -171,6 +171,10 @@ def test_bciiv2a_recipes_hold_paper_settings(name, protocol, lr, epochs):
     assert src["init_args"]["include_end"] is True  # 1001 samples as the official epochs
     proto = cfg["data"]["protocol"]
     assert PaperProtocol(**proto["init_args"]).protocol == protocol
+    assert proto["init_args"].get("subject") is None  # biosig run: the whole protocol
+    exp = cfg["experiment"]
+    assert exp["seeds"] == [1, 2, 3, 4, 5]
+    assert [m["name"] for m in exp["models"]] == ["DBConformer", "EEGConformer", "EEGNet"]
     n_classes = len(src["init_args"]["classes"])
     net = create_model("dbconformer", n_chans=22, n_times=1001, sfreq=250.0, n_outputs=n_classes,
                        **m["model_kwargs"])
@@ -182,7 +186,7 @@ def test_cli_fit_on_builtin_data(tmp_path):
     """A tiny end-to-end ``fit`` through the Lightning CLI with the synthetic recipe."""
     from biosig.cli import lightning_cli
 
-    cfg = _load_yaml("dbconformer_synthetic.yaml")
+    cfg = yaml.safe_load((ROOT / "recipes" / "synthetic" / "dbconformer.yaml").read_text())
     cfg["data"]["source"]["init_args"]["n_trials_per_class"] = 4
     cfg["data"]["cache_dir"] = str(tmp_path / "cache")
     cfg["model"]["init_args"]["model_kwargs"] = {"depth": 1}
