@@ -2,8 +2,8 @@
 
 Protocol: the built-in simulator's BCI IV 2a layout (22 EEG channels, 250 Hz), left vs right hand
 imagery, every subject's session T for training (10 % held out for validation) and session E for
-testing. Prints accuracy, balanced accuracy and Cohen's kappa (overall and per subject; torchmetrics)
-and writes training curves, the confusion matrix and example windows to ``--out``. Training and
+testing. Prints accuracy, balanced accuracy and Cohen's kappa (overall and per subject;
+torchmetrics) and writes training curves, the confusion matrix and example windows to ``--out``. Training and
 testing go through the experiment runner (:func:`biosig.experiments.run_experiment`).
 """
 
@@ -53,7 +53,9 @@ def run(args) -> dict:
     from biosig.data.datamodule import BiosigDataModule
     from biosig.datasets import SyntheticMI
     from biosig.experiments import ModelSpec, run_experiment
-    from biosig.viz.training import plot_confusion_matrix, plot_example_windows, plot_training_curves
+    from biosig.viz.training import (
+        plot_confusion_matrix, plot_example_windows, plot_training_curves,
+    )
 
     warnings.filterwarnings("ignore", category=FutureWarning)
     out = Path(args.out)
@@ -73,7 +75,8 @@ def run(args) -> dict:
     kept = {}
 
     def on_run(run):  # predictions of the trained task on the test windows, for the tables
-        probs = torch.cat(run.trainer.predict(run.task, dataloaders=run.datamodule.test_dataloader()))
+        loader = run.datamodule.test_dataloader()
+        probs = torch.cat(run.trainer.predict(run.task, dataloaders=loader))
         kept.update(probs=probs, test_rows=run.datamodule.splits["test"])
         return {}
 

@@ -60,7 +60,8 @@ def test_runner_loops_folds_seeds_models_and_scores_with_the_task(dm, capsys, tm
     assert "EEGNet (ref)" in table and "61.00" in table and "70.00" in table and "±" in table
     s = res.summary().set_index(["model", "subject"])
     per_seed = runs[runs.model == "EEGNet"].groupby(["seed", "subject"])["acc"].mean() * 100
-    assert s.loc[("EEGNet", "mean"), "mean"] == pytest.approx(per_seed.groupby("seed").mean().mean())
+    expected = per_seed.groupby("seed").mean().mean()
+    assert s.loc[("EEGNet", "mean"), "mean"] == pytest.approx(expected)
     folder = res.save(tmp_path / "out")
     saved = json.loads((folder / "results.json").read_text())
     assert len(saved["runs"]) == 16 and saved["summary"]["acc"][0]["model"] == "EEGNet"

@@ -21,7 +21,8 @@ from biosig.data.protocols import LeaveOneSubjectOut
 from biosig.errors import ConfigError
 
 
-def _meta(n_subjects=3, n_per_session=20, sessions=("T", "E"), n_classes=2, shuffle_rows=True, seed=0):
+def _meta(n_subjects=3, n_per_session=20, sessions=("T", "E"), n_classes=2, shuffle_rows=True,
+          seed=0):
     rng = np.random.default_rng(seed)
     rows = []
     for s in range(1, n_subjects + 1):
@@ -49,7 +50,8 @@ def _disjoint(fold):
 def test_co_is_chronological_per_class_80_20():
     meta = _meta(sessions=("T",), n_per_session=25)
     folds = WithinSubjectChronological().folds(meta)
-    assert [f.subject for f in folds] == ["1", "2", "3"] and [f.name for f in folds] == ["1", "2", "3"]
+    assert [f.subject for f in folds] == ["1", "2", "3"]
+    assert [f.name for f in folds] == ["1", "2", "3"]
     for f in folds:
         _disjoint(f)
         assert len(f.val) == 0

@@ -299,7 +299,8 @@ def split_whiteners(X, subjects, splits: dict, test_alignment: str = "online",
     Nothing outside ``train`` shapes the training references.
     """
     if test_alignment not in TEST_ALIGNMENTS:
-        raise ConfigError(f"test_alignment must be one of {TEST_ALIGNMENTS}, got {test_alignment!r}")
+        raise ConfigError(f"test_alignment must be one of {TEST_ALIGNMENTS}, "
+                          f"got {test_alignment!r}")
     subjects = np.asarray(subjects).astype(str)
     n = X.shape[0]
     if subjects.shape != (n,):

@@ -143,7 +143,8 @@ class BiosigDataModule(pl.LightningDataModule):
         if alignment not in ("ea", None):
             raise ConfigError(f"data.alignment must be 'ea' or None, got {alignment!r}")
         if test_alignment not in TEST_ALIGNMENTS:
-            raise ConfigError(f"data.test_alignment must be one of {TEST_ALIGNMENTS}, got {test_alignment!r}")
+            raise ConfigError(f"data.test_alignment must be one of {TEST_ALIGNMENTS}, "
+                              f"got {test_alignment!r}")
         self.alignment, self.test_alignment = alignment, test_alignment
         self.estimator, self.shrinkage = estimator, shrinkage
         self.whiteners: dict[str, np.ndarray] | None = None

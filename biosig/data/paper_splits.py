@@ -165,7 +165,8 @@ class SessionTransfer(SplitProtocol):
                 if len(uniq) != 2:
                     raise ConfigError(f"subject {s} has sessions {uniq}; session transfer needs "
                                       "exactly 2 (or name train_session and test_session)")
-                tr_s, te_s = (uniq[0] if tr_s is None else tr_s), (uniq[1] if te_s is None else te_s)
+                tr_s = uniq[0] if tr_s is None else tr_s
+                te_s = uniq[1] if te_s is None else te_s
             train = np.sort(pos[sessions[pos] == str(tr_s)])
             test = np.sort(pos[sessions[pos] == str(te_s)])
             if len(train) == 0 or len(test) == 0:

@@ -98,7 +98,8 @@ def _take_val(train: np.ndarray, meta: pd.DataFrame, fraction: float, by: str | 
         return np.sort(perm[n_val:]), np.sort(perm[:n_val])
     groups = np.unique(meta[by].to_numpy()[train])
     if len(groups) < 2:
-        raise ConfigError(f"validation split by {by!r} needs at least 2 groups in the training part")
+        raise ConfigError(f"validation split by {by!r} needs at least 2 groups in the training "
+                          "part")
     perm = rng.permutation(groups)
     n_val = min(len(groups) - 1, max(1, int(round(fraction * len(groups)))))
     val_groups = set(perm[:n_val].tolist())
@@ -253,7 +254,8 @@ class KFold(SplitProtocol):
         for k, test in enumerate(np.array_split(idx, self.n_splits)):
             if self.fold is not None and k != self.fold:
                 continue
-            train, val = _take_val(np.setdiff1d(idx, test), meta, self.val_fraction, None, self.seed)
+            train, val = _take_val(np.setdiff1d(idx, test), meta, self.val_fraction, None,
+                                   self.seed)
             out.append(make_fold("all", k, train, val, np.sort(test), name=f"fold{k}"))
         return out
 
@@ -275,7 +277,8 @@ class RandomSplit(SplitProtocol):
             test, rest = perm[:n_test], perm[n_test:]
         else:
             groups = rng.permutation(np.unique(meta[self.by].to_numpy()))
-            n_test = max(1, int(round(self.test_fraction * len(groups)))) if self.test_fraction else 0
+            n_test = (max(1, int(round(self.test_fraction * len(groups))))
+                      if self.test_fraction else 0)
             is_test = np.isin(meta[self.by].to_numpy(), groups[:n_test])
             test, rest = np.flatnonzero(is_test), np.flatnonzero(~is_test)
         train, val = _take_val(rest, meta, self.val_fraction / max(1e-9, 1 - self.test_fraction),

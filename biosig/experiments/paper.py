@@ -1,4 +1,4 @@
-"""Command-line plumbing shared by the DBConformer comparison recipes (``recipes/*/dbconformer.py``).
+"""Command-line plumbing shared by the DBConformer comparison recipes (recipes/*/dbconformer.py).
 
 The recipes compare DBConformer (Wang et al., IEEE JBHI 2026) with braindecode's EEGConformer
 and EEGNet under the paper's protocols and training recipe: Euclidean alignment fitted only on
@@ -59,7 +59,8 @@ def add_protocol_arguments(parser: argparse.ArgumentParser,
                              "montages)")
     parser.add_argument("--metrics", nargs="+", default=["acc"],
                         choices=["acc", "bal_acc", "kappa", "f1_weighted", "auroc"])
-    parser.add_argument("--cache-dir", default=None, help="window cache root (default BIOSIG_CACHE)")
+    parser.add_argument("--cache-dir", default=None,
+                        help="window cache root (default BIOSIG_CACHE)")
     parser.add_argument("--accelerator", default="cpu", help="cpu, gpu, auto")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (1 avoids oversubscription on a busy machine)")

@@ -255,8 +255,8 @@ def run_experiment(
                     done += 1
                     if verbose:
                         elapsed = time.perf_counter() - t_start
-                        shown = [m for m in (metrics or [k for k in scores if k in PERCENT_METRICS][:1]
-                                             or list(scores)[:1]) if m in row]
+                        first = [k for k in scores if k in PERCENT_METRICS][:1]
+                        shown = [m for m in (metrics or first or list(scores)[:1]) if m in row]
                         text = " ".join(f"{m}={_fmt(m, row[m])}" for m in shown)
                         print(f"[{done}/{n_runs}] {fold.name} {spec.name} seed={seed}: {text} "
                               f"(fit {fit_s:.1f} s; elapsed {_clock(elapsed)}, "
@@ -283,7 +283,8 @@ def summarize(runs: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
         raise ConfigError(f"no results for metric {metric!r} (columns: {list(runs.columns)})")
     scale = 100.0 if metric in PERCENT_METRICS else 1.0
     runs = runs.assign(subject=runs["subject"].astype(str))
-    per = (runs.groupby(["model", "seed", "subject"], sort=False)[metric].mean() * scale).reset_index()
+    per = runs.groupby(["model", "seed", "subject"], sort=False)[metric].mean() * scale
+    per = per.reset_index()
     out = []
     for model, grp in per.groupby("model", sort=False):
         for subject, g in grp.groupby("subject", sort=False):

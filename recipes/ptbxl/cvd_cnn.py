@@ -65,8 +65,8 @@ def train_ecgnet(args):
     from biosig.experiments.config import experiment_from_config, load_config
 
     spec = experiment_from_config(load_config(["--config", str(ECGNET_RECIPE)]))["models"][0]
-    spec.init_args.update(log_figure=False,
-                          model_kwargs={**spec.init_args["model_kwargs"], "hidden_size": args.hidden})
+    model_kwargs = {**spec.init_args["model_kwargs"], "hidden_size": args.hidden}
+    spec.init_args.update(log_figure=False, model_kwargs=model_kwargs)
     spec.trainer["max_epochs"] = args.gan_epochs
     kept = {}
     dm = datamodule(args, batch_size=16)

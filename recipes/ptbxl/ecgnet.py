@@ -35,11 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--path", default=None, help="PTB-XL or CinC folder")
     p.add_argument("--n-records", type=int, default=200, help="simulator records")
     p.add_argument("--duration", type=float, default=10.0, help="simulator record length (s)")
-    p.add_argument("--sfreq", type=float, default=100.0, help="sampling rate (Hz; resampled if needed)")
+    p.add_argument("--sfreq", type=float, default=100.0,
+                   help="sampling rate (Hz; resampled if needed)")
     p.add_argument("--input-lead", default="I", help="input lead for evaluation")
     p.add_argument("--train-lead", default="random", help="'random' or a lead name")
     p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--hidden", type=int, default=64, help="BiLSTM units per direction (default model: 128)")
+    p.add_argument("--hidden", type=int, default=64,
+                   help="BiLSTM units per direction (default model: 128)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--adversarial-loss", choices=["bce", "hinge", "wgan-gp"], default="bce")
     p.add_argument("--l1-weight", type=float, default=100.0)
@@ -64,7 +66,7 @@ def build_datamodule(args, steps=(), batch_size=None):
                           batch_size=batch_size or args.batch_size, cache_dir=args.cache_dir)
 
 
-def ecgnet_spec(args, epochs: int) -> "ModelSpec":
+def ecgnet_spec(args, epochs: int):
     """ECGNet (conditional GAN) as a model of the experiment runner."""
     from biosig.experiments import ModelSpec
 

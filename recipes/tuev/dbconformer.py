@@ -9,7 +9,7 @@ train -> eval split by subject ("holdout"; DBConformer uses no validation split,
 train), EA per training subject, online EA on each evaluation subject. Metrics: balanced
 accuracy, Cohen's kappa, weighted F1 (the TUEV literature's), and accuracy.
 
-    python recipes/tuev/dbconformer.py                            # TUEV-like simulator, CPU, minutes
+    python recipes/tuev/dbconformer.py                         # TUEV-like simulator, CPU, minutes
     python recipes/tuev/dbconformer.py --data tuev --path ~/data/tuev/v2.0.1 --accelerator gpu
 
 TUEV itself needs the TUH data-use agreement; biosig never downloads it. DBConformer's paper
