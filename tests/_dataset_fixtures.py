@@ -111,7 +111,7 @@ def write_bciiv2a_session(folder: Path, name: str, labels, *, session: str = "T"
     """
     from scipy.io import savemat
 
-    from biosig.io.recording import Recording
+    from biosig.signal.recording import Recording
     from biosig.io.write import write_gdf
 
     fs = 250
@@ -195,7 +195,7 @@ def write_tuev_file(edf_path: Path, events, *, sfreq: float = 250.0, duration: f
     """One TUEV-style EDF (``EEG XX-REF`` channels + EKG + PHOTIC) and its ``.rec``.
 
     ``events``: rows (channel, start, stop, label)."""
-    from biosig.io.recording import Recording
+    from biosig.signal.recording import Recording
     from biosig.io.write import write_edf
 
     t = np.arange(int(duration * sfreq)) / sfreq

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from biosig.io.recording import Annotations, Recording
+from biosig.signal.recording import Annotations, Recording
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BIOSIG_SHARED_DATA", REPO.parent / "shared" / "data"))

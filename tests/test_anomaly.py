@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from biosig.anomaly import (
+from biosig.analysis.anomaly import (
     extract_trials,
     flag_trials,
-    plot_reconstructions,
     reconstruct_trials,
     robust_threshold,
     trial_errors,
 )
 from biosig.errors import ChannelError, ConfigError
-from biosig.io.recording import Annotations, Recording
+from biosig.signal.recording import Annotations, Recording
+from biosig.viz.reconstruction import plot_reconstructions
 
 
 @pytest.fixture(autouse=True)

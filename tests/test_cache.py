@@ -15,7 +15,7 @@ from biosig.data import (
 )
 from biosig.data.cache import WindowCache
 from biosig.errors import BiosigError, ChannelError, InvalidFileError
-from biosig.io.recording import Annotations, Recording
+from biosig.signal.recording import Annotations, Recording
 
 
 class ToySource:
@@ -158,3 +158,23 @@ def test_fixed_windows_multilabel(tmp_path):
     cache = get_cache(Multi(), windows=FixedWindows(length=2.5, stride=2.5), root=tmp_path)
     assert cache.X.shape == (8, 3, 250)
     assert cache.y.dtype == np.float32 and cache.y[0].tolist() == [1, 0, 1] and cache.y[-1].tolist() == [0, 1, 0]
+
+
+def test_dataset_steps_run_first_and_are_recorded(tmp_path):
+    """A dataset lists its own steps (default_preprocessing); the cache runs them before the
+    caller's, keys on both and writes both into params.json."""
+
+    class Filtered(ToySource):
+        def default_preprocessing(self):
+            return [Bandpass(1, 30)]
+
+    src = Filtered()
+    cache = get_cache(src, [Resample(50.0)], root=tmp_path)
+    raw = src.load({"record": "r0"})
+    expected = Resample(50.0)(Bandpass(1, 30)(raw)).data[:, 50:100]
+    np.testing.assert_allclose(cache.X[0], expected, rtol=1e-5, atol=1e-6)
+    steps = [s["step"] for s in cache.params["preprocessing"]]
+    assert steps == ["Bandpass", "Resample"]
+    plain = get_cache(ToySource(), [Resample(50.0)], root=tmp_path)
+    assert plain.path != cache.path
+    assert [s["step"] for s in plain.params["preprocessing"]] == ["Resample"]

@@ -12,7 +12,7 @@ from biosig.data import (
 from biosig.data.datamodule import BiosigDataModule, _pass_batch
 from biosig.datasets import SyntheticMI
 from biosig.errors import ChannelError, ConfigError, SamplingRateError
-from biosig.io.recording import Recording
+from biosig.signal.recording import Recording
 
 
 @pytest.fixture(scope="module")

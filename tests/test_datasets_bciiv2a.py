@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from _dataset_fixtures import SHARED, write_bciiv2a_session, write_true_labels
-from biosig.datasets.bciiv2a import BCIIV2A_EEG, BCIIV2a, read_true_labels
+from biosig.datasets.bciiv2a import BCIIV2A_EEG, BCIIV2a
+from biosig.io import read_true_labels
+from biosig.signal.preprocessing import Bandpass, apply_steps
 from biosig.errors import ConfigError, InvalidFileError
 
 LABELS = np.array([1, 2, 3, 4, 2, 1, 4, 3, 1, 1, 2, 4])  # 12 trials, 2 runs of 6
@@ -67,7 +69,10 @@ def test_bandpass_preset_changes_signal_and_identity(tmp_path):
     filt = BCIIV2a(tmp_path / "bnci", subjects=[1], sessions=["T"], bandpass="moabb")
     assert raw.identity() != filt.identity()
     ref = raw.records()[0]
-    x, y = raw.load(ref).data, filt.load(ref).data
+    assert raw.default_preprocessing() == [] and filt.default_preprocessing() == [Bandpass(8.0, 32.0, order=4)]
+    np.testing.assert_array_equal(filt.load(ref).data, raw.load(ref).data)  # load() never filters
+    x = raw.load(ref).data
+    y = apply_steps(filt.load(ref), filt.default_preprocessing()).data
     spec_x, spec_y = np.abs(np.fft.rfft(x[0])), np.abs(np.fft.rfft(y[0]))
     f = np.fft.rfftfreq(x.shape[1], 1 / 250)
     assert spec_y[(f > 60) & (f < 100)].mean() < 0.05 * spec_x[(f > 60) & (f < 100)].mean()

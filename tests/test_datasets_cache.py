@@ -48,7 +48,7 @@ def test_cinc_cache_multilabel(tmp_path):
     folder = SHARED / "ecg_wfdb" / "cinc2021"
     if not folder.is_dir():
         pytest.skip(f"shared data not found at {folder}")
-    from biosig.data.preprocessing import Resample
+    from biosig.signal.preprocessing import Resample
     from biosig.datasets.cinc import CinC
 
     ds = CinC(folder, hash_cache=tmp_path / "h", leads=2)

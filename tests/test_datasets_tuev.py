@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from _dataset_fixtures import tuh_signal, write_tuev_file, write_tuev_tree
-from biosig.datasets.montages import MONTAGES, bipolar_names, tuh_electrode
-from biosig.datasets.tuev import TUEV, TUEV_CLASSES, read_rec
+from biosig.datasets.tuev import TUEV, TUEV_CLASSES
 from biosig.errors import ConfigError, InvalidFileError
+from biosig.io import read_rec
+from biosig.signal.montages import MONTAGES, bipolar_names, tuh_electrode
+from biosig.signal.preprocessing import apply_steps
 
 EVENTS = [(0, 0.5, 1.5, 1), (9, 20.0, 21.0, 6), (13, 30.0, 31.0, 3), (21, 58.5, 59.5, 4)]
 
@@ -19,6 +21,11 @@ def one_file(tmp_path):
     (tmp_path / "edf" / "eval").mkdir(parents=True)
     write_tuev_file(tmp_path / "edf" / "eval" / "bbbbbbbb" / "bbbbbbbb_00000001.edf", EVENTS[:2])
     return tmp_path
+
+
+def _prepared(ds, ref):
+    """A record as the window cache sees it: ``load`` (raw) then the dataset's own steps."""
+    return apply_steps(ds.load(ref), ds.default_preprocessing())
 
 
 def test_montages():
@@ -37,7 +44,9 @@ def test_montages():
 def test_load_preprocessing_montage_polarity(one_file):
     ds = TUEV(one_file, edge="tile")
     ref = next(r for r in ds.records() if r["official_split"] == "train")
-    rec = ds.load(ref)
+    raw = ds.load(ref)  # unfiltered, referential, at the file's rate
+    assert raw.sfreq == 250 and raw.ch_names[:2] == ["FP1", "FP2"] and raw.n_times == 60 * 250
+    rec = _prepared(ds, ref)
     assert rec.sfreq == 200 and rec.n_chans == 22 and rec.ch_names == bipolar_names("tcp22")
     n = rec.meta["n_times_original"]
     assert n == 60 * 200 and rec.n_times == 3 * n
@@ -57,7 +66,7 @@ def test_windows_centred_on_events_and_edges(one_file):
     ref = next(r for r in recs["tile"].records() if r["official_split"] == "train")
     out = {}
     for edge, ds in recs.items():
-        rec = ds.load(ref)
+        rec = _prepared(ds, ref)
         w = ds.default_windows()
         assert w.n_times(200.0) == 1000
         out[edge] = (rec, *w(rec, ref))
@@ -83,7 +92,7 @@ def test_windows_centred_on_events_and_edges(one_file):
 
 def test_tcp16_variant(one_file):
     ds = TUEV(one_file, montage="tcp16", notch=60.0)
-    rec = ds.load(ds.records()[0])
+    rec = _prepared(ds, ds.records()[0])
     assert rec.n_chans == 16 and rec.ch_names == bipolar_names("tcp16")
     assert ds.identity() != TUEV(one_file).identity()
 
@@ -132,3 +141,19 @@ def test_bad_config(one_file, tmp_path):
         TUEV(one_file, edge="mirror")
     with pytest.raises(InvalidFileError, match="licensed"):
         TUEV(tmp_path / "nowhere")
+
+
+def test_window_cache_runs_the_dataset_steps(one_file, tmp_path):
+    from biosig.data.cache import get_cache
+
+    ds = TUEV(one_file, splits=["train"], edge="tile")
+    cache = get_cache(ds, root=tmp_path / "cache")
+    ref = ds.records()[0]
+    rec = _prepared(ds, ref)
+    rows, _ = ds.default_windows()(rec, ref)
+    assert cache.X.shape == (4, 22, 1000) and cache.sfreq == 200.0
+    assert cache.ch_names == bipolar_names("tcp22")
+    for x, row in zip(cache.X, rows):
+        np.testing.assert_array_equal(x, rec.data[:, row["start"]:row["start"] + 1000])
+    assert [s["step"] for s in cache.params["preprocessing"]] == [
+        "FIRBandpass", "FIRNotch", "FFTResample", "BipolarMontage", "ExtendEdges"]

@@ -11,8 +11,8 @@ import pytest  # noqa: E402
 
 from biosig.data.datamodule import BiosigDataModule  # noqa: E402
 from biosig.data.paper_splits import SessionTransfer  # noqa: E402
-from biosig.data.preprocessing import Bandpass  # noqa: E402
-from biosig.data.windows import EventWindows  # noqa: E402
+from biosig.signal.preprocessing import Bandpass  # noqa: E402
+from biosig.signal.windows import EventWindows  # noqa: E402
 from biosig.datasets.synthetic import MI_CHANNELS, SyntheticMI  # noqa: E402
 from biosig.errors import ChannelError, ConfigError  # noqa: E402
 from biosig.experiments import ModelSpec, run_experiment  # noqa: E402

@@ -7,17 +7,15 @@ import numpy as np
 import pytest
 
 from biosig.datasets.synthetic import simulate_ecg12
-from biosig.ecg_analysis import (
+from biosig.analysis.ecg import (
     LeastSquaresLeadMap,
-    annotation_masks,
     copy_input,
-    detect_r_peaks,
     evaluation_report,
     feature_agreement_report,
     match_peaks,
-    pq_windows,
 )
 from biosig.errors import ConfigError
+from biosig.signal.ecg_delineation import annotation_masks, detect_r_peaks, pq_windows
 
 SHARED = Path(os.environ.get("BIOSIG_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 

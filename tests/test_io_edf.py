@@ -11,7 +11,7 @@ from io_fixtures import shared, synthetic, write_edf_plus_d
 from biosig.errors import ChannelError, InvalidFileError
 from biosig.io import read_edf, read_recording, write_edf
 from biosig.io.edf import parse_edf_header
-from biosig.io.recording import IDENTIFYING_KEYS, Recording
+from biosig.signal.recording import IDENTIFYING_KEYS, Recording
 
 
 def _check_valid(rec: Recording, name: str) -> None:

@@ -11,7 +11,7 @@ from io_fixtures import shared, synthetic
 from biosig.errors import BiosigError, InvalidFileError
 from biosig.io import Annotations, read_gdf, read_recording, write_gdf
 from biosig.io.gdf import code_from_unit, parse_gdf_header, unit_from_code
-from biosig.io.recording import IDENTIFYING_KEYS
+from biosig.signal.recording import IDENTIFYING_KEYS
 
 # BCI IV 2a cue codes: 768 trial start, 769-772 left/right/feet/tongue, 1023 rejected
 BCI_CUES = {"left_hand": 769, "right_hand": 770, "feet": 771, "tongue": 772}

@@ -10,7 +10,7 @@ import pytest
 from io_fixtures import SHARED, synthetic
 
 from biosig.io import read_edf, read_gdf, read_recording, read_wfdb, write_edf, write_gdf, write_wfdb
-from biosig.io.recording import IDENTIFYING_KEYS
+from biosig.signal.recording import IDENTIFYING_KEYS
 
 ALLOWED_META = {"format", "source", "n_records", "record_duration", "n_nan", "n_inf", "n_gaps",
                 "n_events", "event_mode", "fmt", "samps_per_frame", "upsampled_channels"}

@@ -10,7 +10,7 @@ from io_fixtures import SHARED, shared, synthetic
 
 from biosig.errors import ChannelError, InvalidFileError
 from biosig.io import Annotations, read_recording, read_wfdb, read_wfdb_header_labels, write_wfdb
-from biosig.io.recording import IDENTIFYING_KEYS
+from biosig.signal.recording import IDENTIFYING_KEYS
 
 LEADS12 = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 
@@ -175,3 +175,21 @@ def test_header_labels_parsing(tmp_path):
     assert labels == {"dx": ["164889003"], "age": None, "sex": "female"}
     out = read_wfdb(hea)
     assert "Jane" not in repr(out.meta)
+
+
+def test_scan_header_agrees_with_the_wfdb_parse(tmp_path):
+    """The fast text scan used to index large databases gives the labels the full parse gives."""
+    from biosig.io import read_wfdb_header_labels, scan_wfdb_header
+
+    hea = tmp_path / "E1.hea"
+    hea.write_text("E1 2 500 1000\nE1.mat 16+24 1000/mV 16 0 -5 0 0 I\nE1.mat 16+24 1000/mV 16 0 3 0 0 "
+                   "aVR\n# Age: 63\n# Sex: Female\n# Dx: 426783006,164889003\n# Rx: Unknown\n")
+    scan = scan_wfdb_header(hea)
+    assert scan["fs"] == 500.0 and scan["n_samples"] == 1000 and scan["files"] == ["E1.mat"]
+    assert scan["sig_names"] == ["I", "aVR"]
+    labels = read_wfdb_header_labels(hea)
+    assert {k: scan[k] for k in ("dx", "sex")} == {k: labels[k] for k in ("dx", "sex")}
+    assert scan["age"] == 63.0 and labels["age"] == 63 and "Rx" not in str(scan)
+    hea.write_text("E1 2 500 1000\nE1.mat 16+24 1000/mV 16 0 -5 0 0 I\n")
+    with pytest.raises(InvalidFileError, match="2 signals but has 1 signal lines"):
+        scan_wfdb_header(hea)

@@ -13,6 +13,10 @@ stale cache. A build streams record by record into a temporary folder next to th
 renamed into place only when complete: a killed build leaves nothing that is ever reused (its
 temporary folder is removed by the next build of the same key). Concurrent builders of one key
 (e.g. DDP ranks) serialise on a lock file.
+
+The steps a cache applies are :func:`pipeline`: the dataset's own standard steps first
+(``source.default_preprocessing()``, e.g. TUEV's filters, resampling and montage), then the
+caller's; ``params.json`` lists them all.
 """
 
 from __future__ import annotations
@@ -30,10 +34,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from biosig.data.preprocessing import apply_steps, steps_params
 from biosig.errors import BiosigError, ChannelError, InvalidFileError
-from biosig.io.recording import IDENTIFYING_KEYS
 from biosig.paths import cache_dir
+from biosig.signal.preprocessing import apply_steps, interpolate_gaps, steps_params
+from biosig.signal.recording import IDENTIFYING_KEYS
 
 CACHE_FORMAT = 1
 NAN_POLICIES = ("reject", "interpolate", "raise")
@@ -68,8 +72,14 @@ class WindowCache:
         expected = int(np.prod(shape)) * 4
         if not x_file.exists() or x_file.stat().st_size != expected:
             size = x_file.stat().st_size if x_file.exists() else "missing"
-            raise InvalidFileError(x_file, f"size {size} does not match shape {shape} ({expected} bytes)")
-        self.X = np.memmap(x_file, dtype=np.float32, mode="r", shape=shape) if expected else np.zeros(shape, np.float32)
+            raise InvalidFileError(
+                x_file, f"size {size} does not match shape {shape} ({expected} bytes)"
+            )
+        self.X = (
+            np.memmap(x_file, dtype=np.float32, mode="r", shape=shape)
+            if expected
+            else np.zeros(shape, np.float32)
+        )
         self.y = np.load(self.path / "y.npy")
         self.meta = pd.read_csv(self.path / "meta.csv", keep_default_na=False)
         if len(self.y) != shape[0] or len(self.meta) != shape[0]:
@@ -110,29 +120,24 @@ def _locked(lock_path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _interpolate_nans(x: np.ndarray) -> np.ndarray | None:
-    """Linear interpolation over non-finite samples per channel; None if a channel has none finite."""
-    x = x.copy()
-    idx = np.arange(x.shape[1])
-    for c in range(x.shape[0]):
-        bad = ~np.isfinite(x[c])
-        if bad.any():
-            if bad.all():
-                return None
-            x[c, bad] = np.interp(idx[bad], idx[~bad], x[c, ~bad])
-    return x
-
-
 def _meta_fields(ref: dict) -> dict:
     leaked = IDENTIFYING_KEYS.intersection(k.lower() for k in ref)
     if leaked:
-        raise BiosigError(f"record index or window carries identifying fields {sorted(leaked)}; "
-                          "they must never reach a cache")
+        raise BiosigError(
+            f"record index or window carries identifying fields {sorted(leaked)}; "
+            "they must never reach a cache"
+        )
     return {k: v for k, v in ref.items() if k not in ("label", "labels") and np.isscalar(v)}
 
 
-def build_cache(source, preprocessing, windows, path: Path, nan_policy: str = "reject",
-                progress: bool | None = None) -> WindowCache:
+def build_cache(
+    source,
+    preprocessing,
+    windows,
+    path: Path,
+    nan_policy: str = "reject",
+    progress: bool | None = None,
+) -> WindowCache:
     """Stream every record of ``source`` through ``preprocessing`` and ``windows`` into ``path``."""
     if nan_policy not in NAN_POLICIES:
         raise BiosigError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
@@ -141,8 +146,13 @@ def build_cache(source, preprocessing, windows, path: Path, nan_policy: str = "r
         raise BiosigError(f"dataset {source.name!r} has no records")
     tmp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
-    stats = {"records": 0, "windows": 0, "nan_rejected": 0, "nan_interpolated": 0,
-             "skipped_out_of_bounds": 0}
+    stats = {
+        "records": 0,
+        "windows": 0,
+        "nan_rejected": 0,
+        "nan_interpolated": 0,
+        "skipped_out_of_bounds": 0,
+    }
     meta_rows, labels = [], []
     ch_names = sfreq = n_times = None
     show = sys.stderr.isatty() if progress is None else progress
@@ -158,8 +168,9 @@ def build_cache(source, preprocessing, windows, path: Path, nan_policy: str = "r
                     n_times = windows.n_times(sfreq)
                 elif rec.ch_names != ch_names or abs(rec.sfreq - sfreq) > 1e-6 * sfreq:
                     raise ChannelError(
-                        f"{where}: channels/sampling rate {rec.ch_names} @ {rec.sfreq} Hz differ from "
-                        f"the first record's {ch_names} @ {sfreq} Hz; add PickChannels/Resample steps"
+                        f"{where}: channels/sampling rate {rec.ch_names} @ {rec.sfreq} Hz differ "
+                        f"from the first record's {ch_names} @ {sfreq} Hz; add "
+                        "PickChannels/Resample steps"
                     )
                 rows, skipped = windows(rec, ref)
                 stats["skipped_out_of_bounds"] += skipped
@@ -167,11 +178,13 @@ def build_cache(source, preprocessing, windows, path: Path, nan_policy: str = "r
                 base = _meta_fields(ref)
                 block = []
                 for k, row in enumerate(rows):
-                    x = rec.data[:, row["start"]: row["start"] + n_times]
+                    x = rec.data[:, row["start"] : row["start"] + n_times]
                     if not np.isfinite(x).all():
                         if nan_policy == "raise":
-                            raise InvalidFileError(where, f"non-finite samples in window at {row['onset']:.3f} s")
-                        x = _interpolate_nans(x) if nan_policy == "interpolate" else None
+                            raise InvalidFileError(
+                                where, f"non-finite samples in window at {row['onset']:.3f} s"
+                            )
+                        x = interpolate_gaps(x, empty=None) if nan_policy == "interpolate" else None
                         if x is None:
                             stats["nan_rejected"] += 1
                             continue
@@ -179,10 +192,18 @@ def build_cache(source, preprocessing, windows, path: Path, nan_policy: str = "r
                     block.append(x)
                     labels.append(row["label"])
                     extra = _meta_fields({f: v for f, v in row.items() if f not in _ROW_KEYS})
-                    meta_rows.append({**base, **extra, "window": k, "onset": row["onset"],
-                                      "event": row.get("event", ""),
-                                      "label": row["label"] if np.isscalar(row["label"]) else
-                                      ";".join(map(str, row["label"]))})
+                    meta_rows.append(
+                        {
+                            **base,
+                            **extra,
+                            "window": k,
+                            "onset": row["onset"],
+                            "event": row.get("event", ""),
+                            "label": row["label"]
+                            if np.isscalar(row["label"])
+                            else ";".join(map(str, row["label"])),
+                        }
+                    )
                 if block:
                     fx.write(np.ascontiguousarray(np.stack(block), dtype=np.float32).tobytes())
             fx.flush()
@@ -190,8 +211,10 @@ def build_cache(source, preprocessing, windows, path: Path, nan_policy: str = "r
         n = len(meta_rows)
         stats["windows"] = n
         if n == 0:
-            raise BiosigError(f"dataset {source.name!r}: no window in {stats['records']} records "
-                              f"with windows {windows.params()} (stats: {stats})")
+            raise BiosigError(
+                f"dataset {source.name!r}: no window in {stats['records']} records "
+                f"with windows {windows.params()} (stats: {stats})"
+            )
         if source.multilabel:
             y = np.zeros((n, len(source.classes)), np.float32)
             for i, lab in enumerate(labels):
@@ -223,10 +246,31 @@ def build_cache(source, preprocessing, windows, path: Path, nan_policy: str = "r
     return WindowCache(path)
 
 
-def get_cache(source, preprocessing=(), windows=None, root: str | Path | None = None,
-              nan_policy: str = "reject", progress: bool | None = None) -> WindowCache:
-    """Open the cache for these inputs, building it first if it does not exist yet."""
+def pipeline(source, preprocessing=()) -> list:
+    """The steps a cache applies to each record: the dataset's own then ``preprocessing``.
+
+    A dataset lists its standard steps in ``default_preprocessing()`` (a
+    :class:`~biosig.datasets.base.DatasetSource` method; sources that do not define it have none)
+    and yields raw recordings from ``load()``.
+    """
+    own = getattr(source, "default_preprocessing", None)
+    return [*(own() if own is not None else ()), *(preprocessing or ())]
+
+
+def get_cache(
+    source,
+    preprocessing=(),
+    windows=None,
+    root: str | Path | None = None,
+    nan_policy: str = "reject",
+    progress: bool | None = None,
+) -> WindowCache:
+    """Open the cache for these inputs, building it first if it does not exist yet.
+
+    ``preprocessing`` runs after the dataset's own steps (see :func:`pipeline`).
+    """
     windows = windows if windows is not None else source.default_windows()
+    preprocessing = pipeline(source, preprocessing)
     key = cache_key(source, preprocessing, windows, nan_policy)
     folder = Path(root) if root is not None else cache_dir()
     path = folder / source.name / str(source.version) / key

@@ -13,9 +13,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from biosig.data.alignment import TEST_ALIGNMENTS, split_whiteners
 from biosig.data.cache import WindowCache, get_cache
-from biosig.data.preprocessing import Step
 from biosig.data.protocols import Fold, SplitProtocol, with_trial_index
-from biosig.data.windows import Windower
+from biosig.signal.preprocessing import Step
+from biosig.signal.windows import Windower
 from biosig.datasets.base import DatasetSource
 from biosig.errors import ConfigError, SamplingRateError
 

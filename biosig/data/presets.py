@@ -15,13 +15,12 @@ the files equal the generated text).
 
 from __future__ import annotations
 
-import inspect
-
 import dataclasses
+import inspect
 import sys
 from pathlib import Path
 
-from biosig.data.preprocessing import PickChannels, Resample
+from biosig.signal.preprocessing import PickChannels, Resample
 from biosig.data.protocols import GroupKFold, Predefined
 from biosig.errors import ConfigError
 

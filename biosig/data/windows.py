@@ -1,90 +1,10 @@
-"""Windowing: where windows start and what label each carries.
+"""Deprecated: moved to :mod:`biosig.signal.windows` (this alias goes away in the next release)."""
 
-A windower turns one (preprocessed) :class:`~biosig.io.recording.Recording` and its index entry
-into rows ``{"start": sample, "label": ..., "onset": seconds, ...}``; the cache cuts the data.
-"""
-
-from __future__ import annotations
-
-from dataclasses import asdict, dataclass, field
-
-import numpy as np
-
-from biosig.errors import ConfigError
-from biosig.io.recording import Recording
+_MOVED = ("EventWindows", "FixedWindows", "Windower")
 
 
-class Windower:
-    """Base of windowers: ``__call__(rec, ref) -> (rows, n_skipped)``, ``n_times``, ``params``."""
+def __getattr__(name):
+    import biosig.signal.windows as new
+    from biosig._deprecation import moved
 
-
-@dataclass
-class EventWindows(Windower):
-    """Windows ``[onset + tmin, onset + tmax)`` around annotations named in ``mapping``.
-
-    ``mapping`` maps annotation descriptions to integer labels. ``include_end=True`` keeps one
-    more sample (MOABB-style epochs: 4 s at 250 Hz -> 1001 samples). Windows that would run past
-    the recording are dropped and counted (``skipped_out_of_bounds`` in the cache stats).
-    """
-
-    tmin: float = 0.0
-    tmax: float = 4.0
-    mapping: dict[str, int] = field(default_factory=dict)
-    include_end: bool = False
-
-    def __post_init__(self):
-        if self.tmax <= self.tmin:
-            raise ConfigError(f"EventWindows: tmax ({self.tmax}) must exceed tmin ({self.tmin})")
-        if not self.mapping:
-            raise ConfigError("EventWindows.mapping is empty: name the events that make windows")
-
-    def params(self) -> dict:
-        return {"windower": "EventWindows", **asdict(self)}
-
-    def n_times(self, sfreq: float) -> int:
-        return int(round((self.tmax - self.tmin) * sfreq)) + int(self.include_end)
-
-    def __call__(self, rec: Recording, ref: dict) -> tuple[list[dict], int]:
-        n = self.n_times(rec.sfreq)
-        rows, skipped = [], 0
-        ann = rec.annotations
-        for onset, desc in zip(ann.onset, ann.description):
-            if desc not in self.mapping:
-                continue
-            start = int(round((onset + self.tmin) * rec.sfreq))
-            if start < 0 or start + n > rec.n_times:
-                skipped += 1
-                continue
-            rows.append({"start": start, "label": int(self.mapping[desc]), "onset": float(onset),
-                         "event": str(desc)})
-        return rows, skipped
-
-
-@dataclass
-class FixedWindows(Windower):
-    """Fixed-length windows of ``length`` s every ``stride`` s; labels from the record index.
-
-    The record's ``"label"`` (int) or ``"labels"`` (list of class indices, multi-label) entry is
-    copied to every window. A record shorter than one window gives none (counted as skipped).
-    """
-
-    length: float = 10.0
-    stride: float | None = None
-    offset: float = 0.0
-
-    def params(self) -> dict:
-        return {"windower": "FixedWindows", **asdict(self)}
-
-    def n_times(self, sfreq: float) -> int:
-        return int(round(self.length * sfreq))
-
-    def __call__(self, rec: Recording, ref: dict) -> tuple[list[dict], int]:
-        n = self.n_times(rec.sfreq)
-        step = int(round((self.stride or self.length) * rec.sfreq))
-        if step <= 0:
-            raise ConfigError("FixedWindows.stride must be positive")
-        first = int(round(self.offset * rec.sfreq))
-        starts = np.arange(first, rec.n_times - n + 1, step)
-        label = ref.get("labels", ref.get("label", -1))
-        rows = [{"start": int(s), "label": label, "onset": s / rec.sfreq} for s in starts]
-        return rows, int(len(starts) == 0)
+    return moved(__name__, name, new, _MOVED)

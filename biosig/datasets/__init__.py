@@ -1,4 +1,7 @@
-"""Datasets: each module knows its files, labels and splits, and yields Recordings.
+"""Datasets: each module knows its files, labels and splits, and yields raw Recordings.
+
+File formats are read by :mod:`biosig.io`; a dataset does not filter or resample: it lists its
+standard steps (``default_preprocessing()``) and the window cache runs them.
 
 Open data (PhysioNet, BCI IV 2a) can be downloaded into ``BIOSIG_DATA`` with SHA-256
 verification; TUEV needs the user's own licensed copy (``path=``).
@@ -12,13 +15,30 @@ from biosig.datasets.eegmmidb import EEGMMIDB
 from biosig.datasets.files import RecordingFiles
 from biosig.datasets.ptbxl import PTBXL
 from biosig.datasets.synthetic import (
-    SyntheticECG, SyntheticMI, simulate_ecg12, simulate_mi_eeg, write_recordings,
+    SyntheticECG,
+    SyntheticMI,
+    simulate_ecg12,
+    simulate_mi_eeg,
+    write_recordings,
 )
 from biosig.datasets.tuev import TUEV
 from biosig.datasets.wfdb_records import WFDBRecords
 
 __all__ = [
-    "BCIIV2a", "CinC", "DatasetSource", "EEGMMIDB", "PTBXL", "RecordingFiles", "RemoteFile", "SyntheticECG",
-    "SyntheticMI", "TUEV", "WFDBRecords", "download_file", "extract_archive", "simulate_ecg12",
-    "simulate_mi_eeg", "write_recordings",
+    "BCIIV2a",
+    "CinC",
+    "DatasetSource",
+    "EEGMMIDB",
+    "PTBXL",
+    "RecordingFiles",
+    "RemoteFile",
+    "SyntheticECG",
+    "SyntheticMI",
+    "TUEV",
+    "WFDBRecords",
+    "download_file",
+    "extract_archive",
+    "simulate_ecg12",
+    "simulate_mi_eeg",
+    "write_recordings",
 ]

@@ -13,16 +13,7 @@ import numpy as np
 
 from biosig.errors import ConfigError, DownloadError, InvalidFileError
 
-#: Standard 12-lead names, in the order every ECG loader returns them.
-ECG12 = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
-_LEAD_CANON = {n.upper(): n for n in ECG12}
-
 PHYSIONET_FILES = "https://physionet.org/files"
-
-
-def canonical_lead(name: str) -> str:
-    """``"AVR"``/``"avr"``/``"aVR"`` -> ``"aVR"``; other names unchanged."""
-    return _LEAD_CANON.get(name.strip().upper(), name.strip())
 
 
 def dataset_root(path: str | os.PathLike | None, *parts: str) -> Path:
@@ -71,7 +62,9 @@ def split_subjects(subjects: Sequence, val_fraction: float, seed: int) -> set:
     return set(rng.choice(np.array(subs, dtype=object), size=n_val, replace=False).tolist())
 
 
-def physionet_checksums(db: str, version: str, root: Path, base_url: str | None = None) -> dict[str, str]:
+def physionet_checksums(
+    db: str, version: str, root: Path, base_url: str | None = None
+) -> dict[str, str]:
     """Read (downloading it once if needed) PhysioNet's ``SHA256SUMS.txt`` of a project.
 
     PhysioNet publishes one per project version (``<base>/<db>/<version>/SHA256SUMS.txt``);
@@ -89,12 +82,20 @@ def physionet_checksums(db: str, version: str, root: Path, base_url: str | None 
         if len(parts) == 2 and re.fullmatch(r"[0-9a-fA-F]{64}", parts[0]):
             out[parts[1].lstrip("*").lstrip("./")] = parts[0].lower()
     if not out:
-        raise DownloadError(f"{sums}: no checksums found (corrupt SHA256SUMS.txt?); delete it and retry")
+        raise DownloadError(
+            f"{sums}: no checksums found (corrupt SHA256SUMS.txt?); delete it and retry"
+        )
     return out
 
 
-def physionet_fetch(db: str, version: str, root: Path, files: Sequence[str], base_url: str | None = None,
-                    progress: bool = True) -> list[Path]:
+def physionet_fetch(
+    db: str,
+    version: str,
+    root: Path,
+    files: Sequence[str],
+    base_url: str | None = None,
+    progress: bool = True,
+) -> list[Path]:
     """Download ``files`` (paths inside the project) of a PhysioNet project into ``root``,
     each verified against the project's ``SHA256SUMS.txt``."""
     from biosig.datasets.download import RemoteFile, fetch_files
@@ -105,7 +106,10 @@ def physionet_fetch(db: str, version: str, root: Path, files: Sequence[str], bas
     for f in files:
         f = Path(f).as_posix()
         if f not in sums:
-            raise DownloadError(f"{base}/{f}: not listed in the project's SHA256SUMS.txt; refusing to fetch it unverified")
+            raise DownloadError(
+                f"{base}/{f}: not listed in the project's SHA256SUMS.txt; refusing to fetch it "
+                "unverified"
+            )
         remote.append(RemoteFile(f"{base}/{f}", f, sums[f]))
     return fetch_files(remote, root, progress=progress)
 

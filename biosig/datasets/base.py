@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from biosig.io.recording import Recording
+from biosig.signal.recording import Recording
 
 
 class DatasetSource(ABC):
@@ -16,8 +16,13 @@ class DatasetSource(ABC):
       goes into the window-cache key;
     - ``records()``: the index, without reading signals: one dict per record with ``record``,
       ``subject``, ``session`` and, for record-level labels, ``label`` or ``labels``;
-    - ``load(ref)``: the Recording of one index entry (signals in µV for EEG, mV for ECG);
-    - ``default_windows()``: the windower the dataset's standard protocol uses.
+    - ``load(ref)``: the raw Recording of one index entry with its labels (signals in µV for EEG,
+      mV for ECG): channels picked and named, events named after their classes, but not filtered
+      or resampled;
+    - ``default_windows()``: the windower the dataset's standard protocol uses;
+    - ``default_preprocessing()`` (optional, default none): the dataset's standard steps from
+      :mod:`biosig.signal.preprocessing` (filters, resampling, montage) as its options set them.
+      The window cache runs them before the caller's steps (:func:`biosig.data.cache.pipeline`).
     """
 
     name: str = "dataset"
@@ -36,3 +41,7 @@ class DatasetSource(ABC):
 
     @abstractmethod
     def default_windows(self): ...
+
+    def default_preprocessing(self) -> list:
+        """The dataset's standard preprocessing steps (none unless a dataset defines some)."""
+        return []

@@ -28,13 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from biosig.data.windows import EventWindows
 from biosig.datasets._common import dataset_root, file_manifest
-from biosig.errors import ConfigError, InvalidFileError
 from biosig.datasets.base import DatasetSource
-from biosig.io.recording import Annotations, Recording
+from biosig.errors import ConfigError, InvalidFileError
+from biosig.signal.preprocessing import Bandpass
+from biosig.signal.recording import Annotations, Recording
+from biosig.signal.windows import EventWindows
 
-__all__ = ["BCIIV2a", "TrialWindows", "BCIIV2A_EEG", "BCIIV2A_EOG", "BCIIV2A_CLASSES", "read_true_labels"]
+__all__ = ["BCIIV2a", "TrialWindows", "BCIIV2A_EEG", "BCIIV2A_EOG", "BCIIV2A_CLASSES"]
 
 #: The 22 EEG channels in the files' order (the GDF files label them EEG-Fz, EEG-0, ... EEG-16).
 BCIIV2A_EEG = [
@@ -54,23 +55,11 @@ BANDPASS_PRESETS = {"none": None, "moabb": (8.0, 32.0), "mi": (4.0, 40.0)}
 _BNCI_URL = "http://bnci-horizon-2020.eu/database/data-sets/001-2014/{name}"
 
 
-def read_true_labels(path: str | os.PathLike) -> np.ndarray:
-    """The ``classlabel`` vector (1..4) of an official true-label file, as int64."""
-    from scipy.io import loadmat
+def __getattr__(name):  # deprecated alias: the true-label parser moved to biosig.io.bnci
+    import biosig.io.bnci as bnci
+    from biosig._deprecation import moved
 
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidFileError(path, "true-label file not found")
-    try:
-        mat = loadmat(path)
-    except Exception as err:  # noqa: BLE001 - scipy raises many types on bad files
-        raise InvalidFileError(path, f"not a readable MATLAB file ({type(err).__name__}: {err})") from err
-    if "classlabel" not in mat:
-        raise InvalidFileError(path, f"no variable 'classlabel' (has {sorted(k for k in mat if not k.startswith('__'))})")
-    lab = np.asarray(mat["classlabel"]).reshape(-1).astype(np.int64)
-    if lab.size and (lab.min() < 1 or lab.max() > 4):
-        raise InvalidFileError(path, f"classlabel values must be 1..4, found {sorted(set(lab.tolist()))}")
-    return lab
+    return moved(__name__, name, bnci, ("read_true_labels",))
 
 
 class BCIIV2a(DatasetSource):
@@ -93,7 +82,8 @@ class BCIIV2a(DatasetSource):
     include_eog : keep the 3 EOG channels (dropped by default).
     rejected : ``"keep"`` or ``"drop"`` the trials marked 1023 / ``artifacts == 1``.
     bandpass : ``None``, a preset name of :data:`BANDPASS_PRESETS` or ``(low, high)`` Hz;
-        zero-phase Butterworth (order 4) applied in :meth:`load`.
+        zero-phase Butterworth (order 4), listed by :meth:`default_preprocessing` (the window
+        cache runs it; :meth:`load` returns the unfiltered recording).
     download : fetch the BNCI files into ``path`` when absent.
     mirror : base URL holding ``A01T.mat`` ... instead of BNCI Horizon's
         ``http://bnci-horizon-2020.eu/database/data-sets/001-2014/``.
@@ -138,26 +128,34 @@ class BCIIV2a(DatasetSource):
         self.classes = list(classes)
         unknown = [c for c in self.classes if c not in BCIIV2A_CLASSES]
         if unknown or len(set(self.classes)) != len(self.classes) or not self.classes:
-            raise ConfigError(f"classes must be distinct names from {BCIIV2A_CLASSES}, got {self.classes}")
+            raise ConfigError(
+                f"classes must be distinct names from {BCIIV2A_CLASSES}, got {self.classes}"
+            )
         if rejected not in ("keep", "drop"):
             raise ConfigError(f"rejected must be 'keep' or 'drop', got {rejected!r}")
         if tmax <= tmin:
             raise ConfigError(f"tmax ({tmax}) must exceed tmin ({tmin})")
         if isinstance(bandpass, str):
             if bandpass not in BANDPASS_PRESETS:
-                raise ConfigError(f"bandpass preset must be one of {sorted(BANDPASS_PRESETS)}, got {bandpass!r}")
+                raise ConfigError(
+                    f"bandpass preset must be one of {sorted(BANDPASS_PRESETS)}, got {bandpass!r}"
+                )
             bandpass = BANDPASS_PRESETS[bandpass]
         self.bandpass = None if bandpass is None else (float(bandpass[0]), float(bandpass[1]))
         self.tmin, self.tmax, self.include_end = float(tmin), float(tmax), bool(include_end)
         self.include_eog = bool(include_eog)
         self.rejected = rejected
-        self.labels_root = Path(labels_path) if labels_path is not None else self.root / "true_labels"
+        self.labels_root = (
+            Path(labels_path) if labels_path is not None else self.root / "true_labels"
+        )
         if form not in ("auto", "gdf", "bnci"):
             raise ConfigError(f"form must be 'auto', 'gdf' or 'bnci', got {form!r}")
         if download:
             if form == "gdf":
-                raise ConfigError("download=True fetches the BNCI .mat form; the GDF files come from "
-                                  "https://www.bbci.de/competition/iv/ (pass form='bnci' or 'auto')")
+                raise ConfigError(
+                    "download=True fetches the BNCI .mat form; the GDF files come from "
+                    "https://www.bbci.de/competition/iv/ (pass form='bnci' or 'auto')"
+                )
             self.download(mirror)
             form = "bnci" if form == "auto" else form
         if form == "auto":
@@ -168,10 +166,12 @@ class BCIIV2a(DatasetSource):
                 form = "bnci"
             else:
                 raise InvalidFileError(
-                    self.root, f"neither {first}.gdf nor {first}.mat found. Get the GDF files from "
-                    "https://www.bbci.de/competition/iv/ (true labels from its results page) or the "
+                    self.root,
+                    f"neither {first}.gdf nor {first}.mat found. Get the GDF files from "
+                    "https://www.bbci.de/competition/iv/ (true labels from its results page) "
+                    "or the "
                     "BNCI .mat files from http://bnci-horizon-2020.eu/database/data-sets "
-                    "(001-2014), or pass download=True."
+                    "(001-2014), or pass download=True.",
                 )
         self.form = form
 
@@ -189,21 +189,30 @@ class BCIIV2a(DatasetSource):
                 f = self._file(s, sess)
                 if not f.is_file():
                     raise InvalidFileError(f, f"BCI IV 2a {self.form.upper()} file missing")
-                out.append({"record": f"A{s:02d}{sess}", "subject": s, "session": sess,
-                            "path": f.name})
+                out.append(
+                    {"record": f"A{s:02d}{sess}", "subject": s, "session": sess, "path": f.name}
+                )
         return out
 
     def identity(self) -> dict:
         files = [self._file(s, sess).name for s in self.subjects for sess in self.sessions]
         ident = {
-            "name": self.name, "version": self.version, "form": self.form,
-            "subjects": self.subjects, "sessions": self.sessions, "classes": self.classes,
-            "include_eog": self.include_eog, "rejected": self.rejected, "bandpass": self.bandpass,
+            "name": self.name,
+            "version": self.version,
+            "form": self.form,
+            "subjects": self.subjects,
+            "sessions": self.sessions,
+            "classes": self.classes,
+            "include_eog": self.include_eog,
+            "rejected": self.rejected,
+            "bandpass": self.bandpass,
             "files": file_manifest(self.root, files),
         }
         if self.form == "gdf":
             labels = [self._label_file(s, sess) for s in self.subjects for sess in self.sessions]
-            ident["label_files"] = [[p.name, p.stat().st_size if p.exists() else None] for p in labels]
+            ident["label_files"] = [
+                [p.name, p.stat().st_size if p.exists() else None] for p in labels
+            ]
         return ident
 
     # ------------------------------------------------------------------ reading
@@ -216,16 +225,20 @@ class BCIIV2a(DatasetSource):
         return self._read_bnci(subject, session)
 
     def _read_gdf(self, subject: int, session: str):
+        from biosig.io.bnci import read_true_labels
         from biosig.io.gdf import read_gdf
 
         path = self._file(subject, session)
         rec = read_gdf(path)
         if rec.n_chans != 25:
-            raise InvalidFileError(path, f"expected 25 channels (22 EEG + 3 EOG), found {rec.n_chans}: {rec.ch_names}")
+            raise InvalidFileError(
+                path, f"expected 25 channels (22 EEG + 3 EOG), found {rec.n_chans}: {rec.ch_names}"
+            )
         if abs(rec.sfreq - SFREQ) > 1e-6:
             raise InvalidFileError(path, f"expected {SFREQ:g} Hz, found {rec.sfreq:g} Hz")
-        rec = rec.copy(data=rec.data, ch_names=BCIIV2A_EEG + BCIIV2A_EOG,
-                       ch_types=["eeg"] * 22 + ["eog"] * 3)
+        rec = rec.copy(
+            data=rec.data, ch_names=BCIIV2A_EEG + BCIIV2A_EOG, ch_types=["eeg"] * 22 + ["eog"] * 3
+        )
         ann = rec.annotations
         codes = np.array([int(d) if str(d).lstrip("-").isdigit() else -1 for d in ann.description])
         onsets = np.asarray(ann.onset, float)
@@ -239,33 +252,41 @@ class BCIIV2a(DatasetSource):
             inside = (onsets >= t0 - 1e-9) & (onsets < t1 - 1e-9)
             c = codes[inside & cue_mask]
             if len(c) != 1:
-                raise InvalidFileError(path, f"trial starting at {t0:.3f} s has {len(c)} cue events (expected 1)")
+                raise InvalidFileError(
+                    path, f"trial starting at {t0:.3f} s has {len(c)} cue events (expected 1)"
+                )
             cues.append(int(c[0]))
             rejected.append(bool(np.any(codes[inside] == EV_REJECT)))
         if n_cue_events != len(starts):
-            raise InvalidFileError(path, f"{n_cue_events} cue events for {len(starts)} trial starts (768)")
+            raise InvalidFileError(
+                path, f"{n_cue_events} cue events for {len(starts)} trial starts (768)"
+            )
         cues = np.array(cues)
         label_file = self._label_file(subject, session)
         if label_file.is_file():
             true = read_true_labels(label_file)
             if len(true) != len(cues):
                 raise InvalidFileError(
-                    label_file, f"holds {len(true)} labels but {path} has {len(cues)} cue events; "
-                    "the label file does not belong to this GDF file"
+                    label_file,
+                    f"holds {len(true)} labels but {path} has {len(cues)} cue events; "
+                    "the label file does not belong to this GDF file",
                 )
             known = cues != EV_UNKNOWN
             from_cues = cues[known] - EV_CUES[0] + 1
             if np.any(from_cues != true[known]):
                 first = int(np.flatnonzero(from_cues != true[known])[0])
                 raise InvalidFileError(
-                    label_file, f"labels disagree with the cue events of {path} "
-                    f"(first at trial {int(np.flatnonzero(known)[first])})"
+                    label_file,
+                    f"labels disagree with the cue events of {path} "
+                    f"(first at trial {int(np.flatnonzero(known)[first])})",
                 )
             labels = true - 1
         elif np.any(cues == EV_UNKNOWN):
             raise InvalidFileError(
-                label_file, f"true-label file needed: {path} has unknown cues (783) only. Get "
-                "A0xE.mat/A0xT.mat from https://www.bbci.de/competition/iv/results/ and pass labels_path="
+                label_file,
+                f"true-label file needed: {path} has unknown cues (783) only. Get "
+                "A0xE.mat/A0xT.mat from https://www.bbci.de/competition/iv/results/ and pass "
+                "labels_path=",
             )
         else:
             labels = cues - EV_CUES[0]
@@ -275,62 +296,22 @@ class BCIIV2a(DatasetSource):
         return rec, table
 
     def _read_bnci(self, subject: int, session: str):
-        from scipy.io import loadmat
+        from biosig.io.bnci import read_bnci
 
-        path = self._file(subject, session)
-        if not path.is_file():
-            raise InvalidFileError(path, "BNCI file missing")
-        try:
-            mat = loadmat(path, struct_as_record=False, squeeze_me=True)
-        except Exception as err:  # noqa: BLE001
-            raise InvalidFileError(path, f"not a readable MATLAB file ({type(err).__name__}: {err})") from err
-        if "data" not in mat:
-            keys = sorted(k for k in mat if not k.startswith("__"))
-            hint = " (this looks like a true-label file; the GDF form needs A0xT.gdf beside it)" if "classlabel" in keys else ""
-            raise InvalidFileError(path, f"no 'data' variable (has {keys}){hint}")
-        runs = np.atleast_1d(mat["data"])
-        chunks, starts, labels, rejected, run_idx = [], [], [], [], []
-        offset, k = 0, 0
-        for i, run in enumerate(runs):
-            for field in ("X", "trial", "y", "fs"):
-                if not hasattr(run, field):
-                    raise InvalidFileError(path, f"run {i}: struct lacks field {field!r}")
-            x = np.asarray(run.X, dtype=np.float64)
-            if x.ndim != 2 or x.shape[1] != 25:
-                raise InvalidFileError(path, f"run {i}: X has shape {x.shape}, expected (n_samples, 25)")
-            if abs(float(run.fs) - SFREQ) > 1e-6:
-                raise InvalidFileError(path, f"run {i}: fs = {run.fs}, expected {SFREQ:g}")
-            trial = np.atleast_1d(np.asarray(run.trial, dtype=np.int64)).reshape(-1)
-            y = np.atleast_1d(np.asarray(run.y, dtype=np.int64)).reshape(-1)
-            art = np.atleast_1d(np.asarray(getattr(run, "artifacts", np.zeros(len(y))), dtype=np.int64)).reshape(-1)
-            if len(trial) != len(y) or len(art) != len(y):
-                raise InvalidFileError(path, f"run {i}: {len(trial)} trial starts, {len(y)} labels, {len(art)} artifact flags")
-            if len(trial) and (trial.min() < 1 or trial.max() > x.shape[0]):
-                raise InvalidFileError(path, f"run {i}: trial start outside the run's {x.shape[0]} samples")
-            if len(y) and (y.min() < 1 or y.max() > 4):
-                raise InvalidFileError(path, f"run {i}: labels y must be 1..4")
-            chunks.append(x.T)
-            if len(trial):
-                starts.extend(((trial - 1 + offset) / SFREQ).tolist())
-                labels.extend((y - 1).tolist())
-                rejected.extend((art == 1).tolist())
-                run_idx.extend([k] * len(trial))
-                k += 1
-            offset += x.shape[0]
-        data = np.concatenate(chunks, axis=1)
-        rec = Recording(
-            data=data, sfreq=SFREQ, ch_names=BCIIV2A_EEG + BCIIV2A_EOG,
-            ch_types=["eeg"] * 22 + ["eog"] * 3, units=["uV"] * 25,
-            meta={"format": "BNCI mat", "source": path.name, "dataset": self.name,
-                  "subject": subject, "session": session},
+        rec, table = read_bnci(
+            self._file(subject, session),
+            BCIIV2A_EEG + BCIIV2A_EOG,
+            ["eeg"] * 22 + ["eog"] * 3,
+            SFREQ,
+            n_classes=len(BCIIV2A_CLASSES),
         )
-        table = self._table(np.array(starts), np.array(labels), rejected, np.array(run_idx), renumber=False)
+        rec.meta.update({"dataset": self.name, "subject": subject, "session": session})
         return rec, table
 
     @staticmethod
-    def _table(starts, labels, rejected, runs, renumber: bool = True) -> list[dict]:
+    def _table(starts, labels, rejected, runs) -> list[dict]:
         runs = np.asarray(runs)
-        if renumber and len(runs):
+        if len(runs):  # 0-based among the runs holding trials
             _, runs = np.unique(runs, return_inverse=True)
         return [
             {"trial": i, "run": int(r), "onset": float(t), "label": int(lab), "rejected": bool(rej)}
@@ -338,27 +319,38 @@ class BCIIV2a(DatasetSource):
         ]
 
     def load(self, ref: dict) -> Recording:
-        """One session as a Recording (EEG in µV; EOG kept only if ``include_eog``), with one
-        annotation per kept trial at its start, named after its class."""
+        """One session as an unfiltered Recording (EEG in µV; EOG kept only if ``include_eog``),
+        with one annotation per kept trial at its start, named after its class."""
         rec, table = self.trials(ref)
-        keep = [t for t in table if BCIIV2A_CLASSES[t["label"]] in self.classes
-                and not (self.rejected == "drop" and t["rejected"])]
+        keep = [
+            t
+            for t in table
+            if BCIIV2A_CLASSES[t["label"]] in self.classes
+            and not (self.rejected == "drop" and t["rejected"])
+        ]
         rec.annotations = Annotations.from_lists(
-            [t["onset"] for t in keep], [4.0] * len(keep), [BCIIV2A_CLASSES[t["label"]] for t in keep]
+            [t["onset"] for t in keep],
+            [4.0] * len(keep),
+            [BCIIV2A_CLASSES[t["label"]] for t in keep],
         )
         rec.meta["trials"] = keep
         if not self.include_eog:
             rec = rec.pick(BCIIV2A_EEG)
-        if self.bandpass is not None:
-            from biosig.data.preprocessing import Bandpass
-
-            rec = Bandpass(self.bandpass[0], self.bandpass[1], order=4)(rec)
         return rec
 
+    def default_preprocessing(self) -> list:
+        """The ``bandpass`` option as a step: zero-phase Butterworth of order 4 (none if unset)."""
+        if self.bandpass is None:
+            return []
+        return [Bandpass(self.bandpass[0], self.bandpass[1], order=4)]
+
     def default_windows(self):
-        return TrialWindows(tmin=self.tmin, tmax=self.tmax,
-                            mapping={c: i for i, c in enumerate(self.classes)},
-                            include_end=self.include_end)
+        return TrialWindows(
+            tmin=self.tmin,
+            tmax=self.tmax,
+            mapping={c: i for i, c in enumerate(self.classes)},
+            include_end=self.include_end,
+        )
 
     # ------------------------------------------------------------------ download
     def download(self, base_url: str | None = None, progress: bool = True) -> None:
@@ -380,7 +372,9 @@ class BCIIV2a(DatasetSource):
         for s in self.subjects:
             for sess in self.sessions:
                 name = f"A{s:02d}{sess}.mat"
-                url = (base_url.rstrip("/") + "/" + name) if base_url else _BNCI_URL.format(name=name)
+                url = (
+                    (base_url.rstrip("/") + "/" + name) if base_url else _BNCI_URL.format(name=name)
+                )
                 if name not in known:
                     from biosig.datasets._common import warn_unverified
 
@@ -390,12 +384,15 @@ class BCIIV2a(DatasetSource):
         sums_path.write_text("".join(f"{h}  {n}\n" for n, h in sorted(known.items())))
 
     def __repr__(self) -> str:
-        return f"BCIIV2a(path={os.fspath(self.root)!r}, form={self.form!r}, subjects={self.subjects}, sessions={self.sessions})"
+        return (
+            f"BCIIV2a(path={os.fspath(self.root)!r}, form={self.form!r}, "
+            f"subjects={self.subjects}, sessions={self.sessions})"
+        )
 
 
 @dataclass
 class TrialWindows(EventWindows):
-    """:class:`~biosig.data.windows.EventWindows` over BCI IV 2a trials that also records each
+    """:class:`~biosig.signal.windows.EventWindows` over BCI IV 2a trials that also records each
     window's ``trial``, ``run`` and ``rejected`` (from the recording's trial table)."""
 
     def params(self) -> dict:

@@ -21,10 +21,14 @@ import json
 import os
 from pathlib import Path
 
-from biosig.datasets._common import ECG12, canonical_lead, dataset_root, require_dir
-from biosig.errors import ConfigError, InvalidFileError
+from biosig.datasets._common import dataset_root, require_dir
 from biosig.datasets.base import DatasetSource
-from biosig.io.recording import Recording
+from biosig.errors import ConfigError, InvalidFileError
+from biosig.io.wfdb import scan_wfdb_header
+from biosig.signal.ecg_leads import LEADS, canonical_lead
+from biosig.signal.recording import Recording
+
+_ECG12 = list(LEADS)
 
 __all__ = ["CinC", "SCORED_CODES", "EQUIVALENT_CODES", "LEAD_SETS", "scored_classes"]
 
@@ -64,24 +68,70 @@ SCORED_CODES: dict[str, tuple[str, str]] = {
 
 # Class (column) order of the official weights.csv; "a|b" = an equivalent pair.
 _WEIGHTS_ORDER = {
-    2020: ["270492004", "164889003", "164890007", "426627000", "713427006|59118001", "713426002",
-           "445118002", "39732003", "164909002", "251146004", "698252002", "10370003",
-           "284470004|63593006", "427172004|17338001", "164947007", "111975006", "164917005",
-           "47665007", "427393009", "426177001", "426783006", "427084000", "164934002", "59931005"],
-    2021: ["164889003", "164890007", "6374002", "426627000", "733534002|164909002",
-           "713427006|59118001", "270492004", "713426002", "39732003", "445118002", "164947007",
-           "251146004", "111975006", "698252002", "426783006", "284470004|63593006", "10370003",
-           "365413008", "427172004|17338001", "164917005", "47665007", "427393009", "426177001",
-           "427084000", "164934002", "59931005"],
+    2020: [
+        "270492004",
+        "164889003",
+        "164890007",
+        "426627000",
+        "713427006|59118001",
+        "713426002",
+        "445118002",
+        "39732003",
+        "164909002",
+        "251146004",
+        "698252002",
+        "10370003",
+        "284470004|63593006",
+        "427172004|17338001",
+        "164947007",
+        "111975006",
+        "164917005",
+        "47665007",
+        "427393009",
+        "426177001",
+        "426783006",
+        "427084000",
+        "164934002",
+        "59931005",
+    ],
+    2021: [
+        "164889003",
+        "164890007",
+        "6374002",
+        "426627000",
+        "733534002|164909002",
+        "713427006|59118001",
+        "270492004",
+        "713426002",
+        "39732003",
+        "445118002",
+        "164947007",
+        "251146004",
+        "111975006",
+        "698252002",
+        "426783006",
+        "284470004|63593006",
+        "10370003",
+        "365413008",
+        "427172004|17338001",
+        "164917005",
+        "47665007",
+        "427393009",
+        "426177001",
+        "427084000",
+        "164934002",
+        "59931005",
+    ],
 }
 
 #: Pairs the evaluation code scores as one class (2020: three; 2021: four), from the order above.
-EQUIVALENT_CODES = {year: [tuple(c.split("|")) for c in order if "|" in c]
-                    for year, order in _WEIGHTS_ORDER.items()}
+EQUIVALENT_CODES = {
+    year: [tuple(c.split("|")) for c in order if "|" in c] for year, order in _WEIGHTS_ORDER.items()
+}
 
 #: Lead subsets scored in 2021.
 LEAD_SETS = {
-    12: ECG12,
+    12: _ECG12,
     6: ["I", "II", "III", "aVR", "aVL", "aVF"],
     4: ["I", "II", "III", "V2"],
     3: ["I", "II", "V2"],
@@ -104,52 +154,6 @@ def scored_classes(year: int = 2021, merge_equivalent: bool = True) -> list[tupl
             out.append(("|".join(SCORED_CODES[c][0] for c in codes), codes))
         else:
             out.extend((SCORED_CODES[c][0], [c]) for c in codes)
-    return out
-
-
-def _parse_header(path: Path) -> dict:
-    """Fields of a challenge header needed for the index: signal file, fs, n_samples, leads,
-    Dx codes, age, sex. Other comments (Rx, Hx, Sx, dates) are not read into anything."""
-    try:
-        lines = path.read_text(errors="replace").splitlines()
-    except OSError as err:
-        raise InvalidFileError(path, f"cannot read header ({err})") from err
-    body = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-    if not body:
-        raise InvalidFileError(path, "empty WFDB header")
-    first = body[0].split()
-    try:
-        n_sig = int(first[1])
-        fs = float(first[2].split("/")[0])
-        n_samples = int(first[3]) if len(first) > 3 else 0
-    except (IndexError, ValueError):
-        raise InvalidFileError(path, f"malformed record line {body[0]!r}") from None
-    if n_sig < 1:
-        raise InvalidFileError(path, "header declares no signals")
-    if len(body) < 1 + n_sig:
-        raise InvalidFileError(path, f"header declares {n_sig} signals but has {len(body) - 1} signal lines")
-    sig_lines = [ln.split() for ln in body[1:1 + n_sig]]
-    files = {s[0] for s in sig_lines}
-    leads = [canonical_lead(s[8]) if len(s) > 8 else "" for s in sig_lines]
-    out = {"fs": fs, "n_samples": n_samples, "files": sorted(files), "leads": leads,
-           "dx": [], "age": None, "sex": None}
-    for ln in lines:
-        s = ln.strip()
-        if not s.startswith("#"):
-            continue
-        key, _, val = s.lstrip("#").partition(":")
-        key, val = key.strip().lower(), val.strip()
-        if key == "dx":
-            out["dx"] = [c.strip() for c in val.split(",") if c.strip()]
-        elif key == "age":
-            try:
-                age = float(val)
-                out["age"] = None if age != age else age
-            except ValueError:
-                out["age"] = None
-        elif key == "sex":
-            v = val.lower()
-            out["sex"] = "male" if v in ("male", "m") else "female" if v in ("female", "f") else None
     return out
 
 
@@ -202,9 +206,14 @@ class CinC(DatasetSource):
         self.year = year
         self.version = "1.0.3" if year == 2021 else "1.0.2"
         self.name = f"cinc{year}"
-        default = ("challenge-2021", "1.0.3", "training") if year == 2021 else ("challenge-2020", "1.0.2", "training")
+        default = (
+            ("challenge-2021", "1.0.3", "training")
+            if year == 2021
+            else ("challenge-2020", "1.0.2", "training")
+        )
         self.root = require_dir(
-            dataset_root(path, *default), f"CinC {year} challenge data",
+            dataset_root(path, *default),
+            f"CinC {year} challenge data",
             f"Download it from https://physionet.org/content/challenge-{year}/ and pass path=.",
         )
         self.merge_equivalent = merge_equivalent
@@ -215,13 +224,15 @@ class CinC(DatasetSource):
         self.sources = None if sources is None else [str(s) for s in sources]
         if isinstance(leads, int):
             if leads not in LEAD_SETS:
-                raise ConfigError(f"leads must be one of {sorted(LEAD_SETS)} or a list of names, got {leads}")
+                raise ConfigError(
+                    f"leads must be one of {sorted(LEAD_SETS)} or a list of names, got {leads}"
+                )
             self.leads = list(LEAD_SETS[leads])
         else:
             self.leads = [canonical_lead(x) for x in leads]
-            bad = [x for x in self.leads if x not in ECG12]
+            bad = [x for x in self.leads if x not in _ECG12]
             if bad:
-                raise ConfigError(f"unknown leads {bad}; choose from {ECG12}")
+                raise ConfigError(f"unknown leads {bad}; choose from {_ECG12}")
         self.drop_unlabelled = drop_unlabelled
         self.check_duplicates = check_duplicates
         self.hash_cache = Path(hash_cache) if hash_cache else None
@@ -235,8 +246,11 @@ class CinC(DatasetSource):
             want = set(self.sources)
             heas = [h for h in heas if want.intersection(h.relative_to(self.root).parts[:-1])]
         if not heas:
-            raise InvalidFileError(self.root, "no WFDB headers (*.hea) found" +
-                                   (f" in sources {self.sources}" if self.sources else ""))
+            raise InvalidFileError(
+                self.root,
+                "no WFDB headers (*.hea) found"
+                + (f" in sources {self.sources}" if self.sources else ""),
+            )
         return heas
 
     def records(self) -> list[dict]:
@@ -244,18 +258,27 @@ class CinC(DatasetSource):
             return self._records
         out = []
         for hea in self._headers():
-            h = _parse_header(hea)
+            h = scan_wfdb_header(hea)
             labels = sorted({self._code_to_class[c] for c in h["dx"] if c in self._code_to_class})
             if self.drop_unlabelled and not labels:
                 continue
             rel = hea.relative_to(self.root).with_suffix("")
             parts = rel.parts
-            out.append({
-                "record": rel.as_posix(), "subject": rel.as_posix(), "session": "1",
-                "labels": labels, "sfreq": h["fs"], "n_times": h["n_samples"],
-                "age": h["age"], "sex": h["sex"], "source": parts[0] if len(parts) > 1 else "",
-                "group": rel.as_posix(), "signal_file": (rel.parent / h["files"][0]).as_posix(),
-            })
+            out.append(
+                {
+                    "record": rel.as_posix(),
+                    "subject": rel.as_posix(),
+                    "session": "1",
+                    "labels": labels,
+                    "sfreq": h["fs"],
+                    "n_times": h["n_samples"],
+                    "age": h["age"],
+                    "sex": h["sex"],
+                    "source": parts[0] if len(parts) > 1 else "",
+                    "group": rel.as_posix(),
+                    "signal_file": (rel.parent / h["files"][0]).as_posix(),
+                }
+            )
         if self.check_duplicates:
             self._group_duplicates(out)
         self._records = out
@@ -301,13 +324,22 @@ class CinC(DatasetSource):
     def identity(self) -> dict:
         recs = self.records()
         return {
-            "name": self.name, "version": self.version, "year": self.year,
-            "merge_equivalent": self.merge_equivalent, "sources": self.sources, "leads": self.leads,
-            "drop_unlabelled": self.drop_unlabelled, "check_duplicates": self.check_duplicates,
-            "classes": self.classes, "n_records": len(recs),
+            "name": self.name,
+            "version": self.version,
+            "year": self.year,
+            "merge_equivalent": self.merge_equivalent,
+            "sources": self.sources,
+            "leads": self.leads,
+            "drop_unlabelled": self.drop_unlabelled,
+            "check_duplicates": self.check_duplicates,
+            "classes": self.classes,
+            "n_records": len(recs),
             # record list with lengths and label sets, hashed (88k entries would bloat params.json)
-            "files_sha1": hashlib.sha1(json.dumps(
-                [[r["record"], r["n_times"], r["sfreq"], r["labels"]] for r in recs]).encode()).hexdigest(),
+            "files_sha1": hashlib.sha1(
+                json.dumps(
+                    [[r["record"], r["n_times"], r["sfreq"], r["labels"]] for r in recs]
+                ).encode()
+            ).hexdigest(),
         }
 
     # ------------------------------------------------------------------ signals
@@ -316,12 +348,16 @@ class CinC(DatasetSource):
         from biosig.io import read_wfdb
 
         rec = read_wfdb(self.root / ref["record"], annotation_ext=None)
-        rec = rec.copy(data=rec.data, ch_names=[canonical_lead(n) for n in rec.ch_names]).pick(self.leads)
-        rec.meta.update({"dataset": self.name, "record": ref["record"], "labels": list(ref["labels"])})
+        rec = rec.copy(data=rec.data, ch_names=[canonical_lead(n) for n in rec.ch_names]).pick(
+            self.leads
+        )
+        rec.meta.update(
+            {"dataset": self.name, "record": ref["record"], "labels": list(ref["labels"])}
+        )
         return rec
 
     def default_windows(self):
-        from biosig.data.windows import FixedWindows
+        from biosig.signal.windows import FixedWindows
 
         return FixedWindows(length=self.window, stride=self.window)
 

@@ -66,7 +66,9 @@ class RemoteFile:
     def __post_init__(self):
         p = PurePosixPath(self.path)
         if p.is_absolute() or ".." in p.parts or not p.parts:
-            raise ValueError(f"RemoteFile.path must be a relative path inside the dataset: {self.path!r}")
+            raise ValueError(
+                f"RemoteFile.path must be a relative path inside the dataset: {self.path!r}"
+            )
 
 
 def sha256_file(path: str | os.PathLike, chunk_size: int = _CHUNK) -> str:
@@ -188,7 +190,9 @@ def download_file(
             except DownloadError:
                 raise
             except urllib.error.HTTPError as err:
-                raise DownloadError(f"could not download {url}: HTTP {err.code} {err.reason}") from err
+                raise DownloadError(
+                    f"could not download {url}: HTTP {err.code} {err.reason}"
+                ) from err
             except (urllib.error.URLError, OSError) as err:
                 if attempt < retries and not isinstance(err, FileNotFoundError):
                     attempt += 1
@@ -202,11 +206,14 @@ def download_file(
                 if progress and bar is None:
                     from tqdm.auto import tqdm
 
-                    bar = tqdm(total=total, initial=start, unit="B", unit_scale=True, desc=dest.name)
+                    bar = tqdm(
+                        total=total, initial=start, unit="B", unit_scale=True, desc=dest.name
+                    )
                 mode = "ab" if start > 0 else "wb"
                 if start > 0 and start != offset:
                     raise DownloadError(
-                        f"could not download {url}: server resumed at byte {start}, expected {offset}"
+                        f"could not download {url}: server resumed at byte {start}, "
+                        f"expected {offset}"
                     )
                 try:
                     with stream, open(part, mode) as out:
@@ -217,7 +224,11 @@ def download_file(
                             out.write(block)
                             if bar is not None:
                                 bar.update(len(block))
-                except (OSError, ValueError, http.client.HTTPException) as err:  # dropped connection
+                except (
+                    OSError,
+                    ValueError,
+                    http.client.HTTPException,
+                ) as err:  # dropped connection
                     logger.info("transfer of %s interrupted (%s); resuming", url, err)
                     if attempt < retries:
                         attempt += 1
@@ -244,7 +255,9 @@ def download_file(
     if size is not None and part.stat().st_size != size:
         actual = part.stat().st_size
         part.unlink()
-        raise DownloadError(f"{url}: size {actual} bytes does not match the expected {size}; file removed")
+        raise DownloadError(
+            f"{url}: size {actual} bytes does not match the expected {size}; file removed"
+        )
     if expected is not None:
         digest = sha256_file(part)
         if digest != expected:
@@ -313,7 +326,9 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike) -> list
                     _safe_target(root, info.filename, archive)
                     mode = (info.external_attr >> 16) & 0o170000
                     if mode == 0o120000:
-                        raise DownloadError(f"{archive}: refusing to extract symbolic link {info.filename!r}")
+                        raise DownloadError(
+                            f"{archive}: refusing to extract symbolic link {info.filename!r}"
+                        )
                 for info in infos:
                     target = _safe_target(tmp_root, info.filename, archive)
                     if info.is_dir():
@@ -330,7 +345,8 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike) -> list
                     _safe_target(root, m.name, archive)
                     if not (m.isfile() or m.isdir()):
                         raise DownloadError(
-                            f"{archive}: refusing to extract {m.name!r} (links and special files are not allowed)"
+                            f"{archive}: refusing to extract {m.name!r} (links and special "
+                            "files are not allowed)"
                         )
                 for m in members:
                     target = _safe_target(tmp_root, m.name, archive)

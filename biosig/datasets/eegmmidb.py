@@ -18,9 +18,9 @@ import os
 from pathlib import Path
 
 from biosig.datasets._common import dataset_root, file_manifest, require_dir
-from biosig.errors import ConfigError, InvalidFileError
 from biosig.datasets.base import DatasetSource
-from biosig.io.recording import Annotations, Recording
+from biosig.errors import ConfigError, InvalidFileError
+from biosig.signal.recording import Annotations, Recording
 
 __all__ = ["EEGMMIDB", "RUN_EVENTS", "eegmmidb_channel_name"]
 
@@ -100,8 +100,12 @@ class EEGMMIDB(DatasetSource):
         self.tmin, self.tmax = float(tmin), float(tmax)
         if download:
             self.download(mirror)
-        require_dir(self.root, "eegmmidb", "Download it from https://physionet.org/content/eegmmidb/1.0.0/ "
-                    "and pass path=, or use download=True.")
+        require_dir(
+            self.root,
+            "eegmmidb",
+            "Download it from https://physionet.org/content/eegmmidb/1.0.0/ "
+            "and pass path=, or use download=True.",
+        )
 
     def _rel(self, subject: int, run: int) -> str:
         nested = f"S{subject:03d}/S{subject:03d}R{run:02d}.edf"
@@ -110,19 +114,32 @@ class EEGMMIDB(DatasetSource):
         flat = f"S{subject:03d}R{run:02d}.edf"
         if (self.root / flat).is_file():
             return flat
-        raise InvalidFileError(self.root / nested, "eegmmidb file missing (looked for it there and flat in the folder)")
+        raise InvalidFileError(
+            self.root / nested, "eegmmidb file missing (looked for it there and flat in the folder)"
+        )
 
     def records(self) -> list[dict]:
         return [
-            {"record": f"S{s:03d}R{r:02d}", "subject": s, "session": "1", "run": r,
-             "kind": RUN_EVENTS[r][0], "path": self._rel(s, r)}
-            for s in self.subjects for r in self.runs
+            {
+                "record": f"S{s:03d}R{r:02d}",
+                "subject": s,
+                "session": "1",
+                "run": r,
+                "kind": RUN_EVENTS[r][0],
+                "path": self._rel(s, r),
+            }
+            for s in self.subjects
+            for r in self.runs
         ]
 
     def identity(self) -> dict:
         return {
-            "name": self.name, "version": self.version, "subjects": self.subjects, "runs": self.runs,
-            "include_rest": self.include_rest, "classes": self.classes,
+            "name": self.name,
+            "version": self.version,
+            "subjects": self.subjects,
+            "runs": self.runs,
+            "include_rest": self.include_rest,
+            "classes": self.classes,
             "files": file_manifest(self.root, [r["path"] for r in self.records()]),
         }
 
@@ -135,23 +152,34 @@ class EEGMMIDB(DatasetSource):
         if abs(rec.sfreq - SFREQ) > 1e-6:
             # a few subjects were recorded at another rate: keep, but say so in meta (add Resample)
             rec.meta["sfreq_note"] = f"recorded at {rec.sfreq:g} Hz, not {SFREQ:g} Hz"
-        rec = rec.copy(data=rec.data, ch_names=[eegmmidb_channel_name(n) for n in rec.ch_names],
-                       ch_types=["eeg"] * rec.n_chans)
+        rec = rec.copy(
+            data=rec.data,
+            ch_names=[eegmmidb_channel_name(n) for n in rec.ch_names],
+            ch_types=["eeg"] * rec.n_chans,
+        )
         mapping = RUN_EVENTS[int(ref["run"])][1]
         ann = rec.annotations
         unknown = sorted({str(d) for d in ann.description} - set(mapping))
         if unknown:
             raise InvalidFileError(path, f"unexpected annotations {unknown} (expected T0/T1/T2)")
-        rec.annotations = Annotations.from_lists(ann.onset, ann.duration, [mapping[str(d)] for d in ann.description])
-        rec.meta.update({"dataset": self.name, "subject": int(ref["subject"]), "run": int(ref["run"])})
+        rec.annotations = Annotations.from_lists(
+            ann.onset, ann.duration, [mapping[str(d)] for d in ann.description]
+        )
+        rec.meta.update(
+            {"dataset": self.name, "subject": int(ref["subject"]), "run": int(ref["run"])}
+        )
         return rec
 
     def default_windows(self):
-        from biosig.data.windows import EventWindows
+        from biosig.signal.windows import EventWindows
 
-        return EventWindows(tmin=self.tmin, tmax=self.tmax, mapping={c: i for i, c in enumerate(self.classes)})
+        return EventWindows(
+            tmin=self.tmin, tmax=self.tmax, mapping={c: i for i, c in enumerate(self.classes)}
+        )
 
-    def download(self, base_url: str = "https://physionet.org/files/eegmmidb/1.0.0/", progress: bool = True) -> None:
+    def download(
+        self, base_url: str = "https://physionet.org/files/eegmmidb/1.0.0/", progress: bool = True
+    ) -> None:
         """Fetch the chosen subjects' runs, each verified against MNE's SHA-256 list."""
         from importlib.resources import files
 
@@ -176,4 +204,7 @@ class EEGMMIDB(DatasetSource):
             fetch_files(wanted, self.root, progress=progress)
 
     def __repr__(self) -> str:
-        return f"EEGMMIDB(path={os.fspath(self.root)!r}, subjects={len(self.subjects)}, runs={self.runs})"
+        return (
+            f"EEGMMIDB(path={os.fspath(self.root)!r}, subjects={len(self.subjects)}, "
+            f"runs={self.runs})"
+        )

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from biosig.data.windows import EventWindows
 from biosig.datasets.base import DatasetSource
 from biosig.errors import ConfigError
-from biosig.io.recording import Recording
+from biosig.signal.recording import Recording
+from biosig.signal.windows import EventWindows
 
 
 class RecordingFiles(DatasetSource):
@@ -37,17 +37,30 @@ class RecordingFiles(DatasetSource):
 
     multilabel = False
 
-    def __init__(self, paths: list[str] | str, classes: list[str] | None = None, tmin: float = 0.0,
-                 tmax: float = 4.0, subject_pattern: str = r"S(\d+)",
-                 session_pattern: str | None = None, event_names: dict[str, str] | None = None,
-                 name: str = "files", version: str = "1"):
+    def __init__(
+        self,
+        paths: list[str] | str,
+        classes: list[str] | None = None,
+        tmin: float = 0.0,
+        tmax: float = 4.0,
+        subject_pattern: str = r"S(\d+)",
+        session_pattern: str | None = None,
+        event_names: dict[str, str] | None = None,
+        name: str = "files",
+        version: str = "1",
+    ):
         patterns = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         files = sorted({Path(f) for p in patterns for f in glob.glob(os.path.expanduser(str(p)))})
         if not files:
             raise ConfigError(f"RecordingFiles: no file matches {patterns}")
-        for key, pattern in (("subject_pattern", subject_pattern), ("session_pattern", session_pattern)):
+        for key, pattern in (
+            ("subject_pattern", subject_pattern),
+            ("session_pattern", session_pattern),
+        ):
             if pattern is not None and re.compile(pattern).groups < 1:
-                raise ConfigError(f"RecordingFiles.{key} {pattern!r} needs a capture group, e.g. r'S(\\d+)'")
+                raise ConfigError(
+                    f"RecordingFiles.{key} {pattern!r} needs a capture group, e.g. r'S(\\d+)'"
+                )
         self.files = files
         # records are named relative to the files' common folder: no local path reaches a cache
         self._root = Path(os.path.commonpath([str(f.parent) for f in files]))
@@ -58,11 +71,18 @@ class RecordingFiles(DatasetSource):
         self.name, self.version = name, version
 
     def identity(self) -> dict:
-        return {"name": self.name, "version": self.version, "classes": self.classes,
-                "event_names": self.event_names, "subject_pattern": self.subject_pattern,
-                "session_pattern": self.session_pattern,
-                "files": [[self._relative(f), st.st_size, st.st_mtime_ns]
-                          for f, st in ((f, f.stat()) for f in self.files)]}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "classes": self.classes,
+            "event_names": self.event_names,
+            "subject_pattern": self.subject_pattern,
+            "session_pattern": self.session_pattern,
+            "files": [
+                [self._relative(f), st.st_size, st.st_mtime_ns]
+                for f, st in ((f, f.stat()) for f in self.files)
+            ],
+        }
 
     def _relative(self, f: Path) -> str:
         return f.relative_to(self._root).as_posix()
@@ -74,9 +94,14 @@ class RecordingFiles(DatasetSource):
         return int(m.group(1)) if m.group(1).isdigit() else m.group(1)
 
     def records(self) -> list[dict]:
-        return [{"record": self._relative(f), "subject": self._group(self.subject_pattern, f.stem, 0),
-                 "session": self._group(self.session_pattern, f.stem, "1")}
-                for f in self.files]
+        return [
+            {
+                "record": self._relative(f),
+                "subject": self._group(self.subject_pattern, f.stem, 0),
+                "session": self._group(self.session_pattern, f.stem, "1"),
+            }
+            for f in self.files
+        ]
 
     def load(self, ref: dict) -> Recording:
         from biosig.io import read_recording
@@ -84,7 +109,9 @@ class RecordingFiles(DatasetSource):
         rec = read_recording(self._root / ref["record"])
         if self.event_names:
             ann = rec.annotations
-            ann.description = np.asarray([self.event_names.get(d, d) for d in ann.description], dtype=object)
+            ann.description = np.asarray(
+                [self.event_names.get(d, d) for d in ann.description], dtype=object
+            )
         return rec
 
     def default_windows(self):

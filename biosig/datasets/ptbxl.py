@@ -14,17 +14,16 @@ import os
 import numpy as np
 
 from biosig.datasets._common import (
-    ECG12,
-    canonical_lead,
     dataset_root,
     file_manifest,
     physionet_fetch,
     require_dir,
     sha256_bytes,
 )
-from biosig.errors import ConfigError, InvalidFileError
 from biosig.datasets.base import DatasetSource
-from biosig.io.recording import Recording
+from biosig.errors import ConfigError, InvalidFileError
+from biosig.signal.ecg_leads import LEADS, canonical_lead
+from biosig.signal.recording import Recording
 
 __all__ = ["PTBXL", "SUPERCLASSES", "PTBXL_FOLDS"]
 
@@ -35,8 +34,10 @@ PTBXL_FOLDS = {"train": list(range(1, 9)), "val": [9], "test": [10]}
 
 _TASKS = ("superdiagnostic", "subdiagnostic", "diagnostic", "form", "rhythm", "all")
 _DB_COLUMNS = ("ecg_id", "patient_id", "scp_codes", "strat_fold", "filename_lr", "filename_hr")
-_HOW = ("Download PTB-XL 1.0.3 from https://physionet.org/content/ptb-xl/1.0.3/ and pass its folder "
-        "as path=, or use PTBXL(download=True).")
+_HOW = (
+    "Download PTB-XL 1.0.3 from https://physionet.org/content/ptb-xl/1.0.3/ and pass its folder "
+    "as path=, or use PTBXL(download=True)."
+)
 
 
 class PTBXL(DatasetSource):
@@ -126,7 +127,9 @@ class PTBXL(DatasetSource):
                 if row[self.task] == 1:
                     out[code] = [code]
             elif row["diagnostic"] == 1:
-                col = "diagnostic_class" if self.task == "superdiagnostic" else "diagnostic_subclass"
+                col = (
+                    "diagnostic_class" if self.task == "superdiagnostic" else "diagnostic_subclass"
+                )
                 val = row[col]
                 if isinstance(val, str) and val:
                     out[code] = [val]
@@ -137,16 +140,23 @@ class PTBXL(DatasetSource):
         if self.task == "superdiagnostic":
             unknown = set(labels) - set(SUPERCLASSES)
             if unknown:
-                raise InvalidFileError(self.root / "scp_statements.csv", f"unknown diagnostic classes {sorted(unknown)}")
+                raise InvalidFileError(
+                    self.root / "scp_statements.csv",
+                    f"unknown diagnostic classes {sorted(unknown)}",
+                )
             return list(SUPERCLASSES)
         return labels
 
     def identity(self) -> dict:
         csvs = ["ptbxl_database.csv", "scp_statements.csv"]
         return {
-            "name": self.name, "version": self.version, "sampling_rate": self.sampling_rate,
-            "task": self.task, "min_likelihood": self.min_likelihood,
-            "drop_unlabelled": self.drop_unlabelled, "classes": self.classes,
+            "name": self.name,
+            "version": self.version,
+            "sampling_rate": self.sampling_rate,
+            "task": self.task,
+            "min_likelihood": self.min_likelihood,
+            "drop_unlabelled": self.drop_unlabelled,
+            "classes": self.classes,
             "files": file_manifest(self.root, csvs),
             "sha256": {c: sha256_bytes(self.root / c) for c in csvs},
             "n_records": len(self.records()),
@@ -175,8 +185,13 @@ class PTBXL(DatasetSource):
         out = []
         parsed_cache: dict[str, dict] = {}
         for i, (ecg_id, pid, codes, fold, fname) in enumerate(
-            zip(df["ecg_id"].to_numpy(), df["patient_id"].to_numpy(), df["scp_codes"].to_numpy(),
-                df["strat_fold"].to_numpy(), df[file_col].to_numpy())
+            zip(
+                df["ecg_id"].to_numpy(),
+                df["patient_id"].to_numpy(),
+                df["scp_codes"].to_numpy(),
+                df["strat_fold"].to_numpy(),
+                df[file_col].to_numpy(),
+            )
         ):
             parsed = parsed_cache.get(codes)
             if parsed is None:  # many records share one scp_codes string: parse each once
@@ -185,33 +200,48 @@ class PTBXL(DatasetSource):
                     if not isinstance(parsed, dict):
                         raise ValueError("not a dict")
                 except (ValueError, SyntaxError) as err:
-                    raise InvalidFileError(path, f"row {i + 2} (ecg_id {ecg_id}): scp_codes {codes!r} is not a dict literal ({err})") from None
+                    raise InvalidFileError(
+                        path,
+                        f"row {i + 2} (ecg_id {ecg_id}): scp_codes {codes!r} is not a dict "
+                        f"literal ({err})",
+                    ) from None
                 parsed_cache[codes] = parsed
             try:
-                labels = sorted({
-                    cls_index[lab]
-                    for code, lik in parsed.items()
-                    if float(lik) >= self.min_likelihood
-                    for lab in code_map.get(code, ())
-                })
+                labels = sorted(
+                    {
+                        cls_index[lab]
+                        for code, lik in parsed.items()
+                        if float(lik) >= self.min_likelihood
+                        for lab in code_map.get(code, ())
+                    }
+                )
                 fold, pid = int(fold), int(pid)
             except (ValueError, TypeError) as err:
                 raise InvalidFileError(path, f"row {i + 2} (ecg_id {ecg_id}): {err}") from None
             if self.drop_unlabelled and not labels:
                 continue
             if not 1 <= fold <= 10:
-                raise InvalidFileError(path, f"row {i + 2} (ecg_id {ecg_id}): strat_fold {fold} not in 1..10")
+                raise InvalidFileError(
+                    path, f"row {i + 2} (ecg_id {ecg_id}): strat_fold {fold} not in 1..10"
+                )
             split = "train" if fold <= 8 else ("val" if fold == 9 else "test")
             age = ages[i]
             sex = sexes[i]
-            out.append({
-                "record": f"{int(ecg_id):05d}", "subject": int(pid), "session": "1",
-                "labels": labels, "fold": fold, "split": split, "path": str(fname),
-                # PTB-XL codes ages over 89 as 300 (anonymisation): keep 90 and a flag
-                "age": None if age != age else min(float(age), 90.0),
-                "age_over_89": bool(age == age and age >= 300),
-                "sex": None if sex != sex else ("male" if int(sex) == 0 else "female"),
-            })
+            out.append(
+                {
+                    "record": f"{int(ecg_id):05d}",
+                    "subject": int(pid),
+                    "session": "1",
+                    "labels": labels,
+                    "fold": fold,
+                    "split": split,
+                    "path": str(fname),
+                    # PTB-XL codes ages over 89 as 300 (anonymisation): keep 90 and a flag
+                    "age": None if age != age else min(float(age), 90.0),
+                    "age_over_89": bool(age == age and age >= 300),
+                    "sex": None if sex != sex else ("male" if int(sex) == 0 else "female"),
+                }
+            )
         return out
 
     # ------------------------------------------------------------------ signals
@@ -221,14 +251,19 @@ class PTBXL(DatasetSource):
 
         rec = read_wfdb(self.root / ref["path"])
         names = [canonical_lead(n) for n in rec.ch_names]
-        rec = rec.copy(ch_names=names).pick(ECG12)
+        rec = rec.copy(ch_names=names).pick(list(LEADS))
         if int(round(rec.sfreq)) != self.sampling_rate:
-            raise InvalidFileError(self.root / ref["path"], f"sampling rate {rec.sfreq} Hz, expected {self.sampling_rate}")
-        rec.meta.update({"dataset": self.name, "record": ref["record"], "labels": list(ref["labels"])})
+            raise InvalidFileError(
+                self.root / ref["path"],
+                f"sampling rate {rec.sfreq} Hz, expected {self.sampling_rate}",
+            )
+        rec.meta.update(
+            {"dataset": self.name, "record": ref["record"], "labels": list(ref["labels"])}
+        )
         return rec
 
     def default_windows(self):
-        from biosig.data.windows import FixedWindows
+        from biosig.signal.windows import FixedWindows
 
         return FixedWindows(length=10.0, stride=10.0)
 
@@ -240,8 +275,13 @@ class PTBXL(DatasetSource):
         self.root.mkdir(parents=True, exist_ok=True)
         sums = physionet_checksums("ptb-xl", self.version, self.root, base_url)
         prefix = f"records{self.sampling_rate}/"
-        files = ["ptbxl_database.csv", "scp_statements.csv"] + sorted(f for f in sums if f.startswith(prefix))
+        files = ["ptbxl_database.csv", "scp_statements.csv"] + sorted(
+            f for f in sums if f.startswith(prefix)
+        )
         physionet_fetch("ptb-xl", self.version, self.root, files, base_url, progress)
 
     def __repr__(self) -> str:
-        return f"PTBXL(path={os.fspath(self.root)!r}, sampling_rate={self.sampling_rate}, task={self.task!r})"
+        return (
+            f"PTBXL(path={os.fspath(self.root)!r}, sampling_rate={self.sampling_rate}, "
+            f"task={self.task!r})"
+        )

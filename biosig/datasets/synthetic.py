@@ -35,7 +35,7 @@ import numpy as np
 from scipy.fft import irfft, next_fast_len
 
 from biosig.datasets.base import DatasetSource
-from biosig.io.recording import Annotations, Recording
+from biosig.signal.recording import Annotations, Recording
 
 #: BCI Competition IV 2a's 22 EEG channels, in the dataset's order.
 MI_CHANNELS = [
@@ -485,7 +485,7 @@ class SyntheticMI(DatasetSource):
         )
 
     def default_windows(self):
-        from biosig.data.windows import EventWindows
+        from biosig.signal.windows import EventWindows
 
         return EventWindows(tmin=0.0, tmax=4.0, mapping={c: i for i, c in enumerate(self.classes)})
 
@@ -529,7 +529,7 @@ class SyntheticECG(DatasetSource):
                                    seed=self.seed * 100_003 + i)
 
     def default_windows(self):
-        from biosig.data.windows import FixedWindows
+        from biosig.signal.windows import FixedWindows
 
         return FixedWindows(length=self.duration, stride=self.duration)
 
@@ -620,7 +620,7 @@ def simulate_tuev_subject(subject: int, n_per_class: int = 20, sfreq: float = 20
     complexes, generalized or lateralized periodic sharp waves, frontal eye movements, muscle
     bursts or electrode pops; background windows have none.
     """
-    from biosig.datasets.montages import MONTAGES, bipolar_names
+    from biosig.signal.montages import MONTAGES, bipolar_names
 
     pos = _tuev_positions()
     idx = {e: i for i, e in enumerate(_TUEV_ELECTRODES)}
@@ -683,7 +683,7 @@ class SyntheticTUEV(DatasetSource):
         return simulate_tuev_subject(ref["subject"], self.n_per_class, self.sfreq, self.seed)
 
     def default_windows(self):
-        from biosig.data.windows import EventWindows
+        from biosig.signal.windows import EventWindows
 
         return EventWindows(tmin=0.0, tmax=5.0,
                             mapping={c: i for i, c in enumerate(TUEV_LIKE_CLASSES)})

@@ -10,12 +10,15 @@ Layout: ``edf/train/<subject>/<subject>_<n>.edf`` and ``edf/eval/...``; beside e
 ``.rec`` file with one ``channel,start,stop,label`` row per event (channel = index in the TCP
 montage, times in s, label 1..6 = SPSW, GPED, PLED, EYEM, ARTF, BCKG).
 
-Preprocessing (the EEG-foundation-model literature's TUEV recipe: BIOT, LaBraM, EEGDM):
-keep the ``EEG XX-REF`` channels, band-pass 0.1-75 Hz and notch (MNE FIR filters, as
-``raw.filter`` / ``raw.notch_filter``), resample to 200 Hz (MNE FFT resampling with
-``npad=100``: ``raw.resample``'s default ``npad="auto"`` shifts a 250 -> 200 Hz signal by about
-half a sample in MNE 1.13 (a 12 Hz sine comes back 20 % off), so it is not used), TCP bipolar montage, then one 5-s window per ``.rec`` row from 2 s before the
-event start to 2 s after its end (1000 samples at 200 Hz).
+Preprocessing (the EEG-foundation-model literature's TUEV recipe: BIOT, LaBraM, EEGDM), listed
+by :meth:`TUEV.default_preprocessing` as steps of :mod:`biosig.signal.preprocessing` and run by
+the window cache: band-pass 0.1-75 Hz and notch (MNE FIR filters, as ``raw.filter`` /
+``raw.notch_filter``), resample to 200 Hz (MNE FFT resampling with ``npad=100``:
+``raw.resample``'s default ``npad="auto"`` shifts a 250 -> 200 Hz signal by about half a sample
+in MNE 1.13 (a 12 Hz sine comes back 20 % off), so it is not used), TCP bipolar montage, edge
+tiling; then one 5-s window per ``.rec`` row from 2 s before the event start to 2 s after its
+end (1000 samples at 200 Hz). :meth:`TUEV.load` yields the raw referential recording (the
+``EEG XX-REF`` channels named by electrode) with one annotation per ``.rec`` row.
 """
 
 from __future__ import annotations
@@ -24,56 +27,39 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from biosig.data.windows import EventWindows
 from biosig.datasets._common import dataset_root, file_manifest, require_dir, split_subjects
-from biosig.datasets.montages import MONTAGES, apply_bipolar, bipolar_names, tuh_electrode
-from biosig.errors import ConfigError, InvalidFileError
 from biosig.datasets.base import DatasetSource
-from biosig.io.recording import Annotations, Recording
+from biosig.errors import ConfigError, InvalidFileError
+from biosig.signal.montages import MONTAGES, tuh_electrode
+from biosig.signal.preprocessing import (
+    BipolarMontage,
+    ExtendEdges,
+    FFTResample,
+    FIRBandpass,
+    FIRNotch,
+)
+from biosig.signal.recording import Annotations, Recording
+from biosig.signal.windows import EventWindows
 
-__all__ = ["TUEV", "TUEV_CLASSES", "TUEVWindows", "read_rec"]
+__all__ = ["TUEV", "TUEV_CLASSES", "TUEVWindows"]
 
 #: Class names in label order (.rec label 1..6 -> 0..5).
 TUEV_CLASSES = ["spsw", "gped", "pled", "eyem", "artf", "bckg"]
 _EDGES = ("tile", "pad", "drop")
 
 
-def read_rec(path: str | os.PathLike, n_channels: int = 22) -> np.ndarray:
-    """Parse a TUEV ``.rec`` file into an ``(n, 4)`` float array ``channel, start, stop, label``.
+def __getattr__(name):  # deprecated alias: the .rec parser moved to biosig.io.rec
+    import biosig.io.rec as rec
+    from biosig._deprecation import moved
 
-    Raises :class:`InvalidFileError` naming the file and row (1-based) for a malformed row, a
-    channel outside ``0..n_channels-1``, ``stop <= start`` or a label outside 1..6.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidFileError(path, "annotation (.rec) file missing")
-    rows = []
-    for i, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
-        s = line.strip()
-        if not s:
-            continue
-        parts = [p.strip() for p in s.split(",")]
-        if len(parts) != 4:
-            raise InvalidFileError(path, f"row {i}: expected 4 fields 'channel,start,stop,label', got {s!r}")
-        try:
-            ch, start, stop, lab = int(float(parts[0])), float(parts[1]), float(parts[2]), float(parts[3])
-        except ValueError:
-            raise InvalidFileError(path, f"row {i}: non-numeric field in {s!r}") from None
-        if not np.isfinite(lab) or lab != int(lab) or not 1 <= int(lab) <= 6:
-            raise InvalidFileError(path, f"row {i}: unknown label {parts[3]!r} (TUEV labels are 1..6 = "
-                                         "SPSW, GPED, PLED, EYEM, ARTF, BCKG)")
-        if not 0 <= ch < n_channels:
-            raise InvalidFileError(path, f"row {i}: channel {ch} outside the {n_channels}-channel montage")
-        if not (np.isfinite(start) and np.isfinite(stop)) or start < 0 or stop <= start:
-            raise InvalidFileError(path, f"row {i}: bad event times start={start}, stop={stop}")
-        rows.append((ch, start, stop, int(lab)))
-    return np.array(rows, dtype=np.float64).reshape(-1, 4)
+    return moved(__name__, name, rec, ("read_rec",))
 
 
 class TUEV(DatasetSource):
     """TUEV event windows: TCP bipolar EEG (µV) at 200 Hz, 6 classes, one window per event.
+
+    :meth:`load` gives the raw referential EEG; :meth:`default_preprocessing` lists the steps
+    (filters, resampling, montage, edges) that the window cache applies.
 
     Parameters
     ----------
@@ -121,8 +107,10 @@ class TUEV(DatasetSource):
         seed: int = 4523,
     ):
         root = dataset_root(path, "tuev", "v2.0.1")
-        how = ("TUEV is licensed (TUH data-use agreement): request it at "
-               "https://isip.piconepress.com/projects/nedc/html/tuh_eeg/ and pass its folder as path=.")
+        how = (
+            "TUEV is licensed (TUH data-use agreement): request it at "
+            "https://isip.piconepress.com/projects/nedc/html/tuh_eeg/ and pass its folder as path=."
+        )
         require_dir(root, "TUEV", how)
         self.root = root / "edf" if (root / "edf").is_dir() else root
         self.splits = list(splits)
@@ -161,9 +149,16 @@ class TUEV(DatasetSource):
                 if not rec_file.is_file():
                     raise InvalidFileError(rec_file, f"annotation file for {edf.name} missing")
                 rel = edf.relative_to(self.root).with_suffix("")
-                out.append({"record": rel.as_posix(), "subject": self._subject(edf), "session": "1",
-                            "official_split": part, "split": "test" if part == "eval" else "train",
-                            "path": rel.as_posix() + ".edf"})
+                out.append(
+                    {
+                        "record": rel.as_posix(),
+                        "subject": self._subject(edf),
+                        "session": "1",
+                        "official_split": part,
+                        "split": "test" if part == "eval" else "train",
+                        "path": rel.as_posix() + ".edf",
+                    }
+                )
         train_subjects = [r["subject"] for r in out if r["official_split"] == "train"]
         val = split_subjects(train_subjects, self.val_fraction, self.seed)
         for r in out:
@@ -176,19 +171,25 @@ class TUEV(DatasetSource):
         recs = self.records()
         files = [r["path"] for r in recs] + [r["path"][:-4] + ".rec" for r in recs]
         return {
-            "name": self.name, "version": self.version, "splits": self.splits, "montage": self.montage,
-            "bandpass": self.bandpass, "notch": self.notch, "sfreq": self.sfreq, "edge": self.edge,
-            "val_fraction": self.val_fraction, "seed": self.seed,
+            "name": self.name,
+            "version": self.version,
+            "splits": self.splits,
+            "montage": self.montage,
+            "bandpass": self.bandpass,
+            "notch": self.notch,
+            "sfreq": self.sfreq,
+            "edge": self.edge,
+            "val_fraction": self.val_fraction,
+            "seed": self.seed,
             "files": file_manifest(self.root, files),
         }
 
     # ------------------------------------------------------------------ signals
     def load(self, ref: dict) -> Recording:
-        """One EDF preprocessed as configured, in the TCP montage (µV), with one annotation per
-        ``.rec`` row (onset = window start + 2 s, description = class name)."""
-        import mne
-
-        from biosig.io import read_edf
+        """One EDF, unfiltered: the referential electrodes the montage needs (µV, named ``FP1``...
+        after their ``EEG FP1-REF`` labels) with one annotation per ``.rec`` row (onset = window
+        anchor = event centre - 0.5 s, description = class name; ``meta["event_channels"]``)."""
+        from biosig.io import read_edf, read_rec
 
         edf = self.root / ref["path"]
         rows = read_rec(edf.with_suffix(".rec"), n_channels=22)
@@ -198,53 +199,43 @@ class TUEV(DatasetSource):
             if stop > duration + 1e-6:
                 raise InvalidFileError(
                     edf.with_suffix(".rec"),
-                    f"row {i}: event {start:g}-{stop:g} s ends after the recording ({duration:g} s of {edf.name})",
+                    f"row {i}: event {start:g}-{stop:g} s ends after the recording "
+                    f"({duration:g} s of {edf.name})",
                 )
-        electrodes, idx = [], []
-        for j, name in enumerate(raw.ch_names):
+        needed = {e for p in MONTAGES[self.montage] for e in p}
+        picked: dict[str, str] = {}  # electrode -> channel label (first occurrence)
+        for name in raw.ch_names:
             e = tuh_electrode(name)
-            if e is not None and e not in electrodes:
-                electrodes.append(e)
-                idx.append(j)
-        needed = sorted({e for p in MONTAGES[self.montage] for e in p})
-        keep = [k for k, e in enumerate(electrodes) if e in needed]
-        data = raw.data[[idx[k] for k in keep]].astype(np.float64)
-        electrodes = [electrodes[k] for k in keep]
-        missing = sorted(set(needed) - set(electrodes))
+            if e in needed and e not in picked:
+                picked[e] = name
+        missing = sorted(needed - set(picked))
         if missing:
-            raise InvalidFileError(edf, f"lacks 'EEG XX-REF' channels {missing} needed by montage {self.montage!r}")
-        fs = raw.sfreq
-        with mne.utils.use_log_level("error"):
-            if self.bandpass is not None:
-                if self.bandpass[1] >= fs / 2:
-                    raise ConfigError(f"bandpass high {self.bandpass[1]} Hz is not below Nyquist of {edf.name} ({fs / 2} Hz)")
-                data = mne.filter.filter_data(data, fs, self.bandpass[0], self.bandpass[1], verbose="error")
-            if self.notch is not None:
-                data = mne.filter.notch_filter(data, fs, self.notch, verbose="error")
-            if abs(fs - self.sfreq) > 1e-9:
-                data = mne.filter.resample(data, up=self.sfreq, down=fs, npad=100, verbose="error")
-        bip = apply_bipolar(data, electrodes, self.montage, source=edf.name)
-        n = bip.shape[1]
-        offset = 0.0
-        if self.edge == "tile":
-            bip = np.concatenate([bip, bip, bip], axis=1)
-            offset = n / self.sfreq
-        elif self.edge == "pad":
-            pad = int(np.ceil(2.5 * self.sfreq)) + 1
-            bip = np.pad(bip, ((0, 0), (pad, pad)))
-            offset = pad / self.sfreq
+            raise InvalidFileError(
+                edf, f"lacks 'EEG XX-REF' channels {missing} needed by montage {self.montage!r}"
+            )
+        rec = raw.pick(list(picked.values()))
+        rec = rec.copy(ch_names=list(picked), ch_types=["eeg"] * len(picked))
         # window [start - 2, stop + 2] for 1-s events; centred on the event otherwise
-        onsets = (rows[:, 1] + rows[:, 2]) / 2 - 0.5 + offset
-        names = [TUEV_CLASSES[int(lab) - 1] for lab in rows[:, 3]]
-        names_bip = bipolar_names(self.montage)
-        return Recording(
-            data=bip.astype(np.float32), sfreq=self.sfreq, ch_names=names_bip,
-            ch_types=["eeg"] * len(names_bip), units=["uV"] * len(names_bip),
-            annotations=Annotations.from_lists(onsets, rows[:, 2] - rows[:, 1], names),
-            meta={"format": raw.meta.get("format", "EDF"), "source": edf.name, "dataset": self.name,
-                  "event_channels": rows[:, 0].astype(int).tolist(), "edge": self.edge,
-                  "edge_offset_s": offset, "n_times_original": n},
+        rec.annotations = Annotations.from_lists(
+            (rows[:, 1] + rows[:, 2]) / 2 - 0.5,
+            rows[:, 2] - rows[:, 1],
+            [TUEV_CLASSES[int(lab) - 1] for lab in rows[:, 3]],
         )
+        rec.meta.update({"dataset": self.name, "event_channels": rows[:, 0].astype(int).tolist()})
+        return rec
+
+    def default_preprocessing(self) -> list:
+        """The configured filters (MNE FIR band-pass, notch), FFT resampling to ``sfreq``, the
+        bipolar ``montage`` and the ``edge`` handling, in that order."""
+        steps = []
+        if self.bandpass is not None:
+            steps.append(FIRBandpass(*self.bandpass))
+        if self.notch is not None:
+            steps.append(FIRNotch(self.notch))
+        steps += [FFTResample(self.sfreq, npad=100), BipolarMontage(montage=self.montage)]
+        if self.edge != "drop":
+            steps.append(ExtendEdges(self.edge, pad=2.5))
+        return steps
 
     def default_windows(self):
         return TUEVWindows(tmin=-2.0, tmax=3.0, mapping={c: i for i, c in enumerate(self.classes)})
@@ -261,18 +252,6 @@ class TUEVWindows(EventWindows):
     def params(self) -> dict:
         return {**super().params(), "windower": "TUEVWindows"}
 
-    def __call__(self, rec: Recording, ref: dict):
-        n = self.n_times(rec.sfreq)
-        chans = rec.meta.get("event_channels") or [-1] * len(rec.annotations)
-        shift = float(rec.meta.get("edge_offset_s", 0.0))  # report onsets in the original time axis
-        rows, skipped = [], 0
-        for onset, desc, ch in zip(rec.annotations.onset, rec.annotations.description, chans):
-            if desc not in self.mapping:
-                continue
-            start = int(round((onset + self.tmin) * rec.sfreq))
-            if start < 0 or start + n > rec.n_times:
-                skipped += 1
-                continue
-            rows.append({"start": start, "label": int(self.mapping[desc]), "onset": float(onset) - shift,
-                         "event": str(desc), "channel": int(ch)})
-        return rows, skipped
+    def event_fields(self, rec: Recording, k: int) -> dict:
+        chans = rec.meta.get("event_channels")
+        return {"channel": int(chans[k]) if chans else -1}

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from biosig.datasets._common import canonical_lead, file_manifest
-from biosig.errors import ConfigError, InvalidFileError
+from biosig.datasets._common import file_manifest
 from biosig.datasets.base import DatasetSource
-from biosig.io.recording import Annotations, Recording
+from biosig.errors import ConfigError, InvalidFileError
+from biosig.signal.ecg_leads import canonical_lead
+from biosig.signal.recording import Annotations, Recording
 
 __all__ = ["WFDBRecords", "AAMI_CLASSES"]
 
@@ -74,11 +75,15 @@ class WFDBRecords(DatasetSource):
         if beat_classes == "aami":
             beat_classes = dict(AAMI_CLASSES)
         elif isinstance(beat_classes, str):
-            raise ConfigError(f"beat_classes must be None, 'aami' or a mapping, got {beat_classes!r}")
+            raise ConfigError(
+                f"beat_classes must be None, 'aami' or a mapping, got {beat_classes!r}"
+            )
         self.beat_classes = None if beat_classes is None else dict(beat_classes)
         if self.beat_classes is not None and annotator is None:
             raise ConfigError("beat_classes needs an annotator (e.g. 'atr')")
-        self.classes = [] if self.beat_classes is None else list(dict.fromkeys(self.beat_classes.values()))
+        self.classes = (
+            [] if self.beat_classes is None else list(dict.fromkeys(self.beat_classes.values()))
+        )
         self.beat_window = (float(beat_window[0]), float(beat_window[1]))
         self.window = float(window)
         self._records: list[dict] | None = None
@@ -88,12 +93,17 @@ class WFDBRecords(DatasetSource):
             return [self._single]
         listing = self.root / "RECORDS"
         if listing.is_file():
-            names = [ln.strip().rstrip("/") for ln in listing.read_text().splitlines() if ln.strip()]
+            names = [
+                ln.strip().rstrip("/") for ln in listing.read_text().splitlines() if ln.strip()
+            ]
             missing = [n for n in names if not (self.root / f"{n}.hea").is_file()]
             if missing:
                 raise InvalidFileError(listing, f"lists records without a header: {missing[:5]}")
             return names
-        names = [h.relative_to(self.root).with_suffix("").as_posix() for h in sorted(self.root.rglob("*.hea"))]
+        names = [
+            h.relative_to(self.root).with_suffix("").as_posix()
+            for h in sorted(self.root.rglob("*.hea"))
+        ]
         if not names:
             raise InvalidFileError(self.root, "no WFDB headers (*.hea) found")
         return names
@@ -103,7 +113,9 @@ class WFDBRecords(DatasetSource):
             out = []
             for n in self._names():
                 parts = n.split("/")
-                out.append({"record": n, "subject": parts[0] if len(parts) > 1 else n, "session": "1"})
+                out.append(
+                    {"record": n, "subject": parts[0] if len(parts) > 1 else n, "session": "1"}
+                )
             self._records = out
         return self._records
 
@@ -112,9 +124,14 @@ class WFDBRecords(DatasetSource):
         files = [f"{n}.hea" for n in names]
         if self.annotator:
             files += [f"{n}.{self.annotator}" for n in names]
-        return {"name": self.name, "version": self.version, "channels": self.channels,
-                "annotator": self.annotator, "beat_classes": self.beat_classes,
-                "files": file_manifest(self.root, files)}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "channels": self.channels,
+            "annotator": self.annotator,
+            "beat_classes": self.beat_classes,
+            "files": file_manifest(self.root, files),
+        }
 
     def load(self, ref: dict) -> Recording:
         from biosig.io import read_wfdb
@@ -128,18 +145,23 @@ class WFDBRecords(DatasetSource):
             ann = rec.annotations
             keep = [i for i, d in enumerate(ann.description) if str(d) in self.beat_classes]
             rec.annotations = Annotations.from_lists(
-                ann.onset[keep], ann.duration[keep], [self.beat_classes[str(ann.description[i])] for i in keep]
+                ann.onset[keep],
+                ann.duration[keep],
+                [self.beat_classes[str(ann.description[i])] for i in keep],
             )
         rec.meta.update({"dataset": self.name, "record": ref["record"]})
         return rec
 
     def default_windows(self):
-        from biosig.data.windows import EventWindows, FixedWindows
+        from biosig.signal.windows import EventWindows, FixedWindows
 
         if self.beat_classes is None:
             return FixedWindows(length=self.window, stride=self.window)
-        return EventWindows(tmin=self.beat_window[0], tmax=self.beat_window[1],
-                            mapping={c: i for i, c in enumerate(self.classes)})
+        return EventWindows(
+            tmin=self.beat_window[0],
+            tmax=self.beat_window[1],
+            mapping={c: i for i, c in enumerate(self.classes)},
+        )
 
     def __repr__(self) -> str:
         return f"WFDBRecords(path={os.fspath(self.root)!r}, records={len(self.records())})"

@@ -1,4 +1,9 @@
-"""Format readers and writers. Every reader returns a :class:`Recording`.
+"""Format readers and writers. Every signal reader returns a :class:`Recording`.
+
+Signal files: EDF/EDF+/BDF (:mod:`~biosig.io.edf`), GDF (:mod:`~biosig.io.gdf`; both share the
+MNE reader core in ``_mne``), WFDB (:mod:`~biosig.io.wfdb`), BNCI Horizon ``.mat``
+(:mod:`~biosig.io.bnci`). Annotation and label files: TUEV ``.rec`` (:mod:`~biosig.io.rec`),
+BCI Competition true labels (:func:`read_true_labels`), WFDB header labels.
 
 Signals inside a :class:`Recording` are float32 ``(n_chans, n_times)`` in physical units
 (EEG/EOG/EMG in µV, ECG in mV); ``meta`` holds only non-identifying fields (``format``,
@@ -13,16 +18,20 @@ import os
 
 from biosig.errors import InvalidFileError
 from biosig.io._util import as_path
+from biosig.io.bnci import read_bnci as read_bnci
+from biosig.io.bnci import read_true_labels as read_true_labels
 from biosig.io.edf import read_bdf as read_bdf
 from biosig.io.edf import read_edf as read_edf
 from biosig.io.gdf import read_gdf as read_gdf
-from biosig.io.recording import Annotations as Annotations
-from biosig.io.recording import Recording as Recording
+from biosig.io.rec import read_rec as read_rec
 from biosig.io.wfdb import read_wfdb as read_wfdb
 from biosig.io.wfdb import read_wfdb_header_labels as read_wfdb_header_labels
+from biosig.io.wfdb import scan_wfdb_header as scan_wfdb_header
 from biosig.io.write import write_edf as write_edf
 from biosig.io.write import write_gdf as write_gdf
 from biosig.io.write import write_wfdb as write_wfdb
+from biosig.signal.recording import Annotations as Annotations
+from biosig.signal.recording import Recording as Recording
 
 __all__ = [
     "Annotations",
@@ -30,9 +39,13 @@ __all__ = [
     "read_recording",
     "read_edf",
     "read_bdf",
+    "read_bnci",
     "read_gdf",
+    "read_rec",
+    "read_true_labels",
     "read_wfdb",
     "read_wfdb_header_labels",
+    "scan_wfdb_header",
     "write_edf",
     "write_gdf",
     "write_wfdb",
@@ -64,14 +77,16 @@ def read_recording(path: str | os.PathLike, **kwargs) -> Recording:
         return read_wfdb(p, **kwargs)
     if suffix == ".rec":
         raise InvalidFileError(
-            p, "'.rec' files are event annotations (TUEV), not signals; read the .edf with the "
-            "same name and the .rec with the dataset loader"
+            p,
+            "'.rec' files are event annotations (TUEV), not signals; read the .edf with the "
+            "same name, and the .rec with biosig.io.read_rec",
         )
     if p.with_name(p.name + ".hea").exists():
         return read_wfdb(p, **kwargs)
     if not p.exists():
         raise InvalidFileError(p, "file does not exist (and no WFDB header beside it)")
     raise InvalidFileError(
-        p, f"unknown signal file type {suffix or '(no suffix)'!r}; supported: .edf, .bdf, .gdf, "
-        "WFDB (.hea / record name)"
+        p,
+        f"unknown signal file type {suffix or '(no suffix)'!r}; supported: .edf, .bdf, .gdf, "
+        "WFDB (.hea / record name)",
     )

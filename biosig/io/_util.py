@@ -54,7 +54,9 @@ def wrap_errors(path: Path, what: str) -> Iterator[None]:
     except (KeyboardInterrupt, SystemExit):  # pragma: no cover - never swallow these
         raise
     except MemoryError as err:
-        raise InvalidFileError(path, f"{what} failed: header asks for more memory than available") from err
+        raise InvalidFileError(
+            path, f"{what} failed: header asks for more memory than available"
+        ) from err
     except Exception as err:  # noqa: BLE001 - every parser failure becomes a file error
         msg = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise InvalidFileError(path, f"{what} failed ({type(err).__name__}: {msg[:300]})") from err
@@ -85,8 +87,15 @@ VOLT_FACTORS = {"nV": 1e-9, "uV": 1e-6, "mV": 1e-3, "V": 1.0, "kV": 1e3}
 
 #: Unit inside a ``Recording`` for voltage channels of these types; voltage channels of other
 #: types (misc, resp, bio...) keep the unit of the file.
-TARGET_UNIT = {"ecg": "mV", "eeg": "uV", "eog": "uV", "emg": "uV", "seeg": "uV", "ecog": "uV",
-               "dbs": "uV"}
+TARGET_UNIT = {
+    "ecg": "mV",
+    "eeg": "uV",
+    "eog": "uV",
+    "emg": "uV",
+    "seeg": "uV",
+    "ecog": "uV",
+    "dbs": "uV",
+}
 
 
 def norm_unit(unit: str) -> str:
@@ -124,9 +133,22 @@ def convert_factor(from_unit: str, to_unit: str) -> float:
 
 #: EDF+ label prefixes (``"EEG Fp1-Ref"``) -> channel type, as in the EDF+ specification / MNE.
 PREFIX_TYPES = {
-    "EEG": "eeg", "SEEG": "seeg", "ECOG": "ecog", "DBS": "dbs", "EOG": "eog", "ECG": "ecg",
-    "EKG": "ecg", "EMG": "emg", "BIO": "bio", "RESP": "resp", "TEMP": "temperature",
-    "MISC": "misc", "SAO2": "bio", "SPO2": "bio", "STIM": "stim", "POL": "misc",
+    "EEG": "eeg",
+    "SEEG": "seeg",
+    "ECOG": "ecog",
+    "DBS": "dbs",
+    "EOG": "eog",
+    "ECG": "ecg",
+    "EKG": "ecg",
+    "EMG": "emg",
+    "BIO": "bio",
+    "RESP": "resp",
+    "TEMP": "temperature",
+    "MISC": "misc",
+    "SAO2": "bio",
+    "SPO2": "bio",
+    "STIM": "stim",
+    "POL": "misc",
 }
 
 _ECG_LEAD = re.compile(

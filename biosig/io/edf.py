@@ -20,18 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from biosig.errors import ChannelError, InvalidFileError
-from biosig.io._util import (
-    as_path,
-    check_file,
-    count_nonfinite,
-    norm_unit,
-    quiet_mne,
-    resolve_ch_types,
-    to_target_units,
-    wrap_errors,
-)
-from biosig.io.recording import Annotations, Recording
+from biosig.errors import InvalidFileError
+from biosig.io._mne import build_recording, check_shape, pick, read_samples, undo_scaling
+from biosig.io._util import as_path, check_file, norm_unit
+from biosig.signal.recording import Recording
 
 __all__ = ["read_edf", "read_bdf"]
 
@@ -84,9 +76,13 @@ def _num(raw: bytes, path: Path, name: str, kind=float):
         try:  # some writers put "1.0" into integer fields
             as_float = float(text)
         except ValueError:
-            raise InvalidFileError(path, f"header field {name!r} is not a number: {text!r}") from None
+            raise InvalidFileError(
+                path, f"header field {name!r} is not a number: {text!r}"
+            ) from None
         if kind is float or as_float != int(as_float):
-            raise InvalidFileError(path, f"header field {name!r} is not an integer: {text!r}") from None
+            raise InvalidFileError(
+                path, f"header field {name!r} is not an integer: {text!r}"
+            ) from None
         value = int(as_float)
     if kind is float and not np.isfinite(value):
         raise InvalidFileError(path, f"header field {name!r} is not finite: {text!r}")
@@ -135,7 +131,7 @@ def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
 
     def chunk(offset: int, width: int) -> list[bytes]:
         base = offset * ns
-        return [var[base + i * width: base + (i + 1) * width] for i in range(ns)]
+        return [var[base + i * width : base + (i + 1) * width] for i in range(ns)]
 
     # offsets (in units of ns bytes) of each per-signal field
     labels = [_field(b, path, "label") for b in chunk(0, 16)]
@@ -155,17 +151,31 @@ def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
         bad = [labels[i] for i in np.flatnonzero(nsamp <= 0)]
         raise InvalidFileError(path, f"signals {bad} declare no samples per data record")
     hdr = EDFHeader(
-        kind=kind, variant=variant, header_bytes=header_bytes, n_records=n_records,
-        record_duration=duration, labels=labels, units=units, units_raw=units_raw, physical_min=pmin,
-        physical_max=pmax, digital_min=dmin, digital_max=dmax, n_samples=nsamp,
-        sample_bytes=sample_bytes, file_size=size,
+        kind=kind,
+        variant=variant,
+        header_bytes=header_bytes,
+        n_records=n_records,
+        record_duration=duration,
+        labels=labels,
+        units=units,
+        units_raw=units_raw,
+        physical_min=pmin,
+        physical_max=pmax,
+        digital_min=dmin,
+        digital_max=dmax,
+        n_samples=nsamp,
+        sample_bytes=sample_bytes,
+        file_size=size,
     )
     if not hdr.signal_index:
         raise InvalidFileError(path, "file holds only annotation signals, no data")
     for i in hdr.signal_index:
         if dmax[i] <= dmin[i] or pmax[i] == pmin[i]:
-            raise InvalidFileError(path, f"signal {labels[i]!r}: digital range [{dmin[i]:g}, {dmax[i]:g}] "
-                                         f"or physical range [{pmin[i]:g}, {pmax[i]:g}] is empty")
+            raise InvalidFileError(
+                path,
+                f"signal {labels[i]!r}: digital range [{dmin[i]:g}, {dmax[i]:g}] "
+                f"or physical range [{pmin[i]:g}, {pmax[i]:g}] is empty",
+            )
     if duration <= 0:
         raise InvalidFileError(path, f"data record duration is {duration} s (must be > 0)")
     limit = 1 << 24
@@ -248,8 +258,9 @@ def _parse_tal_bytes(raw: bytes, path: Path, k: int, out: TALs) -> float | None:
 
 def _read_tals(path: Path, hdr: EDFHeader) -> TALs:
     """Read every annotation signal of every data record."""
-    mm = np.memmap(path, np.uint8, "r", offset=hdr.header_bytes,
-                   shape=(hdr.n_records, hdr.record_bytes))
+    mm = np.memmap(
+        path, np.uint8, "r", offset=hdr.header_bytes, shape=(hdr.n_records, hdr.record_bytes)
+    )
     out = TALs(np.full(hdr.n_records, np.nan), [], [], [])
     spans = []
     for tal in hdr.tal_index:
@@ -289,13 +300,14 @@ def _layout_discontinuous(
     n_total = int(starts[-1]) + spr
     if n_total > 50 * data.shape[1] + 10**7:
         raise InvalidFileError(
-            path, f"EDF+D record times span {n_total / sfreq:.0f} s for {data.shape[1] / sfreq:.0f} s "
-            "of data; refusing to allocate that much padding"
+            path,
+            f"EDF+D record times span {n_total / sfreq:.0f} s for {data.shape[1] / sfreq:.0f} s "
+            "of data; refusing to allocate that much padding",
         )
     out = np.full((data.shape[0], n_total), np.nan, dtype=data.dtype)
     gaps = []
     for k in range(hdr.n_records):
-        out[:, starts[k]: starts[k] + spr] = data[:, k * spr: (k + 1) * spr]
+        out[:, starts[k] : starts[k] + spr] = data[:, k * spr : (k + 1) * spr]
         if k and starts[k] > starts[k - 1] + spr:
             gap_start = (starts[k - 1] + spr) / sfreq
             gaps.append((gap_start, starts[k] / sfreq - gap_start))
@@ -346,37 +358,19 @@ def read_edf(
     path = as_path(path)
     hdr = parse_edf_header(path)
     reader = mne.io.read_raw_bdf if hdr.kind == "BDF" else mne.io.read_raw_edf
-    with wrap_errors(path, f"reading {hdr.kind} data with MNE"), quiet_mne():
-        if path.suffix.lower() == "." + hdr.kind.lower():
-            raw = reader(path, preload=True, stim_channel=None, verbose="error")
-        else:  # MNE insists on the suffix; a file object bypasses that check
-            with open(path, "rb") as fid:
-                raw = reader(fid, preload=True, stim_channel=None, verbose="error")
-        data = raw.get_data()
-        sfreq = float(raw.info["sfreq"])
-        mne_names = list(raw.ch_names)
-
+    data, sfreq, mne_names = read_samples(path, reader, hdr.kind)
     sig = hdr.signal_index
-    spr_max = int(hdr.n_samples[sig].max())
-    if data.shape != (len(sig), hdr.n_records * spr_max):
-        raise InvalidFileError(
-            path, f"MNE returned data of shape {data.shape}, the header implies "
-            f"{(len(sig), hdr.n_records * spr_max)}"
-        )
-    units = [hdr.units[i] for i in sig]
-    # undo MNE's volt scaling: physical values in the file's unit
-    data /= np.array([_mne_factor(hdr.units_raw[i]) for i in sig])[:, None]
-
-    exclude = set(exclude)
-    keep = [j for j, i in enumerate(sig) if hdr.labels[i] not in exclude and mne_names[j] not in exclude]
-    unknown = exclude - set(mne_names) - {hdr.labels[i] for i in sig}
-    if unknown:
-        raise ChannelError(f"exclude names channels {sorted(unknown)} not in {path.name}")
-    if not keep:
-        raise ChannelError(f"exclude removes every channel of {path.name}")
-    names = [mne_names[j] for j in keep]
-    units = [units[j] for j in keep]
-    data = data[keep]
+    check_shape(path, data, (len(sig), hdr.n_records * int(hdr.n_samples[sig].max())))
+    undo_scaling(data, [_mne_factor(hdr.units_raw[i]) for i in sig])
+    data, names, units, upsampled = pick(
+        path,
+        data,
+        mne_names,
+        [hdr.labels[i] for i in sig],
+        [hdr.units[i] for i in sig],
+        hdr.n_samples[sig],
+        exclude,
+    )
 
     gaps: list[tuple[float, float]] = []
     onset, duration, desc = np.zeros(0), np.zeros(0), []
@@ -390,10 +384,6 @@ def read_edf(
         desc = tals.description
         if hdr.variant.endswith("+D"):
             data, gaps = _layout_discontinuous(path, hdr, data, sfreq, tals.record_onsets)
-    types = resolve_ch_types(names, units, ch_types, default_voltage="eeg", ecg_leads=True, path=path)
-    data, out_units = to_target_units(data, units, types)
-    n_nan, n_inf = count_nonfinite(data)
-
     if gaps:
         onset = np.concatenate([onset, [g[0] for g in gaps]])
         duration = np.concatenate([duration, [g[1] for g in gaps]])
@@ -406,22 +396,11 @@ def read_edf(
         "source": path.name,
         "n_records": hdr.n_records,
         "record_duration": hdr.record_duration,
-        "n_nan": n_nan,
-        "n_inf": n_inf,
         "n_gaps": len(gaps),
         # channels stored at a lower rate than sfreq; MNE resampled them (FFT) to sfreq
-        "upsampled_channels": [names[j] for j, i in enumerate(keep)
-                               if hdr.n_samples[sig[i]] < spr_max],
+        "upsampled_channels": upsampled,
     }
-    return Recording(
-        data=data.astype(np.float32),
-        sfreq=sfreq,
-        ch_names=names,
-        ch_types=types,
-        units=out_units,
-        annotations=Annotations.from_lists(onset, duration, desc),
-        meta=meta,
-    )
+    return build_recording(path, data, sfreq, names, units, ch_types, onset, duration, desc, meta)
 
 
 def read_bdf(path: str | os.PathLike, **kwargs) -> Recording:

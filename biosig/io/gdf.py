@@ -21,26 +21,25 @@ from pathlib import Path
 
 import numpy as np
 
-from biosig.errors import ChannelError, InvalidFileError
-from biosig.io._util import (
-    as_path,
-    check_file,
-    count_nonfinite,
-    norm_unit,
-    quiet_mne,
-    resolve_ch_types,
-    to_target_units,
-    wrap_errors,
-)
-from biosig.io.recording import Annotations, Recording
+from biosig.errors import InvalidFileError
+from biosig.io._mne import build_recording, check_shape, pick, read_samples, undo_scaling
+from biosig.io._util import as_path, check_file, norm_unit
+from biosig.signal.recording import Recording
 
 __all__ = ["read_gdf", "parse_gdf_header", "GDF_TYPES", "unit_from_code", "code_from_unit"]
 
 #: GDF data type code -> numpy dtype (little endian), the types MNE reads.
 GDF_TYPES = {
-    1: np.dtype("<i1"), 2: np.dtype("<u1"), 3: np.dtype("<i2"), 4: np.dtype("<u2"),
-    5: np.dtype("<i4"), 6: np.dtype("<u4"), 7: np.dtype("<i8"), 8: np.dtype("<u8"),
-    16: np.dtype("<f4"), 17: np.dtype("<f8"),
+    1: np.dtype("<i1"),
+    2: np.dtype("<u1"),
+    3: np.dtype("<i2"),
+    4: np.dtype("<u2"),
+    5: np.dtype("<i4"),
+    6: np.dtype("<u4"),
+    7: np.dtype("<i8"),
+    8: np.dtype("<u8"),
+    16: np.dtype("<f4"),
+    17: np.dtype("<f8"),
 }
 
 # GDF 2.x physical dimension codes (ISO/IEEE 11073-10101 "units.csv" of the GDF spec):
@@ -102,7 +101,9 @@ class GDFHeader:
 
     @property
     def record_bytes(self) -> int:
-        return int(sum(GDF_TYPES[int(t)].itemsize * int(n) for t, n in zip(self.types, self.n_samples)))
+        return int(
+            sum(GDF_TYPES[int(t)].itemsize * int(n) for t, n in zip(self.types, self.n_samples))
+        )
 
     @property
     def data_end(self) -> int:
@@ -126,7 +127,11 @@ def parse_gdf_header(path: str | os.PathLike) -> GDFHeader:
         fixed = fid.read(256)
         vstr = fixed[:8].decode("latin-1")
         if not vstr.startswith("GDF "):
-            hint = " (this looks like an EDF/BDF file)" if fixed[:8] in (b"0       ", b"\xffBIOSEMI") else ""
+            hint = (
+                " (this looks like an EDF/BDF file)"
+                if fixed[:8] in (b"0       ", b"\xffBIOSEMI")
+                else ""
+            )
             raise InvalidFileError(path, f"not a GDF file: version field is {fixed[:8]!r}{hint}")
         try:
             version = float(vstr[4:])
@@ -169,7 +174,7 @@ def parse_gdf_header(path: str | os.PathLike) -> GDFHeader:
 
     def col(offset: int, width: int) -> list[bytes]:
         base = offset * ns
-        return [var[base + i * width: base + (i + 1) * width] for i in range(ns)]
+        return [var[base + i * width : base + (i + 1) * width] for i in range(ns)]
 
     def arr(offset: int, dtype: str) -> np.ndarray:
         return np.frombuffer(var, dtype=dtype, count=ns, offset=offset * ns)
@@ -192,20 +197,33 @@ def parse_gdf_header(path: str | os.PathLike) -> GDFHeader:
     if bad_types:
         raise InvalidFileError(path, f"unsupported GDF data type code(s) {bad_types}")
     if len({GDF_TYPES[int(t)].itemsize for t in types}) > 1:
-        raise InvalidFileError(path, "channels use data types of different sizes; MNE cannot read that")
+        raise InvalidFileError(
+            path, "channels use data types of different sizes; MNE cannot read that"
+        )
     if np.any(n_samples <= 0) or np.any(n_samples > 1 << 24):
         raise InvalidFileError(path, f"implausible samples per record {n_samples.tolist()}")
     if num == 0 or den == 0:
         raise InvalidFileError(path, f"data record duration {num}/{den} s is not positive")
     hdr = GDFHeader(
-        version=version, version_str=vstr.strip(), header_bytes=header_bytes,
-        n_records=n_records, record_duration=num / den, labels=labels, units=units,
-        units_raw=units_raw, unit_codes=codes, n_samples=n_samples, types=types, file_size=size,
+        version=version,
+        version_str=vstr.strip(),
+        header_bytes=header_bytes,
+        n_records=n_records,
+        record_duration=num / den,
+        labels=labels,
+        units=units,
+        units_raw=units_raw,
+        unit_codes=codes,
+        n_samples=n_samples,
+        types=types,
+        file_size=size,
     )
     available = (size - header_bytes) // hdr.record_bytes
     if n_records <= 0:
         raise InvalidFileError(
-            path, f"header declares {n_records} data records (the file holds {available} complete records)"
+            path,
+            f"header declares {n_records} data records (the file holds {available} complete "
+            "records)",
         )
     if available < n_records:
         raise InvalidFileError(
@@ -225,10 +243,14 @@ def _parse_event_table(path: Path, hdr: GDFHeader) -> None:
         fid.seek(hdr.data_end)
         table = fid.read()
     if len(table) < 8:
-        raise InvalidFileError(path, f"event table is truncated ({len(table)} bytes after the data, need 8)")
+        raise InvalidFileError(
+            path, f"event table is truncated ({len(table)} bytes after the data, need 8)"
+        )
     mode = table[0]
     if mode not in (1, 3):
-        raise InvalidFileError(path, f"event table mode {mode} is not supported (GDF defines 1 and 3)")
+        raise InvalidFileError(
+            path, f"event table mode {mode} is not supported (GDF defines 1 and 3)"
+        )
     if hdr.version < 1.94:
         sr = table[1] | table[2] << 8 | table[3] << 16
         n = struct.unpack_from("<I", table, 4)[0]
@@ -276,7 +298,8 @@ def read_gdf(
         their file unit. Each event of the GDF
         event table is an annotation with description = the event type code as a string
         (e.g. ``"769"``), onset = (position - 1) / event rate (the table's rate, else
-        ``sfreq``) and duration in s (mode 3; 0 for mode 1 tables). ``meta``: ``format`` (``"GDF 2.20"``),
+        ``sfreq``) and duration in s (mode 3; 0 for mode 1 tables). ``meta``: ``format``
+        (``"GDF 2.20"``),
         ``source``, ``n_events``, ``event_mode``, ``n_nan``, ``n_inf``,
         ``upsampled_channels``.
 
@@ -289,66 +312,40 @@ def read_gdf(
 
     path = as_path(path)
     hdr = parse_gdf_header(path)
-    n_times_expected = hdr.n_records * int(hdr.n_samples.max())
-    with wrap_errors(path, "reading GDF data with MNE"), quiet_mne():
-        if hdr.version < 1.9 and hdr.file_size == hdr.data_end:
-            # MNE 1.13 fails on a GDF 1.x file that ends without an event table (IndexError
-            # reading the mode byte); hand it the same bytes plus an empty mode-1 table.
-            blob = io.BytesIO(path.read_bytes() + bytes([1, 0, 0, 0, 0, 0, 0, 0]))
-            raw = mne.io.read_raw_gdf(blob, preload=True, stim_channel=None, verbose="error")
-        elif path.suffix.lower() == ".gdf":
-            raw = mne.io.read_raw_gdf(path, preload=True, stim_channel=None, verbose="error")
-        else:  # MNE insists on the suffix; a file object bypasses that check
-            with open(path, "rb") as fid:
-                raw = mne.io.read_raw_gdf(fid, preload=True, stim_channel=None, verbose="error")
-        data = raw.get_data()
-        sfreq = float(raw.info["sfreq"])
-        mne_names = list(raw.ch_names)
-    if data.shape != (len(hdr.labels), n_times_expected):
-        raise InvalidFileError(
-            path, f"MNE returned data of shape {data.shape}, header implies "
-            f"{(len(hdr.labels), n_times_expected)}"
-        )
+    patched = None
+    if hdr.version < 1.9 and hdr.file_size == hdr.data_end:
+        # MNE 1.13 fails on a GDF 1.x file that ends without an event table (IndexError
+        # reading the mode byte); hand it the same bytes plus an empty mode-1 table.
+        patched = io.BytesIO(path.read_bytes() + bytes([1, 0, 0, 0, 0, 0, 0, 0]))
+    data, sfreq, mne_names = read_samples(path, mne.io.read_raw_gdf, "GDF", source=patched)
+    check_shape(path, data, (len(hdr.labels), hdr.n_records * int(hdr.n_samples.max())))
+    undo_scaling(
+        data, [_mne_factor(hdr.version, r, c) for r, c in zip(hdr.units_raw, hdr.unit_codes)]
+    )
+    data, names, units, upsampled = pick(
+        path, data, mne_names, hdr.labels, hdr.units, hdr.n_samples, exclude
+    )
     # Annotations from the event table parsed above: positions are 1-based samples at the
     # event rate (MNE assumes the signal rate); mode 1 events have no duration. Events after
     # the end of the data are kept (MNE drops them).
     ev_fs = hdr.event_sfreq if hdr.event_sfreq > 0 else sfreq
-    onset = (hdr.events_pos - 1) / ev_fs
-    duration = hdr.events_dur / ev_fs
-    desc = [str(int(t)) for t in hdr.events_typ]
-    units = list(hdr.units)
-    factors = [_mne_factor(hdr.version, r, c) for r, c in zip(hdr.units_raw, hdr.unit_codes)]
-    data /= np.array(factors)[:, None]
-
-    exclude = set(exclude)
-    keep = [i for i, n in enumerate(mne_names) if n not in exclude and hdr.labels[i] not in exclude]
-    unknown = exclude - set(mne_names) - set(hdr.labels)
-    if unknown:
-        raise ChannelError(f"exclude names channels {sorted(unknown)} not in {path.name}")
-    if not keep:
-        raise ChannelError(f"exclude removes every channel of {path.name}")
-    names = [mne_names[i] for i in keep]
-    units = [units[i] for i in keep]
-    data = data[keep]
-    types = resolve_ch_types(names, units, ch_types, default_voltage="eeg", ecg_leads=True, path=path)
-    data, out_units = to_target_units(data, units, types)
-    n_nan, n_inf = count_nonfinite(data)
     meta = {
         "format": hdr.version_str,
         "source": path.name,
         "n_events": int(len(hdr.events_typ)),
         "event_mode": hdr.event_mode,
         # channels stored at a lower rate than sfreq; MNE resampled them to sfreq
-        "upsampled_channels": [mne_names[i] for i in keep if hdr.n_samples[i] < hdr.n_samples.max()],
-        "n_nan": n_nan,
-        "n_inf": n_inf,
+        "upsampled_channels": upsampled,
     }
-    return Recording(
-        data=data.astype(np.float32),
-        sfreq=sfreq,
-        ch_names=names,
-        ch_types=types,
-        units=out_units,
-        annotations=Annotations.from_lists(onset, duration, desc),
-        meta=meta,
+    return build_recording(
+        path,
+        data,
+        sfreq,
+        names,
+        units,
+        ch_types,
+        (hdr.events_pos - 1) / ev_fs,
+        hdr.events_dur / ev_fs,
+        [str(int(t)) for t in hdr.events_typ],
+        meta,
     )

@@ -9,7 +9,8 @@ samples the header declares. WFDB invalid samples read back as NaN and are count
 Header comments can hold identifying or clinical free text (PTB's clinical summary, MIT-BIH's
 age/sex/medication line); they never reach :attr:`Recording.meta`. Dataset loaders that need
 the labels a database publishes in its headers (PhysioNet/CinC ``# Dx:``, ``# Age:``,
-``# Sex:``) call :func:`read_wfdb_header_labels`.
+``# Sex:``) call :func:`read_wfdb_header_labels`, or :func:`scan_wfdb_header` to index
+thousands of records quickly.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from biosig.io._util import (
     to_target_units,
     wrap_errors,
 )
-from biosig.io.recording import Annotations, Recording
+from biosig.signal.recording import Annotations, Recording
 
 __all__ = ["read_wfdb", "read_wfdb_header_labels", "wfdb_record_base"]
 
@@ -71,7 +72,9 @@ def _read_header(base: Path):
     with wrap_errors(hea, "parsing the WFDB header"), quiet_wfdb():
         header = wfdb.rdheader(str(base))
     if getattr(header, "n_seg", None):
-        raise InvalidFileError(hea, "multi-segment WFDB records are not supported; read each segment")
+        raise InvalidFileError(
+            hea, "multi-segment WFDB records are not supported; read each segment"
+        )
     if not header.n_sig:
         raise InvalidFileError(hea, "header declares no signals")
     if header.fs is None or not float(header.fs) > 0:
@@ -123,7 +126,9 @@ def _select(header, channels, hea: Path) -> list[int]:
     for c in channels:
         if isinstance(c, (int, np.integer)):
             if not 0 <= int(c) < header.n_sig:
-                raise ChannelError(f"channel index {c} out of range for {hea.name} ({header.n_sig} signals)")
+                raise ChannelError(
+                    f"channel index {c} out of range for {hea.name} ({header.n_sig} signals)"
+                )
             idx.append(int(c))
         else:
             if c not in header.sig_name:
@@ -197,7 +202,9 @@ def read_wfdb(
         data = np.stack([s[: n_frames * k] for s in signals])
         sfreq = fs * k
     elif multi_rate == "smooth":
-        data = np.stack([s[: n_frames * k].reshape(n_frames, k).mean(axis=1) for s, k in zip(signals, spf)])
+        data = np.stack(
+            [s[: n_frames * k].reshape(n_frames, k).mean(axis=1) for s, k in zip(signals, spf)]
+        )
         sfreq = fs
     else:
         kmax = max(spf)
@@ -208,7 +215,9 @@ def read_wfdb(
 
     names = [str(n) for n in rec.sig_name]
     units_in = [norm_unit(u) if u else "mV" for u in rec.units]
-    types = resolve_ch_types(names, units_in, ch_types, default_voltage="ecg", ecg_leads=True, path=hea)
+    types = resolve_ch_types(
+        names, units_in, ch_types, default_voltage="ecg", ecg_leads=True, path=hea
+    )
     data, units = to_target_units(data, units_in, types)
     n_nan, n_inf = count_nonfinite(data)
 
@@ -254,7 +263,7 @@ def _check_definition_notes(ann_path: Path) -> None:
     raw = ann_path.read_bytes()
     n_fs = 0
     for m in re.finditer(rb"## ", raw):
-        tail = raw[m.start(): m.start() + 40]
+        tail = raw[m.start() : m.start() + 40]
         kind = next((i for i, rx in enumerate(_NOTE_OK) if rx.match(tail)), None)
         if kind is None:
             raise InvalidFileError(
@@ -278,7 +287,9 @@ def _read_annotations(base: Path, ann_path: Path, ext: str, frame_fs: float) -> 
         symbols = list(ann.symbol or [])
         aux = list(ann.aux_note or [""] * len(symbols))
     if len(symbols) != len(sample):
-        raise InvalidFileError(ann_path, f"{len(sample)} annotation times but {len(symbols)} symbols")
+        raise InvalidFileError(
+            ann_path, f"{len(sample)} annotation times but {len(symbols)} symbols"
+        )
     desc = []
     for s, a in zip(symbols, aux):
         a = (a or "").replace("\x00", "").strip()
@@ -292,6 +303,35 @@ _LABEL_KEYS = {
     "sex": "sex",
     "reason for admission": "reason_for_admission",
 }
+
+
+_COMMENT = re.compile(r"^\s*([A-Za-z][A-Za-z ()]*?)\s*:\s*(.*)$")
+
+
+def _label_comments(comments) -> dict:
+    """The label keys of ``Key: value`` comment lines (without ``#``): ``dx`` (list of codes),
+    ``age`` (float, None when unknown/NaN), ``sex`` and, where present, ``reason_for_admission``."""
+    out: dict = {"dx": [], "age": None, "sex": None}
+    for line in comments:
+        m = _COMMENT.match(line)
+        if not m:
+            continue
+        key = _LABEL_KEYS.get(m.group(1).strip().lower())
+        value = m.group(2).strip()
+        if key == "dx":
+            out["dx"] = [c.strip() for c in value.split(",") if c.strip()]
+        elif key == "age":
+            try:
+                age = float(value)
+                out["age"] = age if np.isfinite(age) else None
+            except ValueError:
+                out["age"] = None
+        elif key == "sex":
+            v = value.lower()
+            out["sex"] = {"m": "male", "male": "male", "f": "female", "female": "female"}.get(v)
+        elif key == "reason_for_admission":
+            out[key] = value
+    return out
 
 
 def read_wfdb_header_labels(record_path: str | os.PathLike) -> dict:
@@ -308,24 +348,49 @@ def read_wfdb_header_labels(record_path: str | os.PathLike) -> dict:
     """
     base = wfdb_record_base(record_path)
     hea, header = _read_header(base)
-    out: dict = {"dx": [], "age": None, "sex": None}
-    for line in header.comments or []:
-        m = re.match(r"^\s*([A-Za-z][A-Za-z ()]*?)\s*:\s*(.*)$", line)
-        if not m:
-            continue
-        key = _LABEL_KEYS.get(m.group(1).strip().lower())
-        value = m.group(2).strip()
-        if key == "dx":
-            out["dx"] = [c.strip() for c in value.split(",") if c.strip()]
-        elif key == "age":
-            try:
-                age = float(value)
-                out["age"] = int(age) if np.isfinite(age) else None
-            except ValueError:
-                out["age"] = None
-        elif key == "sex":
-            v = value.lower()
-            out["sex"] = {"m": "male", "male": "male", "f": "female", "female": "female"}.get(v)
-        elif key == "reason_for_admission":
-            out[key] = value
+    out = _label_comments(header.comments or [])
+    out["age"] = None if out["age"] is None else int(out["age"])
     return out
+
+
+def scan_wfdb_header(hea: str | os.PathLike) -> dict:
+    """A fast text scan of a ``.hea`` file for indexing large databases (no wfdb parse).
+
+    Returns ``fs`` (Hz), ``n_samples`` (0 if absent), ``files`` (sorted signal file names),
+    ``sig_names`` (first word of each signal description) and the labels of the comment lines
+    (``dx``, ``age`` as float, ``sex``; see :func:`read_wfdb_header_labels`). Other comments
+    (medication, history, dates) are not read into anything.
+
+    Raises :class:`InvalidFileError` for an unreadable or empty header, a malformed record line
+    or fewer signal lines than declared.
+    """
+    path = Path(hea)
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError as err:
+        raise InvalidFileError(path, f"cannot read header ({err})") from err
+    body = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    if not body:
+        raise InvalidFileError(path, "empty WFDB header")
+    first = body[0].split()
+    try:
+        n_sig = int(first[1])
+        fs = float(first[2].split("/")[0])
+        n_samples = int(first[3]) if len(first) > 3 else 0
+    except (IndexError, ValueError):
+        raise InvalidFileError(path, f"malformed record line {body[0]!r}") from None
+    if n_sig < 1:
+        raise InvalidFileError(path, "header declares no signals")
+    if len(body) < 1 + n_sig:
+        raise InvalidFileError(
+            path, f"header declares {n_sig} signals but has {len(body) - 1} signal lines"
+        )
+    sig_lines = [ln.split() for ln in body[1 : 1 + n_sig]]
+    comments = [ln.strip().lstrip("#") for ln in lines if ln.strip().startswith("#")]
+    return {
+        "fs": fs,
+        "n_samples": n_samples,
+        "files": sorted({s[0] for s in sig_lines}),
+        "sig_names": [s[8] if len(s) > 8 else "" for s in sig_lines],
+        **_label_comments(comments),
+    }

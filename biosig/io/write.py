@@ -22,7 +22,7 @@ import numpy as np
 from biosig.errors import BiosigError, InvalidFileError
 from biosig.io._util import as_path, norm_unit, quiet_wfdb
 from biosig.io.gdf import code_from_unit
-from biosig.io.recording import Recording
+from biosig.signal.recording import Recording
 
 __all__ = ["write_edf", "write_gdf", "write_wfdb", "events_from_annotations"]
 
@@ -45,8 +45,9 @@ def _check_text(path: Path, what: str, values, width: int, fmt: str) -> None:
     for v in values:
         if len(v) > width or not (v.isascii() and v.isprintable()):
             raise InvalidFileError(
-                path, f"{what} {v!r} cannot be stored in {fmt} (printable ASCII, at most {width} "
-                "characters); rename it first"
+                path,
+                f"{what} {v!r} cannot be stored in {fmt} (printable ASCII, at most {width} "
+                "characters); rename it first",
             )
 
 
@@ -86,7 +87,9 @@ def _round_out(v: float, *, floor: bool) -> float:
 # --------------------------------------------------------------------------- EDF
 
 
-def write_edf(path: str | os.PathLike, rec: Recording, *, record_duration: float | None = None) -> Path:
+def write_edf(
+    path: str | os.PathLike, rec: Recording, *, record_duration: float | None = None
+) -> Path:
     """Write ``rec`` as an EDF+C file with its annotations (via ``edfio``).
 
     Parameters
@@ -180,7 +183,9 @@ def _gdf_record_layout(sfreq: float, n_times: int) -> tuple[int, int, int]:
         spr = int(np.gcd(n_times, fs.numerator))
     dur = Fraction(spr) / fs  # seconds per record
     if dur.numerator >= 2**32 or dur.denominator >= 2**32:
-        raise BiosigError(f"sampling rate {sfreq} Hz gives a record duration {dur} GDF cannot store")
+        raise BiosigError(
+            f"sampling rate {sfreq} Hz gives a record duration {dur} GDF cannot store"
+        )
     return spr, dur.numerator, dur.denominator
 
 
@@ -290,11 +295,11 @@ def write_gdf(
     def put_text(offset: int, width: int, i: int, text: str) -> None:
         raw = text.encode("latin-1", "replace")[:width]
         start = offset * ns + i * width
-        var[start: start + width] = raw.ljust(width, b"\x00" if not v1 else b" ")
+        var[start : start + width] = raw.ljust(width, b"\x00" if not v1 else b" ")
 
     def put_arr(offset: int, fmt: str, values) -> None:
         arr = np.asarray(values, dtype=fmt)
-        var[offset * ns: offset * ns + arr.nbytes] = arr.tobytes()
+        var[offset * ns : offset * ns + arr.nbytes] = arr.tobytes()
 
     for i, name in enumerate(rec.ch_names):
         put_text(0, 16, i, name)
@@ -340,8 +345,10 @@ def write_gdf(
     if v1:
         sr = int(round(rec.sfreq))
         if abs(sr - rec.sfreq) > 1e-9 and n_ev:
-            raise BiosigError(f"{path}: GDF 1.x stores an integer event rate; {rec.sfreq} Hz would move "
-                              "the events (write version 2.x)")
+            raise BiosigError(
+                f"{path}: GDF 1.x stores an integer event rate; {rec.sfreq} Hz would move "
+                "the events (write version 2.x)"
+            )
         table[1:4] = sr.to_bytes(3, "little")
         struct.pack_into("<I", table, 4, n_ev)
     else:
@@ -364,6 +371,7 @@ def write_gdf(
 
 
 # --------------------------------------------------------------------------- WFDB
+
 
 #: WFDB annotation symbols that are beat or event codes (written as such); anything else
 #: is written as a comment annotation ('"') with the description in aux_note.

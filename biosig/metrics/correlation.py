@@ -95,7 +95,7 @@ def correlation_report(real, fake, *, sfreq: float, lead_names: Sequence[str] | 
 
     acf_corr = pearson_r(acf_r[..., 1:], acf_f[..., 1:]) if La >= 3 else np.full(real.shape[:2], np.nan)
     if lead_names is None:
-        from biosig.ecg_leads import LEADS
+        from biosig.signal.ecg_leads import LEADS
 
         lead_names = LEADS if real.shape[1] == 12 else [f"ch{i}" for i in range(real.shape[1])]
     return pd.DataFrame({

@@ -316,7 +316,7 @@ def frechet_per_lead(
             f"got {real.shape} and {fake.shape}"
         )
     if lead_names is None:
-        from biosig.ecg_leads import LEADS
+        from biosig.signal.ecg_leads import LEADS
 
         if real.shape[1] != len(LEADS):
             raise ConfigError("give lead_names for a non-12-lead array")

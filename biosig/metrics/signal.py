@@ -119,7 +119,7 @@ def per_lead_table(real, fake, *, lead_names: Sequence[str] | None = None, sfreq
     if real.ndim != 3:
         raise ConfigError(f"expected (n_records, n_leads, n_times), got {real.shape}")
     if lead_names is None:
-        from biosig.ecg_leads import LEADS
+        from biosig.signal.ecg_leads import LEADS
 
         lead_names = LEADS if real.shape[1] == 12 else [f"ch{i}" for i in range(real.shape[1])]
     cols = {

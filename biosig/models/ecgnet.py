@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from biosig.ecg_leads import LEADS, LIMB_COEFFS, derive_limb_leads, lead_index
+from biosig.signal.ecg_leads import LEADS, LIMB_COEFFS, derive_limb_leads, lead_index
 from biosig.errors import ChannelError, ConfigError
 from biosig.models._registry import register_model
 

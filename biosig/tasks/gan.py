@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from biosig.ecg_leads import LEADS, lead_index
+from biosig.signal.ecg_leads import LEADS, lead_index
 from biosig.errors import ConfigError
 from biosig.tasks.base import BiosigTask
 

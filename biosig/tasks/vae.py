@@ -179,7 +179,7 @@ class VAETask(BiosigTask):
         log_image = getattr(self.logger, "log_image", None)
         if add_figure is None and log_image is None:
             return
-        from biosig.anomaly import plot_reconstructions
+        from biosig.viz.reconstruction import plot_reconstructions
 
         was_training = self.net.training
         self.net.eval()

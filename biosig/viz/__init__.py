@@ -1,4 +1,5 @@
-"""Plots: training runs (``training``), 12-lead ECG (``ecg``), scalp topographies (``topomap``).
+"""Plots: training runs (``training``), 12-lead ECG (``ecg``), scalp topographies (``topomap``),
+VAE reconstructions and anomaly screening (``reconstruction``).
 
-Import the submodule you need; each loads matplotlib (and MNE for topomaps) on import.
+Import the submodule you need; each loads matplotlib (and MNE for topomaps) when it draws.
 """

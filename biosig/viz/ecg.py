@@ -13,8 +13,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from biosig.ecg_leads import LEADS, lead_index
 from biosig.errors import ConfigError
+from biosig.signal.ecg_leads import LEADS, lead_index
 
 __all__ = ["plot_12lead", "plot_overlay", "plot_report"]
 
@@ -39,9 +39,17 @@ def _paper_grid(ax, x0, x1, y0, y1):
     ax.hlines(np.arange(y0, y1 + 1e-9, major_v), x0, x1, colors="#e48a8a", linewidth=0.7, zorder=0)
 
 
-def plot_12lead(ecg, sfreq: float, *, generated=None, input_lead: str | None = None,
-                row_height_mv: float = 3.0, rhythm_lead: str = "II", title: str | None = None,
-                dpi: int = 100):
+def plot_12lead(
+    ecg,
+    sfreq: float,
+    *,
+    generated=None,
+    input_lead: str | None = None,
+    row_height_mv: float = 3.0,
+    rhythm_lead: str = "II",
+    title: str | None = None,
+    dpi: int = 100,
+):
     """Clinical 12-lead printout (3 x 4 + rhythm strip) at 25 mm/s and 10 mm/mV.
 
     Parameters
@@ -70,7 +78,9 @@ def plot_12lead(ecg, sfreq: float, *, generated=None, input_lead: str | None = N
     height = n_rows * row_height_mv
     fig_w_mm, fig_h_mm = dur * MM_PER_S + 20, height * MM_PER_MV + 20
     fig = plt.figure(figsize=(fig_w_mm / 25.4, fig_h_mm / 25.4), dpi=dpi)
-    ax = fig.add_axes([10 / fig_w_mm, 10 / fig_h_mm, dur * MM_PER_S / fig_w_mm, height * MM_PER_MV / fig_h_mm])
+    ax = fig.add_axes(
+        [10 / fig_w_mm, 10 / fig_h_mm, dur * MM_PER_S / fig_w_mm, height * MM_PER_MV / fig_h_mm]
+    )
     _paper_grid(ax, 0, dur, 0, height)
     inp = LEADS[lead_index(input_lead)] if input_lead is not None else None
 
@@ -108,8 +118,15 @@ def plot_12lead(ecg, sfreq: float, *, generated=None, input_lead: str | None = N
     return fig
 
 
-def plot_overlay(real, fake, sfreq: float, *, input_lead: str | None = None,
-                 leads: Sequence[str] = LEADS, seconds: float | None = None):
+def plot_overlay(
+    real,
+    fake,
+    sfreq: float,
+    *,
+    input_lead: str | None = None,
+    leads: Sequence[str] = LEADS,
+    seconds: float | None = None,
+):
     """Real (black) vs generated (red) per lead, one panel per lead (6 x 2 for 12 leads)."""
     import matplotlib.pyplot as plt
 
@@ -119,7 +136,9 @@ def plot_overlay(real, fake, sfreq: float, *, input_lead: str | None = None,
     names = [LEADS[lead_index(l)] for l in leads]
     ncol = 2 if len(names) > 6 else 1
     nrow = int(np.ceil(len(names) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(5 * ncol, 1.1 * nrow + 0.6), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(5 * ncol, 1.1 * nrow + 0.6), sharex=True, squeeze=False
+    )
     inp = LEADS[lead_index(input_lead)] if input_lead is not None else None
     for k, name in enumerate(names):
         ax = axes[k % nrow, k // nrow]
@@ -136,8 +155,11 @@ def plot_overlay(real, fake, sfreq: float, *, input_lead: str | None = None,
     return fig
 
 
-def plot_report(tables: Mapping[str, "object"], metrics: Sequence[str] = ("fd_mean", "mse", "pearson_r"),
-                title: str | None = None):
+def plot_report(
+    tables: Mapping[str, "object"],
+    metrics: Sequence[str] = ("fd_mean", "mse", "pearson_r"),
+    title: str | None = None,
+):
     """Grouped bars per lead for each method (e.g. ECGNet vs baselines) and metric.
 
     Parameters
@@ -158,8 +180,15 @@ def plot_report(tables: Mapping[str, "object"], metrics: Sequence[str] = ("fd_me
         for k, name in enumerate(methods):
             df = tables[name]
             if metric not in df.columns:
-                raise ConfigError(f"metric {metric!r} missing from the {name!r} table ({list(df.columns)})")
-            ax.bar(np.arange(len(leads)) + (k - (len(methods) - 1) / 2) * w, df.loc[leads, metric], w, label=name)
+                raise ConfigError(
+                    f"metric {metric!r} missing from the {name!r} table ({list(df.columns)})"
+                )
+            ax.bar(
+                np.arange(len(leads)) + (k - (len(methods) - 1) / 2) * w,
+                df.loc[leads, metric],
+                w,
+                label=name,
+            )
         ax.set_xticks(np.arange(len(leads)), leads, fontsize=7)
         ax.set_title(metric, fontsize=9)
         ax.tick_params(labelsize=7)

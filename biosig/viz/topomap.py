@@ -13,7 +13,9 @@ from biosig.errors import ChannelError, ConfigError
 __all__ = ["class_mean_attention", "plot_topomaps", "plot_channel_attention", "top_channels"]
 
 
-def class_mean_attention(model, x, y, n_classes: int | None = None, batch_size: int = 64) -> np.ndarray:
+def class_mean_attention(
+    model, x, y, n_classes: int | None = None, batch_size: int = 64
+) -> np.ndarray:
     """Mean channel-attention weights per class, ``(n_classes, n_chans)``.
 
     ``model`` is a :class:`~biosig.models.dbconformer.DBConformer` (any module whose
@@ -34,11 +36,13 @@ def class_mean_attention(model, x, y, n_classes: int | None = None, batch_size: 
     weights = []
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
-            out = model(x[i:i + batch_size].to(device), return_attention=True)
+            out = model(x[i : i + batch_size].to(device), return_attention=True)
             attn = out[-1]
             if attn is None:
-                raise ConfigError("the model has no channel attention (channel_attention=False or "
-                                  "branch='temporal')")
+                raise ConfigError(
+                    "the model has no channel attention (channel_attention=False or "
+                    "branch='temporal')"
+                )
             weights.append(attn.cpu().numpy())
     model.train(was_training)
     w = np.concatenate(weights)
@@ -73,10 +77,20 @@ def _info(ch_names, montage: str):
     return info
 
 
-def plot_topomaps(values, ch_names, titles=None, montage: str = "standard_1020", cmap: str = "Reds",
-                  shared_scale: bool = True, axes=None, colorbar_label: str = "", show_names: bool = False,
-                  centered: bool = False):
-    """One topomap per row of ``values`` ``(n_maps, n_chans)`` (or ``(n_chans,)``); returns the figure.
+def plot_topomaps(
+    values,
+    ch_names,
+    titles=None,
+    montage: str = "standard_1020",
+    cmap: str = "Reds",
+    shared_scale: bool = True,
+    axes=None,
+    colorbar_label: str = "",
+    show_names: bool = False,
+    centered: bool = False,
+):
+    """One topomap per row of ``values`` ``(n_maps, n_chans)`` (or ``(n_chans,)``); returns the
+    figure.
 
     ``shared_scale``: one colour scale (and colour bar) for all maps; ``centered``: symmetric
     around 0 (for signed values and a diverging ``cmap``).
@@ -105,8 +119,16 @@ def plot_topomaps(values, ch_names, titles=None, montage: str = "standard_1020",
         vlim = (np.nanmin(values), np.nanmax(values)) if shared_scale else (None, None)
     im = None
     for ax, row, title in zip(axes, values, titles):
-        im, _ = mne.viz.plot_topomap(row, info, axes=ax, show=False, cmap=cmap, vlim=vlim,
-                                     names=list(ch_names) if show_names else None, contours=4)
+        im, _ = mne.viz.plot_topomap(
+            row,
+            info,
+            axes=ax,
+            show=False,
+            cmap=cmap,
+            vlim=vlim,
+            names=list(ch_names) if show_names else None,
+            contours=4,
+        )
         ax.set_title(title, fontsize=10)
     if im is not None and shared_scale:
         cb = fig.colorbar(im, ax=list(axes), shrink=0.7, pad=0.02)
@@ -114,9 +136,16 @@ def plot_topomaps(values, ch_names, titles=None, montage: str = "standard_1020",
     return fig
 
 
-def plot_channel_attention(weights, ch_names, classes=None, normalize: str = "uniform",
-                           montage: str = "standard_1020", cmap: str | None = None, axes=None,
-                           show_names: bool = True):
+def plot_channel_attention(
+    weights,
+    ch_names,
+    classes=None,
+    normalize: str = "uniform",
+    montage: str = "standard_1020",
+    cmap: str | None = None,
+    axes=None,
+    show_names: bool = True,
+):
     """Channel-attention weights per class (``(n_classes, n_chans)``) as scalp maps.
 
     ``normalize="uniform"``: weights as multiples of the uniform weight ``1 / n_chans`` (1 = no
@@ -134,8 +163,21 @@ def plot_channel_attention(weights, ch_names, classes=None, normalize: str = "un
         label, default_cmap = "attention / class mean − 1", "RdBu_r"
     else:
         raise ConfigError(f"normalize must be 'uniform' or 'classes', got {normalize!r}")
-    titles = [str(c) for c in classes] if classes is not None else [f"class {k}" for k in range(len(values))]
+    titles = (
+        [str(c) for c in classes]
+        if classes is not None
+        else [f"class {k}" for k in range(len(values))]
+    )
     if len(titles) != len(values):
         raise ConfigError(f"{len(titles)} class names for {len(values)} weight rows")
-    return plot_topomaps(values, ch_names, titles, montage=montage, cmap=cmap or default_cmap,
-                         axes=axes, colorbar_label=label, show_names=show_names, centered=centered)
+    return plot_topomaps(
+        values,
+        ch_names,
+        titles,
+        montage=montage,
+        cmap=cmap or default_cmap,
+        axes=axes,
+        colorbar_label=label,
+        show_names=show_names,
+        centered=centered,
+    )

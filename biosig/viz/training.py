@@ -12,8 +12,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
-def plot_training_curves(metrics_csv: str | Path, path: str | Path,
-                         metrics: tuple[str, ...] = ("loss", "acc")) -> Path:
+def plot_training_curves(
+    metrics_csv: str | Path, path: str | Path, metrics: tuple[str, ...] = ("loss", "acc")
+) -> Path:
     """Per-epoch train/val curves from a Lightning ``CSVLogger`` ``metrics.csv``."""
     df = pd.read_csv(metrics_csv)
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5))
@@ -33,8 +34,9 @@ def plot_training_curves(metrics_csv: str | Path, path: str | Path,
     return Path(path)
 
 
-def plot_confusion_matrix(cm: np.ndarray, classes: list[str], path: str | Path,
-                          title: str = "test confusion matrix") -> Path:
+def plot_confusion_matrix(
+    cm: np.ndarray, classes: list[str], path: str | Path, title: str = "test confusion matrix"
+) -> Path:
     """Counts with row-normalised colours (rows: true class)."""
     cm = np.asarray(cm)
     norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
@@ -42,8 +44,14 @@ def plot_confusion_matrix(cm: np.ndarray, classes: list[str], path: str | Path,
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
-            ax.text(j, i, f"{cm[i, j]}", ha="center", va="center",
-                    color="white" if norm[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{cm[i, j]}",
+                ha="center",
+                va="center",
+                color="white" if norm[i, j] > 0.5 else "black",
+            )
     ax.set_xticks(range(len(classes)), classes, rotation=30, ha="right")
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted")
@@ -55,10 +63,16 @@ def plot_confusion_matrix(cm: np.ndarray, classes: list[str], path: str | Path,
     return Path(path)
 
 
-def plot_example_windows(X: np.ndarray, y: np.ndarray, ch_names: list[str], classes: list[str],
-                         sfreq: float, path: str | Path,
-                         channels: tuple[str, ...] = ("C3", "Cz", "C4"),
-                         unit: str = "µV") -> Path:
+def plot_example_windows(
+    X: np.ndarray,
+    y: np.ndarray,
+    ch_names: list[str],
+    classes: list[str],
+    sfreq: float,
+    path: str | Path,
+    channels: tuple[str, ...] = ("C3", "Cz", "C4"),
+    unit: str = "µV",
+) -> Path:
     """One example window per class (rows) on a few channels, with the class-mean 8-30 Hz power.
 
     The right column shows, per channel, the mean band power of all windows of each class: on
@@ -69,8 +83,13 @@ def plot_example_windows(X: np.ndarray, y: np.ndarray, ch_names: list[str], clas
     chans = [c for c in channels if c in ch_names] or list(ch_names[:3])
     idx = [ch_names.index(c) for c in chans]
     t = np.arange(X.shape[-1]) / sfreq
-    fig, axes = plt.subplots(len(classes), 2, figsize=(11, 2.2 * len(classes)), squeeze=False,
-                             gridspec_kw={"width_ratios": [3, 1]})
+    fig, axes = plt.subplots(
+        len(classes),
+        2,
+        figsize=(11, 2.2 * len(classes)),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [3, 1]},
+    )
     for k, name in enumerate(classes):
         members = np.flatnonzero(np.asarray(y) == k)
         ax, bx = axes[k]

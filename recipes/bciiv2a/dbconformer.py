@@ -59,13 +59,13 @@ def make_datamodule(args, protocol: str):
     """4-s windows from the cue (1001 samples @ 250 Hz, as MOABB/DBConformer), 22 EEG channels;
     the official CO/CV/LOSO scripts use the first session (T) only."""
     from biosig.data.datamodule import BiosigDataModule
-    from biosig.data.preprocessing import Bandpass
+    from biosig.signal.preprocessing import Bandpass
 
     classes = CLASSES[args.n_classes]
     band = None if args.no_bandpass else tuple(args.bandpass)
     sessions = ["T", "E"] if protocol == "competition" else ["T"]
     if args.data == "synthetic":
-        from biosig.data.windows import EventWindows
+        from biosig.signal.windows import EventWindows
         from biosig.datasets.synthetic import SyntheticMI
 
         source = SyntheticMI(n_subjects=args.n_subjects, n_trials_per_class=args.n_trials_per_class,

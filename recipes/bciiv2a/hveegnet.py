@@ -39,7 +39,7 @@ import numpy as np
 
 from biosig.data.paper_splits import SessionTransfer
 from biosig.data.presets import datamodule_preset
-from biosig.data.preprocessing import PickChannels, Resample
+from biosig.signal.preprocessing import PickChannels, Resample
 from biosig.experiments import ModelSpec, run_experiment
 
 REPORT = ["test_dtw", "test_sdtw", "test_mse", "test_corr", "test_bp_err_alpha",
@@ -90,7 +90,8 @@ def subject_report(run, args, out: Path) -> dict:
     (the best-validation checkpoint, the fold's windows)."""
     import torch
 
-    from biosig.anomaly import plot_worst_trials, score_trials
+    from biosig.analysis.anomaly import score_trials
+    from biosig.viz.reconstruction import plot_worst_trials
     from biosig.metrics.reconstruction import dtw_error, reconstruction_report
 
     dm, fold = run.datamodule, run.fold

@@ -52,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def make_datamodule(args, protocol: str):
     from biosig.data.datamodule import BiosigDataModule
-    from biosig.data.preprocessing import Bandpass
-    from biosig.data.windows import EventWindows
+    from biosig.signal.preprocessing import Bandpass
+    from biosig.signal.windows import EventWindows
 
     steps = [] if args.no_bandpass else [Bandpass(*args.bandpass)]
     if args.data == "synthetic":

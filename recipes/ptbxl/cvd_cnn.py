@@ -82,9 +82,8 @@ def main(argv=None) -> int:
     import pandas as pd
     import torch
 
-    from biosig.ecg_analysis import (
-        ECGAnnotationChannels, LeastSquaresLeadMap, annotation_masks, copy_input,
-    )
+    from biosig.analysis.ecg import LeastSquaresLeadMap, copy_input
+    from biosig.signal.ecg_delineation import ECGAnnotationChannels, annotation_masks
     from biosig.experiments import ModelSpec, run_experiment
     from biosig.tasks.classification import classification_metrics
 

@@ -98,8 +98,8 @@ def evaluate(run, args, out: Path) -> dict:
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from biosig.ecg_analysis import LeastSquaresLeadMap, copy_input, evaluation_report
-    from biosig.ecg_leads import einthoven_residual
+    from biosig.analysis.ecg import LeastSquaresLeadMap, copy_input, evaluation_report
+    from biosig.signal.ecg_leads import einthoven_residual
     from biosig.viz.ecg import plot_12lead, plot_overlay, plot_report
 
     dm, net = run.datamodule, run.task.net.cpu().eval()

@@ -1,0 +1,119 @@
+"""The reader core shared by the EDF/BDF and GDF readers (both read samples with MNE).
+
+Written once here: the MNE suffix work-around (MNE insists on the file suffix; a file object
+bypasses that check), undoing MNE's volt scaling, ``exclude``, and the :class:`Recording`
+construction (channel types, Recording units, NaN/inf counts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from biosig.errors import ChannelError, InvalidFileError
+from biosig.io._util import (
+    count_nonfinite,
+    quiet_mne,
+    resolve_ch_types,
+    to_target_units,
+    wrap_errors,
+)
+from biosig.signal.recording import Annotations, Recording
+
+
+def read_samples(
+    path: Path, reader, kind: str, *, source=None
+) -> tuple[np.ndarray, float, list[str]]:
+    """``(data, sfreq, ch_names)`` read by the MNE ``reader`` (``mne.io.read_raw_edf``...).
+
+    ``kind`` (``"EDF"``, ``"BDF"``, ``"GDF"``) is the suffix MNE expects; a file with another
+    suffix is handed over as a file object. ``source`` replaces the file (e.g. patched bytes).
+    Any MNE failure becomes :class:`InvalidFileError`. ``data`` is as MNE scales it (volts for
+    the units it knows, see :func:`undo_scaling`).
+    """
+    with wrap_errors(path, f"reading {kind} data with MNE"), quiet_mne():
+        kwargs = {"preload": True, "stim_channel": None, "verbose": "error"}
+        if source is not None:
+            raw = reader(source, **kwargs)
+        elif path.suffix.lower() == "." + kind.lower():
+            raw = reader(path, **kwargs)
+        else:
+            with open(path, "rb") as fid:
+                raw = reader(fid, **kwargs)
+        return raw.get_data(), float(raw.info["sfreq"]), list(raw.ch_names)
+
+
+def check_shape(path: Path, data: np.ndarray, expected: tuple[int, int]) -> None:
+    if data.shape != expected:
+        raise InvalidFileError(
+            path, f"MNE returned data of shape {data.shape}, the header implies {expected}"
+        )
+
+
+def undo_scaling(data: np.ndarray, factors) -> np.ndarray:
+    """Divide each row by the factor MNE applied, giving physical values in the file's unit."""
+    data /= np.asarray(factors, dtype=np.float64)[:, None]
+    return data
+
+
+def pick(
+    path: Path,
+    data: np.ndarray,
+    names: list[str],
+    labels: list[str],
+    units: list[str],
+    n_samples,
+    exclude: Iterable[str],
+):
+    """Apply ``exclude`` (MNE's channel names or the header's labels).
+
+    ``names`` (MNE), ``labels`` (header), ``units`` and ``n_samples`` (samples per record) have
+    one entry per row of ``data``. Returns ``(data, names, units, upsampled)``: the kept rows and
+    the kept channels stored at a lower rate than the highest (MNE resampled them).
+    """
+    exclude = set(exclude)
+    keep = [
+        j
+        for j, (n, lab) in enumerate(zip(names, labels))
+        if n not in exclude and lab not in exclude
+    ]
+    unknown = exclude - set(names) - set(labels)
+    if unknown:
+        raise ChannelError(f"exclude names channels {sorted(unknown)} not in {path.name}")
+    if not keep:
+        raise ChannelError(f"exclude removes every channel of {path.name}")
+    n_samples = np.asarray(n_samples)
+    upsampled = [names[j] for j in keep if n_samples[j] < n_samples.max()]
+    return data[keep], [names[j] for j in keep], [units[j] for j in keep], upsampled
+
+
+def build_recording(
+    path: Path,
+    data: np.ndarray,
+    sfreq: float,
+    names: list[str],
+    units: list[str],
+    ch_types: Mapping[str, str] | None,
+    onset,
+    duration,
+    description,
+    meta: dict,
+) -> Recording:
+    """The Recording of physical ``data`` in ``units``: channel types (inferred, then the
+    caller's overrides), Recording units (EEG µV, ECG mV), ``n_nan``/``n_inf`` in ``meta``."""
+    types = resolve_ch_types(
+        names, units, ch_types, default_voltage="eeg", ecg_leads=True, path=path
+    )
+    data, out_units = to_target_units(data, units, types)
+    n_nan, n_inf = count_nonfinite(data)
+    return Recording(
+        data=data.astype(np.float32),
+        sfreq=sfreq,
+        ch_names=names,
+        ch_types=types,
+        units=out_units,
+        annotations=Annotations.from_lists(onset, duration, description),
+        meta={**meta, "n_nan": n_nan, "n_inf": n_inf},
+    )

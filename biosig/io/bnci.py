@@ -1,0 +1,146 @@
+"""MATLAB files of the BNCI Horizon 2020 database and the BCI Competition true-label files.
+
+- :func:`read_bnci`: a BNCI ``.mat`` file (e.g. ``001-2014``, BCI IV 2a; MOABB's
+  ``BNCI2014_001``): a ``data`` cell array of runs, each a struct with ``X`` (samples x channels,
+  µV), ``trial`` (1-based trial-start samples), ``y`` (labels 1..n), ``fs``, ``classes`` and
+  ``artifacts`` (1 = rejected trial). The runs are concatenated into one :class:`Recording`.
+- :func:`read_true_labels`: the ``classlabel`` vector of a BCI Competition IV true-label file
+  (``A0xT.mat`` / ``A0xE.mat``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from biosig.errors import InvalidFileError
+from biosig.signal.recording import Recording
+
+__all__ = ["read_bnci", "read_true_labels"]
+
+
+def _loadmat(path: Path, **kwargs) -> dict:
+    from scipy.io import loadmat
+
+    try:
+        return loadmat(path, **kwargs)
+    except Exception as err:  # noqa: BLE001 - scipy raises many types on bad files
+        raise InvalidFileError(
+            path, f"not a readable MATLAB file ({type(err).__name__}: {err})"
+        ) from err
+
+
+def _variables(mat: dict) -> list[str]:
+    return sorted(k for k in mat if not k.startswith("__"))
+
+
+def read_true_labels(path: str | os.PathLike, n_classes: int = 4) -> np.ndarray:
+    """The ``classlabel`` vector (1..``n_classes``) of an official true-label file, as int64."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidFileError(path, "true-label file not found")
+    mat = _loadmat(path)
+    if "classlabel" not in mat:
+        raise InvalidFileError(path, f"no variable 'classlabel' (has {_variables(mat)})")
+    lab = np.asarray(mat["classlabel"]).reshape(-1).astype(np.int64)
+    if lab.size and (lab.min() < 1 or lab.max() > n_classes):
+        raise InvalidFileError(
+            path, f"classlabel values must be 1..{n_classes}, found {sorted(set(lab.tolist()))}"
+        )
+    return lab
+
+
+def _vector(run, field: str, default=None) -> np.ndarray:
+    value = getattr(run, field, default)
+    return np.atleast_1d(np.asarray(value, dtype=np.int64)).reshape(-1)
+
+
+def read_bnci(
+    path: str | os.PathLike, ch_names: list[str], ch_types: list[str], sfreq: float, n_classes: int
+) -> tuple[Recording, list[dict]]:
+    """Read a BNCI Horizon ``.mat`` file of runs into one continuous Recording and a trial table.
+
+    Parameters
+    ----------
+    path : the ``.mat`` file.
+    ch_names, ch_types : one per column of ``X`` (the files carry no channel names).
+    sfreq : the sampling rate every run must have (``fs``).
+    n_classes : labels ``y`` must be 1..``n_classes``.
+
+    Returns
+    -------
+    (Recording, trials)
+        The runs concatenated in time (float32, µV; ``meta``: ``format="BNCI mat"``,
+        ``source``); ``trials``: one dict per trial with ``trial`` (0-based), ``run`` (0-based
+        among the runs holding trials), ``onset`` (s of the trial start), ``label`` (0-based)
+        and ``rejected`` (``artifacts == 1``).
+
+    Raises
+    ------
+    InvalidFileError
+        Missing or unreadable file, no ``data`` variable (with a hint when it is a true-label
+        file), a run without ``X``/``trial``/``y``/``fs``, a shape, rate or label out of range.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidFileError(path, "BNCI file missing")
+    mat = _loadmat(path, struct_as_record=False, squeeze_me=True)
+    if "data" not in mat:
+        keys = _variables(mat)
+        hint = (
+            " (this looks like a true-label file; the GDF form needs A0xT.gdf beside it)"
+            if "classlabel" in keys
+            else ""
+        )
+        raise InvalidFileError(path, f"no 'data' variable (has {keys}){hint}")
+    n_chans = len(ch_names)
+    chunks, trials = [], []
+    offset, k = 0, 0
+    for i, run in enumerate(np.atleast_1d(mat["data"])):
+        for field in ("X", "trial", "y", "fs"):
+            if not hasattr(run, field):
+                raise InvalidFileError(path, f"run {i}: struct lacks field {field!r}")
+        x = np.asarray(run.X, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != n_chans:
+            raise InvalidFileError(
+                path, f"run {i}: X has shape {x.shape}, expected (n_samples, {n_chans})"
+            )
+        if abs(float(run.fs) - sfreq) > 1e-6:
+            raise InvalidFileError(path, f"run {i}: fs = {run.fs}, expected {sfreq:g}")
+        start, y = _vector(run, "trial"), _vector(run, "y")
+        art = _vector(run, "artifacts", np.zeros(len(y)))
+        if len(start) != len(y) or len(art) != len(y):
+            raise InvalidFileError(
+                path,
+                f"run {i}: {len(start)} trial starts, {len(y)} labels, {len(art)} artifact flags",
+            )
+        if len(start) and (start.min() < 1 or start.max() > x.shape[0]):
+            raise InvalidFileError(
+                path, f"run {i}: trial start outside the run's {x.shape[0]} samples"
+            )
+        if len(y) and (y.min() < 1 or y.max() > n_classes):
+            raise InvalidFileError(path, f"run {i}: labels y must be 1..{n_classes}")
+        chunks.append(x.T)
+        for t, lab, rej in zip(start, y, art):
+            trials.append(
+                {
+                    "trial": len(trials),
+                    "run": k,
+                    "onset": float((t - 1 + offset) / sfreq),
+                    "label": int(lab) - 1,
+                    "rejected": bool(rej == 1),
+                }
+            )
+        k += bool(len(start))
+        offset += x.shape[0]
+    rec = Recording(
+        data=np.concatenate(chunks, axis=1),
+        sfreq=sfreq,
+        ch_names=ch_names,
+        ch_types=ch_types,
+        units=["uV"] * n_chans,
+        meta={"format": "BNCI mat", "source": path.name},
+    )
+    return rec, trials

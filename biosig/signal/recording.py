@@ -1,0 +1,145 @@
+"""The one in-memory record type every reader returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+#: Header fields that may identify a person; readers never copy them into ``Recording.meta``.
+IDENTIFYING_KEYS = frozenset(
+    {
+        "patient",
+        "patient_id",
+        "subject_info",
+        "name",
+        "birthday",
+        "birthdate",
+        "his_id",
+        "first_name",
+        "last_name",
+        "meas_date",
+        "recording_date",
+        "experimenter",
+        "device_info",
+        "record_name",
+        "comments",
+        "hospital",
+        "address",
+    }
+)
+
+
+@dataclass
+class Annotations:
+    """Events as parallel arrays: onset and duration in seconds from the recording start."""
+
+    onset: np.ndarray
+    duration: np.ndarray
+    description: np.ndarray
+
+    @classmethod
+    def empty(cls) -> "Annotations":
+        return cls(np.zeros(0), np.zeros(0), np.zeros(0, dtype=object))
+
+    @classmethod
+    def from_lists(cls, onset, duration, description) -> "Annotations":
+        onset = np.asarray(onset, dtype=np.float64).reshape(-1)
+        duration = np.asarray(duration, dtype=np.float64).reshape(-1)
+        description = np.asarray([str(d) for d in description], dtype=object).reshape(-1)
+        if not (len(onset) == len(duration) == len(description)):
+            raise ValueError("onset, duration and description must have the same length")
+        return cls(onset, duration, description)
+
+    def __len__(self) -> int:
+        return len(self.onset)
+
+    def select(self, mask) -> "Annotations":
+        return Annotations(self.onset[mask], self.duration[mask], self.description[mask])
+
+
+@dataclass
+class Recording:
+    """A continuous multichannel recording in physical units.
+
+    Parameters
+    ----------
+    data : array (n_chans, n_times), float32; EEG in µV, ECG in mV (``units`` says which).
+    sfreq : sampling rate in Hz.
+    ch_names : channel (or lead) names.
+    ch_types : ``"eeg"``, ``"eog"``, ``"ecg"``, ``"emg"``, ``"misc"``... one per channel.
+    units : physical unit per channel (``"uV"``, ``"mV"``...).
+    annotations : events (onset/duration in s, description).
+    meta : non-identifying metadata only (format, source file name, labels, age/sex where a
+        dataset publishes them as labels). Never names, dates of birth or recording dates.
+    """
+
+    data: np.ndarray
+    sfreq: float
+    ch_names: list[str]
+    ch_types: list[str] = field(default_factory=list)
+    units: list[str] = field(default_factory=list)
+    annotations: Annotations = field(default_factory=Annotations.empty)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.data = np.asarray(self.data, dtype=np.float32)
+        if self.data.ndim != 2:
+            raise ValueError(
+                f"Recording data must be 2-D (channels x times), got {self.data.shape}"
+            )
+        self.sfreq = float(self.sfreq)
+        if not self.sfreq > 0:
+            raise ValueError(f"sampling rate must be positive, got {self.sfreq}")
+        self.ch_names = [str(c) for c in self.ch_names]
+        n = self.data.shape[0]
+        if len(self.ch_names) != n:
+            raise ValueError(f"{len(self.ch_names)} channel names for {n} channels")
+        if not self.ch_types:
+            self.ch_types = ["misc"] * n
+        if not self.units:
+            self.units = [""] * n
+        if len(self.ch_types) != n or len(self.units) != n:
+            raise ValueError("ch_types and units need one entry per channel")
+        leaked = IDENTIFYING_KEYS.intersection(k.lower() for k in self.meta)
+        if leaked:
+            raise ValueError(f"Recording.meta must not hold identifying fields: {sorted(leaked)}")
+
+    @property
+    def n_chans(self) -> int:
+        return self.data.shape[0]
+
+    @property
+    def n_times(self) -> int:
+        return self.data.shape[1]
+
+    @property
+    def duration(self) -> float:
+        return self.n_times / self.sfreq
+
+    def copy(self, **changes) -> "Recording":
+        """A copy with some fields replaced (data is copied unless replaced)."""
+        changes.setdefault("data", self.data.copy())
+        changes.setdefault("meta", dict(self.meta))
+        return replace(self, **changes)
+
+    def pick(self, names) -> "Recording":
+        """Keep (and reorder to) the given channels; unknown names raise ``ChannelError``."""
+        from biosig.errors import ChannelError
+
+        index = {n: i for i, n in enumerate(self.ch_names)}
+        missing = [n for n in names if n not in index]
+        if missing:
+            raise ChannelError(
+                f"channels {missing} not in recording {self.meta.get('source', '')!s} "
+                f"(has {self.ch_names})"
+            )
+        idx = [index[n] for n in names]
+        return replace(
+            self,
+            data=self.data[idx],
+            ch_names=list(names),
+            ch_types=[self.ch_types[i] for i in idx],
+            units=[self.units[i] for i in idx],
+        )
