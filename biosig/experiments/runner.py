@@ -43,7 +43,7 @@ __all__ = ["ModelSpec", "Run", "ExperimentResult", "run_experiment", "summarize"
 
 #: Metrics shown in percent in the tables.
 PERCENT_METRICS = {"acc", "bal_acc", "kappa", "f1_weighted", "f1_macro", "auroc"}
-SIGNAL_ARGS = ("n_chans", "n_times", "sfreq", "n_outputs")
+SIGNAL_ARGS = ("n_chans", "n_times", "sfreq", "n_outputs", "ch_names")
 
 
 def _import(path: str):
@@ -60,7 +60,7 @@ class ModelSpec:
 
     ``init_args`` go to the task (e.g. ``{"model": "dbconformer", "model_kwargs": {"depth": 2},
     "lr": 1e-3, "optimizer": "adam"}``); the signal arguments ``n_chans``, ``n_times``,
-    ``sfreq``, ``n_outputs`` come from the data. ``trainer`` overrides the experiment's trainer
+    ``sfreq``, ``n_outputs`` (and ``ch_names`` where the task takes it) come from the data. ``trainer`` overrides the experiment's trainer
     arguments for this model (e.g. ``max_epochs``). ``test_ckpt="best"`` tests the checkpoint
     with the lowest ``monitor`` (needs a validation part); ``"last"`` the final weights.
     """
