@@ -73,3 +73,21 @@ def test_report_script_through_the_runner(tmp_path, capsys):
     assert (row["subject"], row["n_train"], row["n_val"], row["n_test"]) == (2, 9, 1, 10)
     assert {"test_dtw", "test_sdtw", "baseline_dtw", "flagged_E", "best_val_loss", "corr"} <= set(runs)
     assert (out / "s02_E_trials.csv").is_file() and (out / "s02_worst_test_trials.png").is_file()
+
+
+def test_biosig_run_tests_the_best_checkpoint_per_subject(tmp_path, capsys):
+    from biosig.cli import main
+
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = tmp_path / "run"
+        assert main(["run", "--config", str(REPO / "recipes/synthetic/hveegnet.yaml"), *TINY,
+                     "--trainer.max_epochs", "2", "--data.cache_dir", str(tmp_path / "c"),
+                     "--experiment.out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(prev)
+    runs = pd.read_csv(out / "results.csv")
+    assert list(runs["model"]) == ["hvEEGNet"] and (runs["n_val"] == 1).all()
+    assert {"loss", "mse", "corr", "best_val_loss"} <= set(runs.columns)
+    assert "hvEEGNet per subject, loss" in capsys.readouterr().out
