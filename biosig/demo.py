@@ -3,8 +3,8 @@
 Protocol: the built-in simulator's BCI IV 2a layout (22 EEG channels, 250 Hz), left vs right hand
 imagery, every subject's session T for training (10 % held out for validation) and session E for
 testing. Prints accuracy, balanced accuracy and Cohen's kappa (overall and per subject;
-torchmetrics) and writes training curves, the confusion matrix and example windows to ``--out``. Training and
-testing go through the experiment runner (:func:`biosig.experiments.run_experiment`).
+torchmetrics) and writes training curves, the confusion matrix and example windows to ``--out``.
+Training and testing go through the experiment runner (:func:`biosig.experiments.run_experiment`).
 """
 
 from __future__ import annotations

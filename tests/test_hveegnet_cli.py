@@ -44,7 +44,8 @@ def test_cli_fit_and_test_on_builtin_data(tmp_path):
         assert len(ckpts) == 1
         lightning_cli(["test", "--config", cfg, *TINY, "--ckpt_path", str(ckpts[0]),
                        "--trainer.default_root_dir", str(root)])
-        out = lightning_cli(["--config", cfg, *TINY, "--trainer.default_root_dir", str(root)], run=False)
+        out = lightning_cli(["--config", cfg, *TINY, "--trainer.default_root_dir", str(root)],
+                            run=False)
         assert out.model.hparams.n_chans == 22 and out.model.hparams.n_times == 200
         res = out.trainer.test(out.model, datamodule=out.datamodule, ckpt_path=str(ckpts[0]),
                                verbose=False)[0]
@@ -58,7 +59,8 @@ def test_report_script_through_the_runner(tmp_path, capsys):
     prev = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        spec = importlib.util.spec_from_file_location("hv_recipe", REPO / "recipes/bciiv2a/hveegnet.py")
+        spec = importlib.util.spec_from_file_location("hv_recipe",
+                                                      REPO / "recipes/bciiv2a/hveegnet.py")
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
         out = tmp_path / "out"
@@ -71,7 +73,8 @@ def test_report_script_through_the_runner(tmp_path, capsys):
     runs = pd.read_csv(out / "results.csv")
     row = runs.iloc[0]
     assert (row["subject"], row["n_train"], row["n_val"], row["n_test"]) == (2, 9, 1, 10)
-    assert {"test_dtw", "test_sdtw", "baseline_dtw", "flagged_E", "best_val_loss", "corr"} <= set(runs)
+    assert {"test_dtw", "test_sdtw", "baseline_dtw", "flagged_E", "best_val_loss",
+            "corr"} <= set(runs)
     assert (out / "s02_E_trials.csv").is_file() and (out / "s02_worst_test_trials.png").is_file()
 
 

@@ -60,8 +60,9 @@ class ModelSpec:
 
     ``init_args`` go to the task (e.g. ``{"model": "dbconformer", "model_kwargs": {"depth": 2},
     "lr": 1e-3, "optimizer": "adam"}``); the signal arguments ``n_chans``, ``n_times``,
-    ``sfreq``, ``n_outputs`` (and ``ch_names`` where the task takes it) come from the data. ``trainer`` overrides the experiment's trainer
-    arguments for this model (e.g. ``max_epochs``). ``test_ckpt="best"`` tests the checkpoint
+    ``sfreq``, ``n_outputs`` (and ``ch_names`` where the task takes it) come from the data.
+    ``trainer`` overrides the experiment's trainer arguments for this model (e.g.
+    ``max_epochs``). ``test_ckpt="best"`` tests the checkpoint
     with the lowest ``monitor`` (needs a validation part); ``"last"`` the final weights.
     """
 
