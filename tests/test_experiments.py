@@ -125,3 +125,19 @@ def test_fit_accepts_an_experiment_config(tmp_path):
     assert cfg["experiment"]["models"][0]["name"] == "DBConformer"
     cli.datamodule.setup()
     assert cli.datamodule.fold.subject == "1"
+
+
+def test_runner_builds_fresh_callbacks_per_run_from_configs():
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    from biosig.errors import ConfigError
+    from biosig.experiments.runner import _fresh_callbacks
+
+    cfg = {"class_path": "lightning.pytorch.callbacks.EarlyStopping",
+           "init_args": {"monitor": "val_loss", "patience": 2}}
+    first, second = _fresh_callbacks([cfg])[0], _fresh_callbacks([cfg])[0]
+    assert isinstance(first, EarlyStopping) and first is not second and first.patience == 2
+    obj = EarlyStopping(monitor="val_loss")
+    assert _fresh_callbacks([obj])[0] is not obj
+    with pytest.raises(ConfigError, match="cannot import"):
+        _fresh_callbacks([{"class_path": "biosig.callbacks.NoSuchCallback"}])

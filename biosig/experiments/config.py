@@ -106,10 +106,13 @@ def experiment_from_config(cfg: dict) -> dict:
     if "class_path" not in base:
         raise ConfigError("model section: class_path (the task) is missing")
     trainer = dict(cfg.get("trainer") or {})
-    for key in ("callbacks", "logger"):
-        if isinstance(trainer.get(key), (dict, list)):
-            raise ConfigError(f"trainer.{key}: biosig run builds a fresh Trainer per run and takes "
-                              "plain arguments only; remove it (or use biosig fit)")
+    if isinstance(trainer.get("logger"), (dict, list)):
+        raise ConfigError("trainer.logger: biosig run writes its own results table and takes no "
+                          "logger; remove it (or use biosig fit)")
+    callbacks = trainer.get("callbacks") or []
+    for cb in callbacks if isinstance(callbacks, list) else [callbacks]:
+        if not (isinstance(cb, dict) and "class_path" in cb):
+            raise ConfigError(f"trainer.callbacks: each entry needs a class_path, got {cb!r}")
     specs = []
     for entry in exp.get("models") or [{}]:
         if not isinstance(entry, dict):

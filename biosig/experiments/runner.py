@@ -152,12 +152,34 @@ TRAINER_DEFAULTS = {"logger": False, "enable_checkpointing": False, "enable_prog
                     "enable_model_summary": False, "num_sanity_val_steps": 0, "devices": 1}
 
 
+def _fresh_callbacks(callbacks) -> list:
+    """New callback objects for one run: configs (``class_path`` + ``init_args``) are
+    instantiated, objects are deep-copied, so no state leaks from one run into the next."""
+    import copy
+    import importlib
+
+    out = []
+    for cb in callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]:
+        if isinstance(cb, dict):
+            module, _, name = str(cb.get("class_path", "")).rpartition(".")
+            try:
+                cls = getattr(importlib.import_module(module), name)
+            except (ImportError, AttributeError, ValueError) as err:
+                raise ConfigError(f"trainer.callbacks: cannot import {cb.get('class_path')!r}: "
+                                  f"{err}") from err
+            out.append(cls(**(cb.get("init_args") or {})))
+        else:
+            out.append(copy.deepcopy(cb))
+    return out
+
+
 def _fit_test(dm, spec: ModelSpec, seed: int, trainer_kwargs: dict):
     import lightning.pytorch as pl
 
     _seed_everything(seed)
     task = spec.build(dm)
     kw = {**TRAINER_DEFAULTS, **trainer_kwargs, **spec.trainer}
+    kw["callbacks"] = _fresh_callbacks(kw.get("callbacks") or [])
     if len(dm.splits["val"]) == 0:
         kw["limit_val_batches"] = 0  # no validation part: nothing to validate on
     with contextlib.ExitStack() as stack:
