@@ -141,3 +141,24 @@ def test_runner_builds_fresh_callbacks_per_run_from_configs():
     assert _fresh_callbacks([obj])[0] is not obj
     with pytest.raises(ConfigError, match="cannot import"):
         _fresh_callbacks([{"class_path": "biosig.callbacks.NoSuchCallback"}])
+
+
+@pytest.mark.parametrize("recipe", sorted(
+    str(p.relative_to(REPO)) for p in (REPO / "recipes").rglob("*.yaml")
+    if "configs" not in p.parts and "experiment:" in p.read_text()))
+def test_every_experiment_recipe_resolves(recipe):
+    """Each recipe with an experiment section gives run_experiment arguments whose task classes
+    import and whose registry names exist (the data section needs the dataset, not checked)."""
+    import importlib
+
+    from biosig.experiments.config import experiment_from_config, load_config
+    from biosig.models import list_models
+
+    kwargs = experiment_from_config(load_config(["--config", str(REPO / recipe)]))
+    assert kwargs["models"] and kwargs["seeds"]
+    for spec in kwargs["models"]:
+        module, _, name = spec.task.rpartition(".")
+        assert hasattr(importlib.import_module(module), name), spec.task
+        for key in ("model", "generator", "critic"):
+            if spec.init_args.get(key):
+                assert spec.init_args[key].lower() in list_models(), (recipe, spec.init_args[key])
