@@ -8,6 +8,7 @@
 ``VEEGNet``       vEEGNet-ver3, the single-latent baseline of hvEEGNet
 ``ECGNet``        any single ECG lead -> 12 leads, BiLSTM GAN (Bagga et al. 2023)
 ``CVDCNN``        12-lead multi-label CVD predictor (ECGNet's downstream CNN)
+``SSMDP``         EEGDM's S4D diffusion denoiser (Puah et al. 2025)
 ``eegnet``, ``eegconformer``, ``shallowfbcspnet``: braindecode baselines (lazy import)
 ================  ===================================================================
 """
@@ -18,9 +19,10 @@ from biosig.models.cvd_cnn import CVDCNN
 from biosig.models.dbconformer import DBConformer
 from biosig.models.ecgnet import ECGNet
 from biosig.models.hveegnet import HVEEGNet
+from biosig.models.ssmdp import SSMDP
 from biosig.models.veegnet import VEEGNet
 
 __all__ = [
     "CVDCNN", "DBConformer", "ECGNet", "HVEEGNet", "VEEGNet", "count_parameters", "create_model",
-    "list_models", "register_model",
+    "list_models", "register_model", "SSMDP",
 ]
