@@ -9,6 +9,7 @@
 ``ECGNet``        any single ECG lead -> 12 leads, BiLSTM GAN (Bagga et al. 2023)
 ``CVDCNN``        12-lead multi-label CVD predictor (ECGNet's downstream CNN)
 ``SSMDP``         EEGDM's S4D diffusion denoiser (Puah et al. 2025)
+``LFT``           EEGDM's latent fusion transformer on SSMDP latents
 ``eegnet``, ``eegconformer``, ``shallowfbcspnet``: braindecode baselines (lazy import)
 ================  ===================================================================
 """
@@ -19,10 +20,11 @@ from biosig.models.cvd_cnn import CVDCNN
 from biosig.models.dbconformer import DBConformer
 from biosig.models.ecgnet import ECGNet
 from biosig.models.hveegnet import HVEEGNet
+from biosig.models.lft import LFT
 from biosig.models.ssmdp import SSMDP
 from biosig.models.veegnet import VEEGNet
 
 __all__ = [
     "CVDCNN", "DBConformer", "ECGNet", "HVEEGNet", "VEEGNet", "count_parameters", "create_model",
-    "list_models", "register_model", "SSMDP",
+    "list_models", "register_model", "LFT", "SSMDP",
 ]

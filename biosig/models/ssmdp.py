@@ -91,8 +91,8 @@ class SSMDP(BiosigModel):
     - the sum of the blocks' skip outputs -> ``Linear`` (Kaiming) -> ReLU -> ``Linear(., 1)``
       (zero-init) = the predicted velocity ``v`` of v-prediction diffusion.
 
-    **5,931,649 parameters** at the paper's settings (the defaults: 20 layers, d_model 128,
-    22 channel ids), as the official code. The length of the sequence is free (S4D kernels are
+    Parameters at the paper's settings (the defaults: 20 layers, d_model 128, 22 channel ids):
+    **5,931,649**, as the official code. The length of the sequence is free (S4D kernels are
     generated per input length).
 
     Signals: the model's own input domain is ``staged_mu_law(x * input_scale, mu)`` with ``x``
