@@ -56,7 +56,7 @@ def linear_alphas_cumprod(n_steps: int, beta_start: float = 1e-4,
 
 
 def staged_mu_law(x: torch.Tensor, mu: float = 255.0) -> torch.Tensor:
-    """Identity for ``|x| <= 1``, ``sign(x) ln(1 + mu|x|) / ln(1 + mu)`` beyond (continuous at 1)."""
+    """Identity for ``|x| <= 1``, ``sign(x) ln(1 + mu|x|) / ln(1 + mu)`` beyond (continuous)."""
     a = x.abs()
     return torch.where(a <= 1, x, torch.sign(x) * torch.log1p(mu * a) / math.log1p(mu))
 
@@ -68,7 +68,7 @@ def inverse_staged_mu_law(y: torch.Tensor, mu: float = 255.0) -> torch.Tensor:
 
 
 def ddim_timesteps(n_train: int, n_steps: int) -> list[int]:
-    """``n_steps`` evenly spaced steps ending in ``n_train - 1`` ("trailing"): 50, 10 -> 49, 44 ... 4."""
+    """``n_steps`` evenly spaced steps ending at ``n_train - 1`` ("trailing"; 50, 10 -> 49 .. 4)."""
     if not 1 <= n_steps <= n_train:
         raise ConfigError(f"sampling steps must be in [1, {n_train}], got {n_steps}")
     return [int(round(n_train - i * n_train / n_steps)) - 1 for i in range(n_steps)]

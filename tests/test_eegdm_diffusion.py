@@ -30,7 +30,8 @@ def test_cosine_schedule_matches_reference_vectors():
 
 
 def test_staged_mu_law_is_identity_inside_and_invertible():
-    x = torch.tensor([-300.0, -2.0, -1.0, -0.3, 0.0, 0.5, 1.0, 1.0001, 7.0, 1e3], dtype=torch.float64)
+    x = torch.tensor([-300.0, -2.0, -1.0, -0.3, 0.0, 0.5, 1.0, 1.0001, 7.0, 1e3],
+                     dtype=torch.float64)
     y = staged_mu_law(x)
     inside = x.abs() <= 1
     assert torch.equal(y[inside], x[inside])

@@ -23,7 +23,8 @@ def _windows(n: int = 32, c: int = 2, t: int = 64, seed: int = 0) -> torch.Tenso
     freq = torch.tensor([6.0, 10.0])[:c, None]
     phase = 2 * math.pi * torch.rand(n, c, 1, generator=g)
     amp = 40 + 30 * torch.rand(n, c, 1, generator=g)
-    return amp * torch.sin(2 * math.pi * freq * time + phase) + 5 * torch.randn(n, c, t, generator=g)
+    noise = 5 * torch.randn(n, c, t, generator=g)
+    return amp * torch.sin(2 * math.pi * freq * time + phase) + noise
 
 
 def _val_loss(task: DiffusionTask, x: torch.Tensor) -> float:

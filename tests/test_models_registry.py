@@ -25,10 +25,13 @@ CASES = {
     "ssmdp": (dict(n_chans=3, n_times=40, n_layers=2, d_model=8, d_state=4), (2, 3, 40)),
     "lft": (dict(n_chans=3, n_outputs=2, n_times=40, sfreq=10.0, n_layers=2, d_model=16,
                  n_classifier_blocks=1), (2, 2, 4, 3, 16)),  # input: SSMDP latent tokens
+    "eegdm": (dict(n_chans=3, n_outputs=2, n_times=40, sfreq=10.0,
+                   backbone=dict(n_layers=2, d_model=8, d_state=4), lft=dict(n_heads=2)),
+              (2, 3, 40)),
 }
 # extra forward arguments (a denoiser also takes the diffusion step)
 FORWARD_KWARGS = {"ssmdp": dict(t=1)}
-OWN = ["dbconformer", "hveegnet", "veegnet", "ecgnet", "cvd_cnn", "ssmdp", "lft"]
+OWN = ["dbconformer", "hveegnet", "veegnet", "ecgnet", "cvd_cnn", "ssmdp", "lft", "eegdm"]
 
 
 def test_every_registered_model_has_a_case():

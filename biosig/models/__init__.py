@@ -10,6 +10,7 @@
 ``CVDCNN``        12-lead multi-label CVD predictor (ECGNet's downstream CNN)
 ``SSMDP``         EEGDM's S4D diffusion denoiser (Puah et al. 2025)
 ``LFT``           EEGDM's latent fusion transformer on SSMDP latents
+``EEGDM``         frozen SSMDP + LFT on raw windows (on-the-fly latents)
 ``eegnet``, ``eegconformer``, ``shallowfbcspnet``: braindecode baselines (lazy import)
 ================  ===================================================================
 """
@@ -19,6 +20,7 @@ from biosig.models._registry import count_parameters, create_model, list_models,
 from biosig.models.cvd_cnn import CVDCNN
 from biosig.models.dbconformer import DBConformer
 from biosig.models.ecgnet import ECGNet
+from biosig.models.eegdm import EEGDM
 from biosig.models.hveegnet import HVEEGNet
 from biosig.models.lft import LFT
 from biosig.models.ssmdp import SSMDP
@@ -26,5 +28,6 @@ from biosig.models.veegnet import VEEGNet
 
 __all__ = [
     "CVDCNN", "DBConformer", "ECGNet", "HVEEGNet", "VEEGNet", "count_parameters", "create_model",
-    "list_models", "register_model", "LFT", "SSMDP",
+    "list_models", "register_model",
+    "EEGDM", "LFT", "SSMDP",
 ]

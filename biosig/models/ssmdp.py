@@ -125,7 +125,8 @@ class SSMDP(BiosigModel):
                               f"d_embed even (got {n_layers}, {d_model}, {n_channel_ids}, "
                               f"{d_embed})")
         if not input_scale > 0 or (mu is not None and not mu > 0):
-            raise ConfigError(f"SSMDP: input_scale and mu must be positive, got {input_scale}, {mu}")
+            raise ConfigError(f"SSMDP: input_scale and mu must be positive, got {input_scale}, "
+                              f"{mu}")
         self.n_channel_ids, self.d_embed = int(n_channel_ids), int(d_embed)
         self.input_scale, self.mu = float(input_scale), (None if mu is None else float(mu))
         self.channel_ids = self._check_ids(channel_ids)
@@ -154,7 +155,8 @@ class SSMDP(BiosigModel):
         if self.n_chans is not None and len(ids) != self.n_chans:
             raise ConfigError(f"SSMDP: channel_ids has {len(ids)} entries, n_chans={self.n_chans}")
         if any(not 0 <= i < self.n_channel_ids for i in ids):
-            raise ConfigError(f"SSMDP: channel_ids must lie in [0, {self.n_channel_ids}), got {ids}")
+            raise ConfigError(f"SSMDP: channel_ids must lie in [0, {self.n_channel_ids}), "
+                              f"got {ids}")
         return ids
 
     def _ids_tensor(self, x: torch.Tensor, channel_ids) -> torch.Tensor:

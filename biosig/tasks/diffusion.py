@@ -114,7 +114,7 @@ class DiffusionTask(BiosigTask):
         return super().build_net(model, model_kwargs, n_chans, n_times, sfreq, n_outputs or None)
 
     def _samples(self, x: torch.Tensor, generator=None):
-        """``(B, C, T)`` µV -> ``(N, 1, T)`` diffusion-domain samples and ``(N, 1)`` channel ids."""
+        """``(B, C, T)`` µV -> ``(N, 1, T)`` diffusion-domain samples, ``(N, 1)`` channel ids."""
         b, c, t = x.shape
         ids = self.net._ids_tensor(x, None)
         y = self.net.encode_signal(x)
