@@ -7,6 +7,10 @@ Data: PhysioNet "EEG During Mental Arithmetic Tasks" (Zyma et al. 2019, ODC-By 1
 notch 50 Hz, resample to 200 Hz; non-overlapping 5-s windows (1000 samples), labels rest (0) /
 arithmetic (1); SSMDP's own transform (µV / 100, staged mu-law).
 
+CPU budget (defaults): 8 channels (F3, F4, C3, C4, P3, P4, O1, O2), 12 evenly spaced rest
+windows per subject next to its 12 arithmetic windows, a 4-layer d_model-16 SSMDP pretrained on
+random 2-s crops (the S4D kernels follow the input length; latents use the full 5-s windows).
+
 1. Self-supervised DDPM pretraining (``DiffusionTask`` + ``WarmupEMA``) of a small SSMDP on the
    windows of the *training* subjects for ``--minutes`` of wall time.
 2. Latent tokens at step 1 on clean windows (std-pooled gates of every layer, 1-s pools),
@@ -70,7 +74,7 @@ def load_windows(data_dir: Path, scratch: Path):
     return x, y, s, names
 
 
-def pretrain(x_train: np.ndarray, minutes: float, model_kwargs: dict, seed: int):
+def pretrain(x_train: np.ndarray, minutes: float, model_kwargs: dict, seed: int, crop: int):
     import lightning.pytorch as pl
     from torch.utils.data import DataLoader, TensorDataset
 
@@ -78,19 +82,24 @@ def pretrain(x_train: np.ndarray, minutes: float, model_kwargs: dict, seed: int)
     from biosig.tasks.diffusion import WarmupEMA
 
     pl.seed_everything(seed, workers=True)
-    task = DiffusionTask(n_chans=x_train.shape[1], n_times=WIN, sfreq=SFREQ,
-                         model_kwargs=model_kwargs, channels_per_window=4, lr=1e-3)
+    task = DiffusionTask(n_chans=x_train.shape[1], n_times=crop, sfreq=SFREQ,
+                         model_kwargs=model_kwargs, channels_per_window=4, lr=2e-3)
     random_init = copy.deepcopy(task.net)
-    loader = DataLoader(TensorDataset(torch.from_numpy(x_train)), batch_size=16, shuffle=True,
-                        drop_last=True)
+
+    def random_crops(batch):  # S4D kernels follow the input length: train on shorter crops
+        x = torch.stack([b[0] for b in batch])
+        start = int(torch.randint(0, x.shape[-1] - crop + 1, ()))
+        return (x[..., start:start + crop],)
+
+    loader = DataLoader(TensorDataset(torch.from_numpy(x_train)), batch_size=8, shuffle=True,
+                        drop_last=True, collate_fn=random_crops)
     ema = WarmupEMA(update_after_step=20, update_every=2)
     trainer = pl.Trainer(max_time={"minutes": minutes}, max_epochs=10_000, accelerator="cpu",
                          logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, gradient_clip_val=1.0, callbacks=[ema])
-    gen = torch.Generator().manual_seed(0)
-    probe = torch.from_numpy(x_train[:64])
+    probe = torch.from_numpy(x_train[:32, :, :crop])
     with torch.no_grad():
-        before = float(task.diffusion_loss(probe, gen))
+        before = float(task.diffusion_loss(probe, torch.Generator().manual_seed(0)))
     t0 = time.perf_counter()
     trainer.fit(task, loader)
     elapsed = time.perf_counter() - t0
@@ -139,30 +148,47 @@ def main():
     ap.add_argument("--scratch", type=Path, default=Path("/tmp/biosig_eegdm_probe"))
     ap.add_argument("--minutes", type=float, default=8.0, help="pretraining per fold")
     ap.add_argument("--folds", type=int, default=2)
+    ap.add_argument("--channels", default="F3,F4,C3,C4,P3,P4,O1,O2",
+                    help="comma-separated 10-20 names ('all': the 19)")
+    ap.add_argument("--rest-per-subject", type=int, default=12,
+                    help="rest windows kept per subject (the task has 12; 0: all)")
+    ap.add_argument("--crop", type=int, default=400, help="pretraining crop (samples)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     x, y, subject, names = load_windows(args.data, args.scratch)
+    if args.channels != "all":
+        keep = [names.index(f"EEG {c}") for c in args.channels.split(",")]
+        x, names = x[:, keep], [names[i] for i in keep]
+    if args.rest_per_subject:  # evenly spaced rest windows: CPU time, balanced classes
+        rows = []
+        for s_ in np.unique(subject):
+            rest = np.flatnonzero((subject == s_) & (y == 0))
+            pick = np.linspace(0, len(rest) - 1, min(args.rest_per_subject, len(rest)))
+            rows += rest[pick.round().astype(int)].tolist()
+            rows += np.flatnonzero((subject == s_) & (y == 1)).tolist()
+        rows = np.sort(rows)
+        x, y, subject = x[rows], y[rows], subject[rows]
     print(f"windows: {len(x)} ({int((y == 0).sum())} rest, {int(y.sum())} arithmetic), "
           f"{x.shape[1]} channels x {x.shape[2]} samples @ {SFREQ:g} Hz, "
           f"{len(np.unique(subject))} subjects")
-    kw = dict(n_channel_ids=len(names), n_layers=6, d_model=32, d_state=32, d_embed=32,
-              d_cond=64)
+    kw = dict(n_channel_ids=len(names), n_layers=4, d_model=16, d_state=16, d_embed=16,
+              d_cond=32)
     subjects = np.unique(subject)
-    scores = {"log band powers (19 ch x 5 bands)": [], "SSMDP pretrained (EMA)": [],
+    scores = {"log band powers (5 bands per channel)": [], "SSMDP pretrained (EMA)": [],
               "SSMDP random init": []}
     base = band_powers(x)
     for fold, held_out in enumerate(np.array_split(subjects, args.folds)):
         test = np.isin(subject, held_out)
         # the SSMDP of each fold is pretrained on that fold's training subjects only
-        net, random_init, info = pretrain(x[~test], args.minutes, kw, args.seed)
+        net, random_init, info = pretrain(x[~test], args.minutes, kw, args.seed, args.crop)
         from biosig.models import count_parameters
         print(f"fold {fold} (test subjects {held_out.tolist()}): SSMDP "
               f"{count_parameters(net):,} params, {info['steps']} steps in "
               f"{info['seconds'] / 60:.1f} min, v-loss {info['loss_before']:.4f} -> "
               f"{info['loss_after']:.4f} (EMA weights)", flush=True)
-        scores["log band powers (19 ch x 5 bands)"].append(probe_fold(base, y, test))
+        scores["log band powers (5 bands per channel)"].append(probe_fold(base, y, test))
         scores["SSMDP pretrained (EMA)"].append(probe_fold(latent_features(net, x), y, test))
         scores["SSMDP random init"].append(probe_fold(latent_features(random_init, x), y, test))
     print(f"\nrest vs arithmetic, balanced accuracy on held-out subjects ({args.folds} folds)")
