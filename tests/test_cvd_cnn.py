@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from biosig.errors import ConfigError
+from biosig.errors import ConfigError, ShapeError
 from biosig.models import count_parameters
 from biosig.models.cvd_cnn import CVDCNN
 
@@ -17,7 +17,7 @@ def test_parameter_counts_and_shapes():
     assert out.shape == (3, 5)
     out.sum().backward()
     assert all(p.grad is not None for p in m.parameters())
-    with pytest.raises(ConfigError):
+    with pytest.raises(ShapeError):
         m(torch.randn(3, 12, 100))
     with pytest.raises(ConfigError):
         CVDCNN(kernel_size=4)
@@ -49,11 +49,13 @@ def test_multilabel_training_with_annotation_channels(tmp_path):
     dm = BiosigDataModule(
         SyntheticECG(n_records=40, duration=4.0, sfreq=100.0),
         preprocessing=[ECGAnnotationChannels(method="energy")],
-        protocol=Predefined(train={"fold": list(range(1, 9))}, val={"fold": [9]}, test={"fold": [10]}),
+        protocol=Predefined(train={"fold": list(range(1, 9))}, val={"fold": [9]},
+                            test={"fold": [10]}),
         cache_dir=str(tmp_path), batch_size=16)
     assert dm.n_chans == 14 and dm.n_outputs == 5
-    task = ClassificationTask(model="cvd_cnn", model_kwargs={"channels": [8, 16]}, n_chans=dm.n_chans,
-                              n_times=dm.n_times, sfreq=dm.sfreq, n_outputs=dm.n_outputs,
+    task = ClassificationTask(model="cvd_cnn", model_kwargs={"channels": [8, 16]},
+                              n_chans=dm.n_chans, n_times=dm.n_times, sfreq=dm.sfreq,
+                              n_outputs=dm.n_outputs,
                               multilabel=True, lr=3e-3)
     trainer = pl.Trainer(max_epochs=2, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")

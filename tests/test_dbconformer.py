@@ -73,7 +73,8 @@ def test_backward_every_parameter_gets_grad():
     torch.manual_seed(0)
     m = DBConformer(n_chans=4, n_outputs=3, n_times=250, sfreq=250, depth=1)
     m(torch.randn(3, 4, 250)).sum().backward()
-    missing = [k for k, p in m.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    missing = [k for k, p in m.named_parameters()
+               if p.grad is None or not torch.isfinite(p.grad).all()]
     assert not missing
 
 
@@ -98,7 +99,8 @@ def test_crop_matches_official_rule():
     # 750 samples (MI1-7): nothing to drop, 6 patches as the official exception.
     assert DBConformer(n_chans=2, n_outputs=2, n_times=750, sfreq=250).n_patches == 6
     # "drop_last": the official non-MI1-7 rule applied everywhere loses one token on 750.
-    assert DBConformer(n_chans=2, n_outputs=2, n_times=750, sfreq=250, crop="drop_last").n_patches == 5
+    last = DBConformer(n_chans=2, n_outputs=2, n_times=750, sfreq=250, crop="drop_last")
+    assert last.n_patches == 5
     # The pooling layer sees exactly n_patches * patch_size samples.
     seen = []
     mt = DBConformer(n_chans=2, n_outputs=2, n_times=1001, sfreq=250, branch="temporal").eval()
@@ -202,7 +204,7 @@ def test_fft_temporal_conv_equals_direct():
     ga, gb = a.temporal.temporal_conv.weight.grad, b.temporal.temporal_conv.weight.grad
     torch.testing.assert_close(ga, gb, rtol=1e-3, atol=1e-4)
     assert count_parameters(DBConformer(temporal_conv_impl="fft", n_chans=22, n_outputs=2,
-                                        n_times=1001)) == 93_747
+                                        n_times=1001, sfreq=250)) == 93_747
     with pytest.raises(ConfigError):
         DBConformer(temporal_conv_impl="winograd", **kw)
     with pytest.raises(ConfigError):

@@ -70,3 +70,10 @@ def test_errors_name_the_problem():
     m = LFT(n_chans=3, n_outputs=2, n_pools=2, **TINY)
     with pytest.raises(ShapeError, match="SSMDP.latents"):
         m(torch.randn(1, 2, 3, 3, 16))
+
+
+def test_weights_round_trip_with_the_card(tmp_path):
+    m = LFT(n_chans=3, n_outputs=2, n_times=40, sfreq=10, **TINY).eval()
+    loaded = LFT.from_pretrained(m.save_pretrained(tmp_path / "lft"))
+    tokens = torch.randn(2, 2, 4, 3, 16)
+    assert torch.equal(loaded(tokens), m(tokens)) and loaded.n_pools == 4

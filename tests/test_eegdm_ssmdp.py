@@ -120,3 +120,14 @@ def test_config_round_trip_and_registry():
     again = SSMDP.from_config(m.get_config())
     assert again.get_config() == m.get_config()
     assert again.channel_ids == [5, 7] and count_parameters(again) == count_parameters(m)
+
+
+def test_weights_round_trip_with_the_card(tmp_path):
+    m = _perturbed(SSMDP(n_chans=2, sfreq=10, channel_ids=[3, 1], **TINY)).eval()
+    folder = m.save_pretrained(tmp_path / "ssmdp")
+    loaded = SSMDP.from_pretrained(folder, data={"sfreq": 10})
+    x = 100 * torch.randn(1, 2, 20)
+    assert torch.equal(loaded(m.encode_signal(x), 3), m(m.encode_signal(x), 3))
+    assert torch.equal(loaded.latents(x), m.latents(x)) and loaded.channel_ids == [3, 1]
+    with pytest.raises(ConfigError, match="sfreq"):
+        SSMDP.from_pretrained(folder, data={"sfreq": 20})

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from biosig.errors import ChannelError, ConfigError
+from biosig.errors import ConfigError
 from biosig.models import count_parameters
 from biosig.models._registry import create_model
 from biosig.models.blocks import eegnet_kernel_sizes, gaussian_kl, residual_gaussian_kl
@@ -38,7 +38,7 @@ def test_parameter_count_matches_official_graph(paper_model):
 
 
 def test_veegnet_parameter_count():
-    m = VEEGNet(n_chans=22, n_times=1000)
+    m = VEEGNet(n_chans=22, n_times=1000, sfreq=250.0)
     assert count_parameters(m) == 4992
 
 
@@ -56,7 +56,9 @@ def test_latent_shapes_and_forward(paper_model):
 
 def test_kernel_sizes_follow_sfreq():
     assert eegnet_kernel_sizes(250.0) == (128, 32)
-    assert eegnet_kernel_sizes(None) == (128, 32)
+    with pytest.raises(ConfigError, match="sfreq"):  # no rate is assumed
+        eegnet_kernel_sizes(None)
+    assert eegnet_kernel_sizes(None, 64, 16) == (64, 16)
     assert eegnet_kernel_sizes(500.0) == (256, 64)
     assert eegnet_kernel_sizes(128.0, temporal_kernel=64) == (64, 16)
     m = HVEEGNet(n_chans=4, n_times=500, sfreq=500.0)
@@ -136,10 +138,12 @@ def test_bad_inputs():
         m(torch.randn(2, 5, 120))
     with pytest.raises(ValueError, match="expected input"):
         m(torch.randn(2, 1, 4, 120))
-    with pytest.raises(ChannelError):
-        HVEEGNet(n_chans=0, n_times=100)
-    with pytest.raises(ConfigError):
-        HVEEGNet(n_chans=4, n_times=5)
+    with pytest.raises(ConfigError, match="n_chans"):
+        HVEEGNet(n_chans=0, n_times=100, sfreq=250.0)
+    with pytest.raises(ConfigError, match="pooling"):
+        HVEEGNet(n_chans=4, n_times=5, sfreq=250.0)
+    with pytest.raises(ConfigError, match="sfreq"):
+        HVEEGNet(n_chans=4, n_times=100)
 
 
 def test_kl_formulas_match_torch_distributions():
@@ -158,8 +162,8 @@ def test_kl_formulas_match_torch_distributions():
 def test_registry_and_chs_info():
     m = create_model("hveegnet", n_chans=4, n_times=120, sfreq=125.0)
     assert isinstance(m, HVEEGNet)
-    assert isinstance(create_model("veegnet", n_chans=4, n_times=120), VEEGNet)
-    m2 = HVEEGNet(chs_info=[{"ch_name": f"C{i}"} for i in range(5)], n_times=100)
+    assert isinstance(create_model("veegnet", n_chans=4, n_times=120, sfreq=125.0), VEEGNet)
+    m2 = HVEEGNet(chs_info=[{"ch_name": f"C{i}"} for i in range(5)], n_times=100, sfreq=100.0)
     assert m2.n_chans == 5
-    m3 = HVEEGNet(n_chans=4, n_times=120, activation=nn.GELU)
+    m3 = HVEEGNet(n_chans=4, n_times=120, sfreq=125.0, activation=nn.GELU)
     assert isinstance(m3.encoder.spatial[2], nn.GELU)

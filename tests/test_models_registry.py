@@ -15,9 +15,11 @@ from biosig.models._registry import _MODELS
 # each model's own test file (test_dbconformer.py, test_hveegnet.py, test_ecgnet.py, ...).
 CASES = {
     "dbconformer": (dict(n_chans=4, n_outputs=2, n_times=250, sfreq=250.0), (2, 4, 250)),
+    "dbconformer_loso": (dict(n_chans=4, n_outputs=2, n_times=250, sfreq=250.0), (2, 4, 250)),
     "hveegnet": (dict(n_chans=4, n_times=200, sfreq=250.0), (2, 4, 200)),
     "veegnet": (dict(n_chans=4, n_times=200, sfreq=250.0), (2, 4, 200)),
-    "ecgnet": (dict(n_chans=12, n_outputs=12, n_times=100, sfreq=100.0, hidden_size=8), (2, 12, 100)),
+    "ecgnet": (dict(n_chans=12, n_outputs=12, n_times=100, sfreq=100.0, hidden_size=8),
+               (2, 12, 100)),
     "cvd_cnn": (dict(n_chans=12, n_outputs=5, n_times=250, sfreq=100.0), (2, 12, 250)),
     "eegnet": (dict(n_chans=4, n_outputs=2, n_times=250), (2, 4, 250)),
     "eegconformer": (dict(n_chans=4, n_outputs=2, n_times=250), (2, 4, 250)),
@@ -44,9 +46,9 @@ def test_builds_runs_and_backpropagates(name):
     kwargs, shape = CASES[name]
     model = create_model(name, **kwargs)
     out = model(torch.randn(*shape), **FORWARD_KWARGS.get(name, {}))
-    tensors = [t for t in (out if isinstance(out, (tuple, list)) else
-                           getattr(out, "__dict__", {}).values() if not torch.is_tensor(out) else [out])
-               if torch.is_tensor(t) and t.is_floating_point()]
+    items = (out if isinstance(out, (tuple, list)) else
+             getattr(out, "__dict__", {}).values() if not torch.is_tensor(out) else [out])
+    tensors = [t for t in items if torch.is_tensor(t) and t.is_floating_point()]
     assert tensors and all(torch.isfinite(t).all() for t in tensors)
     sum(t.float().mean() for t in tensors).backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
@@ -55,7 +57,8 @@ def test_builds_runs_and_backpropagates(name):
 @pytest.mark.parametrize("name", OWN)
 def test_docstring_states_parameter_count_and_paper(name):
     doc = inspect.getdoc(_MODELS[name]) or ""
-    assert re.search(r"param[^.]*?\d{1,3}(,\d{3})+", doc, re.I | re.S), f"{name}: no parameter count"
+    has_count = re.search(r"param[^.]*?\d{1,3}(,\d{3})+", doc, re.I | re.S)
+    assert has_count, f"{name}: no parameter count"
     assert re.search(r"arXiv|doi|\d{4}", doc), f"{name}: no reference"
 
 
@@ -72,3 +75,47 @@ def test_conventions(name):
 def test_unknown_model_lists_the_available_ones():
     with pytest.raises(KeyError, match="dbconformer"):
         create_model("nope")
+
+
+# -- summary table: paper settings, stated counts, README --------------------------------------
+# Registered but not yet converted to the contract on this branch (ECGNet is split into a
+# generator and a critic elsewhere); once one declares its paper settings, remove it here.
+PENDING = {"ecgnet", "ecgnet_critic"}
+
+
+@pytest.fixture(scope="module")
+def summary():
+    from biosig.models.summary import summary_rows
+
+    torch.manual_seed(0)
+    return {row["name"]: row for row in summary_rows()}
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_paper_settings_give_the_stated_parameter_count(name, summary):
+    row = summary[name]
+    if name in PENDING:
+        assert row["stated_n_params"] is None, f"{name} declares its count: drop it from PENDING"
+        pytest.skip(f"{name} is not a BiosigModel on this branch yet")
+    assert row["paper"] and row["task"], f"{name}: declare paper and task"
+    assert row["settings"] is not None and row["stated_n_params"], f"{name}: declare paper_settings"
+    assert row["n_params"] == row["stated_n_params"]
+
+
+def test_variant_dbconformer_loso_is_depth_6():
+    m = create_model("dbconformer_loso", n_chans=14, n_outputs=2, n_times=1251, sfreq=250.0)
+    assert len(m.temporal.blocks) == len(m.spatial.blocks) == 6
+    assert m.get_config()["name"] == "dbconformer_loso"
+    assert len(create_model("dbconformer_loso", n_chans=3, n_outputs=2, n_times=250, sfreq=250.0,
+                            depth=1).temporal.blocks) == 1  # arguments override the defaults
+
+
+def test_readme_model_table_is_the_generated_one(summary):
+    from pathlib import Path
+
+    from biosig.models.summary import readme_table, summary_markdown
+
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    generated = summary_markdown(list(summary.values()))
+    assert readme_table(readme.read_text(encoding="utf-8")) == generated, (
+        "README model table is out of date: python -m biosig.models.summary --write README.md")

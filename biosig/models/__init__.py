@@ -1,4 +1,7 @@
-"""Models: one public model per file, each registered by name.
+"""Models: one public model per file, each registered by name, all following the contract of
+:class:`~biosig.models.base.BiosigModel` (signal arguments, ``forward_features`` /
+``forward_head`` / ``reset_head``, ``get_config`` / ``from_config``, ``save_pretrained`` /
+``from_pretrained``).
 
 >>> from biosig.models import DBConformer, create_model, list_models
 
@@ -13,10 +16,20 @@
 ``EEGDM``         frozen SSMDP + LFT on raw windows (on-the-fly latents)
 ``eegnet``, ``eegconformer``, ``shallowfbcspnet``: braindecode baselines (lazy import)
 ================  ===================================================================
+
+The full table (papers, parameter counts, input contracts) is generated from the registry:
+``python -m biosig.models.summary``. Weights: :mod:`biosig.models.weights`.
 """
 
 from biosig.models import baselines  # noqa: F401  (registers eegnet, eegconformer, ...)
-from biosig.models._registry import count_parameters, create_model, list_models, register_model
+from biosig.models._registry import (
+    count_parameters,
+    create_model,
+    list_models,
+    register_model,
+    register_variant,
+)
+from biosig.models.base import BiosigModel
 from biosig.models.cvd_cnn import CVDCNN
 from biosig.models.dbconformer import DBConformer
 from biosig.models.ecgnet import ECGNet
@@ -25,9 +38,11 @@ from biosig.models.hveegnet import HVEEGNet
 from biosig.models.lft import LFT
 from biosig.models.ssmdp import SSMDP
 from biosig.models.veegnet import VEEGNet
+from biosig.models.weights import load_pretrained, push_to_hub, save_pretrained
 
 __all__ = [
-    "CVDCNN", "DBConformer", "ECGNet", "HVEEGNet", "VEEGNet", "count_parameters", "create_model",
-    "list_models", "register_model",
+    "BiosigModel", "CVDCNN", "DBConformer", "ECGNet", "HVEEGNet", "VEEGNet", "count_parameters",
+    "create_model", "list_models", "load_pretrained", "push_to_hub", "register_model",
+    "register_variant", "save_pretrained",
     "EEGDM", "LFT", "SSMDP",
 ]

@@ -1,13 +1,57 @@
-"""Model registry: ``register_model``, ``create_model(name, **kw)``, ``list_models()``."""
+"""Model registry: ``register_model``, ``register_variant``, ``create_model(name, **kw)``,
+``list_models()``.
+
+A *variant* is a registered name for a model with other defaults (timm's entry points), e.g.
+``dbconformer_loso`` = ``dbconformer`` with ``depth=6``; it declares its own paper settings and
+stated parameter count for the summary table. Arguments given to ``create_model`` override a
+variant's defaults; the built model reports the variant's name in ``get_config()``.
+"""
 
 from __future__ import annotations
 
 import fnmatch
-from typing import Callable
+from typing import Any, Callable
 
 import torch.nn as nn
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+
+class Variant:
+    """A registered name that builds ``base`` with other default arguments.
+
+    ``paper``, ``task``, ``paper_settings`` and ``paper_n_params`` default to the base class's
+    declarations; a variant with other defaults usually states its own settings and count.
+    """
+
+    def __init__(self, name: str, base: str, defaults: dict[str, Any], *, paper: str | None = None,
+                 task: str | None = None, paper_settings: dict | None = None,
+                 paper_n_params: int | None = None):
+        self.name = name
+        self.base = base.lower()
+        self.defaults = dict(defaults)
+        self._declared = dict(paper=paper, task=task, paper_settings=paper_settings,
+                              paper_n_params=paper_n_params)
+
+    @property
+    def cls(self) -> type:
+        return model_class(self.base)
+
+    def __getattr__(self, key: str):
+        # declarations the variant does not state come from the base class
+        if key.startswith("_") or key not in ("paper", "task", "paper_settings", "paper_n_params"):
+            raise AttributeError(key)
+        value = self._declared.get(key)
+        return value if value is not None else getattr(self.cls, key, None)
+
+    def __call__(self, **kwargs) -> nn.Module:
+        model = _MODELS[self.base](**{**self.defaults, **kwargs})
+        model.registry_name = self.name  # get_config() then names the variant
+        return model
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.defaults.items())
+        return f"Variant({self.name!r} = {self.base}({args}))"
 
 
 def register_model(name: str | None = None):
@@ -15,9 +59,7 @@ def register_model(name: str | None = None):
 
     def wrap(obj):
         key = (name or obj.__name__).lower()
-        if key in _MODELS and _MODELS[key] is not obj:
-            raise ValueError(f"model name {key!r} registered twice")
-        _MODELS[key] = obj
+        _add(key, obj)
         if isinstance(obj, type) and "registry_name" not in obj.__dict__:
             obj.registry_name = key
         return obj
@@ -25,19 +67,55 @@ def register_model(name: str | None = None):
     return wrap
 
 
+def register_variant(name: str, base: str, *, paper: str | None = None, task: str | None = None,
+                     paper_settings: dict | None = None, paper_n_params: int | None = None,
+                     **defaults) -> Variant:
+    """Register ``name`` as ``base`` with other default keyword arguments.
+
+    >>> register_variant("dbconformer_loso", "dbconformer", depth=6,
+    ...                  paper_settings=dict(n_chans=14, n_outputs=2, n_times=1251, sfreq=250.0),
+    ...                  paper_n_params=250_947)  # doctest: +SKIP
+    """
+    if base.lower() not in _MODELS:
+        raise KeyError(f"variant {name!r}: base model {base!r} is not registered")
+    if isinstance(_MODELS[base.lower()], Variant):
+        raise ValueError(f"variant {name!r}: base {base!r} is itself a variant")
+    variant = Variant(name.lower(), base, defaults, paper=paper, task=task,
+                      paper_settings=paper_settings, paper_n_params=paper_n_params)
+    _add(variant.name, variant)
+    return variant
+
+
+def _add(key: str, obj) -> None:
+    if key in _MODELS and _MODELS[key] is not obj:
+        raise ValueError(f"model name {key!r} registered twice")
+    _MODELS[key] = obj
+
+
 def list_models(pattern: str = "*") -> list[str]:
-    """Registered model names matching a glob pattern, sorted."""
+    """Registered model names (variants included) matching a glob pattern, sorted."""
     _import_all()
     return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern.lower()))
 
 
-def create_model(name: str, **kwargs) -> nn.Module:
-    """Build a registered model by name with keyword arguments."""
+def get_entry(name: str) -> Callable[..., nn.Module]:
+    """The registered class, factory or :class:`Variant` for ``name``."""
     _import_all()
     key = name.lower()
     if key not in _MODELS:
         raise KeyError(f"unknown model {name!r}; available: {', '.join(list_models())}")
-    return _MODELS[key](**kwargs)
+    return _MODELS[key]
+
+
+def model_class(name: str):
+    """The class a registered name builds (the base class for a variant)."""
+    entry = get_entry(name)
+    return entry.cls if isinstance(entry, Variant) else entry
+
+
+def create_model(name: str, **kwargs) -> nn.Module:
+    """Build a registered model (or variant) by name with keyword arguments."""
+    return get_entry(name)(**kwargs)
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:

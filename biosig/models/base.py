@@ -13,6 +13,11 @@ A biosig model is an ``nn.Module`` that
 Shape errors are :class:`biosig.errors.ShapeError`; bad arguments are
 :class:`biosig.errors.ConfigError`. Weights and their card are handled by
 :mod:`biosig.models.weights` (``save_pretrained`` / ``from_pretrained``).
+
+Each model also declares what the summary table (:mod:`biosig.models.summary`) shows: the
+paper, the task, the keyword arguments of the paper's settings and the parameter count stated
+for them (checked by a test), and its input contract (modality, unit, which signal arguments
+it needs, whether it accepts any window length or any channel set).
 """
 
 from __future__ import annotations
@@ -39,12 +44,32 @@ class BiosigModel(nn.Module):
     - ``requires``: signal arguments the model cannot be built without (e.g.
       ``("n_chans", "n_times", "sfreq")`` where kernel lengths follow the sampling rate:
       a model built by hand without ``sfreq`` then fails instead of assuming 250 Hz);
-    - ``head_attr``: name of the module ``reset_head`` replaces (default ``"final_layer"``).
+    - ``head_attr``: name of the module ``reset_head`` replaces (default ``"final_layer"``);
+    - ``paper``, ``task``: citation and purpose shown in the model summary;
+    - ``paper_settings`` / ``paper_n_params``: keyword arguments of the paper's stated settings
+      and the parameter count stated for them (a test builds the model and compares);
+    - ``modality``, ``units``: what the input is (``"EEG"``, ``"µV"``); ``units`` is the default
+      unit written into a weights card;
+    - ``input_note``: extra words for the summary's input contract (e.g. an alternative to
+      ``sfreq``);
+    - ``length_agnostic``: the weights fit any ``n_times`` (rebuilding with another window
+      length keeps every parameter shape), so ``load_pretrained(adapt=True)`` may change it;
+    - ``channel_independent``: the weights are shared over channels, so
+      ``load_pretrained(adapt=True)`` may pick a subset or another order of the card's channels.
     """
 
     registry_name: str | None = None
     requires: tuple[str, ...] = ()
     head_attr: str = "final_layer"
+    paper: str = ""
+    task: str = ""
+    paper_settings: dict | None = None
+    paper_n_params: int | None = None
+    modality: str = "EEG"
+    units: str = "µV"
+    input_note: str = ""
+    length_agnostic: bool = False
+    channel_independent: bool = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -97,12 +122,10 @@ class BiosigModel(nn.Module):
                         if key == "sfreq" else "")
                 raise ConfigError(f"{name} needs {key}{hint}")
         for key in ("n_chans", "n_outputs", "n_times"):
-            value = given[key]
-            if value is not None and (isinstance(value, bool) or int(value) != value
-                                      or int(value) <= 0):
-                raise ConfigError(f"{name}: {key} must be a positive integer, got {value!r}")
-        if sfreq is not None and not float(sfreq) > 0:
-            raise ConfigError(f"{name}: sfreq must be positive, got {sfreq!r}")
+            if given[key] is not None and not _positive(given[key], integer=True):
+                raise ConfigError(f"{name}: {key} must be a positive integer, got {given[key]!r}")
+        if sfreq is not None and not _positive(sfreq, integer=False):
+            raise ConfigError(f"{name}: sfreq must be a positive number, got {sfreq!r}")
         self.n_chans = None if n_chans is None else int(n_chans)
         self.n_outputs = None if n_outputs is None else int(n_outputs)
         self.n_times = None if n_times is None else int(n_times)
@@ -120,9 +143,10 @@ class BiosigModel(nn.Module):
         want_t = self.n_times if n_times else None
         if (x.ndim != 3 or (self.n_chans is not None and x.shape[1] != self.n_chans)
                 or (want_t is not None and x.shape[2] != want_t)):
-            raise ShapeError(f"{type(self).__name__} expects (batch, {self.n_chans}, "
-                             f"{want_t if want_t is not None else 'n_times'}), "
-                             f"got {tuple(x.shape)}")
+            t = f"n_times={want_t}" if want_t is not None else "n_times"
+            raise ShapeError(f"{type(self).__name__} expects (batch, n_chans={self.n_chans}, {t}) "
+                             f"{self.modality} in {self.units}; got {tuple(x.shape)}, not the "
+                             "expected input shape")
         return x
 
     # -- features / head -----------------------------------------------------------------------
@@ -155,22 +179,74 @@ class BiosigModel(nn.Module):
 
     # -- config --------------------------------------------------------------------------------
     def get_config(self) -> dict:
-        """``{"name": registry name, "kwargs": {...}}``: what ``from_config`` rebuilds from."""
-        kwargs = dict(getattr(self, "_init_kwargs", {}))
-        for key, value in kwargs.items():
-            if isinstance(value, type):  # activations are passed as classes
-                kwargs[key] = f"{value.__module__}.{value.__qualname__}"
+        """``{"name": registry name, "kwargs": {...}}``: what ``from_config`` rebuilds from.
+
+        In the form a JSON card keeps: classes (activations) as their dotted names, tuples as
+        lists.
+        """
+        kwargs = {k: _plain(v) for k, v in getattr(self, "_init_kwargs", {}).items()}
         return {"name": self.registry_name or type(self).__name__.lower(), "kwargs": kwargs}
 
     @classmethod
     def from_config(cls, config: dict) -> "BiosigModel":
-        from biosig.models._registry import create_model
+        """Rebuild from ``get_config()``'s dict (through the registry, so variants keep their name).
+
+        Called on a subclass, the config must name that class (or one of its variants).
+        """
+        from biosig.models._registry import create_model, model_class
 
         kwargs = {k: _resolve_class(v) for k, v in dict(config.get("kwargs", {})).items()}
         name = config.get("name") or cls.registry_name
-        if cls is BiosigModel:
-            return create_model(name, **kwargs)
-        return cls(**kwargs)
+        if not name:
+            raise ConfigError(f"{cls.__name__}.from_config: the config names no model ('name')")
+        if cls is not BiosigModel:
+            built = model_class(name)
+            if not (isinstance(built, type) and issubclass(built, cls)):
+                raise ConfigError(f"{cls.__name__}.from_config: the config is for model {name!r}, "
+                                  f"not {cls.__name__}")
+        return create_model(name, **kwargs)
+
+    # -- weights -------------------------------------------------------------------------------
+    def save_pretrained(self, directory, **card):
+        """Write the weights folder; see :func:`biosig.models.weights.save_pretrained`."""
+        from biosig.models.weights import save_pretrained
+
+        return save_pretrained(self, directory, **card)
+
+    @classmethod
+    def from_pretrained(cls, directory, **kwargs) -> "BiosigModel":
+        """Load weights saved by ``save_pretrained`` (a folder or ``"hf://owner/name"``).
+
+        Keywords as :func:`biosig.models.weights.load_pretrained` (``data``, ``n_outputs``,
+        ``adapt``); called on a subclass, the card must name that class.
+        """
+        from biosig.models.weights import _load
+
+        return _load(directory, expected=None if cls is BiosigModel else cls, **kwargs)
+
+    def push_to_hub(self, repo_id: str, **kwargs):
+        """Publish to the Hugging Face Hub; see :func:`biosig.models.weights.push_to_hub`."""
+        from biosig.models.weights import push_to_hub
+
+        return push_to_hub(self, repo_id, **kwargs)
+
+
+def _positive(value, integer: bool) -> bool:
+    if isinstance(value, (bool, str)):
+        return False
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return number > 0 and (not integer or number == int(number))
+
+
+def _plain(value):
+    if isinstance(value, type):  # activations are passed as classes
+        return f"{value.__module__}.{value.__qualname__}"
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _resolve_class(value):

@@ -1,38 +1,107 @@
-"""Baselines from braindecode (imported lazily: braindecode costs ~3 s to import).
+"""Baselines from braindecode as biosig contract models (braindecode is imported lazily: it
+costs ~3 s to import).
 
 - ``eegnet``: EEGNet-v4 (Lawhern et al. 2018, doi:10.1088/1741-2552/aace8c).
 - ``eegconformer``: EEG Conformer (Song et al. 2023, doi:10.1109/TNSRE.2022.3230250).
 - ``shallowfbcspnet``: Shallow ConvNet (Schirrmeister et al. 2017, doi:10.1002/hbm.23730).
+
+Each is a thin :class:`~biosig.models.base.BiosigModel` around the braindecode network: the
+braindecode model lives in ``net`` with its ``final_layer`` moved to the wrapper's
+``final_layer``, so ``forward_features`` is braindecode's forward pass without that layer and
+``reset_head`` builds a new one. Other keyword arguments go to the braindecode class.
 """
 
 from __future__ import annotations
 
+import torch
+import torch.nn as nn
+
 from biosig.models._registry import register_model
+from biosig.models.base import BiosigModel
+
+__all__ = ["EEGConformerBaseline", "EEGNetBaseline", "ShallowFBCSPNetBaseline"]
 
 
-def _braindecode(name: str, n_chans: int, n_outputs: int, n_times: int, sfreq: float | None, **kw):
+def _braindecode_models():
     try:
         import braindecode.models as bd
     except ImportError as err:  # pragma: no cover - depends on the install
-        raise ImportError("baseline models need braindecode: pip install 'biosig[baselines]'") from err
-    if sfreq:
-        kw["sfreq"] = sfreq
-    return getattr(bd, name)(n_chans=n_chans, n_outputs=n_outputs, n_times=n_times, **kw)
+        raise ImportError("baseline models need braindecode: "
+                          "pip install 'biosig[baselines]'") from err
+    return bd
+
+
+class _BraindecodeBaseline(BiosigModel):
+    """A braindecode network behind the biosig contract (see the module docstring)."""
+
+    braindecode_name = ""
+    requires = ("n_chans", "n_outputs", "n_times")
+
+    def __init__(self, n_chans: int | None = None, n_outputs: int | None = None,
+                 n_times: int | None = None, sfreq: float | None = None,
+                 chs_info: list[dict] | None = None, **kwargs):
+        super().__init__()
+        self._init_signal(n_chans, n_outputs, n_times, sfreq, chs_info)
+        self._braindecode_kwargs = dict(kwargs)
+        self.net = self._build(self.n_outputs)
+        head = self.net.final_layer
+        self.net.final_layer = nn.Identity()
+        self.final_layer = head
+
+    def _build(self, n_outputs: int) -> nn.Module:
+        signal = dict(n_chans=self.n_chans, n_outputs=n_outputs, n_times=self.n_times)
+        if self.sfreq:
+            signal["sfreq"] = self.sfreq
+        cls = getattr(_braindecode_models(), self.braindecode_name)
+        return cls(**signal, **self._braindecode_kwargs)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """braindecode's forward pass up to (without) its ``final_layer``."""
+        return self.net(self.check_input(x))
+
+    def reset_head(self, n_outputs: int) -> None:
+        """A fresh braindecode ``final_layer`` for ``n_outputs`` classes."""
+        ref = next(self.parameters())
+        self.n_outputs = int(n_outputs)
+        self.final_layer = self._build(self.n_outputs).final_layer.to(ref.device, ref.dtype)
+        if hasattr(self, "_init_kwargs"):
+            self._init_kwargs["n_outputs"] = self.n_outputs
 
 
 @register_model("eegnet")
-def eegnet(n_chans: int, n_outputs: int, n_times: int, sfreq: float | None = None, **kw):
-    """braindecode's EEGNet (v4): ~2-3k parameters at 22 x 1000, 4 classes."""
-    return _braindecode("EEGNet", n_chans, n_outputs, n_times, sfreq, **kw)
+class EEGNetBaseline(_BraindecodeBaseline):
+    """braindecode's EEGNet (v4), Lawhern et al., J. Neural Eng. 15:056013 (2018),
+    doi:10.1088/1741-2552/aace8c. 2,484 parameters at 22 x 512 @ 128 Hz, 4 classes (as
+    braindecode's ``summary.csv`` states)."""
+
+    braindecode_name = "EEGNet"
+    paper = "Lawhern et al., J. Neural Eng. 2018, doi:10.1088/1741-2552/aace8c (braindecode)"
+    task = "baseline: compact CNN for EEG decoding"
+    paper_settings = dict(n_chans=22, n_outputs=4, n_times=512, sfreq=128.0)
+    paper_n_params = 2_484
 
 
 @register_model("eegconformer")
-def eegconformer(n_chans: int, n_outputs: int, n_times: int, sfreq: float | None = None, **kw):
-    """braindecode's EEGConformer: 789,572 parameters at 22 x 1000, 4 classes."""
-    return _braindecode("EEGConformer", n_chans, n_outputs, n_times, sfreq, **kw)
+class EEGConformerBaseline(_BraindecodeBaseline):
+    """braindecode's EEG Conformer, Song et al., IEEE TNSRE 31:710-719 (2023),
+    doi:10.1109/TNSRE.2022.3230250. 789,572 parameters at 22 x 1000, 4 classes (as braindecode's
+    ``summary.csv`` states)."""
+
+    braindecode_name = "EEGConformer"
+    paper = "Song et al., IEEE TNSRE 2023, doi:10.1109/TNSRE.2022.3230250 (braindecode)"
+    task = "baseline: convolutional transformer for EEG decoding"
+    paper_settings = dict(n_chans=22, n_outputs=4, n_times=1000, sfreq=250.0)
+    paper_n_params = 789_572
 
 
 @register_model("shallowfbcspnet")
-def shallowfbcspnet(n_chans: int, n_outputs: int, n_times: int, sfreq: float | None = None, **kw):
-    """braindecode's ShallowFBCSPNet."""
-    return _braindecode("ShallowFBCSPNet", n_chans, n_outputs, n_times, sfreq, **kw)
+class ShallowFBCSPNetBaseline(_BraindecodeBaseline):
+    """braindecode's Shallow ConvNet, Schirrmeister et al., Hum. Brain Mapp. 38:5391 (2017),
+    doi:10.1002/hbm.23730. 46,084 parameters at 22 x 1000 @ 250 Hz, 4 classes (as braindecode's
+    ``summary.csv`` states)."""
+
+    braindecode_name = "ShallowFBCSPNet"
+    paper = "Schirrmeister et al., Hum. Brain Mapp. 2017, doi:10.1002/hbm.23730 (braindecode)"
+    task = "baseline: shallow filter-bank CSP-like CNN"
+    paper_settings = dict(n_chans=22, n_outputs=4, n_times=1000, sfreq=250.0)
+    paper_n_params = 46_084

@@ -16,12 +16,13 @@ import torch.nn as nn
 
 from biosig.errors import ConfigError
 from biosig.models._registry import register_model
+from biosig.models.base import BiosigModel
 
 __all__ = ["CVDCNN"]
 
 
 @register_model("cvd_cnn")
-class CVDCNN(nn.Module):
+class CVDCNN(BiosigModel):
     """Multi-label 1-D CNN for 12-lead ECG (mV) plus annotation channels.
 
     The CVD-onset predictor of ECGNet (Bagga, Jeon & Issokson, arXiv 2310.03753, 2023), which
@@ -31,9 +32,11 @@ class CVDCNN(nn.Module):
     Parameters
     ----------
     n_chans : input channels: 12 leads, or 14 with the R-peak and P-Q masks of
-        :func:`biosig.ecg_analysis.annotation_masks` / :class:`biosig.ecg_analysis.ECGAnnotationChannels`.
+        :func:`biosig.ecg_analysis.annotation_masks` /
+        :class:`biosig.ecg_analysis.ECGAnnotationChannels`.
     n_outputs : number of labels (PTB-XL superclasses: 5).
-    n_times, sfreq, chs_info : signal kwargs (the network is length-agnostic).
+    n_times, sfreq, chs_info : signal kwargs, optional (the network is length-agnostic and its
+        kernels do not follow the rate; ``sfreq`` is recorded for the weights card).
     channels : conv widths per block (*design choice*).
     kernel_size : conv kernel (odd).
     drop_prob : dropout before the head.
@@ -45,12 +48,21 @@ class CVDCNN(nn.Module):
     **191,045** with n_chans=12, **191,493** with n_chans=14.
     """
 
+    requires = ("n_chans", "n_outputs")
+    paper = "ECGNet's CVD predictor, Bagga et al., arXiv 2310.03753 (design choice)"
+    task = "multi-label 12-lead ECG CNN"
+    paper_settings = dict(n_chans=12, n_outputs=5)
+    paper_n_params = 191_045
+    modality = "ECG"
+    units = "mV"
+    length_agnostic = True
+
     def __init__(
         self,
-        n_chans: int = 12,
-        n_outputs: int = 5,
-        n_times: int = 0,
-        sfreq: float = 0.0,
+        n_chans: int | None = 12,
+        n_outputs: int | None = 5,
+        n_times: int | None = None,
+        sfreq: float | None = None,
         chs_info: list | None = None,
         channels: tuple[int, ...] = (32, 64, 128, 128),
         kernel_size: int = 7,
@@ -58,27 +70,27 @@ class CVDCNN(nn.Module):
         activation: type[nn.Module] = nn.ReLU,
     ):
         super().__init__()
-        if n_chans < 1 or n_outputs < 1:
-            raise ConfigError(f"n_chans and n_outputs must be >= 1, got {n_chans}, {n_outputs}")
+        self._init_signal(n_chans, n_outputs, n_times, sfreq, chs_info)
         if kernel_size % 2 == 0 or not channels:
             raise ConfigError("kernel_size must be odd and channels non-empty")
-        self.n_chans, self.n_outputs, self.n_times, self.sfreq = n_chans, n_outputs, n_times, sfreq
         blocks = []
-        c_in = n_chans
+        c_in = self.n_chans
         for c in channels:
             blocks += [nn.Conv1d(c_in, c, kernel_size, padding=kernel_size // 2, bias=False),
                        nn.BatchNorm1d(c), activation(), nn.MaxPool1d(2, ceil_mode=True)]
             c_in = c
         self.features = nn.Sequential(*blocks)
         self.dropout = nn.Dropout(drop_prob)
-        self.final_layer = nn.Linear(2 * c_in, n_outputs)
+        self.final_layer = nn.Linear(2 * c_in, self.n_outputs)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 3 or x.shape[1] != self.n_chans:
-            raise ConfigError(f"expected (batch, {self.n_chans}, n_times), got {tuple(x.shape)}")
-        h = self.features(x)
+        """Global average and max over time of the last block, ``(B, 2 channels[-1])``."""
+        h = self.features(self.check_input(x, n_times=False))
         return torch.cat([h.mean(-1), h.amax(-1)], dim=1)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.final_layer(self.dropout(features))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, n_chans, T), leads in mV (+ 0/1 masks) -> logits (B, n_outputs)."""
-        return self.final_layer(self.dropout(self.forward_features(x)))
+        return self.forward_head(self.forward_features(x))

@@ -12,7 +12,6 @@ References
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import torch
@@ -20,7 +19,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from biosig.errors import ConfigError
-from biosig.models._registry import register_model
+from biosig.models._registry import register_model, register_variant
+from biosig.models.base import BiosigModel
 from biosig.models.blocks.transformer import TransformerBlock
 
 __all__ = ["DBConformer", "default_patch_size"]
@@ -45,7 +45,7 @@ def default_patch_size(sfreq: float) -> int:
 
 
 @register_model("dbconformer")
-class DBConformer(nn.Module):
+class DBConformer(BiosigModel):
     """DBConformer from Wang et al. (2026) [Wang2026]_.
 
     Two conformers read the same raw trial in parallel and are fused late:
@@ -66,14 +66,17 @@ class DBConformer(nn.Module):
     Parameter count at the paper's BCI IV 2a settings (``n_chans=22, n_times=1001,
     sfreq=250, depth=2, n_outputs=2``): **93,747** (as the official code). Other official
     settings: 3 x 1126 -> 92,267; 14 x 1251 -> 93,187; 15 x 2561 @ 512 Hz depth 4 -> 172,547;
-    14 x 1251 depth 6 -> 250,947; 59 x 750 depth 6 -> 254,387.
+    14 x 1251 depth 6 -> 250,947; 59 x 750 depth 6 -> 254,387. Registry variant
+    ``dbconformer_loso``: depth 6, the official LOSO setting for every dataset but
+    BNCI2014001/004.
 
     Parameters
     ----------
     n_chans, n_outputs, n_times, sfreq, chs_info :
         Signal kwargs (braindecode convention). Input ``(batch, n_chans, n_times)`` EEG in µV
         (usually Euclidean-aligned, see :mod:`biosig.data.alignment`); ``(batch, 1, n_chans,
-        n_times)`` is accepted too. ``n_chans`` may be inferred from ``chs_info``.
+        n_times)`` is accepted too. ``n_chans`` may be inferred from ``chs_info``. ``sfreq`` is
+        required unless ``patch_size`` is given (the patch length follows the sampling rate).
     depth : int
         Transformer blocks per branch (the paper: 2; 4 for BNCI2014002 CO; 6 for LOSO on most
         datasets).
@@ -134,12 +137,19 @@ class DBConformer(nn.Module):
     BatchNorm weight 1 / bias 0, positional embeddings N(0, 1), PyTorch defaults elsewhere.
     """
 
+    requires = ("n_chans", "n_outputs", "n_times")
+    paper = "Wang et al., IEEE JBHI 2026, arXiv 2506.21140"
+    task = "EEG decoding (MI, seizure)"
+    paper_settings = dict(n_chans=22, n_outputs=2, n_times=1001, sfreq=250.0)
+    paper_n_params = 93_747
+    input_note = "sfreq or patch_size"
+
     def __init__(
         self,
         n_chans: int | None = None,
         n_outputs: int | None = None,
         n_times: int | None = None,
-        sfreq: float | None = 250.0,
+        sfreq: float | None = None,
         chs_info: list[dict] | None = None,
         depth: int = 2,
         emb_size: int = 40,
@@ -163,13 +173,7 @@ class DBConformer(nn.Module):
         temporal_conv_impl: Literal["auto", "direct", "fft"] = "direct",
     ):
         super().__init__()
-        if not n_chans and chs_info:
-            n_chans = len(chs_info)
-        if chs_info is not None and n_chans and len(chs_info) != n_chans:
-            raise ConfigError(f"chs_info has {len(chs_info)} entries but n_chans={n_chans}")
-        for key, val in (("n_chans", n_chans), ("n_outputs", n_outputs), ("n_times", n_times)):
-            if not val or int(val) <= 0:
-                raise ConfigError(f"DBConformer needs a positive {key}, got {val!r}")
+        self._init_signal(n_chans, n_outputs, n_times, sfreq, chs_info)
         if branch not in ("all", "temporal", "spatial"):
             raise ConfigError(f"branch must be 'all', 'temporal' or 'spatial', got {branch!r}")
         if crop not in ("floor", "drop_last"):
@@ -183,11 +187,13 @@ class DBConformer(nn.Module):
         if emb_size % n_heads:
             raise ConfigError(f"emb_size={emb_size} is not divisible by n_heads={n_heads}")
         if patch_size is None:
-            if not sfreq:
-                raise ConfigError("DBConformer needs sfreq or an explicit patch_size")
-            patch_size = default_patch_size(sfreq)
+            if self.sfreq is None:
+                raise ConfigError("DBConformer needs sfreq (the patch length follows the "
+                                  "sampling rate: 125 samples at 250 Hz) or an explicit "
+                                  "patch_size")
+            patch_size = default_patch_size(self.sfreq)
         patch_size = int(patch_size)
-        usable = int(n_times) - (1 if crop == "drop_last" else 0)
+        usable = self.n_times - (1 if crop == "drop_last" else 0)
         n_patches = usable // patch_size if patch_size > 0 else 0
         if n_patches < 1:
             raise ConfigError(
@@ -195,11 +201,6 @@ class DBConformer(nn.Module):
                 f"(crop={crop!r}); pass a smaller patch_size"
             )
 
-        self.n_chans = int(n_chans)
-        self.n_outputs = int(n_outputs)
-        self.n_times = int(n_times)
-        self.sfreq = float(sfreq) if sfreq else None
-        self.chs_info = chs_info
         self.patch_size = patch_size
         self.n_patches = n_patches
         self.crop = crop
@@ -231,26 +232,20 @@ class DBConformer(nn.Module):
         )
         n_features = emb_size * (int(use_t) + int(use_s))
         self.n_features = n_features
-        self.gate = nn.Linear(n_features, n_features) if (gated_fusion and use_t and use_s) else None
+        gated = gated_fusion and use_t and use_s
+        self.gate = nn.Linear(n_features, n_features) if gated else None
         self.head = nn.Sequential(
             nn.Linear(n_features, 64), activation(), nn.Dropout(drop_prob),
             nn.Linear(64, 32), activation(), nn.Dropout(head_drop_prob),
         )
         self.final_layer = nn.Linear(32, self.n_outputs)
 
-    # -- timm-like surface -------------------------------------------------------------------
+    # -- contract surface ----------------------------------------------------------------------
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim == 4 and x.shape[1] == 1:
             x = x[:, 0]
-        if x.ndim != 3 or x.shape[1] != self.n_chans:
-            raise ValueError(
-                f"DBConformer expects (batch, {self.n_chans}, n_times), got {tuple(x.shape)}"
-            )
-        if self.temporal is not None and x.shape[2] != self.n_times:
-            raise ValueError(
-                f"DBConformer was built for n_times={self.n_times}, got {x.shape[2]} samples"
-            )
-        return x
+        # the spatial branch alone accepts any length (global average per channel)
+        return self.check_input(x, n_times=self.temporal is not None)
 
     def forward_features(
         self, x: torch.Tensor, return_attention: bool = False
@@ -294,26 +289,21 @@ class DBConformer(nn.Module):
             out += (attn,)
         return out[0] if len(out) == 1 else out
 
-    def get_classifier(self) -> nn.Module:
-        return self.final_layer
 
-    def reset_head(self, n_outputs: int) -> None:
-        """Replace the last layer for a new number of classes."""
-        self.n_outputs = int(n_outputs)
-        self.final_layer = nn.Linear(self.final_layer.in_features, self.n_outputs)
-
-    @property
-    def ch_names(self) -> list[str] | None:
-        if not self.chs_info:
-            return None
-        return [str(ch.get("ch_name", ch.get("name"))) for ch in self.chs_info]
+#: Cross-subject (LOSO) setting of the official scripts: depth 6 for every dataset but
+#: BNCI2014001/004 (which keep 2); stated count at Zhou2016 LOSO (14 x 1251 @ 250 Hz).
+register_variant("dbconformer_loso", "dbconformer", depth=6,
+                 task="EEG decoding, cross-subject (LOSO) setting",
+                 paper_settings=dict(n_chans=14, n_outputs=2, n_times=1251, sfreq=250.0),
+                 paper_n_params=250_947)
 
 
 class _DepthwiseConv1d(nn.Conv1d):
     """Depthwise ``Conv1d`` (odd kernel, 'same' padding, no bias) with an optional FFT path."""
 
     def __init__(self, channels: int, kernel: int, impl: str = "auto"):
-        super().__init__(channels, channels, kernel, padding=kernel // 2, groups=channels, bias=False)
+        super().__init__(channels, channels, kernel, padding=kernel // 2, groups=channels,
+                         bias=False)
         self.impl = impl
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -324,7 +314,8 @@ class _DepthwiseConv1d(nn.Conv1d):
         n_fft = 1 << (n_times + k - 2).bit_length()
         dtype = x.dtype
         xf = torch.fft.rfft(x.float(), n=n_fft)
-        wf = torch.fft.rfft(self.weight[:, 0].float().flip(-1), n=n_fft)  # correlation = flipped conv
+        # correlation = convolution with the flipped kernel
+        wf = torch.fft.rfft(self.weight[:, 0].float().flip(-1), n=n_fft)
         y = torch.fft.irfft(xf * wf, n=n_fft)
         pad = self.padding[0]
         return y[..., k - 1 - pad: k - 1 - pad + n_times].to(dtype)

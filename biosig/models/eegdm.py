@@ -45,6 +45,10 @@ class EEGDM(BiosigModel):
     """
 
     requires = ("n_chans", "n_outputs", "n_times", "sfreq")
+    paper = "Puah et al., EEGDM, arXiv 2508.14086 (2025)"
+    task = "EEG classification: frozen SSMDP latents + LFT (6,898,950 trainable)"
+    paper_settings = dict(n_chans=22, n_outputs=6, n_times=1000, sfreq=200.0)
+    paper_n_params = 12_830_599
 
     def __init__(self, n_chans=None, n_outputs=None, n_times=None, sfreq=None, chs_info=None,
                  backbone: dict | None = None, lft: dict | None = None,

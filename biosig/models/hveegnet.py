@@ -50,6 +50,7 @@ class HVEEGNet(EEGNetVAEBase):
     sfreq : float
         Sampling rate; the kernels keep the paper's durations at other rates (128 and 32
         samples at 250 Hz) unless ``temporal_kernel`` / ``separable_kernel`` are given.
+        Required unless both kernels are given (no rate is assumed).
     chs_info : list of dict, optional
         MNE-style channel info (only its length is used when ``n_chans`` is None).
     F1, D, F2 : int
@@ -66,7 +67,8 @@ class HVEEGNet(EEGNetVAEBase):
         Apply the activation before each 1x1 Gaussian map (official config: True).
     use_classifier : bool
         Add the optional ``Linear(2 |z1|, n_outputs)`` + LogSoftmax head on ``[mu1, logvar1]``
-        (off in the paper).
+        (off in the paper). ``forward_features`` gives that input, ``forward_head`` the head;
+        ``reset_head(n_outputs)`` replaces or adds it (e.g. a probe on the latent).
 
     Notes
     -----
@@ -89,33 +91,14 @@ class HVEEGNet(EEGNetVAEBase):
     """
 
     n_levels = 3
+    paper = "Cisotto et al., Front. Neuroinform. 2024, arXiv 2312.00799"
+    task = "hierarchical VAE: reconstruction, anomaly screening"
+    paper_settings = dict(n_chans=22, n_times=1000, sfreq=250.0)
+    paper_n_params = 8_224
 
-    def __init__(
-        self,
-        n_chans: int | None = None,
-        n_outputs: int | None = None,
-        n_times: int | None = None,
-        sfreq: float | None = 250.0,
-        chs_info: list[dict] | None = None,
-        F1: int = 8,
-        D: int = 2,
-        F2: int = 16,
-        temporal_kernel: int | None = None,
-        separable_kernel: int | None = None,
-        pool: int = 10,
-        drop_prob: float = 0.5,
-        activation: type[nn.Module] = nn.ELU,
-        sampling_activation: bool = True,
-        use_classifier: bool = False,
-    ):
-        super().__init__()
-        cell_kw = self._build_encoder(
-            n_chans, n_times, sfreq, chs_info, n_outputs, F1=F1, D=D, F2=F2,
-            temporal_kernel=temporal_kernel, separable_kernel=separable_kernel, pool=pool,
-            drop_prob=drop_prob, activation=activation)
-        n_chans, n_times, n_pooled = self.n_chans, self.n_times, self.n_pooled
-        FD = F1 * D
-        s_act = activation if sampling_activation else None
+    def _build_latents(self, cell_kw: dict, s_act: type[nn.Module] | None) -> None:
+        F1, F2, FD = cell_kw["F1"], cell_kw["F2"], cell_kw["F1"] * cell_kw["D"]
+        n_chans, n_times = self.n_chans, self.n_times
         self.posterior_top = ConvGaussian(F2, F2, s_act)
         self.decoder = EEGNetDecoderCells(n_chans, n_times, **cell_kw)
         # decoder state (h = 0 at the top) mixed with the sample of each level
@@ -125,14 +108,7 @@ class HVEEGNet(EEGNetVAEBase):
         self.mix_posterior = nn.ModuleList([ConcatMix(FD, FD, FD), ConcatMix(F1, F1, F1)])
         self.prior = nn.ModuleList([ConvGaussian(FD, FD, s_act), ConvGaussian(F1, F1, s_act)])
         self.posterior = nn.ModuleList([ConvGaussian(FD, FD, s_act), ConvGaussian(F1, F1, s_act)])
-        self.latent_shapes: list[tuple[int, int, int]] = [
-            (F2, 1, n_pooled), (FD, 1, n_times), (F1, n_chans, n_times)]
-        self.classifier = None
-        if use_classifier:
-            if not n_outputs or n_outputs < 2:
-                raise ConfigError("use_classifier=True needs n_outputs >= 2")
-            n_z1 = F2 * n_pooled
-            self.classifier = nn.Sequential(nn.Linear(2 * n_z1, n_outputs), nn.LogSoftmax(dim=1))
+        self.latent_shapes = [(F2, 1, self.n_pooled), (FD, 1, n_times), (F1, n_chans, n_times)]
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -162,7 +138,7 @@ class HVEEGNet(EEGNetVAEBase):
         out.mu.append(mu)
         out.logvar.append(lv)
         if self.classifier is not None and enc is not None and use[0]:
-            out.log_probs = self.classifier(torch.cat([mu, lv], 1).flatten(1))
+            out.log_probs = self.forward_head(torch.cat([mu, lv], 1).flatten(1))
         h = self.mix_decoder[0](torch.zeros_like(z), z)
         h = self.decoder.cell(0, h)
         for lvl in (1, 2):
@@ -191,7 +167,8 @@ class HVEEGNet(EEGNetVAEBase):
         return self._decode(enc, (True, True, True), sample=True)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and log-variance of the deepest posterior ``q(z1 | x)``, each ``(B, 16, 1, T/10)``."""
+        """Mean and log-variance of the deepest posterior ``q(z1 | x)``, each
+        ``(B, 16, 1, T/10)``."""
         enc = self.encoder(self._check_input(x))
         return self.posterior_top(enc[2])
 

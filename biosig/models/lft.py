@@ -68,6 +68,13 @@ class LFT(BiosigModel):
     """
 
     requires = ("n_chans", "n_outputs")
+    paper = "Puah et al., EEGDM, arXiv 2508.14086 (2025)"
+    task = "classifier on SSMDP latent tokens (EEG events, seizures)"
+    paper_settings = dict(n_chans=22, n_outputs=6, n_times=1000, sfreq=200.0)
+    paper_n_params = 6_898_950
+    modality = "SSMDP latent tokens"
+    units = "gate std"
+    input_note = "n_pools or n_times + sfreq; input tensor (batch, layers, pools, chans, d)"
 
     def __init__(self, n_chans=None, n_outputs=None, n_times=None, sfreq=None, chs_info=None,
                  n_pools: int | None = None, pool_seconds: float = 1.0, n_layers: int = 20,

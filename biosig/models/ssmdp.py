@@ -113,6 +113,13 @@ class SSMDP(BiosigModel):
     input_scale, mu : input transform (``mu=None``: no mu-law, the paper's ablation).
     """
 
+    paper = "Puah et al., EEGDM, arXiv 2508.14086 (2025)"
+    task = "diffusion pretraining (single-channel S4D denoiser); latents for LFT"
+    paper_settings = dict(n_chans=22, n_times=1000, sfreq=200.0)
+    paper_n_params = 5_931_649
+    input_note = "forward(x, t) in the mu-law domain; latents(x) in µV"
+    length_agnostic = True
+
     def __init__(self, n_chans=None, n_outputs=None, n_times=None, sfreq=None, chs_info=None,
                  channel_ids: Sequence[int] | None = None, n_channel_ids: int = 22,
                  n_layers: int = 20, d_model: int = 128, d_state: int = 128, d_embed: int = 128,

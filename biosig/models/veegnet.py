@@ -36,9 +36,10 @@ class VEEGNet(EEGNetVAEBase):
     Parameters
     ----------
     n_chans, n_times, n_outputs, sfreq, chs_info, F1, D, F2, temporal_kernel, separable_kernel,
-    pool, drop_prob, activation, sampling_activation :
-        As in :class:`~biosig.models.HVEEGNet` (``n_outputs`` is accepted for a uniform
-        signature and unused).
+    pool, drop_prob, activation, sampling_activation, use_classifier :
+        As in :class:`~biosig.models.HVEEGNet` (``sfreq`` required unless both kernels are
+        given; ``n_outputs`` only for the optional classifier on ``[mu, logvar]``, off by
+        default, the same head as hvEEGNet's).
 
     Notes
     -----
@@ -57,32 +58,16 @@ class VEEGNet(EEGNetVAEBase):
     """
 
     n_levels = 1
+    paper = "vEEGNet-ver3, Zancanaro et al., arXiv 2312.00799"
+    task = "single-latent VAE baseline"
+    paper_settings = dict(n_chans=22, n_times=1000, sfreq=250.0)
+    paper_n_params = 4_992
 
-    def __init__(
-        self,
-        n_chans: int | None = None,
-        n_outputs: int | None = None,
-        n_times: int | None = None,
-        sfreq: float | None = 250.0,
-        chs_info: list[dict] | None = None,
-        F1: int = 8,
-        D: int = 2,
-        F2: int = 16,
-        temporal_kernel: int | None = None,
-        separable_kernel: int | None = None,
-        pool: int = 10,
-        drop_prob: float = 0.5,
-        activation: type[nn.Module] = nn.ELU,
-        sampling_activation: bool = True,
-    ):
-        super().__init__()
-        cell_kw = self._build_encoder(
-            n_chans, n_times, sfreq, chs_info, n_outputs, F1=F1, D=D, F2=F2,
-            temporal_kernel=temporal_kernel, separable_kernel=separable_kernel, pool=pool,
-            drop_prob=drop_prob, activation=activation)
-        self.posterior = ConvGaussian(F2, F2, activation if sampling_activation else None)
+    def _build_latents(self, cell_kw: dict, s_act: type[nn.Module] | None) -> None:
+        F2 = cell_kw["F2"]
+        self.posterior = ConvGaussian(F2, F2, s_act)
         self.decoder = EEGNetDecoderCells(self.n_chans, self.n_times, **cell_kw)
-        self.latent_shapes: list[tuple[int, int, int]] = [(F2, 1, self.n_pooled)]
+        self.latent_shapes = [(F2, 1, self.n_pooled)]
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and log-variance, each ``(B, 16, 1, T // 10)``."""
@@ -93,7 +78,10 @@ class VEEGNet(EEGNetVAEBase):
         mu, lv = self.encode(x)
         z = ConvGaussian.sample(mu, lv)
         x_hat = self.decoder(z).squeeze(1)
-        return VAEOutput(x_hat=x_hat, z=[z], kl=[gaussian_kl(mu, lv)], mu=[mu], logvar=[lv])
+        log_probs = (self.forward_head(torch.cat([mu, lv], 1).flatten(1))
+                     if self.classifier is not None else None)
+        return VAEOutput(x_hat=x_hat, z=[z], kl=[gaussian_kl(mu, lv)], mu=[mu], logvar=[lv],
+                         log_probs=log_probs)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, sample: bool = False) -> torch.Tensor:

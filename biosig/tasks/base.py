@@ -25,9 +25,8 @@ class BiosigTask(pl.LightningModule):
         self.net = self.build_net(model, dict(model_kwargs or {}), n_chans, n_times, sfreq, n_outputs)
 
     def build_net(self, model, model_kwargs, n_chans, n_times, sfreq, n_outputs) -> torch.nn.Module:
-        kwargs = dict(n_chans=n_chans, n_times=n_times, n_outputs=n_outputs, **model_kwargs)
-        if sfreq:
-            kwargs["sfreq"] = sfreq
+        signal = dict(n_chans=n_chans, n_times=n_times, n_outputs=n_outputs, sfreq=sfreq)
+        kwargs = {**{k: v for k, v in signal.items() if v}, **model_kwargs}  # 0 = not given
         return create_model(model, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from biosig.errors import ChannelError, ConfigError
+from biosig.errors import ConfigError
+from biosig.models.base import BiosigModel
 
 #: Kernel sizes of hvEEGNet at its reference sampling rate (BCI IV 2a, 250 Hz).
 REFERENCE_SFREQ = 250.0
@@ -30,13 +31,18 @@ def eegnet_kernel_sizes(
 ) -> tuple[int, int]:
     """Temporal and separable kernel lengths, scaled with ``sfreq`` when not given.
 
-    At 250 Hz (or when ``sfreq`` is unknown) these are the paper's (1, 128) and (1, 32), i.e.
-    about 0.5 s and 0.13 s; at another rate the same durations in samples.
+    At 250 Hz these are the paper's (1, 128) and (1, 32), i.e. about 0.5 s and 0.13 s; at
+    another rate the same durations in samples. Without ``sfreq`` both kernels must be given
+    (no rate is assumed).
     """
+    if not sfreq and (temporal_kernel is None or separable_kernel is None):
+        raise ConfigError("sfreq is needed: the EEGNet kernel lengths follow the sampling rate "
+                          f"({REFERENCE_TEMPORAL_KERNEL} and {REFERENCE_SEPARABLE_KERNEL} samples "
+                          f"at {REFERENCE_SFREQ:g} Hz); or give both temporal_kernel and "
+                          "separable_kernel")
     scale = (float(sfreq) / REFERENCE_SFREQ) if sfreq else 1.0
-    k1 = temporal_kernel if temporal_kernel is not None else round(REFERENCE_TEMPORAL_KERNEL * scale)
-    k3 = separable_kernel if separable_kernel is not None else round(
-        REFERENCE_SEPARABLE_KERNEL * scale)
+    k1 = round(REFERENCE_TEMPORAL_KERNEL * scale) if temporal_kernel is None else temporal_kernel
+    k3 = round(REFERENCE_SEPARABLE_KERNEL * scale) if separable_kernel is None else separable_kernel
     k1, k3 = int(k1), int(k3)
     if k1 < 1 or k3 < 1:
         raise ConfigError(f"kernel sizes must be >= 1, got temporal={k1}, separable={k3}")
@@ -185,34 +191,97 @@ class ConcatMix(nn.Module):
         return self.mix(torch.cat([a, b], dim=1))
 
 
-def _signal_shape(n_chans, n_times, chs_info, pool) -> tuple[int, int]:
-    if n_chans is None and chs_info is not None:
-        n_chans = len(chs_info)
-    if n_chans is None or int(n_chans) < 1:
-        raise ChannelError(f"n_chans must be a positive integer, got {n_chans!r}")
-    if n_times is None or int(n_times) < max(1, pool):
-        raise ConfigError(f"n_times must be an integer >= the pooling size {pool}, got {n_times!r}")
-    return int(n_chans), int(n_times)
+class EEGNetVAEBase(BiosigModel):
+    """Shared set-up of the EEGNet VAEs (hvEEGNet, vEEGNet): the constructor (signal arguments,
+    kernels, encoder cells; a subclass adds its latents and decoder in ``_build_latents``) and
+    the optional classifier head on the deepest posterior ``[mu, logvar]``. Parameters: see
+    :class:`~biosig.models.HVEEGNet`.
 
+    Contract: ``forward_features(x)`` is the flattened ``[mu, logvar]`` of the deepest posterior
+    ``(B, 2 |z1|)``; the head is ``classifier`` (``Linear(2 |z1|, n_outputs)`` + LogSoftmax),
+    present with ``use_classifier=True`` or added by ``reset_head(n_outputs)``. The weights fit
+    any ``n_times`` (convolutions only; the classifier's input size does depend on it).
+    """
 
-class EEGNetVAEBase(nn.Module):
-    """Shared set-up of the EEGNet VAEs (hvEEGNet, vEEGNet): signal shape, kernels, encoder cells."""
+    requires = ("n_chans", "n_times")
+    head_attr = "classifier"
+    length_agnostic = True
+    input_note = "sfreq or both kernels"
 
-    def _build_encoder(self, n_chans, n_times, sfreq, chs_info, n_outputs, *, F1, D, F2,
-                       temporal_kernel, separable_kernel, pool, drop_prob, activation) -> dict:
-        """Check the signal kwargs, build ``self.encoder``; returns the cells' keyword arguments."""
-        n_chans, n_times = _signal_shape(n_chans, n_times, chs_info, pool)
-        k1, k3 = eegnet_kernel_sizes(sfreq, temporal_kernel, separable_kernel)
-        self.n_chans, self.n_times, self.sfreq = n_chans, n_times, sfreq
-        self.n_outputs = n_outputs
-        self.n_pooled = n_times // pool if pool > 1 else n_times
+    def __init__(
+        self,
+        n_chans: int | None = None,
+        n_outputs: int | None = None,
+        n_times: int | None = None,
+        sfreq: float | None = None,
+        chs_info: list[dict] | None = None,
+        F1: int = 8,
+        D: int = 2,
+        F2: int = 16,
+        temporal_kernel: int | None = None,
+        separable_kernel: int | None = None,
+        pool: int = 10,
+        drop_prob: float = 0.5,
+        activation: type[nn.Module] = nn.ELU,
+        sampling_activation: bool = True,
+        use_classifier: bool = False,
+    ):
+        super().__init__()
+        self._init_signal(n_chans, n_outputs, n_times, sfreq, chs_info)
+        if self.n_times < max(1, pool):
+            raise ConfigError(f"{type(self).__name__}: n_times must be >= the pooling size "
+                              f"{pool}, got {n_times!r}")
+        try:
+            k1, k3 = eegnet_kernel_sizes(self.sfreq, temporal_kernel, separable_kernel)
+        except ConfigError as err:
+            raise ConfigError(f"{type(self).__name__}: {err}") from None
+        self.n_pooled = self.n_times // pool if pool > 1 else self.n_times
         cell_kw = dict(F1=F1, D=D, F2=F2, temporal_kernel=k1, separable_kernel=k3, pool=pool,
                        drop_prob=drop_prob, activation=activation)
-        self.encoder = EEGNetEncoderCells(n_chans, **cell_kw)
-        return cell_kw
+        self.encoder = EEGNetEncoderCells(self.n_chans, **cell_kw)
+        self.latent_shapes: list[tuple[int, int, int]] = []
+        self._build_latents(cell_kw, activation if sampling_activation else None)
+        self._build_classifier(use_classifier)
+
+    def _build_latents(self, cell_kw: dict, s_act: type[nn.Module] | None) -> None:
+        """Latent maps and decoder of the model; sets ``latent_shapes`` (deepest first)."""
+        raise NotImplementedError
+
+    def _build_classifier(self, use_classifier: bool) -> None:
+        """``self.classifier`` on ``[mu1, logvar1]`` (after ``_build_latents``)."""
+        self.classifier = None
+        if use_classifier:
+            if not self.n_outputs or self.n_outputs < 2:
+                raise ConfigError(f"{type(self).__name__}: use_classifier=True needs "
+                                  "n_outputs >= 2")
+            self.classifier = self._new_classifier(self.n_outputs)
+
+    def _new_classifier(self, n_outputs: int) -> nn.Module:
+        c, h, w = self.latent_shapes[0]
+        return nn.Sequential(nn.Linear(2 * c * h * w, n_outputs), nn.LogSoftmax(dim=1))
 
     def _check_input(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 3 or x.shape[1] != self.n_chans or x.shape[2] != self.n_times:
-            raise ValueError(f"expected input (batch, {self.n_chans}, {self.n_times}) in µV, "
-                             f"got {tuple(x.shape)}")
-        return x.unsqueeze(1)
+        return self.check_input(x).unsqueeze(1)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Flattened ``[mu, logvar]`` of the deepest posterior, ``(B, 2 |z1|)``."""
+        mu, logvar = self.encode(x)
+        return torch.cat([mu, logvar], 1).flatten(1)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Class log-probabilities from ``forward_features``' output."""
+        if self.classifier is None:
+            raise ConfigError(f"{type(self).__name__} has no classifier: build it with "
+                              "use_classifier=True or call reset_head(n_outputs)")
+        return self.classifier(features)
+
+    def reset_head(self, n_outputs: int) -> None:
+        """Replace (or add) the classifier head with ``n_outputs`` classes."""
+        ref = next(self.parameters())
+        self.n_outputs = int(n_outputs)
+        self.classifier = self._new_classifier(self.n_outputs).to(ref.device, ref.dtype)
+        if hasattr(self, "_init_kwargs"):
+            self._init_kwargs.update(n_outputs=self.n_outputs, use_classifier=True)

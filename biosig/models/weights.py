@@ -1,0 +1,409 @@
+"""Pretrained weights as a folder: ``model.safetensors`` + ``card.json``.
+
+The card records what is needed to rebuild the network and to use it correctly:
+
+- ``format_version``, ``name`` (registry name) and ``kwargs`` (the model's ``get_config()``),
+  ``n_params``, the SHA-256 of the weights file;
+- ``data``: the data contract the weights were trained on: ``sfreq``, ``n_times``,
+  ``n_chans``, ``ch_names``, ``montage``, ``units``, ``preprocessing``;
+- ``recipe``, ``metrics``, ``licence`` as given by whoever saved them.
+
+:func:`load_pretrained` rebuilds the model from the card, checks the user's data against the
+card and raises :class:`~biosig.errors.ConfigError` naming the field, the card's value and the
+given value. ``adapt=True`` adapts exactly two things, and only where the model allows it:
+
+- another window length (``n_times``) for a model whose weights fit any length
+  (``length_agnostic``, e.g. hvEEGNet, CVDCNN): the model is rebuilt for the new length;
+- a subset or another order of the card's channels, by name, for a model whose weights are
+  shared over channels (``channel_independent``).
+
+A sampling rate, a unit, a montage or preprocessing that differ are never adapted (resample or
+rescale the data instead), nor are channels of a model tied to its channel layout. Tensors are
+read with ``safetensors`` only (no pickle); their names and shapes must match the rebuilt
+model exactly.
+
+Weights on the Hugging Face Hub (optional extra ``pip install biosig[hub]``):
+``load_pretrained("hf://owner/name")`` (``@revision`` optional) and :func:`push_to_hub`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from biosig.errors import ConfigError, InvalidFileError
+
+__all__ = ["CARD_FILE", "WEIGHTS_FILE", "load_card", "load_pretrained", "push_to_hub",
+           "save_pretrained"]
+
+FORMAT_VERSION = 1
+CARD_FILE = "card.json"
+WEIGHTS_FILE = "model.safetensors"
+HUB_PREFIX = "hf://"
+DATA_KEYS = ("sfreq", "n_times", "n_chans", "ch_names", "montage", "units", "preprocessing")
+
+
+# -- saving ---------------------------------------------------------------------------------------
+def save_pretrained(model, directory, *, data: dict | None = None, recipe: Any = None,
+                    metrics: dict | None = None, licence: str | None = None) -> Path:
+    """Write ``model.safetensors`` and ``card.json`` into ``directory`` (created if needed).
+
+    Parameters
+    ----------
+    model : a :class:`~biosig.models.base.BiosigModel`.
+    data : the data contract (any of ``sfreq, n_times, n_chans, ch_names, montage, units,
+        preprocessing``). ``sfreq``, ``n_times`` and ``ch_names`` default to the model's own
+        and must agree with them; ``units`` defaults to the model's (``µV`` for EEG). The
+        sampling rate must be known (from the model or here).
+    recipe, metrics, licence : how the weights were made, their scores (e.g. ``{"dataset": ...,
+        "protocol": ..., "accuracy": ...}``) and their licence; JSON values.
+
+    Returns the folder's path. The tensors are written with ``safetensors``.
+    """
+    from safetensors.torch import save_file
+
+    from biosig.models._registry import count_parameters
+
+    config = _model_config(model)
+    card = {
+        "format_version": FORMAT_VERSION,
+        "name": config["name"],
+        "kwargs": _jsonable(config["kwargs"], "kwargs"),
+        "n_params": count_parameters(model, trainable_only=False),
+        "data": _card_data(model, data),
+        "recipe": _jsonable(recipe, "recipe"),
+        "metrics": _jsonable(metrics, "metrics"),
+        "licence": licence,
+    }
+    if licence is not None and not isinstance(licence, str):
+        raise ConfigError(f"licence must be a string (e.g. 'CC-BY-4.0'), got {licence!r}")
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    # clone: safetensors refuses tensors that share memory (tied weights, views)
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    weights = out / WEIGHTS_FILE
+    save_file(tensors, str(weights), metadata={"format": "pt", "card": CARD_FILE})
+    card["weights"] = {"file": WEIGHTS_FILE, "sha256": _sha256(weights)}
+    _write_json(out / CARD_FILE, card)
+    return out
+
+
+def _model_config(model) -> dict:
+    get_config = getattr(model, "get_config", None)
+    if get_config is None:
+        raise ConfigError(f"{type(model).__name__} is not a BiosigModel (no get_config); only "
+                          "biosig models can be saved with a card")
+    return get_config()
+
+
+def _card_data(model, data: dict | None) -> dict:
+    data = dict(data or {})
+    unknown = sorted(set(data) - set(DATA_KEYS))
+    if unknown:
+        raise ConfigError(f"save_pretrained: unknown data key(s) {unknown}; "
+                          f"allowed: {', '.join(DATA_KEYS)}")
+    own = {"sfreq": getattr(model, "sfreq", None), "n_times": getattr(model, "n_times", None),
+           "n_chans": getattr(model, "n_chans", None), "ch_names": getattr(model, "ch_names", None),
+           "units": getattr(model, "units", None)}
+    for key in ("sfreq", "n_times", "n_chans", "ch_names"):
+        if own[key] is not None and data.get(key) is not None and not _same(key, own[key],
+                                                                              data[key]):
+            raise ConfigError(f"save_pretrained: data {key}={data[key]!r} contradicts the model's "
+                              f"{key}={own[key]!r}")
+    out = {key: data.get(key, own.get(key)) for key in DATA_KEYS}
+    if out["ch_names"] is not None:
+        out["ch_names"] = [str(c) for c in out["ch_names"]]
+        if out["n_chans"] is None:
+            out["n_chans"] = len(out["ch_names"])
+        elif len(out["ch_names"]) != int(out["n_chans"]):
+            raise ConfigError(f"save_pretrained: data ch_names has {len(out['ch_names'])} names "
+                              f"but the model has n_chans={out['n_chans']}")
+    if out["sfreq"] is None:
+        raise ConfigError("save_pretrained: the card needs the sampling rate of the training "
+                          "data; the model has none, pass data={'sfreq': ...}")
+    out["sfreq"] = float(out["sfreq"])
+    for key in ("n_times", "n_chans"):
+        if out[key] is not None:
+            out[key] = int(out[key])
+    return _jsonable(out, "data")
+
+
+# -- loading --------------------------------------------------------------------------------------
+def load_pretrained(directory, *, data: dict | None = None, n_outputs: int | None = None,
+                    adapt: bool = False):
+    """Rebuild a model from a weights folder (or ``"hf://owner/name[@revision]"``).
+
+    Parameters
+    ----------
+    directory : folder written by :func:`save_pretrained`, or a Hub repository.
+    data : the data the model will see: any of ``sfreq, n_times, n_chans, ch_names, units,
+        montage, preprocessing``; each is checked against the card (ConfigError on a mismatch
+        naming the field, the card's value and the given value).
+    n_outputs : a different number of outputs replaces the head (``reset_head``) after the
+        weights are loaded.
+    adapt : allow the two adaptations the model supports (see the module docstring): another
+        ``n_times`` for a length-agnostic model, a channel subset/reorder by name for a
+        channel-independent one. Everything else still fails.
+
+    Returns the model in eval mode.
+    """
+    return _load(directory, data=data, n_outputs=n_outputs, adapt=adapt)
+
+
+def load_card(directory) -> dict:
+    """Read and check ``card.json`` of a weights folder (or a Hub repository)."""
+    return _read_card(_resolve(directory))
+
+
+def _load(directory, *, data=None, n_outputs=None, adapt=False, expected: type | None = None):
+    from biosig.models._registry import create_model, model_class
+
+    folder = _resolve(directory)
+    card = _read_card(folder)
+    name = card["name"]
+    try:
+        cls = model_class(name)
+    except KeyError as err:
+        raise ConfigError(f"{folder / CARD_FILE}: model {name!r} is not registered in this "
+                          "biosig version") from err
+    if expected is not None and not (isinstance(cls, type) and issubclass(cls, expected)):
+        raise ConfigError(f"{folder / CARD_FILE}: the weights are for model {name!r}, not "
+                          f"{expected.__name__}")
+    changes = _check_data(card, data, adapt, cls, folder / CARD_FILE)
+    from biosig.models.base import _resolve_class
+
+    kwargs = {k: _resolve_class(v) for k, v in {**card["kwargs"], **changes}.items()}
+    model = create_model(name, **kwargs)
+    _load_tensors(model, folder, card, adapted=sorted(changes))
+    if n_outputs is not None and int(n_outputs) != getattr(model, "n_outputs", None):
+        model.reset_head(int(n_outputs))
+    return model.eval()
+
+
+def _check_data(card: dict, data: dict | None, adapt: bool, cls, where: Path) -> dict:
+    """Compare the user's data with the card; return the kwargs an adaptation changes."""
+    data = dict(data or {})
+    unknown = sorted(set(data) - set(DATA_KEYS))
+    if unknown:
+        raise ConfigError(f"load_pretrained: unknown data key(s) {unknown}; "
+                          f"allowed: {', '.join(DATA_KEYS)}")
+    have = card["data"]
+    name = card["name"]
+    changes: dict = {}
+
+    def refuse(key, why=""):
+        raise ConfigError(f"{where}: data {key} does not match the weights: card {key}="
+                          f"{have.get(key)!r}, given {key}={data[key]!r}{why}")
+
+    for key in ("sfreq", "units", "montage", "preprocessing"):
+        if data.get(key) is not None and have.get(key) is not None and not _same(
+                key, have[key], data[key]):
+            hint = {"sfreq": f"; resample the data to {have['sfreq']:g} Hz (a sampling rate is "
+                             "never adapted)",
+                    "units": f"; scale the data to {have['units']} (units are never adapted)"}
+            refuse(key, hint.get(key, f" ({key} is never adapted)"))
+    if data.get("n_times") is not None and have.get("n_times") is not None and int(
+            data["n_times"]) != int(have["n_times"]):
+        if not cls.length_agnostic:
+            refuse("n_times", f"; {name} is built for one window length (adapt=True cannot "
+                              "change it): cut or pad the windows")
+        if not adapt:
+            refuse("n_times", "; its weights fit any length: adapt=True rebuilds it for yours")
+        changes["n_times"] = int(data["n_times"])
+    changes.update(_check_channels(card, data, adapt, cls, refuse))
+    return changes
+
+
+def _check_channels(card, data, adapt, cls, refuse) -> dict:
+    have = card["data"]
+    names = data.get("ch_names")
+    if names is None:
+        if data.get("n_chans") is not None and have.get("n_chans") is not None and int(
+                data["n_chans"]) != int(have["n_chans"]):
+            refuse("n_chans", "; pass ch_names to let adapt=True select channels by name"
+                   if cls.channel_independent else "")
+        return {}
+    names = data["ch_names"] = [str(c) for c in names]
+    if data.get("n_chans") is not None and int(data["n_chans"]) != len(names):
+        raise ConfigError(f"load_pretrained: data ch_names has {len(names)} names but "
+                          f"n_chans={data['n_chans']}")
+    card_names = have.get("ch_names")
+    if card_names is None:
+        if have.get("n_chans") is not None and len(names) != int(have["n_chans"]):
+            refuse("ch_names", f"; the weights expect {have['n_chans']} channels (the card "
+                               "names none)")
+        return {}
+    if names == card_names:
+        return {}
+    if not cls.channel_independent:
+        refuse("ch_names", f"; {card['name']} ties its weights to the card's channel layout "
+                           "(adapt=True cannot change it): select these channels in this order")
+    missing = [c for c in names if c not in card_names]
+    if missing:
+        refuse("ch_names", f"; channels {missing} are not in the card (adapt=True selects or "
+                           "reorders the card's channels only)")
+    if not adapt:
+        refuse("ch_names", "; the model shares its weights over channels: adapt=True selects "
+                           "or reorders the card's channels by name")
+    old = card["kwargs"].get("chs_info")
+    by_name = {str(ch.get("ch_name", ch.get("name"))): ch for ch in old} if old else {}
+    return {"n_chans": len(names), "chs_info": [by_name.get(c, {"ch_name": c}) for c in names]}
+
+
+def _load_tensors(model, folder: Path, card: dict, adapted: list[str]) -> None:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = folder / card["weights"]["file"]
+    if not path.is_file():
+        raise InvalidFileError(path, "weights file missing (the card names it)")
+    digest = card["weights"].get("sha256")
+    if digest and _sha256(path) != digest:
+        raise InvalidFileError(path, "SHA-256 differs from the card: the file is corrupt or was "
+                                     "replaced")
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError) as err:
+        raise InvalidFileError(path, f"not a readable safetensors file ({err})") from err
+    own = model.state_dict()
+    missing = sorted(set(own) - set(tensors))
+    unexpected = sorted(set(tensors) - set(own))
+    shapes = [f"{k}: file {tuple(tensors[k].shape)}, model {tuple(own[k].shape)}"
+              for k in sorted(set(own) & set(tensors)) if tensors[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        parts = [f"missing {_few(missing)}" if missing else "",
+                 f"unexpected {_few(unexpected)}" if unexpected else "",
+                 f"shape mismatch {_few(shapes)}" if shapes else ""]
+        reason = "; ".join(p for p in parts if p)
+        if adapted:
+            raise ConfigError(f"{path}: adapt=True cannot rebuild {card['name']} with "
+                              f"{', '.join(adapted)} changed: {reason}")
+        raise InvalidFileError(path, f"tensors do not fit {card['name']} built from the card: "
+                                     f"{reason}")
+    model.load_state_dict(tensors, strict=True)
+
+
+def _read_card(folder: Path) -> dict:
+    path = folder / CARD_FILE
+    if not path.is_file():
+        raise InvalidFileError(path, "no card.json: not a biosig weights folder")
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InvalidFileError(path, f"not valid JSON ({err})") from err
+    if not isinstance(card, dict):
+        raise InvalidFileError(path, "the card must be a JSON object")
+    version = card.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+        raise InvalidFileError(path, f"format_version {version!r} is not supported (this biosig "
+                                     f"reads 1..{FORMAT_VERSION})")
+    for key, kind in (("name", str), ("kwargs", dict), ("data", dict), ("weights", dict)):
+        if not isinstance(card.get(key), kind):
+            raise InvalidFileError(path, f"key {key!r} missing or not a {kind.__name__}")
+    if not isinstance(card["weights"].get("file"), str) or "/" in card["weights"]["file"]:
+        raise InvalidFileError(path, "weights.file must name a file in the same folder")
+    return card
+
+
+# -- Hugging Face Hub -------------------------------------------------------------------------
+def _hub():
+    try:
+        import huggingface_hub
+    except ImportError as err:
+        raise ImportError("Hugging Face Hub support needs huggingface_hub: "
+                          "pip install biosig[hub]") from err
+    return huggingface_hub
+
+
+def _hub_download(repo_id: str, revision: str | None) -> Path:
+    """Local snapshot of a Hub repository holding a weights folder."""
+    path = _hub().snapshot_download(repo_id=repo_id, revision=revision,
+                                    allow_patterns=[CARD_FILE, WEIGHTS_FILE, "README.md"])
+    return Path(path)
+
+
+def _resolve(directory) -> Path:
+    text = os.fspath(directory)
+    if isinstance(text, str) and text.startswith(HUB_PREFIX):
+        repo, _, revision = text[len(HUB_PREFIX):].partition("@")
+        if repo.count("/") != 1 or not all(repo.split("/")):
+            raise ConfigError(f"{text!r}: a Hub address is hf://owner/name[@revision]")
+        return _hub_download(repo, revision or None)
+    folder = Path(text)
+    if not folder.is_dir():
+        raise InvalidFileError(folder, "weights folder not found")
+    return folder
+
+
+def push_to_hub(model, repo_id: str, *, data: dict | None = None, recipe: Any = None,
+                metrics: dict | None = None, licence: str | None = None, private: bool = False,
+                token: str | None = None, commit_message: str = "Upload biosig weights"):
+    """Save the weights folder and upload it to the Hub repository ``repo_id`` ("owner/name").
+
+    Creates the repository if needed. Needs ``pip install biosig[hub]``; returns what
+    ``HfApi.upload_folder`` returns (the commit information).
+    """
+    hub = _hub()
+    api = hub.HfApi(token=token)
+    with tempfile.TemporaryDirectory() as tmp:
+        save_pretrained(model, tmp, data=data, recipe=recipe, metrics=metrics, licence=licence)
+        api.create_repo(repo_id=repo_id, private=private, exist_ok=True)
+        return api.upload_folder(repo_id=repo_id, folder_path=tmp,
+                                 commit_message=commit_message)
+
+
+# -- helpers --------------------------------------------------------------------------------------
+def _same(key: str, a, b) -> bool:
+    if key == "sfreq":
+        return math.isclose(float(a), float(b), rel_tol=1e-9)
+    if key in ("n_times", "n_chans"):
+        return int(a) == int(b)
+    if key == "ch_names":
+        return [str(c) for c in a] == [str(c) for c in b]
+    return _jsonable(a, key) == _jsonable(b, key)
+
+
+def _jsonable(value, where: str):
+    """Plain JSON types (tuples -> lists, NumPy scalars/arrays -> numbers/lists)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where}: {value!r} is not a finite number (JSON has none)")
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, torch.Tensor):
+        return _jsonable(value.tolist(), where)
+    tolist = getattr(value, "tolist", None)  # NumPy arrays and scalars
+    if callable(tolist):
+        return _jsonable(tolist(), where)
+    raise ConfigError(f"{where}: {type(value).__name__} value {value!r} cannot be written to a "
+                      "JSON card")
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _few(items: list[str], n: int = 5) -> str:
+    return ", ".join(items[:n]) + (f" (+{len(items) - n} more)" if len(items) > n else "")

@@ -1,0 +1,284 @@
+"""Weights folders (safetensors + card.json): round trip, data-contract checks, adaptation,
+bad files, and the optional Hub path (offline, with a stand-in for huggingface_hub)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from biosig.errors import ConfigError, InvalidFileError
+from biosig.models import CVDCNN, DBConformer, HVEEGNet
+from biosig.models._registry import _MODELS
+from biosig.models.base import BiosigModel
+from biosig.models.weights import load_card, load_pretrained, push_to_hub, save_pretrained
+
+NAMES = ["C3", "Cz", "C4"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(prev)
+
+
+def _dbc(**kw):
+    torch.manual_seed(0)
+    args = dict(chs_info=[{"ch_name": c} for c in NAMES], n_outputs=2, n_times=250, sfreq=250.0,
+                depth=1)
+    return DBConformer(**{**args, **kw}).eval()
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = _dbc()
+    out = save_pretrained(model, tmp_path / "w", data={"montage": "standard_1020",
+                                                       "preprocessing": ["bandpass 8-30 Hz", "EA"]},
+                          recipe={"protocol": "CO", "epochs": 200}, metrics={"accuracy": 0.81},
+                          licence="CC-BY-4.0")
+    return model, out
+
+
+def test_round_trip_gives_identical_outputs_and_a_full_card(saved):
+    model, folder = saved
+    assert sorted(p.name for p in folder.iterdir()) == ["card.json", "model.safetensors"]
+    card = json.loads((folder / "card.json").read_text())
+    assert card["format_version"] == 1 and card["name"] == "dbconformer"
+    assert card["kwargs"]["depth"] == 1 and card["kwargs"]["activation"].endswith("ELU")
+    assert card["n_params"] == sum(p.numel() for p in model.parameters())
+    assert card["data"] == {"sfreq": 250.0, "n_times": 250, "n_chans": 3, "ch_names": NAMES,
+                            "montage": "standard_1020", "units": "µV",
+                            "preprocessing": ["bandpass 8-30 Hz", "EA"]}
+    assert card["recipe"]["protocol"] == "CO" and card["metrics"] == {"accuracy": 0.81}
+    assert card["licence"] == "CC-BY-4.0" and len(card["weights"]["sha256"]) == 64
+    # the tensors are plain safetensors (no pickle)
+    from safetensors import safe_open
+
+    with safe_open(str(folder / "model.safetensors"), "pt") as f:
+        assert set(f.keys()) == set(model.state_dict())
+    loaded = DBConformer.from_pretrained(folder, data={"sfreq": 250, "ch_names": NAMES})
+    assert not loaded.training and loaded.get_config() == model.get_config()
+    x = torch.randn(2, 3, 250)
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+
+
+@pytest.mark.parametrize("adapt", [False, True])
+def test_a_different_sampling_rate_is_refused_even_with_adapt(saved, adapt):
+    _, folder = saved
+    with pytest.raises(ConfigError, match=r"sfreq=250\.0, given sfreq=200.*resample"):
+        load_pretrained(folder, data={"sfreq": 200.0}, adapt=adapt)
+
+
+@pytest.mark.parametrize("adapt", [False, True])
+@pytest.mark.parametrize("names", [["C4", "Cz", "C3"], ["C3", "Cz"], ["C3", "Cz", "Pz"]],
+                         ids=["reorder", "subset", "other"])
+def test_channels_of_a_channel_dependent_model_are_refused(saved, adapt, names):
+    _, folder = saved
+    with pytest.raises(ConfigError, match=r"ch_names=\['C3', 'Cz', 'C4'\], given ch_names="):
+        load_pretrained(folder, data={"ch_names": names}, adapt=adapt)
+
+
+def test_other_fields_are_checked(saved):
+    _, folder = saved
+    with pytest.raises(ConfigError, match="n_times=250, given n_times=500"):
+        load_pretrained(folder, data={"n_times": 500}, adapt=True)  # DBConformer: fixed length
+    with pytest.raises(ConfigError, match="n_chans=3, given n_chans=4"):
+        load_pretrained(folder, data={"n_chans": 4})
+    with pytest.raises(ConfigError, match="units"):
+        load_pretrained(folder, data={"units": "V"}, adapt=True)
+    with pytest.raises(ConfigError, match="montage"):
+        load_pretrained(folder, data={"montage": "biosemi64"})
+    with pytest.raises(ConfigError, match="unknown data key"):
+        load_pretrained(folder, data={"rate": 250})
+    ok = load_pretrained(folder, data={"sfreq": 250.0, "n_times": 250, "n_chans": 3,
+                                       "units": "µV", "montage": "standard_1020"})
+    assert isinstance(ok, DBConformer)
+
+
+def test_new_n_outputs_replaces_only_the_head(saved):
+    model, folder = saved
+    loaded = load_pretrained(folder, n_outputs=4)
+    assert loaded.n_outputs == 4 and loaded.final_layer.out_features == 4
+    assert loaded.get_config()["kwargs"]["n_outputs"] == 4
+    own = model.state_dict()
+    for key, value in loaded.state_dict().items():
+        if not key.startswith("final_layer."):
+            assert torch.equal(value, own[key]), key
+
+
+def test_a_length_agnostic_model_adapts_n_times_only_when_asked(tmp_path):
+    torch.manual_seed(0)
+    model = HVEEGNet(n_chans=3, n_times=100, sfreq=100.0).eval()
+    folder = model.save_pretrained(tmp_path / "hv")
+    with pytest.raises(ConfigError, match="n_times=100, given n_times=200.*adapt=True"):
+        load_pretrained(folder, data={"n_times": 200})
+    longer = load_pretrained(folder, data={"n_times": 200}, adapt=True)
+    assert longer.n_times == 200
+    for key, value in model.state_dict().items():
+        assert torch.equal(longer.state_dict()[key], value), key
+    assert longer.reconstruct(torch.randn(1, 3, 200)).shape == (1, 3, 200)
+    # the classifier's input size follows n_times: that cannot be adapted
+    torch.manual_seed(0)
+    clf = HVEEGNet(n_chans=3, n_times=100, sfreq=100.0, use_classifier=True, n_outputs=2)
+    folder = clf.save_pretrained(tmp_path / "clf")
+    with pytest.raises(ConfigError, match="adapt=True cannot rebuild hveegnet with n_times"
+                                          ".*classifier.0.weight"):
+        load_pretrained(folder, data={"n_times": 200}, adapt=True)
+
+
+class _PerChannel(BiosigModel):
+    """Test model with weights shared over channels (a shared filter, mean over channels)."""
+
+    requires = ("n_outputs",)
+    channel_independent = True
+
+    def __init__(self, n_chans=None, n_outputs=None, n_times=None, sfreq=None, chs_info=None):
+        super().__init__()
+        self._init_signal(n_chans, n_outputs, n_times, sfreq, chs_info)
+        self.conv = nn.Conv1d(1, 4, 5)
+        self.final_layer = nn.Linear(4, self.n_outputs)
+
+    def forward_features(self, x):
+        b, c, t = self.check_input(x).shape
+        return self.conv(x.reshape(b * c, 1, t)).mean(-1).reshape(b, c, 4).mean(1)
+
+
+@pytest.fixture
+def per_channel(monkeypatch, tmp_path):
+    monkeypatch.setitem(_MODELS, "test_per_channel", _PerChannel)
+    monkeypatch.setattr(_PerChannel, "registry_name", "test_per_channel")
+    torch.manual_seed(0)
+    names = ["Fz", "C3", "Cz", "C4"]
+    model = _PerChannel(chs_info=[{"ch_name": c} for c in names], n_outputs=2, n_times=50,
+                        sfreq=100.0).eval()
+    return model, model.save_pretrained(tmp_path / "pc"), names
+
+
+def test_a_channel_independent_model_selects_channels_by_name(per_channel):
+    model, folder, names = per_channel
+    with pytest.raises(ConfigError, match="ch_names.*adapt=True"):
+        load_pretrained(folder, data={"ch_names": ["C4", "C3"]})
+    sub = load_pretrained(folder, data={"ch_names": ["C4", "C3"]}, adapt=True)
+    assert sub.n_chans == 2 and sub.ch_names == ["C4", "C3"]
+    x = torch.randn(2, 2, 50)  # C4, C3
+    with torch.no_grad():
+        ref = model.final_layer(model.conv(x.reshape(4, 1, 50)).mean(-1).reshape(2, 2, 4).mean(1))
+        torch.testing.assert_close(sub(x), ref)
+    with pytest.raises(ConfigError, match=r"\['Pz'\] are not in the card"):
+        load_pretrained(folder, data={"ch_names": ["C3", "Pz"]}, adapt=True)
+
+
+def test_save_needs_a_sampling_rate_and_consistent_data(tmp_path):
+    torch.manual_seed(0)
+    m = CVDCNN(channels=(4,))  # length-agnostic, built without sfreq
+    with pytest.raises(ConfigError, match="sampling rate"):
+        m.save_pretrained(tmp_path / "a")
+    folder = m.save_pretrained(tmp_path / "a", data={"sfreq": 500.0})
+    assert load_card(folder)["data"]["units"] == "mV"
+    with pytest.raises(ConfigError, match="contradicts"):
+        _dbc().save_pretrained(tmp_path / "b", data={"sfreq": 500.0})
+    with pytest.raises(ConfigError, match="unknown data key"):
+        _dbc().save_pretrained(tmp_path / "b", data={"fs": 250.0})
+    with pytest.raises(ConfigError, match="metrics.auc"):
+        _dbc().save_pretrained(tmp_path / "b", metrics={"auc": object()})
+    # MNE-style channel info with NumPy values is written as plain JSON
+    chs = [{"ch_name": c, "loc": np.zeros(12)} for c in NAMES]
+    folder = _dbc(chs_info=chs).save_pretrained(tmp_path / "c")
+    assert load_card(folder)["kwargs"]["chs_info"][0]["loc"] == [0.0] * 12
+    assert load_pretrained(folder).ch_names == NAMES
+
+
+def test_bad_folders_fail_clearly(saved, tmp_path):
+    _, folder = saved
+    with pytest.raises(InvalidFileError, match="not found"):
+        load_pretrained(tmp_path / "nowhere")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InvalidFileError, match="no card.json"):
+        load_pretrained(empty)
+    with pytest.raises(ConfigError, match="not HVEEGNet"):
+        HVEEGNet.from_pretrained(folder)
+
+    def edited(name, change):
+        copy = tmp_path / name
+        shutil.copytree(folder, copy)
+        card = json.loads((copy / "card.json").read_text())
+        change(card)
+        (copy / "card.json").write_text(json.dumps(card))
+        return copy
+
+    with pytest.raises(InvalidFileError, match="format_version"):
+        load_pretrained(edited("v", lambda c: c.update(format_version=99)))
+    with pytest.raises(ConfigError, match="'nope' is not registered"):
+        load_pretrained(edited("n", lambda c: c.update(name="nope")))
+    deeper = edited("d", lambda c: c["kwargs"].update(depth=2))
+    with pytest.raises(InvalidFileError, match="missing spatial.blocks.1.attn"):
+        load_pretrained(deeper)
+    corrupt = edited("c", lambda c: None)
+    (corrupt / "model.safetensors").write_bytes(b"\0" * 64)
+    with pytest.raises(InvalidFileError, match="SHA-256"):
+        load_pretrained(corrupt)
+    unchecked = edited("u", lambda c: c["weights"].pop("sha256"))
+    (unchecked / "model.safetensors").write_bytes(b"\0" * 64)
+    with pytest.raises(InvalidFileError, match="safetensors"):
+        load_pretrained(unchecked)
+
+
+# -- Hub (offline) ---------------------------------------------------------------------------
+@pytest.fixture
+def fake_hub(monkeypatch, tmp_path):
+    """A stand-in huggingface_hub: uploads copy into a local 'remote', downloads return it."""
+    remote = tmp_path / "remote"
+    calls = []
+
+    class HfApi:
+        def __init__(self, token=None):
+            calls.append(("token", token))
+
+        def create_repo(self, repo_id, private=False, exist_ok=False):
+            calls.append(("create_repo", repo_id, private, exist_ok))
+
+        def upload_folder(self, repo_id, folder_path, commit_message=""):
+            shutil.copytree(folder_path, remote / repo_id, dirs_exist_ok=True)
+            calls.append(("upload_folder", repo_id, commit_message))
+            return "commit-info"
+
+    def snapshot_download(repo_id, revision=None, allow_patterns=None):
+        calls.append(("snapshot_download", repo_id, revision, tuple(allow_patterns)))
+        return str(remote / repo_id)
+
+    module = types.SimpleNamespace(HfApi=HfApi, snapshot_download=snapshot_download)
+    monkeypatch.setitem(sys.modules, "huggingface_hub", module)
+    return calls
+
+
+def test_push_to_hub_and_load_from_hf_address(fake_hub):
+    model = _dbc()
+    assert model.push_to_hub("lab/dbc-test", metrics={"accuracy": 0.8}, private=True) \
+        == "commit-info"
+    assert ("create_repo", "lab/dbc-test", True, True) in fake_hub
+    loaded = DBConformer.from_pretrained("hf://lab/dbc-test@v1", data={"sfreq": 250.0})
+    assert ("snapshot_download", "lab/dbc-test", "v1",
+            ("card.json", "model.safetensors", "README.md")) in fake_hub
+    x = torch.randn(1, 3, 250)
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+    with pytest.raises(ConfigError, match="hf://owner/name"):
+        load_pretrained("hf://just-a-name")
+
+
+def test_hub_without_huggingface_hub_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # import fails
+    with pytest.raises(ImportError, match=r"pip install biosig\[hub\]"):
+        load_pretrained("hf://lab/model")
+    with pytest.raises(ImportError, match=r"pip install biosig\[hub\]"):
+        push_to_hub(_dbc(), "lab/model")
