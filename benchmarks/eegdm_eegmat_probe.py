@@ -14,11 +14,12 @@ random 2-s crops (the S4D kernels follow the input length; latents use the full 
 1. Self-supervised DDPM pretraining (``DiffusionTask`` + ``WarmupEMA``) of a small SSMDP on the
    windows of the *training* subjects for ``--minutes`` of wall time.
 2. Latent tokens at step 1 on clean windows (std-pooled gates of every layer, 1-s pools),
-   averaged over pools -> one vector per window.
+   averaged over pools, log -> one vector per window (the tokens are scale-like, as powers).
 3. Balanced accuracy of a logistic-regression probe, rest vs arithmetic, on held-out subjects
    (``--folds`` folds of subjects; the SSMDP of a fold never sees its test subjects), for:
    pretrained (EMA) SSMDP latents, the same SSMDP at random initialisation, and log band powers
-   (1-45 Hz in 5 bands per channel) as a classical baseline.
+   (1-45 Hz in 5 bands per channel) as a classical baseline; each also with its features
+   z-scored within every subject (label-free, removes subject offsets).
 
 Run: ``python benchmarks/eegdm_eegmat_probe.py --minutes 5`` (prints a table; writes nothing
 into the repository; the preprocessed windows are cached under ``--scratch``).
@@ -116,7 +117,7 @@ def latent_features(net, x: np.ndarray, batch: int = 8) -> np.ndarray:
     out = []
     for i in range(0, len(x), batch):
         tokens = net.latents(torch.from_numpy(x[i:i + batch]))  # (B, layers, pools, C, d)
-        out.append(tokens.mean(dim=2).flatten(1).numpy())
+        out.append(torch.log(tokens.mean(dim=2) + 1e-6).flatten(1).numpy())
     return np.concatenate(out)
 
 
@@ -127,6 +128,15 @@ def band_powers(x: np.ndarray) -> np.ndarray:
     bands = [(1, 4), (4, 8), (8, 13), (13, 30), (30, 45)]
     return np.log(np.stack([p[..., (f >= lo) & (f < hi)].mean(-1) for lo, hi in bands], -1)
                   + 1e-12).reshape(len(x), -1)
+
+
+def per_subject_z(features: np.ndarray, subject: np.ndarray) -> np.ndarray:
+    """z-score every feature within each subject (label-free; uses the test subjects' windows)."""
+    out = np.empty_like(features)
+    for s_ in np.unique(subject):
+        f = features[subject == s_]
+        out[subject == s_] = (f - f.mean(0)) / (f.std(0) + 1e-8)
+    return out
 
 
 def probe_fold(features: np.ndarray, y: np.ndarray, test: np.ndarray, c: float = 0.1) -> float:
@@ -176,8 +186,9 @@ def main():
     kw = dict(n_channel_ids=len(names), n_layers=4, d_model=16, d_state=16, d_embed=16,
               d_cond=32)
     subjects = np.unique(subject)
-    scores = {"log band powers (5 bands per channel)": [], "SSMDP pretrained (EMA)": [],
-              "SSMDP random init": []}
+    names_ = ["log band powers (5 bands per channel)", "SSMDP pretrained (EMA)",
+              "SSMDP random init"]
+    scores = {(n, z): [] for n in names_ for z in (False, True)}
     base = band_powers(x)
     for fold, held_out in enumerate(np.array_split(subjects, args.folds)):
         test = np.isin(subject, held_out)
@@ -188,12 +199,17 @@ def main():
               f"{count_parameters(net):,} params, {info['steps']} steps in "
               f"{info['seconds'] / 60:.1f} min, v-loss {info['loss_before']:.4f} -> "
               f"{info['loss_after']:.4f} (EMA weights)", flush=True)
-        scores["log band powers (5 bands per channel)"].append(probe_fold(base, y, test))
-        scores["SSMDP pretrained (EMA)"].append(probe_fold(latent_features(net, x), y, test))
-        scores["SSMDP random init"].append(probe_fold(latent_features(random_init, x), y, test))
-    print(f"\nrest vs arithmetic, balanced accuracy on held-out subjects ({args.folds} folds)")
-    for name, vals in scores.items():
-        print(f"{name:40s} {np.mean(vals):.3f}  (folds: {', '.join(f'{v:.3f}' for v in vals)})")
+        feats = dict(zip(names_, (base, latent_features(net, x), latent_features(random_init, x))))
+        np.savez(args.scratch / f"features_fold{fold}.npz", y=y, subject=subject, test=test,
+                 **{str(i): f for i, f in enumerate(feats.values())})
+        for name, f in feats.items():
+            scores[(name, False)].append(probe_fold(f, y, test))
+            scores[(name, True)].append(probe_fold(per_subject_z(f, subject), y, test))
+    print(f"\nrest vs arithmetic, balanced accuracy on held-out subjects ({args.folds} folds; "
+          "z: features z-scored within each subject, label-free)")
+    for (name, z), vals in scores.items():
+        label = name + (" + z" if z else "")
+        print(f"{label:44s} {np.mean(vals):.3f}  (folds: {', '.join(f'{v:.3f}' for v in vals)})")
 
 
 if __name__ == "__main__":
