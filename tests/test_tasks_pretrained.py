@@ -238,10 +238,12 @@ CLASSIFIERS = {
     "dbconformer": dict(n_chans=4, n_times=250, sfreq=250.0),
     "dbconformer_loso": dict(n_chans=4, n_times=250, sfreq=250.0),
     "eegconformer": dict(n_chans=4, n_times=250, sfreq=250.0),
+    "eegdm": dict(n_chans=2, n_times=40, sfreq=10.0, model_kwargs=dict(
+        lft=dict(n_heads=2), backbone=dict(n_layers=2, d_model=8, d_state=4))),
     "eegnet": dict(n_chans=4, n_times=250, sfreq=250.0),
     "shallowfbcspnet": dict(n_chans=4, n_times=250, sfreq=250.0),
 }
-NOT_CLASSIFIERS = {"ecgnet", "ecgnet_critic", "hveegnet", "veegnet", "tiny_probe"}
+NOT_CLASSIFIERS = {"ecgnet", "ecgnet_critic", "hveegnet", "veegnet", "tiny_probe", "ssmdp", "lft"}
 
 
 def test_every_registered_model_is_covered():

@@ -2,7 +2,8 @@
 
 from biosig.tasks.base import BiosigTask
 from biosig.tasks.classification import ClassificationTask
+from biosig.tasks.diffusion import DiffusionTask
 from biosig.tasks.gan import GANTask
 from biosig.tasks.vae import VAETask
 
-__all__ = ["BiosigTask", "ClassificationTask", "GANTask", "VAETask"]
+__all__ = ["BiosigTask", "ClassificationTask", "DiffusionTask", "GANTask", "VAETask"]
