@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from biosig.errors import BiosigError, InvalidFileError
+from biosig.signal.recording import Annotations, Recording
 
 # --------------------------------------------------------------------------- files
 
@@ -38,6 +39,24 @@ def check_file(path: Path, *, min_size: int = 1, what: str = "file") -> int:
             path, f"{what} is truncated: {size} bytes, a valid header alone needs {min_size}"
         )
     return size
+
+
+def read_signal_headers(fid, path: Path, size: int, header_bytes: int, ns: int) -> bytes:
+    """The ``256 * ns`` bytes of per-signal header after the 256-byte fixed header of an
+    EDF/BDF/GDF file (``fid`` positioned there), once the file is known to hold the whole
+    header (``size`` bytes against ``header_bytes``)."""
+    if size < header_bytes:
+        raise InvalidFileError(
+            path, f"file is truncated inside the header ({size} of {header_bytes} bytes)"
+        )
+    return fid.read(256 * ns)
+
+
+def signal_field(var: bytes, ns: int, offset: int, width: int) -> list[bytes]:
+    """One per-signal header field of an EDF/BDF/GDF file, for each of the ``ns`` signals: the
+    fields are stored field by field, ``width`` bytes per signal, from byte ``offset * ns``."""
+    base = offset * ns
+    return [var[base + i * width : base + (i + 1) * width] for i in range(ns)]
 
 
 @contextlib.contextmanager
@@ -244,3 +263,34 @@ def to_target_units(
 def count_nonfinite(data: np.ndarray) -> tuple[int, int]:
     """``(n_nan, n_inf)`` of an array."""
     return int(np.isnan(data).sum()), int(np.isinf(data).sum())
+
+
+def build_recording(
+    path: Path,
+    data: np.ndarray,
+    sfreq: float,
+    names: list[str],
+    units: list[str],
+    ch_types: Mapping[str, str] | None,
+    annotations: Annotations,
+    meta: dict,
+    *,
+    default_voltage: str,
+) -> Recording:
+    """The Recording of physical ``data`` in ``units``: channel types (inferred, voltage channels
+    of no known kind taken as ``default_voltage``, then the caller's overrides), Recording units
+    (EEG µV, ECG mV), ``n_nan``/``n_inf`` appended to ``meta``."""
+    types = resolve_ch_types(
+        names, units, ch_types, default_voltage=default_voltage, ecg_leads=True, path=path
+    )
+    data, out_units = to_target_units(data, units, types)
+    n_nan, n_inf = count_nonfinite(data)
+    return Recording(
+        data=data.astype(np.float32),
+        sfreq=sfreq,
+        ch_names=names,
+        ch_types=types,
+        units=out_units,
+        annotations=annotations,
+        meta={**meta, "n_nan": n_nan, "n_inf": n_inf},
+    )
