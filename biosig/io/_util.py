@@ -41,22 +41,32 @@ def check_file(path: Path, *, min_size: int = 1, what: str = "file") -> int:
     return size
 
 
-def read_signal_headers(fid, path: Path, size: int, header_bytes: int, ns: int) -> bytes:
-    """The ``256 * ns`` bytes of per-signal header after the 256-byte fixed header of an
-    EDF/BDF/GDF file (``fid`` positioned there), once the file is known to hold the whole
-    header (``size`` bytes against ``header_bytes``)."""
-    if size < header_bytes:
-        raise InvalidFileError(
-            path, f"file is truncated inside the header ({size} of {header_bytes} bytes)"
-        )
-    return fid.read(256 * ns)
+class SignalHeaders:
+    """The per-signal header of an EDF/BDF/GDF file (``256 * ns`` bytes after the 256-byte fixed
+    header), stored field by field: a field of ``width`` bytes per signal starts at byte
+    ``offset * ns`` and holds the ``ns`` signals' values one after the other."""
 
+    def __init__(self, raw: bytes, ns: int):
+        self.raw, self.ns = raw, ns
 
-def signal_field(var: bytes, ns: int, offset: int, width: int) -> list[bytes]:
-    """One per-signal header field of an EDF/BDF/GDF file, for each of the ``ns`` signals: the
-    fields are stored field by field, ``width`` bytes per signal, from byte ``offset * ns``."""
-    base = offset * ns
-    return [var[base + i * width : base + (i + 1) * width] for i in range(ns)]
+    @classmethod
+    def read(cls, fid, path: Path, size: int, header_bytes: int, ns: int) -> SignalHeaders:
+        """Read from ``fid`` (positioned after the fixed header), once the file is known to hold
+        the whole header (``size`` bytes against ``header_bytes``)."""
+        if size < header_bytes:
+            raise InvalidFileError(
+                path, f"file is truncated inside the header ({size} of {header_bytes} bytes)"
+            )
+        return cls(fid.read(256 * ns), ns)
+
+    def field(self, offset: int, width: int) -> list[bytes]:
+        """The raw bytes of one text field, one entry per signal."""
+        base = offset * self.ns
+        return [self.raw[base + i * width : base + (i + 1) * width] for i in range(self.ns)]
+
+    def array(self, offset: int, dtype: str) -> np.ndarray:
+        """One binary field (GDF), one value per signal."""
+        return np.frombuffer(self.raw, dtype=dtype, count=self.ns, offset=offset * self.ns)
 
 
 @contextlib.contextmanager

@@ -16,21 +16,13 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from biosig.errors import InvalidFileError
 from biosig.io._mne import check_shape, pick, read_samples, undo_scaling
-from biosig.io._util import (
-    as_path,
-    build_recording,
-    check_file,
-    norm_unit,
-    read_signal_headers,
-    signal_field,
-)
+from biosig.io._util import SignalHeaders, as_path, build_recording, check_file, norm_unit
 from biosig.signal.recording import Annotations, Recording
 
 __all__ = ["read_edf", "read_bdf"]
@@ -131,8 +123,8 @@ def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
                 f"header length field says {header_bytes} bytes but {ns} signals need "
                 f"{256 * (ns + 1)}",
             )
-        var = read_signal_headers(fid, path, size, header_bytes, ns)
-    chunk = partial(signal_field, var, ns)
+        heads = SignalHeaders.read(fid, path, size, header_bytes, ns)
+    chunk = heads.field
 
     # offsets (in units of ns bytes) of each per-signal field
     labels = [_field(b, path, "label") for b in chunk(0, 16)]

@@ -17,21 +17,13 @@ import os
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from biosig.errors import InvalidFileError
 from biosig.io._mne import check_shape, pick, read_samples, undo_scaling
-from biosig.io._util import (
-    as_path,
-    build_recording,
-    check_file,
-    norm_unit,
-    read_signal_headers,
-    signal_field,
-)
+from biosig.io._util import SignalHeaders, as_path, build_recording, check_file, norm_unit
 from biosig.signal.recording import Annotations, Recording
 
 __all__ = ["read_gdf", "parse_gdf_header", "GDF_TYPES", "unit_from_code", "code_from_unit"]
@@ -174,11 +166,9 @@ def parse_gdf_header(path: str | os.PathLike) -> GDFHeader:
             raise InvalidFileError(
                 path, f"header length field says {header_bytes} bytes, {ns} channels use {need}"
             )
-        var = read_signal_headers(fid, path, size, header_bytes, ns)
-    col = partial(signal_field, var, ns)
-
-    def arr(offset: int, dtype: str) -> np.ndarray:
-        return np.frombuffer(var, dtype=dtype, count=ns, offset=offset * ns)
+        heads = SignalHeaders.read(fid, path, size, header_bytes, ns)
+    col = heads.field
+    arr = heads.array
 
     labels = [_text(b) for b in col(0, 16)]
     if version < 1.9:
