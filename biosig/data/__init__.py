@@ -15,11 +15,12 @@ from biosig.data.protocols import (
     RandomSplit,
     SplitProtocol,
 )
-from biosig.signal import *  # the steps and windowers, re-exported
 
 
-def __getattr__(name):  # the DataModule imports Lightning: load it only when asked for
-    if name in ("BiosigDataModule", "WindowDataset"):
+def __getattr__(name):
+    if name in _signal.__all__:  # the steps, windowers and Recording, re-exported
+        return getattr(_signal, name)
+    if name in ("BiosigDataModule", "WindowDataset"):  # Lightning: loaded only when asked for
         from biosig.data import datamodule
 
         return getattr(datamodule, name)
