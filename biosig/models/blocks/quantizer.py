@@ -90,7 +90,8 @@ class VectorQuantizer(nn.Module):
                  data_init: bool = False):
         super().__init__()
         if n_codes < 1 or dim < 1:
-            raise ConfigError(f"VectorQuantizer: n_codes and dim must be >= 1, got {n_codes}, {dim}")
+            raise ConfigError(f"VectorQuantizer: n_codes and dim must be >= 1, got {n_codes}, "
+                              f"{dim}")
         if not beta >= 0:
             raise ConfigError(f"VectorQuantizer: beta must be >= 0, got {beta!r}")
         if not 0.0 < decay < 1.0:
@@ -100,7 +101,8 @@ class VectorQuantizer(nn.Module):
         self.n_codes, self.dim, self.beta = int(n_codes), int(dim), float(beta)
         self.ema, self.decay, self.eps = bool(ema), float(decay), float(eps)
         self.dead_after, self.data_init = int(dead_after), bool(data_init)
-        weight = torch.empty(self.n_codes, self.dim).uniform_(-1.0 / self.n_codes, 1.0 / self.n_codes)
+        bound = 1.0 / self.n_codes
+        weight = torch.empty(self.n_codes, self.dim).uniform_(-bound, bound)
         self.codebook = nn.Parameter(weight, requires_grad=not self.ema)
         if self.ema:
             self.register_buffer("ema_count", torch.ones(self.n_codes))
@@ -151,18 +153,26 @@ class VectorQuantizer(nn.Module):
     # ------------------------------------------------------------------ updates
     @torch.no_grad()
     def _draw(self, flat: torch.Tensor, n: int) -> torch.Tensor:
-        """``n`` rows of ``flat`` drawn at random (with replacement if too few), same on all ranks."""
+        """``n`` rows of ``flat`` drawn at random (with replacement), the same on all ranks."""
         pick = torch.randint(0, flat.shape[0], (n,), device=flat.device)
         return _from_rank0(flat[pick].to(self.codebook.dtype).contiguous())
 
     @torch.no_grad()
-    def _init_from(self, flat: torch.Tensor) -> None:
-        vectors = self._draw(flat, self.n_codes)
+    def set_codebook(self, vectors: torch.Tensor) -> None:
+        """Replace the codebook ``(n_codes, dim)`` and reset the EMA and usage state with it."""
+        if tuple(vectors.shape) != (self.n_codes, self.dim):
+            raise ShapeError(f"VectorQuantizer.set_codebook expects ({self.n_codes}, "
+                             f"{self.dim}), got {tuple(vectors.shape)}")
         self.codebook.data.copy_(vectors)
         if self.ema:
             self.ema_count.fill_(1.0)
-            self.ema_sum.copy_(vectors)
+            self.ema_sum.copy_(self.codebook.data)
+        self.unused_calls.zero_()
         self.initialized.fill_(True)
+
+    @torch.no_grad()
+    def _init_from(self, flat: torch.Tensor) -> None:
+        self.set_codebook(self._draw(flat, self.n_codes))
 
     @torch.no_grad()
     def _ema_update(self, flat: torch.Tensor, idx: torch.Tensor, counts: torch.Tensor) -> None:
