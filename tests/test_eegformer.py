@@ -90,6 +90,10 @@ def test_bad_configuration_and_input_are_named():
         tiny(n_times=30)
     with pytest.raises(ConfigError, match="input_domain"):
         tiny(input_domain="wavelet")
+    with pytest.raises(ConfigError, match="'fft' only"):
+        tiny(input_domain="time", log_amplitude=True)
+    with pytest.raises(ConfigError, match="fft_frame"):
+        tiny(fft_frame=1000)
     with pytest.raises(ConfigError, match="head_pool"):
         tiny(head_pool="channel")
     with pytest.raises(ShapeError, match="500"):

@@ -158,6 +158,9 @@ class EEGFormer(BiosigModel):
             raise ConfigError(f"{name}: head_pool='channel' needs n_chans")
         if emb_size % n_heads:
             raise ConfigError(f"{name}: emb_size={emb_size} is not divisible by n_heads={n_heads}")
+        if input_domain == "time" and (fft_frame is not None or log_amplitude):
+            raise ConfigError(f"{name}: fft_frame and log_amplitude apply to "
+                              "input_domain='fft' only")
         if fft_frame is not None and not 2 <= int(fft_frame) <= self.n_times:
             raise ConfigError(f"{name}: fft_frame must be in [2, n_times={self.n_times}], "
                               f"got {fft_frame!r}")
@@ -288,7 +291,10 @@ class EEGFormer(BiosigModel):
         return total / count
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Token features ``(B, C, N, D)`` from ``feature_source`` (quantised by default)."""
+        """Token features ``(B, C, N, D)`` from ``feature_source`` (quantised by default).
+
+        In training mode the quantiser keeps its EMA updates / restarts (if enabled); put
+        ``self.quantizer`` in eval mode to keep the codebook fixed while fine-tuning."""
         encoded = self._encode(self.patches(x))
         if self.feature_source == "encoder":
             return encoded

@@ -1,4 +1,4 @@
-"""Self-supervised pretraining of a vector-quantised autoencoder (EEGFormer) as a LightningModule."""
+"""Self-supervised pretraining of a vector-quantised autoencoder (EEGFormer), a LightningModule."""
 
 from __future__ import annotations
 
