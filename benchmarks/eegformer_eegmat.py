@@ -91,6 +91,16 @@ def features(model, x: torch.Tensor, batch: int = 16) -> dict[tuple[str, str], n
     return {key: torch.cat(value).numpy() for key, value in out.items()}
 
 
+def band_powers(x: torch.Tensor) -> np.ndarray:
+    """Reference features without a network: log mean |FFT| per channel in the delta, theta,
+    alpha, beta and gamma bands (1-4, 4-8, 8-13, 13-30, 30-45 Hz), ``(n, C * 5)``."""
+    amp = torch.fft.rfft(x, dim=-1).abs()
+    freqs = torch.fft.rfftfreq(x.shape[-1], 1 / SFREQ)
+    bands = [(1, 4), (4, 8), (8, 13), (13, 30), (30, 45)]
+    out = [amp[..., (freqs >= lo) & (freqs < hi)].mean(-1) for lo, hi in bands]
+    return torch.log(torch.stack(out, -1) + 1e-8).flatten(1).numpy()
+
+
 def probe(f_train, y_train, f_test, y_test) -> float:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import balanced_accuracy_score
@@ -183,6 +193,8 @@ def main(argv=None) -> None:
           f", codes used {before['used']}/{k} -> {after['used']}/{k}")
 
     print("linear probe rest vs arithmetic, balanced accuracy on subjects 12-15:")
+    print(f"  band powers (no network, 19 x 5 log band amplitudes): "
+          f"{probe(band_powers(xtr), ytr, band_powers(xte), yte):.3f}")
     for name, net in (("random init", random_init), ("pretrained", model)):
         ftr, fte = features(net, xtr), features(net, xte)
         scores = {key: probe(ftr[key], ytr, fte[key], yte) for key in ftr}

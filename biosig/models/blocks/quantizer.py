@@ -44,7 +44,7 @@ class VQOutput:
     loss: torch.Tensor  #: codebook + beta * commitment
     codebook_loss: torch.Tensor  #: ||sg[z] - e||^2 (zero with EMA updates)
     commitment_loss: torch.Tensor  #: ||z - sg[e]||^2 (not yet multiplied by beta)
-    counts: torch.Tensor  #: (n_codes,) how often each code was chosen in this call
+    counts: torch.Tensor  #: (n_codes,) code choices of this call (training: summed over ranks)
     perplexity: torch.Tensor  #: exp(entropy) of the code frequencies of this call
 
 
