@@ -87,7 +87,10 @@ class EEGFormer(BiosigModel):
     as an option), a separate decoder positional embedding (codes carry no position), final
     LayerNorms, a linear head on pooled quantised tokens, truncated-normal(0.02) init.
     EMA codebook updates, dead-code restarts and data initialisation of the codebook are
-    options (off by default; not described for EEGFormer).
+    options (off by default; not described for EEGFormer). They are recommended for
+    pretraining: in a 60-step run on simulated EEG (``tests/test_eegformer.py``, K = 32) the
+    plain quantiser ended with a held-out perplexity of about 4 (11 codes used), with all
+    three options about 19 (32 codes used).
 
     **Parameters** at the paper's input (12 s at 250 Hz, any channel count, 2 outputs, default
     options): ``eegformer_s`` **1,878,846** (published 1.9 M: -1.1 %), ``eegformer_b``
