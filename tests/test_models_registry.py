@@ -22,6 +22,8 @@ CASES = {
                (2, 12, 100)),
     "ecgnet_critic": (dict(n_chans=12, n_times=100, sfreq=100.0, channels=(8,)), (2, 12, 100)),
     "cvd_cnn": (dict(n_chans=12, n_outputs=5, n_times=250, sfreq=100.0), (2, 12, 250)),
+    **{name: (dict(n_chans=3, n_outputs=2, n_times=250, sfreq=250.0), (2, 3, 250))
+       for name in ("eegformer", "eegformer_s", "eegformer_b", "eegformer_l")},
     "eegnet": (dict(n_chans=4, n_outputs=2, n_times=250), (2, 4, 250)),
     "eegconformer": (dict(n_chans=4, n_outputs=2, n_times=250), (2, 4, 250)),
     "shallowfbcspnet": (dict(n_chans=4, n_outputs=2, n_times=250), (2, 4, 250)),
@@ -35,7 +37,7 @@ CASES = {
 # extra forward arguments (a denoiser also takes the diffusion step)
 FORWARD_KWARGS = {"ssmdp": dict(t=1)}
 OWN = ["dbconformer", "hveegnet", "veegnet", "ecgnet", "ecgnet_critic", "cvd_cnn", "ssmdp", "lft",
-       "eegdm"]
+       "eegdm", "eegformer"]
 
 
 def test_every_registered_model_has_a_case():
