@@ -104,7 +104,7 @@ def test_config_round_trip():
     model = create_model("eegformer_s", n_chans=3, n_outputs=2, n_times=600, sfreq=250.0,
                          ema=True, dead_after=10).eval()
     config = model.get_config()
-    assert config["name"] == "eegformer" and config["kwargs"]["encoder_depth"] == 6
+    assert config["name"] == "eegformer_s" and config["kwargs"]["encoder_depth"] == 6
     assert config["kwargs"]["n_codes"] == 512 and config["kwargs"]["ema"] is True
     clone = BiosigModel.from_config(config).eval()
     clone.load_state_dict(model.state_dict())

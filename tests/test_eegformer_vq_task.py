@@ -67,3 +67,35 @@ def test_rejects_models_without_a_quantizer_and_bad_options():
         VQTask("eegnet", n_chans=3, n_times=250, n_outputs=2)
     with pytest.raises(ConfigError, match="scheduler"):
         VQTask("eegformer_s", TINY, n_chans=3, n_times=250, scheduler="step")
+
+
+def test_pretrain_save_then_linear_probe_and_channel_adaptation(tmp_path):
+    """The pretrain -> transfer pipeline: VQ pretraining, a weights folder with its card, a
+    linear probe that trains only the new head; another montage is adapted by name (the
+    encoder is channel-independent), another sampling rate is refused."""
+    from biosig.models.weights import load_pretrained
+    from biosig.tasks import ClassificationTask
+
+    torch.manual_seed(0)
+    names = ["Fz", "Cz", "Pz"]
+    task = VQTask("eegformer_s", TINY, n_chans=3, n_times=250, sfreq=250.0, ch_names=names,
+                  lr=3e-3)
+    _trainer(tmp_path, max_epochs=1).fit(task, _loader())
+    folder = task.save_pretrained(tmp_path / "weights")
+    card = (folder / "card.json").read_text()
+    assert '"sfreq": 250.0' in card and '"Cz"' in card
+
+    probe = ClassificationTask(pretrained=str(folder), freeze="backbone", n_chans=3, n_times=250,
+                               sfreq=250.0, n_outputs=2, ch_names=names, lr=1e-2)
+    encoder = {k: v.clone() for k, v in probe.net.state_dict().items() if "final_layer" not in k}
+    x = torch.randn(8, 3, 250)
+    loader = DataLoader(TensorDataset(x, torch.tensor([0, 1] * 4)), batch_size=4)
+    _trainer(tmp_path, max_epochs=2).fit(probe, loader)
+    after = probe.net.state_dict()
+    assert all(torch.equal(v, after[k]) for k, v in encoder.items())
+    assert probe.net.final_layer.weight.requires_grad
+
+    sub = load_pretrained(folder, data={"ch_names": ["Pz", "Fz"], "sfreq": 250.0}, adapt=True)
+    assert sub.n_chans == 2 and sub.ch_names == ["Pz", "Fz"]
+    with pytest.raises(ConfigError, match="sfreq"):
+        load_pretrained(folder, data={"sfreq": 200.0}, adapt=True)

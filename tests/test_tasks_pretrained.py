@@ -238,6 +238,9 @@ CLASSIFIERS = {
     "dbconformer": dict(n_chans=4, n_times=250, sfreq=250.0),
     "dbconformer_loso": dict(n_chans=4, n_times=250, sfreq=250.0),
     "eegconformer": dict(n_chans=4, n_times=250, sfreq=250.0),
+    **{name: dict(n_chans=3, n_times=250, sfreq=250.0, model_kwargs=dict(
+        emb_size=16, n_heads=2, encoder_depth=1, decoder_depth=1, n_codes=8, patch_len=20,
+        patch_stride=10)) for name in ("eegformer", "eegformer_s", "eegformer_b", "eegformer_l")},
     "eegdm": dict(n_chans=2, n_times=40, sfreq=10.0, model_kwargs=dict(
         lft=dict(n_heads=2), backbone=dict(n_layers=2, d_model=8, d_state=4))),
     "eegnet": dict(n_chans=4, n_times=250, sfreq=250.0),

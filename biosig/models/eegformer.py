@@ -23,7 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from biosig.errors import ConfigError, ShapeError
-from biosig.models._registry import register_model
+from biosig.models._registry import register_model, register_variant
 from biosig.models.base import BiosigModel
 from biosig.models.blocks.quantizer import VectorQuantizer, VQOutput
 from biosig.models.blocks.transformer import TransformerBlock
@@ -122,6 +122,14 @@ class EEGFormer(BiosigModel):
     """
 
     requires = ("n_times",)
+    paper = "Chen et al., EEGFormer, arXiv 2401.10278 (2024; sizes from secondary sources)"
+    task = "VQ Transformer EEG foundation model: pretrain, probe, fine-tune, anomaly, codes"
+    paper_settings = dict(n_chans=19, n_outputs=2, n_times=3000, sfreq=250.0)  # 12 s @ 250 Hz
+    paper_n_params = 1_878_846
+    input_note = "any channel count and montage (channel-independent encoder)"
+    # weights shared over channels (with head_pool="channel" the head is not: loading another
+    # channel count is then refused by the weight-shape check)
+    channel_independent = True
 
     def __init__(
         self,
@@ -332,17 +340,13 @@ def _init_weights(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
-def _variant(name: str, size: str, depth: int, n_codes: int, n_params: str):
-    def factory(**kwargs) -> EEGFormer:
-        return EEGFormer(**{"encoder_depth": depth, "n_codes": n_codes, **kwargs})
-
-    factory.__name__ = factory.__qualname__ = name
-    factory.__doc__ = (f"EEGFormer-{size} [Chen2024]_: {depth} encoder layers, {n_codes} codes, "
-                       f"{n_params} parameters at 12 s / 250 Hz with 2 outputs "
-                       "(other arguments: see :class:`EEGFormer`).")
-    return register_model(name)(factory)
-
-
-eegformer_s = _variant("eegformer_s", "small", 6, 512, "1,878,846")
-eegformer_b = _variant("eegformer_b", "base", 8, 1024, "2,340,926")
-eegformer_l = _variant("eegformer_l", "large", 12, 2048, "3,265,086")
+_PAPER_INPUT = EEGFormer.paper_settings
+register_variant("eegformer_s", "eegformer", encoder_depth=6, n_codes=512,
+                 task="EEG foundation model, small: 6 encoder layers, 512 codes",
+                 paper_settings=_PAPER_INPUT, paper_n_params=1_878_846)
+register_variant("eegformer_b", "eegformer", encoder_depth=8, n_codes=1024,
+                 task="EEG foundation model, base: 8 encoder layers, 1024 codes",
+                 paper_settings=_PAPER_INPUT, paper_n_params=2_340_926)
+register_variant("eegformer_l", "eegformer", encoder_depth=12, n_codes=2048,
+                 task="EEG foundation model, large: 12 encoder layers, 2048 codes",
+                 paper_settings=_PAPER_INPUT, paper_n_params=3_265_086)

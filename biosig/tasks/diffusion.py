@@ -43,6 +43,7 @@ class DiffusionTask(BiosigTask):
     def __init__(self, model: str = "ssmdp", model_kwargs: dict | None = None,
                  n_chans: int | None = None, n_times: int | None = None,
                  sfreq: float | None = None, n_outputs: int | None = None,
+                 ch_names: list[str] | None = None,
                  n_diffusion_steps: int = 50, schedule: str = "cosine",
                  clip_sample: float | None = 1.0, channels_per_window: int = 0,
                  lr: float = 1e-4, weight_decay: float = 0.0,
@@ -55,7 +56,7 @@ class DiffusionTask(BiosigTask):
             if not callable(getattr(cls, attr, None)):
                 raise ConfigError(f"model {model!r} is not a diffusion denoiser (no {attr})")
         # a denoiser has no classes: the data's n_outputs (linked by the CLI) is not used
-        super().__init__(model, model_kwargs, n_chans, n_times, sfreq, None)
+        super().__init__(model, model_kwargs, n_chans, n_times, sfreq, None, ch_names=ch_names)
         self.save_hyperparameters()
         self.diffusion = GaussianDiffusion(n_diffusion_steps, schedule, clip_sample)
 

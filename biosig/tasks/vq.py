@@ -7,6 +7,7 @@ import math
 import torch
 
 from biosig.errors import ConfigError
+from biosig.models._registry import model_class
 from biosig.tasks.base import BiosigTask, make_optimizer
 
 __all__ = ["VQTask"]
@@ -30,7 +31,8 @@ class VQTask(BiosigTask):
     model, model_kwargs : registry name and its extra arguments (e.g. ``{"ema": True,
         "data_init": True, "dead_after": 100}`` against codebook collapse).
     n_chans, n_times, sfreq, n_outputs : signal kwargs linked from the DataModule
-        (``n_outputs`` 0: the network is built without a classification head).
+        (``n_outputs`` is not used: pretraining builds the network without a classification
+        head; a downstream task adds one with ``reset_head``).
     recon_weight, vq_weight : loss weights.
     lr, weight_decay, optimizer : ``"adam"``, ``"adamw"`` or ``"sgd"``.
     scheduler : None or ``"cosine"`` (per optimiser step, to 0 at the last step).
@@ -49,10 +51,11 @@ class VQTask(BiosigTask):
         self,
         model: str = "eegformer_s",
         model_kwargs: dict | None = None,
-        n_chans: int = 0,
-        n_times: int = 0,
-        sfreq: float = 0.0,
-        n_outputs: int = 0,
+        n_chans: int | None = None,
+        n_times: int | None = None,
+        sfreq: float | None = None,
+        n_outputs: int | None = None,
+        ch_names: list[str] | None = None,
         recon_weight: float = 1.0,
         vq_weight: float = 1.0,
         lr: float = 5e-4,
@@ -67,16 +70,12 @@ class VQTask(BiosigTask):
             raise ConfigError(f"model.warmup_steps must be >= 0, got {warmup_steps!r}")
         if recon_weight < 0 or vq_weight < 0:
             raise ConfigError("model.recon_weight and model.vq_weight must be >= 0")
-        super().__init__(model, model_kwargs, n_chans, n_times, sfreq, n_outputs)
-        if not callable(getattr(self.net, "forward_pretrain", None)) or not hasattr(
-                self.net, "quantizer"):
+        if not callable(getattr(model_class(model), "forward_pretrain", None)):
             raise ConfigError(f"model={model!r} is not a vector-quantised model (it needs "
                               "forward_pretrain() and a quantizer); use e.g. eegformer_s")
+        super().__init__(model, model_kwargs, n_chans, n_times, sfreq, None, ch_names=ch_names)
         self.save_hyperparameters()
         self._counts: dict[str, torch.Tensor] = {}
-
-    def build_net(self, model, model_kwargs, n_chans, n_times, sfreq, n_outputs):
-        return super().build_net(model, model_kwargs, n_chans, n_times, sfreq, n_outputs or None)
 
     # ------------------------------------------------------------------ steps
     def _step(self, batch, stage: str) -> torch.Tensor:
