@@ -276,7 +276,7 @@ def test_cli_links_the_data_contract_and_fine_tunes_a_weights_folder(tmp_path):
 
     from biosig.cli import lightning_cli
 
-    recipe = Path(__file__).resolve().parents[1] / "recipes/synthetic/eegnet.yaml"
+    recipe = Path(__file__).resolve().parents[2] / "recipes/synthetic/eegnet.yaml"
     tiny = ["--config", str(recipe), "--data.source.init_args.n_subjects", "1",
             "--data.source.init_args.n_trials_per_class", "4", "--data.batch_size", "4",
             "--trainer.logger", "false", "--trainer.enable_checkpointing", "false",

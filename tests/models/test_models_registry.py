@@ -119,7 +119,7 @@ def test_readme_model_table_is_the_generated_one(summary):
 
     from biosig.models.summary import readme_table, summary_markdown
 
-    readme = Path(__file__).resolve().parents[1] / "README.md"
+    readme = Path(__file__).resolve().parents[2] / "README.md"
     generated = summary_markdown(list(summary.values()))
     assert readme_table(readme.read_text(encoding="utf-8")) == generated, (
         "README model table is out of date: python -m biosig.models.summary --write README.md")
