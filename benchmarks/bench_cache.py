@@ -59,8 +59,13 @@ def braindecode_epoch(files, mapping, tmin_s, n_times, batch_size, preload):
         raw = mne.io.read_raw_edf(f, preload=False, verbose="error")
         # braindecode raises for a window past the end; biosig drops it: drop it here too
         sf, ann = raw.info["sfreq"], raw.annotations
-        late = [i for i, (o, d) in enumerate(zip(ann.onset, ann.description)) if d not in mapping
-                or round((o + tmin_s) * sf) + n_times > raw.n_times or round((o + tmin_s) * sf) < 0]
+        late = [
+            i
+            for i, (o, d) in enumerate(zip(ann.onset, ann.description))
+            if d not in mapping
+            or round((o + tmin_s) * sf) + n_times > raw.n_times
+            or round((o + tmin_s) * sf) < 0
+        ]
         ann.delete(late)
         ann.set_durations(0.0)  # braindecode's stop offset counts from onset + duration
         raw.set_annotations(ann)
@@ -68,12 +73,15 @@ def braindecode_epoch(files, mapping, tmin_s, n_times, batch_size, preload):
     concat = BaseConcatDataset(parts)
     sfreq = parts[0].raw.info["sfreq"]
     windows = create_windows_from_events(
-        concat, trial_start_offset_samples=int(round(tmin_s * sfreq)),
-        trial_stop_offset_samples=int(round(tmin_s * sfreq)) + n_times, mapping=mapping,
+        concat,
+        trial_start_offset_samples=int(round(tmin_s * sfreq)),
+        trial_stop_offset_samples=int(round(tmin_s * sfreq)) + n_times,
+        mapping=mapping,
         preload=preload,
     )
-    loader = DataLoader(windows, batch_size=batch_size, shuffle=True,
-                        generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(
+        windows, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
     n = epoch(loader)
     return n, time.perf_counter() - t0
 
@@ -85,8 +93,13 @@ def biosig_epoch(source, steps, windows, root, batch_size):
     t0 = time.perf_counter()
     cache = get_cache(source, steps, windows, root=root, progress=False)
     ds = WindowDataset(cache.path, np.arange(len(cache)))
-    loader = DataLoader(ds, batch_size=batch_size, shuffle=True, collate_fn=_pass_batch,
-                        generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(
+        ds,
+        batch_size=batch_size,
+        shuffle=True,
+        collate_fn=_pass_batch,
+        generator=torch.Generator().manual_seed(0),
+    )
     t1 = time.perf_counter()
     n = epoch(loader)
     t2 = time.perf_counter()
@@ -114,25 +127,31 @@ def compare(title, files, source, windows, mapping, tmin_s, batch_size, root, bd
     n_warm, t_warm, _, t_epoch = biosig_epoch(source, steps, windows, root, batch_size)
     t_memcpy = memcpy_seconds(cache.X.nbytes)
     n_times = cache.X.shape[-1]
-    results = {"biosig cold (files -> cache -> epoch)": (n_cold, t_cold),
-               "biosig warm (open cache + epoch)": (n_warm, t_warm),
-               "biosig warm epoch alone": (n_warm, t_epoch)}
+    results = {
+        "biosig cold (files -> cache -> epoch)": (n_cold, t_cold),
+        "biosig warm (open cache + epoch)": (n_warm, t_warm),
+        "biosig warm epoch alone": (n_warm, t_epoch),
+    }
     n_bd, t_bd = braindecode_epoch(files, mapping, tmin_s, n_times, batch_size, preload=True)
     results["braindecode, preload=True"] = (n_bd, t_bd)
     if bd_lazy:
         n_bdl, t_bdl = braindecode_epoch(files, mapping, tmin_s, n_times, batch_size, preload=False)
         results["braindecode, lazy (default)"] = (n_bdl, t_bdl)
-    print(f"windows: {cache.X.shape[0]} x {cache.X.shape[1]} ch x {n_times} samples "
-          f"({cache.X.nbytes / 1e6:.1f} MB)")
+    print(
+        f"windows: {cache.X.shape[0]} x {cache.X.shape[1]} ch x {n_times} samples "
+        f"({cache.X.nbytes / 1e6:.1f} MB)"
+    )
     print(f"{'pipeline':<40} {'windows':>8} {'seconds':>9} {'windows/s':>11}")
     for name, (n, t) in results.items():
         print(f"{name:<40} {n:>8} {t:>9.3f} {n / t:>11.0f}")
     print(f"{'memcpy of the same bytes':<40} {'':>8} {t_memcpy:>9.4f}")
     if len({n for n, _ in results.values()}) != 1:
         print("WARNING: the pipelines produced different window counts")
-    ratios = {"warm vs braindecode preload": t_bd / t_warm,
-              "cold vs braindecode preload": t_bd / t_cold,
-              "warm epoch alone / memcpy": t_epoch / t_memcpy}
+    ratios = {
+        "warm vs braindecode preload": t_bd / t_warm,
+        "cold vs braindecode preload": t_bd / t_cold,
+        "warm epoch alone / memcpy": t_epoch / t_memcpy,
+    }
     if bd_lazy:
         ratios["warm vs braindecode lazy"] = t_bdl / t_warm
     for k, v in ratios.items():
@@ -147,13 +166,16 @@ def peak_memory(sizes, folder, tmin, tmax):
     for k in sizes:
         code = (
             "import sys, resource; sys.path.insert(0, %r)\n"
-            "from biosig.datasets import RecordingFiles\nfrom biosig.data import get_cache, PickChannels\n"
+            "from biosig.datasets import RecordingFiles\n"
+            "from biosig.data import get_cache, PickChannels\n"
             "src = RecordingFiles(%r, classes=['left_hand', 'right_hand'], tmin=%r, tmax=%r, "
             "subject_pattern=r'_s(\\d+)')\n"
             "c = get_cache(src, [PickChannels(types=['eeg'])], root=%r, progress=False)\n"
             "print(c.X.nbytes, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
         ) % (str(REPO), [str(f) for f in files[:k]], tmin, tmax, tempfile.mkdtemp())
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         nbytes, rss_kb = map(int, out.stdout.split())
         print(f"{k:>3} files: cache {nbytes / 1e6:8.1f} MB, peak RSS {rss_kb / 1e3:8.1f} MB")
 
@@ -173,15 +195,25 @@ def main():
     from biosig.datasets import RecordingFiles, write_recordings
     from biosig.datasets.synthetic import simulate_mi_session
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cpu count {os.cpu_count()}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, cpu count {os.cpu_count()}"
+    )
     shared = Path(os.environ.get("BIOSIG_SHARED_DATA", REPO.parent / "shared" / "data"))
     real = sorted((shared / "eeg_edf" / "eegmmidb").glob("S*R0[34].edf"))
     if real:
-        src = RecordingFiles([str(f) for f in real], classes=["T1", "T2"], tmin=0.0, tmax=4.0,
-                             name="bench_eegmmidb")
-        compare("real eegmmidb (S001 R03/R04, 64 ch, 160 Hz)", real, src,
-                EventWindows(0.0, 4.0, {"T1": 0, "T2": 1}), {"T1": 0, "T2": 1}, 0.0,
-                args.batch_size, work / "cache_real")
+        src = RecordingFiles(
+            [str(f) for f in real], classes=["T1", "T2"], tmin=0.0, tmax=4.0, name="bench_eegmmidb"
+        )
+        compare(
+            "real eegmmidb (S001 R03/R04, 64 ch, 160 Hz)",
+            real,
+            src,
+            EventWindows(0.0, 4.0, {"T1": 0, "T2": 1}),
+            {"T1": 0, "T2": 1},
+            0.0,
+            args.batch_size,
+            work / "cache_real",
+        )
     else:
         print(f"(no eegmmidb files under {shared}: skipping the real-data part)")
 
@@ -191,17 +223,34 @@ def main():
         shutil.rmtree(sim, ignore_errors=True)
         t0 = time.perf_counter()
         for s in range(1, args.subjects + 1):
-            rec = simulate_mi_session(s, "T", trials, ("left_hand", "right_hand"), include_eog=False)
+            rec = simulate_mi_session(
+                s, "T", trials, ("left_hand", "right_hand"), include_eog=False
+            )
             write_recordings([rec], sim, "edf")
-        print(f"\nsimulator wrote {args.subjects} EDF files of {rec.duration / 60:.1f} min "
-              f"in {time.perf_counter() - t0:.0f} s")
+        print(
+            f"\nsimulator wrote {args.subjects} EDF files of {rec.duration / 60:.1f} min "
+            f"in {time.perf_counter() - t0:.0f} s"
+        )
     files = sorted(sim.glob("*.edf"))
-    src = RecordingFiles([str(f) for f in files], classes=["left_hand", "right_hand"], tmin=0.0,
-                         tmax=4.0, subject_pattern=r"_s(\d+)", name="bench_sim")
-    compare(f"simulated MI EDF ({args.subjects} subjects, 22 ch, 250 Hz)", files, src,
-            EventWindows(0.0, 4.0, {"left_hand": 0, "right_hand": 1}),
-            {"left_hand": 0, "right_hand": 1}, 0.0, args.batch_size, work / "cache_sim",
-            bd_lazy=True)
+    src = RecordingFiles(
+        [str(f) for f in files],
+        classes=["left_hand", "right_hand"],
+        tmin=0.0,
+        tmax=4.0,
+        subject_pattern=r"_s(\d+)",
+        name="bench_sim",
+    )
+    compare(
+        f"simulated MI EDF ({args.subjects} subjects, 22 ch, 250 Hz)",
+        files,
+        src,
+        EventWindows(0.0, 4.0, {"left_hand": 0, "right_hand": 1}),
+        {"left_hand": 0, "right_hand": 1},
+        0.0,
+        args.batch_size,
+        work / "cache_sim",
+        bd_lazy=True,
+    )
     sizes = sorted({max(1, args.subjects // 4), max(1, args.subjects // 2), args.subjects})
     peak_memory(sizes, sim, 0.0, 4.0)
 

@@ -58,7 +58,8 @@ def bench_cinc_index(tmp: Path, n: int) -> dict:
         name = f"E{i:05d}"
         dx = ",".join(rng.choice(codes, size=int(rng.integers(1, 3)), replace=False))
         (folder / f"{name}.hea").write_text(
-            f"{name} 12 500 5000\n" + "".join(f"{name}.mat 16x1+24 1000.0(0)/mV 16 0 0 0 0 L{j}\n" for j in range(12))
+            f"{name} 12 500 5000\n"
+            + "".join(f"{name}.mat 16x1+24 1000.0(0)/mV 16 0 0 0 0 L{j}\n" for j in range(12))
             + f"# Age: {int(rng.integers(20, 90))}\n# Sex: Male\n# Dx: {dx}\n# Rx: Unknown\n"
         )
         (folder / f"{name}.mat").write_bytes(sig + i.to_bytes(4, "little"))
@@ -71,8 +72,12 @@ def bench_cinc_index(tmp: Path, n: int) -> dict:
     t0 = time.perf_counter()
     CinC(tmp / "cinc", check_duplicates=True, hash_cache=tmp / "hashcache").records()
     t_hash_warm = time.perf_counter() - t0
-    return {"records": len(recs), "index_s": t_plain, "index_dedup_cold_s": t_hash_cold,
-            "index_dedup_warm_s": t_hash_warm}
+    return {
+        "records": len(recs),
+        "index_s": t_plain,
+        "index_dedup_cold_s": t_hash_cold,
+        "index_dedup_warm_s": t_hash_warm,
+    }
 
 
 def _cold_build(source, steps, tmp: Path) -> tuple[int, float]:
@@ -97,16 +102,28 @@ def bench_cold_builds(tmp: Path, quick: bool) -> dict:
 
     out = {}
     labels = np.tile([1, 2, 3, 4], 72)
-    write_bciiv2a_session(tmp / "bci", "A01T", labels if not quick else labels[:48], trial_len=6.0,
-                          write_bnci=False, rejected=())
-    out["bciiv2a (GDF fixture)"] = _cold_build(BCIIV2a(tmp / "bci", subjects=[1], sessions=["T"]), [], tmp)
-    write_tuev_tree(tmp / "tuev", n_subjects=2 if quick else 4, files_per_subject=1, events_per_file=20)
+    write_bciiv2a_session(
+        tmp / "bci",
+        "A01T",
+        labels if not quick else labels[:48],
+        trial_len=6.0,
+        write_bnci=False,
+        rejected=(),
+    )
+    out["bciiv2a (GDF fixture)"] = _cold_build(
+        BCIIV2a(tmp / "bci", subjects=[1], sessions=["T"]), [], tmp
+    )
+    write_tuev_tree(
+        tmp / "tuev", n_subjects=2 if quick else 4, files_per_subject=1, events_per_file=20
+    )
     out["tuev (EDF + .rec fixture)"] = _cold_build(TUEV(tmp / "tuev"), None, tmp)
     if SHARED.is_dir():
         out["eegmmidb (real S001R03/R04)"] = _cold_build(
-            EEGMMIDB(SHARED / "eeg_edf" / "eegmmidb", subjects=[1], runs=[3, 4]), [], tmp)
+            EEGMMIDB(SHARED / "eeg_edf" / "eegmmidb", subjects=[1], runs=[3, 4]), [], tmp
+        )
         out["cinc2021 (real Georgia, 20)"] = _cold_build(
-            CinC(SHARED / "ecg_wfdb" / "cinc2021", hash_cache=tmp / "hc"), [Resample(100.0)], tmp)
+            CinC(SHARED / "ecg_wfdb" / "cinc2021", hash_cache=tmp / "hc"), [Resample(100.0)], tmp
+        )
     return out
 
 
@@ -120,12 +137,16 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         r = bench_ptbxl_index(tmp, n)
-        print(f"PTB-XL index-only open, {r['records']:,} labelled of {n:,} records: "
-              f"{r['index_s']:.2f} s ({r['records'] / r['index_s']:,.0f} records/s); identity "
-              f"(task=all) {r['identity_all_s']:.2f} s; writing the tree took {r['write_s']:.1f} s")
+        print(
+            f"PTB-XL index-only open, {r['records']:,} labelled of {n:,} records: "
+            f"{r['index_s']:.2f} s ({r['records'] / r['index_s']:,.0f} records/s); identity "
+            f"(task=all) {r['identity_all_s']:.2f} s; writing the tree took {r['write_s']:.1f} s"
+        )
         c = bench_cinc_index(tmp, 500 if args.quick else args.n_cinc)
-        print(f"CinC index-only open, {c['records']:,} headers: {c['index_s']:.2f} s; with duplicate "
-              f"check: cold {c['index_dedup_cold_s']:.2f} s, memoised {c['index_dedup_warm_s']:.2f} s")
+        print(
+            f"CinC index-only open, {c['records']:,} headers: {c['index_s']:.2f} s; with duplicate "
+            f"check: cold {c['index_dedup_cold_s']:.2f} s, memoised {c['index_dedup_warm_s']:.2f} s"
+        )
         print("cold window-cache build (preprocess + window + write), windows/s:")
         for name, (nw, dt) in bench_cold_builds(tmp, args.quick).items():
             print(f"  {name:32s} {nw:6d} windows in {dt:6.2f} s = {nw / dt:8.1f} windows/s")

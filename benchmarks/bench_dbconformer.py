@@ -109,9 +109,12 @@ def main(argv=None) -> int:
         from braindecode.models import EEGConformer
 
         models["EEGConformer (braindecode)"] = EEGConformer(**sig)
-    print(f"CPU, torch {torch.__version__}, {torch.get_num_threads()} threads; batch {args.batch_size}, "
-          f"{args.n_chans} ch x {args.n_times} samples, {args.n_outputs} classes; "
-          f"median of {args.iters} iterations after {args.warmup} warm-up\n")
+    print(
+        f"CPU, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"batch {args.batch_size}, "
+        f"{args.n_chans} ch x {args.n_times} samples, {args.n_outputs} classes; "
+        f"median of {args.iters} iterations after {args.warmup} warm-up\n"
+    )
     rows = {}
     print(f"{'model':<28}{'params':>10}{'train samples/s':>18}{'infer samples/s':>18}")
     for name, model in models.items():
@@ -124,13 +127,17 @@ def main(argv=None) -> int:
         for name in ("DBConformer (fft)", "DBConformer (direct)"):
             tr, inf = rows[name]
             print(f"  {name:<26} train x{tr / base[0]:.2f}   inference x{inf / base[1]:.2f}")
-    print(f"\nsingle-trial online latency (online EA update + forward, 1 x {args.n_chans} x "
-          f"{args.n_times}), median / p95 ms over {args.online_trials} trials")
+    print(
+        f"\nsingle-trial online latency (online EA update + forward, 1 x {args.n_chans} x "
+        f"{args.n_times}), median / p95 ms over {args.online_trials} trials"
+    )
     for name in ("DBConformer (fft)", "DBConformer (direct)"):
         lat = online_latency(models[name], args.n_chans, args.n_times, args.online_trials, 5)
-        print(f"  {name:<26} total {lat['total'][0]:.2f} / {lat['total'][1]:.2f}   "
-              f"(EA {lat['ea'][0]:.2f} / {lat['ea'][1]:.2f}, forward {lat['forward'][0]:.2f} / "
-              f"{lat['forward'][1]:.2f})")
+        print(
+            f"  {name:<26} total {lat['total'][0]:.2f} / {lat['total'][1]:.2f}   "
+            f"(EA {lat['ea'][0]:.2f} / {lat['ea'][1]:.2f}, forward {lat['forward'][0]:.2f} / "
+            f"{lat['forward'][1]:.2f})"
+        )
     return 0
 
 

@@ -55,7 +55,7 @@ def windows(recordings, length: int, stride: int) -> tuple[torch.Tensor, np.ndar
     for rest_task in recordings:
         for label, data in enumerate(rest_task):
             starts = range(0, data.shape[1] - length + 1, stride)
-            xs += [data[:, s: s + length] for s in starts]
+            xs += [data[:, s : s + length] for s in starts]
             ys += [label] * len(starts)
     return torch.from_numpy(np.stack(xs).astype(np.float32)), np.array(ys)
 
@@ -67,7 +67,7 @@ def evaluate(model, x: torch.Tensor, batch: int = 16) -> dict:
     counts = torch.zeros(model.quantizer.n_codes, dtype=torch.long)
     recon, n = 0.0, 0
     for i in range(0, len(x), batch):
-        out = model.forward_pretrain(x[i: i + batch])
+        out = model.forward_pretrain(x[i : i + batch])
         recon += float(out.recon_loss) * len(out.target)
         n += len(out.target)
         counts += out.vq.counts
@@ -83,9 +83,11 @@ def features(model, x: torch.Tensor, batch: int = 16) -> dict[tuple[str, str], n
     model.eval()
     out: dict[tuple[str, str], list] = {}
     for i in range(0, len(x), batch):
-        encoded = model._encode(model.patches(x[i: i + batch]))  # (B, C, N, D)
-        for source, tokens in (("encoder", encoded),
-                               ("quantized", model.quantizer(encoded).quantized)):
+        encoded = model._encode(model.patches(x[i : i + batch]))  # (B, C, N, D)
+        for source, tokens in (
+            ("encoder", encoded),
+            ("quantized", model.quantizer(encoded).quantized),
+        ):
             out.setdefault((source, "mean"), []).append(tokens.mean(dim=(1, 2)))
             out.setdefault((source, "channel"), []).append(tokens.mean(dim=2).flatten(1))
     return {key: torch.cat(value).numpy() for key, value in out.items()}
@@ -107,29 +109,42 @@ def probe(f_train, y_train, f_test, y_test) -> float:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    clf = make_pipeline(StandardScaler(), LogisticRegression(
-        C=0.1, class_weight="balanced", max_iter=2000))
+    clf = make_pipeline(
+        StandardScaler(), LogisticRegression(C=0.1, class_weight="balanced", max_iter=2000)
+    )
     clf.fit(f_train, y_train)
     return balanced_accuracy_score(y_test, clf.predict(f_test))
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = Path(os.environ.get("BIOSIG_SHARED_DATA", Path(__file__).resolve().parents[1].parent
-                                  / "shared" / "data")) / "eeg_edf" / "eegmat"
+    default = (
+        Path(
+            os.environ.get(
+                "BIOSIG_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"
+            )
+        )
+        / "eeg_edf"
+        / "eegmat"
+    )
     ap.add_argument("--data", type=Path, default=default)
     ap.add_argument("--minutes", type=float, default=5.0, help="pretraining wall-clock budget")
     ap.add_argument("--window", type=float, default=12.0, help="window length in seconds")
-    ap.add_argument("--stride", type=float, default=3.0,
-                    help="stride in seconds of the pretraining windows")
-    ap.add_argument("--probe-stride", type=float, default=12.0,
-                    help="stride in seconds of the probe windows")
+    ap.add_argument(
+        "--stride", type=float, default=3.0, help="stride in seconds of the pretraining windows"
+    )
+    ap.add_argument(
+        "--probe-stride", type=float, default=12.0, help="stride in seconds of the probe windows"
+    )
     ap.add_argument("--batch", type=int, default=32, help="single-channel sequences per step")
     ap.add_argument("--warmup", type=int, default=20, help="linear lr warm-up steps")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--plain-vq", action="store_true",
-                    help="no EMA / data init / dead-code restarts (the paper's plain VQ)")
+    ap.add_argument(
+        "--plain-vq",
+        action="store_true",
+        help="no EMA / data init / dead-code restarts (the paper's plain VQ)",
+    )
     ap.add_argument("--log-amplitude", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--save", type=Path, default=None)
@@ -148,20 +163,30 @@ def main(argv=None) -> None:
     probe_stride = int(args.probe_stride * SFREQ)
     xtr, ytr = windows(recordings[:12], length, probe_stride)
     xte, yte = windows(recordings[12:], length, probe_stride)
-    print(f"pretraining: {len(pre)} single-channel {args.window:g}-s sequences (subjects 0-11, "
-          f"stride {args.stride} s); probe windows: train {len(xtr)} ({int(ytr.sum())} arithmetic), "
-          f"held-out {len(xte)} ({int(yte.sum())} arithmetic); load {time.time() - t0:.0f} s")
+    print(
+        f"pretraining: {len(pre)} single-channel {args.window:g}-s sequences (subjects 0-11, "
+        f"stride {args.stride} s); probe windows: train {len(xtr)} ({int(ytr.sum())} arithmetic), "
+        f"held-out {len(xte)} ({int(yte.sum())} arithmetic); load {time.time() - t0:.0f} s"
+    )
 
     options = {} if args.plain_vq else dict(ema=True, data_init=True, dead_after=20)
-    model = create_model("eegformer_s", n_chans=19, n_times=length, sfreq=SFREQ,
-                         log_amplitude=args.log_amplitude, **options)
-    print(f"eegformer_s: {count_parameters(model):,} trainable parameters, {model.n_patches} "
-          f"patches per channel; options {options}")
+    model = create_model(
+        "eegformer_s",
+        n_chans=19,
+        n_times=length,
+        sfreq=SFREQ,
+        log_amplitude=args.log_amplitude,
+        **options,
+    )
+    print(
+        f"eegformer_s: {count_parameters(model):,} trainable parameters, {model.n_patches} "
+        f"patches per channel; options {options}"
+    )
     random_init = copy.deepcopy(model)
     if not args.plain_vq:  # the data initialisation is part of the starting point
         random_init.train()
         with torch.no_grad():
-            random_init.quantizer(random_init._encode(random_init.patches(pre[:args.batch])))
+            random_init.quantizer(random_init._encode(random_init.patches(pre[: args.batch])))
     before = evaluate(random_init, xte)
 
     params = [p for p in model.parameters() if p.requires_grad]
@@ -180,27 +205,38 @@ def main(argv=None) -> None:
         step += 1
         log.append(float(out.recon_loss.detach()))
         if step % 20 == 0:
-            print(f"  step {step}: recon {np.mean(log[-20:]):.4f}, vq "
-                  f"{float(out.vq.loss.detach()):.4f}, batch perplexity "
-                  f"{float(out.vq.perplexity):.1f}", flush=True)
+            print(
+                f"  step {step}: recon {np.mean(log[-20:]):.4f}, vq "
+                f"{float(out.vq.loss.detach()):.4f}, batch perplexity "
+                f"{float(out.vq.perplexity):.1f}",
+                flush=True,
+            )
     train_s = time.time() - t1
     after = evaluate(model, xte)
-    print(f"pretraining: {step} steps x {args.batch} sequences in {train_s:.0f} s "
-          f"({step * args.batch / train_s:.1f} single-channel sequences/s)")
+    print(
+        f"pretraining: {step} steps x {args.batch} sequences in {train_s:.0f} s "
+        f"({step * args.batch / train_s:.1f} single-channel sequences/s)"
+    )
     print(f"held-out reconstruction MSE: {before['recon']:.4f} -> {after['recon']:.4f}")
     k = model.quantizer.n_codes
-    print(f"held-out codebook: perplexity {before['perplexity']:.1f} -> {after['perplexity']:.1f}"
-          f", codes used {before['used']}/{k} -> {after['used']}/{k}")
+    print(
+        f"held-out codebook: perplexity {before['perplexity']:.1f} -> {after['perplexity']:.1f}"
+        f", codes used {before['used']}/{k} -> {after['used']}/{k}"
+    )
 
     print("linear probe rest vs arithmetic, balanced accuracy on subjects 12-15:")
-    print(f"  band powers (no network, 19 x 5 log band amplitudes): "
-          f"{probe(band_powers(xtr), ytr, band_powers(xte), yte):.3f}")
+    print(
+        f"  band powers (no network, 19 x 5 log band amplitudes): "
+        f"{probe(band_powers(xtr), ytr, band_powers(xte), yte):.3f}"
+    )
     for name, net in (("random init", random_init), ("pretrained", model)):
         ftr, fte = features(net, xtr), features(net, xte)
         scores = {key: probe(ftr[key], ytr, fte[key], yte) for key in ftr}
         for source in ("quantized", "encoder"):
-            print(f"  {name:11s} {source:9s}: mean-pooled {scores[source, 'mean']:.3f}, "
-                  f"per-channel {scores[source, 'channel']:.3f}")
+            print(
+                f"  {name:11s} {source:9s}: mean-pooled {scores[source, 'mean']:.3f}, "
+                f"per-channel {scores[source, 'channel']:.3f}"
+            )
     if args.save:
         args.save.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), args.save / "eegformer_s_eegmat.pt")

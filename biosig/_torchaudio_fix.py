@@ -41,7 +41,10 @@ def main() -> int:
         p.unlink()
     error = _import_error()
     if error is not None:
-        print(f"torchaudio: still fails after removing {len(removed)} .so files: {error}", file=sys.stderr)
+        print(
+            f"torchaudio: still fails after removing {len(removed)} .so files: {error}",
+            file=sys.stderr,
+        )
         return 1
     print(f"torchaudio: removed {len(removed)} CUDA-linked .so files; pure-Python fallback imports")
     return 0

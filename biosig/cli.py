@@ -39,11 +39,17 @@ def _make_cli_class():
 
         def add_arguments_to_parser(self, parser):
             for key in ("n_chans", "n_times", "sfreq", "n_outputs", "ch_names"):
-                parser.link_arguments(f"data.{key}", f"model.init_args.{key}", apply_on="instantiate")
+                parser.link_arguments(
+                    f"data.{key}", f"model.init_args.{key}", apply_on="instantiate"
+                )
             # A config's `experiment:` section is read by `biosig run` (whole protocol); `fit`
             # and the other subcommands use the protocol's first fold and ignore it.
-            parser.add_argument("--experiment", type=Optional[dict], default=None,
-                                help="biosig run only: seeds, models, subjects, metrics, reference")
+            parser.add_argument(
+                "--experiment",
+                type=Optional[dict],
+                default=None,
+                help="biosig run only: seeds, models, subjects, metrics, reference",
+            )
 
     return BiosigCLI
 

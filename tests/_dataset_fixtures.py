@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-SHARED = Path(os.environ.get("BIOSIG_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+SHARED = Path(
+    os.environ.get("BIOSIG_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 
 # A representative slice of PTB-XL's scp_statements.csv (codes, flags and classes as published).
 # columns: code, description, diagnostic, form, rhythm, diagnostic_class, diagnostic_subclass
@@ -38,8 +40,15 @@ PTBXL_STATEMENTS = [
 ]
 
 
-def write_ptbxl_tree(root: Path, n_records: int, *, records_per_dir: int = 1000, headers: bool = True,
-                     seed: int = 0, real_record: Path | None = None) -> list[dict]:
+def write_ptbxl_tree(
+    root: Path,
+    n_records: int,
+    *,
+    records_per_dir: int = 1000,
+    headers: bool = True,
+    seed: int = 0,
+    real_record: Path | None = None,
+) -> list[dict]:
     """A PTB-XL-shaped folder: the two CSVs and (optionally) a tiny header per record.
 
     Returns the rows written (ecg_id, patient_id, scp_codes dict, fold). If ``real_record``
@@ -52,18 +61,54 @@ def write_ptbxl_tree(root: Path, n_records: int, *, records_per_dir: int = 1000,
     root.mkdir(parents=True, exist_ok=True)
     with open(root / "scp_statements.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["", "description", "diagnostic", "form", "rhythm", "diagnostic_class", "diagnostic_subclass"])
+        w.writerow(
+            [
+                "",
+                "description",
+                "diagnostic",
+                "form",
+                "rhythm",
+                "diagnostic_class",
+                "diagnostic_subclass",
+            ]
+        )
         for code, desc, d, fo, r, dc, ds in PTBXL_STATEMENTS:
-            w.writerow([code, desc, "" if d is None else "1.0", "" if fo is None else "1.0",
-                        "" if r is None else "1.0", dc or "", ds or ""])
+            w.writerow(
+                [
+                    code,
+                    desc,
+                    "" if d is None else "1.0",
+                    "" if fo is None else "1.0",
+                    "" if r is None else "1.0",
+                    dc or "",
+                    ds or "",
+                ]
+            )
     rng = np.random.default_rng(seed)
     codes = [s[0] for s in PTBXL_STATEMENTS]
     rows = []
     with open(root / "ptbxl_database.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["ecg_id", "patient_id", "age", "sex", "height", "weight", "nurse", "site", "device",
-                    "recording_date", "report", "scp_codes", "heart_axis", "strat_fold", "filename_lr",
-                    "filename_hr"])
+        w.writerow(
+            [
+                "ecg_id",
+                "patient_id",
+                "age",
+                "sex",
+                "height",
+                "weight",
+                "nurse",
+                "site",
+                "device",
+                "recording_date",
+                "report",
+                "scp_codes",
+                "heart_axis",
+                "strat_fold",
+                "filename_lr",
+                "filename_hr",
+            ]
+        )
         for i in range(1, n_records + 1):
             k = int(rng.integers(1, 4))
             chosen = rng.choice(len(codes), size=k, replace=False)
@@ -73,8 +118,26 @@ def write_ptbxl_tree(root: Path, n_records: int, *, records_per_dir: int = 1000,
             hr = f"records500/{sub}/{i:05d}_hr"
             pid = 10000 + i // 2
             fold = i % 10 + 1
-            w.writerow([i, float(pid), int(rng.integers(20, 90)), int(rng.integers(0, 2)), "", "", 0,
-                        0, "CS-12   E", "1995-01-01 00:00:00", "text", repr(scp), "", fold, lr, hr])
+            w.writerow(
+                [
+                    i,
+                    float(pid),
+                    int(rng.integers(20, 90)),
+                    int(rng.integers(0, 2)),
+                    "",
+                    "",
+                    0,
+                    0,
+                    "CS-12   E",
+                    "1995-01-01 00:00:00",
+                    "text",
+                    repr(scp),
+                    "",
+                    fold,
+                    lr,
+                    hr,
+                ]
+            )
             rows.append({"ecg_id": i, "patient_id": pid, "scp_codes": scp, "fold": fold, "lr": lr})
             if headers:
                 d = root / "records100" / sub
@@ -91,16 +154,49 @@ def write_ptbxl_tree(root: Path, n_records: int, *, records_per_dir: int = 1000,
 # --------------------------------------------------------------------------- BCI IV 2a
 
 BCI_GDF_LABELS = [
-    "EEG-Fz", "EEG-0", "EEG-1", "EEG-2", "EEG-3", "EEG-4", "EEG-5", "EEG-C3", "EEG-6", "EEG-Cz",
-    "EEG-7", "EEG-C4", "EEG-8", "EEG-9", "EEG-10", "EEG-11", "EEG-12", "EEG-13", "EEG-14",
-    "EEG-Pz", "EEG-15", "EEG-16", "EOG-left", "EOG-central", "EOG-right",
+    "EEG-Fz",
+    "EEG-0",
+    "EEG-1",
+    "EEG-2",
+    "EEG-3",
+    "EEG-4",
+    "EEG-5",
+    "EEG-C3",
+    "EEG-6",
+    "EEG-Cz",
+    "EEG-7",
+    "EEG-C4",
+    "EEG-8",
+    "EEG-9",
+    "EEG-10",
+    "EEG-11",
+    "EEG-12",
+    "EEG-13",
+    "EEG-14",
+    "EEG-Pz",
+    "EEG-15",
+    "EEG-16",
+    "EOG-left",
+    "EOG-central",
+    "EOG-right",
 ]
 
 
-def write_bciiv2a_session(folder: Path, name: str, labels, *, session: str = "T", rejected=(),
-                          trials_per_run: int = 48, eog_runs: bool = True, seed: int = 0,
-                          trial_len: float = 6.5, write_gdf_file: bool = True,
-                          write_bnci: bool = True, bnci_folder: Path | None = None) -> dict:
+def write_bciiv2a_session(
+    folder: Path,
+    name: str,
+    labels,
+    *,
+    session: str = "T",
+    rejected=(),
+    trials_per_run: int = 48,
+    eog_runs: bool = True,
+    seed: int = 0,
+    trial_len: float = 6.5,
+    write_gdf_file: bool = True,
+    write_bnci: bool = True,
+    bnci_folder: Path | None = None,
+) -> dict:
     """One BCI IV 2a session in both published forms, from the same samples.
 
     GDF (``<folder>/<name>.gdf``, real channel labels and event table: 32766 per run, 276/277
@@ -125,12 +221,19 @@ def write_bciiv2a_session(folder: Path, name: str, labels, *, session: str = "T"
             n = 2 * fs
             x = rng.normal(0, 10, size=(n, 25))
             events += [(offset, 0, 32766), (offset, n, code)]
-            runs.append({"X": x, "trial": np.zeros((0, 1)), "y": np.zeros((0, 1)), "artifacts": np.zeros((0, 1))})
+            runs.append(
+                {
+                    "X": x,
+                    "trial": np.zeros((0, 1)),
+                    "y": np.zeros((0, 1)),
+                    "artifacts": np.zeros((0, 1)),
+                }
+            )
             offset += n
     k = 0
     tl = int(trial_len * fs)
-    for r in range(n_trial_runs):
-        lab = labels[k:k + trials_per_run]
+    for _ in range(n_trial_runs):
+        lab = labels[k : k + trials_per_run]
         n = len(lab) * tl + fs
         x = rng.normal(0, 10, size=(n, 25))
         tr = np.arange(len(lab)) * tl + fs // 2  # 0-based within the run
@@ -144,8 +247,14 @@ def write_bciiv2a_session(folder: Path, name: str, labels, *, session: str = "T"
                 events.append((g, 6 * fs, 1023))
             cue = 768 + int(y) if session == "T" else 783
             events.append((g + 2 * fs, int(1.25 * fs), cue))
-        runs.append({"X": x, "trial": (tr + 1).reshape(-1, 1), "y": lab.reshape(-1, 1),
-                     "artifacts": art.reshape(-1, 1)})
+        runs.append(
+            {
+                "X": x,
+                "trial": (tr + 1).reshape(-1, 1),
+                "y": lab.reshape(-1, 1),
+                "artifacts": art.reshape(-1, 1),
+            }
+        )
         offset += n
         k += len(lab)
     data = np.concatenate([r["X"] for r in runs], axis=0).T
@@ -153,8 +262,13 @@ def write_bciiv2a_session(folder: Path, name: str, labels, *, session: str = "T"
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if write_gdf_file:
-        rec = Recording(data=data, sfreq=fs, ch_names=BCI_GDF_LABELS,
-                        ch_types=["eeg"] * 22 + ["eog"] * 3, units=["uV"] * 25)
+        rec = Recording(
+            data=data,
+            sfreq=fs,
+            ch_names=BCI_GDF_LABELS,
+            ch_types=["eeg"] * 22 + ["eog"] * 3,
+            units=["uV"] * 25,
+        )
         ev = np.array(sorted(events, key=lambda e: (e[0], e[2] != 32766)), dtype=np.int64)
         write_gdf(folder / f"{name}.gdf", rec, ev, dtype="float32")
     if write_bnci:
@@ -163,10 +277,14 @@ def write_bciiv2a_session(folder: Path, name: str, labels, *, session: str = "T"
         cell = np.empty((1, len(runs)), dtype=object)
         for i, r in enumerate(runs):
             cell[0, i] = {
-                "X": r["X"], "trial": r["trial"].astype(np.float64), "y": r["y"].astype(np.float64),
-                "fs": float(fs), "artifacts": r["artifacts"].astype(np.float64),
+                "X": r["X"],
+                "trial": r["trial"].astype(np.float64),
+                "y": r["y"].astype(np.float64),
+                "fs": float(fs),
+                "artifacts": r["artifacts"].astype(np.float64),
                 "classes": np.array(["left hand", "right hand", "feet", "tongue"], dtype=object),
-                "gender": "f", "age": 22.0,
+                "gender": "f",
+                "age": 22.0,
             }
         savemat(bf / f"{name}.mat", {"data": cell})
     return out
@@ -181,8 +299,31 @@ def write_true_labels(path: Path, labels) -> None:
 
 # --------------------------------------------------------------------------- TUEV
 
-TUH_ELECTRODES = ["FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8",
-                  "T3", "T4", "T5", "T6", "A1", "A2", "FZ", "CZ", "PZ", "T1", "T2"]
+TUH_ELECTRODES = [
+    "FP1",
+    "FP2",
+    "F3",
+    "F4",
+    "C3",
+    "C4",
+    "P3",
+    "P4",
+    "O1",
+    "O2",
+    "F7",
+    "F8",
+    "T3",
+    "T4",
+    "T5",
+    "T6",
+    "A1",
+    "A2",
+    "FZ",
+    "CZ",
+    "PZ",
+    "T1",
+    "T2",
+]
 
 
 def tuh_signal(electrode: str, t: np.ndarray) -> np.ndarray:
@@ -191,7 +332,9 @@ def tuh_signal(electrode: str, t: np.ndarray) -> np.ndarray:
     return (20 + 2 * k) * np.sin(2 * np.pi * (2 + k) * t + k) + 5 * np.sin(2 * np.pi * (30 - k) * t)
 
 
-def write_tuev_file(edf_path: Path, events, *, sfreq: float = 250.0, duration: float = 60.0) -> None:
+def write_tuev_file(
+    edf_path: Path, events, *, sfreq: float = 250.0, duration: float = 60.0
+) -> None:
     """One TUEV-style EDF (``EEG XX-REF`` channels + EKG + PHOTIC) and its ``.rec``.
 
     ``events``: rows (channel, start, stop, label)."""
@@ -200,10 +343,17 @@ def write_tuev_file(edf_path: Path, events, *, sfreq: float = 250.0, duration: f
 
     t = np.arange(int(duration * sfreq)) / sfreq
     names = [f"EEG {e}-REF" for e in TUH_ELECTRODES] + ["EEG EKG1-REF", "PHOTIC-REF"]
-    data = np.stack([tuh_signal(e, t) for e in TUH_ELECTRODES]
-                    + [100 * np.sin(2 * np.pi * 1.2 * t), np.zeros_like(t)])
-    rec = Recording(data=data, sfreq=sfreq, ch_names=names, units=["uV"] * len(names),
-                    ch_types=["eeg"] * 24 + ["misc"])
+    data = np.stack(
+        [tuh_signal(e, t) for e in TUH_ELECTRODES]
+        + [100 * np.sin(2 * np.pi * 1.2 * t), np.zeros_like(t)]
+    )
+    rec = Recording(
+        data=data,
+        sfreq=sfreq,
+        ch_names=names,
+        units=["uV"] * len(names),
+        ch_types=["eeg"] * 24 + ["misc"],
+    )
     edf_path = Path(edf_path)
     edf_path.parent.mkdir(parents=True, exist_ok=True)
     write_edf(edf_path, rec)
@@ -211,8 +361,15 @@ def write_tuev_file(edf_path: Path, events, *, sfreq: float = 250.0, duration: f
     edf_path.with_suffix(".rec").write_text("\n".join(lines) + "\n")
 
 
-def write_tuev_tree(root: Path, n_subjects: int = 5, files_per_subject: int = 1, events_per_file: int = 6,
-                    n_eval_subjects: int = 2, seed: int = 0, duration: float = 60.0) -> list[Path]:
+def write_tuev_tree(
+    root: Path,
+    n_subjects: int = 5,
+    files_per_subject: int = 1,
+    events_per_file: int = 6,
+    n_eval_subjects: int = 2,
+    seed: int = 0,
+    duration: float = 60.0,
+) -> list[Path]:
     """``<root>/edf/{train,eval}/<subject>/<subject>_0000000k.edf`` + ``.rec`` files."""
     rng = np.random.default_rng(seed)
     out = []
@@ -221,7 +378,10 @@ def write_tuev_tree(root: Path, n_subjects: int = 5, files_per_subject: int = 1,
             subj = f"{part[:2]}{s:06d}"
             for k in range(files_per_subject):
                 starts = np.sort(rng.uniform(0.0, duration - 1.0, size=events_per_file)).round(1)
-                ev = [(int(rng.integers(0, 22)), st, st + 1.0, int(rng.integers(1, 7))) for st in starts]
+                ev = [
+                    (int(rng.integers(0, 22)), st, st + 1.0, int(rng.integers(1, 7)))
+                    for st in starts
+                ]
                 path = Path(root) / "edf" / part / subj / f"{subj}_{k + 1:08d}.edf"
                 write_tuev_file(path, ev, duration=duration)
                 out.append(path)

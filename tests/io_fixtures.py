@@ -44,9 +44,16 @@ def synthetic(
         data.append((np.sin(2 * np.pi * 1.2 * t) ** 31 + 0.02 * rng.normal(size=n_times))[None])
         names, types, units = names + ["ECG"], types + ["ecg"], units + ["mV"]
     if annotations is None:
-        annotations = Annotations.from_lists([0.5, 1.0, 2.5], [0.0, 1.0, 0.5], ["769", "770", "771"])
+        annotations = Annotations.from_lists(
+            [0.5, 1.0, 2.5], [0.0, 1.0, 0.5], ["769", "770", "771"]
+        )
     return Recording(
-        np.concatenate(data).astype(np.float32), sfreq, names, types, units, annotations,
+        np.concatenate(data).astype(np.float32),
+        sfreq,
+        names,
+        types,
+        units,
+        annotations,
         {"format": "synthetic", "source": "memory"},
     )
 
@@ -65,9 +72,18 @@ def write_edf_plus_d(path: Path, data_uv: np.ndarray, sfreq: int, record_onsets,
     def f(text, width):
         return str(text).encode("ascii").ljust(width)[:width]
 
-    head = (f("0", 8) + f("X X X X", 80) + f("Startdate X X X X", 80) + f("01.01.85", 8)
-            + f("00.00.00", 8) + f(256 * (ns + 1), 8) + f("EDF+D", 44) + f(n_rec, 8) + f(1, 8)
-            + f(ns, 4))
+    head = (
+        f("0", 8)
+        + f("X X X X", 80)
+        + f("Startdate X X X X", 80)
+        + f("01.01.85", 8)
+        + f("00.00.00", 8)
+        + f(256 * (ns + 1), 8)
+        + f("EDF+D", 44)
+        + f(n_rec, 8)
+        + f(1, 8)
+        + f(ns, 4)
+    )
     head += b"".join(f(lab, 16) for lab in labels)
     head += b"".join(f("", 80) for _ in labels)
     head += b"".join(f("uV", 8) for _ in range(n_ch)) + f("", 8)
@@ -83,7 +99,7 @@ def write_edf_plus_d(path: Path, data_uv: np.ndarray, sfreq: int, record_onsets,
     body = b""
     for k, onset in enumerate(record_onsets):
         for c in range(n_ch):
-            body += digital[c, k * sfreq: (k + 1) * sfreq].tobytes()
+            body += digital[c, k * sfreq : (k + 1) * sfreq].tobytes()
         tal = f"+{onset:g}\x14\x14\x00".encode()
         if k == 0:
             for o, text in texts:

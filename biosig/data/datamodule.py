@@ -79,14 +79,16 @@ class BiosigDataModule(pl.LightningDataModule):
     Parameters
     ----------
     source : a dataset object (``biosig.datasets.*``: ``records()``, ``load()``, ``identity()``).
-    preprocessing : steps from :mod:`biosig.data.preprocessing`, applied per record before windowing.
-    windows : a windower from :mod:`biosig.data.windows`; default: the dataset's own.
+    preprocessing : steps from :mod:`biosig.signal.preprocessing`, applied per record before
+        windowing (after the dataset's own ``default_preprocessing()``).
+    windows : a windower from :mod:`biosig.signal.windows`; default: the dataset's own.
     protocol : a protocol from :mod:`biosig.data.protocols` or :mod:`biosig.data.paper_splits`;
         default: 80/10/10 random by record. ``setup()`` uses its first fold; :meth:`folds` lists
         them all and :meth:`for_fold` gives a DataModule per fold (``biosig.experiments`` loops
         over them).
     subjects : restrict to these subjects before splitting (within-subject protocols).
-    nan_policy : ``"reject"`` (drop windows with NaN/inf, counted), ``"interpolate"`` or ``"raise"``.
+    nan_policy : ``"reject"`` (drop windows with NaN/inf, counted), ``"interpolate"`` or
+        ``"raise"``.
     expect_sfreq : the sampling rate a recipe was designed for; data at another rate raise
         :class:`~biosig.errors.SamplingRateError` (add a ``Resample`` step).
     cache_dir : root of window caches (default ``BIOSIG_CACHE``).
@@ -143,8 +145,9 @@ class BiosigDataModule(pl.LightningDataModule):
         if alignment not in ("ea", None):
             raise ConfigError(f"data.alignment must be 'ea' or None, got {alignment!r}")
         if test_alignment not in TEST_ALIGNMENTS:
-            raise ConfigError(f"data.test_alignment must be one of {TEST_ALIGNMENTS}, "
-                              f"got {test_alignment!r}")
+            raise ConfigError(
+                f"data.test_alignment must be one of {TEST_ALIGNMENTS}, got {test_alignment!r}"
+            )
         self.alignment, self.test_alignment = alignment, test_alignment
         self.estimator, self.shrinkage = estimator, shrinkage
         self.whiteners: dict[str, np.ndarray] | None = None
@@ -157,19 +160,24 @@ class BiosigDataModule(pl.LightningDataModule):
     @property
     def cache(self) -> WindowCache:
         if self._cache is None:
-            cache = get_cache(self.source, self.preprocessing, self.windows,
-                              root=self.cache_dir, nan_policy=self.nan_policy)
+            cache = get_cache(
+                self.source,
+                self.preprocessing,
+                self.windows,
+                root=self.cache_dir,
+                nan_policy=self.nan_policy,
+            )
             if self.expect_sfreq is not None and abs(cache.sfreq - self.expect_sfreq) > 1e-6:
                 raise SamplingRateError(
-                    f"dataset {self.source.name!r} gives {cache.sfreq:g} Hz after preprocessing but "
-                    f"data.expect_sfreq is {self.expect_sfreq:g} Hz; add "
+                    f"dataset {self.source.name!r} gives {cache.sfreq:g} Hz after preprocessing "
+                    f"but data.expect_sfreq is {self.expect_sfreq:g} Hz; add "
                     f"biosig.data.Resample(sfreq={self.expect_sfreq:g}) to data.preprocessing"
                 )
             self._cache = cache
         return self._cache
 
     def prepare_data(self) -> None:
-        self.cache  # builds once (rank 0 under DDP; other ranks wait on the cache lock)
+        _ = self.cache  # builds once (rank 0 under DDP; other ranks wait on the cache lock)
 
     @property
     def n_chans(self) -> int:
@@ -216,8 +224,10 @@ class BiosigDataModule(pl.LightningDataModule):
             return np.arange(len(meta))
         keep = meta["subject"].astype(str).isin([str(s) for s in self.subjects]).to_numpy()
         if not keep.any():
-            raise ConfigError(f"subjects={self.subjects} select no windows "
-                              f"(dataset has {sorted(meta['subject'].unique().tolist())})")
+            raise ConfigError(
+                f"subjects={self.subjects} select no windows "
+                f"(dataset has {sorted(meta['subject'].unique().tolist())})"
+            )
         return np.flatnonzero(keep)
 
     def folds(self) -> list[Fold]:
@@ -226,8 +236,7 @@ class BiosigDataModule(pl.LightningDataModule):
         folds = self.protocol.folds(self.trial_meta.iloc[rows].reset_index(drop=True))
         if not folds:
             raise ConfigError(f"protocol {self.protocol} lists no fold for this data")
-        return [dataclasses.replace(f, **{k: rows[v] for k, v in f.parts().items()})
-                for f in folds]
+        return [dataclasses.replace(f, **{k: rows[v] for k, v in f.parts().items()}) for f in folds]
 
     def for_fold(self, fold: Fold, seed: int | None = None) -> "BiosigDataModule":
         """A copy of this DataModule on ``fold`` (sharing the cache), shuffling with ``seed``."""
@@ -249,9 +258,15 @@ class BiosigDataModule(pl.LightningDataModule):
             raise ConfigError(f"protocol {self.protocol} leaves no training windows")
         if self.alignment == "ea":
             meta = self.trial_meta
-            self.whiteners = split_whiteners(self.cache.X, meta["subject"].to_numpy(), self.splits,
-                                             self.test_alignment, self.estimator, self.shrinkage,
-                                             order=meta["trial"].to_numpy())
+            self.whiteners = split_whiteners(
+                self.cache.X,
+                meta["subject"].to_numpy(),
+                self.splits,
+                self.test_alignment,
+                self.estimator,
+                self.shrinkage,
+                order=meta["trial"].to_numpy(),
+            )
 
     def dataset(self, part: str) -> WindowDataset:
         self.setup()
@@ -264,10 +279,17 @@ class BiosigDataModule(pl.LightningDataModule):
         # A last training batch of one window is dropped: BatchNorm cannot train on it (as the
         # DBConformer scripts skip it).
         drop_last = shuffle and len(ds) % self.batch_size == 1
-        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle, drop_last=drop_last,
-                          num_workers=self.num_workers, pin_memory=self.pin_memory,
-                          collate_fn=_pass_batch, generator=generator,
-                          persistent_workers=self.num_workers > 0)
+        return DataLoader(
+            ds,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            collate_fn=_pass_batch,
+            generator=generator,
+            persistent_workers=self.num_workers > 0,
+        )
 
     def train_dataloader(self):
         return self._loader("train", shuffle=True)
@@ -278,9 +300,11 @@ class BiosigDataModule(pl.LightningDataModule):
             return self._loader("val", shuffle=False)
         from lightning.pytorch.utilities import rank_zero_warn
 
-        rank_zero_warn("the protocol has no validation part: validating on the test part (as the "
-                       "DBConformer paper logs test accuracy per epoch). Do not select checkpoints "
-                       "or stop early on these val_* metrics; set a val_fraction to hold one out.")
+        rank_zero_warn(
+            "the protocol has no validation part: validating on the test part (as the "
+            "DBConformer paper logs test accuracy per epoch). Do not select checkpoints "
+            "or stop early on these val_* metrics; set a val_fraction to hold one out."
+        )
         return self._loader("test", shuffle=False)
 
     def test_dataloader(self):

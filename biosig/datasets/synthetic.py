@@ -39,23 +39,67 @@ from biosig.signal.recording import Annotations, Recording
 
 #: BCI Competition IV 2a's 22 EEG channels, in the dataset's order.
 MI_CHANNELS = [
-    "Fz", "FC3", "FC1", "FCz", "FC2", "FC4", "C5", "C3", "C1", "Cz", "C2", "C4", "C6",
-    "CP3", "CP1", "CPz", "CP2", "CP4", "P1", "Pz", "P2", "POz",
+    "Fz",
+    "FC3",
+    "FC1",
+    "FCz",
+    "FC2",
+    "FC4",
+    "C5",
+    "C3",
+    "C1",
+    "Cz",
+    "C2",
+    "C4",
+    "C6",
+    "CP3",
+    "CP1",
+    "CPz",
+    "CP2",
+    "CP4",
+    "P1",
+    "Pz",
+    "P2",
+    "POz",
 ]
 EOG_CHANNELS = ["EOG-left", "EOG-central", "EOG-right"]
 MI_CLASSES = ["left_hand", "right_hand", "feet", "tongue"]
 #: GDF event codes of BCI IV 2a (768 trial start, 769-772 cues), used when writing GDF files.
-MI_EVENT_CODES = {"trial_start": 768, "left_hand": 769, "right_hand": 770, "feet": 771, "tongue": 772}
+MI_EVENT_CODES = {
+    "trial_start": 768,
+    "left_hand": 769,
+    "right_hand": 770,
+    "feet": 771,
+    "tongue": 772,
+}
 
 # Electrode positions (mm, head frame: x right, y front, z up) from MNE's standard_1020 montage.
-_POS = np.array([
-    [0.3, 58.5, 66.5], [-60.2, 22.7, 55.5], [-34.1, 26.0, 80.0], [0.4, 27.4, 88.7],
-    [34.8, 26.4, 78.8], [62.3, 23.7, 55.6], [-80.3, -13.8, 29.2], [-65.4, -11.6, 64.4],
-    [-36.2, -10.0, 89.8], [0.4, -9.2, 100.2], [37.7, -9.6, 88.4], [67.1, -10.9, 63.6],
-    [83.5, -12.8, 29.2], [-63.6, -47.0, 65.6], [-35.5, -47.3, 91.3], [0.4, -47.3, 99.4],
-    [38.4, -47.1, 90.7], [66.6, -46.6, 65.6], [-28.6, -80.5, 75.4], [0.3, -81.1, 82.6],
-    [31.9, -80.5, 76.7], [0.2, -102.2, 50.6],
-])
+_POS = np.array(
+    [
+        [0.3, 58.5, 66.5],
+        [-60.2, 22.7, 55.5],
+        [-34.1, 26.0, 80.0],
+        [0.4, 27.4, 88.7],
+        [34.8, 26.4, 78.8],
+        [62.3, 23.7, 55.6],
+        [-80.3, -13.8, 29.2],
+        [-65.4, -11.6, 64.4],
+        [-36.2, -10.0, 89.8],
+        [0.4, -9.2, 100.2],
+        [37.7, -9.6, 88.4],
+        [67.1, -10.9, 63.6],
+        [83.5, -12.8, 29.2],
+        [-63.6, -47.0, 65.6],
+        [-35.5, -47.3, 91.3],
+        [0.4, -47.3, 99.4],
+        [38.4, -47.1, 90.7],
+        [66.6, -46.6, 65.6],
+        [-28.6, -80.5, 75.4],
+        [0.3, -81.1, 82.6],
+        [31.9, -80.5, 76.7],
+        [0.2, -102.2, 50.6],
+    ]
+)
 # Cortical sources (under these electrodes) and the class whose imagery desynchronises them.
 _SOURCES = {
     "left_hand_area": ("C3", "right_hand"),
@@ -149,7 +193,9 @@ def simulate_mi_session(
     trial_len = 6.0
     breaks = rng.uniform(1.5, 2.5, size=len(labels))
     starts = 1.0 + np.concatenate([[0.0], np.cumsum(trial_len + breaks)[:-1]])
-    n_times = int(np.ceil((starts[-1] + trial_len + 2.0) * sfreq)) if len(labels) else int(10 * sfreq)
+    n_times = (
+        int(np.ceil((starts[-1] + trial_len + 2.0) * sfreq)) if len(labels) else int(10 * sfreq)
+    )
     t = np.arange(n_times) / sfreq
 
     # Background: spatially smoothed pink noise (many deep sources -> correlated scalp noise).
@@ -192,12 +238,16 @@ def simulate_mi_session(
     data, names, types = [eeg], list(MI_CHANNELS), ["eeg"] * n_ch
     if include_eog:
         blinks = np.zeros(n_times)
-        kernel = 120.0 * np.exp(-0.5 * (np.arange(-int(0.4 * sfreq), int(0.4 * sfreq) + 1) / (0.08 * sfreq)) ** 2)
+        kernel = 120.0 * np.exp(
+            -0.5 * (np.arange(-int(0.4 * sfreq), int(0.4 * sfreq) + 1) / (0.08 * sfreq)) ** 2
+        )
         for bt in rng.uniform(0, t[-1], size=max(1, int(t[-1] / 4))):
             c = int(bt * sfreq)
             lo, hi = max(0, c - len(kernel) // 2), min(n_times, c + len(kernel) // 2 + 1)
-            blinks[lo:hi] += kernel[lo - (c - len(kernel) // 2): hi - (c - len(kernel) // 2)]
-        eog = np.stack([blinks * g for g in (1.0, 1.1, 0.9)]) + 3 * rng.standard_normal((3, n_times))
+            blinks[lo:hi] += kernel[lo - (c - len(kernel) // 2) : hi - (c - len(kernel) // 2)]
+        eog = np.stack([blinks * g for g in (1.0, 1.1, 0.9)]) + 3 * rng.standard_normal(
+            (3, n_times)
+        )
         data[0] = eeg + np.outer(np.exp(-np.arange(n_ch) / 2.0) * 0.15, blinks)  # frontal leak
         data.append(eog)
         names += EOG_CHANNELS
@@ -207,7 +257,8 @@ def simulate_mi_session(
     desc = ["trial_start"] * len(starts) + [classes[lab] for lab in labels]
     order = np.argsort(onsets, kind="stable")
     ann = Annotations.from_lists(
-        onsets[order], np.concatenate([np.zeros(len(starts)), np.full(len(starts), 4.0)])[order],
+        onsets[order],
+        np.concatenate([np.zeros(len(starts)), np.full(len(starts), 4.0)])[order],
         np.asarray(desc, dtype=object)[order],
     )
     return Recording(
@@ -217,8 +268,12 @@ def simulate_mi_session(
         ch_types=types,
         units=["uV"] * len(names),
         annotations=ann,
-        meta={"format": "synthetic", "source": f"synthetic_mi_s{subject:02d}{session}",
-              "subject": subject, "session": session},
+        meta={
+            "format": "synthetic",
+            "source": f"synthetic_mi_s{subject:02d}{session}",
+            "subject": subject,
+            "session": session,
+        },
     )
 
 
@@ -257,7 +312,7 @@ def _unit(azimuth_deg: float, elevation_deg: float = 0.0) -> np.ndarray:
 
 
 def _horizontal(angle_deg: float, inferior: float = 0.15) -> np.ndarray:
-    """Precordial electrode direction: angle in the horizontal plane from left (0) to anterior (90)."""
+    """Precordial electrode direction: horizontal-plane angle from left (0) to anterior (90)."""
     a = np.deg2rad(angle_deg)
     v = np.array([np.cos(a), inferior, np.sin(a)])
     return v / np.linalg.norm(v)
@@ -374,8 +429,12 @@ def simulate_ecg_record(
         ch_types=["ecg"] * 12,
         units=["mV"] * 12,
         annotations=Annotations.from_lists(r_peaks, np.zeros(len(r_peaks)), ["R"] * len(r_peaks)),
-        meta={"format": "synthetic", "source": f"synthetic_ecg_{seed}", "labels": list(labels),
-              "heart_rate": float(hr)},
+        meta={
+            "format": "synthetic",
+            "source": f"synthetic_ecg_{seed}",
+            "labels": list(labels),
+            "heart_rate": float(hr),
+        },
     )
 
 
@@ -466,10 +525,17 @@ class SyntheticMI(DatasetSource):
         self.seed = seed
 
     def identity(self) -> dict:
-        return {"name": self.name, "version": self.version, "n_subjects": self.n_subjects,
-                "n_trials_per_class": self.n_trials_per_class, "classes": self.classes,
-                "sessions": self.sessions, "sfreq": self.sfreq, "eog": self.include_eog,
-                "seed": self.seed}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "n_subjects": self.n_subjects,
+            "n_trials_per_class": self.n_trials_per_class,
+            "classes": self.classes,
+            "sessions": self.sessions,
+            "sfreq": self.sfreq,
+            "eog": self.include_eog,
+            "seed": self.seed,
+        }
 
     def records(self) -> list[dict]:
         return [
@@ -480,8 +546,13 @@ class SyntheticMI(DatasetSource):
 
     def load(self, ref: dict) -> Recording:
         return simulate_mi_session(
-            ref["subject"], ref["session"], self.n_trials_per_class, tuple(self.classes),
-            self.sfreq, self.include_eog, self.seed,
+            ref["subject"],
+            ref["session"],
+            self.n_trials_per_class,
+            tuple(self.classes),
+            self.sfreq,
+            self.include_eog,
+            self.seed,
         )
 
     def default_windows(self):
@@ -501,8 +572,14 @@ class SyntheticECG(DatasetSource):
     multilabel = True
     classes = list(ECG_CLASSES)
 
-    def __init__(self, n_records: int = 200, duration: float = 10.0, sfreq: float = 100.0,
-                 noise: bool = True, seed: int = 0):
+    def __init__(
+        self,
+        n_records: int = 200,
+        duration: float = 10.0,
+        sfreq: float = 100.0,
+        noise: bool = True,
+        seed: int = 0,
+    ):
         self.n_records = n_records
         self.duration = duration
         self.sfreq = sfreq
@@ -512,21 +589,33 @@ class SyntheticECG(DatasetSource):
         self._labels = [_draw_labels(rng) for _ in range(n_records)]
 
     def identity(self) -> dict:
-        return {"name": self.name, "version": self.version, "n_records": self.n_records,
-                "duration": self.duration, "sfreq": self.sfreq, "noise": self.noise,
-                "seed": self.seed}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "n_records": self.n_records,
+            "duration": self.duration,
+            "sfreq": self.sfreq,
+            "noise": self.noise,
+            "seed": self.seed,
+        }
 
     def records(self) -> list[dict]:
         return [
-            {"record": f"r{i:05d}", "subject": i, "session": "1", "fold": i % 10 + 1,
-             "labels": [ECG_CLASSES.index(c) for c in labs]}
+            {
+                "record": f"r{i:05d}",
+                "subject": i,
+                "session": "1",
+                "fold": i % 10 + 1,
+                "labels": [ECG_CLASSES.index(c) for c in labs],
+            }
             for i, labs in enumerate(self._labels)
         ]
 
     def load(self, ref: dict) -> Recording:
         i = int(ref["record"][1:])
-        return simulate_ecg_record(self._labels[i], self.duration, self.sfreq, self.noise,
-                                   seed=self.seed * 100_003 + i)
+        return simulate_ecg_record(
+            self._labels[i], self.duration, self.sfreq, self.noise, seed=self.seed * 100_003 + i
+        )
 
     def default_windows(self):
         from biosig.signal.windows import FixedWindows
@@ -539,8 +628,29 @@ class SyntheticECG(DatasetSource):
 # ----------------------------------------------------------------------------------------------
 #: TUEV's six event classes, in its label order (1..6).
 TUEV_LIKE_CLASSES = ["spsw", "gped", "pled", "eyem", "artf", "bckg"]
-_TUEV_ELECTRODES = ["FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "A1", "T3", "C3", "CZ", "C4", "T4",
-                    "A2", "T5", "P3", "PZ", "P4", "T6", "O1", "O2"]
+_TUEV_ELECTRODES = [
+    "FP1",
+    "FP2",
+    "F7",
+    "F3",
+    "FZ",
+    "F4",
+    "F8",
+    "A1",
+    "T3",
+    "C3",
+    "CZ",
+    "C4",
+    "T4",
+    "A2",
+    "T5",
+    "P3",
+    "PZ",
+    "P4",
+    "T6",
+    "O1",
+    "O2",
+]
 
 
 def _tuev_positions() -> np.ndarray:
@@ -574,8 +684,9 @@ def _tuev_event(cls: str, x, t, pos, idx, rng, sfreq: float) -> None:
     if cls == "spsw":  # 1-3 focal spike-and-slow-wave complexes at ~3 Hz
         centre = pos[rng.integers(len(pos))]
         for j in range(rng.integers(1, 4)):
-            x += np.outer(_spread(pos, centre, 0.04), _sharp(t, t_ev + j / 3.0, 0.04,
-                                                             rng.uniform(80, 150)))
+            x += np.outer(
+                _spread(pos, centre, 0.04), _sharp(t, t_ev + j / 3.0, 0.04, rng.uniform(80, 150))
+            )
     elif cls == "gped":  # generalized periodic sharp waves, 1-2.5 Hz
         period = 1.0 / rng.uniform(1.0, 2.5)
         w = 0.6 + 0.4 * _spread(pos, pos[idx["FZ"]], 0.08)
@@ -606,12 +717,17 @@ def _tuev_event(cls: str, x, t, pos, idx, rng, sfreq: float) -> None:
             x += np.outer(_spread(pos, site, 0.04), 40.0 * burst)
         else:  # electrode pop: a step with exponential decay at one electrode
             e = rng.integers(len(pos))
-            x[e] += (rng.choice([-1, 1]) * rng.uniform(100, 250) * (t >= t_ev)
-                     * np.exp(-(t - t_ev).clip(0) / 0.3))
+            x[e] += (
+                rng.choice([-1, 1])
+                * rng.uniform(100, 250)
+                * (t >= t_ev)
+                * np.exp(-(t - t_ev).clip(0) / 0.3)
+            )
 
 
-def simulate_tuev_subject(subject: int, n_per_class: int = 20, sfreq: float = 200.0,
-                          seed: int = 0) -> Recording:
+def simulate_tuev_subject(
+    subject: int, n_per_class: int = 20, sfreq: float = 200.0, seed: int = 0
+) -> Recording:
     """One subject's TUEV-like recording: ``6 * n_per_class`` back-to-back 5-s windows in the
     22-channel TCP bipolar montage (µV), each annotated at its start with its class.
 
@@ -642,13 +758,25 @@ def simulate_tuev_subject(subject: int, n_per_class: int = 20, sfreq: float = 20
         x *= gain
         windows.append(np.stack([x[idx[a]] - x[idx[c]] for a, c in MONTAGES["tcp22"]]))
     names = bipolar_names("tcp22")
-    ann = Annotations.from_lists(np.arange(len(order)) * 5.0, np.full(len(order), 5.0),
-                                 np.asarray([TUEV_LIKE_CLASSES[k] for k in order], dtype=object))
-    return Recording(data=np.concatenate(windows, axis=1).astype(np.float32), sfreq=sfreq,
-                     ch_names=names, ch_types=["eeg"] * len(names), units=["uV"] * len(names),
-                     annotations=ann, meta={"format": "synthetic",
-                                            "source": f"synthetic_tuev_s{subject:02d}",
-                                            "subject": subject, "session": "1"})
+    ann = Annotations.from_lists(
+        np.arange(len(order)) * 5.0,
+        np.full(len(order), 5.0),
+        np.asarray([TUEV_LIKE_CLASSES[k] for k in order], dtype=object),
+    )
+    return Recording(
+        data=np.concatenate(windows, axis=1).astype(np.float32),
+        sfreq=sfreq,
+        ch_names=names,
+        ch_types=["eeg"] * len(names),
+        units=["uV"] * len(names),
+        annotations=ann,
+        meta={
+            "format": "synthetic",
+            "source": f"synthetic_tuev_s{subject:02d}",
+            "subject": subject,
+            "session": "1",
+        },
+    )
 
 
 class SyntheticTUEV(DatasetSource):
@@ -661,23 +789,41 @@ class SyntheticTUEV(DatasetSource):
     multilabel = False
     classes = list(TUEV_LIKE_CLASSES)
 
-    def __init__(self, n_subjects: int = 6, n_per_class: int = 20, sfreq: float = 200.0,
-                 n_eval_subjects: int = 2, seed: int = 0):
+    def __init__(
+        self,
+        n_subjects: int = 6,
+        n_per_class: int = 20,
+        sfreq: float = 200.0,
+        n_eval_subjects: int = 2,
+        seed: int = 0,
+    ):
         if not 0 < n_eval_subjects < n_subjects:
             raise ValueError(f"n_eval_subjects must be in [1, n_subjects), got {n_eval_subjects}")
         self.n_subjects, self.n_per_class, self.sfreq = n_subjects, n_per_class, sfreq
         self.n_eval_subjects, self.seed = n_eval_subjects, seed
 
     def identity(self) -> dict:
-        return {"name": self.name, "version": self.version, "n_subjects": self.n_subjects,
-                "n_per_class": self.n_per_class, "sfreq": self.sfreq,
-                "n_eval_subjects": self.n_eval_subjects, "seed": self.seed}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "n_subjects": self.n_subjects,
+            "n_per_class": self.n_per_class,
+            "sfreq": self.sfreq,
+            "n_eval_subjects": self.n_eval_subjects,
+            "seed": self.seed,
+        }
 
     def records(self) -> list[dict]:
         first_eval = self.n_subjects - self.n_eval_subjects + 1
-        return [{"record": f"s{s:02d}", "subject": s, "session": "1",
-                 "split": "test" if s >= first_eval else "train"}
-                for s in range(1, self.n_subjects + 1)]
+        return [
+            {
+                "record": f"s{s:02d}",
+                "subject": s,
+                "session": "1",
+                "split": "test" if s >= first_eval else "train",
+            }
+            for s in range(1, self.n_subjects + 1)
+        ]
 
     def load(self, ref: dict) -> Recording:
         return simulate_tuev_subject(ref["subject"], self.n_per_class, self.sfreq, self.seed)
@@ -685,5 +831,6 @@ class SyntheticTUEV(DatasetSource):
     def default_windows(self):
         from biosig.signal.windows import EventWindows
 
-        return EventWindows(tmin=0.0, tmax=5.0,
-                            mapping={c: i for i, c in enumerate(TUEV_LIKE_CLASSES)})
+        return EventWindows(
+            tmin=0.0, tmax=5.0, mapping={c: i for i, c in enumerate(TUEV_LIKE_CLASSES)}
+        )

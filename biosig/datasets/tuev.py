@@ -195,7 +195,7 @@ class TUEV(DatasetSource):
         rows = read_rec(edf.with_suffix(".rec"), n_channels=22)
         raw = read_edf(edf)
         duration = raw.n_times / raw.sfreq
-        for i, (ch, start, stop, lab) in enumerate(rows, start=1):
+        for i, (_ch, start, stop, _lab) in enumerate(rows, start=1):
             if stop > duration + 1e-6:
                 raise InvalidFileError(
                     edf.with_suffix(".rec"),

@@ -1,4 +1,5 @@
-"""Metrics for generated and reconstructed signals (curve distances, per-lead errors, correlations)."""
+"""Metrics for generated and reconstructed signals: curve distances, per-lead errors,
+correlations."""
 
 from biosig.metrics.correlation import auto_correlation, correlation_report, cross_correlation
 from biosig.metrics.frechet import (

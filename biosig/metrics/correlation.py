@@ -56,13 +56,20 @@ def cross_correlation(real, fake, max_lag: int):
 
 
 def auto_correlation(x, max_lag: int):
-    """Normalised auto-correlation for lags ``0..max_lag`` (``r(0) = 1``; 0 for constant signals)."""
+    """Normalised auto-correlation for lags ``0..max_lag`` (``r(0) = 1``; 0 when constant)."""
     lags, r = cross_correlation(x, x, max_lag)
     return lags[max_lag:], r[..., max_lag:]
 
 
-def correlation_report(real, fake, *, sfreq: float, lead_names: Sequence[str] | None = None,
-                       max_lag_s: float = 0.2, acf_max_lag_s: float = 1.5):
+def correlation_report(
+    real,
+    fake,
+    *,
+    sfreq: float,
+    lead_names: Sequence[str] | None = None,
+    max_lag_s: float = 0.2,
+    acf_max_lag_s: float = 1.5,
+):
     """Per-lead summary of cross- and auto-correlation, averaged over records.
 
     Parameters
@@ -83,7 +90,9 @@ def correlation_report(real, fake, *, sfreq: float, lead_names: Sequence[str] | 
     real = np.asarray(real, dtype=np.float64)
     fake = np.asarray(fake, dtype=np.float64)
     if real.ndim != 3 or real.shape != fake.shape:
-        raise ConfigError(f"expected two (n_records, n_leads, n_times) arrays, got {real.shape}, {fake.shape}")
+        raise ConfigError(
+            f"expected two (n_records, n_leads, n_times) arrays, got {real.shape}, {fake.shape}"
+        )
     T = real.shape[-1]
     L = min(int(round(max_lag_s * sfreq)), T - 1)
     La = min(int(round(acf_max_lag_s * sfreq)), T - 1)
@@ -93,15 +102,20 @@ def correlation_report(real, fake, *, sfreq: float, lead_names: Sequence[str] | 
     _, acf_f = auto_correlation(fake, La)
     from biosig.metrics.signal import pearson_r, _nanmean0
 
-    acf_corr = pearson_r(acf_r[..., 1:], acf_f[..., 1:]) if La >= 3 else np.full(real.shape[:2], np.nan)
+    acf_corr = (
+        pearson_r(acf_r[..., 1:], acf_f[..., 1:]) if La >= 3 else np.full(real.shape[:2], np.nan)
+    )
     if lead_names is None:
         from biosig.signal.ecg_leads import LEADS
 
         lead_names = LEADS if real.shape[1] == 12 else [f"ch{i}" for i in range(real.shape[1])]
-    return pd.DataFrame({
-        "xcorr_peak": xc.max(-1).mean(0),
-        "xcorr_lag_ms": (lags[peak_i] / sfreq * 1e3).mean(0),
-        "xcorr_zero": xc[..., L].mean(0),
-        "acf_r": _nanmean0(acf_corr),
-        "acf_mae": np.abs(acf_r - acf_f).mean(-1).mean(0),
-    }, index=list(lead_names))
+    return pd.DataFrame(
+        {
+            "xcorr_peak": xc.max(-1).mean(0),
+            "xcorr_lag_ms": (lags[peak_i] / sfreq * 1e3).mean(0),
+            "xcorr_zero": xc[..., L].mean(0),
+            "acf_r": _nanmean0(acf_corr),
+            "acf_mae": np.abs(acf_r - acf_f).mean(-1).mean(0),
+        },
+        index=list(lead_names),
+    )

@@ -125,7 +125,9 @@ def _antidiagonal_dp(
 def _as_batch(a: np.ndarray, name: str) -> tuple[np.ndarray, tuple[int, ...]]:
     a = np.asarray(a)
     if a.ndim == 0 or a.shape[-1] < 1:
-        raise ConfigError(f"{name} must have at least one sample along its last axis, got {a.shape}")
+        raise ConfigError(
+            f"{name} must have at least one sample along its last axis, got {a.shape}"
+        )
     if not np.all(np.isfinite(a)):
         raise ConfigError(f"{name} holds NaN or infinite values")
     return a.reshape(-1, a.shape[-1]), a.shape[:-1]
@@ -331,8 +333,12 @@ def frechet_per_lead(
             raise ConfigError(f"lead {name!r} not in {lead_names}")
         idx.append(lead_names.index(name))
     fd = frechet_distance_curve(
-        real[:, idx], fake[:, idx], sfreq=sfreq, time_unit=time_unit,
-        amplitude_unit=amplitude_unit, **kwargs,
+        real[:, idx],
+        fake[:, idx],
+        sfreq=sfreq,
+        time_unit=time_unit,
+        amplitude_unit=amplitude_unit,
+        **kwargs,
     )
     fd = np.asarray(fd).reshape(real.shape[0], len(idx))
     sd = fd.std(axis=0, ddof=1) if fd.shape[0] > 1 else np.zeros(len(idx))

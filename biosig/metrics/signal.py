@@ -97,9 +97,18 @@ def _nanmean0(a: np.ndarray) -> np.ndarray:
     return np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
 
 
-def per_lead_table(real, fake, *, lead_names: Sequence[str] | None = None, sfreq: float | None = None,
-                   frechet: bool = True, dtw: bool = False, dtw_band: int | None = None,
-                   time_unit: str = "s", amplitude_unit: str = "mV"):
+def per_lead_table(
+    real,
+    fake,
+    *,
+    lead_names: Sequence[str] | None = None,
+    sfreq: float | None = None,
+    frechet: bool = True,
+    dtw: bool = False,
+    dtw_band: int | None = None,
+    time_unit: str = "s",
+    amplitude_unit: str = "mV",
+):
     """Per-lead MSE, MAE, Pearson r (+ Fréchet distance, DTW) averaged over records.
 
     Parameters
@@ -132,8 +141,11 @@ def per_lead_table(real, fake, *, lead_names: Sequence[str] | None = None, sfreq
             raise ConfigError("sfreq is needed for the Fréchet distance")
         from biosig.metrics.frechet import frechet_distance_curve
 
-        fd = np.asarray(frechet_distance_curve(real, fake, sfreq=sfreq, time_unit=time_unit,
-                                               amplitude_unit=amplitude_unit))
+        fd = np.asarray(
+            frechet_distance_curve(
+                real, fake, sfreq=sfreq, time_unit=time_unit, amplitude_unit=amplitude_unit
+            )
+        )
         cols["fd_mean"] = fd.mean(0)
         cols["fd_sd"] = fd.std(0, ddof=1) if fd.shape[0] > 1 else np.zeros(fd.shape[1])
     if dtw:

@@ -28,7 +28,7 @@ from biosig.models.base import BiosigModel
 from biosig.models.blocks.quantizer import VectorQuantizer, VQOutput
 from biosig.models.blocks.transformer import TransformerBlock
 
-__all__ = ["EEGFormer", "EEGFormerOutput", "eegformer_b", "eegformer_l", "eegformer_s"]
+__all__ = ["EEGFormer", "EEGFormerOutput"]
 
 _DOMAINS = ("fft", "time")
 _FEATURES = ("quantized", "encoder", "decoder")

@@ -1,4 +1,6 @@
-"""Diffusion pretraining of EEGDM's SSMDP (v-prediction DDPM); EMA: :class:`biosig.callbacks.WarmupEMA`.
+"""Diffusion pretraining of EEGDM's SSMDP (v-prediction DDPM).
+
+EMA with the official warm-up: :class:`biosig.callbacks.WarmupEMA`.
 
 References: Puah et al., "EEGDM", arXiv:2508.14086 (2025); facts checked against the
 official code's behaviour in ``shared/reference/eegdm.md``.
@@ -23,8 +25,8 @@ class DiffusionTask(BiosigTask):
     channel ids (``channels_per_window > 0`` keeps that many random channels per window, closer
     to EEGDM's independent single-channel samples); the network's ``encode_signal`` (µV / 100
     and staged mu-law for SSMDP) maps them to the diffusion domain. Loss: MSE of the predicted
-    velocity at ``t ~ U{0..T-1}`` (v-prediction). Use :class:`biosig.callbacks.WarmupEMA` as a callback for
-    EEGDM's EMA (validation and the final weights are then the EMA weights) and
+    velocity at ``t ~ U{0..T-1}`` (v-prediction). Use :class:`biosig.callbacks.WarmupEMA` as a
+    callback for EEGDM's EMA (validation and the final weights are then the EMA weights) and
     ``gradient_clip_val=1`` in the trainer.
 
     Parameters
@@ -40,17 +42,28 @@ class DiffusionTask(BiosigTask):
     value is comparable across epochs). :meth:`sample` generates EEG in µV.
     """
 
-    def __init__(self, model: str = "ssmdp", model_kwargs: dict | None = None,
-                 n_chans: int | None = None, n_times: int | None = None,
-                 sfreq: float | None = None, n_outputs: int | None = None,
-                 ch_names: list[str] | None = None,
-                 n_diffusion_steps: int = 50, schedule: str = "cosine",
-                 clip_sample: float | None = 1.0, channels_per_window: int = 0,
-                 lr: float = 1e-4, weight_decay: float = 0.0,
-                 betas: tuple[float, float] = (0.9, 0.999)):
+    def __init__(
+        self,
+        model: str = "ssmdp",
+        model_kwargs: dict | None = None,
+        n_chans: int | None = None,
+        n_times: int | None = None,
+        sfreq: float | None = None,
+        n_outputs: int | None = None,
+        ch_names: list[str] | None = None,
+        n_diffusion_steps: int = 50,
+        schedule: str = "cosine",
+        clip_sample: float | None = 1.0,
+        channels_per_window: int = 0,
+        lr: float = 1e-4,
+        weight_decay: float = 0.0,
+        betas: tuple[float, float] = (0.9, 0.999),
+    ):
         if channels_per_window < 0 or (n_chans is not None and channels_per_window > n_chans):
-            raise ConfigError(f"model.channels_per_window must be in [0, n_chans={n_chans}], "
-                              f"got {channels_per_window}")
+            raise ConfigError(
+                f"model.channels_per_window must be in [0, n_chans={n_chans}], "
+                f"got {channels_per_window}"
+            )
         cls = model_class(model)
         for attr in ("encode_signal", "decode_signal"):
             if not callable(getattr(cls, attr, None)):
@@ -81,8 +94,15 @@ class DiffusionTask(BiosigTask):
         loss = self.diffusion_loss(x, generator)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite {stage} diffusion loss")
-        self.log(f"{stage}_loss", loss, prog_bar=True, on_step=stage == "train", on_epoch=True,
-                 batch_size=x.shape[0], sync_dist=stage != "train")
+        self.log(
+            f"{stage}_loss",
+            loss,
+            prog_bar=True,
+            on_step=stage == "train",
+            on_epoch=True,
+            batch_size=x.shape[0],
+            sync_dist=stage != "train",
+        )
         return loss
 
     def training_step(self, batch, batch_idx):
@@ -98,8 +118,15 @@ class DiffusionTask(BiosigTask):
         return self._step(batch, "test", self._seeded(batch_idx))
 
     @torch.no_grad()
-    def sample(self, n: int, method: str = "ddpm", steps: int | None = None,
-               n_times: int | None = None, channel_ids=None, generator=None) -> torch.Tensor:
+    def sample(
+        self,
+        n: int,
+        method: str = "ddpm",
+        steps: int | None = None,
+        n_times: int | None = None,
+        channel_ids=None,
+        generator=None,
+    ) -> torch.Tensor:
         """``(n, C, n_times)`` generated EEG in µV, each channel with its own channel id.
 
         The denoiser is single-channel: channels are generated independently (no spatial
@@ -115,18 +142,26 @@ class DiffusionTask(BiosigTask):
         flat_ids = ids.repeat(n)[:, None]
         was_training = self.net.training
         self.net.eval()
-        y = self.diffusion.sample(lambda xt, t: self.net(xt, t, flat_ids), (n * c, 1, n_times),
-                                  steps=steps, method=method, device=self.device,
-                                  generator=generator)
+        y = self.diffusion.sample(
+            lambda xt, t: self.net(xt, t, flat_ids),
+            (n * c, 1, n_times),
+            steps=steps,
+            method=method,
+            device=self.device,
+            generator=generator,
+        )
         self.net.train(was_training)
         return self.net.decode_signal(y).reshape(n, c, n_times)
 
     def configure_optimizers(self):
         ssm = {id(p) for p in getattr(self.net, "ssm_parameters", lambda: iter(()))()}
         groups = [
-            {"params": [p for p in self.net.parameters() if id(p) not in ssm],
-             "weight_decay": self.hparams.weight_decay},
+            {
+                "params": [p for p in self.net.parameters() if id(p) not in ssm],
+                "weight_decay": self.hparams.weight_decay,
+            },
             {"params": [p for p in self.net.parameters() if id(p) in ssm], "weight_decay": 0.0},
         ]
-        return torch.optim.AdamW([g for g in groups if g["params"]], lr=self.hparams.lr,
-                                 betas=tuple(self.hparams.betas))
+        return torch.optim.AdamW(
+            [g for g in groups if g["params"]], lr=self.hparams.lr, betas=tuple(self.hparams.betas)
+        )

@@ -17,7 +17,11 @@ from biosig.analysis.ecg import (
 from biosig.errors import ConfigError
 from biosig.signal.ecg_delineation import annotation_masks, detect_r_peaks, pq_windows
 
-SHARED = Path(os.environ.get("BIOSIG_SHARED_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
+SHARED = Path(
+    os.environ.get(
+        "BIOSIG_SHARED_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    )
+)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +87,9 @@ def test_feature_agreement_identity_and_degradation(records):
     np.testing.assert_allclose(same["r_dt_ms"], 0.0)
     np.testing.assert_allclose(same["pq_r"], 1.0)
     np.testing.assert_allclose(same["r_amp_mae"], 0.0)
-    shifted = feature_agreement_report(X, np.roll(X, 10, axis=-1), sfreq=250.0, method="energy")  # 40 ms late
+    shifted = feature_agreement_report(
+        X, np.roll(X, 10, axis=-1), sfreq=250.0, method="energy"
+    )  # 40 ms late
     assert (shifted["r_dt_ms"] > 30).all()
     assert shifted["pq_r"].mean() < 0.95
 
@@ -107,8 +113,14 @@ def test_baselines():
 
 def test_evaluation_report_table(records):
     _, X = records
-    rep = evaluation_report(X, {"perfect": X, "copy": copy_input(X, "I")}, sfreq=250.0,
-                            features=True, correlation=True, method="energy")
+    rep = evaluation_report(
+        X,
+        {"perfect": X, "copy": copy_input(X, "I")},
+        sfreq=250.0,
+        features=True,
+        correlation=True,
+        method="energy",
+    )
     assert rep.index.names == ["method", "lead"]
     assert rep.loc[("perfect", "mean"), "mse"] == 0
     assert rep.loc[("copy", "mean"), "mse"] > 0.01

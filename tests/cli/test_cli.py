@@ -10,15 +10,25 @@ import yaml
 from biosig.cli import lightning_cli, main
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = ["--data.source.init_args.n_subjects", "1", "--data.source.init_args.n_trials_per_class", "4",
-        "--data.batch_size", "4"]
+TINY = [
+    "--data.source.init_args.n_subjects",
+    "1",
+    "--data.source.init_args.n_trials_per_class",
+    "4",
+    "--data.batch_size",
+    "4",
+]
 
 
 def test_help_is_lazy():
     """``biosig --help`` imports none of the heavy stack (its speed follows from that)."""
-    code = ("import sys; from biosig.cli import main; main(['--help']); "
-            "print(any(m in sys.modules for m in ('torch', 'lightning', 'mne', 'braindecode')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    code = (
+        "import sys; from biosig.cli import main; main(['--help']); "
+        "print(any(m in sys.modules for m in ('torch', 'lightning', 'mne', 'braindecode')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert "usage: biosig" in out and out.strip().splitlines()[-1] == "False"
 
 
@@ -28,7 +38,9 @@ def test_unknown_command():
 
 def test_print_config_dumps_full_config(capsys):
     with pytest.raises(SystemExit) as exc:
-        lightning_cli(["fit", "--config", str(REPO / "recipes/synthetic/eegnet.yaml"), "--print_config"])
+        lightning_cli(
+            ["fit", "--config", str(REPO / "recipes/synthetic/eegnet.yaml"), "--print_config"]
+        )
     assert exc.value.code in (0, None)
     cfg = yaml.safe_load(capsys.readouterr().out)
     assert cfg["model"]["class_path"] == "biosig.tasks.ClassificationTask"
@@ -39,9 +51,22 @@ def test_print_config_dumps_full_config(capsys):
 def test_configs_compose_and_shape_is_linked(tmp_path):
     extra = tmp_path / "more.yaml"
     extra.write_text("trainer:\n  max_epochs: 3\n  accelerator: cpu\ndata:\n  batch_size: 8\n")
-    cli = lightning_cli(["--config", str(REPO / "recipes/synthetic/eegnet.yaml"),
-                         "--config", str(REPO / "recipes/configs/trainer/cpu.yaml"), "--config", str(extra),
-                         *TINY, "--data.batch_size", "8", "--trainer.logger", "false"], run=False)
+    cli = lightning_cli(
+        [
+            "--config",
+            str(REPO / "recipes/synthetic/eegnet.yaml"),
+            "--config",
+            str(REPO / "recipes/configs/trainer/cpu.yaml"),
+            "--config",
+            str(extra),
+            *TINY,
+            "--data.batch_size",
+            "8",
+            "--trainer.logger",
+            "false",
+        ],
+        run=False,
+    )
     assert cli.trainer.max_epochs == 3 and cli.datamodule.batch_size == 8
     hp = cli.model.hparams
     assert (hp.n_chans, hp.n_times, hp.sfreq, hp.n_outputs) == (22, 1000, 250.0, 2)
@@ -50,20 +75,47 @@ def test_configs_compose_and_shape_is_linked(tmp_path):
 
 def test_bad_config_key_is_named(tmp_path, capsys):
     with pytest.raises(SystemExit):
-        lightning_cli(["fit", "--config", str(REPO / "recipes/synthetic/eegnet.yaml"),
-                       "--model.init_args.lerning_rate", "0.1"])
+        lightning_cli(
+            [
+                "fit",
+                "--config",
+                str(REPO / "recipes/synthetic/eegnet.yaml"),
+                "--model.init_args.lerning_rate",
+                "0.1",
+            ]
+        )
     assert "lerning_rate" in capsys.readouterr().err
 
 
 def test_fit_then_test_one_tiny_epoch(tmp_path):
     root = tmp_path / "run"
-    lightning_cli(["fit", "--config", str(REPO / "recipes/synthetic/eegnet.yaml"), *TINY,
-                   "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(root),
-                   "--trainer.enable_progress_bar", "false"])
+    lightning_cli(
+        [
+            "fit",
+            "--config",
+            str(REPO / "recipes/synthetic/eegnet.yaml"),
+            *TINY,
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.default_root_dir",
+            str(root),
+            "--trainer.enable_progress_bar",
+            "false",
+        ]
+    )
     ckpts = list(root.rglob("*.ckpt"))
     configs = list(root.rglob("config.yaml"))
     assert len(ckpts) == 1 and len(configs) == 1 and configs[0].parent == ckpts[0].parent.parent
     saved = yaml.safe_load(configs[0].read_text())
     assert saved["data"]["source"]["init_args"]["n_subjects"] == 1
-    lightning_cli(["test", "--config", str(configs[0]), "--ckpt_path", str(ckpts[0]),
-                   "--trainer.logger", "false"])
+    lightning_cli(
+        [
+            "test",
+            "--config",
+            str(configs[0]),
+            "--ckpt_path",
+            str(ckpts[0]),
+            "--trainer.logger",
+            "false",
+        ]
+    )

@@ -7,7 +7,9 @@ from biosig.cli import main
 
 def test_demo_tiny(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--subjects", "1", "--trials", "6", "--epochs", "1"]) == 0
+    assert (
+        main(["demo", "--out", str(out), "--subjects", "1", "--trials", "6", "--epochs", "1"]) == 0
+    )
     text = capsys.readouterr().out
     assert "accuracy" in text and "kappa" in text and "subject 1" in text
     result = json.loads((out / "metrics.json").read_text())

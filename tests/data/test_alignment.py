@@ -36,7 +36,9 @@ def test_matches_fractional_matrix_power_and_numpy_cov():
     x = _trials(n=6)
     ref = np.mean([np.cov(xi) for xi in x], axis=0)
     np.testing.assert_allclose(trial_covariances(x).mean(0), ref, rtol=1e-10)
-    np.testing.assert_allclose(inv_sqrtm(ref), np.real(fractional_matrix_power(ref, -0.5)), rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(
+        inv_sqrtm(ref), np.real(fractional_matrix_power(ref, -0.5)), rtol=1e-7, atol=1e-12
+    )
 
 
 def test_torch_in_torch_out():
@@ -61,7 +63,9 @@ def test_online_running_reference_convention():
     stream = OnlineEuclideanAlignment()
     np.testing.assert_allclose(np.stack([stream.update(t) for t in x]), out, rtol=1e-6)
     # After all trials, the reference is the offline one.
-    np.testing.assert_allclose(online.reference_, EuclideanAlignment().fit(x).reference_, rtol=1e-10)
+    np.testing.assert_allclose(
+        online.reference_, EuclideanAlignment().fit(x).reference_, rtol=1e-10
+    )
 
 
 def test_online_never_uses_future_trials():
@@ -94,8 +98,12 @@ def test_split_whiteners_whiten_each_training_subject_by_itself():
     xa = np.einsum("ncd,ndt->nct", w["train"], x)
     for g in "ab":
         np.testing.assert_allclose(trial_covariances(xa[groups == g]).mean(0), np.eye(5), atol=1e-4)
-        np.testing.assert_allclose(xa[groups == g], EuclideanAlignment().fit_transform(x[groups == g]),
-                                   rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(
+            xa[groups == g],
+            EuclideanAlignment().fit_transform(x[groups == g]),
+            rtol=1e-4,
+            atol=1e-4,
+        )
     with pytest.raises(ConfigError, match="one entry per window"):
         split_whiteners(x, groups[:-1], {"train": np.arange(23), "test": np.zeros(0, int)})
 

@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from biosig.data import (
-    Bandpass, EventWindows, FixedWindows, PickChannels, Resample, cache_key, get_cache,
+    Bandpass,
+    EventWindows,
+    FixedWindows,
+    PickChannels,
+    Resample,
+    cache_key,
+    get_cache,
 )
 from biosig.data.cache import WindowCache
 from biosig.errors import BiosigError, ChannelError, InvalidFileError
@@ -24,15 +30,28 @@ class ToySource:
     name, version, classes, multilabel = "toy", "1", ["a", "b"], False
 
     def __init__(self, nan_record=None, extra=None, n=3, seed=0, sfreq=100.0):
-        self.nan_record, self.extra, self.n, self.seed, self.sfreq = nan_record, extra or {}, n, seed, sfreq
+        self.nan_record, self.extra, self.n, self.seed, self.sfreq = (
+            nan_record,
+            extra or {},
+            n,
+            seed,
+            sfreq,
+        )
 
     def identity(self):
-        return {"name": self.name, "n": self.n, "seed": self.seed, "nan": self.nan_record,
-                "sfreq": self.sfreq}
+        return {
+            "name": self.name,
+            "n": self.n,
+            "seed": self.seed,
+            "nan": self.nan_record,
+            "sfreq": self.sfreq,
+        }
 
     def records(self):
-        return [{"record": f"r{i}", "subject": i // 2 + 1, "session": "1", **self.extra}
-                for i in range(self.n)]
+        return [
+            {"record": f"r{i}", "subject": i // 2 + 1, "session": "1", **self.extra}
+            for i in range(self.n)
+        ]
 
     def load(self, ref):
         i = int(ref["record"][1:])
@@ -41,8 +60,15 @@ class ToySource:
         if ref["record"] == self.nan_record:
             data[1, 150:160] = np.nan
         ann = Annotations.from_lists([1.0, 3.0, 5.0, 9.5], [1, 1, 1, 1], ["a", "b", "a", "b"])
-        return Recording(data, self.sfreq, ["C3", "Cz", "C4"], ["eeg"] * 3, ["uV"] * 3, ann,
-                         {"source": ref["record"]})
+        return Recording(
+            data,
+            self.sfreq,
+            ["C3", "Cz", "C4"],
+            ["eeg"] * 3,
+            ["uV"] * 3,
+            ann,
+            {"source": ref["record"]},
+        )
 
     def default_windows(self):
         return EventWindows(0.0, 1.0, {"a": 0, "b": 1})
@@ -57,22 +83,35 @@ def test_build_and_reopen(tmp_path):
     assert cache.stats["skipped_out_of_bounds"] == 3
     assert cache.y.tolist() == [0, 1, 0] * 3
     assert list(cache.meta["record"]) == ["r0"] * 3 + ["r1"] * 3 + ["r2"] * 3
-    np.testing.assert_allclose(cache.X[1], Bandpass(1, 30)(src.load({"record": "r0"})).data[:, 300:400], rtol=1e-6)
+    np.testing.assert_allclose(
+        cache.X[1], Bandpass(1, 30)(src.load({"record": "r0"})).data[:, 300:400], rtol=1e-6
+    )
     again = get_cache(src, [Bandpass(1, 30)], root=tmp_path)
     assert again.path == cache.path
     params = json.loads((cache.path / "params.json").read_text())
     assert params["ch_names"] == ["C3", "Cz", "C4"] and params["shape"] == [9, 3, 100]
 
 
-@pytest.mark.parametrize("change", [
-    lambda: (ToySource(seed=1), [Bandpass(1, 30)], EventWindows(0, 1, {"a": 0, "b": 1})),
-    lambda: (ToySource(), [Bandpass(1, 31)], EventWindows(0, 1, {"a": 0, "b": 1})),
-    lambda: (ToySource(), [Bandpass(1, 30, order=2)], EventWindows(0, 1, {"a": 0, "b": 1})),
-    lambda: (ToySource(), [Bandpass(1, 30), Resample(50)], EventWindows(0, 1, {"a": 0, "b": 1})),
-    lambda: (ToySource(), [Bandpass(1, 30)], EventWindows(0, 1.5, {"a": 0, "b": 1})),
-    lambda: (ToySource(), [Bandpass(1, 30)], EventWindows(0, 1, {"a": 1, "b": 0})),
-    lambda: (ToySource(), [Bandpass(1, 30)], EventWindows(0, 1, {"a": 0, "b": 1}, include_end=True)),
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda: (ToySource(seed=1), [Bandpass(1, 30)], EventWindows(0, 1, {"a": 0, "b": 1})),
+        lambda: (ToySource(), [Bandpass(1, 31)], EventWindows(0, 1, {"a": 0, "b": 1})),
+        lambda: (ToySource(), [Bandpass(1, 30, order=2)], EventWindows(0, 1, {"a": 0, "b": 1})),
+        lambda: (
+            ToySource(),
+            [Bandpass(1, 30), Resample(50)],
+            EventWindows(0, 1, {"a": 0, "b": 1}),
+        ),
+        lambda: (ToySource(), [Bandpass(1, 30)], EventWindows(0, 1.5, {"a": 0, "b": 1})),
+        lambda: (ToySource(), [Bandpass(1, 30)], EventWindows(0, 1, {"a": 1, "b": 0})),
+        lambda: (
+            ToySource(),
+            [Bandpass(1, 30)],
+            EventWindows(0, 1, {"a": 0, "b": 1}, include_end=True),
+        ),
+    ],
+)
 def test_any_changed_parameter_changes_the_key(change):
     base = cache_key(ToySource(), [Bandpass(1, 30)], EventWindows(0, 1, {"a": 0, "b": 1}))
     assert cache_key(*change()) != base
@@ -152,12 +191,18 @@ def test_fixed_windows_multilabel(tmp_path):
         multilabel, classes = True, ["x", "y", "z"]
 
         def records(self):
-            return [{"record": "r0", "subject": 1, "labels": [0, 2]},
-                    {"record": "r1", "subject": 2, "labels": [1]}]
+            return [
+                {"record": "r0", "subject": 1, "labels": [0, 2]},
+                {"record": "r1", "subject": 2, "labels": [1]},
+            ]
 
     cache = get_cache(Multi(), windows=FixedWindows(length=2.5, stride=2.5), root=tmp_path)
     assert cache.X.shape == (8, 3, 250)
-    assert cache.y.dtype == np.float32 and cache.y[0].tolist() == [1, 0, 1] and cache.y[-1].tolist() == [0, 1, 0]
+    assert (
+        cache.y.dtype == np.float32
+        and cache.y[0].tolist() == [1, 0, 1]
+        and cache.y[-1].tolist() == [0, 1, 0]
+    )
 
 
 def test_dataset_steps_run_first_and_are_recorded(tmp_path):

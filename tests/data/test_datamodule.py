@@ -6,7 +6,14 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from biosig.data import (
-    Bandpass, BipolarMontage, Notch, PickChannels, Predefined, RenameChannels, Rereference, Resample,
+    Bandpass,
+    BipolarMontage,
+    Notch,
+    PickChannels,
+    Predefined,
+    RenameChannels,
+    Rereference,
+    Resample,
     Scale,
 )
 from biosig.data.datamodule import BiosigDataModule, _pass_batch
@@ -21,7 +28,8 @@ def dm(tmp_path_factory):
         SyntheticMI(n_subjects=2, n_trials_per_class=4),
         preprocessing=[PickChannels(types=["eeg"]), Resample(125.0)],
         protocol=Predefined(train={"session": "T"}, test={"session": "E"}, val_fraction=0.25),
-        batch_size=5, cache_dir=str(tmp_path_factory.mktemp("c")),
+        batch_size=5,
+        cache_dir=str(tmp_path_factory.mktemp("c")),
     )
     dm.setup("fit")
     return dm
@@ -56,36 +64,57 @@ def test_distributed_shards_cover_train_once(dm):
     seen = []
     for rank in range(2):
         sampler = DistributedSampler(ds, num_replicas=2, rank=rank, shuffle=True, seed=0)
-        for x, y in DataLoader(ds, batch_size=3, sampler=sampler, collate_fn=_pass_batch):
+        for x, _y in DataLoader(ds, batch_size=3, sampler=sampler, collate_fn=_pass_batch):
             seen += [tuple(v.tolist()[:3]) for v in x[:, 0, :3]]
     assert len(seen) == len(ds) + len(ds) % 2  # DistributedSampler pads to equal shards
     assert len(set(seen)) == len(ds)
 
 
 def test_workers_reopen_the_memmap(dm):
-    loader = torch.utils.data.DataLoader(dm.dataset("test"), batch_size=4, num_workers=1,
-                                         collate_fn=_pass_batch, multiprocessing_context="spawn")
+    loader = torch.utils.data.DataLoader(
+        dm.dataset("test"),
+        batch_size=4,
+        num_workers=1,
+        collate_fn=_pass_batch,
+        multiprocessing_context="spawn",
+    )
     assert sum(len(y) for _, y in loader) == len(dm.splits["test"])
 
 
 def test_subjects_filter_and_errors(tmp_path):
     src = SyntheticMI(n_subjects=2, n_trials_per_class=2)
-    dm = BiosigDataModule(src, [PickChannels(types=["eeg"])], subjects=[2],
-                          protocol=Predefined(train={"session": "T"}, test={"session": "E"}),
-                          cache_dir=str(tmp_path))
+    dm = BiosigDataModule(
+        src,
+        [PickChannels(types=["eeg"])],
+        subjects=[2],
+        protocol=Predefined(train={"session": "T"}, test={"session": "E"}),
+        cache_dir=str(tmp_path),
+    )
     dm.setup()
     assert set(dm.meta.subject[dm.splits["train"]]) == {2}
     with pytest.raises(ConfigError, match="select no windows"):
-        BiosigDataModule(src, [PickChannels(types=["eeg"])], subjects=[7], cache_dir=str(tmp_path)).setup()
+        BiosigDataModule(
+            src, [PickChannels(types=["eeg"])], subjects=[7], cache_dir=str(tmp_path)
+        ).setup()
+    dm = BiosigDataModule(
+        src, [PickChannels(types=["eeg"])], expect_sfreq=200.0, cache_dir=str(tmp_path)
+    )
     with pytest.raises(SamplingRateError, match="Resample"):
-        BiosigDataModule(src, [PickChannels(types=["eeg"])], expect_sfreq=200.0,
-                         cache_dir=str(tmp_path)).n_chans
+        _ = dm.n_chans
 
 
 def _rec():
     t = np.arange(1000) / 250
-    data = np.stack([np.sin(2 * np.pi * 10 * t) + np.sin(2 * np.pi * 50 * t), np.cos(2 * np.pi * 3 * t),
-                     np.ones_like(t)]) * 10
+    data = (
+        np.stack(
+            [
+                np.sin(2 * np.pi * 10 * t) + np.sin(2 * np.pi * 50 * t),
+                np.cos(2 * np.pi * 3 * t),
+                np.ones_like(t),
+            ]
+        )
+        * 10
+    )
     return Recording(data, 250.0, ["C3", "C4", "Cz"], ["eeg"] * 3, ["uV"] * 3)
 
 
@@ -117,9 +146,12 @@ def test_aligned_shuffled_batches_keep_each_window_with_its_whitener(tmp_path):
     """A shuffled batch mixing subjects must apply each window's own alignment matrix."""
     from biosig.data import GroupKFold
 
-    dm = BiosigDataModule(SyntheticMI(n_subjects=3, n_trials_per_class=3, include_eog=False),
-                          protocol=GroupKFold(n_splits=3, fold=0, group="subject"),
-                          alignment="ea", cache_dir=str(tmp_path))
+    dm = BiosigDataModule(
+        SyntheticMI(n_subjects=3, n_trials_per_class=3, include_eog=False),
+        protocol=GroupKFold(n_splits=3, fold=0, group="subject"),
+        alignment="ea",
+        cache_dir=str(tmp_path),
+    )
     ds = dm.dataset("train")
     items = np.random.default_rng(0).permutation(len(ds))[:8]
     x, y = ds.__getitems__(items)

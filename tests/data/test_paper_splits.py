@@ -57,7 +57,7 @@ def test_co_is_chronological_per_class_80_20():
         assert len(f.val) == 0
         sub = meta.iloc[np.concatenate([f.train, f.test])]
         assert (sub["subject"].astype(str) == f.subject).all() and len(sub) == 25
-        for lab, grp in meta[meta.subject.astype(str) == f.subject].groupby("label"):
+        for _lab, grp in meta[meta.subject.astype(str) == f.subject].groupby("label"):
             n_train = math.ceil(0.8 * len(grp))
             first = set(grp.sort_values("trial").index[:n_train])
             assert set(f.train) & set(grp.index) == first

@@ -8,8 +8,12 @@ from biosig.errors import ConfigError
 
 @pytest.fixture
 def meta():
-    rows = [{"subject": s, "session": sess, "record": f"s{s}{sess}", "fold": s + 4}
-            for s in range(1, 7) for sess in "TE" for _ in range(10)]
+    rows = [
+        {"subject": s, "session": sess, "record": f"s{s}{sess}", "fold": s + 4}
+        for s in range(1, 7)
+        for sess in "TE"
+        for _ in range(10)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -21,21 +25,27 @@ def _disjoint_and_cover(parts, n, cover=True):
 
 
 def test_predefined_sessions(meta):
-    parts = Predefined(train={"session": "T"}, test={"session": "E"}, val_fraction=0.1, seed=1).split(meta)
+    parts = Predefined(
+        train={"session": "T"}, test={"session": "E"}, val_fraction=0.1, seed=1
+    ).split(meta)
     _disjoint_and_cover(parts, len(meta))
     assert set(meta.session[parts["test"]]) == {"E"} and set(meta.session[parts["val"]]) == {"T"}
     assert len(parts["val"]) == 6
 
 
 def test_predefined_folds_ptbxl_style(meta):
-    parts = Predefined(train={"fold": list(range(1, 9))}, val={"fold": 9}, test={"fold": 10}).split(meta)
+    parts = Predefined(train={"fold": list(range(1, 9))}, val={"fold": 9}, test={"fold": 10}).split(
+        meta
+    )
     assert set(meta.fold[parts["test"]]) == {10} and set(meta.fold[parts["val"]]) == {9}
 
 
 def test_group_kfold_keeps_subjects_whole(meta):
     seen = []
     for fold in range(3):
-        parts = GroupKFold(n_splits=3, fold=fold, group="subject", val_fraction=0.25, seed=0).split(meta)
+        parts = GroupKFold(n_splits=3, fold=fold, group="subject", val_fraction=0.25, seed=0).split(
+            meta
+        )
         _disjoint_and_cover(parts, len(meta))
         for a, b in [("train", "test"), ("train", "val"), ("val", "test")]:
             assert not set(meta.subject[parts[a]]) & set(meta.subject[parts[b]])
@@ -72,14 +82,21 @@ def test_every_protocol_lists_its_folds(meta):
     from biosig.data.protocols import Fold
 
     folds = GroupKFold(n_splits=3, fold=None, group="subject").folds(meta)
-    assert [f.name for f in folds] == ["fold0", "fold1", "fold2"] and [f.index for f in folds] == [0, 1, 2]
+    assert [f.name for f in folds] == ["fold0", "fold1", "fold2"] and [f.index for f in folds] == [
+        0,
+        1,
+        2,
+    ]
     assert sorted(np.concatenate([f.test for f in folds]).tolist()) == list(range(len(meta)))
     assert GroupKFold(n_splits=3, fold=1).folds(meta)[0].name == "fold1"
     loso = LeaveOneSubjectOut().folds(meta)
     assert [f.subject for f in loso] == [str(s) for s in range(1, 7)]
     np.testing.assert_array_equal(loso[3].test, LeaveOneSubjectOut(subject=4).split(meta)["test"])
     assert len(KFold(n_splits=4, fold=None).folds(meta)) == 4
-    for single in (Predefined(train={"session": "T"}, test={"session": "E"}), RandomSplit(by="record")):
+    for single in (
+        Predefined(train={"session": "T"}, test={"session": "E"}),
+        RandomSplit(by="record"),
+    ):
         (f,) = single.folds(meta)
         assert isinstance(f, Fold) and f.subject == "all"
         for part, idx in single.split(meta).items():

@@ -15,8 +15,15 @@ LABELS = np.array([1, 2, 3, 4, 2, 1, 4, 3, 1, 1, 2, 4])  # 12 trials, 2 runs of 
 
 
 def _both_forms(tmp_path, session="T", rejected=(3,), labels=LABELS):
-    info = write_bciiv2a_session(tmp_path / "gdf", f"A01{session}", labels, session=session,
-                                 rejected=rejected, trials_per_run=6, bnci_folder=tmp_path / "bnci")
+    info = write_bciiv2a_session(
+        tmp_path / "gdf",
+        f"A01{session}",
+        labels,
+        session=session,
+        rejected=rejected,
+        trials_per_run=6,
+        bnci_folder=tmp_path / "bnci",
+    )
     write_true_labels(tmp_path / "gdf" / "true_labels" / f"A01{session}.mat", labels)
     return info
 
@@ -42,7 +49,11 @@ def test_gdf_and_bnci_give_same_trials_and_windows(tmp_path):
     rows_g, skipped = wg(g.load(ref), ref)
     rows_b, _ = wb(b.load(b.records()[0]), b.records()[0])
     assert skipped == 0 and len(rows_g) == 12
-    assert [r["start"] for r in rows_g] == [r["start"] for r in rows_b] == (info["starts"] + 500).tolist()
+    assert (
+        [r["start"] for r in rows_g]
+        == [r["start"] for r in rows_b]
+        == (info["starts"] + 500).tolist()
+    )
     assert [r["label"] for r in rows_g] == (LABELS - 1).tolist()
     assert [r["trial"] for r in rows_g] == list(range(12))
     rec = g.load(ref)
@@ -51,8 +62,15 @@ def test_gdf_and_bnci_give_same_trials_and_windows(tmp_path):
 
 def test_options_rejected_eog_classes_end(tmp_path):
     _both_forms(tmp_path)
-    ds = BCIIV2a(tmp_path / "gdf", subjects=[1], sessions=["T"], rejected="drop",
-                 classes=["left_hand", "right_hand"], include_eog=True, include_end=True)
+    ds = BCIIV2a(
+        tmp_path / "gdf",
+        subjects=[1],
+        sessions=["T"],
+        rejected="drop",
+        classes=["left_hand", "right_hand"],
+        include_eog=True,
+        include_end=True,
+    )
     ref = ds.records()[0]
     rec = ds.load(ref)
     assert rec.n_chans == 25 and rec.ch_types[-3:] == ["eog"] * 3
@@ -69,7 +87,9 @@ def test_bandpass_preset_changes_signal_and_identity(tmp_path):
     filt = BCIIV2a(tmp_path / "bnci", subjects=[1], sessions=["T"], bandpass="moabb")
     assert raw.identity() != filt.identity()
     ref = raw.records()[0]
-    assert raw.default_preprocessing() == [] and filt.default_preprocessing() == [Bandpass(8.0, 32.0, order=4)]
+    assert raw.default_preprocessing() == [] and filt.default_preprocessing() == [
+        Bandpass(8.0, 32.0, order=4)
+    ]
     np.testing.assert_array_equal(filt.load(ref).data, raw.load(ref).data)  # load() never filters
     x = raw.load(ref).data
     y = apply_steps(filt.load(ref), filt.default_preprocessing()).data
@@ -97,7 +117,12 @@ def test_label_file_count_mismatch_names_both_files(tmp_path):
     with pytest.raises(InvalidFileError) as err:
         ds.load(ds.records()[0])
     msg = str(err.value)
-    assert "true_labels/A01T.mat" in msg and "A01T.gdf" in msg and "11 labels" in msg and "12 cue" in msg
+    assert (
+        "true_labels/A01T.mat" in msg
+        and "A01T.gdf" in msg
+        and "11 labels" in msg
+        and "12 cue" in msg
+    )
 
 
 def test_label_file_value_mismatch(tmp_path):
@@ -132,7 +157,9 @@ def test_real_true_labels():
         pytest.skip(f"shared data not found at {folder}")
     a1 = read_true_labels(folder / "A01T.mat")
     assert a1.shape == (288,) and np.bincount(a1, minlength=5)[1:].tolist() == [72, 72, 72, 72]
-    np.testing.assert_array_equal(read_true_labels(folder / "A02T.mat"), read_true_labels(folder / "A03T.mat"))
+    np.testing.assert_array_equal(
+        read_true_labels(folder / "A02T.mat"), read_true_labels(folder / "A03T.mat")
+    )
 
 
 @pytest.mark.shared_data
@@ -142,8 +169,15 @@ def test_full_session_with_real_labels(tmp_path):
     if not folder.is_dir():
         pytest.skip(f"shared data not found at {folder}")
     labels = read_true_labels(folder / "A01T.mat")
-    write_bciiv2a_session(tmp_path / "gdf", "A01T", labels, session="T", rejected=(0, 100),
-                          trial_len=6.0, bnci_folder=tmp_path / "bnci")
+    write_bciiv2a_session(
+        tmp_path / "gdf",
+        "A01T",
+        labels,
+        session="T",
+        rejected=(0, 100),
+        trial_len=6.0,
+        bnci_folder=tmp_path / "bnci",
+    )
     g = BCIIV2a(tmp_path / "gdf", subjects=[1], sessions=["T"], labels_path=folder)
     b = BCIIV2a(tmp_path / "bnci", subjects=[1], sessions=["T"])
     rows = {}
@@ -153,7 +187,11 @@ def test_full_session_with_real_labels(tmp_path):
         assert skipped == 0
     assert len(rows["gdf"]) == 288
     assert np.bincount([r["label"] for r in rows["gdf"]]).tolist() == [72, 72, 72, 72]
-    assert [r["label"] for r in rows["gdf"]] == [r["label"] for r in rows["bnci"]] == (labels - 1).tolist()
+    assert (
+        [r["label"] for r in rows["gdf"]]
+        == [r["label"] for r in rows["bnci"]]
+        == (labels - 1).tolist()
+    )
     assert [r["start"] for r in rows["gdf"]] == [r["start"] for r in rows["bnci"]]
     assert sorted({r["run"] for r in rows["gdf"]}) == list(range(6))
     assert [r["trial"] for r in rows["gdf"] if r["rejected"]] == [0, 100]

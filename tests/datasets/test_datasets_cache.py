@@ -17,8 +17,16 @@ LABELS = np.array([1, 2, 3, 4, 2, 1, 4, 3])
 
 def test_bciiv2a_cache_both_forms(tmp_path):
     for sess in ("T", "E"):
-        write_bciiv2a_session(tmp_path / "gdf", f"A01{sess}", LABELS, session=sess, trials_per_run=4,
-                              bnci_folder=tmp_path / "bnci", rejected=(2,), seed=ord(sess))
+        write_bciiv2a_session(
+            tmp_path / "gdf",
+            f"A01{sess}",
+            LABELS,
+            session=sess,
+            trials_per_run=4,
+            bnci_folder=tmp_path / "bnci",
+            rejected=(2,),
+            seed=ord(sess),
+        )
         write_true_labels(tmp_path / "gdf" / "true_labels" / f"A01{sess}.mat", LABELS)
     caches = {}
     for form in ("gdf", "bnci"):
@@ -35,7 +43,9 @@ def test_bciiv2a_cache_both_forms(tmp_path):
 
 
 def test_tuev_cache(tmp_path):
-    write_tuev_tree(tmp_path / "tuev", n_subjects=3, n_eval_subjects=1, events_per_file=3, duration=30.0)
+    write_tuev_tree(
+        tmp_path / "tuev", n_subjects=3, n_eval_subjects=1, events_per_file=3, duration=30.0
+    )
     ds = TUEV(tmp_path / "tuev", val_fraction=0.34)
     cache = get_cache(ds, [], root=tmp_path / "cache", progress=False)
     assert cache.X.shape == (12, 22, 1000) and cache.sfreq == 200

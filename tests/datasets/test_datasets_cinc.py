@@ -12,7 +12,9 @@ from biosig.datasets.cinc import CinC, SCORED_CODES, scored_classes
 from biosig.errors import ConfigError, InvalidFileError
 
 GEORGIA = SHARED / "ecg_wfdb" / "cinc2021"
-needs_shared = pytest.mark.skipif(not GEORGIA.is_dir(), reason=f"shared data not found at {GEORGIA}")
+needs_shared = pytest.mark.skipif(
+    not GEORGIA.is_dir(), reason=f"shared data not found at {GEORGIA}"
+)
 
 
 def test_scored_class_tables():
@@ -88,7 +90,10 @@ def test_hash_memo_detects_changed_file(tmp_path):
     (root / "E07510.mat").write_bytes(bytes(data))
     recs = {r["record"]: r for r in CinC(tmp_path / "data", hash_cache=tmp_path / "memo").records()}
     assert recs["georgia/E07510"]["subject"] == "georgia/E07510"
-    assert len(CinC(tmp_path / "data", sources=["georgia"], hash_cache=tmp_path / "memo").records()) == 20
+    assert (
+        len(CinC(tmp_path / "data", sources=["georgia"], hash_cache=tmp_path / "memo").records())
+        == 20
+    )
     with pytest.raises(InvalidFileError, match="sources"):
         CinC(tmp_path / "data", sources=["ningbo"], hash_cache=tmp_path / "memo").records()
 
@@ -98,10 +103,25 @@ def test_load_real_record_and_lead_sets(tmp_path):
     ds = CinC(GEORGIA, hash_cache=tmp_path)
     ref = next(r for r in ds.records() if r["record"] == "E07500")
     rec = ds.load(ref)
-    assert rec.ch_names == ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    assert rec.ch_names == [
+        "I",
+        "II",
+        "III",
+        "aVR",
+        "aVL",
+        "aVF",
+        "V1",
+        "V2",
+        "V3",
+        "V4",
+        "V5",
+        "V6",
+    ]
     assert rec.data.shape == (12, 5000) and rec.units[0] == "mV"
     assert rec.data[0, 0] == pytest.approx(-0.068, abs=1e-6)  # first ADC value -68 at 1000/mV
-    assert np.abs(rec.data[0] + rec.data[2] - rec.data[1]).max() < 0.01  # Einthoven, to quantisation
+    assert (
+        np.abs(rec.data[0] + rec.data[2] - rec.data[1]).max() < 0.01
+    )  # Einthoven, to quantisation
     two = CinC(GEORGIA, leads=2, hash_cache=tmp_path)
     assert two.load(ref).ch_names == ["I", "II"]
     rows, _ = ds.default_windows()(rec, ref)

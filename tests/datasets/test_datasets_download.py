@@ -27,7 +27,9 @@ def mirror(tmp_path):
     """``<tmp>/mirror/ptb-xl/1.0.3/`` served on 127.0.0.1 with a SHA256SUMS.txt."""
     proj = tmp_path / "mirror" / "ptb-xl" / "1.0.3"
     real = SHARED / "ecg_wfdb" / "ptb-xl" / "00001_lr"
-    write_ptbxl_tree(proj, 3, headers=False, real_record=real if real.with_suffix(".hea").exists() else None)
+    write_ptbxl_tree(
+        proj, 3, headers=False, real_record=real if real.with_suffix(".hea").exists() else None
+    )
     if not (proj / "records100").exists():  # no shared data: a header-only record
         (proj / "records100" / "00000").mkdir(parents=True)
         (proj / "records100" / "00000" / "00001_lr.hea").write_text("00001_lr 12 100 1000\n")
@@ -35,11 +37,16 @@ def mirror(tmp_path):
     (proj / "records500" / "00000" / "00001_hr.hea").write_text("00001_hr 12 500 5000\n")
     files = sorted(p for p in proj.rglob("*") if p.is_file())
     (proj / "SHA256SUMS.txt").write_text(
-        "".join(f"{_sha(p)} {p.relative_to(proj).as_posix()}\n" for p in files))
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "mirror"))
+        "".join(f"{_sha(p)} {p.relative_to(proj).as_posix()}\n" for p in files)
+    )
+    handler = functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "mirror")
+    )
     handler.log_message = lambda *a: None
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    ).start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}", proj
     finally:
@@ -50,7 +57,9 @@ def mirror(tmp_path):
 def test_ptbxl_download_verified(mirror, tmp_path):
     url, proj = mirror
     root = tmp_path / "data"
-    ds = PTBXL(root, sampling_rate=100, task="all", drop_unlabelled=False, download=True, mirror=url)
+    ds = PTBXL(
+        root, sampling_rate=100, task="all", drop_unlabelled=False, download=True, mirror=url
+    )
     assert (root / "ptbxl_database.csv").read_bytes() == (proj / "ptbxl_database.csv").read_bytes()
     assert (root / "records100" / "00000" / "00001_lr.hea").is_file()
     assert not (root / "records500").exists()  # only the chosen rate
@@ -62,10 +71,14 @@ def test_physionet_fetch_refuses_bad_or_unlisted(mirror, tmp_path):
     url, proj = mirror
     root = tmp_path / "data"
     with pytest.raises(DownloadError, match="not listed"):
-        physionet_fetch("ptb-xl", "1.0.3", root, ["records100/00000/99999_lr.hea"], base_url=url, progress=False)
+        physionet_fetch(
+            "ptb-xl", "1.0.3", root, ["records100/00000/99999_lr.hea"], base_url=url, progress=False
+        )
     (proj / "scp_statements.csv").write_text("tampered\n")
     with pytest.raises(DownloadError, match="SHA-256 mismatch"):
-        physionet_fetch("ptb-xl", "1.0.3", root, ["scp_statements.csv"], base_url=url, progress=False)
+        physionet_fetch(
+            "ptb-xl", "1.0.3", root, ["scp_statements.csv"], base_url=url, progress=False
+        )
     assert not (root / "scp_statements.csv").exists()
 
 
@@ -77,8 +90,14 @@ def test_ptbxl_offline_error_names_url(tmp_path):
 
 def test_bnci_download_records_checksums(tmp_path):
     remote = tmp_path / "remote"
-    write_bciiv2a_session(tmp_path / "unused", "A01T", np.array([1, 2, 3, 4]), trials_per_run=4,
-                          write_gdf_file=False, bnci_folder=remote)
+    write_bciiv2a_session(
+        tmp_path / "unused",
+        "A01T",
+        np.array([1, 2, 3, 4]),
+        trials_per_run=4,
+        write_gdf_file=False,
+        bnci_folder=remote,
+    )
     url = remote.as_uri()
     root = tmp_path / "bci"
     with pytest.warns(UserWarning, match="unverified"):

@@ -19,8 +19,9 @@ needs_shared = pytest.mark.skipif(not EEGMMI.is_dir(), reason=f"shared data not 
 
 
 def test_channel_names_and_classes():
-    assert [eegmmidb_channel_name(n) for n in ["Fc5.", "Fcz.", "Fp1.", "Fpz.", "Afz.", "Iz..", "T10."]] == \
-        ["FC5", "FCz", "Fp1", "Fpz", "AFz", "Iz", "T10"]
+    assert [
+        eegmmidb_channel_name(n) for n in ["Fc5.", "Fcz.", "Fp1.", "Fpz.", "Afz.", "Iz..", "T10."]
+    ] == ["FC5", "FCz", "Fp1", "Fpz", "AFz", "Iz", "T10"]
 
 
 @needs_shared
@@ -29,14 +30,21 @@ def test_run_dependent_labels():
     im = EEGMMIDB(EEGMMI, subjects=[1], runs=[4], include_rest=True)
     assert ex.classes == ["left_fist", "right_fist"]
     assert im.classes == ["left_fist", "right_fist", "rest"]
-    assert EEGMMIDB(EEGMMI, subjects=[1], runs=[4, 6]).classes == ["left_fist", "right_fist", "both_fists", "both_feet"]
+    assert EEGMMIDB(EEGMMI, subjects=[1], runs=[4, 6]).classes == [
+        "left_fist",
+        "right_fist",
+        "both_fists",
+        "both_feet",
+    ]
     ref = im.records()[0]
     assert ref["record"] == "S001R04" and ref["kind"] == "imagined" and ref["run"] == 4
     rec = im.load(ref)
     assert rec.data.shape == (64, 20000) and rec.sfreq == 160
-    assert rec.ch_names[:3] == ["FC5", "FC3", "FC1"] and "Cz" in rec.ch_names and "Fpz" in rec.ch_names
+    assert (
+        rec.ch_names[:3] == ["FC5", "FC3", "FC1"] and "Cz" in rec.ch_names and "Fpz" in rec.ch_names
+    )
     desc = list(rec.annotations.description)
-    # R04: T0 rest 15, T1 left fist 8, T2 right fist 7 (the README's counts are for the pair of runs)
+    # R04: T0 rest 15, T1 left fist 8, T2 right fist 7 (the README counts the pair of runs)
     counts = {c: desc.count(c) for c in set(desc)}
     assert set(counts) == {"rest", "left_fist", "right_fist"} and sum(counts.values()) == 30
     assert desc[1] == "right_fist"  # second event of R04 is T2
@@ -78,7 +86,9 @@ def test_download_verified_with_mne_checksums(tmp_path):
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mirror))
     handler.log_message = lambda *a: None
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    ).start()
     try:
         base = f"http://127.0.0.1:{httpd.server_address[1]}/"
         root = tmp_path / "data"

@@ -54,11 +54,11 @@ def test_load_preprocessing_montage_polarity(one_file):
     mid = slice(int(15 * 200), int(45 * 200))  # away from filter edge effects
     for k, (a, b) in enumerate(MONTAGES["tcp22"]):
         expected = tuh_signal(a, t) - tuh_signal(b, t)
-        got = rec.data[k, n:2 * n]
+        got = rec.data[k, n : 2 * n]
         err = np.abs(got[mid] - expected[mid]).max() / np.abs(expected[mid]).max()
         assert err < 0.03, (k, a, b, err)
     # tiled: the three copies are identical
-    np.testing.assert_array_equal(rec.data[:, :n], rec.data[:, n:2 * n])
+    np.testing.assert_array_equal(rec.data[:, :n], rec.data[:, n : 2 * n])
 
 
 def test_windows_centred_on_events_and_edges(one_file):
@@ -80,11 +80,11 @@ def test_windows_centred_on_events_and_edges(one_file):
     # event at 20-21 s: window 18-23 s of the original = samples 3600..4600 of the middle copy
     assert rows[1]["start"] == n + 3600
     # event at 0.5 s: window starts 1.5 s before the recording -> wraps to its end
-    x = rec.data[:, rows[0]["start"]: rows[0]["start"] + 1000]
-    np.testing.assert_array_equal(x[:, :300], rec.data[:, n - 300: n])
+    x = rec.data[:, rows[0]["start"] : rows[0]["start"] + 1000]
+    np.testing.assert_array_equal(x[:, :300], rec.data[:, n - 300 : n])
     _, rows_pad, sk_pad = out["pad"]
     assert sk_pad == 0 and len(rows_pad) == 4
-    x = out["pad"][0].data[:, rows_pad[0]["start"]: rows_pad[0]["start"] + 300]
+    x = out["pad"][0].data[:, rows_pad[0]["start"] : rows_pad[0]["start"] + 300]
     assert np.all(x == 0)
     _, rows_drop, sk_drop = out["drop"]
     assert sk_drop == 2 and [r["onset"] for r in rows_drop] == pytest.approx([20.0, 30.0])
@@ -109,7 +109,9 @@ def test_splits_by_subject_seeded(tmp_path):
     assert not (val & train) and not (test & (val | train))
     other = {r["subject"] for r in TUEV(tmp_path, seed=1).records() if r["split"] == "val"}
     assert len(other) == 2
-    assert [r for r in TUEV(tmp_path, splits=["eval"]).records()] == [r for r in a if r["split"] == "test"]
+    assert [r for r in TUEV(tmp_path, splits=["eval"]).records()] == [
+        r for r in a if r["split"] == "test"
+    ]
 
 
 def test_rec_errors_name_file_and_row(one_file, tmp_path):
@@ -121,7 +123,9 @@ def test_rec_errors_name_file_and_row(one_file, tmp_path):
     rec_path.write_text(good + "3,70.0,71.0,2\n")
     ds = TUEV(one_file)
     ref = next(r for r in ds.records() if r["official_split"] == "train")
-    with pytest.raises(InvalidFileError, match=r"\.rec: row 5: event 70-71 s ends after the recording \(60 s"):
+    with pytest.raises(
+        InvalidFileError, match=r"\.rec: row 5: event 70-71 s ends after the recording \(60 s"
+    ):
         ds.load(ref)
     rec_path.write_text(good + "25,1.0,2.0,2\n")
     with pytest.raises(InvalidFileError, match="row 5: channel 25"):
@@ -154,6 +158,11 @@ def test_window_cache_runs_the_dataset_steps(one_file, tmp_path):
     assert cache.X.shape == (4, 22, 1000) and cache.sfreq == 200.0
     assert cache.ch_names == bipolar_names("tcp22")
     for x, row in zip(cache.X, rows):
-        np.testing.assert_array_equal(x, rec.data[:, row["start"]:row["start"] + 1000])
+        np.testing.assert_array_equal(x, rec.data[:, row["start"] : row["start"] + 1000])
     assert [s["step"] for s in cache.params["preprocessing"]] == [
-        "FIRBandpass", "FIRNotch", "FFTResample", "BipolarMontage", "ExtendEdges"]
+        "FIRBandpass",
+        "FIRNotch",
+        "FFTResample",
+        "BipolarMontage",
+        "ExtendEdges",
+    ]

@@ -42,7 +42,11 @@ def test_folder_and_fixed_windows(tmp_path):
     assert [r["record"] for r in recs] == ["100", "patient001/s0010_re"]
     assert recs[1]["subject"] == "patient001"
     rec = ds.load(recs[1])
-    assert rec.ch_names[:6] == ["I", "II", "III", "aVR", "aVL", "aVF"] and rec.ch_names[-3:] == ["vx", "vy", "vz"]
+    assert rec.ch_names[:6] == ["I", "II", "III", "aVR", "aVL", "aVF"] and rec.ch_names[-3:] == [
+        "vx",
+        "vy",
+        "vz",
+    ]
     assert rec.n_chans == 15 and rec.sfreq == 1000
     assert np.abs(rec.data[0] + rec.data[2] - rec.data[1]).max() < 0.01  # Einthoven to quantisation
     rows, skipped = ds.default_windows()(rec, recs[1])

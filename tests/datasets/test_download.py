@@ -74,7 +74,9 @@ def server():
     _Handler.truncate_next = 0
     _Handler.requests = []
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -175,7 +177,9 @@ def test_remote_file_rejects_traversal():
         RemoteFile("http://x/y", "/abs.txt")
 
 
-def _tar_with(tmp_path: Path, name: str, data: bytes = b"x", kind=tarfile.REGTYPE, linkname="") -> Path:
+def _tar_with(
+    tmp_path: Path, name: str, data: bytes = b"x", kind=tarfile.REGTYPE, linkname=""
+) -> Path:
     path = tmp_path / "a.tar.gz"
     with tarfile.open(path, "w:gz") as tf:
         ok = tarfile.TarInfo("good/file.txt")
@@ -193,7 +197,10 @@ def test_extract_tar_and_zip(tmp_path):
     tar = _tar_with(tmp_path, "good/sub/b.txt", b"bb")
     out = tmp_path / "out"
     files = extract_archive(tar, out)
-    assert sorted(p.relative_to(out).as_posix() for p in files) == ["good/file.txt", "good/sub/b.txt"]
+    assert sorted(p.relative_to(out).as_posix() for p in files) == [
+        "good/file.txt",
+        "good/sub/b.txt",
+    ]
     zpath = tmp_path / "a.zip"
     with zipfile.ZipFile(zpath, "w") as zf:
         zf.writestr("d/x.txt", "xx")

@@ -5,22 +5,32 @@ import pytest
 from scipy.signal import welch
 
 from biosig.datasets.synthetic import (
-    ECG_LEADS, MI_CHANNELS, SyntheticECG, SyntheticMI, simulate_ecg12, simulate_ecg_record,
+    ECG_LEADS,
+    MI_CHANNELS,
+    SyntheticECG,
+    SyntheticMI,
+    simulate_ecg12,
+    simulate_ecg_record,
     simulate_mi_session,
 )
 
 
 def _band_power(rec, onset, ch, band=(8, 30)):
     s = int((onset + 0.8) * rec.sfreq)
-    seg = rec.data[rec.ch_names.index(ch), s: s + int(3 * rec.sfreq)]
+    seg = rec.data[rec.ch_names.index(ch), s : s + int(3 * rec.sfreq)]
     f, p = welch(seg, fs=rec.sfreq, nperseg=int(rec.sfreq))
     return p[(f >= band[0]) & (f <= band[1])].mean()
 
 
 @pytest.fixture(scope="module")
 def session():
-    return simulate_mi_session(subject=1, session="T", n_trials_per_class=12,
-                               classes=("left_hand", "right_hand", "feet", "tongue"), seed=3)
+    return simulate_mi_session(
+        subject=1,
+        session="T",
+        n_trials_per_class=12,
+        classes=("left_hand", "right_hand", "feet", "tongue"),
+        seed=3,
+    )
 
 
 def test_layout(session):
@@ -33,10 +43,13 @@ def test_layout(session):
     assert 5 < session.data[:22].std() < 60  # µV scale of scalp EEG
 
 
-@pytest.mark.parametrize("cls,lower,higher", [
-    ("right_hand", "C3", "C4"),   # right-hand imagery: ERD over the left hemisphere
-    ("left_hand", "C4", "C3"),    # left-hand imagery: ERD over the right hemisphere
-])
+@pytest.mark.parametrize(
+    "cls,lower,higher",
+    [
+        ("right_hand", "C3", "C4"),  # right-hand imagery: ERD over the left hemisphere
+        ("left_hand", "C4", "C3"),  # left-hand imagery: ERD over the right hemisphere
+    ],
+)
 def test_contralateral_erd(session, cls, lower, higher):
     ann = session.annotations
     onsets = {c: ann.onset[ann.description == c] for c in ("left_hand", "right_hand")}
@@ -54,7 +67,9 @@ def test_contralateral_erd(session, cls, lower, higher):
 def test_feet_erd_at_vertex(session):
     ann = session.annotations
     feet = np.mean([_band_power(session, o, "Cz") for o in ann.onset[ann.description == "feet"]])
-    hand = np.mean([_band_power(session, o, "Cz") for o in ann.onset[ann.description == "left_hand"]])
+    hand = np.mean(
+        [_band_power(session, o, "Cz") for o in ann.onset[ann.description == "left_hand"]]
+    )
     assert feet < 0.75 * hand
 
 
@@ -80,10 +95,10 @@ def test_ecg_morphology_normal():
     rec = simulate_ecg_record(("NORM",), duration=10, sfreq=500, noise=False, seed=0)
     d = dict(zip(rec.ch_names, rec.data))
     assert d["II"].max() > 0.8 and d["aVR"].min() < -0.5  # upright II, inverted aVR
-    assert -d["V1"].min() > d["V1"].max()                  # V1 dominated by the S wave
-    assert d["V6"].max() > -d["V6"].min()                  # V6 dominated by the R wave
+    assert -d["V1"].min() > d["V1"].max()  # V1 dominated by the S wave
+    assert d["V6"].max() > -d["V6"].min()  # V6 dominated by the R wave
     n_beats = len(rec.annotations)
-    assert 8 <= n_beats <= 17                              # 55-95 bpm over 10 s
+    assert 8 <= n_beats <= 17  # 55-95 bpm over 10 s
 
 
 def test_ecg_pathology_changes_signal():
@@ -114,8 +129,12 @@ def test_written_files_give_the_same_windows(tmp_path, fmt):
     mi = SyntheticMI(n_subjects=1, n_trials_per_class=3, sessions=["E", "T"])
     write_recordings([mi.load(r) for r in mi.records()], tmp_path / fmt, fmt)
     names = {str(v): k for k, v in MI_EVENT_CODES.items()} if fmt == "gdf" else None
-    files = RecordingFiles(str(tmp_path / fmt / f"*.{fmt}"), classes=mi.classes,
-                           subject_pattern=r"_s(\d+)", event_names=names)
+    files = RecordingFiles(
+        str(tmp_path / fmt / f"*.{fmt}"),
+        classes=mi.classes,
+        subject_pattern=r"_s(\d+)",
+        event_names=names,
+    )
     got = get_cache(files, [PickChannels(types=["eeg"])], root=tmp_path / "cache")
     ref = get_cache(mi, [PickChannels(types=["eeg"])], root=tmp_path / "cache")
     assert got.X.shape == ref.X.shape == (12, 22, 1000)

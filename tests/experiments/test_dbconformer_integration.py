@@ -27,8 +27,16 @@ def _window_meta(n_subjects=3, per_session=10):
     for s in range(1, n_subjects + 1):
         for sess in ("T", "E"):
             for k in range(per_session):
-                rows.append({"record": f"s{s}{sess}", "subject": s, "session": sess,
-                             "window": k, "label": k % 2, "trial": k})  # per-session 'trial'
+                rows.append(
+                    {
+                        "record": f"s{s}{sess}",
+                        "subject": s,
+                        "session": sess,
+                        "window": k,
+                        "label": k % 2,
+                        "trial": k,
+                    }
+                )  # per-session 'trial'
     return pd.DataFrame(rows)
 
 
@@ -38,9 +46,15 @@ def test_with_trial_index_is_chronological_within_subject():
     assert "trial_in_session" in meta.columns
 
 
-@pytest.mark.parametrize("protocol,kw,n_train,n_test", [
-    ("co", {}, 8, 2), ("cv", {"fold": 4}, 8, 2), ("loso", {}, 40, 20), ("competition", {}, 10, 10),
-])
+@pytest.mark.parametrize(
+    "protocol,kw,n_train,n_test",
+    [
+        ("co", {}, 8, 2),
+        ("cv", {"fold": 4}, 8, 2),
+        ("loso", {}, 40, 20),
+        ("competition", {}, 10, 10),
+    ],
+)
 def test_paper_protocol_split(protocol, kw, n_train, n_test):
     meta = _window_meta()
     if protocol in ("co", "cv"):
@@ -83,8 +97,10 @@ def test_split_whiteners_no_leakage_and_online_order():
     X3 = X.copy()
     X3[20:] += 1.0  # any change of the test subject leaves training untouched in every mode
     for mode in ("online", "offline", "official", "none"):
-        np.testing.assert_array_equal(split_whiteners(X, subjects, splits, mode)["train"],
-                                      split_whiteners(X3, subjects, splits, mode)["train"])
+        np.testing.assert_array_equal(
+            split_whiteners(X, subjects, splits, mode)["train"],
+            split_whiteners(X3, subjects, splits, mode)["train"],
+        )
     with pytest.raises(ConfigError):
         split_whiteners(X, subjects, splits, "future")
 
@@ -92,7 +108,11 @@ def test_split_whiteners_no_leakage_and_online_order():
 def test_split_whiteners_val_subjects():
     subjects = np.repeat([1, 2, 3], 6)
     X = _xs(18)
-    splits = {"train": np.arange(0, 12, 2), "val": np.array([1, 3, 13, 15]), "test": np.arange(16, 18)}
+    splits = {
+        "train": np.arange(0, 12, 2),
+        "val": np.array([1, 3, 13, 15]),
+        "test": np.arange(16, 18),
+    }
     w = split_whiteners(X, subjects, splits)
     np.testing.assert_array_equal(w["val"][0], w["train"][0])  # subject 1 seen in training
     assert not np.allclose(w["val"][2], w["train"][0])  # subject 3: online reference
@@ -101,8 +121,13 @@ def test_split_whiteners_val_subjects():
 @pytest.fixture(scope="module")
 def tiny_dm(tmp_path_factory):
     src = SyntheticMI(n_subjects=2, n_trials_per_class=4, include_eog=False, seed=0)
-    dm = BiosigDataModule(src, protocol=PaperProtocol("loso"), alignment="ea",
-                           cache_dir=str(tmp_path_factory.mktemp("cache")), batch_size=4)
+    dm = BiosigDataModule(
+        src,
+        protocol=PaperProtocol("loso"),
+        alignment="ea",
+        cache_dir=str(tmp_path_factory.mktemp("cache")),
+        batch_size=4,
+    )
     dm.setup()
     return dm
 
@@ -118,8 +143,9 @@ def test_aligned_datamodule_batches(tiny_dm):
     xt, _ = next(iter(dm.test_dataloader()))
     raw = torch.from_numpy(np.asarray(dm.cache.X[dm.splits["test"][:4]]))
     assert not torch.allclose(xt, raw)
-    dm_none = BiosigDataModule(dm.source, protocol=dm.protocol, cache_dir=dm.cache_dir,
-                                alignment=None)
+    dm_none = BiosigDataModule(
+        dm.source, protocol=dm.protocol, cache_dir=dm.cache_dir, alignment=None
+    )
     xr, _ = next(iter(dm_none.test_dataloader()))
     torch.testing.assert_close(xr[:4], raw)
     with pytest.raises(ConfigError):
@@ -153,10 +179,15 @@ def _import(path):
     return getattr(importlib.import_module(mod), cls)
 
 
-@pytest.mark.parametrize("name,protocol,lr,epochs", [
-    ("dbconformer_co.yaml", "co", 1e-4, 200), ("dbconformer_cv.yaml", "cv", 1e-3, 100),
-    ("dbconformer_loso.yaml", "loso", 1e-3, 100), ("dbconformer_competition.yaml", "competition", 1e-3, 100),
-])
+@pytest.mark.parametrize(
+    "name,protocol,lr,epochs",
+    [
+        ("dbconformer_co.yaml", "co", 1e-4, 200),
+        ("dbconformer_cv.yaml", "cv", 1e-3, 100),
+        ("dbconformer_loso.yaml", "loso", 1e-3, 100),
+        ("dbconformer_competition.yaml", "competition", 1e-3, 100),
+    ],
+)
 def test_bciiv2a_recipes_hold_paper_settings(name, protocol, lr, epochs):
     from biosig.models import count_parameters, create_model
 
@@ -176,8 +207,14 @@ def test_bciiv2a_recipes_hold_paper_settings(name, protocol, lr, epochs):
     assert exp["seeds"] == [1, 2, 3, 4, 5]
     assert [m["name"] for m in exp["models"]] == ["DBConformer", "EEGConformer", "EEGNet"]
     n_classes = len(src["init_args"]["classes"])
-    net = create_model("dbconformer", n_chans=22, n_times=1001, sfreq=250.0, n_outputs=n_classes,
-                       **m["model_kwargs"])
+    net = create_model(
+        "dbconformer",
+        n_chans=22,
+        n_times=1001,
+        sfreq=250.0,
+        n_outputs=n_classes,
+        **m["model_kwargs"],
+    )
     if n_classes == 2:
         assert count_parameters(net) == 93_747
 
@@ -190,11 +227,17 @@ def test_cli_fit_on_builtin_data(tmp_path):
     cfg["data"]["source"]["init_args"]["n_trials_per_class"] = 4
     cfg["data"]["cache_dir"] = str(tmp_path / "cache")
     cfg["model"]["init_args"]["model_kwargs"] = {"depth": 1}
-    cfg["trainer"].update(max_epochs=1, enable_checkpointing=False, enable_progress_bar=False,
-                          default_root_dir=str(tmp_path / "out"))
+    cfg["trainer"].update(
+        max_epochs=1,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=str(tmp_path / "out"),
+    )
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
     cli = lightning_cli(["fit", "--config", str(path)])
     assert cli.model.net.__class__.__name__ == "DBConformer"
     assert cli.model.net.n_chans == 22 and cli.model.net.n_patches == 8
-    assert "train_loss" in cli.trainer.callback_metrics and "val_acc" in cli.trainer.callback_metrics
+    assert (
+        "train_loss" in cli.trainer.callback_metrics and "val_acc" in cli.trainer.callback_metrics
+    )

@@ -26,7 +26,9 @@ def test_summarize_is_mean_over_subjects_then_seeds():
     for seed, accs in {1: [0.6, 0.8], 2: [0.7, 1.0]}.items():
         for subject, acc in zip([1, 2], accs):
             for fold in range(2):  # folds averaged per subject
-                rows.append({"model": "m", "seed": seed, "subject": subject, "fold": fold, "acc": acc})
+                rows.append(
+                    {"model": "m", "seed": seed, "subject": subject, "fold": fold, "acc": acc}
+                )
     s = summarize(pd.DataFrame(rows)).set_index("subject")
     assert s.loc["mean", "mean"] == pytest.approx(77.5)  # seed means 70 and 85
     assert s.loc["mean", "std"] == pytest.approx(7.5)  # numpy std (ddof 0) over seed means
@@ -40,9 +42,29 @@ def test_summarize_is_mean_over_subjects_then_seeds():
 def test_bciiv2a_script_synthetic(tmp_path, capsys):
     mod = _script("recipes/bciiv2a/dbconformer.py")
     out = tmp_path / "res"
-    mod.main(["--n-subjects", "2", "--n-trials-per-class", "5", "--epochs", "1", "--protocol", "loso",
-              "--models", "dbconformer", "eegnet", "--subjects", "1", "--depth", "1",
-              "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
+    mod.main(
+        [
+            "--n-subjects",
+            "2",
+            "--n-trials-per-class",
+            "5",
+            "--epochs",
+            "1",
+            "--protocol",
+            "loso",
+            "--models",
+            "dbconformer",
+            "eegnet",
+            "--subjects",
+            "1",
+            "--depth",
+            "1",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--out",
+            str(out),
+        ]
+    )
     text = capsys.readouterr().out
     assert "DBConformer" in text and "EEGNet" in text and "± " in text and "[2/2]" in text
     res = pd.read_csv(out / "loso" / "results.csv")
@@ -53,8 +75,24 @@ def test_bciiv2a_script_synthetic(tmp_path, capsys):
 
 def test_eegmmidb_script_synthetic(tmp_path, capsys):
     mod = _script("recipes/eegmmidb/dbconformer.py")
-    mod.main(["--n-subjects", "1", "--n-trials-per-class", "6", "--epochs", "1", "--protocol", "cv",
-              "--models", "dbconformer", "--depth", "1", "--cache-dir", str(tmp_path / "cache")])
+    mod.main(
+        [
+            "--n-subjects",
+            "1",
+            "--n-trials-per-class",
+            "6",
+            "--epochs",
+            "1",
+            "--protocol",
+            "cv",
+            "--models",
+            "dbconformer",
+            "--depth",
+            "1",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
     text = capsys.readouterr().out
     assert "ch x 656 samples @ 160 Hz" in text and "CV" in text
 
@@ -68,8 +106,22 @@ def test_tuev_script_synthetic(tmp_path, capsys):
     assert cache.X.shape == (36, 22, 1000) and cache.classes[0] == "spsw"
     assert set(cache.meta.loc[cache.meta.subject == 3, "split"]) == {"test"}
     mod = _script("recipes/tuev/dbconformer.py")
-    mod.main(["--n-subjects", "3", "--n-per-class", "2", "--epochs", "1", "--models", "dbconformer",
-              "--depth", "1", "--cache-dir", str(tmp_path / "cache")])
+    mod.main(
+        [
+            "--n-subjects",
+            "3",
+            "--n-per-class",
+            "2",
+            "--epochs",
+            "1",
+            "--models",
+            "dbconformer",
+            "--depth",
+            "1",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
     text = capsys.readouterr().out
     assert "bal_acc" in text and "kappa" in text and "HOLDOUT" in text
 
@@ -82,8 +134,29 @@ def test_eegmmidb_script_on_real_s001r04(tmp_path, capsys):
     if not (data / "S001R04.edf").is_file():
         pytest.skip(f"{data}/S001R04.edf not available (set BIOSIG_SHARED_DATA)")
     mod = _script("recipes/eegmmidb/dbconformer.py")
-    mod.main(["--data", "eegmmidb", "--path", str(data), "--participants", "1", "--runs", "4",
-              "--protocol", "co", "--epochs", "1", "--seeds", "1", "--models", "dbconformer",
-              "--depth", "1", "--cache-dir", str(tmp_path / "cache")])
+    mod.main(
+        [
+            "--data",
+            "eegmmidb",
+            "--path",
+            str(data),
+            "--participants",
+            "1",
+            "--runs",
+            "4",
+            "--protocol",
+            "co",
+            "--epochs",
+            "1",
+            "--seeds",
+            "1",
+            "--models",
+            "dbconformer",
+            "--depth",
+            "1",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
     text = capsys.readouterr().out
     assert "15 trials" in text and "64 ch x 656 samples @ 160 Hz" in text

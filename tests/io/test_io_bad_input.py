@@ -91,8 +91,9 @@ def test_truncated_at_several_offsets(tmp_path, kind):
     # 4 channels (3 EEG + ECG), EDF+ adds its annotation signal; 256 bytes each + fixed part
     header = 256 * (1 + 5) if kind == "edf" else 256 * (1 + 4)
     reader = READERS[src.suffix]
-    for cut in sorted({1, 8, 100, 255, 256, 300, header - 1, header, header + 1, size // 2,
-                       size - 40, size - 1}):
+    for cut in sorted(
+        {1, 8, 100, 255, 256, 300, header - 1, header, header + 1, size // 2, size - 40, size - 1}
+    ):
         # cuts inside the GDF event table (the last 40 bytes) are errors too
         dst = truncate(src, tmp_path / f"cut{cut}{src.suffix}", cut)
         with pytest.raises(InvalidFileError) as info:
@@ -120,8 +121,9 @@ def test_truncated_wfdb_files(tmp_path, which):
 
 
 @pytest.mark.shared_data
-@pytest.mark.parametrize("rel", ["eeg_edf/mne-testing-data/subsecond_starttime.edf",
-                                 "gdf/mne-testing-data/test_1ch.gdf"])
+@pytest.mark.parametrize(
+    "rel", ["eeg_edf/mne-testing-data/subsecond_starttime.edf", "gdf/mne-testing-data/test_1ch.gdf"]
+)
 def test_truncated_real_files(tmp_path, rel):
     src = SHARED / rel
     if not src.exists():
@@ -186,7 +188,7 @@ def test_gdf_event_table_claims_more_events(tmp_path):
     b = bytearray(src.read_bytes())
     table = len(b) - (8 + 2 * 12)  # mode 3 table with two events
     assert b[table] == 3
-    b[table + 1: table + 4] = (50).to_bytes(3, "little")
+    b[table + 1 : table + 4] = (50).to_bytes(3, "little")
     (tmp_path / "ev.gdf").write_bytes(b)
     with pytest.raises(InvalidFileError, match="claims 50 events"):
         read_gdf(tmp_path / "ev.gdf")
@@ -257,8 +259,11 @@ def _check_outcome(read, target: Path, record_dir: Path) -> None:
 _mutation = st.tuples(
     st.sampled_from(["truncate", "flip", "flip_header"]),
     st.floats(0.0, 1.0, exclude_max=True),
-    st.lists(st.tuples(st.floats(0.0, 1.0, exclude_max=True), st.integers(0, 255)),
-             min_size=1, max_size=6),
+    st.lists(
+        st.tuples(st.floats(0.0, 1.0, exclude_max=True), st.integers(0, 255)),
+        min_size=1,
+        max_size=6,
+    ),
 )
 
 
@@ -306,8 +311,10 @@ def test_mutated_real_files_only_raise_invalid_file_error(case, which, mutation)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(kind=st.sampled_from(["edf", "gdf1", "gdf2", "wfdb.hea", "wfdb.dat", "wfdb.atr"]),
-       mutation=_mutation)
+@given(
+    kind=st.sampled_from(["edf", "gdf1", "gdf2", "wfdb.hea", "wfdb.dat", "wfdb.atr"]),
+    mutation=_mutation,
+)
 def test_mutated_written_files_only_raise_invalid_file_error(kind, mutation):
     """Same property on files written by biosig's own writers (runs without shared data)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -330,13 +337,18 @@ def test_edf_with_an_empty_digital_range_is_refused(tmp_path):
 
     from biosig.io import Recording, read_edf, write_edf
 
-    rec = Recording(np.random.default_rng(0).standard_normal((2, 500)).astype("float32") * 10, 250.0,
-                    ["C3", "C4"], ["eeg"] * 2, ["uV"] * 2)
+    rec = Recording(
+        np.random.default_rng(0).standard_normal((2, 500)).astype("float32") * 10,
+        250.0,
+        ["C3", "C4"],
+        ["eeg"] * 2,
+        ["uV"] * 2,
+    )
     path = write_edf(tmp_path / "x.edf", rec)
     raw = bytearray(path.read_bytes())
     ns = int(raw[252:256].decode())
-    dmin = raw[256 + 120 * ns: 256 + 120 * ns + 8]
-    raw[256 + 128 * ns: 256 + 128 * ns + 8] = dmin  # signal 0: digital max := digital min
+    dmin = raw[256 + 120 * ns : 256 + 120 * ns + 8]
+    raw[256 + 128 * ns : 256 + 128 * ns + 8] = dmin  # signal 0: digital max := digital min
     path.write_bytes(bytes(raw))
     with pytest.raises(InvalidFileError, match="digital range"):
         read_edf(path)

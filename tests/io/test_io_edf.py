@@ -22,8 +22,10 @@ def _check_valid(rec: Recording, name: str) -> None:
 
 
 @pytest.mark.shared_data
-@pytest.mark.parametrize("run, counts", [("S001R03", {"T0": 15, "T1": 8, "T2": 7}),
-                                         ("S001R04", {"T0": 15, "T1": 8, "T2": 7})])
+@pytest.mark.parametrize(
+    "run, counts",
+    [("S001R03", {"T0": 15, "T1": 8, "T2": 7}), ("S001R04", {"T0": 15, "T1": 8, "T2": 7})],
+)
 def test_eegmmidb(run, counts):
     rec = read_edf(shared(f"eeg_edf/eegmmidb/{run}.edf"))
     _check_valid(rec, f"{run}.edf")
@@ -65,8 +67,9 @@ def test_nihon_kohden_mixed_types():
     # ECG stored in µV in the file -> mV here: 1000x smaller than MNE's µV
     import mne
 
-    raw = mne.io.read_raw_edf(shared("eeg_edf/mne-testing-data/chtypes_edf.edf"), preload=True,
-                              verbose="error")
+    raw = mne.io.read_raw_edf(
+        shared("eeg_edf/mne-testing-data/chtypes_edf.edf"), preload=True, verbose="error"
+    )
     i = rec.ch_names.index("ECG ECG1")
     np.testing.assert_allclose(rec.data[i], raw.get_data()[i] * 1e3, rtol=1e-5, atol=1e-6)
     assert "Segment: REC START LTM+6 EEG" in set(rec.annotations.description)
@@ -95,16 +98,22 @@ def test_subsecond_start_time():
     assert rec.data.shape == (3, 2560) and rec.sfreq == 512.0
     # the first record starts 0.3945312 s after the header's start time; annotation onsets
     # are relative to the first sample, so that offset is subtracted
-    np.testing.assert_allclose(rec.annotations.onset, [2.3457031 - 0.3945312, 3.8867187 - 0.3945312],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        rec.annotations.onset, [2.3457031 - 0.3945312, 3.8867187 - 0.3945312], atol=1e-6
+    )
     assert list(rec.annotations.description) == ["XLSpike", "Clip Note"]
 
 
 def test_edf_plus_d_gaps_become_nan(tmp_path):
     rng = np.random.default_rng(1)
     data = np.round(rng.normal(0, 50, (2, 4 * 100)), 1)
-    path = write_edf_plus_d(tmp_path / "gap.edf", data, 100, [0, 1, 3.5, 4.5],
-                            texts=[(0.25, "spike"), (3.75, "after gap")])
+    path = write_edf_plus_d(
+        tmp_path / "gap.edf",
+        data,
+        100,
+        [0, 1, 3.5, 4.5],
+        texts=[(0.25, "spike"), (3.75, "after gap")],
+    )
     rec = read_edf(path)
     assert rec.meta["format"] == "EDF+D" and rec.meta["n_gaps"] == 1
     assert rec.data.shape == (2, int(5.5 * 100))
@@ -112,7 +121,9 @@ def test_edf_plus_d_gaps_become_nan(tmp_path):
     np.testing.assert_allclose(rec.data[:, :200], data[:, :200], atol=0.051)
     assert np.isnan(rec.data[:, 200:350]).all()
     np.testing.assert_allclose(rec.data[:, 350:], data[:, 200:], atol=0.051)
-    ann = dict(zip(rec.annotations.description, zip(rec.annotations.onset, rec.annotations.duration)))
+    ann = dict(
+        zip(rec.annotations.description, zip(rec.annotations.onset, rec.annotations.duration))
+    )
     assert ann["BAD_ACQ_SKIP"] == pytest.approx((2.0, 1.5))
     assert ann["after gap"][0] == pytest.approx(3.75)
     assert ann["spike"][0] == pytest.approx(0.25)
@@ -165,9 +176,14 @@ def test_bdf_24bit(tmp_path):
 
 
 @pytest.mark.shared_data
-@pytest.mark.parametrize("rel", ["eeg_edf/eegmmidb/S001R04.edf",
-                                 "eeg_edf/mne-testing-data/subsecond_starttime.edf",
-                                 "eeg_edf/mne-testing-data/chtypes_edf.edf"])
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "eeg_edf/eegmmidb/S001R04.edf",
+        "eeg_edf/mne-testing-data/subsecond_starttime.edf",
+        "eeg_edf/mne-testing-data/chtypes_edf.edf",
+    ],
+)
 def test_tal_parser_agrees_with_mne_on_well_formed_files(rel):
     import mne
 
@@ -185,12 +201,23 @@ def test_mixed_sampling_rates_are_reported(tmp_path):
     import edfio
 
     t = np.arange(1000) / 100
-    eeg = edfio.EdfSignal(np.sin(2 * np.pi * t) * 50, 100, label="Fpz-Cz", physical_dimension="uV",
-                          physical_range=(-100, 100))
-    resp = edfio.EdfSignal(np.arange(10.0) * 10, 1, label="Resp oro-nasal", physical_dimension="%",
-                           physical_range=(0, 100))
+    eeg = edfio.EdfSignal(
+        np.sin(2 * np.pi * t) * 50,
+        100,
+        label="Fpz-Cz",
+        physical_dimension="uV",
+        physical_range=(-100, 100),
+    )
+    resp = edfio.EdfSignal(
+        np.arange(10.0) * 10,
+        1,
+        label="Resp oro-nasal",
+        physical_dimension="%",
+        physical_range=(0, 100),
+    )
     edfio.Edf([eeg, resp], recording=edfio.Recording(startdate=datetime.date(1985, 1, 1))).write(
-        tmp_path / "mixed.edf")
+        tmp_path / "mixed.edf"
+    )
     rec = read_edf(tmp_path / "mixed.edf")
     assert rec.sfreq == 100.0 and rec.data.shape == (2, 1000)
     assert rec.ch_types == ["eeg", "resp"] and rec.units == ["uV", "%"]
@@ -198,8 +225,9 @@ def test_mixed_sampling_rates_are_reported(tmp_path):
     np.testing.assert_allclose(rec.data[0], np.sin(2 * np.pi * t) * 50, atol=0.01)
 
 
-@pytest.mark.parametrize("unit, to_uv", [("uV", 1.0), ("uv", 1.0), ("UV", 1.0), ("mV", 1e3),
-                                         ("V", 1e6), ("nV", 1e-3)])
+@pytest.mark.parametrize(
+    "unit, to_uv", [("uV", 1.0), ("uv", 1.0), ("UV", 1.0), ("mV", 1e3), ("V", 1e6), ("nV", 1e-3)]
+)
 def test_unit_spellings_scale_to_microvolts(tmp_path, unit, to_uv):
     """MNE scales only some spellings; the reader must give µV whatever the file says."""
     import datetime
@@ -209,7 +237,8 @@ def test_unit_spellings_scale_to_microvolts(tmp_path, unit, to_uv):
     x = np.linspace(-50, 50, 200)
     sig = edfio.EdfSignal(x, 100, label="Cz", physical_dimension=unit, physical_range=(-100, 100))
     edfio.Edf([sig], recording=edfio.Recording(startdate=datetime.date(1985, 1, 1))).write(
-        tmp_path / "u.edf")
+        tmp_path / "u.edf"
+    )
     rec = read_edf(tmp_path / "u.edf")
     assert rec.units == ["uV"] and rec.ch_types == ["eeg"]
     np.testing.assert_allclose(rec.data[0], x * to_uv, rtol=1e-4, atol=2e-3 * to_uv)

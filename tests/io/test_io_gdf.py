@@ -28,7 +28,9 @@ def test_real_gdf_2_10():
     # unit code 4274 (mV) in the file: values are already mV; MNE returns volts
     import mne
 
-    raw = mne.io.read_raw_gdf(shared("gdf/mne-testing-data/test_1ch.gdf"), preload=True, verbose="error")
+    raw = mne.io.read_raw_gdf(
+        shared("gdf/mne-testing-data/test_1ch.gdf"), preload=True, verbose="error"
+    )
     np.testing.assert_allclose(rec.data[0], raw.get_data()[0] * 1e3, rtol=1e-6)
     assert 0.01 < rec.data.std() < 5  # an ECG in mV
 
@@ -43,8 +45,13 @@ def _bci_like_recording(n_trials: int = 6, sfreq: float = 250.0):
         onsets += [t, t + 2.0]
         durations += [0.0, 1.25]
         desc += ["768", str(769 + k % 4)]
-    rec = synthetic(n_chans=4, n_times=n_times, sfreq=sfreq, seed=1,
-                    annotations=Annotations.from_lists(onsets, durations, desc))
+    rec = synthetic(
+        n_chans=4,
+        n_times=n_times,
+        sfreq=sfreq,
+        seed=1,
+        annotations=Annotations.from_lists(onsets, durations, desc),
+    )
     return rec, rng
 
 
@@ -65,7 +72,9 @@ def test_gdf_roundtrip(tmp_path, version, dtype):
         assert np.all(err <= 0.5 * step + 1e-6 * np.abs(rec.data).max(1))
     np.testing.assert_allclose(out.annotations.onset, rec.annotations.onset, atol=1e-9)
     # durations are stored in whole samples
-    np.testing.assert_allclose(out.annotations.duration, rec.annotations.duration, atol=0.5 / rec.sfreq)
+    np.testing.assert_allclose(
+        out.annotations.duration, rec.annotations.duration, atol=0.5 / rec.sfreq
+    )
     assert list(out.annotations.description) == list(rec.annotations.description)
     assert out.meta["event_mode"] == 3 and out.meta["n_events"] == 12
 

@@ -9,16 +9,45 @@ import re
 import pytest
 from io_fixtures import SHARED, synthetic
 
-from biosig.io import read_edf, read_gdf, read_recording, read_wfdb, write_edf, write_gdf, write_wfdb
+from biosig.io import (
+    read_edf,
+    read_gdf,
+    read_recording,
+    read_wfdb,
+    write_edf,
+    write_gdf,
+    write_wfdb,
+)
 from biosig.signal.recording import IDENTIFYING_KEYS
 
-ALLOWED_META = {"format", "source", "n_records", "record_duration", "n_nan", "n_inf", "n_gaps",
-                "n_events", "event_mode", "fmt", "samps_per_frame", "upsampled_channels"}
+ALLOWED_META = {
+    "format",
+    "source",
+    "n_records",
+    "record_duration",
+    "n_nan",
+    "n_inf",
+    "n_gaps",
+    "n_events",
+    "event_mode",
+    "fmt",
+    "samps_per_frame",
+    "upsampled_channels",
+}
 
-EDF_FILES = ["eeg_edf/eegmmidb/S001R03.edf", "eeg_edf/mne-testing-data/chtypes_edf.edf",
-             "eeg_edf/mne-testing-data/MB0400FU.EDF", "eeg_edf/mne-testing-data/subsecond_starttime.edf"]
-WFDB_RECORDS = ["ecg_wfdb/ptbdb/s0010_re", "ecg_wfdb/ptb-xl/00001_lr", "ecg_wfdb/cinc2021/E07500",
-                "ecg_wfdb/mitdb/100", "ecg_wfdb/mimicdb/03700181"]
+EDF_FILES = [
+    "eeg_edf/eegmmidb/S001R03.edf",
+    "eeg_edf/mne-testing-data/chtypes_edf.edf",
+    "eeg_edf/mne-testing-data/MB0400FU.EDF",
+    "eeg_edf/mne-testing-data/subsecond_starttime.edf",
+]
+WFDB_RECORDS = [
+    "ecg_wfdb/ptbdb/s0010_re",
+    "ecg_wfdb/ptb-xl/00001_lr",
+    "ecg_wfdb/cinc2021/E07500",
+    "ecg_wfdb/mitdb/100",
+    "ecg_wfdb/mimicdb/03700181",
+]
 
 
 def _assert_clean(meta: dict, secrets: list[str]) -> None:
@@ -34,8 +63,11 @@ def _assert_clean(meta: dict, secrets: list[str]) -> None:
 def _tokens(text: str) -> list[str]:
     """Words of 5+ letters and number-like tokens (ages, dates, ids) of a header field."""
     words = [t.strip(":()") for t in re.split(r"[\s,]+", text)]
-    return [t for t in words if (len(t) >= 5 or (len(t) >= 3 and any(c.isdigit() for c in t)))
-            and t != "Startdate"]
+    return [
+        t
+        for t in words
+        if (len(t) >= 5 or (len(t) >= 3 and any(c.isdigit() for c in t))) and t != "Startdate"
+    ]
 
 
 @pytest.mark.shared_data

@@ -26,8 +26,23 @@ def _no_identifying_meta(rec) -> None:
 def test_ptb_15_leads_dat_and_xyz():
     rec = read_wfdb(shared("ecg_wfdb/ptbdb/s0010_re"))
     # 12 standard leads from .dat + 3 Frank leads from .xyz, all 1000 Hz, 38.4 s
-    assert rec.ch_names == ["i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6",
-                            "vx", "vy", "vz"]
+    assert rec.ch_names == [
+        "i",
+        "ii",
+        "iii",
+        "avr",
+        "avl",
+        "avf",
+        "v1",
+        "v2",
+        "v3",
+        "v4",
+        "v5",
+        "v6",
+        "vx",
+        "vy",
+        "vz",
+    ]
     assert rec.data.shape == (15, 38400) and rec.sfreq == 1000.0
     assert set(rec.ch_types) == {"ecg"} and set(rec.units) == {"mV"}
     assert rec.meta["source"] == "s0010_re.hea" and rec.meta["n_nan"] == 0
@@ -91,7 +106,11 @@ def test_mitdb_100_fmt212_annotations_edited_header():
     assert Counter(ann.description) == {"N": 2239, "A": 33, "V": 1, "(N": 1}
     assert ann.onset[0] == pytest.approx(18 / 360) and np.all(np.diff(ann.onset) >= 0)
     _no_identifying_meta(rec)  # header comment "69 M 1085 1629 x1" / "Aldomet, Inderal"
-    assert read_wfdb_header_labels(shared("ecg_wfdb/mitdb/100")) == {"dx": [], "age": None, "sex": None}
+    assert read_wfdb_header_labels(shared("ecg_wfdb/mitdb/100")) == {
+        "dx": [],
+        "age": None,
+        "sex": None,
+    }
 
 
 @pytest.mark.shared_data
@@ -109,7 +128,9 @@ def test_mimic_invalid_samples_multi_frame():
     # smoothed MCL1 = mean of the 4 samples of each frame
     fast = read_wfdb(path, channels=["MCL1"])
     assert fast.sfreq == 500.0 and fast.data.shape == (1, 300000)
-    np.testing.assert_allclose(fast.data[0].reshape(-1, 4).mean(1), rec.data[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        fast.data[0].reshape(-1, 4).mean(1), rec.data[0], rtol=1e-5, atol=1e-6
+    )
     up = read_wfdb(path, multi_rate="upsample")
     assert up.sfreq == 500.0 and up.data.shape == (3, 300000)
     np.testing.assert_array_equal(up.data[1, ::4], rec.data[1])
@@ -123,7 +144,9 @@ def test_mimic_invalid_samples_multi_frame():
 
 
 def test_wfdb_roundtrip_with_nan_and_annotations(tmp_path):
-    ann = Annotations.from_lists([0.2, 0.4, 1.0, 2.0], [0, 0, 0, 0], ["N", "V", "(AFIB", "left_hand"])
+    ann = Annotations.from_lists(
+        [0.2, 0.4, 1.0, 2.0], [0, 0, 0, 0], ["N", "V", "(AFIB", "left_hand"]
+    )
     rec = synthetic(n_chans=3, n_times=1000, sfreq=250.0, annotations=ann)
     rec.data[2, 100:105] = np.nan
     hea = write_wfdb(tmp_path, "sim1", rec)
@@ -141,7 +164,9 @@ def test_wfdb_roundtrip_with_nan_and_annotations(tmp_path):
 
 
 def test_wfdb_writer_fmt212(tmp_path):
-    rec = synthetic(n_chans=2, n_times=720, sfreq=360.0, with_ecg=True, annotations=Annotations.empty())
+    rec = synthetic(
+        n_chans=2, n_times=720, sfreq=360.0, with_ecg=True, annotations=Annotations.empty()
+    )
     write_wfdb(tmp_path, "r212", rec, fmt="212")
     out = read_wfdb(tmp_path / "r212.hea")
     assert out.meta["fmt"] == ["212", "212"]
@@ -182,8 +207,10 @@ def test_scan_header_agrees_with_the_wfdb_parse(tmp_path):
     from biosig.io import read_wfdb_header_labels, scan_wfdb_header
 
     hea = tmp_path / "E1.hea"
-    hea.write_text("E1 2 500 1000\nE1.mat 16+24 1000/mV 16 0 -5 0 0 I\nE1.mat 16+24 1000/mV 16 0 3 0 0 "
-                   "aVR\n# Age: 63\n# Sex: Female\n# Dx: 426783006,164889003\n# Rx: Unknown\n")
+    hea.write_text(
+        "E1 2 500 1000\nE1.mat 16+24 1000/mV 16 0 -5 0 0 I\nE1.mat 16+24 1000/mV 16 0 3 0 0 "
+        "aVR\n# Age: 63\n# Sex: Female\n# Dx: 426783006,164889003\n# Rx: Unknown\n"
+    )
     scan = scan_wfdb_header(hea)
     assert scan["fs"] == 500.0 and scan["n_samples"] == 1000 and scan["files"] == ["E1.mat"]
     assert scan["sig_names"] == ["I", "aVR"]

@@ -7,12 +7,22 @@ import pytest
 from io_fixtures import synthetic
 
 from biosig.errors import BiosigError, InvalidFileError
-from biosig.io import Annotations, Recording, read_edf, read_recording, write_edf, write_gdf, write_wfdb
+from biosig.io import (
+    Annotations,
+    Recording,
+    read_edf,
+    read_recording,
+    write_edf,
+    write_gdf,
+    write_wfdb,
+)
 from biosig.io.edf import parse_edf_header
 from biosig.io.write import _physical_range
 
 
-def _quantisation_ok(out: np.ndarray, ref: np.ndarray, levels: int = 65535, slack: float = 1.0) -> bool:
+def _quantisation_ok(
+    out: np.ndarray, ref: np.ndarray, levels: int = 65535, slack: float = 1.0
+) -> bool:
     step = (ref.max(1) - ref.min(1)) / levels
     err = np.abs(out.astype(np.float64) - ref).max(1)
     # EDF's 8-character physical range widens the range slightly; allow one step
@@ -75,8 +85,11 @@ def test_writers_reject_nan_inf_and_empty(tmp_path):
     rec = synthetic()
     bad = rec.copy()
     bad.data[1, 3] = np.inf
-    for write in (lambda p: write_edf(p / "a.edf", bad), lambda p: write_gdf(p / "a.gdf", bad),
-                  lambda p: write_wfdb(p, "a", bad)):
+    for write in (
+        lambda p: write_edf(p / "a.edf", bad),
+        lambda p: write_gdf(p / "a.gdf", bad),
+        lambda p: write_wfdb(p, "a", bad),
+    ):
         with pytest.raises(InvalidFileError, match="inf"):
             write(tmp_path)
     nan = rec.copy()
@@ -94,8 +107,9 @@ def test_writers_reject_nan_inf_and_empty(tmp_path):
 
 def test_simulator_recordings_through_every_format(tmp_path):
     sim = pytest.importorskip("biosig.datasets.synthetic")
-    mi = sim.simulate_mi_session(1, "T", n_trials_per_class=1,
-                                 classes=("left_hand", "right_hand", "feet", "tongue"))
+    mi = sim.simulate_mi_session(
+        1, "T", n_trials_per_class=1, classes=("left_hand", "right_hand", "feet", "tongue")
+    )
     ecg = sim.simulate_ecg_record(duration=2.0)
     for fmt in ("edf", "gdf", "wfdb"):
         for rec in (mi, ecg):
@@ -106,7 +120,9 @@ def test_simulator_recordings_through_every_format(tmp_path):
             assert out.data.shape == rec.data.shape and out.sfreq == rec.sfreq
             assert _quantisation_ok(out.data, rec.data, slack=1.5), fmt
             assert len(out.annotations) == len(rec.annotations)
-            np.testing.assert_allclose(out.annotations.onset, rec.annotations.onset, atol=0.5 / rec.sfreq)
+            np.testing.assert_allclose(
+                out.annotations.onset, rec.annotations.onset, atol=0.5 / rec.sfreq
+            )
     # GDF stores the BCI IV 2a cue codes
     gdf = read_recording(tmp_path / "gdf" / f"{mi.meta['source']}.gdf")
     assert {"769", "770", "771", "772"} <= set(gdf.annotations.description)
@@ -115,7 +131,10 @@ def test_simulator_recordings_through_every_format(tmp_path):
 def test_names_that_do_not_fit_are_refused_not_truncated(tmp_path):
     rec = synthetic(n_chans=2, annotations=Annotations.empty())
     long = rec.copy(ch_names=["EEG Fp1-REF-very-long", "C4"])
-    for write in (lambda: write_edf(tmp_path / "l.edf", long), lambda: write_gdf(tmp_path / "l.gdf", long)):
+    for write in (
+        lambda: write_edf(tmp_path / "l.edf", long),
+        lambda: write_gdf(tmp_path / "l.gdf", long),
+    ):
         with pytest.raises(InvalidFileError, match="at most 16"):
             write()
     uml = rec.copy(ch_names=["Fp1", "C\u00f64"])

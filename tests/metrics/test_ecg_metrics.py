@@ -39,7 +39,9 @@ def test_dtw_matches_loop():
         n, m = rng.integers(1, 25, 2)
         a, b = rng.normal(size=n), rng.normal(size=m)
         assert dtw_distance(a, b) == pytest.approx(_dtw_loop(a, b), abs=1e-10)
-        assert dtw_distance(a, b, metric="sqeuclidean") == pytest.approx(_dtw_loop(a, b, sq=True), abs=1e-10)
+        assert dtw_distance(a, b, metric="sqeuclidean") == pytest.approx(
+            _dtw_loop(a, b, sq=True), abs=1e-10
+        )
     a, b = rng.normal(size=(2, 3, 40)), rng.normal(size=(2, 3, 40))
     out = dtw_distance(a, b)
     assert out.shape == (2, 3)
@@ -66,8 +68,9 @@ def test_cross_correlation_matches_direct_and_finds_delay():
     lags, r = cross_correlation(a, b, 20)
     assert lags[np.argmax(r)] == 7
     ac, bc = a - a.mean(), b - b.mean()
-    direct = np.array([np.sum(ac[max(0, -l) : 300 - max(0, l)] * bc[max(0, l) : 300 + min(0, l)])
-                       for l in lags]) / np.sqrt((ac ** 2).sum() * (bc ** 2).sum())
+    direct = np.array(
+        [np.sum(ac[max(0, -l) : 300 - max(0, l)] * bc[max(0, l) : 300 + min(0, l)]) for l in lags]
+    ) / np.sqrt((ac**2).sum() * (bc**2).sum())
     np.testing.assert_allclose(r, direct, atol=1e-12)
     _, acf = auto_correlation(np.sin(2 * np.pi * np.arange(400) / 40), 60)
     assert acf[0] == pytest.approx(1.0)
@@ -79,7 +82,9 @@ def test_cross_correlation_matches_direct_and_finds_delay():
 def test_correlation_report_lags_in_ms():
     rng = np.random.default_rng(3)
     white = rng.normal(size=(3, 12, 520))
-    real = np.apply_along_axis(lambda v: np.convolve(v, np.hanning(12), "valid"), -1, white)[..., :500]
+    real = np.apply_along_axis(lambda v: np.convolve(v, np.hanning(12), "valid"), -1, white)[
+        ..., :500
+    ]
     fake = np.roll(real, 5, axis=-1)  # 5 samples = 10 ms at 500 Hz
     df = correlation_report(real, fake, sfreq=500.0)
     np.testing.assert_allclose(df["xcorr_lag_ms"], 10.0)

@@ -46,7 +46,9 @@ def test_matches_brute_force_random(seed):
         a, b = rng.normal(size=n), rng.normal(size=m) * rng.uniform(0.1, 3)
         sfreq = float(rng.choice([1.0, 7.0, 100.0, 500.0]))
         ref = _recursive_frechet(_curve(a, sfreq), _curve(b, sfreq))
-        assert frechet_reference(_curve(a, sfreq), _curve(b, sfreq)) == pytest.approx(ref, abs=1e-12)
+        assert frechet_reference(_curve(a, sfreq), _curve(b, sfreq)) == pytest.approx(
+            ref, abs=1e-12
+        )
         for prune in (True, False):
             got = frechet_distance_curve(a, b, sfreq=sfreq, prune=prune, dtype=np.float64)
             assert got == pytest.approx(ref, rel=1e-12, abs=1e-12)
@@ -85,13 +87,19 @@ def test_shifted_constant_curves():
     a = np.full(200, 0.25)
     b = np.full(200, -0.15)
     assert frechet_distance_curve(a, b, sfreq=500) == pytest.approx(0.4, rel=1e-6)
-    assert frechet_distance_curve(a, b, sfreq=500, amplitude_unit="uV") == pytest.approx(400, rel=1e-6)
+    assert frechet_distance_curve(a, b, sfreq=500, amplitude_unit="uV") == pytest.approx(
+        400, rel=1e-6
+    )
     # uV input expressed in mV curves
-    assert frechet_distance_curve(a * 1e3, b * 1e3, sfreq=500, signal_unit="uV") == pytest.approx(0.4, rel=1e-6)
+    assert frechet_distance_curve(a * 1e3, b * 1e3, sfreq=500, signal_unit="uV") == pytest.approx(
+        0.4, rel=1e-6
+    )
     # different lengths: the last points must be coupled, 50 samples (0.1 s) apart in time
     c = np.full(150, -0.15)
     exp = np.hypot(0.4, 50 / 500)
-    assert frechet_distance_curve(a, c, sfreq=500, dtype=np.float64) == pytest.approx(exp, rel=1e-12)
+    assert frechet_distance_curve(a, c, sfreq=500, dtype=np.float64) == pytest.approx(
+        exp, rel=1e-12
+    )
 
 
 def _spike_train(delay_s=0.0, sfreq=100.0, dur=2.0):
@@ -121,7 +129,9 @@ def test_reference_sheet_delayed_spike_table():
     # ms: a 10-ms step costs more than L∞ again, so FD = L∞; in (ms, µV) it is the 30-ms delay
     fd = frechet_distance_curve(real, fake, sfreq=100, time_unit="ms", dtype=np.float64)
     assert fd == pytest.approx(linf, abs=1e-12)
-    fd = frechet_distance_curve(real, fake, sfreq=100, time_unit="ms", amplitude_unit="uV", dtype=np.float64)
+    fd = frechet_distance_curve(
+        real, fake, sfreq=100, time_unit="ms", amplitude_unit="uV", dtype=np.float64
+    )
     assert fd == pytest.approx(30.0, abs=1e-9)
 
 
@@ -130,10 +140,13 @@ def test_band_is_upper_bound_and_validation():
     a, b = rng.normal(size=60), rng.normal(size=60)
     exact = frechet_distance_curve(a, b, sfreq=1, time_unit="samples", dtype=np.float64)
     for band in (0, 1, 3, 10):
-        banded = frechet_distance_curve(a, b, sfreq=1, time_unit="samples", band=band, dtype=np.float64)
+        banded = frechet_distance_curve(
+            a, b, sfreq=1, time_unit="samples", band=band, dtype=np.float64
+        )
         assert banded >= exact - 1e-12
     assert frechet_distance_curve(a, b, sfreq=1, time_unit="samples", band=0) == pytest.approx(
-        np.max(np.abs(a - b)), rel=1e-6)
+        np.max(np.abs(a - b)), rel=1e-6
+    )
     with pytest.raises(ConfigError):
         frechet_distance_curve(a, b, sfreq=100, time_unit="min")
     with pytest.raises(ConfigError):

@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from biosig.errors import ConfigError, ShapeError
 from biosig.models import EEGFormer, count_parameters, create_model

@@ -34,10 +34,16 @@ def trained(tmp_path_factory):
     subject 1, 2 classes, 8-32 Hz, 2-s windows from 0.5 s after the cue (µV), session T -> E,
     through the experiment runner."""
     dm = BiosigDataModule(
-        SyntheticMI(n_subjects=1, n_trials_per_class=30, classes=CLASSES, include_eog=False, seed=0),
-        [Bandpass(8.0, 32.0)], EventWindows(0.5, 2.5, {c: i for i, c in enumerate(CLASSES)}),
-        protocol=SessionTransfer(), alignment="ea", batch_size=32,
-        cache_dir=str(tmp_path_factory.mktemp("cache")))
+        SyntheticMI(
+            n_subjects=1, n_trials_per_class=30, classes=CLASSES, include_eog=False, seed=0
+        ),
+        [Bandpass(8.0, 32.0)],
+        EventWindows(0.5, 2.5, {c: i for i, c in enumerate(CLASSES)}),
+        protocol=SessionTransfer(),
+        alignment="ea",
+        batch_size=32,
+        cache_dir=str(tmp_path_factory.mktemp("cache")),
+    )
     kept = {}
 
     def keep(run):
@@ -45,10 +51,14 @@ def trained(tmp_path_factory):
         x, y = ds.__getitems__(list(range(len(ds))))  # EA-aligned training windows
         kept.update(task=run.task, x_tr=x.numpy(), y_tr=y.numpy())
 
-    spec = ModelSpec("DBConformer", init_args={"model": "dbconformer", "lr": 1e-3,
-                                               "optimizer": "adam"}, trainer={"max_epochs": 25})
-    res = run_experiment(dm, spec, seeds=[1], trainer={"accelerator": "cpu"}, on_run=keep,
-                         verbose=False)
+    spec = ModelSpec(
+        "DBConformer",
+        init_args={"model": "dbconformer", "lr": 1e-3, "optimizer": "adam"},
+        trainer={"max_epochs": 25},
+    )
+    res = run_experiment(
+        dm, spec, seeds=[1], trainer={"accelerator": "cpu"}, on_run=keep, verbose=False
+    )
     out = {**res.runs.iloc[0].to_dict(), "task": kept["task"]}
     return out, kept["x_tr"], kept["y_tr"]
 
