@@ -156,6 +156,17 @@ class BiosigTask(pl.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._network()(x)
 
+    # One step per stage through the subclass's ``_step(batch, stage)`` (loss and logging);
+    # a task with its own loop (GANTask's manual optimisation) overrides these.
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._step(batch, "test")
+
     def _network(self) -> nn.Module:
         if self.net is None:
             raise ConfigError(f"{type(self).__name__} has no single network (self.net)")

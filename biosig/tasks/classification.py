@@ -106,15 +106,6 @@ class ClassificationTask(BiosigTask):
                  batch_size=len(y), sync_dist=stage != "train")
         return loss
 
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx):
-        self._step(batch, "test")
-
     def predict_step(self, batch, batch_idx):
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         logits = self(x)

@@ -105,9 +105,6 @@ class DiffusionTask(BiosigTask):
         )
         return loss
 
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
     def _seeded(self, batch_idx: int) -> torch.Generator:
         return torch.Generator(device=self.device).manual_seed(batch_idx)
 

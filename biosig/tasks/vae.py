@@ -141,12 +141,6 @@ class VAETask(BiosigTask):
         self.log_dict(epoch_means, on_step=False, on_epoch=True, batch_size=bs, sync_dist=sync)
         return loss
 
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        return self._step(batch, "val")
-
     def test_step(self, batch, batch_idx):
         loss = self._step(batch, "test")
         x = batch[0] if isinstance(batch, (list, tuple)) else batch

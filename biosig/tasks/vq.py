@@ -96,15 +96,6 @@ class VQTask(BiosigTask):
         self._counts[stage] = self._counts.get(stage, torch.zeros_like(counts)) + counts
         return loss
 
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx):
-        self._step(batch, "test")
-
     def predict_step(self, batch, batch_idx, dataloader_idx: int = 0):
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
         out = self.net.forward_pretrain(x)
