@@ -155,3 +155,20 @@ def test_download_verified_offline(tmp_path):
     with pytest.raises(DownloadError, match="SHA-256 mismatch"):
         EEGMAT(tmp_path / "d3", subjects=[2], download=True, mirror=url)
     assert not (tmp_path / "d3" / "Subject02_1.edf").exists()
+
+
+@needs_eegmat
+@pytest.mark.shared_data
+def test_rest_seconds_keeps_the_end_of_the_rest_file():
+    full = EEGMAT(EEGMAT_DIR, subjects=[6])
+    short = EEGMAT(EEGMAT_DIR, subjects=[6], rest_seconds=60.0)
+    assert full.identity() != short.identity()
+    rest_full, rest_short = full.load(full.records()[0]), short.load(short.records()[0])
+    assert rest_short.data.shape == (19, 30000)
+    np.testing.assert_array_equal(rest_short.data, rest_full.data[:, -30000:])
+    task = short.load(short.records()[1])
+    assert task.data.shape == (19, 31000)  # the task file is untouched
+    with pytest.raises(ConfigError, match="rest_seconds"):
+        EEGMAT(EEGMAT_DIR, rest_seconds=2.0)
+    with pytest.raises(InvalidFileError, match="shorter than"):
+        EEGMAT(EEGMAT_DIR, subjects=[6], rest_seconds=500.0).load(full.records()[0])

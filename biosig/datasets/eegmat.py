@@ -73,6 +73,9 @@ class EEGMAT(DatasetSource):
     sfreq : rate the standard preprocessing resamples to (``None`` keeps 500 Hz).
     band : ``(low, high)`` Hz of the standard zero-phase band-pass (``None`` for none).
     modern_names : name T3/T4/T5/T6 by their 10-10 names T7/T8/P7/P8.
+    rest_seconds : keep only the last ``rest_seconds`` s of each resting recording (``None``:
+        all of it, about 3 min); 60 gives as many rest as task windows (the task files last
+        60-62 s), a balanced and cheaper set.
     n_folds : subject-wise folds: each record gets ``fold = subject % n_folds + 1``, so a
         subject's rest and task windows are always in the same fold.
     download : fetch the chosen subjects' files and ``subject-info.csv`` from PhysioNet, each
@@ -94,6 +97,7 @@ class EEGMAT(DatasetSource):
         sfreq: float | None = 128.0,
         band: tuple[float, float] | None = (0.5, 45.0),
         modern_names: bool = False,
+        rest_seconds: float | None = None,
         n_folds: int = 4,
         download: bool = False,
         mirror: str | None = None,
@@ -110,6 +114,9 @@ class EEGMAT(DatasetSource):
             if len(band) != 2 or not 0 <= band[0] < band[1] < top:
                 raise ConfigError(f"EEGMAT band must be (low, high) with 0 <= low < high < {top:g} "
                                   f"Hz (Nyquist after resampling), got {band}")
+        if rest_seconds is not None and rest_seconds < window:
+            raise ConfigError(f"EEGMAT rest_seconds ({rest_seconds}) must be at least one window "
+                              f"({window} s)")
         if int(n_folds) < 1:
             raise ConfigError(f"EEGMAT n_folds must be at least 1, got {n_folds}")
         self.root = dataset_root(path, "eegmat", self.version)
@@ -118,6 +125,7 @@ class EEGMAT(DatasetSource):
         self.sfreq = None if sfreq is None else float(sfreq)
         self.band = band
         self.modern_names = bool(modern_names)
+        self.rest_seconds = None if rest_seconds is None else float(rest_seconds)
         self.n_folds = int(n_folds)
         self.classes = ["rest", "arithmetic"] if view == "task" else []
         self.runs = (1, 2) if view == "task" else (1,)
@@ -221,6 +229,7 @@ class EEGMAT(DatasetSource):
             "window": self.window,
             "stride": self.stride,
             "modern_names": self.modern_names,
+            "rest_seconds": self.rest_seconds,
             "n_folds": self.n_folds,
             "classes": self.classes,
             "files": file_manifest(self.root, [r["path"] for r in self.records()]),
@@ -230,7 +239,8 @@ class EEGMAT(DatasetSource):
     # ------------------------------------------------------------------ signals
     def load(self, ref: dict) -> Recording:
         """One file: the 19 EEG channels in µV with 10-20 names (ear-reference difference
-        ``EEG A2-A1`` and ``ECG ECG`` left out), raw 500 Hz, no annotations."""
+        ``EEG A2-A1`` and ``ECG ECG`` left out), raw 500 Hz, no annotations; a resting file
+        cut to its last ``rest_seconds`` when that is set."""
         from biosig.io import read_edf
 
         path = self.root / ref["path"]
@@ -245,6 +255,12 @@ class EEGMAT(DatasetSource):
         if bad_units:
             raise InvalidFileError(path, f"EEG channels not in µV: units {sorted(set(bad_units))}")
         rec = rec.copy(ch_names=names, ch_types=["eeg"] * rec.n_chans).pick(self.channels)
+        if self.rest_seconds is not None and int(ref["run"]) == 1:
+            keep = int(round(self.rest_seconds * rec.sfreq))
+            if keep > rec.n_times:
+                raise InvalidFileError(path, f"{rec.n_times / rec.sfreq:g} s long, shorter than "
+                                             f"rest_seconds={self.rest_seconds:g}")
+            rec = rec.copy(data=rec.data[:, rec.n_times - keep:])
         rec.annotations = Annotations.empty()  # only EDF+ "[Total time]" bookkeeping
         rec.meta.update(
             {"dataset": self.name, "subject": int(ref["subject"]), "run": int(ref["run"])}
