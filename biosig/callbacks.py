@@ -62,8 +62,13 @@ class FigureCallback(pl.Callback):
         self._example = None
         self._warned = False
 
+    def on_fit_start(self, trainer, pl_module):
+        if not trainer.loggers:
+            rank_zero_warn(f"{type(self).__name__}: the trainer has no logger, so no figure is "
+                           "drawn (add a TensorBoard or log_image logger to see them)")
+
     def _due(self, trainer) -> bool:
-        return (trainer.is_global_zero and not trainer.sanity_checking
+        return (trainer.is_global_zero and not trainer.sanity_checking and bool(trainer.loggers)
                 and trainer.current_epoch % self.every_n_epochs == 0)
 
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx,

@@ -1,4 +1,4 @@
-"""The ``biosig`` command: LightningCLI subcommands plus ``demo`` and ``models``.
+"""The ``biosig`` command: LightningCLI subcommands plus ``run``, ``demo`` and ``models``.
 
 ``biosig --help`` answers without importing torch or Lightning; the heavy stack loads only for
 the subcommand that needs it.
@@ -13,13 +13,16 @@ HELP = """usage: biosig <command> [options]
 commands:
   demo       train and evaluate a small EEG classifier on the built-in motor-imagery data,
              print a metrics table and write plots (biosig demo --help)
-  fit        train a model          (LightningCLI: biosig fit --config recipes/...yaml)
+  run        run a whole protocol (every fold x seed x model) and write one results table:
+             biosig run --config recipes/bciiv2a/dbconformer_co.yaml  (biosig run --help)
+  fit        train a model on one fold (LightningCLI: biosig fit --config recipes/...yaml)
   validate   run the validation loop of a model
   test       evaluate a model on the test split
   predict    predict with a model
   models     list the registered models
 
-Configs compose: biosig fit --config recipes/bciiv2a/dbconformer.yaml --config recipes/trainer/gpu.yaml
+Configs compose: biosig fit --config recipes/bciiv2a/dbconformer_co.yaml \
+                   --config recipes/configs/trainer/gpu.yaml
 Overrides: --trainer.max_epochs 5, --model.init_args.lr 1e-3; --print_config dumps the full config.
 """
 
@@ -27,6 +30,8 @@ LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 
 
 def _make_cli_class():
+    from typing import Optional
+
     from lightning.pytorch.cli import LightningCLI
 
     class BiosigCLI(LightningCLI):
@@ -35,6 +40,10 @@ def _make_cli_class():
         def add_arguments_to_parser(self, parser):
             for key in ("n_chans", "n_times", "sfreq", "n_outputs", "ch_names"):
                 parser.link_arguments(f"data.{key}", f"model.init_args.{key}", apply_on="instantiate")
+            # A config's `experiment:` section is read by `biosig run` (whole protocol); `fit`
+            # and the other subcommands use the protocol's first fold and ignore it.
+            parser.add_argument("--experiment", type=Optional[dict], default=None,
+                                help="biosig run only: seeds, models, subjects, metrics, reference")
 
     return BiosigCLI
 
@@ -72,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         from biosig.demo import main as demo_main
 
         return demo_main(argv[1:])
+    if command == "run":
+        from biosig.experiments.config import main as run_main
+
+        return run_main(argv[1:])
     if command == "models":
         from biosig.models import list_models
 

@@ -2,8 +2,9 @@
 
 Protocol: the built-in simulator's BCI IV 2a layout (22 EEG channels, 250 Hz), left vs right hand
 imagery, every subject's session T for training (10 % held out for validation) and session E for
-testing. Prints accuracy, balanced accuracy and Cohen's kappa (overall and per subject) and writes
-training curves, the confusion matrix and example windows to ``--out``.
+testing. Prints accuracy, balanced accuracy and Cohen's kappa (overall and per subject;
+torchmetrics) and writes training curves, the confusion matrix and example windows to ``--out``.
+Training and testing go through the experiment runner (:func:`biosig.experiments.run_experiment`).
 """
 
 from __future__ import annotations
@@ -30,26 +31,36 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _scores(probs, y, n_outputs: int) -> dict:
+    """Accuracy, balanced accuracy and Cohen's kappa with the task's torchmetrics collection."""
+    from biosig.tasks.classification import classification_metrics
+
+    m = classification_metrics(n_outputs, multilabel=False)
+    m.update(probs, y)
+    s = {k: float(v) for k, v in m.compute().items()}
+    return {"accuracy": s["acc"], "balanced_accuracy": s["bal_acc"], "kappa": s["kappa"]}
+
+
 def run(args) -> dict:
     import warnings
 
-    import lightning.pytorch as pl
     import numpy as np
     import torch
+    import torchmetrics.functional.classification as tmf
     from lightning.pytorch.loggers import CSVLogger
 
     from biosig.data import Bandpass, PickChannels, Predefined
     from biosig.data.datamodule import BiosigDataModule
     from biosig.datasets import SyntheticMI
-    from biosig.tasks import ClassificationTask
-    from biosig.tasks.paper_protocol import classification_scores
-    from biosig.viz.training import plot_confusion_matrix, plot_example_windows, plot_training_curves
+    from biosig.experiments import ModelSpec, run_experiment
+    from biosig.viz.training import (
+        plot_confusion_matrix, plot_example_windows, plot_training_curves,
+    )
 
     warnings.filterwarnings("ignore", category=FutureWarning)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    pl.seed_everything(args.seed, workers=True, verbose=False)
     dm = BiosigDataModule(
         SyntheticMI(n_subjects=args.subjects, n_trials_per_class=args.trials,
                     classes=list(args.classes), seed=args.seed),
@@ -60,27 +71,31 @@ def run(args) -> dict:
     )
     print(f"data: {len(dm.cache)} windows of {dm.n_chans} ch x {dm.n_times} samples "
           f"@ {dm.sfreq:g} Hz, classes {dm.classes}; cache {dm.cache.path}")
-    task = ClassificationTask(args.model, n_chans=dm.n_chans, n_times=dm.n_times, sfreq=dm.sfreq,
-                              n_outputs=dm.n_outputs, lr=args.lr)
     logger = CSVLogger(out, name="logs", version="")
-    trainer = pl.Trainer(max_epochs=args.epochs, logger=logger, accelerator="cpu", devices=1,
-                         enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, log_every_n_steps=1, deterministic=True)
-    trainer.fit(task, dm)
-    probs = torch.cat(trainer.predict(task, dataloaders=dm.test_dataloader()))
-    pred = probs.argmax(1).numpy()
-    test_idx = dm.splits["test"]
-    y = dm.cache.y[test_idx]
+    kept = {}
+
+    def on_run(run):  # predictions of the trained task on the test windows, for the tables
+        loader = run.datamodule.test_dataloader()
+        probs = torch.cat(run.trainer.predict(run.task, dataloaders=loader))
+        kept.update(probs=probs, test_rows=run.datamodule.splits["test"])
+        return {}
+
+    spec = ModelSpec(args.model, "biosig.tasks.ClassificationTask",
+                     {"model": args.model, "lr": args.lr}, trainer={"max_epochs": args.epochs})
+    result = run_experiment(dm, spec, seeds=[args.seed], on_run=on_run, verbose=False,
+                            trainer={"logger": logger, "accelerator": "cpu",
+                                     "log_every_n_steps": 1, "deterministic": True})
+    probs, test_idx = kept["probs"], kept["test_rows"]
+    y = torch.from_numpy(np.asarray(dm.cache.y[test_idx]))
     subjects = dm.meta["subject"].to_numpy()[test_idx]
-
-    def scores(mask):
-        s = classification_scores(y[mask], pred[mask], dm.n_outputs)
-        return {"accuracy": s["acc"], "balanced_accuracy": s["bal_acc"], "kappa": s["kappa"]}
-
-    table = {f"subject {s}": scores(subjects == s) for s in np.unique(subjects)}
-    table["all"] = scores(np.ones(len(y), bool))
-    cm = np.zeros((dm.n_outputs, dm.n_outputs), dtype=np.int64)
-    np.add.at(cm, (y, pred), 1)
+    table = {f"subject {s}": _scores(probs[torch.from_numpy(subjects == s)],
+                                     y[torch.from_numpy(subjects == s)], dm.n_outputs)
+             for s in np.unique(subjects)}
+    run_scores = result.runs.iloc[0]
+    table["all"] = {"accuracy": float(run_scores["acc"]),
+                    "balanced_accuracy": float(run_scores["bal_acc"]),
+                    "kappa": float(run_scores["kappa"])}
+    cm = tmf.multiclass_confusion_matrix(probs, y, dm.n_outputs).numpy()
 
     print(f"\n{args.model} on built-in MI data, session T -> E ({len(y)} test trials, "
           f"chance {1 / dm.n_outputs:.0%})")
@@ -92,16 +107,18 @@ def run(args) -> dict:
         "training_curves": plot_training_curves(Path(logger.log_dir) / "metrics.csv",
                                                 out / "training_curves.png"),
         "confusion_matrix": plot_confusion_matrix(cm, dm.classes, out / "confusion_matrix.png"),
-        "example_windows": plot_example_windows(dm.cache.X[test_idx], y, dm.ch_names, dm.classes,
-                                                dm.sfreq, out / "example_windows.png"),
+        "example_windows": plot_example_windows(dm.cache.X[test_idx], y.numpy(), dm.ch_names,
+                                                dm.classes, dm.sfreq, out / "example_windows.png"),
     }
-    result = {"model": args.model, "epochs": args.epochs, "metrics": table,
-              "confusion_matrix": cm.tolist(), "classes": dm.classes,
-              "plots": {k: str(v) for k, v in plots.items()},
-              "seconds": round(time.perf_counter() - t0, 1)}
-    (out / "metrics.json").write_text(json.dumps(result, indent=1))
-    print(f"\nplots and metrics.json written to {out.resolve()} ({result['seconds']} s)")
-    return result
+    result.save(out)
+    summary = {"model": args.model, "epochs": args.epochs, "metrics": table,
+               "confusion_matrix": cm.tolist(), "classes": dm.classes,
+               "plots": {k: str(v) for k, v in plots.items()},
+               "seconds": round(time.perf_counter() - t0, 1)}
+    (out / "metrics.json").write_text(json.dumps(summary, indent=1))
+    print(f"\nplots, metrics.json and results.csv/json written to {out.resolve()} "
+          f"({summary['seconds']} s)")
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:

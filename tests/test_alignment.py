@@ -10,8 +10,8 @@ from scipy.linalg import fractional_matrix_power
 from biosig.data.alignment import (
     EuclideanAlignment,
     OnlineEuclideanAlignment,
-    align_per_group,
     inv_sqrtm,
+    split_whiteners,
     trial_covariances,
 )
 from biosig.errors import BiosigError, ConfigError
@@ -87,14 +87,17 @@ def test_online_prior_and_reset():
         OnlineEuclideanAlignment(prior=prior)
 
 
-def test_align_per_group_each_group_whitened():
+def test_split_whiteners_whiten_each_training_subject_by_itself():
     x = np.concatenate([_trials(seed=1), _trials(seed=2) * 5])
     groups = np.repeat(["a", "b"], 12)
-    xa = align_per_group(x, groups)
+    w = split_whiteners(x, groups, {"train": np.arange(24), "test": np.zeros(0, int)})
+    xa = np.einsum("ncd,ndt->nct", w["train"], x)
     for g in "ab":
         np.testing.assert_allclose(trial_covariances(xa[groups == g]).mean(0), np.eye(5), atol=1e-4)
-    with pytest.raises(BiosigError):
-        align_per_group(x, groups[:-1])
+        np.testing.assert_allclose(xa[groups == g], EuclideanAlignment().fit_transform(x[groups == g]),
+                                   rtol=1e-4, atol=1e-4)
+    with pytest.raises(ConfigError, match="one entry per window"):
+        split_whiteners(x, groups[:-1], {"train": np.arange(23), "test": np.zeros(0, int)})
 
 
 def test_errors():

@@ -40,7 +40,7 @@ def test_configs_compose_and_shape_is_linked(tmp_path):
     extra = tmp_path / "more.yaml"
     extra.write_text("trainer:\n  max_epochs: 3\n  accelerator: cpu\ndata:\n  batch_size: 8\n")
     cli = lightning_cli(["--config", str(REPO / "recipes/synthetic/eegnet.yaml"),
-                         "--config", str(REPO / "recipes/trainer/cpu.yaml"), "--config", str(extra),
+                         "--config", str(REPO / "recipes/configs/trainer/cpu.yaml"), "--config", str(extra),
                          *TINY, "--data.batch_size", "8", "--trainer.logger", "false"], run=False)
     assert cli.trainer.max_epochs == 3 and cli.datamodule.batch_size == 8
     hp = cli.model.hparams

@@ -140,3 +140,13 @@ def test_filters_keep_nan_gaps_local(step):
     n_bad = (~np.isfinite(out[0])).sum()
     assert 0 < n_bad < 0.5 * out.shape[1]
     assert np.isfinite(out[1:]).all()
+
+
+def test_a_last_training_batch_of_one_is_dropped(dm):
+    """BatchNorm cannot train on one window (the DBConformer scripts skip such a batch)."""
+    n = len(dm.splits["train"])
+    for batch_size, expected in ((n - 1, n - 1), (n, n), (n // 2, n)):
+        dm.batch_size = batch_size
+        assert sum(len(y) for _, y in dm.train_dataloader()) == expected
+        assert sum(len(y) for _, y in dm.test_dataloader()) == len(dm.splits["test"])
+    dm.batch_size = 5

@@ -14,7 +14,8 @@ import yaml
 from biosig.data.alignment import split_whiteners
 from biosig.data.datamodule import BiosigDataModule
 from biosig.data.alignment import trial_covariances
-from biosig.data.paper_splits import PaperProtocol, with_trial_index
+from biosig.data.paper_splits import PaperProtocol
+from biosig.data.protocols import with_trial_index
 from biosig.datasets.synthetic import SyntheticMI
 from biosig.errors import ConfigError
 
@@ -44,7 +45,7 @@ def test_paper_protocol_split(protocol, kw, n_train, n_test):
     meta = _window_meta()
     if protocol in ("co", "cv"):
         meta = meta[meta.session == "T"].reset_index(drop=True)
-    parts = PaperProtocol(protocol=protocol, subject=2, **kw).split(meta)
+    parts = PaperProtocol(protocol=protocol, subject=2, **kw).split(with_trial_index(meta))
     assert len(parts["train"]) == n_train and len(parts["test"]) == n_test
     assert len(parts["val"]) == 0
     assert not set(parts["train"]) & set(parts["test"])
@@ -56,8 +57,8 @@ def test_paper_protocol_split(protocol, kw, n_train, n_test):
 def test_paper_protocol_errors():
     with pytest.raises(ConfigError):
         PaperProtocol(protocol="random80")
-    with pytest.raises(ConfigError, match="no split"):
-        PaperProtocol(protocol="co", subject=9).split(_window_meta())
+    with pytest.raises(ConfigError, match="subject 9 not in the data"):
+        PaperProtocol(protocol="co", subject=9).split(with_trial_index(_window_meta()))
 
 
 def _xs(n, c=4, t=120, seed=0):
@@ -100,7 +101,7 @@ def test_split_whiteners_val_subjects():
 @pytest.fixture(scope="module")
 def tiny_dm(tmp_path_factory):
     src = SyntheticMI(n_subjects=2, n_trials_per_class=4, include_eog=False, seed=0)
-    dm = BiosigDataModule(src, protocol=PaperProtocol("loso", subject=2), alignment="ea",
+    dm = BiosigDataModule(src, protocol=PaperProtocol("loso"), alignment="ea",
                            cache_dir=str(tmp_path_factory.mktemp("cache")), batch_size=4)
     dm.setup()
     return dm
@@ -125,6 +126,24 @@ def test_aligned_datamodule_batches(tiny_dm):
         BiosigDataModule(dm.source, alignment="riemann")
 
 
+def test_datamodule_folds_and_online_order(tiny_dm):
+    """The DataModule lists the protocol's folds; a fold's test windows are aligned online in
+    chronological order (``trial_meta['trial']``), each with its own whitener."""
+    dm = tiny_dm
+    folds = dm.folds()
+    assert [f.subject for f in folds] == ["1", "2"] and dm.fold.subject == "1"
+    dm2 = dm.for_fold(folds[1], seed=3)
+    assert dm2.seed == 3 and dm2.cache is dm.cache and dm.fold.subject == "1"
+    test = dm2.splits["test"]
+    assert set(dm.meta.subject[test]) == {2}
+    trial = dm2.trial_meta["trial"].to_numpy()[test]
+    assert list(trial) == sorted(trial)  # cache order is chronological within the subject
+    x = np.asarray(dm.cache.X[test], dtype=np.float64)
+    from biosig.data.alignment import online_whiteners
+
+    np.testing.assert_allclose(dm2.whiteners["test"], online_whiteners(x), rtol=1e-5, atol=1e-6)
+
+
 def _load_yaml(name):
     return yaml.safe_load((ROOT / "recipes" / "bciiv2a" / name).read_text())
 
@@ -135,7 +154,7 @@ def _import(path):
 
 
 @pytest.mark.parametrize("name,protocol,lr,epochs", [
-    ("dbconformer.yaml", "co", 1e-4, 200), ("dbconformer_cv.yaml", "cv", 1e-3, 100),
+    ("dbconformer_co.yaml", "co", 1e-4, 200), ("dbconformer_cv.yaml", "cv", 1e-3, 100),
     ("dbconformer_loso.yaml", "loso", 1e-3, 100), ("dbconformer_competition.yaml", "competition", 1e-3, 100),
 ])
 def test_bciiv2a_recipes_hold_paper_settings(name, protocol, lr, epochs):
@@ -152,6 +171,10 @@ def test_bciiv2a_recipes_hold_paper_settings(name, protocol, lr, epochs):
     assert src["init_args"]["include_end"] is True  # 1001 samples as the official epochs
     proto = cfg["data"]["protocol"]
     assert PaperProtocol(**proto["init_args"]).protocol == protocol
+    assert proto["init_args"].get("subject") is None  # biosig run: the whole protocol
+    exp = cfg["experiment"]
+    assert exp["seeds"] == [1, 2, 3, 4, 5]
+    assert [m["name"] for m in exp["models"]] == ["DBConformer", "EEGConformer", "EEGNet"]
     n_classes = len(src["init_args"]["classes"])
     net = create_model("dbconformer", n_chans=22, n_times=1001, sfreq=250.0, n_outputs=n_classes,
                        **m["model_kwargs"])
@@ -163,7 +186,7 @@ def test_cli_fit_on_builtin_data(tmp_path):
     """A tiny end-to-end ``fit`` through the Lightning CLI with the synthetic recipe."""
     from biosig.cli import lightning_cli
 
-    cfg = _load_yaml("dbconformer_synthetic.yaml")
+    cfg = yaml.safe_load((ROOT / "recipes" / "synthetic" / "dbconformer.yaml").read_text())
     cfg["data"]["source"]["init_args"]["n_trials_per_class"] = 4
     cfg["data"]["cache_dir"] = str(tmp_path / "cache")
     cfg["model"]["init_args"]["model_kwargs"] = {"depth": 1}

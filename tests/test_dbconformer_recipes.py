@@ -1,15 +1,15 @@
-"""The DBConformer protocol scripts run end to end on tiny built-in data; table aggregation."""
+"""The DBConformer protocol scripts run end to end (through the runner) on tiny built-in data;
+table aggregation."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from biosig.tasks.paper_protocol import classification_scores, format_table, summarize
+from biosig.experiments import format_table, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,28 +31,22 @@ def test_summarize_is_mean_over_subjects_then_seeds():
     assert s.loc["mean", "mean"] == pytest.approx(77.5)  # seed means 70 and 85
     assert s.loc["mean", "std"] == pytest.approx(7.5)  # numpy std (ddof 0) over seed means
     assert s.loc["1", "mean"] == pytest.approx(65.0) and s.loc["1", "std"] == pytest.approx(5.0)
-    assert "77.50 ± 7.50" in format_table(summarize(pd.DataFrame(rows)))
-
-
-def test_classification_scores():
-    y = np.array([0, 0, 1, 1, 2, 2])
-    p = np.array([0, 1, 1, 1, 2, 0])
-    s = classification_scores(y, p, 3)
-    assert s["acc"] == pytest.approx(4 / 6)
-    assert s["bal_acc"] == pytest.approx((0.5 + 1 + 0.5) / 3)
-    assert classification_scores(y, y, 3)["kappa"] == pytest.approx(1.0)
-    assert classification_scores(y, y, 3)["f1_weighted"] == pytest.approx(1.0)
+    table = format_table(summarize(pd.DataFrame(rows)), reference={"m": {"mean": 80.0}})
+    assert "77.50 ± 7.50" in table and "m (ref)" in table and "80.00" in table
+    mse = summarize(pd.DataFrame(rows).rename(columns={"acc": "mse"}), "mse").set_index("subject")
+    assert mse.loc["mean", "mean"] == pytest.approx(0.775)  # not a percentage
 
 
 def test_bciiv2a_script_synthetic(tmp_path, capsys):
     mod = _script("recipes/bciiv2a/dbconformer.py")
-    out = tmp_path / "res.csv"
+    out = tmp_path / "res"
     mod.main(["--n-subjects", "2", "--n-trials-per-class", "5", "--epochs", "1", "--protocol", "loso",
               "--models", "dbconformer", "eegnet", "--subjects", "1", "--depth", "1",
               "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
     text = capsys.readouterr().out
-    assert "DBConformer" in text and "EEGNet" in text and "± " in text
-    res = pd.read_csv(out)
+    assert "DBConformer" in text and "EEGNet" in text and "± " in text and "[2/2]" in text
+    res = pd.read_csv(out / "loso" / "results.csv")
+    assert (out / "loso" / "results.json").is_file()
     assert set(res["model"]) == {"DBConformer", "EEGNet"} and set(res["subject"]) == {1}
     assert (res["n_train"] == 10).all() and (res["n_test"] == 10).all()  # session T only
 
@@ -66,11 +60,16 @@ def test_eegmmidb_script_synthetic(tmp_path, capsys):
 
 
 def test_tuev_script_synthetic(tmp_path, capsys):
+    from biosig.data.cache import get_cache
+    from biosig.datasets.synthetic import SyntheticTUEV
+
+    src = SyntheticTUEV(n_subjects=3, n_per_class=2)
+    cache = get_cache(src, [], None, root=tmp_path / "cache")
+    assert cache.X.shape == (36, 22, 1000) and cache.classes[0] == "spsw"
+    assert set(cache.meta.loc[cache.meta.subject == 3, "split"]) == {"test"}
     mod = _script("recipes/tuev/dbconformer.py")
-    ts = mod.simulate_tuev_like(n_subjects=3, n_per_class=2)
-    assert ts.X.shape == (36, 22, 1000) and ts.classes[0] == "spsw"
     mod.main(["--n-subjects", "3", "--n-per-class", "2", "--epochs", "1", "--models", "dbconformer",
-              "--depth", "1"])
+              "--depth", "1", "--cache-dir", str(tmp_path / "cache")])
     text = capsys.readouterr().out
     assert "bal_acc" in text and "kappa" in text and "HOLDOUT" in text
 

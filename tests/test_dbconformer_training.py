@@ -9,11 +9,13 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from biosig.data.alignment import EuclideanAlignment, OnlineEuclideanAlignment  # noqa: E402
+from biosig.data.datamodule import BiosigDataModule  # noqa: E402
+from biosig.data.paper_splits import SessionTransfer  # noqa: E402
 from biosig.signal.preprocessing import Bandpass  # noqa: E402
-from biosig.datasets.synthetic import MI_CHANNELS, simulate_mi_session  # noqa: E402
+from biosig.signal.windows import EventWindows  # noqa: E402
+from biosig.datasets.synthetic import MI_CHANNELS, SyntheticMI  # noqa: E402
 from biosig.errors import ChannelError, ConfigError  # noqa: E402
-from biosig.tasks.paper_protocol import ModelSpec, fit_evaluate  # noqa: E402
+from biosig.experiments import ModelSpec, run_experiment  # noqa: E402
 from biosig.viz.topomap import (  # noqa: E402
     class_mean_attention,
     plot_channel_attention,
@@ -26,31 +28,29 @@ CLASSES = ("left_hand", "right_hand")
 C3_C4_NEIGHBOURHOOD = {"C5", "C3", "C1", "Cz", "C2", "C4", "C6", "FC3", "FC4", "CP3", "CP4"}
 
 
-def _windows(session, n_per_class=30, tmin=0.5, tmax=2.5):
-    """Subject 1, 2 classes, 8-32 Hz, 2-s windows from 0.5 s after the cue (µV)."""
-    rec = Bandpass(8.0, 32.0)(simulate_mi_session(1, session, n_per_class, CLASSES,
-                                                  include_eog=False, seed=0))
-    n = int(round((tmax - tmin) * rec.sfreq))
-    xs, ys = [], []
-    for onset, desc in zip(rec.annotations.onset, rec.annotations.description):
-        if desc in CLASSES:
-            start = int(round((onset + tmin) * rec.sfreq))
-            xs.append(rec.data[:, start:start + n])
-            ys.append(CLASSES.index(desc))
-    return np.stack(xs), np.asarray(ys)
-
-
 @pytest.fixture(scope="module")
-def trained():
-    """Paper architecture (depth 2), EA (train offline, test online), Adam 1e-3, 25 epochs, seed 1."""
-    x_tr, y_tr = _windows("T")
-    x_te, y_te = _windows("E")
-    x_tr = EuclideanAlignment().fit_transform(x_tr)
-    x_te = OnlineEuclideanAlignment().transform_sequence(x_te)
-    spec = ModelSpec("DBConformer", "dbconformer", {}, lr=1e-3, epochs=25, batch_size=32)
-    out = fit_evaluate(x_tr, y_tr, x_te, y_te, spec, n_outputs=2, sfreq=250.0, seed=1,
-                       return_task=True)
-    return out, x_tr, y_tr
+def trained(tmp_path_factory):
+    """Paper architecture (depth 2), EA (train offline, test online), Adam 1e-3, 25 epochs, seed 1;
+    subject 1, 2 classes, 8-32 Hz, 2-s windows from 0.5 s after the cue (µV), session T -> E,
+    through the experiment runner."""
+    dm = BiosigDataModule(
+        SyntheticMI(n_subjects=1, n_trials_per_class=30, classes=CLASSES, include_eog=False, seed=0),
+        [Bandpass(8.0, 32.0)], EventWindows(0.5, 2.5, {c: i for i, c in enumerate(CLASSES)}),
+        protocol=SessionTransfer(), alignment="ea", batch_size=32,
+        cache_dir=str(tmp_path_factory.mktemp("cache")))
+    kept = {}
+
+    def keep(run):
+        ds = run.datamodule.dataset("train")
+        x, y = ds.__getitems__(list(range(len(ds))))  # EA-aligned training windows
+        kept.update(task=run.task, x_tr=x.numpy(), y_tr=y.numpy())
+
+    spec = ModelSpec("DBConformer", init_args={"model": "dbconformer", "lr": 1e-3,
+                                               "optimizer": "adam"}, trainer={"max_epochs": 25})
+    res = run_experiment(dm, spec, seeds=[1], trainer={"accelerator": "cpu"}, on_run=keep,
+                         verbose=False)
+    out = {**res.runs.iloc[0].to_dict(), "task": kept["task"]}
+    return out, kept["x_tr"], kept["y_tr"]
 
 
 def test_dbconformer_beats_80_percent_on_builtin_mi(trained):

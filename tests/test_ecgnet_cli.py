@@ -25,7 +25,7 @@ def _one_thread():
 def test_ptbxl_ecgnet_recipe_fits_on_builtin_data(tmp_path):
     root = tmp_path / "run"
     cli = lightning_cli(["fit", "--config", str(REPO / "recipes/ptbxl/ecgnet.yaml"),
-                         "--config", str(REPO / "recipes/trainer/cpu.yaml"),
+                         "--config", str(REPO / "recipes/configs/trainer/cpu.yaml"),
                          "--data.source.init_args.n_records", "30",
                          "--data.source.init_args.duration", "2.0", *TINY_GAN,
                          "--trainer.default_root_dir", str(root)])
@@ -38,7 +38,7 @@ def test_ptbxl_ecgnet_recipe_fits_on_builtin_data(tmp_path):
 
 def test_cvd_cnn_recipe_fits_on_builtin_data(tmp_path):
     cli = lightning_cli(["fit", "--config", str(REPO / "recipes/ptbxl/cvd_cnn.yaml"),
-                         "--config", str(REPO / "recipes/trainer/cpu.yaml"),
+                         "--config", str(REPO / "recipes/configs/trainer/cpu.yaml"),
                          "--data.source.init_args.n_records", "30",
                          "--data.source.init_args.duration", "3.0",
                          "--model.init_args.model_kwargs", "{channels: [8, 8]}",

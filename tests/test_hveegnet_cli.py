@@ -1,9 +1,14 @@
-"""``biosig fit`` / ``biosig test`` with the hvEEGNet recipe on the built-in simulator (tiny)."""
+"""``biosig fit`` / ``biosig test`` with the hvEEGNet recipe on the built-in simulator (tiny), and
+the per-subject report script through the experiment runner."""
 
 from pathlib import Path
 
 import torch
 import yaml
+
+import importlib.util
+
+import pandas as pd
 
 from biosig.cli import lightning_cli
 
@@ -32,14 +37,15 @@ def test_cli_fit_and_test_on_builtin_data(tmp_path):
     torch.set_num_threads(1)
     try:
         root = tmp_path / "run"
-        cfg = str(REPO / "recipes/bciiv2a/hveegnet_synthetic.yaml")
+        cfg = str(REPO / "recipes/synthetic/hveegnet.yaml")
         lightning_cli(["fit", "--config", cfg, *TINY, "--trainer.max_epochs", "1",
                        "--trainer.default_root_dir", str(root)])
         ckpts = list(root.rglob("*.ckpt"))
         assert len(ckpts) == 1
         lightning_cli(["test", "--config", cfg, *TINY, "--ckpt_path", str(ckpts[0]),
                        "--trainer.default_root_dir", str(root)])
-        out = lightning_cli(["--config", cfg, *TINY, "--trainer.default_root_dir", str(root)], run=False)
+        out = lightning_cli(["--config", cfg, *TINY, "--trainer.default_root_dir", str(root)],
+                            run=False)
         assert out.model.hparams.n_chans == 22 and out.model.hparams.n_times == 200
         res = out.trainer.test(out.model, datamodule=out.datamodule, ckpt_path=str(ckpts[0]),
                                verbose=False)[0]
@@ -47,3 +53,44 @@ def test_cli_fit_and_test_on_builtin_data(tmp_path):
         assert all(torch.isfinite(torch.tensor(v)) for v in res.values())
     finally:
         torch.set_num_threads(prev)
+
+
+def test_report_script_through_the_runner(tmp_path, capsys):
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        spec = importlib.util.spec_from_file_location("hv_recipe",
+                                                      REPO / "recipes/bciiv2a/hveegnet.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        out = tmp_path / "out"
+        mod.main(["--subjects", "2", "--epochs", "1", "--n-trials-per-class",
+                  "5", "--cache-dir", str(tmp_path / "c"), "--out", str(out)])
+    finally:
+        torch.set_num_threads(prev)
+    text = capsys.readouterr().out
+    assert "[1/1] 2 hveegnet seed=42" in text and "mean over subjects" in text
+    runs = pd.read_csv(out / "results.csv")
+    row = runs.iloc[0]
+    assert (row["subject"], row["n_train"], row["n_val"], row["n_test"]) == (2, 9, 1, 10)
+    assert {"test_dtw", "test_sdtw", "baseline_dtw", "flagged_E", "best_val_loss",
+            "corr"} <= set(runs)
+    assert (out / "s02_E_trials.csv").is_file() and (out / "s02_worst_test_trials.png").is_file()
+
+
+def test_biosig_run_tests_the_best_checkpoint_per_subject(tmp_path, capsys):
+    from biosig.cli import main
+
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = tmp_path / "run"
+        assert main(["run", "--config", str(REPO / "recipes/synthetic/hveegnet.yaml"), *TINY,
+                     "--trainer.max_epochs", "2", "--data.cache_dir", str(tmp_path / "c"),
+                     "--experiment.out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(prev)
+    runs = pd.read_csv(out / "results.csv")
+    assert list(runs["model"]) == ["hvEEGNet"] and (runs["n_val"] == 1).all()
+    assert {"loss", "mse", "corr", "best_val_loss"} <= set(runs.columns)
+    assert "hvEEGNet per subject, loss" in capsys.readouterr().out

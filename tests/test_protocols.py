@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -65,3 +66,25 @@ def test_random_split_by_record(meta):
 def test_bad_column_is_named(meta):
     with pytest.raises(ConfigError, match="'run'"):
         Predefined(train={"run": 1}).split(meta)
+
+
+def test_every_protocol_lists_its_folds(meta):
+    from biosig.data.protocols import Fold
+
+    folds = GroupKFold(n_splits=3, fold=None, group="subject").folds(meta)
+    assert [f.name for f in folds] == ["fold0", "fold1", "fold2"] and [f.index for f in folds] == [0, 1, 2]
+    assert sorted(np.concatenate([f.test for f in folds]).tolist()) == list(range(len(meta)))
+    assert GroupKFold(n_splits=3, fold=1).folds(meta)[0].name == "fold1"
+    loso = LeaveOneSubjectOut().folds(meta)
+    assert [f.subject for f in loso] == [str(s) for s in range(1, 7)]
+    np.testing.assert_array_equal(loso[3].test, LeaveOneSubjectOut(subject=4).split(meta)["test"])
+    assert len(KFold(n_splits=4, fold=None).folds(meta)) == 4
+    for single in (Predefined(train={"session": "T"}, test={"session": "E"}), RandomSplit(by="record")):
+        (f,) = single.folds(meta)
+        assert isinstance(f, Fold) and f.subject == "all"
+        for part, idx in single.split(meta).items():
+            np.testing.assert_array_equal(idx, f.parts()[part])
+    with pytest.raises(ConfigError, match="fold must be"):
+        GroupKFold(n_splits=3, fold=3).folds(meta)
+    with pytest.raises(ConfigError, match="both train and test"):
+        Predefined(train={"session": "T"}, test={"session": "E"}, disjoint_by="subject").folds(meta)

@@ -32,7 +32,6 @@ __all__ = [
     "OnlineEuclideanAlignment",
     "trial_covariances",
     "inv_sqrtm",
-    "align_per_group",
     "online_whiteners",
     "split_whiteners",
 ]
@@ -238,24 +237,6 @@ class OnlineEuclideanAlignment:
         return _back(out, as_torch)
 
 
-def align_per_group(x, groups, estimator: CovEstimator = "cov", shrinkage: float = 0.0):
-    """Offline EA fitted and applied separately within each group (e.g. per subject).
-
-    This is how DBConformer aligns the source subjects in LOSO. Returns float32 of the input
-    kind, trial order kept.
-    """
-    arr, as_torch = _to_numpy(x)
-    arr = _check_trials(arr)
-    groups = np.asarray(groups)
-    if groups.shape != (arr.shape[0],):
-        raise BiosigError(f"groups must have one entry per trial ({arr.shape[0]}), got {groups.shape}")
-    out = np.empty(arr.shape, dtype=np.float32)
-    for g in np.unique(groups):
-        idx = np.flatnonzero(groups == g)
-        out[idx] = EuclideanAlignment(estimator, shrinkage).fit_transform(arr[idx])
-    return _back(out, as_torch)
-
-
 def online_whiteners(x, estimator: CovEstimator = "cov", shrinkage: float = 0.0) -> np.ndarray:
     """The matrices ``R_i^{-1/2}`` (N, C, C) that :class:`OnlineEuclideanAlignment` applies to
     trials ``x`` (N, C, T) taken in order (trial ``i`` uses trials ``0..i``), float32."""
@@ -271,13 +252,17 @@ TEST_ALIGNMENTS = ("online", "offline", "official", "none")
 
 
 def _heldout_whiteners(X, subjects: np.ndarray, rows: np.ndarray, mode: str, estimator: str,
-                       shrinkage: float) -> np.ndarray:
-    """Whitening matrices for rows of held-out (test) subjects; rows in any order."""
+                       shrinkage: float, order: np.ndarray) -> np.ndarray:
+    """Whitening matrices for rows of held-out (test) subjects, in the order of ``rows``.
+
+    Within each subject the windows are taken in chronological order, ``order[row]`` ascending
+    (the online reference of a window uses that window and the subject's earlier ones only).
+    """
     c = X.shape[1]
     out = np.empty((len(rows), c, c), dtype=np.float32)
     for s in np.unique(subjects[rows]):
         pos = np.flatnonzero(subjects[rows] == s)
-        pos = pos[np.argsort(rows[pos], kind="stable")]  # cache order = recording order
+        pos = pos[np.argsort(order[rows[pos]], kind="stable")]  # chronological
         x = np.asarray(X[rows[pos]], dtype=np.float64)
         if mode == "none":
             w = np.broadcast_to(np.eye(c, dtype=np.float32), (len(pos), c, c))
@@ -294,18 +279,35 @@ def _heldout_whiteners(X, subjects: np.ndarray, rows: np.ndarray, mode: str, est
 
 
 def split_whiteners(X, subjects, splits: dict, test_alignment: str = "online",
-                    estimator: str = "cov", shrinkage: float = 0.0) -> dict[str, np.ndarray]:
-    """One whitening matrix per window of each part of a split (see the module docstring).
+                    estimator: str = "cov", shrinkage: float = 0.0,
+                    order=None) -> dict[str, np.ndarray]:
+    """One whitening matrix per window of each part of a split: the one Euclidean alignment of
+    biosig (the DataModule applies the matrices on the fly).
 
     ``X``: all windows (N, C, T) (a memmap is fine); ``subjects``: (N,) subject of each window;
-    ``splits``: ``{"train", "val", "test"}`` row indices. Returns float32 ``(n_part, C, C)``
-    arrays in the order of each part's indices. Nothing outside ``train`` shapes the training
-    references; a test window's matrix depends only on its subject's earlier test windows
-    (``"online"``).
+    ``splits``: ``{"train", "val", "test"}`` row indices; ``order``: (N,) chronological index of
+    each window within its subject (e.g. ``with_trial_index(meta)["trial"]``; None: row order).
+    Returns float32 ``(n_part, C, C)`` arrays in the order of each part's indices.
+
+    Training windows use their subject's offline reference fitted on that subject's training
+    windows only (per source subject in LOSO). Validation windows of a training subject use its
+    training reference; of an unseen subject, an online reference. Test windows, per subject:
+    ``"online"`` (default) a running reference over that subject's test windows up to and
+    including this one in ``order`` (no look-ahead); ``"offline"`` one reference from all of the
+    subject's test windows (transductive); ``"official"`` offline then online (the official
+    DBConformer CO/CV double alignment, kept only to reproduce it); ``"none"`` identity.
+    Nothing outside ``train`` shapes the training references.
     """
     if test_alignment not in TEST_ALIGNMENTS:
-        raise ConfigError(f"test_alignment must be one of {TEST_ALIGNMENTS}, got {test_alignment!r}")
+        raise ConfigError(f"test_alignment must be one of {TEST_ALIGNMENTS}, "
+                          f"got {test_alignment!r}")
     subjects = np.asarray(subjects).astype(str)
+    n = X.shape[0]
+    if subjects.shape != (n,):
+        raise ConfigError(f"subjects must have one entry per window ({n}), got {subjects.shape}")
+    order = np.arange(n) if order is None else np.asarray(order)
+    if order.shape != (n,):
+        raise ConfigError(f"order must have one entry per window ({n}), got {order.shape}")
     c = X.shape[1]
     train = np.asarray(splits["train"], dtype=np.int64)
     per_subject = {}
@@ -321,8 +323,10 @@ def split_whiteners(X, subjects, splits: dict, test_alignment: str = "online",
     for i in np.flatnonzero(known):
         w_val[i] = per_subject[subjects[val][i]]
     if (~known).any():
-        w_val[~known] = _heldout_whiteners(X, subjects, val[~known], "online", estimator, shrinkage)
+        w_val[~known] = _heldout_whiteners(X, subjects, val[~known], "online", estimator,
+                                           shrinkage, order)
     out["val"] = w_val
     test = np.asarray(splits["test"], dtype=np.int64)
-    out["test"] = _heldout_whiteners(X, subjects, test, test_alignment, estimator, shrinkage)
+    out["test"] = _heldout_whiteners(X, subjects, test, test_alignment, estimator, shrinkage,
+                                     order)
     return out

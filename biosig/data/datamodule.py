@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from pathlib import Path
+
 import lightning.pytorch as pl
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from biosig.data.alignment import TEST_ALIGNMENTS
-from biosig.data.alignment import split_whiteners
+from biosig.data.alignment import TEST_ALIGNMENTS, split_whiteners
 from biosig.data.cache import WindowCache, get_cache
+from biosig.data.protocols import Fold, SplitProtocol, with_trial_index
 from biosig.signal.preprocessing import Step
-from biosig.data.protocols import SplitProtocol
 from biosig.signal.windows import Windower
 from biosig.datasets.base import DatasetSource
 from biosig.errors import ConfigError, SamplingRateError
@@ -79,7 +81,10 @@ class BiosigDataModule(pl.LightningDataModule):
     source : a dataset object (``biosig.datasets.*``: ``records()``, ``load()``, ``identity()``).
     preprocessing : steps from :mod:`biosig.data.preprocessing`, applied per record before windowing.
     windows : a windower from :mod:`biosig.data.windows`; default: the dataset's own.
-    protocol : a protocol from :mod:`biosig.data.protocols`; default: 80/10/10 random by record.
+    protocol : a protocol from :mod:`biosig.data.protocols` or :mod:`biosig.data.paper_splits`;
+        default: 80/10/10 random by record. ``setup()`` uses its first fold; :meth:`folds` lists
+        them all and :meth:`for_fold` gives a DataModule per fold (``biosig.experiments`` loops
+        over them).
     subjects : restrict to these subjects before splitting (within-subject protocols).
     nan_policy : ``"reject"`` (drop windows with NaN/inf, counted), ``"interpolate"`` or ``"raise"``.
     expect_sfreq : the sampling rate a recipe was designed for; data at another rate raise
@@ -88,7 +93,8 @@ class BiosigDataModule(pl.LightningDataModule):
     alignment : ``"ea"`` for Euclidean alignment (He & Wu 2020) fitted after the split from what
         the protocol allows only (see :func:`biosig.data.alignment.split_whiteners`): training
         windows use their subject's training reference; ``test_alignment`` ``"online"``
-        (default: running reference over the trials seen so far, no look-ahead), ``"offline"``,
+        (default: running reference over the subject's test windows seen so far in chronological
+        order, ``trial_meta["trial"]``; no look-ahead), ``"offline"``,
         ``"official"`` (DBConformer's double alignment) or ``"none"``; ``estimator`` and
         ``shrinkage`` as :class:`~biosig.data.alignment.EuclideanAlignment`.
     batch_size, num_workers, pin_memory : DataLoader settings. Under DDP Lightning shards each
@@ -137,12 +143,15 @@ class BiosigDataModule(pl.LightningDataModule):
         if alignment not in ("ea", None):
             raise ConfigError(f"data.alignment must be 'ea' or None, got {alignment!r}")
         if test_alignment not in TEST_ALIGNMENTS:
-            raise ConfigError(f"data.test_alignment must be one of {TEST_ALIGNMENTS}, got {test_alignment!r}")
+            raise ConfigError(f"data.test_alignment must be one of {TEST_ALIGNMENTS}, "
+                              f"got {test_alignment!r}")
         self.alignment, self.test_alignment = alignment, test_alignment
         self.estimator, self.shrinkage = estimator, shrinkage
         self.whiteners: dict[str, np.ndarray] | None = None
         self._cache: WindowCache | None = None
+        self._trial_meta = None
         self.splits: dict[str, np.ndarray] | None = None
+        self.fold: Fold | None = None
 
     # -- the cache ---------------------------------------------------------------------------
     @property
@@ -191,24 +200,58 @@ class BiosigDataModule(pl.LightningDataModule):
         return self.cache.meta
 
     # -- splits ------------------------------------------------------------------------------
+    @property
+    def trial_meta(self):
+        """The window table with ``trial``, the chronological index of each window within its
+        subject (cache order = records in the dataset's order, windows by onset); it orders the
+        within-subject protocols and the online alignment of test windows."""
+        if self._trial_meta is None:
+            self._trial_meta = with_trial_index(self.cache.meta)
+        return self._trial_meta
+
+    def _rows(self) -> np.ndarray:
+        """Rows the protocol sees (all, or those of ``subjects``)."""
+        meta = self.cache.meta
+        if self.subjects is None:
+            return np.arange(len(meta))
+        keep = meta["subject"].astype(str).isin([str(s) for s in self.subjects]).to_numpy()
+        if not keep.any():
+            raise ConfigError(f"subjects={self.subjects} select no windows "
+                              f"(dataset has {sorted(meta['subject'].unique().tolist())})")
+        return np.flatnonzero(keep)
+
+    def folds(self) -> list[Fold]:
+        """Every fold the protocol lists, as cache rows (see :mod:`biosig.data.protocols`)."""
+        rows = self._rows()
+        folds = self.protocol.folds(self.trial_meta.iloc[rows].reset_index(drop=True))
+        if not folds:
+            raise ConfigError(f"protocol {self.protocol} lists no fold for this data")
+        return [dataclasses.replace(f, **{k: rows[v] for k, v in f.parts().items()})
+                for f in folds]
+
+    def for_fold(self, fold: Fold, seed: int | None = None) -> "BiosigDataModule":
+        """A copy of this DataModule on ``fold`` (sharing the cache), shuffling with ``seed``."""
+        dm = copy.copy(self)
+        dm.seed = self.seed if seed is None else seed
+        dm.splits, dm.whiteners, dm.fold = None, None, fold
+        dm._set_splits(fold.parts())
+        return dm
+
     def setup(self, stage: str | None = None) -> None:
         if self.splits is not None:
             return
-        meta = self.cache.meta
-        rows = np.arange(len(meta))
-        if self.subjects is not None:
-            keep = meta["subject"].astype(str).isin([str(s) for s in self.subjects]).to_numpy()
-            rows = np.flatnonzero(keep)
-            if len(rows) == 0:
-                raise ConfigError(f"subjects={self.subjects} select no windows "
-                                  f"(dataset has {sorted(meta['subject'].unique().tolist())})")
-        parts = self.protocol.split(meta.iloc[rows].reset_index(drop=True))
-        self.splits = {k: rows[np.asarray(v, dtype=np.int64)] for k, v in parts.items()}
+        self.fold = self.folds()[0]
+        self._set_splits(self.fold.parts())
+
+    def _set_splits(self, parts: dict) -> None:
+        self.splits = {k: np.asarray(v, dtype=np.int64) for k, v in parts.items()}
         if len(self.splits["train"]) == 0:
             raise ConfigError(f"protocol {self.protocol} leaves no training windows")
         if self.alignment == "ea":
+            meta = self.trial_meta
             self.whiteners = split_whiteners(self.cache.X, meta["subject"].to_numpy(), self.splits,
-                                             self.test_alignment, self.estimator, self.shrinkage)
+                                             self.test_alignment, self.estimator, self.shrinkage,
+                                             order=meta["trial"].to_numpy())
 
     def dataset(self, part: str) -> WindowDataset:
         self.setup()
@@ -218,7 +261,10 @@ class BiosigDataModule(pl.LightningDataModule):
     def _loader(self, part: str, shuffle: bool) -> DataLoader:
         ds = self.dataset(part)
         generator = torch.Generator().manual_seed(self.seed) if shuffle else None
-        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle, drop_last=False,
+        # A last training batch of one window is dropped: BatchNorm cannot train on it (as the
+        # DBConformer scripts skip it).
+        drop_last = shuffle and len(ds) % self.batch_size == 1
+        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle, drop_last=drop_last,
                           num_workers=self.num_workers, pin_memory=self.pin_memory,
                           collate_fn=_pass_batch, generator=generator,
                           persistent_workers=self.num_workers > 0)

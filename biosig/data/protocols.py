@@ -1,17 +1,26 @@
-"""Splits and evaluation protocols as data: each maps a window metadata table to index arrays.
+"""Splits and evaluation protocols as data: each maps a window metadata table to its folds.
 
-Every protocol returns ``{"train": idx, "val": idx, "test": idx}`` (sorted int arrays over the
-rows of the metadata table). Group-wise protocols never put one group (subject, record, ...) in
-two parts. Validation comes out of the training part, never out of the test part.
+Every protocol lists its folds with ``folds(meta) -> list[Fold]``; a :class:`Fold` holds a
+name, the test subject (``"all"`` when the test set is not one subject), a fold number and the
+``train`` / ``val`` / ``test`` index arrays (sorted ints over the rows of the metadata table).
+``split(meta)`` returns the first listed fold as ``{"train", "val", "test"}``; the
+``subject`` / ``fold`` fields of a multi-fold protocol restrict what it lists (``None``: all),
+so ``LeaveOneSubjectOut(subject=3).split(meta)`` is the fold that tests subject 3 and
+``LeaveOneSubjectOut().folds(meta)`` is the whole protocol. Group-wise protocols never put one
+group (subject, record, ...) in two parts. Validation comes out of the training part, never
+out of the test part.
 
 ==========================  =============================================================
 ``Predefined``              rows selected by column values (BCI IV 2a session T -> E,
-                            PTB-XL ``fold`` 1-8 / 9 / 10, TUEV train / eval)
+                            PTB-XL ``fold`` 1-8 / 9 / 10, TUEV train / eval); one fold
 ``GroupKFold``              k-fold over groups (by subject, session or record)
-``LeaveOneSubjectOut``      one subject is the test set
+``LeaveOneSubjectOut``      one fold per subject: that subject is the test set
 ``KFold``                   k-fold over rows (``shuffle=False`` keeps chronology)
-``RandomSplit``             random fractions, optionally by group
+``RandomSplit``             random fractions, optionally by group; one fold
 ==========================  =============================================================
+
+The within-subject protocols of the DBConformer paper (chronological 80/20, 5-fold CV, session
+transfer) are in :mod:`biosig.data.paper_splits`.
 """
 
 from __future__ import annotations
@@ -23,15 +32,65 @@ import pandas as pd
 
 from biosig.errors import ConfigError
 
+__all__ = [
+    "Fold", "SplitProtocol", "Predefined", "GroupKFold", "LeaveOneSubjectOut", "KFold",
+    "RandomSplit", "with_trial_index",
+]
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One train/val/test split of a protocol: row indices into the metadata table."""
+
+    name: str
+    subject: str  # the test subject, or "all"
+    index: int  # fold number within the subject (0 for single-fold protocols)
+    train: np.ndarray = field(repr=False)
+    val: np.ndarray = field(repr=False)
+    test: np.ndarray = field(repr=False)
+
+    def parts(self) -> dict[str, np.ndarray]:
+        return {"train": self.train, "val": self.val, "test": self.test}
+
+    def __repr__(self) -> str:
+        return (f"Fold({self.name!r}, n_train={len(self.train)}, n_val={len(self.val)}, "
+                f"n_test={len(self.test)})")
+
+
+def make_fold(subject, index: int, train, val, test, name: str | None = None) -> Fold:
+    """A :class:`Fold` with int64 index arrays; checks that the parts are disjoint."""
+    train, val, test = (np.asarray(p, dtype=np.int64) for p in (train, val, test))
+    for a, pa, b, pb in (("train", train, "test", test), ("train", train, "val", val),
+                         ("val", val, "test", test)):
+        common = np.intersect1d(pa, pb)
+        if len(common):
+            raise ConfigError(f"fold {name or subject}: {len(common)} windows are in both {a} "
+                              f"and {b}")
+    subject = str(subject)
+    if name is None:
+        name = subject if index == 0 else f"{subject}/fold{index}"
+    return Fold(name, subject, int(index), train, val, test)
+
 
 class SplitProtocol:
-    """Base of protocols: ``split(meta) -> {"train", "val", "test"}`` index arrays."""
+    """Base of protocols: ``folds(meta) -> list[Fold]``; ``split(meta)`` = the first fold."""
+
+    def folds(self, meta: pd.DataFrame) -> list[Fold]:
+        raise NotImplementedError
+
+    def split(self, meta: pd.DataFrame) -> dict[str, np.ndarray]:
+        folds = self.folds(meta)
+        if not folds:
+            raise ConfigError(f"{self} lists no fold for this data")
+        return folds[0].parts()
 
 
 def _take_val(train: np.ndarray, meta: pd.DataFrame, fraction: float, by: str | None, seed: int):
     """Split ``fraction`` of ``train`` off as validation (by group if ``by``)."""
     if fraction <= 0 or len(train) == 0:
-        return np.sort(train), np.zeros(0, dtype=int)
+        return np.sort(train), _EMPTY
     rng = np.random.default_rng(seed)
     if by is None:
         perm = rng.permutation(train)
@@ -39,7 +98,8 @@ def _take_val(train: np.ndarray, meta: pd.DataFrame, fraction: float, by: str | 
         return np.sort(perm[n_val:]), np.sort(perm[:n_val])
     groups = np.unique(meta[by].to_numpy()[train])
     if len(groups) < 2:
-        raise ConfigError(f"validation split by {by!r} needs at least 2 groups in the training part")
+        raise ConfigError(f"validation split by {by!r} needs at least 2 groups in the training "
+                          "part")
     perm = rng.permutation(groups)
     n_val = min(len(groups) - 1, max(1, int(round(fraction * len(groups)))))
     val_groups = set(perm[:n_val].tolist())
@@ -58,12 +118,38 @@ def _select(meta: pd.DataFrame, where: dict) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
+def _check_fold_index(fold: int | None, n_splits: int) -> None:
+    if fold is not None and not 0 <= fold < n_splits:
+        raise ConfigError(f"fold must be in [0, {n_splits}) or None (all folds), got {fold}")
+
+
+def subjects_of(meta: pd.DataFrame) -> list[str]:
+    """The subjects of a metadata table as strings, sorted numerically where they are numbers."""
+    if "subject" not in meta.columns:
+        raise ConfigError(f"the metadata has no 'subject' column (has {list(meta.columns)})")
+    subs = pd.unique(meta["subject"].astype(str))
+    return sorted(subs, key=lambda s: (0, int(s), s) if s.lstrip("-").isdigit() else (1, 0, s))
+
+
+def select_subjects(meta: pd.DataFrame, subject) -> list[str]:
+    """``subject`` (None = every subject, a value or a list) as subject strings of ``meta``."""
+    every = subjects_of(meta)
+    if subject is None:
+        return every
+    wanted = [str(s) for s in (subject if isinstance(subject, (list, tuple)) else [subject])]
+    missing = [s for s in wanted if s not in every]
+    if missing:
+        raise ConfigError(f"subject {', '.join(missing)} not in the data (has {every})")
+    return wanted
+
+
 @dataclass
 class Predefined(SplitProtocol):
     """Rows chosen by column values, e.g. ``train={"session": "T"}, test={"session": "E"}``.
 
     ``val`` may be given explicitly; otherwise ``val_fraction`` of train (by ``val_by`` groups,
-    or by rows when ``val_by`` is None) is held out with ``seed``.
+    or by rows when ``val_by`` is None) is held out with ``seed``. ``disjoint_by`` (e.g.
+    ``"subject"``) raises when a group is in both train and test (cross-subject holdouts).
     """
 
     train: dict = field(default_factory=dict)
@@ -72,10 +158,11 @@ class Predefined(SplitProtocol):
     val_fraction: float = 0.0
     val_by: str | None = None
     seed: int = 0
+    disjoint_by: str | None = None
 
-    def split(self, meta: pd.DataFrame) -> dict[str, np.ndarray]:
+    def folds(self, meta: pd.DataFrame) -> list[Fold]:
         train = _select(meta, self.train)
-        test = _select(meta, self.test) if self.test else np.zeros(0, dtype=int)
+        test = _select(meta, self.test) if self.test else _EMPTY
         for part, where, rows in (("train", self.train, train), ("test", self.test, test)):
             if where and len(rows) == 0:
                 raise ConfigError(f"Predefined protocol: {part}={where} selects no window")
@@ -83,72 +170,94 @@ class Predefined(SplitProtocol):
             val = _select(meta, self.val)
         else:
             train, val = _take_val(train, meta, self.val_fraction, self.val_by, self.seed)
-        overlap = set(train) & set(test) | set(val) & set(test) | set(train) & set(val)
-        if overlap:
-            raise ConfigError(f"Predefined protocol puts {len(overlap)} windows in two parts")
-        return {"train": train, "val": val, "test": test}
+        if self.disjoint_by is not None:
+            groups = meta[self.disjoint_by].astype(str).to_numpy()
+            both = sorted(set(groups[train]) & set(groups[test]))
+            if both:
+                raise ConfigError(f"Predefined protocol: {self.disjoint_by} {both[:5]} in both "
+                                  "train and test")
+        return [make_fold("all", 0, train, val, test)]
 
 
 @dataclass
 class GroupKFold(SplitProtocol):
-    """k-fold over groups (``group`` = "subject", "session", "record"...); fold ``fold`` is test."""
+    """k-fold over groups (``group`` = "subject", "session", "record"...); ``fold`` selects one
+    (None: every fold is listed)."""
 
     n_splits: int = 5
-    fold: int = 0
+    fold: int | None = 0
     group: str = "subject"
     shuffle: bool = True
     val_fraction: float = 0.0
     seed: int = 0
 
-    def split(self, meta):
-        if not 0 <= self.fold < self.n_splits:
-            raise ConfigError(f"fold must be in [0, {self.n_splits}), got {self.fold}")
+    def folds(self, meta):
+        _check_fold_index(self.fold, self.n_splits)
         groups = np.unique(meta[self.group].to_numpy())
         if len(groups) < self.n_splits:
             raise ConfigError(f"{len(groups)} groups of {self.group!r} for {self.n_splits} folds")
         if self.shuffle:
             groups = np.random.default_rng(self.seed).permutation(groups)
-        test_groups = np.array_split(groups, self.n_splits)[self.fold]
-        is_test = np.isin(meta[self.group].to_numpy(), test_groups)
-        train, val = _take_val(np.flatnonzero(~is_test), meta, self.val_fraction, self.group, self.seed)
-        return {"train": train, "val": val, "test": np.flatnonzero(is_test)}
+        out = []
+        for k, test_groups in enumerate(np.array_split(groups, self.n_splits)):
+            if self.fold is not None and k != self.fold:
+                continue
+            is_test = np.isin(meta[self.group].to_numpy(), test_groups)
+            train, val = _take_val(np.flatnonzero(~is_test), meta, self.val_fraction, self.group,
+                                   self.seed)
+            out.append(make_fold("all", k, train, val, np.flatnonzero(is_test), name=f"fold{k}"))
+        return out
 
 
 @dataclass
 class LeaveOneSubjectOut(SplitProtocol):
-    """Train on every other subject, test on ``subject``; validation by subject from train."""
+    """One fold per subject (``subject`` None = every subject): train on every other subject,
+    test on that one; ``val_fraction`` of the training subjects validate (0: none, the
+    DBConformer LOSO protocol)."""
 
-    subject: int | str = 1
+    subject: int | str | list | None = None
     val_fraction: float = 0.0
     seed: int = 0
 
-    def split(self, meta):
-        is_test = meta["subject"].astype(str).to_numpy() == str(self.subject)
-        if not is_test.any():
-            raise ConfigError(f"subject {self.subject!r} not in the data")
-        train, val = _take_val(np.flatnonzero(~is_test), meta, self.val_fraction, "subject", self.seed)
-        return {"train": train, "val": val, "test": np.flatnonzero(is_test)}
+    def folds(self, meta):
+        every = subjects_of(meta)
+        chosen = select_subjects(meta, self.subject)
+        if len(every) < 2:
+            raise ConfigError("leave-one-subject-out needs at least 2 subjects")
+        subj = meta["subject"].astype(str).to_numpy()
+        out = []
+        for s in chosen:
+            is_test = subj == s
+            train, val = _take_val(np.flatnonzero(~is_test), meta, self.val_fraction, "subject",
+                                   self.seed)
+            out.append(make_fold(s, 0, train, val, np.flatnonzero(is_test)))
+        return out
 
 
 @dataclass
 class KFold(SplitProtocol):
-    """k-fold over rows; ``shuffle=False`` keeps blocks contiguous (chronological)."""
+    """k-fold over rows; ``shuffle=False`` keeps blocks contiguous (chronological); ``fold``
+    selects one (None: every fold is listed)."""
 
     n_splits: int = 5
-    fold: int = 0
+    fold: int | None = 0
     shuffle: bool = False
     val_fraction: float = 0.0
     seed: int = 0
 
-    def split(self, meta):
-        if not 0 <= self.fold < self.n_splits:
-            raise ConfigError(f"fold must be in [0, {self.n_splits}), got {self.fold}")
+    def folds(self, meta):
+        _check_fold_index(self.fold, self.n_splits)
         idx = np.arange(len(meta))
         if self.shuffle:
             idx = np.random.default_rng(self.seed).permutation(idx)
-        test = np.sort(np.array_split(idx, self.n_splits)[self.fold])
-        train, val = _take_val(np.setdiff1d(idx, test), meta, self.val_fraction, None, self.seed)
-        return {"train": train, "val": val, "test": test}
+        out = []
+        for k, test in enumerate(np.array_split(idx, self.n_splits)):
+            if self.fold is not None and k != self.fold:
+                continue
+            train, val = _take_val(np.setdiff1d(idx, test), meta, self.val_fraction, None,
+                                   self.seed)
+            out.append(make_fold("all", k, train, val, np.sort(test), name=f"fold{k}"))
+        return out
 
 
 @dataclass
@@ -160,7 +269,7 @@ class RandomSplit(SplitProtocol):
     by: str | None = "record"
     seed: int = 0
 
-    def split(self, meta):
+    def folds(self, meta):
         rng = np.random.default_rng(self.seed)
         if self.by is None:
             perm = rng.permutation(len(meta))
@@ -168,9 +277,26 @@ class RandomSplit(SplitProtocol):
             test, rest = perm[:n_test], perm[n_test:]
         else:
             groups = rng.permutation(np.unique(meta[self.by].to_numpy()))
-            n_test = max(1, int(round(self.test_fraction * len(groups)))) if self.test_fraction else 0
+            n_test = (max(1, int(round(self.test_fraction * len(groups))))
+                      if self.test_fraction else 0)
             is_test = np.isin(meta[self.by].to_numpy(), groups[:n_test])
             test, rest = np.flatnonzero(is_test), np.flatnonzero(~is_test)
         train, val = _take_val(rest, meta, self.val_fraction / max(1e-9, 1 - self.test_fraction),
                                self.by, self.seed + 1)
-        return {"train": train, "val": val, "test": np.sort(test)}
+        return [make_fold("all", 0, train, val, np.sort(test))]
+
+
+def with_trial_index(meta: pd.DataFrame) -> pd.DataFrame:
+    """Copy of a window table with ``trial`` = chronological index of the window within its subject.
+
+    Rows are taken to be in recording order (a window cache lists records in the dataset's
+    order and windows by onset); an existing ``trial`` column (e.g. per-session trial numbers)
+    is kept as ``trial_in_session``.
+    """
+    if "subject" not in meta.columns:
+        raise ConfigError(f"window metadata lacks 'subject' (has {list(meta.columns)})")
+    out = meta.reset_index(drop=True).copy()
+    if "trial" in out.columns:
+        out = out.rename(columns={"trial": "trial_in_session"})
+    out["trial"] = out.groupby(out["subject"].astype(str), sort=False).cumcount()
+    return out

@@ -18,6 +18,7 @@ from biosig.datasets.ptbxl import PTBXL
 from biosig.datasets.synthetic import (
     SyntheticECG,
     SyntheticMI,
+    SyntheticTUEV,
     simulate_ecg12,
     simulate_mi_eeg,
     write_recordings,
@@ -36,6 +37,7 @@ __all__ = [
     "RemoteFile",
     "SyntheticECG",
     "SyntheticMI",
+    "SyntheticTUEV",
     "TUEV",
     "WFDBRecords",
     "download_file",

@@ -532,3 +532,158 @@ class SyntheticECG(DatasetSource):
         from biosig.signal.windows import FixedWindows
 
         return FixedWindows(length=self.duration, stride=self.duration)
+
+
+# ----------------------------------------------------------------------------------------------
+# TUEV-like clinical EEG events
+# ----------------------------------------------------------------------------------------------
+#: TUEV's six event classes, in its label order (1..6).
+TUEV_LIKE_CLASSES = ["spsw", "gped", "pled", "eyem", "artf", "bckg"]
+_TUEV_ELECTRODES = ["FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "A1", "T3", "C3", "CZ", "C4", "T4",
+                    "A2", "T5", "P3", "PZ", "P4", "T6", "O1", "O2"]
+
+
+def _tuev_positions() -> np.ndarray:
+    """Electrode positions (m) of the 21 TUEV electrodes, from MNE's standard 10-20 montage."""
+    import warnings
+
+    import mne
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # 'standard_1020' renamed in MNE 1.14
+        pos = mne.channels.make_standard_montage("standard_1020").get_positions()["ch_pos"]
+    lookup = {k.upper(): v for k, v in pos.items()}
+    return np.stack([lookup[e] for e in _TUEV_ELECTRODES])
+
+
+def _spread(pos, centre, width_m):
+    return np.exp(-((pos - centre) ** 2).sum(1) / (2 * width_m**2))
+
+
+def _sharp(t, t0, width_s, amp):
+    """A biphasic sharp transient (fast negative peak then slower positive after-wave)."""
+    spike = -amp * np.exp(-0.5 * ((t - t0) / (width_s / 2)) ** 2)
+    wave = 0.45 * amp * np.exp(-0.5 * ((t - t0 - 2.5 * width_s) / (2 * width_s)) ** 2)
+    return spike + wave
+
+
+def _tuev_event(cls: str, x, t, pos, idx, rng, sfreq: float) -> None:
+    """Add one event of class ``cls`` to the referential window ``x`` (in place)."""
+    n = len(t)
+    t_ev = 2.0 + rng.uniform(0.1, 0.9)
+    if cls == "spsw":  # 1-3 focal spike-and-slow-wave complexes at ~3 Hz
+        centre = pos[rng.integers(len(pos))]
+        for j in range(rng.integers(1, 4)):
+            x += np.outer(_spread(pos, centre, 0.04), _sharp(t, t_ev + j / 3.0, 0.04,
+                                                             rng.uniform(80, 150)))
+    elif cls == "gped":  # generalized periodic sharp waves, 1-2.5 Hz
+        period = 1.0 / rng.uniform(1.0, 2.5)
+        w = 0.6 + 0.4 * _spread(pos, pos[idx["FZ"]], 0.08)
+        for t0 in np.arange(rng.uniform(0, period), 5.0, period):
+            x += np.outer(w, _sharp(t, t0, 0.08, rng.uniform(60, 110)))
+    elif cls == "pled":  # lateralized periodic sharp waves, 0.5-1.5 Hz, one hemisphere
+        side = pos[idx["T3"] if rng.random() < 0.5 else idx["T4"]]
+        period = 1.0 / rng.uniform(0.5, 1.5)
+        for t0 in np.arange(rng.uniform(0, period), 5.0, period):
+            x += np.outer(_spread(pos, side, 0.05), _sharp(t, t0, 0.07, rng.uniform(60, 120)))
+    elif cls == "eyem":  # frontal eye movement: blink (symmetric) or horizontal (F7/F8 opposite)
+        dur = rng.uniform(0.3, 0.9)
+        shape = np.exp(-0.5 * ((t - t_ev) / (dur / 3)) ** 2) * rng.uniform(80, 200)
+        front = _spread(pos, (pos[idx["FP1"]] + pos[idx["FP2"]]) / 2, 0.035)
+        if rng.random() < 0.5:
+            x += np.outer(front, shape)
+        else:
+            lat = _spread(pos, pos[idx["F7"]], 0.03) - _spread(pos, pos[idx["F8"]], 0.03)
+            x += np.outer(lat * rng.choice([-1, 1]), shape)
+    elif cls == "artf":
+        if rng.random() < 0.7:  # muscle: 20-70 Hz burst over temporal electrodes
+            f = np.fft.rfftfreq(n, 1 / sfreq)
+            spec = rng.standard_normal(len(f)) * ((f > 20) & (f < 70))
+            burst = np.fft.irfft(spec * np.exp(2j * np.pi * rng.random(len(f))), n=n)
+            burst *= np.exp(-0.5 * ((t - t_ev) / rng.uniform(0.3, 0.7)) ** 2)
+            burst /= burst.std() + 1e-12
+            site = pos[idx[rng.choice(["T3", "T4", "F7", "F8"])]]
+            x += np.outer(_spread(pos, site, 0.04), 40.0 * burst)
+        else:  # electrode pop: a step with exponential decay at one electrode
+            e = rng.integers(len(pos))
+            x[e] += (rng.choice([-1, 1]) * rng.uniform(100, 250) * (t >= t_ev)
+                     * np.exp(-(t - t_ev).clip(0) / 0.3))
+
+
+def simulate_tuev_subject(subject: int, n_per_class: int = 20, sfreq: float = 200.0,
+                          seed: int = 0) -> Recording:
+    """One subject's TUEV-like recording: ``6 * n_per_class`` back-to-back 5-s windows in the
+    22-channel TCP bipolar montage (µV), each annotated at its start with its class.
+
+    A spatially smooth 1/f background with posterior alpha on 19 referential 10-20 electrodes
+    (+ A1/A2), and one event per window in its middle second: focal spike-and-slow-wave
+    complexes, generalized or lateralized periodic sharp waves, frontal eye movements, muscle
+    bursts or electrode pops; background windows have none.
+    """
+    from biosig.signal.montages import MONTAGES, bipolar_names
+
+    pos = _tuev_positions()
+    idx = {e: i for i, e in enumerate(_TUEV_ELECTRODES)}
+    n = int(round(5.0 * sfreq))
+    t = np.arange(n) / sfreq
+    rng = np.random.default_rng([seed, subject])
+    gain = rng.uniform(0.8, 1.25)
+    alpha_f = rng.uniform(8.5, 11.0)
+    order = rng.permutation(np.repeat(np.arange(6), n_per_class))
+    n_el = len(_TUEV_ELECTRODES)
+    occipital = _spread(pos, (pos[idx["O1"]] + pos[idx["O2"]]) / 2, 0.05)
+    windows = []
+    for label in order:
+        bg = rng.normal(size=(n_el, 6)) @ pink_noise(rng, 6, n) / 2.5  # smooth, correlated
+        x = 15.0 * (bg + 0.4 * pink_noise(rng, n_el, n))
+        alpha = np.sin(2 * np.pi * (alpha_f + rng.normal(0, 0.2)) * t + rng.uniform(0, 2 * np.pi))
+        x += 12.0 * np.outer(occipital, alpha)
+        _tuev_event(TUEV_LIKE_CLASSES[label], x, t, pos, idx, rng, sfreq)
+        x *= gain
+        windows.append(np.stack([x[idx[a]] - x[idx[c]] for a, c in MONTAGES["tcp22"]]))
+    names = bipolar_names("tcp22")
+    ann = Annotations.from_lists(np.arange(len(order)) * 5.0, np.full(len(order), 5.0),
+                                 np.asarray([TUEV_LIKE_CLASSES[k] for k in order], dtype=object))
+    return Recording(data=np.concatenate(windows, axis=1).astype(np.float32), sfreq=sfreq,
+                     ch_names=names, ch_types=["eeg"] * len(names), units=["uV"] * len(names),
+                     annotations=ann, meta={"format": "synthetic",
+                                            "source": f"synthetic_tuev_s{subject:02d}",
+                                            "subject": subject, "session": "1"})
+
+
+class SyntheticTUEV(DatasetSource):
+    """Built-in TUEV-like 6-class EEG event data (22 TCP bipolar channels, 200 Hz, µV, 5-s
+    windows); the last ``n_eval_subjects`` subjects form the ``split == "test"`` part (TUEV's
+    official eval), the others ``"train"``. See :func:`simulate_tuev_subject`."""
+
+    name = "synthetic_tuev"
+    version = "1"
+    multilabel = False
+    classes = list(TUEV_LIKE_CLASSES)
+
+    def __init__(self, n_subjects: int = 6, n_per_class: int = 20, sfreq: float = 200.0,
+                 n_eval_subjects: int = 2, seed: int = 0):
+        if not 0 < n_eval_subjects < n_subjects:
+            raise ValueError(f"n_eval_subjects must be in [1, n_subjects), got {n_eval_subjects}")
+        self.n_subjects, self.n_per_class, self.sfreq = n_subjects, n_per_class, sfreq
+        self.n_eval_subjects, self.seed = n_eval_subjects, seed
+
+    def identity(self) -> dict:
+        return {"name": self.name, "version": self.version, "n_subjects": self.n_subjects,
+                "n_per_class": self.n_per_class, "sfreq": self.sfreq,
+                "n_eval_subjects": self.n_eval_subjects, "seed": self.seed}
+
+    def records(self) -> list[dict]:
+        first_eval = self.n_subjects - self.n_eval_subjects + 1
+        return [{"record": f"s{s:02d}", "subject": s, "session": "1",
+                 "split": "test" if s >= first_eval else "train"}
+                for s in range(1, self.n_subjects + 1)]
+
+    def load(self, ref: dict) -> Recording:
+        return simulate_tuev_subject(ref["subject"], self.n_per_class, self.sfreq, self.seed)
+
+    def default_windows(self):
+        from biosig.signal.windows import EventWindows
+
+        return EventWindows(tmin=0.0, tmax=5.0,
+                            mapping={c: i for i, c in enumerate(TUEV_LIKE_CLASSES)})

@@ -194,7 +194,7 @@ class GANTask(BiosigTask):
             raise ConfigError(
                 "GANTask under DDP: the critic's step leaves the generator's parameters unused; "
                 "use --trainer.strategy ddp_find_unused_parameters_true "
-                "(recipes/trainer/ddp_gan.yaml)"
+                "(recipes/configs/trainer/ddp_gan.yaml)"
             )
 
     def training_step(self, batch, batch_idx):

@@ -10,6 +10,9 @@ per subject (mean ± std over seeds) and the mean over subjects (mean ± std ove
     python recipes/bciiv2a/dbconformer.py --data bciiv2a --path ~/data/bciiv2a \\
         --protocol co --accelerator gpu                         # real data, paper settings
 
+One protocol from a config, without this script: ``biosig run --config
+recipes/bciiv2a/dbconformer_co.yaml`` (same runner, same table).
+
 Paper settings (``--preset paper``, the default for real data): CO lr 1e-4 x 200 epochs; CV and
 LOSO lr 1e-3 x 100 epochs; Adam, batch 32, depth 2, seeds 1-5; CO/CV/LOSO use session T only
 (144 trials per subject for 2 classes), as the official scripts. ``--preset quick`` (default for
@@ -25,12 +28,12 @@ import argparse
 import sys
 import time
 
-from biosig.tasks.paper_protocol import (
-    TrialSet,
+from biosig.data.paper_splits import paper_protocol
+from biosig.experiments.paper import (
     add_protocol_arguments,
+    datamodule_kwargs,
     resolve_settings,
     run_protocols,
-    trials_from_cache,
 )
 
 CLASSES = {2: ["left_hand", "right_hand"], 4: ["left_hand", "right_hand", "feet", "tongue"]}
@@ -52,35 +55,32 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def load_trials(args) -> TrialSet:
-    """Windows of 4 s from the cue (1001 samples @ 250 Hz, as MOABB/DBConformer), 22 EEG ch."""
-    from biosig.data.cache import get_cache
-    from biosig.data.preprocessing import Bandpass
+def make_datamodule(args, protocol: str):
+    """4-s windows from the cue (1001 samples @ 250 Hz, as MOABB/DBConformer), 22 EEG channels;
+    the official CO/CV/LOSO scripts use the first session (T) only."""
+    from biosig.data.datamodule import BiosigDataModule
+    from biosig.signal.preprocessing import Bandpass
 
     classes = CLASSES[args.n_classes]
     band = None if args.no_bandpass else tuple(args.bandpass)
+    sessions = ["T", "E"] if protocol == "competition" else ["T"]
     if args.data == "synthetic":
-        from biosig.data.windows import EventWindows
+        from biosig.signal.windows import EventWindows
         from biosig.datasets.synthetic import SyntheticMI
 
         source = SyntheticMI(n_subjects=args.n_subjects, n_trials_per_class=args.n_trials_per_class,
-                             classes=classes, include_eog=False)
+                             classes=classes, sessions=sessions, include_eog=False)
         steps = [Bandpass(*band)] if band else []
         windows = EventWindows(tmin=0.0, tmax=4.0, include_end=True,
                                mapping={c: i for i, c in enumerate(classes)})
     else:
         from biosig.datasets.bciiv2a import BCIIV2a
 
-        source = BCIIV2a(path=args.path, sessions=["T", "E"], classes=classes, include_end=True,
+        source = BCIIV2a(path=args.path, sessions=sessions, classes=classes, include_end=True,
                          bandpass=band)
         steps, windows = [], None
-    cache = get_cache(source, steps, windows, root=args.cache_dir)
-    return trials_from_cache(cache)
-
-
-def session_t_only(protocol: str, trials: TrialSet) -> TrialSet:
-    """The official CO/CV/LOSO scripts use the first session (T) only."""
-    return trials if protocol == "competition" else trials.select(trials.meta["session"] == "T")
+    return BiosigDataModule(source, steps, windows, protocol=paper_protocol(protocol),
+                            **datamodule_kwargs(args))
 
 
 def main(argv=None) -> int:
@@ -88,11 +88,15 @@ def main(argv=None) -> int:
     synthetic = args.data == "synthetic"
     protocols = args.protocol or (["competition"] if synthetic else ["co"])
     t0 = time.perf_counter()
-    trials = load_trials(args)
-    print(f"data: {args.data}, {len(trials.y)} trials, {trials.X.shape[1]} ch x {trials.X.shape[2]} "
-          f"samples @ {trials.sfreq:g} Hz, classes {trials.classes} ({time.perf_counter() - t0:.1f} s)")
-    run_protocols(args, trials, f"BCI IV 2a ({args.data}), {args.n_classes}-class", protocols,
-                  lambda p: resolve_settings(args, p, synthetic), select=session_t_only)
+
+    def make_data(protocol):
+        dm = make_datamodule(args, protocol)
+        print(f"data: {args.data}, {len(dm.cache)} trials, {dm.n_chans} ch x {dm.n_times} samples "
+              f"@ {dm.sfreq:g} Hz, classes {dm.classes} ({time.perf_counter() - t0:.1f} s)")
+        return dm
+
+    run_protocols(args, make_data, f"BCI IV 2a ({args.data}), {args.n_classes}-class", protocols,
+                  lambda p: resolve_settings(args, p, synthetic))
     print(f"total {time.perf_counter() - t0:.0f} s")
     return 0
 

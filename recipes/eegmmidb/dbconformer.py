@@ -21,12 +21,12 @@ import argparse
 import sys
 import time
 
-from biosig.tasks.paper_protocol import (
-    TrialSet,
+from biosig.data.paper_splits import paper_protocol
+from biosig.experiments.paper import (
     add_protocol_arguments,
+    datamodule_kwargs,
     resolve_settings,
     run_protocols,
-    trials_from_cache,
 )
 
 WINDOW_S = 4.1  # 656 samples at 160 Hz
@@ -50,10 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def load_trials(args) -> TrialSet:
-    from biosig.data.cache import get_cache
-    from biosig.data.preprocessing import Bandpass
-    from biosig.data.windows import EventWindows
+def make_datamodule(args, protocol: str):
+    from biosig.data.datamodule import BiosigDataModule
+    from biosig.signal.preprocessing import Bandpass
+    from biosig.signal.windows import EventWindows
 
     steps = [] if args.no_bandpass else [Bandpass(*args.bandpass)]
     if args.data == "synthetic":
@@ -72,7 +72,8 @@ def load_trials(args) -> TrialSet:
             raise SystemExit(f"runs {args.runs} define classes {classes}; this recipe is left vs "
                              "right fist (runs 3/4/7/8/11/12)")
     windows = EventWindows(tmin=0.0, tmax=WINDOW_S, mapping={c: i for i, c in enumerate(classes)})
-    return trials_from_cache(get_cache(source, steps, windows, root=args.cache_dir))
+    return BiosigDataModule(source, steps, windows, protocol=paper_protocol(protocol),
+                            **datamodule_kwargs(args))
 
 
 def main(argv=None) -> int:
@@ -80,17 +81,21 @@ def main(argv=None) -> int:
     synthetic = args.data == "synthetic"
     protocols = args.protocol or ["co"]
     t0 = time.perf_counter()
-    trials = load_trials(args)
-    counts = trials.meta.groupby("subject").size()
-    print(f"data: {args.data}, {len(trials.y)} trials ({counts.min()}-{counts.max()} per subject), "
-          f"{trials.X.shape[1]} ch x {trials.X.shape[2]} samples @ {trials.sfreq:g} Hz, "
-          f"classes {trials.classes} ({time.perf_counter() - t0:.1f} s)")
+
+    def make_data(protocol):
+        dm = make_datamodule(args, protocol)
+        counts = dm.meta.groupby("subject").size()
+        print(f"data: {args.data}, {len(dm.cache)} trials ({counts.min()}-{counts.max()} per "
+              f"subject), {dm.n_chans} ch x {dm.n_times} samples @ {dm.sfreq:g} Hz, classes "
+              f"{dm.classes} ({time.perf_counter() - t0:.1f} s)")
+        return dm
 
     def settings(protocol):
         # The paper uses depth 6 for LOSO on every dataset but BCI IV 2a/2b.
         return resolve_settings(args, protocol, synthetic, depth=6 if protocol == "loso" else None)
 
-    run_protocols(args, trials, f"eegmmidb ({args.data}) imagined left/right fist", protocols, settings)
+    run_protocols(args, make_data, f"eegmmidb ({args.data}) imagined left/right fist", protocols,
+                  settings)
     print(f"total {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -15,14 +15,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ecgnet import build_datamodule, generate, split_arrays, train_ecgnet  # noqa: E402
+ECGNET_RECIPE = Path(__file__).resolve().parent / "ecgnet.yaml"
 
 
 def build_parser():
@@ -48,42 +45,36 @@ def build_parser():
     return p
 
 
-def with_masks(X, sfreq, detector):
-    from biosig.ecg_analysis import annotation_masks
+def datamodule(args, steps=(), batch_size=None):
+    from biosig.data.presets import ecg_datamodule
 
-    return np.concatenate([X, annotation_masks(X, sfreq, method=detector)], axis=1).astype(np.float32)
-
-
-def fit_classifier(Xtr, ytr, Xva, yva, args, sfreq):
-    import lightning.pytorch as pl
-    import torch
-    from torch.utils.data import DataLoader, TensorDataset
-
-    from biosig.tasks.classification import ClassificationTask
-
-    pl.seed_everything(args.seed)
-    task = ClassificationTask(model="cvd_cnn", n_chans=Xtr.shape[1], n_times=Xtr.shape[2], sfreq=sfreq,
-                              n_outputs=ytr.shape[1], multilabel=True, lr=1e-3)
-    tr = DataLoader(TensorDataset(torch.from_numpy(Xtr), torch.from_numpy(ytr)), batch_size=args.batch_size,
-                    shuffle=True)
-    va = DataLoader(TensorDataset(torch.from_numpy(Xva), torch.from_numpy(yva)), batch_size=args.batch_size)
-    trainer = pl.Trainer(max_epochs=args.epochs, accelerator=args.accelerator, devices=1, logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
-    trainer.fit(task, tr, va)
-    return task.cpu().eval()
+    return ecg_datamodule(args.data, args.path, args.sfreq, steps, seed=args.seed,
+                          n_records=args.n_records, duration=args.duration,
+                          batch_size=batch_size or args.batch_size, cache_dir=args.cache_dir)
 
 
-def scores(task, X, y) -> dict:
-    import torch
-    import torchmetrics.functional.classification as tmf
+def test_part(dm):
+    idx = np.sort(dm.splits["test"])
+    return np.asarray(dm.cache.X[idx]), np.asarray(dm.cache.y[idx])
 
-    with torch.no_grad():
-        prob = torch.sigmoid(torch.cat([task(torch.from_numpy(X[i : i + 256]))
-                                        for i in range(0, len(X), 256)]))
-    t = torch.from_numpy(y).long()
-    K = y.shape[1]
-    return {"macro_auroc": float(tmf.multilabel_auroc(prob, t, K, average="macro")),
-            "macro_f1": float(tmf.multilabel_f1_score(prob, t, K, average="macro"))}
+
+def train_ecgnet(args):
+    """ECGNet with the settings of recipes/ptbxl/ecgnet.yaml, through the runner; returns the
+    generator network and the DataModule's first fold."""
+    from biosig.experiments import run_experiment
+    from biosig.experiments.config import experiment_from_config, load_config
+
+    spec = experiment_from_config(load_config(["--config", str(ECGNET_RECIPE)]))["models"][0]
+    generator_kwargs = {**spec.init_args["generator_kwargs"], "hidden_size": args.hidden}
+    spec.init_args.update(generator_kwargs=generator_kwargs)
+    spec.trainer["max_epochs"] = args.gan_epochs
+    kept = {}
+    dm = datamodule(args, batch_size=16)
+    run_experiment(dm, spec, seeds=[args.seed], trainer={"accelerator": args.accelerator},
+                   metrics=["l1"], title="ECGNet for generated inputs",
+                   on_run=lambda run: kept.update(net=run.task.generator.cpu().eval(),
+                                                  dm=run.datamodule))
+    return kept["net"], kept["dm"]
 
 
 def main(argv=None) -> int:
@@ -91,41 +82,71 @@ def main(argv=None) -> int:
     import pandas as pd
     import torch
 
-    from biosig.ecg_analysis import LeastSquaresLeadMap, copy_input
+    from biosig.analysis.ecg import LeastSquaresLeadMap, copy_input
+    from biosig.signal.ecg_delineation import ECGAnnotationChannels, annotation_masks
+    from biosig.experiments import ModelSpec, run_experiment
+    from biosig.tasks.classification import classification_metrics
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    gan_args = argparse.Namespace(**{**vars(args), "epochs": args.gan_epochs, "train_lead": "random",
-                                     "adversarial_loss": "bce", "l1_weight": 100.0, "lr_g": 1e-3,
-                                     "lr_d": 2e-4, "plain_head": False})
-    dm = build_datamodule(gan_args, batch_size=16)
-    dm.setup()
-    Xtr, ytr = split_arrays(dm, "train")
-    Xva, yva = split_arrays(dm, "val")
-    Xte, yte = split_arrays(dm, "test")
-    sf = dm.sfreq
+    real = datamodule(args)
+    real.setup()
+    Xte, yte = test_part(real)
     inputs = {"real": Xte}
     if not args.no_parity:
-        net = train_ecgnet(dm, gan_args)
-        inputs["ECGNet"] = generate(net, Xte, args.input_lead)
+        net, gan_dm = train_ecgnet(args)
+        Xtr = np.asarray(gan_dm.cache.X[np.sort(gan_dm.splits["train"])])
+        with torch.no_grad():
+            inputs["ECGNet"] = np.concatenate([
+                net.generate(torch.from_numpy(Xte[i:i + 64]).float(), lead=args.input_lead).numpy()
+                for i in range(0, len(Xte), 64)])
         inputs["least_squares"] = LeastSquaresLeadMap().fit(Xtr).predict(Xte, args.input_lead)
-        inputs["copy_input"] = copy_input(Xte, args.input_lead).astype(np.float32)
-    rows = []
-    for masks in (False, True):
-        t0 = time.perf_counter()
-        tr, va = (with_masks(Xtr, sf, args.detector), with_masks(Xva, sf, args.detector)) if masks else (Xtr, Xva)
-        clf = fit_classifier(tr, ytr, va, yva, args, sf)
+        inputs["copy_input"] = copy_input(Xte, args.input_lead)
+
+    def parity(run):
+        """Scores (the task's torchmetrics collection) of the classifier on each test input."""
+        masks = run.spec.name.endswith("masks")
+        row = {}
         for name, X in inputs.items():
-            Xin = with_masks(X.astype(np.float32), sf, args.detector) if masks else X.astype(np.float32)
-            rows.append({"annotations": "R+PQ masks" if masks else "none", "test_input": name,
-                         **scores(clf, Xin, yte)})
-        print(f"classifier ({'with' if masks else 'without'} masks) done in {time.perf_counter() - t0:.1f} s")
+            X = X.astype(np.float32)
+            if masks:
+                X = np.concatenate([X, annotation_masks(X, real.sfreq, method=args.detector)], 1)
+            metrics = classification_metrics(yte.shape[1], multilabel=True)
+            task = run.task.cpu().eval()
+            with torch.no_grad():
+                for i in range(0, len(X), 256):
+                    prob = torch.sigmoid(task(torch.from_numpy(X[i:i + 256].astype(np.float32))))
+                    metrics.update(prob, torch.from_numpy(yte[i:i + 256]).long())
+            values = metrics.compute()
+            row.update({f"{name}_macro_auroc": float(values["auroc"]),
+                        f"{name}_macro_f1": float(values["f1_macro"])})
+        return row
+
+    def spec(name):
+        return ModelSpec(name, "biosig.tasks.ClassificationTask",
+                         {"model": "cvd_cnn", "multilabel": True, "lr": 1e-3},
+                         trainer={"max_epochs": args.epochs})
+
+    trainer = {"accelerator": args.accelerator}
+    plain = run_experiment(real, spec("CVD CNN"), seeds=[args.seed], trainer=trainer,
+                           metrics=["auroc", "f1_macro"], on_run=parity, title="12 leads")
+    masked = run_experiment(
+        datamodule(args, [ECGAnnotationChannels(reference_lead="II", method=args.detector)]),
+        spec("CVD CNN + masks"), seeds=[args.seed], trainer=trainer,
+        metrics=["auroc", "f1_macro"], on_run=parity, title="12 leads + R/PQ masks")
+    runs = pd.concat([plain.runs, masked.runs], ignore_index=True)
+    rows = [{"annotations": "R+PQ masks" if r["model"].endswith("masks") else "none",
+             "test_input": name, "macro_auroc": r[f"{name}_macro_auroc"],
+             "macro_f1": r[f"{name}_macro_f1"]}
+            for _, r in runs.iterrows() for name in inputs]
     df = pd.DataFrame(rows).set_index(["annotations", "test_input"])
-    print(f"\nFold-10 multi-label scores ({args.data}, {len(Xte)} records, classes {dm.classes}):")
+    print(f"\nFold-10 multi-label scores ({args.data}, {len(Xte)} records, classes "
+          f"{real.classes}):")
     print(df.round(4).to_string())
     df.to_csv(out / "cvd_scores.csv")
-    print(f"\nwrote {out}/cvd_scores.csv")
+    runs.to_csv(out / "results.csv", index=False)
+    print(f"\nwrote {out}/cvd_scores.csv and results.csv")
     return 0
 
 

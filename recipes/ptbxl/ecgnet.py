@@ -35,11 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--path", default=None, help="PTB-XL or CinC folder")
     p.add_argument("--n-records", type=int, default=200, help="simulator records")
     p.add_argument("--duration", type=float, default=10.0, help="simulator record length (s)")
-    p.add_argument("--sfreq", type=float, default=100.0, help="sampling rate (Hz; resampled if needed)")
+    p.add_argument("--sfreq", type=float, default=100.0,
+                   help="sampling rate (Hz; resampled if needed)")
     p.add_argument("--input-lead", default="I", help="input lead for evaluation")
     p.add_argument("--train-lead", default="random", help="'random' or a lead name")
     p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--hidden", type=int, default=64, help="BiLSTM units per direction (default model: 128)")
+    p.add_argument("--hidden", type=int, default=64,
+                   help="BiLSTM units per direction (default model: 128)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--adversarial-loss", choices=["bce", "hinge", "wgan-gp"], default="bce")
     p.add_argument("--l1-weight", type=float, default=100.0)
@@ -55,63 +57,31 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def build_datamodule(args, preprocessing=None, batch_size=None):
-    """DataModule of 12-lead windows: simulator / PTB-XL (folds 1-8/9/10) or CinC (random split)."""
-    from biosig.data import Predefined, RandomSplit, Resample
-    from biosig.data.datamodule import BiosigDataModule
+def build_datamodule(args, steps=(), batch_size=None):
+    """12-lead windows: simulator / PTB-XL (folds 1-8/9/10) or CinC (random split), at --sfreq."""
+    from biosig.data.presets import ecg_datamodule
 
-    steps = list(preprocessing or [])
-    folds = Predefined(train={"fold": list(range(1, 9))}, val={"fold": [9]}, test={"fold": [10]})
-    if args.data == "synthetic":
-        from biosig.datasets.synthetic import SyntheticECG
+    return ecg_datamodule(args.data, args.path, args.sfreq, steps, seed=args.seed,
+                          n_records=args.n_records, duration=args.duration,
+                          batch_size=batch_size or args.batch_size, cache_dir=args.cache_dir)
 
-        source = SyntheticECG(n_records=args.n_records, duration=args.duration, sfreq=args.sfreq,
-                              seed=args.seed)
-        protocol = folds
-    elif args.data == "ptbxl":
-        from biosig.datasets.ptbxl import PTBXL
 
-        source = PTBXL(path=args.path, sampling_rate=100 if args.sfreq <= 100 else 500)
-        steps = [Resample(args.sfreq)] + steps
-        protocol = folds
-    else:
-        from biosig.datasets.cinc import CinC
+def ecgnet_spec(args, epochs: int):
+    """ECGNet (conditional GAN) as a model of the experiment runner."""
+    from biosig.experiments import ModelSpec
 
-        source = CinC(path=args.path, year=2021, leads=12)
-        steps = [Resample(args.sfreq)] + steps
-        protocol = RandomSplit(val_fraction=0.1, test_fraction=0.2, by="subject", seed=args.seed)
-    return BiosigDataModule(source, preprocessing=steps, protocol=protocol,
-                            batch_size=batch_size or args.batch_size, cache_dir=args.cache_dir,
-                            seed=args.seed)
+    return ModelSpec("ECGNet", "biosig.tasks.gan.GANTask", {
+        "generator": "ecgnet", "critic": "ecgnet_critic",
+        "generator_kwargs": {"hidden_size": args.hidden, "einthoven": not args.plain_head},
+        "input_channel": args.train_lead, "val_channel": args.input_lead,
+        "adversarial_loss": args.adversarial_loss, "l1_weight": args.l1_weight,
+        "lr_g": args.lr_g, "lr_d": args.lr_d}, trainer={"max_epochs": epochs})
 
 
 def split_arrays(dm, part: str):
-    """(X, y) numpy arrays of one split."""
-    ds = dm.dataset(part)
-    idx = np.sort(ds.indices)
+    """(X, y) numpy arrays of one part of the DataModule's split (cache order)."""
+    idx = np.sort(dm.splits[part])
     return np.asarray(dm.cache.X[idx]), np.asarray(dm.cache.y[idx])
-
-
-def train_ecgnet(dm, args):
-    import lightning.pytorch as pl
-
-    from biosig.tasks.gan import GANTask
-
-    pl.seed_everything(args.seed)
-    task = GANTask(
-        n_chans=dm.n_chans, n_times=dm.n_times, sfreq=dm.sfreq, n_outputs=dm.n_outputs,
-        generator_kwargs={"hidden_size": args.hidden, "einthoven": not args.plain_head},
-        input_channel=args.train_lead, val_channel=args.input_lead,
-        adversarial_loss=args.adversarial_loss, l1_weight=args.l1_weight, lr_g=args.lr_g,
-        lr_d=args.lr_d,
-    )
-    trainer = pl.Trainer(max_epochs=args.epochs, accelerator=args.accelerator, devices=1,
-                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False)
-    t0 = time.perf_counter()
-    trainer.fit(task, dm)
-    print(f"trained ECGNet for {args.epochs} epochs in {time.perf_counter() - t0:.1f} s")
-    return task.generator.cpu().eval()
 
 
 def generate(net, X: np.ndarray, lead: str, batch: int = 64) -> np.ndarray:
@@ -122,27 +92,17 @@ def generate(net, X: np.ndarray, lead: str, batch: int = 64) -> np.ndarray:
     return np.concatenate(out)
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    import matplotlib
-
-    matplotlib.use("Agg")
+def evaluate(run, args, out: Path) -> dict:
+    """The report of one trained ECGNet (runner ``on_run``): generate fold 10 from one lead,
+    compare with the baselines, write the table and figures; returns the V1-V6 means."""
     import matplotlib.pyplot as plt
     import pandas as pd
-    import torch
 
-    from biosig.ecg_analysis import LeastSquaresLeadMap, copy_input, evaluation_report
-    from biosig.ecg_leads import einthoven_residual
+    from biosig.analysis.ecg import LeastSquaresLeadMap, copy_input, evaluation_report
+    from biosig.signal.ecg_leads import einthoven_residual
     from biosig.viz.ecg import plot_12lead, plot_overlay, plot_report
 
-    torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    dm = build_datamodule(args)
-    dm.setup()
-    if dm.n_chans != 12:
-        raise SystemExit(f"expected 12-lead data, got {dm.n_chans} channels")
-    net = train_ecgnet(dm, args)
+    dm, net = run.datamodule, run.task.generator.cpu().eval()
     Xtr, _ = split_arrays(dm, "train")
     Xte, _ = split_arrays(dm, "test")
     t0 = time.perf_counter()
@@ -160,7 +120,8 @@ def main(argv=None) -> int:
           f"{dm.sfreq:g} Hz, {dm.n_times / dm.sfreq:g} s; FD in (s, mV) curve units")
     print(rep.round(4).to_string())
     print("\nMean over V1-V6:")
-    print(rep.xs("mean", level="lead").round(4).to_string())
+    means = rep.xs("mean", level="lead")
+    print(means.round(4).to_string())
     print(f"\nPaper FD (private MyoVista data, unknown scaling; reference only): {PAPER_FD}")
     rep.to_csv(out / "report.csv")
     fig = plot_12lead(Xte[0], dm.sfreq, generated=fake[0], input_lead=args.input_lead,
@@ -169,11 +130,38 @@ def main(argv=None) -> int:
     fig = plot_overlay(Xte[0], fake[0], dm.sfreq, input_lead=args.input_lead)
     fig.savefig(out / "overlay.png", dpi=120)
     tables = {name: rep.loc[name] for name in preds}
-    metrics = ["fd_mean", "mse", "pearson_r", "xcorr_peak"] + ([] if args.no_features else ["r_f1", "pq_r"])
+    metrics = ["fd_mean", "mse", "pearson_r", "xcorr_peak"] + ([] if args.no_features
+                                                                else ["r_f1", "pq_r"])
     fig = plot_report(tables, metrics, title="V1-V6: ECGNet vs baselines")
     fig.savefig(out / "report.png", dpi=120)
     plt.close("all")
-    print(f"\nwrote {out}/report.csv, clinical_12lead.png, overlay.png, report.png")
+    return {f"v1v6_{k}": float(v) for k, v in means.loc["ECGNet"].items()
+            if k in ("fd_mean", "mse", "pearson_r")}
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import torch
+
+    from biosig.experiments import run_experiment
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    dm = build_datamodule(args)
+    if dm.n_chans != 12:
+        raise SystemExit(f"expected 12-lead data, got {dm.n_chans} channels")
+    result = run_experiment(dm, ecgnet_spec(args, args.epochs), seeds=[args.seed],
+                            trainer={"accelerator": args.accelerator},
+                            metrics=["l1", "mse", "pearson"], title=f"ECGNet ({args.data})",
+                            on_run=lambda run: evaluate(run, args, out))
+    result.print()
+    result.save(out)
+    print(f"\nwrote {out}/report.csv, results.csv/json, clinical_12lead.png, overlay.png, "
+          "report.png")
     return 0
 
 

@@ -1,0 +1,12 @@
+"""The one experiment engine: protocols' folds x seeds x models -> one results table.
+
+:func:`run_experiment` (:mod:`biosig.experiments.runner`) is used by ``biosig run``
+(:mod:`biosig.experiments.config`), ``biosig demo`` and every recipe script.
+"""
+
+from biosig.experiments.runner import (
+    PERCENT_METRICS, ExperimentResult, ModelSpec, Run, format_table, run_experiment, summarize,
+)
+
+__all__ = ["PERCENT_METRICS", "ExperimentResult", "ModelSpec", "Run", "format_table",
+           "run_experiment", "summarize"]

@@ -1,0 +1,151 @@
+"""``biosig run --config CONFIG.yaml``: a whole protocol from a config, through the one runner.
+
+The config is a ``biosig fit`` config (``model``, ``data``, ``trainer`` sections, composable
+with several ``--config`` files and ``--section.key value`` overrides) plus an ``experiment:``
+section (seeds, models, subjects, metrics, reference numbers, output folder): see ``RUN_HELP``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from biosig.errors import ConfigError
+from biosig.experiments.runner import SIGNAL_ARGS, ModelSpec, run_experiment
+
+__all__ = ["RUN_HELP", "load_config", "datamodule_from_config", "experiment_from_config", "main"]
+
+RUN_HELP = """usage: biosig run --config CONFIG.yaml [--config MORE.yaml] [--section.key VALUE ...]
+
+Runs every fold of the data's protocol x every seed x every model and writes one results table
+(results.csv, results.json and a printed table). The config is a `biosig fit` config (model,
+data, trainer) plus an `experiment:` section:
+
+  experiment:
+    seeds: [1, 2, 3, 4, 5]
+    subjects: null            # test subjects to run (null: all folds)
+    metrics: [acc]            # tables to print (the task's test metrics)
+    models:                   # optional; default: the config's model alone
+      - {name: DBConformer}   # init_args/class_path/trainer here override the config's model
+      - {name: EEGNet, init_args: {model: eegnet, model_kwargs: {}}}
+    reference: {DBConformer: {mean: 81.2}}   # numbers printed beside the first metric's table
+    out: biosig_out/my_run    # default: trainer.default_root_dir or biosig_out/experiment
+
+Overrides use the config's dotted keys: --trainer.max_epochs 5 --experiment.seeds '[1]'
+--data.source.init_args.path /data/bciiv2a
+"""
+
+
+def _deep_merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        both = isinstance(v, dict) and isinstance(out.get(k), dict)
+        out[k] = _deep_merge(out[k], v) if both else v
+    return out
+
+
+def load_config(argv: list[str]) -> dict:
+    """Merge ``--config`` files in order, then apply ``--a.b.c value`` overrides (YAML values)."""
+    import yaml
+
+    cfg: dict = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("--") or i + 1 >= len(argv):
+            raise ConfigError(f"biosig run: expected '--config FILE' or '--key value', got {arg!r}")
+        key, value = arg[2:], argv[i + 1]
+        if key == "config":
+            path = Path(value)
+            if not path.is_file():
+                raise ConfigError(f"biosig run: config file {path} not found")
+            loaded = yaml.safe_load(path.read_text()) or {}
+            if not isinstance(loaded, dict):
+                raise ConfigError(f"{path}: a config must be a mapping of sections")
+            cfg = _deep_merge(cfg, loaded)
+        else:
+            node = cfg
+            *parents, leaf = key.split(".")
+            for p in parents:
+                node = node.setdefault(p, {})
+                if not isinstance(node, dict):
+                    raise ConfigError(f"biosig run: --{key}: {p!r} is not a section")
+            node[leaf] = yaml.safe_load(value)
+        i += 2
+    return cfg
+
+
+def datamodule_from_config(data: dict):
+    """A BiosigDataModule from a config's ``data:`` section (the LightningCLI form)."""
+    from jsonargparse import ArgumentParser
+
+    from biosig.data.datamodule import BiosigDataModule
+
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_class_arguments(BiosigDataModule, "data", fail_untyped=False)
+    try:
+        cfg = parser.parse_object({"data": data})
+        return parser.instantiate_classes(cfg).data
+    except Exception as err:  # jsonargparse reports the offending key
+        raise ConfigError(f"data section of the config: {err}") from err
+
+
+_EXPERIMENT_KEYS = {"seeds", "subjects", "metrics", "models", "reference", "out", "title"}
+
+
+def experiment_from_config(cfg: dict) -> dict:
+    """The keyword arguments of :func:`run_experiment` (and ``out``) from a merged config."""
+    exp = dict(cfg.get("experiment") or {})
+    unknown = set(exp) - _EXPERIMENT_KEYS
+    if unknown:
+        raise ConfigError(f"experiment section: unknown keys {sorted(unknown)} "
+                          f"(allowed: {sorted(_EXPERIMENT_KEYS)})")
+    for section in ("model", "data"):
+        if not isinstance(cfg.get(section), dict):
+            raise ConfigError(f"biosig run: the config has no {section!r} section")
+    base = cfg["model"]
+    if "class_path" not in base:
+        raise ConfigError("model section: class_path (the task) is missing")
+    trainer = dict(cfg.get("trainer") or {})
+    if isinstance(trainer.get("logger"), (dict, list)):
+        raise ConfigError("trainer.logger: biosig run writes its own results table and takes no "
+                          "logger; remove it (or use biosig fit)")
+    callbacks = trainer.get("callbacks") or []
+    for cb in callbacks if isinstance(callbacks, list) else [callbacks]:
+        if not (isinstance(cb, dict) and "class_path" in cb):
+            raise ConfigError(f"trainer.callbacks: each entry needs a class_path, got {cb!r}")
+    specs = []
+    for entry in exp.get("models") or [{}]:
+        if not isinstance(entry, dict):
+            raise ConfigError(f"experiment.models entries must be mappings, got {entry!r}")
+        extra = set(entry) - {"name", "class_path", "init_args", "trainer", "test_ckpt", "monitor"}
+        if extra:
+            raise ConfigError(f"experiment.models: unknown keys {sorted(extra)}")
+        init = {**(base.get("init_args") or {}), **(entry.get("init_args") or {})}
+        for k in SIGNAL_ARGS:
+            init.pop(k, None)  # linked from the data
+        name = entry.get("name") or str(init.get("model", base["class_path"].rsplit(".", 1)[-1]))
+        specs.append(ModelSpec(name, entry.get("class_path", base["class_path"]), init,
+                               dict(entry.get("trainer") or {}), entry.get("test_ckpt", "last"),
+                               entry.get("monitor", "val_loss")))
+    seeds = exp.get("seeds", [cfg.get("seed_everything", 0) or 0])
+    out = exp.get("out") or trainer.get("default_root_dir") or "biosig_out/experiment"
+    trainer.pop("default_root_dir", None)
+    return {"models": specs, "seeds": seeds, "trainer": trainer, "subjects": exp.get("subjects"),
+            "metrics": exp.get("metrics"), "reference": exp.get("reference"),
+            "title": exp.get("title", ""), "out": out}
+
+
+def main(argv: list[str]) -> int:
+    """``biosig run``: a whole protocol from a config (see ``RUN_HELP``)."""
+    if not argv or argv[0] in ("-h", "--help"):
+        print(RUN_HELP)
+        return 0
+    cfg = load_config(argv)
+    kwargs = experiment_from_config(cfg)
+    out = kwargs.pop("out")
+    dm = datamodule_from_config(cfg["data"])
+    result = run_experiment(dm, **kwargs)
+    result.print()
+    folder = result.save(out)
+    print(f"\nresults written to {folder}/results.csv and results.json")
+    return 0

@@ -1,0 +1,378 @@
+"""The experiment engine: every fold of a protocol x every seed x every model, one results table.
+
+:func:`run_experiment` takes a :class:`~biosig.data.datamodule.BiosigDataModule` (its protocol
+lists the folds: :mod:`biosig.data.protocols`, :mod:`biosig.data.paper_splits`), a list of
+:class:`ModelSpec` (a task class and its arguments) and seeds. For each fold, model and seed it
+seeds everything, builds the task with the data's signal arguments, trains it with a Lightning
+``Trainer`` on that fold and tests it (``trainer.test``: the scores are the task's own
+torchmetrics test metrics). It prints one progress line per run and returns an
+:class:`ExperimentResult`: one row per run, and a table per metric with the mean ± std over
+seeds per subject (folds averaged within a seed) and the mean over subjects (per seed, then
+mean ± std over the seed means: DBConformer's aggregation), next to reference numbers (e.g. the
+paper's) when given. ``result.save(folder)`` writes ``results.csv`` and ``results.json``.
+
+Scripts add what a table cannot hold through ``on_run(run) -> dict``: it sees the trained task,
+the fold's DataModule and the trainer, and the columns it returns join that run's row (e.g.
+hvEEGNet's per-subject reconstruction report).
+
+``biosig run --config recipes/bciiv2a/dbconformer_co.yaml`` runs a whole protocol from a config
+(:mod:`biosig.experiments.config`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import json
+import logging
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from biosig.errors import ConfigError
+
+__all__ = ["ModelSpec", "Run", "ExperimentResult", "run_experiment", "summarize",
+           "format_table", "PERCENT_METRICS"]
+
+#: Metrics shown in percent in the tables.
+PERCENT_METRICS = {"acc", "bal_acc", "kappa", "f1_weighted", "f1_macro", "auroc"}
+SIGNAL_ARGS = ("n_chans", "n_times", "sfreq", "n_outputs", "ch_names")
+
+
+def _import(path: str):
+    module, _, name = str(path).rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise ConfigError(f"cannot import {path!r}: {err}") from err
+
+
+@dataclass
+class ModelSpec:
+    """One model of a comparison: a task class (or its import path) and its arguments.
+
+    ``init_args`` go to the task (e.g. ``{"model": "dbconformer", "model_kwargs": {"depth": 2},
+    "lr": 1e-3, "optimizer": "adam"}``); the signal arguments ``n_chans``, ``n_times``,
+    ``sfreq``, ``n_outputs`` (and ``ch_names`` where the task takes it) come from the data.
+    ``trainer`` overrides the experiment's trainer arguments for this model (e.g.
+    ``max_epochs``). ``test_ckpt="best"`` tests the checkpoint
+    with the lowest ``monitor`` (needs a validation part); ``"last"`` the final weights.
+    """
+
+    name: str
+    task: str | type = "biosig.tasks.ClassificationTask"
+    init_args: dict = field(default_factory=dict)
+    trainer: dict = field(default_factory=dict)
+    test_ckpt: str = "last"
+    monitor: str = "val_loss"
+
+    def __post_init__(self):
+        if self.test_ckpt not in ("last", "best"):
+            raise ConfigError(f"model {self.name!r}: test_ckpt must be 'last' or 'best', "
+                              f"got {self.test_ckpt!r}")
+
+    def task_class(self) -> type:
+        return _import(self.task) if isinstance(self.task, str) else self.task
+
+    def build(self, dm):
+        """The task, with the signal arguments of ``dm``."""
+        cls = self.task_class()
+        params = inspect.signature(cls.__init__).parameters
+        signal = {k: getattr(dm, k) for k in SIGNAL_ARGS if k in params}
+        clash = sorted(set(signal) & set(self.init_args))
+        if clash:
+            raise ConfigError(f"model {self.name!r}: {clash} come from the data; remove them from "
+                              "init_args")
+        try:
+            return cls(**self.init_args, **signal)
+        except TypeError as err:
+            raise ConfigError(f"model {self.name!r}: {cls.__name__}{err}".replace(
+                "__init__()", "")) from err
+
+
+@dataclass
+class Run:
+    """What ``on_run`` sees after one fold x model x seed has been trained and tested."""
+
+    fold: Any  # biosig.data.protocols.Fold
+    seed: int
+    spec: ModelSpec
+    task: Any  # the trained LightningModule (best checkpoint loaded for test_ckpt="best")
+    datamodule: Any  # the fold's BiosigDataModule
+    trainer: Any
+    scores: dict
+
+
+def _seed_everything(seed: int) -> None:
+    """torch, numpy, random and CUDA seeds; deterministic cuDNN (as ``fix_random_seed``)."""
+    import lightning.pytorch as pl
+    import torch
+
+    pl.seed_everything(seed, workers=True, verbose=False)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+@contextlib.contextmanager
+def _quiet_lightning():
+    """Silence Lightning's per-Trainer banners and tips for the many short fits."""
+    loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=".*no validation part.*")
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _fmt(metric: str, value: float) -> str:
+    return f"{value:.3f}" if metric in PERCENT_METRICS else f"{value:.4g}"
+
+
+TRAINER_DEFAULTS = {"logger": False, "enable_checkpointing": False, "enable_progress_bar": False,
+                    "enable_model_summary": False, "num_sanity_val_steps": 0, "devices": 1}
+
+
+def _fresh_callbacks(callbacks) -> list:
+    """New callback objects for one run: configs (``class_path`` + ``init_args``) are
+    instantiated, objects are deep-copied, so no state leaks from one run into the next."""
+    import copy
+    import importlib
+
+    out = []
+    for cb in callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]:
+        if isinstance(cb, dict):
+            module, _, name = str(cb.get("class_path", "")).rpartition(".")
+            try:
+                cls = getattr(importlib.import_module(module), name)
+            except (ImportError, AttributeError, ValueError) as err:
+                raise ConfigError(f"trainer.callbacks: cannot import {cb.get('class_path')!r}: "
+                                  f"{err}") from err
+            out.append(cls(**(cb.get("init_args") or {})))
+        else:
+            out.append(copy.deepcopy(cb))
+    return out
+
+
+def _fit_test(dm, spec: ModelSpec, seed: int, trainer_kwargs: dict):
+    import lightning.pytorch as pl
+
+    _seed_everything(seed)
+    task = spec.build(dm)
+    kw = {**TRAINER_DEFAULTS, **trainer_kwargs, **spec.trainer}
+    kw["callbacks"] = _fresh_callbacks(kw.get("callbacks") or [])
+    if len(dm.splits["val"]) == 0:
+        kw["limit_val_batches"] = 0  # no validation part: nothing to validate on
+    with contextlib.ExitStack() as stack:
+        ckpt = None
+        if spec.test_ckpt == "best":
+            if len(dm.splits["val"]) == 0:
+                raise ConfigError(f"model {spec.name!r}: test_ckpt='best' needs a validation part "
+                                  f"(protocol {dm.protocol} has none)")
+            from lightning.pytorch.callbacks import ModelCheckpoint
+
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="biosig-ckpt-"))
+            ckpt = ModelCheckpoint(dirpath=folder, monitor=spec.monitor, mode="min",
+                                   filename="best")
+            kw["callbacks"] = [*kw.get("callbacks", []), ckpt]
+            kw["enable_checkpointing"] = True
+        trainer = pl.Trainer(**kw)
+        t0 = time.perf_counter()
+        trainer.fit(task, datamodule=dm)
+        fit_s = time.perf_counter() - t0
+        res = trainer.test(task, datamodule=dm, verbose=False,
+                           ckpt_path="best" if ckpt is not None else None)
+    scores = {k[len("test_"):] if k.startswith("test_") else k: float(v)
+              for k, v in (res[0] if res else {}).items()}
+    if ckpt is not None:
+        scores["best_" + spec.monitor] = float(ckpt.best_model_score)
+    return task, trainer, scores, fit_s
+
+
+def run_experiment(
+    data,
+    models: list[ModelSpec],
+    seeds=(0,),
+    protocol=None,
+    trainer: dict | None = None,
+    subjects=None,
+    metrics=None,
+    reference: dict | None = None,
+    title: str = "",
+    on_run: Callable[[Run], dict | None] | None = None,
+    verbose: bool = True,
+) -> "ExperimentResult":
+    """Train and test every model on every fold and seed; one row per (fold, model, seed).
+
+    Parameters
+    ----------
+    data : a :class:`~biosig.data.datamodule.BiosigDataModule`; its protocol lists the folds.
+    models : :class:`ModelSpec` list (a single spec is accepted too).
+    seeds : every run is seeded with ``seed`` (weights, shuffling, dropout).
+    protocol : replaces the DataModule's protocol when given.
+    trainer : ``lightning.pytorch.Trainer`` arguments for every run (no logger, checkpoint or
+        progress bar by default; ``limit_val_batches=0`` where a fold has no validation part).
+    subjects : only the folds whose test subject is one of these (LOSO still trains on all
+        others).
+    metrics : the test metrics the printed tables show (default: the first one logged).
+    reference : numbers to print next to the first metric's table, ``{model: {subject: value}}``
+        in the table's units (``"mean"`` for the mean over subjects), e.g. the paper's.
+    on_run : called after each run with a :class:`Run`; the dict it returns joins the run's row.
+    """
+    if isinstance(models, ModelSpec):
+        models = [models]
+    if not models:
+        raise ConfigError("run_experiment needs at least one model")
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"model names must be unique, got {names}")
+    seeds = [int(s) for s in ([seeds] if np.isscalar(seeds) else seeds)]
+    if protocol is not None:
+        import copy
+
+        data = copy.copy(data)
+        data.protocol, data.splits, data.whiteners = protocol, None, None
+    folds = data.folds()
+    if subjects is not None:
+        keep = {str(s) for s in subjects}
+        folds = [f for f in folds if f.subject in keep]
+        if not folds:
+            raise ConfigError(f"subjects={list(subjects)} leave no fold of {data.protocol}")
+    n_runs, done, t_start = len(folds) * len(models) * len(seeds), 0, time.perf_counter()
+    rows = []
+    if verbose:
+        print(f"{title + ': ' if title else ''}{len(folds)} folds x {len(models)} models x "
+              f"{len(seeds)} seeds = {n_runs} runs; {data.n_chans} ch x {data.n_times} samples "
+              f"@ {data.sfreq:g} Hz; protocol {data.protocol}", flush=True)
+    with _quiet_lightning():
+        for fold in folds:
+            for spec in models:
+                for seed in seeds:
+                    dm = data.for_fold(fold, seed=seed)
+                    task, tr, scores, fit_s = _fit_test(dm, spec, seed, dict(trainer or {}))
+                    row = {"model": spec.name, "seed": seed, "subject": fold.subject,
+                           "fold": fold.name, "n_train": len(fold.train), "n_val": len(fold.val),
+                           "n_test": len(fold.test), "fit_s": round(fit_s, 2), **scores}
+                    if on_run is not None:
+                        row.update(on_run(Run(fold, seed, spec, task, dm, tr, scores)) or {})
+                    rows.append(row)
+                    done += 1
+                    if verbose:
+                        elapsed = time.perf_counter() - t_start
+                        first = [k for k in scores if k in PERCENT_METRICS][:1]
+                        shown = [m for m in (metrics or first or list(scores)[:1]) if m in row]
+                        text = " ".join(f"{m}={_fmt(m, row[m])}" for m in shown)
+                        print(f"[{done}/{n_runs}] {fold.name} {spec.name} seed={seed}: {text} "
+                              f"(fit {fit_s:.1f} s; elapsed {_clock(elapsed)}, "
+                              f"~{_clock(elapsed / done * (n_runs - done))} left)", flush=True)
+    runs = pd.DataFrame(rows)
+    scored = [c for c in runs.columns if c not in ("model", "seed", "subject", "fold", "n_train",
+                                                    "n_val", "n_test", "fit_s")]
+    default = [c for c in scored if c in PERCENT_METRICS][:1] or scored[:1]
+    return ExperimentResult(runs, list(metrics or default), reference or {}, title,
+                            {"protocol": str(data.protocol), "seeds": seeds,
+                             "models": {m.name: {"task": str(m.task), "init_args": m.init_args,
+                                                 "trainer": {**(trainer or {}), **m.trainer}}
+                                        for m in models}})
+
+
+def summarize(runs: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
+    """Per subject and overall mean / std of ``metric`` for every model (percent for scores).
+
+    Per subject: folds averaged per seed, then mean ± std over seeds. Overall (``"mean"``): per
+    seed, the mean over subjects; then mean ± std over those seed means (the paper's way; numpy
+    std, ddof 0). Returns a long table with columns ``model, subject, mean, std``.
+    """
+    if runs.empty or metric not in runs.columns:
+        raise ConfigError(f"no results for metric {metric!r} (columns: {list(runs.columns)})")
+    scale = 100.0 if metric in PERCENT_METRICS else 1.0
+    runs = runs.assign(subject=runs["subject"].astype(str))
+    per = runs.groupby(["model", "seed", "subject"], sort=False)[metric].mean() * scale
+    per = per.reset_index()
+    out = []
+    for model, grp in per.groupby("model", sort=False):
+        for subject, g in grp.groupby("subject", sort=False):
+            out.append({"model": model, "subject": subject, "mean": g[metric].mean(),
+                        "std": g[metric].std(ddof=0)})
+        seed_means = grp.groupby("seed")[metric].mean()
+        out.append({"model": model, "subject": "mean", "mean": seed_means.mean(),
+                    "std": seed_means.std(ddof=0)})
+    return pd.DataFrame(out)
+
+
+def format_table(summary: pd.DataFrame, title: str = "", reference: dict | None = None) -> str:
+    """One row per subject (+ ``mean``), one ``mean ± std`` column per model, and a
+    ``<model> (ref)`` column beside each model that has reference numbers."""
+    digits = 2
+    cell = summary.assign(cell=summary["mean"].map(f"{{:.{digits}f}}".format) + " ± "
+                          + summary["std"].map(f"{{:.{digits}f}}".format))
+    wide = cell.pivot(index="subject", columns="model", values="cell")
+    subjects = [s for s in dict.fromkeys(summary["subject"]) if s != "mean"] + ["mean"]
+    columns = {}
+    for model in dict.fromkeys(summary["model"]):
+        columns[model] = wide.loc[subjects, model]
+        ref = (reference or {}).get(model)
+        if ref:
+            columns[f"{model} (ref)"] = pd.Series(
+                [f"{ref[s]:.{digits}f}" if s in ref else "" for s in subjects], index=subjects)
+    text = pd.DataFrame(columns).rename_axis("subject").to_string()
+    return f"{title}\n{text}" if title else text
+
+
+@dataclass
+class ExperimentResult:
+    """The results of :func:`run_experiment`: ``runs`` (one row per fold x model x seed)."""
+
+    runs: pd.DataFrame
+    metrics: list
+    reference: dict
+    title: str = ""
+    settings: dict = field(default_factory=dict)
+
+    def summary(self, metric: str | None = None) -> pd.DataFrame:
+        return summarize(self.runs, metric or self.metrics[0])
+
+    def table(self, metric: str | None = None) -> str:
+        metric = metric or self.metrics[0]
+        unit = " (%)" if metric in PERCENT_METRICS else ""
+        ref = self.reference if metric == self.metrics[0] else None
+        head = f"{self.title}, " if self.title else ""
+        return format_table(self.summary(metric), f"\n{head}{metric}{unit}, mean ± std over seeds",
+                            ref)
+
+    def print(self) -> None:
+        for metric in self.metrics:
+            print(self.table(metric), flush=True)
+
+    def to_json(self) -> dict:
+        runs = json.loads(self.runs.to_json(orient="records"))
+        return {"title": self.title, "settings": self.settings, "metrics": self.metrics,
+                "reference": self.reference, "runs": runs,
+                "summary": {m: self.summary(m).to_dict(orient="records") for m in self.metrics}}
+
+    def save(self, folder) -> Path:
+        """Write ``results.csv`` (the runs) and ``results.json`` (runs, tables, settings)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.runs.to_csv(folder / "results.csv", index=False)
+        (folder / "results.json").write_text(json.dumps(self.to_json(), indent=1, default=str))
+        return folder

@@ -1,0 +1,164 @@
+"""The experiment engine: folds x seeds x models over a DataModule, torchmetrics scores, one table;
+``biosig run`` from a config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from biosig.data.datamodule import BiosigDataModule
+from biosig.data.paper_splits import WithinSubjectKFold
+from biosig.datasets.synthetic import SyntheticMI
+from biosig.errors import ConfigError
+from biosig.experiments import ModelSpec, run_experiment
+
+REPO = Path(__file__).resolve().parents[1]
+EEGNET = ModelSpec("EEGNet", init_args={"model": "eegnet"}, trainer={"max_epochs": 1})
+
+
+@pytest.fixture(scope="module")
+def dm(tmp_path_factory):
+    torch.set_num_threads(1)
+    src = SyntheticMI(n_subjects=2, n_trials_per_class=4, sessions=["T"], include_eog=False)
+    return BiosigDataModule(src, protocol=WithinSubjectKFold(n_splits=2), alignment="ea",
+                            batch_size=4, cache_dir=str(tmp_path_factory.mktemp("cache")))
+
+
+def test_runner_loops_folds_seeds_models_and_scores_with_the_task(dm, capsys, tmp_path):
+    seen = []
+
+    def on_run(run):
+        # the scores are the task's torchmetrics test metrics on the fold's test windows
+        x, y = run.datamodule.dataset("test").__getitems__(list(range(len(run.fold.test))))
+        with torch.no_grad():
+            pred = run.task.eval()(x).argmax(1)
+        seen.append((run.fold.name, run.seed, run.spec.name))
+        return {"acc_check": float((pred == y).float().mean()), "n_seen": len(y)}
+
+    two = [EEGNET, ModelSpec("EEGNet2", init_args={"model": "eegnet", "lr": 1e-2},
+                             trainer={"max_epochs": 1})]
+    res = run_experiment(dm, two, seeds=[1, 2], trainer={"accelerator": "cpu"}, on_run=on_run,
+                         reference={"EEGNet": {"mean": 61.0, "1": 70.0}}, title="tiny")
+    out = capsys.readouterr().out
+    assert "[16/16] 2/fold1 EEGNet2 seed=2: acc=" in out and "left)" in out
+    runs = res.runs
+    assert len(runs) == 16 and len(seen) == 16
+    assert list(runs.columns[:8]) == ["model", "seed", "subject", "fold", "n_train", "n_val",
+                                      "n_test", "fit_s"]
+    assert {"acc", "bal_acc", "kappa", "f1_weighted", "auroc", "loss"} <= set(runs.columns)
+    np.testing.assert_allclose(runs["acc"], runs["acc_check"], atol=1e-6)
+    assert (runs["n_test"] == runs["n_seen"]).all() and (runs["n_val"] == 0).all()
+    assert set(runs["fold"]) == {"1/fold0", "1/fold1", "2/fold0", "2/fold1"}
+    # the printed table: per subject, mean ± std over seeds, the mean, the reference column
+    table = res.table()
+    assert "EEGNet (ref)" in table and "61.00" in table and "70.00" in table and "±" in table
+    s = res.summary().set_index(["model", "subject"])
+    per_seed = runs[runs.model == "EEGNet"].groupby(["seed", "subject"])["acc"].mean() * 100
+    expected = per_seed.groupby("seed").mean().mean()
+    assert s.loc[("EEGNet", "mean"), "mean"] == pytest.approx(expected)
+    folder = res.save(tmp_path / "out")
+    saved = json.loads((folder / "results.json").read_text())
+    assert len(saved["runs"]) == 16 and saved["summary"]["acc"][0]["model"] == "EEGNet"
+    assert len(pd.read_csv(folder / "results.csv")) == 16
+
+
+def test_runner_is_reproducible_and_filters_subjects(dm):
+    a = run_experiment(dm, EEGNET, seeds=[3], subjects=[2], trainer={"accelerator": "cpu"},
+                       verbose=False).runs
+    b = run_experiment(dm, EEGNET, seeds=[3], subjects=[2], trainer={"accelerator": "cpu"},
+                       verbose=False).runs
+    assert set(a["subject"]) == {"2"} and len(a) == 2
+    np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-6)
+
+
+def test_runner_errors(dm):
+    with pytest.raises(ConfigError, match="leave no fold"):
+        run_experiment(dm, EEGNET, subjects=[9], verbose=False)
+    with pytest.raises(ConfigError, match="unique"):
+        run_experiment(dm, [EEGNET, EEGNET], verbose=False)
+    with pytest.raises(ConfigError, match="come from the data"):
+        run_experiment(dm, ModelSpec("x", init_args={"model": "eegnet", "n_chans": 3}),
+                       verbose=False)
+    with pytest.raises(ConfigError, match="validation part"):
+        run_experiment(dm, ModelSpec("x", init_args={"model": "eegnet"}, test_ckpt="best"),
+                       verbose=False)
+    with pytest.raises(ConfigError, match="test_ckpt"):
+        ModelSpec("x", test_ckpt="first")
+
+
+def test_biosig_run_writes_the_table(tmp_path, capsys):
+    from biosig.cli import main
+
+    out = tmp_path / "run"
+    argv = ["run", "--config", str(REPO / "recipes/synthetic/dbconformer.yaml"),
+            "--config", str(REPO / "recipes/configs/trainer/cpu.yaml"),
+            "--data.source.init_args.n_trials_per_class", "4",
+            "--data.source.init_args.n_subjects", "2", "--data.cache_dir", str(tmp_path / "c"),
+            "--data.batch_size", "4", "--trainer.max_epochs", "1",
+            "--model.init_args.model_kwargs", "{depth: 1}", "--experiment.out", str(out)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "[4/4]" in text and "DBConformer" in text and "kappa" in text
+    runs = pd.read_csv(out / "results.csv")
+    assert sorted(set(runs["model"])) == ["DBConformer", "EEGNet"]
+    assert sorted(set(runs["subject"])) == [1, 2] and (runs["n_test"] == 8).all()
+    with pytest.raises(ConfigError, match="unknown keys"):
+        main(argv[:3] + ["--experiment.sedes", "[1]"])
+    with pytest.raises(ConfigError, match="not found"):
+        main(["run", "--config", str(tmp_path / "missing.yaml")])
+
+
+def test_fit_accepts_an_experiment_config(tmp_path):
+    """`biosig fit` on a `biosig run` config trains the protocol's first fold."""
+    from biosig.cli import lightning_cli
+
+    cfg = yaml.safe_load((REPO / "recipes/synthetic/dbconformer.yaml").read_text())
+    cli = lightning_cli(["--config", str(REPO / "recipes/synthetic/dbconformer.yaml"),
+                         "--data.source.init_args.n_trials_per_class", "4",
+                         "--data.cache_dir", str(tmp_path)], run=False)
+    assert cfg["experiment"]["models"][0]["name"] == "DBConformer"
+    cli.datamodule.setup()
+    assert cli.datamodule.fold.subject == "1"
+
+
+def test_runner_builds_fresh_callbacks_per_run_from_configs():
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    from biosig.errors import ConfigError
+    from biosig.experiments.runner import _fresh_callbacks
+
+    cfg = {"class_path": "lightning.pytorch.callbacks.EarlyStopping",
+           "init_args": {"monitor": "val_loss", "patience": 2}}
+    first, second = _fresh_callbacks([cfg])[0], _fresh_callbacks([cfg])[0]
+    assert isinstance(first, EarlyStopping) and first is not second and first.patience == 2
+    obj = EarlyStopping(monitor="val_loss")
+    assert _fresh_callbacks([obj])[0] is not obj
+    with pytest.raises(ConfigError, match="cannot import"):
+        _fresh_callbacks([{"class_path": "biosig.callbacks.NoSuchCallback"}])
+
+
+@pytest.mark.parametrize("recipe", sorted(
+    str(p.relative_to(REPO)) for p in (REPO / "recipes").rglob("*.yaml")
+    if "configs" not in p.parts and "experiment:" in p.read_text()))
+def test_every_experiment_recipe_resolves(recipe):
+    """Each recipe with an experiment section gives run_experiment arguments whose task classes
+    import and whose registry names exist (the data section needs the dataset, not checked)."""
+    import importlib
+
+    from biosig.experiments.config import experiment_from_config, load_config
+    from biosig.models import list_models
+
+    kwargs = experiment_from_config(load_config(["--config", str(REPO / recipe)]))
+    assert kwargs["models"] and kwargs["seeds"]
+    for spec in kwargs["models"]:
+        module, _, name = spec.task.rpartition(".")
+        assert hasattr(importlib.import_module(module), name), spec.task
+        for key in ("model", "generator", "critic"):
+            if spec.init_args.get(key):
+                assert spec.init_args[key].lower() in list_models(), (recipe, spec.init_args[key])
