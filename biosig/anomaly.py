@@ -1,16 +1,5 @@
-"""Deprecated: moved to :mod:`biosig.analysis.anomaly`, figures to
-:mod:`biosig.viz.reconstruction`."""
-
-_ANALYSIS = (
-    "MAD_SCALE",
-    "extract_trials",
-    "flag_trials",
-    "reconstruct_trials",
-    "robust_threshold",
-    "score_trials",
-    "trial_errors",
-)
-_PLOTS = ("plot_reconstructions", "plot_worst_trials")
+"""Deprecated: moved to :mod:`biosig.analysis.anomaly` (its public names and ``MAD_SCALE``),
+figures to :mod:`biosig.viz.reconstruction`."""
 
 
 def __getattr__(name):
@@ -18,6 +7,6 @@ def __getattr__(name):
     import biosig.viz.reconstruction as plots
     from biosig._deprecation import moved
 
-    if name in _PLOTS:
-        return moved(__name__, name, plots, _PLOTS)
-    return moved(__name__, name, analysis, _ANALYSIS)
+    if name in plots.__all__:
+        return moved(__name__, name, plots, plots.__all__)
+    return moved(__name__, name, analysis, (*analysis.__all__, "MAD_SCALE"))

@@ -9,7 +9,8 @@ Figures go to every logger that takes them (TensorBoard's ``experiment.add_figur
 ``log_image(key, images)`` logger such as Weights & Biases), from rank 0 only.
 
 Weight averaging (EMA) is Lightning's own callback,
-``lightning.pytorch.callbacks.EMAWeightAveraging``; gradual unfreezing is Lightning's
+``lightning.pytorch.callbacks.EMAWeightAveraging``, or :class:`WarmupEMA` (EEGDM's warm-up
+schedule on Lightning's ``WeightAveraging``); gradual unfreezing is Lightning's
 ``BackboneFinetuning`` (tasks expose ``backbone``).
 """
 
@@ -17,11 +18,15 @@ from __future__ import annotations
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.callbacks import WeightAveraging
 from lightning.pytorch.utilities import rank_zero_warn
 
 from biosig.errors import ConfigError
 
-__all__ = ["ECGFigures", "FigureCallback", "ReconstructionFigures", "log_figure"]
+__all__ = [
+    "ECGFigures", "FigureCallback", "ReconstructionFigures", "WarmupEMA", "ema_warmup_decay",
+    "log_figure",
+]
 
 
 def log_figure(trainer: pl.Trainer, tag: str, fig, step: int) -> bool:
@@ -178,3 +183,56 @@ class ECGFigures(FigureCallback):
         real, fake, input_lead = example
         return plot_overlay(real, fake, sfreq=pl_module.sfreq, input_lead=input_lead,
                             seconds=self.seconds)
+
+
+def ema_warmup_decay(step: int, max_decay: float = 0.999, update_after_step: int = 100,
+                     power: float = 2 / 3, inv_gamma: float = 1.0) -> float:
+    """EMA decay used at the ``step``-th (0-based) optimizer step (EEGDM's ``ema-pytorch`` 0.7.7).
+
+    0 (the average is a copy) up to ``update_after_step``; then
+    ``min(max_decay, 1 - (1 + (step - update_after_step) / inv_gamma) ** -power)``: 0.797 at
+    step 110, 0.998 near 13 k steps, 0.999 only after about 31.7 k steps.
+    """
+    epoch = step - update_after_step
+    if epoch <= 0:
+        return 0.0
+    return min(max_decay, 1.0 - (1.0 + epoch / inv_gamma) ** -power)
+
+
+class WarmupEMA(WeightAveraging):
+    """EMA of the weights with EEGDM's warm-up (see :func:`ema_warmup_decay`).
+
+    Built on Lightning's :class:`~lightning.pytorch.callbacks.WeightAveraging` (Lightning's
+    ``EMAWeightAveraging`` has a fixed decay, so it cannot express the warm-up): the average is
+    updated every ``update_every`` optimizer steps (step indices 0, 10, 20, ...), swapped in for
+    validation, stored as the checkpoint's ``state_dict`` and copied into the model when
+    training ends. Integer buffers are copied, not averaged.
+    """
+
+    def __init__(self, max_decay: float = 0.999, update_after_step: int = 100,
+                 update_every: int = 10, power: float = 2 / 3, inv_gamma: float = 1.0,
+                 device=None, use_buffers: bool = True):
+        if not 0 <= max_decay < 1 or update_every < 1 or update_after_step < 0:
+            raise ConfigError("WarmupEMA: need 0 <= max_decay < 1, update_every >= 1 and "
+                              f"update_after_step >= 0 (got {max_decay}, {update_every}, "
+                              f"{update_after_step})")
+        super().__init__(device=device, use_buffers=use_buffers, multi_avg_fn=self._average)
+        self.max_decay, self.update_after_step = float(max_decay), int(update_after_step)
+        self.update_every, self.power, self.inv_gamma = int(update_every), power, inv_gamma
+        self.step_idx = 0
+
+    def decay(self) -> float:
+        return ema_warmup_decay(self.step_idx, self.max_decay, self.update_after_step,
+                                self.power, self.inv_gamma)
+
+    def should_update(self, step_idx=None, epoch_idx=None) -> bool:
+        if step_idx is None or step_idx % self.update_every:
+            return False
+        self.step_idx = int(step_idx)
+        return True
+
+    def _average(self, averaged, current, n_averaged) -> None:
+        if not averaged[0].is_floating_point():
+            torch._foreach_copy_(averaged, current)
+            return
+        torch._foreach_lerp_(averaged, current, 1.0 - self.decay())

@@ -38,7 +38,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # preprocessing pipelines, window cache, protocols, DataModule
     ("data", ("biosig.data",)),
     # networks, losses and metrics: never a dataset, a file format or the DataModule
-    ("models", ("biosig.losses", "biosig.metrics", "biosig.models")),
+    ("models", ("biosig.losses", "biosig.metrics", "biosig.models", "biosig.diffusion")),
     # figures and analyses of model outputs
     ("analysis", ("biosig.viz", "biosig.analysis", "biosig.anomaly", "biosig.ecg_analysis")),
     # LightningModules

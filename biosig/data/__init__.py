@@ -1,9 +1,11 @@
 """Preprocessing pipelines, the window cache, protocols and the Lightning DataModule.
 
-The preprocessing steps and windowers are defined in :mod:`biosig.signal` and exported here too,
-so a data configuration needs one namespace (``class_path: biosig.data.Bandpass``).
+Everything :mod:`biosig.signal` exports (the preprocessing steps, windowers, :class:`Recording`)
+is exported here too, so a data configuration needs one namespace
+(``class_path: biosig.data.Bandpass``).
 """
 
+from biosig import signal as _signal
 from biosig.data.cache import WindowCache, cache_key, get_cache
 from biosig.data.protocols import (
     GroupKFold,
@@ -13,30 +15,12 @@ from biosig.data.protocols import (
     RandomSplit,
     SplitProtocol,
 )
-from biosig.signal.ecg_delineation import ECGAnnotationChannels
-from biosig.signal.preprocessing import (
-    Bandpass,
-    BipolarMontage,
-    Clip,
-    DropChannels,
-    ExtendEdges,
-    FFTResample,
-    FIRBandpass,
-    FIRNotch,
-    Notch,
-    PickChannels,
-    RenameChannels,
-    Rereference,
-    Resample,
-    Scale,
-    Step,
-    apply_steps,
-)
-from biosig.signal.windows import EventWindows, FixedWindows, Windower
 
 
-def __getattr__(name):  # the DataModule imports Lightning: load it only when asked for
-    if name in ("BiosigDataModule", "WindowDataset"):
+def __getattr__(name):
+    if name in _signal.__all__:  # the steps, windowers and Recording, re-exported
+        return getattr(_signal, name)
+    if name in ("BiosigDataModule", "WindowDataset"):  # Lightning: loaded only when asked for
         from biosig.data import datamodule
 
         return getattr(datamodule, name)
@@ -44,35 +28,16 @@ def __getattr__(name):  # the DataModule imports Lightning: load it only when as
 
 
 __all__ = [
-    "Bandpass",
     "BiosigDataModule",
-    "BipolarMontage",
-    "Clip",
-    "DropChannels",
-    "ECGAnnotationChannels",
-    "EventWindows",
-    "ExtendEdges",
-    "FFTResample",
-    "FIRBandpass",
-    "FIRNotch",
-    "FixedWindows",
     "GroupKFold",
     "KFold",
     "LeaveOneSubjectOut",
-    "Notch",
-    "PickChannels",
     "Predefined",
     "RandomSplit",
-    "RenameChannels",
-    "Rereference",
-    "Resample",
-    "Scale",
     "SplitProtocol",
-    "Step",
-    "Windower",
     "WindowCache",
     "WindowDataset",
-    "apply_steps",
     "cache_key",
     "get_cache",
 ]
+__all__ += _signal.__all__

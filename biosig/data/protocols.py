@@ -123,6 +123,16 @@ def _check_fold_index(fold: int | None, n_splits: int) -> None:
         raise ConfigError(f"fold must be in [0, {n_splits}) or None (all folds), got {fold}")
 
 
+def _kfold_parts(items: np.ndarray, n_splits: int, fold: int | None, shuffle: bool,
+                 seed: int) -> list[tuple[int, np.ndarray]]:
+    """``(k, part)`` for the ``n_splits`` contiguous parts of ``items`` (permuted with ``seed``
+    first when ``shuffle``): every part, or part ``fold`` only."""
+    if shuffle:
+        items = np.random.default_rng(seed).permutation(items)
+    parts = np.array_split(items, n_splits)
+    return [(k, part) for k, part in enumerate(parts) if fold is None or k == fold]
+
+
 def subjects_of(meta: pd.DataFrame) -> list[str]:
     """The subjects of a metadata table as strings, sorted numerically where they are numbers."""
     if "subject" not in meta.columns:
@@ -200,12 +210,9 @@ class GroupKFold(SplitProtocol):
                 f"folds, or split within the {self.group}s by another column (e.g. "
                 "GroupKFold(group='run') or Predefined(train={'run': [...]}, test={'run': "
                 "[...]}); the 'eegmmidb_runs' preset does so)")
-        if self.shuffle:
-            groups = np.random.default_rng(self.seed).permutation(groups)
         out = []
-        for k, test_groups in enumerate(np.array_split(groups, self.n_splits)):
-            if self.fold is not None and k != self.fold:
-                continue
+        for k, test_groups in _kfold_parts(groups, self.n_splits, self.fold, self.shuffle,
+                                           self.seed):
             is_test = np.isin(meta[self.group].to_numpy(), test_groups)
             train, val = _take_val(np.flatnonzero(~is_test), meta, self.val_fraction, self.group,
                                    self.seed)
@@ -252,12 +259,8 @@ class KFold(SplitProtocol):
     def folds(self, meta):
         _check_fold_index(self.fold, self.n_splits)
         idx = np.arange(len(meta))
-        if self.shuffle:
-            idx = np.random.default_rng(self.seed).permutation(idx)
         out = []
-        for k, test in enumerate(np.array_split(idx, self.n_splits)):
-            if self.fold is not None and k != self.fold:
-                continue
+        for k, test in _kfold_parts(idx, self.n_splits, self.fold, self.shuffle, self.seed):
             train, val = _take_val(np.setdiff1d(idx, test), meta, self.val_fraction, None,
                                    self.seed)
             out.append(make_fold("all", k, train, val, np.sort(test), name=f"fold{k}"))

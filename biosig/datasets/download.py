@@ -26,6 +26,7 @@ import urllib.parse
 import urllib.request
 import zipfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Sequence
 
@@ -300,6 +301,30 @@ def _safe_target(root: Path, name: str, archive: Path) -> Path:
     return target
 
 
+def _tar_member(tf: tarfile.TarFile, member: tarfile.TarInfo, archive: Path):
+    """A binary reader of a regular tar member."""
+    src = tf.extractfile(member)
+    if src is None:
+        raise DownloadError(f"{archive}: cannot read member {member.name!r}")
+    return src
+
+
+def _write_members(root: Path, archive: Path, members) -> list[Path]:
+    """Write archive ``members`` (``(name, is_dir, open)`` triples, ``open()`` giving a binary
+    reader) under ``root``; returns the files written."""
+    written: list[Path] = []
+    for name, is_dir, open_member in members:
+        target = _safe_target(root, name, archive)
+        if is_dir:
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open_member() as src, open(target, "wb") as out:
+            shutil.copyfileobj(src, out, _CHUNK)
+        written.append(target)
+    return written
+
+
 def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike) -> list[Path]:
     """Extract a ``.zip`` or ``.tar[.gz|.bz2|.xz]`` archive into ``dest``, path-safely.
 
@@ -329,15 +354,11 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike) -> list
                         raise DownloadError(
                             f"{archive}: refusing to extract symbolic link {info.filename!r}"
                         )
-                for info in infos:
-                    target = _safe_target(tmp_root, info.filename, archive)
-                    if info.is_dir():
-                        target.mkdir(parents=True, exist_ok=True)
-                        continue
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with zf.open(info) as src, open(target, "wb") as out:
-                        shutil.copyfileobj(src, out, _CHUNK)
-                    written.append(target)
+                written = _write_members(
+                    tmp_root,
+                    archive,
+                    [(i.filename, i.is_dir(), partial(zf.open, i)) for i in infos],
+                )
         elif tarfile.is_tarfile(archive):
             with tarfile.open(archive) as tf:
                 members = tf.getmembers()
@@ -348,18 +369,11 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike) -> list
                             f"{archive}: refusing to extract {m.name!r} (links and special "
                             "files are not allowed)"
                         )
-                for m in members:
-                    target = _safe_target(tmp_root, m.name, archive)
-                    if m.isdir():
-                        target.mkdir(parents=True, exist_ok=True)
-                        continue
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    src = tf.extractfile(m)
-                    if src is None:
-                        raise DownloadError(f"{archive}: cannot read member {m.name!r}")
-                    with src, open(target, "wb") as out:
-                        shutil.copyfileobj(src, out, _CHUNK)
-                    written.append(target)
+                written = _write_members(
+                    tmp_root,
+                    archive,
+                    [(m.name, m.isdir(), partial(_tar_member, tf, m, archive)) for m in members],
+                )
         else:
             raise DownloadError(f"{archive}: not a zip or tar archive")
         final: list[Path] = []

@@ -1,26 +1,19 @@
 """The reader core shared by the EDF/BDF and GDF readers (both read samples with MNE).
 
 Written once here: the MNE suffix work-around (MNE insists on the file suffix; a file object
-bypasses that check), undoing MNE's volt scaling, ``exclude``, and the :class:`Recording`
-construction (channel types, Recording units, NaN/inf counts).
+bypasses that check), undoing MNE's volt scaling and ``exclude``. The :class:`Recording` is
+built by :func:`biosig.io._util.build_recording`, which the WFDB reader shares.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from biosig.errors import ChannelError, InvalidFileError
-from biosig.io._util import (
-    count_nonfinite,
-    quiet_mne,
-    resolve_ch_types,
-    to_target_units,
-    wrap_errors,
-)
-from biosig.signal.recording import Annotations, Recording
+from biosig.io._util import quiet_mne, wrap_errors
 
 
 def read_samples(
@@ -87,33 +80,3 @@ def pick(
     n_samples = np.asarray(n_samples)
     upsampled = [names[j] for j in keep if n_samples[j] < n_samples.max()]
     return data[keep], [names[j] for j in keep], [units[j] for j in keep], upsampled
-
-
-def build_recording(
-    path: Path,
-    data: np.ndarray,
-    sfreq: float,
-    names: list[str],
-    units: list[str],
-    ch_types: Mapping[str, str] | None,
-    onset,
-    duration,
-    description,
-    meta: dict,
-) -> Recording:
-    """The Recording of physical ``data`` in ``units``: channel types (inferred, then the
-    caller's overrides), Recording units (EEG µV, ECG mV), ``n_nan``/``n_inf`` in ``meta``."""
-    types = resolve_ch_types(
-        names, units, ch_types, default_voltage="eeg", ecg_leads=True, path=path
-    )
-    data, out_units = to_target_units(data, units, types)
-    n_nan, n_inf = count_nonfinite(data)
-    return Recording(
-        data=data.astype(np.float32),
-        sfreq=sfreq,
-        ch_names=names,
-        ch_types=types,
-        units=out_units,
-        annotations=Annotations.from_lists(onset, duration, description),
-        meta={**meta, "n_nan": n_nan, "n_inf": n_inf},
-    )

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from biosig.errors import BiosigError, InvalidFileError
+from biosig.signal.recording import Annotations, Recording
 
 # --------------------------------------------------------------------------- files
 
@@ -38,6 +39,34 @@ def check_file(path: Path, *, min_size: int = 1, what: str = "file") -> int:
             path, f"{what} is truncated: {size} bytes, a valid header alone needs {min_size}"
         )
     return size
+
+
+class SignalHeaders:
+    """The per-signal header of an EDF/BDF/GDF file (``256 * ns`` bytes after the 256-byte fixed
+    header), stored field by field: a field of ``width`` bytes per signal starts at byte
+    ``offset * ns`` and holds the ``ns`` signals' values one after the other."""
+
+    def __init__(self, raw: bytes, ns: int):
+        self.raw, self.ns = raw, ns
+
+    @classmethod
+    def read(cls, fid, path: Path, size: int, header_bytes: int, ns: int) -> SignalHeaders:
+        """Read from ``fid`` (positioned after the fixed header), once the file is known to hold
+        the whole header (``size`` bytes against ``header_bytes``)."""
+        if size < header_bytes:
+            raise InvalidFileError(
+                path, f"file is truncated inside the header ({size} of {header_bytes} bytes)"
+            )
+        return cls(fid.read(256 * ns), ns)
+
+    def field(self, offset: int, width: int) -> list[bytes]:
+        """The raw bytes of one text field, one entry per signal."""
+        base = offset * self.ns
+        return [self.raw[base + i * width : base + (i + 1) * width] for i in range(self.ns)]
+
+    def array(self, offset: int, dtype: str) -> np.ndarray:
+        """One binary field (GDF), one value per signal."""
+        return np.frombuffer(self.raw, dtype=dtype, count=self.ns, offset=offset * self.ns)
 
 
 @contextlib.contextmanager
@@ -244,3 +273,34 @@ def to_target_units(
 def count_nonfinite(data: np.ndarray) -> tuple[int, int]:
     """``(n_nan, n_inf)`` of an array."""
     return int(np.isnan(data).sum()), int(np.isinf(data).sum())
+
+
+def build_recording(
+    path: Path,
+    data: np.ndarray,
+    sfreq: float,
+    names: list[str],
+    units: list[str],
+    ch_types: Mapping[str, str] | None,
+    annotations: Annotations,
+    meta: dict,
+    *,
+    default_voltage: str,
+) -> Recording:
+    """The Recording of physical ``data`` in ``units``: channel types (inferred, voltage channels
+    of no known kind taken as ``default_voltage``, then the caller's overrides), Recording units
+    (EEG µV, ECG mV), ``n_nan``/``n_inf`` appended to ``meta``."""
+    types = resolve_ch_types(
+        names, units, ch_types, default_voltage=default_voltage, ecg_leads=True, path=path
+    )
+    data, out_units = to_target_units(data, units, types)
+    n_nan, n_inf = count_nonfinite(data)
+    return Recording(
+        data=data.astype(np.float32),
+        sfreq=sfreq,
+        ch_names=names,
+        ch_types=types,
+        units=out_units,
+        annotations=annotations,
+        meta={**meta, "n_nan": n_nan, "n_inf": n_inf},
+    )

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from biosig.errors import InvalidFileError
-from biosig.io._mne import build_recording, check_shape, pick, read_samples, undo_scaling
-from biosig.io._util import as_path, check_file, norm_unit
-from biosig.signal.recording import Recording
+from biosig.io._mne import check_shape, pick, read_samples, undo_scaling
+from biosig.io._util import SignalHeaders, as_path, build_recording, check_file, norm_unit
+from biosig.signal.recording import Annotations, Recording
 
 __all__ = ["read_edf", "read_bdf"]
 
@@ -123,15 +123,8 @@ def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
                 f"header length field says {header_bytes} bytes but {ns} signals need "
                 f"{256 * (ns + 1)}",
             )
-        if size < header_bytes:
-            raise InvalidFileError(
-                path, f"file is truncated inside the header ({size} of {header_bytes} bytes)"
-            )
-        var = fid.read(256 * ns)
-
-    def chunk(offset: int, width: int) -> list[bytes]:
-        base = offset * ns
-        return [var[base + i * width : base + (i + 1) * width] for i in range(ns)]
+        heads = SignalHeaders.read(fid, path, size, header_bytes, ns)
+    chunk = heads.field
 
     # offsets (in units of ns bytes) of each per-signal field
     labels = [_field(b, path, "label") for b in chunk(0, 16)]
@@ -400,7 +393,10 @@ def read_edf(
         # channels stored at a lower rate than sfreq; MNE resampled them (FFT) to sfreq
         "upsampled_channels": upsampled,
     }
-    return build_recording(path, data, sfreq, names, units, ch_types, onset, duration, desc, meta)
+    annotations = Annotations.from_lists(onset, duration, desc)
+    return build_recording(
+        path, data, sfreq, names, units, ch_types, annotations, meta, default_voltage="eeg"
+    )
 
 
 def read_bdf(path: str | os.PathLike, **kwargs) -> Recording:

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from biosig.errors import InvalidFileError
-from biosig.io._mne import build_recording, check_shape, pick, read_samples, undo_scaling
-from biosig.io._util import as_path, check_file, norm_unit
-from biosig.signal.recording import Recording
+from biosig.io._mne import check_shape, pick, read_samples, undo_scaling
+from biosig.io._util import SignalHeaders, as_path, build_recording, check_file, norm_unit
+from biosig.signal.recording import Annotations, Recording
 
 __all__ = ["read_gdf", "parse_gdf_header", "GDF_TYPES", "unit_from_code", "code_from_unit"]
 
@@ -166,18 +166,9 @@ def parse_gdf_header(path: str | os.PathLike) -> GDFHeader:
             raise InvalidFileError(
                 path, f"header length field says {header_bytes} bytes, {ns} channels use {need}"
             )
-        if size < header_bytes:
-            raise InvalidFileError(
-                path, f"file is truncated inside the header ({size} of {header_bytes} bytes)"
-            )
-        var = fid.read(256 * ns)
-
-    def col(offset: int, width: int) -> list[bytes]:
-        base = offset * ns
-        return [var[base + i * width : base + (i + 1) * width] for i in range(ns)]
-
-    def arr(offset: int, dtype: str) -> np.ndarray:
-        return np.frombuffer(var, dtype=dtype, count=ns, offset=offset * ns)
+        heads = SignalHeaders.read(fid, path, size, header_bytes, ns)
+    col = heads.field
+    arr = heads.array
 
     labels = [_text(b) for b in col(0, 16)]
     if version < 1.9:
@@ -337,15 +328,9 @@ def read_gdf(
         # channels stored at a lower rate than sfreq; MNE resampled them to sfreq
         "upsampled_channels": upsampled,
     }
+    annotations = Annotations.from_lists(
+        (hdr.events_pos - 1) / ev_fs, hdr.events_dur / ev_fs, [str(int(t)) for t in hdr.events_typ]
+    )
     return build_recording(
-        path,
-        data,
-        sfreq,
-        names,
-        units,
-        ch_types,
-        (hdr.events_pos - 1) / ev_fs,
-        hdr.events_dur / ev_fs,
-        [str(int(t)) for t in hdr.events_typ],
-        meta,
+        path, data, sfreq, names, units, ch_types, annotations, meta, default_voltage="eeg"
     )

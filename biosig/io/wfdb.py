@@ -26,12 +26,10 @@ import numpy as np
 from biosig.errors import ChannelError, InvalidFileError
 from biosig.io._util import (
     as_path,
+    build_recording,
     check_file,
-    count_nonfinite,
     norm_unit,
     quiet_wfdb,
-    resolve_ch_types,
-    to_target_units,
     wrap_errors,
 )
 from biosig.signal.recording import Annotations, Recording
@@ -214,13 +212,7 @@ def read_wfdb(
         sfreq = fs * kmax
 
     names = [str(n) for n in rec.sig_name]
-    units_in = [norm_unit(u) if u else "mV" for u in rec.units]
-    types = resolve_ch_types(
-        names, units_in, ch_types, default_voltage="ecg", ecg_leads=True, path=hea
-    )
-    data, units = to_target_units(data, units_in, types)
-    n_nan, n_inf = count_nonfinite(data)
-
+    units = [norm_unit(u) if u else "mV" for u in rec.units]
     annotations = Annotations.empty()
     if annotation_ext:
         ann_path = base.with_name(f"{base.name}.{annotation_ext}")
@@ -232,17 +224,9 @@ def read_wfdb(
         "source": hea.name,
         "fmt": [str(f) for f in rec.fmt],
         "samps_per_frame": spf,
-        "n_nan": n_nan,
-        "n_inf": n_inf,
     }
-    return Recording(
-        data=data.astype(np.float32),
-        sfreq=sfreq,
-        ch_names=names,
-        ch_types=types,
-        units=units,
-        annotations=annotations,
-        meta=meta,
+    return build_recording(
+        hea, data, sfreq, names, units, ch_types, annotations, meta, default_voltage="ecg"
     )
 
 

@@ -211,23 +211,19 @@ class DBConformer(BiosigModel):
         use_t = branch in ("all", "temporal")
         use_s = branch in ("all", "spatial")
 
+        # both branches end in the same transformer settings
+        shared = dict(n_chans=self.n_chans, emb_size=emb_size, depth=depth, n_heads=n_heads,
+                      drop_prob=drop_prob, attn_scale=attn_scale, use_pos_emb=use_pos_emb)
         self.temporal = (
-            _TemporalBranch(
-                n_chans=self.n_chans, n_patches=n_patches, patch_size=patch_size,
-                emb_size=emb_size, kernel=temporal_kernel, depth=depth, n_heads=n_heads,
-                drop_prob=drop_prob, attn_scale=attn_scale, use_pos_emb=use_pos_emb,
-                activation=transformer_activation, conv_impl=temporal_conv_impl,
-            )
+            _TemporalBranch(n_patches=n_patches, patch_size=patch_size, kernel=temporal_kernel,
+                            activation=transformer_activation, conv_impl=temporal_conv_impl,
+                            **shared)
             if use_t else None
         )
         self.spatial = (
-            _SpatialBranch(
-                n_chans=self.n_chans, emb_size=emb_size, n_filters=spatial_filters,
-                kernel=spatial_kernel, stride=spatial_stride, depth=depth, n_heads=n_heads,
-                drop_prob=drop_prob, attn_scale=attn_scale, use_pos_emb=use_pos_emb,
-                channel_attention=channel_attention, activation=activation,
-                ff_activation=transformer_activation,
-            )
+            _SpatialBranch(n_filters=spatial_filters, kernel=spatial_kernel,
+                           stride=spatial_stride, channel_attention=channel_attention,
+                           activation=activation, ff_activation=transformer_activation, **shared)
             if use_s else None
         )
         n_features = emb_size * (int(use_t) + int(use_s))

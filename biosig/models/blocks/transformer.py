@@ -35,8 +35,11 @@ class MultiHeadAttention(nn.Module):
         b, n, e = t.shape
         return t.reshape(b, n, self.n_heads, e // self.n_heads).transpose(1, 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q, k, v = self._split(self.queries(x)), self._split(self.keys(x)), self._split(self.values(x))
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """Self-attention over ``x`` ``(b, n, e)``, or cross-attention to ``context`` (b, m, e)."""
+        kv = x if context is None else context
+        q = self._split(self.queries(x))
+        k, v = self._split(self.keys(kv)), self._split(self.values(kv))
         att = torch.softmax((q @ k.transpose(-2, -1)) * self.scale, dim=-1)
         out = self.att_drop(att) @ v  # (b, h, n, d)
         b, h, n, d = out.shape

@@ -238,10 +238,15 @@ CLASSIFIERS = {
     "dbconformer": dict(n_chans=4, n_times=250, sfreq=250.0),
     "dbconformer_loso": dict(n_chans=4, n_times=250, sfreq=250.0),
     "eegconformer": dict(n_chans=4, n_times=250, sfreq=250.0),
+    **{name: dict(n_chans=3, n_times=250, sfreq=250.0, model_kwargs=dict(
+        emb_size=16, n_heads=2, encoder_depth=1, decoder_depth=1, n_codes=8, patch_len=20,
+        patch_stride=10)) for name in ("eegformer", "eegformer_s", "eegformer_b", "eegformer_l")},
+    "eegdm": dict(n_chans=2, n_times=40, sfreq=10.0, model_kwargs=dict(
+        lft=dict(n_heads=2), backbone=dict(n_layers=2, d_model=8, d_state=4))),
     "eegnet": dict(n_chans=4, n_times=250, sfreq=250.0),
     "shallowfbcspnet": dict(n_chans=4, n_times=250, sfreq=250.0),
 }
-NOT_CLASSIFIERS = {"ecgnet", "ecgnet_critic", "hveegnet", "veegnet", "tiny_probe"}
+NOT_CLASSIFIERS = {"ecgnet", "ecgnet_critic", "hveegnet", "veegnet", "tiny_probe", "ssmdp", "lft"}
 
 
 def test_every_registered_model_is_covered():
@@ -271,7 +276,7 @@ def test_cli_links_the_data_contract_and_fine_tunes_a_weights_folder(tmp_path):
 
     from biosig.cli import lightning_cli
 
-    recipe = Path(__file__).resolve().parents[1] / "recipes/synthetic/eegnet.yaml"
+    recipe = Path(__file__).resolve().parents[2] / "recipes/synthetic/eegnet.yaml"
     tiny = ["--config", str(recipe), "--data.source.init_args.n_subjects", "1",
             "--data.source.init_args.n_trials_per_class", "4", "--data.batch_size", "4",
             "--trainer.logger", "false", "--trainer.enable_checkpointing", "false",

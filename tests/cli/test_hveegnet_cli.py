@@ -12,7 +12,7 @@ import pandas as pd
 
 from biosig.cli import lightning_cli
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # 4 trials per class, 50 Hz (4-s trials = 200 samples; kernels scale to 26 / 6): seconds on CPU
 TINY = ["--data.source.init_args.n_trials_per_class", "4", "--data.source.init_args.sfreq", "50",
         "--data.batch_size", "4", "--trainer.enable_progress_bar", "false"]

@@ -18,7 +18,7 @@ from biosig.datasets.synthetic import SyntheticMI
 from biosig.errors import ConfigError
 from biosig.experiments import ModelSpec, run_experiment
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EEGNET = ModelSpec("EEGNet", init_args={"model": "eegnet"}, trainer={"max_epochs": 1})
 
 

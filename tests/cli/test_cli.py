@@ -9,7 +9,7 @@ import yaml
 
 from biosig.cli import lightning_cli, main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = ["--data.source.init_args.n_subjects", "1", "--data.source.init_args.n_trials_per_class", "4",
         "--data.batch_size", "4"]
 

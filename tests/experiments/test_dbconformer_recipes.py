@@ -11,7 +11,7 @@ import pytest
 
 from biosig.experiments import format_table, summarize
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _script(rel):

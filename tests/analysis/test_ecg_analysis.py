@@ -17,7 +17,7 @@ from biosig.analysis.ecg import (
 from biosig.errors import ConfigError
 from biosig.signal.ecg_delineation import annotation_masks, detect_r_peaks, pq_windows
 
-SHARED = Path(os.environ.get("BIOSIG_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+SHARED = Path(os.environ.get("BIOSIG_SHARED_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 
 from _dataset_fixtures import SHARED
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.shared_data
 
 

@@ -22,11 +22,22 @@ CASES = {
                (2, 12, 100)),
     "ecgnet_critic": (dict(n_chans=12, n_times=100, sfreq=100.0, channels=(8,)), (2, 12, 100)),
     "cvd_cnn": (dict(n_chans=12, n_outputs=5, n_times=250, sfreq=100.0), (2, 12, 250)),
+    **{name: (dict(n_chans=3, n_outputs=2, n_times=250, sfreq=250.0), (2, 3, 250))
+       for name in ("eegformer", "eegformer_s", "eegformer_b", "eegformer_l")},
     "eegnet": (dict(n_chans=4, n_outputs=2, n_times=250), (2, 4, 250)),
     "eegconformer": (dict(n_chans=4, n_outputs=2, n_times=250), (2, 4, 250)),
     "shallowfbcspnet": (dict(n_chans=4, n_outputs=2, n_times=250), (2, 4, 250)),
+    "ssmdp": (dict(n_chans=3, n_times=40, n_layers=2, d_model=8, d_state=4), (2, 3, 40)),
+    "lft": (dict(n_chans=3, n_outputs=2, n_times=40, sfreq=10.0, n_layers=2, d_model=16,
+                 n_classifier_blocks=1), (2, 2, 4, 3, 16)),  # input: SSMDP latent tokens
+    "eegdm": (dict(n_chans=3, n_outputs=2, n_times=40, sfreq=10.0,
+                   backbone=dict(n_layers=2, d_model=8, d_state=4), lft=dict(n_heads=2)),
+              (2, 3, 40)),
 }
-OWN = ["dbconformer", "hveegnet", "veegnet", "ecgnet", "ecgnet_critic", "cvd_cnn"]
+# extra forward arguments (a denoiser also takes the diffusion step)
+FORWARD_KWARGS = {"ssmdp": dict(t=1)}
+OWN = ["dbconformer", "hveegnet", "veegnet", "ecgnet", "ecgnet_critic", "cvd_cnn", "ssmdp", "lft",
+       "eegdm", "eegformer"]
 
 
 def test_every_registered_model_has_a_case():
@@ -38,7 +49,7 @@ def test_builds_runs_and_backpropagates(name):
     torch.manual_seed(0)
     kwargs, shape = CASES[name]
     model = create_model(name, **kwargs)
-    out = model(torch.randn(*shape))
+    out = model(torch.randn(*shape), **FORWARD_KWARGS.get(name, {}))
     items = (out if isinstance(out, (tuple, list)) else
              getattr(out, "__dict__", {}).values() if not torch.is_tensor(out) else [out])
     tensors = [t for t in items if torch.is_tensor(t) and t.is_floating_point()]
@@ -108,7 +119,7 @@ def test_readme_model_table_is_the_generated_one(summary):
 
     from biosig.models.summary import readme_table, summary_markdown
 
-    readme = Path(__file__).resolve().parents[1] / "README.md"
+    readme = Path(__file__).resolve().parents[2] / "README.md"
     generated = summary_markdown(list(summary.values()))
     assert readme_table(readme.read_text(encoding="utf-8")) == generated, (
         "README model table is out of date: python -m biosig.models.summary --write README.md")

@@ -10,7 +10,7 @@ from biosig.cli import lightning_cli
 from biosig.data.presets import _presets, datamodule_preset, list_presets, preset_yaml
 from biosig.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_every_dataset_has_a_preset_and_a_yaml():

@@ -19,7 +19,7 @@ from biosig.data.protocols import with_trial_index
 from biosig.datasets.synthetic import SyntheticMI
 from biosig.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _window_meta(n_subjects=3, per_session=10):

@@ -7,7 +7,7 @@ import torch
 
 from biosig.cli import lightning_cli
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY_GAN = ["--model.init_args.generator_kwargs", "{hidden_size: 8}",
             "--model.init_args.critic_kwargs", "{channels: [8, 8]}",
             "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false",

@@ -1,0 +1,88 @@
+"""EEGDM on raw windows: a frozen SSMDP backbone extracting latents on the fly, then LFT.
+
+References
+----------
+.. [Puah2025] J. H. Puah et al., "EEGDM: EEG Representation Learning via Generative Diffusion
+   Model", arXiv:2508.14086, 2025.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from biosig.errors import ConfigError
+from biosig.models._registry import register_model
+from biosig.models.base import BiosigModel
+from biosig.models.lft import LFT
+from biosig.models.ssmdp import SSMDP
+
+__all__ = ["EEGDM"]
+
+
+@register_model("eegdm")
+class EEGDM(BiosigModel):
+    """EEGDM classifier [Puah2025]_: frozen SSMDP latents (step 1, clean input) -> LFT.
+
+    Takes EEG windows ``(batch, n_chans, n_times)`` in µV, so any classification task can
+    train it; the latents are recomputed at every step (EEGDM caches them instead; use
+    :meth:`SSMDP.latents` with the window cache for that). The backbone stays frozen and in
+    eval mode (EEGDM's setting); only the LFT trains.
+
+    Trainable parameters at the paper's TUEV settings (22 channels, 5-s windows at 200 Hz,
+    6 classes): **6,898,950**; with the frozen SSMDP (5,931,649) 12,830,599 in all, as the
+    official code (12.8 M in the paper).
+
+    Parameters
+    ----------
+    n_chans, n_outputs, n_times, sfreq, chs_info : signal kwargs of the windows.
+    backbone : keyword arguments of :class:`SSMDP` (e.g. ``channel_ids``); load pretrained
+        weights into ``model.backbone``.
+    lft : keyword arguments of :class:`LFT` (its ``n_layers`` and ``d_model`` follow the
+        backbone).
+    segment : samples per denoiser pass (CHB-MIT: 1000, two halves of a 10-s window).
+    extraction_step : diffusion step of the extraction (EEGDM: 1).
+    """
+
+    requires = ("n_chans", "n_outputs", "n_times", "sfreq")
+    paper = "Puah et al., EEGDM, arXiv 2508.14086 (2025)"
+    task = "EEG classification: frozen SSMDP latents + LFT (6,898,950 trainable)"
+    paper_settings = dict(n_chans=22, n_outputs=6, n_times=1000, sfreq=200.0)
+    paper_n_params = 12_830_599
+
+    def __init__(self, n_chans=None, n_outputs=None, n_times=None, sfreq=None, chs_info=None,
+                 backbone: dict | None = None, lft: dict | None = None,
+                 segment: int | None = None, extraction_step: int = 1):
+        super().__init__()
+        self._init_signal(n_chans, n_outputs, n_times, sfreq, chs_info)
+        backbone, lft = dict(backbone or {}), dict(lft or {})
+        self.backbone = SSMDP(n_chans=self.n_chans, n_times=self.n_times, sfreq=self.sfreq,
+                              **backbone)
+        n_layers, d_model = len(self.backbone.blocks), self.backbone.blocks[0].out_skip.in_features
+        for key, value in (("n_layers", n_layers), ("d_model", d_model)):
+            if lft.setdefault(key, value) != value:
+                raise ConfigError(f"EEGDM: lft.{key}={lft[key]} but the backbone has {value}")
+        self.lft = LFT(n_chans=self.n_chans, n_outputs=self.n_outputs, n_times=self.n_times,
+                       sfreq=self.sfreq, **lft)
+        self.segment, self.extraction_step = segment, int(extraction_step)
+        self.backbone.requires_grad_(False)
+        self.backbone.eval()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.backbone.eval()
+        return self
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        tokens = self.backbone.latents(x, step=self.extraction_step, segment=self.segment)
+        return self.lft.forward_features(tokens)
+
+    def get_classifier(self) -> nn.Module:
+        return self.lft.final_layer
+
+    def reset_head(self, n_outputs: int) -> None:
+        self.lft.reset_head(n_outputs)
+        self.n_outputs = self.lft.n_outputs
+        if hasattr(self, "_init_kwargs"):
+            self._init_kwargs["n_outputs"] = self.n_outputs

@@ -1,0 +1,160 @@
+"""Self-supervised pretraining of a vector-quantised autoencoder (EEGFormer), a LightningModule."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from biosig.errors import ConfigError
+from biosig.models._registry import model_class
+from biosig.tasks.base import BiosigTask, make_optimizer
+
+__all__ = ["VQTask"]
+
+_SCHEDULERS = (None, "cosine")
+
+
+class VQTask(BiosigTask):
+    """Reconstruction + VQ-loss pretraining of a registered VQ model (``eegformer_s/b/l``).
+
+    The network must provide ``forward_pretrain(x)`` returning ``recon_loss`` and ``vq`` (a
+    :class:`~biosig.models.blocks.quantizer.VQOutput`) and a ``quantizer`` attribute, as
+    :class:`~biosig.models.EEGFormer` does. Loss: ``recon_weight * recon_loss + vq_weight *
+    (codebook + beta * commitment)`` (Chen et al. 2024, arXiv:2401.10278, as summarised in
+    ``shared/reference/eegformer.md``; no masking). Optimiser and schedule are not given by the
+    paper: AdamW, lr 5e-4, weight decay 0.05, optional linear warm-up then cosine decay over
+    the trainer's optimiser steps are this task's choices.
+
+    Parameters
+    ----------
+    model, model_kwargs : registry name and its extra arguments (e.g. ``{"ema": True,
+        "data_init": True, "dead_after": 100}`` against codebook collapse).
+    n_chans, n_times, sfreq, n_outputs : signal kwargs linked from the DataModule
+        (``n_outputs`` is not used: pretraining builds the network without a classification
+        head; a downstream task adds one with ``reset_head``).
+    recon_weight, vq_weight : loss weights.
+    lr, weight_decay, optimizer : ``"adam"``, ``"adamw"`` or ``"sgd"``.
+    scheduler : None or ``"cosine"`` (per optimiser step, to 0 at the last step).
+    warmup_steps : linear warm-up from 0 over this many optimiser steps.
+
+    Batches are ``x`` or ``(x, y, ...)`` with ``x`` ``(B, C, T)``; labels are ignored. Logged:
+    ``{train,val,test}_loss``, ``_recon``, ``_vq``, ``_commitment``, ``_codebook`` (per batch,
+    averaged per epoch), and per epoch from the code counts of the whole epoch (summed over
+    processes): ``_perplexity`` (``exp`` of the code-frequency entropy), ``_code_usage``
+    (fraction of codes chosen at least once) and ``_dead_codes`` (codes never chosen).
+    ``predict_step`` returns the code indices ``(B, C, N)`` and the reconstruction error per
+    window and channel ``(B, C)`` (normalised units).
+    """
+
+    def __init__(
+        self,
+        model: str = "eegformer_s",
+        model_kwargs: dict | None = None,
+        n_chans: int | None = None,
+        n_times: int | None = None,
+        sfreq: float | None = None,
+        n_outputs: int | None = None,
+        ch_names: list[str] | None = None,
+        recon_weight: float = 1.0,
+        vq_weight: float = 1.0,
+        lr: float = 5e-4,
+        weight_decay: float = 0.05,
+        optimizer: str = "adamw",
+        scheduler: str | None = None,
+        warmup_steps: int = 0,
+    ):
+        if scheduler not in _SCHEDULERS:
+            raise ConfigError(f"model.scheduler must be one of {_SCHEDULERS}, got {scheduler!r}")
+        if warmup_steps < 0:
+            raise ConfigError(f"model.warmup_steps must be >= 0, got {warmup_steps!r}")
+        if recon_weight < 0 or vq_weight < 0:
+            raise ConfigError("model.recon_weight and model.vq_weight must be >= 0")
+        if not callable(getattr(model_class(model), "forward_pretrain", None)):
+            raise ConfigError(f"model={model!r} is not a vector-quantised model (it needs "
+                              "forward_pretrain() and a quantizer); use e.g. eegformer_s")
+        super().__init__(model, model_kwargs, n_chans, n_times, sfreq, None, ch_names=ch_names)
+        self.save_hyperparameters()
+        self._counts: dict[str, torch.Tensor] = {}
+
+    # ------------------------------------------------------------------ steps
+    def _step(self, batch, stage: str) -> torch.Tensor:
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        out = self.net.forward_pretrain(x)
+        hp = self.hparams
+        loss = hp.recon_weight * out.recon_loss + hp.vq_weight * out.vq.loss
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite {stage} loss (recon {float(out.recon_loss)}, "
+                                     f"vq {float(out.vq.loss)})")
+        sync = stage != "train"
+        values = {"loss": loss, "recon": out.recon_loss, "vq": out.vq.loss,
+                  "commitment": out.vq.commitment_loss, "codebook": out.vq.codebook_loss}
+        for key, value in values.items():
+            self.log(f"{stage}_{key}", value, prog_bar=key == "loss", on_step=False,
+                     on_epoch=True, batch_size=x.shape[0], sync_dist=sync)
+        counts = out.vq.counts.detach()
+        self._counts[stage] = self._counts.get(stage, torch.zeros_like(counts)) + counts
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._step(batch, "test")
+
+    def predict_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        out = self.net.forward_pretrain(x)
+        return {"indices": out.vq.indices,
+                "recon_error": (out.recon - out.target).pow(2).mean(dim=(-1, -2))}
+
+    # ------------------------------------------------------------------ codebook statistics
+    def _log_codebook(self, stage: str) -> None:
+        counts = self._counts.pop(stage, None)
+        if counts is None:
+            return
+        if stage != "train" and self.trainer.world_size > 1:
+            # training counts are already summed over processes by the quantiser
+            counts = self.trainer.strategy.reduce(counts, reduce_op="sum")
+        from biosig.models.blocks.quantizer import codebook_perplexity
+
+        used = int((counts > 0).sum())
+        self.log_dict({f"{stage}_perplexity": codebook_perplexity(counts),
+                       f"{stage}_code_usage": used / counts.numel(),
+                       f"{stage}_dead_codes": float(counts.numel() - used)})
+
+    def on_train_epoch_end(self):
+        self._log_codebook("train")
+
+    def on_validation_epoch_end(self):
+        if self.trainer.sanity_checking:
+            self._counts.pop("val", None)
+            return
+        self._log_codebook("val")
+
+    def on_test_epoch_end(self):
+        self._log_codebook("test")
+
+    # ------------------------------------------------------------------ optimiser
+    def configure_optimizers(self):
+        hp = self.hparams
+        params = [p for p in self.net.parameters() if p.requires_grad]
+        opt = make_optimizer(params, hp.optimizer, hp.lr, hp.weight_decay)
+        if hp.scheduler is None and hp.warmup_steps == 0:
+            return opt
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warm, cosine = hp.warmup_steps, hp.scheduler == "cosine"
+
+        def factor(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            if not cosine:
+                return 1.0
+            done = min(1.0, (step - warm) / max(1, total - warm))
+            return 0.5 * (1.0 + math.cos(math.pi * done))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

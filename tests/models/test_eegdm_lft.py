@@ -1,0 +1,79 @@
+"""LFT: parameter counts of the paper (5 and 10 pools), pools from the window, fusion, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from biosig.errors import ConfigError, ShapeError
+from biosig.models import LFT, SSMDP, count_parameters, create_model
+from biosig.models.blocks.transformer import MultiHeadAttention
+
+TINY = dict(n_layers=2, d_model=16, n_heads=2, n_fusion_tokens=4, n_classifier_blocks=1)
+
+
+@pytest.mark.parametrize("n_chans,n_outputs,n_times,pools,expected", [
+    (22, 6, 1000, 5, 6_898_950),   # TUEV: 5-s windows, 6 classes
+    (16, 1, 2000, 10, 6_918_785),  # CHB-MIT: 10-s windows, one logit
+])
+def test_parameter_counts_of_the_paper(n_chans, n_outputs, n_times, pools, expected):
+    m = LFT(n_chans=n_chans, n_outputs=n_outputs, n_times=n_times, sfreq=200)
+    assert m.n_pools == pools and count_parameters(m) == expected
+    n = lambda mod: sum(p.numel() for p in mod.parameters())  # noqa: E731
+    assert n(m.fusion) + m.fusion_tokens.numel() == 5_291_520 + pools * 2_048
+    assert n(m.blocks) == 1_586_176
+
+
+def test_forward_and_fusion_reads_each_layer_and_pool():
+    torch.manual_seed(0)
+    m = LFT(n_chans=3, n_outputs=2, n_times=40, sfreq=10, **TINY)
+    tokens = torch.randn(2, 2, 4, 3, 16)
+    out = m(tokens)
+    assert out.shape == (2, 2) and torch.isfinite(out).all()
+    for layer, pool in [(0, 0), (1, 3)]:
+        changed = tokens.clone()
+        changed[:, layer, pool] += 1.0
+        assert not torch.allclose(m(changed), out)
+    # channel order does not matter to cross-attention without channel positions
+    torch.testing.assert_close(m(tokens.flip(3)), out, atol=1e-5, rtol=1e-5)
+    out.sum().backward()
+    assert all(p.grad is not None for p in m.parameters())
+    assert "fusion_tokens" in m.no_weight_decay() and "pos_embedding" not in m.no_weight_decay()
+
+
+def test_cross_attention_is_self_attention_on_its_own_input():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(8, 2, 0.0, "head")
+    x = torch.randn(2, 5, 8)
+    torch.testing.assert_close(mha(x, x), mha(x))
+    assert mha(x, torch.randn(2, 3, 8)).shape == (2, 5, 8)
+
+
+def test_works_on_ssmdp_latents_and_round_trips():
+    torch.manual_seed(0)
+    ssmdp = SSMDP(n_chans=3, sfreq=10, n_layers=2, d_model=16, d_state=4, d_embed=8, d_cond=8)
+    lft = create_model("lft", n_chans=3, n_outputs=4, n_times=40, sfreq=10, **TINY)
+    assert lft(ssmdp.latents(50 * torch.randn(2, 3, 40))).shape == (2, 4)
+    again = LFT.from_config(lft.get_config())
+    assert again.get_config() == lft.get_config() and again.n_pools == 4
+    lft.reset_head(3)
+    assert lft(torch.randn(1, 2, 4, 3, 16)).shape == (1, 3)
+
+
+def test_errors_name_the_problem():
+    with pytest.raises(ConfigError, match="n_pools"):
+        LFT(n_chans=3, n_outputs=2)
+    with pytest.raises(ConfigError, match="whole"):
+        LFT(n_chans=3, n_outputs=2, n_times=45, sfreq=10)
+    with pytest.raises(ConfigError, match="n_outputs"):
+        LFT(n_chans=3, n_pools=2)
+    m = LFT(n_chans=3, n_outputs=2, n_pools=2, **TINY)
+    with pytest.raises(ShapeError, match="SSMDP.latents"):
+        m(torch.randn(1, 2, 3, 3, 16))
+
+
+def test_weights_round_trip_with_the_card(tmp_path):
+    m = LFT(n_chans=3, n_outputs=2, n_times=40, sfreq=10, **TINY).eval()
+    loaded = LFT.from_pretrained(m.save_pretrained(tmp_path / "lft"))
+    tokens = torch.randn(2, 2, 4, 3, 16)
+    assert torch.equal(loaded(tokens), m(tokens)) and loaded.n_pools == 4
