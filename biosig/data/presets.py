@@ -20,7 +20,7 @@ import inspect
 import sys
 from pathlib import Path
 
-from biosig.signal.preprocessing import PickChannels, Resample
+from biosig.signal.preprocessing import Bandpass, PickChannels, Resample
 from biosig.data.protocols import GroupKFold, Predefined
 from biosig.errors import ConfigError
 
@@ -35,7 +35,13 @@ DESCRIPTIONS = {
     "cinc2021": "PhysioNet/CinC 2021, resampled to 500 Hz, 5-fold by subject (fold 0 held out)."
                 "\n--data.source.init_args.path /path/to/challenge-2021/training",
     "eegmmidb": "EEG Motor Movement/Imagery, imagined left/right fist (runs 4, 8, 12), 5-fold by "
-                "subject;\nresampled to 160 Hz (a few subjects were recorded at 128 Hz).",
+                "subject;\nresampled to 160 Hz (a few subjects were recorded at 128 Hz), "
+                "band-passed 8-32 Hz as the recipes.",
+    "eegmmidb_runs": "EEG Motor Movement/Imagery within subjects: train on imagined runs 4 and 8, "
+                     "test on run 12\n(works on one subject's folder); 160 Hz, 8-32 Hz.",
+    "eegmat": "EEG During Mental Arithmetic Tasks, rest vs serial subtraction, 0.5-45 Hz at 128 "
+              "Hz,\n4-s windows; subject-wise fold 1 of 4 held out. --data.source.init_args.path "
+              "/path/to/eegmat/1.0.0",
     "synthetic_mi": "Built-in motor-imagery simulator, session T -> E.",
     "synthetic_ecg": "Built-in 12-lead ECG simulator, folds 1-8 / 9 / 10.",
     "synthetic_tuev": "Built-in TUEV-like 6-class event simulator, train -> eval subjects "
@@ -45,12 +51,15 @@ DESCRIPTIONS = {
 
 def _presets() -> dict:
     from biosig.datasets import (
-        BCIIV2a, CinC, EEGMMIDB, PTBXL, TUEV, SyntheticECG, SyntheticMI,
+        BCIIV2a, CinC, EEGMAT, EEGMMIDB, PTBXL, TUEV, SyntheticECG, SyntheticMI,
     )
     from biosig.data.paper_splits import paper_protocol
     from biosig.datasets.synthetic import SyntheticTUEV
 
     by_split = Predefined(train={"split": "train"}, val={"split": "val"}, test={"split": "test"})
+    # eegmmidb: the recipes' preprocessing (recipes/eegmmidb/dbconformer.py): without the
+    # 8-32 Hz band-pass DBConformer + EA scored below chance on subject 1's runs, with it above.
+    mmi_steps = [Resample(160.0), Bandpass(8.0, 32.0)]
     return {
         # BCI IV 2a competition protocol: session T -> E per subject, 10 % of T for validation.
         "bciiv2a": (BCIIV2a, {}, Predefined(train={"session": "T"}, test={"session": "E"},
@@ -64,8 +73,16 @@ def _presets() -> dict:
                      GroupKFold(n_splits=5, fold=0, group="subject", val_fraction=0.1)),
         # eegmmidb imagined left/right fist (runs 4, 8, 12), by subject; a few subjects were
         # recorded at 128 Hz: resample everyone to 160 Hz.
-        "eegmmidb": (EEGMMIDB, {"preprocessing": [Resample(160.0)]},
+        "eegmmidb": (EEGMMIDB, {"preprocessing": mmi_steps},
                      GroupKFold(n_splits=5, fold=0, group="subject", val_fraction=0.1)),
+        # eegmmidb run-wise, within subjects: earlier imagery runs -> the last one (GroupKFold
+        # with group="run" lists every leave-one-run-out fold instead).
+        "eegmmidb_runs": (EEGMMIDB, {"preprocessing": mmi_steps},
+                          Predefined(train={"run": [4, 8]}, test={"run": [12]},
+                                     val_fraction=0.1)),
+        # EEGMAT rest vs task: the dataset's own 0.5-45 Hz / 128 Hz steps; its subject-wise
+        # folds (fold = subject % 4 + 1), the first held out.
+        "eegmat": (EEGMAT, {}, GroupKFold(n_splits=4, fold=0, group="fold", shuffle=False)),
         "synthetic_mi": (SyntheticMI, {"preprocessing": [PickChannels(types=["eeg"])]},
                          Predefined(train={"session": "T"}, test={"session": "E"},
                                     val_fraction=0.1)),

@@ -205,7 +205,11 @@ class GroupKFold(SplitProtocol):
         _check_fold_index(self.fold, self.n_splits)
         groups = np.unique(meta[self.group].to_numpy())
         if len(groups) < self.n_splits:
-            raise ConfigError(f"{len(groups)} groups of {self.group!r} for {self.n_splits} folds")
+            raise ConfigError(
+                f"{len(groups)} groups of {self.group!r} for {self.n_splits} folds: use fewer "
+                f"folds, or split within the {self.group}s by another column (e.g. "
+                "GroupKFold(group='run') or Predefined(train={'run': [...]}, test={'run': "
+                "[...]}); the 'eegmmidb_runs' preset does so)")
         out = []
         for k, test_groups in _kfold_parts(groups, self.n_splits, self.fold, self.shuffle,
                                            self.seed):

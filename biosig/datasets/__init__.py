@@ -11,6 +11,7 @@ from biosig.datasets.base import DatasetSource
 from biosig.datasets.bciiv2a import BCIIV2a
 from biosig.datasets.cinc import CinC
 from biosig.datasets.download import RemoteFile, download_file, extract_archive
+from biosig.datasets.eegmat import EEGMAT
 from biosig.datasets.eegmmidb import EEGMMIDB
 from biosig.datasets.files import RecordingFiles
 from biosig.datasets.ptbxl import PTBXL
@@ -29,6 +30,7 @@ __all__ = [
     "BCIIV2a",
     "CinC",
     "DatasetSource",
+    "EEGMAT",
     "EEGMMIDB",
     "PTBXL",
     "RecordingFiles",

@@ -29,7 +29,7 @@ from biosig.errors import ChannelError, ConfigError, ShapeError
 from biosig.models._registry import register_model
 from biosig.models.base import BiosigModel
 
-__all__ = ["ECGNet", "ECGNetCritic", "GeneratorFeatures", "assemble_12_leads"]
+__all__ = ["ECGNet", "ECGNetCritic", "GeneratorFeatures", "assemble_12_leads", "remove_baseline"]
 
 N_LEADS = 12
 #: Independent leads predicted by the Einthoven head, in this order.
@@ -51,6 +51,62 @@ def _lead_ids(lead, batch: int, device) -> torch.Tensor:
     if ids.min() < 0 or ids.max() >= N_LEADS:
         raise ChannelError(f"lead ids must be in 0..11, got {ids.tolist()}")
     return ids
+
+
+#: Medians of the two-stage baseline filter, in s (de Chazal et al. 2004: 200 ms removes QRS
+#: and P waves, 600 ms the T wave; what is left is the baseline).
+_BASELINE_WINDOWS = (0.2, 0.6)
+#: Channel names that say "an ECG" but not which lead (``ECG``, ``ECG 1``, ``EKG2``...).
+_GENERIC = ("ECG", "EKG")
+
+
+def _median_filter(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Running median of odd length ``k`` over the last axis of ``(B, T)`` (edges replicated),
+    evaluated every ``k // 8`` samples and linearly interpolated in between."""
+    B, T = x.shape
+    step = max(1, k // 8)
+    padded = nn.functional.pad(x[:, None], (k // 2, k // 2), mode="replicate")[:, 0]
+    med = padded.unfold(-1, k, step).median(dim=-1).values  # centres at 0, step, 2 step...
+    pos = torch.arange(T, device=x.device, dtype=x.dtype) / step
+    lo = pos.floor().long().clamp(max=med.shape[-1] - 1)
+    hi = (lo + 1).clamp(max=med.shape[-1] - 1)
+    w = (pos - lo.to(x.dtype)).clamp(0, 1)
+    return med[:, lo] * (1 - w) + med[:, hi] * w
+
+
+def remove_baseline(x: torch.Tensor, sfreq: float | None) -> torch.Tensor:
+    """The input lead ``(B, T)`` without its DC offset and baseline wander.
+
+    With ``sfreq``: minus the two-stage median baseline (200 ms then 600 ms medians; de Chazal,
+    O'Dwyer & Reilly, IEEE TBME 51(7):1196-1206, 2004). Without it (a model built without
+    ``sfreq``): minus the record's median, which removes the offset only. Both commute with a
+    constant offset exactly: ``remove_baseline(x + c) == remove_baseline(x)``.
+    """
+    with torch.no_grad():
+        if sfreq is None:
+            base = x.median(dim=-1, keepdim=True).values
+        else:
+            base = x
+            for seconds in _BASELINE_WINDOWS:
+                base = _median_filter(base, int(round(seconds * sfreq)) // 2 * 2 + 1)
+    return x - base
+
+
+def _lead_of_channel(name: str) -> str:
+    """Standard lead of a channel name (``"II"``, ``"MLII"``, ``"ECG V2"``); a generic name
+    (``"ECG"``, ``"ECG 1"``) or any other raises ChannelError asking for ``lead=``."""
+    key = str(name).strip()
+    for prefix in _GENERIC:  # EDF+ type prefix: "ECG II" names lead II
+        if key.upper().startswith(prefix + " "):
+            key = key[len(prefix) + 1:].strip()
+    try:
+        return normalize_lead_name(key)
+    except ChannelError:
+        raise ChannelError(
+            f"channel {name!r} does not say which ECG lead it is; pass lead= (e.g. "
+            f"lead='II' for a Holter 'ECG' channel recorded as lead II; one of "
+            f"{', '.join(LEADS)} or MLII)"
+        ) from None
 
 
 def assemble_12_leads(x: torch.Tensor, lead: torch.Tensor, indep: torch.Tensor) -> torch.Tensor:
@@ -176,6 +232,16 @@ class ECGNet(BiosigModel):
     drop_prob : dropout between LSTM layers.
     einthoven : True (default): generate the 8 independent leads and derive III, aVR, aVL, aVF
         exactly (see :func:`assemble_12_leads`); False: plain 12-lead head (11 generated + input).
+    remove_baseline : the network sees the input lead without its DC offset and baseline wander
+        (:func:`remove_baseline`; *design choice*), so a +5 mV electrode offset or a drifting
+        Holter baseline does not change the generated leads. The input lead itself is still
+        passed through unchanged, and the derived limb leads follow it (as they do on a real
+        ECG, where an offset of lead I appears in III, aVR and aVL too).
+
+    Input contract for real recordings: :meth:`generate_recording` takes a
+    :class:`~biosig.signal.recording.Recording`, refuses a lead sampled at another rate than
+    the model's ``sfreq``, converts µV/V to mV, and reads the lead from the channel name
+    (``II``, ``MLII``, ``ECG V2``); a generic name (``ECG``, ``ECG 1``) needs ``lead=``.
 
     Notes
     -----
@@ -211,6 +277,7 @@ class ECGNet(BiosigModel):
         noise_dim: int = 0,
         drop_prob: float = 0.0,
         einthoven: bool = True,
+        remove_baseline: bool = True,
     ):
         super().__init__()
         _init_leads(self, n_chans, N_LEADS, n_times, sfreq, chs_info, input_lead)
@@ -220,6 +287,7 @@ class ECGNet(BiosigModel):
             raise ConfigError("ECGNet: hidden_size and n_layers must be >= 1, noise_dim >= 0")
         self.noise_dim = noise_dim
         self.einthoven = einthoven
+        self.remove_baseline = bool(remove_baseline)
         self.lstm = nn.LSTM(
             input_size=1 + N_LEADS + noise_dim,
             hidden_size=hidden_size,
@@ -259,9 +327,14 @@ class ECGNet(BiosigModel):
 
     def forward_features(self, x: torch.Tensor, lead=None,
                          noise: torch.Tensor | None = None) -> GeneratorFeatures:
-        """BiLSTM state + input lead per time step, with the input lead and its ids."""
+        """BiLSTM state + input lead per time step, with the input lead and its ids.
+
+        The network (BiLSTM and skip) sees the input lead without its baseline when
+        ``remove_baseline``; ``GeneratorFeatures.lead`` is the lead as given (passed through).
+        """
         x, ids = _condition(x, self.input_lead if lead is None else lead)
-        return GeneratorFeatures(self._features(x, ids, noise), x, ids)
+        seen = remove_baseline(x, self.sfreq) if self.remove_baseline else x
+        return GeneratorFeatures(self._features(seen, ids, noise), x, ids)
 
     def forward_head(self, features: GeneratorFeatures) -> torch.Tensor:
         """Per-time-step linear head, then the 12 leads assembled: ``(B, 12, T)``."""
@@ -288,14 +361,74 @@ class ECGNet(BiosigModel):
         return self.forward_head(self.forward_features(x, lead, noise))
 
     @torch.no_grad()
-    def generate(self, x: torch.Tensor, lead=None, noise: torch.Tensor | None = None):
-        """Inference helper: eval mode, no gradients; same arguments as ``forward``."""
+    def generate(self, x: torch.Tensor, lead=None, noise: torch.Tensor | None = None,
+                 sfreq: float | None = None):
+        """Inference helper: eval mode, no gradients; same arguments as ``forward``.
+
+        ``sfreq``: the rate of ``x``; a rate other than the model's raises ConfigError.
+        """
+        self._check_rate(sfreq, "the input lead")
         was = self.training
         self.eval()
         try:
             return self.forward(x, lead, noise)
         finally:
             self.train(was)
+
+    def _check_rate(self, sfreq: float | None, what: str) -> None:
+        if sfreq is None or self.sfreq is None:
+            return
+        if abs(float(sfreq) - float(self.sfreq)) > 1e-6 * float(self.sfreq):
+            raise ConfigError(
+                f"{what} is sampled at {float(sfreq):g} Hz but this ECGNet works at "
+                f"{float(self.sfreq):g} Hz; resample it first (e.g. "
+                f"biosig.signal.preprocessing.Resample({float(self.sfreq):g}))"
+            )
+
+    def generate_recording(self, rec, channel: str | None = None, lead: str | None = None,
+                           noise: torch.Tensor | None = None):
+        """12 leads from one channel of a real recording -> a 12-lead ``Recording`` (mV).
+
+        Parameters
+        ----------
+        rec : :class:`~biosig.signal.recording.Recording` holding the input lead.
+        channel : which channel to use (default: the only one; required when there are several).
+        lead : which standard lead that channel is (default: read from its name: ``II``,
+            ``MLII``, ``ECG V2``...). Generic names (``ECG``, ``ECG 1``) need it.
+        noise : optional ``(1, noise_dim, T)``.
+
+        Raises
+        ------
+        ConfigError : the model has no ``sfreq``, or the recording's rate differs from it.
+        ChannelError : no/unknown ``channel``, or a channel name that does not name a lead.
+        """
+        from biosig.signal.recording import Recording
+
+        if self.sfreq is None:
+            raise ConfigError("this ECGNet was built without sfreq, so the rate of its training "
+                              "data is unknown; build it with sfreq= to use real recordings")
+        names = list(rec.ch_names)
+        if channel is None:
+            if len(names) != 1:
+                raise ChannelError(f"the recording has {len(names)} channels ({', '.join(names)});"
+                                   " pass channel= naming the input lead's channel")
+            channel = names[0]
+        if channel not in names:
+            raise ChannelError(f"channel {channel!r} not in the recording ({', '.join(names)})")
+        self._check_rate(rec.sfreq, f"channel {channel!r}")
+        name = LEADS[lead_index(lead)] if lead is not None else _lead_of_channel(channel)
+        i = names.index(channel)
+        unit = (rec.units[i] if rec.units else "mV") or "mV"
+        scale = {"mV": 1.0, "uV": 1e-3, "µV": 1e-3, "V": 1e3}.get(unit)
+        if scale is None:
+            raise ConfigError(f"channel {channel!r} is in {unit!r}; ECGNet needs a voltage "
+                              "(mV, µV or V)")
+        p = next(self.parameters())
+        x = torch.as_tensor(rec.data[i] * scale, dtype=p.dtype, device=p.device)[None]
+        out = self.generate(x, lead=name, noise=noise)[0].cpu().numpy()
+        return Recording(data=out, sfreq=rec.sfreq, ch_names=list(LEADS),
+                         ch_types=["ecg"] * N_LEADS, units=["mV"] * N_LEADS,
+                         meta={"generated_by": "ecgnet", "input_lead": name})
 
     def reset_head(self, n_outputs: int) -> None:
         """Re-initialise ``final_layer``; its size follows the leads: ``n_outputs`` must be 12."""

@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_every_dataset_has_a_preset_and_a_yaml():
     assert set(list_presets()) == {"bciiv2a", "tuev", "ptbxl", "cinc2021", "eegmmidb",
-                                   "synthetic_mi", "synthetic_ecg", "synthetic_tuev"}
+                                   "eegmmidb_runs", "eegmat", "synthetic_mi", "synthetic_ecg",
+                                   "synthetic_tuev"}
     folder = REPO / "recipes" / "configs" / "data"
     assert sorted(p.stem for p in folder.glob("*.yaml")) == list_presets()
     for name, (cls, dm, protocol) in _presets().items():

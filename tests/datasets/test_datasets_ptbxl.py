@@ -117,3 +117,102 @@ def test_load_real_record(tmp_path):
     assert rec.meta["labels"] == ref["labels"]
     # the first ADC value of lead I is -119 at gain 1000/mV
     assert rec.data[0, 0] == pytest.approx(-0.119, abs=1e-6)
+
+
+# ---------------------------------------------------------------- the real PTB-XL layout (../shared)
+PTBXL_REAL = SHARED / "ecg_wfdb" / "ptbxl"
+needs_ptbxl = pytest.mark.skipif(
+    not (PTBXL_REAL / "ptbxl_database.csv").is_file(), reason=f"shared PTB-XL not found at {PTBXL_REAL}"
+)
+
+
+def _real_rows() -> list[dict]:
+    import csv
+
+    with open(PTBXL_REAL / "ptbxl_database.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@needs_ptbxl
+@pytest.mark.shared_data
+def test_real_layout_index_folds_and_label_sets():
+    import ast
+    import csv
+
+    rows = _real_rows()
+    by_id = {f"{int(r['ecg_id']):05d}": r for r in rows}
+    with open(PTBXL_REAL / "scp_statements.csv", newline="") as f:
+        stmts = {r[""]: r for r in csv.DictReader(f)}
+    for task, flag in [("diagnostic", "diagnostic"), ("form", "form"), ("rhythm", "rhythm")]:
+        ds = PTBXL(PTBXL_REAL, task=task)
+        assert ds.classes == sorted(c for c, s in stmts.items() if s[flag] == "1.0")
+        for rec in ds.records():
+            codes = ast.literal_eval(by_id[rec["record"]]["scp_codes"])
+            assert {ds.classes[i] for i in rec["labels"]} == {c for c in codes if stmts[c][flag] == "1.0"}
+    ds = PTBXL(PTBXL_REAL, drop_unlabelled=False)
+    recs = ds.records()
+    assert len(recs) == len(rows) == 510 and ds.classes == SUPERCLASSES
+    assert sorted({r["fold"] for r in recs}) == list(range(1, 11))
+    for r in recs:
+        src = by_id[r["record"]]
+        assert r["fold"] == int(src["strat_fold"]) and r["subject"] == int(float(src["patient_id"]))
+        assert r["split"] == ("train" if r["fold"] <= 8 else "val" if r["fold"] == 9 else "test")
+        sup = {stmts[c]["diagnostic_class"] for c in ast.literal_eval(src["scp_codes"])
+               if stmts[c]["diagnostic"] == "1.0"}
+        assert {SUPERCLASSES[i] for i in r["labels"]} == sup
+        assert r["path"] == src["filename_lr"] and (PTBXL_REAL / (r["path"] + ".hea")).is_file()
+    # identifying CSV columns (recording date, report, nurse, site) are not indexed
+    assert not {"recording_date", "report", "nurse", "site", "date"} & set(recs[0])
+
+
+@needs_ptbxl
+@pytest.mark.shared_data
+def test_real_records_load_in_both_header_styles(tmp_path):
+    """The shared headers are CinC-style (#Age/#Sex/#Dx comments, a base date); PhysioNet's own
+    headers have neither. Both read to the same 12 leads, and neither date nor comment is passed on."""
+    ds = PTBXL(PTBXL_REAL, task="all", drop_unlabelled=False)
+    refs = {r["record"]: r for r in ds.records()}
+    ref = refs["00001"]
+    hea = (PTBXL_REAL / (ref["path"] + ".hea")).read_text()
+    assert "#Dx:" in hea and "1984" in hea.splitlines()[0]  # the CinC-style layout we must cope with
+    rec = ds.load(ref)
+    assert rec.ch_names == ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    assert rec.data.shape == (12, 1000) and rec.sfreq == 100
+    assert rec.data[0, 0] == pytest.approx(-0.119, abs=1e-6)  # first ADC value of lead I, gain 1000
+    assert np.abs(rec.data[0] + rec.data[2] - rec.data[1]).max() < 0.01  # Einthoven, real record
+    text = repr(rec.meta)
+    assert not any(s in text for s in ("1984", "09:17", "Female", "Dx", "Age", "Weight"))
+    # the same record with PhysioNet's original header: no comments, no base date
+    plain = tmp_path / "records100" / "00000"
+    plain.mkdir(parents=True)
+    lines = [ln for ln in hea.splitlines() if not ln.startswith("#")]
+    lines[0] = " ".join(lines[0].split()[:4])
+    (plain / "00001_lr.hea").write_text("\n".join(lines) + "\n")
+    (plain / "00001_lr.dat").write_bytes((PTBXL_REAL / (ref["path"] + ".dat")).read_bytes())
+    for name in ("ptbxl_database.csv", "scp_statements.csv"):
+        (tmp_path / name).write_bytes((PTBXL_REAL / name).read_bytes())
+    other = PTBXL(tmp_path, task="all", drop_unlabelled=False)
+    np.testing.assert_array_equal(other.load(ref).data, rec.data)
+
+
+@needs_ptbxl
+@pytest.mark.shared_data
+def test_real_cache_has_no_header_date_or_free_text(tmp_path):
+    from biosig.data.cache import get_cache
+
+    class FewPTBXL(PTBXL):  # 2 records per split keep the test fast
+        def records(self):
+            out = []
+            for split in ("train", "val", "test"):
+                out += [r for r in super().records() if r["split"] == split][:2]
+            return out
+
+    ds = FewPTBXL(PTBXL_REAL)
+    cache = get_cache(ds, [], root=tmp_path / "cache", progress=False)
+    assert cache.X.shape == (6, 12, 1000)
+    assert set(cache.meta["split"]) == {"train", "val", "test"}
+    for f in (tmp_path / "cache").rglob("*"):
+        if f.is_file() and f.suffix in (".csv", ".json"):
+            text = f.read_text()
+            for leak in ("1984", "09:17:34", "#Age", "Female", "Dx:", "sinusrhythmus", "CS-12"):
+                assert leak not in text, (f.name, leak)

@@ -1,0 +1,174 @@
+"""EEGMAT loader (PhysioNet EEG During Mental Arithmetic Tasks) on the real shared files; its
+download verified against a SHA256SUMS.txt, offline (file:// mirror)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import shutil
+
+import numpy as np
+import pytest
+
+from _dataset_fixtures import SHARED
+from biosig.datasets.eegmat import EEGMAT, EEGMAT_CHANNELS, eegmat_channel_name
+from biosig.errors import ConfigError, DownloadError, InvalidFileError
+
+EEGMAT_DIR = SHARED / "eeg_edf" / "eegmat"
+needs_eegmat = pytest.mark.skipif(
+    not (EEGMAT_DIR / "Subject00_1.edf").is_file(), reason=f"shared EEGMAT not found at {EEGMAT_DIR}"
+)
+
+
+def _copy(dst, subjects, info=True):
+    dst.mkdir(parents=True, exist_ok=True)
+    for s in subjects:
+        for run in (1, 2):
+            shutil.copyfile(EEGMAT_DIR / f"Subject{s:02d}_{run}.edf", dst / f"Subject{s:02d}_{run}.edf")
+    if info:
+        shutil.copyfile(EEGMAT_DIR / "subject-info.csv", dst / "subject-info.csv")
+    return dst
+
+
+def test_channel_names():
+    assert eegmat_channel_name("EEG Fp1") == "Fp1"
+    assert eegmat_channel_name("EEG T3") == "T3"
+    assert [eegmat_channel_name(f"EEG {n}", modern=True) for n in ("T3", "T4", "T5", "T6", "Cz")] == \
+        ["T7", "T8", "P7", "P8", "Cz"]
+    assert len(EEGMAT_CHANNELS) == 19 and len(set(EEGMAT_CHANNELS)) == 19
+
+
+def test_bad_config(tmp_path):
+    with pytest.raises(ConfigError, match="view"):
+        EEGMAT(tmp_path, view="sleep")
+    with pytest.raises(ConfigError, match="subjects"):
+        EEGMAT(tmp_path, subjects=[36])
+    with pytest.raises(ConfigError, match="band"):
+        EEGMAT(tmp_path, sfreq=64.0, band=(0.5, 45.0))  # high edge above the new Nyquist
+    with pytest.raises(InvalidFileError, match="EEGMAT not found"):
+        EEGMAT(tmp_path / "nowhere")
+    with pytest.raises(InvalidFileError, match="no EEGMAT recordings"):
+        EEGMAT(tmp_path)
+
+
+@needs_eegmat
+@pytest.mark.shared_data
+def test_real_index_labels_folds_and_subject_info():
+    ds = EEGMAT(EEGMAT_DIR)
+    recs = ds.records()
+    with open(EEGMAT_DIR / "subject-info.csv", newline="") as f:
+        info = {int(r["Subject"][7:]): r for r in csv.DictReader(f)}
+    assert ds.subjects == sorted(info) == list(range(16)) and len(recs) == 32
+    assert ds.classes == ["rest", "arithmetic"]
+    for r in recs:
+        assert r["label"] == (0 if r["record"].endswith("_1") else 1)
+        assert r["fold"] == r["subject"] % 4 + 1
+        row = info[r["subject"]]
+        assert r["age"] == float(row["Age"]) and r["sex"] == {"F": "female", "M": "male"}[row["Gender"]]
+        assert r["count_quality"] == int(row["Count quality"])
+        assert r["n_subtractions"] == float(row["Number of subtractions"])
+        assert not any("year" in k.lower() or "date" in k.lower() for k in r)
+    # subject-wise folds: 4 subjects each, both files of a subject in one fold
+    folds = {}
+    for r in recs:
+        folds.setdefault(r["fold"], set()).add(r["subject"])
+    assert sorted(len(v) for v in folds.values()) == [4, 4, 4, 4]
+    rest = EEGMAT(EEGMAT_DIR, view="rest", subjects=[3, 1])
+    assert rest.classes == [] and [r["record"] for r in rest.records()] == ["Subject01_1", "Subject03_1"]
+    assert {r["label"] for r in rest.records()} == {-1}
+
+
+@needs_eegmat
+@pytest.mark.shared_data
+def test_real_load_channels_units_and_modern_names():
+    ds = EEGMAT(EEGMAT_DIR, subjects=[0])
+    task = next(r for r in ds.records() if r["run"] == 2)
+    rec = ds.load(task)
+    assert rec.ch_names == EEGMAT_CHANNELS and rec.sfreq == 500.0
+    assert rec.data.shape == (19, 31000)  # 62 one-second EDF records
+    assert set(rec.units) == {"uV"} and set(rec.ch_types) == {"eeg"}
+    # cleaned scalp EEG in µV: tens of µV, never volts or mV
+    assert 5 < np.abs(rec.data).max() < 500 and 1 < rec.data.std() < 100
+    assert len(rec.annotations.onset) == 0 and rec.meta["subject"] == 0 and rec.meta["run"] == 2
+    modern = EEGMAT(EEGMAT_DIR, subjects=[0], modern_names=True)
+    rec2 = modern.load(task)
+    assert rec2.ch_names[6:12] == ["T7", "T8", "C3", "C4", "P7", "P8"]
+    np.testing.assert_array_equal(rec2.data, rec.data)
+
+
+@needs_eegmat
+@pytest.mark.shared_data
+def test_real_windows_through_the_cache(tmp_path):
+    from biosig.data.cache import get_cache
+
+    ds = EEGMAT(EEGMAT_DIR, subjects=[4, 5])
+    cache = get_cache(ds, [], root=tmp_path / "cache", progress=False)
+    assert cache.X.shape[1:] == (19, 512)  # 4 s at the default 128 Hz
+    meta = cache.meta
+    for rec in ds.records():
+        n = int((meta["record"] == rec["record"]).sum())
+        # 62-s task files give 15 four-second windows; the ~3-min rest files 40 or more
+        assert n == 15 if rec["run"] == 2 else n >= 40
+        assert set(cache.y[(meta["record"] == rec["record"]).to_numpy()]) == {rec["label"]}
+    # the default band-pass removed the DC offset; the data stay in µV
+    assert np.abs(np.asarray(cache.X).mean(axis=-1)).mean() < 2.0
+    assert 1 < float(np.asarray(cache.X).std()) < 100
+    rest = get_cache(EEGMAT(EEGMAT_DIR, subjects=[4], view="rest"), [], root=tmp_path / "cache",
+                     progress=False)
+    assert set(rest.y.tolist()) == {-1} and set(rest.meta["run"]) == {1}
+
+
+@needs_eegmat
+@pytest.mark.shared_data
+def test_real_missing_files_and_bad_subject_info(tmp_path):
+    root = _copy(tmp_path / "d", [0, 1])
+    (root / "Subject01_2.edf").unlink()
+    assert EEGMAT(root).subjects == [0]  # the task view needs both files of a subject
+    assert EEGMAT(root, view="rest").subjects == [0, 1]
+    with pytest.raises(InvalidFileError, match="Subject01_2.edf"):
+        EEGMAT(root, subjects=[0, 1]).records()
+    (root / "subject-info.csv").write_text("Subject,Age\nSubject00,20\n")
+    with pytest.raises(InvalidFileError, match="missing columns"):
+        EEGMAT(root)
+
+
+@needs_eegmat
+@pytest.mark.shared_data
+def test_download_verified_offline(tmp_path):
+    """A file:// PhysioNet mirror with a SHA256SUMS.txt; a tampered file is refused and removed."""
+    proj = _copy(tmp_path / "mirror" / "eegmat" / "1.0.0", [2])
+    sums = "".join(
+        f"{hashlib.sha256(p.read_bytes()).hexdigest()} {p.name}\n" for p in sorted(proj.iterdir())
+    )
+    (proj / "SHA256SUMS.txt").write_text(sums)
+    url = (tmp_path / "mirror").as_uri()
+    root = tmp_path / "data"
+    ds = EEGMAT(root, subjects=[2], download=True, mirror=url)
+    assert (root / "Subject02_2.edf").read_bytes() == (EEGMAT_DIR / "Subject02_2.edf").read_bytes()
+    assert len(ds.records()) == 2 and ds.records()[0]["age"] == 19.0
+    assert not list(root.glob("*.part"))
+    with pytest.raises(DownloadError, match="not listed"):
+        EEGMAT(tmp_path / "d2", subjects=[3], download=True, mirror=url)
+    data = bytearray((proj / "Subject02_1.edf").read_bytes())
+    data[4000] ^= 1
+    (proj / "Subject02_1.edf").write_bytes(bytes(data))
+    with pytest.raises(DownloadError, match="SHA-256 mismatch"):
+        EEGMAT(tmp_path / "d3", subjects=[2], download=True, mirror=url)
+    assert not (tmp_path / "d3" / "Subject02_1.edf").exists()
+
+
+@needs_eegmat
+@pytest.mark.shared_data
+def test_rest_seconds_keeps_the_end_of_the_rest_file():
+    full = EEGMAT(EEGMAT_DIR, subjects=[6])
+    short = EEGMAT(EEGMAT_DIR, subjects=[6], rest_seconds=60.0)
+    assert full.identity() != short.identity()
+    rest_full, rest_short = full.load(full.records()[0]), short.load(short.records()[0])
+    assert rest_short.data.shape == (19, 30000)
+    np.testing.assert_array_equal(rest_short.data, rest_full.data[:, -30000:])
+    task = short.load(short.records()[1])
+    assert task.data.shape == (19, 31000)  # the task file is untouched
+    with pytest.raises(ConfigError, match="rest_seconds"):
+        EEGMAT(EEGMAT_DIR, rest_seconds=2.0)
+    with pytest.raises(InvalidFileError, match="shorter than"):
+        EEGMAT(EEGMAT_DIR, subjects=[6], rest_seconds=500.0).load(full.records()[0])

@@ -1,0 +1,47 @@
+"""Tiny runs of the real-data evidence recipes (EEGMAT rest vs task, eegmmidb run-wise)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from _dataset_fixtures import SHARED
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.shared_data
+
+
+def _recipe(rel: str):
+    spec = importlib.util.spec_from_file_location(Path(rel).stem, REPO / rel)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_eegmat_recipe_tiny(tmp_path, capsys):
+    path = SHARED / "eeg_edf" / "eegmat"
+    if not path.is_dir():
+        pytest.skip(f"shared data not found at {path}")
+    rc = _recipe("recipes/eegmat/rest_vs_task.py").main([
+        "--path", str(path), "--participants", *map(str, range(8)), "--models", "eegnet",
+        "--seeds", "1", "--epochs", "1", "--alignment", "ea",
+        "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert rc == 0 and "4 folds x 1 models x 1 seeds" in out
+    assert "test subjects per fold: 1: [0, 4]; 2: [1, 5]; 3: [2, 6]; 4: [3, 7]" in out
+    assert (tmp_path / "out" / "ea_ea" / "results.csv").is_file()
+
+
+def test_eegmmidb_runwise_recipe_tiny(tmp_path, capsys):
+    path = SHARED / "eeg_edf" / "eegmmidb"
+    if not path.is_dir():
+        pytest.skip(f"shared data not found at {path}")
+    rc = _recipe("recipes/eegmmidb/runwise.py").main([
+        "--path", str(path), "--train-runs", "3", "--test-runs", "4", "--models", "eegnet",
+        "--seeds", "1", "--epochs", "1", "--bandpass", "on",
+        "--cache-dir", str(tmp_path / "cache")])
+    out = capsys.readouterr().out
+    assert rc == 0 and "steps ['Resample', 'Bandpass'], 30 trials" in out
+    assert "runs [3] -> [4]" in out and "bal_acc" in out

@@ -1,0 +1,128 @@
+"""ECGNet's input contract for real leads: baseline/offset removal, rate check, lead names."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from _dataset_fixtures import SHARED
+from biosig.datasets.synthetic import simulate_ecg12
+from biosig.errors import ChannelError, ConfigError
+from biosig.models.ecgnet import ECGNet, remove_baseline
+from biosig.signal.ecg_leads import LEADS, einthoven_residual
+from biosig.signal.recording import Recording
+
+torch.set_num_threads(1)
+V_AND_II = [1, 6, 7, 8, 9, 10, 11]  # generated leads when the input is lead I
+
+
+def _model(**kw):
+    torch.manual_seed(0)
+    return ECGNet(sfreq=100.0, hidden_size=16, **kw)
+
+
+def _lead_i(seconds=10.0) -> torch.Tensor:
+    rec = simulate_ecg12(1, duration=seconds, sfreq=100.0, noise=False, seed=3)[0]
+    return torch.as_tensor(rec.data[0:1], dtype=torch.float32)  # (1, T) lead I, mV
+
+
+def test_remove_baseline_commutes_with_offset_and_tracks_wander():
+    x = _lead_i()
+    t = torch.arange(x.shape[-1]) / 100.0
+    clean = remove_baseline(x, 100.0)
+    assert torch.allclose(remove_baseline(x + 5.0, 100.0), clean, atol=1e-5)
+    assert torch.allclose(remove_baseline(x - 3.0, None), remove_baseline(x, None), atol=1e-5)
+    wander = 0.5 * torch.sin(2 * torch.pi * 0.2 * t)
+    err = (remove_baseline(x + wander, 100.0) - clean).abs().mean()
+    assert err < 0.2 * wander.abs().mean()  # most (about 88 %) of a 0.5 mV, 0.2 Hz drift is gone
+    # the QRS complexes survive: the cleaned lead keeps its peak-to-peak amplitude
+    assert (clean.max() - clean.min()) > 0.8 * (x.max() - x.min())
+
+
+def test_offset_does_not_change_generated_leads():
+    x = _lead_i()
+    m = _model().eval()
+    out, shifted = m.generate(x, lead="I"), m.generate(x + 5.0, lead="I")
+    assert (shifted[:, V_AND_II] - out[:, V_AND_II]).abs().max() < 1e-4
+    assert torch.equal(shifted[:, 0], x + 5.0)  # the input lead still passes through unchanged
+    assert einthoven_residual(shifted[0].numpy()) < 1e-4  # derived leads follow the given lead I
+    # without the input contract the same offset moves every generated lead
+    raw = _model(remove_baseline=False).eval()
+    assert (raw.generate(x + 5.0)[:, V_AND_II] - raw.generate(x)[:, V_AND_II]).abs().max() > 1e-2
+
+
+def test_wander_is_mostly_ignored():
+    x = _lead_i()
+    t = torch.arange(x.shape[-1]) / 100.0
+    drift = 1.0 * torch.sin(2 * torch.pi * 0.15 * t) + 0.3
+    on, off = _model().eval(), _model(remove_baseline=False).eval()
+    d_on = (on.generate(x + drift) - on.generate(x))[:, V_AND_II].abs().mean()
+    d_off = (off.generate(x + drift) - off.generate(x))[:, V_AND_II].abs().mean()
+    assert d_on < 0.25 * d_off
+
+
+def test_rate_must_match_the_model():
+    m = _model()
+    x = _lead_i()
+    with pytest.raises(ConfigError, match=r"250 Hz .* 100 Hz.*Resample\(100\)"):
+        m.generate(x, sfreq=250.0)
+    assert m.generate(x, sfreq=100.0).shape == (1, 12, 1000)
+    rec = Recording(data=np.zeros((1, 2500), np.float32), sfreq=250.0, ch_names=["II"],
+                    ch_types=["ecg"], units=["mV"])
+    with pytest.raises(ConfigError, match="250 Hz"):
+        m.generate_recording(rec)
+    with pytest.raises(ConfigError, match="without sfreq"):
+        ECGNet(hidden_size=8).generate_recording(rec)
+
+
+def _rec(name, data, unit="mV"):
+    return Recording(data=data[None].astype(np.float32), sfreq=100.0, ch_names=[name],
+                     ch_types=["ecg"], units=[unit])
+
+
+def test_lead_names_and_units():
+    m = _model().eval()
+    x = _lead_i()[0].numpy()
+    ref = m.generate(torch.as_tensor(x)[None], lead="II")[0].numpy()
+    for name in ("II", "MLII", "ECG II", "ii"):
+        out = m.generate_recording(_rec(name, x))
+        assert out.ch_names == list(LEADS) and out.meta["input_lead"] == "II"
+        np.testing.assert_allclose(out.data, ref, atol=1e-6)
+    for generic in ("ECG", "ECG 1", "ECG1", "EKG"):
+        with pytest.raises(ChannelError, match="pass lead="):
+            m.generate_recording(_rec(generic, x))
+        out = m.generate_recording(_rec(generic, x), lead="II")
+        np.testing.assert_allclose(out.data, ref, atol=1e-6)
+    in_uv = m.generate_recording(_rec("II", x * 1000, "uV"))
+    np.testing.assert_allclose(in_uv.data, ref, atol=1e-4)
+    two = Recording(data=np.stack([x, x]).astype(np.float32), sfreq=100.0, ch_names=["I", "V2"],
+                    ch_types=["ecg"] * 2, units=["mV"] * 2)
+    with pytest.raises(ChannelError, match="channel="):
+        m.generate_recording(two)
+    assert m.generate_recording(two, channel="V2").meta["input_lead"] == "V2"
+    with pytest.raises(ChannelError, match="not in the recording"):
+        m.generate_recording(two, channel="V7")
+
+
+@pytest.mark.shared_data
+def test_real_mitdb_lead_with_holter_offset():
+    """MIT-BIH record 100 (MLII, 360 Hz): refused at 360 Hz by a 100 Hz model; resampled, a
+    +5 mV offset leaves the generated leads unchanged."""
+    path = SHARED / "ecg_wfdb" / "mitdb" / "100"
+    if not path.with_suffix(".hea").is_file():
+        pytest.skip(f"shared MIT-BIH record not found at {path}")
+    from biosig.io import read_wfdb
+    from biosig.signal.preprocessing import Resample
+
+    rec = read_wfdb(path)
+    rec = rec.pick(["MLII"]).copy(data=rec.pick(["MLII"]).data[:, : 360 * 20])
+    m = _model().eval()
+    with pytest.raises(ConfigError, match="360 Hz"):
+        m.generate_recording(rec)
+    rec100 = Resample(100.0)(rec)
+    out = m.generate_recording(rec100)
+    shifted = m.generate_recording(rec100.copy(data=rec100.data + 5.0))
+    assert out.meta["input_lead"] == "II"
+    generated = [0, 6, 7, 8, 9, 10, 11]  # input lead II: I and V1-V6 are generated
+    assert np.abs(shifted.data[generated] - out.data[generated]).max() < 1e-4
