@@ -24,7 +24,13 @@ from typing import NamedTuple
 import torch
 import torch.nn as nn
 
-from biosig.signal.ecg_leads import LEADS, LIMB_COEFFS, derive_limb_leads, lead_index, normalize_lead_name
+from biosig.signal.ecg_leads import (
+    LEADS,
+    LIMB_COEFFS,
+    derive_limb_leads,
+    lead_index,
+    normalize_lead_name,
+)
 from biosig.errors import ChannelError, ConfigError, ShapeError
 from biosig.models._registry import register_model
 from biosig.models.base import BiosigModel
@@ -98,7 +104,7 @@ def _lead_of_channel(name: str) -> str:
     key = str(name).strip()
     for prefix in _GENERIC:  # EDF+ type prefix: "ECG II" names lead II
         if key.upper().startswith(prefix + " "):
-            key = key[len(prefix) + 1:].strip()
+            key = key[len(prefix) + 1 :].strip()
     try:
         return normalize_lead_name(key)
     except ChannelError:
@@ -131,8 +137,9 @@ def assemble_12_leads(x: torch.Tensor, lead: torch.Tensor, indep: torch.Tensor) 
     The input lead is finally written back unchanged, so it is bit-exact; the identities then hold
     to float rounding (for III/aVR/aVL/aVF inputs the solved II carries the rounding).
     """
-    coeffs = torch.tensor([LIMB_COEFFS[n] for n in LEADS[:6]] + [(0.0, 0.0)] * 6,
-                          dtype=x.dtype, device=x.device)
+    coeffs = torch.tensor(
+        [LIMB_COEFFS[n] for n in LEADS[:6]] + [(0.0, 0.0)] * 6, dtype=x.dtype, device=x.device
+    )
     a = coeffs[lead, 0][:, None]
     b = coeffs[lead, 1][:, None]
     g_i, g_ii = indep[:, 0], indep[:, 1]
@@ -153,8 +160,9 @@ def _pass_through(out: torch.Tensor, x: torch.Tensor, lead: torch.Tensor) -> tor
     return torch.where(mask, x[:, None, :], out)
 
 
-def _init_leads(model: BiosigModel, n_chans, n_outputs, n_times, sfreq, chs_info,
-                input_lead: str) -> None:
+def _init_leads(
+    model: BiosigModel, n_chans, n_outputs, n_times, sfreq, chs_info, input_lead: str
+) -> None:
     """Signal arguments of both ECGNet networks: 12 leads in the standard order, named by the model.
 
     ``chs_info`` may be given (its names must be the 12 leads in order); when it is not, the model
@@ -170,8 +178,10 @@ def _init_leads(model: BiosigModel, n_chans, n_outputs, n_times, sfreq, chs_info
         except ChannelError as err:
             raise ChannelError(f"{name}: chs_info: {err}") from None
         if canonical != list(LEADS):
-            raise ChannelError(f"{name} expects the leads in the order {', '.join(LEADS)}; "
-                               f"chs_info names {', '.join(given)}")
+            raise ChannelError(
+                f"{name} expects the leads in the order {', '.join(LEADS)}; "
+                f"chs_info names {', '.join(given)}"
+            )
     model._init_signal(N_LEADS, n_outputs, n_times, sfreq, chs_info)
     if model.chs_info is None:
         model.chs_info = [{"ch_name": lead} for lead in LEADS]
@@ -319,14 +329,16 @@ class ECGNet(BiosigModel):
             if noise is None:
                 noise = torch.randn(B, self.noise_dim, T, dtype=x.dtype, device=x.device)
             if noise.shape != (B, self.noise_dim, T):
-                raise ConfigError(f"noise must be (B, {self.noise_dim}, T), "
-                                  f"got {tuple(noise.shape)}")
+                raise ConfigError(
+                    f"noise must be (B, {self.noise_dim}, T), got {tuple(noise.shape)}"
+                )
             feats.append(noise.transpose(1, 2))
         h, _ = self.lstm(torch.cat(feats, dim=-1))
         return torch.cat([h, x[:, :, None]], dim=-1)
 
-    def forward_features(self, x: torch.Tensor, lead=None,
-                         noise: torch.Tensor | None = None) -> GeneratorFeatures:
+    def forward_features(
+        self, x: torch.Tensor, lead=None, noise: torch.Tensor | None = None
+    ) -> GeneratorFeatures:
         """BiLSTM state + input lead per time step, with the input lead and its ids.
 
         The network (BiLSTM and skip) sees the input lead without its baseline when
@@ -361,8 +373,13 @@ class ECGNet(BiosigModel):
         return self.forward_head(self.forward_features(x, lead, noise))
 
     @torch.no_grad()
-    def generate(self, x: torch.Tensor, lead=None, noise: torch.Tensor | None = None,
-                 sfreq: float | None = None):
+    def generate(
+        self,
+        x: torch.Tensor,
+        lead=None,
+        noise: torch.Tensor | None = None,
+        sfreq: float | None = None,
+    ):
         """Inference helper: eval mode, no gradients; same arguments as ``forward``.
 
         ``sfreq``: the rate of ``x``; a rate other than the model's raises ConfigError.
@@ -385,8 +402,13 @@ class ECGNet(BiosigModel):
                 f"biosig.signal.preprocessing.Resample({float(self.sfreq):g}))"
             )
 
-    def generate_recording(self, rec, channel: str | None = None, lead: str | None = None,
-                           noise: torch.Tensor | None = None):
+    def generate_recording(
+        self,
+        rec,
+        channel: str | None = None,
+        lead: str | None = None,
+        noise: torch.Tensor | None = None,
+    ):
         """12 leads from one channel of a real recording -> a 12-lead ``Recording`` (mV).
 
         Parameters
@@ -405,13 +427,17 @@ class ECGNet(BiosigModel):
         from biosig.signal.recording import Recording
 
         if self.sfreq is None:
-            raise ConfigError("this ECGNet was built without sfreq, so the rate of its training "
-                              "data is unknown; build it with sfreq= to use real recordings")
+            raise ConfigError(
+                "this ECGNet was built without sfreq, so the rate of its training "
+                "data is unknown; build it with sfreq= to use real recordings"
+            )
         names = list(rec.ch_names)
         if channel is None:
             if len(names) != 1:
-                raise ChannelError(f"the recording has {len(names)} channels ({', '.join(names)});"
-                                   " pass channel= naming the input lead's channel")
+                raise ChannelError(
+                    f"the recording has {len(names)} channels ({', '.join(names)});"
+                    " pass channel= naming the input lead's channel"
+                )
             channel = names[0]
         if channel not in names:
             raise ChannelError(f"channel {channel!r} not in the recording ({', '.join(names)})")
@@ -421,20 +447,28 @@ class ECGNet(BiosigModel):
         unit = (rec.units[i] if rec.units else "mV") or "mV"
         scale = {"mV": 1.0, "uV": 1e-3, "µV": 1e-3, "V": 1e3}.get(unit)
         if scale is None:
-            raise ConfigError(f"channel {channel!r} is in {unit!r}; ECGNet needs a voltage "
-                              "(mV, µV or V)")
+            raise ConfigError(
+                f"channel {channel!r} is in {unit!r}; ECGNet needs a voltage (mV, µV or V)"
+            )
         p = next(self.parameters())
         x = torch.as_tensor(rec.data[i] * scale, dtype=p.dtype, device=p.device)[None]
         out = self.generate(x, lead=name, noise=noise)[0].cpu().numpy()
-        return Recording(data=out, sfreq=rec.sfreq, ch_names=list(LEADS),
-                         ch_types=["ecg"] * N_LEADS, units=["mV"] * N_LEADS,
-                         meta={"generated_by": "ecgnet", "input_lead": name})
+        return Recording(
+            data=out,
+            sfreq=rec.sfreq,
+            ch_names=list(LEADS),
+            ch_types=["ecg"] * N_LEADS,
+            units=["mV"] * N_LEADS,
+            meta={"generated_by": "ecgnet", "input_lead": name},
+        )
 
     def reset_head(self, n_outputs: int) -> None:
         """Re-initialise ``final_layer``; its size follows the leads: ``n_outputs`` must be 12."""
         if n_outputs != N_LEADS:
-            raise ConfigError(f"ECGNet always outputs the 12 leads; cannot reset its head to "
-                              f"n_outputs={n_outputs}")
+            raise ConfigError(
+                f"ECGNet always outputs the 12 leads; cannot reset its head to "
+                f"n_outputs={n_outputs}"
+            )
         w = self.final_layer.weight
         self.final_layer = self._new_head().to(w.device, w.dtype)
 
@@ -485,8 +519,15 @@ class ECGNetCritic(BiosigModel):
         spectral_norm: bool = False,
     ):
         super().__init__()
-        _init_leads(self, n_chans, 1 if n_outputs is None else n_outputs, n_times, sfreq,
-                    chs_info, input_lead)
+        _init_leads(
+            self,
+            n_chans,
+            1 if n_outputs is None else n_outputs,
+            n_times,
+            sfreq,
+            chs_info,
+            input_lead,
+        )
         channels = tuple(int(c) for c in channels)
         if len(channels) < 1:
             raise ConfigError("ECGNetCritic needs at least one conv layer (channels)")
@@ -498,8 +539,9 @@ class ECGNetCritic(BiosigModel):
             layers.append(self._wrap(conv))
             c_in = c
         self.convs = nn.ModuleList(layers)
-        self.acts = nn.ModuleList([activation(0.2) if activation is nn.LeakyReLU else activation()
-                                   for _ in channels])
+        self.acts = nn.ModuleList(
+            [activation(0.2) if activation is nn.LeakyReLU else activation() for _ in channels]
+        )
         self.lead_embedding = nn.Embedding(N_LEADS, channels[0])
         nn.init.zeros_(self.lead_embedding.weight)
         self.final_layer = self._wrap(nn.Linear(c_in, self.n_outputs))
@@ -509,8 +551,9 @@ class ECGNetCritic(BiosigModel):
             return nn.utils.parametrizations.spectral_norm(module)
         return module
 
-    def forward_features(self, ecg: torch.Tensor, cond: torch.Tensor | None = None,
-                         lead=None) -> torch.Tensor:
+    def forward_features(
+        self, ecg: torch.Tensor, cond: torch.Tensor | None = None, lead=None
+    ) -> torch.Tensor:
         """Pooled conv features ``(B, channels[-1])`` of the pair (``cond``, ``ecg``).
 
         ecg: (B, 12, T) candidate; cond: (B, T) or (B, 1, T) input lead (default: taken from
@@ -550,7 +593,11 @@ def __getattr__(name: str):
     if name in _MOVED:
         import warnings
 
-        warnings.warn(f"biosig.models.ecgnet.{name} is now {_MOVED[name]} (a registered "
-                      "BiosigModel with the signal arguments first)", FutureWarning, stacklevel=2)
+        warnings.warn(
+            f"biosig.models.ecgnet.{name} is now {_MOVED[name]} (a registered "
+            "BiosigModel with the signal arguments first)",
+            FutureWarning,
+            stacklevel=2,
+        )
         return globals()[_MOVED[name]]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

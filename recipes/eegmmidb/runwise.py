@@ -26,7 +26,8 @@ trials each, so one trial is 6.7 points), EA on, 3 seeds, 2 shared AMD EPYC core
 With 15 training trials an epoch is one optimiser step: at 50 epochs the band-passed models
 mostly still predict one class; at 200 epochs DBConformer reaches 93 % on one seed and 50 % on
 another. On this executed -> imagined pair the band-pass does not help (issue 13 saw the
-opposite with other runs/settings); 15 test trials cannot separate 68 from 76 %. Real evidence needs all three imagery runs (4, 8, 12) of many subjects.
+opposite with other runs/settings); 15 test trials cannot separate 68 from 76 %. Real evidence
+needs all three imagery runs (4, 8, 12) of many subjects.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ WINDOW_S = 4.1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--path", required=True, help="eegmmidb folder (S001/S001R04.edf or flat)")
     p.add_argument("--participant", type=int, default=1)
     p.add_argument("--train-runs", nargs="+", type=int, default=[4, 8])
@@ -74,23 +76,48 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     runs = sorted(set(args.train_runs) | set(args.test_runs))
     protocol = Predefined(train={"run": args.train_runs}, test={"run": args.test_runs})
-    specs = [ModelSpec(DISPLAY_NAMES.get(n, n), "biosig.tasks.ClassificationTask",
-                       {"model": n, "model_kwargs": {"depth": args.depth} if n == "dbconformer"
-                        else {}, "lr": args.lr, "optimizer": "adam"},
-                       trainer={"max_epochs": args.epochs}) for n in args.models]
+    specs = [
+        ModelSpec(
+            DISPLAY_NAMES.get(n, n),
+            "biosig.tasks.ClassificationTask",
+            {
+                "model": n,
+                "model_kwargs": {"depth": args.depth} if n == "dbconformer" else {},
+                "lr": args.lr,
+                "optimizer": "adam",
+            },
+            trainer={"max_epochs": args.epochs},
+        )
+        for n in args.models
+    ]
     lines = []
     for band in args.bandpass:
         extra = {} if band == "on" else {"preprocessing": [Resample(160.0)]}  # preset minus 8-32
-        dm = datamodule_preset("eegmmidb_runs", path=args.path, subjects=[args.participant],
-                               runs=runs, protocol=protocol, cache_dir=args.cache_dir,
-                               windows=EventWindows(tmin=0.0, tmax=WINDOW_S,
-                                                    mapping={"left_fist": 0, "right_fist": 1}),
-                               alignment=None if args.no_align else "ea", **extra)
-        print(f"band-pass {band}: steps {[type(s).__name__ for s in dm.preprocessing]}, "
-              f"{len(dm.cache)} trials")
-        result = run_experiment(dm, specs, seeds=args.seeds, metrics=["acc", "bal_acc", "kappa"],
-                                title=f"eegmmidb S{args.participant:03d} runs {args.train_runs} -> "
-                                      f"{args.test_runs}, band-pass {band}")
+        dm = datamodule_preset(
+            "eegmmidb_runs",
+            path=args.path,
+            subjects=[args.participant],
+            runs=runs,
+            protocol=protocol,
+            cache_dir=args.cache_dir,
+            windows=EventWindows(
+                tmin=0.0, tmax=WINDOW_S, mapping={"left_fist": 0, "right_fist": 1}
+            ),
+            alignment=None if args.no_align else "ea",
+            **extra,
+        )
+        print(
+            f"band-pass {band}: steps {[type(s).__name__ for s in dm.preprocessing]}, "
+            f"{len(dm.cache)} trials"
+        )
+        result = run_experiment(
+            dm,
+            specs,
+            seeds=args.seeds,
+            metrics=["acc", "bal_acc", "kappa"],
+            title=f"eegmmidb S{args.participant:03d} runs {args.train_runs} -> "
+            f"{args.test_runs}, band-pass {band}",
+        )
         result.print()
         for metric in ("acc", "bal_acc", "kappa"):
             s = result.summary(metric)

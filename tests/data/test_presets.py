@@ -19,7 +19,7 @@ def test_every_dataset_has_a_preset_and_a_yaml():
                                    "synthetic_tuev"}
     folder = REPO / "recipes" / "configs" / "data"
     assert sorted(p.stem for p in folder.glob("*.yaml")) == list_presets()
-    for name, (cls, dm, protocol) in _presets().items():
+    for name, (cls, _dm, protocol) in _presets().items():
         text = (folder / f"{name}.yaml").read_text()
         # defined once: the YAML is the generated text (python -m biosig.data.presets ...)
         assert text == preset_yaml(name), f"{name}.yaml is stale: regenerate it"

@@ -16,7 +16,8 @@ from biosig.errors import ConfigError, DownloadError, InvalidFileError
 
 EEGMAT_DIR = SHARED / "eeg_edf" / "eegmat"
 needs_eegmat = pytest.mark.skipif(
-    not (EEGMAT_DIR / "Subject00_1.edf").is_file(), reason=f"shared EEGMAT not found at {EEGMAT_DIR}"
+    not (EEGMAT_DIR / "Subject00_1.edf").is_file(),
+    reason=f"shared EEGMAT not found at {EEGMAT_DIR}",
 )
 
 
@@ -24,7 +25,9 @@ def _copy(dst, subjects, info=True):
     dst.mkdir(parents=True, exist_ok=True)
     for s in subjects:
         for run in (1, 2):
-            shutil.copyfile(EEGMAT_DIR / f"Subject{s:02d}_{run}.edf", dst / f"Subject{s:02d}_{run}.edf")
+            shutil.copyfile(
+                EEGMAT_DIR / f"Subject{s:02d}_{run}.edf", dst / f"Subject{s:02d}_{run}.edf"
+            )
     if info:
         shutil.copyfile(EEGMAT_DIR / "subject-info.csv", dst / "subject-info.csv")
     return dst
@@ -33,8 +36,9 @@ def _copy(dst, subjects, info=True):
 def test_channel_names():
     assert eegmat_channel_name("EEG Fp1") == "Fp1"
     assert eegmat_channel_name("EEG T3") == "T3"
-    assert [eegmat_channel_name(f"EEG {n}", modern=True) for n in ("T3", "T4", "T5", "T6", "Cz")] == \
-        ["T7", "T8", "P7", "P8", "Cz"]
+    assert [
+        eegmat_channel_name(f"EEG {n}", modern=True) for n in ("T3", "T4", "T5", "T6", "Cz")
+    ] == ["T7", "T8", "P7", "P8", "Cz"]
     assert len(EEGMAT_CHANNELS) == 19 and len(set(EEGMAT_CHANNELS)) == 19
 
 
@@ -64,7 +68,10 @@ def test_real_index_labels_folds_and_subject_info():
         assert r["label"] == (0 if r["record"].endswith("_1") else 1)
         assert r["fold"] == r["subject"] % 4 + 1
         row = info[r["subject"]]
-        assert r["age"] == float(row["Age"]) and r["sex"] == {"F": "female", "M": "male"}[row["Gender"]]
+        assert (
+            r["age"] == float(row["Age"])
+            and r["sex"] == {"F": "female", "M": "male"}[row["Gender"]]
+        )
         assert r["count_quality"] == int(row["Count quality"])
         assert r["n_subtractions"] == float(row["Number of subtractions"])
         assert not any("year" in k.lower() or "date" in k.lower() for k in r)
@@ -74,7 +81,10 @@ def test_real_index_labels_folds_and_subject_info():
         folds.setdefault(r["fold"], set()).add(r["subject"])
     assert sorted(len(v) for v in folds.values()) == [4, 4, 4, 4]
     rest = EEGMAT(EEGMAT_DIR, view="rest", subjects=[3, 1])
-    assert rest.classes == [] and [r["record"] for r in rest.records()] == ["Subject01_1", "Subject03_1"]
+    assert rest.classes == [] and [r["record"] for r in rest.records()] == [
+        "Subject01_1",
+        "Subject03_1",
+    ]
     assert {r["label"] for r in rest.records()} == {-1}
 
 
@@ -113,8 +123,9 @@ def test_real_windows_through_the_cache(tmp_path):
     # the default band-pass removed the DC offset; the data stay in µV
     assert np.abs(np.asarray(cache.X).mean(axis=-1)).mean() < 2.0
     assert 1 < float(np.asarray(cache.X).std()) < 100
-    rest = get_cache(EEGMAT(EEGMAT_DIR, subjects=[4], view="rest"), [], root=tmp_path / "cache",
-                     progress=False)
+    rest = get_cache(
+        EEGMAT(EEGMAT_DIR, subjects=[4], view="rest"), [], root=tmp_path / "cache", progress=False
+    )
     assert set(rest.y.tolist()) == {-1} and set(rest.meta["run"]) == {1}
 
 

@@ -30,7 +30,9 @@ def _expected(scp: dict, level: str) -> set[str]:
     return out
 
 
-@pytest.mark.parametrize("task", ["superdiagnostic", "subdiagnostic", "diagnostic", "rhythm", "all"])
+@pytest.mark.parametrize(
+    "task", ["superdiagnostic", "subdiagnostic", "diagnostic", "rhythm", "all"]
+)
 def test_labels_match_statements(tmp_path, task):
     rows = write_ptbxl_tree(tmp_path, 60, headers=False)
     ds = PTBXL(tmp_path, task=task)
@@ -110,7 +112,20 @@ def test_load_real_record(tmp_path):
     ds = PTBXL(tmp_path, task="all", drop_unlabelled=False)
     ref = next(r for r in ds.records() if r["record"] == "00001")
     rec = ds.load(ref)
-    assert rec.ch_names == ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    assert rec.ch_names == [
+        "I",
+        "II",
+        "III",
+        "aVR",
+        "aVL",
+        "aVF",
+        "V1",
+        "V2",
+        "V3",
+        "V4",
+        "V5",
+        "V6",
+    ]
     assert rec.data.shape == (12, 1000) and rec.sfreq == 100
     # Einthoven on the real record (digitised separately: holds to quantisation, 1 µV)
     assert np.abs(rec.data[0] + rec.data[2] - rec.data[1]).max() < 0.01
@@ -119,10 +134,11 @@ def test_load_real_record(tmp_path):
     assert rec.data[0, 0] == pytest.approx(-0.119, abs=1e-6)
 
 
-# ---------------------------------------------------------------- the real PTB-XL layout (../shared)
+# ------------------------------------------------------------ the real PTB-XL layout (../shared)
 PTBXL_REAL = SHARED / "ecg_wfdb" / "ptbxl"
 needs_ptbxl = pytest.mark.skipif(
-    not (PTBXL_REAL / "ptbxl_database.csv").is_file(), reason=f"shared PTB-XL not found at {PTBXL_REAL}"
+    not (PTBXL_REAL / "ptbxl_database.csv").is_file(),
+    reason=f"shared PTB-XL not found at {PTBXL_REAL}",
 )
 
 
@@ -148,7 +164,9 @@ def test_real_layout_index_folds_and_label_sets():
         assert ds.classes == sorted(c for c, s in stmts.items() if s[flag] == "1.0")
         for rec in ds.records():
             codes = ast.literal_eval(by_id[rec["record"]]["scp_codes"])
-            assert {ds.classes[i] for i in rec["labels"]} == {c for c in codes if stmts[c][flag] == "1.0"}
+            assert {ds.classes[i] for i in rec["labels"]} == {
+                c for c in codes if stmts[c][flag] == "1.0"
+            }
     ds = PTBXL(PTBXL_REAL, drop_unlabelled=False)
     recs = ds.records()
     assert len(recs) == len(rows) == 510 and ds.classes == SUPERCLASSES
@@ -157,8 +175,11 @@ def test_real_layout_index_folds_and_label_sets():
         src = by_id[r["record"]]
         assert r["fold"] == int(src["strat_fold"]) and r["subject"] == int(float(src["patient_id"]))
         assert r["split"] == ("train" if r["fold"] <= 8 else "val" if r["fold"] == 9 else "test")
-        sup = {stmts[c]["diagnostic_class"] for c in ast.literal_eval(src["scp_codes"])
-               if stmts[c]["diagnostic"] == "1.0"}
+        sup = {
+            stmts[c]["diagnostic_class"]
+            for c in ast.literal_eval(src["scp_codes"])
+            if stmts[c]["diagnostic"] == "1.0"
+        }
         assert {SUPERCLASSES[i] for i in r["labels"]} == sup
         assert r["path"] == src["filename_lr"] and (PTBXL_REAL / (r["path"] + ".hea")).is_file()
     # identifying CSV columns (recording date, report, nurse, site) are not indexed
@@ -169,14 +190,30 @@ def test_real_layout_index_folds_and_label_sets():
 @pytest.mark.shared_data
 def test_real_records_load_in_both_header_styles(tmp_path):
     """The shared headers are CinC-style (#Age/#Sex/#Dx comments, a base date); PhysioNet's own
-    headers have neither. Both read to the same 12 leads, and neither date nor comment is passed on."""
+    headers have neither. Both read to the same 12 leads, and neither date nor comment is passed
+    on."""
     ds = PTBXL(PTBXL_REAL, task="all", drop_unlabelled=False)
     refs = {r["record"]: r for r in ds.records()}
     ref = refs["00001"]
     hea = (PTBXL_REAL / (ref["path"] + ".hea")).read_text()
-    assert "#Dx:" in hea and "1984" in hea.splitlines()[0]  # the CinC-style layout we must cope with
+    assert (
+        "#Dx:" in hea and "1984" in hea.splitlines()[0]
+    )  # the CinC-style layout we must cope with
     rec = ds.load(ref)
-    assert rec.ch_names == ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    assert rec.ch_names == [
+        "I",
+        "II",
+        "III",
+        "aVR",
+        "aVL",
+        "aVF",
+        "V1",
+        "V2",
+        "V3",
+        "V4",
+        "V5",
+        "V6",
+    ]
     assert rec.data.shape == (12, 1000) and rec.sfreq == 100
     assert rec.data[0, 0] == pytest.approx(-0.119, abs=1e-6)  # first ADC value of lead I, gain 1000
     assert np.abs(rec.data[0] + rec.data[2] - rec.data[1]).max() < 0.01  # Einthoven, real record
