@@ -209,6 +209,7 @@ MOVED = [
     ("biosig.ecg_analysis", "ECGAnnotationChannels", "biosig.signal.ecg_delineation"),
     ("biosig.datasets.bciiv2a", "read_true_labels", "biosig.io.bnci"),
     ("biosig.datasets.tuev", "read_rec", "biosig.io.rec"),
+    ("biosig.data.paper_splits", "with_trial_index", "biosig.data.protocols"),
 ]
 
 
@@ -222,3 +223,13 @@ def test_moved_names_import_from_the_old_path_with_a_warning(old, name, new):
     assert obj is getattr(importlib.import_module(new), name)
     with pytest.raises(AttributeError):
         module.no_such_name  # noqa: B018 (the access itself must raise)
+
+
+def test_removed_paper_split_functions_name_their_replacement():
+    from biosig.data import paper_splits
+
+    with pytest.raises(AttributeError, match=r"paper_protocol\('co'\)\.folds"):
+        paper_splits.chronological_split  # noqa: B018 (the access itself must raise)
+    with pytest.raises(AttributeError, match="alignment='ea'"):
+        paper_splits.align_split  # noqa: B018
+

@@ -235,3 +235,27 @@ class PaperProtocol(SplitProtocol):
             raise ConfigError(f"protocol {self.protocol!r} has one fold per subject; fold must "
                               f"be None or 0, got {self.fold}")
         return self.build().folds(meta)
+
+
+_REPLACED = {  # names the previous release had here, and what does their work now
+    "Split": "biosig.data.protocols.Fold",
+    "chronological_split": "paper_protocol('co').folds(meta)",
+    "kfold_splits": "paper_protocol('cv').folds(meta)",
+    "loso_splits": "paper_protocol('loso').folds(meta)",
+    "competition_splits": "paper_protocol('competition').folds(meta)",
+    "holdout_split": "paper_protocol('holdout').folds(meta)",
+    "protocol_splits": "paper_protocol(name).folds(meta)",
+    "check_disjoint": "biosig.data.protocols.make_fold (checks every fold)",
+    "align_split": "BiosigDataModule(alignment='ea') (biosig.data.alignment.split_whiteners)",
+}
+
+
+def __getattr__(name: str):
+    if name == "with_trial_index":
+        from biosig import _deprecation
+        from biosig.data import protocols
+
+        return _deprecation.moved(__name__, name, protocols, {"with_trial_index"})
+    if name in _REPLACED:
+        raise AttributeError(f"{__name__}.{name} was removed: use {_REPLACED[name]}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

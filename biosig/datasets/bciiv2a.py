@@ -122,9 +122,11 @@ class BCIIV2a(DatasetSource):
         bad = [s for s in self.subjects if not 1 <= s <= 9]
         if bad:
             raise ConfigError(f"subjects must be in 1..9, got {bad}")
-        self.sessions = [str(s).upper() for s in sessions]
-        if not self.sessions or set(self.sessions) - {"T", "E"}:
+        given = [str(s).upper() for s in sessions]
+        if not given or set(given) - {"T", "E"}:
             raise ConfigError(f"sessions must be 'T' and/or 'E', got {list(sessions)}")
+        # recording order (T before E), whatever the order given: trial indices are chronological
+        self.sessions = [s for s in ("T", "E") if s in given]
         self.classes = list(classes)
         unknown = [c for c in self.classes if c not in BCIIV2A_CLASSES]
         if unknown or len(set(self.classes)) != len(self.classes) or not self.classes:

@@ -86,7 +86,7 @@ class EEGMMIDB(DatasetSource):
         bad = [s for s in self.subjects if not 1 <= s <= 109]
         if bad:
             raise ConfigError(f"subjects must be in 1..109, got {bad}")
-        self.runs = [int(r) for r in runs]
+        self.runs = sorted({int(r) for r in runs})  # recording order: trials are chronological
         bad = [r for r in self.runs if r not in RUN_EVENTS]
         if bad or not self.runs:
             raise ConfigError(f"runs must be task runs 3..14, got {list(runs)}")

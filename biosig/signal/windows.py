@@ -24,7 +24,9 @@ class EventWindows(Windower):
 
     ``mapping`` maps annotation descriptions to integer labels. ``include_end=True`` keeps one
     more sample (MOABB-style epochs: 4 s at 250 Hz -> 1001 samples). Windows that would run past
-    the recording are dropped and counted (``skipped_out_of_bounds`` in the cache stats).
+    the recording are dropped and counted (``skipped_out_of_bounds`` in the cache stats). Windows
+    come in onset order whatever the order of the annotations (TUEV's ``.rec`` rows are not),
+    so the cache order within a record is chronological (online alignment relies on it).
     """
 
     tmin: float = 0.0
@@ -39,7 +41,7 @@ class EventWindows(Windower):
             raise ConfigError("EventWindows.mapping is empty: name the events that make windows")
 
     def params(self) -> dict:
-        return {"windower": "EventWindows", **asdict(self)}
+        return {"windower": "EventWindows", "order": "onset", **asdict(self)}
 
     def n_times(self, sfreq: float) -> int:
         return int(round((self.tmax - self.tmin) * sfreq)) + int(self.include_end)
@@ -49,7 +51,8 @@ class EventWindows(Windower):
         shift = float(rec.meta.get("edge_offset_s", 0.0))  # onsets on the axis before ExtendEdges
         rows, skipped = [], 0
         ann = rec.annotations
-        for k, (onset, desc) in enumerate(zip(ann.onset, ann.description)):
+        for k in np.argsort(np.asarray(ann.onset, dtype=float), kind="stable"):
+            onset, desc = ann.onset[k], ann.description[k]
             if desc not in self.mapping:
                 continue
             start = int(round((onset + self.tmin) * rec.sfreq))
@@ -62,7 +65,7 @@ class EventWindows(Windower):
                     "label": int(self.mapping[desc]),
                     "onset": float(onset) - shift,
                     "event": str(desc),
-                    **self.event_fields(rec, k),
+                    **self.event_fields(rec, int(k)),
                 }
             )
         return rows, skipped

@@ -1,12 +1,15 @@
 #!/usr/bin/env python
 """DBConformer, EEGConformer and EEGNet on EEGMAT: rest vs mental arithmetic, unseen subjects.
 
-PhysioNet "EEG During Mental Arithmetic Tasks" (Zyma et al. 2019): 19 EEG channels, band-passed
-0.5-45 Hz and resampled to 128 Hz (the dataset's default preprocessing), 4-s windows without
-overlap; class 0 rest (``_1`` files, ~3 min), class 1 serial subtraction (``_2``, 1 min).
+PhysioNet "EEG During Mental Arithmetic Tasks" (Zyma et al. 2019): 19 EEG channels, by default
+band-passed 0.5-30 Hz and resampled to 64 Hz (``--band``, ``--sfreq``; the dataset's own default
+is 0.5-45 Hz at 128 Hz), 4-s windows without overlap; class 0 rest (``_1`` files, ~3 min; the
+last ``--rest-seconds 60`` kept by default, which balances the classes), class 1 serial
+subtraction (``_2``, 1 min).
 Leave-subjects-out: 4 folds over the subjects (the dataset's ``fold = subject % 4 + 1``), every
 window of a test subject unseen in training. Scores: balanced accuracy and Cohen's kappa on the
-test subjects (rest windows outnumber task windows ~3:1, so plain accuracy is not shown),
+test subjects (with ``--rest-seconds 0`` rest windows outnumber task windows ~3:1, so plain
+accuracy is not shown),
 mean ± std over seeds, with and without Euclidean alignment (EA: per subject, the training
 subjects' own references; test subjects aligned with one reference from all of their windows,
 unlabelled: ``--test-alignment offline``).

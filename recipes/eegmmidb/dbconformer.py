@@ -52,10 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def make_datamodule(args, protocol: str):
     from biosig.data.datamodule import BiosigDataModule
-    from biosig.signal.preprocessing import Bandpass
+    from biosig.signal.preprocessing import Bandpass, Resample
     from biosig.signal.windows import EventWindows
 
-    steps = [] if args.no_bandpass else [Bandpass(*args.bandpass)]
+    # three eegmmidb subjects were recorded at 128 Hz: every record to 160 Hz first
+    steps = [Resample(160.0)] + ([] if args.no_bandpass else [Bandpass(*args.bandpass)])
     if args.data == "synthetic":
         from biosig.datasets.synthetic import SyntheticMI
 
