@@ -16,7 +16,6 @@ import argparse
 from pathlib import Path
 from typing import Callable
 
-import pandas as pd
 
 from biosig.experiments.runner import ExperimentResult, ModelSpec, run_experiment
 
@@ -134,8 +133,3 @@ def run_protocols(args, make_data: Callable[[str], object], title: str, protocol
             print(f"results written to {folder}/results.csv and results.json")
         results[protocol] = result
     return results
-
-
-def all_runs(results: dict[str, ExperimentResult]) -> pd.DataFrame:
-    """The runs of every protocol in one frame, with a ``protocol`` column."""
-    return pd.concat([r.runs.assign(protocol=p) for p, r in results.items()], ignore_index=True)

@@ -156,17 +156,11 @@ def _fresh_callbacks(callbacks) -> list:
     """New callback objects for one run: configs (``class_path`` + ``init_args``) are
     instantiated, objects are deep-copied, so no state leaks from one run into the next."""
     import copy
-    import importlib
 
     out = []
     for cb in callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]:
         if isinstance(cb, dict):
-            module, _, name = str(cb.get("class_path", "")).rpartition(".")
-            try:
-                cls = getattr(importlib.import_module(module), name)
-            except (ImportError, AttributeError, ValueError) as err:
-                raise ConfigError(f"trainer.callbacks: cannot import {cb.get('class_path')!r}: "
-                                  f"{err}") from err
+            cls = _import(cb.get("class_path", ""))
             out.append(cls(**(cb.get("init_args") or {})))
         else:
             out.append(copy.deepcopy(cb))

@@ -32,7 +32,6 @@ from biosig.errors import ConfigError, ShapeError
 
 __all__ = ["BiosigModel"]
 
-SIGNAL_ARGS = ("n_chans", "n_outputs", "n_times", "sfreq", "chs_info")
 
 
 class BiosigModel(nn.Module):
@@ -160,7 +159,10 @@ class BiosigModel(nn.Module):
         return self.forward_head(self.forward_features(x))
 
     def get_classifier(self) -> nn.Module:
-        head = getattr(self, self.head_attr, None)
+        try:
+            head = self.get_submodule(self.head_attr)  # a dotted path works too
+        except AttributeError:
+            head = None
         if not isinstance(head, nn.Module):
             raise ConfigError(f"{type(self).__name__} has no head module {self.head_attr!r}")
         return head
@@ -171,11 +173,28 @@ class BiosigModel(nn.Module):
         if not isinstance(head, nn.Linear):
             raise ConfigError(f"{type(self).__name__}.{self.head_attr} is not a Linear layer; "
                               "override reset_head")
-        self.n_outputs = int(n_outputs)
+        self._set_n_outputs(n_outputs)
         new = nn.Linear(head.in_features, self.n_outputs, bias=head.bias is not None)
-        setattr(self, self.head_attr, new.to(head.weight.device, head.weight.dtype))
+        parent, _, leaf = self.head_attr.rpartition(".")
+        owner = self.get_submodule(parent) if parent else self
+        setattr(owner, leaf, new.to(head.weight.device, head.weight.dtype))
+
+    def _set_n_outputs(self, n_outputs) -> None:
+        """Check and store a new ``n_outputs`` (also in the recorded config); for ``reset_head``."""
+        if isinstance(n_outputs, bool) or not isinstance(n_outputs, (int, float)) or int(
+                n_outputs) != n_outputs or n_outputs <= 0:
+            raise ConfigError(f"{type(self).__name__}: n_outputs must be a positive integer, "
+                              f"got {n_outputs!r}")
+        self.n_outputs = int(n_outputs)
         if hasattr(self, "_init_kwargs"):
             self._init_kwargs["n_outputs"] = self.n_outputs
+
+    @classmethod
+    def adapts_channels(cls, kwargs: dict) -> bool:
+        """Whether weights built with ``kwargs`` may be loaded on another channel subset or
+        order (``load_pretrained(adapt=True)``): ``channel_independent`` unless a model says
+        otherwise for some settings."""
+        return cls.channel_independent
 
     # -- config --------------------------------------------------------------------------------
     def get_config(self) -> dict:

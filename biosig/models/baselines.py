@@ -62,10 +62,8 @@ class _BraindecodeBaseline(BiosigModel):
     def reset_head(self, n_outputs: int) -> None:
         """A fresh braindecode ``final_layer`` for ``n_outputs`` classes."""
         ref = next(self.parameters())
-        self.n_outputs = int(n_outputs)
+        self._set_n_outputs(n_outputs)
         self.final_layer = self._build(self.n_outputs).final_layer.to(ref.device, ref.dtype)
-        if hasattr(self, "_init_kwargs"):
-            self._init_kwargs["n_outputs"] = self.n_outputs
 
 
 @register_model("eegnet")

@@ -9,7 +9,6 @@ References
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 
 from biosig.errors import ConfigError
 from biosig.models._registry import register_model
@@ -45,6 +44,7 @@ class EEGDM(BiosigModel):
     """
 
     requires = ("n_chans", "n_outputs", "n_times", "sfreq")
+    head_attr = "lft.final_layer"
     paper = "Puah et al., EEGDM, arXiv 2508.14086 (2025)"
     task = "EEG classification: frozen SSMDP latents + LFT (6,898,950 trainable)"
     paper_settings = dict(n_chans=22, n_outputs=6, n_times=1000, sfreq=200.0)
@@ -78,11 +78,6 @@ class EEGDM(BiosigModel):
         tokens = self.backbone.latents(x, step=self.extraction_step, segment=self.segment)
         return self.lft.forward_features(tokens)
 
-    def get_classifier(self) -> nn.Module:
-        return self.lft.final_layer
-
     def reset_head(self, n_outputs: int) -> None:
         self.lft.reset_head(n_outputs)
-        self.n_outputs = self.lft.n_outputs
-        if hasattr(self, "_init_kwargs"):
-            self._init_kwargs["n_outputs"] = self.n_outputs
+        self._set_n_outputs(self.lft.n_outputs)

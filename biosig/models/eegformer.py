@@ -127,8 +127,7 @@ class EEGFormer(BiosigModel):
     paper_settings = dict(n_chans=19, n_outputs=2, n_times=3000, sfreq=250.0)  # 12 s @ 250 Hz
     paper_n_params = 1_878_846
     input_note = "any channel count and montage (channel-independent encoder)"
-    # weights shared over channels (with head_pool="channel" the head is not: loading another
-    # channel count is then refused by the weight-shape check)
+    # weights shared over channels (not the head with head_pool="channel": adapts_channels)
     channel_independent = True
 
     def __init__(
@@ -324,14 +323,14 @@ class EEGFormer(BiosigModel):
 
     def reset_head(self, n_outputs: int) -> None:
         """A fresh ``Linear(n_features, n_outputs)`` head."""
-        if isinstance(n_outputs, bool) or int(n_outputs) != n_outputs or n_outputs <= 0:
-            raise ConfigError(f"{type(self).__name__}: n_outputs must be a positive integer, "
-                              f"got {n_outputs!r}")
-        self.n_outputs = int(n_outputs)
+        self._set_n_outputs(n_outputs)
         ref = self.patch_embed.weight
         self.final_layer = nn.Linear(self.n_features, self.n_outputs).to(ref.device, ref.dtype)
-        if hasattr(self, "_init_kwargs"):
-            self._init_kwargs["n_outputs"] = self.n_outputs
+
+    @classmethod
+    def adapts_channels(cls, kwargs: dict) -> bool:
+        # head_pool="channel" gives every channel its own head weights: no subset or reorder
+        return kwargs.get("head_pool", "mean") == "mean"
 
 
 def _init_weights(m: nn.Module) -> None:

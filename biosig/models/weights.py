@@ -228,7 +228,7 @@ def _check_channels(card, data, adapt, cls, refuse) -> dict:
         if data.get("n_chans") is not None and have.get("n_chans") is not None and int(
                 data["n_chans"]) != int(have["n_chans"]):
             refuse("n_chans", "; pass ch_names to let adapt=True select channels by name"
-                   if cls.channel_independent else "")
+                   if cls.adapts_channels(card["kwargs"]) else "")
         return {}
     names = data["ch_names"] = [str(c) for c in names]
     if data.get("n_chans") is not None and int(data["n_chans"]) != len(names):
@@ -242,7 +242,7 @@ def _check_channels(card, data, adapt, cls, refuse) -> dict:
         return {}
     if names == card_names:
         return {}
-    if not cls.channel_independent:
+    if not cls.adapts_channels(card["kwargs"]):
         refuse("ch_names", f"; {card['name']} ties its weights to the card's channel layout "
                            "(adapt=True cannot change it): select these channels in this order")
     missing = [c for c in names if c not in card_names]

@@ -285,11 +285,15 @@ def load_weights_file(net: nn.Module, path, *, key: str = "model.pretrained") ->
 
 
 def _strip_common_prefix(state: dict, own: Mapping) -> dict:
+    """A task checkpoint's keys without the task's attribute prefix (``net.``), when the
+    stripped keys fit the network better than the keys as they are (a network may have a
+    submodule of the same name, as the braindecode wrappers' ``net``)."""
     firsts = {k.split(".", 1)[0] for k in state}
     if len(firsts) == 1 and all("." in k for k in state):
         prefix = firsts.pop() + "."
-        if not any(k.startswith(prefix) for k in own):
-            return {k[len(prefix):]: v for k, v in state.items()}
+        stripped = {k[len(prefix):]: v for k, v in state.items()}
+        if len(stripped.keys() & own.keys()) > len(state.keys() & own.keys()):
+            return stripped
     return state
 
 
@@ -309,7 +313,11 @@ def head_modules(net: nn.Module, mode: str, n_chans: int | None = None,
     name = type(net).__name__
     if mode == "all_but_head":
         attr = getattr(net, "head_attr", "final_layer")
-        if not isinstance(getattr(net, attr, None), nn.Module):
+        try:
+            head = net.get_submodule(attr)
+        except AttributeError:
+            head = None
+        if not isinstance(head, nn.Module):
             raise ConfigError(f"freeze='all_but_head': {name} has no head module {attr!r}")
         return [attr]
     if mode != "backbone":

@@ -109,7 +109,9 @@ class GANTask(BiosigTask):
                                               "val_channel")
         self._frechet_ids = [self.channel_index(c, "frechet_channels")
                              for c in (frechet_channels or [])]
-        self._gen = torch.Generator().manual_seed(0)
+        # the run's seed (seed_everything gives every DDP rank the same one): the channel draws
+        # follow it, identical across ranks
+        self._gen = torch.Generator().manual_seed(torch.initial_seed())
         self._eval: dict[str, list] = {}
 
     # -- channels ------------------------------------------------------------------------------

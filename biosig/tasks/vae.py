@@ -85,6 +85,8 @@ class VAETask(BiosigTask):
             raise ConfigError(f"model.lr_decay must be in (0, 1], got {lr_decay!r}")
         if model is None and pretrained is None:
             raise ConfigError("model.model: give a registry name (or model.pretrained)")
+        if pretrained is not None and not (model_kwargs or {}).get("use_classifier"):
+            n_outputs = None  # keep the weights' head (or none): no classifier is added
         super().__init__(model, model_kwargs, n_chans, n_times, sfreq, n_outputs,
                          ch_names=ch_names, pretrained=pretrained, freeze=freeze, adapt=adapt)
         if n_times is not None and 2 * edge_samples_ignored >= n_times:

@@ -282,3 +282,22 @@ def test_hub_without_huggingface_hub_names_the_extra(monkeypatch):
         load_pretrained("hf://lab/model")
     with pytest.raises(ImportError, match=r"pip install biosig\[hub\]"):
         push_to_hub(_dbc(), "lab/model")
+
+
+def test_eegformer_per_channel_head_refuses_another_channel_order(tmp_path):
+    """head_pool="channel" gives each channel its own head weights: a reorder (same count)
+    would pass the shape check, so adapt=True refuses it; the montage-free head adapts."""
+    from biosig.models import create_model, load_pretrained
+
+    small = dict(n_outputs=2, n_times=250, sfreq=250.0, emb_size=16, n_heads=2, encoder_depth=1,
+                 decoder_depth=1, n_codes=8, patch_len=20, patch_stride=10)
+    chs = [{"ch_name": c} for c in ("Fz", "Cz", "Pz")]
+    for pool, ok in (("channel", False), ("mean", True)):
+        folder = create_model("eegformer_s", chs_info=chs, head_pool=pool, **small
+                              ).save_pretrained(tmp_path / pool)
+        data = {"ch_names": ["Pz", "Cz", "Fz"], "sfreq": 250.0}
+        if ok:
+            assert load_pretrained(folder, data=data, adapt=True).ch_names == data["ch_names"]
+        else:
+            with pytest.raises(ConfigError, match="ch_names"):
+                load_pretrained(folder, data=data, adapt=True)

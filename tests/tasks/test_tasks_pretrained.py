@@ -295,3 +295,31 @@ def test_cli_links_the_data_contract_and_fine_tunes_a_weights_folder(tmp_path):
     with pytest.raises(ValueError, match="sfreq does not match"):  # jsonargparse wraps it
         lightning_cli([*tiny, "--model.init_args.pretrained", str(folder),
                        "--data.source.init_args.sfreq", "128"], run=False)
+
+
+def test_task_checkpoint_of_a_wrapped_baseline_loads_as_pretrained(tmp_path):
+    """eegnet keeps braindecode's network in ``net``: a task checkpoint's ``net.net.*`` keys
+    still load (the task prefix is stripped by key overlap, not by name)."""
+    torch.manual_seed(0)
+    sig = dict(n_chans=4, n_times=250, sfreq=250.0, n_outputs=2)
+    task = ClassificationTask(model="eegnet", **sig)
+    path = tmp_path / "task.pt"
+    torch.save({"state_dict": task.state_dict()}, path)
+    again = ClassificationTask(model="eegnet", pretrained=str(path), **sig)
+    assert all(torch.equal(v, again.state_dict()[k]) for k, v in task.state_dict().items())
+
+
+def test_eegdm_head_is_found_for_all_but_head():
+    task = ClassificationTask(model="eegdm", freeze="all_but_head", n_outputs=2,
+                              **CLASSIFIERS["eegdm"])
+    trainable = {n for n, p in task.net.named_parameters() if p.requires_grad}
+    assert trainable == {"lft.final_layer.weight", "lft.final_layer.bias"}
+
+
+def test_vae_from_a_weights_folder_gets_no_classifier(tmp_path):
+    from biosig.tasks import VAETask
+
+    sig = dict(n_chans=3, n_times=100, sfreq=100.0)
+    VAETask(model="hveegnet", **sig).save_pretrained(tmp_path / "vae")
+    task = VAETask(pretrained=str(tmp_path / "vae"), n_outputs=4, **sig)
+    assert task.net.classifier is None

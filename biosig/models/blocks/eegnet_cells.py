@@ -281,7 +281,7 @@ class EEGNetVAEBase(BiosigModel):
     def reset_head(self, n_outputs: int) -> None:
         """Replace (or add) the classifier head with ``n_outputs`` classes."""
         ref = next(self.parameters())
-        self.n_outputs = int(n_outputs)
+        self._set_n_outputs(n_outputs)
         self.classifier = self._new_classifier(self.n_outputs).to(ref.device, ref.dtype)
         if hasattr(self, "_init_kwargs"):
-            self._init_kwargs.update(n_outputs=self.n_outputs, use_classifier=True)
+            self._init_kwargs["use_classifier"] = True
