@@ -81,6 +81,10 @@ class FixedWindows(Windower):
 
     The record's ``"label"`` (int) or ``"labels"`` (list of class indices, multi-label) entry is
     copied to every window. A record shorter than one window gives none (counted as skipped).
+    After :class:`~biosig.signal.preprocessing.ExtendEdges` (``meta["edge_offset_s"]``), windows
+    cover the original span only (the extension is symmetric: ``edge_offset_s`` at each end) and
+    onsets are on the original time axis, as :class:`EventWindows` reports them: the rows are
+    those of the unextended recording (the cache key notes it).
     """
 
     length: float = 10.0
@@ -88,7 +92,7 @@ class FixedWindows(Windower):
     offset: float = 0.0
 
     def params(self) -> dict:
-        return {"windower": "FixedWindows", **asdict(self)}
+        return {"windower": "FixedWindows", "span": "original", **asdict(self)}
 
     def n_times(self, sfreq: float) -> int:
         return int(round(self.length * sfreq))
@@ -98,8 +102,17 @@ class FixedWindows(Windower):
         step = int(round((self.stride or self.length) * rec.sfreq))
         if step <= 0:
             raise ConfigError("FixedWindows.stride must be positive")
-        first = int(round(self.offset * rec.sfreq))
-        starts = np.arange(first, rec.n_times - n + 1, step)
+        shift = int(round(float(rec.meta.get("edge_offset_s", 0.0)) * rec.sfreq))
+        end = rec.n_times - shift  # the original span is [shift, end)
+        if shift < 0 or end <= shift:
+            raise ConfigError(
+                f"FixedWindows: meta['edge_offset_s'] = {rec.meta.get('edge_offset_s')} s leaves "
+                f"no original span in a recording of {rec.n_times} samples at {rec.sfreq:g} Hz"
+            )
+        first = shift + int(round(self.offset * rec.sfreq))
+        starts = np.arange(first, end - n + 1, step)
         label = ref.get("labels", ref.get("label", -1))
-        rows = [{"start": int(s), "label": label, "onset": s / rec.sfreq} for s in starts]
+        rows = [
+            {"start": int(s), "label": label, "onset": (s - shift) / rec.sfreq} for s in starts
+        ]
         return rows, int(len(starts) == 0)
