@@ -395,16 +395,21 @@ class BCIIV2a(DatasetSource):
 @dataclass
 class TrialWindows(EventWindows):
     """:class:`~biosig.signal.windows.EventWindows` over BCI IV 2a trials that also records each
-    window's ``trial``, ``run`` and ``rejected`` (from the recording's trial table)."""
+    window's ``trial``, ``run`` and ``rejected`` from the recording's trial table
+    (``meta["trials"]``: one entry per annotation, in the same order, as :meth:`BCIIV2a.load`
+    writes it)."""
 
     def params(self) -> dict:
         return {**super().params(), "windower": "TrialWindows"}
 
-    def __call__(self, rec: Recording, ref: dict):
-        rows, skipped = super().__call__(rec, ref)
-        by_onset = {round(t["onset"], 6): t for t in rec.meta.get("trials") or []}
-        for row in rows:
-            t = by_onset.get(round(row["onset"], 6))
-            if t is not None:
-                row.update({"trial": t["trial"], "run": t["run"], "rejected": t["rejected"]})
-        return rows, skipped
+    def event_fields(self, rec: Recording, k: int) -> dict:
+        trials = rec.meta.get("trials")
+        if trials is None or len(trials) != len(rec.annotations):
+            have = "no trial table" if trials is None else f"{len(trials)} trials"
+            raise ConfigError(
+                f"TrialWindows: recording {rec.meta.get('subject')}/{rec.meta.get('session')} "
+                f"has {have} for {len(rec.annotations)} annotations; meta['trials'] must hold "
+                "one entry per annotation (as BCIIV2a.load writes it)"
+            )
+        t = trials[k]
+        return {"trial": t["trial"], "run": t["run"], "rejected": t["rejected"]}

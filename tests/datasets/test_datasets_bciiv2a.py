@@ -8,7 +8,8 @@ import pytest
 from _dataset_fixtures import SHARED, write_bciiv2a_session, write_true_labels
 from biosig.datasets.bciiv2a import BCIIV2A_EEG, BCIIV2a
 from biosig.io import read_true_labels
-from biosig.signal.preprocessing import Bandpass, apply_steps
+from biosig.signal.preprocessing import Bandpass, ExtendEdges, apply_steps
+from biosig.signal.recording import Annotations
 from biosig.errors import ConfigError, InvalidFileError
 
 LABELS = np.array([1, 2, 3, 4, 2, 1, 4, 3, 1, 1, 2, 4])  # 12 trials, 2 runs of 6
@@ -79,6 +80,33 @@ def test_options_rejected_eog_classes_end(tmp_path):
     assert [r["trial"] for r in rows] == kept
     assert ds.default_windows().n_times(250.0) == 1001
     assert ds.classes == ["left_hand", "right_hand"]
+
+
+def test_trial_windows_take_trial_fields_by_annotation(tmp_path):
+    """Each window's trial/run/rejected come from its annotation's row of the trial table, not
+    from matching rounded onsets (which misses trials whose onsets are off the microsecond grid
+    once ExtendEdges has shifted them and the window shifted them back)."""
+    _both_forms(tmp_path)
+    ds = BCIIV2a(tmp_path / "bnci", subjects=[1], sessions=["T"])
+    ref = ds.records()[0]
+    rec = ds.load(ref)
+    base, _ = ds.default_windows()(rec, ref)
+    assert [r["trial"] for r in base] == list(range(12))
+    jitter = 2.5e-6  # well under a sample (4 ms): the windows do not move; trial 0 lands on
+    # a rounding boundary of the 6-decimal onset that the shift there and back crosses
+    rec.annotations = Annotations(
+        rec.annotations.onset + jitter, rec.annotations.duration, rec.annotations.description
+    )
+    rec.meta["trials"] = [{**t, "onset": t["onset"] + jitter} for t in rec.meta["trials"]]
+    rows, _ = ds.default_windows()(ExtendEdges("pad", pad=1.0)(rec), ref)
+    fields = ("trial", "run", "rejected")
+    assert [[r[f] for f in fields] for r in rows] == [[r[f] for f in fields] for r in base]
+    rec.meta["trials"] = rec.meta["trials"][:-1]
+    with pytest.raises(ConfigError, match="11 trials for 12 annotations"):
+        ds.default_windows()(rec, ref)
+    del rec.meta["trials"]
+    with pytest.raises(ConfigError, match="no trial table"):
+        ds.default_windows()(rec, ref)
 
 
 def test_bandpass_preset_changes_signal_and_identity(tmp_path):
