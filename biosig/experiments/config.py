@@ -76,17 +76,18 @@ def load_config(argv: list[str]) -> dict:
 
 def datamodule_from_config(data: dict):
     """A BiosigDataModule from a config's ``data:`` section (the LightningCLI form)."""
-    from jsonargparse import ArgumentParser
+    from jsonargparse import ArgumentError, ArgumentParser
 
     from biosig.data.datamodule import BiosigDataModule
 
     parser = ArgumentParser(exit_on_error=False)
     parser.add_class_arguments(BiosigDataModule, "data", fail_untyped=False)
-    try:
+    try:  # checks every key and value against the signatures (nested class_path's too)
         cfg = parser.parse_object({"data": data})
-        return parser.instantiate_classes(cfg).data
-    except Exception as err:  # jsonargparse reports the offending key
+    except ArgumentError as err:  # jsonargparse reports the offending key
         raise ConfigError(f"data section of the config: {err}") from err
+    # what the classes raise while building (a missing file, a bad value) propagates unchanged
+    return parser.instantiate_classes(cfg).data
 
 
 _EXPERIMENT_KEYS = {"seeds", "subjects", "metrics", "models", "reference", "out", "title"}

@@ -90,11 +90,11 @@ class ModelSpec:
         if clash:
             raise ConfigError(f"model {self.name!r}: {clash} come from the data; remove them from "
                               "init_args")
-        try:
-            return cls(**self.init_args, **signal)
+        try:  # argument errors only: a TypeError raised inside the task propagates
+            inspect.signature(cls).bind(**self.init_args, **signal)
         except TypeError as err:
-            raise ConfigError(f"model {self.name!r}: {cls.__name__}{err}".replace(
-                "__init__()", "")) from err
+            raise ConfigError(f"model {self.name!r}: {cls.__name__}: {err}") from err
+        return cls(**self.init_args, **signal)
 
 
 @dataclass
@@ -110,8 +110,41 @@ class Run:
     scores: dict
 
 
+@contextlib.contextmanager
+def _keep_cudnn_flags():
+    """Give back the caller's cuDNN ``deterministic``/``benchmark`` flags that
+    :func:`_seed_everything` sets for the runs."""
+    import torch
+
+    cudnn = torch.backends.cudnn
+    saved = cudnn.deterministic, cudnn.benchmark
+    try:
+        yield
+    finally:
+        cudnn.deterministic, cudnn.benchmark = saved
+
+
+def _check_loggers(trainer: dict, models: list, runs_per_model: int) -> None:
+    """A logger object would be shared by every run that gets it (one log, mixed metrics):
+    refused where it would serve more than one run."""
+    uses: dict[int, list] = {}
+    for spec in models:
+        given = spec.trainer.get("logger", trainer.get("logger"))
+        for obj in given if isinstance(given, (list, tuple)) else [given]:
+            if obj is not None and not isinstance(obj, bool):
+                uses.setdefault(id(obj), [obj, 0])[1] += runs_per_model
+    for obj, n in uses.values():
+        if n > 1:
+            raise ConfigError(
+                f"trainer logger {type(obj).__name__} would be shared by {n} runs (folds x "
+                "seeds x models) and mix their logs; pass logger=False (the results table holds "
+                "the scores) or run one fold, seed and model per logger"
+            )
+
+
 def _seed_everything(seed: int) -> None:
-    """torch, numpy, random and CUDA seeds; deterministic cuDNN (as ``fix_random_seed``)."""
+    """torch, numpy, random and CUDA seeds; deterministic cuDNN (as ``fix_random_seed``;
+    :func:`run_experiment` restores the caller's cuDNN flags when it returns)."""
     import lightning.pytorch as pl
     import torch
 
@@ -225,6 +258,7 @@ def run_experiment(
     protocol : replaces the DataModule's protocol when given.
     trainer : ``lightning.pytorch.Trainer`` arguments for every run (no logger, checkpoint or
         progress bar by default; ``limit_val_batches=0`` where a fold has no validation part).
+        A logger object serves one run only (ConfigError when more runs would share it).
     subjects : only the folds whose test subject is one of these (LOSO still trains on all
         others).
     metrics : the test metrics the printed tables show (default: the first one logged).
@@ -252,12 +286,13 @@ def run_experiment(
         if not folds:
             raise ConfigError(f"subjects={list(subjects)} leave no fold of {data.protocol}")
     n_runs, done, t_start = len(folds) * len(models) * len(seeds), 0, time.perf_counter()
+    _check_loggers(dict(trainer or {}), models, len(folds) * len(seeds))
     rows = []
     if verbose:
         print(f"{title + ': ' if title else ''}{len(folds)} folds x {len(models)} models x "
               f"{len(seeds)} seeds = {n_runs} runs; {data.n_chans} ch x {data.n_times} samples "
               f"@ {data.sfreq:g} Hz; protocol {data.protocol}", flush=True)
-    with _quiet_lightning():
+    with _quiet_lightning(), _keep_cudnn_flags():
         for fold in folds:
             for spec in models:
                 for seed in seeds:

@@ -92,6 +92,69 @@ def test_runner_errors(dm):
         ModelSpec("x", test_ckpt="first")
 
 
+class _Task:
+    """A stand-in task: ``depth=2`` is a bug inside its constructor (a TypeError of its own)."""
+
+    def __init__(self, n_chans, n_outputs, depth=1):
+        if depth == 2:
+            raise TypeError("unsupported operand inside the task")
+        self.n_chans, self.n_outputs, self.depth = n_chans, n_outputs, depth
+
+
+def test_task_build_converts_only_argument_errors():
+    from types import SimpleNamespace
+
+    dm = SimpleNamespace(n_chans=3, n_times=100, sfreq=100.0, n_outputs=2, ch_names=["a"] * 3)
+    task = ModelSpec("x", task=_Task, init_args={"depth": 3}).build(dm)
+    assert (task.n_chans, task.n_outputs, task.depth) == (3, 2, 3)
+    with pytest.raises(ConfigError, match="model 'x': _Task: .*depht"):
+        ModelSpec("x", task=_Task, init_args={"depht": 3}).build(dm)
+    with pytest.raises(TypeError, match="inside the task") as err:
+        ModelSpec("x", task=_Task, init_args={"depth": 2}).build(dm)
+    assert not isinstance(err.value, ConfigError)
+
+
+def test_data_section_converts_only_argument_errors(tmp_path):
+    from biosig.errors import InvalidFileError
+    from biosig.experiments.config import datamodule_from_config
+
+    source = {"class_path": "biosig.datasets.bciiv2a.BCIIV2a", "init_args": {"path": str(tmp_path)}}
+    with pytest.raises(ConfigError, match="batch_sise"):
+        datamodule_from_config({"source": source, "batch_sise": 4})
+    with pytest.raises(ConfigError, match="subjectz"):
+        datamodule_from_config({"source": {**source, "init_args": {"subjectz": [1]}}})
+    with pytest.raises(InvalidFileError, match="A01T") as err:  # no data there: not a config error
+        datamodule_from_config({"source": source})
+    assert not isinstance(err.value, ConfigError)
+
+
+def test_runner_restores_cudnn_flags_and_refuses_a_shared_logger(dm, tmp_path):
+    from lightning.pytorch.loggers import CSVLogger
+
+    cudnn = torch.backends.cudnn
+    saved = cudnn.deterministic, cudnn.benchmark
+    seen = []
+    try:
+        cudnn.deterministic, cudnn.benchmark = False, True
+        run_experiment(dm, EEGNET, seeds=[0], subjects=[1], trainer={"accelerator": "cpu"},
+                       on_run=lambda run: seen.append((cudnn.deterministic, cudnn.benchmark)),
+                       verbose=False)
+        assert seen == [(True, False)] * 2  # deterministic while running
+        assert (cudnn.deterministic, cudnn.benchmark) == (False, True)  # the caller's again
+    finally:
+        cudnn.deterministic, cudnn.benchmark = saved
+    logger = CSVLogger(tmp_path)
+    with pytest.raises(ConfigError, match="CSVLogger would be shared by 2 runs"):
+        run_experiment(dm, EEGNET, subjects=[1], trainer={"logger": logger}, verbose=False)
+    from biosig.experiments.runner import _check_loggers
+
+    _check_loggers({"logger": logger}, [EEGNET], 1)  # one run: its own logger
+    _check_loggers({"logger": True}, [EEGNET], 4)  # Lightning makes a new one per Trainer
+    two = [ModelSpec("a", trainer={"logger": [logger]}), ModelSpec("b", trainer={"logger": logger})]
+    with pytest.raises(ConfigError, match="shared by 2 runs"):
+        _check_loggers({}, two, 1)
+
+
 def test_biosig_run_writes_the_table(tmp_path, capsys):
     from biosig.cli import main
 
