@@ -115,3 +115,35 @@ def test_window_tokens_on_a_tiny_eegformer_and_plots():
         plot_token_occurrence(maps, ch_names=["a"])
     fig = plot_score_distributions({"rec": err.mean((1, 2))}, labels, classes=["bg", "ev"])
     assert len(fig.axes) == 1
+
+
+def test_pretrained_on_background_detects_artifact_windows():
+    """Tiny pipeline: VQ pretraining on one simulated subject's background windows, then the
+    reconstruction score separates another subject's eye-movement and artifact windows."""
+    from biosig.datasets.synthetic import TUEV_LIKE_CLASSES, simulate_tuev_subject
+
+    def windows(subject):
+        rec = simulate_tuev_subject(subject, n_per_class=6)
+        x = rec.data.reshape(len(rec.ch_names), -1, 1000).transpose(1, 0, 2)
+        y = np.array([TUEV_LIKE_CLASSES.index(d) for d in rec.annotations.description])
+        return torch.from_numpy(np.ascontiguousarray(x)), y
+
+    bckg, eyem, artf = (TUEV_LIKE_CLASSES.index(c) for c in ("bckg", "eyem", "artf"))
+    x_train, y_train = windows(1)
+    x_test, y_test = windows(2)
+    torch.manual_seed(0)
+    net = EEGFormer(n_times=1000, fft_frame=100, patch_len=50, patch_stride=50, emb_size=16,
+                    n_heads=2, encoder_depth=1, decoder_depth=1, n_codes=16, ema=True,
+                    data_init=True, dead_after=5, drop_prob=0.0)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    x_bg = x_train[torch.from_numpy(y_train == bckg)]
+    for _ in range(40):
+        loss = net.forward_pretrain(x_bg).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    keep = np.isin(y_test, [bckg, eyem, artf])
+    idx, err = tk.window_tokens(net, x_test[torch.from_numpy(keep)])
+    score = tk.reconstruction_scores(err, reduce="max")
+    assert tk.auroc(score, y_test[keep] != bckg) > 0.8
+    assert len(np.unique(idx)) > 4  # the codebook did not collapse
