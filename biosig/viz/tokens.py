@@ -23,7 +23,7 @@ def _axis_labels(ax, ch_names, patch_labels, n_chans: int, n_patches: int) -> No
     if patch_labels is not None:
         if len(patch_labels) != n_patches:
             raise ShapeError(f"{len(patch_labels)} patch labels for {n_patches} patches")
-        step = max(1, n_patches // 10)
+        step = max(1, n_patches // 5)
         ax.set_xticks(range(0, n_patches, step), list(patch_labels)[::step])
 
 
@@ -68,7 +68,8 @@ def plot_token_occurrence(
     vmax = max(float(a.max()) for a in arrays.values()) or 1.0
     for ax, (name, a) in zip(axes, arrays.items()):
         im = ax.imshow(a, aspect="auto", cmap="magma", vmin=0, vmax=vmax)
-        ax.set(title=str(name), xlabel=xlabel)
+        ax.set_title(str(name), fontsize=8)
+        ax.set_xlabel(xlabel)
         _axis_labels(ax, ch_names if ax is axes[0] else None, patch_labels, n_chans, n_patches)
     fig.colorbar(im, ax=list(axes), label="fraction of windows")
     if title:
