@@ -123,7 +123,7 @@ def test_ptbxl_ecgnet_recipe_defaults_stop_early_on_validation_mse():
     spec = recipe.ecgnet_spec(args, args.epochs)
     (stop,) = spec.trainer["callbacks"]
     assert stop.monitor == "val_mse" and spec.monitor == "val_mse" and spec.test_ckpt == "best"
-    assert spec.trainer["max_time"] == {"minutes": 10.0}
+    assert spec.trainer["max_time"] == {"minutes": 9.0}
     assert spec.init_args["random_channels"] == ["I", "II"]
     assert spec.init_args["val_channel"] == "I"
     assert args.highpass == 0.5 and recipe._leads("all")[-1] == "V6"
