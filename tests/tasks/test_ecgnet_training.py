@@ -104,3 +104,50 @@ def test_gan_task_takes_channels_from_the_generator_and_checks_the_data():
     x = torch.randn(2, 12, 40)
     out = task(x)
     assert out.shape == (2, 12, 40) and torch.equal(out[:, 5], x[:, 5])
+
+
+def _ecgnet_recipe():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "recipes" / "ptbxl" / "ecgnet.py"
+    spec = importlib.util.spec_from_file_location("ptbxl_ecgnet_recipe", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_ptbxl_ecgnet_recipe_defaults_stop_early_on_validation_mse():
+    recipe = _ecgnet_recipe()
+    args = recipe.build_parser().parse_args([])
+    spec = recipe.ecgnet_spec(args, args.epochs)
+    (stop,) = spec.trainer["callbacks"]
+    assert stop.monitor == "val_mse" and spec.monitor == "val_mse" and spec.test_ckpt == "best"
+    assert spec.trainer["max_time"] == {"minutes": 9.0}
+    assert spec.init_args["random_channels"] == ["I", "II"]
+    assert spec.init_args["val_channel"] == "I"
+    assert args.highpass == 0.5 and recipe._leads("all")[-1] == "V6"
+
+
+def test_ptbxl_ecgnet_recipe_tiny_reports_both_input_leads(tmp_path, capsys):
+    import pandas as pd
+
+    recipe = _ecgnet_recipe()
+    threads = torch.get_num_threads()
+    try:
+        rc = recipe.main(["--n-records", "30", "--duration", "2", "--epochs", "2", "--hidden",
+                          "4", "--patience", "1", "--no-features", "--batch-size", "8",
+                          "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out")])
+    finally:
+        torch.set_num_threads(threads)
+    out = capsys.readouterr().out
+    assert rc == 0
+    rep = pd.read_csv(tmp_path / "out" / "report.csv", index_col=[0, 1, 2])
+    assert sorted(set(rep.index.get_level_values(0))) == ["I", "II"]
+    assert set(rep.index.get_level_values(1)) == {"ECGNet", "copy_input", "least_squares"}
+    assert "| II | least_squares | r |" in out and "| I | ECGNet | MSE (mV²) |" in out
+    res = pd.read_csv(tmp_path / "out" / "results.csv")
+    for key in ("I_v1v6_mse", "II_v1v6_pearson_r", "II_least_squares_v1v6_mse"):
+        assert np.isfinite(res[key]).all(), key
+    for lead in ("I", "II"):
+        assert (tmp_path / "out" / f"report_{lead}.png").is_file()
