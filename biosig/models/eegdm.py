@@ -18,6 +18,8 @@ from biosig.models.ssmdp import SSMDP
 
 __all__ = ["EEGDM"]
 
+_SIGNAL = ("n_chans", "n_outputs", "n_times", "sfreq", "chs_info")
+
 
 @register_model("eegdm")
 class EEGDM(BiosigModel):
@@ -35,8 +37,12 @@ class EEGDM(BiosigModel):
     Parameters
     ----------
     n_chans, n_outputs, n_times, sfreq, chs_info : signal kwargs of the windows.
-    backbone : keyword arguments of :class:`SSMDP` (e.g. ``channel_ids``); load pretrained
-        weights into ``model.backbone``.
+    backbone : keyword arguments of :class:`SSMDP` (e.g. ``channel_ids``).
+    backbone_weights : a weights folder of a pretrained SSMDP (``DiffusionTask.save_pretrained``
+        or ``SSMDP.save_pretrained``): its card fixes the backbone's architecture (``backbone``
+        must then be empty) and its ``sfreq``/``n_chans``/``ch_names`` are checked against these
+        windows' (:func:`biosig.models.weights.load_pretrained`). The recorded config keeps the
+        card's architecture instead of the folder, so a saved EEGDM reloads without it.
     lft : keyword arguments of :class:`LFT` (its ``n_layers`` and ``d_model`` follow the
         backbone).
     segment : samples per denoiser pass (CHB-MIT: 1000, two halves of a 10-s window).
@@ -52,12 +58,24 @@ class EEGDM(BiosigModel):
 
     def __init__(self, n_chans=None, n_outputs=None, n_times=None, sfreq=None, chs_info=None,
                  backbone: dict | None = None, lft: dict | None = None,
-                 segment: int | None = None, extraction_step: int = 1):
+                 segment: int | None = None, extraction_step: int = 1,
+                 backbone_weights: str | None = None):
         super().__init__()
         self._init_signal(n_chans, n_outputs, n_times, sfreq, chs_info)
         backbone, lft = dict(backbone or {}), dict(lft or {})
+        pretrained = None
+        if backbone_weights is not None:
+            if backbone:
+                raise ConfigError(f"EEGDM: backbone={backbone} given with backbone_weights="
+                                  f"{backbone_weights}: its card fixes the backbone")
+            pretrained = self._pretrained_backbone(backbone_weights)
+            backbone = {k: v for k, v in pretrained.get_config()["kwargs"].items()
+                        if k not in _SIGNAL}
+        self._backbone_kwargs = backbone
         self.backbone = SSMDP(n_chans=self.n_chans, n_times=self.n_times, sfreq=self.sfreq,
                               **backbone)
+        if pretrained is not None:  # length-agnostic weights: rebuilt for these windows
+            self.backbone.load_state_dict(pretrained.state_dict())
         n_layers, d_model = len(self.backbone.blocks), self.backbone.blocks[0].out_skip.in_features
         for key, value in (("n_layers", n_layers), ("d_model", d_model)):
             if lft.setdefault(key, value) != value:
@@ -67,6 +85,24 @@ class EEGDM(BiosigModel):
         self.segment, self.extraction_step = segment, int(extraction_step)
         self.backbone.requires_grad_(False)
         self.backbone.eval()
+
+    def _pretrained_backbone(self, folder) -> SSMDP:
+        from biosig.models.weights import load_pretrained
+
+        data = {"sfreq": self.sfreq, "n_chans": self.n_chans}
+        if self.chs_info:
+            data["ch_names"] = [ch.get("ch_name") for ch in self.chs_info]
+        net = load_pretrained(folder, data={k: v for k, v in data.items() if v is not None})
+        if not isinstance(net, SSMDP):
+            raise ConfigError(f"EEGDM: backbone_weights {folder} hold a {type(net).__name__}, "
+                              "not an SSMDP")
+        return net
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        if config["kwargs"].get("backbone_weights") is not None:
+            config["kwargs"].update(backbone=dict(self._backbone_kwargs), backbone_weights=None)
+        return config
 
     def train(self, mode: bool = True):
         super().train(mode)

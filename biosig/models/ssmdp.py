@@ -281,3 +281,8 @@ class SSMDP(BiosigModel):
         """S4D ``dt, A, B`` of every block (no weight decay in EEGDM's recipe)."""
         for block in self.blocks:
             yield from block.ssm.ssm_parameters()
+
+    def no_weight_decay(self) -> set[str]:
+        """Names of :meth:`ssm_parameters` (the optimiser hook of the tasks' ``make_optimizer``)."""
+        ssm = {id(p) for p in self.ssm_parameters()}
+        return {name for name, p in self.named_parameters() if id(p) in ssm}

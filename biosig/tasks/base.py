@@ -26,7 +26,8 @@ import torch.nn as nn
 from biosig.errors import ConfigError, InvalidFileError
 from biosig.models import create_model
 
-__all__ = ["FREEZE_MODES", "BiosigTask", "head_modules", "load_weights_file", "make_optimizer"]
+__all__ = ["FREEZE_MODES", "BiosigTask", "head_modules", "load_weights_file", "make_optimizer",
+           "no_weight_decay_parameters"]
 
 FREEZE_MODES = ("none", "backbone", "all_but_head")
 _PASSED = ("n_chans", "n_outputs", "n_times", "sfreq")  # signal arguments the task passes
@@ -381,8 +382,49 @@ def _freeze_all_but(net: nn.Module, heads: list[str]) -> list[str]:
     return _outermost_outside(net, heads)
 
 
-def make_optimizer(params, name: str, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+def no_weight_decay_parameters(module: nn.Module) -> set[int]:
+    """Ids of the parameters exempt from weight decay by the ``no_weight_decay()`` hooks of
+    ``module`` and its submodules (each hook names parameters relative to its own module, as
+    ``LFT.no_weight_decay``). A name that is not a parameter there is a ConfigError."""
+    exempt: set[int] = set()
+    for prefix, sub in module.named_modules():
+        hook = getattr(sub, "no_weight_decay", None)
+        if not callable(hook):
+            continue
+        own = dict(sub.named_parameters())
+        for name in hook():
+            if name not in own:
+                where = f"{type(sub).__name__} ({prefix or 'the network'})"
+                raise ConfigError(f"{where}.no_weight_decay() names {name!r}, which is not one "
+                                  "of its parameters")
+            exempt.add(id(own[name]))
+    return exempt
+
+
+def make_optimizer(params, name: str, lr: float, weight_decay: float, *,
+                   betas: tuple[float, float] | None = None,
+                   module: nn.Module | None = None) -> torch.optim.Optimizer:
+    """``"adam"``, ``"adamw"`` or ``"sgd"`` over ``params``.
+
+    With ``module``, the parameters its ``no_weight_decay()`` hooks name (see
+    :func:`no_weight_decay_parameters`) form a second group without weight decay (the first
+    group keeps ``weight_decay``); only parameters in ``params`` are used, so pass the trainable
+    ones. ``betas`` (Adam/AdamW only) default to PyTorch's.
+    """
     optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
     if name.lower() not in optimizers:
         raise ConfigError(f"optimizer must be one of {sorted(optimizers)}, got {name!r}")
-    return optimizers[name.lower()](params, lr=lr, weight_decay=weight_decay)
+    extra = {}
+    if betas is not None:
+        if name.lower() == "sgd":
+            raise ConfigError("model.betas is for adam/adamw, not sgd")
+        if len(betas) != 2 or not all(0 <= float(b) < 1 for b in betas):
+            raise ConfigError(f"model.betas must be two numbers in [0, 1), got {betas!r}")
+        extra["betas"] = tuple(float(b) for b in betas)
+    params = list(params)
+    if module is not None:
+        exempt = no_weight_decay_parameters(module)
+        groups = [{"params": [p for p in params if id(p) not in exempt]},
+                  {"params": [p for p in params if id(p) in exempt], "weight_decay": 0.0}]
+        params = [g for g in groups if g["params"]]
+    return optimizers[name.lower()](params, lr=lr, weight_decay=weight_decay, **extra)

@@ -38,8 +38,15 @@ class ClassificationTask(BiosigTask):
         DataModule by the CLI (``None``: unknown).
     multilabel : sigmoid outputs with ``BCEWithLogits`` and multi-label metrics.
     lr, weight_decay, optimizer : ``"adam"``, ``"adamw"`` or ``"sgd"`` (over the trainable
-        parameters only).
-    scheduler : None, ``"cosine"`` (over ``max_epochs``) or ``"exponential"`` (``gamma`` per epoch).
+        parameters only); parameters the network's ``no_weight_decay()`` hooks name (LFT's
+        fusion tokens, biases, 1-D tensors) get no weight decay
+        (:func:`biosig.tasks.base.make_optimizer`).
+    betas : Adam/AdamW betas (None: PyTorch's (0.9, 0.999); EEGDM's LFT: (0.9, 0.98)).
+    scheduler : None, ``"cosine"`` (over ``max_epochs``), ``"exponential"`` (``gamma`` per
+        epoch) or ``"onecycle"``: ``OneCycleLR`` with peak ``lr`` stepped per batch over the
+        trainer's estimated steps, warming up for ``pct_start`` of them (EEGDM: 5e-4, 0.1;
+        PyTorch's defaults as EEGDM's code: starts at ``lr / 25`` and cycles Adam's beta1
+        between 0.95 and 0.85).
     label_smoothing : for single-label cross-entropy.
     pretrained, freeze, adapt : pretrained weights and what trains (see :class:`BiosigTask`):
         ``freeze="backbone"`` is a linear probe, ``"none"`` fine-tunes, no ``pretrained``
@@ -64,6 +71,8 @@ class ClassificationTask(BiosigTask):
         scheduler: str | None = None,
         gamma: float = 0.999,
         label_smoothing: float = 0.0,
+        betas: tuple[float, float] | None = None,
+        pct_start: float = 0.1,
         ch_names: list[str] | None = None,
         pretrained: str | None = None,
         freeze: str = "none",
@@ -73,9 +82,11 @@ class ClassificationTask(BiosigTask):
             raise ConfigError(f"model.n_outputs must be >= 2 for classification (got {n_outputs})")
         if model is None and pretrained is None:
             raise ConfigError("model.model: give a registry name (or model.pretrained)")
-        if scheduler not in (None, "cosine", "exponential"):
-            raise ConfigError(f"model.scheduler must be None, 'cosine' or 'exponential', "
-                              f"got {scheduler!r}")
+        if scheduler not in (None, "cosine", "exponential", "onecycle"):
+            raise ConfigError(f"model.scheduler must be None, 'cosine', 'exponential' or "
+                              f"'onecycle', got {scheduler!r}")
+        if not 0 < pct_start < 1:
+            raise ConfigError(f"model.pct_start must be in (0, 1), got {pct_start!r}")
         super().__init__(model, model_kwargs, n_chans, n_times, sfreq, n_outputs,
                          ch_names=ch_names, pretrained=pretrained, freeze=freeze, adapt=adapt)
         self.save_hyperparameters()
@@ -130,9 +141,15 @@ class ClassificationTask(BiosigTask):
 
     def configure_optimizers(self):
         hp = self.hparams
-        opt = make_optimizer(self.trainable_parameters(), hp.optimizer, hp.lr, hp.weight_decay)
+        opt = make_optimizer(self.trainable_parameters(), hp.optimizer, hp.lr, hp.weight_decay,
+                             betas=hp.betas, module=self.net)
         if hp.scheduler is None:
             return opt
+        if hp.scheduler == "onecycle":
+            sched = torch.optim.lr_scheduler.OneCycleLR(
+                opt, max_lr=hp.lr, total_steps=int(self.trainer.estimated_stepping_batches),
+                pct_start=hp.pct_start)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         if hp.scheduler == "cosine":
             epochs = max(1, self.trainer.max_epochs or 1)
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)

@@ -13,7 +13,7 @@ import torch
 from biosig.diffusion import GaussianDiffusion
 from biosig.errors import ConfigError
 from biosig.models._registry import model_class
-from biosig.tasks.base import BiosigTask
+from biosig.tasks.base import BiosigTask, make_optimizer
 
 __all__ = ["DiffusionTask"]
 
@@ -36,7 +36,8 @@ class DiffusionTask(BiosigTask):
         (EEGDM: 50, ``"cosine"``, 1.0).
     channels_per_window : random channels kept per training window (0: all).
     lr, weight_decay, betas : AdamW (EEGDM's code: 1e-4, 0, PyTorch's (0.9, 0.999); the paper
-        writes beta1 = 0.99); S4D's ``dt, A, B`` never get weight decay.
+        writes beta1 = 0.99); parameters named by the network's ``no_weight_decay()``
+        (S4D's ``dt, A, B``) get none (:func:`biosig.tasks.base.make_optimizer`).
 
     Logged: ``train_loss`` and ``val_loss`` (validation noise is seeded per batch, so the
     value is comparable across epochs). :meth:`sample` generates EEG in µV.
@@ -151,14 +152,6 @@ class DiffusionTask(BiosigTask):
         return self.net.decode_signal(y).reshape(n, c, n_times)
 
     def configure_optimizers(self):
-        ssm = {id(p) for p in getattr(self.net, "ssm_parameters", lambda: iter(()))()}
-        groups = [
-            {
-                "params": [p for p in self.net.parameters() if id(p) not in ssm],
-                "weight_decay": self.hparams.weight_decay,
-            },
-            {"params": [p for p in self.net.parameters() if id(p) in ssm], "weight_decay": 0.0},
-        ]
-        return torch.optim.AdamW(
-            [g for g in groups if g["params"]], lr=self.hparams.lr, betas=tuple(self.hparams.betas)
-        )
+        hp = self.hparams
+        return make_optimizer(self.trainable_parameters(), "adamw", hp.lr, hp.weight_decay,
+                              betas=tuple(hp.betas), module=self.net)

@@ -1,0 +1,45 @@
+"""EEGDM built on a pretrained SSMDP weights folder (backbone_weights)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from biosig.errors import ConfigError
+from biosig.models import EEGDM, SSMDP, load_pretrained
+
+ARCH = dict(n_layers=2, d_model=8, d_state=4, d_embed=4, d_cond=8)
+LFT = dict(n_heads=2, n_fusion_tokens=2, n_classifier_blocks=1)
+
+
+def test_backbone_from_a_folder_and_a_config_without_it(tmp_path):
+    torch.manual_seed(0)
+    ssmdp = SSMDP(n_chans=2, n_times=80, sfreq=10.0, **ARCH)  # pretrained on longer windows
+    folder = ssmdp.save_pretrained(tmp_path / "ssmdp", data={"sfreq": 10.0, "n_chans": 2})
+    m = EEGDM(n_chans=2, n_outputs=3, n_times=40, sfreq=10.0, lft=LFT, backbone_weights=folder)
+    for key, value in ssmdp.state_dict().items():
+        torch.testing.assert_close(m.backbone.state_dict()[key], value)
+    assert not any(p.requires_grad for p in m.backbone.parameters())
+    kwargs = m.get_config()["kwargs"]
+    assert kwargs["backbone_weights"] is None and kwargs["backbone"]["d_model"] == 8
+    saved = m.save_pretrained(tmp_path / "eegdm")
+    shutil.rmtree(folder)  # the EEGDM folder does not need the backbone's
+    again = load_pretrained(saved)
+    x = 50 * torch.randn(2, 2, 40)
+    torch.testing.assert_close(again.eval()(x), m.eval()(x))
+
+
+def test_backbone_weights_errors(tmp_path):
+    folder = SSMDP(n_chans=2, n_times=40, sfreq=10.0, **ARCH).save_pretrained(
+        tmp_path / "ssmdp", data={"sfreq": 10.0, "n_chans": 2})
+    with pytest.raises(ConfigError, match="card fixes the backbone"):
+        EEGDM(n_chans=2, n_outputs=3, n_times=40, sfreq=10.0, backbone=ARCH,
+              backbone_weights=folder)
+    with pytest.raises(ConfigError, match="sfreq"):
+        EEGDM(n_chans=2, n_outputs=3, n_times=80, sfreq=20.0, lft=LFT, backbone_weights=folder)
+    lft_folder = EEGDM(n_chans=2, n_outputs=3, n_times=40, sfreq=10.0, backbone=ARCH,
+                       lft=LFT).save_pretrained(tmp_path / "eegdm")
+    with pytest.raises(ConfigError, match="not an SSMDP"):
+        EEGDM(n_chans=2, n_outputs=3, n_times=40, sfreq=10.0, backbone_weights=lft_folder)
