@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from _dataset_fixtures import SHARED
+from biosig.signal.ecg_leads import LEADS
 from biosig.datasets.cinc import CinC, SCORED_CODES, scored_classes
 from biosig.errors import ConfigError, InvalidFileError
 
@@ -103,20 +104,7 @@ def test_load_real_record_and_lead_sets(tmp_path):
     ds = CinC(GEORGIA, hash_cache=tmp_path)
     ref = next(r for r in ds.records() if r["record"] == "E07500")
     rec = ds.load(ref)
-    assert rec.ch_names == [
-        "I",
-        "II",
-        "III",
-        "aVR",
-        "aVL",
-        "aVF",
-        "V1",
-        "V2",
-        "V3",
-        "V4",
-        "V5",
-        "V6",
-    ]
+    assert rec.ch_names == list(LEADS)
     assert rec.data.shape == (12, 5000) and rec.units[0] == "mV"
     assert rec.data[0, 0] == pytest.approx(-0.068, abs=1e-6)  # first ADC value -68 at 1000/mV
     assert (

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from _dataset_fixtures import SHARED, PTBXL_STATEMENTS, write_ptbxl_tree
+from biosig.signal.ecg_leads import LEADS
 from biosig.datasets.ptbxl import PTBXL, SUPERCLASSES
 from biosig.errors import ConfigError, InvalidFileError
 
@@ -112,20 +113,7 @@ def test_load_real_record(tmp_path):
     ds = PTBXL(tmp_path, task="all", drop_unlabelled=False)
     ref = next(r for r in ds.records() if r["record"] == "00001")
     rec = ds.load(ref)
-    assert rec.ch_names == [
-        "I",
-        "II",
-        "III",
-        "aVR",
-        "aVL",
-        "aVF",
-        "V1",
-        "V2",
-        "V3",
-        "V4",
-        "V5",
-        "V6",
-    ]
+    assert rec.ch_names == list(LEADS)
     assert rec.data.shape == (12, 1000) and rec.sfreq == 100
     # Einthoven on the real record (digitised separately: holds to quantisation, 1 µV)
     assert np.abs(rec.data[0] + rec.data[2] - rec.data[1]).max() < 0.01
@@ -200,20 +188,7 @@ def test_real_records_load_in_both_header_styles(tmp_path):
         "#Dx:" in hea and "1984" in hea.splitlines()[0]
     )  # the CinC-style layout we must cope with
     rec = ds.load(ref)
-    assert rec.ch_names == [
-        "I",
-        "II",
-        "III",
-        "aVR",
-        "aVL",
-        "aVF",
-        "V1",
-        "V2",
-        "V3",
-        "V4",
-        "V5",
-        "V6",
-    ]
+    assert rec.ch_names == list(LEADS)
     assert rec.data.shape == (12, 1000) and rec.sfreq == 100
     assert rec.data[0, 0] == pytest.approx(-0.119, abs=1e-6)  # first ADC value of lead I, gain 1000
     assert np.abs(rec.data[0] + rec.data[2] - rec.data[1]).max() < 0.01  # Einthoven, real record
