@@ -21,6 +21,11 @@ def _script(rel):
     return mod
 
 
+def _run(mod, args: str, tmp_path) -> None:
+    """Run a recipe script's main() with ``args`` and a cache folder under ``tmp_path``."""
+    mod.main(args.split() + ["--cache-dir", str(tmp_path / "cache")])
+
+
 def test_summarize_is_mean_over_subjects_then_seeds():
     rows = []
     for seed, accs in {1: [0.6, 0.8], 2: [0.7, 1.0]}.items():
@@ -75,23 +80,11 @@ def test_bciiv2a_script_synthetic(tmp_path, capsys):
 
 def test_eegmmidb_script_synthetic(tmp_path, capsys):
     mod = _script("recipes/eegmmidb/dbconformer.py")
-    mod.main(
-        [
-            "--n-subjects",
-            "1",
-            "--n-trials-per-class",
-            "6",
-            "--epochs",
-            "1",
-            "--protocol",
-            "cv",
-            "--models",
-            "dbconformer",
-            "--depth",
-            "1",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-        ]
+    _run(
+        mod,
+        "--n-subjects 1 --n-trials-per-class 6 --epochs 1 --protocol cv --models "
+        "dbconformer --depth 1",
+        tmp_path,
     )
     text = capsys.readouterr().out
     assert "ch x 656 samples @ 160 Hz" in text and "CV" in text
@@ -106,21 +99,10 @@ def test_tuev_script_synthetic(tmp_path, capsys):
     assert cache.X.shape == (36, 22, 1000) and cache.classes[0] == "spsw"
     assert set(cache.meta.loc[cache.meta.subject == 3, "split"]) == {"test"}
     mod = _script("recipes/tuev/dbconformer.py")
-    mod.main(
-        [
-            "--n-subjects",
-            "3",
-            "--n-per-class",
-            "2",
-            "--epochs",
-            "1",
-            "--models",
-            "dbconformer",
-            "--depth",
-            "1",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-        ]
+    _run(
+        mod,
+        "--n-subjects 3 --n-per-class 2 --epochs 1 --models dbconformer --depth 1",
+        tmp_path,
     )
     text = capsys.readouterr().out
     assert "bal_acc" in text and "kappa" in text and "HOLDOUT" in text
