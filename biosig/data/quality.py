@@ -8,7 +8,7 @@ cache is the ``dead_channels`` policy of the cache:
   channel and the remedies;
 - ``"drop"``: leave the record out (its windows are not cached), counted in the build stats;
 - ``"interpolate"``: replace the channel by the inverse-distance weighted mean of its 4 nearest
-  working channels on the standard 10-05 head (positions from MNE's ``standard_1005``; names
+  working channels on the standard 10-05 head (positions from MNE's ``colin27_1005``; names
   such as ``EEG Fp1``, ``EEG FP1-REF`` or ``Fp1`` are recognised). A channel without a known
   position cannot be interpolated and raises.
 
@@ -82,7 +82,9 @@ def _positions() -> dict[str, np.ndarray]:
     if _POSITIONS is None:
         import mne
 
-        pos = mne.channels.make_standard_montage("standard_1005").get_positions()["ch_pos"]
+        names = mne.channels.get_builtin_montages()
+        name = "colin27_1005" if "colin27_1005" in names else "standard_1005"  # MNE >= 1.13
+        pos = mne.channels.make_standard_montage(name).get_positions()["ch_pos"]
         _POSITIONS = {k.upper(): np.asarray(v, float) for k, v in pos.items()}
         # TUH / old 10-20 names
         for old, new in (("T3", "T7"), ("T4", "T8"), ("T5", "P7"), ("T6", "P8")):
