@@ -91,7 +91,6 @@ def plan(source, opts, n_shards: int) -> tuple[str, list[dict]]:
     if not refs:
         raise BiosigError(f"dataset {source.name!r} has no records")
     payload = key_payload(source, opts.preprocessing, opts.windows, opts)
-    top = hash_payload({**payload, "shards": n_shards})
     files = payload["dataset"].pop("files", None)
     groups: dict[int, list] = {}
     for ref in refs:
@@ -106,6 +105,8 @@ def plan(source, opts, n_shards: int) -> tuple[str, list[dict]]:
             "files": files if prints is None else prints,
         }
         out.append({"index": i, "key": hash_payload(shard_payload), "refs": groups[i]})
+    keys = [s["key"] for s in out]
+    top = hash_payload({"format": CACHE_FORMAT, "shards": n_shards, "keys": keys})
     return top, out
 
 
