@@ -32,7 +32,7 @@ def require_dir(root: Path, what: str, how: str) -> Path:
 
 
 _FP_BLOCK = 1 << 12  # bytes hashed at the head, middle and tail of a file
-_FINGERPRINTS: dict[tuple, str] = {}  # (path, size, mtime_ns) -> digest, per process
+_FINGERPRINTS: dict[tuple, str] = {}  # (path, size, mtime, ctime) -> digest, per process
 
 
 def file_fingerprint(path: Path) -> list:
@@ -40,13 +40,13 @@ def file_fingerprint(path: Path) -> list:
     4 KiB (the whole file when smaller than 12 KiB), so an edit that keeps the size and even
     the modification time is caught in small files (labels, headers, ``.rec``) and at the ends
     of large ones. ``[None, None, None]`` for a missing file. Digests are remembered in this
-    process while size and mtime stay the same."""
+    process while size, mtime and ctime stay the same."""
     path = Path(path)
     try:
         st = path.stat()
     except FileNotFoundError:
         return [None, None, None]
-    memo = (str(path), st.st_size, st.st_mtime_ns)
+    memo = (str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns)  # ctime: any write moves it
     digest = _FINGERPRINTS.get(memo)
     if digest is None:
         h = hashlib.blake2b(digest_size=16)
