@@ -11,6 +11,7 @@ from biosig.datasets.base import DatasetSource
 from biosig.datasets.bciiv2a import BCIIV2a
 from biosig.datasets.cinc import CinC
 from biosig.datasets.download import RemoteFile, download_file, extract_archive
+from biosig.datasets.edf_corpus import EDFCorpus
 from biosig.datasets.eegmat import EEGMAT
 from biosig.datasets.eegmmidb import EEGMMIDB
 from biosig.datasets.files import RecordingFiles
@@ -30,6 +31,7 @@ __all__ = [
     "BCIIV2a",
     "CinC",
     "DatasetSource",
+    "EDFCorpus",
     "EEGMAT",
     "EEGMMIDB",
     "PTBXL",
