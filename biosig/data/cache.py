@@ -433,3 +433,96 @@ def get_cache(
         lambda p: build_cache(source, preprocessing, windows, p, opts, progress,
                               num_workers=num_workers),  # fmt: skip
     )
+
+
+CLI_HELP = """usage: biosig cache verify FOLDER [FOLDER ...]
+       biosig cache build --config RECIPE.yaml [--config MORE.yaml] [--shards N]
+                          [--task I --tasks N | --task env] [--workers K] [--dtype float16]
+                          [--dead-channels fail|drop|interpolate] [--cache-dir DIR]
+
+verify: check each cache folder (or sharded cache's index folder) against its stored CRC-32.
+build:  build (this task's share of) the window cache of a recipe's `data:` section; with
+        --task env the task comes from SLURM_ARRAY_TASK_ID/COUNT, RANK/WORLD_SIZE or
+        SLURM_PROCID/NTASKS. Run the same command in every task: each builds its own shards,
+        the last one to finish writes the index.
+"""
+
+
+def _datamodule_from_configs(paths: list[str]):
+    """The ``BiosigDataModule`` of the ``data:`` sections of recipe files (later files win)."""
+    import yaml
+    from jsonargparse import ArgumentParser
+
+    from biosig.data.datamodule import BiosigDataModule
+    from biosig.errors import ConfigError
+
+    data: dict = {}
+    for p in paths:
+        try:
+            doc = yaml.safe_load(Path(p).read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"{p}: cannot read the recipe ({err})") from None
+        data.update(doc.get("data") or {})
+    if not data:
+        raise ConfigError(f"{paths}: no `data:` section")
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_class_arguments(BiosigDataModule, "data", fail_untyped=False)
+    cfg = parser.parse_object({"data": data})
+    make = getattr(parser, "instantiate", None) or parser.instantiate_classes  # jsonargparse 4.49
+    return make(cfg).data
+
+
+def cache_command(argv: list[str]) -> int:
+    """``biosig cache ...`` (see :data:`CLI_HELP`); returns the exit status."""
+    import argparse
+
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in ("verify", "build"):
+        print(CLI_HELP)
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    if argv[0] == "verify":
+        status = 0
+        for folder in argv[1:]:
+            try:
+                for part, state in verify_cache(folder).items():
+                    print(f"{state}: {part}")
+            except BiosigError as err:
+                print(f"DAMAGED: {err}", file=sys.stderr)
+                status = 1
+        return status
+    p = argparse.ArgumentParser(prog="biosig cache build")
+    p.add_argument("--config", action="append", required=True)
+    p.add_argument("--shards", type=int)
+    p.add_argument("--task")
+    p.add_argument("--tasks", type=int)
+    p.add_argument("--workers", type=int)
+    p.add_argument("--dtype")
+    p.add_argument("--dead-channels")
+    p.add_argument("--cache-dir")
+    a = p.parse_args(argv[1:])
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    dm = _datamodule_from_configs(a.config)
+    opts = dict(dm.cache_options)
+    for key, value in (("dtype", a.dtype), ("dead_channels", a.dead_channels),
+                       ("num_workers", a.workers), ("shards", a.shards)):  # fmt: skip
+        if value is not None:
+            opts[key] = value
+    windows = dm.windows if dm.windows is not None else dm.source.default_windows()
+    steps = pipeline(dm.source, dm.preprocessing)
+    root = Path(a.cache_dir or dm.cache_dir or cache_dir())
+    if a.task is None:
+        cache = get_cache(dm.source, dm.preprocessing, windows, root, dm.nan_policy, **opts)
+        print(f"cache: {cache.path} ({len(cache)} windows)")
+        return 0
+    from biosig.data.shards import build_shards
+
+    if "shards" not in opts:
+        raise BiosigError("--task needs --shards (or data.cache_options.shards)")
+    task = "env" if a.task == "env" else int(a.task)
+    n_shards = opts.pop("shards")
+    workers = opts.pop("num_workers", None)
+    built = build_shards(
+        dm.source, BuildOptions(steps, windows, dm.nan_policy, **opts), root, n_shards,
+        num_workers=workers, task=task, n_tasks=a.tasks,
+    )  # fmt: skip
+    print(f"cache: {built}" if built else "this task's shards are built; others still missing")
+    return 0

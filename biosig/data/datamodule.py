@@ -99,6 +99,8 @@ class BiosigDataModule(pl.LightningDataModule):
         order, ``trial_meta["trial"]``; no look-ahead), ``"offline"``,
         ``"official"`` (DBConformer's double alignment) or ``"none"``; ``estimator`` and
         ``shrinkage`` as :class:`~biosig.data.alignment.EuclideanAlignment`.
+    cache_options : more :func:`~biosig.data.cache.get_cache` options, e.g.
+        ``{"dtype": "float16", "shards": 64, "dead_channels": "interpolate", "num_workers": 8}``.
     batch_size, num_workers, pin_memory : DataLoader settings. Under DDP Lightning shards each
         loader with a ``DistributedSampler``; workers open the memmap themselves.
 
@@ -124,8 +126,10 @@ class BiosigDataModule(pl.LightningDataModule):
         test_alignment: str = "online",
         estimator: str = "cov",
         shrinkage: float = 0.0,
+        cache_options: dict | None = None,
     ):
         super().__init__()
+        self.cache_options = dict(cache_options or {})  # get_cache's dtype, shards, num_workers...
         self.source = source
         self.preprocessing = list(preprocessing or [])
         self.windows = windows
@@ -166,6 +170,7 @@ class BiosigDataModule(pl.LightningDataModule):
                 self.windows,
                 root=self.cache_dir,
                 nan_policy=self.nan_policy,
+                **self.cache_options,
             )
             if self.expect_sfreq is not None and abs(cache.sfreq - self.expect_sfreq) > 1e-6:
                 raise SamplingRateError(
