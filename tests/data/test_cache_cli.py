@@ -48,3 +48,27 @@ def test_build_without_task_and_help(recipe, tmp_path, capsys):
     assert "windows)" in capsys.readouterr().out
     assert main(["cache", "--help"]) == 0 and "verify" in capsys.readouterr().out
     assert main(["cache", "frobnicate"]) == 2
+
+
+def test_slurm_array_script(recipe, tmp_path):
+    """recipes/slurm/build_cache.sh run as array tasks 0 and 1 of 2 builds the whole cache."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "recipes" / "slurm" / "build_cache.sh"
+    env = {**os.environ, "BIOSIG": f"{sys.executable} -m biosig.cli",
+           "SLURM_ARRAY_TASK_COUNT": "2", "SLURM_ARRAY_TASK_MIN": "0",
+           "SLURM_CPUS_PER_TASK": "1", "BIOSIG_CACHE": str(tmp_path / "c")}  # fmt: skip
+    outs = []
+    for task in ("1", "0"):
+        run = subprocess.run(["bash", str(script), str(recipe), "4"], capture_output=True,
+                             text=True, env={**env, "SLURM_ARRAY_TASK_ID": task})  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        outs.append(run.stdout)
+    assert "others still missing" in outs[0] and "cache: " in outs[1]
+    index = next((tmp_path / "c").rglob("index.json")).parent
+    cache = WindowCache(index)  # 4 records (2 subjects x 2 sessions), 6 windows each
+    assert len(cache) == 24 and 1 < len(cache.shards) <= 4
+    assert "shard" in run.stderr and "shards finished" in run.stderr  # progress in the logs
