@@ -178,6 +178,15 @@ def merge_stats(total: dict, part: dict) -> None:
             total[k] = total.get(k, 0) + v
 
 
+def file_crc(path: Path, chunk: int = 1 << 24) -> str:
+    """``"crc32:<hex>"`` of a file, read in chunks."""
+    crc = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            crc = zlib.crc32(block, crc)
+    return f"crc32:{crc:08x}"
+
+
 class CacheWriter:
     """Appends records' results into a (temporary) cache folder; :meth:`finish` writes
     ``y.npy``, ``meta.csv`` and returns the facts for ``params.json``."""
@@ -253,7 +262,11 @@ class CacheWriter:
             "ch_names": self.ch_names,
             "sfreq": self.sfreq,
             "stats": self.stats,
-            "checksum": {self.x_name: f"crc32:{self.crc:08x}"},
+            "checksum": {
+                self.x_name: f"crc32:{self.crc:08x}",
+                **{f: file_crc(self.folder / f) for f in ("y.npy", "meta.csv")},
+            },
+            "sizes": {f: (self.folder / f).stat().st_size for f in ("y.npy", "meta.csv")},
         }
 
 
