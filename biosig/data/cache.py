@@ -360,7 +360,7 @@ def build_cache(
     refs = source.records() if refs is None else refs
     if not refs and not allow_empty:
         raise BiosigError(f"dataset {source.name!r} has no records")
-    workers = resolve_workers(num_workers, len(refs))
+    workers = resolve_workers(num_workers, len(refs), source, opts)
     tmp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
     show = sys.stderr.isatty() if progress is None else progress
@@ -448,9 +448,10 @@ def get_cache(
     ``preprocessing`` runs after the dataset's own steps (see :func:`pipeline`). ``dtype``:
     storage ``"float32"`` or ``"float16"`` (read back as float32). ``dead_channels``: ``"fail"``,
     ``"drop"`` or ``"interpolate"`` (:mod:`biosig.data.quality`). ``num_workers``: build
-    processes (default ``os.cpu_count()``, at most one per 4 records; ``BIOSIG_BUILD_WORKERS``
-    overrides). ``shards``: split into that many shard folders (:mod:`biosig.data.shards`);
-    ``task``/``n_tasks`` then build only this task's share (SLURM array, ranks).
+    processes (default ``os.cpu_count()``, at most one per 16 records; ``BIOSIG_BUILD_WORKERS``
+    overrides; see :func:`~biosig.data.cache_build.resolve_workers`). ``shards``: split into
+    that many shard folders (:mod:`biosig.data.shards`); ``task``/``n_tasks`` then build only
+    this task's share (SLURM array, ranks).
     """
     windows = windows if windows is not None else source.default_windows()
     preprocessing = pipeline(source, preprocessing)

@@ -33,7 +33,7 @@ log = logging.getLogger("biosig.cache")
 
 NAN_POLICIES = ("reject", "interpolate", "raise")
 DTYPES = {"float32": ("X.f32", np.float32), "float16": ("X.f16", np.float16)}
-RECORDS_PER_WORKER = 4  # fewer records than this per worker: a worker's start-up does not pay
+RECORDS_PER_WORKER = 16  # default: one worker per 16 records (a worker's start-up costs ~1-2 s)
 _ROW_KEYS = ("start", "label", "onset", "event")  # window-row fields with a fixed meaning
 
 
@@ -290,12 +290,17 @@ def _run_in_worker(ref):
     return process_record(source, opts, ref)
 
 
-def resolve_workers(num_workers: int | None, n_records: int) -> int:
-    """Worker processes for a build: ``num_workers`` (None: ``os.cpu_count()``, at most one
-    per :data:`RECORDS_PER_WORKER` records); 0 or 1 builds in this process."""
+def resolve_workers(num_workers: int | None, n_records: int, source=None, opts=None) -> int:
+    """Worker processes for a build: ``num_workers`` (None: ``$BIOSIG_BUILD_WORKERS``, else
+    ``os.cpu_count()`` but at most one per :data:`RECORDS_PER_WORKER` records); 0 or 1 builds
+    in this process. Workers are spawned, so the source must be picklable and its class
+    importable (not defined in ``__main__`` or a notebook): by default such a source is built in
+    this process (logged); an explicit ``num_workers >= 2`` raises instead."""
+    explicit = num_workers is not None
     if num_workers is None:
         env = os.environ.get("BIOSIG_BUILD_WORKERS")
         if env is not None:
+            explicit = True
             try:
                 num_workers = int(env)
             except ValueError:
@@ -304,7 +309,28 @@ def resolve_workers(num_workers: int | None, n_records: int) -> int:
             num_workers = min(os.cpu_count() or 1, n_records // RECORDS_PER_WORKER)
     if num_workers < 0:
         raise ConfigError(f"cache build num_workers must be >= 0, got {num_workers}")
-    return max(1, min(num_workers, n_records))
+    workers = max(1, min(num_workers, n_records))
+    if workers > 1 and source is not None:
+        why = _not_spawnable(source, opts)
+        if why is not None:
+            if explicit:
+                raise ConfigError(f"cache build with {workers} worker processes: {why}; "
+                                  "use num_workers=0")  # fmt: skip
+            log.info("building %s in this process: %s", getattr(source, "name", source), why)
+            return 1
+    return workers
+
+
+def _not_spawnable(source, opts) -> str | None:
+    import pickle
+
+    if type(source).__module__ == "__main__":
+        return f"{type(source).__name__} is defined in __main__ (workers cannot import it)"
+    try:
+        pickle.dumps((source, opts))
+    except Exception as err:  # noqa: BLE001 - any pickling failure means: no workers
+        return f"the source or steps cannot be pickled ({type(err).__name__}: {err})"
+    return None
 
 
 def run_records(source, opts: BuildOptions, refs, workers: int):

@@ -2,6 +2,7 @@
 damaged cache, signal-quality stats and the dead-channel policy."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -159,3 +160,20 @@ def test_params_hold_no_absolute_path(tmp_path):
 def test_recording_fixture_is_valid():
     rec = DeadSource().load({"record": "r1"})
     assert isinstance(rec, Recording) and np.isnan(rec.data[1]).all()
+
+
+def test_workers_need_an_importable_source(tmp_path, monkeypatch):
+    from biosig.data.cache_build import resolve_workers
+
+    class Local(ToySource):  # defined in a function: cannot be pickled for worker processes
+        pass
+
+    monkeypatch.delenv("BIOSIG_BUILD_WORKERS", raising=False)
+    assert resolve_workers(None, 3) == 1  # few records: no workers
+    assert resolve_workers(None, 10_000) == min(os.cpu_count(), 10_000 // 16)
+    assert resolve_workers(None, 10_000, Local(), None) == 1  # default: built here (logged)
+    with pytest.raises(ConfigError, match="cannot be pickled.*num_workers=0"):
+        get_cache(Local(n=4), root=tmp_path, num_workers=2)
+    monkeypatch.setenv("BIOSIG_BUILD_WORKERS", "x")
+    with pytest.raises(ConfigError, match="BIOSIG_BUILD_WORKERS"):
+        resolve_workers(None, 10)
