@@ -15,6 +15,7 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import sys
 import time
 import zlib
 from collections import deque
@@ -276,12 +277,9 @@ _WORKER: tuple | None = None
 
 def _init_worker(source, opts):
     global _WORKER
-    try:
-        import torch
-
+    torch = sys.modules.get("torch")  # only if a step brought it in: never imported for this
+    if torch is not None:
         torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
     _WORKER = (source, opts)
 
 
@@ -333,14 +331,29 @@ def _not_spawnable(source, opts) -> str | None:
     return None
 
 
+def _context(source):
+    """Worker start method: ``$BIOSIG_BUILD_START`` or ``"forkserver"`` (a clean single-threaded
+    server process that imported the build modules once: each worker is a cheap fork of it, safe
+    after torch/OpenMP threads in the parent, unlike ``fork``)."""
+    method = os.environ.get("BIOSIG_BUILD_START", "forkserver")
+    if method not in mp.get_all_start_methods():
+        raise ConfigError(f"BIOSIG_BUILD_START={method!r}: one of {mp.get_all_start_methods()}")
+    ctx = mp.get_context(method)
+    if method == "forkserver":
+        mods = ["biosig.data.cache_build", type(source).__module__]
+        ctx.set_forkserver_preload([*mods, *(m for m in ("mne", "scipy.signal")
+                                              if m in sys.modules)])  # fmt: skip
+    return ctx
+
+
 def run_records(source, opts: BuildOptions, refs, workers: int):
-    """Yield :class:`RecordResult` in record order, from ``workers`` processes (spawned: safe
-    after torch/OpenMP use) with at most ``2 * workers`` records in flight."""
+    """Yield :class:`RecordResult` in record order, from ``workers`` processes (see
+    :func:`_context`) with at most ``2 * workers`` records in flight."""
     if workers <= 1:
         for ref in refs:
             yield process_record(source, opts, ref)
         return
-    ctx = mp.get_context(os.environ.get("BIOSIG_BUILD_START", "spawn"))
+    ctx = _context(source)
     with ProcessPoolExecutor(workers, ctx, _init_worker, (source, opts)) as pool:
         pending: deque = deque()
         it = iter(refs)
