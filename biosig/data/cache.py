@@ -352,6 +352,7 @@ def build_cache(
     label: str | None = None,
     allow_empty: bool = False,
     extra_params: dict | None = None,
+    identity: dict | None = None,
     **options,
 ) -> WindowCache:
     """Stream the records ``refs`` (default: all of ``source``) through ``preprocessing`` and
@@ -380,7 +381,7 @@ def build_cache(
             "dtype": opts.dtype,
             "classes": list(source.classes),
             "multilabel": bool(source.multilabel),
-            "dataset": source.identity(),
+            "dataset": source.identity() if identity is None else identity,
             "preprocessing": steps_params(opts.preprocessing),
             "windows": windows.params(),
             "nan_policy": opts.nan_policy,

@@ -83,8 +83,9 @@ def _record_fingerprints(source, refs) -> list | None:
     return out
 
 
-def plan(source, opts, n_shards: int) -> tuple[str, list[dict]]:
-    """The sharded cache's key and its non-empty shards: ``{"index", "key", "refs"}`` each."""
+def plan(source, opts, n_shards: int) -> tuple[str, list[dict], dict]:
+    """The sharded cache's key, its non-empty shards (``{"index", "key", "refs"}`` each) and the
+    dataset identity without its file list (what each shard's ``params.json`` records)."""
     if not isinstance(n_shards, int) or n_shards < 1:
         raise ConfigError(f"cache shards must be a positive integer, got {n_shards!r}")
     refs = source.records()
@@ -107,14 +108,14 @@ def plan(source, opts, n_shards: int) -> tuple[str, list[dict]]:
         out.append({"index": i, "key": hash_payload(shard_payload), "refs": groups[i]})
     keys = [s["key"] for s in out]
     top = hash_payload({"format": CACHE_FORMAT, "shards": n_shards, "keys": keys})
-    return top, out
+    return top, out, payload["dataset"]
 
 
 def _done(path: Path) -> bool:
     return (path / "params.json").exists()
 
 
-def _build_one(source, opts, shard, folder, n_shards, progress, num_workers, finished):
+def _build_one(source, opts, ident, shard, folder, n_shards, progress, num_workers, finished):
     path = folder / shard["key"]
     label = f"shard {shard['index'] + 1}/{n_shards}"
     t0 = time.perf_counter()
@@ -124,7 +125,7 @@ def _build_one(source, opts, shard, folder, n_shards, progress, num_workers, fin
         lambda p: build_cache(
             source, opts.preprocessing, opts.windows, p, opts, progress, refs=shard["refs"],
             num_workers=num_workers, label=label, allow_empty=True,
-            extra_params={"shard": [shard["index"], n_shards]},
+            extra_params={"shard": [shard["index"], n_shards]}, identity=ident,
         ),
     )  # fmt: skip
     finished[shard["key"]] = True
@@ -141,14 +142,14 @@ def build_shards(source, opts, root: Path, n_shards: int, *, progress=None, num_
         task, n_tasks = task_from_env()
     if task is not None and (n_tasks is None or not 0 <= task < n_tasks):
         raise ConfigError(f"shard task {task} needs 0 <= task < n_tasks (n_tasks={n_tasks})")
-    top, shards = plan(source, opts, n_shards)
+    top, shards, ident = plan(source, opts, n_shards)
     base = root / source.name / str(source.version)
     folder = base / "shards"
     mine = [s for s in shards if task is None or s["index"] % n_tasks == task]
     finished = {s["key"]: _done(folder / s["key"]) for s in shards}
     log.info("sharded cache %s: %d shards, %d finished, %d to build here", top, len(shards),
              sum(finished.values()), sum(not finished[s["key"]] for s in mine))  # fmt: skip
-    args = (source, opts)
+    args = (source, opts, ident)
     later = []
     for s in mine:  # first pass: skip shards another process is building
         if finished[s["key"]]:
@@ -229,7 +230,7 @@ def open_shards(path: Path) -> tuple[dict, list[WindowCache]]:
 def get_sharded(source, opts, root: Path, n_shards: int, **kw) -> WindowCache:
     """Open the sharded cache, building the missing shards first (see :func:`build_shards`).
     With a ``task``, raises if other tasks' shards are still missing afterwards."""
-    top, _ = plan(source, opts, n_shards)
+    top, _, _ = plan(source, opts, n_shards)
     path = root / source.name / str(source.version) / top
     if (path / "index.json").exists():
         try:

@@ -65,9 +65,9 @@ def test_union_equals_the_unsharded_cache(tmp_path):
 
 
 def test_adding_a_record_rebuilds_only_its_shard(tmp_path):
-    old_top, old = plan(Corpus(n=10), _opts(), 4)
+    old_top, old, _ = plan(Corpus(n=10), _opts(), 4)
     get_cache(Corpus(n=10), root=tmp_path, shards=4)
-    new_top, new = plan(Corpus(n=11), _opts(), 4)
+    new_top, new, _ = plan(Corpus(n=11), _opts(), 4)
     changed = {s["index"] for s in new} - {s["index"] for s in old if s in new}
     assert new_top != old_top and changed == {shard_of("r10", 4)}
     Corpus.loads.clear()
@@ -86,7 +86,7 @@ def _opts():
 
 def test_killed_shard_is_rebuilt_alone_and_finished_ones_reused(tmp_path):
     src = Corpus(n=12)
-    top, shards = plan(src, _opts(), 4)
+    top, shards, _ = plan(src, _opts(), 4)
     # task 0 of 2 builds its shards; then a build of task 1 is killed midway
     from biosig.data.shards import build_shards
 
