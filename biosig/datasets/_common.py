@@ -37,9 +37,10 @@ _FINGERPRINTS: dict[tuple, str] = {}  # (path, size, mtime, ctime) -> digest, pe
 
 def file_fingerprint(path: Path) -> list:
     """``[size, mtime_ns, digest]`` of a file: the digest hashes its first, middle and last
-    4 KiB (the whole file when smaller than 12 KiB), so an edit that keeps the size and even
-    the modification time is caught in small files (labels, headers, ``.rec``) and at the ends
-    of large ones. ``[None, None, None]`` for a missing file. Digests are remembered in this
+    4 KiB (the whole file when smaller than 12 KiB, whose mtime is then left out: ``None``), so
+    an edit that keeps the size and even the modification time is caught in small files
+    (labels, headers, ``.rec``) and at the ends of large ones; any other edit of a large file
+    changes its mtime. ``[None, None, None]`` for a missing file. Digests are remembered in this
     process while size, mtime and ctime stay the same."""
     path = Path(path)
     try:
@@ -61,7 +62,8 @@ def file_fingerprint(path: Path) -> list:
         except OSError as err:
             raise InvalidFileError(path, f"cannot be read ({err.strerror or err})") from None
         digest = _FINGERPRINTS[memo] = h.hexdigest()
-    return [st.st_size, st.st_mtime_ns, digest]
+    whole = st.st_size <= 3 * _FP_BLOCK  # hashed whole: the mtime adds nothing (copies match)
+    return [st.st_size, None if whole else st.st_mtime_ns, digest]
 
 
 def stem_files(root: Path, record: str) -> list[str]:
