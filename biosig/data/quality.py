@@ -29,7 +29,7 @@ N_NEIGHBOURS = 4
 CLIP_RUN = 3  # samples at the channel's extreme value in runs of >= 3 count as clipped
 _MAX_LISTED = 100  # dead-channel events listed by name in the stats (all are counted)
 
-_NAME = re.compile(r"^(?:EEG\s+)?([A-Za-z0-9]+?)(?:[-\s]?(?:REF|LE|AR))?\.*$", re.IGNORECASE)
+_NAME = re.compile(r"^(?:EEG\s+)?([A-Za-z0-9]+?)\.*(?:-(?:REF|LE|AR|AVG))?\.*$", re.IGNORECASE)
 _POSITIONS: dict[str, np.ndarray] | None = None
 
 
