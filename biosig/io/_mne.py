@@ -66,6 +66,15 @@ def pick(
     one entry per row of ``data``. Returns ``(data, names, units, upsampled)``: the kept rows and
     the kept channels stored at a lower rate than the highest (MNE resampled them).
     """
+    keep = keep_index(path, names, labels, exclude)
+    n_samples = np.asarray(n_samples)
+    upsampled = [names[j] for j in keep if n_samples[j] < n_samples.max()]
+    return data[keep], [names[j] for j in keep], [units[j] for j in keep], upsampled
+
+
+def keep_index(path: Path, names: list[str], labels: list[str], exclude: Iterable[str]):
+    """Indices of the channels ``exclude`` leaves (it may use either the names or the header
+    labels); :class:`ChannelError` for an unknown name or when nothing is left."""
     exclude = set(exclude)
     keep = [
         j
@@ -77,6 +86,4 @@ def pick(
         raise ChannelError(f"exclude names channels {sorted(unknown)} not in {path.name}")
     if not keep:
         raise ChannelError(f"exclude removes every channel of {path.name}")
-    n_samples = np.asarray(n_samples)
-    upsampled = [names[j] for j in keep if n_samples[j] < n_samples.max()]
-    return data[keep], [names[j] for j in keep], [units[j] for j in keep], upsampled
+    return keep
