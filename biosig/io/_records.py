@@ -69,11 +69,12 @@ def decode_channels(records: np.ndarray, channels: list[ChannelLayout]) -> np.nd
         raise ValueError(f"channels of different rates {sorted(spr)} decoded together")
     n = spr.pop()
     out = np.empty((len(channels), n_rec * n), dtype=np.float32)
-    for row, ch in zip(out, channels):
-        dst = row.reshape(n_rec, n)
-        np.multiply(_digital(records, ch), np.float32(ch.gain), out=dst, casting="unsafe")
-        if ch.offset:
-            dst += np.float32(ch.offset)
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32: inf, counted later
+        for row, ch in zip(out, channels):
+            dst = row.reshape(n_rec, n)
+            np.multiply(_digital(records, ch), np.float32(ch.gain), out=dst, casting="unsafe")
+            if ch.offset:
+                dst += np.float32(ch.offset)
     return out
 
 

@@ -320,8 +320,9 @@ def unit_factors(units: list[str], types: list[str]) -> tuple[list[float], list[
 def count_nonfinite(data: np.ndarray) -> tuple[int, int]:
     """``(n_nan, n_inf)`` of an array (count them on the float32 data a Recording holds: a
     finite float64 beyond the float32 range becomes inf there)."""
-    if data.dtype == np.float32 and np.isfinite(data.sum(dtype=np.float64)):
-        return 0, 0  # a float64 sum of finite float32 values cannot overflow
+    with np.errstate(invalid="ignore"):
+        if data.dtype == np.float32 and np.isfinite(data.sum(dtype=np.float64)):
+            return 0, 0  # a float64 sum of finite float32 values cannot overflow
     return int(np.isnan(data).sum()), int(np.isinf(data).sum())
 
 

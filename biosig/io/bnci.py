@@ -69,7 +69,7 @@ def _integer_vector(path: Path, value, name: str) -> np.ndarray:
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if np.any(bad):
             i = int(np.flatnonzero(bad)[0])
-            raise InvalidFileError(path, f"{name}[{i}] = {arr[i]!r} is not a whole number")
+            raise InvalidFileError(path, f"{name}[{i}] = {float(arr[i])!r} is not a whole number")
     return arr.astype(np.int64)
 
 

@@ -14,9 +14,9 @@ and never reach :attr:`Recording.meta`.
 
 from __future__ import annotations
 
-import io
 import os
 import struct
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -400,10 +400,10 @@ def _decode(path: Path, hdr: GDFHeader, exclude, ch_types):
     return decode_channels(records, layout), names, types, units
 
 
-def _anonymised_bytes(path: Path, hdr: GDFHeader) -> io.BytesIO:
-    """The file's bytes with the patient field blanked (MNE decodes it as UTF-8 and fails on
-    Latin-1 names; biosig never uses it), plus an empty event table where a GDF 1.x file has
-    none (MNE 1.13 fails reading its mode byte)."""
+def _anonymised_copy(path: Path, hdr: GDFHeader, folder: str) -> Path:
+    """A copy of the file in ``folder`` with the patient field blanked (MNE decodes it as UTF-8
+    and fails on Latin-1 names; biosig never uses it), plus an empty event table where a GDF
+    1.x file has none (MNE 1.13 fails reading its mode byte)."""
     raw = bytearray(path.read_bytes())
     if hdr.version < 1.9:
         raw[8:88] = b"X X X X".ljust(80)
@@ -411,7 +411,9 @@ def _anonymised_bytes(path: Path, hdr: GDFHeader) -> io.BytesIO:
             raw += bytes([1, 0, 0, 0, 0, 0, 0, 0])
     else:
         raw[8:74] = b"X X X X".ljust(66)
-    return io.BytesIO(bytes(raw))
+    out = Path(folder) / "anonymised.gdf"
+    out.write_bytes(bytes(raw))
+    return out
 
 
 def _read_mixed_rates(path: Path, hdr: GDFHeader, exclude, ch_types):
@@ -419,8 +421,9 @@ def _read_mixed_rates(path: Path, hdr: GDFHeader, exclude, ch_types):
     highest rate. Returns ``(data, names, types, units, upsampled)``."""
     import mne
 
-    source = _anonymised_bytes(path, hdr)
-    data, _, mne_names = read_samples(path, mne.io.read_raw_gdf, "GDF", source=source)
+    with tempfile.TemporaryDirectory(prefix="biosig_gdf_") as tmp:
+        source = _anonymised_copy(path, hdr, tmp)
+        data, _, mne_names = read_samples(path, mne.io.read_raw_gdf, "GDF", source=source)
     check_shape(path, data, (len(hdr.labels), hdr.n_records * int(hdr.n_samples.max())))
     undo_scaling(
         data, [_mne_factor(hdr.version, r, c) for r, c in zip(hdr.units_raw, hdr.unit_codes)]
