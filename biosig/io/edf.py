@@ -100,7 +100,7 @@ def _num(raw: bytes, path: Path, name: str, kind=float):
             raise InvalidFileError(
                 path, f"header field {name!r} is not a number: {text!r}"
             ) from None
-        if kind is float or as_float != int(as_float):
+        if kind is float or not np.isfinite(as_float) or as_float != int(as_float):
             raise InvalidFileError(
                 path, f"header field {name!r} is not an integer: {text!r}"
             ) from None

@@ -12,7 +12,7 @@ import struct
 import numpy as np
 import pytest
 from _dataset_fixtures import write_bciiv2a_session
-from io_fixtures import shared, synthetic
+from io_fixtures import bdf_bytes, shared, synthetic
 
 from biosig.errors import InvalidFileError
 from biosig.io import (
@@ -107,30 +107,11 @@ def test_gdf_decoder_matches_mne(tmp_path):
         assert np.max(np.abs(rec.data - ref) / scale) < 1e-6
 
 
-def _bdf_bytes(digital: np.ndarray, sfreq: int, pmin=-8000.0, pmax=8000.0) -> bytes:
-    """A minimal BDF (24-bit) file, 1-s records, written field by field."""
-    ns, n = digital.shape
-    n_rec = n // sfreq
-    fixed = b"\xffBIOSEMI" + b" " * 176 + f"{256 * (ns + 1):<8d}".encode() + b"24BIT".ljust(44)
-    fixed += f"{n_rec:<8d}{1:<8d}{ns:<4d}".encode()
-
-    def col(values, width):
-        return b"".join(str(v).ljust(width).encode() for v in values)
-
-    heads = col([f"EEG{i}" for i in range(ns)], 16) + col([""] * ns, 80) + col(["uV"] * ns, 8)
-    heads += col([pmin] * ns, 8) + col([pmax] * ns, 8)
-    heads += col([-(2**23)] * ns, 8) + col([2**23 - 1] * ns, 8) + col([""] * ns, 80)
-    heads += col([sfreq] * ns, 8) + col([""] * ns, 32)
-    x = digital[:, : n_rec * sfreq].reshape(ns, n_rec, sfreq).transpose(1, 0, 2).astype("<i4")
-    raw = x.view(np.uint8).reshape(n_rec, ns, sfreq, 4)[..., :3]
-    return fixed + heads + raw.tobytes()
-
-
 def test_bdf_decoder_matches_mne(tmp_path):
     rng = np.random.default_rng(0)
     digital = rng.integers(-(2**23), 2**23, size=(3, 512))
     path = tmp_path / "t.bdf"
-    path.write_bytes(_bdf_bytes(digital, 256))
+    path.write_bytes(bdf_bytes(digital, 256))
     rec = read_edf(path)
     hdr = edf_mod.parse_edf_header(path)
     ref = edf_mod._read_mixed_rates(path, hdr, (), None)[0]
