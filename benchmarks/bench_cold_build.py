@@ -53,7 +53,9 @@ def biosig_reader(files, window_s: float) -> int:
         eeg = [i for i, t in enumerate(rec.ch_types) if t == "eeg"]
         w = int(round(window_s * rec.sfreq))
         k = rec.n_times // w
-        x = rec.data[eeg, : k * w].reshape(len(eeg), k, w).transpose(1, 0, 2).copy()
+        x = np.empty((k, len(eeg), w), dtype=np.float32)
+        for j, i in enumerate(eeg):  # one copy of the kept samples into the windows
+            x[:, j, :] = rec.data[i, : k * w].reshape(k, w)
         n += len(x)
     return n
 

@@ -16,7 +16,13 @@ import numpy as np
 
 from biosig.errors import InvalidFileError
 
-__all__ = ["ChannelLayout", "read_data_section", "decode_channels", "unique_names"]
+__all__ = [
+    "ChannelLayout",
+    "always_finite",
+    "decode_channels",
+    "read_data_section",
+    "unique_names",
+]
 
 #: numpy dtype of a 24-bit little-endian integer sample (BDF), decoded by hand.
 INT24 = "int24"
@@ -76,6 +82,26 @@ def decode_channels(records: np.ndarray, channels: list[ChannelLayout]) -> np.nd
             if ch.offset:
                 dst += np.float32(ch.offset)
     return out
+
+
+def always_finite(channels: list[ChannelLayout]) -> bool:
+    """True when every value the channels can decode to is a finite float32 (integer samples,
+    ``|gain| * max|digital| + |offset|`` below the float32 range): then the decoded data need
+    no scan for NaN/inf."""
+    limit = float(np.finfo(np.float32).max) / 2
+    for ch in channels:
+        if ch.dtype == INT24:
+            top = 2.0**23
+        elif np.dtype(ch.dtype).kind in "iu":
+            info = np.iinfo(np.dtype(ch.dtype))
+            top = float(max(abs(int(info.min)), int(info.max)))
+        else:
+            return False
+        if not (np.isfinite(ch.gain) and np.isfinite(ch.offset)):
+            return False
+        if abs(ch.gain) * top + abs(ch.offset) >= limit:
+            return False
+    return True
 
 
 def gain_offset(pmin, pmax, dmin, dmax) -> tuple[np.ndarray, np.ndarray]:

@@ -356,11 +356,14 @@ def make_recording(
     units: list[str],
     annotations: Annotations,
     meta: dict,
+    *,
+    nonfinite: tuple[int, int] | None = None,
 ) -> Recording:
     """The Recording of ``data`` already in Recording units, cast to float32 first so that
-    ``meta["n_nan"]``/``meta["n_inf"]`` count what the Recording holds."""
+    ``meta["n_nan"]``/``meta["n_inf"]`` count what the Recording holds (``nonfinite``: those
+    counts when the caller knows them without a scan)."""
     data = np.asarray(data, dtype=np.float32)
-    n_nan, n_inf = count_nonfinite(data)
+    n_nan, n_inf = count_nonfinite(data) if nonfinite is None else nonfinite
     return Recording(
         data=data,
         sfreq=sfreq,

@@ -28,6 +28,7 @@ from biosig.io._mne import check_shape, keep_index, pick, read_samples, undo_sca
 from biosig.io._records import (
     INT24,
     ChannelLayout,
+    always_finite,
     decode_channels,
     gain_offset,
     read_data_section,
@@ -371,8 +372,9 @@ def read_edf(
     hdr = parse_edf_header(path)
     records = read_data_section(path, hdr.header_bytes, hdr.n_records, hdr.record_bytes)
     sig = hdr.signal_index
+    finite = False  # every sample known finite without a scan
     if len(set(hdr.n_samples[sig].tolist())) == 1:
-        data, names, types, units = _decode(path, hdr, records, exclude, ch_types)
+        data, names, types, units, finite = _decode(path, hdr, records, exclude, ch_types)
         upsampled: list[str] = []
     else:
         data, names, types, units, upsampled = _read_mixed_rates(path, hdr, exclude, ch_types)
@@ -408,12 +410,13 @@ def read_edf(
         "upsampled_channels": upsampled,
     }
     annotations = Annotations.from_lists(onset, duration, desc)
-    return make_recording(data, sfreq, names, types, units, annotations, meta)
+    nonfinite = (0, 0) if finite and not gaps else None
+    return make_recording(data, sfreq, names, types, units, annotations, meta, nonfinite=nonfinite)
 
 
 def _decode(path: Path, hdr: EDFHeader, records: np.ndarray, exclude, ch_types):
     """The kept signals (all at one rate) as float32 in Recording units, decoded from the
-    record bytes: ``(data, names, types, units)``."""
+    record bytes: ``(data, names, types, units, always_finite)``."""
     sig = hdr.signal_index
     names_all = unique_names(hdr.labels)  # as MNE names them (a repeated label gets "-k")
     keep = [
@@ -435,7 +438,7 @@ def _decode(path: Path, hdr: EDFHeader, records: np.ndarray, exclude, ch_types):
         ChannelLayout(int(starts[i]), int(hdr.n_samples[i]), dtype, gain[i] * f, offset[i] * f)
         for i, f in zip(keep, factors)
     ]
-    return decode_channels(records, layout), names, types, units
+    return decode_channels(records, layout), names, types, units, always_finite(layout)
 
 
 def _read_mixed_rates(path: Path, hdr: EDFHeader, exclude, ch_types):

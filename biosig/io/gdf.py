@@ -27,6 +27,7 @@ from biosig.errors import InvalidFileError
 from biosig.io._mne import check_shape, keep_index, pick, read_samples, undo_scaling
 from biosig.io._records import (
     ChannelLayout,
+    always_finite,
     decode_channels,
     gain_offset,
     read_data_section,
@@ -353,8 +354,9 @@ def read_gdf(
     """
     path = as_path(path)
     hdr = parse_gdf_header(path)
+    finite = False  # every sample known finite without a scan
     if len(set(hdr.n_samples.tolist())) == 1:
-        data, names, types, units = _decode(path, hdr, exclude, ch_types)
+        data, names, types, units, finite = _decode(path, hdr, exclude, ch_types)
         upsampled: list[str] = []
     else:
         data, names, types, units, upsampled = _read_mixed_rates(path, hdr, exclude, ch_types)
@@ -374,12 +376,13 @@ def read_gdf(
     annotations = Annotations.from_lists(
         (hdr.events_pos - 1) / ev_fs, hdr.events_dur / ev_fs, [str(int(t)) for t in hdr.events_typ]
     )
-    return make_recording(data, sfreq, names, types, units, annotations, meta)
+    nonfinite = (0, 0) if finite else None
+    return make_recording(data, sfreq, names, types, units, annotations, meta, nonfinite=nonfinite)
 
 
 def _decode(path: Path, hdr: GDFHeader, exclude, ch_types):
     """The kept channels (all at one rate) as float32 in Recording units, decoded from one
-    read of the data records: ``(data, names, types, units)``."""
+    read of the data records: ``(data, names, types, units, always_finite)``."""
     names_all = unique_names(hdr.labels)  # as MNE names them (a repeated label gets "-k")
     keep = keep_index(path, names_all, hdr.labels, exclude)
     names = [names_all[i] for i in keep]
@@ -397,7 +400,7 @@ def _decode(path: Path, hdr: GDFHeader, exclude, ch_types):
         for i, f in zip(keep, factors)
     ]
     records = read_data_section(path, hdr.header_bytes, hdr.n_records, hdr.record_bytes)
-    return decode_channels(records, layout), names, types, units
+    return decode_channels(records, layout), names, types, units, always_finite(layout)
 
 
 def _anonymised_copy(path: Path, hdr: GDFHeader, folder: str) -> Path:

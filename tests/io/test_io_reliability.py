@@ -176,6 +176,26 @@ def test_n_inf_counted_after_float32_cast(tmp_path):
     assert out.meta["n_nan"] == int(np.isnan(out.data).sum())
 
 
+def test_always_finite_bound():
+    from biosig.io._records import INT24, ChannelLayout, always_finite
+
+    def ch(dtype, gain, offset=0.0):
+        return ChannelLayout(0, 1, dtype, gain, offset)
+
+    assert always_finite([ch(np.dtype("<i2"), 0.1), ch(INT24, 1e-3, 5.0)])
+    assert not always_finite([ch(np.dtype("<i2"), 1e35)])  # 32767 * 1e35 overflows float32
+    assert not always_finite([ch(np.dtype("<f4"), 1.0)])  # float samples may be inf/NaN
+    assert not always_finite([ch(np.dtype("<i2"), np.nan)])
+
+
+def test_gdf_float_samples_nonfinite_counted(tmp_path):
+    path = write_gdf(tmp_path / "f.gdf", synthetic(2, 500, with_ecg=False), dtype="float32")
+    start = gdf_mod.parse_gdf_header(path).header_bytes  # channel 0's first samples
+    _edit(path, start, np.array([np.nan, np.inf, -np.inf], "<f4").tobytes())
+    out = read_gdf(path)
+    assert (out.meta["n_nan"], out.meta["n_inf"]) == (1, 2)
+
+
 def test_edf_unused_fields_never_refuse_nor_leak(tmp_path):
     path = _copy(EEGMAT, tmp_path)
     before = read_edf(path)
