@@ -1,4 +1,6 @@
-"""The reader core shared by the EDF/BDF and GDF readers (both read samples with MNE).
+"""The MNE path shared by the EDF/BDF and GDF readers, used for files whose signals have
+different rates (MNE resamples them to the highest); files of one rate are decoded by
+:mod:`biosig.io._records` instead. ``keep_index`` (``exclude``) serves both paths.
 
 Written once here: the MNE suffix work-around (MNE insists on the file suffix; a file object
 bypasses that check), undoing MNE's volt scaling and ``exclude``. The :class:`Recording` is
