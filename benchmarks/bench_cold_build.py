@@ -15,6 +15,7 @@ Printed per round: windows/s of each; then min/median of the ratios biosig/brain
 
     python benchmarks/bench_cold_build.py            # eegmat (32 files) + eegmmidb
     python benchmarks/bench_cold_build.py --repeats 5 --files 8
+    python benchmarks/bench_cold_build.py --rec-rows 1000000   # TUEV .rec parse time only
 """
 
 from __future__ import annotations
@@ -101,13 +102,32 @@ def braindecode_windows(files, window_s: float) -> int:
     return len(windows)
 
 
+def rec_parse(n_rows: int) -> None:
+    """Seconds to parse a TUEV ``.rec`` file of ``n_rows`` rows (labels of a cold build)."""
+    from biosig.io import read_rec
+
+    rng = np.random.default_rng(0)
+    start = rng.uniform(0, 1000, n_rows)
+    rows = zip(rng.integers(0, 22, n_rows), start, rng.integers(1, 7, n_rows))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.rec"
+        path.write_text("\n".join(f"{c},{a:.4f},{a + 1:.4f},{lab}" for c, a, lab in rows))
+        t0 = time.perf_counter()
+        out = read_rec(path)
+        print(f"read_rec: {len(out):,} rows in {time.perf_counter() - t0:.2f} s")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--files", type=int, default=0, help="use the first N files (0 = all)")
     p.add_argument("--window", type=float, default=2.0, help="window length in s")
     p.add_argument("--no-cache", action="store_true", help="skip the get_cache pipeline")
+    p.add_argument("--rec-rows", type=int, default=0, help="only time parsing a .rec of N rows")
     args = p.parse_args()
+    if args.rec_rows:
+        rec_parse(args.rec_rows)
+        return
     import torch
 
     torch.set_num_threads(1)
