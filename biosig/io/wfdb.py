@@ -77,16 +77,20 @@ def _validate_header_text(hea: Path) -> None:
     malformed sampling frequency (``abc``, ``nan``, ``-500``) by 250 Hz and a malformed gain by
     200, and reads a header cut inside its last line (a gain of ``2`` for ``200``).
 
-    Refused, naming the file: a header that does not end with a newline (truncated), a record
+    Refused, naming the file: a header whose last record or signal line has no newline
+    (truncated inside it; a last comment line may lack it), a record
     line without a signal count, a sampling frequency that is not a number or outside
     :data:`~biosig.io._util.SFREQ_BOUNDS`, a recording longer than
     :data:`~biosig.io._util.MAX_DURATION_S`, fewer signal lines than declared, a malformed
     format, gain or integer field. Comment lines are not parsed.
     """
     raw = hea.read_bytes()
-    if not raw.endswith(b"\n"):
+    last = raw.rsplit(b"\n", 1)[-1].strip()
+    if last and not last.startswith(b"#"):  # a record/signal line without its newline
         raise InvalidFileError(
-            hea, "header does not end with a newline: truncated inside its last line"
+            hea,
+            f"last line {last[:60].decode('latin-1')!r} does not end with a newline: the "
+            "header is truncated inside it",
         )
     text = raw.decode("latin-1")
     lines = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]

@@ -292,8 +292,11 @@ def test_wfdb_header_cut_inside_last_line(tmp_path):
     text = hea.read_text()
     cut = text.index("100.dat 212 200 11 1024 1011") + len("100.dat 212 2")
     hea.write_text(text[:cut])  # the V5 gain would read as 2 (x100)
-    with pytest.raises(InvalidFileError, match=r"100\.hea: .*truncated"):
+    with pytest.raises(InvalidFileError, match=r"100\.hea: last line .* truncated"):
         read_wfdb(base)
+    # a last comment line without its newline is harmless
+    hea.write_text(text.rstrip("\n") + "\n# a comment without newline")
+    assert read_wfdb(base).n_times == 650000
 
 
 def test_wfdb_truncated_annotations(tmp_path):
