@@ -49,6 +49,7 @@ def run(args) -> dict:
     import torchmetrics.functional.classification as tmf
     from lightning.pytorch.loggers import CSVLogger
 
+    from biosig.callbacks import EpochProgress
     from biosig.data import Bandpass, PickChannels, Predefined
     from biosig.data.datamodule import BiosigDataModule
     from biosig.datasets import SyntheticMI
@@ -70,8 +71,10 @@ def run(args) -> dict:
         batch_size=args.batch_size, seed=args.seed,
     )
     print(f"data: {len(dm.cache)} windows of {dm.n_chans} ch x {dm.n_times} samples "
-          f"@ {dm.sfreq:g} Hz, classes {dm.classes}; cache {dm.cache.path}")
+          f"@ {dm.sfreq:g} Hz, classes {dm.classes}; cache {dm.cache.path}", flush=True)
     logger = CSVLogger(out, name="logs", version="")
+    print(f"training {args.model} for {args.epochs} epochs (one line per epoch); logs in "
+          f"{Path(logger.log_dir).resolve()}", flush=True)
     kept = {}
 
     def on_run(run):  # predictions of the trained task on the test windows, for the tables
@@ -84,7 +87,8 @@ def run(args) -> dict:
                      {"model": args.model, "lr": args.lr}, trainer={"max_epochs": args.epochs})
     result = run_experiment(dm, spec, seeds=[args.seed], on_run=on_run, verbose=False,
                             trainer={"logger": logger, "accelerator": "cpu",
-                                     "log_every_n_steps": 1, "deterministic": True})
+                                     "log_every_n_steps": 1, "deterministic": True,
+                                     "callbacks": [EpochProgress()]})
     probs, test_idx = kept["probs"], kept["test_rows"]
     y = torch.from_numpy(np.asarray(dm.cache.y[test_idx]))
     subjects = dm.meta["subject"].to_numpy()[test_idx]

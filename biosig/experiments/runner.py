@@ -200,13 +200,13 @@ def _fresh_callbacks(callbacks) -> list:
     return out
 
 
-def _fit_test(dm, spec: ModelSpec, seed: int, trainer_kwargs: dict):
+def _fit_test(dm, spec: ModelSpec, seed: int, trainer_kwargs: dict, progress=None):
     import lightning.pytorch as pl
 
     _seed_everything(seed)
     task = spec.build(dm)
     kw = {**TRAINER_DEFAULTS, **trainer_kwargs, **spec.trainer}
-    kw["callbacks"] = _fresh_callbacks(kw.get("callbacks") or [])
+    kw["callbacks"] = _fresh_callbacks(kw.get("callbacks") or []) + ([progress] if progress else [])
     if len(dm.splits["val"]) == 0:
         kw["limit_val_batches"] = 0  # no validation part: nothing to validate on
     with contextlib.ExitStack() as stack:
@@ -247,6 +247,7 @@ def run_experiment(
     title: str = "",
     on_run: Callable[[Run], dict | None] | None = None,
     verbose: bool = True,
+    progress_s: float | None = 30.0,
 ) -> "ExperimentResult":
     """Train and test every model on every fold and seed; one row per (fold, model, seed).
 
@@ -265,6 +266,11 @@ def run_experiment(
     reference : numbers to print next to the first metric's table, ``{model: {subject: value}}``
         in the table's units (``"mean"`` for the mean over subjects), e.g. the paper's.
     on_run : called after each run with a :class:`Run`; the dict it returns joins the run's row.
+    verbose : print the plan, and a line per finished run with the elapsed and estimated
+        remaining time of the whole experiment.
+    progress_s : with ``verbose``, also print an epoch line inside a run whenever this many
+        seconds passed since the last line (:class:`biosig.callbacks.EpochProgress`), so a long
+        run is never silent; 0 prints every epoch, None none.
     """
     if isinstance(models, ModelSpec):
         models = [models]
@@ -297,7 +303,15 @@ def run_experiment(
             for spec in models:
                 for seed in seeds:
                     dm = data.for_fold(fold, seed=seed)
-                    task, tr, scores, fit_s = _fit_test(dm, spec, seed, dict(trainer or {}))
+                    progress = None
+                    if verbose and progress_s is not None:
+                        from biosig.callbacks import EpochProgress
+
+                        progress = EpochProgress(
+                            prefix=f"  [{done + 1}/{n_runs}] {fold.name} {spec.name} seed={seed} ",
+                            min_interval_s=progress_s)
+                    task, tr, scores, fit_s = _fit_test(dm, spec, seed, dict(trainer or {}),
+                                                        progress)
                     row = {"model": spec.name, "seed": seed, "subject": fold.subject,
                            "fold": fold.name, "n_train": len(fold.train), "n_val": len(fold.val),
                            "n_test": len(fold.test), "fit_s": round(fit_s, 2), **scores}
