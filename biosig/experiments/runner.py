@@ -39,7 +39,7 @@ import pandas as pd
 from biosig.errors import ConfigError
 
 __all__ = ["ModelSpec", "Run", "ExperimentResult", "run_experiment", "summarize",
-           "format_table", "PERCENT_METRICS"]
+           "format_table", "output_folder", "PERCENT_METRICS"]
 
 #: Metrics shown in percent in the tables.
 PERCENT_METRICS = {"acc", "bal_acc", "kappa", "f1_weighted", "f1_macro", "auroc"}
@@ -169,6 +169,23 @@ def _quiet_lightning():
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
+
+
+@contextlib.contextmanager
+def output_folder(path):
+    """Create a script's results folder ``path`` (yielded as a Path); when the script fails,
+    remove the folders this made that are still empty, so a failed run leaves no empty output
+    folder behind (files already written stay)."""
+    path = Path(path)
+    created = [p for p in (path, *path.parents) if not p.exists()]  # deepest first
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        yield path
+    except BaseException:
+        for folder in created:
+            with contextlib.suppress(OSError):  # not empty: keep it
+                folder.rmdir()
+        raise
 
 
 def _clock(seconds: float) -> str:
