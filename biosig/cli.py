@@ -236,8 +236,10 @@ def lightning_cli(args: list[str] | None, run: bool = True):
         argv[argv.index("--help-all")] = "--help"
         args = argv
     from biosig.data.datamodule import BiosigDataModule
+    from biosig.experiments.runner import progress_logging
     from biosig.tasks.base import BiosigTask
 
+    progress_logging()  # window-cache builds and downloads report in logs, not only on a tty
     cli_class = _make_cli_class()
     return cli_class(
         BiosigTask,

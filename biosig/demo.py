@@ -58,7 +58,10 @@ def run(args) -> dict:
         plot_confusion_matrix, plot_example_windows, plot_training_curves,
     )
 
+    from biosig.experiments.runner import progress_logging
+
     warnings.filterwarnings("ignore", category=FutureWarning)
+    progress_logging()  # window-cache builds and downloads report in logs, not only on a tty
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

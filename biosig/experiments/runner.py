@@ -39,7 +39,7 @@ import pandas as pd
 from biosig.errors import ConfigError
 
 __all__ = ["ModelSpec", "Run", "ExperimentResult", "run_experiment", "summarize",
-           "format_table", "output_folder", "PERCENT_METRICS"]
+           "format_table", "output_folder", "progress_logging", "PERCENT_METRICS"]
 
 #: Metrics shown in percent in the tables.
 PERCENT_METRICS = {"acc", "bal_acc", "kappa", "f1_weighted", "f1_macro", "auroc"}
@@ -169,6 +169,21 @@ def _quiet_lightning():
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
+
+
+def progress_logging(level: int = logging.INFO) -> bool:
+    """Show biosig's progress log lines (window-cache builds, downloads) on stderr with the
+    time, so a build that takes minutes reports itself in a log file or a pipe too, not only as
+    a terminal progress bar. Does nothing where logging is configured already (a handler on the
+    ``biosig`` or the root logger); returns whether it added the handler."""
+    log = logging.getLogger("biosig")
+    if log.handlers or logging.getLogger().handlers:
+        return False
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
+    log.addHandler(handler)
+    log.setLevel(level)
+    return True
 
 
 @contextlib.contextmanager

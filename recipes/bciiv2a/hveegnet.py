@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
 def make_datamodule(args, subjects):
     """The data preset with hvEEGNet's protocol: per subject, session T (90 % train / 10 %
     validation, seed 42) -> session E; 22 EEG channels, unfiltered, µV."""
+    from biosig.experiments.runner import progress_logging
+
+    progress_logging()  # cache-build progress in logs, not only on a terminal
     steps = [PickChannels(types=["eeg"])]
     if args.resample:
         steps.append(Resample(args.resample))

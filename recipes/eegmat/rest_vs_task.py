@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_datamodule(args, alignment: str):
+    from biosig.experiments.runner import progress_logging
+
+    progress_logging()  # cache-build progress in logs, not only on a terminal
     from biosig.data.datamodule import BiosigDataModule
     from biosig.data.protocols import GroupKFold
     from biosig.datasets.eegmat import EEGMAT

@@ -93,6 +93,9 @@ def main(argv=None) -> int:
         )
         for n in args.models
     ]
+    from biosig.experiments.runner import progress_logging
+
+    progress_logging()  # cache-build progress in logs, not only on a terminal
     lines = []
     for band in args.bandpass:
         extra = {} if band == "on" else {"preprocessing": [Resample(160.0)]}  # preset minus 8-32

@@ -125,6 +125,9 @@ def _leads(text: str) -> list[str]:
 def build_datamodule(args, steps=(), batch_size=None):
     """12-lead windows: simulator / PTB-XL (folds 1-8/9/10) or CinC (random split), at --sfreq,
     high-passed at --highpass Hz (every lead: targets, inputs and baselines see the same signal)."""
+    from biosig.experiments.runner import progress_logging
+
+    progress_logging()  # cache-build progress in logs, not only on a terminal
     from biosig.data.presets import ecg_datamodule
     from biosig.signal.preprocessing import Bandpass
 

@@ -49,3 +49,25 @@ def test_runner_epoch_lines_are_throttled_and_can_be_switched_off(dm, capsys):
 def test_epoch_progress_rejects_a_negative_interval():
     with pytest.raises(ConfigError, match="min_interval_s"):
         EpochProgress(min_interval_s=-1)
+
+
+def test_progress_logging_shows_cache_progress_off_a_terminal():
+    """Cache builds log their progress on ``biosig.cache``: the entry points show it on stderr
+    (a pipe here), time-stamped; where logging is configured already, they leave it alone."""
+    import subprocess
+    import sys
+
+    code = ("import logging\nfrom biosig.experiments.runner import progress_logging\n"
+            "assert progress_logging() and not progress_logging()\n"
+            "logging.getLogger('biosig.cache').info('caching demo: 3/10 records, 120 windows')\n"
+            "logging.getLogger('biosig.cache').debug('not shown')\n")
+    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stderr
+    assert re.fullmatch(r"\d\d:\d\d:\d\d biosig.cache: caching demo: 3/10 records, 120 windows\n",
+                        err), err
+    configured = ("import logging, sys\nlogging.basicConfig(stream=sys.stdout)\n"
+                  "from biosig.experiments.runner import progress_logging\n"
+                  "print(progress_logging())\n")
+    out = subprocess.run([sys.executable, "-c", configured], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
