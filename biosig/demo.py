@@ -42,6 +42,20 @@ def _scores(probs, y, n_outputs: int) -> dict:
 
 
 def run(args) -> dict:
+    """Train, test, print and plot; the output folder is removed again if the run fails before
+    writing anything into it."""
+    from biosig.errors import ConfigError
+    from biosig.experiments.runner import output_folder
+    from biosig.models import list_models
+
+    if args.model not in list_models():
+        raise ConfigError(f"--model {args.model!r}: not a registered model; choose one of "
+                          f"{', '.join(list_models())} (biosig models)")
+    with output_folder(args.out) as out:
+        return _run(args, out)
+
+
+def _run(args, out: Path) -> dict:
     import warnings
 
     import numpy as np
@@ -62,8 +76,6 @@ def run(args) -> dict:
 
     warnings.filterwarnings("ignore", category=FutureWarning)
     progress_logging()  # window-cache builds and downloads report in logs, not only on a tty
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     dm = BiosigDataModule(
         SyntheticMI(n_subjects=args.subjects, n_trials_per_class=args.trials,

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -32,3 +34,16 @@ def test_demo_tiny_reports_every_epoch_under_a_pipe(tmp_path):
     assert sum(map(sum, result["confusion_matrix"])) == 12  # 6 trials x 2 classes in session E
     for name in ("training_curves", "confusion_matrix", "example_windows"):
         assert (out / f"{name}.png").stat().st_size > 10_000
+
+
+def test_failed_demo_leaves_no_empty_output_folder(tmp_path):
+    from biosig.demo import main
+    from biosig.errors import ConfigError
+
+    out = tmp_path / "results" / "demo"
+    with pytest.raises(ConfigError, match="--model 'frobnet': not a registered model"):
+        main(["--out", str(out), "--model", "frobnet"])
+    with pytest.raises(ValueError, match="juggling"):  # fails after the folder was made
+        main(["--out", str(out), "--classes", "left_hand", "juggling", "--subjects", "1",
+              "--trials", "2", "--epochs", "1"])
+    assert not (tmp_path / "results").exists()
