@@ -17,12 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 
-from biosig.experiments.runner import (
-    ExperimentResult,
-    ModelSpec,
-    progress_logging,
-    run_experiment,
-)
+from biosig.experiments.runner import ExperimentResult, ModelSpec, run_experiment
 
 __all__ = ["PAPER_SETTINGS", "add_protocol_arguments", "resolve_settings", "model_specs",
            "datamodule_kwargs", "run_protocols"]
@@ -103,6 +98,8 @@ def model_specs(names, settings: dict) -> list[ModelSpec]:
 def datamodule_kwargs(args) -> dict:
     """BiosigDataModule arguments of the recipe options (alignment, batch, cache); turns on the
     cache-build progress lines (:func:`~biosig.experiments.runner.progress_logging`)."""
+    from biosig.experiments.runner import progress_logging
+
     progress_logging()
     return {"alignment": None if args.no_align else "ea", "test_alignment": args.test_alignment,
             "shrinkage": args.ea_shrinkage, "batch_size": args.batch_size,
