@@ -26,7 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from biosig.data import quality
-from biosig.errors import BiosigError, ChannelError, ConfigError, InvalidFileError
+from biosig.errors import (
+    BiosigError,
+    ChannelError,
+    ConfigError,
+    InvalidFileError,
+    channel_difference,
+)
 from biosig.signal.preprocessing import apply_steps, interpolate_gaps
 from biosig.signal.recording import IDENTIFYING_KEYS
 
@@ -211,15 +217,20 @@ class CacheWriter:
         if res.ch_names is not None:
             if self.ch_names is None:
                 self.ch_names, self.sfreq, self.n_times = res.ch_names, res.sfreq, res.n_times
-            elif res.ch_names != self.ch_names or abs(res.sfreq - self.sfreq) > 1e-6 * self.sfreq:
+            elif res.ch_names != self.ch_names:
                 raise ChannelError(
-                    f"{res.where}: channels/sampling rate {res.ch_names} @ {res.sfreq} Hz differ "
-                    f"from the first record's {self.ch_names} @ {self.sfreq} Hz; add "
-                    "PickChannels/Resample steps"
+                    f"{res.where}: channels differ from the first record's "
+                    f"({channel_difference(res.ch_names, self.ch_names)}); add a PickChannels "
+                    "step naming the channels to keep"
+                )
+            elif abs(res.sfreq - self.sfreq) > 1e-6 * self.sfreq:
+                raise ChannelError(
+                    f"{res.where}: sampling rate {res.sfreq:g} Hz differs from the first "
+                    f"record's {self.sfreq:g} Hz; add a Resample step"
                 )
         if res.block is None:
             return
-        raw = res.block.tobytes()
+        raw = memoryview(np.ascontiguousarray(res.block)).cast("B")  # no copy of the windows
         self.fx.write(raw)
         self.crc = zlib.crc32(raw, self.crc)
         if self.multilabel:

@@ -177,3 +177,14 @@ def test_workers_need_an_importable_source(tmp_path, monkeypatch):
     monkeypatch.setenv("BIOSIG_BUILD_WORKERS", "x")
     with pytest.raises(ConfigError, match="BIOSIG_BUILD_WORKERS"):
         resolve_workers(None, 10)
+
+
+def test_a_record_with_other_channels_names_the_difference(tmp_path):
+    class Missing(ToySource):
+        def load(self, ref):
+            rec = super().load(ref)
+            return rec.pick(rec.ch_names[1:]) if ref["record"] == "r2" else rec
+
+    names = ToySource().load({"record": "r0", "subject": 1, "session": "1"}).ch_names
+    with pytest.raises(ChannelError, match=rf"r2.*missing \['{names[0]}'\].*PickChannels"):
+        get_cache(Missing(), root=tmp_path, num_workers=0)
