@@ -51,7 +51,19 @@ def _make_cli_class():
                 help="biosig run only: seeds, models, subjects, metrics, reference",
             )
 
+        def before_fit(self):
+            _prepare_resume(self)
+
     return BiosigCLI
+
+
+def _prepare_resume(cli) -> None:
+    """``biosig fit``: save last checkpoints, keep random states, resolve ``--ckpt_path last``
+    to the newest last checkpoint of the run folder (:mod:`biosig.experiments.resume`)."""
+    from biosig.experiments.resume import prepare_fit
+
+    config = cli.config_init[cli.subcommand]
+    config["ckpt_path"] = prepare_fit(cli.trainer, config.get("ckpt_path"))
 
 
 def lightning_cli(args: list[str] | None, run: bool = True):
