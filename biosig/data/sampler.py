@@ -133,13 +133,20 @@ class ResumableLoader(DataLoader):
 
     ``progress`` returns the number of batches of the current epoch the training loop has
     finished (the DataModule passes the trainer's counter); the state holds that many batches
-    times ``batch_size`` windows per rank.
+    times ``batch_size`` windows per rank. A ``generator`` (worker seeds) is reseeded from
+    ``(seed, epoch)`` at each epoch, so a resumed epoch's workers get the same seeds.
     """
 
     def __init__(self, dataset, *, sampler: WindowSampler,
                  progress: Callable[[], int] | None = None, **kwargs):
         super().__init__(dataset, sampler=sampler, **kwargs)
         self._progress = progress
+
+    def __iter__(self):
+        # the worker seeds of an epoch follow (seed, epoch), also for an epoch resumed midway
+        if self.generator is not None:
+            self.generator.manual_seed(self.sampler.seed * 1_000_003 + self.sampler.epoch)
+        return super().__iter__()
 
     def state_dict(self) -> dict:
         done = int(self._progress()) if self._progress is not None else 0
