@@ -312,6 +312,15 @@ class EEGFormer(BiosigModel):
         quantized = self.quantizer(encoded).quantized
         return quantized if self.feature_source == "quantized" else self._decode(quantized)
 
+    def set_feature_source(self, source: str) -> None:
+        """Change which tokens ``forward_features`` returns (recorded in ``get_config``)."""
+        if source not in _FEATURES:
+            raise ConfigError(f"{type(self).__name__}: feature_source must be one of "
+                              f"{_FEATURES}, got {source!r}")
+        self.feature_source = source
+        if hasattr(self, "_init_kwargs"):
+            self._init_kwargs["feature_source"] = source
+
     def pool(self, features: torch.Tensor) -> torch.Tensor:
         """Pooled features ``(B, n_features)`` as the head sees them."""
         if self.head_pool == "mean":
