@@ -89,3 +89,20 @@ def test_ckpt_path_last_resumes_the_latest_run_or_refuses(tmp_path):
     again = _cli(tmp_path, "--trainer.max_epochs", "2", "--ckpt_path", "last")
     assert again.trainer.ckpt_path == str(last)  # the previous run's, not a fresh start
     assert again.trainer.global_step == 2 * steps and again.trainer.current_epoch == 2
+
+
+@pytest.mark.parametrize("recipe", ["recipes/tuab/eegformer_pretrain.yaml",
+                                    "recipes/tuev/eegformer_pretrain.yaml",
+                                    "recipes/tuev/eegdm_pretrain.yaml"])
+def test_multinode_preset_composes_with_the_pretraining_recipes(recipe, capsys):
+    import yaml
+
+    with pytest.raises(SystemExit):
+        lightning_cli(["fit", "--config", str(REPO / recipe), "--config",
+                       str(REPO / "recipes/configs/trainer/multinode.yaml"),
+                       "--trainer.num_nodes", "4", "--print_config"])
+    cfg = yaml.safe_load(capsys.readouterr().out)
+    assert cfg["trainer"]["num_nodes"] == 4 and cfg["trainer"]["strategy"] == "ddp"
+    kept = [cb["class_path"].rsplit(".", 1)[-1] for cb in cfg["trainer"]["callbacks"]]
+    assert "ModelCheckpoint" in kept  # the recipe's callbacks survive the preset
+    assert "slurm_pretrain.sh" in (REPO / recipe).read_text()
