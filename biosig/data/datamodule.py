@@ -307,11 +307,17 @@ class BiosigDataModule(pl.LightningDataModule):
         sampler = WindowSampler(len(ds), num_replicas=world, rank=rank, seed=self.seed,
                                 shard_sizes=getattr(ds, "shard_sizes", None),
                                 chunk=self.shuffle_chunk)
+        # this rank's share decides whether a last batch of one window is left over
+        kwargs["drop_last"] = len(sampler) % self.batch_size == 1
         return ResumableLoader(ds, sampler=sampler, progress=self._batches_done,
-                               generator=generator(self.seed), **kwargs)
+                               epoch=self._epoch, generator=generator(self.seed), **kwargs)
 
     def _trainer_or_none(self):
         return getattr(self, "trainer", None)
+
+    def _epoch(self) -> int | None:
+        trainer = self._trainer_or_none()
+        return None if trainer is None else int(trainer.fit_loop.epoch_progress.current.processed)
 
     def _batches_done(self) -> int:
         trainer = self._trainer_or_none()

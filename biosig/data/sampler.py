@@ -132,17 +132,25 @@ class ResumableLoader(DataLoader):
     """A DataLoader over a :class:`WindowSampler` whose position Lightning checkpoints.
 
     ``progress`` returns the number of batches of the current epoch the training loop has
-    finished (the DataModule passes the trainer's counter); the state holds that many batches
-    times ``batch_size`` windows per rank. A ``generator`` (worker seeds) is reseeded from
-    ``(seed, epoch)`` at each epoch, so a resumed epoch's workers get the same seeds.
+    finished and ``epoch`` the trainer's epoch (None: unknown; the DataModule passes the
+    trainer's counters); the state holds ``progress() x batch_size`` windows per rank. A
+    ``generator`` (worker seeds) is reseeded from ``(seed, epoch)`` at each epoch, so a resumed
+    epoch's workers get the same seeds.
     """
 
     def __init__(self, dataset, *, sampler: WindowSampler,
-                 progress: Callable[[], int] | None = None, **kwargs):
+                 progress: Callable[[], int] | None = None,
+                 epoch: Callable[[], int | None] | None = None, **kwargs):
         super().__init__(dataset, sampler=sampler, **kwargs)
-        self._progress = progress
+        self._progress, self._epoch = progress, epoch
 
     def __iter__(self):
+        # Lightning creates (and prefetches from) the iterator before it sets the sampler's
+        # epoch on the first epoch of a fit, also one resumed at an epoch boundary: take the
+        # epoch from the trainer here
+        epoch = self._epoch() if self._epoch is not None else None
+        if epoch is not None:
+            self.sampler.set_epoch(int(epoch))
         # the worker seeds of an epoch follow (seed, epoch), also for an epoch resumed midway
         if self.generator is not None:
             self.generator.manual_seed(self.sampler.seed * 1_000_003 + self.sampler.epoch)

@@ -43,7 +43,12 @@ def _fit(dm, tmp_path, callbacks, ckpt_path=None, max_epochs=3, exact=True):
     return task, trainer
 
 
-def test_killed_mid_epoch_and_resumed_equals_uninterrupted(tmp_path):
+@pytest.mark.parametrize("every, kill_at", [
+    ({"every_n_train_steps": 1, "save_top_k": 0}, 5),  # saved after each batch, killed mid-epoch 1
+    ({"every_n_train_steps": 1, "save_top_k": 0}, 6),  # ... right after epoch 1's last batch
+    ({"every_n_epochs": 1, "save_top_k": -1}, 7),  # saved at epoch ends, killed in epoch 2
+])
+def test_killed_mid_epoch_and_resumed_equals_uninterrupted(tmp_path, every, kill_at):
     dm = BiosigDataModule(
         SyntheticMI(n_subjects=1, n_trials_per_class=6, include_eog=False),
         preprocessing=[PickChannels(types=["eeg"])],
@@ -52,12 +57,12 @@ def test_killed_mid_epoch_and_resumed_equals_uninterrupted(tmp_path):
     dm.setup("fit")
     assert len(dm.splits["train"]) == 12  # 3 steps per epoch, 9 in all
     full, _ = _fit(dm, tmp_path / "full", [])
-    ckpt = ModelCheckpoint(dirpath=tmp_path / "ck", every_n_train_steps=1, save_top_k=0,
-                           save_last=True)
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ck", save_last=True, **every)
     with pytest.raises((KeyboardInterrupt, SystemExit)):
-        _fit(dm, tmp_path / "a", [ckpt, _Kill(at_step=5)])  # epoch 1, after its 2nd batch
+        _fit(dm, tmp_path / "a", [ckpt, _Kill(at_step=kill_at)])
     last = find_last_checkpoint(tmp_path / "ck")
-    assert last is not None and torch.load(last, weights_only=True)["global_step"] == 5
+    saved = kill_at if "every_n_train_steps" in every else 6
+    assert last is not None and torch.load(last, weights_only=True)["global_step"] == saved
     resumed, trainer = _fit(dm, tmp_path / "b", [], ckpt_path=str(last))
     assert trainer.global_step == 9
     for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
