@@ -68,6 +68,8 @@ class EEGFormer(BiosigModel):
     beta ||h - sg[v]||^2`` (no masking). Downstream: ``forward_features`` gives the token
     features ``(B, C, N, D)`` (quantised by default), ``forward_head`` pools them (mean over
     channels and patches, or mean over patches with channels concatenated) into ``final_layer``.
+    The downstream settings (linear probe, fine-tune of encoder + codebook + decoder, from
+    scratch) are :class:`biosig.tasks.VQClassificationTask`.
 
     **Sources.** The paper body could not be obtained (no stored copy found; no official code).
     *From the abstract* [Chen2024]_: VQ Transformer, self-supervised pretraining on large
