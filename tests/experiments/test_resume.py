@@ -14,7 +14,7 @@ from biosig.data import BiosigDataModule, PickChannels, Predefined
 from biosig.datasets import SyntheticMI
 from biosig.errors import ConfigError
 from biosig.experiments.resume import ExactResume, find_last_checkpoint
-from biosig.tasks import ClassificationTask
+from biosig.tasks import ClassificationTask, VQClassificationTask
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[2]
@@ -111,3 +111,49 @@ def test_multinode_preset_composes_with_the_pretraining_recipes(recipe, capsys):
     kept = [cb["class_path"].rsplit(".", 1)[-1] for cb in cfg["trainer"]["callbacks"]]
     assert "ModelCheckpoint" in kept  # the recipe's callbacks survive the preset
     assert "slurm_pretrain.sh" in (REPO / recipe).read_text()
+
+
+class _Stop(Callback):
+    """Ends the fit after a given optimiser step on every rank (as a kill; checkpoint kept)."""
+
+    def __init__(self, at_step: int):
+        self.at_step = at_step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step == self.at_step:
+            trainer.should_stop = True
+
+
+def test_ddp_two_processes_resume_exactly(tmp_path):
+    """2 CPU processes (gloo): every rank's random states and the sampler position go into the
+    checkpoint; resumed mid-epoch, the weights equal an uninterrupted 2-process run's."""
+    dm = BiosigDataModule(
+        SyntheticMI(n_subjects=1, n_trials_per_class=8, include_eog=False),
+        preprocessing=[PickChannels(types=["eeg"])],
+        protocol=Predefined(train={"session": "T"}, test={"session": "E"}),
+        batch_size=2, cache_dir=str(tmp_path / "cache"), seed=3)
+    dm.setup("fit")  # 16 windows: 8 per rank, 4 steps per epoch
+
+    def fit(root, callbacks, ckpt_path=None):
+        pl.seed_everything(0, workers=True, verbose=False)
+        task = VQClassificationTask(  # a small EEGFormer (dropout: random states matter)
+            model="eegformer", setting="scratch", n_chans=dm.n_chans, n_times=dm.n_times,
+            sfreq=dm.sfreq, n_outputs=dm.n_outputs, lr=0.01, model_kwargs=dict(
+                emb_size=16, n_heads=2, encoder_depth=1, decoder_depth=1, n_codes=8))
+        trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", max_epochs=2,
+                             deterministic=True, logger=False, enable_progress_bar=False,
+                             enable_model_summary=False, limit_val_batches=0,
+                             default_root_dir=str(root), callbacks=[ExactResume(), *callbacks])
+        trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path)
+        return task
+
+    full = fit(tmp_path / "full", [])
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ck", every_n_train_steps=1, save_top_k=0,
+                           save_last=True)
+    fit(tmp_path / "a", [ckpt, _Stop(at_step=6)])  # stopped in epoch 1 after 2 of 4 steps
+    last = find_last_checkpoint(tmp_path / "ck")
+    state = torch.load(last, weights_only=True)
+    assert state["global_step"] == 6 and len(state["callbacks"]["ExactResume"]["rng"]) == 2
+    resumed = fit(tmp_path / "b", [], ckpt_path=str(last))
+    for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
