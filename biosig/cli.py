@@ -56,6 +56,7 @@ def _make_cli_class():
         def before_fit(self):
             from biosig.callbacks import EpochProgress
 
+            _prepare_resume(self)
             if not sys.stdout.isatty() and not any(
                     isinstance(c, EpochProgress) for c in self.trainer.callbacks):
                 self.trainer.callbacks.append(EpochProgress())
@@ -185,6 +186,15 @@ def option_lines(cls, prefix: str, linked: tuple[str, ...] = ()) -> list[str]:
         default = "" if par.default is inspect.Parameter.empty else f" [{par.default!r}]"
         lines.append(f"  --{prefix}{name}  {text}{default}")
     return lines
+
+
+def _prepare_resume(cli) -> None:
+    """``biosig fit``: save last checkpoints, keep random states, resolve ``--ckpt_path last``
+    to the newest last checkpoint of the run folder (:mod:`biosig.experiments.resume`)."""
+    from biosig.experiments.resume import prepare_fit
+
+    config = cli.config_init[cli.subcommand]
+    config["ckpt_path"] = prepare_fit(cli.trainer, config.get("ckpt_path"))
 
 
 def short_help(command: str = "fit") -> str:

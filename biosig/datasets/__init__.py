@@ -4,7 +4,7 @@ File formats are read by :mod:`biosig.io`; a dataset does not filter or resample
 standard steps (``default_preprocessing()``) and the window cache runs them.
 
 Open data (PhysioNet, BCI IV 2a) can be downloaded into ``BIOSIG_DATA`` with SHA-256
-verification; TUEV needs the user's own licensed copy (``path=``).
+verification; TUEV and TUAB need the user's own licensed copy (``path=``).
 """
 
 from biosig.datasets.base import DatasetSource
@@ -25,6 +25,7 @@ from biosig.datasets.synthetic import (
     simulate_mi_eeg,
     write_recordings,
 )
+from biosig.datasets.tuab import TUAB
 from biosig.datasets.tuev import TUEV
 from biosig.datasets.wfdb_records import WFDBRecords
 
@@ -42,6 +43,7 @@ __all__ = [
     "SyntheticECG",
     "SyntheticMI",
     "SyntheticTUEV",
+    "TUAB",
     "TUEV",
     "WFDBRecords",
     "download_file",
