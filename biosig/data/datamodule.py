@@ -51,6 +51,16 @@ class WindowDataset(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
+    @property
+    def shard_sizes(self) -> list[int] | None:
+        """Windows of this dataset per cache shard, in order (for the training sampler's
+        shard-local chunks); ``None`` for an unsharded cache or indices not in cache order."""
+        shards = getattr(self.cache, "shards", None)
+        if not shards or np.any(np.diff(self.indices) < 0):
+            return None
+        edges = np.cumsum([0] + [len(s) for s in shards])
+        return np.diff(np.searchsorted(self.indices, edges)).tolist()
+
     def __getitem__(self, i):
         x, y = self.__getitems__([i])
         return x[0], y[0]

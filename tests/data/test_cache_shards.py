@@ -60,6 +60,12 @@ def test_union_equals_the_unsharded_cache(tmp_path):
     x, y = ds.__getitems__([29, 0, 7, 15])
     np.testing.assert_array_equal(x.numpy(), np.asarray(sharded.X)[[0, 7, 15, 29]])
     assert y.tolist() == sharded.y[[0, 7, 15, 29]].tolist()
+    # the training sampler's shard-local chunks: windows of a subset per shard, in order
+    sizes = [len(sh) for sh in sharded.shards]
+    assert ds.shard_sizes == sizes and WindowDataset(whole.path, np.arange(30)).shard_sizes is None
+    subset = WindowDataset(sharded.path, np.arange(0, 30, 2))
+    assert sum(subset.shard_sizes) == 15 and len(subset.shard_sizes) == len(sizes)
+    assert WindowDataset(sharded.path, np.arange(30)[::-1]).shard_sizes is None
     index = (sharded.path / "index.json").read_text()
     assert str(tmp_path) not in index and json.loads(index)["shape"] == [30, 3, 100]
 
