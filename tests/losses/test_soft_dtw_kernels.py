@@ -113,3 +113,20 @@ def test_triton_matches_cpu(dtype, tol):
         torch.testing.assert_close(a.cpu(), b, rtol=tol, atol=tol * b.abs().max().item())
     with torch.no_grad():
         torch.testing.assert_close(soft_dtw(xc, yc, 0.9).cpu(), r.detach(), rtol=tol, atol=tol)
+
+
+@needs_cxx
+def test_cpu_kernel_buffer_reuse_keeps_live_graphs_apart():
+    _soft_dtw_cpu.clear_cache()
+    pairs = [_pair((3,), 12, 12, torch.float64, seed=s) for s in (5, 6, 7)]
+    v0 = soft_dtw(*pairs[0], backend="cpu_kernel")
+    del v0  # its R goes back to the pool ...
+    live = [soft_dtw(x, y, backend="cpu_kernel") for x, y in pairs[1:]]  # ... and is reused once
+    assert not _soft_dtw_cpu._free  # both buffers are held by live graphs
+    for (x, y), v in zip(pairs[1:], live):
+        g = torch.autograd.grad(v.sum(), x)[0]
+        r = torch.autograd.grad(soft_dtw(x, y, backend="torch").sum(), x)[0]
+        torch.testing.assert_close(g, r, rtol=1e-11, atol=1e-11)
+    del live, v
+    assert len(_soft_dtw_cpu._free) == 1
+    _soft_dtw_cpu.clear_cache()
