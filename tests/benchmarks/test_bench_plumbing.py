@@ -60,3 +60,32 @@ def test_threads_worker_runs_a_step():
     bench = _load("bench_threads")
     r = bench._worker("ecgnet", 1, 1, True)
     assert r["threads"] == 1 and r["wall_s"] > 0
+
+
+def _gpu_check_report(tmp_path, *extra):
+    gc = _load("gpu_check")
+    rc = gc.main(["--device", "cpu", "--tiny", "--out", str(tmp_path), *extra])
+    (js,) = tmp_path.glob("gpu_check_*.json")
+    return rc, json.loads(js.read_text()), gc
+
+
+def test_gpu_check_cpu_plumbing(tmp_path):
+    rc, rep, gc = _gpu_check_report(tmp_path, "--only", "dbconformer")
+    assert rc == 0 and rep["ok"], rep
+    r = rep["recipes"]["dbconformer"]
+    assert r["precision"] == "bf16-mixed" and r["steps_run"] == 2 and r["finite"]
+    assert r["samples_per_s"] > 0 and r["gpu_util_pct"] is None
+    assert set(rep["soft_dtw"]) == {"cpu_kernel/float32", "cpu_kernel/float64"}
+    assert rep["ddp"]["world_size"] == 2 and rep["ddp"]["grads_agree"]
+    assert "hveegnet" not in rep["uncovered_models"] and "dbconformer" not in rep[
+        "uncovered_models"]
+    md = next(tmp_path.glob("gpu_check_*.md")).read_text()
+    assert "# GPU check: none (CPU plumbing run)" in md and "| dbconformer |" in md
+    assert gc._decreasing([3.0, 2.0, 1.0]) is True and gc._decreasing([1.0, 2.0, 3.0]) is False
+
+
+@pytest.mark.slow  # every recipe builds its synthetic data set: minutes on 2 cores
+def test_gpu_check_cpu_plumbing_every_recipe(tmp_path):
+    rc, rep, _ = _gpu_check_report(tmp_path, "--skip-ddp")
+    bad = {k: v.get("error", v) for k, v in rep["recipes"].items() if not v["ok"]}
+    assert rc == 0 and not bad, bad
