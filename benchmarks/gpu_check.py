@@ -51,6 +51,9 @@ RECIPES: dict[str, tuple[str, tuple[str, ...], str | None]] = {
                   ("eegformer", "eegformer_s", "eegformer_b", "eegformer_l"), None),
 }
 
+#: optimizer steps per batch where it is not 1 (ECGNet's recipe: n_critic = 1)
+OPT_STEPS_PER_BATCH = {"ecgnet_gan": 2}
+
 
 # ---------------------------------------------------------------------------------------------
 # GPU utilisation
@@ -181,10 +184,12 @@ def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
     from biosig.cli import lightning_cli
 
     recipe, _, key = RECIPES[name]
+    # Lightning counts optimizer steps: the GAN (manual optimisation) steps critic + generator
+    steps_arg = str(steps * OPT_STEPS_PER_BATCH.get(name, 1))
     args = ["--config", str(ROOT / recipe),
             "--trainer.accelerator", "gpu" if device == "cuda" else "cpu",
             "--trainer.devices", "1", "--trainer.precision", precision,
-            "--trainer.max_steps", str(steps), "--trainer.max_epochs", "-1",
+            "--trainer.max_steps", steps_arg, "--trainer.max_epochs", "-1",
             "--trainer.limit_val_batches", "0", "--trainer.num_sanity_val_steps", "0",
             "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
             "--trainer.enable_model_summary", "false",
@@ -193,7 +198,7 @@ def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
         args += ["--data.batch_size", "4"]
     elif device == "cuda":
         args += ["--config", str(ROOT / "recipes/configs/trainer/gpu.yaml"),
-                 "--trainer.precision", precision, "--trainer.max_steps", str(steps)]
+                 "--trainer.precision", precision, "--trainer.max_steps", steps_arg]
     out: dict = {"recipe": recipe, "precision": precision, "steps": steps}
     t0 = time.perf_counter()
     try:
