@@ -321,25 +321,39 @@ def _ddp_worker(rank: int, world: int, backend: str, port: int, out_file: str):
     dist.destroy_process_group()
 
 
-def check_ddp(device: str, workdir: Path) -> dict:
+def check_ddp(device: str, workdir: Path, timeout: int = 600) -> dict:
+    """One DDP step in ``world`` processes (this script with ``--ddp-worker``, one per rank)."""
     import socket
+    import subprocess
 
     import torch
-    import torch.multiprocessing as mp
 
     world = torch.cuda.device_count() if device == "cuda" else 2
     backend = "nccl" if device == "cuda" else "gloo"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    out_file = str(workdir / "ddp.json")
+    out_file = workdir / "ddp.json"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"]
+                                     if env.get("PYTHONPATH") else "")
+    procs = [subprocess.Popen([sys.executable, __file__, "--ddp-worker", str(r), str(world),
+                               backend, str(port), str(out_file)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for r in range(world)]
     try:
-        mp.spawn(_ddp_worker, args=(world, backend, port, out_file), nprocs=world, join=True)
-        res = json.loads(Path(out_file).read_text())
-        res["ok"] = res["grads_agree"] and math.isfinite(res["loss"])
-    except Exception as e:  # noqa: BLE001
-        res = {"ok": False, "world_size": world, "backend": backend,
-               "error": f"{type(e).__name__}: {e}"[:2000]}
+        logs = [p.communicate(timeout=timeout)[0] for p in procs]
+    except subprocess.TimeoutExpired:
+        for p in procs:
+            p.kill()
+        return {"ok": False, "world_size": world, "backend": backend,
+                "error": f"timeout after {timeout} s"}
+    codes = [p.returncode for p in procs]
+    if any(codes) or not out_file.exists():
+        return {"ok": False, "world_size": world, "backend": backend,
+                "error": f"exit codes {codes}: " + " | ".join(x[-600:] for x in logs)}
+    res = json.loads(out_file.read_text())
+    res["ok"] = res["grads_agree"] and math.isfinite(res["loss"])
     return res
 
 
@@ -402,7 +416,12 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="+", choices=sorted(RECIPES), default=None)
     ap.add_argument("--skip-ddp", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--ddp-worker", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.ddp_worker:
+        rank, world, backend, port, out_file = args.ddp_worker
+        _ddp_worker(int(rank), int(world), backend, int(port), out_file)
+        return 0
     import torch
 
     if args.device == "cuda" and not torch.cuda.is_available():

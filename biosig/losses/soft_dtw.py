@@ -1,4 +1,9 @@
-"""Soft-DTW (Cuturi & Blondel, 2017) for univariate sequences, batched, in pure PyTorch.
+"""Soft-DTW (Cuturi & Blondel, 2017) for univariate sequences, batched.
+
+Three implementations behind one API (``backend=``): a fused C++ kernel on CPU
+(:mod:`biosig.losses._soft_dtw_cpu`, the default there), a Triton kernel on CUDA
+(:mod:`biosig.losses._soft_dtw_triton`), and the pure-PyTorch wavefront described below, which
+is the reference the kernels are tested against and the fallback (warned) without a compiler.
 
 The forward recursion
 
