@@ -18,9 +18,9 @@ cells are large finite sentinels (``-ffast-math`` assumes finite numbers), so th
 sends finite inputs here (:func:`biosig.losses.soft_dtw.soft_dtw` checks).
 
 The compiled library is cached in ``$BIOSIG_BUILD_DIR`` (default ``~/.cache/biosig/build``),
-named by a hash of the source, flags and compiler version. Without a C++ compiler (``$CXX`` or
-``g++``) :func:`load` returns ``None`` after a :class:`UserWarning`, and the caller uses the
-pure-PyTorch reference path.
+named by a hash of the source, flags, compiler version and CPU feature flags. Without a C++
+compiler (``$CXX`` or ``g++``) :func:`load` returns ``None`` after a :class:`UserWarning`, and
+the caller uses the pure-PyTorch reference path.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -186,9 +187,19 @@ def compiler() -> str | None:
     return shutil.which(os.environ.get("CXX") or "g++")
 
 
+def _cpu_id() -> str:
+    """CPU feature flags (``-march=native`` output differs between CPUs sharing a home)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((ln for ln in f if ln.startswith("flags")), "")
+    except OSError:
+        return platform.machine()
+
+
 def _compile(cxx: str) -> Path:
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
-    key = hashlib.sha256("\0".join([SOURCE, *FLAGS, version]).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\0".join([SOURCE, *FLAGS, version, _cpu_id()]).encode()).hexdigest()
+    key = key[:16]
     out_dir = build_dir()
     so = out_dir / f"soft_dtw_{key}.so"
     if so.exists():
