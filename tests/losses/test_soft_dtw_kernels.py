@@ -130,3 +130,14 @@ def test_cpu_kernel_buffer_reuse_keeps_live_graphs_apart():
     del live, v
     assert len(_soft_dtw_cpu._free) == 1
     _soft_dtw_cpu.clear_cache()
+
+
+@needs_cxx
+def test_loading_the_kernel_keeps_subnormals():
+    # a library linked with -ffast-math would set flush-to-zero for the whole process
+    import sys
+
+    assert _soft_dtw_cpu.load() is not None
+    tiny = sys.float_info.min
+    assert tiny / 4 > 0.0
+    assert float(torch.tensor(1e-39, dtype=torch.float32) * 0.5) > 0.0
