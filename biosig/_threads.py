@@ -8,7 +8,8 @@ free: ``max(1, usable cores - round(1-minute load average))``, so an idle machin
 cores and a saturated one runs single-threaded.
 
 Precedence: an explicit value (``--threads N`` of the ``biosig`` command and the recipe scripts)
-over ``BIOSIG_THREADS`` over that default. ``"auto"`` (either place) asks for the default.
+over ``BIOSIG_THREADS`` over ``OMP_NUM_THREADS`` (if set, torch's count is left as it is) over
+that default. ``"auto"`` (either place) asks for the next one down.
 """
 
 from __future__ import annotations
@@ -52,10 +53,16 @@ def _parse(value, where: str) -> int | None:
 
 
 def resolve_threads(threads: int | str | None = None) -> int:
-    """The thread count to use: ``threads`` if given, else ``$BIOSIG_THREADS``, else the default."""
+    """The thread count to use: ``threads`` if given, else ``$BIOSIG_THREADS``, else torch's
+    current count where ``$OMP_NUM_THREADS`` is set (torch already honours it), else the
+    free-core default."""
     n = _parse(threads, "--threads")
     if n is None:
         n = _parse(os.environ.get(ENV), ENV)
+    if n is None and os.environ.get("OMP_NUM_THREADS"):
+        import torch
+
+        return torch.get_num_threads()
     return auto_threads() if n is None else n
 
 

@@ -19,6 +19,10 @@ def _keep_threads():
 def test_precedence(monkeypatch):
     monkeypatch.setattr(_threads, "auto_threads", lambda: 3)
     monkeypatch.delenv(_threads.ENV, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
+    assert _threads.resolve_threads() == 1  # OMP_NUM_THREADS set: torch's count is kept
+    monkeypatch.delenv("OMP_NUM_THREADS")
     assert _threads.resolve_threads() == 3
     monkeypatch.setenv(_threads.ENV, "2")
     assert _threads.resolve_threads() == 2
@@ -26,6 +30,11 @@ def test_precedence(monkeypatch):
     assert _threads.resolve_threads("auto") == 2  # 'auto' on the command line defers to the env
     monkeypatch.setenv(_threads.ENV, "auto")
     assert _threads.resolve_threads() == 3
+
+
+@pytest.fixture(autouse=True)
+def _no_omp_env(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
 
 
 def test_auto_uses_free_cores(monkeypatch):
@@ -48,6 +57,7 @@ def test_bad_values_name_their_source(monkeypatch, bad):
 
 
 def test_pop_threads_option_applies_and_strips():
+    # (OMP_NUM_THREADS removed by the fixture: explicit values are applied)
     assert _threads.pop_threads_option(["fit", "--threads", "1", "--x", "2"]) == ["fit", "--x", "2"]
     assert torch.get_num_threads() == 1
     assert _threads.pop_threads_option(["run", "--threads=2"]) == ["run"]
