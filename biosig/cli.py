@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 
+from biosig._threads import pop_threads_option
+
 HELP = """usage: biosig <command> [options]
 
 commands:
@@ -25,6 +27,7 @@ commands:
 Configs compose: biosig fit --config recipes/bciiv2a/dbconformer_co.yaml \
                    --config recipes/configs/trainer/gpu.yaml
 Overrides: --trainer.max_epochs 5, --model.init_args.lr 1e-3; --print_config dumps the full config.
+Threads: --threads N (any command) or BIOSIG_THREADS=N; default: the cores not already busy.
 """
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
@@ -275,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print(__version__)
         return 0
+    argv = pop_threads_option(argv)  # --threads N / BIOSIG_THREADS / free cores (biosig._threads)
+    if from_shell:
+        sys.argv[1:] = argv
     if command == "demo":
         from biosig.demo import main as demo_main
 

@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "biosig.paths",
             "biosig._deprecation",
             "biosig._torchaudio_fix",
+            "biosig._threads",
         ),
     ),
     # signal building blocks: Recording, steps, windows, montages, ECG leads and delineation

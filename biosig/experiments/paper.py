@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 
+from biosig._threads import set_threads
 from biosig.experiments.runner import ExperimentResult, ModelSpec, run_experiment
 
 __all__ = ["PAPER_SETTINGS", "add_protocol_arguments", "resolve_settings", "model_specs",
@@ -61,8 +62,9 @@ def add_protocol_arguments(parser: argparse.ArgumentParser,
     parser.add_argument("--cache-dir", default=None,
                         help="window cache root (default BIOSIG_CACHE)")
     parser.add_argument("--accelerator", default="cpu", help="cpu, gpu, auto")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (1 avoids oversubscription on a busy machine)")
+    parser.add_argument("--threads", default=None,
+                        help="torch CPU threads, an integer or 'auto' (default: BIOSIG_THREADS, "
+                             "else the cores not already busy)")
     parser.add_argument("--out", default=None,
                         help="folder for <protocol>/results.csv and results.json")
 
@@ -113,10 +115,7 @@ def run_protocols(args, make_data: Callable[[str], object], title: str, protocol
     ``make_data(protocol)`` gives the BiosigDataModule (with the protocol's folds) and
     ``settings_for(protocol)`` the settings dict of :func:`resolve_settings`.
     """
-    if getattr(args, "threads", None):
-        import torch
-
-        torch.set_num_threads(args.threads)
+    set_threads(getattr(args, "threads", None))  # --threads, BIOSIG_THREADS or free cores
     results = {}
     for protocol in protocols:
         s = settings_for(protocol)

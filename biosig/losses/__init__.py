@@ -1,4 +1,4 @@
-"""Losses: soft-DTW (per-channel, pure PyTorch wavefront with analytic backward)."""
+"""Losses: soft-DTW (per channel; fused CPU/CUDA kernels, PyTorch wavefront reference)."""
 
 from biosig.losses.soft_dtw import SoftDTWLoss, dtw, soft_dtw, soft_dtw_divergence
 

@@ -1,4 +1,9 @@
-"""Soft-DTW (Cuturi & Blondel, 2017) for univariate sequences, batched, in pure PyTorch.
+"""Soft-DTW (Cuturi & Blondel, 2017) for univariate sequences, batched.
+
+Three implementations behind one API (``backend=``): a fused C++ kernel on CPU
+(:mod:`biosig.losses._soft_dtw_cpu`, the default there), a Triton kernel on CUDA
+(:mod:`biosig.losses._soft_dtw_triton`), and the pure-PyTorch wavefront described below, which
+is the reference the kernels are tested against and the fallback (warned) without a compiler.
 
 The forward recursion
 
@@ -67,9 +72,41 @@ class _single_thread_if_small:
         return False
 
 
+def _exp_floor(dtype: torch.dtype) -> float:
+    """Lower clamp of soft-min exponent arguments: -80 (float32), -700 (float64).
+
+    torch's float32 CPU ``exp`` takes a slow path (~80x) for arguments below about -87,
+    which µV² costs hit on almost every cell. ``exp(-80) ~ 1.8e-35``: the forward soft-min sum
+    always contains ``exp(0) = 1``, so its value is unchanged, and in the backward pass a
+    clamped term contributes at most ``1.8e-35 x E`` with ``0 <= E <= 1``.
+    """
+    return -80.0 if dtype == torch.float32 else -700.0
+
+
 def _diag_range(d: int, n: int, m: int) -> tuple[int, int]:
     """Rows ``i`` (1-based) of the cells ``(i, d - i)`` inside the ``n x m`` grid."""
     return max(1, d - m), min(n, d - 1)
+
+
+class _SoftDTWFused(torch.autograd.Function):
+    """Soft-DTW of ``(N, K)`` vs ``(M, K)`` with a fused kernel (CPU C++ or CUDA Triton).
+
+    ``kernel`` is a module with ``forward(lib, x, y) -> (values, state)`` and
+    ``backward(lib, state) -> (gx, gy)`` at unit smoothing (gradients without the factor 2).
+    """
+
+    @staticmethod
+    def forward(ctx, x, y, gamma: float, kernel, lib):  # noqa: D401
+        s = 1.0 / math.sqrt(gamma)
+        val, state = kernel.forward(lib, x * s, y * s)
+        ctx.gamma, ctx.kernel, ctx.lib, ctx.state = gamma, kernel, lib, state
+        return val * gamma
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        gx, gy = ctx.kernel.backward(ctx.lib, ctx.state)
+        scale = 2.0 * math.sqrt(ctx.gamma) * grad_out
+        return gx * scale, gy * scale, None, None, None
 
 
 class _SoftDTWFunction(torch.autograd.Function):
@@ -132,9 +169,10 @@ def _forward_loop(R, X, F, buf, n, m, k):
         torch.minimum(dia, up, out=mn)
         torch.minimum(mn, left, out=mn)
         # softmin = mn - log(sum exp(mn - r))
-        torch.sub(mn, dia, out=t1).exp_()
-        t1.add_(torch.sub(mn, up, out=t2).exp_())
-        t1.add_(torch.sub(mn, left, out=t2).exp_())
+        floor = _exp_floor(mn.dtype)
+        torch.sub(mn, dia, out=t1).clamp_(min=floor).exp_()
+        t1.add_(torch.sub(mn, up, out=t2).clamp_(min=floor).exp_())
+        t1.add_(torch.sub(mn, left, out=t2).clamp_(min=floor).exp_())
         mn.sub_(t1.log_())
         torch.sub(X[lo - 1:hi], F[m + 1 - d + lo:m + 2 - d + hi], out=dd)
         torch.addcmul(mn, dd, dd, out=cur)
@@ -166,17 +204,18 @@ def _backward_loop(X, F, R):
     gF[1] -= dd0
     L = min(n, m)
     buf = torch.empty((3, L, k), device=dev, dtype=dt)
+    floor = _exp_floor(dt)
     for d in range(n + m - 1, 1, -1):
         lo, hi = _diag_range(d, n, m)
         ln = hi - lo + 1
         cur = R.as_strided((ln, k), (ds, 1), lo * rs + (d - lo) * k)
         w, dd, e = (b[:ln] for b in buf)
         # successors (i+1, j) and (i, j+1) on diagonal d + 1, (i+1, j+1) on d + 2
-        torch.sub(s_d1[lo + 1:hi + 2], cur, out=w).exp_()
+        torch.sub(s_d1[lo + 1:hi + 2], cur, out=w).clamp_(min=floor).exp_()
         torch.mul(w, e_d1[lo + 1:hi + 2], out=e)
-        torch.sub(s_d1[lo:hi + 1], cur, out=w).exp_()
+        torch.sub(s_d1[lo:hi + 1], cur, out=w).clamp_(min=floor).exp_()
         e.addcmul_(w, e_d1[lo:hi + 1])
-        torch.sub(s_d2[lo + 1:hi + 2], cur, out=w).exp_()
+        torch.sub(s_d2[lo + 1:hi + 2], cur, out=w).clamp_(min=floor).exp_()
         e.addcmul_(w, e_d2[lo + 1:hi + 2])
         e_cur[lo:hi + 1] = e
         # S on this diagonal for the next steps, and dR(n,m)/dD(i,j) = E(i,j), D = (x_i - y_j)^2
@@ -218,10 +257,10 @@ def _value_loop(x, F, bufs, work, n, m, gamma):
         torch.minimum(dia, up, out=mn)
         torch.minimum(mn, left, out=mn)
         if gamma is not None:
-            inv_g = 1.0 / gamma
-            torch.sub(mn, dia, out=t1).mul_(inv_g).exp_()
-            t1.add_(torch.sub(mn, up, out=t2).mul_(inv_g).exp_())
-            t1.add_(torch.sub(mn, left, out=t2).mul_(inv_g).exp_())
+            inv_g, floor = 1.0 / gamma, _exp_floor(mn.dtype)
+            torch.sub(mn, dia, out=t1).mul_(inv_g).clamp_(min=floor).exp_()
+            t1.add_(torch.sub(mn, up, out=t2).mul_(inv_g).clamp_(min=floor).exp_())
+            t1.add_(torch.sub(mn, left, out=t2).mul_(inv_g).clamp_(min=floor).exp_())
             mn.sub_(t1.log_().mul_(gamma))
         torch.sub(x[lo - 1:hi], F[m - d + lo:m + 1 - d + hi], out=dd)
         torch.addcmul(mn, dd, dd, out=cur[lo:hi + 1])
@@ -260,7 +299,45 @@ def _compute_dtype(x: torch.Tensor, y: torch.Tensor) -> torch.dtype:
     return dt if dt in (torch.float32, torch.float64) else torch.float32
 
 
-def soft_dtw(x: torch.Tensor, y: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
+BACKENDS = ("auto", "cpu_kernel", "triton", "torch")
+
+
+def _fused(backend: str, t: torch.Tensor, *tensors: torch.Tensor):
+    """``(kernel module, library)`` for a fused backend, or ``None`` for the PyTorch path.
+
+    ``"auto"``: the C++ kernel on CPU (compiled at first use; without a compiler a warning and
+    the PyTorch path), the Triton kernel on CUDA where Triton is installed, else PyTorch.
+    Non-finite inputs always take the PyTorch path, whose NaN/inf propagation is the reference.
+    """
+    if backend not in BACKENDS:
+        raise ConfigError(f"soft-DTW backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "torch":
+        return None
+    if not all(bool(torch.isfinite(a).all()) for a in tensors):
+        return None
+    if t.device.type == "cpu" and backend in ("auto", "cpu_kernel"):
+        from biosig.losses import _soft_dtw_cpu as kernel
+
+        lib = kernel.load()
+        if lib is None and backend == "cpu_kernel":
+            raise ConfigError("soft-DTW backend 'cpu_kernel' needs a C++ compiler "
+                              "(g++ or $CXX); none was found")
+        return None if lib is None else (kernel, lib)
+    if t.device.type == "cuda" and backend in ("auto", "triton"):
+        from biosig.losses import _soft_dtw_triton as kernel
+
+        if kernel.available():
+            return kernel, None
+        if backend == "triton":
+            raise ConfigError("soft-DTW backend 'triton' needs the triton package")
+        return None
+    if backend != "auto":
+        raise ConfigError(f"soft-DTW backend {backend!r} does not run on {t.device}")
+    return None
+
+
+def soft_dtw(x: torch.Tensor, y: torch.Tensor, gamma: float = 1.0,
+             backend: str = "auto") -> torch.Tensor:
     """Soft-DTW between univariate sequences, squared-Euclidean cost.
 
     Parameters
@@ -270,6 +347,11 @@ def soft_dtw(x: torch.Tensor, y: torch.Tensor, gamma: float = 1.0) -> torch.Tens
         µV: one soft-DTW per trial and channel). ``N`` and ``M`` may differ.
     gamma : float
         Smoothing (> 0); ``gamma -> 0`` gives the hard DTW cost.
+    backend : {"auto", "cpu_kernel", "triton", "torch"}
+        ``"auto"``: the fused C++ kernel on CPU (:mod:`biosig.losses._soft_dtw_cpu`, compiled
+        with g++ at first use, blocks of sequences on ``torch.get_num_threads()`` threads), the
+        Triton kernel on CUDA; ``"torch"``: the pure-PyTorch wavefront (the reference, also
+        used for non-finite inputs and, with a warning, where no compiler exists).
 
     Returns
     -------
@@ -294,15 +376,22 @@ def soft_dtw(x: torch.Tensor, y: torch.Tensor, gamma: float = 1.0) -> torch.Tens
     xc, yc = _to_columns(x, dt), _to_columns(y, dt)
     if xc.shape[1] == 0:
         return x.new_zeros(lead, dtype=out_dtype)
+    fused = _fused(backend, xc, xc, yc)
+    sc = 1.0 / math.sqrt(gamma)
     if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
-        out = _SoftDTWFunction.apply(xc, yc, float(gamma))
-    else:  # no gradient needed: keep three diagonals instead of R
-        sc = 1.0 / math.sqrt(gamma)
+        if fused is None:
+            out = _SoftDTWFunction.apply(xc, yc, float(gamma))
+        else:
+            out = _SoftDTWFused.apply(xc, yc, float(gamma), *fused)
+    elif fused is not None:  # no gradient needed: two rows (CPU) / three diagonals, not R
+        out = fused[0].value(fused[1], xc * sc, yc * sc, False) * gamma
+    else:
         out = _wavefront_value(xc * sc, yc * sc, 1.0) * gamma
     return out.reshape(lead).to(out_dtype)
 
 
-def soft_dtw_divergence(x: torch.Tensor, y: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
+def soft_dtw_divergence(x: torch.Tensor, y: torch.Tensor, gamma: float = 1.0,
+                        backend: str = "auto") -> torch.Tensor:
     """Soft-DTW divergence ``sdtw(x, y) - (sdtw(x, x) + sdtw(y, y)) / 2`` (Blondel et al., 2021).
 
     Non-negative and zero iff ``x == y``. Shapes as in :func:`soft_dtw`; when ``N == M`` the
@@ -313,13 +402,14 @@ def soft_dtw_divergence(x: torch.Tensor, y: torch.Tensor, gamma: float = 1.0) ->
         lead = x.shape[:-1]
         a = torch.stack([x, x, y]).reshape(3, *lead, x.shape[-1])
         b = torch.stack([y, x, y]).reshape(3, *lead, y.shape[-1])
-        s = soft_dtw(a, b, gamma)
+        s = soft_dtw(a, b, gamma, backend)
         return s[0] - 0.5 * (s[1] + s[2])
-    return soft_dtw(x, y, gamma) - 0.5 * (soft_dtw(x, x, gamma) + soft_dtw(y, y, gamma))
+    return soft_dtw(x, y, gamma, backend) - 0.5 * (soft_dtw(x, x, gamma, backend)
+                                                   + soft_dtw(y, y, gamma, backend))
 
 
 @torch.no_grad()
-def dtw(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def dtw(x: torch.Tensor, y: torch.Tensor, backend: str = "auto") -> torch.Tensor:
     """Hard DTW cost (sum of squared differences along the optimal path), no gradient.
 
     Same wavefront as :func:`soft_dtw` with ``min`` in place of the soft minimum, keeping only
@@ -332,7 +422,11 @@ def dtw(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     xc, yc = _to_columns(x, dt), _to_columns(y, dt)
     if xc.shape[1] == 0:
         return x.new_zeros(lead, dtype=torch.promote_types(x.dtype, y.dtype))
-    out = _wavefront_value(xc, yc, None)
+    fused = _fused(backend, xc, xc, yc)
+    if fused is not None:
+        out = fused[0].value(fused[1], xc, yc, True)
+    else:
+        out = _wavefront_value(xc, yc, None)
     return out.reshape(lead).to(torch.promote_types(x.dtype, y.dtype))
 
 

@@ -12,6 +12,7 @@ References
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 import torch
@@ -122,10 +123,12 @@ class DBConformer(BiosigModel):
     return_features : bool
         If True, ``forward`` returns ``(logits, features)`` with the fused ``(batch, 80)`` vector.
     temporal_conv_impl : {"auto", "direct", "fft"}
-        How the depthwise k=63 convolution is computed: ``"direct"`` (default, ``F.conv1d``),
-        ``"fft"`` (the same convolution via real FFTs, equal up to float rounding; faster on a
-        single busy CPU thread, slower than direct with 2 idle threads in
-        ``benchmarks/bench_dbconformer.py``) or ``"auto"`` (FFT on CPU, direct elsewhere).
+        How the depthwise k=63 convolution is computed: ``"direct"`` (``F.conv1d``, as the
+        official code), ``"fft"`` (the same convolution via real FFTs, equal up to float
+        rounding) or ``"auto"`` (default): on CPU the faster of the two for the input shape,
+        dtype, grad mode and thread count, timed once per process (forward + backward, best
+        of 3, ~0.1 s; FFT won on 1 busy thread, direct with 2 idle threads in
+        ``benchmarks/bench_dbconformer.py``); direct (cuDNN) elsewhere.
         Parameters and state dict are identical in every case.
 
     Notes
@@ -170,7 +173,7 @@ class DBConformer(BiosigModel):
         activation: type[nn.Module] = nn.ELU,
         transformer_activation: type[nn.Module] = nn.GELU,
         return_features: bool = False,
-        temporal_conv_impl: Literal["auto", "direct", "fft"] = "direct",
+        temporal_conv_impl: Literal["auto", "direct", "fft"] = "auto",
     ):
         super().__init__()
         self._init_signal(n_chans, n_outputs, n_times, sfreq, chs_info)
@@ -294,6 +297,11 @@ register_variant("dbconformer_loso", "dbconformer", depth=6,
                  paper_n_params=250_947)
 
 
+#: ``"auto"`` choices of :class:`_DepthwiseConv1d` on CPU, keyed by
+#: ``(shape, dtype, kernel, grad, threads)``: True = FFT faster.
+_AUTO_FFT: dict[tuple, bool] = {}
+
+
 class _DepthwiseConv1d(nn.Conv1d):
     """Depthwise ``Conv1d`` (odd kernel, 'same' padding, no bias) with an optional FFT path."""
 
@@ -302,16 +310,42 @@ class _DepthwiseConv1d(nn.Conv1d):
                          bias=False)
         self.impl = impl
 
+    def _auto_fft(self, x: torch.Tensor) -> bool:
+        """Time both paths once per key (forward, + backward when grad is on); True if FFT wins."""
+        if x.device.type != "cpu":
+            return False
+        grad = torch.is_grad_enabled() and self.weight.requires_grad
+        key = (tuple(x.shape), x.dtype, self.kernel_size[0], grad, torch.get_num_threads())
+        if key not in _AUTO_FFT:
+            xs = x.detach()
+            w = self.weight.detach().clone().requires_grad_(grad)
+            best = {}
+            for use_fft in (False, True):
+                times = []
+                for rep in range(4):  # first call warms up
+                    t0 = time.perf_counter()
+                    y = self._fft(xs, w) if use_fft else self._conv_forward(xs, w, None)
+                    if grad:
+                        y.sum().backward()
+                    if rep:
+                        times.append(time.perf_counter() - t0)
+                best[use_fft] = min(times)
+            _AUTO_FFT[key] = best[True] < best[False]
+        return _AUTO_FFT[key]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        use_fft = self.impl == "fft" or (self.impl == "auto" and x.device.type == "cpu")
+        use_fft = self.impl == "fft" or (self.impl == "auto" and self._auto_fft(x))
         if not use_fft:
             return super().forward(x)
+        return self._fft(x, self.weight)
+
+    def _fft(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         n_times, k = x.shape[-1], self.kernel_size[0]
         n_fft = 1 << (n_times + k - 2).bit_length()
         dtype = x.dtype
         xf = torch.fft.rfft(x.float(), n=n_fft)
         # correlation = convolution with the flipped kernel
-        wf = torch.fft.rfft(self.weight[:, 0].float().flip(-1), n=n_fft)
+        wf = torch.fft.rfft(weight[:, 0].float().flip(-1), n=n_fft)
         y = torch.fft.irfft(xf * wf, n=n_fft)
         pad = self.padding[0]
         return y[..., k - 1 - pad: k - 1 - pad + n_times].to(dtype)

@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-alignment", default="offline",
                    choices=["online", "offline", "official"])
     p.add_argument("--cache-dir", default=None)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", default=None, help="torch threads: integer or 'auto'")
     p.add_argument("--accelerator", default="cpu")
     p.add_argument("--out", default=None, help="folder for <alignment>/results.csv, .json")
     return p
@@ -99,10 +99,9 @@ def model_specs(args) -> list[ModelSpec]:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.threads:
-        import torch
+    from biosig._threads import set_threads
 
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)  # --threads, BIOSIG_THREADS, else the cores not already busy
     t0 = time.perf_counter()
     tables = []
     for alignment in args.alignment:

@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bandpass", nargs="+", choices=["on", "off"], default=["on", "off"])
     p.add_argument("--no-align", action="store_true")
     p.add_argument("--cache-dir", default=None)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", default=None, help="torch threads: integer or 'auto'")
     return p
 
 
@@ -72,10 +72,9 @@ def main(argv=None) -> int:
     from biosig.signal.windows import EventWindows
 
     args = build_parser().parse_args(argv)
-    if args.threads:
-        import torch
+    from biosig._threads import set_threads
 
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)  # --threads, BIOSIG_THREADS, else the cores not already busy
     t0 = time.perf_counter()
     runs = sorted(set(args.train_runs) | set(args.test_runs))
     protocol = Predefined(train={"run": args.train_runs}, test={"run": args.test_runs})

@@ -209,3 +209,23 @@ def test_fft_temporal_conv_equals_direct():
         DBConformer(temporal_conv_impl="winograd", **kw)
     with pytest.raises(ConfigError):
         DBConformer(temporal_kernel=64, **kw)
+
+
+def test_auto_temporal_conv_is_default_and_times_once(monkeypatch):
+    from biosig.models import dbconformer as mod
+
+    monkeypatch.setattr(mod, "_AUTO_FFT", {})
+    kw = dict(n_chans=3, n_outputs=2, n_times=200, sfreq=100.0, depth=1)
+    torch.manual_seed(0)
+    a = DBConformer(**kw)
+    assert a.temporal.temporal_conv.impl == "auto"
+    b = DBConformer(temporal_conv_impl="direct", **kw)
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(4, 3, 200)
+    a.eval(), b.eval()  # no dropout: outputs comparable
+    torch.testing.assert_close(a(x), b(x), rtol=1e-4, atol=1e-5)
+    assert len(mod._AUTO_FFT) == 1  # one timing for this shape / grad mode / thread count
+    choice = next(iter(mod._AUTO_FFT.values()))
+    monkeypatch.setitem(mod._AUTO_FFT, next(iter(mod._AUTO_FFT)), not choice)
+    a(x)  # the cached choice is reused, not re-timed
+    assert len(mod._AUTO_FFT) == 1

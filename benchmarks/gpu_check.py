@@ -1,0 +1,460 @@
+#!/usr/bin/env python
+"""One GPU check for every recipe: bf16 training steps, soft-DTW CUDA vs CPU, a DDP step.
+
+On a machine with a GPU (a few minutes in all)::
+
+    python benchmarks/gpu_check.py --out benchmarks/results
+
+1. **Recipes**: for every recipe in :data:`RECIPES` (DBConformer, hvEEGNet with soft-DTW,
+   ECGNet's GAN, CVD CNN, EEGDM's SSMDP pretraining, EEGFormer's VQ pretraining; each on its
+   built-in synthetic data), ``biosig fit``'s LightningCLI is built from the recipe with
+   ``accelerator=gpu, devices=1, precision=bf16-mixed, max_steps=N`` and trained for N steps.
+   Per recipe: the loss of every step (finite? mean of the last third below the first third?),
+   median step time, samples/s, and GPU utilisation sampled every 0.1 s by NVML (``>= 80 %``
+   means the loader is not the bottleneck). Registered models no recipe covers are listed.
+2. **Soft-DTW**: values and gradients of the CUDA path (Triton kernel where installed, and the
+   PyTorch wavefront) against the CPU reference, float32 and float64.
+3. **DDP**: one DistributedDataParallel step of DBConformer on every visible GPU (NCCL),
+   checking the gradients agree across ranks.
+
+Writes ``gpu_check_<date>_<device>.json`` and ``.md`` (date, GPU name, every figure) to
+``--out``. ``--device cpu --tiny`` runs the same plumbing on CPU (2 steps, small batches, float32
+recipes except one bf16 autocast check, gloo DDP with 2 processes), as the test suite does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: check name -> (recipe, registered models it trains, key of the loss that must decrease)
+RECIPES: dict[str, tuple[str, tuple[str, ...], str | None]] = {
+    "dbconformer": ("recipes/synthetic/dbconformer.yaml", ("dbconformer",), None),
+    "hveegnet": ("recipes/synthetic/hveegnet.yaml", ("hveegnet",), None),
+    "ecgnet_gan": ("recipes/ptbxl/ecgnet.yaml", ("ecgnet", "ecgnet_critic"), "train_l1"),
+    "cvd_cnn": ("recipes/ptbxl/cvd_cnn.yaml", ("cvd_cnn",), None),
+    "eegdm": ("recipes/synthetic/eegdm_pretrain.yaml", ("ssmdp", "eegdm", "lft"), None),
+    "eegformer": ("recipes/synthetic/eegformer_pretrain.yaml",
+                  ("eegformer", "eegformer_s", "eegformer_b", "eegformer_l"), None),
+}
+
+#: optimizer steps per batch where it is not 1 (ECGNet's recipe: n_critic = 1)
+OPT_STEPS_PER_BATCH = {"ecgnet_gan": 2}
+
+
+# ---------------------------------------------------------------------------------------------
+# GPU utilisation
+class _UtilSampler:
+    """Samples GPU utilisation (%) every ``period`` s in a thread via NVML (pynvml) when present."""
+
+    def __init__(self, device_index: int = 0, period: float = 0.1):
+        self.samples: list[float] = []
+        self.period = period
+        self.source = None
+        self._stop = threading.Event()
+        self._handle = None
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            self._handle = pynvml.nvmlDeviceGetHandleByIndex(device_index)
+            self._nvml = pynvml
+            self.source = "nvml"
+        except Exception:  # noqa: BLE001 - no NVML: utilisation is reported as unknown
+            self.source = None
+
+    def _loop(self):
+        while not self._stop.wait(self.period):
+            self.samples.append(
+                float(self._nvml.nvmlDeviceGetUtilizationRates(self._handle).gpu))
+
+    def __enter__(self):
+        if self.source:
+            self._thread = threading.Thread(target=self._loop, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self.source:
+            self._thread.join()
+        return False
+
+    def mean(self) -> float | None:
+        return statistics.fmean(self.samples) if self.samples else None
+
+
+# ---------------------------------------------------------------------------------------------
+# recipes
+def _step_meter():
+    import lightning.pytorch as pl
+    import torch
+
+    class StepMeter(pl.Callback):
+        """Per training step: wall time (synchronised), samples, and the loss."""
+
+        def __init__(self):
+            self.times, self.samples, self.losses, self.logged = [], [], [], []
+            self._t0 = 0.0
+
+        def on_fit_start(self, trainer, pl_module):
+            log = pl_module.log
+            meter = self
+
+            def log_and_keep(name, value, *a, **kw):  # manual-optimisation tasks log losses
+                if name.startswith("train") and torch.is_tensor(value) and value.numel() == 1:
+                    meter._step_logs[name] = float(value.detach().float())
+                return log(name, value, *a, **kw)
+
+            pl_module.log = log_and_keep
+
+        def _sync(self, pl_module):
+            if pl_module.device.type == "cuda":
+                torch.cuda.synchronize(pl_module.device)
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            self._step_logs = {}
+            self._sync(pl_module)
+            self._t0 = time.perf_counter()
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            self._sync(pl_module)
+            self.times.append(time.perf_counter() - self._t0)
+            self.samples.append(_batch_size(batch))
+            loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+            self.losses.append(float(loss.detach().float()) if torch.is_tensor(loss) else None)
+            self.logged.append(dict(self._step_logs))
+
+    return StepMeter()
+
+
+def _batch_size(batch) -> int:
+    import torch
+
+    if torch.is_tensor(batch):
+        return int(batch.shape[0])
+    if isinstance(batch, dict):
+        batch = list(batch.values())
+    if isinstance(batch, (list, tuple)):
+        for b in batch:
+            n = _batch_size(b)
+            if n:
+                return n
+    return 0
+
+
+def _loss_series(meter, key: str | None) -> tuple[str, list[float]]:
+    if key is None and all(v is not None for v in meter.losses):
+        return "loss", meter.losses
+    keys = [key] if key else []
+    keys += sorted({k for d in meter.logged for k in d if "loss" in k})
+    for k in keys:
+        vals = [d.get(k) for d in meter.logged]
+        if vals and all(v is not None for v in vals):
+            return k, vals
+    return "loss", [v for v in meter.losses if v is not None]
+
+
+def _decreasing(vals: list[float]) -> bool | None:
+    """Mean of the last third below the mean of the first third (None: too few steps)."""
+    if len(vals) < 3:
+        return None
+    t = max(1, len(vals) // 3)
+    return statistics.fmean(vals[-t:]) < statistics.fmean(vals[:t])
+
+
+def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
+               workdir: Path) -> dict:
+    """N training steps of one recipe through the LightningCLI; figures as a dict."""
+    import torch
+
+    from biosig.cli import lightning_cli
+
+    recipe, _, key = RECIPES[name]
+    # Lightning counts optimizer steps: the GAN (manual optimisation) steps critic + generator
+    steps_arg = str(steps * OPT_STEPS_PER_BATCH.get(name, 1))
+    args = ["--config", str(ROOT / recipe),
+            "--trainer.accelerator", "gpu" if device == "cuda" else "cpu",
+            "--trainer.devices", "1", "--trainer.precision", precision,
+            "--trainer.max_steps", steps_arg, "--trainer.max_epochs", "-1",
+            "--trainer.limit_val_batches", "0", "--trainer.num_sanity_val_steps", "0",
+            "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+            "--trainer.enable_model_summary", "false",
+            "--trainer.default_root_dir", str(workdir / name)]
+    if tiny:
+        args += ["--data.batch_size", "4"]
+    elif device == "cuda":
+        args += ["--config", str(ROOT / "recipes/configs/trainer/gpu.yaml"),
+                 "--trainer.precision", precision, "--trainer.max_steps", steps_arg]
+    out: dict = {"recipe": recipe, "precision": precision, "steps": steps}
+    t0 = time.perf_counter()
+    try:
+        cli = lightning_cli(args, run=False)
+        meter = _step_meter()
+        cli.trainer.callbacks.append(meter)
+        out["setup_s"] = round(time.perf_counter() - t0, 1)
+        idx = torch.cuda.current_device() if device == "cuda" else 0
+        with _UtilSampler(idx) if device == "cuda" else _NoSampler() as util:
+            cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    except Exception as e:  # noqa: BLE001 - one broken recipe must not hide the others
+        out.update(ok=False, error=f"{type(e).__name__}: {e}"[:2000])
+        return out
+    loss_key, vals = _loss_series(meter, key)
+    times = meter.times[1:] or meter.times  # the first step compiles / warms up
+    med = statistics.median(times) if times else float("nan")
+    bs = statistics.median(meter.samples) if meter.samples else 0
+    finite = bool(vals) and all(math.isfinite(v) for v in vals)
+    out.update(
+        loss_key=loss_key, losses=[round(v, 6) for v in vals], finite=finite,
+        decreasing=_decreasing(vals), steps_run=len(meter.times),
+        step_s=round(med, 4), samples_per_s=round(bs / med, 1) if med > 0 else None,
+        batch_size=bs, gpu_util_pct=None if util.mean() is None else round(util.mean(), 1),
+        gpu_util_source=util.source,
+    )
+    out["loader_ok"] = None if out["gpu_util_pct"] is None else out["gpu_util_pct"] >= 80.0
+    out["ok"] = finite and out["decreasing"] is not False and len(meter.times) == steps
+    return out
+
+
+class _NoSampler:
+    source = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def mean(self):
+        return None
+
+
+def uncovered_models() -> list[str]:
+    from biosig.models import list_models
+
+    covered = {m for _, models, _ in RECIPES.values() for m in models}
+    return [m for m in list_models() if m not in covered]
+
+
+# ---------------------------------------------------------------------------------------------
+# soft-DTW
+def check_soft_dtw(device: str) -> dict:
+    """CUDA (or, on CPU, the fused kernel) against the CPU PyTorch reference: values + grads."""
+    import torch
+
+    from biosig.losses import soft_dtw
+
+    res = {}
+    backends = ["auto", "torch"] if device == "cuda" else ["cpu_kernel"]
+    for dtype in (torch.float32, torch.float64):
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(4, 3, 120, generator=g, dtype=dtype) * 10
+        y = torch.randn(4, 3, 100, generator=g, dtype=dtype) * 10
+        xr = x.clone().requires_grad_()
+        ref = soft_dtw(xr, y, 1.0, backend="torch")
+        (gref,) = torch.autograd.grad(ref.sum(), xr)
+        for be in backends:
+            xd = x.to(device).requires_grad_()
+            try:
+                v = soft_dtw(xd, y.to(device), 1.0, backend=be)
+                (gd,) = torch.autograd.grad(v.sum(), xd)
+            except Exception as e:  # noqa: BLE001
+                res[f"{be}/{str(dtype)[6:]}"] = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+                continue
+            v, ref = v.detach(), ref.detach()
+            dv = float(((v.cpu() - ref).abs() / ref.abs().clamp(min=1e-12)).max())
+            dg = float((gd.cpu() - gref).abs().max() / gref.abs().max())
+            tol = 1e-3 if dtype == torch.float32 else 1e-9
+            res[f"{be}/{str(dtype)[6:]}"] = {"value_rel_err": dv, "grad_rel_err": dg,
+                                             "ok": dv < tol and dg < tol}
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# DDP
+def _ddp_worker(rank: int, world: int, backend: str, port: int, out_file: str):
+    import torch
+    import torch.distributed as dist
+
+    from biosig.models.dbconformer import DBConformer
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group(backend, rank=rank, world_size=world)
+    dev = torch.device("cuda", rank) if backend == "nccl" else torch.device("cpu")
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    torch.manual_seed(0)
+    model = DBConformer(n_chans=22, n_outputs=2, n_times=1001, sfreq=250.0, depth=1).to(dev)
+    ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[rank] if
+                                                     dev.type == "cuda" else None)
+    torch.manual_seed(rank)  # different data per rank
+    x = torch.randn(4, 22, 1001, device=dev)
+    y = torch.randint(0, 2, (4,), device=dev)
+    t0 = time.perf_counter()
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+        loss = torch.nn.functional.cross_entropy(ddp(x), y)
+    loss.backward()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    step = time.perf_counter() - t0
+    gn = torch.stack([p.grad.float().norm() for p in model.parameters() if p.grad is not None])
+    gathered = [torch.zeros_like(gn) for _ in range(world)]
+    dist.all_gather(gathered, gn)
+    agree = all(torch.allclose(gathered[0], g, rtol=1e-4, atol=1e-6) for g in gathered)
+    if rank == 0:
+        Path(out_file).write_text(json.dumps({
+            "world_size": world, "backend": backend, "loss": float(loss.detach()),
+            "grads_agree": bool(agree), "step_s": round(step, 4)}))
+    dist.destroy_process_group()
+
+
+def check_ddp(device: str, workdir: Path, timeout: int = 600) -> dict:
+    """One DDP step in ``world`` processes (this script with ``--ddp-worker``, one per rank)."""
+    import socket
+    import subprocess
+
+    import torch
+
+    world = torch.cuda.device_count() if device == "cuda" else 2
+    backend = "nccl" if device == "cuda" else "gloo"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out_file = workdir / "ddp.json"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"]
+                                     if env.get("PYTHONPATH") else "")
+    procs = [subprocess.Popen([sys.executable, __file__, "--ddp-worker", str(r), str(world),
+                               backend, str(port), str(out_file)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for r in range(world)]
+    try:
+        logs = [p.communicate(timeout=timeout)[0] for p in procs]
+    except subprocess.TimeoutExpired:
+        for p in procs:
+            p.kill()
+        return {"ok": False, "world_size": world, "backend": backend,
+                "error": f"timeout after {timeout} s"}
+    codes = [p.returncode for p in procs]
+    if any(codes) or not out_file.exists():
+        return {"ok": False, "world_size": world, "backend": backend,
+                "error": f"exit codes {codes}: " + " | ".join(x[-600:] for x in logs)}
+    res = json.loads(out_file.read_text())
+    res["ok"] = res["grads_agree"] and math.isfinite(res["loss"])
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+def machine(device: str) -> dict:
+    import torch
+
+    info = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "device": device, "torch": torch.__version__, "python": platform.python_version(),
+            "cpus": os.cpu_count()}
+    if device == "cuda":
+        info.update(gpu=torch.cuda.get_device_name(0), gpu_count=torch.cuda.device_count(),
+                    cuda=torch.version.cuda)
+        try:
+            import triton
+
+            info["triton"] = triton.__version__
+        except ImportError:
+            info["triton"] = None
+    else:
+        info["gpu"] = "none (CPU plumbing run)"
+    return info
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [f"# GPU check: {m['gpu']}, {m['date']}", "",
+             ", ".join(f"{k}: {v}" for k, v in m.items()), "", "## Recipes", "",
+             "| check | recipe | precision | steps | loss (first -> last) | finite | decreasing "
+             "| step s | samples/s | GPU util % | ok |", "|" + "---|" * 11]
+    for name, r in report["recipes"].items():
+        if "error" in r:
+            lines.append(f"| {name} | {r['recipe']} | {r['precision']} | - | "
+                         f"error: {r['error'][:120]} | | | | | | **no** |")
+            continue
+        ls = r["losses"]
+        lines.append(
+            f"| {name} | {r['recipe']} | {r['precision']} | {r['steps_run']} | "
+            f"{r['loss_key']}: {ls[0]:.4g} -> {ls[-1]:.4g} | {r['finite']} | {r['decreasing']} | "
+            f"{r['step_s']} | {r['samples_per_s']} | {r['gpu_util_pct']} | "
+            f"{'yes' if r['ok'] else '**no**'} |")
+    lines += ["", f"Registered models without a recipe in this check: "
+              f"{', '.join(report['uncovered_models']) or 'none'}", "", "## Soft-DTW", "",
+              "| backend/dtype | value rel. err | grad rel. err | ok |", "|---|---|---|---|"]
+    for k, r in report["soft_dtw"].items():
+        lines.append(f"| {k} | {r.get('value_rel_err', r.get('error'))} | "
+                     f"{r.get('grad_rel_err', '')} | {r['ok']} |")
+    d = report["ddp"]
+    lines += ["", "## DDP", "", "```", json.dumps(d, indent=1), "```", "",
+              f"**All checks passed: {report['ok']}**", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    ap.add_argument("--tiny", action="store_true", help="2 steps, batch 4 (plumbing test)")
+    ap.add_argument("--steps", type=int, default=None, help="training steps per recipe (30)")
+    ap.add_argument("--only", nargs="+", choices=sorted(RECIPES), default=None)
+    ap.add_argument("--skip-ddp", action="store_true")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--ddp-worker", nargs=5, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.ddp_worker:
+        rank, world, backend, port, out_file = args.ddp_worker
+        _ddp_worker(int(rank), int(world), backend, int(port), out_file)
+        return 0
+    import torch
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("gpu_check: no CUDA device here; use --device cpu --tiny for the plumbing",
+              file=sys.stderr)
+        return 2
+    steps = args.steps or (2 if args.tiny else 30)
+    workdir = Path(tempfile.mkdtemp(prefix="biosig_gpu_check_"))
+    report = {"machine": machine(args.device), "recipes": {}}
+    print(", ".join(f"{k}: {v}" for k, v in report["machine"].items()), flush=True)
+    for i, name in enumerate(args.only or list(RECIPES)):
+        # bf16 autocast everywhere on GPU; on CPU (plumbing) only the first recipe uses it
+        prec = "bf16-mixed" if args.device == "cuda" or i == 0 else "32-true"
+        r = run_recipe(name, args.device, steps, prec, args.tiny, workdir)
+        report["recipes"][name] = r
+        print(f"{name}: " + json.dumps({k: v for k, v in r.items() if k != "losses"}), flush=True)
+    report["uncovered_models"] = uncovered_models()
+    report["soft_dtw"] = check_soft_dtw(args.device)
+    print("soft-DTW: " + json.dumps(report["soft_dtw"]), flush=True)
+    report["ddp"] = {"skipped": True, "ok": True} if args.skip_ddp else check_ddp(args.device,
+                                                                                 workdir)
+    print("DDP: " + json.dumps(report["ddp"]), flush=True)
+    report["ok"] = (all(r.get("ok") for r in report["recipes"].values())
+                    and all(r["ok"] for r in report["soft_dtw"].values()) and report["ddp"]["ok"])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tag = re.sub(r"[^A-Za-z0-9]+", "_", report["machine"]["gpu"]).strip("_")[:40]
+    stem = f"gpu_check_{report['machine']['date'][:10]}_{tag}"
+    (out / f"{stem}.json").write_text(json.dumps(report, indent=1))
+    (out / f"{stem}.md").write_text(markdown(report))
+    print(f"report: {out / stem}.md / .json; all checks passed: {report['ok']}")
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

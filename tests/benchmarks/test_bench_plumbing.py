@@ -1,0 +1,91 @@
+"""Benchmark plumbing (not timings): the ``python -m benchmarks`` runner and bench workers."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCH / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_runner_writes_report_and_flags_failures(tmp_path, monkeypatch, capsys):
+    runner = _load("__main__")
+    ok = tmp_path / "ok.py"
+    ok.write_text("import sys\nprint('thing: x2.50 faster', sys.argv[1:])\n")
+    bad = tmp_path / "bad.py"
+    bad.write_text("raise SystemExit('broken bench')\n")
+    monkeypatch.setattr(runner, "HERE", tmp_path)
+    monkeypatch.setattr(runner, "BENCHES", {
+        "ok": ("ok.py", ["--full"], ["--quick"], "a fake benchmark"),
+        "bad": ("bad.py", [], [], "a failing one")})
+    assert runner.main(["--only", "ok", "--quick", "--out", str(tmp_path / "r")]) == 0
+    md = (tmp_path / "r" / "benchmarks.md").read_text()
+    assert "x2.50 faster" in md and "['--quick']" in md and "quick run" in md
+    rec = json.loads((tmp_path / "r" / "benchmarks.json").read_text())
+    assert rec["benchmarks"][0]["returncode"] == 0 and "torch" in rec["machine"]
+    assert runner.main(["--out", str(tmp_path / "r2")]) == 1
+    assert "FAILED" in (tmp_path / "r2" / "benchmarks.md").read_text()
+    runner.main(["--list"])
+    assert "bad.py" in capsys.readouterr().out
+
+
+def test_real_benches_are_listed():
+    runner = _load("__main__")
+    for script, *_ in runner.BENCHES.values():
+        assert (BENCH / script).exists(), script
+
+
+def test_soft_dtw_worker_kernel_and_reference_agree():
+    bench = _load("bench_soft_dtw")
+    a = bench._worker("kernel", 2, 3, 20, "cpu", 1)
+    b = bench._worker("torch", 2, 3, 20, "cpu", 1)
+    assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+    assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-4)
+    assert a["ns_per_cell_cpu"] > 0 and a["cpu_s"] > 0
+
+
+def test_threads_worker_runs_a_step():
+    bench = _load("bench_threads")
+    r = bench._worker("ecgnet", 1, 1, True)
+    assert r["threads"] == 1 and r["wall_s"] > 0
+
+
+def _gpu_check_report(tmp_path, *extra):
+    gc = _load("gpu_check")
+    rc = gc.main(["--device", "cpu", "--tiny", "--out", str(tmp_path), *extra])
+    (js,) = tmp_path.glob("gpu_check_*.json")
+    return rc, json.loads(js.read_text()), gc
+
+
+def test_gpu_check_cpu_plumbing(tmp_path):
+    rc, rep, gc = _gpu_check_report(tmp_path, "--only", "dbconformer")
+    assert rc == 0 and rep["ok"], rep
+    r = rep["recipes"]["dbconformer"]
+    assert r["precision"] == "bf16-mixed" and r["steps_run"] == 2 and r["finite"]
+    assert r["samples_per_s"] > 0 and r["gpu_util_pct"] is None
+    assert set(rep["soft_dtw"]) == {"cpu_kernel/float32", "cpu_kernel/float64"}
+    assert rep["ddp"]["world_size"] == 2 and rep["ddp"]["grads_agree"]
+    assert "hveegnet" not in rep["uncovered_models"] and "dbconformer" not in rep[
+        "uncovered_models"]
+    md = next(tmp_path.glob("gpu_check_*.md")).read_text()
+    assert "# GPU check: none (CPU plumbing run)" in md and "| dbconformer |" in md
+    assert gc._decreasing([3.0, 2.0, 1.0]) is True and gc._decreasing([1.0, 2.0, 3.0]) is False
+
+
+@pytest.mark.slow  # every recipe builds its synthetic data set: minutes on 2 cores
+def test_gpu_check_cpu_plumbing_every_recipe(tmp_path):
+    rc, rep, _ = _gpu_check_report(tmp_path, "--skip-ddp")
+    bad = {k: v.get("error", v) for k, v in rep["recipes"].items() if not v["ok"]}
+    assert rc == 0 and not bad, bad
