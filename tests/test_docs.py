@@ -64,7 +64,7 @@ def site(tmp_path_factory):
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(REPO / "mkdocs.yml"),
-         "-d", str(out)], capture_output=True, text=True, cwd=REPO, env=env, timeout=900,
+         "-d", str(out)], capture_output=True, text=True, cwd=out.parent, env=env, timeout=900,
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
