@@ -28,7 +28,6 @@ Errors print one line; --debug (or BIOSIG_DEBUG=1) shows the traceback.
 """
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
-CPU_PRESET = "recipes/configs/trainer/cpu.yaml"
 
 
 def _make_cli_class():
@@ -71,6 +70,9 @@ def lightning_cli(args: list[str] | None, run: bool = True):
         parser_kwargs={"default_env": True},
         save_config_kwargs={"overwrite": True},
     )
+
+
+CPU_PRESET = "recipes/configs/trainer/cpu.yaml"
 
 
 def _error_line(exc: BaseException) -> str | None:
