@@ -21,10 +21,11 @@ commands:
   predict    predict with a model
   models     list the registered models
 
+Errors print one line (biosig: error: ...); --debug or BIOSIG_DEBUG=1 shows the traceback.
+
 Configs compose: biosig fit --config recipes/bciiv2a/dbconformer_co.yaml \
                    --config recipes/configs/trainer/gpu.yaml
 Overrides: --trainer.max_epochs 5, --model.init_args.lr 1e-3; --print_config dumps the full config.
-Errors print one line; --debug (or BIOSIG_DEBUG=1) shows the traceback.
 """
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
