@@ -95,3 +95,19 @@ def test_model_zoo_lists_every_registered_model(site):
     zoo = (site / "models" / "index.html").read_text(encoding="utf-8")
     for name in list_models():
         assert f"<code>{name}</code>" in zoo, name
+
+
+def test_prose_after_parameters_becomes_notes():
+    if _missing_docs_packages() and not os.environ.get("CI"):
+        pytest.skip("docs packages not installed: pip install -e '.[docs]'")
+    spec = importlib.util.spec_from_file_location("griffe_notes",
+                                                  REPO / "docs/hooks/griffe_notes.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    doc = ("Summary.\n\nParameters\n----------\nx, y,\nz : inputs.\n    More on them.\n"
+           "lr : rate.\n\nLogs ``loss`` per step.\n\nReturns\n-------\nout : tensor.")
+    fixed = module.with_notes(doc)
+    assert fixed.split("\n")[8:12] == ["", "Notes", "-----", "Logs ``loss`` per step."]
+    assert fixed.replace("\nNotes\n-----", "", 1) == doc
+    clean = "Parameters\n----------\na : b.\n\nNotes\n-----\nText."
+    assert module.with_notes(clean) == clean
