@@ -111,3 +111,5 @@ def test_prose_after_parameters_becomes_notes():
     assert fixed.replace("\nNotes\n-----", "", 1) == doc
     clean = "Parameters\n----------\na : b.\n\nNotes\n-----\nText."
     assert module.with_notes(clean) == clean
+    assert (module.plain_roles("see :class:`~biosig.data.BiosigDataModule` and :func:`f.g`")
+            == "see `BiosigDataModule` and `f.g`")

@@ -1,5 +1,8 @@
 """Griffe extension: prose that follows a numpy-style ``Parameters`` list becomes ``Notes``.
 
+It also shows Sphinx cross-reference roles (``:class:`~biosig.x.Y` ``) as plain code (``Y``),
+since MkDocs renders Markdown, not reStructuredText.
+
 biosig's docstrings often end their Parameters section with a paragraph (what the object logs,
 what a step returns). numpydoc would read that paragraph as more parameters; this extension
 inserts a ``Notes`` heading before the first line at the section's margin that is not a
@@ -17,6 +20,13 @@ PARAM = re.compile(r"^\*{0,2}[A-Za-z_]\w*(?:\s*,\s*\*{0,2}[A-Za-z_]\w*)*\s+:(?:\
 NAMES_GO_ON = re.compile(r"^[\w*, ]+,\s*$")  # a list of names continued on the next line
 UNDERLINE = re.compile(r"^-{3,}\s*$")
 SECTIONS = ("Parameters", "Other Parameters")
+ROLE = re.compile(r":(?:class|func|meth|mod|attr|data|obj|exc|py:\w+):`(~?)([^`<]+)`")
+
+
+def plain_roles(text: str) -> str:
+    """``:class:`~a.b.C` `` -> ``C`` in backticks; without ``~`` the full dotted name."""
+    return ROLE.sub(lambda m: f"`{m.group(2).split('.')[-1] if m.group(1) else m.group(2)}`",
+                    text)
 
 
 def with_notes(text: str) -> str:
@@ -43,8 +53,8 @@ def with_notes(text: str) -> str:
 
 
 class ParametersProseAsNotes(griffe.Extension):
-    """Applies :func:`with_notes` to every docstring griffe loads."""
+    """Applies :func:`with_notes` and :func:`plain_roles` to every docstring griffe loads."""
 
     def on_instance(self, *, obj: griffe.Object, **kwargs) -> None:
         if obj.docstring is not None:
-            obj.docstring.value = with_notes(obj.docstring.value)
+            obj.docstring.value = plain_roles(with_notes(obj.docstring.value))
