@@ -88,7 +88,7 @@ def fig_hveegnet(path: Path, steps: int = 150) -> None:
     torch.manual_seed(0)
     model = HVEEGNet(n_chans=dm.n_chans, n_times=dm.n_times, sfreq=dm.sfreq)
 
-    def elbo(m, x, _y):  # MSE reconstruction (the paper uses soft-DTW: minutes per step on CPU)
+    def elbo(m, x, _y):  # MSE reconstruction (the paper uses soft-DTW; MSE keeps this script short)
         out = m(x)
         return torch.nn.functional.mse_loss(out.x_hat, x) + 1e-3 * sum(k.mean() for k in out.kl)
 
