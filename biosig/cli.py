@@ -29,6 +29,8 @@ Overrides: --trainer.max_epochs 5, --model.init_args.lr 1e-3; --print_config dum
 """
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
+#: The DataModule attributes linked into the task's arguments.
+LINKED = ("n_chans", "n_times", "sfreq", "n_outputs", "ch_names")
 
 
 def _make_cli_class():
@@ -37,10 +39,36 @@ def _make_cli_class():
     from lightning.pytorch.cli import LightningCLI
 
     class BiosigCLI(LightningCLI):
-        """LightningCLI whose DataModule's signal shape is linked into the model's arguments."""
+        """LightningCLI whose DataModule's signal shape is linked into the model's arguments.
+
+        A linked argument given explicitly (``--model.init_args.n_chans 64`` or in a config)
+        must agree with the data, or the CLI refuses the conflict (ConfigError) instead of
+        silently replacing it. ``fit`` prints where its logs and checkpoints go, at its start
+        and its end, and one line per epoch when stdout is not a terminal (no progress bar).
+        """
+
+        def instantiate_classes(self):
+            config = self.config[self.subcommand] if self.subcommand else self.config
+            given = {k: v for k, v in (config.model.get("init_args") or {}).items()
+                     if k in LINKED and v is not None}
+            super().instantiate_classes()
+            _refuse_link_conflicts(given, self.datamodule)
+
+        def before_fit(self):
+            from biosig.callbacks import EpochProgress
+
+            if not sys.stdout.isatty() and not any(
+                    isinstance(c, EpochProgress) for c in self.trainer.callbacks):
+                self.trainer.callbacks.append(EpochProgress())
+            print(f"biosig fit: {_folders(self.trainer)}", flush=True)
+
+        def after_fit(self):
+            best = getattr(self.trainer.checkpoint_callback, "best_model_path", "")
+            print(f"biosig fit: done; {_folders(self.trainer)}"
+                  + (f"; best checkpoint {best}" if best else ""), flush=True)
 
         def add_arguments_to_parser(self, parser):
-            for key in ("n_chans", "n_times", "sfreq", "n_outputs", "ch_names"):
+            for key in LINKED:
                 parser.link_arguments(
                     f"data.{key}", f"model.init_args.{key}", apply_on="instantiate"
                 )
@@ -56,11 +84,164 @@ def _make_cli_class():
     return BiosigCLI
 
 
-def lightning_cli(args: list[str] | None, run: bool = True):
-    """Run (or with ``run=False`` only build) the LightningCLI on ``args`` (None: ``sys.argv``)."""
+def _refuse_link_conflicts(given: dict, datamodule) -> None:
+    """ConfigError naming each explicit model argument that disagrees with the data's value."""
+    import math
+
+    from biosig.errors import ConfigError
+
+    clashes = []
+    for key, value in given.items():
+        data_value = getattr(datamodule, key)
+        if key == "sfreq":
+            same = data_value is not None and math.isclose(float(value), float(data_value))
+        elif key == "ch_names":
+            same = data_value is not None and list(value) == list(data_value)
+        else:
+            same = data_value is not None and int(value) == int(data_value)
+        if not same:
+            shown = (f"{len(data_value)} names" if key == "ch_names" and data_value is not None
+                     else repr(data_value))
+            clashes.append(f"model.init_args.{key}={value!r} but the data give {shown}")
+    if clashes:
+        raise ConfigError(
+            "; ".join(clashes) + ". These arguments are linked from the DataModule: remove them "
+            "(the data's values are used), or change the data (e.g. a PickChannels or Resample "
+            "step in data.preprocessing, the window length in data.windows)")
+
+
+def _folders(trainer) -> str:
+    """Where a trainer's logs and checkpoints go (resolved paths)."""
+    from pathlib import Path
+
+    logs = trainer.log_dir if trainer.loggers else None
+    ckpt = trainer.checkpoint_callback
+    folder = getattr(ckpt, "dirpath", None) if ckpt is not None else None
+    if ckpt is not None and folder is None:  # Lightning's default, set only during setup
+        folder = Path(logs or trainer.default_root_dir) / "checkpoints"
+    return (f"logs in {Path(logs).resolve() if logs else 'none (no logger)'}; checkpoints in "
+            f"{Path(folder).resolve() if folder else 'none (checkpointing off)'}")
+
+
+def param_docs(cls) -> dict[str, str]:
+    """``{parameter: description}`` from the ``Parameters`` sections of ``cls`` and its bases
+    (biosig's style: ``name : text`` or ``a, b : text``, continued on indented lines; the
+    class's own entry wins over a base's)."""
+    import inspect
+    import re
+
+    docs: dict[str, str] = {}
+    for klass in reversed(inspect.getmro(cls)):
+        text = inspect.cleandoc(klass.__doc__ or "")
+        section = re.search(r"^Parameters\n-+\n(.*?)(?:\n\s*\n|\Z)", text, re.S | re.M)
+        if section is None:
+            continue
+        entries: list[tuple[list[str], list[str]]] = []
+        for line in section.group(1).splitlines():
+            head = re.match(r"^([A-Za-z_*][\w*]*(?:, [A-Za-z_*][\w*]*)*) : (.*)$", line)
+            if head:
+                entries.append(([n.strip("*") for n in head.group(1).split(", ")], [head.group(2)]))
+            elif entries and line.startswith(" "):
+                entries[-1][1].append(line.strip())
+        for names, lines in entries:
+            for name in names:
+                docs[name] = " ".join(" ".join(lines).split())
+    return docs
+
+
+def _first_sentence(text: str) -> str:
+    """The first sentence of ``text`` (whole), without reST markup."""
+    import re
+
+    text = re.sub(r":\w+:`~?([^`]+)`", r"\1", text).replace("``", "")
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(ch, 0)
+        if ch == "." and depth == 0 and re.match(r"\s+[A-Z]", text[i + 1:]):
+            return text[: i + 1]
+    return text
+
+
+def option_lines(cls, prefix: str, linked: tuple[str, ...] = ()) -> list[str]:
+    """One line per ``__init__`` argument of ``cls``: ``--<prefix><name>  description (default)``.
+
+    An argument without an entry of its own points at the entry whose text names it; one that
+    no docstring mentions reads ``undocumented`` (a test keeps that list empty).
+    """
+    import inspect
+    import re
+
+    docs = param_docs(cls)
+    lines = []
+    for name, par in inspect.signature(cls.__init__).parameters.items():
+        if name == "self" or par.kind in (par.VAR_POSITIONAL, par.VAR_KEYWORD):
+            continue
+        if name in linked:
+            text = "from the data (linked by the CLI; an explicit value must agree)"
+        elif name in docs:
+            text = _first_sentence(docs[name])
+        else:
+            named_in = [k for k, v in docs.items() if re.search(rf"\b{name}\b", v)]
+            text = f"see {named_in[0]}" if named_in else "undocumented"
+        default = "" if par.default is inspect.Parameter.empty else f" [{par.default!r}]"
+        lines.append(f"  --{prefix}{name}  {text}{default}")
+    return lines
+
+
+def short_help(command: str = "fit") -> str:
+    """``biosig <command> --help``: how to call it and every DataModule and task option, one
+    line each (Lightning's full help: ``--help-all``; the Trainer's options are Lightning's)."""
     from biosig.data.datamodule import BiosigDataModule
+    from biosig.tasks import BiosigTask
+
+    tasks = sorted({c for c in _subclasses(BiosigTask)}, key=lambda c: c.__name__)
+    out = [
+        f"usage: biosig {command} --config FILE [--config FILE ...] [--SECTION.OPTION VALUE ...]",
+        "",
+        f"{command} a task on the first fold of a DataModule's protocol (LightningCLI). Configs",
+        "compose left to right; options override them; --print_config prints the result.",
+        "Environment variables PL_<COMMAND>__<SECTION>__<OPTION> set options too.",
+        "Other options: --trainer.* (Lightning's Trainer, e.g. --trainer.max_epochs 5,",
+        "--trainer.accelerator gpu), --optimizer/--lr_scheduler (torch classes), --ckpt_path;",
+        "their full descriptions: biosig " + command + " --help-all.",
+        "",
+        "data (BiosigDataModule; --data.source etc. take class_path + init_args):",
+        *option_lines(BiosigDataModule, "data."),
+    ]
+    for task in tasks:
+        out += ["", f"model (--model.class_path {task.__module__.rsplit('.', 1)[0]}."
+                    f"{task.__name__}; --model.init_args.<name>):",
+                *option_lines(task, "model.init_args.", LINKED)]
+    return "\n".join(out)
+
+
+def _subclasses(cls) -> list:
+    found = []
+    for sub in cls.__subclasses__():
+        if sub.__module__.startswith("biosig."):
+            found += [sub, *_subclasses(sub)]
+    return found
+
+
+def lightning_cli(args: list[str] | None, run: bool = True):
+    """Run (or with ``run=False`` only build) the LightningCLI on ``args`` (None: ``sys.argv``).
+
+    ``--help`` prints biosig's short help (:func:`short_help`: every DataModule and task option
+    in one line); ``--help-all`` Lightning's full one.
+    """
+    argv = list(sys.argv[1:] if args is None else args)
+    command = argv[0] if argv and argv[0] in LIGHTNING_COMMANDS else "fit"
+    if "-h" in argv or "--help" in argv:
+        print(short_help(command))
+        raise SystemExit(0)
+    if "--help-all" in argv:
+        argv[argv.index("--help-all")] = "--help"
+        args = argv
+    from biosig.data.datamodule import BiosigDataModule
+    from biosig.experiments.runner import progress_logging
     from biosig.tasks.base import BiosigTask
 
+    progress_logging()  # window-cache builds and downloads report in logs, not only on a tty
     cli_class = _make_cli_class()
     return cli_class(
         BiosigTask,

@@ -42,6 +42,20 @@ def _scores(probs, y, n_outputs: int) -> dict:
 
 
 def run(args) -> dict:
+    """Train, test, print and plot; the output folder is removed again if the run fails before
+    writing anything into it."""
+    from biosig.errors import ConfigError
+    from biosig.experiments.runner import output_folder
+    from biosig.models import list_models
+
+    if args.model not in list_models():
+        raise ConfigError(f"--model {args.model!r}: not a registered model; choose one of "
+                          f"{', '.join(list_models())} (biosig models)")
+    with output_folder(args.out) as out:
+        return _run(args, out)
+
+
+def _run(args, out: Path) -> dict:
     import warnings
 
     import numpy as np
@@ -49,6 +63,7 @@ def run(args) -> dict:
     import torchmetrics.functional.classification as tmf
     from lightning.pytorch.loggers import CSVLogger
 
+    from biosig.callbacks import EpochProgress
     from biosig.data import Bandpass, PickChannels, Predefined
     from biosig.data.datamodule import BiosigDataModule
     from biosig.datasets import SyntheticMI
@@ -57,9 +72,10 @@ def run(args) -> dict:
         plot_confusion_matrix, plot_example_windows, plot_training_curves,
     )
 
+    from biosig.experiments.runner import progress_logging
+
     warnings.filterwarnings("ignore", category=FutureWarning)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    progress_logging()  # window-cache builds and downloads report in logs, not only on a tty
     t0 = time.perf_counter()
     dm = BiosigDataModule(
         SyntheticMI(n_subjects=args.subjects, n_trials_per_class=args.trials,
@@ -70,8 +86,10 @@ def run(args) -> dict:
         batch_size=args.batch_size, seed=args.seed,
     )
     print(f"data: {len(dm.cache)} windows of {dm.n_chans} ch x {dm.n_times} samples "
-          f"@ {dm.sfreq:g} Hz, classes {dm.classes}; cache {dm.cache.path}")
+          f"@ {dm.sfreq:g} Hz, classes {dm.classes}; cache {dm.cache.path}", flush=True)
     logger = CSVLogger(out, name="logs", version="")
+    print(f"training {args.model} for {args.epochs} epochs (one line per epoch); logs in "
+          f"{Path(logger.log_dir).resolve()}", flush=True)
     kept = {}
 
     def on_run(run):  # predictions of the trained task on the test windows, for the tables
@@ -84,7 +102,8 @@ def run(args) -> dict:
                      {"model": args.model, "lr": args.lr}, trainer={"max_epochs": args.epochs})
     result = run_experiment(dm, spec, seeds=[args.seed], on_run=on_run, verbose=False,
                             trainer={"logger": logger, "accelerator": "cpu",
-                                     "log_every_n_steps": 1, "deterministic": True})
+                                     "log_every_n_steps": 1, "deterministic": True,
+                                     "callbacks": [EpochProgress()]})
     probs, test_idx = kept["probs"], kept["test_rows"]
     y = torch.from_numpy(np.asarray(dm.cache.y[test_idx]))
     subjects = dm.meta["subject"].to_numpy()[test_idx]

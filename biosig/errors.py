@@ -22,6 +22,37 @@ class ChannelError(BiosigError, ValueError):
     """Channels are missing, unknown, or in a layout the caller did not ask for."""
 
 
+def channel_difference(names, expected, limit: int = 10) -> str:
+    """How the channel list ``names`` differs from ``expected``, by name: ``"missing ['Cz'];
+    extra ['EOG1']"``, or ``"same channels in another order (first difference at position 3:
+    'C3' instead of 'Cz')"``, or ``"duplicate names [...]"``; ``""`` when they are equal. At
+    most ``limit`` names per list (then "... and N more")."""
+
+    def shown(items) -> str:
+        more = f" ... and {len(items) - limit} more" if len(items) > limit else ""
+        return f"{list(items[:limit])}{more}"
+
+    names, expected = [str(n) for n in names], [str(n) for n in expected]
+    if names == expected:
+        return ""
+    have, want = set(names), set(expected)
+    parts = []
+    missing = [n for n in expected if n not in have]
+    extra = [n for n in names if n not in want]
+    if missing:
+        parts.append(f"missing {shown(missing)}")
+    if extra:
+        parts.append(f"extra {shown(extra)}")
+    if not parts:
+        dupes = sorted({n for n in names if names.count(n) != expected.count(n)})
+        if dupes:
+            return f"duplicate names {shown(dupes)}"
+        i = next(k for k, (a, b) in enumerate(zip(names, expected)) if a != b)
+        return (f"same channels in another order (first difference at position {i}: "
+                f"{names[i]!r} instead of {expected[i]!r})")
+    return "; ".join(parts)
+
+
 class SamplingRateError(BiosigError, ValueError):
     """A recording's sampling rate does not match what a recipe or model expects."""
 

@@ -386,3 +386,63 @@ def write_tuev_tree(
                 write_tuev_file(path, ev, duration=duration)
                 out.append(path)
     return out
+
+
+# ------------------------------------------------------------------------------------ CHB-MIT
+#: The 23 channel labels of most CHB-MIT EDFs (T8-P8 appears twice, as in the real files).
+CHBMIT_EDF_LABELS = [
+    "FP1-F7", "F7-T7", "T7-P7", "P7-O1", "FP1-F3", "F3-C3", "C3-P3", "P3-O1", "FP2-F4", "F4-C4",
+    "C4-P4", "P4-O2", "FP2-F8", "F8-T8", "T8-P8", "P8-O2", "FZ-CZ", "CZ-PZ", "P7-T7", "T7-FT9",
+    "FT9-FT10", "FT10-T8", "T8-P8",
+]  # fmt: skip
+
+
+def write_chbmit(root, files: dict, seconds: float = 60.0, sfreq: float = 256.0, seed: int = 0,
+                 numbered: bool = False):
+    """CHB-MIT layout: ``chbNN/chbNN_MM.edf`` + ``chbNN/chbNN-summary.txt``.
+
+    ``files`` maps ``"chb01_01"`` to its seizures ``[(start, end), ...]`` in s, or to
+    ``("referential", seizures)`` for a file with referential channels (written after a
+    ``Channels changed:`` block, as in cases 12-19). ``numbered`` writes the
+    ``Seizure 1 Start Time:`` style of the later cases. Seizures carry a 3 Hz rhythm.
+    """
+    from biosig.io import write_edf
+    from biosig.signal.recording import Recording
+
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    n = int(seconds * sfreq)
+    t = np.arange(n) / sfreq
+    by_case: dict[str, list] = {}
+    for name, spec in files.items():
+        by_case.setdefault(name.split("_")[0], []).append((name, spec))
+    for case, entries in by_case.items():
+        folder = root / case
+        folder.mkdir(parents=True, exist_ok=True)
+        lines = ["Data Sampling Rate: 256 Hz", "*" * 25, "", "Channels in EDF Files:", "*" * 22]
+        lines += [f"Channel {i}: {c}" for i, c in enumerate(CHBMIT_EDF_LABELS, 1)] + [""]
+        listed = CHBMIT_EDF_LABELS
+        for name, spec in entries:
+            referential = isinstance(spec, tuple)
+            seizures = spec[1] if referential else spec
+            labels = (["FP1", "F7", "T7", "P7", "O1", "F3", "C3", "P3", "FP2", "F4", "C4", "P4",
+                       "O2", "F8", "T8", "P8", "FZ", "CZ"] if referential else CHBMIT_EDF_LABELS)
+            if labels != listed:
+                lines += ["Channels changed:", "*" * 17]
+                lines += [f"Channel {i}: {c}" for i, c in enumerate(labels, 1)] + [""]
+                listed = labels
+            data = rng.normal(0, 20, (len(labels), n))
+            for s, e in seizures:
+                span = (t >= s) & (t < e)
+                data[:, span] += 150 * np.sin(2 * np.pi * 3 * t[span])
+            rec = Recording(data, sfreq, list(labels), ["eeg"] * len(labels),
+                            ["uV"] * len(labels))
+            write_edf(folder / f"{name}.edf", rec)
+            lines += [f"File Name: {name}.edf", "File Start Time: 10:00:00",
+                      "File End Time: 10:01:00", f"Number of Seizures in File: {len(seizures)}"]
+            for k, (s, e) in enumerate(seizures, 1):
+                tag = f"Seizure {k}" if numbered else "Seizure"
+                lines += [f"{tag} Start Time: {s:g} seconds", f"{tag} End Time: {e:g} seconds"]
+            lines.append("")
+        (folder / f"{case}-summary.txt").write_text("\n".join(lines) + "\n")
+    return root

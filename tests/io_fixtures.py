@@ -120,3 +120,22 @@ def flip_bytes(src: Path, dst: Path, positions, values) -> Path:
         b[p % len(b)] = v
     dst.write_bytes(bytes(b))
     return dst
+
+
+def bdf_bytes(digital: np.ndarray, sfreq: int, pmin=-8000.0, pmax=8000.0) -> bytes:
+    """A minimal BDF (24-bit) file, 1-s records, written field by field."""
+    ns, n = digital.shape
+    n_rec = n // sfreq
+    fixed = b"\xffBIOSEMI" + b" " * 176 + f"{256 * (ns + 1):<8d}".encode() + b"24BIT".ljust(44)
+    fixed += f"{n_rec:<8d}{1:<8d}{ns:<4d}".encode()
+
+    def col(values, width):
+        return b"".join(str(v).ljust(width).encode() for v in values)
+
+    heads = col([f"EEG{i}" for i in range(ns)], 16) + col([""] * ns, 80) + col(["uV"] * ns, 8)
+    heads += col([pmin] * ns, 8) + col([pmax] * ns, 8)
+    heads += col([-(2**23)] * ns, 8) + col([2**23 - 1] * ns, 8) + col([""] * ns, 80)
+    heads += col([sfreq] * ns, 8) + col([""] * ns, 32)
+    x = digital[:, : n_rec * sfreq].reshape(ns, n_rec, sfreq).transpose(1, 0, 2).astype("<i4")
+    raw = x.view(np.uint8).reshape(n_rec, ns, sfreq, 4)[..., :3]
+    return fixed + heads + raw.tobytes()

@@ -87,6 +87,7 @@ class BiosigDataModule(pl.LightningDataModule):
         them all and :meth:`for_fold` gives a DataModule per fold (``biosig.experiments`` loops
         over them).
     subjects : restrict to these subjects before splitting (within-subject protocols).
+    seed : seeds the default protocol's split and the training loader's shuffling.
     nan_policy : ``"reject"`` (drop windows with NaN/inf, counted), ``"interpolate"`` or
         ``"raise"``.
     expect_sfreq : the sampling rate a recipe was designed for; data at another rate raise

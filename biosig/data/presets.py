@@ -42,6 +42,9 @@ DESCRIPTIONS = {
     "eegmat": "EEG During Mental Arithmetic Tasks, rest vs serial subtraction, 0.5-45 Hz at 128 "
               "Hz,\n4-s windows; subject-wise fold 1 of 4 held out. --data.source.init_args.path "
               "/path/to/eegmat/1.0.0",
+    "chbmit": "CHB-MIT seizure detection, 16 bipolar channels, 10-s windows at 200 Hz; CBraMod's "
+              "case split\n(1-20 less 12/13/17 / 21-22 / 23-24). --data.source.init_args.path "
+              "/path/to/chbmit/1.0.0",
     "synthetic_mi": "Built-in motor-imagery simulator, session T -> E.",
     "synthetic_ecg": "Built-in 12-lead ECG simulator, folds 1-8 / 9 / 10.",
     "synthetic_tuev": "Built-in TUEV-like 6-class event simulator, train -> eval subjects "
@@ -51,7 +54,7 @@ DESCRIPTIONS = {
 
 def _presets() -> dict:
     from biosig.datasets import (
-        BCIIV2a, CinC, EEGMAT, EEGMMIDB, PTBXL, TUEV, SyntheticECG, SyntheticMI,
+        CHBMIT, BCIIV2a, CinC, EEGMAT, EEGMMIDB, PTBXL, TUEV, SyntheticECG, SyntheticMI,
     )
     from biosig.data.paper_splits import paper_protocol
     from biosig.datasets.synthetic import SyntheticTUEV
@@ -83,6 +86,8 @@ def _presets() -> dict:
         # EEGMAT rest vs task: the dataset's own 0.5-45 Hz / 128 Hz steps; its subject-wise
         # folds (fold = subject % 4 + 1), the first held out.
         "eegmat": (EEGMAT, {}, GroupKFold(n_splits=4, fold=0, group="fold", shuffle=False)),
+        # CHB-MIT: CBraMod's case split (EEGDM Table VII), as the records' "split" field.
+        "chbmit": (CHBMIT, {}, by_split),
         "synthetic_mi": (SyntheticMI, {"preprocessing": [PickChannels(types=["eeg"])]},
                          Predefined(train={"session": "T"}, test={"session": "E"},
                                     val_fraction=0.1)),

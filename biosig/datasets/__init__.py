@@ -9,6 +9,7 @@ verification; TUEV needs the user's own licensed copy (``path=``).
 
 from biosig.datasets.base import DatasetSource
 from biosig.datasets.bciiv2a import BCIIV2a
+from biosig.datasets.chbmit import CHBMIT
 from biosig.datasets.cinc import CinC
 from biosig.datasets.download import RemoteFile, download_file, extract_archive
 from biosig.datasets.eegmat import EEGMAT
@@ -28,6 +29,7 @@ from biosig.datasets.wfdb_records import WFDBRecords
 
 __all__ = [
     "BCIIV2a",
+    "CHBMIT",
     "CinC",
     "DatasetSource",
     "EEGMAT",

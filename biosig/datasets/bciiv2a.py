@@ -247,6 +247,13 @@ class BCIIV2a(DatasetSource):
         starts = np.sort(onsets[codes == EV_TRIAL])
         run_starts = np.sort(onsets[codes == EV_RUN])
         bounds = np.append(starts[1:], np.inf)
+        label_file = self._label_file(subject, session)
+        if len(starts) == 0:
+            raise InvalidFileError(
+                path,
+                "no trial-start events (768) in the GDF event table: no trials to load"
+                + ("" if label_file.is_file() else f" (and no true-label file {label_file.name})"),
+            )
         cue_mask = np.isin(codes, EV_CUES + (EV_UNKNOWN,))
         n_cue_events = int(cue_mask.sum())
         cues, rejected = [], []
@@ -264,7 +271,6 @@ class BCIIV2a(DatasetSource):
                 path, f"{n_cue_events} cue events for {len(starts)} trial starts (768)"
             )
         cues = np.array(cues)
-        label_file = self._label_file(subject, session)
         if label_file.is_file():
             true = read_true_labels(label_file)
             if len(true) != len(cues):

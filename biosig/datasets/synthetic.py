@@ -35,6 +35,7 @@ import numpy as np
 from scipy.fft import irfft, next_fast_len
 
 from biosig.datasets.base import DatasetSource
+from biosig.errors import ConfigError
 from biosig.signal.recording import Annotations, Recording
 
 #: BCI Competition IV 2a's 22 EEG channels, in the dataset's order.
@@ -184,7 +185,7 @@ def simulate_mi_session(
     """
     for c in classes:
         if c not in MI_CLASSES:
-            raise ValueError(f"unknown MI class {c!r}; choose from {MI_CLASSES}")
+            raise ConfigError(f"unknown MI class {c!r}; choose from {MI_CLASSES}")
     prof = subject_profile(subject, seed)
     session_key = {"T": 0, "E": 1}.get(session, zlib.crc32(str(session).encode()) + 2)
     rng = np.random.default_rng([seed, subject, session_key, 11])
@@ -388,7 +389,7 @@ def simulate_ecg_record(
     """One 12-lead ECG record (mV) with the given superclass labels."""
     unknown = set(labels) - set(ECG_CLASSES)
     if unknown:
-        raise ValueError(f"unknown ECG classes {sorted(unknown)}; choose from {ECG_CLASSES}")
+        raise ConfigError(f"unknown ECG classes {sorted(unknown)}; choose from {ECG_CLASSES}")
     rng = np.random.default_rng([seed, 3])
     n = int(round(duration * sfreq))
     t = np.arange(n) / sfreq
@@ -485,7 +486,7 @@ def write_recordings(recordings: list[Recording], folder, fmt: str = "edf") -> l
         elif fmt == "wfdb":
             paths.append(write_wfdb(folder, stem, rec))
         else:
-            raise ValueError(f"fmt must be 'edf', 'gdf' or 'wfdb', got {fmt!r}")
+            raise ConfigError(f"fmt must be 'edf', 'gdf' or 'wfdb', got {fmt!r}")
     return paths
 
 
@@ -798,7 +799,7 @@ class SyntheticTUEV(DatasetSource):
         seed: int = 0,
     ):
         if not 0 < n_eval_subjects < n_subjects:
-            raise ValueError(f"n_eval_subjects must be in [1, n_subjects), got {n_eval_subjects}")
+            raise ConfigError(f"n_eval_subjects must be in [1, n_subjects), got {n_eval_subjects}")
         self.n_subjects, self.n_per_class, self.sfreq = n_subjects, n_per_class, sfreq
         self.n_eval_subjects, self.seed = n_eval_subjects, seed
 

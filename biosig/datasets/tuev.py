@@ -27,6 +27,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from biosig.datasets._common import dataset_root, file_manifest, require_dir, split_subjects
 from biosig.datasets.base import DatasetSource
 from biosig.errors import ConfigError, InvalidFileError
@@ -195,13 +197,14 @@ class TUEV(DatasetSource):
         rows = read_rec(edf.with_suffix(".rec"), n_channels=22)
         raw = read_edf(edf)
         duration = raw.n_times / raw.sfreq
-        for i, (_ch, start, stop, _lab) in enumerate(rows, start=1):
-            if stop > duration + 1e-6:
-                raise InvalidFileError(
-                    edf.with_suffix(".rec"),
-                    f"row {i}: event {start:g}-{stop:g} s ends after the recording "
-                    f"({duration:g} s of {edf.name})",
-                )
+        late = np.flatnonzero(rows[:, 2] > duration + 1e-6)
+        if len(late):
+            i = int(late[0])
+            raise InvalidFileError(
+                edf.with_suffix(".rec"),
+                f"row {i + 1}: event {rows[i, 1]:g}-{rows[i, 2]:g} s ends after the recording "
+                f"({duration:g} s of {edf.name})",
+            )
         needed = {e for p in MONTAGES[self.montage] for e in p}
         picked: dict[str, str] = {}  # electrode -> channel label (first occurrence)
         for name in raw.ch_names:

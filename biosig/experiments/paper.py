@@ -96,7 +96,11 @@ def model_specs(names, settings: dict) -> list[ModelSpec]:
 
 
 def datamodule_kwargs(args) -> dict:
-    """BiosigDataModule arguments of the recipe options (alignment, batch, cache)."""
+    """BiosigDataModule arguments of the recipe options (alignment, batch, cache); turns on the
+    cache-build progress lines (:func:`~biosig.experiments.runner.progress_logging`)."""
+    from biosig.experiments.runner import progress_logging
+
+    progress_logging()
     return {"alignment": None if args.no_align else "ea", "test_alignment": args.test_alignment,
             "shrinkage": args.ea_shrinkage, "batch_size": args.batch_size,
             "cache_dir": args.cache_dir}

@@ -39,7 +39,7 @@ import pandas as pd
 from biosig.errors import ConfigError
 
 __all__ = ["ModelSpec", "Run", "ExperimentResult", "run_experiment", "summarize",
-           "format_table", "PERCENT_METRICS"]
+           "format_table", "output_folder", "progress_logging", "PERCENT_METRICS"]
 
 #: Metrics shown in percent in the tables.
 PERCENT_METRICS = {"acc", "bal_acc", "kappa", "f1_weighted", "f1_macro", "auroc"}
@@ -171,6 +171,38 @@ def _quiet_lightning():
             lg.setLevel(level)
 
 
+def progress_logging(level: int = logging.INFO) -> bool:
+    """Show biosig's progress log lines (window-cache builds, downloads) on stderr with the
+    time, so a build that takes minutes reports itself in a log file or a pipe too, not only as
+    a terminal progress bar. Does nothing where logging is configured already (a handler on the
+    ``biosig`` or the root logger); returns whether it added the handler."""
+    log = logging.getLogger("biosig")
+    if log.handlers or logging.getLogger().handlers:
+        return False
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
+    log.addHandler(handler)
+    log.setLevel(level)
+    return True
+
+
+@contextlib.contextmanager
+def output_folder(path):
+    """Create a script's results folder ``path`` (yielded as a Path); when the script fails,
+    remove the folders this made that are still empty, so a failed run leaves no empty output
+    folder behind (files already written stay)."""
+    path = Path(path)
+    created = [p for p in (path, *path.parents) if not p.exists()]  # deepest first
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        yield path
+    except BaseException:
+        for folder in created:
+            with contextlib.suppress(OSError):  # not empty: keep it
+                folder.rmdir()
+        raise
+
+
 def _clock(seconds: float) -> str:
     m, s = divmod(int(round(seconds)), 60)
     h, m = divmod(m, 60)
@@ -200,13 +232,13 @@ def _fresh_callbacks(callbacks) -> list:
     return out
 
 
-def _fit_test(dm, spec: ModelSpec, seed: int, trainer_kwargs: dict):
+def _fit_test(dm, spec: ModelSpec, seed: int, trainer_kwargs: dict, progress=None):
     import lightning.pytorch as pl
 
     _seed_everything(seed)
     task = spec.build(dm)
     kw = {**TRAINER_DEFAULTS, **trainer_kwargs, **spec.trainer}
-    kw["callbacks"] = _fresh_callbacks(kw.get("callbacks") or [])
+    kw["callbacks"] = _fresh_callbacks(kw.get("callbacks") or []) + ([progress] if progress else [])
     if len(dm.splits["val"]) == 0:
         kw["limit_val_batches"] = 0  # no validation part: nothing to validate on
     with contextlib.ExitStack() as stack:
@@ -247,6 +279,7 @@ def run_experiment(
     title: str = "",
     on_run: Callable[[Run], dict | None] | None = None,
     verbose: bool = True,
+    progress_s: float | None = 30.0,
 ) -> "ExperimentResult":
     """Train and test every model on every fold and seed; one row per (fold, model, seed).
 
@@ -265,6 +298,11 @@ def run_experiment(
     reference : numbers to print next to the first metric's table, ``{model: {subject: value}}``
         in the table's units (``"mean"`` for the mean over subjects), e.g. the paper's.
     on_run : called after each run with a :class:`Run`; the dict it returns joins the run's row.
+    verbose : print the plan, and a line per finished run with the elapsed and estimated
+        remaining time of the whole experiment.
+    progress_s : with ``verbose``, also print an epoch line inside a run whenever this many
+        seconds passed since the last line (:class:`biosig.callbacks.EpochProgress`), so a long
+        run is never silent; 0 prints every epoch, None none.
     """
     if isinstance(models, ModelSpec):
         models = [models]
@@ -297,7 +335,15 @@ def run_experiment(
             for spec in models:
                 for seed in seeds:
                     dm = data.for_fold(fold, seed=seed)
-                    task, tr, scores, fit_s = _fit_test(dm, spec, seed, dict(trainer or {}))
+                    progress = None
+                    if verbose and progress_s is not None:
+                        from biosig.callbacks import EpochProgress
+
+                        progress = EpochProgress(
+                            prefix=f"  [{done + 1}/{n_runs}] {fold.name} {spec.name} seed={seed} ",
+                            min_interval_s=progress_s)
+                    task, tr, scores, fit_s = _fit_test(dm, spec, seed, dict(trainer or {}),
+                                                        progress)
                     row = {"model": spec.name, "seed": seed, "subject": fold.subject,
                            "fold": fold.name, "n_train": len(fold.train), "n_val": len(fold.val),
                            "n_test": len(fold.test), "fit_s": round(fit_s, 2), **scores}

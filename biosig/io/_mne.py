@@ -1,4 +1,6 @@
-"""The reader core shared by the EDF/BDF and GDF readers (both read samples with MNE).
+"""The MNE path shared by the EDF/BDF and GDF readers, used for files whose signals have
+different rates (MNE resamples them to the highest); files of one rate are decoded by
+:mod:`biosig.io._records` instead. ``keep_index`` (``exclude``) serves both paths.
 
 Written once here: the MNE suffix work-around (MNE insists on the file suffix; a file object
 bypasses that check), undoing MNE's volt scaling and ``exclude``. The :class:`Recording` is
@@ -66,6 +68,15 @@ def pick(
     one entry per row of ``data``. Returns ``(data, names, units, upsampled)``: the kept rows and
     the kept channels stored at a lower rate than the highest (MNE resampled them).
     """
+    keep = keep_index(path, names, labels, exclude)
+    n_samples = np.asarray(n_samples)
+    upsampled = [names[j] for j in keep if n_samples[j] < n_samples.max()]
+    return data[keep], [names[j] for j in keep], [units[j] for j in keep], upsampled
+
+
+def keep_index(path: Path, names: list[str], labels: list[str], exclude: Iterable[str]):
+    """Indices of the channels ``exclude`` leaves (it may use either the names or the header
+    labels); :class:`ChannelError` for an unknown name or when nothing is left."""
     exclude = set(exclude)
     keep = [
         j
@@ -77,6 +88,4 @@ def pick(
         raise ChannelError(f"exclude names channels {sorted(unknown)} not in {path.name}")
     if not keep:
         raise ChannelError(f"exclude removes every channel of {path.name}")
-    n_samples = np.asarray(n_samples)
-    upsampled = [names[j] for j in keep if n_samples[j] < n_samples.max()]
-    return data[keep], [names[j] for j in keep], [units[j] for j in keep], upsampled
+    return keep

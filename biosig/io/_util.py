@@ -38,7 +38,46 @@ def check_file(path: Path, *, min_size: int = 1, what: str = "file") -> int:
         raise InvalidFileError(
             path, f"{what} is truncated: {size} bytes, a valid header alone needs {min_size}"
         )
+    check_readable(path, what)
     return size
+
+
+def check_readable(path: Path, what: str = "file") -> None:
+    """Raise :class:`InvalidFileError` naming ``path`` when it cannot be opened for reading
+    (permissions, a folder, an I/O error), instead of a bare ``OSError`` later."""
+    try:
+        with open(path, "rb") as fid:
+            fid.read(1)
+    except OSError as err:
+        raise InvalidFileError(
+            path, f"{what} cannot be read ({type(err).__name__}: {err.strerror or err})"
+        ) from err
+
+
+# --------------------------------------------------------------------------- plausibility
+
+#: Sampling rates a reader accepts (Hz): 1 mHz (one sample per ~17 min) .. 1 MHz.
+SFREQ_BOUNDS = (1e-3, 1e6)
+#: Longest recording a reader accepts, in s (1e8 s, about 3.2 years).
+MAX_DURATION_S = 1e8
+
+
+def check_timing(path: Path, sfreqs, duration_s: float, what: str = "sampling rate") -> None:
+    """Refuse physically implausible sampling rates and recording durations, naming the file:
+    every rate must lie in :data:`SFREQ_BOUNDS` and the recording must last at most
+    :data:`MAX_DURATION_S` seconds."""
+    lo, hi = SFREQ_BOUNDS
+    for fs in np.atleast_1d(np.asarray(sfreqs, dtype=np.float64)):
+        if not (np.isfinite(fs) and lo <= fs <= hi):
+            raise InvalidFileError(
+                path, f"{what} {fs:g} Hz is outside the plausible range {lo:g} Hz .. {hi:g} Hz"
+            )
+    if not (np.isfinite(duration_s) and 0 < duration_s <= MAX_DURATION_S):
+        raise InvalidFileError(
+            path,
+            f"recording duration {duration_s:g} s is outside the plausible range "
+            f"(0, {MAX_DURATION_S:g}] s",
+        )
 
 
 class SignalHeaders:
@@ -260,7 +299,9 @@ def to_target_units(
 ) -> tuple[np.ndarray, list[str]]:
     """Scale each row of ``data`` (in ``units``) to the Recording convention (ECG mV, EEG µV)."""
     out_units = []
-    data = np.asarray(data, dtype=np.float64)
+    data = np.asarray(data)
+    if data.dtype not in (np.float32, np.float64):
+        data = data.astype(np.float64)
     for i, (u, t) in enumerate(zip(units, types)):
         tu = target_unit(t, u)
         f = convert_factor(u, tu)
@@ -270,8 +311,18 @@ def to_target_units(
     return data, out_units
 
 
+def unit_factors(units: list[str], types: list[str]) -> tuple[list[float], list[str]]:
+    """Per channel: the factor from the file unit to the Recording unit, and that unit."""
+    out_units = [target_unit(t, u) for u, t in zip(units, types)]
+    return [convert_factor(u, tu) for u, tu in zip(units, out_units)], out_units
+
+
 def count_nonfinite(data: np.ndarray) -> tuple[int, int]:
-    """``(n_nan, n_inf)`` of an array."""
+    """``(n_nan, n_inf)`` of an array (count them on the float32 data a Recording holds: a
+    finite float64 beyond the float32 range becomes inf there)."""
+    with np.errstate(invalid="ignore"):
+        if data.dtype == np.float32 and np.isfinite(data.sum(dtype=np.float64)):
+            return 0, 0  # a float64 sum of finite float32 values cannot overflow
     return int(np.isnan(data).sum()), int(np.isinf(data).sum())
 
 
@@ -294,13 +345,31 @@ def build_recording(
         names, units, ch_types, default_voltage=default_voltage, ecg_leads=True, path=path
     )
     data, out_units = to_target_units(data, units, types)
-    n_nan, n_inf = count_nonfinite(data)
+    return make_recording(data, sfreq, names, types, out_units, annotations, meta)
+
+
+def make_recording(
+    data: np.ndarray,
+    sfreq: float,
+    names: list[str],
+    types: list[str],
+    units: list[str],
+    annotations: Annotations,
+    meta: dict,
+    *,
+    nonfinite: tuple[int, int] | None = None,
+) -> Recording:
+    """The Recording of ``data`` already in Recording units, cast to float32 first so that
+    ``meta["n_nan"]``/``meta["n_inf"]`` count what the Recording holds (``nonfinite``: those
+    counts when the caller knows them without a scan)."""
+    data = np.asarray(data, dtype=np.float32)
+    n_nan, n_inf = count_nonfinite(data) if nonfinite is None else nonfinite
     return Recording(
-        data=data.astype(np.float32),
+        data=data,
         sfreq=sfreq,
         ch_names=names,
         ch_types=types,
-        units=out_units,
+        units=units,
         annotations=annotations,
         meta={**meta, "n_nan": n_nan, "n_inf": n_inf},
     )

@@ -44,17 +44,37 @@ def read_true_labels(path: str | os.PathLike, n_classes: int = 4) -> np.ndarray:
     mat = _loadmat(path)
     if "classlabel" not in mat:
         raise InvalidFileError(path, f"no variable 'classlabel' (has {_variables(mat)})")
-    lab = np.asarray(mat["classlabel"]).reshape(-1).astype(np.int64)
-    if lab.size and (lab.min() < 1 or lab.max() > n_classes):
+    lab = _integer_vector(path, mat["classlabel"], "classlabel")
+    if lab.size == 0:
+        raise InvalidFileError(path, "classlabel is empty")
+    if lab.min() < 1 or lab.max() > n_classes:
         raise InvalidFileError(
             path, f"classlabel values must be 1..{n_classes}, found {sorted(set(lab.tolist()))}"
         )
     return lab
 
 
-def _vector(run, field: str, default=None) -> np.ndarray:
-    value = getattr(run, field, default)
-    return np.atleast_1d(np.asarray(value, dtype=np.int64)).reshape(-1)
+def _integer_vector(path: Path, value, name: str) -> np.ndarray:
+    """``value`` as a 1-D int64 vector; :class:`InvalidFileError` unless it is a numeric
+    vector (``(n,)``, ``(n, 1)`` or ``(1, n)``) of finite whole numbers."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iufb":
+        raise InvalidFileError(path, f"{name} holds {arr.dtype} values, expected numbers")
+    if arr.ndim > 2 or (arr.ndim == 2 and min(arr.shape) > 1):
+        raise InvalidFileError(
+            path, f"{name} has shape {arr.shape}, expected a vector ((n,), (n, 1) or (1, n))"
+        )
+    arr = np.atleast_1d(arr).reshape(-1)
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise InvalidFileError(path, f"{name}[{i}] = {float(arr[i])!r} is not a whole number")
+    return arr.astype(np.int64)
+
+
+def _vector(path: Path, run, field: str, default=None) -> np.ndarray:
+    return _integer_vector(path, getattr(run, field, default), field)
 
 
 def read_bnci(
@@ -102,15 +122,19 @@ def read_bnci(
         for field in ("X", "trial", "y", "fs"):
             if not hasattr(run, field):
                 raise InvalidFileError(path, f"run {i}: struct lacks field {field!r}")
-        x = np.asarray(run.X, dtype=np.float64)
+        x = np.asarray(run.X)
+        if x.dtype.kind not in "iuf":
+            raise InvalidFileError(path, f"run {i}: X holds {x.dtype} values, expected numbers")
+        x = x.astype(np.float64)
         if x.ndim != 2 or x.shape[1] != n_chans:
             raise InvalidFileError(
                 path, f"run {i}: X has shape {x.shape}, expected (n_samples, {n_chans})"
             )
-        if abs(float(run.fs) - sfreq) > 1e-6:
+        fs = np.asarray(run.fs)
+        if fs.dtype.kind not in "iuf" or fs.size != 1 or abs(float(fs) - sfreq) > 1e-6:
             raise InvalidFileError(path, f"run {i}: fs = {run.fs}, expected {sfreq:g}")
-        start, y = _vector(run, "trial"), _vector(run, "y")
-        art = _vector(run, "artifacts", np.zeros(len(y)))
+        start, y = _vector(path, run, "trial"), _vector(path, run, "y")
+        art = _vector(path, run, "artifacts", np.zeros(len(y)))
         if len(start) != len(y) or len(art) != len(y):
             raise InvalidFileError(
                 path,

@@ -1,8 +1,11 @@
 """EDF, EDF+ (continuous and discontinuous) and BDF reader.
 
-The header is parsed and checked here (lengths, numbers, file size against the number of
-data records it claims); samples and annotations are then read with
-:func:`mne.io.read_raw_edf` / :func:`mne.io.read_raw_bdf`.  EDF+D files whose data records
+The header is parsed and checked here (lengths, numbers, plausible rates and durations, the
+file size against the data records it claims, exactly). The file is then read once: samples
+are decoded straight into float32 physical values (only the kept channels) and the EDF+
+annotations are parsed from the same bytes. Files whose signals have different rates are read
+with :func:`mne.io.read_raw_edf` / :func:`mne.io.read_raw_bdf`, which resamples the slower
+signals to the highest rate (``meta["upsampled_channels"]``). EDF+D files whose data records
 have gaps are laid out on their true time axis: gap samples are NaN and each gap gets a
 ``BAD_ACQ_SKIP`` annotation (``meta["n_gaps"]``, ``meta["n_nan"]`` say how many).
 
@@ -21,8 +24,27 @@ from pathlib import Path
 import numpy as np
 
 from biosig.errors import InvalidFileError
-from biosig.io._mne import check_shape, pick, read_samples, undo_scaling
-from biosig.io._util import SignalHeaders, as_path, build_recording, check_file, norm_unit
+from biosig.io._mne import check_shape, keep_index, pick, read_samples, undo_scaling
+from biosig.io._records import (
+    INT24,
+    ChannelLayout,
+    always_finite,
+    decode_channels,
+    gain_offset,
+    read_data_section,
+    unique_names,
+)
+from biosig.io._util import (
+    SignalHeaders,
+    as_path,
+    check_file,
+    check_timing,
+    make_recording,
+    norm_unit,
+    resolve_ch_types,
+    to_target_units,
+    unit_factors,
+)
 from biosig.signal.recording import Annotations, Recording
 
 __all__ = ["read_edf", "read_bdf"]
@@ -79,7 +101,7 @@ def _num(raw: bytes, path: Path, name: str, kind=float):
             raise InvalidFileError(
                 path, f"header field {name!r} is not a number: {text!r}"
             ) from None
-        if kind is float or as_float != int(as_float):
+        if kind is float or not np.isfinite(as_float) or as_float != int(as_float):
             raise InvalidFileError(
                 path, f"header field {name!r} is not an integer: {text!r}"
             ) from None
@@ -183,16 +205,16 @@ def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
         )
     if n_records <= 0:
         raise InvalidFileError(path, f"header declares {n_records} data records")
-    if available < n_records:
+    expected = header_bytes + n_records * hdr.record_bytes
+    if size != expected:
+        what = "truncated file" if size < expected else "extra bytes after the last record"
         raise InvalidFileError(
             path,
-            f"header claims {n_records} data records of {hdr.record_bytes} bytes but the file "
-            f"holds only {available} complete records ({size - header_bytes} data bytes): "
-            "truncated file",
+            f"header claims {n_records} data records of {hdr.record_bytes} bytes "
+            f"({expected} bytes in all) but the file has {size} bytes ({what}; a wrong "
+            "samples-per-record or record-count field misaligns every record)",
         )
-    sfreqs = nsamp[hdr.signal_index] / duration
-    if not np.all(np.isfinite(sfreqs)):
-        raise InvalidFileError(path, "sampling rate cannot be computed from the header")
+    check_timing(path, nsamp[hdr.signal_index] / duration, n_records * duration)
     return hdr
 
 
@@ -226,6 +248,10 @@ def _parse_tal_bytes(raw: bytes, path: Path, k: int, out: TALs) -> float | None:
             raise InvalidFileError(
                 path, f"EDF+ annotation in data record {k} has a malformed onset {head[:30]!r}"
             ) from None
+        if not (np.isfinite(onset) and np.isfinite(duration)):
+            raise InvalidFileError(
+                path, f"EDF+ annotation in data record {k} has a non-finite time {head[:30]!r}"
+            )
         texts = parts[1:]
         keeper = record_onset is None and bool(texts) and texts[0] == ""
         if keeper:
@@ -249,11 +275,8 @@ def _parse_tal_bytes(raw: bytes, path: Path, k: int, out: TALs) -> float | None:
     return record_onset
 
 
-def _read_tals(path: Path, hdr: EDFHeader) -> TALs:
-    """Read every annotation signal of every data record."""
-    mm = np.memmap(
-        path, np.uint8, "r", offset=hdr.header_bytes, shape=(hdr.n_records, hdr.record_bytes)
-    )
+def _read_tals(path: Path, hdr: EDFHeader, mm: np.ndarray) -> TALs:
+    """Parse every annotation signal of the data records ``mm`` (``n_records x bytes``)."""
     out = TALs(np.full(hdr.n_records, np.nan), [], [], [])
     spans = []
     for tal in hdr.tal_index:
@@ -269,7 +292,6 @@ def _read_tals(path: Path, hdr: EDFHeader) -> TALs:
                         path, f"EDF+ data record {k} has no time-keeping annotation"
                     )
                 out.record_onsets[k] = t
-    del mm
     return out
 
 
@@ -346,37 +368,31 @@ def read_edf(
     InvalidFileError
         Missing, empty, truncated or malformed file.
     """
-    import mne
-
     path = as_path(path)
     hdr = parse_edf_header(path)
-    reader = mne.io.read_raw_bdf if hdr.kind == "BDF" else mne.io.read_raw_edf
-    data, sfreq, mne_names = read_samples(path, reader, hdr.kind)
+    records = read_data_section(path, hdr.header_bytes, hdr.n_records, hdr.record_bytes)
     sig = hdr.signal_index
-    check_shape(path, data, (len(sig), hdr.n_records * int(hdr.n_samples[sig].max())))
-    undo_scaling(data, [_mne_factor(hdr.units_raw[i]) for i in sig])
-    data, names, units, upsampled = pick(
-        path,
-        data,
-        mne_names,
-        [hdr.labels[i] for i in sig],
-        [hdr.units[i] for i in sig],
-        hdr.n_samples[sig],
-        exclude,
-    )
+    finite = False  # every sample known finite without a scan
+    if len(set(hdr.n_samples[sig].tolist())) == 1:
+        data, names, types, units, finite = _decode(path, hdr, records, exclude, ch_types)
+        upsampled: list[str] = []
+    else:
+        data, names, types, units, upsampled = _read_mixed_rates(path, hdr, exclude, ch_types)
+    sfreq = float(hdr.n_samples[sig].max()) / hdr.record_duration
 
     gaps: list[tuple[float, float]] = []
     onset, duration, desc = np.zeros(0), np.zeros(0), []
     if hdr.tal_index:
         # EDF+ annotations are parsed here rather than by MNE, which mis-reads Nihon Kohden
         # TALs and ignores EDF+D record times. Onsets are relative to the first sample.
-        tals = _read_tals(path, hdr)
+        tals = _read_tals(path, hdr, records)
         t0 = tals.record_onsets[0]
         onset = np.asarray(tals.onset, float) - t0
         duration = np.asarray(tals.duration, float)
         desc = tals.description
         if hdr.variant.endswith("+D"):
             data, gaps = _layout_discontinuous(path, hdr, data, sfreq, tals.record_onsets)
+    del records
     if gaps:
         onset = np.concatenate([onset, [g[0] for g in gaps]])
         duration = np.concatenate([duration, [g[1] for g in gaps]])
@@ -394,9 +410,61 @@ def read_edf(
         "upsampled_channels": upsampled,
     }
     annotations = Annotations.from_lists(onset, duration, desc)
-    return build_recording(
-        path, data, sfreq, names, units, ch_types, annotations, meta, default_voltage="eeg"
+    nonfinite = (0, 0) if finite and not gaps else None
+    return make_recording(data, sfreq, names, types, units, annotations, meta, nonfinite=nonfinite)
+
+
+def _decode(path: Path, hdr: EDFHeader, records: np.ndarray, exclude, ch_types):
+    """The kept signals (all at one rate) as float32 in Recording units, decoded from the
+    record bytes: ``(data, names, types, units, always_finite)``."""
+    sig = hdr.signal_index
+    names_all = unique_names(hdr.labels)  # as MNE names them (a repeated label gets "-k")
+    keep = [
+        sig[j]
+        for j in keep_index(
+            path, [names_all[i] for i in sig], [hdr.labels[i] for i in sig], exclude
+        )
+    ]
+    names = [names_all[i] for i in keep]
+    file_units = [hdr.units[i] for i in keep]
+    types = resolve_ch_types(
+        names, file_units, ch_types, default_voltage="eeg", ecg_leads=True, path=path
     )
+    factors, units = unit_factors(file_units, types)
+    gain, offset = gain_offset(hdr.physical_min, hdr.physical_max, hdr.digital_min, hdr.digital_max)
+    starts = np.concatenate([[0], np.cumsum(hdr.n_samples)]) * hdr.sample_bytes
+    dtype = INT24 if hdr.kind == "BDF" else np.dtype("<i2")
+    layout = [
+        ChannelLayout(int(starts[i]), int(hdr.n_samples[i]), dtype, gain[i] * f, offset[i] * f)
+        for i, f in zip(keep, factors)
+    ]
+    return decode_channels(records, layout), names, types, units, always_finite(layout)
+
+
+def _read_mixed_rates(path: Path, hdr: EDFHeader, exclude, ch_types):
+    """Signals at different rates: MNE reads them and resamples the slower ones (FFT) to the
+    highest rate. Returns ``(data, names, types, units, upsampled)``."""
+    import mne
+
+    reader = mne.io.read_raw_bdf if hdr.kind == "BDF" else mne.io.read_raw_edf
+    data, _, mne_names = read_samples(path, reader, hdr.kind)
+    sig = hdr.signal_index
+    check_shape(path, data, (len(sig), hdr.n_records * int(hdr.n_samples[sig].max())))
+    undo_scaling(data, [_mne_factor(hdr.units_raw[i]) for i in sig])
+    data, names, units, upsampled = pick(
+        path,
+        data,
+        mne_names,
+        [hdr.labels[i] for i in sig],
+        [hdr.units[i] for i in sig],
+        hdr.n_samples[sig],
+        exclude,
+    )
+    types = resolve_ch_types(
+        names, units, ch_types, default_voltage="eeg", ecg_leads=True, path=path
+    )
+    data, units = to_target_units(data, units, types)
+    return data, names, types, units, upsampled
 
 
 def read_bdf(path: str | os.PathLike, **kwargs) -> Recording:

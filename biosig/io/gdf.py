@@ -1,8 +1,10 @@
 """GDF 1.x / 2.x reader.
 
 The fixed header, channel headers and event table are parsed and checked here (sizes,
-data types, the number of records against the file size, the event table against what is
-left after the data); samples and events are then read with :func:`mne.io.read_raw_gdf`.
+data types, digital and physical ranges, plausible rates and durations, the number of records
+against the file size, the event table against what is left after the data). Samples are then
+decoded straight into float32 from one read of the file; files whose channels have different
+rates are read with :func:`mne.io.read_raw_gdf`, which resamples the slower ones.
 Events become annotations whose description is the event type code as a string (``"769"``),
 so dataset loaders (BCI IV 2a) can map codes to classes.
 
@@ -12,9 +14,9 @@ and never reach :attr:`Recording.meta`.
 
 from __future__ import annotations
 
-import io
 import os
 import struct
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +24,26 @@ from pathlib import Path
 import numpy as np
 
 from biosig.errors import InvalidFileError
-from biosig.io._mne import check_shape, pick, read_samples, undo_scaling
-from biosig.io._util import SignalHeaders, as_path, build_recording, check_file, norm_unit
+from biosig.io._mne import check_shape, keep_index, pick, read_samples, undo_scaling
+from biosig.io._records import (
+    ChannelLayout,
+    always_finite,
+    decode_channels,
+    gain_offset,
+    read_data_section,
+    unique_names,
+)
+from biosig.io._util import (
+    SignalHeaders,
+    as_path,
+    check_file,
+    check_timing,
+    make_recording,
+    norm_unit,
+    resolve_ch_types,
+    to_target_units,
+    unit_factors,
+)
 from biosig.signal.recording import Annotations, Recording
 
 __all__ = ["read_gdf", "parse_gdf_header", "GDF_TYPES", "unit_from_code", "code_from_unit"]
@@ -92,6 +112,10 @@ class GDFHeader:
     n_samples: np.ndarray
     types: np.ndarray
     file_size: int
+    physical_min: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    physical_max: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    digital_min: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    digital_max: np.ndarray = field(default_factory=lambda: np.zeros(0))
     events_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     events_typ: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     events_dur: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -177,12 +201,26 @@ def parse_gdf_header(path: str | os.PathLike) -> GDFHeader:
         codes = np.zeros(ns, np.int64)
         n_samples = arr(104 + 32 + 80, "<i4").astype(np.int64)
         types = arr(104 + 32 + 80 + 4, "<i4").astype(np.int64)
+        dmin, dmax = arr(120, "<i8").astype(np.float64), arr(128, "<i8").astype(np.float64)
     else:
         codes = arr(102, "<u2").astype(np.int64)
         units = [unit_from_code(int(c)) for c in codes]
         units_raw = [""] * ns
         n_samples = arr(104 + 32 + 68 + 12, "<i4").astype(np.int64)
         types = arr(104 + 32 + 68 + 12 + 4, "<i4").astype(np.int64)
+        dmin, dmax = arr(120, "<f8").copy(), arr(128, "<f8").copy()
+    pmin, pmax = arr(104, "<f8").copy(), arr(112, "<f8").copy()
+    for name, values in (("physical", (pmin, pmax)), ("digital", (dmin, dmax))):
+        bad = [labels[i] for i in range(ns) if not np.all(np.isfinite([v[i] for v in values]))]
+        if bad:
+            raise InvalidFileError(path, f"channels {bad}: {name} minimum/maximum not finite")
+    for i in range(ns):
+        if dmax[i] <= dmin[i] or pmax[i] == pmin[i]:
+            raise InvalidFileError(
+                path,
+                f"channel {labels[i]!r}: digital range [{dmin[i]:g}, {dmax[i]:g}] "
+                f"or physical range [{pmin[i]:g}, {pmax[i]:g}] is empty",
+            )
 
     bad_types = sorted({int(t) for t in types if int(t) not in GDF_TYPES})
     if bad_types:
@@ -208,7 +246,12 @@ def parse_gdf_header(path: str | os.PathLike) -> GDFHeader:
         n_samples=n_samples,
         types=types,
         file_size=size,
+        physical_min=pmin,
+        physical_max=pmax,
+        digital_min=dmin,
+        digital_max=dmax,
     )
+    check_timing(path, n_samples / hdr.record_duration, max(n_records, 1) * hdr.record_duration)
     available = (size - header_bytes) // hdr.record_bytes
     if n_records <= 0:
         raise InvalidFileError(
@@ -263,6 +306,16 @@ def _parse_event_table(path: Path, hdr: GDFHeader) -> None:
     else:
         chn = np.zeros(n, np.int64)
         dur = np.zeros(n, np.int64)
+    if len(table) != 8 + n * per:
+        raise InvalidFileError(
+            path,
+            f"event table of {n} events is {8 + n * per} bytes but {len(table)} bytes follow "
+            "the data (a wrong record count, samples per record or event count)",
+        )
+    if not (sr == 0 or np.isfinite(sr)):
+        raise InvalidFileError(path, f"event table sampling rate {sr!r} is not finite")
+    if sr != 0:
+        check_timing(path, sr, 1.0, what="event table sampling rate")
     hdr.events_pos, hdr.events_typ, hdr.events_chn, hdr.events_dur = pos, typ, chn, dur
     hdr.event_mode, hdr.event_sfreq = mode, float(sr)
 
@@ -299,23 +352,15 @@ def read_gdf(
     InvalidFileError
         Missing, empty, truncated or malformed file.
     """
-    import mne
-
     path = as_path(path)
     hdr = parse_gdf_header(path)
-    patched = None
-    if hdr.version < 1.9 and hdr.file_size == hdr.data_end:
-        # MNE 1.13 fails on a GDF 1.x file that ends without an event table (IndexError
-        # reading the mode byte); hand it the same bytes plus an empty mode-1 table.
-        patched = io.BytesIO(path.read_bytes() + bytes([1, 0, 0, 0, 0, 0, 0, 0]))
-    data, sfreq, mne_names = read_samples(path, mne.io.read_raw_gdf, "GDF", source=patched)
-    check_shape(path, data, (len(hdr.labels), hdr.n_records * int(hdr.n_samples.max())))
-    undo_scaling(
-        data, [_mne_factor(hdr.version, r, c) for r, c in zip(hdr.units_raw, hdr.unit_codes)]
-    )
-    data, names, units, upsampled = pick(
-        path, data, mne_names, hdr.labels, hdr.units, hdr.n_samples, exclude
-    )
+    finite = False  # every sample known finite without a scan
+    if len(set(hdr.n_samples.tolist())) == 1:
+        data, names, types, units, finite = _decode(path, hdr, exclude, ch_types)
+        upsampled: list[str] = []
+    else:
+        data, names, types, units, upsampled = _read_mixed_rates(path, hdr, exclude, ch_types)
+    sfreq = float(hdr.n_samples.max()) / hdr.record_duration
     # Annotations from the event table parsed above: positions are 1-based samples at the
     # event rate (MNE assumes the signal rate); mode 1 events have no duration. Events after
     # the end of the data are kept (MNE drops them).
@@ -331,6 +376,66 @@ def read_gdf(
     annotations = Annotations.from_lists(
         (hdr.events_pos - 1) / ev_fs, hdr.events_dur / ev_fs, [str(int(t)) for t in hdr.events_typ]
     )
-    return build_recording(
-        path, data, sfreq, names, units, ch_types, annotations, meta, default_voltage="eeg"
+    nonfinite = (0, 0) if finite else None
+    return make_recording(data, sfreq, names, types, units, annotations, meta, nonfinite=nonfinite)
+
+
+def _decode(path: Path, hdr: GDFHeader, exclude, ch_types):
+    """The kept channels (all at one rate) as float32 in Recording units, decoded from one
+    read of the data records: ``(data, names, types, units, always_finite)``."""
+    names_all = unique_names(hdr.labels)  # as MNE names them (a repeated label gets "-k")
+    keep = keep_index(path, names_all, hdr.labels, exclude)
+    names = [names_all[i] for i in keep]
+    file_units = [hdr.units[i] for i in keep]
+    types = resolve_ch_types(
+        names, file_units, ch_types, default_voltage="eeg", ecg_leads=True, path=path
     )
+    factors, units = unit_factors(file_units, types)
+    gain, offset = gain_offset(hdr.physical_min, hdr.physical_max, hdr.digital_min, hdr.digital_max)
+    dtypes = [GDF_TYPES[int(t)] for t in hdr.types]
+    sizes = [dt.itemsize * int(n) for dt, n in zip(dtypes, hdr.n_samples)]
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    layout = [
+        ChannelLayout(int(starts[i]), int(hdr.n_samples[i]), dtypes[i], gain[i] * f, offset[i] * f)
+        for i, f in zip(keep, factors)
+    ]
+    records = read_data_section(path, hdr.header_bytes, hdr.n_records, hdr.record_bytes)
+    return decode_channels(records, layout), names, types, units, always_finite(layout)
+
+
+def _anonymised_copy(path: Path, hdr: GDFHeader, folder: str) -> Path:
+    """A copy of the file in ``folder`` with the patient field blanked (MNE decodes it as UTF-8
+    and fails on Latin-1 names; biosig never uses it), plus an empty event table where a GDF
+    1.x file has none (MNE 1.13 fails reading its mode byte)."""
+    raw = bytearray(path.read_bytes())
+    if hdr.version < 1.9:
+        raw[8:88] = b"X X X X".ljust(80)
+        if hdr.file_size == hdr.data_end:
+            raw += bytes([1, 0, 0, 0, 0, 0, 0, 0])
+    else:
+        raw[8:74] = b"X X X X".ljust(66)
+    out = Path(folder) / "anonymised.gdf"
+    out.write_bytes(bytes(raw))
+    return out
+
+
+def _read_mixed_rates(path: Path, hdr: GDFHeader, exclude, ch_types):
+    """Channels at different rates: MNE reads them and resamples the slower ones to the
+    highest rate. Returns ``(data, names, types, units, upsampled)``."""
+    import mne
+
+    with tempfile.TemporaryDirectory(prefix="biosig_gdf_") as tmp:
+        source = _anonymised_copy(path, hdr, tmp)
+        data, _, mne_names = read_samples(path, mne.io.read_raw_gdf, "GDF", source=source)
+    check_shape(path, data, (len(hdr.labels), hdr.n_records * int(hdr.n_samples.max())))
+    undo_scaling(
+        data, [_mne_factor(hdr.version, r, c) for r, c in zip(hdr.units_raw, hdr.unit_codes)]
+    )
+    data, names, units, upsampled = pick(
+        path, data, mne_names, hdr.labels, hdr.units, hdr.n_samples, exclude
+    )
+    types = resolve_ch_types(
+        names, units, ch_types, default_voltage="eeg", ecg_leads=True, path=path
+    )
+    data, units = to_target_units(data, units, types)
+    return data, names, types, units, upsampled

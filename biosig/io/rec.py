@@ -7,55 +7,92 @@ EDF of the same name, ``label`` is 1..6 = SPSW, GPED, PLED, EYEM, ARTF, BCKG.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import numpy as np
 
 from biosig.errors import InvalidFileError
+from biosig.io._util import check_readable
 
 __all__ = ["read_rec"]
+
+_LABELS = "TUEV labels are 1..6 = SPSW, GPED, PLED, EYEM, ARTF, BCKG"
+
+
+def _first_bad_row(path: Path, text: str) -> InvalidFileError:
+    """The error for the first row without exactly 4 numeric fields (slow path, errors only)."""
+    for i, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split(",")
+        if len(fields) != 4:
+            return InvalidFileError(
+                path,
+                f"row {i}: expected 4 fields 'channel,start,stop,label', got {line.strip()!r}",
+            )
+        for f in fields:
+            try:
+                float(f)
+            except ValueError:
+                return InvalidFileError(path, f"row {i}: non-numeric field in {line.strip()!r}")
+    return InvalidFileError(path, "rows are not 'channel,start,stop,label' numbers")
 
 
 def read_rec(path: str | os.PathLike, n_channels: int = 22) -> np.ndarray:
     """Parse a TUEV ``.rec`` file into an ``(n, 4)`` float array ``channel, start, stop, label``.
 
-    Raises :class:`InvalidFileError` naming the file and row (1-based) for a malformed row, a
-    channel outside ``0..n_channels-1``, ``stop <= start`` or a label outside 1..6.
+    Linear in the number of rows (numpy's C text parser, then vectorised checks).
+    Raises :class:`InvalidFileError` naming the file and row (1-based line number) for a row
+    without exactly 4 fields, a non-numeric or non-finite field, a channel that is not a whole
+    number in ``0..n_channels-1``, a label that is not a whole number in 1..6,
+    ``start < 0`` or ``stop <= start``; and for an unreadable file.
     """
     path = Path(path)
     if not path.is_file():
         raise InvalidFileError(path, "annotation (.rec) file missing")
-    rows = []
-    for i, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
-        s = line.strip()
-        if not s:
-            continue
-        parts = [p.strip() for p in s.split(",")]
-        if len(parts) != 4:
-            raise InvalidFileError(
-                path, f"row {i}: expected 4 fields 'channel,start,stop,label', got {s!r}"
-            )
-        try:
-            ch, start, stop, lab = (
-                int(float(parts[0])),
-                float(parts[1]),
-                float(parts[2]),
-                float(parts[3]),
-            )
-        except ValueError:
-            raise InvalidFileError(path, f"row {i}: non-numeric field in {s!r}") from None
-        if not np.isfinite(lab) or lab != int(lab) or not 1 <= int(lab) <= 6:
-            raise InvalidFileError(
-                path,
-                f"row {i}: unknown label {parts[3]!r} (TUEV labels are 1..6 = "
-                "SPSW, GPED, PLED, EYEM, ARTF, BCKG)",
-            )
-        if not 0 <= ch < n_channels:
-            raise InvalidFileError(
-                path, f"row {i}: channel {ch} outside the {n_channels}-channel montage"
-            )
-        if not (np.isfinite(start) and np.isfinite(stop)) or start < 0 or stop <= start:
-            raise InvalidFileError(path, f"row {i}: bad event times start={start}, stop={stop}")
-        rows.append((ch, start, stop, int(lab)))
-    return np.array(rows, dtype=np.float64).reshape(-1, 4)
+    check_readable(path, "annotation (.rec) file")
+    text = path.read_bytes().decode("utf-8", "replace")
+    if not text.strip():
+        return np.zeros((0, 4), dtype=np.float64)
+    try:  # numpy's C parser: blank lines skipped, no comment syntax
+        rows = np.loadtxt(
+            io.StringIO(text), delimiter=",", dtype=np.float64, ndmin=2, comments=None
+        )
+    except ValueError:
+        rows = None
+    if rows is None or rows.shape[1] != 4:
+        raise _first_bad_row(path, text)
+    lines: list[str] = []
+    numbers: list[int] = []
+
+    def locate(k: int) -> int:
+        """The k-th non-blank line (errors only): fills ``lines``/``numbers``."""
+        if not lines:
+            for i, line in enumerate(text.splitlines(), start=1):
+                if line.strip():
+                    lines.append(line)
+                    numbers.append(i)
+        return k
+
+    ch, start, stop, lab = rows.T
+
+    def field(k: int, j: int) -> str:
+        return lines[locate(k)].split(",")[j].strip()
+
+    checks = (
+        (~np.isfinite(rows).all(axis=1), lambda k: "non-finite field"),
+        ((ch != np.round(ch)) | (ch < 0) | (ch >= n_channels),
+         lambda k: f"channel {field(k, 0)} is not a whole number in 0..{n_channels - 1} "
+         "(the montage's channels)"),
+        ((lab != np.round(lab)) | (lab < 1) | (lab > 6),
+         lambda k: f"unknown label {field(k, 3)!r} ({_LABELS})"),
+        ((start < 0) | (stop <= start), lambda k: "bad event times (need 0 <= start < stop)"),
+    )  # fmt: skip
+    for bad, what in checks:
+        if np.any(bad):
+            k = locate(int(np.flatnonzero(bad)[0]))
+            reason = what(k)
+            raise InvalidFileError(path, f"row {numbers[k]}: {reason} in {lines[k].strip()!r}")
+    return rows

@@ -28,6 +28,7 @@ from biosig.io._util import (
     as_path,
     build_recording,
     check_file,
+    check_timing,
     norm_unit,
     quiet_wfdb,
     wrap_errors,
@@ -61,12 +62,101 @@ def _required_bytes(fmt: str, n_samples: int) -> int | None:
     return None
 
 
+_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_FS = re.compile(rf"^({_NUM})(?:/({_NUM})(?:\(({_NUM})\))?)?$")
+_FMT = re.compile(r"^(\d+)(?:x(\d+))?(?::(\d+))?(?:\+(\d+))?$")
+_GAIN = re.compile(rf"^({_NUM})(?:\((-?\d+)\))?(?:/(\S*))?$")
+_INT = re.compile(r"^[-+]?\d+$")
+#: integer fields after the gain on a signal line: ADC resolution, ADC zero, initial value,
+#: checksum, block size
+_INT_FIELDS = ("ADC resolution", "ADC zero", "initial value", "checksum", "block size")
+
+
+def _validate_header_text(hea: Path) -> None:
+    """Check the record and signal lines of a ``.hea`` ourselves: wfdb silently replaces a
+    malformed sampling frequency (``abc``, ``nan``, ``-500``) by 250 Hz and a malformed gain by
+    200, and reads a header cut inside its last line (a gain of ``2`` for ``200``).
+
+    Refused, naming the file: a header whose last record or signal line has no newline
+    (truncated inside it; a last comment line may lack it), a record
+    line without a signal count, a sampling frequency that is not a number or outside
+    :data:`~biosig.io._util.SFREQ_BOUNDS`, a recording longer than
+    :data:`~biosig.io._util.MAX_DURATION_S`, fewer signal lines than declared, a malformed
+    format, gain or integer field. Comment lines are not parsed.
+    """
+    raw = hea.read_bytes()
+    last = raw.rsplit(b"\n", 1)[-1].strip()
+    if last and not last.startswith(b"#"):  # a record/signal line without its newline
+        raise InvalidFileError(
+            hea,
+            f"last line {last[:60].decode('latin-1')!r} does not end with a newline: the "
+            "header is truncated inside it",
+        )
+    text = raw.decode("latin-1")
+    lines = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
+    body = [ln for ln in lines if ln]
+    if not body:
+        raise InvalidFileError(hea, "header has no record line")
+    rec = body[0].split()
+    if len(rec) < 2 or not _INT.match(rec[1]) or int(rec[1]) < 0:
+        raise InvalidFileError(hea, f"record line {body[0][:60]!r} has no signal count")
+    if "/" in rec[0]:
+        return  # multi-segment record: refused by the caller
+    n_sig = int(rec[1])
+    fs = 250.0  # the WFDB default when the field is absent
+    if len(rec) > 2:
+        m = _FS.match(rec[2])
+        if not m:
+            raise InvalidFileError(hea, f"sampling frequency {rec[2]!r} is not a number")
+        fs = float(m.group(1))
+        check_timing(hea, fs, 1.0, what="sampling frequency")
+    if len(rec) > 3:
+        if not _INT.match(rec[3]) or int(rec[3]) < 0:
+            raise InvalidFileError(hea, f"number of samples {rec[3]!r} is not a count")
+        if int(rec[3]):
+            check_timing(hea, fs, int(rec[3]) / fs)
+    if len(body) < 1 + n_sig:
+        raise InvalidFileError(
+            hea, f"header declares {n_sig} signals but has {len(body) - 1} signal lines"
+        )
+    for k, line in enumerate(body[1 : 1 + n_sig], start=1):
+        _validate_signal_line(hea, k, line.split())
+
+
+def _validate_signal_line(hea: Path, k: int, tok: list[str]) -> None:
+    if len(tok) < 2 or not _FMT.match(tok[1]):
+        got = tok[1] if len(tok) > 1 else "(missing)"
+        raise InvalidFileError(hea, f"signal line {k}: storage format {got!r} is malformed")
+    if len(tok) > 2:
+        m = _GAIN.match(tok[2])
+        if not m or not np.isfinite(float(m.group(1))):
+            raise InvalidFileError(hea, f"signal line {k}: ADC gain {tok[2]!r} is malformed")
+        if float(m.group(1)) < 0:
+            raise InvalidFileError(hea, f"signal line {k}: ADC gain {tok[2]!r} is negative")
+    for name, value in zip(_INT_FIELDS, tok[3:8]):
+        if not _INT.match(value):
+            raise InvalidFileError(hea, f"signal line {k}: {name} {value!r} is not an integer")
+
+
+def _check_annotation_end(ann_path: Path) -> None:
+    """A WFDB annotation file is a sequence of 16-bit words ending with the 0x0000 end-of-file
+    word: anything else was cut short (wfdb would read back the annotations before the cut)."""
+    raw = ann_path.read_bytes()
+    if len(raw) % 2 or not raw.endswith(b"\x00\x00"):
+        raise InvalidFileError(
+            ann_path,
+            f"annotation file does not end with the end-of-file word 0x0000 ({len(raw)} bytes): "
+            "truncated",
+        )
+
+
 def _read_header(base: Path):
     with quiet_wfdb():
         import wfdb
 
     hea = base.with_name(base.name + ".hea")
     check_file(hea, what="WFDB header")
+    _validate_header_text(hea)
     with wrap_errors(hea, "parsing the WFDB header"), quiet_wfdb():
         header = wfdb.rdheader(str(base))
     if getattr(header, "n_seg", None):
@@ -263,6 +353,7 @@ def _read_annotations(base: Path, ann_path: Path, ext: str, frame_fs: float) -> 
         import wfdb
 
     check_file(ann_path, what="WFDB annotation file")
+    _check_annotation_end(ann_path)
     _check_definition_notes(ann_path)
     with wrap_errors(ann_path, "reading WFDB annotations"), quiet_wfdb():
         ann = wfdb.rdann(str(base), ext)

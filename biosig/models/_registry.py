@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 import torch.nn as nn
 
+from biosig.errors import ConfigError
+
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
 
 
@@ -103,7 +105,7 @@ def get_entry(name: str) -> Callable[..., nn.Module]:
     _import_all()
     key = name.lower()
     if key not in _MODELS:
-        raise KeyError(f"unknown model {name!r}; available: {', '.join(list_models())}")
+        raise ConfigError(f"unknown model {name!r}; available: {', '.join(list_models())}")
     return _MODELS[key]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from biosig.errors import BiosigError, ShapeError
 from biosig.models._registry import register_model
 from biosig.models.base import BiosigModel
 
@@ -53,7 +54,17 @@ class _BraindecodeBaseline(BiosigModel):
         if self.sfreq:
             signal["sfreq"] = self.sfreq
         cls = getattr(_braindecode_models(), self.braindecode_name)
-        return cls(**signal, **self._braindecode_kwargs)
+        try:
+            return cls(**signal, **self._braindecode_kwargs)
+        except (ValueError, RuntimeError) as err:  # einops.EinopsError is a RuntimeError
+            if isinstance(err, BiosigError):
+                raise
+            rate = f" at {self.sfreq:g} Hz" if self.sfreq else ""
+            raise ShapeError(
+                f"{type(self).__name__} (braindecode {self.braindecode_name}) cannot be built for "
+                f"input (batch, n_chans={self.n_chans}, n_times={self.n_times}){rate}: {err} "
+                "Give longer windows (n_times) or other model arguments."
+            ) from err
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """braindecode's forward pass up to (without) its ``final_layer``."""

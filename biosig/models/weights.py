@@ -170,7 +170,7 @@ def _load(directory, *, data=None, n_outputs=None, adapt=False, expected: type |
     name = card["name"]
     try:
         cls = model_class(name)
-    except KeyError as err:
+    except ConfigError as err:
         raise ConfigError(f"{folder / CARD_FILE}: model {name!r} is not registered in this "
                           "biosig version") from err
     if expected is not None and not (isinstance(cls, type) and issubclass(cls, expected)):

@@ -1,5 +1,6 @@
-"""Reconstruction figures: originals against VAE reconstructions, and the worst-scoring trials of
-an anomaly screening (:func:`biosig.analysis.anomaly.flag_trials`). Signals in µV."""
+"""Reconstruction figures: originals against VAE reconstructions, generated trials, and the
+worst-scoring trials of an anomaly screening (:func:`biosig.analysis.anomaly.flag_trials`).
+Signals in µV."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_reconstructions", "plot_worst_trials"]
+__all__ = ["plot_generated", "plot_reconstructions", "plot_worst_trials"]
 
 
 def _time_axis(n_times: int, sfreq: float | None):
@@ -68,6 +69,38 @@ def plot_reconstructions(
     for col in range(cols):
         axes[-1, col].set_xlabel(xlabel, fontsize=8)
     axes[0, 0].legend(fontsize=7, loc="upper right")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_generated(
+    trials,
+    sfreq: float | None = None,
+    ch_names: Sequence[str] | None = None,
+    max_channels: int = 4,
+    title: str | None = "generated trials",
+):
+    """Generated trials ``(n, C, T)`` in µV, one column per trial, one row per channel, on one
+    amplitude scale (no original, so no legend). Returns a matplotlib ``Figure``."""
+    from matplotlib.figure import Figure
+
+    g = trials.detach().float().cpu().numpy() if hasattr(trials, "detach") else np.asarray(trials)
+    g = g[None] if g.ndim == 2 else g
+    n, c, t = g.shape
+    nc = min(c, max_channels)
+    fig = Figure(figsize=(3.2 * n, 1.5 * nc + 0.6), layout="constrained")
+    axes = fig.subplots(nc, n, squeeze=False, sharex=True, sharey=True)
+    tt, xlabel = _time_axis(t, sfreq)
+    names = list(ch_names) if ch_names is not None else [f"ch{i}" for i in range(c)]
+    for col in range(n):
+        for r in range(nc):
+            axes[r, col].plot(tt, g[col, r], lw=0.8, color="tab:blue")
+            axes[r, col].tick_params(labelsize=7)
+            if col == 0:
+                axes[r, col].set_ylabel(f"{names[r]} (µV)", fontsize=8)
+        axes[0, col].set_title(f"generated {col + 1}", fontsize=9)
+        axes[-1, col].set_xlabel(xlabel, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig

@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", choices=["synthetic", "bciiv2a"], default="synthetic")
     p.add_argument("--path", default=None, help="BCI IV 2a folder (GDF or BNCI .mat files)")
+    p.add_argument("--download", action="store_true",
+                   help="fetch the BNCI .mat files into --path (or BIOSIG_DATA) when absent")
     p.add_argument("--n-classes", type=int, choices=[2, 4], default=2)
     p.add_argument("--bandpass", nargs=2, type=float, default=[8.0, 32.0], metavar=("LOW", "HIGH"),
                    help="Hz (MOABB's MI default; the official X.npy filtering is undocumented)")
@@ -77,7 +79,7 @@ def make_datamodule(args, protocol: str):
         from biosig.datasets.bciiv2a import BCIIV2a
 
         source = BCIIV2a(path=args.path, sessions=sessions, classes=classes, include_end=True,
-                         bandpass=band)
+                         bandpass=band, download=args.download)
         steps, windows = [], None
     return BiosigDataModule(source, steps, windows, protocol=paper_protocol(protocol),
                             **datamodule_kwargs(args))
@@ -86,6 +88,8 @@ def make_datamodule(args, protocol: str):
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     synthetic = args.data == "synthetic"
+    if args.download and synthetic:
+        raise SystemExit("--download fetches BCI IV 2a: use it with --data bciiv2a")
     protocols = args.protocol or (["competition"] if synthetic else ["co"])
     t0 = time.perf_counter()
 

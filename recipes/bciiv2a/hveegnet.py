@@ -41,6 +41,7 @@ from biosig.data.paper_splits import SessionTransfer
 from biosig.data.presets import datamodule_preset
 from biosig.signal.preprocessing import PickChannels, Resample
 from biosig.experiments import ModelSpec, run_experiment
+from biosig.experiments.runner import output_folder
 
 REPORT = ["test_dtw", "test_sdtw", "test_mse", "test_corr", "test_bp_err_alpha",
           "test_bp_err_beta", "baseline_dtw", "baseline_mse", "flagged_T", "flagged_E"]
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", choices=["synthetic", "bciiv2a"], default="synthetic")
     ap.add_argument("--path", default=None, help="BCI IV 2a folder (GDF or BNCI .mat files)")
+    ap.add_argument("--download", action="store_true",
+                    help="fetch the BNCI .mat files into --path (or BIOSIG_DATA) when absent")
     ap.add_argument("--subjects", type=int, nargs="+", default=None)
     ap.add_argument("--model", choices=["hveegnet", "veegnet"], default="hveegnet")
     ap.add_argument("--recon-loss", default="soft_dtw",
@@ -70,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
 def make_datamodule(args, subjects):
     """The data preset with hvEEGNet's protocol: per subject, session T (90 % train / 10 %
     validation, seed 42) -> session E; 22 EEG channels, unfiltered, µV."""
+    from biosig.experiments.runner import progress_logging
+
+    progress_logging()  # cache-build progress in logs, not only on a terminal
     steps = [PickChannels(types=["eeg"])]
     if args.resample:
         steps.append(Resample(args.resample))
@@ -82,7 +88,8 @@ def make_datamodule(args, subjects):
                                  classes=["left_hand", "right_hand"], include_eog=False, **common)
     # trials [2, 6] s after the trial start = 1000 samples at 250 Hz, no filter
     return datamodule_preset("bciiv2a", path=args.path, subjects=subjects, sessions=["T", "E"],
-                             tmin=2.0, tmax=6.0, include_end=False, bandpass=None, **common)
+                             tmin=2.0, tmax=6.0, include_end=False, bandpass=None,
+                             download=args.download, **common)
 
 
 def subject_report(run, args, out: Path) -> dict:
@@ -134,17 +141,19 @@ def main(argv=None) -> int:
     else:
         subjects = args.subjects or list(range(1, 10))
         args.epochs = args.epochs or 80
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if args.download and args.data == "synthetic":
+        raise SystemExit("--download fetches BCI IV 2a: use it with --data bciiv2a")
     dm = make_datamodule(args, subjects)
     spec = ModelSpec(args.model, "biosig.tasks.vae.VAETask",
                      {"model": args.model, "recon_loss": args.recon_loss, "lr": 1e-2,
                       "weight_decay": 1e-2, "lr_decay": 0.999},
                      trainer={"max_epochs": args.epochs}, test_ckpt="best", monitor="val_loss")
-    result = run_experiment(dm, spec, seeds=[args.seed], trainer={"accelerator": args.accelerator},
-                            metrics=["loss", "mse", "corr"], title=f"hvEEGNet ({args.data})",
-                            on_run=lambda run: subject_report(run, args, out))
-    result.save(out)
+    with output_folder(args.out) as out:  # removed again if the run fails before writing
+        result = run_experiment(dm, spec, seeds=[args.seed],
+                                trainer={"accelerator": args.accelerator},
+                                metrics=["loss", "mse", "corr"], title=f"hvEEGNet ({args.data})",
+                                on_run=lambda run: subject_report(run, args, out))
+        result.save(out)
     df = result.runs.set_index("subject")
     with pd.option_context("display.width", 250, "display.max_columns", None,
                            "display.precision", 3):

@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--path", default=None, help="EEGMAT folder (SubjectNN_1.edf ...)")
+    p.add_argument("--download", action="store_true",
+                   help="fetch the chosen participants' files from PhysioNet when absent")
     p.add_argument("--participants", nargs="+", type=int, default=None,
                    help="subjects to load (0..35; default every subject in the folder)")
     p.add_argument("--n-folds", type=int, default=4)
@@ -67,13 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_datamodule(args, alignment: str):
+    from biosig.experiments.runner import progress_logging
+
+    progress_logging()  # cache-build progress in logs, not only on a terminal
     from biosig.data.datamodule import BiosigDataModule
     from biosig.data.protocols import GroupKFold
     from biosig.datasets.eegmat import EEGMAT
 
     source = EEGMAT(args.path, subjects=args.participants, window=args.window,
                     sfreq=args.sfreq, band=tuple(args.band), n_folds=args.n_folds,
-                    rest_seconds=args.rest_seconds or None)
+                    rest_seconds=args.rest_seconds or None, download=args.download)
     # the dataset's subject-wise folds: each test fold is one value of "fold"
     protocol = GroupKFold(n_splits=args.n_folds, fold=None, group="fold", shuffle=False)
     return BiosigDataModule(source, [], None, protocol=protocol, batch_size=args.batch_size,

@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", choices=["synthetic", "eegmmidb"], default="synthetic")
     p.add_argument("--path", default=None, help="eegmmidb folder (S001/S001R04.edf ... or flat)")
+    p.add_argument("--download", action="store_true",
+                   help="fetch the chosen participants' runs from PhysioNet when absent")
     p.add_argument("--participants", nargs="+", type=int, default=None,
                    help="subjects to load (1..109; default all for real data)")
     p.add_argument("--runs", nargs="+", type=int, default=[4, 8, 12],
@@ -67,7 +69,8 @@ def make_datamodule(args, protocol: str):
     else:
         from biosig.datasets.eegmmidb import EEGMMIDB
 
-        source = EEGMMIDB(path=args.path, subjects=args.participants, runs=args.runs)
+        source = EEGMMIDB(path=args.path, subjects=args.participants, runs=args.runs,
+                          download=args.download)
         classes = source.classes
         if classes != ["left_fist", "right_fist"]:
             raise SystemExit(f"runs {args.runs} define classes {classes}; this recipe is left vs "
@@ -80,6 +83,8 @@ def make_datamodule(args, protocol: str):
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     synthetic = args.data == "synthetic"
+    if args.download and synthetic:
+        raise SystemExit("--download fetches eegmmidb: use it with --data eegmmidb")
     protocols = args.protocol or ["co"]
     t0 = time.perf_counter()
 

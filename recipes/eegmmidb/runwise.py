@@ -46,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--path", required=True, help="eegmmidb folder (S001/S001R04.edf or flat)")
+    p.add_argument("--path", default=None,
+                   help="eegmmidb folder (S001/S001R04.edf or flat; default BIOSIG_DATA)")
+    p.add_argument("--download", action="store_true",
+                   help="fetch the participant's runs from PhysioNet when absent")
     p.add_argument("--participant", type=int, default=1)
     p.add_argument("--train-runs", nargs="+", type=int, default=[4, 8])
     p.add_argument("--test-runs", nargs="+", type=int, default=[12])
@@ -90,12 +93,16 @@ def main(argv=None) -> int:
         )
         for n in args.models
     ]
+    from biosig.experiments.runner import progress_logging
+
+    progress_logging()  # cache-build progress in logs, not only on a terminal
     lines = []
     for band in args.bandpass:
         extra = {} if band == "on" else {"preprocessing": [Resample(160.0)]}  # preset minus 8-32
         dm = datamodule_preset(
             "eegmmidb_runs",
             path=args.path,
+            download=args.download,
             subjects=[args.participant],
             runs=runs,
             protocol=protocol,

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", choices=["synthetic", "ptbxl", "cinc"], default="synthetic")
     p.add_argument("--path", default=None, help="PTB-XL or CinC folder")
+    p.add_argument("--download", action="store_true",
+                   help="fetch PTB-XL from PhysioNet into --path (or BIOSIG_DATA), verified")
     p.add_argument("--n-records", type=int, default=200, help="simulator records")
     p.add_argument("--duration", type=float, default=10.0, help="simulator record length (s)")
     p.add_argument("--sfreq", type=float, default=100.0,
@@ -123,13 +125,17 @@ def _leads(text: str) -> list[str]:
 def build_datamodule(args, steps=(), batch_size=None):
     """12-lead windows: simulator / PTB-XL (folds 1-8/9/10) or CinC (random split), at --sfreq,
     high-passed at --highpass Hz (every lead: targets, inputs and baselines see the same signal)."""
+    from biosig.experiments.runner import progress_logging
+
+    progress_logging()  # cache-build progress in logs, not only on a terminal
     from biosig.data.presets import ecg_datamodule
     from biosig.signal.preprocessing import Bandpass
 
     hp = [Bandpass(low=args.highpass)] if args.highpass > 0 else []
     return ecg_datamodule(args.data, args.path, args.sfreq, [*hp, *steps], seed=args.seed,
                           n_records=args.n_records, duration=args.duration,
-                          batch_size=batch_size or args.batch_size, cache_dir=args.cache_dir)
+                          batch_size=batch_size or args.batch_size, cache_dir=args.cache_dir,
+                          **({"download": True} if getattr(args, "download", False) else {}))
 
 
 def ecgnet_spec(args, epochs: int):
@@ -254,19 +260,21 @@ def main(argv=None) -> int:
     import torch
 
     from biosig.experiments import run_experiment
+    from biosig.experiments.runner import output_folder
 
     torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if args.download and args.data != "ptbxl":
+        raise SystemExit("--download fetches PTB-XL from PhysioNet: use it with --data ptbxl")
     dm = build_datamodule(args)
     if dm.n_chans != 12:
         raise SystemExit(f"expected 12-lead data, got {dm.n_chans} channels")
-    result = run_experiment(dm, ecgnet_spec(args, args.epochs), seeds=[args.seed],
-                            trainer={"accelerator": args.accelerator},
-                            metrics=["l1", "mse", "pearson"], title=f"ECGNet ({args.data})",
-                            on_run=lambda run: evaluate(run, args, out))
-    result.print()
-    result.save(out)
+    with output_folder(args.out) as out:  # removed again if the run fails before writing
+        result = run_experiment(dm, ecgnet_spec(args, args.epochs), seeds=[args.seed],
+                                trainer={"accelerator": args.accelerator},
+                                metrics=["l1", "mse", "pearson"], title=f"ECGNet ({args.data})",
+                                on_run=lambda run: evaluate(run, args, out))
+        result.print()
+        result.save(out)
     print(f"\nwrote {out}/report.csv, results.csv/json, clinical_12lead_<lead>.png, "
           "overlay_<lead>.png, report_<lead>.png")
     return 0

@@ -1,19 +1,49 @@
-"""The README's first command: `biosig demo` trains, evaluates, prints the table, writes plots."""
+"""The README's first command: `biosig demo` trains, evaluates, prints the table, writes plots,
+and shows its progress (one line per epoch) even when stdout is a pipe or a log file."""
 
 import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
-from biosig.cli import main
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
 
 
-def test_demo_tiny(tmp_path, capsys):
+def test_demo_tiny_reports_every_epoch_under_a_pipe(tmp_path):
     out = tmp_path / "demo"
-    assert (
-        main(["demo", "--out", str(out), "--subjects", "1", "--trials", "6", "--epochs", "1"]) == 0
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1",
+           "BIOSIG_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run(  # stdout is a pipe: Lightning's progress bar would draw nothing
+        [sys.executable, "-m", "biosig", "demo", "--out", str(out), "--subjects", "1",
+         "--trials", "6", "--epochs", "3"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
     )
-    text = capsys.readouterr().out
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = proc.stdout
+    epochs = re.findall(r"^epoch (\d+)/3: .*train_loss [\d.]+.*val_loss [\d.]+.*left\)$", text,
+                        flags=re.M)
+    assert epochs == ["1", "2", "3"], text
+    assert f"logs in {(out / 'logs').resolve()}" in text
     assert "accuracy" in text and "kappa" in text and "subject 1" in text
     result = json.loads((out / "metrics.json").read_text())
     assert 0.0 <= result["metrics"]["all"]["accuracy"] <= 1.0
     assert sum(map(sum, result["confusion_matrix"])) == 12  # 6 trials x 2 classes in session E
     for name in ("training_curves", "confusion_matrix", "example_windows"):
         assert (out / f"{name}.png").stat().st_size > 10_000
+
+
+def test_failed_demo_leaves_no_empty_output_folder(tmp_path):
+    from biosig.demo import main
+    from biosig.errors import ConfigError
+
+    out = tmp_path / "results" / "demo"
+    with pytest.raises(ConfigError, match="--model 'frobnet': not a registered model"):
+        main(["--out", str(out), "--model", "frobnet"])
+    with pytest.raises(ValueError, match="juggling"):  # fails after the folder was made
+        main(["--out", str(out), "--classes", "left_hand", "juggling", "--subjects", "1",
+              "--trials", "2", "--epochs", "1"])
+    assert not (tmp_path / "results").exists()

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_every_dataset_has_a_preset_and_a_yaml():
-    assert set(list_presets()) == {"bciiv2a", "tuev", "ptbxl", "cinc2021", "eegmmidb",
+    assert set(list_presets()) == {"bciiv2a", "chbmit", "tuev", "ptbxl", "cinc2021", "eegmmidb",
                                    "eegmmidb_runs", "eegmat", "synthetic_mi", "synthetic_ecg",
                                    "synthetic_tuev"}
     folder = REPO / "recipes" / "configs" / "data"

@@ -8,6 +8,7 @@ import re
 import pytest
 import torch
 
+from biosig.errors import ConfigError
 from biosig.models import create_model, list_models
 from biosig.models._registry import _MODELS
 
@@ -77,7 +78,7 @@ def test_conventions(name):
 
 
 def test_unknown_model_lists_the_available_ones():
-    with pytest.raises(KeyError, match="dbconformer"):
+    with pytest.raises(ConfigError, match="dbconformer"):
         create_model("nope")
 
 

@@ -1,0 +1,178 @@
+"""Cold build: EDF files -> every fixed-length window in memory, biosig vs braindecode.
+
+Same real EDFs, same windows (non-overlapping, ``--window`` s, EEG channels only), in this
+process, repeated ``--repeats`` times (interleaved, so load on the machine hits both alike):
+
+- biosig reader: :func:`biosig.io.read_edf` (one read per file, float32, only the kept
+  channels) -> the windows as one float32 array;
+- biosig cold cache: :func:`biosig.data.get_cache` on the same files into a fresh folder
+  (reading, windowing and writing the cache), windows read back once;
+- braindecode: ``mne.io.read_raw_edf`` -> ``create_fixed_length_windows(preload=True)`` ->
+  every window materialised with ``dataset[i]`` (its documented way to get windows).
+
+Printed per round: windows/s of each; then min/median of the ratios biosig/braindecode
+(goal >= 10x). The OS page cache holds the files after the first round for every pipeline.
+
+    python benchmarks/bench_cold_build.py            # eegmat (32 files) + eegmmidb
+    python benchmarks/bench_cold_build.py --repeats 5 --files 8
+    python benchmarks/bench_cold_build.py --rec-rows 1000000   # TUEV .rec parse time only
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+warnings.filterwarnings("ignore")
+
+
+def shared_edfs(limit: int | None) -> list[Path]:
+    shared = Path(os.environ.get("BIOSIG_SHARED_DATA", REPO.parent / "shared" / "data"))
+    files = sorted((shared / "eeg_edf" / "eegmat").glob("Subject*.edf"))
+    files += sorted((shared / "eeg_edf" / "eegmmidb").glob("S*.edf"))
+    return files[:limit] if limit else files
+
+
+def biosig_reader(files, window_s: float) -> int:
+    """read_edf -> EEG channels -> all fixed windows copied into one float32 array each file."""
+    from biosig.io import read_edf
+
+    n = 0
+    for f in files:
+        rec = read_edf(f)
+        eeg = [i for i, t in enumerate(rec.ch_types) if t == "eeg"]
+        w = int(round(window_s * rec.sfreq))
+        k = rec.n_times // w
+        x = np.empty((k, len(eeg), w), dtype=np.float32)
+        for j, i in enumerate(eeg):  # one copy of the kept samples into the windows
+            x[:, j, :] = rec.data[i, : k * w].reshape(k, w)
+        n += len(x)
+    return n
+
+
+def biosig_cache(files, window_s: float, root: Path) -> int:
+    """A cold window-cache build of the same files (fresh folder), windows read back once."""
+    from biosig.data import FixedWindows, PickChannels, get_cache
+    from biosig.datasets import RecordingFiles
+
+    shutil.rmtree(root, ignore_errors=True)
+    src = RecordingFiles([str(f) for f in files], name="bench_cold_build")
+    cache = get_cache(
+        src, [PickChannels(types=["eeg"])], FixedWindows(window_s), root=root, progress=False
+    )
+    x = np.asarray(cache.X)
+    float(x.reshape(-1)[-1])
+    return int(x.shape[0])
+
+
+def braindecode_windows(files, window_s: float) -> int:
+    import mne
+    from braindecode.datasets import BaseConcatDataset, RawDataset
+    from braindecode.preprocessing import create_fixed_length_windows
+
+    parts = []
+    for f in files:
+        raw = mne.io.read_raw_edf(f, preload=False, verbose="error")
+        parts.append(RawDataset(raw, description={"file": Path(f).name}))
+    sfreq = parts[0].raw.info["sfreq"]
+    w = int(round(window_s * sfreq))
+    if any(p.raw.info["sfreq"] != sfreq for p in parts):
+        raise SystemExit("braindecode needs one rate per call: pass files of one rate")
+    windows = create_fixed_length_windows(
+        BaseConcatDataset(parts),
+        window_size_samples=w,
+        window_stride_samples=w,
+        drop_last_window=True,
+        preload=True,
+        picks="eeg",
+    )
+    for i in range(len(windows)):
+        windows[i]
+    return len(windows)
+
+
+def rec_parse(n_rows: int) -> None:
+    """Seconds to parse a TUEV ``.rec`` file of ``n_rows`` rows (labels of a cold build)."""
+    from biosig.io import read_rec
+
+    rng = np.random.default_rng(0)
+    start = rng.uniform(0, 1000, n_rows)
+    rows = zip(rng.integers(0, 22, n_rows), start, rng.integers(1, 7, n_rows))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.rec"
+        path.write_text("\n".join(f"{c},{a:.4f},{a + 1:.4f},{lab}" for c, a, lab in rows))
+        t0 = time.perf_counter()
+        out = read_rec(path)
+        print(f"read_rec: {len(out):,} rows in {time.perf_counter() - t0:.2f} s")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--files", type=int, default=0, help="use the first N files (0 = all)")
+    p.add_argument("--window", type=float, default=2.0, help="window length in s")
+    p.add_argument("--no-cache", action="store_true", help="skip the get_cache pipeline")
+    p.add_argument("--rec-rows", type=int, default=0, help="only time parsing a .rec of N rows")
+    args = p.parse_args()
+    if args.rec_rows:
+        rec_parse(args.rec_rows)
+        return
+    import torch
+
+    torch.set_num_threads(1)
+    groups = {}
+    for f in shared_edfs(args.files or None):
+        groups.setdefault(f.parent.name, []).append(f)
+    if not groups:
+        raise SystemExit("no EDF files under ../shared/data/eeg_edf (set BIOSIG_SHARED_DATA)")
+    root = Path(tempfile.mkdtemp(prefix="biosig_cold_build_"))
+    ratios: dict[str, list[float]] = {}
+    print(f"cpu count {os.cpu_count()}, 1 torch thread; window {args.window} s")
+    pipelines = {"braindecode": braindecode_windows, "biosig read_edf": biosig_reader}
+    if not args.no_cache:
+        pipelines["biosig cold cache"] = lambda files, w: biosig_cache(files, w, root)
+    try:
+        first = next(iter(groups.values()))[:1]
+        for fn in pipelines.values():  # warm-up: imports and first-call costs are not timed
+            fn(first, args.window)
+        for rnd in range(args.repeats):
+            for name, files in groups.items():
+                rates, counts = {}, {}
+                for label, fn in pipelines.items():
+                    t0 = time.perf_counter()
+                    counts[label] = fn(files, args.window)
+                    rates[label] = counts[label] / (time.perf_counter() - t0)
+                line = ", ".join(f"{k} {v:,.0f} win/s" for k, v in rates.items())
+                print(
+                    f"round {rnd + 1} {name} ({len(files)} files, {counts['braindecode']} "
+                    f"windows): {line}"
+                )
+                if len(set(counts.values())) != 1:
+                    print(f"  WARNING: different window counts {counts}")
+                for label in rates:
+                    if label != "braindecode":
+                        key = f"{name}: {label} / braindecode"
+                        ratios.setdefault(key, []).append(rates[label] / rates["braindecode"])
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print()
+    for key, vals in ratios.items():
+        print(
+            f"ratio {key}: min {min(vals):.1f}x, median {statistics.median(vals):.1f}x "
+            f"({len(vals)} rounds)"
+        )
+
+
+if __name__ == "__main__":
+    main()

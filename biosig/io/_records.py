@@ -1,0 +1,128 @@
+"""Decode the data records of an EDF/BDF/GDF file straight into float32 physical values.
+
+One read of the data section, no float64 intermediate: every kept channel is sliced out of
+the record matrix (``n_records x record_bytes``), cast to float32 and scaled in place with
+``physical = digital * gain + offset`` (``gain = (pmax - pmin) / (dmax - dmin)``,
+``offset = pmin - dmin * gain``, the EDF/GDF definition, as MNE applies it), with the unit
+conversion to the Recording convention folded into ``gain`` and ``offset``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from biosig.errors import InvalidFileError
+
+__all__ = [
+    "ChannelLayout",
+    "always_finite",
+    "decode_channels",
+    "read_data_section",
+    "unique_names",
+]
+
+#: numpy dtype of a 24-bit little-endian integer sample (BDF), decoded by hand.
+INT24 = "int24"
+
+
+@dataclass(frozen=True)
+class ChannelLayout:
+    """Where one channel lives inside a data record and how to scale it."""
+
+    byte_offset: int  # start of the channel's samples inside a record
+    n_samples: int  # samples per record
+    dtype: np.dtype | str  # numpy dtype of a sample, or INT24
+    gain: float
+    offset: float
+
+
+def read_data_section(path: Path, header_bytes: int, n_records: int, record_bytes: int):
+    """The data records as a ``(n_records, record_bytes)`` uint8 array (one read)."""
+    count = n_records * record_bytes
+    with open(path, "rb") as fid:
+        fid.seek(header_bytes)
+        buf = np.fromfile(fid, dtype=np.uint8, count=count)
+    if buf.size != count:
+        raise InvalidFileError(
+            path, f"file ended after {buf.size} of {count} data bytes: truncated file"
+        )
+    return buf.reshape(n_records, record_bytes)
+
+
+def _digital(records: np.ndarray, ch: ChannelLayout) -> np.ndarray:
+    """The channel's digital samples, ``(n_records, n_samples)`` (a view where possible)."""
+    if ch.dtype == INT24:
+        raw = records[:, ch.byte_offset : ch.byte_offset + 3 * ch.n_samples]
+        raw = raw.reshape(len(records), ch.n_samples, 3)
+        out = raw[..., 0].astype(np.int32)
+        out |= raw[..., 1].astype(np.int32) << 8
+        out |= raw[..., 2].view(np.int8).astype(np.int32) << 16
+        return out
+    dt = np.dtype(ch.dtype)
+    raw = records[:, ch.byte_offset : ch.byte_offset + dt.itemsize * ch.n_samples]
+    return raw.view(dt)  # the last axis is contiguous, so numpy can view it in place
+
+
+def decode_channels(records: np.ndarray, channels: list[ChannelLayout]) -> np.ndarray:
+    """float32 ``(len(channels), n_records * n_samples)`` physical values of ``channels``,
+    which must share one number of samples per record."""
+    n_rec = len(records)
+    spr = {c.n_samples for c in channels}
+    if len(spr) != 1:  # pragma: no cover - callers group channels by rate
+        raise ValueError(f"channels of different rates {sorted(spr)} decoded together")
+    n = spr.pop()
+    out = np.empty((len(channels), n_rec * n), dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32: inf, counted later
+        for row, ch in zip(out, channels):
+            dst = row.reshape(n_rec, n)
+            np.multiply(_digital(records, ch), np.float32(ch.gain), out=dst, casting="unsafe")
+            if ch.offset:
+                dst += np.float32(ch.offset)
+    return out
+
+
+def always_finite(channels: list[ChannelLayout]) -> bool:
+    """True when every value the channels can decode to is a finite float32 (integer samples,
+    ``|gain| * max|digital| + |offset|`` below the float32 range): then the decoded data need
+    no scan for NaN/inf."""
+    limit = float(np.finfo(np.float32).max) / 2
+    for ch in channels:
+        if ch.dtype == INT24:
+            top = 2.0**23
+        elif np.dtype(ch.dtype).kind in "iu":
+            info = np.iinfo(np.dtype(ch.dtype))
+            top = float(max(abs(int(info.min)), int(info.max)))
+        else:
+            return False
+        if not (np.isfinite(ch.gain) and np.isfinite(ch.offset)):
+            return False
+        if abs(ch.gain) * top + abs(ch.offset) >= limit:
+            return False
+    return True
+
+
+def gain_offset(pmin, pmax, dmin, dmax) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel ``(gain, offset)`` of the linear digital -> physical map."""
+    pmin, pmax = np.asarray(pmin, np.float64), np.asarray(pmax, np.float64)
+    dmin, dmax = np.asarray(dmin, np.float64), np.asarray(dmax, np.float64)
+    gain = (pmax - pmin) / (dmax - dmin)
+    return gain, pmin - dmin * gain
+
+
+def unique_names(labels: list[str]) -> list[str]:
+    """Channel names made unique as MNE does: the k-th copy (from 0) of a repeated label
+    becomes ``label-k`` (or ``label-a``... when that name is taken)."""
+    names = list(labels)
+    counts: dict[str, int] = {}
+    for n in names:
+        counts[n] = counts.get(n, 0) + 1
+    for stem in [n for n, c in counts.items() if c > 1]:
+        for k, i in enumerate([i for i, n in enumerate(names) if n == stem]):
+            for suffix in [str(k), *"abcdefghijklmnopqrstuvwxyz"]:
+                if f"{stem}-{suffix}" not in names:
+                    names[i] = f"{stem}-{suffix}"
+                    break
+    return names

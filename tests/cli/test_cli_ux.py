@@ -1,0 +1,90 @@
+"""The first hour with the CLI: explicit values never lose silently to linked ones, ``fit`` says
+where its logs went and shows every epoch, ``--help`` is short and complete, recipe scripts
+answer ``--help`` without importing torch."""
+
+import inspect
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from biosig.cli import LINKED, lightning_cli, main, short_help
+from biosig.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+EEGNET = ["--config", str(REPO / "recipes/synthetic/eegnet.yaml"),
+          "--data.source.init_args.n_subjects", "1",
+          "--data.source.init_args.n_trials_per_class", "4", "--data.batch_size", "4"]
+RECIPES = sorted(REPO.glob("recipes/*/*.py"))
+
+
+def test_explicit_n_chans_that_contradicts_the_data_is_refused():
+    with pytest.raises(ConfigError, match=r"model.init_args.n_chans=64 but the data give 22.*"
+                                          r"PickChannels"):
+        lightning_cli([*EEGNET, "--model.init_args.n_chans", "64"], run=False)
+    with pytest.raises(ConfigError, match=r"sfreq=100.0 but the data give 250.0"):
+        lightning_cli([*EEGNET, "--model.init_args.sfreq", "100"], run=False)
+
+
+def test_explicit_linked_values_that_agree_are_accepted():
+    cli = lightning_cli([*EEGNET, "--model.init_args.n_chans", "22",
+                         "--model.init_args.sfreq", "250"], run=False)
+    assert cli.model.hparams.n_chans == 22 and cli.model.hparams.sfreq == 250.0
+
+
+def test_fit_prints_its_folders_at_start_and_end_and_one_line_per_epoch(tmp_path, capsys):
+    root = tmp_path / "run"
+    lightning_cli(["fit", *EEGNET, "--trainer.max_epochs", "2", "--trainer.default_root_dir",
+                   str(root), "--trainer.enable_progress_bar", "false"])
+    out = capsys.readouterr().out
+    logs = root.resolve() / "lightning_logs" / "version_0"
+    start, end = [line for line in out.splitlines() if line.startswith("biosig fit:")]
+    assert start == f"biosig fit: logs in {logs}; checkpoints in {logs / 'checkpoints'}"
+    assert end.startswith(f"biosig fit: done; logs in {logs}; checkpoints in ")
+    assert "best checkpoint" in end and list((logs / "checkpoints").glob("*.ckpt"))
+    assert re.findall(r"^epoch (\d)/2: train_loss", out, flags=re.M) == ["1", "2"]
+
+
+def test_short_help_lists_every_data_and_task_option_in_one_complete_line(capsys):
+    with pytest.raises(SystemExit) as exc:
+        lightning_cli(["fit", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert text.strip() == short_help("fit").strip()
+    lines = text.splitlines()
+    assert len(lines) < 160  # Lightning's own help: ~700 lines
+    from biosig.data.datamodule import BiosigDataModule
+    from biosig.tasks import ClassificationTask, VAETask
+
+    options = {ln.split()[0]: ln for ln in lines if ln.startswith("  --")}
+    for name in list(inspect.signature(BiosigDataModule).parameters):
+        assert f"--data.{name}" in options
+    for task in (ClassificationTask, VAETask):
+        assert f"--model.class_path biosig.tasks.{task.__name__}" in text
+    for line in options.values():
+        desc = re.sub(r" \[.*\]$", "", line.split("  ", 2)[2])
+        assert "undocumented" not in desc, line
+        # a whole sentence, a pointer to the entry that describes it, or the linked note
+        assert desc.endswith((".", ")")) or desc.startswith("see "), line
+    linked = [ln for ln in options.values() if any(f"init_args.{k} " in ln for k in LINKED)]
+    assert linked and all("from the data" in ln for ln in linked)
+
+
+def test_help_all_is_lightnings_full_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "--help-all"])
+    assert "--trainer.max_epochs" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=[f"{p.parent.name}/{p.stem}" for p in RECIPES])
+def test_recipe_help_imports_no_torch(recipe):
+    code = ("import runpy, sys; sys.argv = [sys.argv[1], '--help']\n"
+            "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+            "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+            "print('HEAVY', sorted(m for m in ('torch', 'lightning', 'mne', 'braindecode') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(recipe)], capture_output=True,
+                         text=True, check=True, cwd=REPO).stdout
+    assert "usage:" in out and out.strip().splitlines()[-1] == "HEAVY []"

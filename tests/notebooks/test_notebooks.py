@@ -1,0 +1,58 @@
+"""Every notebook in notebooks/ executes top to bottom (small settings) and draws its figures, and
+is committed executed: outputs present (rendered by GitHub and the docs), PNG figures, no error,
+small on disk."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
+MAX_BYTES = 1_000_000
+
+
+def _images(nb) -> int:
+    return sum("image/png" in o.get("data", {}) for c in nb["cells"] if c["cell_type"] == "code"
+               for o in c.get("outputs", []))
+
+
+def _errors(nb) -> list:
+    return [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+            if o.get("output_type") == "error"]
+
+
+def test_there_are_notebooks():
+    assert {p.stem for p in NOTEBOOKS} >= {"datasets", "dbconformer", "ecgnet", "eegformer",
+                                           "hveegnet"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_is_committed_executed_with_figures(path):
+    assert path.stat().st_size < MAX_BYTES, f"{path.name}: {path.stat().st_size} bytes"
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(c.get("execution_count") for c in code), f"{path.name}: a cell was not executed"
+    counts = [c["execution_count"] for c in code]
+    assert counts == sorted(counts), f"{path.name}: cells were run out of order"
+    assert not _errors(nb)
+    assert _images(nb) >= 1, f"{path.name}: no figure in the committed outputs"
+    for c in code:  # figures as PNG, never Agg's silent nothing or an SVG blob
+        for o in c.get("outputs", []):
+            assert "image/svg+xml" not in o.get("data", {})
+    text = path.read_text()
+    assert 'matplotlib.use("Agg")' not in text and "matplotlib.use('Agg')" not in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_executes_and_draws_its_figures(path, tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend draws PNGs
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=900, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    assert not _errors(nb)
+    assert _images(nb) >= 1, f"{path.name}: executed, but no figure was drawn"
