@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 HELP = """usage: biosig <command> [options]
+errors print one line (biosig: error: ...); --debug or BIOSIG_DEBUG=1 shows the traceback
 
 commands:
   demo       train and evaluate a small EEG classifier on the built-in motor-imagery data,
@@ -20,8 +21,6 @@ commands:
   test       evaluate a model on the test split
   predict    predict with a model
   models     list the registered models
-
-Errors print one line (biosig: error: ...); --debug or BIOSIG_DEBUG=1 shows the traceback.
 
 Configs compose: biosig fit --config recipes/bciiv2a/dbconformer_co.yaml \
                    --config recipes/configs/trainer/gpu.yaml
