@@ -5,6 +5,7 @@ mkdocs installed, the build test is skipped with the install command as its reas
 """
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -82,7 +83,11 @@ def test_site_builds_strict_with_every_generated_page(site):
     for name in cards:
         assert (site / "datasets" / f"{name}.html").is_file(), name
     for name in notebooks:
-        assert (site / "notebooks" / f"{name}.html").is_file(), name
+        page = (site / "notebooks" / f"{name}.html").read_text(encoding="utf-8")
+        cells = json.loads((REPO / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))
+        figures = sum("image/png" in out.get("data", {}) for cell in cells["cells"]
+                      for out in cell.get("outputs", []))
+        assert page.count("data:image/png") >= figures, f"{name}: committed figures not shown"
     for name in packages:
         page = (site / "api" / f"{name}.html").read_text(encoding="utf-8")
         assert "doc-heading" in page, f"api/{name}: no object rendered"
