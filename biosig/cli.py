@@ -21,6 +21,7 @@ commands:
   test       evaluate a model on the test split
   predict    predict with a model
   models     list the registered models
+  cache      verify or build window caches (biosig cache --help)
 
 Configs compose: biosig fit --config recipes/bciiv2a/dbconformer_co.yaml \
                    --config recipes/configs/trainer/gpu.yaml
@@ -56,6 +57,7 @@ def _make_cli_class():
         def before_fit(self):
             from biosig.callbacks import EpochProgress
 
+            _prepare_resume(self)
             if not sys.stdout.isatty() and not any(
                     isinstance(c, EpochProgress) for c in self.trainer.callbacks):
                 self.trainer.callbacks.append(EpochProgress())
@@ -185,6 +187,15 @@ def option_lines(cls, prefix: str, linked: tuple[str, ...] = ()) -> list[str]:
         default = "" if par.default is inspect.Parameter.empty else f" [{par.default!r}]"
         lines.append(f"  --{prefix}{name}  {text}{default}")
     return lines
+
+
+def _prepare_resume(cli) -> None:
+    """``biosig fit``: save last checkpoints, keep random states, resolve ``--ckpt_path last``
+    to the newest last checkpoint of the run folder (:mod:`biosig.experiments.resume`)."""
+    from biosig.experiments.resume import prepare_fit
+
+    config = cli.config_init[cli.subcommand]
+    config["ckpt_path"] = prepare_fit(cli.trainer, config.get("ckpt_path"))
 
 
 def short_help(command: str = "fit") -> str:
@@ -336,11 +347,19 @@ def main(argv: list[str] | None = None) -> int:
 
         print("\n".join(list_models()))
         return 0
+    if command == "cache":
+        return _cache(argv[1:])
     if command in LIGHTNING_COMMANDS:
         lightning_cli(None if from_shell else argv)
         return 0
     print(f"biosig: unknown command {command!r}\n\n{HELP}", file=sys.stderr)
     return 2
+
+
+def _cache(argv: list[str]) -> int:
+    from biosig.data.cache import cache_command
+
+    return cache_command(argv)
 
 
 if __name__ == "__main__":

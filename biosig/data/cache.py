@@ -1,18 +1,26 @@
-"""The window cache: one memory-mapped float32 array (N x C x T), labels, a metadata table.
+"""The window cache: memory-mapped windows (N x C x T), labels, a metadata table.
 
-Layout of ``<BIOSIG_CACHE>/<dataset>/<version>/<key>/``:
+Layout of one cache folder ``<BIOSIG_CACHE>/<dataset>/<version>/<key>/``:
 
-- ``X.f32``   raw float32 windows, C-order, shape in ``params.json`` (opened with ``np.memmap``)
+- ``X.f32`` (or ``X.f16`` for ``dtype="float16"``) raw windows, C-order, shape in
+  ``params.json`` (opened with ``np.memmap``; float16 is read back as float32)
 - ``y.npy``   labels: int64 ``(N,)``, or float32 ``(N, K)`` multi-hot for multi-label data
 - ``meta.csv`` one row per window: record, subject, session, onset, event, label, ...
-- ``params.json`` the key's inputs (dataset identity, preprocessing, windows, NaN policy), shape,
-  channel names, sampling rate, class names and build statistics.
+- ``params.json`` the key's inputs (dataset identity, preprocessing, windows, NaN and
+  dead-channel policies, storage dtype), shape, channel names, sampling rate, class names, build
+  statistics (per-channel NaN / flat / clipped counts) and a CRC-32 of X
+  (:func:`verify_cache` checks it).
 
-``key`` is a hash of everything that changes the content, so a changed parameter never reuses a
-stale cache. A build streams record by record into a temporary folder next to the target and is
-renamed into place only when complete: a killed build leaves nothing that is ever reused (its
-temporary folder is removed by the next build of the same key). Concurrent builders of one key
-(e.g. DDP ranks) serialise on a lock file.
+``key`` is a hash of everything that changes the content (dataset identities hash every input
+file's size, mtime and a head/middle/tail fingerprint), so a changed parameter or an edited file
+never reuses a stale cache. A build streams record by record (in ``num_workers`` processes,
+written in record order: the bytes equal a serial build's) into a temporary folder next to the
+target, renamed into place only when complete: a killed build leaves nothing that is ever reused.
+Concurrent builders of one key (e.g. DDP ranks) serialise on a lock file. A finished cache that
+fails its checks on open (truncated or missing file) is rebuilt by :func:`get_cache`.
+
+A *sharded* cache (``shards=N``, :mod:`biosig.data.shards`) splits the records by identity into N
+such folders tied by an ``index.json``; it opens as one :class:`WindowCache`.
 
 The steps a cache applies are :func:`pipeline`: the dataset's own standard steps first
 (``source.default_preprocessing()``, e.g. TUEV's filters, resampling and montage), then the
@@ -24,6 +32,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -34,56 +43,232 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from biosig.errors import BiosigError, ChannelError, InvalidFileError
+from biosig.data.cache_build import (
+    DTYPES,
+    NAN_POLICIES,
+    BuildOptions,
+    file_crc,
+    resolve_workers,
+    write_records,
+)
+from biosig.errors import BiosigError, InvalidFileError
 from biosig.paths import cache_dir
-from biosig.signal.preprocessing import apply_steps, interpolate_gaps, steps_params
-from biosig.signal.recording import IDENTIFYING_KEYS
+from biosig.signal.preprocessing import steps_params
 
-CACHE_FORMAT = 1
-NAN_POLICIES = ("reject", "interpolate", "raise")
-_ROW_KEYS = ("start", "label", "onset", "event")  # window-row fields with a fixed meaning
+__all__ = [
+    "CACHE_FORMAT",
+    "NAN_POLICIES",
+    "WindowArray",
+    "WindowCache",
+    "build_cache",
+    "cache_key",
+    "get_cache",
+    "pipeline",
+    "verify_cache",
+]
+
+log = logging.getLogger("biosig.cache")
+CACHE_FORMAT = 2
 
 
-def cache_key(source, preprocessing, windows, nan_policy: str = "reject") -> str:
-    """Hash of the dataset identity, every preprocessing and window parameter and the NaN policy."""
-    payload = {
+def key_payload(source, preprocessing, windows, opts_or_policy="reject", **kw) -> dict:
+    """The JSON-able inputs of a cache key (see :func:`cache_key`)."""
+    opts = _options(preprocessing, windows, opts_or_policy, **kw)
+    return {
         "format": CACHE_FORMAT,
         "dataset": source.identity(),
         "preprocessing": steps_params(preprocessing),
         "windows": windows.params(),
-        "nan_policy": nan_policy,
+        "nan_policy": opts.nan_policy,
+        "dtype": opts.dtype,
+        "dead_channels": opts.dead_channels,
     }
+
+
+def hash_payload(payload: dict) -> str:
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:20]
 
 
+def cache_key(
+    source,
+    preprocessing,
+    windows,
+    nan_policy: str = "reject",
+    dtype: str = "float32",
+    dead_channels: str = "fail",
+) -> str:
+    """Hash of the dataset identity, every preprocessing and window parameter, the NaN and
+    dead-channel policies and the storage dtype."""
+    return hash_payload(
+        key_payload(source, preprocessing, windows, nan_policy, dtype=dtype,
+                    dead_channels=dead_channels)  # fmt: skip
+    )
+
+
+def _options(preprocessing, windows, opts_or_policy, **kw) -> BuildOptions:
+    if isinstance(opts_or_policy, BuildOptions):
+        return opts_or_policy
+    return BuildOptions(list(preprocessing), windows, opts_or_policy, **kw)
+
+
+class WindowArray:
+    """Read-only ``(N, C, T)`` float32 view of stored windows: one or more memmaps (the shards
+    of a cache, in order) of float32 or float16; indexing reads only the rows asked for."""
+
+    ndim = 3
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, parts: list[np.ndarray]):
+        self.parts = parts
+        self.offsets = np.cumsum([0] + [len(p) for p in parts])
+        c, t = next((p.shape[1:] for p in parts if len(p)), parts[0].shape[1:])
+        self.shape = (int(self.offsets[-1]), int(c), int(t))
+        self.nbytes = int(sum(p.nbytes for p in parts))  # the stored bytes
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+    def _gather(self, rows: np.ndarray) -> np.ndarray:
+        out = np.empty((len(rows), *self.shape[1:]), np.float32)
+        if len(self.parts) == 1:
+            _copy_rows(out, self.parts[0], rows)
+            return out
+        if np.all(rows[1:] >= rows[:-1]):  # sorted (DataLoader batches): one slice per shard
+            cuts = np.searchsorted(rows, self.offsets)
+            for p, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
+                if b > a:
+                    _copy_rows(out[a:b], self.parts[p], rows[a:b] - self.offsets[p])
+            return out
+        part = np.searchsorted(self.offsets, rows, side="right") - 1
+        for p in np.unique(part):
+            sel = np.flatnonzero(part == p)
+            out[sel] = self._gather(rows[sel])
+        return out
+
+    def __getitem__(self, idx):
+        rest = ()
+        if isinstance(idx, tuple):
+            idx, rest = idx[0], idx[1:]
+        if isinstance(idx, (int, np.integer)):
+            i = int(idx) + (self.shape[0] if idx < 0 else 0)
+            if not 0 <= i < self.shape[0]:
+                raise IndexError(f"window {idx} out of range for {self.shape[0]} windows")
+            out = self._gather(np.array([i]))[0]
+        else:
+            if isinstance(idx, slice):
+                rows = np.arange(self.shape[0])[idx]
+            else:
+                rows = np.asarray(idx)
+                if rows.dtype == bool:
+                    rows = np.flatnonzero(rows)
+                rows = np.where(rows < 0, rows + self.shape[0], rows).astype(np.int64)
+            out = self._gather(rows)
+        return out[rest] if rest else out
+
+
+def _copy_rows(out: np.ndarray, part: np.ndarray, rows: np.ndarray) -> None:
+    """``out[:] = part[rows]`` as float32 (float16 converted by torch's vectorised cast, ~25x
+    faster than numpy's)."""
+    if len(rows) and (rows.min() < 0 or rows.max() >= len(part)):
+        raise IndexError(f"window rows {rows.min()}..{rows.max()} out of range 0..{len(part) - 1}")
+    if part.dtype == np.float32:
+        np.take(part, rows, axis=0, out=out, mode="clip")  # bounds checked above; "raise"
+        return  # would buffer ``out`` (a second copy)
+    import torch
+
+    torch.from_numpy(out).copy_(torch.from_numpy(np.asarray(part[rows])))
+
+
+def _open_x(folder: Path, params: dict):
+    """The memmap of one folder's X file (float32 or float16), size-checked."""
+    name, dtype = DTYPES[params.get("dtype", "float32")]
+    shape = tuple(params["shape"])
+    x_file = folder / name
+    expected = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if not x_file.exists() or x_file.stat().st_size != expected:
+        size = x_file.stat().st_size if x_file.exists() else "missing"
+        raise InvalidFileError(
+            x_file,
+            f"size {size} does not match shape {shape} ({expected} bytes); the cache is damaged: "
+            f"delete the folder {folder} (it is rebuilt by the next run)",
+        )
+    if not expected:
+        return np.zeros(shape, dtype)
+    return np.memmap(x_file, dtype=dtype, mode="r", shape=shape)
+
+
+def _read_params(folder: Path, name: str = "params.json") -> dict:
+    f = folder / name
+    try:
+        return json.loads(f.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise InvalidFileError(
+            f, f"not a complete window cache ({err}); delete the folder {folder}"
+        ) from err
+
+
 class WindowCache:
-    """A built cache, opened read-only. ``X`` is a memmap; ``y`` and ``meta`` are in memory."""
+    """A built cache (one folder or a sharded index), opened read-only. ``X`` is a memmap
+    (float32 caches) or a :class:`WindowArray` (float16 or sharded: reads float32); ``y`` is in
+    memory; ``meta`` (a DataFrame) is read on first use (training workers never parse it)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        params_file = self.path / "params.json"
-        try:
-            self.params = json.loads(params_file.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise InvalidFileError(params_file, f"not a complete window cache ({err})") from err
-        shape = tuple(self.params["shape"])
-        x_file = self.path / "X.f32"
-        expected = int(np.prod(shape)) * 4
-        if not x_file.exists() or x_file.stat().st_size != expected:
-            size = x_file.stat().st_size if x_file.exists() else "missing"
+        self._meta = None
+        if (self.path / "index.json").exists():
+            from biosig.data.shards import open_shards
+
+            self.params, self.shards = open_shards(self.path)
+            self._x = None
+            self.X = WindowArray([s._x for s in self.shards])
+            self.y = np.concatenate([s.y for s in self.shards])
+        else:
+            self.shards = []
+            self.params = _read_params(self.path)
+            self._x = _open_x(self.path, self.params)
+            self.X = self._x if self._x.dtype == np.float32 else WindowArray([self._x])
+            for name, size in self.params.get("sizes", {}).items():
+                f = self.path / name
+                if not f.is_file() or f.stat().st_size != size:
+                    raise InvalidFileError(
+                        f, f"missing or not the size it was written with ({size} bytes); the "
+                        f"cache is damaged: delete the folder {self.path}"
+                    )
+            try:
+                self.y = np.load(self.path / "y.npy")
+            except (OSError, ValueError) as err:
+                raise InvalidFileError(
+                    self.path, f"labels unreadable ({err}); delete this folder"
+                ) from err
+        if len(self.y) != self.X.shape[0]:
             raise InvalidFileError(
-                x_file, f"size {size} does not match shape {shape} ({expected} bytes)"
+                self.path, "labels and windows disagree in length; delete this folder"
             )
-        self.X = (
-            np.memmap(x_file, dtype=np.float32, mode="r", shape=shape)
-            if expected
-            else np.zeros(shape, np.float32)
-        )
-        self.y = np.load(self.path / "y.npy")
-        self.meta = pd.read_csv(self.path / "meta.csv", keep_default_na=False)
-        if len(self.y) != shape[0] or len(self.meta) != shape[0]:
-            raise InvalidFileError(self.path, "labels, metadata and windows disagree in length")
+
+    @property
+    def meta(self) -> pd.DataFrame:
+        """One row per window (record, subject, session, onset, event, label, ...)."""
+        if self._meta is None:
+            if self.shards:
+                meta = pd.concat([s.meta for s in self.shards], ignore_index=True)
+            else:
+                try:
+                    meta = pd.read_csv(self.path / "meta.csv", keep_default_na=False)
+                except (OSError, ValueError, pd.errors.ParserError) as err:
+                    raise InvalidFileError(
+                        self.path, f"metadata unreadable ({err}); delete this folder"
+                    ) from err
+            if len(meta) != self.X.shape[0]:
+                raise InvalidFileError(
+                    self.path, "metadata and windows disagree in length; delete this folder"
+                )
+            self._meta = meta
+        return self._meta
 
     def __len__(self) -> int:
         return self.X.shape[0]
@@ -105,29 +290,55 @@ class WindowCache:
         return bool(self.params["multilabel"])
 
     @property
+    def dtype(self) -> str:
+        return str(self.params.get("dtype", "float32"))
+
+    @property
     def stats(self) -> dict:
         return dict(self.params["stats"])
 
 
+def verify_cache(path: str | Path) -> dict:
+    """Check a cache folder (or every shard of a sharded one) against its stored CRC-32 of X and
+    its shapes; returns ``{folder: "ok"}``, raises :class:`InvalidFileError` naming the damaged
+    file and the folder to delete."""
+    path = Path(path)
+    cache = WindowCache(path)  # shapes and lengths
+    report = {}
+    for part in cache.shards or [cache]:
+        want = part.params.get("checksum", {})
+        if not want:
+            raise InvalidFileError(part.path, "no stored checksum (built by an older biosig)")
+        for name, digest in want.items():
+            got = file_crc(part.path / name)
+            if got != digest:
+                raise InvalidFileError(
+                    part.path / name,
+                    f"checksum {got} differs from the stored {digest}: the file is "
+                    f"damaged; delete the folder {part.path} (it is rebuilt by the next run)",
+                )
+        report[str(part.path)] = "ok"
+    return report
+
+
 @contextmanager
-def _locked(lock_path: Path):
+def locked(lock_path: Path, blocking: bool = True):
+    """An exclusive ``flock`` on ``lock_path``; yields False (holding nothing) when
+    ``blocking=False`` and another process holds it."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _meta_fields(ref: dict) -> dict:
-    leaked = IDENTIFYING_KEYS.intersection(k.lower() for k in ref)
-    if leaked:
-        raise BiosigError(
-            f"record index or window carries identifying fields {sorted(leaked)}; "
-            "they must never reach a cache"
-        )
-    return {k: v for k, v in ref.items() if k not in ("label", "labels") and np.isscalar(v)}
+_locked = locked  # older name
 
 
 def build_cache(
@@ -135,108 +346,50 @@ def build_cache(
     preprocessing,
     windows,
     path: Path,
-    nan_policy: str = "reject",
+    nan_policy: str | BuildOptions = "reject",
     progress: bool | None = None,
+    *,
+    refs: list | None = None,
+    num_workers: int | None = None,
+    label: str | None = None,
+    allow_empty: bool = False,
+    extra_params: dict | None = None,
+    identity: dict | None = None,
+    **options,
 ) -> WindowCache:
-    """Stream every record of ``source`` through ``preprocessing`` and ``windows`` into ``path``."""
-    if nan_policy not in NAN_POLICIES:
-        raise BiosigError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
-    refs = source.records()
-    if not refs:
+    """Stream the records ``refs`` (default: all of ``source``) through ``preprocessing`` and
+    ``windows`` into the folder ``path`` (written in a temporary folder, renamed when done)."""
+    opts = _options(preprocessing, windows, nan_policy, **options)
+    refs = source.records() if refs is None else refs
+    if not refs and not allow_empty:
         raise BiosigError(f"dataset {source.name!r} has no records")
+    workers = resolve_workers(num_workers, len(refs), source, opts)
     tmp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
-    stats = {
-        "records": 0,
-        "windows": 0,
-        "nan_rejected": 0,
-        "nan_interpolated": 0,
-        "skipped_out_of_bounds": 0,
-    }
-    meta_rows, labels = [], []
-    ch_names = sfreq = n_times = None
     show = sys.stderr.isatty() if progress is None else progress
+    label = label or f"caching {source.name}"
     try:
-        from tqdm import tqdm
-
-        with open(tmp / "X.f32", "wb") as fx:
-            for ref in tqdm(refs, desc=f"caching {source.name}", unit="rec", disable=not show):
-                rec = apply_steps(source.load(ref), preprocessing)
-                where = rec.meta.get("source", ref.get("record"))
-                if ch_names is None:
-                    ch_names, sfreq = rec.ch_names, rec.sfreq
-                    n_times = windows.n_times(sfreq)
-                elif rec.ch_names != ch_names or abs(rec.sfreq - sfreq) > 1e-6 * sfreq:
-                    raise ChannelError(
-                        f"{where}: channels/sampling rate {rec.ch_names} @ {rec.sfreq} Hz differ "
-                        f"from the first record's {ch_names} @ {sfreq} Hz; add "
-                        "PickChannels/Resample steps"
-                    )
-                rows, skipped = windows(rec, ref)
-                stats["skipped_out_of_bounds"] += skipped
-                stats["records"] += 1
-                base = _meta_fields(ref)
-                block = []
-                for k, row in enumerate(rows):
-                    x = rec.data[:, row["start"] : row["start"] + n_times]
-                    if not np.isfinite(x).all():
-                        if nan_policy == "raise":
-                            raise InvalidFileError(
-                                where, f"non-finite samples in window at {row['onset']:.3f} s"
-                            )
-                        x = interpolate_gaps(x, empty=None) if nan_policy == "interpolate" else None
-                        if x is None:
-                            stats["nan_rejected"] += 1
-                            continue
-                        stats["nan_interpolated"] += 1
-                    block.append(x)
-                    labels.append(row["label"])
-                    extra = _meta_fields({f: v for f, v in row.items() if f not in _ROW_KEYS})
-                    meta_rows.append(
-                        {
-                            **base,
-                            **extra,
-                            "window": k,
-                            "onset": row["onset"],
-                            "event": row.get("event", ""),
-                            "label": row["label"]
-                            if np.isscalar(row["label"])
-                            else ";".join(map(str, row["label"])),
-                        }
-                    )
-                if block:
-                    fx.write(np.ascontiguousarray(np.stack(block), dtype=np.float32).tobytes())
-            fx.flush()
-            os.fsync(fx.fileno())
-        n = len(meta_rows)
-        stats["windows"] = n
-        if n == 0:
+        facts = write_records(source, opts, refs, tmp, workers, label, show)
+        n = facts["shape"][0]
+        if n == 0 and not allow_empty:
             raise BiosigError(
-                f"dataset {source.name!r}: no window in {stats['records']} records "
-                f"with windows {windows.params()} (stats: {stats})"
+                f"dataset {source.name!r}: no window in {facts['stats']['records']} records "
+                f"with windows {windows.params()} (stats: {facts['stats']})"
             )
-        if source.multilabel:
-            y = np.zeros((n, len(source.classes)), np.float32)
-            for i, lab in enumerate(labels):
-                y[i, list(lab)] = 1.0
-        else:
-            y = np.asarray(labels, dtype=np.int64).reshape(n)
-        np.save(tmp / "y.npy", y)
-        pd.DataFrame(meta_rows).to_csv(tmp / "meta.csv", index=False)
         params = {
             "key": path.name,
             "format": CACHE_FORMAT,
-            "shape": [n, len(ch_names), n_times],
-            "dtype": "float32",
-            "ch_names": ch_names,
-            "sfreq": sfreq,
+            **facts,
+            "dtype": opts.dtype,
             "classes": list(source.classes),
             "multilabel": bool(source.multilabel),
-            "dataset": source.identity(),
-            "preprocessing": steps_params(preprocessing),
+            "dataset": source.identity() if identity is None else identity,
+            "preprocessing": steps_params(opts.preprocessing),
             "windows": windows.params(),
-            "nan_policy": nan_policy,
-            "stats": stats,
+            "nan_policy": opts.nan_policy,
+            "dead_channels": opts.dead_channels,
+            "build_workers": workers,
+            **(extra_params or {}),
         }
         (tmp / "params.json").write_text(json.dumps(params, indent=1, default=str))
         os.replace(tmp, path)
@@ -257,6 +410,27 @@ def pipeline(source, preprocessing=()) -> list:
     return [*(own() if own is not None else ()), *(preprocessing or ())]
 
 
+def open_or_rebuild(path: Path, build) -> WindowCache:
+    """Open the finished cache at ``path``, or build it (``build(path)``) under its lock; a
+    finished cache that fails its checks on open is deleted and rebuilt (logged)."""
+    if (path / "params.json").exists():
+        try:
+            return WindowCache(path)
+        except InvalidFileError as err:
+            log.warning("cache %s fails its checks (%s): rebuilding it", path, err)
+    with locked(path.parent / f"{path.name}.lock"):
+        if (path / "params.json").exists():  # built by another process while we waited
+            try:
+                return WindowCache(path)
+            except InvalidFileError:
+                pass
+        for stale in path.parent.glob(f".tmp-{path.name}-*"):  # left by a killed build
+            shutil.rmtree(stale, ignore_errors=True)
+        if path.exists():  # not a (valid) cache: never reuse it
+            shutil.rmtree(path)
+        return build(path)
+
+
 def get_cache(
     source,
     preprocessing=(),
@@ -264,23 +438,132 @@ def get_cache(
     root: str | Path | None = None,
     nan_policy: str = "reject",
     progress: bool | None = None,
+    *,
+    dtype: str = "float32",
+    dead_channels: str = "fail",
+    num_workers: int | None = None,
+    shards: int | None = None,
+    task: int | None = None,
+    n_tasks: int | None = None,
 ) -> WindowCache:
     """Open the cache for these inputs, building it first if it does not exist yet.
 
-    ``preprocessing`` runs after the dataset's own steps (see :func:`pipeline`).
+    ``preprocessing`` runs after the dataset's own steps (see :func:`pipeline`). ``dtype``:
+    storage ``"float32"`` or ``"float16"`` (read back as float32). ``dead_channels``: ``"fail"``,
+    ``"drop"`` or ``"interpolate"`` (:mod:`biosig.data.quality`). ``num_workers``: build
+    processes (default ``os.cpu_count()``, at most one per 16 records; ``BIOSIG_BUILD_WORKERS``
+    overrides; see :func:`~biosig.data.cache_build.resolve_workers`). ``shards``: split into
+    that many shard folders (:mod:`biosig.data.shards`); ``task``/``n_tasks`` then build only
+    this task's share (SLURM array, ranks).
     """
     windows = windows if windows is not None else source.default_windows()
     preprocessing = pipeline(source, preprocessing)
-    key = cache_key(source, preprocessing, windows, nan_policy)
+    opts = BuildOptions(preprocessing, windows, nan_policy, dtype, dead_channels)
     folder = Path(root) if root is not None else cache_dir()
+    if shards is not None:
+        from biosig.data.shards import get_sharded
+
+        return get_sharded(
+            source, opts, folder, shards, progress=progress, num_workers=num_workers,
+            task=task, n_tasks=n_tasks,
+        )  # fmt: skip
+    key = hash_payload(key_payload(source, preprocessing, windows, opts))
     path = folder / source.name / str(source.version) / key
-    if (path / "params.json").exists():
-        return WindowCache(path)
-    with _locked(path.parent / f"{key}.lock"):
-        if (path / "params.json").exists():  # built by another process while we waited
-            return WindowCache(path)
-        for stale in path.parent.glob(f".tmp-{key}-*"):  # left by a killed build
-            shutil.rmtree(stale, ignore_errors=True)
-        if path.exists():  # a folder without params.json is not a cache: never reuse it
-            shutil.rmtree(path)
-        return build_cache(source, preprocessing, windows, path, nan_policy, progress)
+    return open_or_rebuild(
+        path,
+        lambda p: build_cache(source, preprocessing, windows, p, opts, progress,
+                              num_workers=num_workers),  # fmt: skip
+    )
+
+
+CLI_HELP = """usage: biosig cache verify FOLDER [FOLDER ...]
+       biosig cache build --config RECIPE.yaml [--config MORE.yaml] [--shards N]
+                          [--task I --tasks N | --task env] [--workers K] [--dtype float16]
+                          [--dead-channels fail|drop|interpolate] [--cache-dir DIR]
+
+verify: check each cache folder (or sharded cache's index folder) against its stored CRC-32.
+build:  build (this task's share of) the window cache of a recipe's `data:` section; with
+        --task env the task comes from SLURM_ARRAY_TASK_ID/COUNT, RANK/WORLD_SIZE or
+        SLURM_PROCID/NTASKS. Run the same command in every task: each builds its own shards,
+        the last one to finish writes the index.
+"""
+
+
+def _datamodule_from_configs(paths: list[str]):
+    """The ``BiosigDataModule`` of the ``data:`` sections of recipe files (later files win)."""
+    import yaml
+    from jsonargparse import ArgumentParser
+
+    from biosig.data.datamodule import BiosigDataModule
+    from biosig.errors import ConfigError
+
+    data: dict = {}
+    for p in paths:
+        try:
+            doc = yaml.safe_load(Path(p).read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"{p}: cannot read the recipe ({err})") from None
+        data.update(doc.get("data") or {})
+    if not data:
+        raise ConfigError(f"{paths}: no `data:` section")
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_class_arguments(BiosigDataModule, "data", fail_untyped=False)
+    cfg = parser.parse_object({"data": data})
+    make = getattr(parser, "instantiate", None) or parser.instantiate_classes  # jsonargparse 4.49
+    return make(cfg).data
+
+
+def cache_command(argv: list[str]) -> int:
+    """``biosig cache ...`` (see :data:`CLI_HELP`); returns the exit status."""
+    import argparse
+
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in ("verify", "build"):
+        print(CLI_HELP)
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    if argv[0] == "verify":
+        status = 0
+        for folder in argv[1:]:
+            try:
+                for part, state in verify_cache(folder).items():
+                    print(f"{state}: {part}")
+            except BiosigError as err:
+                print(f"DAMAGED: {err}", file=sys.stderr)
+                status = 1
+        return status
+    p = argparse.ArgumentParser(prog="biosig cache build")
+    p.add_argument("--config", action="append", required=True)
+    p.add_argument("--shards", type=int)
+    p.add_argument("--task")
+    p.add_argument("--tasks", type=int)
+    p.add_argument("--workers", type=int)
+    p.add_argument("--dtype")
+    p.add_argument("--dead-channels")
+    p.add_argument("--cache-dir")
+    a = p.parse_args(argv[1:])
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    dm = _datamodule_from_configs(a.config)
+    opts = dict(dm.cache_options)
+    for key, value in (("dtype", a.dtype), ("dead_channels", a.dead_channels),
+                       ("num_workers", a.workers), ("shards", a.shards)):  # fmt: skip
+        if value is not None:
+            opts[key] = value
+    windows = dm.windows if dm.windows is not None else dm.source.default_windows()
+    steps = pipeline(dm.source, dm.preprocessing)
+    root = Path(a.cache_dir or dm.cache_dir or cache_dir())
+    if a.task is None:
+        cache = get_cache(dm.source, dm.preprocessing, windows, root, dm.nan_policy, **opts)
+        print(f"cache: {cache.path} ({len(cache)} windows)")
+        return 0
+    from biosig.data.shards import build_shards
+
+    if "shards" not in opts:
+        raise BiosigError("--task needs --shards (or data.cache_options.shards)")
+    task = "env" if a.task == "env" else int(a.task)
+    n_shards = opts.pop("shards")
+    workers = opts.pop("num_workers", None)
+    built = build_shards(
+        dm.source, BuildOptions(steps, windows, dm.nan_policy, **opts), root, n_shards,
+        num_workers=workers, task=task, n_tasks=a.tasks,
+    )  # fmt: skip
+    print(f"cache: {built}" if built else "this task's shards are built; others still missing")
+    return 0

@@ -51,6 +51,16 @@ class WindowDataset(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
+    @property
+    def shard_sizes(self) -> list[int] | None:
+        """Windows of this dataset per cache shard, in order (for the training sampler's
+        shard-local chunks); ``None`` for an unsharded cache or indices not in cache order."""
+        shards = getattr(self.cache, "shards", None)
+        if not shards or np.any(np.diff(self.indices) < 0):
+            return None
+        edges = np.cumsum([0] + [len(s) for s in shards])
+        return np.diff(np.searchsorted(self.indices, edges)).tolist()
+
     def __getitem__(self, i):
         x, y = self.__getitems__([i])
         return x[0], y[0]
@@ -100,8 +110,16 @@ class BiosigDataModule(pl.LightningDataModule):
         order, ``trial_meta["trial"]``; no look-ahead), ``"offline"``,
         ``"official"`` (DBConformer's double alignment) or ``"none"``; ``estimator`` and
         ``shrinkage`` as :class:`~biosig.data.alignment.EuclideanAlignment`.
-    batch_size, num_workers, pin_memory : DataLoader settings. Under DDP Lightning shards each
-        loader with a ``DistributedSampler``; workers open the memmap themselves.
+    cache_options : more :func:`~biosig.data.cache.get_cache` options, e.g.
+        ``{"dtype": "float16", "shards": 64, "dead_channels": "interpolate", "num_workers": 8}``.
+    batch_size, num_workers, pin_memory : DataLoader settings; workers open the memmap
+        themselves. Training windows come from a :class:`~biosig.data.sampler.WindowSampler`:
+        a permutation per epoch fixed by ``seed`` and the epoch, of which each DDP rank reads a
+        disjoint part; its position is saved in Lightning checkpoints (exact mid-epoch resume).
+        Under DDP Lightning shards the val/test loaders with a ``DistributedSampler``.
+    shuffle_chunk : None (uniform shuffle) or a chunk length: chunks of contiguous windows
+        (within a cache shard) shuffled, then the windows inside each (I/O locality on large
+        sharded caches; see :mod:`biosig.data.sampler`).
 
     Attributes ``n_chans``, ``n_times``, ``sfreq``, ``n_outputs`` (linked into the model by the
     CLI), ``ch_names`` and ``classes`` are available right after construction.
@@ -125,8 +143,11 @@ class BiosigDataModule(pl.LightningDataModule):
         test_alignment: str = "online",
         estimator: str = "cov",
         shrinkage: float = 0.0,
+        cache_options: dict | None = None,
+        shuffle_chunk: int | None = None,
     ):
         super().__init__()
+        self.cache_options = dict(cache_options or {})  # get_cache's dtype, shards, num_workers...
         self.source = source
         self.preprocessing = list(preprocessing or [])
         self.windows = windows
@@ -143,6 +164,9 @@ class BiosigDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.pin_memory = pin_memory
         self.seed = seed
+        if shuffle_chunk is not None and int(shuffle_chunk) < 1:
+            raise ConfigError(f"data.shuffle_chunk must be >= 1 or None, got {shuffle_chunk!r}")
+        self.shuffle_chunk = shuffle_chunk
         if alignment not in ("ea", None):
             raise ConfigError(f"data.alignment must be 'ea' or None, got {alignment!r}")
         if test_alignment not in TEST_ALIGNMENTS:
@@ -167,6 +191,7 @@ class BiosigDataModule(pl.LightningDataModule):
                 self.windows,
                 root=self.cache_dir,
                 nan_policy=self.nan_policy,
+                **self.cache_options,
             )
             if self.expect_sfreq is not None and abs(cache.sfreq - self.expect_sfreq) > 1e-6:
                 raise SamplingRateError(
@@ -276,21 +301,45 @@ class BiosigDataModule(pl.LightningDataModule):
 
     def _loader(self, part: str, shuffle: bool) -> DataLoader:
         ds = self.dataset(part)
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
         # A last training batch of one window is dropped: BatchNorm cannot train on it (as the
         # DBConformer scripts skip it).
         drop_last = shuffle and len(ds) % self.batch_size == 1
-        return DataLoader(
-            ds,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            drop_last=drop_last,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            collate_fn=_pass_batch,
-            generator=generator,
-            persistent_workers=self.num_workers > 0,
-        )
+        kwargs = dict(batch_size=self.batch_size, drop_last=drop_last,
+                      num_workers=self.num_workers, pin_memory=self.pin_memory,
+                      collate_fn=_pass_batch, persistent_workers=self.num_workers > 0)
+        if shuffle:
+            return self._train_loader(ds, kwargs)
+        return DataLoader(ds, shuffle=False, **kwargs)
+
+    def _train_loader(self, ds, kwargs: dict) -> DataLoader:
+        """The training loader: a :class:`~biosig.data.sampler.WindowSampler` (this rank's
+        disjoint part of each epoch's shuffle) whose position goes into Lightning checkpoints,
+        so a run resumed mid-epoch continues with the windows it had not trained on."""
+        from biosig.data.sampler import ResumableLoader, WindowSampler, generator
+
+        trainer = self._trainer_or_none()
+        world, rank = ((trainer.world_size, trainer.global_rank) if trainer is not None
+                       else (1, 0))
+        sampler = WindowSampler(len(ds), num_replicas=world, rank=rank, seed=self.seed,
+                                shard_sizes=getattr(ds, "shard_sizes", None),
+                                chunk=self.shuffle_chunk)
+        # this rank's share decides whether a last batch of one window is left over
+        kwargs["drop_last"] = len(sampler) % self.batch_size == 1
+        return ResumableLoader(ds, sampler=sampler, progress=self._batches_done,
+                               epoch=self._epoch, generator=generator(self.seed), **kwargs)
+
+    def _trainer_or_none(self):
+        return getattr(self, "trainer", None)
+
+    def _epoch(self) -> int | None:
+        trainer = self._trainer_or_none()
+        return None if trainer is None else int(trainer.fit_loop.epoch_progress.current.processed)
+
+    def _batches_done(self) -> int:
+        trainer = self._trainer_or_none()
+        if trainer is None:
+            return 0
+        return int(trainer.fit_loop.epoch_loop.batch_progress.current.processed)
 
     def train_dataloader(self):
         return self._loader("train", shuffle=True)

@@ -4,7 +4,7 @@ File formats are read by :mod:`biosig.io`; a dataset does not filter or resample
 standard steps (``default_preprocessing()``) and the window cache runs them.
 
 Open data (PhysioNet, BCI IV 2a) can be downloaded into ``BIOSIG_DATA`` with SHA-256
-verification; TUEV needs the user's own licensed copy (``path=``).
+verification; TUEV and TUAB need the user's own licensed copy (``path=``).
 """
 
 from biosig.datasets.base import DatasetSource
@@ -12,6 +12,7 @@ from biosig.datasets.bciiv2a import BCIIV2a
 from biosig.datasets.chbmit import CHBMIT
 from biosig.datasets.cinc import CinC
 from biosig.datasets.download import RemoteFile, download_file, extract_archive
+from biosig.datasets.edf_corpus import EDFCorpus
 from biosig.datasets.eegmat import EEGMAT
 from biosig.datasets.eegmmidb import EEGMMIDB
 from biosig.datasets.files import RecordingFiles
@@ -24,6 +25,7 @@ from biosig.datasets.synthetic import (
     simulate_mi_eeg,
     write_recordings,
 )
+from biosig.datasets.tuab import TUAB
 from biosig.datasets.tuev import TUEV
 from biosig.datasets.wfdb_records import WFDBRecords
 
@@ -32,6 +34,7 @@ __all__ = [
     "CHBMIT",
     "CinC",
     "DatasetSource",
+    "EDFCorpus",
     "EEGMAT",
     "EEGMMIDB",
     "PTBXL",
@@ -40,6 +43,7 @@ __all__ = [
     "SyntheticECG",
     "SyntheticMI",
     "SyntheticTUEV",
+    "TUAB",
     "TUEV",
     "WFDBRecords",
     "download_file",

@@ -31,13 +31,55 @@ def require_dir(root: Path, what: str, how: str) -> Path:
     return root
 
 
+_FP_BLOCK = 1 << 12  # bytes hashed at the head, middle and tail of a file
+_FINGERPRINTS: dict[tuple, str] = {}  # (path, size, mtime, ctime) -> digest, per process
+
+
+def file_fingerprint(path: Path) -> list:
+    """``[size, mtime_ns, digest]`` of a file: the digest hashes its first, middle and last
+    4 KiB (the whole file when smaller than 12 KiB, whose mtime is then left out: ``None``), so
+    an edit that keeps the size and even the modification time is caught in small files
+    (labels, headers, ``.rec``) and at the ends of large ones; any other edit of a large file
+    changes its mtime. ``[None, None, None]`` for a missing file. Digests are remembered in this
+    process while size, mtime and ctime stay the same."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return [None, None, None]
+    memo = (str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns)  # ctime: any write moves it
+    digest = _FINGERPRINTS.get(memo)
+    if digest is None:
+        h = hashlib.blake2b(digest_size=16)
+        try:
+            with open(path, "rb") as fh:
+                if st.st_size <= 3 * _FP_BLOCK:
+                    h.update(fh.read())
+                else:
+                    for at in (0, st.st_size // 2 - _FP_BLOCK // 2, st.st_size - _FP_BLOCK):
+                        fh.seek(at)
+                        h.update(fh.read(_FP_BLOCK))
+        except OSError as err:
+            raise InvalidFileError(path, f"cannot be read ({err.strerror or err})") from None
+        digest = _FINGERPRINTS[memo] = h.hexdigest()
+    whole = st.st_size <= 3 * _FP_BLOCK  # hashed whole: the mtime adds nothing (copies match)
+    return [st.st_size, None if whole else st.st_mtime_ns, digest]
+
+
+def stem_files(root: Path, record: str) -> list[str]:
+    """The files of a WFDB-style record ``record`` (``name.hea``, ``name.dat``, ``name.atr``,
+    ...), relative to ``root``, sorted."""
+    path = root / record
+    return sorted(
+        (p.relative_to(root).as_posix() for p in path.parent.glob(f"{path.name}.*")), key=str
+    )
+
+
 def file_manifest(root: Path, files: Iterable[str | Path]) -> list[list]:
-    """``[[relative path, size], ...]`` for the cache key (sizes catch replaced files cheaply)."""
-    out = []
-    for f in files:
-        p = root / f
-        out.append([Path(f).as_posix(), p.stat().st_size if p.exists() else None])
-    return out
+    """``[[path relative to root, size, mtime_ns, digest], ...]`` for a cache key: every file
+    that feeds a cache (signals, annotations, labels, ``.dat``) keyed on its content
+    (:func:`file_fingerprint`); no absolute path."""
+    return [[Path(f).as_posix(), *file_fingerprint(root / f)] for f in files]
 
 
 def sha256_bytes(path: Path) -> str:

@@ -22,7 +22,10 @@ class DatasetSource(ABC):
     - ``default_windows()``: the windower the dataset's standard protocol uses;
     - ``default_preprocessing()`` (optional, default none): the dataset's standard steps from
       :mod:`biosig.signal.preprocessing` (filters, resampling, montage) as its options set them.
-      The window cache runs them before the caller's steps (:func:`biosig.data.cache.pipeline`).
+      The window cache runs them before the caller's steps (:func:`biosig.data.cache.pipeline`);
+    - ``record_files(ref)`` (optional, default None: unknown): the files one record is read
+      from. A sharded cache then keys each shard on its own records' files only, so adding or
+      editing a record rebuilds just its shard (:mod:`biosig.data.shards`).
     """
 
     name: str = "dataset"
@@ -45,3 +48,7 @@ class DatasetSource(ABC):
     def default_preprocessing(self) -> list:
         """The dataset's standard preprocessing steps (none unless a dataset defines some)."""
         return []
+
+    def record_files(self, ref: dict) -> list | None:
+        """The files (paths) record ``ref`` is read from; None when the dataset does not say."""
+        return None

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from biosig.datasets._common import dataset_root, file_manifest
+from biosig.datasets._common import dataset_root, file_fingerprint, file_manifest
 from biosig.datasets.base import DatasetSource
 from biosig.errors import ConfigError, InvalidFileError
 from biosig.signal.preprocessing import Bandpass
@@ -212,9 +212,7 @@ class BCIIV2a(DatasetSource):
         }
         if self.form == "gdf":
             labels = [self._label_file(s, sess) for s in self.subjects for sess in self.sessions]
-            ident["label_files"] = [
-                [p.name, p.stat().st_size if p.exists() else None] for p in labels
-            ]
+            ident["label_files"] = [[p.name, *file_fingerprint(p)] for p in labels]
         return ident
 
     # ------------------------------------------------------------------ reading

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from biosig.datasets._common import file_manifest
 from biosig.datasets.base import DatasetSource
 from biosig.errors import ConfigError
 from biosig.signal.recording import Recording
@@ -31,8 +32,8 @@ class RecordingFiles(DatasetSource):
     name, version : cache namespace for these files.
 
     Records are named by their path relative to the files' common folder; the cache identity
-    holds those names, sizes and modification times (no absolute path), so editing a file builds
-    a new cache.
+    holds those names, sizes, modification times and content fingerprints (no absolute path), so
+    editing a file builds a new cache.
     """
 
     multilabel = False
@@ -78,11 +79,11 @@ class RecordingFiles(DatasetSource):
             "event_names": self.event_names,
             "subject_pattern": self.subject_pattern,
             "session_pattern": self.session_pattern,
-            "files": [
-                [self._relative(f), st.st_size, st.st_mtime_ns]
-                for f, st in ((f, f.stat()) for f in self.files)
-            ],
+            "files": file_manifest(self._root, [self._relative(f) for f in self.files]),
         }
+
+    def record_files(self, ref: dict) -> list[Path]:
+        return [self._root / ref["record"]]
 
     def _relative(self, f: Path) -> str:
         return f.relative_to(self._root).as_posix()

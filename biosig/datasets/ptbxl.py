@@ -158,6 +158,9 @@ class PTBXL(DatasetSource):
             "drop_unlabelled": self.drop_unlabelled,
             "classes": self.classes,
             "files": file_manifest(self.root, csvs),
+            "signal_files": file_manifest(
+                self.root, [f"{r['path']}.{e}" for r in self.records() for e in ("hea", "dat")]
+            ),
             "sha256": {c: sha256_bytes(self.root / c) for c in csvs},
             "n_records": len(self.records()),
         }

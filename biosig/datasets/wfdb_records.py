@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from biosig.datasets._common import file_manifest
+from biosig.datasets._common import file_manifest, stem_files
 from biosig.datasets.base import DatasetSource
 from biosig.errors import ConfigError, InvalidFileError
 from biosig.signal.ecg_leads import canonical_lead
@@ -121,9 +121,7 @@ class WFDBRecords(DatasetSource):
 
     def identity(self) -> dict:
         names = [r["record"] for r in self.records()]
-        files = [f"{n}.hea" for n in names]
-        if self.annotator:
-            files += [f"{n}.{self.annotator}" for n in names]
+        files = [f for n in names for f in stem_files(self.root, n)]  # .hea, .dat, annotations
         return {
             "name": self.name,
             "version": self.version,

@@ -68,6 +68,8 @@ class EEGFormer(BiosigModel):
     beta ||h - sg[v]||^2`` (no masking). Downstream: ``forward_features`` gives the token
     features ``(B, C, N, D)`` (quantised by default), ``forward_head`` pools them (mean over
     channels and patches, or mean over patches with channels concatenated) into ``final_layer``.
+    The downstream settings (linear probe, fine-tune of encoder + codebook + decoder, from
+    scratch) are :class:`biosig.tasks.VQClassificationTask`.
 
     **Sources.** The paper body could not be obtained (no stored copy found; no official code).
     *From the abstract* [Chen2024]_: VQ Transformer, self-supervised pretraining on large
@@ -311,6 +313,15 @@ class EEGFormer(BiosigModel):
             return encoded
         quantized = self.quantizer(encoded).quantized
         return quantized if self.feature_source == "quantized" else self._decode(quantized)
+
+    def set_feature_source(self, source: str) -> None:
+        """Change which tokens ``forward_features`` returns (recorded in ``get_config``)."""
+        if source not in _FEATURES:
+            raise ConfigError(f"{type(self).__name__}: feature_source must be one of "
+                              f"{_FEATURES}, got {source!r}")
+        self.feature_source = source
+        if hasattr(self, "_init_kwargs"):
+            self._init_kwargs["feature_source"] = source
 
     def pool(self, features: torch.Tensor) -> torch.Tensor:
         """Pooled features ``(B, n_features)`` as the head sees them."""

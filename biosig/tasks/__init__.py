@@ -5,6 +5,7 @@ from biosig.tasks.classification import ClassificationTask
 from biosig.tasks.diffusion import DiffusionTask
 from biosig.tasks.gan import GANTask
 from biosig.tasks.vae import VAETask
-from biosig.tasks.vq import VQTask
+from biosig.tasks.vq import VQClassificationTask, VQTask
 
-__all__ = ["BiosigTask", "ClassificationTask", "DiffusionTask", "GANTask", "VAETask", "VQTask"]
+__all__ = ["BiosigTask", "ClassificationTask", "DiffusionTask", "GANTask", "VAETask",
+           "VQClassificationTask", "VQTask"]

@@ -11,12 +11,14 @@ from biosig.tasks.base import BiosigTask, make_optimizer
 
 
 def classification_metrics(n_outputs: int, multilabel: bool) -> tm.MetricCollection:
-    """Accuracy, balanced accuracy, Cohen's kappa, weighted F1 and AUROC (macro for multi-label)."""
+    """Accuracy, balanced accuracy, Cohen's kappa, weighted F1, macro AUROC and macro AUPRC
+    (average precision per class, one-vs-rest; multi-label: accuracy, macro F1, AUROC, AUPRC)."""
     if multilabel:
         return tm.MetricCollection({
             "acc": tm.classification.MultilabelAccuracy(n_outputs),
             "f1_macro": tm.classification.MultilabelF1Score(n_outputs, average="macro"),
             "auroc": tm.classification.MultilabelAUROC(n_outputs, average="macro"),
+            "auprc": tm.classification.MultilabelAveragePrecision(n_outputs, average="macro"),
         })
     return tm.MetricCollection({
         "acc": tm.classification.MulticlassAccuracy(n_outputs, average="micro"),
@@ -24,6 +26,7 @@ def classification_metrics(n_outputs: int, multilabel: bool) -> tm.MetricCollect
         "kappa": tm.classification.MulticlassCohenKappa(n_outputs),
         "f1_weighted": tm.classification.MulticlassF1Score(n_outputs, average="weighted"),
         "auroc": tm.classification.MulticlassAUROC(n_outputs, average="macro"),
+        "auprc": tm.classification.MulticlassAveragePrecision(n_outputs, average="macro"),
     })
 
 
@@ -104,10 +107,14 @@ class ClassificationTask(BiosigTask):
             return F.binary_cross_entropy_with_logits(logits, y.float())
         return F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing)
 
+    def _forward_loss(self, x, y, stage: str):
+        """Logits and loss of a batch (a subclass adds auxiliary loss terms here)."""
+        logits = self(x)
+        return logits, self.loss(logits, y)
+
     def _step(self, batch, stage: str):
         x, y = batch
-        logits = self(x)
-        loss = self.loss(logits, y)
+        logits, loss = self._forward_loss(x, y, stage)
         probs = torch.sigmoid(logits) if self.hparams.multilabel else logits.softmax(-1)
         target = y.long() if self.hparams.multilabel else y
         self.metrics[f"{stage}_metrics"].update(probs, target)

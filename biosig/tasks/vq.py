@@ -9,8 +9,12 @@ import torch
 from biosig.errors import ConfigError
 from biosig.models._registry import model_class
 from biosig.tasks.base import BiosigTask, make_optimizer
+from biosig.tasks.classification import ClassificationTask
 
-__all__ = ["VQTask"]
+__all__ = ["VQTask", "VQClassificationTask", "SETTINGS"]
+
+#: Downstream settings of :class:`VQClassificationTask`.
+SETTINGS = ("probe", "finetune", "scratch")
 
 _SCHEDULERS = (None, "cosine")
 
@@ -149,3 +153,83 @@ class VQTask(BiosigTask):
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+class VQClassificationTask(ClassificationTask):
+    """Downstream classification with a VQ foundation model (EEGFormer), in three settings.
+
+    One task, one network, one loss; ``setting`` picks what is pretrained and what trains:
+
+    - ``"probe"`` (linear probe): ``pretrained`` weights, everything but the head frozen
+      (``freeze="backbone"``; frozen modules in eval mode, so no EMA codebook update), head on
+      pooled **quantised** tokens (default ``features``), cross-entropy only;
+    - ``"finetune"``: ``pretrained`` weights; encoder, codebook and decoder all train, as
+      described for EEGFormer's fine-tuning (``shared/reference/eegformer.md`` section 8): the
+      head reads the **decoder** output (so the decoder is in the path), and the pretraining
+      loss (reconstruction + codebook + commitment, weight ``aux_weight``) is added in training
+      so the codebook, which the straight-through estimator leaves without a classification
+      gradient, keeps learning (its EMA updates too, if the model uses EMA);
+    - ``"scratch"``: the same network and loss as ``"finetune"`` from a random initialisation
+      (``model`` and ``model_kwargs`` build it; no ``pretrained``).
+
+    Validation and test losses are the cross-entropy alone (comparable across settings); in
+    training ``train_aux`` logs the added pretraining loss. Other parameters as
+    :class:`~biosig.tasks.ClassificationTask` (``lr``, ``optimizer``, ``scheduler``, ...); the
+    scores include macro AUROC, macro AUPRC and balanced accuracy.
+
+    Parameters
+    ----------
+    setting : ``"probe"``, ``"finetune"`` or ``"scratch"``.
+    features : ``"quantized"``, ``"encoder"`` or ``"decoder"``: the tokens the head pools
+        (default: quantised for the probe, decoder otherwise).
+    aux_weight : weight of the pretraining loss added in fine-tuning / scratch training (0: off).
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        model_kwargs: dict | None = None,
+        n_chans: int | None = None,
+        n_times: int | None = None,
+        sfreq: float | None = None,
+        n_outputs: int | None = None,
+        ch_names: list[str] | None = None,
+        setting: str = "finetune",
+        features: str | None = None,
+        aux_weight: float = 1.0,
+        pretrained: str | None = None,
+        adapt: bool = False,
+        **kwargs,
+    ):
+        if setting not in SETTINGS:
+            raise ConfigError(f"model.setting must be one of {SETTINGS}, got {setting!r}")
+        if "freeze" in kwargs:
+            raise ConfigError("model.freeze is set by model.setting (probe: backbone, "
+                              "finetune/scratch: none); remove it")
+        if (setting == "scratch") != (pretrained is None):
+            need = "no model.pretrained" if setting == "scratch" else "model.pretrained"
+            raise ConfigError(f"model.setting={setting!r} needs {need}")
+        if aux_weight < 0:
+            raise ConfigError(f"model.aux_weight must be >= 0, got {aux_weight!r}")
+        super().__init__(model, model_kwargs, n_chans, n_times, sfreq, n_outputs,
+                         ch_names=ch_names, pretrained=pretrained, adapt=adapt,
+                         freeze="backbone" if setting == "probe" else "none", **kwargs)
+        if not callable(getattr(self.net, "forward_pretrain", None)):
+            raise ConfigError(f"VQClassificationTask needs a VQ model (forward_pretrain), got "
+                              f"{type(self.net).__name__}")
+        self.net.set_feature_source(features or ("quantized" if setting == "probe"
+                                                 else "decoder"))
+        self.setting = setting
+        self.aux_weight = 0.0 if setting == "probe" else float(aux_weight)
+
+    def _forward_loss(self, x, y, stage: str):
+        if stage != "train" or self.aux_weight == 0:
+            return super()._forward_loss(x, y, stage)
+        net = self.net
+        out = net.forward_pretrain(x)
+        tokens = {"encoder": out.encoded, "quantized": out.vq.quantized,
+                  "decoder": out.decoded}[net.feature_source]
+        logits = net.forward_head(tokens)
+        aux = out.recon_loss + out.vq.loss
+        self.log("train_aux", aux, on_step=False, on_epoch=True, batch_size=len(y))
+        return logits, self.loss(logits, y) + self.aux_weight * aux

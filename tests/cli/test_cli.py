@@ -103,9 +103,10 @@ def test_fit_then_test_one_tiny_epoch(tmp_path):
             "false",
         ]
     )
-    ckpts = list(root.rglob("*.ckpt"))
+    ckpts = [p for p in root.rglob("*.ckpt") if p.name != "last.ckpt"]
     configs = list(root.rglob("config.yaml"))
     assert len(ckpts) == 1 and len(configs) == 1 and configs[0].parent == ckpts[0].parent.parent
+    assert (ckpts[0].parent / "last.ckpt").is_file()  # biosig fit saves a last checkpoint
     saved = yaml.safe_load(configs[0].read_text())
     assert saved["data"]["source"]["init_args"]["n_subjects"] == 1
     lightning_cli(

@@ -1,0 +1,128 @@
+"""Signal quality while a cache is built: per-channel NaN / flat / clipped counts, dead channels.
+
+A channel is *dead* in a record when none of its samples is finite or all its finite samples
+are equal (a disconnected or zeroed lead). What happens to a dead channel that reaches the
+cache is the ``dead_channels`` policy of the cache:
+
+- ``"fail"`` (default): raise :class:`~biosig.errors.ChannelError` naming the record, the
+  channel and the remedies;
+- ``"drop"``: leave the record out (its windows are not cached), counted in the build stats;
+- ``"interpolate"``: replace the channel by the inverse-distance weighted mean of its 4 nearest
+  working channels on the standard 10-05 head (positions from MNE's ``colin27_1005``; names
+  such as ``EEG Fp1``, ``EEG FP1-REF`` or ``Fp1`` are recognised). A channel without a known
+  position cannot be interpolated and raises.
+
+Dead channels that the preprocessing removes (e.g. ``PickChannels``) never trigger the policy;
+they are counted in the stats only.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from biosig.errors import ChannelError
+
+DEAD_CHANNEL_POLICIES = ("fail", "drop", "interpolate")
+N_NEIGHBOURS = 4
+CLIP_RUN = 3  # samples at the channel's extreme value in runs of >= 3 count as clipped
+_MAX_LISTED = 100  # dead-channel events listed by name in the stats (all are counted)
+
+_NAME = re.compile(r"^(?:EEG\s+)?([A-Za-z0-9]+?)\.*(?:-(?:REF|LE|AR|AVG))?\.*$", re.IGNORECASE)
+_POSITIONS: dict[str, np.ndarray] | None = None
+
+
+def channel_quality(data: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-channel counts of one ``(C, T)`` record: ``nan`` (non-finite samples), ``clipped``
+    (samples in runs of >= 3 at the channel's own max or min), ``flat`` and ``dead`` (bool)."""
+    finite = np.isfinite(data)
+    nan = data.shape[1] - finite.sum(axis=1)
+    with np.errstate(invalid="ignore"):
+        hi = np.where(finite, data, -np.inf).max(axis=1, initial=-np.inf)
+        lo = np.where(finite, data, np.inf).min(axis=1, initial=np.inf)
+    flat = (hi == lo) & np.isfinite(hi)
+    dead = flat | (nan == data.shape[1])
+    at = (data == hi[:, None]) | (data == lo[:, None])
+    run = at[:, 2:] & at[:, 1:-1] & at[:, :-2] if data.shape[1] >= CLIP_RUN else at[:, :0]
+    clipped = np.where(dead, 0, run.sum(axis=1) + 2 * run.any(axis=1))
+    return {"nan": nan, "clipped": clipped, "flat": flat, "dead": dead}
+
+
+def add_quality(stats: dict, ch_names, q: dict) -> None:
+    """Accumulate one record's :func:`channel_quality` into ``stats["channels"]``."""
+    table = stats.setdefault("channels", {})
+    for i, name in enumerate(ch_names):
+        row = table.setdefault(
+            name, {"records": 0, "nan_samples": 0, "clipped_samples": 0, "flat_records": 0,
+                   "dead_records": 0}
+        )  # fmt: skip
+        row["records"] += 1
+        row["nan_samples"] += int(q["nan"][i])
+        row["clipped_samples"] += int(q["clipped"][i])
+        row["flat_records"] += int(q["flat"][i])
+        row["dead_records"] += int(q["dead"][i])
+
+
+def note_dead(stats: dict, where: str, channels: list[str], action: str) -> None:
+    stats[f"dead_channel_{action}"] = stats.get(f"dead_channel_{action}", 0) + 1
+    listed = stats.setdefault("dead_channel_events", [])
+    if len(listed) < _MAX_LISTED:
+        listed.append([where, channels, action])
+
+
+def electrode(name: str) -> str | None:
+    """``"EEG FP1-REF"``, ``"EEG Fp1"``, ``"Fc5."`` -> the upper-case 10-05 name, or None."""
+    m = _NAME.match(name.strip())
+    return m.group(1).upper() if m else None
+
+
+def _positions() -> dict[str, np.ndarray]:
+    global _POSITIONS
+    if _POSITIONS is None:
+        import mne
+
+        names = mne.channels.get_builtin_montages()
+        name = "colin27_1005" if "colin27_1005" in names else "standard_1005"  # MNE >= 1.13
+        pos = mne.channels.make_standard_montage(name).get_positions()["ch_pos"]
+        _POSITIONS = {k.upper(): np.asarray(v, float) for k, v in pos.items()}
+        # TUH / old 10-20 names
+        for old, new in (("T3", "T7"), ("T4", "T8"), ("T5", "P7"), ("T6", "P8")):
+            _POSITIONS.setdefault(old, _POSITIONS[new])
+    return _POSITIONS
+
+
+def interpolate_dead(data: np.ndarray, ch_names, dead: np.ndarray, where: str) -> np.ndarray:
+    """``data`` with each dead channel replaced by the inverse-distance weighted mean of its
+    :data:`N_NEIGHBOURS` nearest working channels with a known 10-05 position."""
+    pos = _positions()
+    xyz = [pos.get(electrode(n) or "") for n in ch_names]
+    good = [i for i, p in enumerate(xyz) if p is not None and not dead[i]]
+    out = np.array(data, dtype=np.float32, copy=True)
+    for i in np.flatnonzero(dead):
+        if xyz[i] is None:
+            raise ChannelError(
+                f"{where}: dead channel {ch_names[i]!r} cannot be interpolated: its name is not "
+                "a 10-05 electrode; use dead_channels='drop' or remove it (DropChannels)"
+            )
+        if len(good) < 2:
+            raise ChannelError(
+                f"{where}: dead channel {ch_names[i]!r} cannot be interpolated: fewer than 2 "
+                "working channels with known positions"
+            )
+        d = np.array([np.linalg.norm(xyz[j] - xyz[i]) for j in good])
+        near = np.argsort(d)[:N_NEIGHBOURS]
+        w = 1.0 / np.maximum(d[near], 1e-6)
+        out[i] = (w[:, None] * data[[good[k] for k in near]]).sum(axis=0) / w.sum()
+    return out
+
+
+def dead_reaches_cache(dead_names: list[str], out_names: list[str], out_data) -> bool:
+    """Whether a raw record's dead channels survive the preprocessing: a cached channel has
+    the same name, or a derived channel (``"FP1-F7"``) uses it, or the output is not finite."""
+    tokens = {t for n in out_names for t in [n.upper(), *re.split(r"[-\s]", n.upper())]}
+    for n in dead_names:
+        e = electrode(n)
+        if n.upper() in tokens or (e is not None and e in tokens):
+            return True
+    return not np.isfinite(out_data).all()

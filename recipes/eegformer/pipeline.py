@@ -1,0 +1,152 @@
+#!/usr/bin/env python
+"""EEGFormer in one command: VQ pretraining -> linear probe / fine-tune / scratch -> one table.
+
+1. ``biosig fit`` on ``recipes/<recipe>/eegformer_pretrain.yaml`` (VQ pretraining, labels
+   unused; last checkpoints saved, so ``--resume`` continues a killed pretraining exactly);
+2. the trained network is saved as a weights folder (``<out>/weights``: safetensors + card with
+   the data contract);
+3. ``biosig run`` on ``recipes/<recipe>/eegformer_downstream.yaml``: the three settings of
+   :class:`biosig.tasks.VQClassificationTask` (probe, finetune, scratch; scratch gets the
+   pretraining's architecture) x seeds, tested on the recipe's test part; the table shows
+   macro AUROC, macro AUPRC and balanced accuracy (``<out>/results/results.csv|json``).
+
+    python recipes/eegformer/pipeline.py --recipe synthetic --tiny      # CI-sized, ~2 CPU min
+    python recipes/eegformer/pipeline.py --recipe synthetic             # built-in data
+    python recipes/eegformer/pipeline.py --recipe tuab --path /data/tuab/v3.0.1 \\
+        --trainer-config recipes/configs/trainer/gpu.yaml
+    python recipes/eegformer/pipeline.py --recipe tuev --path /data/tuev/v2.0.1 \\
+        --pretrained biosig_out/tuev_eegformer/weights                 # skip pretraining
+
+Any further ``--section.key value`` pairs after ``--`` go to both configs (e.g. ``--
+--data.num_workers 4``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+RECIPES = ("synthetic", "tuab", "tuev")
+#: --tiny: a small EEGFormer and a few windows of the built-in data (CI)
+TINY_MODEL = {"ema": True, "data_init": True, "dead_after": 20, "emb_size": 32, "n_heads": 4,
+              "encoder_depth": 1, "decoder_depth": 1, "n_codes": 32}
+TINY_DATA = ["--data.source.init_args.n_subjects", "1",
+             "--data.source.init_args.n_trials_per_class", "10", "--data.batch_size", "8"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--recipe", choices=RECIPES, default="synthetic")
+    p.add_argument("--path", default=None, help="dataset folder (TUAB / TUEV: your own copy)")
+    p.add_argument("--out", default=None, help="output folder (default biosig_out/<recipe>_"
+                                               "eegformer)")
+    p.add_argument("--pretrained", default=None, help="an existing weights folder: skip step 1")
+    p.add_argument("--tiny", action="store_true", help="CI size (synthetic recipe only)")
+    p.add_argument("--pretrain-epochs", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None, help="downstream epochs")
+    p.add_argument("--seeds", nargs="+", type=int, default=None)
+    p.add_argument("--settings", nargs="+", default=None,
+                   choices=["probe", "finetune", "scratch"])
+    p.add_argument("--trainer-config", default=None, help="a trainer preset for both stages")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the latest pretraining run from its last checkpoint")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (CPU)")
+    return p
+
+
+def pretrain(config: Path, overrides: list[str], root: Path, weights: Path, resume: bool):
+    """Step 1-2: ``biosig fit`` on the pretraining recipe, then the weights folder."""
+    from biosig.cli import lightning_cli
+
+    args = ["fit", "--config", str(config), *overrides, "--trainer.default_root_dir", str(root)]
+    if resume:
+        args += ["--ckpt_path", "last"]
+    cli = lightning_cli(args)
+    folder = cli.model.save_pretrained(weights, recipe={"config": config.relative_to(REPO)
+                                                        .as_posix(), "overrides": overrides})
+    print(f"pretrained weights written to {folder}", flush=True)
+    return cli
+
+
+def downstream(config: Path, overrides: list[str], weights: Path, model_kwargs: dict,
+               model: str, out: Path, args):
+    """Step 3: the three settings x seeds through the experiment runner; the table."""
+    from biosig.experiments.config import (
+        datamodule_from_config,
+        experiment_from_config,
+        load_config,
+    )
+    from biosig.experiments.runner import run_experiment
+
+    cfg = load_config(["--config", str(config), *overrides,
+                       "--model.init_args.pretrained", str(weights)])
+    entries = cfg["experiment"]["models"]
+    for entry in entries:
+        if entry.get("init_args", {}).get("setting") == "scratch":
+            # from scratch = the pretrained architecture, randomly initialised
+            entry["init_args"].update(model=model, model_kwargs=dict(model_kwargs))
+    if args.settings:
+        cfg["experiment"]["models"] = [e for e in entries
+                                       if e.get("init_args", {}).get("setting") in args.settings]
+    if args.seeds:
+        cfg["experiment"]["seeds"] = list(args.seeds)
+    kwargs = experiment_from_config(cfg)
+    kwargs.pop("out")
+    kwargs["title"] = kwargs["title"] or f"EEGFormer {args.recipe}: probe / fine-tune / scratch"
+    result = run_experiment(datamodule_from_config(cfg["data"]), **kwargs)
+    result.print()
+    folder = result.save(out)
+    print(f"\nresults written to {folder}/results.csv and results.json", flush=True)
+    return result
+
+
+def main(argv: list[str] | None = None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1:]
+    args = build_parser().parse_args(argv)
+    from biosig.errors import ConfigError
+    from biosig.experiments.config import load_config
+
+    if args.tiny and args.recipe != "synthetic":
+        raise ConfigError("--tiny runs the built-in data: use it with --recipe synthetic")
+    if args.recipe != "synthetic" and args.path is None and args.pretrained is None:
+        raise ConfigError(f"--recipe {args.recipe}: give --path (your own licensed TUH copy)")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    pre_cfg = REPO / "recipes" / args.recipe / "eegformer_pretrain.yaml"
+    down_cfg = REPO / "recipes" / args.recipe / "eegformer_downstream.yaml"
+    out = Path(args.out or f"biosig_out/{args.recipe}_eegformer")
+    common = list(extra)
+    if args.path:
+        common += ["--data.source.init_args.path", args.path]
+    if args.trainer_config:
+        common = ["--config", args.trainer_config, *common]
+    pre_over, down_over = list(common), list(common)
+    if args.tiny:
+        pre_over += [*TINY_DATA, "--model.init_args.model_kwargs", str(TINY_MODEL),
+                     "--model.init_args.warmup_steps", "2", "--trainer.max_epochs", "2",
+                     "--trainer.enable_progress_bar", "false"]
+        down_over += [*TINY_DATA, "--trainer.max_epochs", "2"]
+        args.seeds = args.seeds or [0]
+    if args.pretrain_epochs:
+        pre_over += ["--trainer.max_epochs", str(args.pretrain_epochs)]
+    if args.epochs:
+        down_over += ["--trainer.max_epochs", str(args.epochs)]
+    pre = load_config(["--config", str(pre_cfg), *pre_over])["model"]["init_args"]
+    weights = Path(args.pretrained) if args.pretrained else out / "weights"
+    if args.pretrained is None:
+        pretrain(pre_cfg, pre_over, out / "pretrain", weights, args.resume)
+    return downstream(down_cfg, down_over, weights, pre.get("model_kwargs") or {},
+                      pre.get("model", "eegformer_s"), out / "results", args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""Cache builds at scale: parallel == serial bytes, float16 storage, CRC verify, rebuild of a
+damaged cache, signal-quality stats and the dead-channel policy."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from biosig.data import PickChannels, get_cache, quality
+from biosig.data.cache import WindowCache, cache_key, verify_cache
+from biosig.errors import ChannelError, ConfigError, InvalidFileError
+from biosig.signal.recording import Recording
+from test_cache import ToySource
+
+FILES = ("X.f32", "y.npy", "meta.csv")
+
+
+def test_parallel_build_gives_the_serial_bytes(tmp_path):
+    src = ToySource(n=8, extra={"site": "a"})
+    serial = get_cache(src, root=tmp_path / "s", num_workers=0)
+    parallel = get_cache(src, root=tmp_path / "p", num_workers=2)
+    assert serial.params["build_workers"] == 1 and parallel.params["build_workers"] == 2
+    for name in FILES:
+        assert (serial.path / name).read_bytes() == (parallel.path / name).read_bytes(), name
+    assert serial.params["checksum"] == parallel.params["checksum"]
+    assert serial.stats == parallel.stats and len(serial) == 24
+
+
+def test_float16_storage_round_trip(tmp_path):
+    src = ToySource()
+    f32 = get_cache(src, root=tmp_path)
+    f16 = get_cache(src, root=tmp_path, dtype="float16")
+    assert f16.path != f32.path and (f16.path / "X.f16").stat().st_size * 2 == f32.X.nbytes
+    assert cache_key(src, [], src.default_windows(), dtype="float16") != cache_key(
+        src, [], src.default_windows()
+    )
+    x16, x32 = np.asarray(f16.X), np.asarray(f32.X)
+    assert x16.dtype == np.float32 and f16.X[3].dtype == np.float32
+    # float16 keeps 11 significant bits: relative rounding error <= 2**-11 (normal range)
+    big = np.abs(x32) > 2.0**-14
+    assert np.max(np.abs(x16 - x32)[big] / np.abs(x32[big])) <= 2.0**-11
+    np.testing.assert_array_equal(f16.X[[0, 4, 2]], x16[[0, 4, 2]])
+    with pytest.raises(ConfigError, match="dtype"):
+        get_cache(src, root=tmp_path, dtype="int8")
+
+
+def test_float16_overflow_is_refused(tmp_path):
+    class Loud(ToySource):
+        def load(self, ref):
+            rec = super().load(ref)
+            return rec.copy(data=rec.data * 1e5)
+
+    with pytest.raises(ConfigError, match="overflows float16"):
+        get_cache(Loud(), root=tmp_path, dtype="float16")
+
+
+def test_verify_detects_a_flipped_byte(tmp_path):
+    cache = get_cache(ToySource(), root=tmp_path)
+    assert verify_cache(cache.path) == {str(cache.path): "ok"}
+    x = cache.path / "X.f32"
+    raw = bytearray(x.read_bytes())
+    raw[1234] ^= 0x01
+    x.write_bytes(bytes(raw))
+    with pytest.raises(InvalidFileError, match=f"delete the folder {cache.path}"):
+        verify_cache(cache.path)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "no_y", "bad_meta"])
+def test_damaged_finished_cache_is_rebuilt(tmp_path, damage):
+    src = ToySource()
+    path = get_cache(src, root=tmp_path).path
+    good = (path / "X.f32").read_bytes()
+    if damage == "truncate":
+        with open(path / "X.f32", "r+b") as fh:
+            fh.truncate(100)
+    elif damage == "no_y":
+        (path / "y.npy").unlink()
+    else:
+        (path / "meta.csv").write_text("record\nr0\n")
+    with pytest.raises(InvalidFileError, match="delete"):
+        WindowCache(path)
+    again = get_cache(src, root=tmp_path)
+    assert again.path == path and (path / "X.f32").read_bytes() == good
+
+
+class DeadSource(ToySource):
+    """r1's Cz is all NaN (or flat); C4 is clipped in every record."""
+
+    def __init__(self, how="nan", **kw):
+        super().__init__(**kw)
+        self.how = how
+
+    def identity(self):
+        return {**super().identity(), "how": self.how}
+
+    def load(self, ref):
+        rec = super().load(ref)
+        data = rec.data.copy()
+        data[2, 100:110] = data[2].max()  # a clipped run of 10 samples
+        if ref["record"] == "r1":
+            data[1] = np.nan if self.how == "nan" else 0.0
+        return rec.copy(data=data)
+
+
+@pytest.mark.parametrize("how", ["nan", "flat"])
+def test_dead_channel_fails_naming_channel_and_remedy(tmp_path, how):
+    with pytest.raises(ChannelError, match=r"r1: channel\(s\) \['Cz'\] are dead.*dead_channels"):
+        get_cache(DeadSource(how), root=tmp_path)
+
+
+def test_dead_channel_drop_and_stats(tmp_path):
+    cache = get_cache(DeadSource(), root=tmp_path, dead_channels="drop")
+    assert sorted(set(cache.meta["record"])) == ["r0", "r2"] and len(cache) == 6
+    st = cache.stats
+    assert st["dead_channel_drop"] == 1 and st["dead_channel_events"] == [["r1", ["Cz"], "drop"]]
+    assert st["channels"]["Cz"] == {
+        "records": 3, "nan_samples": 1000, "clipped_samples": 0, "flat_records": 0,
+        "dead_records": 1,
+    }  # fmt: skip
+    assert st["channels"]["C4"]["clipped_samples"] == 30  # 10 per record
+    assert st["channels"]["C3"]["clipped_samples"] == 0
+
+
+def test_dead_channel_interpolated_from_neighbours(tmp_path):
+    cache = get_cache(DeadSource(), root=tmp_path, dead_channels="interpolate")
+    assert len(cache) == 9 and np.isfinite(np.asarray(cache.X)).all()
+    raw = ToySource().load({"record": "r1"}).data
+    x = cache.X[3]  # r1's first window, 100..200
+    # Cz from C3 and C4, weighted by inverse distance on the standard head
+    pos = quality._positions()
+    w = [1 / np.linalg.norm(pos[c] - pos["CZ"]) for c in ("C3", "C4")]
+    c4 = raw[2].copy()
+    c4[100:110] = raw[2].max()
+    want = (w[0] * raw[0, 100:200] + w[1] * c4[100:200]) / sum(w)
+    np.testing.assert_allclose(x[1], want, rtol=1e-4, atol=1e-5)
+    assert cache.stats["dead_channel_interpolate"] == 1
+
+
+def test_dead_channel_that_preprocessing_removes_is_ignored(tmp_path):
+    cache = get_cache(DeadSource(), [PickChannels(names=["C3", "C4"])], root=tmp_path)
+    assert len(cache) == 9 and cache.stats["channels"]["Cz"]["dead_records"] == 1
+
+
+def test_interpolation_needs_known_positions(tmp_path):
+    class Odd(DeadSource):
+        def load(self, ref):
+            rec = super().load(ref)
+            return rec.copy(ch_names=["C3", "X1", "C4"])
+
+    with pytest.raises(ChannelError, match="'X1' cannot be interpolated"):
+        get_cache(Odd(), root=tmp_path, dead_channels="interpolate")
+
+
+def test_params_hold_no_absolute_path(tmp_path):
+    cache = get_cache(ToySource(), root=tmp_path)
+    assert str(tmp_path) not in json.dumps(json.loads((cache.path / "params.json").read_text()))
+
+
+def test_recording_fixture_is_valid():
+    rec = DeadSource().load({"record": "r1"})
+    assert isinstance(rec, Recording) and np.isnan(rec.data[1]).all()
+
+
+def test_workers_need_an_importable_source(tmp_path, monkeypatch):
+    from biosig.data.cache_build import resolve_workers
+
+    class Local(ToySource):  # defined in a function: cannot be pickled for worker processes
+        pass
+
+    monkeypatch.delenv("BIOSIG_BUILD_WORKERS", raising=False)
+    assert resolve_workers(None, 3) == 1  # few records: no workers
+    assert resolve_workers(None, 10_000) == min(os.cpu_count(), 10_000 // 16)
+    assert resolve_workers(None, 10_000, Local(), None) == 1  # default: built here (logged)
+    with pytest.raises(ConfigError, match="cannot be pickled.*num_workers=0"):
+        get_cache(Local(n=4), root=tmp_path, num_workers=2)
+    monkeypatch.setenv("BIOSIG_BUILD_WORKERS", "x")
+    with pytest.raises(ConfigError, match="BIOSIG_BUILD_WORKERS"):
+        resolve_workers(None, 10)
+
+
+def test_a_record_with_other_channels_names_the_difference(tmp_path):
+    class Missing(ToySource):
+        def load(self, ref):
+            rec = super().load(ref)
+            return rec.pick(rec.ch_names[1:]) if ref["record"] == "r2" else rec
+
+    names = ToySource().load({"record": "r0", "subject": 1, "session": "1"}).ch_names
+    with pytest.raises(ChannelError, match=rf"r2.*missing \['{names[0]}'\].*PickChannels"):
+        get_cache(Missing(), root=tmp_path, num_workers=0)

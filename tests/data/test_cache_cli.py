@@ -1,0 +1,74 @@
+"""``biosig cache build`` (the same command in every task) and ``biosig cache verify``."""
+
+import textwrap
+
+import pytest
+
+from biosig.cli import main
+from biosig.data.cache import WindowCache
+
+RECIPE = textwrap.dedent("""
+    data:
+      source:
+        class_path: biosig.datasets.SyntheticMI
+        init_args: {n_subjects: 2, n_trials_per_class: 3, include_eog: false}
+      cache_options: {dtype: float16}
+""")
+
+
+@pytest.fixture
+def recipe(tmp_path, monkeypatch):
+    monkeypatch.setenv("BIOSIG_BUILD_WORKERS", "0")
+    path = tmp_path / "r.yaml"
+    path.write_text(RECIPE)
+    return path
+
+
+def test_tasks_build_their_shards_then_verify(recipe, tmp_path, capsys):
+    base = ["cache", "build", "--config", str(recipe), "--cache-dir", str(tmp_path / "c")]
+    assert main([*base, "--shards", "3", "--task", "0", "--tasks", "2"]) == 0
+    assert "others still missing" in capsys.readouterr().out
+    assert main([*base, "--shards", "3", "--task", "1", "--tasks", "2"]) == 0
+    index = next((tmp_path / "c").rglob("index.json")).parent
+    assert f"cache: {index}" in capsys.readouterr().out
+    cache = WindowCache(index)
+    assert cache.dtype == "float16" and len(cache.shards) == 3
+    assert main(["cache", "verify", str(index)]) == 0
+    assert capsys.readouterr().out.count("ok: ") == 3
+    x = cache.shards[1].path / "X.f16"
+    raw = bytearray(x.read_bytes())
+    raw[7] ^= 0x10
+    x.write_bytes(bytes(raw))
+    assert main(["cache", "verify", str(index)]) == 1
+    assert f"delete the folder {cache.shards[1].path}" in capsys.readouterr().err
+
+
+def test_build_without_task_and_help(recipe, tmp_path, capsys):
+    assert main(["cache", "build", "--config", str(recipe), "--cache-dir", str(tmp_path)]) == 0
+    assert "windows)" in capsys.readouterr().out
+    assert main(["cache", "--help"]) == 0 and "verify" in capsys.readouterr().out
+    assert main(["cache", "frobnicate"]) == 2
+
+
+def test_slurm_array_script(recipe, tmp_path):
+    """recipes/slurm/build_cache.sh run as array tasks 0 and 1 of 2 builds the whole cache."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "recipes" / "slurm" / "build_cache.sh"
+    env = {**os.environ, "BIOSIG": f"{sys.executable} -m biosig.cli",
+           "SLURM_ARRAY_TASK_COUNT": "2", "SLURM_ARRAY_TASK_MIN": "0",
+           "SLURM_CPUS_PER_TASK": "1", "BIOSIG_CACHE": str(tmp_path / "c")}  # fmt: skip
+    outs = []
+    for task in ("1", "0"):
+        run = subprocess.run(["bash", str(script), str(recipe), "4"], capture_output=True,
+                             text=True, env={**env, "SLURM_ARRAY_TASK_ID": task})  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        outs.append(run.stdout)
+    assert "others still missing" in outs[0] and "cache: " in outs[1]
+    index = next((tmp_path / "c").rglob("index.json")).parent
+    cache = WindowCache(index)  # 4 records (2 subjects x 2 sessions), 6 windows each
+    assert len(cache) == 24 and 1 < len(cache.shards) <= 4
+    assert "shard" in run.stderr and "shards finished" in run.stderr  # progress in the logs

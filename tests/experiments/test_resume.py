@@ -1,0 +1,159 @@
+"""Resuming runs: a run killed mid-epoch and resumed ends with the weights of an uninterrupted
+run (deterministic mode, built-in data); ``biosig fit --ckpt_path last`` resumes the latest run
+and refuses clearly when there is none."""
+
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+
+from biosig.cli import lightning_cli
+from biosig.data import BiosigDataModule, PickChannels, Predefined
+from biosig.datasets import SyntheticMI
+from biosig.errors import ConfigError
+from biosig.experiments.resume import ExactResume, find_last_checkpoint
+from biosig.tasks import ClassificationTask, VQClassificationTask
+
+torch.set_num_threads(1)
+REPO = Path(__file__).resolve().parents[2]
+
+
+class _Kill(Callback):
+    """Stops the process at the start of a given optimiser step, as a kill would."""
+
+    def __init__(self, at_step: int):
+        self.at_step = at_step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.at_step:
+            raise KeyboardInterrupt  # Lightning's kill path (SIGINT): no graceful end
+
+
+def _fit(dm, tmp_path, callbacks, ckpt_path=None, max_epochs=3, exact=True):
+    pl.seed_everything(0, workers=True, verbose=False)
+    task = ClassificationTask(model="eegnet", n_chans=dm.n_chans, n_times=dm.n_times,
+                              sfreq=dm.sfreq, n_outputs=dm.n_outputs, lr=0.01)
+    trainer = pl.Trainer(accelerator="cpu", max_epochs=max_epochs, deterministic=True,
+                         logger=False, enable_progress_bar=False, enable_model_summary=False,
+                         limit_val_batches=0, default_root_dir=str(tmp_path),
+                         callbacks=[ExactResume()] * exact + callbacks)
+    trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path)
+    return task, trainer
+
+
+@pytest.mark.parametrize("every, kill_at", [
+    ({"every_n_train_steps": 1, "save_top_k": 0}, 5),  # saved after each batch, killed mid-epoch 1
+    ({"every_n_train_steps": 1, "save_top_k": 0}, 6),  # ... right after epoch 1's last batch
+    ({"every_n_epochs": 1, "save_top_k": -1}, 7),  # saved at epoch ends, killed in epoch 2
+])
+def test_killed_mid_epoch_and_resumed_equals_uninterrupted(tmp_path, every, kill_at):
+    dm = BiosigDataModule(
+        SyntheticMI(n_subjects=1, n_trials_per_class=6, include_eog=False),
+        preprocessing=[PickChannels(types=["eeg"])],
+        protocol=Predefined(train={"session": "T"}, test={"session": "E"}),
+        batch_size=4, cache_dir=str(tmp_path / "cache"), seed=3)
+    dm.setup("fit")
+    assert len(dm.splits["train"]) == 12  # 3 steps per epoch, 9 in all
+    full, _ = _fit(dm, tmp_path / "full", [])
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ck", save_last=True, **every)
+    with pytest.raises((KeyboardInterrupt, SystemExit)):
+        _fit(dm, tmp_path / "a", [ckpt, _Kill(at_step=kill_at)])
+    last = find_last_checkpoint(tmp_path / "ck")
+    saved = kill_at if "every_n_train_steps" in every else 6
+    assert last is not None and torch.load(last, weights_only=True)["global_step"] == saved
+    resumed, trainer = _fit(dm, tmp_path / "b", [], ckpt_path=str(last))
+    assert trainer.global_step == 9
+    for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+    # the control: resumed without the random states (dropout draws differ) it is not equal
+    other, _ = _fit(dm, tmp_path / "c", [], ckpt_path=str(last), exact=False)
+    assert not all(torch.equal(a, b) for a, b in zip(full.state_dict().values(),
+                                                      other.state_dict().values()))
+
+
+def _cli(tmp_path, *extra):
+    return lightning_cli([
+        "fit", "--config", str(REPO / "recipes/synthetic/eegnet.yaml"),
+        "--data.source.init_args.n_subjects", "1",
+        "--data.source.init_args.n_trials_per_class", "4", "--data.batch_size", "4",
+        "--data.cache_dir", str(tmp_path / "cache"),
+        "--trainer.default_root_dir", str(tmp_path / "run"),
+        "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+        *extra])
+
+
+def test_ckpt_path_last_resumes_the_latest_run_or_refuses(tmp_path):
+    with pytest.raises(ConfigError, match="no last.*ckpt under"):
+        _cli(tmp_path, "--trainer.max_epochs", "1", "--ckpt_path", "last")
+    first = _cli(tmp_path, "--trainer.max_epochs", "1")  # saves a last checkpoint by default
+    last = find_last_checkpoint(tmp_path / "run")
+    assert last is not None and "version_0" in str(last)
+    steps = first.trainer.global_step
+    again = _cli(tmp_path, "--trainer.max_epochs", "2", "--ckpt_path", "last")
+    assert again.trainer.ckpt_path == str(last)  # the previous run's, not a fresh start
+    assert again.trainer.global_step == 2 * steps and again.trainer.current_epoch == 2
+
+
+@pytest.mark.parametrize("recipe", ["recipes/tuab/eegformer_pretrain.yaml",
+                                    "recipes/tuev/eegformer_pretrain.yaml",
+                                    "recipes/tuev/eegdm_pretrain.yaml"])
+def test_multinode_preset_composes_with_the_pretraining_recipes(recipe, capsys):
+    import yaml
+
+    with pytest.raises(SystemExit):
+        lightning_cli(["fit", "--config", str(REPO / recipe), "--config",
+                       str(REPO / "recipes/configs/trainer/multinode.yaml"),
+                       "--trainer.num_nodes", "4", "--print_config"])
+    cfg = yaml.safe_load(capsys.readouterr().out)
+    assert cfg["trainer"]["num_nodes"] == 4 and cfg["trainer"]["strategy"] == "ddp"
+    kept = [cb["class_path"].rsplit(".", 1)[-1] for cb in cfg["trainer"]["callbacks"]]
+    assert "ModelCheckpoint" in kept  # the recipe's callbacks survive the preset
+    assert "slurm_pretrain.sh" in (REPO / recipe).read_text()
+
+
+class _Stop(Callback):
+    """Ends the fit after a given optimiser step on every rank (as a kill; checkpoint kept)."""
+
+    def __init__(self, at_step: int):
+        self.at_step = at_step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step == self.at_step:
+            trainer.should_stop = True
+
+
+def test_ddp_two_processes_resume_exactly(tmp_path):
+    """2 CPU processes (gloo): every rank's random states and the sampler position go into the
+    checkpoint; resumed mid-epoch, the weights equal an uninterrupted 2-process run's."""
+    dm = BiosigDataModule(
+        SyntheticMI(n_subjects=1, n_trials_per_class=8, include_eog=False),
+        preprocessing=[PickChannels(types=["eeg"])],
+        protocol=Predefined(train={"session": "T"}, test={"session": "E"}),
+        batch_size=2, cache_dir=str(tmp_path / "cache"), seed=3)
+    dm.setup("fit")  # 16 windows: 8 per rank, 4 steps per epoch
+
+    def fit(root, callbacks, ckpt_path=None):
+        pl.seed_everything(0, workers=True, verbose=False)
+        task = VQClassificationTask(  # a small EEGFormer (dropout: random states matter)
+            model="eegformer", setting="scratch", n_chans=dm.n_chans, n_times=dm.n_times,
+            sfreq=dm.sfreq, n_outputs=dm.n_outputs, lr=0.01, model_kwargs=dict(
+                emb_size=16, n_heads=2, encoder_depth=1, decoder_depth=1, n_codes=8))
+        trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", max_epochs=2,
+                             deterministic=True, logger=False, enable_progress_bar=False,
+                             enable_model_summary=False, limit_val_batches=0,
+                             default_root_dir=str(root), callbacks=[ExactResume(), *callbacks])
+        trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path)
+        return task
+
+    full = fit(tmp_path / "full", [])
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ck", every_n_train_steps=1, save_top_k=0,
+                           save_last=True)
+    fit(tmp_path / "a", [ckpt, _Stop(at_step=6)])  # stopped in epoch 1 after 2 of 4 steps
+    last = find_last_checkpoint(tmp_path / "ck")
+    state = torch.load(last, weights_only=True)
+    assert state["global_step"] == 6 and len(state["callbacks"]["ExactResume"]["rng"]) == 2
+    resumed = fit(tmp_path / "b", [], ckpt_path=str(last))
+    for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
