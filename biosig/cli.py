@@ -11,6 +11,7 @@ import sys
 from biosig._threads import pop_threads_option
 
 HELP = """usage: biosig <command> [options]
+errors print one line (biosig: error: ...); --debug or BIOSIG_DEBUG=1 shows the traceback
 
 commands:
   demo       train and evaluate a small EEG classifier on the built-in motor-imagery data,
@@ -266,6 +267,64 @@ def lightning_cli(args: list[str] | None, run: bool = True):
     )
 
 
+CPU_PRESET = "recipes/configs/trainer/cpu.yaml"
+
+
+def _error_line(exc: BaseException) -> str | None:
+    """``biosig: error: ...`` (plus a hint line) for a project or Lightning configuration error.
+
+    None for anything else: an unexpected exception is a bug and keeps its traceback.
+    """
+    from biosig.errors import BiosigError
+
+    hint = ""
+    if not isinstance(exc, BiosigError):
+        # Lightning is imported only by the commands that train; look it up, never import it here.
+        exceptions = sys.modules.get("lightning.fabric.utilities.exceptions")
+        misconfig = getattr(exceptions, "MisconfigurationException", None)
+        if misconfig is None or not isinstance(exc, misconfig):
+            return None
+        text = str(exc).lower()
+        if "gpu" in text or "cuda" in text or "mps" in text:
+            hint = (f"\nhint: this machine has no usable GPU: use the CPU preset --config "
+                    f"{CPU_PRESET} (or --trainer.accelerator cpu) instead of the GPU one")
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    return f"biosig: error: {message}{hint}"
+
+
+def _one_line_errors(func):
+    """Run the command; a project or Lightning configuration error prints one line, exit code 2.
+
+    ``--debug`` anywhere in the arguments (removed before parsing) or ``BIOSIG_DEBUG=1`` lets the
+    exception through with its traceback.
+    """
+    import functools
+    import os
+
+    @functools.wraps(func)
+    def wrapper(argv: list[str] | None = None) -> int:
+        if argv is None:  # from the shell: LightningCLI reads sys.argv itself
+            debug = "--debug" in sys.argv[1:]
+            sys.argv[1:] = [a for a in sys.argv[1:] if a != "--debug"]
+        else:
+            debug = "--debug" in argv
+            argv = [a for a in argv if a != "--debug"]
+        debug = debug or os.environ.get("BIOSIG_DEBUG", "").strip() not in ("", "0")
+        if debug:
+            return func(argv)
+        try:
+            return func(argv)
+        except Exception as exc:  # filtered by _error_line; anything else is re-raised
+            line = _error_line(exc)
+            if line is None:
+                raise
+            print(line, file=sys.stderr)
+            return 2
+
+    return wrapper
+
+
+@_one_line_errors
 def main(argv: list[str] | None = None) -> int:
     from_shell = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)

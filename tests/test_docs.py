@@ -1,0 +1,120 @@
+"""The documentation site builds offline in strict mode and has every generated page.
+
+CI installs the `docs` extra (.ci/setup), so there the build always runs; elsewhere, without
+mkdocs installed, the build test is skipped with the install command as its reason.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS_PACKAGES = ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python",
+                 "mkdocs_jupyter")
+
+
+def _missing_docs_packages() -> list[str]:
+    missing = []
+    for name in DOCS_PACKAGES:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
+def _nav_pages(nav) -> list[str]:
+    pages = []
+    for entry in nav:
+        value = next(iter(entry.values())) if isinstance(entry, dict) else entry
+        pages += _nav_pages(value) if isinstance(value, list) else [value]
+    return pages
+
+
+def test_every_written_nav_page_exists():
+    config = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))
+    pages = _nav_pages(config["nav"])
+    assert len(pages) >= 20
+    missing = [p for p in pages if not (REPO / "docs" / p).is_file()]
+    assert not missing, missing
+
+
+def test_model_pages_have_their_figure():
+    for page in ("dbconformer", "hveegnet", "eegformer", "eegdm", "ecgnet"):
+        text = (REPO / "docs" / "models" / f"{page}.md").read_text(encoding="utf-8")
+        assert f"../img/{page}.png" in text and "## Results on real data" in text
+        assert (REPO / "docs" / "img" / f"{page}.png").stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    missing = _missing_docs_packages()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must install the docs extra (pip install -e '.[docs]'): {missing}")
+        pytest.skip(f"docs packages not installed ({missing}): pip install -e '.[docs]'")
+    out = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(REPO / "mkdocs.yml"),
+         "-d", str(out)], capture_output=True, text=True, cwd=out.parent, env=env, timeout=900,
+    )
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    assert "WARNING" not in log, log[-4000:]
+    return out
+
+
+@pytest.mark.docs
+def test_site_builds_strict_with_every_generated_page(site):
+    cards = sorted(p.stem for p in (REPO / "datasets").glob("*.md"))
+    notebooks = sorted(p.stem for p in (REPO / "notebooks").glob("*.ipynb"))
+    packages = sorted(p.name for p in (REPO / "biosig").iterdir()
+                      if (p / "__init__.py").is_file() and not p.name.startswith("_"))
+    assert cards and notebooks and packages
+    for name in cards:
+        assert (site / "datasets" / f"{name}.html").is_file(), name
+    for name in notebooks:
+        page = (site / "notebooks" / f"{name}.html").read_text(encoding="utf-8")
+        cells = json.loads((REPO / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))
+        figures = sum("image/png" in out.get("data", {}) for cell in cells["cells"]
+                      for out in cell.get("outputs", []))
+        assert page.count("data:image/png") >= figures, f"{name}: committed figures not shown"
+    for name in packages:
+        page = (site / "api" / f"{name}.html").read_text(encoding="utf-8")
+        assert "doc-heading" in page, f"api/{name}: no object rendered"
+
+
+@pytest.mark.docs
+def test_model_zoo_lists_every_registered_model(site):
+    from biosig.models import list_models
+
+    zoo = (site / "models" / "index.html").read_text(encoding="utf-8")
+    for name in list_models():
+        assert f"<code>{name}</code>" in zoo, name
+
+
+def test_prose_after_parameters_becomes_notes():
+    if _missing_docs_packages() and not os.environ.get("CI"):
+        pytest.skip("docs packages not installed: pip install -e '.[docs]'")
+    spec = importlib.util.spec_from_file_location("griffe_notes",
+                                                  REPO / "docs/hooks/griffe_notes.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    doc = ("Summary.\n\nParameters\n----------\nx, y,\nz : inputs.\n    More on them.\n"
+           "lr : rate.\n\nLogs ``loss`` per step.\n\nReturns\n-------\nout : tensor.")
+    fixed = module.with_notes(doc)
+    assert fixed.split("\n")[8:12] == ["", "Notes", "-----", "Logs ``loss`` per step."]
+    assert fixed.replace("\nNotes\n-----", "", 1) == doc
+    clean = "Parameters\n----------\na : b.\n\nNotes\n-----\nText."
+    assert module.with_notes(clean) == clean
+    assert (module.plain_roles("see :class:`~biosig.data.BiosigDataModule` and :func:`f.g`")
+            == "see `BiosigDataModule` and `f.g`")
