@@ -173,8 +173,10 @@ def main(argv=None) -> int:
     xe = np.asarray(X[np.sort(fold.test)], dtype=np.float32)
     subj = meta["subject"].to_numpy()[np.sort(fold.test)]
     mean_trial = np.asarray(X[np.sort(fold.train)], dtype=np.float32).mean(0)
-    print(f"train subjects {sorted(set(meta['subject'].to_numpy()[fold.train]))}, val "
-          f"{sorted(set(meta['subject'].to_numpy()[fold.val]))}, test {sorted(set(subj))}; "
+    print(f"trained {run.trainer.current_epoch} epochs (best val_loss checkpoint tested)")
+    subjects = meta["subject"].to_numpy()
+    print(f"train subjects {sorted(set(subjects[fold.train].tolist()))}, val "
+          f"{sorted(set(subjects[fold.val].tolist()))}, test {sorted(set(subj.tolist()))}; "
           f"{len(xe)} test windows of {xe.shape[1]} ch x {xe.shape[2]} samples @ {sfreq:g} Hz")
     methods = {"hvEEGNet": lambda w: reconstruct_trials(kept["net"], w),
                "mean trial": lambda w: np.broadcast_to(mean_trial, w.shape).copy()}
