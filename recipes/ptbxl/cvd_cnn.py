@@ -118,10 +118,21 @@ def predict_logistic(model, X) -> np.ndarray:
 
 
 def macro_auroc(y: np.ndarray, prob: np.ndarray) -> float:
-    """Mean over classes of the ROC AUC (every class needs positives and negatives in ``y``)."""
-    from sklearn.metrics import roc_auc_score
+    """Mean over classes of the ROC AUC, by the rank-sum (Mann-Whitney) identity with average
+    ranks for ties (equal to ``sklearn.metrics.roc_auc_score`` per class, and fast enough for
+    thousands of bootstrap draws). Every class needs positives and negatives in ``y``."""
+    from scipy.stats import rankdata
 
-    return float(np.mean([roc_auc_score(y[:, k], prob[:, k]) for k in range(y.shape[1])]))
+    from biosig.errors import ConfigError
+
+    pos = np.asarray(y).astype(bool)
+    n_pos = pos.sum(0)
+    n_neg = len(pos) - n_pos
+    if (n_pos == 0).any() or (n_neg == 0).any():
+        raise ConfigError("AUROC needs positives and negatives of every class")
+    ranks = rankdata(np.asarray(prob), axis=0)
+    auc = ((ranks * pos).sum(0) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return float(auc.mean())
 
 
 def bootstrap(y: np.ndarray, probs: dict, n_boot: int, reference: str, seed: int = 0):
@@ -267,7 +278,9 @@ def main(argv=None) -> int:
           f"{args.n_boot} bootstrap draws; 95 % CIs):")
     print(df.round(3).to_string())
     df.to_csv(out / "cvd_scores.csv")
-    print(f"\nwrote {out}/cvd_scores.csv ({time.time() - t0:.0f} s)")
+    np.savez(out / "test_probabilities.npz", y=yte, classes=np.array(classes),
+             **{m: np.stack(p) for m, p in table.items()})
+    print(f"\nwrote {out}/cvd_scores.csv, test_probabilities.npz ({time.time() - t0:.0f} s)")
     return 0
 
 

@@ -90,3 +90,15 @@ def test_injection_refuses_bad_input(hv):
         hv.inject_artifact(x, "line", 5.0, 64.0, 0, rng)
     with pytest.raises(ConfigError, match="artefact kind"):
         hv.inject_artifact(x, "spike", 5.0, 128.0, 0, rng)
+
+
+def test_rank_auroc_equals_sklearn(cvd):
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(4)
+    y = (rng.random((50, 4)) < 0.3).astype(int)
+    prob = np.round(rng.random((50, 4)) + 0.3 * y, 1)  # rounded: many ties
+    expected = np.mean([roc_auc_score(y[:, k], prob[:, k]) for k in range(4)])
+    assert cvd.macro_auroc(y, prob) == pytest.approx(expected, abs=1e-12)
+    with pytest.raises(ConfigError, match="positives and negatives"):
+        cvd.macro_auroc(np.zeros((5, 1)), rng.random((5, 1)))
