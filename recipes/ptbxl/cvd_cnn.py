@@ -15,11 +15,16 @@
 4. Optionally (``--parity``) trains ECGNet and scores the classifiers on ECGNet-generated
    fold 10 input from one lead (diagnostic parity), with copy-input and least squares.
 
-    python recipes/ptbxl/cvd_cnn.py --data ptbxl --path ../shared/data/ecg_wfdb/ptbxl   # ~6 min
+    python recipes/ptbxl/cvd_cnn.py --data ptbxl --path ../shared/data/ecg_wfdb/ptbxl --parity
     python recipes/ptbxl/cvd_cnn.py                              # built-in simulator, CPU, minutes
     python recipes/ptbxl/cvd_cnn.py --data ptbxl --path ~/data/ptb-xl/1.0.3 --accelerator gpu
 
-Measured results: see the notes of the real-data evidence (the macro-AUROC table, fold 10).
+Measured (510 shared records, fold 10 = 70 records, seeds 0-2, 2 loaded shared CPU cores; the
+six CNN fits took 1.5-4 min each, ECGNet 6 min): macro-AUROC CVD CNN 0.855 [0.800, 0.904],
+with masks 0.840 [0.783, 0.895], logistic regression 0.845 [0.789, 0.895]; paired difference
+CNN - LR +0.011 [-0.034, +0.055]: indistinguishable on this small fold. On ECGNet-generated
+input (from lead I) 0.819, least squares 0.818, copied lead I 0.751. Full table: the
+real-data evidence notes.
 """
 
 from __future__ import annotations
