@@ -1,15 +1,30 @@
 #!/usr/bin/env python
-"""CVD CNN on the PTB-XL superclasses: with/without annotation channels, real vs ECGNet input.
+"""CVD CNN on the PTB-XL superclasses: with/without annotation channels, against a simple baseline.
 
-1. Trains the multi-label CVD CNN on the real 12-lead training folds (1-8, val 9), once on the
-   12 leads alone and once with the R-peak and P-Q mask channels (n_chans 14).
-2. Trains ECGNet (unless ``--no-parity``) and generates fold 10 from one input lead.
-3. Reports macro-AUROC and macro-F1 (torchmetrics) on fold 10 for each classifier on real input
-   and on ECGNet-generated input (diagnostic parity), plus the copy-input and least-squares
-   baselines as generated inputs.
+1. Trains the multi-label CVD CNN on the 12-lead training folds (1-8; fold 9 picks the checkpoint
+   with the lowest validation loss), once on the 12 leads alone and once with the R-peak and P-Q
+   mask channels (n_chans 14), for each of ``--seeds``.
+2. Fits a logistic regression per class on per-lead summary features (amplitude statistics,
+   shape and band powers of every lead; :func:`lead_features`) on the same training folds, its
+   regularisation picked on fold 9.
+3. Reports macro-AUROC on fold 10 (mean ± std over seeds) with a 95 % bootstrap confidence
+   interval over the test records (resampled records, AUROC averaged over seeds in each draw) and
+   the paired bootstrap CI of each method's difference to the logistic regression. The test fold
+   is small (70 records in the shared set, some classes with under 15 positives): the printed
+   per-class positive counts say how small.
+4. Optionally (``--parity``) trains ECGNet and scores the classifiers on ECGNet-generated
+   fold 10 input from one lead (diagnostic parity), with copy-input and least squares.
 
+    python recipes/ptbxl/cvd_cnn.py --data ptbxl --path ../shared/data/ecg_wfdb/ptbxl --parity
     python recipes/ptbxl/cvd_cnn.py                              # built-in simulator, CPU, minutes
     python recipes/ptbxl/cvd_cnn.py --data ptbxl --path ~/data/ptb-xl/1.0.3 --accelerator gpu
+
+Measured (510 shared records, fold 10 = 70 records, seeds 0-2, 2 loaded shared CPU cores; the
+six CNN fits took 1.5-4 min each, ECGNet 6 min): macro-AUROC CVD CNN 0.855 [0.800, 0.904],
+with masks 0.840 [0.783, 0.895], logistic regression 0.845 [0.789, 0.895]; paired difference
+CNN - LR +0.011 [-0.034, +0.055]: indistinguishable on this small fold. On ECGNet-generated
+input (from lead I) 0.819, least squares 0.818, copied lead I 0.751. Full table: the
+real-data evidence notes.
 """
 
 from __future__ import annotations
@@ -20,6 +35,8 @@ from pathlib import Path
 import numpy as np
 
 ECGNET_RECIPE = Path(__file__).resolve().parent / "ecgnet.yaml"
+#: Welch bands (Hz) of :func:`lead_features`.
+BANDS = ((0.5, 4.0), (4.0, 15.0), (15.0, 40.0))
 
 
 def build_parser():
@@ -30,16 +47,20 @@ def build_parser():
     p.add_argument("--n-records", type=int, default=300)
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--sfreq", type=float, default=100.0)
-    p.add_argument("--epochs", type=int, default=15, help="CVD CNN epochs")
+    p.add_argument("--epochs", type=int, default=30,
+                   help="CVD CNN epochs (the checkpoint with the lowest val loss is tested)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap draws of the test records")
+    p.add_argument("--parity", action="store_true",
+                   help="also train ECGNet and score the classifiers on generated input")
     p.add_argument("--gan-epochs", type=int, default=8)
     p.add_argument("--hidden", type=int, default=64, help="ECGNet BiLSTM units")
     p.add_argument("--input-lead", default="I")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--detector", choices=["xqrs", "energy"], default="xqrs")
-    p.add_argument("--no-parity", action="store_true", help="skip ECGNet / generated input")
     p.add_argument("--accelerator", default="cpu")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="data seed (simulator, splits)")
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--out", default="biosig_out/ptbxl_cvd_cnn_eval")
     return p
@@ -53,9 +74,100 @@ def datamodule(args, steps=(), batch_size=None):
                           batch_size=batch_size or args.batch_size, cache_dir=args.cache_dir)
 
 
-def test_part(dm):
-    idx = np.sort(dm.splits["test"])
-    return np.asarray(dm.cache.X[idx]), np.asarray(dm.cache.y[idx])
+def part(dm, name):
+    idx = np.sort(dm.splits[name])
+    return np.asarray(dm.cache.X[idx], dtype=np.float32), np.asarray(dm.cache.y[idx])
+
+
+def lead_features(X: np.ndarray, sfreq: float) -> np.ndarray:
+    """Per-lead summary features of ECGs ``(n, leads, times)`` -> ``(n, leads * 11)``.
+
+    For every lead, after removing its mean: standard deviation, minimum, maximum, 1st and 99th
+    percentile, skewness, kurtosis, RMS of the first difference (slope), and the log power in
+    0.5-4, 4-15 and 15-40 Hz (Welch). A deliberately simple, label-free description: the
+    baseline a CNN has to beat.
+    """
+    from scipy.signal import welch
+    from scipy.stats import kurtosis, skew
+
+    X = np.asarray(X, dtype=np.float64)
+    X = X - X.mean(-1, keepdims=True)
+    f, pxx = welch(X, fs=sfreq, nperseg=min(X.shape[-1], int(2 * sfreq)), axis=-1)
+    bands = [np.log(pxx[..., (f >= lo) & (f < hi)].mean(-1) + 1e-12) for lo, hi in BANDS]
+    feats = [X.std(-1), X.min(-1), X.max(-1), *np.percentile(X, [1, 99], axis=-1),
+             skew(X, axis=-1), kurtosis(X, axis=-1),
+             np.sqrt((np.diff(X, axis=-1) ** 2).mean(-1)), *bands]
+    return np.nan_to_num(np.stack(feats, -1).reshape(len(X), -1))
+
+
+def fit_logistic(Xtr, ytr, Xval, yval, Cs=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)):
+    """Standardised features, one L2 logistic regression per class; ``C`` by val macro-AUROC.
+    Returns ``(model, C, val_auroc)``; ``model.predict_proba``-like via :func:`predict_logistic`."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multioutput import MultiOutputClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    best = None
+    for C in Cs:
+        model = make_pipeline(StandardScaler(), MultiOutputClassifier(
+            LogisticRegression(C=C, max_iter=2000))).fit(Xtr, ytr)
+        score = macro_auroc(yval, predict_logistic(model, Xval))
+        if best is None or score > best[2]:
+            best = (model, C, score)
+    return best
+
+
+def predict_logistic(model, X) -> np.ndarray:
+    return np.stack([p[:, 1] for p in model.predict_proba(X)], 1)
+
+
+def macro_auroc(y: np.ndarray, prob: np.ndarray) -> float:
+    """Mean over classes of the ROC AUC, by the rank-sum (Mann-Whitney) identity with average
+    ranks for ties (equal to ``sklearn.metrics.roc_auc_score`` per class, and fast enough for
+    thousands of bootstrap draws). Every class needs positives and negatives in ``y``."""
+    from scipy.stats import rankdata
+
+    from biosig.errors import ConfigError
+
+    pos = np.asarray(y).astype(bool)
+    n_pos = pos.sum(0)
+    n_neg = len(pos) - n_pos
+    if (n_pos == 0).any() or (n_neg == 0).any():
+        raise ConfigError("AUROC needs positives and negatives of every class")
+    ranks = rankdata(np.asarray(prob), axis=0)
+    auc = ((ranks * pos).sum(0) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return float(auc.mean())
+
+
+def bootstrap(y: np.ndarray, probs: dict, n_boot: int, reference: str, seed: int = 0):
+    """Macro-AUROC with 95 % bootstrap CIs over test records.
+
+    ``probs`` maps a method to a list of probability arrays (one per seed); in every draw each
+    method's AUROC is averaged over its seeds, and its difference to ``reference`` is computed on
+    the same records (paired). Draws in which a class lacks positives or negatives are redrawn.
+    Returns ``{method: (mean, lo, hi, diff_mean, diff_lo, diff_hi)}``.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    draws = {m: [] for m in probs}
+    while len(draws[reference]) < n_boot:
+        idx = rng.integers(0, n, n)
+        pos = y[idx].sum(0)
+        if (pos == 0).any() or (pos == n).any():
+            continue
+        for m, plist in probs.items():
+            draws[m].append(np.mean([macro_auroc(y[idx], p[idx]) for p in plist]))
+    ref = np.asarray(draws[reference])
+    out = {}
+    for m, d in draws.items():
+        d = np.asarray(d)
+        point = float(np.mean([macro_auroc(y, p) for p in probs[m]]))
+        diff = d - ref
+        out[m] = (point, *np.percentile(d, [2.5, 97.5]),
+                  point - float(np.mean([macro_auroc(y, p) for p in probs[reference]])),
+                  *np.percentile(diff, [2.5, 97.5]))
+    return out
 
 
 def train_ecgnet(args):
@@ -77,76 +189,103 @@ def train_ecgnet(args):
     return kept["net"], kept["dm"]
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    import pandas as pd
+def generated_inputs(args, Xte):
+    """Fold-10 12 leads from ``--input-lead``: ECGNet, least squares and copy-input."""
     import torch
 
     from biosig.analysis.ecg import LeastSquaresLeadMap, copy_input
+
+    net, gan_dm = train_ecgnet(args)
+    Xtr = np.asarray(gan_dm.cache.X[np.sort(gan_dm.splits["train"])])
+    with torch.no_grad():
+        gen = np.concatenate([
+            net.generate(torch.from_numpy(Xte[i:i + 64]).float(), lead=args.input_lead).numpy()
+            for i in range(0, len(Xte), 64)])
+    return {"ECGNet": gen,
+            "least_squares": LeastSquaresLeadMap().fit(Xtr).predict(Xte, args.input_lead),
+            "copy_input": copy_input(Xte, args.input_lead)}
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    import time
+
+    import pandas as pd
+    import torch
+
     from biosig.signal.ecg_delineation import ECGAnnotationChannels, annotation_masks
     from biosig.experiments import ModelSpec, run_experiment
-    from biosig.tasks.classification import classification_metrics
 
+    t0 = time.time()
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     real = datamodule(args)
     real.setup()
-    Xte, yte = test_part(real)
-    inputs = {"real": Xte}
-    if not args.no_parity:
-        net, gan_dm = train_ecgnet(args)
-        Xtr = np.asarray(gan_dm.cache.X[np.sort(gan_dm.splits["train"])])
-        with torch.no_grad():
-            inputs["ECGNet"] = np.concatenate([
-                net.generate(torch.from_numpy(Xte[i:i + 64]).float(), lead=args.input_lead).numpy()
-                for i in range(0, len(Xte), 64)])
-        inputs["least_squares"] = LeastSquaresLeadMap().fit(Xtr).predict(Xte, args.input_lead)
-        inputs["copy_input"] = copy_input(Xte, args.input_lead)
+    Xte, yte = part(real, "test")
+    Xtr, ytr = part(real, "train")
+    Xval, yval = part(real, "val")
+    classes = list(real.classes)
+    counts = ", ".join(f"{c} {int(n)}" for c, n in zip(classes, yte.sum(0)))
+    print(f"fold 10: {len(Xte)} records; positives per class: {counts}; train {len(Xtr)}, "
+          f"val {len(Xval)}")
 
-    def parity(run):
-        """Scores (the task's torchmetrics collection) of the classifier on each test input."""
+    inputs = {"real": Xte, **(generated_inputs(args, Xte) if args.parity else {})}
+    probs: dict = {}
+
+    def predict(run):
+        """Test-fold probabilities of the classifier on each input."""
         masks = run.spec.name.endswith("masks")
-        row = {}
+        task = run.task.cpu().eval()
         for name, X in inputs.items():
-            X = X.astype(np.float32)
             if masks:
                 X = np.concatenate([X, annotation_masks(X, real.sfreq, method=args.detector)], 1)
-            metrics = classification_metrics(yte.shape[1], multilabel=True)
-            task = run.task.cpu().eval()
             with torch.no_grad():
-                for i in range(0, len(X), 256):
-                    prob = torch.sigmoid(task(torch.from_numpy(X[i:i + 256].astype(np.float32))))
-                    metrics.update(prob, torch.from_numpy(yte[i:i + 256]).long())
-            values = metrics.compute()
-            row.update({f"{name}_macro_auroc": float(values["auroc"]),
-                        f"{name}_macro_f1": float(values["f1_macro"])})
-        return row
+                p = np.concatenate([torch.sigmoid(task(torch.from_numpy(
+                    X[i:i + 256].astype(np.float32)))).numpy() for i in range(0, len(X), 256)])
+            probs.setdefault((run.spec.name, name), []).append(p)
+        return {"test_macro_auroc": macro_auroc(yte, probs[(run.spec.name, "real")][-1])}
 
     def spec(name):
         return ModelSpec(name, "biosig.tasks.ClassificationTask",
-                         {"model": "cvd_cnn", "multilabel": True, "lr": 1e-3},
-                         trainer={"max_epochs": args.epochs})
+                         {"model": "cvd_cnn", "multilabel": True, "lr": 1e-3,
+                          "model_kwargs": {"drop_prob": 0.3}},
+                         trainer={"max_epochs": args.epochs}, test_ckpt="best")
 
     trainer = {"accelerator": args.accelerator}
-    plain = run_experiment(real, spec("CVD CNN"), seeds=[args.seed], trainer=trainer,
-                           metrics=["auroc", "f1_macro"], on_run=parity, title="12 leads")
-    masked = run_experiment(
+    run_experiment(real, spec("CVD CNN"), seeds=args.seeds, trainer=trainer,
+                   metrics=["auroc"], on_run=predict, title="12 leads")
+    run_experiment(
         datamodule(args, [ECGAnnotationChannels(reference_lead="II", method=args.detector)]),
-        spec("CVD CNN + masks"), seeds=[args.seed], trainer=trainer,
-        metrics=["auroc", "f1_macro"], on_run=parity, title="12 leads + R/PQ masks")
-    runs = pd.concat([plain.runs, masked.runs], ignore_index=True)
-    rows = [{"annotations": "R+PQ masks" if r["model"].endswith("masks") else "none",
-             "test_input": name, "macro_auroc": r[f"{name}_macro_auroc"],
-             "macro_f1": r[f"{name}_macro_f1"]}
-            for _, r in runs.iterrows() for name in inputs]
-    df = pd.DataFrame(rows).set_index(["annotations", "test_input"])
-    print(f"\nFold-10 multi-label scores ({args.data}, {len(Xte)} records, classes "
-          f"{real.classes}):")
-    print(df.round(4).to_string())
+        spec("CVD CNN + masks"), seeds=args.seeds, trainer=trainer, metrics=["auroc"],
+        on_run=predict, title="12 leads + R/PQ masks")
+
+    lr, C, val_auc = fit_logistic(lead_features(Xtr, real.sfreq), ytr,
+                                  lead_features(Xval, real.sfreq), yval)
+    print(f"logistic regression: C={C} (val macro-AUROC {val_auc:.3f})")
+    baseline = "logistic regression (lead features)"
+    table = {baseline: [predict_logistic(lr, lead_features(Xte, real.sfreq))]}
+    table.update({f"{m} [{name}]" if name != "real" else m: p
+                  for (m, name), p in probs.items()})
+    stats = bootstrap(yte, table, args.n_boot, baseline, seed=args.seed)
+    rows = []
+    for m, (auc, lo, hi, d, dlo, dhi) in stats.items():
+        aucs = [macro_auroc(yte, p) for p in table[m]]
+        per_class = np.mean([[macro_auroc(yte[:, [k]], p[:, [k]]) for k in range(len(classes))]
+                             for p in table[m]], 0)
+        rows.append({"method": m, "n_seeds": len(aucs), "macro_auroc": auc,
+                     "seed_std": float(np.std(aucs)), "ci_low": lo, "ci_high": hi,
+                     "diff_vs_lr": d, "diff_ci_low": dlo, "diff_ci_high": dhi,
+                     **{f"auroc_{c}": v for c, v in zip(classes, per_class)}})
+    df = pd.DataFrame(rows).set_index("method")
+    pd.set_option("display.width", 200)
+    print(f"\nFold-10 macro-AUROC ({args.data}, {len(Xte)} records, seeds {args.seeds}, "
+          f"{args.n_boot} bootstrap draws; 95 % CIs):")
+    print(df.round(3).to_string())
     df.to_csv(out / "cvd_scores.csv")
-    runs.to_csv(out / "results.csv", index=False)
-    print(f"\nwrote {out}/cvd_scores.csv and results.csv")
+    np.savez(out / "test_probabilities.npz", y=yte, classes=np.array(classes),
+             **{m: np.stack(p) for m, p in table.items()})
+    print(f"\nwrote {out}/cvd_scores.csv, test_probabilities.npz ({time.time() - t0:.0f} s)")
     return 0
 
 

@@ -25,6 +25,7 @@ def _one_thread():
 def test_ptbxl_ecgnet_recipe_fits_on_builtin_data(tmp_path):
     root = tmp_path / "run"
     cli = lightning_cli(["fit", "--config", str(REPO / "recipes/ptbxl/ecgnet.yaml"),
+                         "--config", str(REPO / "recipes/ptbxl/simulator.yaml"),
                          "--config", str(REPO / "recipes/configs/trainer/cpu.yaml"),
                          "--data.source.init_args.n_records", "30",
                          "--data.source.init_args.duration", "2.0", *TINY_GAN,
@@ -38,6 +39,7 @@ def test_ptbxl_ecgnet_recipe_fits_on_builtin_data(tmp_path):
 
 def test_cvd_cnn_recipe_fits_on_builtin_data(tmp_path):
     cli = lightning_cli(["fit", "--config", str(REPO / "recipes/ptbxl/cvd_cnn.yaml"),
+                         "--config", str(REPO / "recipes/ptbxl/simulator.yaml"),
                          "--config", str(REPO / "recipes/configs/trainer/cpu.yaml"),
                          "--data.source.init_args.n_records", "30",
                          "--data.source.init_args.duration", "3.0",

@@ -1,0 +1,104 @@
+"""Parts of the real-data evidence recipes that need no data: PTB-XL lead features and bootstrap
+CIs (recipes/ptbxl/cvd_cnn.py), EEGMAT artefact injection (recipes/eegmat/hveegnet.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from biosig.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _recipe(rel: str):
+    spec = importlib.util.spec_from_file_location(Path(rel).stem + "_recipe", REPO / rel)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def cvd():
+    return _recipe("recipes/ptbxl/cvd_cnn.py")
+
+
+@pytest.fixture(scope="module")
+def hv():
+    return _recipe("recipes/eegmat/hveegnet.py")
+
+
+def test_lead_features_shape_and_scale(cvd):
+    rng = np.random.default_rng(0)
+    X = rng.normal(0, 1, (4, 12, 1000))
+    X[1] *= 3.0
+    F = cvd.lead_features(X, 100.0)
+    assert F.shape == (4, 12 * 11) and np.isfinite(F).all()
+    per_lead = F.reshape(4, 12, 11)
+    np.testing.assert_allclose(per_lead[..., 0], X.std(-1), rtol=1e-9)  # standard deviation
+    assert (per_lead[1, :, 0] > 2.5 * per_lead[0, :, 0]).all()
+    assert (per_lead[1, :, 8:] > per_lead[0, :, 8:]).all()  # log band powers grow with scale
+
+
+def test_bootstrap_ci_and_paired_difference(cvd):
+    rng = np.random.default_rng(1)
+    y = (rng.random((80, 3)) < 0.4).astype(int)
+    good = y + rng.normal(0, 0.3, y.shape)      # informative scores
+    noise = rng.random(y.shape)                 # chance scores
+    stats = cvd.bootstrap(y, {"good": [good], "noise": [noise, rng.random(y.shape)]},
+                          n_boot=200, reference="noise")
+    auc, lo, hi, d, dlo, dhi = stats["good"]
+    assert lo <= auc <= hi and auc > 0.9
+    assert dlo > 0 and d > 0.3  # clearly better than chance, paired CI excludes 0
+    assert stats["noise"][3:] == (0.0, 0.0, 0.0)  # the reference against itself
+    n_lo, n_hi = stats["noise"][1:3]
+    assert n_lo < 0.5 < n_hi
+
+
+def test_logistic_baseline_learns_a_feature(cvd):
+    rng = np.random.default_rng(2)
+    y = (rng.random((120, 2)) < 0.5).astype(int)
+    X = rng.normal(0, 1, (120, 6))
+    X[:, 0] += 2 * y[:, 0]
+    X[:, 1] += 2 * y[:, 1]
+    model, C, val = cvd.fit_logistic(X[:80], y[:80], X[80:], y[80:])
+    assert val > 0.8 and C in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+    assert cvd.predict_logistic(model, X[80:]).shape == (40, 2)
+
+
+def test_injected_artifacts_have_the_stated_form(hv):
+    rng = np.random.default_rng(3)
+    sfreq, x = 128.0, rng.normal(0, 10, (4, 256)).astype(np.float32)
+    dead = hv.inject_artifact(x, "dead", 0.5, sfreq, 2, rng)
+    assert abs(dead[2].std() - 0.5) < 0.1 and np.array_equal(dead[[0, 1, 3]], x[[0, 1, 3]])
+    pop = hv.inject_artifact(x, "pop", 150.0, sfreq, 1, rng) - x
+    assert 140 < np.abs(pop[1]).max() <= 150.0 + 1e-3 and not pop[[0, 2, 3]].any()
+    line = hv.inject_artifact(x, "line", 20.0, sfreq, 0, rng) - x
+    spec = np.abs(np.fft.rfft(line[0]))
+    assert np.fft.rfftfreq(256, 1 / sfreq)[spec.argmax()] == 50.0
+    assert abs(line[0].std() - 20 / np.sqrt(2)) < 0.5
+    assert not np.shares_memory(dead, x)
+
+
+def test_injection_refuses_bad_input(hv):
+    rng = np.random.default_rng(0)
+    x = np.zeros((2, 100), np.float32)
+    with pytest.raises(ConfigError, match="line noise needs sfreq > 100"):
+        hv.inject_artifact(x, "line", 5.0, 64.0, 0, rng)
+    with pytest.raises(ConfigError, match="artefact kind"):
+        hv.inject_artifact(x, "spike", 5.0, 128.0, 0, rng)
+
+
+def test_rank_auroc_equals_sklearn(cvd):
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(4)
+    y = (rng.random((50, 4)) < 0.3).astype(int)
+    prob = np.round(rng.random((50, 4)) + 0.3 * y, 1)  # rounded: many ties
+    expected = np.mean([roc_auc_score(y[:, k], prob[:, k]) for k in range(4)])
+    assert cvd.macro_auroc(y, prob) == pytest.approx(expected, abs=1e-12)
+    with pytest.raises(ConfigError, match="positives and negatives"):
+        cvd.macro_auroc(np.zeros((5, 1)), rng.random((5, 1)))
