@@ -51,6 +51,9 @@ class ClassificationTask(BiosigTask):
         PyTorch's defaults as EEGDM's code: starts at ``lr / 25`` and cycles Adam's beta1
         between 0.95 and 0.85).
     label_smoothing : for single-label cross-entropy.
+    class_weights : one loss weight per class (single-label cross-entropy's ``weight``; for
+        a rare positive class, e.g. CHB-MIT seizures, the role of EEGDM's BCE ``pos_weight``:
+        ``[1.0, 150.51]``), or per label (multi-label BCE's ``pos_weight``).
     pretrained, freeze, adapt : pretrained weights and what trains (see :class:`BiosigTask`):
         ``freeze="backbone"`` is a linear probe, ``"none"`` fine-tunes, no ``pretrained``
         trains from scratch.
@@ -80,6 +83,7 @@ class ClassificationTask(BiosigTask):
         pretrained: str | None = None,
         freeze: str = "none",
         adapt: bool = False,
+        class_weights: list[float] | None = None,
     ):
         if n_outputs is None or (n_outputs < 2 and not multilabel):
             raise ConfigError(f"model.n_outputs must be >= 2 for classification (got {n_outputs})")
@@ -90,6 +94,10 @@ class ClassificationTask(BiosigTask):
                               f"'onecycle', got {scheduler!r}")
         if not 0 < pct_start < 1:
             raise ConfigError(f"model.pct_start must be in (0, 1), got {pct_start!r}")
+        if class_weights is not None and (len(class_weights) != n_outputs
+                                          or min(class_weights) <= 0):
+            raise ConfigError(f"model.class_weights must give {n_outputs} positive weights (one "
+                              f"per class), got {class_weights!r}")
         super().__init__(model, model_kwargs, n_chans, n_times, sfreq, n_outputs,
                          ch_names=ch_names, pretrained=pretrained, freeze=freeze, adapt=adapt)
         self.save_hyperparameters()
@@ -101,11 +109,15 @@ class ClassificationTask(BiosigTask):
         if not multilabel:
             self.confusion = tm.classification.MulticlassConfusionMatrix(n_outputs)
         self.test_confusion = None
+        weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float)
+        self.register_buffer("class_weights", weights, persistent=False)
 
     def loss(self, logits, y):
         if self.hparams.multilabel:
-            return F.binary_cross_entropy_with_logits(logits, y.float())
-        return F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing)
+            return F.binary_cross_entropy_with_logits(logits, y.float(),
+                                                      pos_weight=self.class_weights)
+        return F.cross_entropy(logits, y, weight=self.class_weights,
+                               label_smoothing=self.hparams.label_smoothing)
 
     def _forward_loss(self, x, y, stage: str):
         """Logits and loss of a batch (a subclass adds auxiliary loss terms here)."""
