@@ -176,6 +176,18 @@ def _decreasing(vals: list[float]) -> bool | None:
     return statistics.fmean(vals[-t:]) < statistics.fmean(vals[:t])
 
 
+def _drop_validation_callbacks(trainer) -> None:
+    """Validation is off in these step checks: callbacks that watch a validation metric
+    (early stopping, best-checkpoint selection) would stop the run for a missing metric."""
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    trainer.callbacks[:] = [
+        c for c in trainer.callbacks
+        if not isinstance(c, EarlyStopping)
+        and not (isinstance(c, ModelCheckpoint) and c.monitor is not None)
+    ]
+
+
 def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
                workdir: Path) -> dict:
     """N training steps of one recipe through the LightningCLI; figures as a dict."""
@@ -203,6 +215,7 @@ def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
     t0 = time.perf_counter()
     try:
         cli = lightning_cli(args, run=False)
+        _drop_validation_callbacks(cli.trainer)
         meter = _step_meter()
         cli.trainer.callbacks.append(meter)
         out["setup_s"] = round(time.perf_counter() - t0, 1)
