@@ -20,6 +20,7 @@ commands:
   test       evaluate a model on the test split
   predict    predict with a model
   models     list the registered models
+  generate   synthetic EEG from an SSMDP weights folder as EDF (biosig generate --help)
 
 Configs compose: biosig fit --config recipes/bciiv2a/dbconformer_co.yaml \
                    --config recipes/configs/trainer/gpu.yaml
@@ -96,11 +97,19 @@ def main(argv: list[str] | None = None) -> int:
 
         print("\n".join(list_models()))
         return 0
+    if command == "generate":
+        return _generate(argv[1:])
     if command in LIGHTNING_COMMANDS:
         lightning_cli(None if from_shell else argv)
         return 0
     print(f"biosig: unknown command {command!r}\n\n{HELP}", file=sys.stderr)
     return 2
+
+
+def _generate(argv: list[str]) -> int:
+    from biosig.analysis.generate import generate_main
+
+    return generate_main(argv)
 
 
 if __name__ == "__main__":
