@@ -21,7 +21,7 @@ from biosig.models.blocks.transformer import MultiHeadAttention, TransformerBloc
 
 __all__ = ["LFT", "FusionBlock", "TOKEN_NORMS"]
 
-TOKEN_NORMS = (None, "batch", "layer")
+TOKEN_NORMS = (None, "batch", "logbatch", "layer")
 
 
 class FusionBlock(TransformerBlock):
@@ -81,6 +81,8 @@ class LFT(BiosigModel):
         which the LFT needs when the backbone's gate
         deviations are small and nearly constant (a small or briefly trained SSMDP: ~0.04 +-
         0.01 on the built-in data, and the LFT then stays at chance; see the EEGDM notes).
+        ``"logbatch"``: the same on the log of the deviations (they are scale-like, as
+        band powers; heavy-tailed on artefacts), no trainable parameters either.
         ``"layer"``: a LayerNorm on each fusion block's keys/values (the official code's
         ``have_crossnorm=True`` option; 256 parameters per block).
     """
@@ -110,7 +112,8 @@ class LFT(BiosigModel):
             raise ConfigError(f"LFT: token_norm must be one of {TOKEN_NORMS}, got {token_norm!r}")
         self.n_layers, self.d_model = int(n_layers), int(d_model)
         self.token_norm = (nn.BatchNorm1d(n_layers * d_model, eps=1e-8, affine=False)
-                           if token_norm == "batch" else None)
+                           if token_norm in ("batch", "logbatch") else None)
+        self.log_tokens = token_norm == "logbatch"
         self.fusion_tokens = nn.Parameter(torch.rand(self.n_pools, n_fusion_tokens, d_model))
         self.fusion = nn.ModuleList(FusionBlock(d_model, n_heads, drop_prob,
                                                 context_norm=token_norm == "layer")
@@ -141,6 +144,8 @@ class LFT(BiosigModel):
                              f"d_model) = (batch, {', '.join(map(str, want))}) from "
                              f"SSMDP.latents, got {tuple(tokens.shape)}")
         b, n, p, c, d = tokens.shape
+        if self.log_tokens:  # deviations are scale-like: log, then standardise
+            tokens = tokens.clamp_min(1e-6).log()
         if self.token_norm is not None:  # (B, n, P, C, d) -> (B, n*d, P*C): stats per (n, d)
             flat = tokens.permute(0, 1, 4, 2, 3).reshape(b, n * d, p * c)
             tokens = self.token_norm(flat).reshape(b, n, d, p, c).permute(0, 1, 3, 4, 2)

@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="LFT max epochs (default 50, tiny 15)")
     p.add_argument("--min-epochs", type=int, default=None, help="default 20 (tiny 5)")
     p.add_argument("--batch-size", type=int, default=None, help="LFT batch (default 256, tiny 32)")
+    p.add_argument("--lr", type=float, default=None, help="OneCycle peak (default 5e-4)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--dtype", choices=["float16", "float32"], default="float16")
     p.add_argument("--on-the-fly", action="store_true", help="no latent cache on disk")
@@ -84,7 +85,7 @@ def settings(args) -> dict:
                 pretrain_batch=16 if tiny else 108 // 22 + 1,
                 channels_per_window=4 if tiny else 0, pretrain_lr=1e-3 if tiny else 1e-4,
                 epochs=pick(args.epochs, 50, 15), min_epochs=pick(args.min_epochs, 20, 5),
-                batch_size=pick(args.batch_size, 256, 32),
+                batch_size=pick(args.batch_size, 256, 32), lr=args.lr or 5e-4,
                 ema=dict(max_decay=0.999, update_after_step=20 if tiny else 100,
                          update_every=2 if tiny else 10))
 
@@ -182,7 +183,7 @@ def fit_classifier(args, cfg, model, model_kwargs, data, seed, n_chans, n_output
     pl.seed_everything(seed, verbose=False)
     task = ClassificationTask(model, model_kwargs, n_chans=n_chans, n_outputs=n_outputs,
                               label_smoothing=0.1, optimizer="adamw", betas=(0.9, 0.98),
-                              weight_decay=0.05, lr=5e-4, scheduler="onecycle", pct_start=0.1,
+                              weight_decay=0.05, lr=cfg["lr"], scheduler="onecycle", pct_start=0.1,
                               **signal)
     stop = EarlyStopping(monitor="val_kappa", mode="max", patience=3)
     trainer = _trainer(args, Path(args.out) / f"{model}_seed{seed}", cfg["epochs"],

@@ -37,7 +37,8 @@ def test_tiny_pipeline_lft_beats_chance_and_reports_the_probe(tmp_path):
     mod = _script()
     out = tmp_path / "out"
     args = (f"--tiny --n-subjects 5 --n-per-class 6 --seeds 0 --no-dbconformer "
-            f"--pretrain-epochs 1 --epochs 15 --min-epochs 8 --batch-size 16 --threads 1 "
+            f"--pretrain-epochs 1 --epochs 30 --min-epochs 20 --batch-size 8 --lr 1e-3 "
+            f"--threads 1 "
             f"--cache-dir {tmp_path / 'cache'} --out {out}").split()
     results = mod.main(args)
     lft = results["EEGDM (LFT)"][0]

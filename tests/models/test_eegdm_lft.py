@@ -102,6 +102,15 @@ def test_token_norm_options_keep_or_add_the_documented_parameters():
     torch.testing.assert_close(ctx.std((0, 1, 2), unbiased=False), torch.ones(16), atol=1e-3,
                                rtol=0)
     assert batch.get_config()["kwargs"]["token_norm"] == "batch"
+    # "logbatch": the same on log(tokens), still without trainable parameters
+    logb = LFT(n_chans=3, n_outputs=2, n_pools=2, token_norm="logbatch", **TINY)
+    assert count_parameters(logb) == base
+    seen.clear()
+    logb.fusion[0].cross_attn.register_forward_pre_hook(keep)
+    logb.train()(tokens)
+    lt = tokens[:, 0].log()
+    want = (lt - lt.mean((0, 1, 2))) / lt.std((0, 1, 2), unbiased=False)
+    torch.testing.assert_close(seen["context"].reshape(8, 2, 3, 16), want, atol=1e-3, rtol=0)
 
 
 def test_lft_learns_small_offset_tokens_with_the_batch_token_norm():
