@@ -67,7 +67,7 @@ def main(argv=None):
         rec = generate(args.weights, args.n, method=method, steps=steps, seed=args.seed)
         dt = (time.perf_counter() - t0) / args.n
         gen = rec.data.reshape(rec.data.shape[0], args.n, n_times).transpose(1, 0, 2)
-        rows.append((f"{method} {steps or card.get('recipe', {}).get('n_diffusion_steps', 50)}",
+        rows.append((f"{method} {steps or (card.get('recipe') or {}).get('n_diffusion_steps', 50)}",
                      dt, distance(gen, real, sfreq)))
     base_t, base_d = rows[0][1], rows[0][2]
     print("| sampler | s / window | speed-up | spectral distance | vs ancestral |")

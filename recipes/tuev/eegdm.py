@@ -23,8 +23,8 @@ sorted subjects; TUEV's loader does the same), the official eval part = test.
     python recipes/tuev/eegdm.py --data tuev --path ~/data/tuev/v2.0.1 --accelerator gpu
 
 ``--tiny`` shrinks everything for a CPU (and CI): a 2-block SSMDP, a small LFT with
-``token_norm="batch"`` (the raw gate deviations of such a small backbone are ~0.04 +- 0.01 and
-the LFT stays at chance on them; see ``biosig.models.LFT``). The full setting is the paper's
+``token_norm="logbatch"`` (the raw gate deviations of such a small backbone are ~0.04 +- 0.01
+and the LFT stays at chance on them; see ``biosig.models.LFT``). The full setting is the paper's
 (20 + 8 blocks, ``token_norm=None``).
 """
 
@@ -41,7 +41,7 @@ import numpy as np
 PAPER = {"bal_acc": 75.57, "kappa": 74.23, "f1_weighted": 86.88}
 METRICS = ("bal_acc", "kappa", "f1_weighted")
 TINY_SSMDP = dict(n_layers=2, d_model=16, d_state=8, d_embed=16, d_cond=32)
-TINY_LFT = dict(n_heads=4, n_fusion_tokens=4, n_classifier_blocks=2, token_norm="batch")
+TINY_LFT = dict(n_heads=4, n_fusion_tokens=4, n_classifier_blocks=2, token_norm="logbatch")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=["float16", "float32"], default="float16")
     p.add_argument("--on-the-fly", action="store_true", help="no latent cache on disk")
     p.add_argument("--token-norm", default="", help="LFT token_norm (default: paper None, "
-                                                    "tiny 'batch'); 'none' for None")
+                                                    "tiny 'logbatch'); 'none' for None")
     p.add_argument("--no-dbconformer", action="store_true")
     p.add_argument("--cache-dir", default=None, help="window and latent caches")
     p.add_argument("--out", default="biosig_out/tuev_eegdm", help="weights, logs, results.json")
@@ -77,7 +77,7 @@ def settings(args) -> dict:
     def pick(value, full, small):
         return value if value is not None else (small if tiny else full)
 
-    norm = args.token_norm or ("batch" if tiny else "none")
+    norm = args.token_norm or ("logbatch" if tiny else "none")
     lft = dict(TINY_LFT) if tiny else {}
     lft["token_norm"] = None if norm == "none" else norm
     return dict(ssmdp=TINY_SSMDP if tiny else {}, lft=lft,
