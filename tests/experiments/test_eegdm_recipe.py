@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +33,7 @@ def test_split_is_subject_wise_with_the_papers_fraction_and_seed():
     np.testing.assert_array_equal(mod.split(meta)["val"], idx["val"])  # seeded (4523)
 
 
+@pytest.mark.slow  # ~1-2 min on an idle 2-core machine (7 min measured under heavy load)
 def test_tiny_pipeline_lft_beats_chance_and_reports_the_probe(tmp_path):
     torch.manual_seed(0)
     mod = _script()
