@@ -24,6 +24,7 @@ commands:
   predict    predict with a model
   models     list the registered models
   cache      verify or build window caches (biosig cache --help)
+  generate   synthetic EEG from an SSMDP weights folder as EDF (biosig generate --help)
 
 Configs compose: biosig fit --config recipes/bciiv2a/dbconformer_co.yaml \
                    --config recipes/configs/trainer/gpu.yaml
@@ -355,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if command == "cache":
         return _cache(argv[1:])
+    if command == "generate":
+        return _generate(argv[1:])
     if command in LIGHTNING_COMMANDS:
         lightning_cli(None if from_shell else argv)
         return 0
@@ -366,6 +369,12 @@ def _cache(argv: list[str]) -> int:
     from biosig.data.cache import cache_command
 
     return cache_command(argv)
+
+
+def _generate(argv: list[str]) -> int:
+    from biosig.analysis.generate import generate_main
+
+    return generate_main(argv)
 
 
 if __name__ == "__main__":

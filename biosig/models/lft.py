@@ -19,20 +19,29 @@ from biosig.models._registry import register_model
 from biosig.models.base import BiosigModel
 from biosig.models.blocks.transformer import MultiHeadAttention, TransformerBlock
 
-__all__ = ["LFT", "FusionBlock"]
+__all__ = ["LFT", "FusionBlock", "TOKEN_NORMS"]
+
+TOKEN_NORMS = (None, "batch", "logbatch", "layer")
 
 
 class FusionBlock(TransformerBlock):
-    """Pre-LN self-attention, cross-attention to a context (keys/values not normalised), FFN."""
+    """Pre-LN self-attention, cross-attention to a context, FFN.
 
-    def __init__(self, emb_size, n_heads, drop_prob, activation=nn.GELU, expansion=4):
+    The context (keys/values) is not normalised (EEGDM's ``have_crossnorm=False``) unless
+    ``context_norm`` (the official code's ``have_crossnorm=True`` option: a LayerNorm).
+    """
+
+    def __init__(self, emb_size, n_heads, drop_prob, activation=nn.GELU, expansion=4,
+                 context_norm: bool = False):
         super().__init__(emb_size, n_heads, drop_prob, "head", activation, expansion)
         self.norm_cross = nn.LayerNorm(emb_size)
+        self.norm_context = nn.LayerNorm(emb_size) if context_norm else nn.Identity()
         self.cross_attn = MultiHeadAttention(emb_size, n_heads, drop_prob, "head")
         self.drop_cross = nn.Dropout(drop_prob)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         x = x + self.drop1(self.attn(self.norm1(x)))
+        context = self.norm_context(context)
         x = x + self.drop_cross(self.cross_attn(self.norm_cross(x), context))
         return x + self.drop2(self.ff(self.norm2(x)))
 
@@ -65,6 +74,17 @@ class LFT(BiosigModel):
     pool_seconds : pool length used to derive ``n_pools``.
     n_layers : SSMDP layers = fusion blocks (20). d_model, n_heads : 128, 8.
     n_fusion_tokens : 16. n_classifier_blocks : 8. drop_prob : dropout (0 in EEGDM).
+    token_norm : normalisation of the input tokens. ``None`` (EEGDM, the default): raw gate
+        standard deviations. ``"batch"`` (deviation, no trainable parameters): every (layer,
+        feature) standardised over the batch's pools and channels with running statistics
+        (``BatchNorm`` without affine, eps 1e-8: the deviations vary by ~1e-4 in variance),
+        which the LFT needs when the backbone's gate
+        deviations are small and nearly constant (a small or briefly trained SSMDP: ~0.04 +-
+        0.01 on the built-in data, and the LFT then stays at chance; see the EEGDM notes).
+        ``"logbatch"``: the same on the log of the deviations (they are scale-like, as
+        band powers; heavy-tailed on artefacts), no trainable parameters either.
+        ``"layer"``: a LayerNorm on each fusion block's keys/values (the official code's
+        ``have_crossnorm=True`` option; 256 parameters per block).
     """
 
     requires = ("n_chans", "n_outputs")
@@ -79,7 +99,8 @@ class LFT(BiosigModel):
     def __init__(self, n_chans=None, n_outputs=None, n_times=None, sfreq=None, chs_info=None,
                  n_pools: int | None = None, pool_seconds: float = 1.0, n_layers: int = 20,
                  d_model: int = 128, n_heads: int = 8, n_fusion_tokens: int = 16,
-                 n_classifier_blocks: int = 8, drop_prob: float = 0.0):
+                 n_classifier_blocks: int = 8, drop_prob: float = 0.0,
+                 token_norm: str | None = None):
         super().__init__()
         self._init_signal(n_chans, n_outputs, n_times, sfreq, chs_info)
         self.n_pools = self._pools(n_pools, pool_seconds)
@@ -87,9 +108,15 @@ class LFT(BiosigModel):
             raise ConfigError(f"LFT: n_layers, d_model, n_heads, n_fusion_tokens must be positive "
                               f"and d_model divisible by n_heads (got {n_layers}, {d_model}, "
                               f"{n_heads}, {n_fusion_tokens})")
+        if token_norm not in TOKEN_NORMS:
+            raise ConfigError(f"LFT: token_norm must be one of {TOKEN_NORMS}, got {token_norm!r}")
         self.n_layers, self.d_model = int(n_layers), int(d_model)
+        self.token_norm = (nn.BatchNorm1d(n_layers * d_model, eps=1e-8, affine=False)
+                           if token_norm in ("batch", "logbatch") else None)
+        self.log_tokens = token_norm == "logbatch"
         self.fusion_tokens = nn.Parameter(torch.rand(self.n_pools, n_fusion_tokens, d_model))
-        self.fusion = nn.ModuleList(FusionBlock(d_model, n_heads, drop_prob)
+        self.fusion = nn.ModuleList(FusionBlock(d_model, n_heads, drop_prob,
+                                                context_norm=token_norm == "layer")
                                     for _ in range(n_layers))
         self.pos_embedding = nn.Parameter(torch.rand(self.n_pools * n_fusion_tokens, d_model))
         self.blocks = nn.ModuleList(TransformerBlock(d_model, n_heads, drop_prob, "head", nn.GELU)
@@ -116,7 +143,12 @@ class LFT(BiosigModel):
             raise ShapeError(f"LFT expects latent tokens (batch, n_layers, n_pools, n_chans, "
                              f"d_model) = (batch, {', '.join(map(str, want))}) from "
                              f"SSMDP.latents, got {tuple(tokens.shape)}")
-        b, _, p, c, d = tokens.shape
+        b, n, p, c, d = tokens.shape
+        if self.log_tokens:  # deviations are scale-like: log, then standardise
+            tokens = tokens.clamp_min(1e-6).log()
+        if self.token_norm is not None:  # (B, n, P, C, d) -> (B, n*d, P*C): stats per (n, d)
+            flat = tokens.permute(0, 1, 4, 2, 3).reshape(b, n * d, p * c)
+            tokens = self.token_norm(flat).reshape(b, n, d, p, c).permute(0, 1, 3, 4, 2)
         q = self.fusion_tokens.to(tokens.dtype).expand(b, -1, -1, -1).reshape(b * p, -1, d)
         for i, block in enumerate(self.fusion):
             q = block(q, tokens[:, i].reshape(b * p, c, d))
