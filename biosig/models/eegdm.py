@@ -47,6 +47,10 @@ class EEGDM(BiosigModel):
         backbone).
     segment : samples per denoiser pass (CHB-MIT: 1000, two halves of a 10-s window).
     extraction_step : diffusion step of the extraction (EEGDM: 1).
+    channel_ids : the backbone's channel-embedding row of each input channel, for windows whose
+        channels differ from the pretraining montage (CHB-MIT's 16 bipolar channels on a TUEV
+        backbone: :data:`biosig.datasets.chbmit.CHBMIT_SSMDP_IDS`). With ``backbone_weights``
+        only the sampling rate is then checked against the card: the ids state the mapping.
     """
 
     requires = ("n_chans", "n_outputs", "n_times", "sfreq")
@@ -59,7 +63,7 @@ class EEGDM(BiosigModel):
     def __init__(self, n_chans=None, n_outputs=None, n_times=None, sfreq=None, chs_info=None,
                  backbone: dict | None = None, lft: dict | None = None,
                  segment: int | None = None, extraction_step: int = 1,
-                 backbone_weights: str | None = None):
+                 backbone_weights: str | None = None, channel_ids: list[int] | None = None):
         super().__init__()
         self._init_signal(n_chans, n_outputs, n_times, sfreq, chs_info)
         backbone, lft = dict(backbone or {}), dict(lft or {})
@@ -68,9 +72,13 @@ class EEGDM(BiosigModel):
             if backbone:
                 raise ConfigError(f"EEGDM: backbone={backbone} given with backbone_weights="
                                   f"{backbone_weights}: its card fixes the backbone")
-            pretrained = self._pretrained_backbone(backbone_weights)
+            pretrained = self._pretrained_backbone(backbone_weights, remapped=channel_ids)
             backbone = {k: v for k, v in pretrained.get_config()["kwargs"].items()
                         if k not in _SIGNAL}
+        if channel_ids is not None:
+            if backbone_weights is None and backbone.get("channel_ids") is not None:
+                raise ConfigError("EEGDM: give channel_ids once (not also in backbone)")
+            backbone["channel_ids"] = [int(i) for i in channel_ids]
         self._backbone_kwargs = backbone
         self.backbone = SSMDP(n_chans=self.n_chans, n_times=self.n_times, sfreq=self.sfreq,
                               **backbone)
@@ -86,12 +94,14 @@ class EEGDM(BiosigModel):
         self.backbone.requires_grad_(False)
         self.backbone.eval()
 
-    def _pretrained_backbone(self, folder) -> SSMDP:
+    def _pretrained_backbone(self, folder, remapped=None) -> SSMDP:
         from biosig.models.weights import load_pretrained
 
-        data = {"sfreq": self.sfreq, "n_chans": self.n_chans}
-        if self.chs_info:
-            data["ch_names"] = [ch.get("ch_name") for ch in self.chs_info]
+        data = {"sfreq": self.sfreq}
+        if remapped is None:  # the same montage as the pretraining: check the channels too
+            data["n_chans"] = self.n_chans
+            if self.chs_info:
+                data["ch_names"] = [ch.get("ch_name") for ch in self.chs_info]
         net = load_pretrained(folder, data={k: v for k, v in data.items() if v is not None})
         if not isinstance(net, SSMDP):
             raise ConfigError(f"EEGDM: backbone_weights {folder} hold a {type(net).__name__}, "
@@ -101,7 +111,8 @@ class EEGDM(BiosigModel):
     def get_config(self) -> dict:
         config = super().get_config()
         if config["kwargs"].get("backbone_weights") is not None:
-            config["kwargs"].update(backbone=dict(self._backbone_kwargs), backbone_weights=None)
+            config["kwargs"].update(backbone=dict(self._backbone_kwargs), backbone_weights=None,
+                                    channel_ids=None)  # the ids are in the backbone's kwargs
         return config
 
     def train(self, mode: bool = True):

@@ -43,3 +43,25 @@ def test_backbone_weights_errors(tmp_path):
                        lft=LFT).save_pretrained(tmp_path / "eegdm")
     with pytest.raises(ConfigError, match="not an SSMDP"):
         EEGDM(n_chans=2, n_outputs=3, n_times=40, sfreq=10.0, backbone_weights=lft_folder)
+
+
+def test_channel_ids_map_another_montage_onto_the_pretrained_table(tmp_path):
+    """CHB-MIT on a TUEV backbone: fewer channels, each given its embedding row."""
+    torch.manual_seed(0)
+    ssmdp = SSMDP(n_chans=4, n_times=40, sfreq=10.0, n_channel_ids=4, **ARCH)
+    folder = ssmdp.save_pretrained(tmp_path / "ssmdp", data={"sfreq": 10.0, "n_chans": 4})
+    with pytest.raises(ConfigError, match="n_chans"):  # without ids: the montage must match
+        EEGDM(n_chans=2, n_outputs=2, n_times=40, sfreq=10.0, lft=LFT, backbone_weights=folder)
+    m = EEGDM(n_chans=2, n_outputs=2, n_times=40, sfreq=10.0, lft=LFT, backbone_weights=folder,
+              channel_ids=[0, 3])
+    assert m.backbone.channel_ids == [0, 3]
+    x = 50 * torch.randn(3, 2, 40)
+    tokens = m.backbone.latents(x, step=1)
+    picked = ssmdp.latents(torch.cat([x[:, :1], torch.zeros(3, 2, 40), x[:, 1:]], 1), step=1)
+    torch.testing.assert_close(tokens[..., 0, :], picked[..., 0, :])  # channel 0 -> row 0
+    torch.testing.assert_close(tokens[..., 1, :], picked[..., 3, :])  # channel 1 -> row 3
+    again = load_pretrained(m.save_pretrained(tmp_path / "eegdm"))
+    torch.testing.assert_close(again.eval()(x), m.eval()(x))
+    with pytest.raises(ConfigError, match="sfreq"):
+        EEGDM(n_chans=2, n_outputs=2, n_times=80, sfreq=20.0, lft=LFT, backbone_weights=folder,
+              channel_ids=[0, 3])
