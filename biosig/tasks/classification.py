@@ -51,9 +51,8 @@ class ClassificationTask(BiosigTask):
         PyTorch's defaults as EEGDM's code: starts at ``lr / 25`` and cycles Adam's beta1
         between 0.95 and 0.85).
     label_smoothing : for single-label cross-entropy.
-    class_weights : one loss weight per class (single-label cross-entropy's ``weight``; for
-        a rare positive class, e.g. CHB-MIT seizures, the role of EEGDM's BCE ``pos_weight``:
-        ``[1.0, 150.51]``), or per label (multi-label BCE's ``pos_weight``).
+    class_weights : one loss weight per class for single-label cross-entropy, or per label as
+        multi-label BCE's ``pos_weight`` (CHB-MIT seizures: 1 and 150.51, EEGDM's weight).
     pretrained, freeze, adapt : pretrained weights and what trains (see :class:`BiosigTask`):
         ``freeze="backbone"`` is a linear probe, ``"none"`` fine-tunes, no ``pretrained``
         trains from scratch.

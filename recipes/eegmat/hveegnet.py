@@ -138,6 +138,7 @@ def screen(x_hat_fn, x: np.ndarray, subjects: np.ndarray, sfreq: float, args, ch
 
 
 def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)  # before the heavy imports: --help stays instant
     import pandas as pd
     import torch
 
@@ -148,7 +149,6 @@ def main(argv=None) -> int:
     from biosig.experiments import ModelSpec, run_experiment
     from biosig.metrics.reconstruction import reconstruction_report
 
-    args = build_parser().parse_args(argv)
     t0 = time.time()
     if args.threads:
         torch.set_num_threads(args.threads)
