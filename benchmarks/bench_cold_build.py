@@ -8,7 +8,9 @@ process, repeated ``--repeats`` times (interleaved, so load on the machine hits 
 - biosig cold cache: :func:`biosig.data.get_cache` on the same files into a fresh folder
   (reading, windowing and writing the cache), windows read back once;
 - braindecode: ``mne.io.read_raw_edf`` -> ``create_fixed_length_windows(preload=True)`` ->
-  every window materialised with ``dataset[i]`` (its documented way to get windows).
+  every window materialised with ``dataset[i]`` (its documented way to get windows);
+- with ``--jobs J`` (default 2): braindecode with ``n_jobs=J`` and the cache built by J
+  processes (``get_cache(num_workers=J)``), both still as ratios to serial braindecode.
 
 Printed per round: windows/s of each; then min/median of the ratios biosig/braindecode
 (goal >= 10x). The OS page cache holds the files after the first round for every pipeline.
@@ -61,22 +63,24 @@ def biosig_reader(files, window_s: float) -> int:
     return n
 
 
-def biosig_cache(files, window_s: float, root: Path) -> int:
-    """A cold window-cache build of the same files (fresh folder), windows read back once."""
+def biosig_cache(files, window_s: float, root: Path, workers: int = 0) -> int:
+    """A cold window-cache build of the same files (fresh folder), windows read back once;
+    ``workers`` build processes (0: in this process)."""
     from biosig.data import FixedWindows, PickChannels, get_cache
     from biosig.datasets import RecordingFiles
 
     shutil.rmtree(root, ignore_errors=True)
     src = RecordingFiles([str(f) for f in files], name="bench_cold_build")
     cache = get_cache(
-        src, [PickChannels(types=["eeg"])], FixedWindows(window_s), root=root, progress=False
+        src, [PickChannels(types=["eeg"])], FixedWindows(window_s), root=root, progress=False,
+        num_workers=workers,
     )
     x = np.asarray(cache.X)
     float(x.reshape(-1)[-1])
     return int(x.shape[0])
 
 
-def braindecode_windows(files, window_s: float) -> int:
+def braindecode_windows(files, window_s: float, n_jobs: int = 1) -> int:
     import mne
     from braindecode.datasets import BaseConcatDataset, RawDataset
     from braindecode.preprocessing import create_fixed_length_windows
@@ -96,6 +100,7 @@ def braindecode_windows(files, window_s: float) -> int:
         drop_last_window=True,
         preload=True,
         picks="eeg",
+        n_jobs=n_jobs,
     )
     for i in range(len(windows)):
         windows[i]
@@ -123,6 +128,9 @@ def main():
     p.add_argument("--files", type=int, default=0, help="use the first N files (0 = all)")
     p.add_argument("--window", type=float, default=2.0, help="window length in s")
     p.add_argument("--no-cache", action="store_true", help="skip the get_cache pipeline")
+    p.add_argument("--jobs", type=int, default=2,
+                   help="also time braindecode n_jobs=J and a cache build with J processes "
+                        "(1: skip)")
     p.add_argument("--rec-rows", type=int, default=0, help="only time parsing a .rec of N rows")
     args = p.parse_args()
     if args.rec_rows:
@@ -142,6 +150,12 @@ def main():
     pipelines = {"braindecode": braindecode_windows, "biosig read_edf": biosig_reader}
     if not args.no_cache:
         pipelines["biosig cold cache"] = lambda files, w: biosig_cache(files, w, root)
+    if args.jobs > 1:
+        pipelines[f"braindecode n_jobs={args.jobs}"] = (
+            lambda files, w: braindecode_windows(files, w, args.jobs))
+        if not args.no_cache:
+            pipelines[f"biosig cold cache {args.jobs} processes"] = (
+                lambda files, w: biosig_cache(files, w, root, args.jobs))
     try:
         first = next(iter(groups.values()))[:1]
         for fn in pipelines.values():  # warm-up: imports and first-call costs are not timed
