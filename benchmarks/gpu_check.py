@@ -51,6 +51,9 @@ RECIPES: dict[str, tuple[str, tuple[str, ...], str | None]] = {
                   ("eegformer", "eegformer_s", "eegformer_b", "eegformer_l"), None),
 }
 
+#: config overlays that put a recipe on its built-in data (the PTB-XL recipes read real records)
+OVERLAYS = {"ecgnet_gan": "recipes/ptbxl/simulator.yaml", "cvd_cnn": "recipes/ptbxl/simulator.yaml"}
+
 #: optimizer steps per batch where it is not 1 (ECGNet's recipe: n_critic = 1)
 OPT_STEPS_PER_BATCH = {"ecgnet_gan": 2}
 
@@ -198,7 +201,8 @@ def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
     recipe, _, key = RECIPES[name]
     # Lightning counts optimizer steps: the GAN (manual optimisation) steps critic + generator
     steps_arg = str(steps * OPT_STEPS_PER_BATCH.get(name, 1))
-    args = ["--config", str(ROOT / recipe),
+    overlay = ["--config", str(ROOT / OVERLAYS[name])] if name in OVERLAYS else []
+    args = ["--config", str(ROOT / recipe), *overlay,
             "--trainer.accelerator", "gpu" if device == "cuda" else "cpu",
             "--trainer.devices", "1", "--trainer.precision", precision,
             "--trainer.max_steps", steps_arg, "--trainer.max_epochs", "-1",
