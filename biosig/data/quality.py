@@ -35,17 +35,33 @@ _POSITIONS: dict[str, np.ndarray] | None = None
 
 def channel_quality(data: np.ndarray) -> dict[str, np.ndarray]:
     """Per-channel counts of one ``(C, T)`` record: ``nan`` (non-finite samples), ``clipped``
-    (samples in runs of >= 3 at the channel's own max or min), ``flat`` and ``dead`` (bool)."""
-    finite = np.isfinite(data)
-    nan = data.shape[1] - finite.sum(axis=1)
+    (samples in runs of >= 3 at the channel's own max or min), ``flat`` and ``dead`` (bool).
+
+    An all-finite record (the usual case: max and min are finite) skips the masking passes, and
+    only channels that reach their max or min at least 3 times are searched for runs."""
+    n_times = data.shape[1]
     with np.errstate(invalid="ignore"):
-        hi = np.where(finite, data, -np.inf).max(axis=1, initial=-np.inf)
-        lo = np.where(finite, data, np.inf).min(axis=1, initial=np.inf)
+        hi = data.max(axis=1, initial=-np.inf)  # NaN or inf anywhere shows up here
+        lo = data.min(axis=1, initial=np.inf)
+        if np.isfinite(hi).all() and np.isfinite(lo).all() or n_times == 0:
+            nan = np.zeros(len(data), dtype=np.int64)
+        else:
+            finite = np.isfinite(data)
+            nan = n_times - finite.sum(axis=1)
+            hi = np.where(finite, data, -np.inf).max(axis=1, initial=-np.inf)
+            lo = np.where(finite, data, np.inf).min(axis=1, initial=np.inf)
     flat = (hi == lo) & np.isfinite(hi)
-    dead = flat | (nan == data.shape[1])
+    dead = flat | (nan == n_times)
     at = (data == hi[:, None]) | (data == lo[:, None])
-    run = at[:, 2:] & at[:, 1:-1] & at[:, :-2] if data.shape[1] >= CLIP_RUN else at[:, :0]
-    clipped = np.where(dead, 0, run.sum(axis=1) + 2 * run.any(axis=1))
+    clipped = np.zeros(len(data), dtype=np.int64)
+    rows = np.flatnonzero((at.sum(axis=1) >= CLIP_RUN) & ~dead)
+    if rows.size:
+        a = at[rows]
+        run = a[:, 2:] & a[:, 1:-1] & a[:, :-2]  # a run of 3 starts here
+        member = np.zeros_like(a)  # every sample of every run (each run counted whole)
+        for k in range(CLIP_RUN):
+            member[:, k:a.shape[1] - CLIP_RUN + 1 + k] |= run
+        clipped[rows] = member.sum(axis=1)
     return {"nan": nan, "clipped": clipped, "flat": flat, "dead": dead}
 
 

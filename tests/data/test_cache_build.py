@@ -188,3 +188,33 @@ def test_a_record_with_other_channels_names_the_difference(tmp_path):
     names = ToySource().load({"record": "r0", "subject": 1, "session": "1"}).ch_names
     with pytest.raises(ChannelError, match=rf"r2.*missing \['{names[0]}'\].*PickChannels"):
         get_cache(Missing(), root=tmp_path, num_workers=0)
+
+
+def _quality_by_hand(row: np.ndarray) -> tuple[int, int, bool, bool]:
+    """One channel's (nan, clipped, flat, dead), sample by sample."""
+    good = [v for v in row.tolist() if np.isfinite(v)]
+    nan = len(row) - len(good)
+    flat = bool(good) and max(good) == min(good)
+    dead = flat or not good
+    clipped, run = 0, 0
+    for v in row.tolist() + [np.nan]:  # a sentinel ends the last run
+        if good and not dead and v in (max(good), min(good)):
+            run += 1
+        else:
+            clipped += run if run >= quality.CLIP_RUN else 0
+            run = 0
+    return nan, clipped, flat, dead
+
+
+def test_channel_quality_matches_a_sample_by_sample_count():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        x = rng.integers(-2, 3, (int(rng.integers(1, 5)), int(rng.integers(0, 12))))
+        x = x.astype(np.float32)
+        if rng.random() < 0.5:  # some records with NaN / inf samples
+            bad = rng.random(x.shape) < 0.3
+            x[bad] = rng.choice([np.nan, np.inf, -np.inf], int(bad.sum()))
+        q = quality.channel_quality(x)
+        got = list(zip(q["nan"].tolist(), q["clipped"].tolist(), q["flat"].tolist(),
+                       q["dead"].tolist()))
+        assert got == [_quality_by_hand(row) for row in x], x
