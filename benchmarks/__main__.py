@@ -45,6 +45,13 @@ BENCHES: dict[str, tuple[str, list[str], list[str], str]] = {
                "discrete Fréchet distance vs a loop; generator records/s"),
     "eegdm": ("bench_eegdm.py", [], ["--small", "--iters", "1"],
               "S4D vs FFT convolution, SSMDP train step, samplers"),
+    "cold_build": ("bench_cold_build.py", [], ["--repeats", "2", "--files", "8"],
+                   "EDF read + windows and cold get_cache vs braindecode on the shared EDFs"),
+    "cache_scale": ("bench_cache_scale.py", [], ["--quick"],
+                    "parallel/sharded builds, warm epoch vs memcpy (float32/float16, shards), "
+                    "peak memory"),
+    "eegformer": ("eegformer_throughput.py", [], ["--steps", "2", "--epochs", "2"],
+                  "EEGFormer pretraining windows/s: bare step vs biosig fit"),
 }
 
 
