@@ -21,7 +21,7 @@ import json
 import os
 from pathlib import Path
 
-from biosig.datasets._common import dataset_root, require_dir
+from biosig.datasets._common import dataset_root, file_manifest, require_dir
 from biosig.datasets.base import DatasetSource
 from biosig.errors import ConfigError, InvalidFileError
 from biosig.io.wfdb import scan_wfdb_header
@@ -334,10 +334,13 @@ class CinC(DatasetSource):
             "check_duplicates": self.check_duplicates,
             "classes": self.classes,
             "n_records": len(recs),
-            # record list with lengths and label sets, hashed (88k entries would bloat params.json)
+            # record list with lengths and label sets, and the content fingerprint of every
+            # .hea and .mat (file_manifest), hashed (88k entries would bloat params.json)
             "files_sha1": hashlib.sha1(
                 json.dumps(
                     [[r["record"], r["n_times"], r["sfreq"], r["labels"]] for r in recs]
+                    + file_manifest(self.root, [r["record"] + ext for r in recs
+                                                for ext in (".hea", ".mat")])
                 ).encode()
             ).hexdigest(),
         }

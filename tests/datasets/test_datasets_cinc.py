@@ -127,3 +127,22 @@ def test_bad_headers(tmp_path):
         CinC(tmp_path, check_duplicates=False).records()
     with pytest.raises(InvalidFileError, match="CinC 2021"):
         CinC(tmp_path / "missing")
+
+
+@needs_shared
+def test_identity_keys_on_signal_file_content(tmp_path):
+    """An edited .mat of the same size and modification time changes the cache key."""
+    import os
+
+    root = tmp_path / "data" / "georgia"
+    shutil.copytree(GEORGIA, root)
+    before = CinC(tmp_path / "data", check_duplicates=False).identity()
+    mat = root / "E07510.mat"
+    st = mat.stat()
+    data = bytearray(mat.read_bytes())
+    data[200] ^= 0xFF  # a sample near the start, same size
+    mat.write_bytes(bytes(data))
+    os.utime(mat, ns=(st.st_atime_ns, st.st_mtime_ns))
+    after = CinC(tmp_path / "data", check_duplicates=False).identity()
+    assert after["files_sha1"] != before["files_sha1"]
+    assert str(tmp_path) not in str(after)
