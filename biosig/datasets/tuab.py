@@ -25,9 +25,9 @@ import re
 
 from biosig.datasets._common import dataset_root, file_manifest, require_dir, split_subjects
 from biosig.datasets.base import DatasetSource
+from biosig.datasets.tuev import pick_tuh_electrodes, tuh_steps
+from biosig.signal.montages import MONTAGES
 from biosig.errors import ConfigError, InvalidFileError
-from biosig.signal.montages import MONTAGES, tuh_electrode
-from biosig.signal.preprocessing import BipolarMontage, FFTResample, FIRBandpass, FIRNotch
 from biosig.signal.recording import Annotations, Recording
 from biosig.signal.windows import FixedWindows
 
@@ -159,16 +159,7 @@ class TUAB(DatasetSource):
 
         edf = self.root / ref["path"]
         raw = read_edf(edf)
-        by_electrode: dict[str, str] = {}
-        for ch in raw.ch_names:
-            by_electrode.setdefault(tuh_electrode(ch) or "", ch)
-        needed = sorted({e for pair in MONTAGES[self.montage] for e in pair})
-        missing = [e for e in needed if e not in by_electrode]
-        if missing:
-            raise InvalidFileError(edf, f"lacks 'EEG XX-REF' channels {missing} needed by "
-                                        f"montage {self.montage!r}")
-        rec = raw.pick([by_electrode[e] for e in needed])
-        rec = rec.copy(ch_names=needed, ch_types=["eeg"] * len(needed))
+        rec = pick_tuh_electrodes(raw, self.montage, edf)
         rec.annotations = Annotations.empty()
         rec.meta.update({"dataset": self.name, "subject": ref["subject"],
                          "label": TUAB_CLASSES[int(ref["label"])]})
@@ -177,12 +168,7 @@ class TUAB(DatasetSource):
     def default_preprocessing(self) -> list:
         """MNE FIR band-pass and notch (as configured), FFT resampling to ``sfreq``, the bipolar
         ``montage``."""
-        steps = []
-        if self.bandpass is not None:
-            steps.append(FIRBandpass(*self.bandpass))
-        if self.notch is not None:
-            steps.append(FIRNotch(self.notch))
-        return steps + [FFTResample(self.sfreq, npad=100), BipolarMontage(montage=self.montage)]
+        return tuh_steps(self.bandpass, self.notch, self.sfreq, self.montage)
 
     def default_windows(self):
         return FixedWindows(length=self.window, stride=self.stride)

@@ -205,19 +205,7 @@ class TUEV(DatasetSource):
                 f"row {i + 1}: event {rows[i, 1]:g}-{rows[i, 2]:g} s ends after the recording "
                 f"({duration:g} s of {edf.name})",
             )
-        needed = {e for p in MONTAGES[self.montage] for e in p}
-        picked: dict[str, str] = {}  # electrode -> channel label (first occurrence)
-        for name in raw.ch_names:
-            e = tuh_electrode(name)
-            if e in needed and e not in picked:
-                picked[e] = name
-        missing = sorted(needed - set(picked))
-        if missing:
-            raise InvalidFileError(
-                edf, f"lacks 'EEG XX-REF' channels {missing} needed by montage {self.montage!r}"
-            )
-        rec = raw.pick(list(picked.values()))
-        rec = rec.copy(ch_names=list(picked), ch_types=["eeg"] * len(picked))
+        rec = pick_tuh_electrodes(raw, self.montage, edf)
         # window [start - 2, stop + 2] for 1-s events; centred on the event otherwise
         rec.annotations = Annotations.from_lists(
             (rows[:, 1] + rows[:, 2]) / 2 - 0.5,
@@ -230,12 +218,7 @@ class TUEV(DatasetSource):
     def default_preprocessing(self) -> list:
         """The configured filters (MNE FIR band-pass, notch), FFT resampling to ``sfreq``, the
         bipolar ``montage`` and the ``edge`` handling, in that order."""
-        steps = []
-        if self.bandpass is not None:
-            steps.append(FIRBandpass(*self.bandpass))
-        if self.notch is not None:
-            steps.append(FIRNotch(self.notch))
-        steps += [FFTResample(self.sfreq, npad=100), BipolarMontage(montage=self.montage)]
+        steps = tuh_steps(self.bandpass, self.notch, self.sfreq, self.montage)
         if self.edge != "drop":
             steps.append(ExtendEdges(self.edge, pad=2.5))
         return steps
@@ -258,3 +241,34 @@ class TUEVWindows(EventWindows):
     def event_fields(self, rec: Recording, k: int) -> dict:
         chans = rec.meta.get("event_channels")
         return {"channel": int(chans[k]) if chans else -1}
+
+
+def pick_tuh_electrodes(raw: Recording, montage: str, path) -> Recording:
+    """The referential electrodes ``montage`` needs from a TUH EDF (``EEG FP1-REF`` -> ``FP1``,
+    first occurrence, file order), EEG in µV; :class:`InvalidFileError` naming ``path`` and the
+    missing electrodes otherwise. Shared by the TUH corpora (TUEV, TUAB)."""
+    needed = {e for pair in MONTAGES[montage] for e in pair}
+    picked: dict[str, str] = {}  # electrode -> channel label (first occurrence)
+    for name in raw.ch_names:
+        e = tuh_electrode(name)
+        if e in needed and e not in picked:
+            picked[e] = name
+    missing = sorted(needed - set(picked))
+    if missing:
+        raise InvalidFileError(
+            path, f"lacks 'EEG XX-REF' channels {missing} needed by montage {montage!r}"
+        )
+    rec = raw.pick(list(picked.values()))
+    return rec.copy(ch_names=list(picked), ch_types=["eeg"] * len(picked))
+
+
+def tuh_steps(bandpass, notch, sfreq: float, montage: str) -> list:
+    """The TUH foundation-model preprocessing (BIOT/LaBraM/EEGDM): MNE FIR band-pass and notch
+    (either skipped when ``None``), FFT resampling to ``sfreq`` (``npad=100``), bipolar
+    ``montage``."""
+    steps = []
+    if bandpass is not None:
+        steps.append(FIRBandpass(*bandpass))
+    if notch is not None:
+        steps.append(FIRNotch(notch))
+    return steps + [FFTResample(sfreq, npad=100), BipolarMontage(montage=montage)]
