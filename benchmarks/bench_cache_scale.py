@@ -80,16 +80,6 @@ def cold_builds(files, copies, work):
     return root
 
 
-def memcpy_seconds(nbytes: int, repeats: int = 5) -> float:
-    src = np.ones(nbytes // 4, dtype=np.float32)
-    dst = np.empty_like(src)
-    best = np.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        np.copyto(dst, src)
-        best = min(best, time.perf_counter() - t0)
-    return best
-
 
 def warm_epoch(cache, batch_size: int, repeats: int = 7) -> tuple[float, float, float]:
     """Shuffled epochs of one ``WindowDataset`` (as with ``num_workers=0`` or persistent
