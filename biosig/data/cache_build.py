@@ -2,9 +2,10 @@
 in record order as they come (memory bounded by the records in flight, whatever the corpus size).
 
 Each record runs through :func:`process_record` (load, signal-quality stats, dead-channel policy,
-preprocessing, windowing, NaN policy, cast to the storage dtype); :class:`CacheWriter` appends its
-windows to ``X``, its labels to ``y`` and its metadata rows to a line file, updating a CRC-32 of
-``X`` as it goes. Workers run the same function and the parent writes their results in record
+preprocessing, windowing with one strided copy, NaN policy, cast to the storage dtype);
+:class:`CacheWriter` appends its labels to ``y`` and its metadata rows to a line file, and hands
+its windows to a writer thread that appends them to ``X``, updating a CRC-32 and syncing to disk
+as it goes (while the next record is read). Workers run the same function and the parent writes their results in record
 order, so a parallel build gives the same bytes as a serial one.
 """
 
@@ -15,7 +16,9 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import queue
 import sys
+import threading
 import time
 import zlib
 from collections import deque
@@ -42,6 +45,7 @@ NAN_POLICIES = ("reject", "interpolate", "raise")
 DTYPES = {"float32": ("X.f32", np.float32), "float16": ("X.f16", np.float16)}
 RECORDS_PER_WORKER = 16  # default: one worker per 16 records (a worker's start-up costs ~1-2 s)
 _ROW_KEYS = ("start", "label", "onset", "event")  # window-row fields with a fixed meaning
+SYNC_BYTES = 32 << 20  # the X file is synced every 32 MiB as it is written
 
 
 @dataclass
@@ -70,7 +74,8 @@ class RecordResult:
 
     block: np.ndarray | None  # (n, C, T) in the storage dtype, or None
     labels: list
-    rows: list[dict]
+    columns: list[str]  # metadata columns of the record's windows
+    values: list[list]  # one metadata row per window
     stats: dict = field(default_factory=dict)
     ch_names: list | None = None
     sfreq: float | None = None
@@ -123,52 +128,103 @@ def process_record(source, opts: BuildOptions, ref: dict) -> RecordResult:
     rec = apply_steps(raw, opts.preprocessing)
     rec = _dead_channel_policy(raw, rec, ref, opts, q, stats, where)
     n_times = opts.windows.n_times(rec.sfreq) if rec is not None else None
-    out = RecordResult(None, [], [], stats, where=where)
+    out = RecordResult(None, [], [], [], stats, where=where)
     if rec is None:
         return out
     out.ch_names, out.sfreq, out.n_times = list(rec.ch_names), float(rec.sfreq), n_times
     rows, skipped = opts.windows(rec, ref)
     stats["skipped_out_of_bounds"] += skipped
-    base = meta_fields(ref)
-    block = []
+    block = window_block(rec.data, [row["start"] for row in rows], n_times)
+    keep = _nan_policy(block, rows, opts.nan_policy, stats, where)
+    if keep is not None:
+        block, rows = block[keep], [rows[k] for k in keep]
+        windows = keep.tolist()
+    else:
+        windows = range(len(rows))
+    out.labels = [row["label"] for row in rows]
+    out.columns, out.values = meta_table(meta_fields(ref), rows, windows)
+    if not rows:
+        return out
     _, dtype = DTYPES[opts.dtype]
-    for k, row in enumerate(rows):
-        x = rec.data[:, row["start"] : row["start"] + n_times]
-        if not np.isfinite(x).all():
-            if opts.nan_policy == "raise":
-                raise InvalidFileError(
-                    where, f"non-finite samples in window at {row['onset']:.3f} s"
-                )
-            x = interpolate_gaps(x, empty=None) if opts.nan_policy == "interpolate" else None
-            if x is None:
-                stats["nan_rejected"] += 1
-                continue
-            stats["nan_interpolated"] += 1
-        block.append(x)
-        out.labels.append(row["label"])
-        extra = meta_fields({f: v for f, v in row.items() if f not in _ROW_KEYS})
-        label = row["label"]
-        out.rows.append(
-            {
-                **base,
-                **extra,
-                "window": k,
-                "onset": float(row["onset"]),
-                "event": row.get("event", ""),
-                "label": label if np.isscalar(label) else ";".join(map(str, label)),
-            }
-        )
-    if block:
-        data = np.stack(block).astype(np.float32, copy=False)
-        if dtype is np.float16:
-            big = np.abs(data[np.isfinite(data)]).max(initial=0.0)
-            if big > np.finfo(np.float16).max:
-                raise ConfigError(
-                    f"{where}: |x| up to {big:.4g} overflows float16 (max 65504); use "
-                    "dtype='float32' or scale the signal (Scale step)"
-                )
-        out.block = np.ascontiguousarray(data, dtype=dtype)
+    if dtype is np.float16:
+        big = float(max(block.max(), -block.min()))
+        if big > np.finfo(np.float16).max:
+            raise ConfigError(
+                f"{where}: |x| up to {big:.4g} overflows float16 (max 65504); use "
+                "dtype='float32' or scale the signal (Scale step)"
+            )
+    out.block = block if dtype is np.float32 else block.astype(dtype)
     return out
+
+
+def window_block(data: np.ndarray, starts, n_times: int) -> np.ndarray:
+    """The windows ``data[:, s : s + n_times]`` for ``s`` in ``starts`` as one C-contiguous
+    float32 ``(n, C, n_times)`` array: a single strided copy when the starts are evenly spaced
+    (fixed-length windows), else one copy per window."""
+    starts = np.asarray(starts, dtype=np.int64)
+    out = np.empty((len(starts), data.shape[0], n_times), dtype=np.float32)
+    if len(starts) == 0:
+        return out
+    if starts.min() < 0 or starts.max() + n_times > data.shape[1]:
+        raise ValueError(f"windows [{starts.min()}, {starts.max() + n_times}) outside the "
+                         f"record's {data.shape[1]} samples")  # fmt: skip
+    step = int(starts[1] - starts[0]) if len(starts) > 1 else 1
+    if step > 0 and np.array_equal(np.diff(starts), np.full(len(starts) - 1, step)):
+        src = data[:, int(starts[0]):]
+        view = np.lib.stride_tricks.as_strided(
+            src, (len(starts), data.shape[0], n_times),
+            (step * src.strides[1], src.strides[0], src.strides[1]), writeable=False,
+        )  # fmt: skip
+        np.copyto(out, view, casting="same_kind")
+    else:
+        for i, s in enumerate(starts.tolist()):
+            out[i] = data[:, s : s + n_times]
+    return out
+
+
+def _nan_policy(block, rows, policy: str, stats: dict, where: str):
+    """Apply the NaN policy to the windows with a non-finite sample (interpolated in place);
+    returns the indices of the windows to keep, or None when all are kept."""
+    bad = np.flatnonzero(~np.isfinite(block.reshape(len(block), -1)).all(axis=1))
+    if bad.size == 0:
+        return None
+    if policy == "raise":
+        onset = rows[bad[0]]["onset"]
+        raise InvalidFileError(where, f"non-finite samples in window at {onset:.3f} s")
+    keep = np.ones(len(block), dtype=bool)
+    for k in bad.tolist():
+        x = interpolate_gaps(block[k], empty=None) if policy == "interpolate" else None
+        if x is None:
+            stats["nan_rejected"] += 1
+            keep[k] = False
+        else:
+            block[k] = x
+            stats["nan_interpolated"] += 1
+    return np.flatnonzero(keep)
+
+
+def meta_table(base: dict, rows: list[dict], windows) -> tuple[list[str], list[list]]:
+    """The metadata rows of a record's kept windows as ``(columns, values)``: the record's
+    fields, any extra window fields, then ``window`` (index among the record's windows),
+    ``onset``, ``event`` and ``label`` (``";"``-joined for multi-label)."""
+    fixed = ("window", "onset", "event", "label")
+    extra = [meta_fields({f: v for f, v in row.items() if f not in _ROW_KEYS}) for row in rows]
+    columns = list(dict.fromkeys([*base, *(f for e in extra for f in e), *fixed]))
+    pos = {c: i for i, c in enumerate(columns)}
+    plain = [base.get(c, "") for c in columns]
+    values = []
+    for k, row, more in zip(windows, rows, extra):
+        if more:  # a field missing from this window's row stays empty, as in csv.DictWriter
+            full = {**base, **more}
+            v = [full.get(c, "") for c in columns]
+        else:
+            v = plain.copy()
+        label = row["label"]
+        v[pos["window"]], v[pos["onset"]] = k, float(row["onset"])
+        v[pos["event"]] = row.get("event", "")
+        v[pos["label"]] = label if np.isscalar(label) else ";".join(map(str, label))
+        values.append(v)
+    return columns, values
 
 
 def merge_stats(total: dict, part: dict) -> None:
@@ -194,18 +250,77 @@ def file_crc(path: Path, chunk: int = 1 << 24) -> str:
     return f"crc32:{crc:08x}"
 
 
+class _XWriter:
+    """Appends window blocks to the ``X`` file on a thread, keeping a CRC-32 of the bytes and
+    syncing every :data:`SYNC_BYTES`: file writes, CRC-32 and syncs release the GIL, so they
+    overlap the next record's reading. At most 2 blocks wait; an error is raised on the next
+    :meth:`put` or at :meth:`close`."""
+
+    def __init__(self, path: Path):
+        self.fh = open(path, "wb")
+        self.crc, self.unsynced, self.error = 0, 0, None
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.thread = threading.Thread(target=self._run, name="biosig-cache-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (block := self.queue.get()) is not None:
+            if self.error is not None:
+                continue
+            try:
+                self._write(block)
+            except BaseException as err:  # noqa: BLE001 - re-raised in the building thread
+                self.error = err
+
+    def _write(self, block: np.ndarray) -> None:
+        raw = memoryview(block).cast("B")  # no copy of the windows
+        self.fh.write(raw)
+        self.crc = zlib.crc32(raw, self.crc)
+        self.unsynced += raw.nbytes
+        if self.unsynced >= SYNC_BYTES:  # the final fsync then has little left to do
+            self.fh.flush()
+            _datasync(self.fh.fileno())
+            self.unsynced = 0
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def put(self, block: np.ndarray) -> None:
+        self._raise()
+        self.queue.put(np.ascontiguousarray(block))
+
+    def close(self, sync: bool) -> int:
+        """Wait for the queued blocks, close the file (fsynced if ``sync``); the CRC-32."""
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+        try:
+            self._raise()
+            if sync and not self.fh.closed:
+                self.fh.flush()
+                os.fsync(self.fh.fileno())
+        finally:
+            self.fh.close()
+        return self.crc
+
+
+def _datasync(fd: int) -> None:
+    getattr(os, "fdatasync", os.fsync)(fd)
+
+
 class CacheWriter:
     """Appends records' results into a (temporary) cache folder; :meth:`finish` writes
-    ``y.npy``, ``meta.csv`` and returns the facts for ``params.json``."""
+    ``y.npy``, ``meta.csv`` and returns the facts for ``params.json``. The metadata go to a line
+    file as they come, one JSON line of ``(columns, rows)`` per record."""
 
     def __init__(self, folder: Path, opts: BuildOptions, multilabel: bool, n_classes: int):
         self.folder, self.opts = folder, opts
         self.multilabel, self.n_classes = multilabel, n_classes
         self.x_name = DTYPES[opts.dtype][0]
-        self.fx = open(folder / self.x_name, "wb")
         self.fy = open(folder / "y.raw", "wb")
         self.fm = open(folder / "meta.jsonl", "w")
-        self.crc = 0
+        self.fx = _XWriter(folder / self.x_name)
         self.n = 0
         self.columns: dict[str, None] = {}
         self.ch_names = self.sfreq = self.n_times = None
@@ -230,9 +345,7 @@ class CacheWriter:
                 )
         if res.block is None:
             return
-        raw = memoryview(np.ascontiguousarray(res.block)).cast("B")  # no copy of the windows
-        self.fx.write(raw)
-        self.crc = zlib.crc32(raw, self.crc)
+        self.fx.put(res.block)
         if self.multilabel:
             y = np.zeros((len(res.labels), self.n_classes), np.float32)
             for i, lab in enumerate(res.labels):
@@ -240,19 +353,18 @@ class CacheWriter:
         else:
             y = np.asarray(res.labels, dtype=np.int64)
         self.fy.write(y.tobytes())
-        for row in res.rows:
-            self.columns.update(dict.fromkeys(row))
-            self.fm.write(json.dumps(row) + "\n")
-        self.n += len(res.rows)
+        self.columns.update(dict.fromkeys(res.columns))
+        self.fm.write(json.dumps([res.columns, res.values]) + "\n")
+        self.n += len(res.values)
 
     def close(self) -> None:
-        for fh in (self.fx, self.fy, self.fm):
+        self.fx.close(sync=False)
+        for fh in (self.fy, self.fm):
             if not fh.closed:
                 fh.close()
 
     def finish(self) -> dict:
-        self.fx.flush()
-        os.fsync(self.fx.fileno())
+        crc = self.fx.close(sync=True)
         self.close()
         n = self.stats["windows"] = self.n
         ycols = (self.n_classes,) if self.multilabel else ()
@@ -261,25 +373,42 @@ class CacheWriter:
         np.save(self.folder / "y.npy", yraw)
         del yraw
         (self.folder / "y.raw").unlink()
-        with open(self.folder / "meta.jsonl") as src, open(
-            self.folder / "meta.csv", "w", newline=""
-        ) as dst:
-            writer = csv.DictWriter(dst, fieldnames=list(self.columns), lineterminator="\n")
-            writer.writeheader()
-            for line in src:
-                writer.writerow(json.loads(line))
-        (self.folder / "meta.jsonl").unlink()
+        self._write_meta_csv()
         return {
             "shape": [n, len(self.ch_names or []), self.n_times or 0],
             "ch_names": self.ch_names,
             "sfreq": self.sfreq,
             "stats": self.stats,
             "checksum": {
-                self.x_name: f"crc32:{self.crc:08x}",
+                self.x_name: f"crc32:{crc:08x}",
                 **{f: file_crc(self.folder / f) for f in ("y.npy", "meta.csv")},
             },
             "sizes": {f: (self.folder / f).stat().st_size for f in ("y.npy", "meta.csv")},
         }
+
+    def _write_meta_csv(self) -> None:
+        """``meta.jsonl`` -> ``meta.csv`` over the union of the columns (a record without a
+        column leaves it empty)."""
+        columns = list(self.columns)
+        with open(self.folder / "meta.jsonl") as src, open(
+            self.folder / "meta.csv", "w", newline=""
+        ) as dst:
+            writer = csv.writer(dst, lineterminator="\n")
+            writer.writerow(columns)
+            for line in src:
+                cols, values = json.loads(line)
+                if cols != columns:
+                    at = [columns.index(c) for c in cols]
+                    values = [_spread(v, at, len(columns)) for v in values]
+                writer.writerows(values)
+        (self.folder / "meta.jsonl").unlink()
+
+
+def _spread(values: list, at: list[int], width: int) -> list:
+    row = [""] * width
+    for i, v in zip(at, values):
+        row[i] = v
+    return row
 
 
 # -- running records ------------------------------------------------------------------------
@@ -357,6 +486,26 @@ def _context(source):
     return ctx
 
 
+def _in_order(pool, fn, refs, in_flight: int):
+    """``fn(ref)`` for every ref on ``pool``, yielded in order, ``in_flight`` at most at once."""
+    pending: deque = deque()
+    it = iter(refs)
+    for ref in it:
+        pending.append(pool.submit(fn, ref))
+        if len(pending) >= in_flight:
+            break
+    try:
+        while pending:
+            res = pending.popleft().result()
+            for ref in it:
+                pending.append(pool.submit(fn, ref))
+                break
+            yield res
+    finally:  # an error or a closed generator: records not started are not run
+        for fut in pending:
+            fut.cancel()
+
+
 def run_records(source, opts: BuildOptions, refs, workers: int):
     """Yield :class:`RecordResult` in record order, from ``workers`` processes (see
     :func:`_context`) with at most ``2 * workers`` records in flight."""
@@ -366,18 +515,7 @@ def run_records(source, opts: BuildOptions, refs, workers: int):
         return
     ctx = _context(source)
     with ProcessPoolExecutor(workers, ctx, _init_worker, (source, opts)) as pool:
-        pending: deque = deque()
-        it = iter(refs)
-        for ref in it:
-            pending.append(pool.submit(_run_in_worker, ref))
-            if len(pending) >= 2 * workers:
-                break
-        while pending:
-            res = pending.popleft().result()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append(pool.submit(_run_in_worker, nxt))
-            yield res
+        yield from _in_order(pool, _run_in_worker, refs, 2 * workers)
 
 
 def write_records(source, opts, refs, folder: Path, workers: int, label: str, show: bool) -> dict:

@@ -52,11 +52,12 @@ def channel_quality(data: np.ndarray) -> dict[str, np.ndarray]:
             lo = np.where(finite, data, np.inf).min(axis=1, initial=np.inf)
     flat = (hi == lo) & np.isfinite(hi)
     dead = flat | (nan == n_times)
-    at = (data == hi[:, None]) | (data == lo[:, None])
+    at_extreme = [np.count_nonzero(r == h) + np.count_nonzero(r == g)  # row by row: fast counts
+                  for r, h, g in zip(data, hi, lo)]  # fmt: skip
     clipped = np.zeros(len(data), dtype=np.int64)
-    rows = np.flatnonzero((at.sum(axis=1) >= CLIP_RUN) & ~dead)
+    rows = np.flatnonzero((np.asarray(at_extreme) >= CLIP_RUN) & ~dead)
     if rows.size:
-        a = at[rows]
+        a = (data[rows] == hi[rows, None]) | (data[rows] == lo[rows, None])
         run = a[:, 2:] & a[:, 1:-1] & a[:, :-2]  # a run of 3 starts here
         member = np.zeros_like(a)  # every sample of every run (each run counted whole)
         for k in range(CLIP_RUN):

@@ -9,6 +9,7 @@ conversion to the Recording convention folded into ``gain`` and ``offset``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,8 +94,7 @@ def always_finite(channels: list[ChannelLayout]) -> bool:
         if ch.dtype == INT24:
             top = 2.0**23
         elif np.dtype(ch.dtype).kind in "iu":
-            info = np.iinfo(np.dtype(ch.dtype))
-            top = float(max(abs(int(info.min)), int(info.max)))
+            top = _int_top(np.dtype(ch.dtype))
         else:
             return False
         if not (np.isfinite(ch.gain) and np.isfinite(ch.offset)):
@@ -102,6 +102,12 @@ def always_finite(channels: list[ChannelLayout]) -> bool:
         if abs(ch.gain) * top + abs(ch.offset) >= limit:
             return False
     return True
+
+
+@functools.lru_cache(maxsize=None)
+def _int_top(dtype: np.dtype) -> float:
+    info = np.iinfo(dtype)
+    return float(max(abs(int(info.min)), int(info.max)))
 
 
 def gain_offset(pmin, pmax, dmin, dmax) -> tuple[np.ndarray, np.ndarray]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import contextlib
 import os
 import re
@@ -166,6 +168,7 @@ TARGET_UNIT = {
 }
 
 
+@functools.lru_cache(maxsize=1024)
 def norm_unit(unit: str) -> str:
     """Normalise a unit string: ``µV``/``μV``/``uv`` -> ``uV``; unknown units are stripped only."""
     u = (unit or "").strip()

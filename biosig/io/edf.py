@@ -282,16 +282,47 @@ def _read_tals(path: Path, hdr: EDFHeader, mm: np.ndarray) -> TALs:
     for tal in hdr.tal_index:
         offset = int(hdr.n_samples[:tal].sum()) * hdr.sample_bytes
         spans.append((offset, offset + int(hdr.n_samples[tal]) * hdr.sample_bytes))
+    plain = [_timekeeping_only(mm[:, a:b]) for a, b in spans]
     for k in range(hdr.n_records):
         row = mm[k]
         for j, (a, b) in enumerate(spans):
-            t = _parse_tal_bytes(bytes(row[a:b]), path, k, out)
+            n = int(plain[j][k])  # > 0: only "+<onset>\x14\x14" then zero bytes
+            if n and j == 0:
+                t = float(bytes(row[a : a + n - 2]))
+                if not np.isfinite(t):
+                    raise InvalidFileError(
+                        path, f"EDF+ annotation in data record {k} has a non-finite time {t}"
+                    )
+            elif n or (j > 0 and not row[a:b].any()):
+                t = None  # nothing to parse: no annotation here
+            else:
+                t = _parse_tal_bytes(bytes(row[a:b]), path, k, out)
             if j == 0:
                 if t is None:
                     raise InvalidFileError(
                         path, f"EDF+ data record {k} has no time-keeping annotation"
                     )
                 out.record_onsets[k] = t
+    return out
+
+
+_PLAIN_ONSET = re.compile(rb"[+-]\d+(?:\.\d*)?")
+
+
+def _timekeeping_only(block: np.ndarray) -> np.ndarray:
+    """Per record (row of TAL bytes): the length up to the first zero byte when the record's
+    TALs are only a time-keeping one, ``+<onset>\x14\x14`` followed by zero bytes (the usual
+    record, found by whole-array tests instead of parsing), else 0."""
+    nonzero = block != 0
+    end = np.argmin(nonzero, axis=1)  # the first zero byte (0 when there is none)
+    ok = (~nonzero).any(axis=1) & (nonzero.sum(axis=1) == end) & (end >= 3)
+    ok &= ((block == 0x14).sum(axis=1) == 2) & ~(block == 0x15).any(axis=1)
+    rows, last = np.arange(len(block)), np.maximum(end - 1, 1)
+    ok &= (block[rows, last] == 0x14) & (block[rows, last - 1] == 0x14)
+    out = np.where(ok, end, 0)
+    for k in np.flatnonzero(ok):  # the onset must be a plain number, else it is parsed
+        if not _PLAIN_ONSET.fullmatch(bytes(block[k, : end[k] - 2])):
+            out[k] = 0
     return out
 
 

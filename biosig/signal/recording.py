@@ -125,7 +125,8 @@ class Recording:
         return replace(self, **changes)
 
     def pick(self, names) -> "Recording":
-        """Keep (and reorder to) the given channels; unknown names raise ``ChannelError``."""
+        """Keep (and reorder to) the given channels; unknown names raise ``ChannelError``.
+        Channels that are a run of the recording's, in order, share its data (a view)."""
         from biosig.errors import ChannelError
 
         index = {n: i for i, n in enumerate(self.ch_names)}
@@ -136,9 +137,10 @@ class Recording:
                 f"(has {self.ch_names})"
             )
         idx = [index[n] for n in names]
+        run = bool(idx) and idx == list(range(idx[0], idx[0] + len(idx)))
         return replace(
             self,
-            data=self.data[idx],
+            data=self.data[idx[0] : idx[0] + len(idx)] if run else self.data[idx],  # run: a view
             ch_names=list(names),
             ch_types=[self.ch_types[i] for i in idx],
             units=[self.units[i] for i in idx],

@@ -218,3 +218,53 @@ def test_channel_quality_matches_a_sample_by_sample_count():
         got = list(zip(q["nan"].tolist(), q["clipped"].tolist(), q["flat"].tolist(),
                        q["dead"].tolist()))
         assert got == [_quality_by_hand(row) for row in x], x
+
+
+def test_window_block_equals_window_by_window_slices():
+    from biosig.data.cache_build import window_block
+
+    data = np.arange(3 * 50, dtype=np.float64).reshape(3, 50)  # float64 in, float32 out
+    for starts in ([0, 10, 20, 30, 40], [5, 12, 19], [3], [0, 7, 9, 30], []):
+        block = window_block(data, starts, 10)
+        assert block.dtype == np.float32 and block.flags.c_contiguous
+        want = [data[:, s : s + 10] for s in starts]
+        np.testing.assert_array_equal(block, np.reshape(want, (len(starts), 3, 10)))
+    with pytest.raises(ValueError, match="outside"):
+        window_block(data, [0, 45], 10)  # would read past the record
+
+
+def test_a_failing_disk_write_fails_the_build_and_leaves_nothing(tmp_path, monkeypatch):
+    from biosig.data import cache_build
+
+    def full(self, block):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache_build._XWriter, "_write", full)
+    with pytest.raises(OSError, match="No space left"):
+        get_cache(ToySource(), root=tmp_path, num_workers=0)
+    assert not [p for p in tmp_path.rglob("*") if p.is_dir() and p.name.startswith(".tmp")]
+    assert not list(tmp_path.rglob("params.json"))
+
+
+def test_windows_with_different_fields_give_the_union_of_columns(tmp_path):
+    """Window rows may carry extra fields; a record without one leaves its column empty."""
+    from biosig.signal.windows import FixedWindows
+
+    class Tagged(FixedWindows):
+        def __call__(self, rec, ref):
+            rows, skipped = super().__call__(rec, ref)
+            if ref["record"] == "r1":
+                for k, row in enumerate(rows):
+                    row["stage"] = f"s{k}" if k % 2 == 0 else row.get("stage", "")
+                    if k == 1:
+                        row["arousal"] = 1
+            return rows, skipped
+
+    src = ToySource()
+    cache = get_cache(src, windows=Tagged(1.0), root=tmp_path, num_workers=0)
+    meta = cache.meta
+    assert list(meta.columns[-2:]) == ["stage", "arousal"]  # new columns come last
+    r1 = meta[meta.record == "r1"]
+    assert r1.stage.tolist()[:2] == ["s0", ""] and r1.arousal.tolist()[:2] == ["", "1"]
+    assert set(meta[meta.record != "r1"].stage) == {""}
+    assert meta.groupby("record").window.apply(list).map(lambda w: w == list(range(len(w)))).all()

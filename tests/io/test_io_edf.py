@@ -242,3 +242,51 @@ def test_unit_spellings_scale_to_microvolts(tmp_path, unit, to_uv):
     rec = read_edf(tmp_path / "u.edf")
     assert rec.units == ["uV"] and rec.ch_types == ["eeg"]
     np.testing.assert_allclose(rec.data[0], x * to_uv, rtol=1e-4, atol=2e-3 * to_uv)
+
+
+def _tal_fixture(tmp_path, tals: list[bytes]):
+    """An EDF+D fixture whose annotation bytes of record k are ``tals[k]`` (zero-padded)."""
+    n = len(tals)
+    path = write_edf_plus_d(tmp_path / "tal.edf", np.zeros((1, 10 * n)), 10, list(range(n)))
+    raw = bytearray(path.read_bytes())
+    hdr = parse_edf_header(path)
+    for k, tal in enumerate(tals):
+        at = hdr.header_bytes + k * hdr.record_bytes + 20  # after the 10 int16 samples
+        raw[at : at + 120] = tal.ljust(120, b"\x00")
+    path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize(
+    "tals",
+    [
+        [b"+0\x14\x14\x00", b"+1\x14\x14\x00", b"+2.5\x14\x14\x00"],  # time-keeping only
+        [b"+0\x14\x14\x00+0.5\x14stim\x14\x00", b"+1\x14\x14\x00",
+         b"+2\x14\x14\x00+2\x152\x14x\x14\x00"],  # annotations, one with a duration
+        [b"+0\x14\x14+0.2\x14A1+A2 OFF\x14\x00", b"+1\x14\x14\x00", b"+2\x14\x14\x00"],  # NK
+        [b"+0\x14\x14\x00", b"+1e0\x14\x14\x00", b"-0\x14\x14\x00"],  # not plain: parsed
+    ],
+)
+def test_time_keeping_fast_path_equals_parsing_every_record(tmp_path, tals, monkeypatch):
+    from biosig.io import edf
+
+    path = _tal_fixture(tmp_path, tals)
+    hdr = parse_edf_header(path)
+    from biosig.io._records import read_data_section
+
+    records = read_data_section(path, hdr.header_bytes, hdr.n_records, hdr.record_bytes)
+    fast = edf._read_tals(path, hdr, records)
+    monkeypatch.setattr(edf, "_timekeeping_only", lambda block: np.zeros(len(block), int))
+    slow = edf._read_tals(path, hdr, records)
+    np.testing.assert_array_equal(fast.record_onsets, slow.record_onsets)
+    assert (fast.onset, fast.duration, fast.description) == (
+        slow.onset, slow.duration, slow.description)
+
+
+@pytest.mark.parametrize(
+    "tal", [b"", b"+1\x14\x14\x00\x00\x01", b"+1.2.3\x14\x14\x00"]
+)  # no time-keeping TAL; a byte after the padding starts; a malformed onset
+def test_time_keeping_fast_path_keeps_the_errors(tmp_path, tal):
+    path = _tal_fixture(tmp_path, [b"+0\x14\x14\x00", tal])
+    with pytest.raises(InvalidFileError, match="record 1"):
+        read_edf(path)

@@ -146,3 +146,14 @@ def test_interpolate_gaps():
     np.testing.assert_array_equal(interpolate_gaps(x), [[0, 1, 2, 3, 4], [0, 0, 0, 0, 0]])
     assert interpolate_gaps(x, empty=None) is None
     assert np.isnan(x[0, 1])  # a copy
+
+
+def test_pick_of_a_run_of_channels_is_a_view_and_others_copy():
+    rec = Recording(np.arange(20, dtype=np.float32).reshape(4, 5), 10.0, ["a", "b", "c", "d"])
+    run = rec.pick(["b", "c"])
+    assert np.shares_memory(run.data, rec.data) and run.ch_names == ["b", "c"]
+    np.testing.assert_array_equal(run.data, rec.data[1:3])
+    for names in (["c", "b"], ["a", "c"], ["d"] * 2):
+        other = rec.pick(names)
+        assert not np.shares_memory(other.data, rec.data)
+        np.testing.assert_array_equal(other.data, rec.data[[rec.ch_names.index(n) for n in names]])
