@@ -5,11 +5,11 @@ process, repeated ``--repeats`` times (interleaved, so load on the machine hits 
 
 - biosig reader: :func:`biosig.io.read_edf` (one read per file, float32, only the kept
   channels) -> the windows as one float32 array;
-- floor: the reader's windows written to one file and fsynced: the least any crash-safe
-  cache does (no signal checks, labels, metadata or checksum), a bound on the cold cache;
+- floor: the reader's windows written to one file: the least any on-disk cache does (no
+  signal checks, labels, metadata or checksum), serial;
 - biosig cold cache: :func:`biosig.data.get_cache` on the same files into a fresh folder
-  (reading, quality statistics, windowing, writing and syncing the cache), windows read back
-  once; deleting the folder afterwards is not timed;
+  (reading, quality statistics, windowing, writing the cache; its fsync runs in the background,
+  :mod:`biosig.data.durable`), windows read back once; deleting the folder is not timed;
 - braindecode: ``mne.io.read_raw_edf`` -> ``create_fixed_length_windows(preload=True)`` ->
   every window materialised with ``dataset[i]`` (its documented way to get windows);
 - with ``--jobs J`` (default 2): braindecode with ``n_jobs=J`` and the cache built by J
@@ -70,14 +70,12 @@ def biosig_reader(files, window_s: float, sink=None) -> int:
 
 
 def disk_floor(files, window_s: float, root: Path) -> int:
-    """What any crash-safe cache must at least do: the reader's windows written to one file in
-    ``root`` and fsynced (no checks, statistics, labels or metadata)."""
+    """What any on-disk cache must at least do: the reader's windows written to one file in
+    ``root`` (no checks, statistics, labels, metadata or checksum; like the cache, no fsync
+    before returning)."""
     root.mkdir(parents=True, exist_ok=True)
     with open(root / "floor.f32", "wb") as fh:
-        n = biosig_reader(files, window_s, lambda x: fh.write(memoryview(x).cast("B")))
-        fh.flush()
-        os.fsync(fh.fileno())
-    return n
+        return biosig_reader(files, window_s, lambda x: fh.write(memoryview(x).cast("B")))
 
 
 def biosig_cache(files, window_s: float, root: Path, workers: int = 0) -> int:
@@ -166,7 +164,7 @@ def main():
     print(f"cpu count {os.cpu_count()}, 1 torch thread; window {args.window} s")
     pipelines = {"braindecode": braindecode_windows, "biosig read_edf": biosig_reader}
     if not args.no_cache:
-        pipelines["read_edf + write + fsync (floor)"] = lambda files, w: disk_floor(files, w, root)
+        pipelines["floor: read_edf + write"] = lambda files, w: disk_floor(files, w, root)
         pipelines["biosig cold cache"] = lambda files, w: biosig_cache(files, w, root)
     if args.jobs > 1:
         pipelines[f"braindecode n_jobs={args.jobs}"] = (

@@ -15,7 +15,8 @@ Layout of one cache folder ``<BIOSIG_CACHE>/<dataset>/<version>/<key>/``:
 file's size, mtime and a head/middle/tail fingerprint), so a changed parameter or an edited file
 never reuses a stale cache. A build streams record by record (in ``num_workers`` processes,
 written in record order: the bytes equal a serial build's) into a temporary folder next to the
-target, renamed into place only when complete: a killed build leaves nothing that is ever reused.
+target, renamed into place only when complete: a killed build leaves nothing that is ever reused
+(the files are synced to disk in the background afterwards: :mod:`biosig.data.durable`).
 Concurrent builders of one key (e.g. DDP ranks) serialise on a lock file. A finished cache that
 fails its checks on open (truncated or missing file) is rebuilt by :func:`get_cache`.
 
@@ -43,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from biosig.data import durable
 from biosig.data.cache_build import (
     DTYPES,
     NAN_POLICIES,
@@ -239,6 +241,7 @@ class WindowCache:
                         f, f"missing or not the size it was written with ({size} bytes); the "
                         f"cache is damaged: delete the folder {self.path}"
                     )
+            durable.check(self.path, self.params, _check_checksums)
             try:
                 self.y = np.load(self.path / "y.npy")
             except (OSError, ValueError) as err:
@@ -306,19 +309,24 @@ def verify_cache(path: str | Path) -> dict:
     cache = WindowCache(path)  # shapes and lengths
     report = {}
     for part in cache.shards or [cache]:
-        want = part.params.get("checksum", {})
-        if not want:
-            raise InvalidFileError(part.path, "no stored checksum (built by an older biosig)")
-        for name, digest in want.items():
-            got = file_crc(part.path / name)
-            if got != digest:
-                raise InvalidFileError(
-                    part.path / name,
-                    f"checksum {got} differs from the stored {digest}: the file is "
-                    f"damaged; delete the folder {part.path} (it is rebuilt by the next run)",
-                )
+        _check_checksums(part.path, part.params)
         report[str(part.path)] = "ok"
     return report
+
+
+def _check_checksums(folder: Path, params: dict) -> None:
+    """Raise :class:`InvalidFileError` unless every file matches its stored CRC-32."""
+    want = params.get("checksum", {})
+    if not want:
+        raise InvalidFileError(folder, "no stored checksum (built by an older biosig)")
+    for name, digest in want.items():
+        got = file_crc(folder / name)
+        if got != digest:
+            raise InvalidFileError(
+                folder / name,
+                f"checksum {got} differs from the stored {digest}: the file is "
+                f"damaged; delete the folder {folder} (it is rebuilt by the next run)",
+            )
 
 
 @contextmanager
@@ -364,7 +372,8 @@ def build_cache(
     if not refs and not allow_empty:
         raise BiosigError(f"dataset {source.name!r} has no records")
     workers = resolve_workers(num_workers, len(refs), source, opts)
-    tmp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex[:8]}"
+    build = uuid.uuid4().hex
+    tmp = path.parent / f".tmp-{path.name}-{build[:8]}"
     tmp.mkdir(parents=True)
     show = sys.stderr.isatty() if progress is None else progress
     label = label or f"caching {source.name}"
@@ -389,13 +398,20 @@ def build_cache(
             "nan_policy": opts.nan_policy,
             "dead_channels": opts.dead_channels,
             "build_workers": workers,
+            "build": build,
+            "boot": durable.boot_id(),
             **(extra_params or {}),
         }
         (tmp / "params.json").write_text(json.dumps(params, indent=1, default=str))
+        if params["boot"] is None:  # no way to tell a restart: on disk before the rename
+            durable.sync_files(tmp)
+            durable.mark(tmp, build)
         os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if params["boot"] is not None:
+        durable.sync_later(path, build)
     return WindowCache(path)
 
 
@@ -552,6 +568,7 @@ def cache_command(argv: list[str]) -> int:
     root = Path(a.cache_dir or dm.cache_dir or cache_dir())
     if a.task is None:
         cache = get_cache(dm.source, dm.preprocessing, windows, root, dm.nan_policy, **opts)
+        durable.wait()  # on disk before the command returns
         print(f"cache: {cache.path} ({len(cache)} windows)")
         return 0
     from biosig.data.shards import build_shards
@@ -565,5 +582,6 @@ def cache_command(argv: list[str]) -> int:
         dm.source, BuildOptions(steps, windows, dm.nan_policy, **opts), root, n_shards,
         num_workers=workers, task=task, n_tasks=a.tasks,
     )  # fmt: skip
+    durable.wait()
     print(f"cache: {built}" if built else "this task's shards are built; others still missing")
     return 0

@@ -4,9 +4,10 @@ in record order as they come (memory bounded by the records in flight, whatever 
 Each record runs through :func:`process_record` (load, signal-quality stats, dead-channel policy,
 preprocessing, windowing with one strided copy, NaN policy, cast to the storage dtype);
 :class:`CacheWriter` appends its labels to ``y`` and its metadata rows to a line file, and hands
-its windows to a writer thread that appends them to ``X``, updating a CRC-32 and syncing to disk
-as it goes (while the next record is read). Workers run the same function and the parent writes their results in record
-order, so a parallel build gives the same bytes as a serial one.
+its windows to a writer thread that appends them to ``X``, updating a CRC-32 as it goes (while
+the next record is read). Syncing to disk comes after the build (:mod:`biosig.data.durable`).
+Workers run the same function and the parent writes their results in record order, so a
+parallel build gives the same bytes as a serial one.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ NAN_POLICIES = ("reject", "interpolate", "raise")
 DTYPES = {"float32": ("X.f32", np.float32), "float16": ("X.f16", np.float16)}
 RECORDS_PER_WORKER = 16  # default: one worker per 16 records (a worker's start-up costs ~1-2 s)
 _ROW_KEYS = ("start", "label", "onset", "event")  # window-row fields with a fixed meaning
-SYNC_BYTES = 32 << 20  # the X file is synced every 32 MiB as it is written
 
 
 @dataclass
@@ -251,14 +251,13 @@ def file_crc(path: Path, chunk: int = 1 << 24) -> str:
 
 
 class _XWriter:
-    """Appends window blocks to the ``X`` file on a thread, keeping a CRC-32 of the bytes and
-    syncing every :data:`SYNC_BYTES`: file writes, CRC-32 and syncs release the GIL, so they
-    overlap the next record's reading. At most 2 blocks wait; an error is raised on the next
-    :meth:`put` or at :meth:`close`."""
+    """Appends window blocks to the ``X`` file on a thread, keeping a CRC-32 of the bytes: file
+    writes and CRC-32 release the GIL, so they overlap the next record's reading. At most 2
+    blocks wait; an error is raised on the next :meth:`put` or at :meth:`close`."""
 
     def __init__(self, path: Path):
         self.fh = open(path, "wb")
-        self.crc, self.unsynced, self.error = 0, 0, None
+        self.crc, self.error = 0, None
         self.queue: queue.Queue = queue.Queue(maxsize=2)
         self.thread = threading.Thread(target=self._run, name="biosig-cache-writer", daemon=True)
         self.thread.start()
@@ -276,37 +275,26 @@ class _XWriter:
         raw = memoryview(block).cast("B")  # no copy of the windows
         self.fh.write(raw)
         self.crc = zlib.crc32(raw, self.crc)
-        self.unsynced += raw.nbytes
-        if self.unsynced >= SYNC_BYTES:  # the final fsync then has little left to do
-            self.fh.flush()
-            _datasync(self.fh.fileno())
-            self.unsynced = 0
 
     def _raise(self) -> None:
         if self.error is not None:
             raise self.error
 
     def put(self, block: np.ndarray) -> None:
+        """Queue ``block`` (C-contiguous) for writing; the caller does not touch it again."""
         self._raise()
         self.queue.put(np.ascontiguousarray(block))
 
-    def close(self, sync: bool) -> int:
-        """Wait for the queued blocks, close the file (fsynced if ``sync``); the CRC-32."""
+    def close(self) -> int:
+        """Wait for the queued blocks and close the file; the CRC-32 of its bytes."""
         if self.thread.is_alive():
             self.queue.put(None)
             self.thread.join()
         try:
             self._raise()
-            if sync and not self.fh.closed:
-                self.fh.flush()
-                os.fsync(self.fh.fileno())
         finally:
             self.fh.close()
         return self.crc
-
-
-def _datasync(fd: int) -> None:
-    getattr(os, "fdatasync", os.fsync)(fd)
 
 
 class CacheWriter:
@@ -358,13 +346,13 @@ class CacheWriter:
         self.n += len(res.values)
 
     def close(self) -> None:
-        self.fx.close(sync=False)
+        self.fx.close()
         for fh in (self.fy, self.fm):
             if not fh.closed:
                 fh.close()
 
     def finish(self) -> dict:
-        crc = self.fx.close(sync=True)
+        crc = self.fx.close()
         self.close()
         n = self.stats["windows"] = self.n
         ycols = (self.n_classes,) if self.multilabel else ()

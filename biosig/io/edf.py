@@ -282,21 +282,14 @@ def _read_tals(path: Path, hdr: EDFHeader, mm: np.ndarray) -> TALs:
     for tal in hdr.tal_index:
         offset = int(hdr.n_samples[:tal].sum()) * hdr.sample_bytes
         spans.append((offset, offset + int(hdr.n_samples[tal]) * hdr.sample_bytes))
-    plain = [_timekeeping_only(mm[:, a:b]) for a, b in spans]
-    for k in range(hdr.n_records):
+    plain = [_timekeeping_only(mm[:, a:b]) for a, b in spans]  # NaN: parse the record
+    out.record_onsets[:] = plain[0]
+    for k in np.flatnonzero(np.isnan(plain[0]) | (len(spans) > 1)).tolist():
         row = mm[k]
         for j, (a, b) in enumerate(spans):
-            n = int(plain[j][k])  # > 0: only "+<onset>\x14\x14" then zero bytes
-            if n and j == 0:
-                t = float(bytes(row[a : a + n - 2]))
-                if not np.isfinite(t):
-                    raise InvalidFileError(
-                        path, f"EDF+ annotation in data record {k} has a non-finite time {t}"
-                    )
-            elif n or (j > 0 and not row[a:b].any()):
-                t = None  # nothing to parse: no annotation here
-            else:
-                t = _parse_tal_bytes(bytes(row[a:b]), path, k, out)
+            if not np.isnan(plain[j][k]) or (j > 0 and not row[a:b].any()):
+                continue  # only a time-keeping TAL (or nothing): no annotation here
+            t = _parse_tal_bytes(bytes(row[a:b]), path, k, out)
             if j == 0:
                 if t is None:
                     raise InvalidFileError(
@@ -306,24 +299,29 @@ def _read_tals(path: Path, hdr: EDFHeader, mm: np.ndarray) -> TALs:
     return out
 
 
-_PLAIN_ONSET = re.compile(rb"[+-]\d+(?:\.\d*)?")
-
-
 def _timekeeping_only(block: np.ndarray) -> np.ndarray:
-    """Per record (row of TAL bytes): the length up to the first zero byte when the record's
-    TALs are only a time-keeping one, ``+<onset>\x14\x14`` followed by zero bytes (the usual
-    record, found by whole-array tests instead of parsing), else 0."""
+    """Per record (row of TAL bytes): the onset when the record's TALs are only a time-keeping
+    one, ``+<onset>\x14\x14`` followed by zero bytes, with ``<onset>`` a plain decimal (the usual
+    record: found and read by whole-array operations instead of parsing), else NaN."""
+    n, width = block.shape
     nonzero = block != 0
     end = np.argmin(nonzero, axis=1)  # the first zero byte (0 when there is none)
-    ok = (~nonzero).any(axis=1) & (nonzero.sum(axis=1) == end) & (end >= 3)
+    ok = (~nonzero).any(axis=1) & (nonzero.sum(axis=1) == end) & (end >= 4)
     ok &= ((block == 0x14).sum(axis=1) == 2) & ~(block == 0x15).any(axis=1)
-    rows, last = np.arange(len(block)), np.maximum(end - 1, 1)
+    rows, last = np.arange(n), np.maximum(end - 1, 1)
     ok &= (block[rows, last] == 0x14) & (block[rows, last - 1] == 0x14)
-    out = np.where(ok, end, 0)
-    for k in np.flatnonzero(ok):  # the onset must be a plain number, else it is parsed
-        if not _PLAIN_ONSET.fullmatch(bytes(block[k, : end[k] - 2])):
-            out[k] = 0
-    return out
+    col = np.arange(width)
+    text = col[None, :] < (end - 2)[:, None]  # the onset's bytes
+    digit = (block >= 0x30) & (block <= 0x39)
+    ok &= np.isin(block[:, 0], (0x2B, 0x2D)) & digit[:, 1 % width]  # [+-]\d
+    ok &= ((digit | (block == 0x2E) | ~text)[:, 1:].all(axis=1)) & (
+        ((block == 0x2E) & text).sum(axis=1) <= 1)  # then digits with at most one "."
+    onsets = np.full(n, np.nan)
+    if ok.any():
+        chars = np.where(text[ok], block[ok], np.uint8(0x20))  # blanks after the onset
+        onsets[ok] = np.ascontiguousarray(chars).view(f"S{width}").ravel().astype(float)
+    onsets[np.isinf(onsets)] = np.nan  # beyond float: the parser words the error
+    return onsets
 
 
 def _layout_discontinuous(

@@ -276,7 +276,7 @@ def test_time_keeping_fast_path_equals_parsing_every_record(tmp_path, tals, monk
 
     records = read_data_section(path, hdr.header_bytes, hdr.n_records, hdr.record_bytes)
     fast = edf._read_tals(path, hdr, records)
-    monkeypatch.setattr(edf, "_timekeeping_only", lambda block: np.zeros(len(block), int))
+    monkeypatch.setattr(edf, "_timekeeping_only", lambda block: np.full(len(block), np.nan))
     slow = edf._read_tals(path, hdr, records)
     np.testing.assert_array_equal(fast.record_onsets, slow.record_onsets)
     assert (fast.onset, fast.duration, fast.description) == (
@@ -290,3 +290,17 @@ def test_time_keeping_fast_path_keeps_the_errors(tmp_path, tal):
     path = _tal_fixture(tmp_path, [b"+0\x14\x14\x00", tal])
     with pytest.raises(InvalidFileError, match="record 1"):
         read_edf(path)
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("rel", ["eeg_edf/eegmat/Subject00_1.edf", "eeg_edf/eegmmidb/S001R04.edf"])
+def test_time_keeping_fast_path_on_real_files(rel, monkeypatch):
+    from biosig.io import edf
+
+    fast = read_edf(shared(rel))
+    monkeypatch.setattr(edf, "_timekeeping_only", lambda block: np.full(len(block), np.nan))
+    slow = read_edf(shared(rel))
+    for field in ("onset", "duration", "description"):
+        np.testing.assert_array_equal(getattr(fast.annotations, field),
+                                      getattr(slow.annotations, field))
+    assert fast.meta == slow.meta and len(fast.annotations.onset) > 0

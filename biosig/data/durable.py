@@ -1,0 +1,135 @@
+"""When a finished cache folder is known to be on disk, without waiting for ``fsync`` in a build.
+
+A build writes its files, renames the folder into place and returns; a background thread then
+``fsync``\\ s the files and the folder and writes a ``synced`` marker holding the build's id.
+Until the marker exists, the folder's bytes may live only in the OS page cache, which is what
+every reader of this boot sees (a killed *process* loses nothing). Only a crash of the machine
+can lose unsynced bytes, so :func:`check` accepts a folder that
+
+- has a ``synced`` marker of its build, or
+- was built during the current boot (``params["boot"]``, from ``/proc``), or
+- predates this scheme (no ``"build"`` in its params: such builds synced before the rename);
+
+any other folder (built before a reboot, never confirmed on disk) has its stored CRC-32s
+checked once: a match writes the marker, a mismatch raises :class:`InvalidFileError` (the cache
+is rebuilt). Where the boot id is unknown (not Linux), builds sync before the rename as before.
+:func:`wait` blocks until the pending syncs are done (``biosig cache build`` calls it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+from biosig.errors import InvalidFileError
+
+log = logging.getLogger("biosig.cache")
+
+MARKER = "synced"
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+_pending: list[threading.Thread] = []
+
+
+def boot_id() -> str | None:
+    """This boot's id (Linux), or None where the OS does not tell."""
+    try:
+        return _BOOT_ID.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def sync_files(folder: Path) -> None:
+    """``fsync`` every file of ``folder`` and the folder itself."""
+    for f in sorted(folder.iterdir()):
+        if f.is_file():
+            fd = os.open(f, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    _sync_dir(folder)
+
+
+def _sync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def mark(folder: Path, build: str) -> None:
+    """Write the ``synced`` marker of build ``build`` (after its files are on disk)."""
+    tmp = folder / f".{MARKER}-{build}"
+    tmp.write_text(build)
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, folder / MARKER)
+    _sync_dir(folder)
+
+
+def _sync_and_mark(folder: Path, build: str) -> None:
+    try:
+        sync_files(folder)
+        if _read_marker(folder) is None and _build_of(folder) == build:
+            mark(folder, build)
+    except OSError as err:  # e.g. the folder was deleted meanwhile: it is checked on open
+        log.debug("background sync of %s stopped: %s", folder, err)
+
+
+def sync_later(folder: Path, build: str) -> None:
+    """Sync ``folder`` (a finished build ``build``) on a background thread, then mark it."""
+    thread = threading.Thread(target=_sync_and_mark, args=(folder, build),
+                              name="biosig-cache-sync", daemon=True)  # fmt: skip
+    _pending[:] = [t for t in _pending if t.is_alive()]
+    _pending.append(thread)
+    thread.start()
+
+
+def wait() -> None:
+    """Block until every background sync of this process is done."""
+    while _pending:
+        _pending.pop().join()
+
+
+def _read_marker(folder: Path) -> str | None:
+    try:
+        return (folder / MARKER).read_text()
+    except OSError:
+        return None
+
+
+def _build_of(folder: Path) -> str | None:
+    import json
+
+    try:
+        return json.loads((folder / "params.json").read_text()).get("build")
+    except (OSError, ValueError):
+        return None
+
+
+def check(folder: Path, params: dict, verify) -> None:
+    """Accept ``folder`` as described in the module docstring; ``verify(folder, params)``
+    raises :class:`InvalidFileError` when a stored checksum does not match."""
+    build = params.get("build")
+    if build is None or _read_marker(folder) == build:
+        return
+    if params.get("boot") is not None and params["boot"] == boot_id():
+        return
+    log.info("cache %s was built before a restart and never confirmed on disk: checking its "
+             "checksums once", folder)  # fmt: skip
+    try:
+        verify(folder, params)
+    except InvalidFileError as err:
+        raise InvalidFileError(
+            folder, f"built before a restart of the machine and not fully on disk ({err})"
+        ) from err
+    try:
+        mark(folder, build)
+    except OSError as err:  # a read-only copy: it is checked again next time
+        log.debug("cannot mark %s as synced: %s", folder, err)

@@ -1,0 +1,90 @@
+"""Cache durability without an fsync in the build: synced in the background, marked, and checked
+once after a restart of the machine (biosig.data.durable)."""
+
+import json
+
+import pytest
+
+from biosig.data import durable, get_cache
+from biosig.data.cache import WindowCache
+from biosig.errors import InvalidFileError
+from test_cache import ToySource
+
+
+def _restarted(monkeypatch):
+    """As if the machine had restarted since the build: another boot id."""
+    monkeypatch.setattr(durable, "boot_id", lambda: "another-boot")
+
+
+def test_a_build_is_synced_and_marked_in_the_background(tmp_path):
+    cache = get_cache(ToySource(), root=tmp_path, num_workers=0)
+    assert cache.params["boot"] == durable.boot_id() and len(cache.params["build"]) == 32
+    durable.wait()
+    assert (cache.path / durable.MARKER).read_text() == cache.params["build"]
+
+
+def test_after_a_restart_an_unmarked_cache_is_checked_once_then_marked(tmp_path, monkeypatch):
+    cache = get_cache(ToySource(), root=tmp_path, num_workers=0)
+    durable.wait()
+    (cache.path / durable.MARKER).unlink()
+    _restarted(monkeypatch)
+    checked = []
+    monkeypatch.setattr("biosig.data.cache._check_checksums",
+                        lambda folder, params: checked.append(folder))  # fmt: skip
+    WindowCache(cache.path)
+    WindowCache(cache.path)  # marked by the first open: not checked again
+    assert checked == [cache.path]
+    assert (cache.path / durable.MARKER).read_text() == cache.params["build"]
+
+
+def test_after_a_restart_a_torn_cache_is_rebuilt(tmp_path, monkeypatch, caplog):
+    src = ToySource()
+    cache = get_cache(src, root=tmp_path, num_workers=0)
+    durable.wait()
+    (cache.path / durable.MARKER).unlink()
+    x = cache.path / "X.f32"
+    raw = bytearray(x.read_bytes())
+    raw[100:200] = bytes(100)  # blocks that never reached the disk read back as zeros
+    x.write_bytes(bytes(raw))
+    _restarted(monkeypatch)
+    with pytest.raises(InvalidFileError, match="before a restart.*X.f32"):
+        WindowCache(cache.path)
+    rebuilt = get_cache(src, root=tmp_path, num_workers=0)
+    assert "rebuilding" in caplog.text and rebuilt.params["build"] != cache.params["build"]
+    assert (rebuilt.path / "X.f32").read_bytes() != bytes(raw)
+
+
+def test_a_marker_of_another_build_does_not_count(tmp_path, monkeypatch):
+    cache = get_cache(ToySource(), root=tmp_path, num_workers=0)
+    durable.wait()
+    (cache.path / durable.MARKER).write_text("0" * 32)
+    _restarted(monkeypatch)
+    checked = []
+    monkeypatch.setattr("biosig.data.cache._check_checksums",
+                        lambda folder, params: checked.append(folder))  # fmt: skip
+    WindowCache(cache.path)
+    assert checked == [cache.path]
+
+
+def test_without_a_boot_id_the_build_syncs_before_the_rename(tmp_path, monkeypatch):
+    monkeypatch.setattr(durable, "boot_id", lambda: None)
+    synced = []
+    real = durable.sync_files
+    monkeypatch.setattr(durable, "sync_files", lambda folder: synced.append(folder.name) or
+                        real(folder))  # fmt: skip
+    cache = get_cache(ToySource(), root=tmp_path, num_workers=0)
+    assert synced and synced[0].startswith(".tmp-")  # before the rename
+    assert (cache.path / durable.MARKER).read_text() == cache.params["build"]
+
+
+def test_a_cache_from_before_this_scheme_opens_unchecked(tmp_path, monkeypatch):
+    cache = get_cache(ToySource(), root=tmp_path, num_workers=0)
+    durable.wait()
+    params = json.loads((cache.path / "params.json").read_text())
+    for key in ("build", "boot"):
+        params.pop(key)
+    (cache.path / "params.json").write_text(json.dumps(params))
+    (cache.path / durable.MARKER).unlink()
+    _restarted(monkeypatch)
+    monkeypatch.setattr("biosig.data.cache._check_checksums", pytest.fail)
+    assert len(WindowCache(cache.path)) == len(cache)
