@@ -7,9 +7,13 @@ kept for the backward pass); the backward pass (Cuturi & Blondel 2017, Alg. 2) w
 diagonals in reverse with ``E`` in a ring of three diagonals per sequence. Exponent arguments
 are clamped as in the CPU kernel (:mod:`biosig.losses._soft_dtw_cpu`).
 
-Status: written against the Triton language; **never run in this project's sessions (no GPU
-was available)**. ``tests/losses/test_soft_dtw_kernels.py::test_triton_matches_cpu`` compares it
-with the PyTorch reference wherever CUDA and Triton exist (``benchmarks/gpu_check.py`` too).
+Status: **never run on a GPU in this project's sessions (none was available)**. It runs in
+Triton's CPU interpreter (``TRITON_INTERPRET=1``), where values, gradients, hard DTW and
+diagonals longer than a block match the PyTorch wavefront
+(``tests/losses/test_soft_dtw_triton_interpreter.py``); the interpreter cannot show what only a
+GPU does (the barrier between diagonals, compilation, speed).
+``tests/losses/test_soft_dtw_kernels.py::test_triton_matches_cpu`` and ``benchmarks/gpu_check.py``
+compare it with the reference wherever CUDA and Triton exist.
 """
 
 from __future__ import annotations

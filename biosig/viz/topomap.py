@@ -65,6 +65,9 @@ def _info(ch_names, montage: str):
     import mne
 
     info = mne.create_info(list(ch_names), sfreq=100.0, ch_types="eeg")
+    renamed = {"standard_1020": "colin27_1020", "standard_1005": "colin27_1005"}  # MNE >= 1.13
+    if renamed.get(montage) in mne.channels.get_builtin_montages():
+        montage = renamed[montage]
     mont = mne.channels.make_standard_montage(montage)
     known = {n.lower() for n in mont.ch_names}
     missing = [n for n in ch_names if n.lower() not in known]
