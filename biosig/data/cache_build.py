@@ -285,13 +285,15 @@ class _XWriter:
         self._raise()
         self.queue.put(np.ascontiguousarray(block))
 
-    def close(self) -> int:
-        """Wait for the queued blocks and close the file; the CRC-32 of its bytes."""
+    def close(self, check: bool = True) -> int:
+        """Wait for the queued blocks and close the file; the CRC-32 of its bytes. ``check``:
+        raise the writer's error (off while cleaning up after another error)."""
         if self.thread.is_alive():
             self.queue.put(None)
             self.thread.join()
         try:
-            self._raise()
+            if check:
+                self._raise()
         finally:
             self.fh.close()
         return self.crc
@@ -346,7 +348,7 @@ class CacheWriter:
         self.n += len(res.values)
 
     def close(self) -> None:
-        self.fx.close()
+        self.fx.close(check=False)
         for fh in (self.fy, self.fm):
             if not fh.closed:
                 fh.close()
