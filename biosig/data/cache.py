@@ -442,8 +442,11 @@ def open_or_rebuild(path: Path, build) -> WindowCache:
                 pass
         for stale in path.parent.glob(f".tmp-{path.name}-*"):  # left by a killed build
             shutil.rmtree(stale, ignore_errors=True)
-        if path.exists():  # not a (valid) cache: never reuse it
-            shutil.rmtree(path)
+        if path.exists():  # not a (valid) cache: never reuse it. Moved aside first, so that a
+            # file another thread adds meanwhile (its background sync) cannot stop the rebuild
+            trash = path.parent / f".tmp-{path.name}-old-{uuid.uuid4().hex[:8]}"
+            os.replace(path, trash)
+            shutil.rmtree(trash, ignore_errors=True)
         return build(path)
 
 
