@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 from pathlib import Path
 
@@ -29,7 +30,9 @@ log = logging.getLogger("biosig.cache")
 
 MARKER = "synced"
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
-_pending: list[threading.Thread] = []
+_queue: queue.Queue = queue.Queue()
+_lock = threading.Lock()
+_thread: threading.Thread | None = None
 
 
 def boot_id() -> str | None:
@@ -82,19 +85,29 @@ def _sync_and_mark(folder: Path, build: str) -> None:
         log.debug("background sync of %s stopped: %s", folder, err)
 
 
+def _syncer() -> None:
+    while True:
+        folder, build = _queue.get()
+        try:
+            _sync_and_mark(folder, build)
+        finally:
+            _queue.task_done()
+
+
 def sync_later(folder: Path, build: str) -> None:
-    """Sync ``folder`` (a finished build ``build``) on a background thread, then mark it."""
-    thread = threading.Thread(target=_sync_and_mark, args=(folder, build),
-                              name="biosig-cache-sync", daemon=True)  # fmt: skip
-    _pending[:] = [t for t in _pending if t.is_alive()]
-    _pending.append(thread)
-    thread.start()
+    """Sync ``folder`` (a finished build ``build``) on this process's background thread, then
+    mark it (folders are synced one after the other, in the order of their builds)."""
+    global _thread
+    with _lock:
+        if _thread is None or not _thread.is_alive():
+            _thread = threading.Thread(target=_syncer, name="biosig-cache-sync", daemon=True)
+            _thread.start()
+    _queue.put((folder, build))
 
 
 def wait() -> None:
     """Block until every background sync of this process is done."""
-    while _pending:
-        _pending.pop().join()
+    _queue.join()
 
 
 def _read_marker(folder: Path) -> str | None:
