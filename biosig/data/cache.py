@@ -403,14 +403,15 @@ def build_cache(
             **(extra_params or {}),
         }
         (tmp / "params.json").write_text(json.dumps(params, indent=1, default=str))
-        if params["boot"] is None:  # no way to tell a restart: on disk before the rename
+        sync_now = params["boot"] is None or durable.shared_filesystem(tmp)
+        if sync_now:  # no way to tell a restart, or other machines read it: on disk first
             durable.sync_files(tmp)
             durable.mark(tmp, build)
         os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if params["boot"] is not None:
+    if not sync_now:
         durable.sync_later(path, build)
     return WindowCache(path)
 

@@ -8,12 +8,16 @@ can lose unsynced bytes, so :func:`check` accepts a folder that
 
 - has a ``synced`` marker of its build, or
 - was built during the current boot (``params["boot"]``, from ``/proc``), or
-- predates this scheme (no ``"build"`` in its params: such builds synced before the rename);
+- predates this scheme (no ``"build"`` in its params: such builds synced their windows before
+  the rename);
 
 any other folder (built before a reboot, never confirmed on disk) has its stored CRC-32s
 checked once: a match writes the marker, a mismatch raises :class:`InvalidFileError` (the cache
-is rebuilt). Where the boot id is unknown (not Linux), builds sync before the rename as before.
-:func:`wait` blocks until the pending syncs are done (``biosig cache build`` calls it).
+is rebuilt). Builds sync before the rename, as before, where the boot id is unknown (not Linux)
+and where the folder is on a file system shared between machines (:func:`shared_filesystem`:
+NFS, Lustre, GPFS, BeeGFS, CephFS, SMB...), whose other readers have other boot ids and would
+each check a fresh cache's CRC-32s. :func:`wait` blocks until the pending syncs are done
+(``biosig cache build`` calls it).
 """
 
 from __future__ import annotations
@@ -41,6 +45,33 @@ def boot_id() -> str | None:
         return _BOOT_ID.read_text().strip() or None
     except OSError:
         return None
+
+
+#: file-system types (``/proc/self/mounts``) that several machines mount at once
+SHARED_FS = ("nfs", "nfs4", "lustre", "gpfs", "beegfs", "ceph", "cifs", "smb3", "smbfs",
+             "glusterfs", "fuse.glusterfs", "fuse.cephfs", "fuse.beegfs", "9p", "afs",
+             "panfs", "wekafs", "fuse.sshfs")  # fmt: skip
+
+
+def shared_filesystem(path: Path, mounts: str | None = None) -> bool:
+    """Whether ``path`` lies on a file system of :data:`SHARED_FS` (the mount point that
+    contains it, from ``/proc/self/mounts`` or ``mounts``); False where that is unknown."""
+    if mounts is None:
+        try:
+            mounts = Path("/proc/self/mounts").read_text()
+        except OSError:
+            return False
+    target = os.path.realpath(path)
+    best, fstype = "", None
+    for line in mounts.splitlines():
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        point = parts[1].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, fstype = point, parts[2]
+    return fstype in SHARED_FS
 
 
 def sync_files(folder: Path) -> None:

@@ -88,3 +88,30 @@ def test_a_cache_from_before_this_scheme_opens_unchecked(tmp_path, monkeypatch):
     _restarted(monkeypatch)
     monkeypatch.setattr("biosig.data.cache._check_checksums", pytest.fail)
     assert len(WindowCache(cache.path)) == len(cache)
+
+
+def test_shared_file_systems_are_recognised_from_the_mount_table(tmp_path):
+    spaced = str(tmp_path / "with space").replace(" ", "\\040")  # as the mount table writes it
+    mounts = "\n".join([
+        "/dev/vda / ext4 rw,relatime 0 0",
+        f"server:/export {tmp_path / 'nfs'} nfs4 rw 0 0",
+        f"tmpfs {tmp_path / 'nfs' / 'local'} tmpfs rw 0 0",
+        f"lustre@o2ib:/scratch {spaced} lustre rw 0 0",
+    ])  # fmt: skip
+    assert durable.shared_filesystem(tmp_path / "nfs" / "cache", mounts)
+    assert not durable.shared_filesystem(tmp_path / "nfs" / "local" / "cache", mounts)
+    assert durable.shared_filesystem(tmp_path / "with space" / "c", mounts)
+    assert not durable.shared_filesystem(tmp_path / "elsewhere", mounts)
+    assert not durable.shared_filesystem(tmp_path, "")  # unknown: not shared
+
+
+def test_on_a_shared_file_system_the_build_syncs_before_the_rename(tmp_path, monkeypatch):
+    monkeypatch.setattr(durable, "shared_filesystem", lambda path: True)
+    synced = []
+    real = durable.sync_files
+    monkeypatch.setattr(durable, "sync_files", lambda folder: synced.append(folder.name) or
+                        real(folder))  # fmt: skip
+    monkeypatch.setattr(durable, "sync_later", pytest.fail)
+    cache = get_cache(ToySource(), root=tmp_path, num_workers=0)
+    assert synced and synced[0].startswith(".tmp-")
+    assert (cache.path / durable.MARKER).read_text() == cache.params["build"]
