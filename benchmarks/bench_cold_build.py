@@ -9,7 +9,8 @@ process, repeated ``--repeats`` times (interleaved, so load on the machine hits 
   signal checks, labels, metadata or checksum), serial;
 - biosig cold cache: :func:`biosig.data.get_cache` on the same files into a fresh folder
   (reading, quality statistics, windowing, writing the cache; its fsync runs in the background,
-  :mod:`biosig.data.durable`), windows read back once; deleting the folder is not timed;
+  :mod:`biosig.data.durable`), windows read back once; the background sync is waited for and
+  the folder deleted after the timing, before the next pipeline starts;
 - braindecode: ``mne.io.read_raw_edf`` -> ``create_fixed_length_windows(preload=True)`` ->
   every window materialised with ``dataset[i]`` (its documented way to get windows);
 - with ``--jobs J`` (default 2): braindecode with ``n_jobs=J`` and the cache built by J
@@ -76,6 +77,15 @@ def disk_floor(files, window_s: float, root: Path) -> int:
     root.mkdir(parents=True, exist_ok=True)
     with open(root / "floor.f32", "wb") as fh:
         return biosig_reader(files, window_s, lambda x: fh.write(memoryview(x).cast("B")))
+
+
+def settle(root: Path) -> None:
+    """Between timed pipelines, untimed: the cache's background sync finishes (so that it does
+    not slow the next pipeline down) and the output is deleted."""
+    from biosig.data import durable
+
+    durable.wait()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def biosig_cache(files, window_s: float, root: Path, workers: int = 0) -> int:
@@ -176,7 +186,7 @@ def main():
         first = next(iter(groups.values()))[:1]
         for fn in pipelines.values():  # warm-up: imports and first-call costs are not timed
             fn(first, args.window)
-            shutil.rmtree(root, ignore_errors=True)
+            settle(root)
         for rnd in range(args.repeats):
             for name, files in groups.items():
                 rates, counts = {}, {}
@@ -184,7 +194,7 @@ def main():
                     t0 = time.perf_counter()
                     counts[label] = fn(files, args.window)
                     rates[label] = counts[label] / (time.perf_counter() - t0)
-                    shutil.rmtree(root, ignore_errors=True)  # deleting the output is not timed
+                    settle(root)
                 line = ", ".join(f"{k} {v:,.0f} win/s" for k, v in rates.items())
                 print(
                     f"round {rnd + 1} {name} ({len(files)} files, {counts['braindecode']} "
