@@ -74,37 +74,29 @@ def shared_filesystem(path: Path, mounts: str | None = None) -> bool:
     return fstype in SHARED_FS
 
 
-def sync_files(folder: Path) -> None:
-    """``fsync`` every file of ``folder`` and the folder itself."""
-    for f in sorted(folder.iterdir()):
-        if f.is_file():
-            fd = os.open(f, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-    _sync_dir(folder)
-
-
-def _sync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)  # a file or a folder
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def sync_files(folder: Path) -> None:
+    """``fsync`` every file of ``folder`` and the folder itself."""
+    for f in sorted(folder.iterdir()):
+        if f.is_file():
+            _fsync(f)
+    _fsync(folder)
 
 
 def mark(folder: Path, build: str) -> None:
     """Write the ``synced`` marker of build ``build`` (after its files are on disk)."""
     tmp = folder / f".{MARKER}-{build}"
     tmp.write_text(build)
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync(tmp)
     os.replace(tmp, folder / MARKER)
-    _sync_dir(folder)
+    _fsync(folder)
 
 
 def _sync_and_mark(folder: Path, build: str) -> None:
