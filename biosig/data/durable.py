@@ -22,6 +22,8 @@ each check a fresh cache's CRC-32s. :func:`wait` blocks until the pending syncs 
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import os
 import queue
@@ -39,8 +41,10 @@ _lock = threading.Lock()
 _thread: threading.Thread | None = None
 
 
+@functools.lru_cache(maxsize=1)
 def boot_id() -> str | None:
-    """This boot's id (Linux), or None where the OS does not tell."""
+    """This boot's id (Linux), or None where the OS does not tell (read once per process: every
+    cache open compares with it)."""
     try:
         return _BOOT_ID.read_text().strip() or None
     except OSError:
@@ -141,8 +145,6 @@ def _read_marker(folder: Path) -> str | None:
 
 
 def _build_of(folder: Path) -> str | None:
-    import json
-
     try:
         return json.loads((folder / "params.json").read_text()).get("build")
     except (OSError, ValueError):
