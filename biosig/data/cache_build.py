@@ -153,8 +153,16 @@ def process_record(source, opts: BuildOptions, ref: dict) -> RecordResult:
                 f"{where}: |x| up to {big:.4g} overflows float16 (max 65504); use "
                 "dtype='float32' or scale the signal (Scale step)"
             )
-    out.block = block if dtype is np.float32 else block.astype(dtype)
+    out.block = block if dtype is np.float32 else to_float16(block)
     return out
+
+
+def to_float16(block: np.ndarray) -> np.ndarray:
+    """``block.astype(np.float16)``, bit for bit (round to nearest even), by torch's vectorised
+    cast: numpy's float32 -> float16 conversion is about 30x slower."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(block)).to(torch.float16).numpy()
 
 
 def window_block(data: np.ndarray, starts, n_times: int) -> np.ndarray:

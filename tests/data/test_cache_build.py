@@ -9,6 +9,7 @@ import pytest
 
 from biosig.data import PickChannels, get_cache, quality
 from biosig.data.cache import WindowCache, cache_key, verify_cache
+from biosig.data.cache_build import to_float16
 from biosig.errors import ChannelError, ConfigError, InvalidFileError
 from biosig.signal.recording import Recording
 from test_cache import ToySource
@@ -41,8 +42,23 @@ def test_float16_storage_round_trip(tmp_path):
     big = np.abs(x32) > 2.0**-14
     assert np.max(np.abs(x16 - x32)[big] / np.abs(x32[big])) <= 2.0**-11
     np.testing.assert_array_equal(f16.X[[0, 4, 2]], x16[[0, 4, 2]])
+    # rounded to nearest even, exactly as numpy's astype rounds
+    np.testing.assert_array_equal(x16, x32.astype(np.float16).astype(np.float32))
     with pytest.raises(ConfigError, match="dtype"):
         get_cache(src, root=tmp_path, dtype="int8")
+
+
+def test_to_float16_is_numpys_rounding_bit_for_bit():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.standard_normal(5000) * s for s in (1e-7, 1e-3, 1, 1e3, 6e4)])
+    edges = [65504, 65519.99, 65520, -65520, 6e-8, 5.96e-8, 2.98e-8, 0.0, -0.0,
+             np.inf, -np.inf, np.nan]  # fmt: skip
+    x = np.concatenate([x, edges]).astype(np.float32).reshape(2, -1)
+    with np.errstate(over="ignore"):
+        want = x.astype(np.float16)
+    got = to_float16(x)
+    assert got.dtype == np.float16 and got.shape == x.shape
+    np.testing.assert_array_equal(got.view(np.uint16), want.view(np.uint16))
 
 
 def test_float16_overflow_is_refused(tmp_path):
