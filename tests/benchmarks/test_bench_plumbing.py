@@ -89,3 +89,19 @@ def test_gpu_check_cpu_plumbing_every_recipe(tmp_path):
     rc, rep, _ = _gpu_check_report(tmp_path, "--skip-ddp")
     bad = {k: v.get("error", v) for k, v in rep["recipes"].items() if not v["ok"]}
     assert rc == 0 and not bad, bad
+
+
+def test_cold_build_bench_runs_every_pipeline_on_one_real_file(shared_data, monkeypatch, capsys):
+    """One round on the first real EDF: every pipeline yields the same windows, and the summary
+    has the min/median and best-vs-best lines (timings are not checked)."""
+    monkeypatch.setenv("BIOSIG_SHARED_DATA", str(shared_data))
+    mod = _load("bench_cold_build")
+    monkeypatch.setattr(sys, "argv", ["bench_cold_build", "--files", "1", "--repeats", "1",
+                                      "--jobs", "1"])  # fmt: skip
+    mod.main()
+    out = capsys.readouterr().out
+    assert "WARNING" not in out, out  # different window counts between pipelines
+    for label in ("biosig read_edf", "floor: read_edf + write", "biosig cold cache",
+                  "biosig cold cache float16"):  # fmt: skip
+        assert f"ratio eegmat: {label} / braindecode: min" in out, out
+        assert f"best rate eegmat: {label} / braindecode: " in out, out
