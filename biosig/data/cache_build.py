@@ -415,9 +415,11 @@ _WORKER: tuple | None = None
 
 def _init_worker(source, opts):
     global _WORKER
-    torch = sys.modules.get("torch")  # only if a step brought it in: never imported for this
+    torch = sys.modules.get("torch")  # only if a step brought it in, or float16 storage needs it
+    if torch is None and opts.dtype == "float16":  # (to_float16): not imported otherwise
+        import torch
     if torch is not None:
-        torch.set_num_threads(1)
+        torch.set_num_threads(1)  # one thread per build process
     _WORKER = (source, opts)
 
 

@@ -17,12 +17,14 @@ from test_cache import ToySource
 FILES = ("X.f32", "y.npy", "meta.csv")
 
 
-def test_parallel_build_gives_the_serial_bytes(tmp_path):
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_parallel_build_gives_the_serial_bytes(tmp_path, dtype):
     src = ToySource(n=8, extra={"site": "a"})
-    serial = get_cache(src, root=tmp_path / "s", num_workers=0)
-    parallel = get_cache(src, root=tmp_path / "p", num_workers=2)
+    serial = get_cache(src, root=tmp_path / "s", num_workers=0, dtype=dtype)
+    parallel = get_cache(src, root=tmp_path / "p", num_workers=2, dtype=dtype)
     assert serial.params["build_workers"] == 1 and parallel.params["build_workers"] == 2
-    for name in FILES:
+    x_file = "X.f32" if dtype == "float32" else "X.f16"
+    for name in (x_file, *FILES[1:]):
         assert (serial.path / name).read_bytes() == (parallel.path / name).read_bytes(), name
     assert serial.params["checksum"] == parallel.params["checksum"]
     assert serial.stats == parallel.stats and len(serial) == 24
