@@ -42,7 +42,8 @@ __all__ = ["ModelSpec", "Run", "ExperimentResult", "run_experiment", "summarize"
            "format_table", "output_folder", "progress_logging", "PERCENT_METRICS"]
 
 #: Metrics shown in percent in the tables.
-PERCENT_METRICS = {"acc", "bal_acc", "kappa", "f1_weighted", "f1_macro", "auroc", "auprc"}
+PERCENT_METRICS = {"acc", "bal_acc", "kappa", "f1_weighted", "f1_macro", "auroc", "auprc",
+                   "auprc_pos"}
 SIGNAL_ARGS = ("n_chans", "n_times", "sfreq", "n_outputs", "ch_names")
 
 

@@ -10,9 +10,21 @@ from biosig.errors import ConfigError
 from biosig.tasks.base import BiosigTask, make_optimizer
 
 
+class PositiveClassAveragePrecision(tm.classification.BinaryAveragePrecision):
+    """Average precision of the second class of a binary task from ``(N, 2)`` class
+    probabilities: the AUPRC that EEG benchmarks report for a positive class (scikit-learn's
+    ``average_precision_score(y, p[:, 1])``), e.g. CHB-MIT's seizures or TUAB's abnormal EEG."""
+
+    def update(self, probs: torch.Tensor, target: torch.Tensor) -> None:
+        super().update(probs[:, 1], target)
+
+
 def classification_metrics(n_outputs: int, multilabel: bool) -> tm.MetricCollection:
     """Accuracy, balanced accuracy, Cohen's kappa, weighted F1, macro AUROC and macro AUPRC
-    (average precision per class, one-vs-rest; multi-label: accuracy, macro F1, AUROC, AUPRC)."""
+    (average precision per class, one-vs-rest; multi-label: accuracy, macro F1, AUROC, AUPRC).
+    Two classes add ``auprc_pos``: the AUPRC of the second (positive) class alone
+    (:class:`PositiveClassAveragePrecision`); their macro AUROC is already the positive
+    class's."""
     if multilabel:
         return tm.MetricCollection({
             "acc": tm.classification.MultilabelAccuracy(n_outputs),
@@ -20,14 +32,17 @@ def classification_metrics(n_outputs: int, multilabel: bool) -> tm.MetricCollect
             "auroc": tm.classification.MultilabelAUROC(n_outputs, average="macro"),
             "auprc": tm.classification.MultilabelAveragePrecision(n_outputs, average="macro"),
         })
-    return tm.MetricCollection({
+    metrics = {
         "acc": tm.classification.MulticlassAccuracy(n_outputs, average="micro"),
         "bal_acc": tm.classification.MulticlassAccuracy(n_outputs, average="macro"),
         "kappa": tm.classification.MulticlassCohenKappa(n_outputs),
         "f1_weighted": tm.classification.MulticlassF1Score(n_outputs, average="weighted"),
         "auroc": tm.classification.MulticlassAUROC(n_outputs, average="macro"),
         "auprc": tm.classification.MulticlassAveragePrecision(n_outputs, average="macro"),
-    })
+    }
+    if n_outputs == 2:
+        metrics["auprc_pos"] = PositiveClassAveragePrecision()
+    return tm.MetricCollection(metrics)
 
 
 class ClassificationTask(BiosigTask):

@@ -7,8 +7,9 @@
    the data contract);
 3. ``biosig run`` on ``recipes/<recipe>/eegformer_downstream.yaml``: the three settings of
    :class:`biosig.tasks.VQClassificationTask` (probe, finetune, scratch; scratch gets the
-   pretraining's architecture) x seeds, tested on the recipe's test part; the table shows
-   macro AUROC, macro AUPRC and balanced accuracy (``<out>/results/results.csv|json``).
+   pretraining's architecture) x seeds, tested on the recipe's test part; the table shows the
+   recipe's metrics: macro AUROC, macro AUPRC and balanced accuracy, and for TUAB also the AUPRC
+   of the abnormal class (``auprc_pos``) (``<out>/results/results.csv|json``).
 
     python recipes/eegformer/pipeline.py --recipe synthetic --tiny      # CI-sized, ~2 CPU min
     python recipes/eegformer/pipeline.py --recipe synthetic             # built-in data

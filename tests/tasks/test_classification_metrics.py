@@ -1,0 +1,39 @@
+"""The classification metrics against scikit-learn: binary tasks add the positive class's AUPRC."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from biosig.tasks import ClassificationTask
+from biosig.tasks.classification import classification_metrics
+
+
+def _binary(n=400, positives=0.05, seed=0):
+    """Imbalanced binary scores (about ``positives`` of class 1, e.g. seizure windows)."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < positives).astype(np.int64)
+    p1 = np.clip(0.3 * y + rng.random(n) * 0.7, 0, 1)
+    probs = np.stack([1 - p1, p1], axis=1).astype(np.float32)
+    return torch.from_numpy(probs), torch.from_numpy(y)
+
+
+@pytest.mark.parametrize("positives", [0.05, 0.5])
+def test_auprc_pos_is_sklearns_average_precision_of_class_1(positives):
+    probs, y = _binary(positives=positives)
+    m = classification_metrics(2, multilabel=False)
+    m.update(probs, y)
+    got = {k: float(v) for k, v in m.compute().items()}
+    want_ap = average_precision_score(y.numpy(), probs[:, 1].numpy())
+    assert got["auprc_pos"] == pytest.approx(want_ap, abs=1e-6)
+    # macro AUROC over two classes is the positive class's AUROC
+    assert got["auroc"] == pytest.approx(roc_auc_score(y.numpy(), probs[:, 1].numpy()), abs=1e-6)
+    if positives < 0.5:  # rare positives: the macro mean is not the positive class's AUPRC
+        assert abs(got["auprc"] - got["auprc_pos"]) > 0.05
+
+
+def test_auprc_pos_only_for_two_classes_and_logged_by_the_task():
+    assert "auprc_pos" not in classification_metrics(3, multilabel=False)
+    assert "auprc_pos" not in classification_metrics(2, multilabel=True)
+    task = ClassificationTask("eegnet", n_chans=2, n_times=64, sfreq=64.0, n_outputs=2)
+    assert "test_auprc_pos" in task.metrics["test_metrics"].keys(keep_base=False)
