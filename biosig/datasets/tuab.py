@@ -24,10 +24,10 @@ import os
 import re
 
 from biosig.datasets._common import dataset_root, file_manifest, require_dir, split_subjects
+from biosig.datasets._tuh import pick_tuh_electrodes, tuh_steps
 from biosig.datasets.base import DatasetSource
-from biosig.datasets.tuev import pick_tuh_electrodes, tuh_steps
-from biosig.signal.montages import MONTAGES
 from biosig.errors import ConfigError, InvalidFileError
+from biosig.signal.montages import MONTAGES
 from biosig.signal.recording import Annotations, Recording
 from biosig.signal.windows import FixedWindows
 

@@ -30,16 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from biosig.datasets._common import dataset_root, file_manifest, require_dir, split_subjects
+from biosig.datasets._tuh import pick_tuh_electrodes, tuh_steps
 from biosig.datasets.base import DatasetSource
 from biosig.errors import ConfigError, InvalidFileError
-from biosig.signal.montages import MONTAGES, tuh_electrode
-from biosig.signal.preprocessing import (
-    BipolarMontage,
-    ExtendEdges,
-    FFTResample,
-    FIRBandpass,
-    FIRNotch,
-)
+from biosig.signal.montages import MONTAGES
+from biosig.signal.preprocessing import ExtendEdges
 from biosig.signal.recording import Annotations, Recording
 from biosig.signal.windows import EventWindows
 
@@ -241,34 +236,3 @@ class TUEVWindows(EventWindows):
     def event_fields(self, rec: Recording, k: int) -> dict:
         chans = rec.meta.get("event_channels")
         return {"channel": int(chans[k]) if chans else -1}
-
-
-def pick_tuh_electrodes(raw: Recording, montage: str, path) -> Recording:
-    """The referential electrodes ``montage`` needs from a TUH EDF (``EEG FP1-REF`` -> ``FP1``,
-    first occurrence, file order), EEG in µV; :class:`InvalidFileError` naming ``path`` and the
-    missing electrodes otherwise. Shared by the TUH corpora (TUEV, TUAB)."""
-    needed = {e for pair in MONTAGES[montage] for e in pair}
-    picked: dict[str, str] = {}  # electrode -> channel label (first occurrence)
-    for name in raw.ch_names:
-        e = tuh_electrode(name)
-        if e in needed and e not in picked:
-            picked[e] = name
-    missing = sorted(needed - set(picked))
-    if missing:
-        raise InvalidFileError(
-            path, f"lacks 'EEG XX-REF' channels {missing} needed by montage {montage!r}"
-        )
-    rec = raw.pick(list(picked.values()))
-    return rec.copy(ch_names=list(picked), ch_types=["eeg"] * len(picked))
-
-
-def tuh_steps(bandpass, notch, sfreq: float, montage: str) -> list:
-    """The TUH foundation-model preprocessing (BIOT/LaBraM/EEGDM): MNE FIR band-pass and notch
-    (either skipped when ``None``), FFT resampling to ``sfreq`` (``npad=100``), bipolar
-    ``montage``."""
-    steps = []
-    if bandpass is not None:
-        steps.append(FIRBandpass(*bandpass))
-    if notch is not None:
-        steps.append(FIRNotch(notch))
-    return steps + [FFTResample(sfreq, npad=100), BipolarMontage(montage=montage)]
