@@ -13,6 +13,9 @@ process, repeated ``--repeats`` times (interleaved, so load on the machine hits 
   for and the folder deleted after the timing, before the next pipeline starts;
 - biosig cold cache float16: the same with ``dtype="float16"`` storage (half the bytes written,
   windows read as float32; a relative rounding of at most 2**-11 per sample);
+- biosig cold cache int16: the same with ``dtype="int16"`` storage: the EDF files' own samples
+  with a gain and offset per window and channel (half the bytes, never decoded while building;
+  read back as float32, bit for bit the float32 cache's windows);
 - braindecode: ``mne.io.read_raw_edf`` -> ``create_fixed_length_windows(preload=True)`` ->
   every window materialised with ``dataset[i]`` (its documented way to get windows);
 - with ``--jobs J`` (default 2): braindecode with ``n_jobs=J`` and the cache built by J
@@ -183,6 +186,8 @@ def main():
         pipelines["biosig cold cache"] = lambda files, w: biosig_cache(files, w, root)
         pipelines["biosig cold cache float16"] = (
             lambda files, w: biosig_cache(files, w, root, dtype="float16"))
+        pipelines["biosig cold cache int16"] = (
+            lambda files, w: biosig_cache(files, w, root, dtype="int16"))
     if args.jobs > 1:
         pipelines[f"braindecode n_jobs={args.jobs}"] = (
             lambda files, w: braindecode_windows(files, w, args.jobs))

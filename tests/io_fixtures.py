@@ -58,6 +58,39 @@ def synthetic(
     )
 
 
+def _field(text, width: int) -> bytes:
+    return str(text).encode("ascii").ljust(width)[:width]
+
+
+def edf_header(labels, units, pmin, pmax, dmin, dmax, n_samples, n_rec, variant="") -> bytes:
+    """An EDF header (anonymous identification, 1-s data records), one entry per signal."""
+    ns = len(labels)
+    head = (
+        _field("0", 8) + _field("X X X X", 80) + _field("Startdate X X X X", 80)
+        + _field("01.01.85", 8) + _field("00.00.00", 8) + _field(256 * (ns + 1), 8)
+        + _field(variant, 44) + _field(n_rec, 8) + _field(1, 8) + _field(ns, 4)
+    )
+    for values, width in ((labels, 16), ([""] * ns, 80), (units, 8), (pmin, 8), (pmax, 8),
+                          (dmin, 8), (dmax, 8), ([""] * ns, 80), (n_samples, 8),
+                          ([""] * ns, 32)):
+        head += b"".join(_field(v, width) for v in values)
+    assert len(head) == 256 * (ns + 1)
+    return head
+
+
+def write_plain_edf(path: Path, digital: np.ndarray, sfreq: int, pmin, pmax, dmin, dmax) -> Path:
+    """An EDF file (not EDF+) of int16 ``digital`` samples ``(C, T)`` in 1-s records, EEG
+    channels ``EEG C1``... in µV with each channel's physical and digital range as given."""
+    n_ch, n_times = digital.shape
+    n_rec = n_times // sfreq
+    assert n_times == n_rec * sfreq
+    labels = [f"EEG C{i + 1}" for i in range(n_ch)]
+    head = edf_header(labels, ["uV"] * n_ch, pmin, pmax, dmin, dmax, [sfreq] * n_ch, n_rec)
+    body = digital.astype("<i2").reshape(n_ch, n_rec, sfreq).transpose(1, 0, 2).tobytes()
+    path.write_bytes(head + body)
+    return path
+
+
 def write_edf_plus_d(path: Path, data_uv: np.ndarray, sfreq: int, record_onsets, texts=()) -> Path:
     """Write a minimal EDF+D file: one-second records at ``record_onsets`` (s), int16 data
     in µV (physical range ±3276.7 µV, 0.1 µV steps), plus free-text annotations
@@ -66,35 +99,12 @@ def write_edf_plus_d(path: Path, data_uv: np.ndarray, sfreq: int, record_onsets,
     n_rec = len(record_onsets)
     assert n_times == n_rec * sfreq
     ann_bytes = 120
-    ns = n_ch + 1
     labels = [f"EEG C{i + 1}" for i in range(n_ch)] + ["EDF Annotations"]
-
-    def f(text, width):
-        return str(text).encode("ascii").ljust(width)[:width]
-
-    head = (
-        f("0", 8)
-        + f("X X X X", 80)
-        + f("Startdate X X X X", 80)
-        + f("01.01.85", 8)
-        + f("00.00.00", 8)
-        + f(256 * (ns + 1), 8)
-        + f("EDF+D", 44)
-        + f(n_rec, 8)
-        + f(1, 8)
-        + f(ns, 4)
+    head = edf_header(
+        labels, ["uV"] * n_ch + [""], ["-3276.8"] * n_ch + ["-1"], ["3276.7"] * n_ch + ["1"],
+        ["-32768"] * len(labels), ["32767"] * len(labels), [sfreq] * n_ch + [ann_bytes // 2],
+        n_rec, "EDF+D",
     )
-    head += b"".join(f(lab, 16) for lab in labels)
-    head += b"".join(f("", 80) for _ in labels)
-    head += b"".join(f("uV", 8) for _ in range(n_ch)) + f("", 8)
-    head += b"".join(f("-3276.8", 8) for _ in range(n_ch)) + f("-1", 8)
-    head += b"".join(f("3276.7", 8) for _ in range(n_ch)) + f("1", 8)
-    head += b"".join(f("-32768", 8) for _ in labels)
-    head += b"".join(f("32767", 8) for _ in labels)
-    head += b"".join(f("", 80) for _ in labels)
-    head += b"".join(f(sfreq, 8) for _ in range(n_ch)) + f(ann_bytes // 2, 8)
-    head += b"".join(f("", 32) for _ in labels)
-    assert len(head) == 256 * (ns + 1)
     digital = np.clip(np.rint(data_uv * 10), -32768, 32767).astype("<i2")
     body = b""
     for k, onset in enumerate(record_onsets):

@@ -43,7 +43,11 @@ from biosig.signal.recording import IDENTIFYING_KEYS
 log = logging.getLogger("biosig.cache")
 
 NAN_POLICIES = ("reject", "interpolate", "raise")
-DTYPES = {"float32": ("X.f32", np.float32), "float16": ("X.f16", np.float16)}
+DTYPES = {"float32": ("X.f32", np.float32), "float16": ("X.f16", np.float16),
+          "int16": ("X.i16", np.int16)}  # fmt: skip
+SCALES = "scales.f32"  # int16 caches: (N, 2, C) float32 gain and offset of each window's channels
+#: the steps that keep a file's own samples (the only ones a dtype="int16" cache accepts)
+CHANNEL_STEPS = ("PickChannels", "DropChannels", "RenameChannels")
 RECORDS_PER_WORKER = 16  # default: one worker per 16 records (a worker's start-up costs ~1-2 s)
 _ROW_KEYS = ("start", "label", "onset", "event")  # window-row fields with a fixed meaning
 
@@ -66,6 +70,16 @@ class BuildOptions:
         ):
             if value not in allowed:
                 raise ConfigError(f"cache {name} must be one of {allowed}, got {value!r}")
+        if self.dtype == "int16":
+            changing = [type(s).__name__ for s in self.preprocessing
+                        if type(s).__name__ not in CHANNEL_STEPS]  # fmt: skip
+            if changing or self.dead_channels == "interpolate":
+                what = f"the steps {changing}" if changing else "dead_channels='interpolate'"
+                raise ConfigError(
+                    f"cache dtype='int16' stores the files' own 16-bit samples, which {what} "
+                    f"would change; only {list(CHANNEL_STEPS)} keep them: use dtype='float32' "
+                    "(or 'float16')"
+                )
 
 
 @dataclass
@@ -81,6 +95,7 @@ class RecordResult:
     sfreq: float | None = None
     n_times: int | None = None
     where: str = ""
+    scales: np.ndarray | None = None  # int16 storage: (n, 2, C) float32 gain and offset
 
 
 def meta_fields(ref: dict) -> dict:
@@ -101,7 +116,9 @@ def _dead_channel_policy(raw, rec, ref, opts: BuildOptions, q, stats, where):
     """Apply ``opts.dead_channels`` to the raw record's dead channels that reach the cache;
     returns the preprocessed record, or None when the record is dropped."""
     dead = [n for n, d in zip(raw.ch_names, q["dead"]) if d]
-    if not dead or not quality.dead_reaches_cache(dead, rec.ch_names, rec.data):
+    if not dead or not quality.dead_reaches_cache(
+        dead, rec.ch_names, rec.data if rec.digital is None else None
+    ):
         return rec
     if opts.dead_channels == "fail":
         raise ChannelError(
@@ -123,7 +140,18 @@ def process_record(source, opts: BuildOptions, ref: dict) -> RecordResult:
     stats = {"records": 1, "nan_rejected": 0, "nan_interpolated": 0, "skipped_out_of_bounds": 0}
     raw = source.load(ref)
     where = str(raw.meta.get("source", ref.get("record")))
-    q = quality.channel_quality(np.asarray(raw.data))
+    int16 = opts.dtype == "int16"
+    if int16 and raw.digital is None:
+        raise ConfigError(
+            f"{where}: cache dtype='int16' stores a file's own 16-bit samples, and this record "
+            "came decoded from its loader (only EDF files keep them, not BDF, EDF+D, GDF or "
+            "WFDB, and only while the loader just picks or renames channels); use "
+            "dtype='float32' (or 'float16')"
+        )
+    # signal quality from the file's own samples when the reader kept them (the same stats for
+    # every dtype), else from the decoded values
+    own = raw.digital is not None
+    q = quality.channel_quality(raw.digital.samples() if own else np.asarray(raw.data))
     quality.add_quality(stats, raw.ch_names, q)
     rec = apply_steps(raw, opts.preprocessing)
     rec = _dead_channel_policy(raw, rec, ref, opts, q, stats, where)
@@ -132,10 +160,14 @@ def process_record(source, opts: BuildOptions, ref: dict) -> RecordResult:
     if rec is None:
         return out
     out.ch_names, out.sfreq, out.n_times = list(rec.ch_names), float(rec.sfreq), n_times
+    if int16 and rec.digital is None:  # BuildOptions admits only steps that keep them
+        raise BiosigError(f"{where}: the preprocessing decoded the file's samples; "
+                          "int16 storage cannot keep them")  # fmt: skip
+    samples = rec.digital.samples() if int16 else rec.data
     rows, skipped = opts.windows(rec, ref)
     stats["skipped_out_of_bounds"] += skipped
-    block = window_block(rec.data, [row["start"] for row in rows], n_times)
-    keep = _nan_policy(block, rows, opts.nan_policy, stats, where)
+    block = window_block(samples, [row["start"] for row in rows], n_times)
+    keep = None if int16 else _nan_policy(block, rows, opts.nan_policy, stats, where)
     if keep is not None:
         block, rows = block[keep], [rows[k] for k in keep]
         windows = keep.tolist()
@@ -146,6 +178,11 @@ def process_record(source, opts: BuildOptions, ref: dict) -> RecordResult:
     if not rows:
         return out
     _, dtype = DTYPES[opts.dtype]
+    if int16:
+        scales = np.stack([rec.digital.gain(), rec.digital.offset()])
+        out.block, out.scales = block, np.ascontiguousarray(np.broadcast_to(
+            scales, (len(block), *scales.shape)))  # fmt: skip
+        return out
     if dtype is np.float16:
         big = float(max(block.max(), -block.min()))
         if big > np.finfo(np.float16).max:
@@ -167,10 +204,11 @@ def to_float16(block: np.ndarray) -> np.ndarray:
 
 def window_block(data: np.ndarray, starts, n_times: int) -> np.ndarray:
     """The windows ``data[:, s : s + n_times]`` for ``s`` in ``starts`` as one C-contiguous
-    float32 ``(n, C, n_times)`` array: a single strided copy when the starts are evenly spaced
-    (fixed-length windows), else one copy per window."""
+    ``(n, C, n_times)`` array, float32 (integer ``data``: its own dtype): a single strided copy
+    when the starts are evenly spaced (fixed-length windows), else one copy per window."""
     starts = np.asarray(starts, dtype=np.int64)
-    out = np.empty((len(starts), data.shape[0], n_times), dtype=np.float32)
+    dtype = data.dtype if data.dtype.kind in "iu" else np.float32
+    out = np.empty((len(starts), data.shape[0], n_times), dtype=dtype)
     if len(starts) == 0:
         return out
     if starts.min() < 0 or starts.max() + n_times > data.shape[1]:
@@ -319,6 +357,7 @@ class CacheWriter:
         self.fy = open(folder / "y.raw", "wb")
         self.fm = open(folder / "meta.jsonl", "w")
         self.fx = _XWriter(folder / self.x_name)
+        self.fs = open(folder / SCALES, "wb") if opts.dtype == "int16" else None
         self.n = 0
         self.columns: dict[str, None] = {}
         self.ch_names = self.sfreq = self.n_times = None
@@ -344,6 +383,8 @@ class CacheWriter:
         if res.block is None:
             return
         self.fx.put(res.block)
+        if self.fs is not None:
+            self.fs.write(memoryview(res.scales).cast("B"))
         if self.multilabel:
             y = np.zeros((len(res.labels), self.n_classes), np.float32)
             for i, lab in enumerate(res.labels):
@@ -357,8 +398,8 @@ class CacheWriter:
 
     def close(self) -> None:
         self.fx.close(check=False)
-        for fh in (self.fy, self.fm):
-            if not fh.closed:
+        for fh in (self.fy, self.fm, self.fs):
+            if fh is not None and not fh.closed:
                 fh.close()
 
     def finish(self) -> dict:
@@ -372,6 +413,7 @@ class CacheWriter:
         del yraw
         (self.folder / "y.raw").unlink()
         self._write_meta_csv()
+        files = ["y.npy", "meta.csv", *([SCALES] if self.fs is not None else [])]
         return {
             "shape": [n, len(self.ch_names or []), self.n_times or 0],
             "ch_names": self.ch_names,
@@ -379,9 +421,9 @@ class CacheWriter:
             "stats": self.stats,
             "checksum": {
                 self.x_name: f"crc32:{crc:08x}",
-                **{f: file_crc(self.folder / f) for f in ("y.npy", "meta.csv")},
+                **{f: file_crc(self.folder / f) for f in files},
             },
-            "sizes": {f: (self.folder / f).stat().st_size for f in ("y.npy", "meta.csv")},
+            "sizes": {f: (self.folder / f).stat().st_size for f in files},
         }
 
     def _write_meta_csv(self) -> None:

@@ -34,22 +34,17 @@ _POSITIONS: dict[str, np.ndarray] | None = None
 
 
 def channel_quality(data: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-channel counts of one ``(C, T)`` record: ``nan`` (non-finite samples), ``clipped``
-    (samples in runs of >= 3 at the channel's own max or min), ``flat`` and ``dead`` (bool).
+    """Per-channel counts of one ``(C, T)`` record (float, or a file's integer samples):
+    ``nan`` (non-finite samples), ``clipped`` (samples in runs of >= 3 at the channel's own max
+    or min), ``flat`` and ``dead`` (bool).
 
     An all-finite record (the usual case: max and min are finite) skips the masking passes, and
     only channels that reach their max or min at least 3 times are searched for runs."""
     n_times = data.shape[1]
-    with np.errstate(invalid="ignore"):
-        hi = data.max(axis=1, initial=-np.inf)  # NaN or inf anywhere shows up here
-        lo = data.min(axis=1, initial=np.inf)
-        if np.isfinite(hi).all() and np.isfinite(lo).all() or n_times == 0:
-            nan = np.zeros(len(data), dtype=np.int64)
-        else:
-            finite = np.isfinite(data)
-            nan = n_times - finite.sum(axis=1)
-            hi = np.where(finite, data, -np.inf).max(axis=1, initial=-np.inf)
-            lo = np.where(finite, data, np.inf).min(axis=1, initial=np.inf)
+    if data.dtype.kind in "iu" and n_times:  # a file's integer samples: all finite
+        hi, lo, nan = data.max(axis=1), data.min(axis=1), np.zeros(len(data), dtype=np.int64)
+    else:
+        hi, lo, nan = _float_extremes(data if data.dtype.kind == "f" else data.astype(np.float32))
     flat = (hi == lo) & np.isfinite(hi)
     dead = flat | (nan == n_times)
     at_extreme = [np.count_nonzero(r == h) + np.count_nonzero(r == g)  # row by row: fast counts
@@ -64,6 +59,21 @@ def channel_quality(data: np.ndarray) -> dict[str, np.ndarray]:
             member[:, k:a.shape[1] - CLIP_RUN + 1 + k] |= run
         clipped[rows] = member.sum(axis=1)
     return {"nan": nan, "clipped": clipped, "flat": flat, "dead": dead}
+
+
+def _float_extremes(data: np.ndarray):
+    """Per channel: max and min of the finite samples, and the count of non-finite ones."""
+    n_times = data.shape[1]
+    with np.errstate(invalid="ignore"):
+        hi = data.max(axis=1, initial=-np.inf)  # NaN or inf anywhere shows up here
+        lo = data.min(axis=1, initial=np.inf)
+        if np.isfinite(hi).all() and np.isfinite(lo).all() or n_times == 0:
+            return hi, lo, np.zeros(len(data), dtype=np.int64)
+        finite = np.isfinite(data)
+        nan = n_times - finite.sum(axis=1)
+        hi = np.where(finite, data, -np.inf).max(axis=1, initial=-np.inf)
+        lo = np.where(finite, data, np.inf).min(axis=1, initial=np.inf)
+    return hi, lo, nan
 
 
 def add_quality(stats: dict, ch_names, q: dict) -> None:
@@ -136,10 +146,11 @@ def interpolate_dead(data: np.ndarray, ch_names, dead: np.ndarray, where: str) -
 
 def dead_reaches_cache(dead_names: list[str], out_names: list[str], out_data) -> bool:
     """Whether a raw record's dead channels survive the preprocessing: a cached channel has
-    the same name, or a derived channel (``"FP1-F7"``) uses it, or the output is not finite."""
+    the same name, or a derived channel (``"FP1-F7"``) uses it, or the output ``out_data`` is
+    not finite (None: a file's integer samples, finite)."""
     tokens = {t for n in out_names for t in [n.upper(), *re.split(r"[-\s]", n.upper())]}
     for n in dead_names:
         e = electrode(n)
         if n.upper() in tokens or (e is not None and e in tokens):
             return True
-    return not np.isfinite(out_data).all()
+    return out_data is not None and not np.isfinite(out_data).all()

@@ -236,9 +236,7 @@ class BCIIV2a(DatasetSource):
             )
         if abs(rec.sfreq - SFREQ) > 1e-6:
             raise InvalidFileError(path, f"expected {SFREQ:g} Hz, found {rec.sfreq:g} Hz")
-        rec = rec.copy(
-            data=rec.data, ch_names=BCIIV2A_EEG + BCIIV2A_EOG, ch_types=["eeg"] * 22 + ["eog"] * 3
-        )
+        rec = rec.renamed(BCIIV2A_EEG + BCIIV2A_EOG, ["eeg"] * 22 + ["eog"] * 3)
         ann = rec.annotations
         codes = np.array([int(d) if str(d).lstrip("-").isdigit() else -1 for d in ann.description])
         onsets = np.asarray(ann.onset, float)

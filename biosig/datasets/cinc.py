@@ -351,9 +351,7 @@ class CinC(DatasetSource):
         from biosig.io import read_wfdb
 
         rec = read_wfdb(self.root / ref["record"], annotation_ext=None)
-        rec = rec.copy(data=rec.data, ch_names=[canonical_lead(n) for n in rec.ch_names]).pick(
-            self.leads
-        )
+        rec = rec.renamed([canonical_lead(n) for n in rec.ch_names]).pick(self.leads)
         rec.meta.update(
             {"dataset": self.name, "record": ref["record"], "labels": list(ref["labels"])}
         )

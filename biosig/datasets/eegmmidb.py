@@ -152,11 +152,7 @@ class EEGMMIDB(DatasetSource):
         if abs(rec.sfreq - SFREQ) > 1e-6:
             # a few subjects were recorded at another rate: keep, but say so in meta (add Resample)
             rec.meta["sfreq_note"] = f"recorded at {rec.sfreq:g} Hz, not {SFREQ:g} Hz"
-        rec = rec.copy(
-            data=rec.data,
-            ch_names=[eegmmidb_channel_name(n) for n in rec.ch_names],
-            ch_types=["eeg"] * rec.n_chans,
-        )
+        rec = rec.renamed([eegmmidb_channel_name(n) for n in rec.ch_names], ["eeg"] * rec.n_chans)
         mapping = RUN_EVENTS[int(ref["run"])][1]
         ann = rec.annotations
         unknown = sorted({str(d) for d in ann.description} - set(mapping))

@@ -136,7 +136,7 @@ class WFDBRecords(DatasetSource):
 
         path = self.root / ref["record"]
         rec = read_wfdb(path, annotation_ext=self.annotator)
-        rec = rec.copy(data=rec.data, ch_names=[canonical_lead(n) for n in rec.ch_names])
+        rec = rec.renamed([canonical_lead(n) for n in rec.ch_names])
         if self.channels is not None:
             rec = rec.pick(self.channels)
         if self.beat_classes is not None:

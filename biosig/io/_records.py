@@ -19,6 +19,7 @@ from biosig.errors import InvalidFileError
 
 __all__ = [
     "ChannelLayout",
+    "FileSamples",
     "always_finite",
     "decode_channels",
     "read_data_section",
@@ -27,6 +28,7 @@ __all__ = [
 
 #: numpy dtype of a 24-bit little-endian integer sample (BDF), decoded by hand.
 INT24 = "int24"
+_INT16 = np.dtype("<i2")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,59 @@ def decode_channels(records: np.ndarray, channels: list[ChannelLayout]) -> np.nd
             if ch.offset:
                 dst += np.float32(ch.offset)
     return out
+
+
+class FileSamples:
+    """A file's 16-bit integer samples of some channels, not yet decoded: the data records
+    (``n_records x record_bytes``, shared, never written) and each channel's
+    :class:`ChannelLayout`. A :class:`~biosig.signal.recording.Recording` holding one decodes it
+    on first use of ``data`` (:meth:`decode`, the same float32 values as
+    :func:`decode_channels`); until then channel picks only select layouts, and a window cache of
+    ``dtype="int16"`` stores :meth:`samples` with :meth:`gain` and :meth:`offset`."""
+
+    def __init__(self, records: np.ndarray, channels: list[ChannelLayout], gathered=None):
+        if not all(c.dtype == _INT16 for c in channels) or len({c.n_samples for c in channels}) > 1:
+            raise ValueError("FileSamples holds 16-bit little-endian channels of one rate")
+        self.records, self.channels = records, list(channels)
+        self._gathered = gathered  # samples() once computed (read-only)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        n = self.channels[0].n_samples if self.channels else 0
+        return len(self.channels), len(self.records) * n
+
+    def pick(self, index) -> "FileSamples":
+        index = list(index)
+        gathered = self._gathered
+        if gathered is not None:
+            run = bool(index) and index == list(range(index[0], index[0] + len(index)))
+            gathered = gathered[index[0] : index[0] + len(index)] if run else gathered[index]
+        return FileSamples(self.records, [self.channels[i] for i in index], gathered)
+
+    def decode(self) -> np.ndarray:
+        """float32 physical values ``(C, T)``."""
+        if not self.channels:
+            return np.zeros(self.shape, np.float32)
+        return decode_channels(self.records, self.channels)
+
+    def samples(self) -> np.ndarray:
+        """The integer samples ``(C, T)`` int16, gathered from the records on the first call
+        (read-only; picks of this object reuse them)."""
+        if self._gathered is None:
+            out = np.empty(self.shape, np.int16)
+            for row, ch in zip(out, self.channels):
+                row.reshape(len(self.records), ch.n_samples)[:] = _digital(self.records, ch)
+            out.flags.writeable = False
+            self._gathered = out
+        return self._gathered
+
+    def gain(self) -> np.ndarray:
+        """float32 ``(C,)``: ``decode() == samples() * gain + offset`` in float32, channel by
+        channel (an offset of 0 is not added)."""
+        return np.array([c.gain for c in self.channels], np.float32)
+
+    def offset(self) -> np.ndarray:
+        return np.array([c.offset for c in self.channels], np.float32)
 
 
 def always_finite(channels: list[ChannelLayout]) -> bool:

@@ -363,11 +363,19 @@ def make_recording(
 ) -> Recording:
     """The Recording of ``data`` already in Recording units, cast to float32 first so that
     ``meta["n_nan"]``/``meta["n_inf"]`` count what the Recording holds (``nonfinite``: those
-    counts when the caller knows them without a scan)."""
-    data = np.asarray(data, dtype=np.float32)
+    counts when the caller knows them without a scan). ``data`` may be a file's undecoded
+    samples (:class:`~biosig.io._records.FileSamples`, with ``nonfinite`` given)."""
+    digital = None
+    if hasattr(data, "decode"):
+        if nonfinite is None:
+            raise ValueError("undecoded samples need their non-finite counts")
+        data, digital = None, data
+    else:
+        data = np.asarray(data, dtype=np.float32)
     n_nan, n_inf = count_nonfinite(data) if nonfinite is None else nonfinite
     return Recording(
         data=data,
+        digital=digital,
         sfreq=sfreq,
         ch_names=names,
         ch_types=types,

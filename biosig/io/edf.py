@@ -28,6 +28,7 @@ from biosig.io._mne import check_shape, keep_index, pick, read_samples, undo_sca
 from biosig.io._records import (
     INT24,
     ChannelLayout,
+    FileSamples,
     always_finite,
     decode_channels,
     gain_offset,
@@ -403,7 +404,12 @@ def read_edf(
     sig = hdr.signal_index
     finite = False  # every sample known finite without a scan
     if len(set(hdr.n_samples[sig].tolist())) == 1:
-        data, names, types, units, finite = _decode(path, hdr, records, exclude, ch_types)
+        layout, names, types, units = _layout(path, hdr, exclude, ch_types)
+        finite = always_finite(layout)
+        if finite and hdr.kind == "EDF" and not hdr.variant.endswith("+D"):
+            data = FileSamples(records, layout)  # decoded on first use of Recording.data
+        else:
+            data = decode_channels(records, layout)
         upsampled: list[str] = []
     else:
         data, names, types, units, upsampled = _read_mixed_rates(path, hdr, exclude, ch_types)
@@ -443,9 +449,9 @@ def read_edf(
     return make_recording(data, sfreq, names, types, units, annotations, meta, nonfinite=nonfinite)
 
 
-def _decode(path: Path, hdr: EDFHeader, records: np.ndarray, exclude, ch_types):
-    """The kept signals (all at one rate) as float32 in Recording units, decoded from the
-    record bytes: ``(data, names, types, units, always_finite)``."""
+def _layout(path: Path, hdr: EDFHeader, exclude, ch_types):
+    """Where the kept signals (all at one rate) lie in a data record and how they decode to
+    float32 in Recording units: ``(layout, names, types, units)``."""
     sig = hdr.signal_index
     names_all = unique_names(hdr.labels)  # as MNE names them (a repeated label gets "-k")
     keep = [
@@ -467,7 +473,7 @@ def _decode(path: Path, hdr: EDFHeader, records: np.ndarray, exclude, ch_types):
         ChannelLayout(int(starts[i]), int(hdr.n_samples[i]), dtype, gain[i] * f, offset[i] * f)
         for i, f in zip(keep, factors)
     ]
-    return decode_channels(records, layout), names, types, units, always_finite(layout)
+    return layout, names, types, units
 
 
 def _read_mixed_rates(path: Path, hdr: EDFHeader, exclude, ch_types):

@@ -143,7 +143,7 @@ class RenameChannels(Step):
     mapping: dict[str, str] = field(default_factory=dict)
 
     def __call__(self, rec):
-        return rec.copy(data=rec.data, ch_names=[self.mapping.get(n, n) for n in rec.ch_names])
+        return rec.renamed([self.mapping.get(n, n) for n in rec.ch_names])
 
 
 @dataclass

@@ -73,6 +73,10 @@ class Recording:
     annotations : events (onset/duration in s, description).
     meta : non-identifying metadata only (format, source file name, labels, age/sex where a
         dataset publishes them as labels). Never names, dates of birth or recording dates.
+    digital : the file's integer samples, not yet decoded (:class:`biosig.io._records.FileSamples`:
+        ``shape``, ``pick(index)``, ``decode()``); with ``data=None`` the recording decodes
+        them on first use of ``data``. ``digital`` is set only while ``data`` is undecoded, so
+        it always equals the recording's values (a readers' detail: EDF files give it).
     """
 
     data: np.ndarray
@@ -82,18 +86,25 @@ class Recording:
     units: list[str] = field(default_factory=list)
     annotations: Annotations = field(default_factory=Annotations.empty)
     meta: dict[str, Any] = field(default_factory=dict)
+    digital: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
-        self.data = np.asarray(self.data, dtype=np.float32)
-        if self.data.ndim != 2:
-            raise ValueError(
-                f"Recording data must be 2-D (channels x times), got {self.data.shape}"
-            )
+        if self.data is None:
+            if self.digital is None:
+                raise ValueError("Recording needs data (or digital samples to decode)")
+            del self.data  # decoded on first use (__getattr__)
+        else:
+            self.digital = None
+            self.data = np.asarray(self.data, dtype=np.float32)
+            if self.data.ndim != 2:
+                raise ValueError(
+                    f"Recording data must be 2-D (channels x times), got {self.data.shape}"
+                )
         self.sfreq = float(self.sfreq)
         if not self.sfreq > 0:
             raise ValueError(f"sampling rate must be positive, got {self.sfreq}")
         self.ch_names = [str(c) for c in self.ch_names]
-        n = self.data.shape[0]
+        n = self.shape[0]
         if len(self.ch_names) != n:
             raise ValueError(f"{len(self.ch_names)} channel names for {n} channels")
         if not self.ch_types:
@@ -106,23 +117,62 @@ class Recording:
         if leaked:
             raise ValueError(f"Recording.meta must not hold identifying fields: {sorted(leaked)}")
 
+    def __getattr__(self, name):  # only for attributes not set: ``data`` still undecoded
+        digital = self.__dict__.get("digital")
+        if name != "data" or digital is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self.data = data = digital.decode()
+        return data
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name == "data" and value is not None:  # decoded or replaced data may be changed in
+            super().__setattr__("digital", None)  # place: no longer the file's samples
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_chans, n_times)``, without decoding."""
+        return self.digital.shape if "data" not in self.__dict__ else self.data.shape
+
     @property
     def n_chans(self) -> int:
-        return self.data.shape[0]
+        return self.shape[0]
 
     @property
     def n_times(self) -> int:
-        return self.data.shape[1]
+        return self.shape[1]
 
     @property
     def duration(self) -> float:
         return self.n_times / self.sfreq
 
     def copy(self, **changes) -> "Recording":
-        """A copy with some fields replaced (data is copied unless replaced)."""
-        changes.setdefault("data", self.data.copy())
+        """A copy with some fields replaced (data is copied unless replaced; undecoded samples
+        are shared, read-only, and stay undecoded)."""
+        if "data" not in changes:
+            changes["data"] = self.data.copy() if "data" in self.__dict__ else None
+        changes.setdefault("digital", self.digital if changes["data"] is None else None)
         changes.setdefault("meta", dict(self.meta))
         return replace(self, **changes)
+
+    def renamed(self, ch_names, ch_types=None) -> "Recording":
+        """The same recording (data shared, not copied) with new channel names (and types)."""
+        types = list(self.ch_types if ch_types is None else ch_types)
+        return self._with(None, ch_names=list(ch_names), ch_types=types)
+
+    def _with(self, index, **changes) -> "Recording":
+        """Channels ``index`` (None: all) of the data, a view for a run of channels, or of the
+        undecoded samples; other fields replaced by ``changes``."""
+        if "data" not in self.__dict__:
+            digital = self.digital if index is None else self.digital.pick(index)
+            return replace(self, data=None, digital=digital, **changes)
+        if index is None:
+            data = self.data
+        elif index and index == list(range(index[0], index[0] + len(index))):
+            data = self.data[index[0] : index[0] + len(index)]  # a run: a view
+        else:
+            data = self.data[index]
+        return replace(self, data=data, digital=None, **changes)
 
     def pick(self, names) -> "Recording":
         """Keep (and reorder to) the given channels; unknown names raise ``ChannelError``.
@@ -137,10 +187,8 @@ class Recording:
                 f"(has {self.ch_names})"
             )
         idx = [index[n] for n in names]
-        run = bool(idx) and idx == list(range(idx[0], idx[0] + len(idx)))
-        return replace(
-            self,
-            data=self.data[idx[0] : idx[0] + len(idx)] if run else self.data[idx],  # run: a view
+        return self._with(
+            idx,
             ch_names=list(names),
             ch_types=[self.ch_types[i] for i in idx],
             units=[self.units[i] for i in idx],

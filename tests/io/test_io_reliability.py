@@ -28,6 +28,7 @@ from biosig.io import (
     write_edf,
     write_gdf,
 )
+from biosig.io import _records as records_mod
 from biosig.io import edf as edf_mod
 from biosig.io import gdf as gdf_mod
 from biosig.io.bnci import read_bnci
@@ -87,14 +88,16 @@ def test_edf_decoder_matches_mne(rel):
 def test_edf_decoder_reads_only_kept_channels(monkeypatch):
     path = shared(EEGMAT)
     seen = []
-    real = edf_mod.decode_channels
+    real = records_mod.decode_channels
     monkeypatch.setattr(
-        edf_mod, "decode_channels", lambda r, layout: seen.append(len(layout)) or real(r, layout)
+        records_mod, "decode_channels",
+        lambda r, layout: seen.append(len(layout)) or real(r, layout),
     )
     full = read_edf(path)
     rec = read_edf(path, exclude=full.ch_names[2:])
-    assert seen == [full.n_chans, 2]
+    assert seen == []  # nothing is decoded before the data are used
     np.testing.assert_array_equal(rec.data, full.data[:2])
+    assert seen == [2, full.n_chans]
 
 
 def test_gdf_decoder_matches_mne(tmp_path):

@@ -1,0 +1,117 @@
+"""``dtype="int16"`` window caches: the EDF files' own samples with a gain and offset per window
+and channel, read back bit for bit as the float32 cache's windows; the cases it refuses, damaged
+files, parallel and sharded builds."""
+
+import numpy as np
+import pytest
+from io_fixtures import write_edf_plus_d, write_plain_edf
+
+from biosig.data import FixedWindows, PickChannels, get_cache
+from biosig.data.cache import WindowCache, cache_key, verify_cache
+from biosig.datasets import RecordingFiles
+from biosig.errors import ChannelError, ConfigError, InvalidFileError
+from biosig.signal.preprocessing import Bandpass, RenameChannels
+from test_cache import ToySource
+
+RANGES = dict(pmin=[-3276.8, 500.0, -100.0, -1.0], pmax=[3276.7, -500.0, 100.0, 1.0],
+              dmin=[-32768, -32768, -32767, -32768], dmax=[32767, 32767, 32767, 32767])  # fmt: skip
+KEEP = [PickChannels(names=["EEG C3", "EEG C2", "EEG C1"]), RenameChannels({"EEG C3": "C3"})]
+
+
+def edf_files(folder, n=3, flat=None):
+    """``n`` EDF files of 4 channels, 3-5 s at 100 Hz, different ranges per channel (a
+    negative gain, a zero offset); channel ``flat`` constant in the first file."""
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for i in range(n):
+        rng = np.random.default_rng(i)
+        x = rng.integers(-32767, 32768, (4, 100 * (3 + i % 3))).astype(np.int16)
+        if flat is not None and i == 0:
+            x[flat] = 5
+        paths.append(write_plain_edf(folder / f"S{i + 1:02d}.edf", x, 100, **RANGES))
+    return RecordingFiles([str(p) for p in paths], name="int16_test")
+
+
+def build(src, root, dtype, steps=KEEP, **kw):
+    return get_cache(src, steps, FixedWindows(1.0, stride=0.7), root=root, progress=False,
+                     num_workers=0, dtype=dtype, **kw)  # fmt: skip
+
+
+def test_int16_cache_reads_as_the_float32_cache_bit_for_bit(tmp_path):
+    src = edf_files(tmp_path / "edf")
+    f32, i16 = build(src, tmp_path / "c", "float32"), build(src, tmp_path / "c", "int16")
+    assert i16.path != f32.path and i16.dtype == "int16"
+    assert cache_key(src, KEEP, FixedWindows(1.0, stride=0.7), dtype="int16") != cache_key(
+        src, KEEP, FixedWindows(1.0, stride=0.7))
+    want = np.asarray(f32.X[:])
+    got = np.asarray(i16.X)
+    assert got.dtype == np.float32 and got.shape == want.shape == (len(i16), 3, 100)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+    rows = np.array([7, 0, 3, 3])
+    for idx in (5, -1, slice(2, 9, 3), rows, np.arange(len(i16)) % 2 == 0):
+        np.testing.assert_array_equal(i16.X[idx], want[idx])
+    assert i16.ch_names == ["C3", "EEG C2", "EEG C1"]
+    assert i16.stats == f32.stats and (i16.y == f32.y).all()
+    assert (i16.meta == f32.meta).all().all()
+    files = {p.name for p in i16.path.iterdir()}
+    assert {"X.i16", "scales.f32"} <= files and "X.f32" not in files
+    assert (i16.path / "X.i16").stat().st_size * 2 == (f32.path / "X.f32").stat().st_size
+    assert verify_cache(i16.path) == {str(i16.path): "ok"}
+
+
+def test_int16_refuses_steps_and_records_that_change_the_samples(tmp_path):
+    src = edf_files(tmp_path / "edf", n=1)
+    with pytest.raises(ConfigError, match=r"int16.*\['Bandpass'\].*float32"):
+        build(src, tmp_path / "c", "int16", [*KEEP, Bandpass(1.0, 20.0)])
+    with pytest.raises(ConfigError, match="int16.*interpolate"):
+        build(src, tmp_path / "c", "int16", dead_channels="interpolate")
+    with pytest.raises(ConfigError, match="r0: cache dtype='int16'.*decoded"):
+        get_cache(ToySource(), root=tmp_path / "t", dtype="int16", progress=False)
+    data = np.random.default_rng(0).normal(0, 20, (2, 300))
+    plus_d = write_edf_plus_d(tmp_path / "d.edf", data, 100, [0, 1, 2])
+    with pytest.raises(ConfigError, match="d.edf: cache dtype='int16'"):
+        build(RecordingFiles([str(plus_d)]), tmp_path / "c", "int16", [])
+
+
+def test_int16_dead_channels_fail_or_drop_as_float32(tmp_path):
+    src = edf_files(tmp_path / "edf", flat=1)
+    with pytest.raises(ChannelError, match="EEG C2"):
+        build(src, tmp_path / "c", "int16")
+    i16 = build(src, tmp_path / "c", "int16", dead_channels="drop")
+    f32 = build(src, tmp_path / "c", "float32", dead_channels="drop")
+    assert i16.stats == f32.stats and i16.stats["channels"]["EEG C2"]["dead_records"] == 1
+    np.testing.assert_array_equal(i16.X[:], f32.X[:])
+
+
+def test_damaged_int16_scales_are_found_and_rebuilt(tmp_path):
+    src = edf_files(tmp_path / "edf", n=2)
+    cache = build(src, tmp_path / "c", "int16")
+    want = np.asarray(cache.X[:])
+    scales = cache.path / "scales.f32"
+    raw = bytearray(scales.read_bytes())
+    raw[5] ^= 0xFF
+    scales.write_bytes(bytes(raw))
+    with pytest.raises(InvalidFileError, match="scales.f32.*checksum"):
+        verify_cache(cache.path)
+    scales.write_bytes(bytes(raw[:-4]))  # truncated
+    with pytest.raises(InvalidFileError, match="scales.f32"):
+        WindowCache(cache.path)
+    rebuilt = build(src, tmp_path / "c", "int16")  # the damaged folder is never reused
+    np.testing.assert_array_equal(rebuilt.X[:], want)
+
+
+def test_int16_parallel_and_sharded_builds(tmp_path):
+    src = edf_files(tmp_path / "edf", n=4)
+    serial = build(src, tmp_path / "s", "int16")
+    parallel = get_cache(src, KEEP, FixedWindows(1.0, stride=0.7), root=tmp_path / "p",
+                         progress=False, num_workers=2, dtype="int16")  # fmt: skip
+    assert parallel.params["build_workers"] == 2
+    for name in ("X.i16", "scales.f32", "y.npy", "meta.csv"):
+        assert (serial.path / name).read_bytes() == (parallel.path / name).read_bytes(), name
+    sharded = get_cache(src, KEEP, FixedWindows(1.0, stride=0.7), root=tmp_path / "h",
+                        progress=False, num_workers=0, dtype="int16", shards=2)  # fmt: skip
+    assert len(sharded.shards) == 2 and sharded.dtype == "int16"
+    row = {(r, w): i for i, (r, w) in enumerate(zip(serial.meta["record"], serial.meta["window"]))}
+    order = [row[r, w] for r, w in zip(sharded.meta["record"], sharded.meta["window"])]
+    assert sorted(order) == list(range(len(serial)))
+    np.testing.assert_array_equal(sharded.X[:], serial.X[order])
