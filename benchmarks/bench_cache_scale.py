@@ -2,7 +2,8 @@
 
 1. cold build windows/s: serial vs 2 worker processes (same bytes; ratio);
 2. warm epoch windows/s (shuffled DataLoader batches through ``WindowDataset``) vs a plain
-   memcpy of the same bytes: float32 vs float16, one cache vs 8 shards (ratio epoch/memcpy);
+   memcpy of the same bytes: float32 vs float16, one cache vs 8 shards, and float32 vs int16 of
+   the files' own 500 Hz samples (ratio epoch/memcpy of the float32 bytes);
 3. peak memory (max RSS of a child process) of a build over 10x and 100x the files: flat;
 4. float16 storage error on real EEG (EEGMAT, µV) and real ECG (PTB-XL, mV).
 
@@ -49,10 +50,10 @@ def link_tree(files, n_copies: int, dest: Path) -> Path:
     return dest
 
 
-def corpus(root):
+def corpus(root, sfreq: float | None = 200.0):
     from biosig.datasets import EDFCorpus
 
-    return EDFCorpus(root, sfreq=200.0, window=4.0)
+    return EDFCorpus(root, sfreq=sfreq, window=4.0)
 
 
 def cold_builds(files, copies, work):
@@ -115,16 +116,18 @@ def warm_epochs(root, work, batch_size):
     from biosig.data import durable, get_cache
 
     print("\n## 2. warm epoch vs memcpy of the same (float32) bytes (batch %d)" % batch_size)
-    src = corpus(root)
+    resampled, raw = corpus(root), corpus(root, sfreq=None)  # int16 keeps the files' samples
     variants = {
-        "float32, one cache": {},
-        "float16, one cache": {"dtype": "float16"},
-        "float32, 8 shards": {"shards": 8},
-        "float16, 8 shards": {"shards": 8, "dtype": "float16"},
+        "float32, one cache": (resampled, {}),
+        "float16, one cache": (resampled, {"dtype": "float16"}),
+        "float32, 8 shards": (resampled, {"shards": 8}),
+        "float16, 8 shards": (resampled, {"shards": 8, "dtype": "float16"}),
+        "float32, raw 500 Hz": (raw, {}),
+        "int16, raw 500 Hz": (raw, {"dtype": "int16"}),
     }
     print(f"{'cache':<22} {'windows/s':>10} {'epoch s':>8} {'memcpy s':>9} {'ratio':>6} "
           f"{'open s':>7} {'1st epoch ratio':>15}")  # fmt: skip
-    for name, kw in variants.items():
+    for name, (src, kw) in variants.items():
         cache = get_cache(src, root=work / "warm", progress=False, **kw)
         durable.wait()  # its background sync does not slow the timed epochs
         t0 = time.perf_counter()

@@ -194,8 +194,7 @@ class ScaledWindows:
     def decode_into(self, out: np.ndarray, rows: np.ndarray) -> None:
         scales = np.asarray(self.scales[rows])
         np.multiply(self.samples[rows], scales[:, 0, :, None], out=out)
-        offset = scales[:, 1, :, None]
-        np.add(out, offset, out=out, where=offset != 0)  # as the reader: no offset of 0 added
+        out += scales[:, 1, :, None]  # an offset the reader does not add is stored as -0.0
 
 
 def _copy_rows(out: np.ndarray, part, rows: np.ndarray) -> None:

@@ -201,14 +201,11 @@ class EDFCorpus(DatasetSource):
         units = {rec.units[i] for i in idx}
         if units != {"uV"}:
             raise InvalidFileError(path, f"EEG channels not in µV: units {sorted(units)}")
-        return Recording(
-            rec.data[idx],
-            rec.sfreq,
-            list(self.channels),
-            ["eeg"] * len(idx),
-            ["uV"] * len(idx),
-            rec.annotations,
-            {"source": ref["record"]},
+        return rec.pick([rec.ch_names[i] for i in idx]).copy(  # still undecoded (EDF)
+            ch_names=list(self.channels),
+            ch_types=["eeg"] * len(idx),
+            units=["uV"] * len(idx),
+            meta={"source": ref["record"]},
         )
 
     def default_preprocessing(self) -> list:

@@ -132,12 +132,14 @@ class FileSamples:
         return self._gathered
 
     def gain(self) -> np.ndarray:
-        """float32 ``(C,)``: ``decode() == samples() * gain + offset`` in float32, channel by
-        channel (an offset of 0 is not added)."""
+        """float32 ``(C,)``: ``decode() == samples() * gain + offset`` bit for bit in float32,
+        channel by channel."""
         return np.array([c.gain for c in self.channels], np.float32)
 
     def offset(self) -> np.ndarray:
-        return np.array([c.offset for c in self.channels], np.float32)
+        """float32 ``(C,)``; an offset the decoder does not add is -0.0, which adds nothing
+        (``x + -0.0`` is ``x``, even for ``x = -0.0``)."""
+        return np.array([c.offset if c.offset else -0.0 for c in self.channels], np.float32)
 
 
 def always_finite(channels: list[ChannelLayout]) -> bool:

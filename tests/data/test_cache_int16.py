@@ -13,7 +13,7 @@ from biosig.errors import ChannelError, ConfigError, InvalidFileError
 from biosig.signal.preprocessing import Bandpass, RenameChannels
 from test_cache import ToySource
 
-RANGES = dict(pmin=[-3276.8, 500.0, -100.0, -1.0], pmax=[3276.7, -500.0, 100.0, 1.0],
+RANGES = dict(pmin=[-3276.8, 500.0, 100.0, -1.0], pmax=[3276.7, -500.0, -100.0, 1.0],
               dmin=[-32768, -32768, -32767, -32768], dmax=[32767, 32767, 32767, 32767])  # fmt: skip
 KEEP = [PickChannels(names=["EEG C3", "EEG C2", "EEG C1"]), RenameChannels({"EEG C3": "C3"})]
 
@@ -26,6 +26,7 @@ def edf_files(folder, n=3, flat=None):
     for i in range(n):
         rng = np.random.default_rng(i)
         x = rng.integers(-32767, 32768, (4, 100 * (3 + i % 3))).astype(np.int16)
+        x[2, :7] = 0  # channel 2: negative gain, offset 0: -0.0, kept bit for bit
         if flat is not None and i == 0:
             x[flat] = 5
         paths.append(write_plain_edf(folder / f"S{i + 1:02d}.edf", x, 100, **RANGES))

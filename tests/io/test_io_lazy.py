@@ -10,14 +10,16 @@ from io_fixtures import bdf_bytes, write_edf_plus_d, write_plain_edf
 from biosig.io import read_edf
 from biosig.signal.preprocessing import Bandpass, PickChannels, RenameChannels, apply_steps
 
-# channel 1: negative gain (physical range reversed); channel 2: symmetric ranges, offset 0
-RANGES = dict(pmin=[-3276.8, 500.0, -100.0, -1.0], pmax=[3276.7, -500.0, 100.0, 1.0],
+# channel 1: negative gain (physical range reversed); channel 2: negative gain and offset 0
+# (digital 0 decodes to -0.0)
+RANGES = dict(pmin=[-3276.8, 500.0, 100.0, -1.0], pmax=[3276.7, -500.0, -100.0, 1.0],
               dmin=[-32768, -32768, -32767, -32768], dmax=[32767, 32767, 32767, 32767])  # fmt: skip
 
 
 def edf_file(tmp_path, seed=0):
     digital = np.random.default_rng(seed).integers(-32768, 32768, (4, 300)).astype(np.int16)
     digital[2, digital[2] == -32768] = -32767  # inside channel 2's digital range
+    digital[2, :10] = 0
     return write_plain_edf(tmp_path / f"s{seed}.edf", digital, 100, **RANGES), digital
 
 
@@ -43,6 +45,7 @@ def test_edf_samples_decode_on_first_use_bit_for_bit(tmp_path):
     want = by_the_definition(digital)
     assert rec.data.dtype == np.float32
     assert np.array_equal(rec.data.view(np.uint32), want.view(np.uint32))
+    assert np.signbit(want[2, :10]).all()  # -0.0 kept
     assert rec.digital is None  # decoded: may be changed in place, no longer the file's samples
     assert rec.meta["n_nan"] == 0 and rec.meta["n_inf"] == 0
 
@@ -55,8 +58,9 @@ def test_picks_renames_and_copies_keep_the_samples_undecoded(tmp_path):
                                RenameChannels({"EEG C3": "C3"})])  # fmt: skip
     assert picked.ch_names == ["C3", "EEG C1"] and picked.digital is not None
     np.testing.assert_array_equal(picked.digital.samples(), digital[[2, 0]])
-    np.testing.assert_array_equal(picked.digital.gain(), [np.float32(200 / 65534),
+    np.testing.assert_array_equal(picked.digital.gain(), [np.float32(-200 / 65534),
                                                           np.float32(6553.5 / 65535)])  # fmt: skip
+    assert np.signbit(picked.digital.offset()[0])  # offset 0, not added: stored as -0.0
     copied = picked.copy(meta={"x": 1})
     assert copied.digital is not None and copied.meta == {"x": 1}
     np.testing.assert_array_equal(copied.data, full[[2, 0]])
