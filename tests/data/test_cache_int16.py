@@ -116,3 +116,17 @@ def test_int16_parallel_and_sharded_builds(tmp_path):
     order = [row[r, w] for r, w in zip(sharded.meta["record"], sharded.meta["window"])]
     assert sorted(order) == list(range(len(serial)))
     np.testing.assert_array_equal(sharded.X[:], serial.X[order])
+
+
+def test_edf_corpus_at_its_raw_rate_builds_int16(tmp_path):
+    from biosig.datasets import EDFCorpus
+
+    edf_files(tmp_path / "edf", n=2)
+    corpus = EDFCorpus(tmp_path / "edf", channels=["C3", "C1"], sfreq=None, window=1.0)
+    assert corpus.load(corpus.records()[0]).digital is not None  # picked, still undecoded
+    i16 = get_cache(corpus, root=tmp_path / "c", dtype="int16", progress=False)
+    f32 = get_cache(corpus, root=tmp_path / "c", progress=False)
+    assert i16.ch_names == ["C3", "C1"] and len(i16) == 7
+    assert np.array_equal(np.asarray(i16.X).view(np.uint32), np.asarray(f32.X).view(np.uint32))
+    with pytest.raises(ConfigError, match="Resample"):  # the default 200 Hz resampling
+        get_cache(EDFCorpus(tmp_path / "edf", channels=["C3"]), root=tmp_path / "c", dtype="int16")
