@@ -112,6 +112,21 @@ def _num(raw: bytes, path: Path, name: str, kind=float):
     return value
 
 
+def _nums(fields: list[bytes], path: Path, name: str, kind=float) -> np.ndarray:
+    """float64 values of one numeric field of every signal, parsed as one array; when one of
+    them is not a finite number (or not an integer, for ``kind=int``), :func:`_num` reads them
+    one by one and names the bad one."""
+    try:
+        values = np.array(fields, dtype="S").astype(np.float64)
+    except (ValueError, UnicodeError):
+        values = None
+    if values is None or not np.isfinite(values).all() or (
+        kind is int and not ((values == np.trunc(values)) & (np.abs(values) < 2.0**53)).all()
+    ):
+        values = np.array([_num(b, path, name, kind) for b in fields], np.float64)
+    return values
+
+
 def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
     """Parse and validate the fixed and per-signal header of an EDF/EDF+/BDF file.
 
@@ -153,11 +168,11 @@ def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
     labels = [_field(b, path, "label") for b in chunk(0, 16)]
     units_raw = [_field(b, path, "physical dimension") for b in chunk(96, 8)]
     units = [norm_unit(u) for u in units_raw]
-    pmin = np.array([_num(b, path, "physical minimum") for b in chunk(104, 8)], float)
-    pmax = np.array([_num(b, path, "physical maximum") for b in chunk(112, 8)], float)
-    dmin = np.array([_num(b, path, "digital minimum", int) for b in chunk(120, 8)], float)
-    dmax = np.array([_num(b, path, "digital maximum", int) for b in chunk(128, 8)], float)
-    nsamp = np.array([_num(b, path, "number of samples", int) for b in chunk(216, 8)], np.int64)
+    pmin = _nums(chunk(104, 8), path, "physical minimum")
+    pmax = _nums(chunk(112, 8), path, "physical maximum")
+    dmin = _nums(chunk(120, 8), path, "digital minimum", int)
+    dmax = _nums(chunk(128, 8), path, "digital maximum", int)
+    nsamp = _nums(chunk(216, 8), path, "number of samples", int).astype(np.int64)
 
     if kind == "BDF":
         variant = "BDF+" + reserved[4] if reserved[:4] == "BDF+" and len(reserved) > 4 else "BDF"
