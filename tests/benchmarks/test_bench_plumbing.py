@@ -102,6 +102,6 @@ def test_cold_build_bench_runs_every_pipeline_on_one_real_file(shared_data, monk
     out = capsys.readouterr().out
     assert "WARNING" not in out, out  # different window counts between pipelines
     for label in ("biosig read_edf", "floor: read_edf + write", "biosig cold cache",
-                  "biosig cold cache float16"):  # fmt: skip
+                  "biosig cold cache float16", "biosig cold cache int16"):  # fmt: skip
         assert f"ratio eegmat: {label} / braindecode: min" in out, out
         assert f"best rate eegmat: {label} / braindecode: " in out, out
