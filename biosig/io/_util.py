@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from biosig.errors import BiosigError, InvalidFileError
+from biosig.io._records import FileSamples
 from biosig.signal.recording import Annotations, Recording
 
 # --------------------------------------------------------------------------- files
@@ -366,7 +367,7 @@ def make_recording(
     counts when the caller knows them without a scan). ``data`` may be a file's undecoded
     samples (:class:`~biosig.io._records.FileSamples`, with ``nonfinite`` given)."""
     digital = None
-    if hasattr(data, "decode"):
+    if isinstance(data, FileSamples):
         if nonfinite is None:
             raise ValueError("undecoded samples need their non-finite counts")
         data, digital = None, data
