@@ -10,6 +10,7 @@ conversion to the Recording convention folded into ``gain`` and ``offset``.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,23 +147,26 @@ def always_finite(channels: list[ChannelLayout]) -> bool:
     """True when every value the channels can decode to is a finite float32 (integer samples,
     ``|gain| * max|digital| + |offset|`` below the float32 range): then the decoded data need
     no scan for NaN/inf."""
-    limit = float(np.finfo(np.float32).max) / 2
     for ch in channels:
-        if ch.dtype == INT24:
-            top = 2.0**23
-        elif np.dtype(ch.dtype).kind in "iu":
-            top = _int_top(np.dtype(ch.dtype))
-        else:
+        top = _sample_top(ch.dtype)
+        if top is None or not (math.isfinite(ch.gain) and math.isfinite(ch.offset)):
             return False
-        if not (np.isfinite(ch.gain) and np.isfinite(ch.offset)):
-            return False
-        if abs(ch.gain) * top + abs(ch.offset) >= limit:
+        if abs(ch.gain) * top + abs(ch.offset) >= _FLOAT32_HALF:
             return False
     return True
 
 
+_FLOAT32_HALF = float(np.finfo(np.float32).max) / 2
+
+
 @functools.lru_cache(maxsize=None)
-def _int_top(dtype: np.dtype) -> float:
+def _sample_top(dtype) -> float | None:
+    """The largest magnitude of an integer sample type (None: not an integer type)."""
+    if dtype == INT24:
+        return 2.0**23
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iu":
+        return None
     info = np.iinfo(dtype)
     return float(max(abs(int(info.min)), int(info.max)))
 

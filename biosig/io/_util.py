@@ -243,6 +243,7 @@ _KEYWORDS = (
 )
 
 
+@functools.lru_cache(maxsize=4096)  # a corpus repeats its labels in every file
 def infer_ch_type(name: str, unit: str, *, default_voltage: str, ecg_leads: bool) -> str:
     """Guess a channel type from its label and unit.
 
