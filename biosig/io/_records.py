@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from biosig.errors import InvalidFileError
+from biosig.signal.recording import take_rows
 
 __all__ = [
     "ChannelLayout",
@@ -109,10 +110,7 @@ class FileSamples:
 
     def pick(self, index) -> "FileSamples":
         index = list(index)
-        gathered = self._gathered
-        if gathered is not None:
-            run = bool(index) and index == list(range(index[0], index[0] + len(index)))
-            gathered = gathered[index[0] : index[0] + len(index)] if run else gathered[index]
+        gathered = None if self._gathered is None else take_rows(self._gathered, index)
         return FileSamples(self.records, [self.channels[i] for i in index], gathered)
 
     def decode(self) -> np.ndarray:

@@ -59,6 +59,13 @@ class Annotations:
         return Annotations(self.onset[mask], self.duration[mask], self.description[mask])
 
 
+def take_rows(array: np.ndarray, index: list[int]) -> np.ndarray:
+    """``array[index]``: a view when ``index`` is a run of rows in order, else a copy."""
+    if index and index == list(range(index[0], index[0] + len(index))):
+        return array[index[0] : index[0] + len(index)]
+    return array[index]
+
+
 @dataclass
 class Recording:
     """A continuous multichannel recording in physical units.
@@ -166,12 +173,7 @@ class Recording:
         if "data" not in self.__dict__:
             digital = self.digital if index is None else self.digital.pick(index)
             return replace(self, data=None, digital=digital, **changes)
-        if index is None:
-            data = self.data
-        elif index and index == list(range(index[0], index[0] + len(index))):
-            data = self.data[index[0] : index[0] + len(index)]  # a run: a view
-        else:
-            data = self.data[index]
+        data = self.data if index is None else take_rows(self.data, index)
         return replace(self, data=data, digital=None, **changes)
 
     def pick(self, names) -> "Recording":
