@@ -54,6 +54,7 @@ from biosig.data.cache_build import (
     NAN_POLICIES,
     SCALES,
     BuildOptions,
+    check_not_bootstrapping,
     file_crc,
     resolve_workers,
     write_records,
@@ -514,6 +515,7 @@ def get_cache(
     that many shard folders (:mod:`biosig.data.shards`); ``task``/``n_tasks`` then build only
     this task's share (SLURM array, ranks).
     """
+    check_not_bootstrapping()
     windows = windows if windows is not None else source.default_windows()
     preprocessing = pipeline(source, preprocessing)
     opts = BuildOptions(preprocessing, windows, nan_policy, dtype, dead_channels)

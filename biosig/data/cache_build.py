@@ -24,6 +24,7 @@ import time
 import zlib
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -556,8 +557,27 @@ def run_records(source, opts: BuildOptions, refs, workers: int):
             yield process_record(source, opts, ref)
         return
     ctx = _context(source)
-    with ProcessPoolExecutor(workers, ctx, _init_worker, (source, opts)) as pool:
-        yield from _in_order(pool, _run_in_worker, refs, 2 * workers)
+    try:
+        with ProcessPoolExecutor(workers, ctx, _init_worker, (source, opts)) as pool:
+            yield from _in_order(pool, _run_in_worker, refs, 2 * workers)
+    except BrokenProcessPool as err:
+        raise BiosigError(
+            f"a cache-build worker process died ({err}; its own error, if any, is printed "
+            "above). Workers re-import the main script: a script that builds a cache must keep "
+            "its code under `if __name__ == \"__main__\":`. num_workers=0 builds in this process"
+        ) from err
+
+
+def check_not_bootstrapping() -> None:
+    """Refuse to open a cache while this process is a worker importing its parent's main script
+    (spawn/forkserver; a script without ``if __name__ == "__main__":``): it would wait forever
+    for the build lock that the parent holds."""
+    if getattr(mp.current_process(), "_inheriting", False):  # what multiprocessing's own
+        raise BiosigError(  # check of the main-module guard reads
+            "a window cache was opened while a worker process imported the main script; put "
+            "the script's code under `if __name__ == \"__main__\":` (cache-build workers "
+            "re-import it), or build with num_workers=0"
+        )
 
 
 def write_records(source, opts, refs, folder: Path, workers: int, label: str, show: bool) -> dict:

@@ -1,5 +1,5 @@
 """Cache builds at scale: parallel == serial bytes, float16 storage, CRC verify, rebuild of a
-damaged cache, signal-quality stats and the dead-channel policy."""
+damaged cache, signal-quality stats, the dead-channel policy, a script without a main guard."""
 
 import json
 import os
@@ -13,6 +13,7 @@ from biosig.data.cache_build import to_float16
 from biosig.errors import ChannelError, ConfigError, InvalidFileError
 from biosig.signal.recording import Recording
 from test_cache import ToySource
+from test_cache_int16 import edf_files
 
 FILES = ("X.f32", "y.npy", "meta.csv")
 
@@ -286,3 +287,28 @@ def test_windows_with_different_fields_give_the_union_of_columns(tmp_path):
     assert r1.stage.tolist()[:2] == ["s0", ""] and r1.arousal.tolist()[:2] == ["", "1"]
     assert set(meta[meta.record != "r1"].stage) == {""}
     assert meta.groupby("record").window.apply(list).map(lambda w: w == list(range(len(w)))).all()
+
+
+def test_script_without_main_guard_gets_an_error_not_a_hang(tmp_path):
+    """Build workers re-import the main script; one that opens a cache at import time used to
+    wait forever for the lock its parent holds."""
+    import subprocess
+    import sys
+    import textwrap
+
+    edf_files(tmp_path / "edf", n=2)
+    script = tmp_path / "unguarded.py"
+    script.write_text(textwrap.dedent(f"""
+        from biosig.data import FixedWindows, get_cache
+        from biosig.datasets import RecordingFiles
+        src = RecordingFiles(sorted({str(tmp_path / "edf")!r} + "/" + n for n in
+                                    ["S01.edf", "S02.edf"]), name="guard")
+        get_cache(src, windows=FixedWindows(1.0), root={str(tmp_path / "c")!r}, num_workers=2,
+                  progress=False)
+        print("built")
+    """))
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)  # fmt: skip
+    assert run.returncode != 0 and "built" not in run.stdout
+    assert 'if __name__ == "__main__":' in run.stderr, run.stderr[-2000:]
+    assert "worker process" in run.stderr
