@@ -161,14 +161,18 @@ def process_record(source, opts: BuildOptions, ref: dict) -> RecordResult:
     if rec is None:
         return out
     out.ch_names, out.sfreq, out.n_times = list(rec.ch_names), float(rec.sfreq), n_times
-    if int16 and rec.digital is None:  # BuildOptions admits only steps that keep them
+    digital = rec.digital  # the file's own samples when the steps kept them undecoded
+    if int16 and digital is None:  # BuildOptions admits only steps that keep them
         raise BiosigError(f"{where}: the preprocessing decoded the file's samples; "
                           "int16 storage cannot keep them")  # fmt: skip
-    samples = rec.digital.samples() if int16 else rec.data
     rows, skipped = opts.windows(rec, ref)
     stats["skipped_out_of_bounds"] += skipped
-    block = window_block(samples, [row["start"] for row in rows], n_times)
-    keep = None if int16 else _nan_policy(block, rows, opts.nan_policy, stats, where)
+    starts = [row["start"] for row in rows]
+    if digital is not None:  # windows cut from the samples (finite: no NaN scan)
+        block, keep = window_block(digital.samples(), starts, n_times), None
+    else:
+        block = window_block(rec.data, starts, n_times)
+        keep = _nan_policy(block, rows, opts.nan_policy, stats, where)
     if keep is not None:
         block, rows = block[keep], [rows[k] for k in keep]
         windows = keep.tolist()
@@ -180,10 +184,12 @@ def process_record(source, opts: BuildOptions, ref: dict) -> RecordResult:
         return out
     _, dtype = DTYPES[opts.dtype]
     if int16:
-        scales = np.stack([rec.digital.gain(), rec.digital.offset()])
+        scales = np.stack([digital.gain(), digital.offset()])
         out.block, out.scales = block, np.ascontiguousarray(np.broadcast_to(
             scales, (len(block), *scales.shape)))  # fmt: skip
         return out
+    if digital is not None:  # decoded only now, window by window: the reader's float32 values
+        block = decode_windows(block, digital.gain(), digital.offset())
     if dtype is np.float16:
         big = float(max(block.max(), -block.min()))
         if big > np.finfo(np.float16).max:
@@ -192,6 +198,14 @@ def process_record(source, opts: BuildOptions, ref: dict) -> RecordResult:
                 "dtype='float32' or scale the signal (Scale step)"
             )
     out.block = block if dtype is np.float32 else to_float16(block)
+    return out
+
+
+def decode_windows(block: np.ndarray, gain: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """float32 ``block * gain + offset`` of integer windows ``(n, C, T)`` with a gain and offset
+    per channel (``FileSamples.gain``/``offset``: bit for bit what the reader decodes)."""
+    out = np.multiply(block, gain[:, None], dtype=np.float32)
+    out += offset[:, None]
     return out
 
 

@@ -10,6 +10,7 @@ from biosig.data import FixedWindows, PickChannels, get_cache
 from biosig.data.cache import WindowCache, cache_key, verify_cache
 from biosig.datasets import RecordingFiles
 from biosig.errors import ChannelError, ConfigError, InvalidFileError
+from biosig.io import read_edf
 from biosig.signal.preprocessing import Bandpass, RenameChannels
 from test_cache import ToySource
 
@@ -52,6 +53,15 @@ def test_int16_cache_reads_as_the_float32_cache_bit_for_bit(tmp_path):
     for idx in (5, -1, slice(2, 9, 3), rows, np.arange(len(i16)) % 2 == 0):
         np.testing.assert_array_equal(i16.X[idx], want[idx])
     assert i16.ch_names == ["C3", "EEG C2", "EEG C1"]
+    # both are the reader's float32 values: cut the same windows from read_edf's data
+    decoded = {}
+    for k, (record, onset) in enumerate(zip(f32.meta["record"], f32.meta["onset"])):
+        if record not in decoded:
+            rec = read_edf(tmp_path / "edf" / record)
+            decoded[record] = rec.pick(["EEG C3", "EEG C2", "EEG C1"]).data
+        start = int(round(onset * 100))
+        cut = decoded[record][:, start : start + 100]
+        assert np.array_equal(want[k].view(np.uint32), cut.view(np.uint32)), (record, onset)
     assert i16.stats == f32.stats and (i16.y == f32.y).all()
     assert (i16.meta == f32.meta).all().all()
     files = {p.name for p in i16.path.iterdir()}
