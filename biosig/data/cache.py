@@ -55,6 +55,7 @@ from biosig.data.cache_build import (
     SCALES,
     BuildOptions,
     check_not_bootstrapping,
+    decode_windows,
     file_crc,
     resolve_workers,
     write_records,
@@ -194,8 +195,7 @@ class ScaledWindows:
 
     def decode_into(self, out: np.ndarray, rows: np.ndarray) -> None:
         scales = np.asarray(self.scales[rows])
-        np.multiply(self.samples[rows], scales[:, 0, :, None], out=out)
-        out += scales[:, 1, :, None]  # an offset the reader does not add is stored as -0.0
+        decode_windows(self.samples[rows], scales[:, 0], scales[:, 1], out=out)
 
 
 def _copy_rows(out: np.ndarray, part, rows: np.ndarray) -> None:

@@ -151,8 +151,9 @@ def process_record(source, opts: BuildOptions, ref: dict) -> RecordResult:
         )
     # signal quality from the file's own samples when the reader kept them (the same stats for
     # every dtype), else from the decoded values
-    own = raw.digital is not None
-    q = quality.channel_quality(raw.digital.samples() if own else np.asarray(raw.data))
+    q = quality.channel_quality(
+        raw.digital.samples() if raw.digital is not None else np.asarray(raw.data)
+    )
     quality.add_quality(stats, raw.ch_names, q)
     rec = apply_steps(raw, opts.preprocessing)
     rec = _dead_channel_policy(raw, rec, ref, opts, q, stats, where)
@@ -201,11 +202,12 @@ def process_record(source, opts: BuildOptions, ref: dict) -> RecordResult:
     return out
 
 
-def decode_windows(block: np.ndarray, gain: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    """float32 ``block * gain + offset`` of integer windows ``(n, C, T)`` with a gain and offset
-    per channel (``FileSamples.gain``/``offset``: bit for bit what the reader decodes)."""
-    out = np.multiply(block, gain[:, None], dtype=np.float32)
-    out += offset[:, None]
+def decode_windows(block: np.ndarray, gain: np.ndarray, offset: np.ndarray, out=None):
+    """float32 ``block * gain + offset`` of integer windows ``(n, C, T)``, with ``gain`` and
+    ``offset`` per channel ``(C,)`` or per window and channel ``(n, C)``: bit for bit what the
+    reader decodes (``FileSamples.gain``/``offset``; an offset it does not add is -0.0)."""
+    out = np.multiply(block, gain[..., None], out=out, dtype=np.float32)
+    out += offset[..., None]
     return out
 
 
