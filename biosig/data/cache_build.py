@@ -47,8 +47,6 @@ NAN_POLICIES = ("reject", "interpolate", "raise")
 DTYPES = {"float32": ("X.f32", np.float32), "float16": ("X.f16", np.float16),
           "int16": ("X.i16", np.int16)}  # fmt: skip
 SCALES = "scales.f32"  # int16 caches: (N, 2, C) float32 gain and offset of each window's channels
-#: the steps that keep a file's own samples (the only ones a dtype="int16" cache accepts)
-CHANNEL_STEPS = ("PickChannels", "DropChannels", "RenameChannels")
 RECORDS_PER_WORKER = 16  # default: one worker per 16 records (a worker's start-up costs ~1-2 s)
 _ROW_KEYS = ("start", "label", "onset", "event")  # window-row fields with a fixed meaning
 
@@ -73,13 +71,13 @@ class BuildOptions:
                 raise ConfigError(f"cache {name} must be one of {allowed}, got {value!r}")
         if self.dtype == "int16":
             changing = [type(s).__name__ for s in self.preprocessing
-                        if type(s).__name__ not in CHANNEL_STEPS]  # fmt: skip
+                        if not getattr(s, "keeps_samples", False)]  # fmt: skip
             if changing or self.dead_channels == "interpolate":
                 what = f"the steps {changing}" if changing else "dead_channels='interpolate'"
                 raise ConfigError(
                     f"cache dtype='int16' stores the files' own 16-bit samples, which {what} "
-                    f"would change; only {list(CHANNEL_STEPS)} keep them: use dtype='float32' "
-                    "(or 'float16')"
+                    "would change; only channel picks, drops and renames (PickChannels, "
+                    "DropChannels, RenameChannels) keep them: use dtype='float32' (or 'float16')"
                 )
 
 

@@ -26,7 +26,11 @@ from biosig.signal.recording import Recording
 
 
 class Step(ABC):
-    """Base class: subclasses are dataclasses implementing ``__call__(rec) -> rec``."""
+    """Base class: subclasses are dataclasses implementing ``__call__(rec) -> rec``.
+    ``keeps_samples``: the step only selects or renames channels, so a file's undecoded samples
+    stay undecoded (what a ``dtype="int16"`` window cache needs)."""
+
+    keeps_samples = False
 
     def params(self) -> dict:
         return {"step": type(self).__name__, **asdict(self)}
@@ -114,6 +118,8 @@ class PickChannels(Step):
     names: list[str] | None = None
     types: list[str] | None = None
 
+    keeps_samples = True
+
     def __call__(self, rec):
         if self.types is not None:
             keep = [n for n, t in zip(rec.ch_names, rec.ch_types) if t in self.types]
@@ -132,6 +138,8 @@ class PickChannels(Step):
 class DropChannels(Step):
     names: list[str] = field(default_factory=list)
 
+    keeps_samples = True
+
     def __call__(self, rec):
         return rec.pick([n for n in rec.ch_names if n not in set(self.names)])
 
@@ -141,6 +149,8 @@ class RenameChannels(Step):
     """Rename channels with a mapping; names not in the mapping stay."""
 
     mapping: dict[str, str] = field(default_factory=dict)
+
+    keeps_samples = True
 
     def __call__(self, rec):
         return rec.renamed([self.mapping.get(n, n) for n in rec.ch_names])
