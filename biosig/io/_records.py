@@ -123,9 +123,14 @@ class FileSamples:
         """The integer samples ``(C, T)`` int16, gathered from the records on the first call
         (read-only; picks of this object reuse them)."""
         if self._gathered is None:
-            out = np.empty(self.shape, np.int16)
-            for row, ch in zip(out, self.channels):
-                row.reshape(len(self.records), ch.n_samples)[:] = _digital(self.records, ch)
+            n_rec, (n_chans, n_times) = len(self.records), self.shape
+            spr = n_times // n_rec if n_rec else 0
+            out = np.empty((n_chans, n_rec, spr), np.int16)
+            for lo, hi in _adjacent_runs(self.channels):  # one transposing copy per run
+                a = self.channels[lo].byte_offset
+                run = self.records[:, a : a + 2 * spr * (hi - lo)].view(_INT16)
+                out[lo:hi] = run.reshape(n_rec, hi - lo, spr).transpose(1, 0, 2)
+            out = out.reshape(n_chans, n_times)
             out.flags.writeable = False
             self._gathered = out
         return self._gathered
@@ -139,6 +144,20 @@ class FileSamples:
         """float32 ``(C,)``; an offset the decoder does not add is -0.0, which adds nothing
         (``x + -0.0`` is ``x``, even for ``x = -0.0``)."""
         return np.array([c.offset if c.offset else -0.0 for c in self.channels], np.float32)
+
+
+def _adjacent_runs(channels: list[ChannelLayout]) -> list[tuple[int, int]]:
+    """``[lo, hi)`` ranges of 16-bit channels that lie one after another in a data record (each
+    starting where the previous one's samples end), in order: usually one run for a whole file."""
+    runs, lo = [], 0
+    for i in range(1, len(channels) + 1):
+        prev = channels[i - 1]
+        if i == len(channels) or (
+            channels[i].byte_offset != prev.byte_offset + 2 * prev.n_samples
+        ):
+            runs.append((lo, i))
+            lo = i
+    return runs
 
 
 def always_finite(channels: list[ChannelLayout]) -> bool:

@@ -67,6 +67,9 @@ def test_picks_renames_and_copies_keep_the_samples_undecoded(tmp_path):
     assert rec.digital is not None  # decoding a pick leaves the original undecoded
     run = rec.pick(["EEG C2", "EEG C3"])
     np.testing.assert_array_equal(run.data, full[1:3])
+    # gathered from the records in runs of adjacent channels: [C2, C3], [C1], [C4]
+    mixed = read_edf(path).pick(["EEG C2", "EEG C3", "EEG C1", "EEG C4"])
+    np.testing.assert_array_equal(mixed.digital.samples(), digital[[1, 2, 0, 3]])
 
 
 def test_value_changes_drop_the_samples(tmp_path):
