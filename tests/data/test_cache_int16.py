@@ -70,6 +70,36 @@ def test_int16_cache_reads_as_the_float32_cache_bit_for_bit(tmp_path):
     assert verify_cache(i16.path) == {str(i16.path): "ok"}
 
 
+@pytest.mark.parametrize("case", ["per channel", "per window", "gain 1", "offset -0",
+                                  "offset +0", "read-only"])  # fmt: skip
+def test_decode_windows_is_numpy_float32_arithmetic_bit_for_bit(case):
+    from biosig.data.cache_build import decode_windows
+
+    rng = np.random.default_rng(1)
+    block = rng.integers(-32768, 32768, (5, 3, 40)).astype(np.int16)
+    block[:, :, :4] = 0  # 0 * a negative gain is -0.0: kept, unless +0.0 is added
+    gain = np.float32([-0.3, 1.7e-3, 1.0])
+    offset = np.float32([-0.0, 7.09, -1e-3])
+    if case == "per window":
+        gain, offset = rng.normal(size=(5, 3)).astype(np.float32), rng.normal(size=(5, 3))
+        offset = offset.astype(np.float32)
+    elif case == "gain 1":
+        gain = np.ones(3, np.float32)
+    elif case == "offset -0":
+        offset = np.full(3, -0.0, np.float32)
+    elif case == "offset +0":
+        offset = np.float32([0.0, -0.0, 0.0])
+    elif case == "read-only":
+        block.flags.writeable = False
+    want = block.astype(np.float32) * gain[..., None] + offset[..., None]
+    got = decode_windows(block, gain, offset)
+    assert got.dtype == np.float32
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))  # -0.0 vs +0.0 too
+    out = np.full(block.shape, np.nan, np.float32)
+    assert decode_windows(block, gain, offset, out=out) is out
+    assert np.array_equal(out.view(np.uint32), want.view(np.uint32))
+
+
 def test_int16_refuses_steps_and_records_that_change_the_samples(tmp_path):
     src = edf_files(tmp_path / "edf", n=1)
     with pytest.raises(ConfigError, match=r"int16.*\['Bandpass'\].*float32"):
