@@ -49,13 +49,13 @@ import numpy as np
 import pandas as pd
 
 from biosig.data import durable
+from biosig.data._decode import decode_windows
 from biosig.data.cache_build import (
     DTYPES,
     NAN_POLICIES,
     SCALES,
     BuildOptions,
     check_not_bootstrapping,
-    decode_windows,
     file_crc,
     resolve_workers,
     write_records,
@@ -194,8 +194,7 @@ class ScaledWindows:
         return len(self.samples)
 
     def decode_into(self, out: np.ndarray, rows: np.ndarray) -> None:
-        scales = np.asarray(self.scales[rows])
-        decode_windows(self.samples[rows], scales[:, 0], scales[:, 1], out=out)
+        decode_windows(self.samples, self.scales[:, 0], self.scales[:, 1], rows=rows, out=out)
 
 
 def _copy_rows(out: np.ndarray, part, rows: np.ndarray) -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from biosig.data import quality
+from biosig.data._decode import decode_windows
 from biosig.errors import (
     BiosigError,
     ChannelError,
@@ -191,34 +192,12 @@ def process_record(source, opts: BuildOptions, ref: dict) -> RecordResult:
         block = decode_windows(block, digital.gain(), digital.offset())
     if dtype is np.float16:
         big = float(max(block.max(), -block.min()))
-        if big > np.finfo(np.float16).max:
+        if big > float(np.finfo(np.float16).max):
             raise ConfigError(
                 f"{where}: |x| up to {big:.4g} overflows float16 (max 65504); use "
                 "dtype='float32' or scale the signal (Scale step)"
             )
     out.block = block if dtype is np.float32 else to_float16(block)
-    return out
-
-
-def decode_windows(block: np.ndarray, gain: np.ndarray, offset: np.ndarray, out=None):
-    """float32 ``block * gain + offset`` of integer windows ``(n, C, T)``, with ``gain`` and
-    ``offset`` per channel ``(C,)`` or per window and channel ``(n, C)``: bit for bit what the
-    reader decodes (``FileSamples.gain``/``offset``; an offset it does not add is -0.0).
-
-    torch's vectorised cast, multiply and add: the same float32 operations as numpy's, about
-    twice as fast as its buffered casting multiply (``bench_cache_scale.py --only warm``). A
-    gain of 1 or an offset of -0.0 everywhere is not applied (``x * 1`` and ``x + -0.0`` are
-    ``x``)."""
-    import torch
-
-    if out is None:
-        out = np.empty(block.shape, np.float32)
-    res = torch.from_numpy(out)
-    res.copy_(torch.from_numpy(np.require(block, requirements="W")))  # exact int -> float32
-    if not (gain == 1).all():
-        res.mul_(torch.from_numpy(np.require(gain[..., None], np.float32, "W")))
-    if np.any(offset) or not np.signbit(offset).all():
-        res.add_(torch.from_numpy(np.require(offset[..., None], np.float32, "W")))
     return out
 
 

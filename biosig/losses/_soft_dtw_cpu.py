@@ -1,11 +1,9 @@
-"""Fused CPU kernel for soft-DTW: a small C++ source compiled with g++ at first use.
-
-Why a plain shared library loaded with :mod:`ctypes` (and not ``torch.utils.cpp_extension``,
-``torch.compile`` or numba): the kernel needs no torch headers, so it compiles in under a
-second instead of ~1 min per torch version, it has no ABI tie to torch, and ``ctypes`` releases
-the GIL, so blocks of sequences run on ``torch.get_num_threads()`` Python threads without a
-second OpenMP runtime in the process. ``torch.compile`` cannot fuse the sequential recursion
-into one loop, and numba is not a dependency (tslearn's numba JIT takes ~20 s per process).
+"""Fused CPU kernel for soft-DTW: a small C++ source compiled at first use
+(:mod:`biosig._native`: why a plain shared library loaded with :mod:`ctypes`, where it is
+cached, what happens without a compiler). ``ctypes`` releases the GIL, so blocks of sequences
+run on ``torch.get_num_threads()`` Python threads without a second OpenMP runtime in the
+process; ``torch.compile`` cannot fuse the sequential recursion into one loop, and numba is not
+a dependency (tslearn's numba JIT takes ~20 s per process).
 
 Layout: sequences are split into blocks of ``W`` lanes (64 float32 or 32 float64 = four
 AVX-512 vectors, so that four independent exp/log chains hide each other's latency); a block
@@ -15,30 +13,21 @@ Exponent arguments are clamped at -80 (float32) / -700 (float64): the soft-min s
 contains ``exp(0) = 1``, so the clamp changes nothing in the forward values, and in the
 backward pass it only replaces products below ``1e-35`` by ``1e-35 x E <= 1e-35``. Outside
 cells are large finite sentinels (``-ffast-math`` assumes finite numbers), so the caller only
-sends finite inputs here (:func:`biosig.losses.soft_dtw.soft_dtw` checks).
-
-The compiled library is cached in ``$BIOSIG_BUILD_DIR`` (default ``~/.cache/biosig/build``),
-named by a hash of the source, flags, compiler version and CPU feature flags. Without a C++
-compiler (``$CXX`` or ``g++``) :func:`load` returns ``None`` after a :class:`UserWarning`, and
-the caller uses the pure-PyTorch reference path.
+sends finite inputs here (:func:`biosig.losses.soft_dtw.soft_dtw` checks). Without a C++
+compiler :func:`load` returns ``None`` after a :class:`UserWarning`, and the caller uses the
+pure-PyTorch reference path.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import platform
-import shutil
-import subprocess
-import tempfile
 import threading
-import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import torch
+
+from biosig._native import NativeLibrary, compiler  # noqa: F401 - looked up here by callers
 
 __all__ = ["load", "forward", "backward", "value", "lanes", "clear_cache"]
 
@@ -184,59 +173,17 @@ SDTW_API(double, f64, 32)
 #: ``crtfastmath.o``, whose constructor sets flush-to-zero / denormals-are-zero in MXCSR for the
 #: whole process when the library is loaded (found by hypothesis' subnormal check).
 FLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp-simd", "-std=c++17", "-fPIC"]
-LINK_FLAGS = ["-shared", "-fPIC"]
 _DT = {torch.float32: ("f32", ctypes.c_float), torch.float64: ("f64", ctypes.c_double)}
-
-_lock = threading.Lock()
-_lib: ctypes.CDLL | None = None
-_tried = False
-
-
-def build_dir() -> Path:
-    """Where the compiled library is cached (``$BIOSIG_BUILD_DIR`` or ``~/.cache/biosig/build``)."""
-    root = os.environ.get("BIOSIG_BUILD_DIR")
-    if root:
-        return Path(root).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
-    return Path(xdg).expanduser() / "biosig" / "build"
-
-
-def compiler() -> str | None:
-    """The C++ compiler used: ``$CXX`` if set, else ``g++`` on the ``PATH``; ``None`` if absent."""
-    return shutil.which(os.environ.get("CXX") or "g++")
-
-
-def _cpu_id() -> str:
-    """CPU feature flags (``-march=native`` output differs between CPUs sharing a home)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next((ln for ln in f if ln.startswith("flags")), "")
-    except OSError:
-        return platform.machine()
-
-
-def _compile(cxx: str) -> Path:
-    version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
-    key = "\0".join([SOURCE, *FLAGS, *LINK_FLAGS, version, _cpu_id()])
-    key = hashlib.sha256(key.encode()).hexdigest()
-    key = key[:16]
-    out_dir = build_dir()
-    so = out_dir / f"soft_dtw_{key}.so"
-    if so.exists():
-        return so
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-        src = Path(tmp) / "soft_dtw.cpp"
-        src.write_text(SOURCE)
-        tmp_so, obj = Path(tmp) / so.name, Path(tmp) / "soft_dtw.o"
-        for cmd in ([cxx, *FLAGS, "-c", str(src), "-o", str(obj)],
-                    [cxx, *LINK_FLAGS, str(obj), "-o", str(tmp_so)]):
-            p = subprocess.run(cmd, capture_output=True, text=True)
-            if p.returncode != 0:
-                raise RuntimeError(f"building the soft-DTW CPU kernel failed: {' '.join(cmd)} "
-                                   f"(exit {p.returncode}):\n{p.stderr[-2000:]}")
-        os.replace(tmp_so, so)  # atomic: concurrent processes never load a partial file
-    return so
+_P, _N = ctypes.c_void_p, ctypes.c_int64
+_LIB = NativeLibrary(
+    "soft_dtw", SOURCE, FLAGS,
+    {f"sdtw_{fn}_{suf}": sig for suf, ct in (("f32", ctypes.c_float), ("f64", ctypes.c_double))
+     for fn, sig in (("fwd", ([_P, _P, _P, _N, _N], None)),
+                     ("val", ([_P, _P, _P, _N, _N, ctypes.c_int, _P], ct)),
+                     ("bwd", ([_P, _P, _P, _P, _P, _N, _N], None)),
+                     ("lanes", ([], ctypes.c_int)))},
+    fallback="using the pure-PyTorch wavefront, about 20-50x slower on CPU.",
+)  # fmt: skip
 
 
 def load() -> ctypes.CDLL | None:
@@ -245,37 +192,12 @@ def load() -> ctypes.CDLL | None:
     A missing compiler is reported once by a :class:`UserWarning`; a compiler that fails on
     this source raises :class:`RuntimeError` (that is a bug, not a missing tool).
     """
-    global _lib, _tried
-    with _lock:
-        if _tried:
-            return _lib
-        cxx = compiler()
-        if cxx is None:
-            _tried = True
-            warnings.warn(
-                f"soft-DTW: no C++ compiler found ({os.environ.get('CXX') or 'g++'}); using the "
-                "pure-PyTorch wavefront, about 20-50x slower on CPU. Install g++ (or set CXX) "
-                "for the fused kernel.", UserWarning, stacklevel=3)
-            return None
-        lib = ctypes.CDLL(str(_compile(cxx)))
-        for suf, ct in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
-            p = ctypes.c_void_p
-            getattr(lib, f"sdtw_fwd_{suf}").argtypes = [p, p, p, ctypes.c_int64, ctypes.c_int64]
-            getattr(lib, f"sdtw_val_{suf}").argtypes = [p, p, p, ctypes.c_int64,
-                                                        ctypes.c_int64, ctypes.c_int, p]
-            getattr(lib, f"sdtw_val_{suf}").restype = ct
-            getattr(lib, f"sdtw_bwd_{suf}").argtypes = [p, p, p, p, p, ctypes.c_int64,
-                                                        ctypes.c_int64]
-            getattr(lib, f"sdtw_lanes_{suf}").restype = ctypes.c_int
-        _lib, _tried = lib, True
-        return _lib
+    return _LIB.load()
 
 
 def _reset() -> None:
     """Forget the loaded library (tests: re-run the compiler lookup)."""
-    global _lib, _tried
-    with _lock:
-        _lib, _tried = None, False
+    _LIB.reset()
 
 
 def lanes(dtype: torch.dtype) -> int:

@@ -2,6 +2,8 @@
 and channel, read back bit for bit as the float32 cache's windows; the cases it refuses, damaged
 files, parallel and sharded builds."""
 
+import warnings
+
 import numpy as np
 import pytest
 from io_fixtures import write_edf_plus_d, write_plain_edf
@@ -70,19 +72,27 @@ def test_int16_cache_reads_as_the_float32_cache_bit_for_bit(tmp_path):
     assert verify_cache(i16.path) == {str(i16.path): "ok"}
 
 
-@pytest.mark.parametrize("case", ["per channel", "per window", "gain 1", "offset -0",
+@pytest.mark.parametrize("backend", ["kernel", "torch"])
+@pytest.mark.parametrize("case", ["per channel", "per window", "rows", "gain 1", "offset -0",
                                   "offset +0", "read-only"])  # fmt: skip
-def test_decode_windows_is_numpy_float32_arithmetic_bit_for_bit(case):
-    from biosig.data.cache_build import decode_windows
+def test_decode_windows_is_numpy_float32_arithmetic_bit_for_bit(case, backend, monkeypatch):
+    from biosig import _native
+    from biosig.data import _decode
 
+    if backend == "torch":
+        monkeypatch.setattr(_decode._LIB, "load", lambda: None)  # as without a compiler
+    elif _native.compiler() is None:
+        pytest.skip("no C++ compiler")
     rng = np.random.default_rng(1)
-    block = rng.integers(-32768, 32768, (5, 3, 40)).astype(np.int16)
-    block[:, :, :4] = 0  # 0 * a negative gain is -0.0: kept, unless +0.0 is added
+    x = rng.integers(-32768, 32768, (5, 3, 40)).astype(np.int16)
+    x[:, :, :4] = 0  # 0 * a negative gain is -0.0: kept, unless +0.0 is added
     gain = np.float32([-0.3, 1.7e-3, 1.0])
     offset = np.float32([-0.0, 7.09, -1e-3])
-    if case == "per window":
-        gain, offset = rng.normal(size=(5, 3)).astype(np.float32), rng.normal(size=(5, 3))
-        offset = offset.astype(np.float32)
+    rows = None
+    if case in ("per window", "rows"):  # as a cache's scales: (N, 2, C), gain and offset views
+        scales = rng.normal(size=(5, 2, 3)).astype(np.float32)
+        gain, offset = scales[:, 0], scales[:, 1]
+        rows = np.array([4, 0, 4, 2]) if case == "rows" else None
     elif case == "gain 1":
         gain = np.ones(3, np.float32)
     elif case == "offset -0":
@@ -90,14 +100,36 @@ def test_decode_windows_is_numpy_float32_arithmetic_bit_for_bit(case):
     elif case == "offset +0":
         offset = np.float32([0.0, -0.0, 0.0])
     elif case == "read-only":
-        block.flags.writeable = False
-    want = block.astype(np.float32) * gain[..., None] + offset[..., None]
-    got = decode_windows(block, gain, offset)
+        x.flags.writeable = False
+    take = slice(None) if rows is None else rows
+    g = gain[..., None] if gain.ndim == 1 else gain[take, :, None]
+    o = offset[..., None] if offset.ndim == 1 else offset[take, :, None]
+    want = x[take].astype(np.float32) * g + o
+    got = _decode.decode_windows(x, gain, offset, rows=rows)
     assert got.dtype == np.float32
     assert np.array_equal(got.view(np.uint32), want.view(np.uint32))  # -0.0 vs +0.0 too
-    out = np.full(block.shape, np.nan, np.float32)
-    assert decode_windows(block, gain, offset, out=out) is out
+    out = np.full(want.shape, np.nan, np.float32)
+    assert _decode.decode_windows(x, gain, offset, rows=rows, out=out) is out
     assert np.array_equal(out.view(np.uint32), want.view(np.uint32))
+    with pytest.raises(IndexError, match="out of range"):
+        _decode.decode_windows(x, gain, offset, rows=[0, 5])
+
+
+def test_decode_without_a_compiler_warns_once(monkeypatch):
+    from biosig.data import _decode
+
+    monkeypatch.setenv("CXX", "/nonexistent/g++")
+    _decode._LIB.reset()
+    try:
+        x = np.arange(-6, 6, dtype=np.int16).reshape(2, 2, 3)
+        with pytest.warns(UserWarning, match="no C\\+\\+ compiler.*decoded by torch"):
+            a = _decode.decode_windows(x, np.float32([0.5, 2.0]), np.float32([1.0, -0.0]))
+        np.testing.assert_array_equal(a, x * np.float32([0.5, 2.0])[:, None] + [[1.0], [0.0]])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # once per process
+            _decode.decode_windows(x, np.float32([0.5, 2.0]), np.float32([1.0, -0.0]))
+    finally:
+        _decode._LIB.reset()
 
 
 def test_int16_refuses_steps_and_records_that_change_the_samples(tmp_path):
