@@ -55,6 +55,8 @@ def decode_windows(x: np.ndarray, gain: np.ndarray, offset: np.ndarray, rows=Non
     n = len(x) if rows is None else len(rows)
     if out is None:
         out = np.empty((n, *x.shape[1:]), np.float32)
+    elif out.shape != (n, *x.shape[1:]):
+        raise ValueError(f"out has shape {out.shape}, the windows {(n, *x.shape[1:])}")
     if rows is not None:
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         if n and (rows.min() < 0 or rows.max() >= len(x)):
@@ -86,7 +88,7 @@ def _kernel_layout(x, gain, offset, out) -> bool:
     whose channels are adjacent and whose rows are whole elements apart."""
     if x.dtype != np.int16 or x.ndim != 3 or not x.flags.c_contiguous:
         return False
-    if out.dtype != np.float32 or not out.flags.c_contiguous or out.shape[1:] != x.shape[1:]:
+    if out.dtype != np.float32 or not out.flags.c_contiguous:
         return False
     for a in (gain, offset):
         if a.dtype != np.float32 or a.shape[-1] != x.shape[1] or a.strides[-1] != 4:

@@ -113,6 +113,8 @@ def test_decode_windows_is_numpy_float32_arithmetic_bit_for_bit(case, backend, m
     assert np.array_equal(out.view(np.uint32), want.view(np.uint32))
     with pytest.raises(IndexError, match="out of range"):
         _decode.decode_windows(x, gain, offset, rows=[0, 5])
+    with pytest.raises(ValueError, match="out has shape"):  # never written past its end
+        _decode.decode_windows(x, gain, offset, rows=rows, out=out[:-1])
 
 
 def test_decode_without_a_compiler_warns_once(monkeypatch):
