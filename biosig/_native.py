@@ -10,8 +10,8 @@ A library is cached in ``$BIOSIG_BUILD_DIR`` (default ``~/.cache/biosig/build``)
 hash of its source, flags, compiler version and CPU feature flags (``-march=native`` code differs
 between CPUs sharing a home folder), and written atomically, so concurrent processes never load
 a partial file. Without a compiler (``$CXX``, else ``g++``) :meth:`NativeLibrary.load` warns once
-and returns ``None``: the caller runs its PyTorch path. A compiler that fails on a source raises
-(a bug, not a missing tool).
+and returns ``None``: the caller runs its PyTorch path, and so it does when the build folder
+cannot be written. A compiler that fails on a source raises (a bug, not a missing tool).
 """
 
 from __future__ import annotations
@@ -105,7 +105,16 @@ class NativeLibrary:
                     "Install g++ (or set CXX) for the compiled kernel.",
                     UserWarning, stacklevel=4)  # fmt: skip
                 return None
-            lib = ctypes.CDLL(str(compile_library(cxx, self.name, self.source, self.flags)))
+            try:
+                so = compile_library(cxx, self.name, self.source, self.flags)
+            except OSError as err:  # the build folder cannot be written: as without a compiler
+                self._tried = True
+                warnings.warn(
+                    f"{self.name} kernel: cannot build it in {build_dir()} ({err}); "
+                    f"{self.fallback} Set BIOSIG_BUILD_DIR to a writable folder.",
+                    UserWarning, stacklevel=4)  # fmt: skip
+                return None
+            lib = ctypes.CDLL(str(so))
             for fn, (argtypes, restype) in self.signatures.items():
                 getattr(lib, fn).argtypes = argtypes
                 getattr(lib, fn).restype = restype

@@ -117,14 +117,24 @@ def test_decode_windows_is_numpy_float32_arithmetic_bit_for_bit(case, backend, m
         _decode.decode_windows(x, gain, offset, rows=rows, out=out[:-1])
 
 
-def test_decode_without_a_compiler_warns_once(monkeypatch):
+@pytest.mark.parametrize("missing", ["compiler", "build folder"])
+def test_decode_without_a_compiler_warns_once(monkeypatch, tmp_path, missing):
+    from biosig import _native
     from biosig.data import _decode
 
-    monkeypatch.setenv("CXX", "/nonexistent/g++")
+    if missing == "compiler":
+        monkeypatch.setenv("CXX", "/nonexistent/g++")
+        said = "no C\\+\\+ compiler.*decoded by torch"
+    else:
+        if _native.compiler() is None:
+            pytest.skip("no C++ compiler")
+        (tmp_path / "a_file").write_text("")
+        monkeypatch.setenv("BIOSIG_BUILD_DIR", str(tmp_path / "a_file" / "build"))
+        said = "cannot build it in .*a_file.*decoded by torch.*BIOSIG_BUILD_DIR"
     _decode._LIB.reset()
     try:
         x = np.arange(-6, 6, dtype=np.int16).reshape(2, 2, 3)
-        with pytest.warns(UserWarning, match="no C\\+\\+ compiler.*decoded by torch"):
+        with pytest.warns(UserWarning, match=said):
             a = _decode.decode_windows(x, np.float32([0.5, 2.0]), np.float32([1.0, -0.0]))
         np.testing.assert_array_equal(a, x * np.float32([0.5, 2.0])[:, None] + [[1.0], [0.0]])
         with warnings.catch_warnings():
