@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1] / "biosig"
 #: packages or modules; the longest matching prefix decides. Old paths kept as deprecation
 #: aliases sit in the layer of their new home.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    # exceptions, data locations, the deprecation helper, the package root
+    # exceptions, data locations, the deprecation helper, compiled kernels' loader, the root
     (
         "base",
         (
@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "biosig._deprecation",
             "biosig._torchaudio_fix",
             "biosig._threads",
+            "biosig._native",
         ),
     ),
     # signal building blocks: Recording, steps, windows, montages, ECG leads and delineation
