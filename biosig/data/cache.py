@@ -60,7 +60,7 @@ from biosig.data.cache_build import (
     resolve_workers,
     write_records,
 )
-from biosig.errors import BiosigError, InvalidFileError
+from biosig.errors import BiosigError, ConfigError, InvalidFileError
 from biosig.paths import cache_dir
 from biosig.signal.preprocessing import steps_params
 
@@ -516,7 +516,16 @@ def get_cache(
     """
     check_not_bootstrapping()
     windows = windows if windows is not None else source.default_windows()
-    preprocessing = pipeline(source, preprocessing)
+    own = pipeline(source)
+    changing = [type(s).__name__ for s in own if not getattr(s, "keeps_samples", False)]
+    if dtype == "int16" and changing:  # named here: the user did not pass these steps
+        raise ConfigError(
+            f"cache dtype='int16' stores the files' own 16-bit samples, which the standard "
+            f"steps of {type(source).__name__} ({source.name}: {changing}, from its "
+            "default_preprocessing()) would change; set its options so that it keeps them "
+            "(e.g. EDFCorpus(sfreq=None) keeps the files' rate) or use dtype='float32'"
+        )
+    preprocessing = [*own, *(preprocessing or ())]
     opts = BuildOptions(preprocessing, windows, nan_policy, dtype, dead_channels)
     folder = Path(root) if root is not None else cache_dir()
     if shards is not None:

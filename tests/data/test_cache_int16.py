@@ -212,5 +212,6 @@ def test_edf_corpus_at_its_raw_rate_builds_int16(tmp_path):
     f32 = get_cache(corpus, root=tmp_path / "c", progress=False)
     assert i16.ch_names == ["C3", "C1"] and len(i16) == 7
     assert np.array_equal(np.asarray(i16.X).view(np.uint32), np.asarray(f32.X).view(np.uint32))
-    with pytest.raises(ConfigError, match="Resample"):  # the default 200 Hz resampling
+    with pytest.raises(ConfigError, match=r"standard steps of EDFCorpus .*\['Resample'\].*"
+                                          r"sfreq=None"):  # its default 200 Hz resampling
         get_cache(EDFCorpus(tmp_path / "edf", channels=["C3"]), root=tmp_path / "c", dtype="int16")
