@@ -29,6 +29,12 @@ The OS page cache holds the files after the first round for every pipeline.
     python benchmarks/bench_cold_build.py            # eegmat (32 files) + eegmmidb
     python benchmarks/bench_cold_build.py --repeats 5 --files 8
     python benchmarks/bench_cold_build.py --rec-rows 1000000   # TUEV .rec parse time only
+    python benchmarks/bench_cold_build.py --where-time 15      # where an int16 build's time goes
+
+``--where-time N``: N cold int16 builds of the EEGMAT files, timed on both threads (the cache's
+writer thread wrapped for it): the writer's write into the page cache and CRC-32, and the
+building thread's record processing and its wait for the writer, against the build's wall
+time; medians over the builds.
 """
 
 from __future__ import annotations
@@ -112,6 +118,55 @@ def biosig_cache(files, window_s: float, root: Path, workers: int = 0,
     return len(cache)
 
 
+def where_time(files, window_s: float, n: int) -> None:
+    """Print where ``n`` cold int16 builds of ``files`` spend their time, per thread."""
+    import zlib
+
+    import biosig.data.cache_build as cb
+
+    spent: dict[str, float] = {}
+
+    def timed(key, fn):
+        def run(*args, **kw):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kw)
+            finally:
+                spent[key] = spent.get(key, 0.0) + time.perf_counter() - t0
+        return run
+
+    def write(self, block):  # cb._XWriter._write, its two steps timed apart
+        raw = memoryview(block).cast("B")
+        timed("writer: write into the page cache", self.fh.write)(raw)
+        self.crc = timed("writer: CRC-32", zlib.crc32)(raw, self.crc)
+
+    saved = cb._XWriter._write, cb._XWriter.put, cb.process_record
+    cb._XWriter._write = write
+    cb._XWriter.put = timed("building thread: waiting for the writer's queue", cb._XWriter.put)
+    cb.process_record = timed("building thread: records (read, statistics, windows)",
+                              cb.process_record)  # fmt: skip
+    root = Path(tempfile.mkdtemp(prefix="biosig_where_time_"))
+    walls, rows = [], {}
+    try:
+        biosig_cache(files[:1], window_s, root, dtype="int16")  # warm-up, not counted
+        settle(root)
+        for _ in range(n):
+            spent.clear()
+            t0 = time.perf_counter()
+            biosig_cache(files, window_s, root, dtype="int16")
+            walls.append(time.perf_counter() - t0)
+            settle(root)
+            for key, v in spent.items():
+                rows.setdefault(key, []).append(v)
+    finally:
+        cb._XWriter._write, cb._XWriter.put, cb.process_record = saved
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"int16 cold build of {len(files)} files, {n} builds (medians, ms):")
+    print(f"  build wall time {statistics.median(walls) * 1e3:8.1f} (best {min(walls) * 1e3:.1f})")
+    for key, v in rows.items():
+        print(f"  {key:<55} {statistics.median(v) * 1e3:8.1f}")
+
+
 def braindecode_windows(files, window_s: float, n_jobs: int = 1) -> int:
     import mne
     from braindecode.datasets import BaseConcatDataset, RawDataset
@@ -164,6 +219,8 @@ def main():
                    help="also time braindecode n_jobs=J and a cache build with J processes "
                         "(1: skip)")
     p.add_argument("--rec-rows", type=int, default=0, help="only time parsing a .rec of N rows")
+    p.add_argument("--where-time", type=int, default=0, metavar="N",
+                   help="only time N int16 builds of the EEGMAT files per thread")  # fmt: skip
     args = p.parse_args()
     if args.rec_rows:
         rec_parse(args.rec_rows)
@@ -171,6 +228,12 @@ def main():
     import torch
 
     torch.set_num_threads(1)
+    if args.where_time:
+        eegmat = [f for f in shared_edfs(args.files or None) if f.parent.name == "eegmat"]
+        if not eegmat:
+            raise SystemExit("no EEGMAT EDFs under ../shared/data/eeg_edf (set BIOSIG_SHARED_DATA)")
+        where_time(eegmat, args.window, args.where_time)
+        return
     groups = {}
     for f in shared_edfs(args.files or None):
         groups.setdefault(f.parent.name, []).append(f)

@@ -105,3 +105,21 @@ def test_cold_build_bench_runs_every_pipeline_on_one_real_file(shared_data, monk
                   "biosig cold cache float16", "biosig cold cache int16"):  # fmt: skip
         assert f"ratio eegmat: {label} / braindecode: min" in out, out
         assert f"best rate eegmat: {label} / braindecode: " in out, out
+
+
+def test_cold_build_where_time_names_both_threads(shared_data, monkeypatch, capsys):
+    """``--where-time``: builds of one real EDF timed per thread; the cache's own functions are
+    restored afterwards (timings are not checked)."""
+    import biosig.data.cache_build as cb
+
+    monkeypatch.setenv("BIOSIG_SHARED_DATA", str(shared_data))
+    mod = _load("bench_cold_build")
+    saved = cb._XWriter._write, cb._XWriter.put, cb.process_record
+    monkeypatch.setattr(sys, "argv", ["bench_cold_build", "--files", "1", "--where-time", "2"])
+    mod.main()
+    out = capsys.readouterr().out
+    for line in ("int16 cold build of 1 files, 2 builds", "build wall time",
+                 "building thread: records", "building thread: waiting for the writer's queue",
+                 "writer: write into the page cache", "writer: CRC-32"):  # fmt: skip
+        assert line in out, out
+    assert (cb._XWriter._write, cb._XWriter.put, cb.process_record) == saved
