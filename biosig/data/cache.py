@@ -522,8 +522,9 @@ def get_cache(
         raise ConfigError(
             f"cache dtype='int16' stores the files' own 16-bit samples, which the standard "
             f"steps of {type(source).__name__} ({source.name}: {changing}, from its "
-            "default_preprocessing()) would change; set its options so that it keeps them "
-            "(e.g. EDFCorpus(sfreq=None) keeps the files' rate) or use dtype='float32'"
+            "default_preprocessing()) would change; turn them off in its options (e.g. "
+            "sfreq=None keeps the files' rate; band=None or bandpass=None no filter) or use "
+            "dtype='float32'"
         )
     preprocessing = [*own, *(preprocessing or ())]
     opts = BuildOptions(preprocessing, windows, nan_policy, dtype, dead_channels)
