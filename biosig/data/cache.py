@@ -58,6 +58,7 @@ from biosig.data.cache_build import (
     check_not_bootstrapping,
     file_crc,
     resolve_workers,
+    sample_changing,
     write_records,
 )
 from biosig.errors import BiosigError, ConfigError, InvalidFileError
@@ -200,11 +201,11 @@ class ScaledWindows:
 def _copy_rows(out: np.ndarray, part, rows: np.ndarray) -> None:
     """``out[:] = part[rows]`` as float32 (float16 converted by torch's vectorised cast, ~25x
     faster than numpy's; int16 windows scaled, :class:`ScaledWindows`)."""
-    if len(rows) and (rows.min() < 0 or rows.max() >= len(part)):
-        raise IndexError(f"window rows {rows.min()}..{rows.max()} out of range 0..{len(part) - 1}")
-    if isinstance(part, ScaledWindows):
+    if isinstance(part, ScaledWindows):  # decode_windows checks the rows itself
         part.decode_into(out, rows)
         return
+    if len(rows) and (rows.min() < 0 or rows.max() >= len(part)):
+        raise IndexError(f"window rows {rows.min()}..{rows.max()} out of range 0..{len(part) - 1}")
     if part.dtype == np.float32:
         np.take(part, rows, axis=0, out=out, mode="clip")  # bounds checked above; "raise"
         return  # would buffer ``out`` (a second copy)
@@ -517,8 +518,8 @@ def get_cache(
     check_not_bootstrapping()
     windows = windows if windows is not None else source.default_windows()
     own = pipeline(source)
-    changing = [type(s).__name__ for s in own if not getattr(s, "keeps_samples", False)]
-    if dtype == "int16" and changing:  # named here: the user did not pass these steps
+    changing = sample_changing(own) if dtype == "int16" else []
+    if changing:  # named here, with the source: the user did not pass these steps
         raise ConfigError(
             f"cache dtype='int16' stores the files' own 16-bit samples, which the standard "
             f"steps of {type(source).__name__} ({source.name}: {changing}, from its "

@@ -71,8 +71,7 @@ class BuildOptions:
             if value not in allowed:
                 raise ConfigError(f"cache {name} must be one of {allowed}, got {value!r}")
         if self.dtype == "int16":
-            changing = [type(s).__name__ for s in self.preprocessing
-                        if not getattr(s, "keeps_samples", False)]  # fmt: skip
+            changing = sample_changing(self.preprocessing)
             if changing or self.dead_channels == "interpolate":
                 what = f"the steps {changing}" if changing else "dead_channels='interpolate'"
                 raise ConfigError(
@@ -80,6 +79,12 @@ class BuildOptions:
                     "would change; only channel picks, drops and renames (PickChannels, "
                     "DropChannels, RenameChannels) keep them: use dtype='float32' (or 'float16')"
                 )
+
+
+def sample_changing(steps) -> list[str]:
+    """Names of the steps that change a file's samples (all but ``keeps_samples`` ones): an
+    int16 cache refuses them."""
+    return [type(s).__name__ for s in steps if not getattr(s, "keeps_samples", False)]
 
 
 @dataclass

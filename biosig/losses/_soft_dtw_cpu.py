@@ -177,7 +177,7 @@ _DT = {torch.float32: ("f32", ctypes.c_float), torch.float64: ("f64", ctypes.c_d
 _P, _N = ctypes.c_void_p, ctypes.c_int64
 _LIB = NativeLibrary(
     "soft_dtw", SOURCE, FLAGS,
-    {f"sdtw_{fn}_{suf}": sig for suf, ct in (("f32", ctypes.c_float), ("f64", ctypes.c_double))
+    {f"sdtw_{fn}_{suf}": sig for suf, ct in _DT.values()
      for fn, sig in (("fwd", ([_P, _P, _P, _N, _N], None)),
                      ("val", ([_P, _P, _P, _N, _N, ctypes.c_int, _P], ct)),
                      ("bwd", ([_P, _P, _P, _P, _P, _N, _N], None)),
