@@ -41,6 +41,7 @@ from biosig.errors import (
 )
 from biosig.signal.preprocessing import apply_steps, interpolate_gaps
 from biosig.signal.recording import IDENTIFYING_KEYS
+from biosig.signal.windows import window_block
 
 log = logging.getLogger("biosig.cache")
 
@@ -155,9 +156,7 @@ def process_record(source, opts: BuildOptions, ref: dict) -> RecordResult:
         )
     # signal quality from the file's own samples when the reader kept them (the same stats for
     # every dtype), else from the decoded values
-    q = quality.channel_quality(
-        raw.digital.samples() if raw.digital is not None else np.asarray(raw.data)
-    )
+    q = quality.channel_quality(raw.digital if raw.digital is not None else np.asarray(raw.data))
     quality.add_quality(stats, raw.ch_names, q)
     rec = apply_steps(raw, opts.preprocessing)
     rec = _dead_channel_policy(raw, rec, ref, opts, q, stats, where)
@@ -174,7 +173,7 @@ def process_record(source, opts: BuildOptions, ref: dict) -> RecordResult:
     stats["skipped_out_of_bounds"] += skipped
     starts = [row["start"] for row in rows]
     if digital is not None:  # windows cut from the samples (finite: no NaN scan)
-        block, keep = window_block(digital.samples(), starts, n_times), None
+        block, keep = digital.windows(starts, n_times), None
     else:
         block = window_block(rec.data, starts, n_times)
         keep = _nan_policy(block, rows, opts.nan_policy, stats, where)
@@ -212,32 +211,6 @@ def to_float16(block: np.ndarray) -> np.ndarray:
     import torch
 
     return torch.from_numpy(np.ascontiguousarray(block)).to(torch.float16).numpy()
-
-
-def window_block(data: np.ndarray, starts, n_times: int) -> np.ndarray:
-    """The windows ``data[:, s : s + n_times]`` for ``s`` in ``starts`` as one C-contiguous
-    ``(n, C, n_times)`` array, float32 (integer ``data``: its own dtype): a single strided copy
-    when the starts are evenly spaced (fixed-length windows), else one copy per window."""
-    starts = np.asarray(starts, dtype=np.int64)
-    dtype = data.dtype if data.dtype.kind in "iu" else np.float32
-    out = np.empty((len(starts), data.shape[0], n_times), dtype=dtype)
-    if len(starts) == 0:
-        return out
-    if starts.min() < 0 or starts.max() + n_times > data.shape[1]:
-        raise ValueError(f"windows [{starts.min()}, {starts.max() + n_times}) outside the "
-                         f"record's {data.shape[1]} samples")  # fmt: skip
-    step = int(starts[1] - starts[0]) if len(starts) > 1 else 1
-    if step > 0 and np.array_equal(np.diff(starts), np.full(len(starts) - 1, step)):
-        src = data[:, int(starts[0]):]
-        view = np.lib.stride_tricks.as_strided(
-            src, (len(starts), data.shape[0], n_times),
-            (step * src.strides[1], src.strides[0], src.strides[1]), writeable=False,
-        )  # fmt: skip
-        np.copyto(out, view, casting="same_kind")
-    else:
-        for i, s in enumerate(starts.tolist()):
-            out[i] = data[:, s : s + n_times]
-    return out
 
 
 def _nan_policy(block, rows, policy: str, stats: dict, where: str):

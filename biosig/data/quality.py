@@ -23,6 +23,7 @@ import re
 import numpy as np
 
 from biosig.errors import ChannelError
+from biosig.io._records import FileSamples
 
 DEAD_CHANNEL_POLICIES = ("fail", "drop", "interpolate")
 N_NEIGHBOURS = 4
@@ -33,13 +34,23 @@ _NAME = re.compile(r"^(?:EEG\s+)?([A-Za-z0-9]+?)\.*(?:-(?:REF|LE|AR|AVG))?\.*$",
 _POSITIONS: dict[str, np.ndarray] | None = None
 
 
-def channel_quality(data: np.ndarray) -> dict[str, np.ndarray]:
+def channel_quality(data: np.ndarray | FileSamples) -> dict[str, np.ndarray]:
     """Per-channel counts of one ``(C, T)`` record (float, or a file's integer samples):
     ``nan`` (non-finite samples), ``clipped`` (samples in runs of >= 3 at the channel's own max
     or min), ``flat`` and ``dead`` (bool).
 
-    An all-finite record (the usual case: max and min are finite) skips the masking passes, and
-    only channels that reach their max or min at least 3 times are searched for runs."""
+    A file's undecoded samples (:class:`~biosig.io._records.FileSamples`) are counted straight
+    from its data records in one pass by a compiled kernel. Otherwise an all-finite record (the
+    usual case: max and min are finite) skips the masking passes, and only channels that reach
+    their max or min at least 3 times are searched for runs."""
+    if isinstance(data, FileSamples):
+        counted = data.extremes(CLIP_RUN)
+        if counted is not None:
+            hi, lo, clipped = counted
+            flat = hi == lo  # integer samples: all finite, so dead means constant
+            return {"nan": np.zeros(len(hi), np.int64), "clipped": clipped, "flat": flat,
+                    "dead": flat.copy()}  # fmt: skip
+        data = data.samples()
     n_times = data.shape[1]
     if data.dtype.kind in "iu" and n_times:  # a file's integer samples: all finite
         hi, lo, nan = data.max(axis=1), data.min(axis=1), np.zeros(len(data), dtype=np.int64)

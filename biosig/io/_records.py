@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from biosig.errors import InvalidFileError
+from biosig.io import _gather
 from biosig.signal.recording import take_rows
+from biosig.signal.windows import check_starts, window_block
 
 __all__ = [
     "ChannelLayout",
@@ -134,6 +136,26 @@ class FileSamples:
             out.flags.writeable = False
             self._gathered = out
         return self._gathered
+
+    def _offsets(self) -> list[int]:
+        return [c.byte_offset for c in self.channels]
+
+    def windows(self, starts, n_times: int) -> np.ndarray:
+        """int16 windows ``(len(starts), C, n_times)``, window ``k`` being ``samples()[:, s :
+        s + n_times]`` for ``s = starts[k]``: cut straight from the data records by the
+        compiled kernel (:mod:`biosig.io._gather`), else from :meth:`samples`."""
+        starts = check_starts(starts, n_times, self.shape[1])
+        spr = self.shape[1] // len(self.records) if len(self.records) else 0
+        block = _gather.cut_windows(self.records, self._offsets(), spr, starts, n_times)
+        return block if block is not None else window_block(self.samples(), starts, n_times)
+
+    def extremes(self, run: int):
+        """Per channel ``(max, min, clipped)`` of the samples, ``clipped`` counting those in
+        runs of ``>= run`` at the channel's max or min (0 for a constant channel), counted
+        straight from the data records by the compiled kernel; ``None`` without it (then count
+        on :meth:`samples`)."""
+        spr = self.shape[1] // len(self.records) if len(self.records) else 0
+        return _gather.channel_extremes(self.records, self._offsets(), spr, run)
 
     def gain(self) -> np.ndarray:
         """float32 ``(C,)``: ``decode() == samples() * gain + offset`` bit for bit in float32,

@@ -298,7 +298,7 @@ def _read_tals(path: Path, hdr: EDFHeader, mm: np.ndarray) -> TALs:
     for tal in hdr.tal_index:
         offset = int(hdr.n_samples[:tal].sum()) * hdr.sample_bytes
         spans.append((offset, offset + int(hdr.n_samples[tal]) * hdr.sample_bytes))
-    plain = [_timekeeping_only(mm[:, a:b]) for a, b in spans]  # NaN: parse the record
+    plain = [_timekeeping_only(mm[:, a:b], hdr.record_duration) for a, b in spans]  # NaN: parse
     out.record_onsets[:] = plain[0]
     for k in np.flatnonzero(np.isnan(plain[0]) | (len(spans) > 1)).tolist():
         row = mm[k]
@@ -315,11 +315,28 @@ def _read_tals(path: Path, hdr: EDFHeader, mm: np.ndarray) -> TALs:
     return out
 
 
-def _timekeeping_only(block: np.ndarray) -> np.ndarray:
+_FEW_RECORDS = 8  # rows left to the TAL parser without a whole-array check
+
+
+def _timekeeping_only(block: np.ndarray, duration: float | None = None) -> np.ndarray:
     """Per record (row of TAL bytes): the onset when the record's TALs are only a time-keeping
     one, ``+<onset>\x14\x14`` followed by zero bytes, with ``<onset>`` a plain decimal (the usual
-    record: found and read by whole-array operations instead of parsing), else NaN."""
+    record: found and read by whole-array operations instead of parsing), else NaN.
+
+    With whole-second records of ``duration`` s, the rows are first compared with the usual
+    writing, ``+<k * duration>`` for record ``k`` (one comparison); the rows that differ are
+    then checked as above, or left to the parser when there are only a few."""
     n, width = block.shape
+    if duration is not None and duration == int(duration):
+        step = int(duration)
+        usual = b"".join((b"+%d\x14\x14" % (k * step)).ljust(width, b"\0") for k in range(n))
+        if len(usual) == n * width:
+            same = (block == np.frombuffer(usual, np.uint8).reshape(n, width)).all(axis=1)
+            onsets = np.where(same, np.arange(n, dtype=np.float64) * step, np.nan)
+            rest = np.flatnonzero(~same)
+            if len(rest) > _FEW_RECORDS:
+                onsets[rest] = _timekeeping_only(block[rest])
+            return onsets
     nonzero = block != 0
     end = np.argmin(nonzero, axis=1)  # the first zero byte (0 when there is none)
     ok = (~nonzero).any(axis=1) & (nonzero.sum(axis=1) == end) & (end >= 4)

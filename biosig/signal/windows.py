@@ -14,6 +14,38 @@ from biosig.errors import ConfigError
 from biosig.signal.recording import Recording
 
 
+def window_block(data: np.ndarray, starts, n_times: int) -> np.ndarray:
+    """The windows ``data[:, s : s + n_times]`` for ``s`` in ``starts`` as one C-contiguous
+    ``(n, C, n_times)`` array, float32 (integer ``data``: its own dtype): a single strided copy
+    when the starts are evenly spaced (fixed-length windows), else one copy per window."""
+    starts = check_starts(starts, n_times, data.shape[1])
+    dtype = data.dtype if data.dtype.kind in "iu" else np.float32
+    out = np.empty((len(starts), data.shape[0], n_times), dtype=dtype)
+    if len(starts) == 0:
+        return out
+    step = int(starts[1] - starts[0]) if len(starts) > 1 else 1
+    if step > 0 and np.array_equal(np.diff(starts), np.full(len(starts) - 1, step)):
+        src = data[:, int(starts[0]):]
+        view = np.lib.stride_tricks.as_strided(
+            src, (len(starts), data.shape[0], n_times),
+            (step * src.strides[1], src.strides[0], src.strides[1]), writeable=False,
+        )  # fmt: skip
+        np.copyto(out, view, casting="same_kind")
+    else:
+        for i, s in enumerate(starts.tolist()):
+            out[i] = data[:, s : s + n_times]
+    return out
+
+
+def check_starts(starts, n_times: int, total: int) -> np.ndarray:
+    """``starts`` as int64, checked: every window ``[s, s + n_times)`` lies in ``total`` samples."""
+    starts = np.asarray(starts, dtype=np.int64)
+    if len(starts) and (starts.min() < 0 or starts.max() + n_times > total):
+        raise ValueError(f"windows [{starts.min()}, {starts.max() + n_times}) outside the "
+                         f"record's {total} samples")  # fmt: skip
+    return starts
+
+
 class Windower:
     """Base of windowers: ``__call__(rec, ref) -> (rows, n_skipped)``, ``n_times``, ``params``."""
 

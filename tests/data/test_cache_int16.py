@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from io_fixtures import write_edf_plus_d, write_plain_edf
+from io_fixtures import shared, write_edf_plus_d, write_plain_edf
 
 from biosig.data import FixedWindows, PickChannels, get_cache
 from biosig.data.cache import WindowCache, cache_key, verify_cache
@@ -115,6 +115,93 @@ def test_decode_windows_is_numpy_float32_arithmetic_bit_for_bit(case, backend, m
         _decode.decode_windows(x, gain, offset, rows=[0, 5])
     with pytest.raises(ValueError, match="out has shape"):  # never written past its end
         _decode.decode_windows(x, gain, offset, rows=rows, out=out[:-1])
+
+
+def clipping_record(tmp_path):
+    """An EDF file of 5 channels in 7 one-second records of 100 samples: runs at a channel's
+    max or min across record boundaries, mixed max/min runs, a constant channel, the int16
+    limits."""
+    x = np.random.default_rng(3).integers(-50, 50, (5, 700)).astype(np.int16)
+    x[0, 97:103] = 200  # a run of 6 across records 0 and 1
+    x[0, 300:302] = 200  # 2 at the max: not a run
+    x[0, 697], x[0, 698:] = 200, -300  # max, min, min: a run of 3 ending the record
+    x[1] = 7  # constant: dead, never clipped
+    x[2, :3], x[2, 550], x[2, 600] = -400, -400, 300  # a run of 3 starting the record; the
+    # min once more and the max once, in later records (the counts add up across records)
+    x[3] = np.random.default_rng(4).integers(-2, 3, 700)  # many runs
+    x[4, 10:14], x[4, 420], x[4, 50] = 32767, 32767, -32768  # the int16 limits
+    ranges = dict(pmin=[-1.0] * 5, pmax=[1.0] * 5, dmin=[-32768] * 5, dmax=[32767] * 5)
+    return write_plain_edf(tmp_path / "clip.edf", x, 100, **ranges), x
+
+
+@pytest.mark.parametrize("backend", ["kernel", "numpy"])
+def test_windows_and_quality_straight_from_the_records(tmp_path, backend, monkeypatch):
+    """The compiled gather (biosig.io._gather) counts and cuts what numpy does on the gathered
+    (C, T) samples, channel picks out of file order included."""
+    from biosig import _native
+    from biosig.data import quality
+    from biosig.io import _gather
+    from biosig.signal.windows import window_block
+
+    if backend == "numpy":
+        monkeypatch.setattr(_gather._LIB, "load", lambda: None)  # as without a compiler
+    elif _native.compiler() is None:
+        pytest.skip("no C++ compiler")
+    path, x = clipping_record(tmp_path)
+    for order in ([0, 1, 2, 3, 4], [3, 0, 4]):
+        digital = read_edf(path).pick([f"EEG C{i + 1}" for i in order]).digital
+        got, want = quality.channel_quality(digital), quality.channel_quality(x[order])
+        for key in want:
+            assert got[key].dtype == want[key].dtype, key
+            np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+        if order[0] == 0:
+            assert want["clipped"].tolist()[:3] == [9, 0, 3] and want["dead"].tolist()[1]
+        for starts, n in (([0, 70, 140, 210, 630], 70), ([650, 3, 99, 100, 450], 50), ([], 9)):
+            block = digital.windows(starts, n)
+            assert block.dtype == np.int16 and block.shape == (len(starts), len(order), n)
+            np.testing.assert_array_equal(block, window_block(x[order], starts, n))
+        with pytest.raises(ValueError, match="outside"):
+            digital.windows([0, 651], 50)
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("rel", ["eeg_edf/eegmat/Subject01_2.edf", "eeg_edf/eegmmidb/S001R04.edf"])
+def test_record_gather_on_real_files(rel):
+    """Real EDF+ files (EEGMAT: 21 channels at 500 Hz; eegmmidb: 64 at 160 Hz with channels
+    at their extremes 3 or more times): the compiled counts and windows are numpy's."""
+    from biosig import _native
+    from biosig.data import quality
+    from biosig.signal.windows import window_block
+
+    if _native.compiler() is None:
+        pytest.skip("no C++ compiler")
+    digital = read_edf(shared(rel)).digital
+    x = digital.samples()
+    got, want = quality.channel_quality(digital), quality.channel_quality(x)
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+    w = 2 * (x.shape[1] // 122)  # about 2 s
+    starts = np.arange(0, x.shape[1] - w + 1, w)
+    np.testing.assert_array_equal(digital.windows(starts, w), window_block(x, starts, w))
+
+
+def test_record_gather_without_a_compiler_warns_once_and_counts_with_numpy(monkeypatch,
+                                                                           tmp_path):  # fmt: skip
+    from biosig.data import quality
+    from biosig.io import _gather
+
+    path, x = clipping_record(tmp_path)
+    monkeypatch.setenv("CXX", "/nonexistent/g++")
+    _gather._LIB.reset()
+    try:
+        with pytest.warns(UserWarning, match="edf_gather kernel: no C\\+\\+ compiler.*numpy"):
+            q = quality.channel_quality(read_edf(path).digital)
+        assert q["clipped"].tolist()[:3] == [9, 0, 3]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # once per process
+            np.testing.assert_array_equal(read_edf(path).digital.windows([5], 20), x[None, :, 5:25])
+    finally:
+        _gather._LIB.reset()
 
 
 @pytest.mark.parametrize("missing", ["compiler", "build folder"])

@@ -265,6 +265,11 @@ def _tal_fixture(tmp_path, tals: list[bytes]):
          b"+2\x14\x14\x00+2\x152\x14x\x14\x00"],  # annotations, one with a duration
         [b"+0\x14\x14+0.2\x14A1+A2 OFF\x14\x00", b"+1\x14\x14\x00", b"+2\x14\x14\x00"],  # NK
         [b"+0\x14\x14\x00", b"+1e0\x14\x14\x00", b"-0\x14\x14\x00"],  # not plain: parsed
+        # whole seconds written as usual (one comparison), a few records not: parsed
+        [b"+%d\x14\x14" % k for k in range(12)] + [b"+12.0\x14\x14", b"+13\x14\x14+13\x14e\x14"],
+        # many records not written as usual: the whole-array check, then the parser
+        [b"+%d.0\x14\x14" % k for k in range(12)]
+        + [b"+12\x14\x14", b"+13.0\x14\x14\x00+13.5\x14stim\x14"],
     ],
 )
 def test_time_keeping_fast_path_equals_parsing_every_record(tmp_path, tals, monkeypatch):
@@ -276,7 +281,7 @@ def test_time_keeping_fast_path_equals_parsing_every_record(tmp_path, tals, monk
 
     records = read_data_section(path, hdr.header_bytes, hdr.n_records, hdr.record_bytes)
     fast = edf._read_tals(path, hdr, records)
-    monkeypatch.setattr(edf, "_timekeeping_only", lambda block: np.full(len(block), np.nan))
+    monkeypatch.setattr(edf, "_timekeeping_only", lambda block, *_: np.full(len(block), np.nan))
     slow = edf._read_tals(path, hdr, records)
     np.testing.assert_array_equal(fast.record_onsets, slow.record_onsets)
     assert (fast.onset, fast.duration, fast.description) == (
@@ -298,7 +303,7 @@ def test_time_keeping_fast_path_on_real_files(rel, monkeypatch):
     from biosig.io import edf
 
     fast = read_edf(shared(rel))
-    monkeypatch.setattr(edf, "_timekeeping_only", lambda block: np.full(len(block), np.nan))
+    monkeypatch.setattr(edf, "_timekeeping_only", lambda block, *_: np.full(len(block), np.nan))
     slow = read_edf(shared(rel))
     for field in ("onset", "duration", "description"):
         np.testing.assert_array_equal(getattr(fast.annotations, field),
