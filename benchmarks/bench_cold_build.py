@@ -120,8 +120,6 @@ def biosig_cache(files, window_s: float, root: Path, workers: int = 0,
 
 def where_time(files, window_s: float, n: int) -> None:
     """Print where ``n`` cold int16 builds of ``files`` spend their time, per thread."""
-    import zlib
-
     import biosig.data.cache_build as cb
 
     spent: dict[str, float] = {}
@@ -138,7 +136,7 @@ def where_time(files, window_s: float, n: int) -> None:
     def write(self, block):  # cb._XWriter._write, its two steps timed apart
         raw = memoryview(block).cast("B")
         timed("writer: write into the page cache", self.fh.write)(raw)
-        self.crc = timed("writer: CRC-32", zlib.crc32)(raw, self.crc)
+        self.crc = timed("writer: CRC-32", cb.crc32)(raw, self.crc)
 
     saved = cb._XWriter._write, cb._XWriter.put, cb.process_record
     cb._XWriter._write = write

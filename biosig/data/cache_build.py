@@ -21,7 +21,6 @@ import queue
 import sys
 import threading
 import time
-import zlib
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from biosig.data import quality
+from biosig.data._crc import crc32
 from biosig.data._decode import decode_windows
 from biosig.errors import (
     BiosigError,
@@ -277,7 +277,7 @@ def file_crc(path: Path, chunk: int = 1 << 24) -> str:
     crc = 0
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
-            crc = zlib.crc32(block, crc)
+            crc = crc32(block, crc)
     return f"crc32:{crc:08x}"
 
 
@@ -305,7 +305,7 @@ class _XWriter:
     def _write(self, block: np.ndarray) -> None:
         raw = memoryview(block).cast("B")  # no copy of the windows
         self.fh.write(raw)
-        self.crc = zlib.crc32(raw, self.crc)
+        self.crc = crc32(raw, self.crc)
 
     def _raise(self) -> None:
         if self.error is not None:
