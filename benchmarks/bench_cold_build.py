@@ -31,7 +31,8 @@ The OS page cache holds the files after the first round for every pipeline.
     python benchmarks/bench_cold_build.py --rec-rows 1000000   # TUEV .rec parse time only
     python benchmarks/bench_cold_build.py --where-time 15      # where an int16 build's time goes
 
-``--where-time N``: N cold int16 builds of the EEGMAT files, timed on both threads (the cache's
+``--where-time N``: N cold int16 builds (``--where-dtype`` float32 or float16: of that storage)
+of the EEGMAT files, timed on both threads (the cache's
 writer thread wrapped for it): the writer's write into the page cache and CRC-32, and the
 building thread's record processing and its wait for the writer, against the build's wall
 time; medians over the builds.
@@ -118,8 +119,9 @@ def biosig_cache(files, window_s: float, root: Path, workers: int = 0,
     return len(cache)
 
 
-def where_time(files, window_s: float, n: int) -> None:
-    """Print where ``n`` cold int16 builds of ``files`` spend their time, per thread."""
+def where_time(files, window_s: float, n: int, dtype: str = "int16") -> None:
+    """Print where ``n`` cold builds of ``files`` (storage ``dtype``) spend their time, per
+    thread."""
     import biosig.data.cache_build as cb
 
     spent: dict[str, float] = {}
@@ -146,12 +148,12 @@ def where_time(files, window_s: float, n: int) -> None:
     root = Path(tempfile.mkdtemp(prefix="biosig_where_time_"))
     walls, rows = [], {}
     try:
-        biosig_cache(files[:1], window_s, root, dtype="int16")  # warm-up, not counted
+        biosig_cache(files[:1], window_s, root, dtype=dtype)  # warm-up, not counted
         settle(root)
         for _ in range(n):
             spent.clear()
             t0 = time.perf_counter()
-            biosig_cache(files, window_s, root, dtype="int16")
+            biosig_cache(files, window_s, root, dtype=dtype)
             walls.append(time.perf_counter() - t0)
             settle(root)
             for key, v in spent.items():
@@ -159,7 +161,7 @@ def where_time(files, window_s: float, n: int) -> None:
     finally:
         cb._XWriter._write, cb._XWriter.put, cb.process_record = saved
         shutil.rmtree(root, ignore_errors=True)
-    print(f"int16 cold build of {len(files)} files, {n} builds (medians, ms):")
+    print(f"{dtype} cold build of {len(files)} files, {n} builds (medians, ms):")
     print(f"  build wall time {statistics.median(walls) * 1e3:8.1f} (best {min(walls) * 1e3:.1f})")
     for key, v in rows.items():
         print(f"  {key:<55} {statistics.median(v) * 1e3:8.1f}")
@@ -219,6 +221,8 @@ def main():
     p.add_argument("--rec-rows", type=int, default=0, help="only time parsing a .rec of N rows")
     p.add_argument("--where-time", type=int, default=0, metavar="N",
                    help="only time N int16 builds of the EEGMAT files per thread")  # fmt: skip
+    p.add_argument("--where-dtype", default="int16", choices=["int16", "float32", "float16"],
+                   help="the cache storage --where-time builds")  # fmt: skip
     args = p.parse_args()
     if args.rec_rows:
         rec_parse(args.rec_rows)
@@ -230,7 +234,7 @@ def main():
         eegmat = [f for f in shared_edfs(args.files or None) if f.parent.name == "eegmat"]
         if not eegmat:
             raise SystemExit("no EEGMAT EDFs under ../shared/data/eeg_edf (set BIOSIG_SHARED_DATA)")
-        where_time(eegmat, args.window, args.where_time)
+        where_time(eegmat, args.window, args.where_time, args.where_dtype)
         return
     groups = {}
     for f in shared_edfs(args.files or None):

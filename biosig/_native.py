@@ -1,5 +1,6 @@
 """Small C++ kernels, compiled with the system's C++ compiler at first use and loaded with
-:mod:`ctypes` (soft-DTW's fused loop, the int16 window decode).
+:mod:`ctypes` (soft-DTW's fused loop, the int16 window decode, the EDF record gather and
+quality counts, the cache's CRC-32).
 
 Why a plain shared library (and not ``torch.utils.cpp_extension``, ``torch.compile`` or numba):
 a kernel needs no torch headers, so it compiles in under a second instead of about a minute per
