@@ -28,6 +28,7 @@ The OS page cache holds the files after the first round for every pipeline.
 
     python benchmarks/bench_cold_build.py            # eegmat (32 files) + eegmmidb
     python benchmarks/bench_cold_build.py --repeats 5 --files 8
+    python benchmarks/bench_cold_build.py --copies 16          # each file 16 times: corpus scale
     python benchmarks/bench_cold_build.py --rec-rows 1000000   # TUEV .rec parse time only
     python benchmarks/bench_cold_build.py --where-time 15      # where an int16 build's time goes
 
@@ -167,6 +168,18 @@ def where_time(files, window_s: float, n: int, dtype: str = "int16") -> None:
         print(f"  {key:<55} {statistics.median(v) * 1e3:8.1f}")
 
 
+def copies(files: list[Path], k: int, folder: Path) -> list[Path]:
+    """``k`` symbolic links to each of ``files`` in ``folder``, named apart (the same bytes, the
+    same page cache: a corpus of ``k`` times the files)."""
+    folder.mkdir(parents=True)
+    links = []
+    for i in range(k):
+        for f in files:
+            links.append(folder / f"{f.stem}_copy{i}{f.suffix}")
+            links[-1].symlink_to(f.resolve())
+    return links
+
+
 def braindecode_windows(files, window_s: float, n_jobs: int = 1) -> int:
     import mne
     from braindecode.datasets import BaseConcatDataset, RawDataset
@@ -218,6 +231,9 @@ def main():
     p.add_argument("--jobs", type=int, default=2,
                    help="also time braindecode n_jobs=J and a cache build with J processes "
                         "(1: skip)")
+    p.add_argument("--copies", type=int, default=1, metavar="K",
+                   help="read every file K times under other names (symlinks): a corpus of K "
+                        "times the files, over which a build's fixed costs are spread")  # fmt: skip
     p.add_argument("--rec-rows", type=int, default=0, help="only time parsing a .rec of N rows")
     p.add_argument("--where-time", type=int, default=0, metavar="N",
                    help="only time N int16 builds of the EEGMAT files per thread")  # fmt: skip
@@ -242,28 +258,33 @@ def main():
     if not groups:
         raise SystemExit("no EDF files under ../shared/data/eeg_edf (set BIOSIG_SHARED_DATA)")
     root = Path(tempfile.mkdtemp(prefix="biosig_cold_build_"))
+    if args.copies > 1:
+        groups = {name: copies(files, args.copies, root / "copies" / name)
+                  for name, files in groups.items()}  # fmt: skip
     ratios: dict[str, list[float]] = {}
     best: dict[tuple[str, str], float] = {}  # (group, pipeline) -> its best rate over the rounds
-    print(f"cpu count {os.cpu_count()}, 1 torch thread; window {args.window} s")
+    times = f"; every file {args.copies} times (symlinks)" if args.copies > 1 else ""
+    print(f"cpu count {os.cpu_count()}, 1 torch thread; window {args.window} s{times}")
     pipelines = {"braindecode": braindecode_windows, "biosig read_edf": biosig_reader}
     if not args.no_cache:
-        pipelines["floor: read_edf + write"] = lambda files, w: disk_floor(files, w, root)
-        pipelines["biosig cold cache"] = lambda files, w: biosig_cache(files, w, root)
+        out = root / "cache"  # each pipeline's output, deleted after it (settle)
+        pipelines["floor: read_edf + write"] = lambda files, w: disk_floor(files, w, out)
+        pipelines["biosig cold cache"] = lambda files, w: biosig_cache(files, w, out)
         pipelines["biosig cold cache float16"] = (
-            lambda files, w: biosig_cache(files, w, root, dtype="float16"))
+            lambda files, w: biosig_cache(files, w, out, dtype="float16"))
         pipelines["biosig cold cache int16"] = (
-            lambda files, w: biosig_cache(files, w, root, dtype="int16"))
+            lambda files, w: biosig_cache(files, w, out, dtype="int16"))
     if args.jobs > 1:
         pipelines[f"braindecode n_jobs={args.jobs}"] = (
             lambda files, w: braindecode_windows(files, w, args.jobs))
         if not args.no_cache:
             pipelines[f"biosig cold cache {args.jobs} processes"] = (
-                lambda files, w: biosig_cache(files, w, root, args.jobs))
+                lambda files, w: biosig_cache(files, w, root / "cache", args.jobs))
     try:
         first = next(iter(groups.values()))[:1]
         for fn in pipelines.values():  # warm-up: imports and first-call costs are not timed
             fn(first, args.window)
-            settle(root)
+            settle(root / "cache")
         for rnd in range(args.repeats):
             for name, files in groups.items():
                 rates, counts = {}, {}
@@ -272,7 +293,7 @@ def main():
                     counts[label] = fn(files, args.window)
                     rates[label] = counts[label] / (time.perf_counter() - t0)
                     best[name, label] = max(best.get((name, label), 0.0), rates[label])
-                    settle(root)
+                    settle(root / "cache")
                 line = ", ".join(f"{k} {v:,.0f} win/s" for k, v in rates.items())
                 print(
                     f"round {rnd + 1} {name} ({len(files)} files, {counts['braindecode']} "

@@ -107,6 +107,19 @@ def test_cold_build_bench_runs_every_pipeline_on_one_real_file(shared_data, monk
         assert f"best rate eegmat: {label} / braindecode: " in out, out
 
 
+def test_cold_build_bench_copies_each_file_under_other_names(shared_data, monkeypatch, capsys):
+    """``--copies 3``: each file read three times (symlinks), the same windows in every
+    pipeline."""
+    monkeypatch.setenv("BIOSIG_SHARED_DATA", str(shared_data))
+    mod = _load("bench_cold_build")
+    monkeypatch.setattr(sys, "argv", ["bench_cold_build", "--files", "1", "--repeats", "1",
+                                      "--jobs", "1", "--copies", "3"])  # fmt: skip
+    mod.main()
+    out = capsys.readouterr().out
+    assert "every file 3 times" in out and "eegmat (3 files" in out, out
+    assert "WARNING" not in out and "best rate eegmat: biosig cold cache int16" in out, out
+
+
 def test_cold_build_where_time_names_both_threads(shared_data, monkeypatch, capsys):
     """``--where-time``: builds of one real EDF timed per thread; the cache's own functions are
     restored afterwards (timings are not checked)."""
