@@ -1,6 +1,7 @@
 """Integer windows to float32: ``samples * gain + offset`` per window and channel, as the EDF
-reader decodes them (:class:`~biosig.io._records.FileSamples`), for ``dtype="int16"`` caches
-(every batch read) and for float32 caches cut from a file's samples (the build).
+reader decodes them (:class:`~biosig.io._records.FileSamples`), for every batch read from a
+``dtype="int16"`` cache. (A build decodes the windows of a float32 cache on the way from the
+file's data records, :mod:`biosig.io._gather`.)
 
 A small C++ kernel (:mod:`biosig._native`) gathers the rows of a batch and decodes them in one
 pass, reading the int16 samples straight from the cache's memmap: one multiply and one add per

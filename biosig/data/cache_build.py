@@ -31,7 +31,6 @@ import numpy as np
 
 from biosig.data import quality
 from biosig.data._crc import crc32
-from biosig.data._decode import decode_windows
 from biosig.errors import (
     BiosigError,
     ChannelError,
@@ -172,8 +171,9 @@ def process_record(source, opts: BuildOptions, ref: dict) -> RecordResult:
     rows, skipped = opts.windows(rec, ref)
     stats["skipped_out_of_bounds"] += skipped
     starts = [row["start"] for row in rows]
-    if digital is not None:  # windows cut from the samples (finite: no NaN scan)
-        block, keep = digital.windows(starts, n_times), None
+    if digital is not None:  # windows cut from the samples (finite: no NaN scan), decoded on
+        # the way unless stored as int16: the reader's float32 values
+        block, keep = digital.windows(starts, n_times, decode=not int16), None
     else:
         block = window_block(rec.data, starts, n_times)
         keep = _nan_policy(block, rows, opts.nan_policy, stats, where)
@@ -192,8 +192,6 @@ def process_record(source, opts: BuildOptions, ref: dict) -> RecordResult:
         out.block, out.scales = block, np.ascontiguousarray(np.broadcast_to(
             scales, (len(block), *scales.shape)))  # fmt: skip
         return out
-    if digital is not None:  # decoded only now, window by window: the reader's float32 values
-        block = decode_windows(block, digital.gain(), digital.offset())
     if dtype is np.float16:
         big = float(max(block.max(), -block.min()))
         if big > float(np.finfo(np.float16).max):

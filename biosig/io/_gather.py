@@ -1,7 +1,8 @@
 """Straight from an EDF file's data records (``n_records x record_bytes``, each channel a chunk
 of ``spr`` 16-bit samples per record) to what a window cache keeps, without first gathering the
 channels into a ``(C, T)`` array: per-channel extremes and clipping counts in one pass over the
-records, and the windows ``(n, C, n_times)`` copied chunk by chunk.
+records, and the windows ``(n, C, n_times)`` copied chunk by chunk (or decoded to float32 on the
+way, for a float32 cache).
 
 A small C++ kernel (:mod:`biosig._native`) does both. Without a C++ compiler the functions return
 ``None`` (after the loader's one warning) and the caller runs its numpy path on
@@ -77,29 +78,51 @@ extern "C" void extremes_i16(const uint8_t* rec, int64_t n_rec, int64_t rb, cons
   }
 }
 
-// out[k, c, :] = the samples starts[k] .. starts[k] + T of channel c, copied chunk by chunk.
-extern "C" void windows_i16(const uint8_t* rec, int64_t rb, const int64_t* off, int64_t C,
-                            int64_t spr, const int64_t* starts, int64_t n, int64_t T,
-                            int16_t* out) {
+// out[k, c, :] = the samples starts[k] .. starts[k] + T of channel c, chunk by chunk: copied
+// (int16 out), or decoded as float(x) * gain[c] + offset[c] in float32 (never an FMA:
+// -ffp-contract=off), bit for bit the reader's decode.
+template <typename Out>
+static void cut(const uint8_t* rec, int64_t rb, const int64_t* off, int64_t C, int64_t spr,
+                const int64_t* starts, int64_t n, int64_t T, const float* gain,
+                const float* offset, Out* out) {
   for (int64_t k = 0; k < n; ++k) {
     for (int64_t c = 0; c < C; ++c) {
-      int16_t* dst = out + (k * C + c) * T;
+      Out* dst = out + (k * C + c) * T;
       for (int64_t t = starts[k], left = T; left > 0;) {
         const int64_t r = t / spr, i = t % spr, m = std::min(spr - i, left);
-        std::memcpy(dst, chunk(rec, rb, r, off[c]) + i, 2 * m);
+        const int16_t* src = chunk(rec, rb, r, off[c]) + i;
+        if constexpr (sizeof(Out) == 2) {
+          std::memcpy(dst, src, 2 * m);
+        } else {
+          const float g = gain[c], o = offset[c];
+          for (int64_t j = 0; j < m; ++j) dst[j] = static_cast<float>(src[j]) * g + o;
+        }
         dst += m, t += m, left -= m;
       }
     }
   }
 }
+
+extern "C" void windows_i16(const uint8_t* rec, int64_t rb, const int64_t* off, int64_t C,
+                            int64_t spr, const int64_t* starts, int64_t n, int64_t T,
+                            int16_t* out) {
+  cut(rec, rb, off, C, spr, starts, n, T, nullptr, nullptr, out);
+}
+
+extern "C" void windows_f32(const uint8_t* rec, int64_t rb, const int64_t* off, int64_t C,
+                            int64_t spr, const int64_t* starts, int64_t n, int64_t T,
+                            const float* gain, const float* offset, float* out) {
+  cut(rec, rb, off, C, spr, starts, n, T, gain, offset, out);
+}
 """
 
-FLAGS = ["-O3", "-march=native", "-std=c++17", "-fPIC"]
+FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-std=c++17", "-fPIC"]
 _P, _N = ctypes.c_void_p, ctypes.c_int64
 _LIB = NativeLibrary(
     "edf_gather", SOURCE, FLAGS,
     {"extremes_i16": ([_P, _N, _N, _P, _N, _N, _N, _P, _P, _P], None),
-     "windows_i16": ([_P, _N, _P, _N, _N, _P, _N, _N, _P], None)},
+     "windows_i16": ([_P, _N, _P, _N, _N, _P, _N, _N, _P], None),
+     "windows_f32": ([_P, _N, _P, _N, _N, _P, _N, _N, _P, _P, _P], None)},
     fallback="a cache build gathers the channels and counts with numpy instead, about twice "
              "the time.",
 )  # fmt: skip
@@ -131,17 +154,27 @@ def channel_extremes(records: np.ndarray, offsets, spr: int, run: int):
     return hi, lo, clipped
 
 
-def cut_windows(records: np.ndarray, offsets, spr: int, starts: np.ndarray, n_times: int):
+def cut_windows(records: np.ndarray, offsets, spr: int, starts: np.ndarray, n_times: int,
+                scale=None):  # fmt: skip
     """int16 windows ``(len(starts), C, n_times)`` of the channels at byte ``offsets``, cut
     straight from the data records (``starts`` int64, already checked to lie inside the
-    record); ``None`` without the kernel."""
+    record); with ``scale = (gain, offset)`` (float32 ``(C,)`` each) decoded into float32
+    windows instead, ``x * gain + offset`` per channel. ``None`` without the kernel."""
     offsets = _layout(records, offsets)
     lib = _LIB.load() if offsets is not None else None
     if lib is None:
         return None
     starts = np.ascontiguousarray(starts, dtype=np.int64)
-    out = np.empty((len(starts), len(offsets), n_times), np.int16)
+    shape = (len(starts), len(offsets), n_times)
+    args = (records.ctypes.data, records.shape[1], offsets.ctypes.data, len(offsets), spr,
+            starts.ctypes.data, len(starts), n_times)  # fmt: skip
+    if scale is None:
+        out = np.empty(shape, np.int16)
+        if out.size:
+            lib.windows_i16(*args, out.ctypes.data)
+        return out
+    gain, offset = (np.ascontiguousarray(a, dtype=np.float32) for a in scale)
+    out = np.empty(shape, np.float32)
     if out.size:
-        lib.windows_i16(records.ctypes.data, records.shape[1], offsets.ctypes.data, len(offsets),
-                        spr, starts.ctypes.data, len(starts), n_times, out.ctypes.data)  # fmt: skip
+        lib.windows_f32(*args, gain.ctypes.data, offset.ctypes.data, out.ctypes.data)
     return out

@@ -140,14 +140,23 @@ class FileSamples:
     def _offsets(self) -> list[int]:
         return [c.byte_offset for c in self.channels]
 
-    def windows(self, starts, n_times: int) -> np.ndarray:
+    def windows(self, starts, n_times: int, decode: bool = False) -> np.ndarray:
         """int16 windows ``(len(starts), C, n_times)``, window ``k`` being ``samples()[:, s :
-        s + n_times]`` for ``s = starts[k]``: cut straight from the data records by the
-        compiled kernel (:mod:`biosig.io._gather`), else from :meth:`samples`."""
+        s + n_times]`` for ``s = starts[k]``; ``decode``: float32 windows of :meth:`decode`'s
+        values instead (bit for bit). Cut straight from the data records by the compiled kernel
+        (:mod:`biosig.io._gather`), else from :meth:`samples`."""
         starts = check_starts(starts, n_times, self.shape[1])
         spr = self.shape[1] // len(self.records) if len(self.records) else 0
-        block = _gather.cut_windows(self.records, self._offsets(), spr, starts, n_times)
-        return block if block is not None else window_block(self.samples(), starts, n_times)
+        scale = (self.gain(), self.offset()) if decode else None
+        block = _gather.cut_windows(self.records, self._offsets(), spr, starts, n_times, scale)
+        if block is not None:
+            return block
+        block = window_block(self.samples(), starts, n_times)
+        if decode:  # float32 arithmetic, as the decoder: int16 -> float32 is exact
+            block = block.astype(np.float32)
+            block *= scale[0][:, None]
+            block += scale[1][:, None]
+        return block
 
     def extremes(self, run: int):
         """Per channel ``(max, min, clipped)`` of the samples, ``clipped`` counting those in

@@ -164,6 +164,28 @@ def test_windows_and_quality_straight_from_the_records(tmp_path, backend, monkey
             digital.windows([0, 651], 50)
 
 
+@pytest.mark.parametrize("backend", ["kernel", "numpy"])
+def test_windows_decoded_from_the_records_are_the_readers_values(tmp_path, backend, monkeypatch):
+    """``windows(..., decode=True)`` (a float32 cache's build): the reader's float32 values bit
+    for bit, negative gains and offsets of -0.0 included."""
+    from biosig import _native
+    from biosig.io import _gather
+    from biosig.signal.windows import window_block
+
+    if backend == "numpy":
+        monkeypatch.setattr(_gather._LIB, "load", lambda: None)  # as without a compiler
+    elif _native.compiler() is None:
+        pytest.skip("no C++ compiler")
+    edf_files(tmp_path / "edf", n=1)
+    path, names = tmp_path / "edf" / "S01.edf", ["EEG C3", "EEG C2", "EEG C1", "EEG C4"]
+    starts = [0, 37, 150, 200, 99]  # across the 1-s records of 100 samples
+    got = read_edf(path).pick(names).digital.windows(starts, 100, decode=True)
+    want = window_block(read_edf(path).pick(names).data, starts, 100)
+    assert got.dtype == np.float32 and got.shape == (5, 4, 100)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+    assert np.signbit(got[0, 0, :7]).all()  # channel C3: digital 0 decodes to -0.0
+
+
 @pytest.mark.shared_data
 @pytest.mark.parametrize("rel", ["eeg_edf/eegmat/Subject01_2.edf", "eeg_edf/eegmmidb/S001R04.edf"])
 def test_record_gather_on_real_files(rel):
