@@ -15,10 +15,11 @@ only and never reach :attr:`Recording.meta`.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,7 @@ class EDFHeader:
     n_samples: np.ndarray  # samples per data record, per signal
     sample_bytes: int
     file_size: int
+    signal_header: bytes = field(default=b"", repr=False)  # the raw per-signal header
 
     @property
     def record_bytes(self) -> int:
@@ -127,6 +129,42 @@ def _nums(fields: list[bytes], path: Path, name: str, kind=float) -> np.ndarray:
     return values
 
 
+@functools.lru_cache(maxsize=32)
+def _signal_fields(raw: bytes, ns: int) -> tuple:
+    """The per-signal fields of a header, checked: ``(labels, units_raw, units, pmin, pmax,
+    dmin, dmax, n_samples)`` (tuples and read-only arrays). Memoised on the bytes: the files of
+    a corpus repeat their signal headers, and this is most of a header's parse. An error names
+    no file (:func:`parse_edf_header` adds it)."""
+    chunk, nowhere = SignalHeaders(raw, ns).field, Path("")
+    # offsets (in units of ns bytes) of each per-signal field
+    labels = tuple(_field(b, nowhere, "label") for b in chunk(0, 16))
+    units_raw = tuple(_field(b, nowhere, "physical dimension") for b in chunk(96, 8))
+    units = tuple(norm_unit(u) for u in units_raw)
+    pmin = _nums(chunk(104, 8), nowhere, "physical minimum")
+    pmax = _nums(chunk(112, 8), nowhere, "physical maximum")
+    dmin = _nums(chunk(120, 8), nowhere, "digital minimum", int)
+    dmax = _nums(chunk(128, 8), nowhere, "digital maximum", int)
+    nsamp = _nums(chunk(216, 8), nowhere, "number of samples", int).astype(np.int64)
+    if np.any(nsamp <= 0):
+        bad = [labels[i] for i in np.flatnonzero(nsamp <= 0)]
+        raise InvalidFileError("", f"signals {bad} declare no samples per data record")
+    signals = [i for i, lab in enumerate(labels) if lab not in _TAL_NAMES]
+    if not signals:
+        raise InvalidFileError("", "file holds only annotation signals, no data")
+    for i in signals:
+        if dmax[i] <= dmin[i] or pmax[i] == pmin[i]:
+            raise InvalidFileError(
+                "",
+                f"signal {labels[i]!r}: digital range [{dmin[i]:g}, {dmax[i]:g}] "
+                f"or physical range [{pmin[i]:g}, {pmax[i]:g}] is empty",
+            )
+    if np.any(nsamp > 1 << 24):
+        raise InvalidFileError("", f"implausible number of samples per record ({nsamp.max()})")
+    for a in (pmin, pmax, dmin, dmax, nsamp):
+        a.flags.writeable = False  # shared by the headers of every file with these bytes
+    return labels, units_raw, units, pmin, pmax, dmin, dmax, nsamp
+
+
 def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
     """Parse and validate the fixed and per-signal header of an EDF/EDF+/BDF file.
 
@@ -162,34 +200,23 @@ def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
                 f"{256 * (ns + 1)}",
             )
         heads = SignalHeaders.read(fid, path, size, header_bytes, ns)
-    chunk = heads.field
-
-    # offsets (in units of ns bytes) of each per-signal field
-    labels = [_field(b, path, "label") for b in chunk(0, 16)]
-    units_raw = [_field(b, path, "physical dimension") for b in chunk(96, 8)]
-    units = [norm_unit(u) for u in units_raw]
-    pmin = _nums(chunk(104, 8), path, "physical minimum")
-    pmax = _nums(chunk(112, 8), path, "physical maximum")
-    dmin = _nums(chunk(120, 8), path, "digital minimum", int)
-    dmax = _nums(chunk(128, 8), path, "digital maximum", int)
-    nsamp = _nums(chunk(216, 8), path, "number of samples", int).astype(np.int64)
-
+    try:
+        labels, units_raw, units, pmin, pmax, dmin, dmax, nsamp = _signal_fields(heads.raw, ns)
+    except InvalidFileError as err:  # raised naming no file
+        raise InvalidFileError(path, err.reason) from None
     if kind == "BDF":
         variant = "BDF+" + reserved[4] if reserved[:4] == "BDF+" and len(reserved) > 4 else "BDF"
     else:
         variant = reserved[:5] if reserved[:5] in ("EDF+C", "EDF+D") else "EDF"
-    if np.any(nsamp <= 0):
-        bad = [labels[i] for i in np.flatnonzero(nsamp <= 0)]
-        raise InvalidFileError(path, f"signals {bad} declare no samples per data record")
     hdr = EDFHeader(
         kind=kind,
         variant=variant,
         header_bytes=header_bytes,
         n_records=n_records,
         record_duration=duration,
-        labels=labels,
-        units=units,
-        units_raw=units_raw,
+        labels=list(labels),
+        units=list(units),
+        units_raw=list(units_raw),
         physical_min=pmin,
         physical_max=pmax,
         digital_min=dmin,
@@ -197,21 +224,10 @@ def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
         n_samples=nsamp,
         sample_bytes=sample_bytes,
         file_size=size,
+        signal_header=heads.raw,
     )
-    if not hdr.signal_index:
-        raise InvalidFileError(path, "file holds only annotation signals, no data")
-    for i in hdr.signal_index:
-        if dmax[i] <= dmin[i] or pmax[i] == pmin[i]:
-            raise InvalidFileError(
-                path,
-                f"signal {labels[i]!r}: digital range [{dmin[i]:g}, {dmax[i]:g}] "
-                f"or physical range [{pmin[i]:g}, {pmax[i]:g}] is empty",
-            )
     if duration <= 0:
         raise InvalidFileError(path, f"data record duration is {duration} s (must be > 0)")
-    limit = 1 << 24
-    if np.any(nsamp > limit):
-        raise InvalidFileError(path, f"implausible number of samples per record ({nsamp.max()})")
     available = (size - header_bytes) // hdr.record_bytes
     if n_records == -1:
         raise InvalidFileError(
@@ -324,16 +340,20 @@ def _timekeeping_only(block: np.ndarray, duration: float | None = None) -> np.nd
     record: found and read by whole-array operations instead of parsing), else NaN.
 
     With whole-second records of ``duration`` s, the rows are first compared with the usual
-    writing, ``+<k * duration>`` for record ``k`` (one comparison); the rows that differ are
+    writing, ``+<k * duration>\x14\x14`` for record ``k`` (one comparison): a row that starts
+    so and holds more carries annotations (left to the parser); the other rows that differ are
     then checked as above, or left to the parser when there are only a few."""
     n, width = block.shape
     if duration is not None and duration == int(duration):
         step = int(duration)
-        usual = b"".join((b"+%d\x14\x14" % (k * step)).ljust(width, b"\0") for k in range(n))
+        texts = [b"+%d\x14\x14" % (k * step) for k in range(n)]
+        usual = b"".join(t.ljust(width, b"\0") for t in texts)
         if len(usual) == n * width:
-            same = (block == np.frombuffer(usual, np.uint8).reshape(n, width)).all(axis=1)
+            equal = block == np.frombuffer(usual, np.uint8).reshape(n, width)
+            same = equal.all(axis=1)
             onsets = np.where(same, np.arange(n, dtype=np.float64) * step, np.nan)
-            rest = np.flatnonzero(~same)
+            text = np.arange(width)[None, :] < np.array([len(t) for t in texts])[:, None]
+            rest = np.flatnonzero(~(equal | ~text).all(axis=1))  # not even starting so
             if len(rest) > _FEW_RECORDS:
                 onsets[rest] = _timekeeping_only(block[rest])
             return onsets
@@ -436,7 +456,7 @@ def read_edf(
     sig = hdr.signal_index
     finite = False  # every sample known finite without a scan
     if len(set(hdr.n_samples[sig].tolist())) == 1:
-        layout, names, types, units = _layout(path, hdr, exclude, ch_types)
+        layout, names, types, units = _same_layout(path, hdr, exclude, ch_types)
         finite = always_finite(layout)
         if finite and hdr.kind == "EDF" and not hdr.variant.endswith("+D"):
             data = FileSamples(records, layout)  # decoded on first use of Recording.data
@@ -479,6 +499,25 @@ def read_edf(
     annotations = Annotations.from_lists(onset, duration, desc)
     nonfinite = (0, 0) if finite and not gaps else None
     return make_recording(data, sfreq, names, types, units, annotations, meta, nonfinite=nonfinite)
+
+
+_LAYOUTS: dict = {}  # _same_layout's memo
+_MAX_LAYOUTS = 32
+
+
+def _same_layout(path: Path, hdr: EDFHeader, exclude, ch_types):
+    """:func:`_layout`, memoised on what it depends on (the per-signal header bytes, the kind,
+    ``exclude`` and ``ch_types``): the files of a corpus share one."""
+    exclude = tuple(exclude)
+    key = (hdr.kind, hdr.signal_header, exclude, tuple(sorted((ch_types or {}).items())))
+    got = _LAYOUTS.get(key) if hdr.signal_header else None
+    if got is None:
+        got = _layout(path, hdr, exclude, ch_types)
+        if hdr.signal_header:
+            if len(_LAYOUTS) >= _MAX_LAYOUTS:
+                _LAYOUTS.clear()
+            _LAYOUTS[key] = got
+    return tuple(list(part) for part in got)
 
 
 def _layout(path: Path, hdr: EDFHeader, exclude, ch_types):

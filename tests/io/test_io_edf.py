@@ -309,3 +309,34 @@ def test_time_keeping_fast_path_on_real_files(rel, monkeypatch):
         np.testing.assert_array_equal(getattr(fast.annotations, field),
                                       getattr(slow.annotations, field))
     assert fast.meta == slow.meta and len(fast.annotations.onset) > 0
+
+
+def test_files_sharing_a_signal_header_read_apart(tmp_path):
+    """The per-signal header parse and the channel layout are memoised on the header's bytes:
+    files sharing them still read their own samples, with their own exclude/ch_types, and what
+    one read returns cannot change the next; errors name each file."""
+    from io_fixtures import write_plain_edf
+
+    ranges = dict(pmin=[-100.0] * 3, pmax=[100.0] * 3, dmin=[-1000] * 3, dmax=[1000] * 3)
+    rng = np.random.default_rng(5)
+    digital = [rng.integers(-1000, 1000, (3, 200)).astype(np.int16) for _ in range(2)]
+    paths = [write_plain_edf(tmp_path / f"s{i}.edf", d, 100, **ranges)
+             for i, d in enumerate(digital)]  # fmt: skip
+    first = read_edf(paths[0])
+    first.ch_names.append("changed")  # a caller changing what it got
+    first.ch_types[0] = "misc"
+    second = read_edf(paths[1])
+    assert second.ch_names == ["EEG C1", "EEG C2", "EEG C3"] and second.ch_types == ["eeg"] * 3
+    np.testing.assert_array_equal(second.digital.samples(), digital[1])
+    np.testing.assert_array_equal(read_edf(paths[0]).digital.samples(), digital[0])
+    assert read_edf(paths[1], exclude=["EEG C2"]).ch_names == ["EEG C1", "EEG C3"]
+    assert read_edf(paths[1], ch_types={"EEG C3": "eog"}).ch_types == ["eeg", "eeg", "eog"]
+    assert read_edf(paths[1]).ch_types == ["eeg"] * 3
+    hdr = parse_edf_header(paths[1])
+    with pytest.raises(ValueError, match="read-only"):
+        hdr.physical_min[0] = 0.0  # shared by the headers of both files
+    bad = dict(ranges, dmin=[-1000, 5, -1000], dmax=[1000, 5, 1000])  # an empty digital range
+    for i in range(2):
+        path = write_plain_edf(tmp_path / f"bad{i}.edf", digital[i].clip(-5, 5), 100, **bad)
+        with pytest.raises(InvalidFileError, match=f"bad{i}.edf: signal 'EEG C2': digital range"):
+            read_edf(path)
