@@ -31,6 +31,7 @@ The OS page cache holds the files after the first round for every pipeline.
     python benchmarks/bench_cold_build.py --copies 16          # each file 16 times: corpus scale
     python benchmarks/bench_cold_build.py --rec-rows 1000000   # TUEV .rec parse time only
     python benchmarks/bench_cold_build.py --where-time 15      # where an int16 build's time goes
+    python benchmarks/bench_cold_build.py --gather 9           # record gather kernel vs numpy
 
 ``--where-time N``: N cold int16 builds (``--where-dtype`` float32 or float16: of that storage)
 of the EEGMAT files, timed on both threads (the cache's
@@ -180,6 +181,49 @@ def copies(files: list[Path], k: int, folder: Path) -> list[Path]:
     return links
 
 
+def gather_speed(files, window_s: float, repeats: int) -> None:
+    """The build's per-record work on a file's samples, the compiled record gather
+    (:mod:`biosig.io._gather`: quality counts and int16 windows straight from the data records)
+    against its numpy path (channels gathered into ``(C, T)``, numpy counts, strided window
+    copy), on the files read once (interleaved rounds; the same values)."""
+    from biosig.data import quality
+    from biosig.io import _gather, read_edf
+    from biosig.signal.windows import window_block
+
+    recs = [read_edf(f) for f in files]
+    samples = [r.digital for r in recs]
+    n = [int(round(window_s * r.sfreq)) for r in recs]
+    starts = [np.arange(0, s.shape[1] - k + 1, k) for s, k in zip(samples, n)]
+    if _gather._LIB.load() is None:
+        raise SystemExit("no C++ compiler: the record gather kernel cannot be built")
+
+    def kernel():
+        return [(quality.channel_quality(s), s.windows(st, k)) for s, st, k in
+                zip(samples, starts, n)]  # fmt: skip
+
+    def numpy_path():
+        out = []
+        for s, st, k in zip(samples, starts, n):
+            s._gathered = None  # gathered anew each round, as in a build
+            x = s.samples()
+            out.append((quality.channel_quality(x), window_block(x, st, k)))
+        return out
+
+    ratios = []
+    kernel(), numpy_path()  # first calls (the kernel's load) not timed
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a = kernel()
+        t1 = time.perf_counter()
+        b = numpy_path()
+        ratios.append((time.perf_counter() - t1) / (t1 - t0))
+        for (qa, wa), (qb, wb) in zip(a, b):
+            assert np.array_equal(wa, wb) and all(np.array_equal(qa[k], qb[k]) for k in qb)
+    print(f"record gather of {len(files)} files (quality counts + int16 windows): kernel "
+          f"{min(ratios):.1f}x / {statistics.median(ratios):.1f}x faster than the numpy path "
+          f"(min / median of {repeats} interleaved rounds; same values)")
+
+
 def braindecode_windows(files, window_s: float, n_jobs: int = 1) -> int:
     import mne
     from braindecode.datasets import BaseConcatDataset, RawDataset
@@ -237,6 +281,8 @@ def main():
     p.add_argument("--rec-rows", type=int, default=0, help="only time parsing a .rec of N rows")
     p.add_argument("--where-time", type=int, default=0, metavar="N",
                    help="only time N int16 builds of the EEGMAT files per thread")  # fmt: skip
+    p.add_argument("--gather", type=int, default=0, metavar="N",
+                   help="only time the record gather kernel against numpy, N rounds")
     p.add_argument("--where-dtype", default="int16", choices=["int16", "float32", "float16"],
                    help="the cache storage --where-time builds")  # fmt: skip
     args = p.parse_args()
@@ -246,6 +292,12 @@ def main():
     import torch
 
     torch.set_num_threads(1)
+    if args.gather:
+        eegmat = [f for f in shared_edfs(args.files or None) if f.parent.name == "eegmat"]
+        if not eegmat:
+            raise SystemExit("no EEGMAT EDFs under ../shared/data/eeg_edf (set BIOSIG_SHARED_DATA)")
+        gather_speed(eegmat, args.window, args.gather)
+        return
     if args.where_time:
         eegmat = [f for f in shared_edfs(args.files or None) if f.parent.name == "eegmat"]
         if not eegmat:

@@ -120,6 +120,20 @@ def test_cold_build_bench_copies_each_file_under_other_names(shared_data, monkey
     assert "WARNING" not in out and "best rate eegmat: biosig cold cache int16" in out, out
 
 
+def test_cold_build_gather_compares_kernel_and_numpy(shared_data, monkeypatch, capsys):
+    """``--gather``: the record gather kernel against its numpy path on one real EDF, the same
+    values checked (timings are not)."""
+    from biosig import _native
+
+    if _native.compiler() is None:
+        pytest.skip("no C++ compiler")
+    monkeypatch.setenv("BIOSIG_SHARED_DATA", str(shared_data))
+    mod = _load("bench_cold_build")
+    monkeypatch.setattr(sys, "argv", ["bench_cold_build", "--files", "1", "--gather", "2"])
+    mod.main()
+    assert "record gather of 1 files" in capsys.readouterr().out
+
+
 def test_cold_build_where_time_names_both_threads(shared_data, monkeypatch, capsys):
     """``--where-time``: builds of one real EDF timed per thread; the cache's own functions are
     restored afterwards (timings are not checked)."""
