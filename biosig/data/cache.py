@@ -386,6 +386,13 @@ def locked(lock_path: Path, blocking: bool = True):
 _locked = locked  # older name
 
 
+def _json_lines(params: dict) -> str:
+    """``params`` as JSON, one top-level key per line: readable, and each value written by
+    json's C encoder (``indent=`` would use its Python one, several times slower)."""
+    lines = (f" {json.dumps(k)}: {json.dumps(v, default=str)}" for k, v in params.items())
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
 def build_cache(
     source,
     preprocessing,
@@ -439,7 +446,7 @@ def build_cache(
             "boot": durable.boot_id(),
             **(extra_params or {}),
         }
-        (tmp / "params.json").write_text(json.dumps(params, indent=1, default=str))
+        (tmp / "params.json").write_text(_json_lines(params))
         sync_now = params["boot"] is None or durable.shared_filesystem(tmp)
         if sync_now:  # no way to tell a restart, or other machines read it: on disk first
             durable.sync_files(tmp)
