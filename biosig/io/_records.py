@@ -106,9 +106,13 @@ class FileSamples:
         self._gathered = gathered  # samples() once computed (read-only)
 
     @property
+    def spr(self) -> int:
+        """Samples per data record (every channel's)."""
+        return self.channels[0].n_samples if self.channels else 0
+
+    @property
     def shape(self) -> tuple[int, int]:
-        n = self.channels[0].n_samples if self.channels else 0
-        return len(self.channels), len(self.records) * n
+        return len(self.channels), len(self.records) * self.spr
 
     def pick(self, index) -> "FileSamples":
         index = list(index)
@@ -125,14 +129,13 @@ class FileSamples:
         """The integer samples ``(C, T)`` int16, gathered from the records on the first call
         (read-only; picks of this object reuse them)."""
         if self._gathered is None:
-            n_rec, (n_chans, n_times) = len(self.records), self.shape
-            spr = n_times // n_rec if n_rec else 0
+            n_rec, n_chans, spr = len(self.records), len(self.channels), self.spr
             out = np.empty((n_chans, n_rec, spr), np.int16)
             for lo, hi in _adjacent_runs(self.channels):  # one transposing copy per run
                 a = self.channels[lo].byte_offset
                 run = self.records[:, a : a + 2 * spr * (hi - lo)].view(_INT16)
                 out[lo:hi] = run.reshape(n_rec, hi - lo, spr).transpose(1, 0, 2)
-            out = out.reshape(n_chans, n_times)
+            out = out.reshape(self.shape)
             out.flags.writeable = False
             self._gathered = out
         return self._gathered
@@ -146,9 +149,9 @@ class FileSamples:
         values instead (bit for bit). Cut straight from the data records by the compiled kernel
         (:mod:`biosig.io._gather`), else from :meth:`samples`."""
         starts = check_starts(starts, n_times, self.shape[1])
-        spr = self.shape[1] // len(self.records) if len(self.records) else 0
         scale = (self.gain(), self.offset()) if decode else None
-        block = _gather.cut_windows(self.records, self._offsets(), spr, starts, n_times, scale)
+        block = _gather.cut_windows(self.records, self._offsets(), self.spr, starts, n_times,
+                                    scale)  # fmt: skip
         if block is not None:
             return block
         block = window_block(self.samples(), starts, n_times)
@@ -163,8 +166,7 @@ class FileSamples:
         runs of ``>= run`` at the channel's max or min (0 for a constant channel), counted
         straight from the data records by the compiled kernel; ``None`` without it (then count
         on :meth:`samples`)."""
-        spr = self.shape[1] // len(self.records) if len(self.records) else 0
-        return _gather.channel_extremes(self.records, self._offsets(), spr, run)
+        return _gather.channel_extremes(self.records, self._offsets(), self.spr, run)
 
     def gain(self) -> np.ndarray:
         """float32 ``(C,)``: ``decode() == samples() * gain + offset`` bit for bit in float32,
