@@ -13,6 +13,7 @@ parallel build gives the same bytes as a serial one.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import multiprocessing as mp
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from biosig.data import quality
 from biosig.data._crc import crc32
@@ -49,7 +51,7 @@ DTYPES = {"float32": ("X.f32", np.float32), "float16": ("X.f16", np.float16),
           "int16": ("X.i16", np.int16)}  # fmt: skip
 SCALES = "scales.f32"  # int16 caches: (N, 2, C) float32 gain and offset of each window's channels
 RECORDS_PER_WORKER = 16  # default: one worker per 16 records (a worker's start-up costs ~1-2 s)
-_ROW_KEYS = ("start", "label", "onset", "event")  # window-row fields with a fixed meaning
+_ROW_KEYS = frozenset({"start", "label", "onset", "event"})  # window-row fields, fixed meaning
 
 
 @dataclass
@@ -237,7 +239,8 @@ def meta_table(base: dict, rows: list[dict], windows) -> tuple[list[str], list[l
     fields, any extra window fields, then ``window`` (index among the record's windows),
     ``onset``, ``event`` and ``label`` (``";"``-joined for multi-label)."""
     fixed = ("window", "onset", "event", "label")
-    extra = [meta_fields({f: v for f, v in row.items() if f not in _ROW_KEYS}) for row in rows]
+    extra = [meta_fields({f: v for f, v in row.items() if f not in _ROW_KEYS})
+             if row.keys() - _ROW_KEYS else {} for row in rows]  # fmt: skip
     columns = list(dict.fromkeys([*base, *(f for e in extra for f in e), *fixed]))
     pos = {c: i for i, c in enumerate(columns)}
     plain = [base.get(c, "") for c in columns]
@@ -257,17 +260,25 @@ def meta_table(base: dict, rows: list[dict], windows) -> tuple[list[str], list[l
 
 
 def merge_stats(total: dict, part: dict) -> None:
+    """Add the build stats ``part`` (a record's, or a finished cache's from its ``params.json``)
+    to ``total``; its per-channel counts add up in a :class:`~biosig.data.quality.ChannelCounts`
+    (see :func:`finished_stats`)."""
     for k, v in part.items():
         if k == "channels":
-            for ch, row in v.items():
-                dst = total.setdefault("channels", {}).setdefault(ch, dict.fromkeys(row, 0))
-                for f, n in row.items():
-                    dst[f] = dst.get(f, 0) + n
+            total.setdefault("channels", quality.ChannelCounts()).merge(v)
         elif k == "dead_channel_events":
             listed = total.setdefault(k, [])
             listed.extend(v[: max(0, quality._MAX_LISTED - len(listed))])
         else:
             total[k] = total.get(k, 0) + v
+
+
+def finished_stats(stats: dict) -> dict:
+    """``stats`` as ``params.json`` holds them: per-channel counts as ``{name: {field: n}}``."""
+    channels = stats.get("channels")
+    if isinstance(channels, quality.ChannelCounts):
+        return {**stats, "channels": channels.as_dict()}
+    return stats
 
 
 def file_crc(path: Path, chunk: int = 1 << 24) -> str:
@@ -328,19 +339,33 @@ class _XWriter:
         return self.crc
 
 
+def _npy_header(dtype, shape: tuple) -> bytes:
+    """The ``.npy`` (version 1.0) header of a C-ordered array; numpy leaves room in it for any
+    first-axis length, so a header written for 0 rows is rewritten in place for ``n``."""
+    buf = io.BytesIO()
+    npy_format.write_array_header_1_0(
+        buf, {"descr": npy_format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+              "shape": shape})  # fmt: skip
+    return buf.getvalue()
+
+
 class CacheWriter:
-    """Appends records' results into a (temporary) cache folder; :meth:`finish` writes
-    ``y.npy``, ``meta.csv`` and returns the facts for ``params.json``. The metadata go to a line
-    file as they come, one JSON line of ``(columns, rows)`` per record."""
+    """Appends records' results into a (temporary) cache folder; :meth:`finish` completes
+    ``y.npy`` (written as the labels come, its header last), writes ``meta.csv`` and returns the
+    facts for ``params.json``. The metadata go to a line file as they come, one JSON line of
+    ``(columns, rows)`` per record."""
 
     def __init__(self, folder: Path, opts: BuildOptions, multilabel: bool, n_classes: int):
         self.folder, self.opts = folder, opts
         self.multilabel, self.n_classes = multilabel, n_classes
         self.x_name = DTYPES[opts.dtype][0]
-        self.fy = open(folder / "y.raw", "wb")
+        self.y_dtype, self.y_cols = (np.float32, (n_classes,)) if multilabel else (np.int64, ())
+        self.fy = open(folder / "y.npy", "wb")
+        self.y_header = self.fy.write(_npy_header(self.y_dtype, (0, *self.y_cols)))  # its length
         self.fm = open(folder / "meta.jsonl", "w")
         self.fx = _XWriter(folder / self.x_name)
         self.fs = open(folder / SCALES, "wb") if opts.dtype == "int16" else None
+        self.scales_crc = 0  # of the bytes written to ``fs``
         self.n = 0
         self.columns: dict[str, None] = {}
         self.ch_names = self.sfreq = self.n_times = None
@@ -367,7 +392,9 @@ class CacheWriter:
             return
         self.fx.put(res.block)
         if self.fs is not None:
-            self.fs.write(memoryview(res.scales).cast("B"))
+            scales = memoryview(res.scales).cast("B")
+            self.fs.write(scales)
+            self.scales_crc = crc32(scales, self.scales_crc)
         if self.multilabel:
             y = np.zeros((len(res.labels), self.n_classes), np.float32)
             for i, lab in enumerate(res.labels):
@@ -389,22 +416,23 @@ class CacheWriter:
         crc = self.fx.close()
         self.close()
         n = self.stats["windows"] = self.n
-        ycols = (self.n_classes,) if self.multilabel else ()
-        ydt = np.float32 if self.multilabel else np.int64
-        yraw = np.fromfile(self.folder / "y.raw", dtype=ydt).reshape((n, *ycols))
-        np.save(self.folder / "y.npy", yraw)
-        del yraw
-        (self.folder / "y.raw").unlink()
+        header = _npy_header(self.y_dtype, (n, *self.y_cols))
+        if len(header) != self.y_header:  # pragma: no cover - numpy leaves room for 21 digits
+            raise BiosigError(f"y.npy: the header for {n} windows does not fit in place")
+        with open(self.folder / "y.npy", "r+b") as fy:
+            fy.write(header)
         self._write_meta_csv()
         files = ["y.npy", "meta.csv", *([SCALES] if self.fs is not None else [])]
+        scales = {SCALES: f"crc32:{self.scales_crc:08x}"} if self.fs is not None else {}
         return {
             "shape": [n, len(self.ch_names or []), self.n_times or 0],
             "ch_names": self.ch_names,
             "sfreq": self.sfreq,
-            "stats": self.stats,
+            "stats": finished_stats(self.stats),
             "checksum": {
                 self.x_name: f"crc32:{crc:08x}",
-                **{f: file_crc(self.folder / f) for f in files},
+                **{f: file_crc(self.folder / f) for f in ("y.npy", "meta.csv")},
+                **scales,
             },
             "sizes": {f: (self.folder / f).stat().st_size for f in files},
         }

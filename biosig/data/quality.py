@@ -87,19 +87,58 @@ def _float_extremes(data: np.ndarray):
     return hi, lo, nan
 
 
+#: the per-channel counts of :class:`ChannelCounts`, in the order of its columns
+CHANNEL_FIELDS = ("records", "nan_samples", "clipped_samples", "flat_records", "dead_records")
+
+
+class ChannelCounts:
+    """Per-channel quality counts summed over records: an int64 row of :data:`CHANNEL_FIELDS`
+    per channel name, in the order the names first came. Records with the channels of the one
+    before add their counts in one array operation; :meth:`as_dict` gives the
+    ``stats["channels"]`` of ``params.json``, ``{name: {field: count}}``."""
+
+    def __init__(self):
+        self.rows: dict[str, int] = {}
+        self.counts = np.zeros((0, len(CHANNEL_FIELDS)), np.int64)
+        self._last: tuple = ((), np.zeros(0, np.intp), True)  # the last names, their rows,
+        # whether those are all different
+
+    def add(self, names, counts: np.ndarray) -> None:
+        """Add ``counts`` (``(len(names), len(CHANNEL_FIELDS))``) to the rows of ``names``."""
+        names = tuple(names)
+        if names != self._last[0]:
+            at = [self.rows.setdefault(n, len(self.rows)) for n in names]
+            if len(self.rows) > len(self.counts):
+                grown = np.zeros((len(self.rows), len(CHANNEL_FIELDS)), np.int64)
+                grown[: len(self.counts)] = self.counts
+                self.counts = grown
+            self._last = (names, np.asarray(at, np.intp), len(set(at)) == len(at))
+        _, at, unique = self._last
+        if unique:
+            self.counts[at] += counts
+        else:  # a name given twice counts twice
+            np.add.at(self.counts, at, counts)
+
+    def merge(self, other: "ChannelCounts | dict") -> None:
+        """Add another total, or the ``{name: {field: count}}`` form of :meth:`as_dict`."""
+        if isinstance(other, dict):
+            names = list(other)
+            counts = [[row.get(f, 0) for f in CHANNEL_FIELDS] for row in other.values()]
+        else:
+            names, counts = list(other.rows), other.counts
+        self.add(names, np.asarray(counts, np.int64).reshape(len(names), len(CHANNEL_FIELDS)))
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        return {name: dict(zip(CHANNEL_FIELDS, row))
+                for name, row in zip(self.rows, self.counts.tolist())}  # fmt: skip
+
+
 def add_quality(stats: dict, ch_names, q: dict) -> None:
-    """Accumulate one record's :func:`channel_quality` into ``stats["channels"]``."""
-    table = stats.setdefault("channels", {})
-    for i, name in enumerate(ch_names):
-        row = table.setdefault(
-            name, {"records": 0, "nan_samples": 0, "clipped_samples": 0, "flat_records": 0,
-                   "dead_records": 0}
-        )  # fmt: skip
-        row["records"] += 1
-        row["nan_samples"] += int(q["nan"][i])
-        row["clipped_samples"] += int(q["clipped"][i])
-        row["flat_records"] += int(q["flat"][i])
-        row["dead_records"] += int(q["dead"][i])
+    """Add one record's :func:`channel_quality` to ``stats["channels"]`` (a
+    :class:`ChannelCounts`)."""
+    counts = np.stack([np.ones(len(ch_names), np.int64), q["nan"], q["clipped"], q["flat"],
+                       q["dead"]], axis=1)  # fmt: skip
+    stats.setdefault("channels", ChannelCounts()).add(ch_names, counts)
 
 
 def note_dead(stats: dict, where: str, channels: list[str], action: str) -> None:

@@ -40,7 +40,7 @@ from biosig.data.cache import (
     locked,
     open_or_rebuild,
 )
-from biosig.data.cache_build import merge_stats
+from biosig.data.cache_build import finished_stats, merge_stats
 from biosig.errors import BiosigError, ChannelError, ConfigError, InvalidFileError
 
 log = logging.getLogger("biosig.cache")
@@ -187,6 +187,7 @@ def _write_index(path: Path, top: str, shards, folder: Path, n_shards: int) -> N
                     f"shard {folder / s['key']}: channels/sampling rate differ from shard "
                     f"{first['key']}; add PickChannels/Resample steps"
                 )
+    stats = finished_stats(stats)
     if first is None:
         raise BiosigError(f"sharded cache {top}: no window in any shard (stats: {stats})")
     keep = ("dtype", "classes", "multilabel", "dataset", "preprocessing", "windows", "nan_policy",

@@ -69,11 +69,13 @@ def check_timing(path: Path, sfreqs, duration_s: float, what: str = "sampling ra
     every rate must lie in :data:`SFREQ_BOUNDS` and the recording must last at most
     :data:`MAX_DURATION_S` seconds."""
     lo, hi = SFREQ_BOUNDS
-    for fs in np.atleast_1d(np.asarray(sfreqs, dtype=np.float64)):
-        if not (np.isfinite(fs) and lo <= fs <= hi):
-            raise InvalidFileError(
-                path, f"{what} {fs:g} Hz is outside the plausible range {lo:g} Hz .. {hi:g} Hz"
-            )
+    fs = np.atleast_1d(np.asarray(sfreqs, dtype=np.float64))
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(~((fs >= lo) & (fs <= hi)))  # NaN compares False
+    if bad.size:
+        raise InvalidFileError(
+            path, f"{what} {fs[bad[0]]:g} Hz is outside the plausible range {lo:g} Hz .. {hi:g} Hz"
+        )
     if not (np.isfinite(duration_s) and 0 < duration_s <= MAX_DURATION_S):
         raise InvalidFileError(
             path,

@@ -54,7 +54,7 @@ __all__ = ["read_edf", "read_bdf"]
 _TAL_NAMES = ("EDF Annotations", "BDF Annotations")
 
 
-@dataclass
+@dataclass(frozen=True)
 class EDFHeader:
     """The non-identifying part of an EDF/BDF header (identification fields are skipped)."""
 
@@ -79,11 +79,11 @@ class EDFHeader:
     def record_bytes(self) -> int:
         return int(self.n_samples.sum()) * self.sample_bytes
 
-    @property
+    @functools.cached_property
     def tal_index(self) -> list[int]:
         return [i for i, lab in enumerate(self.labels) if lab in _TAL_NAMES]
 
-    @property
+    @functools.cached_property
     def signal_index(self) -> list[int]:
         tal = set(self.tal_index)
         return [i for i in range(len(self.labels)) if i not in tal]
@@ -334,6 +334,30 @@ def _read_tals(path: Path, hdr: EDFHeader, mm: np.ndarray) -> TALs:
 _FEW_RECORDS = 8  # rows left to the TAL parser without a whole-array check
 
 
+_USUAL: dict = {}  # _usual_timekeeping's memo: (width, step) -> its arrays for the most records
+_USUAL_BYTES = 1 << 22  # memoised up to this size
+
+
+def _usual_timekeeping(n: int, width: int, step: int):
+    """The usual TAL bytes of ``n`` records of ``step`` s, ``+<k * step>\x14\x14`` then zero
+    bytes, as a read-only ``(n, width)`` array, and the mask of their text bytes; None when
+    they do not fit in ``width`` bytes. Memoised: the files of a corpus share them."""
+    got = _USUAL.get((width, step))
+    if got is None or len(got[0]) < n:
+        texts = [b"+%d\x14\x14" % (k * step) for k in range(n)]
+        usual = b"".join(t.ljust(width, b"\0") for t in texts)
+        if len(usual) != n * width:
+            return None
+        text = np.arange(width)[None, :] < np.array([len(t) for t in texts])[:, None]
+        text.flags.writeable = False
+        got = np.frombuffer(usual, np.uint8).reshape(n, width), text
+        if n * width <= _USUAL_BYTES:
+            if len(_USUAL) >= 8:
+                _USUAL.clear()
+            _USUAL[width, step] = got
+    return got[0][:n], got[1][:n]
+
+
 def _timekeeping_only(block: np.ndarray, duration: float | None = None) -> np.ndarray:
     """Per record (row of TAL bytes): the onset when the record's TALs are only a time-keeping
     one, ``+<onset>\x14\x14`` followed by zero bytes, with ``<onset>`` a plain decimal (the usual
@@ -345,14 +369,12 @@ def _timekeeping_only(block: np.ndarray, duration: float | None = None) -> np.nd
     then checked as above, or left to the parser when there are only a few."""
     n, width = block.shape
     if duration is not None and duration == int(duration):
-        step = int(duration)
-        texts = [b"+%d\x14\x14" % (k * step) for k in range(n)]
-        usual = b"".join(t.ljust(width, b"\0") for t in texts)
-        if len(usual) == n * width:
-            equal = block == np.frombuffer(usual, np.uint8).reshape(n, width)
+        usual = _usual_timekeeping(n, width, int(duration))
+        if usual is not None:
+            usual, text = usual
+            equal = block == usual
             same = equal.all(axis=1)
-            onsets = np.where(same, np.arange(n, dtype=np.float64) * step, np.nan)
-            text = np.arange(width)[None, :] < np.array([len(t) for t in texts])[:, None]
+            onsets = np.where(same, np.arange(n, dtype=np.float64) * int(duration), np.nan)
             rest = np.flatnonzero(~(equal | ~text).all(axis=1))  # not even starting so
             if len(rest) > _FEW_RECORDS:
                 onsets[rest] = _timekeeping_only(block[rest])
@@ -456,8 +478,7 @@ def read_edf(
     sig = hdr.signal_index
     finite = False  # every sample known finite without a scan
     if len(set(hdr.n_samples[sig].tolist())) == 1:
-        layout, names, types, units = _same_layout(path, hdr, exclude, ch_types)
-        finite = always_finite(layout)
+        layout, names, types, units, finite = _same_layout(path, hdr, exclude, ch_types)
         if finite and hdr.kind == "EDF" and not hdr.variant.endswith("+D"):
             data = FileSamples(records, layout)  # decoded on first use of Recording.data
         else:
@@ -506,18 +527,20 @@ _MAX_LAYOUTS = 32
 
 
 def _same_layout(path: Path, hdr: EDFHeader, exclude, ch_types):
-    """:func:`_layout`, memoised on what it depends on (the per-signal header bytes, the kind,
-    ``exclude`` and ``ch_types``): the files of a corpus share one."""
+    """:func:`_layout` and whether it decodes to finite values only (:func:`always_finite`),
+    memoised on what they depend on (the per-signal header bytes, the kind, ``exclude`` and
+    ``ch_types``): the files of a corpus share one. ``(layout, names, types, units, finite)``."""
     exclude = tuple(exclude)
     key = (hdr.kind, hdr.signal_header, exclude, tuple(sorted((ch_types or {}).items())))
     got = _LAYOUTS.get(key) if hdr.signal_header else None
     if got is None:
-        got = _layout(path, hdr, exclude, ch_types)
+        layout = _layout(path, hdr, exclude, ch_types)
+        got = (*layout, always_finite(layout[0]))
         if hdr.signal_header:
             if len(_LAYOUTS) >= _MAX_LAYOUTS:
                 _LAYOUTS.clear()
             _LAYOUTS[key] = got
-    return tuple(list(part) for part in got)
+    return (*(list(part) for part in got[:4]), got[4])
 
 
 def _layout(path: Path, hdr: EDFHeader, exclude, ch_types):

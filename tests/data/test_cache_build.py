@@ -239,6 +239,40 @@ def test_channel_quality_matches_a_sample_by_sample_count():
         assert got == [_quality_by_hand(row) for row in x], x
 
 
+def test_channel_counts_add_up_by_name():
+    """Per-channel quality counts summed by name: records with the same channels, a new
+    channel, a name given twice, a shard's ``{name: {field: n}}`` and another total."""
+    from biosig.data.cache_build import finished_stats, merge_stats
+
+    one = np.arange(10).reshape(2, 5)
+    total = quality.ChannelCounts()
+    total.add(["A", "B"], one)
+    total.add(("A", "B"), one)
+    total.add(["B", "C"], one)
+    total.add(["C", "C"], one)
+    total.merge({"A": dict.fromkeys(quality.CHANNEL_FIELDS, 1)})
+    want = {"A": 2 * one[0] + 1, "B": 2 * one[1] + one[0], "C": 2 * one[1] + one[0]}
+    got = total.as_dict()
+    assert list(got) == ["A", "B", "C"]
+    assert got == {k: dict(zip(quality.CHANNEL_FIELDS, v.tolist())) for k, v in want.items()}
+    stats = {"records": 1}
+    merge_stats(stats, {"records": 2, "channels": total})
+    merge_stats(stats, {"records": 3, "channels": got})
+    assert finished_stats(stats) == {
+        "records": 6, "channels": {k: {f: 2 * n for f, n in row.items()} for k, row in got.items()}
+    }
+
+
+def test_labels_file_is_a_plain_npy(tmp_path):
+    """``y.npy`` is written as the labels come and its header last: numpy reads it, and no
+    intermediate file is left in the cache."""
+    cache = get_cache(ToySource(n=5), root=tmp_path)
+    y = np.load(cache.path / "y.npy", mmap_mode="r")
+    assert y.dtype == np.int64 and y.shape == (len(cache),) and (y == cache.y).all()
+    names = {p.name for p in cache.path.iterdir()} - {"synced"}  # (the background sync's)
+    assert names == {"X.f32", "y.npy", "meta.csv", "params.json"}
+
+
 def test_window_block_equals_window_by_window_slices():
     from biosig.data.cache_build import window_block
 

@@ -288,6 +288,22 @@ def test_time_keeping_fast_path_equals_parsing_every_record(tmp_path, tals, monk
         slow.onset, slow.duration, slow.description)
 
 
+def test_usual_time_keeping_text_memo_serves_any_record_count():
+    """The usual TAL text is memoised by width and record length, and cut to each file's
+    number of records (fewer, then more than the memo holds)."""
+    from biosig.io import edf
+
+    edf._USUAL.clear()
+    for n in (12, 5, 30):
+        block = np.zeros((n, 16), np.uint8)
+        for k in range(n):
+            text = b"+%d\x14\x14" % (2 * k) + (b"\x00+6\x14x\x14" if k == 3 else b"")
+            block[k, : len(text)] = np.frombuffer(text, np.uint8)
+        want = np.arange(n) * 2.0
+        want[3] = np.nan  # it holds an annotation: left to the parser
+        np.testing.assert_array_equal(edf._timekeeping_only(block, 2.0), want)
+
+
 @pytest.mark.parametrize(
     "tal", [b"", b"+1\x14\x14\x00\x00\x01", b"+1.2.3\x14\x14\x00"]
 )  # no time-keeping TAL; a byte after the padding starts; a malformed onset
