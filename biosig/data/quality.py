@@ -100,8 +100,8 @@ class ChannelCounts:
     def __init__(self):
         self.rows: dict[str, int] = {}
         self.counts = np.zeros((0, len(CHANNEL_FIELDS)), np.int64)
-        self._last: tuple = ((), np.zeros(0, np.intp), True)  # the last names, their rows,
-        # whether those are all different
+        # the last names added, their rows, and whether those rows are all different
+        self._last: tuple = ((), np.zeros(0, np.intp), True)
 
     def add(self, names, counts: np.ndarray) -> None:
         """Add ``counts`` (``(len(names), len(CHANNEL_FIELDS))``) to the rows of ``names``."""
