@@ -231,7 +231,9 @@ def braindecode_windows(files, window_s: float, n_jobs: int = 1) -> int:
 
     parts = []
     for f in files:
-        raw = mne.io.read_raw_edf(f, preload=False, verbose="error")
+        # the EDF+ type prefixes ("EEG Fp1", "ECG ECG"), as biosig reads them: both window the
+        # same channels (MNE's default types every channel EEG)
+        raw = mne.io.read_raw_edf(f, preload=False, infer_types=True, verbose="error")
         parts.append(RawDataset(raw, description={"file": Path(f).name}))
     sfreq = parts[0].raw.info["sfreq"]
     w = int(round(window_s * sfreq))
