@@ -32,6 +32,7 @@ The OS page cache holds the files after the first round for every pipeline.
     python benchmarks/bench_cold_build.py --rec-rows 1000000   # TUEV .rec parse time only
     python benchmarks/bench_cold_build.py --where-time 15      # where an int16 build's time goes
     python benchmarks/bench_cold_build.py --gather 9           # record gather kernel vs numpy
+    python benchmarks/bench_cold_build.py --scaling 5          # fixed cost per build, per file
 
 ``--where-time N``: N cold int16 builds (``--where-dtype`` float32 or float16: of that storage)
 of the EEGMAT files, timed on both threads (the cache's
@@ -181,6 +182,44 @@ def copies(files: list[Path], k: int, folder: Path) -> list[Path]:
     return links
 
 
+def scaling(groups: dict, window_s: float, rounds: int, root: Path, sizes=(1, 2, 4, 8)) -> None:
+    """Braindecode and the int16 cold cache on each group's files read 1, 2, 4 and 8 times
+    (:func:`copies`), interleaved over ``rounds``; a line ``time = fixed + per_file * files``
+    fitted to each pipeline's medians splits what a build costs once from what each file
+    costs. Printed: both lines, the ratio of the per-file costs, and the measured ratios at the
+    fewest and the most files."""
+    out = root / "cache"
+    pipes = {"braindecode": braindecode_windows,
+             "biosig cold cache int16": lambda fs, w: biosig_cache(fs, w, out, dtype="int16")}
+    for name, files in groups.items():
+        sets = {k: copies(files, k, root / "scaling" / name / str(k)) if k > 1 else files
+                for k in sizes}  # fmt: skip
+        times: dict[tuple[str, int], list[float]] = {}
+        for fn in pipes.values():  # first calls not timed
+            fn(files[:1], window_s)
+            settle(out)
+        for _ in range(rounds):
+            for k, fs in sets.items():
+                for label, fn in pipes.items():
+                    t0 = time.perf_counter()
+                    fn(fs, window_s)
+                    times.setdefault((label, k), []).append(time.perf_counter() - t0)
+                    settle(out)
+        n = np.array([len(sets[k]) for k in sizes])
+        fits = {}
+        for label in pipes:
+            med = np.array([statistics.median(times[label, k]) for k in sizes])
+            per_file, fixed = np.polyfit(n, med, 1)
+            fits[label] = per_file, med
+            print(f"scaling {name}: {label}: {fixed * 1e3:.1f} ms + {per_file * 1e3:.2f} ms per "
+                  f"file (line through the medians of {rounds} rounds at "
+                  f"{', '.join(map(str, n))} files)")
+        (bd, bd_med), (bs, bs_med) = fits["braindecode"], fits["biosig cold cache int16"]
+        print(f"scaling {name}: per file, biosig cold cache int16 / braindecode {bd / bs:.1f}x; "
+              f"measured {bd_med[0] / bs_med[0]:.1f}x at {n[0]} files, "
+              f"{bd_med[-1] / bs_med[-1]:.1f}x at {n[-1]} files")
+
+
 def gather_speed(files, window_s: float, repeats: int) -> None:
     """The build's per-record work on a file's samples, the compiled record gather
     (:mod:`biosig.io._gather`: quality counts and int16 windows straight from the data records)
@@ -287,6 +326,9 @@ def main():
                    help="only time the record gather kernel against numpy, N rounds")
     p.add_argument("--where-dtype", default="int16", choices=["int16", "float32", "float16"],
                    help="the cache storage --where-time builds")  # fmt: skip
+    p.add_argument("--scaling", type=int, default=0, metavar="R",
+                   help="only time braindecode and the int16 cache on 1, 2, 4 and 8 times the "
+                        "files, R rounds: fixed cost per build and cost per file")  # fmt: skip
     args = p.parse_args()
     if args.rec_rows:
         rec_parse(args.rec_rows)
@@ -312,6 +354,12 @@ def main():
     if not groups:
         raise SystemExit("no EDF files under ../shared/data/eeg_edf (set BIOSIG_SHARED_DATA)")
     root = Path(tempfile.mkdtemp(prefix="biosig_cold_build_"))
+    if args.scaling:
+        try:
+            scaling(groups, args.window, args.scaling, root)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        return
     if args.copies > 1:
         groups = {name: copies(files, args.copies, root / "copies" / name)
                   for name, files in groups.items()}  # fmt: skip

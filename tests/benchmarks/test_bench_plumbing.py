@@ -120,6 +120,19 @@ def test_cold_build_bench_copies_each_file_under_other_names(shared_data, monkey
     assert "WARNING" not in out and "best rate eegmat: biosig cold cache int16" in out, out
 
 
+def test_cold_build_scaling_fits_fixed_and_per_file_costs(shared_data, monkeypatch, capsys):
+    """``--scaling``: braindecode and the int16 cache on 1, 2, 4 and 8 copies of one real EDF;
+    a fixed cost and a cost per file for each, and their ratios (timings are not checked)."""
+    monkeypatch.setenv("BIOSIG_SHARED_DATA", str(shared_data))
+    mod = _load("bench_cold_build")
+    monkeypatch.setattr(sys, "argv", ["bench_cold_build", "--files", "1", "--scaling", "1"])
+    mod.main()
+    out = capsys.readouterr().out
+    for label in ("braindecode", "biosig cold cache int16"):
+        assert f"scaling eegmat: {label}: " in out and "at 1, 2, 4, 8 files" in out, out
+    assert "per file, biosig cold cache int16 / braindecode" in out and "x at 8 files" in out, out
+
+
 def test_cold_build_gather_compares_kernel_and_numpy(shared_data, monkeypatch, capsys):
     """``--gather``: the record gather kernel against its numpy path on one real EDF, the same
     values checked (timings are not)."""
