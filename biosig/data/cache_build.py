@@ -414,13 +414,13 @@ class CacheWriter:
 
     def finish(self) -> dict:
         crc = self.fx.close()
-        self.close()
         n = self.stats["windows"] = self.n
         header = _npy_header(self.y_dtype, (n, *self.y_cols))
         if len(header) != self.y_header:  # pragma: no cover - numpy leaves room for 21 digits
             raise BiosigError(f"y.npy: the header for {n} windows does not fit in place")
-        with open(self.folder / "y.npy", "r+b") as fy:
-            fy.write(header)
+        self.fy.seek(0)
+        self.fy.write(header)
+        self.close()
         self._write_meta_csv()
         files = ["y.npy", "meta.csv", *([SCALES] if self.fs is not None else [])]
         scales = {SCALES: f"crc32:{self.scales_crc:08x}"} if self.fs is not None else {}
