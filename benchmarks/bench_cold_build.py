@@ -16,8 +16,9 @@ process, repeated ``--repeats`` times (interleaved, so load on the machine hits 
 - biosig cold cache int16: the same with ``dtype="int16"`` storage: the EDF files' own samples
   with a gain and offset per window and channel (half the bytes, never decoded while building;
   read back as float32, bit for bit the float32 cache's windows);
-- braindecode: ``mne.io.read_raw_edf`` -> ``create_fixed_length_windows(preload=True)`` ->
-  every window materialised with ``dataset[i]`` (its documented way to get windows);
+- braindecode: ``mne.io.read_raw_edf(infer_types=True)`` (the EDF+ type prefixes, as biosig
+  reads them: both window the same channels) -> ``create_fixed_length_windows(preload=True)``
+  -> every window materialised with ``dataset[i]`` (its documented way to get windows);
 - with ``--jobs J`` (default 2): braindecode with ``n_jobs=J`` and the cache built by J
   processes (``get_cache(num_workers=J)``), both still as ratios to serial braindecode.
 
