@@ -334,6 +334,15 @@ def _read_tals(path: Path, hdr: EDFHeader, mm: np.ndarray) -> TALs:
 _FEW_RECORDS = 8  # rows left to the TAL parser without a whole-array check
 
 
+def _remember(memo: dict, key, value, limit: int):
+    """Store ``value`` under ``key`` in ``memo``, emptied first when it holds ``limit`` entries
+    (the memos of a corpus's shared header facts stay small); returns ``value``."""
+    if len(memo) >= limit:
+        memo.clear()
+    memo[key] = value
+    return value
+
+
 _USUAL: dict = {}  # _usual_timekeeping's memo: (width, step) -> its arrays for the most records
 _USUAL_BYTES = 1 << 22  # memoised up to this size
 
@@ -352,9 +361,7 @@ def _usual_timekeeping(n: int, width: int, step: int):
         text.flags.writeable = False
         got = np.frombuffer(usual, np.uint8).reshape(n, width), text
         if n * width <= _USUAL_BYTES:
-            if len(_USUAL) >= 8:
-                _USUAL.clear()
-            _USUAL[width, step] = got
+            _remember(_USUAL, (width, step), got, 8)
     return got[0][:n], got[1][:n]
 
 
@@ -537,9 +544,7 @@ def _same_layout(path: Path, hdr: EDFHeader, exclude, ch_types):
         layout = _layout(path, hdr, exclude, ch_types)
         got = (*layout, always_finite(layout[0]))
         if hdr.signal_header:
-            if len(_LAYOUTS) >= _MAX_LAYOUTS:
-                _LAYOUTS.clear()
-            _LAYOUTS[key] = got
+            _remember(_LAYOUTS, key, got, _MAX_LAYOUTS)
     return (*(list(part) for part in got[:4]), got[4])
 
 
