@@ -413,28 +413,31 @@ class CacheWriter:
                 fh.close()
 
     def finish(self) -> dict:
-        crc = self.fx.close()
+        """Complete the small files while the writer thread is still writing the last windows,
+        then wait for it; the facts for ``params.json``."""
         n = self.stats["windows"] = self.n
         header = _npy_header(self.y_dtype, (n, *self.y_cols))
         if len(header) != self.y_header:  # pragma: no cover - numpy leaves room for 21 digits
             raise BiosigError(f"y.npy: the header for {n} windows does not fit in place")
         self.fy.seek(0)
         self.fy.write(header)
-        self.close()
+        for fh in (self.fy, self.fm, self.fs):
+            if fh is not None:
+                fh.close()
         self._write_meta_csv()
         files = ["y.npy", "meta.csv", *([SCALES] if self.fs is not None else [])]
-        scales = {SCALES: f"crc32:{self.scales_crc:08x}"} if self.fs is not None else {}
+        checksum = {f: file_crc(self.folder / f) for f in ("y.npy", "meta.csv")}
+        if self.fs is not None:
+            checksum[SCALES] = f"crc32:{self.scales_crc:08x}"
+        sizes = {f: (self.folder / f).stat().st_size for f in files}
+        crc = self.fx.close()
         return {
             "shape": [n, len(self.ch_names or []), self.n_times or 0],
             "ch_names": self.ch_names,
             "sfreq": self.sfreq,
             "stats": finished_stats(self.stats),
-            "checksum": {
-                self.x_name: f"crc32:{crc:08x}",
-                **{f: file_crc(self.folder / f) for f in ("y.npy", "meta.csv")},
-                **scales,
-            },
-            "sizes": {f: (self.folder / f).stat().st_size for f in files},
+            "checksum": {self.x_name: f"crc32:{crc:08x}", **checksum},
+            "sizes": sizes,
         }
 
     def _write_meta_csv(self) -> None:
