@@ -54,3 +54,24 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     exec(compile(code.replace("max_epochs=5", "max_epochs=1"), "README.md", "exec"), namespace)
     metrics = namespace["trainer"].callback_metrics
     assert {"test_acc", "test_kappa"} <= set(metrics)
+
+
+def _results_rows() -> list[tuple[str, str]]:
+    """(model page, its "scored" and "baseline" cells) of the README's results table."""
+    section = README.split("## Results on real recordings", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| \[[^]]+\]\(([^)]+)\) \|[^|]+\|([^|]+\|[^|]+)\|$", section, flags=re.M)
+    assert len(rows) >= 5, "the README's results table has a row per model"
+    return rows
+
+
+def _figures(text: str) -> set[str]:
+    return set(re.findall(r"-?\d+(?:\.\d+)?", text.replace(",", "")))
+
+
+def test_readme_results_are_the_model_pages_figures():
+    """Every figure in the README's results table is on the model page it links to."""
+    for page, cells in _results_rows():
+        figures = _figures(cells)
+        assert figures, cells
+        missing = figures - _figures((REPO / page).read_text(encoding="utf-8"))
+        assert not missing, f"{page} does not state {sorted(missing)} (README: {cells.strip()})"
