@@ -116,6 +116,7 @@ def test_gpu_check_cpu_plumbing_every_recipe(tmp_path):
     rep = json.loads(js.read_text())
     bad = {k: v.get("error", v) for k, v in rep["recipes"].items() if not v["ok"]}
     assert run.returncode == 0 and not bad, (bad, run.stdout[-2000:], run.stderr[-2000:])
+    assert {r["precision"] for r in rep["recipes"].values()} == {"bf16-mixed"}  # as on the GPU
 
 
 def _pins(text: str) -> dict[str, str]:
