@@ -4,7 +4,7 @@
 #
 #   bash benchmarks/gpu_session.sh --fetch    # here, once: the wheels into .whl/ (git-ignored)
 #   bash benchmarks/gpu_session.sh            # there (the device tool's run, carry [".whl"]):
-#                                             # installs them into /tmp/site, runs the check
+#                                             # installs them into /tmp/biosig-site, runs the check
 #
 # The report (gpu_check_<date>_<gpu>.md/.json), the log and nvidia-smi's view go to $OUT
 # (benchmarks/results where OUT is unset). Arguments after the first are gpu_check.py's;

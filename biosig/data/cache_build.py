@@ -408,6 +408,9 @@ class CacheWriter:
 
     def close(self) -> None:
         self.fx.close(check=False)
+        self._close_small_files()
+
+    def _close_small_files(self) -> None:
         for fh in (self.fy, self.fm, self.fs):
             if fh is not None and not fh.closed:
                 fh.close()
@@ -421,9 +424,7 @@ class CacheWriter:
             raise BiosigError(f"y.npy: the header for {n} windows does not fit in place")
         self.fy.seek(0)
         self.fy.write(header)
-        for fh in (self.fy, self.fm, self.fs):
-            if fh is not None:
-                fh.close()
+        self._close_small_files()
         self._write_meta_csv()
         files = ["y.npy", "meta.csv", *([SCALES] if self.fs is not None else [])]
         checksum = {f: file_crc(self.folder / f) for f in ("y.npy", "meta.csv")}
