@@ -26,7 +26,7 @@ commands:
   cache      verify or build window caches (biosig cache --help)
   generate   synthetic EEG from an SSMDP weights folder as EDF (biosig generate --help)
 
-Configs compose: biosig fit --config recipes/bciiv2a/dbconformer_co.yaml \
+Configs compose: biosig fit --config recipes/bciiv2a/dbconformer_co.yaml \\
                    --config recipes/configs/trainer/gpu.yaml
 Overrides: --trainer.max_epochs 5, --model.init_args.lr 1e-3; --print_config dumps the full config.
 Threads: --threads N (any command) or BIOSIG_THREADS=N; default: the cores not already busy.

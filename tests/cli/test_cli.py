@@ -30,6 +30,8 @@ def test_help_is_lazy():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert "usage: biosig" in out and out.strip().splitlines()[-1] == "False"
+    too_long = [line for line in out.splitlines() if len(line) > 100]
+    assert not too_long, too_long  # e.g. a shell continuation that Python joined into one line
 
 
 def test_unknown_command():
