@@ -13,7 +13,9 @@ On a machine with a GPU (a few minutes in all)::
    median step time, samples/s, and GPU utilisation sampled every 0.1 s by NVML (``>= 80 %``
    means the loader is not the bottleneck). Registered models no recipe covers are listed.
 2. **Soft-DTW**: values and gradients of the CUDA path (Triton kernel where installed, and the
-   PyTorch wavefront) against the CPU reference, float32 and float64.
+   PyTorch wavefront) against the CPU reference, float32 and float64; and the speed of a
+   forward + backward at hvEEGNet's paper size (30 x 22 sequences of T = 1000) of each CUDA
+   path, against the fused C++ kernel on this machine's CPU in the same run.
 3. **DDP**: one DistributedDataParallel step of DBConformer on every visible GPU (NCCL),
    checking the gradients agree across ranks.
 
@@ -300,6 +302,52 @@ def check_soft_dtw(device: str) -> dict:
     return res
 
 
+def time_soft_dtw(device: str, tiny: bool, repeats: int = 3) -> dict:
+    """Forward + backward of soft-DTW (gamma 1) at hvEEGNet's paper size, batch 30 x 22
+    channels x T = 1000 (``--tiny``: 2 x 3 x 100), per backend: the fused C++ kernel on this
+    machine's CPU (all its cores) as the baseline, and on CUDA the Triton kernel and the PyTorch
+    wavefront. Median of ``repeats`` after one warm-up (compilation) call; DP cells per second
+    and the ratio to the CPU kernel, all measured in this run."""
+    import torch
+
+    from biosig.losses import soft_dtw
+
+    shape = (2, 3, 100) if tiny else (30, 22, 1000)
+    runs = [("cpu_kernel", "cpu")]
+    if device == "cuda":
+        runs += [("triton", "cuda"), ("torch", "cuda")]
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.randn(*shape, generator=g) * 10
+    y0 = torch.randn(*shape, generator=g) * 10
+    cells = shape[0] * shape[1] * shape[2] * shape[2]
+    res: dict = {"shape": list(shape), "repeats": repeats}
+    for backend, dev in runs:
+        x, y = x0.to(dev).requires_grad_(), y0.to(dev)
+        try:
+            times = [_timed_soft_dtw(soft_dtw, x, y, backend) for _ in range(repeats + 1)][1:]
+        except Exception as e:  # noqa: BLE001 - reported, the other backends still run
+            res[f"{backend}/{dev}"] = {"ok": False, "error": f"{type(e).__name__}: {e}"[:500]}
+            continue
+        med = statistics.median(times)
+        res[f"{backend}/{dev}"] = {"ok": True, "step_s": round(med, 4), "cells_per_s": cells / med}
+    base = res.get("cpu_kernel/cpu", {}).get("step_s")
+    for r in res.values():
+        if isinstance(r, dict) and r.get("ok") and base:
+            r["vs_cpu_kernel"] = round(base / r["step_s"], 2)
+    return res
+
+
+def _timed_soft_dtw(soft_dtw, x, y, backend: str) -> float:
+    """Seconds of one forward + backward (the device synchronised)."""
+    import torch
+
+    t0 = time.perf_counter()
+    soft_dtw(x, y, 1.0, backend=backend).sum().backward()
+    if x.device.type == "cuda":
+        torch.cuda.synchronize(x.device)
+    return time.perf_counter() - t0
+
+
 # ---------------------------------------------------------------------------------------------
 # DDP
 def _ddp_worker(rank: int, world: int, backend: str, port: int, out_file: str):
@@ -419,6 +467,15 @@ def markdown(report: dict) -> str:
     for k, r in report["soft_dtw"].items():
         lines.append(f"| {k} | {r.get('value_rel_err', r.get('error'))} | "
                      f"{r.get('grad_rel_err', '')} | {r['ok']} |")
+    speed = report.get("soft_dtw_speed", {})
+    lines += ["", f"Soft-DTW forward + backward, shape {speed.get('shape')} (batch, channels, T), "
+              f"median of {speed.get('repeats')}:", "",
+              "| backend/device | step s | DP cells/s | vs CPU kernel |", "|---|---|---|---|"]
+    for k, r in speed.items():
+        if isinstance(r, dict):
+            rate = f"{r['cells_per_s']:.3g}" if "cells_per_s" in r else ""
+            lines.append(f"| {k} | {r.get('step_s', r.get('error'))} | {rate} "
+                         f"| {r.get('vs_cpu_kernel', '')} |")
     d = report["ddp"]
     lines += ["", "## DDP", "", "```", json.dumps(d, indent=1), "```", "",
               f"**All checks passed: {report['ok']}**", ""]
@@ -456,6 +513,8 @@ def main(argv=None) -> int:
     report["uncovered_models"] = uncovered_models()
     report["soft_dtw"] = check_soft_dtw(args.device)
     print("soft-DTW: " + json.dumps(report["soft_dtw"]), flush=True)
+    report["soft_dtw_speed"] = time_soft_dtw(args.device, args.tiny)
+    print("soft-DTW speed: " + json.dumps(report["soft_dtw_speed"]), flush=True)
     report["ddp"] = {"skipped": True, "ok": True} if args.skip_ddp else check_ddp(args.device,
                                                                                  workdir)
     print("DDP: " + json.dumps(report["ddp"]), flush=True)

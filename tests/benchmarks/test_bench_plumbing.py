@@ -77,11 +77,14 @@ def test_gpu_check_cpu_plumbing(tmp_path):
     assert r["precision"] == "bf16-mixed" and r["steps_run"] == 2 and r["finite"]
     assert r["samples_per_s"] > 0 and r["gpu_util_pct"] is None
     assert set(rep["soft_dtw"]) == {"cpu_kernel/float32", "cpu_kernel/float64"}
+    speed = rep["soft_dtw_speed"]["cpu_kernel/cpu"]
+    assert speed["ok"] and speed["cells_per_s"] > 0 and speed["vs_cpu_kernel"] == 1.0
     assert rep["ddp"]["world_size"] == 2 and rep["ddp"]["grads_agree"]
     assert "hveegnet" not in rep["uncovered_models"] and "dbconformer" not in rep[
         "uncovered_models"]
     md = next(tmp_path.glob("gpu_check_*.md")).read_text()
     assert "# GPU check: none (CPU plumbing run)" in md and "| dbconformer |" in md
+    assert "| cpu_kernel/cpu |" in md
     assert gc._decreasing([3.0, 2.0, 1.0]) is True and gc._decreasing([1.0, 2.0, 3.0]) is False
 
 
