@@ -519,7 +519,9 @@ def main(argv=None) -> int:
                                                                                  workdir)
     print("DDP: " + json.dumps(report["ddp"]), flush=True)
     report["ok"] = (all(r.get("ok") for r in report["recipes"].values())
-                    and all(r["ok"] for r in report["soft_dtw"].values()) and report["ddp"]["ok"])
+                    and all(r["ok"] for r in report["soft_dtw"].values()) and report["ddp"]["ok"]
+                    and all(r["ok"] for r in report["soft_dtw_speed"].values()
+                            if isinstance(r, dict)))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tag = re.sub(r"[^A-Za-z0-9]+", "_", report["machine"]["gpu"]).strip("_")[:40]
