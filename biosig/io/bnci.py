@@ -21,9 +21,66 @@ from biosig.signal.recording import Recording
 __all__ = ["read_bnci", "read_true_labels"]
 
 
+#: MAT-file level 5 data types (miINT8 ... miUTF32); 8, 10 and 11 are reserved
+_MAT5_TYPES = frozenset({1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 14, 15, 16, 17, 18})
+_MI_MATRIX, _MI_COMPRESSED = 14, 15
+
+
+def _check_mat5(path: Path, raw: bytes) -> None:
+    """Walk every data element tag of a MAT-file level 5 (compressed elements inflated, matrices
+    entered) and refuse an unknown data type, a size past the end of what holds it, or a zlib
+    stream that does not inflate whole: scipy's compiled reader can crash the process (a
+    segmentation fault or bus error, found by the reader fuzzer) on such tags instead of
+    raising. Other MAT versions are left to scipy. Costs one extra inflate of the file, whose
+    buffer is freed before scipy reads it."""
+    if len(raw) < 128 or raw[126:128] not in (b"IM", b"MI"):
+        return  # level 4, HDF5 (v7.3) or not a MAT file: scipy says which
+    endian = "<" if raw[126:128] == b"IM" else ">"
+    _walk_mat5(path, raw, 128, len(raw), endian, top=True)
+
+
+def _walk_mat5(path: Path, buf: bytes, pos: int, end: int, endian: str, top: bool) -> None:
+    import struct
+    import zlib
+
+    while pos < end:
+        if top and end - pos < 8:
+            return  # trailing bytes: scipy decides
+        if end - pos < 4:
+            raise InvalidFileError(path, f"MAT data element tag cut short at byte {pos}")
+        (tag,) = struct.unpack_from(endian + "I", buf, pos)
+        if tag >> 16:  # small data element: size and type in one word, data in the next 4 bytes
+            mtype, size, body, step = tag & 0xFFFF, tag >> 16, pos + 4, 8
+            if size > 4:
+                raise InvalidFileError(path, f"MAT small data element of {size} bytes at {pos}")
+        else:
+            if end - pos < 8:
+                raise InvalidFileError(path, f"MAT data element tag cut short at byte {pos}")
+            mtype, (size,) = tag, struct.unpack_from(endian + "I", buf, pos + 4)
+            body = pos + 8
+            step = 8 + (size if top else -(-size // 8) * 8)  # as scipy: variables unpadded
+        if mtype not in _MAT5_TYPES:
+            raise InvalidFileError(path, f"MAT data element at byte {pos} has type {mtype}, "
+                                         "not a MAT-file type (a damaged file)")  # fmt: skip
+        if body + size > end:
+            raise InvalidFileError(path, f"MAT data element at byte {pos} claims {size} bytes, "
+                                         f"past the end of its container (byte {end})")  # fmt: skip
+        if mtype == _MI_COMPRESSED:
+            try:
+                inflated = zlib.decompress(buf[body : body + size])
+            except zlib.error as err:
+                raise InvalidFileError(path, f"MAT compressed element at byte {pos} does not "
+                                             f"inflate ({err})") from None  # fmt: skip
+            _walk_mat5(path, inflated, 0, len(inflated), endian, top=True)
+        elif mtype == _MI_MATRIX:
+            _walk_mat5(path, buf, body, body + size, endian, top=False)
+        pos += step
+
+
 def _loadmat(path: Path, **kwargs) -> dict:
     from scipy.io import loadmat
 
+    _check_mat5(path, path.read_bytes())
     try:
         return loadmat(path, **kwargs)
     except Exception as err:  # noqa: BLE001 - scipy raises many types on bad files
