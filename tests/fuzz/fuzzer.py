@@ -70,7 +70,13 @@ def _junk(rng: np.random.Generator, n: int) -> bytes:
 
 
 def same(a, b) -> bool:
-    """Recordings (or label arrays) equal in data, names, rates, units and annotations."""
+    """Recordings (or label arrays) equal in data, names, rates, units and annotations; tuples
+    of them element by element, lists (trial tables) by ``==``."""
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return (isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b)
+                and all(same(x, y) for x, y in zip(a, b)))  # fmt: skip
+    if isinstance(a, list) or isinstance(b, list):
+        return a == b
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return (
             isinstance(a, np.ndarray)
@@ -389,6 +395,67 @@ def labels_source(name: str, path: Path, read) -> Source:
     )
 
 
+def bnci_source(name: str, read) -> Source:
+    """A BNCI Horizon ``.mat`` (compressed, as published): a ``data`` cell of two run structs;
+    fields replaced by values of a wrong rate, shape, type or range, or left out."""
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(1)
+    fname = "x.mat"
+
+    def run():
+        return {"X": rng.normal(0, 10, (300, 25)), "trial": np.array([[20.0], [150.0]]),
+                "y": np.array([[1.0], [4.0]]), "fs": 250.0, "artifacts": np.array([[0.0], [1.0]]),
+                "classes": np.array(["left hand", "right hand", "feet", "tongue"], dtype=object),
+                "gender": "f", "age": 22.0}  # fmt: skip
+
+    runs = [run(), run()]
+
+    def second_run(**change):  # runs[1] with fields replaced (None: left out)
+        return {k: v for k, v in {**runs[1], **change}.items() if v is not None}
+
+    def saved(variables) -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            savemat(Path(tmp) / fname, variables, do_compression=True)
+            return (Path(tmp) / fname).read_bytes()
+
+    def cell(*rs):
+        c = np.empty((1, len(rs)), dtype=object)
+        for i, r in enumerate(rs):
+            c[0, i] = r
+        return {"data": c}
+
+    def put(variables) -> Callable[[Files], Files]:
+        packed = saved(variables)
+        return lambda f: {**f, fname: packed}
+
+    bad = {
+        "fs=128": {"fs": 128.0},
+        "X 24 columns": {"X": runs[1]["X"][:, :24]},
+        "X text": {"X": np.array(["a", "b"], dtype=object)},
+        "trial past the run": {"trial": np.array([[20.0], [301.0]])},
+        "trial 0": {"trial": np.array([[0.0], [150.0]])},
+        "y=5": {"y": np.array([[1.0], [5.0]])},
+        "y=1.5": {"y": np.array([[1.0], [1.5]])},
+        "one artifact flag": {"artifacts": np.array([[0.0]])},
+        "no trial field": {"trial": None},
+    }
+    fields = [(k, put(cell(runs[0], second_run(**v)))) for k, v in bad.items()]
+    fields.append(("no data variable", put({"runs": cell(*runs)["data"]})))
+
+    def other_notes(f: Files, r: np.random.Generator) -> Files:
+        notes = {"classes": _junk(r, 12).hex(), "gender": _junk(r, 3).hex(),
+                 "age": float(r.integers(0, 99))}  # fmt: skip
+        return put(cell(runs[0], second_run(**notes)))(f)
+
+    unused = [
+        ("classes, gender, age", other_notes),
+        ("extra variable", lambda f, r: put({**cell(*runs), "note": _junk(r, 20).hex()})(f)),
+    ]
+    return Source(name, "BNCI mat", {fname: saved(cell(*runs))}, lambda d: read(d / fname),
+                  fields, unused, header_bytes=128)  # fmt: skip
+
+
 def rec_source(name: str, text: str, read) -> Source:
     """TUEV ``.rec`` rows: fields of a wrong type, out of range, missing or extra."""
     fname = "x.rec"
@@ -443,7 +510,8 @@ def rec_source(name: str, text: str, read) -> Source:
 
 def sources(shared: Path, work: Path) -> list[Source]:
     """Real files under ``shared`` where present, plus files written into ``work``."""
-    from biosig.io import Annotations, Recording, read_recording, read_rec, read_true_labels
+    from biosig.io import Annotations, Recording, read_bnci, read_recording, read_rec
+    from biosig.io import read_true_labels
     from biosig.io import write_edf, write_gdf
 
     rng = np.random.default_rng(0)
@@ -494,6 +562,9 @@ def sources(shared: Path, work: Path) -> list[Source]:
     lab = shared / "bci_iv_2a/true_labels/A01T.mat"
     if lab.exists():
         out.append(labels_source("A01T.mat", lab, read_true_labels))
+    names, types = [f"ch{i}" for i in range(25)], ["eeg"] * 22 + ["eog"] * 3
+    out.append(bnci_source("written BNCI .mat",
+                           lambda p: read_bnci(p, names, types, 250.0, n_classes=4)))
     rows = [
         f"{int(c)},{s:.4f},{s + 1:.4f},{int(lab_)}"
         for c, s, lab_ in zip(
