@@ -9,12 +9,13 @@ subject and experimenter information are never read into :attr:`Recording.meta`.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from biosig.errors import ChannelError
+from biosig.errors import ChannelError, InvalidFileError
 from biosig.io._mne import keep_index
 from biosig.io._util import (
     as_path,
@@ -45,6 +46,67 @@ def _si_unit(code: int) -> str:
     }.get(int(code), "")
 
 
+_BLOCK_START, _BLOCK_END = 104, 105  # FIFF_BLOCK_START, FIFF_BLOCK_END
+#: FIFF data types (``FIFFT_*``: void ... stream segment) and the matrix codings of their high
+#: bits (none, dense, sparse CCS, sparse RCS)
+_TYPES = frozenset({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 16, 20, 21, 23, 30, 31, 32, 33,
+                    34, 35, 36, 37})  # fmt: skip
+_MATRIX, _CODINGS = 0x40000000, frozenset({0, 0x40000000, 0x40100000, 0x40200000})
+
+
+def _check_tags(path) -> None:
+    """Walk the tags of a FIF file in file order and refuse one that reaches past the end or
+    has an unknown data type, a dense matrix whose dimensions hold more elements than its
+    bytes, a file that ends inside a tag, or blocks opened and never closed: the marks of a cut
+    or damaged file, which MNE otherwise reads as far as it goes without a word (a shorter
+    recording) or with an allocation of the size a damaged tag claims (found by the reader
+    fuzzer). Files whose tags are linked by explicit positions (``next`` > 0) are left to
+    MNE."""
+    import struct
+
+    size = os.path.getsize(path)
+    depth, pos = 0, 0
+    with open(path, "rb") as fh:
+        while pos < size:
+            head = fh.read(16)
+            if len(head) < 16:
+                raise InvalidFileError(path, f"FIF file ends inside the tag at byte {pos} "
+                                             "(cut short)")  # fmt: skip
+            kind, dtype, nbytes, nxt = struct.unpack(">iIii", head)
+            if nxt > 0:
+                return  # positioned tags: MNE follows them
+            if nbytes < 0 or pos + 16 + nbytes > size:
+                raise InvalidFileError(path, f"FIF tag at byte {pos} claims {nbytes} bytes, past "
+                                             f"the end of the {size}-byte file (cut or damaged)")
+            if dtype & 0xFFFF not in _TYPES or dtype & 0xFFFF0000 not in _CODINGS:
+                raise InvalidFileError(path, f"FIF tag at byte {pos} has the unknown data type "
+                                             f"{dtype:#x} (a damaged file)")  # fmt: skip
+            if dtype & 0xFFFF0000 == _MATRIX:  # dense: ..., dims (reversed), ndim at the end
+                _check_dense_matrix(path, fh, pos, nbytes)
+            depth += (kind == _BLOCK_START) - (kind == _BLOCK_END)
+            pos += 16 + nbytes
+            fh.seek(pos)
+    if depth:
+        raise InvalidFileError(path, f"FIF file leaves {depth} block(s) open at its end: cut "
+                                     "short (MNE would read the data before the cut silently)")
+
+
+def _check_dense_matrix(path, fh, pos: int, nbytes: int) -> None:
+    import struct
+
+    if nbytes < 4:
+        raise InvalidFileError(path, f"FIF matrix tag at byte {pos} has no dimensions")
+    fh.seek(pos + 16 + nbytes - 4)
+    (ndim,) = struct.unpack(">i", fh.read(4))
+    if not 1 <= ndim <= (nbytes - 4) // 4:
+        raise InvalidFileError(path, f"FIF matrix tag at byte {pos} claims {ndim} dimensions")
+    fh.seek(pos + 16 + nbytes - 4 - 4 * ndim)
+    dims = struct.unpack(f">{ndim}i", fh.read(4 * ndim))
+    if min(dims) < 0 or math.prod(dims) > nbytes:
+        raise InvalidFileError(path, f"FIF matrix tag at byte {pos} claims dimensions {dims} "
+                                     f"for {nbytes} bytes (a damaged file)")  # fmt: skip
+
+
 def read_fif(
     path: str | os.PathLike,
     *,
@@ -73,11 +135,18 @@ def read_fif(
 
     path = as_path(path)
     check_file(path, what="FIF file")
+    if not path.name.endswith(".gz"):  # gzip's own trailer catches a cut .fif.gz
+        _check_tags(path)
     with wrap_errors(path, "reading FIF with MNE"), quiet_mne():
         raw = mne.io.read_raw_fif(path, preload=False, verbose="error", allow_maxshield=False)
         names = list(raw.ch_names)
         keep = keep_index(path, names, names, exclude)
         raw.pick([names[j] for j in keep])
+        stored = sum(os.path.getsize(f) for f in raw.filenames if f)
+        if raw.n_times * len(raw.ch_names) * 2 > 50 * stored + 10**7:
+            raise InvalidFileError(
+                path, f"{raw.n_times} samples of {len(raw.ch_names)} channels in {stored} bytes "
+                "of files: refusing to allocate them (a damaged header or skip tag)")
         data = raw.get_data()
         sfreq = float(raw.info["sfreq"])
         types = list(raw.get_channel_types())

@@ -456,6 +456,35 @@ def bnci_source(name: str, read) -> Source:
                   fields, unused, header_bytes=128)  # fmt: skip
 
 
+def _fif_tags(raw: bytes) -> dict[int, tuple[int, int]]:
+    """``{kind: (data position, size)}`` of the first tag of each kind in a FIF file."""
+    tags, pos = {}, 0
+    while pos + 16 <= len(raw):
+        kind, _, size, _ = struct.unpack(">iiii", raw[pos : pos + 16])
+        tags.setdefault(kind, (pos + 16, size))
+        pos += 16 + max(size, 0)
+    return tags
+
+
+def fif_source(name: str, raw: bytes, read) -> Source:
+    """A FIF raw file (MNE's format): the sampling rate or the channel count replaced by
+    invalid values; the experimenter's name (never read) replaced by random bytes."""
+    fname = "w_raw.fif"
+    tags = _fif_tags(raw)
+    sfreq_at, nchan_at = tags[201][0], tags[200][0]  # FIFF_SFREQ (float), FIFF_NCHAN (int)
+    name_at, name_size = tags[212]  # FIFF_EXPERIMENTER
+
+    def put(pos: int, new: bytes) -> Callable[[Files], Files]:
+        return lambda f: _put(f, fname, pos, new)
+
+    fields = [(f"sfreq={v}", put(sfreq_at, struct.pack(">f", v)))
+              for v in (float("nan"), float("inf"), 0.0, -250.0, 1e30)]  # fmt: skip
+    fields += [(f"nchan={v}", put(nchan_at, struct.pack(">i", v))) for v in (0, -1, 4, 10**6)]
+    unused = [("experimenter", lambda f, r: _put(f, fname, name_at, _junk(r, name_size)))]
+    return Source(name, "FIF", {fname: raw}, lambda d: read(d / fname), fields, unused,
+                  header_bytes=1024)  # fmt: skip
+
+
 def rec_source(name: str, text: str, read) -> Source:
     """TUEV ``.rec`` rows: fields of a wrong type, out of range, missing or extra."""
     fname = "x.rec"
@@ -506,6 +535,20 @@ def rec_source(name: str, text: str, read) -> Source:
 
 
 # --------------------------------------------------------------------------- sources
+
+
+def _fif_bytes(rec, work: Path) -> bytes:
+    """``rec`` saved by MNE as a FIF raw file (SI units), with an experimenter's name."""
+    import mne
+
+    scale = np.array([1e-6 if u == "uV" else 1e-3 for u in rec.units])[:, None]
+    info = mne.create_info(rec.ch_names, rec.sfreq, rec.ch_types, verbose="error")
+    info["experimenter"] = "someone"
+    raw = mne.io.RawArray(rec.data.astype(np.float64) * scale, info, verbose="error")
+    a = rec.annotations
+    raw.set_annotations(mne.Annotations(a.onset, a.duration, list(a.description)))
+    raw.save(work / "w_raw.fif", verbose="error")
+    return (work / "w_raw.fif").read_bytes()
 
 
 def sources(shared: Path, work: Path) -> list[Source]:
@@ -562,6 +605,7 @@ def sources(shared: Path, work: Path) -> list[Source]:
     lab = shared / "bci_iv_2a/true_labels/A01T.mat"
     if lab.exists():
         out.append(labels_source("A01T.mat", lab, read_true_labels))
+    out.append(fif_source("written FIF", _fif_bytes(rec, work), read_recording))
     names, types = [f"ch{i}" for i in range(25)], ["eeg"] * 22 + ["eog"] * 3
     out.append(bnci_source("written BNCI .mat",
                            lambda p: read_bnci(p, names, types, 250.0, n_classes=4)))

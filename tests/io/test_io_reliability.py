@@ -472,6 +472,57 @@ def test_fif_is_read(tmp_path):
     assert list(rec.annotations.description) == ["T1"] and rec.annotations.onset[0] == 1.0
 
 
+def _fif_tags(raw: bytes) -> list[tuple[int, int, int, int]]:
+    """(position, kind, type, size) of every tag of a FIF file written by MNE, in file order."""
+    import struct
+
+    tags, pos = [], 0
+    while pos < len(raw):
+        kind, dtype, size, _ = struct.unpack(">iIii", raw[pos : pos + 16])
+        tags.append((pos, kind, dtype, size))
+        pos += 16 + size
+    return tags
+
+
+def test_damaged_fif_is_refused_before_mne_reads_it(tmp_path):
+    """Found by the reader fuzzer: a FIF file cut between its data buffers read back shorter
+    without a word, and one flipped type byte made MNE allocate until the machine ran out of
+    memory. Cuts, unknown types and matrix dimensions past their bytes are refused by name."""
+    import struct
+
+    import mne
+
+    info = mne.create_info(["Fp1", "C3", "C4", "O1"], 100.0, "eeg")
+    x = np.random.default_rng(0).normal(size=(4, 3000)) * 1e-5
+    raw = mne.io.RawArray(x, info, verbose="error")
+    raw.set_eeg_reference(projection=True, verbose="error")  # a projector: dense matrix tags
+    raw.save(tmp_path / "a_raw.fif", buffer_size_sec=10.0, verbose="error")
+    good = (tmp_path / "a_raw.fif").read_bytes()
+    f = tmp_path / "b_raw.fif"
+    assert read_recording(tmp_path / "a_raw.fif").data.shape == (4, 3000)
+    tags = _fif_tags(good)
+    buffers = [pos for pos, kind, *_ in tags if kind == 300]  # FIFF_DATA_BUFFER
+    assert len(buffers) == 3
+    f.write_bytes(good[: buffers[1]])  # cut at a tag: MNE alone reads the first buffer
+    with pytest.raises(InvalidFileError, match=r"b_raw\.fif.*block\(s\) open"):
+        read_recording(f)
+    f.write_bytes(good[: buffers[1] + 9])  # cut inside a tag's header
+    with pytest.raises(InvalidFileError, match="ends inside the tag"):
+        read_recording(f)
+    f.write_bytes(good[: buffers[1] + 100])  # cut inside a tag's data
+    with pytest.raises(InvalidFileError, match="past the end"):
+        read_recording(f)
+    pos = tags[2][0]
+    f.write_bytes(good[: pos + 4] + struct.pack(">I", 0x03000003) + good[pos + 8 :])
+    with pytest.raises(InvalidFileError, match="unknown data type 0x3000003"):
+        read_recording(f)
+    pos, _, _, size = next(t for t in tags if t[2] & 0xFFFF0000 == 0x40000000)
+    end = pos + 16 + size
+    f.write_bytes(good[: end - 8] + struct.pack(">i", 10**6) + good[end - 4 :])  # a dimension
+    with pytest.raises(InvalidFileError, match="claims dimensions"):
+        read_recording(f)
+
+
 def test_unsupported_containers_list_what_is_supported(tmp_path):
     (tmp_path / "x.mat").write_bytes(b"MATLAB 5.0" + bytes(200))
     with pytest.raises(InvalidFileError, match=r"x\.hea is missing.*Supported.*\.fif"):
