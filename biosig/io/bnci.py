@@ -80,7 +80,12 @@ def _walk_mat5(path: Path, buf: bytes, pos: int, end: int, endian: str, top: boo
 def _loadmat(path: Path, **kwargs) -> dict:
     from scipy.io import loadmat
 
-    _check_mat5(path, path.read_bytes())
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InvalidFileError(path, f"not readable ({err.strerror or err})") from err
+    _check_mat5(path, raw)
+    del raw  # freed before scipy reads the file
     try:
         return loadmat(path, **kwargs)
     except Exception as err:  # noqa: BLE001 - scipy raises many types on bad files
