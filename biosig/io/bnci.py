@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +41,10 @@ def _check_mat5(path: Path, raw: bytes) -> None:
     _walk_mat5(path, raw, 128, len(raw), endian, top=True)
 
 
-def _walk_mat5(path: Path, buf: bytes, pos: int, end: int, endian: str, top: bool) -> None:
-    import struct
-    import zlib
-
+def _walk_mat5(path: Path, buf: bytes, pos: int, end: int, endian: str, top: bool,
+               depth: int = 0) -> None:  # fmt: skip
+    if depth > 64:
+        raise InvalidFileError(path, "MAT data elements nested more than 64 deep")
     while pos < end:
         if top and end - pos < 8:
             return  # trailing bytes: scipy decides
@@ -71,9 +73,9 @@ def _walk_mat5(path: Path, buf: bytes, pos: int, end: int, endian: str, top: boo
             except zlib.error as err:
                 raise InvalidFileError(path, f"MAT compressed element at byte {pos} does not "
                                              f"inflate ({err})") from None  # fmt: skip
-            _walk_mat5(path, inflated, 0, len(inflated), endian, top=True)
+            _walk_mat5(path, inflated, 0, len(inflated), endian, True, depth + 1)
         elif mtype == _MI_MATRIX:
-            _walk_mat5(path, buf, body, body + size, endian, top=False)
+            _walk_mat5(path, buf, body, body + size, endian, False, depth + 1)
         pos += step
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -62,8 +63,6 @@ def _check_tags(path) -> None:
     recording) or with an allocation of the size a damaged tag claims (found by the reader
     fuzzer). Files whose tags are linked by explicit positions (``next`` > 0) are left to
     MNE."""
-    import struct
-
     size = os.path.getsize(path)
     depth, pos = 0, 0
     with open(path, "rb") as fh:
@@ -92,8 +91,6 @@ def _check_tags(path) -> None:
 
 
 def _check_dense_matrix(path, fh, pos: int, nbytes: int) -> None:
-    import struct
-
     if nbytes < 4:
         raise InvalidFileError(path, f"FIF matrix tag at byte {pos} has no dimensions")
     fh.seek(pos + 16 + nbytes - 4)

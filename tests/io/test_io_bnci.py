@@ -128,3 +128,9 @@ def test_damaged_mat_tags_are_refused_before_scipy_reads_them(tmp_path):
     f.write_bytes(header + big)
     with pytest.raises(InvalidFileError, match="past the end"):
         read_true_labels(f)
+    nested = b""
+    for _ in range(200):  # matrices in matrices: refused before Python's recursion limit
+        nested = (14).to_bytes(4, "little") + len(nested).to_bytes(4, "little") + nested
+    f.write_bytes(header + nested)
+    with pytest.raises(InvalidFileError, match="nested more than 64 deep"):
+        read_true_labels(f)
