@@ -68,6 +68,14 @@ def shared_edfs(limit: int | None) -> list[Path]:
     return files[:limit] if limit else files
 
 
+def eegmat_edfs(limit: int | None) -> list[Path]:
+    """The EEGMAT files of :func:`shared_edfs` (exits naming the variable when there are none)."""
+    eegmat = [f for f in shared_edfs(limit) if f.parent.name == "eegmat"]
+    if not eegmat:
+        raise SystemExit("no EEGMAT EDFs under ../shared/data/eeg_edf (set BIOSIG_SHARED_DATA)")
+    return eegmat
+
+
 def biosig_reader(files, window_s: float, sink=None) -> int:
     """read_edf -> EEG channels -> all fixed windows copied into one float32 array each file
     (handed to ``sink`` when given)."""
@@ -338,16 +346,10 @@ def main():
 
     torch.set_num_threads(1)
     if args.gather:
-        eegmat = [f for f in shared_edfs(args.files or None) if f.parent.name == "eegmat"]
-        if not eegmat:
-            raise SystemExit("no EEGMAT EDFs under ../shared/data/eeg_edf (set BIOSIG_SHARED_DATA)")
-        gather_speed(eegmat, args.window, args.gather)
+        gather_speed(eegmat_edfs(args.files or None), args.window, args.gather)
         return
     if args.where_time:
-        eegmat = [f for f in shared_edfs(args.files or None) if f.parent.name == "eegmat"]
-        if not eegmat:
-            raise SystemExit("no EEGMAT EDFs under ../shared/data/eeg_edf (set BIOSIG_SHARED_DATA)")
-        where_time(eegmat, args.window, args.where_time, args.where_dtype)
+        where_time(eegmat_edfs(args.files or None), args.window, args.where_time, args.where_dtype)
         return
     groups = {}
     for f in shared_edfs(args.files or None):

@@ -149,3 +149,16 @@ def bdf_bytes(digital: np.ndarray, sfreq: int, pmin=-8000.0, pmax=8000.0) -> byt
     x = digital[:, : n_rec * sfreq].reshape(ns, n_rec, sfreq).transpose(1, 0, 2).astype("<i4")
     raw = x.view(np.uint8).reshape(n_rec, ns, sfreq, 4)[..., :3]
     return fixed + heads + raw.tobytes()
+
+
+def fif_tags(raw: bytes) -> list[tuple[int, int, int, int]]:
+    """``(position, kind, type, size)`` of every tag of a FIF file written by MNE (sequential
+    tags), in file order."""
+    import struct
+
+    tags, pos = [], 0
+    while pos + 16 <= len(raw):
+        kind, dtype, size, _ = struct.unpack(">iIii", raw[pos : pos + 16])
+        tags.append((pos, kind, dtype, size))
+        pos += 16 + max(size, 0)
+    return tags

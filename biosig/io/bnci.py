@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import zlib
@@ -33,8 +34,7 @@ def _check_mat5(path: Path, raw: bytes) -> None:
     entered) and refuse an unknown data type, a size past the end of what holds it, or a zlib
     stream that does not inflate whole: scipy's compiled reader can crash the process (a
     segmentation fault or bus error, found by the reader fuzzer) on such tags instead of
-    raising. Other MAT versions are left to scipy. Costs one extra inflate of the file, whose
-    buffer is freed before scipy reads it."""
+    raising. Other MAT versions are left to scipy. Costs one extra inflate of the file."""
     if len(raw) < 128 or raw[126:128] not in (b"IM", b"MI"):
         return  # level 4, HDF5 (v7.3) or not a MAT file: scipy says which
     endian = "<" if raw[126:128] == b"IM" else ">"
@@ -87,9 +87,8 @@ def _loadmat(path: Path, **kwargs) -> dict:
     except OSError as err:
         raise InvalidFileError(path, f"not readable ({err.strerror or err})") from err
     _check_mat5(path, raw)
-    del raw  # freed before scipy reads the file
     try:
-        return loadmat(path, **kwargs)
+        return loadmat(io.BytesIO(raw), **kwargs)  # the bytes just checked, not a second read
     except Exception as err:  # noqa: BLE001 - scipy raises many types on bad files
         raise InvalidFileError(
             path, f"not a readable MATLAB file ({type(err).__name__}: {err})"

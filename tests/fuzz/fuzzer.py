@@ -456,21 +456,15 @@ def bnci_source(name: str, read) -> Source:
                   fields, unused, header_bytes=128)  # fmt: skip
 
 
-def _fif_tags(raw: bytes) -> dict[int, tuple[int, int]]:
-    """``{kind: (data position, size)}`` of the first tag of each kind in a FIF file."""
-    tags, pos = {}, 0
-    while pos + 16 <= len(raw):
-        kind, _, size, _ = struct.unpack(">iiii", raw[pos : pos + 16])
-        tags.setdefault(kind, (pos + 16, size))
-        pos += 16 + max(size, 0)
-    return tags
-
-
 def fif_source(name: str, raw: bytes, read) -> Source:
     """A FIF raw file (MNE's format): the sampling rate or the channel count replaced by
     invalid values; the experimenter's name (never read) replaced by random bytes."""
+    from io_fixtures import fif_tags
+
     fname = "w_raw.fif"
-    tags = _fif_tags(raw)
+    tags = {}
+    for pos, kind, _, size in fif_tags(raw):  # the first tag of each kind: data position, size
+        tags.setdefault(kind, (pos + 16, size))
     sfreq_at, nchan_at = tags[201][0], tags[200][0]  # FIFF_SFREQ (float), FIFF_NCHAN (int)
     name_at, name_size = tags[212]  # FIFF_EXPERIMENTER
 

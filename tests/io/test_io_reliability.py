@@ -12,7 +12,7 @@ import struct
 import numpy as np
 import pytest
 from _dataset_fixtures import write_bciiv2a_session
-from io_fixtures import bdf_bytes, shared, synthetic
+from io_fixtures import bdf_bytes, fif_tags, shared, synthetic
 
 from biosig.errors import InvalidFileError
 from biosig.io import (
@@ -472,18 +472,6 @@ def test_fif_is_read(tmp_path):
     assert list(rec.annotations.description) == ["T1"] and rec.annotations.onset[0] == 1.0
 
 
-def _fif_tags(raw: bytes) -> list[tuple[int, int, int, int]]:
-    """(position, kind, type, size) of every tag of a FIF file written by MNE, in file order."""
-    import struct
-
-    tags, pos = [], 0
-    while pos < len(raw):
-        kind, dtype, size, _ = struct.unpack(">iIii", raw[pos : pos + 16])
-        tags.append((pos, kind, dtype, size))
-        pos += 16 + size
-    return tags
-
-
 def test_damaged_fif_is_refused_before_mne_reads_it(tmp_path):
     """Found by the reader fuzzer: a FIF file cut between its data buffers read back shorter
     without a word, and one flipped type byte made MNE allocate until the machine ran out of
@@ -500,7 +488,7 @@ def test_damaged_fif_is_refused_before_mne_reads_it(tmp_path):
     good = (tmp_path / "a_raw.fif").read_bytes()
     f = tmp_path / "b_raw.fif"
     assert read_recording(tmp_path / "a_raw.fif").data.shape == (4, 3000)
-    tags = _fif_tags(good)
+    tags = fif_tags(good)
     buffers = [pos for pos, kind, *_ in tags if kind == 300]  # FIFF_DATA_BUFFER
     assert len(buffers) == 3
     f.write_bytes(good[: buffers[1]])  # cut at a tag: MNE alone reads the first buffer
