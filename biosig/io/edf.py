@@ -16,6 +16,7 @@ only and never reach :attr:`Recording.meta`.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -280,7 +281,7 @@ def _parse_tal_bytes(raw: bytes, path: Path, k: int, out: TALs) -> float | None:
             raise InvalidFileError(
                 path, f"EDF+ annotation in data record {k} has a malformed onset {head[:30]!r}"
             ) from None
-        if not (np.isfinite(onset) and np.isfinite(duration)):
+        if not (math.isfinite(onset) and math.isfinite(duration)):
             raise InvalidFileError(
                 path, f"EDF+ annotation in data record {k} has a non-finite time {head[:30]!r}"
             )
@@ -316,12 +317,17 @@ def _read_tals(path: Path, hdr: EDFHeader, mm: np.ndarray) -> TALs:
         spans.append((offset, offset + int(hdr.n_samples[tal]) * hdr.sample_bytes))
     plain = [_timekeeping_only(mm[:, a:b], hdr.record_duration) for a, b in spans]  # NaN: parse
     out.record_onsets[:] = plain[0]
-    for k in np.flatnonzero(np.isnan(plain[0]) | (len(spans) > 1)).tolist():
-        row = mm[k]
-        for j, (a, b) in enumerate(spans):
-            if not np.isnan(plain[j][k]) or (j > 0 and not row[a:b].any()):
+    todo = np.flatnonzero(np.isnan(plain[0]) | (len(spans) > 1))
+    # the rows left to the parser, as one bytes object per annotation signal, and which of
+    # them to parse: slicing bytes costs less than a numpy row and scalar per record
+    texts = [(mm[todo, a:b].tobytes(), b - a, np.isnan(p[todo]).tolist())
+             for (a, b), p in zip(spans, plain)]  # fmt: skip
+    for i, k in enumerate(todo.tolist()):
+        for j, (text, width, parse) in enumerate(texts):
+            row = text[i * width : (i + 1) * width]
+            if not parse[i] or (j > 0 and not row.strip(b"\x00")):
                 continue  # only a time-keeping TAL (or nothing): no annotation here
-            t = _parse_tal_bytes(bytes(row[a:b]), path, k, out)
+            t = _parse_tal_bytes(row, path, k, out)
             if j == 0:
                 if t is None:
                     raise InvalidFileError(

@@ -6,7 +6,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from io_fixtures import shared, synthetic, write_edf_plus_d
+from io_fixtures import edf_header, shared, synthetic, write_edf_plus_d
 
 from biosig.errors import ChannelError, InvalidFileError
 from biosig.io import read_edf, read_recording, write_edf
@@ -286,6 +286,23 @@ def test_time_keeping_fast_path_equals_parsing_every_record(tmp_path, tals, monk
     np.testing.assert_array_equal(fast.record_onsets, slow.record_onsets)
     assert (fast.onset, fast.duration, fast.description) == (
         slow.onset, slow.duration, slow.description)
+
+
+def test_second_annotation_signal_is_read_after_the_first_per_record(tmp_path):
+    """An EDF+C file with two annotation signals of different widths: the time-keeping TAL in
+    the first, annotations in both; read record by record, the first signal's first."""
+    first = [b"+0\x14\x14\x00+0.5\x14a\x14", b"+1\x14\x14", b"+2\x14\x14\x00+2.5\x150.5\x14c\x14"]
+    second = [b"", b"+1.25\x14b\x14\x00+1.75\x14b2\x14", b"+2.25\x14d\x14"]
+    labels = ["EEG C1", "EDF Annotations", "EDF Annotations"]
+    head = edf_header(labels, ["uV", "", ""], ["-100", "-1", "-1"], ["100", "1", "1"],
+                      ["-32768"] * 3, ["32767"] * 3, [10, 20, 12], 3, "EDF+C")  # fmt: skip
+    body = b"".join(bytes(20) + a.ljust(40, b"\x00") + b.ljust(24, b"\x00")
+                    for a, b in zip(first, second))  # fmt: skip
+    (tmp_path / "two.edf").write_bytes(head + body)
+    ann = read_edf(tmp_path / "two.edf").annotations
+    assert list(ann.description) == ["a", "b", "b2", "c", "d"]
+    np.testing.assert_allclose(ann.onset, [0.5, 1.25, 1.75, 2.5, 2.25])
+    np.testing.assert_allclose(ann.duration, [0, 0, 0, 0.5, 0])
 
 
 def test_usual_time_keeping_text_memo_serves_any_record_count():
