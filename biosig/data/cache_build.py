@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections import deque
+from contextlib import nullcontext
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ DTYPES = {"float32": ("X.f32", np.float32), "float16": ("X.f16", np.float16),
           "int16": ("X.i16", np.int16)}  # fmt: skip
 SCALES = "scales.f32"  # int16 caches: (N, 2, C) float32 gain and offset of each window's channels
 RECORDS_PER_WORKER = 16  # default: one worker per 16 records (a worker's start-up costs ~1-2 s)
+_META_MEMORY = 1 << 24  # bytes of metadata lines a build keeps in memory before spilling to disk
 _ROW_KEYS = frozenset({"start", "label", "onset", "event"})  # window-row fields, fixed meaning
 
 
@@ -352,8 +354,9 @@ def _npy_header(dtype, shape: tuple) -> bytes:
 class CacheWriter:
     """Appends records' results into a (temporary) cache folder; :meth:`finish` completes
     ``y.npy`` (written as the labels come, its header last), writes ``meta.csv`` and returns the
-    facts for ``params.json``. The metadata go to a line file as they come, one JSON line of
-    ``(columns, rows)`` per record."""
+    facts for ``params.json``. The metadata are kept as they come, one JSON line of
+    ``(columns, rows)`` per record: in memory up to ``_META_MEMORY`` bytes, then in a line
+    file."""
 
     def __init__(self, folder: Path, opts: BuildOptions, multilabel: bool, n_classes: int):
         self.folder, self.opts = folder, opts
@@ -362,7 +365,9 @@ class CacheWriter:
         self.y_dtype, self.y_cols = (np.float32, (n_classes,)) if multilabel else (np.int64, ())
         self.fy = open(folder / "y.npy", "wb")
         self.y_header = self.fy.write(_npy_header(self.y_dtype, (0, *self.y_cols)))  # its length
-        self.fm = open(folder / "meta.jsonl", "w")
+        self.fm = None  # meta.jsonl, once the lines outgrow memory
+        self.meta_lines: list[str] = []
+        self.meta_bytes = 0
         self.fx = _XWriter(folder / self.x_name)
         self.fs = open(folder / SCALES, "wb") if opts.dtype == "int16" else None
         self.scales_crc = 0  # of the bytes written to ``fs``
@@ -403,8 +408,19 @@ class CacheWriter:
             y = np.asarray(res.labels, dtype=np.int64)
         self.fy.write(y.tobytes())
         self.columns.update(dict.fromkeys(res.columns))
-        self.fm.write(json.dumps([res.columns, res.values]) + "\n")
+        self._add_meta(json.dumps([res.columns, res.values]) + "\n")
         self.n += len(res.values)
+
+    def _add_meta(self, line: str) -> None:
+        self.meta_bytes += len(line)
+        if self.fm is None and self.meta_bytes <= _META_MEMORY:
+            self.meta_lines.append(line)
+            return
+        if self.fm is None:
+            self.fm = open(self.folder / "meta.jsonl", "w")
+            self.fm.writelines(self.meta_lines)
+            self.meta_lines = []
+        self.fm.write(line)
 
     def close(self) -> None:
         self.fx.close(check=False)
@@ -442,12 +458,12 @@ class CacheWriter:
         }
 
     def _write_meta_csv(self) -> None:
-        """``meta.jsonl`` -> ``meta.csv`` over the union of the columns (a record without a
+        """The metadata lines -> ``meta.csv`` over the union of the columns (a record without a
         column leaves it empty)."""
         columns = list(self.columns)
-        with open(self.folder / "meta.jsonl") as src, open(
-            self.folder / "meta.csv", "w", newline=""
-        ) as dst:
+        spilled = self.fm is not None
+        lines = open(self.folder / "meta.jsonl") if spilled else nullcontext(self.meta_lines)
+        with lines as src, open(self.folder / "meta.csv", "w", newline="") as dst:
             writer = csv.writer(dst, lineterminator="\n")
             writer.writerow(columns)
             for line in src:
@@ -456,7 +472,8 @@ class CacheWriter:
                     at = [columns.index(c) for c in cols]
                     values = [_spread(v, at, len(columns)) for v in values]
                 writer.writerows(values)
-        (self.folder / "meta.jsonl").unlink()
+        if spilled:
+            (self.folder / "meta.jsonl").unlink()
 
 
 def _spread(values: list, at: list[int], width: int) -> list:

@@ -323,6 +323,27 @@ def test_windows_with_different_fields_give_the_union_of_columns(tmp_path):
     assert meta.groupby("record").window.apply(list).map(lambda w: w == list(range(len(w)))).all()
 
 
+@pytest.mark.parametrize("limit", [0, 300])  # every line on disk; the first ones in memory
+def test_metadata_spilled_to_disk_give_the_same_meta_csv(tmp_path, monkeypatch, limit):
+    """Past ``_META_MEMORY`` bytes the metadata lines go to ``meta.jsonl`` (removed at the end);
+    ``meta.csv`` comes out byte for byte as when they all stay in memory."""
+    from biosig.data import cache_build
+
+    def build(root, limit):
+        monkeypatch.setattr(cache_build, "_META_MEMORY", limit)
+        spilled = []
+        monkeypatch.setattr(cache_build.CacheWriter, "_write_meta_csv", lambda self: (
+            spilled.append(self.fm is not None), write_csv(self)))  # fmt: skip
+        cache = get_cache(ToySource(), root=root, num_workers=0)
+        assert not list(cache.path.glob("*.jsonl"))
+        return (cache.path / "meta.csv").read_bytes(), spilled
+
+    write_csv = cache_build.CacheWriter._write_meta_csv
+    kept, spilled = build(tmp_path / "memory", 1 << 24)
+    assert spilled == [False] and kept.count(b"\n") > 3
+    assert build(tmp_path / "disk", limit) == (kept, [True])
+
+
 def test_script_without_main_guard_gets_an_error_not_a_hang(tmp_path):
     """Build workers re-import the main script; one that opens a cache at import time used to
     wait forever for the lock its parent holds."""
