@@ -238,7 +238,9 @@ def _open_checked(folder: Path, name: str, dtype, shape: tuple) -> np.ndarray:
         )
     if not expected:
         return np.zeros(shape, dtype)
-    return np.memmap(x_file, dtype=dtype, mode="r", shape=shape)
+    # a str, not a Path: numpy would resolve a Path's every folder (an lstat each) for the
+    # memmap's ``filename``, a third of the time it takes to open a cache
+    return np.memmap(str(x_file), dtype=dtype, mode="r", shape=shape)
 
 
 def _read_params(folder: Path, name: str = "params.json") -> dict:

@@ -79,7 +79,7 @@ class LatentCache(torch.utils.data.Dataset):
             size = x_file.stat().st_size if x_file.exists() else "missing"
             raise InvalidFileError(x_file, f"size {size} does not match shape {shape} and "
                                            f"{self.params['dtype']} ({expected} bytes)")
-        self.X = np.memmap(x_file, dtype=dtype, mode="r", shape=shape)
+        self.X = np.memmap(str(x_file), dtype=dtype, mode="r", shape=shape)  # str: as the cache
         self.y = np.load(self.path / "y.npy")
         self.meta = meta
         self.index = np.arange(shape[0]) if index is None else np.asarray(index)
