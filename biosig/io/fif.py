@@ -9,9 +9,11 @@ subject and experimenter information are never read into :attr:`Recording.meta`.
 
 from __future__ import annotations
 
+import gzip
 import math
 import os
 import struct
+import zlib
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -56,49 +58,76 @@ _MATRIX, _CODINGS = 0x40000000, frozenset({0, 0x40000000, 0x40100000, 0x40200000
 
 
 def _check_tags(path) -> None:
-    """Walk the tags of a FIF file in file order and refuse one that reaches past the end or
-    has an unknown data type, a dense matrix whose dimensions hold more elements than its
-    bytes, a file that ends inside a tag, or blocks opened and never closed: the marks of a cut
-    or damaged file, which MNE otherwise reads as far as it goes without a word (a shorter
-    recording) or with an allocation of the size a damaged tag claims (found by the reader
-    fuzzer). Files whose tags are linked by explicit positions (``next`` > 0) are left to
-    MNE."""
-    size = os.path.getsize(path)
+    """Walk the tags of a FIF file (a ``.fif.gz``: of its decompressed bytes) in file order and
+    refuse one that reaches past the end or has an unknown data type, a dense matrix whose
+    dimensions hold more elements than its bytes, a file that ends inside a tag, or blocks
+    opened and never closed: the marks of a cut or damaged file, which MNE otherwise reads as
+    far as it goes without a word (a shorter recording) or with an allocation of the size a
+    damaged tag claims (found by the reader fuzzer). A ``.fif.gz`` is decompressed once for
+    this, so a damaged gzip stream is refused here too. Files whose tags are linked by explicit
+    positions (``next`` > 0) are left to MNE."""
+    gz = path.name.endswith(".gz")
+    size = None if gz else os.path.getsize(path)  # a gzip stream's is known at its end
     depth, pos = 0, 0
-    with open(path, "rb") as fh:
-        while pos < size:
-            head = fh.read(16)
-            if len(head) < 16:
-                raise InvalidFileError(path, f"FIF file ends inside the tag at byte {pos} "
-                                             "(cut short)")  # fmt: skip
-            kind, dtype, nbytes, nxt = struct.unpack(">iIii", head)
-            if nxt > 0:
-                return  # positioned tags: MNE follows them
-            if nbytes < 0 or pos + 16 + nbytes > size:
-                raise InvalidFileError(path, f"FIF tag at byte {pos} claims {nbytes} bytes, past "
-                                             f"the end of the {size}-byte file (cut or damaged)")
-            if dtype & 0xFFFF not in _TYPES or dtype & 0xFFFF0000 not in _CODINGS:
-                raise InvalidFileError(path, f"FIF tag at byte {pos} has the unknown data type "
-                                             f"{dtype:#x} (a damaged file)")  # fmt: skip
-            if dtype & 0xFFFF0000 == _MATRIX:  # dense: ..., dims (reversed), ndim at the end
-                _check_dense_matrix(path, fh, pos, nbytes)
-            depth += (kind == _BLOCK_START) - (kind == _BLOCK_END)
-            pos += 16 + nbytes
-            fh.seek(pos)
+    try:
+        with gzip.open(path, "rb") if gz else open(path, "rb") as fh:
+            while head := fh.read(16):
+                if len(head) < 16:
+                    raise InvalidFileError(path, f"FIF file ends inside the tag at byte {pos} "
+                                                 "(cut short)")  # fmt: skip
+                kind, dtype, nbytes, nxt = struct.unpack(">iIii", head)
+                if nxt > 0:
+                    return  # positioned tags: MNE follows them
+                if dtype & 0xFFFF not in _TYPES or dtype & 0xFFFF0000 not in _CODINGS:
+                    raise InvalidFileError(path, f"FIF tag at byte {pos} has the unknown data "
+                                                 f"type {dtype:#x} (a damaged file)")  # fmt: skip
+                dense = dtype & 0xFFFF0000 == _MATRIX  # data ..., dims (reversed), ndim last
+                tail = min(max(nbytes, 0), _MATRIX_TAIL) if dense else 0
+                ok = nbytes >= 0 and _skip(fh, nbytes - tail, pos + 16, size)
+                data = fh.read(tail) if ok and tail else b""
+                if not ok or len(data) < tail:
+                    end = f"the {size}-byte file" if size is not None else "the file"
+                    raise InvalidFileError(path, f"FIF tag at byte {pos} claims {nbytes} bytes, "
+                                                 f"past the end of {end} (cut or damaged)")
+                if dense:
+                    _check_dense_matrix(path, data, pos, nbytes)
+                depth += (kind == _BLOCK_START) - (kind == _BLOCK_END)
+                pos += 16 + nbytes
+    except (OSError, EOFError, zlib.error) as err:  # gzip's BadGzipFile is an OSError
+        raise InvalidFileError(path, f"unreadable {'gzip stream' if gz else 'file'} ({err}): "
+                                     "cut or damaged") from err  # fmt: skip
     if depth:
         raise InvalidFileError(path, f"FIF file leaves {depth} block(s) open at its end: cut "
                                      "short (MNE would read the data before the cut silently)")
 
 
-def _check_dense_matrix(path, fh, pos: int, nbytes: int) -> None:
-    if nbytes < 4:
+_MATRIX_TAIL = 4 + 4 * 64  # a dense matrix's dimensions (numpy's 64 at most) and their count
+
+
+def _skip(fh, n: int, at: int, size: int | None) -> bool:
+    """Move ``fh`` ``n`` bytes on from ``at``; False when the file ends first. A seekable file
+    of ``size`` bytes seeks; a gzip stream (``size`` None) reads through."""
+    if size is not None:
+        if at + n > size:
+            return False
+        fh.seek(at + n)
+        return True
+    while n > 0:
+        got = len(fh.read(min(n, 1 << 20)))
+        if not got:
+            return False
+        n -= got
+    return True
+
+
+def _check_dense_matrix(path, tail: bytes, pos: int, nbytes: int) -> None:
+    """Check the dimensions at the end (``tail``) of the dense matrix tag at ``pos``."""
+    if len(tail) < 4:
         raise InvalidFileError(path, f"FIF matrix tag at byte {pos} has no dimensions")
-    fh.seek(pos + 16 + nbytes - 4)
-    (ndim,) = struct.unpack(">i", fh.read(4))
-    if not 1 <= ndim <= (nbytes - 4) // 4:
+    (ndim,) = struct.unpack(">i", tail[-4:])
+    if not 1 <= ndim <= (len(tail) - 4) // 4:
         raise InvalidFileError(path, f"FIF matrix tag at byte {pos} claims {ndim} dimensions")
-    fh.seek(pos + 16 + nbytes - 4 - 4 * ndim)
-    dims = struct.unpack(f">{ndim}i", fh.read(4 * ndim))
+    dims = struct.unpack(f">{ndim}i", tail[-4 - 4 * ndim : -4])
     if min(dims) < 0 or math.prod(dims) > nbytes:
         raise InvalidFileError(path, f"FIF matrix tag at byte {pos} claims dimensions {dims} "
                                      f"for {nbytes} bytes (a damaged file)")  # fmt: skip
@@ -132,8 +161,7 @@ def read_fif(
 
     path = as_path(path)
     check_file(path, what="FIF file")
-    if not path.name.endswith(".gz"):  # gzip's own trailer catches a cut .fif.gz
-        _check_tags(path)
+    _check_tags(path)
     with wrap_errors(path, "reading FIF with MNE"), quiet_mne():
         raw = mne.io.read_raw_fif(path, preload=False, verbose="error", allow_maxshield=False)
         names = list(raw.ch_names)

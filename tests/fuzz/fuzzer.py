@@ -21,6 +21,7 @@ flipped sample is undetectable without a checksum).
 from __future__ import annotations
 
 import collections
+import gzip
 import shutil
 import struct
 import tempfile
@@ -456,12 +457,13 @@ def bnci_source(name: str, read) -> Source:
                   fields, unused, header_bytes=128)  # fmt: skip
 
 
-def fif_source(name: str, raw: bytes, read) -> Source:
+def fif_source(name: str, raw: bytes, read, gz: bool = False) -> Source:
     """A FIF raw file (MNE's format): the sampling rate or the channel count replaced by
-    invalid values; the experimenter's name (never read) replaced by random bytes."""
+    invalid values; the experimenter's name (never read) replaced by random bytes. ``gz``: a
+    ``.fif.gz`` (cut and flipped in its gzip stream; the fields changed inside it)."""
     from io_fixtures import fif_tags
 
-    fname = "w_raw.fif"
+    fname = "w_raw.fif.gz" if gz else "w_raw.fif"
     tags = {}
     for pos, kind, _, size in fif_tags(raw):  # the first tag of each kind: data position, size
         tags.setdefault(kind, (pos + 16, size))
@@ -475,8 +477,18 @@ def fif_source(name: str, raw: bytes, read) -> Source:
               for v in (float("nan"), float("inf"), 0.0, -250.0, 1e30)]  # fmt: skip
     fields += [(f"nchan={v}", put(nchan_at, struct.pack(">i", v))) for v in (0, -1, 4, 10**6)]
     unused = [("experimenter", lambda f, r: _put(f, fname, name_at, _junk(r, name_size)))]
-    return Source(name, "FIF", {fname: raw}, lambda d: read(d / fname), fields, unused,
-                  header_bytes=1024)  # fmt: skip
+    if gz:
+        def inside(change):  # the change made to the decompressed bytes, compressed again
+            def run(f: Files, *rng) -> Files:
+                out = change({**f, fname: gzip.decompress(f[fname])}, *rng)
+                return {**out, fname: gzip.compress(out[fname], mtime=0)}
+            return run
+
+        fields = [(label, inside(change)) for label, change in fields]
+        unused = [(label, inside(change)) for label, change in unused]
+        raw = gzip.compress(raw, mtime=0)
+    return Source(name, "FIF gz" if gz else "FIF", {fname: raw}, lambda d: read(d / fname),
+                  fields, unused, header_bytes=1024)  # fmt: skip
 
 
 def rec_source(name: str, text: str, read) -> Source:
@@ -599,7 +611,9 @@ def sources(shared: Path, work: Path) -> list[Source]:
     lab = shared / "bci_iv_2a/true_labels/A01T.mat"
     if lab.exists():
         out.append(labels_source("A01T.mat", lab, read_true_labels))
-    out.append(fif_source("written FIF", _fif_bytes(rec, work), read_recording))
+    fif = _fif_bytes(rec, work)
+    out.append(fif_source("written FIF", fif, read_recording))
+    out.append(fif_source("written FIF, gzipped", fif, read_recording, gz=True))
     names, types = [f"ch{i}" for i in range(25)], ["eeg"] * 22 + ["eog"] * 3
     out.append(bnci_source("written BNCI .mat",
                            lambda p: read_bnci(p, names, types, 250.0, n_classes=4)))

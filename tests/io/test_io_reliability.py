@@ -472,10 +472,13 @@ def test_fif_is_read(tmp_path):
     assert list(rec.annotations.description) == ["T1"] and rec.annotations.onset[0] == 1.0
 
 
-def test_damaged_fif_is_refused_before_mne_reads_it(tmp_path):
+@pytest.mark.parametrize("gz", [False, True])
+def test_damaged_fif_is_refused_before_mne_reads_it(tmp_path, gz):
     """Found by the reader fuzzer: a FIF file cut between its data buffers read back shorter
     without a word, and one flipped type byte made MNE allocate until the machine ran out of
-    memory. Cuts, unknown types and matrix dimensions past their bytes are refused by name."""
+    memory. Cuts, unknown types and matrix dimensions past their bytes are refused by name;
+    in a ``.fif.gz`` (whole gzip streams of the same damaged bytes) as well."""
+    import gzip
     import struct
 
     import mne
@@ -486,28 +489,60 @@ def test_damaged_fif_is_refused_before_mne_reads_it(tmp_path):
     raw.set_eeg_reference(projection=True, verbose="error")  # a projector: dense matrix tags
     raw.save(tmp_path / "a_raw.fif", buffer_size_sec=10.0, verbose="error")
     good = (tmp_path / "a_raw.fif").read_bytes()
-    f = tmp_path / "b_raw.fif"
-    assert read_recording(tmp_path / "a_raw.fif").data.shape == (4, 3000)
+    f = tmp_path / ("b_raw.fif.gz" if gz else "b_raw.fif")
+
+    def put(data: bytes) -> None:  # a .fif.gz: a whole gzip stream of the (damaged) bytes
+        f.write_bytes(gzip.compress(data) if gz else data)
+
+    put(good)
+    plain = read_recording(tmp_path / "a_raw.fif").data
+    assert plain.shape == (4, 3000)
+    np.testing.assert_array_equal(read_recording(f).data, plain)
     tags = fif_tags(good)
     buffers = [pos for pos, kind, *_ in tags if kind == 300]  # FIFF_DATA_BUFFER
     assert len(buffers) == 3
-    f.write_bytes(good[: buffers[1]])  # cut at a tag: MNE alone reads the first buffer
+    put(good[: buffers[1]])  # cut at a tag: MNE alone reads the first buffer
     with pytest.raises(InvalidFileError, match=r"b_raw\.fif.*block\(s\) open"):
         read_recording(f)
-    f.write_bytes(good[: buffers[1] + 9])  # cut inside a tag's header
+    put(good[: buffers[1] + 9])  # cut inside a tag's header
     with pytest.raises(InvalidFileError, match="ends inside the tag"):
         read_recording(f)
-    f.write_bytes(good[: buffers[1] + 100])  # cut inside a tag's data
+    put(good[: buffers[1] + 100])  # cut inside a tag's data
     with pytest.raises(InvalidFileError, match="past the end"):
         read_recording(f)
     pos = tags[2][0]
-    f.write_bytes(good[: pos + 4] + struct.pack(">I", 0x03000003) + good[pos + 8 :])
+    put(good[: pos + 4] + struct.pack(">I", 0x03000003) + good[pos + 8 :])
     with pytest.raises(InvalidFileError, match="unknown data type 0x3000003"):
         read_recording(f)
     pos, _, _, size = next(t for t in tags if t[2] & 0xFFFF0000 == 0x40000000)
     end = pos + 16 + size
-    f.write_bytes(good[: end - 8] + struct.pack(">i", 10**6) + good[end - 4 :])  # a dimension
+    put(good[: end - 8] + struct.pack(">i", 10**6) + good[end - 4 :])  # a dimension
     with pytest.raises(InvalidFileError, match="claims dimensions"):
+        read_recording(f)
+    put(good[: end - 2])  # cut inside the matrix's dimension count
+    with pytest.raises(InvalidFileError, match="past the end"):
+        read_recording(f)
+
+
+def test_damaged_gzip_stream_of_a_fif_is_refused(tmp_path):
+    """A ``.fif.gz`` whose gzip stream is cut, or has a changed byte, is refused by name before
+    MNE reads it (the walk of its tags decompresses it whole, checking gzip's CRC-32)."""
+    import gzip
+
+    import mne
+
+    info = mne.create_info(["Fp1", "C3"], 100.0, "eeg")
+    x = np.random.default_rng(1).normal(size=(2, 2000)) * 1e-5
+    mne.io.RawArray(x, info, verbose="error").save(tmp_path / "a_raw.fif", verbose="error")
+    packed = gzip.compress((tmp_path / "a_raw.fif").read_bytes())
+    f = tmp_path / "b_raw.fif.gz"
+    f.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(InvalidFileError, match=r"b_raw\.fif\.gz.*unreadable gzip stream"):
+        read_recording(f)
+    damaged = bytearray(packed)
+    damaged[-12] ^= 0x01  # in the last deflate bytes: CRC-32 or the stream itself fails
+    f.write_bytes(bytes(damaged))
+    with pytest.raises(InvalidFileError, match=r"b_raw\.fif\.gz.*unreadable gzip stream"):
         read_recording(f)
 
 
