@@ -57,14 +57,29 @@ SHARED_FS = ("nfs", "nfs4", "lustre", "gpfs", "beegfs", "ceph", "cifs", "smb3", 
              "panfs", "wekafs", "fuse.sshfs")  # fmt: skip
 
 
+_SHARED_BY_DEVICE: dict[int, bool] = {}  # shared_filesystem's memo: st_dev -> its answer
+
+
 def shared_filesystem(path: Path, mounts: str | None = None) -> bool:
     """Whether ``path`` lies on a file system of :data:`SHARED_FS` (the mount point that
-    contains it, from ``/proc/self/mounts`` or ``mounts``); False where that is unknown."""
+    contains it, from ``/proc/self/mounts`` or ``mounts``); False where that is unknown.
+    Without ``mounts`` the answer is memoised by the device id of an existing ``path`` (one
+    file system, whatever its mount points): a build reads ``/proc/self/mounts`` once per file
+    system."""
     if mounts is None:
         try:
-            mounts = Path("/proc/self/mounts").read_text()
+            device = os.stat(path).st_dev
+        except OSError:
+            device = None
+        if device in _SHARED_BY_DEVICE:
+            return _SHARED_BY_DEVICE[device]
+        try:
+            shared = shared_filesystem(path, Path("/proc/self/mounts").read_text())
         except OSError:
             return False
+        if device is not None:
+            _SHARED_BY_DEVICE[device] = shared
+        return shared
     target = os.path.realpath(path)
     best, fstype = "", None
     for line in mounts.splitlines():

@@ -105,6 +105,25 @@ def test_shared_file_systems_are_recognised_from_the_mount_table(tmp_path):
     assert not durable.shared_filesystem(tmp_path, "")  # unknown: not shared
 
 
+def test_the_mount_table_is_read_once_per_file_system(tmp_path, monkeypatch):
+    """Without a mount table given, the answer is memoised by the path's device id: builds in
+    other folders of one file system do not read ``/proc/self/mounts`` again."""
+    import os
+
+    monkeypatch.setattr(durable, "_SHARED_BY_DEVICE", {})
+    reads = []
+    real = durable.Path.read_text
+    monkeypatch.setattr(durable.Path, "read_text", lambda self, *a, **k: (
+        reads.append(str(self)), real(self, *a, **k))[1])  # fmt: skip
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first = durable.shared_filesystem(tmp_path / "a")
+    assert durable.shared_filesystem(tmp_path / "b") == first
+    assert durable._SHARED_BY_DEVICE == {os.stat(tmp_path).st_dev: first}
+    assert reads.count("/proc/self/mounts") == 1
+    durable.shared_filesystem(tmp_path / "missing")  # no device id: read, not memoised
+    assert reads.count("/proc/self/mounts") == 2 and len(durable._SHARED_BY_DEVICE) == 1
+
+
 def test_on_a_shared_file_system_the_build_syncs_before_the_rename(tmp_path, monkeypatch):
     monkeypatch.setattr(durable, "shared_filesystem", lambda path: True)
     synced = []
