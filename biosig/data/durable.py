@@ -41,6 +41,16 @@ _lock = threading.Lock()
 _thread: threading.Thread | None = None
 
 
+def _forget_parent_syncs() -> None:
+    """In a forked child: a queue and lock of its own, and no sync thread yet (the parent's is
+    not copied, and its queue, pending folders and lock state belong to the parent)."""
+    global _queue, _lock, _thread
+    _queue, _lock, _thread = queue.Queue(), threading.Lock(), None
+
+
+os.register_at_fork(after_in_child=_forget_parent_syncs)
+
+
 @functools.lru_cache(maxsize=1)
 def boot_id() -> str | None:
     """This boot's id (Linux), or None where the OS does not tell (read once per process: every

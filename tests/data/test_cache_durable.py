@@ -2,6 +2,8 @@
 once after a restart of the machine (biosig.data.durable)."""
 
 import json
+import os
+import queue
 
 import pytest
 
@@ -108,8 +110,6 @@ def test_shared_file_systems_are_recognised_from_the_mount_table(tmp_path):
 def test_the_mount_table_is_read_once_per_file_system(tmp_path, monkeypatch):
     """Without a mount table given, the answer is memoised by the path's device id: builds in
     other folders of one file system do not read ``/proc/self/mounts`` again."""
-    import os
-
     monkeypatch.setattr(durable, "_SHARED_BY_DEVICE", {})
     reads = []
     real = durable.Path.read_text
@@ -122,6 +122,34 @@ def test_the_mount_table_is_read_once_per_file_system(tmp_path, monkeypatch):
     assert reads.count("/proc/self/mounts") == 1
     durable.shared_filesystem(tmp_path / "missing")  # no device id: read, not memoised
     assert reads.count("/proc/self/mounts") == 2 and len(durable._SHARED_BY_DEVICE) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork only")
+def test_a_forked_child_has_a_sync_queue_of_its_own(tmp_path, monkeypatch):
+    """A child forked while the parent has a folder waiting to be synced starts with an empty
+    queue and no sync thread: its ``wait`` does not wait for the parent's folders."""
+    pending = queue.Queue()
+    pending.put((tmp_path / "parent", "build"))  # the parent's, not yet taken by a thread
+    monkeypatch.setattr(durable, "_queue", pending)
+    monkeypatch.setattr(durable, "_thread", None)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without pytest's teardown
+        try:
+            own = durable._queue is not pending and durable._thread is None
+            if own and durable._queue.unfinished_tasks == 0:
+                durable.wait()  # would block forever on the parent's folder
+                os.write(write, b"1")
+            else:
+                os.write(write, b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    got = os.read(read, 1)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert got == b"1"
+    assert durable._queue is pending and pending.unfinished_tasks == 1  # the parent's as it was
 
 
 def test_on_a_shared_file_system_the_build_syncs_before_the_rename(tmp_path, monkeypatch):
