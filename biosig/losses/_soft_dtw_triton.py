@@ -123,6 +123,11 @@ def _block(n: int, m: int) -> tuple[int, int]:
     return block, max(1, min(8, block // 64))
 
 
+#: multiply-add contraction (FMA) stated, not left to Triton's default: on up to Triton 3.9,
+#: off from 3.10; the kernels' numerics and register counts (docs/guide/gpu.md) are with it on
+FP_FUSION = True
+
+
 def _lo(dtype: torch.dtype) -> float:
     return -80.0 if dtype == torch.float32 else -700.0
 
@@ -136,7 +141,8 @@ def _run_forward(x: torch.Tensor, y: torch.Tensor, hard: bool) -> torch.Tensor:
     R[:, :, 0] = math.inf
     R[:, 0, 0] = 0.0
     block, warps = _block(n, m)
-    _fwd_kernel[(k,)](xs, ys, R, n, m, LO=_lo(x.dtype), HARD=hard, BLOCK=block, num_warps=warps)
+    _fwd_kernel[(k,)](xs, ys, R, n, m, LO=_lo(x.dtype), HARD=hard, BLOCK=block, num_warps=warps,
+                      enable_fp_fusion=FP_FUSION)  # fmt: skip
     return R
 
 
@@ -166,7 +172,8 @@ def backward(lib, state) -> tuple[torch.Tensor, torch.Tensor]:
     gx = torch.zeros((k, n), device=x.device, dtype=x.dtype)
     gy = torch.zeros((k, m), device=x.device, dtype=x.dtype)
     block, warps = _block(n, m)
-    _bwd_kernel[(k,)](xs, ys, R, E, gx, gy, n, m, LO=_lo(x.dtype), BLOCK=block, num_warps=warps)
+    _bwd_kernel[(k,)](xs, ys, R, E, gx, gy, n, m, LO=_lo(x.dtype), BLOCK=block, num_warps=warps,
+                      enable_fp_fusion=FP_FUSION)  # fmt: skip
     return gx.t(), gy.t()
 
 

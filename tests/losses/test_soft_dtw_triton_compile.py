@@ -20,7 +20,8 @@ def _compile(kernel, pointers: list[str], dtype: str, constexprs: dict, arch: in
     signature.update(n="i32", m="i32", **dict.fromkeys(constexprs, "constexpr"))
     src = ASTSource(fn=kernel, signature=signature, constexprs=constexprs)
     try:
-        return triton.compile(src, target=GPUTarget("cuda", arch, 32), options={"num_warps": 4})
+        options = {"num_warps": 4, "enable_fp_fusion": T.FP_FUSION}  # as the launches
+        return triton.compile(src, target=GPUTarget("cuda", arch, 32), options=options)
     except (FileNotFoundError, RuntimeError) as err:
         # Triton raises "Cannot find ptxas" where its CUDA tools are missing; compile and ptxas
         # errors are other exception types (TritonError) and fail the test
