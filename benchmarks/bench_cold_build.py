@@ -34,6 +34,12 @@ The OS page cache holds the files after the first round for every pipeline.
     python benchmarks/bench_cold_build.py --where-time 15      # where an int16 build's time goes
     python benchmarks/bench_cold_build.py --gather 9           # record gather kernel vs numpy
     python benchmarks/bench_cold_build.py --scaling 5          # fixed cost per build, per file
+    python benchmarks/bench_cold_build.py --repeats 5 --shuffle 0  # pipelines in random order
+
+``--shuffle SEED``: each round runs the pipelines in a random order instead of always the same,
+so none always follows the same one. On this project's VM a pipeline's speed depends on how
+long ago memory was freed (memory freed a few seconds earlier has gone back to the host and
+faults on its next use: docs/performance.md), which a fixed order ties to its position.
 
 ``--where-time N``: N cold int16 builds (``--where-dtype`` float32 or float16: of that storage)
 of the EEGMAT files, timed on both threads (the cache's
@@ -46,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import statistics
 import sys
@@ -335,6 +342,10 @@ def main():
                    help="only time the record gather kernel against numpy, N rounds")
     p.add_argument("--where-dtype", default="int16", choices=["int16", "float32", "float16"],
                    help="the cache storage --where-time builds")  # fmt: skip
+    p.add_argument("--shuffle", type=int, default=None, metavar="SEED",
+                   help="run a round's pipelines in a random order (seeded), braindecode's "
+                        "included, instead of always the same: each then meets the machine's "
+                        "memory in every state, as left by any other")  # fmt: skip
     p.add_argument("--scaling", type=int, default=0, metavar="R",
                    help="only time braindecode and the int16 cache on 1, 2, 4 and 8 times the "
                         "files, R rounds: fixed cost per build and cost per file")  # fmt: skip
@@ -369,7 +380,9 @@ def main():
     ratios: dict[str, list[float]] = {}
     best: dict[tuple[str, str], float] = {}  # (group, pipeline) -> its best rate over the rounds
     times = f"; every file {args.copies} times (symlinks)" if args.copies > 1 else ""
-    print(f"cpu count {os.cpu_count()}, 1 torch thread; window {args.window} s{times}")
+    order = f"; pipelines shuffled (seed {args.shuffle})" if args.shuffle is not None else ""
+    print(f"cpu count {os.cpu_count()}, 1 torch thread; window {args.window} s{times}{order}")
+    rng = random.Random(args.shuffle)
     pipelines = {"braindecode": braindecode_windows, "biosig read_edf": biosig_reader}
     if not args.no_cache:
         out = root / "cache"  # each pipeline's output, deleted after it (settle)
@@ -393,20 +406,23 @@ def main():
         for rnd in range(args.repeats):
             for name, files in groups.items():
                 rates, counts = {}, {}
-                for label, fn in pipelines.items():
+                turn = list(pipelines.items())
+                if args.shuffle is not None:
+                    rng.shuffle(turn)
+                for label, fn in turn:
                     t0 = time.perf_counter()
                     counts[label] = fn(files, args.window)
                     rates[label] = counts[label] / (time.perf_counter() - t0)
                     best[name, label] = max(best.get((name, label), 0.0), rates[label])
                     settle(root / "cache")
-                line = ", ".join(f"{k} {v:,.0f} win/s" for k, v in rates.items())
+                line = ", ".join(f"{k} {rates[k]:,.0f} win/s" for k in pipelines)
                 print(
                     f"round {rnd + 1} {name} ({len(files)} files, {counts['braindecode']} "
                     f"windows): {line}"
                 )
                 if len(set(counts.values())) != 1:
                     print(f"  WARNING: different window counts {counts}")
-                for label in rates:
+                for label in pipelines:
                     if label != "braindecode":
                         key = f"{name}: {label} / braindecode"
                         ratios.setdefault(key, []).append(rates[label] / rates["braindecode"])

@@ -156,6 +156,29 @@ def test_cold_build_bench_runs_every_pipeline_on_one_real_file(shared_data, monk
         assert f"best rate eegmat: {label} / braindecode: " in out, out
 
 
+def test_cold_build_bench_shuffles_the_pipelines_of_each_round(shared_data, monkeypatch, capsys):
+    """``--shuffle SEED``: every pipeline still runs once a round (in a seeded random order),
+    and the rates are printed and compared in the usual order."""
+    monkeypatch.setenv("BIOSIG_SHARED_DATA", str(shared_data))
+    mod = _load("bench_cold_build")
+    ran = []
+
+    def counted(name, fn):
+        return lambda *a, **k: (ran.append(name), fn(*a, **k))[1]
+
+    monkeypatch.setattr(mod, "biosig_reader", counted("reader", mod.biosig_reader))
+    monkeypatch.setattr(mod, "braindecode_windows", counted("bd", mod.braindecode_windows))
+    monkeypatch.setattr(sys, "argv", ["bench_cold_build", "--files", "1", "--repeats", "3",
+                                      "--jobs", "1", "--no-cache", "--shuffle", "1"])  # fmt: skip
+    mod.main()
+    out = capsys.readouterr().out
+    assert "pipelines shuffled (seed 1)" in out and "WARNING" not in out, out
+    rounds = [ran[i : i + 2] for i in range(2, len(ran), 2)]  # after the warm-up's two
+    assert len(rounds) == 3 and all(sorted(r) == ["bd", "reader"] for r in rounds), ran
+    assert ["reader", "bd"] in rounds, ran  # seed 1: not always braindecode first
+    assert out.count("round ") == 3 and "ratio eegmat: biosig read_edf / braindecode" in out
+
+
 def test_cold_build_bench_copies_each_file_under_other_names(shared_data, monkeypatch, capsys):
     """``--copies 3``: each file read three times (symlinks), the same windows in every
     pipeline."""
