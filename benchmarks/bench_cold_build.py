@@ -435,11 +435,11 @@ def main():
             f"({len(vals)} rounds)"
         )
     print()
-    for (name, label), rate in best.items():  # noise only slows a round down: best vs best
-        if label != "braindecode":
-            print(f"best rate {name}: {label} / braindecode: "
-                  f"{rate / best[name, 'braindecode']:.1f}x ({rate:,.0f} / "
-                  f"{best[name, 'braindecode']:,.0f} win/s)")
+    for name in groups:  # noise only slows a round down: best against best
+        for label in (label for label in pipelines if label != "braindecode"):
+            rate, base = best[name, label], best[name, "braindecode"]
+            print(f"best rate {name}: {label} / braindecode: {rate / base:.1f}x "
+                  f"({rate:,.0f} / {base:,.0f} win/s)")
 
 
 if __name__ == "__main__":
