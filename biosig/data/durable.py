@@ -17,7 +17,8 @@ is rebuilt). Builds sync before the rename, as before, where the boot id is unkn
 and where the folder is on a file system shared between machines (:func:`shared_filesystem`:
 NFS, Lustre, GPFS, BeeGFS, CephFS, SMB...), whose other readers have other boot ids and would
 each check a fresh cache's CRC-32s. :func:`wait` blocks until the pending syncs are done
-(``biosig cache build`` calls it).
+(``biosig cache build`` calls it); a forked child starts with none (the parent's stay the
+parent's).
 """
 
 from __future__ import annotations
