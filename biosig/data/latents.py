@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from biosig.data.cache import _open_checked
 from biosig.errors import ConfigError, InvalidFileError
 from biosig.paths import cache_dir
 
@@ -72,14 +73,8 @@ class LatentCache(torch.utils.data.Dataset):
             self.params = json.loads(params_file.read_text())
         except (OSError, json.JSONDecodeError) as err:
             raise InvalidFileError(params_file, f"not a complete latent cache ({err})") from err
-        shape, dtype = tuple(self.params["shape"]), DTYPES[self.params["dtype"]]
-        x_file = self.path / "X.bin"
-        expected = int(np.prod(shape)) * np.dtype(dtype).itemsize
-        if not x_file.exists() or x_file.stat().st_size != expected:
-            size = x_file.stat().st_size if x_file.exists() else "missing"
-            raise InvalidFileError(x_file, f"size {size} does not match shape {shape} and "
-                                           f"{self.params['dtype']} ({expected} bytes)")
-        self.X = np.memmap(str(x_file), dtype=dtype, mode="r", shape=shape)  # str: as the cache
+        shape = tuple(self.params["shape"])
+        self.X = _open_checked(self.path, "X.bin", DTYPES[self.params["dtype"]], shape)
         self.y = np.load(self.path / "y.npy")
         self.meta = meta
         self.index = np.arange(shape[0]) if index is None else np.asarray(index)
