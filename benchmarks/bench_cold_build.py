@@ -398,6 +398,7 @@ def main():
         if not args.no_cache:
             pipelines[f"biosig cold cache {args.jobs} processes"] = (
                 lambda files, w: biosig_cache(files, w, root / "cache", args.jobs))
+    others = [label for label in pipelines if label != "braindecode"]  # each against it
     try:
         first = next(iter(groups.values()))[:1]
         for fn in pipelines.values():  # warm-up: imports and first-call costs are not timed
@@ -422,10 +423,9 @@ def main():
                 )
                 if len(set(counts.values())) != 1:
                     print(f"  WARNING: different window counts {counts}")
-                for label in pipelines:
-                    if label != "braindecode":
-                        key = f"{name}: {label} / braindecode"
-                        ratios.setdefault(key, []).append(rates[label] / rates["braindecode"])
+                for label in others:
+                    key = f"{name}: {label} / braindecode"
+                    ratios.setdefault(key, []).append(rates[label] / rates["braindecode"])
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print()
@@ -436,7 +436,7 @@ def main():
         )
     print()
     for name in groups:  # noise only slows a round down: best against best
-        for label in (label for label in pipelines if label != "braindecode"):
+        for label in others:
             rate, base = best[name, label], best[name, "braindecode"]
             print(f"best rate {name}: {label} / braindecode: {rate / base:.1f}x "
                   f"({rate:,.0f} / {base:,.0f} win/s)")
