@@ -34,7 +34,8 @@ static inline const int16_t* chunk(const uint8_t* rec, int64_t rb, int64_t r, in
 // max hi[c] and min lo[c], and clipped[c], the samples in runs of >= run samples at hi or lo
 // (0 for a constant channel). One pass in file order: a chunk's own max and min (vectorised),
 // and its samples at them counted only when they reach the channel's so far; the runs are
-// searched only in channels with >= run samples at their extremes.
+// searched only in channels with >= run samples at their extremes, sample by sample only in
+// the chunks that hold one (a vectorised test first: a chunk without one ends any run).
 extern "C" void extremes_i16(const uint8_t* rec, int64_t n_rec, int64_t rb, const int64_t* off,
                              int64_t C, int64_t spr, int64_t run, int16_t* hi, int16_t* lo,
                              int64_t* clipped) {
@@ -65,8 +66,16 @@ extern "C" void extremes_i16(const uint8_t* rec, int64_t n_rec, int64_t rb, cons
     int64_t length = 0;  // of the run of samples at an extreme so far, across chunks
     for (int64_t r = 0; r < n_rec; ++r) {
       const int16_t* x = chunk(rec, rb, r, off[c]);
+      const int16_t h = hi[c], l = lo[c];
+      int any = 0;
+      for (int64_t t = 0; t < spr; ++t) any |= (x[t] == h) | (x[t] == l);
+      if (!any) {
+        if (length >= run) clipped[c] += length;
+        length = 0;
+        continue;
+      }
       for (int64_t t = 0; t < spr; ++t) {
-        if (x[t] == hi[c] || x[t] == lo[c]) {
+        if (x[t] == h || x[t] == l) {
           ++length;
         } else {
           if (length >= run) clipped[c] += length;
