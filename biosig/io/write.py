@@ -148,28 +148,33 @@ def write_edf(
 
 
 def events_from_annotations(
-    rec: Recording, event_codes: dict[str, int] | None = None
+    rec: Recording, event_codes: dict[str, int] | None = None, *, path: Path | None = None
 ) -> np.ndarray:
     """GDF events ``(n, 3)`` int array ``[position (0-based sample), duration (samples), type]``.
 
     Descriptions are mapped with ``event_codes`` when given, else they must be integer
-    codes (``"769"``). Unmapped descriptions raise :class:`BiosigError`.
+    codes (``"769"``). Unmapped descriptions raise :class:`BiosigError` listing them all
+    (:class:`InvalidFileError` naming ``path``, the file being written, when given).
     """
     ann = rec.annotations
-    rows = []
-    for o, d, desc in zip(ann.onset, ann.duration, ann.description):
-        desc = str(desc)
-        if event_codes is not None and desc in event_codes:
-            code = int(event_codes[desc])
-        else:
+    codes = dict(event_codes or {})
+    unmapped = []
+    for desc in dict.fromkeys(str(d) for d in ann.description):
+        if desc not in codes:
             try:
-                code = int(desc)
+                codes[desc] = int(desc)
             except ValueError:
-                raise BiosigError(
-                    f"annotation {desc!r} is not an integer GDF event code; pass "
-                    "event_codes={description: code}"
-                ) from None
-        rows.append((int(round(o * rec.sfreq)), int(round(d * rec.sfreq)), code))
+                unmapped.append(desc)
+    if unmapped:
+        reason = (
+            f"annotation(s) {', '.join(map(repr, unmapped))} are not integer GDF event codes "
+            "and not in event_codes; pass event_codes={description: code} for each"
+        )
+        raise BiosigError(reason) if path is None else InvalidFileError(path, reason)
+    rows = [
+        (int(round(o * rec.sfreq)), int(round(d * rec.sfreq)), int(codes[str(desc)]))
+        for o, d, desc in zip(ann.onset, ann.duration, ann.description)
+    ]
     return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
 
 
@@ -233,7 +238,7 @@ def write_gdf(
         raise BiosigError(f"dtype {dtype!r} not supported; use 'int16' or 'float32'")
     _check_recording(rec, path, f"GDF ({dtype})", allow_nan=dtype == "float32")
     if events is None:
-        events = events_from_annotations(rec, event_codes)
+        events = events_from_annotations(rec, event_codes, path=path)
     events = np.asarray(events, dtype=np.int64).reshape(-1, 3)
     if len(events) and (events[:, 0].min() < 0 or events[:, 0].max() >= 2**32 - 1):
         raise BiosigError("event positions must be in [0, 2**32 - 2]")
@@ -382,6 +387,47 @@ def _wfdb_symbols() -> set[str]:
     return set(wann.ann_label_table["symbol"].tolist()) - {'"', "+"}
 
 
+def _wfdb_annotations(rec: Recording, ann_path: Path) -> tuple[np.ndarray, list, list]:
+    """``(sample, symbol, aux_note)`` of ``rec.annotations`` sorted by sample, checked before
+    anything is written: every description must come back from :func:`read_wfdb` as it is."""
+    ann = rec.annotations
+    sample = np.rint(ann.onset * rec.sfreq).astype(np.int64)
+    if len(sample) and sample.min() < 0:
+        raise InvalidFileError(
+            ann_path, "annotations before the recording start cannot be written to WFDB"
+        )
+    order = np.argsort(sample, kind="stable")
+    sample = sample[order]
+    symbols_ok = _wfdb_symbols()
+    symbols, aux = [], []
+    for t, d in zip(sample, ann.description[order]):
+        d = str(d)
+        if d in symbols_ok:
+            symbols.append(d)
+            aux.append("")
+            continue
+        if (
+            not d
+            or d != d.strip()
+            or len(d) > 255
+            or "\x00" in d
+            or "## " in d
+            or any(ord(c) > 255 for c in d)
+        ):
+            raise InvalidFileError(
+                ann_path,
+                f"annotation {d[:60]!r} at {t / rec.sfreq:g} s cannot be stored in a WFDB "
+                "aux_note (1-255 Latin-1 characters, no NUL, no '## ', no leading or trailing "
+                "space); rename it first",
+            )
+        # wfdb.rdann takes every comment annotation at sample 0 for a file-definition note
+        # ("## time resolution: ...") and drops it: write those as rhythm-change ('+')
+        # annotations, whose aux_note read_wfdb reads back as the description just the same.
+        symbols.append("+" if t == 0 else '"')
+        aux.append(d)
+    return sample, symbols, aux
+
+
 def write_wfdb(
     directory: str | os.PathLike,
     record_name: str,
@@ -395,8 +441,19 @@ def write_wfdb(
     Signals are written in ``rec.units`` (ECG mV) with a per-channel ADC gain chosen by
     wfdb; NaN samples become WFDB invalid samples (and read back as NaN). Annotations, if
     any, go to ``<record_name>.<annotation_ext>``: descriptions that are WFDB symbols
-    (``N``, ``V``...) as such, others as comment annotations with the text in ``aux_note``.
-    No header comments are written. Returns the header path.
+    (``N``, ``V``...) as such, others as comment annotations (``"``) with the text in
+    ``aux_note`` (at sample 0 as rhythm-change annotations, ``+``: wfdb's reader drops a
+    comment at sample 0). :func:`read_wfdb` reads every one back with its description and
+    its onset rounded to the nearest sample; WFDB annotations have no duration, so
+    durations read back as 0. No header comments are written. Returns the header path.
+
+    Raises
+    ------
+    InvalidFileError
+        Naming the file, before anything is written: an annotation before the recording
+        start, or a description an ``aux_note`` cannot hold (empty, over 255 characters,
+        not Latin-1, with a NUL, ``"## "`` or leading/trailing space); channel names or
+        units WFDB cannot store.
     """
     with quiet_wfdb():
         import wfdb
@@ -406,13 +463,15 @@ def write_wfdb(
     _check_recording(rec, hea, "WFDB", allow_nan=True)
     if not record_name or any(c in record_name for c in "/\\ .") or not record_name.isascii():
         raise BiosigError(f"invalid WFDB record name {record_name!r}")
-    directory.mkdir(parents=True, exist_ok=True)
     names = list(rec.ch_names)
     _check_text(hea, "channel name", names, 200, "WFDB")
     units = [_ascii_unit(u) or "NU" for u in rec.units]
     _check_text(hea, "unit", units, 30, "WFDB")
     if any(" " in u for u in units):
         raise InvalidFileError(hea, f"WFDB units cannot contain spaces: {units}")
+    ann_path = directory / f"{record_name}.{annotation_ext}"
+    sample, symbols, aux = _wfdb_annotations(rec, ann_path)
+    directory.mkdir(parents=True, exist_ok=True)
     with quiet_wfdb():
         wfdb.wrsamp(
             record_name,
@@ -423,30 +482,17 @@ def write_wfdb(
             fmt=[fmt] * rec.n_chans,
             write_dir=str(directory),
         )
-    ann = rec.annotations
-    if len(ann):
-        symbols_ok = _wfdb_symbols()
-        sample = np.rint(ann.onset * rec.sfreq).astype(np.int64)
-        if sample.min() < 0:
-            raise BiosigError("annotations before the recording start cannot be written to WFDB")
-        order = np.argsort(sample, kind="stable")
-        symbols, aux = [], []
-        for d in ann.description[order]:
-            d = str(d)
-            if d in symbols_ok:
-                symbols.append(d)
-                aux.append("")
-            else:
-                symbols.append('"')
-                aux.append(d)
+    if len(sample):
         with quiet_wfdb():
             wfdb.wrann(
                 record_name,
                 annotation_ext,
-                sample=sample[order],
+                sample=sample,
                 symbol=symbols,
                 aux_note=aux,
                 fs=rec.sfreq,
                 write_dir=str(directory),
             )
+    else:
+        ann_path.unlink(missing_ok=True)  # a stale file would be read back as its annotations
     return hea

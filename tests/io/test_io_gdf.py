@@ -108,8 +108,26 @@ def test_event_codes_mapping_and_mode_1(tmp_path):
     assert list(out.annotations.description) == ["769", "771", "772"]
     np.testing.assert_allclose(out.annotations.onset, [1.0, 3.0, 5.0])
     np.testing.assert_array_equal(out.annotations.duration, 0.0)
-    with pytest.raises(BiosigError, match="event_codes"):
-        write_gdf(tmp_path / "bad.gdf", rec)
+    with pytest.raises(InvalidFileError, match="event_codes") as info:
+        write_gdf(tmp_path / "bad.gdf", rec, event_codes={"left_hand": 769})
+    # names the output file and every unmapped description, and writes nothing
+    assert info.value.path == str(tmp_path / "bad.gdf")
+    assert "'feet', 'tongue'" in info.value.reason and "left_hand" not in info.value.reason
+    assert not (tmp_path / "bad.gdf").exists()
+
+
+@pytest.mark.shared_data
+def test_docs_writer_example_runs_on_s001r03(tmp_path, monkeypatch):
+    """The writer example of docs/guide/recordings.md runs as written on S001R03."""
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs/guide/recordings.md").read_text()
+    block = doc.split("## Writers", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    rec = read_recording(shared("eeg_edf/eegmmidb/S001R03.edf"))
+    monkeypatch.chdir(tmp_path)
+    exec(block, {"rec": rec})
+    assert sorted(set(read_gdf("x.gdf").annotations.description)) == ["1", "769", "770"]
+    assert len(read_gdf("x1.gdf").annotations) == len(rec.annotations) == 30
 
 
 def test_explicit_events_and_channels(tmp_path):

@@ -163,6 +163,45 @@ def test_wfdb_roundtrip_with_nan_and_annotations(tmp_path):
     np.testing.assert_allclose(out.annotations.onset, [0.2, 0.4, 1.0, 2.0])
 
 
+def test_wfdb_annotations_at_first_and_last_sample_roundtrip(tmp_path):
+    # wfdb.rdann drops a comment annotation at sample 0 (it takes it for a definition note)
+    n, fs = 500, 250.0
+    onsets = [0.0, 0.0, 1.0, (n - 1) / fs]
+    descs = ["T0", "N", "left hand", "T2"]
+    ann = Annotations.from_lists(onsets, [4.1, 0, 0.5, 0], descs)
+    rec = synthetic(n_chans=2, n_times=n, sfreq=fs, annotations=ann)
+    write_wfdb(tmp_path, "edge", rec)
+    out = read_wfdb(tmp_path / "edge").annotations
+    assert list(out.description) == descs
+    np.testing.assert_allclose(out.onset, onsets)
+    np.testing.assert_array_equal(out.duration, 0)  # WFDB annotations have no duration
+
+
+@pytest.mark.shared_data
+def test_wfdb_roundtrip_keeps_every_eegmmidb_annotation(tmp_path):
+    rec = read_recording(shared("eeg_edf/eegmmidb/S001R03.edf"))
+    assert rec.annotations.onset[0] == 0 and len(rec.annotations) == 30
+    out = read_recording(write_wfdb(tmp_path / "out", "rec1", rec)).annotations
+    assert list(out.description) == list(rec.annotations.description)
+    np.testing.assert_allclose(out.onset, rec.annotations.onset)
+
+
+@pytest.mark.parametrize("desc", ["", " T0", "x" * 256, "a ## b", "\u20ac", "a\x00b"])
+def test_wfdb_writer_refuses_descriptions_it_cannot_store(tmp_path, desc):
+    rec = synthetic(n_chans=2, n_times=500, annotations=Annotations.from_lists([1.0], [0], [desc]))
+    with pytest.raises(InvalidFileError, match="cannot be stored in a WFDB aux_note") as info:
+        write_wfdb(tmp_path, "bad", rec)
+    assert info.value.path.endswith("bad.atr")
+    assert not list(tmp_path.iterdir())  # refused before anything is written
+
+
+def test_wfdb_rewrite_without_annotations_removes_the_old_file(tmp_path):
+    write_wfdb(tmp_path, "r", synthetic(n_chans=2, n_times=500, annotations=None))
+    assert len(read_wfdb(tmp_path / "r").annotations) == 3
+    write_wfdb(tmp_path, "r", synthetic(n_chans=2, n_times=500, annotations=Annotations.empty()))
+    assert len(read_wfdb(tmp_path / "r").annotations) == 0
+
+
 def test_wfdb_writer_fmt212(tmp_path):
     rec = synthetic(
         n_chans=2, n_times=720, sfreq=360.0, with_ecg=True, annotations=Annotations.empty()
