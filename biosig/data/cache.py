@@ -340,11 +340,33 @@ class WindowCache:
         return dict(self.params["stats"])
 
 
+class NotACacheError(InvalidFileError):
+    """The path given to :func:`verify_cache` is missing, not a folder, or holds no cache file
+    at all (as opposed to a damaged cache)."""
+
+
+#: files of a cache folder (or of a sharded cache's index folder)
+_CACHE_FILES = ("params.json", "index.json", "y.npy", "meta.csv", *(f for f, _ in DTYPES.values()))
+
+
 def verify_cache(path: str | Path) -> dict:
     """Check a cache folder (or every shard of a sharded one) against its stored CRC-32 of X and
     its shapes; returns ``{folder: "ok"}``, raises :class:`InvalidFileError` naming the damaged
-    file and the folder to delete."""
+    file and the folder to delete, or :class:`NotACacheError` when ``path`` does not exist, is
+    not a folder or holds none of a cache's files (nothing to delete)."""
     path = Path(path)
+    if not path.exists():
+        raise NotACacheError(path, "no such folder")
+    if not path.is_dir():
+        raise NotACacheError(
+            path, "not a folder: give a cache folder <cache>/<dataset>/<version>/<key>"
+        )
+    if not any((path / name).exists() for name in _CACHE_FILES):
+        raise NotACacheError(
+            path,
+            f"not a window cache folder (none of {', '.join(_CACHE_FILES)}): give a cache folder "
+            "<cache>/<dataset>/<version>/<key>, or a sharded cache's index folder",
+        )
     cache = WindowCache(path)  # shapes and lengths
     report = {}
     for part in cache.shards or [cache]:
@@ -561,6 +583,8 @@ CLI_HELP = """usage: biosig cache verify FOLDER [FOLDER ...]
                           [--dead-channels fail|drop|interpolate] [--cache-dir DIR]
 
 verify: check each cache folder (or sharded cache's index folder) against its stored CRC-32.
+        Exit status 0: all ok; 1: a damaged cache (delete the folder named); 2: a path that
+        does not exist or is not a cache folder.
 build:  build (this task's share of) the window cache of a recipe's `data:` section; with
         --task env the task comes from SLURM_ARRAY_TASK_ID/COUNT, RANK/WORLD_SIZE or
         SLURM_PROCID/NTASKS. Run the same command in every task: each builds its own shards,
@@ -600,14 +624,20 @@ def cache_command(argv: list[str]) -> int:
         print(CLI_HELP)
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
     if argv[0] == "verify":
+        if len(argv) < 2:
+            print(CLI_HELP, file=sys.stderr)
+            return 2
         status = 0
         for folder in argv[1:]:
             try:
                 for part, state in verify_cache(folder).items():
                     print(f"{state}: {part}")
+            except NotACacheError as err:
+                print(f"NOT A CACHE: {err}", file=sys.stderr)
+                status = 2
             except BiosigError as err:
                 print(f"DAMAGED: {err}", file=sys.stderr)
-                status = 1
+                status = max(status, 1)
         return status
     p = argparse.ArgumentParser(prog="biosig cache build")
     p.add_argument("--config", action="append", required=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from biosig.data import PickChannels, get_cache, quality
-from biosig.data.cache import WindowCache, cache_key, verify_cache
+from biosig.data.cache import NotACacheError, WindowCache, cache_command, cache_key, verify_cache
 from biosig.data.cache_build import to_float16
 from biosig.errors import ChannelError, ConfigError, InvalidFileError
 from biosig.signal.recording import Recording
@@ -83,6 +83,24 @@ def test_verify_detects_a_flipped_byte(tmp_path):
     x.write_bytes(bytes(raw))
     with pytest.raises(InvalidFileError, match=f"delete the folder {cache.path}"):
         verify_cache(cache.path)
+
+
+def test_verify_command_tells_a_missing_or_non_cache_path_from_a_damaged_cache(tmp_path, capsys):
+    cache = get_cache(ToySource(), root=tmp_path / "c")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file").write_text("x")
+    for name, reason in [("nope", "no such folder"), ("empty", "not a window cache folder"),
+                         ("file", "not a folder")]:  # fmt: skip
+        with pytest.raises(NotACacheError, match=reason):
+            verify_cache(tmp_path / name)
+        assert cache_command(["verify", str(cache.path), str(tmp_path / name)]) == 2
+        out, err = capsys.readouterr()
+        assert f"ok: {cache.path}" in out
+        assert err.startswith(f"NOT A CACHE: {tmp_path / name}: {reason}")
+        assert "DAMAGED" not in err and "delete" not in err
+    (cache.path / "y.npy").unlink()  # a damaged cache is still reported as such
+    assert cache_command(["verify", str(cache.path)]) == 1
+    assert capsys.readouterr().err.startswith("DAMAGED: ")
 
 
 @pytest.mark.parametrize("damage", ["truncate", "no_y", "bad_meta"])
