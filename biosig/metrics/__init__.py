@@ -1,6 +1,7 @@
 """Metrics for generated and reconstructed signals: curve distances, per-lead errors,
-correlations."""
+correlations; and the macro AUROC of class probabilities."""
 
+from biosig.metrics.classification import macro_auroc
 from biosig.metrics.correlation import auto_correlation, correlation_report, cross_correlation
 from biosig.metrics.frechet import (
     discrete_frechet,
@@ -19,6 +20,7 @@ __all__ = [
     "frechet_distance_curve",
     "frechet_feature_distance",
     "frechet_per_lead",
+    "macro_auroc",
     "mae",
     "mse",
     "pearson_r",

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from biosig.metrics import macro_auroc
+
 ECGNET_RECIPE = Path(__file__).resolve().parent / "ecgnet.yaml"
 #: Welch bands (Hz) of :func:`lead_features`.
 BANDS = ((0.5, 4.0), (4.0, 15.0), (15.0, 40.0))
@@ -100,8 +102,10 @@ def lead_features(X: np.ndarray, sfreq: float) -> np.ndarray:
     return np.nan_to_num(np.stack(feats, -1).reshape(len(X), -1))
 
 
-def fit_logistic(Xtr, ytr, Xval, yval, Cs=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)):
-    """Standardised features, one L2 logistic regression per class; ``C`` by val macro-AUROC.
+def fit_logistic(Xtr, ytr, Xval, yval, Cs=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0),
+                 classes=None):
+    """Standardised features, one L2 logistic regression per class; ``C`` by val macro-AUROC
+    (``classes``: their names, for an error about a class the val split cannot score).
     Returns ``(model, C, val_auroc)``; ``model.predict_proba``-like via :func:`predict_logistic`."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.multioutput import MultiOutputClassifier
@@ -112,7 +116,7 @@ def fit_logistic(Xtr, ytr, Xval, yval, Cs=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1
     for C in Cs:
         model = make_pipeline(StandardScaler(), MultiOutputClassifier(
             LogisticRegression(C=C, max_iter=2000))).fit(Xtr, ytr)
-        score = macro_auroc(yval, predict_logistic(model, Xval))
+        score = macro_auroc(yval, predict_logistic(model, Xval), classes=classes, split="val")
         if best is None or score > best[2]:
             best = (model, C, score)
     return best
@@ -120,24 +124,6 @@ def fit_logistic(Xtr, ytr, Xval, yval, Cs=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1
 
 def predict_logistic(model, X) -> np.ndarray:
     return np.stack([p[:, 1] for p in model.predict_proba(X)], 1)
-
-
-def macro_auroc(y: np.ndarray, prob: np.ndarray) -> float:
-    """Mean over classes of the ROC AUC, by the rank-sum (Mann-Whitney) identity with average
-    ranks for ties (equal to ``sklearn.metrics.roc_auc_score`` per class, and fast enough for
-    thousands of bootstrap draws). Every class needs positives and negatives in ``y``."""
-    from scipy.stats import rankdata
-
-    from biosig.errors import ConfigError
-
-    pos = np.asarray(y).astype(bool)
-    n_pos = pos.sum(0)
-    n_neg = len(pos) - n_pos
-    if (n_pos == 0).any() or (n_neg == 0).any():
-        raise ConfigError("AUROC needs positives and negatives of every class")
-    ranks = rankdata(np.asarray(prob), axis=0)
-    auc = ((ranks * pos).sum(0) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-    return float(auc.mean())
 
 
 def bootstrap(y: np.ndarray, probs: dict, n_boot: int, reference: str, seed: int = 0):
@@ -244,7 +230,8 @@ def main(argv=None) -> int:
                 p = np.concatenate([torch.sigmoid(task(torch.from_numpy(
                     X[i:i + 256].astype(np.float32)))).numpy() for i in range(0, len(X), 256)])
             probs.setdefault((run.spec.name, name), []).append(p)
-        return {"test_macro_auroc": macro_auroc(yte, probs[(run.spec.name, "real")][-1])}
+        return {"test_macro_auroc": macro_auroc(yte, probs[(run.spec.name, "real")][-1],
+                                                classes=classes, split="test")}
 
     def spec(name):
         return ModelSpec(name, "biosig.tasks.ClassificationTask",
@@ -261,7 +248,7 @@ def main(argv=None) -> int:
         on_run=predict, title="12 leads + R/PQ masks")
 
     lr, C, val_auc = fit_logistic(lead_features(Xtr, real.sfreq), ytr,
-                                  lead_features(Xval, real.sfreq), yval)
+                                  lead_features(Xval, real.sfreq), yval, classes=classes)
     print(f"logistic regression: C={C} (val macro-AUROC {val_auc:.3f})")
     baseline = "logistic regression (lead features)"
     table = {baseline: [predict_logistic(lr, lead_features(Xte, real.sfreq))]}
