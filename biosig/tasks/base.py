@@ -27,7 +27,7 @@ from biosig.errors import ConfigError, InvalidFileError
 from biosig.models import create_model
 
 __all__ = ["FREEZE_MODES", "BiosigTask", "head_modules", "load_weights_file", "make_optimizer",
-           "no_weight_decay_parameters"]
+           "no_weight_decay_parameters", "scheduler_total_steps"]
 
 FREEZE_MODES = ("none", "backbone", "all_but_head")
 _PASSED = ("n_chans", "n_outputs", "n_times", "sfreq")  # signal arguments the task passes
@@ -428,3 +428,42 @@ def make_optimizer(params, name: str, lr: float, weight_decay: float, *,
                   {"params": [p for p in params if id(p) in exempt], "weight_decay": 0.0}]
         params = [g for g in groups if g["params"]]
     return optimizers[name.lower()](params, lr=lr, weight_decay=weight_decay, **extra)
+
+
+def scheduler_total_steps(trainer: pl.Trainer) -> int:
+    """The optimiser steps of the whole fit (``trainer.estimated_stepping_batches``), the length
+    of a per-step learning-rate schedule (OneCycle, warm-up + cosine).
+
+    Raises
+    ------
+    ConfigError
+        The fit takes no optimiser step, saying why: a training set smaller than one batch
+        with ``drop_last=True`` (N windows, batch B: use a batch size of at most N), or no
+        training batch / epoch / step at all; or an unbounded fit (``max_epochs=-1`` and no
+        ``max_steps``), which no schedule can span.
+    """
+    steps = trainer.estimated_stepping_batches
+    if math.isinf(steps):
+        raise ConfigError(
+            "a per-step learning-rate schedule needs a bounded fit: set trainer max_epochs or "
+            "max_steps (got max_epochs=-1, no max_steps)"
+        )
+    if steps >= 1:
+        return int(steps)
+    loader = trainer.train_dataloader
+    try:
+        n, batch, n_batches = len(loader.sampler), loader.batch_size, len(loader)
+    except (AttributeError, TypeError):  # not a map-style DataLoader: no sizes to report
+        n = batch = n_batches = None
+    if batch and loader.drop_last and n < batch:
+        raise ConfigError(
+            f"the training set ({n} windows) is smaller than one batch ({batch}) with "
+            "drop_last=True: training would take no optimiser step; use a batch size of at "
+            f"most {n} (or more training windows)"
+        )
+    raise ConfigError(
+        f"the fit takes no optimiser step (limit_train_batches={trainer.limit_train_batches}, "
+        f"max_epochs={trainer.max_epochs}, max_steps={trainer.max_steps}, training batches: "
+        f"{n_batches if n_batches is not None else 'unknown'}): a per-step learning-rate "
+        "schedule needs at least one; check the training data and these limits"
+    )

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 import torchmetrics as tm
 
 from biosig.errors import ConfigError
-from biosig.tasks.base import BiosigTask, make_optimizer
+from biosig.tasks.base import BiosigTask, make_optimizer, scheduler_total_steps
 
 
 class PositiveClassAveragePrecision(tm.classification.BinaryAveragePrecision):
@@ -55,10 +55,11 @@ class ClassificationTask(BiosigTask):
     n_chans, n_times, sfreq, n_outputs, ch_names : the data's signal arguments, linked from the
         DataModule by the CLI (``None``: unknown).
     multilabel : sigmoid outputs with ``BCEWithLogits`` and multi-label metrics.
-    lr, weight_decay, optimizer : ``"adam"``, ``"adamw"`` or ``"sgd"`` (over the trainable
-        parameters only); parameters the network's ``no_weight_decay()`` hooks name (LFT's
-        fusion tokens, biases, 1-D tensors) get no weight decay
+    lr : learning rate (the peak rate of ``"onecycle"``).
+    weight_decay : the optimiser's weight decay; parameters the network's ``no_weight_decay()``
+        hooks name (LFT's fusion tokens, biases, 1-D tensors) get none
         (:func:`biosig.tasks.base.make_optimizer`).
+    optimizer : ``"adam"``, ``"adamw"`` or ``"sgd"`` (over the trainable parameters only).
     betas : Adam/AdamW betas (None: PyTorch's (0.9, 0.999); EEGDM's LFT: (0.9, 0.98)).
     scheduler : None, ``"cosine"`` (over ``max_epochs``), ``"exponential"`` (``gamma`` per
         epoch) or ``"onecycle"``: ``OneCycleLR`` with peak ``lr`` stepped per batch over the
@@ -180,7 +181,7 @@ class ClassificationTask(BiosigTask):
             return opt
         if hp.scheduler == "onecycle":
             sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=hp.lr, total_steps=int(self.trainer.estimated_stepping_batches),
+                opt, max_lr=hp.lr, total_steps=scheduler_total_steps(self.trainer),
                 pct_start=hp.pct_start)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         if hp.scheduler == "cosine":

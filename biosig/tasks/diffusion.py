@@ -3,7 +3,7 @@
 EMA with the official warm-up: :class:`biosig.callbacks.WarmupEMA`.
 
 References: Puah et al., "EEGDM", arXiv:2508.14086 (2025); facts checked against the
-official code's behaviour in ``shared/reference/eegdm.md``.
+official code's behaviour (``jhpuah/EEGDM``), summarised in ``docs/models/eegdm.md``.
 """
 
 from __future__ import annotations
@@ -35,9 +35,12 @@ class DiffusionTask(BiosigTask):
     n_diffusion_steps, schedule, clip_sample : :class:`biosig.diffusion.GaussianDiffusion`
         (EEGDM: 50, ``"cosine"``, 1.0).
     channels_per_window : random channels kept per training window (0: all).
-    lr, weight_decay, betas : AdamW (EEGDM's code: 1e-4, 0, PyTorch's (0.9, 0.999); the paper
-        writes beta1 = 0.99); parameters named by the network's ``no_weight_decay()``
-        (S4D's ``dt, A, B``) get none (:func:`biosig.tasks.base.make_optimizer`).
+    lr : AdamW's learning rate (EEGDM's code: 1e-4).
+    weight_decay : AdamW's weight decay (EEGDM's code: 0); parameters named by the network's
+        ``no_weight_decay()`` (S4D's ``dt, A, B``) get none
+        (:func:`biosig.tasks.base.make_optimizer`).
+    betas : AdamW's betas (EEGDM's code: PyTorch's (0.9, 0.999); the paper writes
+        beta1 = 0.99).
 
     Logged: ``train_loss`` and ``val_loss`` (validation noise is seeded per batch, so the
     value is comparable across epochs). :meth:`sample` generates EEG in µV.

@@ -48,7 +48,9 @@ class GANTask(BiosigTask):
         and adversarial terms of the generator loss (pix2pix: L1 weight 100 with BCE).
     gp_weight : gradient-penalty weight (WGAN-GP).
     n_critic : critic updates per generator update.
-    lr_g, lr_d, betas : Adam settings (pix2pix: 2e-4, (0.5, 0.999)).
+    lr_g : the generator's Adam learning rate (pix2pix: 2e-4).
+    lr_d : the critic's Adam learning rate (pix2pix: 2e-4).
+    betas : Adam betas of both optimisers (pix2pix: (0.5, 0.999)).
     frechet_channels : channels over which validation/test also report the mean Fréchet
         distance (s, signal units) as ``{stage}_fd`` (the input channel left out); needs
         ``sfreq``. O(T^2) per channel: keep off for long records. E.g. V1-V6 for ECGNet.

@@ -38,8 +38,10 @@ class VAETask(BiosigTask):
     clf_weight : weight of the NLL of the optional classifier head (labels from the batch).
     kl_warmup_epochs : linear KL warm-up ``w(t)`` from 0 to 1 over this many epochs (0: off).
     edge_samples_ignored : samples dropped at both ends before the reconstruction loss.
-    lr, weight_decay, optimizer, lr_decay : optimiser and ``ExponentialLR`` factor per epoch
-        (``lr_decay = 1`` disables the schedule).
+    lr : learning rate.
+    weight_decay : the optimiser's weight decay.
+    optimizer : ``"adam"``, ``"adamw"`` or ``"sgd"``.
+    lr_decay : ``ExponentialLR`` factor per epoch (``lr_decay = 1`` disables the schedule).
     pretrained, freeze, adapt : pretrained weights and what trains (see :class:`BiosigTask`).
 
     Figures of reconstructions and samples: the :class:`biosig.callbacks.ReconstructionFigures`

@@ -8,7 +8,7 @@ import torch
 
 from biosig.errors import ConfigError
 from biosig.models._registry import model_class
-from biosig.tasks.base import BiosigTask, make_optimizer
+from biosig.tasks.base import BiosigTask, make_optimizer, scheduler_total_steps
 from biosig.tasks.classification import ClassificationTask
 
 __all__ = ["VQTask", "VQClassificationTask", "SETTINGS"]
@@ -25,10 +25,10 @@ class VQTask(BiosigTask):
     The network must provide ``forward_pretrain(x)`` returning ``recon_loss`` and ``vq`` (a
     :class:`~biosig.models.blocks.quantizer.VQOutput`) and a ``quantizer`` attribute, as
     :class:`~biosig.models.EEGFormer` does. Loss: ``recon_weight * recon_loss + vq_weight *
-    (codebook + beta * commitment)`` (Chen et al. 2024, arXiv:2401.10278, as summarised in
-    ``shared/reference/eegformer.md``; no masking). Optimiser and schedule are not given by the
-    paper: AdamW, lr 5e-4, weight decay 0.05, optional linear warm-up then cosine decay over
-    the trainer's optimiser steps are this task's choices.
+    (codebook + beta * commitment)`` (Chen et al. 2024, arXiv:2401.10278, as summarised on
+    the model page, ``docs/models/eegformer.md``; no masking). Optimiser and schedule are not
+    given by the paper: AdamW, lr 5e-4, weight decay 0.05, optional linear warm-up then cosine
+    decay over the trainer's optimiser steps are this task's choices.
 
     Parameters
     ----------
@@ -38,7 +38,9 @@ class VQTask(BiosigTask):
         (``n_outputs`` is not used: pretraining builds the network without a classification
         head; a downstream task adds one with ``reset_head``).
     recon_weight, vq_weight : loss weights.
-    lr, weight_decay, optimizer : ``"adam"``, ``"adamw"`` or ``"sgd"``.
+    lr : learning rate (the peak, after any warm-up).
+    weight_decay : the optimiser's weight decay.
+    optimizer : ``"adam"``, ``"adamw"`` or ``"sgd"``.
     scheduler : None or ``"cosine"`` (per optimiser step, to 0 at the last step).
     warmup_steps : linear warm-up from 0 over this many optimiser steps.
 
@@ -140,7 +142,7 @@ class VQTask(BiosigTask):
         opt = make_optimizer(params, hp.optimizer, hp.lr, hp.weight_decay)
         if hp.scheduler is None and hp.warmup_steps == 0:
             return opt
-        total = max(1, int(self.trainer.estimated_stepping_batches))
+        total = scheduler_total_steps(self.trainer)
         warm, cosine = hp.warmup_steps, hp.scheduler == "cosine"
 
         def factor(step: int) -> float:
@@ -164,7 +166,7 @@ class VQClassificationTask(ClassificationTask):
       (``freeze="backbone"``; frozen modules in eval mode, so no EMA codebook update), head on
       pooled **quantised** tokens (default ``features``), cross-entropy only;
     - ``"finetune"``: ``pretrained`` weights; encoder, codebook and decoder all train, as
-      described for EEGFormer's fine-tuning (``shared/reference/eegformer.md`` section 8): the
+      described for EEGFormer's fine-tuning (``docs/models/eegformer.md``): the
       head reads the **decoder** output (so the decoder is in the path), and the pretraining
       loss (reconstruction + codebook + commitment, weight ``aux_weight``) is added in training
       so the codebook, which the straight-through estimator leaves without a classification

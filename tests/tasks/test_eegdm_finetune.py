@@ -98,3 +98,26 @@ def test_onecycle_warms_up_to_the_peak_then_anneals_per_batch(tmp_path):
     assert lr[-1] < 5e-4 / 25
     assert lrs.beta1[0] == pytest.approx(0.95) and min(lrs.beta1) == pytest.approx(0.85)
     assert trainer.optimizers[0].param_groups[0]["betas"][1] == 0.98
+
+
+def _fit(tmp_path, loader, **trainer_kwargs):
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        **{"max_epochs": 1, **trainer_kwargs},
+    )
+    trainer.fit(ClassificationTask(**SETUP), loader)
+
+
+def test_a_training_set_smaller_than_one_drop_last_batch_is_a_config_error(tmp_path):
+    torch.set_num_threads(1)
+    data = TensorDataset(torch.randn(18, 2, 40), torch.arange(18) % 3)
+    want = r"training set \(18 windows\) is smaller than one batch \(32\) with drop_last.*most 18"
+    with pytest.raises(ConfigError, match=want):
+        _fit(tmp_path, DataLoader(data, batch_size=32, drop_last=True))
+    with pytest.raises(ConfigError, match=r"no optimiser step \(limit_train_batches=0"):
+        _fit(tmp_path, DataLoader(data, batch_size=6), limit_train_batches=0)
