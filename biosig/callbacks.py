@@ -5,7 +5,9 @@ Tasks take no figure arguments; add a callback instead (``trainer.callbacks`` in
 - :class:`ReconstructionFigures`: originals vs reconstructions (+ a sample) of a VAE task;
 - :class:`ECGFigures`: real vs generated 12-lead ECG of a :class:`~biosig.tasks.gan.GANTask`;
 - :class:`EpochProgress`: one printed line per epoch (losses, scores, elapsed, time left), for
-  logs and pipes where Lightning's progress bar shows nothing.
+  logs and pipes where Lightning's progress bar shows nothing;
+- :class:`PredictionWriter`: ``predict``'s outputs saved to ``predictions.pt`` (``biosig
+  predict`` adds it).
 
 Figures go to every logger that takes them (TensorBoard's ``experiment.add_figure``, or a
 ``log_image(key, images)`` logger such as Weights & Biases), from rank 0 only.
@@ -24,13 +26,14 @@ import time
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import WeightAveraging
+from lightning.pytorch.callbacks import BasePredictionWriter, WeightAveraging
 from lightning.pytorch.utilities import rank_zero_warn
 
 from biosig.errors import ConfigError
 
 __all__ = [
-    "ECGFigures", "EpochProgress", "FigureCallback", "ReconstructionFigures", "WarmupEMA",
+    "ECGFigures", "EpochProgress", "FigureCallback", "PredictionWriter", "ReconstructionFigures",
+    "WarmupEMA",
     "ema_warmup_decay", "log_figure",
 ]
 
@@ -213,7 +216,9 @@ class EpochProgress(pl.Callback):
 
     Parameters
     ----------
-    metrics : logged names to show (default: every logged loss, and ``val_acc`` where logged).
+    metrics : logged names to show (default: every logged loss (a name with ``loss`` in it,
+        e.g. a GAN's ``train_loss_d``), ``val_acc`` and the values that checkpoint or
+        early-stopping callbacks monitor, where logged; every logged value when none of these is).
     prefix : text before each line (e.g. the run's name in a protocol).
     min_interval_s : print an epoch only when this many seconds passed since the last line (or
         the start of training); 0 prints every epoch.
@@ -239,9 +244,7 @@ class EpochProgress(pl.Callback):
     def _values(self, trainer) -> str:
         logged = {k: v for k, v in trainer.callback_metrics.items()
                   if not k.endswith("_step") and getattr(v, "numel", lambda: 1)() == 1}
-        names = self.metrics if self.metrics is not None else sorted(
-            k for k in (k[: -len("_epoch")] if k.endswith("_epoch") else k for k in logged)
-            if k.endswith("loss") or k in DEFAULT_PROGRESS_SCORES)
+        names = self.metrics if self.metrics is not None else _default_names(trainer, logged)
         parts = []
         for name in dict.fromkeys(names):
             value = logged.get(name, logged.get(f"{name}_epoch"))
@@ -266,6 +269,49 @@ class EpochProgress(pl.Callback):
         values = self._values(trainer)
         print(f"{self.prefix}epoch {epoch}{of}: {values or 'nothing logged'} ({timing})",
               file=self.stream or sys.stdout, flush=True)
+
+
+def _default_names(trainer, logged: dict) -> list[str]:
+    """What :class:`EpochProgress` shows when not told: losses, ``val_acc`` and the monitored
+    values; every logged value when none of these is logged."""
+    bare = sorted(dict.fromkeys(k[: -len("_epoch")] if k.endswith("_epoch") else k
+                                for k in logged))
+    monitored = {getattr(cb, "monitor", None) for cb in
+                 [*trainer.checkpoint_callbacks, *trainer.early_stopping_callbacks]}
+    shown = [k for k in bare if "loss" in k or k in DEFAULT_PROGRESS_SCORES or k in monitored]
+    return shown or bare
+
+
+class PredictionWriter(BasePredictionWriter):
+    """Write what ``predict`` returns to ``predictions.pt`` in the run's log folder
+    (``trainer.log_dir``; the trainer's root folder without a logger), or to ``path``.
+
+    Batches of tensors are concatenated into one tensor (rows in the order of the predict
+    loader: the test split for a :class:`~biosig.data.datamodule.BiosigDataModule`); other
+    outputs are saved as the list of batch outputs. Rank 0 writes; ``written`` is the file.
+    """
+
+    def __init__(self, path=None):
+        super().__init__("epoch")
+        self.path, self.written, self.summary = path, None, ""
+
+    def write_on_epoch_end(self, trainer, pl_module, predictions, batch_indices):
+        from pathlib import Path
+
+        if not trainer.is_global_zero:
+            return
+        if predictions and isinstance(predictions[0], list):  # one list per dataloader
+            predictions = [p for loader in predictions for p in loader]
+        if predictions and all(isinstance(p, torch.Tensor) for p in predictions):
+            predictions = torch.cat([p.detach().cpu() for p in predictions])
+            what = f"{tuple(predictions.shape)} tensor"
+        else:
+            what = f"{len(predictions)} batch outputs"
+        path = Path(self.path or Path(trainer.log_dir or trainer.default_root_dir)
+                    / "predictions.pt").resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(predictions, path)
+        self.written, self.summary = path, f"predictions ({what}) written to {path}"
 
 
 def ema_warmup_decay(step: int, max_decay: float = 0.999, update_after_step: int = 100,

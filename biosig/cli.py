@@ -20,8 +20,8 @@ commands:
              biosig run --config recipes/bciiv2a/dbconformer_co.yaml  (biosig run --help)
   fit        train a model on one fold (LightningCLI: biosig fit --config recipes/...yaml)
   validate   run the validation loop of a model
-  test       evaluate a model on the test split
-  predict    predict with a model
+  test       evaluate a model on the test split (--ckpt_path FILE, last or best)
+  predict    predict with a model; writes predictions.pt to the run's log folder
   models     list the registered models
   cache      verify or build window caches (biosig cache --help)
   generate   synthetic EEG from an SSMDP weights folder as EDF (biosig generate --help)
@@ -47,30 +47,58 @@ def _make_cli_class():
 
         A linked argument given explicitly (``--model.init_args.n_chans 64`` or in a config)
         must agree with the data, or the CLI refuses the conflict (ConfigError) instead of
-        silently replacing it. ``fit`` prints where its logs and checkpoints go, at its start
-        and its end, and one line per epoch when stdout is not a terminal (no progress bar).
+        silently replacing it. A project error raised while building the model or the data
+        reaches the user as itself (jsonargparse would wrap it). ``fit`` prints where its logs
+        and checkpoints go, at its start and its end, and one line per epoch when stdout is not
+        a terminal (no progress bar); ``test``/``validate``/``predict`` resolve ``--ckpt_path
+        last|best`` from the run folder; ``predict`` writes its predictions to a file.
         """
 
         def instantiate_classes(self):
             config = self.config[self.subcommand] if self.subcommand else self.config
             given = {k: v for k, v in (config.model.get("init_args") or {}).items()
                      if k in LINKED and v is not None}
-            super().instantiate_classes()
+            _refuse_non_classifier(config.model)
+            try:
+                super().instantiate_classes()
+            except ValueError as err:
+                cause = _project_cause(err)
+                if cause is None or cause is err:
+                    raise
+                raise cause from err
             _refuse_link_conflicts(given, self.datamodule)
+            _check_optimizer(self.model)
 
         def before_fit(self):
-            from biosig.callbacks import EpochProgress
-
             _prepare_resume(self)
-            if not sys.stdout.isatty() and not any(
-                    isinstance(c, EpochProgress) for c in self.trainer.callbacks):
-                self.trainer.callbacks.append(EpochProgress())
+            _no_bar_without_tty(self.trainer, epoch_lines=True)
             print(f"biosig fit: {_folders(self.trainer)}", flush=True)
 
         def after_fit(self):
+            from pathlib import Path
+
             best = getattr(self.trainer.checkpoint_callback, "best_model_path", "")
             print(f"biosig fit: done; {_folders(self.trainer)}"
-                  + (f"; best checkpoint {best}" if best else ""), flush=True)
+                  + (f"; best checkpoint {Path(best).resolve()}" if best else ""), flush=True)
+
+        def before_validate(self):
+            _resolve_checkpoint(self)
+            _no_bar_without_tty(self.trainer)
+
+        before_test = before_validate
+
+        def before_predict(self):
+            from biosig.callbacks import PredictionWriter
+
+            self.before_validate()
+            self.trainer.callbacks.append(PredictionWriter())
+
+        def after_predict(self):
+            from biosig.callbacks import PredictionWriter
+
+            for writer in self.trainer.callbacks:
+                if isinstance(writer, PredictionWriter) and writer.written is not None:
+                    print(f"biosig predict: {writer.summary}", flush=True)
 
         def add_arguments_to_parser(self, parser):
             for key in LINKED:
@@ -113,6 +141,110 @@ def _refuse_link_conflicts(given: dict, datamodule) -> None:
             "; ".join(clashes) + ". These arguments are linked from the DataModule: remove them "
             "(the data's values are used), or change the data (e.g. a PickChannels or Resample "
             "step in data.preprocessing, the window length in data.windows)")
+
+
+def _project_cause(err: BaseException) -> BaseException | None:
+    """The project error (BiosigError) that ``err`` was raised from, if any (jsonargparse turns
+    an error in a constructor into ``ValueError: Does not validate against ...``)."""
+    from biosig.errors import BiosigError
+
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, BiosigError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def _refuse_non_classifier(model_config) -> None:
+    """ConfigError when a classification task is given a registered model that is not a
+    classifier (a VAE, GAN, denoiser: ``BiosigModel.classifies``), before anything is built."""
+    import importlib
+
+    from biosig.errors import ConfigError
+    from biosig.models import is_classifier, list_models
+    from biosig.tasks import ClassificationTask
+
+    module, _, name = str(model_config.get("class_path") or "").rpartition(".")
+    try:
+        task = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        return  # an unknown class path is the parser's error
+    model = (model_config.get("init_args") or {}).get("model")
+    if (isinstance(task, type) and issubclass(task, ClassificationTask)
+            and isinstance(model, str) and model.lower() in list_models()
+            and not is_classifier(model)):
+        raise ConfigError(f"model.init_args.model={model!r} is not a classifier, so "
+                          f"{task.__name__} cannot train it; classifiers: "
+                          f"{', '.join(list_models(classifier=True))}")
+
+
+def _check_optimizer(task) -> None:
+    """The task's ``optimizer`` (and ``betas``) checked now, before any run folder is written
+    (the task builds its optimizer only when fitting starts)."""
+    import torch
+
+    from biosig.tasks.base import make_optimizer
+
+    hp = getattr(task, "hparams", {})
+    if isinstance(hp.get("optimizer"), str):
+        make_optimizer([torch.nn.Parameter(torch.zeros(1))], hp["optimizer"], 1e-3, 0.0,
+                       betas=hp.get("betas"))
+
+
+def _no_bar_without_tty(trainer, epoch_lines: bool = False) -> None:
+    """Without a terminal on stdout, no progress bar (its redraws garble a file or a pipe);
+    with ``epoch_lines``, an :class:`~biosig.callbacks.EpochProgress` line per epoch instead."""
+    from lightning.pytorch.callbacks import ProgressBar
+
+    from biosig.callbacks import EpochProgress
+
+    if sys.stdout.isatty():
+        return
+    trainer.callbacks[:] = [c for c in trainer.callbacks if not isinstance(c, ProgressBar)]
+    if epoch_lines and not any(isinstance(c, EpochProgress) for c in trainer.callbacks):
+        trainer.callbacks.append(EpochProgress())
+
+
+def _resolve_checkpoint(cli) -> None:
+    """``--ckpt_path last|best`` of validate/test/predict in a new process: the newest last
+    checkpoint of the run folder, or the best checkpoint that it records."""
+    config = cli.config_init[cli.subcommand]
+    if config.get("ckpt_path") in ("last", "best"):
+        config["ckpt_path"] = str(_saved_checkpoint(cli.trainer, config["ckpt_path"]))
+
+
+def _saved_checkpoint(trainer, which: str):
+    """``which="last"``: the newest ``last*.ckpt`` under the trainer's run folder; ``"best"``:
+    the best checkpoint recorded in it by its ModelCheckpoint. ConfigError when there is none."""
+    from pathlib import Path
+
+    import torch
+
+    from biosig.errors import ConfigError
+    from biosig.experiments.resume import prepare_fit
+
+    try:
+        last = Path(prepare_fit(trainer, "last"))  # as `biosig fit --ckpt_path last`
+    except ConfigError as err:
+        if which == "last":
+            raise
+        raise ConfigError(f"ckpt_path=best is read from the run's last checkpoint: "
+                          f"{str(err).removeprefix('ckpt_path=last: ')}") from None
+    if which == "last":
+        return last
+    states = torch.load(last, map_location="cpu", weights_only=False).get("callbacks") or {}
+    best = [s.get("best_model_path") for k, s in states.items()
+            if k.startswith("ModelCheckpoint") and isinstance(s, dict)]
+    best = next((Path(b) for b in best if b), None)
+    if best is not None and not best.is_file() and (last.parent / best.name).is_file():
+        best = last.parent / best.name  # a relative path from another working folder
+    if best is None or not best.is_file():
+        raise ConfigError(f"ckpt_path=best: {last} records no best checkpoint"
+                          + (f" ({best} is gone)" if best else "")
+                          + "; give the checkpoint file (or --ckpt_path last)")
+    return best
 
 
 def _folders(trainer) -> str:
@@ -214,9 +346,11 @@ def short_help(command: str = "fit") -> str:
         "",
         f"{command} a task on the first fold of a DataModule's protocol (LightningCLI). Configs",
         "compose left to right; options override them; --print_config prints the result.",
-        "Environment variables PL_<COMMAND>__<SECTION>__<OPTION> set options too.",
+        "Environment variables PL_<COMMAND>__<SECTION>__<OPTION> set options too (over the",
+        "configs; options typed on the command line override them).",
         "Other options: --trainer.* (Lightning's Trainer, e.g. --trainer.max_epochs 5,",
-        "--trainer.accelerator gpu), --optimizer/--lr_scheduler (torch classes), --ckpt_path;",
+        "--trainer.accelerator gpu), --optimizer/--lr_scheduler (torch classes), --ckpt_path",
+        "(a file, last or best of the newest run);",
         "their full descriptions: biosig " + command + " --help-all.",
         "",
         "data (BiosigDataModule; --data.source etc. take class_path + init_args):",
@@ -241,7 +375,8 @@ def lightning_cli(args: list[str] | None, run: bool = True):
     """Run (or with ``run=False`` only build) the LightningCLI on ``args`` (None: ``sys.argv``).
 
     ``--help`` prints biosig's short help (:func:`short_help`: every DataModule and task option
-    in one line); ``--help-all`` Lightning's full one.
+    in one line); ``--help-all`` Lightning's full one. ``PL_<COMMAND>__...`` environment
+    variables are options too (:func:`with_env_options`).
     """
     argv = list(sys.argv[1:] if args is None else args)
     command = argv[0] if argv and argv[0] in LIGHTNING_COMMANDS else "fit"
@@ -250,6 +385,11 @@ def lightning_cli(args: list[str] | None, run: bool = True):
         raise SystemExit(0)
     if "--help-all" in argv:
         argv[argv.index("--help-all")] = "--help"
+    elif argv and argv[0] in LIGHTNING_COMMANDS:
+        argv = with_env_options(argv)
+    if args is None:  # LightningCLI reads sys.argv (and warns when given both)
+        sys.argv[1:] = argv
+    else:
         args = argv
     from biosig.data.datamodule import BiosigDataModule
     from biosig.experiments.runner import progress_logging
@@ -268,18 +408,36 @@ def lightning_cli(args: list[str] | None, run: bool = True):
     )
 
 
+def with_env_options(argv: list[str]) -> list[str]:
+    """``argv`` (``[command, ...]``) with each ``PL_<COMMAND>__SECTION__OPTION=value`` variable
+    as ``--section.option value`` after the last ``--config``: a variable overrides the configs,
+    an option typed after them overrides it (jsonargparse alone lets any ``--config`` on the
+    command line override the environment)."""
+    import os
+
+    prefix = f"PL_{argv[0].upper()}__"
+    extra = []
+    for key, value in sorted(os.environ.items()):
+        if key.startswith(prefix) and key != prefix + "CONFIG":
+            extra += [f"--{key[len(prefix):].lower().replace('__', '.')}", value]
+    configs = [i for i, a in enumerate(argv) if a == "--config" or a.startswith("--config=")]
+    at = configs[-1] + (2 if argv[configs[-1]] == "--config" else 1) if configs else 1
+    return argv[:at] + extra + argv[at:]
+
+
 CPU_PRESET = "recipes/configs/trainer/cpu.yaml"
 
 
 def _error_line(exc: BaseException) -> str | None:
-    """``biosig: error: ...`` (plus a hint line) for a project or Lightning configuration error.
+    """``biosig: error: ...`` (plus a hint line) for a project or Lightning configuration error
+    (a MisconfigurationException, or Lightning refusing a ``ckpt_path``).
 
     None for anything else: an unexpected exception is a bug and keeps its traceback.
     """
     from biosig.errors import BiosigError
 
     hint = ""
-    if not isinstance(exc, BiosigError):
+    if not isinstance(exc, BiosigError) and not _lightning_ckpt_path_error(exc):
         # Lightning is imported only by the commands that train; look it up, never import it here.
         exceptions = sys.modules.get("lightning.fabric.utilities.exceptions")
         misconfig = getattr(exceptions, "MisconfigurationException", None)
@@ -291,6 +449,17 @@ def _error_line(exc: BaseException) -> str | None:
                     f"{CPU_PRESET} (or --trainer.accelerator cpu) instead of the GPU one")
     message = " ".join(str(exc).split()) or type(exc).__name__
     return f"biosig: error: {message}{hint}"
+
+
+def _lightning_ckpt_path_error(exc: BaseException) -> bool:
+    """Lightning refusing a ``ckpt_path`` (``"best"`` without a fitted ModelCheckpoint, a file
+    that is not there), raised in Lightning's own code."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
+    return (isinstance(exc, (ValueError, FileNotFoundError)) and where.startswith("lightning.")
+            and ("ckpt_path" in str(exc) or str(exc).startswith("Checkpoint file not found")))
 
 
 def _one_line_errors(func):

@@ -19,7 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="biosig demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="biosig_out/demo", help="output folder (default: %(default)s)")
-    p.add_argument("--model", default="eegnet", help="registered model (default: %(default)s)")
+    p.add_argument("--model", default="eegnet",
+                   help="registered classifier (biosig models; default: %(default)s)")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--subjects", type=int, default=4)
     p.add_argument("--trials", type=int, default=40, help="trials per class and session")
@@ -41,18 +42,52 @@ def _scores(probs, y, n_outputs: int) -> dict:
     return {"accuracy": s["acc"], "balanced_accuracy": s["bal_acc"], "kappa": s["kappa"]}
 
 
+def check_args(args) -> None:
+    """ConfigError naming the first bad option: a model that is not a registered classifier,
+    a count below 1, a learning rate that is not positive."""
+    from biosig.errors import ConfigError
+    from biosig.models import list_models
+    from biosig.models._registry import model_class
+
+    usable = [m for m in list_models(classifier=True) if model_class(m).modality == "EEG"]
+    classifiers = ", ".join(usable)
+    if args.model not in list_models():
+        raise ConfigError(f"--model {args.model!r}: not a registered model; choose one of "
+                          f"{classifiers} (biosig models)")
+    if args.model not in usable:
+        raise ConfigError(f"--model {args.model!r}: not a classifier of EEG windows (the demo "
+                          f"trains EEG windows -> classes); choose one of {classifiers}")
+    for option in ("epochs", "subjects", "trials", "batch_size"):
+        if getattr(args, option) < 1:
+            raise ConfigError(f"--{option.replace('_', '-')} must be >= 1, got "
+                              f"{getattr(args, option)}")
+    if not args.lr > 0:
+        raise ConfigError(f"--lr must be > 0, got {args.lr}")
+
+
 def run(args) -> dict:
     """Train, test, print and plot; the output folder is removed again if the run fails before
     writing anything into it."""
-    from biosig.errors import ConfigError
     from biosig.experiments.runner import output_folder
-    from biosig.models import list_models
 
-    if args.model not in list_models():
-        raise ConfigError(f"--model {args.model!r}: not a registered model; choose one of "
-                          f"{', '.join(list_models())} (biosig models)")
+    check_args(args)
     with output_folder(args.out) as out:
         return _run(args, out)
+
+
+def _plain(value):
+    """``value`` for JSON: an object without a repr of its own (a logger, a callback) becomes
+    its class name, with its folder where it has one; others their ``str``."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if " object at 0x" not in repr(value):
+        return str(value)
+    folder = getattr(value, "log_dir", None)
+    return type(value).__name__ + (f"({Path(folder).resolve()})" if folder else "")
 
 
 def _run(args, out: Path) -> dict:
@@ -129,6 +164,7 @@ def _run(args, out: Path) -> dict:
         "example_windows": plot_example_windows(dm.cache.X[test_idx], y.numpy(), dm.ch_names,
                                                 dm.classes, dm.sfreq, out / "example_windows.png"),
     }
+    result.settings = _plain(result.settings)  # results.json: no object reprs
     result.save(out)
     summary = {"model": args.model, "epochs": args.epochs, "metrics": table,
                "confusion_matrix": cm.tolist(), "classes": dm.classes,

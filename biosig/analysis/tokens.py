@@ -18,7 +18,7 @@ and **interpretation**. The steps here:
    patches, given codes occur), drawn by :mod:`biosig.viz.tokens`.
 
 The paper body could not be obtained; the n-gram + naive-Bayes reading follows the secondary
-sources summarised in ``shared/reference/eegformer.md``. Choices made here: n-grams run along
+sources summarised in ``docs/models/eegformer.md``. Choices made here: n-grams run along
 the patch axis of one channel (never across channels), the rarity score uses Laplace-smoothed
 frequencies, and the scores are means over a window's tokens (a max is an option).
 """

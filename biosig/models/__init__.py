@@ -26,7 +26,9 @@ from biosig.models import baselines  # noqa: F401  (registers eegnet, eegconform
 from biosig.models._registry import (
     count_parameters,
     create_model,
+    is_classifier,
     list_models,
+    model_arguments,
     register_model,
     register_variant,
 )
@@ -44,7 +46,8 @@ from biosig.models.weights import load_pretrained, push_to_hub, save_pretrained
 
 __all__ = [
     "BiosigModel", "CVDCNN", "DBConformer", "ECGNet", "EEGFormer", "HVEEGNet", "VEEGNet",
-    "count_parameters", "create_model", "list_models", "load_pretrained", "push_to_hub",
+    "count_parameters", "create_model", "is_classifier", "list_models", "load_pretrained",
+    "model_arguments", "push_to_hub",
     "register_model", "register_variant", "save_pretrained",
     "EEGDM", "LFT", "SSMDP",
 ]

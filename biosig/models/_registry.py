@@ -1,5 +1,6 @@
 """Model registry: ``register_model``, ``register_variant``, ``create_model(name, **kw)``,
-``list_models()``.
+``list_models()`` (``classifier=True``: the models that map windows to class logits),
+``model_arguments(name)``.
 
 A *variant* is a registered name for a model with other defaults (timm's entry points), e.g.
 ``dbconformer_loso`` = ``dbconformer`` with ``depth=6``; it declares its own paper settings and
@@ -10,6 +11,7 @@ variant's defaults; the built model reports the variant's name in ``get_config()
 from __future__ import annotations
 
 import fnmatch
+import inspect
 from typing import Any, Callable
 
 import torch.nn as nn
@@ -94,10 +96,34 @@ def _add(key: str, obj) -> None:
     _MODELS[key] = obj
 
 
-def list_models(pattern: str = "*") -> list[str]:
-    """Registered model names (variants included) matching a glob pattern, sorted."""
+def list_models(pattern: str = "*", *, classifier: bool | None = None) -> list[str]:
+    """Registered model names (variants included) matching a glob pattern, sorted.
+
+    ``classifier=True`` keeps the classifiers (``BiosigModel.classifies``: windows -> class
+    logits), ``False`` the others.
+    """
     _import_all()
-    return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern.lower()))
+    return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern.lower())
+                  and (classifier is None or is_classifier(n) == classifier))
+
+
+def is_classifier(name: str) -> bool:
+    """Whether the model ``name`` maps windows to class logits (``BiosigModel.classifies``)."""
+    return bool(getattr(model_class(name), "classifies", False))
+
+
+def model_arguments(name: str) -> list[str] | None:
+    """The keyword arguments model ``name`` accepts; None when it takes any (``**kwargs``
+    without an ``extra_arguments()`` classmethod naming them)."""
+    cls = model_class(name)
+    params = inspect.signature(cls).parameters.values()
+    names = [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        extra = getattr(cls, "extra_arguments", None)
+        if extra is None:
+            return None
+        names += [n for n in extra() if n not in names]
+    return names
 
 
 def get_entry(name: str) -> Callable[..., nn.Module]:
@@ -116,8 +142,15 @@ def model_class(name: str):
 
 
 def create_model(name: str, **kwargs) -> nn.Module:
-    """Build a registered model (or variant) by name with keyword arguments."""
-    return get_entry(name)(**kwargs)
+    """Build a registered model (or variant) by name with keyword arguments; an argument the
+    model does not take is a ConfigError naming the ones it does."""
+    entry = get_entry(name)
+    accepted = model_arguments(name)
+    unknown = [k for k in kwargs if accepted is not None and k not in accepted]
+    if unknown:
+        raise ConfigError(f"model {name!r} has no argument {', '.join(map(repr, unknown))}; "
+                          f"its arguments: {', '.join(accepted)}")
+    return entry(**kwargs)
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:

@@ -45,6 +45,9 @@ class BiosigModel(nn.Module):
       a model built by hand without ``sfreq`` then fails instead of assuming 250 Hz);
     - ``head_attr``: name of the module ``reset_head`` replaces (default ``"final_layer"``);
     - ``paper``, ``task``: citation and purpose shown in the model summary;
+    - ``classifies``: ``forward`` maps its input (``modality``) to class logits
+      ``(batch, n_outputs)``, so :class:`~biosig.tasks.ClassificationTask` can train it (not a
+      VAE, GAN or denoiser); ``biosig demo`` takes the classifiers of EEG windows;
     - ``paper_settings`` / ``paper_n_params``: keyword arguments of the paper's stated settings
       and the parameter count stated for them (a test builds the model and compares);
     - ``modality``, ``units``: what the input is (``"EEG"``, ``"µV"``); ``units`` is the default
@@ -62,6 +65,7 @@ class BiosigModel(nn.Module):
     head_attr: str = "final_layer"
     paper: str = ""
     task: str = ""
+    classifies: bool = False
     paper_settings: dict | None = None
     paper_n_params: int | None = None
     modality: str = "EEG"

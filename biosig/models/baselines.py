@@ -37,6 +37,7 @@ class _BraindecodeBaseline(BiosigModel):
 
     braindecode_name = ""
     requires = ("n_chans", "n_outputs", "n_times")
+    classifies = True
 
     def __init__(self, n_chans: int | None = None, n_outputs: int | None = None,
                  n_times: int | None = None, sfreq: float | None = None,
@@ -48,6 +49,14 @@ class _BraindecodeBaseline(BiosigModel):
         head = self.net.final_layer
         self.net.final_layer = nn.Identity()
         self.final_layer = head
+
+    @classmethod
+    def extra_arguments(cls) -> list[str]:
+        """The braindecode class's arguments (what ``**kwargs`` passes on)."""
+        import inspect
+
+        params = inspect.signature(getattr(_braindecode_models(), cls.braindecode_name)).parameters
+        return [n for n, p in params.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
     def _build(self, n_outputs: int) -> nn.Module:
         signal = dict(n_chans=self.n_chans, n_outputs=n_outputs, n_times=self.n_times)

@@ -51,6 +51,7 @@ class CVDCNN(BiosigModel):
     requires = ("n_chans", "n_outputs")
     paper = "ECGNet's CVD predictor, Bagga et al., arXiv 2310.03753 (design choice)"
     task = "multi-label 12-lead ECG CNN"
+    classifies = True
     paper_settings = dict(n_chans=12, n_outputs=5)
     paper_n_params = 191_045
     modality = "ECG"

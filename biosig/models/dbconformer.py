@@ -143,6 +143,7 @@ class DBConformer(BiosigModel):
     requires = ("n_chans", "n_outputs", "n_times")
     paper = "Wang et al., IEEE JBHI 2026, arXiv 2506.21140"
     task = "EEG decoding (MI, seizure)"
+    classifies = True
     paper_settings = dict(n_chans=22, n_outputs=2, n_times=1001, sfreq=250.0)
     paper_n_params = 93_747
     input_note = "sfreq or patch_size"

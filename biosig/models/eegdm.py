@@ -57,6 +57,7 @@ class EEGDM(BiosigModel):
     head_attr = "lft.final_layer"
     paper = "Puah et al., EEGDM, arXiv 2508.14086 (2025)"
     task = "EEG classification: frozen SSMDP latents + LFT (6,898,950 trainable)"
+    classifies = True
     paper_settings = dict(n_chans=22, n_outputs=6, n_times=1000, sfreq=200.0)
     paper_n_params = 12_830_599
 

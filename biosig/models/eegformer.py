@@ -75,7 +75,7 @@ class EEGFormer(BiosigModel):
     *From the abstract* [Chen2024]_: VQ Transformer, self-supervised pretraining on large
     compound EEG (TUH, ~1.7 TB), transfer to downstream tasks, interpretability via the
     discrete codes. *From secondary sources* (paper summaries, the FEMBA comparison tables,
-    a model page; see ``shared/reference/eegformer.md``): FFT-amplitude input, 250 Hz, 12-s
+    a model page; see ``docs/models/eegformer.md``): FFT-amplitude input, 250 Hz, 12-s
     windows, instance normalisation, per-channel patching with ``N = (L - P) // S + 1``,
     ``W_p`` + ``W_pos``, channel-independent encoder, L2 nearest-code quantiser with
     codebook + commitment loss and stop-gradients, a light decoder reconstructing the input
@@ -126,6 +126,7 @@ class EEGFormer(BiosigModel):
     requires = ("n_times",)
     paper = "Chen et al., EEGFormer, arXiv 2401.10278 (2024; sizes from secondary sources)"
     task = "VQ Transformer EEG foundation model: pretrain, probe, fine-tune, anomaly, codes"
+    classifies = True
     paper_settings = dict(n_chans=19, n_outputs=2, n_times=3000, sfreq=250.0)  # 12 s @ 250 Hz
     paper_n_params = 1_878_846
     input_note = "any channel count and montage (channel-independent encoder)"

@@ -1,7 +1,7 @@
 """LFT: EEGDM's latent fusion transformer, the classifier on frozen SSMDP latents.
 
 Reimplemented from the paper and the description of the official code's behaviour
-(``jhpuah/EEGDM``, no licence: no code copied); facts in ``shared/reference/eegdm.md``.
+(``jhpuah/EEGDM``, no licence: no code copied); facts in ``docs/models/eegdm.md``.
 
 References
 ----------
@@ -93,6 +93,7 @@ class LFT(BiosigModel):
     paper_settings = dict(n_chans=22, n_outputs=6, n_times=1000, sfreq=200.0)
     paper_n_params = 6_898_950
     modality = "SSMDP latent tokens"
+    classifies = True
     units = "gate std"
     input_note = "n_pools or n_times + sfreq; input tensor (batch, layers, pools, chans, d)"
 

@@ -1,7 +1,7 @@
 """SSMDP: EEGDM's single-channel, channel-conditioned S4D diffusion denoiser.
 
 Reimplemented from the paper and the description of the official code's behaviour
-(``jhpuah/EEGDM``, no licence: no code copied); facts in ``shared/reference/eegdm.md``.
+(``jhpuah/EEGDM``, no licence: no code copied); facts in ``docs/models/eegdm.md``.
 
 References
 ----------

@@ -1,10 +1,12 @@
 """The ``biosig`` command: fast help, LightningCLI fit/test, print_config, composition, linking."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from biosig.cli import lightning_cli, main
@@ -89,7 +91,7 @@ def test_bad_config_key_is_named(tmp_path, capsys):
     assert "lerning_rate" in capsys.readouterr().err
 
 
-def test_fit_then_test_one_tiny_epoch(tmp_path):
+def test_fit_then_test_one_tiny_epoch(tmp_path, capsys):
     root = tmp_path / "run"
     lightning_cli(
         [
@@ -122,3 +124,18 @@ def test_fit_then_test_one_tiny_epoch(tmp_path):
             "false",
         ]
     )
+    # a new CLI (as a new process): `best` and `last` are found in the run folder
+    for name, expected in (("best", ckpts[0]), ("last", ckpts[0].parent / "last.ckpt")):
+        cli = lightning_cli(["test", "--config", str(configs[0]), "--ckpt_path", name,
+                             "--trainer.logger", "false"])
+        assert cli.config_init.test.ckpt_path == str(expected)
+    capsys.readouterr()
+    lightning_cli(["predict", "--config", str(configs[0]), "--ckpt_path", "best"])
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    written = re.fullmatch(r"biosig predict: predictions \(\(8, 2\) tensor\) written to (\S+)",
+                           line)
+    assert written, line
+    path = Path(written.group(1))
+    assert path.is_absolute() and path.parent.parent == root.resolve() / "lightning_logs"
+    probs = torch.load(path)
+    assert probs.shape == (8, 2) and torch.allclose(probs.sum(1), torch.ones(8))

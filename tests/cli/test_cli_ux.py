@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from biosig.cli import LINKED, lightning_cli, main, short_help
+from biosig.cli import LINKED, lightning_cli, main, short_help, with_env_options
 from biosig.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,17 +35,65 @@ def test_explicit_linked_values_that_agree_are_accepted():
     assert cli.model.hparams.n_chans == 22 and cli.model.hparams.sfreq == 250.0
 
 
-def test_fit_prints_its_folders_at_start_and_end_and_one_line_per_epoch(tmp_path, capsys):
-    root = tmp_path / "run"
+def test_fit_prints_its_folders_at_start_and_end_and_one_line_per_epoch(tmp_path, capsys,
+                                                                        monkeypatch):
+    """stdout is not a terminal here: no progress bar (no carriage returns), clean epoch lines;
+    every printed path is absolute, also under a relative root folder."""
+    monkeypatch.chdir(tmp_path)
     lightning_cli(["fit", *EEGNET, "--trainer.max_epochs", "2", "--trainer.default_root_dir",
-                   str(root), "--trainer.enable_progress_bar", "false"])
+                   "run"])
     out = capsys.readouterr().out
-    logs = root.resolve() / "lightning_logs" / "version_0"
+    logs = tmp_path.resolve() / "run" / "lightning_logs" / "version_0"
     start, end = [line for line in out.splitlines() if line.startswith("biosig fit:")]
     assert start == f"biosig fit: logs in {logs}; checkpoints in {logs / 'checkpoints'}"
     assert end.startswith(f"biosig fit: done; logs in {logs}; checkpoints in ")
-    assert "best checkpoint" in end and list((logs / "checkpoints").glob("*.ckpt"))
+    assert re.search(rf"; best checkpoint {re.escape(str(logs))}/checkpoints/epoch=\S+\.ckpt$",
+                     end), end
+    assert "\r" not in out and "\x1b" not in out, out  # no progress bar redraws
     assert re.findall(r"^epoch (\d)/2: train_loss", out, flags=re.M) == ["1", "2"]
+
+
+def test_the_progress_bar_stays_on_a_terminal(monkeypatch):
+    import lightning.pytorch as pl
+
+    from biosig.callbacks import EpochProgress
+    from biosig.cli import _no_bar_without_tty
+
+    trainer = pl.Trainer(logger=False, enable_checkpointing=False)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    _no_bar_without_tty(trainer, epoch_lines=True)
+    assert trainer.progress_bar_callback is not None
+    assert not any(isinstance(c, EpochProgress) for c in trainer.callbacks)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    _no_bar_without_tty(trainer, epoch_lines=True)
+    assert trainer.progress_bar_callback is None
+    assert any(isinstance(c, EpochProgress) for c in trainer.callbacks)
+
+
+def test_environment_variables_override_configs_but_not_typed_options(monkeypatch, capsys):
+    monkeypatch.setenv("PL_FIT__TRAINER__MAX_EPOCHS", "3")
+    monkeypatch.setenv("PL_FIT__DATA__BATCH_SIZE", "2")
+    monkeypatch.setenv("PL_TEST__TRAINER__MAX_EPOCHS", "7")  # another command's
+    assert with_env_options(["fit", "--config", "a.yaml", "--data.batch_size", "8"]) == [
+        "fit", "--config", "a.yaml", "--data.batch_size", "2", "--trainer.max_epochs", "3",
+        "--data.batch_size", "8"]
+    with pytest.raises(SystemExit):  # the recipe says max_epochs: 10; EEGNET types batch_size 4
+        lightning_cli(["fit", *EEGNET, "--print_config"])
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["trainer"]["max_epochs"] == 3 and config["data"]["batch_size"] == 4
+
+
+def test_each_optimiser_argument_has_its_own_help_text():
+    from biosig.cli import _subclasses, option_lines
+    from biosig.tasks.base import BiosigTask
+
+    for task in _subclasses(BiosigTask):
+        lines = {ln.split()[0].rsplit(".", 1)[1]: ln.split("  ", 2)[2]
+                 for ln in option_lines(task, "model.init_args.")}
+        texts = [lines[k] for k in ("lr", "lr_g", "lr_d", "weight_decay", "optimizer", "betas")
+                 if k in lines]
+        assert len(set(texts)) == len(texts), (task.__name__, texts)
+        assert not any("sgd" in lines.get(k, "") for k in ("lr", "weight_decay")), lines
 
 
 def test_short_help_lists_every_data_and_task_option_in_one_complete_line(capsys):

@@ -34,6 +34,11 @@ def test_demo_tiny_reports_every_epoch_under_a_pipe(tmp_path):
     assert sum(map(sum, result["confusion_matrix"])) == 12  # 6 trials x 2 classes in session E
     for name in ("training_curves", "confusion_matrix", "example_windows"):
         assert (out / f"{name}.png").stat().st_size > 10_000
+    saved = (out / "results.json").read_text()
+    assert " object at 0x" not in saved  # no object reprs
+    trainer = json.loads(saved)["settings"]["models"]["eegnet"]["trainer"]
+    assert trainer["logger"] == f"CSVLogger({(out / 'logs').resolve()})"
+    assert trainer["callbacks"] == ["EpochProgress"]
 
 
 def test_failed_demo_leaves_no_empty_output_folder(tmp_path):
@@ -47,3 +52,21 @@ def test_failed_demo_leaves_no_empty_output_folder(tmp_path):
         main(["--out", str(out), "--classes", "left_hand", "juggling", "--subjects", "1",
               "--trials", "2", "--epochs", "1"])
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--model", "hveegnet"], r"--model 'hveegnet': not a classifier .*; choose one of .*eegnet"),
+    (["--model", "ssmdp"], r"--model 'ssmdp': not a classifier"),
+    (["--model", "lft"], r"--model 'lft': not a classifier of EEG windows"),  # of latents
+    (["--model", "cvd_cnn"], r"--model 'cvd_cnn': not a classifier of EEG windows"),  # ECG
+    (["--epochs", "0"], r"--epochs must be >= 1, got 0"),
+    (["--subjects", "0"], r"--subjects must be >= 1, got 0"),
+], ids=["hveegnet", "ssmdp", "lft", "cvd_cnn", "epochs", "subjects"])
+def test_demo_refuses_bad_options_before_it_starts(tmp_path, capsys, args, match):
+    from biosig.demo import main
+    from biosig.errors import ConfigError
+
+    out = tmp_path / "demo"
+    with pytest.raises(ConfigError, match=match):
+        main(["--out", str(out), *args])
+    assert capsys.readouterr().out == "" and not out.exists()

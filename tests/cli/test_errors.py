@@ -1,6 +1,7 @@
 """CLI errors: a project or Lightning configuration error is one line, exit code 2, no traceback."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from biosig.errors import ConfigError, InvalidFileError
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["--data.source.init_args.n_subjects", "1", "--data.source.init_args.n_trials_per_class",
         "4", "--data.batch_size", "4", "--trainer.logger", "false"]
+EEGNET = ["--config", str(REPO / "recipes/synthetic/eegnet.yaml"), *TINY[:6]]  # with a logger
 GPU_RECIPE = ["fit", "--config", str(REPO / "recipes/synthetic/eegnet.yaml"),
               "--config", str(REPO / "recipes/configs/trainer/gpu.yaml"), *TINY]
 
@@ -75,3 +77,37 @@ def test_only_project_and_configuration_errors_become_one_line():
     assert _error_line(ConfigError("data.batch_size: must be > 0")).endswith("must be > 0")
     assert _error_line(RuntimeError("a bug")) is None  # keeps its traceback
     assert _error_line(KeyError("x")) is None
+
+
+@pytest.mark.parametrize("override, expected", [
+    (["--model.init_args.model", "eegnett"], r"unknown model 'eegnett'; available: .*eegnet"),
+    (["--model.init_args.model_kwargs", "{foo: 1}"],
+     r"model 'eegnet' has no argument 'foo'; its arguments: .*F1"),
+    (["--model.init_args.model", "hveegnet"],
+     r"'hveegnet' is not a classifier.*; classifiers: .*eegnet"),
+    (["--model.init_args.optimizer", "adamx"], r"optimizer must be one of .*got 'adamx'"),
+], ids=["model-name", "model-kwarg", "not-a-classifier", "optimizer"])
+def test_bad_model_values_are_one_line_before_anything_is_written(override, expected, tmp_path,
+                                                                 capsys, monkeypatch):
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    root = tmp_path / "run"
+    assert main(["fit", *EEGNET, "--trainer.default_root_dir", str(root), *override]) == 2
+    err = capsys.readouterr().err
+    lines = _error_lines(err)
+    assert len(lines) == 1 and re.search(expected, lines[0]), err[-3000:]
+    assert not root.exists()
+
+
+def test_a_checkpoint_lightning_cannot_use_is_one_line(tmp_path, capsys, monkeypatch):
+    """``--ckpt_path best`` without a fitted ModelCheckpoint, a missing file, ``best``/``last``
+    where no run saved a last checkpoint."""
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    root = ["--trainer.default_root_dir", str(tmp_path)]
+    cases = [(["fit", "--ckpt_path", "best"], r'ckpt_path="best"\)` is set but'),
+             (["test", "--ckpt_path", str(tmp_path / "no.ckpt")], r"Checkpoint file not found"),
+             (["test", "--ckpt_path", "best"], r"ckpt_path=best .*no last\*\.ckpt under"),
+             (["validate", "--ckpt_path", "last"], r"ckpt_path=last: no last\*\.ckpt under")]
+    for (command, *ckpt), expected in cases:
+        assert main([command, *EEGNET, *root, *ckpt]) == 2, command
+        lines = _error_lines(capsys.readouterr().err)
+        assert len(lines) == 1 and re.search(expected, lines[0]), lines

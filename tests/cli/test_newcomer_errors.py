@@ -4,8 +4,8 @@ biosig ShapeError stating the input the model was asked to take."""
 import pytest
 import torch
 
-from biosig.errors import ShapeError, channel_difference
-from biosig.models import create_model
+from biosig.errors import ConfigError, ShapeError, channel_difference
+from biosig.models import create_model, list_models
 
 EEG64 = [f"E{i}" for i in range(64)]
 
@@ -35,3 +35,18 @@ def test_braindecode_forward_with_the_wrong_channels_is_a_shape_error():
     with pytest.raises(ShapeError, match=r"expects \(batch, n_chans=22, n_times=1000\).*got "
                                          r"\(2, 64, 1000\)"):
         model(torch.zeros(2, 64, 1000))
+
+
+@pytest.mark.parametrize("name, accepted", [("dbconformer", "depth"), ("eegnet", "F1")])
+def test_an_unknown_model_argument_names_the_accepted_ones(name, accepted):
+    with pytest.raises(ConfigError, match=rf"model '{name}' has no argument 'foo'; its "
+                                          rf"arguments: .*\b{accepted}\b"):
+        create_model(name, n_chans=4, n_outputs=2, n_times=500, sfreq=250.0, foo=1)
+
+
+def test_the_registry_tells_classifiers_from_other_models():
+    classifiers = set(list_models(classifier=True))
+    assert {"eegnet", "dbconformer", "dbconformer_loso", "eegdm", "cvd_cnn", "lft"} <= classifiers
+    others = {"hveegnet", "veegnet", "ssmdp", "ecgnet", "ecgnet_critic"}
+    assert set(list_models(classifier=False)) == others
+    assert classifiers | others == set(list_models())

@@ -71,3 +71,27 @@ def test_progress_logging_shows_cache_progress_off_a_terminal():
     out = subprocess.run([sys.executable, "-c", configured], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+def _epoch_line(capsys, metrics: dict, monitored=()) -> str:
+    """EpochProgress's line after one epoch of a trainer stand-in that logged ``metrics``."""
+    from types import SimpleNamespace
+
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    trainer = SimpleNamespace(
+        callback_metrics={k: torch.tensor(v) for k, v in metrics.items()},
+        checkpoint_callbacks=[], early_stopping_callbacks=[EarlyStopping(m) for m in monitored],
+        current_epoch=0, max_epochs=1, sanity_checking=False, is_global_zero=True)
+    progress = EpochProgress()
+    progress.on_train_start(trainer, None)
+    progress.on_train_epoch_end(trainer, None)
+    return capsys.readouterr().out
+
+
+def test_epoch_line_shows_a_gans_losses_and_the_monitored_value(capsys):
+    gan = {"train_loss_d": 1.5, "train_loss_g": 11.25, "val_mse": 0.04, "val_fd": 2.0,
+           "train_loss_d_step": 9.0}
+    line = _epoch_line(capsys, gan, monitored=["val_mse"])
+    assert line.startswith("epoch 1/1: train_loss_d 1.5, train_loss_g 11.25, val_mse 0.04 ("), line
+    assert _epoch_line(capsys, {"val_fd": 2.0}).startswith("epoch 1/1: val_fd 2 (")  # no loss
