@@ -47,6 +47,18 @@ def test_every_written_nav_page_exists():
     assert not missing, missing
 
 
+def test_docs_name_the_real_default_cache_folder_and_no_internal_paths():
+    """Window caches live in BIOSIG_CACHE, default ~/biosig_data/cache (biosig.paths); only the
+    native build cache (BIOSIG_BUILD_DIR) is under ~/.cache/biosig. No developer-machine path."""
+    wrong = []
+    for path in [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            stale_cache = "~/.cache/biosig" in line and "~/.cache/biosig/build" not in line
+            if stale_cache or "/work/" in line or "_notes/" in line:
+                wrong.append(f"{path.relative_to(REPO)}:{n}: {line.strip()}")
+    assert not wrong, "\n".join(wrong)
+
+
 def test_model_pages_have_their_figure():
     for page in ("dbconformer", "hveegnet", "eegformer", "eegdm", "ecgnet"):
         text = (REPO / "docs" / "models" / f"{page}.md").read_text(encoding="utf-8")

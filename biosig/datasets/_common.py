@@ -17,12 +17,33 @@ PHYSIONET_FILES = "https://physionet.org/files"
 
 
 def dataset_root(path: str | os.PathLike | None, *parts: str) -> Path:
-    """The user's folder if given, else ``BIOSIG_DATA/<parts...>``."""
+    """The user's folder if given (``~`` and ``$VAR`` expanded: :func:`expand_path`), else
+    ``BIOSIG_DATA/<parts...>``."""
     if path is not None:
-        return Path(path).expanduser()
+        return expand_path(path)
     from biosig.paths import data_dir
 
     return data_dir().joinpath(*parts)
+
+
+_SHARED_VAR = re.compile(r"\$(\{BIOSIG_SHARED_DATA\}|BIOSIG_SHARED_DATA(?![A-Za-z0-9_]))")
+_ANY_VAR = re.compile(r"\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
+
+
+def expand_path(path: str | os.PathLike) -> Path:
+    """``path`` with ``~`` and environment variables (``$VAR``, ``${VAR}``) expanded, so that a
+    YAML recipe can say ``path: ${BIOSIG_SHARED_DATA}/ecg_wfdb/ptbxl``. An unset or empty
+    ``BIOSIG_SHARED_DATA`` stands for its default, ``../shared/data`` beside the project (as in
+    :func:`shared_data_dir`); any other unset variable is a :class:`ConfigError`."""
+    text = os.fspath(path)
+    if not os.environ.get("BIOSIG_SHARED_DATA"):
+        default = str(_default_shared_data_dir())
+        text = _SHARED_VAR.sub(lambda _: default, text)
+    expanded = os.path.expandvars(text)
+    unset = _ANY_VAR.search(expanded)
+    if unset and not Path(expanded).expanduser().exists():
+        raise ConfigError(f"path {os.fspath(path)!r}: environment variable {unset[0]} is not set")
+    return Path(expanded).expanduser()
 
 
 def require_dir(root: Path, what: str, how: str) -> Path:
@@ -160,12 +181,14 @@ def warn_unverified(url: str) -> None:
     warnings.warn(f"{url} has no published SHA-256; it is downloaded unverified", stacklevel=3)
 
 
+def _default_shared_data_dir() -> Path:
+    """``../shared/data`` beside the project (the folder holding ``biosig/``)."""
+    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
 def shared_data_dir() -> Path | None:
-    """``$BIOSIG_SHARED_DATA`` or ``../shared/data`` beside the project (for tests/notebooks)."""
+    """``$BIOSIG_SHARED_DATA`` or ``../shared/data`` beside the project (for tests/notebooks),
+    None where that folder does not exist."""
     env = os.environ.get("BIOSIG_SHARED_DATA")
-    if env:
-        p = Path(env)
-        return p if p.is_dir() else None
-    here = Path(__file__).resolve().parents[2]
-    p = here.parent / "shared" / "data"
+    p = Path(env).expanduser() if env else _default_shared_data_dir()
     return p if p.is_dir() else None

@@ -12,18 +12,39 @@ MAX_BYTES = 1_000_000
 
 
 def _images(nb) -> int:
-    return sum("image/png" in o.get("data", {}) for c in nb["cells"] if c["cell_type"] == "code"
-               for o in c.get("outputs", []))
+    return sum(
+        "image/png" in o.get("data", {})
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+    )
 
 
 def _errors(nb) -> list:
-    return [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
-            if o.get("output_type") == "error"]
+    return [
+        o
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
 
 
 def test_there_are_notebooks():
-    assert {p.stem for p in NOTEBOOKS} >= {"datasets", "dbconformer", "ecgnet", "eegformer",
-                                           "hveegnet"}
+    assert {p.stem for p in NOTEBOOKS} >= {
+        "datasets",
+        "dbconformer",
+        "ecgnet",
+        "eegformer",
+        "hveegnet",
+    }
+
+
+def test_every_notebook_is_listed_on_the_examples_page():
+    page = (NOTEBOOKS[0].parents[1] / "docs" / "examples" / "index.md").read_text()
+    missing = [p.name for p in NOTEBOOKS if f"(../notebooks/{p.name})" not in page]
+    assert not missing, f"docs/examples/index.md does not link {missing}"
+    assert "tests/notebooks/test_notebooks.py" in page  # the page names this file
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -51,8 +72,9 @@ def test_notebook_executes_and_draws_its_figures(path, tmp_path, monkeypatch):
 
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend draws PNGs
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=900, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()
     assert not _errors(nb)
     assert _images(nb) >= 1, f"{path.name}: executed, but no figure was drawn"
