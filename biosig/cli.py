@@ -101,6 +101,8 @@ def _make_cli_class():
                     print(f"biosig predict: {writer.summary}", flush=True)
 
         def add_arguments_to_parser(self, parser):
+            for key in BATCHES_OR_FRACTION:
+                _int_before_float(parser, f"trainer.{key}")
             for key in LINKED:
                 parser.link_arguments(
                     f"data.{key}", f"model.init_args.{key}", apply_on="instantiate"
@@ -141,6 +143,24 @@ def _refuse_link_conflicts(given: dict, datamodule) -> None:
             "; ".join(clashes) + ". These arguments are linked from the DataModule: remove them "
             "(the data's values are used), or change the data (e.g. a PickChannels or Resample "
             "step in data.preprocessing, the window length in data.windows)")
+
+
+# Trainer options where an int counts batches and a float is a fraction of the epoch; Lightning
+# declares them Union[float, int], which jsonargparse tries in that order, so a typed 1 (one batch)
+# became 1.0 (the whole epoch).
+BATCHES_OR_FRACTION = ("limit_train_batches", "limit_val_batches", "limit_test_batches",
+                       "limit_predict_batches", "overfit_batches", "val_check_interval")
+
+
+def _int_before_float(parser, dest: str) -> None:
+    """Have the parser try ``int`` before ``float`` for the option ``dest`` (``1`` stays one
+    batch, ``1.0`` the whole epoch)."""
+    from typing import Union, get_args
+
+    action = next(a for a in parser._actions if a.dest == dest)
+    subtypes = get_args(action._typehint)
+    if int in subtypes and float in subtypes:
+        action._typehint = Union[tuple(sorted(subtypes, key=lambda t: t is not int))]
 
 
 def _project_cause(err: BaseException) -> BaseException | None:
@@ -460,6 +480,15 @@ def _lightning_ckpt_path_error(exc: BaseException) -> bool:
     where = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
     return (isinstance(exc, (ValueError, FileNotFoundError)) and where.startswith("lightning.")
             and ("ckpt_path" in str(exc) or str(exc).startswith("Checkpoint file not found")))
+
+
+def run_script(main) -> None:
+    """Run a recipe script's ``main(argv=None)`` from the shell, as ``biosig`` runs its commands:
+    a project or configuration error prints one line and exits with 2 (``--debug`` or
+    ``BIOSIG_DEBUG=1``: the traceback); an int that ``main`` returns is the exit status, anything
+    else exits 0."""
+    status = _one_line_errors(main)()
+    sys.exit(status if isinstance(status, int) else 0)
 
 
 def _one_line_errors(func):

@@ -35,6 +35,46 @@ def test_explicit_linked_values_that_agree_are_accepted():
     assert cli.model.hparams.n_chans == 22 and cli.model.hparams.sfreq == 250.0
 
 
+@pytest.mark.parametrize("outcome, status", [("error", 2), ("int", 3), ("dict", 0)])
+def test_a_recipe_script_reports_a_project_error_in_one_line(outcome, status, capsys,
+                                                             monkeypatch):
+    """biosig.cli.run_script, each recipe's ``__main__``: a ConfigError is one line, exit 2; an
+    int from main is the exit status; a results dict exits 0."""
+    from biosig.cli import run_script
+
+    def main(argv=None):
+        if outcome == "error":
+            raise ConfigError("the val split has only one kind for CD")
+        return 3 if outcome == "int" else {"acc": 0.9}
+
+    monkeypatch.setattr(sys, "argv", ["recipe.py"])
+    with pytest.raises(SystemExit) as exit_:
+        run_script(main)
+    assert exit_.value.code == status
+    err = capsys.readouterr().err
+    assert err == ("biosig: error: the val split has only one kind for CD\n"
+                   if outcome == "error" else "")
+
+
+def test_every_recipe_script_runs_its_main_through_run_script():
+    for path in RECIPES:
+        assert path.read_text().rstrip().endswith("run_script(main)"), path
+
+
+def test_a_typed_1_limits_to_one_batch_and_1_0_is_the_whole_epoch(tmp_path):
+    """Lightning declares limit_*_batches Union[float, int]: parsed in that order, a typed 1 was
+    1.0 (every batch). Integers stay batch counts, floats fractions."""
+    root = ["--trainer.default_root_dir", str(tmp_path)]
+    cli = lightning_cli([*EEGNET, *root, "--trainer.limit_train_batches", "1",
+                         "--trainer.limit_val_batches", "1.0",
+                         "--trainer.limit_test_batches", "0.5"], run=False)
+    limits = cli.trainer.limit_train_batches, cli.trainer.limit_val_batches
+    assert limits == (1, 1.0) and [type(v) for v in limits] == [int, float]
+    assert cli.trainer.limit_test_batches == 0.5
+    cli = lightning_cli([*EEGNET, *root, "--trainer.val_check_interval", "1"], run=False)
+    assert type(cli.trainer.val_check_interval) is int
+
+
 def test_fit_prints_its_folders_at_start_and_end_and_one_line_per_epoch(tmp_path, capsys,
                                                                         monkeypatch):
     """stdout is not a terminal here: no progress bar (no carriage returns), clean epoch lines;
