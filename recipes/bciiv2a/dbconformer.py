@@ -25,7 +25,6 @@ alignment of the test set).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 from biosig.data.paper_splits import paper_protocol
@@ -106,4 +105,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from biosig.cli import run_script
+
+    run_script(main)

@@ -32,7 +32,6 @@ script adds the per-subject reconstruction report and anomaly tables (``on_run``
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -165,4 +164,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from biosig.cli import run_script
+
+    run_script(main)

@@ -150,4 +150,6 @@ def main(argv: list[str] | None = None):
 
 
 if __name__ == "__main__":
-    main()
+    from biosig.cli import run_script
+
+    run_script(main)

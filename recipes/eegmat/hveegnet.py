@@ -34,7 +34,6 @@ dead channel 0.97 (mean trial 0.45), 20-µV line noise 0.995 (0.87), 150-µV pop
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -208,4 +207,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from biosig.cli import run_script
+
+    run_script(main)

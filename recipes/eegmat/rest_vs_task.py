@@ -30,7 +30,6 @@ kappa in %, mean ± std over seeds:
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -139,4 +138,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from biosig.cli import run_script
+
+    run_script(main)

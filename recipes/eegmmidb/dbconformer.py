@@ -18,7 +18,6 @@ identical data, alignment and optimisation.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 from biosig.data.paper_splits import paper_protocol
@@ -107,4 +106,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from biosig.cli import run_script
+
+    run_script(main)

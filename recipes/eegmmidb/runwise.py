@@ -33,7 +33,6 @@ needs all three imagery runs (4, 8, 12) of many subjects.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 from biosig.experiments.paper import DISPLAY_NAMES
@@ -137,4 +136,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from biosig.cli import run_script
+
+    run_script(main)

@@ -277,4 +277,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from biosig.cli import run_script
+
+    run_script(main)

@@ -25,7 +25,6 @@ electrode pops in the 22-channel TCP montage; its last 2 subjects form the eval 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import numpy as np
@@ -88,4 +87,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from biosig.cli import run_script
+
+    run_script(main)
