@@ -26,6 +26,7 @@ import importlib
 import inspect
 import json
 import logging
+import sys
 import tempfile
 import time
 import warnings
@@ -172,6 +173,22 @@ def _quiet_lightning():
             lg.setLevel(level)
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """A stream handler on whatever ``sys.stderr`` is when a record comes (a notebook or a test
+    swaps it), never on a stream closed since the handler was made."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):  # StreamHandler sets it: the current sys.stderr is used instead
+        pass
+
+
 def progress_logging(level: int = logging.INFO) -> bool:
     """Show biosig's progress log lines (window-cache builds, downloads) on stderr with the
     time, so a build that takes minutes reports itself in a log file or a pipe too, not only as
@@ -180,7 +197,7 @@ def progress_logging(level: int = logging.INFO) -> bool:
     log = logging.getLogger("biosig")
     if log.handlers or logging.getLogger().handlers:
         return False
-    handler = logging.StreamHandler()
+    handler = _CurrentStderr()
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
     log.addHandler(handler)
     log.setLevel(level)

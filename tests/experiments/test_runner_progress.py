@@ -73,6 +73,21 @@ def test_progress_logging_shows_cache_progress_off_a_terminal():
     assert out.strip() == "False"
 
 
+def test_progress_logging_follows_a_swapped_stderr():
+    """A notebook or a test replaces sys.stderr (and closes the old one): the lines go to the
+    current one, never to a closed stream ("--- Logging error ---")."""
+    import subprocess
+    import sys
+
+    code = ("import io, logging, sys\nfrom biosig.experiments.runner import progress_logging\n"
+            "first = sys.stderr = io.StringIO()\nprogress_logging()\nfirst.close()\n"
+            "second = sys.stderr = io.StringIO()\n"
+            "logging.getLogger('biosig.cache').info('after the swap')\n"
+            "sys.stderr = sys.__stderr__\nprint(repr(second.getvalue()))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert re.fullmatch(r"'\d\d:\d\d:\d\d biosig.cache: after the swap\\n'\n", run.stdout), run
+
+
 def _epoch_line(capsys, metrics: dict, monitored=()) -> str:
     """EpochProgress's line after one epoch of a trainer stand-in that logged ``metrics``."""
     from types import SimpleNamespace
