@@ -19,26 +19,90 @@ class PositiveClassAveragePrecision(tm.classification.BinaryAveragePrecision):
         super().update(probs[:, 1], target)
 
 
+class _MacroOverScorableClasses:
+    """Macro average over the classes that the evaluated targets can score: AUROC needs
+    positives and negatives of a class, average precision positives. torchmetrics scores such a
+    class 0 (or NaN) and averages it in; here it is left out, with a warning naming it, and the
+    score is NaN when no class can be scored. Mixed into a torchmetrics class built with
+    ``average=None``."""
+
+    needs_negatives = True
+
+    def compute(self) -> torch.Tensor:
+        import warnings
+
+        from torchmetrics.utilities import dim_zero_cat
+
+        per_class = super().compute()
+        target = dim_zero_cat(self.target)
+        n_classes = per_class.numel()
+        pos = (target.sum(0) if target.ndim == 2 else
+               torch.bincount(target.long(), minlength=n_classes))
+        ok = pos > 0
+        if self.needs_negatives:
+            ok &= pos < len(target)
+        if not ok.all():
+            left_out = torch.nonzero(~ok).flatten().tolist()
+            lacking = "no positive or no negative" if self.needs_negatives else "no positive"
+            warnings.warn(f"{type(self).__name__}: classes {left_out} have {lacking} among the "
+                          f"{len(target)} evaluated windows; the macro average leaves them out",
+                          stacklevel=2)
+        return per_class[ok].mean() if ok.any() else per_class.new_tensor(float("nan"))
+
+
+class MulticlassMacroAUROC(_MacroOverScorableClasses, tm.classification.MulticlassAUROC):
+    """Macro one-vs-rest AUROC over the classes with positives and negatives."""
+
+    def __init__(self, num_classes: int):
+        super().__init__(num_classes, average=None)
+
+
+class MultilabelMacroAUROC(_MacroOverScorableClasses, tm.classification.MultilabelAUROC):
+    """Macro AUROC over the labels with positives and negatives."""
+
+    def __init__(self, num_labels: int):
+        super().__init__(num_labels, average=None)
+
+
+class MulticlassMacroAP(_MacroOverScorableClasses, tm.classification.MulticlassAveragePrecision):
+    """Macro one-vs-rest average precision (AUPRC) over the classes with positives."""
+
+    needs_negatives = False
+
+    def __init__(self, num_classes: int):
+        super().__init__(num_classes, average=None)
+
+
+class MultilabelMacroAP(_MacroOverScorableClasses, tm.classification.MultilabelAveragePrecision):
+    """Macro average precision (AUPRC) over the labels with positives."""
+
+    needs_negatives = False
+
+    def __init__(self, num_labels: int):
+        super().__init__(num_labels, average=None)
+
+
 def classification_metrics(n_outputs: int, multilabel: bool) -> tm.MetricCollection:
     """Accuracy, balanced accuracy, Cohen's kappa, weighted F1, macro AUROC and macro AUPRC
     (average precision per class, one-vs-rest; multi-label: accuracy, macro F1, AUROC, AUPRC).
     Two classes add ``auprc_pos``: the AUPRC of the second (positive) class alone
     (:class:`PositiveClassAveragePrecision`); their macro AUROC is already the positive
-    class's."""
+    class's. The macro AUROC and AUPRC leave out a class the evaluated windows cannot score
+    (warned), instead of counting it as 0."""
     if multilabel:
         return tm.MetricCollection({
             "acc": tm.classification.MultilabelAccuracy(n_outputs),
             "f1_macro": tm.classification.MultilabelF1Score(n_outputs, average="macro"),
-            "auroc": tm.classification.MultilabelAUROC(n_outputs, average="macro"),
-            "auprc": tm.classification.MultilabelAveragePrecision(n_outputs, average="macro"),
+            "auroc": MultilabelMacroAUROC(n_outputs),
+            "auprc": MultilabelMacroAP(n_outputs),
         })
     metrics = {
         "acc": tm.classification.MulticlassAccuracy(n_outputs, average="micro"),
         "bal_acc": tm.classification.MulticlassAccuracy(n_outputs, average="macro"),
         "kappa": tm.classification.MulticlassCohenKappa(n_outputs),
         "f1_weighted": tm.classification.MulticlassF1Score(n_outputs, average="weighted"),
-        "auroc": tm.classification.MulticlassAUROC(n_outputs, average="macro"),
-        "auprc": tm.classification.MulticlassAveragePrecision(n_outputs, average="macro"),
+        "auroc": MulticlassMacroAUROC(n_outputs),
+        "auprc": MulticlassMacroAP(n_outputs),
     }
     if n_outputs == 2:
         metrics["auprc_pos"] = PositiveClassAveragePrecision()

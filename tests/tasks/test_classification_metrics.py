@@ -37,3 +37,32 @@ def test_auprc_pos_only_for_two_classes_and_logged_by_the_task():
     assert "auprc_pos" not in classification_metrics(2, multilabel=True)
     task = ClassificationTask("eegnet", n_chans=2, n_times=64, sfreq=64.0, n_outputs=2)
     assert "test_auprc_pos" in task.metrics["test_metrics"].keys(keep_base=False)
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_macro_auroc_and_auprc_leave_out_a_class_they_cannot_score(multilabel):
+    """A class without positives (or, for AUROC, negatives) among the evaluated windows is left
+    out of the macro average with a warning naming it; torchmetrics would average in a 0."""
+    rng = np.random.default_rng(1)
+    n = 60
+    if multilabel:  # label 1 never present, label 2 always: only label 0 can be scored for AUROC
+        y = np.stack([rng.random(n) < 0.5, np.zeros(n, bool), np.ones(n, bool)], 1).astype(int)
+        probs = rng.random((n, 3)).astype(np.float32)
+        want_auroc = roc_auc_score(y[:, 0], probs[:, 0])
+        want_ap = np.mean([average_precision_score(y[:, k], probs[:, k]) for k in (0, 2)])
+    else:  # class 2 never present
+        y = rng.integers(0, 2, n)
+        probs = rng.dirichlet(np.ones(3), n).astype(np.float32)
+        want_auroc = np.mean([roc_auc_score(y == k, probs[:, k]) for k in (0, 1)])
+        want_ap = np.mean([average_precision_score(y == k, probs[:, k]) for k in (0, 1)])
+    m = classification_metrics(3, multilabel=multilabel)
+    m.update(torch.from_numpy(probs), torch.from_numpy(y))
+    with pytest.warns(UserWarning) as caught:
+        got = {k: float(v) for k, v in m.compute().items()}
+    said = {str(w.message).split(" among")[0] for w in caught if "Macro" in str(w.message)}
+    assert said == ({"MultilabelMacroAUROC: classes [1, 2] have no positive or no negative",
+                     "MultilabelMacroAP: classes [1] have no positive"} if multilabel else
+                    {"MulticlassMacroAUROC: classes [2] have no positive or no negative",
+                     "MulticlassMacroAP: classes [2] have no positive"})
+    assert got["auroc"] == pytest.approx(want_auroc, abs=1e-6)
+    assert got["auprc"] == pytest.approx(want_ap, abs=1e-6)
