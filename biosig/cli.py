@@ -238,6 +238,7 @@ def _resolve_checkpoint(cli) -> None:
 def _saved_checkpoint(trainer, which: str):
     """``which="last"``: the newest ``last*.ckpt`` under the trainer's run folder; ``"best"``:
     the best checkpoint recorded in it by its ModelCheckpoint. ConfigError when there is none."""
+    import pickle
     from pathlib import Path
 
     import torch
@@ -254,7 +255,12 @@ def _saved_checkpoint(trainer, which: str):
                           f"{str(err).removeprefix('ckpt_path=last: ')}") from None
     if which == "last":
         return last
-    states = torch.load(last, map_location="cpu", weights_only=False).get("callbacks") or {}
+    try:  # tensors and plain values only: the callbacks' states are no more than that
+        states = torch.load(last, map_location="cpu", weights_only=True).get("callbacks") or {}
+    except pickle.UnpicklingError as err:
+        raise ConfigError(f"ckpt_path=best: {last} holds more than tensors and plain values, "
+                          f"so it is not read to find the best checkpoint ({str(err)[:200]}); "
+                          "give the checkpoint file") from None
     best = [s.get("best_model_path") for k, s in states.items()
             if k.startswith("ModelCheckpoint") and isinstance(s, dict)]
     best = next((Path(b) for b in best if b), None)
