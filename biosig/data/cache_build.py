@@ -218,7 +218,7 @@ def to_float16(block: np.ndarray) -> np.ndarray:
 def _nan_policy(block, rows, policy: str, stats: dict, where: str):
     """Apply the NaN policy to the windows with a non-finite sample (interpolated in place);
     returns the indices of the windows to keep, or None when all are kept."""
-    bad = np.flatnonzero(~np.isfinite(block.reshape(len(block), -1)).all(axis=1))
+    bad = np.flatnonzero(~np.isfinite(block).all(axis=tuple(range(1, block.ndim))))
     if bad.size == 0:
         return None
     if policy == "raise":

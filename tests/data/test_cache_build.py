@@ -385,3 +385,14 @@ def test_script_without_main_guard_gets_an_error_not_a_hang(tmp_path):
     assert run.returncode != 0 and "built" not in run.stdout
     assert 'if __name__ == "__main__":' in run.stderr, run.stderr[-2000:]
     assert "worker process" in run.stderr
+
+
+def test_records_without_a_window_on_the_decoded_path_give_the_no_window_error(tmp_path):
+    """Decoded samples (a filter, WFDB, GDF) go through the NaN policy: a record shorter than
+    the window gave numpy's reshape error instead of being counted."""
+    from biosig.data import FixedWindows
+    from biosig.errors import BiosigError
+
+    with pytest.raises(BiosigError, match=r"no window in 3 records"):
+        get_cache(ToySource(), windows=FixedWindows(length=20.0), root=tmp_path, progress=False,
+                  num_workers=0)
