@@ -149,7 +149,8 @@ class GaussianDiffusion(nn.Module):
         x = torch.randn(tuple(shape), device=device, generator=generator)
         if method == "ddpm":
             return self._ancestral(model, x, generator)
-        return self._ddim(model, x, ddim_timesteps(self.n_steps, steps or self.n_steps))
+        return self._ddim(model, x, ddim_timesteps(self.n_steps,
+                                                   self.n_steps if steps is None else steps))
 
     def _ancestral(self, model: Denoiser, x: torch.Tensor, generator) -> torch.Tensor:
         abar = self.alphas_cumprod.to(x.device)

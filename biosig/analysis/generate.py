@@ -95,11 +95,16 @@ def generate_main(argv: list[str]) -> int:
     p.add_argument("out", help="EDF file to write")
     p.add_argument("-n", "--n-windows", type=int, default=1)
     p.add_argument("--method", choices=["ddim", "ddpm"], default="ddim")
-    p.add_argument("--steps", type=int, default=10, help="DDIM steps")
+    p.add_argument("--steps", type=int, default=None,
+                   help="DDIM steps (default 10; ddpm runs all T steps and takes none)")
     p.add_argument("--n-times", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    path = generate(a.weights, a.n_windows, method=a.method, steps=a.steps, n_times=a.n_times,
+    if a.method == "ddpm" and a.steps is not None:
+        raise ConfigError(f"--steps {a.steps}: ancestral sampling (--method ddpm) runs all the "
+                          "schedule's steps; use --method ddim for fewer")
+    steps = 10 if a.steps is None else a.steps
+    path = generate(a.weights, a.n_windows, method=a.method, steps=steps, n_times=a.n_times,
                     seed=a.seed, out=a.out)
     print(path)
     return 0

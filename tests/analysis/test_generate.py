@@ -48,3 +48,13 @@ def test_generate_refuses_a_classifier_and_a_missing_length(folder, tmp_path):
         generate(lft.save_pretrained(tmp_path / "lft"), 1)
     with pytest.raises(ConfigError, match="n_windows"):
         generate(folder, 0)
+
+
+def test_generate_refuses_zero_steps_and_steps_with_ddpm(folder, tmp_path, capsys):
+    """0 DDIM steps was read as "the default" (all T); --steps with ddpm was ignored."""
+    with pytest.raises(ConfigError, match="timesteps|steps"):
+        generate(folder, 1, steps=0)
+    out = str(tmp_path / "g.edf")
+    assert main(["generate", str(folder), out, "--method", "ddpm", "--steps", "5"]) == 2
+    assert "--method ddim for fewer" in capsys.readouterr().err
+    assert main(["generate", str(folder), out, "--steps", "0"]) == 2
