@@ -561,6 +561,9 @@ def get_cache(
     preprocessing = [*own, *(preprocessing or ())]
     opts = BuildOptions(preprocessing, windows, nan_policy, dtype, dead_channels)
     folder = Path(root) if root is not None else cache_dir()
+    if shards is None and (task is not None or n_tasks is not None):
+        raise ConfigError(f"get_cache: task={task}, n_tasks={n_tasks} split the build of a "
+                          "sharded cache; give shards=N too")
     if shards is not None:
         from biosig.data.shards import get_sharded
 

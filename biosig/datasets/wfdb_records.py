@@ -135,6 +135,12 @@ class WFDBRecords(DatasetSource):
         from biosig.io import read_wfdb
 
         path = self.root / ref["record"]
+        if self.beat_classes is not None:  # the labels are the annotations: they must be there
+            base = path.with_suffix("") if path.suffix == ".hea" else path
+            ann = base.with_name(f"{base.name}.{self.annotator}")
+            if not ann.is_file():
+                raise InvalidFileError(ann, f"missing: beat_classes labels the beats from the "
+                                            f"record's {self.annotator!r} annotations")
         rec = read_wfdb(path, annotation_ext=self.annotator)
         rec = rec.renamed([canonical_lead(n) for n in rec.ch_names])
         if self.channels is not None:

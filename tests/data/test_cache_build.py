@@ -396,3 +396,8 @@ def test_records_without_a_window_on_the_decoded_path_give_the_no_window_error(t
     with pytest.raises(BiosigError, match=r"no window in 3 records"):
         get_cache(ToySource(), windows=FixedWindows(length=20.0), root=tmp_path, progress=False,
                   num_workers=0)
+
+
+def test_a_task_without_shards_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"task=0, n_tasks=2 .* give shards=N"):
+        get_cache(ToySource(), root=tmp_path, progress=False, task=0, n_tasks=2)

@@ -228,3 +228,13 @@ def test_real_cache_has_no_header_date_or_free_text(tmp_path):
             text = f.read_text()
             for leak in ("1984", "09:17:34", "#Age", "Female", "Dx:", "sinusrhythmus", "CS-12"):
                 assert leak not in text, (f.name, leak)
+
+
+@needs_ptbxl
+@pytest.mark.shared_data
+def test_a_rate_whose_records_folder_is_absent_is_named_at_load():
+    """The shared copy has records100/ only: at 500 Hz the index still lists the records, and
+    loading one names the missing folder instead of a record's missing header."""
+    ds = PTBXL(PTBXL_REAL, sampling_rate=500)
+    with pytest.raises(InvalidFileError, match=r"records500: missing: .* no 500 Hz records"):
+        ds.load(ds.records()[0])

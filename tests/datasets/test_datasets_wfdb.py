@@ -68,3 +68,14 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(ConfigError):
         WFDBRecords(tmp_path, beat_classes="mitbih")
     assert set(AAMI_CLASSES.values()) == {"N", "S", "V", "F", "Q"}
+
+
+@needs_shared
+def test_beat_labels_from_an_annotator_the_record_lacks_name_the_file():
+    """Without the annotation file the beats have no labels: before, the record loaded with no
+    annotation at all and the cache build found no window."""
+    ds = WFDBRecords(WF / "mitdb" / "100", annotator="qrs", beat_classes="aami")
+    with pytest.raises(InvalidFileError, match=r"100\.qrs: missing: beat_classes labels"):
+        ds.load(ds.records()[0])
+    unlabelled = WFDBRecords(WF / "mitdb" / "100", annotator="qrs")  # fixed windows: optional
+    assert len(unlabelled.load(unlabelled.records()[0]).annotations) == 0
