@@ -130,3 +130,17 @@ def test_prose_after_parameters_becomes_notes():
     assert module.with_notes(clean) == clean
     assert (module.plain_roles("see :class:`~biosig.data.BiosigDataModule` and :func:`f.g`")
             == "see `BiosigDataModule` and `f.g`")
+
+
+@pytest.mark.parametrize("page", ["dbconformer", "hveegnet", "ecgnet", "index"])
+def test_a_model_pages_first_code_block_runs_as_copied(page, tmp_path):
+    """The first Python block of these model pages stands alone: copied into a fresh
+    interpreter it runs (it once used an ``x`` it never defined)."""
+    import re
+
+    text = (REPO / "docs" / "models" / f"{page}.md").read_text(encoding="utf-8")
+    block = re.findall(r"```python\n(.*?)```", text, re.S)[0]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
