@@ -60,16 +60,19 @@ def window_tokens(model: torch.nn.Module, x, batch_size: int = 32) -> tuple[np.n
     """
     if not hasattr(model, "forward_pretrain"):
         raise ConfigError(f"{type(model).__name__} has no forward_pretrain (not a VQ model)")
-    xt = torch.as_tensor(np.asarray(x), dtype=torch.float32)
-    if xt.dim() != 3 or len(xt) == 0:
-        raise ShapeError(f"expected windows (n_windows, n_chans, n_times), got {tuple(xt.shape)}")
+    x = x if hasattr(x, "shape") else np.asarray(x)  # a cache's X stays on disk until batched
+    if len(x.shape) != 3 or len(x) == 0:
+        raise ShapeError(f"expected windows (n_windows, n_chans, n_times), got {tuple(x.shape)}")
     ref = next(model.parameters())
     was_training = model.training
     model.eval()
     try:
         idx, err = [], []
-        for i in range(0, len(xt), batch_size):
-            out = model.forward_pretrain(xt[i : i + batch_size].to(ref.device, ref.dtype))
+        for i in range(0, len(x), batch_size):  # each batch copied (a cache's X is read-only)
+            batch = x[i : i + batch_size]
+            if not isinstance(batch, torch.Tensor):
+                batch = torch.from_numpy(np.array(batch, dtype=np.float32))
+            out = model.forward_pretrain(batch.to(ref.device, ref.dtype))
             idx.append(out.vq.indices.cpu())
             err.append((out.recon - out.target).pow(2).mean(-1).float().cpu())
     finally:
@@ -214,11 +217,16 @@ class NgramVocabulary:
         if n < 1 or min_count < 1 or n_codes < 1:
             raise ConfigError(f"need n >= 1, min_count >= 1, n_codes >= 1; got {n}, "
                               f"{min_count}, {n_codes}")
+        if n * np.log2(max(n_codes, 2)) > 62:
+            raise ConfigError(f"{n}-grams of {n_codes} codes overflow int64 ids; use a smaller n")
         self.n_codes, self.n, self.min_count = n_codes, n, min_count
         self.vocab_: list[np.ndarray] | None = None
 
     def fit(self, indices) -> "NgramVocabulary":
         idx = _check_indices(indices, self.n_codes)
+        if self.n > idx.shape[2]:
+            raise ConfigError(f"n={self.n}: n-grams of {self.n} tokens need >= {self.n} patches "
+                              f"per channel, the windows have {idx.shape[2]}")
         self.vocab_ = []
         for k in range(1, self.n + 1):
             ids, counts = np.unique(_ngram_ids(idx, k, self.n_codes), return_counts=True)

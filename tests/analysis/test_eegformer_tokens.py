@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -60,6 +62,10 @@ def test_ngrams_count_along_channels_only():
     assert dict(zip(names, other)) == {"0": 4, "1": 1, "2": 1, "1-0": 0, "1-2": 1, "2-1": 0}
     with pytest.raises(ConfigError, match="before fit"):
         tk.NgramVocabulary(3).transform(idx)
+    with pytest.raises(ConfigError, match=r"n=4: n-grams of 4 tokens need >= 4 patches .* have 3"):
+        tk.NgramVocabulary(3, n=4).fit(idx)
+    with pytest.raises(ConfigError, match="50-grams of 64 codes overflow"):  # at construction
+        tk.NgramVocabulary(64, n=50)
 
 
 def test_multinomial_naive_bayes_matches_hand_computation():
@@ -105,6 +111,11 @@ def test_window_tokens_on_a_tiny_eegformer_and_plots():
     assert tk.reconstruction_scores(err).shape == (5,)
     with pytest.raises(ShapeError):
         tk.window_tokens(net, x[0])
+    read_only = x.numpy().copy()
+    read_only.flags.writeable = False  # as a cache's X: no "not writable" warning, same codes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.array_equal(tk.window_tokens(net, read_only, batch_size=2)[0], idx)
     labels = np.array([0, 1, 0, 1, 1])
     fig = plot_codebook_usage(tk.codebook_usage(idx, labels, 8))
     assert len(fig.axes) == 2
