@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 
 from biosig.datasets._common import (
     dataset_root,
@@ -155,6 +156,10 @@ class EEGMAT(DatasetSource):
         subs = sorted(s for s, runs in found.items() if set(self.runs) <= runs)
         if not subs:
             raise InvalidFileError(self.root, f"no EEGMAT recordings (SubjectNN_1.edf ...). {_HOW}")
+        partial = sorted(set(found) - set(subs))
+        if partial:  # a subject without every run is left out: say so (subjects= makes it an error)
+            warnings.warn(f"{self.root}: subjects {partial} lack a recording of runs {self.runs} "
+                          "and are left out", stacklevel=3)
         return subs
 
     def _read_info(self) -> dict[int, dict]:

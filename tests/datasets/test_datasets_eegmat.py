@@ -183,3 +183,15 @@ def test_rest_seconds_keeps_the_end_of_the_rest_file():
         EEGMAT(EEGMAT_DIR, rest_seconds=2.0)
     with pytest.raises(InvalidFileError, match="shorter than"):
         EEGMAT(EEGMAT_DIR, subjects=[6], rest_seconds=500.0).load(full.records()[0])
+
+
+@needs_eegmat
+def test_a_subject_missing_a_run_is_left_out_with_a_warning(tmp_path):
+    folder = _copy(tmp_path / "eegmat", [0, 1])
+    (folder / "Subject01_2.edf").unlink()
+    with pytest.warns(UserWarning, match=r"subjects \[1\] lack a recording of runs \(1, 2\)|"
+                                         r"subjects \[1\] lack a recording of runs \[1, 2\]"):
+        ds = EEGMAT(folder)
+    assert ds.subjects == [0]
+    with pytest.raises(InvalidFileError, match="Subject01_2.edf"):  # named: an error
+        EEGMAT(folder, subjects=[1]).records()
