@@ -449,9 +449,12 @@ def build_cache(
         facts = write_records(source, opts, refs, tmp, workers, label, show)
         n = facts["shape"][0]
         if n == 0 and not allow_empty:
+            stats = {k: v for k, v in facts["stats"].items() if k != "channels"}
+            events = sorted({str(d) for d in source.load(refs[0]).annotations.description})
             raise BiosigError(
-                f"dataset {source.name!r}: no window in {facts['stats']['records']} records "
-                f"with windows {windows.params()} (stats: {facts['stats']})"
+                f"dataset {source.name!r}: no window in {stats['records']} records with windows "
+                f"{windows.params()} (stats: {stats}); the first record's annotations: "
+                f"{', '.join(events[:30]) or 'none'}{' ...' if len(events) > 30 else ''}"
             )
         params = {
             "key": path.name,

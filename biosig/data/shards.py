@@ -189,7 +189,8 @@ def _write_index(path: Path, top: str, shards, folder: Path, n_shards: int) -> N
                 )
     stats = finished_stats(stats)
     if first is None:
-        raise BiosigError(f"sharded cache {top}: no window in any shard (stats: {stats})")
+        counts = {k: v for k, v in stats.items() if k != "channels"}  # not 64 channels' counts
+        raise BiosigError(f"sharded cache {top}: no window in any shard (stats: {counts})")
     keep = ("dtype", "classes", "multilabel", "dataset", "preprocessing", "windows", "nan_policy",
             "dead_channels", "ch_names", "sfreq")  # fmt: skip
     index = {

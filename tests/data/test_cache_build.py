@@ -393,9 +393,12 @@ def test_records_without_a_window_on_the_decoded_path_give_the_no_window_error(t
     from biosig.data import FixedWindows
     from biosig.errors import BiosigError
 
-    with pytest.raises(BiosigError, match=r"no window in 3 records"):
+    with pytest.raises(BiosigError, match=r"no window in 3 records") as err:
         get_cache(ToySource(), windows=FixedWindows(length=20.0), root=tmp_path, progress=False,
                   num_workers=0)
+    # short: the counts without the per-channel ones, and what the first record is annotated with
+    message = str(err.value)
+    assert "'channels'" not in message and "the first record's annotations: a, b" in message
 
 
 def test_a_task_without_shards_is_refused(tmp_path):
