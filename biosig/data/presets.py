@@ -176,7 +176,9 @@ def preset_yaml(name: str) -> str:
     head = [f"Data preset {name!r}, generated from biosig/data/presets.py (edit it there, then",
             "regenerate: python -m biosig.data.presets recipes/configs/data).",
             *DESCRIPTIONS[name].split("\n"),
-            f"Compose: biosig fit --config recipes/configs/data/{name}.yaml --config <recipe>"]
+            f"Compose: biosig fit --config <recipe> --config recipes/configs/data/{name}.yaml",
+            "(after the recipe: its source, protocol and any steps listed here replace the",
+            "recipe's; the recipe's windows, batch size and other data settings stay)"]
     body = yaml.safe_dump(preset_config(name), sort_keys=False, default_flow_style=False)
     return "".join(f"# {line}\n" for line in head) + body
 

@@ -36,11 +36,21 @@ Overrides use the config's dotted keys: --trainer.max_epochs 5 --experiment.seed
 
 
 def _deep_merge(base: dict, extra: dict) -> dict:
+    """``extra`` over ``base``, section by section; a section naming another ``class_path``
+    replaces the old one whole (its ``init_args`` belong to the old class), as in ``biosig fit``."""
+    if _other_class(base, extra.get("class_path")):
+        return dict(extra)
     out = dict(base)
     for k, v in extra.items():
         both = isinstance(v, dict) and isinstance(out.get(k), dict)
         out[k] = _deep_merge(out[k], v) if both else v
     return out
+
+
+def _other_class(node: dict, class_path) -> bool:
+    """Whether ``class_path`` names a class other than the section ``node``'s."""
+    old = node.get("class_path")
+    return class_path is not None and old is not None and class_path != old
 
 
 def load_config(argv: list[str]) -> dict:
@@ -69,7 +79,10 @@ def load_config(argv: list[str]) -> dict:
                 node = node.setdefault(p, {})
                 if not isinstance(node, dict):
                     raise ConfigError(f"biosig run: --{key}: {p!r} is not a section")
-            node[leaf] = yaml.safe_load(value)
+            new = yaml.safe_load(value)
+            if leaf == "class_path" and _other_class(node, new):  # the old class's arguments go
+                node.pop("init_args", None)
+            node[leaf] = new
         i += 2
     return cfg
 

@@ -226,3 +226,23 @@ def test_every_experiment_recipe_resolves(recipe):
         for key in ("model", "generator", "critic"):
             if spec.init_args.get(key):
                 assert spec.init_args[key].lower() in list_models(), (recipe, spec.init_args[key])
+
+
+def test_run_config_drops_the_old_classs_arguments_when_the_class_changes():
+    """As in biosig fit: a later config or an override naming another class_path replaces the
+    section, so the first class's init_args do not leak into the new class."""
+    from biosig.experiments.config import load_config
+
+    recipe = REPO / "recipes/synthetic/hveegnet.yaml"
+    preset = REPO / "recipes/configs/data/eegmat.yaml"
+    by_override = load_config(["--config", str(recipe),
+                               "--data.source.class_path", "biosig.datasets.eegmat.EEGMAT",
+                               "--data.source.init_args.path", "/data/eegmat"])
+    assert by_override["data"]["source"] == {"class_path": "biosig.datasets.eegmat.EEGMAT",
+                                             "init_args": {"path": "/data/eegmat"}}
+    by_preset = load_config(["--config", str(recipe), "--config", str(preset)])
+    assert by_preset["data"]["source"]["class_path"] == "biosig.datasets.eegmat.EEGMAT"
+    assert "n_subjects" not in by_preset["data"]["source"].get("init_args", {})
+    same = load_config(["--config", str(recipe), "--data.source.init_args.n_subjects", "2"])
+    assert same["data"]["source"]["init_args"]["n_subjects"] == 2  # same class: merged
+    assert len(same["data"]["source"]["init_args"]) > 1
