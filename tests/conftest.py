@@ -36,3 +36,18 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"real recordings not found at {path} (set BIOSIG_SHARED_DATA)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _lightning_logs_to_the_current_stderr():
+    """Lightning gives its loggers a stream handler on the stderr of the moment it is imported;
+    under pytest's capture that stream is closed once the importing test ends, and a later
+    test's stderr got "--- Logging error ---" with a traceback. Each test re-points them."""
+    import logging
+    import sys
+
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        for handler in logging.getLogger(name).handlers:
+            if type(handler) is logging.StreamHandler:
+                handler.stream = sys.stderr  # (setStream would flush the closed one first)
+    yield
