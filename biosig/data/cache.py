@@ -587,6 +587,7 @@ CLI_HELP = """usage: biosig cache verify FOLDER [FOLDER ...]
        biosig cache build --config RECIPE.yaml [--config MORE.yaml] [--shards N]
                           [--task I --tasks N | --task env] [--workers K] [--dtype float16|int16]
                           [--dead-channels fail|drop|interpolate] [--cache-dir DIR]
+                          [--data.KEY VALUE ...]   (overrides, as biosig fit and run take)
 
 verify: check each cache folder (or sharded cache's index folder) against its stored CRC-32.
         Exit status 0: all ok; 1: a damaged cache (delete the folder named); 2: a path that
@@ -596,30 +597,6 @@ build:  build (this task's share of) the window cache of a recipe's `data:` sect
         SLURM_PROCID/NTASKS. Run the same command in every task: each builds its own shards,
         the last one to finish writes the index.
 """
-
-
-def _datamodule_from_configs(paths: list[str]):
-    """The ``BiosigDataModule`` of the ``data:`` sections of recipe files (later files win)."""
-    import yaml
-    from jsonargparse import ArgumentParser
-
-    from biosig.data.datamodule import BiosigDataModule
-    from biosig.errors import ConfigError
-
-    data: dict = {}
-    for p in paths:
-        try:
-            doc = yaml.safe_load(Path(p).read_text()) or {}
-        except (OSError, yaml.YAMLError) as err:
-            raise ConfigError(f"{p}: cannot read the recipe ({err})") from None
-        data.update(doc.get("data") or {})
-    if not data:
-        raise ConfigError(f"{paths}: no `data:` section")
-    parser = ArgumentParser(exit_on_error=False)
-    parser.add_class_arguments(BiosigDataModule, "data", fail_untyped=False)
-    cfg = parser.parse_object({"data": data})
-    make = getattr(parser, "instantiate", None) or parser.instantiate_classes  # jsonargparse 4.49
-    return make(cfg).data
 
 
 def cache_command(argv: list[str]) -> int:
@@ -645,18 +622,24 @@ def cache_command(argv: list[str]) -> int:
                 print(f"DAMAGED: {err}", file=sys.stderr)
                 status = max(status, 1)
         return status
+    from biosig.data.quality import DEAD_CHANNEL_POLICIES
+    from biosig.data.recipe_config import datamodule_from_config, load_config
+
     p = argparse.ArgumentParser(prog="biosig cache build")
-    p.add_argument("--config", action="append", required=True)
     p.add_argument("--shards", type=int)
     p.add_argument("--task")
     p.add_argument("--tasks", type=int)
     p.add_argument("--workers", type=int)
-    p.add_argument("--dtype")
-    p.add_argument("--dead-channels")
+    p.add_argument("--dtype", choices=list(DTYPES))
+    p.add_argument("--dead-channels", choices=list(DEAD_CHANNEL_POLICIES))
     p.add_argument("--cache-dir")
-    a = p.parse_args(argv[1:])
+    a, recipe = p.parse_known_args(argv[1:])  # the rest: --config files, --data.* overrides
+    cfg = load_config(recipe)
+    if not cfg.get("data"):
+        raise ConfigError(f"biosig cache build {' '.join(recipe)}: no `data:` section (give a "
+                          "recipe with --config)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    dm = _datamodule_from_configs(a.config)
+    dm = datamodule_from_config(cfg["data"])
     opts = dict(dm.cache_options)
     for key, value in (("dtype", a.dtype), ("dead_channels", a.dead_channels),
                        ("num_workers", a.workers), ("shards", a.shards)):  # fmt: skip

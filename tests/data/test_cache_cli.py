@@ -72,3 +72,16 @@ def test_slurm_array_script(recipe, tmp_path):
     cache = WindowCache(index)  # 4 records (2 subjects x 2 sessions), 6 windows each
     assert len(cache) == 24 and 1 < len(cache.shards) <= 4
     assert "shard" in run.stderr and "shards finished" in run.stderr  # progress in the logs
+
+
+def test_build_takes_data_overrides_and_checks_its_options_first(recipe, tmp_path, capsys):
+    """As fit and run: --data.* overrides apply to the recipe (here 3 subjects, not 2); a bad
+    --dtype is refused before the data are looked at."""
+    base = ["cache", "build", "--config", str(recipe), "--cache-dir", str(tmp_path)]
+    assert main([*base, "--data.source.init_args.n_subjects", "3"]) == 0
+    built = int(capsys.readouterr().out.split("(")[-1].split()[0])
+    assert main(base) == 0
+    assert built == 3 * int(capsys.readouterr().out.split("(")[-1].split()[0]) // 2
+    with pytest.raises(SystemExit) as exit_:
+        main([*base, "--dtype", "int8", "--data.source.init_args.path", "/nowhere"])
+    assert exit_.value.code == 2 and "invalid choice: 'int8'" in capsys.readouterr().err

@@ -1,0 +1,78 @@
+"""Recipe configs as ``biosig fit``, ``run`` and ``cache build`` read them: ``--config`` files
+merged in order, ``--section.key value`` overrides, and the DataModule of a ``data:`` section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from biosig.errors import ConfigError
+
+__all__ = ["datamodule_from_config", "load_config"]
+
+
+def _deep_merge(base: dict, extra: dict) -> dict:
+    """``extra`` over ``base``, section by section; a section naming another ``class_path``
+    replaces the old one whole (its ``init_args`` belong to the old class), as in ``biosig fit``."""
+    if _other_class(base, extra.get("class_path")):
+        return dict(extra)
+    out = dict(base)
+    for k, v in extra.items():
+        both = isinstance(v, dict) and isinstance(out.get(k), dict)
+        out[k] = _deep_merge(out[k], v) if both else v
+    return out
+
+
+def _other_class(node: dict, class_path) -> bool:
+    """Whether ``class_path`` names a class other than the section ``node``'s."""
+    old = node.get("class_path")
+    return class_path is not None and old is not None and class_path != old
+
+
+def load_config(argv: list[str]) -> dict:
+    """Merge ``--config`` files in order, then apply ``--a.b.c value`` overrides (YAML values)."""
+    import yaml
+
+    cfg: dict = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("--") or i + 1 >= len(argv):
+            raise ConfigError(f"expected '--config FILE' or '--key value', got {arg!r}")
+        key, value = arg[2:], argv[i + 1]
+        if key == "config":
+            path = Path(value)
+            if not path.is_file():
+                raise ConfigError(f"config file {path} not found")
+            loaded = yaml.safe_load(path.read_text()) or {}
+            if not isinstance(loaded, dict):
+                raise ConfigError(f"{path}: a config must be a mapping of sections")
+            cfg = _deep_merge(cfg, loaded)
+        else:
+            node = cfg
+            *parents, leaf = key.split(".")
+            for p in parents:
+                node = node.setdefault(p, {})
+                if not isinstance(node, dict):
+                    raise ConfigError(f"--{key}: {p!r} is not a section")
+            new = yaml.safe_load(value)
+            if leaf == "class_path" and _other_class(node, new):  # the old class's arguments go
+                node.pop("init_args", None)
+            node[leaf] = new
+        i += 2
+    return cfg
+
+
+def datamodule_from_config(data: dict):
+    """A BiosigDataModule from a config's ``data:`` section (the LightningCLI form)."""
+    from jsonargparse import ArgumentError, ArgumentParser
+
+    from biosig.data.datamodule import BiosigDataModule
+
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_class_arguments(BiosigDataModule, "data", fail_untyped=False)
+    try:  # checks every key and value against the signatures (nested class_path's too)
+        cfg = parser.parse_object({"data": data})
+    except ArgumentError as err:  # jsonargparse reports the offending key
+        raise ConfigError(f"data section of the config: {err}") from err
+    # what the classes raise while building (a missing file, a bad value) propagates unchanged
+    return parser.instantiate_classes(cfg).data
