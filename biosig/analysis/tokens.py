@@ -32,6 +32,7 @@ import pandas as pd
 import torch
 
 from biosig.errors import ConfigError, ShapeError
+from biosig.metrics.classification import macro_auroc
 
 __all__ = [
     "MultinomialNB",
@@ -161,8 +162,7 @@ def auroc(scores, positive) -> float:
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if n_pos == 0 or n_neg == 0:
         raise ConfigError(f"AUROC needs both classes, got {n_pos} positive, {n_neg} negative")
-    ranks = pd.Series(s).rank(method="average").to_numpy()
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return macro_auroc(y, s)  # one class: its rank-sum AUROC
 
 
 def balanced_accuracy(y_true, y_pred) -> float:
