@@ -252,12 +252,17 @@ class PTBXL(DatasetSource):
         """Read one record (12 leads in mV, leads named I, II, III, aVR, aVL, aVF, V1..V6)."""
         from biosig.io import read_wfdb
 
-        folder = self.root / f"records{self.sampling_rate}"
-        if not folder.is_dir():  # the index lists every record; this copy lacks the rate's files
+        try:
+            rec = read_wfdb(self.root / ref["path"])
+        except InvalidFileError:
+            folder = self.root / f"records{self.sampling_rate}"
+            if folder.is_dir():
+                raise
+            # the index lists every record; this copy lacks the rate's files
             raise InvalidFileError(
                 folder, f"missing: this copy of PTB-XL has no {self.sampling_rate} Hz records; "
-                f"choose the sampling_rate of the records folder it has, or fetch them ({_HOW})")
-        rec = read_wfdb(self.root / ref["path"])
+                f"choose the sampling_rate of the records folder it has, or fetch them ({_HOW})"
+            ) from None
         names = [canonical_lead(n) for n in rec.ch_names]
         rec = rec.copy(ch_names=names).pick(list(LEADS))
         if int(round(rec.sfreq)) != self.sampling_rate:
