@@ -137,5 +137,5 @@ def test_fit_then_test_one_tiny_epoch(tmp_path, capsys):
     assert written, line
     path = Path(written.group(1))
     assert path.is_absolute() and path.parent.parent == root.resolve() / "lightning_logs"
-    probs = torch.load(path)
+    probs = torch.load(path, weights_only=True)
     assert probs.shape == (8, 2) and torch.allclose(probs.sum(1), torch.ones(8))
