@@ -48,7 +48,10 @@ class BiosigTask(pl.LightningModule):
         :mod:`biosig.models.weights`; the card fixes the architecture, ``model`` may be left
         out) or a file: a Lightning checkpoint of a task or a state dict (``.ckpt``/``.pt``/
         ``.pth``, read with ``weights_only=True``, or ``.safetensors``) for the network that
-        ``model``/``model_kwargs`` build. The data contract (``sfreq``, ``n_times``,
+        ``model``/``model_kwargs`` build. A task's own checkpoints replace it with the
+        network's config (``get_config()``, a dict): ``load_from_checkpoint`` rebuilds the
+        architecture from it and loads the checkpoint's weights, without the folder or file
+        the training started from. The data contract (``sfreq``, ``n_times``,
         ``n_chans``, ``ch_names``) is checked against a card (a mismatch is a ConfigError unless
         ``adapt``); an ``n_outputs`` other than the weights' gives a new head; any other
         missing, unexpected or mis-shaped weight in a file is a ConfigError too.
@@ -74,7 +77,7 @@ class BiosigTask(pl.LightningModule):
         n_outputs: int | None = None,
         *,
         ch_names: list[str] | None = None,
-        pretrained: str | None = None,
+        pretrained: str | dict | None = None,
         freeze: str = "none",
         adapt: bool = False,
     ):
@@ -101,7 +104,7 @@ class BiosigTask(pl.LightningModule):
 
     # -- networks ------------------------------------------------------------------------------
     def build_network(self, name: str | None, kwargs: dict | None = None,
-                      n_outputs: int | None = None, *, pretrained: str | None = None,
+                      n_outputs: int | None = None, *, pretrained: str | dict | None = None,
                       adapt: bool = False, key: str = "model") -> nn.Module:
         """A registry network with the data's signal arguments, or one from ``pretrained``.
 
@@ -113,6 +116,10 @@ class BiosigTask(pl.LightningModule):
         if clash:
             raise ConfigError(f"model.{key}_kwargs must not set {clash}: the task passes the "
                               "data's signal arguments (model.n_chans, ...)")
+        if isinstance(pretrained, Mapping):  # a network config from this task's checkpoint
+            from biosig.models.base import BiosigModel
+
+            return BiosigModel.from_config(pretrained)
         if pretrained is not None and _is_weights_folder(pretrained):
             if kwargs:
                 raise ConfigError(f"model.{key}_kwargs given with the weights folder "
@@ -156,6 +163,24 @@ class BiosigTask(pl.LightningModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._network()(x)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Make the checkpoint self-contained: where the network came from weights outside it
+        (``pretrained``, or a model argument its config drops, such as EEGDM's
+        ``backbone_weights``), ``pretrained`` becomes the network's config."""
+        hparams = checkpoint.get(self.CHECKPOINT_HYPER_PARAMS_KEY)
+        if not hparams or "pretrained" not in hparams or self.net is None:
+            return
+        get_config = getattr(self.net, "get_config", None)
+        if get_config is None:
+            return
+        from biosig.models.base import _plain
+
+        config = get_config()
+        given = {k: _plain(v) for k, v in dict(hparams.get("model_kwargs") or {}).items()}
+        if hparams["pretrained"] is not None or any(
+                v is not None and config["kwargs"].get(k, v) is None for k, v in given.items()):
+            hparams["pretrained"] = config
 
     # One step per stage through the subclass's ``_step(batch, stage)`` (loss and logging);
     # a task with its own loop (GANTask's manual optimisation) overrides these.

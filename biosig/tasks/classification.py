@@ -159,7 +159,7 @@ class ClassificationTask(BiosigTask):
         betas: tuple[float, float] | None = None,
         pct_start: float = 0.1,
         ch_names: list[str] | None = None,
-        pretrained: str | None = None,
+        pretrained: str | dict | None = None,
         freeze: str = "none",
         adapt: bool = False,
         class_weights: list[float] | None = None,

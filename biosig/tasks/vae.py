@@ -73,7 +73,7 @@ class VAETask(BiosigTask):
         optimizer: str = "adamw",
         lr_decay: float = 0.999,
         ch_names: list[str] | None = None,
-        pretrained: str | None = None,
+        pretrained: str | dict | None = None,
         freeze: str = "none",
         adapt: bool = False,
     ):

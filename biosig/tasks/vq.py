@@ -199,13 +199,14 @@ class VQClassificationTask(ClassificationTask):
         setting: str = "finetune",
         features: str | None = None,
         aux_weight: float = 1.0,
-        pretrained: str | None = None,
+        pretrained: str | dict | None = None,
         adapt: bool = False,
         **kwargs,
     ):
         if setting not in SETTINGS:
             raise ConfigError(f"model.setting must be one of {SETTINGS}, got {setting!r}")
-        if "freeze" in kwargs:
+        freeze = "backbone" if setting == "probe" else "none"
+        if kwargs.pop("freeze", freeze) != freeze:  # a checkpoint repeats the implied value
             raise ConfigError("model.freeze is set by model.setting (probe: backbone, "
                               "finetune/scratch: none); remove it")
         if (setting == "scratch") != (pretrained is None):
@@ -215,7 +216,7 @@ class VQClassificationTask(ClassificationTask):
             raise ConfigError(f"model.aux_weight must be >= 0, got {aux_weight!r}")
         super().__init__(model, model_kwargs, n_chans, n_times, sfreq, n_outputs,
                          ch_names=ch_names, pretrained=pretrained, adapt=adapt,
-                         freeze="backbone" if setting == "probe" else "none", **kwargs)
+                         freeze=freeze, **kwargs)
         if not callable(getattr(self.net, "forward_pretrain", None)):
             raise ConfigError(f"VQClassificationTask needs a VQ model (forward_pretrain), got "
                               f"{type(self.net).__name__}")

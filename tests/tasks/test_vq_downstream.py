@@ -54,7 +54,10 @@ def test_settings_are_checked(weights):
     with pytest.raises(ConfigError, match="needs no model.pretrained"):
         _task("scratch", pretrained=str(weights))
     with pytest.raises(ConfigError, match="freeze is set by model.setting"):
-        _task("finetune", weights, freeze="none")
+        _task("finetune", weights, freeze="backbone")
+    with pytest.raises(ConfigError, match="freeze is set by model.setting"):
+        _task("probe", weights, freeze="none")
+    assert _task("probe", weights, freeze="backbone").freeze_mode == "backbone"  # as implied
     with pytest.raises(ConfigError, match="setting must be one of"):
         _task("frozen", weights)
     with pytest.raises(ConfigError, match="VQ model"):
