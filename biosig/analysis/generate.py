@@ -21,8 +21,8 @@ from biosig.signal.recording import Annotations, Recording
 
 __all__ = ["generate", "generate_main"]
 
-#: Sampler defaults when the card's recipe does not name them (EEGDM: T = 50, cosine, clip 1).
-DIFFUSION_DEFAULTS = {"n_diffusion_steps": 50, "schedule": "cosine", "clip_sample": 1.0}
+#: The sampler's settings a card's recipe must record (``DiffusionTask.save_pretrained`` does).
+SAMPLER_KEYS = ("n_diffusion_steps", "schedule", "clip_sample")
 
 
 def generate(weights, n_windows: int = 1, *, method: str = "ddim", steps: int | None = 10,
@@ -57,7 +57,14 @@ def generate(weights, n_windows: int = 1, *, method: str = "ddim", steps: int | 
     if ids is None:
         raise ConfigError(f"generate: the SSMDP of {weights} has no channel ids (n_chans)")
     names = data.get("ch_names") or [f"ch{i}" for i in ids]
-    settings = {k: recipe.get(k, v) for k, v in DIFFUSION_DEFAULTS.items()}
+    missing = [k for k in SAMPLER_KEYS if k not in recipe]
+    if missing:
+        raise ConfigError(f"generate: the card of {weights} does not record the diffusion "
+                          f"schedule (recipe lacks {missing}); save the weights with "
+                          "DiffusionTask.save_pretrained, which records it, or add the values "
+                          "the SSMDP was trained with (EEGDM: 50, 'cosine', 1.0) to card.json's "
+                          "recipe")
+    settings = {k: recipe[k] for k in SAMPLER_KEYS}
     diffusion = GaussianDiffusion(int(settings["n_diffusion_steps"]), settings["schedule"],
                                   settings["clip_sample"])
     c = len(ids)

@@ -8,6 +8,8 @@ official code's behaviour (``jhpuah/EEGDM``), summarised in ``docs/models/eegdm.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from biosig.diffusion import GaussianDiffusion
@@ -76,6 +78,24 @@ class DiffusionTask(BiosigTask):
         super().__init__(model, model_kwargs, n_chans, n_times, sfreq, None, ch_names=ch_names)
         self.save_hyperparameters()
         self.diffusion = GaussianDiffusion(n_diffusion_steps, schedule, clip_sample)
+
+    def save_pretrained(self, directory, **card) -> Path:
+        """As :meth:`BiosigTask.save_pretrained`, with the sampler's settings
+        (``n_diffusion_steps``, ``schedule``, ``clip_sample``) in the card's ``recipe``, where
+        :func:`biosig.analysis.generate.generate` reads them; a ``recipe`` dict given here is
+        merged in and must not contradict them."""
+        sampler = {k: self.hparams[k] for k in ("n_diffusion_steps", "schedule", "clip_sample")}
+        recipe = card.pop("recipe", None)
+        if recipe is None:
+            recipe = {}
+        if not isinstance(recipe, dict):
+            raise ConfigError(f"DiffusionTask.save_pretrained: recipe must be a dict (the card's "
+                              f"recipe records the diffusion schedule), got {recipe!r}")
+        clash = {k: v for k, v in recipe.items() if k in sampler and v != sampler[k]}
+        if clash:
+            raise ConfigError(f"DiffusionTask.save_pretrained: recipe {clash} contradicts the "
+                              f"task's {({k: sampler[k] for k in clash})}")
+        return super().save_pretrained(directory, recipe={**recipe, **sampler}, **card)
 
     def _samples(self, x: torch.Tensor, generator=None):
         """``(B, C, T)`` µV -> ``(N, 1, T)`` diffusion-domain samples, ``(N, 1)`` channel ids."""

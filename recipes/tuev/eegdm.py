@@ -143,8 +143,8 @@ def pretrain(args, cfg, windows, idx):
                        enable_checkpointing=False)
     loader = DataLoader(TensorDataset(x), batch_size=cfg["pretrain_batch"], shuffle=True)
     trainer.fit(task, loader)
-    recipe = {"n_diffusion_steps": 50, "schedule": "cosine", "clip_sample": 1.0,
-              "epochs": cfg["pretrain_epochs"], "data": args.data,
+    # the task adds its sampler settings (n_diffusion_steps, schedule, clip_sample)
+    recipe = {"epochs": cfg["pretrain_epochs"], "data": args.data,
               "script": "recipes/tuev/eegdm.py"}
     folder = task.save_pretrained(Path(args.out) / "ssmdp", recipe=recipe)
     return task.net.eval(), folder

@@ -23,7 +23,8 @@ def folder(tmp_path):
                 d_embed=4, d_cond=8)
     torch.nn.init.normal_(net.final_layer[2].weight, std=0.5)  # not the zero-init output
     return net.save_pretrained(tmp_path / "ssmdp", data={"ch_names": NAMES},
-                               recipe={"n_diffusion_steps": 10, "schedule": "cosine"})
+                               recipe={"n_diffusion_steps": 10, "schedule": "cosine",
+                                       "clip_sample": 1.0})
 
 
 def test_generate_writes_edf_with_names_units_and_windows(folder, tmp_path):
@@ -58,3 +59,28 @@ def test_generate_refuses_zero_steps_and_steps_with_ddpm(folder, tmp_path, capsy
     assert main(["generate", str(folder), out, "--method", "ddpm", "--steps", "5"]) == 2
     assert "--method ddim for fewer" in capsys.readouterr().err
     assert main(["generate", str(folder), out, "--steps", "0"]) == 2
+
+
+def test_the_schedule_travels_with_the_task_weights(tmp_path):
+    """A DiffusionTask trained with another schedule writes it into the card and generate uses
+    it (it sampled with the default 50-step cosine schedule); a card without it is refused."""
+    from biosig.tasks import DiffusionTask
+
+    torch.manual_seed(0)
+    task = DiffusionTask("ssmdp", dict(n_layers=2, d_model=8, d_state=4, d_embed=4, d_cond=8),
+                         n_chans=3, n_times=40, sfreq=20.0, n_diffusion_steps=20,
+                         schedule="linear", clip_sample=None)
+    torch.nn.init.normal_(task.net.final_layer[2].weight, std=0.5)
+    folder = task.save_pretrained(tmp_path / "w", recipe={"data": "built-in"})
+    from biosig.models.weights import load_card
+
+    assert load_card(folder)["recipe"] == {"data": "built-in", "n_diffusion_steps": 20,
+                                           "schedule": "linear", "clip_sample": None}
+    rec = generate(folder, 1, steps=4, seed=3)
+    ref = task.sample(1, method="ddim", steps=4, generator=torch.Generator().manual_seed(3))
+    np.testing.assert_allclose(rec.data, ref[0].numpy(), rtol=1e-5, atol=1e-4)
+    with pytest.raises(ConfigError, match="contradicts"):
+        task.save_pretrained(tmp_path / "x", recipe={"schedule": "cosine"})
+    bare = task.net.save_pretrained(tmp_path / "bare")
+    with pytest.raises(ConfigError, match=r"does not record the diffusion schedule"):
+        generate(bare, 1)
