@@ -75,7 +75,7 @@ def save_pretrained(model, directory, *, data: dict | None = None, recipe: Any =
     card = {
         "format_version": FORMAT_VERSION,
         "name": config["name"],
-        "kwargs": _jsonable(config["kwargs"], "kwargs"),
+        "kwargs": _jsonable(_known_locations(config["kwargs"]), "kwargs"),
         "n_params": count_parameters(model, trainable_only=False),
         "data": _card_data(model, data),
         "recipe": _jsonable(recipe, "recipe"),
@@ -101,6 +101,23 @@ def _model_config(model) -> dict:
         raise ConfigError(f"{type(model).__name__} is not a BiosigModel (no get_config); only "
                           "biosig models can be saved with a card")
     return get_config()
+
+
+def _known_locations(kwargs: dict) -> dict:
+    """``chs_info`` as MNE's ``info["chs"]`` gives it, with unknown (NaN) coordinates as None
+    (JSON has no NaN; MNE leaves ``loc`` NaN where no montage sets it)."""
+    def unknown(value):
+        value = value.tolist() if callable(getattr(value, "tolist", None)) else value
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, (list, tuple)):
+            return [unknown(v) for v in value]
+        return value
+
+    chs = kwargs.get("chs_info")
+    if not chs:
+        return kwargs
+    return {**kwargs, "chs_info": [{k: unknown(v) for k, v in dict(ch).items()} for ch in chs]}
 
 
 def _card_data(model, data: dict | None) -> dict:

@@ -195,6 +195,14 @@ def test_save_needs_a_sampling_rate_and_consistent_data(tmp_path):
     folder = _dbc(chs_info=chs).save_pretrained(tmp_path / "c")
     assert load_card(folder)["kwargs"]["chs_info"][0]["loc"] == [0.0] * 12
     assert load_pretrained(folder).ch_names == NAMES
+    # braindecode style: chs_info=raw.info["chs"]; MNE leaves unknown locations NaN
+    import mne
+
+    chs = mne.create_info(NAMES, 250.0, "eeg")["chs"]
+    folder = _dbc(chs_info=chs).save_pretrained(tmp_path / "d")
+    card_chs = load_card(folder)["kwargs"]["chs_info"]
+    assert card_chs[0]["loc"] == [None] * 12 and card_chs[0]["kind"] == 2
+    assert load_pretrained(folder).ch_names == NAMES
 
 
 def test_bad_folders_fail_clearly(saved, tmp_path):
