@@ -57,7 +57,8 @@ class BiosigModel(nn.Module):
     - ``length_agnostic``: the weights fit any ``n_times`` (rebuilding with another window
       length keeps every parameter shape), so ``load_pretrained(adapt=True)`` may change it;
     - ``channel_independent``: the weights are shared over channels, so
-      ``load_pretrained(adapt=True)`` may pick a subset or another order of the card's channels.
+      ``load_pretrained(adapt=True)`` may load them on other channels by name (a subset,
+      another order, channels the card lacks).
     """
 
     registry_name: str | None = None
@@ -195,8 +196,8 @@ class BiosigModel(nn.Module):
 
     @classmethod
     def adapts_channels(cls, kwargs: dict) -> bool:
-        """Whether weights built with ``kwargs`` may be loaded on another channel subset or
-        order (``load_pretrained(adapt=True)``): ``channel_independent`` unless a model says
+        """Whether weights built with ``kwargs`` may be loaded on other channels
+        (``load_pretrained(adapt=True)``): ``channel_independent`` unless a model says
         otherwise for some settings."""
         return cls.channel_independent
 

@@ -14,7 +14,8 @@ given value. ``adapt=True`` adapts exactly two things, and only where the model 
 
 - another window length (``n_times``) for a model whose weights fit any length
   (``length_agnostic``, e.g. hvEEGNet, CVDCNN): the model is rebuilt for the new length;
-- a subset or another order of the card's channels, by name, for a model whose weights are
+- other channels, by name (a subset or another order of the card's, or channels it lacks: a
+  new montage), for a model whose weights are
   shared over channels (``channel_independent``).
 
 A sampling rate, a unit, a montage or preprocessing that differ are never adapted (resample or
@@ -166,7 +167,7 @@ def load_pretrained(directory, *, data: dict | None = None, n_outputs: int | Non
     n_outputs : a different number of outputs replaces the head (``reset_head``) after the
         weights are loaded.
     adapt : allow the two adaptations the model supports (see the module docstring): another
-        ``n_times`` for a length-agnostic model, a channel subset/reorder by name for a
+        ``n_times`` for a length-agnostic model, other channels by name for a
         channel-independent one. Everything else still fails.
 
     Returns the model in eval mode.
@@ -262,13 +263,9 @@ def _check_channels(card, data, adapt, cls, refuse) -> dict:
     if not cls.adapts_channels(card["kwargs"]):
         refuse("ch_names", f"; {card['name']} ties its weights to the card's channel layout "
                            "(adapt=True cannot change it): select these channels in this order")
-    missing = [c for c in names if c not in card_names]
-    if missing:
-        refuse("ch_names", f"; channels {missing} are not in the card (adapt=True selects or "
-                           "reorders the card's channels only)")
     if not adapt:
-        refuse("ch_names", "; the model shares its weights over channels: adapt=True selects "
-                           "or reorders the card's channels by name")
+        refuse("ch_names", "; the model shares its weights over channels: adapt=True loads them "
+                           "on these channels by name")
     old = card["kwargs"].get("chs_info")
     by_name = {str(ch.get("ch_name", ch.get("name"))): ch for ch in old} if old else {}
     return {"n_chans": len(names), "chs_info": [by_name.get(c, {"ch_name": c}) for c in names]}

@@ -163,7 +163,7 @@ def per_channel(monkeypatch, tmp_path):
     return model, model.save_pretrained(tmp_path / "pc"), names
 
 
-def test_a_channel_independent_model_selects_channels_by_name(per_channel):
+def test_a_channel_independent_model_loads_on_other_channels_by_name(per_channel):
     model, folder, names = per_channel
     with pytest.raises(ConfigError, match="ch_names.*adapt=True"):
         load_pretrained(folder, data={"ch_names": ["C4", "C3"]})
@@ -173,8 +173,15 @@ def test_a_channel_independent_model_selects_channels_by_name(per_channel):
     with torch.no_grad():
         ref = model.final_layer(model.conv(x.reshape(4, 1, 50)).mean(-1).reshape(2, 2, 4).mean(1))
         torch.testing.assert_close(sub(x), ref)
-    with pytest.raises(ConfigError, match=r"\['Pz'\] are not in the card"):
-        load_pretrained(folder, data={"ch_names": ["C3", "Pz"]}, adapt=True)
+    # a new montage: channels the card lacks load the shared weights too (adapt=True only)
+    with pytest.raises(ConfigError, match="adapt=True loads them on these channels"):
+        load_pretrained(folder, data={"ch_names": ["C3", "Pz", "O1"]})
+    new = load_pretrained(folder, data={"ch_names": ["C3", "Pz", "O1"]}, adapt=True)
+    assert new.ch_names == ["C3", "Pz", "O1"]
+    x = torch.randn(2, 3, 50)
+    with torch.no_grad():
+        ref = model.final_layer(model.conv(x.reshape(6, 1, 50)).mean(-1).reshape(2, 3, 4).mean(1))
+        torch.testing.assert_close(new(x), ref)
 
 
 def test_save_needs_a_sampling_rate_and_consistent_data(tmp_path):

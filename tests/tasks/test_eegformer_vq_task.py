@@ -97,5 +97,10 @@ def test_pretrain_save_then_linear_probe_and_channel_adaptation(tmp_path):
 
     sub = load_pretrained(folder, data={"ch_names": ["Pz", "Fz"], "sfreq": 250.0}, adapt=True)
     assert sub.n_chans == 2 and sub.ch_names == ["Pz", "Fz"]
+    # a new montage, with channels the card lacks: the probe of a 64-channel dataset
+    new = ["Fp1", "Cz", "O1", "O2"]
+    probe = ClassificationTask(pretrained=str(folder), freeze="backbone", n_chans=4,
+                               n_times=250, sfreq=250.0, n_outputs=2, ch_names=new, adapt=True)
+    assert probe.net.ch_names == new and probe(torch.randn(2, 4, 250)).shape == (2, 2)
     with pytest.raises(ConfigError, match="sfreq"):
         load_pretrained(folder, data={"sfreq": 200.0}, adapt=True)
