@@ -66,4 +66,4 @@ class DownloadError(BiosigError, OSError):
 
 
 class ShapeError(BiosigError, ValueError):
-    """A tensor or array does not have the shape a model or step was built for."""
+    """A tensor or array does not have the shape (or dtype) a model or step was built for."""

@@ -143,7 +143,9 @@ class BiosigModel(nn.Module):
         return [str(ch.get("ch_name", ch.get("name"))) for ch in self.chs_info]
 
     def check_input(self, x: torch.Tensor, n_times: bool = True) -> torch.Tensor:
-        """Raise :class:`ShapeError` unless ``x`` is ``(batch, n_chans, n_times)``."""
+        """Raise :class:`ShapeError` unless ``x`` is ``(batch, n_chans, n_times)`` of the
+        weights' dtype (:meth:`check_dtype`)."""
+        self.check_dtype(x)
         want_t = self.n_times if n_times else None
         if (x.ndim != 3 or (self.n_chans is not None and x.shape[1] != self.n_chans)
                 or (want_t is not None and x.shape[2] != want_t)):
@@ -151,6 +153,18 @@ class BiosigModel(nn.Module):
             raise ShapeError(f"{type(self).__name__} expects (batch, n_chans={self.n_chans}, {t}) "
                              f"{self.modality} in {self.units}; got {tuple(x.shape)}, not the "
                              "expected input shape")
+        return x
+
+    def check_dtype(self, x: torch.Tensor) -> torch.Tensor:
+        """Raise :class:`ShapeError` unless ``x`` is floating point of the weights' dtype
+        (``torch.from_numpy`` gives float64; torch's own error names neither the model nor the
+        fix). Not checked under autocast, which casts inside the layers."""
+        weight = next(self.parameters(), None)
+        if weight is None or torch.is_autocast_enabled(x.device.type):
+            return x
+        if not x.is_floating_point() or (weight.is_floating_point() and x.dtype != weight.dtype):
+            raise ShapeError(f"{type(self).__name__} expects {weight.dtype} input (its weights' "
+                             f"dtype); got {x.dtype}: convert it, e.g. x.to({weight.dtype})")
         return x
 
     # -- features / head -----------------------------------------------------------------------

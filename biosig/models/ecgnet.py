@@ -344,7 +344,7 @@ class ECGNet(BiosigModel):
         The network (BiLSTM and skip) sees the input lead without its baseline when
         ``remove_baseline``; ``GeneratorFeatures.lead`` is the lead as given (passed through).
         """
-        x, ids = _condition(x, self.input_lead if lead is None else lead)
+        x, ids = _condition(self.check_dtype(x), self.input_lead if lead is None else lead)
         seen = remove_baseline(x, self.sfreq) if self.remove_baseline else x
         return GeneratorFeatures(self._features(seen, ids, noise), x, ids)
 

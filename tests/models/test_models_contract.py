@@ -116,6 +116,9 @@ def test_contract_forward_features_head_and_config(name):
     else:
         with pytest.raises(ShapeError):
             model(_input(model, extra_chans=1))
+    if not model.channel_independent:  # EEGFormer converts its input to float32 itself
+        with pytest.raises(ShapeError, match=r"expects torch.float32 input.*got torch.float64"):
+            model(x.double())  # torch.from_numpy's default: one clear line, not torch's error
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
