@@ -14,6 +14,8 @@ reference lead (II by default), so real and generated leads are compared over th
 
 from __future__ import annotations
 
+import warnings
+
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -180,6 +182,7 @@ def evaluation_report(
     *,
     sfreq: float,
     leads: Sequence[str] = PRECORDIAL_LEADS,
+    input_lead: str | None = None,
     features: bool = False,
     correlation: bool = False,
     method: str = "xqrs",
@@ -191,6 +194,9 @@ def evaluation_report(
     ----------
     real : (N, 12, T) real ECGs (mV); predictions : name -> (N, 12, T) generated ECGs.
     leads : leads to report (default V1-V6, as the paper's table).
+    input_lead : the lead the generator was given (passed through unchanged): left out of the
+        table and its mean. Without it, a reported lead that equals the real one in every
+        prediction is warned about (it would add r = 1 and an error of 0 to the mean).
     features : add R-peak / P-Q agreement; correlation : add the correlation summary.
 
     Returns
@@ -203,13 +209,22 @@ def evaluation_report(
     from biosig.metrics.signal import per_lead_table
 
     real = np.asarray(real, dtype=np.float64)
-    idx = [lead_index(l) for l in leads]
+    skip = None if input_lead is None else lead_index(input_lead)
+    idx = [i for i in (lead_index(l) for l in leads) if i != skip]
+    if not idx:
+        raise ConfigError(f"evaluation_report: no lead left to report (leads={list(leads)}, "
+                          f"input_lead={input_lead!r})")
     names = [LEADS[i] for i in idx]
     frames = {}
     for name, fake in predictions.items():
         fake = np.asarray(fake, dtype=np.float64)
         if fake.shape != real.shape:
             raise ConfigError(f"prediction {name!r} has shape {fake.shape}, real {real.shape}")
+        copied = [LEADS[i] for i in idx if np.array_equal(fake[:, i], real[:, i])]
+        if copied and input_lead is None:
+            warnings.warn(f"evaluation_report: {name!r} reproduces lead(s) {copied} exactly (the "
+                          "input lead?); pass input_lead= to leave it out of the mean",
+                          stacklevel=2)
         parts = [per_lead_table(real[:, idx], fake[:, idx], lead_names=names, sfreq=sfreq, dtw=dtw)]
         if correlation:
             parts.append(

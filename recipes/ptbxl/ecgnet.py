@@ -208,8 +208,8 @@ def evaluate(run, args, out: Path) -> dict:
               f"{einthoven_residual(fake):.2e} mV")
         preds = {"ECGNet": fake, "copy_input": copy_input(Xte, lead),
                  "least_squares": lsq.predict(Xte, lead)}
-        rep = evaluation_report(Xte, preds, sfreq=dm.sfreq, features=not args.no_features,
-                                correlation=True)
+        rep = evaluation_report(Xte, preds, sfreq=dm.sfreq, input_lead=lead,
+                                features=not args.no_features, correlation=True)
         reports[lead] = rep
         print(f"Test records: {len(Xte)} ({args.data}), input lead {lead}, {dm.sfreq:g} Hz, "
               f"{dm.n_times / dm.sfreq:g} s; FD in (s, mV) curve units")

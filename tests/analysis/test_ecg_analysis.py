@@ -113,16 +113,32 @@ def test_baselines():
 
 def test_evaluation_report_table(records):
     _, X = records
-    rep = evaluation_report(
-        X,
-        {"perfect": X, "copy": copy_input(X, "I")},
-        sfreq=250.0,
-        features=True,
-        correlation=True,
-        method="energy",
-    )
+    with pytest.warns(UserWarning, match=r"'perfect' reproduces lead\(s\) \['V1'"):
+        rep = evaluation_report(
+            X,
+            {"perfect": X, "copy": copy_input(X, "I")},
+            sfreq=250.0,
+            features=True,
+            correlation=True,
+            method="energy",
+        )
     assert rep.index.names == ["method", "lead"]
     assert rep.loc[("perfect", "mean"), "mse"] == 0
     assert rep.loc[("copy", "mean"), "mse"] > 0.01
     for col in ("fd_mean", "xcorr_peak", "r_f1", "pq_r"):
         assert col in rep.columns
+
+
+def test_evaluation_report_leaves_the_input_lead_out(records):
+    """The input lead is passed through: its r = 1 and error 0 must not lift the mean."""
+    _, X = records
+    fake = copy_input(X, "V2")
+    fake[:, 7] = X[:, 7]  # a generator passes its input lead V2 through
+    with pytest.warns(UserWarning, match=r"reproduces lead\(s\) \['V2'\]"):
+        evaluation_report(X, {"gen": fake}, sfreq=250.0)
+    rep = evaluation_report(X, {"gen": fake}, sfreq=250.0, input_lead="V2")
+    leads = [lead for lead in rep.loc["gen"].index if lead != "mean"]
+    assert leads == ["V1", "V3", "V4", "V5", "V6"]
+    assert rep.loc[("gen", "mean"), "mse"] == pytest.approx(rep.loc["gen"].loc[leads, "mse"].mean())
+    with pytest.raises(ConfigError, match="no lead left"):
+        evaluation_report(X, {"gen": fake}, sfreq=250.0, leads=["V2"], input_lead="V2")
