@@ -21,6 +21,10 @@ The paper body could not be obtained; the n-gram + naive-Bayes reading follows t
 sources summarised in ``docs/models/eegformer.md``. Choices made here: n-grams run along
 the patch axis of one channel (never across channels), the rarity score uses Laplace-smoothed
 frequencies, and the scores are means over a window's tokens (a max is an option).
+
+Blind spot: EEGFormer instance-normalises each channel's spectrum, so the scores ignore
+amplitude (a window times 10 gets the same tokens) and a flat channel reconstructs best of all.
+Screen dead, flat and railed channels by amplitude first (hvEEGNet's ``score_trials`` does).
 """
 
 from __future__ import annotations
