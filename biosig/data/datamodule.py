@@ -282,6 +282,7 @@ class BiosigDataModule(pl.LightningDataModule):
         self.splits = {k: np.asarray(v, dtype=np.int64) for k, v in parts.items()}
         if len(self.splits["train"]) == 0:
             raise ConfigError(f"protocol {self.protocol} leaves no training windows")
+        self._warn_single_class_parts()
         if self.alignment == "ea":
             meta = self.trial_meta
             self.whiteners = split_whiteners(
@@ -293,6 +294,26 @@ class BiosigDataModule(pl.LightningDataModule):
                 self.shrinkage,
                 order=meta["trial"].to_numpy(),
             )
+
+    def _warn_single_class_parts(self) -> None:
+        """Warn where a validation or test part holds one class only: its accuracy, AUROC and
+        kappa say nothing (e.g. the default split by record, on data with one class per record
+        such as EEGMAT)."""
+        if self.cache.multilabel or self.n_outputs < 2:
+            return
+        from lightning.pytorch.utilities import rank_zero_warn
+
+        for part in ("val", "test"):
+            rows = self.splits.get(part)
+            if rows is None or not len(rows):
+                continue
+            present = np.unique(np.asarray(self.cache.y)[rows])
+            if len(present) == 1:
+                rank_zero_warn(
+                    f"the {part} part ({len(rows)} windows) holds only class "
+                    f"{self.classes[int(present[0])]!r} of {self.classes}: its scores say "
+                    f"nothing. Protocol {self.protocol}: where each record holds one class, split "
+                    "by subject (RandomSplit(by='subject'), GroupKFold(group='subject'))")
 
     def dataset(self, part: str) -> WindowDataset:
         self.setup()

@@ -182,3 +182,19 @@ def test_a_last_training_batch_of_one_is_dropped(dm):
         assert sum(len(y) for _, y in dm.train_dataloader()) == expected
         assert sum(len(y) for _, y in dm.test_dataloader()) == len(dm.splits["test"])
     dm.batch_size = 5
+
+
+def test_a_single_class_evaluation_part_is_warned_about(dm):
+    """EEGMAT holds one class per record: the default split by record gave val and test parts
+    of one class each, whose scores say nothing. The DataModule says so."""
+    import dataclasses
+    import warnings
+
+    y = dm.cache.y
+    test = dm.splits["test"][y[dm.splits["test"]] == 0]
+    with pytest.warns(UserWarning, match=r"the test part \(\d+ windows\) holds only class "
+                                         r"'left_hand' of \['left_hand', 'right_hand'\]"):
+        dm.for_fold(dataclasses.replace(dm.fold, test=test))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dm.for_fold(dm.fold)  # both classes in every part: no warning
