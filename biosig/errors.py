@@ -17,6 +17,11 @@ class InvalidFileError(BiosigError, ValueError):
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
 
+    def __reduce__(self):
+        # pickled as (path, reason), not the message: a cache-build worker sends its error to
+        # the parent this way (the default pickling broke the worker pool and lost the error)
+        return type(self), (self.path, self.reason)
+
 
 class ChannelError(BiosigError, ValueError):
     """Channels are missing, unknown, or in a layout the caller did not ask for."""

@@ -594,8 +594,9 @@ def run_records(source, opts: BuildOptions, refs, workers: int):
     except BrokenProcessPool as err:
         raise BiosigError(
             f"a cache-build worker process died ({err}; its own error, if any, is printed "
-            "above). Workers re-import the main script: a script that builds a cache must keep "
-            "its code under `if __name__ == \"__main__\":`. num_workers=0 builds in this process"
+            "above). If this ran from a script: workers re-import it, so a script that builds a "
+            "cache must keep its code under `if __name__ == \"__main__\":`. num_workers=0 "
+            "builds in this process"
         ) from err
 
 

@@ -216,6 +216,31 @@ def test_workers_need_an_importable_source(tmp_path, monkeypatch):
         resolve_workers(None, 10)
 
 
+class TruncatedRecord(ToySource):
+    """Record r2's file is damaged: the reader's error must reach the parent from a worker."""
+
+    def load(self, ref):
+        if ref["record"] == "r2":
+            raise InvalidFileError("/data/r2.edf", "header claims 62 data records, file holds 30")
+        return super().load(ref)
+
+
+def test_a_bad_file_in_a_parallel_build_is_named(tmp_path):
+    """InvalidFileError could not be unpickled (its __init__ takes path and reason): a worker's
+    error broke the pool and the parent said only "a worker process died", naming no file."""
+    import pickle
+
+    from biosig.errors import ChannelError as CE, DownloadError, SamplingRateError, ShapeError
+
+    for err in (InvalidFileError("/a.edf", "truncated"), NotACacheError("/c", "no cache"),
+                CE("x"), ConfigError("y"), SamplingRateError("z"), DownloadError("d"),
+                ShapeError("s")):
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err) and str(back) == str(err)
+    with pytest.raises(InvalidFileError, match=r"/data/r2.edf: header claims 62"):
+        get_cache(TruncatedRecord(n=6), root=tmp_path, num_workers=2)
+
+
 def test_a_record_with_other_channels_names_the_difference(tmp_path):
     class Missing(ToySource):
         def load(self, ref):
