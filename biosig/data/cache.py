@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
 import json
 import logging
 import os
@@ -49,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from biosig.data import durable
+from biosig.data._crc import crc32
 from biosig.data._decode import decode_windows
 from biosig.data.cache_build import (
     DTYPES,
@@ -246,11 +248,36 @@ def _open_checked(folder: Path, name: str, dtype, shape: tuple) -> np.ndarray:
 def _read_params(folder: Path, name: str = "params.json") -> dict:
     f = folder / name
     try:
-        return json.loads(f.read_text())
+        params = json.loads(f.read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise InvalidFileError(
             f, f"not a complete window cache ({err}); delete the folder {folder}"
         ) from err
+    want = params.pop(_PARAMS_CRC, None) if isinstance(params, dict) else None
+    if want is not None and want != _params_crc(params):  # caches from before it have none
+        raise InvalidFileError(f, f"changed after the build (its {_PARAMS_CRC} differs): the "
+                                  f"cache is damaged; delete the folder {folder}")
+    return params
+
+
+#: params.json's own CRC-32, of the other keys as written (shape, sfreq, channels, classes... are
+#: used as read, so a change to any of them is caught on open)
+_PARAMS_CRC = "params_crc32"
+
+
+def _params_crc(params: dict) -> str:
+    return f"crc32:{crc32(_json_lines(params).encode()):08x}"
+
+
+def _checked_bytes(folder: Path, name: str, params: dict) -> bytes:
+    """The bytes of a small cache file (labels, metadata), checked against the CRC-32 stored
+    at the build (read whole anyway: checking costs less than reading them)."""
+    data = (folder / name).read_bytes()
+    want = params.get("checksum", {}).get(name)
+    if want is not None and f"crc32:{crc32(data):08x}" != want:
+        raise InvalidFileError(folder / name, f"checksum differs from the stored {want}: the "
+                                              f"file is damaged; delete the folder {folder}")
+    return data
 
 
 class WindowCache:
@@ -282,7 +309,7 @@ class WindowCache:
                     )
             durable.check(self.path, self.params, _check_checksums)
             try:
-                self.y = np.load(self.path / "y.npy")
+                self.y = np.load(io.BytesIO(_checked_bytes(self.path, "y.npy", self.params)))
             except (OSError, ValueError) as err:
                 raise InvalidFileError(
                     self.path, f"labels unreadable ({err}); delete this folder"
@@ -300,7 +327,11 @@ class WindowCache:
                 meta = pd.concat([s.meta for s in self.shards], ignore_index=True)
             else:
                 try:
-                    meta = pd.read_csv(self.path / "meta.csv", keep_default_na=False)
+                    meta = pd.read_csv(io.BytesIO(_checked_bytes(self.path, "meta.csv",
+                                                                 self.params)),
+                                       keep_default_na=False)
+                except InvalidFileError:
+                    raise
                 except (OSError, ValueError, pd.errors.ParserError) as err:
                     raise InvalidFileError(
                         self.path, f"metadata unreadable ({err}); delete this folder"
@@ -473,7 +504,8 @@ def build_cache(
             "boot": durable.boot_id(),
             **(extra_params or {}),
         }
-        (tmp / "params.json").write_text(_json_lines(params))
+        (tmp / "params.json").write_text(_json_lines({**params,
+                                                      _PARAMS_CRC: _params_crc(params)}))
         sync_now = params["boot"] is None or durable.shared_filesystem(tmp)
         if sync_now:  # no way to tell a restart, or other machines read it: on disk first
             durable.sync_files(tmp)
@@ -498,18 +530,28 @@ def pipeline(source, preprocessing=()) -> list:
     return [*(own() if own is not None else ()), *(preprocessing or ())]
 
 
+def open_checked(path: Path) -> WindowCache:
+    """Open a finished cache folder with the checks of :class:`WindowCache` (sizes,
+    ``params.json``'s own CRC-32, the labels') plus the metadata's CRC-32, which opening leaves
+    to their first use (training workers never read them). The windows' CRC-32s are checked by
+    ``biosig cache verify`` and after an unclean restart (:mod:`biosig.data.durable`)."""
+    cache = WindowCache(path)
+    _checked_bytes(cache.path, "meta.csv", cache.params)
+    return cache
+
+
 def open_or_rebuild(path: Path, build) -> WindowCache:
     """Open the finished cache at ``path``, or build it (``build(path)``) under its lock; a
     finished cache that fails its checks on open is deleted and rebuilt (logged)."""
     if (path / "params.json").exists():
         try:
-            return WindowCache(path)
+            return open_checked(path)
         except InvalidFileError as err:
             log.warning("cache %s fails its checks (%s): rebuilding it", path, err)
     with locked(path.parent / f"{path.name}.lock"):
         if (path / "params.json").exists():  # built by another process while we waited
             try:
-                return WindowCache(path)
+                return open_checked(path)
             except InvalidFileError:
                 pass
         for stale in path.parent.glob(f".tmp-{path.name}-*"):  # left by a killed build

@@ -112,7 +112,16 @@ def plan(source, opts, n_shards: int) -> tuple[str, list[dict], dict]:
 
 
 def _done(path: Path) -> bool:
-    return (path / "params.json").exists()
+    """A finished shard that passes the checks of opening it (a damaged one is rebuilt)."""
+    if not (path / "params.json").exists():
+        return False
+    from biosig.data.cache import open_checked
+
+    try:
+        open_checked(path)
+    except InvalidFileError:
+        return False
+    return True
 
 
 def _build_one(source, opts, ident, shard, folder, n_shards, progress, num_workers, finished):

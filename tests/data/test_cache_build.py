@@ -429,3 +429,37 @@ def test_records_without_a_window_on_the_decoded_path_give_the_no_window_error(t
 def test_a_task_without_shards_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"task=0, n_tasks=2 .* give shards=N"):
         get_cache(ToySource(), root=tmp_path, progress=False, task=0, n_tasks=2)
+
+
+@pytest.mark.parametrize("damage", ["params_shape", "params_sfreq", "labels_same_size",
+                                    "meta_same_size"])
+def test_a_finished_cache_changed_after_the_build_is_not_used(tmp_path, damage):
+    """params.json had no checksum and the labels' and metadata's CRC-32s were checked only by
+    `biosig cache verify`: edits of the same size (a swapped shape, another sfreq, flipped
+    labels, another subject id) were used as read. Each is now caught on open and rebuilt."""
+    src = ToySource(n=4)
+    cache = get_cache(src, root=tmp_path)
+    path, y0, meta0 = cache.path, cache.y.copy(), cache.meta.copy()
+    params = json.loads((path / "params.json").read_text())
+    if damage == "params_shape":
+        text = (path / "params.json").read_text()
+        shape = json.dumps(params["shape"])
+        swapped = json.dumps([params["shape"][0], params["shape"][2], params["shape"][1]])
+        (path / "params.json").write_text(text.replace(shape, swapped))
+    elif damage == "params_sfreq":
+        text = (path / "params.json").read_text()
+        (path / "params.json").write_text(text.replace(f'"sfreq": {params["sfreq"]}',
+                                                       f'"sfreq": {2 * params["sfreq"]}'))
+    elif damage == "labels_same_size":
+        raw = bytearray((path / "y.npy").read_bytes())
+        raw[-1] ^= 1
+        (path / "y.npy").write_bytes(bytes(raw))
+    else:
+        text = (path / "meta.csv").read_text()
+        (path / "meta.csv").write_text(text.replace("\nr1,1,", "\nr1,3,", 1))  # a subject
+    with pytest.raises(InvalidFileError, match="damaged"):
+        fresh = WindowCache(path)
+        fresh.meta  # noqa: B018 (the metadata are read on first use)
+    rebuilt = get_cache(src, root=tmp_path)
+    np.testing.assert_array_equal(rebuilt.y, y0)
+    assert rebuilt.meta.equals(meta0) and rebuilt.sfreq == params["sfreq"]

@@ -173,3 +173,19 @@ def test_sharded_float16_and_verify(tmp_path):
     cache = get_cache(Corpus(n=6), root=tmp_path, shards=3, dtype="float16")
     assert cache.dtype == "float16" and np.asarray(cache.X).dtype == np.float32
     assert len(verify_cache(cache.path)) == len(cache.shards)
+
+
+def test_a_damaged_finished_shard_is_rebuilt(tmp_path):
+    """A finished shard whose labels were cut counted as finished (params.json exists): every
+    later build failed on opening the index, with the same error, and rebuilt nothing."""
+    src = Corpus(n=8)
+    cache = get_cache(src, root=tmp_path, shards=4)
+    y_before = cache.y.copy()
+    victim = cache.shards[1].path
+    with open(victim / "y.npy", "r+b") as fh:
+        fh.truncate((victim / "y.npy").stat().st_size - 8)
+    Corpus.loads.clear()
+    again = get_cache(src, root=tmp_path, shards=4)
+    assert sorted(set(Corpus.loads)) == sorted({r for r in again.meta["record"]
+                                                if r in set(WindowCache(victim).meta["record"])})
+    np.testing.assert_array_equal(again.y, y_before)
