@@ -65,13 +65,15 @@ def pick(
     """Apply ``exclude`` (MNE's channel names or the header's labels).
 
     ``names`` (MNE), ``labels`` (header), ``units`` and ``n_samples`` (samples per record) have
-    one entry per row of ``data``. Returns ``(data, names, units, upsampled)``: the kept rows and
-    the kept channels stored at a lower rate than the highest (MNE resampled them).
+    one entry per row of ``data``. Returns ``(data, names, labels, units, upsampled)``: the kept
+    rows, their names, labels and units, and the kept channels stored at a lower rate than the
+    highest (MNE resampled them).
     """
     keep = keep_index(path, names, labels, exclude)
     n_samples = np.asarray(n_samples)
     upsampled = [names[j] for j in keep if n_samples[j] < n_samples.max()]
-    return data[keep], [names[j] for j in keep], [units[j] for j in keep], upsampled
+    kept = [names[j] for j in keep], [labels[j] for j in keep], [units[j] for j in keep]
+    return (data[keep], *kept, upsampled)
 
 
 def keep_index(path: Path, names: list[str], labels: list[str], exclude: Iterable[str]):

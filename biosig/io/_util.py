@@ -282,11 +282,14 @@ def resolve_ch_types(
     default_voltage: str,
     ecg_leads: bool,
     path: Path,
+    labels: list[str] | None = None,
 ) -> list[str]:
-    """Inferred types with the caller's overrides (``{name: type}``) applied."""
+    """Inferred types with the caller's overrides (``{name: type}``) applied. ``labels``: the
+    header labels the types are inferred from when the names differ from them (a repeated label
+    made unique, ``I`` -> ``I-1``, keeps the type of ``I``); default ``names``."""
     types = [
         infer_ch_type(n, u, default_voltage=default_voltage, ecg_leads=ecg_leads)
-        for n, u in zip(names, units)
+        for n, u in zip(names if labels is None else labels, units)
     ]
     if ch_types:
         from biosig.errors import ChannelError
@@ -343,12 +346,15 @@ def build_recording(
     meta: dict,
     *,
     default_voltage: str,
+    labels: list[str] | None = None,
 ) -> Recording:
-    """The Recording of physical ``data`` in ``units``: channel types (inferred, voltage channels
-    of no known kind taken as ``default_voltage``, then the caller's overrides), Recording units
-    (EEG µV, ECG mV), ``n_nan``/``n_inf`` appended to ``meta``."""
+    """The Recording of physical ``data`` in ``units``: channel types (inferred from ``labels``,
+    default ``names``, voltage channels of no known kind taken as ``default_voltage``, then the
+    caller's overrides), Recording units (EEG µV, ECG mV), ``n_nan``/``n_inf`` appended to
+    ``meta``."""
     types = resolve_ch_types(
-        names, units, ch_types, default_voltage=default_voltage, ecg_leads=True, path=path
+        names, units, ch_types, default_voltage=default_voltage, ecg_leads=True, path=path,
+        labels=labels,
     )
     data, out_units = to_target_units(data, units, types)
     return make_recording(data, sfreq, names, types, out_units, annotations, meta)

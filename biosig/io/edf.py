@@ -568,7 +568,8 @@ def _layout(path: Path, hdr: EDFHeader, exclude, ch_types):
     names = [names_all[i] for i in keep]
     file_units = [hdr.units[i] for i in keep]
     types = resolve_ch_types(
-        names, file_units, ch_types, default_voltage="eeg", ecg_leads=True, path=path
+        names, file_units, ch_types, default_voltage="eeg", ecg_leads=True, path=path,
+        labels=[hdr.labels[i] for i in keep],
     )
     factors, units = unit_factors(file_units, types)
     gain, offset = gain_offset(hdr.physical_min, hdr.physical_max, hdr.digital_min, hdr.digital_max)
@@ -591,7 +592,7 @@ def _read_mixed_rates(path: Path, hdr: EDFHeader, exclude, ch_types):
     sig = hdr.signal_index
     check_shape(path, data, (len(sig), hdr.n_records * int(hdr.n_samples[sig].max())))
     undo_scaling(data, [_mne_factor(hdr.units_raw[i]) for i in sig])
-    data, names, units, upsampled = pick(
+    data, names, labels, units, upsampled = pick(
         path,
         data,
         mne_names,
@@ -601,7 +602,7 @@ def _read_mixed_rates(path: Path, hdr: EDFHeader, exclude, ch_types):
         exclude,
     )
     types = resolve_ch_types(
-        names, units, ch_types, default_voltage="eeg", ecg_leads=True, path=path
+        names, units, ch_types, default_voltage="eeg", ecg_leads=True, path=path, labels=labels
     )
     data, units = to_target_units(data, units, types)
     return data, names, types, units, upsampled

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from biosig.errors import ChannelError, InvalidFileError
+from biosig.io._records import unique_names
 from biosig.io._util import (
     as_path,
     build_recording,
@@ -207,21 +208,30 @@ def _check_signal_files(hea: Path, header) -> None:
             )
 
 
-def _select(header, channels, hea: Path) -> list[int]:
+def _select(names: list[str], labels: list[str], channels, hea: Path) -> list[int]:
+    """Indices of ``channels`` (indices, or names as :func:`read_wfdb` gives them: ``names``,
+    the header's ``labels`` made unique). A label that several signals share selects none of
+    them: :class:`ChannelError` names the unique names to use instead."""
     if channels is None:
-        return list(range(header.n_sig))
+        return list(range(len(names)))
     idx = []
     for c in channels:
         if isinstance(c, (int, np.integer)):
-            if not 0 <= int(c) < header.n_sig:
+            if not 0 <= int(c) < len(names):
                 raise ChannelError(
-                    f"channel index {c} out of range for {hea.name} ({header.n_sig} signals)"
+                    f"channel index {c} out of range for {hea.name} ({len(names)} signals)"
                 )
             idx.append(int(c))
+        elif c in names:
+            idx.append(names.index(c))
+        elif c in labels:
+            copies = [n for n, lab in zip(names, labels) if lab == c]
+            raise ChannelError(
+                f"channel {c!r} is ambiguous in {hea.name}: {len(copies)} signals have that "
+                f"label; they are named {copies}"
+            )
         else:
-            if c not in header.sig_name:
-                raise ChannelError(f"channel {c!r} not in {hea.name} (has {header.sig_name})")
-            idx.append(header.sig_name.index(c))
+            raise ChannelError(f"channel {c!r} not in {hea.name} (has {names})")
     if not idx:
         raise ChannelError("channels selects no channel")
     return idx
@@ -240,7 +250,9 @@ def read_wfdb(
     Parameters
     ----------
     record_path : the record base path (``.../100``) or its ``.hea``/``.dat``/``.mat`` file.
-    channels : names or indices of the signals to read (default all).
+    channels : names (as in the returned ``ch_names``) or indices of the signals to read
+        (default all). A label that several signals share is ambiguous: use their unique
+        names (``I-0``, ``I-1``) or indices.
     multi_rate : how to handle signals with several samples per frame (MIMIC) when the
         selected signals differ: ``"smooth"`` (default, wfdb's convention) averages each
         frame so all signals are at the frame rate; ``"upsample"`` returns the highest rate,
@@ -254,8 +266,10 @@ def read_wfdb(
     -------
     Recording
         float32 ``(n_chans, n_times)``; ECG in mV, EEG/EOG/EMG in µV, other
-        signals (``mmHg``...) in their unit. Annotations: onset = sample / fs, duration 0,
-        description = the annotation symbol (``"N"``, ``"V"``...), or its ``aux_note``
+        signals (``mmHg``...) in their unit. Channel names are the signal descriptions; a
+        description that several signals share is made unique as the EDF and GDF readers do
+        (the k-th copy, from 0, of ``I`` becomes ``I-k``). Annotations: onset = sample / fs,
+        duration 0, description = the annotation symbol (``"N"``, ``"V"``...), or its ``aux_note``
         for rhythm (``+``) and comment (``"``) annotations (``"(AFIB"``).
         ``meta``: ``format`` (``"WFDB"``), ``source`` (header file name), ``fmt``,
         ``n_nan`` (invalid samples), ``n_inf``, ``samps_per_frame``.
@@ -273,7 +287,9 @@ def read_wfdb(
     base = wfdb_record_base(record_path)
     hea, header = _read_header(base)
     _check_signal_files(hea, header)
-    idx = _select(header, channels, hea)
+    labels = [str(n) for n in header.sig_name]
+    names_all = unique_names(labels)  # as the EDF/GDF readers: a repeated label gets "-k"
+    idx = _select(names_all, labels, channels, hea)
     if header.sig_len == 0:
         raise InvalidFileError(hea, "record holds no samples (signal length 0)")
 
@@ -301,7 +317,7 @@ def read_wfdb(
         data = np.stack([np.repeat(s[: n_frames * k], kmax // k) for s, k in zip(signals, spf)])
         sfreq = fs * kmax
 
-    names = [str(n) for n in rec.sig_name]
+    names = [names_all[i] for i in idx]
     units = [norm_unit(u) if u else "mV" for u in rec.units]
     annotations = Annotations.empty()
     if annotation_ext:
@@ -316,7 +332,8 @@ def read_wfdb(
         "samps_per_frame": spf,
     }
     return build_recording(
-        hea, data, sfreq, names, units, ch_types, annotations, meta, default_voltage="ecg"
+        hea, data, sfreq, names, units, ch_types, annotations, meta, default_voltage="ecg",
+        labels=[labels[i] for i in idx],
     )
 
 
@@ -432,7 +449,8 @@ def scan_wfdb_header(hea: str | os.PathLike) -> dict:
     """A fast text scan of a ``.hea`` file for indexing large databases (no wfdb parse).
 
     Returns ``fs`` (Hz), ``n_samples`` (0 if absent), ``files`` (sorted signal file names),
-    ``sig_names`` (first word of each signal description) and the labels of the comment lines
+    ``sig_names`` (first word of each signal description, made unique as :func:`read_wfdb`
+    makes the channel names) and the labels of the comment lines
     (``dx``, ``age`` as float, ``sex``; see :func:`read_wfdb_header_labels`). Other comments
     (medication, history, dates) are not read into anything.
 
@@ -466,6 +484,6 @@ def scan_wfdb_header(hea: str | os.PathLike) -> dict:
         "fs": fs,
         "n_samples": n_samples,
         "files": sorted({s[0] for s in sig_lines}),
-        "sig_names": [s[8] if len(s) > 8 else "" for s in sig_lines],
+        "sig_names": unique_names([s[8] if len(s) > 8 else "" for s in sig_lines]),
         **_label_comments(comments),
     }

@@ -373,3 +373,29 @@ def test_files_sharing_a_signal_header_read_apart(tmp_path):
         path = write_plain_edf(tmp_path / f"bad{i}.edf", digital[i].clip(-5, 5), 100, **bad)
         with pytest.raises(InvalidFileError, match=f"bad{i}.edf: signal 'EEG C2': digital range"):
             read_edf(path)
+
+
+def _small_edf(path, labels, n_samples, *, dmin=None, dmax=None, n_rec=2, seed=0):
+    """A small EDF of random int16 samples in 1-s records (-3276.8..3276.7 µV, 0.1 µV steps);
+    ``labels``/``dmin``/``dmax`` go into the header as given (str or bytes)."""
+    ns = len(labels)
+    dmin = ["-32768"] * ns if dmin is None else dmin
+    dmax = ["32767"] * ns if dmax is None else dmax
+    head = bytearray(edf_header(["x"] * ns, ["uV"] * ns, ["-3276.8"] * ns, ["3276.7"] * ns,
+                                dmin, dmax, n_samples, n_rec))  # fmt: skip
+    for i, lab in enumerate(labels):
+        lab = lab if isinstance(lab, bytes) else lab.encode("latin-1")
+        head[256 + 16 * i : 256 + 16 * (i + 1)] = lab.ljust(16)
+    rng = np.random.default_rng(seed)
+    digital = [rng.integers(-2000, 2000, (n_rec, n)).astype("<i2") for n in n_samples]
+    body = b"".join(d[k].tobytes() for k in range(n_rec) for d in digital)
+    path.write_bytes(bytes(head) + body)
+    return [d.reshape(-1) / 10.0 for d in digital]  # µV
+
+
+def test_repeated_label_keeps_the_type_of_the_label(tmp_path):
+    values = _small_edf(tmp_path / "dup.edf", ["I", "I", "Cz"], [100, 100, 100])
+    rec = read_edf(tmp_path / "dup.edf")
+    assert rec.ch_names == ["I-0", "I-1", "Cz"]
+    assert rec.ch_types == ["ecg", "ecg", "eeg"] and rec.units == ["mV", "mV", "uV"]
+    np.testing.assert_allclose(rec.data[1], values[1] / 1000, atol=1e-6)
