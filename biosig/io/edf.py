@@ -130,12 +130,18 @@ def _nums(fields: list[bytes], path: Path, name: str, kind=float) -> np.ndarray:
     return values
 
 
+#: The digital values a sample can hold: 16-bit EDF, 24-bit BDF (two's complement).
+_SAMPLE_RANGE = {"EDF": (-32768, 32767), "BDF": (-8388608, 8388607)}
+
+
 @functools.lru_cache(maxsize=32)
-def _signal_fields(raw: bytes, ns: int) -> tuple:
+def _signal_fields(raw: bytes, ns: int, kind: str = "EDF") -> tuple:
     """The per-signal fields of a header, checked: ``(labels, units_raw, units, pmin, pmax,
     dmin, dmax, n_samples)`` (tuples and read-only arrays). Memoised on the bytes: the files of
     a corpus repeat their signal headers, and this is most of a header's parse. An error names
-    no file (:func:`parse_edf_header` adds it)."""
+    no file (:func:`parse_edf_header` adds it). ``kind`` (``"EDF"``/``"BDF"``) sets the range
+    of digital values a sample can hold, which a data signal's digital minimum and maximum must
+    lie in."""
     chunk, nowhere = SignalHeaders(raw, ns).field, Path("")
     # offsets (in units of ns bytes) of each per-signal field
     labels = tuple(_field(b, nowhere, "label") for b in chunk(0, 16))
@@ -152,11 +158,20 @@ def _signal_fields(raw: bytes, ns: int) -> tuple:
     signals = [i for i, lab in enumerate(labels) if lab not in _TAL_NAMES]
     if not signals:
         raise InvalidFileError("", "file holds only annotation signals, no data")
+    lo, hi = _SAMPLE_RANGE[kind]
     for i in signals:
+        for name, value in (("digital minimum", dmin[i]), ("digital maximum", dmax[i])):
+            if not lo <= value <= hi:
+                bits = 16 if kind == "EDF" else 24
+                raise InvalidFileError(
+                    "",
+                    f"signal {labels[i]!r}: {name} {int(value)} is outside the {lo}..{hi} "
+                    f"a {bits}-bit {kind} sample can hold (the samples would be scaled wrongly)",
+                )
         if dmax[i] <= dmin[i] or pmax[i] == pmin[i]:
             raise InvalidFileError(
                 "",
-                f"signal {labels[i]!r}: digital range [{dmin[i]:g}, {dmax[i]:g}] "
+                f"signal {labels[i]!r}: digital range [{int(dmin[i])}, {int(dmax[i])}] "
                 f"or physical range [{pmin[i]:g}, {pmax[i]:g}] is empty",
             )
     if np.any(nsamp > 1 << 24):
@@ -170,8 +185,10 @@ def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
     """Parse and validate the fixed and per-signal header of an EDF/EDF+/BDF file.
 
     Raises :class:`InvalidFileError` for a missing/empty file, a malformed or truncated
-    header, a header length that does not match the number of signals, or fewer data bytes
-    than the number of data records in the header needs.
+    header, a header length that does not match the number of signals, a data signal whose
+    digital minimum or maximum lies outside what a sample can hold (-32768..32767 in EDF,
+    -8388608..8388607 in BDF), or fewer data bytes than the number of data records in the
+    header needs.
     """
     path = as_path(path)
     size = check_file(path, min_size=256, what="EDF/BDF file")
@@ -202,7 +219,9 @@ def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
             )
         heads = SignalHeaders.read(fid, path, size, header_bytes, ns)
     try:
-        labels, units_raw, units, pmin, pmax, dmin, dmax, nsamp = _signal_fields(heads.raw, ns)
+        labels, units_raw, units, pmin, pmax, dmin, dmax, nsamp = _signal_fields(
+            heads.raw, ns, kind
+        )
     except InvalidFileError as err:  # raised naming no file
         raise InvalidFileError(path, err.reason) from None
     if kind == "BDF":

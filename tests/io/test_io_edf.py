@@ -399,3 +399,30 @@ def test_repeated_label_keeps_the_type_of_the_label(tmp_path):
     assert rec.ch_names == ["I-0", "I-1", "Cz"]
     assert rec.ch_types == ["ecg", "ecg", "eeg"] and rec.units == ["mV", "mV", "uV"]
     np.testing.assert_allclose(rec.data[1], values[1] / 1000, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "field, value", [("dmin", "-9999999"), ("dmin", "9999999"), ("dmin", "-40000"),
+                     ("dmax", "32768")]
+)  # fmt: skip
+def test_digital_range_beyond_a_16_bit_sample_is_refused(tmp_path, field, value):
+    kwargs = {field: [value, "-32768" if field == "dmin" else "32767"]}
+    _small_edf(tmp_path / "dig.edf", ["EEG C3", "EEG C4"], [100, 100], **kwargs)
+    name = {"dmin": "digital minimum", "dmax": "digital maximum"}[field]
+    with pytest.raises(
+        InvalidFileError, match=rf"dig\.edf: signal 'EEG C3': {name} {value} is outside .*16-bit"
+    ):
+        read_edf(tmp_path / "dig.edf")
+
+
+def test_bdf_digital_range_beyond_a_24_bit_sample_is_refused(tmp_path):
+    from io_fixtures import bdf_bytes
+
+    raw = bytearray(bdf_bytes(np.zeros((1, 100), np.int32), 100))
+    raw[256 + 120 : 256 + 128] = b"-8388609"  # digital minimum of signal 0
+    (tmp_path / "dig.bdf").write_bytes(bytes(raw))
+    with pytest.raises(InvalidFileError, match=r"'EEG0': digital minimum -8388609 .*24-bit BDF"):
+        read_edf(tmp_path / "dig.bdf")
+    raw[256 + 120 : 256 + 128] = b"-8388608"
+    (tmp_path / "dig.bdf").write_bytes(bytes(raw))
+    assert read_edf(tmp_path / "dig.bdf").n_times == 100
