@@ -9,7 +9,9 @@ built by :func:`biosig.io._util.build_recording`, which the WFDB reader shares.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import io
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,51 @@ def read_samples(
             with open(path, "rb") as fid:
                 raw = reader(fid, **kwargs)
         return raw.get_data(), float(raw.info["sfreq"]), list(raw.ch_names)
+
+
+class _PatchedFile(io.RawIOBase):
+    """A read-only view of a file with some byte ranges replaced (``{offset: bytes}``, inside
+    the file): what a reader reads through it is the file with those bytes, nothing is copied
+    or written. No ``fileno``, so MNE reads it through ``read`` (as it reads a BytesIO)."""
+
+    def __init__(self, path: Path, patches: Mapping[int, bytes]):
+        self._fid = open(path, "rb")
+        self._patches = sorted(patches.items())
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._fid.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._fid.tell()
+
+    def readinto(self, buffer) -> int:
+        start = self._fid.tell()
+        n = self._fid.readinto(buffer)
+        if n:
+            view = memoryview(buffer).cast("B")
+            for offset, value in self._patches:
+                lo, hi = max(offset, start), min(offset + len(value), start + n)
+                if lo < hi:
+                    view[lo - start : hi - start] = value[lo - offset : hi - offset]
+        return n
+
+    def close(self) -> None:
+        self._fid.close()
+        super().close()
+
+
+@contextlib.contextmanager
+def patched_file(path: Path, patches: Mapping[int, bytes]) -> Iterator[io.BufferedReader]:
+    """The file at ``path`` as a buffered read-only file object with the byte ranges of
+    ``patches`` replaced (e.g. identification fields blanked before MNE parses them)."""
+    with io.BufferedReader(_PatchedFile(path, patches), 1 << 20) as fid:
+        yield fid
 
 
 def check_shape(path: Path, data: np.ndarray, expected: tuple[int, int]) -> None:

@@ -26,7 +26,14 @@ from pathlib import Path
 import numpy as np
 
 from biosig.errors import InvalidFileError
-from biosig.io._mne import check_shape, keep_index, pick, read_samples, undo_scaling
+from biosig.io._mne import (
+    check_shape,
+    keep_index,
+    patched_file,
+    pick,
+    read_samples,
+    undo_scaling,
+)
 from biosig.io._records import (
     INT24,
     ChannelLayout,
@@ -601,20 +608,35 @@ def _layout(path: Path, hdr: EDFHeader, exclude, ch_types):
     return layout, names, types, units
 
 
+#: What MNE is handed instead of the identification fields (offset: bytes): anonymous EDF+
+#: patient and recording fields, start date 01.01.85 00.00.00. biosig never uses them, and MNE's
+#: parse of them fails on some (a patient field ``X M 01-JAN-1990 Smith a=b=c``).
+_ANONYMOUS_FIELDS = {
+    8: b"X X X X".ljust(80),
+    88: b"Startdate X X X X".ljust(80),
+    168: b"01.01.85",
+    176: b"00.00.00",
+}
+
+
 def _read_mixed_rates(path: Path, hdr: EDFHeader, exclude, ch_types):
     """Signals at different rates: MNE reads them and resamples the slower ones (FFT) to the
-    highest rate. Returns ``(data, names, types, units, upsampled)``."""
+    highest rate. MNE reads the file with its identification fields blanked (so they never
+    matter, nor reach an error message), and the channels keep the names the one-rate path
+    gives them. Returns ``(data, names, types, units, upsampled)``."""
     import mne
 
     reader = mne.io.read_raw_bdf if hdr.kind == "BDF" else mne.io.read_raw_edf
-    data, _, mne_names = read_samples(path, reader, hdr.kind)
+    with patched_file(path, _ANONYMOUS_FIELDS) as source:
+        data, _, _ = read_samples(path, reader, hdr.kind, source=source)
     sig = hdr.signal_index
     check_shape(path, data, (len(sig), hdr.n_records * int(hdr.n_samples[sig].max())))
     undo_scaling(data, [_mne_factor(hdr.units_raw[i]) for i in sig])
+    names_all = unique_names(hdr.labels)
     data, names, labels, units, upsampled = pick(
         path,
         data,
-        mne_names,
+        [names_all[i] for i in sig],
         [hdr.labels[i] for i in sig],
         [hdr.units[i] for i in sig],
         hdr.n_samples[sig],

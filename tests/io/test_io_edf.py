@@ -426,3 +426,20 @@ def test_bdf_digital_range_beyond_a_24_bit_sample_is_refused(tmp_path):
     raw[256 + 120 : 256 + 128] = b"-8388608"
     (tmp_path / "dig.bdf").write_bytes(bytes(raw))
     assert read_edf(tmp_path / "dig.bdf").n_times == 100
+
+
+def test_mixed_rates_read_whatever_the_identification_fields_hold(tmp_path):
+    """MNE (which reads files of several rates) is handed the identification fields blanked:
+    a patient field MNE cannot parse, or a malformed start date, does not matter."""
+    path = tmp_path / "mixed.edf"
+    values = _small_edf(path, ["EEG C3", "Resp"], [100, 50])
+    raw = bytearray(path.read_bytes())
+    raw[8:88] = b"X M 01-JAN-1990 Smith a=b=c".ljust(80)
+    raw[88:168] = b"Startdate 31-FEB-1990 Smith_J tech=a=b X".ljust(80)
+    raw[168:184] = b"99.99.xxab.cd.ef"
+    path.write_bytes(bytes(raw))
+    rec = read_edf(path)
+    assert rec.ch_names == ["EEG C3", "Resp"] and rec.shape == (2, 200)
+    assert rec.meta["upsampled_channels"] == ["Resp"]
+    np.testing.assert_allclose(rec.data[0], values[0], atol=1e-4)
+    assert path.read_bytes() == bytes(raw)  # read, never written
