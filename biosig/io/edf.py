@@ -52,6 +52,7 @@ from biosig.io._util import (
     make_recording,
     norm_unit,
     resolve_ch_types,
+    shown,
     to_target_units,
     unit_factors,
 )
@@ -110,15 +111,15 @@ def _num(raw: bytes, path: Path, name: str, kind=float):
             as_float = float(text)
         except ValueError:
             raise InvalidFileError(
-                path, f"header field {name!r} is not a number: {text!r}"
+                path, f"header field {name!r} is not a number: {shown(text)}"
             ) from None
         if kind is float or not np.isfinite(as_float) or as_float != int(as_float):
             raise InvalidFileError(
-                path, f"header field {name!r} is not an integer: {text!r}"
+                path, f"header field {name!r} is not an integer: {shown(text)}"
             ) from None
         value = int(as_float)
     if kind is float and not np.isfinite(value):
-        raise InvalidFileError(path, f"header field {name!r} is not finite: {text!r}")
+        raise InvalidFileError(path, f"header field {name!r} is not finite: {shown(text)}")
     return value
 
 
@@ -305,11 +306,11 @@ def _parse_tal_bytes(raw: bytes, path: Path, k: int, out: TALs) -> float | None:
             duration = float(dur_text) if dur_text else 0.0
         except ValueError:
             raise InvalidFileError(
-                path, f"EDF+ annotation in data record {k} has a malformed onset {head[:30]!r}"
+                path, f"EDF+ annotation in data record {k} has a malformed onset {shown(head[:30])}"
             ) from None
         if not (math.isfinite(onset) and math.isfinite(duration)):
             raise InvalidFileError(
-                path, f"EDF+ annotation in data record {k} has a non-finite time {head[:30]!r}"
+                path, f"EDF+ annotation in data record {k} has a non-finite time {shown(head[:30])}"
             )
         texts = parts[1:]
         keeper = record_onset is None and bool(texts) and texts[0] == ""

@@ -7,18 +7,22 @@ samples the header declares. WFDB invalid samples read back as NaN and are count
 ``meta["n_nan"]``.
 
 Header comments can hold identifying or clinical free text (PTB's clinical summary, MIT-BIH's
-age/sex/medication line); they never reach :attr:`Recording.meta`. Dataset loaders that need
-the labels a database publishes in its headers (PhysioNet/CinC ``# Dx:``, ``# Age:``,
-``# Sex:``) call :func:`read_wfdb_header_labels`, or :func:`scan_wfdb_header` to index
-thousands of records quickly.
+age/sex/medication line); they never reach :attr:`Recording.meta`, nor an error message: errors
+about a header name the line and field, never quoting its text. Header lines end at ``\n`` (or
+``\r\n``) only, so a comment holding a vertical tab or form feed stays one comment line.
+Dataset loaders that need the labels a database publishes in its headers (PhysioNet/CinC
+``# Dx:``, ``# Age:``, ``# Sex:``) call :func:`read_wfdb_header_labels`, or
+:func:`scan_wfdb_header` to index thousands of records quickly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -73,70 +77,155 @@ _INT = re.compile(r"^[-+]?\d+$")
 _INT_FIELDS = ("ADC resolution", "ADC zero", "initial value", "checksum", "block size")
 
 
-def _validate_header_text(hea: Path) -> None:
+#: The bytes :meth:`str.splitlines` (which wfdb 4.3 splits a header with, after dropping the
+#: bytes above 127) breaks a line at but a WFDB header does not: inside a comment they are text
+#: (``# Name: X\vY`` is one comment line).
+_SPLITLINES_ONLY = re.compile(rb"[\x0b\x0c\x1c\x1d\x1e]")
+
+
+def _header_lines(raw: bytes, encoding: str = "latin-1") -> list[str]:
+    """The lines of a header: split at ``\n`` only (a ``\r`` before it dropped), as the WFDB
+    library reads them; decoded as Latin-1 by default, so any byte is one character."""
+    lines = raw.decode(encoding, "replace").split("\n")
+    return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+
+
+def _validate_header_text(hea: Path) -> bool:
     """Check the record and signal lines of a ``.hea`` ourselves: wfdb silently replaces a
     malformed sampling frequency (``abc``, ``nan``, ``-500``) by 250 Hz and a malformed gain by
     200, and reads a header cut inside its last line (a gain of ``2`` for ``200``).
 
-    Refused, naming the file: a header whose last record or signal line has no newline
-    (truncated inside it; a last comment line may lack it), a record
-    line without a signal count, a sampling frequency that is not a number or outside
-    :data:`~biosig.io._util.SFREQ_BOUNDS`, a recording longer than
-    :data:`~biosig.io._util.MAX_DURATION_S`, fewer signal lines than declared, a malformed
+    Lines end at ``\n`` (or ``\r\n``) only: a vertical tab, form feed or other character that
+    :meth:`str.splitlines` breaks at stays inside its line, so a comment holding one stays a
+    comment. Refused, naming the file and the line (never quoting the header's text, which may
+    be a comment or an identifier): a carriage return inside a line (readers split lines there
+    or not), a header whose last record or signal line has no newline (truncated inside it; a
+    last comment line may lack it), a record line without a signal count, a sampling frequency
+    that is not a number or outside :data:`~biosig.io._util.SFREQ_BOUNDS`, a recording longer
+    than :data:`~biosig.io._util.MAX_DURATION_S`, fewer signal lines than declared, a malformed
     format, gain or integer field. Comment lines are not parsed.
+
+    Returns whether the header holds a character :meth:`str.splitlines` breaks lines at (then
+    wfdb must read it with :func:`_wfdb_lines_end_at_newline`).
     """
     raw = hea.read_bytes()
-    last = raw.rsplit(b"\n", 1)[-1].strip()
-    if last and not last.startswith(b"#"):  # a record/signal line without its newline
+    breaks = bool(_SPLITLINES_ONLY.search(raw))
+    lines = _header_lines(raw)
+    for number, line in enumerate(lines, start=1):
+        if "\r" in line:
+            raise InvalidFileError(
+                hea,
+                f"line {number} holds a carriage return that does not end the line; WFDB "
+                "header lines end with \\n or \\r\\n",
+            )
+    last = lines[-1].strip()
+    if last and not last.startswith("#"):  # a record/signal line without its newline
         raise InvalidFileError(
             hea,
-            f"last line {last[:60].decode('latin-1')!r} does not end with a newline: the "
-            "header is truncated inside it",
+            f"last line (line {len(lines)}) does not end with a newline: the header is "
+            "truncated inside it",
         )
-    text = raw.decode("latin-1")
-    lines = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
-    body = [ln for ln in lines if ln]
+    body = [
+        (number, text)
+        for number, text in ((k, ln.split("#", 1)[0].strip()) for k, ln in enumerate(lines, 1))
+        if text
+    ]
     if not body:
         raise InvalidFileError(hea, "header has no record line")
-    rec = body[0].split()
+    number, line = body[0]
+    rec = line.split()
+    where = f"record line (line {number})"
     if len(rec) < 2 or not _INT.match(rec[1]) or int(rec[1]) < 0:
-        raise InvalidFileError(hea, f"record line {body[0][:60]!r} has no signal count")
+        raise InvalidFileError(
+            hea, f"{where} has no signal count (its second field is missing or not a count)"
+        )
     if "/" in rec[0]:
-        return  # multi-segment record: refused by the caller
+        return breaks  # multi-segment record: refused by the caller
     n_sig = int(rec[1])
     fs = 250.0  # the WFDB default when the field is absent
     if len(rec) > 2:
         m = _FS.match(rec[2])
         if not m:
-            raise InvalidFileError(hea, f"sampling frequency {rec[2]!r} is not a number")
+            raise InvalidFileError(
+                hea, f"sampling frequency (line {number}, field 3) is not a number"
+            )
         fs = float(m.group(1))
         check_timing(hea, fs, 1.0, what="sampling frequency")
     if len(rec) > 3:
         if not _INT.match(rec[3]) or int(rec[3]) < 0:
-            raise InvalidFileError(hea, f"number of samples {rec[3]!r} is not a count")
+            raise InvalidFileError(
+                hea, f"number of samples (line {number}, field 4) is not a count"
+            )
         if int(rec[3]):
             check_timing(hea, fs, int(rec[3]) / fs)
     if len(body) < 1 + n_sig:
         raise InvalidFileError(
             hea, f"header declares {n_sig} signals but has {len(body) - 1} signal lines"
         )
-    for k, line in enumerate(body[1 : 1 + n_sig], start=1):
-        _validate_signal_line(hea, k, line.split())
+    for k, (number, line) in enumerate(body[1 : 1 + n_sig], start=1):
+        _validate_signal_line(hea, k, number, line.split())
+    return breaks
 
 
-def _validate_signal_line(hea: Path, k: int, tok: list[str]) -> None:
+def _validate_signal_line(hea: Path, k: int, number: int, tok: list[str]) -> None:
+    """Signal line ``k`` (line ``number`` of the file), split into fields."""
     if len(tok) < 2 or not _FMT.match(tok[1]):
-        got = tok[1] if len(tok) > 1 else "(missing)"
-        raise InvalidFileError(hea, f"signal line {k}: storage format {got!r} is malformed")
+        what = "is malformed" if len(tok) > 1 else "is missing"
+        raise InvalidFileError(
+            hea, f"signal line {k}: storage format (line {number}, field 2) {what}"
+        )
     if len(tok) > 2:
         m = _GAIN.match(tok[2])
         if not m or not np.isfinite(float(m.group(1))):
-            raise InvalidFileError(hea, f"signal line {k}: ADC gain {tok[2]!r} is malformed")
+            raise InvalidFileError(
+                hea, f"signal line {k}: ADC gain (line {number}, field 3) is malformed"
+            )
         if float(m.group(1)) < 0:
-            raise InvalidFileError(hea, f"signal line {k}: ADC gain {tok[2]!r} is negative")
-    for name, value in zip(_INT_FIELDS, tok[3:8]):
+            raise InvalidFileError(
+                hea, f"signal line {k}: ADC gain {float(m.group(1)):g} (line {number}) is negative"
+            )
+    for field, (name, value) in enumerate(zip(_INT_FIELDS, tok[3:8]), start=4):
         if not _INT.match(value):
-            raise InvalidFileError(hea, f"signal line {k}: {name} {value!r} is not an integer")
+            raise InvalidFileError(
+                hea, f"signal line {k}: {name} (line {number}, field {field}) is not an integer"
+            )
+
+
+_WFDB_PATCH = threading.Lock()
+
+
+def _parse_header_content(header_content: str) -> tuple[list[str], list[str]]:
+    """wfdb's ``parse_header_content`` with lines split at ``\n`` only (wfdb's text read has
+    already turned ``\r\n`` into ``\n``)."""
+    header_lines, comment_lines = [], []
+    for line in header_content.split("\n"):
+        line = line.strip()
+        if line.startswith("#"):
+            comment_lines.append(line)
+        elif line:
+            header_lines.append(line)
+    return header_lines, comment_lines
+
+
+@contextlib.contextmanager
+def _wfdb_lines_end_at_newline(needed: bool = True) -> Iterator[None]:
+    """While wfdb reads a header holding a character :meth:`str.splitlines` breaks lines at
+    (``\v``, ``\f``, ``\x1c``...), its header parse splits lines at ``\n`` only, as
+    :func:`_validate_header_text` does and the WFDB format means: a comment holding one stays a
+    comment instead of its tail becoming a record or signal line. A swap of one wfdb function
+    under a lock, only for such headers (on any other header both splits agree)."""
+    if not needed:
+        yield
+        return
+    from wfdb.io import header as wfdb_header
+
+    with _WFDB_PATCH:
+        original = wfdb_header.parse_header_content
+        wfdb_header.parse_header_content = _parse_header_content
+        try:
+            yield
+        finally:
+            wfdb_header.parse_header_content = original
 
 
 def _check_annotation_end(ann_path: Path) -> None:
@@ -157,9 +246,10 @@ def _read_header(base: Path):
 
     hea = base.with_name(base.name + ".hea")
     check_file(hea, what="WFDB header")
-    _validate_header_text(hea)
-    with wrap_errors(hea, "parsing the WFDB header"), quiet_wfdb():
-        header = wfdb.rdheader(str(base))
+    breaks = _validate_header_text(hea)
+    with wrap_errors(hea, "parsing the WFDB header", quote=False), quiet_wfdb():
+        with _wfdb_lines_end_at_newline(breaks):
+            header = wfdb.rdheader(str(base))
     if getattr(header, "n_seg", None):
         raise InvalidFileError(
             hea, "multi-segment WFDB records are not supported; read each segment"
@@ -177,7 +267,7 @@ def _read_header(base: Path):
             )
     if header.sig_len is not None and header.sig_len < 0:
         raise InvalidFileError(hea, f"negative signal length {header.sig_len}")
-    return hea, header
+    return hea, header, breaks
 
 
 def _check_signal_files(hea: Path, header) -> None:
@@ -285,7 +375,7 @@ def read_wfdb(
     if multi_rate not in ("smooth", "upsample"):
         raise ValueError(f"multi_rate must be 'smooth' or 'upsample', got {multi_rate!r}")
     base = wfdb_record_base(record_path)
-    hea, header = _read_header(base)
+    hea, header, breaks = _read_header(base)
     _check_signal_files(hea, header)
     labels = [str(n) for n in header.sig_name]
     names_all = unique_names(labels)  # as the EDF/GDF readers: a repeated label gets "-k"
@@ -293,8 +383,9 @@ def read_wfdb(
     if header.sig_len == 0:
         raise InvalidFileError(hea, "record holds no samples (signal length 0)")
 
-    with wrap_errors(hea, "reading WFDB samples"), quiet_wfdb():
-        rec = wfdb.rdrecord(str(base), channels=idx, smooth_frames=False, physical=True)
+    with wrap_errors(hea, "reading WFDB samples", quote=False), quiet_wfdb():
+        with _wfdb_lines_end_at_newline(breaks):
+            rec = wfdb.rdrecord(str(base), channels=idx, smooth_frames=False, physical=True)
         signals = [np.asarray(s, dtype=np.float64) for s in rec.e_p_signal]
     spf = [int(s or 1) for s in (rec.samps_per_frame or [1] * len(signals))]
     n_frames = min(len(s) // k for s, k in zip(signals, spf))
@@ -372,7 +463,7 @@ def _read_annotations(base: Path, ann_path: Path, ext: str, frame_fs: float) -> 
     check_file(ann_path, what="WFDB annotation file")
     _check_annotation_end(ann_path)
     _check_definition_notes(ann_path)
-    with wrap_errors(ann_path, "reading WFDB annotations"), quiet_wfdb():
+    with wrap_errors(ann_path, "reading WFDB annotations", quote=False), quiet_wfdb():
         ann = wfdb.rdann(str(base), ext)
         sample = np.asarray(ann.sample, dtype=np.float64)
         ann_fs = float(ann.fs) if ann.fs else frame_fs
@@ -439,7 +530,7 @@ def read_wfdb_header_labels(record_path: str | os.PathLike) -> dict:
     dict with the keys ``dx``, ``age``, ``sex`` and, where present, ``reason_for_admission``.
     """
     base = wfdb_record_base(record_path)
-    hea, header = _read_header(base)
+    hea, header, _ = _read_header(base)
     out = _label_comments(header.comments or [])
     out["age"] = None if out["age"] is None else int(out["age"])
     return out
@@ -454,30 +545,47 @@ def scan_wfdb_header(hea: str | os.PathLike) -> dict:
     (``dx``, ``age`` as float, ``sex``; see :func:`read_wfdb_header_labels`). Other comments
     (medication, history, dates) are not read into anything.
 
-    Raises :class:`InvalidFileError` for an unreadable or empty header, a malformed record line
-    or fewer signal lines than declared.
+    Lines end at ``\n`` (or ``\r\n``) only, as :func:`read_wfdb` reads them. Raises
+    :class:`InvalidFileError` for an unreadable or empty header, a malformed record line (naming
+    the line and field, never quoting the header's text) or fewer signal lines than declared.
     """
     path = Path(hea)
     try:
-        lines = path.read_text(errors="replace").splitlines()
+        lines = _header_lines(path.read_bytes(), "utf-8")
     except OSError as err:
         raise InvalidFileError(path, f"cannot read header ({err})") from err
-    body = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    body = [
+        (k, ln) for k, ln in enumerate(lines, 1) if ln.strip() and not ln.lstrip().startswith("#")
+    ]
     if not body:
         raise InvalidFileError(path, "empty WFDB header")
-    first = body[0].split()
+    number, first = body[0][0], body[0][1].split()
+    where = f"malformed record line (line {number})"
     try:
         n_sig = int(first[1])
-        fs = float(first[2].split("/")[0])
-        n_samples = int(first[3]) if len(first) > 3 else 0
     except (IndexError, ValueError):
-        raise InvalidFileError(path, f"malformed record line {body[0]!r}") from None
+        raise InvalidFileError(
+            path, f"{where}: signal count (field 2) is missing or not an integer"
+        ) from None
+    try:
+        fs = float(first[2].split("/")[0])
+    except (IndexError, ValueError):
+        raise InvalidFileError(
+            path, f"{where}: sampling frequency (field 3) is missing or not a number"
+        ) from None
+    try:
+        n_samples = int(first[3]) if len(first) > 3 else 0
+    except ValueError:
+        raise InvalidFileError(
+            path, f"{where}: number of samples (field 4) is not an integer"
+        ) from None
     if n_sig < 1:
         raise InvalidFileError(path, "header declares no signals")
     if len(body) < 1 + n_sig:
         raise InvalidFileError(
             path, f"header declares {n_sig} signals but has {len(body) - 1} signal lines"
         )
+    body = [ln for _, ln in body]
     sig_lines = [ln.split() for ln in body[1 : 1 + n_sig]]
     comments = [ln.strip().lstrip("#") for ln in lines if ln.strip().startswith("#")]
     return {
