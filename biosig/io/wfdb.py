@@ -414,7 +414,7 @@ def read_wfdb(
     if annotation_ext:
         ann_path = base.with_name(f"{base.name}.{annotation_ext}")
         if ann_path.exists():
-            annotations = _read_annotations(base, ann_path, annotation_ext, fs)
+            annotations = _read_annotations(base, ann_path, annotation_ext, fs, breaks)
 
     meta = {
         "format": "WFDB",
@@ -456,7 +456,12 @@ def _check_definition_notes(ann_path: Path) -> None:
         raise InvalidFileError(ann_path, f"{n_fs} time-resolution notes (at most one allowed)")
 
 
-def _read_annotations(base: Path, ann_path: Path, ext: str, frame_fs: float) -> Annotations:
+def _read_annotations(
+    base: Path, ann_path: Path, ext: str, frame_fs: float, breaks: bool = False
+) -> Annotations:
+    """The annotations of ``ann_path``; ``breaks``: the header holds a byte
+    :meth:`str.splitlines` breaks lines at (wfdb reads the header when the annotation file
+    has no sampling frequency)."""
     with quiet_wfdb():
         import wfdb
 
@@ -464,7 +469,8 @@ def _read_annotations(base: Path, ann_path: Path, ext: str, frame_fs: float) -> 
     _check_annotation_end(ann_path)
     _check_definition_notes(ann_path)
     with wrap_errors(ann_path, "reading WFDB annotations", quote=False), quiet_wfdb():
-        ann = wfdb.rdann(str(base), ext)
+        with _wfdb_lines_end_at_newline(breaks):
+            ann = wfdb.rdann(str(base), ext)
         sample = np.asarray(ann.sample, dtype=np.float64)
         ann_fs = float(ann.fs) if ann.fs else frame_fs
         symbols = list(ann.symbol or [])

@@ -198,3 +198,20 @@ def test_edf_errors_never_quote_text_where_a_number_belongs(tmp_path):
     with pytest.raises(InvalidFileError, match="'number of data records' is not a") as info:
         read_edf(path)
     assert "Jdoe" not in str(info.value)
+
+
+@pytest.mark.shared_data
+def test_wfdb_comment_tail_is_not_read_as_the_record_line_for_annotations(tmp_path):
+    """wfdb reads the header again for an annotation file without a sampling rate (MIT-BIH's):
+    a comment tail after a vertical tab that looks like a record line must not give its rate."""
+    import shutil
+
+    from io_fixtures import shared
+
+    base = shared("ecg_wfdb/mitdb/100")
+    for ext in (".hea", ".dat", ".atr"):
+        shutil.copy(base.with_suffix(ext), tmp_path / f"100{ext}")
+    hea = tmp_path / "100.hea"
+    hea.write_bytes(b"# Name: X\vX 2 720\n" + hea.read_bytes())
+    rec = read_wfdb(hea)
+    assert rec.sfreq == 360.0 and rec.annotations.onset[0] == pytest.approx(18 / 360)
