@@ -2,9 +2,9 @@
 
 Samples are read with :func:`wfdb.rdrecord` (all formats wfdb supports: 16, 212, 24, 310,
 the CinC ``.mat`` with a byte offset, several samples per frame, skew). The header is
-checked here first: every signal file must exist and be long enough for the number of
-samples the header declares. WFDB invalid samples read back as NaN and are counted in
-``meta["n_nan"]``.
+checked here first: every signal file must exist and hold the number of samples the header
+declares, no fewer (truncated) and no more (a wrong sample count would drop the rest). WFDB
+invalid samples read back as NaN and are counted in ``meta["n_nan"]``.
 
 Header comments can hold identifying or clinical free text (PTB's clinical summary, MIT-BIH's
 age/sex/medication line); they never reach :attr:`Recording.meta`, nor an error message: errors
@@ -65,6 +65,25 @@ def _required_bytes(fmt: str, n_samples: int) -> int | None:
     if fmt in _BYTES:
         return n_samples * _BYTES[fmt]
     return None
+
+
+def _padded_bytes(fmt: str, n_samples: int) -> int | None:
+    """The most bytes ``n_samples`` samples take: format 212 packs 2 samples in 3 bytes and
+    310/311 pack 3 in 4, and a writer may complete the last group (wfdb does)."""
+    if fmt == "212":
+        return math.ceil(n_samples / 2) * 3
+    if fmt in ("310", "311"):
+        return math.ceil(n_samples / 3) * 4
+    return _required_bytes(fmt, n_samples)
+
+
+def _samples_in(fmt: str, n_bytes: int) -> int:
+    """How many samples of ``fmt`` (a size-checked format) ``n_bytes`` bytes hold."""
+    if fmt == "212":
+        return n_bytes * 2 // 3
+    if fmt in ("310", "311"):
+        return n_bytes * 3 // 4
+    return n_bytes // _BYTES[fmt]
 
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -271,13 +290,22 @@ def _read_header(base: Path):
 
 
 def _check_signal_files(hea: Path, header) -> None:
-    """Every signal file exists and holds the samples the header declares."""
+    """Every signal file exists and holds exactly the samples the header declares: fewer is a
+    truncated file; more (beyond completing the last 212/310/311 group) means the header's
+    sample count is wrong or the file holds other data, and reading the declared samples
+    would silently drop the rest. Not checked: a header without a sample count (or 0, "not
+    given" in WFDB), a compressed (FLAC) format, and the excess of a signal file read in blocks
+    (a signal line's block size field)."""
     spf = header.samps_per_frame or [1] * header.n_sig
     offsets = header.byte_offset or [None] * header.n_sig
+    blocks = getattr(header, "block_size", None) or [0] * header.n_sig
     files: dict[str, dict] = {}
     for i, fname in enumerate(header.file_name):
-        entry = files.setdefault(fname, {"fmt": header.fmt[i], "spf": 0, "offset": offsets[i] or 0})
+        entry = files.setdefault(
+            fname, {"fmt": header.fmt[i], "spf": 0, "offset": offsets[i] or 0, "blocks": False}
+        )
         entry["spf"] += int(spf[i] or 1)
+        entry["blocks"] |= bool(blocks[i])
         if header.fmt[i] != entry["fmt"]:
             raise InvalidFileError(
                 hea, f"signal file {fname} mixes formats {entry['fmt']} and {header.fmt[i]}"
@@ -289,13 +317,24 @@ def _check_signal_files(hea: Path, header) -> None:
         size = check_file(data_path, what=f"WFDB signal file {fname}")
         if header.sig_len is None:
             continue
-        need = _required_bytes(str(entry["fmt"]), int(header.sig_len) * entry["spf"])
+        fmt, n_samples = str(entry["fmt"]), int(header.sig_len) * entry["spf"]
+        need = _required_bytes(fmt, n_samples)
         if need is not None and size < entry["offset"] + need:
             raise InvalidFileError(
                 data_path,
                 f"header declares {header.sig_len} frames ({entry['offset'] + need} bytes in "
                 f"format {entry['fmt']}) but the file holds {size} bytes: truncated file",
             )
+        most = _padded_bytes(fmt, n_samples)
+        if most is not None and n_samples and not entry["blocks"]:
+            if size > entry["offset"] + most:
+                frames = _samples_in(fmt, size - entry["offset"]) // entry["spf"]
+                raise InvalidFileError(
+                    data_path,
+                    f"header {hea.name} declares {header.sig_len} frames ({entry['offset'] + need}"
+                    f" bytes in format {fmt}) but the file holds {size} bytes, {frames} frames: "
+                    "the header's sample count is wrong (reading it would drop the rest)",
+                )
 
 
 def _select(names: list[str], labels: list[str], channels, hea: Path) -> list[int]:
@@ -367,7 +406,8 @@ def read_wfdb(
     Raises
     ------
     InvalidFileError
-        Missing header or signal file, truncated signal file, malformed header.
+        Missing header or signal file, truncated signal file, a signal file holding more
+        samples than the header declares, malformed header.
     """
     with quiet_wfdb():
         import wfdb
