@@ -102,6 +102,24 @@ def _field(raw: bytes, path: Path, name: str) -> str:
     return raw.decode("latin-1").strip()
 
 
+_NON_PRINTABLE = re.compile(rb"[\x00-\x1f\x7f\xff]")
+
+
+def _label(raw: bytes, number: int) -> str:
+    """The label of signal ``number`` (from 1): its text up to the first NUL byte (padding a C
+    writer left, as the GDF reader reads its labels), spaces stripped; ``signal<number>`` when
+    that is empty. A control byte or 0xFF before the NUL raises (an error naming no file)."""
+    text = raw.split(b"\x00", 1)[0]
+    bad = _NON_PRINTABLE.search(text)
+    if bad:
+        raise InvalidFileError(
+            "",
+            f"signal {number}: label holds the non-printable byte 0x{text[bad.start()]:02x} (at "
+            f"byte {bad.start() + 1} of the field)",
+        )
+    return text.decode("latin-1").strip() or f"signal{number}"
+
+
 def _num(raw: bytes, path: Path, name: str, kind=float):
     text = raw.decode("latin-1").strip()
     try:
@@ -152,7 +170,7 @@ def _signal_fields(raw: bytes, ns: int, kind: str = "EDF") -> tuple:
     lie in."""
     chunk, nowhere = SignalHeaders(raw, ns).field, Path("")
     # offsets (in units of ns bytes) of each per-signal field
-    labels = tuple(_field(b, nowhere, "label") for b in chunk(0, 16))
+    labels = tuple(_label(b, i) for i, b in enumerate(chunk(0, 16), start=1))
     units_raw = tuple(_field(b, nowhere, "physical dimension") for b in chunk(96, 8))
     units = tuple(norm_unit(u) for u in units_raw)
     pmin = _nums(chunk(104, 8), nowhere, "physical minimum")
@@ -502,7 +520,10 @@ def read_edf(
     Recording
         float32 ``(n_chans, n_times)``; EEG/EOG/EMG in µV, ECG in mV, other channels
         in their file unit. Annotations from the EDF+ TAL channel
-        (onsets in s from the first sample). ``meta``: ``format`` (``"EDF+C"``...),
+        (onsets in s from the first sample). Channel names are the header labels: a label
+        ends at its first NUL byte (padding some writers leave), an empty one is named by its
+        position (``signal3`` for the third signal), a repeated one gets ``-k`` (its k-th copy,
+        from 0: ``I-0``, ``I-1``). ``meta``: ``format`` (``"EDF+C"``...),
         ``source`` (file name), ``n_records``, ``record_duration``, ``n_nan``, ``n_inf``,
         ``n_gaps``, ``upsampled_channels`` (signals stored at a lower rate, which MNE
         resamples to the highest rate). No patient/recording identification, no dates.
@@ -510,7 +531,8 @@ def read_edf(
     Raises
     ------
     InvalidFileError
-        Missing, empty, truncated or malformed file.
+        Missing, empty, truncated or malformed file; a label holding a control byte or 0xFF
+        (before any NUL), which the EDF specification does not allow (printable ASCII).
     """
     path = as_path(path)
     hdr = parse_edf_header(path)

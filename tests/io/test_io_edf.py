@@ -443,3 +443,17 @@ def test_mixed_rates_read_whatever_the_identification_fields_hold(tmp_path):
     assert rec.meta["upsampled_channels"] == ["Resp"]
     np.testing.assert_allclose(rec.data[0], values[0], atol=1e-4)
     assert path.read_bytes() == bytes(raw)  # read, never written
+
+
+def test_empty_labels_are_named_by_position_and_nul_padding_ends_a_label(tmp_path):
+    _small_edf(tmp_path / "lab.edf", [b"", b"  ", b"Fp1\x00\xff\x01x", b"O1\xe9"], [100] * 4)
+    rec = read_edf(tmp_path / "lab.edf")
+    assert rec.ch_names == ["signal1", "signal2", "Fp1", "O1\xe9"]
+
+
+@pytest.mark.parametrize("label, byte", [(b"Fp1\xe9\xff\x00x", "0xff"), (b"C\x013", "0x01"),
+                                         (b"\x7fCz", "0x7f")])  # fmt: skip
+def test_label_with_a_non_printable_byte_is_refused(tmp_path, label, byte):
+    _small_edf(tmp_path / "lab.edf", [b"Cz", label], [100, 100])
+    with pytest.raises(InvalidFileError, match=rf"lab\.edf: signal 2: label .* byte {byte}"):
+        read_edf(tmp_path / "lab.edf")
