@@ -487,9 +487,11 @@ def _check_definition_notes(ann_path: Path) -> None:
     for m in re.finditer(rb"## ", raw):
         tail = raw[m.start() : m.start() + 40]
         kind = next((i for i, rx in enumerate(_NOTE_OK) if rx.match(tail)), None)
-        if kind is None:
+        if kind is None:  # the note's text is not quoted: a free-text note may name anyone
             raise InvalidFileError(
-                ann_path, f"malformed definition note {tail[:30]!r} at byte {m.start()}"
+                ann_path,
+                f"malformed definition note at byte {m.start()} (a '## ' note that is neither "
+                "the time resolution nor a label definition)",
             )
         n_fs += kind == 0
     if n_fs > 1:

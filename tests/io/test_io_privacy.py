@@ -215,3 +215,17 @@ def test_wfdb_comment_tail_is_not_read_as_the_record_line_for_annotations(tmp_pa
     hea.write_bytes(b"# Name: X\vX 2 720\n" + hea.read_bytes())
     rec = read_wfdb(hea)
     assert rec.sfreq == 360.0 and rec.annotations.onset[0] == pytest.approx(18 / 360)
+
+
+def test_wfdb_annotation_note_errors_never_quote_the_note(tmp_path):
+    from biosig.io._util import quiet_wfdb
+
+    hea, _, _ = _wfdb_record(tmp_path)
+    with quiet_wfdb():  # a free-text note starting "## " (wfdb writes it)
+        import wfdb
+
+        wfdb.wrann("p", "atr", np.array([10]), symbol=['"'], aux_note=[f"## {SECRET}"], fs=250,
+                   write_dir=str(tmp_path))  # fmt: skip
+    with pytest.raises(InvalidFileError, match=r"p\.atr: malformed definition note") as info:
+        read_wfdb(hea)
+    assert "SMITH" not in str(info.value)
