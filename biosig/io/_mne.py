@@ -109,12 +109,12 @@ def pick(
     n_samples,
     exclude: Iterable[str],
 ):
-    """Apply ``exclude`` (MNE's channel names or the header's labels).
+    """Apply ``exclude`` (the channel names or the header's labels).
 
-    ``names`` (MNE), ``labels`` (header), ``units`` and ``n_samples`` (samples per record) have
-    one entry per row of ``data``. Returns ``(data, names, labels, units, upsampled)``: the kept
-    rows, their names, labels and units, and the kept channels stored at a lower rate than the
-    highest (MNE resampled them).
+    ``names`` (as the reader names the channels), ``labels`` (header), ``units`` and
+    ``n_samples`` (samples per record) have one entry per row of ``data``. Returns ``(data,
+    names, labels, units, upsampled)``: the kept rows, their names, labels and units, and the
+    kept channels stored at a lower rate than the highest (MNE resampled them).
     """
     keep = keep_index(path, names, labels, exclude)
     n_samples = np.asarray(n_samples)
