@@ -9,7 +9,9 @@ built by :func:`biosig.io._util.build_recording`, which the WFDB reader shares.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import io
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +42,51 @@ def read_samples(
         return raw.get_data(), float(raw.info["sfreq"]), list(raw.ch_names)
 
 
+class _PatchedFile(io.RawIOBase):
+    """A read-only view of a file with some byte ranges replaced (``{offset: bytes}``, inside
+    the file): what a reader reads through it is the file with those bytes, nothing is copied
+    or written. No ``fileno``, so MNE reads it through ``read`` (as it reads a BytesIO)."""
+
+    def __init__(self, path: Path, patches: Mapping[int, bytes]):
+        self._fid = open(path, "rb")
+        self._patches = sorted(patches.items())
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._fid.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._fid.tell()
+
+    def readinto(self, buffer) -> int:
+        start = self._fid.tell()
+        n = self._fid.readinto(buffer)
+        if n:
+            view = memoryview(buffer).cast("B")
+            for offset, value in self._patches:
+                lo, hi = max(offset, start), min(offset + len(value), start + n)
+                if lo < hi:
+                    view[lo - start : hi - start] = value[lo - offset : hi - offset]
+        return n
+
+    def close(self) -> None:
+        self._fid.close()
+        super().close()
+
+
+@contextlib.contextmanager
+def patched_file(path: Path, patches: Mapping[int, bytes]) -> Iterator[io.BufferedReader]:
+    """The file at ``path`` as a buffered read-only file object with the byte ranges of
+    ``patches`` replaced (e.g. identification fields blanked before MNE parses them)."""
+    with io.BufferedReader(_PatchedFile(path, patches), 1 << 20) as fid:
+        yield fid
+
+
 def check_shape(path: Path, data: np.ndarray, expected: tuple[int, int]) -> None:
     if data.shape != expected:
         raise InvalidFileError(
@@ -62,16 +109,18 @@ def pick(
     n_samples,
     exclude: Iterable[str],
 ):
-    """Apply ``exclude`` (MNE's channel names or the header's labels).
+    """Apply ``exclude`` (the channel names or the header's labels).
 
-    ``names`` (MNE), ``labels`` (header), ``units`` and ``n_samples`` (samples per record) have
-    one entry per row of ``data``. Returns ``(data, names, units, upsampled)``: the kept rows and
-    the kept channels stored at a lower rate than the highest (MNE resampled them).
+    ``names`` (as the reader names the channels), ``labels`` (header), ``units`` and
+    ``n_samples`` (samples per record) have one entry per row of ``data``. Returns ``(data,
+    names, labels, units, upsampled)``: the kept rows, their names, labels and units, and the
+    kept channels stored at a lower rate than the highest (MNE resampled them).
     """
     keep = keep_index(path, names, labels, exclude)
     n_samples = np.asarray(n_samples)
     upsampled = [names[j] for j in keep if n_samples[j] < n_samples.max()]
-    return data[keep], [names[j] for j in keep], [units[j] for j in keep], upsampled
+    kept = [names[j] for j in keep], [labels[j] for j in keep], [units[j] for j in keep]
+    return (data[keep], *kept, upsampled)
 
 
 def keep_index(path: Path, names: list[str], labels: list[str], exclude: Iterable[str]):

@@ -112,12 +112,37 @@ class SignalHeaders:
         return np.frombuffer(self.raw, dtype=dtype, count=self.ns, offset=offset * self.ns)
 
 
+_NUMBER_TEXT = re.compile(r"[0-9+\-.eE \x14\x15]{0,30}|\s*[+-]?(?i:nan|inf|infinity)\s*")
+
+
+def shown(text: str) -> str:
+    """``text`` quoted for an error message when it could only be (part of) a number: digits,
+    sign, point, exponent, spaces, EDF+ TAL separators, at most 30 characters. Other text (a
+    header misaligned so that a patient name lands in a number field, a free-text annotation)
+    is never quoted: only its length is given."""
+    if _NUMBER_TEXT.fullmatch(text):
+        return repr(text)
+    return f"(text of {len(text)} characters, not shown)"
+
+
+_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
+
+
+def unquoted(message: str) -> str:
+    """``message`` with its quoted text (``'...'``, ``"..."``) left out, but for format strings
+    (holding ``%``): a third-party parser quotes the header text it failed on (``time data
+    '31/12/1990' does not match format '%d/%m/%Y'``), which may be an identifier."""
+    return _QUOTED.sub(lambda m: m.group(0) if "%" in m.group(0) else "'...'", message)
+
+
 @contextlib.contextmanager
-def wrap_errors(path: Path, what: str) -> Iterator[None]:
+def wrap_errors(path: Path, what: str, *, quote: bool = True) -> Iterator[None]:
     """Turn any exception raised by a third-party reader into :class:`InvalidFileError`.
 
     biosig's own errors pass through unchanged; the original exception is kept as
-    ``__cause__`` so the traceback still shows where the parser failed.
+    ``__cause__`` so the traceback still shows where the parser failed. ``quote=False``: the
+    message leaves out what the parser quoted (:func:`unquoted`), for parsers handed header
+    text that may hold identifiers (WFDB comments, base date).
     """
     try:
         yield
@@ -131,6 +156,7 @@ def wrap_errors(path: Path, what: str) -> Iterator[None]:
         ) from err
     except Exception as err:  # noqa: BLE001 - every parser failure becomes a file error
         msg = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        msg = msg if quote else unquoted(msg)
         raise InvalidFileError(path, f"{what} failed ({type(err).__name__}: {msg[:300]})") from err
 
 
@@ -282,11 +308,14 @@ def resolve_ch_types(
     default_voltage: str,
     ecg_leads: bool,
     path: Path,
+    labels: list[str] | None = None,
 ) -> list[str]:
-    """Inferred types with the caller's overrides (``{name: type}``) applied."""
+    """Inferred types with the caller's overrides (``{name: type}``) applied. ``labels``: the
+    header labels the types are inferred from when the names differ from them (a repeated label
+    made unique, ``I`` -> ``I-1``, keeps the type of ``I``); default ``names``."""
     types = [
         infer_ch_type(n, u, default_voltage=default_voltage, ecg_leads=ecg_leads)
-        for n, u in zip(names, units)
+        for n, u in zip(names if labels is None else labels, units)
     ]
     if ch_types:
         from biosig.errors import ChannelError
@@ -343,12 +372,15 @@ def build_recording(
     meta: dict,
     *,
     default_voltage: str,
+    labels: list[str] | None = None,
 ) -> Recording:
-    """The Recording of physical ``data`` in ``units``: channel types (inferred, voltage channels
-    of no known kind taken as ``default_voltage``, then the caller's overrides), Recording units
-    (EEG µV, ECG mV), ``n_nan``/``n_inf`` appended to ``meta``."""
+    """The Recording of physical ``data`` in ``units``: channel types (inferred from ``labels``,
+    default ``names``, voltage channels of no known kind taken as ``default_voltage``, then the
+    caller's overrides), Recording units (EEG µV, ECG mV), ``n_nan``/``n_inf`` appended to
+    ``meta``."""
     types = resolve_ch_types(
-        names, units, ch_types, default_voltage=default_voltage, ecg_leads=True, path=path
+        names, units, ch_types, default_voltage=default_voltage, ecg_leads=True, path=path,
+        labels=labels,
     )
     data, out_units = to_target_units(data, units, types)
     return make_recording(data, sfreq, names, types, out_units, annotations, meta)

@@ -26,7 +26,14 @@ from pathlib import Path
 import numpy as np
 
 from biosig.errors import InvalidFileError
-from biosig.io._mne import check_shape, keep_index, pick, read_samples, undo_scaling
+from biosig.io._mne import (
+    check_shape,
+    keep_index,
+    patched_file,
+    pick,
+    read_samples,
+    undo_scaling,
+)
 from biosig.io._records import (
     INT24,
     ChannelLayout,
@@ -45,6 +52,7 @@ from biosig.io._util import (
     make_recording,
     norm_unit,
     resolve_ch_types,
+    shown,
     to_target_units,
     unit_factors,
 )
@@ -94,6 +102,24 @@ def _field(raw: bytes, path: Path, name: str) -> str:
     return raw.decode("latin-1").strip()
 
 
+_NON_PRINTABLE = re.compile(rb"[\x00-\x1f\x7f\xff]")
+
+
+def _label(raw: bytes, number: int) -> str:
+    """The label of signal ``number`` (from 1): its text up to the first NUL byte (padding a C
+    writer left, as the GDF reader reads its labels), spaces stripped; ``signal<number>`` when
+    that is empty. A control byte or 0xFF before the NUL raises (an error naming no file)."""
+    text = raw.split(b"\x00", 1)[0]
+    bad = _NON_PRINTABLE.search(text)
+    if bad:
+        raise InvalidFileError(
+            "",
+            f"signal {number}: label holds the non-printable byte 0x{text[bad.start()]:02x} (at "
+            f"byte {bad.start() + 1} of the field)",
+        )
+    return text.decode("latin-1").strip() or f"signal{number}"
+
+
 def _num(raw: bytes, path: Path, name: str, kind=float):
     text = raw.decode("latin-1").strip()
     try:
@@ -103,15 +129,15 @@ def _num(raw: bytes, path: Path, name: str, kind=float):
             as_float = float(text)
         except ValueError:
             raise InvalidFileError(
-                path, f"header field {name!r} is not a number: {text!r}"
+                path, f"header field {name!r} is not a number: {shown(text)}"
             ) from None
         if kind is float or not np.isfinite(as_float) or as_float != int(as_float):
             raise InvalidFileError(
-                path, f"header field {name!r} is not an integer: {text!r}"
+                path, f"header field {name!r} is not an integer: {shown(text)}"
             ) from None
         value = int(as_float)
     if kind is float and not np.isfinite(value):
-        raise InvalidFileError(path, f"header field {name!r} is not finite: {text!r}")
+        raise InvalidFileError(path, f"header field {name!r} is not finite: {shown(text)}")
     return value
 
 
@@ -130,15 +156,21 @@ def _nums(fields: list[bytes], path: Path, name: str, kind=float) -> np.ndarray:
     return values
 
 
+#: The digital values a sample can hold: 16-bit EDF, 24-bit BDF (two's complement).
+_SAMPLE_RANGE = {"EDF": (-32768, 32767), "BDF": (-8388608, 8388607)}
+
+
 @functools.lru_cache(maxsize=32)
-def _signal_fields(raw: bytes, ns: int) -> tuple:
+def _signal_fields(raw: bytes, ns: int, kind: str = "EDF") -> tuple:
     """The per-signal fields of a header, checked: ``(labels, units_raw, units, pmin, pmax,
     dmin, dmax, n_samples)`` (tuples and read-only arrays). Memoised on the bytes: the files of
     a corpus repeat their signal headers, and this is most of a header's parse. An error names
-    no file (:func:`parse_edf_header` adds it)."""
+    no file (:func:`parse_edf_header` adds it). ``kind`` (``"EDF"``/``"BDF"``) sets the range
+    of digital values a sample can hold, which a data signal's digital minimum and maximum must
+    lie in."""
     chunk, nowhere = SignalHeaders(raw, ns).field, Path("")
     # offsets (in units of ns bytes) of each per-signal field
-    labels = tuple(_field(b, nowhere, "label") for b in chunk(0, 16))
+    labels = tuple(_label(b, i) for i, b in enumerate(chunk(0, 16), start=1))
     units_raw = tuple(_field(b, nowhere, "physical dimension") for b in chunk(96, 8))
     units = tuple(norm_unit(u) for u in units_raw)
     pmin = _nums(chunk(104, 8), nowhere, "physical minimum")
@@ -152,11 +184,20 @@ def _signal_fields(raw: bytes, ns: int) -> tuple:
     signals = [i for i, lab in enumerate(labels) if lab not in _TAL_NAMES]
     if not signals:
         raise InvalidFileError("", "file holds only annotation signals, no data")
+    lo, hi = _SAMPLE_RANGE[kind]
     for i in signals:
+        for name, value in (("digital minimum", dmin[i]), ("digital maximum", dmax[i])):
+            if not lo <= value <= hi:
+                bits = 16 if kind == "EDF" else 24
+                raise InvalidFileError(
+                    "",
+                    f"signal {labels[i]!r}: {name} {int(value)} is outside the {lo}..{hi} "
+                    f"a {bits}-bit {kind} sample can hold (the samples would be scaled wrongly)",
+                )
         if dmax[i] <= dmin[i] or pmax[i] == pmin[i]:
             raise InvalidFileError(
                 "",
-                f"signal {labels[i]!r}: digital range [{dmin[i]:g}, {dmax[i]:g}] "
+                f"signal {labels[i]!r}: digital range [{int(dmin[i])}, {int(dmax[i])}] "
                 f"or physical range [{pmin[i]:g}, {pmax[i]:g}] is empty",
             )
     if np.any(nsamp > 1 << 24):
@@ -170,8 +211,10 @@ def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
     """Parse and validate the fixed and per-signal header of an EDF/EDF+/BDF file.
 
     Raises :class:`InvalidFileError` for a missing/empty file, a malformed or truncated
-    header, a header length that does not match the number of signals, or fewer data bytes
-    than the number of data records in the header needs.
+    header, a header length that does not match the number of signals, a data signal whose
+    digital minimum or maximum lies outside what a sample can hold (-32768..32767 in EDF,
+    -8388608..8388607 in BDF), or fewer data bytes than the number of data records in the
+    header needs.
     """
     path = as_path(path)
     size = check_file(path, min_size=256, what="EDF/BDF file")
@@ -202,7 +245,9 @@ def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
             )
         heads = SignalHeaders.read(fid, path, size, header_bytes, ns)
     try:
-        labels, units_raw, units, pmin, pmax, dmin, dmax, nsamp = _signal_fields(heads.raw, ns)
+        labels, units_raw, units, pmin, pmax, dmin, dmax, nsamp = _signal_fields(
+            heads.raw, ns, kind
+        )
     except InvalidFileError as err:  # raised naming no file
         raise InvalidFileError(path, err.reason) from None
     if kind == "BDF":
@@ -279,11 +324,11 @@ def _parse_tal_bytes(raw: bytes, path: Path, k: int, out: TALs) -> float | None:
             duration = float(dur_text) if dur_text else 0.0
         except ValueError:
             raise InvalidFileError(
-                path, f"EDF+ annotation in data record {k} has a malformed onset {head[:30]!r}"
+                path, f"EDF+ annotation in data record {k} has a malformed onset {shown(head[:30])}"
             ) from None
         if not (math.isfinite(onset) and math.isfinite(duration)):
             raise InvalidFileError(
-                path, f"EDF+ annotation in data record {k} has a non-finite time {head[:30]!r}"
+                path, f"EDF+ annotation in data record {k} has a non-finite time {shown(head[:30])}"
             )
         texts = parts[1:]
         keeper = record_onset is None and bool(texts) and texts[0] == ""
@@ -475,7 +520,10 @@ def read_edf(
     Recording
         float32 ``(n_chans, n_times)``; EEG/EOG/EMG in µV, ECG in mV, other channels
         in their file unit. Annotations from the EDF+ TAL channel
-        (onsets in s from the first sample). ``meta``: ``format`` (``"EDF+C"``...),
+        (onsets in s from the first sample). Channel names are the header labels: a label
+        ends at its first NUL byte (padding some writers leave), an empty one is named by its
+        position (``signal3`` for the third signal), a repeated one gets ``-k`` (its k-th copy,
+        from 0: ``I-0``, ``I-1``). ``meta``: ``format`` (``"EDF+C"``...),
         ``source`` (file name), ``n_records``, ``record_duration``, ``n_nan``, ``n_inf``,
         ``n_gaps``, ``upsampled_channels`` (signals stored at a lower rate, which MNE
         resamples to the highest rate). No patient/recording identification, no dates.
@@ -483,7 +531,8 @@ def read_edf(
     Raises
     ------
     InvalidFileError
-        Missing, empty, truncated or malformed file.
+        Missing, empty, truncated or malformed file; a label holding a control byte or 0xFF
+        (before any NUL), which the EDF specification does not allow (printable ASCII).
     """
     path = as_path(path)
     hdr = parse_edf_header(path)
@@ -568,7 +617,8 @@ def _layout(path: Path, hdr: EDFHeader, exclude, ch_types):
     names = [names_all[i] for i in keep]
     file_units = [hdr.units[i] for i in keep]
     types = resolve_ch_types(
-        names, file_units, ch_types, default_voltage="eeg", ecg_leads=True, path=path
+        names, file_units, ch_types, default_voltage="eeg", ecg_leads=True, path=path,
+        labels=[hdr.labels[i] for i in keep],
     )
     factors, units = unit_factors(file_units, types)
     gain, offset = gain_offset(hdr.physical_min, hdr.physical_max, hdr.digital_min, hdr.digital_max)
@@ -581,27 +631,42 @@ def _layout(path: Path, hdr: EDFHeader, exclude, ch_types):
     return layout, names, types, units
 
 
+#: What MNE is handed instead of the identification fields (offset: bytes): anonymous EDF+
+#: patient and recording fields, start date 01.01.85 00.00.00. biosig never uses them, and MNE's
+#: parse of them fails on some (a patient field ``X M 01-JAN-1990 Smith a=b=c``).
+_ANONYMOUS_FIELDS = {
+    8: b"X X X X".ljust(80),
+    88: b"Startdate X X X X".ljust(80),
+    168: b"01.01.85",
+    176: b"00.00.00",
+}
+
+
 def _read_mixed_rates(path: Path, hdr: EDFHeader, exclude, ch_types):
     """Signals at different rates: MNE reads them and resamples the slower ones (FFT) to the
-    highest rate. Returns ``(data, names, types, units, upsampled)``."""
+    highest rate. MNE reads the file with its identification fields blanked (so they never
+    matter, nor reach an error message), and the channels keep the names the one-rate path
+    gives them. Returns ``(data, names, types, units, upsampled)``."""
     import mne
 
     reader = mne.io.read_raw_bdf if hdr.kind == "BDF" else mne.io.read_raw_edf
-    data, _, mne_names = read_samples(path, reader, hdr.kind)
+    with patched_file(path, _ANONYMOUS_FIELDS) as source:
+        data, _, _ = read_samples(path, reader, hdr.kind, source=source)
     sig = hdr.signal_index
     check_shape(path, data, (len(sig), hdr.n_records * int(hdr.n_samples[sig].max())))
     undo_scaling(data, [_mne_factor(hdr.units_raw[i]) for i in sig])
-    data, names, units, upsampled = pick(
+    names_all = unique_names(hdr.labels)
+    data, names, labels, units, upsampled = pick(
         path,
         data,
-        mne_names,
+        [names_all[i] for i in sig],
         [hdr.labels[i] for i in sig],
         [hdr.units[i] for i in sig],
         hdr.n_samples[sig],
         exclude,
     )
     types = resolve_ch_types(
-        names, units, ch_types, default_voltage="eeg", ecg_leads=True, path=path
+        names, units, ch_types, default_voltage="eeg", ecg_leads=True, path=path, labels=labels
     )
     data, units = to_target_units(data, units, types)
     return data, names, types, units, upsampled

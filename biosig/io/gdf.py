@@ -388,7 +388,8 @@ def _decode(path: Path, hdr: GDFHeader, exclude, ch_types):
     names = [names_all[i] for i in keep]
     file_units = [hdr.units[i] for i in keep]
     types = resolve_ch_types(
-        names, file_units, ch_types, default_voltage="eeg", ecg_leads=True, path=path
+        names, file_units, ch_types, default_voltage="eeg", ecg_leads=True, path=path,
+        labels=[hdr.labels[i] for i in keep],
     )
     factors, units = unit_factors(file_units, types)
     gain, offset = gain_offset(hdr.physical_min, hdr.physical_max, hdr.digital_min, hdr.digital_max)
@@ -431,11 +432,11 @@ def _read_mixed_rates(path: Path, hdr: GDFHeader, exclude, ch_types):
     undo_scaling(
         data, [_mne_factor(hdr.version, r, c) for r, c in zip(hdr.units_raw, hdr.unit_codes)]
     )
-    data, names, units, upsampled = pick(
+    data, names, labels, units, upsampled = pick(
         path, data, mne_names, hdr.labels, hdr.units, hdr.n_samples, exclude
     )
     types = resolve_ch_types(
-        names, units, ch_types, default_voltage="eeg", ecg_leads=True, path=path
+        names, units, ch_types, default_voltage="eeg", ecg_leads=True, path=path, labels=labels
     )
     data, units = to_target_units(data, units, types)
     return data, names, types, units, upsampled

@@ -16,6 +16,7 @@ LaBraM, EEGDM on TUEV) use. Every filter bridges NaN/inf gaps and puts them back
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
@@ -146,14 +147,23 @@ class DropChannels(Step):
 
 @dataclass
 class RenameChannels(Step):
-    """Rename channels with a mapping; names not in the mapping stay."""
+    """Rename channels with a mapping; names not in the mapping stay. A rename that gives two
+    channels the same name (``{"C4": "C3"}`` on ``C3, Cz, C4``) raises ``ChannelError``."""
 
     mapping: dict[str, str] = field(default_factory=dict)
 
     keeps_samples = True
 
     def __call__(self, rec):
-        return rec.renamed([self.mapping.get(n, n) for n in rec.ch_names])
+        new = [self.mapping.get(n, n) for n in rec.ch_names]
+        before, after = Counter(rec.ch_names), Counter(new)
+        dupes = sorted(n for n, k in after.items() if k > 1 and k > before[n])
+        if dupes:
+            raise ChannelError(
+                f"{_where(rec)}: RenameChannels({self.mapping}) gives several channels the "
+                f"names {dupes} (channels {rec.ch_names} become {new})"
+            )
+        return rec.renamed(new)
 
 
 @dataclass

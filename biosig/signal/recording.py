@@ -177,18 +177,29 @@ class Recording:
         return replace(self, data=data, digital=None, **changes)
 
     def pick(self, names) -> "Recording":
-        """Keep (and reorder to) the given channels; unknown names raise ``ChannelError``.
-        Channels that are a run of the recording's, in order, share its data (a view)."""
+        """Keep (and reorder to) the given channels; unknown names raise ``ChannelError``, and
+        so does a name that several channels of the recording share (ambiguous: rename them
+        first). Channels that are a run of the recording's, in order, share its data (a view)."""
         from biosig.errors import ChannelError
 
-        index = {n: i for i, n in enumerate(self.ch_names)}
+        index: dict[str, list[int]] = {}
+        for i, n in enumerate(self.ch_names):
+            index.setdefault(n, []).append(i)
+        names = list(names)
         missing = [n for n in names if n not in index]
         if missing:
             raise ChannelError(
                 f"channels {missing} not in recording {self.meta.get('source', '')!s} "
                 f"(has {self.ch_names})"
             )
-        idx = [index[n] for n in names]
+        shared = [n for n in dict.fromkeys(names) if len(index[n]) > 1]
+        if shared:
+            raise ChannelError(
+                f"channel names {shared} are ambiguous in recording "
+                f"{self.meta.get('source', '')!s}: several of its channels have each of them "
+                f"(has {self.ch_names}); give the channels unique names first"
+            )
+        idx = [index[n][0] for n in names]
         return self._with(
             idx,
             ch_names=list(names),

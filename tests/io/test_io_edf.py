@@ -373,3 +373,87 @@ def test_files_sharing_a_signal_header_read_apart(tmp_path):
         path = write_plain_edf(tmp_path / f"bad{i}.edf", digital[i].clip(-5, 5), 100, **bad)
         with pytest.raises(InvalidFileError, match=f"bad{i}.edf: signal 'EEG C2': digital range"):
             read_edf(path)
+
+
+def _small_edf(path, labels, n_samples, *, dmin=None, dmax=None, n_rec=2, seed=0):
+    """A small EDF of random int16 samples in 1-s records (-3276.8..3276.7 µV, 0.1 µV steps);
+    ``labels``/``dmin``/``dmax`` go into the header as given (str or bytes)."""
+    ns = len(labels)
+    dmin = ["-32768"] * ns if dmin is None else dmin
+    dmax = ["32767"] * ns if dmax is None else dmax
+    head = bytearray(edf_header(["x"] * ns, ["uV"] * ns, ["-3276.8"] * ns, ["3276.7"] * ns,
+                                dmin, dmax, n_samples, n_rec))  # fmt: skip
+    for i, lab in enumerate(labels):
+        lab = lab if isinstance(lab, bytes) else lab.encode("latin-1")
+        head[256 + 16 * i : 256 + 16 * (i + 1)] = lab.ljust(16)
+    rng = np.random.default_rng(seed)
+    digital = [rng.integers(-2000, 2000, (n_rec, n)).astype("<i2") for n in n_samples]
+    body = b"".join(d[k].tobytes() for k in range(n_rec) for d in digital)
+    path.write_bytes(bytes(head) + body)
+    return [d.reshape(-1) / 10.0 for d in digital]  # µV
+
+
+def test_repeated_label_keeps_the_type_of_the_label(tmp_path):
+    values = _small_edf(tmp_path / "dup.edf", ["I", "I", "Cz"], [100, 100, 100])
+    rec = read_edf(tmp_path / "dup.edf")
+    assert rec.ch_names == ["I-0", "I-1", "Cz"]
+    assert rec.ch_types == ["ecg", "ecg", "eeg"] and rec.units == ["mV", "mV", "uV"]
+    np.testing.assert_allclose(rec.data[1], values[1] / 1000, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "field, value", [("dmin", "-9999999"), ("dmin", "9999999"), ("dmin", "-40000"),
+                     ("dmax", "32768")]
+)  # fmt: skip
+def test_digital_range_beyond_a_16_bit_sample_is_refused(tmp_path, field, value):
+    kwargs = {field: [value, "-32768" if field == "dmin" else "32767"]}
+    _small_edf(tmp_path / "dig.edf", ["EEG C3", "EEG C4"], [100, 100], **kwargs)
+    name = {"dmin": "digital minimum", "dmax": "digital maximum"}[field]
+    with pytest.raises(
+        InvalidFileError, match=rf"dig\.edf: signal 'EEG C3': {name} {value} is outside .*16-bit"
+    ):
+        read_edf(tmp_path / "dig.edf")
+
+
+def test_bdf_digital_range_beyond_a_24_bit_sample_is_refused(tmp_path):
+    from io_fixtures import bdf_bytes
+
+    raw = bytearray(bdf_bytes(np.zeros((1, 100), np.int32), 100))
+    raw[256 + 120 : 256 + 128] = b"-8388609"  # digital minimum of signal 0
+    (tmp_path / "dig.bdf").write_bytes(bytes(raw))
+    with pytest.raises(InvalidFileError, match=r"'EEG0': digital minimum -8388609 .*24-bit BDF"):
+        read_edf(tmp_path / "dig.bdf")
+    raw[256 + 120 : 256 + 128] = b"-8388608"
+    (tmp_path / "dig.bdf").write_bytes(bytes(raw))
+    assert read_edf(tmp_path / "dig.bdf").n_times == 100
+
+
+def test_mixed_rates_read_whatever_the_identification_fields_hold(tmp_path):
+    """MNE (which reads files of several rates) is handed the identification fields blanked:
+    a patient field MNE cannot parse, or a malformed start date, does not matter."""
+    path = tmp_path / "mixed.edf"
+    values = _small_edf(path, ["EEG C3", "Resp"], [100, 50])
+    raw = bytearray(path.read_bytes())
+    raw[8:88] = b"X M 01-JAN-1990 Smith a=b=c".ljust(80)
+    raw[88:168] = b"Startdate 31-FEB-1990 Smith_J tech=a=b X".ljust(80)
+    raw[168:184] = b"99.99.xxab.cd.ef"
+    path.write_bytes(bytes(raw))
+    rec = read_edf(path)
+    assert rec.ch_names == ["EEG C3", "Resp"] and rec.shape == (2, 200)
+    assert rec.meta["upsampled_channels"] == ["Resp"]
+    np.testing.assert_allclose(rec.data[0], values[0], atol=1e-4)
+    assert path.read_bytes() == bytes(raw)  # read, never written
+
+
+def test_empty_labels_are_named_by_position_and_nul_padding_ends_a_label(tmp_path):
+    _small_edf(tmp_path / "lab.edf", [b"", b"  ", b"Fp1\x00\xff\x01x", b"O1\xe9"], [100] * 4)
+    rec = read_edf(tmp_path / "lab.edf")
+    assert rec.ch_names == ["signal1", "signal2", "Fp1", "O1\xe9"]
+
+
+@pytest.mark.parametrize("label, byte", [(b"Fp1\xe9\xff\x00x", "0xff"), (b"C\x013", "0x01"),
+                                         (b"\x7fCz", "0x7f")])  # fmt: skip
+def test_label_with_a_non_printable_byte_is_refused(tmp_path, label, byte):
+    _small_edf(tmp_path / "lab.edf", [b"Cz", label], [100, 100])
+    with pytest.raises(InvalidFileError, match=rf"lab\.edf: signal 2: label .* byte {byte}"):
+        read_edf(tmp_path / "lab.edf")

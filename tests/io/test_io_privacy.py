@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime
 import re
 
+import numpy as np
 import pytest
 from io_fixtures import SHARED, synthetic
 
+from biosig.errors import InvalidFileError
 from biosig.io import (
     read_edf,
     read_gdf,
@@ -119,3 +121,111 @@ def test_writers_store_no_identification(tmp_path):
     assert len(hea.splitlines()[0].split()) == 4  # record line without base time/date
     for path in (tmp_path / "a.edf", tmp_path / "a.gdf", tmp_path / "a"):
         _assert_clean(read_recording(path).meta, ["Jane", "1985"])
+
+
+SECRET = "ZZPATIENT_SMITH_1234"
+
+
+def _wfdb_record(tmp_path):
+    from biosig.io import Annotations
+
+    rec = synthetic(n_chans=2, n_times=200, annotations=Annotations.empty())
+    hea = write_wfdb(tmp_path, "p", rec)
+    return hea, hea.read_bytes(), read_wfdb(hea)
+
+
+@pytest.mark.parametrize("brk", ["\v", "\f", "\x1c", "\x1d", "\x1e"])
+def test_wfdb_comment_holding_a_line_break_character_stays_a_comment(tmp_path, brk):
+    """str.splitlines (which wfdb uses) breaks lines at these characters; a WFDB header does
+    not, so the identifier after one is still comment text, and the record reads."""
+    from biosig.io import read_wfdb_header_labels, scan_wfdb_header
+
+    hea, text, before = _wfdb_record(tmp_path)
+    hea.write_bytes(f"# Name: X{brk}{SECRET}\n# Age: 61\n".encode() + text)
+    rec = read_wfdb(hea)
+    assert rec.ch_names == before.ch_names
+    np.testing.assert_array_equal(rec.data, before.data)
+    assert read_wfdb_header_labels(hea)["age"] == 61
+    assert scan_wfdb_header(hea)["sig_names"] == before.ch_names
+    assert SECRET not in repr(rec.meta)
+
+
+@pytest.mark.parametrize(
+    "junk", [f"{SECRET}\n", f"{SECRET} 2 x 100\n", f"p {SECRET}\n", "p 2 x 200\n", "p 2 9 x\n"]
+)
+def test_wfdb_header_errors_never_quote_the_header(tmp_path, junk):
+    from biosig.io import read_wfdb_header_labels, scan_wfdb_header
+
+    hea, text, _ = _wfdb_record(tmp_path)
+    hea.write_bytes(junk.replace("x", SECRET).encode() + text)
+    for read in (read_recording, read_wfdb_header_labels, scan_wfdb_header):
+        with pytest.raises(InvalidFileError, match=r"p\.hea: .*line 1\b") as info:
+            read(hea)
+        assert "SMITH" not in str(info.value), (read.__name__, str(info.value))
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda t: t + SECRET.encode(), r"last line \(line 4\)"),  # no newline at the end
+        (lambda t: t.replace(b"\n", f"\r{SECRET}\n".encode(), 1), "line 1 holds a carriage"),
+        (lambda t: t.replace(b" 16 ", f" 16 {SECRET} ".encode(), 1), r"signal line 1: ADC gain"),
+        (lambda t: t.replace(b"\n", b" 10:00:00 99/12/1990\n", 1), "parsing the WFDB header"),
+        (lambda t: t.replace(b"\n", b" 25:17:00\n", 1), "parsing the WFDB header"),
+    ],
+)  # the last two: a base date / time wfdb cannot parse (its error quotes them)
+def test_wfdb_field_errors_never_quote_the_header(tmp_path, edit, match):
+    hea, text, _ = _wfdb_record(tmp_path)
+    hea.write_bytes(edit(text))
+    with pytest.raises(InvalidFileError, match=rf"p\.hea: {match}") as info:
+        read_recording(hea)
+    for secret in ("SMITH", "1990", "25:17"):
+        assert secret not in str(info.value), str(info.value)
+
+
+def test_edf_errors_never_quote_text_where_a_number_belongs(tmp_path):
+    """A misaligned header puts text (a name) into a number field; a damaged EDF+ annotation
+    puts its free text where the onset belongs: neither is quoted in the error."""
+    from io_fixtures import write_edf_plus_d
+
+    path = write_edf_plus_d(tmp_path / "a.edf", np.zeros((1, 200)), 100, [0, 1], [(0.5, "ab")])
+    raw = path.read_bytes()
+    path.write_bytes(raw.replace(b"+0.5\x14ab", b"Jdoe\x14ab", 1))
+    with pytest.raises(InvalidFileError, match=r"a\.edf: .* malformed onset \(text of 4") as info:
+        read_edf(path)
+    assert "Jdoe" not in str(info.value)
+    path.write_bytes(raw[:236] + b"Jdoe 12 " + raw[244:])  # the number of data records
+    with pytest.raises(InvalidFileError, match="'number of data records' is not a") as info:
+        read_edf(path)
+    assert "Jdoe" not in str(info.value)
+
+
+@pytest.mark.shared_data
+def test_wfdb_comment_tail_is_not_read_as_the_record_line_for_annotations(tmp_path):
+    """wfdb reads the header again for an annotation file without a sampling rate (MIT-BIH's):
+    a comment tail after a vertical tab that looks like a record line must not give its rate."""
+    import shutil
+
+    from io_fixtures import shared
+
+    base = shared("ecg_wfdb/mitdb/100")
+    for ext in (".hea", ".dat", ".atr"):
+        shutil.copy(base.with_suffix(ext), tmp_path / f"100{ext}")
+    hea = tmp_path / "100.hea"
+    hea.write_bytes(b"# Name: X\vX 2 720\n" + hea.read_bytes())
+    rec = read_wfdb(hea)
+    assert rec.sfreq == 360.0 and rec.annotations.onset[0] == pytest.approx(18 / 360)
+
+
+def test_wfdb_annotation_note_errors_never_quote_the_note(tmp_path):
+    from biosig.io._util import quiet_wfdb
+
+    hea, _, _ = _wfdb_record(tmp_path)
+    with quiet_wfdb():  # a free-text note starting "## " (wfdb writes it)
+        import wfdb
+
+        wfdb.wrann("p", "atr", np.array([10]), symbol=['"'], aux_note=[f"## {SECRET}"], fs=250,
+                   write_dir=str(tmp_path))  # fmt: skip
+    with pytest.raises(InvalidFileError, match=r"p\.atr: malformed definition note") as info:
+        read_wfdb(hea)
+    assert "SMITH" not in str(info.value)

@@ -259,3 +259,48 @@ def test_scan_header_agrees_with_the_wfdb_parse(tmp_path):
     hea.write_text("E1 2 500 1000\nE1.mat 16+24 1000/mV 16 0 -5 0 0 I\n")
     with pytest.raises(InvalidFileError, match="2 signals but has 1 signal lines"):
         scan_wfdb_header(hea)
+
+
+def test_wfdb_repeated_label_gets_unique_names(tmp_path):
+    """A label two signals share is made unique as the EDF/GDF readers do; picking by the
+    shared label is ambiguous and refused, not resolved to one of them."""
+    from biosig.io import scan_wfdb_header
+    from biosig.signal import PickChannels
+
+    rec = synthetic(n_chans=3, n_times=500, annotations=Annotations.empty())  # C3, C4, ECG
+    hea = write_wfdb(tmp_path, "dup", rec)
+    hea.write_text(hea.read_text().replace(" C4\n", " C3\n"))
+    out = read_wfdb(hea)
+    assert out.ch_names == ["C3-0", "C3-1", "ECG"]
+    assert out.ch_types == ["eeg", "eeg", "ecg"]  # the type of the label, not of "C3-1"
+    np.testing.assert_allclose(out.data[1], rec.data[1], atol=0.01)  # C3-1 is the old C4
+    picked = PickChannels(names=["C3-1"])(out)
+    np.testing.assert_array_equal(picked.data[0], out.data[1])
+    assert read_wfdb(hea, channels=["C3-1"]).ch_names == ["C3-1"]
+    with pytest.raises(ChannelError, match=r"'C3' is ambiguous in dup\.hea.*\['C3-0', 'C3-1'\]"):
+        read_wfdb(hea, channels=["C3"])
+    assert scan_wfdb_header(hea)["sig_names"] == out.ch_names
+
+
+def test_wfdb_signal_file_longer_than_the_header_says_is_refused(tmp_path):
+    rec = synthetic(n_chans=2, n_times=1000, annotations=Annotations.empty())
+    hea = write_wfdb(tmp_path, "long", rec)
+    text = hea.read_text()
+    assert text.startswith("long 2 250 1000\n")
+    hea.write_text(text.replace("long 2 250 1000", "long 2 250 500", 1))
+    with pytest.raises(
+        InvalidFileError, match=r"long\.hea declares 500 frames .* holds 4000 bytes, 1000 frames"
+    ) as info:
+        read_wfdb(hea)
+    assert info.value.path.endswith("long.dat")
+    # a header without a sample count: nothing to compare, the file gives the length
+    hea.write_text(text.replace("long 2 250 1000", "long 2 250", 1))
+    assert read_wfdb(hea).n_times == 1000
+    # format 212 packs 2 samples in 3 bytes: an odd count may fill its last group
+    one = synthetic(n_chans=1, n_times=501, annotations=Annotations.empty())
+    hea = write_wfdb(tmp_path, "odd", one, fmt="212")
+    (tmp_path / "odd.dat").write_bytes((tmp_path / "odd.dat").read_bytes().ljust(753, b"\0"))
+    assert read_wfdb(hea).n_times == 501
+    (tmp_path / "odd.dat").write_bytes((tmp_path / "odd.dat").read_bytes() + b"\0")
+    with pytest.raises(InvalidFileError, match="declares 501 frames"):
+        read_wfdb(hea)

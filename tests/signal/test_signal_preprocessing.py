@@ -157,3 +157,22 @@ def test_pick_of_a_run_of_channels_is_a_view_and_others_copy():
         other = rec.pick(names)
         assert not np.shares_memory(other.data, rec.data)
         np.testing.assert_array_equal(other.data, rec.data[[rec.ch_names.index(n) for n in names]])
+
+
+def test_pick_refuses_a_name_several_channels_share():
+    from biosig.signal.preprocessing import PickChannels
+
+    rec = _rec(names=("C3", "Cz", "C3"))
+    for step in (lambda r: r.pick(["C3"]), PickChannels(names=["Cz", "C3"])):
+        with pytest.raises(ChannelError, match=r"\['C3'\] are ambiguous in recording toy\.edf"):
+            step(rec)
+    np.testing.assert_array_equal(PickChannels(names=["Cz"])(rec).data[0], rec.data[1])
+
+
+def test_rename_refuses_duplicate_names():
+    from biosig.signal.preprocessing import RenameChannels
+
+    rec = _rec()
+    with pytest.raises(ChannelError, match=r"toy\.edf: .*names \['C3'\].*\['C3', 'Cz', 'C3'\]"):
+        RenameChannels({"C4": "C3"})(rec)
+    assert RenameChannels({"C4": "C3", "C3": "C4"})(rec).ch_names == ["C4", "Cz", "C3"]
