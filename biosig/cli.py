@@ -59,6 +59,7 @@ def _make_cli_class():
             given = {k: v for k, v in (config.model.get("init_args") or {}).items()
                      if k in LINKED and v is not None}
             _refuse_non_classifier(config.model)
+            _check_task_args(config.model)
             try:
                 super().instantiate_classes()
             except ValueError as err:
@@ -177,20 +178,41 @@ def _project_cause(err: BaseException) -> BaseException | None:
     return None
 
 
-def _refuse_non_classifier(model_config) -> None:
-    """ConfigError when a classification task is given a registered model that is not a
-    classifier (a VAE, GAN, denoiser: ``BiosigModel.classifies``), before anything is built."""
+def _task_class(model_config):
+    """The task class a config's ``model:`` section names, or None (an unknown class path is
+    the parser's error)."""
     import importlib
-
-    from biosig.errors import ConfigError
-    from biosig.models import is_classifier, list_models
-    from biosig.tasks import ClassificationTask
 
     module, _, name = str(model_config.get("class_path") or "").rpartition(".")
     try:
         task = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError, ValueError):
-        return  # an unknown class path is the parser's error
+        return None
+    return task if isinstance(task, type) else None
+
+
+def _check_task_args(model_config) -> None:
+    """The task's own argument checks (:meth:`biosig.tasks.BiosigTask.check_args`: learning
+    rates, weight decay, loss weights...) on the config, before the data are built: the data
+    come first (their shape is linked into the model), so the task's constructor would see
+    a bad value only after the window cache was written."""
+    from biosig.tasks.base import BiosigTask
+
+    task = _task_class(model_config)
+    if task is not None and issubclass(task, BiosigTask):
+        task.check_args(dict(model_config.get("init_args") or {}))
+
+
+def _refuse_non_classifier(model_config) -> None:
+    """ConfigError when a classification task is given a registered model that is not a
+    classifier (a VAE, GAN, denoiser: ``BiosigModel.classifies``), before anything is built."""
+    from biosig.errors import ConfigError
+    from biosig.models import is_classifier, list_models
+    from biosig.tasks import ClassificationTask
+
+    task = _task_class(model_config)
+    if task is None:
+        return
     model = (model_config.get("init_args") or {}).get("model")
     if (isinstance(task, type) and issubclass(task, ClassificationTask)
             and isinstance(model, str) and model.lower() in list_models()

@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "biosig",
             "biosig.errors",
+            "biosig._checks",
             "biosig.paths",
             "biosig._deprecation",
             "biosig._torchaudio_fix",

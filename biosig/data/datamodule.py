@@ -11,8 +11,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from biosig._checks import check_args, one_of
 from biosig.data.alignment import TEST_ALIGNMENTS, split_whiteners
 from biosig.data.cache import WindowCache, get_cache
+from biosig.data.cache_build import DTYPES, NAN_POLICIES
+from biosig.data.quality import DEAD_CHANNEL_POLICIES
 from biosig.data.protocols import Fold, SplitProtocol, with_trial_index
 from biosig.signal.preprocessing import Step
 from biosig.signal.windows import Windower
@@ -76,6 +79,54 @@ class WindowDataset(Dataset):
         if self.whiteners is not None:
             x = torch.bmm(self.whiteners[torch.from_numpy(items)], x)
         return x, y
+
+
+def _bool(key: str, value) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
+
+
+def _choice(allowed, optional: bool = False):
+    return lambda key, value: one_of(key, value, allowed, optional=optional)
+
+
+#: Checks of the DataModule's scalar arguments (:func:`biosig._checks.check_args`).
+_ARG_RULES = {
+    "batch_size": dict(ge=1, integer=True),
+    "num_workers": dict(ge=0, integer=True),
+    "pin_memory": _bool,
+    "seed": dict(ge=0, integer=True),
+    "nan_policy": _choice(NAN_POLICIES),
+    "expect_sfreq": dict(gt=0, optional=True),
+    "alignment": _choice(("ea",), optional=True),
+    "test_alignment": _choice(TEST_ALIGNMENTS),
+    "estimator": _choice(("cov", "scm")),
+    "shrinkage": dict(ge=0, lt=1),
+    "shuffle_chunk": dict(ge=1, integer=True, optional=True),
+}
+
+
+def _check_cache_options(options) -> None:
+    """``data.cache_options``: only :func:`~biosig.data.cache.get_cache`'s options, with
+    values it takes (checked here, before any cache is built)."""
+    if options is None:
+        return
+    if not isinstance(options, dict):
+        raise ConfigError(f"data.cache_options must be a dict, got {options!r}")
+    import inspect
+
+    own = ("source", "preprocessing", "windows", "root", "nan_policy")
+    known = [k for k in inspect.signature(get_cache).parameters if k not in own]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ConfigError(f"data.cache_options: unknown option(s) {unknown}; known: {known} "
+                          "(the cache folder is data.cache_dir, the NaN policy data.nan_policy)")
+    check_args(options, {"dtype": _choice(tuple(DTYPES)),
+                         "dead_channels": _choice(DEAD_CHANNEL_POLICIES),
+                         "num_workers": dict(ge=0, integer=True, optional=True),
+                         "shards": dict(ge=1, integer=True, optional=True),
+                         "progress": lambda key, value: value is None or _bool(key, value)},
+               prefix="data.cache_options.")
 
 
 def _pass_batch(batch):
@@ -147,6 +198,12 @@ class BiosigDataModule(pl.LightningDataModule):
         shuffle_chunk: int | None = None,
     ):
         super().__init__()
+        check_args(locals(), _ARG_RULES, prefix="data.")
+        _check_cache_options(cache_options)
+        if subjects is not None and (isinstance(subjects, (str, bytes))
+                                     or not isinstance(subjects, (list, tuple)) or not subjects):
+            raise ConfigError(f"data.subjects must be a non-empty list of subjects or None, got "
+                              f"{subjects!r}")
         self.cache_options = dict(cache_options or {})  # get_cache's dtype, shards, num_workers...
         self.source = source
         self.preprocessing = list(preprocessing or [])
@@ -164,15 +221,7 @@ class BiosigDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.pin_memory = pin_memory
         self.seed = seed
-        if shuffle_chunk is not None and int(shuffle_chunk) < 1:
-            raise ConfigError(f"data.shuffle_chunk must be >= 1 or None, got {shuffle_chunk!r}")
         self.shuffle_chunk = shuffle_chunk
-        if alignment not in ("ea", None):
-            raise ConfigError(f"data.alignment must be 'ea' or None, got {alignment!r}")
-        if test_alignment not in TEST_ALIGNMENTS:
-            raise ConfigError(
-                f"data.test_alignment must be one of {TEST_ALIGNMENTS}, got {test_alignment!r}"
-            )
         self.alignment, self.test_alignment = alignment, test_alignment
         self.estimator, self.shrinkage = estimator, shrinkage
         self.whiteners: dict[str, np.ndarray] | None = None

@@ -26,6 +26,7 @@ import numpy as np
 
 from biosig.datasets._common import dataset_root, file_manifest, physionet_fetch, require_dir
 from biosig.datasets.base import DatasetSource
+from biosig._checks import number
 from biosig.errors import ConfigError, InvalidFileError
 from biosig.signal.montages import bipolar_pairs
 from biosig.signal.recording import Annotations, Recording
@@ -373,6 +374,10 @@ class SeizureWindows(FixedWindows):
     windows every ``seizure_stride`` s that overlap a seizure (the BIOT/CBraMod oversampling)."""
 
     seizure_stride: float | None = 5.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        number("SeizureWindows.seizure_stride", self.seizure_stride, gt=0, optional=True)
 
     def params(self) -> dict:
         return {**super().params(), "windower": "SeizureWindows"}

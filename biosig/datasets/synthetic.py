@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.fft import irfft, next_fast_len
 
+from biosig._checks import check_args
 from biosig.datasets.base import DatasetSource
 from biosig.errors import ConfigError
 from biosig.signal.recording import Annotations, Recording
@@ -112,6 +113,44 @@ _SOURCES = {
 _SPREAD_MM = 30.0  # volume-conduction spread of a source on the scalp
 
 
+def _names(allowed=None):
+    """Rule for a list of names: non-empty, no repeats, each one of ``allowed`` (if given)."""
+
+    def check(key: str, value) -> None:
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or not value:
+            raise ConfigError(f"{key} must be a non-empty list, got {value!r}")
+        repeated = sorted({str(v) for v in value if list(value).count(v) > 1})
+        if repeated:
+            raise ConfigError(f"{key} names {repeated} more than once")
+        unknown = [v for v in value if allowed is not None and v not in allowed]
+        if unknown:
+            raise ConfigError(f"{key}: unknown {unknown}; choose from {allowed}")
+
+    return check
+
+
+#: Checks of the simulators' arguments (:func:`biosig._checks.check_args`): sizes are counts,
+#: rates and durations positive, seeds (and subject numbers) non-negative integers, as NumPy's
+#: generators and array shapes need them.
+_SIM_RULES = {
+    "subject": dict(ge=0, integer=True),
+    "n_subjects": dict(ge=1, integer=True),
+    "n_trials_per_class": dict(ge=1, integer=True),
+    "n_per_class": dict(ge=1, integer=True),
+    "n_records": dict(ge=1, integer=True),
+    "duration": dict(gt=0),
+    "sfreq": dict(gt=0),
+    "seed": dict(ge=0, integer=True),
+    "classes": _names(MI_CLASSES),
+    "sessions": _names(),
+}
+
+
+def _check_sim(where: str, **args) -> None:
+    """A ConfigError naming ``where.<argument>`` for a bad simulator argument."""
+    check_args(args, _SIM_RULES, prefix=f"{where}.")
+
+
 def pink_noise(rng, n_signals: int, n_times: int, exponent: float = 1.0) -> np.ndarray:
     """Unit-variance noise with a 1/f**exponent power spectrum."""
     n_fft = next_fast_len(n_times, real=True)
@@ -183,9 +222,8 @@ def simulate_mi_session(
 
     Annotations: ``"trial_start"`` at each trial start and the class name at the cue (2 s later).
     """
-    for c in classes:
-        if c not in MI_CLASSES:
-            raise ConfigError(f"unknown MI class {c!r}; choose from {MI_CLASSES}")
+    _check_sim("simulate_mi_session", subject=subject, n_trials_per_class=n_trials_per_class,
+               classes=classes, sfreq=sfreq, seed=seed)
     prof = subject_profile(subject, seed)
     session_key = {"T": 0, "E": 1}.get(session, zlib.crc32(str(session).encode()) + 2)
     rng = np.random.default_rng([seed, subject, session_key, 11])
@@ -288,6 +326,7 @@ def simulate_mi_eeg(
     seed: int = 0,
 ) -> list[Recording]:
     """Sessions of several subjects (see :func:`simulate_mi_session`)."""
+    _check_sim("simulate_mi_eeg", n_subjects=n_subjects, sessions=sessions)
     return [
         simulate_mi_session(s, sess, n_trials_per_class, tuple(classes), sfreq, include_eog, seed)
         for s in range(1, n_subjects + 1)
@@ -387,6 +426,7 @@ def simulate_ecg_record(
     seed: int = 0,
 ) -> Recording:
     """One 12-lead ECG record (mV) with the given superclass labels."""
+    _check_sim("simulate_ecg_record", duration=duration, sfreq=sfreq, seed=seed)
     unknown = set(labels) - set(ECG_CLASSES)
     if unknown:
         raise ConfigError(f"unknown ECG classes {sorted(unknown)}; choose from {ECG_CLASSES}")
@@ -454,6 +494,7 @@ def simulate_ecg12(
     seed: int = 0,
 ) -> list[Recording]:
     """``n_records`` 12-lead records (mV) with random diagnostic superclass labels."""
+    _check_sim("simulate_ecg12", n_records=n_records, duration=duration, sfreq=sfreq, seed=seed)
     rng = np.random.default_rng([seed, 5])
     return [
         simulate_ecg_record(_draw_labels(rng), duration, sfreq, noise, seed=seed * 100_003 + i)
@@ -517,6 +558,8 @@ class SyntheticMI(DatasetSource):
         include_eog: bool = True,
         seed: int = 0,
     ):
+        _check_sim("SyntheticMI", n_subjects=n_subjects, n_trials_per_class=n_trials_per_class,
+                   classes=classes, sessions=sessions, sfreq=sfreq, seed=seed)
         self.n_subjects = n_subjects
         self.n_trials_per_class = n_trials_per_class
         self.classes = list(classes)
@@ -581,6 +624,7 @@ class SyntheticECG(DatasetSource):
         noise: bool = True,
         seed: int = 0,
     ):
+        _check_sim("SyntheticECG", n_records=n_records, duration=duration, sfreq=sfreq, seed=seed)
         self.n_records = n_records
         self.duration = duration
         self.sfreq = sfreq
@@ -737,6 +781,8 @@ def simulate_tuev_subject(
     complexes, generalized or lateralized periodic sharp waves, frontal eye movements, muscle
     bursts or electrode pops; background windows have none.
     """
+    _check_sim("simulate_tuev_subject", subject=subject, n_per_class=n_per_class, sfreq=sfreq,
+               seed=seed)
     from biosig.signal.montages import MONTAGES, bipolar_names
 
     pos = _tuev_positions()
@@ -798,6 +844,8 @@ class SyntheticTUEV(DatasetSource):
         n_eval_subjects: int = 2,
         seed: int = 0,
     ):
+        _check_sim("SyntheticTUEV", n_subjects=n_subjects, n_per_class=n_per_class,
+                   sfreq=sfreq, seed=seed)
         if not 0 < n_eval_subjects < n_subjects:
             raise ConfigError(f"n_eval_subjects must be in [1, n_subjects), got {n_eval_subjects}")
         self.n_subjects, self.n_per_class, self.sfreq = n_subjects, n_per_class, sfreq

@@ -19,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
+from biosig._checks import number
 from biosig.errors import ChannelError, ConfigError
 from biosig.signal.ecg_leads import LEADS, lead_index, normalize_lead_name
 from biosig.signal.preprocessing import Step
@@ -145,6 +146,21 @@ class ECGAnnotationChannels(Step):
     r_half_width_s: float = 0.04
     pq_start_s: float = -0.30
     pq_stop_s: float = -0.05
+
+    def __post_init__(self):
+        try:
+            lead_index(self.reference_lead)
+        except ChannelError as err:
+            raise ConfigError(f"ECGAnnotationChannels.reference_lead: {err}") from None
+        if self.method not in ("xqrs", "energy"):
+            raise ConfigError(f"ECGAnnotationChannels.method must be 'xqrs' or 'energy', got "
+                              f"{self.method!r}")
+        number("ECGAnnotationChannels.r_half_width_s", self.r_half_width_s, gt=0)
+        number("ECGAnnotationChannels.pq_start_s", self.pq_start_s)
+        number("ECGAnnotationChannels.pq_stop_s", self.pq_stop_s, le=0)
+        if self.pq_start_s >= self.pq_stop_s:
+            raise ConfigError(f"ECGAnnotationChannels: pq_start_s ({self.pq_start_s:g} s) must be "
+                              f"before pq_stop_s ({self.pq_stop_s:g} s)")
 
     def __call__(self, rec):
         try:

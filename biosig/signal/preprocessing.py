@@ -22,6 +22,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from biosig._checks import number
 from biosig.errors import ChannelError, ConfigError
 from biosig.signal.recording import Recording
 
@@ -93,13 +94,36 @@ def _carry_gaps(data: np.ndarray, bad: np.ndarray, up: int, down: int) -> np.nda
     return data
 
 
-def _ratio(new: float, old: float) -> tuple[int, int]:
+def _ratio(new: float, old: float, what: str = "sfreq") -> tuple[int, int]:
     frac = Fraction(new / old).limit_denominator(1000)
+    if frac.numerator < 1:
+        raise ConfigError(f"{what}={new:g} Hz is below 1/1000 of the recording's {old:g} Hz: "
+                          "no resampling ratio can reach it")
     return frac.numerator, frac.denominator
 
 
 def _where(rec: Recording) -> str:
     return str(rec.meta.get("source", "recording"))
+
+
+def _names(key: str, names, optional: bool = True) -> None:
+    """A list of channel names: not a lone string (it would be read letter by letter), not
+    empty (a step that keeps or uses no channel)."""
+    if names is None and optional:
+        return
+    if isinstance(names, str) or not isinstance(names, (list, tuple)) or not names:
+        raise ConfigError(f"{key} must be a non-empty list of names, got {names!r}")
+
+
+def _check_band(step) -> None:
+    """``low``/``high`` (Hz) of a band-pass step: each None or a positive finite frequency,
+    ``low < high`` when both are given."""
+    name = type(step).__name__
+    number(f"{name}.low", step.low, gt=0, optional=True)
+    number(f"{name}.high", step.high, gt=0, optional=True)
+    if step.low is not None and step.high is not None and step.low >= step.high:
+        raise ConfigError(f"{name}.low={step.low:g} Hz must be below {name}.high={step.high:g} "
+                          "Hz (low=None gives a low-pass, high=None a high-pass)")
 
 
 def apply_steps(rec: Recording, steps) -> Recording:
@@ -121,6 +145,10 @@ class PickChannels(Step):
 
     keeps_samples = True
 
+    def __post_init__(self):
+        _names("PickChannels.names", self.names)
+        _names("PickChannels.types", self.types)
+
     def __call__(self, rec):
         if self.types is not None:
             keep = [n for n, t in zip(rec.ch_names, rec.ch_types) if t in self.types]
@@ -141,6 +169,10 @@ class DropChannels(Step):
 
     keeps_samples = True
 
+    def __post_init__(self):
+        if isinstance(self.names, str) or not isinstance(self.names, (list, tuple)):
+            raise ConfigError(f"DropChannels.names must be a list of names, got {self.names!r}")
+
     def __call__(self, rec):
         return rec.pick([n for n in rec.ch_names if n not in set(self.names)])
 
@@ -153,6 +185,11 @@ class RenameChannels(Step):
     mapping: dict[str, str] = field(default_factory=dict)
 
     keeps_samples = True
+
+    def __post_init__(self):
+        if not isinstance(self.mapping, dict):
+            raise ConfigError(f"RenameChannels.mapping must be a dict of old -> new names, got "
+                              f"{self.mapping!r}")
 
     def __call__(self, rec):
         new = [self.mapping.get(n, n) for n in rec.ch_names]
@@ -177,14 +214,17 @@ class Bandpass(Step):
     high: float | None = None
     order: int = 4
 
+    def __post_init__(self):
+        _check_band(self)
+        number("Bandpass.order", self.order, ge=1, integer=True)
+
     def __call__(self, rec):
         from scipy import signal
 
-        nyq = rec.sfreq / 2
         if self.low is None and self.high is None:
             return rec
-        if self.high is not None and self.high >= nyq:
-            raise ConfigError(f"Bandpass.high={self.high} Hz must be below Nyquist ({nyq} Hz)")
+        _check_below_nyquist(rec, "Bandpass.low", self.low)
+        _check_below_nyquist(rec, "Bandpass.high", self.high)
         if self.low is not None and self.high is not None:
             sos = signal.butter(
                 self.order, [self.low, self.high], "bandpass", fs=rec.sfreq, output="sos"
@@ -206,8 +246,14 @@ class Notch(Step):
     quality: float = 30.0
     harmonics: bool = False
 
+    def __post_init__(self):
+        number("Notch.freq", self.freq, gt=0)
+        number("Notch.quality", self.quality, gt=0)
+
     def __call__(self, rec):
         from scipy import signal
+
+        _check_below_nyquist(rec, "Notch.freq", self.freq)
 
         def notch(data):
             f = self.freq
@@ -231,12 +277,15 @@ class Resample(Step):
 
     sfreq: float = 250.0
 
+    def __post_init__(self):
+        number("Resample.sfreq", self.sfreq, gt=0)
+
     def __call__(self, rec):
         from scipy import signal
 
         if abs(rec.sfreq - self.sfreq) < 1e-9:
             return rec
-        up, down = _ratio(self.sfreq, rec.sfreq)
+        up, down = _ratio(self.sfreq, rec.sfreq, "Resample.sfreq")
         bad = ~np.isfinite(rec.data)
         data = _filter_around_gaps(
             rec.data, lambda x: signal.resample_poly(x, up, down, axis=-1), None
@@ -250,6 +299,10 @@ class Rereference(Step):
     """Re-reference to the common average (``ref="average"``) or to one or more channels."""
 
     ref: str | list[str] = "average"
+
+    def __post_init__(self):
+        if not (isinstance(self.ref, str) and self.ref):
+            _names("Rereference.ref", self.ref, optional=False)
 
     def __call__(self, rec):
         if self.ref == "average":
@@ -277,6 +330,23 @@ class BipolarMontage(Step):
     def __post_init__(self):
         if self.montage is not None and self.pairs:
             raise ConfigError("BipolarMontage: give either pairs or montage, not both")
+        if self.montage is not None:
+            from biosig.signal.montages import bipolar_pairs
+
+            try:
+                n = len(bipolar_pairs(self.montage))
+            except ChannelError as err:
+                raise ConfigError(f"BipolarMontage.montage: {err}") from None
+        else:
+            bad = [p for p in self.pairs
+                   if isinstance(p, str) or len(p) != 2 or not all(isinstance(e, str) for e in p)]
+            if not self.pairs or bad:
+                raise ConfigError("BipolarMontage: give montage (a name) or pairs, a non-empty "
+                                  f"list of (anode, cathode) names; got pairs={self.pairs!r}")
+            n = len(self.pairs)
+        if self.names is not None and (isinstance(self.names, str) or len(self.names) != n):
+            raise ConfigError(f"BipolarMontage.names must give one name per pair ({n}), got "
+                              f"{self.names!r}")
 
     def __call__(self, rec):
         from biosig.signal.montages import bipolar, bipolar_pairs
@@ -302,6 +372,11 @@ class Scale(Step):
 
     factor: float = 1.0
 
+    def __post_init__(self):
+        number("Scale.factor", self.factor)
+        if self.factor == 0:
+            raise ConfigError("Scale.factor must not be 0 (it would zero the signal)")
+
     def __call__(self, rec):
         return rec.copy(data=rec.data * np.float32(self.factor))
 
@@ -311,6 +386,9 @@ class Clip(Step):
     """Clip amplitudes to ``[-limit, limit]``."""
 
     limit: float = 500.0
+
+    def __post_init__(self):
+        number("Clip.limit", self.limit, gt=0)
 
     def __call__(self, rec):
         return rec.copy(data=np.clip(rec.data, -self.limit, self.limit))
@@ -345,11 +423,15 @@ class FIRBandpass(Step):
     low: float | None = None
     high: float | None = None
 
+    def __post_init__(self):
+        _check_band(self)
+
     def __call__(self, rec):
         import mne
 
         if self.low is None and self.high is None:
             return rec
+        _check_below_nyquist(rec, "FIRBandpass.low", self.low)
         _check_below_nyquist(rec, "FIRBandpass.high", self.high)
 
         def reach() -> int:  # half the FIR length, for widening gaps
@@ -371,6 +453,9 @@ class FIRNotch(Step):
     bands, automatic length)."""
 
     freq: float = 50.0
+
+    def __post_init__(self):
+        number("FIRNotch.freq", self.freq, gt=0)
 
     def __call__(self, rec):
         import mne
@@ -398,6 +483,11 @@ class FFTResample(Step):
     sfreq: float = 200.0
     npad: int = 100
 
+    def __post_init__(self):
+        number("FFTResample.sfreq", self.sfreq, gt=0)
+        if self.npad != "auto":
+            number("FFTResample.npad", self.npad, ge=0, integer=True)
+
     def __call__(self, rec):
         import mne
 
@@ -413,7 +503,8 @@ class FFTResample(Step):
         data = _mne_call(
             rec, "FFTResample", lambda: _filter_around_gaps(rec.data.astype(np.float64), run, None)
         )
-        data = _carry_gaps(np.asarray(data, dtype=np.float32), bad, *_ratio(self.sfreq, rec.sfreq))
+        ratio = _ratio(self.sfreq, rec.sfreq, "FFTResample.sfreq")
+        data = _carry_gaps(np.asarray(data, dtype=np.float32), bad, *ratio)
         return rec.copy(data=data, sfreq=self.sfreq)
 
 
@@ -437,6 +528,7 @@ class ExtendEdges(Step):
     def __post_init__(self):
         if self.mode not in EDGE_MODES:
             raise ConfigError(f"ExtendEdges.mode must be one of {EDGE_MODES}, got {self.mode!r}")
+        number("ExtendEdges.pad", self.pad, ge=0)
 
     def __call__(self, rec):
         n = rec.n_times

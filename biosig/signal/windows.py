@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from biosig._checks import number
 from biosig.errors import ConfigError
 from biosig.signal.recording import Recording
 
@@ -67,10 +68,16 @@ class EventWindows(Windower):
     include_end: bool = False
 
     def __post_init__(self):
+        name = type(self).__name__
+        number(f"{name}.tmin", self.tmin)
+        number(f"{name}.tmax", self.tmax)
         if self.tmax <= self.tmin:
-            raise ConfigError(f"EventWindows: tmax ({self.tmax}) must exceed tmin ({self.tmin})")
-        if not self.mapping:
-            raise ConfigError("EventWindows.mapping is empty: name the events that make windows")
+            raise ConfigError(f"{name}: tmax ({self.tmax}) must exceed tmin ({self.tmin})")
+        if not isinstance(self.mapping, dict) or not self.mapping:
+            raise ConfigError(f"{name}.mapping is empty: name the events that make windows "
+                              "(a dict of annotation description -> class index)")
+        for desc, label in self.mapping.items():
+            number(f"{name}.mapping[{desc!r}]", label, ge=0, integer=True)
 
     def params(self) -> dict:
         return {"windower": "EventWindows", "order": "onset", **asdict(self)}
@@ -123,6 +130,12 @@ class FixedWindows(Windower):
     stride: float | None = None
     offset: float = 0.0
 
+    def __post_init__(self):
+        name = type(self).__name__
+        number(f"{name}.length", self.length, gt=0)
+        number(f"{name}.stride", self.stride, gt=0, optional=True)  # None: the length
+        number(f"{name}.offset", self.offset, ge=0)
+
     def params(self) -> dict:
         return {"windower": "FixedWindows", "span": "original", **asdict(self)}
 
@@ -130,10 +143,16 @@ class FixedWindows(Windower):
         return int(round(self.length * sfreq))
 
     def __call__(self, rec: Recording, ref: dict) -> tuple[list[dict], int]:
+        name = type(self).__name__
         n = self.n_times(rec.sfreq)
-        step = int(round((self.stride or self.length) * rec.sfreq))
-        if step <= 0:
-            raise ConfigError("FixedWindows.stride must be positive")
+        if n < 1:
+            raise ConfigError(f"{name}.length={self.length} s is shorter than one sample at "
+                              f"{rec.sfreq:g} Hz")
+        stride, key = (self.length, "length") if self.stride is None else (self.stride, "stride")
+        step = int(round(stride * rec.sfreq))
+        if step < 1:
+            raise ConfigError(f"{name}.{key}={stride} s is shorter than one sample at "
+                              f"{rec.sfreq:g} Hz")
         shift = int(round(float(rec.meta.get("edge_offset_s", 0.0)) * rec.sfreq))
         end = rec.n_times - shift  # the original span is [shift, end)
         if shift < 0 or end <= shift:

@@ -23,14 +23,44 @@ import lightning.pytorch as pl
 import torch
 import torch.nn as nn
 
+from biosig._checks import check_args, number
 from biosig.errors import ConfigError, InvalidFileError
 from biosig.models import create_model
 
-__all__ = ["FREEZE_MODES", "BiosigTask", "head_modules", "load_weights_file", "make_optimizer",
-           "no_weight_decay_parameters", "scheduler_total_steps"]
+__all__ = ["FREEZE_MODES", "OPTIMIZERS", "OPTIMIZER_RULES", "BiosigTask", "head_modules",
+           "load_weights_file", "make_optimizer", "no_weight_decay_parameters",
+           "scheduler_total_steps"]
 
 FREEZE_MODES = ("none", "backbone", "all_but_head")
+OPTIMIZERS = ("adam", "adamw", "sgd")
 _PASSED = ("n_chans", "n_outputs", "n_times", "sfreq")  # signal arguments the task passes
+
+
+def _check_optimizer_name(key: str, value) -> None:
+    if not isinstance(value, str) or value.lower() not in OPTIMIZERS:
+        raise ConfigError(f"{key} must be one of {list(OPTIMIZERS)}, got {value!r}")
+
+
+def _check_betas(key: str, value) -> None:
+    if value is None:
+        return
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ConfigError(f"{key} must be two numbers in [0, 1), got {value!r}")
+    for i, beta in enumerate(value):
+        number(f"{key}[{i}]", beta, ge=0, lt=1)
+
+
+#: The optimiser settings every task checks alike (names as the tasks' arguments; rules as
+#: :func:`biosig._checks.check_args` takes them): learning rates finite and > 0, weight decay
+#: finite and >= 0, Adam betas in [0, 1), a known optimiser name.
+OPTIMIZER_RULES = {
+    "lr": dict(gt=0),
+    "lr_g": dict(gt=0),
+    "lr_d": dict(gt=0),
+    "weight_decay": dict(ge=0),
+    "betas": _check_betas,
+    "optimizer": _check_optimizer_name,
+}
 
 
 class BiosigTask(pl.LightningModule):
@@ -65,7 +95,31 @@ class BiosigTask(pl.LightningModule):
 
     A task that composes several networks (:class:`biosig.tasks.gan.GANTask`) leaves ``model``
     and ``pretrained`` out and builds each with :meth:`build_network`.
+
+    Each task checks its scalar arguments first thing in ``__init__`` with :meth:`check_args`
+    (rules: ``ARG_RULES`` of the class and its bases, the optimiser's :data:`OPTIMIZER_RULES`
+    for all), so a bad value is a ConfigError naming ``model.<argument>``; the CLI runs the
+    same check on the config before the data are built.
     """
+
+    #: Rules for the task's own arguments (``{name: rule}``, see :func:`biosig._checks.check_args`);
+    #: a subclass's entries add to (or replace) its bases'.
+    ARG_RULES: dict = OPTIMIZER_RULES
+
+    @classmethod
+    def arg_rules(cls) -> dict:
+        """The rules of ``cls`` and its bases (``ARG_RULES``; a subclass's entry wins)."""
+        rules: dict = {}
+        for klass in reversed(cls.__mro__):
+            rules.update(vars(klass).get("ARG_RULES", {}))
+        return rules
+
+    @classmethod
+    def check_args(cls, args) -> None:
+        """A ConfigError naming ``model.<name>`` for the first bad value among ``args`` (a
+        mapping of argument names to values, e.g. an ``__init__``'s ``locals()`` or a config's
+        ``init_args``); arguments without a rule are not looked at."""
+        check_args(args, cls.arg_rules(), prefix="model.")
 
     def __init__(
         self,
@@ -436,15 +490,13 @@ def make_optimizer(params, name: str, lr: float, weight_decay: float, *,
     group keeps ``weight_decay``); only parameters in ``params`` are used, so pass the trainable
     ones. ``betas`` (Adam/AdamW only) default to PyTorch's.
     """
+    check_args({"optimizer": name, "lr": lr, "weight_decay": weight_decay, "betas": betas},
+               OPTIMIZER_RULES, prefix="model.")
     optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
-    if name.lower() not in optimizers:
-        raise ConfigError(f"optimizer must be one of {sorted(optimizers)}, got {name!r}")
     extra = {}
     if betas is not None:
         if name.lower() == "sgd":
             raise ConfigError("model.betas is for adam/adamw, not sgd")
-        if len(betas) != 2 or not all(0 <= float(b) < 1 for b in betas):
-            raise ConfigError(f"model.betas must be two numbers in [0, 1), got {betas!r}")
         extra["betas"] = tuple(float(b) for b in betas)
     params = list(params)
     if module is not None:

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 import torchmetrics as tm
 
+from biosig._checks import number
 from biosig.errors import ConfigError
 from biosig.tasks.base import BiosigTask, make_optimizer, scheduler_total_steps
 
@@ -109,6 +110,16 @@ def classification_metrics(n_outputs: int, multilabel: bool) -> tm.MetricCollect
     return tm.MetricCollection(metrics)
 
 
+def _positive_weights(key: str, value) -> None:
+    if value is None:
+        return
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or not len(value):
+        raise ConfigError(f"{key} must be a list of positive weights (one per class), got "
+                          f"{value!r}")
+    for i, w in enumerate(value):
+        number(f"{key}[{i}]", w, gt=0)
+
+
 class ClassificationTask(BiosigTask):
     """Cross-entropy (or binary cross-entropy for multi-label) training of a registered model.
 
@@ -141,6 +152,9 @@ class ClassificationTask(BiosigTask):
     After ``test``, ``test_confusion`` holds the confusion matrix (single-label).
     """
 
+    ARG_RULES = {"gamma": dict(gt=0, le=1), "label_smoothing": dict(ge=0, le=1),
+                 "pct_start": dict(gt=0, lt=1), "class_weights": _positive_weights}
+
     def __init__(
         self,
         model: str | None = None,
@@ -164,6 +178,7 @@ class ClassificationTask(BiosigTask):
         adapt: bool = False,
         class_weights: list[float] | None = None,
     ):
+        self.check_args(locals())
         if n_outputs is None or (n_outputs < 2 and not multilabel):
             raise ConfigError(f"model.n_outputs must be >= 2 for classification (got {n_outputs})")
         if model is None and pretrained is None:
@@ -171,10 +186,7 @@ class ClassificationTask(BiosigTask):
         if scheduler not in (None, "cosine", "exponential", "onecycle"):
             raise ConfigError(f"model.scheduler must be None, 'cosine', 'exponential' or "
                               f"'onecycle', got {scheduler!r}")
-        if not 0 < pct_start < 1:
-            raise ConfigError(f"model.pct_start must be in (0, 1), got {pct_start!r}")
-        if class_weights is not None and (len(class_weights) != n_outputs
-                                          or min(class_weights) <= 0):
+        if class_weights is not None and len(class_weights) != n_outputs:
             raise ConfigError(f"model.class_weights must give {n_outputs} positive weights (one "
                               f"per class), got {class_weights!r}")
         super().__init__(model, model_kwargs, n_chans, n_times, sfreq, n_outputs,

@@ -48,6 +48,10 @@ class DiffusionTask(BiosigTask):
     value is comparable across epochs). :meth:`sample` generates EEG in µV.
     """
 
+    ARG_RULES = {"n_diffusion_steps": dict(ge=1, integer=True),
+                 "clip_sample": dict(gt=0, optional=True),
+                 "channels_per_window": dict(ge=0, integer=True)}
+
     def __init__(
         self,
         model: str = "ssmdp",
@@ -65,6 +69,7 @@ class DiffusionTask(BiosigTask):
         weight_decay: float = 0.0,
         betas: tuple[float, float] = (0.9, 0.999),
     ):
+        self.check_args(locals())
         if channels_per_window < 0 or (n_chans is not None and channels_per_window > n_chans):
             raise ConfigError(
                 f"model.channels_per_window must be in [0, n_chans={n_chans}], "

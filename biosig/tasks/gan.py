@@ -64,6 +64,9 @@ class GANTask(BiosigTask):
     ``validation_step`` returns ``{"real", "fake", "input_channel"}`` for figure callbacks.
     """
 
+    ARG_RULES = {"l1_weight": dict(ge=0), "adv_weight": dict(ge=0), "gp_weight": dict(ge=0),
+                 "n_critic": dict(ge=1, integer=True)}
+
     def __init__(
         self,
         generator: str = "ecgnet",
@@ -91,8 +94,7 @@ class GANTask(BiosigTask):
         if adversarial_loss not in _LOSSES:
             raise ConfigError(f"model.adversarial_loss must be one of {_LOSSES}, "
                               f"got {adversarial_loss!r}")
-        if n_critic < 1:
-            raise ConfigError(f"model.n_critic must be >= 1, got {n_critic}")
+        self.check_args(locals())
         if frechet_channels and sfreq is None:
             raise ConfigError("model.frechet_channels needs the sampling rate (model.sfreq)")
         super().__init__(n_chans=n_chans, n_times=n_times, sfreq=sfreq, n_outputs=n_outputs,

@@ -53,6 +53,10 @@ class VAETask(BiosigTask):
     ``predict_step`` returns the reconstruction and the per-trial, per-channel squared error.
     """
 
+    ARG_RULES = {"gamma_dtw": dict(gt=0), "alpha": dict(ge=0), "beta": dict(ge=0),
+                 "clf_weight": dict(ge=0), "kl_warmup_epochs": dict(ge=0, integer=True),
+                 "edge_samples_ignored": dict(ge=0, integer=True), "lr_decay": dict(gt=0, le=1)}
+
     def __init__(
         self,
         model: str | None = None,
@@ -79,12 +83,7 @@ class VAETask(BiosigTask):
     ):
         if recon_loss not in _RECON:
             raise ConfigError(f"model.recon_loss must be one of {_RECON}, got {recon_loss!r}")
-        if not (gamma_dtw > 0 and math.isfinite(gamma_dtw)):
-            raise ConfigError(f"model.gamma_dtw must be positive, got {gamma_dtw!r}")
-        if kl_warmup_epochs < 0 or edge_samples_ignored < 0:
-            raise ConfigError("model.kl_warmup_epochs and model.edge_samples_ignored must be >= 0")
-        if not 0 < lr_decay <= 1:
-            raise ConfigError(f"model.lr_decay must be in (0, 1], got {lr_decay!r}")
+        self.check_args(locals())
         if model is None and pretrained is None:
             raise ConfigError("model.model: give a registry name (or model.pretrained)")
         if pretrained is not None and not (model_kwargs or {}).get("use_classifier"):

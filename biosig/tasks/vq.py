@@ -53,6 +53,9 @@ class VQTask(BiosigTask):
     window and channel ``(B, C)`` (normalised units).
     """
 
+    ARG_RULES = {"recon_weight": dict(ge=0), "vq_weight": dict(ge=0),
+                 "warmup_steps": dict(ge=0, integer=True)}
+
     def __init__(
         self,
         model: str = "eegformer_s",
@@ -72,10 +75,7 @@ class VQTask(BiosigTask):
     ):
         if scheduler not in _SCHEDULERS:
             raise ConfigError(f"model.scheduler must be one of {_SCHEDULERS}, got {scheduler!r}")
-        if warmup_steps < 0:
-            raise ConfigError(f"model.warmup_steps must be >= 0, got {warmup_steps!r}")
-        if recon_weight < 0 or vq_weight < 0:
-            raise ConfigError("model.recon_weight and model.vq_weight must be >= 0")
+        self.check_args(locals())
         if not callable(getattr(model_class(model), "forward_pretrain", None)):
             raise ConfigError(f"model={model!r} is not a vector-quantised model (it needs "
                               "forward_pretrain() and a quantizer); use e.g. eegformer_s")
@@ -187,6 +187,8 @@ class VQClassificationTask(ClassificationTask):
     aux_weight : weight of the pretraining loss added in fine-tuning / scratch training (0: off).
     """
 
+    ARG_RULES = {"aux_weight": dict(ge=0)}
+
     def __init__(
         self,
         model: str | None = None,
@@ -212,8 +214,7 @@ class VQClassificationTask(ClassificationTask):
         if (setting == "scratch") != (pretrained is None):
             need = "no model.pretrained" if setting == "scratch" else "model.pretrained"
             raise ConfigError(f"model.setting={setting!r} needs {need}")
-        if aux_weight < 0:
-            raise ConfigError(f"model.aux_weight must be >= 0, got {aux_weight!r}")
+        self.check_args(locals())
         super().__init__(model, model_kwargs, n_chans, n_times, sfreq, n_outputs,
                          ch_names=ch_names, pretrained=pretrained, adapt=adapt,
                          freeze=freeze, **kwargs)

@@ -98,6 +98,41 @@ def test_bad_model_values_are_one_line_before_anything_is_written(override, expe
     assert not root.exists()
 
 
+BAD_VALUES = [
+    (["--data.preprocessing",
+      "[{class_path: biosig.data.Bandpass, init_args: {low: 38.0, high: 4.0}}]"],
+     r"Bandpass\.low=38 Hz must be below Bandpass\.high=4 Hz"),
+    (["--data.windows", "{class_path: biosig.data.EventWindows, init_args: {tmin: 0.0, tmax: 4.0, "
+      "mapping: {left_hand: 0, right_hand: -1}}}"],
+     r"EventWindows\.mapping\['right_hand'\] must be an integer >= 0, got -1"),
+    (["--data.batch_size", "0"], r"data\.batch_size must be an integer >= 1, got 0"),
+    (["--data.num_workers", "-1"], r"data\.num_workers must be an integer >= 0, got -1"),
+    (["--data.source.init_args.n_trials_per_class", "-5"],
+     r"SyntheticMI\.n_trials_per_class must be an integer >= 1, got -5"),
+    (["--model.init_args.lr", "-0.003"], r"model\.lr must be a finite number > 0, got -0\.003"),
+    (["--model.init_args.weight_decay", "-0.1"], r"model\.weight_decay must be a finite number"),
+    (["--model.init_args.label_smoothing", "1.5"], r"model\.label_smoothing must be a finite"),
+]
+
+
+@pytest.mark.parametrize("override, expected", BAD_VALUES,
+                         ids=[o[0].rsplit(".", 1)[-1] for o, _ in BAD_VALUES])
+def test_bad_values_are_one_line_before_any_cache_or_run_folder(override, expected, tmp_path,
+                                                                 capsys, monkeypatch):
+    """A bad value in the data, its steps, windows or source, or in the task's optimiser or loss
+    settings: exit code 2, one line naming the key and the reason, and neither the window cache
+    (built to link the data's shape into the model) nor the run folder is written."""
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    root, cache = tmp_path / "run", tmp_path / "cache"
+    assert main(["fit", *EEGNET, "--trainer.default_root_dir", str(root), "--data.cache_dir",
+                 str(cache), *override]) == 2
+    err = capsys.readouterr().err
+    lines = _error_lines(err)
+    assert len(lines) == 1 and re.search(expected, lines[0]), err[-3000:]
+    assert "Traceback" not in err
+    assert not root.exists() and not cache.exists()
+
+
 def test_a_checkpoint_lightning_cannot_use_is_one_line(tmp_path, capsys, monkeypatch):
     """``--ckpt_path best`` without a fitted ModelCheckpoint, a missing file, ``best``/``last``
     where no run saved a last checkpoint."""

@@ -198,3 +198,30 @@ def test_a_single_class_evaluation_part_is_warned_about(dm):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         dm.for_fold(dm.fold)  # both classes in every part: no warning
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(batch_size=0), r"data\.batch_size must be an integer >= 1, got 0"),
+    (dict(batch_size=-4), r"data\.batch_size must be an integer >= 1, got -4"),
+    (dict(batch_size=2.5), r"data\.batch_size must be an integer"),
+    (dict(num_workers=-1), r"data\.num_workers must be an integer >= 0, got -1"),
+    (dict(pin_memory="yes"), r"data\.pin_memory must be true or false"),
+    (dict(seed=-1), r"data\.seed must be an integer >= 0, got -1"),
+    (dict(nan_policy="drop"), r"data\.nan_policy must be one of \('reject'.*got 'drop'"),
+    (dict(expect_sfreq=0.0), r"data\.expect_sfreq must be a finite number > 0 or None"),
+    (dict(estimator="lw"), r"data\.estimator must be one of \('cov', 'scm'\), got 'lw'"),
+    (dict(shrinkage=1.0), r"data\.shrinkage must be a finite number in \[0, 1\), got 1\.0"),
+    (dict(shuffle_chunk=0), r"data\.shuffle_chunk must be an integer >= 1 or None, got 0"),
+    (dict(subjects="A01"), r"data\.subjects must be a non-empty list"),
+    (dict(cache_options={"dtype": "float64"}), r"data\.cache_options\.dtype must be one of"),
+    (dict(cache_options={"shards": 0}), r"data\.cache_options\.shards must be an integer >= 1"),
+    (dict(cache_options={"num_workers": -2}), r"data\.cache_options\.num_workers must be"),
+    (dict(cache_options={"workers": 2}), r"data\.cache_options: unknown option\(s\) \['workers'\]"),
+])
+def test_bad_loader_and_cache_settings_are_refused_before_any_cache(kwargs, message, tmp_path):
+    """Checked in ``__init__``: no cache folder (nor lock file) is written, and the error names
+    the key instead of torch's DataLoader error after the cache was built."""
+    with pytest.raises(ConfigError, match=message):
+        BiosigDataModule(SyntheticMI(n_subjects=1, n_trials_per_class=2),
+                         cache_dir=str(tmp_path / "cache"), **kwargs)
+    assert not (tmp_path / "cache").exists()

@@ -9,10 +9,13 @@ from biosig.datasets.synthetic import (
     MI_CHANNELS,
     SyntheticECG,
     SyntheticMI,
+    SyntheticTUEV,
     simulate_ecg12,
     simulate_ecg_record,
     simulate_mi_session,
+    simulate_tuev_subject,
 )
+from biosig.errors import ConfigError
 
 
 def _band_power(rec, onset, ch, band=(8, 30)):
@@ -140,3 +143,34 @@ def test_written_files_give_the_same_windows(tmp_path, fmt):
     assert got.X.shape == ref.X.shape == (12, 22, 1000)
     np.testing.assert_array_equal(got.y, ref.y)
     assert np.abs(np.asarray(got.X) - np.asarray(ref.X)).max() < 0.01  # 16-bit quantisation, µV
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: SyntheticMI(n_trials_per_class=-5),
+     r"SyntheticMI\.n_trials_per_class must be an integer >= 1, got -5"),
+    (lambda: SyntheticMI(n_trials_per_class=0), r"SyntheticMI\.n_trials_per_class must be"),
+    (lambda: SyntheticMI(n_subjects=0), r"SyntheticMI\.n_subjects must be an integer >= 1"),
+    (lambda: SyntheticMI(classes=["feet", "feet"]), r"SyntheticMI\.classes names \['feet'\] "
+                                                    r"more than once"),
+    (lambda: SyntheticMI(classes="feet"), r"SyntheticMI\.classes must be a non-empty list"),
+    (lambda: SyntheticMI(classes=["hands"]), r"SyntheticMI\.classes: unknown \['hands'\]"),
+    (lambda: SyntheticMI(sessions=[]), r"SyntheticMI\.sessions must be a non-empty list"),
+    (lambda: SyntheticMI(sfreq=0.0), r"SyntheticMI\.sfreq must be a finite number > 0"),
+    (lambda: SyntheticMI(seed=-1), r"SyntheticMI\.seed must be an integer >= 0, got -1"),
+    (lambda: SyntheticECG(n_records=-1), r"SyntheticECG\.n_records must be an integer >= 1"),
+    (lambda: SyntheticECG(duration=float("nan")), r"SyntheticECG\.duration must be a finite"),
+    (lambda: SyntheticECG(sfreq=-100.0), r"SyntheticECG\.sfreq must be a finite number > 0"),
+    (lambda: SyntheticTUEV(n_per_class=-1), r"SyntheticTUEV\.n_per_class must be an integer"),
+    (lambda: SyntheticTUEV(sfreq=0), r"SyntheticTUEV\.sfreq must be a finite number > 0"),
+    (lambda: simulate_mi_session(n_trials_per_class=-5),
+     r"simulate_mi_session\.n_trials_per_class must be an integer >= 1, got -5"),
+    (lambda: simulate_mi_session(subject=-1), r"simulate_mi_session\.subject must be"),
+    (lambda: simulate_ecg_record(duration=0.0), r"simulate_ecg_record\.duration must be"),
+    (lambda: simulate_ecg12(n_records=-3), r"simulate_ecg12\.n_records must be an integer >= 1"),
+    (lambda: simulate_tuev_subject(1, n_per_class=-2), r"simulate_tuev_subject\.n_per_class"),
+])
+def test_bad_simulator_arguments_name_the_argument(make, message):
+    """Not NumPy's "negative dimensions are not allowed" (or a seed error) while a cache is
+    being built: the dataset object refuses them when it is made."""
+    with pytest.raises(ConfigError, match=message):
+        make()

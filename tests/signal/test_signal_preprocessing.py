@@ -9,11 +9,14 @@ import pytest
 from biosig.errors import ChannelError, ConfigError
 from biosig.signal.montages import apply_bipolar, bipolar_names
 from biosig.signal.preprocessing import (
+    Bandpass,
     BipolarMontage,
     ExtendEdges,
     FFTResample,
     FIRBandpass,
     FIRNotch,
+    Notch,
+    Resample,
     interpolate_gaps,
 )
 from biosig.signal.recording import Annotations, Recording
@@ -176,3 +179,93 @@ def test_rename_refuses_duplicate_names():
     with pytest.raises(ChannelError, match=r"toy\.edf: .*names \['C3'\].*\['C3', 'Cz', 'C3'\]"):
         RenameChannels({"C4": "C3"})(rec)
     assert RenameChannels({"C4": "C3", "C3": "C4"})(rec).ch_names == ["C4", "Cz", "C3"]
+
+
+# -- bad parameters: a ConfigError naming the step, the field and the reason, when the step is
+# built (before any cache is written), not a SciPy/MNE error when it runs ----------------------
+BAD_STEPS = [
+    ("Bandpass", dict(low=38.0, high=4.0),
+     r"Bandpass\.low=38 Hz must be below Bandpass\.high=4 Hz"),
+    ("Bandpass", dict(low=4.0, high=4.0), r"Bandpass\.low=4 Hz must be below Bandpass\.high"),
+    ("Bandpass", dict(low=-1.0), r"Bandpass\.low must be a finite number > 0.*got -1"),
+    ("Bandpass", dict(low=float("nan"), high=30.0), r"Bandpass\.low must .*got nan"),
+    ("Bandpass", dict(high=float("inf")), r"Bandpass\.high must .*got inf"),
+    ("Bandpass", dict(low=4.0, order=0), r"Bandpass\.order must be an integer >= 1, got 0"),
+    ("Bandpass", dict(low=4.0, order=2.5), r"Bandpass\.order must be an integer"),
+    ("Notch", dict(freq=0.0), r"Notch\.freq must be a finite number > 0, got 0"),
+    ("Notch", dict(quality=-30.0), r"Notch\.quality must be a finite number > 0"),
+    ("Resample", dict(sfreq=0.0), r"Resample\.sfreq must be a finite number > 0, got 0"),
+    ("Resample", dict(sfreq=float("nan")), r"Resample\.sfreq must .*got nan"),
+    ("Scale", dict(factor=0.0), r"Scale\.factor must not be 0"),
+    ("Scale", dict(factor=float("inf")), r"Scale\.factor must be a finite number, got inf"),
+    ("Clip", dict(limit=-1.0), r"Clip\.limit must be a finite number > 0"),
+    ("Rereference", dict(ref=[]), r"Rereference\.ref must be a non-empty list"),
+    ("BipolarMontage", dict(), r"BipolarMontage: give montage .* or pairs"),
+    ("BipolarMontage", dict(pairs=[("C3",)]), r"BipolarMontage: .*pairs=\[\('C3',\)\]"),
+    ("BipolarMontage", dict(montage="tcp99"), r"BipolarMontage\.montage: unknown montage"),
+    ("BipolarMontage", dict(pairs=[("C3", "Cz")], names=["a", "b"]),
+     r"BipolarMontage\.names must give one name per pair \(1\)"),
+    ("PickChannels", dict(types="eeg"), r"PickChannels\.types must be a non-empty list"),
+    ("PickChannels", dict(names=[]), r"PickChannels\.names must be a non-empty list"),
+    ("DropChannels", dict(names="Cz"), r"DropChannels\.names must be a list"),
+    ("RenameChannels", dict(mapping=["C3"]), r"RenameChannels\.mapping must be a dict"),
+    ("FIRBandpass", dict(low=40.0, high=4.0),
+     r"FIRBandpass\.low=40 Hz must be below FIRBandpass\.high"),
+    ("FIRBandpass", dict(low=0.0), r"FIRBandpass\.low must be a finite number > 0"),
+    ("FIRNotch", dict(freq=-50.0), r"FIRNotch\.freq must be a finite number > 0"),
+    ("FFTResample", dict(sfreq=0.0), r"FFTResample\.sfreq must be a finite number > 0"),
+    ("FFTResample", dict(npad=-1), r"FFTResample\.npad must be an integer >= 0"),
+    ("ExtendEdges", dict(mode="pad", pad=-1.0), r"ExtendEdges\.pad must be a finite number >= 0"),
+    ("ECGAnnotationChannels", dict(reference_lead="II2"),
+     r"ECGAnnotationChannels\.reference_lead: unknown ECG lead"),
+    ("ECGAnnotationChannels", dict(method="fast"), r"ECGAnnotationChannels\.method must be"),
+    ("ECGAnnotationChannels", dict(r_half_width_s=0.0),
+     r"ECGAnnotationChannels\.r_half_width_s must be a finite number > 0"),
+    ("ECGAnnotationChannels", dict(pq_start_s=-0.05, pq_stop_s=-0.3),
+     r"ECGAnnotationChannels: pq_start_s \(-0.05 s\) must be before pq_stop_s"),
+]
+
+
+@pytest.mark.parametrize("name, kwargs, message", BAD_STEPS,
+                         ids=[f"{n}-{'-'.join(k) or 'none'}" for n, k, _ in BAD_STEPS])
+def test_bad_step_parameters_are_refused_when_the_step_is_built(name, kwargs, message):
+    import biosig.signal as signal
+
+    with pytest.raises(ConfigError, match=message):
+        getattr(signal, name)(**kwargs)
+
+
+def test_only_bad_step_parameters_are_refused():
+    """Good values (None for an open band edge, a negative scale, npad="auto", no dropped
+    channel) still build; the same steps with a bad value do not."""
+    import biosig.signal as signal
+
+    for step in (signal.Bandpass(4, 38), signal.Bandpass(low=0.5), signal.Bandpass(high=40),
+                 signal.Bandpass(), signal.Notch(50.0, harmonics=True), signal.Resample(128),
+                 signal.Scale(-1e-2), signal.Clip(100), signal.Rereference("Cz"),
+                 signal.Rereference(["A1", "A2"]), signal.BipolarMontage(montage="tcp22"),
+                 signal.BipolarMontage(pairs=[["C3", "Cz"]], names=["C3-Cz"]),
+                 signal.PickChannels(names=["C3"], types=["eeg"]), signal.DropChannels([]),
+                 signal.FIRBandpass(0.1, 75.0), signal.FFTResample(200, npad="auto"),
+                 signal.ExtendEdges("pad", pad=0.0), signal.ECGAnnotationChannels()):
+        assert step.params()["step"] == type(step).__name__
+    for bad in (dict(low=0.0), dict(high=-40.0)):
+        with pytest.raises(ConfigError, match=r"Bandpass\.(low|high) must be"):
+            signal.Bandpass(**bad)
+
+
+@pytest.mark.parametrize("step, field", [
+    (Bandpass(low=130.0), "Bandpass.low"),       # a high-pass above Nyquist (125 Hz)
+    (Bandpass(4.0, 125.0), "Bandpass.high"),
+    (Notch(125.0), "Notch.freq"),               # did nothing, silently
+    (FIRBandpass(low=200.0), "FIRBandpass.low"),
+])
+def test_frequencies_at_or_above_nyquist_name_the_step_when_applied(step, field):
+    with pytest.raises(ConfigError, match=rf"{field}=\S+ Hz is not below the Nyquist frequency "
+                                          r"of toy\.edf \(125\.0 Hz\)"):
+        step(_rec())
+
+
+def test_a_resampling_rate_no_ratio_can_reach_names_the_step():
+    with pytest.raises(ConfigError, match=r"Resample\.sfreq=0\.1 Hz is below 1/1000"):
+        Resample(0.1)(_rec())
