@@ -67,8 +67,29 @@ def _make_cli_class():
                 if cause is None or cause is err:
                     raise
                 raise cause from err
-            _refuse_link_conflicts(given, self.datamodule)
+            try:
+                _refuse_link_conflicts(given, self.datamodule)
+            except ValueError as err:  # a ConfigError
+                source = getattr(self, "_hparams_from_checkpoint", None)
+                if source is None:
+                    raise
+                from biosig.errors import ConfigError
+
+                raise ConfigError(f"{err} (the model's arguments come from the checkpoint "
+                                  f"{source}: run with the data it was trained on)") from None
             _check_optimizer(self.model)
+
+        def _parse_ckpt_path(self):
+            # Lightning reads the checkpoint's hyperparameters while parsing: a cut or foreign
+            # file is named here, in one line, instead of torch's traceback
+            import os
+
+            sub = self.config.get("subcommand")
+            path = self.config[sub].get("ckpt_path") if sub else None
+            if path is not None and os.path.isfile(str(path)):
+                read_checkpoint(path)
+                self._hparams_from_checkpoint = path
+            super()._parse_ckpt_path()
 
         def before_fit(self):
             _prepare_resume(self)
@@ -255,6 +276,64 @@ def _resolve_checkpoint(cli) -> None:
     config = cli.config_init[cli.subcommand]
     if config.get("ckpt_path") in ("last", "best"):
         config["ckpt_path"] = str(_saved_checkpoint(cli.trainer, config["ckpt_path"]))
+    check_checkpoint(config.get("ckpt_path"), cli.model)
+
+
+def read_checkpoint(path) -> dict | None:
+    """A Lightning checkpoint's dict (tensors memory-mapped), or None when it holds more than
+    tensors and plain values (``weights_only`` refuses it: Lightning decides). A missing, cut,
+    empty or foreign file is an :class:`InvalidFileError` naming it."""
+    import pickle
+
+    import torch
+
+    from biosig.errors import InvalidFileError
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except pickle.UnpicklingError:
+        return None
+    except Exception as err:  # noqa: BLE001 (a cut, empty or foreign file, however torch fails)
+        reason = " ".join(str(err).split())[:200] or type(err).__name__
+        raise InvalidFileError(path, f"not a readable checkpoint ({reason}); a file cut short "
+                                     "or not written by Lightning") from None
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
+        raise InvalidFileError(path, "not a Lightning checkpoint (no state_dict)")
+    return ckpt
+
+
+def check_checkpoint(path, model) -> None:
+    """Before a run uses ``--ckpt_path`` (and writes its run folder): the file exists, reads as
+    a checkpoint, and its weights fit ``model``. Raises :class:`InvalidFileError` (a missing,
+    cut or foreign file) or :class:`ConfigError` (weights of another shape: other data settings)
+    naming the file, instead of Lightning's traceback after the run folder was written."""
+    from pathlib import Path
+
+    from biosig.errors import ConfigError, InvalidFileError
+
+    if path is None or str(path) in ("best", "last", "hpc") or str(path).startswith("registry"):
+        return  # Lightning's own names (those biosig resolves are files by now)
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidFileError(path, "Checkpoint file not found (--ckpt_path: a .ckpt file, "
+                                     "last or best)")
+    ckpt = read_checkpoint(path)
+    if ckpt is None:
+        return  # more than tensors and plain values: Lightning reads it (and decides)
+    state = ckpt["state_dict"]
+    own = model.state_dict()
+    shapes = [f"{k} {tuple(v.shape)} in the file, {tuple(own[k].shape)} here"
+              for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    missing = [k for k in own if k not in state]
+    if shapes or missing:
+        hp = ckpt.get("hyper_parameters") or {}
+        differ = [f"{k}={hp[k]!r} in the file, {getattr(model, k)!r} here"
+                  for k in ("n_chans", "n_times", "sfreq", "n_outputs", "model")
+                  if k in hp and getattr(model, k, hp[k]) != hp[k]]
+        what = "; ".join(differ or shapes[:2] or [f"missing weights {missing[:3]}"])
+        raise ConfigError(f"{path}: the checkpoint's weights do not fit this model ({what}); "
+                          "run with the data and model settings it was trained with (its run "
+                          "folder's config.yaml)")
 
 
 def _saved_checkpoint(trainer, which: str):
@@ -380,6 +459,7 @@ def _prepare_resume(cli) -> None:
 
     config = cli.config_init[cli.subcommand]
     config["ckpt_path"] = prepare_fit(cli.trainer, config.get("ckpt_path"))
+    check_checkpoint(config["ckpt_path"], cli.model)
 
 
 def short_help(command: str = "fit") -> str:

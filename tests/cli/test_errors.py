@@ -146,3 +146,42 @@ def test_a_checkpoint_lightning_cannot_use_is_one_line(tmp_path, capsys, monkeyp
         assert main([command, *EEGNET, *root, *ckpt]) == 2, command
         lines = _error_lines(capsys.readouterr().err)
         assert len(lines) == 1 and re.search(expected, lines[0]), lines
+
+
+def test_a_cut_foreign_or_mismatched_checkpoint_is_one_line_before_any_run_folder(
+        tmp_path, capsys, monkeypatch):
+    """A checkpoint cut short, not a checkpoint, or trained on other windows gave a 30-60-line
+    traceback (OSError, KeyError, a state_dict size mismatch) after a new run folder with its
+    config.yaml was written. Now: one line naming the file, exit 2, no new folder."""
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    root = tmp_path / "run"
+    fit = ["fit", *EEGNET, "--trainer.default_root_dir", str(root), "--trainer.max_epochs", "1",
+           "--trainer.enable_progress_bar", "false"]
+    assert main(fit) == 0
+    last = next(root.rglob("last.ckpt"))
+    cut = tmp_path / "cut.ckpt"
+    cut.write_bytes(last.read_bytes()[:5000])
+    junk = tmp_path / "junk.ckpt"
+    junk.write_bytes(b"not a checkpoint at all")
+    versions = sorted(p.name for p in root.rglob("version_*"))
+    other_windows = ["--data.windows", "{class_path: biosig.data.EventWindows, init_args: "
+                     "{tmin: 0.5, tmax: 2.5, mapping: {left_hand: 0, right_hand: 1}}}"]
+    cases = [(["test", "--ckpt_path", str(cut)], rf"{cut}: not a readable checkpoint"),
+             (["test", "--ckpt_path", str(junk)], rf"{junk}: not a readable checkpoint"),
+             (["fit", "--ckpt_path", str(cut)], rf"{cut}: not a readable checkpoint"),
+             (["test", "--ckpt_path", str(last), *other_windows],
+              r"n_times=1000 but the data give 500.*come from the checkpoint \S+last\.ckpt")]
+    for (command, *rest), expected in cases:
+        assert main([command, *EEGNET, "--trainer.default_root_dir", str(root), *rest]) == 2
+        lines = _error_lines(capsys.readouterr().err)
+        assert len(lines) == 1 and re.search(expected, lines[0]), lines
+    assert sorted(p.name for p in root.rglob("version_*")) == versions  # nothing new written
+    # the weights themselves are compared too (a checkpoint whose arguments Lightning does not
+    # apply, e.g. resumed into a task built by hand)
+    from biosig.cli import check_checkpoint
+    from biosig.tasks import ClassificationTask
+
+    other = ClassificationTask("eegnet", n_chans=22, n_times=500, sfreq=250.0, n_outputs=2)
+    with pytest.raises(ConfigError, match=r"weights do not fit this model \(n_times=1000 in the "
+                                          r"file, 500 here\)"):
+        check_checkpoint(last, other)
