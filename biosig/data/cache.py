@@ -482,10 +482,14 @@ def build_cache(
         if n == 0 and not allow_empty:
             stats = {k: v for k, v in facts["stats"].items() if k != "channels"}
             events = sorted({str(d) for d in source.load(refs[0]).annotations.description})
+            # event codes, not free text: a long note may hold a name (never in an error)
+            codes = [e for e in events if len(e) <= _EVENT_CODE_CHARS]
+            hidden = f" (and {len(events) - len(codes)} longer free-text ones, not shown)" if (
+                len(codes) < len(events)) else ""
             raise BiosigError(
                 f"dataset {source.name!r}: no window in {stats['records']} records with windows "
                 f"{windows.params()} (stats: {stats}); the first record's annotations: "
-                f"{', '.join(events[:30]) or 'none'}{' ...' if len(events) > 30 else ''}"
+                f"{', '.join(codes[:30]) or 'none'}{' ...' if len(codes) > 30 else ''}{hidden}"
             )
         params = {
             "key": path.name,
@@ -528,6 +532,10 @@ def pipeline(source, preprocessing=()) -> list:
     """
     own = getattr(source, "default_preprocessing", None)
     return [*(own() if own is not None else ()), *(preprocessing or ())]
+
+
+#: annotations of at most this many characters are shown in errors as event codes
+_EVENT_CODE_CHARS = 20
 
 
 def open_checked(path: Path) -> WindowCache:

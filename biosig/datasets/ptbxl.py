@@ -218,9 +218,14 @@ class PTBXL(DatasetSource):
                         for lab in code_map.get(code, ())
                     }
                 )
-                fold, pid = int(fold), int(pid)
+                fold = int(fold)
             except (ValueError, TypeError) as err:
                 raise InvalidFileError(path, f"row {i + 2} (ecg_id {ecg_id}): {err}") from None
+            try:
+                pid = int(pid)
+            except (ValueError, TypeError):  # the value itself is not quoted: it may identify
+                raise InvalidFileError(path, f"row {i + 2} (ecg_id {ecg_id}): patient_id is not "
+                                             "a whole number") from None
             if self.drop_unlabelled and not labels:
                 continue
             if not 1 <= fold <= 10:

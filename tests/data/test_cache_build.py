@@ -425,6 +425,21 @@ def test_records_without_a_window_on_the_decoded_path_give_the_no_window_error(t
     message = str(err.value)
     assert "'channels'" not in message and "the first record's annotations: a, b" in message
 
+    class Noted(ToySource):  # a free-text note, as clinical EDF+ files carry, is not quoted
+        def load(self, ref):
+            rec = super().load(ref)
+            ann = rec.annotations
+            rec.annotations = type(ann).from_lists(
+                [*ann.onset, 0.5], [*ann.duration, 0.0],
+                [*ann.description, "Patient ZZPATIENT_SMITH_1234 awake, left"])
+            return rec
+
+    with pytest.raises(BiosigError, match=r"annotations: a, b \(and 1 longer free-text ones, "
+                                          r"not shown\)") as err:
+        get_cache(Noted(), windows=FixedWindows(length=20.0), root=tmp_path / "n",
+                  progress=False, num_workers=0)
+    assert "ZZPATIENT" not in str(err.value)
+
 
 def test_a_task_without_shards_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"task=0, n_tasks=2 .* give shards=N"):

@@ -95,6 +95,15 @@ def test_bad_inputs(tmp_path):
     (tmp_path / "ptbxl_database.csv").write_text("\n".join(text) + "\n")
     with pytest.raises(InvalidFileError, match=r"row 4 .*scp_codes"):
         PTBXL(tmp_path).records()
+    # a patient_id that is not a number: named as the field, its value never quoted
+    text = (tmp_path / "ptbxl_database.csv").read_text().replace("[", "{").splitlines()
+    cells = text[1].split(",")
+    cells[1] = "ZZPATIENT_SMITH_1234"
+    text[1] = ",".join(cells)
+    (tmp_path / "ptbxl_database.csv").write_text("\n".join(text) + "\n")
+    with pytest.raises(InvalidFileError, match=r"row 2 .*patient_id is not a whole number") as e:
+        PTBXL(tmp_path).records()
+    assert "ZZPATIENT" not in str(e.value)
 
 
 def test_index_reads_no_signal_files(tmp_path):
