@@ -573,8 +573,9 @@ def _error_line(exc: BaseException) -> str | None:
             return None
         text = str(exc).lower()
         if "gpu" in text or "cuda" in text or "mps" in text:
-            hint = (f"\nhint: this machine has no usable GPU: use the CPU preset --config "
-                    f"{CPU_PRESET} (or --trainer.accelerator cpu) instead of the GPU one")
+            hint = (f"\nhint: this machine has no usable GPU: biosig fit/test/run: use the CPU "
+                    f"preset --config {CPU_PRESET} (or --trainer.accelerator cpu) instead of the "
+                    "GPU one; a recipe script: --accelerator cpu")
     message = " ".join(str(exc).split()) or type(exc).__name__
     return f"biosig: error: {message}{hint}"
 

@@ -87,6 +87,19 @@ class SplitProtocol:
         return folds[0].parts()
 
 
+def _column(meta: pd.DataFrame, name: str, key: str) -> np.ndarray:
+    """The metadata column a protocol groups by, or a ConfigError naming ``key``."""
+    if name not in meta.columns:
+        raise ConfigError(f"protocol {key}={name!r}: the metadata have no such column (they have "
+                          f"{list(meta.columns)})")
+    return meta[name].to_numpy()
+
+
+def _check_fraction(key: str, value: float) -> None:
+    if not (isinstance(value, (int, float)) and 0 <= value < 1):
+        raise ConfigError(f"protocol {key} must be in [0, 1), got {value!r}")
+
+
 def _take_val(train: np.ndarray, meta: pd.DataFrame, fraction: float, by: str | None, seed: int):
     """Split ``fraction`` of ``train`` off as validation (by group if ``by``)."""
     if fraction <= 0 or len(train) == 0:
@@ -96,7 +109,7 @@ def _take_val(train: np.ndarray, meta: pd.DataFrame, fraction: float, by: str | 
         perm = rng.permutation(train)
         n_val = max(1, int(round(fraction * len(train))))
         return np.sort(perm[n_val:]), np.sort(perm[:n_val])
-    groups = np.unique(meta[by].to_numpy()[train])
+    groups = np.unique(_column(meta, by, "by")[train])
     if len(groups) < 2:
         raise ConfigError(f"validation split by {by!r} needs at least 2 groups in the training "
                           "part")
@@ -203,7 +216,7 @@ class GroupKFold(SplitProtocol):
 
     def folds(self, meta):
         _check_fold_index(self.fold, self.n_splits)
-        groups = np.unique(meta[self.group].to_numpy())
+        groups = np.unique(_column(meta, self.group, "group"))
         if len(groups) < self.n_splits:
             raise ConfigError(
                 f"{len(groups)} groups of {self.group!r} for {self.n_splits} folds: use fewer "
@@ -276,8 +289,17 @@ class RandomSplit(SplitProtocol):
     by: str | None = "record"
     seed: int = 0
 
+    def __post_init__(self):
+        _check_fraction("val_fraction", self.val_fraction)
+        _check_fraction("test_fraction", self.test_fraction)
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ConfigError(f"protocol val_fraction + test_fraction must be below 1 (some data "
+                              f"must train), got {self.val_fraction} + {self.test_fraction}")
+
     def folds(self, meta):
         rng = np.random.default_rng(self.seed)
+        if self.by is not None:
+            _column(meta, self.by, "by")
         if self.by is None:
             perm = rng.permutation(len(meta))
             n_test = int(round(self.test_fraction * len(meta)))

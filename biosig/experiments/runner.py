@@ -348,6 +348,10 @@ def run_experiment(
         print(f"{title + ': ' if title else ''}{len(folds)} folds x {len(models)} models x "
               f"{len(seeds)} seeds = {n_runs} runs; {data.n_chans} ch x {data.n_times} samples "
               f"@ {data.sfreq:g} Hz; protocol {data.protocol}", flush=True)
+        k = getattr(data.protocol, "n_splits", None)
+        if k and getattr(data.protocol, "fold", None) is not None:
+            print(f"note: {type(data.protocol).__name__} runs fold {data.protocol.fold} of {k} "
+                  "only; fold: null runs every fold (cross-validation)", flush=True)
     with _quiet_lightning(), _keep_cudnn_flags():
         for fold in folds:
             for spec in models:

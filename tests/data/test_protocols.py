@@ -105,3 +105,21 @@ def test_every_protocol_lists_its_folds(meta):
         GroupKFold(n_splits=3, fold=3).folds(meta)
     with pytest.raises(ConfigError, match="both train and test"):
         Predefined(train={"session": "T"}, test={"session": "E"}, disjoint_by="subject").folds(meta)
+
+
+def test_unknown_columns_and_fractions_are_config_errors(meta):
+    """An unknown group/by column was a bare KeyError (a 69-line traceback in the CLI);
+    fractions summing to 1 or more trained on almost nothing without a word."""
+    for protocol, key in ((GroupKFold(group="patient"), "group"),
+                          (RandomSplit(by="patient"), "by"),
+                          (KFold(n_splits=2, val_fraction=0.5), None)):
+        if key is None:
+            assert protocol.folds(meta)  # no column: fine
+            continue
+        with pytest.raises(ConfigError, match=rf"{key}='patient': the metadata have no such "
+                                              r"column \(they have \['subject'"):
+            protocol.folds(meta)
+    with pytest.raises(ConfigError, match=r"val_fraction \+ test_fraction must be below 1"):
+        RandomSplit(val_fraction=0.6, test_fraction=0.6)
+    with pytest.raises(ConfigError, match=r"test_fraction must be in \[0, 1\), got 1.5"):
+        RandomSplit(test_fraction=1.5)

@@ -246,3 +246,13 @@ def test_run_config_drops_the_old_classs_arguments_when_the_class_changes():
     same = load_config(["--config", str(recipe), "--data.source.init_args.n_subjects", "2"])
     assert same["data"]["source"]["init_args"]["n_subjects"] == 2  # same class: merged
     assert len(same["data"]["source"]["init_args"]) > 1
+
+
+def test_a_k_fold_protocol_that_runs_one_fold_says_so(dm, capsys):
+    """GroupKFold's default fold=0 runs one fold of k: `biosig run` printed "1 folds" only, so
+    one fold could pass for a cross-validation."""
+    from biosig.data import GroupKFold
+
+    run_experiment(dm, EEGNET, protocol=GroupKFold(n_splits=2), trainer={"accelerator": "cpu"})
+    assert "note: GroupKFold runs fold 0 of 2 only; fold: null runs every fold" in (
+        capsys.readouterr().out)
