@@ -50,6 +50,18 @@ _HOW = (
 )
 
 
+def constant_tail(data) -> int:
+    """Samples at the end of ``data`` (channels x time) where no channel changes: padding.
+
+    Every EEGMAT file ends so (454 samples in a resting file, 485 in a task file, about 1 s at
+    500 Hz, every channel at once): written to fill the last data record, not EEG.
+    """
+    import numpy as np
+
+    changed = np.flatnonzero((data[:, 1:] != data[:, :-1]).any(axis=0))
+    return data.shape[1] - 1 - (int(changed[-1]) + 1) if len(changed) else data.shape[1]
+
+
 def eegmat_channel_name(label: str, modern: bool = False) -> str:
     """``"EEG Fp1"`` -> ``"Fp1"``; ``"EEG T3"`` -> ``"T3"`` (``"T7"`` with ``modern=True``)."""
     name = label.strip()
@@ -235,6 +247,8 @@ class EEGMAT(DatasetSource):
             "stride": self.stride,
             "modern_names": self.modern_names,
             "rest_seconds": self.rest_seconds,
+            # rest_seconds ends where the files' constant padding begins (not at the file's end)
+            "rest_end": None if self.rest_seconds is None else "before_padding",
             "n_folds": self.n_folds,
             "classes": self.classes,
             "files": file_manifest(self.root, [r["path"] for r in self.records()]),
@@ -245,7 +259,8 @@ class EEGMAT(DatasetSource):
     def load(self, ref: dict) -> Recording:
         """One file: the 19 EEG channels in µV with 10-20 names (ear-reference difference
         ``EEG A2-A1`` and ``ECG ECG`` left out), raw 500 Hz, no annotations; a resting file
-        cut to its last ``rest_seconds`` when that is set."""
+        cut to its last ``rest_seconds`` before the file's constant padding
+        (:func:`constant_tail`) when that is set."""
         from biosig.io import read_edf
 
         path = self.root / ref["path"]
@@ -262,10 +277,11 @@ class EEGMAT(DatasetSource):
         rec = rec.copy(ch_names=names, ch_types=["eeg"] * rec.n_chans).pick(self.channels)
         if self.rest_seconds is not None and int(ref["run"]) == 1:
             keep = int(round(self.rest_seconds * rec.sfreq))
-            if keep > rec.n_times:
-                raise InvalidFileError(path, f"{rec.n_times / rec.sfreq:g} s long, shorter than "
-                                             f"rest_seconds={self.rest_seconds:g}")
-            rec = rec.copy(data=rec.data[:, rec.n_times - keep:])
+            end = rec.n_times - constant_tail(rec.data)
+            if keep > end:
+                raise InvalidFileError(path, f"{end / rec.sfreq:g} s long before its padding, "
+                                             f"shorter than rest_seconds={self.rest_seconds:g}")
+            rec = rec.copy(data=rec.data[:, end - keep:end])
         rec.annotations = Annotations.empty()  # only EDF+ "[Total time]" bookkeeping
         rec.meta.update(
             {"dataset": self.name, "subject": int(ref["subject"]), "run": int(ref["run"])}
