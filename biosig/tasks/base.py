@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from collections.abc import Mapping
 from numbers import Integral
 from pathlib import Path
@@ -152,6 +153,11 @@ class BiosigTask(pl.LightningModule):
             if self.net is None:
                 raise ConfigError(f"model.freeze={freeze!r} needs the task's network "
                                   "(model.model or model.pretrained)")
+            if pretrained is None:  # legitimate (a random-features baseline), rarely meant
+                warnings.warn(f"model.freeze={freeze!r} without model.pretrained: the frozen "
+                              "part keeps its random initialisation (a probe of random "
+                              "features); give pretrained weights for a linear probe",
+                              stacklevel=2)
             heads = head_modules(self.net, freeze, self.n_chans, self.n_times)
             self._frozen_modules = _freeze_all_but(self.net, heads)
             self._sync_frozen_modes()

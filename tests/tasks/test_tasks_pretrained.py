@@ -323,3 +323,9 @@ def test_vae_from_a_weights_folder_gets_no_classifier(tmp_path):
     VAETask(model="hveegnet", **sig).save_pretrained(tmp_path / "vae")
     task = VAETask(pretrained=str(tmp_path / "vae"), n_outputs=4, **sig)
     assert task.net.classifier is None
+
+
+def test_freezing_without_pretrained_weights_is_warned_about():
+    """freeze="backbone" without pretrained trained a head on random features, silently."""
+    with pytest.warns(UserWarning, match=r"freeze='backbone' without model.pretrained"):
+        _task(freeze="backbone")
