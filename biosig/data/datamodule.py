@@ -230,6 +230,15 @@ class BiosigDataModule(pl.LightningDataModule):
         self.splits: dict[str, np.ndarray] | None = None
         self.fold: Fold | None = None
 
+    def data_card(self) -> dict:
+        """What a weights card records of this data (``save_pretrained``'s ``data``): rate,
+        window, channel names and the preprocessing the cache applied (its steps, and the
+        Euclidean alignment the loaders apply)."""
+        return {"sfreq": self.sfreq, "n_times": self.n_times, "n_chans": self.n_chans,
+                "ch_names": self.ch_names,
+                "preprocessing": {"steps": self.cache.params["preprocessing"],
+                                  "alignment": self.alignment}}
+
     # -- the cache ---------------------------------------------------------------------------
     @property
     def cache(self) -> WindowCache:

@@ -213,12 +213,17 @@ class BiosigTask(pl.LightningModule):
         return {k: v for k, v in given.items() if v is not None}
 
     def save_pretrained(self, directory, **card) -> Path:
-        """Save ``self.net`` with a card whose data contract is this task's data
-        (``card["data"]`` entries override it); see :func:`biosig.models.weights.save_pretrained`.
+        """Save ``self.net`` with a card whose data contract is this task's data: that of the
+        DataModule it was trained with, if any (:meth:`BiosigDataModule.data_card`: channel
+        names, preprocessing, alignment), then the task's own (``card["data"]`` entries override
+        both); see :func:`biosig.models.weights.save_pretrained`.
         """
         from biosig.models.weights import save_pretrained
 
-        data = {**self.data_contract(), **dict(card.pop("data", None) or {})}
+        trainer = getattr(self, "_trainer", None)
+        data_card = getattr(getattr(trainer, "datamodule", None), "data_card", None)
+        data = {**(data_card() if callable(data_card) else {}), **self.data_contract(),
+                **dict(card.pop("data", None) or {})}
         return save_pretrained(self._network(), directory, data=data, **card)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

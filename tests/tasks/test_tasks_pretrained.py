@@ -329,3 +329,28 @@ def test_freezing_without_pretrained_weights_is_warned_about():
     """freeze="backbone" without pretrained trained a head on random features, silently."""
     with pytest.warns(UserWarning, match=r"freeze='backbone' without model.pretrained"):
         _task(freeze="backbone")
+
+
+def test_the_card_records_the_datamodule_s_channels_and_preprocessing(tmp_path):
+    """A task trained on a DataModule wrote "ch_names": null, "preprocessing": null unless
+    ch_names was passed by hand: a reloaded model could not say it expects EA-aligned input."""
+    from biosig.data import Bandpass, BiosigDataModule, PickChannels, RandomSplit
+    from biosig.datasets import SyntheticMI
+    from biosig.models.weights import load_card, load_pretrained
+
+    dm = BiosigDataModule(SyntheticMI(n_subjects=2, n_trials_per_class=4, sessions=["T"]),
+                          preprocessing=[PickChannels(types=["eeg"]), Bandpass(4.0, 38.0)],
+                          protocol=RandomSplit(val_fraction=0.25, test_fraction=0.25, by=None),
+                          alignment="ea", batch_size=8, cache_dir=str(tmp_path / "c"))
+    dm.setup()
+    task = ClassificationTask("eegnet", n_chans=dm.n_chans, n_times=dm.n_times, sfreq=dm.sfreq,
+                              n_outputs=dm.n_outputs)
+    pl.Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=1, logger=False,
+               enable_checkpointing=False, enable_progress_bar=False,
+               enable_model_summary=False, accelerator="cpu").fit(task, dm)
+    card = load_card(task.save_pretrained(tmp_path / "w"))["data"]
+    assert card["ch_names"] == dm.ch_names and card["preprocessing"]["alignment"] == "ea"
+    assert [s["step"] for s in card["preprocessing"]["steps"]] == ["PickChannels", "Bandpass"]
+    with pytest.raises(ConfigError, match="preprocessing"):
+        load_pretrained(tmp_path / "w", data={"preprocessing": {"steps": [],
+                                                                "alignment": None}})
