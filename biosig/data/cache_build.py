@@ -522,6 +522,11 @@ def resolve_workers(num_workers: int | None, n_records: int, source=None, opts=N
     if num_workers < 0:
         raise ConfigError(f"cache build num_workers must be >= 0, got {num_workers}")
     workers = max(1, min(num_workers, n_records))
+    if workers > 1 and not explicit and _unguarded_main_script():
+        log.info("building in this process: the main script has no `if __name__ == "
+                 "\"__main__\":` guard, which worker processes need (they re-import it); add one "
+                 "and set num_workers to build in parallel")
+        return 1
     if workers > 1 and source is not None:
         why = _not_spawnable(source, opts)
         if why is not None:
@@ -531,6 +536,21 @@ def resolve_workers(num_workers: int | None, n_records: int, source=None, opts=N
             log.info("building %s in this process: %s", getattr(source, "name", source), why)
             return 1
     return workers
+
+
+def _unguarded_main_script() -> bool:
+    """Whether this process runs a script file whose text has no ``__main__`` guard (worker
+    processes re-import the main script and would run it again). A console script, ``python -m``
+    or a notebook has a guard or no script file."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path or getattr(main, "__spec__", None) is not None:  # no file, or python -m
+        return False
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return False
+    return "__main__" not in text
 
 
 def _not_spawnable(source, opts) -> str | None:

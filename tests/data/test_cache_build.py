@@ -3,6 +3,7 @@ damaged cache, signal-quality stats, the dead-channel policy, a script without a
 
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -478,3 +479,28 @@ def test_a_finished_cache_changed_after_the_build_is_not_used(tmp_path, damage):
     rebuilt = get_cache(src, root=tmp_path)
     np.testing.assert_array_equal(rebuilt.y, y0)
     assert rebuilt.meta.equals(meta0) and rebuilt.sfreq == params["sfreq"]
+
+
+def test_a_script_without_a_main_guard_builds_in_this_process_by_default(tmp_path, monkeypatch):
+    """The README's example, pointed at 32+ recordings, started workers that re-ran the script
+    and failed; by default such a script now builds in its own process (an explicit
+    num_workers >= 2 still gets the error above)."""
+    import types
+
+    from biosig.data import cache_build
+    from biosig.data.cache_build import resolve_workers
+
+    monkeypatch.delenv("BIOSIG_BUILD_WORKERS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    script = tmp_path / "example.py"
+    fake = types.ModuleType("__main__")
+    fake.__file__, fake.__spec__ = str(script), None
+    monkeypatch.setitem(sys.modules, "__main__", fake)
+    script.write_text("from biosig.data import get_cache\nget_cache(...)\n")
+    assert cache_build._unguarded_main_script() and resolve_workers(None, 10_000) == 1
+    assert resolve_workers(2, 10_000) == 2  # asked for: the error explains the guard
+    script.write_text("def main():\n    pass\n\nif __name__ == '__main__':\n    main()\n")
+    assert not cache_build._unguarded_main_script() and resolve_workers(None, 10_000) == 4
+    fake.__spec__ = object()  # python -m: a module, imported by name
+    script.write_text("get_cache(...)\n")
+    assert not cache_build._unguarded_main_script()
