@@ -102,6 +102,7 @@ def _check_fraction(key: str, value: float) -> None:
 
 def _take_val(train: np.ndarray, meta: pd.DataFrame, fraction: float, by: str | None, seed: int):
     """Split ``fraction`` of ``train`` off as validation (by group if ``by``)."""
+    _check_fraction("val_fraction", fraction)
     if fraction <= 0 or len(train) == 0:
         return np.sort(train), _EMPTY
     rng = np.random.default_rng(seed)

@@ -150,6 +150,9 @@ def build_shards(source, opts, root: Path, n_shards: int, *, progress=None, num_
     if task == "env":
         task, n_tasks = task_from_env()
     if task is not None and (n_tasks is None or not 0 <= task < n_tasks):
+        if n_tasks is None:
+            raise ConfigError(f"shard task {task} needs the number of tasks too (n_tasks=, "
+                              "biosig cache build --tasks N)")
         raise ConfigError(f"shard task {task} needs 0 <= task < n_tasks (n_tasks={n_tasks})")
     top, shards, ident = plan(source, opts, n_shards)
     base = root / source.name / str(source.version)

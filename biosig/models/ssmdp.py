@@ -251,9 +251,12 @@ class SSMDP(BiosigModel):
                 raise ConfigError("SSMDP.latents needs pool_size or an integer sfreq "
                                   f"(got sfreq={self.sfreq})")
             pool_size = int(self.sfreq)
-        b, c, length = x_uv.shape if x_uv.ndim == 3 else (0, 0, 0)
+        if x_uv.ndim != 3:
+            raise ShapeError(f"SSMDP.latents: input {tuple(x_uv.shape)} must be (B, C, T) "
+                             "windows in µV")
+        b, c, length = x_uv.shape
         segment = segment or length
-        if x_uv.ndim != 3 or length % segment or segment % pool_size:
+        if length % segment or segment % pool_size:
             raise ShapeError(f"SSMDP.latents: input {tuple(x_uv.shape)} must be (B, C, T) with T "
                              f"a multiple of segment={segment}, itself a multiple of "
                              f"pool_size={pool_size}")

@@ -123,3 +123,13 @@ def test_unknown_columns_and_fractions_are_config_errors(meta):
         RandomSplit(val_fraction=0.6, test_fraction=0.6)
     with pytest.raises(ConfigError, match=r"test_fraction must be in \[0, 1\), got 1.5"):
         RandomSplit(test_fraction=1.5)
+    with pytest.raises(ConfigError, match=r"val_fraction must be in \[0, 1\), got 1.5"):
+        Predefined(train={"subject": [1, 2]}, test={"subject": [3]}, val_fraction=1.5).folds(meta)
+
+
+def test_a_shard_task_without_the_number_of_tasks_says_so(tmp_path):
+    from biosig.data import get_cache
+    from test_cache import ToySource
+
+    with pytest.raises(ConfigError, match=r"needs the number of tasks too .*--tasks N"):
+        get_cache(ToySource(), root=tmp_path, shards=2, task=0)

@@ -109,6 +109,8 @@ def test_errors_name_the_problem():
         m.latents(torch.randn(1, 2, 10))
     with pytest.raises(ShapeError, match="multiple"):
         m.latents(torch.randn(1, 2, 25), pool_size=10)
+    with pytest.raises(ShapeError, match=r"must be \(B, C, T\) windows in µV$"):
+        m.latents(torch.randn(2, 40), pool_size=10)  # one window without its batch axis
     with pytest.raises(ConfigError, match="LFT"):
         m.reset_head(3)
     with pytest.raises(ShapeError):
