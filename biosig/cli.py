@@ -531,9 +531,23 @@ def lightning_cli(args: list[str] | None, run: bool = True):
         subclass_mode_model=True,
         args=args,
         run=run,
+        parser_class=_short_usage_parser(),
         parser_kwargs={"default_env": True},
         save_config_kwargs={"overwrite": True},
     )
+
+
+def _short_usage_parser():
+    """Lightning's parser, whose usage line on an error is one line instead of every option
+    (70 lines before the error itself); ``--help`` still lists them."""
+    from lightning.pytorch.cli import LightningArgumentParser
+
+    class ShortUsageParser(LightningArgumentParser):
+        def print_usage(self, file=None):
+            prog = self.prog.replace(" [options]", "")
+            (file or sys.stdout).write(f"usage: {prog} [options]\n")
+
+    return ShortUsageParser
 
 
 def with_env_options(argv: list[str]) -> list[str]:

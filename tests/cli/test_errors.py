@@ -185,3 +185,14 @@ def test_a_cut_foreign_or_mismatched_checkpoint_is_one_line_before_any_run_folde
     with pytest.raises(ConfigError, match=r"weights do not fit this model \(n_times=1000 in the "
                                           r"file, 500 here\)"):
         check_checkpoint(last, other)
+
+
+def test_a_parser_error_is_short(capsys, monkeypatch):
+    """A mistyped option printed Lightning's whole usage (about 70 lines) before the error."""
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as code:
+        main(["fit", *EEGNET, "--trainer.maxepochs", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code.value.code == 2 and len(err) <= 3, err
+    assert err[0].endswith("fit [options]") and "unrecognized arguments: --trainer.maxepochs" in (
+        err[-1])
