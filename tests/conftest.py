@@ -51,3 +51,15 @@ def _lightning_logs_to_the_current_stderr():
             if type(handler) is logging.StreamHandler:
                 handler.stream = sys.stderr  # (setStream would flush the closed one first)
     yield
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread for the test (small tensors; 2 threads on a loaded 2-core machine
+    run many times slower), restored afterwards."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

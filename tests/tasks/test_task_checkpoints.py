@@ -18,14 +18,7 @@ from biosig.tasks import ClassificationTask, VQClassificationTask
 VQ_KW = dict(emb_size=16, n_heads=2, encoder_depth=1, decoder_depth=1, n_codes=8, patch_len=20,
              patch_stride=20)
 SIG = dict(n_chans=3, n_times=80, sfreq=40.0)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _fit_and_save(task, path):
