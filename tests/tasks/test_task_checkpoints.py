@@ -65,7 +65,7 @@ def test_relative_weights_folder_and_the_cli_instantiator(tmp_path, monkeypatch)
     assert again.net.get_config() == task.net.get_config()
     # a checkpoint written under biosig fit is rebuilt by LightningCLI's instantiator, which
     # type-checks the arguments: the config in `pretrained` must pass it
-    hparams = torch.load(tmp_path / "task.ckpt", weights_only=False)["hyper_parameters"]
+    hparams = torch.load(tmp_path / "task.ckpt", weights_only=True)["hyper_parameters"]
     built = instantiate_module(ClassificationTask, dict(hparams))
     assert built.net.get_config() == task.net.get_config()
 
@@ -87,5 +87,5 @@ def test_eegdm_checkpoint_does_not_need_the_backbone_folder(tmp_path):
 def test_a_task_from_scratch_keeps_its_arguments(tmp_path):
     task = ClassificationTask(model="eegnet", n_outputs=2, **SIG)
     _fit_and_save(task, tmp_path / "task.ckpt")
-    hparams = torch.load(tmp_path / "task.ckpt", weights_only=False)["hyper_parameters"]
+    hparams = torch.load(tmp_path / "task.ckpt", weights_only=True)["hyper_parameters"]
     assert hparams["pretrained"] is None and hparams["model"] == "eegnet"
