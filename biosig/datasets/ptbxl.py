@@ -221,7 +221,10 @@ class PTBXL(DatasetSource):
                 fold = int(fold)
             except (ValueError, TypeError) as err:
                 raise InvalidFileError(path, f"row {i + 2} (ecg_id {ecg_id}): {err}") from None
-            try:
+            try:  # one text cell makes pandas read the whole column as text ("15709.0")
+                pid = float(pid)
+                if not pid.is_integer():
+                    raise ValueError
                 pid = int(pid)
             except (ValueError, TypeError):  # the value itself is not quoted: it may identify
                 raise InvalidFileError(path, f"row {i + 2} (ecg_id {ecg_id}): patient_id is not "

@@ -98,10 +98,19 @@ def test_bad_inputs(tmp_path):
     # a patient_id that is not a number: named as the field, its value never quoted
     text = (tmp_path / "ptbxl_database.csv").read_text().replace("[", "{").splitlines()
     cells = text[1].split(",")
+    cells_before = list(cells)
     cells[1] = "ZZPATIENT_SMITH_1234"
     text[1] = ",".join(cells)
     (tmp_path / "ptbxl_database.csv").write_text("\n".join(text) + "\n")
     with pytest.raises(InvalidFileError, match=r"row 2 .*patient_id is not a whole number") as e:
+        PTBXL(tmp_path).records()
+    assert "ZZPATIENT" not in str(e.value)
+    # the same cell further down: the rows above (read as text "15709.0") still parse
+    later = text[4].split(",")
+    later[1], text[1] = cells[1], ",".join(cells_before)
+    text[4] = ",".join(later)
+    (tmp_path / "ptbxl_database.csv").write_text("\n".join(text) + "\n")
+    with pytest.raises(InvalidFileError, match=r"row 5 .*patient_id is not a whole number") as e:
         PTBXL(tmp_path).records()
     assert "ZZPATIENT" not in str(e.value)
 
