@@ -38,6 +38,23 @@ Overrides use the config's dotted keys: --trainer.max_epochs 5 --experiment.seed
 _EXPERIMENT_KEYS = {"seeds", "subjects", "metrics", "models", "reference", "out", "title"}
 
 
+def _check_trainer_keys(trainer: dict, where: str) -> None:
+    """Refuse a key ``lightning.pytorch.Trainer`` does not take, before any cache is built
+    (the Trainer is made only after the data are ready); names the closest valid key."""
+    import difflib
+    import inspect
+
+    import lightning.pytorch as pl
+
+    valid = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
+    for key in trainer:
+        if key not in valid:
+            close = difflib.get_close_matches(str(key), sorted(valid), n=1)
+            hint = f" (did you mean {where}.{close[0]}?)" if close else ""
+            raise ConfigError(f"{where}.{key}: lightning.pytorch.Trainer takes no such "
+                              f"argument{hint}")
+
+
 def experiment_from_config(cfg: dict) -> dict:
     """The keyword arguments of :func:`run_experiment` (and ``out``) from a merged config."""
     exp = dict(cfg.get("experiment") or {})
@@ -55,6 +72,7 @@ def experiment_from_config(cfg: dict) -> dict:
     if isinstance(trainer.get("logger"), (dict, list)):
         raise ConfigError("trainer.logger: biosig run writes its own results table and takes no "
                           "logger; remove it (or use biosig fit)")
+    _check_trainer_keys(trainer, "trainer")
     callbacks = trainer.get("callbacks") or []
     for cb in callbacks if isinstance(callbacks, list) else [callbacks]:
         if not (isinstance(cb, dict) and "class_path" in cb):
@@ -66,6 +84,10 @@ def experiment_from_config(cfg: dict) -> dict:
         extra = set(entry) - {"name", "class_path", "init_args", "trainer", "test_ckpt", "monitor"}
         if extra:
             raise ConfigError(f"experiment.models: unknown keys {sorted(extra)}")
+        if not isinstance(entry.get("trainer") or {}, dict):
+            raise ConfigError(f"experiment.models: trainer must be a mapping, got "
+                              f"{entry['trainer']!r}")
+        _check_trainer_keys(entry.get("trainer") or {}, "experiment.models[].trainer")
         init = {**(base.get("init_args") or {}), **(entry.get("init_args") or {})}
         for k in SIGNAL_ARGS:
             init.pop(k, None)  # linked from the data

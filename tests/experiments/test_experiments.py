@@ -174,6 +174,16 @@ def test_biosig_run_writes_the_table(tmp_path, capsys):
     # the CLI prints a project error as one line and exits 2 (tests/cli/test_errors.py)
     assert main(argv[:3] + ["--experiment.sedes", "[1]"]) == 2
     assert "unknown keys" in capsys.readouterr().err
+    # a misspelt Trainer argument: one line naming it, before any cache is built
+    cache = tmp_path / "c2"
+    bad = argv[:-4] + ["--data.cache_dir", str(cache), "--trainer.maxepochs", "1"]
+    assert main(bad) == 2
+    assert ("trainer.maxepochs: lightning.pytorch.Trainer takes no such argument (did you mean "
+            "trainer.max_epochs?)") in capsys.readouterr().err
+    assert not cache.exists()
+    entry = "[{name: X, trainer: {max_epoch: 1}}]"
+    assert main(argv[:3] + ["--experiment.models", entry]) == 2
+    assert "experiment.models[].trainer.max_epoch" in capsys.readouterr().err
     assert main(["run", "--config", str(tmp_path / "missing.yaml")]) == 2
     assert "not found" in capsys.readouterr().err
 
