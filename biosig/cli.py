@@ -92,6 +92,7 @@ def _make_cli_class():
             super()._parse_ckpt_path()
 
         def before_fit(self):
+            _split_before_run_folder(self.datamodule)
             _prepare_resume(self)
             _no_bar_without_tty(self.trainer, epoch_lines=True)
             print(f"biosig fit: {_folders(self.trainer)}", flush=True)
@@ -104,6 +105,7 @@ def _make_cli_class():
                   + (f"; best checkpoint {Path(best).resolve()}" if best else ""), flush=True)
 
         def before_validate(self):
+            _split_before_run_folder(self.datamodule)
             _resolve_checkpoint(self)
             _no_bar_without_tty(self.trainer)
 
@@ -139,6 +141,17 @@ def _make_cli_class():
             )
 
     return BiosigCLI
+
+
+def _split_before_run_folder(datamodule) -> None:
+    """Split the data (the protocol's first fold) before the logger's run folder is made: a
+    protocol the data cannot follow (a ``group`` column the metadata lack, a subject not in
+    the data) is refused with nothing written. The cache is already built (the linked signal
+    shape needs it); Lightning's own ``setup`` call then finds the split done."""
+    from biosig.data import BiosigDataModule
+
+    if isinstance(datamodule, BiosigDataModule):
+        datamodule.setup()
 
 
 def _refuse_link_conflicts(given: dict, datamodule) -> None:

@@ -133,6 +133,21 @@ def test_bad_values_are_one_line_before_any_cache_or_run_folder(override, expect
     assert not root.exists() and not cache.exists()
 
 
+@pytest.mark.parametrize("command", ["fit", "test"])
+def test_a_protocol_the_data_cannot_follow_is_refused_before_the_run_folder(
+        command, tmp_path, capsys, monkeypatch):
+    """A protocol grouping by a column the metadata lack is found when the data are split;
+    that split now happens before the logger makes its run folder (it came after version_0)."""
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    root = tmp_path / "run"
+    protocol = "{class_path: biosig.data.GroupKFold, init_args: {group: patient}}"
+    assert main([command, *EEGNET, "--trainer.default_root_dir", str(root), "--data.protocol",
+                 protocol]) == 2
+    lines = _error_lines(capsys.readouterr().err)
+    assert len(lines) == 1 and "group='patient': the metadata have no such column" in lines[0]
+    assert not root.exists()
+
+
 def test_a_checkpoint_lightning_cannot_use_is_one_line(tmp_path, capsys, monkeypatch):
     """``--ckpt_path best`` without a fitted ModelCheckpoint, a missing file, ``best``/``last``
     where no run saved a last checkpoint."""
