@@ -56,6 +56,20 @@ def _import(path: str):
         raise ConfigError(f"cannot import {path!r}: {err}") from err
 
 
+def refuse_cpu_sync_batchnorm(trainer, sync_batchnorm: bool) -> None:
+    """A ConfigError for ``sync_batchnorm`` with several CPU processes (DDP on CPU), which
+    torch refuses only once every rank has started ("SyncBatchNorm layers only work with GPU
+    modules", one traceback per rank)."""
+    from lightning.pytorch.accelerators import CPUAccelerator
+    from lightning.pytorch.strategies import ParallelStrategy
+
+    if (sync_batchnorm and isinstance(trainer.accelerator, CPUAccelerator)
+            and isinstance(trainer.strategy, ParallelStrategy)):
+        raise ConfigError(f"trainer.sync_batchnorm: torch synchronises BatchNorm on GPUs only, "
+                          f"and this run uses {type(trainer.strategy).__name__} on CPU; set "
+                          "trainer.sync_batchnorm false (or run on GPUs)")
+
+
 @dataclass
 class ModelSpec:
     """One model of a comparison: a task class (or its import path) and its arguments.
@@ -273,6 +287,7 @@ def _fit_test(dm, spec: ModelSpec, seed: int, trainer_kwargs: dict, progress=Non
             kw["callbacks"] = [*kw.get("callbacks", []), ckpt]
             kw["enable_checkpointing"] = True
         trainer = pl.Trainer(**kw)
+        refuse_cpu_sync_batchnorm(trainer, kw.get("sync_batchnorm", False))
         t0 = time.perf_counter()
         trainer.fit(task, datamodule=dm)
         fit_s = time.perf_counter() - t0

@@ -266,3 +266,18 @@ def test_a_k_fold_protocol_that_runs_one_fold_says_so(dm, capsys):
     run_experiment(dm, EEGNET, protocol=GroupKFold(n_splits=2), trainer={"accelerator": "cpu"})
     assert "note: GroupKFold runs fold 0 of 2 only; fold: null runs every fold" in (
         capsys.readouterr().out)
+
+
+def test_sync_batchnorm_on_cpu_processes_is_refused_before_launch():
+    """torch refuses SyncBatchNorm on CPU only inside every started rank (a traceback each)."""
+    import lightning.pytorch as pl
+
+    from biosig.experiments.runner import refuse_cpu_sync_batchnorm
+
+    ddp = dict(accelerator="cpu", devices=2, strategy="ddp", logger=False)
+    with pytest.raises(ConfigError, match=r"trainer\.sync_batchnorm: .*DDPStrategy on CPU; set "
+                                          r"trainer\.sync_batchnorm false"):
+        refuse_cpu_sync_batchnorm(pl.Trainer(**ddp, sync_batchnorm=True), True)
+    refuse_cpu_sync_batchnorm(pl.Trainer(**ddp), False)
+    one = pl.Trainer(accelerator="cpu", devices=1, logger=False, sync_batchnorm=True)
+    refuse_cpu_sync_batchnorm(one, True)  # one process: nothing to synchronise, Lightning's own
