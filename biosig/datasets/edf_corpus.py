@@ -61,7 +61,8 @@ class EDFCorpus(DatasetSource):
     window, stride : fixed window length and hop in s (stride None: no overlap).
     pattern : glob of the files below ``root`` (default ``"**/*.edf"``).
     subject_pattern : regular expression whose first group in the relative path is the subject
-        (default: TUH token names ``<subject>_sNNN_tNNN``, else the parent folder).
+        (default: TUH token names ``<subject>_sNNN_tNNN``, else the parent folder; a file
+        directly under ``root``: its name without suffix).
     name, version : cache namespace.
     """
 
@@ -105,7 +106,9 @@ class EDFCorpus(DatasetSource):
 
     # ------------------------------------------------------------------ index
     def _describe(self, rel: Path) -> dict:
-        out = {"record": rel.as_posix(), "subject": rel.parent.as_posix() or "0", "session": "1"}
+        # a file directly under root is its own subject (subject_pattern groups such files)
+        subject = rel.stem if rel.parent == Path(".") else rel.parent.as_posix()
+        out = {"record": rel.as_posix(), "subject": subject, "session": "1"}
         m = _TUH_TOKEN.match(rel.stem)
         if m:
             out.update(subject=m["subject"], session=m["session"], token=m["token"])
@@ -151,7 +154,7 @@ class EDFCorpus(DatasetSource):
             raise InvalidFileError(path, f"unreadable EDF header ({err})") from None
         if len(labels) != 16 * ns:
             raise InvalidFileError(path, "EDF header cut short")
-        return self._pick([labels[16 * i : 16 * i + 16] for i in range(ns)])[1]
+        return self._pick([labels[16 * i : 16 * i + 16] for i in range(ns)], path)[1]
 
     def record_files(self, ref: dict) -> list[Path]:
         return [self.root / ref["record"]]
@@ -174,12 +177,19 @@ class EDFCorpus(DatasetSource):
         }
 
     # ------------------------------------------------------------------ signals
-    def _pick(self, labels: list[str]) -> tuple[list[int], list[str]]:
+    def _pick(self, labels: list[str], path: Path) -> tuple[list[int], list[str]]:
+        """Positions of the wanted electrodes among ``labels`` and the wanted ones missing; a
+        wanted electrode under two labels (``EEG FP1-REF`` and ``EEG FP1-LE``) is refused."""
+        wanted = {*self.channels, *(_ALIASES[c] for c in self.channels if c in _ALIASES)}
         found: dict[str, int] = {}
         for i, lab in enumerate(labels):
             e = corpus_electrode(lab)
-            if e is not None and e not in found:
-                found[e] = i
+            if e is None:
+                continue
+            if e in found and e in wanted:
+                raise InvalidFileError(path, f"electrode {e} is in signals {found[e] + 1} and "
+                                             f"{i + 1}: which one to keep is ambiguous")
+            found.setdefault(e, i)
         idx, missing = [], []
         for c in self.channels:
             i = found.get(c, found.get(_ALIASES.get(c, ""), None))
@@ -192,7 +202,7 @@ class EDFCorpus(DatasetSource):
 
         path = self.root / ref["record"]
         rec = read_edf(path)
-        idx, missing = self._pick(rec.ch_names)
+        idx, missing = self._pick(rec.ch_names, path)
         if missing:
             raise InvalidFileError(
                 path, f"channels {missing} not found (has {rec.ch_names}); choose channels= or "

@@ -123,3 +123,26 @@ def test_real_edfs_in_a_tuh_tree(shared_data, tmp_path):
     x = np.asarray(cache.X)
     assert np.isfinite(x).all() and 1.0 < np.median(np.abs(x)) < 200.0  # µV scale
     assert set(cache.meta["subject"]) == {"subject00", "subject01", "s001r03xx"}
+
+
+def test_flat_folder_subjects_and_an_electrode_under_two_labels(tmp_path):
+    """Files directly under root are each their own subject (was '.' for all, one subject); an
+    electrode recorded under two labels is refused, naming the file and the signals."""
+    for name in ("s01.edf", "s02.edf"):
+        _write(tmp_path / "flat" / name, "REF", 100.0, 4.0)
+    assert [r["subject"] for r in EDFCorpus(tmp_path / "flat").records()] == ["s01", "s02"]
+    t = np.arange(400) / 100.0
+    names = [f"EEG {e}-REF" for e in TUH_ELECTRODES] + ["EEG CZ-LE"]
+    data = np.stack([tuh_signal(e, t) for e in TUH_ELECTRODES] + [np.sin(t)])
+    twice = tmp_path / "twice" / "a.edf"
+    twice.parent.mkdir()
+    write_edf(twice, Recording(data, 100.0, names, ["eeg"] * len(names), ["uV"] * len(names)))
+    ds = EDFCorpus(tmp_path / "twice")
+    cz = TUH_ELECTRODES.index("CZ") + 1
+    with pytest.raises(InvalidFileError, match=rf"a\.edf.*electrode CZ is in signals {cz} and "
+                                               rf"{len(names)}: .*ambiguous"):
+        ds.load(ds.records()[0])
+    with pytest.raises(InvalidFileError, match="electrode CZ"):
+        EDFCorpus(tmp_path / "twice", skip_incomplete=True).records()
+    ok = EDFCorpus(tmp_path / "twice", channels=["FP1", "FP2"])  # CZ not wanted: no matter
+    assert ok.load(ok.records()[0]).ch_names == ["FP1", "FP2"]
