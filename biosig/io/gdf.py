@@ -156,13 +156,22 @@ def parse_gdf_header(path: str | os.PathLike) -> GDFHeader:
                 if fixed[:8] in (b"0       ", b"\xffBIOSEMI")
                 else ""
             )
-            raise InvalidFileError(path, f"not a GDF file: version field is {fixed[:8]!r}{hint}")
+            raise InvalidFileError(  # the field's bytes are not quoted: they could be anything
+                path,
+                f"not a GDF file: the version field (first 8 bytes) does not start 'GDF '{hint}",
+            )
         try:
             version = float(vstr[4:])
         except ValueError:
-            raise InvalidFileError(path, f"GDF version {vstr!r} is not a number") from None
+            raise InvalidFileError(
+                path, "the GDF version field does not end in a number (bytes 5-8, e.g. '2.20')"
+            ) from None
         if not 1.0 <= version < 3.0:
-            raise InvalidFileError(path, f"unsupported GDF version {vstr!r}")
+            raise InvalidFileError(
+                path,
+                "unsupported GDF version: the version field holds a number outside 1.x-2.x "
+                "(biosig reads GDF 1.x and 2.x)",
+            )
         if version < 1.9:
             header_bytes = struct.unpack_from("<q", fixed, 184)[0]
             n_records = struct.unpack_from("<q", fixed, 236)[0]

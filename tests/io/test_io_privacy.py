@@ -229,3 +229,25 @@ def test_wfdb_annotation_note_errors_never_quote_the_note(tmp_path):
     with pytest.raises(InvalidFileError, match=r"p\.atr: malformed definition note") as info:
         read_wfdb(hea)
     assert "SMITH" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "suffix, version, match",
+    [
+        (".edf", b"Jdoe1970", r"version field .* neither the ASCII '0'"),
+        (".edf", b"GDF Jdoe", "looks like a GDF file"),
+        (".gdf", b"Jdoe1970", "version field .* does not start 'GDF '"),
+        (".gdf", b"GDF Jdoe", "does not end in a number"),
+        (".gdf", b"GDF 1970", "a number outside 1.x-2.x"),
+    ],
+)
+def test_version_field_errors_never_quote_the_field(tmp_path, suffix, version, match):
+    """The first 8 bytes of a crafted or damaged file could hold anything: the error says what
+    the field should hold, not what it holds."""
+    write = write_edf if suffix == ".edf" else write_gdf
+    path = write(tmp_path / f"a{suffix}", synthetic())
+    path.write_bytes(version + path.read_bytes()[8:])
+    with pytest.raises(InvalidFileError, match=rf"a\{suffix}: .*{match}") as info:
+        read_recording(path)
+    for secret in ("Jdoe", "1970"):
+        assert secret not in str(info.value), str(info.value)
