@@ -251,3 +251,28 @@ def test_version_field_errors_never_quote_the_field(tmp_path, suffix, version, m
         read_recording(path)
     for secret in ("Jdoe", "1970"):
         assert secret not in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize(
+    "row, match",
+    [
+        ("3,1.0,2.0,Jdoe", r"row 3: non-numeric field \(label\)"),
+        ("3,1.0,2.0,1,Jdoe", "row 3: expected 4 fields 'channel,start,stop,label', found 5"),
+        ("3,1.0,2.0", "row 3: expected 4 fields .*, found 3"),
+        ("3,19700101,inf,1", r"row 3: non-finite field \(stop\)"),
+        ("3,20.0,19700101,7", "row 3: unknown label 7 "),
+        ("3,19700101,2.0,1", r"row 3: bad event times"),
+        ("25,19700101,19700102,1", "row 3: channel 25 is not"),
+    ],
+)
+def test_rec_errors_name_the_row_never_quote_it(tmp_path, row, match):
+    """A ``.rec`` error names the file, the row (its line number, blank lines counted) and what
+    is wrong; it never quotes the row, which could hold anything."""
+    from biosig.io import read_rec
+
+    path = tmp_path / "a.rec"
+    path.write_text(f"0,0.0,1.0,6\n\n{row}\n")
+    with pytest.raises(InvalidFileError, match=rf"a\.rec: {match}") as info:
+        read_rec(path)
+    for secret in ("Jdoe", "19700101"):
+        assert secret not in str(info.value), str(info.value)
