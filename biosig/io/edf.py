@@ -515,7 +515,9 @@ def read_edf(
     exclude : channel labels to leave out.
     ch_types : optional ``{label: type}`` overriding the inferred channel types (inference:
         EDF+ type prefix such as ``"ECG ECG1"``, standard ECG lead names (``I``, ``aVR``,
-        ``V1``...), keywords, else EEG for voltage channels).
+        ``V1``...), keywords, else EEG for voltage channels). A type is one of
+        :data:`biosig.io._util.CH_TYPES` (``eeg``, ``eog``, ``emg``, ``ecg``, ``misc``,
+        ``stim``...); :class:`~biosig.errors.ChannelError` for another.
 
     Returns
     -------
