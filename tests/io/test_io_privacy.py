@@ -276,3 +276,39 @@ def test_rec_errors_name_the_row_never_quote_it(tmp_path, row, match):
         read_rec(path)
     for secret in ("Jdoe", "19700101"):
         assert secret not in str(info.value), str(info.value)
+
+
+#: The identification and patient fields of a GDF fixed header (offset, length), by version.
+_GDF_IDENTIFICATION = {
+    "1.25": [(8, 80), (88, 80), (168, 16), (192, 24)],
+    "2.20": [(8, 66), (84, 4), (88, 64), (152, 32), (186, 26)],
+}
+
+
+@pytest.mark.parametrize("version", sorted(_GDF_IDENTIFICATION))
+def test_gdf_copy_handed_to_mne_carries_no_identification(tmp_path, monkeypatch, version):
+    """The copy MNE reads (files of several rates) has the patient, recording id, location,
+    dates, equipment/laboratory/technician ids and patient descriptors blanked; the rest of the
+    file is unchanged and MNE reads it to the same values."""
+    from biosig.io import gdf as gdf_mod
+
+    path = write_gdf(tmp_path / "a.gdf", synthetic(3, 500), version=version)
+    hdr = gdf_mod.parse_gdf_header(path)
+    before = gdf_mod._read_mixed_rates(path, hdr, (), None)[0]
+    raw = bytearray(path.read_bytes())
+    for offset, length in _GDF_IDENTIFICATION[version]:
+        raw[offset : offset + length] = (b"JDOE1970" * 10)[:length]
+    path.write_bytes(bytes(raw))
+    seen, real = [], gdf_mod.read_samples
+
+    def spy(*args, source):
+        seen.append(source.read_bytes())
+        return real(*args, source=source)
+
+    monkeypatch.setattr(gdf_mod, "read_samples", spy)
+    np.testing.assert_array_equal(gdf_mod._read_mixed_rates(path, hdr, (), None)[0], before)
+    (copy,) = seen
+    assert b"JDOE" not in copy and b"1970" not in copy
+    for offset, length in _GDF_IDENTIFICATION[version]:  # all else is as in the file
+        raw[offset : offset + length] = copy[offset : offset + length]
+    assert copy == raw
