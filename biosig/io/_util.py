@@ -271,6 +271,11 @@ _KEYWORDS = (
 )
 
 
+#: The channel types the EDF/BDF, GDF and WFDB readers give, and all ``ch_types`` may ask for
+#: (MNE's names for them).
+CH_TYPES = tuple(sorted({*PREFIX_TYPES.values(), *(kind for _, kind in _KEYWORDS)}))
+
+
 @functools.lru_cache(maxsize=4096)  # a corpus repeats its labels in every file
 def infer_ch_type(name: str, unit: str, *, default_voltage: str, ecg_leads: bool) -> str:
     """Guess a channel type from its label and unit.
@@ -310,9 +315,10 @@ def resolve_ch_types(
     path: Path,
     labels: list[str] | None = None,
 ) -> list[str]:
-    """Inferred types with the caller's overrides (``{name: type}``) applied. ``labels``: the
-    header labels the types are inferred from when the names differ from them (a repeated label
-    made unique, ``I`` -> ``I-1``, keeps the type of ``I``); default ``names``."""
+    """Inferred types with the caller's overrides (``{name: type}``, a type of :data:`CH_TYPES`
+    in any case) applied. ``labels``: the header labels the types are inferred from when the
+    names differ from them (a repeated label made unique, ``I`` -> ``I-1``, keeps the type of
+    ``I``); default ``names``."""
     types = [
         infer_ch_type(n, u, default_voltage=default_voltage, ecg_leads=ecg_leads)
         for n, u in zip(names if labels is None else labels, units)
@@ -323,6 +329,12 @@ def resolve_ch_types(
         unknown = [k for k in ch_types if k not in names]
         if unknown:
             raise ChannelError(f"ch_types names channels {unknown} that {path.name} does not have")
+        bad = {k: v for k, v in ch_types.items() if str(v).lower() not in CH_TYPES}
+        if bad:
+            raise ChannelError(
+                f"ch_types gives unknown channel types {bad} (reading {path.name}); "
+                f"the types are {list(CH_TYPES)}"
+            )
         for i, n in enumerate(names):
             if n in ch_types:
                 types[i] = str(ch_types[n]).lower()

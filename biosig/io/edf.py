@@ -227,8 +227,10 @@ def parse_edf_header(path: str | os.PathLike) -> EDFHeader:
             kind, sample_bytes = "EDF", 2
         else:
             hint = " (this looks like a GDF file)" if version.startswith(b"GDF") else ""
-            raise InvalidFileError(
-                path, f"not an EDF/BDF file: version field is {version!r}, expected '0'{hint}"
+            raise InvalidFileError(  # the field's bytes are not quoted: they could be anything
+                path,
+                "not an EDF/BDF file: the version field (first 8 bytes) is neither the ASCII '0' "
+                f"an EDF needs nor the 0xFF 'BIOSEMI' of a BDF{hint}",
             )
         reserved = fixed[192:236].decode("latin-1").strip()
         header_bytes = _num(fixed[184:192], path, "number of header bytes", int)
@@ -513,7 +515,9 @@ def read_edf(
     exclude : channel labels to leave out.
     ch_types : optional ``{label: type}`` overriding the inferred channel types (inference:
         EDF+ type prefix such as ``"ECG ECG1"``, standard ECG lead names (``I``, ``aVR``,
-        ``V1``...), keywords, else EEG for voltage channels).
+        ``V1``...), keywords, else EEG for voltage channels). A type is one of
+        :data:`biosig.io._util.CH_TYPES` (``eeg``, ``eog``, ``emg``, ``ecg``, ``misc``,
+        ``stim``...); :class:`~biosig.errors.ChannelError` for another.
 
     Returns
     -------

@@ -8,8 +8,9 @@ rates are read with :func:`mne.io.read_raw_gdf`, which resamples the slower ones
 Events become annotations whose description is the event type code as a string (``"769"``),
 so dataset loaders (BCI IV 2a) can map codes to classes.
 
-Patient fields (id, name, birthday, weight, height, ...) and the recording date are skipped
-and never reach :attr:`Recording.meta`.
+Patient fields (id, name, birthday, weight, height, ...), the recording id, location and date
+and the equipment, laboratory and technician ids are skipped and never reach
+:attr:`Recording.meta`; the copy of a file of several rates handed to MNE has them blanked.
 """
 
 from __future__ import annotations
@@ -156,13 +157,22 @@ def parse_gdf_header(path: str | os.PathLike) -> GDFHeader:
                 if fixed[:8] in (b"0       ", b"\xffBIOSEMI")
                 else ""
             )
-            raise InvalidFileError(path, f"not a GDF file: version field is {fixed[:8]!r}{hint}")
+            raise InvalidFileError(  # the field's bytes are not quoted: they could be anything
+                path,
+                f"not a GDF file: the version field (first 8 bytes) does not start 'GDF '{hint}",
+            )
         try:
             version = float(vstr[4:])
         except ValueError:
-            raise InvalidFileError(path, f"GDF version {vstr!r} is not a number") from None
+            raise InvalidFileError(
+                path, "the GDF version field does not end in a number (bytes 5-8, e.g. '2.20')"
+            ) from None
         if not 1.0 <= version < 3.0:
-            raise InvalidFileError(path, f"unsupported GDF version {vstr!r}")
+            raise InvalidFileError(
+                path,
+                "unsupported GDF version: the version field holds a number outside 1.x-2.x "
+                "(biosig reads GDF 1.x and 2.x)",
+            )
         if version < 1.9:
             header_bytes = struct.unpack_from("<q", fixed, 184)[0]
             n_records = struct.unpack_from("<q", fixed, 236)[0]
@@ -404,17 +414,36 @@ def _decode(path: Path, hdr: GDFHeader, exclude, ch_types):
     return decode_channels(records, layout), names, types, units, always_finite(layout)
 
 
+#: What MNE is handed instead of the identification and patient fields of a GDF 1.x / 2.x
+#: fixed header (offset: bytes): an anonymous patient ``X X X X``, blank text, zeros (GDF's
+#: "unknown") for the binary fields. biosig never uses them; MNE decodes the patient field as
+#: UTF-8 and fails on Latin-1 names. Kept: the version, lengths, counts and electrode positions.
+_ANONYMOUS_FIELDS = {
+    1: {
+        8: b"X X X X".ljust(80),  # patient
+        88: b" " * 80,  # recording id
+        168: b" " * 16,  # start date and time (text)
+        192: bytes(24),  # equipment provider, laboratory and technician ids
+    },
+    2: {
+        8: b"X X X X".ljust(66),  # patient
+        84: bytes(4),  # smoking..., weight, height, sex/handedness/impairments
+        88: b" " * 64,  # recording id
+        152: bytes(32),  # recording location, start date, birthday
+        186: bytes(26),  # patient classification, equipment provider id, reserved, head size
+    },
+}
+
+
 def _anonymised_copy(path: Path, hdr: GDFHeader, folder: str) -> Path:
-    """A copy of the file in ``folder`` with the patient field blanked (MNE decodes it as UTF-8
-    and fails on Latin-1 names; biosig never uses it), plus an empty event table where a GDF
-    1.x file has none (MNE 1.13 fails reading its mode byte)."""
+    """A copy of the file in ``folder`` with the identification and patient fields blanked
+    (:data:`_ANONYMOUS_FIELDS`), plus an empty event table where a GDF 1.x file has none (MNE
+    1.13 fails reading its mode byte)."""
     raw = bytearray(path.read_bytes())
-    if hdr.version < 1.9:
-        raw[8:88] = b"X X X X".ljust(80)
-        if hdr.file_size == hdr.data_end:
-            raw += bytes([1, 0, 0, 0, 0, 0, 0, 0])
-    else:
-        raw[8:74] = b"X X X X".ljust(66)
+    for offset, blank in _ANONYMOUS_FIELDS[1 if hdr.version < 1.9 else 2].items():
+        raw[offset : offset + len(blank)] = blank
+    if hdr.version < 1.9 and hdr.file_size == hdr.data_end:
+        raw += bytes([1, 0, 0, 0, 0, 0, 0, 0])
     out = Path(folder) / "anonymised.gdf"
     out.write_bytes(bytes(raw))
     return out

@@ -19,24 +19,25 @@ from biosig.io._util import check_readable
 __all__ = ["read_rec"]
 
 _LABELS = "TUEV labels are 1..6 = SPSW, GPED, PLED, EYEM, ARTF, BCKG"
+_FIELDS = ("channel", "start", "stop", "label")
 
 
 def _first_bad_row(path: Path, text: str) -> InvalidFileError:
-    """The error for the first row without exactly 4 numeric fields (slow path, errors only)."""
+    """The error for the first row without exactly 4 numeric fields (slow path, errors only).
+    It names the row and the field, never quoting the row's text."""
     for i, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         fields = line.split(",")
         if len(fields) != 4:
             return InvalidFileError(
-                path,
-                f"row {i}: expected 4 fields 'channel,start,stop,label', got {line.strip()!r}",
+                path, f"row {i}: expected 4 fields 'channel,start,stop,label', found {len(fields)}"
             )
-        for f in fields:
+        for name, f in zip(_FIELDS, fields):
             try:
                 float(f)
             except ValueError:
-                return InvalidFileError(path, f"row {i}: non-numeric field in {line.strip()!r}")
+                return InvalidFileError(path, f"row {i}: non-numeric field ({name})")
     return InvalidFileError(path, "rows are not 'channel,start,stop,label' numbers")
 
 
@@ -47,7 +48,8 @@ def read_rec(path: str | os.PathLike, n_channels: int = 22) -> np.ndarray:
     Raises :class:`InvalidFileError` naming the file and row (1-based line number) for a row
     without exactly 4 fields, a non-numeric or non-finite field, a channel that is not a whole
     number in ``0..n_channels-1``, a label that is not a whole number in 1..6,
-    ``start < 0`` or ``stop <= start``; and for an unreadable file.
+    ``start < 0`` or ``stop <= start``; and for an unreadable file. The error never quotes
+    the row's text.
     """
     path = Path(path)
     if not path.is_file():
@@ -64,35 +66,22 @@ def read_rec(path: str | os.PathLike, n_channels: int = 22) -> np.ndarray:
         rows = None
     if rows is None or rows.shape[1] != 4:
         raise _first_bad_row(path, text)
-    lines: list[str] = []
-    numbers: list[int] = []
-
-    def locate(k: int) -> int:
-        """The k-th non-blank line (errors only): fills ``lines``/``numbers``."""
-        if not lines:
-            for i, line in enumerate(text.splitlines(), start=1):
-                if line.strip():
-                    lines.append(line)
-                    numbers.append(i)
-        return k
-
     ch, start, stop, lab = rows.T
 
-    def field(k: int, j: int) -> str:
-        return lines[locate(k)].split(",")[j].strip()
-
     checks = (
-        (~np.isfinite(rows).all(axis=1), lambda k: "non-finite field"),
+        (~np.isfinite(rows).all(axis=1),
+         lambda k: "non-finite field "
+         f"({', '.join(n for n, v in zip(_FIELDS, rows[k]) if not np.isfinite(v))})"),
         ((ch != np.round(ch)) | (ch < 0) | (ch >= n_channels),
-         lambda k: f"channel {field(k, 0)} is not a whole number in 0..{n_channels - 1} "
+         lambda k: f"channel {ch[k]:g} is not a whole number in 0..{n_channels - 1} "
          "(the montage's channels)"),
         ((lab != np.round(lab)) | (lab < 1) | (lab > 6),
-         lambda k: f"unknown label {field(k, 3)!r} ({_LABELS})"),
+         lambda k: f"unknown label {lab[k]:g} ({_LABELS})"),
         ((start < 0) | (stop <= start), lambda k: "bad event times (need 0 <= start < stop)"),
     )  # fmt: skip
     for bad, what in checks:
         if np.any(bad):
-            k = locate(int(np.flatnonzero(bad)[0]))
-            reason = what(k)
-            raise InvalidFileError(path, f"row {numbers[k]}: {reason} in {lines[k].strip()!r}")
+            k = int(np.flatnonzero(bad)[0])  # the k-th row; loadtxt skipped blank lines
+            line = [i for i, s in enumerate(text.splitlines(), 1) if s.strip()][k]
+            raise InvalidFileError(path, f"row {line}: {what(k)}")
     return rows

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from biosig.errors import ChannelError, InvalidFileError
+from biosig.errors import ChannelError, ConfigError, InvalidFileError
 from biosig.io._records import unique_names
 from biosig.io._util import (
     as_path,
@@ -407,13 +407,16 @@ def read_wfdb(
     ------
     InvalidFileError
         Missing header or signal file, truncated signal file, a signal file holding more
-        samples than the header declares, malformed header.
+        samples than the header declares, malformed header; ``multi_rate="upsample"`` for
+        signals whose samples per frame do not all divide the largest.
+    ConfigError
+        ``multi_rate`` is not ``"smooth"`` or ``"upsample"``.
     """
     with quiet_wfdb():
         import wfdb
 
     if multi_rate not in ("smooth", "upsample"):
-        raise ValueError(f"multi_rate must be 'smooth' or 'upsample', got {multi_rate!r}")
+        raise ConfigError(f"multi_rate must be 'smooth' or 'upsample', got {multi_rate!r}")
     base = wfdb_record_base(record_path)
     hea, header, breaks = _read_header(base)
     _check_signal_files(hea, header)
@@ -444,7 +447,15 @@ def read_wfdb(
     else:
         kmax = max(spf)
         if any(kmax % k for k in spf):
-            raise InvalidFileError(hea, f"samples per frame {spf} are not divisors of {kmax}")
+            rates = sorted({fs * k for k in spf})
+            raise InvalidFileError(
+                hea,
+                f"signals at several sampling rates ({', '.join(f'{r:g}' for r in rates)} Hz; "
+                f"samples per frame {spf}): multi_rate='upsample' cannot reach {fs * kmax:g} Hz "
+                "by repeating samples (it is not a whole multiple of each rate); read with "
+                f"multi_rate='smooth' (the default: the frame rate, {fs:g} Hz) or pick channels "
+                "of one rate (channels=)",
+            )
         data = np.stack([np.repeat(s[: n_frames * k], kmax // k) for s, k in zip(signals, spf)])
         sfreq = fs * kmax
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -178,14 +179,21 @@ class Recording:
 
     def pick(self, names) -> "Recording":
         """Keep (and reorder to) the given channels; unknown names raise ``ChannelError``, and
-        so does a name that several channels of the recording share (ambiguous: rename them
-        first). Channels that are a run of the recording's, in order, share its data (a view)."""
+        so do a name given twice (it would duplicate a channel) and a name that several channels
+        of the recording share (ambiguous: rename them first). Channels that are a run of the
+        recording's, in order, share its data (a view)."""
         from biosig.errors import ChannelError
 
         index: dict[str, list[int]] = {}
         for i, n in enumerate(self.ch_names):
             index.setdefault(n, []).append(i)
         names = list(names)
+        if len(set(names)) < len(names):
+            repeated = [n for n, k in Counter(names).items() if k > 1]
+            raise ChannelError(
+                f"channels {repeated} requested more than once from recording "
+                f"{self.meta.get('source', '')!s} (a pick names each channel once)"
+            )
         missing = [n for n in names if n not in index]
         if missing:
             raise ChannelError(

@@ -118,7 +118,7 @@ def test_rec_errors_name_file_and_row(one_file, tmp_path):
     rec_path = next((one_file / "edf" / "train").rglob("*.rec"))
     good = rec_path.read_text()
     rec_path.write_text(good + "3,10.0,11.0,7\n")
-    with pytest.raises(InvalidFileError, match=r"aaaaaaar_00000001.rec: row 5: unknown label '7'"):
+    with pytest.raises(InvalidFileError, match=r"aaaaaaar_00000001.rec: row 5: unknown label 7 "):
         read_rec(rec_path)
     rec_path.write_text(good + "3,70.0,71.0,2\n")
     ds = TUEV(one_file)

@@ -156,6 +156,21 @@ def test_exclude_and_ch_types(tmp_path):
         read_edf(path, exclude=rec.ch_names)
 
 
+def test_ch_types_refuses_an_unknown_type(tmp_path):
+    """A misspelt type (``eeeg``) is refused, listing the types, not stored as given; the type
+    is case-insensitive. The EDF, GDF and WFDB readers share the check."""
+    from biosig.io import read_gdf, read_wfdb, write_gdf, write_wfdb
+
+    rec = synthetic()
+    paths = [write_edf(tmp_path / "x.edf", rec), write_gdf(tmp_path / "x.gdf", rec)]
+    paths.append(write_wfdb(tmp_path, "x", rec))
+    for path, read in zip(paths, (read_edf, read_gdf, read_wfdb)):
+        assert read(path, ch_types={"C3": "EOG"}).ch_types[0] == "eog"
+        with pytest.raises(ChannelError, match=r"unknown channel types \{'C3': 'eeeg'\} .*"
+                           r"\['bio', .*'ecg', .*'eeg', .*'misc', .*'stim'"):  # fmt: skip
+            read(path, ch_types={"C3": "eeeg", "C4": "eog"})
+
+
 def test_bdf_24bit(tmp_path):
     """A BDF file (24-bit) written by edfio is read through MNE's BDF reader."""
     import datetime

@@ -229,3 +229,86 @@ def test_wfdb_annotation_note_errors_never_quote_the_note(tmp_path):
     with pytest.raises(InvalidFileError, match=r"p\.atr: malformed definition note") as info:
         read_wfdb(hea)
     assert "SMITH" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "suffix, version, match",
+    [
+        (".edf", b"Jdoe1970", r"version field .* neither the ASCII '0'"),
+        (".edf", b"GDF Jdoe", "looks like a GDF file"),
+        (".gdf", b"Jdoe1970", "version field .* does not start 'GDF '"),
+        (".gdf", b"GDF Jdoe", "does not end in a number"),
+        (".gdf", b"GDF 1970", "a number outside 1.x-2.x"),
+    ],
+)
+def test_version_field_errors_never_quote_the_field(tmp_path, suffix, version, match):
+    """The first 8 bytes of a crafted or damaged file could hold anything: the error says what
+    the field should hold, not what it holds."""
+    write = write_edf if suffix == ".edf" else write_gdf
+    path = write(tmp_path / f"a{suffix}", synthetic())
+    path.write_bytes(version + path.read_bytes()[8:])
+    with pytest.raises(InvalidFileError, match=rf"a\{suffix}: .*{match}") as info:
+        read_recording(path)
+    for secret in ("Jdoe", "1970"):
+        assert secret not in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize(
+    "row, match",
+    [
+        ("3,1.0,2.0,Jdoe", r"row 3: non-numeric field \(label\)"),
+        ("3,1.0,2.0,1,Jdoe", "row 3: expected 4 fields 'channel,start,stop,label', found 5"),
+        ("3,1.0,2.0", "row 3: expected 4 fields .*, found 3"),
+        ("3,19700101,inf,1", r"row 3: non-finite field \(stop\)"),
+        ("3,20.0,19700101,7", "row 3: unknown label 7 "),
+        ("3,19700101,2.0,1", r"row 3: bad event times"),
+        ("25,19700101,19700102,1", "row 3: channel 25 is not"),
+    ],
+)
+def test_rec_errors_name_the_row_never_quote_it(tmp_path, row, match):
+    """A ``.rec`` error names the file, the row (its line number, blank lines counted) and what
+    is wrong; it never quotes the row, which could hold anything."""
+    from biosig.io import read_rec
+
+    path = tmp_path / "a.rec"
+    path.write_text(f"0,0.0,1.0,6\n\n{row}\n")
+    with pytest.raises(InvalidFileError, match=rf"a\.rec: {match}") as info:
+        read_rec(path)
+    for secret in ("Jdoe", "19700101"):
+        assert secret not in str(info.value), str(info.value)
+
+
+#: The identification and patient fields of a GDF fixed header (offset, length), by version.
+_GDF_IDENTIFICATION = {
+    "1.25": [(8, 80), (88, 80), (168, 16), (192, 24)],
+    "2.20": [(8, 66), (84, 4), (88, 64), (152, 32), (186, 26)],
+}
+
+
+@pytest.mark.parametrize("version", sorted(_GDF_IDENTIFICATION))
+def test_gdf_copy_handed_to_mne_carries_no_identification(tmp_path, monkeypatch, version):
+    """The copy MNE reads (files of several rates) has the patient, recording id, location,
+    dates, equipment/laboratory/technician ids and patient descriptors blanked; the rest of the
+    file is unchanged and MNE reads it to the same values."""
+    from biosig.io import gdf as gdf_mod
+
+    path = write_gdf(tmp_path / "a.gdf", synthetic(3, 500), version=version)
+    hdr = gdf_mod.parse_gdf_header(path)
+    before = gdf_mod._read_mixed_rates(path, hdr, (), None)[0]
+    raw = bytearray(path.read_bytes())
+    for offset, length in _GDF_IDENTIFICATION[version]:
+        raw[offset : offset + length] = (b"JDOE1970" * 10)[:length]
+    path.write_bytes(bytes(raw))
+    seen, real = [], gdf_mod.read_samples
+
+    def spy(*args, source):
+        seen.append(source.read_bytes())
+        return real(*args, source=source)
+
+    monkeypatch.setattr(gdf_mod, "read_samples", spy)
+    np.testing.assert_array_equal(gdf_mod._read_mixed_rates(path, hdr, (), None)[0], before)
+    (copy,) = seen
+    assert b"JDOE" not in copy and b"1970" not in copy
+    for offset, length in _GDF_IDENTIFICATION[version]:  # all else is as in the file
+        raw[offset : offset + length] = copy[offset : offset + length]
+    assert copy == raw

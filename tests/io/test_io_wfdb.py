@@ -143,6 +143,32 @@ def test_mimic_invalid_samples_multi_frame():
         read_wfdb(path, multi_rate="nearest")
 
 
+def test_wfdb_rates_upsample_cannot_join_are_refused_saying_what_to_do(tmp_path):
+    """Samples per frame 3 and 2 (300 and 200 Hz): ``multi_rate="upsample"`` cannot repeat
+    samples to one rate; the error names the record, both rates and the options. A
+    ``multi_rate`` that does not exist is a ConfigError."""
+    from biosig.errors import ConfigError
+    from biosig.io._util import quiet_wfdb
+
+    with quiet_wfdb():
+        import wfdb
+
+        t = np.arange(300) / 300
+        wfdb.wrsamp("m", fs=100, units=["mV", "mV"], sig_name=["I", "II"], fmt=["16", "16"],
+                    e_p_signal=[np.sin(6 * t), np.cos(4 * t[:200])], samps_per_frame=[3, 2],
+                    adc_gain=[200, 200], baseline=[0, 0], write_dir=str(tmp_path))  # fmt: skip
+    assert read_wfdb(tmp_path / "m").shape == (2, 100)  # smoothed to the frame rate
+    assert read_wfdb(tmp_path / "m", channels=["II"]).sfreq == 200.0
+    with pytest.raises(
+        InvalidFileError,
+        match=r"m\.hea: signals at several sampling rates \(200, 300 Hz; .*"
+        r"multi_rate='smooth' .* or pick channels of one rate",
+    ):
+        read_wfdb(tmp_path / "m", multi_rate="upsample")
+    with pytest.raises(ConfigError, match="multi_rate must be 'smooth' or 'upsample'"):
+        read_wfdb(tmp_path / "m", multi_rate="nearest")
+
+
 def test_wfdb_roundtrip_with_nan_and_annotations(tmp_path):
     ann = Annotations.from_lists(
         [0.2, 0.4, 1.0, 2.0], [0, 0, 0, 0], ["N", "V", "(AFIB", "left_hand"]

@@ -156,7 +156,7 @@ def test_pick_of_a_run_of_channels_is_a_view_and_others_copy():
     run = rec.pick(["b", "c"])
     assert np.shares_memory(run.data, rec.data) and run.ch_names == ["b", "c"]
     np.testing.assert_array_equal(run.data, rec.data[1:3])
-    for names in (["c", "b"], ["a", "c"], ["d"] * 2):
+    for names in (["c", "b"], ["a", "c"], ["d", "b"]):
         other = rec.pick(names)
         assert not np.shares_memory(other.data, rec.data)
         np.testing.assert_array_equal(other.data, rec.data[[rec.ch_names.index(n) for n in names]])
@@ -170,6 +170,17 @@ def test_pick_refuses_a_name_several_channels_share():
         with pytest.raises(ChannelError, match=r"\['C3'\] are ambiguous in recording toy\.edf"):
             step(rec)
     np.testing.assert_array_equal(PickChannels(names=["Cz"])(rec).data[0], rec.data[1])
+
+
+def test_pick_refuses_a_name_given_twice():
+    """``pick(["C3", "C3"])`` would make two channels of one name; it is refused, naming it."""
+    from biosig.signal.preprocessing import PickChannels
+
+    rec = _rec()
+    for step in (lambda r: r.pick(["C3", "Cz", "C3"]), PickChannels(names=["C3", "C3"])):
+        with pytest.raises(ChannelError, match=r"channels \['C3'\] requested more than once from "
+                           r"recording toy\.edf"):  # fmt: skip
+            step(rec)
 
 
 def test_rename_refuses_duplicate_names():
