@@ -545,7 +545,7 @@ def lightning_cli(args: list[str] | None, run: bool = True):
         args=args,
         run=run,
         parser_class=_short_usage_parser(),
-        parser_kwargs={"default_env": True},
+        parser_kwargs={"default_env": True, "prog": "biosig"},  # not __main__.py (python -m)
         save_config_kwargs={"overwrite": True},
     )
 

@@ -203,11 +203,14 @@ def test_a_cut_foreign_or_mismatched_checkpoint_is_one_line_before_any_run_folde
 
 
 def test_a_parser_error_is_short(capsys, monkeypatch):
-    """A mistyped option printed Lightning's whole usage (about 70 lines) before the error."""
+    """A mistyped option printed Lightning's whole usage (about 70 lines) before the error,
+    and under ``python -m biosig`` named the program ``__main__.py``."""
     monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    monkeypatch.setattr(sys, "argv", [str(REPO / "biosig/__main__.py")])  # as python -m sets it
     with pytest.raises(SystemExit) as code:
         main(["fit", *EEGNET, "--trainer.maxepochs", "1"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code.value.code == 2 and len(err) <= 3, err
-    assert err[0].endswith("fit [options]") and "unrecognized arguments: --trainer.maxepochs" in (
-        err[-1])
+    assert err[0] == "usage: biosig fit [options]", err
+    assert "__main__" not in "\n".join(err)
+    assert "unrecognized arguments: --trainer.maxepochs" in err[-1]
