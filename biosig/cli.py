@@ -528,6 +528,7 @@ def lightning_cli(args: list[str] | None, run: bool = True):
         argv[argv.index("--help-all")] = "--help"
     elif argv and argv[0] in LIGHTNING_COMMANDS:
         argv = with_env_options(argv)
+        _check_config_syntax(argv)
     if args is None:  # LightningCLI reads sys.argv (and warns when given both)
         sys.argv[1:] = argv
     else:
@@ -561,6 +562,24 @@ def _short_usage_parser():
             (file or sys.stdout).write(f"usage: {prog} [options]\n")
 
     return ShortUsageParser
+
+
+def _check_config_syntax(argv: list[str]) -> None:
+    """Each ``--config`` file read as YAML first: a syntax error is one line naming the file, the
+    line and the column (jsonargparse's names neither the file nor, in one line, the place)."""
+    from pathlib import Path
+
+    from biosig.data.recipe_config import read_yaml
+
+    for i, arg in enumerate(argv):
+        if arg in ("--config", "-c") and i + 1 < len(argv):
+            path = argv[i + 1]
+        elif arg.startswith("--config="):
+            path = arg.removeprefix("--config=")
+        else:
+            continue
+        if Path(path).is_file():  # otherwise the parser's error (or an inline YAML string)
+            read_yaml(path)
 
 
 def with_env_options(argv: list[str]) -> list[str]:

@@ -214,3 +214,21 @@ def test_a_parser_error_is_short(capsys, monkeypatch):
     assert err[0] == "usage: biosig fit [options]", err
     assert "__main__" not in "\n".join(err)
     assert "unrecognized arguments: --trainer.maxepochs" in err[-1]
+
+
+@pytest.mark.parametrize("command, joined", [("fit", False), ("fit", True), ("run", False)],
+                         ids=["fit", "fit-config=", "run"])
+def test_a_yaml_syntax_error_names_the_config_file_and_place(command, joined, tmp_path, capsys,
+                                                            monkeypatch):
+    """jsonargparse (fit) printed yaml's message about "<unicode string>" under the usage lines,
+    and ``biosig run`` a yaml traceback; neither named the file."""
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    bad = tmp_path / "recipe.yaml"
+    bad.write_text("trainer:\n  max_epochs: [1, 2\n  logger: false\n")
+    config = [f"--config={bad}"] if joined else ["--config", str(bad)]
+    assert main([command, "--config", str(REPO / "recipes/synthetic/eegnet.yaml"), *config]) == 2
+    err = capsys.readouterr().err
+    lines = _error_lines(err)
+    assert len(lines) == 1 and err.strip() == lines[0], err[-2000:]
+    assert re.match(rf"biosig: error: {re.escape(str(bad))}: not valid YAML at line 3, column 9: ",
+                    lines[0]), lines
