@@ -56,8 +56,8 @@ def _make_cli_class():
 
         def instantiate_classes(self):
             config = self.config[self.subcommand] if self.subcommand else self.config
-            given = {k: v for k, v in (config.model.get("init_args") or {}).items()
-                     if k in LINKED and v is not None}
+            self._given_links = {k: v for k, v in (config.model.get("init_args") or {}).items()
+                                 if k in LINKED and v is not None}
             _refuse_non_classifier(config.model)
             _check_task_args(config.model)
             try:
@@ -67,8 +67,12 @@ def _make_cli_class():
                 if cause is None or cause is err:
                     raise
                 raise cause from err
+
+        def instantiate_trainer(self, **kwargs):
+            # the data and the model are built: what needs no Trainer is checked before the
+            # Trainer prints its start-up lines (GPU available: ...)
             try:
-                _refuse_link_conflicts(given, self.datamodule)
+                _refuse_link_conflicts(self._given_links, self.datamodule)
             except ValueError as err:  # a ConfigError
                 source = getattr(self, "_hparams_from_checkpoint", None)
                 if source is None:
@@ -78,6 +82,9 @@ def _make_cli_class():
                 raise ConfigError(f"{err} (the model's arguments come from the checkpoint "
                                   f"{source}: run with the data it was trained on)") from None
             _check_optimizer(self.model)
+            if self.subcommand:  # a file; last/best are resolved (and checked) with the Trainer
+                check_checkpoint(self.config_init[self.subcommand].get("ckpt_path"), self.model)
+            return super().instantiate_trainer(**kwargs)
 
         def _parse_ckpt_path(self):
             # Lightning reads the checkpoint's hyperparameters while parsing: a cut or foreign
