@@ -56,8 +56,8 @@ def _make_cli_class():
 
         def instantiate_classes(self):
             config = self.config[self.subcommand] if self.subcommand else self.config
-            given = {k: v for k, v in (config.model.get("init_args") or {}).items()
-                     if k in LINKED and v is not None}
+            self._given_links = {k: v for k, v in (config.model.get("init_args") or {}).items()
+                                 if k in LINKED and v is not None}
             _refuse_non_classifier(config.model)
             _check_task_args(config.model)
             try:
@@ -67,8 +67,12 @@ def _make_cli_class():
                 if cause is None or cause is err:
                     raise
                 raise cause from err
+
+        def instantiate_trainer(self, **kwargs):
+            # the data and the model are built: what needs no Trainer is checked before the
+            # Trainer prints its start-up lines (GPU available: ...)
             try:
-                _refuse_link_conflicts(given, self.datamodule)
+                _refuse_link_conflicts(self._given_links, self.datamodule)
             except ValueError as err:  # a ConfigError
                 source = getattr(self, "_hparams_from_checkpoint", None)
                 if source is None:
@@ -78,6 +82,9 @@ def _make_cli_class():
                 raise ConfigError(f"{err} (the model's arguments come from the checkpoint "
                                   f"{source}: run with the data it was trained on)") from None
             _check_optimizer(self.model)
+            if self.subcommand:  # a file; last/best are resolved (and checked) with the Trainer
+                check_checkpoint(self.config_init[self.subcommand].get("ckpt_path"), self.model)
+            return super().instantiate_trainer(**kwargs)
 
         def _parse_ckpt_path(self):
             # Lightning reads the checkpoint's hyperparameters while parsing: a cut or foreign
@@ -528,6 +535,7 @@ def lightning_cli(args: list[str] | None, run: bool = True):
         argv[argv.index("--help-all")] = "--help"
     elif argv and argv[0] in LIGHTNING_COMMANDS:
         argv = with_env_options(argv)
+        _check_config_syntax(argv)
     if args is None:  # LightningCLI reads sys.argv (and warns when given both)
         sys.argv[1:] = argv
     else:
@@ -545,7 +553,7 @@ def lightning_cli(args: list[str] | None, run: bool = True):
         args=args,
         run=run,
         parser_class=_short_usage_parser(),
-        parser_kwargs={"default_env": True},
+        parser_kwargs={"default_env": True, "prog": "biosig"},  # not __main__.py (python -m)
         save_config_kwargs={"overwrite": True},
     )
 
@@ -561,6 +569,24 @@ def _short_usage_parser():
             (file or sys.stdout).write(f"usage: {prog} [options]\n")
 
     return ShortUsageParser
+
+
+def _check_config_syntax(argv: list[str]) -> None:
+    """Each ``--config`` file read as YAML first: a syntax error is one line naming the file, the
+    line and the column (jsonargparse's names neither the file nor, in one line, the place)."""
+    from pathlib import Path
+
+    from biosig.data.recipe_config import read_yaml
+
+    for i, arg in enumerate(argv):
+        if arg in ("--config", "-c") and i + 1 < len(argv):
+            path = argv[i + 1]
+        elif arg.startswith("--config="):
+            path = arg.removeprefix("--config=")
+        else:
+            continue
+        if Path(path).is_file():  # otherwise the parser's error (or an inline YAML string)
+            read_yaml(path)
 
 
 def with_env_options(argv: list[str]) -> list[str]:

@@ -216,6 +216,24 @@ def _copy_rows(out: np.ndarray, part, rows: np.ndarray) -> None:
     torch.from_numpy(out).copy_(torch.from_numpy(np.asarray(part[rows])))
 
 
+class DamagedCacheError(InvalidFileError):
+    """A cache file fails its checks: ``damage`` says how; the message adds the folder to delete
+    (the next run rebuilds it), which a log line of a rebuild leaves out (:func:`damage`)."""
+
+    def __init__(self, path: str | Path, damage: str, folder: str | Path):
+        self.damage, self.folder = damage, str(folder)
+        super().__init__(path, f"{damage}; the cache is damaged: delete the folder {folder} (it "
+                               "is rebuilt by the next run)")
+
+    def __reduce__(self):
+        return type(self), (self.path, self.damage, self.folder)
+
+
+def damage(err: InvalidFileError) -> str:
+    """What is wrong with a cache, without what to do about it (for a log line of a rebuild)."""
+    return f"{err.path}: {err.damage}" if isinstance(err, DamagedCacheError) else str(err)
+
+
 def _open_x(folder: Path, params: dict):
     """The windows of one folder: a memmap of its X file (float32 or float16), or
     :class:`ScaledWindows` (int16), size-checked."""
@@ -233,10 +251,8 @@ def _open_checked(folder: Path, name: str, dtype, shape: tuple) -> np.ndarray:
     expected = int(np.prod(shape)) * np.dtype(dtype).itemsize
     if not x_file.exists() or x_file.stat().st_size != expected:
         size = x_file.stat().st_size if x_file.exists() else "missing"
-        raise InvalidFileError(
-            x_file,
-            f"size {size} does not match shape {shape} ({expected} bytes); the cache is damaged: "
-            f"delete the folder {folder} (it is rebuilt by the next run)",
+        raise DamagedCacheError(
+            x_file, f"size {size} does not match shape {shape} ({expected} bytes)", folder
         )
     if not expected:
         return np.zeros(shape, dtype)
@@ -250,13 +266,11 @@ def _read_params(folder: Path, name: str = "params.json") -> dict:
     try:
         params = json.loads(f.read_text())
     except (OSError, json.JSONDecodeError) as err:
-        raise InvalidFileError(
-            f, f"not a complete window cache ({err}); delete the folder {folder}"
-        ) from err
+        raise DamagedCacheError(f, f"not a complete window cache ({err})", folder) from err
     want = params.pop(_PARAMS_CRC, None) if isinstance(params, dict) else None
     if want is not None and want != _params_crc(params):  # caches from before it have none
-        raise InvalidFileError(f, f"changed after the build (its {_PARAMS_CRC} differs): the "
-                                  f"cache is damaged; delete the folder {folder}")
+        raise DamagedCacheError(f, f"changed after the build (its {_PARAMS_CRC} differs)",
+                                folder)
     return params
 
 
@@ -275,8 +289,8 @@ def _checked_bytes(folder: Path, name: str, params: dict) -> bytes:
     data = (folder / name).read_bytes()
     want = params.get("checksum", {}).get(name)
     if want is not None and f"crc32:{crc32(data):08x}" != want:
-        raise InvalidFileError(folder / name, f"checksum differs from the stored {want}: the "
-                                              f"file is damaged; delete the folder {folder}")
+        raise DamagedCacheError(folder / name, f"checksum differs from the stored {want}",
+                                folder)
     return data
 
 
@@ -303,21 +317,17 @@ class WindowCache:
             for name, size in self.params.get("sizes", {}).items():
                 f = self.path / name
                 if not f.is_file() or f.stat().st_size != size:
-                    raise InvalidFileError(
-                        f, f"missing or not the size it was written with ({size} bytes); the "
-                        f"cache is damaged: delete the folder {self.path}"
+                    raise DamagedCacheError(
+                        f, f"missing or not the size it was written with ({size} bytes)", self.path
                     )
             durable.check(self.path, self.params, _check_checksums)
             try:
                 self.y = np.load(io.BytesIO(_checked_bytes(self.path, "y.npy", self.params)))
             except (OSError, ValueError) as err:
-                raise InvalidFileError(
-                    self.path, f"labels unreadable ({err}); delete this folder"
-                ) from err
+                raise DamagedCacheError(self.path, f"labels unreadable ({err})",
+                                        self.path) from err
         if len(self.y) != self.X.shape[0]:
-            raise InvalidFileError(
-                self.path, "labels and windows disagree in length; delete this folder"
-            )
+            raise DamagedCacheError(self.path, "labels and windows disagree in length", self.path)
 
     @property
     def meta(self) -> pd.DataFrame:
@@ -333,13 +343,11 @@ class WindowCache:
                 except InvalidFileError:
                     raise
                 except (OSError, ValueError, pd.errors.ParserError) as err:
-                    raise InvalidFileError(
-                        self.path, f"metadata unreadable ({err}); delete this folder"
-                    ) from err
+                    raise DamagedCacheError(self.path, f"metadata unreadable ({err})",
+                                            self.path) from err
             if len(meta) != self.X.shape[0]:
-                raise InvalidFileError(
-                    self.path, "metadata and windows disagree in length; delete this folder"
-                )
+                raise DamagedCacheError(self.path, "metadata and windows disagree in length",
+                                        self.path)
             self._meta = meta
         return self._meta
 
@@ -414,10 +422,8 @@ def _check_checksums(folder: Path, params: dict) -> None:
     for name, digest in want.items():
         got = file_crc(folder / name)
         if got != digest:
-            raise InvalidFileError(
-                folder / name,
-                f"checksum {got} differs from the stored {digest}: the file is "
-                f"damaged; delete the folder {folder} (it is rebuilt by the next run)",
+            raise DamagedCacheError(
+                folder / name, f"checksum {got} differs from the stored {digest}", folder
             )
 
 
@@ -555,7 +561,7 @@ def open_or_rebuild(path: Path, build) -> WindowCache:
         try:
             return open_checked(path)
         except InvalidFileError as err:
-            log.warning("cache %s fails its checks (%s): rebuilding it", path, err)
+            log.warning("cache %s fails its checks (%s): rebuilding it", path, damage(err))
     with locked(path.parent / f"{path.name}.lock"):
         if (path / "params.json").exists():  # built by another process while we waited
             try:

@@ -190,9 +190,10 @@ def check(folder: Path, params: dict, verify) -> None:
     try:
         verify(folder, params)
     except InvalidFileError as err:
-        raise InvalidFileError(
-            folder, f"built before a restart of the machine and not fully on disk ({err})"
-        ) from err
+        from biosig.data.cache import DamagedCacheError, damage
+
+        raise DamagedCacheError(folder, "built before a restart of the machine and not fully on "
+                                        f"disk ({damage(err)})", folder) from err
     try:
         mark(folder, build)
     except OSError as err:  # a read-only copy: it is checked again next time

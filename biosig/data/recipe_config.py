@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from biosig.errors import ConfigError
+from biosig.errors import ConfigError, InvalidFileError
 
-__all__ = ["datamodule_from_config", "load_config"]
+__all__ = ["datamodule_from_config", "load_config", "read_yaml"]
 
 
 def _deep_merge(base: dict, extra: dict) -> dict:
@@ -28,6 +28,24 @@ def _other_class(node: dict, class_path) -> bool:
     return class_path is not None and old is not None and class_path != old
 
 
+def read_yaml(path: str | Path):
+    """A YAML file's content; a syntax error is an :class:`InvalidFileError` naming the file and
+    the line and column (yaml's own message names neither the file nor, in one line, the place)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except yaml.MarkedYAMLError as err:
+        def at(mark) -> str:
+            return f"line {mark.line + 1}, column {mark.column + 1}"
+
+        context = f" ({err.context} at {at(err.context_mark)})" if err.context_mark else ""
+        where = f" at {at(err.problem_mark)}" if err.problem_mark else ""
+        raise InvalidFileError(path, f"not valid YAML{where}: {err.problem}{context}") from None
+    except yaml.YAMLError as err:
+        raise InvalidFileError(path, f"not valid YAML: {' '.join(str(err).split())}") from None
+
+
 def load_config(argv: list[str]) -> dict:
     """Merge ``--config`` files in order, then apply ``--a.b.c value`` overrides (YAML values)."""
     import yaml
@@ -43,7 +61,7 @@ def load_config(argv: list[str]) -> dict:
             path = Path(value)
             if not path.is_file():
                 raise ConfigError(f"config file {path} not found")
-            loaded = yaml.safe_load(path.read_text()) or {}
+            loaded = read_yaml(path) or {}
             if not isinstance(loaded, dict):
                 raise ConfigError(f"{path}: a config must be a mapping of sections")
             cfg = _deep_merge(cfg, loaded)

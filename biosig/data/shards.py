@@ -33,8 +33,10 @@ import numpy as np
 
 from biosig.data.cache import (
     CACHE_FORMAT,
+    DamagedCacheError,
     WindowCache,
     build_cache,
+    damage,
     hash_payload,
     key_payload,
     locked,
@@ -229,15 +231,12 @@ def open_shards(path: Path) -> tuple[dict, list[WindowCache]]:
     for name in index["shards"]:
         folder = (path / name).resolve()
         if not (folder / "params.json").exists():
-            raise InvalidFileError(
-                folder, f"shard of the sharded cache {path} is missing; delete {path} and "
-                "rebuild (finished shards are reused)"
-            )
+            raise DamagedCacheError(folder, f"shard of the sharded cache {path} is missing", path)
         shards.append(WindowCache(folder))
     total = sum(len(s) for s in shards)
     if total != index["shape"][0]:
-        raise InvalidFileError(path / "index.json", f"{total} windows in the shards, index says "
-                               f"{index['shape'][0]}; delete {path}")  # fmt: skip
+        raise DamagedCacheError(path / "index.json", f"{total} windows in the shards, index "
+                                f"says {index['shape'][0]}", path)  # fmt: skip
     return index, shards
 
 
@@ -251,7 +250,7 @@ def get_sharded(source, opts, root: Path, n_shards: int, **kw) -> WindowCache:
             return WindowCache(path)
         except InvalidFileError as err:
             log.warning("sharded cache %s fails its checks (%s): rebuilding what is missing",
-                        path, err)  # fmt: skip
+                        path, damage(err))  # fmt: skip
             (path / "index.json").unlink()
     built = build_shards(source, opts, root, n_shards, **kw)
     if built is None:

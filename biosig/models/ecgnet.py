@@ -98,6 +98,35 @@ def remove_baseline(x: torch.Tensor, sfreq: float | None) -> torch.Tensor:
     return x - base
 
 
+#: mV per unit of the voltages ECGNet takes
+_MV_PER = {"mV": 1.0, "uV": 1e-3, "µV": 1e-3, "V": 1e3}
+#: a robust peak-to-peak amplitude (mV) that no ECG lead reaches (a QRS is a few mV; the same
+#: lead in µV read as mV is thousands)
+_MAX_PTP_MV = 50.0
+
+
+def _mv_per(units: str, what: str) -> float:
+    """mV per unit of ``units``; ConfigError for anything but a voltage."""
+    if units not in _MV_PER:
+        raise ConfigError(f"{what} is in {units!r}; ECGNet needs a voltage (mV, µV or V)")
+    return _MV_PER[units]
+
+
+def _refuse_microvolts(x: torch.Tensor) -> None:
+    """ConfigError when ``x`` (mV) looks like µV: a robust peak-to-peak amplitude (0.5th to
+    99.5th percentile of a record, on at most about 65,000 of its samples) over 50 mV."""
+    flat = x.detach().reshape(x.shape[0] if x.ndim > 1 else 1, -1).float()
+    flat = flat[:, :: max(1, flat.shape[1] // 65536)]
+    q = torch.nanquantile(flat, torch.tensor([0.005, 0.995], device=flat.device), dim=1)
+    ptp = float((q[1] - q[0]).nan_to_num(0.0).max()) if flat.numel() else 0.0
+    if ptp > _MAX_PTP_MV:
+        raise ConfigError(
+            f"the input's peak-to-peak amplitude is {ptp:.4g} mV, but an ECG's is a few mV: "
+            "it looks like µV; ECGNet takes mV (PTB-XL's physical unit): divide it by 1000, or "
+            "give its unit (generate(..., units='µV'), or the recording channel's unit)"
+        )
+
+
 def _lead_of_channel(name: str) -> str:
     """Standard lead of a channel name (``"II"``, ``"MLII"``, ``"ECG V2"``); a generic name
     (``"ECG"``, ``"ECG 1"``) or any other raises ChannelError asking for ``lead=``."""
@@ -250,7 +279,8 @@ class ECGNet(BiosigModel):
 
     Input contract for real recordings: :meth:`generate_recording` takes a
     :class:`~biosig.signal.recording.Recording`, refuses a lead sampled at another rate than
-    the model's ``sfreq``, converts µV/V to mV, and reads the lead from the channel name
+    the model's ``sfreq``, converts µV/V to mV (``generate``: ``units=``; either refuses
+    µV-sized values given as mV), and reads the lead from the channel name
     (``II``, ``MLII``, ``ECG V2``); a generic name (``ECG``, ``ECG 1``) needs ``lead=``.
 
     Notes
@@ -379,12 +409,20 @@ class ECGNet(BiosigModel):
         lead=None,
         noise: torch.Tensor | None = None,
         sfreq: float | None = None,
+        units: str = "mV",
     ):
         """Inference helper: eval mode, no gradients; same arguments as ``forward``.
 
         ``sfreq``: the rate of ``x``; a rate other than the model's raises ConfigError.
+        ``units``: those of ``x`` (``"mV"``, ``"µV"``/``"uV"`` or ``"V"``), converted to mV. An
+        input far larger than an ECG in mV (robust peak-to-peak over 50 mV: µV read as mV)
+        raises ConfigError.
         """
         self._check_rate(sfreq, "the input lead")
+        scale = _mv_per(units, "the input")
+        if scale != 1.0:
+            x = x * scale
+        _refuse_microvolts(x)
         was = self.training
         self.eval()
         try:
@@ -421,7 +459,8 @@ class ECGNet(BiosigModel):
 
         Raises
         ------
-        ConfigError : the model has no ``sfreq``, or the recording's rate differs from it.
+        ConfigError : the model has no ``sfreq``, the recording's rate differs from it, or its
+            unit is not a voltage or says mV of µV-sized values.
         ChannelError : no/unknown ``channel``, or a channel name that does not name a lead.
         """
         from biosig.signal.recording import Recording
@@ -445,11 +484,7 @@ class ECGNet(BiosigModel):
         name = LEADS[lead_index(lead)] if lead is not None else _lead_of_channel(channel)
         i = names.index(channel)
         unit = (rec.units[i] if rec.units else "mV") or "mV"
-        scale = {"mV": 1.0, "uV": 1e-3, "µV": 1e-3, "V": 1e3}.get(unit)
-        if scale is None:
-            raise ConfigError(
-                f"channel {channel!r} is in {unit!r}; ECGNet needs a voltage (mV, µV or V)"
-            )
+        scale = _mv_per(unit, f"channel {channel!r}")
         p = next(self.parameters())
         x = torch.as_tensor(rec.data[i] * scale, dtype=p.dtype, device=p.device)[None]
         out = self.generate(x, lead=name, noise=noise)[0].cpu().numpy()

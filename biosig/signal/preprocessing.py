@@ -195,11 +195,13 @@ class RenameChannels(Step):
         new = [self.mapping.get(n, n) for n in rec.ch_names]
         before, after = Counter(rec.ch_names), Counter(new)
         dupes = sorted(n for n, k in after.items() if k > 1 and k > before[n])
-        if dupes:
-            raise ChannelError(
-                f"{_where(rec)}: RenameChannels({self.mapping}) gives several channels the "
-                f"names {dupes} (channels {rec.ch_names} become {new})"
-            )
+        if dupes:  # only the clashing names and their sources: a montage has 64 channels
+            clashes = "; ".join(
+                f"{d!r} from " + ", ".join(f"{o!r}" + (" (not renamed)" if o == d else "")
+                                           for o, n in zip(rec.ch_names, new) if n == d)
+                for d in dupes)
+            raise ChannelError(f"{_where(rec)}: RenameChannels gives several channels one name: "
+                               f"{clashes}")
         return rec.renamed(new)
 
 

@@ -167,7 +167,11 @@ def test_a_cut_foreign_or_mismatched_checkpoint_is_one_line_before_any_run_folde
         tmp_path, capsys, monkeypatch):
     """A checkpoint cut short, not a checkpoint, or trained on other windows gave a 30-60-line
     traceback (OSError, KeyError, a state_dict size mismatch) after a new run folder with its
-    config.yaml was written. Now: one line naming the file, exit 2, no new folder."""
+    config.yaml was written. Now: one line naming the file, exit 2, no new folder, and before
+    the Trainer is built (its start-up lines, GPU available: ..., came first)."""
+    import torch
+    from lightning.pytorch.trainer import setup
+
     monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
     root = tmp_path / "run"
     fit = ["fit", *EEGNET, "--trainer.default_root_dir", str(root), "--trainer.max_epochs", "1",
@@ -178,6 +182,9 @@ def test_a_cut_foreign_or_mismatched_checkpoint_is_one_line_before_any_run_folde
     cut.write_bytes(last.read_bytes()[:5000])
     junk = tmp_path / "junk.ckpt"
     junk.write_bytes(b"not a checkpoint at all")
+    bare = tmp_path / "bare.ckpt"  # no hyperparameters: the model is built from the options
+    torch.save({k: v for k, v in torch.load(last, weights_only=True).items()
+                if k != "hyper_parameters"}, bare)
     versions = sorted(p.name for p in root.rglob("version_*"))
     other_windows = ["--data.windows", "{class_path: biosig.data.EventWindows, init_args: "
                      "{tmin: 0.5, tmax: 2.5, mapping: {left_hand: 0, right_hand: 1}}}"]
@@ -185,11 +192,16 @@ def test_a_cut_foreign_or_mismatched_checkpoint_is_one_line_before_any_run_folde
              (["test", "--ckpt_path", str(junk)], rf"{junk}: not a readable checkpoint"),
              (["fit", "--ckpt_path", str(cut)], rf"{cut}: not a readable checkpoint"),
              (["test", "--ckpt_path", str(last), *other_windows],
-              r"n_times=1000 but the data give 500.*come from the checkpoint \S+last\.ckpt")]
+              r"n_times=1000 but the data give 500.*come from the checkpoint \S+last\.ckpt"),
+             (["fit", "--ckpt_path", str(bare), "--model.init_args.model_kwargs", "{F1: 4}"],
+              rf"{bare}: the checkpoint's weights do not fit this model")]
+    startups = []  # the Trainer's start-up lines (GPU available: ...)
+    monkeypatch.setattr(setup, "_log_device_info", startups.append)
     for (command, *rest), expected in cases:
         assert main([command, *EEGNET, "--trainer.default_root_dir", str(root), *rest]) == 2
         lines = _error_lines(capsys.readouterr().err)
         assert len(lines) == 1 and re.search(expected, lines[0]), lines
+    assert not startups  # every case refused before the Trainer is built
     assert sorted(p.name for p in root.rglob("version_*")) == versions  # nothing new written
     # the weights themselves are compared too (a checkpoint whose arguments Lightning does not
     # apply, e.g. resumed into a task built by hand)
@@ -203,11 +215,32 @@ def test_a_cut_foreign_or_mismatched_checkpoint_is_one_line_before_any_run_folde
 
 
 def test_a_parser_error_is_short(capsys, monkeypatch):
-    """A mistyped option printed Lightning's whole usage (about 70 lines) before the error."""
+    """A mistyped option printed Lightning's whole usage (about 70 lines) before the error,
+    and under ``python -m biosig`` named the program ``__main__.py``."""
     monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    monkeypatch.setattr(sys, "argv", [str(REPO / "biosig/__main__.py")])  # as python -m sets it
     with pytest.raises(SystemExit) as code:
         main(["fit", *EEGNET, "--trainer.maxepochs", "1"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code.value.code == 2 and len(err) <= 3, err
-    assert err[0].endswith("fit [options]") and "unrecognized arguments: --trainer.maxepochs" in (
-        err[-1])
+    assert err[0] == "usage: biosig fit [options]", err
+    assert "__main__" not in "\n".join(err)
+    assert "unrecognized arguments: --trainer.maxepochs" in err[-1]
+
+
+@pytest.mark.parametrize("command, joined", [("fit", False), ("fit", True), ("run", False)],
+                         ids=["fit", "fit-config=", "run"])
+def test_a_yaml_syntax_error_names_the_config_file_and_place(command, joined, tmp_path, capsys,
+                                                            monkeypatch):
+    """jsonargparse (fit) printed yaml's message about "<unicode string>" under the usage lines,
+    and ``biosig run`` a yaml traceback; neither named the file."""
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    bad = tmp_path / "recipe.yaml"
+    bad.write_text("trainer:\n  max_epochs: [1, 2\n  logger: false\n")
+    config = [f"--config={bad}"] if joined else ["--config", str(bad)]
+    assert main([command, "--config", str(REPO / "recipes/synthetic/eegnet.yaml"), *config]) == 2
+    err = capsys.readouterr().err
+    lines = _error_lines(err)
+    assert len(lines) == 1 and err.strip() == lines[0], err[-2000:]
+    assert re.match(rf"biosig: error: {re.escape(str(bad))}: not valid YAML at line 3, column 9: ",
+                    lines[0]), lines

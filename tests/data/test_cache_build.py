@@ -105,7 +105,9 @@ def test_verify_command_tells_a_missing_or_non_cache_path_from_a_damaged_cache(t
 
 
 @pytest.mark.parametrize("damage", ["truncate", "no_y", "bad_meta"])
-def test_damaged_finished_cache_is_rebuilt(tmp_path, damage):
+def test_damaged_finished_cache_is_rebuilt(tmp_path, damage, caplog):
+    """Opened directly, the error says to delete the folder; rebuilt by get_cache, the log says
+    why and that it is rebuilt (it said both "delete this folder" and "rebuilding it")."""
     src = ToySource()
     path = get_cache(src, root=tmp_path).path
     good = (path / "X.f32").read_bytes()
@@ -116,10 +118,13 @@ def test_damaged_finished_cache_is_rebuilt(tmp_path, damage):
         (path / "y.npy").unlink()
     else:
         (path / "meta.csv").write_text("record\nr0\n")
-    with pytest.raises(InvalidFileError, match="delete"):
+    with pytest.raises(InvalidFileError, match=f"delete the folder {path}"):
         WindowCache(path)
+    caplog.set_level("WARNING", logger="biosig.cache")
     again = get_cache(src, root=tmp_path)
     assert again.path == path and (path / "X.f32").read_bytes() == good
+    assert f"cache {path} fails its checks ({path}" in caplog.text
+    assert caplog.text.rstrip().endswith("): rebuilding it") and "delete" not in caplog.text
 
 
 class DeadSource(ToySource):

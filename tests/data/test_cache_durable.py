@@ -53,6 +53,7 @@ def test_after_a_restart_a_torn_cache_is_rebuilt(tmp_path, monkeypatch, caplog):
         WindowCache(cache.path)
     rebuilt = get_cache(src, root=tmp_path, num_workers=0)
     assert "rebuilding" in caplog.text and rebuilt.params["build"] != cache.params["build"]
+    assert "delete" not in caplog.text  # it is rebuilt, not for the user to delete
     assert (rebuilt.path / "X.f32").read_bytes() != bytes(raw)
 
 

@@ -84,6 +84,18 @@ def test_adding_a_record_rebuilds_only_its_shard(tmp_path):
     )
 
 
+def test_a_damaged_shard_is_rebuilt_and_the_log_says_so(tmp_path, caplog):
+    """The log of the rebuild says what is damaged and that it is rebuilt, not to delete it."""
+    cache = get_cache(Corpus(n=12), root=tmp_path, shards=4)
+    (cache.shards[1].path / "y.npy").unlink()
+    caplog.set_level("WARNING", logger="biosig.cache")
+    Corpus.loads.clear()
+    assert len(get_cache(Corpus(n=12), root=tmp_path, shards=4)) == len(cache)
+    assert sorted(Corpus.loads) == sorted(set(cache.shards[1].meta["record"]))
+    assert f"({cache.shards[1].path / 'y.npy'}: missing" in caplog.text
+    assert "rebuilding what is missing" in caplog.text and "delete" not in caplog.text
+
+
 def _opts():
     from biosig.data.cache_build import BuildOptions
 

@@ -105,6 +105,22 @@ def test_lead_names_and_units():
         m.generate_recording(two, channel="V7")
 
 
+def test_microvolts_given_as_millivolts_are_refused():
+    """PTB-XL's unit is mV; a lead in µV (1000 times larger) was accepted silently."""
+    m = _model().eval()
+    x = _lead_i()
+    ref = m.generate(x)
+    for given in (x * 1000, torch.cat([x, x * 1000])):  # one record in µV is enough
+        with pytest.raises(ConfigError, match=r"looks like µV.*divide it by 1000"):
+            m.generate(given)
+    torch.testing.assert_close(m.generate(x * 1000, units="µV"), ref, atol=1e-4, rtol=1e-4)
+    assert m.generate(x * 5 + 300.0).shape == (1, 12, 1000)  # a large ECG with an offset: mV
+    with pytest.raises(ConfigError, match="looks like µV"):
+        m.generate_recording(_rec("II", x[0].numpy() * 1000, "mV"))
+    with pytest.raises(ConfigError, match="'mmHg'; ECGNet needs a voltage"):
+        m.generate(x, units="mmHg")
+
+
 @pytest.mark.shared_data
 def test_real_mitdb_lead_with_holter_offset():
     """MIT-BIH record 100 (MLII, 360 Hz): refused at 360 Hz by a 100 Hz model; resampled, a
