@@ -99,6 +99,9 @@ def _make_cli_class():
             super()._parse_ckpt_path()
 
         def before_fit(self):
+            from biosig.experiments.runner import refuse_cpu_sync_batchnorm
+
+            refuse_cpu_sync_batchnorm(self.trainer, self.config.fit.trainer.sync_batchnorm)
             _split_before_run_folder(self.datamodule)
             _prepare_resume(self)
             _no_bar_without_tty(self.trainer, epoch_lines=True)

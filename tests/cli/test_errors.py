@@ -148,6 +148,20 @@ def test_a_protocol_the_data_cannot_follow_is_refused_before_the_run_folder(
     assert not root.exists()
 
 
+def test_ddp_preset_on_cpu_with_sync_batchnorm_is_one_line(tmp_path, capsys, monkeypatch):
+    """The DDP preset asks for SyncBatchNorm; on CPU processes torch refused it inside every
+    started rank, each with a traceback. Now one line before any rank starts."""
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    root = tmp_path / "run"
+    assert main(["fit", *EEGNET, "--config", str(REPO / "recipes/configs/trainer/ddp.yaml"),
+                 "--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.precision",
+                 "32", "--data.num_workers", "0", "--trainer.default_root_dir", str(root)]) == 2
+    err = capsys.readouterr().err
+    lines = _error_lines(err)
+    assert len(lines) == 1 and "set trainer.sync_batchnorm false" in lines[0], err[-2000:]
+    assert not root.exists()
+
+
 def test_a_checkpoint_lightning_cannot_use_is_one_line(tmp_path, capsys, monkeypatch):
     """``--ckpt_path best`` without a fitted ModelCheckpoint, a missing file, ``best``/``last``
     where no run saved a last checkpoint."""
