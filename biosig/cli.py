@@ -692,6 +692,8 @@ def _one_line_errors(func):
 def main(argv: list[str] | None = None) -> int:
     from_shell = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
+    # --threads N / BIOSIG_THREADS / free cores (biosig._threads), before or after the command
+    argv = pop_threads_option(argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(HELP)
         return 0
@@ -701,7 +703,6 @@ def main(argv: list[str] | None = None) -> int:
 
         print(__version__)
         return 0
-    argv = pop_threads_option(argv)  # --threads N / BIOSIG_THREADS / free cores (biosig._threads)
     if from_shell:
         sys.argv[1:] = argv
     if command == "demo":

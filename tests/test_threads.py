@@ -64,3 +64,14 @@ def test_pop_threads_option_applies_and_strips():
     assert torch.get_num_threads() == 2
     with pytest.raises(ConfigError, match="needs a value"):
         _threads.pop_threads_option(["fit", "--threads"])
+
+
+@pytest.mark.parametrize("argv", [["--threads", "1", "models"], ["--threads=1", "models"],
+                                  ["models", "--threads", "1"]])
+def test_biosig_takes_threads_before_or_after_the_command(argv, capsys):
+    """`biosig --threads N <command>` is the documented form (it was an 'unknown command')."""
+    from biosig.cli import main
+
+    assert main(argv) == 0
+    assert "dbconformer" in capsys.readouterr().out.split()
+    assert torch.get_num_threads() == 1
