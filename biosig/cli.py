@@ -240,11 +240,24 @@ def _check_task_args(model_config) -> None:
     rates, weight decay, loss weights...) on the config, before the data are built: the data
     come first (their shape is linked into the model), so the task's constructor would see
     a bad value only after the window cache was written."""
+    import inspect
+
+    from biosig.models._registry import check_model_arguments
     from biosig.tasks.base import BiosigTask
 
     task = _task_class(model_config)
-    if task is not None and issubclass(task, BiosigTask):
-        task.check_args(dict(model_config.get("init_args") or {}))
+    if task is None or not issubclass(task, BiosigTask):
+        return
+    args = dict(model_config.get("init_args") or {})
+    task.check_args(args)
+    params = inspect.signature(task.__init__).parameters
+    for key in ("model", "generator", "critic"):  # the registry names a task builds
+        if key not in params:
+            continue
+        name = args.get(key, params[key].default)
+        kwargs = args.get(f"{key}_kwargs") or {}
+        if isinstance(name, str) and isinstance(kwargs, dict):
+            check_model_arguments(name, kwargs)
 
 
 def _refuse_non_classifier(model_config) -> None:

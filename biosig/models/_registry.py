@@ -141,16 +141,22 @@ def model_class(name: str):
     return entry.cls if isinstance(entry, Variant) else entry
 
 
-def create_model(name: str, **kwargs) -> nn.Module:
-    """Build a registered model (or variant) by name with keyword arguments; an argument the
-    model does not take is a ConfigError naming the ones it does."""
-    entry = get_entry(name)
+def check_model_arguments(name: str, kwargs) -> None:
+    """ConfigError for an unknown model name, or for an argument the model does not take
+    (naming the ones it does); nothing is built."""
+    get_entry(name)
     accepted = model_arguments(name)
     unknown = [k for k in kwargs if accepted is not None and k not in accepted]
     if unknown:
         raise ConfigError(f"model {name!r} has no argument {', '.join(map(repr, unknown))}; "
                           f"its arguments: {', '.join(accepted)}")
-    return entry(**kwargs)
+
+
+def create_model(name: str, **kwargs) -> nn.Module:
+    """Build a registered model (or variant) by name with keyword arguments; an argument the
+    model does not take is a ConfigError naming the ones it does."""
+    check_model_arguments(name, kwargs)
+    return get_entry(name)(**kwargs)
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:

@@ -89,13 +89,15 @@ def test_only_project_and_configuration_errors_become_one_line():
 ], ids=["model-name", "model-kwarg", "not-a-classifier", "optimizer"])
 def test_bad_model_values_are_one_line_before_anything_is_written(override, expected, tmp_path,
                                                                  capsys, monkeypatch):
+    """Before the run folder and before the window cache (built to link the data's shape)."""
     monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
-    root = tmp_path / "run"
-    assert main(["fit", *EEGNET, "--trainer.default_root_dir", str(root), *override]) == 2
+    root, cache = tmp_path / "run", tmp_path / "cache"
+    assert main(["fit", *EEGNET, "--trainer.default_root_dir", str(root), "--data.cache_dir",
+                 str(cache), *override]) == 2
     err = capsys.readouterr().err
     lines = _error_lines(err)
     assert len(lines) == 1 and re.search(expected, lines[0]), err[-3000:]
-    assert not root.exists()
+    assert not root.exists() and not cache.exists()
 
 
 BAD_VALUES = [
@@ -131,6 +133,18 @@ def test_bad_values_are_one_line_before_any_cache_or_run_folder(override, expect
     assert len(lines) == 1 and re.search(expected, lines[0]), err[-3000:]
     assert "Traceback" not in err
     assert not root.exists() and not cache.exists()
+
+
+def test_gan_networks_are_checked_with_the_config():
+    """The GAN task's generator and critic names and arguments, checked before the data."""
+    from biosig.cli import _check_task_args
+
+    gan = {"class_path": "biosig.tasks.GANTask"}
+    with pytest.raises(ConfigError, match=r"model 'ecgnet_critic' has no argument 'depthh'"):
+        _check_task_args({**gan, "init_args": {"critic_kwargs": {"depthh": 2}}})
+    with pytest.raises(ConfigError, match=r"unknown model 'ecgnett'"):
+        _check_task_args({**gan, "init_args": {"generator": "ecgnett"}})
+    _check_task_args({**gan, "init_args": {"generator_kwargs": {}}})
 
 
 @pytest.mark.parametrize("command", ["fit", "test"])
