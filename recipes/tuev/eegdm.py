@@ -114,8 +114,18 @@ def split(meta) -> dict[str, np.ndarray]:
         n_val = max(1, int(len(train_subjects) * 0.2))
         chosen = np.random.RandomState(4523).choice(len(train_subjects), n_val, replace=False)
         val = np.isin(subjects, [train_subjects[i] for i in chosen]) & (part == "train")
-    return {"train": np.where((part == "train") & ~val)[0], "val": np.where(val)[0],
-            "test": np.where(part == "test")[0]}
+    out = {"train": np.where((part == "train") & ~val)[0], "val": np.where(val)[0],
+           "test": np.where(part == "test")[0]}
+    empty = [k for k, v in out.items() if not len(v)]
+    if empty:
+        from biosig.errors import ConfigError
+
+        raise ConfigError(
+            f"the split leaves no {' and no '.join(empty)} windows "
+            f"({len(set(subjects[part == 'train']))} training subjects, one in five of them "
+            "validating): give more subjects (the simulator: --n-subjects of at least 4; its last "
+            "2 are the test part)")
+    return out
 
 
 def _trainer(args, root, max_epochs, callbacks, **kw):

@@ -31,6 +31,12 @@ def test_split_is_subject_wise_with_the_papers_fraction_and_seed():
     assert not subjects["val"] & subjects["train"] and len(subjects["train"]) == 4
     assert sum(len(v) for v in idx.values()) == len(meta)
     np.testing.assert_array_equal(mod.split(meta)["val"], idx["val"])  # seeded (4523)
+    # one training subject validates: no training windows is one line, not torch's traceback
+    from biosig.errors import ConfigError
+
+    one = pd.DataFrame({"subject": [1, 1, 2, 3], "split": ["train", "train", "test", "test"]})
+    with pytest.raises(ConfigError, match=r"no train windows \(1 training subjects.*at least 4"):
+        mod.split(one)
 
 
 @pytest.mark.slow  # ~1-2 min on an idle 2-core machine (7 min measured under heavy load)
