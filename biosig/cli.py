@@ -691,6 +691,9 @@ def _one_line_errors(func):
             return func(argv)
         try:
             return func(argv)
+        except BrokenPipeError:  # stdout closed early (`biosig fit --help | head`): stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
+            return 1
         except Exception as exc:  # filtered by _error_line; anything else is re-raised
             line = _error_line(exc)
             if line is None:

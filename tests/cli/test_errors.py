@@ -41,6 +41,21 @@ def test_missing_data_path_is_one_line_from_the_shell(tmp_path):
     assert str(absent) in lines[0] and "A01T" in lines[0]
 
 
+def test_help_into_a_closed_pipe_is_quiet(tmp_path):
+    """`biosig fit --help | head -5`: the reader goes away; no BrokenPipeError traceback."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env.pop("BIOSIG_DEBUG", None)
+    read, write = os.pipe()
+    os.close(read)  # closed before biosig writes anything: its first write meets a broken pipe
+    try:
+        proc = subprocess.run([sys.executable, "-m", "biosig", "fit", "--help"], stdout=write,
+                              stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+                              timeout=600)
+    finally:
+        os.close(write)
+    assert proc.returncode == 1 and proc.stderr == "", proc.stderr[-2000:]
+
+
 @pytest.fixture
 def cpu_only(monkeypatch):
     """Make Lightning see no GPU backend, also on a machine that has one."""
