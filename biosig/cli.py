@@ -569,7 +569,8 @@ def lightning_cli(args: list[str] | None, run: bool = True):
         args=args,
         run=run,
         parser_class=_short_usage_parser(),
-        parser_kwargs={"default_env": True, "prog": "biosig"},  # not __main__.py (python -m)
+        # prog: not __main__.py (python -m biosig); no abbreviated keys (--trainer.max_epoch)
+        parser_kwargs={"default_env": True, "prog": "biosig", "allow_abbrev": False},
         save_config_kwargs={"overwrite": True},
     )
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="biosig demo", description=__doc__,
+    p = argparse.ArgumentParser(prog="biosig demo", description=__doc__, allow_abbrev=False,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="biosig_out/demo", help="output folder (default: %(default)s)")
     p.add_argument("--model", default="eegnet",

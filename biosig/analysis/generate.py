@@ -96,7 +96,7 @@ def generate_main(argv: list[str]) -> int:
     """``biosig generate WEIGHTS OUT.edf [-n N] [--method ddim|ddpm] [--steps S] [--seed K]``."""
     import argparse
 
-    p = argparse.ArgumentParser(prog="biosig generate",
+    p = argparse.ArgumentParser(prog="biosig generate", allow_abbrev=False,
                                 description="Synthetic EEG from an SSMDP weights folder -> EDF")
     p.add_argument("weights", help="weights folder of a pretrained SSMDP")
     p.add_argument("out", help="EDF file to write")

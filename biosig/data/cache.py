@@ -681,14 +681,22 @@ def cache_command(argv: list[str]) -> int:
     from biosig.data.quality import DEAD_CHANNEL_POLICIES
     from biosig.data.recipe_config import datamodule_from_config, load_config
 
-    p = argparse.ArgumentParser(prog="biosig cache build")
-    p.add_argument("--shards", type=int)
-    p.add_argument("--task")
-    p.add_argument("--tasks", type=int)
-    p.add_argument("--workers", type=int)
-    p.add_argument("--dtype", choices=list(DTYPES))
-    p.add_argument("--dead-channels", choices=list(DEAD_CHANNEL_POLICIES))
-    p.add_argument("--cache-dir")
+    p = argparse.ArgumentParser(
+        prog="biosig cache build", allow_abbrev=False,
+        usage="biosig cache build --config RECIPE.yaml [--config MORE.yaml] [--data.KEY VALUE "
+              "...] [options]",
+        description="Build a recipe's window cache (its data: section); --config files and "
+                    "--data.* overrides as for biosig fit (e.g. --data.source.init_args.path "
+                    "DIR).")
+    p.add_argument("--shards", type=int, help="build as this many shards")
+    p.add_argument("--task", help="this process's task number (it builds shards i with i %% tasks == task), "
+                   "or 'env' (SLURM array, torchrun or SLURM task from the environment)")
+    p.add_argument("--tasks", type=int, help="the number of shard tasks (with --task)")
+    p.add_argument("--workers", type=int, help="processes reading records")
+    p.add_argument("--dtype", choices=list(DTYPES), help="storage of the windows")
+    p.add_argument("--dead-channels", choices=list(DEAD_CHANNEL_POLICIES),
+                   help="what a dead channel does")
+    p.add_argument("--cache-dir", help="cache root (default: data.cache_dir or the user cache)")
     a, recipe = p.parse_known_args(argv[1:])  # the rest: --config files, --data.* overrides
     cfg = load_config(recipe)
     if not cfg.get("data"):

@@ -46,8 +46,20 @@ def read_yaml(path: str | Path):
         raise InvalidFileError(path, f"not valid YAML: {' '.join(str(err).split())}") from None
 
 
+#: The top-level keys of a config (those of ``biosig fit``, and ``experiment`` for ``biosig run``)
+SECTIONS = ("seed_everything", "trainer", "model", "data", "optimizer", "lr_scheduler",
+            "ckpt_path", "experiment")
+
+
+def _check_section(key: str, where: str) -> None:
+    if key not in SECTIONS:
+        raise ConfigError(f"{where}: unknown key {key!r}; a config's keys are {list(SECTIONS)}")
+
+
 def load_config(argv: list[str]) -> dict:
-    """Merge ``--config`` files in order, then apply ``--a.b.c value`` overrides (YAML values)."""
+    """Merge ``--config`` files in order, then apply ``--a.b.c value`` overrides (YAML values).
+    A top-level key outside :data:`SECTIONS` (a typo, ``--shard`` for ``--shards``) is a
+    ConfigError."""
     import yaml
 
     cfg: dict = {}
@@ -64,8 +76,11 @@ def load_config(argv: list[str]) -> dict:
             loaded = read_yaml(path) or {}
             if not isinstance(loaded, dict):
                 raise ConfigError(f"{path}: a config must be a mapping of sections")
+            for section in loaded:
+                _check_section(section, str(path))
             cfg = _deep_merge(cfg, loaded)
         else:
+            _check_section(key.split(".")[0], f"--{key}")
             node = cfg
             *parents, leaf = key.split(".")
             for p in parents:

@@ -150,6 +150,16 @@ def test_bad_values_are_one_line_before_any_cache_or_run_folder(override, expect
     assert not root.exists() and not cache.exists()
 
 
+def test_an_abbreviated_key_is_refused(tmp_path, capsys, monkeypatch):
+    """argparse took `--trainer.max_epoch` for `--trainer.max_epochs`: a typo passed silently."""
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    root = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit_:
+        main(["fit", *EEGNET, "--trainer.default_root_dir", str(root), "--trainer.max_epoch", "1"])
+    assert exit_.value.code == 2 and not root.exists()
+    assert "unrecognized arguments: --trainer.max_epoch" in capsys.readouterr().err
+
+
 def test_gan_networks_are_checked_with_the_config():
     """The GAN task's generator and critic names and arguments, checked before the data."""
     from biosig.cli import _check_task_args

@@ -85,3 +85,16 @@ def test_build_takes_data_overrides_and_checks_its_options_first(recipe, tmp_pat
     with pytest.raises(SystemExit) as exit_:
         main([*base, "--dtype", "int8", "--data.source.init_args.path", "/nowhere"])
     assert exit_.value.code == 2 and "invalid choice: 'int8'" in capsys.readouterr().err
+
+
+def test_build_help_names_the_recipe_options_and_no_option_is_abbreviated(recipe, tmp_path,
+                                                                           capsys):
+    with pytest.raises(SystemExit):
+        main(["cache", "build", "--help"])
+    out = capsys.readouterr().out
+    assert "--config RECIPE.yaml" in out and "--data.KEY VALUE" in out
+    # `--shard 3` is not `--shards 3`: it reaches the recipe overrides, which refuse it
+    assert main(["cache", "build", "--config", str(recipe), "--cache-dir", str(tmp_path / "c"),
+                 "--shard", "3"]) == 2
+    assert "--shard: unknown key 'shard'" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
