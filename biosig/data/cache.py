@@ -689,8 +689,9 @@ def cache_command(argv: list[str]) -> int:
                     "--data.* overrides as for biosig fit (e.g. --data.source.init_args.path "
                     "DIR).")
     p.add_argument("--shards", type=int, help="build as this many shards")
-    p.add_argument("--task", help="this process's task number (it builds shards i with i %% tasks == task), "
-                   "or 'env' (SLURM array, torchrun or SLURM task from the environment)")
+    p.add_argument("--task", help="this process's task number (it builds shards i with "
+                   "i %% tasks == task), or 'env' (SLURM array, torchrun or SLURM task from the "
+                   "environment)")
     p.add_argument("--tasks", type=int, help="the number of shard tasks (with --task)")
     p.add_argument("--workers", type=int, help="processes reading records")
     p.add_argument("--dtype", choices=list(DTYPES), help="storage of the windows")
