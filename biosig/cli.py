@@ -709,9 +709,10 @@ def _one_line_errors(func):
 def main(argv: list[str] | None = None) -> int:
     from_shell = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
-    # --threads N / BIOSIG_THREADS / free cores (biosig._threads), before or after the command
-    argv = pop_threads_option(argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
+    if argv and argv[0].startswith("--threads"):  # `biosig --threads N <command>`: command first
+        n = 1 if "=" in argv[0] else 2
+        argv = argv[n:n + 1] + argv[:n] + argv[n + 1:]
+    if not argv or argv[0] in ("-h", "--help", "help") or argv[0].startswith("--threads"):
         print(HELP)
         return 0
     command = argv[0]
@@ -720,6 +721,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(__version__)
         return 0
+    argv = pop_threads_option(argv)  # --threads N / BIOSIG_THREADS / free cores (biosig._threads)
     if from_shell:
         sys.argv[1:] = argv
     if command == "demo":

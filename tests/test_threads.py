@@ -67,7 +67,8 @@ def test_pop_threads_option_applies_and_strips():
 
 
 @pytest.mark.parametrize("argv", [["--threads", "1", "models"], ["--threads=1", "models"],
-                                  ["models", "--threads", "1"]])
+                                  ["models", "--threads", "1"], ["--threads", "1", "models",
+                                                                 "--debug"]])
 def test_biosig_takes_threads_before_or_after_the_command(argv, capsys):
     """`biosig --threads N <command>` is the documented form (it was an 'unknown command')."""
     from biosig.cli import main
