@@ -43,6 +43,7 @@ WINDOW_S = 4.1
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
+        allow_abbrev=False,
         description=__doc__.split("\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--path", default=None,
