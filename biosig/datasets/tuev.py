@@ -187,6 +187,7 @@ class TUEV(DatasetSource):
         after their ``EEG FP1-REF`` labels) with one annotation per ``.rec`` row (onset = window
         anchor = event centre - 0.5 s, description = class name; ``meta["event_channels"]``)."""
         from biosig.io import read_edf, read_rec
+        from biosig.io.rec import rec_line
 
         edf = self.root / ref["path"]
         rows = read_rec(edf.with_suffix(".rec"), n_channels=22)
@@ -194,10 +195,11 @@ class TUEV(DatasetSource):
         duration = raw.n_times / raw.sfreq
         late = np.flatnonzero(rows[:, 2] > duration + 1e-6)
         if len(late):
-            i = int(late[0])
+            i, path = int(late[0]), edf.with_suffix(".rec")
+            line = rec_line(path.read_bytes().decode("utf-8", "replace"), i)  # as read_rec counts
             raise InvalidFileError(
-                edf.with_suffix(".rec"),
-                f"row {i + 1}: event {rows[i, 1]:g}-{rows[i, 2]:g} s ends after the recording "
+                path,
+                f"row {line}: event {rows[i, 1]:g}-{rows[i, 2]:g} s ends after the recording "
                 f"({duration:g} s of {edf.name})",
             )
         rec = pick_tuh_electrodes(raw, self.montage, edf)

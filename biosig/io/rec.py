@@ -16,7 +16,7 @@ import numpy as np
 from biosig.errors import InvalidFileError
 from biosig.io._util import check_readable
 
-__all__ = ["read_rec"]
+__all__ = ["read_rec", "rec_line"]
 
 _LABELS = "TUEV labels are 1..6 = SPSW, GPED, PLED, EYEM, ARTF, BCKG"
 _FIELDS = ("channel", "start", "stop", "label")
@@ -39,6 +39,12 @@ def _first_bad_row(path: Path, text: str) -> InvalidFileError:
             except ValueError:
                 return InvalidFileError(path, f"row {i}: non-numeric field ({name})")
     return InvalidFileError(path, "rows are not 'channel,start,stop,label' numbers")
+
+
+def rec_line(text: str, k: int) -> int:
+    """The line number (1-based) of the ``k``-th row of a ``.rec`` file's ``text`` (its blank
+    lines are not rows), for error messages."""
+    return [i for i, s in enumerate(text.splitlines(), 1) if s.strip()][k]
 
 
 def read_rec(path: str | os.PathLike, n_channels: int = 22) -> np.ndarray:
@@ -82,6 +88,6 @@ def read_rec(path: str | os.PathLike, n_channels: int = 22) -> np.ndarray:
     for bad, what in checks:
         if np.any(bad):
             k = int(np.flatnonzero(bad)[0])  # the k-th row; loadtxt skipped blank lines
-            line = [i for i, s in enumerate(text.splitlines(), 1) if s.strip()][k]
+            line = rec_line(text, k)
             raise InvalidFileError(path, f"row {line}: {what(k)}")
     return rows

@@ -120,11 +120,11 @@ def test_rec_errors_name_file_and_row(one_file, tmp_path):
     rec_path.write_text(good + "3,10.0,11.0,7\n")
     with pytest.raises(InvalidFileError, match=r"aaaaaaar_00000001.rec: row 5: unknown label 7 "):
         read_rec(rec_path)
-    rec_path.write_text(good + "3,70.0,71.0,2\n")
+    rec_path.write_text(good + "\n3,70.0,71.0,2\n")  # row numbers count lines, as read_rec's
     ds = TUEV(one_file)
     ref = next(r for r in ds.records() if r["official_split"] == "train")
     with pytest.raises(
-        InvalidFileError, match=r"\.rec: row 5: event 70-71 s ends after the recording \(60 s"
+        InvalidFileError, match=r"\.rec: row 6: event 70-71 s ends after the recording \(60 s"
     ):
         ds.load(ref)
     rec_path.write_text(good + "25,1.0,2.0,2\n")
