@@ -187,6 +187,13 @@ def read_fif(
         unknown = [k for k in ch_types if k not in names]
         if unknown:
             raise ChannelError(f"ch_types names channels {unknown} that {path.name} does not have")
+        from mne.io import get_channel_type_constants
+
+        known = sorted(get_channel_type_constants())
+        bad = {k: v for k, v in ch_types.items() if str(v).lower() not in known}
+        if bad:
+            raise ChannelError(f"ch_types gives unknown channel types {bad} (reading "
+                               f"{path.name}); MNE's types are {known}")
         types = [str(ch_types.get(n, t)).lower() for n, t in zip(names, types)]
     data, units = to_target_units(data, units, types)
     meta = {"format": "FIF", "source": path.name}

@@ -14,7 +14,7 @@ import pytest
 from _dataset_fixtures import write_bciiv2a_session
 from io_fixtures import bdf_bytes, fif_tags, shared, synthetic
 
-from biosig.errors import InvalidFileError
+from biosig.errors import ChannelError, InvalidFileError
 from biosig.io import (
     Annotations,
     Recording,
@@ -470,6 +470,10 @@ def test_fif_is_read(tmp_path):
     np.testing.assert_allclose(rec.data[0], x[0] * 1e6, rtol=1e-6)
     np.testing.assert_allclose(rec.data[1], x[1] * 1e3, rtol=1e-6)
     assert list(rec.annotations.description) == ["T1"] and rec.annotations.onset[0] == 1.0
+    # ch_types: MNE's types, in any case; another is refused, listing them
+    assert read_fif(tmp_path / "a_raw.fif", ch_types={"Cz": "EOG"}).ch_types == ["eog", "ecg"]
+    with pytest.raises(ChannelError, match=r"unknown channel types \{'Cz': 'eeeg'\}.*'eeg'"):
+        read_fif(tmp_path / "a_raw.fif", ch_types={"Cz": "eeeg"})
 
 
 @pytest.mark.parametrize("gz", [False, True])
