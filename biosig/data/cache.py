@@ -487,15 +487,17 @@ def build_cache(
         n = facts["shape"][0]
         if n == 0 and not allow_empty:
             stats = {k: v for k, v in facts["stats"].items() if k != "channels"}
-            events = sorted({str(d) for d in source.load(refs[0]).annotations.description})
-            # event codes, not free text: a long note may hold a name (never in an error)
-            codes = [e for e in events if len(e) <= _EVENT_CODE_CHARS]
-            hidden = f" (and {len(events) - len(codes)} longer free-text ones, not shown)" if (
-                len(codes) < len(events)) else ""
+            events = {str(d) for d in source.load(refs[0]).annotations.description}
+            # the windower's event names the record has; others are not quoted (a note, even a
+            # short one, may hold a name): list them with Recording.annotations
+            wanted = [str(k) for k in (getattr(windows, "mapping", None) or {})]
+            found = [e for e in wanted if e in events]
             raise BiosigError(
                 f"dataset {source.name!r}: no window in {stats['records']} records with windows "
-                f"{windows.params()} (stats: {stats}); the first record's annotations: "
-                f"{', '.join(codes[:30]) or 'none'}{' ...' if len(codes) > 30 else ''}{hidden}"
+                f"{windows.params()} (stats: {stats}); the first record has "
+                f"{len(events)} distinct annotation descriptions"
+                + (f", of the mapping's events {found}" if wanted else "")
+                + f"; see them with {type(source).__name__}.load(record).annotations"
             )
         params = {
             "key": path.name,
@@ -538,10 +540,6 @@ def pipeline(source, preprocessing=()) -> list:
     """
     own = getattr(source, "default_preprocessing", None)
     return [*(own() if own is not None else ()), *(preprocessing or ())]
-
-
-#: annotations of at most this many characters are shown in errors as event codes
-_EVENT_CODE_CHARS = 20
 
 
 def open_checked(path: Path) -> WindowCache:

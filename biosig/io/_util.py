@@ -116,12 +116,17 @@ _NUMBER_TEXT = re.compile(r"[0-9+\-.eE \x14\x15]{0,30}|\s*[+-]?(?i:nan|inf|infin
 
 
 def shown(text: str) -> str:
-    """``text`` quoted for an error message when it could only be (part of) a number: digits,
-    sign, point, exponent, spaces, EDF+ TAL separators, at most 30 characters. Other text (a
-    header misaligned so that a patient name lands in a number field, a free-text annotation)
-    is never quoted: only its length is given."""
+    """``text`` quoted for an error message only when it is a number (at most 30 characters of
+    digits, sign, point, exponent, spaces, EDF+ TAL separators, that parse as one: ``1.5`` where
+    an integer belongs, ``inf``). Other text (a header misaligned so that a patient name or a
+    date such as ``02.03.51`` lands in a number field, a free-text annotation) is never quoted:
+    only its length is given."""
     if _NUMBER_TEXT.fullmatch(text):
-        return repr(text)
+        try:
+            float(text.strip(" \x14\x15"))
+            return repr(text)
+        except ValueError:
+            pass
     return f"(text of {len(text)} characters, not shown)"
 
 
@@ -141,8 +146,9 @@ def wrap_errors(path: Path, what: str, *, quote: bool = True) -> Iterator[None]:
 
     biosig's own errors pass through unchanged; the original exception is kept as
     ``__cause__`` so the traceback still shows where the parser failed. ``quote=False``: the
-    message leaves out what the parser quoted (:func:`unquoted`), for parsers handed header
-    text that may hold identifiers (WFDB comments, base date).
+    message leaves out what the parser quoted (:func:`unquoted`), and the parser's exception is
+    not chained (a traceback would print its text), for parsers handed header text that may
+    hold identifiers (WFDB comments, base date).
     """
     try:
         yield
@@ -156,8 +162,14 @@ def wrap_errors(path: Path, what: str, *, quote: bool = True) -> Iterator[None]:
         ) from err
     except Exception as err:  # noqa: BLE001 - every parser failure becomes a file error
         msg = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        msg = msg if quote else unquoted(msg)
-        raise InvalidFileError(path, f"{what} failed ({type(err).__name__}: {msg[:300]})") from err
+        if quote:
+            raise InvalidFileError(
+                path, f"{what} failed ({type(err).__name__}: {msg[:300]})"
+            ) from err
+        # not chained: the parser's own error quotes the header text a traceback would print
+        raise InvalidFileError(
+            path, f"{what} failed ({type(err).__name__}: {unquoted(msg)[:300]})"
+        ) from None
 
 
 @contextlib.contextmanager
