@@ -23,6 +23,7 @@ from pathlib import Path
 from biosig.datasets._common import file_manifest, require_dir
 from biosig.datasets.base import DatasetSource
 from biosig.errors import ConfigError, InvalidFileError
+from biosig.io._util import shown_units
 from biosig.signal.recording import Recording
 
 __all__ = ["EDFCorpus", "TEN_TWENTY", "corpus_electrode"]
@@ -151,7 +152,9 @@ class EDFCorpus(DatasetSource):
                 ns = int(head[252:256].decode("ascii").strip())
                 labels = fh.read(16 * ns).decode("latin-1")
         except (OSError, ValueError) as err:
-            raise InvalidFileError(path, f"unreadable EDF header ({err})") from None
+            raise InvalidFileError(  # the field is not quoted: a misaligned header puts text there
+                path, f"unreadable EDF header ({type(err).__name__}: number of signals or labels)"
+            ) from None
         if len(labels) != 16 * ns:
             raise InvalidFileError(path, "EDF header cut short")
         return self._pick([labels[16 * i : 16 * i + 16] for i in range(ns)], path)[1]
@@ -210,7 +213,7 @@ class EDFCorpus(DatasetSource):
             )
         units = {rec.units[i] for i in idx}
         if units != {"uV"}:
-            raise InvalidFileError(path, f"EEG channels not in µV: units {sorted(units)}")
+            raise InvalidFileError(path, f"EEG channels not in µV: units {shown_units(units)}")
         return rec.pick([rec.ch_names[i] for i in idx]).copy(  # still undecoded (EDF)
             ch_names=list(self.channels),
             ch_types=["eeg"] * len(idx),

@@ -26,6 +26,7 @@ from biosig.datasets._common import (
 )
 from biosig.datasets.base import DatasetSource
 from biosig.errors import ConfigError, InvalidFileError
+from biosig.io._util import shown_units
 from biosig.signal.recording import Annotations, Recording
 
 __all__ = ["EEGMAT", "EEGMAT_CHANNELS", "eegmat_channel_name"]
@@ -184,19 +185,18 @@ class EEGMAT(DatasetSource):
         try:
             df = pd.read_csv(path, skipinitialspace=True)
         except (ValueError, pd.errors.ParserError) as err:
-            raise InvalidFileError(path, f"not a readable CSV ({err})") from None
+            raise InvalidFileError(path, f"not a readable CSV ({type(err).__name__})") from None
         df.columns = [str(c).strip() for c in df.columns]
         missing = [c for c in _INFO_COLUMNS if c not in df.columns]
         if missing:
-            raise InvalidFileError(path, f"missing columns {missing} (has {list(df.columns)})")
+            raise InvalidFileError(path, f"missing columns {missing}")
         out = {}
         for i, row in df.iterrows():
             m = re.fullmatch(r"Subject(\d{2})", str(row["Subject"]).strip())
             gender = str(row["Gender"]).strip().upper()
             if m is None or gender not in ("F", "M"):
-                raise InvalidFileError(
-                    path, f"row {i + 2}: subject {row['Subject']!r} / gender {row['Gender']!r} "
-                    "not of the form SubjectNN / F or M"
+                raise InvalidFileError(  # the cells are not quoted: they may hold anything
+                    path, f"row {i + 2}: Subject / Gender not of the form SubjectNN / F or M"
                 )
             try:
                 out[int(m.group(1))] = {
@@ -205,8 +205,9 @@ class EEGMAT(DatasetSource):
                     "n_subtractions": float(row["Number of subtractions"]),
                     "count_quality": int(row["Count quality"]),
                 }
-            except (TypeError, ValueError) as err:
-                raise InvalidFileError(path, f"row {i + 2}: {err}") from None
+            except (TypeError, ValueError):
+                raise InvalidFileError(path, f"row {i + 2}: Age, Number of subtractions or Count "
+                                             "quality is not a number") from None
         return out
 
     def records(self) -> list[dict]:
@@ -273,7 +274,7 @@ class EEGMAT(DatasetSource):
             raise InvalidFileError(path, f"sampling rate {rec.sfreq:g} Hz, expected {SFREQ:g}")
         bad_units = [u for n, u in zip(names, rec.units) if n in self.channels and u != "uV"]
         if bad_units:
-            raise InvalidFileError(path, f"EEG channels not in µV: units {sorted(set(bad_units))}")
+            raise InvalidFileError(path, f"EEG channels not in µV: units {shown_units(bad_units)}")
         rec = rec.copy(ch_names=names, ch_types=["eeg"] * rec.n_chans).pick(self.channels)
         if self.rest_seconds is not None and int(ref["run"]) == 1:
             keep = int(round(self.rest_seconds * rec.sfreq))

@@ -157,7 +157,8 @@ class EEGMMIDB(DatasetSource):
         ann = rec.annotations
         unknown = sorted({str(d) for d in ann.description} - set(mapping))
         if unknown:
-            raise InvalidFileError(path, f"unexpected annotations {unknown} (expected T0/T1/T2)")
+            raise InvalidFileError(  # not quoted: a free-text note may hold a name
+                path, f"{len(unknown)} unexpected annotation descriptions (expected T0/T1/T2)")
         rec.annotations = Annotations.from_lists(
             ann.onset, ann.duration, [mapping[str(d)] for d in ann.description]
         )

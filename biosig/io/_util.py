@@ -218,6 +218,15 @@ def norm_unit(unit: str) -> str:
     return table.get(low, u)
 
 
+def shown_units(units) -> str:
+    """Units for an error message: voltage units by name; any other unit field (header text,
+    which may hold anything) only counted."""
+    known = sorted({u for u in units if u in VOLT_FACTORS})
+    other = len({u for u in units if u not in VOLT_FACTORS})
+    hidden = f"{other} other unit text{'s' if other > 1 else ''} (not shown)" if other else ""
+    return ", ".join([*known, *([hidden] if hidden else [])])
+
+
 def is_voltage(unit: str) -> bool:
     return norm_unit(unit) in VOLT_FACTORS
 

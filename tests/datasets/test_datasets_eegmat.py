@@ -138,9 +138,18 @@ def test_real_missing_files_and_bad_subject_info(tmp_path):
     assert EEGMAT(root, view="rest").subjects == [0, 1]
     with pytest.raises(InvalidFileError, match="Subject01_2.edf"):
         EEGMAT(root, subjects=[0, 1]).records()
-    (root / "subject-info.csv").write_text("Subject,Age\nSubject00,20\n")
-    with pytest.raises(InvalidFileError, match="missing columns"):
+    (root / "subject-info.csv").write_text("Subject,Age,ZZCOL\nSubject00,20,x\n")
+    with pytest.raises(InvalidFileError, match="missing columns") as err:
         EEGMAT(root)
+    assert "ZZCOL" not in str(err.value)
+    # cells and column names are not quoted: a CSV edited by hand may hold anything
+    head = "Subject,Age,Gender,Recording year,Number of subtractions,Count quality\n"
+    for row, match in [("ZZJDOE,21,F,2011,9.7,0", "row 2: Subject / Gender not of the form"),
+                       ("Subject00,ZZJDOE,F,2011,9.7,0", "row 2: Age, Number of .* not a number")]:
+        (root / "subject-info.csv").write_text(head + row + "\n")
+        with pytest.raises(InvalidFileError, match=match) as err:
+            EEGMAT(root)
+        assert "ZZ" not in str(err.value)
 
 
 @needs_eegmat

@@ -12,7 +12,7 @@ import pytest
 
 from _dataset_fixtures import SHARED
 from biosig.datasets.eegmmidb import EEGMMIDB, eegmmidb_channel_name
-from biosig.errors import ConfigError, DownloadError
+from biosig.errors import ConfigError, DownloadError, InvalidFileError
 
 EEGMMI = SHARED / "eeg_edf" / "eegmmidb"
 needs_shared = pytest.mark.skipif(not EEGMMI.is_dir(), reason=f"shared data not found at {EEGMMI}")
@@ -65,6 +65,17 @@ def test_feet_runs_rename(tmp_path):
     rec = ds.load(ds.records()[0])
     assert set(rec.annotations.description) == {"rest", "both_fists", "both_feet"}
     assert ds.classes == ["both_fists", "both_feet"]
+
+
+@needs_shared
+def test_an_unexpected_annotation_is_counted_not_quoted(tmp_path):
+    raw = (EEGMMI / "S001R04.edf").read_bytes()
+    assert b"\x14T1\x14" in raw
+    (tmp_path / "S001R04.edf").write_bytes(raw.replace(b"\x14T1\x14", b"\x14ZZ\x14", 1))
+    ds = EEGMMIDB(tmp_path, subjects=[1], runs=[4])
+    with pytest.raises(InvalidFileError, match=r"S001R04\.edf: 1 unexpected annotation") as err:
+        ds.load(ds.records()[0])
+    assert "ZZ" not in str(err.value)
 
 
 def test_bad_config(tmp_path):

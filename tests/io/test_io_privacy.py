@@ -320,3 +320,12 @@ def test_gdf_copy_handed_to_mne_carries_no_identification(tmp_path, monkeypatch,
     for offset, length in _GDF_IDENTIFICATION[version]:  # all else is as in the file
         raw[offset : offset + length] = copy[offset : offset + length]
     assert copy == raw
+
+
+def test_unit_fields_in_errors_are_named_only_when_voltages():
+    """An EDF unit field is 8 bytes of header text: a voltage unit is named, other text counted."""
+    from biosig.io._util import shown_units
+
+    assert shown_units(["mV", "uV", "mV"]) == "mV, uV"
+    assert shown_units(["mV", "JDOEZZ", "x"]) == "mV, 2 other unit texts (not shown)"
+    assert shown_units(["JDOEZZ"]) == "1 other unit text (not shown)"
