@@ -9,6 +9,7 @@ insights from PTB-XL", IEEE JBHI 25(5) 2021 (``helme/ecg_ptbxl_benchmarking``).
 from __future__ import annotations
 
 import ast
+import math
 import os
 
 import numpy as np
@@ -38,6 +39,21 @@ _HOW = (
     "Download PTB-XL 1.0.3 from https://physionet.org/content/ptb-xl/1.0.3/ and pass its folder "
     "as path=, or use PTBXL(download=True)."
 )
+
+
+def _number(value) -> float | None:
+    """A cell as a finite float; None for an empty (NaN) or non-numeric cell."""
+    try:
+        out = float(value)
+    except (ValueError, TypeError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _whole(value) -> int | None:
+    """A cell as an int (``15709``, ``15709.0``, ``"15709.0"``); None otherwise."""
+    out = _number(value)
+    return int(out) if out is not None and out.is_integer() else None
 
 
 class PTBXL(DatasetSource):
@@ -187,6 +203,12 @@ class PTBXL(DatasetSource):
         sexes = df["sex"].to_numpy() if "sex" in df else np.full(len(df), np.nan)
         out = []
         parsed_cache: dict[str, dict] = {}
+
+        def bad(what: str, at: str = "") -> InvalidFileError:
+            """A bad cell named by row and column, never quoted: a row whose free-text report
+            lacks its quotes shifts that text into the columns read here."""
+            return InvalidFileError(path, f"row {i + 2}{at}: {what}")
+
         for i, (ecg_id, pid, codes, fold, fname) in enumerate(
             zip(
                 df["ecg_id"].to_numpy(),
@@ -196,18 +218,18 @@ class PTBXL(DatasetSource):
                 df[file_col].to_numpy(),
             )
         ):
+            ecg_id = _whole(ecg_id)
+            if ecg_id is None:
+                raise bad("ecg_id is not a whole number")
+            at = f" (ecg_id {ecg_id})"
             parsed = parsed_cache.get(codes)
             if parsed is None:  # many records share one scp_codes string: parse each once
                 try:
                     parsed = ast.literal_eval(codes)
-                    if not isinstance(parsed, dict):
-                        raise ValueError("not a dict")
-                except (ValueError, SyntaxError) as err:
-                    raise InvalidFileError(
-                        path,
-                        f"row {i + 2} (ecg_id {ecg_id}): scp_codes {codes!r} is not a dict "
-                        f"literal ({err})",
-                    ) from None
+                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                    parsed = None
+                if not isinstance(parsed, dict):
+                    raise bad("scp_codes is not a dict literal ({'CODE': likelihood, ...})", at)
                 parsed_cache[codes] = parsed
             try:
                 labels = sorted(
@@ -218,17 +240,13 @@ class PTBXL(DatasetSource):
                         for lab in code_map.get(code, ())
                     }
                 )
-                fold = int(fold)
-            except (ValueError, TypeError) as err:
-                raise InvalidFileError(path, f"row {i + 2} (ecg_id {ecg_id}): {err}") from None
-            try:  # one text cell makes pandas read the whole column as text ("15709.0")
-                pid = float(pid)
-                if not pid.is_integer():
-                    raise ValueError
-                pid = int(pid)
-            except (ValueError, TypeError):  # the value itself is not quoted: it may identify
-                raise InvalidFileError(path, f"row {i + 2} (ecg_id {ecg_id}): patient_id is not "
-                                             "a whole number") from None
+            except (ValueError, TypeError):
+                raise bad("a likelihood in scp_codes is not a number", at) from None
+            fold, pid = _whole(fold), _whole(pid)  # "15709.0": one text cell makes a text column
+            if fold is None:
+                raise bad("strat_fold is not a whole number", at)
+            if pid is None:
+                raise bad("patient_id is not a whole number", at)
             if self.drop_unlabelled and not labels:
                 continue
             if not 1 <= fold <= 10:
@@ -236,21 +254,22 @@ class PTBXL(DatasetSource):
                     path, f"row {i + 2} (ecg_id {ecg_id}): strat_fold {fold} not in 1..10"
                 )
             split = "train" if fold <= 8 else ("val" if fold == 9 else "test")
-            age = ages[i]
-            sex = sexes[i]
+            age, sex = _number(ages[i]), _whole(sexes[i])
+            if (age is None and ages[i] == ages[i]) or (sex is None and sexes[i] == sexes[i]):
+                raise bad("age or sex is not a number", at)
             out.append(
                 {
-                    "record": f"{int(ecg_id):05d}",
-                    "subject": int(pid),
+                    "record": f"{ecg_id:05d}",
+                    "subject": pid,
                     "session": "1",
                     "labels": labels,
                     "fold": fold,
                     "split": split,
                     "path": str(fname),
                     # PTB-XL codes ages over 89 as 300 (anonymisation): keep 90 and a flag
-                    "age": None if age != age else min(float(age), 90.0),
-                    "age_over_89": bool(age == age and age >= 300),
-                    "sex": None if sex != sex else ("male" if int(sex) == 0 else "female"),
+                    "age": None if age is None else min(age, 90.0),
+                    "age_over_89": age is not None and age >= 300,
+                    "sex": None if sex is None else ("male" if sex == 0 else "female"),
                 }
             )
         return out

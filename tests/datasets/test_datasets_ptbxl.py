@@ -115,6 +115,28 @@ def test_bad_inputs(tmp_path):
     assert "ZZPATIENT" not in str(e.value)
 
 
+@pytest.mark.parametrize("edit, match", [
+    (lambda r: "ZZID" + r[r.index(","):], r"row 2: ecg_id is not a whole number"),
+    (lambda r: r.replace(",text,", ",ZZREPORT,ZZTAIL,", 1).replace('"{', "{", 1),
+     r"row 2 \(ecg_id 1\): scp_codes is not a dict literal"),  # an unquoted comma in a report
+    (lambda r: r.replace(": 0.0", ": 'ZZLIK'", 1), r"a likelihood in scp_codes is not a number"),
+    (lambda r: r.replace(",,2,", ",,ZZFOLD,", 1), r"strat_fold is not a whole number"),
+    (lambda r: r.replace(",76,1,", ",ZZAGE,1,", 1), r"age or sex is not a number"),
+], ids=["ecg_id", "report-shift", "likelihood", "strat_fold", "age"])
+def test_bad_cells_are_named_never_quoted(tmp_path, edit, match):
+    """A cell of the database that is not what its column holds: the row and the column are
+    named, the cell's text is not (a free-text report shifted by an unquoted comma lands in
+    the columns read)."""
+    write_ptbxl_tree(tmp_path, 5, headers=False)
+    csv = tmp_path / "ptbxl_database.csv"
+    lines = csv.read_text().splitlines()
+    lines[1] = edit(lines[1])
+    csv.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InvalidFileError, match=match) as e:
+        PTBXL(tmp_path).records()
+    assert "ZZ" not in str(e.value)
+
+
 def test_index_reads_no_signal_files(tmp_path):
     """Listing records and labels needs only the CSVs (speed: benchmarks/bench_datasets.py)."""
     write_ptbxl_tree(tmp_path, 5000, headers=False)  # no .hea/.dat file exists at all
