@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from biosig._threads import pop_threads_option
+from biosig._threads import command_first, pop_threads_option
 
 HELP = """usage: biosig <command> [options]
 errors print one line (biosig: error: ...); --debug or BIOSIG_DEBUG=1 shows the traceback
@@ -709,9 +709,7 @@ def _one_line_errors(func):
 def main(argv: list[str] | None = None) -> int:
     from_shell = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0].startswith("--threads"):  # `biosig --threads N <command>`: command first
-        n = 1 if "=" in argv[0] else 2
-        argv = argv[n:n + 1] + argv[:n] + argv[n + 1:]
+    argv = command_first(argv)  # `biosig --threads N <command>`: the command first
     if not argv or argv[0] in ("-h", "--help", "help") or argv[0].startswith("--threads"):
         print(HELP)
         return 0
