@@ -240,9 +240,6 @@ def _check_task_args(model_config) -> None:
     rates, weight decay, loss weights...) on the config, before the data are built: the data
     come first (their shape is linked into the model), so the task's constructor would see
     a bad value only after the window cache was written."""
-    import inspect
-
-    from biosig.models._registry import check_model_arguments
     from biosig.tasks.base import BiosigTask
 
     task = _task_class(model_config)
@@ -250,14 +247,7 @@ def _check_task_args(model_config) -> None:
         return
     args = dict(model_config.get("init_args") or {})
     task.check_args(args)
-    params = inspect.signature(task.__init__).parameters
-    for key in ("model", "generator", "critic"):  # the registry names a task builds
-        if key not in params:
-            continue
-        name = args.get(key, params[key].default)
-        kwargs = args.get(f"{key}_kwargs") or {}
-        if isinstance(name, str) and isinstance(kwargs, dict):
-            check_model_arguments(name, kwargs)
+    task.check_networks(args)  # registry names and *_kwargs (model, generator, critic)
 
 
 def _refuse_non_classifier(model_config) -> None:

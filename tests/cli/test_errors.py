@@ -98,10 +98,12 @@ def test_only_project_and_configuration_errors_become_one_line():
     (["--model.init_args.model", "eegnett"], r"unknown model 'eegnett'; available: .*eegnet"),
     (["--model.init_args.model_kwargs", "{foo: 1}"],
      r"model 'eegnet' has no argument 'foo'; its arguments: .*F1"),
+    (["--model.init_args.model_kwargs", "{n_chans: 3}"],
+     r"model.model_kwargs must not set \['n_chans'\]: the task passes"),
     (["--model.init_args.model", "hveegnet"],
      r"'hveegnet' is not a classifier.*; classifiers: .*eegnet"),
     (["--model.init_args.optimizer", "adamx"], r"optimizer must be one of .*got 'adamx'"),
-], ids=["model-name", "model-kwarg", "not-a-classifier", "optimizer"])
+], ids=["model-name", "model-kwarg", "signal-kwarg", "not-a-classifier", "optimizer"])
 def test_bad_model_values_are_one_line_before_anything_is_written(override, expected, tmp_path,
                                                                  capsys, monkeypatch):
     """Before the run folder and before the window cache (built to link the data's shape)."""
@@ -169,6 +171,8 @@ def test_gan_networks_are_checked_with_the_config():
         _check_task_args({**gan, "init_args": {"critic_kwargs": {"depthh": 2}}})
     with pytest.raises(ConfigError, match=r"unknown model 'ecgnett'"):
         _check_task_args({**gan, "init_args": {"generator": "ecgnett"}})
+    with pytest.raises(ConfigError, match=r"model.generator_kwargs must not set \['sfreq'\]"):
+        _check_task_args({**gan, "init_args": {"generator_kwargs": {"sfreq": 250}}})
     _check_task_args({**gan, "init_args": {"generator_kwargs": {}}})
 
 
