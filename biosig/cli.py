@@ -678,21 +678,30 @@ def _one_line_errors(func):
             debug = "--debug" in argv
             argv = [a for a in argv if a != "--debug"]
         debug = debug or os.environ.get("BIOSIG_DEBUG", "").strip() not in ("", "0")
-        if debug:
-            return func(argv)
         try:
-            return func(argv)
+            try:
+                return func(argv) if debug else _one_line(func, argv)
+            finally:  # also after argparse's --help (SystemExit)
+                sys.stdout.flush()  # a closed pipe's error here, not at the interpreter's exit
         except BrokenPipeError:  # stdout closed early (`biosig fit --help | head`): stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
             return 1
-        except Exception as exc:  # filtered by _error_line; anything else is re-raised
-            line = _error_line(exc)
-            if line is None:
-                raise
-            print(line, file=sys.stderr)
-            return 2
 
     return wrapper
+
+
+def _one_line(func, argv):
+    """``func(argv)``; a project or configuration error prints its line, status 2."""
+    try:
+        return func(argv)
+    except BrokenPipeError:
+        raise
+    except Exception as exc:  # filtered by _error_line; anything else is re-raised
+        line = _error_line(exc)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
+        return 2
 
 
 @_one_line_errors
