@@ -39,7 +39,7 @@ CLASSES = {2: ["left_hand", "right_hand"], 4: ["left_hand", "right_hand", "feet"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1],
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", choices=["synthetic", "bciiv2a"], default="synthetic")
     p.add_argument("--path", default=None, help="BCI IV 2a folder (GDF or BNCI .mat files)")

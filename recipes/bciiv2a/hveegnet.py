@@ -47,7 +47,7 @@ REPORT = ["test_dtw", "test_sdtw", "test_mse", "test_corr", "test_bp_err_alpha",
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--data", choices=["synthetic", "bciiv2a"], default="synthetic")
     ap.add_argument("--path", default=None, help="BCI IV 2a folder (GDF or BNCI .mat files)")
     ap.add_argument("--download", action="store_true",

@@ -38,7 +38,7 @@ TINY_DATA = ["--data.source.init_args.n_subjects", "1",
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--recipe", choices=RECIPES, default="synthetic")
     p.add_argument("--path", default=None, help="dataset folder (TUAB / TUEV: your own copy)")

@@ -52,7 +52,7 @@ REPORT = ["dtw", "mse", "corr", "bp_err_delta", "bp_err_theta", "bp_err_alpha", 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1],
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--path", default=None, help="EEGMAT folder (SubjectNN_1.edf ...)")
     p.add_argument("--participants", nargs="+", type=int, default=None,

@@ -38,7 +38,7 @@ from biosig.experiments.runner import ModelSpec, run_experiment
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1],
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--path", default=None, help="EEGMAT folder (SubjectNN_1.edf ...)")
     p.add_argument("--download", action="store_true",

@@ -32,7 +32,7 @@ WINDOW_S = 4.1  # 656 samples at 160 Hz
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1],
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", choices=["synthetic", "eegmmidb"], default="synthetic")
     p.add_argument("--path", default=None, help="eegmmidb folder (S001/S001R04.edf ... or flat)")

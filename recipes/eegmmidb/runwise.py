@@ -43,7 +43,8 @@ WINDOW_S = 4.1
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        description=__doc__.split("\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__.split("\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
     )
     p.add_argument("--path", default=None,
                    help="eegmmidb folder (S001/S001R04.edf or flat; default BIOSIG_DATA)")

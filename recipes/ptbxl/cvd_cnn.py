@@ -42,7 +42,7 @@ BANDS = ((0.5, 4.0), (4.0, 15.0), (15.0, 40.0))
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1],
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", choices=["synthetic", "ptbxl", "cinc"], default="synthetic")
     p.add_argument("--path", default=None)

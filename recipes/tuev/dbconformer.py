@@ -39,7 +39,7 @@ from biosig.experiments.paper import (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1],
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", choices=["synthetic", "tuev"], default="synthetic")
     p.add_argument("--path", default=None, help="TUEV folder (edf/train, edf/eval)")

@@ -44,7 +44,7 @@ TINY_LFT = dict(n_heads=4, n_fusion_tokens=4, n_classifier_blocks=2, token_norm=
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1],
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", choices=["synthetic", "tuev"], default="synthetic")
     p.add_argument("--path", default=None, help="TUEV folder (edf/train, edf/eval)")

@@ -90,3 +90,13 @@ def test_output_folder_removes_only_what_it_made_and_is_still_empty(tmp_path):
     with output_folder(tmp_path / "ok") as out:
         pass
     assert out.is_dir()
+
+
+@pytest.mark.parametrize("rel", sorted(str(p.relative_to(ROOT)) for p in
+                                       ROOT.glob("recipes/*/*.py")), ids=lambda r: r[8:])
+def test_recipe_options_are_not_abbreviated(rel, capsys):
+    """argparse took a shortened option for the one it starts (`--n-subj` for `--n-subjects`),
+    so a typo passed silently."""
+    with pytest.raises(SystemExit) as exit_:
+        _load(rel).build_parser().parse_args(["--hel"])  # abbreviated: --help, exit 0
+    assert exit_.value.code == 2 and "unrecognized arguments: --hel" in capsys.readouterr().err
