@@ -58,7 +58,6 @@ def _make_cli_class():
             config = self.config[self.subcommand] if self.subcommand else self.config
             self._given_links = {k: v for k, v in (config.model.get("init_args") or {}).items()
                                  if k in LINKED and v is not None}
-            _refuse_non_classifier(config.model)
             _check_task_args(config.model)
             try:
                 super().instantiate_classes()
@@ -237,7 +236,8 @@ def _task_class(model_config):
 
 def _check_task_args(model_config) -> None:
     """The task's own argument checks (:meth:`biosig.tasks.BiosigTask.check_args`: learning
-    rates, weight decay, loss weights...) on the config, before the data are built: the data
+    rates, weight decay, loss weights...; ``check_networks``: registry names, ``model_kwargs``,
+    a classification task's non-classifier) on the config, before the data are built: the data
     come first (their shape is linked into the model), so the task's constructor would see
     a bad value only after the window cache was written."""
     from biosig.tasks.base import BiosigTask
@@ -248,25 +248,6 @@ def _check_task_args(model_config) -> None:
     args = dict(model_config.get("init_args") or {})
     task.check_args(args)
     task.check_networks(args)  # registry names and *_kwargs (model, generator, critic)
-
-
-def _refuse_non_classifier(model_config) -> None:
-    """ConfigError when a classification task is given a registered model that is not a
-    classifier (a VAE, GAN, denoiser: ``BiosigModel.classifies``), before anything is built."""
-    from biosig.errors import ConfigError
-    from biosig.models import is_classifier, list_models
-    from biosig.tasks import ClassificationTask
-
-    task = _task_class(model_config)
-    if task is None:
-        return
-    model = (model_config.get("init_args") or {}).get("model")
-    if (isinstance(task, type) and issubclass(task, ClassificationTask)
-            and isinstance(model, str) and model.lower() in list_models()
-            and not is_classifier(model)):
-        raise ConfigError(f"model.init_args.model={model!r} is not a classifier, so "
-                          f"{task.__name__} cannot train it; classifiers: "
-                          f"{', '.join(list_models(classifier=True))}")
 
 
 def _check_optimizer(task) -> None:

@@ -112,12 +112,13 @@ def test_only_project_and_configuration_errors_become_one_line():
      r"'hveegnet' is not a classifier.*; classifiers: .*eegnet"),
     (["--model.init_args.optimizer", "adamx"], r"optimizer must be one of .*got 'adamx'"),
 ], ids=["model-name", "model-kwarg", "signal-kwarg", "not-a-classifier", "optimizer"])
-def test_bad_model_values_are_one_line_before_anything_is_written(override, expected, tmp_path,
-                                                                 capsys, monkeypatch):
+@pytest.mark.parametrize("command", ["fit", "run"])
+def test_bad_model_values_are_one_line_before_anything_is_written(command, override, expected,
+                                                                 tmp_path, capsys, monkeypatch):
     """Before the run folder and before the window cache (built to link the data's shape)."""
     monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
     root, cache = tmp_path / "run", tmp_path / "cache"
-    assert main(["fit", *EEGNET, "--trainer.default_root_dir", str(root), "--data.cache_dir",
+    assert main([command, *EEGNET, "--trainer.default_root_dir", str(root), "--data.cache_dir",
                  str(cache), *override]) == 2
     err = capsys.readouterr().err
     lines = _error_lines(err)
