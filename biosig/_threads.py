@@ -20,7 +20,9 @@ from biosig.errors import ConfigError
 
 ENV = "BIOSIG_THREADS"
 
-__all__ = ["ENV", "auto_threads", "resolve_threads", "set_threads", "pop_threads_option"]
+__all__ = ["ENV", "auto_threads", "resolve_threads", "set_threads", "pop_threads_option",
+           "command_first"]
+NEEDS_VALUE = "--threads needs a value (a positive integer or 'auto')"
 
 
 def auto_threads() -> int:
@@ -84,10 +86,21 @@ def pop_threads_option(argv: list[str]) -> list[str]:
         if a == "--threads":
             value = next(it, None)
             if value is None:
-                raise ConfigError("--threads needs a value (a positive integer or 'auto')")
+                raise ConfigError(NEEDS_VALUE)
         elif a.startswith("--threads="):
             value = a.split("=", 1)[1]
         else:
             rest.append(a)
     set_threads(value)
     return rest
+
+
+def command_first(argv: list[str]) -> list[str]:
+    """``--threads N <command> ...`` as ``<command> --threads N ...`` (nothing applied, torch not
+    imported); other arguments unchanged. ``--threads`` without a value is a ConfigError."""
+    if not argv or not argv[0].startswith("--threads"):
+        return argv
+    n = 1 if "=" in argv[0] else 2
+    if len(argv) < n:
+        raise ConfigError(NEEDS_VALUE)
+    return argv[n:n + 1] + argv[:n] + argv[n + 1:]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from biosig._threads import pop_threads_option
+from biosig._threads import command_first, pop_threads_option
 
 HELP = """usage: biosig <command> [options]
 errors print one line (biosig: error: ...); --debug or BIOSIG_DEBUG=1 shows the traceback
@@ -58,7 +58,6 @@ def _make_cli_class():
             config = self.config[self.subcommand] if self.subcommand else self.config
             self._given_links = {k: v for k, v in (config.model.get("init_args") or {}).items()
                                  if k in LINKED and v is not None}
-            _refuse_non_classifier(config.model)
             _check_task_args(config.model)
             try:
                 super().instantiate_classes()
@@ -237,12 +236,10 @@ def _task_class(model_config):
 
 def _check_task_args(model_config) -> None:
     """The task's own argument checks (:meth:`biosig.tasks.BiosigTask.check_args`: learning
-    rates, weight decay, loss weights...) on the config, before the data are built: the data
+    rates, weight decay, loss weights...; ``check_networks``: registry names, ``model_kwargs``,
+    a classification task's non-classifier) on the config, before the data are built: the data
     come first (their shape is linked into the model), so the task's constructor would see
     a bad value only after the window cache was written."""
-    import inspect
-
-    from biosig.models._registry import check_model_arguments
     from biosig.tasks.base import BiosigTask
 
     task = _task_class(model_config)
@@ -250,33 +247,7 @@ def _check_task_args(model_config) -> None:
         return
     args = dict(model_config.get("init_args") or {})
     task.check_args(args)
-    params = inspect.signature(task.__init__).parameters
-    for key in ("model", "generator", "critic"):  # the registry names a task builds
-        if key not in params:
-            continue
-        name = args.get(key, params[key].default)
-        kwargs = args.get(f"{key}_kwargs") or {}
-        if isinstance(name, str) and isinstance(kwargs, dict):
-            check_model_arguments(name, kwargs)
-
-
-def _refuse_non_classifier(model_config) -> None:
-    """ConfigError when a classification task is given a registered model that is not a
-    classifier (a VAE, GAN, denoiser: ``BiosigModel.classifies``), before anything is built."""
-    from biosig.errors import ConfigError
-    from biosig.models import is_classifier, list_models
-    from biosig.tasks import ClassificationTask
-
-    task = _task_class(model_config)
-    if task is None:
-        return
-    model = (model_config.get("init_args") or {}).get("model")
-    if (isinstance(task, type) and issubclass(task, ClassificationTask)
-            and isinstance(model, str) and model.lower() in list_models()
-            and not is_classifier(model)):
-        raise ConfigError(f"model.init_args.model={model!r} is not a classifier, so "
-                          f"{task.__name__} cannot train it; classifiers: "
-                          f"{', '.join(list_models(classifier=True))}")
+    task.check_networks(args)  # registry names and *_kwargs (model, generator, critic)
 
 
 def _check_optimizer(task) -> None:
@@ -688,30 +659,37 @@ def _one_line_errors(func):
             debug = "--debug" in argv
             argv = [a for a in argv if a != "--debug"]
         debug = debug or os.environ.get("BIOSIG_DEBUG", "").strip() not in ("", "0")
-        if debug:
-            return func(argv)
         try:
-            return func(argv)
+            try:
+                return func(argv) if debug else _one_line(func, argv)
+            finally:  # also after argparse's --help (SystemExit)
+                sys.stdout.flush()  # a closed pipe's error here, not at the interpreter's exit
         except BrokenPipeError:  # stdout closed early (`biosig fit --help | head`): stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
             return 1
-        except Exception as exc:  # filtered by _error_line; anything else is re-raised
-            line = _error_line(exc)
-            if line is None:
-                raise
-            print(line, file=sys.stderr)
-            return 2
 
     return wrapper
+
+
+def _one_line(func, argv):
+    """``func(argv)``; a project or configuration error prints its line, status 2."""
+    try:
+        return func(argv)
+    except BrokenPipeError:
+        raise
+    except Exception as exc:  # filtered by _error_line; anything else is re-raised
+        line = _error_line(exc)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
+        return 2
 
 
 @_one_line_errors
 def main(argv: list[str] | None = None) -> int:
     from_shell = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0].startswith("--threads"):  # `biosig --threads N <command>`: command first
-        n = 1 if "=" in argv[0] else 2
-        argv = argv[n:n + 1] + argv[:n] + argv[n + 1:]
+    argv = command_first(argv)  # `biosig --threads N <command>`: the command first
     if not argv or argv[0] in ("-h", "--help", "help") or argv[0].startswith("--threads"):
         print(HELP)
         return 0

@@ -76,3 +76,12 @@ def test_biosig_takes_threads_before_or_after_the_command(argv, capsys):
     assert main(argv) == 0
     assert "dbconformer" in capsys.readouterr().out.split()
     assert torch.get_num_threads() == 1
+
+
+def test_biosig_threads_without_a_value_is_one_line(capsys, monkeypatch):
+    """`biosig --threads` (no value, no command) was the help text with exit status 0."""
+    from biosig.cli import main
+
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    assert main(["--threads"]) == 2
+    assert capsys.readouterr().err.strip() == f"biosig: error: {_threads.NEEDS_VALUE}"

@@ -383,6 +383,10 @@ class BiosigDataModule(pl.LightningDataModule):
         # A last training batch of one window is dropped: BatchNorm cannot train on it (as the
         # DBConformer scripts skip it).
         drop_last = shuffle and len(ds) % self.batch_size == 1
+        if drop_last and len(ds) == 1:  # no training batch: Lightning would fit nothing, quietly
+            raise ConfigError(f"protocol {self.protocol} leaves one training window, too few to "
+                              "train on (a batch of one is dropped); give more subjects, trials "
+                              "or records")
         kwargs = dict(batch_size=self.batch_size, drop_last=drop_last,
                       num_workers=self.num_workers, pin_memory=self.pin_memory,
                       collate_fn=_pass_batch, persistent_workers=self.num_workers > 0)

@@ -95,6 +95,7 @@ def experiment_from_config(cfg: dict) -> dict:
         specs.append(ModelSpec(name, entry.get("class_path", base["class_path"]), init,
                                dict(entry.get("trainer") or {}), entry.get("test_ckpt", "last"),
                                entry.get("monitor", "val_loss")))
+        specs[-1].check()  # before the data: a bad name or argument writes no window cache
     seeds = exp.get("seeds", [cfg.get("seed_everything", 0) or 0])
     out = exp.get("out") or trainer.get("default_root_dir") or "biosig_out/experiment"
     trainer.pop("default_root_dir", None)

@@ -97,6 +97,25 @@ class ModelSpec:
     def task_class(self) -> type:
         return _import(self.task) if isinstance(self.task, str) else self.task
 
+    def check(self) -> None:
+        """What needs no data, before any is built: ``init_args`` the task takes, the task's
+        own checks and its networks (registry names, ``model_kwargs``)."""
+        from biosig.tasks.base import BiosigTask
+
+        cls = self.task_class()
+        self._bind(cls, self.init_args, partial=True)
+        if isinstance(cls, type) and issubclass(cls, BiosigTask):
+            cls.check_args(self.init_args)
+            cls.check_networks(self.init_args)
+
+    def _bind(self, cls, kwargs: dict, partial: bool = False) -> None:
+        """ConfigError naming the model for an argument ``cls`` does not take (or lacks)."""
+        sig = inspect.signature(cls)
+        try:  # argument errors only: a TypeError raised inside the task propagates
+            sig.bind_partial(**kwargs) if partial else sig.bind(**kwargs)
+        except TypeError as err:
+            raise ConfigError(f"model {self.name!r}: {cls.__name__}: {err}") from err
+
     def build(self, dm):
         """The task, with the signal arguments of ``dm``."""
         cls = self.task_class()
@@ -106,10 +125,7 @@ class ModelSpec:
         if clash:
             raise ConfigError(f"model {self.name!r}: {clash} come from the data; remove them from "
                               "init_args")
-        try:  # argument errors only: a TypeError raised inside the task propagates
-            inspect.signature(cls).bind(**self.init_args, **signal)
-        except TypeError as err:
-            raise ConfigError(f"model {self.name!r}: {cls.__name__}: {err}") from err
+        self._bind(cls, {**self.init_args, **signal})
         return cls(**self.init_args, **signal)
 
 

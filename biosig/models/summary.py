@@ -114,7 +114,7 @@ def readme_table(text: str, where: str = "README.md") -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m biosig.models.summary",
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog="python -m biosig.models.summary",
                                      description=__doc__.split("\n\n")[0])
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--write", metavar="README", help="replace the table in this file")

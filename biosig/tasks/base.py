@@ -14,6 +14,7 @@ tasks' optimisers take only trainable parameters, as that callback requires).
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import warnings
 from collections.abc import Mapping
@@ -27,6 +28,7 @@ import torch.nn as nn
 from biosig._checks import check_args, number
 from biosig.errors import ConfigError, InvalidFileError
 from biosig.models import create_model
+from biosig.models._registry import check_model_arguments
 
 __all__ = ["FREEZE_MODES", "OPTIMIZERS", "OPTIMIZER_RULES", "BiosigTask", "head_modules",
            "load_weights_file", "make_optimizer", "no_weight_decay_parameters",
@@ -35,6 +37,13 @@ __all__ = ["FREEZE_MODES", "OPTIMIZERS", "OPTIMIZER_RULES", "BiosigTask", "head_
 FREEZE_MODES = ("none", "backbone", "all_but_head")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 _PASSED = ("n_chans", "n_outputs", "n_times", "sfreq")  # signal arguments the task passes
+
+
+def _refuse_signal_kwargs(kwargs, key: str) -> None:
+    clash = sorted(set(kwargs) & set(_PASSED))
+    if clash:
+        raise ConfigError(f"model.{key}_kwargs must not set {clash}: the task passes the "
+                          "data's signal arguments (model.n_chans, ...)")
 
 
 def _check_optimizer_name(key: str, value) -> None:
@@ -122,6 +131,23 @@ class BiosigTask(pl.LightningModule):
         ``init_args``); arguments without a rule are not looked at."""
         check_args(args, cls.arg_rules(), prefix="model.")
 
+    @classmethod
+    def check_networks(cls, args) -> None:
+        """The registry networks a config's ``init_args`` name (``model``; GANTask's
+        ``generator`` and ``critic``) with their ``*_kwargs``: a ConfigError for an unknown
+        name, an argument the network does not take or a signal argument the task passes
+        (``n_chans``...); nothing is built, so the CLI runs it before the data."""
+        params = inspect.signature(cls.__init__).parameters
+        for key in ("model", "generator", "critic"):
+            if key not in params:
+                continue
+            name = args.get(key, params[key].default)
+            kwargs = args.get(f"{key}_kwargs") or {}
+            if isinstance(kwargs, Mapping):
+                _refuse_signal_kwargs(kwargs, key)
+                if isinstance(name, str):
+                    check_model_arguments(name, kwargs)
+
     def __init__(
         self,
         model: str | None = None,
@@ -172,10 +198,7 @@ class BiosigTask(pl.LightningModule):
         ``model.generator``, ``model.generator_kwargs``).
         """
         kwargs = dict(kwargs or {})
-        clash = sorted(set(kwargs) & set(_PASSED))
-        if clash:
-            raise ConfigError(f"model.{key}_kwargs must not set {clash}: the task passes the "
-                              "data's signal arguments (model.n_chans, ...)")
+        _refuse_signal_kwargs(kwargs, key)
         if isinstance(pretrained, Mapping):  # a network config from this task's checkpoint
             from biosig.models.base import BiosigModel
 

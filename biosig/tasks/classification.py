@@ -155,6 +155,19 @@ class ClassificationTask(BiosigTask):
     ARG_RULES = {"gamma": dict(gt=0, le=1), "label_smoothing": dict(ge=0, le=1),
                  "pct_start": dict(gt=0, lt=1), "class_weights": _positive_weights}
 
+    @classmethod
+    def check_networks(cls, args) -> None:
+        """:meth:`BiosigTask.check_networks`, and a registered ``model`` that is not a
+        classifier (a VAE, GAN, denoiser: ``BiosigModel.classifies``) is a ConfigError."""
+        from biosig.models import is_classifier, list_models
+
+        super().check_networks(args)
+        model = args.get("model")
+        if isinstance(model, str) and not is_classifier(model):
+            raise ConfigError(f"model.init_args.model={model!r} is not a classifier, so "
+                              f"{cls.__name__} cannot train it; classifiers: "
+                              f"{', '.join(list_models(classifier=True))}")
+
     def __init__(
         self,
         model: str | None = None,

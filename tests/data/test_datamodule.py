@@ -59,6 +59,19 @@ def test_batches(dm):
     np.testing.assert_array_equal(y.numpy(), dm.cache.y[rows])
 
 
+def test_a_single_training_window_is_a_config_error(tmp_path):
+    """Its batch of one is dropped: the fit would train on nothing (recipes/bciiv2a/hveegnet.py
+    --n-trials-per-class 1 then failed on Lightning's unrelated ckpt_path='best')."""
+    dm = BiosigDataModule(SyntheticMI(n_subjects=1, n_trials_per_class=1),
+                          protocol=Predefined(train={"session": "T"}, test={"session": "E"},
+                                              val_fraction=0.5),
+                          batch_size=4, cache_dir=str(tmp_path))
+    dm.setup()
+    assert len(dm.splits["train"]) == 1
+    with pytest.raises(ConfigError, match="leaves one training window, too few to train on"):
+        dm.train_dataloader()
+
+
 def test_distributed_shards_cover_train_once(dm):
     ds = dm.dataset("train")
     seen = []

@@ -114,6 +114,17 @@ def test_task_build_converts_only_argument_errors():
     assert not isinstance(err.value, ConfigError)
 
 
+def test_a_spec_is_checked_without_data():
+    """What biosig run checks before the window cache: arguments, task rules, networks."""
+    ModelSpec("x", task=_Task, init_args={"depth": 3}).check()  # the data's n_chans not needed
+    with pytest.raises(ConfigError, match="model 'x': _Task: .*depht"):
+        ModelSpec("x", task=_Task, init_args={"depht": 3}).check()
+    with pytest.raises(ConfigError, match="model.lr must be a finite number > 0"):
+        ModelSpec("x", init_args={"model": "eegnet", "lr": 0}).check()
+    with pytest.raises(ConfigError, match="unknown model 'eegnett'"):
+        ModelSpec("x", init_args={"model": "eegnett"}).check()
+
+
 def test_data_section_converts_only_argument_errors(tmp_path):
     from biosig.errors import InvalidFileError
     from biosig.experiments.config import datamodule_from_config
