@@ -465,8 +465,10 @@ def _prepare_resume(cli) -> None:
     from biosig.experiments.resume import prepare_fit
 
     config = cli.config_init[cli.subcommand]
-    config["ckpt_path"] = prepare_fit(cli.trainer, config.get("ckpt_path"))
-    check_checkpoint(config["ckpt_path"], cli.model)
+    given = config.get("ckpt_path")
+    config["ckpt_path"] = prepare_fit(cli.trainer, given)
+    if config["ckpt_path"] != given:  # `last` resolved to a file (a given file was checked
+        check_checkpoint(config["ckpt_path"], cli.model)  # before the Trainer was built)
 
 
 def short_help(command: str = "fit") -> str:
