@@ -283,6 +283,14 @@ def _params_crc(params: dict) -> str:
     return f"crc32:{crc32(_json_lines(params).encode()):08x}"
 
 
+def _params_text(params: dict) -> str:
+    """params.json's text: :func:`_json_lines` of ``params`` and, last, their CRC-32 (the
+    text :func:`_read_params` checks, encoded once)."""
+    body = _json_lines(params)
+    crc = f"crc32:{crc32(body.encode()):08x}"
+    return f'{body[:-3]},\n {json.dumps(_PARAMS_CRC)}: "{crc}"\n}}\n'
+
+
 def _checked_bytes(folder: Path, name: str, params: dict) -> bytes:
     """The bytes of a small cache file (labels, metadata), checked against the CRC-32 stored
     at the build (read whole anyway: checking costs less than reading them)."""
@@ -299,7 +307,9 @@ class WindowCache:
     (float32 caches) or a :class:`WindowArray` (float16, int16 or sharded: reads float32); ``y``
     is in memory; ``meta`` (a DataFrame) is read on first use (training workers never parse it)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, built: dict | None = None):
+        """``built``: the params of a cache this process has just built at ``path`` (its
+        params.json is not read back, nor are its files' sizes and sync mark checked again)."""
         self.path = Path(path)
         self._meta = None
         if (self.path / "index.json").exists():
@@ -311,16 +321,12 @@ class WindowCache:
             self.y = np.concatenate([s.y for s in self.shards])
         else:
             self.shards = []
-            self.params = _read_params(self.path)
+            self.params = built if built is not None else _read_params(self.path)
             self._x = _open_x(self.path, self.params)
             self.X = self._x if self._x.dtype == np.float32 else WindowArray([self._x])
-            for name, size in self.params.get("sizes", {}).items():
-                f = self.path / name
-                if not f.is_file() or f.stat().st_size != size:
-                    raise DamagedCacheError(
-                        f, f"missing or not the size it was written with ({size} bytes)", self.path
-                    )
-            durable.check(self.path, self.params, _check_checksums)
+            if built is None:
+                self._check_sizes()
+                durable.check(self.path, self.params, _check_checksums)
             try:
                 self.y = np.load(io.BytesIO(_checked_bytes(self.path, "y.npy", self.params)))
             except (OSError, ValueError) as err:
@@ -328,6 +334,14 @@ class WindowCache:
                                         self.path) from err
         if len(self.y) != self.X.shape[0]:
             raise DamagedCacheError(self.path, "labels and windows disagree in length", self.path)
+
+    def _check_sizes(self) -> None:
+        for name, size in self.params.get("sizes", {}).items():
+            f = self.path / name
+            if not f.is_file() or f.stat().st_size != size:
+                raise DamagedCacheError(
+                    f, f"missing or not the size it was written with ({size} bytes)", self.path
+                )
 
     @property
     def meta(self) -> pd.DataFrame:
@@ -516,8 +530,8 @@ def build_cache(
             "boot": durable.boot_id(),
             **(extra_params or {}),
         }
-        (tmp / "params.json").write_text(_json_lines({**params,
-                                                      _PARAMS_CRC: _params_crc(params)}))
+        text = _params_text(params)
+        (tmp / "params.json").write_text(text)
         sync_now = params["boot"] is None or durable.shared_filesystem(tmp)
         if sync_now:  # no way to tell a restart, or other machines read it: on disk first
             durable.sync_files(tmp)
@@ -528,7 +542,9 @@ def build_cache(
         raise
     if not sync_now:
         durable.sync_later(path, build)
-    return WindowCache(path)
+    built = json.loads(text)  # the params as any later open reads them (lists, not tuples)
+    del built[_PARAMS_CRC]
+    return WindowCache(path, built=built)
 
 
 def pipeline(source, preprocessing=()) -> list:

@@ -510,3 +510,15 @@ def test_a_script_without_a_main_guard_builds_in_this_process_by_default(tmp_pat
     fake.__spec__ = object()  # python -m: a module, imported by name
     script.write_text("get_cache(...)\n")
     assert not cache_build._unguarded_main_script()
+
+
+def test_a_fresh_build_hands_back_the_params_a_later_open_reads(tmp_path):
+    """The cache a build returns is opened from the params it has just written (params.json is
+    not read back): they are the ones any later open reads, a tuple as a list."""
+    src = ToySource(n=4)
+    src.identity = lambda: {"name": src.name, "picked": ("C3", "C4")}  # a tuple among them
+    cache = get_cache(src, root=tmp_path, progress=False, num_workers=0)
+    again = WindowCache(cache.path)
+    assert cache.params == again.params and cache.params["dataset"]["picked"] == ["C3", "C4"]
+    np.testing.assert_array_equal(cache.y, again.y)
+    np.testing.assert_array_equal(np.asarray(cache.X), np.asarray(again.X))
