@@ -114,7 +114,8 @@ def write_report(records: list[dict], machine: dict, quick: bool, out_dir: Path)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, prog="python -m benchmarks",
+                                 description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (a few minutes)")
     ap.add_argument("--only", nargs="+", choices=sorted(BENCHES), default=None)
     ap.add_argument("--out", default=None, help="write benchmarks.md / benchmarks.json here")

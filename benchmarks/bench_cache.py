@@ -182,7 +182,7 @@ def peak_memory(sizes, folder, tmin, tmax):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="4 subjects x ~5 min")
     p.add_argument("--subjects", type=int, default=20)
     p.add_argument("--minutes", type=float, default=20.0)

@@ -239,7 +239,7 @@ def crc_speed(files, repeats: int = 9) -> None:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer copies, smaller memory sizes")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "biosig_scale"))

@@ -324,7 +324,7 @@ def rec_parse(n_rows: int) -> None:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--files", type=int, default=0, help="use the first N files (0 = all)")
     p.add_argument("--window", type=float, default=2.0, help="window length in s")

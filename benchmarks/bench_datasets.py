@@ -130,7 +130,7 @@ def bench_cold_builds(tmp: Path, quick: bool) -> dict:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--n-records", type=int, default=20000)
     ap.add_argument("--n-cinc", type=int, default=5000)
     ap.add_argument("--quick", action="store_true", help="small sizes (smoke run)")

@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     from biosig.models.dbconformer import DBConformer
 
     paper = DBConformer.paper_settings
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1])
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--n-chans", type=int, default=paper["n_chans"])
     p.add_argument("--n-times", type=int, default=paper["n_times"])

@@ -38,7 +38,7 @@ def ecg_like(n, sfreq, rng):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)

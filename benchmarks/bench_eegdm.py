@@ -38,7 +38,7 @@ def _median_time(fn, iters: int, warmup: int = 1, sync=lambda: None) -> float:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--small", action="store_true")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--bf16", action="store_true", help="autocast to bfloat16 (GPU)")

@@ -128,7 +128,7 @@ LIMIT_NS = 10.0  # ns per cell of a fused loop bounded by ~7 vector transcendent
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--batch", type=int, default=30)
     ap.add_argument("--chans", type=int, default=22)
     ap.add_argument("--times", type=int, nargs="+", default=None,

@@ -61,7 +61,7 @@ def _worker(name: str, threads: int, iters: int, quick: bool) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller batches, 2 steps")
     ap.add_argument("--iters", type=int, default=None)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])

@@ -160,7 +160,7 @@ def probe_fold(features: np.ndarray, y: np.ndarray, test: np.ndarray, c: float =
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--scratch", type=Path, default=Path("/tmp/biosig_eegdm_probe"))
     ap.add_argument("--minutes", type=float, default=8.0, help="pretraining per fold")

@@ -39,7 +39,7 @@ def distance(a: np.ndarray, b: np.ndarray, sfreq: float) -> float:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1])
     p.add_argument("weights")
     p.add_argument("--n", type=int, default=16, help="windows per sampler")
     p.add_argument("--steps", type=int, nargs="+", default=[10, 20])

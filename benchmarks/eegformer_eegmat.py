@@ -117,7 +117,7 @@ def probe(f_train, y_train, f_test, y_test) -> float:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     default = (
         Path(
             os.environ.get(

@@ -90,7 +90,7 @@ def lightning_fit(batch: int, epochs: int, cache_dir: str, model_kw: dict) -> tu
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("--batch", type=int, default=8)

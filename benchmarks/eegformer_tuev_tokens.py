@@ -88,7 +88,7 @@ def evaluate(net, x_train, y_train, x_test, y_test, n: int = 2) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--per-class", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)

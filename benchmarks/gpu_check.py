@@ -483,7 +483,7 @@ def markdown(report: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     ap.add_argument("--tiny", action="store_true", help="2 steps, batch 4 (plumbing test)")
     ap.add_argument("--steps", type=int, default=None, help="training steps per recipe (30)")

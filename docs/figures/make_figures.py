@@ -165,7 +165,7 @@ FIGURES = {"dbconformer": fig_dbconformer, "hveegnet": fig_hveegnet,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", choices=sorted(FIGURES), default=sorted(FIGURES))
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))

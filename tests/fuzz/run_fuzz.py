@@ -18,7 +18,7 @@ from fuzzer import run, sources, tally  # noqa: E402
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--cases", type=int, default=2000)
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args()
