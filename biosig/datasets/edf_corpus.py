@@ -94,6 +94,13 @@ class EDFCorpus(DatasetSource):
             pairs = bipolar_pairs(montage)  # unknown names raise here
             default = list(dict.fromkeys(e for pair in pairs for e in pair))
         self.channels = [c.upper() for c in (channels or default)]
+        twice = sorted({c for i, c in enumerate(self.channels)
+                        if c in self.channels[:i] or _ALIASES.get(c) in self.channels[:i]})
+        if twice:
+            raise ConfigError(
+                f"EDFCorpus.channels names electrode(s) {twice} twice (T3/T7, T4/T8, T5/P7 and "
+                "T6/P8 are one electrode's old and new names): list each electrode once"
+            )
         if window <= 0 or (stride is not None and stride <= 0):
             raise ConfigError(f"EDFCorpus: window {window} and stride {stride} must be > 0")
         if subject_pattern is not None and re.compile(subject_pattern).groups < 1:

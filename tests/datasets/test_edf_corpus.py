@@ -87,6 +87,11 @@ def test_bad_options(tuh_tree, tmp_path):
         EDFCorpus(tuh_tree, window=0)
     with pytest.raises(ChannelError, match="montage"):
         EDFCorpus(tuh_tree, montage="nope")
+    # one electrode under its old and new names, or twice: refused when made, not at the load
+    with pytest.raises(ConfigError, match=r"electrode\(s\) \['T7'\] twice"):
+        EDFCorpus(tuh_tree, channels=["T3", "C3", "T7"])
+    with pytest.raises(ConfigError, match=r"\['CZ'\] twice"):
+        EDFCorpus(tuh_tree, channels=["Cz", "CZ"])
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidFileError, match="no file matches"):
         EDFCorpus(tmp_path / "empty").records()
