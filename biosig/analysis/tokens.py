@@ -62,6 +62,8 @@ def window_tokens(model: torch.nn.Module, x, batch_size: int = 32) -> tuple[np.n
     ``recon`` and ``vq.indices``). Returns ``(indices, errors)``, both ``(N, C, n_patches)``:
     int64 codes and the MSE between each normalised input patch and its reconstruction from
     the codes. Eval mode (no EMA update or code restart); the model's mode is restored.
+    A window with a NaN or infinite sample is a ConfigError naming it (its channel's tokens
+    would be meaningless).
     """
     if not hasattr(model, "forward_pretrain"):
         raise ConfigError(f"{type(model).__name__} has no forward_pretrain (not a VQ model)")
@@ -77,6 +79,11 @@ def window_tokens(model: torch.nn.Module, x, batch_size: int = 32) -> tuple[np.n
             batch = x[i : i + batch_size]
             if not isinstance(batch, torch.Tensor):
                 batch = torch.from_numpy(np.array(batch, dtype=np.float32))
+            bad = ~torch.isfinite(batch).all(-1)  # a NaN channel would get code 0 and NaN error
+            if bad.any():
+                w, c = (int(v) for v in bad.nonzero()[0])
+                raise ConfigError(f"window_tokens: window {i + w} holds NaN or infinite samples "
+                                  f"(channel {c}); interpolate or drop such windows first")
             out = model.forward_pretrain(batch.to(ref.device, ref.dtype))
             idx.append(out.vq.indices.cpu())
             err.append((out.recon - out.target).pow(2).mean(-1).float().cpu())

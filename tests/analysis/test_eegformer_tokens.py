@@ -111,6 +111,10 @@ def test_window_tokens_on_a_tiny_eegformer_and_plots():
     assert tk.reconstruction_scores(err).shape == (5,)
     with pytest.raises(ShapeError):
         tk.window_tokens(net, x[0])
+    bad = x.clone()
+    bad[3, 2, 7] = float("nan")  # was code 0 and a NaN error for that channel, silently
+    with pytest.raises(ConfigError, match=r"window 3 holds NaN.*channel 2"):
+        tk.window_tokens(net, bad, batch_size=2)
     read_only = x.numpy().copy()
     read_only.flags.writeable = False  # as a cache's X: no "not writable" warning, same codes
     with warnings.catch_warnings():
