@@ -300,11 +300,19 @@ class MultinomialNB:
         return self
 
     def predict_log_proba(self, x) -> np.ndarray:
-        joint = np.asarray(x, dtype=np.float64) @ self.feature_log_prob_.T + self.class_log_prior_
+        if not hasattr(self, "feature_log_prob_"):
+            raise ConfigError("MultinomialNB: call fit before predicting")
+        x = np.asarray(x, dtype=np.float64)
+        n_features = self.feature_log_prob_.shape[1]
+        if x.ndim != 2 or x.shape[1] != n_features:
+            raise ShapeError(f"MultinomialNB: expected counts (n, {n_features}) as in fit (the "
+                             f"same NgramVocabulary), got {x.shape}")
+        joint = x @ self.feature_log_prob_.T + self.class_log_prior_
         return joint - np.logaddexp.reduce(joint, axis=1, keepdims=True)
 
     def predict(self, x) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_log_proba(x), axis=1)]
+        log_proba = self.predict_log_proba(x)
+        return self.classes_[np.argmax(log_proba, axis=1)]
 
 
 def informative_ngrams(nb: MultinomialNB, names: Sequence[str], top: int = 5) -> pd.DataFrame:
@@ -327,6 +335,9 @@ def token_occurrence(indices, codes: Sequence[int] | int, labels=None, label=Non
     """Fraction of windows whose token at each (channel, patch) is one of ``codes``,
     ``(C, n_patches)``; with ``labels`` and ``label`` only the windows of that class."""
     idx = _check_indices(indices)
+    if (labels is None) != (label is None):
+        raise ConfigError("token_occurrence: give labels and label together (the windows of "
+                          "class label), or neither (all windows)")
     if labels is not None:
         lab = np.asarray(labels)
         if len(lab) != len(idx):
