@@ -713,8 +713,16 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_main(argv[1:])
     if command == "models":
+        from biosig.errors import ConfigError
         from biosig.models import list_models
 
+        table = "the table of parameters and input contracts: python -m biosig.models.summary"
+        if argv[1:] in (["-h"], ["--help"]):
+            print(f"usage: biosig models (the registered names, one a line); {table}")
+            return 0
+        if argv[1:]:  # `biosig models summary eegdm` printed the names, as if understood
+            raise ConfigError(f"biosig models takes no arguments (it lists the registered "
+                              f"names), got {' '.join(argv[1:])!r}; {table}")
         print("\n".join(list_models()))
         return 0
     if command == "cache":

@@ -62,6 +62,8 @@ def window_tokens(model: torch.nn.Module, x, batch_size: int = 32) -> tuple[np.n
     ``recon`` and ``vq.indices``). Returns ``(indices, errors)``, both ``(N, C, n_patches)``:
     int64 codes and the MSE between each normalised input patch and its reconstruction from
     the codes. Eval mode (no EMA update or code restart); the model's mode is restored.
+    A window with a NaN or infinite sample is a ConfigError naming it (its channel's tokens
+    would be meaningless).
     """
     if not hasattr(model, "forward_pretrain"):
         raise ConfigError(f"{type(model).__name__} has no forward_pretrain (not a VQ model)")
@@ -77,6 +79,11 @@ def window_tokens(model: torch.nn.Module, x, batch_size: int = 32) -> tuple[np.n
             batch = x[i : i + batch_size]
             if not isinstance(batch, torch.Tensor):
                 batch = torch.from_numpy(np.array(batch, dtype=np.float32))
+            bad = ~torch.isfinite(batch).all(-1)  # a NaN channel would get code 0 and NaN error
+            if bad.any():
+                w, c = (int(v) for v in bad.nonzero()[0])
+                raise ConfigError(f"window_tokens: window {i + w} holds NaN or infinite samples "
+                                  f"(channel {c}); interpolate or drop such windows first")
             out = model.forward_pretrain(batch.to(ref.device, ref.dtype))
             idx.append(out.vq.indices.cpu())
             err.append((out.recon - out.target).pow(2).mean(-1).float().cpu())
@@ -293,11 +300,19 @@ class MultinomialNB:
         return self
 
     def predict_log_proba(self, x) -> np.ndarray:
-        joint = np.asarray(x, dtype=np.float64) @ self.feature_log_prob_.T + self.class_log_prior_
+        if not hasattr(self, "feature_log_prob_"):
+            raise ConfigError("MultinomialNB: call fit before predicting")
+        x = np.asarray(x, dtype=np.float64)
+        n_features = self.feature_log_prob_.shape[1]
+        if x.ndim != 2 or x.shape[1] != n_features:
+            raise ShapeError(f"MultinomialNB: expected counts (n, {n_features}) as in fit (the "
+                             f"same NgramVocabulary), got {x.shape}")
+        joint = x @ self.feature_log_prob_.T + self.class_log_prior_
         return joint - np.logaddexp.reduce(joint, axis=1, keepdims=True)
 
     def predict(self, x) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_log_proba(x), axis=1)]
+        log_proba = self.predict_log_proba(x)
+        return self.classes_[np.argmax(log_proba, axis=1)]
 
 
 def informative_ngrams(nb: MultinomialNB, names: Sequence[str], top: int = 5) -> pd.DataFrame:
@@ -320,6 +335,9 @@ def token_occurrence(indices, codes: Sequence[int] | int, labels=None, label=Non
     """Fraction of windows whose token at each (channel, patch) is one of ``codes``,
     ``(C, n_patches)``; with ``labels`` and ``label`` only the windows of that class."""
     idx = _check_indices(indices)
+    if (labels is None) != (label is None):
+        raise ConfigError("token_occurrence: give labels and label together (the windows of "
+                          "class label), or neither (all windows)")
     if labels is not None:
         lab = np.asarray(labels)
         if len(lab) != len(idx):

@@ -96,18 +96,18 @@ class EEGDM(BiosigModel):
         self.backbone.eval()
 
     def _pretrained_backbone(self, folder, remapped=None) -> SSMDP:
-        from biosig.models.weights import load_pretrained
+        from biosig.models._registry import model_class
+        from biosig.models.weights import load_card, load_pretrained
 
         data = {"sfreq": self.sfreq}
         if remapped is None:  # the same montage as the pretraining: check the channels too
             data["n_chans"] = self.n_chans
             if self.chs_info:
                 data["ch_names"] = [ch.get("ch_name") for ch in self.chs_info]
-        net = load_pretrained(folder, data={k: v for k, v in data.items() if v is not None})
-        if not isinstance(net, SSMDP):
-            raise ConfigError(f"EEGDM: backbone_weights {folder} hold a {type(net).__name__}, "
-                              "not an SSMDP")
-        return net
+        name = load_card(folder)["name"]  # the model first: its data checks would mislead
+        if not issubclass(model_class(name), SSMDP):
+            raise ConfigError(f"EEGDM: backbone_weights {folder} hold a {name!r}, not an SSMDP")
+        return load_pretrained(folder, data={k: v for k, v in data.items() if v is not None})
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -362,9 +362,10 @@ def load_weights_file(net: nn.Module, path, *, key: str = "model.pretrained") ->
     """Load a state dict or a Lightning checkpoint from ``path`` into ``net``.
 
     A prefix shared by every key (``net.`` in a task's checkpoint) is dropped when ``net`` has
-    no key starting with it. Head weights (under ``net.head_attr``) of another shape are left
-    at their fresh values (a new ``n_outputs``); any other missing, unexpected or mis-shaped key
-    is a :class:`ConfigError` naming them. Returns the head keys left fresh.
+    no key starting with it. Head weights (under ``net.head_attr``) of another shape, or absent
+    (a pretraining checkpoint, whose network was built without a head), are left at their fresh
+    values (a new ``n_outputs``); any other missing, unexpected or mis-shaped key is a
+    :class:`ConfigError` naming them. Returns the head keys left fresh.
     """
     path = Path(path)
     try:
@@ -384,7 +385,9 @@ def load_weights_file(net: nn.Module, path, *, key: str = "model.pretrained") ->
     own = net.state_dict()
     state = _strip_common_prefix(dict(state), own)
     head = getattr(net, "head_attr", "final_layer") + "."
-    missing = [k for k in own if k not in state]
+    # a pretraining checkpoint has no head (built without n_outputs): the head stays fresh
+    no_head = [k for k in own if k not in state and k.startswith(head)]
+    missing = [k for k in own if k not in state and not k.startswith(head)]
     unexpected = [k for k in state if k not in own]
     shapes = [k for k in own if k in state and state[k].shape != own[k].shape]
     fresh = [k for k in shapes if k.startswith(head)]
@@ -395,7 +398,7 @@ def load_weights_file(net: nn.Module, path, *, key: str = "model.pretrained") ->
         raise ConfigError(f"{key}: the weights in {path} do not fit {type(net).__name__} ("
                           + "; ".join(parts) + ")")
     net.load_state_dict({k: v for k, v in state.items() if k not in fresh}, strict=False)
-    return fresh
+    return fresh + no_head
 
 
 def _strip_common_prefix(state: dict, own: Mapping) -> dict:

@@ -228,7 +228,7 @@ def main(argv=None) -> dict:
     import torch
 
     from biosig.data.latents import OnTheFlyLatents, latent_cache
-    from biosig.models.weights import load_pretrained
+    from biosig.models import SSMDP
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -239,8 +239,10 @@ def main(argv=None) -> dict:
     n_outputs = len(windows.classes)
     print(f"windows: {len(windows.y)} ({', '.join(f'{k} {len(v)}' for k, v in idx.items())}), "
           f"{len(windows.ch_names)} ch x {windows.X.shape[2]} @ {windows.sfreq:g} Hz")
-    if args.backbone:
-        net, folder = load_pretrained(args.backbone).eval(), args.backbone
+    if args.backbone:  # an SSMDP of these windows' rate and channels (else a ConfigError)
+        data = {"sfreq": windows.sfreq, "n_chans": len(windows.ch_names),
+                "ch_names": list(windows.ch_names)}
+        net, folder = SSMDP.from_pretrained(args.backbone, data=data).eval(), args.backbone
     else:
         torch.manual_seed(0)
         net, folder = pretrain(args, cfg, windows, idx["train"])

@@ -82,6 +82,10 @@ def test_multinomial_naive_bayes_matches_hand_computation():
     assert list(nb.predict(x)) == list(y)
     table = tk.informative_ngrams(nb, ["u", "v", "w"], top=1)
     assert list(table["ngram"]) == ["u", "w"]
+    with pytest.raises(ShapeError, match=r"expected counts \(n, 3\)"):  # was numpy's matmul
+        nb.predict(x[:, :2])
+    with pytest.raises(ConfigError, match="call fit"):
+        tk.MultinomialNB().predict(x)
 
 
 def test_token_occurrence_and_usage():
@@ -94,6 +98,8 @@ def test_token_occurrence_and_usage():
     assert np.allclose(usage.sum(axis=1), 1)
     with pytest.raises(ConfigError, match="no window"):
         tk.token_occurrence(idx, 5, labels, 7)
+    with pytest.raises(ConfigError, match="labels and label together"):  # was: all windows
+        tk.token_occurrence(idx, 5, label=0)
 
 
 def test_window_tokens_on_a_tiny_eegformer_and_plots():
@@ -111,6 +117,10 @@ def test_window_tokens_on_a_tiny_eegformer_and_plots():
     assert tk.reconstruction_scores(err).shape == (5,)
     with pytest.raises(ShapeError):
         tk.window_tokens(net, x[0])
+    bad = x.clone()
+    bad[3, 2, 7] = float("nan")  # was code 0 and a NaN error for that channel, silently
+    with pytest.raises(ConfigError, match=r"window 3 holds NaN.*channel 2"):
+        tk.window_tokens(net, bad, batch_size=2)
     read_only = x.numpy().copy()
     read_only.flags.writeable = False  # as a cache's X: no "not writable" warning, same codes
     with warnings.catch_warnings():

@@ -177,3 +177,15 @@ def test_recipe_help_imports_no_torch(recipe):
     out = subprocess.run([sys.executable, "-c", code, str(recipe)], capture_output=True,
                          text=True, check=True, cwd=REPO).stdout
     assert "usage:" in out and out.strip().splitlines()[-1] == "HEAVY []"
+
+
+def test_biosig_models_refuses_arguments_it_would_ignore(capsys):
+    """`biosig models summary eegdm` printed the whole list, as if understood; now one error
+    line pointing to the summary table (and --help says what the command does)."""
+    assert main(["models"]) == 0 and "eegformer_s" in capsys.readouterr().out.split()
+    assert main(["models", "summary", "eegdm"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'summary eegdm'" in err
+    assert "python -m biosig.models.summary" in err
+    assert main(["models", "--help"]) == 0
+    assert "python -m biosig.models.summary" in capsys.readouterr().out

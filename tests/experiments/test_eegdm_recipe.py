@@ -59,3 +59,26 @@ def test_tiny_pipeline_lft_beats_chance_and_reports_the_probe(tmp_path):
     assert (out / "ssmdp" / "card.json").exists()
     cached = list((tmp_path / "cache" / "latents").rglob("params.json"))
     assert len(cached) == 1 and json.loads(cached[0].read_text())["dtype"] == "float16"
+
+
+def test_backbone_must_be_an_ssmdp_of_the_windows_rate_and_channels(tmp_path):
+    """--backbone FOLDER: another model's folder, or an SSMDP of another sampling rate, is one
+    ConfigError before any latent is extracted (was an AttributeError traceback, or latents
+    pooled over the wrong second)."""
+    from biosig.errors import ConfigError
+    from biosig.models import SSMDP, EEGFormer
+
+    mod = _script()
+    args = (f"--tiny --n-subjects 4 --n-per-class 1 --seeds 0 --no-dbconformer --threads 1 "
+            f"--cache-dir {tmp_path / 'cache'} --out {tmp_path / 'out'} --backbone").split()
+    other = EEGFormer(n_chans=2, n_times=120, sfreq=200.0, patch_len=20, patch_stride=20,
+                      emb_size=8, n_heads=2, encoder_depth=1, decoder_depth=1, n_codes=4)
+    folder = other.save_pretrained(tmp_path / "eegformer", data={"sfreq": 200.0})
+    with pytest.raises(ConfigError, match="'eegformer', not SSMDP"):
+        mod.main([*args, str(folder)])
+    ssmdp = SSMDP(n_chans=22, n_times=1000, sfreq=250.0, n_layers=1, d_model=4, d_state=2,
+                  d_embed=4, d_cond=4)
+    folder = ssmdp.save_pretrained(tmp_path / "ssmdp", data={"sfreq": 250.0})
+    with pytest.raises(ConfigError, match="sfreq"):
+        mod.main([*args, str(folder)])
+    assert not (tmp_path / "cache" / "latents").exists()

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from biosig.errors import ConfigError
-from biosig.models import EEGDM, SSMDP, load_pretrained
+from biosig.models import EEGDM, SSMDP, EEGFormer, load_pretrained
 
 ARCH = dict(n_layers=2, d_model=8, d_state=4, d_embed=4, d_cond=8)
 LFT = dict(n_heads=2, n_fusion_tokens=2, n_classifier_blocks=1)
@@ -43,6 +43,12 @@ def test_backbone_weights_errors(tmp_path):
                        lft=LFT).save_pretrained(tmp_path / "eegdm")
     with pytest.raises(ConfigError, match="not an SSMDP"):
         EEGDM(n_chans=2, n_outputs=3, n_times=40, sfreq=10.0, backbone_weights=lft_folder)
+    # another model's folder is named as such, even when its data differ from these windows
+    other = EEGFormer(n_chans=3, n_times=120, sfreq=20.0, patch_len=20, patch_stride=20,
+                      emb_size=8, n_heads=2, encoder_depth=1, decoder_depth=1, n_codes=4)
+    other_folder = other.save_pretrained(tmp_path / "eegformer", data={"sfreq": 20.0})
+    with pytest.raises(ConfigError, match="'eegformer', not an SSMDP"):
+        EEGDM(n_chans=2, n_outputs=3, n_times=40, sfreq=10.0, backbone_weights=other_folder)
 
 
 def test_channel_ids_map_another_montage_onto_the_pretrained_table(tmp_path):

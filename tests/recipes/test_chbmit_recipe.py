@@ -52,3 +52,21 @@ def test_chbmit_eegdm_recipe_tiny(tmp_path):
     assert torch.isfinite(cli.trainer.callback_metrics["val_loss"])
     for key, value in backbone.state_dict().items():  # frozen, as pretrained
         torch.testing.assert_close(model.backbone.state_dict()[key], value)
+
+
+def test_the_recipe_header_states_the_trainable_parameters_of_its_network():
+    """The header's count is that of the recipe's network (2-class head), not EEGDM's 1 logit."""
+    import re
+
+    import yaml
+
+    from biosig.models import EEGDM
+
+    path = REPO / "recipes/chbmit/eegdm_finetune.yaml"
+    text = path.read_text()
+    stated = int(re.search(r"LFT ([\d,]+) trainable parameters with this 2-class", text)
+                 .group(1).replace(",", ""))
+    kwargs = dict(yaml.safe_load(text)["model"]["init_args"]["model_kwargs"])
+    kwargs.pop("backbone_weights")  # the default SSMDP has the TUEV backbone's architecture
+    net = EEGDM(n_chans=16, n_outputs=2, n_times=2000, sfreq=200.0, **kwargs)
+    assert sum(p.numel() for p in net.parameters() if p.requires_grad) == stated

@@ -92,6 +92,28 @@ def test_scratch_is_the_same_network_randomly_initialised(weights):
     assert not torch.equal(scratch.net.patch_embed.weight, fine.net.patch_embed.weight)
 
 
+def test_a_pretraining_checkpoint_is_pretrained_weights_with_a_fresh_head(tmp_path):
+    """A VQTask checkpoint (network built without a head) as ``pretrained``: every weight but
+    the new head loads (was a ConfigError: missing final_layer.weight, final_layer.bias)."""
+    from biosig.tasks import VQTask
+
+    torch.manual_seed(0)
+    pre = VQTask(model="eegformer", model_kwargs=KW, n_times=200, sfreq=100.0)
+    path = tmp_path / "pretrain.ckpt"
+    torch.save({"state_dict": pre.state_dict()}, path)
+    task = VQClassificationTask(model="eegformer", model_kwargs=KW, pretrained=str(path),
+                                setting="probe", **SIGNAL)
+    loaded = task.net.state_dict()
+    for key, value in pre.net.state_dict().items():
+        torch.testing.assert_close(loaded[key], value)
+    assert task.net.final_layer.weight.shape == (2, 32)
+    with pytest.raises(ConfigError, match="missing: patch_embed.weight"):  # only the head
+        torch.save({k: v for k, v in pre.net.state_dict().items() if "patch_embed.w" not in k},
+                   path)
+        VQClassificationTask(model="eegformer", model_kwargs=KW, pretrained=str(path),
+                             setting="probe", **SIGNAL)
+
+
 def test_pipeline_tiny_runs_pretrain_probe_finetune_scratch(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     spec = importlib.util.spec_from_file_location("eegformer_pipeline",
