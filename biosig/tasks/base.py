@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import pickle
 import warnings
 from collections.abc import Mapping
 from numbers import Integral
@@ -375,6 +376,13 @@ def load_weights_file(net: nn.Module, path, *, key: str = "model.pretrained") ->
             obj = load_file(str(path))
         else:
             obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:  # torch's text advises weights_only=False: not here
+        why = str(err).partition("WeightsUnpickler error:")[2].strip().splitlines()
+        raise InvalidFileError(
+            path, f"{key}: not weights that torch.load(weights_only=True) reads"
+            + (f" ({why[0]})" if why else "") + ": a file that is not a torch checkpoint, or one "
+            "holding pickled objects besides tensors (save the network's state_dict())"
+        ) from None
     except Exception as err:  # any reader error: name the file, keep the cause
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InvalidFileError(path, f"{key}: cannot read weights ({first})") from err

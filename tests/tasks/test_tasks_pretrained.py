@@ -195,8 +195,10 @@ def test_checkpoint_and_bad_files(tmp_path, source):
         ClassificationTask(model="tiny_probe", pretrained=ckpt, n_outputs=2, n_chans=4,
                            n_times=32, sfreq=64.0)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(InvalidFileError, match="junk.pt"):
+    with pytest.raises(InvalidFileError, match="junk.pt") as err:
         _task(tmp_path / "junk.pt")
+    # torch's own text advises weights_only=False (running the file's code): not repeated
+    assert "weights_only=True) reads" in str(err.value) and "False" not in str(err.value)
     with pytest.raises(ConfigError, match="neither"):
         _task(tmp_path / "missing.pt")
 
