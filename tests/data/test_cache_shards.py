@@ -14,7 +14,7 @@ from biosig.data import get_cache
 from biosig.data.cache import WindowCache
 from biosig.data.datamodule import WindowDataset
 from biosig.data.shards import plan, shard_of, task_from_env
-from biosig.errors import BiosigError
+from biosig.errors import BiosigError, ConfigError
 from test_cache import ToySource
 
 HERE = os.path.dirname(__file__)
@@ -177,6 +177,20 @@ def test_task_from_env(monkeypatch):
     monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "4")
     monkeypatch.setenv("SLURM_ARRAY_TASK_MIN", "2")
     assert task_from_env() == (3, 4)
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "5x")  # was a bare ValueError traceback
+    with pytest.raises(ConfigError, match=r"\$SLURM_ARRAY_TASK_ID='5x' is not a whole number"):
+        task_from_env()
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"n_tasks": 2}, "needs this process's task"),  # was ignored: every shard built here
+    ({"task": "env", "n_tasks": 3}, "would be ignored"),  # was replaced by the environment's
+    ({"task": "1", "n_tasks": 2}, "must be a whole number"),  # was a TypeError
+])  # fmt: skip
+def test_task_options_that_would_be_ignored_are_refused(tmp_path, kw, match):
+    with pytest.raises(ConfigError, match=match):
+        get_cache(Corpus(n=4), root=tmp_path, shards=2, **kw)
+    assert not any(tmp_path.rglob("params.json"))
 
 
 def test_sharded_float16_and_verify(tmp_path):
