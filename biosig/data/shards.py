@@ -194,15 +194,24 @@ def build_shards(source, opts, root: Path, n_shards: int, *, progress=None, num_
         _build_one(*args, s, folder, n_shards, progress, num_workers, finished)
     for s in later:  # second pass: wait for them (or build them if their builder died)
         _build_one(*args, s, folder, n_shards, progress, num_workers, finished)
-    if not all(_done(folder / s["key"]) for s in shards):
-        log.info("sharded cache %s: %d/%d shards finished; the index is written when all are",
-                 top, sum(_done(folder / s["key"]) for s in shards), len(shards))  # fmt: skip
+    missing = [s["index"] for s in shards if not _done(folder / s["key"])]
+    if missing:
+        owner = "" if task is None else f" (task {', '.join(_tasks_of(missing, n_tasks))})"
+        log.info("sharded cache %s: %d/%d shards finished; missing or damaged: shard %s%s; the "
+                 "index is written when all are", top, len(shards) - len(missing), len(shards),
+                 ", ".join(str(i + 1) for i in missing[:20]) + (" ..." if len(missing) > 20
+                                                                else ""), owner)  # fmt: skip
         return None
     path = base / top
     with locked(base / f"{top}.index.lock"):
         if not (path / "index.json").exists():
             _write_index(path, top, shards, folder, n_shards)
     return path
+
+
+def _tasks_of(indices, n_tasks: int) -> list[str]:
+    """The task numbers that build these shard indices (``i % n_tasks``), sorted."""
+    return [str(t) for t in sorted({i % n_tasks for i in indices})]
 
 
 def _write_index(path: Path, top: str, shards, folder: Path, n_shards: int) -> None:

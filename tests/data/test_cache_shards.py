@@ -215,3 +215,18 @@ def test_a_damaged_finished_shard_is_rebuilt(tmp_path):
     assert sorted(set(Corpus.loads)) == sorted({r for r in again.meta["record"]
                                                 if r in set(WindowCache(victim).meta["record"])})
     np.testing.assert_array_equal(again.y, y_before)
+
+
+def test_a_task_that_cannot_write_the_index_names_what_is_missing(tmp_path, caplog):
+    """A damaged shard of task 0 found by task 1 (the last to run) left no index, and the log
+    said only "3/4 shards finished": which job-array task to resubmit was not said."""
+    from biosig.data.shards import build_shards
+
+    src = Corpus(n=8)
+    _, shards, _ = plan(src, _opts(), 4)
+    assert build_shards(src, _opts(), tmp_path, 4, task=0, n_tasks=2) is None
+    victim = next(s for s in shards if s["index"] % 2 == 0)
+    (next(tmp_path.rglob(victim["key"])) / "y.npy").unlink()
+    caplog.set_level("INFO", logger="biosig.cache")
+    assert build_shards(src, _opts(), tmp_path, 4, task=1, n_tasks=2) is None
+    assert f"missing or damaged: shard {victim['index'] + 1} (task 0)" in caplog.text
