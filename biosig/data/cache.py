@@ -669,6 +669,18 @@ build:  build (this task's share of) the window cache of a recipe's `data:` sect
 """
 
 
+def _task_arg(text: str):
+    """``--task``: a whole number, or ``env``."""
+    if text == "env":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a task number nor 'env'") from None
+
+
 def cache_command(argv: list[str]) -> int:
     """``biosig cache ...`` (see :data:`CLI_HELP`); returns the exit status."""
     import argparse
@@ -703,9 +715,9 @@ def cache_command(argv: list[str]) -> int:
                     "--data.* overrides as for biosig fit (e.g. --data.source.init_args.path "
                     "DIR).")
     p.add_argument("--shards", type=int, help="build as this many shards")
-    p.add_argument("--task", help="this process's task number (it builds shards i with "
-                   "i %% tasks == task), or 'env' (SLURM array, torchrun or SLURM task from the "
-                   "environment)")
+    p.add_argument("--task", type=_task_arg,
+                   help="this process's task number (it builds shards i with i %% tasks == "
+                   "task), or 'env' (SLURM array, torchrun or SLURM task from the environment)")
     p.add_argument("--tasks", type=int, help="the number of shard tasks (with --task)")
     p.add_argument("--workers", type=int, help="processes reading records")
     p.add_argument("--dtype", choices=list(DTYPES), help="storage of the windows")
@@ -713,6 +725,9 @@ def cache_command(argv: list[str]) -> int:
                    help="what a dead channel does")
     p.add_argument("--cache-dir", help="cache root (default: data.cache_dir or the user cache)")
     a, recipe = p.parse_known_args(argv[1:])  # the rest: --config files, --data.* overrides
+    if a.tasks is not None and a.task is None:
+        raise ConfigError(f"--tasks {a.tasks} needs --task I (this process's task number) or "
+                          "--task env")
     cfg = load_config(recipe)
     if not cfg.get("data"):
         raise ConfigError(f"biosig cache build {' '.join(recipe)}: no `data:` section (give a "
@@ -736,7 +751,7 @@ def cache_command(argv: list[str]) -> int:
 
     if "shards" not in opts:
         raise BiosigError("--task needs --shards (or data.cache_options.shards)")
-    task = "env" if a.task == "env" else int(a.task)
+    task = a.task
     n_shards = opts.pop("shards")
     workers = opts.pop("num_workers", None)
     built = build_shards(

@@ -63,11 +63,20 @@ def task_from_env() -> tuple[int, int]:
         ("SLURM_PROCID", "SLURM_NTASKS"),
     ):
         if t in env and n in env:
-            task, n_tasks = int(env[t]), int(env[n])
+            task, n_tasks = _env_int(t), _env_int(n)
             if t == "SLURM_ARRAY_TASK_ID":  # ids may start at SLURM_ARRAY_TASK_MIN
-                task -= int(env.get("SLURM_ARRAY_TASK_MIN", 0))
+                task -= _env_int("SLURM_ARRAY_TASK_MIN", "0")
             return task, n_tasks
     return 0, 1
+
+
+def _env_int(name: str, default: str | None = None) -> int:
+    value = os.environ.get(name, default)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"shard task from the environment: ${name}={value!r} is not a whole "
+                          "number") from None
 
 
 def _record_fingerprints(source, refs) -> list | None:
@@ -150,7 +159,17 @@ def build_shards(source, opts, root: Path, n_shards: int, *, progress=None, num_
     """Build the missing shards (all, or this task's share); write the index once every shard
     is finished. Returns the index folder, or None when other tasks' shards are still missing."""
     if task == "env":
+        if n_tasks is not None:
+            raise ConfigError(f"shard task 'env' takes the number of tasks from the environment;"
+                              f" n_tasks={n_tasks} (biosig cache build --tasks) would be ignored")
         task, n_tasks = task_from_env()
+    if task is None and n_tasks is not None:
+        raise ConfigError(f"n_tasks={n_tasks} (biosig cache build --tasks) needs this process's "
+                          "task too (task=, --task I or --task env)")
+    for name, value in (("task", task), ("n_tasks", n_tasks)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"shard {name} must be a whole number (or task='env'), got "
+                              f"{value!r}")
     if task is not None and (n_tasks is None or not 0 <= task < n_tasks):
         if n_tasks is None:
             raise ConfigError(f"shard task {task} needs the number of tasks too (n_tasks=, "
@@ -175,15 +194,24 @@ def build_shards(source, opts, root: Path, n_shards: int, *, progress=None, num_
         _build_one(*args, s, folder, n_shards, progress, num_workers, finished)
     for s in later:  # second pass: wait for them (or build them if their builder died)
         _build_one(*args, s, folder, n_shards, progress, num_workers, finished)
-    if not all(_done(folder / s["key"]) for s in shards):
-        log.info("sharded cache %s: %d/%d shards finished; the index is written when all are",
-                 top, sum(_done(folder / s["key"]) for s in shards), len(shards))  # fmt: skip
+    missing = [s["index"] for s in shards if not _done(folder / s["key"])]
+    if missing:
+        owner = "" if task is None else f" (task {', '.join(_tasks_of(missing, n_tasks))})"
+        log.info("sharded cache %s: %d/%d shards finished; missing or damaged: shard %s%s; the "
+                 "index is written when all are", top, len(shards) - len(missing), len(shards),
+                 ", ".join(str(i + 1) for i in missing[:20]) + (" ..." if len(missing) > 20
+                                                                else ""), owner)  # fmt: skip
         return None
     path = base / top
     with locked(base / f"{top}.index.lock"):
         if not (path / "index.json").exists():
             _write_index(path, top, shards, folder, n_shards)
     return path
+
+
+def _tasks_of(indices, n_tasks: int) -> list[str]:
+    """The task numbers that build these shard indices (``i % n_tasks``), sorted."""
+    return [str(t) for t in sorted({i % n_tasks for i in indices})]
 
 
 def _write_index(path: Path, top: str, shards, folder: Path, n_shards: int) -> None:

@@ -22,7 +22,9 @@ window is [2, 6] s after trial start (the cue comes at 2 s): 1000 samples, or 10
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +32,7 @@ import numpy as np
 
 from biosig.datasets._common import dataset_root, file_fingerprint, file_manifest
 from biosig.datasets.base import DatasetSource
-from biosig.errors import ConfigError, InvalidFileError
+from biosig.errors import ConfigError, DownloadError, InvalidFileError
 from biosig.signal.preprocessing import Bandpass
 from biosig.signal.recording import Annotations, Recording
 from biosig.signal.windows import EventWindows
@@ -369,10 +371,15 @@ class BCIIV2a(DatasetSource):
         sums_path = self.root / "SHA256SUMS"
         known = {}
         if sums_path.is_file():
-            for line in sums_path.read_text().splitlines():
+            for n, line in enumerate(sums_path.read_text().splitlines(), 1):
                 parts = line.split()
-                if len(parts) == 2:
-                    known[parts[1]] = parts[0]
+                if not parts:
+                    continue
+                # "<sha256>  name", or "<sha256> *name" as `sha256sum -b` writes it
+                if len(parts) != 2 or not re.fullmatch(r"[0-9a-fA-F]{64}", parts[0]):
+                    raise DownloadError(f"{sums_path}, line {n}: not '<sha256>  <file name>'; "
+                                        "correct it, or delete the file to record new checksums")
+                known[parts[1].lstrip("*")] = parts[0].lower()
         for s in self.subjects:
             for sess in self.sessions:
                 name = f"A{s:02d}{sess}.mat"
@@ -385,6 +392,7 @@ class BCIIV2a(DatasetSource):
                     warn_unverified(url)
                 out = download_file(url, self.root / name, known.get(name), progress=progress)
                 known[name] = sha256_file(out)
+                logging.getLogger(__name__).info("%s: SHA-256 %s", out.name, known[name])
         sums_path.write_text("".join(f"{h}  {n}\n" for n, h in sorted(known.items())))
 
     def __repr__(self) -> str:

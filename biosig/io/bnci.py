@@ -194,7 +194,7 @@ def read_bnci(
                 path, f"run {i}: X has shape {x.shape}, expected (n_samples, {n_chans})"
             )
         fs = np.asarray(run.fs)
-        if fs.dtype.kind not in "iuf" or fs.size != 1 or abs(float(fs) - sfreq) > 1e-6:
+        if fs.dtype.kind not in "iuf" or fs.size != 1 or not abs(float(fs) - sfreq) <= 1e-6:
             raise InvalidFileError(path, f"run {i}: fs = {run.fs}, expected {sfreq:g}")
         start, y = _vector(path, run, "trial"), _vector(path, run, "y")
         art = _vector(path, run, "artifacts", np.zeros(len(y)))
@@ -207,6 +207,9 @@ def read_bnci(
             raise InvalidFileError(
                 path, f"run {i}: trial start outside the run's {x.shape[0]} samples"
             )
+        if len(art) and not np.isin(art, (0, 1)).all():
+            raise InvalidFileError(path, f"run {i}: artifacts must be 0 or 1, found "
+                                         f"{sorted(set(art.tolist()) - {0, 1})[:5]}")  # fmt: skip
         if len(y) and (y.min() < 1 or y.max() > n_classes):
             raise InvalidFileError(path, f"run {i}: labels y must be 1..{n_classes}")
         chunks.append(x.T)

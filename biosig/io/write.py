@@ -27,6 +27,27 @@ from biosig.signal.recording import Recording
 __all__ = ["write_edf", "write_gdf", "write_wfdb", "events_from_annotations"]
 
 
+def _write_atomically(path: Path, write) -> Path:
+    """``write(tmp)`` into a temporary file beside ``path``, then renamed onto it: a failed or
+    killed write never leaves a half-written file under the target's name. A target that is a
+    folder, or a place that cannot be written, is an :class:`InvalidFileError` naming it."""
+    if path.is_dir():
+        raise InvalidFileError(path, "is a folder; give a file name to write")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as err:
+        raise InvalidFileError(path, f"cannot be written ({err.strerror or err})") from None
+    finally:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # the error above says what went wrong
+    return path
+
+
 def _check_recording(rec: Recording, path: Path, fmt: str, *, allow_nan: bool = False) -> None:
     if not isinstance(rec, Recording):
         raise TypeError(f"expected a biosig Recording, got {type(rec).__name__}")
@@ -94,7 +115,7 @@ def write_edf(
 
     Parameters
     ----------
-    path : target ``.edf`` file (overwritten).
+    path : target ``.edf`` file (replaced atomically: written beside it, then renamed).
     rec : the recording; signals in their ``rec.units`` (EEG µV, ECG mV).
     record_duration : data-record length in s; default 1 s when the recording is a whole
         number of seconds, else the whole recording in one record.
@@ -139,9 +160,7 @@ def write_edf(
         data_record_duration=record_duration,
         annotations=annotations,
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    edf.write(path)
-    return path
+    return _write_atomically(path, edf.write)
 
 
 # --------------------------------------------------------------------------- GDF
@@ -366,13 +385,14 @@ def write_gdf(
         table += chn.astype("<u2").tobytes()
         table += events[:, 1].astype("<u4").tobytes()
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fid:
-        fid.write(fixed)
-        fid.write(var)
-        fid.write(np.ascontiguousarray(body).tobytes())
-        fid.write(table)
-    return path
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fid:
+            fid.write(fixed)
+            fid.write(var)
+            fid.write(np.ascontiguousarray(body).tobytes())
+            fid.write(table)
+
+    return _write_atomically(path, write)
 
 
 # --------------------------------------------------------------------------- WFDB

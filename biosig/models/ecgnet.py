@@ -127,6 +127,19 @@ def _refuse_microvolts(x: torch.Tensor) -> None:
         )
 
 
+def _refuse_non_finite(x: torch.Tensor, what: str) -> None:
+    """ConfigError when ``x`` holds NaN or infinite samples: the LSTM carries one into every
+    later sample of all 12 generated leads (it was accepted and gave NaN leads silently)."""
+    bad = ~torch.isfinite(x.detach())
+    if bad.any():
+        first = bad.nonzero()[0].tolist()
+        raise ConfigError(
+            f"{what} holds {int(bad.sum())} NaN or infinite samples (the first at index "
+            f"{tuple(first) if len(first) > 1 else first[0]}); ECGNet would carry them into "
+            "every later sample of all 12 leads: interpolate or cut them out first"
+        )
+
+
 def _lead_of_channel(name: str) -> str:
     """Standard lead of a channel name (``"II"``, ``"MLII"``, ``"ECG V2"``); a generic name
     (``"ECG"``, ``"ECG 1"``) or any other raises ChannelError asking for ``lead=``."""
@@ -419,6 +432,7 @@ class ECGNet(BiosigModel):
         raises ConfigError.
         """
         self._check_rate(sfreq, "the input lead")
+        _refuse_non_finite(x, "the input")
         scale = _mv_per(units, "the input")
         if scale != 1.0:
             x = x * scale
@@ -460,7 +474,8 @@ class ECGNet(BiosigModel):
         Raises
         ------
         ConfigError : the model has no ``sfreq``, the recording's rate differs from it, or its
-            unit is not a voltage or says mV of µV-sized values.
+            unit is not a voltage or says mV of µV-sized values, or the channel holds NaN or
+            infinite samples.
         ChannelError : no/unknown ``channel``, or a channel name that does not name a lead.
         """
         from biosig.signal.recording import Recording
@@ -487,6 +502,7 @@ class ECGNet(BiosigModel):
         scale = _mv_per(unit, f"channel {channel!r}")
         p = next(self.parameters())
         x = torch.as_tensor(rec.data[i] * scale, dtype=p.dtype, device=p.device)[None]
+        _refuse_non_finite(x, f"channel {channel!r}")
         out = self.generate(x, lead=name, noise=noise)[0].cpu().numpy()
         return Recording(
             data=out,

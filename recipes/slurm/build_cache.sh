@@ -2,11 +2,13 @@
 # Build a recipe's window cache as a sharded cache with a SLURM job array: every array task runs
 # the same command and builds the shards i with i % (number of tasks) == its task index, using
 # its CPUs as build workers; the last task to finish writes the index. A failed or killed task
-# leaves only its unfinished shard behind: resubmit that task (or the whole array: finished
-# shards are reused). Training then opens the cache with the same data.cache_options.shards.
+# leaves only its unfinished shard behind (the last task's log names missing shards and their
+# tasks): resubmit one task, which then runs as task 0 of 1 and builds every shard still missing,
+# or the whole array (finished shards are reused). Training then opens the cache with the same
+# data.cache_options.shards.
 #
 #   sbatch --array=0-15 recipes/slurm/build_cache.sh recipes/tuev/eegdm_pretrain.yaml 64
-#   sbatch --array=3 recipes/slurm/build_cache.sh recipes/tuev/eegdm_pretrain.yaml 64  # redo one
+#   sbatch --array=3 recipes/slurm/build_cache.sh recipes/tuev/eegdm_pretrain.yaml 64  # the rest
 #
 # Arguments: RECIPE.yaml [SHARDS (default 64)] [more `biosig cache build` options...]
 # BIOSIG_CACHE must be a folder every node sees (a shared file system with working flock).

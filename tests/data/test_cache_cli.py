@@ -98,3 +98,19 @@ def test_build_help_names_the_recipe_options_and_no_option_is_abbreviated(recipe
                  "--shard", "3"]) == 2
     assert "--shard: unknown key 'shard'" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+def test_task_options_are_checked_before_the_build(recipe, tmp_path, capsys):
+    """`--task foo` was a ValueError traceback; `--tasks N` without --task (or with --task env)
+    was ignored and the process built every shard."""
+    base = ["cache", "build", "--config", str(recipe), "--cache-dir", str(tmp_path / "c"),
+            "--shards", "3"]
+    with pytest.raises(SystemExit) as exit_:
+        main([*base, "--task", "foo", "--tasks", "2"])
+    assert exit_.value.code == 2
+    assert "--task: 'foo' is neither a task number nor 'env'" in capsys.readouterr().err
+    assert main([*base, "--tasks", "2"]) == 2
+    assert "--tasks 2 needs --task I" in capsys.readouterr().err
+    assert main([*base, "--task", "env", "--tasks", "2"]) == 2
+    assert "would be ignored" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists() or not any((tmp_path / "c").rglob("params.json"))

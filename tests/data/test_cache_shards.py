@@ -14,7 +14,7 @@ from biosig.data import get_cache
 from biosig.data.cache import WindowCache
 from biosig.data.datamodule import WindowDataset
 from biosig.data.shards import plan, shard_of, task_from_env
-from biosig.errors import BiosigError
+from biosig.errors import BiosigError, ConfigError
 from test_cache import ToySource
 
 HERE = os.path.dirname(__file__)
@@ -177,6 +177,20 @@ def test_task_from_env(monkeypatch):
     monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "4")
     monkeypatch.setenv("SLURM_ARRAY_TASK_MIN", "2")
     assert task_from_env() == (3, 4)
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "5x")  # was a bare ValueError traceback
+    with pytest.raises(ConfigError, match=r"\$SLURM_ARRAY_TASK_ID='5x' is not a whole number"):
+        task_from_env()
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"n_tasks": 2}, "needs this process's task"),  # was ignored: every shard built here
+    ({"task": "env", "n_tasks": 3}, "would be ignored"),  # was replaced by the environment's
+    ({"task": "1", "n_tasks": 2}, "must be a whole number"),  # was a TypeError
+])  # fmt: skip
+def test_task_options_that_would_be_ignored_are_refused(tmp_path, kw, match):
+    with pytest.raises(ConfigError, match=match):
+        get_cache(Corpus(n=4), root=tmp_path, shards=2, **kw)
+    assert not any(tmp_path.rglob("params.json"))
 
 
 def test_sharded_float16_and_verify(tmp_path):
@@ -201,3 +215,18 @@ def test_a_damaged_finished_shard_is_rebuilt(tmp_path):
     assert sorted(set(Corpus.loads)) == sorted({r for r in again.meta["record"]
                                                 if r in set(WindowCache(victim).meta["record"])})
     np.testing.assert_array_equal(again.y, y_before)
+
+
+def test_a_task_that_cannot_write_the_index_names_what_is_missing(tmp_path, caplog):
+    """A damaged shard of task 0 found by task 1 (the last to run) left no index, and the log
+    said only "3/4 shards finished": which job-array task to resubmit was not said."""
+    from biosig.data.shards import build_shards
+
+    src = Corpus(n=8)
+    _, shards, _ = plan(src, _opts(), 4)
+    assert build_shards(src, _opts(), tmp_path, 4, task=0, n_tasks=2) is None
+    victim = next(s for s in shards if s["index"] % 2 == 0)
+    (next(tmp_path.rglob(victim["key"])) / "y.npy").unlink()
+    caplog.set_level("INFO", logger="biosig.cache")
+    assert build_shards(src, _opts(), tmp_path, 4, task=1, n_tasks=2) is None
+    assert f"missing or damaged: shard {victim['index'] + 1} (task 0)" in caplog.text

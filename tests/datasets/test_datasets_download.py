@@ -113,3 +113,22 @@ def test_bnci_download_records_checksums(tmp_path):
     with pytest.raises(DownloadError, match="SHA-256 mismatch"):
         BCIIV2a(root, subjects=[1], sessions=["T"], download=True, mirror=url)
     assert not (root / "A01T.mat").exists()
+
+
+def test_bnci_checksum_file_in_binary_mode_form_is_read_and_a_bad_line_refused(tmp_path):
+    """A SHA256SUMS line as `sha256sum -b` writes it ("<hash> *A01T.mat") was not understood:
+    the recorded checksum was dropped, a damaged local file accepted and its hash recorded."""
+    remote = tmp_path / "remote"
+    write_bciiv2a_session(tmp_path / "unused", "A01T", np.array([1, 2, 3, 4]), trials_per_run=4,
+                          write_gdf_file=False, bnci_folder=remote)  # fmt: skip
+    root = tmp_path / "bci"
+    root.mkdir()
+    good = _sha(remote / "A01T.mat")
+    (root / "SHA256SUMS").write_text(f"{good} *A01T.mat\n")
+    (root / "A01T.mat").write_bytes(b"damaged local copy")
+    BCIIV2a(root, subjects=[1], sessions=["T"], download=True, mirror=remote.as_uri())
+    assert _sha(root / "A01T.mat") == good  # the damaged copy was fetched again
+    assert (root / "SHA256SUMS").read_text() == f"{good}  A01T.mat\n"
+    (root / "SHA256SUMS").write_text(f"{good[:-1]}  A01T.mat\n")
+    with pytest.raises(DownloadError, match=r"SHA256SUMS, line 1: not '<sha256>  <file name>'"):
+        BCIIV2a(root, subjects=[1], sessions=["T"], download=True, mirror=remote.as_uri())

@@ -134,3 +134,23 @@ def test_damaged_mat_tags_are_refused_before_scipy_reads_them(tmp_path):
     f.write_bytes(header + nested)
     with pytest.raises(InvalidFileError, match="nested more than 64 deep"):
         read_true_labels(f)
+
+
+def test_a_nan_rate_and_artifact_flags_other_than_0_1_are_refused(tmp_path):
+    """fs = NaN passed the rate check (NaN compares false) and artifacts = 7 read as "not
+    rejected": both accepted silently."""
+    from scipy.io import savemat
+
+    def run(fs=250.0, artifacts=(0, 0)):
+        return {"X": np.zeros((600, 25)), "trial": np.array([1, 300]), "y": np.array([1, 2]),
+                "fs": fs, "artifacts": np.array(artifacts)}  # fmt: skip
+
+    for name, bad, match in (("nan.mat", run(fs=np.nan), r"run 0: fs = nan, expected 250"),
+                             ("art.mat", run(artifacts=(0, 7)),
+                              r"run 0: artifacts must be 0 or 1, found \[7\]")):  # fmt: skip
+        savemat(tmp_path / name, {"data": np.array([bad], dtype=object)})
+        with pytest.raises(InvalidFileError, match=match):
+            read_bnci(tmp_path / name, NAMES, TYPES, 250.0, n_classes=4)
+    savemat(tmp_path / "ok.mat", {"data": np.array([run(artifacts=(0, 1))], dtype=object)})
+    _, trials = read_bnci(tmp_path / "ok.mat", NAMES, TYPES, 250.0, n_classes=4)
+    assert [t["rejected"] for t in trials] == [False, True]

@@ -144,3 +144,28 @@ def test_names_that_do_not_fit_are_refused_not_truncated(tmp_path):
     spaced = rec.copy(ch_names=["EEG Fp1-REF", "ECG"])
     out = read_recording(write_wfdb(tmp_path, "s", spaced))
     assert out.ch_names == ["EEG Fp1-REF", "ECG"] and out.ch_types == ["eeg", "ecg"]
+
+
+def test_edf_and_gdf_writes_are_atomic_and_name_an_unwritable_target(tmp_path, monkeypatch):
+    """`biosig generate W out.edf` into a folder or an unwritable place was an OSError
+    traceback; a write that failed midway left a half-written file under the target's name."""
+    import edfio
+
+    rec = synthetic(n_chans=2, n_times=500, sfreq=250.0)
+    for write in (write_edf, write_gdf):
+        with pytest.raises(InvalidFileError, match="is a folder"):
+            write(tmp_path, rec)
+        with pytest.raises(InvalidFileError, match=r"out\.\w+: cannot be written"):
+            write("/proc/biosig-test/out.bin", rec)  # /proc takes no new folder, even as root
+    old = write_edf(tmp_path / "r.edf", rec).read_bytes()
+
+    def half(self, target):
+        with open(target, "wb") as fh:
+            fh.write(b"0       half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(edfio.Edf, "write", half)
+    with pytest.raises(InvalidFileError, match=r"r\.edf: cannot be written \(No space left"):
+        write_edf(tmp_path / "r.edf", synthetic(n_chans=3, n_times=500, sfreq=250.0))
+    assert (tmp_path / "r.edf").read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.edf"]

@@ -142,3 +142,18 @@ def test_real_mitdb_lead_with_holter_offset():
     assert out.meta["input_lead"] == "II"
     generated = [0, 6, 7, 8, 9, 10, 11]  # input lead II: I and V1-V6 are generated
     assert np.abs(shifted.data[generated] - out.data[generated]).max() < 1e-4
+
+
+def test_nan_or_infinite_input_is_refused():
+    """A lead with a few NaN samples (a WFDB invalid-sample gap) gave 12 leads of NaN from the
+    gap on, silently."""
+    m = _model().eval()
+    x = _lead_i()
+    for bad in (float("nan"), float("inf")):
+        y = x.clone()
+        y[0, 10:20] = bad
+        with pytest.raises(ConfigError, match=r"the input holds 10 NaN or infinite samples "
+                                              r"\(the first at index \(0, 10\)\)"):
+            m.generate(y)
+        with pytest.raises(ConfigError, match=r"channel 'II' holds 10 NaN"):
+            m.generate_recording(_rec("II", y[0].numpy(), "mV"))
