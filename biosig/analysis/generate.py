@@ -41,6 +41,9 @@ def generate(weights, n_windows: int = 1, *, method: str = "ddim", steps: int | 
     """
     from biosig.models.weights import load_card, load_pretrained
 
+    if out is not None and Path(out).suffix.lower() != ".edf":  # before the sampling
+        raise ConfigError(f"generate: out={str(out)!r} must be an .edf file (the windows are "
+                          "written as EDF)")
     card = load_card(weights)
     net = load_pretrained(weights).to(device).eval()
     for attr in ("encode_signal", "decode_signal", "channel_ids"):

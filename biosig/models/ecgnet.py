@@ -108,7 +108,9 @@ _MAX_PTP_MV = 50.0
 def _mv_per(units: str, what: str) -> float:
     """mV per unit of ``units``; ConfigError for anything but a voltage."""
     if units not in _MV_PER:
-        raise ConfigError(f"{what} is in {units!r}; ECGNet needs a voltage (mV, µV or V)")
+        near = [u for u in _MV_PER if str(units).lower() == u.lower()]  # "mv": case is meaning
+        raise ConfigError(f"{what} is in {units!r}; ECGNet needs a voltage (mV, µV or V)"
+                          + (f": did you mean {near[0]!r}?" if near else ""))
     return _MV_PER[units]
 
 

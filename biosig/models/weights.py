@@ -351,6 +351,10 @@ def _resolve(directory) -> Path:
             raise ConfigError(f"{text!r}: a Hub address is hf://owner/name[@revision]")
         return _hub_download(repo, revision or None)
     folder = Path(text)
+    if folder.is_file():  # e.g. a Lightning .ckpt
+        raise InvalidFileError(folder, f"a file, not a weights folder (a folder holding "
+                                       f"{CARD_FILE} and {WEIGHTS_FILE}, as save_pretrained "
+                                       "writes it)")
     if not folder.is_dir():
         raise InvalidFileError(folder, "weights folder not found")
     return folder

@@ -8,7 +8,7 @@ import torch
 
 from biosig.analysis.generate import generate
 from biosig.cli import main
-from biosig.errors import ConfigError
+from biosig.errors import ConfigError, InvalidFileError
 from biosig.io import read_recording
 from biosig.models import LFT, SSMDP
 
@@ -49,6 +49,14 @@ def test_generate_refuses_a_classifier_and_a_missing_length(folder, tmp_path):
         generate(lft.save_pretrained(tmp_path / "lft"), 1)
     with pytest.raises(ConfigError, match="n_windows"):
         generate(folder, 0)
+    # an output that is not .edf (it was written as EDF under that name) and a checkpoint file
+    # given as the weights folder ("weights folder not found", though the file exists)
+    with pytest.raises(ConfigError, match=r"out=.*g\.txt' must be an \.edf file"):
+        generate(folder, 1, out=tmp_path / "g.txt")
+    assert not (tmp_path / "g.txt").exists()
+    (tmp_path / "last.ckpt").write_bytes(b"x")
+    with pytest.raises(InvalidFileError, match=r"last\.ckpt: a file, not a weights folder"):
+        generate(tmp_path / "last.ckpt", 1)
 
 
 def test_generate_refuses_zero_steps_and_steps_with_ddpm(folder, tmp_path, capsys):

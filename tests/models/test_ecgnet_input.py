@@ -117,8 +117,10 @@ def test_microvolts_given_as_millivolts_are_refused():
     assert m.generate(x * 5 + 300.0).shape == (1, 12, 1000)  # a large ECG with an offset: mV
     with pytest.raises(ConfigError, match="looks like µV"):
         m.generate_recording(_rec("II", x[0].numpy() * 1000, "mV"))
-    with pytest.raises(ConfigError, match="'mmHg'; ECGNet needs a voltage"):
+    with pytest.raises(ConfigError, match=r"'mmHg'; ECGNet needs a voltage \(mV, µV or V\)$"):
         m.generate(x, units="mmHg")
+    with pytest.raises(ConfigError, match="'mv'; .*did you mean 'mV'"):  # the case is the unit
+        m.generate(x, units="mv")
 
 
 @pytest.mark.shared_data
