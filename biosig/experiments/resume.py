@@ -6,8 +6,13 @@
   (Lightning itself looks only in the new, empty version folder and silently starts afresh).
   No last checkpoint is a :class:`~biosig.errors.ConfigError` naming the folder searched.
 - :func:`prepare_fit` (called by ``biosig fit``) makes every ``ModelCheckpoint`` whose
-  ``save_last`` is unset save a last checkpoint, adds :class:`ExactResume`, and resolves
-  ``ckpt_path="last"``.
+  ``save_last`` is unset save a last checkpoint, adds :class:`ExactResume` and
+  :class:`LastEveryEpoch`, and resolves ``ckpt_path="last"``.
+- :class:`LastEveryEpoch`: the last checkpoint of every epoch. Lightning 2.6's
+  ``ModelCheckpoint(save_last=True)`` writes ``last.ckpt`` at an epoch end only when it saves a
+  top-k checkpoint there: with a monitored value that did not improve (``save_top_k=1``) the
+  "last" checkpoint is the best epoch's, and with ``save_top_k=0`` it is written only when
+  training ends, so a killed run had nothing to resume from.
 - :class:`ExactResume` stores the random states (Python, NumPy, torch, CUDA) of every rank in
   the checkpoint and sets them again before the first training batch after a restore. Together
   with the DataModule's resumable training loader (:mod:`biosig.data.sampler`: the position in
@@ -26,11 +31,11 @@ from pathlib import Path
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, Checkpoint, ModelCheckpoint
 
 from biosig.errors import ConfigError
 
-__all__ = ["ExactResume", "find_last_checkpoint", "prepare_fit"]
+__all__ = ["ExactResume", "LastEveryEpoch", "find_last_checkpoint", "prepare_fit"]
 
 
 class ExactResume(Callback):
@@ -90,6 +95,24 @@ def _set_rng_states(states: dict) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
+class LastEveryEpoch(Checkpoint):
+    """At every training epoch end, each ``ModelCheckpoint(save_last=True)`` that saved nothing
+    at this step saves its last checkpoint (as Lightning did before 2.6).
+
+    A :class:`~lightning.pytorch.callbacks.Checkpoint`, so Lightning runs it after the
+    checkpoint callbacks listed before it (validation has run and they have saved what they
+    save); a checkpoint callback that already saved at this step is left alone.
+    """
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        for cb in trainer.checkpoint_callbacks:
+            # Lightning 2.6.6's own steps (biosig pins it): skipped during sanity checks,
+            # outside fit, and where this step was saved already
+            if (isinstance(cb, ModelCheckpoint) and cb.save_last is True
+                    and not cb._should_skip_saving_checkpoint(trainer)):
+                cb._save_last_checkpoint(trainer, cb._monitor_candidates(trainer))
+
+
 def find_last_checkpoint(root) -> Path | None:
     """The newest ``last*.ckpt`` below ``root`` (None when there is none)."""
     root = Path(root)
@@ -100,7 +123,8 @@ def find_last_checkpoint(root) -> Path | None:
 
 
 def prepare_fit(trainer: pl.Trainer, ckpt_path):
-    """Last checkpoints on, :class:`ExactResume` added, ``"last"`` resolved to a file.
+    """Last checkpoints on (every epoch: :class:`LastEveryEpoch`), :class:`ExactResume` added,
+    ``"last"`` resolved to a file.
 
     Returns the checkpoint path to give ``Trainer.fit`` (unchanged unless ``"last"``).
     """
@@ -109,6 +133,11 @@ def prepare_fit(trainer: pl.Trainer, ckpt_path):
             cb.save_last = True
     if not any(isinstance(cb, ExactResume) for cb in trainer.callbacks):
         trainer.callbacks.append(ExactResume())
+    saves_last = any(isinstance(cb, ModelCheckpoint) and cb.save_last is True
+                     for cb in trainer.checkpoint_callbacks)
+    if saves_last and not any(isinstance(cb, LastEveryEpoch) for cb in trainer.callbacks):
+        trainer.callbacks.append(LastEveryEpoch())  # after them (trainer.checkpoint_callback
+        # stays the first ModelCheckpoint)
     if ckpt_path != "last":
         return ckpt_path
     roots = dict.fromkeys([Path(trainer.default_root_dir)]

@@ -157,3 +157,37 @@ def test_ddp_two_processes_resume_exactly(tmp_path):
     resumed = fit(tmp_path / "b", [], ckpt_path=str(last))
     for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"monitor": "epoch", "mode": "min", "save_top_k": 1},  # best = epoch 0, never improved
+    {"save_top_k": 0},  # no top-k file: Lightning 2.6 wrote last.ckpt only at the end
+])
+def test_last_checkpoint_is_the_last_epoch(tmp_path, kwargs):
+    """``--ckpt_path last`` resumes the newest epoch: ``biosig fit``'s last checkpoint is written
+    at every epoch end, also when the monitored value did not improve."""
+    from biosig.experiments.resume import prepare_fit
+
+    dm = BiosigDataModule(
+        SyntheticMI(n_subjects=1, n_trials_per_class=4, include_eog=False),
+        preprocessing=[PickChannels(types=["eeg"])],
+        protocol=Predefined(train={"session": "T"}, test={"session": "E"}, val_fraction=0.25),
+        batch_size=3, cache_dir=str(tmp_path / "cache"))
+    seen = []
+
+    class _Look(Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            last = find_last_checkpoint(tmp_path / "ck")
+            seen.append(last and torch.load(last, weights_only=True)["global_step"])
+
+    dm.setup("fit")
+    task = ClassificationTask(model="eegnet", n_chans=dm.n_chans, n_times=dm.n_times,
+                              sfreq=dm.sfreq, n_outputs=dm.n_outputs)
+    trainer = pl.Trainer(accelerator="cpu", max_epochs=3, logger=False,
+                         enable_progress_bar=False, enable_model_summary=False,
+                         num_sanity_val_steps=0, default_root_dir=str(tmp_path),
+                         callbacks=[_Look(), ModelCheckpoint(dirpath=tmp_path / "ck", **kwargs)])
+    prepare_fit(trainer, None)
+    trainer.fit(task, datamodule=dm)
+    assert seen == [None, 2, 4]  # 2 steps per epoch
+    assert torch.load(find_last_checkpoint(tmp_path / "ck"), weights_only=True)["global_step"] == 6
