@@ -7,7 +7,9 @@
   No last checkpoint is a :class:`~biosig.errors.ConfigError` naming the folder searched.
 - :func:`prepare_fit` (called by ``biosig fit``) makes every ``ModelCheckpoint`` whose
   ``save_last`` is unset save a last checkpoint, adds :class:`ExactResume` and
-  :class:`LastEveryEpoch`, and resolves ``ckpt_path="last"``.
+  :class:`LastEveryEpoch`, resolves ``ckpt_path="last"``, and has the checkpoint callbacks of a
+  resumed run save in the folder of the checkpoint it resumes (so ``best`` and the top-k
+  compare the epochs before the resume too).
 - :class:`LastEveryEpoch`: the last checkpoint of every epoch. Lightning 2.6's
   ``ModelCheckpoint(save_last=True)`` writes ``last.ckpt`` at an epoch end only when it saves a
   top-k checkpoint there: with a monitored value that did not improve (``save_top_k=1``) the
@@ -126,7 +128,9 @@ def prepare_fit(trainer: pl.Trainer, ckpt_path):
     """Last checkpoints on (every epoch: :class:`LastEveryEpoch`), :class:`ExactResume` added,
     ``"last"`` resolved to a file.
 
-    Returns the checkpoint path to give ``Trainer.fit`` (unchanged unless ``"last"``).
+    Returns the checkpoint path to give ``Trainer.fit`` (unchanged unless ``"last"``). A
+    resumed run's checkpoint callbacks go on saving in the checkpoint's folder (their best and
+    top-k records continue; the logs go to the new run's folder).
     """
     for cb in trainer.checkpoint_callbacks:
         if isinstance(cb, ModelCheckpoint) and cb.save_last is None:
@@ -138,14 +142,38 @@ def prepare_fit(trainer: pl.Trainer, ckpt_path):
     if saves_last and not any(isinstance(cb, LastEveryEpoch) for cb in trainer.callbacks):
         trainer.callbacks.append(LastEveryEpoch())  # after them (trainer.checkpoint_callback
         # stays the first ModelCheckpoint)
-    if ckpt_path != "last":
-        return ckpt_path
-    roots = dict.fromkeys([Path(trainer.default_root_dir)]
-                          + [Path(lg.save_dir) for lg in trainer.loggers
-                             if getattr(lg, "save_dir", None)])
-    found = [p for p in map(find_last_checkpoint, roots) if p is not None]
-    if not found:
-        raise ConfigError(f"ckpt_path=last: no last*.ckpt under {', '.join(map(str, roots))}; "
-                          "train without --ckpt_path first (biosig fit saves a last checkpoint "
-                          "of every run) or give the checkpoint file")
-    return str(max(found, key=lambda p: p.stat().st_mtime))
+    if ckpt_path == "last":
+        roots = dict.fromkeys([Path(trainer.default_root_dir)]
+                              + [Path(lg.save_dir) for lg in trainer.loggers
+                                 if getattr(lg, "save_dir", None)])
+        found = [p for p in map(find_last_checkpoint, roots) if p is not None]
+        if not found:
+            raise ConfigError(f"ckpt_path=last: no last*.ckpt under "
+                              f"{', '.join(map(str, roots))}; train without --ckpt_path first "
+                              "(biosig fit saves a last checkpoint of every run) or give the "
+                              "checkpoint file")
+        ckpt_path = str(max(found, key=lambda p: p.stat().st_mtime))
+    _continue_checkpoint_folders(trainer, ckpt_path)
+    return ckpt_path
+
+
+def _continue_checkpoint_folders(trainer: pl.Trainer, ckpt_path) -> None:
+    """A resumed run's ``ModelCheckpoint`` without a ``dirpath`` of its own saves in the folder
+    it had in the checkpoint, where Lightning restores its best and top-k records (in the new
+    run's folder it keeps only ``best_model_path``: the first epoch after the resume became the
+    "best" whatever the epochs before it scored)."""
+    import pickle
+
+    if ckpt_path is None or not Path(str(ckpt_path)).is_file():
+        return
+    try:
+        states = torch.load(ckpt_path, map_location="cpu", weights_only=True,
+                            mmap=True).get("callbacks") or {}
+    except (pickle.UnpicklingError, RuntimeError, OSError, AttributeError):
+        return  # Lightning reads (or refuses) the file itself
+    for cb in trainer.checkpoint_callbacks:
+        if not isinstance(cb, ModelCheckpoint) or cb.dirpath is not None:
+            continue
+        folder = (states.get(cb.state_key) or {}).get("dirpath")
+        if isinstance(folder, str) and Path(folder).is_dir():
+            cb.dirpath = folder

@@ -191,3 +191,34 @@ def test_last_checkpoint_is_the_last_epoch(tmp_path, kwargs):
     trainer.fit(task, datamodule=dm)
     assert seen == [None, 2, 4]  # 2 steps per epoch
     assert torch.load(find_last_checkpoint(tmp_path / "ck"), weights_only=True)["global_step"] == 6
+
+
+def test_resumed_run_keeps_the_best_checkpoint_of_the_epochs_before(tmp_path):
+    """A resumed run (another folder: biosig's new log version) goes on saving in the folder of
+    the checkpoint it resumes, so its best checkpoint is the best of all epochs (Lightning kept
+    only the path there, and the first epoch after the resume became the best)."""
+    from biosig.experiments.resume import prepare_fit
+
+    dm = BiosigDataModule(
+        SyntheticMI(n_subjects=1, n_trials_per_class=4, include_eog=False),
+        preprocessing=[PickChannels(types=["eeg"])],
+        protocol=Predefined(train={"session": "T"}, test={"session": "E"}, val_fraction=0.25),
+        batch_size=3, cache_dir=str(tmp_path / "cache"))
+    dm.setup("fit")
+
+    def fit(root, epochs, ckpt_path=None):
+        task = ClassificationTask(model="eegnet", n_chans=dm.n_chans, n_times=dm.n_times,
+                                  sfreq=dm.sfreq, n_outputs=dm.n_outputs)
+        ckpt = ModelCheckpoint(monitor="epoch", mode="min")  # best: epoch 0, never improved
+        trainer = pl.Trainer(accelerator="cpu", max_epochs=epochs, logger=False,
+                             enable_progress_bar=False, enable_model_summary=False,
+                             num_sanity_val_steps=0, default_root_dir=str(root),
+                             callbacks=[ckpt])
+        trainer.fit(task, datamodule=dm, ckpt_path=prepare_fit(trainer, ckpt_path))
+        return ckpt
+
+    first = fit(tmp_path / "a", 2)
+    assert Path(first.best_model_path).name == "epoch=0-step=2.ckpt"
+    again = fit(tmp_path / "b", 3, ckpt_path=str(find_last_checkpoint(tmp_path / "a")))
+    assert again.best_model_path == first.best_model_path and again.best_model_score == 0
+    assert torch.load(again.last_model_path, weights_only=True)["global_step"] == 6
