@@ -104,14 +104,14 @@ def _make_cli_class():
             _split_before_run_folder(self.datamodule)
             _prepare_resume(self)
             _no_bar_without_tty(self.trainer, epoch_lines=True)
-            print(f"biosig fit: {_folders(self.trainer)}", flush=True)
+            _print_rank_zero(f"biosig fit: {_folders(self.trainer)}")
 
         def after_fit(self):
             from pathlib import Path
 
             best = getattr(self.trainer.checkpoint_callback, "best_model_path", "")
-            print(f"biosig fit: done; {_folders(self.trainer)}"
-                  + (f"; best checkpoint {Path(best).resolve()}" if best else ""), flush=True)
+            _print_rank_zero(f"biosig fit: done; {_folders(self.trainer)}"
+                             + (f"; best checkpoint {Path(best).resolve()}" if best else ""))
 
         def before_validate(self):
             _split_before_run_folder(self.datamodule)
@@ -150,6 +150,15 @@ def _make_cli_class():
             )
 
     return BiosigCLI
+
+
+def _print_rank_zero(line: str) -> None:
+    """Print (flushed) in the process of global rank 0 only: under DDP every rank runs the CLI
+    (``strategy=ddp``, ``srun``, ``torchrun``) and each printed the line."""
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    if getattr(rank_zero_only, "rank", 0) == 0:
+        print(line, flush=True)
 
 
 def _split_before_run_folder(datamodule) -> None:

@@ -189,3 +189,15 @@ def test_biosig_models_refuses_arguments_it_would_ignore(capsys):
     assert "python -m biosig.models.summary" in err
     assert main(["models", "--help"]) == 0
     assert "python -m biosig.models.summary" in capsys.readouterr().out
+
+
+def test_fit_prints_its_folders_on_rank_zero_only(tmp_path, capsys, monkeypatch):
+    """Under DDP every process runs the CLI (strategy=ddp, srun, torchrun): each printed
+    "biosig fit: logs in ..." and "... done" (twice with 2 CPU processes)."""
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    monkeypatch.setattr(rank_zero_only, "rank", 1)  # as in the second process
+    lightning_cli(["fit", *EEGNET, "--trainer.max_epochs", "1", "--trainer.limit_train_batches",
+                   "1", "--trainer.limit_val_batches", "1", "--trainer.default_root_dir",
+                   str(tmp_path)])
+    assert "biosig fit:" not in capsys.readouterr().out
