@@ -38,6 +38,19 @@ LINKED = ("n_chans", "n_times", "sfreq", "n_outputs", "ch_names")
 
 
 def _make_cli_class():
+    """The ``BiosigCLI`` class, made once (importable as ``biosig.cli.BiosigCLI``: a process
+    spawned by ``strategy=ddp_spawn`` unpickles it with the Trainer)."""
+    global _CLI_CLASS
+    if _CLI_CLASS is None:
+        _CLI_CLASS = _build_cli_class()
+        _CLI_CLASS.__qualname__ = "BiosigCLI"
+    return _CLI_CLASS
+
+
+_CLI_CLASS = None
+
+
+def _build_cli_class():
     from typing import Optional
 
     from lightning.pytorch.cli import LightningCLI
@@ -559,15 +572,35 @@ def lightning_cli(args: list[str] | None, run: bool = True):
 
 def _short_usage_parser():
     """Lightning's parser, whose usage line on an error is one line instead of every option
-    (70 lines before the error itself); ``--help`` still lists them."""
-    from lightning.pytorch.cli import LightningArgumentParser
+    (70 lines before the error itself); ``--help`` still lists them.
 
-    class ShortUsageParser(LightningArgumentParser):
-        def print_usage(self, file=None):
-            prog = self.prog.replace(" [options]", "")
-            (file or sys.stdout).write(f"usage: {prog} [options]\n")
+    Made once and importable as ``biosig.cli.ShortUsageParser`` (module ``__getattr__``): a
+    spawned DDP process (``strategy=ddp_spawn``) unpickles the Trainer, whose config-saving
+    callback holds the parser (a class local to this function could not be pickled).
+    """
+    global _SHORT_USAGE_PARSER
+    if _SHORT_USAGE_PARSER is None:
+        from lightning.pytorch.cli import LightningArgumentParser
 
-    return ShortUsageParser
+        class ShortUsageParser(LightningArgumentParser):
+            def print_usage(self, file=None):
+                prog = self.prog.replace(" [options]", "")
+                (file or sys.stdout).write(f"usage: {prog} [options]\n")
+
+        ShortUsageParser.__qualname__ = "ShortUsageParser"
+        _SHORT_USAGE_PARSER = ShortUsageParser
+    return _SHORT_USAGE_PARSER
+
+
+_SHORT_USAGE_PARSER = None
+
+
+def __getattr__(name: str):
+    if name == "ShortUsageParser":  # built on first use (this module imports no Lightning)
+        return _short_usage_parser()
+    if name == "BiosigCLI":
+        return _make_cli_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _check_config_syntax(argv: list[str]) -> None:

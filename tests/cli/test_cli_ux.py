@@ -201,3 +201,22 @@ def test_fit_prints_its_folders_on_rank_zero_only(tmp_path, capsys, monkeypatch)
                    "1", "--trainer.limit_val_batches", "1", "--trainer.default_root_dir",
                    str(tmp_path)])
     assert "biosig fit:" not in capsys.readouterr().out
+
+
+def test_fit_trainer_pickles_for_ddp_spawn(tmp_path):
+    """strategy=ddp_spawn pickles the Trainer, whose config-saving callback holds the CLI's
+    parser: biosig's parser and CLI classes were local to a function ("Can't pickle local
+    object"), so `biosig fit --trainer.strategy ddp_spawn` failed with every model. A fresh
+    process (as a spawned rank) unpickles them from biosig.cli."""
+    import pickle
+
+    cli = lightning_cli(["--config", str(REPO / "recipes/synthetic/dbconformer.yaml"),
+                         "--data.source.init_args.n_subjects", "1",
+                         "--data.cache_dir", str(tmp_path / "cache"),
+                         "--trainer.default_root_dir", str(tmp_path)], run=False)
+    blob = pickle.dumps([cli.trainer, cli.model, cli.parser])
+    code = ("import pickle, sys; trainer, model, parser = pickle.loads(sys.stdin.buffer.read()); "
+            "print(type(parser).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True,
+                         cwd=REPO, check=True)
+    assert out.stdout.decode().strip() == "ShortUsageParser"
