@@ -114,6 +114,7 @@ def _build_cli_class():
             from biosig.experiments.runner import refuse_cpu_sync_batchnorm
 
             refuse_cpu_sync_batchnorm(self.trainer, self.config.fit.trainer.sync_batchnorm)
+            _refuse_spawn_of_parametrized(self.trainer, self.model)
             _split_before_run_folder(self.datamodule)
             _prepare_resume(self)
             _no_bar_without_tty(self.trainer, epoch_lines=True)
@@ -127,6 +128,7 @@ def _build_cli_class():
                              + (f"; best checkpoint {Path(best).resolve()}" if best else ""))
 
         def before_validate(self):
+            _refuse_spawn_of_parametrized(self.trainer, self.model)
             _split_before_run_folder(self.datamodule)
             _resolve_checkpoint(self)
             _no_bar_without_tty(self.trainer)
@@ -163,6 +165,27 @@ def _build_cli_class():
             )
 
     return BiosigCLI
+
+
+def _refuse_spawn_of_parametrized(trainer, model) -> None:
+    """A ConfigError for processes started by spawn (``strategy=ddp_spawn``) with a model that
+    holds parametrized modules (braindecode's EEGNet max-norm constraint, spectral norm):
+    the spawned ranks get the model pickled, which torch refuses for them (a traceback from
+    inside multiprocessing); ``strategy=ddp`` starts processes that build the model."""
+    from torch.nn.utils import parametrize
+
+    from biosig.errors import ConfigError
+
+    launcher = getattr(trainer.strategy, "launcher", None)
+    if type(launcher).__name__ != "_MultiProcessingLauncher" or launcher.is_interactive_compatible:
+        return  # one process, fork, or processes that run the command themselves
+    names = [n for n, m in model.named_modules() if parametrize.is_parametrized(m)]
+    if names:
+        raise ConfigError(
+            f"trainer.strategy: {type(trainer.strategy).__name__} with start method spawn "
+            f"pickles the model for each process, and torch cannot pickle its parametrized "
+            f"modules ({', '.join(names[:2])}{', ...' if len(names) > 2 else ''}); use "
+            "--trainer.strategy ddp (each process runs the command and builds the model)")
 
 
 def _print_rank_zero(line: str) -> None:

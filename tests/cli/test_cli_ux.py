@@ -220,3 +220,13 @@ def test_fit_trainer_pickles_for_ddp_spawn(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True,
                          cwd=REPO, check=True)
     assert out.stdout.decode().strip() == "ShortUsageParser"
+
+
+def test_ddp_spawn_with_a_parametrized_model_is_one_line(tmp_path):
+    """braindecode's EEGNet holds parametrized modules (max-norm), which torch cannot pickle for
+    spawned processes: refused naming the option and `ddp` instead of a multiprocessing
+    traceback."""
+    with pytest.raises(ConfigError, match=r"^trainer.strategy: .*parametrized.*strategy ddp"):
+        lightning_cli(["fit", *EEGNET, "--trainer.strategy", "ddp_spawn", "--trainer.devices",
+                       "2", "--trainer.accelerator", "cpu", "--trainer.default_root_dir",
+                       str(tmp_path)])
