@@ -2,7 +2,8 @@
 
 - :func:`find_last_checkpoint` finds the newest ``last*.ckpt`` under a run folder (every
   ``lightning_logs/version_*/checkpoints`` and ``checkpoints`` of it), so ``biosig fit ...
-  --ckpt_path last`` resumes the latest run although the resumed run gets a new log version
+  --ckpt_path last`` resumes the latest run (or a newer ``hpc_ckpt_N.ckpt`` that Lightning
+  saved in the root folder at a SLURM signal) although the resumed run gets a new log version
   (Lightning itself looks only in the new, empty version folder and silently starts afresh).
   No last checkpoint is a :class:`~biosig.errors.ConfigError` naming the folder searched.
 - :func:`prepare_fit` (called by ``biosig fit``) makes every ``ModelCheckpoint`` whose
@@ -147,6 +148,10 @@ def prepare_fit(trainer: pl.Trainer, ckpt_path):
                               + [Path(lg.save_dir) for lg in trainer.loggers
                                  if getattr(lg, "save_dir", None)])
         found = [p for p in map(find_last_checkpoint, roots) if p is not None]
+        # Lightning's checkpoint at a SLURM signal (SIGUSR1 before the time limit; then the job
+        # is requeued): Lightning itself resumes from it only without a ckpt_path
+        found += [p for p in Path(trainer.default_root_dir).glob("hpc_ckpt_*.ckpt")
+                  if p.is_file()]
         if not found:
             raise ConfigError(f"ckpt_path=last: no last*.ckpt under "
                               f"{', '.join(map(str, roots))}; train without --ckpt_path first "

@@ -222,3 +222,23 @@ def test_resumed_run_keeps_the_best_checkpoint_of_the_epochs_before(tmp_path):
     again = fit(tmp_path / "b", 3, ckpt_path=str(find_last_checkpoint(tmp_path / "a")))
     assert again.best_model_path == first.best_model_path and again.best_model_score == 0
     assert torch.load(again.last_model_path, weights_only=True)["global_step"] == 6
+
+
+def test_ckpt_path_last_takes_a_newer_slurm_signal_checkpoint(tmp_path):
+    """At SIGUSR1 (slurm_pretrain.sh: --signal before the time limit, then requeued) Lightning
+    saves hpc_ckpt_N.ckpt in the root folder, but reads it only without a ckpt_path; the
+    requeued job runs with --ckpt_path last, which took the older last.ckpt."""
+    import os
+
+    from biosig.experiments.resume import prepare_fit
+
+    last = tmp_path / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
+    last.parent.mkdir(parents=True)
+    hpc = tmp_path / "hpc_ckpt_1.ckpt"
+    for i, path in enumerate([last, hpc]):
+        torch.save({"state_dict": {}, "callbacks": {}}, path)
+        os.utime(path, (1000 + i, 1000 + i))
+    trainer = pl.Trainer(default_root_dir=str(tmp_path), logger=False, accelerator="cpu")
+    assert prepare_fit(trainer, "last") == str(hpc)
+    os.utime(last, (2000, 2000))  # a last checkpoint saved after the requeued job went on
+    assert prepare_fit(trainer, "last") == str(last)
