@@ -38,6 +38,19 @@ LINKED = ("n_chans", "n_times", "sfreq", "n_outputs", "ch_names")
 
 
 def _make_cli_class():
+    """The ``BiosigCLI`` class, made once (importable as ``biosig.cli.BiosigCLI``: a process
+    spawned by ``strategy=ddp_spawn`` unpickles it with the Trainer)."""
+    global _CLI_CLASS
+    if _CLI_CLASS is None:
+        _CLI_CLASS = _build_cli_class()
+        _CLI_CLASS.__qualname__ = "BiosigCLI"
+    return _CLI_CLASS
+
+
+_CLI_CLASS = None
+
+
+def _build_cli_class():
     from typing import Optional
 
     from lightning.pytorch.cli import LightningCLI
@@ -101,19 +114,21 @@ def _make_cli_class():
             from biosig.experiments.runner import refuse_cpu_sync_batchnorm
 
             refuse_cpu_sync_batchnorm(self.trainer, self.config.fit.trainer.sync_batchnorm)
+            _refuse_spawn_of_parametrized(self.trainer, self.model)
             _split_before_run_folder(self.datamodule)
             _prepare_resume(self)
             _no_bar_without_tty(self.trainer, epoch_lines=True)
-            print(f"biosig fit: {_folders(self.trainer)}", flush=True)
+            _print_rank_zero(f"biosig fit: {_folders(self.trainer)}")
 
         def after_fit(self):
             from pathlib import Path
 
             best = getattr(self.trainer.checkpoint_callback, "best_model_path", "")
-            print(f"biosig fit: done; {_folders(self.trainer)}"
-                  + (f"; best checkpoint {Path(best).resolve()}" if best else ""), flush=True)
+            _print_rank_zero(f"biosig fit: done; {_folders(self.trainer)}"
+                             + (f"; best checkpoint {Path(best).resolve()}" if best else ""))
 
         def before_validate(self):
+            _refuse_spawn_of_parametrized(self.trainer, self.model)
             _split_before_run_folder(self.datamodule)
             _resolve_checkpoint(self)
             _no_bar_without_tty(self.trainer)
@@ -150,6 +165,36 @@ def _make_cli_class():
             )
 
     return BiosigCLI
+
+
+def _refuse_spawn_of_parametrized(trainer, model) -> None:
+    """A ConfigError for processes started by spawn (``strategy=ddp_spawn``) with a model that
+    holds parametrized modules (braindecode's EEGNet max-norm constraint, spectral norm):
+    the spawned ranks get the model pickled, which torch refuses for them (a traceback from
+    inside multiprocessing); ``strategy=ddp`` starts processes that build the model."""
+    from torch.nn.utils import parametrize
+
+    from biosig.errors import ConfigError
+
+    launcher = getattr(trainer.strategy, "launcher", None)
+    if type(launcher).__name__ != "_MultiProcessingLauncher" or launcher.is_interactive_compatible:
+        return  # one process, fork, or processes that run the command themselves
+    names = [n for n, m in model.named_modules() if parametrize.is_parametrized(m)]
+    if names:
+        raise ConfigError(
+            f"trainer.strategy: {type(trainer.strategy).__name__} with start method spawn "
+            f"pickles the model for each process, and torch cannot pickle its parametrized "
+            f"modules ({', '.join(names[:2])}{', ...' if len(names) > 2 else ''}); use "
+            "--trainer.strategy ddp (each process runs the command and builds the model)")
+
+
+def _print_rank_zero(line: str) -> None:
+    """Print (flushed) in the process of global rank 0 only: under DDP every rank runs the CLI
+    (``strategy=ddp``, ``srun``, ``torchrun``) and each printed the line."""
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    if getattr(rank_zero_only, "rank", 0) == 0:
+        print(line, flush=True)
 
 
 def _split_before_run_folder(datamodule) -> None:
@@ -550,15 +595,35 @@ def lightning_cli(args: list[str] | None, run: bool = True):
 
 def _short_usage_parser():
     """Lightning's parser, whose usage line on an error is one line instead of every option
-    (70 lines before the error itself); ``--help`` still lists them."""
-    from lightning.pytorch.cli import LightningArgumentParser
+    (70 lines before the error itself); ``--help`` still lists them.
 
-    class ShortUsageParser(LightningArgumentParser):
-        def print_usage(self, file=None):
-            prog = self.prog.replace(" [options]", "")
-            (file or sys.stdout).write(f"usage: {prog} [options]\n")
+    Made once and importable as ``biosig.cli.ShortUsageParser`` (module ``__getattr__``): a
+    spawned DDP process (``strategy=ddp_spawn``) unpickles the Trainer, whose config-saving
+    callback holds the parser (a class local to this function could not be pickled).
+    """
+    global _SHORT_USAGE_PARSER
+    if _SHORT_USAGE_PARSER is None:
+        from lightning.pytorch.cli import LightningArgumentParser
 
-    return ShortUsageParser
+        class ShortUsageParser(LightningArgumentParser):
+            def print_usage(self, file=None):
+                prog = self.prog.replace(" [options]", "")
+                (file or sys.stdout).write(f"usage: {prog} [options]\n")
+
+        ShortUsageParser.__qualname__ = "ShortUsageParser"
+        _SHORT_USAGE_PARSER = ShortUsageParser
+    return _SHORT_USAGE_PARSER
+
+
+_SHORT_USAGE_PARSER = None
+
+
+def __getattr__(name: str):
+    if name == "ShortUsageParser":  # built on first use (this module imports no Lightning)
+        return _short_usage_parser()
+    if name == "BiosigCLI":
+        return _make_cli_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _check_config_syntax(argv: list[str]) -> None:

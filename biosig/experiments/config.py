@@ -27,11 +27,14 @@ data, trainer) plus an `experiment:` section:
     models:                   # optional; default: the config's model alone
       - {name: DBConformer}   # init_args/class_path/trainer here override the config's model
       - {name: EEGNet, init_args: {model: eegnet, model_kwargs: {}}}
+      - {name: Best, test_ckpt: best, monitor: val_loss}   # test the epoch of lowest val_loss
     reference: {DBConformer: {mean: 81.2}}   # numbers printed beside the first metric's table
     out: biosig_out/my_run    # default: trainer.default_root_dir or biosig_out/experiment
 
 Overrides use the config's dotted keys: --trainer.max_epochs 5 --experiment.seeds '[1]'
 --data.source.init_args.path /data/bciiv2a
+No logger and no checkpoint files (a ModelCheckpoint in the callbacks is refused): test_ckpt:
+best keeps the best epoch in a temporary folder.
 """
 
 
@@ -53,6 +56,25 @@ def _check_trainer_keys(trainer: dict, where: str) -> None:
             hint = f" (did you mean {where}.{close[0]}?)" if close else ""
             raise ConfigError(f"{where}.{key}: lightning.pytorch.Trainer takes no such "
                               f"argument{hint}")
+
+
+def _refuse_checkpoint_callbacks(callbacks, where: str) -> None:
+    """``biosig run`` keeps no checkpoint files (``enable_checkpointing=False``): a checkpoint
+    callback in a model's callbacks is refused here, naming the key, before any data are built
+    (Lightning refused it only when the first run's Trainer was made, without saying why)."""
+    from lightning.pytorch.callbacks import Checkpoint
+
+    from biosig.experiments.runner import _import
+
+    for cb in callbacks if isinstance(callbacks, list) else [callbacks] if callbacks else []:
+        path = cb.get("class_path", "") if isinstance(cb, dict) else ""
+        cls = _import(path) if path else None
+        if isinstance(cls, type) and issubclass(cls, Checkpoint):
+            raise ConfigError(
+                f"{where}: biosig run keeps no checkpoint files and takes no {path}; remove "
+                "it, or give each model its callbacks without it in experiment.models[]."
+                "trainer.callbacks (to test a model's epoch of lowest val_loss: test_ckpt: best "
+                "in its entry)")
 
 
 def experiment_from_config(cfg: dict) -> dict:
@@ -96,6 +118,10 @@ def experiment_from_config(cfg: dict) -> dict:
                                dict(entry.get("trainer") or {}), entry.get("test_ckpt", "last"),
                                entry.get("monitor", "val_loss")))
         specs[-1].check()  # before the data: a bad name or argument writes no window cache
+        own = "callbacks" in (entry.get("trainer") or {})
+        _refuse_checkpoint_callbacks(
+            entry["trainer"]["callbacks"] if own else trainer.get("callbacks"),
+            f"experiment.models[{name}].trainer.callbacks" if own else "trainer.callbacks")
     seeds = exp.get("seeds", [cfg.get("seed_everything", 0) or 0])
     out = exp.get("out") or trainer.get("default_root_dir") or "biosig_out/experiment"
     trainer.pop("default_root_dir", None)

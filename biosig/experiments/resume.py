@@ -2,12 +2,20 @@
 
 - :func:`find_last_checkpoint` finds the newest ``last*.ckpt`` under a run folder (every
   ``lightning_logs/version_*/checkpoints`` and ``checkpoints`` of it), so ``biosig fit ...
-  --ckpt_path last`` resumes the latest run although the resumed run gets a new log version
+  --ckpt_path last`` resumes the latest run (or a newer ``hpc_ckpt_N.ckpt`` that Lightning
+  saved in the root folder at a SLURM signal) although the resumed run gets a new log version
   (Lightning itself looks only in the new, empty version folder and silently starts afresh).
   No last checkpoint is a :class:`~biosig.errors.ConfigError` naming the folder searched.
 - :func:`prepare_fit` (called by ``biosig fit``) makes every ``ModelCheckpoint`` whose
-  ``save_last`` is unset save a last checkpoint, adds :class:`ExactResume`, and resolves
-  ``ckpt_path="last"``.
+  ``save_last`` is unset save a last checkpoint, adds :class:`ExactResume` and
+  :class:`LastEveryEpoch`, resolves ``ckpt_path="last"``, and has the checkpoint callbacks of a
+  resumed run save in the folder of the checkpoint it resumes (so ``best`` and the top-k
+  compare the epochs before the resume too).
+- :class:`LastEveryEpoch`: the last checkpoint of every epoch. Lightning 2.6's
+  ``ModelCheckpoint(save_last=True)`` writes ``last.ckpt`` at an epoch end only when it saves a
+  top-k checkpoint there: with a monitored value that did not improve (``save_top_k=1``) the
+  "last" checkpoint is the best epoch's, and with ``save_top_k=0`` it is written only when
+  training ends, so a killed run had nothing to resume from.
 - :class:`ExactResume` stores the random states (Python, NumPy, torch, CUDA) of every rank in
   the checkpoint and sets them again before the first training batch after a restore. Together
   with the DataModule's resumable training loader (:mod:`biosig.data.sampler`: the position in
@@ -26,11 +34,11 @@ from pathlib import Path
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, Checkpoint, ModelCheckpoint
 
 from biosig.errors import ConfigError
 
-__all__ = ["ExactResume", "find_last_checkpoint", "prepare_fit"]
+__all__ = ["ExactResume", "LastEveryEpoch", "find_last_checkpoint", "prepare_fit"]
 
 
 class ExactResume(Callback):
@@ -90,6 +98,24 @@ def _set_rng_states(states: dict) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
+class LastEveryEpoch(Checkpoint):
+    """At every training epoch end, each ``ModelCheckpoint(save_last=True)`` that saved nothing
+    at this step saves its last checkpoint (as Lightning did before 2.6).
+
+    A :class:`~lightning.pytorch.callbacks.Checkpoint`, so Lightning runs it after the
+    checkpoint callbacks listed before it (validation has run and they have saved what they
+    save); a checkpoint callback that already saved at this step is left alone.
+    """
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        for cb in trainer.checkpoint_callbacks:
+            # Lightning 2.6.6's own steps (biosig pins it): skipped during sanity checks,
+            # outside fit, and where this step was saved already
+            if (isinstance(cb, ModelCheckpoint) and cb.save_last is True
+                    and not cb._should_skip_saving_checkpoint(trainer)):
+                cb._save_last_checkpoint(trainer, cb._monitor_candidates(trainer))
+
+
 def find_last_checkpoint(root) -> Path | None:
     """The newest ``last*.ckpt`` below ``root`` (None when there is none)."""
     root = Path(root)
@@ -100,23 +126,59 @@ def find_last_checkpoint(root) -> Path | None:
 
 
 def prepare_fit(trainer: pl.Trainer, ckpt_path):
-    """Last checkpoints on, :class:`ExactResume` added, ``"last"`` resolved to a file.
+    """Last checkpoints on (every epoch: :class:`LastEveryEpoch`), :class:`ExactResume` added,
+    ``"last"`` resolved to a file.
 
-    Returns the checkpoint path to give ``Trainer.fit`` (unchanged unless ``"last"``).
+    Returns the checkpoint path to give ``Trainer.fit`` (unchanged unless ``"last"``). A
+    resumed run's checkpoint callbacks go on saving in the checkpoint's folder (their best and
+    top-k records continue; the logs go to the new run's folder).
     """
     for cb in trainer.checkpoint_callbacks:
         if isinstance(cb, ModelCheckpoint) and cb.save_last is None:
             cb.save_last = True
     if not any(isinstance(cb, ExactResume) for cb in trainer.callbacks):
         trainer.callbacks.append(ExactResume())
-    if ckpt_path != "last":
-        return ckpt_path
-    roots = dict.fromkeys([Path(trainer.default_root_dir)]
-                          + [Path(lg.save_dir) for lg in trainer.loggers
-                             if getattr(lg, "save_dir", None)])
-    found = [p for p in map(find_last_checkpoint, roots) if p is not None]
-    if not found:
-        raise ConfigError(f"ckpt_path=last: no last*.ckpt under {', '.join(map(str, roots))}; "
-                          "train without --ckpt_path first (biosig fit saves a last checkpoint "
-                          "of every run) or give the checkpoint file")
-    return str(max(found, key=lambda p: p.stat().st_mtime))
+    saves_last = any(isinstance(cb, ModelCheckpoint) and cb.save_last is True
+                     for cb in trainer.checkpoint_callbacks)
+    if saves_last and not any(isinstance(cb, LastEveryEpoch) for cb in trainer.callbacks):
+        trainer.callbacks.append(LastEveryEpoch())  # after them (trainer.checkpoint_callback
+        # stays the first ModelCheckpoint)
+    if ckpt_path == "last":
+        roots = dict.fromkeys([Path(trainer.default_root_dir)]
+                              + [Path(lg.save_dir) for lg in trainer.loggers
+                                 if getattr(lg, "save_dir", None)])
+        found = [p for p in map(find_last_checkpoint, roots) if p is not None]
+        # Lightning's checkpoint at a SLURM signal (SIGUSR1 before the time limit; then the job
+        # is requeued): Lightning itself resumes from it only without a ckpt_path
+        found += [p for p in Path(trainer.default_root_dir).glob("hpc_ckpt_*.ckpt")
+                  if p.is_file()]
+        if not found:
+            raise ConfigError(f"ckpt_path=last: no last*.ckpt under "
+                              f"{', '.join(map(str, roots))}; train without --ckpt_path first "
+                              "(biosig fit saves a last checkpoint of every run) or give the "
+                              "checkpoint file")
+        ckpt_path = str(max(found, key=lambda p: p.stat().st_mtime))
+    _continue_checkpoint_folders(trainer, ckpt_path)
+    return ckpt_path
+
+
+def _continue_checkpoint_folders(trainer: pl.Trainer, ckpt_path) -> None:
+    """A resumed run's ``ModelCheckpoint`` without a ``dirpath`` of its own saves in the folder
+    it had in the checkpoint, where Lightning restores its best and top-k records (in the new
+    run's folder it keeps only ``best_model_path``: the first epoch after the resume became the
+    "best" whatever the epochs before it scored)."""
+    import pickle
+
+    if ckpt_path is None or not Path(str(ckpt_path)).is_file():
+        return
+    try:
+        states = torch.load(ckpt_path, map_location="cpu", weights_only=True,
+                            mmap=True).get("callbacks") or {}
+    except (pickle.UnpicklingError, RuntimeError, OSError, AttributeError):
+        return  # Lightning reads (or refuses) the file itself
+    for cb in trainer.checkpoint_callbacks:
+        if not isinstance(cb, ModelCheckpoint) or cb.dirpath is not None:
+            continue
+        folder = (states.get(cb.state_key) or {}).get("dirpath")
+        if isinstance(folder, str) and Path(folder).is_dir():
+            cb.dirpath = folder

@@ -189,3 +189,44 @@ def test_biosig_models_refuses_arguments_it_would_ignore(capsys):
     assert "python -m biosig.models.summary" in err
     assert main(["models", "--help"]) == 0
     assert "python -m biosig.models.summary" in capsys.readouterr().out
+
+
+def test_fit_prints_its_folders_on_rank_zero_only(tmp_path, capsys, monkeypatch):
+    """Under DDP every process runs the CLI (strategy=ddp, srun, torchrun): each printed
+    "biosig fit: logs in ..." and "... done" (twice with 2 CPU processes)."""
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    monkeypatch.setattr(rank_zero_only, "rank", 1)  # as in the second process
+    lightning_cli(["fit", *EEGNET, "--trainer.max_epochs", "1", "--trainer.limit_train_batches",
+                   "1", "--trainer.limit_val_batches", "1", "--trainer.default_root_dir",
+                   str(tmp_path)])
+    assert "biosig fit:" not in capsys.readouterr().out
+
+
+def test_fit_trainer_pickles_for_ddp_spawn(tmp_path):
+    """strategy=ddp_spawn pickles the Trainer, whose config-saving callback holds the CLI's
+    parser: biosig's parser and CLI classes were local to a function ("Can't pickle local
+    object"), so `biosig fit --trainer.strategy ddp_spawn` failed with every model. A fresh
+    process (as a spawned rank) unpickles them from biosig.cli."""
+    import pickle
+
+    cli = lightning_cli(["--config", str(REPO / "recipes/synthetic/dbconformer.yaml"),
+                         "--data.source.init_args.n_subjects", "1",
+                         "--data.cache_dir", str(tmp_path / "cache"),
+                         "--trainer.default_root_dir", str(tmp_path)], run=False)
+    blob = pickle.dumps([cli.trainer, cli.model, cli.parser])
+    code = ("import pickle, sys; trainer, model, parser = pickle.loads(sys.stdin.buffer.read()); "
+            "print(type(parser).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True,
+                         cwd=REPO, check=True)
+    assert out.stdout.decode().strip() == "ShortUsageParser"
+
+
+def test_ddp_spawn_with_a_parametrized_model_is_one_line(tmp_path):
+    """braindecode's EEGNet holds parametrized modules (max-norm), which torch cannot pickle for
+    spawned processes: refused naming the option and `ddp` instead of a multiprocessing
+    traceback."""
+    with pytest.raises(ConfigError, match=r"^trainer.strategy: .*parametrized.*strategy ddp"):
+        lightning_cli(["fit", *EEGNET, "--trainer.strategy", "ddp_spawn", "--trainer.devices",
+                       "2", "--trainer.accelerator", "cpu", "--trainer.default_root_dir",
+                       str(tmp_path)])

@@ -292,3 +292,25 @@ def test_sync_batchnorm_on_cpu_processes_is_refused_before_launch():
     refuse_cpu_sync_batchnorm(pl.Trainer(**ddp), False)
     one = pl.Trainer(accelerator="cpu", devices=1, logger=False, sync_batchnorm=True)
     refuse_cpu_sync_batchnorm(one, True)  # one process: nothing to synchronise, Lightning's own
+
+
+def test_run_config_refuses_a_checkpoint_callback_with_the_key():
+    """biosig run keeps no checkpoints: a ModelCheckpoint in the callbacks a model runs with is
+    refused before the data, naming the key (was Lightning's "Trainer was configured with
+    enable_checkpointing=False" when the first run started); a model's own callbacks win."""
+    from biosig.errors import ConfigError
+    from biosig.experiments.config import experiment_from_config, load_config
+
+    ckpt = {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+            "init_args": {"monitor": "val_loss"}}
+    stop = {"class_path": "lightning.pytorch.callbacks.EarlyStopping",
+            "init_args": {"monitor": "val_loss"}}
+    cfg = load_config(["--config", str(REPO / "recipes/synthetic/eegnet.yaml")])
+    cfg["trainer"]["callbacks"] = [stop, ckpt]
+    with pytest.raises(ConfigError, match=r"^trainer.callbacks: biosig run keeps no checkpoint"):
+        experiment_from_config(cfg)
+    cfg["experiment"] = {"models": [{"name": "A", "trainer": {"callbacks": [stop]}}]}
+    assert experiment_from_config(cfg)["models"][0].trainer["callbacks"] == [stop]
+    cfg["experiment"]["models"].append({"name": "B", "trainer": {"callbacks": [ckpt]}})
+    with pytest.raises(ConfigError, match=r"experiment.models\[B\].trainer.callbacks"):
+        experiment_from_config(cfg)

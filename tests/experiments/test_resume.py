@@ -157,3 +157,88 @@ def test_ddp_two_processes_resume_exactly(tmp_path):
     resumed = fit(tmp_path / "b", [], ckpt_path=str(last))
     for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"monitor": "epoch", "mode": "min", "save_top_k": 1},  # best = epoch 0, never improved
+    {"save_top_k": 0},  # no top-k file: Lightning 2.6 wrote last.ckpt only at the end
+])
+def test_last_checkpoint_is_the_last_epoch(tmp_path, kwargs):
+    """``--ckpt_path last`` resumes the newest epoch: ``biosig fit``'s last checkpoint is written
+    at every epoch end, also when the monitored value did not improve."""
+    from biosig.experiments.resume import prepare_fit
+
+    dm = BiosigDataModule(
+        SyntheticMI(n_subjects=1, n_trials_per_class=4, include_eog=False),
+        preprocessing=[PickChannels(types=["eeg"])],
+        protocol=Predefined(train={"session": "T"}, test={"session": "E"}, val_fraction=0.25),
+        batch_size=3, cache_dir=str(tmp_path / "cache"))
+    seen = []
+
+    class _Look(Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            last = find_last_checkpoint(tmp_path / "ck")
+            seen.append(last and torch.load(last, weights_only=True)["global_step"])
+
+    dm.setup("fit")
+    task = ClassificationTask(model="eegnet", n_chans=dm.n_chans, n_times=dm.n_times,
+                              sfreq=dm.sfreq, n_outputs=dm.n_outputs)
+    trainer = pl.Trainer(accelerator="cpu", max_epochs=3, logger=False,
+                         enable_progress_bar=False, enable_model_summary=False,
+                         num_sanity_val_steps=0, default_root_dir=str(tmp_path),
+                         callbacks=[_Look(), ModelCheckpoint(dirpath=tmp_path / "ck", **kwargs)])
+    prepare_fit(trainer, None)
+    trainer.fit(task, datamodule=dm)
+    assert seen == [None, 2, 4]  # 2 steps per epoch
+    assert torch.load(find_last_checkpoint(tmp_path / "ck"), weights_only=True)["global_step"] == 6
+
+
+def test_resumed_run_keeps_the_best_checkpoint_of_the_epochs_before(tmp_path):
+    """A resumed run (another folder: biosig's new log version) goes on saving in the folder of
+    the checkpoint it resumes, so its best checkpoint is the best of all epochs (Lightning kept
+    only the path there, and the first epoch after the resume became the best)."""
+    from biosig.experiments.resume import prepare_fit
+
+    dm = BiosigDataModule(
+        SyntheticMI(n_subjects=1, n_trials_per_class=4, include_eog=False),
+        preprocessing=[PickChannels(types=["eeg"])],
+        protocol=Predefined(train={"session": "T"}, test={"session": "E"}, val_fraction=0.25),
+        batch_size=3, cache_dir=str(tmp_path / "cache"))
+    dm.setup("fit")
+
+    def fit(root, epochs, ckpt_path=None):
+        task = ClassificationTask(model="eegnet", n_chans=dm.n_chans, n_times=dm.n_times,
+                                  sfreq=dm.sfreq, n_outputs=dm.n_outputs)
+        ckpt = ModelCheckpoint(monitor="epoch", mode="min")  # best: epoch 0, never improved
+        trainer = pl.Trainer(accelerator="cpu", max_epochs=epochs, logger=False,
+                             enable_progress_bar=False, enable_model_summary=False,
+                             num_sanity_val_steps=0, default_root_dir=str(root),
+                             callbacks=[ckpt])
+        trainer.fit(task, datamodule=dm, ckpt_path=prepare_fit(trainer, ckpt_path))
+        return ckpt
+
+    first = fit(tmp_path / "a", 2)
+    assert Path(first.best_model_path).name == "epoch=0-step=2.ckpt"
+    again = fit(tmp_path / "b", 3, ckpt_path=str(find_last_checkpoint(tmp_path / "a")))
+    assert again.best_model_path == first.best_model_path and again.best_model_score == 0
+    assert torch.load(again.last_model_path, weights_only=True)["global_step"] == 6
+
+
+def test_ckpt_path_last_takes_a_newer_slurm_signal_checkpoint(tmp_path):
+    """At SIGUSR1 (slurm_pretrain.sh: --signal before the time limit, then requeued) Lightning
+    saves hpc_ckpt_N.ckpt in the root folder, but reads it only without a ckpt_path; the
+    requeued job runs with --ckpt_path last, which took the older last.ckpt."""
+    import os
+
+    from biosig.experiments.resume import prepare_fit
+
+    last = tmp_path / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
+    last.parent.mkdir(parents=True)
+    hpc = tmp_path / "hpc_ckpt_1.ckpt"
+    for i, path in enumerate([last, hpc]):
+        torch.save({"state_dict": {}, "callbacks": {}}, path)
+        os.utime(path, (1000 + i, 1000 + i))
+    trainer = pl.Trainer(default_root_dir=str(tmp_path), logger=False, accelerator="cpu")
+    assert prepare_fit(trainer, "last") == str(hpc)
+    os.utime(last, (2000, 2000))  # a last checkpoint saved after the requeued job went on
+    assert prepare_fit(trainer, "last") == str(last)

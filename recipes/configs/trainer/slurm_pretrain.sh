@@ -23,8 +23,11 @@ RECIPE=${1:?usage: sbatch slurm_pretrain.sh RECIPE.yaml [--section.key value ...
 shift
 ROOT=${BIOSIG_RUN_DIR:-biosig_out/slurm_$(basename "$RECIPE" .yaml)}
 RESUME=()
-if find "$ROOT" -name 'last*.ckpt' -print -quit 2>/dev/null | grep -q .; then
-  RESUME=(--ckpt_path last)   # the newest last checkpoint under $ROOT (biosig.experiments.resume)
+if find "$ROOT" \( -name 'last*.ckpt' -o -name 'hpc_ckpt_*.ckpt' \) -print -quit 2>/dev/null \
+    | grep -q .; then
+  # the newest last checkpoint under $ROOT, or Lightning's newer hpc_ckpt_N.ckpt saved at the
+  # signal (biosig.experiments.resume; Lightning alone reads hpc_ckpt only without --ckpt_path)
+  RESUME=(--ckpt_path last)
 fi
 export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-8}
 srun biosig fit --config "$RECIPE" --config recipes/configs/trainer/multinode.yaml \
