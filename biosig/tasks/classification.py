@@ -237,7 +237,7 @@ class ClassificationTask(BiosigTask):
         if stage == "test" and not self.hparams.multilabel:
             self.confusion.update(probs, y)
         self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=stage != "train",
-                 batch_size=len(y), sync_dist=stage != "train")
+                 batch_size=len(y), sync_dist=True)  # epoch values: one reduce per epoch
         return loss
 
     def predict_step(self, batch, batch_idx):

@@ -221,7 +221,8 @@ class GANTask(BiosigTask):
         self.manual_backward(loss_d)
         opt_d.step()
         self.untoggle_optimizer(opt_d)
-        self.log("train_loss_d", loss_d.detach(), on_step=False, on_epoch=True, batch_size=len(x))
+        self.log("train_loss_d", loss_d.detach(), on_step=False, on_epoch=True, batch_size=len(x),
+                 sync_dist=True)
 
         if (batch_idx + 1) % hp.n_critic:
             return
@@ -236,8 +237,9 @@ class GANTask(BiosigTask):
         opt_g.step()
         self.untoggle_optimizer(opt_g)
         self.log("train_loss_g", loss_g.detach(), on_step=False, on_epoch=True, prog_bar=True,
-                 batch_size=len(x))
-        self.log("train_l1", l1.detach(), on_step=False, on_epoch=True, batch_size=len(x))
+                 batch_size=len(x), sync_dist=True)
+        self.log("train_l1", l1.detach(), on_step=False, on_epoch=True, batch_size=len(x),
+                 sync_dist=True)
 
     def configure_optimizers(self):
         hp = self.hparams

@@ -141,7 +141,7 @@ class VAETask(BiosigTask):
                  batch_size=bs, sync_dist=sync)
         epoch_means = {f"{stage}_recon": rec, f"{stage}_kl": kl}
         epoch_means.update({f"{stage}_kl{i}": k for i, k in enumerate(kls, start=1)})
-        self.log_dict(epoch_means, on_step=False, on_epoch=True, batch_size=bs, sync_dist=sync)
+        self.log_dict(epoch_means, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
         return loss
 
     def test_step(self, batch, batch_idx):

@@ -92,12 +92,11 @@ class VQTask(BiosigTask):
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite {stage} loss (recon {float(out.recon_loss)}, "
                                      f"vq {float(out.vq.loss)})")
-        sync = stage != "train"
         values = {"loss": loss, "recon": out.recon_loss, "vq": out.vq.loss,
                   "commitment": out.vq.commitment_loss, "codebook": out.vq.codebook_loss}
         for key, value in values.items():
             self.log(f"{stage}_{key}", value, prog_bar=key == "loss", on_step=False,
-                     on_epoch=True, batch_size=x.shape[0], sync_dist=sync)
+                     on_epoch=True, batch_size=x.shape[0], sync_dist=True)
         counts = out.vq.counts.detach()
         self._counts[stage] = self._counts.get(stage, torch.zeros_like(counts)) + counts
         return loss
@@ -235,5 +234,6 @@ class VQClassificationTask(ClassificationTask):
                   "decoder": out.decoded}[net.feature_source]
         logits = net.forward_head(tokens)
         aux = out.recon_loss + out.vq.loss
-        self.log("train_aux", aux, on_step=False, on_epoch=True, batch_size=len(y))
+        self.log("train_aux", aux, on_step=False, on_epoch=True, batch_size=len(y),
+                 sync_dist=True)
         return logits, self.loss(logits, y) + self.aux_weight * aux

@@ -1,0 +1,38 @@
+"""Epoch-level training values are averaged over the DDP ranks (they were rank 0's own: Lightning
+warns, and half the data went unreported); one real 2-process run (gloo, CPU)."""
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from biosig.tasks import ClassificationTask
+
+
+class _Recording(ClassificationTask):
+    """Writes each training batch's loss, per rank."""
+
+    out = ""
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        with open(f"{self.out}/rank{self.global_rank}.txt", "a") as f:
+            f.write(f"{float(outputs['loss'])}\n")
+
+
+def test_train_loss_is_the_mean_over_both_ranks(tmp_path):
+    torch.manual_seed(0)
+    x = torch.randn(8, 3, 250)
+    x[1::2] *= 30  # rank 1's windows (DistributedSampler, no shuffle): far larger losses
+    y = torch.tensor([0, 1] * 4)
+    task = _Recording(model="shallowfbcspnet", n_chans=3, n_outputs=2, n_times=250, sfreq=250.0)
+    task.out = str(tmp_path)
+    trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", max_epochs=1,
+                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.fit(task, DataLoader(TensorDataset(x, y), batch_size=2))
+    losses = [[float(v) for v in (tmp_path / f"rank{r}.txt").read_text().split()] for r in (0, 1)]
+    assert [len(v) for v in losses] == [2, 2]
+    own = sum(losses[0]) / 2
+    both = sum(losses[0] + losses[1]) / 4
+    assert abs(own - both) > 1e-3 * abs(both)  # the ranks' losses differ
+    assert float(trainer.callback_metrics["train_loss"]) == pytest.approx(both, rel=1e-5)
