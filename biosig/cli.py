@@ -123,9 +123,13 @@ def _build_cli_class():
         def after_fit(self):
             from pathlib import Path
 
-            best = getattr(self.trainer.checkpoint_callback, "best_model_path", "")
+            cb = self.trainer.checkpoint_callback
+            best = getattr(cb, "best_model_path", "")
+            # without a monitored value Lightning's "best" is the newest top-k checkpoint
+            what = f"best checkpoint ({cb.monitor})" if getattr(cb, "monitor", None) else (
+                "checkpoint (no monitored value: the newest)")
             _print_rank_zero(f"biosig fit: done; {_folders(self.trainer)}"
-                             + (f"; best checkpoint {Path(best).resolve()}" if best else ""))
+                             + (f"; {what} {Path(best).resolve()}" if best else ""))
 
         def before_validate(self):
             _refuse_spawn_of_parametrized(self.trainer, self.model)

@@ -87,8 +87,9 @@ def test_fit_prints_its_folders_at_start_and_end_and_one_line_per_epoch(tmp_path
     start, end = [line for line in out.splitlines() if line.startswith("biosig fit:")]
     assert start == f"biosig fit: logs in {logs}; checkpoints in {logs / 'checkpoints'}"
     assert end.startswith(f"biosig fit: done; logs in {logs}; checkpoints in ")
-    assert re.search(rf"; best checkpoint {re.escape(str(logs))}/checkpoints/epoch=\S+\.ckpt$",
-                     end), end
+    # the recipe keeps Lightning's default ModelCheckpoint: no monitored value, so no "best"
+    assert re.search(rf"; checkpoint \(no monitored value: the newest\) "
+                     rf"{re.escape(str(logs))}/checkpoints/epoch=1\S+\.ckpt$", end), end
     assert "\r" not in out and "\x1b" not in out, out  # no progress bar redraws
     assert re.findall(r"^epoch (\d)/2: train_loss", out, flags=re.M) == ["1", "2"]
 
