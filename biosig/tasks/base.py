@@ -403,8 +403,12 @@ def load_weights_file(net: nn.Module, path, *, key: str = "model.pretrained") ->
     if missing or unexpected or wrong:
         parts = [f"{label}: {_few(keys)}" for label, keys in
                  (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
+        hp = obj.get("hyper_parameters") if isinstance(obj, Mapping) else None
+        made = (f"; the checkpoint's task was made with model={hp['model']!r}, model_kwargs="
+                f"{str(hp.get('model_kwargs'))[:200]}" if isinstance(hp, Mapping) and "model" in hp
+                else "")  # a task checkpoint: what to give for the same network
         raise ConfigError(f"{key}: the weights in {path} do not fit {type(net).__name__} ("
-                          + "; ".join(parts) + ")")
+                          + "; ".join(parts) + ")" + made)
     net.load_state_dict({k: v for k, v in state.items() if k not in fresh}, strict=False)
     return fresh + no_head
 

@@ -191,7 +191,8 @@ def test_checkpoint_and_bad_files(tmp_path, source):
     torch.save({k: v for k, v in state.items() if k != "conv.bias"}, tmp_path / "short.pt")
     with pytest.raises(ConfigError, match="missing: conv.bias"):
         _task(tmp_path / "short.pt")
-    with pytest.raises(ConfigError, match="wrong shape: conv.weight"):  # 4 channels, not 3
+    with pytest.raises(ConfigError, match="wrong shape: conv.weight.*task was made with "
+                                          "model='tiny_probe'"):  # 4 channels, not 3
         ClassificationTask(model="tiny_probe", pretrained=ckpt, n_outputs=2, n_chans=4,
                            n_times=32, sfreq=64.0)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
