@@ -82,7 +82,9 @@ class PTBXL(DatasetSource):
     :func:`ast.literal_eval`) and no signal file is touched until :meth:`load`. Classes are
     ordered as :data:`SUPERCLASSES` for the superclass task and alphabetically otherwise, and
     derived from ``scp_statements.csv`` (not from which records are present), so a subset of
-    the records has the same label columns. Records carry ``fold`` (``strat_fold``) and
+    the records has the same label columns; a code in ``scp_codes`` that
+    ``scp_statements.csv`` does not define raises InvalidFileError (its labels would otherwise
+    be lost at every level). Records carry ``fold`` (``strat_fold``) and
     ``split``: folds 1-8 train, 9 val, 10 test. ``patient_id`` is the dataset's pseudonym and is
     used as ``subject``; age and sex come from the CSV (age 300 = over 89 in the source).
     """
@@ -203,6 +205,7 @@ class PTBXL(DatasetSource):
         sexes = df["sex"].to_numpy() if "sex" in df else np.full(len(df), np.nan)
         out = []
         parsed_cache: dict[str, dict] = {}
+        known = set(self._statements.index)
 
         def bad(what: str, at: str = "") -> InvalidFileError:
             """A bad cell named by row and column, never quoted: a row whose free-text report
@@ -230,6 +233,13 @@ class PTBXL(DatasetSource):
                     parsed = None
                 if not isinstance(parsed, dict):
                     raise bad("scp_codes is not a dict literal ({'CODE': likelihood, ...})", at)
+                if not known.issuperset(parsed):  # its labels would be dropped without a word
+                    raise bad(
+                        f"scp_codes lists {len(set(parsed) - known)} statement code(s) that "
+                        "scp_statements.csv does not define (the two CSVs of different "
+                        "PTB-XL versions?)",
+                        at,
+                    )
                 parsed_cache[codes] = parsed
             try:
                 labels = sorted(

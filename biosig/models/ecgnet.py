@@ -389,7 +389,15 @@ class ECGNet(BiosigModel):
         The network (BiLSTM and skip) sees the input lead without its baseline when
         ``remove_baseline``; ``GeneratorFeatures.lead`` is the lead as given (passed through).
         """
-        x, ids = _condition(self.check_dtype(x), self.input_lead if lead is None else lead)
+        x = self.check_dtype(x)
+        if x.ndim == 2 and x.shape[0] == N_LEADS:
+            # one unbatched 12-lead record would otherwise be 12 records of the input lead
+            raise ShapeError(
+                f"ECGNet: a (12, {x.shape[1]}) input is ambiguous (one 12-lead record, or 12 "
+                "records of one lead?): pass one record as (1, 12, T), e.g. x[None], or 12 "
+                "single-lead records as (12, 1, T), e.g. x[:, None]"
+            )
+        x, ids = _condition(x, self.input_lead if lead is None else lead)
         seen = remove_baseline(x, self.sfreq) if self.remove_baseline else x
         return GeneratorFeatures(self._features(seen, ids, noise), x, ids)
 
@@ -406,7 +414,8 @@ class ECGNet(BiosigModel):
         Parameters
         ----------
         x : tensor (B, 1, T) or (B, T): the input lead in mV; or (B, 12, T): a 12-lead ECG from
-            which the input lead is taken.
+            which the input lead is taken. A 2-D ``(12, T)`` tensor is refused as ambiguous (one
+            unbatched 12-lead record would be read as 12 records of the input lead).
         lead : lead name/index for the whole batch, or a sequence/LongTensor (B,) per record
             (default: ``input_lead``).
         noise : optional (B, noise_dim, T).

@@ -120,9 +120,11 @@ def test_bad_inputs(tmp_path):
     (lambda r: r.replace(",text,", ",ZZREPORT,ZZTAIL,", 1).replace('"{', "{", 1),
      r"row 2 \(ecg_id 1\): scp_codes is not a dict literal"),  # an unquoted comma in a report
     (lambda r: r.replace(": 0.0", ": 'ZZLIK'", 1), r"a likelihood in scp_codes is not a number"),
+    (lambda r: r.replace("'IMI'", "'ZZCODE'", 1),
+     r"row 2 \(ecg_id 1\): scp_codes lists 1 statement code\(s\) that scp_statements.csv"),
     (lambda r: r.replace(",,2,", ",,ZZFOLD,", 1), r"strat_fold is not a whole number"),
     (lambda r: r.replace(",76,1,", ",ZZAGE,1,", 1), r"age or sex is not a number"),
-], ids=["ecg_id", "report-shift", "likelihood", "strat_fold", "age"])
+], ids=["ecg_id", "report-shift", "likelihood", "unknown-code", "strat_fold", "age"])
 def test_bad_cells_are_named_never_quoted(tmp_path, edit, match):
     """A cell of the database that is not what its column holds: the row and the column are
     named, the cell's text is not (a free-text report shifted by an unquoted comma lands in

@@ -159,3 +159,16 @@ def test_nan_or_infinite_input_is_refused():
             m.generate(y)
         with pytest.raises(ConfigError, match=r"channel 'II' holds 10 NaN"):
             m.generate_recording(_rec("II", y[0].numpy(), "mV"))
+
+
+def test_unbatched_12_lead_record_is_refused_not_read_as_12_records():
+    """One (12, T) record would otherwise silently become 12 records of the input lead."""
+    from biosig.errors import ShapeError
+
+    m = _model().eval()
+    rec = torch.as_tensor(simulate_ecg12(1, duration=4.0, sfreq=100.0, seed=3)[0].data)
+    with pytest.raises(ShapeError, match=r"ambiguous.*\(1, 12, T\).*\(12, 1, T\)"):
+        m.generate(rec, lead="II")
+    assert m.generate(rec[None], lead="II").shape == (1, 12, 400)
+    assert m.generate(rec[:, None], lead="II").shape == (12, 12, 400)
+    assert m.generate(rec[:5], lead="II").shape == (5, 12, 400)  # other 2-D batches: as before
