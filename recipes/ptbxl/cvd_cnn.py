@@ -157,8 +157,10 @@ def bootstrap(y: np.ndarray, probs: dict, n_boot: int, reference: str, seed: int
 
 
 def train_ecgnet(args):
-    """ECGNet with the settings of recipes/ptbxl/ecgnet.yaml, through the runner; returns the
-    generator network and the DataModule's first fold."""
+    """ECGNet with the model and trainer settings of recipes/ptbxl/ecgnet.yaml, through the
+    runner, on this script's data (the classifier's unfiltered records: not the recipe's 0.5 Hz
+    high-pass, so that generated and real inputs match); returns the generator network and the
+    DataModule's first fold."""
     from biosig.experiments import run_experiment
     from biosig.experiments.config import experiment_from_config, load_config
 
