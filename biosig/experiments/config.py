@@ -28,6 +28,7 @@ data, trainer) plus an `experiment:` section:
       - {name: DBConformer}   # init_args/class_path/trainer here override the config's model
       - {name: EEGNet, init_args: {model: eegnet, model_kwargs: {}}}
       - {name: Best, test_ckpt: best, monitor: val_loss}   # test the epoch of lowest val_loss
+      - {name: BestBA, test_ckpt: best, monitor: val_bal_acc, mode: max}   # or highest score
     reference: {DBConformer: {mean: 81.2}}   # numbers printed beside the first metric's table
     out: biosig_out/my_run    # default: trainer.default_root_dir or biosig_out/experiment
 
@@ -103,7 +104,8 @@ def experiment_from_config(cfg: dict) -> dict:
     for entry in exp.get("models") or [{}]:
         if not isinstance(entry, dict):
             raise ConfigError(f"experiment.models entries must be mappings, got {entry!r}")
-        extra = set(entry) - {"name", "class_path", "init_args", "trainer", "test_ckpt", "monitor"}
+        extra = set(entry) - {"name", "class_path", "init_args", "trainer", "test_ckpt", "monitor",
+                              "mode"}
         if extra:
             raise ConfigError(f"experiment.models: unknown keys {sorted(extra)}")
         if not isinstance(entry.get("trainer") or {}, dict):
@@ -116,7 +118,7 @@ def experiment_from_config(cfg: dict) -> dict:
         name = entry.get("name") or str(init.get("model", base["class_path"].rsplit(".", 1)[-1]))
         specs.append(ModelSpec(name, entry.get("class_path", base["class_path"]), init,
                                dict(entry.get("trainer") or {}), entry.get("test_ckpt", "last"),
-                               entry.get("monitor", "val_loss")))
+                               entry.get("monitor", "val_loss"), entry.get("mode", "min")))
         specs[-1].check()  # before the data: a bad name or argument writes no window cache
         own = "callbacks" in (entry.get("trainer") or {})
         _refuse_checkpoint_callbacks(

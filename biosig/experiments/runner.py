@@ -78,8 +78,9 @@ class ModelSpec:
     "lr": 1e-3, "optimizer": "adam"}``); the signal arguments ``n_chans``, ``n_times``,
     ``sfreq``, ``n_outputs`` (and ``ch_names`` where the task takes it) come from the data.
     ``trainer`` overrides the experiment's trainer arguments for this model (e.g.
-    ``max_epochs``). ``test_ckpt="best"`` tests the checkpoint
-    with the lowest ``monitor`` (needs a validation part); ``"last"`` the final weights.
+    ``max_epochs``). ``test_ckpt="best"`` tests the checkpoint with the lowest ``monitor``
+    (``mode="max"``: the highest, for a score such as ``val_bal_acc``; needs a validation part);
+    ``"last"`` the final weights.
     """
 
     name: str
@@ -88,11 +89,22 @@ class ModelSpec:
     trainer: dict = field(default_factory=dict)
     test_ckpt: str = "last"
     monitor: str = "val_loss"
+    mode: str = "min"
 
     def __post_init__(self):
         if self.test_ckpt not in ("last", "best"):
             raise ConfigError(f"model {self.name!r}: test_ckpt must be 'last' or 'best', "
                               f"got {self.test_ckpt!r}")
+        if self.mode not in ("min", "max"):
+            raise ConfigError(f"model {self.name!r}: mode must be 'min' or 'max', got "
+                              f"{self.mode!r}")
+        metric = str(self.monitor).split("_", 1)[-1]
+        want = "max" if metric in PERCENT_METRICS else "min" if metric.endswith("loss") else None
+        if self.test_ckpt == "best" and want not in (None, self.mode):
+            worst = "lowest" if want == "max" else "highest"
+            raise ConfigError(f"model {self.name!r}: test_ckpt 'best' with mode {self.mode!r} "
+                              f"would test the epoch of the {worst} {self.monitor!r}; set "
+                              f"mode: {want}")
 
     def task_class(self) -> type:
         return _import(self.task) if isinstance(self.task, str) else self.task
@@ -298,7 +310,7 @@ def _fit_test(dm, spec: ModelSpec, seed: int, trainer_kwargs: dict, progress=Non
             from lightning.pytorch.callbacks import ModelCheckpoint
 
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="biosig-ckpt-"))
-            ckpt = ModelCheckpoint(dirpath=folder, monitor=spec.monitor, mode="min",
+            ckpt = ModelCheckpoint(dirpath=folder, monitor=spec.monitor, mode=spec.mode,
                                    filename="best")
             kw["callbacks"] = [*kw.get("callbacks", []), ckpt]
             kw["enable_checkpointing"] = True

@@ -14,6 +14,7 @@ import yaml
 
 from biosig.data.datamodule import BiosigDataModule
 from biosig.data.paper_splits import WithinSubjectKFold
+from biosig.data.protocols import RandomSplit
 from biosig.datasets.synthetic import SyntheticMI
 from biosig.errors import ConfigError
 from biosig.experiments import ModelSpec, run_experiment
@@ -90,6 +91,36 @@ def test_runner_errors(dm):
                        verbose=False)
     with pytest.raises(ConfigError, match="test_ckpt"):
         ModelSpec("x", test_ckpt="first")
+    with pytest.raises(ConfigError, match="lowest 'val_bal_acc'; set mode: max"):
+        ModelSpec("x", test_ckpt="best", monitor="val_bal_acc")  # mode min: the worst epoch
+    with pytest.raises(ConfigError, match="highest 'val_loss'; set mode: min"):
+        ModelSpec("x", test_ckpt="best", mode="max")
+    with pytest.raises(ConfigError, match="mode must be"):
+        ModelSpec("x", mode="maximum")
+
+
+def test_test_ckpt_best_tests_the_epoch_of_the_highest_score_with_mode_max(tmp_path):
+    """monitor val_bal_acc with mode max: the tested weights are those of the epoch with the
+    highest validation balanced accuracy, which the scores report as best_val_bal_acc."""
+    from lightning.pytorch.callbacks import Callback
+
+    torch.set_num_threads(1)
+    src = SyntheticMI(n_subjects=1, n_trials_per_class=12, sessions=["T"], include_eog=False)
+    dm = BiosigDataModule(src, protocol=RandomSplit(0.4, 0.2, by=None, seed=1), batch_size=4,
+                          cache_dir=str(tmp_path / "cache"))
+    seen = []
+
+    class Record(Callback):
+        def on_validation_end(self, trainer, task):  # after the task logged its metrics
+            if not trainer.sanity_checking:
+                seen.append(float(trainer.callback_metrics["val_bal_acc"]))
+
+    spec = ModelSpec("Best", init_args={"model": "eegnet", "lr": 0.01}, test_ckpt="best",
+                     monitor="val_bal_acc", mode="max",
+                     trainer={"max_epochs": 5, "callbacks": [Record()]})
+    runs = run_experiment(dm, spec, trainer={"accelerator": "cpu"}, verbose=False).runs
+    assert len(seen) == 5 and len(set(seen)) > 1, seen  # the score moved between epochs
+    assert runs["best_val_bal_acc"].item() == pytest.approx(max(seen))
 
 
 class _Task:
