@@ -433,12 +433,32 @@ class BiosigDataModule(pl.LightningDataModule):
             return self._loader("val", shuffle=False)
         from lightning.pytorch.utilities import rank_zero_warn
 
+        self._refuse_selection_on_test()
         rank_zero_warn(
             "the protocol has no validation part: validating on the test part (as the "
             "DBConformer paper logs test accuracy per epoch). Do not select checkpoints "
             "or stop early on these val_* metrics; set a val_fraction to hold one out."
         )
         return self._loader("test", shuffle=False)
+
+    def _refuse_selection_on_test(self) -> None:
+        """ConfigError when, in a fit validated on the test part, a checkpoint or early-stopping
+        callback monitors a ``val_*`` value: it would pick the epoch by its test score."""
+        from lightning.pytorch.callbacks import Checkpoint, EarlyStopping
+        from lightning.pytorch.trainer.states import TrainerFn
+
+        trainer = self._trainer_or_none()
+        if trainer is None or trainer.state.fn != TrainerFn.FITTING:
+            return
+        for cb in trainer.callbacks:
+            monitor = getattr(cb, "monitor", None)
+            if (isinstance(cb, (Checkpoint, EarlyStopping)) and isinstance(monitor, str)
+                    and monitor.startswith("val_")):
+                raise ConfigError(
+                    f"{type(cb).__name__}(monitor={monitor!r}): protocol {self.protocol} has no "
+                    "validation part, so val_* values are scores on the test part and selecting "
+                    "an epoch by them reports a test score chosen on the test data; give the "
+                    "protocol a val_fraction (or a val part), or remove the monitor")
 
     def test_dataloader(self):
         return self._loader("test", shuffle=False)

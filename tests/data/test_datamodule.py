@@ -238,3 +238,31 @@ def test_bad_loader_and_cache_settings_are_refused_before_any_cache(kwargs, mess
         BiosigDataModule(SyntheticMI(n_subjects=1, n_trials_per_class=2),
                          cache_dir=str(tmp_path / "cache"), **kwargs)
     assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("callback", ["EarlyStopping", "ModelCheckpoint"])
+def test_selecting_an_epoch_on_the_test_part_is_refused(callback, tmp_path):
+    """Without a validation part the val_* values are test scores: a fit that monitors one to
+    stop early or keep a best checkpoint is refused; validating on the test part alone runs."""
+    import lightning.pytorch as pl
+    from lightning.pytorch import callbacks
+
+    from biosig.tasks import ClassificationTask
+
+    torch.set_num_threads(1)
+    dm = BiosigDataModule(SyntheticMI(n_subjects=1, n_trials_per_class=4, include_eog=False),
+                          protocol=Predefined(train={"session": "T"}, test={"session": "E"}),
+                          batch_size=4, cache_dir=str(tmp_path / "c"))
+    dm.setup()
+    task = ClassificationTask("eegnet", n_chans=dm.n_chans, n_times=dm.n_times,
+                              sfreq=dm.sfreq, n_outputs=dm.n_outputs)
+    kw = dict(max_epochs=1, limit_train_batches=1, limit_val_batches=1, logger=False,
+              enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
+              default_root_dir=str(tmp_path))
+    cb = getattr(callbacks, callback)(monitor="val_loss")
+    with pytest.raises(ConfigError, match=rf"{callback}\(monitor='val_loss'\).* no validation "
+                                          "part"):
+        pl.Trainer(callbacks=[cb], enable_checkpointing=callback == "ModelCheckpoint",
+                   **kw).fit(task, datamodule=dm)
+    with pytest.warns(UserWarning, match="validating on the test part"):
+        pl.Trainer(enable_checkpointing=False, **kw).fit(task, datamodule=dm)
