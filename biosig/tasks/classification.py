@@ -83,8 +83,31 @@ class MultilabelMacroAP(_MacroOverScorableClasses, tm.classification.MultilabelA
         super().__init__(num_labels, average=None)
 
 
+class BalancedAccuracy(tm.classification.MulticlassAccuracy):
+    """Balanced accuracy: the mean recall over the classes present in the evaluated targets
+    (scikit-learn's ``balanced_accuracy_score``). torchmetrics' macro accuracy also averages in,
+    as 0, a class that is predicted but absent from the targets; here it is left out, with a
+    warning naming it."""
+
+    def __init__(self, num_classes: int):
+        super().__init__(num_classes, average=None)
+
+    def compute(self) -> torch.Tensor:
+        import warnings
+
+        tp, fp, _, fn = self._final_state()
+        present = (tp + fn) > 0
+        predicted_absent = torch.nonzero(~present & (fp > 0)).flatten().tolist()
+        if predicted_absent:
+            warnings.warn(f"BalancedAccuracy: classes {predicted_absent} are predicted but absent "
+                          f"from the evaluated windows; the mean recall leaves them out",
+                          stacklevel=2)
+        recall = tp[present].float() / (tp + fn)[present]
+        return recall.mean() if present.any() else tp.new_tensor(float("nan"), dtype=torch.float)
+
+
 def classification_metrics(n_outputs: int, multilabel: bool) -> tm.MetricCollection:
-    """Accuracy, balanced accuracy, Cohen's kappa, weighted F1, macro AUROC and macro AUPRC
+    """Accuracy, balanced accuracy (:class:`BalancedAccuracy`), Cohen's kappa, weighted F1, macro AUROC and macro AUPRC
     (average precision per class, one-vs-rest; multi-label: accuracy, macro F1, AUROC, AUPRC).
     Two classes add ``auprc_pos``: the AUPRC of the second (positive) class alone
     (:class:`PositiveClassAveragePrecision`); their macro AUROC is already the positive
@@ -99,7 +122,7 @@ def classification_metrics(n_outputs: int, multilabel: bool) -> tm.MetricCollect
         })
     metrics = {
         "acc": tm.classification.MulticlassAccuracy(n_outputs, average="micro"),
-        "bal_acc": tm.classification.MulticlassAccuracy(n_outputs, average="macro"),
+        "bal_acc": BalancedAccuracy(n_outputs),
         "kappa": tm.classification.MulticlassCohenKappa(n_outputs),
         "f1_weighted": tm.classification.MulticlassF1Score(n_outputs, average="weighted"),
         "auroc": MulticlassMacroAUROC(n_outputs),

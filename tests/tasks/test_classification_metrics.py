@@ -66,3 +66,28 @@ def test_macro_auroc_and_auprc_leave_out_a_class_they_cannot_score(multilabel):
                      "MulticlassMacroAP: classes [2] have no positive"})
     assert got["auroc"] == pytest.approx(want_auroc, abs=1e-6)
     assert got["auprc"] == pytest.approx(want_ap, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bal_acc_is_sklearns_balanced_accuracy_also_with_a_class_absent_from_the_targets(seed):
+    """A class predicted but absent from the evaluated windows is left out of the mean recall,
+    as scikit-learn does (torchmetrics' macro accuracy counted it as 0), with a warning."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, 60)  # classes 0-2 of 4: class 3 never in the targets
+    logits = rng.normal(size=(60, 4)).astype(np.float32)
+    logits[np.arange(60), y] += 1.0
+    pred = logits.argmax(1)
+    assert (pred == 3).any()
+    m = classification_metrics(4, multilabel=False)["bal_acc"]
+    for part in np.array_split(np.arange(60), 3):  # accumulated over batches
+        m.update(torch.from_numpy(logits[part]).softmax(1), torch.from_numpy(y[part]))
+    with pytest.warns(UserWarning, match=r"classes \[3\] are predicted but absent"):
+        got = float(m.compute())
+    with pytest.warns(UserWarning, match="y_pred contains classes not in y_true"):
+        want = balanced_accuracy_score(y, pred)
+    assert got == pytest.approx(want, abs=1e-6)
+    m.reset()
+    m.update(torch.from_numpy(logits).softmax(1)[y == pred], torch.from_numpy(y[y == pred]))
+    assert float(m.compute()) == 1.0  # every window right: no absent class predicted, no warning
