@@ -173,7 +173,8 @@ class Predefined(SplitProtocol):
 
     ``val`` may be given explicitly; otherwise ``val_fraction`` of train (by ``val_by`` groups,
     or by rows when ``val_by`` is None) is held out with ``seed``. ``disjoint_by`` (e.g.
-    ``"subject"``) raises when a group is in both train and test (cross-subject holdouts).
+    ``"subject"``) raises when a group of the test part is also in train or val (cross-subject
+    holdouts).
     """
 
     train: dict = field(default_factory=dict)
@@ -187,19 +188,21 @@ class Predefined(SplitProtocol):
     def folds(self, meta: pd.DataFrame) -> list[Fold]:
         train = _select(meta, self.train)
         test = _select(meta, self.test) if self.test else _EMPTY
-        for part, where, rows in (("train", self.train, train), ("test", self.test, test)):
-            if where and len(rows) == 0:
-                raise ConfigError(f"Predefined protocol: {part}={where} selects no window")
         if self.val is not None:
             val = _select(meta, self.val)
         else:
             train, val = _take_val(train, meta, self.val_fraction, self.val_by, self.seed)
+        parts = {"train": train, "val": val, "test": test}
+        for part, where in (("train", self.train), ("val", self.val), ("test", self.test)):
+            if where and len(parts[part]) == 0:
+                raise ConfigError(f"Predefined protocol: {part}={where} selects no window")
         if self.disjoint_by is not None:
             groups = meta[self.disjoint_by].astype(str).to_numpy()
-            both = sorted(set(groups[train]) & set(groups[test]))
-            if both:
-                raise ConfigError(f"Predefined protocol: {self.disjoint_by} {both[:5]} in both "
-                                  "train and test")
+            for a, b in (("train", "test"), ("val", "test")):
+                both = sorted(set(groups[parts[a]]) & set(groups[parts[b]]))
+                if both:
+                    raise ConfigError(f"Predefined protocol: {self.disjoint_by} {both[:5]} in "
+                                      f"both {a} and {b}")
         return [make_fold("all", 0, train, val, test)]
 
 

@@ -105,6 +105,12 @@ def test_every_protocol_lists_its_folds(meta):
         GroupKFold(n_splits=3, fold=3).folds(meta)
     with pytest.raises(ConfigError, match="both train and test"):
         Predefined(train={"session": "T"}, test={"session": "E"}, disjoint_by="subject").folds(meta)
+    # an explicit val part sharing a subject with test: model selection would see a test subject
+    with pytest.raises(ConfigError, match=r"subject \['6'\] in both val and test"):
+        Predefined(train={"subject": [1, 2, 3, 4]}, val={"subject": [5, 6]},
+                   test={"subject": 6, "session": "E"}, disjoint_by="subject").folds(meta)
+    with pytest.raises(ConfigError, match="val=.* selects no window"):
+        Predefined(train={"session": "T"}, val={"subject": 9}, test={"session": "E"}).folds(meta)
 
 
 def test_unknown_columns_and_fractions_are_config_errors(meta):
