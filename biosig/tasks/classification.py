@@ -107,8 +107,9 @@ class BalancedAccuracy(tm.classification.MulticlassAccuracy):
 
 
 def classification_metrics(n_outputs: int, multilabel: bool) -> tm.MetricCollection:
-    """Accuracy, balanced accuracy (:class:`BalancedAccuracy`), Cohen's kappa, weighted F1, macro AUROC and macro AUPRC
-    (average precision per class, one-vs-rest; multi-label: accuracy, macro F1, AUROC, AUPRC).
+    """Accuracy, balanced accuracy (:class:`BalancedAccuracy`), Cohen's kappa, weighted F1,
+    macro AUROC and macro AUPRC (average precision per class, one-vs-rest; multi-label:
+    accuracy, macro F1, AUROC, AUPRC).
     Two classes add ``auprc_pos``: the AUPRC of the second (positive) class alone
     (:class:`PositiveClassAveragePrecision`); their macro AUROC is already the positive
     class's. The macro AUROC and AUPRC leave out a class the evaluated windows cannot score
