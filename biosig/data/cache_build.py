@@ -365,12 +365,15 @@ class CacheWriter:
         self.y_dtype, self.y_cols = (np.float32, (n_classes,)) if multilabel else (np.int64, ())
         self.fy = open(folder / "y.npy", "wb")
         self.y_header = self.fy.write(_npy_header(self.y_dtype, (0, *self.y_cols)))  # its length
+        self.y_size = self.y_header  # bytes written to y.npy
+        self.y_body: list[bytes] | None = []  # its label bytes while they fit in memory
+        self.meta_crc = self.meta_size = None  # of meta.csv, once written
         self.fm = None  # meta.jsonl, once the lines outgrow memory
         self.meta_lines: list[str] = []
         self.meta_bytes = 0
         self.fx = _XWriter(folder / self.x_name)
         self.fs = open(folder / SCALES, "wb") if opts.dtype == "int16" else None
-        self.scales_crc = 0  # of the bytes written to ``fs``
+        self.scales_crc = self.scales_size = 0  # of the bytes written to ``fs``
         self.n = 0
         self.columns: dict[str, None] = {}
         self.ch_names = self.sfreq = self.n_times = None
@@ -400,13 +403,21 @@ class CacheWriter:
             scales = memoryview(res.scales).cast("B")
             self.fs.write(scales)
             self.scales_crc = crc32(scales, self.scales_crc)
+            self.scales_size += len(scales)
         if self.multilabel:
             y = np.zeros((len(res.labels), self.n_classes), np.float32)
             for i, lab in enumerate(res.labels):
                 y[i, list(lab)] = 1.0
         else:
             y = np.asarray(res.labels, dtype=np.int64)
-        self.fy.write(y.tobytes())
+        y = y.tobytes()
+        self.fy.write(y)
+        self.y_size += len(y)
+        if self.y_body is not None:  # kept for y.npy's CRC-32, up to _META_MEMORY bytes
+            if self.y_size <= _META_MEMORY:
+                self.y_body.append(y)
+            else:
+                self.y_body = None
         self.columns.update(dict.fromkeys(res.columns))
         self._add_meta(json.dumps([res.columns, res.values]) + "\n")
         self.n += len(res.values)
@@ -442,11 +453,17 @@ class CacheWriter:
         self.fy.write(header)
         self._close_small_files()
         self._write_meta_csv()
-        files = ["y.npy", "meta.csv", *([SCALES] if self.fs is not None else [])]
-        checksum = {f: file_crc(self.folder / f) for f in ("y.npy", "meta.csv")}
+        # CRC-32s and sizes of the bytes as written, not read back (labels that outgrew memory
+        # are)
+        if self.y_body is not None:
+            y_crc = f"crc32:{crc32(b''.join([header, *self.y_body])):08x}"
+        else:
+            y_crc = file_crc(self.folder / "y.npy")
+        checksum = {"y.npy": y_crc, "meta.csv": self.meta_crc}
+        sizes = {"y.npy": self.y_size, "meta.csv": self.meta_size}
         if self.fs is not None:
             checksum[SCALES] = f"crc32:{self.scales_crc:08x}"
-        sizes = {f: (self.folder / f).stat().st_size for f in files}
+            sizes[SCALES] = self.scales_size
         crc = self.fx.close()
         return {
             "shape": [n, len(self.ch_names or []), self.n_times or 0],
@@ -459,11 +476,17 @@ class CacheWriter:
 
     def _write_meta_csv(self) -> None:
         """The metadata lines -> ``meta.csv`` over the union of the columns (a record without a
-        column leaves it empty)."""
+        column leaves it empty); sets ``meta_crc`` and ``meta_size``. Lines kept in memory are
+        written to a buffer first (the file in one write, its CRC-32 from the buffer); spilled
+        ones straight to the file, which is then read back for its CRC-32."""
         columns = list(self.columns)
         spilled = self.fm is not None
         lines = open(self.folder / "meta.jsonl") if spilled else nullcontext(self.meta_lines)
-        with lines as src, open(self.folder / "meta.csv", "w", newline="") as dst:
+        buf = io.BytesIO()
+        # the text as open(..., "w", newline="") encodes it (the locale's encoding)
+        out = open(self.folder / "meta.csv", "w", newline="") if spilled else \
+            io.TextIOWrapper(buf, newline="")  # fmt: skip
+        with lines as src, out as dst:
             writer = csv.writer(dst, lineterminator="\n")
             writer.writerow(columns)
             for line in src:
@@ -472,8 +495,16 @@ class CacheWriter:
                     at = [columns.index(c) for c in cols]
                     values = [_spread(v, at, len(columns)) for v in values]
                 writer.writerows(values)
+            if not spilled:
+                dst.flush()
+                data = buf.getvalue()
+                with open(self.folder / "meta.csv", "wb") as fh:
+                    fh.write(data)
+                self.meta_crc, self.meta_size = f"crc32:{crc32(data):08x}", len(data)
         if spilled:
             (self.folder / "meta.jsonl").unlink()
+            self.meta_crc = file_crc(self.folder / "meta.csv")
+            self.meta_size = (self.folder / "meta.csv").stat().st_size
 
 
 def _spread(values: list, at: list[int], width: int) -> list:
