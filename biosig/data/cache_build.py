@@ -455,8 +455,13 @@ class CacheWriter:
         self._write_meta_csv()
         # CRC-32s and sizes of the bytes as written, not read back (labels that outgrew memory
         # are)
+        self.labels = None
         if self.y_body is not None:
-            y_crc = f"crc32:{crc32(b''.join([header, *self.y_body])):08x}"
+            y_bytes = bytearray().join([header, *self.y_body])  # as written; writable
+            y_crc = f"crc32:{crc32(y_bytes):08x}"
+            # the labels as np.load reads them back from y.npy (a writable array)
+            self.labels = np.frombuffer(y_bytes, self.y_dtype, offset=len(header)).reshape(
+                n, *self.y_cols)
         else:
             y_crc = file_crc(self.folder / "y.npy")
         checksum = {"y.npy": y_crc, "meta.csv": self.meta_crc}
@@ -663,8 +668,10 @@ def check_not_bootstrapping() -> None:
         )
 
 
-def write_records(source, opts, refs, folder: Path, workers: int, label: str, show: bool) -> dict:
-    """Build ``refs`` into ``folder`` (which exists and is empty); returns the params facts."""
+def write_records(source, opts, refs, folder: Path, workers: int, label: str,
+                  show: bool) -> tuple[dict, np.ndarray | None]:
+    """Build ``refs`` into ``folder`` (which exists and is empty); returns the params facts and
+    the labels as written to ``y.npy`` (None when they outgrew memory: read them back)."""
     from tqdm import tqdm
 
     writer = CacheWriter(folder, opts, bool(source.multilabel), len(source.classes))
@@ -677,6 +684,7 @@ def write_records(source, opts, refs, folder: Path, workers: int, label: str, sh
             if i % step == 0 or i == len(refs):
                 log.info("%s: %d/%d records, %d windows, %.0f s", label, i, len(refs),
                          writer.n, time.perf_counter() - t0)  # fmt: skip
-        return writer.finish()
+        facts = writer.finish()
+        return facts, writer.labels
     finally:
         writer.close()
