@@ -661,13 +661,14 @@ def get_cache(
             source, opts, folder, shards, progress=progress, num_workers=num_workers,
             task=task, n_tasks=n_tasks,
         )  # fmt: skip
-    key = hash_payload(key_payload(source, preprocessing, windows, opts))
-    path = folder / source.name / str(source.version) / key
+    payload = key_payload(source, preprocessing, windows, opts)
+    path = folder / source.name / str(source.version) / hash_payload(payload)
     return open_or_rebuild(
         path,
         lambda p: build_cache(source, preprocessing, windows, p, opts, progress,
-                              num_workers=num_workers),  # fmt: skip
-    )
+                              num_workers=num_workers,
+                              identity=payload["dataset"]),  # the identity the key hashed
+    )  # fmt: skip
 
 
 CLI_HELP = """usage: biosig cache verify FOLDER [FOLDER ...]

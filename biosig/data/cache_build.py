@@ -672,14 +672,15 @@ def write_records(source, opts, refs, folder: Path, workers: int, label: str,
                   show: bool) -> tuple[dict, np.ndarray | None]:
     """Build ``refs`` into ``folder`` (which exists and is empty); returns the params facts and
     the labels as written to ``y.npy`` (None when they outgrew memory: read them back)."""
-    from tqdm import tqdm
-
     writer = CacheWriter(folder, opts, bool(source.multilabel), len(source.classes))
     t0, step = time.perf_counter(), max(1, len(refs) // 10)
     try:
         results = run_records(source, opts, refs, workers)
-        bar = tqdm(results, total=len(refs), desc=label, unit="rec", disable=not show)
-        for i, res in enumerate(bar, 1):
+        if show:  # no bar object at all when it is off (progress=False, or no terminal)
+            from tqdm import tqdm
+
+            results = tqdm(results, total=len(refs), desc=label, unit="rec")
+        for i, res in enumerate(results, 1):
             writer.add(res)
             if i % step == 0 or i == len(refs):
                 log.info("%s: %d/%d records, %d windows, %.0f s", label, i, len(refs),
