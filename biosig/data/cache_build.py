@@ -19,8 +19,8 @@ import logging
 import multiprocessing as mp
 import os
 import queue
+import _thread
 import sys
-import threading
 import time
 from collections import deque
 from contextlib import nullcontext
@@ -301,8 +301,19 @@ class _XWriter:
         self.fh = open(path, "wb")
         self.crc, self.error = 0, None
         self.queue: queue.Queue = queue.Queue(maxsize=2)
-        self.thread = threading.Thread(target=self._run, name="biosig-cache-writer", daemon=True)
-        self.thread.start()
+        # a bare thread (daemon, like all of them): threading.Thread.start() would wait until
+        # the new thread runs, which on a busy machine costs a scheduling round; this one
+        # starts while the first record is read. ``done`` is held until it ends (the join).
+        self.done = _thread.allocate_lock()
+        self.done.acquire()
+        self.joined = False
+        _thread.start_new_thread(self._main, ())
+
+    def _main(self) -> None:
+        try:
+            self._run()
+        finally:
+            self.done.release()
 
     def _run(self) -> None:
         while (block := self.queue.get()) is not None:
@@ -330,9 +341,10 @@ class _XWriter:
     def close(self, check: bool = True) -> int:
         """Wait for the queued blocks and close the file; the CRC-32 of its bytes. ``check``:
         raise the writer's error (off while cleaning up after another error)."""
-        if self.thread.is_alive():
+        if not self.joined:
             self.queue.put(None)
-            self.thread.join()
+            self.done.acquire()
+            self.joined = True
         try:
             if check:
                 self._raise()
