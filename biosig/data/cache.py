@@ -34,6 +34,7 @@ caller's; ``params.json`` lists them all.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import io
@@ -249,8 +250,13 @@ def _open_checked(folder: Path, name: str, dtype, shape: tuple) -> np.ndarray:
     """A read-only memmap of ``folder / name`` after checking its size against ``shape``."""
     x_file = folder / name
     expected = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    if not x_file.exists() or x_file.stat().st_size != expected:
-        size = x_file.stat().st_size if x_file.exists() else "missing"
+    try:
+        size = os.stat(x_file).st_size  # one stat (Path.exists and Path.stat made three)
+    except OSError as err:
+        if err.errno not in _MISSING:  # what Path.exists() would have raised too
+            raise
+        size = "missing"
+    if size != expected:
         raise DamagedCacheError(
             x_file, f"size {size} does not match shape {shape} ({expected} bytes)", folder
         )
@@ -259,6 +265,9 @@ def _open_checked(folder: Path, name: str, dtype, shape: tuple) -> np.ndarray:
     # a str, not a Path: numpy would resolve a Path's every folder (an lstat each) for the
     # memmap's ``filename``, a third of the time it takes to open a cache
     return np.memmap(str(x_file), dtype=dtype, mode="r", shape=shape)
+
+
+_MISSING = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)  # Path.exists() -> False
 
 
 def _read_params(folder: Path, name: str = "params.json") -> dict:
@@ -307,12 +316,15 @@ class WindowCache:
     (float32 caches) or a :class:`WindowArray` (float16, int16 or sharded: reads float32); ``y``
     is in memory; ``meta`` (a DataFrame) is read on first use (training workers never parse it)."""
 
-    def __init__(self, path: str | Path, built: dict | None = None):
-        """``built``: the params of a cache this process has just built at ``path`` (its
-        params.json is not read back, nor are its files' sizes and sync mark checked again)."""
+    def __init__(self, path: str | Path, built: dict | None = None,
+                 labels: np.ndarray | None = None):
+        """``built``: the params of a cache this process has just built at ``path`` (a single
+        folder: its params.json is not read back, nor are its files' sizes and sync mark checked
+        again); ``labels``: the labels that build wrote to its ``y.npy``, if it kept them (not
+        read back either)."""
         self.path = Path(path)
         self._meta = None
-        if (self.path / "index.json").exists():
+        if built is None and (self.path / "index.json").exists():
             from biosig.data.shards import open_shards
 
             self.params, self.shards = open_shards(self.path)
@@ -327,13 +339,18 @@ class WindowCache:
             if built is None:
                 self._check_sizes()
                 durable.check(self.path, self.params, _check_checksums)
-            try:
-                self.y = np.load(io.BytesIO(_checked_bytes(self.path, "y.npy", self.params)))
-            except (OSError, ValueError) as err:
-                raise DamagedCacheError(self.path, f"labels unreadable ({err})",
-                                        self.path) from err
+            if labels is not None:
+                self.y = labels
+            else:
+                self.y = self._read_labels()
         if len(self.y) != self.X.shape[0]:
             raise DamagedCacheError(self.path, "labels and windows disagree in length", self.path)
+
+    def _read_labels(self) -> np.ndarray:
+        try:
+            return np.load(io.BytesIO(_checked_bytes(self.path, "y.npy", self.params)))
+        except (OSError, ValueError) as err:
+            raise DamagedCacheError(self.path, f"labels unreadable ({err})", self.path) from err
 
     def _check_sizes(self) -> None:
         for name, size in self.params.get("sizes", {}).items():
@@ -497,7 +514,7 @@ def build_cache(
     show = sys.stderr.isatty() if progress is None else progress
     label = label or f"caching {source.name}"
     try:
-        facts = write_records(source, opts, refs, tmp, workers, label, show)
+        facts, labels = write_records(source, opts, refs, tmp, workers, label, show)
         n = facts["shape"][0]
         if n == 0 and not allow_empty:
             stats = {k: v for k, v in facts["stats"].items() if k != "channels"}
@@ -544,7 +561,7 @@ def build_cache(
         durable.sync_later(path, build)
     built = json.loads(text)  # the params as any later open reads them (lists, not tuples)
     del built[_PARAMS_CRC]
-    return WindowCache(path, built=built)
+    return WindowCache(path, built=built, labels=labels)
 
 
 def pipeline(source, preprocessing=()) -> list:
@@ -644,13 +661,14 @@ def get_cache(
             source, opts, folder, shards, progress=progress, num_workers=num_workers,
             task=task, n_tasks=n_tasks,
         )  # fmt: skip
-    key = hash_payload(key_payload(source, preprocessing, windows, opts))
-    path = folder / source.name / str(source.version) / key
+    payload = key_payload(source, preprocessing, windows, opts)
+    path = folder / source.name / str(source.version) / hash_payload(payload)
     return open_or_rebuild(
         path,
         lambda p: build_cache(source, preprocessing, windows, p, opts, progress,
-                              num_workers=num_workers),  # fmt: skip
-    )
+                              num_workers=num_workers,
+                              identity=payload["dataset"]),  # the identity the key hashed
+    )  # fmt: skip
 
 
 CLI_HELP = """usage: biosig cache verify FOLDER [FOLDER ...]

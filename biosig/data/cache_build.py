@@ -19,8 +19,8 @@ import logging
 import multiprocessing as mp
 import os
 import queue
+import _thread
 import sys
-import threading
 import time
 from collections import deque
 from contextlib import nullcontext
@@ -301,8 +301,19 @@ class _XWriter:
         self.fh = open(path, "wb")
         self.crc, self.error = 0, None
         self.queue: queue.Queue = queue.Queue(maxsize=2)
-        self.thread = threading.Thread(target=self._run, name="biosig-cache-writer", daemon=True)
-        self.thread.start()
+        # a bare thread (daemon, like all of them): threading.Thread.start() would wait until
+        # the new thread runs, which on a busy machine costs a scheduling round; this one
+        # starts while the first record is read. ``done`` is held until it ends (the join).
+        self.done = _thread.allocate_lock()
+        self.done.acquire()
+        self.joined = False
+        _thread.start_new_thread(self._main, ())
+
+    def _main(self) -> None:
+        try:
+            self._run()
+        finally:
+            self.done.release()
 
     def _run(self) -> None:
         while (block := self.queue.get()) is not None:
@@ -330,9 +341,10 @@ class _XWriter:
     def close(self, check: bool = True) -> int:
         """Wait for the queued blocks and close the file; the CRC-32 of its bytes. ``check``:
         raise the writer's error (off while cleaning up after another error)."""
-        if self.thread.is_alive():
+        if not self.joined:
             self.queue.put(None)
-            self.thread.join()
+            self.done.acquire()
+            self.joined = True
         try:
             if check:
                 self._raise()
@@ -365,12 +377,15 @@ class CacheWriter:
         self.y_dtype, self.y_cols = (np.float32, (n_classes,)) if multilabel else (np.int64, ())
         self.fy = open(folder / "y.npy", "wb")
         self.y_header = self.fy.write(_npy_header(self.y_dtype, (0, *self.y_cols)))  # its length
+        self.y_size = self.y_header  # bytes written to y.npy
+        self.y_body: list[bytes] | None = []  # its label bytes while they fit in memory
+        self.meta_crc = self.meta_size = None  # of meta.csv, once written
         self.fm = None  # meta.jsonl, once the lines outgrow memory
         self.meta_lines: list[str] = []
         self.meta_bytes = 0
         self.fx = _XWriter(folder / self.x_name)
         self.fs = open(folder / SCALES, "wb") if opts.dtype == "int16" else None
-        self.scales_crc = 0  # of the bytes written to ``fs``
+        self.scales_crc = self.scales_size = 0  # of the bytes written to ``fs``
         self.n = 0
         self.columns: dict[str, None] = {}
         self.ch_names = self.sfreq = self.n_times = None
@@ -400,13 +415,21 @@ class CacheWriter:
             scales = memoryview(res.scales).cast("B")
             self.fs.write(scales)
             self.scales_crc = crc32(scales, self.scales_crc)
+            self.scales_size += len(scales)
         if self.multilabel:
             y = np.zeros((len(res.labels), self.n_classes), np.float32)
             for i, lab in enumerate(res.labels):
                 y[i, list(lab)] = 1.0
         else:
             y = np.asarray(res.labels, dtype=np.int64)
-        self.fy.write(y.tobytes())
+        y = y.tobytes()
+        self.fy.write(y)
+        self.y_size += len(y)
+        if self.y_body is not None:  # kept for y.npy's CRC-32, up to _META_MEMORY bytes
+            if self.y_size <= _META_MEMORY:
+                self.y_body.append(y)
+            else:
+                self.y_body = None
         self.columns.update(dict.fromkeys(res.columns))
         self._add_meta(json.dumps([res.columns, res.values]) + "\n")
         self.n += len(res.values)
@@ -442,11 +465,22 @@ class CacheWriter:
         self.fy.write(header)
         self._close_small_files()
         self._write_meta_csv()
-        files = ["y.npy", "meta.csv", *([SCALES] if self.fs is not None else [])]
-        checksum = {f: file_crc(self.folder / f) for f in ("y.npy", "meta.csv")}
+        # CRC-32s and sizes of the bytes as written, not read back (labels that outgrew memory
+        # are)
+        self.labels = None
+        if self.y_body is not None:
+            y_bytes = bytearray().join([header, *self.y_body])  # as written; writable
+            y_crc = f"crc32:{crc32(y_bytes):08x}"
+            # the labels as np.load reads them back from y.npy (a writable array)
+            self.labels = np.frombuffer(y_bytes, self.y_dtype, offset=len(header)).reshape(
+                n, *self.y_cols)
+        else:
+            y_crc = file_crc(self.folder / "y.npy")
+        checksum = {"y.npy": y_crc, "meta.csv": self.meta_crc}
+        sizes = {"y.npy": self.y_size, "meta.csv": self.meta_size}
         if self.fs is not None:
             checksum[SCALES] = f"crc32:{self.scales_crc:08x}"
-        sizes = {f: (self.folder / f).stat().st_size for f in files}
+            sizes[SCALES] = self.scales_size
         crc = self.fx.close()
         return {
             "shape": [n, len(self.ch_names or []), self.n_times or 0],
@@ -459,11 +493,17 @@ class CacheWriter:
 
     def _write_meta_csv(self) -> None:
         """The metadata lines -> ``meta.csv`` over the union of the columns (a record without a
-        column leaves it empty)."""
+        column leaves it empty); sets ``meta_crc`` and ``meta_size``. Lines kept in memory are
+        written to a buffer first (the file in one write, its CRC-32 from the buffer); spilled
+        ones straight to the file, which is then read back for its CRC-32."""
         columns = list(self.columns)
         spilled = self.fm is not None
         lines = open(self.folder / "meta.jsonl") if spilled else nullcontext(self.meta_lines)
-        with lines as src, open(self.folder / "meta.csv", "w", newline="") as dst:
+        buf = io.BytesIO()
+        # the text as open(..., "w", newline="") encodes it (the locale's encoding)
+        out = open(self.folder / "meta.csv", "w", newline="") if spilled else \
+            io.TextIOWrapper(buf, newline="")  # fmt: skip
+        with lines as src, out as dst:
             writer = csv.writer(dst, lineterminator="\n")
             writer.writerow(columns)
             for line in src:
@@ -472,8 +512,16 @@ class CacheWriter:
                     at = [columns.index(c) for c in cols]
                     values = [_spread(v, at, len(columns)) for v in values]
                 writer.writerows(values)
+            if not spilled:
+                dst.flush()
+                data = buf.getvalue()
+                with open(self.folder / "meta.csv", "wb") as fh:
+                    fh.write(data)
+                self.meta_crc, self.meta_size = f"crc32:{crc32(data):08x}", len(data)
         if spilled:
             (self.folder / "meta.jsonl").unlink()
+            self.meta_crc = file_crc(self.folder / "meta.csv")
+            self.meta_size = (self.folder / "meta.csv").stat().st_size
 
 
 def _spread(values: list, at: list[int], width: int) -> list:
@@ -632,20 +680,24 @@ def check_not_bootstrapping() -> None:
         )
 
 
-def write_records(source, opts, refs, folder: Path, workers: int, label: str, show: bool) -> dict:
-    """Build ``refs`` into ``folder`` (which exists and is empty); returns the params facts."""
-    from tqdm import tqdm
-
+def write_records(source, opts, refs, folder: Path, workers: int, label: str,
+                  show: bool) -> tuple[dict, np.ndarray | None]:
+    """Build ``refs`` into ``folder`` (which exists and is empty); returns the params facts and
+    the labels as written to ``y.npy`` (None when they outgrew memory: read them back)."""
     writer = CacheWriter(folder, opts, bool(source.multilabel), len(source.classes))
     t0, step = time.perf_counter(), max(1, len(refs) // 10)
     try:
         results = run_records(source, opts, refs, workers)
-        bar = tqdm(results, total=len(refs), desc=label, unit="rec", disable=not show)
-        for i, res in enumerate(bar, 1):
+        if show:  # no bar object at all when it is off (progress=False, or no terminal)
+            from tqdm import tqdm
+
+            results = tqdm(results, total=len(refs), desc=label, unit="rec")
+        for i, res in enumerate(results, 1):
             writer.add(res)
             if i % step == 0 or i == len(refs):
                 log.info("%s: %d/%d records, %d windows, %.0f s", label, i, len(refs),
                          writer.n, time.perf_counter() - t0)  # fmt: skip
-        return writer.finish()
+        facts = writer.finish()
+        return facts, writer.labels
     finally:
         writer.close()

@@ -522,3 +522,34 @@ def test_a_fresh_build_hands_back_the_params_a_later_open_reads(tmp_path):
     assert cache.params == again.params and cache.params["dataset"]["picked"] == ["C3", "C4"]
     np.testing.assert_array_equal(cache.y, again.y)
     np.testing.assert_array_equal(np.asarray(cache.X), np.asarray(again.X))
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+@pytest.mark.parametrize("limit", [1 << 24, 0])  # labels kept in memory; outgrown: read back
+def test_a_fresh_build_hands_back_the_labels_and_checksums_a_later_open_reads(
+        tmp_path, monkeypatch, multilabel, limit):
+    """The labels a build returns are the bytes it wrote to y.npy (not read back while they fit
+    in memory), as np.load reads them: same dtype, shape and values, writable; the stored
+    CRC-32s and sizes of y.npy and meta.csv are those of the files."""
+    from biosig.data import FixedWindows, cache_build
+    from biosig.data.cache import _check_checksums
+
+    class Multi(ToySource):
+        classes = ["x", "y", "z"]
+
+        def records(self):
+            return [{"record": "r0", "subject": 1, "labels": [0, 2]},
+                    {"record": "r1", "subject": 2, "labels": [1]}]  # fmt: skip
+
+    monkeypatch.setattr(cache_build, "_META_MEMORY", limit)
+    src = Multi() if multilabel else ToySource(n=4)
+    src.multilabel = multilabel
+    windows = FixedWindows(length=2.5, stride=2.5) if multilabel else None
+    cache = get_cache(src, windows=windows, root=tmp_path, progress=False, num_workers=0)
+    y = np.load(cache.path / "y.npy")
+    assert cache.y.dtype == y.dtype and cache.y.shape == y.shape and len(y) > 0
+    np.testing.assert_array_equal(cache.y, y)
+    assert cache.y.flags.writeable and cache.y.flags.c_contiguous
+    _check_checksums(cache.path, cache.params)  # every stored CRC-32 matches its file
+    for name, size in cache.params["sizes"].items():
+        assert (cache.path / name).stat().st_size == size
