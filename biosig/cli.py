@@ -128,8 +128,11 @@ def _build_cli_class():
             # without a monitored value Lightning's "best" is the newest top-k checkpoint
             what = f"best checkpoint ({cb.monitor})" if getattr(cb, "monitor", None) else (
                 "checkpoint (no monitored value: the newest)")
-            _print_rank_zero(f"biosig fit: done; {_folders(self.trainer)}"
-                             + (f"; {what} {Path(best).resolve()}" if best else ""))
+            # save_top_k: 0 with save_last (the diffusion pretraining recipes) keeps last.ckpt only
+            last = getattr(cb, "last_model_path", "")
+            saved = (f"; {what} {Path(best).resolve()}" if best else
+                     f"; last checkpoint {Path(last).resolve()}" if last else "")
+            _print_rank_zero(f"biosig fit: done; {_folders(self.trainer)}{saved}")
 
         def before_validate(self):
             _refuse_spawn_of_parametrized(self.trainer, self.model)

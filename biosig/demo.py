@@ -21,14 +21,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="biosig_out/demo", help="output folder (default: %(default)s)")
     p.add_argument("--model", default="eegnet",
                    help="registered classifier (biosig models; default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--subjects", type=int, default=4)
-    p.add_argument("--trials", type=int, default=40, help="trials per class and session")
+    p.add_argument("--epochs", type=int, default=30, help="training epochs (default: %(default)s)")
+    p.add_argument("--subjects", type=int, default=4,
+                   help="simulated subjects, each with sessions T and E (default: %(default)s)")
+    p.add_argument("--trials", type=int, default=40,
+                   help="trials per class and session (default: %(default)s)")
     p.add_argument("--classes", nargs="+", default=["left_hand", "right_hand"],
-                   help="MI classes (left_hand right_hand feet tongue)")
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
+                   help="MI classes of left_hand right_hand feet tongue (default: left_hand "
+                        "right_hand)")
+    p.add_argument("--lr", type=float, default=3e-3, help="learning rate (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=32, help="(default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     return p
 
 
@@ -44,7 +47,7 @@ def _scores(probs, y, n_outputs: int) -> dict:
 
 def check_args(args) -> None:
     """ConfigError naming the first bad option: a model that is not a registered classifier,
-    a count below 1, a learning rate that is not positive."""
+    a count below 1, a learning rate that is not positive, fewer than two classes."""
     from biosig.errors import ConfigError
     from biosig.models import list_models
     from biosig.models._registry import model_class
@@ -63,6 +66,9 @@ def check_args(args) -> None:
                               f"{getattr(args, option)}")
     if not args.lr > 0:
         raise ConfigError(f"--lr must be > 0, got {args.lr}")
+    if len(set(args.classes)) < 2:
+        raise ConfigError(f"--classes needs at least two different classes to classify, got "
+                          f"{list(args.classes)}")
 
 
 def run(args) -> dict:

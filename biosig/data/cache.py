@@ -679,7 +679,8 @@ CLI_HELP = """usage: biosig cache verify FOLDER [FOLDER ...]
 
 verify: check each cache folder (or sharded cache's index folder) against its stored CRC-32.
         Exit status 0: all ok; 1: a damaged cache (delete the folder named); 2: a path that
-        does not exist or is not a cache folder.
+        does not exist or is not a cache folder. A build's <key>.lock file is skipped, so a
+        glob over a cache root works: biosig cache verify ~/biosig_data/cache/tuev/2.0.1/*
 build:  build (this task's share of) the window cache of a recipe's `data:` section; with
         --task env the task comes from SLURM_ARRAY_TASK_ID/COUNT, RANK/WORLD_SIZE or
         SLURM_PROCID/NTASKS. Run the same command in every task: each builds its own shards,
@@ -712,6 +713,11 @@ def cache_command(argv: list[str]) -> int:
             return 2
         status = 0
         for folder in argv[1:]:
+            if folder.endswith(".lock") and Path(folder).is_file():
+                # <key>.lock beside each cache folder stays on purpose: a shell glob over a cache
+                # root (.../synthetic_mi/1/*) names them too
+                print(f"skipped: {folder} (a cache build's lock file, not a cache)")
+                continue
             try:
                 for part, state in verify_cache(folder).items():
                     print(f"{state}: {part}")

@@ -12,7 +12,8 @@ import pandas as pd
 def plot_training_curves(
     metrics_csv: str | Path, path: str | Path, metrics: tuple[str, ...] = ("loss", "acc")
 ) -> Path:
-    """Per-epoch train/val curves from a Lightning ``CSVLogger`` ``metrics.csv``."""
+    """Per-epoch train/val curves from a Lightning ``CSVLogger`` ``metrics.csv``; epochs counted
+    from 1, as the ``epoch k/N`` progress lines print them (Lightning logs them from 0)."""
     df = pd.read_csv(metrics_csv)
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5))
     for ax, name in zip(np.atleast_1d(axes), metrics):
@@ -20,7 +21,7 @@ def plot_training_curves(
             col = f"{stage}_{name}"
             if col in df:
                 per_epoch = df.dropna(subset=[col]).groupby("epoch")[col].last()
-                ax.plot(per_epoch.index, per_epoch.values, marker="o", ms=3, label=stage)
+                ax.plot(per_epoch.index + 1, per_epoch.values, marker="o", ms=3, label=stage)
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)

@@ -94,6 +94,21 @@ def test_fit_prints_its_folders_at_start_and_end_and_one_line_per_epoch(tmp_path
     assert re.findall(r"^epoch (\d)/2: train_loss", out, flags=re.M) == ["1", "2"]
 
 
+
+def test_fit_names_the_last_checkpoint_when_it_keeps_no_other(tmp_path, capsys, monkeypatch):
+    """save_top_k: 0 with save_last (recipes/*/eegdm_pretrain.yaml): the done line names last.ckpt,
+    the file the recipe's next step reads."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "last_only.yaml").write_text(
+        "trainer:\n  callbacks:\n    - class_path: lightning.pytorch.callbacks.ModelCheckpoint\n"
+        "      init_args: {save_last: true, save_top_k: 0}\n")
+    lightning_cli(["fit", *EEGNET, "--config", "last_only.yaml", "--trainer.max_epochs", "1",
+                   "--trainer.default_root_dir", "run"])
+    end = [line for line in capsys.readouterr().out.splitlines()
+           if line.startswith("biosig fit: done")][0]
+    logs = tmp_path.resolve() / "run" / "lightning_logs" / "version_0"
+    assert end.endswith(f"; last checkpoint {logs / 'checkpoints' / 'last.ckpt'}"), end
+
 def test_the_progress_bar_stays_on_a_terminal(monkeypatch):
     import lightning.pytorch as pl
 

@@ -61,7 +61,8 @@ def test_failed_demo_leaves_no_empty_output_folder(tmp_path):
     (["--model", "cvd_cnn"], r"--model 'cvd_cnn': not a classifier of EEG windows"),  # ECG
     (["--epochs", "0"], r"--epochs must be >= 1, got 0"),
     (["--subjects", "0"], r"--subjects must be >= 1, got 0"),
-], ids=["hveegnet", "ssmdp", "lft", "cvd_cnn", "epochs", "subjects"])
+    (["--classes", "feet"], r"--classes needs at least two different classes .*\['feet'\]"),
+], ids=["hveegnet", "ssmdp", "lft", "cvd_cnn", "epochs", "subjects", "one-class"])
 def test_demo_refuses_bad_options_before_it_starts(tmp_path, capsys, args, match):
     from biosig.demo import main
     from biosig.errors import ConfigError
@@ -70,3 +71,13 @@ def test_demo_refuses_bad_options_before_it_starts(tmp_path, capsys, args, match
     with pytest.raises(ConfigError, match=match):
         main(["--out", str(out), *args])
     assert capsys.readouterr().out == "" and not out.exists()
+
+
+def test_demo_help_shows_every_default(capsys):
+    from biosig.demo import build_parser
+
+    build_parser().print_help()
+    text = capsys.readouterr().out
+    for default in ("default: 30)", "default: 4)", "default: 40)", "default: left_hand right_hand)",
+                    "default: 0.003)", "default: 32)", "default: 0)"):
+        assert default in text, default

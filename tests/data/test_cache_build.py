@@ -104,6 +104,17 @@ def test_verify_command_tells_a_missing_or_non_cache_path_from_a_damaged_cache(t
     assert capsys.readouterr().err.startswith("DAMAGED: ")
 
 
+
+def test_verify_command_skips_the_lock_files_a_glob_over_the_cache_root_names(tmp_path, capsys):
+    """biosig cache verify <cache>/<dataset>/<version>/*: each <key>.lock beside its folder."""
+    cache = get_cache(ToySource(), root=tmp_path)
+    lock = cache.path.parent / f"{cache.path.name}.lock"
+    assert lock.is_file()  # the build's flock file stays
+    assert cache_command(["verify", *map(str, sorted(cache.path.parent.iterdir()))]) == 0
+    out, err = capsys.readouterr()
+    assert f"ok: {cache.path}" in out and f"skipped: {lock} (a cache build's lock file" in out
+    assert err == ""
+
 @pytest.mark.parametrize("damage", ["truncate", "no_y", "bad_meta"])
 def test_damaged_finished_cache_is_rebuilt(tmp_path, damage, caplog):
     """Opened directly, the error says to delete the folder; rebuilt by get_cache, the log says

@@ -34,6 +34,16 @@ def test_confusion_matrix_shows_counts_and_row_rates(tmp_path, kept):
     assert "accuracy 58.3 % (7/12)" in ax.get_title()
 
 
+def test_training_curves_count_epochs_from_one_as_the_progress_lines(tmp_path, kept):
+    csv = tmp_path / "metrics.csv"  # Lightning's CSVLogger: epochs from 0, val and train rows
+    csv.write_text("epoch,step,train_loss,val_loss\n0,9,0.7,\n0,9,,0.6\n1,19,0.5,\n1,19,,0.4\n")
+    training.plot_training_curves(csv, tmp_path / "curves.png", metrics=("loss",))
+    (fig,) = kept
+    lines = fig.axes[0].get_lines()
+    assert [list(line.get_xdata()) for line in lines] == [[1, 2], [1, 2]]
+    assert [list(line.get_ydata()) for line in lines] == [[0.7, 0.5], [0.6, 0.4]]
+
+
 def test_example_windows_several_per_class_with_a_scale_bar(tmp_path, kept):
     rng = np.random.default_rng(0)
     X = rng.normal(0, 10, (12, 4, 250)).astype(np.float32)  # µV
