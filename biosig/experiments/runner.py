@@ -40,7 +40,8 @@ import pandas as pd
 from biosig.errors import ConfigError
 
 __all__ = ["ModelSpec", "Run", "ExperimentResult", "run_experiment", "summarize",
-           "format_table", "output_folder", "progress_logging", "PERCENT_METRICS"]
+           "format_table", "mean_std_cells", "output_folder", "progress_logging",
+           "PERCENT_METRICS"]
 
 #: Metrics shown in percent in the tables.
 PERCENT_METRICS = {"acc", "bal_acc", "kappa", "f1_weighted", "f1_macro", "auroc", "auprc",
@@ -440,7 +441,8 @@ def summarize(runs: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
 
     Per subject: folds averaged per seed, then mean ± std over seeds. Overall (``"mean"``): per
     seed, the mean over subjects; then mean ± std over those seed means (the paper's way; numpy
-    std, ddof 0). Returns a long table with columns ``model, subject, mean, std``.
+    std, ddof 0; NaN from a single seed, which has no spread to show). Returns a long table
+    with columns ``model, subject, mean, std``.
     """
     if runs.empty or metric not in runs.columns:
         raise ConfigError(f"no results for metric {metric!r} (columns: {list(runs.columns)})")
@@ -452,19 +454,30 @@ def summarize(runs: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
     for model, grp in per.groupby("model", sort=False):
         for subject, g in grp.groupby("subject", sort=False):
             out.append({"model": model, "subject": subject, "mean": g[metric].mean(),
-                        "std": g[metric].std(ddof=0)})
+                        "std": _spread(g[metric])})
         seed_means = grp.groupby("seed")[metric].mean()
         out.append({"model": model, "subject": "mean", "mean": seed_means.mean(),
-                    "std": seed_means.std(ddof=0)})
+                    "std": _spread(seed_means)})
     return pd.DataFrame(out)
 
 
+def _spread(values: pd.Series) -> float:
+    """numpy's std (ddof 0) over seeds; NaN for one seed (its 0 would read as a spread)."""
+    return float(values.std(ddof=0)) if len(values) > 1 else float("nan")
+
+
+def mean_std_cells(summary: pd.DataFrame, digits: int = 2) -> pd.Series:
+    """``"mean ± std"`` of each row of a :func:`summarize` table (the mean alone where the std
+    is NaN: one seed)."""
+    spread = summary["std"].map(lambda v: "" if pd.isna(v) else f" ± {v:.{digits}f}")
+    return summary["mean"].map(f"{{:.{digits}f}}".format) + spread
+
+
 def format_table(summary: pd.DataFrame, title: str = "", reference: dict | None = None) -> str:
-    """One row per subject (+ ``mean``), one ``mean ± std`` column per model, and a
-    ``<model> (ref)`` column beside each model that has reference numbers."""
-    digits = 2
-    cell = summary.assign(cell=summary["mean"].map(f"{{:.{digits}f}}".format) + " ± "
-                          + summary["std"].map(f"{{:.{digits}f}}".format))
+    """One row per subject (+ ``mean``), one ``mean ± std`` column per model (the mean alone
+    from one seed), and a ``<model> (ref)`` column beside each model that has reference
+    numbers."""
+    cell = summary.assign(cell=mean_std_cells(summary))
     wide = cell.pivot(index="subject", columns="model", values="cell")
     subjects = [s for s in dict.fromkeys(summary["subject"]) if s != "mean"] + ["mean"]
     columns = {}
@@ -473,7 +486,7 @@ def format_table(summary: pd.DataFrame, title: str = "", reference: dict | None 
         ref = (reference or {}).get(model)
         if ref:
             columns[f"{model} (ref)"] = pd.Series(
-                [f"{ref[s]:.{digits}f}" if s in ref else "" for s in subjects], index=subjects)
+                [f"{ref[s]:.2f}" if s in ref else "" for s in subjects], index=subjects)
     text = pd.DataFrame(columns).rename_axis("subject").to_string()
     return f"{title}\n{text}" if title else text
 
@@ -507,7 +520,8 @@ class ExperimentResult:
         runs = json.loads(self.runs.to_json(orient="records"))
         return {"title": self.title, "settings": self.settings, "metrics": self.metrics,
                 "reference": self.reference, "runs": runs,
-                "summary": {m: self.summary(m).to_dict(orient="records") for m in self.metrics}}
+                "summary": {m: json.loads(self.summary(m).to_json(orient="records"))
+                            for m in self.metrics}}  # a NaN std (one seed): null
 
     def save(self, folder) -> Path:
         """Write ``results.csv`` (the runs) and ``results.json`` (runs, tables, settings)."""

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from biosig.experiments.paper import DISPLAY_NAMES
-from biosig.experiments.runner import ModelSpec, run_experiment
+from biosig.experiments.runner import ModelSpec, mean_std_cells, run_experiment
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
     import pandas as pd
 
     table = pd.concat(tables)
-    table["cell"] = table["mean"].map("{:.1f}".format) + " ± " + table["std"].map("{:.1f}".format)
+    table["cell"] = mean_std_cells(table, digits=1)
     wide = table.pivot_table(index=["alignment", "model"], columns="metric", values="cell",
                              aggfunc="first")
     print(f"\nEEGMAT rest vs task, {args.n_folds}-fold leave-subjects-out, mean ± std over seeds "

@@ -42,6 +42,9 @@ def test_summarize_is_mean_over_subjects_then_seeds():
     assert "77.50 ± 7.50" in table and "m (ref)" in table and "80.00" in table
     mse = summarize(pd.DataFrame(rows).rename(columns={"acc": "mse"}), "mse").set_index("subject")
     assert mse.loc["mean", "mean"] == pytest.approx(0.775)  # not a percentage
+    one_seed = summarize(pd.DataFrame(rows[:4]))  # seed 1 alone: no spread to show
+    assert one_seed["std"].isna().all()
+    assert format_table(one_seed).endswith("mean     70.00") and "±" not in format_table(one_seed)
 
 
 def test_bciiv2a_script_synthetic(tmp_path, capsys):
