@@ -195,7 +195,9 @@ class Predefined(SplitProtocol):
         parts = {"train": train, "val": val, "test": test}
         for part, where in (("train", self.train), ("val", self.val), ("test", self.test)):
             if where and len(parts[part]) == 0:
-                raise ConfigError(f"Predefined protocol: {part}={where} selects no window")
+                held = {c: sorted(map(str, meta[c].unique()))[:10] for c in where if c in meta}
+                raise ConfigError(f"Predefined protocol: {part}={where} selects no window (the "
+                                  f"data hold {held})")
         if self.disjoint_by is not None:
             groups = meta[self.disjoint_by].astype(str).to_numpy()
             for a, b in (("train", "test"), ("val", "test")):

@@ -76,9 +76,9 @@ def test_load_and_default_steps_give_the_bipolar_montage(tree):
 
 
 def test_windows_in_the_cache(tree, tmp_path):
-    dm = BiosigDataModule(TUAB(path=str(tree)), cache_dir=str(tmp_path),
-                          protocol=Predefined(train={"split": "train"}, val={"split": "val"},
-                                              test={"split": "test"}), batch_size=4)
+    protocol = Predefined(train={"split": "train"}, val={"split": "val"}, test={"split": "test"})
+    dm = BiosigDataModule(TUAB(path=str(tree), val_fraction=0.5), cache_dir=str(tmp_path),
+                          protocol=protocol, batch_size=4)
     assert (dm.n_chans, dm.n_times, dm.sfreq, dm.n_outputs) == (16, 2000, 200.0, 2)
     meta = dm.meta
     assert len(meta) == 2 * len(FILES)  # 25 s -> two 10-s windows per file
@@ -87,6 +87,12 @@ def test_windows_in_the_cache(tree, tmp_path):
         assert len(rows) == 2 and set(dm.cache.y[rows.index]) == {TUAB.classes.index(stem_cls[1])}
     dm.setup("fit")
     assert set(meta.split[dm.splits["test"]]) == {"test"}
+    assert set(meta.subject[dm.splits["val"]]).isdisjoint(meta.subject[dm.splits["train"]])
+    # 4 training subjects x the default val_fraction 0.2: no validation subject, said so
+    empty = BiosigDataModule(TUAB(path=str(tree)), cache_dir=str(tmp_path), protocol=protocol)
+    with pytest.raises(ConfigError, match=r"val=\{'split': 'val'\} selects no window \(the data "
+                                          r"hold \{'split': \['test', 'train'\]\}\)"):
+        empty.setup("fit")
 
 
 def test_v2_nested_layout_is_read(tmp_path):
