@@ -40,7 +40,7 @@ CLASSES = {2: ["left_hand", "right_hand"], 4: ["left_hand", "right_hand", "feet"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
                                 formatter_class=HelpFormatter)
     p.add_argument("--data", choices=["synthetic", "bciiv2a"], default="synthetic",
                    help="the built-in motor-imagery simulator or BCI IV 2a")

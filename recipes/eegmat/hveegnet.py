@@ -54,7 +54,7 @@ REPORT = ["dtw", "mse", "corr", "bp_err_delta", "bp_err_theta", "bp_err_alpha", 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
                                 formatter_class=HelpFormatter)
     p.add_argument("--path", default=None,
                    help="EEGMAT folder (SubjectNN_1.edf ...; default: under BIOSIG_DATA)")

@@ -39,7 +39,7 @@ from biosig.experiments.runner import ModelSpec, mean_std_cells, run_experiment
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
                                 formatter_class=HelpFormatter)
     p.add_argument("--path", default=None,
                    help="EEGMAT folder (SubjectNN_1.edf ...; default: under BIOSIG_DATA)")

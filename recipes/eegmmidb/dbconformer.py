@@ -33,7 +33,7 @@ WINDOW_S = 4.1  # 656 samples at 160 Hz
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
                                 formatter_class=HelpFormatter)
     p.add_argument("--data", choices=["synthetic", "eegmmidb"], default="synthetic",
                    help="the built-in motor-imagery simulator (at 160 Hz) or eegmmidb")

@@ -45,7 +45,7 @@ WINDOW_S = 4.1
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         allow_abbrev=False,
-        description=__doc__.split("\n")[1], formatter_class=HelpFormatter
+        description=__doc__.split("\n")[0], formatter_class=HelpFormatter
     )
     p.add_argument("--path", default=None,
                    help="eegmmidb folder (S001/S001R04.edf or flat; default: under BIOSIG_DATA)")

@@ -43,7 +43,7 @@ BANDS = ((0.5, 4.0), (4.0, 15.0), (15.0, 40.0))
 
 
 def build_parser():
-    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
                                 formatter_class=HelpFormatter)
     p.add_argument("--data", choices=["synthetic", "ptbxl", "cinc"], default="synthetic",
                    help="the built-in 12-lead simulator, PTB-XL (strat folds 1-8 / 9 / 10) or "

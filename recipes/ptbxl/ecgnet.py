@@ -74,7 +74,7 @@ PAPER_FD = {"V1": 4.73, "V2": 4.89, "V3": 5.18, "V4": 4.77, "V5": 4.71, "V6": 5.
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
                                 formatter_class=HelpFormatter)
     p.add_argument("--data", choices=["synthetic", "ptbxl", "cinc"], default="synthetic",
                    help="the built-in 12-lead simulator, PTB-XL (strat folds 1-8 / 9 / 10) or "

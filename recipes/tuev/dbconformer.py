@@ -40,7 +40,7 @@ from biosig.experiments.paper import (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
                                 formatter_class=HelpFormatter)
     p.add_argument("--data", choices=["synthetic", "tuev"], default="synthetic",
                    help="the built-in TUEV-like simulator or TUEV (your own licensed copy)")

@@ -46,7 +46,7 @@ TINY_LFT = dict(n_heads=4, n_fusion_tokens=4, n_classifier_blocks=2, token_norm=
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
                                 formatter_class=HelpFormatter)
     p.add_argument("--data", choices=["synthetic", "tuev"], default="synthetic",
                    help="the built-in TUEV-like simulator or TUEV (your own licensed copy)")
