@@ -37,3 +37,77 @@ def test_every_argparse_parser_refuses_abbreviated_options():
                     if not ok:
                         missing.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert not missing, f"argparse.ArgumentParser without allow_abbrev=False: {missing}"
+
+
+def _imported_from_biosig(tree) -> dict:
+    """Local name -> ``(module, name)`` of the script's ``from biosig... import name`` lines."""
+    import ast
+
+    return {a.asname or a.name: (n.module, a.name) for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("biosig")
+            for a in n.names}
+
+
+def _option_problems(calls, where: str) -> list[str]:
+    """``add_argument`` calls without a help text, or with a hand-written ``%(default)s``."""
+    import ast
+
+    problems = []
+    for call in calls:
+        name = next((a.value for a in call.args if isinstance(a, ast.Constant)), "?")
+        if any(k.arg is None for k in call.keywords):  # **kwargs: cannot tell
+            continue
+        text = next((k.value for k in call.keywords if k.arg == "help"), None)
+        if text is None or (isinstance(text, ast.Constant) and not str(text.value).strip()):
+            problems.append(f"{where}:{call.lineno} {name}: no help text")
+        elif isinstance(text, ast.Constant) and "%(default)" in str(text.value):
+            problems.append(f"{where}:{call.lineno} {name}: '%(default)' written by hand (the "
+                            "formatter appends the default)")
+    return problems
+
+
+def test_recipe_options_say_what_they_are_and_show_their_defaults():
+    """``python recipes/<x>/<y>.py --help`` listed options with no text and no default. Every
+    recipe parser uses :class:`biosig._argparse.HelpFormatter` (which appends ``(default:
+    ...)``, but only to options that have a help text), and every option it gets, also from a
+    ``biosig`` helper the script calls (``add_protocol_arguments``), has a help text."""
+    import ast
+
+    def add_argument_calls(tree):
+        return [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+                and isinstance(n.func, ast.Attribute) and n.func.attr == "add_argument"]
+
+    problems, scripts = [], []
+    for path in sorted((REPO / "recipes").rglob("*.py")):
+        rel = str(path.relative_to(REPO))
+        tree = ast.parse(path.read_text(), rel)
+        parsers = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+                   and isinstance(n.func, ast.Attribute) and n.func.attr == "ArgumentParser"]
+        if not parsers:
+            continue
+        scripts.append(rel)
+        imported = _imported_from_biosig(tree)
+        for call in parsers:
+            fmt = next((k.value for k in call.keywords if k.arg == "formatter_class"), None)
+            ok = (isinstance(fmt, ast.Name)
+                  and imported.get(fmt.id) == ("biosig._argparse", "HelpFormatter"))
+            if not ok:
+                problems.append(f"{rel}:{call.lineno}: ArgumentParser without "
+                                "formatter_class=HelpFormatter (from biosig._argparse)")
+        problems += _option_problems(add_argument_calls(tree), rel)
+        # options added by a biosig function the script calls (one level deep)
+        called = {n.func.id for n in ast.walk(tree)
+                  if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        for local in sorted(called & set(imported)):
+            module, name = imported[local]
+            source = REPO.joinpath(*module.split(".")).with_suffix(".py")
+            if not source.is_file():
+                source = REPO.joinpath(*module.split("."), "__init__.py")
+            if not source.is_file():
+                continue
+            mod_rel = str(source.relative_to(REPO))
+            for fn in ast.walk(ast.parse(source.read_text(), mod_rel)):
+                if isinstance(fn, ast.FunctionDef) and fn.name == name:
+                    problems += _option_problems(add_argument_calls(fn), mod_rel)
+    assert scripts, "no recipe script builds an argparse parser: the check found nothing"
+    assert not problems, "\n".join(dict.fromkeys(problems))

@@ -36,37 +36,58 @@ DISPLAY_NAMES = {"dbconformer": "DBConformer", "eegconformer": "EEGConformer", "
 
 
 def add_protocol_arguments(parser: argparse.ArgumentParser,
-                           default_models=("dbconformer", "eegconformer", "eegnet")) -> None:
-    """Arguments every protocol recipe shares (protocol, seeds, models, optimisation, EA)."""
+                           default_models=("dbconformer", "eegconformer", "eegnet"),
+                           default_protocol: str = "co", default_depth: str = "2") -> None:
+    """Arguments every protocol recipe shares (protocol, seeds, models, optimisation, EA);
+    ``default_protocol`` and ``default_depth`` say in ``--help`` what the recipe uses without
+    ``--protocol`` / ``--depth``."""
     parser.add_argument("--protocol", nargs="+", default=None,
-                        choices=["co", "cv", "loso", "competition", "holdout"])
-    parser.add_argument("--subjects", nargs="+", default=None, help="test subjects (default: all)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=None, help="paper: 1 2 3 4 5")
+                        choices=["co", "cv", "loso", "competition", "holdout"],
+                        help="paper protocols to run: co (chronological 80/20 per class), cv "
+                             "(5-fold, no shuffle), loso (leave one subject out), competition "
+                             "(session T -> E), holdout (official train -> eval split) "
+                             f"(default: {default_protocol})")
+    parser.add_argument("--subjects", nargs="+", default=None,
+                        help="only the folds whose test subject is one of these (default: all)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None,
+                        help="training seeds (default: the preset's: paper 1 2 3 4 5, quick 1)")
     parser.add_argument("--models", nargs="+", default=list(default_models),
-                        help="registry names (dbconformer, eegconformer, eegnet, ...)")
+                        help="classifiers by registry name ('biosig models' lists them)")
     parser.add_argument("--preset", choices=["paper", "quick"], default=None,
                         help="paper: the official lr/epochs per protocol and seeds 1-5; quick: "
-                             "lr 1e-3, 20 epochs, seed 1 (default for --data synthetic)")
-    parser.add_argument("--epochs", type=int, default=None, help="override the preset")
-    parser.add_argument("--lr", type=float, default=None, help="override the preset")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--depth", type=int, default=None, help="DBConformer depth")
+                             "lr 1e-3, 20 epochs, seed 1 (default: quick for --data synthetic, "
+                             "else paper)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="training epochs (default: the preset's: paper CO 200, CV/LOSO/others "
+                             "100; quick 20)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="Adam learning rate (default: the preset's: paper CO 1e-4, "
+                             "CV/LOSO/others 1e-3; quick 1e-3)")
+    parser.add_argument("--batch-size", type=int, default=32, help="training batch size")
+    parser.add_argument("--depth", type=int, default=None,
+                        help=f"DBConformer depth (default: {default_depth})")
     parser.add_argument("--test-alignment", default="online",
-                        choices=["online", "offline", "official", "none"])
+                        choices=["online", "offline", "official", "none"],
+                        help="EA of the test windows: online (running reference, no "
+                             "look-ahead), offline (one reference from all of a subject's test "
+                             "windows), official (DBConformer's double alignment), none")
     parser.add_argument("--no-align", action="store_true", help="skip Euclidean alignment")
     parser.add_argument("--ea-shrinkage", type=float, default=0.0,
                         help="shrink EA references towards a scaled identity (rank-deficient "
                              "montages)")
     parser.add_argument("--metrics", nargs="+", default=["acc"],
-                        choices=["acc", "bal_acc", "kappa", "f1_weighted", "auroc"])
+                        choices=["acc", "bal_acc", "kappa", "f1_weighted", "auroc"],
+                        help="test metrics in the tables")
     parser.add_argument("--cache-dir", default=None,
-                        help="window cache root (default BIOSIG_CACHE)")
-    parser.add_argument("--accelerator", default="cpu", help="cpu, gpu, auto")
+                        help="window cache root (default: BIOSIG_CACHE)")
+    parser.add_argument("--accelerator", default="cpu",
+                        help="Lightning accelerator: cpu, gpu, auto")
     parser.add_argument("--threads", default=None,
                         help="torch CPU threads, an integer or 'auto' (default: BIOSIG_THREADS, "
                              "else the cores not already busy)")
     parser.add_argument("--out", default=None,
-                        help="folder for <protocol>/results.csv and results.json")
+                        help="folder for <protocol>/results.csv and results.json (default: none "
+                             "written)")
 
 
 def resolve_settings(args, protocol: str, synthetic: bool, depth: int | None = None) -> dict:

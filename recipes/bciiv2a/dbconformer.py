@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from biosig._argparse import HelpFormatter
 from biosig.data.paper_splits import paper_protocol
 from biosig.experiments.paper import (
     add_protocol_arguments,
@@ -39,20 +40,24 @@ CLASSES = {2: ["left_hand", "right_hand"], 4: ["left_hand", "right_hand", "feet"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", choices=["synthetic", "bciiv2a"], default="synthetic")
-    p.add_argument("--path", default=None, help="BCI IV 2a folder (GDF or BNCI .mat files)")
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
+                                formatter_class=HelpFormatter)
+    p.add_argument("--data", choices=["synthetic", "bciiv2a"], default="synthetic",
+                   help="the built-in motor-imagery simulator or BCI IV 2a")
+    p.add_argument("--path", default=None,
+                   help="BCI IV 2a folder (GDF or BNCI .mat files; default: under BIOSIG_DATA)")
     p.add_argument("--download", action="store_true",
                    help="fetch the BNCI .mat files into --path (or BIOSIG_DATA) when absent")
-    p.add_argument("--n-classes", type=int, choices=[2, 4], default=2)
+    p.add_argument("--n-classes", type=int, choices=[2, 4], default=2,
+                   help="2: left vs right hand; 4: also feet and tongue")
     p.add_argument("--bandpass", nargs=2, type=float, default=[8.0, 32.0], metavar=("LOW", "HIGH"),
-                   help="Hz (MOABB's MI default; the official X.npy filtering is undocumented)")
-    p.add_argument("--no-bandpass", action="store_true")
+                   help="band-pass edges in Hz (MOABB's MI default; the official X.npy "
+                        "filtering is undocumented)")
+    p.add_argument("--no-bandpass", action="store_true", help="no band-pass filter")
     p.add_argument("--n-subjects", type=int, default=3, help="simulator subjects")
     p.add_argument("--n-trials-per-class", type=int, default=40,
                    help="simulator trials per class and session")
-    add_protocol_arguments(p)
+    add_protocol_arguments(p, default_protocol="competition for --data synthetic, else co")
     return p
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from biosig._argparse import HelpFormatter
 from biosig.data.paper_splits import SessionTransfer
 from biosig.data.presets import datamodule_preset
 from biosig.signal.preprocessing import PickChannels, Resample
@@ -47,25 +48,36 @@ REPORT = ["test_dtw", "test_sdtw", "test_mse", "test_corr", "test_bp_err_alpha",
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
-    ap.add_argument("--data", choices=["synthetic", "bciiv2a"], default="synthetic")
-    ap.add_argument("--path", default=None, help="BCI IV 2a folder (GDF or BNCI .mat files)")
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
+                                 formatter_class=HelpFormatter)
+    ap.add_argument("--data", choices=["synthetic", "bciiv2a"], default="synthetic",
+                    help="the built-in motor-imagery simulator (CPU demonstration) or BCI IV 2a")
+    ap.add_argument("--path", default=None,
+                    help="BCI IV 2a folder (GDF or BNCI .mat files; default: under BIOSIG_DATA)")
     ap.add_argument("--download", action="store_true",
                     help="fetch the BNCI .mat files into --path (or BIOSIG_DATA) when absent")
-    ap.add_argument("--subjects", type=int, nargs="+", default=None)
-    ap.add_argument("--model", choices=["hveegnet", "veegnet"], default="hveegnet")
+    ap.add_argument("--subjects", type=int, nargs="+", default=None,
+                    help="subjects, one model each (default: 1-9 for bciiv2a, 1 2 for synthetic)")
+    ap.add_argument("--model", choices=["hveegnet", "veegnet"], default="hveegnet",
+                    help="hierarchical (hvEEGNet) or plain (vEEGNet) variational autoencoder")
     ap.add_argument("--recon-loss", default="soft_dtw",
-                    choices=["soft_dtw", "soft_dtw_divergence", "mse"])
-    ap.add_argument("--epochs", type=int, default=None, help="default 80 (bciiv2a), 15 (synthetic)")
-    ap.add_argument("--batch-size", type=int, default=30)
+                    choices=["soft_dtw", "soft_dtw_divergence", "mse"],
+                    help="reconstruction term of the loss (the paper: soft_dtw, gamma 1)")
+    ap.add_argument("--epochs", type=int, default=None,
+                    help="training epochs (default: 80 for bciiv2a, 15 for synthetic)")
+    ap.add_argument("--batch-size", type=int, default=30, help="training batch size (the paper's)")
     ap.add_argument("--resample", type=float, default=None,
-                    help="resample recordings to this rate (default: none; 62.5 Hz for synthetic)")
-    ap.add_argument("--n-trials-per-class", type=int, default=24, help="simulator trials")
-    ap.add_argument("--k", type=float, default=3.0, help="robust threshold multiplier")
-    ap.add_argument("--accelerator", default="cpu")
-    ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--cache-dir", default=None, help="window cache root (default BIOSIG_CACHE)")
-    ap.add_argument("--out", default="biosig_out/bciiv2a_hveegnet_recipe")
+                    help="resample recordings to this rate in Hz (default: none for bciiv2a, "
+                         "62.5 for synthetic)")
+    ap.add_argument("--n-trials-per-class", type=int, default=24,
+                    help="simulator trials per class and session")
+    ap.add_argument("--k", type=float, default=3.0,
+                    help="robust threshold multiplier: flagged above median + k * 1.4826 MAD")
+    ap.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu, auto")
+    ap.add_argument("--seed", type=int, default=42, help="training seed")
+    ap.add_argument("--cache-dir", default=None, help="window cache root (default: BIOSIG_CACHE)")
+    ap.add_argument("--out", default="biosig_out/bciiv2a_hveegnet_recipe",
+                    help="folder for results.csv/json, flagged-trial tables and figures")
     return ap
 
 

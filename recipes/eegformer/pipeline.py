@@ -28,6 +28,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from biosig._argparse import HelpFormatter
+
 REPO = Path(__file__).resolve().parents[2]
 RECIPES = ("synthetic", "tuab", "tuev")
 #: --tiny: a small EEGFormer and a few windows of the built-in data (CI)
@@ -39,22 +41,35 @@ TINY_DATA = ["--data.source.init_args.n_subjects", "1",
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--recipe", choices=RECIPES, default="synthetic")
+                                formatter_class=HelpFormatter)
+    p.add_argument("--recipe", choices=RECIPES, default="synthetic",
+                   help="recipes/<recipe>/eegformer_{pretrain,downstream}.yaml: the built-in "
+                        "data, TUAB or TUEV")
     p.add_argument("--path", default=None, help="dataset folder (TUAB / TUEV: your own copy)")
-    p.add_argument("--out", default=None, help="output folder (default biosig_out/<recipe>_"
-                                               "eegformer)")
-    p.add_argument("--pretrained", default=None, help="an existing weights folder: skip step 1")
+    p.add_argument("--out", default=None,
+                   help="output folder (default: biosig_out/<recipe>_eegformer)")
+    p.add_argument("--pretrained", default=None,
+                   help="an existing weights folder: skip the pretraining")
     p.add_argument("--tiny", action="store_true", help="CI size (synthetic recipe only)")
-    p.add_argument("--pretrain-epochs", type=int, default=None)
-    p.add_argument("--epochs", type=int, default=None, help="downstream epochs")
-    p.add_argument("--seeds", nargs="+", type=int, default=None)
+    p.add_argument("--pretrain-epochs", type=int, default=None,
+                   help="VQ pretraining epochs (default: the recipe's: 10 synthetic, 20 TUAB/TUEV; "
+                        "--tiny 2)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="downstream epochs (default: the recipe's, 10; --tiny 2)")
+    p.add_argument("--seeds", nargs="+", type=int, default=None,
+                   help="downstream seeds (default: the recipe's: 0 1 synthetic, 0 1 2 TUAB/TUEV; "
+                        "--tiny 0)")
     p.add_argument("--settings", nargs="+", default=None,
-                   choices=["probe", "finetune", "scratch"])
-    p.add_argument("--trainer-config", default=None, help="a trainer preset for both stages")
+                   choices=["probe", "finetune", "scratch"],
+                   help="downstream settings: linear probe, fine-tune, from scratch (default: all "
+                        "three)")
+    p.add_argument("--trainer-config", default=None,
+                   help="a trainer preset YAML for both stages, e.g. "
+                        "recipes/configs/trainer/gpu.yaml (default: the recipes' own)")
     p.add_argument("--resume", action="store_true",
                    help="continue the latest pretraining run from its last checkpoint")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (CPU)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (CPU; default: torch's own)")
     return p
 
 

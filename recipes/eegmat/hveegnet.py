@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from biosig._argparse import HelpFormatter
+
 #: name -> (kind, amplitude in µV): the injected artefacts (:func:`inject_artifact`).
 ARTIFACTS = {
     "dead channel": ("dead", 0.5),
@@ -52,30 +54,37 @@ REPORT = ["dtw", "mse", "corr", "bp_err_delta", "bp_err_theta", "bp_err_alpha", 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--path", default=None, help="EEGMAT folder (SubjectNN_1.edf ...)")
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
+                                formatter_class=HelpFormatter)
+    p.add_argument("--path", default=None,
+                   help="EEGMAT folder (SubjectNN_1.edf ...; default: under BIOSIG_DATA)")
     p.add_argument("--participants", nargs="+", type=int, default=None,
-                   help="subjects to load (default every subject in the folder)")
+                   help="subjects to load (default: every subject in the folder)")
     p.add_argument("--n-folds", type=int, default=4, help="subject-wise folds (fold 0 tested)")
     p.add_argument("--window", type=float, default=2.0, help="window length in s")
-    p.add_argument("--sfreq", type=float, default=128.0)
+    p.add_argument("--sfreq", type=float, default=128.0,
+                   help="resample to this rate (Hz; above 100 for the 50-Hz line noise)")
     p.add_argument("--recon-loss", default="soft_dtw",
-                   choices=["soft_dtw", "soft_dtw_divergence", "mse"])
-    p.add_argument("--epochs", type=int, default=60)
+                   choices=["soft_dtw", "soft_dtw_divergence", "mse"],
+                   help="reconstruction term of the VAE loss (the paper: soft_dtw)")
+    p.add_argument("--epochs", type=int, default=60, help="maximum training epochs")
     p.add_argument("--max-minutes", type=float, default=20.0, help="training time limit (0: none)")
-    p.add_argument("--lr", type=float, default=1e-2)
-    p.add_argument("--batch-size", type=int, default=30)
+    p.add_argument("--lr", type=float, default=1e-2, help="AdamW learning rate (the paper's)")
+    p.add_argument("--batch-size", type=int, default=30, help="training batch size (the paper's)")
     p.add_argument("--fraction", type=float, default=0.2,
                    help="share of test windows that get a corrupted copy, per artefact type")
     p.add_argument("--artifacts", nargs="+", choices=list(ARTIFACTS), default=list(ARTIFACTS),
-                   help="artefact types to screen (default all)")
-    p.add_argument("--k", type=float, default=3.0, help="robust threshold multiplier")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--accelerator", default="cpu")
-    p.add_argument("--cache-dir", default=None)
-    p.add_argument("--out", default="biosig_out/eegmat_hveegnet")
+                   help="artefact types to screen")
+    p.add_argument("--k", type=float, default=3.0,
+                   help="robust threshold multiplier: flagged above median + k * 1.4826 MAD")
+    p.add_argument("--seed", type=int, default=42,
+                   help="seed of the split, the training and the injected artefacts")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's own)")
+    p.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu, auto")
+    p.add_argument("--cache-dir", default=None, help="window cache root (default: BIOSIG_CACHE)")
+    p.add_argument("--out", default="biosig_out/eegmat_hveegnet",
+                   help="folder for reconstruction.csv and screening.csv")
     return p
 
 

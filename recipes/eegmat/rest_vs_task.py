@@ -33,37 +33,51 @@ import argparse
 import time
 from pathlib import Path
 
+from biosig._argparse import HelpFormatter
 from biosig.experiments.paper import DISPLAY_NAMES
 from biosig.experiments.runner import ModelSpec, mean_std_cells, run_experiment
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--path", default=None, help="EEGMAT folder (SubjectNN_1.edf ...)")
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
+                                formatter_class=HelpFormatter)
+    p.add_argument("--path", default=None,
+                   help="EEGMAT folder (SubjectNN_1.edf ...; default: under BIOSIG_DATA)")
     p.add_argument("--download", action="store_true",
                    help="fetch the chosen participants' files from PhysioNet when absent")
     p.add_argument("--participants", nargs="+", type=int, default=None,
-                   help="subjects to load (0..35; default every subject in the folder)")
-    p.add_argument("--n-folds", type=int, default=4)
-    p.add_argument("--window", type=float, default=4.0, help="window length in s")
+                   help="subjects to load (0..35; default: every subject in the folder)")
+    p.add_argument("--n-folds", type=int, default=4,
+                   help="subject-wise folds (the dataset's fold = subject %% N + 1); each tested "
+                        "once")
+    p.add_argument("--window", type=float, default=4.0, help="window length in s, no overlap")
     p.add_argument("--sfreq", type=float, default=64.0, help="resample to this rate (Hz)")
-    p.add_argument("--band", nargs=2, type=float, default=[0.5, 30.0], metavar=("LOW", "HIGH"))
+    p.add_argument("--band", nargs=2, type=float, default=[0.5, 30.0], metavar=("LOW", "HIGH"),
+                   help="band-pass edges in Hz")
     p.add_argument("--rest-seconds", type=float, default=60.0,
                    help="last N s of each rest file (60: as many rest as task windows; 0: all)")
-    p.add_argument("--models", nargs="+", default=["dbconformer", "eegconformer", "eegnet"])
-    p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    p.add_argument("--epochs", type=int, default=15)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--models", nargs="+", default=["dbconformer", "eegconformer", "eegnet"],
+                   help="registry names of the classifiers")
+    p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3],
+                   help="training seeds (tables: mean ± std over them)")
+    p.add_argument("--epochs", type=int, default=15, help="training epochs")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--batch-size", type=int, default=32, help="training batch size")
     p.add_argument("--depth", type=int, default=2, help="DBConformer depth")
-    p.add_argument("--alignment", nargs="+", choices=["ea", "none"], default=["none", "ea"])
+    p.add_argument("--alignment", nargs="+", choices=["ea", "none"], default=["none", "ea"],
+                   help="Euclidean alignment settings to run, one after the other")
     p.add_argument("--test-alignment", default="offline",
-                   choices=["online", "offline", "official"])
-    p.add_argument("--cache-dir", default=None)
-    p.add_argument("--threads", default=None, help="torch threads: integer or 'auto'")
-    p.add_argument("--accelerator", default="cpu")
-    p.add_argument("--out", default=None, help="folder for <alignment>/results.csv, .json")
+                   choices=["online", "offline", "official"],
+                   help="EA of the test subjects: offline (one reference from all of a "
+                        "subject's windows, unlabelled), online (running reference), official "
+                        "(DBConformer's double alignment)")
+    p.add_argument("--cache-dir", default=None, help="window cache root (default: BIOSIG_CACHE)")
+    p.add_argument("--threads", default=None,
+                   help="torch threads: integer or 'auto' (default: BIOSIG_THREADS, else the "
+                        "cores not already busy)")
+    p.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu, auto")
+    p.add_argument("--out", default=None,
+                   help="folder for ea_<alignment>/results.csv, .json (default: none written)")
     return p
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from biosig._argparse import HelpFormatter
 from biosig.data.paper_splits import paper_protocol
 from biosig.experiments.paper import (
     add_protocol_arguments,
@@ -32,22 +33,25 @@ WINDOW_S = 4.1  # 656 samples at 160 Hz
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", choices=["synthetic", "eegmmidb"], default="synthetic")
-    p.add_argument("--path", default=None, help="eegmmidb folder (S001/S001R04.edf ... or flat)")
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
+                                formatter_class=HelpFormatter)
+    p.add_argument("--data", choices=["synthetic", "eegmmidb"], default="synthetic",
+                   help="the built-in motor-imagery simulator (at 160 Hz) or eegmmidb")
+    p.add_argument("--path", default=None,
+                   help="eegmmidb folder (S001/S001R04.edf or flat; default: under BIOSIG_DATA)")
     p.add_argument("--download", action="store_true",
                    help="fetch the chosen participants' runs from PhysioNet when absent")
     p.add_argument("--participants", nargs="+", type=int, default=None,
-                   help="subjects to load (1..109; default all for real data)")
+                   help="subjects to load (1..109; default: all for real data)")
     p.add_argument("--runs", nargs="+", type=int, default=[4, 8, 12],
                    help="imagined left/right fist runs")
-    p.add_argument("--bandpass", nargs=2, type=float, default=[8.0, 32.0], metavar=("LOW", "HIGH"))
-    p.add_argument("--no-bandpass", action="store_true")
+    p.add_argument("--bandpass", nargs=2, type=float, default=[8.0, 32.0], metavar=("LOW", "HIGH"),
+                   help="band-pass edges in Hz")
+    p.add_argument("--no-bandpass", action="store_true", help="no band-pass filter")
     p.add_argument("--n-subjects", type=int, default=3, help="simulator subjects")
     p.add_argument("--n-trials-per-class", type=int, default=23,
                    help="simulator trials per class (eegmmidb: ~22-23 per class over 3 runs)")
-    add_protocol_arguments(p)
+    add_protocol_arguments(p, default_depth="2; 6 for loso, as the paper")
     return p
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from biosig._argparse import HelpFormatter
 from biosig.experiments.paper import DISPLAY_NAMES
 from biosig.experiments.runner import ModelSpec, run_experiment
 
@@ -44,24 +45,30 @@ WINDOW_S = 4.1
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         allow_abbrev=False,
-        description=__doc__.split("\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__.split("\n")[0], formatter_class=HelpFormatter
     )
     p.add_argument("--path", default=None,
-                   help="eegmmidb folder (S001/S001R04.edf or flat; default BIOSIG_DATA)")
+                   help="eegmmidb folder (S001/S001R04.edf or flat; default: under BIOSIG_DATA)")
     p.add_argument("--download", action="store_true",
                    help="fetch the participant's runs from PhysioNet when absent")
-    p.add_argument("--participant", type=int, default=1)
-    p.add_argument("--train-runs", nargs="+", type=int, default=[4, 8])
-    p.add_argument("--test-runs", nargs="+", type=int, default=[12])
-    p.add_argument("--models", nargs="+", default=["dbconformer", "eegnet"])
-    p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    p.add_argument("--epochs", type=int, default=50)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--depth", type=int, default=2)
-    p.add_argument("--bandpass", nargs="+", choices=["on", "off"], default=["on", "off"])
-    p.add_argument("--no-align", action="store_true")
-    p.add_argument("--cache-dir", default=None)
-    p.add_argument("--threads", default=None, help="torch threads: integer or 'auto'")
+    p.add_argument("--participant", type=int, default=1, help="the one subject (1..109)")
+    p.add_argument("--train-runs", nargs="+", type=int, default=[4, 8], help="runs to train on")
+    p.add_argument("--test-runs", nargs="+", type=int, default=[12],
+                   help="unseen runs to test on")
+    p.add_argument("--models", nargs="+", default=["dbconformer", "eegnet"],
+                   help="registry names of the classifiers")
+    p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3],
+                   help="training seeds (tables: mean ± std over them)")
+    p.add_argument("--epochs", type=int, default=50, help="training epochs (no early stopping)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--depth", type=int, default=2, help="DBConformer depth")
+    p.add_argument("--bandpass", nargs="+", choices=["on", "off"], default=["on", "off"],
+                   help="with (on: 8-32 Hz) and/or without (off) the band-pass, one run each")
+    p.add_argument("--no-align", action="store_true", help="skip Euclidean alignment")
+    p.add_argument("--cache-dir", default=None, help="window cache root (default: BIOSIG_CACHE)")
+    p.add_argument("--threads", default=None,
+                   help="torch threads: integer or 'auto' (default: BIOSIG_THREADS, else the "
+                        "cores not already busy)")
     return p
 
 

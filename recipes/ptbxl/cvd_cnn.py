@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from biosig._argparse import HelpFormatter
 from biosig.metrics import macro_auroc
 
 ECGNET_RECIPE = Path(__file__).resolve().parent / "ecgnet.yaml"
@@ -42,29 +43,39 @@ BANDS = ((0.5, 4.0), (4.0, 15.0), (15.0, 40.0))
 
 
 def build_parser():
-    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", choices=["synthetic", "ptbxl", "cinc"], default="synthetic")
-    p.add_argument("--path", default=None)
-    p.add_argument("--n-records", type=int, default=300)
-    p.add_argument("--duration", type=float, default=10.0)
-    p.add_argument("--sfreq", type=float, default=100.0)
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
+                                formatter_class=HelpFormatter)
+    p.add_argument("--data", choices=["synthetic", "ptbxl", "cinc"], default="synthetic",
+                   help="the built-in 12-lead simulator, PTB-XL (strat folds 1-8 / 9 / 10) or "
+                        "CinC 2021 (random 70/10/20 split by subject)")
+    p.add_argument("--path", default=None,
+                   help="PTB-XL or CinC folder (default: under BIOSIG_DATA)")
+    p.add_argument("--n-records", type=int, default=300, help="simulator records")
+    p.add_argument("--duration", type=float, default=10.0, help="simulator record length (s)")
+    p.add_argument("--sfreq", type=float, default=100.0,
+                   help="sampling rate (Hz; resampled if needed)")
     p.add_argument("--epochs", type=int, default=30,
                    help="CVD CNN epochs (the checkpoint with the lowest val loss is tested)")
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],
+                   help="CVD CNN training seeds (AUROC: mean ± std over them)")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap draws of the test records")
     p.add_argument("--parity", action="store_true",
                    help="also train ECGNet and score the classifiers on generated input")
-    p.add_argument("--gan-epochs", type=int, default=8)
-    p.add_argument("--hidden", type=int, default=64, help="ECGNet BiLSTM units")
-    p.add_argument("--input-lead", default="I")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--detector", choices=["xqrs", "energy"], default="xqrs")
-    p.add_argument("--accelerator", default="cpu")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0, help="data seed (simulator, splits)")
-    p.add_argument("--cache-dir", default=None)
-    p.add_argument("--out", default="biosig_out/ptbxl_cvd_cnn_eval")
+    p.add_argument("--gan-epochs", type=int, default=8, help="ECGNet epochs (--parity)")
+    p.add_argument("--hidden", type=int, default=64,
+                   help="ECGNet BiLSTM units per direction (--parity)")
+    p.add_argument("--input-lead", default="I",
+                   help="the lead ECGNet and the baselines generate the 12 from (--parity)")
+    p.add_argument("--batch-size", type=int, default=32, help="CVD CNN batch size")
+    p.add_argument("--detector", choices=["xqrs", "energy"], default="xqrs",
+                   help="R-peak detector of the R-peak / P-Q mask channels")
+    p.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu, auto")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the simulator, the splits, ECGNet and the bootstrap")
+    p.add_argument("--cache-dir", default=None, help="window cache root (default: BIOSIG_CACHE)")
+    p.add_argument("--out", default="biosig_out/ptbxl_cvd_cnn_eval",
+                   help="folder for cvd_scores.csv and test_probabilities.npz")
     return p
 
 

@@ -68,14 +68,19 @@ from pathlib import Path
 
 import numpy as np
 
+from biosig._argparse import HelpFormatter
+
 PAPER_FD = {"V1": 4.73, "V2": 4.89, "V3": 5.18, "V4": 4.77, "V5": 4.71, "V6": 5.55}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", choices=["synthetic", "ptbxl", "cinc"], default="synthetic")
-    p.add_argument("--path", default=None, help="PTB-XL or CinC folder")
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
+                                formatter_class=HelpFormatter)
+    p.add_argument("--data", choices=["synthetic", "ptbxl", "cinc"], default="synthetic",
+                   help="the built-in 12-lead simulator, PTB-XL (strat folds 1-8 / 9 / 10) or "
+                        "CinC 2021 (random 70/10/20 split by subject)")
+    p.add_argument("--path", default=None,
+                   help="PTB-XL or CinC folder (default: under BIOSIG_DATA)")
     p.add_argument("--download", action="store_true",
                    help="fetch PTB-XL from PhysioNet into --path (or BIOSIG_DATA), verified")
     p.add_argument("--n-records", type=int, default=200, help="simulator records")
@@ -90,27 +95,33 @@ def build_parser() -> argparse.ArgumentParser:
                         "or 'all' for any of the 12")
     p.add_argument("--highpass", type=float, default=0.5,
                    help="high-pass (Hz) of every lead, targets and baselines alike (0: none)")
-    p.add_argument("--epochs", type=int, default=200, help="upper bound; early stopping ends it")
+    p.add_argument("--epochs", type=int, default=200,
+                   help="maximum epochs (early stopping ends it)")
     p.add_argument("--patience", type=int, default=15,
                    help="epochs without a better validation MSE before stopping")
     p.add_argument("--max-minutes", type=float, default=9.0,
                    help="training time limit (0: none)")
     p.add_argument("--hidden", type=int, default=64,
-                   help="BiLSTM units per direction (default model: 128)")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--adversarial-loss", choices=["bce", "hinge", "wgan-gp"], default="bce")
-    p.add_argument("--l1-weight", type=float, default=100.0)
+                   help="BiLSTM units per direction (the registered ecgnet: 128)")
+    p.add_argument("--batch-size", type=int, default=16, help="training batch size")
+    p.add_argument("--adversarial-loss", choices=["bce", "hinge", "wgan-gp"], default="bce",
+                   help="adversarial term of the GAN loss")
+    p.add_argument("--l1-weight", type=float, default=100.0,
+                   help="weight of the L1 reconstruction term (pix2pix: 100)")
     p.add_argument("--adv-weight", type=float, default=1.0,
                    help="weight of the adversarial term (0: L1 only, no GAN)")
-    p.add_argument("--lr-g", type=float, default=1e-3)
-    p.add_argument("--lr-d", type=float, default=2e-4)
-    p.add_argument("--plain-head", action="store_true", help="11-lead head instead of Einthoven")
+    p.add_argument("--lr-g", type=float, default=1e-3, help="generator Adam learning rate")
+    p.add_argument("--lr-d", type=float, default=2e-4, help="critic Adam learning rate")
+    p.add_argument("--plain-head", action="store_true",
+                   help="generate 11 leads freely instead of the 8 independent ones with III, "
+                        "aVR, aVL, aVF derived (Einthoven/Goldberger)")
     p.add_argument("--no-features", action="store_true", help="skip R-peak / P-Q agreement")
-    p.add_argument("--accelerator", default="cpu")
+    p.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu, auto")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (LSTMs prefer few)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cache-dir", default=None)
-    p.add_argument("--out", default="biosig_out/ptbxl_ecgnet_eval")
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulator, splits and training")
+    p.add_argument("--cache-dir", default=None, help="window cache root (default: BIOSIG_CACHE)")
+    p.add_argument("--out", default="biosig_out/ptbxl_ecgnet_eval",
+                   help="folder for the report tables (CSV) and figures")
     return p
 
 

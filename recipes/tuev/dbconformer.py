@@ -29,6 +29,7 @@ import time
 
 import numpy as np
 
+from biosig._argparse import HelpFormatter
 from biosig.data.paper_splits import paper_protocol
 from biosig.experiments.paper import (
     add_protocol_arguments,
@@ -39,14 +40,16 @@ from biosig.experiments.paper import (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", choices=["synthetic", "tuev"], default="synthetic")
-    p.add_argument("--path", default=None, help="TUEV folder (edf/train, edf/eval)")
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
+                                formatter_class=HelpFormatter)
+    p.add_argument("--data", choices=["synthetic", "tuev"], default="synthetic",
+                   help="the built-in TUEV-like simulator or TUEV (your own licensed copy)")
+    p.add_argument("--path", default=None,
+                   help="TUEV folder (edf/train, edf/eval; default: under BIOSIG_DATA)")
     p.add_argument("--n-subjects", type=int, default=6, help="simulator subjects (last 2 = eval)")
     p.add_argument("--n-per-class", type=int, default=20,
                    help="simulator events per class and subject")
-    add_protocol_arguments(p)
+    add_protocol_arguments(p, default_protocol="holdout")
     # 22 TCP derivations of 21 electrodes have rank <= 20: EA needs a regularised reference.
     p.set_defaults(metrics=["bal_acc", "kappa", "f1_weighted", "acc"], ea_shrinkage=0.01)
     return p

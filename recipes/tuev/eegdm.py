@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from biosig._argparse import HelpFormatter
+
 PAPER = {"bal_acc": 75.57, "kappa": 74.23, "f1_weighted": 86.88}
 METRICS = ("bal_acc", "kappa", "f1_weighted")
 TINY_SSMDP = dict(n_layers=2, d_model=16, d_state=8, d_embed=16, d_cond=32)
@@ -44,29 +46,43 @@ TINY_LFT = dict(n_heads=4, n_fusion_tokens=4, n_classifier_blocks=2, token_norm=
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", choices=["synthetic", "tuev"], default="synthetic")
-    p.add_argument("--path", default=None, help="TUEV folder (edf/train, edf/eval)")
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
+                                formatter_class=HelpFormatter)
+    p.add_argument("--data", choices=["synthetic", "tuev"], default="synthetic",
+                   help="the built-in TUEV-like simulator or TUEV (your own licensed copy)")
+    p.add_argument("--path", default=None,
+                   help="TUEV folder (edf/train, edf/eval; default: under BIOSIG_DATA)")
     p.add_argument("--tiny", action="store_true", help="small models and data (CPU, CI)")
     p.add_argument("--n-subjects", type=int, default=6, help="simulator subjects (last 2: eval)")
     p.add_argument("--n-per-class", type=int, default=20, help="simulator events per class")
-    p.add_argument("--backbone", default=None, help="a pretrained SSMDP weights folder")
-    p.add_argument("--pretrain-epochs", type=int, default=None, help="default 100 (tiny: 2)")
-    p.add_argument("--epochs", type=int, default=None, help="LFT max epochs (default 50, tiny 15)")
-    p.add_argument("--min-epochs", type=int, default=None, help="default 20 (tiny 5)")
-    p.add_argument("--batch-size", type=int, default=None, help="LFT batch (default 256, tiny 32)")
-    p.add_argument("--lr", type=float, default=None, help="OneCycle peak (default 5e-4)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    p.add_argument("--dtype", choices=["float16", "float32"], default="float16")
+    p.add_argument("--backbone", default=None,
+                   help="a pretrained SSMDP weights folder: skip the pretraining")
+    p.add_argument("--pretrain-epochs", type=int, default=None,
+                   help="SSMDP pretraining epochs (default: 100; --tiny 2)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="LFT max epochs (default: 50; --tiny 15)")
+    p.add_argument("--min-epochs", type=int, default=None,
+                   help="LFT epochs before early stopping may end it (default: 20; --tiny 5)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="LFT batch size (default: 256; --tiny 32)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="LFT OneCycle peak learning rate (default: 5e-4)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4],
+                   help="fine-tuning seeds (table: mean +- std over them)")
+    p.add_argument("--dtype", choices=["float16", "float32"], default="float16",
+                   help="storage type of the latent cache")
     p.add_argument("--on-the-fly", action="store_true", help="no latent cache on disk")
-    p.add_argument("--token-norm", default="", help="LFT token_norm (default: paper None, "
-                                                    "tiny 'logbatch'); 'none' for None")
-    p.add_argument("--no-dbconformer", action="store_true")
-    p.add_argument("--cache-dir", default=None, help="window and latent caches")
+    p.add_argument("--token-norm", default="",
+                   help="LFT token_norm, 'none' for None (default: the paper's None; --tiny "
+                        "'logbatch')")
+    p.add_argument("--no-dbconformer", action="store_true",
+                   help="skip the DBConformer baseline on the raw windows")
+    p.add_argument("--cache-dir", default=None,
+                   help="window and latent caches (default: BIOSIG_CACHE)")
     p.add_argument("--out", default="biosig_out/tuev_eegdm", help="weights, logs, results.json")
-    p.add_argument("--accelerator", default="cpu")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu, auto")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's own)")
     return p
 
 

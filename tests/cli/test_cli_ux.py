@@ -195,6 +195,31 @@ def test_recipe_help_imports_no_torch(recipe):
     assert "usage:" in out and out.strip().splitlines()[-1] == "HEAVY []"
 
 
+
+def test_recipe_help_formatter_shows_defaults_once_and_as_typed():
+    """The recipes' ``--help``: each option's default after its text, as typed on the command
+    line; none where there is nothing to show (None, "", a flag) or already written."""
+    import argparse
+
+    from biosig._argparse import HelpFormatter
+
+    p = argparse.ArgumentParser(description="line one\n  kept indented", allow_abbrev=False,
+                                formatter_class=HelpFormatter)
+    p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="training seeds")
+    p.add_argument("--artifacts", nargs="+", default=["dead channel", "pop"], help="kinds")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the preset's)")
+    p.add_argument("--norm", default="", help="token norm (default: the paper's)")
+    p.add_argument("--tiny", action="store_true", help="small")
+    p.add_argument("--k", type=float, default=3.0, help="multiplier (default: %(default)s)")
+    text = " ".join(p.format_help().split())
+    assert "line one\n  kept indented" in p.format_help()  # the raw description
+    assert "training seeds (default: 1 2 3)" in text
+    assert "kinds (default: 'dead channel' pop)" in text
+    assert "learning rate (default: 0.001)" in text
+    assert "(default: None)" not in text and "(default: )" not in text
+    assert "small (default" not in text and text.count("(default: 3.0)") == 1
+
 def test_biosig_models_refuses_arguments_it_would_ignore(capsys):
     """`biosig models summary eegdm` printed the whole list, as if understood; now one error
     line pointing to the summary table (and --help says what the command does)."""
