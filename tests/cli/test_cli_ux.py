@@ -195,7 +195,6 @@ def test_recipe_help_imports_no_torch(recipe):
     assert "usage:" in out and out.strip().splitlines()[-1] == "HEAVY []"
 
 
-
 def test_recipe_help_formatter_shows_defaults_once_and_as_typed():
     """The recipes' ``--help``: each option's default after its text, as typed on the command
     line; none where there is nothing to show (None, "", a flag) or already written."""
