@@ -77,9 +77,10 @@ def set_threads(threads: int | str | None = None) -> int:
     return n
 
 
-def pop_threads_option(argv: list[str]) -> list[str]:
-    """Remove ``--threads N`` / ``--threads=N`` from ``argv``, apply it (or the default), return
-    the remaining arguments. Used by the ``biosig`` command before its subcommands parse."""
+def pop_threads_option(argv: list[str], apply: bool = True) -> list[str]:
+    """Remove ``--threads N`` / ``--threads=N`` from ``argv``, apply it (or the default; not with
+    ``apply=False``: torch not imported), return the remaining arguments. Used by the ``biosig``
+    command before its subcommands parse."""
     rest, value = [], None
     it = iter(argv)
     for a in it:
@@ -91,7 +92,8 @@ def pop_threads_option(argv: list[str]) -> list[str]:
             value = a.split("=", 1)[1]
         else:
             rest.append(a)
-    set_threads(value)
+    if apply:
+        set_threads(value)
     return rest
 
 

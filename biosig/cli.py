@@ -773,7 +773,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print(__version__)
         return 0
-    argv = pop_threads_option(argv)  # --threads N / BIOSIG_THREADS / free cores (biosig._threads)
+    # --threads N / BIOSIG_THREADS / free cores (biosig._threads); a subcommand's --help trains
+    # nothing and stays instant (setting the count imports torch)
+    argv = pop_threads_option(argv, apply=not {"-h", "--help"} & set(argv[1:]))
     if from_shell:
         sys.argv[1:] = argv
     if command == "demo":
@@ -785,13 +787,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_main(argv[1:])
     if command == "models":
+        table = "the table of parameters and input contracts: python -m biosig.models.summary"
+        if argv[1:] in (["-h"], ["--help"]):  # before the registry's imports (torch)
+            print(f"usage: biosig models (the registered names, one a line); {table}")
+            return 0
         from biosig.errors import ConfigError
         from biosig.models import list_models
 
-        table = "the table of parameters and input contracts: python -m biosig.models.summary"
-        if argv[1:] in (["-h"], ["--help"]):
-            print(f"usage: biosig models (the registered names, one a line); {table}")
-            return 0
         if argv[1:]:  # `biosig models summary eegdm` printed the names, as if understood
             raise ConfigError(f"biosig models takes no arguments (it lists the registered "
                               f"names), got {' '.join(argv[1:])!r}; {table}")

@@ -16,22 +16,23 @@ from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from biosig._argparse import HelpFormatter
+
     p = argparse.ArgumentParser(prog="biosig demo", description=__doc__, allow_abbrev=False,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="biosig_out/demo", help="output folder (default: %(default)s)")
+                                formatter_class=HelpFormatter)
+    p.add_argument("--out", default="biosig_out/demo", help="output folder")
     p.add_argument("--model", default="eegnet",
-                   help="registered classifier (biosig models; default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=30, help="training epochs (default: %(default)s)")
+                   help="registered EEG classifier (names: biosig models)")
+    p.add_argument("--epochs", type=int, default=30, help="training epochs")
     p.add_argument("--subjects", type=int, default=4,
-                   help="simulated subjects, each with sessions T and E (default: %(default)s)")
-    p.add_argument("--trials", type=int, default=40,
-                   help="trials per class and session (default: %(default)s)")
+                   help="simulated subjects, each with sessions T and E")
+    p.add_argument("--trials", type=int, default=40, help="trials per class and session")
     p.add_argument("--classes", nargs="+", default=["left_hand", "right_hand"],
-                   help="MI classes of left_hand right_hand feet tongue (default: left_hand "
-                        "right_hand)")
-    p.add_argument("--lr", type=float, default=3e-3, help="learning rate (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=32, help="(default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+                   help="MI classes, two or more of left_hand right_hand feet tongue")
+    p.add_argument("--lr", type=float, default=3e-3, help="learning rate")
+    p.add_argument("--batch-size", type=int, default=32, help="training batch size")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed of the simulated data and of training")
     return p
 
 

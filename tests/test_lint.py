@@ -66,6 +66,29 @@ def _option_problems(calls, where: str) -> list[str]:
     return problems
 
 
+def _add_argument_calls(tree) -> list:
+    import ast
+
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute) and n.func.attr == "add_argument"]
+
+
+def _formatter_problems(parsers, imported: dict, where: str) -> list[str]:
+    """``ArgumentParser``/``add_parser`` calls without ``formatter_class=HelpFormatter`` imported
+    from :mod:`biosig._argparse`."""
+    import ast
+
+    problems = []
+    for call in parsers:
+        fmt = next((k.value for k in call.keywords if k.arg == "formatter_class"), None)
+        ok = (isinstance(fmt, ast.Name)
+              and imported.get(fmt.id) == ("biosig._argparse", "HelpFormatter"))
+        if not ok:
+            problems.append(f"{where}:{call.lineno}: {call.func.attr} without "
+                            "formatter_class=HelpFormatter (from biosig._argparse)")
+    return problems
+
+
 def test_recipe_options_say_what_they_are_and_show_their_defaults():
     """``python recipes/<x>/<y>.py --help`` listed options with no text and no default. Every
     recipe parser uses :class:`biosig._argparse.HelpFormatter` (which appends ``(default:
@@ -73,28 +96,19 @@ def test_recipe_options_say_what_they_are_and_show_their_defaults():
     ``biosig`` helper the script calls (``add_protocol_arguments``), has a help text."""
     import ast
 
-    def add_argument_calls(tree):
-        return [n for n in ast.walk(tree) if isinstance(n, ast.Call)
-                and isinstance(n.func, ast.Attribute) and n.func.attr == "add_argument"]
-
     problems, scripts = [], []
     for path in sorted((REPO / "recipes").rglob("*.py")):
         rel = str(path.relative_to(REPO))
         tree = ast.parse(path.read_text(), rel)
         parsers = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
-                   and isinstance(n.func, ast.Attribute) and n.func.attr == "ArgumentParser"]
+                   and isinstance(n.func, ast.Attribute)
+                   and n.func.attr in ("ArgumentParser", "add_parser")]
         if not parsers:
             continue
         scripts.append(rel)
         imported = _imported_from_biosig(tree)
-        for call in parsers:
-            fmt = next((k.value for k in call.keywords if k.arg == "formatter_class"), None)
-            ok = (isinstance(fmt, ast.Name)
-                  and imported.get(fmt.id) == ("biosig._argparse", "HelpFormatter"))
-            if not ok:
-                problems.append(f"{rel}:{call.lineno}: ArgumentParser without "
-                                "formatter_class=HelpFormatter (from biosig._argparse)")
-        problems += _option_problems(add_argument_calls(tree), rel)
+        problems += _formatter_problems(parsers, imported, rel)
+        problems += _option_problems(_add_argument_calls(tree), rel)
         # options added by a biosig function the script calls (one level deep)
         called = {n.func.id for n in ast.walk(tree)
                   if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
@@ -108,6 +122,34 @@ def test_recipe_options_say_what_they_are_and_show_their_defaults():
             mod_rel = str(source.relative_to(REPO))
             for fn in ast.walk(ast.parse(source.read_text(), mod_rel)):
                 if isinstance(fn, ast.FunctionDef) and fn.name == name:
-                    problems += _option_problems(add_argument_calls(fn), mod_rel)
+                    problems += _option_problems(_add_argument_calls(fn), mod_rel)
     assert scripts, "no recipe script builds an argparse parser: the check found nothing"
+    assert not problems, "\n".join(dict.fromkeys(problems))
+
+
+def test_biosig_command_options_say_what_they_are_and_show_their_defaults():
+    """The same for the parsers of the package itself (``biosig demo``, ``biosig generate``,
+    ``biosig cache verify|build``, ``python -m biosig.models.summary``): every
+    ``argparse.ArgumentParser`` and subparser under ``biosig/`` uses ``HelpFormatter`` and every
+    option of the module has a help text without a hand-written ``%(default)``. LightningCLI's
+    parser (jsonargparse) is Lightning's; ``biosig.data.recipe_config``'s jsonargparse parser
+    only checks a config's ``data:`` section and prints no help."""
+    import ast
+
+    problems, modules = [], []
+    for path in sorted((REPO / "biosig").rglob("*.py")):
+        rel = str(path.relative_to(REPO))
+        tree = ast.parse(path.read_text(), rel)
+        parsers = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+                   and isinstance(n.func, ast.Attribute)
+                   and ((n.func.attr == "ArgumentParser" and isinstance(n.func.value, ast.Name)
+                         and n.func.value.id == "argparse") or n.func.attr == "add_parser")]
+        if not parsers:
+            continue
+        modules.append(rel)
+        problems += _formatter_problems(parsers, _imported_from_biosig(tree), rel)
+        problems += _option_problems(_add_argument_calls(tree), rel)
+    for expected in ("biosig/demo.py", "biosig/analysis/generate.py", "biosig/data/cache.py",
+                     "biosig/models/summary.py"):
+        assert expected in modules, f"{expected}: no argparse parser found (moved? update the test)"
     assert not problems, "\n".join(dict.fromkeys(problems))

@@ -12,12 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from biosig.diffusion import GaussianDiffusion
 from biosig.errors import ConfigError
-from biosig.signal.recording import Annotations, Recording
 
 __all__ = ["generate", "generate_main"]
 
@@ -39,7 +34,12 @@ def generate(weights, n_windows: int = 1, *, method: str = "ddim", steps: int | 
     seed : seed of the noise.
     out : an ``.edf`` path to write (returned), or ``None`` to return the Recording.
     """
+    import numpy as np
+    import torch
+
+    from biosig.diffusion import GaussianDiffusion
     from biosig.models.weights import load_card, load_pretrained
+    from biosig.signal.recording import Annotations, Recording
 
     if out is not None and Path(out).suffix.lower() != ".edf":  # before the sampling
         raise ConfigError(f"generate: out={str(out)!r} must be an .edf file (the windows are "
@@ -96,19 +96,25 @@ def generate(weights, n_windows: int = 1, *, method: str = "ddim", steps: int | 
 
 
 def generate_main(argv: list[str]) -> int:
-    """``biosig generate WEIGHTS OUT.edf [-n N] [--method ddim|ddpm] [--steps S] [--seed K]``."""
+    """``biosig generate WEIGHTS OUT.edf [-n N] [--method ddim|ddpm] [--steps S] [--seed K]``
+    (``--help`` imports no torch: the sampling's imports are in :func:`generate`)."""
     import argparse
 
+    from biosig._argparse import HelpFormatter
+
     p = argparse.ArgumentParser(prog="biosig generate", allow_abbrev=False,
+                                formatter_class=HelpFormatter,
                                 description="Synthetic EEG from an SSMDP weights folder -> EDF")
     p.add_argument("weights", help="weights folder of a pretrained SSMDP")
     p.add_argument("out", help="EDF file to write")
-    p.add_argument("-n", "--n-windows", type=int, default=1)
-    p.add_argument("--method", choices=["ddim", "ddpm"], default="ddim")
+    p.add_argument("-n", "--n-windows", type=int, default=1, help="windows to generate")
+    p.add_argument("--method", choices=["ddim", "ddpm"], default="ddim",
+                   help="sampler: ddim (few steps) or ddpm (ancestral, all the schedule's steps)")
     p.add_argument("--steps", type=int, default=None,
-                   help="DDIM steps (default 10; ddpm runs all T steps and takes none)")
-    p.add_argument("--n-times", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
+                   help="DDIM steps (default: 10; ddpm runs all T steps and takes none)")
+    p.add_argument("--n-times", type=int, default=None,
+                   help="samples per window (default: the weights' model card's)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise")
     a = p.parse_args(argv)
     if a.method == "ddpm" and a.steps is not None:
         raise ConfigError(f"--steps {a.steps}: ancestral sampling (--method ddpm) runs all the "

@@ -707,12 +707,19 @@ def cache_command(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in ("verify", "build"):
         print(CLI_HELP)
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    from biosig._argparse import HelpFormatter
+
     if argv[0] == "verify":
         if len(argv) < 2:
             print(CLI_HELP, file=sys.stderr)
             return 2
+        p = argparse.ArgumentParser(
+            prog="biosig cache verify", allow_abbrev=False, formatter_class=HelpFormatter,
+            description=CLI_HELP[CLI_HELP.index("verify:"):CLI_HELP.index("build:")].rstrip())
+        p.add_argument("folders", nargs="+", metavar="FOLDER",
+                       help="a cache folder, or a sharded cache's index folder")
         status = 0
-        for folder in argv[1:]:
+        for folder in p.parse_args(argv[1:]).folders:
             if folder.endswith(".lock") and Path(folder).is_file():
                 # <key>.lock beside each cache folder stays on purpose: a shell glob over a cache
                 # root (.../synthetic_mi/1/*) names them too
@@ -732,22 +739,27 @@ def cache_command(argv: list[str]) -> int:
     from biosig.data.recipe_config import datamodule_from_config, load_config
 
     p = argparse.ArgumentParser(
-        prog="biosig cache build", allow_abbrev=False,
+        prog="biosig cache build", allow_abbrev=False, formatter_class=HelpFormatter,
         usage="biosig cache build --config RECIPE.yaml [--config MORE.yaml] [--data.KEY VALUE "
               "...] [options]",
-        description="Build a recipe's window cache (its data: section); --config files and "
+        description="Build a recipe's window cache (its data: section); --config files and\n"
                     "--data.* overrides as for biosig fit (e.g. --data.source.init_args.path "
-                    "DIR).")
-    p.add_argument("--shards", type=int, help="build as this many shards")
+                    "DIR).\n\n" + CLI_HELP[CLI_HELP.index("build:"):].rstrip())
+    p.add_argument("--shards", type=int,
+                   help="build as this many shards (default: data.cache_options.shards; none: "
+                        "one cache folder)")
     p.add_argument("--task", type=_task_arg,
                    help="this process's task number (it builds shards i with i %% tasks == "
                    "task), or 'env' (SLURM array, torchrun or SLURM task from the environment)")
     p.add_argument("--tasks", type=int, help="the number of shard tasks (with --task)")
-    p.add_argument("--workers", type=int, help="processes reading records")
-    p.add_argument("--dtype", choices=list(DTYPES), help="storage of the windows")
+    p.add_argument("--workers", type=int,
+                   help="processes reading records (default: data.cache_options.num_workers)")
+    p.add_argument("--dtype", choices=list(DTYPES),
+                   help="storage of the windows (default: data.cache_options.dtype)")
     p.add_argument("--dead-channels", choices=list(DEAD_CHANNEL_POLICIES),
-                   help="what a dead channel does")
-    p.add_argument("--cache-dir", help="cache root (default: data.cache_dir or the user cache)")
+                   help="what a dead channel does (default: data.cache_options.dead_channels)")
+    p.add_argument("--cache-dir",
+                   help="cache root (default: the recipe's data.cache_dir, else the user cache)")
     a, recipe = p.parse_known_args(argv[1:])  # the rest: --config files, --data.* overrides
     if a.tasks is not None and a.task is None:
         raise ConfigError(f"--tasks {a.tasks} needs --task I (this process's task number) or "

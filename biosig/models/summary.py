@@ -114,8 +114,11 @@ def readme_table(text: str, where: str = "README.md") -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from biosig._argparse import HelpFormatter
+
     parser = argparse.ArgumentParser(allow_abbrev=False, prog="python -m biosig.models.summary",
-                                     description=__doc__.split("\n\n")[0])
+                                     description=__doc__.split("\n\n")[0],
+                                     formatter_class=HelpFormatter)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--write", metavar="README", help="replace the table in this file")
     group.add_argument("--check", metavar="README", help="exit 1 if its table is not current")

@@ -37,6 +37,8 @@ TINY_MODEL = {"ema": True, "data_init": True, "dead_after": 20, "emb_size": 32, 
               "encoder_depth": 1, "decoder_depth": 1, "n_codes": 32}
 TINY_DATA = ["--data.source.init_args.n_subjects", "1",
              "--data.source.init_args.n_trials_per_class", "10", "--data.batch_size", "8"]
+#: --tiny: pretraining epochs, downstream epochs, downstream seeds (their --help states them)
+TINY_PRETRAIN_EPOCHS, TINY_EPOCHS, TINY_SEEDS = 2, 2, [0]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,10 +150,11 @@ def main(argv: list[str] | None = None):
     pre_over, down_over = list(common), list(common)
     if args.tiny:
         pre_over += [*TINY_DATA, "--model.init_args.model_kwargs", str(TINY_MODEL),
-                     "--model.init_args.warmup_steps", "2", "--trainer.max_epochs", "2",
+                     "--model.init_args.warmup_steps", "2",
+                     "--trainer.max_epochs", str(TINY_PRETRAIN_EPOCHS),
                      "--trainer.enable_progress_bar", "false"]
-        down_over += [*TINY_DATA, "--trainer.max_epochs", "2"]
-        args.seeds = args.seeds or [0]
+        down_over += [*TINY_DATA, "--trainer.max_epochs", str(TINY_EPOCHS)]
+        args.seeds = args.seeds or list(TINY_SEEDS)
     if args.pretrain_epochs:
         pre_over += ["--trainer.max_epochs", str(args.pretrain_epochs)]
     if args.epochs:

@@ -36,6 +36,30 @@ def test_help_is_lazy():
     assert not too_long, too_long  # e.g. a shell continuation that Python joined into one line
 
 
+@pytest.mark.parametrize("command", [["demo"], ["generate"], ["cache"], ["cache", "verify"],
+                                     ["cache", "build"], ["models"], ["run"]],
+                         ids=" ".join)
+def test_subcommand_help_answers_and_is_lazy(command):
+    """``biosig <command> --help`` prints its usage and exits 0 without importing the heavy
+    stack (``biosig cache verify --help`` read ``--help`` as a folder: NOT A CACHE); each
+    option's default is shown once (:class:`biosig._argparse.HelpFormatter`)."""
+    code = (
+        "import sys; from biosig.cli import main\n"
+        "try:\n    status = main(sys.argv[1:])\n"
+        "except SystemExit as e:\n    status = e.code\n"
+        "print('STATUS', status or 0, sorted(m for m in ('torch', 'lightning', 'mne', "
+        "'braindecode') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *command, "--help"], capture_output=True, text=True,
+        check=True,
+    ).stdout
+    assert "usage: biosig" in out and out.strip().splitlines()[-1] == "STATUS 0 []", out
+    assert "%(default)" not in out and "(default: %" not in out
+    for line in out.splitlines():
+        assert line.count("(default:") <= 1, line
+
+
 def test_unknown_command():
     assert main(["frobnicate"]) == 2
 

@@ -3,9 +3,11 @@ no empty output folder left behind by a failed run."""
 
 import importlib.util
 import inspect
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from biosig.errors import BiosigError
 from biosig.experiments.runner import output_folder
@@ -109,3 +111,86 @@ def test_recipe_options_are_not_abbreviated(rel, capsys):
     with pytest.raises(SystemExit) as exit_:
         _load(rel).build_parser().parse_args(["--hel"])  # abbreviated: --help, exit 0
     assert exit_.value.code == 2 and "unrecognized arguments: --hel" in capsys.readouterr().err
+
+
+def _help_texts(parser) -> dict:
+    return {a.dest: " ".join(a.help.split()) for a in parser._actions if a.help}
+
+
+def _numbers(text: str) -> list:
+    return [float(n) for n in re.findall(r"\d+(?:\.\d+)?(?:e-?\d+)?", text)]
+
+
+def test_eegformer_pipeline_help_states_the_recipes_numbers():
+    """``recipes/eegformer/pipeline.py --help`` quotes the YAML recipes' epochs and seeds and the
+    --tiny ones: they are the values of recipes/<recipe>/eegformer_{pretrain,downstream}.yaml
+    and of the script's TINY_* constants (a YAML edit that the help text does not follow
+    fails here)."""
+    mod = _load("recipes/eegformer/pipeline.py")
+    helps = _help_texts(mod.build_parser())
+
+    def yaml_of(recipe, stage):
+        return yaml.safe_load((ROOT / "recipes" / recipe / f"eegformer_{stage}.yaml").read_text())
+
+    pre = {r: yaml_of(r, "pretrain")["trainer"]["max_epochs"] for r in mod.RECIPES}
+    down = {r: yaml_of(r, "downstream")["trainer"]["max_epochs"] for r in mod.RECIPES}
+    seeds = {r: yaml_of(r, "downstream")["experiment"]["seeds"] for r in mod.RECIPES}
+    assert pre["tuab"] == pre["tuev"] and seeds["tuab"] == seeds["tuev"]  # one number for both
+    m = re.search(r"the recipe's: (\d+) synthetic, (\d+) TUAB/TUEV; --tiny (\d+)\)",
+                  helps["pretrain_epochs"])
+    assert m, helps["pretrain_epochs"]
+    assert [int(g) for g in m.groups()] == [pre["synthetic"], pre["tuab"],
+                                            mod.TINY_PRETRAIN_EPOCHS]
+    m = re.search(r"the recipe's, (\d+); --tiny (\d+)\)", helps["epochs"])
+    assert m, helps["epochs"]
+    assert set(down.values()) == {int(m.group(1))} and int(m.group(2)) == mod.TINY_EPOCHS
+    m = re.search(r"the recipe's: ([\d ]+) synthetic, ([\d ]+) TUAB/TUEV; --tiny ([\d ]+)\)",
+                  helps["seeds"])
+    assert m, helps["seeds"]
+    assert [[int(n) for n in g.split()] for g in m.groups()] == [
+        seeds["synthetic"], seeds["tuab"], list(mod.TINY_SEEDS)]
+
+
+def test_eegdm_recipe_help_states_its_settings():
+    """``recipes/tuev/eegdm.py --help``: each "(default: X; --tiny Y)" is what ``settings``
+    uses without the option, full size and --tiny."""
+    mod = _load("recipes/tuev/eegdm.py")
+    parser = mod.build_parser()
+    full, tiny = mod.settings(parser.parse_args([])), mod.settings(parser.parse_args(["--tiny"]))
+    checked = []
+    for dest, text in _help_texts(parser).items():
+        m = re.search(r"\(default: ([\d.e-]+)(?:; --tiny ([\d.e-]+))?\)", text)
+        if not m or dest not in full:
+            continue
+        assert float(m.group(1)) == full[dest], (dest, text)
+        assert float(m.group(2) or m.group(1)) == tiny[dest], (dest, text)
+        checked.append(dest)
+    assert {"pretrain_epochs", "epochs", "min_epochs", "batch_size", "lr"} <= set(checked)
+
+
+def test_paper_recipes_help_states_the_presets():
+    """The protocol recipes' --help (:func:`biosig.experiments.paper.add_protocol_arguments`)
+    quotes the presets' seeds, epochs and learning rates: they are ``resolve_settings``'s."""
+    import argparse
+
+    from biosig.experiments.paper import add_protocol_arguments, resolve_settings
+
+    parser = argparse.ArgumentParser(allow_abbrev=False)
+    add_protocol_arguments(parser)
+    helps = _help_texts(parser)
+    args = parser.parse_args([])
+
+    def preset(name, protocol):
+        args.preset = name
+        return resolve_settings(args, protocol, synthetic=False)
+
+    others = ["cv", "loso", "competition", "holdout"]
+    assert "(default: the preset's: paper " in helps["seeds"]
+    paper_seeds, quick_seeds = helps["seeds"].split("paper ")[1].split(", quick ")
+    assert _numbers(paper_seeds) == preset("paper", "co")["seeds"]
+    assert _numbers(quick_seeds) == preset("quick", "co")["seeds"]
+    for key in ("epochs", "lr"):
+        co, rest, quick = _numbers(helps[key])
+        assert co == preset("paper", "co")[key], helps[key]
+        assert {preset("paper", p)[key] for p in others} == {rest}, helps[key]
+        assert {preset("quick", p)[key] for p in ["co", *others]} == {quick}, helps[key]
