@@ -359,6 +359,30 @@ def test_a_failing_disk_write_fails_the_build_and_leaves_nothing(tmp_path, monke
     assert not list(tmp_path.rglob("params.json"))
 
 
+def test_windows_are_written_in_pieces_with_the_same_bytes(tmp_path, monkeypatch):
+    """The windows go to X in writes of at most WRITE_PIECE bytes (the last one shorter): the
+    same file and CRC-32 as with one write per block."""
+    from biosig.data import cache_build
+
+    class Sink:
+        parts: list = []
+
+        def write(self, data):
+            self.parts.append(bytes(data))
+
+    data = bytes(range(256)) * 20
+    monkeypatch.setattr(cache_build, "WRITE_PIECE", 1000)
+    cache_build.write_pieces(Sink(), memoryview(data))
+    assert [len(p) for p in Sink.parts] == [1000] * 5 + [120] and b"".join(Sink.parts) == data
+    pieces = get_cache(ToySource(n=4), root=tmp_path / "a", progress=False, num_workers=0)
+    monkeypatch.setattr(cache_build, "WRITE_PIECE", 1 << 30)
+    whole = get_cache(ToySource(n=4), root=tmp_path / "b", progress=False, num_workers=0)
+    assert (pieces.path / "X.f32").stat().st_size > 2000  # several pieces per block
+    assert (pieces.path / "X.f32").read_bytes() == (whole.path / "X.f32").read_bytes()
+    assert pieces.params["checksum"] == whole.params["checksum"]
+    verify_cache(pieces.path)
+
+
 def test_windows_with_different_fields_give_the_union_of_columns(tmp_path):
     """Window rows may carry extra fields; a record without one leaves its column empty."""
     from biosig.signal.windows import FixedWindows
