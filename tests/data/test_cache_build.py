@@ -4,6 +4,7 @@ damaged cache, signal-quality stats, the dead-channel policy, a script without a
 import json
 import os
 import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -381,6 +382,34 @@ def test_windows_are_written_in_pieces_with_the_same_bytes(tmp_path, monkeypatch
     assert (pieces.path / "X.f32").read_bytes() == (whole.path / "X.f32").read_bytes()
     assert pieces.params["checksum"] == whole.params["checksum"]
     verify_cache(pieces.path)
+
+
+def test_a_block_of_windows_is_freed_once_written(tmp_path, monkeypatch):
+    """The writer thread drops each block as soon as it is written, and the building thread
+    keeps none once handed over (add): the next record's windows can reuse that memory."""
+    import time
+    import weakref
+
+    from biosig.data import cache_build
+
+    writer = cache_build._XWriter(tmp_path / "X")
+    block = np.arange(1000, dtype=np.int16)
+    gone = weakref.ref(block)
+    writer.put(block)
+    del block
+    deadline = time.monotonic() + 30
+    while gone() is not None and time.monotonic() < deadline:  # written, not waiting for more
+        time.sleep(0.001)
+    assert gone() is None
+    assert writer.close() == zlib.crc32(np.arange(1000, dtype=np.int16).tobytes())
+    assert (tmp_path / "X").read_bytes() == np.arange(1000, dtype=np.int16).tobytes()
+
+    results = []
+    process_record = cache_build.process_record
+    monkeypatch.setattr(cache_build, "process_record",
+                        lambda *a: results.append(process_record(*a)) or results[-1])
+    get_cache(ToySource(n=3), root=tmp_path / "c", progress=False, num_workers=0)
+    assert len(results) == 3 and all(r.block is None for r in results)
 
 
 def test_windows_with_different_fields_give_the_union_of_columns(tmp_path):
