@@ -156,7 +156,7 @@ def where_time(files, window_s: float, n: int, dtype: str = "int16") -> None:
 
     def write(self, block):  # cb._XWriter._write, its two steps timed apart
         raw = memoryview(block).cast("B")
-        timed("writer: write into the page cache", self.fh.write)(raw)
+        timed("writer: write into the page cache", cb.write_pieces)(self.fh, raw)
         self.crc = timed("writer: CRC-32", cb.crc32)(raw, self.crc)
 
     saved = cb._XWriter._write, cb._XWriter.put, cb.process_record

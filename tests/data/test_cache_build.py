@@ -4,6 +4,7 @@ damaged cache, signal-quality stats, the dead-channel policy, a script without a
 import json
 import os
 import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -357,6 +358,58 @@ def test_a_failing_disk_write_fails_the_build_and_leaves_nothing(tmp_path, monke
         get_cache(ToySource(), root=tmp_path, num_workers=0)
     assert not [p for p in tmp_path.rglob("*") if p.is_dir() and p.name.startswith(".tmp")]
     assert not list(tmp_path.rglob("params.json"))
+
+
+def test_windows_are_written_in_pieces_with_the_same_bytes(tmp_path, monkeypatch):
+    """The windows go to X in writes of at most WRITE_PIECE bytes (the last one shorter): the
+    same file and CRC-32 as with one write per block."""
+    from biosig.data import cache_build
+
+    class Sink:
+        parts: list = []
+
+        def write(self, data):
+            self.parts.append(bytes(data))
+
+    data = bytes(range(256)) * 20
+    monkeypatch.setattr(cache_build, "WRITE_PIECE", 1000)
+    cache_build.write_pieces(Sink(), memoryview(data))
+    assert [len(p) for p in Sink.parts] == [1000] * 5 + [120] and b"".join(Sink.parts) == data
+    pieces = get_cache(ToySource(n=4), root=tmp_path / "a", progress=False, num_workers=0)
+    monkeypatch.setattr(cache_build, "WRITE_PIECE", 1 << 30)
+    whole = get_cache(ToySource(n=4), root=tmp_path / "b", progress=False, num_workers=0)
+    assert (pieces.path / "X.f32").stat().st_size > 2000  # several pieces per block
+    assert (pieces.path / "X.f32").read_bytes() == (whole.path / "X.f32").read_bytes()
+    assert pieces.params["checksum"] == whole.params["checksum"]
+    verify_cache(pieces.path)
+
+
+def test_a_block_of_windows_is_freed_once_written(tmp_path, monkeypatch):
+    """The writer thread drops each block as soon as it is written, and the building thread
+    keeps none once handed over (add): the next record's windows can reuse that memory."""
+    import time
+    import weakref
+
+    from biosig.data import cache_build
+
+    writer = cache_build._XWriter(tmp_path / "X")
+    block = np.arange(1000, dtype=np.int16)
+    gone = weakref.ref(block)
+    writer.put(block)
+    del block
+    deadline = time.monotonic() + 30
+    while gone() is not None and time.monotonic() < deadline:  # written, not waiting for more
+        time.sleep(0.001)
+    assert gone() is None
+    assert writer.close() == zlib.crc32(np.arange(1000, dtype=np.int16).tobytes())
+    assert (tmp_path / "X").read_bytes() == np.arange(1000, dtype=np.int16).tobytes()
+
+    results = []
+    process_record = cache_build.process_record
+    monkeypatch.setattr(cache_build, "process_record",
+                        lambda *a: results.append(process_record(*a)) or results[-1])
+    get_cache(ToySource(n=3), root=tmp_path / "c", progress=False, num_workers=0)
+    assert len(results) == 3 and all(r.block is None for r in results)
 
 
 def test_windows_with_different_fields_give_the_union_of_columns(tmp_path):
