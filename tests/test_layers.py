@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1] / "biosig"
 #: packages or modules; the longest matching prefix decides. Old paths kept as deprecation
 #: aliases sit in the layer of their new home.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    # exceptions, data locations, the deprecation helper, compiled kernels' loader, the root
+    # exceptions, data locations, the deprecation helper, compiled kernels' loader, --help layout,
+    # the root
     (
         "base",
         (
@@ -30,6 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "biosig._torchaudio_fix",
             "biosig._threads",
             "biosig._native",
+            "biosig._argparse",
         ),
     ),
     # signal building blocks: Recording, steps, windows, montages, ECG leads and delineation
