@@ -138,6 +138,18 @@ def subject_report(run, args, out: Path) -> dict:
             "flagged_E": int(table_e.flagged.sum())}
 
 
+def settings(args) -> list[int]:
+    """Fill ``args.epochs`` and ``args.resample`` with the defaults ``--help`` states for
+    ``args.data`` and return the subjects (bciiv2a: the paper's 80 epochs at 250 Hz, subjects
+    1-9; synthetic: 15 epochs at 62.5 Hz, subjects 1 2)."""
+    if args.data == "synthetic":
+        args.epochs = args.epochs or 15
+        args.resample = args.resample or 62.5
+        return args.subjects or [1, 2]
+    args.epochs = args.epochs or 80
+    return args.subjects or list(range(1, 10))
+
+
 def main(argv=None) -> int:
     import matplotlib
 
@@ -145,13 +157,7 @@ def main(argv=None) -> int:
     import pandas as pd
 
     args = build_parser().parse_args(argv)
-    if args.data == "synthetic":
-        subjects = args.subjects or [1, 2]
-        args.epochs = args.epochs or 15
-        args.resample = args.resample or 62.5
-    else:
-        subjects = args.subjects or list(range(1, 10))
-        args.epochs = args.epochs or 80
+    subjects = settings(args)
     if args.download and args.data == "synthetic":
         raise SystemExit("--download fetches BCI IV 2a: use it with --data bciiv2a")
     dm = make_datamodule(args, subjects)

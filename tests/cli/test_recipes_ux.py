@@ -194,3 +194,21 @@ def test_paper_recipes_help_states_the_presets():
         assert co == preset("paper", "co")[key], helps[key]
         assert {preset("paper", p)[key] for p in others} == {rest}, helps[key]
         assert {preset("quick", p)[key] for p in ["co", *others]} == {quick}, helps[key]
+
+
+def test_bciiv2a_hveegnet_help_states_its_defaults():
+    """``recipes/bciiv2a/hveegnet.py --help`` quotes per-data defaults of --subjects, --epochs
+    and --resample: they are what ``settings`` fills in."""
+    mod = _load("recipes/bciiv2a/hveegnet.py")
+    parser = mod.build_parser()
+    helps = _help_texts(parser)
+    for data in ("bciiv2a", "synthetic"):
+        args = parser.parse_args(["--data", data])
+        subjects = mod.settings(args)
+        stated = {dest: re.search(rf"(?:default: |, )([\w .-]+?) for {data}", helps[dest]).group(1)
+                  for dest in ("subjects", "epochs", "resample")}
+        first, _, last = stated["subjects"].partition("-")
+        expected = list(range(int(first), int(last) + 1)) if last else _numbers(first)
+        assert subjects == expected, (data, stated["subjects"])
+        assert _numbers(stated["epochs"]) == [args.epochs], (data, helps["epochs"])
+        assert _numbers(stated["resample"]) == ([args.resample] if args.resample else []), data
