@@ -73,6 +73,18 @@ def _add_argument_calls(tree) -> list:
             and isinstance(n.func, ast.Attribute) and n.func.attr == "add_argument"]
 
 
+def _parser_calls(tree, module: str | None = None) -> list:
+    """``X.ArgumentParser(...)`` (with ``module``: only ``module.ArgumentParser``, not e.g.
+    jsonargparse's) and ``subparsers.add_parser(...)`` calls in ``tree``."""
+    import ast
+
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute)
+            and (n.func.attr == "add_parser" or (
+                n.func.attr == "ArgumentParser" and (module is None or (
+                    isinstance(n.func.value, ast.Name) and n.func.value.id == module))))]
+
+
 def _formatter_problems(parsers, imported: dict, where: str) -> list[str]:
     """``ArgumentParser``/``add_parser`` calls without ``formatter_class=HelpFormatter`` imported
     from :mod:`biosig._argparse`."""
@@ -100,9 +112,7 @@ def test_recipe_options_say_what_they_are_and_show_their_defaults():
     for path in sorted((REPO / "recipes").rglob("*.py")):
         rel = str(path.relative_to(REPO))
         tree = ast.parse(path.read_text(), rel)
-        parsers = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
-                   and isinstance(n.func, ast.Attribute)
-                   and n.func.attr in ("ArgumentParser", "add_parser")]
+        parsers = _parser_calls(tree)
         if not parsers:
             continue
         scripts.append(rel)
@@ -140,10 +150,7 @@ def test_biosig_command_options_say_what_they_are_and_show_their_defaults():
     for path in sorted((REPO / "biosig").rglob("*.py")):
         rel = str(path.relative_to(REPO))
         tree = ast.parse(path.read_text(), rel)
-        parsers = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
-                   and isinstance(n.func, ast.Attribute)
-                   and ((n.func.attr == "ArgumentParser" and isinstance(n.func.value, ast.Name)
-                         and n.func.value.id == "argparse") or n.func.attr == "add_parser")]
+        parsers = _parser_calls(tree, "argparse")
         if not parsers:
             continue
         modules.append(rel)
