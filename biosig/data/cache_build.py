@@ -41,7 +41,6 @@ from biosig.errors import (
     InvalidFileError,
     channel_difference,
 )
-from biosig.io._records import mapped_records
 from biosig.signal.preprocessing import apply_steps, interpolate_gaps
 from biosig.signal.recording import IDENTIFYING_KEYS
 from biosig.signal.windows import window_block
@@ -148,8 +147,7 @@ def _dead_channel_policy(raw, rec, ref, opts: BuildOptions, q, stats, where):
 def process_record(source, opts: BuildOptions, ref: dict) -> RecordResult:
     """One record's windows, labels, metadata rows and stats (run in the parent or a worker)."""
     stats = {"records": 1, "nan_rejected": 0, "nan_interpolated": 0, "skipped_out_of_bounds": 0}
-    with mapped_records():  # the record lives only for this call: its file is mapped, not copied
-        raw = source.load(ref)
+    raw = source.load(ref)
     where = str(raw.meta.get("source", ref.get("record")))
     int16 = opts.dtype == "int16"
     if int16 and raw.digital is None:

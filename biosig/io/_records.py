@@ -1,20 +1,16 @@
 """Decode the data records of an EDF/BDF/GDF file straight into float32 physical values.
 
-One read of the data section (a mapping in a window-cache build), no float64 intermediate:
-every kept channel is sliced out of the record matrix (``n_records x record_bytes``), cast to
-float32 and scaled in place with ``physical = digital * gain + offset`` (``gain = (pmax - pmin)
-/ (dmax - dmin)``, ``offset = pmin - dmin * gain``, the EDF/GDF definition, as MNE applies it),
-with the unit conversion to the Recording convention folded into ``gain`` and ``offset``.
+One read of the data section, no float64 intermediate: every kept channel is sliced out of
+the record matrix (``n_records x record_bytes``), cast to float32 and scaled in place with
+``physical = digital * gain + offset`` (``gain = (pmax - pmin) / (dmax - dmin)``,
+``offset = pmin - dmin * gain``, the EDF/GDF definition, as MNE applies it), with the unit
+conversion to the Recording convention folded into ``gain`` and ``offset``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import functools
 import math
-import mmap
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +26,6 @@ __all__ = [
     "FileSamples",
     "always_finite",
     "decode_channels",
-    "mapped_records",
     "read_data_section",
     "unique_names",
 ]
@@ -51,34 +46,12 @@ class ChannelLayout:
     offset: float
 
 
-_MAPPED = contextvars.ContextVar("biosig_mapped_records", default=False)
-
-
-@contextlib.contextmanager
-def mapped_records():
-    """Within this block (this thread), :func:`read_data_section` maps a file's data records
-    read-only from the page cache instead of copying them into fresh memory: for records that
-    live briefly, as a window-cache build's (the mapping, and a descriptor of the file, live as
-    long as the array; a file cut short in place while mapped stops the process with SIGBUS)."""
-    token = _MAPPED.set(True)
-    try:
-        yield
-    finally:
-        _MAPPED.reset(token)
-
-
 def read_data_section(path: Path, header_bytes: int, n_records: int, record_bytes: int):
-    """The data records as a read-only ``(n_records, record_bytes)`` uint8 array: one read, or
-    a read-only mapping within :func:`mapped_records`."""
+    """The data records as a ``(n_records, record_bytes)`` uint8 array (one read)."""
     count = n_records * record_bytes
     with open(path, "rb") as fid:
-        if _MAPPED.get() and count and os.fstat(fid.fileno()).st_size >= header_bytes + count:
-            mapped = mmap.mmap(fid.fileno(), header_bytes + count, access=mmap.ACCESS_READ)
-            buf = np.frombuffer(mapped, np.uint8, count=count, offset=header_bytes)
-        else:
-            fid.seek(header_bytes)
-            buf = np.fromfile(fid, dtype=np.uint8, count=count)
-            buf.flags.writeable = False  # as a mapping's: records are never written
+        fid.seek(header_bytes)
+        buf = np.fromfile(fid, dtype=np.uint8, count=count)
     if buf.size != count:
         raise InvalidFileError(
             path, f"file ended after {buf.size} of {count} data bytes: truncated file"

@@ -325,34 +325,3 @@ def test_edf_corpus_at_its_raw_rate_builds_int16(tmp_path):
     with pytest.raises(ConfigError, match=r"standard steps of EDFCorpus .*\['Resample'\].*"
                                           r"sfreq=None"):  # its default 200 Hz resampling
         get_cache(EDFCorpus(tmp_path / "edf", channels=["C3"]), root=tmp_path / "c", dtype="int16")
-
-
-def _mapped_files() -> set[str]:
-    """The files this process maps (``/proc/self/maps``)."""
-    with open("/proc/self/maps") as fh:
-        return {line.split(None, 5)[5].strip() for line in fh if len(line.split(None, 5)) == 6}
-
-
-@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/maps"), reason="Linux only")
-@pytest.mark.parametrize("dtype", ["float32", "int16"])
-def test_a_build_maps_each_file_only_while_it_processes_it(tmp_path, dtype, monkeypatch):
-    """The builder maps a file's data records (biosig.io._records.mapped_records) instead of
-    copying them, one file at a time, and nothing it keeps holds the mapping: once built, no EDF
-    stays mapped, and the files can be cut short without harm to the open cache."""
-    src = edf_files(tmp_path / "edf")
-    seen, load = [], src.load
-
-    def spy(ref):  # what is mapped while the builder holds a loaded record
-        raw = load(ref)
-        seen.append({p for p in _mapped_files() if p.endswith(".edf")})
-        return raw
-
-    monkeypatch.setattr(src, "load", spy)
-    cache = build(src, tmp_path / "c", dtype)
-    assert [len(s) for s in seen] == [1, 1, 1] and len(set.union(*seen)) == 3
-    assert not {p for p in _mapped_files() if p.endswith(".edf")}
-    want = np.asarray(cache.X[:]).copy()
-    for path in (tmp_path / "edf").glob("*.edf"):
-        with open(path, "r+b") as fh:
-            fh.truncate(300)
-    np.testing.assert_array_equal(np.asarray(cache.X[:]), want)

@@ -472,35 +472,3 @@ def test_label_with_a_non_printable_byte_is_refused(tmp_path, label, byte):
     _small_edf(tmp_path / "lab.edf", [b"Cz", label], [100, 100])
     with pytest.raises(InvalidFileError, match=rf"lab\.edf: signal 2: label .* byte {byte}"):
         read_edf(tmp_path / "lab.edf")
-
-
-def test_mapped_records_are_the_read_records_and_truncation_still_names_the_file(tmp_path):
-    """Within mapped_records the data section is a read-only mapping of the file, equal to
-    the one read (itself read-only: records are never written); a file shorter than its
-    header says is refused as before, naming it."""
-    import mmap
-
-    from biosig.io._records import mapped_records, read_data_section
-
-    path = _tal_fixture(tmp_path, [b"+0\x14\x14", b"+1\x14\x14", b"+2\x14\x14"])
-    hdr = parse_edf_header(path)
-    args = (path, hdr.header_bytes, hdr.n_records, hdr.record_bytes)
-    read = read_data_section(*args)
-    with mapped_records():
-        mapped = read_data_section(*args)
-    assert any(isinstance(b, mmap.mmap) for b in _bases(mapped))
-    assert not any(isinstance(b, mmap.mmap) for b in _bases(read))
-    np.testing.assert_array_equal(mapped, read)
-    assert not mapped.flags.writeable and not read.flags.writeable
-    size = path.stat().st_size
-    with open(path, "r+b") as fh:
-        fh.truncate(size - 1)
-    with mapped_records(), pytest.raises(InvalidFileError, match="truncated file") as err:
-        read_data_section(*args)
-    assert path.name in str(err.value)
-
-
-def _bases(a):
-    """``a.base``, its base and so on (a memoryview's object)."""
-    while (a := a.obj if isinstance(a, memoryview) else getattr(a, "base", None)) is not None:
-        yield a
