@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import zlib
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -132,6 +133,12 @@ def _check_cache_options(options) -> None:
 def _pass_batch(batch):
     """Collate for ``__getitems__`` datasets: the batch is already ``(x, y)`` tensors."""
     return batch
+
+
+def _split_digest(splits: dict) -> dict:
+    """``{part: [windows, CRC-32 of its cache rows]}``: identifies a split without storing it."""
+    return {part: [len(rows), zlib.crc32(np.ascontiguousarray(rows, np.int64).tobytes())]
+            for part, rows in sorted(splits.items())}
 
 
 class BiosigDataModule(pl.LightningDataModule):
@@ -423,6 +430,33 @@ class BiosigDataModule(pl.LightningDataModule):
         if trainer is None:
             return 0
         return int(trainer.fit_loop.epoch_loop.batch_progress.current.processed)
+
+    # -- resuming ----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """What a Lightning checkpoint records of this data: the seed and, per part, the number
+        of windows and a CRC-32 of their cache rows (no window contents, no identifiers)."""
+        if self.splits is None:
+            return {}
+        return {"seed": int(self.seed), "splits": _split_digest(self.splits)}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Refuse to resume training (``fit(ckpt_path=...)``) with another seed or other
+        training, validation or test windows: the resumed epochs would shuffle differently or
+        train on windows the checkpoint's run validated on. Testing, validating or predicting
+        from a checkpoint may use any data."""
+        trainer = self._trainer_or_none()
+        if not state or trainer is None or trainer.state.fn != "fit":
+            return
+        self.setup()
+        now = {"seed": int(self.seed), "splits": _split_digest(self.splits)}
+        for key, what in (("seed", "seed"), ("splits", "split (windows per part, CRC-32 of "
+                                                         "their cache rows)")):
+            if state.get(key) != now[key]:
+                raise ConfigError(
+                    f"resuming: the checkpoint's run had data {what} {state.get(key)!r} but "
+                    f"this run has {now[key]!r}; resume with the same data, subjects, protocol "
+                    "and data.seed, or start a new run from the checkpoint's weights "
+                    "(--model.pretrained <checkpoint>) instead of --ckpt_path")
 
     def train_dataloader(self):
         return self._loader("train", shuffle=True)

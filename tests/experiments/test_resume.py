@@ -242,3 +242,30 @@ def test_ckpt_path_last_takes_a_newer_slurm_signal_checkpoint(tmp_path):
     assert prepare_fit(trainer, "last") == str(hpc)
     os.utime(last, (2000, 2000))  # a last checkpoint saved after the requeued job went on
     assert prepare_fit(trainer, "last") == str(last)
+
+
+def test_resuming_with_another_seed_or_split_is_refused(tmp_path):
+    """A checkpoint saved at an epoch end holds no loader position (whose seed the sampler
+    checks), so another data.seed, or other windows in a part, were resumed silently: the
+    default protocol's split follows the seed, so the resumed epochs trained on the windows
+    the first epochs validated on. Testing from the checkpoint on other data stays allowed."""
+
+    def data(seed, subjects=None, protocol=None):
+        return BiosigDataModule(
+            SyntheticMI(n_subjects=3, n_trials_per_class=4, include_eog=False),
+            preprocessing=[PickChannels(types=["eeg"])], subjects=subjects, protocol=protocol,
+            batch_size=4, cache_dir=str(tmp_path / "cache"), seed=seed)
+
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ck", save_last=True)
+    _fit(data(3), tmp_path / "a", [ckpt], max_epochs=1)
+    last = str(find_last_checkpoint(tmp_path / "ck"))
+    state = torch.load(last, weights_only=True)["BiosigDataModule"]
+    assert state["seed"] == 3 and set(state["splits"]) == {"train", "val", "test"}
+    for other, what in [(data(4), "seed"), (data(3, subjects=[1, 2]), "split"),
+                        (data(3, protocol=Predefined(train={"session": "T"},
+                                                     test={"session": "E"})), "split")]:
+        with pytest.raises(ConfigError, match=f"checkpoint's run had data {what}"):
+            _fit(other, tmp_path / "b", [], ckpt_path=last, max_epochs=2)
+    resumed, trainer = _fit(data(3), tmp_path / "c", [], ckpt_path=last, max_epochs=2)
+    assert trainer.current_epoch == 2
+    trainer.test(resumed, datamodule=data(4, subjects=[2, 3]), ckpt_path=last, verbose=False)
