@@ -271,6 +271,16 @@ class BiosigTask(pl.LightningModule):
                 v is not None and config["kwargs"].get(k, v) is None for k, v in given.items()):
             hparams["pretrained"] = config
 
+    def log_loss(self, stage: str, loss: torch.Tensor, batch_size: int) -> None:
+        """``{stage}_loss``: its mean over the epoch and, under DDP, over every rank (one reduce
+        per epoch); while training also each step's value as ``train_loss_step``, this rank's
+        own (a reduce per step would cost a synchronisation per step)."""
+        if stage == "train":
+            self.log("train_loss_step", loss.detach(), prog_bar=True, on_step=True,
+                     on_epoch=False, batch_size=batch_size)
+        self.log(f"{stage}_loss", loss.detach(), prog_bar=stage != "train", on_step=False,
+                 on_epoch=True, batch_size=batch_size, sync_dist=True)
+
     # One step per stage through the subclass's ``_step(batch, stage)`` (loss and logging);
     # a task with its own loop (GANTask's manual optimisation) overrides these.
     def training_step(self, batch, batch_idx):

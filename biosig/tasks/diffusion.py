@@ -44,7 +44,8 @@ class DiffusionTask(BiosigTask):
     betas : AdamW's betas (EEGDM's code: PyTorch's (0.9, 0.999); the paper writes
         beta1 = 0.99).
 
-    Logged: ``train_loss`` and ``val_loss`` (validation noise is seeded per batch, so the
+    Logged: ``train_loss`` and ``val_loss``, epoch means over every DDP rank, and
+    ``train_loss_step``, this rank's per step (validation noise is seeded per batch, so the
     value is comparable across epochs). :meth:`sample` generates EEG in µV.
     """
 
@@ -123,15 +124,7 @@ class DiffusionTask(BiosigTask):
         loss = self.diffusion_loss(x, generator)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite {stage} diffusion loss")
-        self.log(
-            f"{stage}_loss",
-            loss,
-            prog_bar=True,
-            on_step=stage == "train",
-            on_epoch=True,
-            batch_size=x.shape[0],
-            sync_dist=stage != "train",
-        )
+        self.log_loss(stage, loss, x.shape[0])
         return loss
 
     def _seeded(self, batch_idx: int) -> torch.Generator:

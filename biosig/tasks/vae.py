@@ -48,8 +48,9 @@ class VAETask(BiosigTask):
     callback; weight averaging: Lightning's ``EMAWeightAveraging`` callback.
 
     Batches are ``(x, y)`` with ``x`` ``(B, C, T)`` EEG in µV; ``y`` is ignored unless the
-    model has a classifier head. Logged: ``{train,val,test}_loss``, ``_recon``, ``_kl`` and
-    ``_kl<level>``; ``test_mse`` and ``test_corr`` of the deterministic reconstructions.
+    model has a classifier head. Logged (epoch means over every DDP rank):
+    ``{train,val,test}_loss``, ``_recon``, ``_kl`` and ``_kl<level>``; ``train_loss_step`` (this
+    rank's, per step); ``test_mse`` and ``test_corr`` of the deterministic reconstructions.
     ``predict_step`` returns the reconstruction and the per-trial, per-channel squared error.
     """
 
@@ -132,13 +133,12 @@ class VAETask(BiosigTask):
         if out.log_probs is not None and y is not None and y.dtype == torch.long:
             nll = F.nll_loss(out.log_probs, y)
             loss = loss + self.hparams.clf_weight * nll
-            self.log(f"{stage}_nll", nll, batch_size=bs, sync_dist=stage != "train")
+            self.log(f"{stage}_nll", nll, on_step=False, on_epoch=True, batch_size=bs,
+                     sync_dist=True)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite {stage} loss (recon {float(rec)}, "
                                      f"kl {float(kl)})")
-        sync = stage != "train"
-        self.log(f"{stage}_loss", loss, prog_bar=True, on_step=not sync, on_epoch=True,
-                 batch_size=bs, sync_dist=sync)
+        self.log_loss(stage, loss, bs)
         epoch_means = {f"{stage}_recon": rec, f"{stage}_kl": kl}
         epoch_means.update({f"{stage}_kl{i}": k for i, k in enumerate(kls, start=1)})
         self.log_dict(epoch_means, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)

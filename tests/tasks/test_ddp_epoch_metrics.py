@@ -1,15 +1,16 @@
 """Epoch-level training values are averaged over the DDP ranks (they were rank 0's own: Lightning
-warns, and half the data went unreported); one real 2-process run (gloo, CPU)."""
+warns, and half the data went unreported); one real 2-process run (gloo, CPU) per task kind."""
 
 import lightning.pytorch as pl
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from biosig.tasks import ClassificationTask
+from biosig.tasks import ClassificationTask, DiffusionTask
+from biosig.tasks.vae import VAETask
 
 
-class _Recording(ClassificationTask):
+class _Recording:
     """Writes each training batch's loss, per rank."""
 
     out = ""
@@ -19,12 +20,36 @@ class _Recording(ClassificationTask):
             f.write(f"{float(outputs['loss'])}\n")
 
 
-def test_train_loss_is_the_mean_over_both_ranks(tmp_path):
+# module level: ddp_spawn pickles the task
+class _Classification(_Recording, ClassificationTask):
+    pass
+
+
+class _VAE(_Recording, VAETask):
+    pass
+
+
+class _Diffusion(_Recording, DiffusionTask):
+    pass
+
+
+TASKS = {
+    "classification": lambda: _Classification(model="shallowfbcspnet", n_chans=3, n_outputs=2,
+                                              n_times=250, sfreq=250.0),
+    "vae": lambda: _VAE(model="hveegnet", n_chans=3, n_times=100, sfreq=100.0, n_outputs=2,
+                        recon_loss="mse"),
+    "diffusion": lambda: _Diffusion(n_chans=3, n_times=64, sfreq=64.0, model_kwargs=dict(
+        n_layers=2, d_model=16, d_state=8, d_embed=8, d_cond=16)),
+}
+
+
+@pytest.mark.parametrize("kind", list(TASKS))
+def test_train_loss_is_the_mean_over_both_ranks(tmp_path, kind):
     torch.manual_seed(0)
-    x = torch.randn(8, 3, 250)
+    task = TASKS[kind]()
+    x = torch.randn(8, 3, task.hparams.n_times)
     x[1::2] *= 30  # rank 1's windows (DistributedSampler, no shuffle): far larger losses
     y = torch.tensor([0, 1] * 4)
-    task = _Recording(model="shallowfbcspnet", n_chans=3, n_outputs=2, n_times=250, sfreq=250.0)
     task.out = str(tmp_path)
     trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", max_epochs=1,
                          logger=False, enable_checkpointing=False, enable_progress_bar=False,

@@ -108,7 +108,7 @@ def test_fit_with_kl_warmup_and_figures(tmp_path):
     assert [f[0] for f in logger.figures] == ["reconstruction", "reconstruction"]
     assert len(logger.figures[0][1].axes) == 3 * 2  # 3 channels x (trial + generated)
     logged = set().union(*[m.keys() for m in logger.metrics])
-    assert {"train_loss_epoch", "val_loss", "val_recon", "val_kl", "val_kl1", "val_kl3"} <= logged
+    assert {"train_loss", "val_loss", "val_recon", "val_kl", "val_kl1", "val_kl3"} <= logged
     # the learning rate decays by 0.999 per epoch
     lr = trainer.optimizers[0].param_groups[0]["lr"]
     assert lr == pytest.approx(1e-2 * 0.999**2)
