@@ -78,6 +78,23 @@ def extract_trials(
 
 
 @torch.no_grad()
+def _refuse_non_finite(x: np.ndarray, what: str) -> None:
+    """ConfigError naming the trials of ``x`` ``(N, C, T)`` with a NaN or infinite value: a
+    NaN error got a robust z-score of 0, so such a trial was ranked as an ordinary one."""
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return
+    trials = np.flatnonzero(bad.any(axis=(1, 2)))
+    c, t = (int(v) for v in np.argwhere(bad[trials[0]])[0])
+    shown = ", ".join(map(str, trials[:10])) + (", ..." if len(trials) > 10 else "")
+    where = f"channel {c}, sample {t}" if x.shape[2] > 1 else f"channel {c}"
+    raise ConfigError(
+        f"{what}: {len(trials)} trial(s) hold NaN or infinite values (trials {shown}; trial "
+        f"{trials[0]} first at {where}); they cannot be scored (a NaN error "
+        "ranked them as ordinary). Treat them as corrupted (np.isfinite(x).all(axis=(1, 2)) is "
+        "False for them) and score the others, or interpolate the gaps first")
+
+
 def reconstruct_trials(
     model: torch.nn.Module, x, batch_size: int = 32, levels: Sequence[int] | None = None
 ) -> np.ndarray:
@@ -85,10 +102,12 @@ def reconstruct_trials(
 
     ``levels`` (hvEEGNet only) switches latent levels off, see
     :meth:`biosig.models.HVEEGNet.reconstruct`. The model's train/eval mode is restored.
+    Trials with a NaN or infinite sample are a ConfigError naming them (they cannot be scored).
     """
     xt = torch.as_tensor(np.asarray(x), dtype=torch.float32)
     if xt.dim() != 3:
         raise ConfigError(f"expected trials (n_trials, n_chans, n_times), got {tuple(xt.shape)}")
+    _refuse_non_finite(xt.numpy(), "reconstruct_trials: x")
     ref = next(model.parameters())
     was_training = model.training
     model.eval()
@@ -161,6 +180,8 @@ def flag_trials(
     channel_k : threshold on per-channel robust z-scores for ``bad_channels`` (default ``k``).
     ch_names, trial_ids : labels for the table.
 
+    A NaN or infinite error is a ConfigError naming its trials (it cannot be ranked).
+
     Returns
     -------
     DataFrame sorted by ``robust_z`` (descending) with columns ``subject``, ``trial``,
@@ -179,6 +200,7 @@ def flag_trials(
             metrics[name] = e = e[:, None]
         if e.ndim != 2 or len(e) == 0:
             raise ConfigError(f"errors must be (n_trials, n_chans) or (n_trials,), got {e.shape}")
+        _refuse_non_finite(e[:, :, None], f"flag_trials: errors[{name!r}]")
     shapes = {e.shape for e in metrics.values()}
     if len(shapes) != 1:
         raise ConfigError(f"all metrics need the same (n_trials, n_chans) shape, got {shapes}")

@@ -128,3 +128,23 @@ def test_reconstruct_trials_restores_mode_and_plots():
     assert len(fig.axes) == 2 * 3
     with pytest.raises(ConfigError):
         reconstruct_trials(m, x[0])
+
+
+def test_non_finite_trials_are_refused_not_ranked_as_ordinary():
+    """A trial with a NaN sample has a NaN error, whose robust z-score became 0: the corrupted
+    trial sat among the ordinary ones, unflagged."""
+    from biosig.models.hveegnet import HVEEGNet
+
+    x = np.random.default_rng(0).normal(size=(6, 2, 60)).astype(np.float32)
+    x[4, 1, 17] = np.nan
+    x[5, 0, 3] = np.inf
+    m = HVEEGNet(n_chans=2, n_times=60, sfreq=60.0)
+    with pytest.raises(ConfigError, match=r"x: 2 trial\(s\) hold NaN or infinite values \(trials "
+                                          r"4, 5; trial 4 first at channel 1, sample 17\)"):
+        reconstruct_trials(m, x)
+    errors = np.abs(np.random.default_rng(1).normal(size=(20, 3)))
+    errors[7, 2] = np.nan
+    with pytest.raises(ConfigError, match=r"errors\['error'\]: 1 trial\(s\) .*\(trials 7; "
+                                          r"trial 7 first at channel 2\)"):
+        flag_trials(errors)
+    flag_trials(np.nan_to_num(errors))  # finite errors are scored
