@@ -77,7 +77,6 @@ def extract_trials(
     return np.stack([data[:, r["start"] : r["start"] + n] for r in rows]).astype(np.float32)
 
 
-@torch.no_grad()
 def _refuse_non_finite(x: np.ndarray, what: str) -> None:
     """ConfigError naming the trials of ``x`` ``(N, C, T)`` with a NaN or infinite value: a
     NaN error got a robust z-score of 0, so such a trial was ranked as an ordinary one."""
@@ -95,6 +94,7 @@ def _refuse_non_finite(x: np.ndarray, what: str) -> None:
         "False for them) and score the others, or interpolate the gaps first")
 
 
+@torch.no_grad()
 def reconstruct_trials(
     model: torch.nn.Module, x, batch_size: int = 32, levels: Sequence[int] | None = None
 ) -> np.ndarray:
