@@ -148,3 +148,19 @@ def test_non_finite_trials_are_refused_not_ranked_as_ordinary():
                                           r"trial 7 first at channel 2\)"):
         flag_trials(errors)
     flag_trials(np.nan_to_num(errors))  # finite errors are scored
+
+
+def test_reconstruct_trials_needs_no_grad_from_the_model():
+    """Any module with ``reconstruct`` works: no autograd graph is built (a model whose
+    ``reconstruct`` tracks gradients gave tensors numpy() refuses)."""
+
+    class _Scale(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.tensor(2.0))
+
+        def reconstruct(self, x):
+            return self.w * x
+
+    x = np.ones((3, 2, 5), np.float32)
+    np.testing.assert_array_equal(reconstruct_trials(_Scale(), x, batch_size=2), 2 * x)
