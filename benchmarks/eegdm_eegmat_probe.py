@@ -28,6 +28,11 @@ latents 0.500 / 0.581. Pretraining helps over random weights, but a network this
 this briefly trained does not reach the band-power baseline: the paper's scale (5.9 M params,
 100 epochs on a GPU) is untested here.
 
+Measured again (2026-12-04, idle machine, ``--folds 4 --minutes 8 --threads 1``; 5,577-6,384
+steps per fold, EMA v-loss 0.46 -> 0.048-0.064): log band powers 0.523 / 0.664; pretrained
+SSMDP latents 0.490 / 0.560; random-init latents 0.518 / 0.568. With four folds and ten times
+the steps, pretraining shows no gain over random weights at this scale.
+
 Run: ``python benchmarks/eegdm_eegmat_probe.py --minutes 5`` (prints a table; writes nothing
 into the repository; the preprocessed windows are cached under ``--scratch``).
 """
