@@ -17,8 +17,12 @@ shorter ones where CPU time is short) with a stride.
    the same probe on the randomly initialised network (the pretraining's starting point).
    Probe windows: stride ``--probe-stride`` (12 s); features are computed once per network.
 
-Run: ``PYTHONPATH=. python benchmarks/eegformer_eegmat.py --minutes 5 [--data DIR]``.
-Prints a table; nothing is written unless ``--save DIR`` (weights as a state dict).
+``--folds K`` (K > 1) repeats 1-3 for K groups of held-out subjects (0-3, 4-7, ... for K = 4),
+each with a network pretrained afresh on the other subjects, and prints every score's mean and
+per-fold values.
+
+Run: ``PYTHONPATH=. python benchmarks/eegformer_eegmat.py --minutes 5 [--folds 4] [--data DIR]``.
+Prints a table; nothing is written unless ``--save DIR`` (weights as a state dict per fold).
 """
 
 from __future__ import annotations
@@ -148,6 +152,9 @@ def main(argv=None) -> None:
     ap.add_argument("--log-amplitude", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--save", type=Path, default=None)
+    ap.add_argument("--folds", type=int, default=1,
+                    help="1: hold out subjects 12-15; K > 1: K folds of held-out subjects, "
+                         "each pretrained afresh on the others")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -156,17 +163,35 @@ def main(argv=None) -> None:
 
     t0 = time.time()
     recordings = [load_subject(args.data, s) for s in range(16)]
+    print(f"loaded 16 subjects in {time.time() - t0:.0f} s")
+    # one fold: subjects 12-15 held out (as measured first); K folds: every subject once
+    groups = [np.arange(12, 16)] if args.folds == 1 else np.array_split(np.arange(16), args.folds)
+    results = [run_fold(recordings, held_out, args) for held_out in groups]
+    if args.folds > 1:
+        print(f"\nmean over {args.folds} folds (probes: balanced accuracy; per fold in brackets):")
+        for key in results[0]:
+            values = [r[key] for r in results]
+            print(f"  {key:38s} {np.mean(values):.3f}  "
+                  f"({', '.join(f'{v:.3f}' for v in values)})")
+    print(f"total {time.time() - t0:.0f} s")
+
+
+def run_fold(recordings, held_out: np.ndarray, args) -> dict[str, float]:
+    """Pretrain on the subjects not in ``held_out``, measure and probe on ``held_out``; returns
+    the probes' balanced accuracies and the reconstruction errors."""
+    train = [s for s in range(len(recordings)) if s not in set(held_out.tolist())]
+    names = f"subjects {held_out[0]}-{held_out[-1]}"
     length = int(round(args.window * SFREQ))
-    pre, _ = windows(recordings[:12], length, int(args.stride * SFREQ))
+    pre, _ = windows([recordings[s] for s in train], length, int(args.stride * SFREQ))
     # channel-independent encoder: pretrain on single-channel sequences (19x cheaper a step)
     pre = pre.reshape(-1, 1, length)
     probe_stride = int(args.probe_stride * SFREQ)
-    xtr, ytr = windows(recordings[:12], length, probe_stride)
-    xte, yte = windows(recordings[12:], length, probe_stride)
+    xtr, ytr = windows([recordings[s] for s in train], length, probe_stride)
+    xte, yte = windows([recordings[s] for s in held_out], length, probe_stride)
     print(
-        f"pretraining: {len(pre)} single-channel {args.window:g}-s sequences (subjects 0-11, "
-        f"stride {args.stride} s); probe windows: train {len(xtr)} ({int(ytr.sum())} arithmetic), "
-        f"held-out {len(xte)} ({int(yte.sum())} arithmetic); load {time.time() - t0:.0f} s"
+        f"\nheld out {names}. pretraining: {len(pre)} single-channel {args.window:g}-s "
+        f"sequences (stride {args.stride} s); probe windows: train {len(xtr)} "
+        f"({int(ytr.sum())} arithmetic), held-out {len(xte)} ({int(yte.sum())} arithmetic)"
     )
 
     options = {} if args.plain_vq else dict(ema=True, data_init=True, dead_after=20)
@@ -224,11 +249,11 @@ def main(argv=None) -> None:
         f", codes used {before['used']}/{k} -> {after['used']}/{k}"
     )
 
-    print("linear probe rest vs arithmetic, balanced accuracy on subjects 12-15:")
-    print(
-        f"  band powers (no network, 19 x 5 log band amplitudes): "
-        f"{probe(band_powers(xtr), ytr, band_powers(xte), yte):.3f}"
-    )
+    print(f"linear probe rest vs arithmetic, balanced accuracy on {names}:")
+    result = {"band powers (19 x 5 log amplitudes)":
+              probe(band_powers(xtr), ytr, band_powers(xte), yte)}
+    print(f"  band powers (no network, 19 x 5 log band amplitudes): "
+          f"{result['band powers (19 x 5 log amplitudes)']:.3f}")
     for name, net in (("random init", random_init), ("pretrained", model)):
         ftr, fte = features(net, xtr), features(net, xte)
         scores = {key: probe(ftr[key], ytr, fte[key], yte) for key in ftr}
@@ -237,10 +262,14 @@ def main(argv=None) -> None:
                 f"  {name:11s} {source:9s}: mean-pooled {scores[source, 'mean']:.3f}, "
                 f"per-channel {scores[source, 'channel']:.3f}"
             )
+            for pool in ("mean", "channel"):
+                result[f"{name} {source} {pool}-pooled"] = scores[source, pool]
+    result["held-out recon error before"] = before["recon"]
+    result["held-out recon error after"] = after["recon"]
     if args.save:
         args.save.mkdir(parents=True, exist_ok=True)
-        torch.save(model.state_dict(), args.save / "eegformer_s_eegmat.pt")
-    print(f"total {time.time() - t0:.0f} s")
+        torch.save(model.state_dict(), args.save / f"eegformer_s_eegmat_{held_out[0]}.pt")
+    return result
 
 
 if __name__ == "__main__":
