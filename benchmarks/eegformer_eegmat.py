@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from biosig.data.preprocessing import Resample
+from biosig.signal.preprocessing import Resample
 from biosig.io import read_edf
 from biosig.models import count_parameters, create_model
 
