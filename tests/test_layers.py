@@ -238,3 +238,35 @@ def test_removed_paper_split_functions_name_their_replacement():
     with pytest.raises(AttributeError, match="alignment='ea'"):
         paper_splits.align_split  # noqa: B018
 
+
+
+def _code_outside_tests():
+    """``(path, source)`` of the package, recipes, benchmarks, docs scripts and notebook cells."""
+    import json
+
+    repo = ROOT.parent
+    for folder in ("biosig", "recipes", "benchmarks", "docs"):
+        for path in sorted((repo / folder).rglob("*.py")):
+            yield path, path.read_text(encoding="utf-8")
+    for path in sorted((repo / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for cell in cells:
+            if cell["cell_type"] == "code":
+                lines = "".join(cell["source"]).splitlines()
+                yield path, "\n".join(x for x in lines if not x.lstrip().startswith(("%", "!")))
+
+
+def test_no_code_imports_a_moved_name_from_its_old_path():
+    """The old paths warn (FutureWarning) and will go: recipes, benchmarks, notebooks and the
+    package itself import from the new homes (a benchmark still used one)."""
+    import importlib
+
+    old_modules = {old for old, _, _ in MOVED}
+    bad = []
+    for path, text in _code_outside_tests():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and node.module in old_modules:
+                own = vars(importlib.import_module(node.module))
+                bad += [f"{path.relative_to(ROOT.parent)}:{node.lineno}: {node.module}.{a.name}"
+                        for a in node.names if a.name not in own]
+    assert not bad, "\n".join(bad)
