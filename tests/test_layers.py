@@ -239,7 +239,6 @@ def test_removed_paper_split_functions_name_their_replacement():
         paper_splits.align_split  # noqa: B018
 
 
-
 def _code_outside_tests():
     """``(path, source)`` of the package, recipes, benchmarks, docs scripts and notebook cells."""
     import json
