@@ -184,8 +184,8 @@ def main(argv=None) -> None:
 def run_fold(recordings, held_out: np.ndarray, args) -> dict[str, float]:
     """Pretrain on the subjects not in ``held_out``, measure and probe on ``held_out``; returns
     the probes' balanced accuracies and the reconstruction errors."""
-    train = [s for s in range(len(recordings)) if s not in set(held_out.tolist())]
-    names = f"subjects {held_out[0]}-{held_out[-1]}"
+    train = [s for s in range(len(recordings)) if s not in held_out]
+    label = f"subjects {held_out[0]}-{held_out[-1]}"
     length = int(round(args.window * SFREQ))
     pre, _ = windows([recordings[s] for s in train], length, int(args.stride * SFREQ))
     # channel-independent encoder: pretrain on single-channel sequences (19x cheaper a step)
@@ -194,7 +194,7 @@ def run_fold(recordings, held_out: np.ndarray, args) -> dict[str, float]:
     xtr, ytr = windows([recordings[s] for s in train], length, probe_stride)
     xte, yte = windows([recordings[s] for s in held_out], length, probe_stride)
     print(
-        f"\nheld out {names}. pretraining: {len(pre)} single-channel {args.window:g}-s "
+        f"\nheld out {label}. pretraining: {len(pre)} single-channel {args.window:g}-s "
         f"sequences (stride {args.stride} s); probe windows: train {len(xtr)} "
         f"({int(ytr.sum())} arithmetic), held-out {len(xte)} ({int(yte.sum())} arithmetic)"
     )
@@ -254,7 +254,7 @@ def run_fold(recordings, held_out: np.ndarray, args) -> dict[str, float]:
         f", codes used {before['used']}/{k} -> {after['used']}/{k}"
     )
 
-    print(f"linear probe rest vs arithmetic, balanced accuracy on {names}:")
+    print(f"linear probe rest vs arithmetic, balanced accuracy on {label}:")
     result = {"band powers (19 x 5 log amplitudes)":
               probe(band_powers(xtr), ytr, band_powers(xte), yte)}
     print(f"  band powers (no network, 19 x 5 log band amplitudes): "
