@@ -448,7 +448,7 @@ class BiosigDataModule(pl.LightningDataModule):
         if not state or trainer is None or trainer.state.fn != "fit":
             return
         self.setup()
-        now = {"seed": int(self.seed), "splits": _split_digest(self.splits)}
+        now = self.state_dict()
         for key, what in (("seed", "seed"), ("splits", "split (windows per part, CRC-32 of "
                                                          "their cache rows)")):
             if state.get(key) != now[key]:
