@@ -117,6 +117,7 @@ def _build_cli_class():
             _refuse_spawn_of_parametrized(self.trainer, self.model)
             _split_before_run_folder(self.datamodule)
             _prepare_resume(self)
+            _refuse_resume_on_other_data(self)
             _no_bar_without_tty(self.trainer, epoch_lines=True)
             _print_rank_zero(f"biosig fit: {_folders(self.trainer)}")
 
@@ -521,6 +522,23 @@ def _prepare_resume(cli) -> None:
     config["ckpt_path"] = prepare_fit(cli.trainer, given)
     if config["ckpt_path"] != given:  # `last` resolved to a file (a given file was checked
         check_checkpoint(config["ckpt_path"], cli.model)  # before the Trainer was built)
+
+
+def _refuse_resume_on_other_data(cli) -> None:
+    """``biosig fit --ckpt_path``: the checkpoint's data (seed, split, processing) against this
+    run's, before the logger makes the run folder (Lightning checks it again on restoring)."""
+    from pathlib import Path
+
+    from biosig.data import BiosigDataModule
+
+    path = cli.config_init[cli.subcommand].get("ckpt_path")
+    if not isinstance(cli.datamodule, BiosigDataModule) or path is None or not Path(
+            str(path)).is_file():
+        return
+    ckpt = read_checkpoint(path)
+    state = (ckpt or {}).get(type(cli.datamodule).__qualname__)
+    if state:
+        cli.datamodule.refuse_other_data(state, source=str(path))
 
 
 def short_help(command: str = "fit") -> str:

@@ -135,6 +135,11 @@ def _pass_batch(batch):
     return batch
 
 
+def _short(value, limit: int = 300) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "...}"
+
+
 def _split_digest(splits: dict) -> dict:
     """``{part: [windows, CRC-32 of its cache rows]}``: identifies a split without storing it."""
     return {part: [len(rows), zlib.crc32(np.ascontiguousarray(rows, np.int64).tobytes())]
@@ -433,30 +438,57 @@ class BiosigDataModule(pl.LightningDataModule):
 
     # -- resuming ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        """What a Lightning checkpoint records of this data: the seed and, per part, the number
-        of windows and a CRC-32 of their cache rows (no window contents, no identifiers)."""
+        """What a Lightning checkpoint records of this data: the seed, per part the number of
+        windows and a CRC-32 of their cache rows, and the processing (preprocessing steps,
+        window parameters, Euclidean alignment); no window contents, no identifiers."""
         if self.splits is None:
             return {}
-        return {"seed": int(self.seed), "splits": _split_digest(self.splits)}
+        return {"seed": int(self.seed), "splits": _split_digest(self.splits),
+                "processing": self._processing()}
+
+    def _processing(self) -> dict:
+        import json
+
+        params = self.cache.params
+        return json.loads(json.dumps({
+            "preprocessing": params["preprocessing"], "windows": params["windows"],
+            "alignment": [self.alignment, self.test_alignment, self.estimator, self.shrinkage],
+        }, default=str))
 
     def load_state_dict(self, state: dict) -> None:
-        """Refuse to resume training (``fit(ckpt_path=...)``) with another seed or other
-        training, validation or test windows: the resumed epochs would shuffle differently or
-        train on windows the checkpoint's run validated on. Testing, validating or predicting
-        from a checkpoint may use any data."""
+        """Refuse to resume training (``fit(ckpt_path=...)``) on other data (see
+        :meth:`refuse_other_data`). Testing, validating or predicting from a checkpoint may use
+        any data."""
         trainer = self._trainer_or_none()
-        if not state or trainer is None or trainer.state.fn != "fit":
+        if trainer is not None and trainer.state.fn == "fit":
+            self.refuse_other_data(state)
+
+    def refuse_other_data(self, state: dict, source: str = "the checkpoint") -> None:
+        """ConfigError when ``state`` (this class's entry of a checkpoint) was saved with another
+        seed, other training, validation or test windows, or other preprocessing, windows or
+        alignment: resumed epochs would shuffle differently, train on windows the checkpoint's
+        run validated on, or see differently processed signals. ``biosig fit --ckpt_path``
+        checks this before the run folder is made; a checkpoint from before the processing was
+        recorded is checked for its seed and split only."""
+        if not state:
             return
         self.setup()
         now = self.state_dict()
-        for key, what in (("seed", "seed"), ("splits", "split (windows per part, CRC-32 of "
-                                                         "their cache rows)")):
-            if state.get(key) != now[key]:
-                raise ConfigError(
-                    f"resuming: the checkpoint's run had data {what} {state.get(key)!r} but "
-                    f"this run has {now[key]!r}; resume with the same data, subjects, protocol "
-                    "and data.seed, or start a new run from the checkpoint's weights "
-                    "(--model.pretrained <checkpoint>) instead of --ckpt_path")
+        for key, what in (("seed", "seed"),
+                          ("splits", "split (windows per part, CRC-32 of their cache rows)"),
+                          ("processing", "processing")):
+            was, here = state.get(key), now[key]
+            if was == here or (key == "processing" and key not in state):
+                continue
+            if key == "processing":  # name the parts that differ, show only them
+                differ = [k for k in here if was.get(k) != here[k]] or list(here)
+                what = " and ".join(differ)
+                was, here = ({k: d.get(k) for k in differ} for d in (was, here))
+            raise ConfigError(
+                f"resuming: {source}'s run had data {what} {_short(was)} but this run has "
+                f"{_short(here)}; resume with the same data, subjects, protocol, "
+                "preprocessing and data.seed, or start a new run from the checkpoint's weights "
+                "(--model.pretrained <checkpoint>) instead of --ckpt_path")
 
     def train_dataloader(self):
         return self._loader("train", shuffle=True)

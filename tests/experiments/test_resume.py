@@ -2,6 +2,7 @@
 run (deterministic mode, built-in data); ``biosig fit --ckpt_path last`` resumes the latest run
 and refuses clearly when there is none."""
 
+import json
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -10,7 +11,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from biosig.cli import lightning_cli
-from biosig.data import BiosigDataModule, PickChannels, Predefined
+from biosig.data import BiosigDataModule, PickChannels, Predefined, Scale
 from biosig.datasets import SyntheticMI
 from biosig.errors import ConfigError
 from biosig.experiments.resume import ExactResume, find_last_checkpoint
@@ -94,6 +95,25 @@ def test_ckpt_path_last_resumes_the_latest_run_or_refuses(tmp_path):
     again = _cli(tmp_path, "--trainer.max_epochs", "2", "--ckpt_path", "last")
     assert again.trainer.ckpt_path == str(last)  # the previous run's, not a fresh start
     assert again.trainer.global_step == 2 * steps and again.trainer.current_epoch == 2
+
+
+def test_cli_refuses_resuming_on_other_data_before_making_a_run_folder(tmp_path):
+    """``biosig fit --ckpt_path`` with another seed or other preprocessing (the same windows,
+    so the split's CRC-32 agrees) is refused before the logger makes a new version folder."""
+    _cli(tmp_path, "--trainer.max_epochs", "1")
+    last = str(find_last_checkpoint(tmp_path / "run"))
+    runs = sorted((tmp_path / "run").rglob("version_*"))
+    for extra, what in [(["--data.seed", "7"], "seed"),
+                        (["--data.preprocessing", json.dumps([
+                            {"class_path": "biosig.data.PickChannels",
+                             "init_args": {"types": ["eeg"]}},
+                            {"class_path": "biosig.data.Bandpass",
+                             "init_args": {"low": 4.0, "high": 30.0}}])], "preprocessing")]:
+        with pytest.raises(ConfigError, match=f"last.ckpt's run had data {what} "):
+            _cli(tmp_path, "--trainer.max_epochs", "2", "--ckpt_path", last, *extra)
+        assert sorted((tmp_path / "run").rglob("version_*")) == runs
+    again = _cli(tmp_path, "--trainer.max_epochs", "2", "--ckpt_path", last)
+    assert again.trainer.current_epoch == 2
 
 
 @pytest.mark.parametrize("recipe", ["recipes/tuab/eegformer_pretrain.yaml",
@@ -248,12 +268,15 @@ def test_resuming_with_another_seed_or_split_is_refused(tmp_path):
     """A checkpoint saved at an epoch end holds no loader position (whose seed the sampler
     checks), so another data.seed, or other windows in a part, were resumed silently: the
     default protocol's split follows the seed, so the resumed epochs trained on the windows
-    the first epochs validated on. Testing from the checkpoint on other data stays allowed."""
+    the first epochs validated on. Other preprocessing keeps the same rows (and CRC-32): the
+    checkpoint records the processing too. Testing from the checkpoint on other data stays
+    allowed."""
 
-    def data(seed, subjects=None, protocol=None):
+    def data(seed, subjects=None, protocol=None, steps=()):
         return BiosigDataModule(
             SyntheticMI(n_subjects=3, n_trials_per_class=4, include_eog=False),
-            preprocessing=[PickChannels(types=["eeg"])], subjects=subjects, protocol=protocol,
+            preprocessing=[PickChannels(types=["eeg"]), *steps], subjects=subjects,
+            protocol=protocol,
             batch_size=4, cache_dir=str(tmp_path / "cache"), seed=seed)
 
     ckpt = ModelCheckpoint(dirpath=tmp_path / "ck", save_last=True)
@@ -263,7 +286,8 @@ def test_resuming_with_another_seed_or_split_is_refused(tmp_path):
     assert state["seed"] == 3 and set(state["splits"]) == {"train", "val", "test"}
     for other, what in [(data(4), "seed"), (data(3, subjects=[1, 2]), "split"),
                         (data(3, protocol=Predefined(train={"session": "T"},
-                                                     test={"session": "E"})), "split")]:
+                                                     test={"session": "E"})), "split"),
+                       (data(3, steps=[Scale(factor=2.0)]), "preprocessing")]:
         with pytest.raises(ConfigError, match=f"checkpoint's run had data {what}"):
             _fit(other, tmp_path / "b", [], ckpt_path=last, max_epochs=2)
     resumed, trainer = _fit(data(3), tmp_path / "c", [], ckpt_path=last, max_epochs=2)
