@@ -8,6 +8,9 @@ a default of ``None`` or ``""`` (the help text then says in words what happens, 
 ``(default: the preset's)``) or a flag's ``False``. Options without a help text get no default
 either, so every recipe option has one (checked by ``tests/test_lint.py``). Imports only the
 standard library: a recipe's ``--help`` stays instant.
+
+:func:`add_ecg_data_arguments`: the data options of the ECG recipes (``recipes/ptbxl/*.py``),
+read by :func:`biosig.data.presets.ecg_datamodule`.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
-__all__ = ["HelpFormatter"]
+__all__ = ["HelpFormatter", "add_ecg_data_arguments"]
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -29,3 +32,17 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
             shown = shlex.join(str(v) for v in default).replace("%", "%%")
             return f"{action.help} (default: {shown})"
         return super()._get_help_string(action)
+
+
+def add_ecg_data_arguments(parser: argparse.ArgumentParser, n_records: int = 200) -> None:
+    """``--data``, ``--path`` and the simulator's ``--n-records``, ``--duration``, ``--sfreq``."""
+    parser.add_argument("--data", choices=["synthetic", "ptbxl", "cinc"], default="synthetic",
+                        help="the built-in 12-lead simulator, PTB-XL (strat folds 1-8 / 9 / 10) "
+                             "or CinC 2021 (random 70/10/20 split by subject)")
+    parser.add_argument("--path", default=None,
+                        help="PTB-XL or CinC folder (default: under BIOSIG_DATA)")
+    parser.add_argument("--n-records", type=int, default=n_records, help="simulator records")
+    parser.add_argument("--duration", type=float, default=10.0,
+                        help="simulator record length (s)")
+    parser.add_argument("--sfreq", type=float, default=100.0,
+                        help="sampling rate (Hz; resampled if needed)")

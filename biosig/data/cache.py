@@ -671,21 +671,17 @@ def get_cache(
     )  # fmt: skip
 
 
-CLI_HELP = """usage: biosig cache verify FOLDER [FOLDER ...]
-       biosig cache build --config RECIPE.yaml [--config MORE.yaml] [--shards N]
-                          [--task I --tasks N | --task env] [--workers K] [--dtype float16|int16]
-                          [--dead-channels fail|drop|interpolate] [--cache-dir DIR]
-                          [--data.KEY VALUE ...]   (overrides, as biosig fit and run take)
+VERIFY_HELP = """\
+Check each cache folder (or sharded cache's index folder) against its stored CRC-32.
+Exit status 0: all ok; 1: a damaged cache (delete the folder named); 2: a path that does not
+exist or is not a cache folder. A build's <key>.lock file is skipped, so a glob over a cache
+root works: biosig cache verify ~/biosig_data/cache/tuev/2.0.1/*"""
 
-verify: check each cache folder (or sharded cache's index folder) against its stored CRC-32.
-        Exit status 0: all ok; 1: a damaged cache (delete the folder named); 2: a path that
-        does not exist or is not a cache folder. A build's <key>.lock file is skipped, so a
-        glob over a cache root works: biosig cache verify ~/biosig_data/cache/tuev/2.0.1/*
-build:  build (this task's share of) the window cache of a recipe's `data:` section; with
-        --task env the task comes from SLURM_ARRAY_TASK_ID/COUNT, RANK/WORLD_SIZE or
-        SLURM_PROCID/NTASKS. Run the same command in every task: each builds its own shards,
-        the last one to finish writes the index.
-"""
+BUILD_HELP = """\
+Build (this task's share of) the window cache of a recipe's `data:` section; --config files and
+--data.* overrides as for biosig fit (e.g. --data.source.init_args.path DIR). With --task env
+the task comes from SLURM_ARRAY_TASK_ID/COUNT, RANK/WORLD_SIZE or SLURM_PROCID/NTASKS. Run the
+same command in every task: each builds its own shards, the last one to finish writes the index."""
 
 
 def _task_arg(text: str):
@@ -700,51 +696,28 @@ def _task_arg(text: str):
         raise argparse.ArgumentTypeError(f"{text!r} is neither a task number nor 'env'") from None
 
 
-def cache_command(argv: list[str]) -> int:
-    """``biosig cache ...`` (see :data:`CLI_HELP`); returns the exit status."""
+def cache_parser():
+    """The parser of ``biosig cache`` and its commands ``verify`` and ``build``."""
     import argparse
 
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in ("verify", "build"):
-        print(CLI_HELP)
-        return 0 if not argv or argv[0] in ("-h", "--help") else 2
     from biosig._argparse import HelpFormatter
-
-    if argv[0] == "verify":
-        if len(argv) < 2:
-            print(CLI_HELP, file=sys.stderr)
-            return 2
-        p = argparse.ArgumentParser(
-            prog="biosig cache verify", allow_abbrev=False, formatter_class=HelpFormatter,
-            description=CLI_HELP[CLI_HELP.index("verify:"):CLI_HELP.index("build:")].rstrip())
-        p.add_argument("folders", nargs="+", metavar="FOLDER",
-                       help="a cache folder, or a sharded cache's index folder")
-        status = 0
-        for folder in p.parse_args(argv[1:]).folders:
-            if folder.endswith(".lock") and Path(folder).is_file():
-                # <key>.lock beside each cache folder stays on purpose: a shell glob over a cache
-                # root (.../synthetic_mi/1/*) names them too
-                print(f"skipped: {folder} (a cache build's lock file, not a cache)")
-                continue
-            try:
-                for part, state in verify_cache(folder).items():
-                    print(f"{state}: {part}")
-            except NotACacheError as err:
-                print(f"NOT A CACHE: {err}", file=sys.stderr)
-                status = 2
-            except BiosigError as err:
-                print(f"DAMAGED: {err}", file=sys.stderr)
-                status = max(status, 1)
-        return status
     from biosig.data.quality import DEAD_CHANNEL_POLICIES
-    from biosig.data.recipe_config import datamodule_from_config, load_config
 
-    p = argparse.ArgumentParser(
-        prog="biosig cache build", allow_abbrev=False, formatter_class=HelpFormatter,
+    parser = argparse.ArgumentParser(
+        prog="biosig cache", allow_abbrev=False, formatter_class=HelpFormatter,
+        description="Check or build window caches (see each command's --help).")
+    commands = parser.add_subparsers(title="commands", dest="command", required=True,
+                                     metavar="COMMAND")
+    p = commands.add_parser(
+        "verify", help="check cache folders against their stored CRC-32s",
+        allow_abbrev=False, formatter_class=HelpFormatter, description=VERIFY_HELP)
+    p.add_argument("folders", nargs="+", metavar="FOLDER",
+                   help="a cache folder, or a sharded cache's index folder")
+    p = commands.add_parser(
+        "build", help="build a recipe's window cache (or this task's shards of it)",
+        allow_abbrev=False, formatter_class=HelpFormatter, description=BUILD_HELP,
         usage="biosig cache build --config RECIPE.yaml [--config MORE.yaml] [--data.KEY VALUE "
-              "...] [options]",
-        description="Build a recipe's window cache (its data: section); --config files and\n"
-                    "--data.* overrides as for biosig fit (e.g. --data.source.init_args.path "
-                    "DIR).\n\n" + CLI_HELP[CLI_HELP.index("build:"):].rstrip())
+              "...] [options]")
     p.add_argument("--shards", type=int,
                    help="build as this many shards (default: data.cache_options.shards; none: "
                         "one cache folder)")
@@ -760,7 +733,44 @@ def cache_command(argv: list[str]) -> int:
                    help="what a dead channel does (default: data.cache_options.dead_channels)")
     p.add_argument("--cache-dir",
                    help="cache root (default: the recipe's data.cache_dir, else the user cache)")
-    a, recipe = p.parse_known_args(argv[1:])  # the rest: --config files, --data.* overrides
+    return parser
+
+
+def cache_command(argv: list[str]) -> int:
+    """``biosig cache ...`` (see :func:`cache_parser`); returns the exit status."""
+    parser = cache_parser()
+    if not argv:
+        parser.print_help()
+        return 0
+    try:
+        # build's unknown arguments are the recipe's: --config files, --data.* overrides
+        a, recipe = parser.parse_known_args(argv)
+    except SystemExit as exit_:
+        if argv[0] in ("verify", "build"):  # a command's --help or usage error: raised
+            raise
+        return exit_.code  # `biosig cache --help` (0) or an unknown command (2)
+    if a.command == "verify":
+        if recipe:
+            parser.error(f"unrecognized arguments: {' '.join(recipe)}")
+        status = 0
+        for folder in a.folders:
+            if folder.endswith(".lock") and Path(folder).is_file():
+                # <key>.lock beside each cache folder stays on purpose: a shell glob over a cache
+                # root (.../synthetic_mi/1/*) names them too
+                print(f"skipped: {folder} (a cache build's lock file, not a cache)")
+                continue
+            try:
+                for part, state in verify_cache(folder).items():
+                    print(f"{state}: {part}")
+            except NotACacheError as err:
+                print(f"NOT A CACHE: {err}", file=sys.stderr)
+                status = 2
+            except BiosigError as err:
+                print(f"DAMAGED: {err}", file=sys.stderr)
+                status = max(status, 1)
+        return status
+    from biosig.data.recipe_config import datamodule_from_config, load_config
+
     if a.tasks is not None and a.task is None:
         raise ConfigError(f"--tasks {a.tasks} needs --task I (this process's task number) or "
                           "--task env")

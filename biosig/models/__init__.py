@@ -22,32 +22,30 @@ The full table (papers, parameter counts, input contracts) is generated from the
 ``python -m biosig.models.summary``. Weights: :mod:`biosig.models.weights`.
 """
 
-from biosig.models import baselines  # noqa: F401  (registers eegnet, eegconformer, ...)
-from biosig.models._registry import (
-    count_parameters,
-    create_model,
-    is_classifier,
-    list_models,
-    model_arguments,
-    register_model,
-    register_variant,
-)
-from biosig.models.base import BiosigModel
-from biosig.models.cvd_cnn import CVDCNN
-from biosig.models.dbconformer import DBConformer
-from biosig.models.ecgnet import ECGNet
-from biosig.models.eegdm import EEGDM
-from biosig.models.eegformer import EEGFormer
-from biosig.models.hveegnet import HVEEGNet
-from biosig.models.lft import LFT
-from biosig.models.ssmdp import SSMDP
-from biosig.models.veegnet import VEEGNet
-from biosig.models.weights import load_pretrained, push_to_hub, save_pretrained
+import importlib
 
-__all__ = [
-    "BiosigModel", "CVDCNN", "DBConformer", "ECGNet", "EEGFormer", "HVEEGNet", "VEEGNet",
-    "count_parameters", "create_model", "is_classifier", "list_models", "load_pretrained",
-    "model_arguments", "push_to_hub",
-    "register_model", "register_variant", "save_pretrained",
-    "EEGDM", "LFT", "SSMDP",
-]
+#: The modules that register models: the registry's first lookup imports them
+#: (:func:`biosig.models._registry.list_models`, ``get_entry``).
+MODEL_MODULES = ("baselines", "cvd_cnn", "dbconformer", "ecgnet", "eegdm", "eegformer",
+                 "hveegnet", "lft", "ssmdp", "veegnet")
+#: Public name -> its module; imported on first use, so that ``python -m biosig.models.summary
+#: --help`` (which imports this package first) needs no torch.
+_EXPORTS = {
+    **dict.fromkeys(["count_parameters", "create_model", "is_classifier", "list_models",
+                     "model_arguments", "register_model", "register_variant"], "_registry"),
+    "BiosigModel": "base", "CVDCNN": "cvd_cnn", "DBConformer": "dbconformer", "ECGNet": "ecgnet",
+    "EEGDM": "eegdm", "EEGFormer": "eegformer", "HVEEGNet": "hveegnet", "LFT": "lft",
+    "SSMDP": "ssmdp", "VEEGNet": "veegnet",
+    **dict.fromkeys(["load_pretrained", "push_to_hub", "save_pretrained"], "weights"),
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

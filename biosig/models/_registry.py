@@ -164,4 +164,10 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
 
 
 def _import_all() -> None:
-    import biosig.models  # noqa: F401  (importing the package registers every model)
+    """Import the modules that register the models (:data:`biosig.models.MODEL_MODULES`)."""
+    import importlib
+
+    from biosig.models import MODEL_MODULES
+
+    for name in MODEL_MODULES:
+        importlib.import_module(f"biosig.models.{name}")

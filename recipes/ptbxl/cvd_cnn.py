@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from biosig._argparse import HelpFormatter
+from biosig._argparse import HelpFormatter, add_ecg_data_arguments
 from biosig.metrics import macro_auroc
 
 ECGNET_RECIPE = Path(__file__).resolve().parent / "ecgnet.yaml"
@@ -45,15 +45,7 @@ BANDS = ((0.5, 4.0), (4.0, 15.0), (15.0, 40.0))
 def build_parser():
     p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
                                 formatter_class=HelpFormatter)
-    p.add_argument("--data", choices=["synthetic", "ptbxl", "cinc"], default="synthetic",
-                   help="the built-in 12-lead simulator, PTB-XL (strat folds 1-8 / 9 / 10) or "
-                        "CinC 2021 (random 70/10/20 split by subject)")
-    p.add_argument("--path", default=None,
-                   help="PTB-XL or CinC folder (default: under BIOSIG_DATA)")
-    p.add_argument("--n-records", type=int, default=300, help="simulator records")
-    p.add_argument("--duration", type=float, default=10.0, help="simulator record length (s)")
-    p.add_argument("--sfreq", type=float, default=100.0,
-                   help="sampling rate (Hz; resampled if needed)")
+    add_ecg_data_arguments(p, n_records=300)
     p.add_argument("--epochs", type=int, default=30,
                    help="CVD CNN epochs (the checkpoint with the lowest val loss is tested)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],

@@ -68,7 +68,7 @@ from pathlib import Path
 
 import numpy as np
 
-from biosig._argparse import HelpFormatter
+from biosig._argparse import HelpFormatter, add_ecg_data_arguments
 
 PAPER_FD = {"V1": 4.73, "V2": 4.89, "V3": 5.18, "V4": 4.77, "V5": 4.71, "V6": 5.55}
 
@@ -76,17 +76,9 @@ PAPER_FD = {"V1": 4.73, "V2": 4.89, "V3": 5.18, "V4": 4.77, "V5": 4.71, "V6": 5.
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0],
                                 formatter_class=HelpFormatter)
-    p.add_argument("--data", choices=["synthetic", "ptbxl", "cinc"], default="synthetic",
-                   help="the built-in 12-lead simulator, PTB-XL (strat folds 1-8 / 9 / 10) or "
-                        "CinC 2021 (random 70/10/20 split by subject)")
-    p.add_argument("--path", default=None,
-                   help="PTB-XL or CinC folder (default: under BIOSIG_DATA)")
+    add_ecg_data_arguments(p, n_records=200)
     p.add_argument("--download", action="store_true",
                    help="fetch PTB-XL from PhysioNet into --path (or BIOSIG_DATA), verified")
-    p.add_argument("--n-records", type=int, default=200, help="simulator records")
-    p.add_argument("--duration", type=float, default=10.0, help="simulator record length (s)")
-    p.add_argument("--sfreq", type=float, default=100.0,
-                   help="sampling rate (Hz; resampled if needed)")
     p.add_argument("--input-leads", default="I,II",
                    help="input leads to evaluate from (comma-separated; the first one is "
                         "validated on for early stopping)")

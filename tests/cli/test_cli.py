@@ -60,6 +60,21 @@ def test_subcommand_help_answers_and_is_lazy(command):
         assert line.count("(default:") <= 1, line
 
 
+@pytest.mark.parametrize("args", [["--help"], ["--write", "a", "--check", "b"]], ids=str)
+def test_model_summary_help_and_usage_errors_are_lazy(args):
+    """``python -m biosig.models.summary --help`` imported torch and every model (~2 s: the
+    package ``biosig.models`` registered them on import) before printing its usage."""
+    code = ("import runpy, sys\n"
+            "try:\n    runpy.run_module('biosig.models.summary', run_name='__main__')\n"
+            "except SystemExit as e:\n    status = e.code\n"
+            "print('STATUS', status, sorted(m for m in ('torch', 'lightning', 'mne', "
+            "'braindecode') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                         check=True, cwd=REPO)
+    assert "usage: python -m biosig.models.summary" in run.stdout + run.stderr
+    assert run.stdout.strip().splitlines()[-1] == f"STATUS {0 if args == ['--help'] else 2} []"
+
+
 def test_unknown_command():
     assert main(["frobnicate"]) == 2
 

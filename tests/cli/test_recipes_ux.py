@@ -212,3 +212,24 @@ def test_bciiv2a_hveegnet_help_states_its_defaults():
         assert subjects == expected, (data, stated["subjects"])
         assert _numbers(stated["epochs"]) == [args.epochs], (data, helps["epochs"])
         assert _numbers(stated["resample"]) == ([args.resample] if args.resample else []), data
+
+
+@pytest.mark.parametrize("rel", ["recipes/ptbxl/cvd_cnn.py", "recipes/ptbxl/ecgnet.py"])
+def test_ecg_recipes_take_the_shared_data_options(rel):
+    """Both PTB-XL recipes defined --data, --path and the simulator's options themselves (the
+    same lines twice); now :func:`biosig._argparse.add_ecg_data_arguments` does, and each keeps
+    its own number of simulator records."""
+    import argparse
+
+    from biosig._argparse import add_ecg_data_arguments
+
+    parser = _load(rel).build_parser()
+    shared = argparse.ArgumentParser(allow_abbrev=False)
+    add_ecg_data_arguments(shared, n_records=parser.get_default("n_records"))
+
+    def options(p, dests):
+        return {a.dest: (a.option_strings, a.choices, a.type, a.default, a.help)
+                for a in p._actions if a.dest in dests}
+
+    dests = {"data", "path", "n_records", "duration", "sfreq"}
+    assert options(parser, dests) == options(shared, dests) and len(options(shared, dests)) == 5

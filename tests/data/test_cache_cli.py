@@ -114,3 +114,18 @@ def test_task_options_are_checked_before_the_build(recipe, tmp_path, capsys):
     assert main([*base, "--task", "env", "--tasks", "2"]) == 2
     assert "would be ignored" in capsys.readouterr().err
     assert not (tmp_path / "c").exists() or not any((tmp_path / "c").rglob("params.json"))
+
+
+def test_cache_help_lists_the_commands_and_usage_errors_go_to_stderr(capsys):
+    """argparse's help and errors: an unknown command or a missing folder was the whole
+    hand-written help on stdout (or stderr), with no word of what was wrong."""
+    assert main(["cache", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: biosig cache [-h] COMMAND ...")
+    assert "verify    check cache folders" in out and "build     build a recipe's" in out
+    assert main(["cache", "frobnicate"]) == 2
+    captured = capsys.readouterr()
+    assert not captured.out and "invalid choice: 'frobnicate'" in captured.err
+    with pytest.raises(SystemExit) as exit_:
+        main(["cache", "verify"])
+    assert exit_.value.code == 2 and "required: FOLDER" in capsys.readouterr().err

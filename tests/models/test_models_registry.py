@@ -45,6 +45,20 @@ def test_every_registered_model_has_a_case():
     assert sorted(CASES) == list_models()
 
 
+def test_every_module_that_registers_a_model_is_imported_by_the_registry():
+    """``biosig.models`` imports its model modules lazily, from ``MODEL_MODULES``: a model file
+    missing from it would be absent from ``list_models`` (and from every test above)."""
+    from pathlib import Path
+
+    from biosig.models import MODEL_MODULES
+
+    folder = Path(inspect.getfile(create_model)).parent
+    registering = {p.stem for p in folder.glob("*.py")
+                   if re.search(r"^@register_(model|variant)|^register_(model|variant)\(",
+                                p.read_text(), re.M)}
+    assert registering and registering == set(MODEL_MODULES)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_builds_runs_and_backpropagates(name):
     torch.manual_seed(0)
