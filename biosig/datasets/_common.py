@@ -43,11 +43,24 @@ def expand_path(path: str | os.PathLike) -> Path:
     unset = _ANY_VAR.search(expanded)
     if unset and not Path(expanded).expanduser().exists():
         raise ConfigError(f"path {os.fspath(path)!r}: environment variable {unset[0]} is not set")
-    return Path(expanded).expanduser()
+    out = Path(expanded).expanduser()
+    if _SHARED_VAR.search(os.fspath(path)):
+        _FROM_SHARED[out] = os.fspath(path)
+    return out
+
+
+_FROM_SHARED: dict[Path, str] = {}  # an expanded path -> the text that named BIOSIG_SHARED_DATA
 
 
 def require_dir(root: Path, what: str, how: str) -> Path:
     if not root.is_dir():
+        given = _FROM_SHARED.get(Path(root))
+        if given is not None:
+            value = os.environ.get("BIOSIG_SHARED_DATA")
+            source = (f"BIOSIG_SHARED_DATA={value!r}" if value else
+                      "BIOSIG_SHARED_DATA unset: ../shared/data beside the project")
+            how += (f" (from the path {given!r} with {source}; set BIOSIG_SHARED_DATA to the "
+                    "folder holding your copy, or give the path)")
         raise InvalidFileError(root, f"{what} not found here. {how}")
     return root
 

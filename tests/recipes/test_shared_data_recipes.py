@@ -59,6 +59,29 @@ def test_expand_path(tmp_path, monkeypatch):
     assert expand_path(tmp_path / "$weird") == tmp_path / "$weird"
 
 
+@pytest.mark.parametrize("env", [None, "elsewhere"])
+def test_a_missing_shared_data_folder_names_the_variable(env, tmp_path, monkeypatch):
+    """A recipe's ``${BIOSIG_SHARED_DATA}/...`` path that does not exist: the error said only
+    where it looked, not that the folder came from the (unset or other) variable."""
+    from biosig.datasets import PTBXL
+    from biosig.errors import InvalidFileError
+
+    if env is None:
+        monkeypatch.delenv("BIOSIG_SHARED_DATA", raising=False)
+        monkeypatch.setattr("biosig.datasets._common._default_shared_data_dir",
+                            lambda: tmp_path / "none")
+        said = "with BIOSIG_SHARED_DATA unset: ../shared/data beside the project"
+    else:
+        monkeypatch.setenv("BIOSIG_SHARED_DATA", str(tmp_path / env))
+        said = f"with BIOSIG_SHARED_DATA='{tmp_path / env}'"
+    with pytest.raises(InvalidFileError, match="PTB-XL not found here") as err:
+        PTBXL(path="${BIOSIG_SHARED_DATA}/ecg_wfdb/ptbxl")
+    assert said in str(err.value) and "set BIOSIG_SHARED_DATA to the folder" in str(err.value)
+    with pytest.raises(InvalidFileError) as err:  # a path given directly: no word on it
+        PTBXL(path=tmp_path / "mine")
+    assert "BIOSIG_SHARED_DATA" not in str(err.value)
+
+
 @pytest.mark.shared_data
 def test_ptbxl_recipe_reads_the_data_named_by_the_env_var(shared_data, tmp_path, monkeypatch):
     """Through the CLI's own parsing (jsonargparse keeps ``${...}`` as text), from another
