@@ -107,30 +107,31 @@ class EEGMMIDB(DatasetSource):
             "and pass path=, or use download=True.",
         )
 
-    def _rel(self, subject: int, run: int) -> str:
-        nested = f"S{subject:03d}/S{subject:03d}R{run:02d}.edf"
-        if (self.root / nested).is_file():
-            return nested
-        flat = f"S{subject:03d}R{run:02d}.edf"
-        if (self.root / flat).is_file():
-            return flat
-        raise InvalidFileError(
-            self.root / nested, "eegmmidb file missing (looked for it there and flat in the folder)"
-        )
+    def _rel(self, subject: int, run: int) -> str | None:
+        name = f"S{subject:03d}R{run:02d}.edf"
+        for rel in (f"S{subject:03d}/{name}", name):
+            if (self.root / rel).is_file():
+                return rel
+        return None
 
     def records(self) -> list[dict]:
-        return [
-            {
-                "record": f"S{s:03d}R{r:02d}",
-                "subject": s,
-                "session": "1",
-                "run": r,
-                "kind": RUN_EVENTS[r][0],
-                "path": self._rel(s, r),
-            }
-            for s in self.subjects
-            for r in self.runs
-        ]
+        refs = [{"record": f"S{s:03d}R{r:02d}", "subject": s, "session": "1", "run": r,
+                 "kind": RUN_EVENTS[r][0], "path": self._rel(s, r)}
+                for s in self.subjects for r in self.runs]
+        missing = [ref["record"] for ref in refs if ref["path"] is None]
+        if missing:
+            held = sorted({p.stem for p in (*self.root.glob("S[0-9][0-9][0-9]R[0-9][0-9].edf"),
+                                           *self.root.glob("S*/S[0-9][0-9][0-9]R[0-9][0-9].edf"))})
+            subjects = sorted({int(h[1:4]) for h in held})
+            runs = sorted({int(h[5:7]) for h in held} & set(RUN_EVENTS))
+            hint = (f"the folder holds subjects {subjects} and task runs {runs}: pass "
+                    "subjects=[...] and runs=[...] to use only those" if held else
+                    "the folder holds no S###R##.edf file")
+            listed = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+            raise InvalidFileError(
+                self.root, f"{len(missing)} of {len(refs)} eegmmidb files missing (looked in "
+                f"S###/ and flat in the folder): {listed}; {hint}")
+        return refs
 
     def identity(self) -> dict:
         return {

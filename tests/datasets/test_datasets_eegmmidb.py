@@ -78,6 +78,23 @@ def test_an_unexpected_annotation_is_counted_not_quoted(tmp_path):
     assert "ZZ" not in str(err.value)
 
 
+def test_a_partial_folder_names_what_it_holds(tmp_path):
+    """A folder with some of the files: one error listing the missing ones and the subjects and
+    runs present (it named only the first missing file, so each retry found the next)."""
+    (tmp_path / "S001").mkdir()
+    for rel in ("S001/S001R04.edf", "S001R03.edf", "S002R04.edf"):  # nested and flat
+        (tmp_path / rel).write_bytes(b"")
+    with pytest.raises(InvalidFileError, match=r"3 of 6 eegmmidb files missing .*"
+                       r"S002R03, S003R03, S003R04; the folder holds subjects \[1, 2\] and task "
+                       r"runs \[3, 4\]: pass subjects="):
+        EEGMMIDB(tmp_path, subjects=[1, 2, 3], runs=[3, 4]).records()
+    with pytest.raises(InvalidFileError, match="holds no S###R##.edf file"):
+        (tmp_path / "empty").mkdir()
+        EEGMMIDB(tmp_path / "empty", subjects=[5], runs=[3]).records()
+    refs = EEGMMIDB(tmp_path, subjects=[1, 2], runs=[4]).records()
+    assert [r["path"] for r in refs] == ["S001/S001R04.edf", "S002R04.edf"]
+
+
 def test_bad_config(tmp_path):
     with pytest.raises(ConfigError):
         EEGMMIDB(tmp_path, runs=[1])
