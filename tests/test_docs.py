@@ -132,15 +132,22 @@ def test_prose_after_parameters_becomes_notes():
             == "see `BiosigDataModule` and `f.g`")
 
 
-@pytest.mark.parametrize("page", ["dbconformer", "hveegnet", "ecgnet", "index"])
-def test_a_model_pages_first_code_block_runs_as_copied(page, tmp_path):
-    """The first Python block of these model pages stands alone: copied into a fresh
-    interpreter it runs (it once used an ``x`` it never defined)."""
+@pytest.mark.parametrize("page, which", [
+    ("models/dbconformer.md", 0), ("models/hveegnet.md", 0), ("models/ecgnet.md", 0),
+    ("models/index.md", 0), ("models/dbconformer.md", "class_mean_attention"),
+    ("models/eegdm.md", "latent_cache"), ("guide/protocols.md", "GroupKFold"),
+    ("guide/protocols.md", "EuclideanAlignment")])
+def test_a_docs_code_block_runs_as_copied(page, which, tmp_path):
+    """These Python blocks (a page's first, or the one using a given name) stand alone: copied
+    into a fresh interpreter in an empty folder they run (some used names such as ``x``,
+    ``meta`` or ``ssmdp`` they never defined)."""
     import re
 
-    text = (REPO / "docs" / "models" / f"{page}.md").read_text(encoding="utf-8")
-    block = re.findall(r"```python\n(.*?)```", text, re.S)[0]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    text = (REPO / "docs" / page).read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    block = blocks[which] if isinstance(which, int) else next(b for b in blocks if which in b)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+           "BIOSIG_CACHE": str(tmp_path / "cache")}
     run = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
