@@ -635,12 +635,63 @@ def _short_usage_parser():
                 prog = self.prog.replace(" [options]", "")
                 (file or sys.stdout).write(f"usage: {prog} [options]\n")
 
+            def error(self, message, ex=None):
+                parser = getattr(ex, "subcommand_parser", None) or self
+                return super().error(_parser_error_line(message, parser), ex)
+
         ShortUsageParser.__qualname__ = "ShortUsageParser"
         _SHORT_USAGE_PARSER = ShortUsageParser
     return _SHORT_USAGE_PARSER
 
 
 _SHORT_USAGE_PARSER = None
+
+
+def _no_such_argument(class_path: str, name: str) -> str:
+    """``"X takes no argument 'name'"``, with the closest of X's arguments."""
+    import difflib
+    import importlib
+    import inspect
+
+    module, _, cls_name = class_path.rpartition(".")
+    text = f"{cls_name} takes no argument {name!r}"
+    try:
+        params = inspect.signature(getattr(importlib.import_module(module), cls_name)).parameters
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return text
+    close = difflib.get_close_matches(name, [p for p in params if p not in ("args", "kwargs")],
+                                      n=2, cutoff=0.7)
+    return text + (f" (did you mean {' or '.join(close)}?)" if close else "")
+
+
+def _parser_error_line(message: str, parser) -> str:
+    """jsonargparse's report of a wrong value (a tree of union subtypes, 8-18 lines) as one
+    line: the key, the expected type and the value given; an unrecognised option with the
+    closest known ones. Any other message is returned as it is."""
+    import difflib
+    import re
+
+    keys = re.findall(r'Parser key "([^"]+)"', message)
+    nested = re.search(r"Problem with given class_path '([\w.]+)':\s*\n\s*(.+)", message)
+    if keys and nested:  # a class's own parser reported first (its line is condensed already)
+        inner = nested[2].strip()
+        option = re.fullmatch(r"Option '(\w+)' is not accepted", inner)
+        if option:
+            return f"{keys[0]}: {_no_such_argument(nested[1], option[1])}"
+        return f"{keys[0]}.{inner}" if re.match(r"[\w.]+: expected ", inner) else message
+    expected = [t for t in dict.fromkeys(re.findall(r"Expected a <class '([\w.]+)'>", message))
+                if t != "NoneType"]
+    given = re.findall(r"(?:Got value|Given value): (.*)", message)
+    if keys and expected and given:
+        return f"{'.'.join(keys)}: expected {' or '.join(expected)}, got {given[0].strip()!r}"
+    unknown = re.match(r"unrecognized arguments: (--[\w.-]+)", message, re.I)
+    if unknown:
+        known = [o for o in getattr(parser, "_option_string_actions", {}) if o.startswith("--")]
+        close = difflib.get_close_matches(unknown[1], known, n=2, cutoff=0.8)
+        if close:
+            return f"{message} (did you mean {' or '.join(close)}?)"
+    return message
+
 
 
 def __getattr__(name: str):

@@ -294,6 +294,27 @@ def test_a_parser_error_is_short(capsys, monkeypatch):
     assert "unrecognized arguments: --trainer.maxepochs" in err[-1]
 
 
+@pytest.mark.parametrize("args, line", [
+    (["--model.init_args.lr", "fast"], "model.lr: expected float, got 'fast'"),
+    (["--trainer.max_epochs", "ten"], "trainer.max_epochs: expected int, got 'ten'"),
+    (["--data.preprocessing.init_args.low", "four"],
+     "data.preprocessing.low: expected float, got 'four'"),
+    (["--model.init_args.lrr", "0.1"],
+     "model: ClassificationTask takes no argument 'lrr' (did you mean lr?)"),
+    (["--trainer.max_epoch", "1"], "unrecognized arguments: --trainer.max_epoch 1 (did you mean "
+                                   "--trainer.max_epochs or --trainer.min_epochs?)"),
+], ids=["type", "type-union", "type-in-list", "unknown-class-argument", "unknown-option"])
+def test_a_wrong_value_or_name_is_one_error_line(args, line, capsys, monkeypatch):
+    """jsonargparse reported a wrong type as a tree of union subtypes (9-18 lines ending in
+    ``Given value: NestedArg(...)``) and a misspelt option without the close names."""
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as code:
+        main(["fit", *EEGNET, *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code.value.code == 2 and len(err) == 3, err
+    assert err[-1] == f"error: {line}"
+
+
 @pytest.mark.parametrize("command, joined", [("fit", False), ("fit", True), ("run", False)],
                          ids=["fit", "fit-config=", "run"])
 def test_a_yaml_syntax_error_names_the_config_file_and_place(command, joined, tmp_path, capsys,
