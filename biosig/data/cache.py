@@ -696,6 +696,10 @@ def _task_arg(text: str):
         raise argparse.ArgumentTypeError(f"{text!r} is neither a task number nor 'env'") from None
 
 
+#: ``biosig cache build``'s own options (other ``--key value`` pairs are the recipe's)
+BUILD_OPTIONS = ("shards", "task", "tasks", "workers", "dtype", "dead-channels", "cache-dir")
+
+
 def cache_parser():
     """The parser of ``biosig cache`` and its commands ``verify`` and ``build``."""
     import argparse
@@ -774,7 +778,7 @@ def cache_command(argv: list[str]) -> int:
     if a.tasks is not None and a.task is None:
         raise ConfigError(f"--tasks {a.tasks} needs --task I (this process's task number) or "
                           "--task env")
-    cfg = load_config(recipe)
+    cfg = load_config(recipe, BUILD_OPTIONS)
     if not cfg.get("data"):
         raise ConfigError(f"biosig cache build {' '.join(recipe)}: no `data:` section (give a "
                           "recipe with --config)")

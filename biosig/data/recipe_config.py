@@ -51,15 +51,20 @@ SECTIONS = ("seed_everything", "trainer", "model", "data", "optimizer", "lr_sche
             "ckpt_path", "experiment")
 
 
-def _check_section(key: str, where: str) -> None:
+def _check_section(key: str, where: str, options: tuple[str, ...] = ()) -> None:
     if key not in SECTIONS:
-        raise ConfigError(f"{where}: unknown key {key!r}; a config's keys are {list(SECTIONS)}")
+        import difflib
+
+        close = difflib.get_close_matches(key, [*SECTIONS, *options], n=1, cutoff=0.75)
+        hint = f" (did you mean --{close[0]}?)" if close else ""
+        raise ConfigError(f"{where}: unknown key {key!r}{hint}; a config's keys are "
+                          f"{list(SECTIONS)}")
 
 
-def load_config(argv: list[str]) -> dict:
+def load_config(argv: list[str], options: tuple[str, ...] = ()) -> dict:
     """Merge ``--config`` files in order, then apply ``--a.b.c value`` overrides (YAML values).
     A top-level key outside :data:`SECTIONS` (a typo, ``--shard`` for ``--shards``) is a
-    ConfigError."""
+    ConfigError naming the closest section or command option (``options``, without ``--``)."""
     import yaml
 
     cfg: dict = {}
@@ -80,7 +85,7 @@ def load_config(argv: list[str]) -> dict:
                 _check_section(section, str(path))
             cfg = _deep_merge(cfg, loaded)
         else:
-            _check_section(key.split(".")[0], f"--{key}")
+            _check_section(key.split(".")[0], f"--{key}", options)
             node = cfg
             *parents, leaf = key.split(".")
             for p in parents:

@@ -129,3 +129,16 @@ def test_cache_help_lists_the_commands_and_usage_errors_go_to_stderr(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["cache", "verify"])
     assert exit_.value.code == 2 and "required: FOLDER" in capsys.readouterr().err
+
+
+def test_a_misspelt_build_option_names_the_right_one(recipe, tmp_path, capsys):
+    """``--shard 4`` (for ``--shards``) went to the recipe overrides and was refused with the
+    list of config sections only."""
+    from biosig.data.cache import BUILD_OPTIONS, cache_parser
+
+    assert main(["cache", "build", "--config", str(recipe), "--cache-dir", str(tmp_path),
+                 "--shard", "4"]) == 2
+    assert "unknown key 'shard' (did you mean --shards?)" in capsys.readouterr().err
+    build = cache_parser()._subparsers._group_actions[0].choices["build"]
+    assert {o[2:] for o in build._option_string_actions if o.startswith("--")} == {
+        *BUILD_OPTIONS, "help"}
