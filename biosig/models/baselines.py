@@ -24,8 +24,15 @@ __all__ = ["EEGConformerBaseline", "EEGNetBaseline", "ShallowFBCSPNetBaseline"]
 
 
 def _braindecode_models():
+    import warnings
+
     try:
-        import braindecode.models as bd
+        with warnings.catch_warnings():
+            # braindecode's EEGPT module builds MNE's 'standard_1020' montage at import (MNE
+            # 1.11 deprecates the name): two FutureWarnings on every command, none for us
+            warnings.filterwarnings("ignore", "Montage name 'standard_1020' is deprecated",
+                                    FutureWarning)
+            import braindecode.models as bd
     except ImportError as err:  # pragma: no cover - depends on the install
         raise ImportError("baseline models need braindecode: "
                           "pip install 'biosig[baselines]'") from err

@@ -138,3 +138,18 @@ def test_readme_model_table_is_the_generated_one(summary):
     generated = summary_markdown(list(summary.values()))
     assert readme_table(readme.read_text(encoding="utf-8")) == generated, (
         "README model table is out of date: python -m biosig.models.summary --write README.md")
+
+
+def test_building_a_baseline_prints_no_braindecode_montage_warning():
+    """braindecode's EEGPT module warned twice (MNE's deprecated 'standard_1020' name) in every
+    command that built a baseline; the filter is scoped to that import."""
+    import subprocess
+    import sys
+
+    code = ("import warnings; warnings.simplefilter('always')\n"
+            "from biosig.models import create_model\n"
+            "create_model('eegnet', n_chans=4, n_outputs=2, n_times=256, sfreq=128.0)\n"
+            "warnings.warn('still shown', FutureWarning)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert "standard_1020" not in run.stderr and "still shown" in run.stderr
