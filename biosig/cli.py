@@ -443,8 +443,8 @@ def _folders(trainer) -> str:
     folder = getattr(ckpt, "dirpath", None) if ckpt is not None else None
     if ckpt is not None and folder is None:  # Lightning's default, set only during setup
         folder = Path(logs or trainer.default_root_dir) / "checkpoints"
-    return (f"logs in {Path(logs).resolve() if logs else 'none (no logger)'}; checkpoints in "
-            f"{Path(folder).resolve() if folder else 'none (checkpointing off)'}")
+    return (f"logs in {Path(logs).resolve()}" if logs else "no logger (trainer.logger false)") + (
+        f"; checkpoints in {Path(folder).resolve()}" if folder else "; checkpointing off")
 
 
 def param_docs(cls) -> dict[str, str]:

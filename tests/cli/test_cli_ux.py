@@ -109,6 +109,18 @@ def test_fit_names_the_last_checkpoint_when_it_keeps_no_other(tmp_path, capsys, 
     logs = tmp_path.resolve() / "run" / "lightning_logs" / "version_0"
     assert end.endswith(f"; last checkpoint {logs / 'checkpoints' / 'last.ckpt'}"), end
 
+
+def test_fit_without_a_logger_says_so(tmp_path, capsys, monkeypatch):
+    """It printed "logs in none (no logger)"."""
+    monkeypatch.chdir(tmp_path)
+    lightning_cli(["fit", *EEGNET, "--trainer.max_epochs", "1", "--trainer.logger", "false",
+                   "--trainer.default_root_dir", "run"])
+    start = [line for line in capsys.readouterr().out.splitlines()
+             if line.startswith("biosig fit: ")][0]
+    assert start == (f"biosig fit: no logger (trainer.logger false); checkpoints in "
+                     f"{tmp_path.resolve() / 'run' / 'checkpoints'}")
+
+
 def test_the_progress_bar_stays_on_a_terminal(monkeypatch):
     import lightning.pytorch as pl
 
