@@ -55,6 +55,8 @@ def _build_cli_class():
 
     from lightning.pytorch.cli import LightningCLI
 
+    _read_biosig_param_docs()
+
     class BiosigCLI(LightningCLI):
         """LightningCLI whose DataModule's signal shape is linked into the model's arguments.
 
@@ -445,6 +447,29 @@ def _folders(trainer) -> str:
         folder = Path(logs or trainer.default_root_dir) / "checkpoints"
     return (f"logs in {Path(logs).resolve()}" if logs else "no logger (trainer.logger false)") + (
         f"; checkpoints in {Path(folder).resolve()}" if folder else "; checkpointing off")
+
+
+def _read_biosig_param_docs() -> None:
+    """Make jsonargparse's help (``--data.source.help CLASS``, ``--help`` of a class) take a
+    biosig class's parameter texts from :func:`param_docs`: its numpydoc reading takes the text
+    after ``name :`` for a type and shows only the continuation lines."""
+    import inspect
+
+    from jsonargparse import _parameter_resolvers as resolvers
+
+    original = resolvers.parse_docs
+    if getattr(original, "biosig", False):
+        return
+
+    def parse_docs(component, parent, logger):
+        docs = original(component, parent, logger)
+        cls = parent if inspect.isclass(parent) else component
+        if inspect.isclass(cls) and cls.__module__.split(".")[0] == "biosig":
+            docs.update(param_docs(cls))
+        return docs
+
+    parse_docs.biosig = True
+    resolvers.parse_docs = parse_docs
 
 
 def param_docs(cls) -> dict[str, str]:

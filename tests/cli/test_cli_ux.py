@@ -282,3 +282,15 @@ def test_ddp_spawn_with_a_parametrized_model_is_one_line(tmp_path):
         lightning_cli(["fit", *EEGNET, "--trainer.strategy", "ddp_spawn", "--trainer.devices",
                        "2", "--trainer.accelerator", "cpu", "--trainer.default_root_dir",
                        str(tmp_path)])
+
+
+def test_class_help_shows_each_parameters_whole_text(capsys):
+    """``--data.source.help CLASS`` dropped the first line of every parameter's text (read as
+    its type from biosig's ``name : text`` docstrings) and showed nothing for one-liners."""
+    with pytest.raises(SystemExit) as code:
+        lightning_cli(["fit", "--data.source.help", "biosig.datasets.EEGMAT"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert code.value.code == 0
+    assert "--data.source.path PATH folder with ``Subject00_1.edf`` ... and ``subject- info.csv``" \
+        in out
+    assert "--data.source.view VIEW ``\"task\"``: rest" in out
