@@ -16,10 +16,10 @@ from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from biosig._argparse import HelpFormatter
+    from biosig._argparse import HelpFormatter, plain_text
 
-    p = argparse.ArgumentParser(prog="biosig demo", description=__doc__, allow_abbrev=False,
-                                formatter_class=HelpFormatter)
+    p = argparse.ArgumentParser(prog="biosig demo", description=plain_text(__doc__),
+                                allow_abbrev=False, formatter_class=HelpFormatter)
     p.add_argument("--out", default="biosig_out/demo", help="output folder")
     p.add_argument("--model", default="eegnet",
                    help="registered EEG classifier (names: biosig models)")

@@ -81,3 +81,6 @@ def test_demo_help_shows_every_default(capsys):
     for default in ("default: 30)", "default: 4)", "default: 40)", "default: left_hand right_hand)",
                     "default: 0.003)", "default: 32)", "default: 0)"):
         assert default in text, default
+    # the module docstring as plain text, not reST
+    assert "biosig demo: train and evaluate" in text and "``" not in text
+    assert "(biosig.experiments.run_experiment)" in text and ":func:" not in text
