@@ -10,15 +10,24 @@ either, so every recipe option has one (checked by ``tests/test_lint.py``). Impo
 standard library: a recipe's ``--help`` stays instant.
 
 :func:`add_ecg_data_arguments`: the data options of the ECG recipes (``recipes/ptbxl/*.py``),
-read by :func:`biosig.data.presets.ecg_datamodule`.
+read by :func:`biosig.data.presets.ecg_datamodule`. :func:`plain_text`: a docstring's reST
+inline markup as plain text, for a description shown by ``--help``.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 
-__all__ = ["HelpFormatter", "add_ecg_data_arguments"]
+__all__ = ["HelpFormatter", "add_ecg_data_arguments", "plain_text"]
+
+
+def plain_text(text: str) -> str:
+    """``text`` without reST inline markup: double-backtick literals and references such as
+    :func:`biosig.demo.main` become plain text (a reference's leading ``~`` is dropped); a
+    ``--help`` text is read in a terminal, not rendered by Sphinx."""
+    return re.sub(r":[\w:]+:`~?([^`]+)`", r"\1", text).replace("``", "")
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):

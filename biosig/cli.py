@@ -502,7 +502,9 @@ def _first_sentence(text: str) -> str:
     """The first sentence of ``text`` (whole), without reST markup."""
     import re
 
-    text = re.sub(r":\w+:`~?([^`]+)`", r"\1", text).replace("``", "")
+    from biosig._argparse import plain_text
+
+    text = plain_text(text)
     depth = 0
     for i, ch in enumerate(text):
         depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(ch, 0)

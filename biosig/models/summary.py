@@ -114,10 +114,10 @@ def readme_table(text: str, where: str = "README.md") -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from biosig._argparse import HelpFormatter
+    from biosig._argparse import HelpFormatter, plain_text
 
     parser = argparse.ArgumentParser(allow_abbrev=False, prog="python -m biosig.models.summary",
-                                     description=__doc__.split("\n\n")[0],
+                                     description=plain_text(__doc__.split("\n\n")[0]),
                                      formatter_class=HelpFormatter)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--write", metavar="README", help="replace the table in this file")

@@ -58,6 +58,9 @@ def test_subcommand_help_answers_and_is_lazy(command):
     assert "%(default)" not in out and "(default: %" not in out
     for line in out.splitlines():
         assert line.count("(default:") <= 1, line
+    # a description taken from a docstring is plain text (biosig._argparse.plain_text): `biosig
+    # demo --help` showed ``biosig demo`` and (:func:`biosig.experiments.run_experiment`)
+    assert "``" not in out and not re.search(r":[a-z:]+:`", out), out
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--write", "a", "--check", "b"]], ids=str)
@@ -73,6 +76,7 @@ def test_model_summary_help_and_usage_errors_are_lazy(args):
                          check=True, cwd=REPO)
     assert "usage: python -m biosig.models.summary" in run.stdout + run.stderr
     assert run.stdout.strip().splitlines()[-1] == f"STATUS {0 if args == ['--help'] else 2} []"
+    assert "``" not in run.stdout  # its description as plain text (showed ``summary.csv``)
 
 
 def test_unknown_command():

@@ -73,6 +73,21 @@ def test_demo_refuses_bad_options_before_it_starts(tmp_path, capsys, args, match
     assert capsys.readouterr().out == "" and not out.exists()
 
 
+def test_demo_refuses_eegdm_naming_the_models_it_takes():
+    """`biosig demo --model eegdm --epochs 1 --subjects 1 --trials 10` ran 452 s (one CPU step of
+    the frozen 20-layer SSMDP on 18 windows: 159 s). Checked on the parsed options only, so a
+    regression fails here instead of training EEGDM."""
+    from biosig.demo import NOT_IN_THE_DEMO, build_parser, check_args
+    from biosig.errors import ConfigError
+
+    args = build_parser().parse_args(["--model", "eegdm"])
+    with pytest.raises(ConfigError, match=r"^--model 'eegdm': not in the demo \(CPU-sized .*"
+                                          r"needs pretraining.*eegdm_pretrain.yaml.*; choose one "
+                                          r"of (?!.*eegdm).*eegnet") as err:
+        check_args(args)
+    assert "\n" not in str(err.value) and "eegdm" in NOT_IN_THE_DEMO
+
+
 def test_demo_help_shows_every_default(capsys):
     from biosig.demo import build_parser
 
@@ -81,3 +96,7 @@ def test_demo_help_shows_every_default(capsys):
     for default in ("default: 30)", "default: 4)", "default: 40)", "default: left_hand right_hand)",
                     "default: 0.003)", "default: 32)", "default: 0)"):
         assert default in text, default
+    # the module docstring as plain text, not reST
+    assert "biosig demo: train and evaluate" in text and "``" not in text
+    assert "(biosig.experiments.run_experiment)" in text and ":func:" not in text
+    assert "except eegdm (not CPU-sized)" in " ".join(text.split())
