@@ -270,7 +270,15 @@ class ClassificationTask(BiosigTask):
         return torch.sigmoid(logits) if self.hparams.multilabel else logits.softmax(-1)
 
     def _log_metrics(self, stage: str):
-        values = self.metrics[f"{stage}_metrics"].compute()
+        import warnings
+
+        trainer = getattr(self, "_trainer", None)
+        with warnings.catch_warnings():
+            if trainer is not None and trainer.sanity_checking:
+                # the sanity check's 2 batches (unshuffled: often one class) are discarded:
+                # their "no positive among the evaluated windows" warnings are noise
+                warnings.simplefilter("ignore", UserWarning)
+            values = self.metrics[f"{stage}_metrics"].compute()
         self.log_dict(values, prog_bar=stage == "val", sync_dist=True)
         self.metrics[f"{stage}_metrics"].reset()
 

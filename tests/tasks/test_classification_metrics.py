@@ -91,3 +91,28 @@ def test_bal_acc_is_sklearns_balanced_accuracy_also_with_a_class_absent_from_the
     m.reset()
     m.update(torch.from_numpy(logits).softmax(1)[y == pred], torch.from_numpy(y[y == pred]))
     assert float(m.compute()) == 1.0  # every window right: no absent class predicted, no warning
+
+
+def test_the_sanity_check_does_not_warn_about_classes_its_batches_lack():
+    """Lightning's sanity check evaluates 2 batches of the (unshuffled) validation part, often
+    one class, and its values are discarded: the AUROC/AUPRC "no positive or no negative"
+    warnings it printed were noise. A real validation epoch still warns."""
+    import warnings
+
+    import lightning.pytorch as pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from biosig.tasks import ClassificationTask
+
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 2, 64), torch.tensor([0, 1] * 4)
+    val = DataLoader(TensorDataset(x, torch.zeros(8, dtype=torch.long)), batch_size=4)
+    task = ClassificationTask("eegnet", n_chans=2, n_times=64, sfreq=64.0, n_outputs=2)
+    trainer = pl.Trainer(max_epochs=1, limit_train_batches=1, num_sanity_val_steps=2,
+                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, accelerator="cpu")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.fit(task, DataLoader(TensorDataset(x, y), batch_size=4), val)
+    lacking = [w for w in caught if "evaluated windows" in str(w.message)]
+    assert len(lacking) == 3  # the real epoch's AUPRC, AUROC and balanced accuracy (6 before)
