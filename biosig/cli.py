@@ -909,6 +909,11 @@ def main(argv: list[str] | None = None) -> int:
 def _cache(argv: list[str]) -> int:
     from biosig.data.cache import cache_command
 
+    if argv[:1] == ["build"] and not {"-h", "--help"} & set(argv):
+        from biosig.experiments.runner import progress_logging
+
+        progress_logging()  # the build's lines as biosig fit shows them (time, logger, message)
+
     return cache_command(argv)
 
 

@@ -782,7 +782,6 @@ def cache_command(argv: list[str]) -> int:
     if not cfg.get("data"):
         raise ConfigError(f"biosig cache build {' '.join(recipe)}: no `data:` section (give a "
                           "recipe with --config)")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     dm = datamodule_from_config(cfg["data"])
     opts = dict(dm.cache_options)
     for key, value in (("dtype", a.dtype), ("dead_channels", a.dead_channels),

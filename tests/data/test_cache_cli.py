@@ -142,3 +142,17 @@ def test_a_misspelt_build_option_names_the_right_one(recipe, tmp_path, capsys):
     build = cache_parser()._subparsers._group_actions[0].choices["build"]
     assert {o[2:] for o in build._option_string_actions if o.startswith("--")} == {
         *BUILD_OPTIONS, "help"}
+
+
+def test_build_logs_its_progress_as_fit_does(recipe, tmp_path):
+    """``biosig cache build`` logged with the date and milliseconds and no colon, unlike the
+    cache lines of ``biosig fit`` ("06:20:24 biosig.cache: caching ...")."""
+    import re
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "biosig", "cache", "build", "--config",
+                          str(recipe), "--cache-dir", str(tmp_path / "c")],
+                         capture_output=True, text=True, check=True)
+    lines = [line for line in run.stderr.splitlines() if "biosig.cache" in line]
+    assert lines and all(re.match(r"\d\d:\d\d:\d\d biosig\.cache: ", line) for line in lines)
