@@ -10,8 +10,10 @@ either, so every recipe option has one (checked by ``tests/test_lint.py``). Impo
 standard library: a recipe's ``--help`` stays instant.
 
 :func:`add_ecg_data_arguments`: the data options of the ECG recipes (``recipes/ptbxl/*.py``),
-read by :func:`biosig.data.presets.ecg_datamodule`. :func:`plain_text`: a docstring's reST
-inline markup as plain text, for a description shown by ``--help``.
+read by :func:`biosig.data.presets.ecg_datamodule`. :func:`add_threads_argument`: the EEG
+recipe scripts' ``--threads``, applied with :func:`biosig._threads.set_threads`.
+:func:`plain_text`: a docstring's reST inline markup as plain text, for a description shown by
+``--help``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import argparse
 import re
 import shlex
 
-__all__ = ["HelpFormatter", "add_ecg_data_arguments", "plain_text"]
+__all__ = ["HelpFormatter", "add_ecg_data_arguments", "add_threads_argument", "plain_text"]
 
 
 def plain_text(text: str) -> str:
@@ -55,3 +57,10 @@ def add_ecg_data_arguments(parser: argparse.ArgumentParser, n_records: int = 200
                         help="simulator record length (s)")
     parser.add_argument("--sfreq", type=float, default=100.0,
                         help="sampling rate (Hz; resampled if needed)")
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """``--threads``: torch's CPU threads, for :func:`biosig._threads.set_threads`."""
+    parser.add_argument("--threads", default=None,
+                        help="torch threads: integer or 'auto' (default: BIOSIG_THREADS, else the "
+                             "cores not already busy)")

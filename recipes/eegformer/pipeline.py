@@ -28,7 +28,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from biosig._argparse import HelpFormatter
+from biosig._argparse import HelpFormatter, add_threads_argument
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPES = ("synthetic", "tuab", "tuev")
@@ -70,8 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "recipes/configs/trainer/gpu.yaml (default: the recipes' own)")
     p.add_argument("--resume", action="store_true",
                    help="continue the latest pretraining run from its last checkpoint")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch threads (CPU; default: torch's own)")
+    add_threads_argument(p)
     return p
 
 
@@ -135,10 +134,9 @@ def main(argv: list[str] | None = None):
         raise ConfigError("--tiny runs the built-in data: use it with --recipe synthetic")
     if args.recipe != "synthetic" and args.path is None and args.pretrained is None:
         raise ConfigError(f"--recipe {args.recipe}: give --path (your own licensed TUH copy)")
-    if args.threads:
-        import torch
+    from biosig._threads import set_threads
 
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)  # --threads, BIOSIG_THREADS, else the cores not already busy
     pre_cfg = REPO / "recipes" / args.recipe / "eegformer_pretrain.yaml"
     down_cfg = REPO / "recipes" / args.recipe / "eegformer_downstream.yaml"
     out = Path(args.out or f"biosig_out/{args.recipe}_eegformer")

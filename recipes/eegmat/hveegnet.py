@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from biosig._argparse import HelpFormatter
+from biosig._argparse import HelpFormatter, add_threads_argument
 
 #: name -> (kind, amplitude in µV): the injected artefacts (:func:`inject_artifact`).
 ARTIFACTS = {
@@ -79,8 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="robust threshold multiplier: flagged above median + k * 1.4826 MAD")
     p.add_argument("--seed", type=int, default=42,
                    help="seed of the split, the training and the injected artefacts")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: torch's own)")
+    add_threads_argument(p)
     p.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu, auto")
     p.add_argument("--cache-dir", default=None, help="window cache root (default: BIOSIG_CACHE)")
     p.add_argument("--out", default="biosig_out/eegmat_hveegnet",
@@ -148,7 +147,6 @@ def screen(x_hat_fn, x: np.ndarray, subjects: np.ndarray, sfreq: float, args, ch
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)  # before the heavy imports: --help stays instant
     import pandas as pd
-    import torch
 
     from biosig.analysis.anomaly import reconstruct_trials
     from biosig.data.datamodule import BiosigDataModule
@@ -158,8 +156,9 @@ def main(argv=None) -> int:
     from biosig.metrics.reconstruction import reconstruction_report
 
     t0 = time.time()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    from biosig._threads import set_threads
+
+    set_threads(args.threads)  # --threads, BIOSIG_THREADS, else the cores not already busy
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     source = EEGMAT(args.path, subjects=args.participants, window=args.window, sfreq=args.sfreq,

@@ -33,7 +33,7 @@ import argparse
 import time
 from pathlib import Path
 
-from biosig._argparse import HelpFormatter
+from biosig._argparse import HelpFormatter, add_threads_argument
 from biosig.experiments.paper import DISPLAY_NAMES
 from biosig.experiments.runner import ModelSpec, mean_std_cells, run_experiment
 
@@ -72,9 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "subject's windows, unlabelled), online (running reference), official "
                         "(DBConformer's double alignment)")
     p.add_argument("--cache-dir", default=None, help="window cache root (default: BIOSIG_CACHE)")
-    p.add_argument("--threads", default=None,
-                   help="torch threads: integer or 'auto' (default: BIOSIG_THREADS, else the "
-                        "cores not already busy)")
+    add_threads_argument(p)
     p.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu, auto")
     p.add_argument("--out", default=None,
                    help="folder for ea_<alignment>/results.csv, .json (default: none written)")

@@ -35,7 +35,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from biosig._argparse import HelpFormatter
+from biosig._argparse import HelpFormatter, add_threads_argument
 from biosig.experiments.paper import DISPLAY_NAMES
 from biosig.experiments.runner import ModelSpec, run_experiment
 
@@ -66,9 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with (on: 8-32 Hz) and/or without (off) the band-pass, one run each")
     p.add_argument("--no-align", action="store_true", help="skip Euclidean alignment")
     p.add_argument("--cache-dir", default=None, help="window cache root (default: BIOSIG_CACHE)")
-    p.add_argument("--threads", default=None,
-                   help="torch threads: integer or 'auto' (default: BIOSIG_THREADS, else the "
-                        "cores not already busy)")
+    add_threads_argument(p)
     return p
 
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from biosig._argparse import HelpFormatter
+from biosig._argparse import HelpFormatter, add_threads_argument
 
 PAPER = {"bal_acc": 75.57, "kappa": 74.23, "f1_weighted": 86.88}
 METRICS = ("bal_acc", "kappa", "f1_weighted")
@@ -81,8 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="window and latent caches (default: BIOSIG_CACHE)")
     p.add_argument("--out", default="biosig_out/tuev_eegdm", help="weights, logs, results.json")
     p.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu, auto")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: torch's own)")
+    add_threads_argument(p)
     return p
 
 
@@ -246,8 +245,9 @@ def main(argv=None) -> dict:
     from biosig.data.latents import OnTheFlyLatents, latent_cache
     from biosig.models import SSMDP
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    from biosig._threads import set_threads
+
+    set_threads(args.threads)  # --threads, BIOSIG_THREADS, else the cores not already busy
     cfg, t0 = settings(args), time.perf_counter()
     Path(args.out).mkdir(parents=True, exist_ok=True)
     windows = load_windows(args)
