@@ -329,6 +329,15 @@ def _fit_test(dm, spec: ModelSpec, seed: int, trainer_kwargs: dict, progress=Non
     return task, trainer, scores, fit_s
 
 
+def _seed(value) -> int:
+    """An integer seed; 1.5 or "one" is a ConfigError (int() took 1.5 for 1)."""
+    import numbers
+
+    if not isinstance(value, numbers.Integral):
+        raise ConfigError(f"seeds: {value!r} is not an integer")
+    return int(value)
+
+
 def run_experiment(
     data,
     models: list[ModelSpec],
@@ -373,7 +382,7 @@ def run_experiment(
     names = [m.name for m in models]
     if len(set(names)) != len(names):
         raise ConfigError(f"model names must be unique, got {names}")
-    seeds = [int(s) for s in ([seeds] if np.isscalar(seeds) else seeds)]
+    seeds = [_seed(s) for s in ([seeds] if np.isscalar(seeds) else seeds)]
     if protocol is not None:
         import copy
 

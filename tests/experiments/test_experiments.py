@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -345,3 +346,43 @@ def test_run_config_refuses_a_checkpoint_callback_with_the_key():
     cfg["experiment"]["models"].append({"name": "B", "trainer": {"callbacks": [ckpt]}})
     with pytest.raises(ConfigError, match=r"experiment.models\[B\].trainer.callbacks"):
         experiment_from_config(cfg)
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("seeds", "one", r"experiment.seeds: 'one' is not an integer"),
+    ("seeds", "1.5", r"experiment.seeds: 1.5 is not an integer"),
+    ("seeds", "[1, x]", r"experiment.seeds: 'x' is not an integer .*got \[1, 'x'\]"),
+    ("metrics", "{acc: 1}", r"experiment.metrics: \{'acc': 1\} is not a metric name"),
+    ("subjects", "1.5", r"experiment.subjects: 1.5 is not a subject"),
+    ("models", "{name: X}", r"experiment.models must be a list of mappings"),
+    ("models", "[{name: X, init_args: [1]}]", r"experiment.models\[\].init_args must be a "
+                                               r"mapping, got \[1\]"),
+    ("reference", "{X: {mean: high}}", r"experiment.reference.X.mean: 'high' is not a number"),
+    ("out", "[a]", r"experiment.out must be a string, got \['a'\]"),
+], ids=["seeds-word", "seeds-float", "seeds-item", "metrics", "subjects", "models",
+        "init_args", "reference", "out"])
+def test_experiment_values_of_the_wrong_type_are_one_line_before_the_data(
+        key, value, expected, tmp_path, capsys, monkeypatch):
+    """`--experiment.seeds one` was a ValueError traceback after the data were built, and
+    `--experiment.seeds 1.5` ran seed 1; now one line naming the key and the value."""
+    from biosig.cli import main
+
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    cache = tmp_path / "cache"
+    assert main(["run", "--config", str(REPO / "recipes/synthetic/dbconformer.yaml"),
+                 "--data.cache_dir", str(cache), f"--experiment.{key}", value]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(err) == 1 and re.search(expected, err[0]), err
+    assert not cache.exists()
+
+
+def test_single_experiment_values_stand_for_lists_and_seeds_must_be_integers(dm):
+    from biosig.experiments.config import experiment_from_config, load_config
+
+    cfg = load_config(["--config", str(REPO / "recipes/synthetic/eegnet.yaml"),
+                       "--experiment.seeds", "3", "--experiment.metrics", "kappa",
+                       "--experiment.subjects", "1"])
+    kwargs = experiment_from_config(cfg)
+    assert (kwargs["seeds"], kwargs["metrics"], kwargs["subjects"]) == ([3], ["kappa"], [1])
+    with pytest.raises(ConfigError, match=r"seeds: 1.5 is not an integer"):
+        run_experiment(dm, EEGNET, seeds=[1.5], verbose=False)
