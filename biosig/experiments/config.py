@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from biosig.data.recipe_config import datamodule_from_config, load_config
 from biosig.errors import ConfigError
-from biosig.experiments.runner import SIGNAL_ARGS, ModelSpec, run_experiment
+from biosig.experiments.runner import SIGNAL_ARGS, ModelSpec, check_metrics, run_experiment
 
 __all__ = ["RUN_HELP", "load_config", "datamodule_from_config", "experiment_from_config", "main"]
 
@@ -23,7 +23,7 @@ data, trainer) plus an `experiment:` section:
   experiment:
     seeds: [1, 2, 3, 4, 5]    # integers (one integer: one seed)
     subjects: null            # test subjects to run (null: all folds)
-    metrics: [acc]            # tables to print (the task's test metrics)
+    metrics: [acc]            # tables to print: the task's test metrics (checked before training)
     models:                   # optional; default: the config's model alone
       - {name: DBConformer}   # init_args/class_path/trainer here override the config's model
       - {name: EEGNet, init_args: {model: eegnet, model_kwargs: {}}}
@@ -183,11 +183,13 @@ def experiment_from_config(cfg: dict) -> dict:
     seeds = exp.get("seeds", [cfg.get("seed_everything", 0) or 0])
     seeds = seeds if isinstance(seeds, list) else [seeds]
     metrics, subjects = exp.get("metrics"), exp.get("subjects")
+    metrics = [metrics] if isinstance(metrics, str) else metrics
+    check_metrics(metrics, specs, key="experiment.metrics")  # the data's n_outputs: not yet known
     out = exp.get("out") or trainer.get("default_root_dir") or "biosig_out/experiment"
     trainer.pop("default_root_dir", None)
     return {"models": specs, "seeds": seeds, "trainer": trainer,
             "subjects": subjects if isinstance(subjects, (list, type(None))) else [subjects],
-            "metrics": [metrics] if isinstance(metrics, str) else metrics,
+            "metrics": metrics,
             "reference": exp.get("reference"),
             "title": exp.get("title", ""), "out": out}
 

@@ -386,3 +386,44 @@ def test_single_experiment_values_stand_for_lists_and_seeds_must_be_integers(dm)
     assert (kwargs["seeds"], kwargs["metrics"], kwargs["subjects"]) == ([3], ["kappa"], [1])
     with pytest.raises(ConfigError, match=r"seeds: 1.5 is not an integer"):
         run_experiment(dm, EEGNET, seeds=[1.5], verbose=False)
+
+
+def test_metric_names_are_checked_before_training(dm, tmp_path, capsys, monkeypatch):
+    """`--experiment.metrics '[accuracy]'` was refused only after every run had trained ("no
+    results for metric"); now one line with the closest name, before the data."""
+    from biosig.cli import main
+    from biosig.experiments import runner
+    from biosig.experiments.runner import check_metrics
+    from biosig.tasks import ClassificationTask
+
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    cache = tmp_path / "cache"
+    assert main(["run", "--config", str(REPO / "recipes/synthetic/dbconformer.yaml"),
+                 "--data.cache_dir", str(cache), "--experiment.metrics", "[kappa, accuracy]"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(err) == 1 and re.match(
+        r"biosig: error: experiment.metrics: 'accuracy' is not a test metric of this run's "
+        r"models \(did you mean 'acc'\?\); they report: loss, acc, ", err[0]), err
+    assert not cache.exists()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained")
+
+    monkeypatch.setattr(runner, "_fit_test", no_training)
+    with pytest.raises(ConfigError, match=r"'test_acc' is not .*\(did you mean 'acc'\?\)"):
+        run_experiment(dm, EEGNET, metrics=["test_acc"], verbose=False)
+    # per task: a VAE's KL levels, the best epoch's monitored value, a GAN's channels
+    vae = ModelSpec("v", "biosig.tasks.VAETask", test_ckpt="best")
+    check_metrics(["kl2", "corr", "best_val_loss"], [vae])
+    check_metrics(["pearson_V1", "fd"], [ModelSpec("g", "biosig.tasks.GANTask")])
+    check_metrics(["auprc_pos"], [EEGNET])  # the number of classes is not known yet
+    with pytest.raises(ConfigError, match="'auprc_pos' is not"):
+        check_metrics(["auprc_pos"], [EEGNET], n_outputs=4)
+    with pytest.raises(ConfigError, match="'mse' is not"):
+        check_metrics(["mse"], [EEGNET, ModelSpec("d", "biosig.tasks.DiffusionTask")])
+    check_metrics(["mse"], [EEGNET, vae])  # one model reporting it is enough
+
+    class Own(ClassificationTask):  # may log more: not checked
+        pass
+
+    check_metrics(["extra"], [ModelSpec("own", Own)])
