@@ -7,6 +7,7 @@ section (seeds, models, subjects, metrics, reference numbers, output folder): se
 
 from __future__ import annotations
 
+from pathlib import Path
 
 from biosig.data.recipe_config import datamodule_from_config, load_config
 from biosig.errors import ConfigError
@@ -34,7 +35,8 @@ data, trainer) plus an `experiment:` section:
 
 Overrides use the config's dotted keys: --trainer.max_epochs 5 --experiment.seeds '[1]'
 --data.source.init_args.path /data/bciiv2a. A value of the wrong type (seeds: one) is refused
-before any data are built.
+before any data are built. An earlier run's results.csv and results.json in the out folder are
+replaced (said when the run starts).
 No logger and no checkpoint files (a ModelCheckpoint in the callbacks is refused): test_ckpt:
 best keeps the best epoch in a temporary folder.
 """
@@ -202,6 +204,12 @@ def main(argv: list[str]) -> int:
     cfg = load_config(argv)
     kwargs = experiment_from_config(cfg)
     out = kwargs.pop("out")
+    # said before the runs (the user may stop now), not kept as results.1.csv: one line, no
+    # numbering of old files to explain
+    earlier = [n for n in ("results.csv", "results.json") if (Path(out) / n).is_file()]
+    if earlier:
+        print(f"biosig run: {out} holds {' and '.join(earlier)} of an earlier run; this run "
+              "replaces them", flush=True)
     dm = datamodule_from_config(cfg["data"])
     result = run_experiment(dm, **kwargs)
     result.print()

@@ -211,6 +211,7 @@ def test_biosig_run_writes_the_table(tmp_path, capsys):
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "[4/4]" in text and "DBConformer" in text and "kappa" in text
+    assert "replaces them" not in text  # a new folder
     runs = pd.read_csv(out / "results.csv")
     assert sorted(set(runs["model"])) == ["DBConformer", "EEGNet"]
     assert sorted(set(runs["subject"])) == [1, 2] and (runs["n_test"] == 8).all()
@@ -427,3 +428,21 @@ def test_metric_names_are_checked_before_training(dm, tmp_path, capsys, monkeypa
         pass
 
     check_metrics(["extra"], [ModelSpec("own", Own)])
+
+
+def test_biosig_run_says_that_it_replaces_earlier_results(tmp_path, capsys):
+    """A second run into the same folder overwrote results.csv and results.json silently."""
+    from biosig.cli import main
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "results.csv").write_text("model\nearlier\n")
+    assert main(["run", "--config", str(REPO / "recipes/synthetic/eegnet.yaml"),
+                 "--config", str(REPO / "recipes/configs/trainer/cpu.yaml"),
+                 "--data.source.init_args.n_subjects", "1",
+                 "--data.source.init_args.n_trials_per_class", "4", "--data.batch_size", "4",
+                 "--data.cache_dir", str(tmp_path / "c"), "--trainer.max_epochs", "1",
+                 "--experiment.out", str(out)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == f"biosig run: {out} holds results.csv of an earlier run; this run replaces them"
+    assert "earlier" not in (out / "results.csv").read_text()
