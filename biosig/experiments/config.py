@@ -96,6 +96,11 @@ _LIST_KEYS = {"seeds": ("an integer", _is_int, False),
               "metrics": ("a metric name", lambda v: isinstance(v, str), True)}
 
 
+def _as_list(value):
+    """A single seed, metric or subject as a list of one; None and lists as they are."""
+    return value if value is None or isinstance(value, list) else [value]
+
+
 def check_experiment_types(exp: dict) -> None:
     """A ConfigError naming the key and the value for an ``experiment:`` entry of the wrong
     type (``seeds: one``, ``seeds: 1.5``), before any data are built."""
@@ -182,18 +187,14 @@ def experiment_from_config(cfg: dict) -> dict:
         _refuse_checkpoint_callbacks(
             entry["trainer"]["callbacks"] if own else trainer.get("callbacks"),
             f"experiment.models[{name}].trainer.callbacks" if own else "trainer.callbacks")
-    seeds = exp.get("seeds", [cfg.get("seed_everything", 0) or 0])
-    seeds = seeds if isinstance(seeds, list) else [seeds]
-    metrics, subjects = exp.get("metrics"), exp.get("subjects")
-    metrics = [metrics] if isinstance(metrics, str) else metrics
+    seeds = _as_list(exp.get("seeds", cfg.get("seed_everything", 0) or 0))
+    metrics = _as_list(exp.get("metrics"))
     check_metrics(metrics, specs, key="experiment.metrics")  # the data's n_outputs: not yet known
     out = exp.get("out") or trainer.get("default_root_dir") or "biosig_out/experiment"
     trainer.pop("default_root_dir", None)
     return {"models": specs, "seeds": seeds, "trainer": trainer,
-            "subjects": subjects if isinstance(subjects, (list, type(None))) else [subjects],
-            "metrics": metrics,
-            "reference": exp.get("reference"),
-            "title": exp.get("title", ""), "out": out}
+            "subjects": _as_list(exp.get("subjects")), "metrics": metrics,
+            "reference": exp.get("reference"), "title": exp.get("title", ""), "out": out}
 
 
 def main(argv: list[str]) -> int:
