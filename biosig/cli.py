@@ -19,9 +19,10 @@ commands:
   run        run a whole protocol (every fold x seed x model) and write one results table:
              biosig run --config recipes/bciiv2a/dbconformer_co.yaml  (biosig run --help)
   fit        train a model on one fold (LightningCLI: biosig fit --config recipes/...yaml)
-  validate   run the validation loop of a model
-  test       evaluate a model on the test split (--ckpt_path FILE, last or best)
-  predict    predict with a model; writes predictions.pt to the run's log folder
+  validate   run the validation loop of a trained model (--ckpt_path FILE, last or best)
+  test       evaluate a trained model on the test split (--ckpt_path FILE, last or best)
+  predict    predict with a trained model (--ckpt_path); writes predictions.pt to the run's log
+             folder
   models     list the registered models
   cache      verify or build window caches (biosig cache --help)
   generate   synthetic EEG from an SSMDP weights folder as EDF (biosig generate --help)
@@ -66,7 +67,8 @@ def _build_cli_class():
         reaches the user as itself (jsonargparse would wrap it). ``fit`` prints where its logs
         and checkpoints go, at its start and its end, and one line per epoch when stdout is not
         a terminal (no progress bar); ``test``/``validate``/``predict`` resolve ``--ckpt_path
-        last|best`` from the run folder; ``predict`` writes its predictions to a file.
+        last|best`` from the run folder, and without it refuse to score a random initialisation
+        (unless ``pretrained``); ``predict`` writes its predictions to a file.
         """
 
         def instantiate_classes(self):
@@ -74,6 +76,8 @@ def _build_cli_class():
             self._given_links = {k: v for k, v in (config.model.get("init_args") or {}).items()
                                  if k in LINKED and v is not None}
             _check_task_args(config.model)
+            if self.subcommand:
+                _refuse_random_weights(self.subcommand, config)
             try:
                 super().instantiate_classes()
             except ValueError as err:
@@ -303,6 +307,21 @@ def _check_task_args(model_config) -> None:
     args = dict(model_config.get("init_args") or {})
     task.check_args(args)
     task.check_networks(args)  # registry names and *_kwargs (model, generator, critic)
+
+
+def _refuse_random_weights(command: str, config) -> None:
+    """``validate``/``test``/``predict`` without ``--ckpt_path`` scored the task's random
+    initialisation as if trained: a ConfigError before the data are built, unless the model
+    loads pretrained weights (``model.init_args.pretrained``)."""
+    from biosig.errors import ConfigError
+
+    if command == "fit" or config.get("ckpt_path") is not None:
+        return
+    if (config.model.get("init_args") or {}).get("pretrained") is not None:
+        return
+    raise ConfigError(f"biosig {command} without --ckpt_path would use the model's random "
+                      "initialisation as its weights (no model.init_args.pretrained); give the "
+                      "trained weights: --ckpt_path FILE|last|best")
 
 
 def _check_optimizer(task) -> None:

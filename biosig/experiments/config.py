@@ -7,10 +7,11 @@ section (seeds, models, subjects, metrics, reference numbers, output folder): se
 
 from __future__ import annotations
 
+from pathlib import Path
 
 from biosig.data.recipe_config import datamodule_from_config, load_config
 from biosig.errors import ConfigError
-from biosig.experiments.runner import SIGNAL_ARGS, ModelSpec, run_experiment
+from biosig.experiments.runner import SIGNAL_ARGS, ModelSpec, check_metrics, run_experiment
 
 __all__ = ["RUN_HELP", "load_config", "datamodule_from_config", "experiment_from_config", "main"]
 
@@ -21,9 +22,9 @@ Runs every fold of the data's protocol x every seed x every model and writes one
 data, trainer) plus an `experiment:` section:
 
   experiment:
-    seeds: [1, 2, 3, 4, 5]
+    seeds: [1, 2, 3, 4, 5]    # integers (one integer: one seed)
     subjects: null            # test subjects to run (null: all folds)
-    metrics: [acc]            # tables to print (the task's test metrics)
+    metrics: [acc]            # tables to print: the task's test metrics (checked before training)
     models:                   # optional; default: the config's model alone
       - {name: DBConformer}   # init_args/class_path/trainer here override the config's model
       - {name: EEGNet, init_args: {model: eegnet, model_kwargs: {}}}
@@ -33,7 +34,9 @@ data, trainer) plus an `experiment:` section:
     out: biosig_out/my_run    # default: trainer.default_root_dir or biosig_out/experiment
 
 Overrides use the config's dotted keys: --trainer.max_epochs 5 --experiment.seeds '[1]'
---data.source.init_args.path /data/bciiv2a
+--data.source.init_args.path /data/bciiv2a. A value of the wrong type (seeds: one) is refused
+before any data are built. An earlier run's results.csv and results.json in the out folder are
+replaced (said when the run starts).
 No logger and no checkpoint files (a ModelCheckpoint in the callbacks is refused): test_ckpt:
 best keeps the best epoch in a temporary folder.
 """
@@ -78,6 +81,70 @@ def _refuse_checkpoint_callbacks(callbacks, where: str) -> None:
                 "in its entry)")
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# key: (what one item is, its test, whether null is allowed); a single item stands for a list
+_LIST_KEYS = {"seeds": ("an integer", _is_int, False),
+              "subjects": ("a subject (an integer or a name)",
+                           lambda v: _is_int(v) or isinstance(v, str), True),
+              "metrics": ("a metric name", lambda v: isinstance(v, str), True)}
+
+
+def _as_list(value):
+    """A single seed, metric or subject as a list of one; None and lists as they are."""
+    return value if value is None or isinstance(value, list) else [value]
+
+
+def check_experiment_types(exp: dict) -> None:
+    """A ConfigError naming the key and the value for an ``experiment:`` entry of the wrong
+    type (``seeds: one``, ``seeds: 1.5``), before any data are built."""
+    for key, (what, ok, nullable) in _LIST_KEYS.items():
+        if key not in exp or (exp[key] is None and nullable):
+            continue
+        value = exp[key]
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            raise ConfigError(f"experiment.{key}: an empty list; give {what} or a list of them")
+        for item in items:
+            if not ok(item):
+                raise ConfigError(f"experiment.{key}: {item!r} is not {what} (experiment.{key} "
+                                  f"takes {what} or a list of them, got {value!r})")
+    for key in ("title", "out"):
+        if exp.get(key) is not None and not isinstance(exp[key], str):
+            raise ConfigError(f"experiment.{key} must be a string, got {exp[key]!r}")
+    models = exp.get("models")
+    if models is not None and not isinstance(models, list):
+        raise ConfigError(f"experiment.models must be a list of mappings ({{name: ..., "
+                          f"init_args: {{...}}}}), got {models!r}")
+    for entry in models or []:
+        if not isinstance(entry, dict):
+            raise ConfigError(f"experiment.models entries must be mappings, got {entry!r}")
+        for key, kind, name in (("name", str, "a string"), ("class_path", str, "a string"),
+                                ("monitor", str, "a string"), ("init_args", dict, "a mapping"),
+                                ("trainer", dict, "a mapping")):
+            if entry.get(key) is not None and not isinstance(entry[key], kind):
+                raise ConfigError(f"experiment.models[].{key} must be {name}, got "
+                                  f"{entry[key]!r}")
+    reference = exp.get("reference")
+    if reference is None:
+        return
+    if not isinstance(reference, dict) or not all(isinstance(v, dict)
+                                                   for v in reference.values()):
+        raise ConfigError(f"experiment.reference must map each model to {{subject: number}} "
+                          f"(e.g. {{EEGNet: {{mean: 81.2}}}}), got {reference!r}")
+    for model, numbers in reference.items():
+        for subject, number in numbers.items():
+            if not _is_number(number):
+                raise ConfigError(f"experiment.reference.{model}.{subject}: {number!r} is not a "
+                                  "number")
+
+
 def experiment_from_config(cfg: dict) -> dict:
     """The keyword arguments of :func:`run_experiment` (and ``out``) from a merged config."""
     exp = dict(cfg.get("experiment") or {})
@@ -85,6 +152,7 @@ def experiment_from_config(cfg: dict) -> dict:
     if unknown:
         raise ConfigError(f"experiment section: unknown keys {sorted(unknown)} "
                           f"(allowed: {sorted(_EXPERIMENT_KEYS)})")
+    check_experiment_types(exp)
     for section in ("model", "data"):
         if not isinstance(cfg.get(section), dict):
             raise ConfigError(f"biosig run: the config has no {section!r} section")
@@ -102,15 +170,10 @@ def experiment_from_config(cfg: dict) -> dict:
             raise ConfigError(f"trainer.callbacks: each entry needs a class_path, got {cb!r}")
     specs = []
     for entry in exp.get("models") or [{}]:
-        if not isinstance(entry, dict):
-            raise ConfigError(f"experiment.models entries must be mappings, got {entry!r}")
         extra = set(entry) - {"name", "class_path", "init_args", "trainer", "test_ckpt", "monitor",
                               "mode"}
         if extra:
             raise ConfigError(f"experiment.models: unknown keys {sorted(extra)}")
-        if not isinstance(entry.get("trainer") or {}, dict):
-            raise ConfigError(f"experiment.models: trainer must be a mapping, got "
-                              f"{entry['trainer']!r}")
         _check_trainer_keys(entry.get("trainer") or {}, "experiment.models[].trainer")
         init = {**(base.get("init_args") or {}), **(entry.get("init_args") or {})}
         for k in SIGNAL_ARGS:
@@ -124,12 +187,14 @@ def experiment_from_config(cfg: dict) -> dict:
         _refuse_checkpoint_callbacks(
             entry["trainer"]["callbacks"] if own else trainer.get("callbacks"),
             f"experiment.models[{name}].trainer.callbacks" if own else "trainer.callbacks")
-    seeds = exp.get("seeds", [cfg.get("seed_everything", 0) or 0])
+    seeds = _as_list(exp.get("seeds", cfg.get("seed_everything", 0) or 0))
+    metrics = _as_list(exp.get("metrics"))
+    check_metrics(metrics, specs, key="experiment.metrics")  # the data's n_outputs: not yet known
     out = exp.get("out") or trainer.get("default_root_dir") or "biosig_out/experiment"
     trainer.pop("default_root_dir", None)
-    return {"models": specs, "seeds": seeds, "trainer": trainer, "subjects": exp.get("subjects"),
-            "metrics": exp.get("metrics"), "reference": exp.get("reference"),
-            "title": exp.get("title", ""), "out": out}
+    return {"models": specs, "seeds": seeds, "trainer": trainer,
+            "subjects": _as_list(exp.get("subjects")), "metrics": metrics,
+            "reference": exp.get("reference"), "title": exp.get("title", ""), "out": out}
 
 
 def main(argv: list[str]) -> int:
@@ -140,6 +205,12 @@ def main(argv: list[str]) -> int:
     cfg = load_config(argv)
     kwargs = experiment_from_config(cfg)
     out = kwargs.pop("out")
+    # said before the runs (the user may stop now), not kept as results.1.csv: one line, no
+    # numbering of old files to explain
+    earlier = [n for n in ("results.csv", "results.json") if (Path(out) / n).is_file()]
+    if earlier:
+        print(f"biosig run: {out} holds {' and '.join(earlier)} of an earlier run; this run "
+              "replaces them", flush=True)
     dm = datamodule_from_config(cfg["data"])
     result = run_experiment(dm, **kwargs)
     result.print()

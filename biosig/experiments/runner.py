@@ -39,8 +39,8 @@ import pandas as pd
 
 from biosig.errors import ConfigError
 
-__all__ = ["ModelSpec", "Run", "ExperimentResult", "run_experiment", "summarize",
-           "format_table", "mean_std_cells", "output_folder", "progress_logging",
+__all__ = ["ModelSpec", "Run", "ExperimentResult", "run_experiment", "check_metrics",
+           "summarize", "format_table", "mean_std_cells", "output_folder", "progress_logging",
            "PERCENT_METRICS"]
 
 #: Metrics shown in percent in the tables.
@@ -329,6 +329,49 @@ def _fit_test(dm, spec: ModelSpec, seed: int, trainer_kwargs: dict, progress=Non
     return task, trainer, scores, fit_s
 
 
+def check_metrics(metrics, models, n_outputs: int | None = None, key: str = "metrics") -> None:
+    """Before training: a ConfigError, with the closest name, for a metric that no model's task
+    reports at test (:meth:`biosig.tasks.BiosigTask.test_metric_names`, plus ``best_<monitor>``
+    for ``test_ckpt="best"``). Nothing is checked where a model's task is not one of biosig's
+    (a subclass may log more) or declares no names."""
+    import difflib
+    from fnmatch import fnmatchcase
+
+    from biosig.tasks.base import BiosigTask
+
+    known: list[str] = []
+    for spec in models:
+        cls = spec.task_class()
+        if not (isinstance(cls, type) and issubclass(cls, BiosigTask)
+                and cls.__module__.startswith("biosig.")):
+            return
+        names = cls.test_metric_names(spec.init_args, n_outputs)
+        if names is None:
+            return
+        known += [*names, *(["best_" + spec.monitor] if spec.test_ckpt == "best" else [])]
+    known = list(dict.fromkeys(known))
+    for metric in metrics or []:
+        if any(fnmatchcase(str(metric), name) for name in known):
+            continue
+        plain = list(dict.fromkeys(n.rstrip("*").rstrip("_") for n in known))
+        bare = str(metric).removeprefix("test_")  # the scores drop the prefix
+        close = ([bare] if any(fnmatchcase(bare, n) for n in known) else
+                 [n for n in plain if bare.startswith(n) or n.startswith(bare)]  # accuracy: acc
+                 or difflib.get_close_matches(bare, plain, n=1))
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"{key}: {metric!r} is not a test metric of this run's models{hint}; "
+                          f"they report: {', '.join(known)}")
+
+
+def _seed(value) -> int:
+    """An integer seed; 1.5 or "one" is a ConfigError (int() took 1.5 for 1)."""
+    import numbers
+
+    if not isinstance(value, numbers.Integral):
+        raise ConfigError(f"seeds: {value!r} is not an integer")
+    return int(value)
+
+
 def run_experiment(
     data,
     models: list[ModelSpec],
@@ -356,7 +399,8 @@ def run_experiment(
         A logger object serves one run only (ConfigError when more runs would share it).
     subjects : only the folds whose test subject is one of these (LOSO still trains on all
         others).
-    metrics : the test metrics the printed tables show (default: the first one logged).
+    metrics : the test metrics the printed tables show (default: the first one logged); a
+        name that no model's task reports is refused before training (:func:`check_metrics`).
     reference : numbers to print next to the first metric's table, ``{model: {subject: value}}``
         in the table's units (``"mean"`` for the mean over subjects), e.g. the paper's.
     on_run : called after each run with a :class:`Run`; the dict it returns joins the run's row.
@@ -373,7 +417,10 @@ def run_experiment(
     names = [m.name for m in models]
     if len(set(names)) != len(names):
         raise ConfigError(f"model names must be unique, got {names}")
-    seeds = [int(s) for s in ([seeds] if np.isscalar(seeds) else seeds)]
+    seeds = [_seed(s) for s in ([seeds] if np.isscalar(seeds) else seeds)]
+    metrics = [metrics] if isinstance(metrics, str) else metrics
+    if on_run is None:  # on_run's columns may be metrics too
+        check_metrics(metrics, models, getattr(data, "n_outputs", None))
     if protocol is not None:
         import copy
 

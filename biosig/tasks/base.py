@@ -113,6 +113,10 @@ class BiosigTask(pl.LightningModule):
     same check on the config before the data are built.
     """
 
+    #: The scores ``trainer.test`` reports, without the ``test_`` prefix (``*``: a channel or
+    #: level name); None: not declared (see :meth:`test_metric_names`).
+    TEST_METRICS: tuple[str, ...] | None = None
+
     #: Rules for the task's own arguments (``{name: rule}``, see :func:`biosig._checks.check_args`);
     #: a subclass's entries add to (or replace) its bases'.
     ARG_RULES: dict = OPTIMIZER_RULES
@@ -131,6 +135,14 @@ class BiosigTask(pl.LightningModule):
         mapping of argument names to values, e.g. an ``__init__``'s ``locals()`` or a config's
         ``init_args``); arguments without a rule are not looked at."""
         check_args(args, cls.arg_rules(), prefix="model.")
+
+    @classmethod
+    def test_metric_names(cls, args: Mapping, n_outputs: int | None = None) -> list[str] | None:
+        """The scores a task built with ``args`` (its ``init_args``) reports at test, without
+        the ``test_`` prefix (``*`` stands for a channel or level name), for the data's
+        ``n_outputs`` where known; ``biosig run`` checks its metric names against them before
+        training. None: not declared."""
+        return None if cls.TEST_METRICS is None else list(cls.TEST_METRICS)
 
     @classmethod
     def check_networks(cls, args) -> None:

@@ -240,6 +240,14 @@ class ClassificationTask(BiosigTask):
         weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float)
         self.register_buffer("class_weights", weights, persistent=False)
 
+    @classmethod
+    def test_metric_names(cls, args, n_outputs=None) -> list[str]:
+        """``loss`` and the keys of :func:`classification_metrics` (``auprc_pos`` where the
+        number of classes is 2 or not known)."""
+        multilabel = bool(args.get("multilabel", False))
+        n = n_outputs if n_outputs and (multilabel or n_outputs >= 2) else 2
+        return ["loss", *classification_metrics(n, multilabel).keys()]
+
     def loss(self, logits, y):
         if self.hparams.multilabel:
             return F.binary_cross_entropy_with_logits(logits, y.float(),

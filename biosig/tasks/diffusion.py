@@ -49,6 +49,7 @@ class DiffusionTask(BiosigTask):
     value is comparable across epochs). :meth:`sample` generates EEG in µV.
     """
 
+    TEST_METRICS = ("loss",)
     ARG_RULES = {"n_diffusion_steps": dict(ge=1, integer=True),
                  "clip_sample": dict(gt=0, optional=True),
                  "channels_per_window": dict(ge=0, integer=True)}

@@ -64,6 +64,7 @@ class GANTask(BiosigTask):
     ``validation_step`` returns ``{"real", "fake", "input_channel"}`` for figure callbacks.
     """
 
+    TEST_METRICS = ("l1", "mse", "pearson", "mse_*", "pearson_*", "fd")
     ARG_RULES = {"l1_weight": dict(ge=0), "adv_weight": dict(ge=0), "gp_weight": dict(ge=0),
                  "n_critic": dict(ge=1, integer=True)}
 

@@ -58,6 +58,8 @@ class VAETask(BiosigTask):
                  "clf_weight": dict(ge=0), "kl_warmup_epochs": dict(ge=0, integer=True),
                  "edge_samples_ignored": dict(ge=0, integer=True), "lr_decay": dict(gt=0, le=1)}
 
+    TEST_METRICS = ("loss", "recon", "kl", "kl*", "nll", "mse", "corr")
+
     def __init__(
         self,
         model: str | None = None,

@@ -53,6 +53,8 @@ class VQTask(BiosigTask):
     window and channel ``(B, C)`` (normalised units).
     """
 
+    TEST_METRICS = ("loss", "recon", "vq", "commitment", "codebook", "perplexity", "code_usage",
+                    "dead_codes")
     ARG_RULES = {"recon_weight": dict(ge=0), "vq_weight": dict(ge=0),
                  "warmup_steps": dict(ge=0, integer=True)}
 

@@ -193,8 +193,9 @@ def test_a_protocol_the_data_cannot_follow_is_refused_before_the_run_folder(
     monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
     root = tmp_path / "run"
     protocol = "{class_path: biosig.data.GroupKFold, init_args: {group: patient}}"
+    ckpt = ["--ckpt_path", "last"] if command == "test" else []  # resolved after the split
     assert main([command, *EEGNET, "--trainer.default_root_dir", str(root), "--data.protocol",
-                 protocol]) == 2
+                 protocol, *ckpt]) == 2
     lines = _error_lines(capsys.readouterr().err)
     assert len(lines) == 1 and "group='patient': the metadata have no such column" in lines[0]
     assert not root.exists()
@@ -212,6 +213,38 @@ def test_ddp_preset_on_cpu_with_sync_batchnorm_is_one_line(tmp_path, capsys, mon
     lines = _error_lines(err)
     assert len(lines) == 1 and "set trainer.sync_batchnorm false" in lines[0], err[-2000:]
     assert not root.exists()
+
+
+@pytest.mark.parametrize("command", ["validate", "test", "predict"])
+def test_evaluating_without_a_checkpoint_is_refused_before_anything_is_written(
+        command, tmp_path, capsys, monkeypatch):
+    """`biosig test` without --ckpt_path scored the random initialisation and printed a normal
+    metrics table; now one line suggesting --ckpt_path, before the cache and the run folder."""
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    root, cache = tmp_path / "run", tmp_path / "cache"
+    assert main([command, *EEGNET, "--trainer.default_root_dir", str(root), "--data.cache_dir",
+                 str(cache)]) == 2
+    lines = _error_lines(capsys.readouterr().err)
+    assert len(lines) == 1, lines
+    assert re.match(rf"biosig: error: biosig {command} without --ckpt_path would use the model's "
+                    r"random initialisation .*--ckpt_path FILE\|last\|best$", lines[0]), lines
+    assert not root.exists() and not cache.exists()
+
+
+def test_evaluating_pretrained_weights_needs_no_checkpoint(tmp_path, capsys, monkeypatch):
+    """A model built from pretrained weights (model.init_args.pretrained) is not random: test
+    runs without --ckpt_path."""
+    import torch
+
+    from biosig.cli import lightning_cli
+
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    args = [*EEGNET, "--data.cache_dir", str(tmp_path / "cache"), "--trainer.logger", "false",
+            "--trainer.default_root_dir", str(tmp_path / "run")]
+    weights = tmp_path / "eegnet.pt"
+    torch.save(lightning_cli(args, run=False).model.net.state_dict(), weights)
+    assert main(["test", *args, "--model.init_args.pretrained", str(weights)]) == 0
+    assert "test_acc" in capsys.readouterr().out
 
 
 def test_a_checkpoint_lightning_cannot_use_is_one_line(tmp_path, capsys, monkeypatch):

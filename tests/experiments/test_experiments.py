@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -210,6 +211,7 @@ def test_biosig_run_writes_the_table(tmp_path, capsys):
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "[4/4]" in text and "DBConformer" in text and "kappa" in text
+    assert "replaces them" not in text  # a new folder
     runs = pd.read_csv(out / "results.csv")
     assert sorted(set(runs["model"])) == ["DBConformer", "EEGNet"]
     assert sorted(set(runs["subject"])) == [1, 2] and (runs["n_test"] == 8).all()
@@ -365,3 +367,102 @@ def test_run_config_refuses_a_checkpoint_callback_with_the_key():
     cfg["experiment"]["models"].append({"name": "B", "trainer": {"callbacks": [ckpt]}})
     with pytest.raises(ConfigError, match=r"experiment.models\[B\].trainer.callbacks"):
         experiment_from_config(cfg)
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("seeds", "one", r"experiment.seeds: 'one' is not an integer"),
+    ("seeds", "1.5", r"experiment.seeds: 1.5 is not an integer"),
+    ("seeds", "[1, x]", r"experiment.seeds: 'x' is not an integer .*got \[1, 'x'\]"),
+    ("metrics", "{acc: 1}", r"experiment.metrics: \{'acc': 1\} is not a metric name"),
+    ("subjects", "1.5", r"experiment.subjects: 1.5 is not a subject"),
+    ("models", "{name: X}", r"experiment.models must be a list of mappings"),
+    ("models", "[{name: X, init_args: [1]}]", r"experiment.models\[\].init_args must be a "
+                                               r"mapping, got \[1\]"),
+    ("reference", "{X: {mean: high}}", r"experiment.reference.X.mean: 'high' is not a number"),
+    ("out", "[a]", r"experiment.out must be a string, got \['a'\]"),
+], ids=["seeds-word", "seeds-float", "seeds-item", "metrics", "subjects", "models",
+        "init_args", "reference", "out"])
+def test_experiment_values_of_the_wrong_type_are_one_line_before_the_data(
+        key, value, expected, tmp_path, capsys, monkeypatch):
+    """`--experiment.seeds one` was a ValueError traceback after the data were built, and
+    `--experiment.seeds 1.5` ran seed 1; now one line naming the key and the value."""
+    from biosig.cli import main
+
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    cache = tmp_path / "cache"
+    assert main(["run", "--config", str(REPO / "recipes/synthetic/dbconformer.yaml"),
+                 "--data.cache_dir", str(cache), f"--experiment.{key}", value]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(err) == 1 and re.search(expected, err[0]), err
+    assert not cache.exists()
+
+
+def test_single_experiment_values_stand_for_lists_and_seeds_must_be_integers(dm):
+    from biosig.experiments.config import experiment_from_config, load_config
+
+    cfg = load_config(["--config", str(REPO / "recipes/synthetic/eegnet.yaml"),
+                       "--experiment.seeds", "3", "--experiment.metrics", "kappa",
+                       "--experiment.subjects", "1"])
+    kwargs = experiment_from_config(cfg)
+    assert (kwargs["seeds"], kwargs["metrics"], kwargs["subjects"]) == ([3], ["kappa"], [1])
+    with pytest.raises(ConfigError, match=r"seeds: 1.5 is not an integer"):
+        run_experiment(dm, EEGNET, seeds=[1.5], verbose=False)
+
+
+def test_metric_names_are_checked_before_training(dm, tmp_path, capsys, monkeypatch):
+    """`--experiment.metrics '[accuracy]'` was refused only after every run had trained ("no
+    results for metric"); now one line with the closest name, before the data."""
+    from biosig.cli import main
+    from biosig.experiments import runner
+    from biosig.experiments.runner import check_metrics
+    from biosig.tasks import ClassificationTask
+
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    cache = tmp_path / "cache"
+    assert main(["run", "--config", str(REPO / "recipes/synthetic/dbconformer.yaml"),
+                 "--data.cache_dir", str(cache), "--experiment.metrics", "[kappa, accuracy]"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(err) == 1 and re.match(
+        r"biosig: error: experiment.metrics: 'accuracy' is not a test metric of this run's "
+        r"models \(did you mean 'acc'\?\); they report: loss, acc, ", err[0]), err
+    assert not cache.exists()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained")
+
+    monkeypatch.setattr(runner, "_fit_test", no_training)
+    with pytest.raises(ConfigError, match=r"'test_acc' is not .*\(did you mean 'acc'\?\)"):
+        run_experiment(dm, EEGNET, metrics=["test_acc"], verbose=False)
+    # per task: a VAE's KL levels, the best epoch's monitored value, a GAN's channels
+    vae = ModelSpec("v", "biosig.tasks.VAETask", test_ckpt="best")
+    check_metrics(["kl2", "corr", "best_val_loss"], [vae])
+    check_metrics(["pearson_V1", "fd"], [ModelSpec("g", "biosig.tasks.GANTask")])
+    check_metrics(["auprc_pos"], [EEGNET])  # the number of classes is not known yet
+    with pytest.raises(ConfigError, match="'auprc_pos' is not"):
+        check_metrics(["auprc_pos"], [EEGNET], n_outputs=4)
+    with pytest.raises(ConfigError, match="'mse' is not"):
+        check_metrics(["mse"], [EEGNET, ModelSpec("d", "biosig.tasks.DiffusionTask")])
+    check_metrics(["mse"], [EEGNET, vae])  # one model reporting it is enough
+
+    class Own(ClassificationTask):  # may log more: not checked
+        pass
+
+    check_metrics(["extra"], [ModelSpec("own", Own)])
+
+
+def test_biosig_run_says_that_it_replaces_earlier_results(tmp_path, capsys):
+    """A second run into the same folder overwrote results.csv and results.json silently."""
+    from biosig.cli import main
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "results.csv").write_text("model\nearlier\n")
+    assert main(["run", "--config", str(REPO / "recipes/synthetic/eegnet.yaml"),
+                 "--config", str(REPO / "recipes/configs/trainer/cpu.yaml"),
+                 "--data.source.init_args.n_subjects", "1",
+                 "--data.source.init_args.n_trials_per_class", "4", "--data.batch_size", "4",
+                 "--data.cache_dir", str(tmp_path / "c"), "--trainer.max_epochs", "1",
+                 "--experiment.out", str(out)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == f"biosig run: {out} holds results.csv of an earlier run; this run replaces them"
+    assert "earlier" not in (out / "results.csv").read_text()

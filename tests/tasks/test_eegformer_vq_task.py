@@ -47,6 +47,7 @@ def test_fits_a_few_steps_and_logs_codebook_statistics(tmp_path):
     assert not torch.equal(before, task.net.patch_embed.weight)
     test = trainer.test(task, _loader(8, seed=2), verbose=False)[0]
     assert test["test_code_usage"] > 0
+    assert sorted(k.removeprefix("test_") for k in test) == sorted(VQTask.test_metric_names({}))
     pred = trainer.predict(task, _loader(4, seed=3))[0]
     assert pred["indices"].shape == (4, 3, task.net.n_patches)
     assert pred["recon_error"].shape == (4, 3) and (pred["recon_error"] >= 0).all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fnmatch import fnmatchcase
 
 import lightning.pytorch as pl
 import numpy as np
@@ -114,5 +115,8 @@ def test_fit_with_kl_warmup_and_figures(tmp_path):
     assert lr == pytest.approx(1e-2 * 0.999**2)
     res = trainer.test(task, _loader(n=4, seed=2), verbose=False)[0]
     assert {"test_loss", "test_mse", "test_corr"} <= set(res)
+    # biosig run checks its metric names against the declared ones
+    declared = VAETask.test_metric_names({})
+    assert all(any(fnmatchcase(k.removeprefix("test_"), n) for n in declared) for k in res), res
     pred = trainer.predict(task, _loader(n=4, seed=2))
     assert pred[0]["x_hat"].shape == (4, 3, 100) and pred[0]["sq_error"].shape == (4, 3)
