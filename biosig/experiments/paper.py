@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 
+from biosig._argparse import add_threads_argument
 from biosig._threads import set_threads
 from biosig.experiments.runner import ExperimentResult, ModelSpec, run_experiment
 
@@ -82,9 +83,7 @@ def add_protocol_arguments(parser: argparse.ArgumentParser,
                         help="window cache root (default: BIOSIG_CACHE)")
     parser.add_argument("--accelerator", default="cpu",
                         help="Lightning accelerator: cpu, gpu, auto")
-    parser.add_argument("--threads", default=None,
-                        help="torch CPU threads, an integer or 'auto' (default: BIOSIG_THREADS, "
-                             "else the cores not already busy)")
+    add_threads_argument(parser)
     parser.add_argument("--out", default=None,
                         help="folder for <protocol>/results.csv and results.json (default: none "
                              "written)")
