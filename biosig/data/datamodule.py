@@ -135,9 +135,13 @@ def _pass_batch(batch):
     return batch
 
 
+#: How a resume error names a key of :meth:`BiosigDataModule.state_dict`
+_RESUME_KEYS = {"splits": "split (windows per part, CRC-32 of their cache rows)"}
+
+
 def _short(value, limit: int = 300) -> str:
     text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "...}"
+    return text if len(text) <= limit else text[:limit] + " ..."
 
 
 def _split_digest(splits: dict) -> dict:
@@ -444,7 +448,7 @@ class BiosigDataModule(pl.LightningDataModule):
         if self.splits is None:
             return {}
         return {"seed": int(self.seed), "splits": _split_digest(self.splits),
-                "processing": self._processing()}
+                **self._processing()}
 
     def _processing(self) -> dict:
         import json
@@ -473,17 +477,11 @@ class BiosigDataModule(pl.LightningDataModule):
         if not state:
             return
         self.setup()
-        now = self.state_dict()
-        for key, what in (("seed", "seed"),
-                          ("splits", "split (windows per part, CRC-32 of their cache rows)"),
-                          ("processing", "processing")):
-            was, here = state.get(key), now[key]
-            if was == here or (key == "processing" and key not in state):
+        for key, here in self.state_dict().items():
+            was = state.get(key, here)  # a key the checkpoint lacks: saved before it was recorded
+            if was == here:
                 continue
-            if key == "processing":  # name the parts that differ, show only them
-                differ = [k for k in here if was.get(k) != here[k]] or list(here)
-                what = " and ".join(differ)
-                was, here = ({k: d.get(k) for k in differ} for d in (was, here))
+            what = _RESUME_KEYS.get(key, key)
             raise ConfigError(
                 f"resuming: {source}'s run had data {what} {_short(was)} but this run has "
                 f"{_short(here)}; resume with the same data, subjects, protocol, "
