@@ -13,7 +13,16 @@ from numbers import Integral, Real
 
 from biosig.errors import ConfigError
 
-__all__ = ["check_args", "number", "one_of"]
+__all__ = ["check_args", "did_you_mean", "number", "one_of"]
+
+
+def did_you_mean(name: str, choices, *, n: int = 1, cutoff: float = 0.6, prefix: str = "") -> str:
+    """``" (did you mean X?)"``: the closest of ``choices`` to a misspelt ``name`` (up to ``n``,
+    joined by "or", each after ``prefix``), or ``""`` when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=n, cutoff=cutoff)
+    return f" (did you mean {' or '.join(prefix + c for c in close)}?)" if close else ""
 
 
 def _bounds(gt, ge, lt, le) -> str:

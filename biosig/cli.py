@@ -695,9 +695,10 @@ _SHORT_USAGE_PARSER = None
 
 def _no_such_argument(class_path: str, name: str) -> str:
     """``"X takes no argument 'name'"``, with the closest of X's arguments."""
-    import difflib
     import importlib
     import inspect
+
+    from biosig._checks import did_you_mean
 
     module, _, cls_name = class_path.rpartition(".")
     text = f"{cls_name} takes no argument {name!r}"
@@ -705,17 +706,17 @@ def _no_such_argument(class_path: str, name: str) -> str:
         params = inspect.signature(getattr(importlib.import_module(module), cls_name)).parameters
     except (ImportError, AttributeError, TypeError, ValueError):
         return text
-    close = difflib.get_close_matches(name, [p for p in params if p not in ("args", "kwargs")],
-                                      n=2, cutoff=0.7)
-    return text + (f" (did you mean {' or '.join(close)}?)" if close else "")
+    return text + did_you_mean(name, [p for p in params if p not in ("args", "kwargs")], n=2,
+                               cutoff=0.7)
 
 
 def _parser_error_line(message: str, parser) -> str:
     """jsonargparse's report of a wrong value (a tree of union subtypes, 8-18 lines) as one
     line: the key, the expected type and the value given; an unrecognised option with the
     closest known ones. Any other message is returned as it is."""
-    import difflib
     import re
+
+    from biosig._checks import did_you_mean
 
     keys = re.findall(r'Parser key "([^"]+)"', message)
     nested = re.search(r"Problem with given class_path '([\w.]+)':\s*\n\s*(.+)", message)
@@ -733,9 +734,7 @@ def _parser_error_line(message: str, parser) -> str:
     unknown = re.match(r"unrecognized arguments: (--[\w.-]+)", message, re.I)
     if unknown:
         known = [o for o in getattr(parser, "_option_string_actions", {}) if o.startswith("--")]
-        close = difflib.get_close_matches(unknown[1], known, n=2, cutoff=0.8)
-        if close:
-            return f"{message} (did you mean {' or '.join(close)}?)"
+        return message + did_you_mean(unknown[1], known, n=2, cutoff=0.8)
     return message
 
 

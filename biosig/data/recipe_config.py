@@ -53,10 +53,9 @@ SECTIONS = ("seed_everything", "trainer", "model", "data", "optimizer", "lr_sche
 
 def _check_section(key: str, where: str, options: tuple[str, ...] = ()) -> None:
     if key not in SECTIONS:
-        import difflib
+        from biosig._checks import did_you_mean
 
-        close = difflib.get_close_matches(key, [*SECTIONS, *options], n=1, cutoff=0.75)
-        hint = f" (did you mean --{close[0]}?)" if close else ""
+        hint = did_you_mean(key, [*SECTIONS, *options], cutoff=0.75, prefix="--")
         raise ConfigError(f"{where}: unknown key {key!r}{hint}; a config's keys are "
                           f"{list(SECTIONS)}")
 

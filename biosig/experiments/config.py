@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from biosig.data.recipe_config import datamodule_from_config, load_config
+from biosig._checks import did_you_mean
 from biosig.errors import ConfigError
 from biosig.experiments.runner import SIGNAL_ARGS, ModelSpec, check_metrics, run_experiment
 
@@ -48,7 +49,6 @@ _EXPERIMENT_KEYS = {"seeds", "subjects", "metrics", "models", "reference", "out"
 def _check_trainer_keys(trainer: dict, where: str) -> None:
     """Refuse a key ``lightning.pytorch.Trainer`` does not take, before any cache is built
     (the Trainer is made only after the data are ready); names the closest valid key."""
-    import difflib
     import inspect
 
     import lightning.pytorch as pl
@@ -56,8 +56,7 @@ def _check_trainer_keys(trainer: dict, where: str) -> None:
     valid = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
     for key in trainer:
         if key not in valid:
-            close = difflib.get_close_matches(str(key), sorted(valid), n=1)
-            hint = f" (did you mean {where}.{close[0]}?)" if close else ""
+            hint = did_you_mean(str(key), sorted(valid), prefix=f"{where}.")
             raise ConfigError(f"{where}.{key}: lightning.pytorch.Trainer takes no such "
                               f"argument{hint}")
 
