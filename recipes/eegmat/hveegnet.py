@@ -43,11 +43,11 @@ from biosig._argparse import HelpFormatter, add_threads_argument
 
 #: name -> (kind, amplitude in µV): the injected artefacts (:func:`inject_artifact`).
 ARTIFACTS = {
-    "dead channel": ("dead", 0.5),
-    "pop 50 uV": ("pop", 50.0),
-    "pop 150 uV": ("pop", 150.0),
-    "line 5 uV": ("line", 5.0),
-    "line 20 uV": ("line", 20.0),
+    "dead_channel": ("dead", 0.5),
+    "pop_50uV": ("pop", 50.0),
+    "pop_150uV": ("pop", 150.0),
+    "line_5uV": ("line", 5.0),
+    "line_20uV": ("line", 20.0),
 }
 REPORT = ["dtw", "mse", "corr", "bp_err_delta", "bp_err_theta", "bp_err_alpha", "bp_err_beta",
           "bp_err_gamma"]
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fraction", type=float, default=0.2,
                    help="share of test windows that get a corrupted copy, per artefact type")
     p.add_argument("--artifacts", nargs="+", choices=list(ARTIFACTS), default=list(ARTIFACTS),
-                   help="artefact types to screen")
+                   metavar="NAME", help=f"artefact types to screen: {', '.join(ARTIFACTS)}")
     p.add_argument("--k", type=float, default=3.0,
                    help="robust threshold multiplier: flagged above median + k * 1.4826 MAD")
     p.add_argument("--seed", type=int, default=42,

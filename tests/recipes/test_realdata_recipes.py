@@ -89,11 +89,11 @@ def test_hveegnet_eegmat_tiny(shared_data, tmp_path, capsys):
         pytest.skip(f"no EEGMAT recordings at {path}")
     rc = _recipe("recipes/eegmat/hveegnet.py").main([
         "--path", str(path), "--participants", "0", "1", "2", "3", "--window", "1.0",
-        "--recon-loss", "mse", "--epochs", "1", "--artifacts", "pop 150 uV",
+        "--recon-loss", "mse", "--epochs", "1", "--artifacts", "pop_150uV",
         "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert rc == 0 and "128 samples @ 128 Hz" in out
     rec = pd.read_csv(tmp_path / "reconstruction.csv")
     assert set(rec.method) == {"hvEEGNet", "mean trial"} and "all" in set(rec.subject.astype(str))
     scr = pd.read_csv(tmp_path / "screening.csv")
-    assert list(scr.artefact) == ["pop 150 uV"] * 2 and scr.auroc.between(0, 1).all()
+    assert list(scr.artefact) == ["pop_150uV"] * 2 and scr.auroc.between(0, 1).all()
