@@ -641,6 +641,7 @@ def lightning_cli(args: list[str] | None, run: bool = True):
     elif argv and argv[0] in LIGHTNING_COMMANDS:
         argv = with_env_options(argv)
         _check_config_syntax(argv)
+    _PARSED_ARGV[:] = argv
     if args is None:  # LightningCLI reads sys.argv (and warns when given both)
         sys.argv[1:] = argv
     else:
@@ -683,7 +684,10 @@ def _short_usage_parser():
 
             def error(self, message, ex=None):
                 parser = getattr(ex, "subcommand_parser", None) or self
-                return super().error(_parser_error_line(message, parser), ex)
+                from biosig.data.recipe_config import config_file_of
+
+                line = _parser_error_line(message, parser)  # configs are parsed in order: the
+                return super().error(line + config_file_of(line, _PARSED_ARGV), ex)  # 1st failed
 
         ShortUsageParser.__qualname__ = "ShortUsageParser"
         _SHORT_USAGE_PARSER = ShortUsageParser
@@ -691,6 +695,7 @@ def _short_usage_parser():
 
 
 _SHORT_USAGE_PARSER = None
+_PARSED_ARGV: list[str] = []  # what lightning_cli parses now (for config_file_of)
 
 
 def _no_such_argument(class_path: str, name: str) -> str:

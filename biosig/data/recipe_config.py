@@ -99,6 +99,54 @@ def load_config(argv: list[str], options: tuple[str, ...] = ()) -> dict:
     return cfg
 
 
+def config_file_of(message: str, argv: list[str], last: bool = False) -> str:
+    """``" (in FILE)"`` when the setting that an error ``message`` names (``key: expected T, got
+    'v'``, ``key must be ..., got 'v'``, ``key: X takes no argument 'name'``) came from a
+    ``--config`` file of ``argv`` (``--config FILE``, ``--config=FILE``, ``--key value``): the
+    first source to set it to that value (``biosig fit`` parses them in order, so that one
+    failed), or with ``last`` the last one to set it (``biosig run`` merges them); ``""`` when
+    an option set it or no source is found."""
+    import re
+
+    got = re.fullmatch(r"([\w.]+)(?::| must) .*, got (.*)", message)
+    named = re.fullmatch(r"([\w.]+): \w+ takes no argument '(\w+)'.*", message)
+    if not (got or named):
+        return ""
+    keys = got[1].split(".") if got else [*named[1].split("."), named[2]]
+    found = ""
+    for i, arg in enumerate(argv):
+        option, joined, value = arg.partition("=")
+        if not joined:
+            value = argv[i + 1] if i + 1 < len(argv) else ""
+        if option in ("--config", "-c") and Path(value).is_file():
+            sets, setting = _yaml_setting(read_yaml(value), keys)
+            source = f" (in {value})"
+        else:
+            sets = option.startswith("--") and option[2:].replace(".init_args.", ".").split(
+                ".") == keys
+            setting, source = value, ""
+        if sets and (named or last or repr(str(setting)) == got[2]):
+            found = source
+            if not last:
+                break
+    return found
+
+
+def _yaml_setting(config, keys: list[str]) -> tuple[bool, object]:
+    """Whether a parsed YAML config sets ``keys`` (each level read directly, under
+    ``init_args``, or in any item of a list such as the preprocessing steps), and the value."""
+    if not keys:
+        return True, config
+    if isinstance(config, list):
+        return next((found for found in (_yaml_setting(c, keys) for c in config) if found[0]),
+                    (False, None))
+    if isinstance(config, dict) and keys[0] not in config:
+        config = config.get("init_args")
+    if not isinstance(config, dict) or keys[0] not in config:
+        return False, None
+    return _yaml_setting(config[keys[0]], keys[1:])
+
+
 def datamodule_from_config(data: dict):
     """A BiosigDataModule from a config's ``data:`` section (the LightningCLI form)."""
     from jsonargparse import ArgumentError, ArgumentParser

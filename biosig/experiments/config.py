@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from biosig.data.recipe_config import datamodule_from_config, load_config
+from biosig.data.recipe_config import config_file_of, datamodule_from_config, load_config
 from biosig._checks import did_you_mean
 from biosig.errors import ConfigError
 from biosig.experiments.runner import SIGNAL_ARGS, ModelSpec, check_metrics, run_experiment
@@ -202,7 +202,10 @@ def main(argv: list[str]) -> int:
         print(RUN_HELP)
         return 0
     cfg = load_config(argv)
-    kwargs = experiment_from_config(cfg)
+    try:
+        kwargs = experiment_from_config(cfg)
+    except ConfigError as err:  # the merged config's setting: the last file to set it
+        raise ConfigError(f"{err}{config_file_of(str(err), argv, last=True)}") from None
     out = kwargs.pop("out")
     # said before the runs (the user may stop now), not kept as results.1.csv: one line, no
     # numbering of old files to explain

@@ -348,6 +348,47 @@ def test_a_wrong_value_or_name_is_one_error_line(args, line, capsys, monkeypatch
     assert err[-1] == f"error: {line}"
 
 
+@pytest.mark.parametrize("setting, line", [
+    ("model:\n  init_args:\n    lr: fast\n", "model.lr: expected float, got 'fast'"),
+    ("model:\n  init_args:\n    lrr: 0.1\n",
+     "model: ClassificationTask takes no argument 'lrr' (did you mean lr?)"),
+    ("data:\n  preprocessing:\n    - class_path: biosig.data.Bandpass\n"
+     "      init_args: {low: four, high: 30.0}\n",
+     "data.preprocessing.low: expected float, got 'four'"),
+], ids=["type", "unknown-argument", "type-in-list"])
+def test_a_wrong_value_from_a_config_file_names_the_file(setting, line, tmp_path, capsys,
+                                                         monkeypatch):
+    """The one-line error said which key and value were wrong but not which of the --config
+    files set it; an option on the command line is named by itself (no file)."""
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    bad = tmp_path / "mine.yaml"
+    bad.write_text(setting)
+    for config in (["--config", str(bad)], [f"--config={bad}"]):
+        with pytest.raises(SystemExit):
+            main(["fit", *EEGNET, *config])
+        assert capsys.readouterr().err.strip().splitlines()[-1] == f"error: {line} (in {bad})"
+    # the same value given as an option after the file: the file is not blamed
+    good = tmp_path / "good.yaml"
+    good.write_text("model:\n  init_args:\n    lr: 0.01\n")
+    with pytest.raises(SystemExit):
+        main(["fit", *EEGNET, "--config", str(good), "--model.init_args.lr", "fast"])
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: model.lr: expected float, got 'fast'")
+
+
+def test_biosig_run_names_the_last_config_file_that_set_a_wrong_value(tmp_path, capsys,
+                                                                      monkeypatch):
+    """``biosig run`` merges its configs (the last one to set a key wins): that file is named."""
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    first, last = tmp_path / "first.yaml", tmp_path / "last.yaml"
+    first.write_text("model:\n  init_args:\n    lr: slow\n")
+    last.write_text("model:\n  init_args:\n    lr: fast\n")
+    recipe = str(REPO / "recipes/synthetic/dbconformer.yaml")
+    assert main(["run", "--config", recipe, "--config", str(first), "--config", str(last)]) == 2
+    assert _error_lines(capsys.readouterr().err) == [
+        f"biosig: error: model.lr must be a finite number > 0, got 'fast' (in {last})"]
+
+
 @pytest.mark.parametrize("command, joined", [("fit", False), ("fit", True), ("run", False)],
                          ids=["fit", "fit-config=", "run"])
 def test_a_yaml_syntax_error_names_the_config_file_and_place(command, joined, tmp_path, capsys,
