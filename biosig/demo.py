@@ -16,9 +16,16 @@ from pathlib import Path
 
 #: Registered EEG classifiers the demo does not train (it trains from scratch, on a CPU, in
 #: minutes), and why. EEGDM: one training step on 2 demo windows took 23 s (1 thread).
+#: EEGFormer: 14 s (eegformer, eegformer_s), 21 s (_b) and 36 s (_l) per demo epoch on 2 loaded
+#: cores, so 7-18 min for the 30 epochs, and it is meant to be pretrained first.
 NOT_IN_THE_DEMO = {
     "eegdm": "its frozen SSMDP backbone needs pretraining and costs ~10 s per window per CPU "
              "training step (recipes/synthetic/eegdm_pretrain.yaml, then eegdm_finetune.yaml)",
+    **dict.fromkeys(
+        ("eegformer", "eegformer_s", "eegformer_b", "eegformer_l"),
+        "a foundation model, pretrained and then transferred (python "
+        "recipes/eegformer/pipeline.py --recipe synthetic); from scratch the demo's 30 epochs "
+        "take 7-18 min on a CPU"),
 }
 
 

@@ -86,6 +86,13 @@ def test_demo_refuses_eegdm_naming_the_models_it_takes():
                                           r"of (?!.*eegdm).*eegnet") as err:
         check_args(args)
     assert "\n" not in str(err.value) and "eegdm" in NOT_IN_THE_DEMO
+    # EEGFormer's variants: 7-18 min from scratch at the demo's defaults, and meant to be
+    # pretrained (its pipeline recipe)
+    for name in ("eegformer", "eegformer_s", "eegformer_b", "eegformer_l"):
+        with pytest.raises(ConfigError, match=rf"^--model '{name}': not in the demo .*"
+                                              r"recipes/eegformer/pipeline.py.*; choose one of "
+                                              r"(?!.*eegformer).*eegnet"):
+            check_args(build_parser().parse_args(["--model", name]))
 
 
 def test_demo_help_shows_every_default(capsys):
@@ -99,4 +106,5 @@ def test_demo_help_shows_every_default(capsys):
     # the module docstring as plain text, not reST
     assert "biosig demo: train and evaluate" in text and "``" not in text
     assert "(biosig.experiments.run_experiment)" in text and ":func:" not in text
-    assert "except eegdm (not CPU-sized)" in " ".join(text.split())
+    assert "except eegdm, eegformer, eegformer_s, eegformer_b, eegformer_l (not CPU-sized)" in (
+        " ".join(text.split()))
