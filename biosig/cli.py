@@ -181,6 +181,110 @@ def _build_cli_class():
     return BiosigCLI
 
 
+def reset_carried_init_args(argv: list[str]) -> list[str]:
+    """``argv`` with what jsonargparse would carry across a class change undone.
+
+    When a later ``--config`` (a data preset after a recipe) or option names another class for a
+    section (``data.source``, ``data.protocol``, ``model``, ...), jsonargparse keeps the earlier
+    class's arguments that the new class also takes: a recipe's ``n_subjects`` or ``subjects``
+    reached the preset's dataset. Right after the source that changes the class, each such
+    argument that neither it nor a later source sets is reset to the new class's default
+    (``--section.init_args.key default``). One without a default is a ConfigError naming both
+    sources. ``biosig run`` merges its configs the same
+    way (:func:`biosig.data.recipe_config.load_config`)."""
+    import inspect
+    import json
+
+    from biosig.data.recipe_config import _yaml_setting, config_sources
+    from biosig.errors import ConfigError
+
+    sources = config_sources(argv)
+    inserts: dict[int, list[str]] = {}
+    for node in _class_nodes([src for _, src, _ in sources]):
+        section = ".".join(node)
+        before, keys_from = None, {}
+        for n, (label, src, end) in enumerate(sources):
+            sets, cls = _yaml_setting(src, [*node, "class_path"])
+            own = _init_arg_keys(src, node)
+            if sets and isinstance(cls, str) and before is not None and \
+                    "." in cls and _same_class(before, cls) is False:
+                params = inspect.signature(_import_class(cls)).parameters
+                later = {k for _, s, _ in sources[n + 1:] for k in _init_arg_keys(s, node)}
+                for key in sorted(set(keys_from) - own - later):
+                    if key not in params:
+                        continue  # jsonargparse drops it
+                    default = params[key].default
+                    if default is inspect.Parameter.empty:
+                        raise ConfigError(
+                            f"{label or 'an option'} names {cls} for {section}, but its "
+                            f"{key!r} would come from {keys_from[key] or 'an option'}, written "
+                            f"for {before}: give --{section}.init_args.{key}")
+                    if default is None or isinstance(default, (bool, int, float, str, list,
+                                                                tuple)):
+                        inserts.setdefault(end, []).extend(
+                            [f"--{section}.init_args.{key}", json.dumps(default)])
+                keys_from = {}
+            if sets and isinstance(cls, str):
+                before = cls
+            keys_from.update(dict.fromkeys(own, label))
+    out = []
+    for i, arg in enumerate(argv):
+        out += inserts.get(i, [])
+        out.append(arg)
+    return out + inserts.get(len(argv), [])
+
+
+def _class_nodes(sources: list[dict]) -> list[list[str]]:
+    """The key paths of the sections that name a ``class_path`` in any source (not in lists:
+    a later list replaces an earlier one whole)."""
+    found: list[list[str]] = []
+
+    def walk(node, path):
+        if not isinstance(node, dict):
+            return
+        if "class_path" in node and path not in found:
+            found.append(path)
+        for key, value in node.items():
+            if key != "init_args":
+                walk(value, [*path, key])
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    walk(v, [*path, k])
+
+    for src in sources:
+        walk(src, [])
+    return [p for p in found if p]
+
+
+def _init_arg_keys(source: dict, node: list[str]) -> set[str]:
+    from biosig.data.recipe_config import _yaml_setting
+
+    sets, section = _yaml_setting(source, node)
+    if not sets or not isinstance(section, dict):
+        return set()
+    keys = set(section.get("init_args") or {}) if isinstance(section.get("init_args"),
+                                                                dict) else set()
+    return keys | {k for k in section if k not in ("class_path", "init_args", "dict_kwargs")}
+
+
+def _import_class(path: str):
+    import importlib
+
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def _same_class(a: str, b: str) -> bool | None:
+    """Whether two ``class_path`` values (full or short names) name the same class; None when it
+    cannot be told (a name that does not import)."""
+    if "." not in a or "." not in b:
+        return a.rpartition(".")[2] == b.rpartition(".")[2]
+    try:
+        return _import_class(a) is _import_class(b)
+    except (ImportError, AttributeError):
+        return None
+
+
 def _refuse_spawn_of_parametrized(trainer, model) -> None:
     """A ConfigError for processes started by spawn (``strategy=ddp_spawn``) with a model that
     holds parametrized modules (braindecode's EEGNet max-norm constraint, spectral norm):
@@ -641,6 +745,8 @@ def lightning_cli(args: list[str] | None, run: bool = True):
     elif argv and argv[0] in LIGHTNING_COMMANDS:
         argv = with_env_options(argv)
         _check_config_syntax(argv)
+    if "--help" not in argv:
+        argv = reset_carried_init_args(argv)
     _PARSED_ARGV[:] = argv
     if args is None:  # LightningCLI reads sys.argv (and warns when given both)
         sys.argv[1:] = argv

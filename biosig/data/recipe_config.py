@@ -114,22 +114,40 @@ def config_file_of(message: str, argv: list[str], last: bool = False) -> str:
         return ""
     keys = got[1].split(".") if got else [*named[1].split("."), named[2]]
     found = ""
-    for i, arg in enumerate(argv):
-        option, joined, value = arg.partition("=")
-        if not joined:
-            value = argv[i + 1] if i + 1 < len(argv) else ""
-        if option in ("--config", "-c") and Path(value).is_file():
-            sets, setting = _yaml_setting(read_yaml(value), keys)
-            source = f" (in {value})"
-        else:
-            sets = option.startswith("--") and option[2:].replace(".init_args.", ".").split(
-                ".") == keys
-            setting, source = value, ""
+    for label, source, _ in config_sources(argv):
+        sets, setting = _yaml_setting(source, keys)
         if sets and (named or last or repr(str(setting)) == got[2]):
-            found = source
+            found = f" (in {label})" if label else ""
             if not last:
                 break
     return found
+
+
+def config_sources(argv: list[str]) -> list[tuple[str, dict, int]]:
+    """The settings of ``argv`` in order, each as ``(file, nested dict, end)``: a ``--config``
+    file's YAML (``--config FILE`` or ``--config=FILE``; one that is not a file is skipped), or
+    an option ``--a.b value`` as ``("", {"a": {"b": "value"}}, end)`` (the value as given);
+    ``end``: the index in ``argv`` after the source."""
+    sources = []
+    for i, arg in enumerate(argv):
+        if not arg.startswith("-"):
+            continue
+        option, joined, value = arg.partition("=")
+        if not joined:
+            value = argv[i + 1] if i + 1 < len(argv) and not argv[i + 1].startswith("--") \
+                else None
+        if option in ("--config", "-c"):
+            if value is not None and Path(value).is_file():
+                sources.append((value, read_yaml(value) or {}, i + 1 + (not joined)))
+        elif option.startswith("--") and value is not None:
+            node: dict = {}
+            *parents, leaf = option[2:].split(".")
+            tip = node
+            for key in parents:
+                tip = tip.setdefault(key, {})
+            tip[leaf] = value
+            sources.append(("", node, i + 1 + (not joined)))
+    return sources
 
 
 def _yaml_setting(config, keys: list[str]) -> tuple[bool, object]:

@@ -62,3 +62,50 @@ def test_generated_preset_config_instantiates(tmp_path):
     py = datamodule_preset("synthetic_mi", n_subjects=1, n_trials_per_class=2)
     assert cli.datamodule.protocol == py.protocol
     assert [type(s) for s in cli.datamodule.preprocessing] == [type(s) for s in py.preprocessing]
+
+
+def test_a_preset_of_another_dataset_takes_none_of_the_recipes_source_arguments(tmp_path):
+    """jsonargparse keeps an earlier class's arguments that a new class also takes: after
+    recipes/synthetic/eegnet.yaml (SyntheticMI, n_subjects 2), the SyntheticTUEV preset built
+    2 subjects instead of its default 6 (and failed: n_eval_subjects must be below them). The
+    preset's class now starts from its own defaults; options after it still apply."""
+    from biosig.cli import reset_carried_init_args
+    from biosig.datasets.synthetic import SyntheticTUEV
+
+    recipe = str(REPO / "recipes/synthetic/eegnet.yaml")
+    preset = str(REPO / "recipes/configs/data/synthetic_tuev.yaml")
+    argv = ["fit", "--config", recipe, "--config", preset, "--data.cache_dir", str(tmp_path)]
+    assert reset_carried_init_args(argv)[5:7] == ["--data.source.init_args.n_subjects", "6"]
+    cli = lightning_cli(argv[1:], run=False)
+    assert isinstance(cli.datamodule.source, SyntheticTUEV)
+    assert cli.datamodule.source.n_subjects == 6
+    cli = lightning_cli([*argv[1:], "--data.source.init_args.n_subjects", "5"], run=False)
+    assert cli.datamodule.source.n_subjects == 5
+    # the same class named again (full or short name) resets nothing
+    same = tmp_path / "same.yaml"
+    same.write_text("data:\n  source:\n    class_path: SyntheticMI\n")
+    argv = ["fit", "--config", recipe, "--config", str(same)]
+    assert reset_carried_init_args(argv) == argv
+
+
+def test_a_carried_argument_without_a_default_is_refused_naming_both_files(tmp_path):
+    """A recipe's dataset folder must not silently become another dataset's folder."""
+    from biosig.cli import reset_carried_init_args
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("data:\n  source:\n    class_path: biosig.datasets.eegmat.EEGMAT\n"
+                      "    init_args: {path: /data/eegmat}\n")
+    other = tmp_path / "wfdb.yaml"  # WFDBRecords: path has no default
+    other.write_text("data:\n  source:\n    class_path: biosig.datasets.wfdb_records.WFDBRecords\n")
+    with pytest.raises(ConfigError, match=rf"^{other} names biosig.datasets.wfdb_records."
+                                          rf"WFDBRecords for data.source, but its 'path' would "
+                                          rf"come from {recipe}, written for biosig.datasets."
+                                          r"eegmat.EEGMAT: give --data.source.init_args.path$"):
+        reset_carried_init_args(["fit", "--config", str(recipe), "--config", str(other)])
+    argv = ["fit", "--config", str(recipe), "--config", str(other),
+            "--data.source.init_args.path", "/data/wfdb"]
+    assert reset_carried_init_args(argv) == argv
+    # a path with a default (the dataset's own folder) is reset to it, not refused
+    preset = str(REPO / "recipes/configs/data/eegmmidb.yaml")
+    assert reset_carried_init_args(["fit", "--config", str(recipe), "--config", preset])[5:] == [
+        "--data.source.init_args.path", "null"]
