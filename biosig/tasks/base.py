@@ -313,8 +313,8 @@ class BiosigTask(pl.LightningModule):
     def check_finite(self, value: torch.Tensor, stage: str, x=None, *, what: str = "loss",
                      batch_idx: int | None = None, **parts) -> None:
         """Nothing when ``value`` (a step's loss, or its output) is finite: one
-        ``torch.isfinite`` check, the only device synchronisation on that path. Otherwise a
-        diagnosis (:func:`non_finite_error`) raised as it is: a NonFiniteInputError when the
+        ``torch.isfinite`` check, the only device synchronisation on that path. Otherwise it
+        raises the diagnosis of :func:`non_finite_error`: a NonFiniteInputError when the
         input batch ``x`` holds NaN or infinite samples, else a FloatingPointError naming
         ``parts`` (e.g. ``recon=..., kl=...``). ``batch_idx``: the batch's index (default: the
         one Lightning gave the latest step, if any)."""
