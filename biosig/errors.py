@@ -70,5 +70,10 @@ class DownloadError(BiosigError, OSError):
     """A download failed, was incomplete, or its checksum did not match."""
 
 
+class NonFiniteInputError(BiosigError, ValueError):
+    """An input (a batch of windows, a record) holds NaN or infinite samples where finite ones
+    are needed; a non-finite loss from a finite input is a FloatingPointError instead."""
+
+
 class ShapeError(BiosigError, ValueError):
     """A tensor or array does not have the shape (or dtype) a model or step was built for."""

@@ -6,7 +6,7 @@ against the file size, the event table against what is left after the data). Sam
 decoded straight into float32 from one read of the file; files whose channels have different
 rates are read with :func:`mne.io.read_raw_gdf`, which resamples the slower ones.
 Events become annotations whose description is the event type code as a string (``"769"``),
-so dataset loaders (BCI IV 2a) can map codes to classes.
+so dataset loaders (BCI IV 2a) can map codes to classes, or the name ``event_names`` gives it.
 
 Patient fields (id, name, birthday, weight, height, ...), the recording id, location and date
 and the equipment, laboratory and technician ids are skipped and never reach
@@ -20,11 +20,12 @@ import struct
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 
-from biosig.errors import InvalidFileError
+from biosig.errors import ConfigError, InvalidFileError
 from biosig.io._mne import check_shape, keep_index, pick, read_samples, undo_scaling
 from biosig.io._records import (
     ChannelLayout,
@@ -335,6 +336,7 @@ def read_gdf(
     *,
     exclude: Iterable[str] = (),
     ch_types: Mapping[str, str] | None = None,
+    event_names: Mapping[int, str] | None = None,
 ) -> Recording:
     """Read a GDF 1.x or 2.x file into a :class:`Recording`.
 
@@ -344,24 +346,31 @@ def read_gdf(
     exclude : channel labels to leave out.
     ch_types : optional ``{label: type}`` overriding the inferred types (ECG lead names,
         keywords such as ``ECG``/``EOG``; else EEG for voltage channels, misc for the rest).
+    event_names : optional ``{code: name}`` giving event type codes their descriptions (GDF
+        stores codes only), e.g. ``{769: "left_hand"}``; a code may also be given in its
+        string form (``"769"``). Codes not in it keep their string form. The inverse of
+        :func:`~biosig.io.write.write_gdf`'s ``event_codes``.
 
     Returns
     -------
     Recording
         float32 ``(n_chans, n_times)``; EEG/EOG/EMG in µV, ECG in mV, other channels in
-        their file unit. Each event of the GDF
-        event table is an annotation with description = the event type code as a string
-        (e.g. ``"769"``), onset = (position - 1) / event rate (the table's rate, else
-        ``sfreq``) and duration in s (mode 3; 0 for mode 1 tables). ``meta``: ``format``
-        (``"GDF 2.20"``),
-        ``source``, ``n_events``, ``event_mode``, ``n_nan``, ``n_inf``,
-        ``upsampled_channels``.
+        their file unit. Each event of the GDF event table is an annotation with description =
+        its name in ``event_names``, else the event type code as a string (e.g. ``"769"``),
+        onset = (position - 1) / event rate (the table's rate, else ``sfreq``) and duration in
+        s (mode 3; 0 for mode 1 tables). ``meta``: ``format`` (``"GDF 2.20"``), ``source``,
+        ``n_events``, ``event_mode``, ``n_nan``, ``n_inf``, ``upsampled_channels``.
 
     Raises
     ------
     InvalidFileError
         Missing, empty, truncated or malformed file.
+    ConfigError
+        ``event_names`` is not a mapping, or has a key that is not a GDF event type code (an
+        int in [0, 65535] or its string form), a value that is not a non-empty string, or
+        two names for one code.
     """
+    names_of = _event_name_map(event_names)
     path = as_path(path)
     hdr = parse_gdf_header(path)
     finite = False  # every sample known finite without a scan
@@ -383,11 +392,40 @@ def read_gdf(
         # channels stored at a lower rate than sfreq; MNE resampled them to sfreq
         "upsampled_channels": upsampled,
     }
+    descriptions = [names_of.get(int(t), str(int(t))) for t in hdr.events_typ]
     annotations = Annotations.from_lists(
-        (hdr.events_pos - 1) / ev_fs, hdr.events_dur / ev_fs, [str(int(t)) for t in hdr.events_typ]
+        (hdr.events_pos - 1) / ev_fs, hdr.events_dur / ev_fs, descriptions
     )
     nonfinite = (0, 0) if finite else None
     return make_recording(data, sfreq, names, types, units, annotations, meta, nonfinite=nonfinite)
+
+
+def _event_name_map(event_names) -> dict[int, str]:
+    """``event_names`` as ``{int code: name}``; a ConfigError naming a bad key or value."""
+    if event_names is None:
+        return {}
+    if not isinstance(event_names, Mapping):
+        raise ConfigError(f"read_gdf: event_names must be a mapping {{code: name}}, got "
+                          f"{type(event_names).__name__}")
+    out: dict[int, str] = {}
+    for key, name in event_names.items():
+        if isinstance(key, str) and key.strip().isdigit():
+            code = int(key)
+        elif isinstance(key, Integral) and not isinstance(key, bool):
+            code = int(key)
+        else:
+            code = -1
+        if not 0 <= code <= 65535:
+            raise ConfigError(f"read_gdf: event_names key {key!r} is not a GDF event type code "
+                              "(an int in [0, 65535], or its string form such as '769')")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"read_gdf: event_names[{key!r}] must be a non-empty string (the "
+                              f"event's description), got {name!r}")
+        if out.get(code, name) != name:
+            raise ConfigError(f"read_gdf: event_names gives code {code} two names: "
+                              f"{out[code]!r} and {name!r}")
+        out[code] = name
+    return out
 
 
 def _decode(path: Path, hdr: GDFHeader, exclude, ch_types):

@@ -232,7 +232,8 @@ def write_gdf(
     events : ``(n, 3)`` ints ``[position (0-based sample), duration (samples), type code]``;
         default: from ``rec.annotations`` (see :func:`events_from_annotations`).
     event_codes : ``{description: code}`` used when ``events`` is None (e.g.
-        ``{"left_hand": 769}``).
+        ``{"left_hand": 769}``). GDF stores the codes only: read the names back with
+        ``read_gdf(path, event_names={v: k for k, v in event_codes.items()})``.
     version : ``"2.20"`` (default), ``"2.10"`` or ``"1.25"``.
     dtype : ``"int16"`` (quantised with a per-channel physical range) or ``"float32"``.
     event_channels : optional channel number per event (0 = all channels), mode 3 only.

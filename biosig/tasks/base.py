@@ -27,13 +27,13 @@ import torch
 import torch.nn as nn
 
 from biosig._checks import check_args, number
-from biosig.errors import ConfigError, InvalidFileError
+from biosig.errors import ConfigError, InvalidFileError, NonFiniteInputError
 from biosig.models import create_model
 from biosig.models._registry import check_model_arguments
 
 __all__ = ["FREEZE_MODES", "OPTIMIZERS", "OPTIMIZER_RULES", "BiosigTask", "head_modules",
            "load_weights_file", "make_optimizer", "no_weight_decay_parameters",
-           "scheduler_total_steps"]
+           "non_finite_error", "scheduler_total_steps"]
 
 FREEZE_MODES = ("none", "backbone", "all_but_head")
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -111,6 +111,10 @@ class BiosigTask(pl.LightningModule):
     (rules: ``ARG_RULES`` of the class and its bases, the optimiser's :data:`OPTIMIZER_RULES`
     for all), so a bad value is a ConfigError naming ``model.<argument>``; the CLI runs the
     same check on the config before the data are built.
+
+    Each step checks its loss (``predict_step`` its output) with :meth:`check_finite`: a NaN or
+    infinite one is a NonFiniteInputError naming the input batch's bad windows, or, from a
+    finite batch, a FloatingPointError (training diverged).
     """
 
     #: The scores ``trainer.test`` reports, without the ``test_`` prefix (``*``: a channel or
@@ -177,6 +181,7 @@ class BiosigTask(pl.LightningModule):
     ):
         super().__init__()
         self._frozen_modules: list[str] = []
+        self._batch_idx: int | None = None  # of the current step, for check_finite's message
         self.n_chans, self.n_times, self.sfreq, self.n_outputs, self.ch_names = _check_signal(
             n_chans, n_times, sfreq, n_outputs, ch_names)
         if freeze not in FREEZE_MODES:
@@ -304,6 +309,33 @@ class BiosigTask(pl.LightningModule):
     def test_step(self, batch, batch_idx):
         self._step(batch, "test")
 
+    # -- non-finite losses and outputs ---------------------------------------------------------
+    def check_finite(self, value: torch.Tensor, stage: str, x=None, *, what: str = "loss",
+                     batch_idx: int | None = None, **parts) -> None:
+        """Nothing when ``value`` (a step's loss, or its output) is finite: one
+        ``torch.isfinite`` check, the only device synchronisation on that path. Otherwise it
+        raises the diagnosis of :func:`non_finite_error`: a NonFiniteInputError when the
+        input batch ``x`` holds NaN or infinite samples, else a FloatingPointError naming
+        ``parts`` (e.g. ``recon=..., kl=...``). ``batch_idx``: the batch's index (default: the
+        one Lightning gave the latest step, if any)."""
+        if bool(torch.isfinite(value).all()):
+            return
+        raise non_finite_error(stage, x, what=what, parts=parts,
+                               batch_idx=self._batch_idx if batch_idx is None else batch_idx)
+
+    # Lightning calls these before every step, whatever the step methods are
+    def on_train_batch_start(self, batch, batch_idx):
+        self._batch_idx = batch_idx
+
+    def on_validation_batch_start(self, batch, batch_idx, dataloader_idx=0):
+        self._batch_idx = batch_idx
+
+    def on_test_batch_start(self, batch, batch_idx, dataloader_idx=0):
+        self._batch_idx = batch_idx
+
+    def on_predict_batch_start(self, batch, batch_idx, dataloader_idx=0):
+        self._batch_idx = batch_idx
+
     def _network(self) -> nn.Module:
         if self.net is None:
             raise ConfigError(f"{type(self).__name__} has no single network (self.net)")
@@ -350,6 +382,38 @@ class BiosigTask(pl.LightningModule):
 
 
 # -- helpers -----------------------------------------------------------------------------------
+def non_finite_error(stage: str, x=None, *, what: str = "loss", parts: Mapping | None = None,
+                     batch_idx: int | None = None, limit: int = 5) -> Exception:
+    """The error for a non-finite ``what`` (``"loss"``, ``"output"``...) of a ``stage`` step.
+
+    A :class:`~biosig.errors.NonFiniteInputError` when the input batch ``x`` (windows along
+    its first axis) holds NaN or infinite samples: how many, in which windows (the first
+    ``limit``), and what to do. Otherwise (``x`` finite or not given) a FloatingPointError
+    naming the values of ``parts`` and suggesting a lower learning rate or gradient clipping.
+    """
+    number = f" {batch_idx}" if batch_idx is not None else ""
+    if isinstance(x, torch.Tensor):
+        bad = ~torch.isfinite(x.detach())
+        if bad.any():
+            per_window = bad.reshape(bad.shape[0] if bad.ndim else 1, -1).any(1)
+            windows = per_window.nonzero().flatten().tolist()
+            more = f" and {len(windows) - limit} more" if len(windows) > limit else ""
+            return NonFiniteInputError(
+                f"the {stage} input batch{number} holds {int(bad.sum())} NaN or infinite samples, "
+                f"in windows {windows[:limit]}{more} of its {per_window.numel()}, so the {what} "
+                "is not finite: biosig's window cache keeps such windows out (data.nan_policy "
+                "'reject' drops them, 'interpolate' fills them); clean or drop them in your own "
+                "DataLoader")
+    values = ", ".join(f"{k} {float(torch.as_tensor(v).detach()):.4g}"
+                       for k, v in (parts or {}).items())
+    return FloatingPointError(
+        f"non-finite {stage} {what}" + (f" ({values})" if values else "")
+        + (f" at batch{number}" if number else "")
+        + (" from a finite input batch" if isinstance(x, torch.Tensor) else "")
+        + ": training diverged (or the weights came from a run that did); lower the learning "
+        "rate or clip gradients (trainer.gradient_clip_val)")
+
+
 def _check_signal(n_chans, n_times, sfreq, n_outputs, ch_names):
     ints = {}
     for key, value in (("n_chans", n_chans), ("n_times", n_times), ("n_outputs", n_outputs)):

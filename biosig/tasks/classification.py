@@ -263,6 +263,7 @@ class ClassificationTask(BiosigTask):
     def _step(self, batch, stage: str):
         x, y = batch
         logits, loss = self._forward_loss(x, y, stage)
+        self.check_finite(loss, stage, x)
         probs = torch.sigmoid(logits) if self.hparams.multilabel else logits.softmax(-1)
         target = y.long() if self.hparams.multilabel else y
         self.metrics[f"{stage}_metrics"].update(probs, target)
@@ -275,6 +276,7 @@ class ClassificationTask(BiosigTask):
     def predict_step(self, batch, batch_idx):
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         logits = self(x)
+        self.check_finite(logits, "predict", x, what="output", batch_idx=batch_idx)
         return torch.sigmoid(logits) if self.hparams.multilabel else logits.softmax(-1)
 
     def _log_metrics(self, stage: str):

@@ -123,8 +123,7 @@ class DiffusionTask(BiosigTask):
     def _step(self, batch, stage: str, generator=None) -> torch.Tensor:
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
         loss = self.diffusion_loss(x, generator)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite {stage} diffusion loss")
+        self.check_finite(loss, stage, x)
         self.log_loss(stage, loss, x.shape[0])
         return loss
 

@@ -218,6 +218,7 @@ class GANTask(BiosigTask):
         loss_d = self._d_loss(self.critic(x, cond, ids), self.critic(fake_d, cond, ids))
         if hp.adversarial_loss == "wgan-gp":
             loss_d = loss_d + hp.gp_weight * self._gradient_penalty(x, fake_d, cond, ids)
+        self.check_finite(loss_d, "train", x, what="critic loss")
         opt_d.zero_grad()
         self.manual_backward(loss_d)
         opt_d.step()
@@ -231,8 +232,11 @@ class GANTask(BiosigTask):
         self.toggle_optimizer(opt_g)
         l1 = self.generated_l1(fake, x, ids)
         loss_g = hp.l1_weight * l1
+        parts = {"l1": l1}
         if hp.adv_weight:
-            loss_g = loss_g + hp.adv_weight * self._g_adv(self.critic(fake, cond, ids))
+            adv = parts["adversarial"] = self._g_adv(self.critic(fake, cond, ids))
+            loss_g = loss_g + hp.adv_weight * adv
+        self.check_finite(loss_g, "train", x, what="generator loss", **parts)
         opt_g.zero_grad()
         self.manual_backward(loss_g)
         opt_g.step()
@@ -253,6 +257,8 @@ class GANTask(BiosigTask):
     def _eval_step(self, batch, stage: str) -> dict:
         x = (batch[0] if isinstance(batch, (tuple, list)) else batch).float()
         fake = self(x)
+        # the error the epoch's scores are built from: finite if the input and output are
+        self.check_finite(fake - x, stage, x, what="error of the generated channels")
         self._eval.setdefault(stage, []).append((x.detach().cpu(), fake.detach().cpu()))
         return {"real": x, "fake": fake, "input_channel": self.channel_names[self.val_channel]}
 
@@ -263,8 +269,10 @@ class GANTask(BiosigTask):
         return self._eval_step(batch, "test")
 
     def predict_step(self, batch, batch_idx):
-        x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        return self(x.float())
+        x = (batch[0] if isinstance(batch, (tuple, list)) else batch).float()
+        fake = self(x)
+        self.check_finite(fake, "predict", x, what="generator output", batch_idx=batch_idx)
+        return fake
 
     def _finish(self, stage: str):
         pairs = self._eval.pop(stage, [])

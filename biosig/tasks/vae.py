@@ -132,14 +132,13 @@ class VAETask(BiosigTask):
         w = self.kl_weight() if stage == "train" else float(self.hparams.beta)
         loss = self.hparams.alpha * rec + w * kl
         bs = x.shape[0]
+        parts = {"recon": rec, "kl": kl}
         if out.log_probs is not None and y is not None and y.dtype == torch.long:
-            nll = F.nll_loss(out.log_probs, y)
+            nll = parts["nll"] = F.nll_loss(out.log_probs, y)
             loss = loss + self.hparams.clf_weight * nll
             self.log(f"{stage}_nll", nll, on_step=False, on_epoch=True, batch_size=bs,
                      sync_dist=True)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite {stage} loss (recon {float(rec)}, "
-                                     f"kl {float(kl)})")
+        self.check_finite(loss, stage, x, **parts)
         self.log_loss(stage, loss, bs)
         epoch_means = {f"{stage}_recon": rec, f"{stage}_kl": kl}
         epoch_means.update({f"{stage}_kl{i}": k for i, k in enumerate(kls, start=1)})
@@ -161,7 +160,9 @@ class VAETask(BiosigTask):
     def predict_step(self, batch, batch_idx, dataloader_idx: int = 0):
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
         x_hat = self.net.reconstruct(x)
-        return {"x_hat": x_hat, "sq_error": ((x_hat - x) ** 2).mean(-1)}
+        error = ((x_hat - x) ** 2).mean(-1)
+        self.check_finite(error, "predict", x, what="reconstruction error", batch_idx=batch_idx)
+        return {"x_hat": x_hat, "sq_error": error}
 
     def configure_optimizers(self):
         opt = make_optimizer(self.trainable_parameters(), self.hparams.optimizer, self.hparams.lr,

@@ -91,9 +91,7 @@ class VQTask(BiosigTask):
         out = self.net.forward_pretrain(x)
         hp = self.hparams
         loss = hp.recon_weight * out.recon_loss + hp.vq_weight * out.vq.loss
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite {stage} loss (recon {float(out.recon_loss)}, "
-                                     f"vq {float(out.vq.loss)})")
+        self.check_finite(loss, stage, x, recon=out.recon_loss, vq=out.vq.loss)
         values = {"loss": loss, "recon": out.recon_loss, "vq": out.vq.loss,
                   "commitment": out.vq.commitment_loss, "codebook": out.vq.codebook_loss}
         for key, value in values.items():
@@ -106,8 +104,9 @@ class VQTask(BiosigTask):
     def predict_step(self, batch, batch_idx, dataloader_idx: int = 0):
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
         out = self.net.forward_pretrain(x)
-        return {"indices": out.vq.indices,
-                "recon_error": (out.recon - out.target).pow(2).mean(dim=(-1, -2))}
+        error = (out.recon - out.target).pow(2).mean(dim=(-1, -2))
+        self.check_finite(error, "predict", x, what="reconstruction error", batch_idx=batch_idx)
+        return {"indices": out.vq.indices, "recon_error": error}
 
     # ------------------------------------------------------------------ codebook statistics
     def _log_codebook(self, stage: str) -> None:

@@ -116,6 +116,42 @@ def test_event_codes_mapping_and_mode_1(tmp_path):
     assert not (tmp_path / "bad.gdf").exists()
 
 
+def test_event_names_give_the_written_names_back(tmp_path):
+    """write_gdf stores codes only; read_gdf(event_names=) maps them back to the names, and a
+    code the mapping does not list stays a string."""
+    ann = Annotations.from_lists([1.0, 2.0, 3.0, 4.0], [0, 0.5, 0, 0],
+                                 ["left_hand", "768", "tongue", "left_hand"])
+    rec = synthetic(n_times=1500, annotations=ann)
+    path = write_gdf(tmp_path / "n.gdf", rec, event_codes=BCI_CUES)
+    out = read_gdf(path, event_names={v: k for k, v in BCI_CUES.items()})
+    assert list(out.annotations.description) == ["left_hand", "768", "tongue", "left_hand"]
+    np.testing.assert_allclose(out.annotations.onset, [1.0, 2.0, 3.0, 4.0])
+    # the string form of a code is a key too; an empty mapping changes nothing
+    out = read_gdf(path, event_names={"769": "L", 768: "start"})
+    assert list(out.annotations.description) == ["L", "start", "772", "L"]
+    assert list(read_gdf(path, event_names={}).annotations.description) == [
+        "769", "768", "772", "769"]
+    assert list(read_recording(path, event_names={772: "T"}).annotations.description)[2] == "T"
+
+
+@pytest.mark.parametrize("names, match", [
+    ({"left": "x"}, r"event_names key 'left' is not a GDF event type code"),
+    ({7.5: "x"}, r"key 7.5 is not a GDF event type code"),
+    ({True: "x"}, r"key True is not"),
+    ({70000: "x"}, r"key 70000 is not .*\[0, 65535\]"),
+    ({769: 1}, r"event_names\[769\] must be a non-empty string .* got 1"),
+    ({769: ""}, r"event_names\[769\] must be a non-empty string"),
+    ({769: "a", "769": "b"}, r"gives code 769 two names: 'a' and 'b'"),
+    ([(769, "a")], r"event_names must be a mapping \{code: name\}, got list"),
+])
+def test_bad_event_names_are_refused(tmp_path, names, match):
+    from biosig.errors import ConfigError
+
+    path = write_gdf(tmp_path / "b.gdf", synthetic(n_times=500))
+    with pytest.raises(ConfigError, match=match):
+        read_gdf(path, event_names=names)
+
+
 @pytest.mark.shared_data
 def test_docs_writer_example_runs_on_s001r03(tmp_path, monkeypatch):
     """The writer example of docs/guide/recordings.md runs as written on S001R03."""
@@ -125,8 +161,10 @@ def test_docs_writer_example_runs_on_s001r03(tmp_path, monkeypatch):
     block = doc.split("## Writers", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     rec = read_recording(shared("eeg_edf/eegmmidb/S001R03.edf"))
     monkeypatch.chdir(tmp_path)
-    exec(block, {"rec": rec})
+    scope = {"rec": rec}
+    exec(block, scope)
     assert sorted(set(read_gdf("x.gdf").annotations.description)) == ["1", "769", "770"]
+    assert list(scope["named"].annotations.description) == list(rec.annotations.description)
     assert len(read_gdf("x1.gdf").annotations) == len(rec.annotations) == 30
 
 
