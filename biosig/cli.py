@@ -458,10 +458,22 @@ def _no_bar_without_tty(trainer, epoch_lines: bool = False) -> None:
 def _resolve_checkpoint(cli) -> None:
     """``--ckpt_path last|best`` of validate/test/predict in a new process: the newest last
     checkpoint of the run folder, or the best checkpoint that it records."""
+    from biosig.data import BiosigDataModule
+
     config = cli.config_init[cli.subcommand]
-    if config.get("ckpt_path") in ("last", "best"):
-        config["ckpt_path"] = str(_saved_checkpoint(cli.trainer, config["ckpt_path"]))
+    which = config.get("ckpt_path")
+    if which in ("last", "best"):
+        config["ckpt_path"] = str(_saved_checkpoint(cli.trainer, which))
     check_checkpoint(config.get("ckpt_path"), cli.model)
+    if which in ("last", "best") and isinstance(cli.datamodule, BiosigDataModule):
+        # the newest run of the folder may have other data (a preset after the recipe writes
+        # to the recipe's folder): its weights could fit and score other windows
+        state = (read_checkpoint(config["ckpt_path"]) or {}).get(type(cli.datamodule).__qualname__)
+        cli.datamodule.refuse_other_data(
+            state, config["ckpt_path"], doing=f"--ckpt_path {which}", ignore=("seed",),
+            advice=f"it is the newest run under {cli.trainer.default_root_dir}, trained with "
+                   "other data settings; give the checkpoint file of the run you mean "
+                   "(--ckpt_path FILE)")
 
 
 def read_checkpoint(path) -> dict | None:

@@ -467,26 +467,30 @@ class BiosigDataModule(pl.LightningDataModule):
         if trainer is not None and trainer.state.fn == "fit":
             self.refuse_other_data(state)
 
-    def refuse_other_data(self, state: dict, source: str = "the checkpoint") -> None:
+    def refuse_other_data(self, state: dict, source: str = "the checkpoint", *,
+                          doing: str = "resuming", advice: str | None = None,
+                          ignore: tuple[str, ...] = ()) -> None:
         """ConfigError when ``state`` (this class's entry of a checkpoint) was saved with another
         seed, other training, validation or test windows, or other preprocessing, windows or
         alignment: resumed epochs would shuffle differently, train on windows the checkpoint's
         run validated on, or see differently processed signals. ``biosig fit --ckpt_path``
         checks this before the run folder is made; a checkpoint from before the processing was
-        recorded is checked for its seed and split only."""
+        recorded is checked for its seed and split only. ``doing``, ``advice``: the message's
+        start and end (default: resuming); ``ignore``: keys not compared."""
         if not state:
             return
         self.setup()
         for key, here in self.state_dict().items():
             was = state.get(key, here)  # a key the checkpoint lacks: saved before it was recorded
-            if was == here:
+            if was == here or key in ignore:
                 continue
             what = _RESUME_KEYS.get(key, key)
             raise ConfigError(
-                f"resuming: {source}'s run had data {what} {_short(was)} but this run has "
-                f"{_short(here)}; resume with the same data, subjects, protocol, "
-                "preprocessing and data.seed, or start a new run from the checkpoint's weights "
-                "(--model.pretrained <checkpoint>) instead of --ckpt_path")
+                f"{doing}: {source}'s run had data {what} {_short(was)} but this run has "
+                f"{_short(here)}; " + (advice or (
+                    "resume with the same data, subjects, protocol, preprocessing and "
+                    "data.seed, or start a new run from the checkpoint's weights "
+                    "(--model.pretrained <checkpoint>) instead of --ckpt_path")))
 
     def train_dataloader(self):
         return self._loader("train", shuffle=True)

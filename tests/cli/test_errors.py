@@ -405,3 +405,28 @@ def test_a_yaml_syntax_error_names_the_config_file_and_place(command, joined, tm
     assert len(lines) == 1 and err.strip() == lines[0], err[-2000:]
     assert re.match(rf"biosig: error: {re.escape(str(bad))}: not valid YAML at line 3, column 9: ",
                     lines[0]), lines
+
+
+def test_test_last_refuses_the_newest_run_when_it_had_other_data(tmp_path, capsys, monkeypatch):
+    """A run with a data preset writes to its recipe's folder, so `biosig test --config recipe
+    --ckpt_path last` picked that run's checkpoint: weights that fit but were trained on other
+    windows (or failed on their shape). The newest run's data are now compared first."""
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    root = ["--trainer.default_root_dir", str(tmp_path), "--trainer.max_epochs", "1",
+            "--data.cache_dir", str(tmp_path / "cache")]
+    assert main(["fit", *EEGNET, *root]) == 0
+    assert main(["test", *EEGNET, *root, "--ckpt_path", "last"]) == 0  # the same data: fine
+    # (its logs: version_1; the next fit: version_2)
+    other = [*EEGNET[:2], "--data.source.init_args.n_subjects", "2",
+             "--data.source.init_args.n_trials_per_class", "4"]
+    assert main(["fit", *other, *root]) == 0
+    capsys.readouterr()
+    for which in ("last", "best"):
+        assert main(["test", *EEGNET, *root, "--ckpt_path", which]) == 2
+        lines = _error_lines(capsys.readouterr().err)
+        assert len(lines) == 1 and re.match(
+            rf"biosig: error: --ckpt_path {which}: .*version_2.*'s run had data split .* but "
+            rf"this run has .*; it is the newest run under {re.escape(str(tmp_path))}, trained "
+            r"with other data settings; give the checkpoint file of the run you mean", lines[0])
+    first = next(tmp_path.glob("lightning_logs/version_0/checkpoints/last*.ckpt"))
+    assert main(["test", *EEGNET, *root, "--ckpt_path", str(first)]) == 0
