@@ -769,6 +769,7 @@ def lightning_cli(args: list[str] | None, run: bool = True):
     from biosig.tasks.base import BiosigTask
 
     progress_logging()  # window-cache builds and downloads report in logs, not only on a tty
+    _drop_lightning_notices()
     cli_class = _make_cli_class()
     return cli_class(
         BiosigTask,
@@ -781,6 +782,25 @@ def lightning_cli(args: list[str] | None, run: bool = True):
         parser_kwargs={"default_env": True, "prog": "biosig", "allow_abbrev": False},
         save_config_kwargs={"overwrite": True},
     )
+
+
+def _drop_lightning_notices() -> None:
+    """Two notices Lightning 2.6 prints on every Trainer, left out of biosig's output: an
+    advertisement (``💡 Tip: For seamless cloud logging ... install litlogger``) and, with the
+    default logger, that TensorBoard is not installed so CSVLogger is used (``biosig fit``
+    prints where the logs go). Other info lines and warnings stay."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r"Starting from v1\.9\.0, `tensorboardX` has been "
+                                              "removed")
+    log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(getattr(f, "biosig_tips", False) for f in log.filters):
+        def no_tip(record: logging.LogRecord) -> bool:
+            return not str(record.msg).startswith("\N{ELECTRIC LIGHT BULB} Tip:")
+
+        no_tip.biosig_tips = True
+        log.addFilter(no_tip)
 
 
 def _short_usage_parser():

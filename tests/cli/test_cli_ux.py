@@ -121,6 +121,20 @@ def test_fit_without_a_logger_says_so(tmp_path, capsys, monkeypatch):
                      f"{tmp_path.resolve() / 'run' / 'checkpoints'}")
 
 
+def test_fit_prints_no_lightning_advertisement_or_tensorboard_notice(tmp_path):
+    """Every `biosig fit` printed Lightning 2.6's "💡 Tip: ... install litlogger" and, with the
+    default logger, a 4-line notice that tensorboardX is not installed; Lightning's other lines
+    stay."""
+    run = subprocess.run(
+        [sys.executable, "-m", "biosig", "fit", *EEGNET, "--trainer.max_epochs", "1",
+         "--trainer.default_root_dir", "run", "--trainer.enable_model_summary", "false"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-2000:]
+    assert "GPU available:" in out and "biosig fit: done" in out
+    assert "Tip:" not in out and "litlogger" not in out and "tensorboardX" not in out, out
+
+
 def test_the_progress_bar_stays_on_a_terminal(monkeypatch):
     import lightning.pytorch as pl
 
