@@ -21,6 +21,8 @@ References
 
 from __future__ import annotations
 
+import contextlib
+
 from typing import Literal
 
 import numpy as np
@@ -245,7 +247,20 @@ def online_whiteners(x, estimator: CovEstimator = "cov", shrinkage: float = 0.0)
     covs = trial_covariances(arr, estimator)
     running = np.cumsum(covs, axis=0) / np.arange(1, len(covs) + 1)[:, None, None]
     shrinkage = _check_shrinkage(shrinkage)
-    return np.stack([inv_sqrtm(_shrink(r, shrinkage)) for r in running]).astype(np.float32)
+    out = np.empty(running.shape, dtype=np.float32)
+    for i, r in enumerate(running):
+        with _naming(f"the online reference of trials 0..{i} (trial {i} in order)"):
+            out[i] = inv_sqrtm(_shrink(r, shrinkage))
+    return out
+
+
+@contextlib.contextmanager
+def _naming(what: str):
+    """A BiosigError raised inside, prefixed with ``what`` (which windows' reference failed)."""
+    try:
+        yield
+    except BiosigError as err:
+        raise BiosigError(f"{what}: {err}") from None
 
 
 TEST_ALIGNMENTS = ("online", "offline", "official", "none")
@@ -264,18 +279,24 @@ def _heldout_whiteners(X, subjects: np.ndarray, rows: np.ndarray, mode: str, est
         pos = np.flatnonzero(subjects[rows] == s)
         pos = pos[np.argsort(order[rows[pos]], kind="stable")]  # chronological
         x = np.asarray(X[rows[pos]], dtype=np.float64)
-        if mode == "none":
-            w = np.broadcast_to(np.eye(c, dtype=np.float32), (len(pos), c, c))
-        elif mode == "offline":
-            w0 = EuclideanAlignment(estimator, shrinkage).fit(x).whitener_
-            w = np.broadcast_to(w0, (len(pos), c, c))
-        elif mode == "online":
-            w = online_whiteners(x, estimator, shrinkage)
-        else:  # official: offline, then online on the already aligned trials
-            w0 = EuclideanAlignment(estimator, shrinkage).fit(x).whitener_
-            w = online_whiteners(np.einsum("cd,ndt->nct", w0, x), estimator, shrinkage) @ w0
-        out[pos] = w
+        with _naming(f"subject {s}'s {len(pos)} held-out windows in chronological order "
+                     f"(test_alignment {mode!r})"):
+            out[pos] = _heldout_subject(x, mode, estimator, shrinkage)
     return out
+
+
+def _heldout_subject(x: np.ndarray, mode: str, estimator: str, shrinkage: float) -> np.ndarray:
+    """One held-out subject's whiteners (n, C, C) for its windows ``x`` in chronological order."""
+    n, c = x.shape[:2]
+    if mode == "none":
+        return np.broadcast_to(np.eye(c, dtype=np.float32), (n, c, c))
+    if mode == "online":
+        return online_whiteners(x, estimator, shrinkage)
+    w0 = EuclideanAlignment(estimator, shrinkage).fit(x).whitener_
+    if mode == "offline":
+        return np.broadcast_to(w0, (n, c, c))
+    # official: offline, then online on the already aligned trials
+    return online_whiteners(np.einsum("cd,ndt->nct", w0, x), estimator, shrinkage) @ w0
 
 
 def split_whiteners(X, subjects, splits: dict, test_alignment: str = "online",
@@ -313,7 +334,8 @@ def split_whiteners(X, subjects, splits: dict, test_alignment: str = "online",
     per_subject = {}
     for s in np.unique(subjects[train]):
         rows = np.sort(train[subjects[train] == s])
-        ea = EuclideanAlignment(estimator, shrinkage).fit(np.asarray(X[rows]))
+        with _naming(f"subject {s}'s {len(rows)} training windows"):
+            ea = EuclideanAlignment(estimator, shrinkage).fit(np.asarray(X[rows]))
         per_subject[s] = ea.whitener_.astype(np.float32)
     out = {"train": np.stack([per_subject[s] for s in subjects[train]]) if len(train)
            else np.zeros((0, c, c), np.float32)}

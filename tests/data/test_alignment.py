@@ -127,3 +127,22 @@ def test_errors():
     ea = EuclideanAlignment().fit(_trials())
     with pytest.raises(BiosigError, match="channels"):
         ea.transform(_trials(c=4))
+
+
+def test_a_singular_reference_names_the_subject_and_the_windows():
+    """On real EEGMAT windows band-passed 8-32 Hz (rank one short), `biosig fit` stopped with
+    "alignment reference is singular" and no word of whose reference it was."""
+    x = _trials(n=12)
+    subjects = np.repeat(["a", "b"], 6)
+    x[6:, -1] = x[6:, :-1].sum(1)  # subject b: a linearly dependent channel
+    for splits, where in [
+        ({"train": np.arange(12), "test": np.zeros(0, int)}, r"subject b's 6 training windows"),
+        ({"train": np.arange(6), "test": np.arange(6, 12)},
+         r"subject b's 6 held-out windows in chronological order \(test_alignment 'online'\): "
+         r"the online reference of trials 0\.\.0 \(trial 0 in order\)"),
+    ]:
+        with pytest.raises(BiosigError, match=rf"^{where}: alignment reference is singular"):
+            split_whiteners(x, subjects, splits)
+    w = split_whiteners(x, subjects, {"train": np.arange(6), "test": np.arange(6, 12)},
+                        shrinkage=0.01)
+    assert w["test"].shape == (6, x.shape[1], x.shape[1])
