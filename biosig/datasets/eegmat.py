@@ -10,8 +10,9 @@ The files were cleaned upstream (ICA against eye, muscle and cardiac artefacts; 
 their spectrum ends near 45 Hz). Many windows are one rank short: of the 959 4-s windows of the
 16 shared subjects, 362 have a covariance whose smallest eigenvalue is below 1e-9 of its largest
 (every window of some recordings), so the online Euclidean-alignment reference, which starts
-from a subject's first held-out window, needs ``shrinkage > 0`` (the error names the subject). ``subject-info.csv`` gives age, gender, the number of
-subtractions done and the count quality (1 good, 0 bad).
+from a subject's first held-out window, needs ``shrinkage > 0`` (the error names the subject).
+``subject-info.csv`` gives age, gender, the number of subtractions done and the count quality
+(1 good, 0 bad).
 """
 
 from __future__ import annotations

@@ -124,6 +124,13 @@ class ModelSpec:
     def _bind(self, cls, kwargs: dict, partial: bool = False) -> None:
         """ConfigError naming the model for an argument ``cls`` does not take (or lacks)."""
         sig = inspect.signature(cls)
+        unknown = [k for k in kwargs if k not in sig.parameters]
+        if unknown and not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+            from biosig._checks import did_you_mean
+
+            raise ConfigError(f"model {self.name!r}: {cls.__name__} takes no argument "
+                              f"{unknown[0]!r}" + did_you_mean(unknown[0], list(sig.parameters),
+                                                               n=2, cutoff=0.7))
         try:  # argument errors only: a TypeError raised inside the task propagates
             sig.bind_partial(**kwargs) if partial else sig.bind(**kwargs)
         except TypeError as err:
