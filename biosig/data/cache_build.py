@@ -406,9 +406,13 @@ class CacheWriter:
         self.ch_names = self.sfreq = self.n_times = None
         self.stats = {"records": 0, "windows": 0, "nan_rejected": 0, "nan_interpolated": 0,
                       "skipped_out_of_bounds": 0}  # fmt: skip
+        self.nan_records: dict[str, list[str]] = {"rejected": [], "interpolated": []}
 
     def add(self, res: RecordResult) -> None:
         merge_stats(self.stats, res.stats)
+        for what in self.nan_records:
+            if res.stats.get(f"nan_{what}"):
+                self.nan_records[what].append(res.where)
         if res.ch_names is not None:
             if self.ch_names is None:
                 self.ch_names, self.sfreq, self.n_times = res.ch_names, res.sfreq, res.n_times
@@ -696,6 +700,21 @@ def check_not_bootstrapping() -> None:
         )
 
 
+def _report_nan_windows(label: str, writer: CacheWriter) -> None:
+    """A warning naming the records whose windows with NaN or infinite samples were left out
+    (``nan_policy="reject"``; before, only ``params.json`` counted them), an info line for
+    those interpolated."""
+    for what, level in (("rejected", logging.WARNING), ("interpolated", logging.INFO)):
+        records = writer.nan_records[what]
+        if records:
+            shown = ", ".join(records[:5]) + (f" and {len(records) - 5} more" if len(records) > 5
+                                              else "")
+            log.log(level, "%s: %d windows with NaN or infinite samples %s (nan_policy %r), "
+                    "from %d records: %s", label, writer.stats[f"nan_{what}"],
+                    "left out" if what == "rejected" else "interpolated",
+                    "reject" if what == "rejected" else "interpolate", len(records), shown)
+
+
 def write_records(source, opts, refs, folder: Path, workers: int, label: str,
                   show: bool) -> tuple[dict, np.ndarray | None]:
     """Build ``refs`` into ``folder`` (which exists and is empty); returns the params facts and
@@ -714,6 +733,7 @@ def write_records(source, opts, refs, folder: Path, workers: int, label: str,
                 log.info("%s: %d/%d records, %d windows, %.0f s", label, i, len(refs),
                          writer.n, time.perf_counter() - t0)  # fmt: skip
         facts = writer.finish()
+        _report_nan_windows(label, writer)
         return facts, writer.labels
     finally:
         writer.close()

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -117,11 +118,21 @@ def test_any_changed_parameter_changes_the_key(change):
     assert cache_key(*change()) != base
 
 
-def test_nan_policy(tmp_path):
+def test_nan_policy(tmp_path, caplog):
     src = ToySource(nan_record="r1")
-    rejected = get_cache(src, root=tmp_path / "a", nan_policy="reject")
+    with caplog.at_level("INFO", logger="biosig.cache"):
+        rejected = get_cache(src, root=tmp_path / "a", nan_policy="reject")
     assert rejected.stats["nan_rejected"] == 1 and len(rejected) == 8
-    interp = get_cache(src, root=tmp_path / "b", nan_policy="interpolate")
+    # the record is named (before, only params.json counted the window)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and re.search(r": 1 windows with NaN or infinite samples left out "
+                                          r"\(nan_policy 'reject'\), from 1 records: .*r1",
+                                          warned[0]), warned
+    caplog.clear()
+    with caplog.at_level("INFO", logger="biosig.cache"):
+        interp = get_cache(src, root=tmp_path / "b", nan_policy="interpolate")
+    assert any("1 windows with NaN or infinite samples interpolated" in r.getMessage()
+               for r in caplog.records if r.levelname == "INFO")
     assert interp.stats["nan_interpolated"] == 1 and len(interp) == 9
     assert np.isfinite(interp.X).all()
     with pytest.raises(InvalidFileError, match="r1: non-finite"):
