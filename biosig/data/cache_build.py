@@ -161,6 +161,7 @@ def process_record(source, opts: BuildOptions, ref: dict) -> RecordResult:
     # every dtype), else from the decoded values
     q = quality.channel_quality(raw.digital if raw.digital is not None else np.asarray(raw.data))
     quality.add_quality(stats, raw.ch_names, q)
+    quality.refuse_implausible_ecg(raw, where)
     rec = apply_steps(raw, opts.preprocessing)
     rec = _dead_channel_policy(raw, rec, ref, opts, q, stats, where)
     n_times = opts.windows.n_times(rec.sfreq) if rec is not None else None

@@ -19,6 +19,7 @@ they are counted in the stats only.
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 
@@ -204,3 +205,33 @@ def dead_reaches_cache(dead_names: list[str], out_names: list[str], out_data) ->
         if n.upper() in tokens or (e is not None and e in tokens):
             return True
     return out_data is not None and not np.isfinite(out_data).all()
+
+
+#: An ECG channel in mV whose robust peak-to-peak amplitude (0.5th to 99.5th percentile) is above
+#: this is refused: an ECG spans a few mV, so the header's gain or unit is wrong (µV values
+#: labelled mV gave 2034 "mV" from one PTB-XL record with its gain edited, cached without a word)
+MAX_ECG_PTP_MV = 50.0
+
+
+def refuse_implausible_ecg(rec, where: str) -> None:
+    """InvalidFileError naming the record and the channel when an ECG channel in mV spans more
+    than :data:`MAX_ECG_PTP_MV` (robust: on at most about 65,000 samples per channel, NaNs
+    ignored). Records without ECG channels in mV cost nothing."""
+    from biosig.errors import InvalidFileError
+
+    ecg = [i for i, (t, u) in enumerate(zip(rec.ch_types, rec.units))
+           if t == "ecg" and u == "mV"]
+    if not ecg or not rec.n_times:
+        return
+    data = rec.digital.pick(ecg).decode() if rec.digital is not None else rec.data[ecg]
+    data = np.asarray(data)[:, :: max(1, rec.n_times // 65536)]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN channel: its quality stats
+        lo, hi = np.nanpercentile(data, [0.5, 99.5], axis=1)
+    ptp = np.nan_to_num(hi - lo)
+    worst = int(np.argmax(ptp))
+    if ptp[worst] > MAX_ECG_PTP_MV:
+        raise InvalidFileError(
+            where, f"ECG channel {rec.ch_names[ecg[worst]]!r} spans {ptp[worst]:.4g} mV peak to "
+                   f"peak (robust), but an ECG spans a few mV: the header's gain or unit is "
+                   f"likely wrong (µV values labelled mV?)")

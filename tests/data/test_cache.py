@@ -234,3 +234,32 @@ def test_dataset_steps_run_first_and_are_recorded(tmp_path):
     plain = get_cache(ToySource(), [Resample(50.0)], root=tmp_path)
     assert plain.path != cache.path
     assert [s["step"] for s in plain.params["preprocessing"]] == ["Resample"]
+
+
+def test_an_ecg_in_microvolts_labelled_millivolts_is_refused_naming_the_record(tmp_path):
+    """A PTB-XL header whose gain was 1000 times too small (µV-sized values labelled mV: 2034
+    "mV") was cached and trained on without a word; the real records span up to 9.6 mV."""
+    from biosig.data import FixedWindows
+    from biosig.datasets.synthetic import simulate_ecg_record
+    from biosig.datasets.wfdb_records import WFDBRecords
+    from biosig.io.write import write_wfdb
+
+    rec = simulate_ecg_record(sfreq=100.0, duration=10.0)
+    write_wfdb(tmp_path / "ok", "r1", rec)
+    get_cache(WFDBRecords(tmp_path / "ok"), windows=FixedWindows(5.0), root=tmp_path / "c1",
+              progress=False)  # a few mV: cached
+    write_wfdb(tmp_path / "bad", "r2", rec)
+    header = tmp_path / "bad" / "r2.hea"
+    lines = header.read_text().splitlines()
+    gains = [re.search(r" (\d+(?:\.\d+)?)(\(-?\d+\))?/mV", line) for line in lines[1:]]
+    assert all(gains), lines
+    header.write_text("\n".join([lines[0], *[
+        line.replace(f" {g[1]}", f" {float(g[1]) / 1000:g}", 1) for line, g in zip(lines[1:],
+                                                                                  gains)]]) + "\n")
+    with pytest.raises(InvalidFileError, match=r"r2\.hea: ECG channel '\w+' spans \d+(\.\d+)? "
+                                               r"mV peak to peak \(robust\), but an ECG spans a "
+                                               r"few mV: the header's gain or unit is likely "
+                                               r"wrong"):
+        get_cache(WFDBRecords(tmp_path / "bad"), windows=FixedWindows(5.0),
+                  root=tmp_path / "c2", progress=False)
+    assert not any((tmp_path / "c2").rglob("params.json"))  # nothing half-written left
