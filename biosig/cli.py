@@ -785,15 +785,18 @@ def lightning_cli(args: list[str] | None, run: bool = True):
 
 
 def _drop_lightning_notices() -> None:
-    """Two notices Lightning 2.6 prints on every Trainer, left out of biosig's output: an
-    advertisement (``💡 Tip: For seamless cloud logging ... install litlogger``) and, with the
-    default logger, that TensorBoard is not installed so CSVLogger is used (``biosig fit``
-    prints where the logs go). Other info lines and warnings stay."""
+    """Notices Lightning 2.6 prints on every Trainer, left out of biosig's output: an
+    advertisement (``💡 Tip: For seamless cloud logging ... install litlogger``), with the
+    default logger that TensorBoard is not installed so CSVLogger is used (``biosig fit``
+    prints where the logs go), and a deprecation inside Lightning (torch's ``LeafSpec``).
+    Other info lines and warnings stay."""
     import logging
     import warnings
 
     warnings.filterwarnings("ignore", message=r"Starting from v1\.9\.0, `tensorboardX` has been "
                                               "removed")
+    # Lightning 2.6's own use of a torch pytree API that torch 2.13 deprecates: nothing to do
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
     log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     if not any(getattr(f, "biosig_tips", False) for f in log.filters):
         def no_tip(record: logging.LogRecord) -> bool:

@@ -133,6 +133,7 @@ def test_fit_prints_no_lightning_advertisement_or_tensorboard_notice(tmp_path):
     assert run.returncode == 0, out[-2000:]
     assert "GPU available:" in out and "biosig fit: done" in out
     assert "Tip:" not in out and "litlogger" not in out and "tensorboardX" not in out, out
+    assert "LeafSpec" not in out, out
 
 
 def test_the_progress_bar_stays_on_a_terminal(monkeypatch):
