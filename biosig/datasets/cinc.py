@@ -216,6 +216,11 @@ class CinC(DatasetSource):
             f"CinC {year} challenge data",
             f"Download it from https://physionet.org/content/challenge-{year}/ and pass path=.",
         )
+        if (self.root / "ptbxl_database.csv").is_file():  # CinC's subjects are its records: a
+            raise ConfigError(  # PTB-XL patient's records could land on both sides of a split
+                f"{self.root}: this is PTB-XL's own release (ptbxl_database.csv), not the CinC "
+                f"{year} challenge data; read it with biosig.datasets.PTBXL (--data ptbxl), whose "
+                "patient ids keep each patient's records on one side of the split")
         self.merge_equivalent = merge_equivalent
         table = scored_classes(year, merge_equivalent)
         self.classes = [n for n, _ in table]

@@ -129,6 +129,17 @@ def test_bad_headers(tmp_path):
         CinC(tmp_path / "missing")
 
 
+def test_a_ptbxl_release_is_refused_with_the_loader_to_use(tmp_path):
+    """CinC treats each record as its own subject: run on PTB-XL's own folder it ignored the
+    database's patient ids (477 patients in the 510 shared records), so one patient's records
+    could be trained on and tested on."""
+    (tmp_path / "ptbxl_database.csv").write_text("ecg_id,patient_id\n")
+    with pytest.raises(ConfigError, match=r"this is PTB-XL's own release \(ptbxl_database.csv\), "
+                                          r"not the CinC 2021 challenge data; read it with "
+                                          r"biosig.datasets.PTBXL"):
+        CinC(tmp_path)
+
+
 @needs_shared
 def test_identity_keys_on_signal_file_content(tmp_path):
     """An edited .mat of the same size and modification time changes the cache key."""
