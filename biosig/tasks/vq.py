@@ -185,6 +185,8 @@ class VQClassificationTask(ClassificationTask):
     features : ``"quantized"``, ``"encoder"`` or ``"decoder"``: the tokens the head pools
         (default: quantised for the probe, decoder otherwise).
     aux_weight : weight of the pretraining loss added in fine-tuning / scratch training (0: off).
+    freeze : leave unset: the setting decides (probe ``"backbone"``, else ``"none"``); a value
+        that disagrees with it is refused.
     """
 
     ARG_RULES = {"aux_weight": dict(ge=0)}
@@ -203,14 +205,19 @@ class VQClassificationTask(ClassificationTask):
         aux_weight: float = 1.0,
         pretrained: str | dict | None = None,
         adapt: bool = False,
+        freeze: str | None = None,
         **kwargs,
     ):
         if setting not in SETTINGS:
             raise ConfigError(f"model.setting must be one of {SETTINGS}, got {setting!r}")
-        freeze = "backbone" if setting == "probe" else "none"
-        if kwargs.pop("freeze", freeze) != freeze:  # a checkpoint repeats the implied value
-            raise ConfigError("model.freeze is set by model.setting (probe: backbone, "
-                              "finetune/scratch: none); remove it")
+        implied = "backbone" if setting == "probe" else "none"
+        # None: the setting's (declared here, so that the CLI does not fill in the base class's
+        # default "none", which refused every probe); a checkpoint repeats the implied value
+        if freeze not in (None, implied):
+            raise ConfigError(f"model.freeze is set by model.setting (probe: backbone, "
+                              f"finetune/scratch: none); remove it (got {freeze!r} with "
+                              f"setting {setting!r})")
+        freeze = implied
         if (setting == "scratch") != (pretrained is None):
             need = "no model.pretrained" if setting == "scratch" else "model.pretrained"
             raise ConfigError(f"model.setting={setting!r} needs {need}")

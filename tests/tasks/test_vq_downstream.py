@@ -129,3 +129,21 @@ def test_pipeline_tiny_runs_pretrain_probe_finetune_scratch(tmp_path, monkeypatc
     assert (tmp_path / "o" / "results" / "results.csv").is_file()
     with pytest.raises(ConfigError, match="--tiny"):
         pipeline.main(["--recipe", "tuab", "--tiny"])
+
+
+def test_the_cli_runs_the_probe_setting(tmp_path):
+    """`biosig fit --config eegformer_downstream.yaml --model.init_args.setting probe` was
+    refused ("model.freeze is set by model.setting ... remove it") though no freeze was given:
+    the CLI filled in the base class's default freeze="none"."""
+    from biosig.cli import lightning_cli
+
+    torch.manual_seed(0)
+    net = create_model("eegformer", n_times=1000, sfreq=250.0, **KW)
+    folder = net.save_pretrained(tmp_path / "weights")
+    cli = lightning_cli([
+        "--config", str(REPO / "recipes/synthetic/eegformer_downstream.yaml"),
+        "--model.init_args.pretrained", str(folder), "--model.init_args.setting", "probe",
+        "--data.source.init_args.n_subjects", "1", "--data.source.init_args.n_trials_per_class",
+        "4", "--data.cache_dir", str(tmp_path / "cache"),
+        "--trainer.default_root_dir", str(tmp_path / "run")], run=False)
+    assert cli.model.setting == "probe" and cli.model.freeze_mode == "backbone"
