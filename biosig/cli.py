@@ -526,7 +526,7 @@ def check_checkpoint(path, model) -> None:
         hp = ckpt.get("hyper_parameters") or {}
         differ = [f"{k}={hp[k]!r} in the file, {getattr(model, k)!r} here"
                   for k in ("n_chans", "n_times", "sfreq", "n_outputs", "model")
-                  if k in hp and getattr(model, k, hp[k]) != hp[k]]
+                  if k in hp and getattr(model, k, None) not in (None, hp[k])]
         what = "; ".join(differ or shapes[:2] or [f"missing weights {missing[:3]}"])
         raise ConfigError(f"{path}: the checkpoint's weights do not fit this model ({what}); "
                           "run with the data and model settings it was trained with (its run "

@@ -443,8 +443,9 @@ class BiosigDataModule(pl.LightningDataModule):
     # -- resuming ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """What a Lightning checkpoint records of this data: the seed, per part the number of
-        windows and a CRC-32 of their cache rows, and the processing (preprocessing steps,
-        window parameters, Euclidean alignment); no window contents, no identifiers."""
+        windows and a CRC-32 of their cache rows, the channel names and the processing
+        (preprocessing steps, window parameters, Euclidean alignment); no window contents, no
+        identifiers."""
         if self.splits is None:
             return {}
         return {"seed": int(self.seed), "splits": _split_digest(self.splits),
@@ -455,6 +456,8 @@ class BiosigDataModule(pl.LightningDataModule):
 
         params = self.cache.params
         return json.loads(json.dumps({
+            "channels": list(self.ch_names),  # a channel-independent model (EEGFormer) would
+            # resume on another channel set without a shape error
             "preprocessing": params["preprocessing"], "windows": params["windows"],
             "alignment": [self.alignment, self.test_alignment, self.estimator, self.shrinkage],
         }, default=str))

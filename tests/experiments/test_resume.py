@@ -293,3 +293,26 @@ def test_resuming_with_another_seed_or_split_is_refused(tmp_path):
     resumed, trainer = _fit(data(3), tmp_path / "c", [], ckpt_path=last, max_epochs=2)
     assert trainer.current_epoch == 2
     trainer.test(resumed, datamodule=data(4, subjects=[2, 3]), ckpt_path=last, verbose=False)
+
+
+def test_resuming_a_channel_independent_model_on_other_channels_is_refused(tmp_path):
+    """EEGFormer's weights fit any channel count, so resuming its pretraining with the EOG
+    channels added (22 -> 25) went through and overwrote the run's checkpoints: the
+    checkpoint records the channel names now."""
+    kw = ("{ema: true, data_init: true, dead_after: 50, emb_size: 32, n_heads: 4, "
+          "encoder_depth: 1, decoder_depth: 1, n_codes: 32}")
+    args = ["fit", "--config", "recipes/synthetic/eegformer_pretrain.yaml",
+            "--model.init_args.model_kwargs", kw, "--trainer.limit_train_batches", "2",
+            "--trainer.limit_val_batches", "1", "--data.source.init_args.n_subjects", "1",
+            "--data.source.init_args.n_trials_per_class", "4", "--data.batch_size", "4",
+            "--data.cache_dir", str(tmp_path / "cache"),
+            "--trainer.default_root_dir", str(tmp_path / "run"),
+            "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+    root = Path(__file__).resolve().parents[2]
+    args[2] = str(root / args[2])
+    lightning_cli([*args, "--trainer.max_epochs", "1"])
+    with pytest.raises(ConfigError, match=r"last.ckpt's run had data channels \[.*'Pz', 'P2', "
+                                          r"'POz'\] but this run has \[.*'EOG"):
+        lightning_cli([*args, "--trainer.max_epochs", "2", "--ckpt_path", "last",
+                       "--data.source.init_args.include_eog", "true"])
+    # (a checkpoint file given by its path: its hyperparameters' channels are refused first)
