@@ -141,11 +141,27 @@ def copy_input(ecg, input_lead) -> np.ndarray:
     return np.repeat(x[:, i : i + 1], x.shape[1], axis=1)
 
 
+def _refuse_non_finite(x: np.ndarray, what: str, lead_names=None) -> None:
+    """ConfigError ``"{what} N NaN or infinite samples (the first at ...)"`` naming the first
+    (record, lead when ``lead_names`` is given, sample)."""
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return
+    first = [int(i) for i in np.argwhere(bad)[0]]
+    parts = [f"record {first[0]}"] if x.ndim > 1 else []
+    if lead_names is not None:
+        parts.append(f"lead {lead_names[first[1]]}")
+    parts.append(f"sample {first[-1]}")
+    raise ConfigError(f"{what} {int(bad.sum())} NaN or infinite samples (the first at "
+                      f"{', '.join(parts)}): drop or interpolate them first")
+
+
 class LeastSquaresLeadMap:
     """Baseline: per output lead, ``y = w x + c`` fitted by least squares on training ECGs.
 
     One (w, c) per (input lead, output lead) pair, pooled over all training samples (mV).
-    ``predict`` copies the input lead through unchanged.
+    ``predict`` copies the input lead through unchanged. NaN or infinite samples (in the
+    training ECGs, or in the input lead) are a ConfigError naming the first.
     """
 
     def __init__(self):
@@ -155,6 +171,8 @@ class LeastSquaresLeadMap:
         x = np.asarray(train_ecg, dtype=np.float64)
         if x.ndim != 3 or x.shape[1] != 12:
             raise ConfigError(f"expected (n_records, 12, n_times) training ECGs, got {x.shape}")
+        # a NaN made LAPACK print "DLASCL parameter number 4" and fail to converge
+        _refuse_non_finite(x, "LeastSquaresLeadMap.fit: the training ECGs hold", LEADS)
         flat = x.transpose(1, 0, 2).reshape(12, -1)  # (12, N*T)
         coef = np.zeros((12, 12, 2))
         for i in range(12):
@@ -170,6 +188,7 @@ class LeastSquaresLeadMap:
         x = np.asarray(ecg, dtype=np.float64)
         i = lead_index(input_lead)
         inp = x[:, i] if x.ndim == 3 else x
+        _refuse_non_finite(inp, f"LeastSquaresLeadMap.predict: input lead {LEADS[i]} holds")
         w, c = self.coef_[i, :, 0], self.coef_[i, :, 1]
         out = w[None, :, None] * inp[:, None, :] + c[None, :, None]
         out[:, i] = inp

@@ -19,6 +19,22 @@ from biosig.errors import ConfigError
 __all__ = ["cross_correlation", "auto_correlation", "correlation_report"]
 
 
+def _refuse_non_finite(x: np.ndarray, name: str, lead_names=None) -> None:
+    """ConfigError naming the first NaN or infinite sample of ``x`` (as the Fréchet distance
+    refuses them): a NaN made r = 0 at every lag, so the peak went to lag -max_lag silently."""
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    if len(first) == 1:
+        where = f"sample {first[0]}"
+    elif len(first) == 3 and lead_names is not None:
+        where = f"record {first[0]}, lead {lead_names[first[1]]}, sample {first[2]}"
+    else:
+        where = f"index {first}"
+    raise ConfigError(f"{name} holds NaN or infinite values (the first at {where})")
+
+
 def _centred(x) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 0 or x.shape[-1] < 2:
@@ -38,7 +54,12 @@ def cross_correlation(real, fake, max_lag: int):
     -------
     lags : int array (2 * max_lag + 1,)
     r : array (..., 2 * max_lag + 1); 0 where a signal is constant.
+
+    A NaN or infinite sample is a ConfigError naming it.
     """
+    real, fake = np.asarray(real, dtype=np.float64), np.asarray(fake, dtype=np.float64)
+    _refuse_non_finite(real, "real")
+    _refuse_non_finite(fake, "fake")
     a, b = _centred(real), _centred(fake)
     if a.shape != b.shape:
         raise ConfigError(f"real and fake shapes differ: {a.shape} vs {b.shape}")
@@ -57,6 +78,8 @@ def cross_correlation(real, fake, max_lag: int):
 
 def auto_correlation(x, max_lag: int):
     """Normalised auto-correlation for lags ``0..max_lag`` (``r(0) = 1``; 0 when constant)."""
+    x = np.asarray(x, dtype=np.float64)
+    _refuse_non_finite(x, "x")
     lags, r = cross_correlation(x, x, max_lag)
     return lags[max_lag:], r[..., max_lag:]
 
@@ -84,6 +107,8 @@ def correlation_report(
     pandas.DataFrame indexed by lead with ``xcorr_peak`` (max of r(l)), ``xcorr_lag_ms`` (lag of
     the maximum), ``xcorr_zero`` (r(0) = Pearson r), ``acf_r`` (Pearson r between the real and the
     generated auto-correlation functions, lags > 0) and ``acf_mae``.
+
+    A NaN or infinite sample is a ConfigError naming its record, lead and sample.
     """
     import pandas as pd
 
@@ -93,6 +118,15 @@ def correlation_report(
         raise ConfigError(
             f"expected two (n_records, n_leads, n_times) arrays, got {real.shape}, {fake.shape}"
         )
+    if lead_names is None:
+        from biosig.signal.ecg_leads import LEADS
+
+        lead_names = LEADS if real.shape[1] == 12 else [f"ch{i}" for i in range(real.shape[1])]
+    lead_names = list(lead_names)
+    if len(lead_names) != real.shape[1]:
+        raise ConfigError(f"{len(lead_names)} lead names for {real.shape[1]} leads")
+    _refuse_non_finite(real, "real", lead_names)
+    _refuse_non_finite(fake, "fake", lead_names)
     T = real.shape[-1]
     L = min(int(round(max_lag_s * sfreq)), T - 1)
     La = min(int(round(acf_max_lag_s * sfreq)), T - 1)
@@ -105,10 +139,6 @@ def correlation_report(
     acf_corr = (
         pearson_r(acf_r[..., 1:], acf_f[..., 1:]) if La >= 3 else np.full(real.shape[:2], np.nan)
     )
-    if lead_names is None:
-        from biosig.signal.ecg_leads import LEADS
-
-        lead_names = LEADS if real.shape[1] == 12 else [f"ch{i}" for i in range(real.shape[1])]
     return pd.DataFrame(
         {
             "xcorr_peak": xc.max(-1).mean(0),

@@ -38,7 +38,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from biosig.errors import ConfigError
+from biosig.errors import ChannelError, ConfigError
 
 __all__ = [
     "discrete_frechet",
@@ -283,6 +283,17 @@ def frechet_reference(p, q) -> float:
     return prev[m - 1]
 
 
+def _lead_key(name) -> str:
+    """A lead name as ECGNet.generate and evaluation_report match it (any case, aliases such as
+    MLII); a name that is no ECG lead is compared as given (stripped)."""
+    from biosig.signal.ecg_leads import normalize_lead_name
+
+    try:
+        return normalize_lead_name(name)
+    except ChannelError:
+        return str(name).strip()
+
+
 def frechet_per_lead(
     real,
     fake,
@@ -301,12 +312,14 @@ def frechet_per_lead(
     real, fake : array (n_records, n_leads, n_times)
         Paired real and generated ECGs in mV.
     lead_names : names of the ``n_leads`` rows (default: the 12 standard leads when there are 12).
-    leads : subset of lead names to evaluate (default: all).
+    leads : subset of lead names to evaluate (default: all); matched as ``ECGNet.generate``
+        matches a lead (``"AVR"``, ``"avr"``, ``"MLII"``; other names as given).
 
     Returns
     -------
     pandas.DataFrame
-        Index = lead, columns ``fd_mean``, ``fd_sd`` (ddof=1 when several records), ``n``.
+        Index = lead (as named in ``lead_names``), columns ``fd_mean``, ``fd_sd`` (ddof=1 when
+        several records), ``n``.
     """
     import pandas as pd
 
@@ -326,12 +339,13 @@ def frechet_per_lead(
     lead_names = list(lead_names)
     if len(lead_names) != real.shape[1]:
         raise ConfigError(f"{len(lead_names)} lead names for {real.shape[1]} leads")
-    sel = lead_names if leads is None else list(leads)
+    keys = [_lead_key(n) for n in lead_names]
     idx = []
-    for name in sel:
-        if name not in lead_names:
+    for name in lead_names if leads is None else leads:
+        if _lead_key(name) not in keys:
             raise ConfigError(f"lead {name!r} not in {lead_names}")
-        idx.append(lead_names.index(name))
+        idx.append(keys.index(_lead_key(name)))
+    sel = [lead_names[i] for i in idx]
     fd = frechet_distance_curve(
         real[:, idx],
         fake[:, idx],

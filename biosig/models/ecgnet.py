@@ -114,7 +114,8 @@ def _mv_per(units: str, what: str) -> float:
     return _MV_PER[units]
 
 
-def _refuse_microvolts(x: torch.Tensor) -> None:
+def _refuse_microvolts(x: torch.Tensor, what: str = "the input",
+                      fix: str = "give its unit: generate(..., units='µV')") -> None:
     """ConfigError when ``x`` (mV) looks like µV: a robust peak-to-peak amplitude (0.5th to
     99.5th percentile of a record, on at most about 65,000 of its samples) over 50 mV."""
     flat = x.detach().reshape(x.shape[0] if x.ndim > 1 else 1, -1).float()
@@ -123,9 +124,9 @@ def _refuse_microvolts(x: torch.Tensor) -> None:
     ptp = float((q[1] - q[0]).nan_to_num(0.0).max()) if flat.numel() else 0.0
     if ptp > _MAX_PTP_MV:
         raise ConfigError(
-            f"the input's peak-to-peak amplitude is {ptp:.4g} mV, but an ECG's is a few mV: "
-            "it looks like µV; ECGNet takes mV (PTB-XL's physical unit): divide it by 1000, or "
-            "give its unit (generate(..., units='µV'), or the recording channel's unit)"
+            f"{what} has a peak-to-peak amplitude of {ptp:.4g} mV, but an ECG's is a few mV: "
+            f"it looks like µV; ECGNet takes mV (PTB-XL's physical unit): divide it by 1000, or "
+            f"{fix}"
         )
 
 
@@ -275,7 +276,11 @@ class ECGNet(BiosigModel):
     Parameters
     ----------
     n_chans, n_outputs : 12 (``None``: not given, means 12).
-    n_times, sfreq : recorded for the model card; not needed by the layers.
+    n_times, sfreq : recorded for the model card; not needed by the layers. ``sfreq`` is the
+        rate of the training data (the paper does not state one, so there is no default):
+        ``generate(sfreq=)`` and :meth:`generate_recording` check inputs against it and the
+        baseline filter uses it; a model built without it refuses ``generate(sfreq=...)`` and
+        every recording instead of accepting any rate (``generate(x)`` works as before).
     chs_info : optional; its names must be the 12 leads in the standard order (the model names
         its channels itself when it is not given: ``model.ch_names``).
     input_lead : default input lead when ``forward`` gets no ``lead`` (any of the 12).
@@ -429,25 +434,47 @@ class ECGNet(BiosigModel):
     @torch.no_grad()
     def generate(
         self,
-        x: torch.Tensor,
+        x,
         lead=None,
         noise: torch.Tensor | None = None,
         sfreq: float | None = None,
         units: str = "mV",
-    ):
+    ) -> torch.Tensor:
         """Inference helper: eval mode, no gradients; same arguments as ``forward``.
 
-        ``sfreq``: the rate of ``x``; a rate other than the model's raises ConfigError.
+        ``x``: a tensor or a numpy array (moved to the weights' device); a floating ``x`` of
+        another dtype (numpy's float64) is cast to the weights' dtype (``forward`` refuses it).
+        Returns a tensor. An empty ``x`` raises ShapeError.
+        ``sfreq``: the rate of ``x``; a rate other than the model's raises ConfigError, and so
+        does any rate given to a model built without ``sfreq`` (it cannot check it).
         ``units``: those of ``x`` (``"mV"``, ``"µV"``/``"uV"`` or ``"V"``), converted to mV. An
         input far larger than an ECG in mV (robust peak-to-peak over 50 mV: µV read as mV)
-        raises ConfigError.
+        or with NaN or infinite samples raises ConfigError.
         """
         self._check_rate(sfreq, "the input lead")
+        x = self._as_input(x, "ECGNet.generate: the input")
         _refuse_non_finite(x, "the input")
         scale = _mv_per(units, "the input")
-        if scale != 1.0:
-            x = x * scale
-        _refuse_microvolts(x)
+        return self._generate(x * scale if scale != 1.0 else x, lead, noise, "the input")
+
+    def _as_input(self, x, what: str) -> torch.Tensor:
+        """``x`` as a tensor (an array on the weights' device), a floating one in the weights'
+        dtype; ShapeError naming ``what`` when it is empty."""
+        p = next(self.parameters())
+        if not isinstance(x, torch.Tensor):
+            x = torch.as_tensor(x, device=p.device)
+        if x.is_floating_point() and x.dtype != p.dtype:
+            x = x.to(p.dtype)  # integers (ADC counts?) are left to forward's dtype check
+        if x.numel() == 0:
+            raise ShapeError(f"{what} is empty (shape {tuple(x.shape)}); ECGNet needs at "
+                             "least one record of at least one sample")
+        return x
+
+    @torch.no_grad()
+    def _generate(self, x: torch.Tensor, lead, noise, what: str,
+                  fix: str = "give its unit: generate(..., units='µV')") -> torch.Tensor:
+        """``forward`` in eval mode on a finite mV input, after the µV check."""
+        _refuse_microvolts(x, what, fix)
         was = self.training
         self.eval()
         try:
@@ -456,8 +483,15 @@ class ECGNet(BiosigModel):
             self.train(was)
 
     def _check_rate(self, sfreq: float | None, what: str) -> None:
-        if sfreq is None or self.sfreq is None:
+        if sfreq is None:
             return
+        if self.sfreq is None:
+            raise ConfigError(
+                f"sfreq={float(sfreq):g} Hz was given for {what}, but this ECGNet was built "
+                "without sfreq, so it cannot check that rate against its training data's (the "
+                "paper does not state one): build it as ECGNet(sfreq=...) at the rate it was "
+                "trained at, or leave sfreq out"
+            )
         if abs(float(sfreq) - float(self.sfreq)) > 1e-6 * float(self.sfreq):
             raise ConfigError(
                 f"{what} is sampled at {float(sfreq):g} Hz but this ECGNet works at "
@@ -488,6 +522,8 @@ class ECGNet(BiosigModel):
             unit is not a voltage or says mV of µV-sized values, or the channel holds NaN or
             infinite samples.
         ChannelError : no/unknown ``channel``, or a channel name that does not name a lead.
+
+        Errors about the recording start with its file (``rec.meta["source"]``) when it has one.
         """
         from biosig.signal.recording import Recording
 
@@ -496,25 +532,35 @@ class ECGNet(BiosigModel):
                 "this ECGNet was built without sfreq, so the rate of its training "
                 "data is unknown; build it with sfreq= to use real recordings"
             )
+        source = str((getattr(rec, "meta", None) or {}).get("source") or "")
+        at = f"{source}: " if source else ""  # errors about the recording name its file
         names = list(rec.ch_names)
         if channel is None:
             if len(names) != 1:
                 raise ChannelError(
-                    f"the recording has {len(names)} channels ({', '.join(names)});"
+                    f"{at}the recording has {len(names)} channels ({', '.join(names)});"
                     " pass channel= naming the input lead's channel"
                 )
             channel = names[0]
         if channel not in names:
-            raise ChannelError(f"channel {channel!r} not in the recording ({', '.join(names)})")
-        self._check_rate(rec.sfreq, f"channel {channel!r}")
-        name = LEADS[lead_index(lead)] if lead is not None else _lead_of_channel(channel)
+            raise ChannelError(f"{at}channel {channel!r} not in the recording "
+                               f"({', '.join(names)})")
+        what = f"{at}channel {channel!r}"
+        self._check_rate(rec.sfreq, what)
+        if lead is not None:
+            name = LEADS[lead_index(lead)]
+        else:
+            try:
+                name = _lead_of_channel(channel)
+            except ChannelError as err:
+                raise ChannelError(f"{at}{err}") from None
         i = names.index(channel)
         unit = (rec.units[i] if rec.units else "mV") or "mV"
-        scale = _mv_per(unit, f"channel {channel!r}")
-        p = next(self.parameters())
-        x = torch.as_tensor(rec.data[i] * scale, dtype=p.dtype, device=p.device)[None]
-        _refuse_non_finite(x, f"channel {channel!r}")
-        out = self.generate(x, lead=name, noise=noise)[0].cpu().numpy()
+        scale = _mv_per(unit, what)
+        x = self._as_input(rec.data[i] * scale, what)[None]
+        _refuse_non_finite(x[0], what)  # index = sample
+        fix = f"set the channel's unit to µV (the recording says {unit!r})"
+        out = self._generate(x, name, noise, what, fix)[0].cpu().numpy()
         return Recording(
             data=out,
             sfreq=rec.sfreq,

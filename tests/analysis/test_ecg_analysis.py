@@ -111,6 +111,26 @@ def test_baselines():
         LeastSquaresLeadMap().predict(ecg, "I")
 
 
+def test_least_squares_refuses_nan_training_and_input(capfd):
+    """A NaN in the training ECGs printed LAPACK's "DLASCL parameter number 4" and ended in
+    LinAlgError: SVD did not converge."""
+    rng = np.random.default_rng(0)
+    ecg = rng.normal(size=(3, 12, 40))
+    bad = ecg.copy()
+    bad[2, 7, 5] = np.nan
+    with pytest.raises(ConfigError, match=r"^LeastSquaresLeadMap.fit: the training ECGs hold 1 "
+                                          r"NaN or infinite samples \(the first at record 2, "
+                                          r"lead V2, sample 5\)"):
+        LeastSquaresLeadMap().fit(bad)
+    assert "DLASCL" not in capfd.readouterr().out
+    lsq = LeastSquaresLeadMap().fit(ecg)
+    with pytest.raises(ConfigError, match=r"^LeastSquaresLeadMap.predict: input lead V2 holds 1 "
+                                          r"NaN or infinite samples \(the first at record 2, "
+                                          r"sample 5\)"):
+        lsq.predict(bad, "V2")
+    assert np.isfinite(lsq.predict(bad, "I")).all()  # only the input lead is read
+
+
 def test_evaluation_report_table(records):
     _, X = records
     with pytest.warns(UserWarning, match=r"'perfect' reproduces lead\(s\) \['V1'"):

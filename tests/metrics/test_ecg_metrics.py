@@ -90,3 +90,25 @@ def test_correlation_report_lags_in_ms():
     np.testing.assert_allclose(df["xcorr_lag_ms"], 10.0)
     assert (df["xcorr_peak"] > 0.9).all()
     assert (df["acf_r"] > 0.95).all()
+
+
+def test_correlation_refuses_nan_like_frechet():
+    """A NaN sample became r = 0 at every lag, so the peak moved to lag -max_lag silently."""
+    rng = np.random.default_rng(4)
+    real = rng.normal(size=(2, 12, 200))
+    fake = np.roll(real, 3, axis=-1)
+    bad = real.copy()
+    bad[1, 6, 50] = np.nan
+    with pytest.raises(ConfigError, match=r"^real holds NaN or infinite values \(the first at "
+                                          r"record 1, lead V1, sample 50\)$"):
+        correlation_report(bad, fake, sfreq=500.0)
+    inf = fake.copy()
+    inf[0, 2, 7] = np.inf
+    with pytest.raises(ConfigError, match=r"^fake holds NaN or infinite values .*record 0, "
+                                          r"lead III, sample 7"):
+        correlation_report(real, inf, sfreq=500.0)
+    with pytest.raises(ConfigError, match=r"^real holds NaN or infinite values \(the first at "
+                                          r"sample 50\)$"):
+        cross_correlation(bad[1, 6], fake[1, 6], 10)
+    with pytest.raises(ConfigError, match="^x holds NaN or infinite values"):
+        auto_correlation(bad[1, 6], 10)

@@ -173,6 +173,26 @@ def test_per_lead_table():
     assert df.loc["V2", "fd_sd"] == pytest.approx(per.std(ddof=1), rel=1e-5)
 
 
+def test_per_lead_matches_lead_names_like_generate():
+    """leads=["AVR"] or ["v1"] was refused, while ECGNet.generate(lead="avr") and
+    evaluation_report accept any case."""
+    rng = np.random.default_rng(4)
+    real = rng.normal(size=(3, 12, 30)) * 0.1
+    fake = real + 0.01 * rng.normal(size=real.shape)
+    ref = frechet_per_lead(real, fake, sfreq=100, leads=["aVR", "V1", "II"])
+    df = frechet_per_lead(real, fake, sfreq=100, leads=["AVR", " v1", "MLII"])
+    assert list(df.index) == ["aVR", "V1", "II"]  # the array's own names
+    np.testing.assert_array_equal(df.to_numpy(), ref.to_numpy())
+    upper = ["I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    assert list(frechet_per_lead(real, fake, sfreq=100, lead_names=upper, leads=["aVR"]).index) \
+        == ["AVR"]  # PTB-XL's WFDB spelling in lead_names
+    with pytest.raises(ConfigError, match=r"lead 'V7' not in \["):
+        frechet_per_lead(real, fake, sfreq=100, leads=["V7"])
+    other = frechet_per_lead(real[:, :2], fake[:, :2], sfreq=100, lead_names=["ecg a", "ecg b"],
+                             leads=["ecg b"])  # names that are no standard lead: as given
+    assert list(other.index) == ["ecg b"]
+
+
 def test_feature_distance_is_distribution_level():
     rng = np.random.default_rng(5)
     a = rng.normal(size=(4000, 3))

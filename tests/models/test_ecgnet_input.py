@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -172,3 +174,73 @@ def test_unbatched_12_lead_record_is_refused_not_read_as_12_records():
     assert m.generate(rec[None], lead="II").shape == (1, 12, 400)
     assert m.generate(rec[:, None], lead="II").shape == (12, 12, 400)
     assert m.generate(rec[:5], lead="II").shape == (5, 12, 400)  # other 2-D batches: as before
+
+
+def test_generate_takes_numpy_and_float64_like_the_rest_of_the_library():
+    """A numpy array gave AttributeError: 'numpy.ndarray' object has no attribute 'detach';
+    float64 was refused as a ShapeError, though numpy's default and the metrics' dtype."""
+    from biosig.errors import ShapeError
+
+    m = _model().eval()
+    x = _lead_i()
+    ref = m.generate(x)
+    for given in (x.numpy(), x.numpy().astype(np.float64), x.double()):
+        out = m.generate(given)
+        assert isinstance(out, torch.Tensor) and out.dtype == torch.float32
+        torch.testing.assert_close(out, ref)
+    with pytest.raises(ShapeError, match="dtype|torch.float32 input"):
+        m.generate(torch.zeros(1, 100, dtype=torch.int16))  # ADC counts are not mV: not cast
+    with pytest.raises(ShapeError, match="dtype|torch.float32 input"):
+        m(x.double())  # forward keeps the strict check (training batches)
+
+
+@pytest.mark.parametrize("shape", [(1, 0), (0, 1000), (0, 12, 1000), (2, 1, 0)])
+def test_empty_input_is_refused_clearly(shape):
+    """Was RuntimeError: quantile() input tensor must be non-empty."""
+    from biosig.errors import ShapeError
+
+    with pytest.raises(ShapeError, match=r"^ECGNet.generate: the input is empty \(shape "
+                                         + re.escape(str(shape))):
+        _model().generate(torch.zeros(shape))
+
+
+def test_a_rate_the_model_cannot_check_is_refused():
+    """ECGNet().generate(x, sfreq=500) was accepted silently: the model has no rate to check
+    it against (the paper does not state its rate)."""
+    x = _lead_i()
+    m = ECGNet(hidden_size=8)
+    with pytest.raises(ConfigError, match=r"sfreq=500 .* built without sfreq.*ECGNet\(sfreq="):
+        m.generate(x, sfreq=500)
+    assert m.generate(x).shape == (1, 12, 1000)  # without sfreq nothing is claimed: as before
+
+
+def test_recording_errors_name_the_file():
+    """NaN or µV-sized samples of a read file were reported without its name."""
+    m = _model().eval()
+    x = _lead_i()[0].numpy()
+    y = x.copy()
+    y[10:20] = np.nan
+    nan = _rec("II", y)
+    nan.meta["source"] = "00001_hr.hea"
+    with pytest.raises(ConfigError, match=r"^00001_hr.hea: channel 'II' holds 10 NaN"):
+        m.generate_recording(nan)
+    big = _rec("II", x * 1000)
+    big.meta["source"] = "00001_hr.hea"
+    with pytest.raises(ConfigError, match=r"^00001_hr.hea: channel 'II' has a peak-to-peak "
+                                          r"amplitude of .* mV.*looks like µV"):
+        m.generate_recording(big)
+    fast = big.copy(sfreq=250.0)
+    with pytest.raises(ConfigError, match=r"^00001_hr.hea: channel 'II' is sampled at 250 Hz"):
+        m.generate_recording(fast)
+    generic = _rec("ECG", x)
+    generic.meta["source"] = "holter.edf"
+    with pytest.raises(ChannelError, match=r"^holter.edf: channel 'ECG' does not say"):
+        m.generate_recording(generic)
+    with pytest.raises(ConfigError, match=r"^channel 'II' holds 10 NaN"):  # no source: as before
+        m.generate_recording(_rec("II", y))
+    from biosig.errors import ShapeError
+
+    empty = _rec("II", x[:0])
+    empty.meta["source"] = "00001_hr.hea"
+    with pytest.raises(ShapeError, match=r"^00001_hr.hea: channel 'II' is empty"):
+        m.generate_recording(empty)
