@@ -765,45 +765,31 @@ def lightning_cli(args: list[str] | None, run: bool = True):
     else:
         args = argv
     from biosig.data.datamodule import BiosigDataModule
-    from biosig.experiments.runner import progress_logging
+    from biosig.experiments.runner import progress_logging, quiet_lightning_notices
     from biosig.tasks.base import BiosigTask
 
     progress_logging()  # window-cache builds and downloads report in logs, not only on a tty
-    _drop_lightning_notices()
+    quiet_lightning_notices()
     cli_class = _make_cli_class()
-    return cli_class(
-        BiosigTask,
-        BiosigDataModule,
-        subclass_mode_model=True,
-        args=args,
-        run=run,
-        parser_class=_short_usage_parser(),
-        # prog: not __main__.py (python -m biosig); no abbreviated keys (--trainer.max_epoch)
-        parser_kwargs={"default_env": True, "prog": "biosig", "allow_abbrev": False},
-        save_config_kwargs={"overwrite": True},
-    )
-
-
-def _drop_lightning_notices() -> None:
-    """Notices Lightning 2.6 prints on every Trainer, left out of biosig's output: an
-    advertisement (``💡 Tip: For seamless cloud logging ... install litlogger``), with the
-    default logger that TensorBoard is not installed so CSVLogger is used (``biosig fit``
-    prints where the logs go), and a deprecation inside Lightning (torch's ``LeafSpec``).
-    Other info lines and warnings stay."""
-    import logging
-    import warnings
-
-    warnings.filterwarnings("ignore", message=r"Starting from v1\.9\.0, `tensorboardX` has been "
-                                              "removed")
-    # Lightning 2.6's own use of a torch pytree API that torch 2.13 deprecates: nothing to do
-    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
-    log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
-    if not any(getattr(f, "biosig_tips", False) for f in log.filters):
-        def no_tip(record: logging.LogRecord) -> bool:
-            return not str(record.msg).startswith("\N{ELECTRIC LIGHT BULB} Tip:")
-
-        no_tip.biosig_tips = True
-        log.addFilter(no_tip)
+    # given args, the calling script's own options in sys.argv are not the CLI's: Lightning
+    # warned with both lists on every recipe script run (recipes/eegformer/pipeline.py)
+    script_argv = sys.argv
+    if args is not None:
+        sys.argv = sys.argv[:1]
+    try:
+        return cli_class(
+            BiosigTask,
+            BiosigDataModule,
+            subclass_mode_model=True,
+            args=args,
+            run=run,
+            parser_class=_short_usage_parser(),
+            # prog: not __main__.py (python -m biosig); no abbreviated keys (--trainer.max_epoch)
+            parser_kwargs={"default_env": True, "prog": "biosig", "allow_abbrev": False},
+            save_config_kwargs={"overwrite": True},
+        )
+    finally:
+        sys.argv = script_argv
 
 
 def _short_usage_parser():

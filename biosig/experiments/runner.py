@@ -205,6 +205,32 @@ def _seed_everything(seed: int) -> None:
     torch.backends.cudnn.benchmark = False
 
 
+def quiet_lightning_notices() -> None:
+    """Notices Lightning 2.6 prints on every Trainer, left out of biosig's output: an
+    advertisement (``💡 Tip: For seamless cloud logging ... install litlogger``), with the
+    default logger that TensorBoard is not installed so CSVLogger is used (``biosig fit``
+    prints where the logs go), a deprecation inside Lightning (torch's ``LeafSpec``), "modules
+    in eval mode" (a frozen backbone, on purpose) and, outside fit, WeightAveraging's "loading a
+    checkpoint outside the 'fit' stage" (Lightning: ignore it there). Other lines stay."""
+    warnings.filterwarnings("ignore", message=r"Starting from v1\.9\.0, `tensorboardX` has been "
+                                              "removed")
+    # Lightning 2.6's own use of a torch pytree API that torch 2.13 deprecates: nothing to do
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    # a frozen backbone is in eval mode on purpose (BiosigTask.train keeps it so)
+    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start "
+                                              "of training")
+    # test/validate/predict from a checkpoint of an EMA run: Lightning says to ignore it there
+    warnings.filterwarnings("ignore", message=r"You're using the WeightAveraging callback, but "
+                                              "loading a checkpoint outside the 'fit' stage")
+    log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(getattr(f, "biosig_tips", False) for f in log.filters):
+        def no_tip(record: logging.LogRecord) -> bool:
+            return not str(record.msg).startswith("\N{ELECTRIC LIGHT BULB} Tip:")
+
+        no_tip.biosig_tips = True
+        log.addFilter(no_tip)
+
+
 @contextlib.contextmanager
 def _quiet_lightning():
     """Silence Lightning's per-Trainer banners and tips for the many short fits."""
@@ -214,9 +240,9 @@ def _quiet_lightning():
         lg.setLevel(logging.WARNING)
     try:
         with warnings.catch_warnings():
+            quiet_lightning_notices()
             warnings.filterwarnings("ignore", message=".*does not have many workers.*")
             warnings.filterwarnings("ignore", message=".*no validation part.*")
-            warnings.filterwarnings("ignore", message=".*LeafSpec.*")
             yield
     finally:
         for lg, level in zip(loggers, levels):

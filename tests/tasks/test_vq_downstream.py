@@ -114,8 +114,9 @@ def test_a_pretraining_checkpoint_is_pretrained_weights_with_a_fresh_head(tmp_pa
                              setting="probe", **SIGNAL)
 
 
-def test_pipeline_tiny_runs_pretrain_probe_finetune_scratch(tmp_path, monkeypatch):
+def test_pipeline_tiny_runs_pretrain_probe_finetune_scratch(tmp_path, monkeypatch, recwarn):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", ["pipeline.py", "--recipe", "synthetic", "--tiny"])
     spec = importlib.util.spec_from_file_location("eegformer_pipeline",
                                                   REPO / "recipes/eegformer/pipeline.py")
     pipeline = importlib.util.module_from_spec(spec)
@@ -129,6 +130,12 @@ def test_pipeline_tiny_runs_pretrain_probe_finetune_scratch(tmp_path, monkeypatc
     assert (tmp_path / "o" / "results" / "results.csv").is_file()
     with pytest.raises(ConfigError, match="--tiny"):
         pipeline.main(["--recipe", "tuab", "--tiny"])
+    # no notice about the script's own options (Lightning's "args parameter ... both args and
+    # command line arguments" with both lists) and none about the probe's frozen modules
+    notices = [str(w.message) for w in recwarn
+               if "both args and command line" in str(w.message) or "in eval mode" in
+               str(w.message)]
+    assert not notices, notices[:2]
 
 
 def test_the_cli_runs_the_probe_setting(tmp_path):
