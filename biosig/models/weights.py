@@ -41,8 +41,8 @@ import torch
 
 from biosig.errors import ConfigError, InvalidFileError
 
-__all__ = ["CARD_FILE", "WEIGHTS_FILE", "load_card", "load_pretrained", "push_to_hub",
-           "save_pretrained"]
+__all__ = ["CARD_FILE", "WEIGHTS_FILE", "card_architecture", "load_card", "load_pretrained",
+           "push_to_hub", "save_pretrained"]
 
 FORMAT_VERSION = 1
 CARD_FILE = "card.json"
@@ -178,6 +178,21 @@ def load_pretrained(directory, *, data: dict | None = None, n_outputs: int | Non
 def load_card(directory) -> dict:
     """Read and check ``card.json`` of a weights folder (or a Hub repository)."""
     return _read_card(_resolve(directory))
+
+
+#: Card arguments that come from the data, not the architecture
+DATA_KWARGS = ("n_chans", "n_times", "sfreq", "n_outputs", "chs_info")
+
+
+def card_architecture(directory) -> tuple[str, dict]:
+    """``(registry name, kwargs)`` of a weights folder's network without the data's arguments
+    (:data:`DATA_KWARGS`), classes resolved: ``create_model(name, **kwargs, <data>)`` builds
+    the same architecture untrained (a from-scratch baseline for the pretrained weights)."""
+    from biosig.models.base import _resolve_class
+
+    card = load_card(directory)
+    return card["name"], {k: _resolve_class(v) for k, v in card["kwargs"].items()
+                          if k not in DATA_KWARGS}
 
 
 def _load(directory, *, data=None, n_outputs=None, adapt=False, expected: type | None = None):

@@ -128,7 +128,6 @@ def main(argv: list[str] | None = None):
         argv, extra = argv[:cut], argv[cut + 1:]
     args = build_parser().parse_args(argv)
     from biosig.errors import ConfigError
-    from biosig.experiments.config import load_config
 
     if args.tiny and args.recipe != "synthetic":
         raise ConfigError("--tiny runs the built-in data: use it with --recipe synthetic")
@@ -157,12 +156,14 @@ def main(argv: list[str] | None = None):
         pre_over += ["--trainer.max_epochs", str(args.pretrain_epochs)]
     if args.epochs:
         down_over += ["--trainer.max_epochs", str(args.epochs)]
-    pre = load_config(["--config", str(pre_cfg), *pre_over])["model"]["init_args"]
     weights = Path(args.pretrained) if args.pretrained else out / "weights"
     if args.pretrained is None:
         pretrain(pre_cfg, pre_over, out / "pretrain", weights, args.resume)
-    return downstream(down_cfg, down_over, weights, pre.get("model_kwargs") or {},
-                      pre.get("model", "eegformer_s"), out / "results", args)
+    # from scratch = the weights' own architecture (given weights may not be the recipe's)
+    from biosig.models.weights import card_architecture
+
+    model, model_kwargs = card_architecture(weights)
+    return downstream(down_cfg, down_over, weights, model_kwargs, model, out / "results", args)
 
 
 if __name__ == "__main__":

@@ -154,3 +154,34 @@ def test_the_cli_runs_the_probe_setting(tmp_path):
         "4", "--data.cache_dir", str(tmp_path / "cache"),
         "--trainer.default_root_dir", str(tmp_path / "run")], run=False)
     assert cli.model.setting == "probe" and cli.model.freeze_mode == "backbone"
+
+
+def test_given_weights_make_the_scratch_baseline_their_own_architecture(tmp_path, monkeypatch):
+    """With --pretrained DIR the scratch run was the recipe's eegformer_s (7.9 s a fit) against
+    a 31k-parameter pretrained network (0.5 s): not the same architecture untrained."""
+    from biosig.experiments import runner
+    from biosig.models.weights import card_architecture
+
+    spec = importlib.util.spec_from_file_location("eegformer_pipeline",
+                                                  REPO / "recipes/eegformer/pipeline.py")
+    pipeline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pipeline)
+    torch.manual_seed(0)
+    folder = create_model("eegformer", n_times=1000, sfreq=250.0, **KW).save_pretrained(
+        tmp_path / "w")
+    name, kwargs = card_architecture(folder)
+    assert name == "eegformer" and kwargs["encoder_depth"] == 1 and "n_times" not in kwargs
+    seen = {}
+
+    def capture(dm, models, **kw):
+        seen.update({m.name: m for m in models})
+        raise SystemExit(0)
+
+    monkeypatch.setattr(runner, "run_experiment", capture)
+    with pytest.raises(SystemExit):
+        pipeline.main(["--recipe", "synthetic", "--pretrained", str(folder), "--out",
+                       str(tmp_path / "o"), "--threads", "1"])
+    scratch = next(m for m in seen.values() if m.init_args.get("setting") == "scratch")
+    assert scratch.init_args["model"] == "eegformer"
+    assert scratch.init_args["model_kwargs"]["encoder_depth"] == 1
+    assert scratch.init_args["model_kwargs"]["n_codes"] == KW["n_codes"]
