@@ -160,17 +160,18 @@ def bootstrap(y: np.ndarray, probs: dict, n_boot: int, reference: str, seed: int
 
 
 def train_ecgnet(args):
-    """ECGNet with the model and trainer settings of recipes/ptbxl/ecgnet.yaml, through the
-    runner, on this script's data (the classifier's unfiltered records: not the recipe's 0.5 Hz
-    high-pass, so that generated and real inputs match); returns the generator network and the
-    DataModule's first fold."""
+    """ECGNet with the model settings of recipes/ptbxl/ecgnet.yaml, through the runner, for
+    ``--gan-epochs`` epochs (no early stopping: the last epoch's generator), on this script's
+    data (the classifier's unfiltered records: not the recipe's 0.5 Hz high-pass, so that
+    generated and real inputs match); returns the generator network and the DataModule's first
+    fold."""
     from biosig.experiments import run_experiment
     from biosig.experiments.config import experiment_from_config, load_config
 
     spec = experiment_from_config(load_config(["--config", str(ECGNET_RECIPE)]))["models"][0]
     generator_kwargs = {**spec.init_args["generator_kwargs"], "hidden_size": args.hidden}
     spec.init_args.update(generator_kwargs=generator_kwargs)
-    spec.trainer["max_epochs"] = args.gan_epochs
+    spec.trainer, spec.test_ckpt = {"max_epochs": args.gan_epochs}, "last"
     kept = {}
     dm = datamodule(args, batch_size=16)
     run_experiment(dm, spec, seeds=[args.seed], trainer={"accelerator": args.accelerator},

@@ -233,3 +233,19 @@ def test_ecg_recipes_take_the_shared_data_options(rel):
 
     dests = {"data", "path", "n_records", "duration", "sfreq"}
     assert options(parser, dests) == options(shared, dests) and len(options(shared, dests)) == 5
+
+
+@pytest.mark.parametrize("rel", sorted(str(p.relative_to(ROOT)) for p in
+                                       ROOT.glob("recipes/*/*.yaml")), ids=lambda r: r[8:])
+def test_a_recipe_that_stops_early_keeps_the_best_checkpoint_of_that_value(rel):
+    """recipes/ptbxl/ecgnet.yaml stopped early on val_mse without a ModelCheckpoint: ``biosig
+    test --ckpt_path best`` took the newest checkpoint, up to ``patience`` epochs past the best."""
+    config = yaml.safe_load((ROOT / rel).read_text(encoding="utf-8")) or {}
+    callbacks = (config.get("trainer") or {}).get("callbacks") or []
+
+    def watched(kind):
+        return [((c.get("init_args") or {}).get("monitor"), (c.get("init_args") or {}).get(
+            "mode", "min")) for c in callbacks if c.get("class_path", "").endswith("." + kind)]
+
+    for stop in watched("EarlyStopping"):
+        assert stop in watched("ModelCheckpoint"), (rel, stop)
