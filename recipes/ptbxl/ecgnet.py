@@ -125,6 +125,28 @@ def _leads(text: str) -> list[str]:
     return [LEADS[lead_index(t.strip())] for t in text.split(",") if t.strip()]
 
 
+def check_args(args) -> None:
+    """Refuse, before any data are read or model trained, what would fail only afterwards."""
+    from biosig.errors import BiosigError, ConfigError
+
+    if args.epochs < 1:
+        raise ConfigError(f"--epochs {args.epochs}: train at least 1 epoch (the checkpoint with "
+                          "the lowest validation MSE is tested)")
+    for option, value in (("--patience", args.patience), ("--max-minutes", args.max_minutes)):
+        if value < 0:
+            raise ConfigError(f"{option} {value:g}: must be >= 0")
+    if args.hidden < 1:
+        raise ConfigError(f"--hidden {args.hidden}: ECGNet needs at least 1 BiLSTM unit")
+    for option in ("input_leads", "train_leads"):
+        text = getattr(args, option)
+        try:
+            leads = _leads(text)
+        except BiosigError as err:
+            raise ConfigError(f"--{option.replace('_', '-')}: {err}") from None
+        if not leads:
+            raise ConfigError(f"--{option.replace('_', '-')} {text!r}: name at least one lead")
+
+
 def build_datamodule(args, steps=(), batch_size=None):
     """12-lead windows: simulator / PTB-XL (folds 1-8/9/10) or CinC (random split), at --sfreq,
     high-passed at --highpass Hz (every lead: targets, inputs and baselines see the same signal)."""
@@ -257,6 +279,7 @@ def summary_table(table) -> str:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    check_args(args)
     import matplotlib
 
     matplotlib.use("Agg")

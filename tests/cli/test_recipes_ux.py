@@ -87,12 +87,17 @@ def _refused(rel, argv, message):
              r"^--input-lead: unknown ECG lead 'V7'; expected one of I, II, "),
     _refused("recipes/ptbxl/cvd_cnn.py", ["--epochs", "0"], r"^--epochs 0: train at least 1 "),
     _refused("recipes/ptbxl/cvd_cnn.py", ["--parity", "--gan-epochs", "0"], r"^--gan-epochs 0: "),
+    _refused("recipes/ptbxl/ecgnet.py", ["--epochs", "0"], r"^--epochs 0: train at least 1 "),
+    _refused("recipes/ptbxl/ecgnet.py", ["--input-leads", "I,V7"],
+             r"^--input-leads: unknown ECG lead 'V7'"),
+    _refused("recipes/ptbxl/ecgnet.py", ["--train-leads", ","],
+             r"^--train-leads ',': name at least one lead"),
 ])
 def test_ecg_recipe_settings_that_fail_after_training_are_refused_first(rel, argv, message,
                                                                         tmp_path, monkeypatch):
     """cvd_cnn.py trained for minutes, then crashed: --n-boot 0 (IndexError in the bootstrap),
-    --input-lead V7 (after ECGNet's 72 s), --epochs 0 (Lightning's ModelCheckpoint message);
-    each left an empty --out folder. Now refused before any data are read."""
+    --input-lead V7 (after ECGNet's 72 s), --epochs 0 (Lightning's ModelCheckpoint message,
+    ecgnet.py too); each left an empty --out folder. Now refused before any data are read."""
     from biosig.errors import ConfigError
 
     mod = _load(rel)
