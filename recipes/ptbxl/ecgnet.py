@@ -147,6 +147,15 @@ def check_args(args) -> None:
             raise ConfigError(f"--{option.replace('_', '-')} {text!r}: name at least one lead")
 
 
+def _mean_over(lead: str) -> str:
+    """The leads a GANTask score from ``lead`` averages (val_mse, test l1/mse/pearson): every
+    other lead, the limb leads III, aVR, aVL, aVF (derived by default) included."""
+    from biosig.signal.ecg_leads import LEADS
+
+    others = ", ".join(name for name in LEADS if name != lead)
+    return f"mean over the 11 leads {others.replace('V1, V2, V3, V4, V5, V6', 'V1-V6')}"
+
+
 def build_datamodule(args, steps=(), batch_size=None):
     """12-lead windows: simulator / PTB-XL (folds 1-8/9/10) or CinC (random split), at --sfreq,
     high-passed at --highpass Hz (every lead: targets, inputs and baselines see the same signal)."""
@@ -220,9 +229,11 @@ def evaluate(run, args, out: Path) -> dict:
     stop = next((c for c in run.trainer.callbacks if type(c).__name__ == "EarlyStopping"), None)
     row = {"epochs": run.trainer.current_epoch,
            "stopped_early": bool(stop is not None and stop.stopped_epoch > 0)}
-    print(f"trained {row['epochs']} epochs ("
+    val_lead = _leads(args.input_leads)[0]
+    best = run.scores.get("best_val_mse", float("nan"))
+    print(f"trained {row['epochs']} epoch{'' if row['epochs'] == 1 else 's'} ("
           f"{'early stopping' if row['stopped_early'] else 'epoch or time limit'}); "
-          f"best validation MSE {run.scores.get('best_val_mse', float('nan')):.4f}")
+          f"best validation MSE {best:.4f} (from lead {val_lead}, {_mean_over(val_lead)})")
     reports = {}
     for lead in _leads(args.input_leads):
         t0 = time.perf_counter()
@@ -237,7 +248,7 @@ def evaluate(run, args, out: Path) -> dict:
                                 features=not args.no_features, correlation=True)
         reports[lead] = rep
         print(f"Test records: {len(Xte)} ({args.data}), input lead {lead}, {dm.sfreq:g} Hz, "
-              f"{dm.n_times / dm.sfreq:g} s; FD in (s, mV) curve units")
+              f"{dm.n_times / dm.sfreq:g} s; FD in (s, mV) curve units; 'mean': over V1-V6")
         print(rep.round(4).to_string())
         means = rep.xs("mean", level="lead")
         print(f"\nMean over V1-V6, from lead {lead}:")
@@ -261,12 +272,14 @@ def evaluate(run, args, out: Path) -> dict:
     table.to_csv(out / "report.csv")
     print(f"\nPaper FD (private MyoVista data, unknown scaling; reference only): {PAPER_FD}")
     print("\n" + summary_table(table))
+    print(f"\nl1, mse, pearson next (the runner's test scores): from lead {val_lead}, "
+          f"{_mean_over(val_lead)}; the tables above: V1-V6")
     return row
 
 
 def summary_table(table) -> str:
     """Markdown table: per input lead and method, V1-V6 MSE, FD and r, each lead and the mean."""
-    lines = ["| from | method | metric | V1 | V2 | V3 | V4 | V5 | V6 | mean |",
+    lines = ["| from | method | metric | V1 | V2 | V3 | V4 | V5 | V6 | mean V1-V6 |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for (lead, method), rep in table.groupby(level=[0, 1], sort=False):
         rep = rep.droplevel([0, 1])
@@ -294,10 +307,12 @@ def main(argv=None) -> int:
     dm = build_datamodule(args)
     if dm.n_chans != 12:
         raise SystemExit(f"expected 12-lead data, got {dm.n_chans} channels")
+    val_lead = _leads(args.input_leads)[0]
+    title = f"ECGNet ({args.data}), test records from lead {val_lead} ({_mean_over(val_lead)})"
     with output_folder(args.out) as out:  # removed again if the run fails before writing
         result = run_experiment(dm, ecgnet_spec(args, args.epochs), seeds=[args.seed],
                                 trainer={"accelerator": args.accelerator},
-                                metrics=["l1", "mse", "pearson"], title=f"ECGNet ({args.data})",
+                                metrics=["l1", "mse", "pearson"], title=title,
                                 on_run=lambda run: evaluate(run, args, out))
         result.print()
         result.save(out)
