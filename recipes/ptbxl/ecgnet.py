@@ -9,8 +9,10 @@ ECGNet and the baselines are compared on the same baseline-free signals. It then
 paper's table, plus the mean): Fréchet distance (discrete, curves in s and mV), MSE, MAE,
 Pearson r, cross-/auto-correlation summary and R-peak / P-Q agreement, for ECGNet, the
 copy-input baseline and the per-lead least-squares baseline fitted on the training folds.
-Writes the tables (CSV) and figures (clinical 12-lead plot with overlay, per-lead overlay,
-report bars; one per input lead) to ``--out``.
+Writes the trained generator as a weights folder (``<out>/weights``: ``ECGNet.from_pretrained``;
+docs/models/ecgnet.md turns one lead of your own WFDB/EDF file into 12 leads with it), the
+tables (CSV) and figures (clinical 12-lead plot with overlay, per-lead overlay, report bars; one
+per input lead) to ``--out``.
 
     python recipes/ptbxl/ecgnet.py                              # built-in simulator, CPU, minutes
     python recipes/ptbxl/ecgnet.py --data ptbxl --path ../shared/data/ecg_wfdb/ptbxl  # ~10 min
@@ -113,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the simulator, splits and training")
     p.add_argument("--cache-dir", default=None, help="window cache root (default: BIOSIG_CACHE)")
     p.add_argument("--out", default="biosig_out/ptbxl_ecgnet_eval",
-                   help="folder for the report tables (CSV) and figures")
+                   help="folder for the generator's weights (weights/), the report tables (CSV) "
+                        "and figures")
     return p
 
 
@@ -234,6 +237,9 @@ def evaluate(run, args, out: Path) -> dict:
     print(f"trained {row['epochs']} epoch{'' if row['epochs'] == 1 else 's'} ("
           f"{'early stopping' if row['stopped_early'] else 'epoch or time limit'}); "
           f"best validation MSE {best:.4f} (from lead {val_lead}, {_mean_over(val_lead)})")
+    weights = save_weights(net, dm, args, row, best, out / "weights")
+    print(f"ECGNet generator (the epoch of the best validation MSE) saved to {weights}: "
+          "ECGNet.from_pretrained; docs/models/ecgnet.md generates 12 leads from your own file")
     reports = {}
     for lead in _leads(args.input_leads):
         t0 = time.perf_counter()
@@ -277,6 +283,23 @@ def evaluate(run, args, out: Path) -> dict:
     return row
 
 
+def save_weights(net, dm, args, row: dict, best_val_mse: float, folder: Path) -> Path:
+    """The trained generator as a weights folder (``<out>/weights``); its card holds the data
+    contract (rate, leads, the high-pass every lead was trained on) and how it was trained."""
+    import math
+
+    from biosig.models.weights import save_pretrained
+
+    recipe = {"script": "recipes/ptbxl/ecgnet.py", "data": args.data, "seed": args.seed,
+              "epochs": row["epochs"], "stopped_early": row["stopped_early"],
+              "train_leads": _leads(args.train_leads), "highpass_hz": args.highpass,
+              "checkpoint": "lowest val_mse"}
+    lead = _leads(args.input_leads)[0]
+    metrics = ({"best_val_mse": best_val_mse, "best_val_mse_of": f"from lead {lead}, "
+                f"{_mean_over(lead)}"} if math.isfinite(best_val_mse) else None)
+    return save_pretrained(net, folder, data=dm.data_card(), recipe=recipe, metrics=metrics)
+
+
 def summary_table(table) -> str:
     """Markdown table: per input lead and method, V1-V6 MSE, FD and r, each lead and the mean."""
     lines = ["| from | method | metric | V1 | V2 | V3 | V4 | V5 | V6 | mean V1-V6 |",
@@ -316,8 +339,8 @@ def main(argv=None) -> int:
                                 on_run=lambda run: evaluate(run, args, out))
         result.print()
         result.save(out)
-    print(f"\nwrote {out}/report.csv, results.csv/json, clinical_12lead_<lead>.png, "
-          "overlay_<lead>.png, report_<lead>.png")
+    print(f"\nwrote {out}/weights (the generator), report.csv, results.csv/json, "
+          "clinical_12lead_<lead>.png, overlay_<lead>.png, report_<lead>.png")
     return 0
 
 
