@@ -10,7 +10,9 @@ Tasks take no figure arguments; add a callback instead (``trainer.callbacks`` in
   predict`` adds it).
 
 Figures go to every logger that takes them (TensorBoard's ``experiment.add_figure``, or a
-``log_image(key, images)`` logger such as Weights & Biases), from rank 0 only.
+``log_image(key, images)`` logger such as Weights & Biases), from rank 0 only; when no logger
+takes figures (Lightning's CSVLogger, the default without TensorBoard) they are saved as PNG files
+in the run's log folder, ``<log_dir>/figures/<tag>_epoch<NNN>.png``.
 
 Weight averaging (EMA) is Lightning's own callback,
 ``lightning.pytorch.callbacks.EMAWeightAveraging``, or :class:`WarmupEMA` (EEGDM's warm-up
@@ -23,19 +25,32 @@ from __future__ import annotations
 import math
 import sys
 import time
+from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter, WeightAveraging
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from biosig.errors import ConfigError
 
 __all__ = [
     "ECGFigures", "EpochProgress", "FigureCallback", "PredictionWriter", "ReconstructionFigures",
     "WarmupEMA",
-    "ema_warmup_decay", "log_figure",
+    "ema_warmup_decay", "log_figure", "save_figure",
 ]
+
+
+def _takes_figures(logger) -> bool:
+    return (callable(getattr(getattr(logger, "experiment", None), "add_figure", None))
+            or callable(getattr(logger, "log_image", None)))
+
+
+def _close(fig) -> None:
+    if getattr(fig.canvas, "manager", None) is not None:  # a pyplot figure: free it
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
 
 
 def log_figure(trainer: pl.Trainer, tag: str, fig, step: int) -> bool:
@@ -52,15 +67,24 @@ def log_figure(trainer: pl.Trainer, tag: str, fig, step: int) -> bool:
         elif callable(getattr(logger, "log_image", None)):
             logger.log_image(key=tag, images=[fig], step=step)
             sent = True
-    if getattr(fig.canvas, "manager", None) is not None:  # a pyplot figure: free it
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
+    _close(fig)
     return sent
 
 
+def save_figure(trainer: pl.Trainer, tag: str, fig, step: int) -> Path:
+    """Save a matplotlib figure as ``<log_dir>/figures/<tag>_epoch<step>.png`` (the run's log
+    folder: the first logger's, else ``default_root_dir``); close it. Returns the file."""
+    folder = Path(trainer.log_dir or trainer.default_root_dir) / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{tag}_epoch{step:03d}.png"
+    fig.savefig(path, dpi=100)
+    _close(fig)
+    return path
+
+
 class FigureCallback(pl.Callback):
-    """Keep an example from the first validation batch; draw and log it at the epoch's end.
+    """Keep an example from the first validation batch; draw and log it at the epoch's end (as
+    a PNG file in the run's log folder when no logger takes figures: see the module).
 
     Subclasses define :meth:`capture` (what to keep from ``outputs``/``batch``) and
     :meth:`draw` (the figure). Figures are made on rank 0, never during the sanity check, every
@@ -74,7 +98,7 @@ class FigureCallback(pl.Callback):
             raise ConfigError(f"every_n_epochs must be >= 1, got {every_n_epochs}")
         self.every_n_epochs = every_n_epochs
         self._example = None
-        self._warned = False
+        self._told = False
 
     def on_fit_start(self, trainer, pl_module):
         if not trainer.loggers:
@@ -96,10 +120,14 @@ class FigureCallback(pl.Callback):
             return
         with torch.no_grad():
             fig = self.draw(pl_module, example, trainer.current_epoch)
-        if not log_figure(trainer, self.tag, fig, trainer.current_epoch) and not self._warned:
-            self._warned = True
-            rank_zero_warn(f"{type(self).__name__}: no logger takes figures (TensorBoard or "
-                           "a logger with log_image); the figures are dropped")
+        if any(_takes_figures(logger) for logger in trainer.loggers):
+            log_figure(trainer, self.tag, fig, trainer.current_epoch)
+            return
+        path = save_figure(trainer, self.tag, fig, trainer.current_epoch)
+        if not self._told:  # where they go: said once
+            self._told = True
+            rank_zero_info(f"{type(self).__name__}: no logger takes figures (TensorBoard or a "
+                           f"logger with log_image); saving them as PNG files in {path.parent}")
 
     def capture(self, pl_module, outputs, batch):
         raise NotImplementedError

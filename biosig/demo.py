@@ -103,21 +103,6 @@ def run(args) -> dict:
         return _run(args, out)
 
 
-def _plain(value):
-    """``value`` for JSON: an object without a repr of its own (a logger, a callback) becomes
-    its class name, with its folder where it has one; others their ``str``."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if " object at 0x" not in repr(value):
-        return str(value)
-    folder = getattr(value, "log_dir", None)
-    return type(value).__name__ + (f"({Path(folder).resolve()})" if folder else "")
-
-
 def _run(args, out: Path) -> dict:
     import warnings
 
@@ -192,8 +177,7 @@ def _run(args, out: Path) -> dict:
         "example_windows": plot_example_windows(dm.cache.X[test_idx], y.numpy(), dm.ch_names,
                                                 dm.classes, dm.sfreq, out / "example_windows.png"),
     }
-    result.settings = _plain(result.settings)  # results.json: no object reprs
-    result.save(out)
+    result.save(out)  # results.json: plain values (plain_value), no object reprs
     summary = {"model": args.model, "epochs": args.epochs, "metrics": table,
                "confusion_matrix": cm.tolist(), "classes": dm.classes,
                "plots": {k: str(v) for k, v in plots.items()},

@@ -151,3 +151,35 @@ def test_a_docs_code_block_runs_as_copied(page, which, tmp_path):
     run = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_ecgnet_page_turns_ones_own_lead_into_12_leads_as_copied(tmp_path):
+    """The block using the weights recipes/ptbxl/ecgnet.py saves runs as copied beside the two
+    files it names: the weights folder (here an untrained generator at 100 Hz) and a one-lead
+    WFDB record (a simulated lead II at 500 Hz, so the block's resampling is exercised)."""
+    import re
+
+    import numpy as np
+
+    from biosig.datasets.synthetic import simulate_ecg_record
+    from biosig.io import read_recording, read_wfdb, write_wfdb
+    from biosig.models.ecgnet import ECGNet
+    from biosig.signal.ecg_leads import LEADS
+    from biosig.signal.preprocessing import Bandpass, Resample, apply_steps
+
+    text = (REPO / "docs" / "models" / "ecgnet.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S)
+                 if "generate_recording" in b)
+    ECGNet(sfreq=100.0, hidden_size=4).save_pretrained(
+        tmp_path / "biosig_out" / "ptbxl_ecgnet_eval" / "weights")
+    write_wfdb(tmp_path, "my_ecg", simulate_ecg_record(sfreq=500.0).pick(["II"]))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO),
+           "BIOSIG_CACHE": str(tmp_path / "cache")}
+    run = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = read_wfdb(tmp_path / "generated" / "my_ecg_12lead")
+    assert out.ch_names == list(LEADS) and out.sfreq == 100.0 and out.data.shape == (12, 1000)
+    lead = apply_steps(read_recording(tmp_path / "my_ecg.hea"), [Resample(100.0),
+                                                                  Bandpass(low=0.5)])
+    np.testing.assert_allclose(out.data[1], lead.data[0], atol=1e-3)  # the input, passed through

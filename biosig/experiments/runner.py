@@ -40,8 +40,8 @@ import pandas as pd
 from biosig.errors import ConfigError
 
 __all__ = ["ModelSpec", "Run", "ExperimentResult", "run_experiment", "check_metrics",
-           "summarize", "format_table", "mean_std_cells", "output_folder", "progress_logging",
-           "PERCENT_METRICS"]
+           "summarize", "format_table", "mean_std_cells", "output_folder", "plain_value",
+           "progress_logging", "PERCENT_METRICS"]
 
 #: Metrics shown in percent in the tables.
 PERCENT_METRICS = {"acc", "bal_acc", "kappa", "f1_weighted", "f1_macro", "auroc", "auprc",
@@ -295,6 +295,26 @@ def output_folder(path):
             with contextlib.suppress(OSError):  # not empty: keep it
                 folder.rmdir()
         raise
+
+
+def plain_value(value):
+    """``value`` for JSON: an object without a repr of its own becomes its class name, with its
+    folder where it has one (a logger: ``CSVLogger(/abs/logs)``) or its Lightning state key (a
+    callback: ``EarlyStopping{'monitor': 'val_mse', 'mode': 'min'}``); other objects their
+    ``str``; dicts and lists item by item."""
+    if isinstance(value, dict):
+        return {k: plain_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_value(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if " object at 0x" not in repr(value):
+        return str(value)
+    folder = getattr(value, "log_dir", None)
+    if folder:
+        return f"{type(value).__name__}({Path(folder).resolve()})"
+    key = getattr(value, "state_key", None)
+    return key if isinstance(key, str) else type(value).__name__
 
 
 def _clock(seconds: float) -> str:
@@ -598,13 +618,14 @@ class ExperimentResult:
 
     def to_json(self) -> dict:
         runs = json.loads(self.runs.to_json(orient="records"))
-        return {"title": self.title, "settings": self.settings, "metrics": self.metrics,
-                "reference": self.reference, "runs": runs,
+        return {"title": self.title, "settings": plain_value(self.settings),
+                "metrics": self.metrics, "reference": self.reference, "runs": runs,
                 "summary": {m: json.loads(self.summary(m).to_json(orient="records"))
                             for m in self.metrics}}  # a NaN std (one seed): null
 
     def save(self, folder) -> Path:
-        """Write ``results.csv`` (the runs) and ``results.json`` (runs, tables, settings)."""
+        """Write ``results.csv`` (the runs) and ``results.json`` (runs, tables, settings as
+        plain values: :func:`plain_value`)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.runs.to_csv(folder / "results.csv", index=False)

@@ -50,7 +50,8 @@ def build_parser():
                    help="CVD CNN epochs (the checkpoint with the lowest val loss is tested)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],
                    help="CVD CNN training seeds (AUROC: mean ± std over them)")
-    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap draws of the test records")
+    p.add_argument("--n-boot", type=int, default=2000,
+                   help="bootstrap draws of the test records (0: no confidence intervals)")
     p.add_argument("--parity", action="store_true",
                    help="also train ECGNet and score the classifiers on generated input")
     p.add_argument("--gan-epochs", type=int, default=8, help="ECGNet epochs (--parity)")
@@ -69,6 +70,28 @@ def build_parser():
     p.add_argument("--out", default="biosig_out/ptbxl_cvd_cnn_eval",
                    help="folder for cvd_scores.csv and test_probabilities.npz")
     return p
+
+
+def check_args(args) -> None:
+    """Refuse, before any data are read or model trained, what would fail only afterwards."""
+    from biosig.errors import BiosigError, ConfigError
+    from biosig.signal.ecg_leads import lead_index
+
+    if args.epochs < 1:
+        raise ConfigError(f"--epochs {args.epochs}: train at least 1 epoch (the checkpoint with "
+                          "the lowest validation loss is tested)")
+    if args.n_boot < 0:
+        raise ConfigError(f"--n-boot {args.n_boot}: give 0 (no confidence intervals) or more "
+                          "bootstrap draws")
+    if args.parity and args.gan_epochs < 1:
+        raise ConfigError(f"--gan-epochs {args.gan_epochs}: --parity trains ECGNet for at least "
+                          "1 epoch")
+    if args.parity and args.hidden < 1:
+        raise ConfigError(f"--hidden {args.hidden}: ECGNet needs at least 1 BiLSTM unit")
+    try:
+        lead_index(args.input_lead)
+    except BiosigError as err:
+        raise ConfigError(f"--input-lead: {err}") from None
 
 
 def datamodule(args, steps=(), batch_size=None):
@@ -135,7 +158,8 @@ def bootstrap(y: np.ndarray, probs: dict, n_boot: int, reference: str, seed: int
     ``probs`` maps a method to a list of probability arrays (one per seed); in every draw each
     method's AUROC is averaged over its seeds, and its difference to ``reference`` is computed on
     the same records (paired). Draws in which a class lacks positives or negatives are redrawn.
-    Returns ``{method: (mean, lo, hi, diff_mean, diff_lo, diff_hi)}``.
+    Returns ``{method: (mean, lo, hi, diff_mean, diff_lo, diff_hi)}``; ``n_boot`` 0: the point
+    estimates with NaN bounds.
     """
     rng = np.random.default_rng(seed)
     n = len(y)
@@ -147,30 +171,33 @@ def bootstrap(y: np.ndarray, probs: dict, n_boot: int, reference: str, seed: int
             continue
         for m, plist in probs.items():
             draws[m].append(np.mean([macro_auroc(y[idx], p[idx]) for p in plist]))
+    def ci(d):
+        return tuple(np.percentile(d, [2.5, 97.5])) if len(d) else (np.nan, np.nan)
+
     ref = np.asarray(draws[reference])
     out = {}
     for m, d in draws.items():
         d = np.asarray(d)
         point = float(np.mean([macro_auroc(y, p) for p in probs[m]]))
-        diff = d - ref
-        out[m] = (point, *np.percentile(d, [2.5, 97.5]),
+        out[m] = (point, *ci(d),
                   point - float(np.mean([macro_auroc(y, p) for p in probs[reference]])),
-                  *np.percentile(diff, [2.5, 97.5]))
+                  *ci(d - ref))
     return out
 
 
 def train_ecgnet(args):
-    """ECGNet with the model and trainer settings of recipes/ptbxl/ecgnet.yaml, through the
-    runner, on this script's data (the classifier's unfiltered records: not the recipe's 0.5 Hz
-    high-pass, so that generated and real inputs match); returns the generator network and the
-    DataModule's first fold."""
+    """ECGNet with the model settings of recipes/ptbxl/ecgnet.yaml, through the runner, for
+    ``--gan-epochs`` epochs (no early stopping: the last epoch's generator), on this script's
+    data (the classifier's unfiltered records: not the recipe's 0.5 Hz high-pass, so that
+    generated and real inputs match); returns the generator network and the DataModule's first
+    fold."""
     from biosig.experiments import run_experiment
     from biosig.experiments.config import experiment_from_config, load_config
 
     spec = experiment_from_config(load_config(["--config", str(ECGNET_RECIPE)]))["models"][0]
     generator_kwargs = {**spec.init_args["generator_kwargs"], "hidden_size": args.hidden}
     spec.init_args.update(generator_kwargs=generator_kwargs)
-    spec.trainer["max_epochs"] = args.gan_epochs
+    spec.trainer, spec.test_ckpt = {"max_epochs": args.gan_epochs}, "last"
     kept = {}
     dm = datamodule(args, batch_size=16)
     run_experiment(dm, spec, seeds=[args.seed], trainer={"accelerator": args.accelerator},
@@ -199,6 +226,14 @@ def generated_inputs(args, Xte):
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    check_args(args)
+    from biosig.experiments.runner import output_folder
+
+    with output_folder(args.out) as out:  # removed again if the run fails before writing
+        return _run(args, out)
+
+
+def _run(args, out: Path) -> int:
     import time
 
     import pandas as pd
@@ -209,8 +244,6 @@ def main(argv=None) -> int:
 
     t0 = time.time()
     torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     real = datamodule(args)
     real.setup()
     Xte, yte = part(real, "test")
@@ -271,9 +304,13 @@ def main(argv=None) -> int:
                      **{f"auroc_{c}": v for c, v in zip(classes, per_class)}})
     df = pd.DataFrame(rows).set_index("method")
     pd.set_option("display.width", 200)
+    cis = (f"{args.n_boot} bootstrap draws; 95 % CIs" if args.n_boot else
+           "--n-boot 0: no confidence intervals")
     print(f"\nFold-10 macro-AUROC ({args.data}, {len(Xte)} records, seeds {args.seeds}, "
-          f"{args.n_boot} bootstrap draws; 95 % CIs):")
-    print(df.round(3).to_string())
+          f"{cis}):")
+    shown = df if args.n_boot else df.drop(columns=["ci_low", "ci_high", "diff_ci_low",
+                                                     "diff_ci_high"])
+    print(shown.round(3).to_string())
     df.to_csv(out / "cvd_scores.csv")
     np.savez(out / "test_probabilities.npz", y=yte, classes=np.array(classes),
              **{m: np.stack(p) for m, p in table.items()})

@@ -9,8 +9,10 @@ ECGNet and the baselines are compared on the same baseline-free signals. It then
 paper's table, plus the mean): Fréchet distance (discrete, curves in s and mV), MSE, MAE,
 Pearson r, cross-/auto-correlation summary and R-peak / P-Q agreement, for ECGNet, the
 copy-input baseline and the per-lead least-squares baseline fitted on the training folds.
-Writes the tables (CSV) and figures (clinical 12-lead plot with overlay, per-lead overlay,
-report bars; one per input lead) to ``--out``.
+Writes the trained generator as a weights folder (``<out>/weights``: ``ECGNet.from_pretrained``;
+docs/models/ecgnet.md turns one lead of your own WFDB/EDF file into 12 leads with it), the
+tables (CSV) and figures (clinical 12-lead plot with overlay, per-lead overlay, report bars; one
+per input lead) to ``--out``.
 
     python recipes/ptbxl/ecgnet.py                              # built-in simulator, CPU, minutes
     python recipes/ptbxl/ecgnet.py --data ptbxl --path ../shared/data/ecg_wfdb/ptbxl  # ~10 min
@@ -113,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the simulator, splits and training")
     p.add_argument("--cache-dir", default=None, help="window cache root (default: BIOSIG_CACHE)")
     p.add_argument("--out", default="biosig_out/ptbxl_ecgnet_eval",
-                   help="folder for the report tables (CSV) and figures")
+                   help="folder for the generator's weights (weights/), the report tables (CSV) "
+                        "and figures")
     return p
 
 
@@ -123,6 +126,37 @@ def _leads(text: str) -> list[str]:
     if text.strip().lower() in ("all", "random"):
         return list(LEADS)
     return [LEADS[lead_index(t.strip())] for t in text.split(",") if t.strip()]
+
+
+def check_args(args) -> None:
+    """Refuse, before any data are read or model trained, what would fail only afterwards."""
+    from biosig.errors import BiosigError, ConfigError
+
+    if args.epochs < 1:
+        raise ConfigError(f"--epochs {args.epochs}: train at least 1 epoch (the checkpoint with "
+                          "the lowest validation MSE is tested)")
+    for option, value in (("--patience", args.patience), ("--max-minutes", args.max_minutes)):
+        if value < 0:
+            raise ConfigError(f"{option} {value:g}: must be >= 0")
+    if args.hidden < 1:
+        raise ConfigError(f"--hidden {args.hidden}: ECGNet needs at least 1 BiLSTM unit")
+    for option in ("input_leads", "train_leads"):
+        text = getattr(args, option)
+        try:
+            leads = _leads(text)
+        except BiosigError as err:
+            raise ConfigError(f"--{option.replace('_', '-')}: {err}") from None
+        if not leads:
+            raise ConfigError(f"--{option.replace('_', '-')} {text!r}: name at least one lead")
+
+
+def _mean_over(lead: str) -> str:
+    """The leads a GANTask score from ``lead`` averages (val_mse, test l1/mse/pearson): every
+    other lead, the limb leads III, aVR, aVL, aVF (derived by default) included."""
+    from biosig.signal.ecg_leads import LEADS
+
+    others = ", ".join(name for name in LEADS if name != lead)
+    return f"mean over the 11 leads {others.replace('V1, V2, V3, V4, V5, V6', 'V1-V6')}"
 
 
 def build_datamodule(args, steps=(), batch_size=None):
@@ -198,9 +232,14 @@ def evaluate(run, args, out: Path) -> dict:
     stop = next((c for c in run.trainer.callbacks if type(c).__name__ == "EarlyStopping"), None)
     row = {"epochs": run.trainer.current_epoch,
            "stopped_early": bool(stop is not None and stop.stopped_epoch > 0)}
-    print(f"trained {row['epochs']} epochs ("
+    val_lead = _leads(args.input_leads)[0]
+    best = run.scores.get("best_val_mse", float("nan"))
+    print(f"trained {row['epochs']} epoch{'' if row['epochs'] == 1 else 's'} ("
           f"{'early stopping' if row['stopped_early'] else 'epoch or time limit'}); "
-          f"best validation MSE {run.scores.get('best_val_mse', float('nan')):.4f}")
+          f"best validation MSE {best:.4f} (from lead {val_lead}, {_mean_over(val_lead)})")
+    weights = save_weights(net, dm, args, row, best, out / "weights")
+    print(f"ECGNet generator (the epoch of the best validation MSE) saved to {weights}: "
+          "ECGNet.from_pretrained; docs/models/ecgnet.md generates 12 leads from your own file")
     reports = {}
     for lead in _leads(args.input_leads):
         t0 = time.perf_counter()
@@ -215,7 +254,7 @@ def evaluate(run, args, out: Path) -> dict:
                                 features=not args.no_features, correlation=True)
         reports[lead] = rep
         print(f"Test records: {len(Xte)} ({args.data}), input lead {lead}, {dm.sfreq:g} Hz, "
-              f"{dm.n_times / dm.sfreq:g} s; FD in (s, mV) curve units")
+              f"{dm.n_times / dm.sfreq:g} s; FD in (s, mV) curve units; 'mean': over V1-V6")
         print(rep.round(4).to_string())
         means = rep.xs("mean", level="lead")
         print(f"\nMean over V1-V6, from lead {lead}:")
@@ -239,12 +278,31 @@ def evaluate(run, args, out: Path) -> dict:
     table.to_csv(out / "report.csv")
     print(f"\nPaper FD (private MyoVista data, unknown scaling; reference only): {PAPER_FD}")
     print("\n" + summary_table(table))
+    print(f"\nl1, mse, pearson next (the runner's test scores): from lead {val_lead}, "
+          f"{_mean_over(val_lead)}; the tables above: V1-V6")
     return row
+
+
+def save_weights(net, dm, args, row: dict, best_val_mse: float, folder: Path) -> Path:
+    """The trained generator as a weights folder (``<out>/weights``); its card holds the data
+    contract (rate, leads, the high-pass every lead was trained on) and how it was trained."""
+    import math
+
+    from biosig.models.weights import save_pretrained
+
+    recipe = {"script": "recipes/ptbxl/ecgnet.py", "data": args.data, "seed": args.seed,
+              "epochs": row["epochs"], "stopped_early": row["stopped_early"],
+              "train_leads": _leads(args.train_leads), "highpass_hz": args.highpass,
+              "checkpoint": "lowest val_mse"}
+    lead = _leads(args.input_leads)[0]
+    metrics = ({"best_val_mse": best_val_mse, "best_val_mse_of": f"from lead {lead}, "
+                f"{_mean_over(lead)}"} if math.isfinite(best_val_mse) else None)
+    return save_pretrained(net, folder, data=dm.data_card(), recipe=recipe, metrics=metrics)
 
 
 def summary_table(table) -> str:
     """Markdown table: per input lead and method, V1-V6 MSE, FD and r, each lead and the mean."""
-    lines = ["| from | method | metric | V1 | V2 | V3 | V4 | V5 | V6 | mean |",
+    lines = ["| from | method | metric | V1 | V2 | V3 | V4 | V5 | V6 | mean V1-V6 |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for (lead, method), rep in table.groupby(level=[0, 1], sort=False):
         rep = rep.droplevel([0, 1])
@@ -257,6 +315,7 @@ def summary_table(table) -> str:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    check_args(args)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -271,15 +330,17 @@ def main(argv=None) -> int:
     dm = build_datamodule(args)
     if dm.n_chans != 12:
         raise SystemExit(f"expected 12-lead data, got {dm.n_chans} channels")
+    val_lead = _leads(args.input_leads)[0]
+    title = f"ECGNet ({args.data}), test records from lead {val_lead} ({_mean_over(val_lead)})"
     with output_folder(args.out) as out:  # removed again if the run fails before writing
         result = run_experiment(dm, ecgnet_spec(args, args.epochs), seeds=[args.seed],
                                 trainer={"accelerator": args.accelerator},
-                                metrics=["l1", "mse", "pearson"], title=f"ECGNet ({args.data})",
+                                metrics=["l1", "mse", "pearson"], title=title,
                                 on_run=lambda run: evaluate(run, args, out))
         result.print()
         result.save(out)
-    print(f"\nwrote {out}/report.csv, results.csv/json, clinical_12lead_<lead>.png, "
-          "overlay_<lead>.png, report_<lead>.png")
+    print(f"\nwrote {out}/weights (the generator), report.csv, results.csv/json, "
+          "clinical_12lead_<lead>.png, overlay_<lead>.png, report_<lead>.png")
     return 0
 
 

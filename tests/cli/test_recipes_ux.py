@@ -69,12 +69,48 @@ def test_download_with_the_simulator_is_refused(rel, tmp_path):
         _load(rel).main(["--download", "--cache-dir", str(tmp_path / "c")])
 
 
-def test_failed_recipe_leaves_no_output_folder(tmp_path):
-    out = tmp_path / "results" / "ecgnet"
+@pytest.mark.parametrize("rel", ["recipes/ptbxl/ecgnet.py", "recipes/ptbxl/cvd_cnn.py"])
+def test_failed_recipe_leaves_no_output_folder(rel, tmp_path):
+    out = tmp_path / "results" / "ecg"
     with pytest.raises(BiosigError):  # no PTB-XL there: the dataset refuses
-        _load("recipes/ptbxl/ecgnet.py").main(["--data", "ptbxl", "--path", str(tmp_path / "no"),
-                                               "--out", str(out)])
+        _load(rel).main(["--data", "ptbxl", "--path", str(tmp_path / "no"), "--out", str(out)])
     assert not (tmp_path / "results").exists()
+
+
+def _refused(rel, argv, message):
+    return pytest.param(rel, argv, message, id=f"{Path(rel).stem} {' '.join(argv)}")
+
+
+@pytest.mark.parametrize("rel, argv, message", [
+    _refused("recipes/ptbxl/cvd_cnn.py", ["--n-boot", "-1"], r"^--n-boot -1: give 0 \(no "),
+    _refused("recipes/ptbxl/cvd_cnn.py", ["--parity", "--input-lead", "V7"],
+             r"^--input-lead: unknown ECG lead 'V7'; expected one of I, II, "),
+    _refused("recipes/ptbxl/cvd_cnn.py", ["--epochs", "0"], r"^--epochs 0: train at least 1 "),
+    _refused("recipes/ptbxl/cvd_cnn.py", ["--parity", "--gan-epochs", "0"], r"^--gan-epochs 0: "),
+    _refused("recipes/ptbxl/ecgnet.py", ["--epochs", "0"], r"^--epochs 0: train at least 1 "),
+    _refused("recipes/ptbxl/ecgnet.py", ["--input-leads", "I,V7"],
+             r"^--input-leads: unknown ECG lead 'V7'"),
+    _refused("recipes/ptbxl/ecgnet.py", ["--train-leads", ","],
+             r"^--train-leads ',': name at least one lead"),
+])
+def test_ecg_recipe_settings_that_fail_after_training_are_refused_first(rel, argv, message,
+                                                                        tmp_path, monkeypatch):
+    """cvd_cnn.py trained for minutes, then crashed: --n-boot 0 (IndexError in the bootstrap),
+    --input-lead V7 (after ECGNet's 72 s), --epochs 0 (Lightning's ModelCheckpoint message,
+    ecgnet.py too); each left an empty --out folder. Now refused before any data are read."""
+    from biosig.errors import ConfigError
+
+    mod = _load(rel)
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("data read before the settings were checked")
+
+    for name in ("datamodule", "build_datamodule"):
+        if hasattr(mod, name):
+            monkeypatch.setattr(mod, name, no_data)
+    with pytest.raises(ConfigError, match=message):
+        mod.main([*argv, "--out", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
 
 
 def test_output_folder_removes_only_what_it_made_and_is_still_empty(tmp_path):
@@ -233,3 +269,19 @@ def test_ecg_recipes_take_the_shared_data_options(rel):
 
     dests = {"data", "path", "n_records", "duration", "sfreq"}
     assert options(parser, dests) == options(shared, dests) and len(options(shared, dests)) == 5
+
+
+@pytest.mark.parametrize("rel", sorted(str(p.relative_to(ROOT)) for p in
+                                       ROOT.glob("recipes/*/*.yaml")), ids=lambda r: r[8:])
+def test_a_recipe_that_stops_early_keeps_the_best_checkpoint_of_that_value(rel):
+    """recipes/ptbxl/ecgnet.yaml stopped early on val_mse without a ModelCheckpoint: ``biosig
+    test --ckpt_path best`` took the newest checkpoint, up to ``patience`` epochs past the best."""
+    config = yaml.safe_load((ROOT / rel).read_text(encoding="utf-8")) or {}
+    callbacks = (config.get("trainer") or {}).get("callbacks") or []
+
+    def watched(kind):
+        return [((c.get("init_args") or {}).get("monitor"), (c.get("init_args") or {}).get(
+            "mode", "min")) for c in callbacks if c.get("class_path", "").endswith("." + kind)]
+
+    for stop in watched("EarlyStopping"):
+        assert stop in watched("ModelCheckpoint"), (rel, stop)

@@ -70,6 +70,25 @@ def test_runner_loops_folds_seeds_models_and_scores_with_the_task(dm, capsys, tm
     assert len(pd.read_csv(folder / "results.csv")) == 16
 
 
+def test_results_json_holds_plain_values_not_object_reprs(tmp_path):
+    """recipes/ptbxl/ecgnet.py's results.json held "<...EarlyStopping object at 0x7fc1...>"."""
+    from lightning.pytorch.callbacks import EarlyStopping
+    from lightning.pytorch.loggers import CSVLogger
+
+    from biosig.experiments.runner import ExperimentResult
+
+    logger = CSVLogger(tmp_path, name="logs", version="")
+    runs = pd.DataFrame([{"model": "M", "seed": 0, "subject": "all", "mse": 0.5}])
+    trainer = {"callbacks": [EarlyStopping("val_mse", patience=3)], "logger": logger,
+               "max_time": {"minutes": 9.0}}
+    result = ExperimentResult(runs, ["mse"], {}, "t", {"models": {"M": {"trainer": trainer}}})
+    text = (result.save(tmp_path / "out") / "results.json").read_text()
+    assert " object at 0x" not in text
+    assert json.loads(text)["settings"]["models"]["M"]["trainer"] == {
+        "callbacks": ["EarlyStopping{'monitor': 'val_mse', 'mode': 'min'}"],
+        "logger": f"CSVLogger({(tmp_path / 'logs').resolve()})", "max_time": {"minutes": 9.0}}
+
+
 def test_runner_is_reproducible_and_filters_subjects(dm):
     a = run_experiment(dm, EEGNET, seeds=[3], subjects=[2], trainer={"accelerator": "cpu"},
                        verbose=False).runs

@@ -58,6 +58,18 @@ def test_bootstrap_ci_and_paired_difference(cvd):
     assert n_lo < 0.5 < n_hi
 
 
+def test_bootstrap_without_draws_gives_the_point_estimates(cvd):
+    """--n-boot 0 crashed (IndexError) after training; now: no confidence intervals."""
+    rng = np.random.default_rng(1)
+    y = (rng.random((40, 3)) < 0.4).astype(int)
+    good, noise = y + rng.normal(0, 0.3, y.shape), rng.random(y.shape)
+    stats = cvd.bootstrap(y, {"good": [good], "noise": [noise]}, n_boot=0, reference="noise")
+    with_draws = cvd.bootstrap(y, {"good": [good], "noise": [noise]}, n_boot=20,
+                               reference="noise")
+    assert stats["good"][0] == with_draws["good"][0] and stats["good"][3] == with_draws["good"][3]
+    assert np.isnan([stats["good"][i] for i in (1, 2, 4, 5)]).all()
+
+
 def test_logistic_baseline_learns_a_feature(cvd):
     rng = np.random.default_rng(2)
     y = (rng.random((120, 2)) < 0.5).astype(int)

@@ -151,3 +151,22 @@ def test_ptbxl_ecgnet_recipe_tiny_reports_both_input_leads(tmp_path, capsys):
         assert np.isfinite(res[key]).all(), key
     for lead in ("I", "II"):
         assert (tmp_path / "out" / f"report_{lead}.png").is_file()
+    # every printed score says which leads it averages (the runner's: 11 leads, not V1-V6)
+    eleven = "mean over the 11 leads II, III, aVR, aVL, aVF, V1-V6"
+    assert f"best validation MSE {res['best_val_mse'][0]:.4f} (from lead I, {eleven})" in out
+    assert f"l1, mse, pearson next (the runner's test scores): from lead I, {eleven}" in out
+    assert f"test records from lead I ({eleven}), mse, mean ± std over seeds" in out
+    assert "| V6 | mean V1-V6 |" in out
+    # results.json: plain values; the trained generator kept as a weights folder
+    assert " object at 0x" not in (tmp_path / "out" / "results.json").read_text()
+    from biosig.models.ecgnet import ECGNet
+    from biosig.models.weights import load_card
+
+    weights = tmp_path / "out" / "weights"
+    assert f"saved to {weights}" in out
+    net = ECGNet.from_pretrained(weights)
+    assert net.sfreq == 100.0 and net.lstm.hidden_size == 4
+    card = load_card(weights)
+    assert card["data"]["preprocessing"]["steps"] == [
+        {"step": "Bandpass", "low": 0.5, "high": None, "order": 4}]
+    assert card["metrics"]["best_val_mse"] == pytest.approx(res["best_val_mse"][0])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import lightning.pytorch as pl
 import matplotlib
 import pytest
@@ -65,12 +67,25 @@ def test_figure_callbacks_refuse_what_they_cannot_draw():
         ECGFigures(every_n_epochs=0)
 
 
-def test_no_figure_logger_warns_once(tmp_path):
+def test_without_a_figure_logger_the_figures_are_png_files_in_the_log_folder(tmp_path, caplog):
+    """recipes/ptbxl/ecgnet.yaml under the default CSVLogger (no TensorBoard) dropped every
+    figure with a warning; they are now PNG files in the run's log folder, said once where."""
+    import logging
+    import warnings
+
     from lightning.pytorch.loggers import CSVLogger
 
-    with pytest.warns(UserWarning, match="no logger takes figures"):
-        _trainer(CSVLogger(tmp_path), [ECGFigures()], epochs=1).fit(_gan(), _ecg_loader(),
-                                                                  _ecg_loader())
+    logger = CSVLogger(tmp_path)
+    with warnings.catch_warnings(), caplog.at_level(logging.INFO):
+        warnings.filterwarnings("error", message=".*figures")
+        _trainer(logger, [ECGFigures()], epochs=2).fit(_gan(), _ecg_loader(), _ecg_loader())
+    folder = Path(logger.log_dir) / "figures"
+    assert sorted(p.name for p in folder.iterdir()) == ["val_12lead_epoch000.png",
+                                                        "val_12lead_epoch001.png"]
+    assert (folder / "val_12lead_epoch000.png").read_bytes()[:4] == b"\x89PNG"
+    said = [r.getMessage() for r in caplog.records if "no logger takes figures" in r.getMessage()]
+    assert said == [f"ECGFigures: no logger takes figures (TensorBoard or a logger with "
+                    f"log_image); saving them as PNG files in {folder}"]
 
 
 def test_lightning_ema_on_a_linear_probe_keeps_the_frozen_backbone():
