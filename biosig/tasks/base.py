@@ -190,8 +190,8 @@ class BiosigTask(pl.LightningModule):
     @classmethod
     def check_networks(cls, args) -> None:
         """The networks a config's ``init_args`` give: the registry names (``model``; GANTask's
-        ``generator`` and ``critic``) with their ``*_kwargs``, and a local ``pretrained`` weights
-        folder. A ConfigError for an unknown name, a model the task cannot train
+        ``generator`` and ``critic``) with their ``*_kwargs``, and a local ``pretrained`` folder
+        or file. A ConfigError for an unknown name, a model the task cannot train
         (:meth:`check_network`), an argument the network does not take or a signal argument
         the task passes (``n_chans``...); an InvalidFileError for an unusable weights folder.
         Nothing is built and no weights are loaded, so the CLI runs it before the data."""
@@ -216,6 +216,8 @@ class BiosigTask(pl.LightningModule):
             from biosig.models.weights import check_folder
 
             cls._check_card("model", name, path, check_folder(path))
+        elif path.is_file() and name is None:
+            raise _file_without_name(path, "model")
 
     @classmethod
     def _check_card(cls, key: str, name: str | None, folder, card: Mapping) -> None:
@@ -295,6 +297,8 @@ class BiosigTask(pl.LightningModule):
                                   f"{pretrained}: its card fixes the architecture")
             return self._load_folder(name, pretrained, n_outputs, adapt, key)
         if name is None:
+            if pretrained is not None:
+                raise _file_without_name(Path(str(pretrained)), key)
             raise ConfigError(f"model.{key}: give a registry name (or model.pretrained, a "
                               "weights folder)")
         net = create_model(name, n_chans=self.n_chans, n_times=self.n_times, sfreq=self.sfreq,
@@ -509,6 +513,17 @@ def _is_weights_folder(pretrained) -> bool:
     if not Path(text).is_file():
         raise ConfigError(f"model.pretrained: {text} is neither a weights folder nor a file")
     return False
+
+
+def _file_without_name(path: Path, key: str) -> ConfigError:
+    """The error for a weights file given without the registry name of its network."""
+    from biosig.models.weights import CARD_FILE, WEIGHTS_FILE
+
+    if path.name == WEIGHTS_FILE or (path.parent / CARD_FILE).is_file():
+        return ConfigError(f"model.pretrained must be the weights folder ({path.parent}) holding "
+                           f"{WEIGHTS_FILE} and {CARD_FILE}, not the file {path.name}")
+    return ConfigError(f"model.pretrained={path} is a weights file: name its network in "
+                       f"model.{key} (or give a weights folder, whose card names it)")
 
 
 def load_weights_file(net: nn.Module, path, *, key: str = "model.pretrained") -> list[str]:

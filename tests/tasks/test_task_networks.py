@@ -122,3 +122,22 @@ def test_an_unusable_folder_is_refused_before_the_data_are_compared(folders, tmp
         with pytest.raises(InvalidFileError, match=match):  # the CLI's check, before the data
             ClassificationTask.check_networks({"pretrained": str(folder)})
 
+
+def test_the_weights_file_instead_of_its_folder_names_the_folder(folders):
+    """pretrained=<folder>/model.safetensors said 'give a registry name (or model.pretrained,
+    a weights folder)' although pretrained was given."""
+    file = folders["eegformer"] / "model.safetensors"
+    match = (r"model\.pretrained must be the weights folder \(.*eegformer\) holding "
+             r"model\.safetensors and card\.json, not the file")
+    with pytest.raises(ConfigError, match=match):
+        ClassificationTask(pretrained=str(file), n_outputs=2, **SIG)
+    with pytest.raises(ConfigError, match=match):  # the CLI's check, before the data
+        ClassificationTask.check_networks({"pretrained": str(file)})
+
+
+def test_a_weights_file_without_a_model_name_asks_for_one(tmp_path):
+    path = tmp_path / "net.pt"
+    torch.save(create_model("eegnet", n_outputs=2, **SIG).state_dict(), path)
+    with pytest.raises(ConfigError, match=r"model\.pretrained=.*net\.pt is a weights file: "
+                                          r"name its network in model\.model"):
+        ClassificationTask(pretrained=str(path), n_outputs=2, **SIG)
