@@ -48,6 +48,11 @@ class BiosigModel(nn.Module):
     - ``classifies``: ``forward`` maps its input (``modality``) to class logits
       ``(batch, n_outputs)``, so :class:`~biosig.tasks.ClassificationTask` can train it (not a
       VAE, GAN or denoiser); ``biosig demo`` takes the classifiers of EEG windows;
+    - ``variational``: ``forward`` returns a :class:`~biosig.models.blocks.vae.VAEOutput`
+      (reconstruction, KL terms) and ``reconstruct(x)`` a reconstruction, so
+      :class:`~biosig.tasks.VAETask` can train it;
+    - ``gan_role``: ``"generator"`` or ``"critic"``, the part of
+      :class:`~biosig.tasks.gan.GANTask`'s protocol ``forward`` follows (empty: neither);
     - ``paper_settings`` / ``paper_n_params``: keyword arguments of the paper's stated settings
       and the parameter count stated for them (a test builds the model and compares);
     - ``modality``, ``units``: what the input is (``"EEG"``, ``"µV"``); ``units`` is the default
@@ -67,6 +72,8 @@ class BiosigModel(nn.Module):
     paper: str = ""
     task: str = ""
     classifies: bool = False
+    variational: bool = False
+    gan_role: str = ""
     paper_settings: dict | None = None
     paper_n_params: int | None = None
     modality: str = "EEG"

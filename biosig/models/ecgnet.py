@@ -318,6 +318,7 @@ class ECGNet(BiosigModel):
 
     paper = "Bagga et al., arXiv 2310.03753 (sizes: design choice, after Zhu et al. 2019)"
     task = "GAN generator: any single ECG lead -> 12 leads"
+    gan_role = "generator"
     paper_settings = dict(n_chans=12, n_outputs=12)
     paper_n_params = 543_760
     modality = "ECG"
@@ -606,6 +607,7 @@ class ECGNetCritic(BiosigModel):
 
     paper = "Bagga et al., arXiv 2310.03753 (layout: design choice, pix2pix critic)"
     task = "GAN critic of ECGNet: (input lead, 12 leads) -> score"
+    gan_role = "critic"
     paper_settings = dict(n_chans=12)
     paper_n_params = 967_681
     modality = "ECG"

@@ -41,8 +41,8 @@ import torch
 
 from biosig.errors import ConfigError, InvalidFileError
 
-__all__ = ["CARD_FILE", "WEIGHTS_FILE", "card_architecture", "load_card", "load_pretrained",
-           "push_to_hub", "save_pretrained"]
+__all__ = ["CARD_FILE", "WEIGHTS_FILE", "card_architecture", "check_folder", "load_card",
+           "load_pretrained", "push_to_hub", "save_pretrained"]
 
 FORMAT_VERSION = 1
 CARD_FILE = "card.json"
@@ -170,7 +170,8 @@ def load_pretrained(directory, *, data: dict | None = None, n_outputs: int | Non
         ``n_times`` for a length-agnostic model, other channels by name for a
         channel-independent one. Everything else still fails.
 
-    Returns the model in eval mode.
+    Returns the model in eval mode. An unusable folder (:func:`check_folder`: weights file
+    missing, corrupt or truncated) is refused before the data are compared with the card.
     """
     return _load(directory, data=data, n_outputs=n_outputs, adapt=adapt)
 
@@ -195,11 +196,25 @@ def card_architecture(directory) -> tuple[str, dict]:
                           if k not in DATA_KWARGS}
 
 
-def _load(directory, *, data=None, n_outputs=None, adapt=False, expected: type | None = None):
+def check_folder(directory) -> dict:
+    """The card of an intact weights folder: ``card.json`` valid, and the weights file it names
+    present, of the card's SHA-256 and readable as safetensors; an InvalidFileError otherwise.
+    Nothing is built and no data are compared (:func:`load_pretrained` checks this first)."""
+    folder = _resolve(directory)
+    card = _read_card(folder)
+    _check_weights_file(folder, card)
+    return card
+
+
+def _load(directory, *, data=None, n_outputs=None, adapt=False, expected: type | None = None,
+          check=None):
+    """:func:`load_pretrained`; ``expected``: a class the card's model must be; ``check``: called
+    with the card of the intact folder before the data are compared (it may raise)."""
     from biosig.models._registry import create_model, model_class
 
     folder = _resolve(directory)
     card = _read_card(folder)
+    _check_weights_file(folder, card)  # an unusable folder first: not a data mismatch
     name = card["name"]
     try:
         cls = model_class(name)
@@ -209,6 +224,8 @@ def _load(directory, *, data=None, n_outputs=None, adapt=False, expected: type |
     if expected is not None and not (isinstance(cls, type) and issubclass(cls, expected)):
         raise ConfigError(f"{folder / CARD_FILE}: the weights are for model {name!r}, not "
                           f"{expected.__name__}")
+    if check is not None:
+        check(card)
     changes = _check_data(card, data, adapt, cls, folder / CARD_FILE)
     from biosig.models.base import _resolve_class
 
@@ -286,9 +303,10 @@ def _check_channels(card, data, adapt, cls, refuse) -> dict:
     return {"n_chans": len(names), "chs_info": [by_name.get(c, {"ch_name": c}) for c in names]}
 
 
-def _load_tensors(model, folder: Path, card: dict, adapted: list[str]) -> None:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+def _check_weights_file(folder: Path, card: dict) -> None:
+    """InvalidFileError unless the card's weights file is present, of the card's SHA-256 and a
+    safetensors file whose header fits its size (a truncated file is refused here)."""
+    from safetensors import SafetensorError, safe_open
 
     path = folder / card["weights"]["file"]
     if not path.is_file():
@@ -297,6 +315,19 @@ def _load_tensors(model, folder: Path, card: dict, adapted: list[str]) -> None:
     if digest and _sha256(path) != digest:
         raise InvalidFileError(path, "SHA-256 differs from the card: the file is corrupt or was "
                                      "replaced")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            f.keys()
+    except (SafetensorError, OSError) as err:
+        raise InvalidFileError(path, f"not a readable safetensors file ({err})") from err
+
+
+def _load_tensors(model, folder: Path, card: dict, adapted: list[str]) -> None:
+    """Load the weights file (checked by :func:`_check_weights_file`) into ``model``."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = folder / card["weights"]["file"]
     try:
         tensors = load_file(str(path), device="cpu")
     except (SafetensorError, OSError) as err:

@@ -16,9 +16,11 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import os
 import pickle
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from numbers import Integral
 from pathlib import Path
 
@@ -31,8 +33,8 @@ from biosig.errors import ConfigError, InvalidFileError, NonFiniteInputError
 from biosig.models import create_model
 from biosig.models._registry import check_model_arguments
 
-__all__ = ["FREEZE_MODES", "OPTIMIZERS", "OPTIMIZER_RULES", "BiosigTask", "head_modules",
-           "load_weights_file", "make_optimizer", "no_weight_decay_parameters",
+__all__ = ["FREEZE_MODES", "OPTIMIZERS", "OPTIMIZER_RULES", "BiosigTask", "NetworkKind",
+           "head_modules", "load_weights_file", "make_optimizer", "no_weight_decay_parameters",
            "non_finite_error", "scheduler_total_steps"]
 
 FREEZE_MODES = ("none", "backbone", "all_but_head")
@@ -74,6 +76,17 @@ OPTIMIZER_RULES = {
 }
 
 
+@dataclass(frozen=True)
+class NetworkKind:
+    """What a task's network must be (an entry of ``BiosigTask.NETWORKS``): ``fits(cls)`` of a
+    registered model class; ``what`` names it in errors (``"a classifier"``), ``plural`` heads
+    the list of the registered models that fit (``"classifiers"``)."""
+
+    what: str
+    plural: str
+    fits: Callable[[type], bool]
+
+
 class BiosigTask(pl.LightningModule):
     """Base of every task: builds its network from the registry or from pretrained weights.
 
@@ -107,6 +120,11 @@ class BiosigTask(pl.LightningModule):
     A task that composes several networks (:class:`biosig.tasks.gan.GANTask`) leaves ``model``
     and ``pretrained`` out and builds each with :meth:`build_network`.
 
+    A task declares what each network must be in ``NETWORKS`` (:class:`NetworkKind`, e.g. a
+    classifier); :meth:`check_network` refuses any other model, whether named, held by a weights
+    folder (its card, read before the weights and before the data are compared) or by a
+    checkpoint's network config, so a network the task cannot train never reaches a step.
+
     Each task checks its scalar arguments first thing in ``__init__`` with :meth:`check_args`
     (rules: ``ARG_RULES`` of the class and its bases, the optimiser's :data:`OPTIMIZER_RULES`
     for all), so a bad value is a ConfigError naming ``model.<argument>``; the CLI runs the
@@ -124,6 +142,27 @@ class BiosigTask(pl.LightningModule):
     #: Rules for the task's own arguments (``{name: rule}``, see :func:`biosig._checks.check_args`);
     #: a subclass's entries add to (or replace) its bases'.
     ARG_RULES: dict = OPTIMIZER_RULES
+
+    #: What each network must be, by key (``"model"``; GANTask's ``"generator"``, ``"critic"``);
+    #: a key without an entry takes any registered model.
+    NETWORKS: dict[str, NetworkKind] = {}
+
+    @classmethod
+    def check_network(cls, key: str, name: str, source: str | None = None) -> None:
+        """A ConfigError when the registered model ``name`` is not what the ``key`` network must
+        be (``NETWORKS``), listing the models that fit; ``source`` replaces
+        ``model.<key>=<name> is`` in the message (e.g. a weights folder holding ``name``)."""
+        kind = cls.NETWORKS.get(key)
+        if kind is None:
+            return
+        from biosig.models._registry import list_models, model_class
+
+        if kind.fits(model_class(name)):
+            return
+        fitting = [n for n in list_models() if kind.fits(model_class(n))]
+        subject = f"model.{key}={name!r} is" if source is None else f"{source},"
+        raise ConfigError(f"{subject} not {kind.what}, so {cls.__name__} cannot train it; "
+                          f"{kind.plural}: {', '.join(fitting) or 'none registered'}")
 
     @classmethod
     def arg_rules(cls) -> dict:
@@ -150,20 +189,46 @@ class BiosigTask(pl.LightningModule):
 
     @classmethod
     def check_networks(cls, args) -> None:
-        """The registry networks a config's ``init_args`` name (``model``; GANTask's
-        ``generator`` and ``critic``) with their ``*_kwargs``: a ConfigError for an unknown
-        name, an argument the network does not take or a signal argument the task passes
-        (``n_chans``...); nothing is built, so the CLI runs it before the data."""
+        """The networks a config's ``init_args`` give: the registry names (``model``; GANTask's
+        ``generator`` and ``critic``) with their ``*_kwargs``, and a local ``pretrained`` folder
+        or file. A ConfigError for an unknown name, a model the task cannot train
+        (:meth:`check_network`), an argument the network does not take or a signal argument
+        the task passes (``n_chans``...); an InvalidFileError for an unusable weights folder.
+        Nothing is built and no weights are loaded, so the CLI runs it before the data."""
         params = inspect.signature(cls.__init__).parameters
         for key in ("model", "generator", "critic"):
             if key not in params:
                 continue
             name = args.get(key, params[key].default)
+            if isinstance(name, str):
+                cls.check_network(key, name)
             kwargs = args.get(f"{key}_kwargs") or {}
             if isinstance(kwargs, Mapping):
                 _refuse_signal_kwargs(kwargs, key)
                 if isinstance(name, str):
                     check_model_arguments(name, kwargs)
+        pretrained = args.get("pretrained") if "pretrained" in params else None
+        if not isinstance(pretrained, (str, os.PathLike)) or str(pretrained).startswith("hf://"):
+            return  # a checkpoint's config, or a Hub address (downloaded when the task is built)
+        name = args.get("model", params["model"].default if "model" in params else None)
+        path = Path(pretrained)
+        if path.is_dir():
+            from biosig.models.weights import check_folder
+
+            cls._check_card("model", name, path, check_folder(path))
+        elif path.is_file() and name is None:
+            raise _file_without_name(path, "model")
+
+    @classmethod
+    def _check_card(cls, key: str, name: str | None, folder, card: Mapping) -> None:
+        """The model a weights folder's card names: one the task can train, and ``name`` if
+        given."""
+        card_name = card["name"]
+        cls.check_network(key, card_name,
+                          source=f"model.pretrained={folder} holds a {card_name!r} (its card.json)")
+        if isinstance(name, str) and name.lower() != card_name.lower():
+            raise ConfigError(f"model.{key}={name!r} but the weights in {folder} are a "
+                              f"{card_name!r}; leave model.{key} out or name the card's model")
 
     def __init__(
         self,
@@ -217,9 +282,14 @@ class BiosigTask(pl.LightningModule):
         """
         kwargs = dict(kwargs or {})
         _refuse_signal_kwargs(kwargs, key)
+        if name is not None:
+            self.check_network(key, name)
         if isinstance(pretrained, Mapping):  # a network config from this task's checkpoint
             from biosig.models.base import BiosigModel
 
+            if isinstance(pretrained.get("name"), str):
+                self.check_network(key, pretrained["name"], source="model.pretrained (a "
+                                   f"checkpoint's network config) is a {pretrained['name']!r}")
             return BiosigModel.from_config(pretrained)
         if pretrained is not None and _is_weights_folder(pretrained):
             if kwargs:
@@ -227,6 +297,8 @@ class BiosigTask(pl.LightningModule):
                                   f"{pretrained}: its card fixes the architecture")
             return self._load_folder(name, pretrained, n_outputs, adapt, key)
         if name is None:
+            if pretrained is not None:
+                raise _file_without_name(Path(str(pretrained)), key)
             raise ConfigError(f"model.{key}: give a registry name (or model.pretrained, a "
                               "weights folder)")
         net = create_model(name, n_chans=self.n_chans, n_times=self.n_times, sfreq=self.sfreq,
@@ -236,15 +308,13 @@ class BiosigTask(pl.LightningModule):
         return net
 
     def _load_folder(self, name, folder, n_outputs, adapt, key) -> nn.Module:
-        from biosig.models.weights import load_pretrained
+        """The network of a weights folder: the folder checked intact, then its card's model
+        (:meth:`_check_card`), then the data contract, before anything is built."""
+        from biosig.models.weights import _load
 
-        net = load_pretrained(folder, data=self.data_contract(), n_outputs=n_outputs,
-                              adapt=adapt).train()  # loaded in eval mode; the task sets modes
-        card_name = net.get_config()["name"]
-        if name is not None and name.lower() != card_name:
-            raise ConfigError(f"model.{key}={name!r} but the weights in {folder} are a "
-                              f"{card_name!r}; leave model.{key} out or name the card's model")
-        return net
+        return _load(folder, data=self.data_contract(), n_outputs=n_outputs, adapt=adapt,
+                     check=lambda card: self._check_card(key, name, folder, card),
+                     ).train()  # loaded in eval mode; the task sets the modes
 
     def data_contract(self) -> dict:
         """What the task knows of its data: ``sfreq``, ``n_times``, ``n_chans``, ``ch_names``
@@ -443,6 +513,17 @@ def _is_weights_folder(pretrained) -> bool:
     if not Path(text).is_file():
         raise ConfigError(f"model.pretrained: {text} is neither a weights folder nor a file")
     return False
+
+
+def _file_without_name(path: Path, key: str) -> ConfigError:
+    """The error for a weights file given without the registry name of its network."""
+    from biosig.models.weights import CARD_FILE, WEIGHTS_FILE
+
+    if path.name == WEIGHTS_FILE or (path.parent / CARD_FILE).is_file():
+        return ConfigError(f"model.pretrained must be the weights folder ({path.parent}) holding "
+                           f"{WEIGHTS_FILE} and {CARD_FILE}, not the file {path.name}")
+    return ConfigError(f"model.pretrained={path} is a weights file: name its network in "
+                       f"model.{key} (or give a weights folder, whose card names it)")
 
 
 def load_weights_file(net: nn.Module, path, *, key: str = "model.pretrained") -> list[str]:

@@ -8,7 +8,7 @@ import torchmetrics as tm
 
 from biosig._checks import number
 from biosig.errors import ConfigError
-from biosig.tasks.base import BiosigTask, make_optimizer, scheduler_total_steps
+from biosig.tasks.base import BiosigTask, NetworkKind, make_optimizer, scheduler_total_steps
 
 
 class PositiveClassAveragePrecision(tm.classification.BinaryAveragePrecision):
@@ -178,19 +178,9 @@ class ClassificationTask(BiosigTask):
 
     ARG_RULES = {"gamma": dict(gt=0, le=1), "label_smoothing": dict(ge=0, le=1),
                  "pct_start": dict(gt=0, lt=1), "class_weights": _positive_weights}
-
-    @classmethod
-    def check_networks(cls, args) -> None:
-        """:meth:`BiosigTask.check_networks`, and a registered ``model`` that is not a
-        classifier (a VAE, GAN, denoiser: ``BiosigModel.classifies``) is a ConfigError."""
-        from biosig.models import is_classifier, list_models
-
-        super().check_networks(args)
-        model = args.get("model")
-        if isinstance(model, str) and not is_classifier(model):
-            raise ConfigError(f"model.init_args.model={model!r} is not a classifier, so "
-                              f"{cls.__name__} cannot train it; classifiers: "
-                              f"{', '.join(list_models(classifier=True))}")
+    # not a VAE, GAN or denoiser, by name or by a weights folder's card
+    NETWORKS = {"model": NetworkKind("a classifier", "classifiers",
+                                     lambda cls: bool(getattr(cls, "classifies", False)))}
 
     def __init__(
         self,

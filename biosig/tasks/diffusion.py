@@ -14,8 +14,7 @@ import torch
 
 from biosig.diffusion import GaussianDiffusion
 from biosig.errors import ConfigError
-from biosig.models._registry import model_class
-from biosig.tasks.base import BiosigTask, make_optimizer
+from biosig.tasks.base import BiosigTask, NetworkKind, make_optimizer
 
 __all__ = ["DiffusionTask"]
 
@@ -50,6 +49,10 @@ class DiffusionTask(BiosigTask):
     """
 
     TEST_METRICS = ("loss",)
+    NETWORKS = {"model": NetworkKind(
+        "a diffusion denoiser (encode_signal, decode_signal)", "denoisers",
+        lambda cls: all(callable(getattr(cls, a, None)) for a in ("encode_signal",
+                                                                   "decode_signal")))}
     ARG_RULES = {"n_diffusion_steps": dict(ge=1, integer=True),
                  "clip_sample": dict(gt=0, optional=True),
                  "channels_per_window": dict(ge=0, integer=True)}
@@ -77,10 +80,6 @@ class DiffusionTask(BiosigTask):
                 f"model.channels_per_window must be in [0, n_chans={n_chans}], "
                 f"got {channels_per_window}"
             )
-        cls = model_class(model)
-        for attr in ("encode_signal", "decode_signal"):
-            if not callable(getattr(cls, attr, None)):
-                raise ConfigError(f"model {model!r} is not a diffusion denoiser (no {attr})")
         # a denoiser has no classes: the data's n_outputs (linked by the CLI) is not used
         super().__init__(model, model_kwargs, n_chans, n_times, sfreq, None, ch_names=ch_names)
         self.save_hyperparameters()

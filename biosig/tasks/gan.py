@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from biosig.errors import ConfigError
-from biosig.tasks.base import BiosigTask
+from biosig.tasks.base import BiosigTask, NetworkKind
 
 __all__ = ["GANTask"]
 
@@ -65,6 +65,12 @@ class GANTask(BiosigTask):
     """
 
     TEST_METRICS = ("l1", "mse", "pearson", "mse_*", "pearson_*", "fd")
+    NETWORKS = {"generator": NetworkKind(
+                    "a GAN generator (gan_role 'generator': forward(cond, ids) -> every channel)",
+                    "generators", lambda cls: getattr(cls, "gan_role", "") == "generator"),
+                "critic": NetworkKind(
+                    "a GAN critic (gan_role 'critic': forward(candidate, cond, ids) -> scores)",
+                    "critics", lambda cls: getattr(cls, "gan_role", "") == "critic")}
     ARG_RULES = {"l1_weight": dict(ge=0), "adv_weight": dict(ge=0), "gp_weight": dict(ge=0),
                  "n_critic": dict(ge=1, integer=True)}
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from biosig.errors import ConfigError
 from biosig.losses.soft_dtw import SoftDTWLoss
-from biosig.tasks.base import BiosigTask, make_optimizer
+from biosig.tasks.base import BiosigTask, NetworkKind, make_optimizer
 
 __all__ = ["VAETask"]
 
@@ -59,6 +59,9 @@ class VAETask(BiosigTask):
                  "edge_samples_ignored": dict(ge=0, integer=True), "lr_decay": dict(gt=0, le=1)}
 
     TEST_METRICS = ("loss", "recon", "kl", "kl*", "nll", "mse", "corr")
+    NETWORKS = {"model": NetworkKind("a VAE (BiosigModel.variational: forward returns a "
+                                     "VAEOutput)", "VAEs",
+                                     lambda cls: bool(getattr(cls, "variational", False)))}
 
     def __init__(
         self,

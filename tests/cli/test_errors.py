@@ -126,6 +126,48 @@ def test_bad_model_values_are_one_line_before_anything_is_written(command, overr
     assert not root.exists() and not cache.exists()
 
 
+
+@pytest.fixture
+def vae_weights(tmp_path):
+    """A tiny hvEEGNet weights folder, and a copy without its weights file."""
+    from biosig.models import create_model
+
+    folder = create_model("hveegnet", n_chans=3, n_times=100, sfreq=100.0).save_pretrained(
+        tmp_path / "hveegnet")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "card.json").write_text((folder / "card.json").read_text())
+    return folder, broken
+
+
+@pytest.mark.parametrize("recipe, override, expected", [
+    ("eegnet", ["--model.init_args.model", "null", "--model.init_args.pretrained", "{vae}"],
+     r"model\.pretrained=.*hveegnet holds a 'hveegnet' \(its card\.json\), not a classifier"),
+    ("eegformer_downstream", ["--model.init_args.pretrained", "{vae}"],
+     r"holds a 'hveegnet' .*, not a classifier, so VQClassificationTask cannot train it"),
+    ("eegformer_downstream", ["--model.init_args.pretrained", "{broken}"],
+     r"broken/model\.safetensors: weights file missing"),
+    ("hveegnet", ["--model.init_args.model", "eegformer_s"],
+     r"model\.model='eegformer_s' is not a VAE .*; VAEs: hveegnet, veegnet"),
+], ids=["classifier-from-vae-folder", "vq-from-vae-folder", "folder-without-weights",
+        "vae-from-eegformer"])
+def test_a_network_the_task_cannot_train_is_one_line_before_the_data(
+        recipe, override, expected, vae_weights, tmp_path, capsys, monkeypatch):
+    """The task built after the window cache and failed at its first step (``'Tensor' object
+    has no attribute 'x_hat'``), or named the data's sampling rate first for an unusable
+    weights folder."""
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    vae, broken = vae_weights
+    override = [a.format(vae=vae, broken=broken) for a in override]
+    root, cache = tmp_path / "run", tmp_path / "cache"
+    assert main(["fit", "--config", str(REPO / f"recipes/synthetic/{recipe}.yaml"),
+                 "--trainer.default_root_dir", str(root), "--data.cache_dir", str(cache),
+                 *override]) == 2
+    err = capsys.readouterr().err
+    lines = _error_lines(err)
+    assert len(lines) == 1 and re.search(expected, lines[0]), err[-3000:]
+    assert not root.exists() and not cache.exists()
+
 BAD_VALUES = [
     (["--data.preprocessing",
       "[{class_path: biosig.data.Bandpass, init_args: {low: 38.0, high: 4.0}}]"],

@@ -248,6 +248,33 @@ def test_bad_folders_fail_clearly(saved, tmp_path):
         load_pretrained(unchecked)
 
 
+def test_an_unusable_folder_is_refused_before_the_data_are_compared(saved, tmp_path):
+    """A folder without its weights file (or with a truncated one) said first that the data's
+    sampling rate did not match the card: the user resampled, then learnt it was unusable."""
+    _, folder = saved
+    missing, truncated, unchecked = (tmp_path / n for n in ("m", "t", "u"))
+    for copy in (missing, truncated, unchecked):
+        shutil.copytree(folder, copy)
+    (missing / "model.safetensors").unlink()
+    card = json.loads((unchecked / "card.json").read_text())
+    card["weights"].pop("sha256")
+    (unchecked / "card.json").write_text(json.dumps(card))
+    for copy in (truncated, unchecked):
+        data = (copy / "model.safetensors").read_bytes()
+        (copy / "model.safetensors").write_bytes(data[:-4])
+    cases = ((missing, "weights file missing"), (truncated, "SHA-256"),
+             (unchecked, "not a readable safetensors file.*not fully covered"))
+    for copy, match in cases:
+        with pytest.raises(InvalidFileError, match=match):
+            load_pretrained(copy, data={"sfreq": 128.0})  # the card says 250 Hz
+    from biosig.models.weights import check_folder  # the same check alone, nothing built
+
+    for copy, match in cases:
+        with pytest.raises(InvalidFileError, match=match):
+            check_folder(copy)
+    assert check_folder(folder)["name"] == "dbconformer"
+
+
 # -- Hub (offline) ---------------------------------------------------------------------------
 @pytest.fixture
 def fake_hub(monkeypatch, tmp_path):

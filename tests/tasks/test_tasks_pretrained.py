@@ -22,6 +22,7 @@ class TinyNet(BiosigModel):
     """Conv + BatchNorm + dropout backbone; a two-layer head (``proj`` then ``final_layer``)."""
 
     registry_name = "tiny_probe"
+    classifies = True  # ClassificationTask trains classifiers only
 
     def __init__(self, n_chans=None, n_outputs=None, n_times=None, sfreq=None, chs_info=None,
                  hidden: int = 4):

@@ -205,6 +205,7 @@ class EEGNetVAEBase(BiosigModel):
 
     requires = ("n_chans", "n_times")
     head_attr = "classifier"
+    variational = True
     length_agnostic = True
     input_note = "sfreq or both kernels"
 
