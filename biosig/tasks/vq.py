@@ -7,8 +7,7 @@ import math
 import torch
 
 from biosig.errors import ConfigError
-from biosig.models._registry import model_class
-from biosig.tasks.base import BiosigTask, make_optimizer, scheduler_total_steps
+from biosig.tasks.base import BiosigTask, NetworkKind, make_optimizer, scheduler_total_steps
 from biosig.tasks.classification import ClassificationTask
 
 __all__ = ["VQTask", "VQClassificationTask", "SETTINGS"]
@@ -17,6 +16,10 @@ __all__ = ["VQTask", "VQClassificationTask", "SETTINGS"]
 SETTINGS = ("probe", "finetune", "scratch")
 
 _SCHEDULERS = (None, "cosine")
+
+
+def _vector_quantised(cls) -> bool:
+    return callable(getattr(cls, "forward_pretrain", None))
 
 
 class VQTask(BiosigTask):
@@ -55,6 +58,8 @@ class VQTask(BiosigTask):
 
     TEST_METRICS = ("loss", "recon", "vq", "commitment", "codebook", "perplexity", "code_usage",
                     "dead_codes")
+    NETWORKS = {"model": NetworkKind("a vector-quantised model (forward_pretrain() and a "
+                                     "quantizer)", "vector-quantised models", _vector_quantised)}
     ARG_RULES = {"recon_weight": dict(ge=0), "vq_weight": dict(ge=0),
                  "warmup_steps": dict(ge=0, integer=True)}
 
@@ -78,9 +83,6 @@ class VQTask(BiosigTask):
         if scheduler not in _SCHEDULERS:
             raise ConfigError(f"model.scheduler must be one of {_SCHEDULERS}, got {scheduler!r}")
         self.check_args(locals())
-        if not callable(getattr(model_class(model), "forward_pretrain", None)):
-            raise ConfigError(f"model={model!r} is not a vector-quantised model (it needs "
-                              "forward_pretrain() and a quantizer); use e.g. eegformer_s")
         super().__init__(model, model_kwargs, n_chans, n_times, sfreq, None, ch_names=ch_names)
         self.save_hyperparameters()
         self._counts: dict[str, torch.Tensor] = {}
@@ -189,6 +191,9 @@ class VQClassificationTask(ClassificationTask):
         that disagrees with it is refused.
     """
 
+    NETWORKS = {"model": NetworkKind(
+        "a VQ model (forward_pretrain) that classifies", "VQ classifiers",
+        lambda cls: _vector_quantised(cls) and bool(getattr(cls, "classifies", False)))}
     ARG_RULES = {"aux_weight": dict(ge=0)}
 
     def __init__(
@@ -225,9 +230,6 @@ class VQClassificationTask(ClassificationTask):
         super().__init__(model, model_kwargs, n_chans, n_times, sfreq, n_outputs,
                          ch_names=ch_names, pretrained=pretrained, adapt=adapt,
                          freeze=freeze, **kwargs)
-        if not callable(getattr(self.net, "forward_pretrain", None)):
-            raise ConfigError(f"VQClassificationTask needs a VQ model (forward_pretrain), got "
-                              f"{type(self.net).__name__}")
         self.net.set_feature_source(features or ("quantized" if setting == "probe"
                                                  else "decoder"))
         self.setting = setting

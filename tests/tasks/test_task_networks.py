@@ -141,3 +141,19 @@ def test_a_weights_file_without_a_model_name_asks_for_one(tmp_path):
     with pytest.raises(ConfigError, match=r"model\.pretrained=.*net\.pt is a weights file: "
                                           r"name its network in model\.model"):
         ClassificationTask(pretrained=str(path), n_outputs=2, **SIG)
+
+
+def test_vq_tasks_declare_their_networks_so_the_cli_checks_them_before_the_data():
+    """VQTask checked its model only when built (from the CLI: after the window cache);
+    VQClassificationTask only after loading the weights and comparing the data."""
+    from biosig.tasks import VQClassificationTask, VQTask
+
+    with pytest.raises(ConfigError, match=r"model.model='dbconformer' is not a vector-quantised "
+                                          r"model .*VQTask cannot train it; vector-quantised "
+                                          r"models: eegformer"):
+        VQTask.check_networks({"model": "dbconformer"})
+    with pytest.raises(ConfigError, match=r"'hveegnet' is not a VQ model \(forward_pretrain\) "
+                                          r"that classifies"):
+        VQClassificationTask.check_networks({"model": "hveegnet", "setting": "scratch"})
+    VQTask.check_networks({"model": "eegformer_s"})
+    VQClassificationTask.check_networks({"model": "eegformer_s", "setting": "scratch"})
