@@ -18,13 +18,7 @@ from biosig.signal.recording import Annotations, Recording
 from biosig.viz.reconstruction import plot_reconstructions
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: intra-op threads only cost wake-ups on a shared 2-core machine."""
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors
 
 
 def test_robust_threshold_values():

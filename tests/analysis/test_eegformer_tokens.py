@@ -14,12 +14,7 @@ from biosig.models import EEGFormer
 from biosig.viz.tokens import plot_codebook_usage, plot_score_distributions, plot_token_occurrence
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors
 
 
 def test_auroc_and_balanced_accuracy_values():

@@ -14,12 +14,7 @@ TINY_GAN = ["--model.init_args.generator_kwargs", "{hidden_size: 8}",
             "--trainer.enable_model_summary", "false"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors
 
 
 def test_ptbxl_ecgnet_recipe_fits_on_builtin_data(tmp_path):

@@ -144,7 +144,8 @@ def vae_weights(tmp_path):
     ("eegnet", ["--model.init_args.model", "null", "--model.init_args.pretrained", "{vae}"],
      r"model\.pretrained=.*hveegnet holds a 'hveegnet' \(its card\.json\), not a classifier"),
     ("eegformer_downstream", ["--model.init_args.pretrained", "{vae}"],
-     r"holds a 'hveegnet' .*, not a classifier, so VQClassificationTask cannot train it"),
+     r"holds a 'hveegnet' .*, not a VQ model \(forward_pretrain\) that classifies, so "
+     r"VQClassificationTask cannot train it"),
     ("eegformer_downstream", ["--model.init_args.pretrained", "{broken}"],
      r"broken/model\.safetensors: weights file missing"),
     ("hveegnet", ["--model.init_args.model", "eegformer_s"],

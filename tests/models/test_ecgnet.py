@@ -10,12 +10,7 @@ from biosig.models import count_parameters, create_model
 from biosig.models.ecgnet import ECGNet, ECGNetCritic, assemble_12_leads
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # LSTMs: many small ops, slow with threads on a shared CPU
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors
 
 
 def _small(**kw):

@@ -14,13 +14,7 @@ from biosig.models.hveegnet import HVEEGNet
 from biosig.models.veegnet import VEEGNet
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: intra-op threads only cost wake-ups on a shared 2-core machine."""
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors
 
 
 @pytest.fixture(scope="module")

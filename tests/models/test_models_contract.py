@@ -45,12 +45,7 @@ FIXED_HEAD = {"ecgnet"}
 NEEDS_SFREQ = ["dbconformer", "dbconformer_loso", "hveegnet", "veegnet"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors
 
 
 def test_every_registered_model_has_a_case():

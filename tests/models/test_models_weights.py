@@ -22,12 +22,7 @@ from biosig.models.weights import load_card, load_pretrained, push_to_hub, save_
 NAMES = ["C3", "Cz", "C4"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors
 
 
 def _dbc(**kw):

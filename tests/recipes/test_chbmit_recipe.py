@@ -17,12 +17,7 @@ from biosig.models import SSMDP
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors
 
 
 def test_chbmit_eegdm_recipe_tiny(tmp_path):

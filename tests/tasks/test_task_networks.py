@@ -20,12 +20,7 @@ EEGFORMER = dict(emb_size=32, n_heads=4, encoder_depth=1, decoder_depth=1, n_cod
                  patch_len=20, patch_stride=10)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors
 
 
 @pytest.fixture(scope="module")

@@ -18,12 +18,7 @@ from biosig.tasks import ClassificationTask, GANTask
 matplotlib.use("Agg")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors
 
 
 def _trainer(logger, callbacks, epochs=2):

@@ -11,15 +11,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from biosig.errors import NonFiniteInputError
 from biosig.tasks import ClassificationTask, DiffusionTask, GANTask, VAETask, VQTask
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*self.trainer. reference is not registered")
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
+pytestmark = [pytest.mark.filterwarnings("ignore:.*self.trainer. reference is not registered"),
+              pytest.mark.usefixtures("one_torch_thread")]
 
 
 # the smallest configurations the tasks' own tests use

@@ -17,13 +17,7 @@ from biosig.losses import SoftDTWLoss
 from biosig.tasks.vae import VAETask
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: intra-op threads only cost wake-ups on a shared 2-core machine."""
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors
 
 
 def _loader(n=12, c=3, t=100, bs=4, seed=0, shuffle=False):
