@@ -190,12 +190,12 @@ def reset_carried_init_args(argv: list[str]) -> list[str]:
     reached the preset's dataset. Right after the source that changes the class, each such
     argument that neither it nor a later source sets is reset to the new class's default
     (``--section.init_args.key default``). One without a default is a ConfigError naming both
-    sources. ``biosig run`` merges its configs the same
-    way (:func:`biosig.data.recipe_config.load_config`)."""
+    sources. ``biosig run`` merges its configs the same way
+    (:func:`biosig.data.recipe_config.load_config`)."""
     import inspect
     import json
 
-    from biosig.data.recipe_config import _yaml_setting, config_sources
+    from biosig.data.recipe_config import config_sources, yaml_setting
     from biosig.errors import ConfigError
 
     sources = config_sources(argv)
@@ -204,7 +204,7 @@ def reset_carried_init_args(argv: list[str]) -> list[str]:
         section = ".".join(node)
         before, keys_from = None, {}
         for n, (label, src, end) in enumerate(sources):
-            sets, cls = _yaml_setting(src, [*node, "class_path"])
+            sets, cls = yaml_setting(src, [*node, "class_path"])
             own = _init_arg_keys(src, node)
             if sets and isinstance(cls, str) and before is not None and \
                     "." in cls and _same_class(before, cls) is False:
@@ -257,9 +257,9 @@ def _class_nodes(sources: list[dict]) -> list[list[str]]:
 
 
 def _init_arg_keys(source: dict, node: list[str]) -> set[str]:
-    from biosig.data.recipe_config import _yaml_setting
+    from biosig.data.recipe_config import yaml_setting
 
-    sets, section = _yaml_setting(source, node)
+    sets, section = yaml_setting(source, node)
     if not sets or not isinstance(section, dict):
         return set()
     keys = set(section.get("init_args") or {}) if isinstance(section.get("init_args"),
@@ -771,25 +771,17 @@ def lightning_cli(args: list[str] | None, run: bool = True):
     progress_logging()  # window-cache builds and downloads report in logs, not only on a tty
     quiet_lightning_notices()
     cli_class = _make_cli_class()
-    # given args, the calling script's own options in sys.argv are not the CLI's: Lightning
-    # warned with both lists on every recipe script run (recipes/eegformer/pipeline.py)
-    script_argv = sys.argv
-    if args is not None:
-        sys.argv = sys.argv[:1]
-    try:
-        return cli_class(
-            BiosigTask,
-            BiosigDataModule,
-            subclass_mode_model=True,
-            args=args,
-            run=run,
-            parser_class=_short_usage_parser(),
-            # prog: not __main__.py (python -m biosig); no abbreviated keys (--trainer.max_epoch)
-            parser_kwargs={"default_env": True, "prog": "biosig", "allow_abbrev": False},
-            save_config_kwargs={"overwrite": True},
-        )
-    finally:
-        sys.argv = script_argv
+    return cli_class(
+        BiosigTask,
+        BiosigDataModule,
+        subclass_mode_model=True,
+        args=args,
+        run=run,
+        parser_class=_short_usage_parser(),
+        # prog: not __main__.py (python -m biosig); no abbreviated keys (--trainer.max_epoch)
+        parser_kwargs={"default_env": True, "prog": "biosig", "allow_abbrev": False},
+        save_config_kwargs={"overwrite": True},
+    )
 
 
 def _short_usage_parser():

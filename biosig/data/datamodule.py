@@ -474,9 +474,10 @@ class BiosigDataModule(pl.LightningDataModule):
                           doing: str = "resuming", advice: str | None = None,
                           ignore: tuple[str, ...] = ()) -> None:
         """ConfigError when ``state`` (this class's entry of a checkpoint) was saved with another
-        seed, other training, validation or test windows, or other preprocessing, windows or
-        alignment: resumed epochs would shuffle differently, train on windows the checkpoint's
-        run validated on, or see differently processed signals. ``biosig fit --ckpt_path``
+        seed, other training, validation or test windows, other channels, or other
+        preprocessing, windows or alignment: resumed epochs would shuffle differently, train on
+        windows the checkpoint's run validated on, or see other or differently processed
+        signals. ``biosig fit --ckpt_path``
         checks this before the run folder is made; a checkpoint from before the processing was
         recorded is checked for its seed and split only. ``doing``, ``advice``: the message's
         start and end (default: resuming); ``ignore``: keys not compared."""

@@ -207,17 +207,14 @@ def dead_reaches_cache(dead_names: list[str], out_names: list[str], out_data) ->
     return out_data is not None and not np.isfinite(out_data).all()
 
 
-#: An ECG channel in mV whose robust peak-to-peak amplitude (0.5th to 99.5th percentile) is above
-#: this is refused: an ECG spans a few mV, so the header's gain or unit is wrong (µV values
-#: labelled mV gave 2034 "mV" from one PTB-XL record with its gain edited, cached without a word)
-MAX_ECG_PTP_MV = 50.0
-
-
 def refuse_implausible_ecg(rec, where: str) -> None:
     """InvalidFileError naming the record and the channel when an ECG channel in mV spans more
-    than :data:`MAX_ECG_PTP_MV` (robust: on at most about 65,000 samples per channel, NaNs
-    ignored). Records without ECG channels in mV cost nothing."""
+    than :data:`biosig.signal.ecg_leads.MAX_ECG_PTP_MV` (robust: 0.5th to 99.5th percentile, on
+    at most about 65,000 samples per channel, NaNs ignored): the header's gain or unit is wrong
+    (µV values labelled mV gave 2034 "mV" from a PTB-XL record with its gain edited, cached
+    without a word). Records without ECG channels in mV cost nothing."""
     from biosig.errors import InvalidFileError
+    from biosig.signal.ecg_leads import MAX_ECG_PTP_MV
 
     ecg = [i for i, (t, u) in enumerate(zip(rec.ch_types, rec.units))
            if t == "ecg" and u == "mV"]

@@ -115,7 +115,7 @@ def config_file_of(message: str, argv: list[str], last: bool = False) -> str:
     keys = got[1].split(".") if got else [*named[1].split("."), named[2]]
     found = ""
     for label, source, _ in config_sources(argv):
-        sets, setting = _yaml_setting(source, keys)
+        sets, setting = yaml_setting(source, keys)
         if sets and (named or last or repr(str(setting)) == got[2]):
             found = f" (in {label})" if label else ""
             if not last:
@@ -150,19 +150,19 @@ def config_sources(argv: list[str]) -> list[tuple[str, dict, int]]:
     return sources
 
 
-def _yaml_setting(config, keys: list[str]) -> tuple[bool, object]:
+def yaml_setting(config, keys: list[str]) -> tuple[bool, object]:
     """Whether a parsed YAML config sets ``keys`` (each level read directly, under
     ``init_args``, or in any item of a list such as the preprocessing steps), and the value."""
     if not keys:
         return True, config
     if isinstance(config, list):
-        return next((found for found in (_yaml_setting(c, keys) for c in config) if found[0]),
+        return next((found for found in (yaml_setting(c, keys) for c in config) if found[0]),
                     (False, None))
     if isinstance(config, dict) and keys[0] not in config:
         config = config.get("init_args")
     if not isinstance(config, dict) or keys[0] not in config:
         return False, None
-    return _yaml_setting(config[keys[0]], keys[1:])
+    return yaml_setting(config[keys[0]], keys[1:])
 
 
 def datamodule_from_config(data: dict):

@@ -210,8 +210,9 @@ def quiet_lightning_notices() -> None:
     advertisement (``💡 Tip: For seamless cloud logging ... install litlogger``), with the
     default logger that TensorBoard is not installed so CSVLogger is used (``biosig fit``
     prints where the logs go), a deprecation inside Lightning (torch's ``LeafSpec``), "modules
-    in eval mode" (a frozen backbone, on purpose) and, outside fit, WeightAveraging's "loading a
-    checkpoint outside the 'fit' stage" (Lightning: ignore it there). Other lines stay."""
+    in eval mode" (a frozen backbone, on purpose), the CLI called with ``args`` by a script with
+    options of its own, and, outside fit, WeightAveraging's "loading a checkpoint outside the
+    'fit' stage" (Lightning: ignore it there). Other lines stay."""
     warnings.filterwarnings("ignore", message=r"Starting from v1\.9\.0, `tensorboardX` has been "
                                               "removed")
     # Lightning 2.6's own use of a torch pytree API that torch 2.13 deprecates: nothing to do
@@ -219,6 +220,10 @@ def quiet_lightning_notices() -> None:
     # a frozen backbone is in eval mode on purpose (BiosigTask.train keeps it so)
     warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start "
                                               "of training")
+    # a recipe script calling the CLI with its own options in sys.argv (the DDP launcher re-runs
+    # the script with them, so they stay): Lightning's warning printed both lists
+    warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended to run "
+                                              "from within Python")
     # test/validate/predict from a checkpoint of an EMA run: Lightning says to ignore it there
     warnings.filterwarnings("ignore", message=r"You're using the WeightAveraging callback, but "
                                               "loading a checkpoint outside the 'fit' stage")

@@ -27,6 +27,7 @@ import torch.nn as nn
 from biosig.signal.ecg_leads import (
     LEADS,
     LIMB_COEFFS,
+    MAX_ECG_PTP_MV,
     derive_limb_leads,
     lead_index,
     normalize_lead_name,
@@ -100,9 +101,6 @@ def remove_baseline(x: torch.Tensor, sfreq: float | None) -> torch.Tensor:
 
 #: mV per unit of the voltages ECGNet takes
 _MV_PER = {"mV": 1.0, "uV": 1e-3, "µV": 1e-3, "V": 1e3}
-#: a robust peak-to-peak amplitude (mV) that no ECG lead reaches (a QRS is a few mV; the same
-#: lead in µV read as mV is thousands)
-_MAX_PTP_MV = 50.0
 
 
 def _mv_per(units: str, what: str) -> float:
@@ -122,7 +120,7 @@ def _refuse_microvolts(x: torch.Tensor, what: str = "the input",
     flat = flat[:, :: max(1, flat.shape[1] // 65536)]
     q = torch.nanquantile(flat, torch.tensor([0.005, 0.995], device=flat.device), dim=1)
     ptp = float((q[1] - q[0]).nan_to_num(0.0).max()) if flat.numel() else 0.0
-    if ptp > _MAX_PTP_MV:
+    if ptp > MAX_ECG_PTP_MV:
         raise ConfigError(
             f"{what} has a peak-to-peak amplitude of {ptp:.4g} mV, but an ECG's is a few mV: "
             f"it looks like µV; ECGNet takes mV (PTB-XL's physical unit): divide it by 1000, or "

@@ -24,6 +24,7 @@ __all__ = [
     "LIMB_LEADS",
     "PRECORDIAL_LEADS",
     "LIMB_COEFFS",
+    "MAX_ECG_PTP_MV",
     "lead_index",
     "canonical_lead",
     "normalize_lead_name",
@@ -31,6 +32,11 @@ __all__ = [
     "limb_leads_from",
     "einthoven_residual",
 ]
+
+#: A robust peak-to-peak amplitude (mV) that no ECG lead reaches: a QRS is a few mV (508 real
+#: PTB-XL records: at most 9.6 mV); the same lead in µV read as mV is thousands. ECGNet's inputs
+#: and the window cache's ECG channels are refused above it.
+MAX_ECG_PTP_MV = 50.0
 
 LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 INDEPENDENT_LEADS: tuple[str, ...] = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
