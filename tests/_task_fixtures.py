@@ -28,3 +28,13 @@ class FigureLogger(Logger):
 
     def log_metrics(self, metrics, step=None):
         self.metrics.append(dict(metrics))
+
+
+def quiet_trainer(tmp_path, **kw):
+    """A CPU Trainer that writes and prints nothing of its own (no logger, checkpoints, bar or
+    summary), for a test's few steps."""
+    import lightning.pytorch as pl
+
+    return pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False,
+                      enable_progress_bar=False, enable_model_summary=False,
+                      default_root_dir=tmp_path, **kw)

@@ -2,11 +2,11 @@
 
 import math
 
-import lightning.pytorch as pl
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from _task_fixtures import quiet_trainer
 from biosig.errors import ConfigError
 from biosig.tasks import VQTask
 
@@ -21,12 +21,6 @@ def _loader(n=16, seed=0):
     return DataLoader(TensorDataset(x, torch.zeros(n, dtype=torch.long)), batch_size=8)
 
 
-def _trainer(tmp_path, **kw):
-    return pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False,
-                      enable_progress_bar=False, enable_model_summary=False,
-                      default_root_dir=tmp_path, **kw)
-
-
 def test_fits_a_few_steps_and_logs_codebook_statistics(tmp_path):
     torch.manual_seed(0)
     task = VQTask("eegformer_s", dict(TINY, ema=True, data_init=True, dead_after=3),
@@ -34,7 +28,7 @@ def test_fits_a_few_steps_and_logs_codebook_statistics(tmp_path):
                   warmup_steps=2)
     assert task.net.n_outputs is None  # pretraining: no head
     before = task.net.patch_embed.weight.detach().clone()
-    trainer = _trainer(tmp_path, max_epochs=3, num_sanity_val_steps=1)
+    trainer = quiet_trainer(tmp_path, max_epochs=3, num_sanity_val_steps=1)
     trainer.fit(task, _loader(), _loader(8, seed=1))
     m = trainer.callback_metrics
     for stage in ("train", "val"):
@@ -56,7 +50,7 @@ def test_fits_a_few_steps_and_logs_codebook_statistics(tmp_path):
 def test_gradient_codebook_gets_a_codebook_loss(tmp_path):
     torch.manual_seed(0)
     task = VQTask("eegformer_s", TINY, n_chans=3, n_times=250)
-    trainer = _trainer(tmp_path, max_steps=2, limit_val_batches=0)
+    trainer = quiet_trainer(tmp_path, max_steps=2, limit_val_batches=0)
     before = task.net.quantizer.codebook.detach().clone()
     trainer.fit(task, _loader())
     assert float(trainer.callback_metrics["train_codebook"]) > 0
@@ -81,7 +75,7 @@ def test_pretrain_save_then_linear_probe_and_channel_adaptation(tmp_path):
     names = ["Fz", "Cz", "Pz"]
     task = VQTask("eegformer_s", TINY, n_chans=3, n_times=250, sfreq=250.0, ch_names=names,
                   lr=3e-3)
-    _trainer(tmp_path, max_epochs=1).fit(task, _loader())
+    quiet_trainer(tmp_path, max_epochs=1).fit(task, _loader())
     folder = task.save_pretrained(tmp_path / "weights")
     card = (folder / "card.json").read_text()
     assert '"sfreq": 250.0' in card and '"Cz"' in card
@@ -91,7 +85,7 @@ def test_pretrain_save_then_linear_probe_and_channel_adaptation(tmp_path):
     encoder = {k: v.clone() for k, v in probe.net.state_dict().items() if "final_layer" not in k}
     x = torch.randn(8, 3, 250)
     loader = DataLoader(TensorDataset(x, torch.tensor([0, 1] * 4)), batch_size=4)
-    _trainer(tmp_path, max_epochs=2).fit(probe, loader)
+    quiet_trainer(tmp_path, max_epochs=2).fit(probe, loader)
     after = probe.net.state_dict()
     assert all(torch.equal(v, after[k]) for k, v in encoder.items())
     assert probe.net.final_layer.weight.requires_grad

@@ -3,11 +3,11 @@ training diverged (FloatingPointError with the loss parts) when the batch is fin
 
 from __future__ import annotations
 
-import lightning.pytorch as pl
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from _task_fixtures import quiet_trainer
 from biosig.errors import NonFiniteInputError
 from biosig.tasks import ClassificationTask, DiffusionTask, GANTask, VAETask, VQTask
 
@@ -73,12 +73,6 @@ def test_a_diverged_loss_from_a_finite_batch_is_a_floating_point_error(name):
         task._step(_batch(shape), "val")
 
 
-def _trainer(tmp_path, **kw):
-    return pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False,
-                      enable_progress_bar=False, enable_model_summary=False,
-                      default_root_dir=tmp_path, **kw)
-
-
 def test_fit_and_predict_name_the_batch_and_list_the_first_windows(tmp_path):
     torch.manual_seed(0)
     task, shape = _classification()
@@ -87,11 +81,11 @@ def test_fit_and_predict_name_the_batch_and_list_the_first_windows(tmp_path):
     with pytest.raises(NonFiniteInputError,
                        match=r"the train input batch 1 holds 14 NaN or infinite samples, in "
                              r"windows \[1, 2, 3, 4, 5\] and 2 more of its 8"):
-        _trainer(tmp_path, max_epochs=1, limit_val_batches=0).fit(task, loader)
+        quiet_trainer(tmp_path, max_epochs=1, limit_val_batches=0).fit(task, loader)
     task, _ = _classification()  # that batch's forward put NaN in the BatchNorm statistics
     with pytest.raises(NonFiniteInputError,
                        match=r"the predict input batch 1 holds .* so the output is not finite"):
-        _trainer(tmp_path).predict(task, loader)
+        quiet_trainer(tmp_path).predict(task, loader)
 
 
 def test_predict_steps_check_their_output():
@@ -119,7 +113,7 @@ def test_gan_steps_check_both_losses_and_the_generated_channels(tmp_path):
     with pytest.raises(NonFiniteInputError,
                        match=r"the train input batch 1 holds 1 NaN .* windows \[1\] of its 4, "
                              "so the critic loss"):
-        _trainer(tmp_path, max_epochs=1, limit_val_batches=0).fit(task, loader)
+        quiet_trainer(tmp_path, max_epochs=1, limit_val_batches=0).fit(task, loader)
     with pytest.raises(NonFiniteInputError,
                        match=r"the val input batch 1 .* so the error of the generated channels"):
-        _trainer(tmp_path).validate(task, loader)
+        quiet_trainer(tmp_path).validate(task, loader)
