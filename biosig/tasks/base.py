@@ -246,6 +246,7 @@ class BiosigTask(pl.LightningModule):
     ):
         super().__init__()
         self._frozen_modules: list[str] = []
+        self._weights_preprocessing: dict[str, tuple] = {}  # of loaded weights folders, by key
         self._batch_idx: int | None = None  # of the current step, for check_finite's message
         self.n_chans, self.n_times, self.sfreq, self.n_outputs, self.ch_names = _check_signal(
             n_chans, n_times, sfreq, n_outputs, ch_names)
@@ -312,9 +313,32 @@ class BiosigTask(pl.LightningModule):
         (:meth:`_check_card`), then the data contract, before anything is built."""
         from biosig.models.weights import _load
 
+        def check(card):
+            self._check_card(key, name, folder, card)
+            self._weights_preprocessing[key] = (folder, card["data"].get("preprocessing"))
+
         return _load(folder, data=self.data_contract(), n_outputs=n_outputs, adapt=adapt,
-                     check=lambda card: self._check_card(key, name, folder, card),
-                     ).train()  # loaded in eval mode; the task sets the modes
+                     check=check).train()  # loaded in eval mode; the task sets the modes
+
+    def on_fit_start(self) -> None:
+        """A warning when the DataModule preprocesses otherwise than the data the loaded
+        weights were pretrained on (their card's steps and alignment): the task only knows the
+        rate, window and channels, which the card check refuses on a mismatch; other steps
+        (another band-pass, no resampling of the amplitude scale...) may be deliberate."""
+        data_card = getattr(getattr(self._trainer, "datamodule", None), "data_card", None)
+        if not self._weights_preprocessing or not callable(data_card):
+            return
+        from biosig.models.weights import _jsonable
+
+        here = data_card().get("preprocessing")
+        for key, (folder, was) in self._weights_preprocessing.items():
+            if was is not None and _jsonable(was, key) != _jsonable(here, key):
+                from lightning.pytorch.utilities import rank_zero_warn
+
+                rank_zero_warn(f"model.{key}: the weights in {folder} were pretrained on data "
+                               f"preprocessed as {was}, this DataModule's is {here}; transfer "
+                               "may suffer (give data.preprocessing the card's steps if that was "
+                               "not deliberate)")
 
     def data_contract(self) -> dict:
         """What the task knows of its data: ``sfreq``, ``n_times``, ``n_chans``, ``ch_names``

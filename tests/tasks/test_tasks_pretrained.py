@@ -358,3 +358,41 @@ def test_the_card_records_the_datamodule_s_channels_and_preprocessing(tmp_path):
     with pytest.raises(ConfigError, match="preprocessing"):
         load_pretrained(tmp_path / "w", data={"preprocessing": {"steps": [],
                                                                 "alignment": None}})
+
+
+def test_fitting_on_otherwise_preprocessed_data_warns_with_both(tmp_path):
+    """The card records the pretraining's steps, but only its rate, window and channels were
+    compared: a downstream DataModule band-passed otherwise (EEGMAT: the card said 0.5-45 Hz
+    and 128 Hz, the data 20-40 Hz) trained without a word."""
+    from biosig.data import Bandpass, BiosigDataModule, PickChannels, RandomSplit
+    from biosig.datasets import SyntheticMI
+
+    def data(low):
+        return BiosigDataModule(SyntheticMI(n_subjects=2, n_trials_per_class=4, sessions=["T"]),
+                                preprocessing=[PickChannels(types=["eeg"]), Bandpass(low, 38.0)],
+                                protocol=RandomSplit(val_fraction=0.25, test_fraction=0.25,
+                                                     by=None),
+                                batch_size=8, cache_dir=str(tmp_path / "c"))
+
+    def fit(task, dm):
+        pl.Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=1, logger=False,
+                   enable_checkpointing=False, enable_progress_bar=False,
+                   enable_model_summary=False, accelerator="cpu").fit(task, dm)
+
+    first = data(4.0)
+    first.setup()
+    task = ClassificationTask("eegnet", n_chans=first.n_chans, n_times=first.n_times,
+                              sfreq=first.sfreq, n_outputs=first.n_outputs)
+    fit(task, first)
+    folder = task.save_pretrained(tmp_path / "w")
+    sig = dict(n_chans=first.n_chans, n_times=first.n_times, sfreq=first.sfreq,
+               n_outputs=first.n_outputs)
+    with pytest.warns(UserWarning, match=r"model.model: the weights in .*w were pretrained on "
+                                         r"data preprocessed as .*'low': 4.0.*, this DataModule's "
+                                         r"is .*'low': 8.0.*transfer may suffer"):
+        fit(ClassificationTask(pretrained=str(folder), **sig), data(8.0))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*pretrained on data preprocessed as")
+        fit(ClassificationTask(pretrained=str(folder), **sig), data(4.0))  # the same: quiet
