@@ -462,13 +462,14 @@ def _resolve_checkpoint(cli) -> None:
 
     config = cli.config_init[cli.subcommand]
     which = config.get("ckpt_path")
-    if which in ("last", "best"):
-        config["ckpt_path"] = str(_saved_checkpoint(cli.trainer, which))
-    check_checkpoint(config.get("ckpt_path"), cli.model)
-    if which in ("last", "best") and isinstance(cli.datamodule, BiosigDataModule):
+    if which not in ("last", "best"):
+        return  # a file was checked when the Trainer was built
+    config["ckpt_path"] = str(_saved_checkpoint(cli.trainer, which))
+    ckpt = check_checkpoint(config["ckpt_path"], cli.model)
+    if isinstance(cli.datamodule, BiosigDataModule):
         # the newest run of the folder may have other data (a preset after the recipe writes
         # to the recipe's folder): its weights could fit and score other windows
-        state = (read_checkpoint(config["ckpt_path"]) or {}).get(type(cli.datamodule).__qualname__)
+        state = (ckpt or {}).get(type(cli.datamodule).__qualname__)
         cli.datamodule.refuse_other_data(
             state, config["ckpt_path"], doing=f"--ckpt_path {which}", ignore=("seed",),
             advice=f"it is the newest run under {cli.trainer.default_root_dir}, trained with "
@@ -499,11 +500,12 @@ def read_checkpoint(path) -> dict | None:
     return ckpt
 
 
-def check_checkpoint(path, model) -> None:
+def check_checkpoint(path, model) -> dict | None:
     """Before a run uses ``--ckpt_path`` (and writes its run folder): the file exists, reads as
     a checkpoint, and its weights fit ``model``. Raises :class:`InvalidFileError` (a missing,
     cut or foreign file) or :class:`ConfigError` (weights of another shape: other data settings)
-    naming the file, instead of Lightning's traceback after the run folder was written."""
+    naming the file, instead of Lightning's traceback after the run folder was written. Returns
+    the checkpoint as read (:func:`read_checkpoint`), None where it was not read."""
     from pathlib import Path
 
     from biosig.errors import ConfigError, InvalidFileError
@@ -516,7 +518,7 @@ def check_checkpoint(path, model) -> None:
                                      "last or best)")
     ckpt = read_checkpoint(path)
     if ckpt is None:
-        return  # more than tensors and plain values: Lightning reads it (and decides)
+        return None  # more than tensors and plain values: Lightning reads it (and decides)
     state = ckpt["state_dict"]
     own = model.state_dict()
     shapes = [f"{k} {tuple(v.shape)} in the file, {tuple(own[k].shape)} here"
@@ -531,6 +533,7 @@ def check_checkpoint(path, model) -> None:
         raise ConfigError(f"{path}: the checkpoint's weights do not fit this model ({what}); "
                           "run with the data and model settings it was trained with (its run "
                           "folder's config.yaml)")
+    return ckpt
 
 
 def _saved_checkpoint(trainer, which: str):
