@@ -186,8 +186,10 @@ def flag_trials(
     -------
     DataFrame sorted by ``robust_z`` (descending) with columns ``subject``, ``trial``,
     ``score``, ``median``, ``threshold``, ``robust_z`` = (score - median) / sigma, ``flagged``,
-    ``worst_channel``, ``worst_channel_z``, ``worst_metric`` and ``bad_channels`` (channels
-    with z > ``channel_k``). The row index is the trial's position in ``errors``.
+    ``worst_channel``, ``worst_channel_z``, ``worst_metric`` and ``bad_channels`` (of a
+    flagged trial, its channels with z > ``channel_k``; empty for a trial that is not flagged,
+    whose channels ``worst_channel_z`` still ranks). The row index is the trial's position in
+    ``errors``.
     """
     if isinstance(errors, dict):
         if not errors:
@@ -249,7 +251,8 @@ def flag_trials(
                     "worst_channel": names[j],
                     "worst_channel_z": z_all[i, j],
                     "worst_metric": metric_names[which[i, j]],
-                    "bad_channels": ",".join(names[q] for q in np.flatnonzero(z_all[i] > ck)),
+                    "bad_channels": ",".join(names[q] for q in np.flatnonzero(z_all[i] > ck))
+                    if trial_score[i] > thr else "",
                     "_pos": i,
                 }
             )

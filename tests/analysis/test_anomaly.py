@@ -46,6 +46,11 @@ def test_flag_trials_per_subject_and_columns():
     assert list(tab.index[:2]) == [33, 7] or list(tab.index[:2]) == [7, 33]
     assert tab.loc[7, "worst_channel"] == "b" and tab.loc[33, "worst_channel"] == "c"
     assert tab.loc[7, "bad_channels"] == "b"
+    # a trial that is not flagged lists no bad channel, even one with a channel z over k
+    e[12, 0] += 6.5  # channel a 3.5 MADs up, the trial's mean 2.6
+    tab = flag_trials(e, subjects=subj, k=3.0, score="mean", ch_names=["a", "b", "c"])
+    assert not tab.loc[12, "flagged"] and tab.loc[12, "worst_channel_z"] > 3.0
+    assert (tab.bad_channels[~tab.flagged] == "").all() and tab.loc[7, "bad_channels"] == "b"
     assert {"subject", "trial", "score", "median", "threshold", "robust_z", "flagged",
             "worst_channel_z", "worst_metric"} <= set(tab.columns)
     assert (tab.robust_z.diff().dropna() <= 0).all()  # sorted, worst first
