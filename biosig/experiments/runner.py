@@ -500,7 +500,7 @@ def run_experiment(
         k = getattr(data.protocol, "n_splits", None)
         if k and getattr(data.protocol, "fold", None) is not None:
             print(f"note: {type(data.protocol).__name__} runs fold {data.protocol.fold} of {k} "
-                  "only; fold: null runs every fold (cross-validation)", flush=True)
+                  "only; fold=None (fold: null in a config) runs every fold", flush=True)
     with _quiet_lightning(), _keep_cudnn_flags():
         for fold in folds:
             for spec in models:

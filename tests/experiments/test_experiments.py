@@ -350,8 +350,8 @@ def test_a_k_fold_protocol_that_runs_one_fold_says_so(dm, capsys):
     from biosig.data import GroupKFold
 
     run_experiment(dm, EEGNET, protocol=GroupKFold(n_splits=2), trainer={"accelerator": "cpu"})
-    assert "note: GroupKFold runs fold 0 of 2 only; fold: null runs every fold" in (
-        capsys.readouterr().out)
+    assert ("note: GroupKFold runs fold 0 of 2 only; fold=None (fold: null in a config) runs "
+            "every fold") in capsys.readouterr().out
 
 
 def test_sync_batchnorm_on_cpu_processes_is_refused_before_launch():
