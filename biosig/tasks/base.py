@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import math
 import os
 import pickle
@@ -38,6 +39,8 @@ __all__ = ["FREEZE_MODES", "OPTIMIZERS", "OPTIMIZER_RULES", "BiosigTask", "Netwo
            "non_finite_error", "scheduler_total_steps"]
 
 FREEZE_MODES = ("none", "backbone", "all_but_head")
+#: Where a task's checkpoint keeps its DataModule's weights-card data (BiosigTask.save_pretrained)
+DATA_CARD_KEY = "biosig_data_card"
 OPTIMIZERS = ("adam", "adamw", "sgd")
 _PASSED = ("n_chans", "n_outputs", "n_times", "sfreq")  # signal arguments the task passes
 
@@ -349,25 +352,38 @@ class BiosigTask(pl.LightningModule):
 
     def save_pretrained(self, directory, **card) -> Path:
         """Save ``self.net`` with a card whose data contract is this task's data: that of the
-        DataModule it was trained with, if any (:meth:`BiosigDataModule.data_card`: channel
-        names, preprocessing, alignment), then the task's own (``card["data"]`` entries override
+        DataModule it was trained with (:meth:`BiosigDataModule.data_card`: channel names,
+        preprocessing, alignment), attached or, for a task loaded with ``load_from_checkpoint``,
+        as its checkpoint recorded it; then the task's own (``card["data"]`` entries override
         both); see :func:`biosig.models.weights.save_pretrained`.
         """
         from biosig.models.weights import save_pretrained
 
-        trainer = getattr(self, "_trainer", None)
-        data_card = getattr(getattr(trainer, "datamodule", None), "data_card", None)
-        data = {**(data_card() if callable(data_card) else {}), **self.data_contract(),
+        data = {**(self._data_card() or {}), **self.data_contract(),
                 **dict(card.pop("data", None) or {})}
         return save_pretrained(self._network(), directory, data=data, **card)
+
+    def _data_card(self) -> dict | None:
+        """The attached DataModule's :meth:`~BiosigDataModule.data_card`, else the one a loaded
+        checkpoint recorded (None without either)."""
+        trainer = getattr(self, "_trainer", None)
+        data_card = getattr(getattr(trainer, "datamodule", None), "data_card", None)
+        return data_card() if callable(data_card) else getattr(self, "_loaded_data_card", None)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._loaded_data_card = checkpoint.get(DATA_CARD_KEY)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._network()(x)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Make the checkpoint self-contained: where the network came from weights outside it
-        (``pretrained``, or a model argument its config drops, such as EEGDM's
-        ``backbone_weights``), ``pretrained`` becomes the network's config."""
+        """Make the checkpoint self-contained: the data's card (rate, channels, preprocessing:
+        :meth:`save_pretrained` of a loaded checkpoint writes it), and where the network came
+        from weights outside it (``pretrained``, or a model argument its config drops, such as
+        EEGDM's ``backbone_weights``), ``pretrained`` becomes the network's config."""
+        data_card = self._data_card()
+        if data_card:  # for save_pretrained after load_from_checkpoint (no DataModule then)
+            checkpoint[DATA_CARD_KEY] = json.loads(json.dumps(data_card, default=str))
         hparams = checkpoint.get(self.CHECKPOINT_HYPER_PARAMS_KEY)
         if not hparams or "pretrained" not in hparams or self.net is None:
             return

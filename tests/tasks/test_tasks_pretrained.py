@@ -349,12 +349,17 @@ def test_the_card_records_the_datamodule_s_channels_and_preprocessing(tmp_path):
     dm.setup()
     task = ClassificationTask("eegnet", n_chans=dm.n_chans, n_times=dm.n_times, sfreq=dm.sfreq,
                               n_outputs=dm.n_outputs)
-    pl.Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=1, logger=False,
-               enable_checkpointing=False, enable_progress_bar=False,
-               enable_model_summary=False, accelerator="cpu").fit(task, dm)
+    trainer = pl.Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=1, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, accelerator="cpu")
+    trainer.fit(task, dm)
     card = load_card(task.save_pretrained(tmp_path / "w"))["data"]
     assert card["ch_names"] == dm.ch_names and card["preprocessing"]["alignment"] == "ea"
     assert [s["step"] for s in card["preprocessing"]["steps"]] == ["PickChannels", "Bandpass"]
+    # from a checkpoint (no DataModule then: the EEGFormer recipe's route), the same card
+    trainer.save_checkpoint(tmp_path / "t.ckpt")
+    loaded = ClassificationTask.load_from_checkpoint(tmp_path / "t.ckpt")
+    assert load_card(loaded.save_pretrained(tmp_path / "w2"))["data"] == card
     with pytest.raises(ConfigError, match="preprocessing"):
         load_pretrained(tmp_path / "w", data={"preprocessing": {"steps": [],
                                                                 "alignment": None}})
