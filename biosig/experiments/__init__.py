@@ -5,8 +5,9 @@
 """
 
 from biosig.experiments.runner import (
-    PERCENT_METRICS, ExperimentResult, ModelSpec, Run, format_table, run_experiment, summarize,
+    PERCENT_METRICS, ExperimentResult, ModelSpec, Run, format_table, quiet_lightning_notices,
+    run_experiment, summarize,
 )
 
 __all__ = ["PERCENT_METRICS", "ExperimentResult", "ModelSpec", "Run", "format_table",
-           "run_experiment", "summarize"]
+           "quiet_lightning_notices", "run_experiment", "summarize"]

@@ -209,14 +209,20 @@ def quiet_lightning_notices() -> None:
     """Notices Lightning 2.6 prints on every Trainer, left out of biosig's output: an
     advertisement (``💡 Tip: For seamless cloud logging ... install litlogger``), with the
     default logger that TensorBoard is not installed so CSVLogger is used (``biosig fit``
-    prints where the logs go), a deprecation inside Lightning (torch's ``LeafSpec``), "modules
-    in eval mode" (a frozen backbone, on purpose), the CLI called with ``args`` by a script with
+    prints where the logs go), a deprecation inside Lightning (torch's ``LeafSpec``), "a
+    validation_step but no val_dataloader" (every biosig task has one; a fit without a
+    validation part skips it), "modules in eval mode" (a frozen backbone, on purpose), the CLI
+    called with ``args`` by a script with
     options of its own, and, outside fit, WeightAveraging's "loading a checkpoint outside the
     'fit' stage" (Lightning: ignore it there). Other lines stay."""
     warnings.filterwarnings("ignore", message=r"Starting from v1\.9\.0, `tensorboardX` has been "
                                               "removed")
     # Lightning 2.6's own use of a torch pytree API that torch 2.13 deprecates: nothing to do
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    # every biosig task has a validation_step; a fit without a validation part (a protocol or
+    # a pretraining without one) skips it on purpose
+    warnings.filterwarnings("ignore", message=r"You defined a `validation_step` but have no "
+                                              "`val_dataloader`")
     # a frozen backbone is in eval mode on purpose (BiosigTask.train keeps it so)
     warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start "
                                               "of training")

@@ -246,8 +246,10 @@ def main(argv=None) -> dict:
     from biosig.models import SSMDP
 
     from biosig._threads import set_threads
+    from biosig.experiments import quiet_lightning_notices
 
     set_threads(args.threads)  # --threads, BIOSIG_THREADS, else the cores not already busy
+    quiet_lightning_notices()  # Lightning's tips and its own deprecations: nothing to act on
     cfg, t0 = settings(args), time.perf_counter()
     Path(args.out).mkdir(parents=True, exist_ok=True)
     windows = load_windows(args)
