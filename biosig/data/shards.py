@@ -43,7 +43,14 @@ from biosig.data.cache import (
     open_or_rebuild,
 )
 from biosig.data.cache_build import finished_stats, merge_stats
-from biosig.errors import BiosigError, ChannelError, ConfigError, InvalidFileError
+from biosig.errors import (
+    BiosigError,
+    ChannelError,
+    ConfigError,
+    InvalidFileError,
+    SamplingRateError,
+    channel_difference,
+)
 
 log = logging.getLogger("biosig.cache")
 
@@ -224,10 +231,16 @@ def _write_index(path: Path, top: str, shards, folder: Path, n_shards: int) -> N
         if params["shape"][0] and params["ch_names"]:
             if first is None:
                 first = params
-            elif params["ch_names"] != first["ch_names"] or params["sfreq"] != first["sfreq"]:
+            elif params["ch_names"] != first["ch_names"]:
                 raise ChannelError(
-                    f"shard {folder / s['key']}: channels/sampling rate differ from shard "
-                    f"{first['key']}; add PickChannels/Resample steps"
+                    f"shard {folder / s['key']}: channels differ from shard {first['key']}'s "
+                    f"({channel_difference(params['ch_names'], first['ch_names'])}); add a "
+                    "PickChannels step naming the channels to keep"
+                )
+            elif params["sfreq"] != first["sfreq"]:
+                raise SamplingRateError(
+                    f"shard {folder / s['key']}: sampling rate {params['sfreq']:g} Hz differs "
+                    f"from shard {first['key']}'s {first['sfreq']:g} Hz; add a Resample step"
                 )
     stats = finished_stats(stats)
     if first is None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 from biosig.datasets._common import dataset_root, file_manifest, require_dir
@@ -157,6 +158,23 @@ def scored_classes(year: int = 2021, merge_equivalent: bool = True) -> list[tupl
     return out
 
 
+def _check_dx(hea: Path, codes: list[str]) -> None:
+    """A CinC header's ``# Dx:`` codes: at least one, each a SNOMED-CT number. A damaged code
+    would match no scored class and a missing line would leave the record unlabelled, both
+    silently. The codes are counted, not quoted."""
+    if not codes:
+        raise InvalidFileError(
+            hea, "no diagnosis: CinC headers list the record's SNOMED-CT codes in a '# Dx:' "
+            "comment line, and this one has none (a header cut short, or not a CinC record?)")
+    bad = next((k for k, code in enumerate(codes, 1) if not _SNOMED.fullmatch(code)), None)
+    if bad is not None:
+        raise InvalidFileError(
+            hea, f"'# Dx:' code {bad} is not a SNOMED-CT number (digits only)")
+
+
+_SNOMED = re.compile(r"[0-9]+")
+
+
 class CinC(DatasetSource):
     """PhysioNet/CinC Challenge 2020/2021 12-lead ECG records (multi-label, mV).
 
@@ -264,6 +282,7 @@ class CinC(DatasetSource):
         out = []
         for hea in self._headers():
             h = scan_wfdb_header(hea)
+            _check_dx(hea, h["dx"])
             labels = sorted({self._code_to_class[c] for c in h["dx"] if c in self._code_to_class})
             if self.drop_unlabelled and not labels:
                 continue

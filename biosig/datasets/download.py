@@ -1,7 +1,8 @@
 """Verified, resumable, atomic downloads of open datasets into ``BIOSIG_DATA``.
 
 Every file is fetched into ``<name>.part`` next to its destination, resumed with an HTTP
-``Range`` request when a partial file exists (or when the connection drops mid-transfer),
+``Range`` request when a partial file exists (or when the connection drops mid-transfer; a
+partial file longer than the remote file holds another version's bytes and is fetched again),
 checked against its SHA-256 and only then renamed into place with :func:`os.replace`. A file
 whose checksum does not match is deleted and reported as a :class:`~biosig.errors.DownloadError`;
 nothing unverified is ever left under the destination name. Archives are extracted with every
@@ -92,6 +93,22 @@ def _offline_message(url: str, dest: Path, reason: object) -> str:
     )
 
 
+def _stale_partial(url: str, size: int, total: int) -> int:
+    """The offset to fetch from when the partial file (``size`` bytes) is longer than the
+    remote file (``total``): 0, as it holds another version's bytes (left by an earlier
+    download of another file of that name); logged."""
+    logger.warning("partial download of %s holds %d bytes, more than the file's %d: another "
+                   "version's; downloading it again", url, size, total)
+    return 0
+
+
+def _range_total(content_range: str) -> int | None:
+    """The full size in a ``Content-Range`` header (``bytes a-b/<size>``, ``bytes */<size>``);
+    None when absent or unknown (``*``)."""
+    total = content_range.rpartition("/")[2].strip()
+    return int(total) if total.isdigit() else None
+
+
 def _open(url: str, offset: int, timeout: float):
     """Open ``url`` from byte ``offset``. Returns (stream, start, total) where ``start`` is the
     offset the stream really begins at (0 when the server ignored the Range request) and
@@ -102,9 +119,11 @@ def _open(url: str, offset: int, timeout: float):
         if not local.is_file():
             raise FileNotFoundError(f"no such file: {local}")
         total = local.stat().st_size
+        if offset > total:  # a partial file longer than the file: stale, fetched again
+            offset = _stale_partial(url, offset, total)
         f = open(local, "rb")
-        f.seek(min(offset, total))
-        return f, min(offset, total), total
+        f.seek(offset)
+        return f, offset, total
     if parts.scheme not in ("http", "https"):
         raise DownloadError(f"unsupported URL scheme {parts.scheme!r} in {url}")
     req = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
@@ -114,10 +133,13 @@ def _open(url: str, offset: int, timeout: float):
         resp = urllib.request.urlopen(req, timeout=timeout)
     except urllib.error.HTTPError as err:
         if err.code == 416 and offset > 0:
-            # The partial file is already complete (or larger than the remote file):
-            # let the caller verify it.
+            # The partial file is already complete: let the caller verify it; or it is longer
+            # than the remote file (Content-Range "bytes */<size>"): fetched again
+            total = _range_total(err.headers.get("Content-Range", ""))
             err.close()
-            return None, offset, None
+            if total is not None and offset > total:
+                return _open(url, _stale_partial(url, offset, total), timeout)
+            return None, offset, total
         raise
     status = getattr(resp, "status", 200)
     length = resp.headers.get("Content-Length")

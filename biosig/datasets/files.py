@@ -9,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from biosig.datasets._common import file_manifest
+from biosig.datasets._common import file_manifest, stem_files
 from biosig.datasets.base import DatasetSource
 from biosig.errors import ConfigError
 from biosig.signal.recording import Recording
 from biosig.signal.windows import EventWindows
+
+_WFDB_SUFFIXES = (".hea", ".dat", ".mat", ".xyz", ".atr")
 
 
 class RecordingFiles(DatasetSource):
@@ -33,7 +35,8 @@ class RecordingFiles(DatasetSource):
 
     Records are named by their path relative to the files' common folder; the cache identity
     holds those names, sizes, modification times and content fingerprints (no absolute path), so
-    editing a file builds a new cache.
+    editing a file builds a new cache. A WFDB record's identity holds every file of its name
+    (``.hea``, ``.dat``, ``.atr``...), whichever of them ``paths`` matched.
     """
 
     multilabel = False
@@ -79,14 +82,27 @@ class RecordingFiles(DatasetSource):
             "event_names": self.event_names,
             "subject_pattern": self.subject_pattern,
             "session_pattern": self.session_pattern,
-            "files": file_manifest(self._root, [self._relative(f) for f in self.files]),
+            "files": file_manifest(
+                self._root, [x for f in self.files for x in self._inputs(self._relative(f))]
+            ),
         }
 
     def record_files(self, ref: dict) -> list[Path]:
-        return [self._root / ref["record"]]
+        return [self._root / f for f in self._inputs(ref["record"])]
 
     def _relative(self, f: Path) -> str:
         return f.relative_to(self._root).as_posix()
+
+    def _inputs(self, record: str) -> list[str]:
+        """The files (relative) record ``record`` is read from: the file, or for a WFDB record
+        (a ``.hea``, or a ``.dat``/``.mat``/... beside one) every file of its name: header,
+        signal and annotation files."""
+        path = Path(record)
+        if path.suffix.lower() in _WFDB_SUFFIXES and (self._root / path).with_suffix(
+            ".hea"
+        ).is_file():
+            return stem_files(self._root, path.with_suffix("").as_posix())
+        return [record]
 
     def _group(self, pattern: str | None, stem: str, default):
         m = re.search(pattern, stem) if pattern else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import math
 import os
+from pathlib import PurePosixPath
 
 import numpy as np
 
@@ -54,6 +55,17 @@ def _whole(value) -> int | None:
     """A cell as an int (``15709``, ``15709.0``, ``"15709.0"``); None otherwise."""
     out = _number(value)
     return int(out) if out is not None and out.is_integer() else None
+
+
+def _record_path(cell) -> str | None:
+    """A ``filename_lr``/``filename_hr`` cell as a record path below the PTB-XL folder; None
+    for an empty cell, ``""`` for an absolute path or one that climbs out with ``..`` (it would
+    read another folder's file, and reach the cache key as it stands)."""
+    if not isinstance(cell, str) or not cell.strip():
+        return None
+    path = PurePosixPath(cell.strip().replace("\\", "/"))
+    inside = not path.is_absolute() and ".." not in path.parts and ":" not in path.parts[0]
+    return path.as_posix() if inside else ""
 
 
 class PTBXL(DatasetSource):
@@ -204,6 +216,7 @@ class PTBXL(DatasetSource):
         ages = df["age"].to_numpy() if "age" in df else np.full(len(df), np.nan)
         sexes = df["sex"].to_numpy() if "sex" in df else np.full(len(df), np.nan)
         out = []
+        row_of: dict[int, int] = {}  # ecg_id -> the CSV row that holds it
         parsed_cache: dict[str, dict] = {}
         known = set(self._statements.index)
 
@@ -225,6 +238,9 @@ class PTBXL(DatasetSource):
             if ecg_id is None:
                 raise bad("ecg_id is not a whole number")
             at = f" (ecg_id {ecg_id})"
+            first = row_of.setdefault(ecg_id, i + 2)
+            if first != i + 2:  # two records of one name in a cache
+                raise bad(f"ecg_id repeats row {first} (each record has its own ecg_id)", at)
             parsed = parsed_cache.get(codes)
             if parsed is None:  # many records share one scp_codes string: parse each once
                 try:
@@ -263,6 +279,10 @@ class PTBXL(DatasetSource):
                 raise InvalidFileError(
                     path, f"row {i + 2} (ecg_id {ecg_id}): strat_fold {fold} not in 1..10"
                 )
+            fname = _record_path(fname)
+            if not fname:
+                what = "empty" if fname is None else "not a relative path inside the PTB-XL folder"
+                raise bad(f"{file_col} is {what}", at)
             split = "train" if fold <= 8 else ("val" if fold == 9 else "test")
             age, sex = _number(ages[i]), _whole(sexes[i])
             if (age is None and ages[i] == ages[i]) or (sex is None and sexes[i] == sexes[i]):
@@ -275,7 +295,7 @@ class PTBXL(DatasetSource):
                     "labels": labels,
                     "fold": fold,
                     "split": split,
-                    "path": str(fname),
+                    "path": fname,
                     # PTB-XL codes ages over 89 as 300 (anonymisation): keep 90 and a flag
                     "age": None if age is None else min(age, 90.0),
                     "age_over_89": age is not None and age >= 300,

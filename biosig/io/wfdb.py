@@ -122,7 +122,8 @@ def _validate_header_text(hea: Path) -> bool:
     last comment line may lack it), a record line without a signal count, a sampling frequency
     that is not a number or outside :data:`~biosig.io._util.SFREQ_BOUNDS`, a recording longer
     than :data:`~biosig.io._util.MAX_DURATION_S`, fewer signal lines than declared, a malformed
-    format, gain or integer field. Comment lines are not parsed.
+    format, gain or integer field, a gain of 0 (an uncalibrated signal, which wfdb reads with
+    the default gain 200). Comment lines are not parsed.
 
     Returns whether the header holds a character :meth:`str.splitlines` breaks lines at (then
     wfdb must read it with :func:`_wfdb_lines_end_at_newline`).
@@ -202,6 +203,12 @@ def _validate_signal_line(hea: Path, k: int, number: int, tok: list[str]) -> Non
         if float(m.group(1)) < 0:
             raise InvalidFileError(
                 hea, f"signal line {k}: ADC gain {float(m.group(1)):g} (line {number}) is negative"
+            )
+        if float(m.group(1)) == 0:  # wfdb reads it with the default gain 200 per unit
+            raise InvalidFileError(
+                hea,
+                f"signal line {k}: ADC gain 0 (line {number}) marks the signal uncalibrated: its "
+                "samples have no known physical unit",
             )
     for field, (name, value) in enumerate(zip(_INT_FIELDS, tok[3:8]), start=4):
         if not _INT.match(value):

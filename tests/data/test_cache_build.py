@@ -12,7 +12,7 @@ import pytest
 from biosig.data import PickChannels, get_cache, quality
 from biosig.data.cache import NotACacheError, WindowCache, cache_command, cache_key, verify_cache
 from biosig.data.cache_build import to_float16
-from biosig.errors import ChannelError, ConfigError, InvalidFileError
+from biosig.errors import ChannelError, ConfigError, InvalidFileError, SamplingRateError
 from biosig.signal.recording import Recording
 from test_cache import ToySource
 from test_cache_int16 import edf_files
@@ -268,6 +268,20 @@ def test_a_record_with_other_channels_names_the_difference(tmp_path):
     names = ToySource().load({"record": "r0", "subject": 1, "session": "1"}).ch_names
     with pytest.raises(ChannelError, match=rf"r2.*missing \['{names[0]}'\].*PickChannels"):
         get_cache(Missing(), root=tmp_path, num_workers=0)
+
+
+def test_a_record_at_another_sampling_rate_is_a_sampling_rate_error(tmp_path):
+    """It was a ChannelError, which says the channels are wrong; biosig.errors has a class for
+    a rate that does not match."""
+    class Slower(ToySource):
+        def load(self, ref):
+            rec = super().load(ref)
+            if ref["record"] != "r2":
+                return rec
+            return rec.copy(data=rec.data[:, ::2].copy(), sfreq=rec.sfreq / 2)
+
+    with pytest.raises(SamplingRateError, match=r"r2.*50 Hz differs .* 100 Hz; add a Resample"):
+        get_cache(Slower(), root=tmp_path, num_workers=0)
 
 
 def _quality_by_hand(row: np.ndarray) -> tuple[int, int, bool, bool]:

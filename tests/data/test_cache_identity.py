@@ -14,6 +14,7 @@ from biosig.data.cache import cache_key
 from biosig.datasets import RecordingFiles
 from biosig.datasets._common import file_fingerprint
 from biosig.datasets.tuev import TUEV
+from biosig.signal.windows import FixedWindows
 
 
 def _edit_keeping_size_and_mtime(path, old: bytes, new: bytes):
@@ -58,6 +59,24 @@ def test_wfdb_dat_edit_changes_the_key(tmp_path, shared_data):
     i = len(raw) // 2 + 10
     _edit_keeping_size_and_mtime(dat, raw[i : i + 2], bytes([raw[i] ^ 1, raw[i + 1]]))
     assert cache_key(WFDBRecords(tmp_path / "r"), [], ds.default_windows()) != key
+
+
+@pytest.mark.shared_data
+def test_recording_files_of_wfdb_headers_key_on_the_signal_file(tmp_path, shared_data):
+    """RecordingFiles(["*.hea"]) keyed only on the headers: a .dat replaced by another record's
+    (same header, same size) was served from the stale cache."""
+    src = shared_data / "ecg_wfdb" / "ptbxl" / "records100" / "00000"
+    if not src.is_dir():
+        pytest.skip(f"{src} missing")
+    for ext in (".hea", ".dat"):
+        shutil.copyfile(src / f"00001_lr{ext}", tmp_path / f"00001_lr{ext}")
+    ds = RecordingFiles([str(tmp_path / "*.hea")])
+    assert ds.record_files(ds.records()[0]) == [tmp_path / "00001_lr.dat",
+                                                tmp_path / "00001_lr.hea"]
+    windows = FixedWindows(length=5.0)
+    key = cache_key(ds, [], windows)
+    shutil.copyfile(src / "00002_lr.dat", tmp_path / "00001_lr.dat")
+    assert cache_key(RecordingFiles([str(tmp_path / "*.hea")]), [], windows) != key
 
 
 def test_fingerprint_catches_middle_and_tail_edits_of_large_files(tmp_path):

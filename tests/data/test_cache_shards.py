@@ -14,7 +14,7 @@ from biosig.data import get_cache
 from biosig.data.cache import WindowCache
 from biosig.data.datamodule import WindowDataset
 from biosig.data.shards import plan, shard_of, task_from_env
-from biosig.errors import BiosigError, ConfigError
+from biosig.errors import BiosigError, ConfigError, SamplingRateError
 from test_cache import ToySource
 
 HERE = os.path.dirname(__file__)
@@ -230,3 +230,20 @@ def test_a_task_that_cannot_write_the_index_names_what_is_missing(tmp_path, capl
     caplog.set_level("INFO", logger="biosig.cache")
     assert build_shards(src, _opts(), tmp_path, 4, task=1, n_tasks=2) is None
     assert f"missing or damaged: shard {victim['index'] + 1} (task 0)" in caplog.text
+
+
+def test_shards_at_different_sampling_rates_are_a_sampling_rate_error(tmp_path):
+    """Each shard at one rate, two rates in all: a SamplingRateError naming both rates (it was a
+    ChannelError saying 'channels/sampling rate differ')."""
+    first = shard_of("r0", 4)
+
+    class TwoRates(Corpus):
+        def load(self, ref):
+            rec = super().load(ref)
+            if shard_of(ref["record"], 4) == first:
+                return rec
+            return rec.copy(data=rec.data[:, ::2].copy(), sfreq=rec.sfreq / 2)
+
+    with pytest.raises(SamplingRateError, match=r"shard .*: sampling rate (50|100) Hz differs "
+                                                r"from shard .*'s (100|50) Hz; add a Resample"):
+        get_cache(TwoRates(n=10), root=tmp_path, shards=4)

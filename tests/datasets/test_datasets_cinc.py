@@ -129,6 +129,22 @@ def test_bad_headers(tmp_path):
         CinC(tmp_path / "missing")
 
 
+@pytest.mark.parametrize("dx, match", [
+    ("# Dx: 426783006,ZZ7084000\n", r"A1\.hea: '# Dx:' code 2 is not a SNOMED-CT number"),
+    ("# Dx: 426783006,\n# Dx: 4270840ZZ\n", r"A1\.hea: '# Dx:' code 1 is not a SNOMED-CT"),
+    ("# Dx:\n", r"A1\.hea: no diagnosis: CinC headers list the record's SNOMED-CT codes"),
+    ("", r"A1\.hea: no diagnosis: CinC headers list the record's SNOMED-CT codes"),
+], ids=["letter-in-code", "last-dx-line-wins", "empty", "no-dx-line"])
+def test_a_damaged_diagnosis_line_is_refused_not_read_as_unlabelled(tmp_path, dx, match):
+    """A code that is not a number matched no scored class and was dropped; a header without
+    codes (cut before its comments) gave a record with no label: both silently."""
+    lines = "".join(f"A1.mat 16x1+24 1000.0(0)/mV 16 0 0 0 0 L{j}\n" for j in range(12))
+    (tmp_path / "A1.hea").write_text(f"A1 12 500 5000\n{lines}# Age: 50\n{dx}# Rx: ZZDRUG\n")
+    with pytest.raises(InvalidFileError, match=match) as err:
+        CinC(tmp_path, check_duplicates=False).records()
+    assert "ZZ" not in str(err.value)
+
+
 def test_a_ptbxl_release_is_refused_with_the_loader_to_use(tmp_path):
     """CinC treats each record as its own subject: run on PTB-XL's own folder it ignored the
     database's patient ids (477 patients in the 510 shared records), so one patient's records

@@ -124,7 +124,18 @@ def test_bad_inputs(tmp_path):
      r"row 2 \(ecg_id 1\): scp_codes lists 1 statement code\(s\) that scp_statements.csv"),
     (lambda r: r.replace(",,2,", ",,ZZFOLD,", 1), r"strat_fold is not a whole number"),
     (lambda r: r.replace(",76,1,", ",ZZAGE,1,", 1), r"age or sex is not a number"),
-], ids=["ecg_id", "report-shift", "likelihood", "unknown-code", "strat_fold", "age"])
+    # the record's file: an empty cell was read as the record 'nan' ('nan.hea does not exist'),
+    # an absolute path went into the cache's params.json, '..' read a file outside the folder
+    (lambda r: r.replace(",records100/00000/00001_lr,", ",,", 1),
+     r"row 2 \(ecg_id 1\): filename_lr is empty"),
+    (lambda r: r.replace(",records100/", ",/ZZ/records100/", 1),
+     r"row 2 \(ecg_id 1\): filename_lr is not a relative path inside the PTB-XL folder"),
+    (lambda r: r.replace(",records100/", ",../ZZ/records100/", 1),
+     r"row 2 \(ecg_id 1\): filename_lr is not a relative path inside the PTB-XL folder"),
+    # two rows with one ecg_id gave two records of one name in the cache
+    (lambda r: "2" + r[r.index(","):], r"row 3 \(ecg_id 2\): ecg_id repeats row 2"),
+], ids=["ecg_id", "report-shift", "likelihood", "unknown-code", "strat_fold", "age",
+        "empty-file", "absolute-file", "outside-file", "repeated-ecg_id"])
 def test_bad_cells_are_named_never_quoted(tmp_path, edit, match):
     """A cell of the database that is not what its column holds: the row and the column are
     named, the cell's text is not (a free-text report shifted by an unquoted comma lands in

@@ -111,6 +111,23 @@ def test_existing_partial_file_is_resumed(server, tmp_path):
     assert _Handler.requests == [{"path": "/data.bin", "range": "bytes=1000-"}]
 
 
+@pytest.mark.parametrize("where", ["http", "file"])
+@pytest.mark.parametrize("sha", [PAYLOAD_SHA, None], ids=["verified", "unverified"])
+def test_a_partial_file_longer_than_the_remote_file_is_fetched_again(server, tmp_path, where,
+                                                                     sha):
+    """A .part left by another version of the file, longer than this one: every later call
+    failed ('server resumed at byte N, expected M', file://), or it was kept as the file with
+    its stale bytes (HTTP 416, no checksum to catch it)."""
+    src = tmp_path / "remote" / "data.bin"
+    src.parent.mkdir()
+    src.write_bytes(PAYLOAD)
+    url = f"{server}/data.bin" if where == "http" else src.as_uri()
+    dest = tmp_path / "data.bin"
+    (tmp_path / "data.bin.part").write_bytes(PAYLOAD + b"stale tail")
+    assert download_file(url, dest, sha).read_bytes() == PAYLOAD
+    assert not (tmp_path / "data.bin.part").exists()
+
+
 def test_truncation_beyond_retries_keeps_partial(server, tmp_path):
     _Handler.truncate_next = 10
     with pytest.raises(DownloadError, match="partial file"):

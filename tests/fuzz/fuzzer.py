@@ -314,7 +314,8 @@ def wfdb_source(name: str, folder: Path, record: str, read) -> Source:
     for s, k in enumerate(sig_ks):
         fields += [(f"sig{s} fmt={v!r}", token(k, 1, v)) for v in ("abc", "16x", "7", "")]
         fields += [
-            (f"sig{s} gain={v!r}", token(k, 2, v)) for v in ("abc", "nan", "-200", "2x0", "inf")
+            (f"sig{s} gain={v!r}", token(k, 2, v))
+            for v in ("abc", "nan", "-200", "2x0", "inf", "0", "0(0)/mV")  # 0: uncalibrated
         ]
         for j, what in ((3, "adcres"), (4, "adczero"), (5, "initval")):
             if len(lines[k].split()) > j:

@@ -289,6 +289,22 @@ def test_wfdb_bad_gain(tmp_path, gain):
         read_wfdb(base)
 
 
+@pytest.mark.parametrize("gain", ["0", "0(0)/mV", "0.0/mV"])
+def test_wfdb_uncalibrated_gain_is_refused(tmp_path, gain):
+    """A gain of 0 marks an uncalibrated signal (WFDB header(5)); wfdb reads it with the default
+    gain 200, so one PTB-XL lead (1000 per mV) came back five times too large, labelled mV."""
+    base = _copy(PTBXL, tmp_path, (".hea", ".dat"))
+    hea = base.with_suffix(".hea")
+    text = hea.read_text()
+    line = [ln for ln in text.splitlines() if ln.startswith("00001_lr.dat")][2]
+    tok = line.split(" ")
+    tok[2] = gain
+    hea.write_text(text.replace(line, " ".join(tok), 1))
+    with pytest.raises(InvalidFileError, match=r"00001_lr\.hea: signal line 3: ADC gain 0 "
+                                               r"\(line 4\) marks the signal uncalibrated"):
+        read_wfdb(base)
+
+
 def test_wfdb_header_cut_inside_last_line(tmp_path):
     base = _copy(MITDB, tmp_path, (".hea", ".dat", ".atr"))
     hea = base.with_suffix(".hea")
