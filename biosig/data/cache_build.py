@@ -39,6 +39,7 @@ from biosig.errors import (
     ChannelError,
     ConfigError,
     InvalidFileError,
+    SamplingRateError,
     channel_difference,
 )
 from biosig.signal.preprocessing import apply_steps, interpolate_gaps
@@ -424,9 +425,9 @@ class CacheWriter:
                     "step naming the channels to keep"
                 )
             elif abs(res.sfreq - self.sfreq) > 1e-6 * self.sfreq:
-                raise ChannelError(
+                raise SamplingRateError(
                     f"{res.where}: sampling rate {res.sfreq:g} Hz differs from the first "
-                    f"record's {self.sfreq:g} Hz; add a Resample step"
+                    f"record's {self.sfreq:g} Hz; add a Resample step (Resample({self.sfreq:g}))"
                 )
         if res.block is None:
             return

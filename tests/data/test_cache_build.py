@@ -12,7 +12,7 @@ import pytest
 from biosig.data import PickChannels, get_cache, quality
 from biosig.data.cache import NotACacheError, WindowCache, cache_command, cache_key, verify_cache
 from biosig.data.cache_build import to_float16
-from biosig.errors import ChannelError, ConfigError, InvalidFileError
+from biosig.errors import ChannelError, ConfigError, InvalidFileError, SamplingRateError
 from biosig.signal.recording import Recording
 from test_cache import ToySource
 from test_cache_int16 import edf_files
@@ -268,6 +268,17 @@ def test_a_record_with_other_channels_names_the_difference(tmp_path):
     names = ToySource().load({"record": "r0", "subject": 1, "session": "1"}).ch_names
     with pytest.raises(ChannelError, match=rf"r2.*missing \['{names[0]}'\].*PickChannels"):
         get_cache(Missing(), root=tmp_path, num_workers=0)
+
+
+def test_a_record_at_another_rate_is_a_sampling_rate_error(tmp_path):
+    # was a ChannelError: code catching SamplingRateError (the rate's own type) missed it
+    class Slower(ToySource):
+        def load(self, ref):
+            rec = super().load(ref)
+            return rec.copy(sfreq=50.0) if ref["record"] == "r1" else rec
+
+    with pytest.raises(SamplingRateError, match=r"r1.*50 Hz differs.*100 Hz.*Resample\(100\)"):
+        get_cache(Slower(), root=tmp_path, num_workers=0)
 
 
 def _quality_by_hand(row: np.ndarray) -> tuple[int, int, bool, bool]:
