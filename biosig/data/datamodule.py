@@ -21,7 +21,7 @@ from biosig.data.protocols import Fold, SplitProtocol, with_trial_index
 from biosig.signal.preprocessing import Step
 from biosig.signal.windows import Windower
 from biosig.datasets.base import DatasetSource
-from biosig.errors import ConfigError, SamplingRateError
+from biosig.errors import BiosigError, ConfigError, SamplingRateError
 
 
 class WindowDataset(Dataset):
@@ -359,15 +359,22 @@ class BiosigDataModule(pl.LightningDataModule):
         self._warn_single_class_parts()
         if self.alignment == "ea":
             meta = self.trial_meta
-            self.whiteners = split_whiteners(
-                self.cache.X,
-                meta["subject"].to_numpy(),
-                self.splits,
-                self.test_alignment,
-                self.estimator,
-                self.shrinkage,
-                order=meta["trial"].to_numpy(),
-            )
+            try:
+                self.whiteners = split_whiteners(
+                    self.cache.X,
+                    meta["subject"].to_numpy(),
+                    self.splits,
+                    self.test_alignment,
+                    self.estimator,
+                    self.shrinkage,
+                    order=meta["trial"].to_numpy(),
+                )
+            except BiosigError as err:
+                if isinstance(err, ConfigError) or "shrinkage > 0" not in str(err):
+                    raise
+                # the aligner's advice, said where this DataModule takes it
+                raise BiosigError(f"{err}: BiosigDataModule(shrinkage=...), data.shrinkage in "
+                                  f"a config (now {self.shrinkage:g}; e.g. 0.01)") from None
 
     def _warn_single_class_parts(self) -> None:
         """Warn where a validation or test part holds one class only: its accuracy, AUROC and

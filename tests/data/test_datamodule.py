@@ -18,7 +18,7 @@ from biosig.data import (
 )
 from biosig.data.datamodule import BiosigDataModule, _pass_batch
 from biosig.datasets import SyntheticMI
-from biosig.errors import ChannelError, ConfigError, SamplingRateError
+from biosig.errors import BiosigError, ChannelError, ConfigError, SamplingRateError
 from biosig.signal.recording import Recording
 
 
@@ -173,6 +173,20 @@ def test_aligned_shuffled_batches_keep_each_window_with_its_whitener(tmp_path):
         torch.testing.assert_close(xb, singles[int(row)][0][0])
         assert yb == singles[int(row)][1][0]
     assert len({s for s in dm.meta.subject[ds.indices[items]]}) > 1
+
+
+def test_a_singular_alignment_reference_says_where_the_shrinkage_is_set(tmp_path):
+    """EEGMAT's windows are one rank short: the aligner said "use shrinkage > 0" without saying
+    that it is a DataModule argument (the guide's table did not list it either)."""
+    kwargs = dict(source=SyntheticMI(n_subjects=2, n_trials_per_class=2, include_eog=False),
+                  preprocessing=[Rereference()], protocol=Predefined(train={"subject": 1},
+                                                                     test={"subject": 2}),
+                  alignment="ea", cache_dir=str(tmp_path))
+    with pytest.raises(BiosigError, match=r"singular.*use shrinkage > 0 .*: BiosigDataModule\("
+                                          r"shrinkage=\.\.\.\), data\.shrinkage in a config "
+                                          r"\(now 0; e\.g\. 0\.01\)$"):
+        BiosigDataModule(**kwargs).setup()
+    BiosigDataModule(**kwargs, shrinkage=0.01).setup()
 
 
 @pytest.mark.parametrize("step", [Bandpass(4, 38), Notch(50.0), Resample(125.0)])

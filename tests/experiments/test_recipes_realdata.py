@@ -34,6 +34,22 @@ def test_eegmat_recipe_tiny(tmp_path, capsys):
     assert (tmp_path / "out" / "ea_ea" / "results.csv").is_file()
 
 
+def test_eegmat_recipe_online_alignment_runs_with_shrinkage(tmp_path, capsys):
+    """--test-alignment online/official stopped on EEGMAT's singular one-window references, and
+    the recipe had no way to pass the shrinkage the error asked for."""
+    path = SHARED / "eeg_edf" / "eegmat"
+    if not path.is_dir():
+        pytest.skip(f"shared data not found at {path}")
+    args = ["--path", str(path), "--participants", "0", "1", "2", "3", "--n-folds", "2",
+            "--models", "eegnet", "--seeds", "1", "--epochs", "1", "--alignment", "ea",
+            "--test-alignment", "online", "--cache-dir", str(tmp_path / "cache")]
+    recipe = _recipe("recipes/eegmat/rest_vs_task.py")
+    with pytest.raises(Exception, match=r"singular.*data\.shrinkage in a config \(now 0"):
+        recipe.main(args)
+    assert recipe.main([*args, "--shrinkage", "0.01"]) == 0
+    assert "2 folds x 1 models x 1 seeds" in capsys.readouterr().out
+
+
 def test_eegmmidb_runwise_recipe_tiny(tmp_path, capsys):
     path = SHARED / "eeg_edf" / "eegmmidb"
     if not path.is_dir():
