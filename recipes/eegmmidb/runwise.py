@@ -37,7 +37,7 @@ import time
 
 from biosig._argparse import HelpFormatter, add_threads_argument
 from biosig.experiments.paper import DISPLAY_NAMES
-from biosig.experiments.runner import ModelSpec, run_experiment
+from biosig.experiments.runner import ModelSpec, mean_std_cells, run_experiment
 
 WINDOW_S = 4.1
 
@@ -77,6 +77,12 @@ def main(argv=None) -> int:
     from biosig.signal.windows import EventWindows
 
     args = build_parser().parse_args(argv)
+    both = sorted(set(args.train_runs) & set(args.test_runs))
+    if both:  # else the fold check said "15 windows are in both train and test", run unnamed
+        from biosig.errors import ConfigError
+
+        raise ConfigError(f"--train-runs and --test-runs share run(s) {both}: the test runs "
+                          "must be unseen")
     from biosig._threads import set_threads
 
     set_threads(args.threads)  # --threads, BIOSIG_THREADS, else the cores not already busy
@@ -132,11 +138,12 @@ def main(argv=None) -> int:
         result.print()
         for metric in ("acc", "bal_acc", "kappa"):
             s = result.summary(metric)
-            for _, row in s[s["subject"] == "mean"].iterrows():
-                lines.append((band, row["model"], metric, row["mean"], row["std"]))
+            s = s[s["subject"] == "mean"]
+            for model, cell in zip(s["model"], mean_std_cells(s, digits=1)):
+                lines.append((band, model, metric, cell))  # one seed: no "± nan"
     print("\nband-pass  model         metric   mean ± std over seeds (%)")
-    for band, model, metric, mean, std in lines:
-        print(f"{band:9}  {model:12}  {metric:7}  {mean:5.1f} ± {std:4.1f}")
+    for band, model, metric, cell in lines:
+        print(f"{band:9}  {model:12}  {metric:7}  {cell:>12}")
     print(f"total {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -61,3 +61,11 @@ def test_eegmmidb_runwise_recipe_tiny(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0 and "steps ['Resample', 'Bandpass'], 30 trials" in out
     assert "runs [3] -> [4]" in out and "bal_acc" in out
+    assert "nan" not in out.split("band-pass  model")[-1]  # one seed printed "66.7 ±  nan"
+
+
+def test_eegmmidb_runwise_refuses_a_test_run_it_trains_on():
+    from biosig.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"share run\(s\) \[3\]: the test runs must be unseen"):
+        _recipe("recipes/eegmmidb/runwise.py").main(["--train-runs", "3", "4", "--test-runs", "3"])
