@@ -21,7 +21,7 @@ from biosig.data import (
     get_cache,
 )
 from biosig.data.cache import WindowCache
-from biosig.errors import BiosigError, ChannelError, InvalidFileError
+from biosig.errors import BiosigError, ChannelError, ConfigError, InvalidFileError
 from biosig.signal.recording import Annotations, Recording
 
 
@@ -263,3 +263,13 @@ def test_an_ecg_in_microvolts_labelled_millivolts_is_refused_naming_the_record(t
         get_cache(WFDBRecords(tmp_path / "bad"), windows=FixedWindows(5.0),
                   root=tmp_path / "c2", progress=False)
     assert not any((tmp_path / "c2").rglob("params.json"))  # nothing half-written left
+
+
+def test_a_record_listed_twice_is_refused(tmp_path):
+    class Twice(ToySource):
+        def records(self):
+            refs = super().records()
+            return [*refs, refs[1]]
+
+    with pytest.raises(ConfigError, match=r"lists record\(s\) \['r1'\] more than once"):
+        get_cache(Twice(), root=tmp_path, num_workers=0)
