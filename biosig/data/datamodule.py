@@ -9,6 +9,7 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -384,17 +385,27 @@ class BiosigDataModule(pl.LightningDataModule):
             return
         from lightning.pytorch.utilities import rank_zero_warn
 
+        y = np.asarray(self.cache.y)
         for part in ("val", "test"):
             rows = self.splits.get(part)
             if rows is None or not len(rows):
                 continue
-            present = np.unique(np.asarray(self.cache.y)[rows])
+            present = np.unique(y[rows])
             if len(present) == 1:
                 rank_zero_warn(
                     f"the {part} part ({len(rows)} windows) holds only class "
                     f"{self.classes[int(present[0])]!r} of {self.classes}: its scores say "
-                    f"nothing. Protocol {self.protocol}: where each record holds one class, split "
-                    "by subject (RandomSplit(by='subject'), GroupKFold(group='subject'))")
+                    f"nothing. Protocol {self.protocol}: {self._single_class_remedy(y)}")
+
+    def _single_class_remedy(self, y: np.ndarray) -> str:
+        """What to change: a split by subject where each record holds one class (EEGMAT), else
+        a larger part (the hint about one class per record misled on eegmmidb's runs, which
+        hold both)."""
+        if "record" in self.meta and (
+                pd.Series(y).groupby(self.meta["record"].to_numpy()).nunique() == 1).all():
+            return ("each record holds one class: split by subject (RandomSplit(by='subject'), "
+                    "GroupKFold(group='subject'))")
+        return "its records hold several classes: give that part more windows (or records)"
 
     def dataset(self, part: str) -> WindowDataset:
         self.setup()

@@ -227,6 +227,32 @@ def test_a_single_class_evaluation_part_is_warned_about(dm):
         dm.for_fold(dm.fold)  # both classes in every part: no warning
 
 
+def test_the_single_class_remedy_fits_the_records(dm, tmp_path):
+    """The advice to split by subject "where each record holds one class" was given on
+    eegmmidb runs too, whose records hold both classes (there the part was just small)."""
+    import dataclasses
+
+    from test_cache import ToySource
+    from biosig.signal.recording import Annotations
+
+    y = dm.cache.y
+    test = dm.splits["test"][y[dm.splits["test"]] == 0]
+    with pytest.warns(UserWarning, match=r"its records hold several classes: give that part more"):
+        dm.for_fold(dataclasses.replace(dm.fold, test=test))
+
+    class OneClassEach(ToySource):  # EEGMAT-like: the record decides the class
+        def load(self, ref):
+            rec = super().load(ref)
+            cls = "ab"[int(ref["record"][1:]) % 2]
+            rec.annotations = Annotations.from_lists([1.0, 3.0], [1, 1], [cls, cls])
+            return rec
+
+    with pytest.warns(UserWarning, match=r"each record holds one class: split by subject"):
+        BiosigDataModule(OneClassEach(n=4), protocol=Predefined(train={"record": ["r0", "r1"]},
+                                                                test={"record": "r2"}),
+                         cache_dir=str(tmp_path)).setup()
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(batch_size=0), r"data\.batch_size must be an integer >= 1, got 0"),
     (dict(batch_size=-4), r"data\.batch_size must be an integer >= 1, got -4"),
