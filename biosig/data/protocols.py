@@ -113,7 +113,8 @@ def _take_val(train: np.ndarray, meta: pd.DataFrame, fraction: float, by: str | 
     groups = np.unique(_column(meta, by, "by")[train])
     if len(groups) < 2:
         raise ConfigError(f"validation split by {by!r} needs at least 2 groups in the training "
-                          "part")
+                          f"part, which has {len(groups)} ({by} {groups[:3].tolist()}): give more "
+                          f"{by}s, val_fraction=0, or a protocol that splits by another column")
     perm = rng.permutation(groups)
     n_val = min(len(groups) - 1, max(1, int(round(fraction * len(groups)))))
     val_groups = set(perm[:n_val].tolist())

@@ -133,6 +133,15 @@ def test_unknown_columns_and_fractions_are_config_errors(meta):
         Predefined(train={"subject": [1, 2]}, test={"subject": [3]}, val_fraction=1.5).folds(meta)
 
 
+def test_a_validation_split_with_one_training_group_says_what_to_change(meta):
+    """EEGMAT's rest view on 2 subjects, default protocol: the error said only "needs at least
+    2 groups in the training part"."""
+    two = meta[meta["record"].isin(["s1T", "s2T"])].reset_index(drop=True)
+    with pytest.raises(ConfigError, match=r"training part, which has 1 \(record \['s\dT'\]\): "
+                                          r"give more records, val_fraction=0, or a protocol"):
+        RandomSplit(val_fraction=0.1, test_fraction=0.1, by="record").folds(two)
+
+
 def test_a_shard_task_without_the_number_of_tasks_says_so(tmp_path):
     from biosig.data import get_cache
     from test_cache import ToySource
