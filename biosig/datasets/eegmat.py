@@ -130,7 +130,10 @@ class EEGMAT(DatasetSource):
         if band is not None:
             band = tuple(float(b) for b in band)
             top = (sfreq or SFREQ) / 2
-            if len(band) != 2 or not 0 <= band[0] < band[1] < top:
+            if len(band) != 2 or not 0 <= band[0] < band[1]:
+                raise ConfigError(f"EEGMAT band must be (low, high) with 0 <= low < high, got "
+                                  f"{band}")
+            if band[1] >= top:
                 given = "the default band" if band == DEFAULT_BAND else "band"
                 rate = f"sfreq={sfreq:g}" if sfreq is not None else f"the files' {SFREQ:g} Hz"
                 raise ConfigError(

@@ -55,6 +55,8 @@ def test_bad_config(tmp_path):
         EEGMAT(tmp_path, sfreq=64.0)
     with pytest.raises(ConfigError, match=r"Nyquist frequency of the files' 500 Hz\)"):
         EEGMAT(tmp_path, sfreq=None, band=(1.0, 300.0))
+    with pytest.raises(ConfigError, match=r"0 <= low < high, got \(30.0, 0.5\)$"):
+        EEGMAT(tmp_path, sfreq=64.0, band=(30.0, 0.5))  # the order, not the Nyquist frequency
     with pytest.raises(InvalidFileError, match="EEGMAT not found"):
         EEGMAT(tmp_path / "nowhere")
     with pytest.raises(InvalidFileError, match="no EEGMAT recordings"):
