@@ -67,5 +67,9 @@ def test_eegmmidb_runwise_recipe_tiny(tmp_path, capsys):
 def test_eegmmidb_runwise_refuses_a_test_run_it_trains_on():
     from biosig.errors import ConfigError
 
+    recipe = _recipe("recipes/eegmmidb/runwise.py")
     with pytest.raises(ConfigError, match=r"share run\(s\) \[3\]: the test runs must be unseen"):
-        _recipe("recipes/eegmmidb/runwise.py").main(["--train-runs", "3", "4", "--test-runs", "3"])
+        recipe.main(["--train-runs", "3", "4", "--test-runs", "3"])
+    with pytest.raises(ConfigError, match=r"run\(s\) \[1, 6\] are not left/right-fist runs .* "
+                                          r"runs \[3, 4, 7, 8, 11, 12\]$"):
+        recipe.main(["--train-runs", "1", "4", "--test-runs", "6"])
