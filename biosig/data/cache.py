@@ -44,6 +44,7 @@ import os
 import shutil
 import sys
 import uuid
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -507,6 +508,11 @@ def build_cache(
     refs = source.records() if refs is None else refs
     if not refs and not allow_empty:
         raise BiosigError(f"dataset {source.name!r} has no records")
+    counts = Counter(str(r.get("record")) for r in refs)
+    twice = sorted(n for n, k in counts.items() if k > 1)
+    if twice:  # its windows would be cached twice: copies could land in train and in test
+        raise ConfigError(f"dataset {source.name!r} lists record(s) {twice[:5]} more than once "
+                          "(a subject, run or file given twice?)")
     workers = resolve_workers(num_workers, len(refs), source, opts)
     build = uuid.uuid4().hex
     tmp = path.parent / f".tmp-{path.name}-{build[:8]}"

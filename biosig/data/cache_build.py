@@ -409,12 +409,18 @@ class CacheWriter:
         self.stats = {"records": 0, "windows": 0, "nan_rejected": 0, "nan_interpolated": 0,
                       "skipped_out_of_bounds": 0}  # fmt: skip
         self.nan_records: dict[str, list[str]] = {"rejected": [], "interpolated": []}
+        self.short_records: list[str] = []  # the first 5 records with out-of-bounds windows
+        self.n_short_records = 0
 
     def add(self, res: RecordResult) -> None:
         merge_stats(self.stats, res.stats)
         for what in self.nan_records:
             if res.stats.get(f"nan_{what}"):
                 self.nan_records[what].append(res.where)
+        if res.stats.get("skipped_out_of_bounds"):
+            self.n_short_records += 1
+            if len(self.short_records) < 5:
+                self.short_records.append(res.where)
         if res.ch_names is not None:
             if self.ch_names is None:
                 self.ch_names, self.sfreq, self.n_times = res.ch_names, res.sfreq, res.n_times
@@ -427,7 +433,7 @@ class CacheWriter:
             elif abs(res.sfreq - self.sfreq) > 1e-6 * self.sfreq:
                 raise SamplingRateError(
                     f"{res.where}: sampling rate {res.sfreq:g} Hz differs from the first "
-                    f"record's {self.sfreq:g} Hz; add a Resample step"
+                    f"record's {self.sfreq:g} Hz; add a Resample step (Resample({self.sfreq:g}))"
                 )
         if res.block is None:
             return
@@ -717,6 +723,18 @@ def _report_nan_windows(label: str, writer: CacheWriter) -> None:
                     "reject" if what == "rejected" else "interpolate", len(records), shown)
 
 
+def _report_out_of_bounds(label: str, writer: CacheWriter) -> None:
+    """A warning naming the records where windows were left out because they run past the
+    recording (an event too near its start or end for ``tmin``/``tmax``, a record shorter than
+    one fixed window); before, only ``params.json`` counted them."""
+    if writer.n_short_records:
+        more = writer.n_short_records - len(writer.short_records)
+        shown = ", ".join(writer.short_records) + (f" and {more} more" if more else "")
+        log.warning("%s: %d windows left out: they run past the start or end of the recording "
+                    "(skipped_out_of_bounds), from %d records: %s", label,
+                    writer.stats["skipped_out_of_bounds"], writer.n_short_records, shown)
+
+
 def write_records(source, opts, refs, folder: Path, workers: int, label: str,
                   show: bool) -> tuple[dict, np.ndarray | None]:
     """Build ``refs`` into ``folder`` (which exists and is empty); returns the params facts and
@@ -736,6 +754,7 @@ def write_records(source, opts, refs, folder: Path, workers: int, label: str,
                          writer.n, time.perf_counter() - t0)  # fmt: skip
         facts = writer.finish()
         _report_nan_windows(label, writer)
+        _report_out_of_bounds(label, writer)
         return facts, writer.labels
     finally:
         writer.close()

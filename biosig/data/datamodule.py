@@ -9,6 +9,7 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -21,7 +22,7 @@ from biosig.data.protocols import Fold, SplitProtocol, with_trial_index
 from biosig.signal.preprocessing import Step
 from biosig.signal.windows import Windower
 from biosig.datasets.base import DatasetSource
-from biosig.errors import ConfigError, SamplingRateError
+from biosig.errors import BiosigError, ConfigError, SamplingRateError
 
 
 class WindowDataset(Dataset):
@@ -359,15 +360,22 @@ class BiosigDataModule(pl.LightningDataModule):
         self._warn_single_class_parts()
         if self.alignment == "ea":
             meta = self.trial_meta
-            self.whiteners = split_whiteners(
-                self.cache.X,
-                meta["subject"].to_numpy(),
-                self.splits,
-                self.test_alignment,
-                self.estimator,
-                self.shrinkage,
-                order=meta["trial"].to_numpy(),
-            )
+            try:
+                self.whiteners = split_whiteners(
+                    self.cache.X,
+                    meta["subject"].to_numpy(),
+                    self.splits,
+                    self.test_alignment,
+                    self.estimator,
+                    self.shrinkage,
+                    order=meta["trial"].to_numpy(),
+                )
+            except BiosigError as err:
+                if isinstance(err, ConfigError) or "shrinkage > 0" not in str(err):
+                    raise
+                # the aligner's advice, said where this DataModule takes it
+                raise BiosigError(f"{err}: BiosigDataModule(shrinkage=...), data.shrinkage in "
+                                  f"a config (now {self.shrinkage:g}; e.g. 0.01)") from None
 
     def _warn_single_class_parts(self) -> None:
         """Warn where a validation or test part holds one class only: its accuracy, AUROC and
@@ -377,17 +385,27 @@ class BiosigDataModule(pl.LightningDataModule):
             return
         from lightning.pytorch.utilities import rank_zero_warn
 
+        y = np.asarray(self.cache.y)
         for part in ("val", "test"):
             rows = self.splits.get(part)
             if rows is None or not len(rows):
                 continue
-            present = np.unique(np.asarray(self.cache.y)[rows])
+            present = np.unique(y[rows])
             if len(present) == 1:
                 rank_zero_warn(
                     f"the {part} part ({len(rows)} windows) holds only class "
                     f"{self.classes[int(present[0])]!r} of {self.classes}: its scores say "
-                    f"nothing. Protocol {self.protocol}: where each record holds one class, split "
-                    "by subject (RandomSplit(by='subject'), GroupKFold(group='subject'))")
+                    f"nothing. Protocol {self.protocol}: {self._single_class_remedy(y)}")
+
+    def _single_class_remedy(self, y: np.ndarray) -> str:
+        """What to change: a split by subject where each record holds one class (EEGMAT), else
+        a larger part (the hint about one class per record misled on eegmmidb's runs, which
+        hold both)."""
+        if "record" in self.meta and (
+                pd.Series(y).groupby(self.meta["record"].to_numpy()).nunique() == 1).all():
+            return ("each record holds one class: split by subject (RandomSplit(by='subject'), "
+                    "GroupKFold(group='subject'))")
+        return "its records hold several classes: give that part more windows (or records)"
 
     def dataset(self, part: str) -> WindowDataset:
         self.setup()

@@ -113,7 +113,8 @@ def _take_val(train: np.ndarray, meta: pd.DataFrame, fraction: float, by: str | 
     groups = np.unique(_column(meta, by, "by")[train])
     if len(groups) < 2:
         raise ConfigError(f"validation split by {by!r} needs at least 2 groups in the training "
-                          "part")
+                          f"part, which has {len(groups)} ({by} {groups[:3].tolist()}): give more "
+                          f"{by}s, val_fraction=0, or a protocol that splits by another column")
     perm = rng.permutation(groups)
     n_val = min(len(groups) - 1, max(1, int(round(fraction * len(groups)))))
     val_groups = set(perm[:n_val].tolist())
@@ -225,10 +226,8 @@ class GroupKFold(SplitProtocol):
         groups = np.unique(_column(meta, self.group, "group"))
         if len(groups) < self.n_splits:
             raise ConfigError(
-                f"{len(groups)} groups of {self.group!r} for {self.n_splits} folds: use fewer "
-                f"folds, or split within the {self.group}s by another column (e.g. "
-                "GroupKFold(group='run') or Predefined(train={'run': [...]}, test={'run': "
-                "[...]}); the 'eegmmidb_runs' preset does so)")
+                f"{len(groups)} groups of {self.group!r} for {self.n_splits} folds: use at most "
+                f"{len(groups)} folds{self._run_hint(meta)}")
         out = []
         for k, test_groups in _kfold_parts(groups, self.n_splits, self.fold, self.shuffle,
                                            self.seed):
@@ -237,6 +236,18 @@ class GroupKFold(SplitProtocol):
                                    self.seed)
             out.append(make_fold("all", k, train, val, np.flatnonzero(is_test), name=f"fold{k}"))
         return out
+
+
+    def _run_hint(self, meta: pd.DataFrame) -> str:
+        """The advice to split by run, only where every run holds several classes (eegmmidb);
+        EEGMAT's runs are its classes (rest, task): a split by run would test on one class."""
+        if self.group == "run" or "run" not in meta or "label" not in meta:
+            return ""
+        if meta.groupby("run")["label"].nunique().min() < 2:
+            return ""
+        return (f", or split within the {self.group}s by another column (e.g. "
+                "GroupKFold(group='run') or Predefined(train={'run': [...]}, test={'run': "
+                "[...]}); the 'eegmmidb_runs' preset does so)")
 
 
 @dataclass

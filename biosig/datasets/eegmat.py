@@ -45,6 +45,7 @@ EEGMAT_CHANNELS = [
 #: Old 10-20 temporal names -> the 10-10 names of the same positions (``modern_names=True``).
 MODERN = {"T3": "T7", "T4": "T8", "T5": "P7", "T6": "P8"}
 VIEWS = ("task", "rest")
+DEFAULT_BAND = (0.5, 45.0)
 _RUN_CLASS = {1: "rest", 2: "arithmetic"}
 _FILE = re.compile(r"Subject(\d{2})_([12])\.edf")
 _INFO = "subject-info.csv"
@@ -113,7 +114,7 @@ class EEGMAT(DatasetSource):
         window: float = 4.0,
         stride: float | None = None,
         sfreq: float | None = 128.0,
-        band: tuple[float, float] | None = (0.5, 45.0),
+        band: tuple[float, float] | None = DEFAULT_BAND,
         modern_names: bool = False,
         rest_seconds: float | None = None,
         n_folds: int = 4,
@@ -129,9 +130,16 @@ class EEGMAT(DatasetSource):
         if band is not None:
             band = tuple(float(b) for b in band)
             top = (sfreq or SFREQ) / 2
-            if len(band) != 2 or not 0 <= band[0] < band[1] < top:
-                raise ConfigError(f"EEGMAT band must be (low, high) with 0 <= low < high < {top:g} "
-                                  f"Hz (Nyquist after resampling), got {band}")
+            if len(band) != 2 or not 0 <= band[0] < band[1]:
+                raise ConfigError(f"EEGMAT band must be (low, high) with 0 <= low < high, got "
+                                  f"{band}")
+            if band[1] >= top:
+                given = "the default band" if band == DEFAULT_BAND else "band"
+                rate = f"sfreq={sfreq:g}" if sfreq is not None else f"the files' {SFREQ:g} Hz"
+                raise ConfigError(
+                    f"EEGMAT band must be (low, high) with 0 <= low < high < {top:g} Hz (the "
+                    f"Nyquist frequency of {rate}), got {given} {band}; pass band=(low, high) "
+                    f"below {top:g} Hz with {rate}, or band=None")
         if rest_seconds is not None and rest_seconds < window:
             raise ConfigError(f"EEGMAT rest_seconds ({rest_seconds}) must be at least one window "
                               f"({window} s)")
@@ -216,6 +224,7 @@ class EEGMAT(DatasetSource):
 
     def records(self) -> list[dict]:
         if self._records is None:
+            self._check_files()
             out = []
             for s in self.subjects:
                 info = self._info.get(s, {})
@@ -223,8 +232,6 @@ class EEGMAT(DatasetSource):
                     raise InvalidFileError(self.root / _INFO, f"no row for Subject{s:02d}")
                 for run in self.runs:
                     rel = f"Subject{s:02d}_{run}.edf"
-                    if not (self.root / rel).is_file():
-                        raise InvalidFileError(self.root / rel, f"EEGMAT file missing. {_HOW}")
                     out.append(
                         {
                             "record": f"Subject{s:02d}_{run}",
@@ -240,6 +247,19 @@ class EEGMAT(DatasetSource):
                     )
             self._records = out
         return self._records
+
+    def _check_files(self) -> None:
+        """Every chosen subject's files are in the folder, checked before the subject facts (a
+        subject absent from the folder was blamed on ``subject-info.csv``)."""
+        missing = [f"Subject{s:02d}_{run}.edf" for s in self.subjects for run in self.runs
+                   if not (self.root / f"Subject{s:02d}_{run}.edf").is_file()]
+        if missing:
+            held = sorted({int(m.group(1)) for p in self.root.iterdir()
+                           if (m := _FILE.fullmatch(p.name))})
+            listed = ", ".join(missing[:4]) + (", ..." if len(missing) > 4 else "")
+            raise InvalidFileError(
+                self.root / missing[0], f"EEGMAT file missing ({len(missing)} in all: {listed}); "
+                f"the folder holds subjects {held}. {_HOW}")
 
     def identity(self) -> dict:
         info = self.root / _INFO

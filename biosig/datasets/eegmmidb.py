@@ -82,10 +82,12 @@ class EEGMMIDB(DatasetSource):
         mirror: str = "https://physionet.org/files/eegmmidb/1.0.0/",
     ):
         self.root = dataset_root(path, "eegmmidb", self.version)
-        self.subjects = list(range(1, 110)) if subjects is None else [int(s) for s in subjects]
+        # sorted, each once: a subject given twice cached its windows twice
+        self.subjects = (list(range(1, 110)) if subjects is None
+                         else sorted({int(s) for s in subjects}))
         bad = [s for s in self.subjects if not 1 <= s <= 109]
-        if bad:
-            raise ConfigError(f"subjects must be in 1..109, got {bad}")
+        if bad or not self.subjects:
+            raise ConfigError(f"subjects must be in 1..109, got {bad or list(subjects)}")
         self.runs = sorted({int(r) for r in runs})  # recording order: trials are chronological
         bad = [r for r in self.runs if r not in RUN_EVENTS]
         if bad or not self.runs:

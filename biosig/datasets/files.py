@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,8 @@ class RecordingFiles(DatasetSource):
     classes : event descriptions that become windows, in label order.
     tmin, tmax : default event window in s relative to each event.
     subject_pattern : regular expression whose first group in the file name is the subject
-        (default ``S(\\d+)``; files that do not match get subject 0).
+        (default ``S(\\d+)``; files that do not match get subject 0, with a warning when
+        there are several files: ``Subject01_1.edf`` needs ``r"Subject(\\d+)"``).
     session_pattern : likewise for the session (default: none, session ``"1"``).
     event_names : renames event descriptions before windowing, e.g. GDF codes
         ``{"769": "left_hand", "770": "right_hand"}``.
@@ -111,6 +113,10 @@ class RecordingFiles(DatasetSource):
         return int(m.group(1)) if m.group(1).isdigit() else m.group(1)
 
     def records(self) -> list[dict]:
+        if len(self.files) > 1:
+            for key, pattern, default in (("subject_pattern", self.subject_pattern, 0),
+                                          ("session_pattern", self.session_pattern, "1")):
+                self._warn_unmatched(key, pattern, default)
         return [
             {
                 "record": self._relative(f),
@@ -119,6 +125,21 @@ class RecordingFiles(DatasetSource):
             }
             for f in self.files
         ]
+
+    def _warn_unmatched(self, key: str, pattern: str | None, default) -> None:
+        """Warn when ``pattern`` finds no group in some file names: those files share the
+        default (subject 0), which subject-wise splits and alignment would treat as one person
+        (``Subject01_1.edf`` has no ``S`` followed by digits)."""
+        if pattern is None:
+            return
+        unmatched = [f.name for f in self.files if self._group(pattern, f.stem, None) is None]
+        if unmatched:
+            shown = ", ".join(unmatched[:3]) + (", ..." if len(unmatched) > 3 else "")
+            warnings.warn(
+                f"RecordingFiles.{key} '{pattern}' finds nothing in {len(unmatched)} of "
+                f"{len(self.files)} file names ({shown}): they all get {key[:-8]} {default!r}; "
+                f"pass a {key} with a capture group that matches them (e.g. r'Subject(\\d+)')",
+                stacklevel=3)
 
     def load(self, ref: dict) -> Recording:
         from biosig.io import read_recording

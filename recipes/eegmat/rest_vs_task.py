@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="EA of the test subjects: offline (one reference from all of a "
                         "subject's windows, unlabelled), online (running reference), official "
                         "(DBConformer's double alignment)")
+    p.add_argument("--shrinkage", type=float, default=0.0,
+                   help="shrinkage of the EA references towards the identity, in [0, 1); online "
+                        "and official test alignment need > 0 here (e.g. 0.01): EEGMAT's windows "
+                        "are one rank short, so a reference from one window is singular")
     p.add_argument("--cache-dir", default=None, help="window cache root (default: BIOSIG_CACHE)")
     add_threads_argument(p)
     p.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu, auto")
@@ -95,7 +99,7 @@ def make_datamodule(args, alignment: str):
     return BiosigDataModule(source, [], None, protocol=protocol, batch_size=args.batch_size,
                             cache_dir=args.cache_dir,
                             alignment=None if alignment == "none" else "ea",
-                            test_alignment=args.test_alignment)
+                            test_alignment=args.test_alignment, shrinkage=args.shrinkage)
 
 
 def model_specs(args) -> list[ModelSpec]:
@@ -128,7 +132,8 @@ def main(argv=None) -> int:
                                 metrics=["bal_acc", "kappa"],
                                 title=f"EEGMAT rest vs task, EA {alignment}")
         result.settings.update(alignment=alignment, test_alignment=args.test_alignment,
-                               epochs=args.epochs, lr=args.lr, depth=args.depth)
+                               shrinkage=args.shrinkage, epochs=args.epochs, lr=args.lr,
+                               depth=args.depth)
         result.print()
         if args.out:
             folder = result.save(Path(args.out) / f"ea_{alignment}")

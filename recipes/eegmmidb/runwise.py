@@ -37,7 +37,7 @@ import time
 
 from biosig._argparse import HelpFormatter, add_threads_argument
 from biosig.experiments.paper import DISPLAY_NAMES
-from biosig.experiments.runner import ModelSpec, run_experiment
+from biosig.experiments.runner import ModelSpec, mean_std_cells, run_experiment
 
 WINDOW_S = 4.1
 
@@ -52,9 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download", action="store_true",
                    help="fetch the participant's runs from PhysioNet when absent")
     p.add_argument("--participant", type=int, default=1, help="the one subject (1..109)")
-    p.add_argument("--train-runs", nargs="+", type=int, default=[4, 8], help="runs to train on")
+    p.add_argument("--train-runs", nargs="+", type=int, default=[4, 8],
+                   help="left/right-fist runs to train on (executed 3, 7, 11; imagined 4, 8, 12)")
     p.add_argument("--test-runs", nargs="+", type=int, default=[12],
-                   help="unseen runs to test on")
+                   help="unseen left/right-fist runs to test on")
     p.add_argument("--models", nargs="+", default=["dbconformer", "eegnet"],
                    help="registry names of the classifiers")
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3],
@@ -70,6 +71,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_runs(train_runs: list[int], test_runs: list[int]) -> None:
+    """Refuse, before anything is read, runs that overlap (the fold check said only "15 windows
+    are in both train and test") or that are not left/right-fist runs (a fists/feet run gave no
+    window: "test={'run': [6]} selects no window")."""
+    from biosig.datasets.eegmmidb import RUN_EVENTS
+    from biosig.errors import ConfigError
+
+    both = sorted(set(train_runs) & set(test_runs))
+    if both:
+        raise ConfigError(f"--train-runs and --test-runs share run(s) {both}: the test runs "
+                          "must be unseen")
+    fist = sorted(r for r, (_, events) in RUN_EVENTS.items() if events["T1"] == "left_fist")
+    other = sorted((set(train_runs) | set(test_runs)) - set(fist))
+    if other:
+        raise ConfigError(f"run(s) {other} are not left/right-fist runs (runs 5, 6, 9, 10, 13, "
+                          f"14 are both fists / both feet); this recipe classifies left vs right "
+                          f"fist: runs {fist}")
+
+
 def main(argv=None) -> int:
     from biosig.data.presets import datamodule_preset
     from biosig.data.protocols import Predefined
@@ -77,6 +97,7 @@ def main(argv=None) -> int:
     from biosig.signal.windows import EventWindows
 
     args = build_parser().parse_args(argv)
+    check_runs(args.train_runs, args.test_runs)
     from biosig._threads import set_threads
 
     set_threads(args.threads)  # --threads, BIOSIG_THREADS, else the cores not already busy
@@ -132,11 +153,12 @@ def main(argv=None) -> int:
         result.print()
         for metric in ("acc", "bal_acc", "kappa"):
             s = result.summary(metric)
-            for _, row in s[s["subject"] == "mean"].iterrows():
-                lines.append((band, row["model"], metric, row["mean"], row["std"]))
+            s = s[s["subject"] == "mean"]
+            for model, cell in zip(s["model"], mean_std_cells(s, digits=1)):
+                lines.append((band, model, metric, cell))  # one seed: no "± nan"
     print("\nband-pass  model         metric   mean ± std over seeds (%)")
-    for band, model, metric, mean, std in lines:
-        print(f"{band:9}  {model:12}  {metric:7}  {mean:5.1f} ± {std:4.1f}")
+    for band, model, metric, cell in lines:
+        print(f"{band:9}  {model:12}  {metric:7}  {cell:>12}")
     print(f"total {time.perf_counter() - t0:.0f} s")
     return 0
 

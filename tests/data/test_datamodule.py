@@ -18,7 +18,7 @@ from biosig.data import (
 )
 from biosig.data.datamodule import BiosigDataModule, _pass_batch
 from biosig.datasets import SyntheticMI
-from biosig.errors import ChannelError, ConfigError, SamplingRateError
+from biosig.errors import BiosigError, ChannelError, ConfigError, SamplingRateError
 from biosig.signal.recording import Recording
 
 
@@ -175,6 +175,20 @@ def test_aligned_shuffled_batches_keep_each_window_with_its_whitener(tmp_path):
     assert len({s for s in dm.meta.subject[ds.indices[items]]}) > 1
 
 
+def test_a_singular_alignment_reference_says_where_the_shrinkage_is_set(tmp_path):
+    """EEGMAT's windows are one rank short: the aligner said "use shrinkage > 0" without saying
+    that it is a DataModule argument (the guide's table did not list it either)."""
+    kwargs = dict(source=SyntheticMI(n_subjects=2, n_trials_per_class=2, include_eog=False),
+                  preprocessing=[Rereference()], protocol=Predefined(train={"subject": 1},
+                                                                     test={"subject": 2}),
+                  alignment="ea", cache_dir=str(tmp_path))
+    with pytest.raises(BiosigError, match=r"singular.*use shrinkage > 0 .*: BiosigDataModule\("
+                                          r"shrinkage=\.\.\.\), data\.shrinkage in a config "
+                                          r"\(now 0; e\.g\. 0\.01\)$"):
+        BiosigDataModule(**kwargs).setup()
+    BiosigDataModule(**kwargs, shrinkage=0.01).setup()
+
+
 @pytest.mark.parametrize("step", [Bandpass(4, 38), Notch(50.0), Resample(125.0)])
 def test_filters_keep_nan_gaps_local(step):
     """One bad sample must not turn a whole channel into NaN (the window's NaN policy decides)."""
@@ -211,6 +225,32 @@ def test_a_single_class_evaluation_part_is_warned_about(dm):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         dm.for_fold(dm.fold)  # both classes in every part: no warning
+
+
+def test_the_single_class_remedy_fits_the_records(dm, tmp_path):
+    """The advice to split by subject "where each record holds one class" was given on
+    eegmmidb runs too, whose records hold both classes (there the part was just small)."""
+    import dataclasses
+
+    from test_cache import ToySource
+    from biosig.signal.recording import Annotations
+
+    y = dm.cache.y
+    test = dm.splits["test"][y[dm.splits["test"]] == 0]
+    with pytest.warns(UserWarning, match=r"its records hold several classes: give that part more"):
+        dm.for_fold(dataclasses.replace(dm.fold, test=test))
+
+    class OneClassEach(ToySource):  # EEGMAT-like: the record decides the class
+        def load(self, ref):
+            rec = super().load(ref)
+            cls = "ab"[int(ref["record"][1:]) % 2]
+            rec.annotations = Annotations.from_lists([1.0, 3.0], [1, 1], [cls, cls])
+            return rec
+
+    with pytest.warns(UserWarning, match=r"each record holds one class: split by subject"):
+        BiosigDataModule(OneClassEach(n=4), protocol=Predefined(train={"record": ["r0", "r1"]},
+                                                                test={"record": "r2"}),
+                         cache_dir=str(tmp_path)).setup()
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -133,6 +133,28 @@ def test_unknown_columns_and_fractions_are_config_errors(meta):
         Predefined(train={"subject": [1, 2]}, test={"subject": [3]}, val_fraction=1.5).folds(meta)
 
 
+def test_a_validation_split_with_one_training_group_says_what_to_change(meta):
+    """EEGMAT's rest view on 2 subjects, default protocol: the error said only "needs at least
+    2 groups in the training part"."""
+    two = meta[meta["record"].isin(["s1T", "s2T"])].reset_index(drop=True)
+    with pytest.raises(ConfigError, match=r"training part, which has 1 \(record \['s\dT'\]\): "
+                                          r"give more records, val_fraction=0, or a protocol"):
+        RandomSplit(val_fraction=0.1, test_fraction=0.1, by="record").folds(two)
+
+
+def test_too_few_groups_advises_a_split_by_run_only_where_runs_hold_several_classes():
+    """EEGMAT's runs are its classes (rest, task): the advice to split by run, meant for
+    eegmmidb, would have tested on one class."""
+    eegmat = pd.DataFrame({"subject": [0, 0, 1, 1], "run": [1, 2, 1, 2], "label": [0, 1, 0, 1]})
+    with pytest.raises(ConfigError, match=r"^2 groups of 'subject' for 4 folds: use at most 2 "
+                                          r"folds$"):
+        GroupKFold(n_splits=4).folds(eegmat)
+    eegmmidb = pd.DataFrame({"subject": [1] * 4, "run": [4, 4, 8, 8], "label": [0, 1, 1, 0]})
+    with pytest.raises(ConfigError, match=r"use at most 1 folds, or split within the subjects "
+                                          r"by another column \(e\.g\. GroupKFold\(group='run'\)"):
+        GroupKFold(n_splits=2).folds(eegmmidb)
+
+
 def test_a_shard_task_without_the_number_of_tasks_says_so(tmp_path):
     from biosig.data import get_cache
     from test_cache import ToySource

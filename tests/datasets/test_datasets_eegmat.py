@@ -49,6 +49,14 @@ def test_bad_config(tmp_path):
         EEGMAT(tmp_path, subjects=[36])
     with pytest.raises(ConfigError, match="band"):
         EEGMAT(tmp_path, sfreq=64.0, band=(0.5, 45.0))  # high edge above the new Nyquist
+    # a user who only lowered sfreq learns that the band they did not pass is the problem
+    with pytest.raises(ConfigError, match=r"sfreq=64\), got the default band \(0.5, 45.0\); "
+                                          r"pass band=\(low, high\) below 32 Hz"):
+        EEGMAT(tmp_path, sfreq=64.0)
+    with pytest.raises(ConfigError, match=r"Nyquist frequency of the files' 500 Hz\)"):
+        EEGMAT(tmp_path, sfreq=None, band=(1.0, 300.0))
+    with pytest.raises(ConfigError, match=r"0 <= low < high, got \(30.0, 0.5\)$"):
+        EEGMAT(tmp_path, sfreq=64.0, band=(30.0, 0.5))  # the order, not the Nyquist frequency
     with pytest.raises(InvalidFileError, match="EEGMAT not found"):
         EEGMAT(tmp_path / "nowhere")
     with pytest.raises(InvalidFileError, match="no EEGMAT recordings"):
@@ -138,6 +146,11 @@ def test_real_missing_files_and_bad_subject_info(tmp_path):
     assert EEGMAT(root, view="rest").subjects == [0, 1]
     with pytest.raises(InvalidFileError, match="Subject01_2.edf"):
         EEGMAT(root, subjects=[0, 1]).records()
+    # a subject the folder lacks is named as a missing file, not as a missing subject-info row
+    with pytest.raises(InvalidFileError, match=r"Subject20_1.edf: EEGMAT file missing \(2 in "
+                                               r"all: Subject20_1.edf, Subject20_2.edf\); the "
+                                               r"folder holds subjects \[0, 1\]"):
+        EEGMAT(root, subjects=[0, 20]).records()
     (root / "subject-info.csv").write_text("Subject,Age,ZZCOL\nSubject00,20,x\n")
     with pytest.raises(InvalidFileError, match="missing columns") as err:
         EEGMAT(root)

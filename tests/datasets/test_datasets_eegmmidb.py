@@ -100,6 +100,14 @@ def test_bad_config(tmp_path):
         EEGMMIDB(tmp_path, runs=[1])
     with pytest.raises(ConfigError):
         EEGMMIDB(tmp_path, subjects=[0])
+    with pytest.raises(ConfigError, match=r"subjects must be in 1\.\.109, got \[\]"):
+        EEGMMIDB(tmp_path, subjects=[])  # was accepted: "has no records" at the cache build
+
+
+def test_a_subject_given_twice_is_one_record_each_run(tmp_path):
+    # subjects=[1, 1] listed S001R04 twice: the cache held every trial twice, so copies of a
+    # window could land in train and in test
+    assert EEGMMIDB(tmp_path, subjects=[2, 1, 2]).subjects == [1, 2]
 
 
 @needs_shared

@@ -114,3 +114,30 @@ def test_rank_auroc_equals_sklearn(cvd):
     assert cvd.macro_auroc(y, prob) == pytest.approx(expected, abs=1e-12)
     with pytest.raises(ConfigError, match="positives and negatives"):
         cvd.macro_auroc(np.zeros((5, 1)), rng.random((5, 1)))
+
+
+def test_hveegnet_refuses_line_noise_below_100_hz_before_training(hv):
+    """--sfreq 96 trained the model, then stopped at screening on the line-noise artefacts."""
+    args = hv.build_parser().parse_args(["--sfreq", "96"])
+    with pytest.raises(ConfigError, match=r"--artifacts line_5uV line_20uV: 50-Hz line noise "
+                                          r"needs --sfreq above 100 Hz, got 96"):
+        hv.check_args(args)
+    hv.check_args(hv.build_parser().parse_args(["--sfreq", "96", "--artifacts", "pop_50uV"]))
+
+
+def test_hveegnet_band_follows_the_command_line(hv, tmp_path, monkeypatch):
+    """The band was fixed at 0.5-45 Hz: any --sfreq up to 90 Hz stopped on EEGMAT's Nyquist
+    check with no option to lower it."""
+    import biosig.datasets.eegmat as eegmat
+
+    got = {}
+
+    def opened(*args, **kwargs):
+        got.update(kwargs)
+        raise KeyboardInterrupt  # stop before any data is read
+
+    monkeypatch.setattr(eegmat, "EEGMAT", opened)
+    with pytest.raises(KeyboardInterrupt):
+        hv.main(["--sfreq", "64", "--band", "0.5", "30", "--artifacts", "pop_50uV",
+                 "--threads", "1", "--out", str(tmp_path)])
+    assert (got["sfreq"], got["band"]) == (64.0, (0.5, 30.0))
