@@ -508,7 +508,7 @@ def build_cache(
     refs = source.records() if refs is None else refs
     if not refs and not allow_empty:
         raise BiosigError(f"dataset {source.name!r} has no records")
-    counts = Counter(str(r.get("record")) for r in refs)
+    counts = Counter(str(r["record"]) for r in refs if "record" in r)
     twice = sorted(n for n, k in counts.items() if k > 1)
     if twice:  # its windows would be cached twice: copies could land in train and in test
         raise ConfigError(f"dataset {source.name!r} lists record(s) {twice[:5]} more than once "
