@@ -30,7 +30,8 @@ class RecordingFiles(DatasetSource):
     subject_pattern : regular expression whose first group in the file name is the subject
         (default ``S(\\d+)``; files that do not match get subject 0, with a warning when
         there are several files: ``Subject01_1.edf`` needs ``r"Subject(\\d+)"``).
-    session_pattern : likewise for the session (default: none, session ``"1"``).
+    session_pattern : likewise for the session, as text (``R03`` with ``R(\\d+)``: ``"3"``;
+        default: none, session ``"1"``).
     event_names : renames event descriptions before windowing, e.g. GDF codes
         ``{"769": "left_hand", "770": "right_hand"}``.
     name, version : cache namespace for these files.
@@ -121,7 +122,9 @@ class RecordingFiles(DatasetSource):
             {
                 "record": self._relative(f),
                 "subject": self._group(self.subject_pattern, f.stem, 0),
-                "session": self._group(self.session_pattern, f.stem, "1"),
+                # a session is a name, as every dataset's ("T", "E", "1"): 1 and "1" mixed in
+                # one column would be two sessions to a protocol
+                "session": str(self._group(self.session_pattern, f.stem, "1")),
             }
             for f in self.files
         ]
