@@ -164,17 +164,28 @@ class SessionTransfer(SplitProtocol):
                 uniq = list(pd.unique(sessions[pos]))
                 if len(uniq) != 2:
                     raise ConfigError(f"subject {s} has sessions {uniq}; session transfer needs "
-                                      "exactly 2 (or name train_session and test_session)")
+                                      "exactly 2 (or name train_session and test_session)"
+                                      f"{_one_session_hint(meta, uniq)}")
                 tr_s = uniq[0] if tr_s is None else tr_s
                 te_s = uniq[1] if te_s is None else te_s
             train = np.sort(pos[sessions[pos] == str(tr_s)])
             test = np.sort(pos[sessions[pos] == str(te_s)])
             if len(train) == 0 or len(test) == 0:
+                has = sorted(set(sessions[pos]))
                 raise ConfigError(f"subject {s}: no trials in session {tr_s!r} or {te_s!r} "
-                                  f"(has {sorted(set(sessions[pos]))})")
+                                  f"(has {has}){_one_session_hint(meta, has)}")
             train, val = _take_val(train, meta, self.val_fraction, None, self.seed)
             out.append(make_fold(s, 0, train, val, test))
         return out
+
+
+def _one_session_hint(meta: pd.DataFrame, sessions: list) -> str:
+    """What to split by instead where a subject has one session (EEGMAT, eegmmidb)."""
+    if len(sessions) != 1:
+        return ""
+    by = ("run (GroupKFold(group='run')) or by subject" if "run" in meta
+          else "subject (LOSO, GroupKFold)")
+    return f"; this data has one session per subject: split it by {by} instead"
 
 
 def paper_protocol(name: str, **kwargs) -> SplitProtocol:

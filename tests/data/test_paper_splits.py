@@ -121,6 +121,15 @@ def test_session_transfer_validation_is_hveegnet_90_10():
     np.testing.assert_array_equal(f.train, np.sort(perm[3:]))
 
 
+def test_session_transfer_on_one_session_data_says_how_to_split_instead():
+    """EEGMAT and eegmmidb have one session per subject: the error said only 'needs exactly 2'."""
+    meta = _meta(n_subjects=2, sessions=("1",))
+    with pytest.raises(ConfigError, match=r"has \['1'\]\); .*split it by subject \(LOSO"):
+        SessionTransfer().folds(meta)
+    with pytest.raises(ConfigError, match=r"split it by run \(GroupKFold\(group='run'\)\)"):
+        SessionTransfer().folds(meta.assign(run=meta.trial % 2))
+
+
 def test_protocol_by_name_and_bad_meta():
     meta = _meta(sessions=("T",))
     assert len(paper_protocol("CV").folds(meta)) == 15
