@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=HelpFormatter)
     p.add_argument("--path", default=None,
                    help="EEGMAT folder (SubjectNN_1.edf ...; default: under BIOSIG_DATA)")
+    p.add_argument("--download", action="store_true",
+                   help="fetch the chosen participants' files from PhysioNet when absent")
     p.add_argument("--participants", nargs="+", type=int, default=None,
                    help="subjects to load (default: every subject in the folder)")
     p.add_argument("--n-folds", type=int, default=4, help="subject-wise folds (fold 0 tested)")
@@ -177,7 +179,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     source = EEGMAT(args.path, subjects=args.participants, window=args.window, sfreq=args.sfreq,
-                    band=tuple(args.band), n_folds=args.n_folds)
+                    band=tuple(args.band), n_folds=args.n_folds, download=args.download)
     protocol = GroupKFold(n_splits=args.n_folds, fold=0, group="subject", shuffle=True,
                           val_fraction=0.1, seed=args.seed)
     dm = BiosigDataModule(source, [], None, protocol=protocol, batch_size=args.batch_size,

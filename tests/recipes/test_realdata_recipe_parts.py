@@ -139,5 +139,6 @@ def test_hveegnet_band_follows_the_command_line(hv, tmp_path, monkeypatch):
     monkeypatch.setattr(eegmat, "EEGMAT", opened)
     with pytest.raises(KeyboardInterrupt):
         hv.main(["--sfreq", "64", "--band", "0.5", "30", "--artifacts", "pop_50uV",
-                 "--threads", "1", "--out", str(tmp_path)])
+                 "--threads", "1", "--out", str(tmp_path), "--download"])
     assert (got["sfreq"], got["band"]) == (64.0, (0.5, 30.0))
+    assert got["download"] is True  # the not-found message's advice works from this script too
