@@ -122,11 +122,12 @@ def main(argv=None) -> int:
     for alignment in args.alignment:
         dm = make_datamodule(args, alignment)
         meta = dm.meta
-        folds = meta.groupby("fold")["subject"].unique()
+        subjects = meta["subject"].to_numpy()  # per fold as the results name it (fold0, ...)
+        folds = {f.name: sorted(set(subjects[f.test].tolist())) for f in dm.folds()}
         print(f"data: {len(dm.cache)} windows ({int((dm.cache.y == 0).sum())} rest, "
               f"{int((dm.cache.y == 1).sum())} task) of {meta['subject'].nunique()} subjects, "
               f"{dm.n_chans} ch x {dm.n_times} samples @ {dm.sfreq:g} Hz; test subjects per "
-              f"fold: {'; '.join(f'{k}: {sorted(v.tolist())}' for k, v in folds.items())}")
+              f"fold: {'; '.join(f'{k}: {v}' for k, v in folds.items())}")
         result = run_experiment(dm, model_specs(args), seeds=args.seeds,
                                 trainer={"accelerator": args.accelerator},
                                 metrics=["bal_acc", "kappa"],
