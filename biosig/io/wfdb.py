@@ -21,6 +21,7 @@ import contextlib
 import math
 import os
 import re
+import struct
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -332,6 +333,8 @@ def _check_signal_files(hea: Path, header) -> None:
                 f"header declares {header.sig_len} frames ({entry['offset'] + need} bytes in "
                 f"format {entry['fmt']}) but the file holds {size} bytes: truncated file",
             )
+        if data_path.suffix.lower() == ".mat" and entry["offset"]:
+            _check_mat_header(data_path, hea, fmt, entry["offset"], n_samples)
         most = _padded_bytes(fmt, n_samples)
         if most is not None and n_samples and not entry["blocks"]:
             if size > entry["offset"] + most:
@@ -342,6 +345,33 @@ def _check_signal_files(hea: Path, header) -> None:
                     f" bytes in format {fmt}) but the file holds {size} bytes, {frames} frames: "
                     "the header's sample count is wrong (reading it would drop the rest)",
                 )
+
+
+#: MATLAB v4 precision digit (the P of MOPT) of the WFDB formats a ``.mat`` signal file holds
+_MAT_PRECISION = {"16": 3, "32": 2, "80": 5}
+
+
+def _check_mat_header(path: Path, hea: Path, fmt: str, offset: int, n_samples: int) -> None:
+    """A ``.mat`` signal file at a byte offset (PhysioNet's and CinC's ``wfdb2mat`` layout)
+    starts with a MATLAB v4 matrix header: a real, unnamed-beyond-the-offset matrix of exactly
+    the header's samples, in its format. Without this, any file of the right size read as
+    signal (wfdb skips the offset unread)."""
+    with open(path, "rb") as fh:
+        head = fh.read(20)
+    fields = struct.unpack("<5i", head) if len(head) == 20 else None
+    if fields is not None and not 0 <= fields[0] < 1000:  # M = 1: a big-endian matrix
+        fields = struct.unpack(">5i", head)
+    if fields is None:
+        raise InvalidFileError(path, "too short for a MATLAB v4 matrix header")
+    kind, rows, cols, imag, name_len = fields
+    precision = _MAT_PRECISION.get(fmt)
+    if (imag != 0 or 20 + name_len != offset or rows < 0 or cols < 0
+            or rows * cols != n_samples or kind % 10 != 0
+            or (precision is not None and kind // 10 % 10 != precision)):
+        raise InvalidFileError(
+            path, f"not the MATLAB v4 signal matrix {hea.name} declares ({n_samples} samples in "
+            f"format {fmt} after a {offset}-byte header): its header reads type {kind}, "
+            f"{rows} x {cols}, imaginary flag {imag}, name length {name_len}")
 
 
 def _select(names: list[str], labels: list[str], channels, hea: Path) -> list[int]:

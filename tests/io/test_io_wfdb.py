@@ -94,6 +94,29 @@ def test_cinc2021_mat_records():
 
 
 @pytest.mark.shared_data
+@pytest.mark.parametrize("field, value", [(0, 0), (1, 11), (2, 4999), (3, 1), (4, 8)])
+def test_cinc_mat_whose_matrix_header_disagrees_is_refused(tmp_path, field, value):
+    """The 24 bytes before the samples were never read: any file of the right size (another
+    record's matrix, or not a MATLAB file at all) read as this record's signal."""
+    import shutil
+    import struct
+
+    src = SHARED / "ecg_wfdb" / "cinc2021" / "E07500"
+    if not src.with_suffix(".mat").is_file():
+        pytest.skip(f"CinC 2021 records not found under {src.parent}")
+    for ext in (".hea", ".mat"):
+        shutil.copy(src.with_suffix(ext), tmp_path / f"E07500{ext}")
+    mat = tmp_path / "E07500.mat"
+    assert read_wfdb(tmp_path / "E07500").data.shape == (12, 5000)  # the copy reads
+    data = bytearray(mat.read_bytes())
+    data[4 * field:4 * field + 4] = struct.pack("<i", value)
+    mat.write_bytes(bytes(data))
+    with pytest.raises(InvalidFileError, match=r"E07500\.mat.*not the MATLAB v4 signal matrix "
+                                               r"E07500\.hea declares \(60000 samples"):
+        read_wfdb(tmp_path / "E07500")
+
+
+@pytest.mark.shared_data
 def test_mitdb_100_fmt212_annotations_edited_header():
     rec = read_wfdb(shared("ecg_wfdb/mitdb/100"))
     assert rec.ch_names == ["MLII", "V5"] and rec.sfreq == 360.0
