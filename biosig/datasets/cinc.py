@@ -316,10 +316,12 @@ class CinC(DatasetSource):
         key = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:16]
         memo_path = memo_dir / f"cinc-{key}.json"
         memo = {}
-        if memo_path.is_file():
+        if memo_path.is_file():  # a memo only: one that does not parse is hashed anew
             try:
                 memo = json.loads(memo_path.read_text())
             except json.JSONDecodeError:
+                memo = {}
+            if not isinstance(memo, dict):
                 memo = {}
         changed = False
         first_of: dict[str, str] = {}
@@ -330,7 +332,7 @@ class CinC(DatasetSource):
             st = f.stat()
             tag = f"{st.st_size}:{st.st_mtime_ns}"
             entry = memo.get(r["signal_file"])
-            if entry is None or entry[0] != tag:
+            if not (isinstance(entry, list) and len(entry) == 2 and entry[0] == tag):
                 h = hashlib.sha256()
                 with open(f, "rb") as fh:
                     for block in iter(lambda: fh.read(1 << 20), b""):

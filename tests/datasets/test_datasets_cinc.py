@@ -97,6 +97,13 @@ def test_hash_memo_detects_changed_file(tmp_path):
     )
     with pytest.raises(InvalidFileError, match="sources"):
         CinC(tmp_path / "data", sources=["ningbo"], hash_cache=tmp_path / "memo").records()
+    # a memo of another shape (JSON, but not this memo's) is hashed anew: it was an AttributeError
+    (memo,) = (tmp_path / "memo").glob("cinc-*.json")
+    for other in ("[1, 2]", '{"georgia/E07510.mat": 5}'):
+        memo.write_text(other)
+        recs = {r["record"]: r for r in CinC(tmp_path / "data", hash_cache=tmp_path / "memo")
+                .records()}
+        assert recs["georgia/E07510"]["subject"] == "georgia/E07510"
 
 
 @needs_shared
