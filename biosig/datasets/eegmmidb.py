@@ -48,13 +48,22 @@ def eegmmidb_channel_name(name: str) -> str:
     return n
 
 
+def _mne_eegbci_copy() -> Path:
+    """Where ``mne.datasets.eegbci.load_data`` keeps eegmmidb (MNE's own folder layout)."""
+    root = os.environ.get("MNE_DATASETS_EEGBCI_PATH") or os.environ.get("MNE_DATA")
+    root = Path(root or "~/mne_data").expanduser()
+    return root / "MNE-eegbci-data" / "files" / "eegmmidb" / "1.0.0"
+
+
 class EEGMMIDB(DatasetSource):
     """EEG Motor Movement/Imagery (EEG in µV, 160 Hz): one record per subject and run.
 
     Parameters
     ----------
     path : folder with ``S001/S001R04.edf`` ... (PhysioNet layout) or the EDF files directly;
-        default ``BIOSIG_DATA/eegmmidb/1.0.0``.
+        default ``BIOSIG_DATA/eegmmidb/1.0.0``, else (where that is absent) the copy
+        ``mne.datasets.eegbci`` downloads, ``<MNE_DATASETS_EEGBCI_PATH, MNE_DATA or ~/mne_data>/
+        MNE-eegbci-data/files/eegmmidb/1.0.0``.
     subjects : subject numbers (1..109); default all.
     runs : task runs (3..14); default the imagined left/right fist runs 4, 8, 12. Classes are
         those the chosen runs define (left_fist/right_fist for 3/4/7/8/11/12, both_fists/
@@ -82,6 +91,8 @@ class EEGMMIDB(DatasetSource):
         mirror: str = "https://physionet.org/files/eegmmidb/1.0.0/",
     ):
         self.root = dataset_root(path, "eegmmidb", self.version)
+        if path is None and not self.root.is_dir() and _mne_eegbci_copy().is_dir():
+            self.root = _mne_eegbci_copy()  # the files mne.datasets.eegbci fetched
         # sorted, each once: a subject given twice cached its windows twice
         self.subjects = (list(range(1, 110)) if subjects is None
                          else sorted({int(s) for s in subjects}))

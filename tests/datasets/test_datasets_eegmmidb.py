@@ -110,6 +110,21 @@ def test_a_subject_given_twice_is_one_record_each_run(tmp_path):
     assert EEGMMIDB(tmp_path, subjects=[2, 1, 2]).subjects == [1, 2]
 
 
+def test_the_files_mne_downloaded_are_found_by_default(tmp_path, monkeypatch):
+    """BIOSIG_DATA falls back to MNE_DATA, but MNE keeps eegmmidb under its own layout
+    (MNE-eegbci-data/files/eegmmidb/1.0.0): its copy was never found."""
+    mne_copy = tmp_path / "mne" / "MNE-eegbci-data" / "files" / "eegmmidb" / "1.0.0"
+    (mne_copy / "S001").mkdir(parents=True)
+    (mne_copy / "S001" / "S001R04.edf").write_bytes(b"")
+    monkeypatch.setenv("BIOSIG_DATA", str(tmp_path / "biosig"))
+    monkeypatch.setenv("MNE_DATA", str(tmp_path / "mne"))
+    monkeypatch.delenv("MNE_DATASETS_EEGBCI_PATH", raising=False)
+    assert EEGMMIDB(subjects=[1], runs=[4]).root == mne_copy
+    ours = tmp_path / "biosig" / "eegmmidb" / "1.0.0"
+    ours.mkdir(parents=True)
+    assert EEGMMIDB(subjects=[1], runs=[4]).root == ours  # biosig's own folder comes first
+
+
 @needs_shared
 def test_download_verified_with_mne_checksums(tmp_path):
     """A loopback server mirrors PhysioNet's layout with the real files; one file is corrupted."""
