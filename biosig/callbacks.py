@@ -281,7 +281,12 @@ class EpochProgress(pl.Callback):
         return ", ".join(parts)
 
     def on_train_epoch_end(self, trainer, pl_module):
-        if trainer.sanity_checking or not trainer.is_global_zero or self._t0 is None:
+        if trainer.sanity_checking or self._t0 is None:
+            return
+        # reading the epoch's values all-reduces the synced ones: under DDP every rank must read
+        # them here (rank 0 alone waited for ever on the others' next collective)
+        values = self._values(trainer)
+        if not trainer.is_global_zero:
             return
         now = time.perf_counter()
         if now - self._last < self.min_interval_s:
@@ -294,7 +299,6 @@ class EpochProgress(pl.Callback):
         if total is not None and total > 0 and math.isfinite(per_epoch):
             timing += f", ~{_clock(per_epoch * (total - epoch))} left"
         of = f"/{total}" if total is not None and total > 0 else ""
-        values = self._values(trainer)
         print(f"{self.prefix}epoch {epoch}{of}: {values or 'nothing logged'} ({timing})",
               file=self.stream or sys.stdout, flush=True)
 
