@@ -328,22 +328,59 @@ class PredictionWriter(BasePredictionWriter):
         self.path, self.written, self.summary = path, None, ""
 
     def write_on_epoch_end(self, trainer, pl_module, predictions, batch_indices):
-        from pathlib import Path
-
-        if not trainer.is_global_zero:
-            return
+        # log_dir broadcasts from rank 0 under DDP: every rank asks (rank 0 alone crashed)
+        path = Path(self.path or Path(trainer.log_dir or trainer.default_root_dir)
+                    / "predictions.pt").resolve()
         if predictions and isinstance(predictions[0], list):  # one list per dataloader
             predictions = [p for loader in predictions for p in loader]
+        if trainer.world_size > 1:
+            batch_indices = [batch for loader in batch_indices for batch in loader]
+            predictions = _gather_in_loader_order(trainer, predictions, batch_indices)
+        if not trainer.is_global_zero:
+            return
         if predictions and all(isinstance(p, torch.Tensor) for p in predictions):
             predictions = torch.cat([p.detach().cpu() for p in predictions])
             what = f"{tuple(predictions.shape)} tensor"
         else:
             what = f"{len(predictions)} batch outputs"
-        path = Path(self.path or Path(trainer.log_dir or trainer.default_root_dir)
-                    / "predictions.pt").resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(predictions, path)
         self.written, self.summary = path, f"predictions ({what}) written to {path}"
+
+
+def _gather_in_loader_order(trainer, predictions: list, batch_indices: list) -> list:
+    """Every rank's batch outputs, on rank 0 as one process would give them: rows in the order
+    of the predict loader, in batches of its batch size (each rank predicts its share of the
+    windows, every window once). Outputs must be tensors or dicts of tensors, one row per window.
+    """
+    from torch import distributed as dist
+
+    def rows(output, n):
+        if isinstance(output, torch.Tensor) and output.ndim and len(output) == n:
+            return list(output.detach().cpu())
+        if isinstance(output, dict) and output:
+            columns = {k: rows(v, n) for k, v in output.items()}
+            return [{k: v[i] for k, v in columns.items()} for i in range(n)]
+        raise ConfigError(f"predict under {trainer.world_size} processes needs one row per window "
+                          f"in every output, got {type(output).__name__}: predict with "
+                          "--trainer.devices 1")
+
+    mine = [(i, row) for output, indices in zip(predictions, batch_indices, strict=True)
+            for i, row in zip(indices, rows(output, len(indices)), strict=True)]
+    gathered = [None] * trainer.world_size
+    dist.all_gather_object(gathered, (mine, max(map(len, batch_indices), default=0)))
+    if not trainer.is_global_zero:
+        return []
+    ordered = [row for _, row in sorted((r for part, _ in gathered for r in part),
+                                        key=lambda r: r[0])]
+    size = max(size for _, size in gathered) or 1
+
+    def stack(batch):
+        if isinstance(batch[0], dict):
+            return {k: stack([b[k] for b in batch]) for k in batch[0]}
+        return torch.stack(batch)
+
+    return [stack(ordered[i:i + size]) for i in range(0, len(ordered), size)]
 
 
 def ema_warmup_decay(step: int, max_decay: float = 0.999, update_after_step: int = 100,
