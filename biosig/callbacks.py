@@ -71,10 +71,12 @@ def log_figure(trainer: pl.Trainer, tag: str, fig, step: int) -> bool:
     return sent
 
 
-def save_figure(trainer: pl.Trainer, tag: str, fig, step: int) -> Path:
+def save_figure(trainer: pl.Trainer, tag: str, fig, step: int, folder=None) -> Path:
     """Save a matplotlib figure as ``<log_dir>/figures/<tag>_epoch<step>.png`` (the run's log
-    folder: the first logger's, else ``default_root_dir``); close it. Returns the file."""
-    folder = Path(trainer.log_dir or trainer.default_root_dir) / "figures"
+    folder: the first logger's, else ``default_root_dir``; ``folder`` instead of it if given);
+    close it. Returns the file. Under DDP ``trainer.log_dir`` is a broadcast from rank 0: every
+    rank must ask for it (pass ``folder`` from rank 0 alone)."""
+    folder = Path(folder or trainer.log_dir or trainer.default_root_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{tag}_epoch{step:03d}.png"
     fig.savefig(path, dpi=100)
@@ -106,24 +108,32 @@ class FigureCallback(pl.Callback):
                            "drawn (add a TensorBoard or log_image logger to see them)")
 
     def _due(self, trainer) -> bool:
-        return (trainer.is_global_zero and not trainer.sanity_checking and bool(trainer.loggers)
+        """A figure this epoch (the same answer on every rank; rank 0 draws it)."""
+        return (not trainer.sanity_checking and bool(trainer.loggers)
                 and trainer.current_epoch % self.every_n_epochs == 0)
 
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx,
                                 dataloader_idx=0):
-        if batch_idx == 0 and dataloader_idx == 0 and self._due(trainer):
+        if batch_idx == 0 and dataloader_idx == 0 and trainer.is_global_zero and self._due(
+                trainer):
             self._example = self.capture(pl_module, outputs, batch)
 
     def on_validation_epoch_end(self, trainer, pl_module):
         example, self._example = self._example, None
-        if example is None or not self._due(trainer):
+        if not self._due(trainer):
+            return
+        # log_dir broadcasts from rank 0 under DDP: every rank asks (rank 0 alone hung the run;
+        # whether a logger takes figures is known on rank 0 only: elsewhere `experiment` is a
+        # stand-in that has every method)
+        folder = trainer.log_dir or trainer.default_root_dir
+        if example is None:
             return
         with torch.no_grad():
             fig = self.draw(pl_module, example, trainer.current_epoch)
         if any(_takes_figures(logger) for logger in trainer.loggers):
             log_figure(trainer, self.tag, fig, trainer.current_epoch)
             return
-        path = save_figure(trainer, self.tag, fig, trainer.current_epoch)
+        path = save_figure(trainer, self.tag, fig, trainer.current_epoch, folder)
         if not self._told:  # where they go: said once
             self._told = True
             rank_zero_info(f"{type(self).__name__}: no logger takes figures (TensorBoard or a "
