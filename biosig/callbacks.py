@@ -71,10 +71,12 @@ def log_figure(trainer: pl.Trainer, tag: str, fig, step: int) -> bool:
     return sent
 
 
-def save_figure(trainer: pl.Trainer, tag: str, fig, step: int) -> Path:
+def save_figure(trainer: pl.Trainer, tag: str, fig, step: int, folder=None) -> Path:
     """Save a matplotlib figure as ``<log_dir>/figures/<tag>_epoch<step>.png`` (the run's log
-    folder: the first logger's, else ``default_root_dir``); close it. Returns the file."""
-    folder = Path(trainer.log_dir or trainer.default_root_dir) / "figures"
+    folder: the first logger's, else ``default_root_dir``; ``folder`` instead of it if given);
+    close it. Returns the file. Under DDP ``trainer.log_dir`` is a broadcast from rank 0: every
+    rank must ask for it (pass ``folder`` from rank 0 alone)."""
+    folder = Path(folder or trainer.log_dir or trainer.default_root_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{tag}_epoch{step:03d}.png"
     fig.savefig(path, dpi=100)
@@ -106,24 +108,32 @@ class FigureCallback(pl.Callback):
                            "drawn (add a TensorBoard or log_image logger to see them)")
 
     def _due(self, trainer) -> bool:
-        return (trainer.is_global_zero and not trainer.sanity_checking and bool(trainer.loggers)
+        """A figure this epoch (the same answer on every rank; rank 0 draws it)."""
+        return (not trainer.sanity_checking and bool(trainer.loggers)
                 and trainer.current_epoch % self.every_n_epochs == 0)
 
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx,
                                 dataloader_idx=0):
-        if batch_idx == 0 and dataloader_idx == 0 and self._due(trainer):
+        if batch_idx == 0 and dataloader_idx == 0 and trainer.is_global_zero and self._due(
+                trainer):
             self._example = self.capture(pl_module, outputs, batch)
 
     def on_validation_epoch_end(self, trainer, pl_module):
         example, self._example = self._example, None
-        if example is None or not self._due(trainer):
+        if not self._due(trainer):
+            return
+        # log_dir broadcasts from rank 0 under DDP: every rank asks (rank 0 alone hung the run;
+        # whether a logger takes figures is known on rank 0 only: elsewhere `experiment` is a
+        # stand-in that has every method)
+        folder = trainer.log_dir or trainer.default_root_dir
+        if example is None:
             return
         with torch.no_grad():
             fig = self.draw(pl_module, example, trainer.current_epoch)
         if any(_takes_figures(logger) for logger in trainer.loggers):
             log_figure(trainer, self.tag, fig, trainer.current_epoch)
             return
-        path = save_figure(trainer, self.tag, fig, trainer.current_epoch)
+        path = save_figure(trainer, self.tag, fig, trainer.current_epoch, folder)
         if not self._told:  # where they go: said once
             self._told = True
             rank_zero_info(f"{type(self).__name__}: no logger takes figures (TensorBoard or a "
@@ -281,7 +291,12 @@ class EpochProgress(pl.Callback):
         return ", ".join(parts)
 
     def on_train_epoch_end(self, trainer, pl_module):
-        if trainer.sanity_checking or not trainer.is_global_zero or self._t0 is None:
+        if trainer.sanity_checking or self._t0 is None:
+            return
+        # reading the epoch's values all-reduces the synced ones: under DDP every rank must read
+        # them here (rank 0 alone waited for ever on the others' next collective)
+        values = self._values(trainer)
+        if not trainer.is_global_zero:
             return
         now = time.perf_counter()
         if now - self._last < self.min_interval_s:
@@ -294,7 +309,6 @@ class EpochProgress(pl.Callback):
         if total is not None and total > 0 and math.isfinite(per_epoch):
             timing += f", ~{_clock(per_epoch * (total - epoch))} left"
         of = f"/{total}" if total is not None and total > 0 else ""
-        values = self._values(trainer)
         print(f"{self.prefix}epoch {epoch}{of}: {values or 'nothing logged'} ({timing})",
               file=self.stream or sys.stdout, flush=True)
 
@@ -324,22 +338,59 @@ class PredictionWriter(BasePredictionWriter):
         self.path, self.written, self.summary = path, None, ""
 
     def write_on_epoch_end(self, trainer, pl_module, predictions, batch_indices):
-        from pathlib import Path
-
-        if not trainer.is_global_zero:
-            return
+        # log_dir broadcasts from rank 0 under DDP: every rank asks (rank 0 alone crashed)
+        path = Path(self.path or Path(trainer.log_dir or trainer.default_root_dir)
+                    / "predictions.pt").resolve()
         if predictions and isinstance(predictions[0], list):  # one list per dataloader
             predictions = [p for loader in predictions for p in loader]
+        if trainer.world_size > 1:
+            batch_indices = [batch for loader in batch_indices for batch in loader]
+            predictions = _gather_in_loader_order(trainer, predictions, batch_indices)
+        if not trainer.is_global_zero:
+            return
         if predictions and all(isinstance(p, torch.Tensor) for p in predictions):
             predictions = torch.cat([p.detach().cpu() for p in predictions])
             what = f"{tuple(predictions.shape)} tensor"
         else:
             what = f"{len(predictions)} batch outputs"
-        path = Path(self.path or Path(trainer.log_dir or trainer.default_root_dir)
-                    / "predictions.pt").resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(predictions, path)
         self.written, self.summary = path, f"predictions ({what}) written to {path}"
+
+
+def _gather_in_loader_order(trainer, predictions: list, batch_indices: list) -> list:
+    """Every rank's batch outputs, on rank 0 as one process would give them: rows in the order
+    of the predict loader, in batches of its batch size (each rank predicts its share of the
+    windows, every window once). Outputs must be tensors or dicts of tensors, one row per window.
+    """
+    from torch import distributed as dist
+
+    def rows(output, n):
+        if isinstance(output, torch.Tensor) and output.ndim and len(output) == n:
+            return list(output.detach().cpu())
+        if isinstance(output, dict) and output:
+            columns = {k: rows(v, n) for k, v in output.items()}
+            return [{k: v[i] for k, v in columns.items()} for i in range(n)]
+        raise ConfigError(f"predict under {trainer.world_size} processes needs one row per window "
+                          f"in every output, got {type(output).__name__}: predict with "
+                          "--trainer.devices 1")
+
+    mine = [(i, row) for output, indices in zip(predictions, batch_indices, strict=True)
+            for i, row in zip(indices, rows(output, len(indices)), strict=True)]
+    gathered = [None] * trainer.world_size
+    dist.all_gather_object(gathered, (mine, max(map(len, batch_indices), default=0)))
+    if not trainer.is_global_zero:
+        return []
+    ordered = [row for _, row in sorted((r for part, _ in gathered for r in part),
+                                        key=lambda r: r[0])]
+    size = max(size for _, size in gathered) or 1
+
+    def stack(batch):
+        if isinstance(batch[0], dict):
+            return {k: stack([b[k] for b in batch]) for k in batch[0]}
+        return torch.stack(batch)
+
+    return [stack(ordered[i:i + size]) for i in range(0, len(ordered), size)]
 
 
 def ema_warmup_decay(step: int, max_decay: float = 0.999, update_after_step: int = 100,

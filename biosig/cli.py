@@ -120,6 +120,8 @@ def _build_cli_class():
             from biosig.experiments.runner import refuse_cpu_sync_batchnorm
 
             refuse_cpu_sync_batchnorm(self.trainer, self.config.fit.trainer.sync_batchnorm)
+            if callable(getattr(self.model, "check_strategy", None)):  # GANTask: before DDP starts
+                self.model.check_strategy(self.trainer)
             _refuse_spawn_of_parametrized(self.trainer, self.model)
             _split_before_run_folder(self.datamodule)
             _prepare_resume(self)

@@ -12,7 +12,13 @@ from pathlib import Path
 from biosig.data.recipe_config import config_file_of, datamodule_from_config, load_config
 from biosig._checks import did_you_mean
 from biosig.errors import ConfigError
-from biosig.experiments.runner import SIGNAL_ARGS, ModelSpec, check_metrics, run_experiment
+from biosig.experiments.runner import (
+    SIGNAL_ARGS,
+    ModelSpec,
+    check_metrics,
+    refuse_several_processes,
+    run_experiment,
+)
 
 __all__ = ["RUN_HELP", "load_config", "datamodule_from_config", "experiment_from_config", "main"]
 
@@ -47,8 +53,8 @@ _EXPERIMENT_KEYS = {"seeds", "subjects", "metrics", "models", "reference", "out"
 
 
 def _check_trainer_keys(trainer: dict, where: str) -> None:
-    """Refuse a key ``lightning.pytorch.Trainer`` does not take, before any cache is built
-    (the Trainer is made only after the data are ready); names the closest valid key."""
+    """Refuse a key ``lightning.pytorch.Trainer`` does not take (naming the closest valid key)
+    and several processes, before any cache is built (the Trainer is made after the data)."""
     import inspect
 
     import lightning.pytorch as pl
@@ -59,6 +65,7 @@ def _check_trainer_keys(trainer: dict, where: str) -> None:
             hint = did_you_mean(str(key), sorted(valid), prefix=f"{where}.")
             raise ConfigError(f"{where}.{key}: lightning.pytorch.Trainer takes no such "
                               f"argument{hint}")
+    refuse_several_processes(trainer, where)
 
 
 def _refuse_checkpoint_callbacks(callbacks, where: str) -> None:

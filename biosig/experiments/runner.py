@@ -176,6 +176,33 @@ def _keep_cudnn_flags():
         cudnn.deterministic, cudnn.benchmark = saved
 
 
+def _processes(devices) -> int | None:
+    """Devices a Trainer's ``devices`` asks for (None: as many as the machine has)."""
+    if isinstance(devices, (list, tuple)):
+        return len(devices)
+    if isinstance(devices, str) and "," in devices:  # "0,1", "0,": device indices
+        return len([d for d in devices.split(",") if d.strip()])
+    if isinstance(devices, str) and devices.strip().isdigit():
+        return int(devices)
+    if isinstance(devices, int) and not isinstance(devices, bool) and devices >= 0:
+        return devices
+    return None  # "auto", -1, "-1"
+
+
+def refuse_several_processes(trainer: dict, where: str = "trainer") -> None:
+    """A ConfigError for trainer arguments that start several processes (DDP): every process
+    would run the whole experiment, print every line and write the results table (tried with
+    2 CPU processes: all of it twice, and test metrics over padded shards)."""
+    devices, nodes = trainer.get("devices", 1), trainer.get("num_nodes", 1)
+    if _processes(devices) in (0, 1) and nodes in (1, "1", None):
+        return
+    raise ConfigError(
+        f"{where}.devices: biosig run and run_experiment train in one process (got "
+        f"devices={devices!r}, num_nodes={nodes!r}: each process would run the whole "
+        f"experiment and write its table); set {where}.devices 1 and {where}.num_nodes 1, or "
+        "train one fold on several devices with biosig fit")
+
+
 def _check_loggers(trainer: dict, models: list, runs_per_model: int) -> None:
     """A logger object would be shared by every run that gets it (one log, mixed metrics):
     refused where it would serve more than one run."""
@@ -498,6 +525,9 @@ def run_experiment(
             raise ConfigError(f"subjects={list(subjects)} leave no fold of {data.protocol}")
     n_runs, done, t_start = len(folds) * len(models) * len(seeds), 0, time.perf_counter()
     _check_loggers(dict(trainer or {}), models, len(folds) * len(seeds))
+    refuse_several_processes(dict(trainer or {}))
+    for spec in models:
+        refuse_several_processes(spec.trainer, f"models[{spec.name}].trainer")
     rows = []
     if verbose:
         print(f"{title + ': ' if title else ''}{len(folds)} folds x {len(models)} models x "

@@ -199,9 +199,17 @@ class GANTask(BiosigTask):
 
     # -- training ------------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
+        if stage == "fit" and self._trainer is not None:
+            self.check_strategy(self.trainer)
+
+    @staticmethod
+    def check_strategy(trainer) -> None:
+        """Refuse training under DDP that does not look for unused parameters (``biosig fit``
+        calls it before any process starts; validating, testing and predicting do not wrap
+        the model in DDP and are not refused)."""
         from lightning.pytorch.strategies import DDPStrategy
 
-        strategy = self.trainer.strategy if self._trainer is not None else None
+        strategy = trainer.strategy
         if (isinstance(strategy, DDPStrategy)
                 and not strategy._ddp_kwargs.get("find_unused_parameters")):
             raise ConfigError(

@@ -121,9 +121,11 @@ class VQTask(BiosigTask):
         from biosig.models.blocks.quantizer import codebook_perplexity
 
         used = int((counts > 0).sum())
+        # the counts are summed over the ranks, so every rank has these values: sync_dist
+        # (a mean of equal values) says so (Lightning warned about each of them under DDP)
         self.log_dict({f"{stage}_perplexity": codebook_perplexity(counts),
                        f"{stage}_code_usage": used / counts.numel(),
-                       f"{stage}_dead_codes": float(counts.numel() - used)})
+                       f"{stage}_dead_codes": float(counts.numel() - used)}, sync_dist=True)
 
     def on_train_epoch_end(self):
         self._log_codebook("train")

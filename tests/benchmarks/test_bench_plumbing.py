@@ -140,6 +140,40 @@ def test_gpu_wheels_keep_pyprojects_pins():
     assert not set(wheels) & set(NOT_ON_THE_GPU_MACHINE)
 
 
+#: what a wheel requires that neither the image nor the wheels hold, and why that is fine
+NOT_NEEDED_ON_THE_GPU_MACHINE = {"requests": "pooch imports it only to download"}
+
+
+def test_gpu_wheels_bring_what_they_require():
+    """Every wheel's requirements are in the image (the packages gpu_wheels.txt says it has,
+    and what they require) or among the wheels: mne requires lazy_loader, which none of the
+    image's packages brings, so `import mne` would fail there."""
+    from importlib import metadata
+
+    def name(requirement: str) -> str:
+        return re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9_.-]+", requirement)[0]).lower()
+
+    def requires(package: str, here: bool = True) -> set[str]:
+        try:
+            found = metadata.requires(package) or []
+        except metadata.PackageNotFoundError:  # an image package this stack lacks (nvidia-ml-py)
+            if here:
+                raise
+            found = []
+        return {name(r) for r in found if "extra ==" not in r}
+
+    text = (BENCH / "gpu_wheels.txt").read_text()
+    wheels = set(_pins(text))
+    listed = re.search(r"has (.*?);", text, re.S)[1].replace("#", " ")
+    image = {name(p.strip()) for p in re.split(r",|\band\b", listed) if p.strip()}
+    assert {"torch", "lightning", "numpy"} <= image
+    have = image | wheels | set(NOT_NEEDED_ON_THE_GPU_MACHINE)
+    for package in sorted(image):
+        have |= requires(package, here=False)
+    missing = {w: sorted(requires(w) - have) for w in sorted(wheels) if requires(w) - have}
+    assert missing == {}
+
+
 def test_cold_build_bench_runs_every_pipeline_on_one_real_file(shared_data, monkeypatch, capsys):
     """One round on the first real EDF: every pipeline yields the same windows, and the summary
     has the min/median and best-vs-best lines (timings are not checked)."""

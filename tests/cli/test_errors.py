@@ -473,3 +473,20 @@ def test_test_last_refuses_the_newest_run_when_it_had_other_data(tmp_path, capsy
             r"with other data settings; give the checkpoint file of the run you mean", lines[0])
     first = next(tmp_path.glob("lightning_logs/version_0/checkpoints/last*.ckpt"))
     assert main(["test", *EEGNET, *root, "--ckpt_path", str(first)]) == 0
+
+
+def test_gan_under_plain_ddp_is_one_line_before_the_run_folder(tmp_path, capsys, monkeypatch):
+    """GANTask refused plain DDP in its setup, inside every started rank: the line came twice
+    (once per process) and after the run folder and its config.yaml were written."""
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    root = tmp_path / "run"
+    assert main(["fit", "--config", str(REPO / "recipes/ptbxl/ecgnet.yaml"),
+                 "--config", str(REPO / "recipes/ptbxl/simulator.yaml"),
+                 "--data.source.init_args.n_records", "20", "--data.source.init_args.duration",
+                 "2.0", "--data.cache_dir", str(tmp_path / "cache"), "--trainer.accelerator",
+                 "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp",
+                 "--trainer.default_root_dir", str(root)]) == 2
+    err = capsys.readouterr().err
+    lines = _error_lines(err)
+    assert len(lines) == 1 and "ddp_find_unused_parameters_true" in lines[0], err[-2000:]
+    assert not root.exists()

@@ -488,3 +488,33 @@ def test_biosig_run_says_that_it_replaces_earlier_results(tmp_path, capsys):
     first = capsys.readouterr().out.splitlines()[0]
     assert first == f"biosig run: {out} holds results.csv of an earlier run; this run replaces them"
     assert "earlier" not in (out / "results.csv").read_text()
+
+
+def test_run_with_several_processes_is_one_line_before_the_data(tmp_path, capsys, monkeypatch):
+    """`biosig run --trainer.devices 2 --trainer.strategy ddp` ran the whole experiment in each
+    process: every line printed twice, results.csv written by both, test metrics over padded
+    shards. Now one line naming the key, before the cache is built."""
+    from biosig.cli import main
+
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    cache = tmp_path / "cache"
+    assert main(["run", "--config", str(REPO / "recipes/synthetic/eegnet.yaml"), "--data.cache_dir",
+                 str(cache), "--trainer.accelerator", "cpu", "--trainer.devices", "2",
+                 "--trainer.strategy", "ddp", "--trainer.default_root_dir", str(tmp_path)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(err) == 1 and "trainer.devices: biosig run" in err[0] and "devices 1" in err[0]
+    assert not cache.exists()
+
+
+@pytest.mark.parametrize("devices, nodes, refused", [
+    (1, 1, False), ("1", 1, False), ([0], 1, False), ("0,", 1, False), (0, 1, False),
+    (2, 1, True), ("auto", 1, True), (-1, 1, True), ("0,1", 1, True), (1, 2, True)])
+def test_several_processes_are_recognised(devices, nodes, refused):
+    from biosig.experiments.runner import refuse_several_processes
+
+    trainer = {"devices": devices, "num_nodes": nodes}
+    if refused:
+        with pytest.raises(ConfigError, match=r"^models\[a\]\.trainer\.devices: "):
+            refuse_several_processes(trainer, "models[a].trainer")
+    else:
+        refuse_several_processes(trainer)

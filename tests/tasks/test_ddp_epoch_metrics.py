@@ -61,3 +61,27 @@ def test_train_loss_is_the_mean_over_both_ranks(tmp_path, kind):
     both = sum(losses[0] + losses[1]) / 4
     assert abs(own - both) > 1e-3 * abs(both)  # the ranks' losses differ
     assert float(trainer.callback_metrics["train_loss"]) == pytest.approx(both, rel=1e-5)
+
+
+def test_epoch_progress_line_under_ddp_does_not_hang(tmp_path, capsys):
+    """biosig fit under a pipe adds EpochProgress, which read `trainer.callback_metrics` on rank
+    0 only: that read all-reduces the epoch's synced values, while rank 1 went on to the task's
+    own epoch-end all-gather, so `biosig fit --trainer.devices 2 --trainer.strategy ddp > log`
+    hung for ever after the first epoch. A short collective timeout turns a hang into a failure."""
+    from datetime import timedelta
+
+    from lightning.pytorch.strategies import DDPStrategy
+
+    from biosig.callbacks import EpochProgress
+
+    torch.manual_seed(0)
+    task = TASKS["classification"]()
+    task.out = str(tmp_path)
+    x, y = torch.randn(8, 3, 250), torch.tensor([0, 1] * 4)
+    trainer = pl.Trainer(accelerator="cpu", devices=2, max_epochs=1, logger=False,
+                         strategy=DDPStrategy(start_method="spawn", timeout=timedelta(seconds=20)),
+                         callbacks=[EpochProgress()], enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    loader = DataLoader(TensorDataset(x, y), batch_size=2)
+    trainer.fit(task, loader, loader)
+    assert float(trainer.callback_metrics["train_loss"]) > 0

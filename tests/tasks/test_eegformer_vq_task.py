@@ -99,3 +99,15 @@ def test_pretrain_save_then_linear_probe_and_channel_adaptation(tmp_path):
     assert probe.net.ch_names == new and probe(torch.randn(2, 4, 250)).shape == (2, 2)
     with pytest.raises(ConfigError, match="sfreq"):
         load_pretrained(folder, data={"sfreq": 200.0}, adapt=True)
+
+
+def test_codebook_statistics_are_logged_as_synced(monkeypatch):
+    """The codebook values are computed from counts summed over the ranks; logged without
+    sync_dist, Lightning warned under DDP for each of them, every epoch's stage."""
+    task = VQTask("eegformer_s", TINY, n_chans=3, n_times=250)
+    logged = {}
+    monkeypatch.setattr(task, "log_dict", lambda values, **kw: logged.update(keys=values, **kw))
+    task._counts["train"] = torch.tensor([3, 0, 1] + [0] * 13)
+    task._log_codebook("train")
+    assert set(logged["keys"]) == {"train_perplexity", "train_code_usage", "train_dead_codes"}
+    assert logged.get("sync_dist") is True

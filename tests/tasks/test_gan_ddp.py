@@ -24,3 +24,12 @@ def test_ddp_with_unused_parameters_is_accepted():
     task.trainer = pl.Trainer(accelerator="cpu", devices=2,
                               strategy="ddp_find_unused_parameters_true", logger=False)
     task.setup("fit")
+
+
+@pytest.mark.parametrize("stage", ["validate", "test", "predict"])
+def test_plain_ddp_is_accepted_without_training(stage):
+    """Only training leaves parameters unused (Lightning wraps the model in DDP for fit only):
+    `biosig predict --trainer.strategy ddp` of a GAN checkpoint was refused."""
+    task = _task()
+    task.trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False)
+    task.setup(stage)
