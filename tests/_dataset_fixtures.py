@@ -151,6 +151,14 @@ def write_ptbxl_tree(
     return rows
 
 
+def docs_python_block(page: str, name: str) -> str:
+    """The first Python block of ``docs/<page>`` that uses ``name``."""
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / page).read_text(encoding="utf-8")
+    return next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if name in b)
+
+
 # --------------------------------------------------------------------------- BCI IV 2a
 
 BCI_GDF_LABELS = [

@@ -114,7 +114,8 @@ class TUEV(DatasetSource):
         if not self.splits or set(self.splits) - {"train", "eval"}:
             raise ConfigError(f"splits must be 'train' and/or 'eval', got {list(splits)}")
         for s in self.splits:
-            require_dir(self.root / s, f"TUEV {s!r} folder", how)
+            if not (self.root / s).is_dir():
+                raise InvalidFileError(self.root / s, _layout_hint(root, s))
         if montage not in MONTAGES:
             raise ConfigError(f"montage must be one of {sorted(MONTAGES)}, got {montage!r}")
         if edge not in _EDGES:
@@ -225,6 +226,19 @@ class TUEV(DatasetSource):
 
     def __repr__(self) -> str:
         return f"TUEV(path={os.fspath(self.root)!r}, montage={self.montage!r}, edge={self.edge!r})"
+
+
+def _layout_hint(root: Path, split: str) -> str:
+    """Why ``root`` (an existing folder) is not the TUEV corpus folder, and which one is."""
+    msg = (f"TUEV {split!r} folder not found: path must be the corpus folder holding "
+           f"edf/train and edf/eval (or train and eval), e.g. .../tuh_eeg_events/v2.0.1")
+    nested = sorted(p.parent.parent for p in root.glob(f"*/edf/{split}"))
+    if nested:
+        return f"{msg}; {nested[0]} holds edf/{split}: pass that folder"
+    if root.name in ("train", "eval"):
+        corpus = root.parent.parent if root.parent.name == "edf" else root.parent
+        return f"{msg}; {root} looks like a split folder itself: pass {corpus}"
+    return msg
 
 
 @dataclass

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _dataset_fixtures import SHARED, write_bciiv2a_session, write_true_labels
+from _dataset_fixtures import (
+    SHARED,
+    docs_python_block,
+    write_bciiv2a_session,
+    write_true_labels,
+)
 from biosig.datasets.bciiv2a import BCIIV2A_EEG, BCIIV2a
 from biosig.io import read_true_labels
 from biosig.signal.preprocessing import Bandpass, ExtendEdges, apply_steps
@@ -225,15 +230,6 @@ def test_full_session_with_real_labels(tmp_path):
     assert [r["trial"] for r in rows["gdf"] if r["rejected"]] == [0, 100]
 
 
-def _docs_block(name: str) -> str:
-    """The Python block of docs/datasets/index.md that uses ``name``."""
-    import re
-    from pathlib import Path
-
-    text = (Path(__file__).parents[2] / "docs" / "datasets" / "index.md").read_text()
-    return next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if name in b)
-
-
 def test_docs_example_runs_on_a_copy_under_home(tmp_path, monkeypatch):
     """The docs' example (``~/data/bciiv2a``, labels_path ``~/...``) on a copy in the real
     layout: ``~`` of labels_path is expanded (it was read as a folder named '~', so the E
@@ -247,7 +243,7 @@ def test_docs_example_runs_on_a_copy_under_home(tmp_path, monkeypatch):
     write_true_labels(folder / "true_labels" / "A01T.mat", LABELS)
     write_true_labels(folder / "true_labels" / "A01E.mat", LABELS[::-1])
     scope = {}
-    exec(_docs_block("BCIIV2a("), scope)
+    exec(docs_python_block("datasets/index.md", "BCIIV2a("), scope)
     cache = scope["cache"]
     kept = [lab - 1 for lab in LABELS[::-1] if lab <= 2]  # left / right hand trials
     assert cache.X.shape == (2 * len(kept), 22, 1001)
