@@ -191,3 +191,14 @@ def test_wrong_folder_names_the_layout_and_the_right_folder(one_file):
     with pytest.raises(InvalidFileError, match=f"{hint}.*; {corpus} holds edf/train: pass"):
         TUEV(one_file / "tuev")
     assert len(TUEV(corpus).records()) == 2
+
+
+def test_eval_subject_is_the_index_not_the_class_prefix(tmp_path):
+    """Eval files are <class>_<NNN>_a_.edf: the subject is NNN (it was the class name, so
+    per-subject alignment and tables grouped the eval windows by their label)."""
+    write_tuev_tree(tmp_path, n_subjects=2, files_per_subject=3, n_eval_subjects=2,
+                    events_per_file=1, duration=10.0)
+    recs = TUEV(tmp_path).records()
+    test = {r["path"]: r["subject"] for r in recs if r["split"] == "test"}
+    assert test["eval/000/gped_000_a_.edf"] == "000" and set(test.values()) == {"000", "001"}
+    assert {r["subject"] for r in recs if r["split"] != "test"} == {"tr000000", "tr000001"}
