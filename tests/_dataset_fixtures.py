@@ -151,6 +151,14 @@ def write_ptbxl_tree(
     return rows
 
 
+def docs_python_block(page: str, name: str) -> str:
+    """The first Python block of ``docs/<page>`` that uses ``name``."""
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / page).read_text(encoding="utf-8")
+    return next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if name in b)
+
+
 # --------------------------------------------------------------------------- BCI IV 2a
 
 BCI_GDF_LABELS = [
@@ -298,6 +306,8 @@ def write_true_labels(path: Path, labels) -> None:
 
 
 # --------------------------------------------------------------------------- TUEV
+#: .rec labels 1..6 in order, as TUEV's eval file names begin (bckg_032_a_.edf)
+TUEV_REC_CLASSES = ["spsw", "gped", "pled", "eyem", "artf", "bckg"]
 
 TUH_ELECTRODES = [
     "FP1",
@@ -370,19 +380,24 @@ def write_tuev_tree(
     seed: int = 0,
     duration: float = 60.0,
 ) -> list[Path]:
-    """``<root>/edf/{train,eval}/<subject>/<subject>_0000000k.edf`` + ``.rec`` files."""
+    """TUEV's layout: ``<root>/edf/train/<subject>/<subject>_0000000k.edf`` and
+    ``<root>/edf/eval/<NNN>/<class>_<NNN>_a_.edf`` (the k-th eval file of a subject: class
+    ``spsw, gped, ...`` in turn, its events all of that class; ``a_1``, ``a_2``... after six),
+    each with its ``.rec``."""
     rng = np.random.default_rng(seed)
     out = []
     for part, n in (("train", n_subjects), ("eval", n_eval_subjects)):
         for s in range(n):
-            subj = f"{part[:2]}{s:06d}"
+            subj = f"tr{s:06d}" if part == "train" else f"{s:03d}"
             for k in range(files_per_subject):
                 starts = np.sort(rng.uniform(0.0, duration - 1.0, size=events_per_file)).round(1)
-                ev = [
-                    (int(rng.integers(0, 22)), st, st + 1.0, int(rng.integers(1, 7)))
-                    for st in starts
-                ]
-                path = Path(root) / "edf" / part / subj / f"{subj}_{k + 1:08d}.edf"
+                labels = rng.integers(1, 7, size=len(starts)) if part == "train" else (
+                    np.full(len(starts), k % 6 + 1))
+                ev = [(int(rng.integers(0, 22)), st, st + 1.0, int(lab))
+                      for st, lab in zip(starts, labels)]
+                name = (f"{subj}_{k + 1:08d}" if part == "train" else
+                        f"{TUEV_REC_CLASSES[k % 6]}_{subj}_a_{k // 6 or ''}")
+                path = Path(root) / "edf" / part / subj / f"{name}.edf"
                 write_tuev_file(path, ev, duration=duration)
                 out.append(path)
     return out

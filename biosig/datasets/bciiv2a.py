@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from biosig.datasets._common import dataset_root, file_fingerprint, file_manifest
+from biosig.datasets._common import dataset_root, expand_path, file_fingerprint, file_manifest
 from biosig.datasets.base import DatasetSource
 from biosig.errors import ConfigError, DownloadError, InvalidFileError
 from biosig.signal.preprocessing import Bandpass
@@ -145,12 +145,17 @@ class BCIIV2a(DatasetSource):
                     f"bandpass preset must be one of {sorted(BANDPASS_PRESETS)}, got {bandpass!r}"
                 )
             bandpass = BANDPASS_PRESETS[bandpass]
+        is_pair = isinstance(bandpass, (list, tuple)) and len(bandpass) == 2
+        if bandpass is not None and not is_pair:
+            raise ConfigError(
+                f"bandpass must be None, a preset name or (low, high) Hz, got {bandpass!r}"
+            )
         self.bandpass = None if bandpass is None else (float(bandpass[0]), float(bandpass[1]))
         self.tmin, self.tmax, self.include_end = float(tmin), float(tmax), bool(include_end)
         self.include_eog = bool(include_eog)
         self.rejected = rejected
         self.labels_root = (
-            Path(labels_path) if labels_path is not None else self.root / "true_labels"
+            expand_path(labels_path) if labels_path is not None else self.root / "true_labels"
         )
         if form not in ("auto", "gdf", "bnci"):
             raise ConfigError(f"form must be 'auto', 'gdf' or 'bnci', got {form!r}")
@@ -178,6 +183,12 @@ class BCIIV2a(DatasetSource):
                     "(001-2014), or pass download=True.",
                 )
         self.form = form
+        if form == "gdf" and labels_path is not None and not self.labels_root.is_dir():
+            raise InvalidFileError(
+                self.labels_root,
+                "labels_path: no such folder. Pass the folder holding the true-label files "
+                "A0xT.mat/A0xE.mat (true_labels.zip of https://www.bbci.de/competition/iv/results/)",
+            )
 
     # ------------------------------------------------------------------ index
     def _file(self, subject: int, session: str) -> Path:
@@ -192,7 +203,14 @@ class BCIIV2a(DatasetSource):
             for sess in self.sessions:
                 f = self._file(s, sess)
                 if not f.is_file():
-                    raise InvalidFileError(f, f"BCI IV 2a {self.form.upper()} file missing")
+                    present = self.root.glob(f"A0[1-9]{sess}{f.suffix}")
+                    have = sorted(int(g.name[2]) for g in present)
+                    raise InvalidFileError(
+                        f,
+                        f"BCI IV 2a {self.form.upper()} file missing (subjects {self.subjects}, "
+                        f"sessions {self.sessions} asked for). Put it there, or pass subjects= "
+                        f"the ones present (session {sess}: {have or 'none'})",
+                    )
                 out.append(
                     {"record": f"A{s:02d}{sess}", "subject": s, "session": sess, "path": f.name}
                 )
@@ -290,9 +308,10 @@ class BCIIV2a(DatasetSource):
         elif np.any(cues == EV_UNKNOWN):
             raise InvalidFileError(
                 label_file,
-                f"true-label file needed: {path} has unknown cues (783) only. Get "
-                "A0xE.mat/A0xT.mat from https://www.bbci.de/competition/iv/results/ and pass "
-                "labels_path=",
+                f"true-label file needed: {path} has unknown cues (783) only. Unzip "
+                "true_labels.zip (A0xT.mat/A0xE.mat) of "
+                f"https://www.bbci.de/competition/iv/results/ into {self.labels_root}, or pass "
+                "labels_path= the folder holding them",
             )
         else:
             labels = cues - EV_CUES[0]

@@ -6,7 +6,8 @@ University Hospital EEG Data Corpus", Front. Neurosci. 10:196 (2016). **Licensed
 corpora need a signed data-use agreement (https://isip.piconepress.com/projects/nedc/html/tuh_eeg/);
 biosig never downloads or bundles them. Point ``path`` at your own copy.
 
-Layout: ``edf/train/<subject>/<subject>_<n>.edf`` and ``edf/eval/...``; beside each EDF a
+Layout: ``edf/train/<subject>/<subject>_<n>.edf`` and ``edf/eval/<NNN>/<class>_<NNN>_a_.edf``
+(eval names begin with the class of their events; the subject is ``NNN``); beside each EDF a
 ``.rec`` file with one ``channel,start,stop,label`` row per event (channel = index in the TCP
 montage, times in s, label 1..6 = SPSW, GPED, PLED, EYEM, ARTF, BCKG).
 
@@ -24,6 +25,7 @@ end (1000 samples at 200 Hz). :meth:`TUEV.load` yields the raw referential recor
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +44,8 @@ __all__ = ["TUEV", "TUEV_CLASSES", "TUEVWindows"]
 
 #: Class names in label order (.rec label 1..6 -> 0..5).
 TUEV_CLASSES = ["spsw", "gped", "pled", "eyem", "artf", "bckg"]
+#: an eval-part file: <class>_<subject index>_<segment>.edf (bckg_032_a_.edf, spsw_032_a_1.edf)
+_EVAL_NAME = re.compile(rf"^(?:{'|'.join(TUEV_CLASSES)})_(\d+)_", re.IGNORECASE)
 _EDGES = ("tile", "pad", "drop")
 
 
@@ -74,7 +78,8 @@ class TUEV(DatasetSource):
         before the start wraps around to the end of the recording), ``"pad"`` (zeros), or
         ``"drop"`` (the window is skipped and counted).
     val_fraction, seed : the validation split of the official train part, by subject
-        (subject = file-name prefix before ``_``): ``int(n_subjects * 0.2)`` subjects drawn
+        (subject = file-name prefix before ``_``; in eval, the ``NNN`` of
+        ``bckg_NNN_a_.edf``): ``int(n_subjects * 0.2)`` subjects drawn
         with ``numpy.random.RandomState(4523)`` from the sorted subject list (EEGDM's fraction
         and seed; its draw from an unordered set is not reproducible, so the exact subjects
         differ).
@@ -114,7 +119,8 @@ class TUEV(DatasetSource):
         if not self.splits or set(self.splits) - {"train", "eval"}:
             raise ConfigError(f"splits must be 'train' and/or 'eval', got {list(splits)}")
         for s in self.splits:
-            require_dir(self.root / s, f"TUEV {s!r} folder", how)
+            if not (self.root / s).is_dir():
+                raise InvalidFileError(self.root / s, _layout_hint(root, s))
         if montage not in MONTAGES:
             raise ConfigError(f"montage must be one of {sorted(MONTAGES)}, got {montage!r}")
         if edge not in _EDGES:
@@ -131,6 +137,11 @@ class TUEV(DatasetSource):
     # ------------------------------------------------------------------ index
     @staticmethod
     def _subject(edf: Path) -> str:
+        """``00002275`` of train's ``00002275_00000001.edf``; ``032`` of eval's
+        ``bckg_032_a_.edf`` (whose prefix is the file's event class, not a subject)."""
+        eval_name = _EVAL_NAME.match(edf.stem)
+        if eval_name:
+            return eval_name.group(1)
         return edf.stem.split("_")[0] if "_" in edf.stem else edf.parent.name
 
     def records(self) -> list[dict]:
@@ -178,6 +189,7 @@ class TUEV(DatasetSource):
             "edge": self.edge,
             "val_fraction": self.val_fraction,
             "seed": self.seed,
+            "eval_subject": "index",  # bckg_032_a_.edf -> 032 (caches before: "bckg")
             "files": file_manifest(self.root, files),
         }
 
@@ -225,6 +237,19 @@ class TUEV(DatasetSource):
 
     def __repr__(self) -> str:
         return f"TUEV(path={os.fspath(self.root)!r}, montage={self.montage!r}, edge={self.edge!r})"
+
+
+def _layout_hint(root: Path, split: str) -> str:
+    """Why ``root`` (an existing folder) is not the TUEV corpus folder, and which one is."""
+    msg = (f"TUEV {split!r} folder not found: path must be the corpus folder holding "
+           f"edf/train and edf/eval (or train and eval), e.g. .../tuh_eeg_events/v2.0.1")
+    nested = sorted(p.parent.parent for p in root.glob(f"*/edf/{split}"))
+    if nested:
+        return f"{msg}; {nested[0]} holds edf/{split}: pass that folder"
+    if root.name in ("train", "eval"):
+        corpus = root.parent.parent if root.parent.name == "edf" else root.parent
+        return f"{msg}; {root} looks like a split folder itself: pass {corpus}"
+    return msg
 
 
 @dataclass

@@ -9,6 +9,8 @@ per subject (mean ± std over seeds) and the mean over subjects (mean ± std ove
     python recipes/bciiv2a/dbconformer.py                      # built-in simulator, CPU, minutes
     python recipes/bciiv2a/dbconformer.py --data bciiv2a --path ~/data/bciiv2a \\
         --protocol co --accelerator gpu                         # real data, paper settings
+    python recipes/bciiv2a/dbconformer.py --data bciiv2a --path ~/data/bciiv2a \\
+        --participants 1 2 3 --protocol competition             # only the subjects 1-3 loaded
 
 One protocol from a config, without this script: ``biosig run --config
 recipes/bciiv2a/dbconformer_co.yaml`` (same runner, same table).
@@ -48,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="BCI IV 2a folder (GDF or BNCI .mat files; default: under BIOSIG_DATA)")
     p.add_argument("--download", action="store_true",
                    help="fetch the BNCI .mat files into --path (or BIOSIG_DATA) when absent")
+    p.add_argument("--participants", nargs="+", type=int, default=None,
+                   help="BCI IV 2a subjects to load (1..9; default: all): a partial copy, or "
+                        "fewer files to cache (--subjects picks the folds to run among them)")
     p.add_argument("--n-classes", type=int, choices=[2, 4], default=2,
                    help="2: left vs right hand; 4: also feet and tongue")
     p.add_argument("--bandpass", nargs=2, type=float, default=[8.0, 32.0], metavar=("LOW", "HIGH"),
@@ -82,8 +87,8 @@ def make_datamodule(args, protocol: str):
     else:
         from biosig.datasets.bciiv2a import BCIIV2a
 
-        source = BCIIV2a(path=args.path, sessions=sessions, classes=classes, include_end=True,
-                         bandpass=band, download=args.download)
+        source = BCIIV2a(path=args.path, subjects=args.participants, sessions=sessions,
+                         classes=classes, include_end=True, bandpass=band, download=args.download)
         steps, windows = [], None
     return BiosigDataModule(source, steps, windows, protocol=paper_protocol(protocol),
                             **datamodule_kwargs(args))
@@ -94,6 +99,9 @@ def main(argv=None) -> int:
     synthetic = args.data == "synthetic"
     if args.download and synthetic:
         raise SystemExit("--download fetches BCI IV 2a: use it with --data bciiv2a")
+    if args.participants and synthetic:
+        raise SystemExit("--participants picks BCI IV 2a subjects: use it with --data bciiv2a "
+                         "(the simulator takes --n-subjects)")
     protocols = args.protocol or (["competition"] if synthetic else ["co"])
     t0 = time.perf_counter()
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _dataset_fixtures import SHARED, write_bciiv2a_session, write_true_labels
+from _dataset_fixtures import (
+    SHARED,
+    docs_python_block,
+    write_bciiv2a_session,
+    write_true_labels,
+)
 from biosig.datasets.bciiv2a import BCIIV2A_EEG, BCIIV2a
 from biosig.io import read_true_labels
 from biosig.signal.preprocessing import Bandpass, ExtendEdges, apply_steps
@@ -223,3 +228,40 @@ def test_full_session_with_real_labels(tmp_path):
     assert [r["start"] for r in rows["gdf"]] == [r["start"] for r in rows["bnci"]]
     assert sorted({r["run"] for r in rows["gdf"]}) == list(range(6))
     assert [r["trial"] for r in rows["gdf"] if r["rejected"]] == [0, 100]
+
+
+def test_docs_example_runs_on_a_copy_under_home(tmp_path, monkeypatch):
+    """The docs' example (``~/data/bciiv2a``, labels_path ``~/...``) on a copy in the real
+    layout: ``~`` of labels_path is expanded (it was read as a folder named '~', so the E
+    session stopped for want of its true labels); session E's labels are the .mat file's."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("BIOSIG_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "data" / "bciiv2a"
+    for session in "TE":
+        write_bciiv2a_session(folder, f"A01{session}", LABELS, session=session, trials_per_run=6,
+                              write_bnci=False)
+    write_true_labels(folder / "true_labels" / "A01T.mat", LABELS)
+    write_true_labels(folder / "true_labels" / "A01E.mat", LABELS[::-1])
+    scope = {}
+    exec(docs_python_block("datasets/index.md", "BCIIV2a("), scope)
+    cache = scope["cache"]
+    kept = [lab - 1 for lab in LABELS[::-1] if lab <= 2]  # left / right hand trials
+    assert cache.X.shape == (2 * len(kept), 22, 1001)
+    assert cache.meta[cache.meta.session == "E"].label.tolist() == kept
+
+
+def test_missing_files_say_what_to_do(tmp_path):
+    write_bciiv2a_session(tmp_path, "A01T", LABELS, trials_per_run=6, write_bnci=False)
+    write_bciiv2a_session(tmp_path, "A03T", LABELS, trials_per_run=6, write_bnci=False)
+    with pytest.raises(InvalidFileError, match=r"A02T.gdf.*subjects= .*session T: \[1, 3\]"):
+        BCIIV2a(tmp_path, sessions=["T"]).records()
+    with pytest.raises(InvalidFileError, match="elsewhere.*no such folder"):
+        BCIIV2a(tmp_path, labels_path=tmp_path / "elsewhere")
+    write_bciiv2a_session(tmp_path, "A01E", LABELS, session="E", trials_per_run=6,
+                          write_bnci=False)
+    ds = BCIIV2a(tmp_path, subjects=[1], sessions=["E"])
+    with pytest.raises(InvalidFileError, match=f"into {tmp_path / 'true_labels'}, or pass"):
+        ds.load(ds.records()[0])
+    for bad in [(8.0,), 8.0, (4.0, 8.0, 30.0)]:
+        with pytest.raises(ConfigError, match="bandpass must be"):
+            BCIIV2a(tmp_path, bandpass=bad)

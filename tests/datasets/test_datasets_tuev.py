@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _dataset_fixtures import tuh_signal, write_tuev_file, write_tuev_tree
+from _dataset_fixtures import docs_python_block, tuh_signal, write_tuev_file, write_tuev_tree
 from biosig.datasets.tuev import TUEV, TUEV_CLASSES
 from biosig.errors import ConfigError, InvalidFileError
 from biosig.io import read_rec
@@ -166,3 +166,39 @@ def test_window_cache_runs_the_dataset_steps(one_file, tmp_path):
         "BipolarMontage",
         "ExtendEdges",
     ]
+
+
+def test_docs_example_gives_what_its_comments_say(one_file):
+    """docs/datasets/index.md's TUEV block on a copy in the real layout: 22 bipolar channels at
+    200 Hz and one 1000-sample window per .rec row (it windowed the raw referential recording:
+    19 electrodes at the file's 250 Hz, 1250-sample windows, those past the edges skipped)."""
+    block = docs_python_block("datasets/index.md", "TUEV(")
+    scope = {}
+    exec(block.replace("/data/tuev/v2.0.1", str(one_file)), scope)
+    rec, rows, skipped = scope["rec"], scope["rows"], scope["skipped"]
+    assert rec.ch_names == bipolar_names("tcp22") and rec.sfreq == 200.0
+    assert skipped == 0 and len(rows) == len(EVENTS)
+    assert scope["ds"].default_windows().n_times(rec.sfreq) == 1000
+
+
+def test_wrong_folder_names_the_layout_and_the_right_folder(one_file):
+    corpus = one_file / "tuev" / "v2.0.1"
+    corpus.mkdir(parents=True)
+    (one_file / "edf").rename(corpus / "edf")
+    hint = "path must be the corpus folder holding edf/train and edf/eval"
+    with pytest.raises(InvalidFileError, match=f"{hint}.* split folder itself: pass {corpus}$"):
+        TUEV(corpus / "edf" / "train")
+    with pytest.raises(InvalidFileError, match=f"{hint}.*; {corpus} holds edf/train: pass"):
+        TUEV(one_file / "tuev")
+    assert len(TUEV(corpus).records()) == 2
+
+
+def test_eval_subject_is_the_index_not_the_class_prefix(tmp_path):
+    """Eval files are <class>_<NNN>_a_.edf: the subject is NNN (it was the class name, so
+    per-subject alignment and tables grouped the eval windows by their label)."""
+    write_tuev_tree(tmp_path, n_subjects=2, files_per_subject=3, n_eval_subjects=2,
+                    events_per_file=1, duration=10.0)
+    recs = TUEV(tmp_path).records()
+    test = {r["path"]: r["subject"] for r in recs if r["split"] == "test"}
+    assert test["eval/000/gped_000_a_.edf"] == "000" and set(test.values()) == {"000", "001"}
+    assert {r["subject"] for r in recs if r["split"] != "test"} == {"tr000000", "tr000001"}

@@ -145,3 +145,25 @@ def test_eegmmidb_script_on_real_s001r04(tmp_path, capsys):
     )
     text = capsys.readouterr().out
     assert "15 trials" in text and "64 ch x 656 samples @ 160 Hz" in text
+
+
+def test_bciiv2a_script_on_a_partial_gdf_copy(tmp_path, capsys):
+    """A copy holding subject 1 only (GDF + true labels, the real layout): --participants loads
+    just it (without, every subject 1-9 was read and A02T.gdf reported missing)."""
+    import numpy as np
+
+    from _dataset_fixtures import write_bciiv2a_session, write_true_labels
+
+    labels = np.array([1, 2, 1, 2, 2, 1, 1, 2, 3, 4, 1, 2])
+    data = tmp_path / "bciiv2a"
+    for session in "TE":
+        write_bciiv2a_session(data, f"A01{session}", labels, session=session, trials_per_run=6,
+                              write_bnci=False, eog_runs=False)
+        write_true_labels(data / "true_labels" / f"A01{session}.mat", labels)
+    mod = _script("recipes/bciiv2a/dbconformer.py")
+    _run(mod, f"--data bciiv2a --path {data} --participants 1 --protocol competition "
+              "--models dbconformer --depth 1 --seeds 1 --epochs 1 --batch-size 4", tmp_path)
+    text = capsys.readouterr().out
+    assert "20 trials, 22 ch x 1001 samples @ 250 Hz" in text and "COMPETITION" in text
+    with pytest.raises(SystemExit, match="--participants picks BCI IV 2a"):
+        mod.main(["--participants", "1"])
