@@ -58,6 +58,12 @@ def number(key: str, value, *, gt: float | None = None, ge: float | None = None,
     return value
 
 
+def names(value) -> list:
+    """A name or a sequence of names as a list: one str is one name (``list("feet")`` would
+    be its letters, ``['f', 'e', 'e', 't']``)."""
+    return [value] if isinstance(value, str) else list(value)
+
+
 def one_of(key: str, value, allowed, *, optional: bool = False):
     """``value`` if it is one of ``allowed`` (or ``None`` when ``optional``), else a
     ConfigError naming ``key`` and the choices."""

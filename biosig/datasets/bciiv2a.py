@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from biosig._checks import names
 from biosig.datasets._common import dataset_root, expand_path, file_fingerprint, file_manifest
 from biosig.datasets.base import DatasetSource
 from biosig.errors import ConfigError, DownloadError, InvalidFileError
@@ -129,7 +130,7 @@ class BCIIV2a(DatasetSource):
             raise ConfigError(f"sessions must be 'T' and/or 'E', got {list(sessions)}")
         # recording order (T before E), whatever the order given: trial indices are chronological
         self.sessions = [s for s in ("T", "E") if s in given]
-        self.classes = list(classes)
+        self.classes = names(classes)
         unknown = [c for c in self.classes if c not in BCIIV2A_CLASSES]
         if unknown or len(set(self.classes)) != len(self.classes) or not self.classes:
             raise ConfigError(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 
+from biosig._checks import names
 from biosig.datasets._common import dataset_root, file_manifest, require_dir, split_subjects
 from biosig.datasets._tuh import pick_tuh_electrodes, tuh_steps
 from biosig.datasets.base import DatasetSource
@@ -92,7 +93,7 @@ class TUAB(DatasetSource):
         root = dataset_root(path, "tuab", "v3.0.1")
         require_dir(root, "TUAB", _HOW)
         self.root = root / "edf" if (root / "edf").is_dir() else root
-        self.splits = list(splits)
+        self.splits = names(splits)
         if not self.splits or set(self.splits) - set(_SPLITS):
             raise ConfigError(f"TUAB: splits must be 'train' and/or 'eval', got {list(splits)}")
         for s in self.splits:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from biosig._checks import names
 from biosig.datasets._common import dataset_root, file_manifest, require_dir, split_subjects
 from biosig.datasets._tuh import pick_tuh_electrodes, tuh_steps
 from biosig.datasets.base import DatasetSource
@@ -115,7 +116,7 @@ class TUEV(DatasetSource):
         )
         require_dir(root, "TUEV", how)
         self.root = root / "edf" if (root / "edf").is_dir() else root
-        self.splits = list(splits)
+        self.splits = names(splits)
         if not self.splits or set(self.splits) - {"train", "eval"}:
             raise ConfigError(f"splits must be 'train' and/or 'eval', got {list(splits)}")
         for s in self.splits:

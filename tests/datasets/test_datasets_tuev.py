@@ -112,6 +112,8 @@ def test_splits_by_subject_seeded(tmp_path):
     assert [r for r in TUEV(tmp_path, splits=["eval"]).records()] == [
         r for r in a if r["split"] == "test"
     ]
+    # one split as a str: it was read as its letters ('e', 'v', 'a', 'l') and refused
+    assert TUEV(tmp_path, splits="eval").records() == TUEV(tmp_path, splits=["eval"]).records()
 
 
 def test_rec_errors_name_file_and_row(one_file, tmp_path):
