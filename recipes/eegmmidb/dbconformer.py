@@ -9,7 +9,7 @@ identical data, alignment and optimisation.
 
     python recipes/eegmmidb/dbconformer.py                         # simulator (22 ch @ 160 Hz), CPU
     python recipes/eegmmidb/dbconformer.py --data eegmmidb --path ~/data/eegmmidb/1.0.0 \\
-        --subjects 1 2 3 --protocol co cv
+        --participants 1 2 3 --protocol co cv     # --subjects picks the folds run, not the data
     # one real run (subject 1, run 4: 15 trials) as a smoke test:
     python recipes/eegmmidb/dbconformer.py --data eegmmidb --path ../shared/data/eeg_edf/eegmmidb \\
         --participants 1 --runs 4 --protocol cv
