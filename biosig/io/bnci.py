@@ -106,7 +106,9 @@ def read_true_labels(path: str | os.PathLike, n_classes: int = 4) -> np.ndarray:
         raise InvalidFileError(path, "true-label file not found")
     mat = _loadmat(path)
     if "classlabel" not in mat:
-        raise InvalidFileError(path, f"no variable 'classlabel' (has {_variables(mat)})")
+        bnci = (": a BNCI Horizon data file (its 'data' holds the signals and labels), not a "
+                "true-label file: read it with read_bnci" if "data" in mat else "")
+        raise InvalidFileError(path, f"no variable 'classlabel' (has {_variables(mat)}){bnci}")
     lab = _integer_vector(path, mat["classlabel"], "classlabel")
     if lab.size == 0:
         raise InvalidFileError(path, "classlabel is empty")

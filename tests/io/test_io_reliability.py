@@ -401,6 +401,16 @@ def test_true_label_file_type_and_shape(tmp_path, value, match):
         read_true_labels(path)
 
 
+def test_a_bnci_data_file_given_as_true_labels_is_named_as_such(tmp_path):
+    from scipy.io import savemat
+
+    path = tmp_path / "A01E.mat"
+    savemat(path, {"data": np.zeros((1, 3))})
+    with pytest.raises(InvalidFileError, match=r"A01E\.mat: no variable 'classlabel' \(has "
+                                               r"\['data'\]\): a BNCI Horizon data file"):
+        read_true_labels(path)
+
+
 def test_bnci_labels_type_checked(tmp_path):
     from scipy.io import loadmat, savemat
 
