@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.fft import irfft, next_fast_len
 
-from biosig._checks import check_args, names
+from biosig._checks import check_args
 from biosig.datasets.base import DatasetSource
 from biosig.errors import ConfigError
 from biosig.signal.recording import Annotations, Recording
@@ -558,13 +558,12 @@ class SyntheticMI(DatasetSource):
         include_eog: bool = True,
         seed: int = 0,
     ):
-        classes, sessions = names(classes), names(sessions)
         _check_sim("SyntheticMI", n_subjects=n_subjects, n_trials_per_class=n_trials_per_class,
                    classes=classes, sessions=sessions, sfreq=sfreq, seed=seed)
         self.n_subjects = n_subjects
         self.n_trials_per_class = n_trials_per_class
-        self.classes = classes
-        self.sessions = sessions
+        self.classes = list(classes)
+        self.sessions = list(sessions)
         self.sfreq = sfreq
         self.include_eog = include_eog
         self.seed = seed

@@ -174,8 +174,3 @@ def test_bad_simulator_arguments_name_the_argument(make, message):
     being built: the dataset object refuses them when it is made."""
     with pytest.raises(ConfigError, match=message):
         make()
-
-
-def test_one_name_given_as_a_str_is_one_name_not_its_letters():
-    sim = SyntheticMI(n_subjects=1, n_trials_per_class=2, sessions="day1")  # was d, a, y, 1
-    assert sim.sessions == ["day1"] and {r["session"] for r in sim.records()} == {"day1"}
