@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from biosig.errors import ConfigError
-from biosig.metrics.frechet import _antidiagonal_dp, _as_batch
+from biosig.metrics.frechet import _antidiagonal_dp, _as_batch, _sd_over_records
 
 __all__ = ["mse", "mae", "pearson_r", "dtw_distance", "per_lead_table"]
 
@@ -120,7 +120,7 @@ def per_lead_table(
     Returns
     -------
     pandas.DataFrame indexed by lead: ``mse``, ``mae``, ``pearson_r`` (means over records) and
-    ``fd_mean``, ``fd_sd`` and ``dtw`` when asked.
+    ``fd_mean``, ``fd_sd`` (over records, ddof=1; NaN for one record) and ``dtw`` when asked.
     """
     import pandas as pd
 
@@ -147,7 +147,7 @@ def per_lead_table(
             )
         )
         cols["fd_mean"] = fd.mean(0)
-        cols["fd_sd"] = fd.std(0, ddof=1) if fd.shape[0] > 1 else np.zeros(fd.shape[1])
+        cols["fd_sd"] = _sd_over_records(fd)
     if dtw:
         cols["dtw"] = np.asarray(dtw_distance(real, fake, band=dtw_band)).mean(0)
     return pd.DataFrame(cols, index=list(lead_names))

@@ -199,3 +199,15 @@ def test_feature_distance_is_distribution_level():
     b = rng.normal(size=(4000, 3)) + np.array([1.0, 0, 0])
     assert frechet_feature_distance(a, a) == pytest.approx(0.0, abs=1e-6)
     assert frechet_feature_distance(a, b) == pytest.approx(1.0, abs=0.1)
+
+
+def test_the_sd_over_one_record_is_undefined_not_zero():
+    """One record gave fd_sd = 0, which a table prints as "4.73 ± 0.00" (no spread)."""
+    from biosig.metrics.signal import per_lead_table
+
+    rng = np.random.default_rng(6)
+    real = rng.normal(size=(1, 2, 40)) * 0.1
+    fake = real + 0.05 * rng.normal(size=real.shape)
+    df = frechet_per_lead(real, fake, sfreq=100, lead_names=["a", "b"])
+    assert df["fd_sd"].isna().all() and (df["fd_mean"] > 0).all() and (df["n"] == 1).all()
+    assert per_lead_table(real, fake, lead_names=["a", "b"], sfreq=100)["fd_sd"].isna().all()
