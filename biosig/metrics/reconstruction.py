@@ -63,7 +63,8 @@ def band_powers(x, sfreq: float, bands: Mapping[str, tuple[float, float]] | None
                 nperseg: int | None = None) -> np.ndarray:
     """Absolute band powers (µV²) from Welch's PSD, ``(n_trials, n_chans, n_bands)``.
 
-    Bands reaching beyond Nyquist are cut at Nyquist; a band with no frequency bin raises.
+    Each band is ``[lo, hi)``; a band reaching beyond Nyquist is cut there and keeps the Nyquist
+    bin. A band with no frequency bin raises.
     ``nperseg`` defaults to one second (or the whole trial if shorter).
     """
     from scipy.signal import welch
@@ -77,9 +78,11 @@ def band_powers(x, sfreq: float, bands: Mapping[str, tuple[float, float]] | None
     f, p = welch(a, fs=sfreq, nperseg=nper, axis=-1)
     df = f[1] - f[0]
     out = []
+    nyq = sfreq / 2
     for name, (lo, hi) in bands.items():
-        nyq = sfreq / 2
-        sel = (f >= lo) & ((f < hi) if hi < nyq else (f <= nyq))
+        # [lo, hi); the Nyquist bin only in a band reaching beyond it (a band ending there and
+        # the next starting there both counted it)
+        sel = (f >= lo) & ((f < hi) | ((hi > nyq) & (f == nyq)))
         if not sel.any():
             raise ConfigError(f"band {name!r} ({lo}-{hi} Hz) has no frequency bin at "
                               f"sfreq={sfreq} Hz with {nper}-sample segments")

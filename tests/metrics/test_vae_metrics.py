@@ -57,3 +57,18 @@ def test_dtw_error_and_report():
     rep = reconstruction_report(x, shifted, 250.0)
     assert {"dtw", "mse", "corr", "bp_err_delta", "bp_err_gamma"} <= set(rep)
     assert rep["corr"] > 0.9
+
+
+def test_the_nyquist_bin_is_counted_in_one_band_only():
+    """At 60 Hz beta (13-30 Hz) ends at Nyquist and gamma starts there: the 30 Hz bin was
+    counted in both (upper edges are exclusive; only a band reaching beyond Nyquist keeps it)."""
+    from scipy.signal import welch
+
+    x = np.random.default_rng(0).normal(size=(1, 1, 600))
+    p = band_powers(x, 60.0)[0, 0]
+    f, psd = welch(x[0, 0], fs=60.0, nperseg=60)
+    df = f[1] - f[0]
+    names = list(EEG_BANDS)
+    assert p[names.index("beta")] == pytest.approx(psd[(f >= 13) & (f < 30)].sum() * df)
+    assert p[names.index("gamma")] == pytest.approx(psd[f == 30].sum() * df)
+    assert p.sum() == pytest.approx(psd[f >= 0.5].sum() * df)
