@@ -38,10 +38,14 @@ EEG_BANDS: dict[str, tuple[float, float]] = {
 }
 
 
-def _np_pair(x, x_hat) -> tuple[np.ndarray, np.ndarray]:
+def _np64(x) -> np.ndarray:
+    """An array or tensor as a float64 numpy array."""
     a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-    b = x_hat.detach().cpu().numpy() if isinstance(x_hat, torch.Tensor) else np.asarray(x_hat)
-    a, b = a.astype(np.float64), b.astype(np.float64)
+    return a.astype(np.float64)
+
+
+def _np_pair(x, x_hat) -> tuple[np.ndarray, np.ndarray]:
+    a, b = _np64(x), _np64(x_hat)
     if a.shape != b.shape:
         raise ConfigError(f"x and x_hat shapes differ: {a.shape} vs {b.shape}")
     if a.ndim != 3 or a.shape[-1] < 2:
@@ -70,7 +74,7 @@ def band_powers(x, sfreq: float, bands: Mapping[str, tuple[float, float]] | None
     from scipy.signal import welch
 
     bands = dict(bands or EEG_BANDS)
-    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
+    a = _np64(x)
     if not sfreq or sfreq <= 0:
         raise ConfigError(f"sfreq must be positive, got {sfreq!r}")
     n_times = a.shape[-1]

@@ -72,3 +72,14 @@ def test_the_nyquist_bin_is_counted_in_one_band_only():
     assert p[names.index("beta")] == pytest.approx(psd[(f >= 13) & (f < 30)].sum() * df)
     assert p[names.index("gamma")] == pytest.approx(psd[f == 30].sum() * df)
     assert p.sum() == pytest.approx(psd[f >= 0.5].sum() * df)
+
+
+def test_band_powers_of_a_half_precision_tensor_are_computed_in_float64():
+    """A tensor skipped the float64 cast that arrays get (float16: errors of 1e-4)."""
+    import torch
+
+    x = np.random.default_rng(1).normal(size=(1, 2, 500)).astype(np.float16)
+    expected = band_powers(x.astype(np.float64), 250.0)
+    got = band_powers(torch.from_numpy(x), 250.0)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
