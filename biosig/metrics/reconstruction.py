@@ -40,8 +40,9 @@ EEG_BANDS: dict[str, tuple[float, float]] = {
 
 def _np64(x) -> np.ndarray:
     """An array or tensor as a float64 numpy array."""
-    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-    return a.astype(np.float64)
+    if isinstance(x, torch.Tensor):  # via torch: numpy has no bfloat16
+        return x.detach().to("cpu", torch.float64).numpy()
+    return np.asarray(x, dtype=np.float64)
 
 
 def _np_pair(x, x_hat) -> tuple[np.ndarray, np.ndarray]:
