@@ -138,7 +138,9 @@ def reconstruction_report(x, x_hat, sfreq: float, gamma: float | None = None,
                           with_dtw: bool = True) -> dict[str, float]:
     """Averages over trials and channels: DTW, MSE, correlation and relative band-power errors.
 
-    Keys: ``dtw`` (if ``with_dtw``), ``mse``, ``corr``, ``bp_err_<band>`` for each band.
+    Keys: ``dtw`` (if ``with_dtw``), ``mse``, ``corr``, ``bp_err_<band>`` for each band. ``corr``
+    and ``bp_err_*`` leave out their NaN: flat channels (no correlation) and bands without
+    power in ``x`` (no relative error).
     """
     rep: dict[str, float] = {}
     if with_dtw:
