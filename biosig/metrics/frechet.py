@@ -243,6 +243,9 @@ def discrete_frechet(p, q, *, dtype=np.float64) -> float:
         raise ConfigError(f"curves must be (n, d) and (m, d) arrays, got {p.shape} and {q.shape}")
     if len(p) == 0 or len(q) == 0:
         raise ConfigError("curves must have at least one vertex")
+    for name, curve in (("p", p), ("q", q)):
+        if not np.isfinite(curve).all():
+            raise ConfigError(f"{name} holds NaN or infinite values")
     n, m = len(p), len(q)
     q_rev = q[::-1]
 

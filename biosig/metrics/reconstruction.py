@@ -140,8 +140,13 @@ def reconstruction_report(x, x_hat, sfreq: float, gamma: float | None = None,
 
     Keys: ``dtw`` (if ``with_dtw``), ``mse``, ``corr``, ``bp_err_<band>`` for each band. ``corr``
     and ``bp_err_*`` leave out their NaN: flat channels (no correlation) and bands without
-    power in ``x`` (no relative error).
+    power in ``x`` (no relative error). A NaN or infinite sample is a ConfigError naming it.
     """
+    from biosig.metrics.correlation import _refuse_non_finite
+
+    x, x_hat = _np_pair(x, x_hat)
+    _refuse_non_finite(x, "x")  # a NaN channel's r was NaN, and the mean skipped it
+    _refuse_non_finite(x_hat, "x_hat")
     rep: dict[str, float] = {}
     if with_dtw:
         rep["dtw"] = float(np.mean(dtw_error(x, x_hat, gamma)))

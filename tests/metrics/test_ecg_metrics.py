@@ -133,3 +133,15 @@ def test_correlation_report_leaves_out_a_flat_lead_as_pearson_r_does():
     fake[:, 1] = 0.5  # flat in every record: undefined, not 0
     df = correlation_report(real, fake, sfreq=100.0, lead_names=["a", "b"])
     assert df.loc["b"].isna().all() and df.loc["a"].notna().all()
+
+
+def test_per_lead_table_refuses_nan_instead_of_dropping_the_record_from_pearson_r():
+    """A NaN sample made that record's r NaN, which the lead's mean then skipped as if the
+    lead were flat (while its mse turned NaN); the Fréchet column alone refused it."""
+    rng = np.random.default_rng(6)
+    real = rng.normal(size=(3, 2, 50))
+    fake = real + 0.1
+    fake[2, 1, 9] = np.nan
+    with pytest.raises(ConfigError, match=r"^fake holds NaN or infinite values \(the first at "
+                                          r"record 2, lead b, sample 9\)$"):
+        per_lead_table(real, fake, lead_names=["a", "b"], frechet=False)

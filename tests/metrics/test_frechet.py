@@ -211,3 +211,8 @@ def test_the_sd_over_one_record_is_undefined_not_zero():
     df = frechet_per_lead(real, fake, sfreq=100, lead_names=["a", "b"])
     assert df["fd_sd"].isna().all() and (df["fd_mean"] > 0).all() and (df["n"] == 1).all()
     assert per_lead_table(real, fake, lead_names=["a", "b"], sfreq=100)["fd_sd"].isna().all()
+
+
+def test_discrete_frechet_refuses_nan_like_the_curve_distance():
+    with pytest.raises(ConfigError, match="q holds NaN or infinite values"):
+        discrete_frechet(np.zeros((3, 2)), np.array([[0.0, 1.0], [np.nan, 0.0]]))

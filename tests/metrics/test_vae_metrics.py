@@ -86,3 +86,12 @@ def test_half_precision_tensors_are_computed_in_float64():
     np.testing.assert_allclose(got, expected, rtol=1e-12)
     bf16 = torch.from_numpy(x).to(torch.bfloat16)  # numpy has no bfloat16: was a TypeError
     np.testing.assert_allclose(mse(bf16, bf16.float()), 0.0)
+
+
+def test_reconstruction_report_refuses_nan_instead_of_dropping_it_from_corr():
+    x = _sines([5.0, 7.0], n=200)
+    x_hat = 0.9 * x
+    x_hat[0, 1, 3] = np.nan  # its r was NaN, and the mean over channels skipped it
+    with pytest.raises(ConfigError, match=r"^x_hat holds NaN or infinite values \(the first at "
+                                          r"index \(0, 1, 3\)\)$"):
+        reconstruction_report(x, x_hat, 250.0, with_dtw=False)
