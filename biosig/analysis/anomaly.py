@@ -126,7 +126,8 @@ def trial_errors(x, x_hat, metric: str = "dtw", gamma: float = 1.0) -> np.ndarra
     """Error per trial and channel, ``(N, C)``.
 
     ``metric``: ``"dtw"`` (hard DTW, µV²), ``"soft_dtw"`` (with ``gamma``), ``"mse"`` (µV²) or
-    ``"corr"`` (``1 - Pearson r``).
+    ``"corr"`` (``1 - Pearson r``; 1 where the channel or its reconstruction is flat, whose r
+    is undefined: a dead channel scores as uncorrelated).
     """
     from biosig.metrics import reconstruction as rm
 

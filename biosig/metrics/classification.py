@@ -30,25 +30,40 @@ def macro_auroc(
     Raises
     ------
     ConfigError
-        A class has no positive or no negative in ``y`` (its AUROC is undefined); the message
+        A class has no positive or no negative in ``y`` (its AUROC is undefined); a label is not
+        0 or 1; a score is NaN or infinite (as scikit-learn, which refuses them). The message
         names each such class with its counts, and the split when given.
     ShapeError
         ``y`` and ``prob`` differ in shape, or ``classes`` in length.
     """
-    pos = np.asarray(y).astype(bool)
+    labels = np.asarray(y)
     prob = np.asarray(prob, dtype=np.float64)
-    if pos.shape != prob.shape or pos.ndim not in (1, 2):
-        raise ShapeError(f"labels {pos.shape} and scores {prob.shape} must be one (n, n_classes)")
+    if labels.shape != prob.shape or labels.ndim not in (1, 2):
+        raise ShapeError(
+            f"labels {labels.shape} and scores {prob.shape} must be one (n, n_classes)"
+        )
+    values = np.unique(labels.astype(np.float64))
+    if not np.isin(values, (0.0, 1.0)).all():
+        # a 2 or a NaN label would have counted as a positive
+        raise ConfigError(f"AUROC labels must be 0 or 1, got {values[:10].tolist()}")
+    pos = labels.astype(bool)
     if pos.ndim == 1:
         pos, prob = pos[:, None], prob[:, None]
     names = [f"class {k}" for k in range(pos.shape[1])] if classes is None else list(classes)
     if len(names) != pos.shape[1]:
         raise ShapeError(f"{len(names)} class names for {pos.shape[1]} label columns")
+    where = f" of the {split} split" if split else ""
+    bad = ~np.isfinite(prob)
+    if bad.any():  # rankdata gave the whole class NaN ranks, so the mean AUROC was NaN
+        cols = np.flatnonzero(bad.any(0))
+        raise ConfigError(
+            f"AUROC scores hold {int(bad.sum())} NaN or infinite value(s) among the "
+            f"{len(prob)} samples{where} (classes {', '.join(str(names[k]) for k in cols)})"
+        )
     n_pos = pos.sum(0)
     n_neg = len(pos) - n_pos
     lacking = np.flatnonzero((n_pos == 0) | (n_neg == 0))
     if lacking.size:
-        where = f" of the {split} split" if split else ""
         counts = "; ".join(
             f"{names[k]!s}: {n_pos[k]} positive, {n_neg[k]} negative" for k in lacking
         )

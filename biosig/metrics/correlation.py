@@ -106,7 +106,10 @@ def correlation_report(
     -------
     pandas.DataFrame indexed by lead with ``xcorr_peak`` (max of r(l)), ``xcorr_lag_ms`` (lag of
     the maximum), ``xcorr_zero`` (r(0) = Pearson r), ``acf_r`` (Pearson r between the real and the
-    generated auto-correlation functions, lags > 0) and ``acf_mae``.
+    generated auto-correlation functions, lags > 0) and ``acf_mae``. A record whose real or
+    generated lead is flat (constant) has no correlation: it is left out of that lead's means,
+    as ``pearson_r`` in :func:`~biosig.metrics.signal.per_lead_table` (NaN when every record's
+    lead is flat).
 
     A NaN or infinite sample is a ConfigError naming its record, lead and sample.
     """
@@ -139,13 +142,19 @@ def correlation_report(
     acf_corr = (
         pearson_r(acf_r[..., 1:], acf_f[..., 1:]) if La >= 3 else np.full(real.shape[:2], np.nan)
     )
+    # a flat lead has r = 0 at every lag: its peak would sit at lag -L and r(0) = 0 count
+    defined = (np.ptp(real, axis=-1) > 0) & (np.ptp(fake, axis=-1) > 0)
+
+    def lead_mean(per_record):
+        return _nanmean0(np.where(defined, per_record, np.nan))
+
     return pd.DataFrame(
         {
-            "xcorr_peak": xc.max(-1).mean(0),
-            "xcorr_lag_ms": (lags[peak_i] / sfreq * 1e3).mean(0),
-            "xcorr_zero": xc[..., L].mean(0),
+            "xcorr_peak": lead_mean(xc.max(-1)),
+            "xcorr_lag_ms": lead_mean(lags[peak_i] / sfreq * 1e3),
+            "xcorr_zero": lead_mean(xc[..., L]),
             "acf_r": _nanmean0(acf_corr),
-            "acf_mae": np.abs(acf_r - acf_f).mean(-1).mean(0),
+            "acf_mae": lead_mean(np.abs(acf_r - acf_f).mean(-1)),
         },
         index=list(lead_names),
     )

@@ -243,6 +243,9 @@ def discrete_frechet(p, q, *, dtype=np.float64) -> float:
         raise ConfigError(f"curves must be (n, d) and (m, d) arrays, got {p.shape} and {q.shape}")
     if len(p) == 0 or len(q) == 0:
         raise ConfigError("curves must have at least one vertex")
+    for name, curve in (("p", p), ("q", q)):
+        if not np.isfinite(curve).all():
+            raise ConfigError(f"{name} holds NaN or infinite values")
     n, m = len(p), len(q)
     q_rev = q[::-1]
 
@@ -318,8 +321,8 @@ def frechet_per_lead(
     Returns
     -------
     pandas.DataFrame
-        Index = lead (as named in ``lead_names``), columns ``fd_mean``, ``fd_sd`` (ddof=1 when
-        several records), ``n``.
+        Index = lead (as named in ``lead_names``), columns ``fd_mean``, ``fd_sd`` (ddof=1; NaN
+        for a single record), ``n``.
     """
     import pandas as pd
 
@@ -355,8 +358,17 @@ def frechet_per_lead(
         **kwargs,
     )
     fd = np.asarray(fd).reshape(real.shape[0], len(idx))
-    sd = fd.std(axis=0, ddof=1) if fd.shape[0] > 1 else np.zeros(len(idx))
-    return pd.DataFrame({"fd_mean": fd.mean(axis=0), "fd_sd": sd, "n": fd.shape[0]}, index=sel)
+    return pd.DataFrame(
+        {"fd_mean": fd.mean(axis=0), "fd_sd": _sd_over_records(fd), "n": fd.shape[0]}, index=sel
+    )
+
+
+def _sd_over_records(values: np.ndarray) -> np.ndarray:
+    """Sample standard deviation (ddof=1) over axis 0; NaN for a single record (0 would read as
+    no spread in a "mean ± sd" table)."""
+    if values.shape[0] < 2:
+        return np.full(values.shape[1:], np.nan)
+    return values.std(axis=0, ddof=1)
 
 
 def frechet_feature_distance(real_features, fake_features) -> float:

@@ -38,10 +38,15 @@ EEG_BANDS: dict[str, tuple[float, float]] = {
 }
 
 
+def _np64(x) -> np.ndarray:
+    """An array or tensor as a float64 numpy array."""
+    if isinstance(x, torch.Tensor):  # via torch: numpy has no bfloat16
+        return x.detach().to("cpu", torch.float64).numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
 def _np_pair(x, x_hat) -> tuple[np.ndarray, np.ndarray]:
-    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-    b = x_hat.detach().cpu().numpy() if isinstance(x_hat, torch.Tensor) else np.asarray(x_hat)
-    a, b = a.astype(np.float64), b.astype(np.float64)
+    a, b = _np64(x), _np64(x_hat)
     if a.shape != b.shape:
         raise ConfigError(f"x and x_hat shapes differ: {a.shape} vs {b.shape}")
     if a.ndim != 3 or a.shape[-1] < 2:
@@ -63,13 +68,14 @@ def band_powers(x, sfreq: float, bands: Mapping[str, tuple[float, float]] | None
                 nperseg: int | None = None) -> np.ndarray:
     """Absolute band powers (µV²) from Welch's PSD, ``(n_trials, n_chans, n_bands)``.
 
-    Bands reaching beyond Nyquist are cut at Nyquist; a band with no frequency bin raises.
+    Each band is ``[lo, hi)``; a band reaching beyond Nyquist is cut there and keeps the Nyquist
+    bin. A band with no frequency bin raises.
     ``nperseg`` defaults to one second (or the whole trial if shorter).
     """
     from scipy.signal import welch
 
     bands = dict(bands or EEG_BANDS)
-    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
+    a = _np64(x)
     if not sfreq or sfreq <= 0:
         raise ConfigError(f"sfreq must be positive, got {sfreq!r}")
     n_times = a.shape[-1]
@@ -77,9 +83,11 @@ def band_powers(x, sfreq: float, bands: Mapping[str, tuple[float, float]] | None
     f, p = welch(a, fs=sfreq, nperseg=nper, axis=-1)
     df = f[1] - f[0]
     out = []
+    nyq = sfreq / 2
     for name, (lo, hi) in bands.items():
-        nyq = sfreq / 2
-        sel = (f >= lo) & ((f < hi) if hi < nyq else (f <= nyq))
+        # [lo, hi); the Nyquist bin only in a band reaching beyond it (a band ending there and
+        # the next starting there both counted it)
+        sel = (f >= lo) & ((f < hi) | ((hi > nyq) & (f == nyq)))
         if not sel.any():
             raise ConfigError(f"band {name!r} ({lo}-{hi} Hz) has no frequency bin at "
                               f"sfreq={sfreq} Hz with {nper}-sample segments")
@@ -130,8 +138,15 @@ def reconstruction_report(x, x_hat, sfreq: float, gamma: float | None = None,
                           with_dtw: bool = True) -> dict[str, float]:
     """Averages over trials and channels: DTW, MSE, correlation and relative band-power errors.
 
-    Keys: ``dtw`` (if ``with_dtw``), ``mse``, ``corr``, ``bp_err_<band>`` for each band.
+    Keys: ``dtw`` (if ``with_dtw``), ``mse``, ``corr``, ``bp_err_<band>`` for each band. ``corr``
+    and ``bp_err_*`` leave out their NaN: flat channels (no correlation) and bands without
+    power in ``x`` (no relative error). A NaN or infinite sample is a ConfigError naming it.
     """
+    from biosig.metrics.correlation import _refuse_non_finite
+
+    x, x_hat = _np_pair(x, x_hat)
+    _refuse_non_finite(x, "x")  # a NaN channel's r was NaN, and the mean skipped it
+    _refuse_non_finite(x_hat, "x_hat")
     rep: dict[str, float] = {}
     if with_dtw:
         rep["dtw"] = float(np.mean(dtw_error(x, x_hat, gamma)))

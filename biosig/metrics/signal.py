@@ -11,7 +11,8 @@ from typing import Sequence
 import numpy as np
 
 from biosig.errors import ConfigError
-from biosig.metrics.frechet import _antidiagonal_dp, _as_batch
+from biosig.metrics.correlation import _refuse_non_finite
+from biosig.metrics.frechet import _antidiagonal_dp, _as_batch, _sd_over_records
 
 __all__ = ["mse", "mae", "pearson_r", "dtw_distance", "per_lead_table"]
 
@@ -120,7 +121,9 @@ def per_lead_table(
     Returns
     -------
     pandas.DataFrame indexed by lead: ``mse``, ``mae``, ``pearson_r`` (means over records) and
-    ``fd_mean``, ``fd_sd`` and ``dtw`` when asked.
+    ``fd_mean``, ``fd_sd`` (over records, ddof=1; NaN for one record) and ``dtw`` when asked.
+
+    A NaN or infinite sample is a ConfigError naming its record, lead and sample.
     """
     import pandas as pd
 
@@ -131,6 +134,12 @@ def per_lead_table(
         from biosig.signal.ecg_leads import LEADS
 
         lead_names = LEADS if real.shape[1] == 12 else [f"ch{i}" for i in range(real.shape[1])]
+    lead_names = list(lead_names)
+    if len(lead_names) != real.shape[1]:
+        raise ConfigError(f"{len(lead_names)} lead names for {real.shape[1]} leads")
+    # a NaN made a record's r NaN, which the lead's mean skipped as if the lead were flat
+    _refuse_non_finite(real, "real", lead_names)
+    _refuse_non_finite(fake, "fake", lead_names)
     cols = {
         "mse": mse(real, fake).mean(0),
         "mae": mae(real, fake).mean(0),
@@ -147,7 +156,7 @@ def per_lead_table(
             )
         )
         cols["fd_mean"] = fd.mean(0)
-        cols["fd_sd"] = fd.std(0, ddof=1) if fd.shape[0] > 1 else np.zeros(fd.shape[1])
+        cols["fd_sd"] = _sd_over_records(fd)
     if dtw:
         cols["dtw"] = np.asarray(dtw_distance(real, fake, band=dtw_band)).mean(0)
-    return pd.DataFrame(cols, index=list(lead_names))
+    return pd.DataFrame(cols, index=lead_names)

@@ -109,7 +109,9 @@ class BalancedAccuracy(tm.classification.MulticlassAccuracy):
 def classification_metrics(n_outputs: int, multilabel: bool) -> tm.MetricCollection:
     """Accuracy, balanced accuracy (:class:`BalancedAccuracy`), Cohen's kappa, weighted F1,
     macro AUROC and macro AUPRC (average precision per class, one-vs-rest; multi-label:
-    accuracy, macro F1, AUROC, AUPRC).
+    accuracy, macro F1, AUROC, AUPRC; its accuracy and F1 threshold probabilities at 0.5 and its
+    accuracy is the per-label one, 1 - Hamming loss, not scikit-learn's exact-match
+    ``accuracy_score``).
     Two classes add ``auprc_pos``: the AUPRC of the second (positive) class alone
     (:class:`PositiveClassAveragePrecision`); their macro AUROC is already the positive
     class's. The macro AUROC and AUPRC leave out a class the evaluated windows cannot score

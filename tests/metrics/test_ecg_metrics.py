@@ -112,3 +112,36 @@ def test_correlation_refuses_nan_like_frechet():
         cross_correlation(bad[1, 6], fake[1, 6], 10)
     with pytest.raises(ConfigError, match="^x holds NaN or infinite values"):
         auto_correlation(bad[1, 6], 10)
+
+
+def test_correlation_report_leaves_out_a_flat_lead_as_pearson_r_does():
+    """A flat generated lead has r = 0 at every lag: its peak sat at lag -max_lag (-200 ms) and
+    r(0) = 0 entered the means, so xcorr_zero disagreed with per_lead_table's pearson_r."""
+    rng = np.random.default_rng(5)
+    real = rng.normal(size=(3, 2, 200))
+    fake = np.roll(real, 2, axis=-1)  # 2 samples = 20 ms at 100 Hz
+    fake[0, 1] = 0.5  # record 0, lead b: flat
+    df = correlation_report(real, fake, sfreq=100.0, lead_names=["a", "b"])
+    np.testing.assert_allclose(df["xcorr_lag_ms"], 20.0)
+    table = per_lead_table(real, fake, lead_names=["a", "b"], frechet=False)
+    np.testing.assert_allclose(df["xcorr_zero"], table["pearson_r"], atol=1e-12)
+    _, xc = cross_correlation(real[1:, 1], fake[1:, 1], 20)
+    assert df.loc["b", "xcorr_peak"] == pytest.approx(xc.max(-1).mean())
+    real_acf = auto_correlation(real[1:, 1], 150)[1]
+    fake_acf = auto_correlation(fake[1:, 1], 150)[1]
+    assert df.loc["b", "acf_mae"] == pytest.approx(np.abs(real_acf - fake_acf).mean())
+    fake[:, 1] = 0.5  # flat in every record: undefined, not 0
+    df = correlation_report(real, fake, sfreq=100.0, lead_names=["a", "b"])
+    assert df.loc["b"].isna().all() and df.loc["a"].notna().all()
+
+
+def test_per_lead_table_refuses_nan_instead_of_dropping_the_record_from_pearson_r():
+    """A NaN sample made that record's r NaN, which the lead's mean then skipped as if the
+    lead were flat (while its mse turned NaN); the Fréchet column alone refused it."""
+    rng = np.random.default_rng(6)
+    real = rng.normal(size=(3, 2, 50))
+    fake = real + 0.1
+    fake[2, 1, 9] = np.nan
+    with pytest.raises(ConfigError, match=r"^fake holds NaN or infinite values \(the first at "
+                                          r"record 2, lead b, sample 9\)$"):
+        per_lead_table(real, fake, lead_names=["a", "b"], frechet=False)

@@ -199,3 +199,34 @@ def test_feature_distance_is_distribution_level():
     b = rng.normal(size=(4000, 3)) + np.array([1.0, 0, 0])
     assert frechet_feature_distance(a, a) == pytest.approx(0.0, abs=1e-6)
     assert frechet_feature_distance(a, b) == pytest.approx(1.0, abs=0.1)
+
+
+def test_the_sd_over_one_record_is_undefined_not_zero():
+    """One record gave fd_sd = 0, which a table prints as "4.73 ± 0.00" (no spread)."""
+    from biosig.metrics.signal import per_lead_table
+
+    rng = np.random.default_rng(6)
+    real = rng.normal(size=(1, 2, 40)) * 0.1
+    fake = real + 0.05 * rng.normal(size=real.shape)
+    df = frechet_per_lead(real, fake, sfreq=100, lead_names=["a", "b"])
+    assert df["fd_sd"].isna().all() and (df["fd_mean"] > 0).all() and (df["n"] == 1).all()
+    assert per_lead_table(real, fake, lead_names=["a", "b"], sfreq=100)["fd_sd"].isna().all()
+
+
+def test_discrete_frechet_refuses_nan_like_the_curve_distance():
+    with pytest.raises(ConfigError, match="q holds NaN or infinite values"):
+        discrete_frechet(np.zeros((3, 2)), np.array([[0.0, 1.0], [np.nan, 0.0]]))
+
+
+def test_feature_distance_equals_the_closed_form_with_correlated_features():
+    """d² = |mu1 - mu2|² + Tr(S1 + S2 - 2 (S1 S2)^½), covariances with ddof 1, here with the
+    trace of the root from the symmetric form S1^½ S2 S1^½ (no scipy.linalg.sqrtm)."""
+    rng = np.random.default_rng(8)
+    a = rng.normal(size=(40, 4)) @ rng.normal(size=(4, 4))
+    b = rng.normal(size=(25, 4)) @ rng.normal(size=(4, 4)) + 0.5
+    s1, s2 = np.cov(a, rowvar=False, ddof=1), np.cov(b, rowvar=False, ddof=1)
+    w, v = np.linalg.eigh(s1)
+    root1 = (v * np.sqrt(w)) @ v.T
+    tr_root = np.sqrt(np.clip(np.linalg.eigvalsh(root1 @ s2 @ root1), 0, None)).sum()
+    expected = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1 + s2) - 2 * tr_root
+    assert frechet_feature_distance(a, b) == pytest.approx(expected, rel=1e-9)

@@ -33,3 +33,19 @@ def test_a_class_without_positives_or_negatives_is_named_with_the_split():
         macro_auroc(y, prob[:, :2])
     with pytest.raises(ShapeError, match="2 class names"):
         macro_auroc(y, prob, classes=["NORM", "MI"])
+
+
+def test_a_nan_score_or_a_label_other_than_0_1_is_refused_not_scored():
+    """A NaN score made the whole class's AUROC NaN (scikit-learn refuses it), and a label 2 or
+    NaN counted as a positive."""
+    y = np.array([[0, 1], [1, 0], [0, 1], [1, 0]])
+    prob = np.array([[0.1, 0.9], [0.8, 0.2], [np.nan, 0.7], [0.6, 0.4]])
+    with pytest.raises(ConfigError, match=r"hold 1 NaN or infinite value.*classes class 0\)"):
+        macro_auroc(y, prob)
+    with pytest.raises(ConfigError, match=r"NaN or infinite .*val split \(classes NORM\)"):
+        macro_auroc(y, prob, classes=["NORM", "MI"], split="val")
+    with pytest.raises(ConfigError, match=r"labels must be 0 or 1, got \[0\.0, 1\.0, 2\.0\]"):
+        macro_auroc(np.array([0, 1, 2, 1]), np.array([0.1, 0.9, 0.8, 0.2]))
+    with pytest.raises(ConfigError, match=r"labels must be 0 or 1, got .*nan"):
+        macro_auroc(np.array([0, 1, np.nan, 1]), np.array([0.1, 0.9, 0.8, 0.2]))
+    assert macro_auroc(np.array([False, True, True]), np.array([0.1, 0.9, 0.8])) == 1.0

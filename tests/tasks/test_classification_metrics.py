@@ -116,3 +116,34 @@ def test_the_sanity_check_does_not_warn_about_classes_its_batches_lack():
         trainer.fit(task, DataLoader(TensorDataset(x, y), batch_size=4), val)
     lacking = [w for w in caught if "evaluated windows" in str(w.message)]
     assert len(lacking) == 3  # the real epoch's AUPRC, AUROC and balanced accuracy (6 before)
+
+
+def test_kappa_weighted_f1_and_multilabel_accuracy_against_sklearn():
+    """Multi-class kappa, weighted F1 and tied-score macro AUROC/AUPRC equal scikit-learn's;
+    multi-label ``acc`` is the per-label accuracy (1 - Hamming loss), not ``accuracy_score``'s
+    exact match of every label."""
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 3, 90)
+    probs = np.round(rng.random((90, 3)) + np.eye(3)[y], 1)  # rounded: ties
+    probs = (probs / probs.sum(1, keepdims=True)).astype(np.float32)
+    m = classification_metrics(3, multilabel=False)
+    m.update(torch.from_numpy(probs), torch.from_numpy(y))
+    got = {k: float(v) for k, v in m.compute().items()}
+    pred, onehot = probs.argmax(1), np.eye(3)[y]
+    assert got["kappa"] == pytest.approx(skm.cohen_kappa_score(y, pred), abs=1e-6)
+    assert got["f1_weighted"] == pytest.approx(skm.f1_score(y, pred, average="weighted"), abs=1e-6)
+    assert got["auroc"] == pytest.approx(skm.roc_auc_score(onehot, probs, average="macro"),
+                                         abs=1e-6)
+    assert got["auprc"] == pytest.approx(
+        skm.average_precision_score(onehot, probs, average="macro"), abs=1e-6)
+    labels = (rng.random((60, 4)) < 0.4).astype(np.int64)
+    scores = np.clip(0.4 * labels + 0.7 * rng.random((60, 4)), 0, 1).astype(np.float32)
+    m = classification_metrics(4, multilabel=True)
+    m.update(torch.from_numpy(scores), torch.from_numpy(labels))
+    got = {k: float(v) for k, v in m.compute().items()}
+    hard = (scores > 0.5).astype(np.int64)
+    assert got["acc"] == pytest.approx(1 - skm.hamming_loss(labels, hard), abs=1e-6)
+    assert got["acc"] > skm.accuracy_score(labels, hard) + 0.1  # not the exact-match accuracy
+    assert got["f1_macro"] == pytest.approx(skm.f1_score(labels, hard, average="macro"), abs=1e-6)
