@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import numpy as np
 import pytest
 import torch
@@ -47,8 +48,19 @@ def test_generate_refuses_a_classifier_and_a_missing_length(folder, tmp_path):
               n_fusion_tokens=2, n_classifier_blocks=1, sfreq=20.0)
     with pytest.raises(ConfigError, match="not a diffusion denoiser"):
         generate(lft.save_pretrained(tmp_path / "lft"), 1)
-    with pytest.raises(ConfigError, match="n_windows"):
+    with pytest.raises(ConfigError, match=r"n_windows \(-n\) must be >= 1, got 0"):
         generate(folder, 0)
+    # --n-times 0 was the card's length, a negative one a RuntimeError from torch.randn
+    for n_times in (0, -5):
+        with pytest.raises(ConfigError, match=rf"n_times \(--n-times\) must be >= 1.*{n_times}"):
+            generate(folder, 1, n_times=n_times)
+    card = json.loads((folder / "card.json").read_text())
+    del card["data"]["n_times"]
+    (folder / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ConfigError, match=r"no window length \(data\.n_times\): give it "
+                                          r"\(--n-times N"):
+        generate(folder, 1)
+    assert generate(folder, 1, n_times=16, steps=2).data.shape == (3, 16)
     # an output that is not .edf (it was written as EDF under that name) and a checkpoint file
     # given as the weights folder ("weights folder not found", though the file exists)
     with pytest.raises(ConfigError, match=r"out=.*g\.txt' must be an \.edf file"):
