@@ -230,7 +230,10 @@ def _load(directory, *, data=None, n_outputs=None, adapt=False, expected: type |
     from biosig.models.base import _resolve_class
 
     kwargs = {k: _resolve_class(v) for k, v in {**card["kwargs"], **changes}.items()}
-    model = create_model(name, **kwargs)
+    try:
+        model = create_model(name, **kwargs)
+    except ConfigError as err:  # e.g. an argument this biosig's model does not take
+        raise ConfigError(f"{folder / CARD_FILE}: kwargs: {err}") from err
     _load_tensors(model, folder, card, adapted=sorted(changes))
     if n_outputs is not None and int(n_outputs) != getattr(model, "n_outputs", None):
         model.reset_head(int(n_outputs))
@@ -361,6 +364,9 @@ def _read_card(folder: Path) -> dict:
     if not isinstance(card, dict):
         raise InvalidFileError(path, "the card must be a JSON object")
     version = card.get("format_version")
+    if version is None:
+        raise InvalidFileError(path, "key 'format_version' missing (a card written by "
+                                     f"save_pretrained has format_version {FORMAT_VERSION})")
     if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
         raise InvalidFileError(path, f"format_version {version!r} is not supported (this biosig "
                                      f"reads 1..{FORMAT_VERSION})")
@@ -369,7 +375,31 @@ def _read_card(folder: Path) -> dict:
             raise InvalidFileError(path, f"key {key!r} missing or not a {kind.__name__}")
     if not isinstance(card["weights"].get("file"), str) or "/" in card["weights"]["file"]:
         raise InvalidFileError(path, "weights.file must name a file in the same folder")
+    _check_card_data(card["data"], path)
     return card
+
+
+def _check_card_data(data: dict, path: Path) -> None:
+    """InvalidFileError unless the card's data contract has a sampling rate (save_pretrained
+    requires one) and its numbers and channel names are of their types (a card edited by hand:
+    ``"sfreq": "200 Hz"`` failed later in float(), a missing sfreq was never compared)."""
+    def refuse(key, what):
+        raise InvalidFileError(path, f"data.{key} must be {what}, got {data.get(key)!r} (the "
+                                     "card's data contract, as save_pretrained writes it)")
+
+    sfreq = data.get("sfreq")
+    if isinstance(sfreq, bool) or not isinstance(sfreq, (int, float)) or not (
+            math.isfinite(sfreq) and sfreq > 0):
+        refuse("sfreq", "the training data's sampling rate in Hz (a number > 0)")
+    for key in ("n_times", "n_chans"):
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            refuse(key, "an integer >= 1 or null")
+    names = data.get("ch_names")
+    if names is not None and not (isinstance(names, list)
+                                  and all(isinstance(n, str) for n in names)):
+        refuse("ch_names", "a list of channel names (strings) or null")
 
 
 # -- Hugging Face Hub -------------------------------------------------------------------------

@@ -243,6 +243,34 @@ def test_bad_folders_fail_clearly(saved, tmp_path):
         load_pretrained(unchecked)
 
 
+@pytest.mark.parametrize("change, match", [
+    (lambda c: c.pop("format_version"), r"key 'format_version' missing"),  # was "None is not
+    (lambda c: c["data"].pop("sfreq"), r"data\.sfreq must be .*Hz.*got None"),  # supported"
+    (lambda c: c["data"].update(sfreq="250 Hz"), r"data\.sfreq must be .*got '250 Hz'"),
+    (lambda c: c["data"].update(n_times=250.5), r"data\.n_times must be an integer"),
+    (lambda c: c["data"].update(ch_names="C3 Cz C4"), r"data\.ch_names must be a list"),
+])
+def test_a_card_with_a_missing_or_malformed_field_names_it(saved, tmp_path, change, match):
+    """A card without data.sfreq loaded and was never compared with the data's rate (biosig
+    generate then failed with KeyError 'sfreq'); "250 Hz" was a ValueError from float()."""
+    _, folder = saved
+    card = json.loads((folder / "card.json").read_text())
+    change(card)
+    (folder / "card.json").write_text(json.dumps(card))
+    with pytest.raises(InvalidFileError, match=rf"card\.json: {match}"):
+        load_pretrained(folder, data={"sfreq": 250.0})
+
+
+def test_a_card_argument_the_model_does_not_take_names_the_card(saved):
+    _, folder = saved
+    card = json.loads((folder / "card.json").read_text())
+    card["kwargs"]["dept"] = 1
+    (folder / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ConfigError, match=r"w/card\.json: kwargs: model 'dbconformer' has no "
+                                          r"argument 'dept'"):
+        load_pretrained(folder)
+
+
 def test_an_unusable_folder_is_refused_before_the_data_are_compared(saved, tmp_path):
     """A folder without its weights file (or with a truncated one) said first that the data's
     sampling rate did not match the card: the user resampled, then learnt it was unusable."""
