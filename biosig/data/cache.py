@@ -350,6 +350,8 @@ class WindowCache:
     def _read_labels(self) -> np.ndarray:
         try:
             return np.load(io.BytesIO(_checked_bytes(self.path, "y.npy", self.params)))
+        except InvalidFileError:  # says what to do already (it was said twice)
+            raise
         except (OSError, ValueError) as err:
             raise DamagedCacheError(self.path, f"labels unreadable ({err})", self.path) from err
 
