@@ -39,7 +39,7 @@ from typing import Any
 
 import torch
 
-from biosig.errors import ConfigError, InvalidFileError
+from biosig.errors import ConfigError, DownloadError, InvalidFileError, MissingDependencyError
 
 __all__ = ["CARD_FILE", "WEIGHTS_FILE", "card_architecture", "check_folder", "load_card",
            "load_pretrained", "push_to_hub", "save_pretrained"]
@@ -407,15 +407,26 @@ def _hub():
     try:
         import huggingface_hub
     except ImportError as err:
-        raise ImportError("Hugging Face Hub support needs huggingface_hub: "
-                          "pip install biosig[hub]") from err
+        raise MissingDependencyError("Hugging Face Hub support (hf://) needs huggingface_hub: "
+                                     "pip install 'biosig[hub]'") from err
     return huggingface_hub
 
 
-def _hub_download(repo_id: str, revision: str | None) -> Path:
-    """Local snapshot of a Hub repository holding a weights folder."""
-    path = _hub().snapshot_download(repo_id=repo_id, revision=revision,
-                                    allow_patterns=[CARD_FILE, WEIGHTS_FILE, "README.md"])
+def _hub_download(address: str, repo_id: str, revision: str | None) -> Path:
+    """Local snapshot of a Hub repository holding a weights folder; a DownloadError naming the
+    address and what to do when it cannot be had (no network, no such repository or revision,
+    no access): huggingface_hub's errors are OSErrors."""
+    hub = _hub()
+    try:
+        path = hub.snapshot_download(repo_id=repo_id, revision=revision,
+                                     allow_patterns=[CARD_FILE, WEIGHTS_FILE, "README.md"])
+    except OSError as err:
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise DownloadError(
+            f"{address}: cannot get the weights from the Hugging Face Hub ({type(err).__name__}: "
+            f"{reason}). Check the network and the name (a private repository needs "
+            "a token: HF_TOKEN); offline, HF_HUB_OFFLINE=1 uses a copy already in the "
+            "Hub cache, or give the path of a weights folder downloaded elsewhere") from err
     return Path(path)
 
 
@@ -425,7 +436,7 @@ def _resolve(directory) -> Path:
         repo, _, revision = text[len(HUB_PREFIX):].partition("@")
         if repo.count("/") != 1 or not all(repo.split("/")):
             raise ConfigError(f"{text!r}: a Hub address is hf://owner/name[@revision]")
-        return _hub_download(repo, revision or None)
+        return _hub_download(text, repo, revision or None)
     folder = Path(text)
     if folder.is_file():  # e.g. a Lightning .ckpt
         raise InvalidFileError(folder, f"a file, not a weights folder (a folder holding "

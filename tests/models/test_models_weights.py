@@ -341,12 +341,44 @@ def test_push_to_hub_and_load_from_hf_address(fake_hub):
         load_pretrained("hf://just-a-name")
 
 
-def test_hub_without_huggingface_hub_names_the_extra(monkeypatch):
+def test_hub_without_huggingface_hub_names_the_extra(monkeypatch, tmp_path, capsys):
+    """Still an ImportError, now a biosig error too: `biosig generate hf://...` printed a
+    traceback."""
+    from biosig.cli import main
+    from biosig.errors import MissingDependencyError
+
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # import fails
-    with pytest.raises(ImportError, match=r"pip install biosig\[hub\]"):
+    with pytest.raises(ImportError, match=r"pip install 'biosig\[hub\]'"):
         load_pretrained("hf://lab/model")
-    with pytest.raises(ImportError, match=r"pip install biosig\[hub\]"):
+    with pytest.raises(MissingDependencyError, match=r"pip install 'biosig\[hub\]'"):
         push_to_hub(_dbc(), "lab/model")
+    assert main(["generate", "hf://lab/model", str(tmp_path / "g.edf")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("biosig: error: Hugging Face Hub support")
+
+
+def test_hub_offline_is_one_line_saying_what_to_do(fake_hub, monkeypatch, tmp_path, capsys):
+    """No network: huggingface_hub's LocalEntryNotFoundError (an OSError) came through as is,
+    with a traceback from the CLI."""
+    from biosig.cli import main
+    from biosig.errors import DownloadError
+
+    class LocalEntryNotFoundError(FileNotFoundError, ValueError):  # as huggingface_hub's
+        pass
+
+    def offline(repo_id, revision=None, allow_patterns=None):
+        raise LocalEntryNotFoundError("An error happened while trying to locate the files on "
+                                      "the Hub and we cannot find the appropriate snapshot\n"
+                                      "folder. Please check your internet connection.")
+
+    monkeypatch.setattr(sys.modules["huggingface_hub"], "snapshot_download", offline)
+    with pytest.raises(DownloadError, match=r"^hf://lab/model@v2: cannot get the weights from "
+                                            r"the Hugging Face Hub \(LocalEntryNotFoundError: "
+                                            r"An error .* snapshot folder.*HF_HUB_OFFLINE=1"):
+        load_pretrained("hf://lab/model@v2")
+    assert main(["generate", "hf://lab/model", str(tmp_path / "g.edf")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "give the path of a weights folder downloaded" in err
 
 
 def test_eegformer_per_channel_head_refuses_another_channel_order(tmp_path):
