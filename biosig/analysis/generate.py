@@ -103,13 +103,10 @@ def generate(weights, n_windows: int = 1, *, method: str = "ddim", steps: int | 
 def generate_main(argv: list[str]) -> int:
     """``biosig generate WEIGHTS OUT.edf [-n N] [--method ddim|ddpm] [--steps S] [--seed K]``
     (``--help`` imports no torch: the sampling's imports are in :func:`generate`)."""
-    import argparse
+    from biosig._argparse import ArgumentParser, HelpFormatter
 
-    from biosig._argparse import HelpFormatter
-
-    p = argparse.ArgumentParser(prog="biosig generate", allow_abbrev=False,
-                                formatter_class=HelpFormatter,
-                                description="Synthetic EEG from an SSMDP weights folder -> EDF")
+    p = ArgumentParser(prog="biosig generate", allow_abbrev=False, formatter_class=HelpFormatter,
+                       description="Synthetic EEG from an SSMDP weights folder -> EDF")
     p.add_argument("weights", help="weights folder of a pretrained SSMDP")
     p.add_argument("out", help="EDF file to write")
     p.add_argument("-n", "--n-windows", type=int, default=1, help="windows to generate")
