@@ -356,7 +356,10 @@ def _load_tensors(model, folder: Path, card: dict, adapted: list[str]) -> None:
 def _read_card(folder: Path) -> dict:
     path = folder / CARD_FILE
     if not path.is_file():
-        raise InvalidFileError(path, "no card.json: not a biosig weights folder")
+        inside = sorted(str(p.parent) for p in folder.glob(f"*/{CARD_FILE}"))
+        where = (f"; weights folders in it: {_few(inside, 3)}" if inside else
+                 " (save_pretrained writes one: card.json and model.safetensors)")
+        raise InvalidFileError(path, f"no card.json: not a biosig weights folder{where}")
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -439,9 +442,11 @@ def _resolve(directory) -> Path:
         return _hub_download(text, repo, revision or None)
     folder = Path(text)
     if folder.is_file():  # e.g. a Lightning .ckpt
+        hint = ("; a Lightning checkpoint gives one: <Task>.load_from_checkpoint(ckpt)"
+                ".save_pretrained(folder)" if folder.suffix == ".ckpt" else "")
         raise InvalidFileError(folder, f"a file, not a weights folder (a folder holding "
                                        f"{CARD_FILE} and {WEIGHTS_FILE}, as save_pretrained "
-                                       "writes it)")
+                                       f"writes it){hint}")
     if not folder.is_dir():
         raise InvalidFileError(folder, "weights folder not found")
     return folder

@@ -213,8 +213,14 @@ def test_bad_folders_fail_clearly(saved, tmp_path):
         load_pretrained(tmp_path / "nowhere")
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(InvalidFileError, match="no card.json"):
+    with pytest.raises(InvalidFileError, match=r"no card.json.*\(save_pretrained writes one"):
         load_pretrained(empty)
+    # the folder above the weights (biosig_out for biosig_out/ssmdp) names them
+    with pytest.raises(InvalidFileError, match=rf"weights folders in it: {folder}$"):
+        load_pretrained(tmp_path)
+    (tmp_path / "last.ckpt").write_bytes(b"x")
+    with pytest.raises(InvalidFileError, match=r"load_from_checkpoint\(ckpt\)\.save_pretrained"):
+        load_pretrained(tmp_path / "last.ckpt")
     with pytest.raises(ConfigError, match="not HVEEGNet"):
         HVEEGNet.from_pretrained(folder)
 
