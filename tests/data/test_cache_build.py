@@ -100,6 +100,9 @@ def test_verify_command_tells_a_missing_or_non_cache_path_from_a_damaged_cache(t
         assert f"ok: {cache.path}" in out
         assert err.startswith(f"NOT A CACHE: {tmp_path / name}: {reason}")
         assert "DAMAGED" not in err and "delete" not in err
+    # the cache root (its dataset/version/key folders below) names the caches it holds
+    with pytest.raises(NotACacheError, match=rf"the caches below it: {cache.path}$"):
+        verify_cache(tmp_path / "c")
     (cache.path / "y.npy").unlink()  # a damaged cache is still reported as such
     assert cache_command(["verify", str(cache.path)]) == 1
     assert capsys.readouterr().err.startswith("DAMAGED: ")
