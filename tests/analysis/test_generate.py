@@ -40,6 +40,13 @@ def test_generate_writes_edf_with_names_units_and_windows(folder, tmp_path):
     assert set(back.units) == {"uV"}
     np.testing.assert_allclose(back.data, rec.data, atol=1e-3 * np.abs(rec.data).max() + 1e-6)
     assert list(back.annotations.onset) == [0.0, 2.0]
+    import mne  # what other tools read: the names, rate, length and values in volts
+
+    raw = mne.io.read_raw_edf(tmp_path / "gen.edf", preload=True, verbose="error")
+    assert raw.ch_names == NAMES and raw.info["sfreq"] == 20.0 and raw.n_times == 80
+    np.testing.assert_allclose(raw.get_data() * 1e6, rec.data,
+                               atol=1e-3 * np.abs(rec.data).max() + 1e-6)
+    assert np.abs(rec.data).max() <= 100.0 + 1e-4  # clip_sample 1.0 x input_scale 0.01 (docs)
     assert generate(folder, 1, method="ddpm").data.shape == (3, 40)  # 10 ancestral steps
 
 
