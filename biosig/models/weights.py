@@ -121,12 +121,21 @@ def _known_locations(kwargs: dict) -> dict:
     return {**kwargs, "chs_info": [{k: unknown(v) for k, v in dict(ch).items()} for ch in chs]}
 
 
-def _card_data(model, data: dict | None) -> dict:
-    data = dict(data or {})
+def _refuse_unknown_data_keys(data: dict, where: str) -> None:
+    """A ConfigError naming the keys of ``data`` that are not :data:`DATA_KEYS`, and the
+    closest one of each (``sfrq``: did you mean sfreq?)."""
+    from biosig._checks import did_you_mean
+
     unknown = sorted(set(data) - set(DATA_KEYS))
     if unknown:
-        raise ConfigError(f"save_pretrained: unknown data key(s) {unknown}; "
+        hints = "".join(did_you_mean(str(k), DATA_KEYS) for k in unknown)
+        raise ConfigError(f"{where}: unknown data key(s) {unknown}{hints}; "
                           f"allowed: {', '.join(DATA_KEYS)}")
+
+
+def _card_data(model, data: dict | None) -> dict:
+    data = dict(data or {})
+    _refuse_unknown_data_keys(data, "save_pretrained")
     own = {"sfreq": getattr(model, "sfreq", None), "n_times": getattr(model, "n_times", None),
            "n_chans": getattr(model, "n_chans", None), "ch_names": getattr(model, "ch_names", None),
            "units": getattr(model, "units", None)}
@@ -243,10 +252,7 @@ def _load(directory, *, data=None, n_outputs=None, adapt=False, expected: type |
 def _check_data(card: dict, data: dict | None, adapt: bool, cls, where: Path) -> dict:
     """Compare the user's data with the card; return the kwargs an adaptation changes."""
     data = dict(data or {})
-    unknown = sorted(set(data) - set(DATA_KEYS))
-    if unknown:
-        raise ConfigError(f"load_pretrained: unknown data key(s) {unknown}; "
-                          f"allowed: {', '.join(DATA_KEYS)}")
+    _refuse_unknown_data_keys(data, "load_pretrained")
     have = card["data"]
     name = card["name"]
     changes: dict = {}

@@ -94,6 +94,8 @@ def test_other_fields_are_checked(saved):
         load_pretrained(folder, data={"montage": "biosemi64"})
     with pytest.raises(ConfigError, match="unknown data key"):
         load_pretrained(folder, data={"rate": 250})
+    with pytest.raises(ConfigError, match=r"\['sfrq'\] \(did you mean sfreq\?\); allowed"):
+        load_pretrained(folder, data={"sfrq": 250})
     ok = load_pretrained(folder, data={"sfreq": 250.0, "n_times": 250, "n_chans": 3,
                                        "units": "µV", "montage": "standard_1020"})
     assert isinstance(ok, DBConformer)
@@ -190,6 +192,8 @@ def test_save_needs_a_sampling_rate_and_consistent_data(tmp_path):
         _dbc().save_pretrained(tmp_path / "b", data={"sfreq": 500.0})
     with pytest.raises(ConfigError, match="unknown data key"):
         _dbc().save_pretrained(tmp_path / "b", data={"fs": 250.0})
+    with pytest.raises(ConfigError, match=r"^save_pretrained: .*\(did you mean ch_names\?\)"):
+        _dbc().save_pretrained(tmp_path / "b", data={"chnames": NAMES})
     with pytest.raises(ConfigError, match="metrics.auc"):
         _dbc().save_pretrained(tmp_path / "b", metrics={"auc": object()})
     # MNE-style channel info with NumPy values is written as plain JSON
