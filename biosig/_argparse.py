@@ -1,6 +1,6 @@
 """The ``--help`` layout of the recipe scripts (``recipes/**/*.py``).
 
-``argparse.ArgumentParser(..., formatter_class=HelpFormatter)``: the description keeps its own
+``ArgumentParser(..., formatter_class=HelpFormatter)``: the description keeps its own
 line breaks (:class:`argparse.RawDescriptionHelpFormatter`) and every option's help ends with
 its default (:class:`argparse.ArgumentDefaultsHelpFormatter`), written as on the command line
 (``(default: 1 2 3)``, not ``[1, 2, 3]``). Nothing is appended where there is nothing to show:
@@ -22,7 +22,8 @@ import argparse
 import re
 import shlex
 
-__all__ = ["HelpFormatter", "add_ecg_data_arguments", "add_threads_argument", "plain_text"]
+__all__ = ["ArgumentParser", "HelpFormatter", "add_ecg_data_arguments", "add_threads_argument",
+           "plain_text"]
 
 
 def plain_text(text: str) -> str:
@@ -30,6 +31,30 @@ def plain_text(text: str) -> str:
     :func:`biosig.demo.main` become plain text (a reference's leading ``~`` is dropped); a
     ``--help`` text is read in a terminal, not rendered by Sphinx."""
     return re.sub(r":[\w:]+:`~?([^`]+)`", r"\1", text).replace("``", "")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An ``argparse.ArgumentParser`` whose "unrecognized arguments" error names the closest
+    option of each unknown one (``--step 3``: "did you mean --steps?"); Python 3.11's names
+    none. Abbreviations are refused by default (``allow_abbrev=False``)."""
+
+    def __init__(self, *args, allow_abbrev: bool = False, **kwargs):
+        super().__init__(*args, allow_abbrev=allow_abbrev, **kwargs)
+
+    def error(self, message: str):
+        prefix = "unrecognized arguments: "
+        if message.startswith(prefix):
+            import difflib
+
+            options = [o for o in self._option_string_actions if o.startswith("--")]
+            hints = []
+            for arg in message[len(prefix):].split():
+                close = difflib.get_close_matches(arg.split("=")[0], options, n=1, cutoff=0.6)
+                if arg.startswith("--") and close:
+                    hints.append(f"{arg.split('=')[0]}: did you mean {close[0]}?")
+            if hints:
+                message += f" ({'; '.join(hints)})"
+        super().error(message)
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):

@@ -34,6 +34,7 @@ Threads: --threads N (any command) or BIOSIG_THREADS=N; default: the cores not a
 """
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
+COMMANDS = ("demo", "run", *LIGHTNING_COMMANDS, "models", "cache", "generate")
 #: The DataModule attributes linked into the task's arguments.
 LINKED = ("n_chans", "n_times", "sfreq", "n_outputs", "ch_names")
 
@@ -1049,8 +1050,14 @@ def main(argv: list[str] | None = None) -> int:
     if command in LIGHTNING_COMMANDS:
         lightning_cli(None if from_shell else argv)
         return 0
-    print(f"biosig: unknown command {command!r}\n\n{HELP}", file=sys.stderr)
-    return 2
+    from biosig._checks import did_you_mean
+    from biosig.errors import ConfigError
+
+    started = [c for c in COMMANDS if command and c.startswith(command)]  # `biosig gen`
+    hint = f" (did you mean {' or '.join(started)}?)" if started else did_you_mean(command,
+                                                                                   COMMANDS)
+    raise ConfigError(f"unknown command {command!r}{hint}; the "
+                      f"commands: {', '.join(COMMANDS)} (biosig --help says what each does)")
 
 
 def _cache(argv: list[str]) -> int:

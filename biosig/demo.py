@@ -30,10 +30,10 @@ NOT_IN_THE_DEMO = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from biosig._argparse import HelpFormatter, plain_text
+    from biosig._argparse import ArgumentParser, HelpFormatter, plain_text
 
-    p = argparse.ArgumentParser(prog="biosig demo", description=plain_text(__doc__),
-                                allow_abbrev=False, formatter_class=HelpFormatter)
+    p = ArgumentParser(prog="biosig demo", description=plain_text(__doc__),
+                       allow_abbrev=False, formatter_class=HelpFormatter)
     p.add_argument("--out", default="biosig_out/demo", help="output folder")
     p.add_argument("--model", default="eegnet",
                    help="registered EEG classifier (names: biosig models), except "

@@ -70,6 +70,11 @@ class DownloadError(BiosigError, OSError):
     """A download failed, was incomplete, or its checksum did not match."""
 
 
+class MissingDependencyError(BiosigError, ImportError):
+    """An optional package a feature needs is not installed; the message names the extra to
+    install (``pip install 'biosig[hub]'``)."""
+
+
 class NonFiniteInputError(BiosigError, ValueError):
     """An input (a batch of windows, a record) holds NaN or infinite samples where finite ones
     are needed; a non-finite loss from a finite input is a FloatingPointError instead."""

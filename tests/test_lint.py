@@ -96,7 +96,8 @@ def _formatter_problems(parsers, imported: dict, where: str) -> list[str]:
         ok = (isinstance(fmt, ast.Name)
               and imported.get(fmt.id) == ("biosig._argparse", "HelpFormatter"))
         if not ok:
-            problems.append(f"{where}:{call.lineno}: {call.func.attr} without "
+            name = getattr(call.func, "attr", None) or getattr(call.func, "id", "?")
+            problems.append(f"{where}:{call.lineno}: {name} without "
                             "formatter_class=HelpFormatter (from biosig._argparse)")
     return problems
 
@@ -150,11 +151,14 @@ def test_biosig_command_options_say_what_they_are_and_show_their_defaults():
     for path in sorted((REPO / "biosig").rglob("*.py")):
         rel = str(path.relative_to(REPO))
         tree = ast.parse(path.read_text(), rel)
-        parsers = _parser_calls(tree, "argparse")
+        imported = _imported_from_biosig(tree)
+        parsers = _parser_calls(tree, "argparse") + [  # biosig._argparse's (suggests options)
+            n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+            and imported.get(n.func.id) == ("biosig._argparse", "ArgumentParser")]
         if not parsers:
             continue
         modules.append(rel)
-        problems += _formatter_problems(parsers, _imported_from_biosig(tree), rel)
+        problems += _formatter_problems(parsers, imported, rel)
         problems += _option_problems(_add_argument_calls(tree), rel)
     for expected in ("biosig/demo.py", "biosig/analysis/generate.py", "biosig/data/cache.py",
                      "biosig/models/summary.py"):

@@ -44,6 +44,11 @@ def generate(weights, n_windows: int = 1, *, method: str = "ddim", steps: int | 
     if out is not None and Path(out).suffix.lower() != ".edf":  # before the sampling
         raise ConfigError(f"generate: out={str(out)!r} must be an .edf file (the windows are "
                           "written as EDF)")
+    if n_windows < 1:
+        raise ConfigError(f"generate: n_windows (-n) must be >= 1, got {n_windows}")
+    if n_times is not None and n_times < 1:  # 0 was read as "the card's", < 0 a traceback
+        raise ConfigError(f"generate: n_times (--n-times) must be >= 1 or None (the card's "
+                          f"window length), got {n_times}")
     card = load_card(weights)
     net = load_pretrained(weights).to(device).eval()
     for attr in ("encode_signal", "decode_signal", "channel_ids"):
@@ -52,10 +57,10 @@ def generate(weights, n_windows: int = 1, *, method: str = "ddim", steps: int | 
                               "diffusion denoiser (SSMDP)")
     data, recipe = card.get("data") or {}, card.get("recipe")
     recipe = recipe if isinstance(recipe, dict) else {}
-    n_times = n_times or data.get("n_times")
-    if not n_times or n_windows < 1:
-        raise ConfigError(f"generate: need n_windows >= 1 and n_times (card of {weights} has "
-                          f"n_times={data.get('n_times')}); got {n_windows}, {n_times}")
+    n_times = data.get("n_times") if n_times is None else n_times
+    if not n_times:
+        raise ConfigError(f"generate: the card of {weights} records no window length "
+                          "(data.n_times): give it (--n-times N, in samples)")
     ids = net.channel_ids
     if ids is None:
         raise ConfigError(f"generate: the SSMDP of {weights} has no channel ids (n_chans)")
@@ -98,13 +103,10 @@ def generate(weights, n_windows: int = 1, *, method: str = "ddim", steps: int | 
 def generate_main(argv: list[str]) -> int:
     """``biosig generate WEIGHTS OUT.edf [-n N] [--method ddim|ddpm] [--steps S] [--seed K]``
     (``--help`` imports no torch: the sampling's imports are in :func:`generate`)."""
-    import argparse
+    from biosig._argparse import ArgumentParser, HelpFormatter
 
-    from biosig._argparse import HelpFormatter
-
-    p = argparse.ArgumentParser(prog="biosig generate", allow_abbrev=False,
-                                formatter_class=HelpFormatter,
-                                description="Synthetic EEG from an SSMDP weights folder -> EDF")
+    p = ArgumentParser(prog="biosig generate", allow_abbrev=False, formatter_class=HelpFormatter,
+                       description="Synthetic EEG from an SSMDP weights folder -> EDF")
     p.add_argument("weights", help="weights folder of a pretrained SSMDP")
     p.add_argument("out", help="EDF file to write")
     p.add_argument("-n", "--n-windows", type=int, default=1, help="windows to generate")

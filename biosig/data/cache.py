@@ -350,6 +350,8 @@ class WindowCache:
     def _read_labels(self) -> np.ndarray:
         try:
             return np.load(io.BytesIO(_checked_bytes(self.path, "y.npy", self.params)))
+        except InvalidFileError:  # says what to do already (it was said twice)
+            raise
         except (OSError, ValueError) as err:
             raise DamagedCacheError(self.path, f"labels unreadable ({err})", self.path) from err
 
@@ -433,10 +435,15 @@ def verify_cache(path: str | Path) -> dict:
             path, "not a folder: give a cache folder <cache>/<dataset>/<version>/<key>"
         )
     if not any((path / name).exists() for name in _CACHE_FILES):
+        below = sorted({str(p.parent) for depth in ("*", "*/*", "*/*/*")
+                        for name in ("params.json", "index.json")  # a cache, a sharded one
+                        for p in path.glob(f"{depth}/{name}")})
+        inside = f"; the caches below it: {', '.join(below[:3])}" + (
+            f" (+{len(below) - 3} more)" if len(below) > 3 else "") if below else ""
         raise NotACacheError(
             path,
             f"not a window cache folder (none of {', '.join(_CACHE_FILES)}): give a cache folder "
-            "<cache>/<dataset>/<version>/<key>, or a sharded cache's index folder",
+            f"<cache>/<dataset>/<version>/<key>, or a sharded cache's index folder{inside}",
         )
     cache = WindowCache(path)  # shapes and lengths
     report = {}
@@ -784,6 +791,9 @@ def cache_command(argv: list[str]) -> int:
     if a.tasks is not None and a.task is None:
         raise ConfigError(f"--tasks {a.tasks} needs --task I (this process's task number) or "
                           "--task env")
+    if not recipe:  # "biosig cache build : no `data:` section"
+        raise ConfigError("biosig cache build needs a recipe: --config RECIPE.yaml (its `data:` "
+                          "section is built)")
     cfg = load_config(recipe, BUILD_OPTIONS)
     if not cfg.get("data"):
         raise ConfigError(f"biosig cache build {' '.join(recipe)}: no `data:` section (give a "

@@ -84,7 +84,7 @@ def load_config(argv: list[str], options: tuple[str, ...] = ()) -> dict:
                 _check_section(section, str(path))
             cfg = _deep_merge(cfg, loaded)
         else:
-            _check_section(key.split(".")[0], f"--{key}", options)
+            _check_section(key.split(".")[0], f"--{key}", (*options, "config"))
             node = cfg
             *parents, leaf = key.split(".")
             for p in parents:

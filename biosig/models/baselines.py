@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from biosig.errors import BiosigError, ShapeError
+from biosig.errors import BiosigError, MissingDependencyError, ShapeError
 from biosig.models._registry import register_model
 from biosig.models.base import BiosigModel
 
@@ -34,7 +34,7 @@ def _braindecode_models():
                                     FutureWarning)
             import braindecode.models as bd
     except ImportError as err:  # pragma: no cover - depends on the install
-        raise ImportError("baseline models need braindecode: "
+        raise MissingDependencyError("baseline models need braindecode: "
                           "pip install 'biosig[baselines]'") from err
     return bd
 

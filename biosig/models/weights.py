@@ -39,7 +39,7 @@ from typing import Any
 
 import torch
 
-from biosig.errors import ConfigError, InvalidFileError
+from biosig.errors import ConfigError, DownloadError, InvalidFileError, MissingDependencyError
 
 __all__ = ["CARD_FILE", "WEIGHTS_FILE", "card_architecture", "check_folder", "load_card",
            "load_pretrained", "push_to_hub", "save_pretrained"]
@@ -121,12 +121,21 @@ def _known_locations(kwargs: dict) -> dict:
     return {**kwargs, "chs_info": [{k: unknown(v) for k, v in dict(ch).items()} for ch in chs]}
 
 
-def _card_data(model, data: dict | None) -> dict:
-    data = dict(data or {})
+def _refuse_unknown_data_keys(data: dict, where: str) -> None:
+    """A ConfigError naming the keys of ``data`` that are not :data:`DATA_KEYS`, and the
+    closest one of each (``sfrq``: did you mean sfreq?)."""
+    from biosig._checks import did_you_mean
+
     unknown = sorted(set(data) - set(DATA_KEYS))
     if unknown:
-        raise ConfigError(f"save_pretrained: unknown data key(s) {unknown}; "
+        hints = "".join(did_you_mean(str(k), DATA_KEYS) for k in unknown)
+        raise ConfigError(f"{where}: unknown data key(s) {unknown}{hints}; "
                           f"allowed: {', '.join(DATA_KEYS)}")
+
+
+def _card_data(model, data: dict | None) -> dict:
+    data = dict(data or {})
+    _refuse_unknown_data_keys(data, "save_pretrained")
     own = {"sfreq": getattr(model, "sfreq", None), "n_times": getattr(model, "n_times", None),
            "n_chans": getattr(model, "n_chans", None), "ch_names": getattr(model, "ch_names", None),
            "units": getattr(model, "units", None)}
@@ -230,7 +239,10 @@ def _load(directory, *, data=None, n_outputs=None, adapt=False, expected: type |
     from biosig.models.base import _resolve_class
 
     kwargs = {k: _resolve_class(v) for k, v in {**card["kwargs"], **changes}.items()}
-    model = create_model(name, **kwargs)
+    try:
+        model = create_model(name, **kwargs)
+    except ConfigError as err:  # e.g. an argument this biosig's model does not take
+        raise ConfigError(f"{folder / CARD_FILE}: kwargs: {err}") from err
     _load_tensors(model, folder, card, adapted=sorted(changes))
     if n_outputs is not None and int(n_outputs) != getattr(model, "n_outputs", None):
         model.reset_head(int(n_outputs))
@@ -240,10 +252,7 @@ def _load(directory, *, data=None, n_outputs=None, adapt=False, expected: type |
 def _check_data(card: dict, data: dict | None, adapt: bool, cls, where: Path) -> dict:
     """Compare the user's data with the card; return the kwargs an adaptation changes."""
     data = dict(data or {})
-    unknown = sorted(set(data) - set(DATA_KEYS))
-    if unknown:
-        raise ConfigError(f"load_pretrained: unknown data key(s) {unknown}; "
-                          f"allowed: {', '.join(DATA_KEYS)}")
+    _refuse_unknown_data_keys(data, "load_pretrained")
     have = card["data"]
     name = card["name"]
     changes: dict = {}
@@ -353,7 +362,10 @@ def _load_tensors(model, folder: Path, card: dict, adapted: list[str]) -> None:
 def _read_card(folder: Path) -> dict:
     path = folder / CARD_FILE
     if not path.is_file():
-        raise InvalidFileError(path, "no card.json: not a biosig weights folder")
+        inside = sorted(str(p.parent) for p in folder.glob(f"*/{CARD_FILE}"))
+        where = (f"; weights folders in it: {_few(inside, 3)}" if inside else
+                 " (save_pretrained writes one: card.json and model.safetensors)")
+        raise InvalidFileError(path, f"no card.json: not a biosig weights folder{where}")
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -361,6 +373,9 @@ def _read_card(folder: Path) -> dict:
     if not isinstance(card, dict):
         raise InvalidFileError(path, "the card must be a JSON object")
     version = card.get("format_version")
+    if version is None:
+        raise InvalidFileError(path, "key 'format_version' missing (a card written by "
+                                     f"save_pretrained has format_version {FORMAT_VERSION})")
     if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
         raise InvalidFileError(path, f"format_version {version!r} is not supported (this biosig "
                                      f"reads 1..{FORMAT_VERSION})")
@@ -369,7 +384,31 @@ def _read_card(folder: Path) -> dict:
             raise InvalidFileError(path, f"key {key!r} missing or not a {kind.__name__}")
     if not isinstance(card["weights"].get("file"), str) or "/" in card["weights"]["file"]:
         raise InvalidFileError(path, "weights.file must name a file in the same folder")
+    _check_card_data(card["data"], path)
     return card
+
+
+def _check_card_data(data: dict, path: Path) -> None:
+    """InvalidFileError unless the card's data contract has a sampling rate (save_pretrained
+    requires one) and its numbers and channel names are of their types (a card edited by hand:
+    ``"sfreq": "200 Hz"`` failed later in float(), a missing sfreq was never compared)."""
+    def refuse(key, what):
+        raise InvalidFileError(path, f"data.{key} must be {what}, got {data.get(key)!r} (the "
+                                     "card's data contract, as save_pretrained writes it)")
+
+    sfreq = data.get("sfreq")
+    if isinstance(sfreq, bool) or not isinstance(sfreq, (int, float)) or not (
+            math.isfinite(sfreq) and sfreq > 0):
+        refuse("sfreq", "the training data's sampling rate in Hz (a number > 0)")
+    for key in ("n_times", "n_chans"):
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            refuse(key, "an integer >= 1 or null")
+    names = data.get("ch_names")
+    if names is not None and not (isinstance(names, list)
+                                  and all(isinstance(n, str) for n in names)):
+        refuse("ch_names", "a list of channel names (strings) or null")
 
 
 # -- Hugging Face Hub -------------------------------------------------------------------------
@@ -377,15 +416,26 @@ def _hub():
     try:
         import huggingface_hub
     except ImportError as err:
-        raise ImportError("Hugging Face Hub support needs huggingface_hub: "
-                          "pip install biosig[hub]") from err
+        raise MissingDependencyError("Hugging Face Hub support (hf://) needs huggingface_hub: "
+                                     "pip install 'biosig[hub]'") from err
     return huggingface_hub
 
 
-def _hub_download(repo_id: str, revision: str | None) -> Path:
-    """Local snapshot of a Hub repository holding a weights folder."""
-    path = _hub().snapshot_download(repo_id=repo_id, revision=revision,
-                                    allow_patterns=[CARD_FILE, WEIGHTS_FILE, "README.md"])
+def _hub_download(address: str, repo_id: str, revision: str | None) -> Path:
+    """Local snapshot of a Hub repository holding a weights folder; a DownloadError naming the
+    address and what to do when it cannot be had (no network, no such repository or revision,
+    no access): huggingface_hub's errors are OSErrors."""
+    hub = _hub()
+    try:
+        path = hub.snapshot_download(repo_id=repo_id, revision=revision,
+                                     allow_patterns=[CARD_FILE, WEIGHTS_FILE, "README.md"])
+    except OSError as err:
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise DownloadError(
+            f"{address}: cannot get the weights from the Hugging Face Hub ({type(err).__name__}: "
+            f"{reason}). Check the network and the name (a private repository needs "
+            "a token: HF_TOKEN); offline, HF_HUB_OFFLINE=1 uses a copy already in the "
+            "Hub cache, or give the path of a weights folder downloaded elsewhere") from err
     return Path(path)
 
 
@@ -395,12 +445,14 @@ def _resolve(directory) -> Path:
         repo, _, revision = text[len(HUB_PREFIX):].partition("@")
         if repo.count("/") != 1 or not all(repo.split("/")):
             raise ConfigError(f"{text!r}: a Hub address is hf://owner/name[@revision]")
-        return _hub_download(repo, revision or None)
+        return _hub_download(text, repo, revision or None)
     folder = Path(text)
     if folder.is_file():  # e.g. a Lightning .ckpt
+        hint = ("; a Lightning checkpoint gives one: <Task>.load_from_checkpoint(ckpt)"
+                ".save_pretrained(folder)" if folder.suffix == ".ckpt" else "")
         raise InvalidFileError(folder, f"a file, not a weights folder (a folder holding "
                                        f"{CARD_FILE} and {WEIGHTS_FILE}, as save_pretrained "
-                                       "writes it)")
+                                       f"writes it){hint}")
     if not folder.is_dir():
         raise InvalidFileError(folder, "weights folder not found")
     return folder

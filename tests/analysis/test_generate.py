@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import numpy as np
 import pytest
 import torch
@@ -39,6 +40,13 @@ def test_generate_writes_edf_with_names_units_and_windows(folder, tmp_path):
     assert set(back.units) == {"uV"}
     np.testing.assert_allclose(back.data, rec.data, atol=1e-3 * np.abs(rec.data).max() + 1e-6)
     assert list(back.annotations.onset) == [0.0, 2.0]
+    import mne  # what other tools read: the names, rate, length and values in volts
+
+    raw = mne.io.read_raw_edf(tmp_path / "gen.edf", preload=True, verbose="error")
+    assert raw.ch_names == NAMES and raw.info["sfreq"] == 20.0 and raw.n_times == 80
+    np.testing.assert_allclose(raw.get_data() * 1e6, rec.data,
+                               atol=1e-3 * np.abs(rec.data).max() + 1e-6)
+    assert np.abs(rec.data).max() <= 100.0 + 1e-4  # clip_sample 1.0 x input_scale 0.01 (docs)
     assert generate(folder, 1, method="ddpm").data.shape == (3, 40)  # 10 ancestral steps
 
 
@@ -47,8 +55,19 @@ def test_generate_refuses_a_classifier_and_a_missing_length(folder, tmp_path):
               n_fusion_tokens=2, n_classifier_blocks=1, sfreq=20.0)
     with pytest.raises(ConfigError, match="not a diffusion denoiser"):
         generate(lft.save_pretrained(tmp_path / "lft"), 1)
-    with pytest.raises(ConfigError, match="n_windows"):
+    with pytest.raises(ConfigError, match=r"n_windows \(-n\) must be >= 1, got 0"):
         generate(folder, 0)
+    # --n-times 0 was the card's length, a negative one a RuntimeError from torch.randn
+    for n_times in (0, -5):
+        with pytest.raises(ConfigError, match=rf"n_times \(--n-times\) must be >= 1.*{n_times}"):
+            generate(folder, 1, n_times=n_times)
+    card = json.loads((folder / "card.json").read_text())
+    del card["data"]["n_times"]
+    (folder / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ConfigError, match=r"no window length \(data\.n_times\): give it "
+                                          r"\(--n-times N"):
+        generate(folder, 1)
+    assert generate(folder, 1, n_times=16, steps=2).data.shape == (3, 16)
     # an output that is not .edf (it was written as EDF under that name) and a checkpoint file
     # given as the weights folder ("weights folder not found", though the file exists)
     with pytest.raises(ConfigError, match=r"out=.*g\.txt' must be an \.edf file"):

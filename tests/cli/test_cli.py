@@ -79,8 +79,16 @@ def test_model_summary_help_and_usage_errors_are_lazy(args):
     assert "``" not in run.stdout  # its description as plain text (showed ``summary.csv``)
 
 
-def test_unknown_command():
+def test_unknown_command(capsys):
+    """A misspelt command printed the whole help after a line without a suggestion."""
     assert main(["frobnicate"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("biosig: error: unknown command 'frobnicate';")
+    assert "the commands: demo, run, fit, validate, test, predict, models, cache, generate" in err
+    assert main(["modls"]) == 2
+    assert "unknown command 'modls' (did you mean models?)" in capsys.readouterr().err
+    assert main(["gen", "w", "x.edf"]) == 2
+    assert "(did you mean generate?)" in capsys.readouterr().err
 
 
 def test_print_config_dumps_full_config(capsys):

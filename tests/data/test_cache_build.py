@@ -100,10 +100,32 @@ def test_verify_command_tells_a_missing_or_non_cache_path_from_a_damaged_cache(t
         assert f"ok: {cache.path}" in out
         assert err.startswith(f"NOT A CACHE: {tmp_path / name}: {reason}")
         assert "DAMAGED" not in err and "delete" not in err
+    # the cache root (its dataset/version/key folders below) names the caches it holds
+    with pytest.raises(NotACacheError, match=rf"the caches below it: {cache.path}$"):
+        verify_cache(tmp_path / "c")
     (cache.path / "y.npy").unlink()  # a damaged cache is still reported as such
     assert cache_command(["verify", str(cache.path)]) == 1
     assert capsys.readouterr().err.startswith("DAMAGED: ")
 
+
+@pytest.mark.parametrize("damage", ["flip_x", "truncate_x", "no_params", "flip_y", "longer_meta"])
+def test_verify_command_names_each_damage_once(tmp_path, capsys, damage):
+    """One line per damaged cache saying what to do once (a flipped byte in y.npy said
+    "the cache is damaged: delete the folder ..." twice, one inside the other)."""
+    path = get_cache(ToySource(), root=tmp_path).path
+    name = {"flip_x": "X.f32", "truncate_x": "X.f32", "no_params": "params.json",
+            "flip_y": "y.npy", "longer_meta": "meta.csv"}[damage]
+    raw = bytearray((path / name).read_bytes())
+    if damage.startswith("flip"):
+        raw[-1] ^= 0x01
+    (path / name).write_bytes(bytes(raw[:-8] if damage == "truncate_x" else
+                                    raw + b"x" if damage == "longer_meta" else raw))
+    if damage == "no_params":
+        (path / name).unlink()
+    assert cache_command(["verify", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith(f"DAMAGED: {path}")
+    assert name in err and err.count(f"delete the folder {path} (it is rebuilt") == 1
 
 
 def test_verify_command_skips_the_lock_files_a_glob_over_the_cache_root_names(tmp_path, capsys):

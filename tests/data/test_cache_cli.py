@@ -85,6 +85,8 @@ def test_build_takes_data_overrides_and_checks_its_options_first(recipe, tmp_pat
     with pytest.raises(SystemExit) as exit_:
         main([*base, "--dtype", "int8", "--data.source.init_args.path", "/nowhere"])
     assert exit_.value.code == 2 and "invalid choice: 'int8'" in capsys.readouterr().err
+    assert main(["cache", "build", "--cache-dir", str(tmp_path)]) == 2  # said "build : no data"
+    assert "biosig cache build needs a recipe: --config RECIPE.yaml" in capsys.readouterr().err
 
 
 def test_build_help_names_the_recipe_options_and_no_option_is_abbreviated(recipe, tmp_path,

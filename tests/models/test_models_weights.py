@@ -94,6 +94,8 @@ def test_other_fields_are_checked(saved):
         load_pretrained(folder, data={"montage": "biosemi64"})
     with pytest.raises(ConfigError, match="unknown data key"):
         load_pretrained(folder, data={"rate": 250})
+    with pytest.raises(ConfigError, match=r"\['sfrq'\] \(did you mean sfreq\?\); allowed"):
+        load_pretrained(folder, data={"sfrq": 250})
     ok = load_pretrained(folder, data={"sfreq": 250.0, "n_times": 250, "n_chans": 3,
                                        "units": "µV", "montage": "standard_1020"})
     assert isinstance(ok, DBConformer)
@@ -190,6 +192,8 @@ def test_save_needs_a_sampling_rate_and_consistent_data(tmp_path):
         _dbc().save_pretrained(tmp_path / "b", data={"sfreq": 500.0})
     with pytest.raises(ConfigError, match="unknown data key"):
         _dbc().save_pretrained(tmp_path / "b", data={"fs": 250.0})
+    with pytest.raises(ConfigError, match=r"^save_pretrained: .*\(did you mean ch_names\?\)"):
+        _dbc().save_pretrained(tmp_path / "b", data={"chnames": NAMES})
     with pytest.raises(ConfigError, match="metrics.auc"):
         _dbc().save_pretrained(tmp_path / "b", metrics={"auc": object()})
     # MNE-style channel info with NumPy values is written as plain JSON
@@ -213,8 +217,14 @@ def test_bad_folders_fail_clearly(saved, tmp_path):
         load_pretrained(tmp_path / "nowhere")
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(InvalidFileError, match="no card.json"):
+    with pytest.raises(InvalidFileError, match=r"no card.json.*\(save_pretrained writes one"):
         load_pretrained(empty)
+    # the folder above the weights (biosig_out for biosig_out/ssmdp) names them
+    with pytest.raises(InvalidFileError, match=rf"weights folders in it: {folder}$"):
+        load_pretrained(tmp_path)
+    (tmp_path / "last.ckpt").write_bytes(b"x")
+    with pytest.raises(InvalidFileError, match=r"load_from_checkpoint\(ckpt\)\.save_pretrained"):
+        load_pretrained(tmp_path / "last.ckpt")
     with pytest.raises(ConfigError, match="not HVEEGNet"):
         HVEEGNet.from_pretrained(folder)
 
@@ -241,6 +251,34 @@ def test_bad_folders_fail_clearly(saved, tmp_path):
     (unchecked / "model.safetensors").write_bytes(b"\0" * 64)
     with pytest.raises(InvalidFileError, match="safetensors"):
         load_pretrained(unchecked)
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda c: c.pop("format_version"), r"key 'format_version' missing"),  # was "None is not
+    (lambda c: c["data"].pop("sfreq"), r"data\.sfreq must be .*Hz.*got None"),  # supported"
+    (lambda c: c["data"].update(sfreq="250 Hz"), r"data\.sfreq must be .*got '250 Hz'"),
+    (lambda c: c["data"].update(n_times=250.5), r"data\.n_times must be an integer"),
+    (lambda c: c["data"].update(ch_names="C3 Cz C4"), r"data\.ch_names must be a list"),
+])
+def test_a_card_with_a_missing_or_malformed_field_names_it(saved, tmp_path, change, match):
+    """A card without data.sfreq loaded and was never compared with the data's rate (biosig
+    generate then failed with KeyError 'sfreq'); "250 Hz" was a ValueError from float()."""
+    _, folder = saved
+    card = json.loads((folder / "card.json").read_text())
+    change(card)
+    (folder / "card.json").write_text(json.dumps(card))
+    with pytest.raises(InvalidFileError, match=rf"card\.json: {match}"):
+        load_pretrained(folder, data={"sfreq": 250.0})
+
+
+def test_a_card_argument_the_model_does_not_take_names_the_card(saved):
+    _, folder = saved
+    card = json.loads((folder / "card.json").read_text())
+    card["kwargs"]["dept"] = 1
+    (folder / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ConfigError, match=r"w/card\.json: kwargs: model 'dbconformer' has no "
+                                          r"argument 'dept'"):
+        load_pretrained(folder)
 
 
 def test_an_unusable_folder_is_refused_before_the_data_are_compared(saved, tmp_path):
@@ -313,12 +351,44 @@ def test_push_to_hub_and_load_from_hf_address(fake_hub):
         load_pretrained("hf://just-a-name")
 
 
-def test_hub_without_huggingface_hub_names_the_extra(monkeypatch):
+def test_hub_without_huggingface_hub_names_the_extra(monkeypatch, tmp_path, capsys):
+    """Still an ImportError, now a biosig error too: `biosig generate hf://...` printed a
+    traceback."""
+    from biosig.cli import main
+    from biosig.errors import MissingDependencyError
+
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # import fails
-    with pytest.raises(ImportError, match=r"pip install biosig\[hub\]"):
+    with pytest.raises(ImportError, match=r"pip install 'biosig\[hub\]'"):
         load_pretrained("hf://lab/model")
-    with pytest.raises(ImportError, match=r"pip install biosig\[hub\]"):
+    with pytest.raises(MissingDependencyError, match=r"pip install 'biosig\[hub\]'"):
         push_to_hub(_dbc(), "lab/model")
+    assert main(["generate", "hf://lab/model", str(tmp_path / "g.edf")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("biosig: error: Hugging Face Hub support")
+
+
+def test_hub_offline_is_one_line_saying_what_to_do(fake_hub, monkeypatch, tmp_path, capsys):
+    """No network: huggingface_hub's LocalEntryNotFoundError (an OSError) came through as is,
+    with a traceback from the CLI."""
+    from biosig.cli import main
+    from biosig.errors import DownloadError
+
+    class LocalEntryNotFoundError(FileNotFoundError, ValueError):  # as huggingface_hub's
+        pass
+
+    def offline(repo_id, revision=None, allow_patterns=None):
+        raise LocalEntryNotFoundError("An error happened while trying to locate the files on "
+                                      "the Hub and we cannot find the appropriate snapshot\n"
+                                      "folder. Please check your internet connection.")
+
+    monkeypatch.setattr(sys.modules["huggingface_hub"], "snapshot_download", offline)
+    with pytest.raises(DownloadError, match=r"^hf://lab/model@v2: cannot get the weights from "
+                                            r"the Hugging Face Hub \(LocalEntryNotFoundError: "
+                                            r"An error .* snapshot folder.*HF_HUB_OFFLINE=1"):
+        load_pretrained("hf://lab/model@v2")
+    assert main(["generate", "hf://lab/model", str(tmp_path / "g.edf")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "give the path of a weights folder downloaded" in err
 
 
 def test_eegformer_per_channel_head_refuses_another_channel_order(tmp_path):
