@@ -43,14 +43,8 @@ from biosig.data.cache import (
     open_or_rebuild,
 )
 from biosig.data.cache_build import finished_stats, merge_stats
-from biosig.errors import (
-    BiosigError,
-    ChannelError,
-    ConfigError,
-    InvalidFileError,
-    SamplingRateError,
-    channel_difference,
-)
+from biosig.errors import (BiosigError, ChannelError, ConfigError, InvalidFileError,
+                           SamplingRateError, channel_difference)
 
 log = logging.getLogger("biosig.cache")
 
