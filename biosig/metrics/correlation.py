@@ -19,6 +19,22 @@ from biosig.errors import ConfigError
 __all__ = ["cross_correlation", "auto_correlation", "correlation_report"]
 
 
+def checked_leads(real: np.ndarray, fake: np.ndarray, lead_names=None) -> list[str]:
+    """The lead names of ``(n_records, n_leads, n_times)`` arrays (default: the 12 standard
+    leads, else ``ch0``...), after refusing a count that does not match and any NaN or infinite
+    sample (a NaN made a record's r NaN, which a lead's mean then skipped as if it were flat)."""
+    if lead_names is None:
+        from biosig.signal.ecg_leads import LEADS
+
+        lead_names = LEADS if real.shape[1] == 12 else [f"ch{i}" for i in range(real.shape[1])]
+    lead_names = list(lead_names)
+    if len(lead_names) != real.shape[1]:
+        raise ConfigError(f"{len(lead_names)} lead names for {real.shape[1]} leads")
+    _refuse_non_finite(real, "real", lead_names)
+    _refuse_non_finite(fake, "fake", lead_names)
+    return lead_names
+
+
 def _refuse_non_finite(x: np.ndarray, name: str, lead_names=None) -> None:
     """ConfigError naming the first NaN or infinite sample of ``x`` (as the Fréchet distance
     refuses them): a NaN made r = 0 at every lag, so the peak went to lag -max_lag silently."""
@@ -121,15 +137,7 @@ def correlation_report(
         raise ConfigError(
             f"expected two (n_records, n_leads, n_times) arrays, got {real.shape}, {fake.shape}"
         )
-    if lead_names is None:
-        from biosig.signal.ecg_leads import LEADS
-
-        lead_names = LEADS if real.shape[1] == 12 else [f"ch{i}" for i in range(real.shape[1])]
-    lead_names = list(lead_names)
-    if len(lead_names) != real.shape[1]:
-        raise ConfigError(f"{len(lead_names)} lead names for {real.shape[1]} leads")
-    _refuse_non_finite(real, "real", lead_names)
-    _refuse_non_finite(fake, "fake", lead_names)
+    lead_names = checked_leads(real, fake, lead_names)
     T = real.shape[-1]
     L = min(int(round(max_lag_s * sfreq)), T - 1)
     La = min(int(round(acf_max_lag_s * sfreq)), T - 1)

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from biosig.errors import ConfigError
-from biosig.metrics.correlation import _refuse_non_finite
+from biosig.metrics.correlation import checked_leads
 from biosig.metrics.frechet import _antidiagonal_dp, _as_batch, _sd_over_records
 
 __all__ = ["mse", "mae", "pearson_r", "dtw_distance", "per_lead_table"]
@@ -130,16 +130,7 @@ def per_lead_table(
     real, fake = _pair(real, fake)
     if real.ndim != 3:
         raise ConfigError(f"expected (n_records, n_leads, n_times), got {real.shape}")
-    if lead_names is None:
-        from biosig.signal.ecg_leads import LEADS
-
-        lead_names = LEADS if real.shape[1] == 12 else [f"ch{i}" for i in range(real.shape[1])]
-    lead_names = list(lead_names)
-    if len(lead_names) != real.shape[1]:
-        raise ConfigError(f"{len(lead_names)} lead names for {real.shape[1]} leads")
-    # a NaN made a record's r NaN, which the lead's mean skipped as if the lead were flat
-    _refuse_non_finite(real, "real", lead_names)
-    _refuse_non_finite(fake, "fake", lead_names)
+    lead_names = checked_leads(real, fake, lead_names)
     cols = {
         "mse": mse(real, fake).mean(0),
         "mae": mae(real, fake).mean(0),
