@@ -91,17 +91,22 @@ def trial_covariances(x, estimator: CovEstimator = "cov") -> np.ndarray:
     raise ConfigError(f"estimator must be 'cov' or 'scm', got {estimator!r}")
 
 
+class SingularReferenceError(BiosigError):
+    """An alignment reference that cannot be whitened (singular or not positive definite); the
+    remedy is shrinkage, which each caller names where it is set."""
+
+
 def inv_sqrtm(r: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
     """``R^{-1/2}`` of a symmetric positive-definite matrix via ``eigh``.
 
-    Raises ``BiosigError`` when ``R`` is singular (smallest eigenvalue below ``rtol`` times the
-    largest), e.g. for average-referenced data with all channels kept or fewer samples than
-    channels; pass ``shrinkage`` to the aligners in that case.
+    Raises :class:`SingularReferenceError` when ``R`` is singular (smallest eigenvalue below
+    ``rtol`` times the largest), e.g. for average-referenced data with all channels kept or
+    fewer samples than channels; pass ``shrinkage`` to the aligners in that case.
     """
     r = 0.5 * (r + r.T)
     w, v = np.linalg.eigh(r)
     if not np.all(np.isfinite(w)) or w[-1] <= 0 or w[0] <= rtol * w[-1]:
-        raise BiosigError(
+        raise SingularReferenceError(
             f"alignment reference is singular or not positive definite (eigenvalues "
             f"{w[0]:.3g} .. {w[-1]:.3g}); use shrinkage > 0 or drop a linearly dependent channel"
         )
@@ -256,11 +261,13 @@ def online_whiteners(x, estimator: CovEstimator = "cov", shrinkage: float = 0.0)
 
 @contextlib.contextmanager
 def _naming(what: str):
-    """A BiosigError raised inside, prefixed with ``what`` (which windows' reference failed)."""
+    """A BiosigError raised inside, prefixed with ``what`` (which windows' reference failed);
+    a singular reference stays a SingularReferenceError."""
     try:
         yield
     except BiosigError as err:
-        raise BiosigError(f"{what}: {err}") from None
+        cls = SingularReferenceError if isinstance(err, SingularReferenceError) else BiosigError
+        raise cls(f"{what}: {err}") from None
 
 
 TEST_ALIGNMENTS = ("online", "offline", "official", "none")

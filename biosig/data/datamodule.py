@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from biosig._checks import check_args, one_of
-from biosig.data.alignment import TEST_ALIGNMENTS, split_whiteners
+from biosig.data.alignment import TEST_ALIGNMENTS, SingularReferenceError, split_whiteners
 from biosig.data.cache import WindowCache, get_cache
 from biosig.data.cache_build import DTYPES, NAN_POLICIES
 from biosig.data.quality import DEAD_CHANNEL_POLICIES
@@ -22,7 +22,7 @@ from biosig.data.protocols import Fold, SplitProtocol, with_trial_index
 from biosig.signal.preprocessing import Step
 from biosig.signal.windows import Windower
 from biosig.datasets.base import DatasetSource
-from biosig.errors import BiosigError, ConfigError, SamplingRateError
+from biosig.errors import ConfigError, SamplingRateError
 
 
 class WindowDataset(Dataset):
@@ -370,12 +370,10 @@ class BiosigDataModule(pl.LightningDataModule):
                     self.shrinkage,
                     order=meta["trial"].to_numpy(),
                 )
-            except BiosigError as err:
-                if isinstance(err, ConfigError) or "shrinkage > 0" not in str(err):
-                    raise
-                # the aligner's advice, said where this DataModule takes it
-                raise BiosigError(f"{err}: BiosigDataModule(shrinkage=...), data.shrinkage in "
-                                  f"a config (now {self.shrinkage:g}; e.g. 0.01)") from None
+            except SingularReferenceError as err:  # its remedy, said where this takes it
+                raise SingularReferenceError(
+                    f"{err}: BiosigDataModule(shrinkage=...), data.shrinkage in a config (now "
+                    f"{self.shrinkage:g}; e.g. 0.01)") from None
 
     def _warn_single_class_parts(self) -> None:
         """Warn where a validation or test part holds one class only: its accuracy, AUROC and
