@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     from biosig._argparse import ArgumentParser, HelpFormatter, plain_text
 
     p = ArgumentParser(prog="biosig demo", description=plain_text(__doc__),
-                       allow_abbrev=False, formatter_class=HelpFormatter)
+                       formatter_class=HelpFormatter)
     p.add_argument("--out", default="biosig_out/demo", help="output folder")
     p.add_argument("--model", default="eegnet",
                    help="registered EEG classifier (names: biosig models), except "

@@ -105,7 +105,7 @@ def generate_main(argv: list[str]) -> int:
     (``--help`` imports no torch: the sampling's imports are in :func:`generate`)."""
     from biosig._argparse import ArgumentParser, HelpFormatter
 
-    p = ArgumentParser(prog="biosig generate", allow_abbrev=False, formatter_class=HelpFormatter,
+    p = ArgumentParser(prog="biosig generate", formatter_class=HelpFormatter,
                        description="Synthetic EEG from an SSMDP weights folder -> EDF")
     p.add_argument("weights", help="weights folder of a pretrained SSMDP")
     p.add_argument("out", help="EDF file to write")

@@ -237,7 +237,6 @@ class GroupKFold(SplitProtocol):
             out.append(make_fold("all", k, train, val, np.flatnonzero(is_test), name=f"fold{k}"))
         return out
 
-
     def _run_hint(self, meta: pd.DataFrame) -> str:
         """The advice to split by run, only where every run holds several classes (eegmmidb);
         EEGMAT's runs are its classes (rest, task): a split by run would test on one class."""

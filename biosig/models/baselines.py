@@ -35,7 +35,7 @@ def _braindecode_models():
             import braindecode.models as bd
     except ImportError as err:  # pragma: no cover - depends on the install
         raise MissingDependencyError("baseline models need braindecode: "
-                          "pip install 'biosig[baselines]'") from err
+                                     "pip install 'biosig[baselines]'") from err
     return bd
 
 
