@@ -809,9 +809,9 @@ def _short_usage_parser():
 
             def error(self, message, ex=None):
                 parser = getattr(ex, "subcommand_parser", None) or self
-                from biosig.data.recipe_config import config_file_of
+                from biosig.data.recipe_config import config_file_of, parser_error_line
 
-                line = _parser_error_line(message, parser)  # configs are parsed in order: the
+                line = parser_error_line(message, parser)  # configs are parsed in order: the
                 return super().error(line + config_file_of(line, _PARSED_ARGV), ex)  # 1st failed
 
         ShortUsageParser.__qualname__ = "ShortUsageParser"
@@ -821,52 +821,6 @@ def _short_usage_parser():
 
 _SHORT_USAGE_PARSER = None
 _PARSED_ARGV: list[str] = []  # what lightning_cli parses now (for config_file_of)
-
-
-def _no_such_argument(class_path: str, name: str) -> str:
-    """``"X takes no argument 'name'"``, with the closest of X's arguments."""
-    import importlib
-    import inspect
-
-    from biosig._checks import did_you_mean
-
-    module, _, cls_name = class_path.rpartition(".")
-    text = f"{cls_name} takes no argument {name!r}"
-    try:
-        params = inspect.signature(getattr(importlib.import_module(module), cls_name)).parameters
-    except (ImportError, AttributeError, TypeError, ValueError):
-        return text
-    return text + did_you_mean(name, [p for p in params if p not in ("args", "kwargs")], n=2,
-                               cutoff=0.7)
-
-
-def _parser_error_line(message: str, parser) -> str:
-    """jsonargparse's report of a wrong value (a tree of union subtypes, 8-18 lines) as one
-    line: the key, the expected type and the value given; an unrecognised option with the
-    closest known ones. Any other message is returned as it is."""
-    import re
-
-    from biosig._checks import did_you_mean
-
-    keys = re.findall(r'Parser key "([^"]+)"', message)
-    nested = re.search(r"Problem with given class_path '([\w.]+)':\s*\n\s*(.+)", message)
-    if keys and nested:  # a class's own parser reported first (its line is condensed already)
-        inner = nested[2].strip()
-        option = re.fullmatch(r"Option '(\w+)' is not accepted", inner)
-        if option:
-            return f"{keys[0]}: {_no_such_argument(nested[1], option[1])}"
-        return f"{keys[0]}.{inner}" if re.match(r"[\w.]+: expected ", inner) else message
-    expected = [t for t in dict.fromkeys(re.findall(r"Expected a <class '([\w.]+)'>", message))
-                if t != "NoneType"]
-    given = re.findall(r"(?:Got value|Given value): (.*)", message)
-    if keys and expected and given:
-        return f"{'.'.join(keys)}: expected {' or '.join(expected)}, got {given[0].strip()!r}"
-    unknown = re.match(r"unrecognized arguments: (--[\w.-]+)", message, re.I)
-    if unknown:
-        known = [o for o in getattr(parser, "_option_string_actions", {}) if o.startswith("--")]
-        return message + did_you_mean(unknown[1], known, n=2, cutoff=0.8)
-    return message
-
 
 
 def __getattr__(name: str):

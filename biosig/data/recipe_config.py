@@ -101,18 +101,21 @@ def load_config(argv: list[str], options: tuple[str, ...] = ()) -> dict:
 
 def config_file_of(message: str, argv: list[str], last: bool = False) -> str:
     """``" (in FILE)"`` when the setting that an error ``message`` names (``key: expected T, got
-    'v'``, ``key must be ..., got 'v'``, ``key: X takes no argument 'name'``) came from a
-    ``--config`` file of ``argv`` (``--config FILE``, ``--config=FILE``, ``--key value``): the
-    first source to set it to that value (``biosig fit`` parses them in order, so that one
-    failed), or with ``last`` the last one to set it (``biosig run`` merges them); ``""`` when
-    an option set it or no source is found."""
+    'v'``, ``key must be ..., got 'v'``, ``key: X takes no argument 'name'``, ``unknown setting
+    'key'``) came from a ``--config`` file of ``argv`` (``--config FILE``, ``--config=FILE``,
+    ``--key value``): the first source to set it to that value (``biosig fit`` parses them in
+    order, so that one failed), or with ``last`` the last one to set it (``biosig run`` merges
+    them); ``""`` when an option set it or no source is found."""
     import re
 
     got = re.fullmatch(r"([\w.]+)(?::| must) .*, got (.*)", message)
     named = re.fullmatch(r"([\w.]+): \w+ takes no argument '(\w+)'.*", message)
-    if not (got or named):
+    unknown = re.fullmatch(r"unknown setting '([\w.]+)'.*", message)
+    if not (got or named or unknown):
         return ""
-    keys = got[1].split(".") if got else [*named[1].split("."), named[2]]
+    keys = (got[1].split(".") if got else unknown[1].split(".") if unknown
+            else [*named[1].split("."), named[2]])
+    named = named or unknown  # any value: the key alone is wrong
     found = ""
     for label, source, _ in config_sources(argv):
         sets, setting = yaml_setting(source, keys)
@@ -165,6 +168,57 @@ def yaml_setting(config, keys: list[str]) -> tuple[bool, object]:
     return yaml_setting(config[keys[0]], keys[1:])
 
 
+def no_such_argument(class_path: str, name: str) -> str:
+    """``"X takes no argument 'name'"``, with the closest of X's arguments."""
+    import importlib
+    import inspect
+
+    from biosig._checks import did_you_mean
+
+    module, _, cls_name = class_path.rpartition(".")
+    text = f"{cls_name} takes no argument {name!r}"
+    try:
+        params = inspect.signature(getattr(importlib.import_module(module), cls_name)).parameters
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return text
+    return text + did_you_mean(name, [p for p in params if p not in ("args", "kwargs")], n=2,
+                               cutoff=0.7)
+
+
+def parser_error_line(message: str, parser) -> str:
+    """jsonargparse's report of a wrong value (a tree of union subtypes, 8-18 lines) as one
+    line: the key, the expected type and the value given; an unrecognised option with the
+    closest known ones. Any other message is returned as it is."""
+    import re
+
+    from biosig._checks import did_you_mean
+
+    keys = re.findall(r'Parser key "([^"]+)"', message)
+    nested = re.search(r"Problem with given class_path '([\w.]+)':\s*\n\s*(.+)", message)
+    if keys and nested:  # a class's own parser reported first (its line is condensed already)
+        inner = nested[2].strip()
+        option = re.fullmatch(r"Option '(\w+)' is not accepted", inner)
+        if option:
+            return f"{keys[0]}: {no_such_argument(nested[1], option[1])}"
+        return f"{keys[0]}.{inner}" if re.match(r"[\w.]+: expected ", inner) else message
+    expected = [t for t in dict.fromkeys(re.findall(r"Expected a <class '([\w.]+)'>", message))
+                if t != "NoneType"]
+    given = re.findall(r"(?:Got value|Given value): (.*)", message)
+    if keys and expected and given:
+        return f"{'.'.join(keys)}: expected {' or '.join(expected)}, got {given[0].strip()!r}"
+    known = [o for o in getattr(parser, "_option_string_actions", {}) if o.startswith("--")]
+    unknown = re.match(r"unrecognized arguments: (--[\w.-]+)", message, re.I)
+    if unknown:
+        return message + did_you_mean(unknown[1], known, n=2, cutoff=0.8)
+    in_config = re.fullmatch(r"(Subcommand|Group) '(\w+)' does not accept option '([\w.]+)'",
+                             message.strip())
+    if in_config:  # a key of a config file that no option has
+        key = in_config[3] if in_config[1] == "Subcommand" else f"{in_config[2]}.{in_config[3]}"
+        return f"unknown setting {key!r}" + did_you_mean(
+            key, [o.removeprefix("--") for o in known], n=2, cutoff=0.8)
+    return message
+
+
 def datamodule_from_config(data: dict):
     """A BiosigDataModule from a config's ``data:`` section (the LightningCLI form)."""
     from jsonargparse import ArgumentError, ArgumentParser
@@ -176,6 +230,7 @@ def datamodule_from_config(data: dict):
     try:  # checks every key and value against the signatures (nested class_path's too)
         cfg = parser.parse_object({"data": data})
     except ArgumentError as err:  # jsonargparse reports the offending key
-        raise ConfigError(f"data section of the config: {err}") from err
+        raise ConfigError(f"data section of the config: {parser_error_line(str(err), parser)}"
+                          ) from err
     # what the classes raise while building (a missing file, a bad value) propagates unchanged
     return parser.instantiate_classes(cfg).data

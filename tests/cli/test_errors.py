@@ -398,11 +398,16 @@ def test_a_wrong_value_or_name_is_one_error_line(args, line, capsys, monkeypatch
     ("data:\n  preprocessing:\n    - class_path: biosig.data.Bandpass\n"
      "      init_args: {low: four, high: 30.0}\n",
      "data.preprocessing.low: expected float, got 'four'"),
-], ids=["type", "unknown-argument", "type-in-list"])
+    ("trainer:\n  max_epoch: 1\n",
+     "unknown setting 'trainer.max_epoch' (did you mean trainer.max_epochs or "
+     "trainer.min_epochs?)"),
+], ids=["type", "unknown-argument", "type-in-list", "unknown-key"])
 def test_a_wrong_value_from_a_config_file_names_the_file(setting, line, tmp_path, capsys,
                                                          monkeypatch):
     """The one-line error said which key and value were wrong but not which of the --config
-    files set it; an option on the command line is named by itself (no file)."""
+    files set it; an option on the command line is named by itself (no file). A misspelt key
+    in a file ("Subcommand 'fit' does not accept option ...") had neither file nor the close
+    names."""
     monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
     bad = tmp_path / "mine.yaml"
     bad.write_text(setting)

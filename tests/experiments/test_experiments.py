@@ -184,9 +184,14 @@ def test_data_section_converts_only_argument_errors(tmp_path):
     from biosig.experiments.config import datamodule_from_config
 
     source = {"class_path": "biosig.datasets.bciiv2a.BCIIV2a", "init_args": {"path": str(tmp_path)}}
-    with pytest.raises(ConfigError, match="batch_sise"):
+    # one line each, with the close names (was jsonargparse's "Group 'data' does not accept
+    # option" and "Option 'subjectz' is not accepted", neither with a suggestion)
+    with pytest.raises(ConfigError, match=r"^data section of the config: unknown setting "
+                                          r"'data.batch_sise' \(did you mean data.batch_size\?\)$"):
         datamodule_from_config({"source": source, "batch_sise": 4})
-    with pytest.raises(ConfigError, match="subjectz"):
+    with pytest.raises(ConfigError, match=r"^data section of the config: data.source: BCIIV2a "
+                                          r"takes no argument 'subjectz' \(did you mean "
+                                          r"subjects\?\)$"):
         datamodule_from_config({"source": {**source, "init_args": {"subjectz": [1]}}})
     with pytest.raises(InvalidFileError, match="A01T") as err:  # no data there: not a config error
         datamodule_from_config({"source": source})
