@@ -64,7 +64,10 @@ def generate(weights, n_windows: int = 1, *, method: str = "ddim", steps: int | 
     ids = net.channel_ids
     if ids is None:
         raise ConfigError(f"generate: the SSMDP of {weights} has no channel ids (n_chans)")
-    names = data.get("ch_names") or [f"ch{i}" for i in ids]
+    names = data.get("ch_names") or [f"ch{i}" for i in ids]  # the ids the SSMDP learned
+    if len(names) != len(ids):
+        raise ConfigError(f"generate: the card of {weights} names {len(names)} channels "
+                          f"(data.ch_names) but its SSMDP has {len(ids)}")
     missing = [k for k in SAMPLER_KEYS if k not in recipe]
     if missing:
         raise ConfigError(f"generate: the card of {weights} does not record the diffusion "

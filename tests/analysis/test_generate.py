@@ -111,3 +111,15 @@ def test_the_schedule_travels_with_the_task_weights(tmp_path):
     bare = task.net.save_pretrained(tmp_path / "bare")
     with pytest.raises(ConfigError, match=r"does not record the diffusion schedule"):
         generate(bare, 1)
+
+
+
+def test_generate_refuses_a_card_naming_another_channel_count(folder):
+    """Two names on the card of a three-channel SSMDP failed after the sampling, in the
+    Recording ("2 channel names for 3 channels"), with no word of the card."""
+    card = json.loads((folder / "card.json").read_text())
+    card["data"]["ch_names"] = NAMES[:2]
+    (folder / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ConfigError, match=r"card of .* names 2 channels \(data\.ch_names\) but "
+                                          r"its SSMDP has 3"):
+        generate(folder, 1, steps=2)
