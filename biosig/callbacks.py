@@ -331,11 +331,13 @@ class PredictionWriter(BasePredictionWriter):
     Batches of tensors are concatenated into one tensor (rows in the order of the predict
     loader: the test split for a :class:`~biosig.data.datamodule.BiosigDataModule`); other
     outputs are saved as the list of batch outputs. Rank 0 writes; ``written`` is the file.
+    With ``announce`` (a prefix) rank 0 prints what it wrote after it: in the process that
+    wrote, so also under ``ddp_spawn``, whose processes' callbacks are copies.
     """
 
-    def __init__(self, path=None):
+    def __init__(self, path=None, announce: str | None = None):
         super().__init__("epoch")
-        self.path, self.written, self.summary = path, None, ""
+        self.path, self.announce, self.written, self.summary = path, announce, None, ""
 
     def write_on_epoch_end(self, trainer, pl_module, predictions, batch_indices):
         # log_dir broadcasts from rank 0 under DDP: every rank asks (rank 0 alone crashed)
@@ -356,6 +358,8 @@ class PredictionWriter(BasePredictionWriter):
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(predictions, path)
         self.written, self.summary = path, f"predictions ({what}) written to {path}"
+        if self.announce is not None:
+            print(f"{self.announce}{self.summary}", flush=True)
 
 
 def _gather_in_loader_order(trainer, predictions: list, batch_indices: list) -> list:

@@ -156,14 +156,8 @@ def _build_cli_class():
             from biosig.callbacks import PredictionWriter
 
             self.before_validate()
-            self.trainer.callbacks.append(PredictionWriter())
-
-        def after_predict(self):
-            from biosig.callbacks import PredictionWriter
-
-            for writer in self.trainer.callbacks:
-                if isinstance(writer, PredictionWriter) and writer.written is not None:
-                    print(f"biosig predict: {writer.summary}", flush=True)
+            # the writer prints the file's line itself (a spawned process writes it)
+            self.trainer.callbacks.append(PredictionWriter(announce="biosig predict: "))
 
         def add_arguments_to_parser(self, parser):
             for key in BATCHES_OR_FRACTION:

@@ -33,14 +33,19 @@ class _Echo(pl.LightningModule):
 
 
 @pytest.mark.parametrize("as_dict", [False, True], ids=["tensor", "dict"])
-def test_predictions_of_both_ranks_in_loader_order(tmp_path, as_dict):
+def test_predictions_of_both_ranks_in_loader_order(tmp_path, as_dict, capfd):
     """Under DDP the writer asked for `trainer.log_dir` on rank 0 only (a broadcast: rank 1 had
     left, so `biosig predict --trainer.devices 2` crashed) and would have written rank 0's half
-    of the windows; now rank 0 writes every window, in the loader's order and batches."""
+    of the windows; now rank 0 writes every window, in the loader's order and batches. Its line
+    is printed once, by the spawned rank 0 (`biosig predict` printed none under ddp_spawn)."""
     x = torch.arange(7 * 3, dtype=torch.float32).reshape(7, 3)
     loader = DataLoader(TensorDataset(x), batch_size=2)
-    trainer = _ddp_trainer(logger=False, callbacks=[PredictionWriter(tmp_path / "p.pt")])
+    writer = PredictionWriter(tmp_path / "p.pt", announce="predict: ")
+    trainer = _ddp_trainer(logger=False, callbacks=[writer])
     trainer.predict(_Echo(as_dict), loader, return_predictions=False)
+    what = "4 batch outputs" if as_dict else "(7, 3) tensor"
+    lines = [ln for ln in capfd.readouterr().out.splitlines() if ln.startswith("predict: ")]
+    assert lines == [f"predict: predictions ({what}) written to {(tmp_path / 'p.pt').resolve()}"]
     got = torch.load(tmp_path / "p.pt", weights_only=True)
     if not as_dict:
         assert torch.equal(got, x)
