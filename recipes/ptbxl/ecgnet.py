@@ -55,8 +55,9 @@ same 0.5 Hz high-pass for every signal (a fair comparison). Training from the ev
 term hardly changes MSE and r (``--adv-weight 0``, same time: MSE 0.062 / 0.057, r 0.763 /
 0.776 from I / II) and improves FD a little (0.82 / 0.78 with it, 0.86 / 0.84 without).
 Training is time-bound: the same command on a less loaded machine ran 41 epochs in 540 s
-(early stopping not reached): MSE 0.049 / 0.053, r 0.801 / 0.808, FD 0.79 / 0.76 from I / II. One
-seed and 70 test records: differences of a few 0.001 mV² are within noise.
+(early stopping not reached): MSE 0.049 / 0.053, r 0.801 / 0.808, FD 0.79 / 0.76 from I / II;
+on 2026-12-04 (lightly loaded, 56 epochs): MSE 0.0461 / 0.0522, r 0.801 / 0.810, FD 0.802 /
+0.781. One seed and 70 test records: differences of a few 0.001 mV² are within noise.
 
 The paper's V1-V6 FD values (4.73, 4.89, 5.18, 4.77, 4.71, 5.55) come from a private dataset with
 unreported scaling: they are printed as reference values, not targets.
