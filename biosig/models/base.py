@@ -72,7 +72,10 @@ class BiosigModel(nn.Module):
       length keeps every parameter shape), so ``load_pretrained(adapt=True)`` may change it;
     - ``channel_independent``: the weights are shared over channels, so
       ``load_pretrained(adapt=True)`` may load them on other channels by name (a subset,
-      another order, channels the card lacks).
+      another order, channels the card lacks);
+    - ``used_through``: how to use the model where a task cannot train it (e.g. a pretrained
+      SSMDP as EEGDM's backbone), added to that refusal; ``{weights}`` stands for its weights
+      folder.
     """
 
     registry_name: str | None = None
@@ -90,6 +93,7 @@ class BiosigModel(nn.Module):
     input_note: str = ""
     length_agnostic: bool = False
     channel_independent: bool = False
+    used_through: str = ""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
