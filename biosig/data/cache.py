@@ -598,18 +598,19 @@ def open_checked(path: Path) -> WindowCache:
     return cache
 
 
-def open_or_rebuild(path: Path, build) -> WindowCache:
-    """Open the finished cache at ``path``, or build it (``build(path)``) under its lock; a
-    finished cache that fails its checks on open is deleted and rebuilt (logged)."""
+def open_or_rebuild(path: Path, build, open_folder=open_checked):
+    """Open the finished cache at ``path`` (``open_folder(path)``: a window cache by default),
+    or build it (``build(path)``) under its lock; a finished cache that fails its checks on open
+    is deleted and rebuilt (logged)."""
     if (path / "params.json").exists():
         try:
-            return open_checked(path)
+            return open_folder(path)
         except InvalidFileError as err:
             log.warning("cache %s fails its checks (%s): rebuilding it", path, damage(err))
     with locked(path.parent / f"{path.name}.lock"):
         if (path / "params.json").exists():  # built by another process while we waited
             try:
-                return open_checked(path)
+                return open_folder(path)
             except InvalidFileError:
                 pass
         for stale in path.parent.glob(f".tmp-{path.name}-*"):  # left by a killed build

@@ -6,10 +6,12 @@ not depend on the training step (step 1, clean input), so they are computed once
 the extractor's ``latents(x)`` into a memory-mapped array (``float16`` by default, half the
 bytes of ``float32``). The cache folder is keyed by the window cache, the extractor's
 architecture and weights and the extraction settings, and is built in a temporary folder that
-is renamed into place only when complete (a killed build leaves no half cache behind; two
-concurrent builds both finish, one of them is kept). :class:`OnTheFlyLatents` is the
-alternative when disk is short (TUEV: ~94 GB in float32): the same tokens, recomputed on
-every read.
+is renamed into place only when complete (a killed build leaves no half cache behind;
+concurrent builds of one folder serialise on a lock file). A finished folder that fails its
+checks on open (a file of the wrong size, unreadable labels or labels other than the windows')
+is rebuilt, as a damaged window cache is (:func:`~biosig.data.cache.open_or_rebuild`).
+:class:`OnTheFlyLatents` is the alternative when disk is short (TUEV: ~94 GB in float32): the
+same tokens, recomputed on every read.
 
 The extractor is duck-typed (this layer does not import the models): any ``torch.nn.Module``
 with ``latents(x: (B, C, T)) -> (B, ...)`` and ``get_config()`` (:class:`biosig.models.SSMDP`).
@@ -32,8 +34,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from biosig.data.cache import _open_checked
-from biosig.errors import ConfigError, InvalidFileError
+from biosig.data.cache import DamagedCacheError, _open_checked, open_or_rebuild
+from biosig.errors import ConfigError
 from biosig.paths import cache_dir
 
 __all__ = ["LatentCache", "OnTheFlyLatents", "extractor_key", "latent_cache", "DTYPES"]
@@ -66,18 +68,35 @@ class LatentCache(torch.utils.data.Dataset):
     Items are ``(tokens float32 tensor, label)``; ``subset(idx)`` restricts to some windows.
     """
 
-    def __init__(self, path: str | Path, meta=None, index=None):
+    def __init__(self, path: str | Path, meta=None, index=None, labels=None):
+        """``labels``: the windows' labels, which the cached ones must equal (a cache of other
+        windows, or a damaged ``y.npy``, is refused)."""
         self.path = Path(path)
         params_file = self.path / "params.json"
         try:
             self.params = json.loads(params_file.read_text())
         except (OSError, json.JSONDecodeError) as err:
-            raise InvalidFileError(params_file, f"not a complete latent cache ({err})") from err
+            raise DamagedCacheError(params_file, f"not a complete latent cache ({err})",
+                                    self.path) from err
         shape = tuple(self.params["shape"])
         self.X = _open_checked(self.path, "X.bin", DTYPES[self.params["dtype"]], shape)
-        self.y = np.load(self.path / "y.npy")
+        self.y = self._read_labels(shape[0], labels)
         self.meta = meta
         self.index = np.arange(shape[0]) if index is None else np.asarray(index)
+
+    def _read_labels(self, n: int, expected) -> np.ndarray:
+        """``y.npy``, checked readable, one label per window and equal to ``expected``."""
+        y_file = self.path / "y.npy"
+        try:
+            y = np.load(y_file)
+        except (OSError, ValueError, EOFError) as err:
+            raise DamagedCacheError(y_file, f"labels unreadable ({err})", self.path) from err
+        if len(y) != n:
+            raise DamagedCacheError(y_file, f"{len(y)} labels for {n} windows", self.path)
+        if expected is not None and not np.array_equal(y, np.asarray(expected)):
+            raise DamagedCacheError(y_file, "labels differ from the windows' (y of the window "
+                                    "cache)", self.path)
+        return y
 
     def __len__(self) -> int:
         return len(self.index)
@@ -87,7 +106,7 @@ class LatentCache(torch.utils.data.Dataset):
         return torch.from_numpy(np.array(self.X[j], dtype=np.float32)), int(self.y[j])
 
     def subset(self, index) -> "LatentCache":
-        return LatentCache(self.path, self.meta, self.index[np.asarray(index)])
+        return LatentCache(self.path, self.meta, self.index[np.asarray(index)], self.y)
 
     @property
     def bytes_per_window(self) -> int:
@@ -140,10 +159,18 @@ def latent_cache(windows, extractor: torch.nn.Module, *, dtype: str = "float16",
     key = extractor_key(extractor, dtype=dtype, **extract_kwargs)
     folder = Path(root) if root is not None else cache_dir()
     path = folder / "latents" / Path(windows.path).name / key
-    if (path / "params.json").exists():
-        return LatentCache(path, windows.meta)
+    return open_or_rebuild(
+        path,
+        lambda p: _build(windows, extractor, p, dtype, batch_size, extract_kwargs, progress),
+        lambda p: LatentCache(p, windows.meta, labels=windows.y),
+    )
+
+
+def _build(windows, extractor, path: Path, dtype: str, batch_size: int, extract_kwargs: dict,
+           progress: bool) -> LatentCache:
+    """Stream ``windows`` through ``extractor`` into a temporary folder renamed to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
+    tmp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     was_training = extractor.training
     extractor.eval()
@@ -168,12 +195,8 @@ def latent_cache(windows, extractor: torch.nn.Module, *, dtype: str = "float16",
                   "extractor": extractor.get_config() if hasattr(extractor, "get_config")
                   else type(extractor).__name__, "extract_kwargs": extract_kwargs}
         (tmp / "params.json").write_text(json.dumps(params, default=str, indent=1))
-        try:
-            os.replace(tmp, path)
-        except OSError:  # built meanwhile by another process: keep that one
-            if not (path / "params.json").exists():
-                raise
+        os.replace(tmp, path)  # under open_or_rebuild's lock: no other build of this folder
     finally:
         extractor.train(was_training)
         shutil.rmtree(tmp, ignore_errors=True)
-    return LatentCache(path, windows.meta)
+    return LatentCache(path, windows.meta, labels=windows.y)

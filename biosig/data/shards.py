@@ -205,9 +205,23 @@ def build_shards(source, opts, root: Path, n_shards: int, *, progress=None, num_
         return None
     path = base / top
     with locked(base / f"{top}.index.lock"):
-        if not (path / "index.json").exists():
+        if not _index_ok(path):
             _write_index(path, top, shards, folder, n_shards)
     return path
+
+
+def _index_ok(path: Path) -> bool:
+    """Whether ``path`` holds an index that opens with its shards (the checks of opening a
+    cache: sizes, CRC-32s of the small files); a damaged one is logged (it is rewritten)."""
+    if not (path / "index.json").exists():
+        return False
+    try:
+        WindowCache(path)
+    except InvalidFileError as err:
+        log.warning("sharded cache %s fails its checks (%s): writing its index again", path,
+                    damage(err))
+        return False
+    return True
 
 
 def _tasks_of(indices, n_tasks: int) -> list[str]:

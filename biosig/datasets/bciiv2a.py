@@ -77,7 +77,8 @@ class BCIIV2a(DatasetSource):
     form : ``"gdf"``, ``"bnci"`` or ``"auto"`` (GDF if ``A0xT.gdf`` exists, else BNCI).
     labels_path : folder of the official true-label files for the GDF form (default
         ``<path>/true_labels``). Needed for E sessions (cues are all 783); for T sessions they
-        are checked against the cue events when present.
+        are checked against the cue events when present. Given, it must hold the file of every
+        session asked for, and it is refused with the BNCI form (whose files hold the labels).
     classes : classes to keep, in label order (``("left_hand", "right_hand")`` for the 2-class
         variant); trials of other classes get no annotation.
     tmin, tmax : window in s after the trial start (default [2, 6] s = cue onset to cue + 4 s).
@@ -160,6 +161,9 @@ class BCIIV2a(DatasetSource):
         )
         if form not in ("auto", "gdf", "bnci"):
             raise ConfigError(f"form must be 'auto', 'gdf' or 'bnci', got {form!r}")
+        if form == "bnci" or (download and form == "auto"):  # before downloading anything
+            self._refuse_labels_path(labels_path, "form='bnci'" if form == "bnci" else
+                                     "download=True (which fetches the BNCI .mat files)")
         if download:
             if form == "gdf":
                 raise ConfigError(
@@ -174,6 +178,9 @@ class BCIIV2a(DatasetSource):
                 form = "gdf"
             elif (self.root / f"{first}.mat").is_file():
                 form = "bnci"
+                self._refuse_labels_path(labels_path, f"form='auto' here: there is no "
+                                         f"{first}.gdf in {self.root}, so {first}.mat is read "
+                                         "as a BNCI file")
             else:
                 raise InvalidFileError(
                     self.root,
@@ -184,11 +191,37 @@ class BCIIV2a(DatasetSource):
                     "(001-2014), or pass download=True.",
                 )
         self.form = form
-        if form == "gdf" and labels_path is not None and not self.labels_root.is_dir():
+        if labels_path is not None:
+            self._check_label_files()
+
+    def _refuse_labels_path(self, labels_path, why: str) -> None:
+        """ConfigError for a ``labels_path`` given with the BNCI form, which never reads it."""
+        if labels_path is not None:
+            raise ConfigError(
+                f"labels_path={labels_path} is not used with {why}: the BNCI .mat files hold "
+                "their own labels (y). Leave labels_path out, or for the GDF files with their "
+                "true-label files pass path= the folder of A0xT.gdf (form='gdf')"
+            )
+
+    def _check_label_files(self) -> None:
+        """InvalidFileError unless the given ``labels_path`` holds every asked-for session's
+        true-label file (a session T without one would take its labels from the cues unsaid)."""
+        if not self.labels_root.is_dir():
             raise InvalidFileError(
                 self.labels_root,
                 "labels_path: no such folder. Pass the folder holding the true-label files "
                 "A0xT.mat/A0xE.mat (true_labels.zip of https://www.bbci.de/competition/iv/results/)",
+            )
+        missing = [f.name for s in self.subjects for sess in self.sessions
+                   if not (f := self._label_file(s, sess)).is_file()]
+        if missing:
+            raise InvalidFileError(
+                self.labels_root,
+                f"labels_path holds no {', '.join(missing[:6])}"
+                + (f" (+{len(missing) - 6} more)" if len(missing) > 6 else "")
+                + f" (subjects {self.subjects}, sessions {self.sessions} asked for): add them "
+                "(true_labels.zip of https://www.bbci.de/competition/iv/results/), or leave "
+                "labels_path out (session T's labels then come from its cue events)",
             )
 
     # ------------------------------------------------------------------ index

@@ -524,8 +524,10 @@ def read_edf(
     Recording
         float32 ``(n_chans, n_times)``; EEG/EOG/EMG in µV, ECG in mV, other channels
         in their file unit. Annotations from the EDF+ TAL channel
-        (onsets in s from the first sample). Channel names are the header labels: a label
-        ends at its first NUL byte (padding some writers leave), an empty one is named by its
+        (onsets in s from the first sample; one whose onset lies outside the recording is
+        dropped with a RuntimeWarning naming the file and its number, as MNE drops it).
+        Channel names are the header labels: a label ends at its first NUL byte (padding some
+        writers leave), an empty one is named by its
         position (``signal3`` for the third signal), a repeated one gets ``-k`` (its k-th copy,
         from 0: ``I-0``, ``I-1``). ``meta``: ``format`` (``"EDF+C"``...),
         ``source`` (file name), ``n_records``, ``record_duration``, ``n_nan``, ``n_inf``,
@@ -567,6 +569,8 @@ def read_edf(
         if hdr.variant.endswith("+D"):
             data, gaps = _layout_discontinuous(path, hdr, data, sfreq, tals.record_onsets)
     del records
+    onset, duration, desc = _within_recording(path, onset, duration, desc,
+                                              data.shape[1] / sfreq, sfreq)
     if gaps:
         onset = np.concatenate([onset, [g[0] for g in gaps]])
         duration = np.concatenate([duration, [g[1] for g in gaps]])
@@ -586,6 +590,26 @@ def read_edf(
     annotations = Annotations.from_lists(onset, duration, desc)
     nonfinite = (0, 0) if finite and not gaps else None
     return make_recording(data, sfreq, names, types, units, annotations, meta, nonfinite=nonfinite)
+
+
+def _within_recording(path: Path, onset, duration, desc, length: float, sfreq: float):
+    """The annotations whose onset lies in the recording, ``[0, length]`` s (half a sample of
+    slack); the others are dropped with a warning naming the file, each one's number in the
+    file and its onset (not its text, which may hold a name), as MNE drops them."""
+    onset = np.asarray(onset, float)
+    outside = (onset < -0.5 / sfreq) | (onset > length + 0.5 / sfreq)
+    if not outside.any():
+        return onset, duration, desc
+    import warnings
+
+    bad = np.flatnonzero(outside)
+    shown = ", ".join(f"#{i} at {onset[i]:.6g} s" for i in bad[:5])
+    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    warnings.warn(f"{path}: {len(bad)} EDF+ annotation(s) with an onset outside the recording "
+                  f"(0 to {length:.6g} s) dropped: {shown}{more} (numbered from 0 in the "
+                  "file's order); no window is cut from them", RuntimeWarning, stacklevel=3)
+    keep = np.flatnonzero(~outside)
+    return onset[keep], np.asarray(duration, float)[keep], [desc[i] for i in keep]
 
 
 _LAYOUTS: dict = {}  # _same_layout's memo

@@ -33,6 +33,15 @@ from biosig.errors import ConfigError, ShapeError
 __all__ = ["BiosigModel"]
 
 
+def integer_input_error(model: str, dtype, want, units: str, cast: str | None = None) -> str:
+    """The message for integer samples given to ``model``: a file's digital values (ADC counts)
+    have no unit, so they are not cast; ``cast`` says how to pass integers that are values in
+    ``units`` (default ``x.to(want)``)."""
+    return (f"{model} expects {want} samples in {units}; got integers ({dtype}), e.g. a file's "
+            "digital values (ADC counts, wfdb's d_signal), which have no unit: read the file with "
+            f"biosig.io (physical units) or convert them, (counts - baseline) / gain, to {units} "
+            f"as {want}; integers that are values in {units}: {cast or f'x.to({want})'}")
+
 
 class BiosigModel(nn.Module):
     """Base of every biosig model (see the module docstring for the contract).
@@ -63,7 +72,10 @@ class BiosigModel(nn.Module):
       length keeps every parameter shape), so ``load_pretrained(adapt=True)`` may change it;
     - ``channel_independent``: the weights are shared over channels, so
       ``load_pretrained(adapt=True)`` may load them on other channels by name (a subset,
-      another order, channels the card lacks).
+      another order, channels the card lacks);
+    - ``used_through``: how to use the model where a task cannot train it (e.g. a pretrained
+      SSMDP as EEGDM's backbone), added to that refusal; ``{weights}`` stands for its weights
+      folder.
     """
 
     registry_name: str | None = None
@@ -81,6 +93,7 @@ class BiosigModel(nn.Module):
     input_note: str = ""
     length_agnostic: bool = False
     channel_independent: bool = False
+    used_through: str = ""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -169,6 +182,9 @@ class BiosigModel(nn.Module):
         weight = next(self.parameters(), None)
         if weight is None or torch.is_autocast_enabled(x.device.type):
             return x
+        if not x.is_floating_point() and x.dtype != torch.bool:
+            raise ShapeError(integer_input_error(type(self).__name__, x.dtype, weight.dtype,
+                                                 self.units))
         if not x.is_floating_point() or (weight.is_floating_point() and x.dtype != weight.dtype):
             raise ShapeError(f"{type(self).__name__} expects {weight.dtype} input (its weights' "
                              f"dtype); got {x.dtype}: convert it, e.g. x.to({weight.dtype})")

@@ -34,7 +34,7 @@ from biosig.signal.ecg_leads import (
 )
 from biosig.errors import ChannelError, ConfigError, ShapeError
 from biosig.models._registry import register_model
-from biosig.models.base import BiosigModel
+from biosig.models.base import BiosigModel, integer_input_error
 
 __all__ = ["ECGNet", "ECGNetCritic", "GeneratorFeatures", "assemble_12_leads", "remove_baseline"]
 
@@ -443,7 +443,8 @@ class ECGNet(BiosigModel):
 
         ``x``: a tensor or a numpy array (moved to the weights' device); a floating ``x`` of
         another dtype (numpy's float64) is cast to the weights' dtype (``forward`` refuses it).
-        Returns a tensor. An empty ``x`` raises ShapeError.
+        Returns a tensor. An empty ``x`` raises ShapeError, and so does an integer one (a
+        file's ADC counts have no unit: the message says how to convert them).
         ``sfreq``: the rate of ``x``; a rate other than the model's raises ConfigError, and so
         does any rate given to a model built without ``sfreq`` (it cannot check it).
         ``units``: those of ``x`` (``"mV"``, ``"µV"``/``"uV"`` or ``"V"``), converted to mV. An
@@ -458,12 +459,18 @@ class ECGNet(BiosigModel):
 
     def _as_input(self, x, what: str) -> torch.Tensor:
         """``x`` as a tensor (an array on the weights' device), a floating one in the weights'
-        dtype; ShapeError naming ``what`` when it is empty."""
+        dtype; ShapeError naming ``what`` when it is empty or holds integers."""
         p = next(self.parameters())
         if not isinstance(x, torch.Tensor):
             x = torch.as_tensor(x, device=p.device)
-        if x.is_floating_point() and x.dtype != p.dtype:
-            x = x.to(p.dtype)  # integers (ADC counts?) are left to forward's dtype check
+        if not x.is_floating_point():  # ADC counts? Cast, they would pass as mV (or µV)
+            raise ShapeError(integer_input_error(
+                what, x.dtype, p.dtype, "mV",
+                cast="cast them (x.float(), numpy: x.astype('float32')); values in µV or V: "
+                     "give their unit too, generate(x.float(), units='µV') (PTB-XL's WFDB "
+                     "counts, gain 1000/mV and baseline 0, are µV)"))
+        if x.dtype != p.dtype:
+            x = x.to(p.dtype)
         if x.numel() == 0:
             raise ShapeError(f"{what} is empty (shape {tuple(x.shape)}); ECGNet needs at "
                              "least one record of at least one sample")

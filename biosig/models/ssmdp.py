@@ -118,6 +118,8 @@ class SSMDP(BiosigModel):
     paper_settings = dict(n_chans=22, n_times=1000, sfreq=200.0)
     paper_n_params = 5_931_649
     input_note = "forward(x, t) in the mu-law domain; latents(x) in µV"
+    used_through = ("a pretrained SSMDP is EEGDM's backbone: classify with model='eegdm', "
+                    "model_kwargs={{'backbone_weights': {weights}}} (docs/models/eegdm.md)")
     length_agnostic = True
 
     def __init__(self, n_chans=None, n_outputs=None, n_times=None, sfreq=None, chs_info=None,

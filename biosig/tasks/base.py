@@ -151,21 +151,26 @@ class BiosigTask(pl.LightningModule):
     NETWORKS: dict[str, NetworkKind] = {}
 
     @classmethod
-    def check_network(cls, key: str, name: str, source: str | None = None) -> None:
+    def check_network(cls, key: str, name: str, source: str | None = None,
+                      folder=None) -> None:
         """A ConfigError when the registered model ``name`` is not what the ``key`` network must
-        be (``NETWORKS``), listing the models that fit; ``source`` replaces
-        ``model.<key>=<name> is`` in the message (e.g. a weights folder holding ``name``)."""
+        be (``NETWORKS``), listing the models that fit and how ``name`` is used instead (its
+        ``used_through``); ``source`` replaces ``model.<key>=<name> is`` in the message (e.g. a
+        weights folder holding ``name``), ``folder`` is that weights folder."""
         kind = cls.NETWORKS.get(key)
         if kind is None:
             return
         from biosig.models._registry import list_models, model_class
 
-        if kind.fits(model_class(name)):
+        model = model_class(name)
+        if kind.fits(model):
             return
         fitting = [n for n in list_models() if kind.fits(model_class(n))]
         subject = f"model.{key}={name!r} is" if source is None else f"{source},"
+        weights = repr(str(folder)) if folder is not None else "<its weights folder>"
+        hint = f"; {model.used_through.format(weights=weights)}" if model.used_through else ""
         raise ConfigError(f"{subject} not {kind.what}, so {cls.__name__} cannot train it; "
-                          f"{kind.plural}: {', '.join(fitting) or 'none registered'}")
+                          f"{kind.plural}: {', '.join(fitting) or 'none registered'}{hint}")
 
     @classmethod
     def arg_rules(cls) -> dict:
@@ -227,7 +232,7 @@ class BiosigTask(pl.LightningModule):
         """The model a weights folder's card names: one the task can train, and ``name`` if
         given."""
         card_name = card["name"]
-        cls.check_network(key, card_name,
+        cls.check_network(key, card_name, folder=folder,
                           source=f"model.pretrained={folder} holds a {card_name!r} (its card.json)")
         if isinstance(name, str) and name.lower() != card_name.lower():
             raise ConfigError(f"model.{key}={name!r} but the weights in {folder} are a "

@@ -158,3 +158,16 @@ def test_build_logs_its_progress_as_fit_does(recipe, tmp_path):
                          capture_output=True, text=True, check=True)
     lines = [line for line in run.stderr.splitlines() if "biosig.cache" in line]
     assert lines and all(re.match(r"\d\d:\d\d:\d\d biosig\.cache: ", line) for line in lines)
+
+
+def test_a_task_build_over_a_damaged_index_writes_it_again(recipe, tmp_path, capsys):
+    """With --task, a truncated index.json was kept (the command printed the cache as built
+    and only opening it failed); it is now checked as an open checks it, and written again."""
+    base = ["cache", "build", "--config", str(recipe), "--cache-dir", str(tmp_path / "c"),
+            "--shards", "2", "--task", "0", "--tasks", "1"]
+    assert main(base) == 0
+    index = next((tmp_path / "c").rglob("index.json"))
+    whole = index.read_text()
+    index.write_text(whole[:50])
+    assert main(base) == 0
+    assert index.read_text() == whole and len(WindowCache(index.parent)) == 24

@@ -73,7 +73,8 @@ def test_a_failed_build_leaves_nothing_and_bad_input_is_named(setup, tmp_path, m
     monkeypatch.setattr(lat, "_extract", fail_second)
     with pytest.raises(RuntimeError, match="killed"):
         lat.latent_cache(windows, net, root=tmp_path, batch_size=4)
-    assert not [p for p in (tmp_path / "latents").rglob("*") if p.is_file()]
+    left = [p for p in (tmp_path / "latents").rglob("*") if p.is_file()]
+    assert [p.suffix for p in left] == [".lock"]  # the build's lock file, as a window cache's
     with pytest.raises(ConfigError, match="dtype"):
         lat.latent_cache(windows, net, root=tmp_path, dtype="bfloat16")
     monkeypatch.undo()
@@ -82,3 +83,27 @@ def test_a_failed_build_leaves_nothing_and_bad_input_is_named(setup, tmp_path, m
         f.truncate(100)
     with pytest.raises(InvalidFileError, match="X.bin"):
         lat.LatentCache(built.path)
+
+
+@pytest.mark.parametrize("damage", ["truncated_x", "truncated_y", "other_labels"])
+def test_a_damaged_latent_cache_is_rebuilt_not_reused(setup, tmp_path, caplog, damage):
+    """A truncated X.bin was refused with 'rebuilt by the next run', which never rebuilt it; a
+    truncated y.npy raised numpy's EOF error; labels of other windows were used as read."""
+    _, windows, net, _ = setup
+    built = lat.latent_cache(windows, net, root=tmp_path, dtype="float32")
+    tokens = np.array(built.X)
+    if damage == "truncated_x":
+        with open(built.path / "X.bin", "r+b") as f:
+            f.truncate(100)
+    elif damage == "truncated_y":
+        with open(built.path / "y.npy", "r+b") as f:
+            f.truncate(20)
+    else:
+        np.save(built.path / "y.npy", np.roll(windows.y, 1))
+    with pytest.raises(InvalidFileError, match=f"delete the folder {built.path}"):
+        lat.LatentCache(built.path, labels=windows.y)
+    caplog.set_level("WARNING", logger="biosig.cache")
+    again = lat.latent_cache(windows, net, root=tmp_path, dtype="float32")
+    assert again.path == built.path and f"cache {built.path} fails its checks" in caplog.text
+    np.testing.assert_array_equal(np.array(again.X), tokens)
+    np.testing.assert_array_equal(again.y, windows.y)

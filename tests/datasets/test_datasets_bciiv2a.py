@@ -265,3 +265,22 @@ def test_missing_files_say_what_to_do(tmp_path):
     for bad in [(8.0,), 8.0, (4.0, 8.0, 30.0)]:
         with pytest.raises(ConfigError, match="bandpass must be"):
             BCIIV2a(tmp_path, bandpass=bad)
+
+
+def test_a_labels_path_that_would_go_unused_is_refused(tmp_path):
+    """labels_path was ignored without a word with the BNCI .mat files (form='bnci', or 'auto'
+    finding no GDF file), and with GDF files a labels_path lacking a session T's file let its
+    labels come from the cue events unsaid."""
+    _both_forms(tmp_path)
+    labels = tmp_path / "gdf" / "true_labels"
+    for form, why in (("bnci", "form='bnci'"), ("auto", "form='auto' here: there is no A01T.gdf")):
+        with pytest.raises(ConfigError, match=f"labels_path={labels} is not used with {why}.*"
+                                              "hold their own labels"):
+            BCIIV2a(tmp_path / "bnci", subjects=[1], sessions=["T"], form=form,
+                    labels_path=labels)
+    with pytest.raises(ConfigError, match="is not used with download=True"):
+        BCIIV2a(tmp_path / "new", download=True, labels_path=labels)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidFileError, match=r"empty: labels_path holds no A01T\.mat .*cue"):
+        BCIIV2a(tmp_path / "gdf", subjects=[1], sessions=["T"], labels_path=tmp_path / "empty")
+    assert BCIIV2a(tmp_path / "gdf", subjects=[1], sessions=["T"], labels_path=labels).form == "gdf"

@@ -11,7 +11,7 @@ from io_fixtures import edf_header, shared, synthetic, write_edf_plus_d
 from biosig.errors import ChannelError, InvalidFileError
 from biosig.io import read_edf, read_recording, write_edf
 from biosig.io.edf import parse_edf_header
-from biosig.signal.recording import IDENTIFYING_KEYS, Recording
+from biosig.signal.recording import IDENTIFYING_KEYS, Annotations, Recording
 
 
 def _check_valid(rec: Recording, name: str) -> None:
@@ -472,3 +472,21 @@ def test_label_with_a_non_printable_byte_is_refused(tmp_path, label, byte):
     _small_edf(tmp_path / "lab.edf", [b"Cz", label], [100, 100])
     with pytest.raises(InvalidFileError, match=rf"lab\.edf: signal 2: label .* byte {byte}"):
         read_edf(tmp_path / "lab.edf")
+
+
+def test_annotations_outside_the_recording_are_dropped_with_a_warning(tmp_path):
+    """Onsets before the start or past the end of the data were read as they were (a window
+    could then be asked for outside the recording): now dropped, the file and each one's
+    number and onset named, never its text."""
+    data = np.random.default_rng(0).standard_normal((2, 1000)).astype(np.float32)
+    ann = Annotations.from_lists([-2.0, 1.0, 10.0, 25.0], [0.0] * 4,
+                                 ["Smith early", "a", "end", "Smith late"])
+    rec = Recording(data, 100.0, ["C3", "C4"], ["eeg"] * 2, ["uV"] * 2, ann, {})
+    path = write_edf(tmp_path / "x.edf", rec)
+    with pytest.warns(RuntimeWarning) as said:
+        back = read_edf(path)
+    assert back.annotations.onset.tolist() == [1.0, 10.0]  # the end itself is in the data
+    assert list(back.annotations.description) == ["a", "end"]
+    (text,) = [str(w.message) for w in said]
+    assert text.startswith(f"{path}: 2 EDF+ annotation(s) with an onset outside the recording "
+                           "(0 to 10 s) dropped: #0 at -2 s, #3 at 25 s") and "Smith" not in text

@@ -170,7 +170,7 @@ def test_edf_plus_non_finite_onset_refused(tmp_path, onset):
 
 def test_n_inf_counted_after_float32_cast(tmp_path):
     """A physical range beyond float32 gives inf samples in the Recording: counted."""
-    rec = synthetic(2, 500, with_ecg=False)
+    rec = synthetic(2, 1000, with_ecg=False)  # 4 s: its events at 0.5-2.5 s inside
     path = write_edf(tmp_path / "big.edf", rec)
     _edf_signal_field(path, 104, 8, 0, "-1e39")
     _edf_signal_field(path, 112, 8, 0, "1e39")

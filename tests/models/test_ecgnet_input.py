@@ -10,7 +10,7 @@ import torch
 
 from _dataset_fixtures import SHARED
 from biosig.datasets.synthetic import simulate_ecg12
-from biosig.errors import ChannelError, ConfigError
+from biosig.errors import ChannelError, ConfigError, ShapeError
 from biosig.models.ecgnet import ECGNet, remove_baseline
 from biosig.signal.ecg_leads import LEADS, einthoven_residual
 from biosig.signal.recording import Recording
@@ -179,8 +179,6 @@ def test_unbatched_12_lead_record_is_refused_not_read_as_12_records():
 def test_generate_takes_numpy_and_float64_like_the_rest_of_the_library():
     """A numpy array gave AttributeError: 'numpy.ndarray' object has no attribute 'detach';
     float64 was refused as a ShapeError, though numpy's default and the metrics' dtype."""
-    from biosig.errors import ShapeError
-
     m = _model().eval()
     x = _lead_i()
     ref = m.generate(x)
@@ -188,7 +186,7 @@ def test_generate_takes_numpy_and_float64_like_the_rest_of_the_library():
         out = m.generate(given)
         assert isinstance(out, torch.Tensor) and out.dtype == torch.float32
         torch.testing.assert_close(out, ref)
-    with pytest.raises(ShapeError, match="dtype|torch.float32 input"):
+    with pytest.raises(ShapeError, match="got integers"):
         m.generate(torch.zeros(1, 100, dtype=torch.int16))  # ADC counts are not mV: not cast
     with pytest.raises(ShapeError, match="dtype|torch.float32 input"):
         m(x.double())  # forward keeps the strict check (training batches)
@@ -244,3 +242,20 @@ def test_recording_errors_name_the_file():
     empty.meta["source"] = "00001_hr.hea"
     with pytest.raises(ShapeError, match=r"^00001_hr.hea: channel 'II' is empty"):
         m.generate_recording(empty)
+
+
+def test_integer_samples_are_refused_saying_how_to_convert_them():
+    """An int16 lead (ADC counts, wfdb's d_signal) was refused by generate as 'looks like µV'
+    when large and by forward with 'x.to(torch.float32)', which would read counts as mV; both
+    now say the integers have no unit and how to convert them (PTB-XL: counts are µV)."""
+    net = _model()
+    counts = (_lead_i(2.0).numpy() * 1000).astype(np.int16)  # PTB-XL: 1000 counts per mV
+    for x in (counts, torch.from_numpy(counts)):
+        with pytest.raises(ShapeError, match=r"^ECGNet.generate: the input expects torch.float32 "
+                                             r"samples in mV; got integers \(torch.int16\).*ADC "
+                                             r"counts.*units='µV'"):
+            net.generate(x)
+    with pytest.raises(ShapeError, match=r"^ECGNet expects .* got integers .*no unit"):
+        net(torch.from_numpy(counts))
+    torch.testing.assert_close(net.generate(counts.astype(np.float32), units="µV"),
+                               net.generate(_lead_i(2.0)), atol=2e-3, rtol=0)

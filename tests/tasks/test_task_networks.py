@@ -152,3 +152,20 @@ def test_vq_tasks_declare_their_networks_so_the_cli_checks_them_before_the_data(
         VQClassificationTask.check_networks({"model": "hveegnet", "setting": "scratch"})
     VQTask.check_networks({"model": "eegformer_s"})
     VQClassificationTask.check_networks({"model": "eegformer_s", "setting": "scratch"})
+
+
+def test_a_pretrained_ssmdp_given_to_a_classifier_says_to_use_it_as_eegdm_s_backbone(tmp_path):
+    """ClassificationTask(pretrained=<SSMDP folder>) said only 'not a classifier' and listed
+    eegdm among the classifiers: the way in, EEGDM's backbone_weights, was not named."""
+    torch.manual_seed(0)
+    folder = create_model("ssmdp", **SIG, n_layers=1, d_model=4, d_state=2, d_embed=2,
+                          d_cond=4).save_pretrained(tmp_path / "ssmdp")
+    hint = (r"not a classifier.*; a pretrained SSMDP is EEGDM's backbone: classify with "
+            r"model='eegdm', model_kwargs=\{'backbone_weights': ")
+    for given in ({"pretrained": str(folder)}, {"model": "eegdm", "pretrained": str(folder)}):
+        with pytest.raises(ConfigError, match=hint + f"'{folder}'" + r"\} \(docs/models/eegdm"):
+            ClassificationTask(n_outputs=2, **SIG, **given)
+        with pytest.raises(ConfigError, match=hint + f"'{folder}'"):  # the CLI's check
+            ClassificationTask.check_networks(given)
+    with pytest.raises(ConfigError, match=hint + "<its weights folder>"):
+        ClassificationTask("ssmdp", n_outputs=2, **SIG)
