@@ -22,7 +22,9 @@ kappa in %, mean ± std over seeds:
 
     EA    DBConformer              EEGConformer             EEGNet
     none  55.6 ± 1.9 / 11.1 ± 3.7  58.3 ± 1.3 / 16.7 ± 2.7  54.1 ± 1.8 /  8.2 ± 3.6
-    EA    69.4 ± 1.6 / 38.9 ± 3.2  69.2 ± 0.4 / 38.5 ± 0.9  56.0 ± 2.3 / 11.9 ± 4.6
+    EA    68.7 ± 0.9 / 37.5 ± 1.8  69.6 ± 2.4 / 39.2 ± 4.8  57.2 ± 3.7 / 14.3 ± 7.4
+
+(EA measured again on 2026-12-04, 377 s; at stop 36: 69.4 ± 1.6, 69.2 ± 0.4, 56.0 ± 2.3.)
 
 (per-fold numbers and the discussion: datasets/eegmat.md).
 """
