@@ -43,10 +43,11 @@ def synthetic(
         t = np.arange(n_times) / sfreq
         data.append((np.sin(2 * np.pi * 1.2 * t) ** 31 + 0.02 * rng.normal(size=n_times))[None])
         names, types, units = names + ["ECG"], types + ["ecg"], units + ["mV"]
-    if annotations is None:
-        annotations = Annotations.from_lists(
-            [0.5, 1.0, 2.5], [0.0, 1.0, 0.5], ["769", "770", "771"]
-        )
+    if annotations is None:  # those that start in the recording (writers refuse the others)
+        events = [e for e in [(0.5, 0.0, "769"), (1.0, 1.0, "770"), (2.5, 0.5, "771")]
+                  if e[0] <= n_times / sfreq]
+        annotations = Annotations.from_lists(*(list(col) for col in zip(*events))) if events \
+            else Annotations.empty()
     return Recording(
         np.concatenate(data).astype(np.float32),
         sfreq,

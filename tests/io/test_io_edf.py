@@ -477,12 +477,22 @@ def test_label_with_a_non_printable_byte_is_refused(tmp_path, label, byte):
 def test_annotations_outside_the_recording_are_dropped_with_a_warning(tmp_path):
     """Onsets before the start or past the end of the data were read as they were (a window
     could then be asked for outside the recording): now dropped, the file and each one's
-    number and onset named, never its text."""
+    number and onset named, never its text. biosig's writer refuses to write them."""
     data = np.random.default_rng(0).standard_normal((2, 1000)).astype(np.float32)
     ann = Annotations.from_lists([-2.0, 1.0, 10.0, 25.0], [0.0] * 4,
                                  ["Smith early", "a", "end", "Smith late"])
     rec = Recording(data, 100.0, ["C3", "C4"], ["eeg"] * 2, ["uV"] * 2, ann, {})
-    path = write_edf(tmp_path / "x.edf", rec)
+    with pytest.raises(InvalidFileError, match=r"x\.edf: 2 annotation\(s\) start outside the "
+                                               r"recording \(0 to 10 s\): #0 at -2 s, #3 at 25 s"):
+        write_edf(tmp_path / "x.edf", rec)  # biosig's writer refuses them; another's need not
+    assert not (tmp_path / "x.edf").exists()
+    import edfio
+
+    path = tmp_path / "x.edf"
+    edfio.Edf([edfio.EdfSignal(x.astype(np.float64), 100.0, label=name, physical_dimension="uV")
+               for x, name in zip(data, rec.ch_names)],
+              annotations=[edfio.EdfAnnotation(o, None, t) for o, t in
+                           zip(ann.onset.tolist(), ann.description)]).write(path)
     with pytest.warns(RuntimeWarning) as said:
         back = read_edf(path)
     assert back.annotations.onset.tolist() == [1.0, 10.0]  # the end itself is in the data
