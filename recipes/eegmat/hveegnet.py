@@ -28,7 +28,9 @@ Measured with these defaults (16 shared subjects; test subjects 6, 10, 11, 15, 4
 2 loaded shared CPU cores, 26 min wall, training stopped by the 20-min limit after 2 epochs):
 hvEEGNet r 0.84 / MSE 31 µV² / DTW 2.7k vs the mean trial's 0.00 / 100 / 24k; screening AUROC
 dead channel 0.97 (mean trial 0.45), 20-µV line noise 0.995 (0.87), 150-µV pop 0.985 (0.99),
-50-µV pop 0.78 (0.83), 5-µV line noise 0.77 (0.54). Full tables: the real-data evidence notes.
+50-µV pop 0.78 (0.83), 5-µV line noise 0.77 (0.54). Again on 2026-12-04, lightly loaded: all
+60 epochs in 932 s, r 0.992 / MSE 1.6 / DTW 266; AUROC dead channel 0.997, line noise 1.000 and
+0.94, pops 0.97 and 0.62. Full tables: docs/models/hveegnet.md.
 """
 
 from __future__ import annotations
