@@ -330,9 +330,12 @@ class PredictionWriter(BasePredictionWriter):
 
     Batches of tensors are concatenated into one tensor (rows in the order of the predict
     loader: the test split for a :class:`~biosig.data.datamodule.BiosigDataModule`); other
-    outputs are saved as the list of batch outputs. Rank 0 writes; ``written`` is the file.
-    With ``announce`` (a prefix) rank 0 prints what it wrote after it: in the process that
-    wrote, so also under ``ddp_spawn``, whose processes' callbacks are copies.
+    outputs are saved as the list of batch outputs. A classifier's probabilities on a
+    BiosigDataModule's test split are also written as ``predictions.csv``: each row's record,
+    subject, session, window and onset, then one column per class name. Rank 0 writes;
+    ``written`` is the file. With ``announce`` (a prefix) rank 0 prints what it wrote after it:
+    in the process that wrote, so also under ``ddp_spawn``, whose processes' callbacks are
+    copies.
     """
 
     def __init__(self, path=None, announce: str | None = None):
@@ -358,8 +361,36 @@ class PredictionWriter(BasePredictionWriter):
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(predictions, path)
         self.written, self.summary = path, f"predictions ({what}) written to {path}"
+        table = _named_class_probabilities(trainer, pl_module, predictions)
+        if table is not None:
+            table.to_csv(path.with_suffix(".csv"), index=False)
+            self.summary += (f"; each row's window and the class columns "
+                             f"({', '.join(table.columns[-predictions.shape[1]:])}) in "
+                             f"{path.with_suffix('.csv').name}")
         if self.announce is not None:
             print(f"{self.announce}{self.summary}", flush=True)
+
+
+def _named_class_probabilities(trainer, pl_module, predictions):
+    """A classifier's (windows, classes) probabilities on a BiosigDataModule's test split as a
+    table: each window's record, subject, session, window and onset, then one column per class
+    name (the tensor alone named neither); None for any other prediction."""
+    from biosig.tasks.classification import ClassificationTask
+
+    dm = getattr(trainer, "datamodule", None)
+    rows = (getattr(dm, "splits", None) or {}).get("test")
+    if (not isinstance(pl_module, ClassificationTask) or rows is None
+            or not isinstance(predictions, torch.Tensor) or predictions.ndim != 2
+            or len(rows) != len(predictions) or len(dm.classes) != predictions.shape[1]):
+        return None
+    import pandas as pd
+
+    classes = [str(c) for c in dm.classes]
+    meta = dm.meta.iloc[rows]
+    where = [c for c in ("record", "subject", "session", "window", "onset")
+             if c in meta and c not in classes]
+    probs = pd.DataFrame(predictions.float().numpy(), columns=classes)
+    return pd.concat([meta[where].reset_index(drop=True), probs], axis=1)
 
 
 def _gather_in_loader_order(trainer, predictions: list, batch_indices: list) -> list:

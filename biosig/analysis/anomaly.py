@@ -219,6 +219,8 @@ def flag_trials(
     if len(names) != c:
         raise ConfigError(f"{len(names)} channel names for {c} channels")
     ids = np.arange(n) if trial_ids is None else np.asarray(trial_ids)
+    if len(ids) != n:
+        raise ConfigError(f"{len(ids)} trial ids for {n} trials")
     ck = k if channel_k is None else channel_k
     zs = []
     for e in metrics.values():
@@ -272,18 +274,22 @@ def score_trials(
     ch_names: Sequence[str] | None = None,
     levels: Sequence[int] | None = None,
     batch_size: int = 32,
+    trial_ids=None,
 ) -> tuple[pd.DataFrame, np.ndarray, dict[str, np.ndarray]]:
     """Reconstruct, measure and flag; returns ``(table, x_hat, errors)``.
 
     The default combines DTW (large-amplitude artifacts: spikes, saturation) and ``1 - r``
     (dead or disconnected channels, whose near-zero DTW error would otherwise look *good*)
     through per-channel robust z-scores; see :func:`flag_trials`, :func:`trial_errors`.
+    ``trial_ids`` (one per trial, e.g. ``"Subject02_1:10"``) fill the table's ``trial``
+    column (default: the trial's position in ``x``, also the table's index).
     """
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     x = np.asarray(x, dtype=np.float32)
     x_hat = reconstruct_trials(model, x, batch_size=batch_size, levels=levels)
     err = {mt: trial_errors(x, x_hat, metric=mt) for mt in metrics}
     table = flag_trials(
-        err if len(err) > 1 else err[metrics[0]], subjects, k=k, score=score, ch_names=ch_names
+        err if len(err) > 1 else err[metrics[0]], subjects, k=k, score=score, ch_names=ch_names,
+        trial_ids=trial_ids,
     )
     return table, x_hat, err

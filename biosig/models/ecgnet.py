@@ -28,6 +28,7 @@ from biosig.signal.ecg_leads import (
     LEADS,
     LIMB_COEFFS,
     MAX_ECG_PTP_MV,
+    MIN_ECG_PTP_MV,
     derive_limb_leads,
     lead_index,
     normalize_lead_name,
@@ -112,14 +113,32 @@ def _mv_per(units: str, what: str) -> float:
     return _MV_PER[units]
 
 
+def _robust_ptp(x: torch.Tensor) -> torch.Tensor:
+    """Per record (first axis), the 0.5th to 99.5th percentile range of at most about 65,000
+    of its samples."""
+    flat = x.detach().reshape(x.shape[0] if x.ndim > 1 else 1, -1).float()
+    flat = flat[:, :: max(1, flat.shape[1] // 65536)]
+    q = torch.nanquantile(flat, torch.tensor([0.005, 0.995], device=flat.device), dim=1)
+    return (q[1] - q[0]).nan_to_num(0.0)
+
+
+def _refuse_flat_lead(x: torch.Tensor, what: str, unit: str) -> None:
+    """ConfigError when the lead ``x`` (mV) is far smaller than any ECG lead: mV values in a
+    file whose unit says µV (read as 1000 times too small), or a flat, disconnected lead."""
+    ptp = float(_robust_ptp(x).min())
+    if ptp < MIN_ECG_PTP_MV:
+        raise ConfigError(
+            f"{what} has a peak-to-peak amplitude of {ptp:.3g} mV (its unit: {unit!r}), but "
+            f"an ECG lead's is at least about {MIN_ECG_PTP_MV:g} mV: a flat or disconnected "
+            f"lead, or values in mV stored with the unit µV (then set the channel's unit to mV)"
+        )
+
+
 def _refuse_microvolts(x: torch.Tensor, what: str = "the input",
                       fix: str = "give its unit: generate(..., units='µV')") -> None:
     """ConfigError when ``x`` (mV) looks like µV: a robust peak-to-peak amplitude (0.5th to
     99.5th percentile of a record, on at most about 65,000 of its samples) over 50 mV."""
-    flat = x.detach().reshape(x.shape[0] if x.ndim > 1 else 1, -1).float()
-    flat = flat[:, :: max(1, flat.shape[1] // 65536)]
-    q = torch.nanquantile(flat, torch.tensor([0.005, 0.995], device=flat.device), dim=1)
-    ptp = float((q[1] - q[0]).nan_to_num(0.0).max()) if flat.numel() else 0.0
+    ptp = float(_robust_ptp(x).max()) if x.numel() else 0.0
     if ptp > MAX_ECG_PTP_MV:
         raise ConfigError(
             f"{what} has a peak-to-peak amplitude of {ptp:.4g} mV, but an ECG's is a few mV: "
@@ -525,8 +544,9 @@ class ECGNet(BiosigModel):
         Raises
         ------
         ConfigError : the model has no ``sfreq``, the recording's rate differs from it, or its
-            unit is not a voltage or says mV of µV-sized values, or the channel holds NaN or
-            infinite samples.
+            unit is not a voltage or says mV of µV-sized values, or the lead is flat (robust
+            peak-to-peak under 0.02 mV: also mV values stored as µV), or the channel holds NaN
+            or infinite samples.
         ChannelError : no/unknown ``channel``, or a channel name that does not name a lead.
 
         Errors about the recording start with its file (``rec.meta["source"]``) when it has one.
@@ -565,6 +585,7 @@ class ECGNet(BiosigModel):
         scale = _mv_per(unit, what)
         x = self._as_input(rec.data[i] * scale, what)[None]
         _refuse_non_finite(x[0], what)  # index = sample
+        _refuse_flat_lead(x, what, unit)
         fix = f"set the channel's unit to µV (the recording says {unit!r})"
         out = self._generate(x, name, noise, what, fix)[0].cpu().numpy()
         return Recording(

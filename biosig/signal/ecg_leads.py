@@ -25,6 +25,7 @@ __all__ = [
     "PRECORDIAL_LEADS",
     "LIMB_COEFFS",
     "MAX_ECG_PTP_MV",
+    "MIN_ECG_PTP_MV",
     "lead_index",
     "canonical_lead",
     "normalize_lead_name",
@@ -37,6 +38,11 @@ __all__ = [
 #: PTB-XL records: at most 9.6 mV); the same lead in µV read as mV is thousands. ECGNet's inputs
 #: and the window cache's ECG channels are refused above it.
 MAX_ECG_PTP_MV = 50.0
+
+#: A robust peak-to-peak amplitude (mV) below every ECG lead's (508 real PTB-XL records,
+#: high-passed at 0.5 Hz: at least 0.135 mV): a flat lead, or mV stored as µV (1000x too small).
+#: ECGNet.generate_recording refuses a lead below it.
+MIN_ECG_PTP_MV = 0.02
 
 LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 INDEPENDENT_LEADS: tuple[str, ...] = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")

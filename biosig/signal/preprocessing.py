@@ -23,7 +23,7 @@ from fractions import Fraction
 import numpy as np
 
 from biosig._checks import number
-from biosig.errors import ChannelError, ConfigError
+from biosig.errors import ChannelError, ConfigError, ShapeError
 from biosig.signal.recording import Recording
 
 
@@ -235,6 +235,8 @@ class Bandpass(Step):
             sos = signal.butter(self.order, self.low, "highpass", fs=rec.sfreq, output="sos")
         else:
             sos = signal.butter(self.order, self.high, "lowpass", fs=rec.sfreq, output="sos")
+        zeros = min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+        _check_long_enough(rec, self, 3 * (2 * len(sos) + 1 - zeros))  # sosfiltfilt's padlen
         pad = int(3 * rec.sfreq / (self.low or self.high))
         data = _filter_around_gaps(rec.data, lambda x: signal.sosfiltfilt(sos, x, axis=-1), pad)
         return rec.copy(data=data.astype(np.float32))
@@ -256,6 +258,7 @@ class Notch(Step):
         from scipy import signal
 
         _check_below_nyquist(rec, "Notch.freq", self.freq)
+        _check_long_enough(rec, self, 9)  # filtfilt's padlen for iirnotch's 3 coefficients
 
         def notch(data):
             f = self.freq
@@ -405,6 +408,17 @@ def _mne_call(rec: Recording, what: str, fn):
             return fn()
     except ValueError as err:
         raise ConfigError(f"{_where(rec)}: {what} failed ({err})") from err
+
+
+def _check_long_enough(rec: Recording, step, padlen: int) -> None:
+    """ShapeError naming the file when ``rec`` is too short for forward-backward filtering
+    (scipy's filtfilt pads ``padlen`` samples at each end; it said only 'padlen')."""
+    if rec.n_times <= padlen:
+        raise ShapeError(
+            f"{_where(rec)}: {rec.n_times} samples ({rec.n_times / rec.sfreq:g} s at "
+            f"{rec.sfreq:g} Hz) are too short for {step!r}: filtering forward and backward "
+            f"needs more than {padlen} samples; drop or join such short recordings"
+        )
 
 
 def _check_below_nyquist(rec: Recording, what: str, freq: float | None) -> None:

@@ -11,6 +11,7 @@ from biosig.analysis.anomaly import (
     flag_trials,
     reconstruct_trials,
     robust_threshold,
+    score_trials,
     trial_errors,
 )
 from biosig.errors import ChannelError, ConfigError
@@ -163,3 +164,24 @@ def test_reconstruct_trials_needs_no_grad_from_the_model():
 
     x = np.ones((3, 2, 5), np.float32)
     np.testing.assert_array_equal(reconstruct_trials(_Scale(), x, batch_size=2), 2 * x)
+
+
+def test_score_trials_names_the_flagged_windows_by_their_ids():
+    """score_trials had no trial_ids (flag_trials has): its table named a flagged window only by
+    its position in x; a list of ids of another length gave an IndexError (shorter) or silently
+    the first ids (longer)."""
+    from biosig.models.hveegnet import HVEEGNet
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(scale=10.0, size=(12, 3, 60)).astype(np.float32)
+    x[7, 1, 30:] += 500.0  # a step on channel b of window 7
+    ids = [f"rec{i // 6}:{i % 6}" for i in range(12)]
+    m = HVEEGNet(n_chans=3, n_times=60, sfreq=60.0)
+    table, _, _ = score_trials(m, x, subjects=[0] * 12, ch_names=["a", "b", "c"], trial_ids=ids)
+    worst = table.iloc[0]
+    assert (table.index[0], worst["trial"], worst["worst_channel"]) == (7, "rec1:1", "b")
+    assert worst["flagged"]
+    for wrong in (ids[:5], ids + ["rec2:0"]):
+        with pytest.raises(ConfigError, match=rf"{len(wrong)} trial ids for 12 trials"):
+            score_trials(m, x, trial_ids=wrong)

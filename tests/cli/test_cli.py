@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -183,10 +184,20 @@ def test_fit_then_test_one_tiny_epoch(tmp_path, capsys):
     capsys.readouterr()
     lightning_cli(["predict", "--config", str(configs[0]), "--ckpt_path", "best"])
     line = capsys.readouterr().out.strip().splitlines()[-1]
-    written = re.fullmatch(r"biosig predict: predictions \(\(8, 2\) tensor\) written to (\S+)",
-                           line)
+    written = re.fullmatch(r"biosig predict: predictions \(\(8, 2\) tensor\) written to (\S+); "
+                           r"each row's window and the class columns \(left_hand, right_hand\) "
+                           r"in predictions\.csv", line)
     assert written, line
     path = Path(written.group(1))
     assert path.is_absolute() and path.parent.parent == root.resolve() / "lightning_logs"
     probs = torch.load(path, weights_only=True)
     assert probs.shape == (8, 2) and torch.allclose(probs.sum(1), torch.ones(8))
+    # the tensor names neither its rows nor its columns: the CSV beside it does
+    import pandas as pd
+
+    table = pd.read_csv(path.with_suffix(".csv"))
+    assert list(table.columns) == ["record", "subject", "session", "window", "onset",
+                                   "left_hand", "right_hand"]
+    np.testing.assert_allclose(table[["left_hand", "right_hand"]].to_numpy(), probs.numpy(),
+                               rtol=1e-6)
+    assert set(table["session"]) == {"E"} and table["window"].is_unique

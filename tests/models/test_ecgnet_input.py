@@ -125,6 +125,19 @@ def test_microvolts_given_as_millivolts_are_refused():
         m.generate(x, units="mv")
 
 
+def test_a_flat_lead_or_millivolts_stored_as_microvolts_is_refused():
+    """A file whose unit said µV for mV values read back 1000 times too small (a 0.001 mV ECG)
+    and gave 12 leads from it silently; a flat (disconnected) lead likewise."""
+    m = _model().eval()
+    x = _lead_i()[0].numpy()
+    for given, unit in ((x, "uV"), (np.zeros_like(x), "mV"), (x * 1e-3, "mV")):
+        with pytest.raises(ConfigError, match=rf"channel 'II' has a peak-to-peak amplitude of "
+                                              rf".* mV \(its unit: '{unit}'\).*flat or "
+                                              rf"disconnected lead, or values in mV stored"):
+            m.generate_recording(_rec("II", given, unit))
+    assert m.generate_recording(_rec("II", x * 0.1)).data.shape == (12, 1000)  # a small lead
+
+
 @pytest.mark.shared_data
 def test_real_mitdb_lead_with_holter_offset():
     """MIT-BIH record 100 (MLII, 360 Hz): refused at 360 Hz by a 100 Hz model; resampled, a

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from biosig.errors import ChannelError, ConfigError
+from biosig.errors import ChannelError, ConfigError, ShapeError
 from biosig.signal.montages import apply_bipolar, bipolar_names
 from biosig.signal.preprocessing import (
     Bandpass,
@@ -289,3 +289,16 @@ def test_frequencies_at_or_above_nyquist_name_the_step_when_applied(step, field)
 def test_a_resampling_rate_no_ratio_can_reach_names_the_step():
     with pytest.raises(ConfigError, match=r"Resample\.sfreq=0\.1 Hz is below 1/1000"):
         Resample(0.1)(_rec())
+
+
+@pytest.mark.parametrize("step, shortest", [
+    (Bandpass(low=0.5), 16), (Bandpass(4.0, 38.0), 28), (Bandpass(high=30.0), 16),
+    (Notch(50.0), 10),
+])
+def test_a_recording_too_short_to_filter_names_the_file(step, shortest):
+    # it was scipy's bare "input vector x must be greater than padlen" (a 20-sample ECG record)
+    name = type(step).__name__
+    with pytest.raises(ShapeError, match=rf"toy\.edf: {shortest - 1} samples \(.*\) are too "
+                                         rf"short for {name}\(.*more than {shortest - 1} "):
+        step(_rec(seconds=(shortest - 1) / SFREQ))
+    assert step(_rec(seconds=shortest / SFREQ)).n_times == shortest
