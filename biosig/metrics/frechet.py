@@ -389,6 +389,14 @@ def frechet_feature_distance(real_features, fake_features) -> float:
         raise ConfigError(f"features must be (n, d) with equal d, got {a.shape} and {b.shape}")
     if len(a) < 2 or len(b) < 2:
         raise ConfigError("need at least two samples per set to estimate a covariance")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ConfigError("features hold NaN or infinite values")
+    if min(len(a), len(b)) <= a.shape[1]:
+        import warnings
+
+        warnings.warn(f"{min(len(a), len(b))} samples for {a.shape[1]} features: the covariances "
+                      "are singular and the distance is biased (use more samples than features)",
+                      RuntimeWarning, stacklevel=2)
     mu_a, mu_b = a.mean(0), b.mean(0)
     sa = np.atleast_2d(np.cov(a, rowvar=False))
     sb = np.atleast_2d(np.cov(b, rowvar=False))
@@ -397,4 +405,5 @@ def frechet_feature_distance(real_features, fake_features) -> float:
         eps = np.eye(sa.shape[0]) * 1e-6
         covmean = linalg.sqrtm((sa + eps) @ (sb + eps))
     covmean = np.real(covmean)
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(sa) + np.trace(sb) - 2 * np.trace(covmean))
+    d = ((mu_a - mu_b) ** 2).sum() + np.trace(sa) + np.trace(sb) - 2 * np.trace(covmean)
+    return max(float(d), 0.0)  # rounding gave -1e-14 for equal sets
