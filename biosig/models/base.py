@@ -170,9 +170,15 @@ class BiosigModel(nn.Module):
         if (x.ndim != 3 or (self.n_chans is not None and x.shape[1] != self.n_chans)
                 or (want_t is not None and x.shape[2] != want_t)):
             t = f"n_times={want_t}" if want_t is not None else "n_times"
+            only_length = (x.ndim == 3 and want_t is not None
+                           and (self.n_chans is None or x.shape[1] == self.n_chans))
+            rebuild = (f"; {type(self).__name__}'s weights can serve other lengths: load them "
+                       f"for {x.shape[2]} samples with from_pretrained(folder, data={{'n_times': "
+                       f"{x.shape[2]}}}, adapt=True) (refused, naming the layer, where a layer's "
+                       "size follows the length)" if only_length and self.length_agnostic else "")
             raise ShapeError(f"{type(self).__name__} expects (batch, n_chans={self.n_chans}, {t}) "
                              f"{self.modality} in {self.units}; got {tuple(x.shape)}, not the "
-                             "expected input shape")
+                             f"expected input shape{rebuild}")
         return x
 
     def check_dtype(self, x: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from biosig.errors import ConfigError, InvalidFileError
+from biosig.errors import ConfigError, InvalidFileError, ShapeError
 from biosig.models import CVDCNN, DBConformer, HVEEGNet
 from biosig.models._registry import _MODELS
 from biosig.models.base import BiosigModel
@@ -123,6 +123,14 @@ def test_a_length_agnostic_model_adapts_n_times_only_when_asked(tmp_path):
     for key, value in model.state_dict().items():
         assert torch.equal(longer.state_dict()[key], value), key
     assert longer.reconstruct(torch.randn(1, 3, 200)).shape == (1, 3, 200)
+    # the model built for 100 samples says how to get one for 200 (it said only "not the
+    # expected input shape", though the docs call hvEEGNet's input "any n_times")
+    with pytest.raises(ShapeError, match=r"got \(1, 3, 200\), not the expected input shape; "
+                                         r"HVEEGNet's weights can serve other lengths: .*"
+                                         r"data=\{'n_times': 200\}, adapt=True\)"):
+        model.reconstruct(torch.randn(1, 3, 200))
+    with pytest.raises(ShapeError, match=r"expected input shape$"):  # channels: no such hint
+        model.reconstruct(torch.randn(1, 4, 200))
     # the classifier's input size follows n_times: that cannot be adapted
     torch.manual_seed(0)
     clf = HVEEGNet(n_chans=3, n_times=100, sfreq=100.0, use_classifier=True, n_outputs=2)
