@@ -117,6 +117,13 @@ def _take_val(train: np.ndarray, meta: pd.DataFrame, fraction: float, by: str | 
                           f"{by}s, val_fraction=0, or a protocol that splits by another column")
     perm = rng.permutation(groups)
     n_val = min(len(groups) - 1, max(1, int(round(fraction * len(groups)))))
+    if n_val / len(groups) > 2 * fraction:  # whole groups: one of few is a large share
+        import warnings
+
+        warnings.warn(f"val_fraction={fraction:g} by {by!r}: {n_val} of the training part's "
+                      f"{len(groups)} {by}s validate ({n_val / len(groups):.0%} of them, not "
+                      f"{fraction:.0%}): validation takes whole {by}s; give more {by}s, or "
+                      f"val_fraction=0", UserWarning, stacklevel=3)
     val_groups = set(perm[:n_val].tolist())
     is_val = np.isin(meta[by].to_numpy()[train], list(val_groups))
     return np.sort(train[~is_val]), np.sort(train[is_val])

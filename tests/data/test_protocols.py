@@ -161,3 +161,18 @@ def test_a_shard_task_without_the_number_of_tasks_says_so(tmp_path):
 
     with pytest.raises(ConfigError, match=r"needs the number of tasks too .*--tasks N"):
         get_cache(ToySource(), root=tmp_path, shards=2, task=0)
+
+
+def test_validation_of_whole_groups_warns_when_it_takes_far_more_than_asked(meta):
+    """GroupKFold(val_fraction=0.1) with 2 training subjects validated on one of them (half the
+    training data) without a word; 10 % of 10 subjects (one) stays quiet."""
+    three = meta[meta["subject"] <= 3].reset_index(drop=True)
+    with pytest.warns(UserWarning, match=r"val_fraction=0\.1 by 'subject': 1 of the training "
+                                         r"part's 2 subjects validate \(50% of them, not 10%\)"):
+        GroupKFold(n_splits=3, fold=0, val_fraction=0.1).split(three)
+    many = pd.DataFrame({"subject": np.repeat(np.arange(11), 4), "label": np.tile([0, 1], 22)})
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GroupKFold(n_splits=11, fold=0, val_fraction=0.1).split(many)
