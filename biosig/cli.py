@@ -113,7 +113,7 @@ def _build_cli_class():
             sub = self.config.get("subcommand")
             path = self.config[sub].get("ckpt_path") if sub else None
             if path is not None and os.path.isfile(str(path)):
-                read_checkpoint(path)
+                _refuse_other_task(path, read_checkpoint(path), self.config[sub].get("model"), sub)
                 self._hparams_from_checkpoint = path
             super()._parse_ckpt_path()
 
@@ -503,6 +503,29 @@ def read_checkpoint(path) -> dict | None:
     return ckpt
 
 
+def _refuse_other_task(path, ckpt: dict | None, model_config, command: str) -> None:
+    """ConfigError when ``--ckpt_path`` holds a checkpoint of another task class than the
+    config's ``model:``: Lightning takes the checkpoint's class and arguments in place of the
+    config's, so ``fit`` would resume (say) the VQ pretraining instead of fine-tuning and
+    ``test`` would report its metrics, without a word."""
+    from biosig.errors import ConfigError
+
+    saved = ((ckpt or {}).get("hyper_parameters") or {}).get("_class_path")
+    given = (model_config or {}).get("class_path")
+    if not saved or not given or saved == given:
+        return
+    classes = [_task_class({"class_path": name}) for name in (saved, given)]
+    if None not in classes and classes[0] is classes[1]:
+        return  # two import paths of one class (biosig.tasks.VQTask, biosig.tasks.vq.VQTask)
+    start = (" To start from its weights, give them as --model.init_args.pretrained (a weights "
+             "folder: <Task>.load_from_checkpoint(ckpt).save_pretrained(folder))"
+             if command == "fit" else "")
+    raise ConfigError(f"--ckpt_path {path} is a checkpoint of {saved}, but the config's model "
+                      f"is {given}: Lightning would {command} the checkpoint's task in its place; "
+                      f"give a checkpoint of a {given.rpartition('.')[2]} run, or the config its "
+                      f"run was trained with.{start}")
+
+
 def check_checkpoint(path, model) -> dict | None:
     """Before a run uses ``--ckpt_path`` (and writes its run folder): the file exists, reads as
     a checkpoint, and its weights fit ``model``. Raises :class:`InvalidFileError` (a missing,
@@ -516,6 +539,12 @@ def check_checkpoint(path, model) -> dict | None:
     if path is None or str(path) in ("best", "last", "hpc") or str(path).startswith("registry"):
         return  # Lightning's own names (those biosig resolves are files by now)
     path = Path(path)
+    if path.is_dir():
+        from biosig.models.weights import CARD_FILE
+
+        what = ("a weights folder (save_pretrained): give it as --model.init_args.pretrained, "
+                "not --ckpt_path" if (path / CARD_FILE).is_file() else "a folder")
+        raise InvalidFileError(path, f"{what} (--ckpt_path: a .ckpt file, last or best)")
     if not path.is_file():
         raise InvalidFileError(path, "Checkpoint file not found (--ckpt_path: a .ckpt file, "
                                      "last or best)")

@@ -310,7 +310,9 @@ def test_a_cut_foreign_or_mismatched_checkpoint_is_one_line_before_any_run_folde
     """A checkpoint cut short, not a checkpoint, or trained on other windows gave a 30-60-line
     traceback (OSError, KeyError, a state_dict size mismatch) after a new run folder with its
     config.yaml was written. Now: one line naming the file, exit 2, no new folder, and before
-    the Trainer is built (its start-up lines, GPU available: ..., came first)."""
+    the Trainer is built (its start-up lines, GPU available: ..., came first). A checkpoint of
+    another task (a pretraining's, given to a downstream config) was run as that task, silently
+    (fit resumed the pretraining); a weights folder was 'Checkpoint file not found'."""
     import torch
     from lightning.pytorch.trainer import setup
 
@@ -327,6 +329,13 @@ def test_a_cut_foreign_or_mismatched_checkpoint_is_one_line_before_any_run_folde
     bare = tmp_path / "bare.ckpt"  # no hyperparameters: the model is built from the options
     torch.save({k: v for k, v in torch.load(last, weights_only=True).items()
                 if k != "hyper_parameters"}, bare)
+    saved = torch.load(last, weights_only=True)
+    pretraining = tmp_path / "pretraining.ckpt"  # another task's: Lightning would run that one
+    torch.save({**saved, "hyper_parameters": {**saved["hyper_parameters"],
+                                              "_class_path": "biosig.tasks.VQTask"}}, pretraining)
+    weights = tmp_path / "weights"  # a save_pretrained folder where a checkpoint is expected
+    weights.mkdir()
+    (weights / "card.json").write_text("{}")
     versions = sorted(p.name for p in root.rglob("version_*"))
     other_windows = ["--data.windows", "{class_path: biosig.data.EventWindows, init_args: "
                      "{tmin: 0.5, tmax: 2.5, mapping: {left_hand: 0, right_hand: 1}}}"]
@@ -336,7 +345,15 @@ def test_a_cut_foreign_or_mismatched_checkpoint_is_one_line_before_any_run_folde
              (["test", "--ckpt_path", str(last), *other_windows],
               r"n_times=1000 but the data give 500.*come from the checkpoint \S+last\.ckpt"),
              (["fit", "--ckpt_path", str(bare), "--model.init_args.model_kwargs", "{F1: 4}"],
-              rf"{bare}: the checkpoint's weights do not fit this model")]
+              rf"{bare}: the checkpoint's weights do not fit this model"),
+             (["fit", "--ckpt_path", str(pretraining)],
+              r"checkpoint of biosig\.tasks\.VQTask, but the config's model is biosig\.tasks\."
+              r"ClassificationTask: Lightning would fit the checkpoint's task in its place.*"
+              r"--model\.init_args\.pretrained"),
+             (["test", "--ckpt_path", str(pretraining)], r"would test the checkpoint's task"),
+             (["test", "--ckpt_path", str(weights)],
+              rf"{weights}: a weights folder \(save_pretrained\): give it as "
+              r"--model\.init_args\.pretrained")]
     startups = []  # the Trainer's start-up lines (GPU available: ...)
     monkeypatch.setattr(setup, "_log_device_info", startups.append)
     for (command, *rest), expected in cases:
