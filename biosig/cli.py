@@ -103,6 +103,8 @@ def _build_cli_class():
             _check_optimizer(self.model)
             if self.subcommand:  # a file; last/best are resolved (and checked) with the Trainer
                 check_checkpoint(self.config_init[self.subcommand].get("ckpt_path"), self.model)
+                _refuse_untrained_head(self.subcommand, self.config_init[self.subcommand],
+                                       self.model)
             return super().instantiate_trainer(**kwargs)
 
         def _parse_ckpt_path(self):
@@ -429,6 +431,23 @@ def _refuse_random_weights(command: str, config) -> None:
     raise ConfigError(f"biosig {command} without --ckpt_path would use the model's random "
                       "initialisation as its weights (no model.init_args.pretrained); give the "
                       "trained weights: --ckpt_path FILE|last|best")
+
+
+def _refuse_untrained_head(command: str, config, task) -> None:
+    """``validate``/``test``/``predict`` without ``--ckpt_path`` of pretrained weights whose head
+    the task made afresh (pretraining weights have none; another ``n_outputs`` gets a new one)
+    scored a random head as if trained: a ConfigError instead."""
+    from biosig.errors import ConfigError
+
+    untrained = getattr(task, "untrained_head", None)
+    if command == "fit" or config.get("ckpt_path") is not None or untrained is None:
+        return
+    source, saved = untrained
+    had = "no head" if saved is None else f"a head of {saved} outputs"
+    raise ConfigError(f"biosig {command} without --ckpt_path would score a random head: the "
+                      f"weights in {source} have {had}, so the head for these data's "
+                      f"{task.n_outputs} classes is new and untrained; give the weights of the "
+                      "probe or fine-tuning run: --ckpt_path FILE|last|best")
 
 
 def _check_optimizer(task) -> None:

@@ -249,6 +249,9 @@ class BiosigTask(pl.LightningModule):
     ):
         super().__init__()
         self._frozen_modules: list[str] = []
+        #: (source, its n_outputs) of pretrained weights whose head was made afresh for these
+        #: data's n_outputs: untrained until fitted (``biosig test`` refuses to score it)
+        self.untrained_head: tuple[str, int | None] | None = None
         self._weights_preprocessing: dict[str, tuple] = {}  # of loaded weights folders, by key
         self._batch_idx: int | None = None  # of the current step, for check_finite's message
         self.n_chans, self.n_times, self.sfreq, self.n_outputs, self.ch_names = _check_signal(
@@ -308,7 +311,8 @@ class BiosigTask(pl.LightningModule):
         net = create_model(name, n_chans=self.n_chans, n_times=self.n_times, sfreq=self.sfreq,
                            n_outputs=n_outputs, **kwargs)
         if pretrained is not None:
-            load_weights_file(net, pretrained, key=f"model.pretrained ({name})")
+            if load_weights_file(net, pretrained, key=f"model.pretrained ({name})"):
+                self.untrained_head = (str(pretrained), None)
         return net
 
     def _load_folder(self, name, folder, n_outputs, adapt, key) -> nn.Module:
@@ -319,6 +323,9 @@ class BiosigTask(pl.LightningModule):
         def check(card):
             self._check_card(key, name, folder, card)
             self._weights_preprocessing[key] = (folder, card["data"].get("preprocessing"))
+            saved = card["kwargs"].get("n_outputs")
+            if n_outputs is not None and saved != n_outputs:  # _load gives it a new head
+                self.untrained_head = (str(folder), saved)
 
         return _load(folder, data=self.data_contract(), n_outputs=n_outputs, adapt=adapt,
                      check=check).train()  # loaded in eval mode; the task sets the modes

@@ -290,6 +290,37 @@ def test_evaluating_pretrained_weights_needs_no_checkpoint(tmp_path, capsys, mon
     assert "test_acc" in capsys.readouterr().out
 
 
+def test_evaluating_pretrained_weights_with_a_new_head_is_refused(tmp_path, capsys,
+                                                                  monkeypatch):
+    """Weights saved by a pretraining have no head (and weights of other classes another one):
+    the task gives them a new head, and `biosig test` without --ckpt_path scored that random
+    head as a trained probe. Now one line asking for the probe or fine-tuning checkpoint."""
+    import torch
+
+    from biosig.cli import lightning_cli
+    from biosig.models import create_model
+
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    args = [*EEGNET, "--data.cache_dir", str(tmp_path / "cache"), "--trainer.logger", "false",
+            "--trainer.default_root_dir", str(tmp_path / "run")]
+    task = lightning_cli(args, run=False).model
+    headless = tmp_path / "backbone.pt"
+    torch.save({k: v for k, v in task.net.state_dict().items()
+                if not k.startswith("final_layer.")}, headless)
+    three_classes = create_model("eegnet", n_chans=task.n_chans, n_times=task.n_times,
+                                 sfreq=task.sfreq, n_outputs=3)
+    folder = three_classes.save_pretrained(tmp_path / "three", data={
+        "sfreq": task.sfreq, "n_times": task.n_times, "ch_names": task.ch_names})
+    for weights, had in ((headless, "no head"), (folder, "a head of 3 outputs")):
+        for command in ("test", "predict"):
+            assert main([command, *args, "--model.init_args.pretrained", str(weights)]) == 2
+            lines = _error_lines(capsys.readouterr().err)
+            assert len(lines) == 1 and re.search(
+                rf"biosig {command} without --ckpt_path would score a random head: the weights "
+                rf"in {weights} have {had}.* 2 classes .*--ckpt_path FILE\|last\|best$",
+                lines[0]), lines
+
+
 def test_a_checkpoint_lightning_cannot_use_is_one_line(tmp_path, capsys, monkeypatch):
     """``--ckpt_path best`` without a fitted ModelCheckpoint, a missing file, ``best``/``last``
     where no run saved a last checkpoint."""
