@@ -21,6 +21,21 @@ __all__ = ["EEGDM"]
 _SIGNAL = ("n_chans", "n_outputs", "n_times", "sfreq", "chs_info")
 
 
+def _check_part_arguments(part: str, name: str, kwargs: dict) -> None:
+    """ConfigError for an argument of EEGDM's ``backbone`` or ``lft`` that the part does not
+    take (a TypeError traceback otherwise) or that EEGDM passes itself (the data's shape)."""
+    from biosig.models._registry import check_model_arguments
+
+    own = [k for k in kwargs if k in _SIGNAL]
+    if own:
+        raise ConfigError(f"EEGDM: {part} must not set {', '.join(own)}: EEGDM passes the "
+                          "data's shape to its parts")
+    try:
+        check_model_arguments(name, kwargs)
+    except ConfigError as err:
+        raise ConfigError(f"EEGDM {part}: {err}") from None
+
+
 @register_model("eegdm")
 class EEGDM(BiosigModel):
     """EEGDM classifier [Puah2025]_: frozen SSMDP latents (step 1, clean input) -> LFT.
@@ -68,6 +83,8 @@ class EEGDM(BiosigModel):
         super().__init__()
         self._init_signal(n_chans, n_outputs, n_times, sfreq, chs_info)
         backbone, lft = dict(backbone or {}), dict(lft or {})
+        _check_part_arguments("backbone", "ssmdp", backbone)
+        _check_part_arguments("lft", "lft", lft)
         pretrained = None
         if backbone_weights is not None:
             if backbone:
