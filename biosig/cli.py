@@ -126,7 +126,7 @@ def _build_cli_class():
             if callable(getattr(self.model, "check_strategy", None)):  # GANTask: before DDP starts
                 self.model.check_strategy(self.trainer)
             _refuse_spawn_of_parametrized(self.trainer, self.model)
-            _split_before_run_folder(self.datamodule)
+            _split_before_run_folder(self.datamodule, self.trainer)
             _prepare_resume(self)
             _refuse_resume_on_other_data(self)
             _no_bar_without_tty(self.trainer, epoch_lines=True)
@@ -320,15 +320,18 @@ def _print_rank_zero(line: str) -> None:
         print(line, flush=True)
 
 
-def _split_before_run_folder(datamodule) -> None:
+def _split_before_run_folder(datamodule, fitting=None) -> None:
     """Split the data (the protocol's first fold) before the logger's run folder is made: a
     protocol the data cannot follow (a ``group`` column the metadata lack, a subject not in
-    the data) is refused with nothing written. The cache is already built (the linked signal
+    the data) is refused with nothing written, and so is a trainer (``fitting``) whose callbacks
+    would select an epoch on the test part. The cache is already built (the linked signal
     shape needs it); Lightning's own ``setup`` call then finds the split done."""
     from biosig.data import BiosigDataModule
 
     if isinstance(datamodule, BiosigDataModule):
         datamodule.setup()
+        if fitting is not None:
+            datamodule.refuse_selection_on_test(fitting)
 
 
 def _refuse_link_conflicts(given: dict, datamodule) -> None:

@@ -321,6 +321,23 @@ def test_evaluating_pretrained_weights_with_a_new_head_is_refused(tmp_path, caps
                 lines[0]), lines
 
 
+def test_selecting_an_epoch_on_the_test_part_is_refused_before_the_run_folder(
+        tmp_path, capsys, monkeypatch):
+    """EEGDM's fine-tuning recipe (early stopping on val_kappa) with the EEGMAT preset (no
+    validation part) was refused only when validation began: a run folder with its config.yaml
+    was left behind. Now nothing is written."""
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    root = tmp_path / "run"
+    stop = ("[{class_path: lightning.pytorch.callbacks.EarlyStopping, "
+            "init_args: {monitor: val_loss}}]")
+    assert main(["fit", *EEGNET, "--data.protocol.init_args.val_fraction", "0",
+                 "--trainer.callbacks", stop, "--trainer.default_root_dir", str(root),
+                 "--data.cache_dir", str(tmp_path / "cache")]) == 2
+    lines = _error_lines(capsys.readouterr().err)
+    assert len(lines) == 1 and "EarlyStopping(monitor='val_loss')" in lines[0], lines
+    assert "no validation part" in lines[0] and not root.exists()
+
+
 def test_a_checkpoint_lightning_cannot_use_is_one_line(tmp_path, capsys, monkeypatch):
     """``--ckpt_path best`` without a fitted ModelCheckpoint, a missing file, ``best``/``last``
     where no run saved a last checkpoint."""
