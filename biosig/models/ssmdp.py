@@ -115,6 +115,9 @@ class SSMDP(BiosigModel):
 
     paper = "Puah et al., EEGDM, arXiv 2508.14086 (2025)"
     task = "diffusion pretraining (single-channel S4D denoiser); latents for LFT"
+    #: how a classification task uses these weights (the error that refuses them says it)
+    transfer_hint = ("EEGDM classifies with it: model.model eegdm, model.model_kwargs."
+                     "backbone_weights <its weights folder>")
     paper_settings = dict(n_chans=22, n_times=1000, sfreq=200.0)
     paper_n_params = 5_931_649
     input_note = "forward(x, t) in the mu-law domain; latents(x) in µV"

@@ -164,8 +164,10 @@ class BiosigTask(pl.LightningModule):
             return
         fitting = [n for n in list_models() if kind.fits(model_class(n))]
         subject = f"model.{key}={name!r} is" if source is None else f"{source},"
-        raise ConfigError(f"{subject} not {kind.what}, so {cls.__name__} cannot train it; "
-                          f"{kind.plural}: {', '.join(fitting) or 'none registered'}")
+        hint = getattr(model_class(name), "transfer_hint", None)
+        raise ConfigError(f"{subject} not {kind.what}, so {cls.__name__} cannot train it"
+                          + (f" ({hint})" if hint else "")
+                          + f"; {kind.plural}: {', '.join(fitting) or 'none registered'}")
 
     @classmethod
     def arg_rules(cls) -> dict:

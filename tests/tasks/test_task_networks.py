@@ -152,3 +152,17 @@ def test_vq_tasks_declare_their_networks_so_the_cli_checks_them_before_the_data(
         VQClassificationTask.check_networks({"model": "hveegnet", "setting": "scratch"})
     VQTask.check_networks({"model": "eegformer_s"})
     VQClassificationTask.check_networks({"model": "eegformer_s", "setting": "scratch"})
+
+
+def test_an_ssmdp_given_to_a_classifier_says_how_eegdm_takes_it(tmp_path):
+    """ClassificationTask(pretrained=<SSMDP weights>) listed the classifiers only; the user who
+    pretrained EEGDM's backbone is now told where its folder goes (EEGDM's backbone_weights)."""
+    tiny = dict(n_layers=1, d_model=8, d_state=4, d_embed=4, d_cond=8)
+    folder = create_model("ssmdp", **SIG, **tiny).save_pretrained(tmp_path / "ssmdp")
+    hint = (r"not a classifier, so ClassificationTask cannot train it \(EEGDM classifies with "
+            r"it: model\.model eegdm, model\.model_kwargs\.backbone_weights <its weights "
+            r"folder>\); classifiers: ")
+    with pytest.raises(ConfigError, match=hint):
+        ClassificationTask(pretrained=str(folder), n_outputs=2, **SIG)
+    with pytest.raises(ConfigError, match=hint):
+        ClassificationTask("ssmdp", n_outputs=2, **SIG)
