@@ -571,8 +571,33 @@ def _file_without_name(path: Path, key: str) -> ConfigError:
     if path.name == WEIGHTS_FILE or (path.parent / CARD_FILE).is_file():
         return ConfigError(f"model.pretrained must be the weights folder ({path.parent}) holding "
                            f"{WEIGHTS_FILE} and {CARD_FILE}, not the file {path.name}")
+    made = _checkpoint_network(path)
+    if made is not None:
+        return ConfigError(
+            f"model.pretrained={path} is a Lightning checkpoint of a {made[0]!r} network "
+            f"(model_kwargs {str(made[1])[:200]}): give the same model.{key} and "
+            f"model.{key}_kwargs, or a weights folder, whose card names them "
+            "(<Task>.load_from_checkpoint(ckpt).save_pretrained(folder))")
     return ConfigError(f"model.pretrained={path} is a weights file: name its network in "
                        f"model.{key} (or give a weights folder, whose card names it)")
+
+
+def _checkpoint_network(path: Path) -> tuple[str, dict] | None:
+    """(registry name, model_kwargs) of the network of a task's Lightning checkpoint, or None
+    (not such a checkpoint, or unreadable: the loader names the problem)."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 (only a hint: any unreadable file gets the plain message)
+        return None
+    hp = obj.get("hyper_parameters") if isinstance(obj, Mapping) else None
+    if not isinstance(hp, Mapping):
+        return None
+    config = hp.get("pretrained") if isinstance(hp.get("pretrained"), Mapping) else {}
+    name = hp.get("model") or config.get("name")
+    kwargs = hp.get("model_kwargs") or {} if hp.get("model") else {
+        k: v for k, v in (config.get("kwargs") or {}).items()
+        if k not in ("n_chans", "n_outputs", "n_times", "sfreq", "chs_info")}
+    return (name, dict(kwargs)) if isinstance(name, str) else None
 
 
 def load_weights_file(net: nn.Module, path, *, key: str = "model.pretrained") -> list[str]:
