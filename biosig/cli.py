@@ -103,6 +103,8 @@ def _build_cli_class():
             _check_optimizer(self.model)
             if self.subcommand:  # a file; last/best are resolved (and checked) with the Trainer
                 check_checkpoint(self.config_init[self.subcommand].get("ckpt_path"), self.model)
+                _refuse_untrained_head(self.subcommand, self.config_init[self.subcommand],
+                                       self.model)
             return super().instantiate_trainer(**kwargs)
 
         def _parse_ckpt_path(self):
@@ -113,7 +115,7 @@ def _build_cli_class():
             sub = self.config.get("subcommand")
             path = self.config[sub].get("ckpt_path") if sub else None
             if path is not None and os.path.isfile(str(path)):
-                read_checkpoint(path)
+                _refuse_other_task(path, read_checkpoint(path), self.config[sub].get("model"), sub)
                 self._hparams_from_checkpoint = path
             super()._parse_ckpt_path()
 
@@ -124,7 +126,7 @@ def _build_cli_class():
             if callable(getattr(self.model, "check_strategy", None)):  # GANTask: before DDP starts
                 self.model.check_strategy(self.trainer)
             _refuse_spawn_of_parametrized(self.trainer, self.model)
-            _split_before_run_folder(self.datamodule)
+            _split_before_run_folder(self.datamodule, self.trainer)
             _prepare_resume(self)
             _refuse_resume_on_other_data(self)
             _no_bar_without_tty(self.trainer, epoch_lines=True)
@@ -312,15 +314,18 @@ def _print_rank_zero(line: str) -> None:
         print(line, flush=True)
 
 
-def _split_before_run_folder(datamodule) -> None:
+def _split_before_run_folder(datamodule, fitting=None) -> None:
     """Split the data (the protocol's first fold) before the logger's run folder is made: a
     protocol the data cannot follow (a ``group`` column the metadata lack, a subject not in
-    the data) is refused with nothing written. The cache is already built (the linked signal
+    the data) is refused with nothing written, and so is a trainer (``fitting``) whose callbacks
+    would select an epoch on the test part. The cache is already built (the linked signal
     shape needs it); Lightning's own ``setup`` call then finds the split done."""
     from biosig.data import BiosigDataModule
 
     if isinstance(datamodule, BiosigDataModule):
         datamodule.setup()
+        if fitting is not None:
+            datamodule.refuse_selection_on_test(fitting)
 
 
 def _refuse_link_conflicts(given: dict, datamodule) -> None:
@@ -425,6 +430,23 @@ def _refuse_random_weights(command: str, config) -> None:
                       "trained weights: --ckpt_path FILE|last|best")
 
 
+def _refuse_untrained_head(command: str, config, task) -> None:
+    """``validate``/``test``/``predict`` without ``--ckpt_path`` of pretrained weights whose head
+    the task made afresh (pretraining weights have none; another ``n_outputs`` gets a new one)
+    scored a random head as if trained: a ConfigError instead."""
+    from biosig.errors import ConfigError
+
+    untrained = getattr(task, "untrained_head", None)
+    if command == "fit" or config.get("ckpt_path") is not None or untrained is None:
+        return
+    source, saved = untrained
+    had = "no head" if saved is None else f"a head of {saved} outputs"
+    raise ConfigError(f"biosig {command} without --ckpt_path would score a random head: the "
+                      f"weights in {source} have {had}, so the head for these data's "
+                      f"{task.n_outputs} classes is new and untrained; give the weights of the "
+                      "probe or fine-tuning run: --ckpt_path FILE|last|best")
+
+
 def _check_optimizer(task) -> None:
     """The task's ``optimizer`` (and ``betas``) checked now, before any run folder is written
     (the task builds its optimizer only when fitting starts)."""
@@ -497,6 +519,29 @@ def read_checkpoint(path) -> dict | None:
     return ckpt
 
 
+def _refuse_other_task(path, ckpt: dict | None, model_config, command: str) -> None:
+    """ConfigError when ``--ckpt_path`` holds a checkpoint of another task class than the
+    config's ``model:``: Lightning takes the checkpoint's class and arguments in place of the
+    config's, so ``fit`` would resume (say) the VQ pretraining instead of fine-tuning and
+    ``test`` would report its metrics, without a word."""
+    from biosig.errors import ConfigError
+
+    saved = ((ckpt or {}).get("hyper_parameters") or {}).get("_class_path")
+    given = (model_config or {}).get("class_path")
+    if not saved or not given or saved == given:
+        return
+    classes = [_task_class({"class_path": name}) for name in (saved, given)]
+    if None not in classes and classes[0] is classes[1]:
+        return  # two import paths of one class (biosig.tasks.VQTask, biosig.tasks.vq.VQTask)
+    start = (" To start from its weights, give them as --model.init_args.pretrained (a weights "
+             "folder: <Task>.load_from_checkpoint(ckpt).save_pretrained(folder))"
+             if command == "fit" else "")
+    raise ConfigError(f"--ckpt_path {path} is a checkpoint of {saved}, but the config's model "
+                      f"is {given}: Lightning would {command} the checkpoint's task in its place; "
+                      f"give a checkpoint of a {given.rpartition('.')[2]} run, or the config its "
+                      f"run was trained with.{start}")
+
+
 def check_checkpoint(path, model) -> dict | None:
     """Before a run uses ``--ckpt_path`` (and writes its run folder): the file exists, reads as
     a checkpoint, and its weights fit ``model``. Raises :class:`InvalidFileError` (a missing,
@@ -510,6 +555,12 @@ def check_checkpoint(path, model) -> dict | None:
     if path is None or str(path) in ("best", "last", "hpc") or str(path).startswith("registry"):
         return  # Lightning's own names (those biosig resolves are files by now)
     path = Path(path)
+    if path.is_dir():
+        from biosig.models.weights import CARD_FILE
+
+        what = ("a weights folder (save_pretrained): give it as --model.init_args.pretrained, "
+                "not --ckpt_path" if (path / CARD_FILE).is_file() else "a folder")
+        raise InvalidFileError(path, f"{what} (--ckpt_path: a .ckpt file, last or best)")
     if not path.is_file():
         raise InvalidFileError(path, "Checkpoint file not found (--ckpt_path: a .ckpt file, "
                                      "last or best)")

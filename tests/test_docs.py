@@ -134,8 +134,10 @@ def test_prose_after_parameters_becomes_notes():
 
 @pytest.mark.parametrize("page, which", [
     ("models/dbconformer.md", 0), ("models/hveegnet.md", 0), ("models/ecgnet.md", 0),
-    ("models/index.md", 0), ("models/dbconformer.md", "class_mean_attention"),
-    ("models/eegdm.md", "latent_cache"), ("guide/protocols.md", "GroupKFold"),
+    ("models/index.md", 0), ("models/eegformer.md", 0),
+    ("models/dbconformer.md", "class_mean_attention"),
+    ("models/eegdm.md", "latent_cache"), ("models/eegdm.md", "DiffusionTask("),
+    ("guide/protocols.md", "GroupKFold"),
     ("guide/protocols.md", "EuclideanAlignment")])
 def test_a_docs_code_block_runs_as_copied(page, which, tmp_path):
     """These Python blocks (a page's first, or the one using a given name) stand alone: copied

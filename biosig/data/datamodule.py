@@ -521,7 +521,7 @@ class BiosigDataModule(pl.LightningDataModule):
             return self._loader("val", shuffle=False)
         from lightning.pytorch.utilities import rank_zero_warn
 
-        self._refuse_selection_on_test()
+        self.refuse_selection_on_test()
         rank_zero_warn(
             "the protocol has no validation part: validating on the test part (as the "
             "DBConformer paper logs test accuracy per epoch). Do not select checkpoints "
@@ -529,14 +529,20 @@ class BiosigDataModule(pl.LightningDataModule):
         )
         return self._loader("test", shuffle=False)
 
-    def _refuse_selection_on_test(self) -> None:
-        """ConfigError when, in a fit validated on the test part, a checkpoint or early-stopping
-        callback monitors a ``val_*`` value: it would pick the epoch by its test score."""
+    def refuse_selection_on_test(self, trainer=None) -> None:
+        """ConfigError when, in a fit validated on the test part (no validation part), a
+        checkpoint or early-stopping callback monitors a ``val_*`` value: it would pick the
+        epoch by its test score. ``trainer``: the one about to fit (``biosig fit`` asks before
+        the run folder is written); default the attached one, while it fits."""
         from lightning.pytorch.callbacks import Checkpoint, EarlyStopping
         from lightning.pytorch.trainer.states import TrainerFn
 
-        trainer = self._trainer_or_none()
-        if trainer is None or trainer.state.fn != TrainerFn.FITTING:
+        if trainer is None:
+            trainer = self._trainer_or_none()
+            if trainer is None or trainer.state.fn != TrainerFn.FITTING:
+                return
+        self.setup()
+        if len(self.splits["val"]):
             return
         for cb in trainer.callbacks:
             monitor = getattr(cb, "monitor", None)

@@ -21,6 +21,21 @@ __all__ = ["EEGDM"]
 _SIGNAL = ("n_chans", "n_outputs", "n_times", "sfreq", "chs_info")
 
 
+def _check_part_arguments(part: str, name: str, kwargs: dict) -> None:
+    """ConfigError for an argument of EEGDM's ``backbone`` or ``lft`` that the part does not
+    take (a TypeError traceback otherwise) or that EEGDM passes itself (the data's shape)."""
+    from biosig.models._registry import check_model_arguments
+
+    own = [k for k in kwargs if k in _SIGNAL]
+    if own:
+        raise ConfigError(f"EEGDM: {part} must not set {', '.join(own)}: EEGDM passes the "
+                          "data's shape to its parts")
+    try:
+        check_model_arguments(name, kwargs)
+    except ConfigError as err:
+        raise ConfigError(f"EEGDM {part}: {err}") from None
+
+
 @register_model("eegdm")
 class EEGDM(BiosigModel):
     """EEGDM classifier [Puah2025]_: frozen SSMDP latents (step 1, clean input) -> LFT.
@@ -68,6 +83,8 @@ class EEGDM(BiosigModel):
         super().__init__()
         self._init_signal(n_chans, n_outputs, n_times, sfreq, chs_info)
         backbone, lft = dict(backbone or {}), dict(lft or {})
+        _check_part_arguments("backbone", "ssmdp", backbone)
+        _check_part_arguments("lft", "lft", lft)
         pretrained = None
         if backbone_weights is not None:
             if backbone:
@@ -104,10 +121,31 @@ class EEGDM(BiosigModel):
             data["n_chans"] = self.n_chans
             if self.chs_info:
                 data["ch_names"] = [ch.get("ch_name") for ch in self.chs_info]
-        name = load_card(folder)["name"]  # the model first: its data checks would mislead
-        if not issubclass(model_class(name), SSMDP):
-            raise ConfigError(f"EEGDM: backbone_weights {folder} hold a {name!r}, not an SSMDP")
+        card = load_card(folder)  # the model first: its data checks would mislead
+        if not issubclass(model_class(card["name"]), SSMDP):
+            raise ConfigError(f"EEGDM: backbone_weights {folder} hold a {card['name']!r}, not "
+                              "an SSMDP")
+        if remapped is None:
+            self._refuse_other_montage(folder, card["data"], data)
         return load_pretrained(folder, data={k: v for k, v in data.items() if v is not None})
+
+    @staticmethod
+    def _refuse_other_montage(folder, pretrained: dict, given: dict) -> None:
+        """ConfigError when these windows' channels (count, or names where both are known)
+        are not the backbone's pretraining channels, saying how another montage is mapped."""
+        was, now = pretrained.get("ch_names"), given.get("ch_names")
+        if pretrained.get("n_chans") == given["n_chans"] and (not was or not now or was == now):
+            return
+        def channels(n, names):
+            return f"{n} channels" + (f" {names}" if names else "")
+
+        raise ConfigError(
+            f"EEGDM: backbone_weights {folder} were pretrained on "
+            f"{channels(pretrained.get('n_chans'), was)}, these windows have "
+            f"{channels(given['n_chans'], now)}: give "
+            "the same channels in the card's order, or channel_ids: for each of these channels "
+            "its row in the backbone's channel table (the card's channel order), as the CHB-MIT "
+            "recipe does")
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -254,6 +254,9 @@ class BiosigTask(pl.LightningModule):
     ):
         super().__init__()
         self._frozen_modules: list[str] = []
+        #: (source, its n_outputs) of pretrained weights whose head was made afresh for these
+        #: data's n_outputs: untrained until fitted (``biosig test`` refuses to score it)
+        self.untrained_head: tuple[str, int | None] | None = None
         self._weights_preprocessing: dict[str, tuple] = {}  # of loaded weights folders, by key
         self._batch_idx: int | None = None  # of the current step, for check_finite's message
         self.n_chans, self.n_times, self.sfreq, self.n_outputs, self.ch_names = _check_signal(
@@ -313,7 +316,8 @@ class BiosigTask(pl.LightningModule):
         net = create_model(name, n_chans=self.n_chans, n_times=self.n_times, sfreq=self.sfreq,
                            n_outputs=n_outputs, **kwargs)
         if pretrained is not None:
-            load_weights_file(net, pretrained, key=f"model.pretrained ({name})")
+            if load_weights_file(net, pretrained, key=f"model.pretrained ({name})"):
+                self.untrained_head = (str(pretrained), None)
         return net
 
     def _load_folder(self, name, folder, n_outputs, adapt, key) -> nn.Module:
@@ -324,6 +328,9 @@ class BiosigTask(pl.LightningModule):
         def check(card):
             self._check_card(key, name, folder, card)
             self._weights_preprocessing[key] = (folder, card["data"].get("preprocessing"))
+            saved = card["kwargs"].get("n_outputs")
+            if n_outputs is not None and saved != n_outputs:  # _load gives it a new head
+                self.untrained_head = (str(folder), saved)
 
         return _load(folder, data=self.data_contract(), n_outputs=n_outputs, adapt=adapt,
                      check=check).train()  # loaded in eval mode; the task sets the modes
@@ -567,8 +574,33 @@ def _file_without_name(path: Path, key: str) -> ConfigError:
     if path.name == WEIGHTS_FILE or (path.parent / CARD_FILE).is_file():
         return ConfigError(f"model.pretrained must be the weights folder ({path.parent}) holding "
                            f"{WEIGHTS_FILE} and {CARD_FILE}, not the file {path.name}")
+    made = _checkpoint_network(path)
+    if made is not None:
+        return ConfigError(
+            f"model.pretrained={path} is a Lightning checkpoint of a {made[0]!r} network "
+            f"(model_kwargs {str(made[1])[:200]}): give the same model.{key} and "
+            f"model.{key}_kwargs, or a weights folder, whose card names them "
+            "(<Task>.load_from_checkpoint(ckpt).save_pretrained(folder))")
     return ConfigError(f"model.pretrained={path} is a weights file: name its network in "
                        f"model.{key} (or give a weights folder, whose card names it)")
+
+
+def _checkpoint_network(path: Path) -> tuple[str, dict] | None:
+    """(registry name, model_kwargs) of the network of a task's Lightning checkpoint, or None
+    (not such a checkpoint, or unreadable: the loader names the problem)."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 (only a hint: any unreadable file gets the plain message)
+        return None
+    hp = obj.get("hyper_parameters") if isinstance(obj, Mapping) else None
+    if not isinstance(hp, Mapping):
+        return None
+    config = hp.get("pretrained") if isinstance(hp.get("pretrained"), Mapping) else {}
+    name = hp.get("model") or config.get("name")
+    kwargs = hp.get("model_kwargs") or {} if hp.get("model") else {
+        k: v for k, v in (config.get("kwargs") or {}).items()
+        if k not in ("n_chans", "n_outputs", "n_times", "sfreq", "chs_info")}
+    return (name, dict(kwargs)) if isinstance(name, str) else None
 
 
 def load_weights_file(net: nn.Module, path, *, key: str = "model.pretrained") -> list[str]:

@@ -290,6 +290,54 @@ def test_evaluating_pretrained_weights_needs_no_checkpoint(tmp_path, capsys, mon
     assert "test_acc" in capsys.readouterr().out
 
 
+def test_evaluating_pretrained_weights_with_a_new_head_is_refused(tmp_path, capsys,
+                                                                  monkeypatch):
+    """Weights saved by a pretraining have no head (and weights of other classes another one):
+    the task gives them a new head, and `biosig test` without --ckpt_path scored that random
+    head as a trained probe. Now one line asking for the probe or fine-tuning checkpoint."""
+    import torch
+
+    from biosig.cli import lightning_cli
+    from biosig.models import create_model
+
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    args = [*EEGNET, "--data.cache_dir", str(tmp_path / "cache"), "--trainer.logger", "false",
+            "--trainer.default_root_dir", str(tmp_path / "run")]
+    task = lightning_cli(args, run=False).model
+    headless = tmp_path / "backbone.pt"
+    torch.save({k: v for k, v in task.net.state_dict().items()
+                if not k.startswith("final_layer.")}, headless)
+    three_classes = create_model("eegnet", n_chans=task.n_chans, n_times=task.n_times,
+                                 sfreq=task.sfreq, n_outputs=3)
+    folder = three_classes.save_pretrained(tmp_path / "three", data={
+        "sfreq": task.sfreq, "n_times": task.n_times, "ch_names": task.ch_names})
+    for weights, had in ((headless, "no head"), (folder, "a head of 3 outputs")):
+        for command in ("test", "predict"):
+            assert main([command, *args, "--model.init_args.pretrained", str(weights)]) == 2
+            lines = _error_lines(capsys.readouterr().err)
+            assert len(lines) == 1 and re.search(
+                rf"biosig {command} without --ckpt_path would score a random head: the weights "
+                rf"in {weights} have {had}.* 2 classes .*--ckpt_path FILE\|last\|best$",
+                lines[0]), lines
+
+
+def test_selecting_an_epoch_on_the_test_part_is_refused_before_the_run_folder(
+        tmp_path, capsys, monkeypatch):
+    """EEGDM's fine-tuning recipe (early stopping on val_kappa) with the EEGMAT preset (no
+    validation part) was refused only when validation began: a run folder with its config.yaml
+    was left behind. Now nothing is written."""
+    monkeypatch.delenv("BIOSIG_DEBUG", raising=False)
+    root = tmp_path / "run"
+    stop = ("[{class_path: lightning.pytorch.callbacks.EarlyStopping, "
+            "init_args: {monitor: val_loss}}]")
+    assert main(["fit", *EEGNET, "--data.protocol.init_args.val_fraction", "0",
+                 "--trainer.callbacks", stop, "--trainer.default_root_dir", str(root),
+                 "--data.cache_dir", str(tmp_path / "cache")]) == 2
+    lines = _error_lines(capsys.readouterr().err)
+    assert len(lines) == 1 and "EarlyStopping(monitor='val_loss')" in lines[0], lines
+    assert "no validation part" in lines[0] and not root.exists()
+
+
 def test_a_checkpoint_lightning_cannot_use_is_one_line(tmp_path, capsys, monkeypatch):
     """``--ckpt_path best`` without a fitted ModelCheckpoint, a missing file, ``best``/``last``
     where no run saved a last checkpoint."""
@@ -310,7 +358,9 @@ def test_a_cut_foreign_or_mismatched_checkpoint_is_one_line_before_any_run_folde
     """A checkpoint cut short, not a checkpoint, or trained on other windows gave a 30-60-line
     traceback (OSError, KeyError, a state_dict size mismatch) after a new run folder with its
     config.yaml was written. Now: one line naming the file, exit 2, no new folder, and before
-    the Trainer is built (its start-up lines, GPU available: ..., came first)."""
+    the Trainer is built (its start-up lines, GPU available: ..., came first). A checkpoint of
+    another task (a pretraining's, given to a downstream config) was run as that task, silently
+    (fit resumed the pretraining); a weights folder was 'Checkpoint file not found'."""
     import torch
     from lightning.pytorch.trainer import setup
 
@@ -327,6 +377,13 @@ def test_a_cut_foreign_or_mismatched_checkpoint_is_one_line_before_any_run_folde
     bare = tmp_path / "bare.ckpt"  # no hyperparameters: the model is built from the options
     torch.save({k: v for k, v in torch.load(last, weights_only=True).items()
                 if k != "hyper_parameters"}, bare)
+    saved = torch.load(last, weights_only=True)
+    pretraining = tmp_path / "pretraining.ckpt"  # another task's: Lightning would run that one
+    torch.save({**saved, "hyper_parameters": {**saved["hyper_parameters"],
+                                              "_class_path": "biosig.tasks.VQTask"}}, pretraining)
+    weights = tmp_path / "weights"  # a save_pretrained folder where a checkpoint is expected
+    weights.mkdir()
+    (weights / "card.json").write_text("{}")
     versions = sorted(p.name for p in root.rglob("version_*"))
     other_windows = ["--data.windows", "{class_path: biosig.data.EventWindows, init_args: "
                      "{tmin: 0.5, tmax: 2.5, mapping: {left_hand: 0, right_hand: 1}}}"]
@@ -336,7 +393,15 @@ def test_a_cut_foreign_or_mismatched_checkpoint_is_one_line_before_any_run_folde
              (["test", "--ckpt_path", str(last), *other_windows],
               r"n_times=1000 but the data give 500.*come from the checkpoint \S+last\.ckpt"),
              (["fit", "--ckpt_path", str(bare), "--model.init_args.model_kwargs", "{F1: 4}"],
-              rf"{bare}: the checkpoint's weights do not fit this model")]
+              rf"{bare}: the checkpoint's weights do not fit this model"),
+             (["fit", "--ckpt_path", str(pretraining)],
+              r"checkpoint of biosig\.tasks\.VQTask, but the config's model is biosig\.tasks\."
+              r"ClassificationTask: Lightning would fit the checkpoint's task in its place.*"
+              r"--model\.init_args\.pretrained"),
+             (["test", "--ckpt_path", str(pretraining)], r"would test the checkpoint's task"),
+             (["test", "--ckpt_path", str(weights)],
+              rf"{weights}: a weights folder \(save_pretrained\): give it as "
+              r"--model\.init_args\.pretrained")]
     startups = []  # the Trainer's start-up lines (GPU available: ...)
     monkeypatch.setattr(setup, "_log_device_info", startups.append)
     for (command, *rest), expected in cases:

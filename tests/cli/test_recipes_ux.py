@@ -285,3 +285,17 @@ def test_a_recipe_that_stops_early_keeps_the_best_checkpoint_of_that_value(rel):
 
     for stop in watched("EarlyStopping"):
         assert stop in watched("ModelCheckpoint"), (rel, stop)
+
+
+def test_every_recipe_writes_its_runs_to_a_folder_of_its_own():
+    """The EEGFormer downstream recipes set no trainer.default_root_dir: `biosig fit` wrote to
+    ./lightning_logs and `biosig test --ckpt_path last` took the newest last.ckpt anywhere under
+    the current folder (another recipe's run, the pretraining's)."""
+    roots = {}
+    for path in sorted(ROOT.glob("recipes/*/*.yaml")):
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if "model" in config:  # a recipe, not an overlay (a trainer preset, a data source)
+            rel = str(path.relative_to(ROOT))
+            roots.setdefault((config.get("trainer") or {}).get("default_root_dir"), []).append(rel)
+    assert None not in roots, roots.get(None)
+    assert all(len(rels) == 1 for rels in roots.values()), roots

@@ -56,7 +56,9 @@ def test_channel_ids_map_another_montage_onto_the_pretrained_table(tmp_path):
     torch.manual_seed(0)
     ssmdp = SSMDP(n_chans=4, n_times=40, sfreq=10.0, n_channel_ids=4, **ARCH)
     folder = ssmdp.save_pretrained(tmp_path / "ssmdp", data={"sfreq": 10.0, "n_chans": 4})
-    with pytest.raises(ConfigError, match="n_chans"):  # without ids: the montage must match
+    # without ids the montage must match; the error says how to map another one
+    with pytest.raises(ConfigError, match=r"pretrained on 4 channels.* these windows have 2 .*"
+                                          r"or channel_ids: for each of these channels its row "):
         EEGDM(n_chans=2, n_outputs=2, n_times=40, sfreq=10.0, lft=LFT, backbone_weights=folder)
     m = EEGDM(n_chans=2, n_outputs=2, n_times=40, sfreq=10.0, lft=LFT, backbone_weights=folder,
               channel_ids=[0, 3])

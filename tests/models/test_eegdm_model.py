@@ -48,3 +48,17 @@ def test_folded_segments_and_errors():
               backbone=SMALL["backbone"], lft=dict(d_model=32))
     with pytest.raises(ConfigError, match="sfreq"):
         EEGDM(n_chans=2, n_outputs=1, n_times=40)
+
+
+def test_an_argument_its_parts_do_not_take_names_the_part():
+    """lft={"n_fusion_blocks": 2} (a plausible name: LFT's is n_fusion_tokens) was a TypeError
+    traceback from LFT.__init__; now a ConfigError naming the part and its arguments."""
+    signal = dict(n_chans=2, n_outputs=2, n_times=40, sfreq=10)
+    with pytest.raises(ConfigError, match=r"EEGDM lft: model 'lft' has no argument "
+                                          r"'n_fusion_blocks'; its arguments: .*n_fusion_tokens"):
+        EEGDM(**signal, backbone=SMALL["backbone"], lft={**SMALL["lft"], "n_fusion_blocks": 2})
+    with pytest.raises(ConfigError, match=r"EEGDM backbone: model 'ssmdp' has no argument "
+                                          r"'depth'; its arguments: .*n_layers"):
+        EEGDM(**signal, backbone={**SMALL["backbone"], "depth": 2}, lft=SMALL["lft"])
+    with pytest.raises(ConfigError, match=r"EEGDM: lft must not set n_outputs"):
+        EEGDM(**signal, backbone=SMALL["backbone"], lft={**SMALL["lft"], "n_outputs": 3})

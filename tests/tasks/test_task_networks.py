@@ -138,6 +138,28 @@ def test_a_weights_file_without_a_model_name_asks_for_one(tmp_path):
         ClassificationTask(pretrained=str(path), n_outputs=2, **SIG)
 
 
+def test_a_pretraining_checkpoint_without_a_model_name_says_which_network_it_holds(tmp_path):
+    """The docs say a Lightning checkpoint works as ``pretrained``: given a VQTask's, the
+    error asked to 'name its network' without saying which (it is in the checkpoint)."""
+    import lightning.pytorch as pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from biosig.tasks import VQTask
+
+    task = VQTask("eegformer_s", EEGFORMER, **SIG, lr=1e-3)
+    trainer = pl.Trainer(max_steps=1, accelerator="cpu", logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=str(tmp_path))
+    trainer.fit(task, DataLoader(TensorDataset(torch.randn(2, 3, 200)), batch_size=2))
+    ckpt = tmp_path / "vq.ckpt"
+    trainer.save_checkpoint(ckpt)
+    with pytest.raises(ConfigError, match=r"model\.pretrained=.*vq\.ckpt is a Lightning "
+                                          r"checkpoint of a 'eegformer_s' network \(model_kwargs "
+                                          r"\{'emb_size': 32, .*\}\): give the same model\.model"):
+        ClassificationTask(pretrained=str(ckpt), n_outputs=2, **SIG)
+    # with that name and those arguments, it loads (the head is new)
+    ClassificationTask("eegformer_s", EEGFORMER, pretrained=str(ckpt), n_outputs=2, **SIG)
+
+
 def test_vq_tasks_declare_their_networks_so_the_cli_checks_them_before_the_data():
     """VQTask checked its model only when built (from the CLI: after the window cache);
     VQClassificationTask only after loading the weights and comparing the data."""
