@@ -136,6 +136,7 @@ class EEGDM(BiosigModel):
         was, now = pretrained.get("ch_names"), given.get("ch_names")
         if pretrained.get("n_chans") == given["n_chans"] and (not was or not now or was == now):
             return
+
         def channels(n, names):
             return f"{n} channels" + (f" {names}" if names else "")
 

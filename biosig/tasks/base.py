@@ -597,7 +597,7 @@ def _checkpoint_network(path: Path) -> tuple[str, dict] | None:
         return None
     config = hp.get("pretrained") if isinstance(hp.get("pretrained"), Mapping) else {}
     name = hp.get("model") or config.get("name")
-    kwargs = hp.get("model_kwargs") or {} if hp.get("model") else {
+    kwargs = (hp.get("model_kwargs") or {}) if hp.get("model") else {
         k: v for k, v in (config.get("kwargs") or {}).items()
         if k not in ("n_chans", "n_outputs", "n_times", "sfreq", "chs_info")}
     return (name, dict(kwargs)) if isinstance(name, str) else None
