@@ -385,6 +385,16 @@ def unit_factors(units: list[str], types: list[str]) -> tuple[list[float], list[
     return [convert_factor(u, tu) for u, tu in zip(units, out_units)], out_units
 
 
+def onsets_outside(onset, length: float, sfreq: float) -> tuple[np.ndarray, str]:
+    """The indices of the annotation ``onset`` values outside the recording, ``[0, length]`` s
+    with half a sample of slack, and their listing (``"#0 at -2 s, #3 at 25 s"``, the first
+    five: numbers and onsets, never the text, which may hold a name)."""
+    onset = np.asarray(onset, dtype=float)
+    bad = np.flatnonzero((onset < -0.5 / sfreq) | (onset > length + 0.5 / sfreq))
+    shown = ", ".join(f"#{i} at {onset[i]:.6g} s" for i in bad[:5])
+    return bad, shown + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+
+
 def count_nonfinite(data: np.ndarray) -> tuple[int, int]:
     """``(n_nan, n_inf)`` of an array (count them on the float32 data a Recording holds: a
     finite float64 beyond the float32 range becomes inf there)."""

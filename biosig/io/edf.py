@@ -51,6 +51,7 @@ from biosig.io._util import (
     check_timing,
     make_recording,
     norm_unit,
+    onsets_outside,
     resolve_ch_types,
     shown,
     to_target_units,
@@ -593,23 +594,20 @@ def read_edf(
 
 
 def _within_recording(path: Path, onset, duration, desc, length: float, sfreq: float):
-    """The annotations whose onset lies in the recording, ``[0, length]`` s (half a sample of
-    slack); the others are dropped with a warning naming the file, each one's number in the
-    file and its onset (not its text, which may hold a name), as MNE drops them."""
-    onset = np.asarray(onset, float)
-    outside = (onset < -0.5 / sfreq) | (onset > length + 0.5 / sfreq)
-    if not outside.any():
+    """The annotations whose onset lies in the recording (:func:`onsets_outside`); the others
+    are dropped with a warning naming the file, each one's number in the file and its onset,
+    as MNE drops them."""
+    bad, listed = onsets_outside(onset, length, sfreq)
+    if not len(bad):
         return onset, duration, desc
     import warnings
 
-    bad = np.flatnonzero(outside)
-    shown = ", ".join(f"#{i} at {onset[i]:.6g} s" for i in bad[:5])
-    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
     warnings.warn(f"{path}: {len(bad)} EDF+ annotation(s) with an onset outside the recording "
-                  f"(0 to {length:.6g} s) dropped: {shown}{more} (numbered from 0 in the "
-                  "file's order); no window is cut from them", RuntimeWarning, stacklevel=3)
-    keep = np.flatnonzero(~outside)
-    return onset[keep], np.asarray(duration, float)[keep], [desc[i] for i in keep]
+                  f"(0 to {length:.6g} s) dropped: {listed} (numbered from 0 in the file's "
+                  "order); no window is cut from them", RuntimeWarning, stacklevel=3)
+    keep = np.setdiff1d(np.arange(len(onset)), bad)
+    return (np.asarray(onset, float)[keep], np.asarray(duration, float)[keep],
+            [desc[i] for i in keep])
 
 
 _LAYOUTS: dict = {}  # _same_layout's memo

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from biosig.errors import BiosigError, InvalidFileError
-from biosig.io._util import as_path, norm_unit, quiet_wfdb
+from biosig.io._util import as_path, norm_unit, onsets_outside, quiet_wfdb
 from biosig.io.gdf import code_from_unit
 from biosig.signal.recording import Recording
 
@@ -59,14 +59,12 @@ def _check_recording(rec: Recording, path: Path, fmt: str, *, allow_nan: bool = 
         raise InvalidFileError(
             path, f"recording holds {n_nan} NaN and {n_inf} inf samples; {fmt} cannot store them"
         )
-    onset = np.asarray(rec.annotations.onset, dtype=float)
     length = rec.n_times / rec.sfreq
-    outside = np.flatnonzero((onset < -0.5 / rec.sfreq) | (onset > length + 0.5 / rec.sfreq))
+    outside, listed = onsets_outside(rec.annotations.onset, length, rec.sfreq)
     if len(outside):  # a reader drops them (MNE and biosig's EDF reader): refuse, never lose
         raise InvalidFileError(
             path, f"{len(outside)} annotation(s) start outside the recording (0 to {length:g} s): "
-            + ", ".join(f"#{i} at {onset[i]:g} s" for i in outside[:5])
-            + "; drop or shift them (Recording.annotations) before writing " + fmt)
+            f"{listed}; drop or shift them (Recording.annotations) before writing {fmt}")
 
 
 def _check_text(path: Path, what: str, values, width: int, fmt: str) -> None:
