@@ -918,7 +918,9 @@ def _error_line(exc: BaseException) -> str | None:
     """``biosig: error: ...`` (plus a hint line) for a project or Lightning configuration error
     (a MisconfigurationException, or Lightning refusing a ``ckpt_path``).
 
-    None for anything else: an unexpected exception is a bug and keeps its traceback.
+    None for anything else: an unexpected exception is a bug and keeps its traceback. Under DDP
+    every process prints its own line; a process other than global rank 0 names its rank, so the
+    copies read as copies and an error only one rank met is still seen.
     """
     from biosig.errors import BiosigError
 
@@ -935,7 +937,23 @@ def _error_line(exc: BaseException) -> str | None:
                     f"preset --config {CPU_PRESET} (or --trainer.accelerator cpu) instead of the "
                     "GPU one; a recipe script: --accelerator cpu")
     message = " ".join(str(exc).split()) or type(exc).__name__
-    return f"biosig: error: {message}{hint}"
+    rank = _global_rank()
+    return f"biosig: error{f' (rank {rank})' if rank else ''}: {message}{hint}"
+
+
+def _global_rank() -> int:
+    """This process's global rank under DDP (0 alone): the rank Lightning's strategy set, else
+    the launcher's environment (torchrun, SLURM), as Lightning reads it."""
+    rank_zero = sys.modules.get("lightning.fabric.utilities.rank_zero")
+    rank = getattr(getattr(rank_zero, "rank_zero_only", None), "rank", None)
+    if rank is None:
+        import os
+
+        for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID"):
+            if os.environ.get(key, "").isdigit():
+                return int(os.environ[key])
+        return 0
+    return int(rank)
 
 
 def _lightning_ckpt_path_error(exc: BaseException) -> bool:

@@ -102,6 +102,21 @@ def test_only_project_and_configuration_errors_become_one_line():
     assert _error_line(KeyError("x")) is None
 
 
+def test_a_ddp_process_other_than_rank_zero_names_its_rank(monkeypatch):
+    """Every DDP process prints its error; the copies of rank 1.. say whose they are."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    monkeypatch.setattr(rank_zero_only, "rank", 1)
+    assert _error_line(ConfigError("bad")) == "biosig: error (rank 1): bad"
+    monkeypatch.setattr(rank_zero_only, "rank", 0)
+    assert _error_line(ConfigError("bad")) == "biosig: error: bad"
+    # before Lightning is imported: the launcher's environment (torchrun, SLURM)
+    monkeypatch.delitem(sys.modules, "lightning.fabric.utilities.rank_zero")
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.setenv("LOCAL_RANK", "2")
+    assert _error_line(ConfigError("bad")) == "biosig: error (rank 2): bad"
+
+
 @pytest.mark.parametrize("override, expected", [
     (["--model.init_args.model", "eegnett"], r"unknown model 'eegnett'; available: .*eegnet"),
     (["--model.init_args.model_kwargs", "{foo: 1}"],
