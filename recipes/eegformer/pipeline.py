@@ -13,6 +13,7 @@
 
     python recipes/eegformer/pipeline.py --recipe synthetic --tiny      # CI-sized, ~2 CPU min
     python recipes/eegformer/pipeline.py --recipe synthetic             # built-in data
+    python recipes/eegformer/pipeline.py --recipe eegmat --path ../shared/data/eeg_edf/eegmat
     python recipes/eegformer/pipeline.py --recipe tuab --path /data/tuab/v3.0.1 \\
         --trainer-config recipes/configs/trainer/gpu.yaml
     python recipes/eegformer/pipeline.py --recipe tuev --path /data/tuev/v2.0.1 \\
@@ -31,12 +32,17 @@ from pathlib import Path
 from biosig._argparse import HelpFormatter, add_threads_argument
 
 REPO = Path(__file__).resolve().parents[2]
-RECIPES = ("synthetic", "tuab", "tuev")
+RECIPES = ("synthetic", "eegmat", "tuab", "tuev")
 #: --tiny: a small EEGFormer and a few windows of the built-in data (CI)
 TINY_MODEL = {"ema": True, "data_init": True, "dead_after": 20, "emb_size": 32, "n_heads": 4,
               "encoder_depth": 1, "decoder_depth": 1, "n_codes": 32}
-TINY_DATA = ["--data.source.init_args.n_subjects", "1",
-             "--data.source.init_args.n_trials_per_class", "10", "--data.batch_size", "8"]
+#: --tiny: a few windows of the recipe's data (the open ones: built-in, EEGMAT)
+TINY_DATA = {
+    "synthetic": ["--data.source.init_args.n_subjects", "1",
+                  "--data.source.init_args.n_trials_per_class", "10", "--data.batch_size", "8"],
+    "eegmat": ["--data.source.init_args.subjects", "[0, 1, 2, 3]",
+               "--data.source.init_args.window", "2.0", "--data.batch_size", "8"],
+}
 #: --tiny: pretraining epochs, downstream epochs, downstream seeds (their --help states them)
 TINY_PRETRAIN_EPOCHS, TINY_EPOCHS, TINY_SEEDS = 2, 2, [0]
 
@@ -46,21 +52,24 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=HelpFormatter)
     p.add_argument("--recipe", choices=RECIPES, default="synthetic",
                    help="recipes/<recipe>/eegformer_{pretrain,downstream}.yaml: the built-in "
-                        "data, TUAB or TUEV")
-    p.add_argument("--path", default=None, help="dataset folder (TUAB / TUEV: your own copy)")
+                        "data, EEGMAT (real, open), TUAB or TUEV")
+    p.add_argument("--path", default=None,
+                   help="dataset folder (TUAB / TUEV: your own copy; EEGMAT: default under "
+                        "BIOSIG_DATA)")
     p.add_argument("--out", default=None,
                    help="output folder (default: biosig_out/<recipe>_eegformer)")
     p.add_argument("--pretrained", default=None,
                    help="an existing weights folder: skip the pretraining")
-    p.add_argument("--tiny", action="store_true", help="CI size (synthetic recipe only)")
+    p.add_argument("--tiny", action="store_true",
+                   help="CI size (synthetic and EEGMAT recipes: EEGMAT subjects 0-3, 2-s windows)")
     p.add_argument("--pretrain-epochs", type=int, default=None,
-                   help="VQ pretraining epochs (default: the recipe's: 10 synthetic, 20 TUAB/TUEV; "
-                        "--tiny 2)")
+                   help="VQ pretraining epochs (default: the recipe's: 10 synthetic and EEGMAT, 20 "
+                        "TUAB/TUEV; --tiny 2)")
     p.add_argument("--epochs", type=int, default=None,
                    help="downstream epochs (default: the recipe's, 10; --tiny 2)")
     p.add_argument("--seeds", nargs="+", type=int, default=None,
-                   help="downstream seeds (default: the recipe's: 0 1 synthetic, 0 1 2 TUAB/TUEV; "
-                        "--tiny 0)")
+                   help="downstream seeds (default: the recipe's: 0 1 synthetic and EEGMAT, 0 1 2 "
+                        "TUAB/TUEV; --tiny 0)")
     p.add_argument("--settings", nargs="+", default=None,
                    choices=["probe", "finetune", "scratch"],
                    help="downstream settings: linear probe, fine-tune, from scratch (default: all "
@@ -129,9 +138,9 @@ def main(argv: list[str] | None = None):
     args = build_parser().parse_args(argv)
     from biosig.errors import ConfigError
 
-    if args.tiny and args.recipe != "synthetic":
-        raise ConfigError("--tiny runs the built-in data: use it with --recipe synthetic")
-    if args.recipe != "synthetic" and args.path is None and args.pretrained is None:
+    if args.tiny and args.recipe not in TINY_DATA:
+        raise ConfigError(f"--tiny runs open data: use it with --recipe {' or '.join(TINY_DATA)}")
+    if args.recipe in ("tuab", "tuev") and args.path is None and args.pretrained is None:
         raise ConfigError(f"--recipe {args.recipe}: give --path (your own licensed TUH copy)")
     from biosig._threads import set_threads
 
@@ -146,11 +155,11 @@ def main(argv: list[str] | None = None):
         common = ["--config", args.trainer_config, *common]
     pre_over, down_over = list(common), list(common)
     if args.tiny:
-        pre_over += [*TINY_DATA, "--model.init_args.model_kwargs", str(TINY_MODEL),
+        pre_over += [*TINY_DATA[args.recipe], "--model.init_args.model_kwargs", str(TINY_MODEL),
                      "--model.init_args.warmup_steps", "2",
                      "--trainer.max_epochs", str(TINY_PRETRAIN_EPOCHS),
                      "--trainer.enable_progress_bar", "false"]
-        down_over += [*TINY_DATA, "--trainer.max_epochs", str(TINY_EPOCHS)]
+        down_over += [*TINY_DATA[args.recipe], "--trainer.max_epochs", str(TINY_EPOCHS)]
         args.seeds = args.seeds or list(TINY_SEEDS)
     if args.pretrain_epochs:
         pre_over += ["--trainer.max_epochs", str(args.pretrain_epochs)]

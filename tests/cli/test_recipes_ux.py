@@ -171,8 +171,10 @@ def test_eegformer_pipeline_help_states_the_recipes_numbers():
     pre = {r: yaml_of(r, "pretrain")["trainer"]["max_epochs"] for r in mod.RECIPES}
     down = {r: yaml_of(r, "downstream")["trainer"]["max_epochs"] for r in mod.RECIPES}
     seeds = {r: yaml_of(r, "downstream")["experiment"]["seeds"] for r in mod.RECIPES}
-    assert pre["tuab"] == pre["tuev"] and seeds["tuab"] == seeds["tuev"]  # one number for both
-    m = re.search(r"the recipe's: (\d+) synthetic, (\d+) TUAB/TUEV; --tiny (\d+)\)",
+    # one number for each pair
+    assert pre["tuab"] == pre["tuev"] and seeds["tuab"] == seeds["tuev"]
+    assert pre["synthetic"] == pre["eegmat"] and seeds["synthetic"] == seeds["eegmat"]
+    m = re.search(r"the recipe's: (\d+) synthetic and EEGMAT, (\d+) TUAB/TUEV; --tiny (\d+)\)",
                   helps["pretrain_epochs"])
     assert m, helps["pretrain_epochs"]
     assert [int(g) for g in m.groups()] == [pre["synthetic"], pre["tuab"],
@@ -180,7 +182,8 @@ def test_eegformer_pipeline_help_states_the_recipes_numbers():
     m = re.search(r"the recipe's, (\d+); --tiny (\d+)\)", helps["epochs"])
     assert m, helps["epochs"]
     assert set(down.values()) == {int(m.group(1))} and int(m.group(2)) == mod.TINY_EPOCHS
-    m = re.search(r"the recipe's: ([\d ]+) synthetic, ([\d ]+) TUAB/TUEV; --tiny ([\d ]+)\)",
+    m = re.search(r"the recipe's: ([\d ]+) synthetic and EEGMAT, ([\d ]+) TUAB/TUEV; "
+                  r"--tiny ([\d ]+)\)",
                   helps["seeds"])
     assert m, helps["seeds"]
     assert [[int(n) for n in g.split()] for g in m.groups()] == [

@@ -5,6 +5,7 @@ EEGMAT reconstruction / artefact screening produce their tables."""
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -90,3 +91,21 @@ def test_hveegnet_eegmat_tiny(shared_data, tmp_path, capsys):
     assert set(rec.method) == {"hvEEGNet", "mean trial"} and "all" in set(rec.subject.astype(str))
     scr = pd.read_csv(tmp_path / "screening.csv")
     assert list(scr.artefact) == ["pop_150uV"] * 2 and scr.auroc.between(0, 1).all()
+
+
+def test_eegformer_eegmat_pipeline_tiny(shared_data, tmp_path):
+    """VQ pretraining on EEGMAT subjects 1-3 -> weights folder -> probe / fine-tune / scratch
+    tested on subject 0, which the pretraining never saw."""
+    path = shared_data / "eeg_edf" / "eegmat"
+    if not path.is_dir():
+        pytest.skip(f"no EEGMAT recordings at {path}")
+    result = _recipe("recipes/eegformer/pipeline.py").main([
+        "--recipe", "eegmat", "--path", str(path), "--tiny", "--out", str(tmp_path / "o"), "--",
+        "--data.cache_dir", str(tmp_path / "cache"), *QUIET[:2]])
+    df = pd.read_csv(tmp_path / "o" / "results" / "results.csv")
+    assert sorted(df.model) == ["finetune", "probe", "scratch"] and df.bal_acc.between(0, 1).all()
+    card = json.loads((tmp_path / "o" / "weights" / "card.json").read_text())
+    assert card["data"]["n_chans"] == 19 and card["data"]["n_times"] == 500  # 2 s at 250 Hz
+    # fold 0 tests subject 0 alone (the last 60 s of rest, ~60 s of arithmetic), trains on 1-3
+    assert set(df.fold) == {"fold0"} and len(result.runs) == 3
+    assert set(df.n_test) == {61} and set(df.n_train) == {3 * 61}, df[["n_train", "n_test"]]
