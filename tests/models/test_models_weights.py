@@ -36,7 +36,7 @@ def _dbc(**kw):
 def saved(tmp_path):
     model = _dbc()
     out = save_pretrained(model, tmp_path / "w", data={"montage": "standard_1020",
-                                                       "preprocessing": ["bandpass 8-30 Hz", "EA"], "classes": None},
+                                                       "preprocessing": ["bandpass 8-30 Hz", "EA"]},
                           recipe={"protocol": "CO", "epochs": 200}, metrics={"accuracy": 0.81},
                           licence="CC-BY-4.0")
     return model, out
