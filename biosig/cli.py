@@ -26,6 +26,8 @@ commands:
   models     list the registered models
   cache      verify or build window caches (biosig cache --help)
   generate   synthetic EEG from an SSMDP weights folder as EDF (biosig generate --help)
+  cvd        per-class probabilities of a CVD CNN weights folder on one 12-lead ECG file
+             (biosig cvd --help)
 
 Configs compose: biosig fit --config recipes/bciiv2a/dbconformer_co.yaml \\
                    --config recipes/configs/trainer/gpu.yaml
@@ -34,7 +36,7 @@ Threads: --threads N (any command) or BIOSIG_THREADS=N; default: the cores not a
 """
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
-COMMANDS = ("demo", "run", *LIGHTNING_COMMANDS, "models", "cache", "generate")
+COMMANDS = ("demo", "run", *LIGHTNING_COMMANDS, "models", "cache", "generate", "cvd")
 #: The DataModule attributes linked into the task's arguments.
 LINKED = ("n_chans", "n_times", "sfreq", "n_outputs", "ch_names")
 
@@ -1064,6 +1066,10 @@ def main(argv: list[str] | None = None) -> int:
         return _cache(argv[1:])
     if command == "generate":
         return _generate(argv[1:])
+    if command == "cvd":
+        from biosig.analysis.cvd import cvd_main
+
+        return cvd_main(argv[1:])
     if command in LIGHTNING_COMMANDS:
         lightning_cli(None if from_shell else argv)
         return 0

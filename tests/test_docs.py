@@ -185,3 +185,37 @@ def test_ecgnet_page_turns_ones_own_lead_into_12_leads_as_copied(tmp_path):
     lead = apply_steps(read_recording(tmp_path / "my_ecg.hea"), [Resample(100.0),
                                                                   Bandpass(low=0.5)])
     np.testing.assert_allclose(out.data[1], lead.data[0], atol=1e-3)  # the input, passed through
+
+
+def test_ecgnet_page_scores_ones_own_ecg_with_the_cvd_cnn_as_copied(tmp_path):
+    """The block using the weights recipes/ptbxl/cvd_cnn.py saves runs as copied beside the
+    two files it names: the weights folder (an untrained CVD CNN whose card is the recipe's:
+    PTB-XL's classes and leads at 100 Hz) and a 12-lead WFDB record at 500 Hz, 25 s (its leads
+    reversed: found by name; resampled; two windows and an unscored tail)."""
+    import re
+
+    import pandas as pd
+
+    from biosig.datasets.synthetic import simulate_ecg_record
+    from biosig.io import write_wfdb
+    from biosig.models.cvd_cnn import CVDCNN
+    from biosig.signal import Resample, steps_params
+    from biosig.signal.ecg_leads import LEADS
+
+    text = (REPO / "docs" / "models" / "ecgnet.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S)
+                 if "cvd_probabilities" in b)
+    classes = ["NORM", "MI", "STTC", "CD", "HYP"]
+    CVDCNN(sfreq=100.0, n_times=1000, channels=(4,)).save_pretrained(
+        tmp_path / "biosig_out" / "ptbxl_cvd_cnn_eval" / "weights",
+        data={"ch_names": list(LEADS), "classes": classes, "preprocessing": {
+            "steps": steps_params([Resample(100.0)]), "alignment": None}})
+    rec = simulate_ecg_record(duration=25.0, sfreq=500.0)
+    write_wfdb(tmp_path, "my_ecg", rec.pick(list(reversed(LEADS))))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    run = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    probs = pd.read_csv(tmp_path / "my_ecg_cvd.csv", index_col=0)
+    assert list(probs.columns) == ["start_s", "stop_s", *classes]
+    assert list(probs.index) == ["0", "1", "record"] and probs.loc["record", "stop_s"] == 20.0

@@ -19,7 +19,6 @@ they are counted in the stats only.
 from __future__ import annotations
 
 import re
-import warnings
 
 import numpy as np
 
@@ -214,18 +213,14 @@ def refuse_implausible_ecg(rec, where: str) -> None:
     (µV values labelled mV gave 2034 "mV" from a PTB-XL record with its gain edited, cached
     without a word). Records without ECG channels in mV cost nothing."""
     from biosig.errors import InvalidFileError
-    from biosig.signal.ecg_leads import MAX_ECG_PTP_MV
+    from biosig.signal.ecg_leads import MAX_ECG_PTP_MV, robust_ptp
 
     ecg = [i for i, (t, u) in enumerate(zip(rec.ch_types, rec.units))
            if t == "ecg" and u == "mV"]
     if not ecg or not rec.n_times:
         return
-    data = rec.digital.pick(ecg).decode() if rec.digital is not None else rec.data[ecg]
-    data = np.asarray(data)[:, :: max(1, rec.n_times // 65536)]
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN channel: its quality stats
-        lo, hi = np.nanpercentile(data, [0.5, 99.5], axis=1)
-    ptp = np.nan_to_num(hi - lo)
+    ptp = robust_ptp(rec.digital.pick(ecg).decode() if rec.digital is not None
+                     else rec.data[ecg])
     worst = int(np.argmax(ptp))
     if ptp[worst] > MAX_ECG_PTP_MV:
         raise InvalidFileError(

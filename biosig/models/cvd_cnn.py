@@ -6,7 +6,8 @@ paper body is not public, so the architecture is a **design choice**: a plain 1-
 (conv-BN-activation-max-pool blocks, global average + max pooling, dropout, linear multi-label
 head), in the spirit of the 1-D CNN baselines of the PTB-XL benchmark (Strodthoff et al., IEEE
 JBHI 2021). Outputs are logits; train with a sigmoid / binary cross-entropy
-(``ClassificationTask(multilabel=True)``).
+(``ClassificationTask(multilabel=True)``). A trained one's weights folder scores an ECG file:
+:func:`biosig.analysis.cvd.cvd_probabilities` (``biosig cvd WEIGHTS FILE``).
 """
 
 from __future__ import annotations

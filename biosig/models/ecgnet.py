@@ -29,8 +29,10 @@ from biosig.signal.ecg_leads import (
     LIMB_COEFFS,
     MAX_ECG_PTP_MV,
     MIN_ECG_PTP_MV,
+    MV_PER_UNIT,
     derive_limb_leads,
     lead_index,
+    lead_of_channel,
     normalize_lead_name,
 )
 from biosig.errors import ChannelError, ConfigError, ShapeError
@@ -64,8 +66,6 @@ def _lead_ids(lead, batch: int, device) -> torch.Tensor:
 #: Medians of the two-stage baseline filter, in s (de Chazal et al. 2004: 200 ms removes QRS
 #: and P waves, 600 ms the T wave; what is left is the baseline).
 _BASELINE_WINDOWS = (0.2, 0.6)
-#: Channel names that say "an ECG" but not which lead (``ECG``, ``ECG 1``, ``EKG2``...).
-_GENERIC = ("ECG", "EKG")
 
 
 def _median_filter(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -100,17 +100,13 @@ def remove_baseline(x: torch.Tensor, sfreq: float | None) -> torch.Tensor:
     return x - base
 
 
-#: mV per unit of the voltages ECGNet takes
-_MV_PER = {"mV": 1.0, "uV": 1e-3, "µV": 1e-3, "V": 1e3}
-
-
 def _mv_per(units: str, what: str) -> float:
     """mV per unit of ``units``; ConfigError for anything but a voltage."""
-    if units not in _MV_PER:
-        near = [u for u in _MV_PER if str(units).lower() == u.lower()]  # "mv": case is meaning
+    if units not in MV_PER_UNIT:
+        near = [u for u in MV_PER_UNIT if str(units).lower() == u.lower()]  # "mv": case is meaning
         raise ConfigError(f"{what} is in {units!r}; ECGNet needs a voltage (mV, µV or V)"
                           + (f": did you mean {near[0]!r}?" if near else ""))
-    return _MV_PER[units]
+    return MV_PER_UNIT[units]
 
 
 def _robust_ptp(x: torch.Tensor) -> torch.Tensor:
@@ -163,18 +159,14 @@ def _refuse_non_finite(x: torch.Tensor, what: str) -> None:
 def _lead_of_channel(name: str) -> str:
     """Standard lead of a channel name (``"II"``, ``"MLII"``, ``"ECG V2"``); a generic name
     (``"ECG"``, ``"ECG 1"``) or any other raises ChannelError asking for ``lead=``."""
-    key = str(name).strip()
-    for prefix in _GENERIC:  # EDF+ type prefix: "ECG II" names lead II
-        if key.upper().startswith(prefix + " "):
-            key = key[len(prefix) + 1 :].strip()
-    try:
-        return normalize_lead_name(key)
-    except ChannelError:
+    lead = lead_of_channel(name)
+    if lead is None:
         raise ChannelError(
             f"channel {name!r} does not say which ECG lead it is; pass lead= (e.g. "
             f"lead='II' for a Holter 'ECG' channel recorded as lead II; one of "
             f"{', '.join(LEADS)} or MLII)"
-        ) from None
+        )
+    return lead
 
 
 def assemble_12_leads(x: torch.Tensor, lead: torch.Tensor, indep: torch.Tensor) -> torch.Tensor:

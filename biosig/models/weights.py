@@ -5,7 +5,8 @@ The card records what is needed to rebuild the network and to use it correctly:
 - ``format_version``, ``name`` (registry name) and ``kwargs`` (the model's ``get_config()``),
   ``n_params``, the SHA-256 of the weights file;
 - ``data``: the data contract the weights were trained on: ``sfreq``, ``n_times``,
-  ``n_chans``, ``ch_names``, ``montage``, ``units``, ``preprocessing``;
+  ``n_chans``, ``ch_names``, ``montage``, ``units``, ``preprocessing``, and for a classifier
+  ``classes`` (the names of its outputs, in order: recorded, not compared on loading);
 - ``recipe``, ``metrics``, ``licence`` as given by whoever saved them.
 
 :func:`load_pretrained` rebuilds the model from the card, checks the user's data against the
@@ -48,7 +49,8 @@ FORMAT_VERSION = 1
 CARD_FILE = "card.json"
 WEIGHTS_FILE = "model.safetensors"
 HUB_PREFIX = "hf://"
-DATA_KEYS = ("sfreq", "n_times", "n_chans", "ch_names", "montage", "units", "preprocessing")
+DATA_KEYS = ("sfreq", "n_times", "n_chans", "ch_names", "montage", "units", "preprocessing",
+             "classes")
 
 
 # -- saving ---------------------------------------------------------------------------------------
@@ -60,9 +62,11 @@ def save_pretrained(model, directory, *, data: dict | None = None, recipe: Any =
     ----------
     model : a :class:`~biosig.models.base.BiosigModel`.
     data : the data contract (any of ``sfreq, n_times, n_chans, ch_names, montage, units,
-        preprocessing``). ``sfreq``, ``n_times`` and ``ch_names`` default to the model's own
-        and must agree with them; ``units`` defaults to the model's (``µV`` for EEG). The
-        sampling rate must be known (from the model or here).
+        preprocessing, classes``). ``sfreq``, ``n_times`` and ``ch_names`` default to the
+        model's own and must agree with them; ``units`` defaults to the model's (``µV`` for
+        EEG). The sampling rate must be known (from the model or here). ``classes`` (the
+        DataModule's label names) is kept for a model that classifies (one name per output)
+        and left out for any other (a generator's outputs are not the data's classes).
     recipe, metrics, licence : how the weights were made, their scores (e.g. ``{"dataset": ...,
         "protocol": ..., "accuracy": ...}``) and their licence; JSON values.
 
@@ -152,6 +156,7 @@ def _card_data(model, data: dict | None) -> dict:
         elif len(out["ch_names"]) != int(out["n_chans"]):
             raise ConfigError(f"save_pretrained: data ch_names has {len(out['ch_names'])} names "
                               f"but the model has n_chans={out['n_chans']}")
+    out["classes"] = _card_classes(model, out["classes"])
     if out["sfreq"] is None:
         raise ConfigError("save_pretrained: the card needs the sampling rate of the training "
                           "data; the model has none, pass data={'sfreq': ...}")
@@ -160,6 +165,18 @@ def _card_data(model, data: dict | None) -> dict:
         if out[key] is not None:
             out[key] = int(out[key])
     return _jsonable(out, "data")
+
+
+def _card_classes(model, classes) -> list[str] | None:
+    """The class names a card keeps: one per output of a classifying model, else None."""
+    if classes is None or not getattr(model, "classifies", False):
+        return None
+    classes = [str(c) for c in classes]
+    n_outputs = getattr(model, "n_outputs", None)
+    if n_outputs is not None and len(classes) != int(n_outputs):
+        raise ConfigError(f"save_pretrained: data classes has {len(classes)} names "
+                          f"({', '.join(classes)}) but the model has n_outputs={n_outputs}")
+    return classes
 
 
 # -- loading --------------------------------------------------------------------------------------
@@ -405,10 +422,11 @@ def _check_card_data(data: dict, path: Path) -> None:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):
             refuse(key, "an integer >= 1 or null")
-    names = data.get("ch_names")
-    if names is not None and not (isinstance(names, list)
-                                  and all(isinstance(n, str) for n in names)):
-        refuse("ch_names", "a list of channel names (strings) or null")
+    for key, what in (("ch_names", "channel names"), ("classes", "class names")):
+        names = data.get(key)
+        if names is not None and not (isinstance(names, list)
+                                      and all(isinstance(n, str) for n in names)):
+            refuse(key, f"a list of {what} (strings) or null")
 
 
 # -- Hugging Face Hub -------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from biosig.signal.preprocessing import (
     Scale,
     Step,
     apply_steps,
+    steps_from_params,
     steps_params,
 )
 from biosig.signal.recording import Annotations, Recording
@@ -58,5 +59,6 @@ __all__ = [
     "Step",
     "Windower",
     "apply_steps",
+    "steps_from_params",
     "steps_params",
 ]

@@ -26,7 +26,11 @@ __all__ = [
     "LIMB_COEFFS",
     "MAX_ECG_PTP_MV",
     "MIN_ECG_PTP_MV",
+    "MV_PER_UNIT",
     "lead_index",
+    "lead_of_channel",
+    "pick_leads",
+    "robust_ptp",
     "canonical_lead",
     "normalize_lead_name",
     "derive_limb_leads",
@@ -43,6 +47,13 @@ MAX_ECG_PTP_MV = 50.0
 #: high-passed at 0.5 Hz: at least 0.135 mV): a flat lead, or mV stored as µV (1000x too small).
 #: ECGNet.generate_recording refuses a lead below it.
 MIN_ECG_PTP_MV = 0.02
+
+#: mV per unit of an ECG channel (a unit-less channel, ``""``, is taken as mV, PTB-XL's unit;
+#: the amplitude checks catch µV values read so).
+MV_PER_UNIT = {"mV": 1.0, "uV": 1e-3, "µV": 1e-3, "V": 1e3}
+
+#: Channel names that say "an ECG" but not which lead (``ECG``, ``ECG 1``, ``EKG2``...).
+GENERIC_ECG_NAMES = ("ECG", "EKG")
 
 LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 INDEPENDENT_LEADS: tuple[str, ...] = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
@@ -122,3 +133,67 @@ def einthoven_residual(ecg, lead_names: Sequence[str] = LEADS):
     get = {n: x[..., names.index(n), :] for n in LIMB_LEADS}
     derived = derive_limb_leads(get["I"], get["II"])
     return float(max(np.max(np.abs(get[n] - d)) for n, d in zip(DERIVED_LEADS, derived)))
+
+
+def robust_ptp(data) -> np.ndarray:
+    """Per channel of ``(n_chans, n_times)`` data, the 0.5th to 99.5th percentile range of at
+    most about 65,000 of its samples, NaNs ignored (an all-NaN channel: 0)."""
+    import warnings
+
+    data = np.asarray(data)[:, :: max(1, np.shape(data)[1] // 65536)]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN channel
+        lo, hi = np.nanpercentile(data, [0.5, 99.5], axis=1)
+    return np.nan_to_num(hi - lo)
+
+
+def lead_of_channel(name: str) -> str | None:
+    """Standard lead a channel name gives (``"II"``, ``"MLII"``, ``"avr"``, EDF+'s ``"ECG V2"``),
+    or None for a name that gives none (``"ECG"``, ``"ECG 1"``, ``"Pleth"``)."""
+    key = str(name).strip()
+    for prefix in GENERIC_ECG_NAMES:  # EDF+ type prefix: "ECG II" names lead II
+        if key.upper().startswith(prefix + " "):
+            key = key[len(prefix) + 1 :].strip()
+    return _ALIASES.get(key.upper())
+
+
+def pick_leads(rec, leads: Sequence[str] = LEADS):
+    """The channels of ``rec`` (a :class:`~biosig.signal.recording.Recording`) that are
+    ``leads``, found by name (:func:`lead_of_channel`), in that order, in mV, named by their
+    standard names; a unit-less channel is taken as mV.
+
+    ChannelError (naming the file, ``rec.meta["source"]``) when a lead has no channel or
+    several; ConfigError when a lead's unit is not a voltage.
+    """
+    from biosig.errors import ConfigError
+
+    where = str(rec.meta.get("source") or "recording")
+    wanted = [normalize_lead_name(n) for n in leads]
+    found: dict[str, list[int]] = {}
+    for i, name in enumerate(rec.ch_names):
+        found.setdefault(lead_of_channel(name), []).append(i)
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        raise ChannelError(
+            f"{where}: no channel for lead(s) {', '.join(missing)} (its channels: "
+            f"{', '.join(rec.ch_names)}); the leads needed: {', '.join(wanted)}. Rename a "
+            f"channel whose name does not say its lead (biosig.signal.RenameChannels)")
+    twice = {n: [rec.ch_names[i] for i in found[n]] for n in wanted if len(found[n]) > 1}
+    if twice:
+        raise ChannelError(
+            f"{where}: lead(s) given by several channels: "
+            + "; ".join(f"{n} by {', '.join(map(repr, chans))}" for n, chans in twice.items())
+            + "; keep one of each (biosig.signal.DropChannels)")
+    index = [found[n][0] for n in wanted]
+    scale = []
+    for i in index:
+        unit = rec.units[i] or "mV"
+        if unit not in MV_PER_UNIT:
+            near = [u for u in MV_PER_UNIT if unit.lower() == u.lower()]  # "mv": case is meaning
+            raise ConfigError(
+                f"{where}: channel {rec.ch_names[i]!r} is in {unit!r}; an ECG lead must be in "
+                f"a voltage (mV, µV or V)" + (f": did you mean {near[0]!r}?" if near else ""))
+        scale.append(MV_PER_UNIT[unit])
+    data = rec.data[index] * np.asarray(scale, dtype=np.float32)[:, None]
+    return rec.copy(data=data, ch_names=wanted, ch_types=["ecg"] * len(wanted),
+                    units=["mV"] * len(wanted))

@@ -136,6 +136,27 @@ def steps_params(steps) -> list[dict]:
     return [s.params() for s in steps or ()]
 
 
+def steps_from_params(params) -> list[Step]:
+    """The steps :func:`steps_params` described (a weights card's ``preprocessing.steps``),
+    rebuilt from biosig's step classes; ConfigError for a step biosig does not have."""
+    known = {}
+    todo = list(Step.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if cls.__module__.startswith("biosig."):
+            known[cls.__name__] = cls
+    steps = []
+    for entry in params or ():
+        entry = dict(entry)
+        name = entry.pop("step", None)
+        if name not in known:
+            raise ConfigError(f"preprocessing step {name!r} is not one of biosig's "
+                              f"({', '.join(sorted(known))}); it cannot be rebuilt")
+        steps.append(known[name](**entry))
+    return steps
+
+
 @dataclass
 class PickChannels(Step):
     """Keep channels by name (in that order) and/or by type (``"eeg"``, ``"ecg"``...)."""

@@ -14,6 +14,10 @@
    per-class positive counts say how small.
 4. Optionally (``--parity``) trains ECGNet and scores the classifiers on ECGNet-generated
    fold 10 input from one lead (diagnostic parity), with copy-input and least squares.
+5. Saves the 12-lead CVD CNN of the first seed (its checkpoint of the lowest validation loss)
+   as a weights folder, ``<--out>/weights``; its card holds the class names, leads, rate and
+   preprocessing. Score your own ECG file with it: ``biosig cvd <--out>/weights my_ecg.hea``
+   (:func:`biosig.analysis.cvd.cvd_probabilities`).
 
     python recipes/ptbxl/cvd_cnn.py --data ptbxl --path ../shared/data/ecg_wfdb/ptbxl --parity
     python recipes/ptbxl/cvd_cnn.py                              # built-in simulator, CPU, minutes
@@ -68,7 +72,8 @@ def build_parser():
                    help="seed of the simulator, the splits, ECGNet and the bootstrap")
     p.add_argument("--cache-dir", default=None, help="window cache root (default: BIOSIG_CACHE)")
     p.add_argument("--out", default="biosig_out/ptbxl_cvd_cnn_eval",
-                   help="folder for cvd_scores.csv and test_probabilities.npz")
+                   help="folder for cvd_scores.csv, test_probabilities.npz and weights/ (the "
+                        "first seed's 12-lead CVD CNN)")
     return p
 
 
@@ -224,6 +229,18 @@ def generated_inputs(args, Xte):
             "copy_input": copy_input(Xte, args.input_lead)}
 
 
+def save_weights(run, args, test_macro_auroc: float, folder: Path) -> Path:
+    """The trained CVD CNN of one run as a weights folder: the card holds the data contract
+    (class names, leads, rate, window, preprocessing) and how it was trained."""
+    recipe = {"script": "recipes/ptbxl/cvd_cnn.py", "data": args.data, "seed": run.seed,
+              "epochs": args.epochs, "checkpoint": "lowest val_loss", "multilabel": True}
+    folder = run.task.save_pretrained(folder, data=run.datamodule.data_card(), recipe=recipe,
+                                      metrics={"test_macro_auroc": test_macro_auroc})
+    print(f"CVD CNN (seed {run.seed}, the epoch of the lowest validation loss) saved to "
+          f"{folder}: score your own ECG file with biosig cvd {folder} FILE")
+    return folder
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     check_args(args)
@@ -268,8 +285,11 @@ def _run(args, out: Path) -> int:
                 p = np.concatenate([torch.sigmoid(task(torch.from_numpy(
                     X[i:i + 256].astype(np.float32)))).numpy() for i in range(0, len(X), 256)])
             probs.setdefault((run.spec.name, name), []).append(p)
-        return {"test_macro_auroc": macro_auroc(yte, probs[(run.spec.name, "real")][-1],
-                                                classes=classes, split="test")}
+        score = macro_auroc(yte, probs[(run.spec.name, "real")][-1], classes=classes,
+                            split="test")
+        if not masks and run.seed == args.seeds[0]:
+            save_weights(run, args, score, out / "weights")
+        return {"test_macro_auroc": score}
 
     def spec(name):
         return ModelSpec(name, "biosig.tasks.ClassificationTask",
@@ -314,7 +334,8 @@ def _run(args, out: Path) -> int:
     df.to_csv(out / "cvd_scores.csv")
     np.savez(out / "test_probabilities.npz", y=yte, classes=np.array(classes),
              **{m: np.stack(p) for m, p in table.items()})
-    print(f"\nwrote {out}/cvd_scores.csv, test_probabilities.npz ({time.time() - t0:.0f} s)")
+    print(f"\nwrote {out}/cvd_scores.csv, test_probabilities.npz, weights/ "
+          f"({time.time() - t0:.0f} s)")
     return 0
 
 

@@ -37,8 +37,8 @@ def test_help_is_lazy():
     assert not too_long, too_long  # e.g. a shell continuation that Python joined into one line
 
 
-@pytest.mark.parametrize("command", [["demo"], ["generate"], ["cache"], ["cache", "verify"],
-                                     ["cache", "build"], ["models"], ["run"]],
+@pytest.mark.parametrize("command", [["demo"], ["generate"], ["cvd"], ["cache"],
+                                     ["cache", "verify"], ["cache", "build"], ["models"], ["run"]],
                          ids=" ".join)
 def test_subcommand_help_answers_and_is_lazy(command):
     """``biosig <command> --help`` prints its usage and exits 0 without importing the heavy

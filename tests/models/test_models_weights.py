@@ -51,7 +51,7 @@ def test_round_trip_gives_identical_outputs_and_a_full_card(saved):
     assert card["n_params"] == sum(p.numel() for p in model.parameters())
     assert card["data"] == {"sfreq": 250.0, "n_times": 250, "n_chans": 3, "ch_names": NAMES,
                             "montage": "standard_1020", "units": "µV",
-                            "preprocessing": ["bandpass 8-30 Hz", "EA"]}
+                            "preprocessing": ["bandpass 8-30 Hz", "EA"], "classes": None}
     assert card["recipe"]["protocol"] == "CO" and card["metrics"] == {"accuracy": 0.81}
     assert card["licence"] == "CC-BY-4.0" and len(card["weights"]["sha256"]) == 64
     # the tensors are plain safetensors (no pickle)
@@ -416,3 +416,25 @@ def test_eegformer_per_channel_head_refuses_another_channel_order(tmp_path):
         else:
             with pytest.raises(ConfigError, match="ch_names"):
                 load_pretrained(folder, data=data, adapt=True)
+
+
+def test_a_classifier_card_keeps_its_class_names_and_a_generator_card_none(tmp_path):
+    """A weights folder of a classifier did not say what its outputs were (PTB-XL's NORM, MI...):
+    scoring a file with it needed the class order from elsewhere."""
+    from biosig.models.ecgnet import ECGNet
+
+    cnn = CVDCNN(n_outputs=2, sfreq=100.0, channels=(4,))
+    card = load_card(save_pretrained(cnn, tmp_path / "c", data={"classes": ["NORM", "MI"]}))
+    assert card["data"]["classes"] == ["NORM", "MI"]
+    with pytest.raises(ConfigError, match=r"data classes has 3 names \(A, B, C\) but the model "
+                                          r"has n_outputs=2"):
+        save_pretrained(cnn, tmp_path / "x", data={"classes": ["A", "B", "C"]})
+    gen = ECGNet(sfreq=100.0, hidden_size=4)  # 12 leads out: not the data's classes
+    assert load_card(save_pretrained(gen, tmp_path / "g", data={"classes": ["NORM", "MI"]}))[
+        "data"]["classes"] is None
+    card_file = tmp_path / "c" / "card.json"
+    card = json.loads(card_file.read_text())
+    card["data"]["classes"] = "NORM"
+    card_file.write_text(json.dumps(card))
+    with pytest.raises(InvalidFileError, match=r"data\.classes must be a list of class names"):
+        load_card(tmp_path / "c")

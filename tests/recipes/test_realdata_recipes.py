@@ -75,6 +75,13 @@ def test_cvd_cnn_comparison_tiny(ptbxl, tmp_path, capsys):
     assert list(df.index) == ["logistic regression (lead features)", "CVD CNN",
                               "CVD CNN + masks"]
     assert ((df.ci_low <= df.macro_auroc) & (df.macro_auroc <= df.ci_high)).all()
+    # the first seed's 12-lead CVD CNN, as a weights folder that scores a real record
+    from biosig.analysis.cvd import cvd_probabilities
+
+    assert f"saved to {tmp_path / 'weights'}" in out
+    probs = cvd_probabilities(tmp_path / "weights", ptbxl / "records100/00000/00001_lr.hea")
+    assert list(probs.columns) == ["start_s", "stop_s", "NORM", "MI", "STTC", "CD", "HYP"]
+    assert list(probs.index) == [0, "record"] and probs.iloc[:, 2:].stack().between(0, 1).all()
 
 
 def test_hveegnet_eegmat_tiny(shared_data, tmp_path, capsys):

@@ -302,3 +302,14 @@ def test_a_recording_too_short_to_filter_names_the_file(step, shortest):
                                          rf"short for {name}\(.*more than {shortest - 1} "):
         step(_rec(seconds=(shortest - 1) / SFREQ))
     assert step(_rec(seconds=shortest / SFREQ)).n_times == shortest
+
+
+def test_steps_are_rebuilt_from_the_parameters_a_card_records():
+    """A weights card records its preprocessing as steps_params; a file scored with the weights
+    must go through the same steps, rebuilt from them."""
+    from biosig.signal import ECGAnnotationChannels, steps_from_params, steps_params
+
+    steps = [Resample(100.0), Bandpass(low=0.5), ECGAnnotationChannels(method="energy")]
+    assert steps_from_params(steps_params(steps)) == steps
+    with pytest.raises(ConfigError, match=r"step 'Wavelet' is not one of biosig's \(Bandpass, "):
+        steps_from_params([{"step": "Wavelet", "level": 3}])
