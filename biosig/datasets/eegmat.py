@@ -248,6 +248,14 @@ class EEGMAT(DatasetSource):
             self._records = out
         return self._records
 
+    def column_origin(self, column: str) -> str:
+        if column != "fold":
+            return ""
+        filled = sorted({s % self.n_folds + 1 for s in self.subjects})
+        return (f"EEGMAT puts subject s in fold s % n_folds + 1, and n_folds={self.n_folds} "
+                f"(EEGMAT's n_folds: data.source.init_args.n_folds, the recipes' --n-folds): its "
+                f"{len(self.subjects)} subjects {self.subjects} fill folds {filled}")
+
     def _check_files(self) -> None:
         """Every chosen subject's files are in the folder, checked before the subject facts (a
         subject absent from the folder was blamed on ``subject-info.csv``)."""
