@@ -25,6 +25,19 @@ def did_you_mean(name: str, choices, *, n: int = 1, cutoff: float = 0.6, prefix:
     return f" (did you mean {' or '.join(prefix + c for c in close)}?)" if close else ""
 
 
+def colon_without_space(text) -> str:
+    """``" (YAML reads ... write {a: 1})"`` when ``text`` (a mapping's key, or a value given
+    as ``{...}``) holds ``name:value`` without a space after the colon, which YAML reads as
+    one word, not as an entry; ``""`` otherwise."""
+    import re
+
+    found = re.search(r"([A-Za-z_]\w*):([^\s,}/][^\s,}]*)", str(text))
+    if not found:
+        return ""
+    return (f" (YAML reads {found[0]!r}, without a space after the colon, as one word, not as "
+            f"an entry: write {{{found[1]}: {found[2]}}})")
+
+
 def _bounds(gt, ge, lt, le) -> str:
     """``"> 0"``, ``">= 0"``, ``"in (0, 1]"``...: the bounds in words."""
     low = (gt, "(") if gt is not None else (ge, "[")

@@ -176,6 +176,9 @@ def process_record(source, opts: BuildOptions, ref: dict) -> RecordResult:
                           "int16 storage cannot keep them")  # fmt: skip
     rows, skipped = opts.windows(rec, ref)
     stats["skipped_out_of_bounds"] += skipped
+    start_in_file = float(rec.meta.get("start_in_file_s", 0.0))  # a loader's cut of its file
+    for row in rows:  # onsets on the file's time axis, not the cut's
+        row["onset"] = float(row["onset"]) + start_in_file
     starts = [row["start"] for row in rows]
     if digital is not None:  # windows cut from the samples (finite: no NaN scan), decoded on
         # the way unless stored as int16: the reader's float32 values

@@ -334,7 +334,14 @@ class BiosigDataModule(pl.LightningDataModule):
     def folds(self) -> list[Fold]:
         """Every fold the protocol lists, as cache rows (see :mod:`biosig.data.protocols`)."""
         rows = self._rows()
-        folds = self.protocol.folds(self.trial_meta.iloc[rows].reset_index(drop=True))
+        try:
+            folds = self.protocol.folds(self.trial_meta.iloc[rows].reset_index(drop=True))
+        except ConfigError as err:  # where the source's options made the column: say which
+            column = getattr(self.protocol, "group", None)
+            origin = self.source.column_origin(column) if isinstance(column, str) else ""
+            if not origin:
+                raise
+            raise ConfigError(f"{err}; {origin}") from None
         if not folds:
             raise ConfigError(f"protocol {self.protocol} lists no fold for this data")
         return [dataclasses.replace(f, **{k: rows[v] for k, v in f.parts().items()}) for f in folds]

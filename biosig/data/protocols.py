@@ -233,7 +233,8 @@ class GroupKFold(SplitProtocol):
         groups = np.unique(_column(meta, self.group, "group"))
         if len(groups) < self.n_splits:
             raise ConfigError(
-                f"{len(groups)} groups of {self.group!r} for {self.n_splits} folds: use at most "
+                f"GroupKFold n_splits={self.n_splits} but the data hold {len(groups)} groups of "
+                f"{self.group!r} ({', '.join(map(str, groups[:10]))}): use at most "
                 f"{len(groups)} folds{self._run_hint(meta)}")
         out = []
         for k, test_groups in _kfold_parts(groups, self.n_splits, self.fold, self.shuffle,

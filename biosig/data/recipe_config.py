@@ -109,7 +109,7 @@ def config_file_of(message: str, argv: list[str], last: bool = False) -> str:
     import re
 
     got = re.fullmatch(r"([\w.]+)(?::| must) .*, got (.*)", message)
-    named = re.fullmatch(r"([\w.]+): \w+ takes no argument '(\w+)'.*", message)
+    named = re.fullmatch(r"([\w.]+): \w+ takes no argument '([^']+)'.*", message)
     unknown = re.fullmatch(r"unknown setting '([\w.]+)'.*", message)
     if not (got or named or unknown):
         return ""
@@ -173,10 +173,10 @@ def no_such_argument(class_path: str, name: str) -> str:
     import importlib
     import inspect
 
-    from biosig._checks import did_you_mean
+    from biosig._checks import colon_without_space, did_you_mean
 
     module, _, cls_name = class_path.rpartition(".")
-    text = f"{cls_name} takes no argument {name!r}"
+    text = f"{cls_name} takes no argument {name!r}{colon_without_space(name)}"
     try:
         params = inspect.signature(getattr(importlib.import_module(module), cls_name)).parameters
     except (ImportError, AttributeError, TypeError, ValueError):
@@ -191,13 +191,13 @@ def parser_error_line(message: str, parser) -> str:
     closest known ones. Any other message is returned as it is."""
     import re
 
-    from biosig._checks import did_you_mean
+    from biosig._checks import colon_without_space, did_you_mean
 
     keys = re.findall(r'Parser key "([^"]+)"', message)
     nested = re.search(r"Problem with given class_path '([\w.]+)':\s*\n\s*(.+)", message)
     if keys and nested:  # a class's own parser reported first (its line is condensed already)
         inner = nested[2].strip()
-        option = re.fullmatch(r"Option '(\w+)' is not accepted", inner)
+        option = re.fullmatch(r"Option '([^']+)' is not accepted", inner)
         if option:
             return f"{keys[0]}: {no_such_argument(nested[1], option[1])}"
         return f"{keys[0]}.{inner}" if re.match(r"[\w.]+: expected ", inner) else message
@@ -205,7 +205,9 @@ def parser_error_line(message: str, parser) -> str:
                 if t != "NoneType"]
     given = re.findall(r"(?:Got value|Given value): (.*)", message)
     if keys and expected and given:
-        return f"{'.'.join(keys)}: expected {' or '.join(expected)}, got {given[0].strip()!r}"
+        value = given[0].strip()
+        hint = colon_without_space(value) if value.startswith("{") else ""
+        return f"{'.'.join(keys)}: expected {' or '.join(expected)}, got {value!r}{hint}"
     known = [o for o in getattr(parser, "_option_string_actions", {}) if o.startswith("--")]
     unknown = re.match(r"unrecognized arguments: (--[\w.-]+)", message, re.I)
     if unknown:

@@ -25,7 +25,9 @@ class DatasetSource(ABC):
       The window cache runs them before the caller's steps (:func:`biosig.data.cache.pipeline`);
     - ``record_files(ref)`` (optional, default None: unknown): the files one record is read
       from. A sharded cache then keys each shard on its own records' files only, so adding or
-      editing a record rebuilds just its shard (:mod:`biosig.data.shards`).
+      editing a record rebuilds just its shard (:mod:`biosig.data.shards`);
+    - ``column_origin(column)`` (optional, default ``""``): how the dataset's options make a
+      metadata column (EEGMAT's ``fold`` from ``n_folds``), added to a protocol's error about it.
     """
 
     name: str = "dataset"
@@ -52,3 +54,8 @@ class DatasetSource(ABC):
     def record_files(self, ref: dict) -> list | None:
         """The files (paths) record ``ref`` is read from; None when the dataset does not say."""
         return None
+
+    def column_origin(self, column: str) -> str:
+        """How this dataset's options make the metadata ``column`` (the option named, with its
+        value), for a protocol's error about that column; ``""`` when no option does."""
+        return ""

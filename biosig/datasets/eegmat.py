@@ -94,7 +94,9 @@ class EEGMAT(DatasetSource):
     modern_names : name T3/T4/T5/T6 by their 10-10 names T7/T8/P7/P8.
     rest_seconds : keep only the last ``rest_seconds`` s of each resting recording (``None``:
         all of it, about 3 min); 60 gives as many rest as task windows (the task files last
-        60-62 s), a balanced and cheaper set.
+        60-62 s), a balanced and cheaper set. The kept part ends before the file's padding
+        (:func:`constant_tail`); its windows' ``onset`` is still in s from the file's start
+        (about 121 s for the first window of a 182-s file with 60).
     n_folds : subject-wise folds: each record gets ``fold = subject % n_folds + 1``, so a
         subject's rest and task windows are always in the same fold.
     download : fetch the chosen subjects' files and ``subject-info.csv`` from PhysioNet, each
@@ -248,6 +250,14 @@ class EEGMAT(DatasetSource):
             self._records = out
         return self._records
 
+    def column_origin(self, column: str) -> str:
+        if column != "fold":
+            return ""
+        filled = sorted({s % self.n_folds + 1 for s in self.subjects})
+        return (f"EEGMAT puts subject s in fold s % n_folds + 1, and n_folds={self.n_folds} "
+                f"(EEGMAT's n_folds: data.source.init_args.n_folds, the recipes' --n-folds): its "
+                f"{len(self.subjects)} subjects {self.subjects} fill folds {filled}")
+
     def _check_files(self) -> None:
         """Every chosen subject's files are in the folder, checked before the subject facts (a
         subject absent from the folder was blamed on ``subject-info.csv``)."""
@@ -274,6 +284,8 @@ class EEGMAT(DatasetSource):
             "rest_seconds": self.rest_seconds,
             # rest_seconds ends where the files' constant padding begins (not at the file's end)
             "rest_end": None if self.rest_seconds is None else "before_padding",
+            # a cut rest window's onset: from the file's start (it was from the cut)
+            "rest_onsets": None if self.rest_seconds is None else "from_file_start",
             "n_folds": self.n_folds,
             "classes": self.classes,
             "files": file_manifest(self.root, [r["path"] for r in self.records()]),
@@ -285,7 +297,8 @@ class EEGMAT(DatasetSource):
         """One file: the 19 EEG channels in µV with 10-20 names (ear-reference difference
         ``EEG A2-A1`` and ``ECG ECG`` left out), raw 500 Hz, no annotations; a resting file
         cut to its last ``rest_seconds`` before the file's constant padding
-        (:func:`constant_tail`) when that is set."""
+        (:func:`constant_tail`) when that is set (``meta["start_in_file_s"]``: where the cut
+        starts, so that its windows' onsets count from the file's start)."""
         from biosig.io import read_edf
 
         path = self.root / ref["path"]
@@ -307,6 +320,7 @@ class EEGMAT(DatasetSource):
                 raise InvalidFileError(path, f"{end / rec.sfreq:g} s long before its padding, "
                                              f"shorter than rest_seconds={self.rest_seconds:g}")
             rec = rec.copy(data=rec.data[:, end - keep:end])
+            rec.meta["start_in_file_s"] = (end - keep) / rec.sfreq  # onsets count from the file
         rec.annotations = Annotations.empty()  # only EDF+ "[Total time]" bookkeeping
         rec.meta.update(
             {"dataset": self.name, "subject": int(ref["subject"]), "run": int(ref["run"])}

@@ -148,8 +148,11 @@ def check_model_arguments(name: str, kwargs) -> None:
     accepted = model_arguments(name)
     unknown = [k for k in kwargs if accepted is not None and k not in accepted]
     if unknown:
-        raise ConfigError(f"model {name!r} has no argument {', '.join(map(repr, unknown))}; "
-                          f"its arguments: {', '.join(accepted)}")
+        from biosig._checks import colon_without_space
+
+        raise ConfigError(f"model {name!r} has no argument {', '.join(map(repr, unknown))}"
+                          f"{colon_without_space(unknown[0])}; its arguments: "
+                          f"{', '.join(accepted)}")
 
 
 def create_model(name: str, **kwargs) -> nn.Module:

@@ -81,6 +81,8 @@ class Recording:
     annotations : events (onset/duration in s, description).
     meta : non-identifying metadata only (format, source file name, labels, age/sex where a
         dataset publishes them as labels). Never names, dates of birth or recording dates.
+        ``meta["start_in_file_s"]``: where in its file a recording that a loader cut begins
+        (s); the window cache adds it to its windows' onsets.
     digital : the file's integer samples, not yet decoded (:class:`biosig.io._records.FileSamples`:
         ``shape``, ``pick(index)``, ``decode()``); with ``data=None`` the recording decodes
         them on first use of ``data``. ``digital`` is set only while ``data`` is undecoded, so

@@ -103,15 +103,17 @@ class BiosigTask(pl.LightningModule):
         weights card (:meth:`data_contract`).
     pretrained : a weights folder (``model.safetensors`` + ``card.json``, see
         :mod:`biosig.models.weights`; the card fixes the architecture, ``model`` may be left
-        out) or a file: a Lightning checkpoint of a task or a state dict (``.ckpt``/``.pt``/
-        ``.pth``, read with ``weights_only=True``, or ``.safetensors``) for the network that
-        ``model``/``model_kwargs`` build. A task's own checkpoints replace it with the
-        network's config (``get_config()``, a dict): ``load_from_checkpoint`` rebuilds the
-        architecture from it and loads the checkpoint's weights, without the folder or file
-        the training started from. The data contract (``sfreq``, ``n_times``,
-        ``n_chans``, ``ch_names``) is checked against a card (a mismatch is a ConfigError unless
-        ``adapt``); an ``n_outputs`` other than the weights' gives a new head; any other
-        missing, unexpected or mis-shaped weight in a file is a ConfigError too.
+        out) or a file: a Lightning checkpoint of a task (it names its network: ``model`` and
+        ``model_kwargs`` default to its, and one that contradicts it is refused) or a state
+        dict (``.ckpt``/``.pt``/``.pth``, read with ``weights_only=True``, or
+        ``.safetensors``) for the network that ``model``/``model_kwargs`` build. A task's own
+        checkpoints replace it with the network's config (``get_config()``, a dict):
+        ``load_from_checkpoint`` rebuilds the architecture from it and loads the checkpoint's
+        weights, without the folder or file the training started from. The data contract
+        (``sfreq``, ``n_times``, ``n_chans``, ``ch_names``) is checked against a card (a
+        mismatch is a ConfigError unless ``adapt``); an ``n_outputs`` other than the weights'
+        gives a new head; any other missing, unexpected or mis-shaped weight in a file is a
+        ConfigError too.
     freeze : ``"none"``; ``"backbone"``: everything but the head trains not, where the head is
         every module ``forward_head`` runs (found by running it once on a dummy input);
         ``"all_but_head"``: only the head module (``model.head_attr``, e.g. ``final_layer``)
@@ -224,8 +226,13 @@ class BiosigTask(pl.LightningModule):
             from biosig.models.weights import check_folder
 
             cls._check_card("model", name, path, check_folder(path))
-        elif path.is_file() and name is None:
-            raise _file_without_name(path, "model")
+        elif path.is_file():
+            kwargs = args.get("model_kwargs") or {}
+            if isinstance(kwargs, Mapping) and (name is None or isinstance(name, str)):
+                name, kwargs = cls._checkpoint_architecture("model", name, kwargs, path)
+                if name is None:
+                    raise _file_without_name(path, "model")
+                check_model_arguments(name, kwargs)
 
     @classmethod
     def _check_card(cls, key: str, name: str | None, folder, card: Mapping) -> None:
@@ -237,6 +244,33 @@ class BiosigTask(pl.LightningModule):
         if isinstance(name, str) and name.lower() != card_name.lower():
             raise ConfigError(f"model.{key}={name!r} but the weights in {folder} are a "
                               f"{card_name!r}; leave model.{key} out or name the card's model")
+
+    @classmethod
+    def _checkpoint_architecture(cls, key: str, name: str | None, kwargs: Mapping,
+                                 path: Path) -> tuple[str | None, dict]:
+        """The network name and ``model_kwargs`` for the weights file ``path``: where it is a
+        task's Lightning checkpoint, the checkpoint's fill in those not given (a network the
+        task cannot train is refused, :meth:`check_network`); a given name or argument that
+        contradicts the checkpoint's is a ConfigError naming both. Other files: as given."""
+        made = _checkpoint_network(path)
+        if made is None:
+            return name, dict(kwargs)
+        saved_name, saved = made
+        source = f"model.pretrained={path} is a Lightning checkpoint of a {saved_name!r} network"
+        if name is not None and name.lower() != saved_name.lower():
+            raise ConfigError(f"model.{key}={name!r} but {source}; leave model.{key} out (the "
+                              "checkpoint names its network) or give a checkpoint of a "
+                              f"{name!r}")
+        cls.check_network(key, saved_name, source=source)
+        from biosig.models.base import _plain
+
+        clash = [k for k in kwargs if k in saved and _plain(kwargs[k]) != _plain(saved[k])]
+        if clash:
+            raise ConfigError(
+                f"model.{key}_kwargs " + ", ".join(f"{k}={kwargs[k]!r}" for k in clash)
+                + f" but {source} made with " + ", ".join(f"{k}={saved[k]!r}" for k in clash)
+                + f"; leave them out of model.{key}_kwargs (the checkpoint's are used)")
+        return saved_name, {**saved, **kwargs}
 
     def __init__(
         self,
@@ -308,6 +342,8 @@ class BiosigTask(pl.LightningModule):
                 raise ConfigError(f"model.{key}_kwargs given with the weights folder "
                                   f"{pretrained}: its card fixes the architecture")
             return self._load_folder(name, pretrained, n_outputs, adapt, key)
+        if pretrained is not None:  # a file: a task's checkpoint names its network
+            name, kwargs = self._checkpoint_architecture(key, name, kwargs, Path(str(pretrained)))
         if name is None:
             if pretrained is not None:
                 raise _file_without_name(Path(str(pretrained)), key)
@@ -574,33 +610,31 @@ def _file_without_name(path: Path, key: str) -> ConfigError:
     if path.name == WEIGHTS_FILE or (path.parent / CARD_FILE).is_file():
         return ConfigError(f"model.pretrained must be the weights folder ({path.parent}) holding "
                            f"{WEIGHTS_FILE} and {CARD_FILE}, not the file {path.name}")
-    made = _checkpoint_network(path)
-    if made is not None:
-        return ConfigError(
-            f"model.pretrained={path} is a Lightning checkpoint of a {made[0]!r} network "
-            f"(model_kwargs {str(made[1])[:200]}): give the same model.{key} and "
-            f"model.{key}_kwargs, or a weights folder, whose card names them "
-            "(<Task>.load_from_checkpoint(ckpt).save_pretrained(folder))")
     return ConfigError(f"model.pretrained={path} is a weights file: name its network in "
                        f"model.{key} (or give a weights folder, whose card names it)")
 
 
 def _checkpoint_network(path: Path) -> tuple[str, dict] | None:
     """(registry name, model_kwargs) of the network of a task's Lightning checkpoint, or None
-    (not such a checkpoint, or unreadable: the loader names the problem)."""
+    (not such a checkpoint, or unreadable: the loader names the problem). The network's config
+    (``pretrained``, see :meth:`BiosigTask.on_save_checkpoint`) comes first: it is complete
+    and drops arguments that load weights (EEGDM's ``backbone_weights``)."""
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:  # noqa: BLE001 (only a hint: any unreadable file gets the plain message)
+    except Exception:  # noqa: BLE001 (any unreadable file: the loader names the problem)
         return None
     hp = obj.get("hyper_parameters") if isinstance(obj, Mapping) else None
     if not isinstance(hp, Mapping):
         return None
-    config = hp.get("pretrained") if isinstance(hp.get("pretrained"), Mapping) else {}
-    name = hp.get("model") or config.get("name")
-    kwargs = (hp.get("model_kwargs") or {}) if hp.get("model") else {
-        k: v for k, v in (config.get("kwargs") or {}).items()
-        if k not in ("n_chans", "n_outputs", "n_times", "sfreq", "chs_info")}
-    return (name, dict(kwargs)) if isinstance(name, str) else None
+    config = hp.get("pretrained")
+    if isinstance(config, Mapping) and isinstance(config.get("name"), str):
+        from biosig.models.base import _resolve_class
+
+        return config["name"], {k: _resolve_class(v) for k, v in
+                                dict(config.get("kwargs") or {}).items()
+                                if k not in (*_PASSED, "chs_info")}
+    name = hp.get("model")
+    return (name, dict(hp.get("model_kwargs") or {})) if isinstance(name, str) else None
 
 
 def load_weights_file(net: nn.Module, path, *, key: str = "model.pretrained") -> list[str]:

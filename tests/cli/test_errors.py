@@ -15,6 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 TINY = ["--data.source.init_args.n_subjects", "1", "--data.source.init_args.n_trials_per_class",
         "4", "--data.batch_size", "4", "--trainer.logger", "false"]
 EEGNET = ["--config", str(REPO / "recipes/synthetic/eegnet.yaml"), *TINY[:6]]  # with a logger
+COLON = ("(YAML reads {!r}, without a space after the colon, as one word, not as an entry: "
+         "write {})")  # the hint for name:value
 GPU_RECIPE = ["fit", "--config", str(REPO / "recipes/synthetic/eegnet.yaml"),
               "--config", str(REPO / "recipes/configs/trainer/gpu.yaml"), *TINY]
 
@@ -121,12 +123,16 @@ def test_a_ddp_process_other_than_rank_zero_names_its_rank(monkeypatch):
     (["--model.init_args.model", "eegnett"], r"unknown model 'eegnett'; available: .*eegnet"),
     (["--model.init_args.model_kwargs", "{foo: 1}"],
      r"model 'eegnet' has no argument 'foo'; its arguments: .*F1"),
+    (["--model.init_args.model_kwargs", "{D: 2, F1:4}"],  # YAML: {'D': 2, 'F1:4': None}
+     r"model 'eegnet' has no argument 'F1:4' \(YAML reads 'F1:4', without a space after the "
+     r"colon, as one word, not as an entry: write \{F1: 4\}\); its arguments: .*F1"),
     (["--model.init_args.model_kwargs", "{n_chans: 3}"],
      r"model.model_kwargs must not set \['n_chans'\]: the task passes"),
     (["--model.init_args.model", "hveegnet"],
      r"'hveegnet' is not a classifier.*; classifiers: .*eegnet"),
     (["--model.init_args.optimizer", "adamx"], r"optimizer must be one of .*got 'adamx'"),
-], ids=["model-name", "model-kwarg", "signal-kwarg", "not-a-classifier", "optimizer"])
+], ids=["model-name", "model-kwarg", "colon-without-space", "signal-kwarg", "not-a-classifier",
+        "optimizer"])
 @pytest.mark.parametrize("command", ["fit", "run"])
 def test_bad_model_values_are_one_line_before_anything_is_written(command, override, expected,
                                                                  tmp_path, capsys, monkeypatch):
@@ -459,7 +465,10 @@ def test_a_parser_error_is_short(capsys, monkeypatch):
      "model: ClassificationTask takes no argument 'lrr' (did you mean lr?)"),
     (["--trainer.max_epoch", "1"], "unrecognized arguments: --trainer.max_epoch 1 (did you mean "
                                    "--trainer.max_epochs or --trainer.min_epochs?)"),
-], ids=["type", "type-union", "type-in-list", "unknown-class-argument", "unknown-option"])
+    (["--model.init_args.model_kwargs", "{F1:4}"],  # YAML: the string '{F1:4}'
+     "model.model_kwargs: expected dict, got '{F1:4}' " + COLON.format("F1:4", "{F1: 4}")),
+], ids=["type", "type-union", "type-in-list", "unknown-class-argument", "unknown-option",
+        "colon-without-space"])
 def test_a_wrong_value_or_name_is_one_error_line(args, line, capsys, monkeypatch):
     """jsonargparse reported a wrong type as a tree of union subtypes (9-18 lines ending in
     ``Given value: NestedArg(...)``) and a misspelt option without the close names."""
@@ -478,10 +487,14 @@ def test_a_wrong_value_or_name_is_one_error_line(args, line, capsys, monkeypatch
     ("data:\n  preprocessing:\n    - class_path: biosig.data.Bandpass\n"
      "      init_args: {low: four, high: 30.0}\n",
      "data.preprocessing.low: expected float, got 'four'"),
+    ("data:\n  preprocessing:\n    - class_path: biosig.data.Bandpass\n"
+     "      init_args: {low:4.0, high: 30.0}\n",
+     "data.preprocessing: Bandpass takes no argument 'low:4.0' "
+     + COLON.format("low:4.0", "{low: 4.0}")),
     ("trainer:\n  max_epoch: 1\n",
      "unknown setting 'trainer.max_epoch' (did you mean trainer.max_epochs or "
      "trainer.min_epochs?)"),
-], ids=["type", "unknown-argument", "type-in-list", "unknown-key"])
+], ids=["type", "unknown-argument", "type-in-list", "colon-without-space", "unknown-key"])
 def test_a_wrong_value_from_a_config_file_names_the_file(setting, line, tmp_path, capsys,
                                                          monkeypatch):
     """The one-line error said which key and value were wrong but not which of the --config

@@ -217,6 +217,20 @@ def test_fixed_windows_multilabel(tmp_path):
     )
 
 
+def test_a_loader_cut_keeps_window_onsets_on_its_file_time_axis(tmp_path):
+    """A loader that keeps part of a file (EEGMAT's rest_seconds) gave onsets from the cut."""
+
+    class Cut(ToySource):
+        def load(self, ref):
+            rec = super().load(ref)
+            rec = rec.copy(data=rec.data[:, 300:])
+            rec.meta["start_in_file_s"] = 3.0
+            return rec
+
+    cache = get_cache(Cut(n=1), windows=FixedWindows(length=2.5, stride=2.5), root=tmp_path)
+    assert cache.meta["onset"].tolist() == [3.0, 5.5]  # not [0.0, 2.5]
+
+
 def test_dataset_steps_run_first_and_are_recorded(tmp_path):
     """A dataset lists its own steps (default_preprocessing); the cache runs them before the
     caller's, keys on both and writes both into params.json."""

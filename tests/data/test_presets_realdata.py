@@ -30,7 +30,8 @@ def test_eegmmidb_preset_carries_the_recipe_band_pass_and_explains_one_subject(t
                            cache_dir=str(tmp_path))
     assert [type(s) for s in dm.preprocessing] == [Resample, Bandpass]
     assert (dm.preprocessing[1].low, dm.preprocessing[1].high) == (8.0, 32.0)
-    with pytest.raises(ConfigError, match=r"1 groups of 'subject' for 5 folds.*run"):
+    with pytest.raises(ConfigError, match=r"n_splits=5 but the data hold 1 groups of "
+                                          r"'subject' \(1\).*run"):
         dm.setup()
 
 
@@ -63,3 +64,18 @@ def test_eegmat_preset(tmp_path):
     test_subjects = set(dm.meta["subject"].iloc[dm.splits["test"]])
     assert test_subjects == {0, 4}  # fold 1 of 4: subject % 4 == 0
     assert not test_subjects & set(dm.meta["subject"].iloc[dm.splits["train"]])
+
+
+def test_eegmat_with_fewer_subjects_than_folds_names_n_folds(tmp_path):
+    """Three subjects with the default 4 folds said '3 groups of 'fold' for 4 folds: use at
+    most 3 folds', naming neither GroupKFold's n_splits nor EEGMAT's n_folds, which made the
+    'fold' column."""
+    _needs(EEGMAT_DIR)
+    dm = datamodule_preset("eegmat", path=str(EEGMAT_DIR), subjects=[0, 1, 2], rest_seconds=4.0,
+                           cache_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match=(
+            r"^GroupKFold n_splits=4 but the data hold 3 groups of 'fold' \(1, 2, 3\): use at "
+            r"most 3 folds; EEGMAT puts subject s in fold s % n_folds \+ 1, and n_folds=4 "
+            r"\(EEGMAT's n_folds: data\.source\.init_args\.n_folds, the recipes' --n-folds\): "
+            r"its 3 subjects \[0, 1, 2\] fill folds \[1, 2, 3\]$")):
+        dm.setup()

@@ -146,8 +146,8 @@ def test_too_few_groups_advises_a_split_by_run_only_where_runs_hold_several_clas
     """EEGMAT's runs are its classes (rest, task): the advice to split by run, meant for
     eegmmidb, would have tested on one class."""
     eegmat = pd.DataFrame({"subject": [0, 0, 1, 1], "run": [1, 2, 1, 2], "label": [0, 1, 0, 1]})
-    with pytest.raises(ConfigError, match=r"^2 groups of 'subject' for 4 folds: use at most 2 "
-                                          r"folds$"):
+    with pytest.raises(ConfigError, match=r"^GroupKFold n_splits=4 but the data hold 2 "
+                                          r"groups of 'subject' \(0, 1\): use at most 2 folds$"):
         GroupKFold(n_splits=4).folds(eegmat)
     eegmmidb = pd.DataFrame({"subject": [1] * 4, "run": [4, 4, 8, 8], "label": [0, 1, 1, 0]})
     with pytest.raises(ConfigError, match=r"use at most 1 folds, or split within the subjects "

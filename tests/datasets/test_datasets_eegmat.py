@@ -137,6 +137,23 @@ def test_real_windows_through_the_cache(tmp_path):
     assert set(rest.y.tolist()) == {-1} and set(rest.meta["run"]) == {1}
 
 
+@pytest.mark.shared_data
+def test_rest_seconds_windows_keep_their_onsets_in_the_file(tmp_path):
+    """With rest_seconds the rest windows' onsets counted from the cut (0, 4, ...): a window
+    reported at 0 s began 173 s into Subject04_1.edf."""
+    from biosig.data.cache import get_cache
+    from biosig.datasets.eegmat import constant_tail
+
+    ds = EEGMAT(EEGMAT_DIR, subjects=[4], view="rest", rest_seconds=8.0, sfreq=None, band=None)
+    cache = get_cache(ds, [], root=tmp_path / "cache", progress=False)
+    full = EEGMAT(EEGMAT_DIR, subjects=[4], view="rest", sfreq=None, band=None)
+    whole = full.load(full.records()[0])
+    cut = (whole.n_times - constant_tail(whole.data)) / 500.0 - 8.0
+    np.testing.assert_allclose(cache.meta["onset"], [cut, cut + 4.0])
+    start = int(round(cut * 500))  # the first window is the file's samples at its onset
+    np.testing.assert_array_equal(np.asarray(cache.X[0]), whole.data[:, start:start + 2000])
+
+
 @needs_eegmat
 @pytest.mark.shared_data
 def test_real_missing_files_and_bad_subject_info(tmp_path):
@@ -207,6 +224,7 @@ def test_rest_seconds_keeps_the_end_of_the_rest_file():
     assert constant_tail(rest_short.data) < 5
     task = short.load(short.records()[1])
     assert task.data.shape == (19, 31000)  # the task file is untouched
+    assert "start_in_file_s" not in task.meta
     with pytest.raises(ConfigError, match="rest_seconds"):
         EEGMAT(EEGMAT_DIR, rest_seconds=2.0)
     with pytest.raises(InvalidFileError, match="shorter than"):

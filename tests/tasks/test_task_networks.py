@@ -138,26 +138,46 @@ def test_a_weights_file_without_a_model_name_asks_for_one(tmp_path):
         ClassificationTask(pretrained=str(path), n_outputs=2, **SIG)
 
 
-def test_a_pretraining_checkpoint_without_a_model_name_says_which_network_it_holds(tmp_path):
-    """The docs say a Lightning checkpoint works as ``pretrained``: given a VQTask's, the
-    error asked to 'name its network' without saying which (it is in the checkpoint)."""
+def _fit_one_step(task, tmp_path, name: str, y=None):
+    """``task`` trained one step on two random windows; its checkpoint's path."""
     import lightning.pytorch as pl
     from torch.utils.data import DataLoader, TensorDataset
 
-    from biosig.tasks import VQTask
-
-    task = VQTask("eegformer_s", EEGFORMER, **SIG, lr=1e-3)
     trainer = pl.Trainer(max_steps=1, accelerator="cpu", logger=False, enable_progress_bar=False,
                          enable_model_summary=False, default_root_dir=str(tmp_path))
-    trainer.fit(task, DataLoader(TensorDataset(torch.randn(2, 3, 200)), batch_size=2))
-    ckpt = tmp_path / "vq.ckpt"
-    trainer.save_checkpoint(ckpt)
-    with pytest.raises(ConfigError, match=r"model\.pretrained=.*vq\.ckpt is a Lightning "
-                                          r"checkpoint of a 'eegformer_s' network \(model_kwargs "
-                                          r"\{'emb_size': 32, .*\}\): give the same model\.model"):
-        ClassificationTask(pretrained=str(ckpt), n_outputs=2, **SIG)
-    # with that name and those arguments, it loads (the head is new)
-    ClassificationTask("eegformer_s", EEGFORMER, pretrained=str(ckpt), n_outputs=2, **SIG)
+    tensors = (torch.randn(2, 3, 200),) + (() if y is None else (y,))
+    trainer.fit(task, DataLoader(TensorDataset(*tensors), batch_size=2))
+    trainer.save_checkpoint(tmp_path / name)
+    return tmp_path / name
+
+
+def test_a_task_checkpoint_as_pretrained_names_its_network(tmp_path):
+    """The docs say a Lightning checkpoint works as ``pretrained``: given a VQTask's without
+    model/model_kwargs, the task refused it and asked for the network and arguments the
+    checkpoint holds; given the name alone, it built the default architecture and failed on
+    100 mis-shaped weights. Now the checkpoint's are used, and contradicting ones refused."""
+    from biosig.tasks import VQClassificationTask, VQTask
+
+    ckpt = _fit_one_step(VQTask("eegformer_s", EEGFORMER, **SIG, lr=1e-3), tmp_path, "vq.ckpt")
+    for given in ({}, {"model": "eegformer_s"}, {"model_kwargs": {"n_codes": 16}}):
+        probe = VQClassificationTask(pretrained=str(ckpt), setting="probe", n_outputs=2, **SIG,
+                                     **given)
+        assert probe.net.emb_size == 32 and probe.untrained_head is not None
+        ClassificationTask.check_networks({"pretrained": str(ckpt), **given})  # the CLI's check
+    source = r"model\.pretrained=.*vq\.ckpt is a Lightning checkpoint of a 'eegformer_s' network"
+    for given, match in (({"model": "eegformer_b"}, r"model\.model='eegformer_b' but " + source),
+                         ({"model_kwargs": {"emb_size": 64}},
+                          r"model\.model_kwargs emb_size=64 but " + source
+                          + r" made with emb_size=32; leave them out")):
+        with pytest.raises(ConfigError, match=match):
+            ClassificationTask(pretrained=str(ckpt), n_outputs=2, **SIG, **given)
+        with pytest.raises(ConfigError, match=match):
+            ClassificationTask.check_networks({"pretrained": str(ckpt), **given})
+    # a checkpoint of that probe (its network config in place of pretrained) names it too
+    tuned = _fit_one_step(probe, tmp_path, "probe.ckpt", y=torch.tensor([0, 1]))
+    again = ClassificationTask(pretrained=str(tuned), n_outputs=2, **SIG)
+    assert again.untrained_head is None
+    assert torch.equal(again.net.final_layer.weight, probe.net.final_layer.weight)
 
 
 def test_vq_tasks_declare_their_networks_so_the_cli_checks_them_before_the_data():
