@@ -244,19 +244,12 @@ def _load(directory, *, data=None, n_outputs=None, adapt=False, expected: type |
     except ConfigError as err:  # e.g. an argument this biosig's model does not take
         raise ConfigError(f"{folder / CARD_FILE}: kwargs: {err}") from err
     _load_tensors(model, folder, card, adapted=sorted(changes))
-    _keep_card_ch_names(model, card["data"].get("ch_names"))
+    keep_card = getattr(model, "keep_card", None)
+    if keep_card is not None:
+        keep_card(card)
     if n_outputs is not None and int(n_outputs) != getattr(model, "n_outputs", None):
         model.reset_head(int(n_outputs))
     return model.eval()
-
-
-def _keep_card_ch_names(model, names) -> None:
-    """Name a loaded model's channels as its card does (``model.ch_names``) where the card's
-    kwargs did not: the channel order the weights were trained on stays checkable (e.g. by
-    :func:`biosig.analysis.anomaly.score_trials`) and a re-saved card keeps it."""
-    if names and getattr(model, "chs_info", False) is None and len(names) == getattr(
-            model, "n_chans", None):
-        model.chs_info = [{"ch_name": str(c)} for c in names]
 
 
 def _check_data(card: dict, data: dict | None, adapt: bool, cls, where: Path) -> dict:
