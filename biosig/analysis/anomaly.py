@@ -100,16 +100,18 @@ def _refuse_other_channel_order(model: torch.nn.Module, ch_names) -> None:
     trained = getattr(model, "ch_names", None)
     if ch_names is None or trained is None:
         return
+    from biosig.errors import channel_difference
+
     given = [str(c) for c in ch_names]
-    if given == list(trained):
+    difference = channel_difference(given, trained)
+    if not difference:
         return
-    if sorted(given) == sorted(trained):
-        fix = ("the same channels in another order: reorder x to the model's order, "
-               f"x[:, {[given.index(c) for c in trained]}]")
-    else:
-        fix = "other channels: select the model's channels, in its order"
+    fix = (f"reorder x to the model's order, x[:, {[given.index(c) for c in trained]}]"
+           if sorted(given) == sorted(trained) else
+           "select the model's channels, in its order")
     raise ConfigError(f"score_trials: the data's channels {given} are not those the weights "
-                      f"were trained on, {list(trained)} ({type(model).__name__}.ch_names): {fix}")
+                      f"were trained on, {list(trained)} ({type(model).__name__}.ch_names): "
+                      f"{difference}; {fix}")
 
 
 @torch.no_grad()
