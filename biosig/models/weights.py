@@ -15,7 +15,7 @@ given value. ``adapt=True`` adapts exactly two things, and only where the model 
 - another window length (``n_times``) for a model whose weights fit any length
   (``length_agnostic``, e.g. hvEEGNet, CVDCNN): the model is rebuilt for the new length;
 - other channels, by name (a subset or another order of the card's, or channels it lacks: a
-  new montage), for a model whose weights are
+  new montage; each named once), for a model whose weights are
   shared over channels (``channel_independent``).
 
 A sampling rate, a unit, a montage or preprocessing that differ are never adapted (resample or
@@ -39,7 +39,13 @@ from typing import Any
 
 import torch
 
-from biosig.errors import ConfigError, DownloadError, InvalidFileError, MissingDependencyError
+from biosig.errors import (
+    ConfigError,
+    DownloadError,
+    InvalidFileError,
+    MissingDependencyError,
+    channel_difference,
+)
 
 __all__ = ["CARD_FILE", "WEIGHTS_FILE", "card_architecture", "check_folder", "load_card",
            "load_pretrained", "push_to_hub", "save_pretrained"]
@@ -293,6 +299,10 @@ def _check_channels(card, data, adapt, cls, refuse) -> dict:
                    if cls.adapts_channels(card["kwargs"]) else "")
         return {}
     names = data["ch_names"] = [str(c) for c in names]
+    duplicates = channel_difference(names, list(dict.fromkeys(names)))  # "" or the duplicates
+    if duplicates:
+        raise ConfigError(f"load_pretrained: data ch_names has {duplicates} ({names}): name each "
+                          "channel once (the card's channels are matched by name)")
     if data.get("n_chans") is not None and int(data["n_chans"]) != len(names):
         raise ConfigError(f"load_pretrained: data ch_names has {len(names)} names but "
                           f"n_chans={data['n_chans']}")
