@@ -94,6 +94,26 @@ def _refuse_non_finite(x: np.ndarray, what: str) -> None:
         "False for them) and score the others, or interpolate the gaps first")
 
 
+def _refuse_other_channel_order(model: torch.nn.Module, ch_names) -> None:
+    """ConfigError unless ``ch_names`` (the data's channels) are the model's own, in order: a
+    network tied to its channel layout scores channels of another order silently wrong."""
+    trained = getattr(model, "ch_names", None)
+    if ch_names is None or trained is None:
+        return
+    from biosig.errors import channel_difference
+
+    given = [str(c) for c in ch_names]
+    difference = channel_difference(given, trained)
+    if not difference:
+        return
+    fix = (f"reorder x to the model's order, x[:, {[given.index(c) for c in trained]}]"
+           if sorted(given) == sorted(trained) else
+           "select the model's channels, in its order")
+    raise ConfigError(f"score_trials: the data's channels {given} are not those the weights "
+                      f"were trained on, {list(trained)} ({type(model).__name__}.ch_names): "
+                      f"{difference}; {fix}")
+
+
 @torch.no_grad()
 def reconstruct_trials(
     model: torch.nn.Module, x, batch_size: int = 32, levels: Sequence[int] | None = None
@@ -282,9 +302,13 @@ def score_trials(
     (dead or disconnected channels, whose near-zero DTW error would otherwise look *good*)
     through per-channel robust z-scores; see :func:`flag_trials`, :func:`trial_errors`.
     ``trial_ids`` (one per trial, e.g. ``"Subject02_1:10"``) fill the table's ``trial``
-    column (default: the trial's position in ``x``, also the table's index).
+    column (default: the trial's position in ``x``, also the table's index). ``ch_names``,
+    the channels of ``x`` in order, are checked against the model's (``model.ch_names``: the
+    card's for weights loaded with ``from_pretrained``): another order or other channels are a
+    ConfigError naming both.
     """
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    _refuse_other_channel_order(model, ch_names)
     x = np.asarray(x, dtype=np.float32)
     x_hat = reconstruct_trials(model, x, batch_size=batch_size, levels=levels)
     err = {mt: trial_errors(x, x_hat, metric=mt) for mt in metrics}

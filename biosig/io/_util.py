@@ -395,6 +395,23 @@ def onsets_outside(onset, length: float, sfreq: float) -> tuple[np.ndarray, str]
     return bad, shown + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
 
 
+def drop_onsets_outside(path: Path, onset, duration, desc, length: float, sfreq: float,
+                        what: str):
+    """``(onset, duration, desc)`` of the annotations whose onset lies in the recording
+    (:func:`onsets_outside`); the others (``what``: ``"EDF+ annotation"``, ``"GDF event"``...)
+    are dropped with a warning naming the file, each one's number in the file and its onset,
+    as MNE drops them."""
+    bad, listed = onsets_outside(onset, length, sfreq)
+    if not len(bad):
+        return onset, duration, desc
+    warnings.warn(f"{path}: {len(bad)} {what}(s) with an onset outside the recording "
+                  f"(0 to {length:.6g} s) dropped: {listed} (numbered from 0 in the file's "
+                  "order); no window is cut from them", RuntimeWarning, stacklevel=3)
+    keep = np.setdiff1d(np.arange(len(onset)), bad)
+    return (np.asarray(onset, float)[keep], np.asarray(duration, float)[keep],
+            [desc[i] for i in keep])
+
+
 def count_nonfinite(data: np.ndarray) -> tuple[int, int]:
     """``(n_nan, n_inf)`` of an array (count them on the float32 data a Recording holds: a
     finite float64 beyond the float32 range becomes inf there)."""

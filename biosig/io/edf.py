@@ -49,9 +49,9 @@ from biosig.io._util import (
     as_path,
     check_file,
     check_timing,
+    drop_onsets_outside,
     make_recording,
     norm_unit,
-    onsets_outside,
     resolve_ch_types,
     shown,
     to_target_units,
@@ -570,8 +570,8 @@ def read_edf(
         if hdr.variant.endswith("+D"):
             data, gaps = _layout_discontinuous(path, hdr, data, sfreq, tals.record_onsets)
     del records
-    onset, duration, desc = _within_recording(path, onset, duration, desc,
-                                              data.shape[1] / sfreq, sfreq)
+    onset, duration, desc = drop_onsets_outside(path, onset, duration, desc,
+                                                data.shape[1] / sfreq, sfreq, "EDF+ annotation")
     if gaps:
         onset = np.concatenate([onset, [g[0] for g in gaps]])
         duration = np.concatenate([duration, [g[1] for g in gaps]])
@@ -591,23 +591,6 @@ def read_edf(
     annotations = Annotations.from_lists(onset, duration, desc)
     nonfinite = (0, 0) if finite and not gaps else None
     return make_recording(data, sfreq, names, types, units, annotations, meta, nonfinite=nonfinite)
-
-
-def _within_recording(path: Path, onset, duration, desc, length: float, sfreq: float):
-    """The annotations whose onset lies in the recording (:func:`onsets_outside`); the others
-    are dropped with a warning naming the file, each one's number in the file and its onset,
-    as MNE drops them."""
-    bad, listed = onsets_outside(onset, length, sfreq)
-    if not len(bad):
-        return onset, duration, desc
-    import warnings
-
-    warnings.warn(f"{path}: {len(bad)} EDF+ annotation(s) with an onset outside the recording "
-                  f"(0 to {length:.6g} s) dropped: {listed} (numbered from 0 in the file's "
-                  "order); no window is cut from them", RuntimeWarning, stacklevel=3)
-    keep = np.setdiff1d(np.arange(len(onset)), bad)
-    return (np.asarray(onset, float)[keep], np.asarray(duration, float)[keep],
-            [desc[i] for i in keep])
 
 
 _LAYOUTS: dict = {}  # _same_layout's memo

@@ -40,6 +40,7 @@ from biosig.io._util import (
     as_path,
     check_file,
     check_timing,
+    drop_onsets_outside,
     make_recording,
     norm_unit,
     resolve_ch_types,
@@ -358,8 +359,10 @@ def read_gdf(
         their file unit. Each event of the GDF event table is an annotation with description =
         its name in ``event_names``, else the event type code as a string (e.g. ``"769"``),
         onset = (position - 1) / event rate (the table's rate, else ``sfreq``) and duration in
-        s (mode 3; 0 for mode 1 tables). ``meta``: ``format`` (``"GDF 2.20"``), ``source``,
-        ``n_events``, ``event_mode``, ``n_nan``, ``n_inf``, ``upsampled_channels``.
+        s (mode 3; 0 for mode 1 tables). An event whose onset lies outside the data is
+        dropped with a RuntimeWarning naming the file, its number and onset. ``meta``:
+        ``format`` (``"GDF 2.20"``), ``source``, ``n_events`` (of the file's table, dropped
+        ones included), ``event_mode``, ``n_nan``, ``n_inf``, ``upsampled_channels``.
 
     Raises
     ------
@@ -381,8 +384,8 @@ def read_gdf(
         data, names, types, units, upsampled = _read_mixed_rates(path, hdr, exclude, ch_types)
     sfreq = float(hdr.n_samples.max()) / hdr.record_duration
     # Annotations from the event table parsed above: positions are 1-based samples at the
-    # event rate (MNE assumes the signal rate); mode 1 events have no duration. Events after
-    # the end of the data are kept (MNE drops them).
+    # event rate (MNE assumes the signal rate); mode 1 events have no duration. Events outside
+    # the data are dropped with a warning, as the EDF reader's annotations (and as MNE does).
     ev_fs = hdr.event_sfreq if hdr.event_sfreq > 0 else sfreq
     meta = {
         "format": hdr.version_str,
@@ -393,9 +396,10 @@ def read_gdf(
         "upsampled_channels": upsampled,
     }
     descriptions = [names_of.get(int(t), str(int(t))) for t in hdr.events_typ]
-    annotations = Annotations.from_lists(
-        (hdr.events_pos - 1) / ev_fs, hdr.events_dur / ev_fs, descriptions
-    )
+    onset, duration, descriptions = drop_onsets_outside(
+        path, (hdr.events_pos - 1) / ev_fs, hdr.events_dur / ev_fs, descriptions,
+        data.shape[1] / sfreq, sfreq, "GDF event")
+    annotations = Annotations.from_lists(onset, duration, descriptions)
     nonfinite = (0, 0) if finite else None
     return make_recording(data, sfreq, names, types, units, annotations, meta, nonfinite=nonfinite)
 

@@ -35,6 +35,7 @@ from biosig.io._util import (
     build_recording,
     check_file,
     check_timing,
+    drop_onsets_outside,
     norm_unit,
     quiet_wfdb,
     wrap_errors,
@@ -436,7 +437,9 @@ def read_wfdb(
         description that several signals share is made unique as the EDF and GDF readers do
         (the k-th copy, from 0, of ``I`` becomes ``I-k``). Annotations: onset = sample / fs,
         duration 0, description = the annotation symbol (``"N"``, ``"V"``...), or its ``aux_note``
-        for rhythm (``+``) and comment (``"``) annotations (``"(AFIB"``).
+        for rhythm (``+``) and comment (``"``) annotations (``"(AFIB"``); an annotation past
+        the end of the record is dropped with a RuntimeWarning naming the annotation file, its
+        number and onset.
         ``meta``: ``format`` (``"WFDB"``), ``source`` (header file name), ``fmt``,
         ``n_nan`` (invalid samples), ``n_inf``, ``samps_per_frame``.
 
@@ -502,7 +505,10 @@ def read_wfdb(
     if annotation_ext:
         ann_path = base.with_name(f"{base.name}.{annotation_ext}")
         if ann_path.exists():
-            annotations = _read_annotations(base, ann_path, annotation_ext, fs, breaks)
+            onset, duration, desc = drop_onsets_outside(
+                ann_path, *_read_annotations(base, ann_path, annotation_ext, fs, breaks),
+                data.shape[1] / sfreq, sfreq, "WFDB annotation")
+            annotations = Annotations.from_lists(onset, duration, desc)
 
     meta = {
         "format": "WFDB",
@@ -548,10 +554,10 @@ def _check_definition_notes(ann_path: Path) -> None:
 
 def _read_annotations(
     base: Path, ann_path: Path, ext: str, frame_fs: float, breaks: bool = False
-) -> Annotations:
-    """The annotations of ``ann_path``; ``breaks``: the header holds a byte
-    :meth:`str.splitlines` breaks lines at (wfdb reads the header when the annotation file
-    has no sampling frequency)."""
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The annotations of ``ann_path`` as ``(onset, duration, description)``; ``breaks``:
+    the header holds a byte :meth:`str.splitlines` breaks lines at (wfdb reads the header when
+    the annotation file has no sampling frequency)."""
     with quiet_wfdb():
         import wfdb
 
@@ -573,7 +579,7 @@ def _read_annotations(
     for s, a in zip(symbols, aux):
         a = (a or "").replace("\x00", "").strip()
         desc.append(a if s in ("+", '"') and a else s)
-    return Annotations.from_lists(sample / ann_fs, np.zeros(len(sample)), desc)
+    return sample / ann_fs, np.zeros(len(sample)), desc
 
 
 _LABEL_KEYS = {

@@ -272,6 +272,12 @@ def write_gdf(
         raise BiosigError("GDF event type codes must be in [0, 65535]")
     if len(events) and events[:, 1].min() < 0:
         raise BiosigError("event durations must be >= 0")
+    length = rec.n_times / rec.sfreq
+    outside, listed = onsets_outside(events[:, 0] / rec.sfreq, length, rec.sfreq)
+    if len(outside):  # read_gdf drops them: refuse, never lose (as _check_recording)
+        raise InvalidFileError(
+            path, f"{len(outside)} event(s) positioned past the end of the recording (0 to "
+            f"{length:g} s): {listed}; drop or shift them before writing GDF")
     if len(events) >= 2**24:
         raise BiosigError("GDF 2.x stores at most 2**24 - 1 events")
 

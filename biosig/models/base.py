@@ -291,6 +291,14 @@ class BiosigModel(nn.Module):
 
         return _load(directory, expected=None if cls is BiosigModel else cls, **kwargs)
 
+    def keep_card(self, card: dict) -> None:
+        """Called by ``from_pretrained`` with the weights' card: keep what the model's kwargs do
+        not hold. Here the channel names the weights were trained on (``ch_names``, where the
+        kwargs named none), so their order stays checkable and a re-saved card keeps them."""
+        names = card["data"].get("ch_names")
+        if names and self.chs_info is None and len(names) == self.n_chans:
+            self.chs_info = [{"ch_name": str(c)} for c in names]
+
     def push_to_hub(self, repo_id: str, **kwargs):
         """Publish to the Hugging Face Hub; see :func:`biosig.models.weights.push_to_hub`."""
         from biosig.models.weights import push_to_hub

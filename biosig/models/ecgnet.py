@@ -351,6 +351,9 @@ class ECGNet(BiosigModel):
     ):
         super().__init__()
         _init_leads(self, n_chans, N_LEADS, n_times, sfreq, chs_info, input_lead)
+        #: the input leads the weights were trained from (the card's ``recipe.train_leads``,
+        #: set by ``from_pretrained``); None: unknown, any lead is taken
+        self.train_leads: list[str] | None = None
         if n_outputs is not None and n_outputs != N_LEADS:
             raise ConfigError(f"ECGNet outputs 12 leads (n_outputs=12), got n_outputs={n_outputs}")
         if hidden_size < 1 or n_layers < 1 or noise_dim < 0:
@@ -490,14 +493,46 @@ class ECGNet(BiosigModel):
     @torch.no_grad()
     def _generate(self, x: torch.Tensor, lead, noise, what: str,
                   fix: str = "give its unit: generate(..., units='µV')") -> torch.Tensor:
-        """``forward`` in eval mode on a finite mV input, after the µV check."""
+        """``forward`` in eval mode on a finite mV input, after the µV check and that of the
+        input lead against the leads the weights were trained from."""
         _refuse_microvolts(x, what, fix)
+        self._refuse_untrained_lead(lead, x.shape[0], what)
         was = self.training
         self.eval()
         try:
             return self.forward(x, lead, noise)
         finally:
             self.train(was)
+
+    def keep_card(self, card: dict) -> None:
+        """As :meth:`BiosigModel.keep_card`, and the input leads the weights were trained from
+        (the card's ``recipe.train_leads``, as ``recipes/ptbxl/ecgnet.py`` and
+        :class:`~biosig.tasks.gan.GANTask` write it) as ``train_leads``."""
+        super().keep_card(card)
+        recipe = card.get("recipe")
+        leads = recipe.get("train_leads") if isinstance(recipe, dict) else None
+        if leads is None:
+            return
+        try:
+            self.train_leads = [LEADS[lead_index(lead)] for lead in leads]
+        except (ChannelError, TypeError) as err:
+            raise ConfigError(f"the card's recipe.train_leads {leads!r} are not ECG leads: "
+                              f"{err}") from None
+
+    def _refuse_untrained_lead(self, lead, batch: int, what: str) -> None:
+        """ConfigError when an input lead is not one the weights were trained from: the network
+        never saw its one-hot code, and its 12 leads would be generated from an unlearnt input."""
+        if self.train_leads is None:
+            return
+        ids = _lead_ids(self.input_lead if lead is None else lead, batch, "cpu")
+        untrained = [LEADS[i] for i in sorted(set(ids.tolist()))
+                     if LEADS[i] not in self.train_leads]
+        if untrained:
+            raise ConfigError(
+                f"{what}: lead {', '.join(untrained)} is not one these weights were trained "
+                f"from ({', '.join(self.train_leads)}: the card's recipe.train_leads), so the 12 "
+                "leads generated from it would be meaningless: give one of those leads, or train "
+                f"from {untrained[0]} too (recipes/ptbxl/ecgnet.py --train-leads all)")
 
     def _check_rate(self, sfreq: float | None, what: str) -> None:
         if sfreq is None:

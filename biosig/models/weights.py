@@ -16,7 +16,7 @@ given value. ``adapt=True`` adapts exactly two things, and only where the model 
 - another window length (``n_times``) for a model whose weights fit any length
   (``length_agnostic``, e.g. hvEEGNet, CVDCNN): the model is rebuilt for the new length;
 - other channels, by name (a subset or another order of the card's, or channels it lacks: a
-  new montage), for a model whose weights are
+  new montage; each named once), for a model whose weights are
   shared over channels (``channel_independent``).
 
 A sampling rate, a unit, a montage or preprocessing that differ are never adapted (resample or
@@ -40,7 +40,13 @@ from typing import Any
 
 import torch
 
-from biosig.errors import ConfigError, DownloadError, InvalidFileError, MissingDependencyError
+from biosig.errors import (
+    ConfigError,
+    DownloadError,
+    InvalidFileError,
+    MissingDependencyError,
+    channel_difference,
+)
 
 __all__ = ["CARD_FILE", "WEIGHTS_FILE", "card_architecture", "check_folder", "load_card",
            "load_pretrained", "push_to_hub", "save_pretrained"]
@@ -261,6 +267,9 @@ def _load(directory, *, data=None, n_outputs=None, adapt=False, expected: type |
     except ConfigError as err:  # e.g. an argument this biosig's model does not take
         raise ConfigError(f"{folder / CARD_FILE}: kwargs: {err}") from err
     _load_tensors(model, folder, card, adapted=sorted(changes))
+    keep_card = getattr(model, "keep_card", None)
+    if keep_card is not None:
+        keep_card(card)
     if n_outputs is not None and int(n_outputs) != getattr(model, "n_outputs", None):
         model.reset_head(int(n_outputs))
     return model.eval()
@@ -307,6 +316,10 @@ def _check_channels(card, data, adapt, cls, refuse) -> dict:
                    if cls.adapts_channels(card["kwargs"]) else "")
         return {}
     names = data["ch_names"] = [str(c) for c in names]
+    duplicates = channel_difference(names, list(dict.fromkeys(names)))  # "" or the duplicates
+    if duplicates:
+        raise ConfigError(f"load_pretrained: data ch_names has {duplicates} ({names}): name each "
+                          "channel once (the card's channels are matched by name)")
     if data.get("n_chans") is not None and int(data["n_chans"]) != len(names):
         raise ConfigError(f"load_pretrained: data ch_names has {len(names)} names but "
                           f"n_chans={data['n_chans']}")

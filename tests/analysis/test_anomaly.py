@@ -185,3 +185,23 @@ def test_score_trials_names_the_flagged_windows_by_their_ids():
     for wrong in (ids[:5], ids + ["rec2:0"]):
         with pytest.raises(ConfigError, match=rf"{len(wrong)} trial ids for 12 trials"):
             score_trials(m, x, trial_ids=wrong)
+
+
+def test_score_trials_refuses_data_in_another_channel_order_than_the_weights(tmp_path):
+    """Weights saved with channel names, loaded with from_pretrained: the loaded model named no
+    channels, and score_trials scored windows of the same channels in another order silently
+    wrong (ch_names were labels only)."""
+    from biosig.models.hveegnet import HVEEGNet
+
+    HVEEGNet(n_chans=3, n_times=60, sfreq=60.0).save_pretrained(
+        tmp_path, data={"ch_names": ["Fz", "Cz", "Pz"]})
+    net = HVEEGNet.from_pretrained(tmp_path)
+    assert net.ch_names == ["Fz", "Cz", "Pz"]
+    x = np.random.default_rng(0).normal(size=(4, 3, 60)).astype(np.float32)
+    with pytest.raises(ConfigError, match=r"channels \['Pz', 'Cz', 'Fz'\] .* trained on, \['Fz', "
+                                          r"'Cz', 'Pz'\] .*another order .* x\[:, \[2, 1, 0\]\]"):
+        score_trials(net, x, ch_names=["Pz", "Cz", "Fz"])
+    with pytest.raises(ConfigError, match=r"missing \['Pz'\]; extra \['Oz'\]; select the"):
+        score_trials(net, x, ch_names=["Fz", "Cz", "Oz"])
+    table, _, _ = score_trials(net, x, ch_names=["Fz", "Cz", "Pz"])
+    assert set(table["worst_channel"]) <= {"Fz", "Cz", "Pz"}

@@ -252,3 +252,28 @@ def test_unit_scaling_to_microvolts(tmp_path, version, unit, to_uv):
     out = read_gdf(write_gdf(tmp_path / "u.gdf", rec, version=version, dtype="float32"))
     assert out.units == ["uV"]
     np.testing.assert_allclose(out.data, x * to_uv, rtol=1e-6)
+
+
+def test_events_outside_the_recording_are_dropped_with_a_warning(tmp_path):
+    """An event positioned past the end of the data was kept as an annotation there (a window
+    could then be asked for outside the recording); now dropped as the EDF reader drops
+    annotations, naming the file, the event's number and onset. biosig's writer refuses such
+    events (it wrote them), so the file is patched as another writer could have written it."""
+    rec = synthetic(n_times=1000, annotations=Annotations.empty())  # 4 s at 250 Hz
+    events = np.array([[10, 0, 1], [999, 0, 3], [5000, 0, 2]])  # position, duration, type
+    with pytest.raises(InvalidFileError, match=r"e\.gdf: 1 event\(s\) positioned past the end "
+                                               r"of the recording \(0 to 4 s\): #2 at 20 s"):
+        write_gdf(tmp_path / "e.gdf", rec, events)
+    events[2, 0] = 500
+    path = write_gdf(tmp_path / "e.gdf", rec, events)
+    table = parse_gdf_header(path).data_end + 8  # mode 1 table: 8-byte head, then positions
+    with open(path, "r+b") as f:
+        f.seek(table + 2 * 4)
+        f.write(struct.pack("<I", 5001))  # 1-based: sample 5000
+    with pytest.warns(RuntimeWarning) as said:
+        out = read_gdf(path)
+    np.testing.assert_allclose(out.annotations.onset, [10 / 250, 999 / 250])
+    assert list(out.annotations.description) == ["1", "3"] and out.meta["n_events"] == 3
+    (text,) = [str(w.message) for w in said]
+    assert text.startswith(f"{path}: 1 GDF event(s) with an onset outside the recording (0 to "
+                           "4 s) dropped: #2 at 20 s")

@@ -226,6 +226,25 @@ def test_wfdb_annotations_at_first_and_last_sample_roundtrip(tmp_path):
     np.testing.assert_array_equal(out.duration, 0)  # WFDB annotations have no duration
 
 
+def test_wfdb_annotations_past_the_end_are_dropped_with_a_warning(tmp_path):
+    """Annotation samples were not checked against the record length: a beat past the end
+    became an annotation outside the recording; now dropped as the EDF reader drops them,
+    naming the annotation file, each one's number and onset."""
+    import wfdb
+
+    rec = synthetic(n_chans=2, n_times=500, sfreq=250.0, annotations=Annotations.empty())
+    write_wfdb(tmp_path, "r", rec)
+    wfdb.wrann("r", "atr", np.array([10, 500, 900, 5000]), symbol=["N", "N", "V", "N"], fs=250,
+               write_dir=str(tmp_path))
+    with pytest.warns(RuntimeWarning) as said:
+        out = read_wfdb(tmp_path / "r").annotations
+    np.testing.assert_allclose(out.onset, [0.04, 2.0])  # the end itself is in the record
+    assert list(out.description) == ["N", "N"]
+    (text,) = [str(w.message) for w in said]
+    assert text.startswith(f"{tmp_path / 'r.atr'}: 2 WFDB annotation(s) with an onset outside "
+                           "the recording (0 to 2 s) dropped: #2 at 3.6 s, #3 at 20 s")
+
+
 @pytest.mark.shared_data
 def test_wfdb_roundtrip_keeps_every_eegmmidb_annotation(tmp_path):
     rec = read_recording(shared("eeg_edf/eegmmidb/S001R03.edf"))

@@ -272,3 +272,23 @@ def test_integer_samples_are_refused_saying_how_to_convert_them():
         net(torch.from_numpy(counts))
     torch.testing.assert_close(net.generate(counts.astype(np.float32), units="µV"),
                                net.generate(_lead_i(2.0)), atol=2e-3, rtol=0)
+
+
+def test_a_lead_the_weights_were_not_trained_from_is_refused(tmp_path):
+    """Weights trained from leads I and II (the card's recipe.train_leads): generate_recording
+    and generate took lead V2 and returned 12 leads from an input the network never learnt."""
+    ECGNet(sfreq=100.0, hidden_size=4, n_layers=1).save_pretrained(
+        tmp_path, recipe={"train_leads": ["I", "ii"]})
+    net = ECGNet.from_pretrained(tmp_path)
+    assert net.train_leads == ["I", "II"]
+    x = _lead_i(2.0)[0].numpy()
+    v2 = _rec("ECG V2", x)
+    v2.meta["source"] = "my_ecg.edf"
+    with pytest.raises(ConfigError, match=r"^my_ecg.edf: channel 'ECG V2': lead V2 is not one "
+                                          r"these weights were trained from \(I, II: the card"):
+        net.generate_recording(v2)
+    with pytest.raises(ConfigError, match=r"lead aVR, V2 is not one"):
+        net.generate(torch.as_tensor(x).repeat(2, 1), lead=["V2", "aVR"])
+    assert net.generate_recording(_rec("II", x)).data.shape == (12, len(x))
+    assert net.generate(torch.as_tensor(x)[None], lead="I").shape == (1, 12, len(x))
+    assert _model().train_leads is None  # no card: the leads it learnt are unknown, none refused

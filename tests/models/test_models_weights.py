@@ -438,3 +438,17 @@ def test_a_classifier_card_keeps_its_class_names_and_a_generator_card_none(tmp_p
     card_file.write_text(json.dumps(card))
     with pytest.raises(InvalidFileError, match=r"data\.classes must be a list of class names"):
         load_card(tmp_path / "c")
+
+
+def test_eegformer_adapt_refuses_duplicate_channel_names(tmp_path):
+    """adapt=True loaded EEGFormer on ['C', 'B', 'C', 'D'] without a word: a name given twice
+    (a labelling slip, or one channel fed twice) went unnoticed."""
+    from biosig.models.eegformer import EEGFormer
+
+    folder = EEGFormer(n_times=80, sfreq=40.0, chs_info=[{"ch_name": c} for c in "ABC"],
+                       emb_size=16, n_heads=2, encoder_depth=1, decoder_depth=1, n_codes=8,
+                       patch_len=20, patch_stride=20).save_pretrained(tmp_path / "w")
+    with pytest.raises(ConfigError, match=r"ch_names has duplicate names \['C'\] \(\['C', 'B', "
+                                          r"'C', 'D'\]\): name each channel once"):
+        EEGFormer.from_pretrained(folder, data={"ch_names": ["C", "B", "C", "D"]}, adapt=True)
+    assert EEGFormer.from_pretrained(folder, data={"ch_names": ["C", "B"]}, adapt=True).n_chans == 2

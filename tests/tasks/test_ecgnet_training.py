@@ -166,6 +166,7 @@ def test_ptbxl_ecgnet_recipe_tiny_reports_both_input_leads(tmp_path, capsys):
     assert f"saved to {weights}" in out
     net = ECGNet.from_pretrained(weights)
     assert net.sfreq == 100.0 and net.lstm.hidden_size == 4
+    assert net.train_leads == ["I", "II"]  # the recipe's --train-leads: other inputs refused
     card = load_card(weights)
     assert card["data"]["preprocessing"]["steps"] == [
         {"step": "Bandpass", "low": 0.5, "high": None, "order": 4}]
