@@ -27,15 +27,20 @@ def cvd_probabilities(weights, recording, *, device: str = "cpu"):
     Parameters
     ----------
     weights : weights folder of a trained :class:`~biosig.models.cvd_cnn.CVDCNN` whose card
-        records its class names (``data.classes``) and preprocessing steps.
+        records its class names (``data.classes``) and preprocessing steps, and whether it was
+        trained multi-label (``data.multilabel``).
     recording : a file biosig reads (WFDB ``.hea``, EDF...) or a
         :class:`~biosig.signal.recording.Recording`; its leads are found by name (``II``,
         ``MLII``, ``ECG V2``), in mV, µV or V; another rate is resampled to the card's.
 
     Returns a DataFrame indexed by ``window`` (0, 1, ... and a last row ``"record"``, their
-    mean) with the window's ``start_s`` and ``stop_s`` and one probability column per class
-    (sigmoid: multi-label, each class on its own). A tail shorter than a window is not scored
-    (the record row's ``stop_s`` says where scoring stopped).
+    mean) with the window's ``start_s`` and ``stop_s`` and one probability column per class:
+    a sigmoid per class for weights trained multi-label (each class on its own, e.g. PTB-XL's
+    superclasses), a softmax over the classes (a window's sum to 1) for weights trained
+    single-label. A card without ``data.multilabel`` (written before biosig recorded it) is read
+    as multi-label: that is what both PTB-XL recipes (``recipes/ptbxl/cvd_cnn.py`` and
+    ``cvd_cnn.yaml``) trained. A tail shorter than a window is not scored (the record row's
+    ``stop_s`` says where scoring stopped).
 
     Raises ChannelError (a lead missing, or given by two channels), ConfigError (a unit that is
     not a voltage, weights that are not a CVD CNN or whose card lacks what is needed, a rate
@@ -63,7 +68,8 @@ def cvd_probabilities(weights, recording, *, device: str = "cpu"):
                                       f"{n / sfreq:g}-s window the CVD CNN was trained on")
     x = rec.data[:, : k * n].reshape(rec.n_chans, k, n).transpose(1, 0, 2)
     with torch.no_grad():
-        probs = torch.sigmoid(net(torch.from_numpy(np.ascontiguousarray(x)).to(device)))
+        logits = net(torch.from_numpy(np.ascontiguousarray(x)).to(device))
+        probs = torch.sigmoid(logits) if contract["multilabel"] else logits.softmax(-1)
     probs = probs.cpu().numpy().astype(np.float64)
     rows = np.vstack([probs, probs.mean(0)])
     start = np.append(np.arange(k) * n, 0) / sfreq
@@ -103,8 +109,12 @@ def _contract(weights) -> dict:
         steps = steps_from_params(prep["steps"])
     except (ConfigError, TypeError) as err:
         raise ConfigError(f"{where}: data.preprocessing: {err}") from None
+    # a card older than data.multilabel: both PTB-XL recipes, which wrote those, trained
+    # multi-label (a sigmoid per class)
+    multilabel = data.get("multilabel")
     return {"classes": data["classes"], "ch_names": names, "leads": leads, "steps": steps,
-            "sfreq": float(data["sfreq"]), "n_times": data.get("n_times")}
+            "sfreq": float(data["sfreq"]), "n_times": data.get("n_times"),
+            "multilabel": True if multilabel is None else multilabel}
 
 
 def _as_trained(rec, contract: dict, where: str):

@@ -84,7 +84,7 @@ def _presets() -> dict:
                           Predefined(train={"run": [4, 8]}, test={"run": [12]},
                                      val_fraction=0.1)),
         # EEGMAT rest vs task: the dataset's own 0.5-45 Hz / 128 Hz steps; its subject-wise
-        # folds (fold = subject % 4 + 1), the first held out.
+        # folds (fold = position among the chosen subjects % 4 + 1), the first held out.
         "eegmat": (EEGMAT, {}, GroupKFold(n_splits=4, fold=0, group="fold", shuffle=False)),
         # CHB-MIT: CBraMod's case split (EEGDM Table VII), as the records' "split" field.
         "chbmit": (CHBMIT, {}, by_split),

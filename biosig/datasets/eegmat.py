@@ -97,8 +97,11 @@ class EEGMAT(DatasetSource):
         60-62 s), a balanced and cheaper set. The kept part ends before the file's padding
         (:func:`constant_tail`); its windows' ``onset`` is still in s from the file's start
         (about 121 s for the first window of a 182-s file with 60).
-    n_folds : subject-wise folds: each record gets ``fold = subject % n_folds + 1``, so a
-        subject's rest and task windows are always in the same fold.
+    n_folds : subject-wise folds: each record gets ``fold = position % n_folds + 1``, its
+        subject's position among the chosen subjects (sorted), so a subject's rest and task
+        windows are always in the same fold and a subset such as ``[0, 4, 8, 12]`` fills every
+        fold. For subjects 0..N-1 (all 36, or the 16 shared ones) that is ``subject % n_folds
+        + 1``.
     download : fetch the chosen subjects' files and ``subject-info.csv`` from PhysioNet, each
         verified against the project's ``SHA256SUMS.txt``.
     mirror : base URL of a PhysioNet mirror (default ``https://physionet.org/files``).
@@ -242,7 +245,7 @@ class EEGMAT(DatasetSource):
                             "run": run,
                             "condition": _RUN_CLASS[run],
                             "label": run - 1 if self.view == "task" else -1,
-                            "fold": s % self.n_folds + 1,
+                            "fold": self._folds()[s],
                             "path": rel,
                             **info,
                         }
@@ -250,12 +253,17 @@ class EEGMAT(DatasetSource):
             self._records = out
         return self._records
 
+    def _folds(self) -> dict[int, int]:
+        """Each chosen subject's fold: its position among them (sorted) % n_folds + 1."""
+        return {s: i % self.n_folds + 1 for i, s in enumerate(sorted(self.subjects))}
+
     def column_origin(self, column: str) -> str:
         if column != "fold":
             return ""
-        filled = sorted({s % self.n_folds + 1 for s in self.subjects})
-        return (f"EEGMAT puts subject s in fold s % n_folds + 1, and n_folds={self.n_folds} "
-                f"(EEGMAT's n_folds: data.source.init_args.n_folds, the recipes' --n-folds): its "
+        filled = sorted(set(self._folds().values()))
+        return (f"EEGMAT puts the i-th of its chosen subjects (sorted, from 0) in fold "
+                f"i % n_folds + 1, and n_folds={self.n_folds} (EEGMAT's n_folds: "
+                f"data.source.init_args.n_folds, the recipes' --n-folds): its "
                 f"{len(self.subjects)} subjects {self.subjects} fill folds {filled}")
 
     def _check_files(self) -> None:
@@ -287,10 +295,18 @@ class EEGMAT(DatasetSource):
             # a cut rest window's onset: from the file's start (it was from the cut)
             "rest_onsets": None if self.rest_seconds is None else "from_file_start",
             "n_folds": self.n_folds,
+            **self._fold_rule(),
             "classes": self.classes,
             "files": file_manifest(self.root, [r["path"] for r in self.records()]),
             "subject_info_sha256": sha256_bytes(info) if info.is_file() else None,
         }
+
+    def _fold_rule(self) -> dict:
+        """``{"fold_rule": "position"}`` where the folds by position differ from the former
+        ``subject % n_folds + 1`` (a cache built with that rule is then not reused); nothing
+        where they agree (subjects 0..N-1), so those caches keep their key."""
+        former = {s: s % self.n_folds + 1 for s in self.subjects}
+        return {} if former == self._folds() else {"fold_rule": "position"}
 
     # ------------------------------------------------------------------ signals
     def load(self, ref: dict) -> Recording:

@@ -6,7 +6,9 @@ The card records what is needed to rebuild the network and to use it correctly:
   ``n_params``, the SHA-256 of the weights file;
 - ``data``: the data contract the weights were trained on: ``sfreq``, ``n_times``,
   ``n_chans``, ``ch_names``, ``montage``, ``units``, ``preprocessing``, and for a classifier
-  ``classes`` (the names of its outputs, in order: recorded, not compared on loading);
+  ``classes`` (the names of its outputs, in order) and ``multilabel`` (true: trained with a
+  sigmoid per class, e.g. PTB-XL's superclasses; false: one softmax over the classes); both
+  recorded, not compared on loading;
 - ``recipe``, ``metrics``, ``licence`` as given by whoever saved them.
 
 :func:`load_pretrained` rebuilds the model from the card, checks the user's data against the
@@ -56,7 +58,7 @@ CARD_FILE = "card.json"
 WEIGHTS_FILE = "model.safetensors"
 HUB_PREFIX = "hf://"
 DATA_KEYS = ("sfreq", "n_times", "n_chans", "ch_names", "montage", "units", "preprocessing",
-             "classes")
+             "classes", "multilabel")
 
 
 # -- saving ---------------------------------------------------------------------------------------
@@ -68,11 +70,12 @@ def save_pretrained(model, directory, *, data: dict | None = None, recipe: Any =
     ----------
     model : a :class:`~biosig.models.base.BiosigModel`.
     data : the data contract (any of ``sfreq, n_times, n_chans, ch_names, montage, units,
-        preprocessing, classes``). ``sfreq``, ``n_times`` and ``ch_names`` default to the
-        model's own and must agree with them; ``units`` defaults to the model's (``µV`` for
-        EEG). The sampling rate must be known (from the model or here). ``classes`` (the
-        DataModule's label names) is kept for a model that classifies (one name per output)
-        and left out for any other (a generator's outputs are not the data's classes).
+        preprocessing, classes, multilabel``). ``sfreq``, ``n_times`` and ``ch_names`` default
+        to the model's own and must agree with them; ``units`` defaults to the model's (``µV``
+        for EEG). The sampling rate must be known (from the model or here). ``classes`` (the
+        DataModule's label names) and ``multilabel`` (True: a sigmoid per class, False: one
+        softmax) are kept for a model that classifies (one name per output) and left out for
+        any other (a generator's outputs are not the data's classes).
     recipe, metrics, licence : how the weights were made, their scores (e.g. ``{"dataset": ...,
         "protocol": ..., "accuracy": ...}``) and their licence; JSON values.
 
@@ -163,6 +166,7 @@ def _card_data(model, data: dict | None) -> dict:
             raise ConfigError(f"save_pretrained: data ch_names has {len(out['ch_names'])} names "
                               f"but the model has n_chans={out['n_chans']}")
     out["classes"] = _card_classes(model, out["classes"])
+    out["multilabel"] = _card_multilabel(model, out["multilabel"])
     if out["sfreq"] is None:
         raise ConfigError("save_pretrained: the card needs the sampling rate of the training "
                           "data; the model has none, pass data={'sfreq': ...}")
@@ -183,6 +187,19 @@ def _card_classes(model, classes) -> list[str] | None:
         raise ConfigError(f"save_pretrained: data classes has {len(classes)} names "
                           f"({', '.join(classes)}) but the model has n_outputs={n_outputs}")
     return classes
+
+
+def _card_multilabel(model, multilabel) -> bool | None:
+    """True (a sigmoid per class) or False (one softmax) for a classifying model; None for any
+    other model or when not given."""
+    if multilabel is None or not getattr(model, "classifies", False):
+        return None
+    item = getattr(multilabel, "item", None)  # a NumPy or torch bool
+    value = item() if callable(item) else multilabel
+    if not isinstance(value, bool):
+        raise ConfigError(f"save_pretrained: data multilabel must be True (a sigmoid per class) "
+                          f"or False (one softmax), got {multilabel!r}")
+    return value
 
 
 # -- loading --------------------------------------------------------------------------------------
@@ -440,6 +457,8 @@ def _check_card_data(data: dict, path: Path) -> None:
         if names is not None and not (isinstance(names, list)
                                       and all(isinstance(n, str) for n in names)):
             refuse(key, f"a list of {what} (strings) or null")
+    if not isinstance(data.get("multilabel"), (bool, type(None))):
+        refuse("multilabel", "true (a sigmoid per class), false (one softmax) or null")
 
 
 # -- Hugging Face Hub -------------------------------------------------------------------------

@@ -240,6 +240,20 @@ class ClassificationTask(BiosigTask):
         n = n_outputs if n_outputs and (multilabel or n_outputs >= 2) else 2
         return ["loss", *classification_metrics(n, multilabel).keys()]
 
+    def save_pretrained(self, directory, **card):
+        """:meth:`BiosigTask.save_pretrained`, the card's ``data.multilabel`` being this task's
+        (a sigmoid per class or one softmax: what its loss trained); a DataModule or ``data``
+        that says otherwise is a ConfigError."""
+        data = dict(card.pop("data", None) or {})
+        mine = bool(self.hparams.multilabel)
+        for where, said in (("data", data.get("multilabel")),
+                            ("the training DataModule's data card",
+                             (self._data_card() or {}).get("multilabel"))):
+            if said is not None and bool(said) != mine:
+                raise ConfigError(f"save_pretrained: {where} says multilabel={bool(said)}, but "
+                                  f"this task was trained with multilabel={mine}")
+        return super().save_pretrained(directory, data={**data, "multilabel": mine}, **card)
+
     def loss(self, logits, y):
         if self.hparams.multilabel:
             return F.binary_cross_entropy_with_logits(logits, y.float(),

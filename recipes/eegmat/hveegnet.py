@@ -162,6 +162,29 @@ def check_args(args) -> None:
                           "--artifacts")
 
 
+def check_folds(n_folds: int, subjects: list[int]) -> None:
+    """A ConfigError naming ``--n-folds`` (not GroupKFold's ``n_splits``) where the subjects
+    cannot make fold 0: ``n_folds`` parts of at least one subject each, the training part
+    keeping 2 (one of them validates)."""
+    from biosig.errors import ConfigError
+
+    n = len(subjects)
+    fits = [k for k in range(2, n + 1) if n - -(-n // k) >= 2]
+    if n_folds in fits:
+        return
+    if n_folds < 2:
+        why = "subject-wise folds need at least 2 (one tests, the others train)"
+    elif n < n_folds:
+        why = f"the {n} subjects {subjects} make at most {n} subject-wise folds"
+    else:
+        test = -(-n // n_folds)
+        why = (f"fold 0 tests {test} of the {n} subjects {subjects}, leaving {n - test} to "
+               "train, and training needs 2 (one validates)")
+    fix = (f"these subjects fit --n-folds {' or '.join(map(str, fits))}" if fits else
+           "these subjects fit no --n-folds")
+    raise ConfigError(f"--n-folds {n_folds}: {why}; {fix}, or give more --participants")
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)  # before the heavy imports: --help stays instant
     check_args(args)
@@ -182,6 +205,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     source = EEGMAT(args.path, subjects=args.participants, window=args.window, sfreq=args.sfreq,
                     band=tuple(args.band), n_folds=args.n_folds, download=args.download)
+    check_folds(args.n_folds, source.subjects)  # before the window cache is built
     protocol = GroupKFold(n_splits=args.n_folds, fold=0, group="subject", shuffle=True,
                           val_fraction=0.1, seed=args.seed)
     dm = BiosigDataModule(source, [], None, protocol=protocol, batch_size=args.batch_size,

@@ -6,8 +6,9 @@ band-passed 0.5-30 Hz and resampled to 64 Hz (``--band``, ``--sfreq``; the datas
 is 0.5-45 Hz at 128 Hz), 4-s windows without overlap; class 0 rest (``_1`` files, ~3 min; the
 last ``--rest-seconds 60`` kept by default, which balances the classes), class 1 serial
 subtraction (``_2``, 1 min).
-Leave-subjects-out: 4 folds over the subjects (the dataset's ``fold = subject % 4 + 1``), every
-window of a test subject unseen in training. Scores: balanced accuracy and Cohen's kappa on the
+Leave-subjects-out: 4 folds over the subjects (the dataset's ``fold = position % 4 + 1``, a
+subject's position among the chosen ones, sorted), every window of a test subject unseen in
+training. Scores: balanced accuracy and Cohen's kappa on the
 test subjects (with ``--rest-seconds 0`` rest windows outnumber task windows ~3:1, so plain
 accuracy is not shown),
 mean ± std over seeds, with and without Euclidean alignment (EA: per subject, the training
@@ -50,8 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--participants", nargs="+", type=int, default=None,
                    help="subjects to load (0..35; default: every subject in the folder)")
     p.add_argument("--n-folds", type=int, default=4,
-                   help="subject-wise folds (the dataset's fold = subject %% N + 1); each tested "
-                        "once")
+                   help="subject-wise folds (the dataset's fold = position %% N + 1, a subject's "
+                        "position among the chosen ones, sorted); each tested once")
     p.add_argument("--window", type=float, default=4.0, help="window length in s, no overlap")
     p.add_argument("--sfreq", type=float, default=64.0, help="resample to this rate (Hz)")
     p.add_argument("--band", nargs=2, type=float, default=[0.5, 30.0], metavar=("LOW", "HIGH"),

@@ -133,5 +133,23 @@ def test_a_trained_checkpoint_saved_as_weights_scores_a_file(tmp_path):
     folder = ClassificationTask.load_from_checkpoint(tmp_path / "t.ckpt").save_pretrained(
         tmp_path / "w")
     assert load_card(folder)["data"]["classes"] == dm.classes
+    assert load_card(folder)["data"]["multilabel"] is True and dm.data_card()["multilabel"] is True
     probs = cvd_probabilities(folder, _ecg(duration=10.0, sfreq=100.0))
     assert list(probs.columns[2:]) == dm.classes and probs[dm.classes].stack().between(0, 1).all()
+
+
+@pytest.mark.parametrize("multilabel", [True, False, None], ids=["multi", "single", "old-card"])
+def test_probabilities_are_a_softmax_for_single_label_weights_and_sigmoids_otherwise(
+        tmp_path, multilabel):
+    """Every card was scored with a sigmoid per class: weights trained single-label (one softmax
+    over the classes) got numbers that were not their probabilities. A card without
+    data.multilabel (older than it) is read as the PTB-XL recipes trained: multi-label."""
+    net = _weights(tmp_path / "w", multilabel=multilabel)
+    rec = _ecg(duration=10.0, sfreq=100.0)
+    probs = cvd_probabilities(tmp_path / "w", rec).loc[0, CLASSES].to_numpy(float)
+    with torch.no_grad():
+        logits = net(torch.from_numpy(rec.data[None].astype(np.float32)))[0]
+    want = logits.softmax(-1) if multilabel is False else torch.sigmoid(logits)
+    np.testing.assert_allclose(probs, want.numpy(), atol=2e-3)
+    if multilabel is False:
+        assert probs.sum() == pytest.approx(1.0, abs=1e-5)

@@ -62,7 +62,7 @@ def test_eegmat_preset(tmp_path):
     assert (dm.n_chans, dm.n_times, dm.sfreq) == (19, 512, 128.0)
     assert dm.classes == ["rest", "arithmetic"]
     test_subjects = set(dm.meta["subject"].iloc[dm.splits["test"]])
-    assert test_subjects == {0, 4}  # fold 1 of 4: subject % 4 == 0
+    assert test_subjects == {0, 4}  # fold 1 of 4: position among the subjects % 4 == 0
     assert not test_subjects & set(dm.meta["subject"].iloc[dm.splits["train"]])
 
 
@@ -75,7 +75,8 @@ def test_eegmat_with_fewer_subjects_than_folds_names_n_folds(tmp_path):
                            cache_dir=str(tmp_path))
     with pytest.raises(ConfigError, match=(
             r"^GroupKFold n_splits=4 but the data hold 3 groups of 'fold' \(1, 2, 3\): use at "
-            r"most 3 folds; EEGMAT puts subject s in fold s % n_folds \+ 1, and n_folds=4 "
-            r"\(EEGMAT's n_folds: data\.source\.init_args\.n_folds, the recipes' --n-folds\): "
+            r"most 3 folds; EEGMAT puts the i-th of its chosen subjects \(sorted, from 0\) in "
+            r"fold i % n_folds \+ 1, and n_folds=4 \(EEGMAT's n_folds: "
+            r"data\.source\.init_args\.n_folds, the recipes' --n-folds\): "
             r"its 3 subjects \[0, 1, 2\] fill folds \[1, 2, 3\]$")):
         dm.setup()

@@ -89,6 +89,7 @@ def test_real_index_labels_folds_and_subject_info():
         folds.setdefault(r["fold"], set()).add(r["subject"])
     assert sorted(len(v) for v in folds.values()) == [4, 4, 4, 4]
     rest = EEGMAT(EEGMAT_DIR, view="rest", subjects=[3, 1])
+    assert [r["fold"] for r in rest.records()] == [1, 2]  # by position: 1 first, then 3
     assert rest.classes == [] and [r["record"] for r in rest.records()] == [
         "Subject01_1",
         "Subject03_1",
@@ -241,3 +242,26 @@ def test_a_subject_missing_a_run_is_left_out_with_a_warning(tmp_path):
     assert ds.subjects == [0]
     with pytest.raises(InvalidFileError, match="Subject01_2.edf"):  # named: an error
         EEGMAT(folder, subjects=[1]).records()
+
+
+@needs_eegmat
+@pytest.mark.shared_data
+def test_a_subset_of_subjects_fills_every_fold_by_position():
+    """Subjects [0, 4, 8, 12] all landed in fold 1 (fold = subject % 4 + 1), so subject-wise
+    cross-validation over the folds failed ('use at most 1 folds')."""
+    import pandas as pd
+
+    from biosig.data.protocols import GroupKFold
+
+    subset = EEGMAT(EEGMAT_DIR, subjects=[12, 0, 8, 4])
+    assert [(r["subject"], r["fold"]) for r in subset.records()[::2]] == [
+        (0, 1), (4, 2), (8, 3), (12, 4)]
+    folds = GroupKFold(n_splits=4, fold=None, group="fold", shuffle=False).folds(
+        pd.DataFrame(subset.records()))
+    assert len(folds) == 4
+    assert "fill folds [1, 2, 3, 4]" in subset.column_origin("fold")
+    # the new rule names itself in the cache key where it moves a subject, so a cache built
+    # with the former folds is not reused; subjects 0..N-1 keep their folds and their key
+    assert subset.identity()["fold_rule"] == "position"
+    assert "fold_rule" not in EEGMAT(EEGMAT_DIR, subjects=[0, 1, 2]).identity()
+    assert "fold_rule" not in EEGMAT(EEGMAT_DIR).identity()

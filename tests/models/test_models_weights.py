@@ -51,7 +51,8 @@ def test_round_trip_gives_identical_outputs_and_a_full_card(saved):
     assert card["n_params"] == sum(p.numel() for p in model.parameters())
     assert card["data"] == {"sfreq": 250.0, "n_times": 250, "n_chans": 3, "ch_names": NAMES,
                             "montage": "standard_1020", "units": "µV",
-                            "preprocessing": ["bandpass 8-30 Hz", "EA"], "classes": None}
+                            "preprocessing": ["bandpass 8-30 Hz", "EA"], "classes": None,
+                            "multilabel": None}
     assert card["recipe"]["protocol"] == "CO" and card["metrics"] == {"accuracy": 0.81}
     assert card["licence"] == "CC-BY-4.0" and len(card["weights"]["sha256"]) == 64
     # the tensors are plain safetensors (no pickle)
@@ -438,6 +439,28 @@ def test_a_classifier_card_keeps_its_class_names_and_a_generator_card_none(tmp_p
     card_file.write_text(json.dumps(card))
     with pytest.raises(InvalidFileError, match=r"data\.classes must be a list of class names"):
         load_card(tmp_path / "c")
+    card["data"]["classes"], card["data"]["multilabel"] = ["NORM", "MI"], "yes"
+    card_file.write_text(json.dumps(card))
+    with pytest.raises(InvalidFileError, match=r"data\.multilabel must be true \(a sigmoid"):
+        load_card(tmp_path / "c")
+
+
+def test_a_classifier_card_says_whether_it_was_trained_multi_label(tmp_path):
+    """Whether the outputs are a sigmoid each or one softmax was not recorded: the probabilities
+    of a single-label classifier were computed as if multi-label."""
+    from biosig.models.ecgnet import ECGNet
+
+    cnn = CVDCNN(n_outputs=2, sfreq=100.0, channels=(4,))
+    for multilabel in (True, False):
+        card = load_card(save_pretrained(cnn, tmp_path / str(multilabel),
+                                         data={"multilabel": multilabel}))
+        assert card["data"]["multilabel"] is multilabel
+    assert load_card(save_pretrained(cnn, tmp_path / "n"))["data"]["multilabel"] is None
+    with pytest.raises(ConfigError, match=r"data multilabel must be True .* got 'no'"):
+        save_pretrained(cnn, tmp_path / "x", data={"multilabel": "no"})
+    gen = ECGNet(sfreq=100.0, hidden_size=4)
+    assert load_card(save_pretrained(gen, tmp_path / "g", data={"multilabel": False}))[
+        "data"]["multilabel"] is None
 
 
 def test_eegformer_adapt_refuses_duplicate_channel_names(tmp_path):

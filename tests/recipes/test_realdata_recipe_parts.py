@@ -125,6 +125,21 @@ def test_hveegnet_refuses_line_noise_below_100_hz_before_training(hv):
     hv.check_args(hv.build_parser().parse_args(["--sfreq", "96", "--artifacts", "pop_50uV"]))
 
 
+def test_hveegnet_names_its_n_folds_option_when_the_subjects_cannot_make_the_folds(hv):
+    """Three participants with the default 4 folds stopped, after the window cache was built,
+    on 'GroupKFold n_splits=4 ...': an argument the recipe has no option for."""
+    with pytest.raises(ConfigError, match=r"^--n-folds 4: the 3 subjects \[0, 1, 2\] make at "
+                                          r"most 3 subject-wise folds; these subjects fit "
+                                          r"--n-folds 3, or give more --participants$"):
+        hv.check_folds(4, [0, 1, 2])
+    with pytest.raises(ConfigError, match=r"^--n-folds 2: fold 0 tests 2 of the 3 subjects .* "
+                                          r"leaving 1 to train, and training needs 2"):
+        hv.check_folds(2, [0, 1, 2])
+    with pytest.raises(ConfigError, match=r"need at least 2 .* fit no --n-folds"):
+        hv.check_folds(1, [0, 1])
+    hv.check_folds(4, list(range(16)))  # the defaults on the shared subjects
+
+
 def test_hveegnet_band_follows_the_command_line(hv, tmp_path, monkeypatch):
     """The band was fixed at 0.5-45 Hz: any --sfreq up to 90 Hz stopped on EEGMAT's Nyquist
     check with no option to lower it."""

@@ -236,6 +236,19 @@ def test_task_saves_its_network_with_the_data_contract(tmp_path):
     assert torch.equal(again.net.conv.weight, task.net.conv.weight)
 
 
+def test_task_card_says_whether_the_outputs_are_sigmoids_or_one_softmax(tmp_path):
+    """A card did not say whether its classifier was trained multi-label (a sigmoid per class)
+    or single-label (one softmax), so whoever scored with it had to guess."""
+    from biosig.models.weights import load_card
+
+    for multilabel in (True, False):
+        folder = _task(None, multilabel=multilabel).save_pretrained(tmp_path / f"{multilabel}")
+        assert load_card(folder)["data"]["multilabel"] is multilabel
+    with pytest.raises(ConfigError, match=r"data says multilabel=True, but this task was "
+                                          r"trained with multilabel=False"):
+        _task(None).save_pretrained(tmp_path / "x", data={"multilabel": True})
+
+
 # Every registered classifier, small: linear probe through the contract, for every model.
 CLASSIFIERS = {
     "cvd_cnn": dict(n_chans=12, n_times=250, sfreq=100.0),
