@@ -405,11 +405,32 @@ class BiosigTask(pl.LightningModule):
         as its checkpoint recorded it; then the task's own (``card["data"]`` entries override
         both); see :func:`biosig.models.weights.save_pretrained`.
         """
+        return self._save_network(self._network(), directory, **card)
+
+    def _save_network(self, net: nn.Module, directory, **card) -> Path:
+        """:meth:`save_pretrained` of ``net`` (one of this task's networks)."""
         from biosig.models.weights import save_pretrained
 
         data = {**(self._data_card() or {}), **self.data_contract(),
                 **dict(card.pop("data", None) or {})}
-        return save_pretrained(self._network(), directory, data=data, **card)
+        return save_pretrained(net, directory, data=data, **card)
+
+    def _card_with_recipe(self, card: dict, own: Mapping) -> dict:
+        """``card`` (:meth:`save_pretrained`'s) with the task's ``own`` entries merged into its
+        ``recipe``: a given ``recipe`` must be a dict and must not contradict them."""
+        card = dict(card)
+        recipe = card.pop("recipe", None)
+        if recipe is None:
+            recipe = {}
+        where = f"{type(self).__name__}.save_pretrained"
+        if not isinstance(recipe, Mapping):
+            raise ConfigError(f"{where}: recipe must be a dict (the card's recipe records "
+                              f"{', '.join(own)}), got {recipe!r}")
+        clash = {k: v for k, v in recipe.items() if k in own and v != own[k]}
+        if clash:
+            raise ConfigError(f"{where}: recipe {clash} contradicts the task's "
+                              f"{({k: own[k] for k in clash})}")
+        return {**card, "recipe": {**recipe, **own}}
 
     def _data_card(self) -> dict | None:
         """The attached DataModule's :meth:`~BiosigDataModule.data_card`, else the one a loaded
