@@ -292,8 +292,11 @@ def _load(directory, *, data=None, n_outputs=None, adapt=False, expected: type |
     return model.eval()
 
 
-def _check_data(card: dict, data: dict | None, adapt: bool, cls, where: Path) -> dict:
-    """Compare the user's data with the card; return the kwargs an adaptation changes."""
+def _check_data(card: dict, data: dict | None, adapt: bool, cls, where: Path,
+                source: str = "card") -> dict:
+    """Compare the user's data with the card; return the kwargs an adaptation changes.
+    ``source`` names where the card's contract comes from in errors (a checkpoint's: see
+    :meth:`biosig.tasks.base.BiosigTask.build_network`)."""
     data = dict(data or {})
     _refuse_unknown_data_keys(data, "load_pretrained")
     have = card["data"]
@@ -301,7 +304,7 @@ def _check_data(card: dict, data: dict | None, adapt: bool, cls, where: Path) ->
     changes: dict = {}
 
     def refuse(key, why=""):
-        raise ConfigError(f"{where}: data {key} does not match the weights: card {key}="
+        raise ConfigError(f"{where}: data {key} does not match the weights: {source} {key}="
                           f"{have.get(key)!r}, given {key}={data[key]!r}{why}")
 
     for key in ("sfreq", "units", "montage", "preprocessing"):

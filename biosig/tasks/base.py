@@ -110,8 +110,9 @@ class BiosigTask(pl.LightningModule):
         checkpoints replace it with the network's config (``get_config()``, a dict):
         ``load_from_checkpoint`` rebuilds the architecture from it and loads the checkpoint's
         weights, without the folder or file the training started from. The data contract
-        (``sfreq``, ``n_times``, ``n_chans``, ``ch_names``) is checked against a card (a
-        mismatch is a ConfigError unless ``adapt``); an ``n_outputs`` other than the weights'
+        (``sfreq``, ``n_times``, ``n_chans``, ``ch_names``) is checked against a card, or the
+        data a task checkpoint recorded, alike (a mismatch is a ConfigError unless ``adapt``
+        allows the model's adaptation); an ``n_outputs`` other than the weights'
         gives a new head; any other missing, unexpected or mis-shaped weight in a file is a
         ConfigError too.
     freeze : ``"none"``; ``"backbone"``: everything but the head trains not, where the head is
@@ -229,7 +230,7 @@ class BiosigTask(pl.LightningModule):
         elif path.is_file():
             kwargs = args.get("model_kwargs") or {}
             if isinstance(kwargs, Mapping) and (name is None or isinstance(name, str)):
-                name, kwargs = cls._checkpoint_architecture("model", name, kwargs, path)
+                name, kwargs, _ = cls._checkpoint_architecture("model", name, kwargs, path)
                 if name is None:
                     raise _file_without_name(path, "model")
                 check_model_arguments(name, kwargs)
@@ -247,15 +248,16 @@ class BiosigTask(pl.LightningModule):
 
     @classmethod
     def _checkpoint_architecture(cls, key: str, name: str | None, kwargs: Mapping,
-                                 path: Path) -> tuple[str | None, dict]:
-        """The network name and ``model_kwargs`` for the weights file ``path``: where it is a
-        task's Lightning checkpoint, the checkpoint's fill in those not given (a network the
-        task cannot train is refused, :meth:`check_network`); a given name or argument that
-        contradicts the checkpoint's is a ConfigError naming both. Other files: as given."""
+                                 path: Path) -> tuple[str | None, dict, dict | None]:
+        """The network name and ``model_kwargs`` for the weights file ``path``, and where it is
+        a task's Lightning checkpoint, its card (:func:`_checkpoint_network`): the checkpoint's
+        name and arguments fill in those not given (a network the task cannot train is refused,
+        :meth:`check_network`); a given name or argument that contradicts the checkpoint's is a
+        ConfigError naming both. Other files: as given, and no card."""
         made = _checkpoint_network(path)
         if made is None:
-            return name, dict(kwargs)
-        saved_name, saved = made
+            return name, dict(kwargs), None
+        saved_name, saved, card = made
         source = f"model.pretrained={path} is a Lightning checkpoint of a {saved_name!r} network"
         if name is not None and name.lower() != saved_name.lower():
             raise ConfigError(f"model.{key}={name!r} but {source}; leave model.{key} out (the "
@@ -270,7 +272,7 @@ class BiosigTask(pl.LightningModule):
                 f"model.{key}_kwargs " + ", ".join(f"{k}={kwargs[k]!r}" for k in clash)
                 + f" but {source} made with " + ", ".join(f"{k}={saved[k]!r}" for k in clash)
                 + f"; leave them out of model.{key}_kwargs (the checkpoint's are used)")
-        return saved_name, {**saved, **kwargs}
+        return saved_name, {**saved, **kwargs}, card
 
     def __init__(
         self,
@@ -343,7 +345,10 @@ class BiosigTask(pl.LightningModule):
                                   f"{pretrained}: its card fixes the architecture")
             return self._load_folder(name, pretrained, n_outputs, adapt, key)
         if pretrained is not None:  # a file: a task's checkpoint names its network
-            name, kwargs = self._checkpoint_architecture(key, name, kwargs, Path(str(pretrained)))
+            path = Path(str(pretrained))
+            name, kwargs, card = self._checkpoint_architecture(key, name, kwargs, path)
+            if card is not None:
+                kwargs.update(self._check_checkpoint_data(card, path, adapt))
         if name is None:
             if pretrained is not None:
                 raise _file_without_name(Path(str(pretrained)), key)
@@ -370,6 +375,18 @@ class BiosigTask(pl.LightningModule):
 
         return _load(folder, data=self.data_contract(), n_outputs=n_outputs, adapt=adapt,
                      check=check).train()  # loaded in eval mode; the task sets the modes
+
+    def _check_checkpoint_data(self, card: dict, path: Path, adapt: bool) -> dict:
+        """The data contract of a task checkpoint's ``card`` checked against this task's data
+        as a weights folder's card is (:func:`biosig.models.weights.load_pretrained`: a
+        mismatch is a ConfigError unless ``adapt`` allows the model's adaptation); returns the
+        network arguments an adaptation sets besides the data's own (``chs_info``)."""
+        from biosig.models._registry import model_class
+        from biosig.models.weights import _check_data
+
+        changes = _check_data(card, self.data_contract(), adapt, model_class(card["name"]),
+                              path, source="checkpoint")
+        return {k: v for k, v in changes.items() if k not in _PASSED}
 
     def on_fit_start(self) -> None:
         """A warning when the DataModule preprocesses otherwise than the data the loaded
@@ -405,11 +422,32 @@ class BiosigTask(pl.LightningModule):
         as its checkpoint recorded it; then the task's own (``card["data"]`` entries override
         both); see :func:`biosig.models.weights.save_pretrained`.
         """
+        return self._save_network(self._network(), directory, **card)
+
+    def _save_network(self, net: nn.Module, directory, **card) -> Path:
+        """:meth:`save_pretrained` of ``net`` (one of this task's networks)."""
         from biosig.models.weights import save_pretrained
 
         data = {**(self._data_card() or {}), **self.data_contract(),
                 **dict(card.pop("data", None) or {})}
-        return save_pretrained(self._network(), directory, data=data, **card)
+        return save_pretrained(net, directory, data=data, **card)
+
+    def _card_with_recipe(self, card: dict, own: Mapping) -> dict:
+        """``card`` (:meth:`save_pretrained`'s) with the task's ``own`` entries merged into its
+        ``recipe``: a given ``recipe`` must be a dict and must not contradict them."""
+        card = dict(card)
+        recipe = card.pop("recipe", None)
+        if recipe is None:
+            recipe = {}
+        where = f"{type(self).__name__}.save_pretrained"
+        if not isinstance(recipe, Mapping):
+            raise ConfigError(f"{where}: recipe must be a dict (the card's recipe records "
+                              f"{', '.join(own)}), got {recipe!r}")
+        clash = {k: v for k, v in recipe.items() if k in own and v != own[k]}
+        if clash:
+            raise ConfigError(f"{where}: recipe {clash} contradicts the task's "
+                              f"{({k: own[k] for k in clash})}")
+        return {**card, "recipe": {**recipe, **own}}
 
     def _data_card(self) -> dict | None:
         """The attached DataModule's :meth:`~BiosigDataModule.data_card`, else the one a loaded
@@ -614,11 +652,14 @@ def _file_without_name(path: Path, key: str) -> ConfigError:
                        f"model.{key} (or give a weights folder, whose card names it)")
 
 
-def _checkpoint_network(path: Path) -> tuple[str, dict] | None:
-    """(registry name, model_kwargs) of the network of a task's Lightning checkpoint, or None
-    (not such a checkpoint, or unreadable: the loader names the problem). The network's config
-    (``pretrained``, see :meth:`BiosigTask.on_save_checkpoint`) comes first: it is complete
-    and drops arguments that load weights (EEGDM's ``backbone_weights``)."""
+def _checkpoint_network(path: Path) -> tuple[str, dict, dict] | None:
+    """(registry name, model_kwargs, card) of the network of a task's Lightning checkpoint, or
+    None (not such a checkpoint, or unreadable: the loader names the problem). The network's
+    config (``pretrained``, see :meth:`BiosigTask.on_save_checkpoint`) comes first: it is
+    complete and drops arguments that load weights (EEGDM's ``backbone_weights``). The card
+    (``name``, ``kwargs``, ``data``) is what :meth:`BiosigTask.save_pretrained` of the loaded
+    checkpoint would write: the data card the checkpoint recorded, then the task's own data
+    arguments (``sfreq``, ``n_times``, ``n_chans``, ``ch_names``)."""
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception:  # noqa: BLE001 (any unreadable file: the loader names the problem)
@@ -630,11 +671,21 @@ def _checkpoint_network(path: Path) -> tuple[str, dict] | None:
     if isinstance(config, Mapping) and isinstance(config.get("name"), str):
         from biosig.models.base import _resolve_class
 
-        return config["name"], {k: _resolve_class(v) for k, v in
-                                dict(config.get("kwargs") or {}).items()
-                                if k not in (*_PASSED, "chs_info")}
-    name = hp.get("model")
-    return (name, dict(hp.get("model_kwargs") or {})) if isinstance(name, str) else None
+        name, made = config["name"], dict(config.get("kwargs") or {})
+        kwargs = {k: _resolve_class(v) for k, v in made.items() if k not in (*_PASSED, "chs_info")}
+    elif isinstance(hp.get("model"), str):
+        name, made = hp["model"], dict(hp.get("model_kwargs") or {})
+        kwargs = dict(made)
+    else:
+        return None
+    from biosig.models.weights import DATA_KEYS
+
+    recorded = obj.get(DATA_CARD_KEY)
+    data = {**(recorded if isinstance(recorded, Mapping) else {}),
+            **{k: hp[k] for k in ("sfreq", "n_times", "n_chans", "ch_names")
+               if hp.get(k) is not None}}
+    card = {"name": name, "kwargs": made, "data": {k: data.get(k) for k in DATA_KEYS}}
+    return name, kwargs, card
 
 
 def load_weights_file(net: nn.Module, path, *, key: str = "model.pretrained") -> list[str]:

@@ -91,17 +91,7 @@ class DiffusionTask(BiosigTask):
         :func:`biosig.analysis.generate.generate` reads them; a ``recipe`` dict given here is
         merged in and must not contradict them."""
         sampler = {k: self.hparams[k] for k in ("n_diffusion_steps", "schedule", "clip_sample")}
-        recipe = card.pop("recipe", None)
-        if recipe is None:
-            recipe = {}
-        if not isinstance(recipe, dict):
-            raise ConfigError(f"DiffusionTask.save_pretrained: recipe must be a dict (the card's "
-                              f"recipe records the diffusion schedule), got {recipe!r}")
-        clash = {k: v for k, v in recipe.items() if k in sampler and v != sampler[k]}
-        if clash:
-            raise ConfigError(f"DiffusionTask.save_pretrained: recipe {clash} contradicts the "
-                              f"task's {({k: sampler[k] for k in clash})}")
-        return super().save_pretrained(directory, recipe={**recipe, **sampler}, **card)
+        return super().save_pretrained(directory, **self._card_with_recipe(card, sampler))
 
     def _samples(self, x: torch.Tensor, generator=None):
         """``(B, C, T)`` µV -> ``(N, 1, T)`` diffusion-domain samples, ``(N, 1)`` channel ids."""

@@ -9,6 +9,8 @@ the input-channel choice from the config, figures from a callback
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -152,6 +154,21 @@ class GANTask(BiosigTask):
                 return lower.index(str(channel).lower())
         raise ConfigError(f"model.{key}: {channel!r} is not one of the channels "
                           f"{', '.join(names)} (or an index below {len(names)})")
+
+    @property
+    def train_channels(self) -> list[str]:
+        """The input channels the generator trains from (``input_channel``, or
+        ``random_channels`` when random), by name."""
+        return [self.channel_names[i] for i in dict.fromkeys(self._random_ids)]
+
+    def save_pretrained(self, directory, **card) -> Path:
+        """The generator (the network that generates; the critic only trains it) as a weights
+        folder, as :meth:`BiosigTask.save_pretrained` writes it (the data contract of the
+        task's data), with :attr:`train_channels` as the card's ``recipe.train_leads``:
+        ``ECGNet.from_pretrained`` then refuses other input leads. A ``recipe`` dict given here
+        is merged in and must not contradict them."""
+        card = self._card_with_recipe(card, {"train_leads": self.train_channels})
+        return self._save_network(self.generator, directory, **card)
 
     def _train_ids(self, batch: int, device) -> torch.Tensor:
         pick = int(torch.randint(len(self._random_ids), (1,), generator=self._gen))

@@ -238,7 +238,7 @@ def evaluate(run, args, out: Path) -> dict:
     print(f"trained {row['epochs']} epoch{'' if row['epochs'] == 1 else 's'} ("
           f"{'early stopping' if row['stopped_early'] else 'epoch or time limit'}); "
           f"best validation MSE {best:.4f} (from lead {val_lead}, {_mean_over(val_lead)})")
-    weights = save_weights(net, dm, args, row, best, out / "weights")
+    weights = save_weights(run.task, args, row, best, out / "weights")
     print(f"ECGNet generator (the epoch of the best validation MSE) saved to {weights}: "
           "ECGNet.from_pretrained; docs/models/ecgnet.md generates 12 leads from your own file")
     reports = {}
@@ -284,21 +284,19 @@ def evaluate(run, args, out: Path) -> dict:
     return row
 
 
-def save_weights(net, dm, args, row: dict, best_val_mse: float, folder: Path) -> Path:
-    """The trained generator as a weights folder (``<out>/weights``); its card holds the data
-    contract (rate, leads, the high-pass every lead was trained on) and how it was trained."""
+def save_weights(task, args, row: dict, best_val_mse: float, folder: Path) -> Path:
+    """The trained generator as a weights folder (``<out>/weights``), as
+    ``GANTask.save_pretrained`` writes it (the data contract: rate, leads, the high-pass every
+    lead was trained on; ``recipe.train_leads``), with how it was trained."""
     import math
-
-    from biosig.models.weights import save_pretrained
 
     recipe = {"script": "recipes/ptbxl/ecgnet.py", "data": args.data, "seed": args.seed,
               "epochs": row["epochs"], "stopped_early": row["stopped_early"],
-              "train_leads": _leads(args.train_leads), "highpass_hz": args.highpass,
-              "checkpoint": "lowest val_mse"}
+              "highpass_hz": args.highpass, "checkpoint": "lowest val_mse"}
     lead = _leads(args.input_leads)[0]
     metrics = ({"best_val_mse": best_val_mse, "best_val_mse_of": f"from lead {lead}, "
                 f"{_mean_over(lead)}"} if math.isfinite(best_val_mse) else None)
-    return save_pretrained(net, folder, data=dm.data_card(), recipe=recipe, metrics=metrics)
+    return task.save_pretrained(folder, recipe=recipe, metrics=metrics)
 
 
 def summary_table(table) -> str:

@@ -106,6 +106,44 @@ def test_gan_task_takes_channels_from_the_generator_and_checks_the_data():
     assert out.shape == (2, 12, 40) and torch.equal(out[:, 5], x[:, 5])
 
 
+def test_gan_task_saves_its_generator_with_the_card_the_recipe_writes(tmp_path):
+    """``biosig fit --config recipes/ptbxl/ecgnet.yaml`` trains a GANTask: its checkpoint gives
+    the weights folder that ECGNet.from_pretrained + generate_recording use (the data contract
+    and the input leads trained from), as recipes/ptbxl/ecgnet.py writes it."""
+    import lightning.pytorch as pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from biosig.errors import ConfigError
+    from biosig.models.ecgnet import ECGNet
+    from biosig.models.weights import load_card
+    from biosig.tasks.gan import GANTask
+
+    torch.manual_seed(0)
+    x = torch.randn(4, 12, 40) * 0.3
+    task = GANTask(n_chans=12, n_times=40, sfreq=20.0, random_channels=["I", "ii", "I"],
+                   generator_kwargs={"hidden_size": 4}, critic_kwargs={"channels": (4,)})
+    trainer = pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    trainer.fit(task, DataLoader(TensorDataset(x, torch.zeros(4)), batch_size=4))
+    trainer.save_checkpoint(tmp_path / "gan.ckpt")
+    loaded = GANTask.load_from_checkpoint(tmp_path / "gan.ckpt")
+    folder = loaded.save_pretrained(tmp_path / "weights", recipe={"seed": 0})
+    card = load_card(folder)
+    assert card["recipe"] == {"seed": 0, "train_leads": ["I", "II"]}
+    assert card["data"]["sfreq"] == 20.0 and card["data"]["n_times"] == 40
+    net = ECGNet.from_pretrained(folder)
+    assert net.train_leads == ["I", "II"] and net.sfreq == 20.0
+    assert all(torch.equal(a, b) for a, b in
+               zip(net.state_dict().values(), task.generator.state_dict().values()))
+    with pytest.raises(ConfigError, match="lead V2 is not one these weights were trained"):
+        net.generate(x, lead="V2")
+    fixed = GANTask(n_chans=12, n_times=40, sfreq=20.0, input_channel="avf",
+                    generator_kwargs={"hidden_size": 4}, critic_kwargs={"channels": (4,)})
+    assert fixed.train_channels == ["aVF"]
+    with pytest.raises(ConfigError, match="contradicts the task's"):
+        fixed.save_pretrained(tmp_path / "w2", recipe={"train_leads": ["I"]})
+
+
 def _ecgnet_recipe():
     import importlib.util
     from pathlib import Path

@@ -192,8 +192,8 @@ def test_checkpoint_and_bad_files(tmp_path, source):
     torch.save({k: v for k, v in state.items() if k != "conv.bias"}, tmp_path / "short.pt")
     with pytest.raises(ConfigError, match="missing: conv.bias"):
         _task(tmp_path / "short.pt")
-    with pytest.raises(ConfigError, match="wrong shape: conv.weight.*task was made with "
-                                          "model='tiny_probe'"):  # 4 channels, not 3
+    with pytest.raises(ConfigError, match="task.ckpt: data n_chans does not match the weights: "
+                                          "checkpoint n_chans=3, given n_chans=4"):
         ClassificationTask(model="tiny_probe", pretrained=ckpt, n_outputs=2, n_chans=4,
                            n_times=32, sfreq=64.0)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
@@ -203,6 +203,49 @@ def test_checkpoint_and_bad_files(tmp_path, source):
     assert "weights_only=True) reads" in str(err.value) and "False" not in str(err.value)
     with pytest.raises(ConfigError, match="neither"):
         _task(tmp_path / "missing.pt")
+
+
+class TinyAnyLength(TinyNet):
+    """TinyNet declared length-agnostic (its conv and mean fit any window length)."""
+
+    registry_name = "tiny_any_length"
+    length_agnostic = True
+
+
+def test_a_checkpoint_checks_its_data_contract_as_a_weights_folder(tmp_path, monkeypatch):
+    """A task checkpoint as pretrained: its data (rate, window, channels by name) is checked as
+    a weights folder's card is, with the same adapt semantics, before any weight is loaded
+    (shapes agree for another channel order or rate: they loaded silently)."""
+    monkeypatch.setitem(_registry._MODELS, "tiny_any_length", TinyAnyLength)
+    ckpts = {}
+    for name in ("tiny_probe", "tiny_any_length"):
+        task = ClassificationTask(model=name, n_outputs=2, ch_names=NAMES, **SIG)
+        trainer = pl.Trainer(max_steps=0, logger=False, enable_checkpointing=False,
+                             enable_progress_bar=False, enable_model_summary=False)
+        trainer.strategy.connect(task)
+        ckpts[name] = tmp_path / f"{name}.ckpt"
+        trainer.save_checkpoint(ckpts[name])
+
+    def build(name, adapt=False, **kw):
+        signal = {**SIG, "ch_names": NAMES, **kw}
+        return ClassificationTask(pretrained=ckpts[name], n_outputs=2, adapt=adapt, **signal)
+
+    with pytest.raises(ConfigError, match=r"tiny_probe.ckpt: data ch_names does not match the "
+                                          r"weights: checkpoint ch_names=\['C3', 'Cz', 'C4'\]"):
+        build("tiny_probe", ch_names=NAMES[::-1])  # same channel count, another order
+    with pytest.raises(ConfigError, match="cannot change it"):
+        build("tiny_probe", adapt=True, ch_names=NAMES[::-1])  # tied to its channel layout
+    with pytest.raises(ConfigError, match="checkpoint sfreq=64.0, given sfreq=128.0"):
+        build("tiny_probe", sfreq=128.0)  # another rate, the same n_times
+    with pytest.raises(ConfigError, match="built for one window length"):
+        build("tiny_probe", n_times=48, adapt=True)
+    with pytest.raises(ConfigError, match="adapt=True rebuilds it"):
+        build("tiny_any_length", n_times=48)
+    again = build("tiny_any_length", n_times=48, adapt=True)
+    assert again.net.n_times == 48
+    saved = torch.load(ckpts["tiny_any_length"], weights_only=True)["state_dict"]
+    assert torch.equal(again.net.conv.weight, saved["net.conv.weight"])
+    assert isinstance(build("tiny_probe").net, TinyNet)  # the same data: loads
 
 
 def test_gradual_unfreezing_with_lightning_backbone_finetuning(weights_file):
