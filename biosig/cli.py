@@ -69,9 +69,8 @@ def _build_cli_class():
         silently replacing it. A classification task's ``multilabel`` (not linked: other tasks
         take none) must be the data source's, or a ConfigError names both. A project error
         raised while building the model or the data reaches the user as itself (jsonargparse
-        would wrap it). ``fit`` prints where its logs
-        and checkpoints go, at its start and its end, and one line per epoch when stdout is not
-        a terminal (no progress bar); ``test``/``validate``/``predict`` resolve ``--ckpt_path
+        would wrap it). ``fit`` prints where its logs and checkpoints go, at its start and its
+        end, and one line per epoch when stdout is not a terminal (no progress bar); ``test``/``validate``/``predict`` resolve ``--ckpt_path
         last|best`` from the run folder, and without it refuse to score a random initialisation
         (unless ``pretrained``); ``predict`` writes its predictions to a file.
         """
