@@ -257,8 +257,10 @@ class ClassificationTask(BiosigTask):
                           f"{kind}: set multilabel to {bool(theirs)}")
 
     def setup(self, stage: str) -> None:
-        """:meth:`check_data` on the Trainer's DataModule, before any step."""
-        self.check_data(getattr(self._trainer, "datamodule", None))
+        """:meth:`check_data` on the Trainer's DataModule, before any step (not to predict:
+        that reads no labels)."""
+        if stage != "predict":
+            self.check_data(getattr(self._trainer, "datamodule", None))
 
     def save_pretrained(self, directory, **card):
         """:meth:`BiosigTask.save_pretrained`, the card's ``data.multilabel`` being this task's

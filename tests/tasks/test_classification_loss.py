@@ -55,3 +55,4 @@ def test_fit_refuses_a_multilabel_setting_the_data_source_contradicts(tmp_path, 
                                           rf"\(model.init_args.multilabel\) but the data source "
                                           rf"{name} is"):
         quiet_trainer(tmp_path, max_epochs=1).fit(task, dm)
+    assert quiet_trainer(tmp_path).predict(task, dm)  # reads no labels: not refused
