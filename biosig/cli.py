@@ -66,12 +66,14 @@ def _build_cli_class():
 
         A linked argument given explicitly (``--model.init_args.n_chans 64`` or in a config)
         must agree with the data, or the CLI refuses the conflict (ConfigError) instead of
-        silently replacing it. A project error raised while building the model or the data
-        reaches the user as itself (jsonargparse would wrap it). ``fit`` prints where its logs
-        and checkpoints go, at its start and its end, and one line per epoch when stdout is not
-        a terminal (no progress bar); ``test``/``validate``/``predict`` resolve ``--ckpt_path
-        last|best`` from the run folder, and without it refuse to score a random initialisation
-        (unless ``pretrained``); ``predict`` writes its predictions to a file.
+        silently replacing it. A classification task's ``multilabel`` (not linked: other tasks
+        take none) must be the data source's, or a ConfigError names both. A project error
+        raised while building the model or the data reaches the user as itself (jsonargparse
+        would wrap it). ``fit`` prints where its logs and checkpoints go, at its start and its
+        end, and one line per epoch when stdout is not a terminal (no progress bar);
+        ``test``/``validate``/``predict`` resolve ``--ckpt_path last|best`` from the run folder,
+        and without it refuse to score a random initialisation (unless ``pretrained``);
+        ``predict`` writes its predictions to a file.
         """
 
         def instantiate_classes(self):
@@ -94,6 +96,10 @@ def _build_cli_class():
             # Trainer prints its start-up lines (GPU available: ...)
             try:
                 _refuse_link_conflicts(self._given_links, self.datamodule)
+                # multilabel: not linked (other tasks take none); predict reads no labels
+                if self.subcommand != "predict" and callable(getattr(self.model, "check_data",
+                                                                     None)):
+                    self.model.check_data(self.datamodule)
             except ValueError as err:  # a ConfigError
                 source = getattr(self, "_hparams_from_checkpoint", None)
                 if source is None:

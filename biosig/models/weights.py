@@ -322,11 +322,11 @@ def _check_data(card: dict, data: dict | None, adapt: bool, cls, where: Path,
         if not adapt:
             refuse("n_times", "; its weights fit any length: adapt=True rebuilds it for yours")
         changes["n_times"] = int(data["n_times"])
-    changes.update(_check_channels(card, data, adapt, cls, refuse))
+    changes.update(_check_channels(card, data, adapt, cls, refuse, source))
     return changes
 
 
-def _check_channels(card, data, adapt, cls, refuse) -> dict:
+def _check_channels(card, data, adapt, cls, refuse, source: str = "card") -> dict:
     have = card["data"]
     names = data.get("ch_names")
     if names is None:
@@ -346,14 +346,15 @@ def _check_channels(card, data, adapt, cls, refuse) -> dict:
     card_names = have.get("ch_names")
     if card_names is None:
         if have.get("n_chans") is not None and len(names) != int(have["n_chans"]):
-            refuse("ch_names", f"; the weights expect {have['n_chans']} channels (the card "
-                               "names none)")
+            refuse("ch_names", f"; the weights expect {have['n_chans']} channels (the "
+                               f"{source} names none)")
         return {}
     if names == card_names:
         return {}
     if not cls.adapts_channels(card["kwargs"]):
-        refuse("ch_names", f"; {card['name']} ties its weights to the card's channel layout "
-                           "(adapt=True cannot change it): select these channels in this order")
+        refuse("ch_names", f"; {card['name']} ties its weights to the {source}'s channel "
+                           "layout (adapt=True cannot change it): select these channels in this "
+                           "order")
     if not adapt:
         refuse("ch_names", "; the model shares its weights over channels: adapt=True loads them "
                            "on these channels by name")

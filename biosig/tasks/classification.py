@@ -240,6 +240,28 @@ class ClassificationTask(BiosigTask):
         n = n_outputs if n_outputs and (multilabel or n_outputs >= 2) else 2
         return ["loss", *classification_metrics(n, multilabel).keys()]
 
+    def check_data(self, datamodule) -> None:
+        """ConfigError when the DataModule's source labels windows otherwise than this task's
+        ``multilabel`` says (a 0/1 column per class, or one class index): its loss and metrics
+        failed on the labels' shape at the first step. A DataModule without a window cache
+        (not a :class:`~biosig.data.BiosigDataModule`) is not checked."""
+        theirs = getattr(getattr(datamodule, "cache", None), "multilabel", None)
+        mine = bool(self.hparams.multilabel)
+        if theirs is None or bool(theirs) == mine:
+            return
+        source = type(getattr(datamodule, "source", None)).__name__
+        kind = ("multi-label (a 0/1 label per class)" if theirs else
+                "single-label (one class per window)")
+        raise ConfigError(f"{type(self).__name__} multilabel={mine} "
+                          f"(model.init_args.multilabel) but the data source {source} is "
+                          f"{kind}: set multilabel to {bool(theirs)}")
+
+    def setup(self, stage: str) -> None:
+        """:meth:`check_data` on the Trainer's DataModule, before any step (not to predict:
+        that reads no labels)."""
+        if stage != "predict":
+            self.check_data(getattr(self._trainer, "datamodule", None))
+
     def save_pretrained(self, directory, **card):
         """:meth:`BiosigTask.save_pretrained`, the card's ``data.multilabel`` being this task's
         (a sigmoid per class or one softmax: what its loss trained); a DataModule or ``data``

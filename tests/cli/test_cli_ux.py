@@ -309,3 +309,17 @@ def test_class_help_shows_each_parameters_whole_text(capsys):
     assert "--data.source.path PATH folder with ``Subject00_1.edf`` ... and ``subject- info.csv``" \
         in out
     assert "--data.source.view VIEW ``\"task\"``: rest" in out
+
+
+def test_multilabel_that_contradicts_the_data_source_is_refused_before_training():
+    """``multilabel`` is not linked (only a classifier takes it): a config that forgot it on a
+    multi-label source (or set it on a single-label one) failed at the first step, in
+    torchmetrics' or BCE's shape check; now a ConfigError names the option and the source."""
+    ptbxl = ["--config", str(REPO / "recipes/ptbxl/cvd_cnn.yaml"),
+             "--config", str(REPO / "recipes/ptbxl/simulator.yaml"),
+             "--data.source.init_args.n_records", "20", "--data.preprocessing", "[]"]
+    with pytest.raises(ConfigError, match=r"multilabel=False \(model.init_args.multilabel\) but "
+                                          r"the data source SyntheticECG is multi-label"):
+        lightning_cli([*ptbxl, "--model.init_args.multilabel", "false"], run=False)
+    with pytest.raises(ConfigError, match=r"multilabel=True .* SyntheticMI is single-label"):
+        lightning_cli([*EEGNET, "--model.init_args.multilabel", "true"], run=False)

@@ -233,7 +233,8 @@ def test_a_checkpoint_checks_its_data_contract_as_a_weights_folder(tmp_path, mon
     with pytest.raises(ConfigError, match=r"tiny_probe.ckpt: data ch_names does not match the "
                                           r"weights: checkpoint ch_names=\['C3', 'Cz', 'C4'\]"):
         build("tiny_probe", ch_names=NAMES[::-1])  # same channel count, another order
-    with pytest.raises(ConfigError, match="cannot change it"):
+    with pytest.raises(ConfigError, match=r"to the checkpoint's channel layout \(adapt=True "
+                                          "cannot change it"):  # the hint said "the card's"
         build("tiny_probe", adapt=True, ch_names=NAMES[::-1])  # tied to its channel layout
     with pytest.raises(ConfigError, match="checkpoint sfreq=64.0, given sfreq=128.0"):
         build("tiny_probe", sfreq=128.0)  # another rate, the same n_times
