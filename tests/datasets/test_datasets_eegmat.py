@@ -138,6 +138,7 @@ def test_real_windows_through_the_cache(tmp_path):
     assert set(rest.y.tolist()) == {-1} and set(rest.meta["run"]) == {1}
 
 
+@needs_eegmat
 @pytest.mark.shared_data
 def test_rest_seconds_windows_keep_their_onsets_in_the_file(tmp_path):
     """With rest_seconds the rest windows' onsets counted from the cut (0, 4, ...): a window
