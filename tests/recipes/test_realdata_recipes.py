@@ -116,3 +116,31 @@ def test_eegformer_eegmat_pipeline_tiny(shared_data, tmp_path):
     # fold 0 tests subject 0 alone (the last 60 s of rest, ~60 s of arithmetic), trains on 1-3
     assert set(df.fold) == {"fold0"} and len(result.runs) == 3
     assert set(df.n_test) == {61} and set(df.n_train) == {3 * 61}, df[["n_train", "n_test"]]
+
+
+def test_eegdm_eegmat_recipes_tiny(shared_data, tmp_path):
+    """recipes/eegmat/eegdm_{pretrain,finetune}.yaml as their header says: SSMDP pretraining on
+    EEGMAT subjects 1-3 -> weights folder -> ``biosig run``: LFT on the frozen SSMDP, tested on
+    subject 0."""
+    from biosig.cli import main
+    from biosig.tasks import DiffusionTask
+
+    path = shared_data / "eeg_edf" / "eegmat"
+    if not path.is_dir():
+        pytest.skip(f"no EEGMAT recordings at {path}")
+    data = ["--data.source.init_args.path", str(path), "--data.source.init_args.subjects",
+            "[0, 1, 2, 3]", "--data.cache_dir", str(tmp_path / "cache"),
+            "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2"]
+    cli = lightning_cli(["fit", "--config", str(REPO / "recipes/eegmat/eegdm_pretrain.yaml"),
+                         *data, *QUIET, "--trainer.limit_val_batches", "1",
+                         "--trainer.default_root_dir", str(tmp_path / "pre"),
+                         "--model.init_args.model_kwargs",
+                         "{n_layers: 1, d_model: 8, d_state: 4, d_embed: 8, d_cond: 16}"])
+    assert cli.datamodule.sfreq == 200.0 and cli.datamodule.n_times == 1000
+    ssmdp = DiffusionTask.save_pretrained(cli.model, tmp_path / "ssmdp")
+    assert main(["run", "--config", str(REPO / "recipes/eegmat/eegdm_finetune.yaml"), *data,
+                 "--model.init_args.model_kwargs.backbone_weights", str(ssmdp),
+                 "--experiment.seeds", "[0]", "--experiment.out", str(tmp_path / "res")]) == 0
+    df = pd.read_csv(tmp_path / "res" / "results.csv")
+    assert list(df.model) == ["EEGDM"] and set(df.fold) == {"fold0"}
+    assert list(df.n_test) == [24] and df.bal_acc.between(0, 1).all()  # subject 0: 12 + 12
