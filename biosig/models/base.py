@@ -22,6 +22,7 @@ it needs, whether it accepts any window length or any channel set).
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 
@@ -94,6 +95,9 @@ class BiosigModel(nn.Module):
     length_agnostic: bool = False
     channel_independent: bool = False
     used_through: str = ""
+    #: what a model loaded from a weights folder keeps of its card (:meth:`keep_card`) for
+    #: ``save_pretrained`` to write again; None for a model built here
+    loaded_card: dict | None = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -236,6 +240,8 @@ class BiosigModel(nn.Module):
         self.n_outputs = int(n_outputs)
         if hasattr(self, "_init_kwargs"):
             self._init_kwargs["n_outputs"] = self.n_outputs
+        if self.loaded_card is not None:  # the card's class names describe the old head
+            self.loaded_card["data"].update(classes=None, multilabel=None)
 
     @classmethod
     def adapts_channels(cls, kwargs: dict) -> bool:
@@ -294,10 +300,16 @@ class BiosigModel(nn.Module):
     def keep_card(self, card: dict) -> None:
         """Called by ``from_pretrained`` with the weights' card: keep what the model's kwargs do
         not hold. Here the channel names the weights were trained on (``ch_names``, where the
-        kwargs named none), so their order stays checkable and a re-saved card keeps them."""
+        kwargs named none), so their order stays checkable, and as :attr:`loaded_card` the
+        card's data contract (class names, preprocessing...), recipe and licence, which
+        ``save_pretrained`` writes again where not given (not the metrics: they score these
+        weights, not what training makes of them; a new head (``reset_head``) drops the
+        class names and ``multilabel``)."""
         names = card["data"].get("ch_names")
         if names and self.chs_info is None and len(names) == self.n_chans:
             self.chs_info = [{"ch_name": str(c)} for c in names]
+        self.loaded_card = copy.deepcopy({"data": card["data"], "recipe": card.get("recipe"),
+                                          "licence": card.get("licence")})
 
     def push_to_hub(self, repo_id: str, **kwargs):
         """Publish to the Hugging Face Hub; see :func:`biosig.models.weights.push_to_hub`."""

@@ -11,6 +11,12 @@ The card records what is needed to rebuild the network and to use it correctly:
   recorded, not compared on loading;
 - ``recipe``, ``metrics``, ``licence`` as given by whoever saved them.
 
+A model loaded from a folder keeps its card's data contract, recipe and licence
+(:meth:`~biosig.models.base.BiosigModel.keep_card`): saved again (e.g. after fine-tuning), its
+card keeps them where not given anew, less what no longer holds: the class names and
+``multilabel`` after a new head, the montage after ``adapt=True`` chose other channels (the
+model's own rate, window and channels are written, adapted or not). Its metrics are not kept.
+
 :func:`load_pretrained` rebuilds the model from the card, checks the user's data against the
 card and raises :class:`~biosig.errors.ConfigError` naming the field, the card's value and the
 given value. ``adapt=True`` adapts exactly two things, and only where the model allows it:
@@ -79,6 +85,11 @@ def save_pretrained(model, directory, *, data: dict | None = None, recipe: Any =
     recipe, metrics, licence : how the weights were made, their scores (e.g. ``{"dataset": ...,
         "protocol": ..., "accuracy": ...}``) and their licence; JSON values.
 
+    A model loaded from a weights folder (:attr:`~biosig.models.base.BiosigModel.loaded_card`)
+    fills what is not given here from its card: each ``data`` key (the model's own ``sfreq``,
+    ``n_times``, ``n_chans``, ``ch_names`` first; no class names after a new head, no montage
+    on adapted channels), the ``recipe`` and the ``licence``, never the metrics.
+
     Returns the folder's path. The tensors are written with ``safetensors``.
     """
     from safetensors.torch import save_file
@@ -86,6 +97,8 @@ def save_pretrained(model, directory, *, data: dict | None = None, recipe: Any =
     from biosig.models._registry import count_parameters
 
     config = _model_config(model)
+    recipe = _loaded(model, "recipe") if recipe is None else recipe
+    licence = _loaded(model, "licence") if licence is None else licence
     card = {
         "format_version": FORMAT_VERSION,
         "name": config["name"],
@@ -150,14 +163,15 @@ def _card_data(model, data: dict | None) -> dict:
     data = dict(data or {})
     _refuse_unknown_data_keys(data, "save_pretrained")
     own = {"sfreq": getattr(model, "sfreq", None), "n_times": getattr(model, "n_times", None),
-           "n_chans": getattr(model, "n_chans", None), "ch_names": getattr(model, "ch_names", None),
-           "units": getattr(model, "units", None)}
-    for key in ("sfreq", "n_times", "n_chans", "ch_names"):
+           "n_chans": getattr(model, "n_chans", None), "ch_names": getattr(model, "ch_names", None)}
+    for key in own:
         if own[key] is not None and data.get(key) is not None and not _same(key, own[key],
                                                                               data[key]):
             raise ConfigError(f"save_pretrained: data {key}={data[key]!r} contradicts the model's "
                               f"{key}={own[key]!r}")
-    out = {key: data.get(key, own.get(key)) for key in DATA_KEYS}
+    given = {k: v for k, v in own.items() if v is not None}
+    base = {"units": getattr(model, "units", None), **_loaded_data(model, given), **given}
+    out = {key: data.get(key, base.get(key)) for key in DATA_KEYS}
     if out["ch_names"] is not None:
         out["ch_names"] = [str(c) for c in out["ch_names"]]
         if out["n_chans"] is None:
@@ -175,6 +189,21 @@ def _card_data(model, data: dict | None) -> dict:
         if out[key] is not None:
             out[key] = int(out[key])
     return _jsonable(out, "data")
+
+
+def _loaded(model, key: str):
+    """The ``key`` entry of the card ``model`` was loaded from (None for a model built here)."""
+    return (getattr(model, "loaded_card", None) or {}).get(key)
+
+
+def _loaded_data(model, own: dict) -> dict:
+    """The data contract of the card ``model`` was loaded from, less its montage where the
+    model's channels (``own``) are not the card's (``adapt=True`` chose others)."""
+    data = dict(_loaded(model, "data") or {})
+    if any(key in own and data.get(key) is not None and not _same(key, own[key], data[key])
+           for key in ("n_chans", "ch_names")):
+        data.pop("montage", None)
+    return data
 
 
 def _card_classes(model, classes) -> list[str] | None:

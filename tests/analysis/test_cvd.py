@@ -138,6 +138,24 @@ def test_a_trained_checkpoint_saved_as_weights_scores_a_file(tmp_path):
     assert list(probs.columns[2:]) == dm.classes and probs[dm.classes].stack().between(0, 1).all()
 
 
+def test_weights_fine_tuned_in_plain_pytorch_and_saved_again_score_a_file(tmp_path):
+    """A CVD CNN folder loaded, trained a step in plain PyTorch and saved again lost its card's
+    class names and preprocessing: cvd refused the folder (data.classes missing)."""
+    _weights(tmp_path / "w")
+    net = CVDCNN.from_pretrained(tmp_path / "w").train()
+    loss = net(torch.randn(2, 12, 1000)).sum()
+    loss.backward()
+    torch.optim.SGD(net.parameters(), lr=0.1).step()
+    folder = net.eval().save_pretrained(tmp_path / "tuned")
+    rec = _ecg(duration=10.0, sfreq=100.0)
+    probs = cvd_probabilities(folder, rec).loc[0, CLASSES].to_numpy(float)
+    with torch.no_grad():
+        want = torch.sigmoid(net(torch.from_numpy(rec.data[None].astype(np.float32))))[0]
+    np.testing.assert_allclose(probs, want.numpy(), atol=2e-3)
+    assert not np.allclose(probs, cvd_probabilities(tmp_path / "w", rec).loc[
+        0, CLASSES].to_numpy(float), atol=1e-4)  # the tuned weights were scored
+
+
 @pytest.mark.parametrize("multilabel", [True, False, None], ids=["multi", "single", "old-card"])
 def test_probabilities_are_a_softmax_for_single_label_weights_and_sigmoids_otherwise(
         tmp_path, multilabel):

@@ -475,3 +475,63 @@ def test_eegformer_adapt_refuses_duplicate_channel_names(tmp_path):
                                           r"'C', 'D'\]\): name each channel once"):
         EEGFormer.from_pretrained(folder, data={"ch_names": ["C", "B", "C", "D"]}, adapt=True)
     assert EEGFormer.from_pretrained(folder, data={"ch_names": ["C", "B"]}, adapt=True).n_chans == 2
+
+
+def test_a_loaded_model_saved_again_keeps_its_card_but_not_its_metrics(tmp_path):
+    """A model loaded from a folder and saved again kept only its channel names: the class
+    names, multilabel, preprocessing, montage, recipe and licence were dropped."""
+    cnn = CVDCNN(n_outputs=2, n_chans=3, sfreq=100.0, channels=(4,))
+    data = {"ch_names": ["I", "II", "V1"], "classes": ["NORM", "MI"], "multilabel": True,
+            "preprocessing": {"steps": ["bandpass"], "alignment": None}, "montage": "ecg"}
+    first = load_card(cnn.save_pretrained(tmp_path / "a", data=data, recipe={"epochs": 3},
+                                          metrics={"auc": 0.9}, licence="CC-BY-4.0"))
+    loaded = CVDCNN.from_pretrained(tmp_path / "a")
+    again = load_card(loaded.save_pretrained(tmp_path / "b"))
+    assert again["data"] == first["data"] and again["recipe"] == {"epochs": 3}
+    assert again["licence"] == "CC-BY-4.0" and again["metrics"] is None
+    # what is given still wins, key by key; a contradiction of the model is still refused
+    mine = load_card(loaded.save_pretrained(tmp_path / "c", data={"classes": ["A", "B"]},
+                                            recipe={"epochs": 1}, metrics={"auc": 0.5}))
+    assert mine["data"] == {**first["data"], "classes": ["A", "B"]}
+    assert mine["recipe"] == {"epochs": 1} and mine["metrics"] == {"auc": 0.5}
+    with pytest.raises(ConfigError, match="contradicts the model's ch_names"):
+        loaded.save_pretrained(tmp_path / "x", data={"ch_names": ["V1", "II", "I"]})
+    # a new head: the class names (and multilabel) described the old one
+    no_classes = {**first["data"], "classes": None, "multilabel": None}
+    for model in (load_pretrained(tmp_path / "a", n_outputs=3),
+                  load_pretrained(tmp_path / "a")):
+        model.reset_head(model.n_outputs)
+        assert load_card(model.save_pretrained(tmp_path / "d"))["data"] == no_classes
+    # ECGNet's train_leads live in the recipe: kept through a second save
+    from biosig.models.ecgnet import ECGNet
+
+    gen = ECGNet(sfreq=100.0, hidden_size=4)
+    gen.save_pretrained(tmp_path / "g", recipe={"train_leads": ["II"]})
+    ECGNet.from_pretrained(tmp_path / "g").save_pretrained(tmp_path / "g2")
+    assert ECGNet.from_pretrained(tmp_path / "g2").train_leads == ["II"]
+
+
+def test_an_adapted_model_saved_again_records_its_new_data(tmp_path):
+    """adapt=True loads onto another window length or other channels: a re-save writes those,
+    not the card's, and drops the montage of the card's channels."""
+    from biosig.models.eegformer import EEGFormer
+
+    prep = ["bandpass 1-40 Hz"]
+    torch.manual_seed(0)
+    EEGFormer(n_times=80, sfreq=40.0, chs_info=[{"ch_name": c} for c in ("Fz", "Cz", "Pz")],
+              n_outputs=2, emb_size=16, n_heads=2, encoder_depth=1, decoder_depth=1, n_codes=8,
+              patch_len=20, patch_stride=20).save_pretrained(
+        tmp_path / "w", data={"montage": "standard_1020", "preprocessing": prep,
+                              "classes": ["L", "R"]})
+    sub = EEGFormer.from_pretrained(tmp_path / "w", data={"ch_names": ["Pz", "Fz"]}, adapt=True)
+    card = load_card(sub.save_pretrained(tmp_path / "sub"))["data"]
+    assert card["ch_names"] == ["Pz", "Fz"] and card["n_chans"] == 2
+    assert card["montage"] is None and card["preprocessing"] == prep
+    assert card["classes"] == ["L", "R"]  # same head
+    torch.manual_seed(0)
+    HVEEGNet(n_chans=3, n_times=100, sfreq=100.0).save_pretrained(
+        tmp_path / "hv", data={"preprocessing": prep, "montage": "standard_1020"})
+    longer = load_pretrained(tmp_path / "hv", data={"n_times": 200}, adapt=True)
+    card = load_card(longer.save_pretrained(tmp_path / "hv2"))["data"]
+    assert card["n_times"] == 200 and card["preprocessing"] == prep
+    assert card["montage"] == "standard_1020"  # the channels are the card's
