@@ -29,11 +29,12 @@ from biosig.signal.ecg_leads import (
     LIMB_COEFFS,
     MAX_ECG_PTP_MV,
     MIN_ECG_PTP_MV,
-    MV_PER_UNIT,
     derive_limb_leads,
     lead_index,
     lead_of_channel,
+    mv_per_unit,
     normalize_lead_name,
+    robust_ptp,
 )
 from biosig.errors import ChannelError, ConfigError, ShapeError
 from biosig.models._registry import register_model
@@ -102,20 +103,13 @@ def remove_baseline(x: torch.Tensor, sfreq: float | None) -> torch.Tensor:
 
 def _mv_per(units: str, what: str) -> float:
     """mV per unit of ``units``; ConfigError for anything but a voltage."""
-    if units not in MV_PER_UNIT:
-        near = [u for u in MV_PER_UNIT if str(units).lower() == u.lower()]  # "mv": case is meaning
-        raise ConfigError(f"{what} is in {units!r}; ECGNet needs a voltage (mV, µV or V)"
-                          + (f": did you mean {near[0]!r}?" if near else ""))
-    return MV_PER_UNIT[units]
+    return mv_per_unit(units, what, needs="ECGNet needs a voltage")
 
 
-def _robust_ptp(x: torch.Tensor) -> torch.Tensor:
-    """Per record (first axis), the 0.5th to 99.5th percentile range of at most about 65,000
-    of its samples."""
-    flat = x.detach().reshape(x.shape[0] if x.ndim > 1 else 1, -1).float()
-    flat = flat[:, :: max(1, flat.shape[1] // 65536)]
-    q = torch.nanquantile(flat, torch.tensor([0.005, 0.995], device=flat.device), dim=1)
-    return (q[1] - q[0]).nan_to_num(0.0)
+def _robust_ptp(x: torch.Tensor):
+    """Per record (first axis) of ``x``, :func:`~biosig.signal.ecg_leads.robust_ptp`."""
+    return robust_ptp(x.detach().reshape(x.shape[0] if x.ndim > 1 else 1, -1).float().cpu()
+                      .numpy())
 
 
 def _refuse_flat_lead(x: torch.Tensor, what: str, unit: str) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "lead_index",
     "lead_of_channel",
     "pick_leads",
+    "mv_per_unit",
     "robust_ptp",
     "canonical_lead",
     "normalize_lead_name",
@@ -147,6 +148,18 @@ def robust_ptp(data) -> np.ndarray:
     return np.nan_to_num(hi - lo)
 
 
+def mv_per_unit(unit: str, what: str, needs: str = "an ECG lead must be in a voltage") -> float:
+    """mV per ``unit``; ConfigError ``"<what> is in <unit>; <needs> (mV, µV or V)"`` for anything
+    but a voltage (with a did-you-mean for another case: "mv" is not a unit, case is meaning)."""
+    from biosig.errors import ConfigError
+
+    if unit not in MV_PER_UNIT:
+        near = [u for u in MV_PER_UNIT if str(unit).lower() == u.lower()]
+        raise ConfigError(f"{what} is in {unit!r}; {needs} (mV, µV or V)"
+                          + (f": did you mean {near[0]!r}?" if near else ""))
+    return MV_PER_UNIT[unit]
+
+
 def lead_of_channel(name: str) -> str | None:
     """Standard lead a channel name gives (``"II"``, ``"MLII"``, ``"avr"``, EDF+'s ``"ECG V2"``),
     or None for a name that gives none (``"ECG"``, ``"ECG 1"``, ``"Pleth"``)."""
@@ -165,8 +178,6 @@ def pick_leads(rec, leads: Sequence[str] = LEADS):
     ChannelError (naming the file, ``rec.meta["source"]``) when a lead has no channel or
     several; ConfigError when a lead's unit is not a voltage.
     """
-    from biosig.errors import ConfigError
-
     where = str(rec.meta.get("source") or "recording")
     wanted = [normalize_lead_name(n) for n in leads]
     found: dict[str, list[int]] = {}
@@ -185,15 +196,8 @@ def pick_leads(rec, leads: Sequence[str] = LEADS):
             + "; ".join(f"{n} by {', '.join(map(repr, chans))}" for n, chans in twice.items())
             + "; keep one of each (biosig.signal.DropChannels)")
     index = [found[n][0] for n in wanted]
-    scale = []
-    for i in index:
-        unit = rec.units[i] or "mV"
-        if unit not in MV_PER_UNIT:
-            near = [u for u in MV_PER_UNIT if unit.lower() == u.lower()]  # "mv": case is meaning
-            raise ConfigError(
-                f"{where}: channel {rec.ch_names[i]!r} is in {unit!r}; an ECG lead must be in "
-                f"a voltage (mV, µV or V)" + (f": did you mean {near[0]!r}?" if near else ""))
-        scale.append(MV_PER_UNIT[unit])
+    scale = [mv_per_unit(rec.units[i] or "mV", f"{where}: channel {rec.ch_names[i]!r}")
+             for i in index]
     data = rec.data[index] * np.asarray(scale, dtype=np.float32)[:, None]
     return rec.copy(data=data, ch_names=wanted, ch_types=["ecg"] * len(wanted),
                     units=["mV"] * len(wanted))
