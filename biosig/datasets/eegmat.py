@@ -230,7 +230,7 @@ class EEGMAT(DatasetSource):
     def records(self) -> list[dict]:
         if self._records is None:
             self._check_files()
-            out = []
+            out, folds = [], self._folds()
             for s in self.subjects:
                 info = self._info.get(s, {})
                 if self._info and not info:
@@ -245,7 +245,7 @@ class EEGMAT(DatasetSource):
                             "run": run,
                             "condition": _RUN_CLASS[run],
                             "label": run - 1 if self.view == "task" else -1,
-                            "fold": self._folds()[s],
+                            "fold": folds[s],
                             "path": rel,
                             **info,
                         }
