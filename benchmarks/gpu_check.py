@@ -63,10 +63,11 @@ OPT_STEPS_PER_BATCH = {"ecgnet_gan": 2}
 # ---------------------------------------------------------------------------------------------
 # GPU utilisation
 class _UtilSampler:
-    """Samples GPU utilisation (%) every ``period`` s in a thread via NVML (pynvml) when present."""
+    """Samples GPU utilisation (%) every ``period`` s in a thread via NVML (pynvml) when present,
+    each with its ``time.perf_counter()`` time, so that set-up and warm-up can be left out."""
 
     def __init__(self, device_index: int = 0, period: float = 0.1):
-        self.samples: list[float] = []
+        self.samples: list[tuple[float, float]] = []
         self.period = period
         self.source = None
         self._stop = threading.Event()
@@ -83,8 +84,8 @@ class _UtilSampler:
 
     def _loop(self):
         while not self._stop.wait(self.period):
-            self.samples.append(
-                float(self._nvml.nvmlDeviceGetUtilizationRates(self._handle).gpu))
+            util = float(self._nvml.nvmlDeviceGetUtilizationRates(self._handle).gpu)
+            self.samples.append((time.perf_counter(), util))
 
     def __enter__(self):
         if self.source:
@@ -98,8 +99,10 @@ class _UtilSampler:
             self._thread.join()
         return False
 
-    def mean(self) -> float | None:
-        return statistics.fmean(self.samples) if self.samples else None
+    def mean(self, start: float = -math.inf, end: float = math.inf) -> float | None:
+        """Mean utilisation of the samples taken between ``start`` and ``end``."""
+        inside = [u for t, u in self.samples if start <= t <= end]
+        return statistics.fmean(inside) if inside else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,11 +112,12 @@ def _step_meter():
     import torch
 
     class StepMeter(pl.Callback):
-        """Per training step: wall time (synchronised), samples, and the loss."""
+        """Per training step: wall time (synchronised), the wait before it (the loader's next
+        batch and Lightning's loop between steps), samples, and the loss."""
 
         def __init__(self):
             self.times, self.samples, self.losses, self.logged = [], [], [], []
-            self._t0 = 0.0
+            self.starts, self.ends = [], []
 
         def on_fit_start(self, trainer, pl_module):
             log = pl_module.log
@@ -133,15 +137,20 @@ def _step_meter():
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
             self._step_logs = {}
             self._sync(pl_module)
-            self._t0 = time.perf_counter()
+            self.starts.append(time.perf_counter())
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             self._sync(pl_module)
-            self.times.append(time.perf_counter() - self._t0)
+            self.ends.append(time.perf_counter())
+            self.times.append(self.ends[-1] - self.starts[-1])
             self.samples.append(_batch_size(batch))
             loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
             self.losses.append(float(loss.detach().float()) if torch.is_tensor(loss) else None)
             self.logged.append(dict(self._step_logs))
+
+        def waits(self) -> list[float]:
+            """Seconds between one step's end and the next one's start."""
+            return [b - a for a, b in zip(self.ends, self.starts[1:])]
 
     return StepMeter()
 
@@ -194,8 +203,11 @@ def _drop_validation_callbacks(trainer) -> None:
 
 
 def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
-               workdir: Path) -> dict:
-    """N training steps of one recipe through the LightningCLI; figures as a dict."""
+               workdir: Path, batch_size: int | None = None,
+               settings: list[list[str]] = ()) -> dict:
+    """N training steps of one recipe through the LightningCLI; figures as a dict.
+    ``batch_size`` replaces the recipe's (``--tiny``: 4); ``settings`` are ``[key, value]``
+    pairs given to the CLI last (``--key value``)."""
     import torch
 
     from biosig.cli import lightning_cli
@@ -212,11 +224,13 @@ def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
             "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
             "--trainer.enable_model_summary", "false",
             "--trainer.default_root_dir", str(workdir / name)]
-    if tiny:
-        args += ["--data.batch_size", "4"]
-    elif device == "cuda":
+    if tiny or batch_size:
+        args += ["--data.batch_size", str(batch_size or 4)]
+    if device == "cuda" and not tiny:
         args += ["--config", str(ROOT / "recipes/configs/trainer/gpu.yaml"),
                  "--trainer.precision", precision, "--trainer.max_steps", steps_arg]
+    for key, value in settings:
+        args += [f"--{key}", value]
     out: dict = {"recipe": recipe, "precision": precision, "steps": steps}
     t0 = time.perf_counter()
     try:
@@ -234,16 +248,24 @@ def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
     loss_key, vals = _loss_series(meter, key)
     times = meter.times[1:] or meter.times  # the first step compiles / warms up
     med = statistics.median(times) if times else float("nan")
+    waits = meter.waits()[1:] or meter.waits()
+    wait = statistics.median(waits) if waits else 0.0
     bs = statistics.median(meter.samples) if meter.samples else 0
+    # utilisation in the steady state: from the end of the first step to the end of the last
+    util_pct = util.mean(meter.ends[0], meter.ends[-1]) if meter.ends else None
     finite = bool(vals) and all(math.isfinite(v) for v in vals)
     out.update(
         loss_key=loss_key, losses=[round(v, 6) for v in vals], finite=finite,
         decreasing=_decreasing(vals), steps_run=len(meter.times),
-        step_s=round(med, 4), samples_per_s=round(bs / med, 1) if med > 0 else None,
-        batch_size=bs, gpu_util_pct=None if util.mean() is None else round(util.mean(), 1),
+        step_s=round(med, 4), wait_s=round(wait, 4),
+        samples_per_s=round(bs / (med + wait), 1) if med + wait > 0 else None,
+        batch_size=bs, gpu_util_pct=None if util_pct is None else round(util_pct, 1),
         gpu_util_source=util.source,
+        loader_share=round(wait / (med + wait), 3) if med + wait > 0 else None,
     )
-    out["loader_ok"] = None if out["gpu_util_pct"] is None else out["gpu_util_pct"] >= 80.0
+    # the loader is the bottleneck when steps wait for batches (not when the GPU idles inside a
+    # step, launch-bound on a small model: gpu_util_pct tells that apart)
+    out["loader_ok"] = None if out["loader_share"] is None else out["loader_share"] <= 0.2
     out["ok"] = finite and out["decreasing"] is not False and len(meter.times) == steps
     return out
 
@@ -257,7 +279,7 @@ class _NoSampler:
     def __exit__(self, *exc):
         return False
 
-    def mean(self):
+    def mean(self, start=None, end=None):
         return None
 
 
@@ -448,20 +470,24 @@ def markdown(report: dict) -> str:
     m = report["machine"]
     lines = [f"# GPU check: {m['gpu']}, {m['date']}", "",
              ", ".join(f"{k}: {v}" for k, v in m.items()), "", "## Recipes", "",
-             "| check | recipe | precision | steps | loss (first -> last) | finite | decreasing "
-             "| step s | samples/s | GPU util % | ok |", "|" + "---|" * 11]
+             "| check | recipe | precision | batch | steps | loss (first -> last) | finite "
+             "| decreasing | step s | wait s | samples/s | GPU util % | ok |", "|" + "---|" * 13]
     for name, r in report["recipes"].items():
         if "error" in r:
-            lines.append(f"| {name} | {r['recipe']} | {r['precision']} | - | "
-                         f"error: {r['error'][:120]} | | | | | | **no** |")
+            lines.append(f"| {name} | {r['recipe']} | {r['precision']} | | - | "
+                         f"error: {r['error'][:120]} | | | | | | | **no** |")
             continue
         ls = r["losses"]
         lines.append(
-            f"| {name} | {r['recipe']} | {r['precision']} | {r['steps_run']} | "
-            f"{r['loss_key']}: {ls[0]:.4g} -> {ls[-1]:.4g} | {r['finite']} | {r['decreasing']} | "
-            f"{r['step_s']} | {r['samples_per_s']} | {r['gpu_util_pct']} | "
+            f"| {name} | {r['recipe']} | {r['precision']} | {r['batch_size']:g} | {r['steps_run']} "
+            f"| {r['loss_key']}: {ls[0]:.4g} -> {ls[-1]:.4g} | {r['finite']} | {r['decreasing']} "
+            f"| {r['step_s']} | {r['wait_s']} | {r['samples_per_s']} | {r['gpu_util_pct']} | "
             f"{'yes' if r['ok'] else '**no**'} |")
-    lines += ["", f"Registered models without a recipe in this check: "
+    lines += ["", "Step s: median time inside a training step (the device synchronised), the first "
+              "left out; wait s: median time between steps (the loader's next batch and "
+              "Lightning's loop); samples/s: batch / (step + wait); GPU util: NVML's busy share, "
+              "sampled every 0.1 s from the end of the first step to the end of the last.", "",
+              f"Registered models without a recipe in this check: "
               f"{', '.join(report['uncovered_models']) or 'none'}", "", "## Soft-DTW", "",
               "| backend/dtype | value rel. err | grad rel. err | ok |", "|---|---|---|---|"]
     for k, r in report["soft_dtw"].items():
@@ -488,6 +514,11 @@ def main(argv=None) -> int:
     ap.add_argument("--tiny", action="store_true", help="2 steps, batch 4 (plumbing test)")
     ap.add_argument("--steps", type=int, default=None, help="training steps per recipe (30)")
     ap.add_argument("--only", nargs="+", choices=sorted(RECIPES), default=None)
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="batch size for every recipe instead of its own (GPU load vs. batch)")
+    ap.add_argument("--set", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                    help="a config value for every recipe run, e.g. --set "
+                         "data.source.init_args.n_trials_per_class 400 (more synthetic data)")
     ap.add_argument("--skip-ddp", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--ddp-worker", nargs=5, help=argparse.SUPPRESS)
@@ -507,7 +538,8 @@ def main(argv=None) -> int:
     report = {"machine": machine(args.device), "recipes": {}}
     print(", ".join(f"{k}: {v}" for k, v in report["machine"].items()), flush=True)
     for name in args.only or list(RECIPES):  # bf16 autocast, on CPU too (the plumbing run)
-        r = run_recipe(name, args.device, steps, "bf16-mixed", args.tiny, workdir)
+        r = run_recipe(name, args.device, steps, "bf16-mixed", args.tiny, workdir,
+                       args.batch_size, args.set)
         report["recipes"][name] = r
         print(f"{name}: " + json.dumps({k: v for k, v in r.items() if k != "losses"}), flush=True)
     report["uncovered_models"] = uncovered_models()

@@ -97,7 +97,10 @@ def test_backend_errors():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA only (never run on CPU CI)")
-@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-9), (torch.float32, 2e-5)])
+# against float64 on the CPU; float32 at the CPU kernel's tolerance (conditioning, see above):
+# on an H200 the Triton kernel's float32 gradients were 1.6e-4 of the largest one from the
+# CPU's float32 PyTorch path, which is itself 2e-4 from float64
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-9), (torch.float32, 5e-4)])
 def test_triton_matches_cpu(dtype, tol):
     from biosig.losses import _soft_dtw_triton
 
@@ -107,12 +110,15 @@ def test_triton_matches_cpu(dtype, tol):
     xc, yc = x.detach().cuda().requires_grad_(), y.detach().cuda().requires_grad_()
     v = soft_dtw(xc, yc, 0.9, backend="triton")
     gx, gy = torch.autograd.grad(v.sum(), (xc, yc))
-    r = soft_dtw(x, y, 0.9, backend="torch")
-    rx, ry = torch.autograd.grad(r.sum(), (x, y))
+    x64, y64 = x.detach().double().requires_grad_(), y.detach().double().requires_grad_()
+    r = soft_dtw(x64, y64, 0.9, backend="torch")
+    rx, ry = torch.autograd.grad(r.sum(), (x64, y64))
     for a, b in ((v, r), (gx, rx), (gy, ry)):
-        torch.testing.assert_close(a.cpu(), b, rtol=tol, atol=tol * b.abs().max().item())
+        assert a.dtype == dtype
+        torch.testing.assert_close(a.cpu().double(), b, rtol=tol, atol=tol * b.abs().max().item())
     with torch.no_grad():
-        torch.testing.assert_close(soft_dtw(xc, yc, 0.9).cpu(), r.detach(), rtol=tol, atol=tol)
+        torch.testing.assert_close(soft_dtw(xc, yc, 0.9).cpu().double(), r.detach(), rtol=tol,
+                                   atol=tol)
 
 
 @needs_cxx
