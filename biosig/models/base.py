@@ -305,11 +305,17 @@ class BiosigModel(nn.Module):
         ``save_pretrained`` writes again where not given (not the metrics: they score these
         weights, not what training makes of them; a new head (``reset_head``) drops the
         class names and ``multilabel``)."""
-        names = card["data"].get("ch_names")
-        if names and self.chs_info is None and len(names) == self.n_chans:
-            self.chs_info = [{"ch_name": str(c)} for c in names]
+        self.keep_ch_names(card["data"].get("ch_names"))
         self.loaded_card = copy.deepcopy({"data": card["data"], "recipe": card.get("recipe"),
                                           "licence": card.get("licence")})
+
+    def keep_ch_names(self, names) -> None:
+        """Name the channels the weights see (``ch_names``) where the kwargs named none and
+        ``names`` fit ``n_chans``: the card's for a loaded model (:meth:`keep_card`), the data's
+        for a network a task builds, so their order stays checkable (``score_trials``) and
+        ``save_pretrained`` records them. Not part of the config."""
+        if names and self.chs_info is None and len(names) == self.n_chans:
+            self.chs_info = [{"ch_name": str(c)} for c in names]
 
     def push_to_hub(self, repo_id: str, **kwargs):
         """Publish to the Hugging Face Hub; see :func:`biosig.models.weights.push_to_hub`."""

@@ -326,8 +326,25 @@ class BiosigTask(pl.LightningModule):
         """A registry network with the data's signal arguments, or one from ``pretrained``.
 
         ``key`` names the config entries in error messages (``"generator"`` ->
-        ``model.generator``, ``model.generator_kwargs``).
+        ``model.generator``, ``model.generator_kwargs``). The network keeps the data's channel
+        names (``ch_names``, as a loaded model keeps its card's: :meth:`_name_channels`).
         """
+        net = self._build_network(name, kwargs, n_outputs, pretrained=pretrained, adapt=adapt,
+                                  key=key)
+        self._name_channels(net, self.ch_names)
+        return net
+
+    @staticmethod
+    def _name_channels(net: nn.Module, ch_names) -> None:
+        """Give ``net`` the data's channel names where it has none (``keep_ch_names``, as
+        ``from_pretrained`` gives the card's), so ``score_trials`` checks their order and the
+        network's own ``save_pretrained`` records them; unknown names change nothing."""
+        keep = getattr(net, "keep_ch_names", None)
+        if ch_names is not None and callable(keep):
+            keep(ch_names)
+
+    def _build_network(self, name, kwargs, n_outputs, *, pretrained, adapt, key) -> nn.Module:
+        """:meth:`build_network` before the channels are named."""
         kwargs = dict(kwargs or {})
         _refuse_signal_kwargs(kwargs, key)
         if name is not None:
@@ -389,11 +406,17 @@ class BiosigTask(pl.LightningModule):
         return {k: v for k, v in changes.items() if k not in _PASSED}
 
     def on_fit_start(self) -> None:
-        """A warning when the DataModule preprocesses otherwise than the data the loaded
-        weights were pretrained on (their card's steps and alignment): the task only knows the
-        rate, window and channels, which the card check refuses on a mismatch; other steps
-        (another band-pass, no resampling of the amplitude scale...) may be deliberate."""
-        data_card = getattr(getattr(self._trainer, "datamodule", None), "data_card", None)
+        """The networks of a task given no ``ch_names`` take the DataModule's
+        (:meth:`_name_channels`). A warning when the DataModule preprocesses otherwise than the
+        data the loaded weights were pretrained on (their card's steps and alignment): the task
+        only knows the rate, window and channels, which the card check refuses on a mismatch;
+        other steps (another band-pass, no resampling of the amplitude scale...) may be
+        deliberate."""
+        datamodule = getattr(self._trainer, "datamodule", None)
+        if self.ch_names is None:  # not linked nor given: the DataModule's, where it names them
+            for net in self.children():
+                self._name_channels(net, getattr(datamodule, "ch_names", None))
+        data_card = getattr(datamodule, "data_card", None)
         if not self._weights_preprocessing or not callable(data_card):
             return
         from biosig.models.weights import _jsonable

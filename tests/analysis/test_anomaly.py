@@ -205,3 +205,24 @@ def test_score_trials_refuses_data_in_another_channel_order_than_the_weights(tmp
         score_trials(net, x, ch_names=["Fz", "Cz", "Oz"])
     table, _, _ = score_trials(net, x, ch_names=["Fz", "Cz", "Pz"])
     assert set(table["worst_channel"]) <= {"Fz", "Cz", "Pz"}
+
+
+def test_score_trials_refuses_another_channel_order_for_a_task_trained_model_too():
+    """hvEEGNet built by a VAETask given the data's channels named none (only a model loaded
+    from a card did): scoring the same channels in another order was silently wrong."""
+    from biosig.models.hveegnet import HVEEGNet
+    from biosig.tasks.vae import VAETask
+
+    names = ["Fz", "Cz", "Pz"]
+    net = VAETask("hveegnet", n_chans=3, n_times=60, sfreq=60.0, ch_names=names).net
+    assert net.ch_names == names
+    assert net.get_config()["kwargs"]["chs_info"] is None  # named, not configured
+    x = np.random.default_rng(0).normal(size=(4, 3, 60)).astype(np.float32)
+    with pytest.raises(ConfigError, match=r"another order .* x\[:, \[2, 1, 0\]\]"):
+        score_trials(net, x, ch_names=names[::-1])
+    score_trials(net, x, ch_names=names)
+    # without channel names (task or model alike) the order stays unchecked, as before
+    for unnamed in (VAETask("hveegnet", n_chans=3, n_times=60, sfreq=60.0).net,
+                    HVEEGNet(n_chans=3, n_times=60, sfreq=60.0)):
+        assert unnamed.ch_names is None
+        score_trials(unnamed, x, ch_names=names[::-1])

@@ -412,6 +412,7 @@ def test_the_card_records_the_datamodule_s_channels_and_preprocessing(tmp_path):
     trainer.fit(task, dm)
     card = load_card(task.save_pretrained(tmp_path / "w"))["data"]
     assert card["ch_names"] == dm.ch_names and card["preprocessing"]["alignment"] == "ea"
+    assert task.net.ch_names == dm.ch_names  # the task named none: the DataModule's
     assert [s["step"] for s in card["preprocessing"]["steps"]] == ["PickChannels", "Bandpass"]
     # from a checkpoint (no DataModule then: the EEGFormer recipe's route), the same card
     trainer.save_checkpoint(tmp_path / "t.ckpt")
@@ -458,3 +459,20 @@ def test_fitting_on_otherwise_preprocessed_data_warns_with_both(tmp_path):
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*pretrained on data preprocessed as")
         fit(ClassificationTask(pretrained=str(folder), **sig), data(4.0))  # the same: quiet
+
+
+def test_a_task_s_network_knows_the_data_s_channel_names(tmp_path):
+    """A network built by a task given ch_names named no channels (only one loaded from a card
+    did): its own save_pretrained wrote "ch_names": null and its order was not checkable."""
+    from biosig.models.weights import load_card
+
+    task = _task(None, ch_names=NAMES)
+    assert task.net.ch_names == NAMES
+    assert load_card(task.net.save_pretrained(tmp_path / "net"))["data"]["ch_names"] == NAMES
+    trainer = pl.Trainer(max_epochs=0, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, accelerator="cpu")
+    trainer.fit(task, _loader())
+    trainer.save_checkpoint(tmp_path / "t.ckpt")
+    loaded = ClassificationTask.load_from_checkpoint(tmp_path / "t.ckpt")
+    assert loaded.net.ch_names == NAMES  # rebuilt from its config: named again
+    assert _task(None).net.ch_names is None  # channels unknown: unnamed, as before
