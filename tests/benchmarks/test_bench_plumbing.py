@@ -82,8 +82,11 @@ def test_gpu_check_cpu_plumbing(tmp_path):
     assert rep["ddp"]["world_size"] == 2 and rep["ddp"]["grads_agree"]
     assert "hveegnet" not in rep["uncovered_models"] and "dbconformer" not in rep[
         "uncovered_models"]
+    args = ["--device", "cpu", "--tiny", "--out", str(tmp_path), "--only", "dbconformer"]
+    assert rep["command"] == args  # which run a report is: a load sweep or the full check
     md = next(tmp_path.glob("gpu_check_*.md")).read_text()
     assert "# GPU check: none (CPU plumbing run)" in md and "| dbconformer |" in md
+    assert f"Command: `python benchmarks/gpu_check.py {' '.join(args)}`" in md
     assert "| cpu_kernel/cpu |" in md
     assert gc._decreasing([3.0, 2.0, 1.0]) is True and gc._decreasing([1.0, 2.0, 3.0]) is False
 
