@@ -214,7 +214,7 @@ def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
 
     from biosig.cli import lightning_cli
 
-    recipe, _, key = RECIPES[name]
+    recipe, _, loss_key = RECIPES[name]
     # Lightning counts optimizer steps: the GAN (manual optimisation) steps critic + generator
     steps_arg = str(steps * OPT_STEPS_PER_BATCH.get(name, 1))
     overlay = ["--config", str(ROOT / OVERLAYS[name])] if name in OVERLAYS else []
@@ -247,7 +247,7 @@ def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
     except Exception as e:  # noqa: BLE001 - one broken recipe must not hide the others
         out.update(ok=False, error=f"{type(e).__name__}: {e}"[:2000])
         return out
-    loss_key, vals = _loss_series(meter, key)
+    loss_key, vals = _loss_series(meter, loss_key)
     times = meter.times[1:] or meter.times  # the first step compiles / warms up
     med = statistics.median(times) if times else float("nan")
     waits = meter.waits()[1:] or meter.waits()
