@@ -10,8 +10,9 @@ On a machine with a GPU (a few minutes in all)::
    built-in synthetic data), ``biosig fit``'s LightningCLI is built from the recipe with
    ``accelerator=gpu, devices=1, precision=bf16-mixed, max_steps=N`` and trained for N steps.
    Per recipe: the loss of every step (finite? mean of the last third below the first third?),
-   median step time, samples/s, and GPU utilisation sampled every 0.1 s by NVML (``>= 80 %``
-   means the loader is not the bottleneck). Registered models no recipe covers are listed.
+   median step time, the wait between steps (over 20 % of the time: the loader is the
+   bottleneck), samples/s, and GPU utilisation sampled every 0.1 s by NVML. Registered models
+   no recipe covers are listed.
 2. **Soft-DTW**: values and gradients of the CUDA path (Triton kernel where installed, and the
    PyTorch wavefront) against the CPU reference, float32 and float64; and the speed of a
    forward + backward at hvEEGNet's paper size (30 x 22 sequences of T = 1000) of each CUDA
@@ -19,9 +20,9 @@ On a machine with a GPU (a few minutes in all)::
 3. **DDP**: one DistributedDataParallel step of DBConformer on every visible GPU (NCCL),
    checking the gradients agree across ranks.
 
-Writes ``gpu_check_<date>_<device>.json`` and ``.md`` (date, GPU name, every figure) to
-``--out``. ``--device cpu --tiny`` runs the same plumbing on CPU (2 steps, small batches, bf16
-autocast on CPU, gloo DDP with 2 processes), as the test suite does.
+Writes ``gpu_check_<date>_<device>.json`` and ``.md`` (date, GPU name, the arguments, every
+figure) to ``--out``. ``--device cpu --tiny`` runs the same plumbing on CPU (2 steps, small
+batches, bf16 autocast on CPU, gloo DDP with 2 processes), as the test suite does.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import math
 import os
 import platform
 import re
+import shlex
 import statistics
 import sys
 import tempfile
@@ -212,7 +214,7 @@ def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
 
     from biosig.cli import lightning_cli
 
-    recipe, _, key = RECIPES[name]
+    recipe, _, loss_key = RECIPES[name]
     # Lightning counts optimizer steps: the GAN (manual optimisation) steps critic + generator
     steps_arg = str(steps * OPT_STEPS_PER_BATCH.get(name, 1))
     overlay = ["--config", str(ROOT / OVERLAYS[name])] if name in OVERLAYS else []
@@ -245,7 +247,7 @@ def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
     except Exception as e:  # noqa: BLE001 - one broken recipe must not hide the others
         out.update(ok=False, error=f"{type(e).__name__}: {e}"[:2000])
         return out
-    loss_key, vals = _loss_series(meter, key)
+    loss_key, vals = _loss_series(meter, loss_key)
     times = meter.times[1:] or meter.times  # the first step compiles / warms up
     med = statistics.median(times) if times else float("nan")
     waits = meter.waits()[1:] or meter.waits()
@@ -469,6 +471,7 @@ def machine(device: str) -> dict:
 def markdown(report: dict) -> str:
     m = report["machine"]
     lines = [f"# GPU check: {m['gpu']}, {m['date']}", "",
+             f"Command: `python benchmarks/gpu_check.py {shlex.join(report['command'])}`", "",
              ", ".join(f"{k}: {v}" for k, v in m.items()), "", "## Recipes", "",
              "| check | recipe | precision | batch | steps | loss (first -> last) | finite "
              "| decreasing | step s | wait s | samples/s | GPU util % | ok |", "|" + "---|" * 13]
@@ -522,6 +525,7 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-ddp", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--ddp-worker", nargs=5, help=argparse.SUPPRESS)
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = ap.parse_args(argv)
     if args.ddp_worker:
         rank, world, backend, port, out_file = args.ddp_worker
@@ -535,7 +539,7 @@ def main(argv=None) -> int:
         return 2
     steps = args.steps or (2 if args.tiny else 30)
     workdir = Path(tempfile.mkdtemp(prefix="biosig_gpu_check_"))
-    report = {"machine": machine(args.device), "recipes": {}}
+    report = {"machine": machine(args.device), "command": argv, "recipes": {}}
     print(", ".join(f"{k}: {v}" for k, v in report["machine"].items()), flush=True)
     for name in args.only or list(RECIPES):  # bf16 autocast, on CPU too (the plumbing run)
         r = run_recipe(name, args.device, steps, "bf16-mixed", args.tiny, workdir,

@@ -71,9 +71,11 @@ def _gpu_check_report(tmp_path, *extra):
 
 
 def test_gpu_check_cpu_plumbing(tmp_path):
-    rc, rep, gc = _gpu_check_report(tmp_path, "--only", "dbconformer")
+    setting = ["--set", "trainer.enable_model_summary", "false"]
+    rc, rep, gc = _gpu_check_report(tmp_path, "--only", "dbconformer", *setting)
     assert rc == 0 and rep["ok"], rep
     r = rep["recipes"]["dbconformer"]
+    assert r["loss_key"] == "loss"  # a --set does not change which loss is checked
     assert r["precision"] == "bf16-mixed" and r["steps_run"] == 2 and r["finite"]
     assert r["samples_per_s"] > 0 and r["gpu_util_pct"] is None
     assert set(rep["soft_dtw"]) == {"cpu_kernel/float32", "cpu_kernel/float64"}
@@ -82,8 +84,11 @@ def test_gpu_check_cpu_plumbing(tmp_path):
     assert rep["ddp"]["world_size"] == 2 and rep["ddp"]["grads_agree"]
     assert "hveegnet" not in rep["uncovered_models"] and "dbconformer" not in rep[
         "uncovered_models"]
+    args = ["--device", "cpu", "--tiny", "--out", str(tmp_path), "--only", "dbconformer", *setting]
+    assert rep["command"] == args  # which run a report is: a load sweep or the full check
     md = next(tmp_path.glob("gpu_check_*.md")).read_text()
     assert "# GPU check: none (CPU plumbing run)" in md and "| dbconformer |" in md
+    assert f"Command: `python benchmarks/gpu_check.py {' '.join(args)}`" in md
     assert "| cpu_kernel/cpu |" in md
     assert gc._decreasing([3.0, 2.0, 1.0]) is True and gc._decreasing([1.0, 2.0, 3.0]) is False
 
