@@ -55,7 +55,7 @@ def cvd_probabilities(weights, recording, *, device: str = "cpu"):
     from biosig.signal.recording import Recording
 
     net = CVDCNN.from_pretrained(weights).to(device).eval()
-    contract = _contract(weights)
+    contract = _contract(net.loaded_card["data"], weights)
     if isinstance(recording, Recording):
         rec, where = recording, str(recording.meta.get("source") or "the recording")
     else:
@@ -79,14 +79,13 @@ def cvd_probabilities(weights, recording, *, device: str = "cpu"):
                          **dict(zip(contract["classes"], rows.T))}, index=index)
 
 
-def _contract(weights) -> dict:
-    """What the card of a CVD CNN weights folder says the data must be; ConfigError naming
-    the card and the missing field."""
-    from biosig.models.weights import CARD_FILE, load_card
+def _contract(data: dict, weights) -> dict:
+    """What the card's ``data`` of the CVD CNN weights folder ``weights`` (as the loaded model
+    keeps it) says the data must be; ConfigError naming the card and the missing field."""
+    from biosig.models.weights import CARD_FILE
     from biosig.signal.ecg_leads import LEADS
     from biosig.signal.preprocessing import steps_from_params
 
-    data = load_card(weights)["data"]
     where = Path(str(weights)) / CARD_FILE
     if not data.get("classes"):
         raise ConfigError(f"{where}: data.classes missing, so the outputs have no names; save "
