@@ -15,9 +15,11 @@ FFT, timed once per shape and thread count) against ``"direct"``, which performs
 code's operations (depthwise ``nn.Conv1d``, same 93,747 parameters at the paper's settings):
 the ratio default / direct is the speed-up over the official-code-equivalent (goal >= 1.2).
 Models are timed round-robin (one step of each in turn) so that load changes on a shared
-machine hit all of them alike. Defaults are the paper's settings (BCI IV 2a: 22 x 1001 at
+machine hit all of them alike. ``--compile`` adds the default compiled with ``torch.compile``
+(Inductor, its default mode; compiled during the warm-up, which then takes about a minute),
+against the eager default. Defaults are the paper's settings (BCI IV 2a: 22 x 1001 at
 250 Hz, 2 classes, batch 32). Run: ``python benchmarks/bench_dbconformer.py [--threads 1]
-[--iters 10] [--quick]``.
+[--iters 10] [--quick] [--compile]``.
 """
 
 from __future__ import annotations
@@ -104,6 +106,8 @@ def main(argv=None) -> int:
     p.add_argument("--online-trials", type=int, default=50)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--skip-baseline", action="store_true", help="no braindecode EEGConformer")
+    p.add_argument("--compile", action="store_true",
+                   help="also the default under torch.compile (Inductor)")
     p.add_argument("--quick", action="store_true",
                    help="3 iterations, no EEGConformer, 10 online trials")
     args = p.parse_args(argv)
@@ -123,6 +127,10 @@ def main(argv=None) -> int:
                                                      **sig),
         "DBConformer (fft)": DBConformer(sfreq=250.0, temporal_conv_impl="fft", **sig),
     }
+    if args.compile:  # compiled in place: "auto" takes the direct convolution when compiled
+        compiled = DBConformer(sfreq=250.0, **sig)
+        compiled.compile()
+        models["DBConformer (compiled)"] = compiled
     if not args.skip_baseline:
         from braindecode.models import EEGConformer
 
@@ -145,9 +153,14 @@ def main(argv=None) -> int:
           f"(train, this shape and thread count)")
     off = rows["DBConformer (direct=official)"]
     print("\nratios vs the official-code-equivalent (direct), > 1 = faster")
-    for name in ("DBConformer (default)", "DBConformer (fft)"):
-        tr, inf = rows[name]
-        print(f"  {name:<30} train x{tr / off[0]:.2f}   inference x{inf / off[1]:.2f}")
+    for name in ("DBConformer (default)", "DBConformer (fft)", "DBConformer (compiled)"):
+        if name in rows:
+            tr, inf = rows[name]
+            print(f"  {name:<30} train x{tr / off[0]:.2f}   inference x{inf / off[1]:.2f}")
+    if "DBConformer (compiled)" in rows:
+        (tr, inf), (dtr, dinf) = rows["DBConformer (compiled)"], rows["DBConformer (default)"]
+        print(f"  compiled / default (eager)      train x{tr / dtr:.2f}   "
+              f"inference x{inf / dinf:.2f}")
     base = rows.get("EEGConformer (braindecode)")
     if base:
         print("ratios vs EEGConformer (> 1 = DBConformer faster)")

@@ -19,6 +19,10 @@ On a machine with a GPU (a few minutes in all)::
    path, against the fused C++ kernel on this machine's CPU in the same run.
 3. **DDP**: one DistributedDataParallel step of DBConformer on every visible GPU (NCCL),
    checking the gradients agree across ranks.
+4. **torch.compile** (``--compile MODE ...``): each recipe again with its networks compiled
+   (:class:`biosig.callbacks.CompileNetworks`, e.g. ``reduce-overhead``: CUDA graphs against
+   the launch cost of small models), its step time and GPU utilisation against the eager run of
+   the same recipe in this run (the first ``COMPILE_WARMUP`` steps, which compile, left out).
 
 Writes ``gpu_check_<date>_<device>.json`` and ``.md`` (date, GPU name, the arguments, every
 figure) to ``--out``. ``--device cpu --tiny`` runs the same plumbing on CPU (2 steps, small
@@ -60,6 +64,9 @@ OVERLAYS = {"ecgnet_gan": "recipes/ptbxl/simulator.yaml", "cvd_cnn": "recipes/pt
 
 #: optimizer steps per batch where it is not 1 (ECGNet's recipe: n_critic = 1)
 OPT_STEPS_PER_BATCH = {"ecgnet_gan": 2}
+
+#: steps left out of a compiled run's figures: compilation, then CUDA-graph recording
+COMPILE_WARMUP = 3
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,12 +213,15 @@ def _drop_validation_callbacks(trainer) -> None:
 
 def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
                workdir: Path, batch_size: int | None = None,
-               settings: list[list[str]] = ()) -> dict:
+               settings: list[list[str]] = (), compile_mode: str | None = None) -> dict:
     """N training steps of one recipe through the LightningCLI; figures as a dict.
     ``batch_size`` replaces the recipe's (``--tiny``: 4); ``settings`` are ``[key, value]``
-    pairs given to the CLI last (``--key value``)."""
+    pairs given to the CLI last (``--key value``); ``compile_mode``: the networks compiled
+    (:class:`~biosig.callbacks.CompileNetworks`; the first ``COMPILE_WARMUP`` steps left out of
+    the figures instead of one)."""
     import torch
 
+    from biosig.callbacks import CompileNetworks
     from biosig.cli import lightning_cli
 
     recipe, _, loss_key = RECIPES[name]
@@ -225,7 +235,8 @@ def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
             "--trainer.limit_val_batches", "0", "--trainer.num_sanity_val_steps", "0",
             "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
             "--trainer.enable_model_summary", "false",
-            "--trainer.default_root_dir", str(workdir / name)]
+            "--trainer.default_root_dir",
+            str(workdir / (f"{name}_{compile_mode}" if compile_mode else name))]
     if tiny or batch_size:
         args += ["--data.batch_size", str(batch_size or 4)]
     if device == "cuda" and not tiny:
@@ -240,6 +251,9 @@ def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
         _drop_validation_callbacks(cli.trainer)
         meter = _step_meter()
         cli.trainer.callbacks.append(meter)
+        if compile_mode:
+            out["compile_mode"] = compile_mode
+            cli.trainer.callbacks.append(CompileNetworks(compile_mode))
         out["setup_s"] = round(time.perf_counter() - t0, 1)
         idx = torch.cuda.current_device() if device == "cuda" else 0
         with _UtilSampler(idx) if device == "cuda" else _NoSampler() as util:
@@ -248,18 +262,21 @@ def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
         out.update(ok=False, error=f"{type(e).__name__}: {e}"[:2000])
         return out
     loss_key, vals = _loss_series(meter, loss_key)
-    times = meter.times[1:] or meter.times  # the first step compiles / warms up
+    warm = min(COMPILE_WARMUP if compile_mode else 1, max(len(meter.times) - 1, 0))
+    times = meter.times[warm:] or meter.times  # the first step(s) compile / warm up
     med = statistics.median(times) if times else float("nan")
-    waits = meter.waits()[1:] or meter.waits()
+    waits = meter.waits()[warm:] or meter.waits()
     wait = statistics.median(waits) if waits else 0.0
     bs = statistics.median(meter.samples) if meter.samples else 0
-    # utilisation in the steady state: from the end of the first step to the end of the last
-    util_pct = util.mean(meter.ends[0], meter.ends[-1]) if meter.ends else None
+    # utilisation in the steady state: from the end of the warm-up to the end of the last step
+    util_pct = util.mean(meter.ends[warm - 1 if warm else 0], meter.ends[-1]) \
+        if meter.ends else None
     finite = bool(vals) and all(math.isfinite(v) for v in vals)
     out.update(
         loss_key=loss_key, losses=[round(v, 6) for v in vals], finite=finite,
         decreasing=_decreasing(vals), steps_run=len(meter.times),
         step_s=round(med, 4), wait_s=round(wait, 4),
+        first_steps_s=round(sum(meter.times[:warm]), 2),
         samples_per_s=round(bs / (med + wait), 1) if med + wait > 0 else None,
         batch_size=bs, gpu_util_pct=None if util_pct is None else round(util_pct, 1),
         gpu_util_source=util.source,
@@ -505,10 +522,44 @@ def markdown(report: dict) -> str:
             rate = f"{r['cells_per_s']:.3g}" if "cells_per_s" in r else ""
             lines.append(f"| {k} | {r.get('step_s', r.get('error'))} | {rate} "
                          f"| {r.get('vs_cpu_kernel', '')} |")
+    lines += _compile_lines(report)
     d = report["ddp"]
     lines += ["", "## DDP", "", "```", json.dumps(d, indent=1), "```", "",
               f"**All checks passed: {report['ok']}**", ""]
     return "\n".join(lines)
+
+
+def compare_compiled(eager: dict, compiled: dict) -> dict:
+    """A compiled run's figures against the eager run of the same recipe (same process):
+    ``speedup`` = eager step + wait over compiled step + wait."""
+    if "error" in compiled or "error" in eager:
+        return compiled
+    eager_total, total = eager["step_s"] + eager["wait_s"], compiled["step_s"] + compiled["wait_s"]
+    return {**compiled, "eager_step_s": eager["step_s"],
+            "eager_gpu_util_pct": eager["gpu_util_pct"],
+            "speedup": round(eager_total / total, 2) if total > 0 else None}
+
+
+def _compile_lines(report: dict) -> list[str]:
+    runs = report.get("compiled") or {}
+    if not runs:
+        return []
+    lines = ["", "## torch.compile", "",
+             f"Each recipe with its networks compiled (biosig.callbacks.CompileNetworks), "
+             f"against its eager run above in this run; the first {COMPILE_WARMUP} steps "
+             "(compilation, CUDA-graph recording) left out, their time given.", "",
+             "| check | mode | eager step s | compiled step s | speed-up | GPU util % eager -> "
+             "compiled | first steps s | ok |", "|" + "---|" * 8]
+    for key, r in runs.items():
+        name = key.split("+")[0]
+        if "error" in r:
+            lines.append(f"| {name} | {r.get('compile_mode')} | | error: {r['error'][:120]} "
+                         "| | | | **no** |")
+            continue
+        lines.append(f"| {name} | {r['compile_mode']} | {r['eager_step_s']} | {r['step_s']} | "
+                     f"{r['speedup']}x | {r['eager_gpu_util_pct']} -> {r['gpu_util_pct']} | "
+                     f"{r['first_steps_s']} | {'yes' if r['ok'] else '**no**'} |")
+    return lines
 
 
 def main(argv=None) -> int:
@@ -522,6 +573,11 @@ def main(argv=None) -> int:
     ap.add_argument("--set", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
                     help="a config value for every recipe run, e.g. --set "
                          "data.source.init_args.n_trials_per_class 400 (more synthetic data)")
+    ap.add_argument("--compile", nargs="+", default=[], metavar="MODE",
+                    choices=["default", "reduce-overhead", "max-autotune",
+                             "max-autotune-no-cudagraphs"],
+                    help="also run each recipe with its networks compiled in these "
+                         "torch.compile modes, against its eager run")
     ap.add_argument("--skip-ddp", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--ddp-worker", nargs=5, help=argparse.SUPPRESS)
@@ -546,6 +602,12 @@ def main(argv=None) -> int:
                        args.batch_size, args.set)
         report["recipes"][name] = r
         print(f"{name}: " + json.dumps({k: v for k, v in r.items() if k != "losses"}), flush=True)
+        for mode in args.compile:
+            c = compare_compiled(r, run_recipe(name, args.device, steps, "bf16-mixed", args.tiny,
+                                               workdir, args.batch_size, args.set, mode))
+            report.setdefault("compiled", {})[f"{name}+{mode}"] = c
+            print(f"{name} compiled ({mode}): "
+                  + json.dumps({k: v for k, v in c.items() if k != "losses"}), flush=True)
     report["uncovered_models"] = uncovered_models()
     report["soft_dtw"] = check_soft_dtw(args.device)
     print("soft-DTW: " + json.dumps(report["soft_dtw"]), flush=True)
@@ -555,6 +617,7 @@ def main(argv=None) -> int:
                                                                                  workdir)
     print("DDP: " + json.dumps(report["ddp"]), flush=True)
     report["ok"] = (all(r.get("ok") for r in report["recipes"].values())
+                    and all(r.get("ok") for r in report.get("compiled", {}).values())
                     and all(r["ok"] for r in report["soft_dtw"].values()) and report["ddp"]["ok"]
                     and all(r["ok"] for r in report["soft_dtw_speed"].values()
                             if isinstance(r, dict)))

@@ -7,7 +7,9 @@ Tasks take no figure arguments; add a callback instead (``trainer.callbacks`` in
 - :class:`EpochProgress`: one printed line per epoch (losses, scores, elapsed, time left), for
   logs and pipes where Lightning's progress bar shows nothing;
 - :class:`PredictionWriter`: ``predict``'s outputs saved to ``predictions.pt`` (``biosig
-  predict`` adds it).
+  predict`` adds it);
+- :class:`CompileNetworks`: the task's networks compiled with ``torch.compile`` (on a GPU,
+  ``mode="reduce-overhead"`` replays CUDA graphs, against the kernel-launch cost of small models).
 
 Figures go to every logger that takes them (TensorBoard's ``experiment.add_figure``, or a
 ``log_image(key, images)`` logger such as Weights & Biases), from rank 0 only; when no logger
@@ -35,9 +37,9 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from biosig.errors import ConfigError
 
 __all__ = [
-    "ECGFigures", "EpochProgress", "FigureCallback", "PredictionWriter", "ReconstructionFigures",
-    "WarmupEMA",
-    "ema_warmup_decay", "log_figure", "save_figure",
+    "CompileNetworks", "ECGFigures", "EpochProgress", "FigureCallback", "PredictionWriter",
+    "ReconstructionFigures", "WarmupEMA",
+    "ema_warmup_decay", "log_figure", "save_figure", "task_networks",
 ]
 
 
@@ -479,3 +481,61 @@ class WarmupEMA(WeightAveraging):
             torch._foreach_copy_(averaged, current)
             return
         torch._foreach_lerp_(averaged, current, 1.0 - self.decay())
+
+
+#: ``torch.compile`` modes (see its documentation)
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def task_networks(module: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """The biosig networks a task holds (``net``; a GAN's ``generator`` and ``critic``): every
+    :class:`~biosig.models.base.BiosigModel` submodule not inside another one, by name."""
+    from biosig.models.base import BiosigModel
+
+    found: list[tuple[str, torch.nn.Module]] = []
+    for name, sub in module.named_modules():
+        if isinstance(sub, BiosigModel) and not any(name.startswith(f"{n}.") for n, _ in found):
+            found.append((name, sub))
+    return found
+
+
+class CompileNetworks(pl.Callback):
+    """Compile the task's networks (:func:`task_networks`) with ``torch.compile`` at setup.
+
+    Each network is compiled in place (``nn.Module.compile``), so its parameter names, the
+    checkpoints and the saved weights are those of the uncompiled network; losses and metrics
+    outside the networks stay eager (soft-DTW has its own kernels). ``mode`` is
+    ``torch.compile``'s: ``"reduce-overhead"`` records CUDA graphs on a GPU, which replay a step's
+    kernels with one launch (the recipes' small models are bound by launching kernels, see the
+    GPU guide); ``backend="eager"`` only traces (a quick check that a network compiles).
+    The first steps are slow (compilation); a new input shape compiles again.
+    In a recipe: ``trainer.callbacks: [{class_path: biosig.callbacks.CompileNetworks}]``.
+    """
+
+    def __init__(self, mode: str = "default", backend: str = "inductor",
+                 fullgraph: bool = False, dynamic: bool | None = None):
+        if mode not in COMPILE_MODES:
+            raise ConfigError(f"CompileNetworks: mode must be one of {list(COMPILE_MODES)}, "
+                              f"got {mode!r}")
+        if not isinstance(backend, str) or not backend:
+            raise ConfigError(f"CompileNetworks: backend must be a torch.compile backend name, "
+                              f"got {backend!r}")
+        self.mode, self.backend, self.fullgraph, self.dynamic = mode, backend, fullgraph, dynamic
+        #: names of the networks compiled (filled at setup)
+        self.compiled: list[str] = []
+
+    def setup(self, trainer, pl_module, stage) -> None:
+        networks = task_networks(pl_module)
+        if not networks:
+            raise ConfigError(f"CompileNetworks: {type(pl_module).__name__} holds no biosig "
+                              "network to compile")
+        for name, net in networks:
+            if name in self.compiled:  # fit then test: compiled once
+                continue
+            # the "eager" and "aot_eager" backends take no mode
+            mode = self.mode if self.backend == "inductor" else None
+            net.compile(mode=mode, backend=self.backend, fullgraph=self.fullgraph,
+                        dynamic=self.dynamic)
+            self.compiled.append(name)
+        rank_zero_info(f"CompileNetworks: torch.compile({self.mode!r}, backend={self.backend!r}) "
+                       f"on {', '.join(n for n, _ in networks)}")

@@ -128,7 +128,8 @@ class DBConformer(BiosigModel):
         rounding) or ``"auto"`` (default): on CPU the faster of the two for the input shape,
         dtype, grad mode and thread count, timed once per process (forward + backward, best
         of 3, ~0.1 s; FFT won on 1 busy thread, direct with 2 idle threads in
-        ``benchmarks/bench_dbconformer.py``); direct (cuDNN) elsewhere.
+        ``benchmarks/bench_dbconformer.py``); direct (cuDNN) elsewhere and under
+        ``torch.compile``.
         Parameters and state dict are identical in every case.
 
     Notes
@@ -312,8 +313,10 @@ class _DepthwiseConv1d(nn.Conv1d):
         self.impl = impl
 
     def _auto_fft(self, x: torch.Tensor) -> bool:
-        """Time both paths once per key (forward, + backward when grad is on); True if FFT wins."""
-        if x.device.type != "cpu":
+        """Time both paths once per key (forward, + backward when grad is on); True if FFT wins.
+        Under ``torch.compile``: the direct convolution, untimed (timing is a graph break, and
+        Inductor generates no complex kernels, so a compiled FFT path falls back to slow ones)."""
+        if x.device.type != "cpu" or torch.compiler.is_compiling():
             return False
         grad = torch.is_grad_enabled() and self.weight.requires_grad
         key = (tuple(x.shape), x.dtype, self.kernel_size[0], grad, torch.get_num_threads())

@@ -93,6 +93,33 @@ def test_gpu_check_cpu_plumbing(tmp_path):
     assert gc._decreasing([3.0, 2.0, 1.0]) is True and gc._decreasing([1.0, 2.0, 3.0]) is False
 
 
+def test_gpu_check_compiled_runs_against_the_eager_one(tmp_path, monkeypatch):
+    """``--compile MODE``: each recipe again with its networks compiled, set against its eager
+    run of the same report (Dynamo's eager backend here: Inductor compiles for a minute on CPU)."""
+    import biosig.callbacks
+
+    made = []
+
+    class EagerCompile(biosig.callbacks.CompileNetworks):
+        def __init__(self, mode):
+            super().__init__(mode, backend="eager")
+            made.append(self)
+
+    monkeypatch.setattr(biosig.callbacks, "CompileNetworks", EagerCompile)
+    rc, rep, _ = _gpu_check_report(tmp_path, "--only", "dbconformer", "--skip-ddp",
+                                   "--compile", "reduce-overhead")
+    assert rc == 0 and rep["ok"], rep
+    (c,) = rep["compiled"].values()
+    assert c["compile_mode"] == "reduce-overhead" and c["steps_run"] == 2 and c["finite"]
+    assert c["eager_step_s"] == rep["recipes"]["dbconformer"]["step_s"]
+    assert c["speedup"] == pytest.approx(
+        (c["eager_step_s"] + rep["recipes"]["dbconformer"]["wait_s"])
+        / (c["step_s"] + c["wait_s"]), abs=0.01)
+    assert [m.compiled for m in made] == [["net"]]  # only the compiled run, its one network
+    md = next(tmp_path.glob("gpu_check_*.md")).read_text()
+    assert "## torch.compile" in md and "| dbconformer | reduce-overhead |" in md
+
+
 #: packages of biosig's stack that the lent GPU machines' image lacks and that do not travel as
 #: wheels (benchmarks/gpu_wheels.txt): the GPU check must run without them
 NOT_ON_THE_GPU_MACHINE = ("edfio", "braindecode")

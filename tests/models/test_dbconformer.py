@@ -229,3 +229,19 @@ def test_auto_temporal_conv_is_default_and_times_once(monkeypatch):
     monkeypatch.setitem(mod._AUTO_FFT, next(iter(mod._AUTO_FFT)), not choice)
     a(x)  # the cached choice is reused, not re-timed
     assert len(mod._AUTO_FFT) == 1
+
+
+def test_auto_temporal_conv_under_torch_compile_is_the_direct_one(monkeypatch):
+    """Timing the two paths inside a compiled forward is a graph break, and Inductor has no
+    complex kernels (a compiled FFT path falls back to slow ones): compiled,
+    "auto" takes the direct convolution untimed, and the outputs equal the eager ones."""
+    from biosig.models import dbconformer as mod
+
+    monkeypatch.setattr(mod, "_AUTO_FFT", {})
+    torch.manual_seed(0)
+    net = DBConformer(n_chans=3, n_outputs=2, n_times=200, sfreq=100.0, depth=1).eval()
+    x = torch.randn(2, 3, 200)
+    compiled = torch.compile(net, backend="eager", fullgraph=True)  # fails on a graph break
+    out = compiled(x)
+    assert mod._AUTO_FFT == {}  # nothing timed while compiled
+    torch.testing.assert_close(out, net(x), rtol=1e-4, atol=1e-5)

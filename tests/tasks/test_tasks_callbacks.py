@@ -99,3 +99,46 @@ def test_lightning_ema_on_a_linear_probe_keeps_the_frozen_backbone():
     after = task.net.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all(k.startswith(head + ".") for k in changed), changed
+
+
+# -- CompileNetworks ----------------------------------------------------------------------------
+def test_compile_networks_refuses_a_bad_mode():
+    from biosig.callbacks import CompileNetworks
+
+    with pytest.raises(ConfigError, match="mode must be one of"):
+        CompileNetworks(mode="fast")
+
+
+def test_task_networks_are_the_top_level_biosig_models():
+    from biosig.callbacks import task_networks
+
+    gan = _gan()
+    assert [n for n, _ in task_networks(gan)] == ["generator", "critic"]
+    task = ClassificationTask("eegnet", n_chans=3, n_times=64, sfreq=64.0, n_outputs=2)
+    assert [(n, m) for n, m in task_networks(task)] == [("net", task.net)]
+    with pytest.raises(ConfigError, match="holds no biosig network"):
+        from biosig.callbacks import CompileNetworks
+
+        CompileNetworks().setup(None, pl.LightningModule(), "fit")
+
+
+def test_compiled_network_trains_tests_and_keeps_its_parameter_names(tmp_path):
+    """Through a fit and a test: each network compiled once, in place (its state dict's keys
+    unchanged, so checkpoints and weights folders are the uncompiled network's); the
+    eager backend only traces, which keeps the test quick."""
+    from biosig.callbacks import CompileNetworks
+
+    torch.manual_seed(0)
+    task = ClassificationTask("eegnet", n_chans=3, n_times=64, sfreq=64.0, n_outputs=2)
+    keys = list(task.net.state_dict())
+    x, y = torch.randn(8, 3, 64), torch.randint(0, 2, (8,))
+    loader = DataLoader(TensorDataset(x, y), batch_size=4)
+    callback = CompileNetworks(backend="eager")
+    trainer = _trainer(False, [callback], epochs=1)
+    trainer.fit(task, loader, loader)
+    assert task.net._compiled_call_impl is not None
+    assert callback.compiled == ["net"]
+    trainer.test(task, loader, verbose=False)
+    assert callback.compiled == ["net"]
+    assert list(task.net.state_dict()) == keys
+    assert torch.isfinite(task.net(x)).all()
