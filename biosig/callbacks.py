@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import types
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -503,8 +504,9 @@ class CompileNetworks(pl.Callback):
     """Compile the task's networks (:func:`task_networks`) with ``torch.compile`` at setup.
 
     Each network is compiled in place (``nn.Module.compile``), so its parameter names, the
-    checkpoints and the saved weights are those of the uncompiled network; losses and metrics
-    outside the networks stay eager (soft-DTW has its own kernels). ``mode`` is
+    checkpoints and the saved weights are those of the uncompiled network, and so are the
+    methods it lists in ``compiled_methods`` (EEGFormer's ``forward_pretrain``); losses and
+    metrics outside the networks stay eager (soft-DTW has its own kernels). ``mode`` is
     ``torch.compile``'s: ``"reduce-overhead"`` records CUDA graphs on a GPU, which replay a step's
     kernels with one launch (the recipes' small models are bound by launching kernels, see the
     GPU guide); ``backend="eager"`` only traces (a quick check that a network compiles).
@@ -533,9 +535,13 @@ class CompileNetworks(pl.Callback):
             if name in self.compiled:  # fit then test: compiled once
                 continue
             # the "eager" and "aot_eager" backends take no mode
-            mode = self.mode if self.backend == "inductor" else None
-            net.compile(mode=mode, backend=self.backend, fullgraph=self.fullgraph,
-                        dynamic=self.dynamic)
+            options = dict(mode=self.mode if self.backend == "inductor" else None,
+                           backend=self.backend, fullgraph=self.fullgraph, dynamic=self.dynamic)
+            net.compile(**options)
+            for method in getattr(net, "compiled_methods", ()):
+                # bound to the network through MethodType: a deep copy (an EMA's) rebinds it
+                compiled = torch.compile(getattr(type(net), method), **options)
+                setattr(net, method, types.MethodType(compiled, net))
             self.compiled.append(name)
         rank_zero_info(f"CompileNetworks: torch.compile({self.mode!r}, backend={self.backend!r}) "
                        f"on {', '.join(n for n, _ in networks)}")

@@ -76,7 +76,10 @@ class BiosigModel(nn.Module):
       another order, channels the card lacks);
     - ``used_through``: how to use the model where a task cannot train it (e.g. a pretrained
       SSMDP as EEGDM's backbone), added to that refusal; ``{weights}`` stands for its weights
-      folder.
+      folder;
+    - ``compiled_methods``: methods besides ``forward`` that a task calls in its training step
+      (EEGFormer's ``forward_pretrain``), which :class:`~biosig.callbacks.CompileNetworks`
+      compiles too.
     """
 
     registry_name: str | None = None
@@ -95,6 +98,7 @@ class BiosigModel(nn.Module):
     length_agnostic: bool = False
     channel_independent: bool = False
     used_through: str = ""
+    compiled_methods: tuple[str, ...] = ()
     #: what a model loaded from a weights folder keeps of its card (:meth:`keep_card`) for
     #: ``save_pretrained`` to write again; None for a model built here
     loaded_card: dict | None = None

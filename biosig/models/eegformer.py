@@ -132,6 +132,7 @@ class EEGFormer(BiosigModel):
     input_note = "any channel count and montage (channel-independent encoder)"
     # weights shared over channels (not the head with head_pool="channel": adapts_channels)
     channel_independent = True
+    compiled_methods = ("forward_pretrain",)  # VQTask's training step
 
     def __init__(
         self,

@@ -185,7 +185,10 @@ class SSMDP(BiosigModel):
         if ids.shape != (b, c):
             raise ShapeError(f"SSMDP: channel ids of shape {tuple(ids.shape)} for input "
                              f"{tuple(x.shape)}")
-        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.n_channel_ids):
+        if isinstance(channel_ids, torch.Tensor) and not torch.compiler.is_compiling() and \
+                ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.n_channel_ids):
+            # a list was checked on the host; a tensor is read back (a device sync), except
+            # under torch.compile, where a bad id fails in the embedding lookup instead
             raise ConfigError(f"SSMDP: channel ids must lie in [0, {self.n_channel_ids})")
         return ids
 

@@ -142,3 +142,27 @@ def test_compiled_network_trains_tests_and_keeps_its_parameter_names(tmp_path):
     assert callback.compiled == ["net"]
     assert list(task.net.state_dict()) == keys
     assert torch.isfinite(task.net(x)).all()
+
+
+def test_compile_networks_compiles_the_methods_a_training_step_calls(tmp_path):
+    """VQTask trains EEGFormer through ``forward_pretrain``, not ``forward``: compiling only
+    ``forward`` would leave its training eager. The compiled method stays bound to its network,
+    also in a deep copy (as an EMA's averaged model)."""
+    import copy
+
+    from biosig.callbacks import CompileNetworks
+    from biosig.tasks import VQTask
+
+    torch.manual_seed(0)
+    task = VQTask("eegformer_s", dict(patch_len=20, patch_stride=10, emb_size=32, n_heads=4,
+                                      encoder_depth=1, decoder_depth=1, n_codes=16),
+                  n_chans=3, n_times=250, sfreq=250.0)
+    x = torch.randn(8, 3, 250).cumsum(-1)
+    loader = DataLoader(TensorDataset(x, torch.zeros(8, dtype=torch.long)), batch_size=4)
+    _trainer(False, [CompileNetworks(backend="eager")], epochs=1).fit(task, loader)
+    method = task.net.__dict__["forward_pretrain"]
+    assert method.__self__ is task.net and method.__func__ is not type(task.net).forward_pretrain
+    twin = copy.deepcopy(task.net.eval())  # eval: no dropout, no codebook update
+    assert twin.forward_pretrain.__self__ is twin
+    torch.testing.assert_close(twin.forward_pretrain(x[:2]).recon,
+                               task.net.forward_pretrain(x[:2]).recon)

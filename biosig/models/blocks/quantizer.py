@@ -19,6 +19,12 @@ Options, both off by default:
 
 Under ``torch.distributed`` the counts and EMA sums are summed over processes and restart /
 initialisation vectors are broadcast from rank 0, so every replica keeps the same codebook.
+
+A training call after the first never waits for the device (no host read of a device value),
+so it compiles to one graph (``torch.compile(fullgraph=True)``) and a GPU's queue stays full:
+counts are a scatter-add of fixed size, dead codes are replaced by ``torch.where`` from one
+candidate per code, and whether the codebook is initialised is mirrored on the host
+(``initialized_on_host``, read back when a state dict is loaded).
 """
 
 from __future__ import annotations
@@ -109,6 +115,13 @@ class VectorQuantizer(nn.Module):
             self.register_buffer("ema_sum", weight.clone())
         self.register_buffer("unused_calls", torch.zeros(self.n_codes, dtype=torch.long))
         self.register_buffer("initialized", torch.tensor(not self.data_init))
+        #: the host's copy of ``initialized`` (set with it, read from a loaded state), so that
+        #: a training call need not read the device's flag
+        self.initialized_on_host = not self.data_init
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self.initialized_on_host = bool(self.initialized)
 
     def extra_repr(self) -> str:
         return (f"n_codes={self.n_codes}, dim={self.dim}, beta={self.beta}, ema={self.ema}, "
@@ -130,10 +143,10 @@ class VectorQuantizer(nn.Module):
         if z.shape[-1] != self.dim:
             raise ShapeError(f"VectorQuantizer expects (..., {self.dim}), got {tuple(z.shape)}")
         flat = z.reshape(-1, self.dim)
-        if self.training and not bool(self.initialized):
+        if self.training and not self.initialized_on_host:
             self._init_from(flat.detach())
         idx = self.nearest(flat.detach().to(self.codebook.dtype))
-        counts = torch.bincount(idx, minlength=self.n_codes)
+        counts = idx.new_zeros(self.n_codes).scatter_add_(0, idx, torch.ones_like(idx))
         if self.training:
             counts_all = _sum_over_processes(counts.clone())
             if self.ema:
@@ -169,6 +182,7 @@ class VectorQuantizer(nn.Module):
             self.ema_sum.copy_(self.codebook.data)
         self.unused_calls.zero_()
         self.initialized.fill_(True)
+        self.initialized_on_host = True
 
     @torch.no_grad()
     def _init_from(self, flat: torch.Tensor) -> None:
@@ -186,14 +200,13 @@ class VectorQuantizer(nn.Module):
 
     @torch.no_grad()
     def _restart_dead(self, flat: torch.Tensor, counts: torch.Tensor) -> None:
+        """Codes unused for ``dead_after`` calls take a drawn input vector each; without a host
+        sync: one candidate is drawn per code and only the dead codes take theirs."""
         self.unused_calls.add_(1).masked_fill_(counts > 0, 0)
         dead = self.unused_calls >= self.dead_after
-        n_dead = int(dead.sum())
-        if n_dead == 0:
-            return
-        vectors = self._draw(flat, n_dead)
-        self.codebook.data[dead] = vectors
+        vectors = self._draw(flat, self.n_codes)
+        self.codebook.data.copy_(torch.where(dead[:, None], vectors, self.codebook.data))
         if self.ema:
-            self.ema_count[dead] = 1.0
-            self.ema_sum[dead] = vectors
-        self.unused_calls[dead] = 0
+            self.ema_count.masked_fill_(dead, 1.0)
+            self.ema_sum.copy_(torch.where(dead[:, None], vectors, self.ema_sum))
+        self.unused_calls.masked_fill_(dead, 0)
