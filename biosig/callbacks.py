@@ -9,7 +9,9 @@ Tasks take no figure arguments; add a callback instead (``trainer.callbacks`` in
 - :class:`PredictionWriter`: ``predict``'s outputs saved to ``predictions.pt`` (``biosig
   predict`` adds it);
 - :class:`CompileNetworks`: the task's networks compiled with ``torch.compile`` (on a GPU,
-  ``mode="reduce-overhead"`` replays CUDA graphs, against the kernel-launch cost of small models).
+  ``mode="reduce-overhead"`` replays CUDA graphs, against the kernel-launch cost of small models);
+- :class:`StopRanksOnSigterm`: a DDP run stops on SIGTERM instead of hanging (``biosig fit``
+  and ``biosig run`` add it to multi-process runs).
 
 Figures go to every logger that takes them (TensorBoard's ``experiment.add_figure``, or a
 ``log_image(key, images)`` logger such as Weights & Biases), from rank 0 only; when no logger
@@ -25,6 +27,7 @@ schedule on Lightning's ``WeightAveraging``); gradual unfreezing is Lightning's
 from __future__ import annotations
 
 import math
+import signal
 import sys
 import time
 import types
@@ -39,7 +42,7 @@ from biosig.errors import ConfigError
 
 __all__ = [
     "CompileNetworks", "ECGFigures", "EpochProgress", "FigureCallback", "PredictionWriter",
-    "ReconstructionFigures", "WarmupEMA",
+    "ReconstructionFigures", "StopRanksOnSigterm", "WarmupEMA",
     "ema_warmup_decay", "log_figure", "save_figure", "task_networks",
 ]
 
@@ -545,3 +548,41 @@ class CompileNetworks(pl.Callback):
             self.compiled.append(name)
         rank_zero_info(f"CompileNetworks: torch.compile({self.mode!r}, backend={self.backend!r}) "
                        f"on {', '.join(n for n, _ in networks)}")
+
+
+class StopRanksOnSigterm(pl.Callback):
+    """On SIGTERM, end every process of a multi-process (DDP) fit at once, exit status 143.
+
+    Lightning's own SIGTERM handler runs a collective (a broadcast) inside the signal handler,
+    which deadlocks when the ranks are elsewhere in their step: ``timeout 600 biosig fit ...
+    ddp.yaml`` then never ended (ranks alive, idle, after the signal). This handler, set on every
+    rank when the fit starts (Lightning restores the previous one when it ends), kills the ranks
+    that this process launched (Lightning's subprocess launcher: rank 0 starts the others) and
+    raises ``SystemExit``, which Lightning's error path turns into its usual teardown. The
+    checkpoints already written stay; the current step is lost, as with any kill.
+    """
+
+    def on_sanity_check_start(self, trainer, pl_module) -> None:
+        self._replace_handler(trainer)
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._replace_handler(trainer)
+
+    @staticmethod
+    def _replace_handler(trainer) -> None:
+        """Lightning registers its handlers after ``on_fit_start``, before these hooks."""
+        if trainer.world_size < 2:
+            return
+        launcher = trainer.strategy.launcher
+        rank = trainer.global_rank
+
+        def stop(signum, frame):
+            children = getattr(launcher, "procs", None) or []
+            for proc in children:  # blocked in a collective with this rank: no clean stop
+                proc.kill()
+            sys.stderr.write(f"[rank {rank}] SIGTERM: stopping"
+                             + (f" and killing {len(children)} rank(s) it started"
+                                if children else "") + "\n")
+            raise SystemExit(128 + signum)
+
+        signal.signal(signal.SIGTERM, stop)

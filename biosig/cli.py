@@ -128,9 +128,10 @@ def _build_cli_class():
             super()._parse_ckpt_path()
 
         def before_fit(self):
-            from biosig.experiments.runner import refuse_cpu_sync_batchnorm
+            from biosig.experiments.runner import refuse_cpu_sync_batchnorm, stop_ranks_on_sigterm
 
             refuse_cpu_sync_batchnorm(self.trainer, self.config.fit.trainer.sync_batchnorm)
+            stop_ranks_on_sigterm(self.trainer)
             if callable(getattr(self.model, "check_strategy", None)):  # GANTask: before DDP starts
                 self.model.check_strategy(self.trainer)
             _refuse_spawn_of_parametrized(self.trainer, self.model)

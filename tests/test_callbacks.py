@@ -2,6 +2,11 @@
 into a failure): PredictionWriter writes every rank's predictions in loader order, FigureCallback
 saves its figures without hanging the run."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import timedelta
 
 import lightning.pytorch as pl
@@ -95,3 +100,74 @@ def test_figures_under_ddp_are_saved_once_without_a_hang(tmp_path):
     trainer.fit(_Linear(), loader, loader)
     figures = sorted(p.name for p in tmp_path.rglob("*.png"))
     assert figures == ["curve_epoch000.png", "curve_epoch001.png"]
+
+
+_SIGTERM_SCRIPT = '''
+import os, sys, time
+from pathlib import Path
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+from biosig.callbacks import StopRanksOnSigterm
+
+out = Path(sys.argv[1])
+
+class Slow(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(4, 1)
+    def training_step(self, batch, batch_idx):
+        time.sleep(0.05)
+        return self.layer(batch[0]).mean()
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+    def on_train_start(self):
+        (out / f"rank{self.global_rank}.pid").write_text(str(os.getpid()))
+
+callbacks = [StopRanksOnSigterm()] if sys.argv[2] == "with" else []
+trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp", max_epochs=10_000,
+                     logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                     enable_model_summary=False, callbacks=callbacks)
+trainer.fit(Slow(), DataLoader(TensorDataset(torch.randn(64, 4)), batch_size=4))
+'''
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie has ended
+        return f.read().split(")")[-1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="signals and /proc as on Linux")
+def test_sigterm_stops_every_ddp_rank(tmp_path):
+    """`timeout 600 biosig fit ... ddp.yaml` never ended: `timeout` signals its whole process
+    group, and Lightning's SIGTERM handler runs a broadcast inside the handler, which deadlocked
+    the two ranks (without the callback this test's run hangs past its 30 s). With
+    StopRanksOnSigterm (which biosig fit and biosig run add to multi-process fits) rank 0 kills
+    the rank it started and exits with 143 within seconds."""
+    script = tmp_path / "fit.py"
+    script.write_text(_SIGTERM_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path), "with"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "rank1.pid").exists() or not (tmp_path / "rank0.pid").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+            time.sleep(0.2)
+        rank1 = int((tmp_path / "rank1.pid").read_text())
+        time.sleep(0.5)  # inside the training loop
+        os.killpg(proc.pid, signal.SIGTERM)  # as `timeout` does: every process of the group
+        log = proc.communicate(timeout=30)[0]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 128 + signal.SIGTERM, log[-2000:]
+    assert "[rank 0] SIGTERM: stopping and killing 1 rank(s) it started" in log
+    deadline = time.monotonic() + 10
+    while _alive(rank1) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(rank1)

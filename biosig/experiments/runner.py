@@ -57,6 +57,15 @@ def _import(path: str):
         raise ConfigError(f"cannot import {path!r}: {err}") from err
 
 
+def stop_ranks_on_sigterm(trainer) -> None:
+    """A multi-process fit gets :class:`~biosig.callbacks.StopRanksOnSigterm` (once)."""
+    from biosig.callbacks import StopRanksOnSigterm
+
+    if trainer.world_size > 1 and not any(isinstance(c, StopRanksOnSigterm)
+                                          for c in trainer.callbacks):
+        trainer.callbacks.append(StopRanksOnSigterm())
+
+
 def refuse_cpu_sync_batchnorm(trainer, sync_batchnorm: bool) -> None:
     """A ConfigError for ``sync_batchnorm`` with several CPU processes (DDP on CPU), which
     torch refuses only once every rank has started ("SyncBatchNorm layers only work with GPU
@@ -408,6 +417,7 @@ def _fit_test(dm, spec: ModelSpec, seed: int, trainer_kwargs: dict, progress=Non
             kw["enable_checkpointing"] = True
         trainer = pl.Trainer(**kw)
         refuse_cpu_sync_batchnorm(trainer, kw.get("sync_batchnorm", False))
+        stop_ranks_on_sigterm(trainer)
         t0 = time.perf_counter()
         trainer.fit(task, datamodule=dm)
         fit_s = time.perf_counter() - t0
