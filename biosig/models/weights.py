@@ -7,8 +7,11 @@ The card records what is needed to rebuild the network and to use it correctly:
 - ``data``: the data contract the weights were trained on: ``sfreq``, ``n_times``,
   ``n_chans``, ``ch_names``, ``montage``, ``units``, ``preprocessing``, and for a classifier
   ``classes`` (the names of its outputs, in order) and ``multilabel`` (true: trained with a
-  sigmoid per class, e.g. PTB-XL's superclasses; false: one softmax over the classes); both
-  recorded, not compared on loading;
+  sigmoid per class, e.g. PTB-XL's superclasses; false: one softmax over the classes) and
+  ``window_stride_s`` (seconds between the starts of the training windows, as the DataModule's
+  windower placed them; null for windows on events or when not known); these three are
+  recorded, not compared on loading (other data may be scored at another stride; a card
+  without them loads as before);
 - ``recipe``, ``metrics``, ``licence`` as given by whoever saved them.
 
 A model loaded from a folder keeps its card's data contract, recipe and licence
@@ -63,8 +66,8 @@ FORMAT_VERSION = 1
 CARD_FILE = "card.json"
 WEIGHTS_FILE = "model.safetensors"
 HUB_PREFIX = "hf://"
-DATA_KEYS = ("sfreq", "n_times", "n_chans", "ch_names", "montage", "units", "preprocessing",
-             "classes", "multilabel")
+DATA_KEYS = ("sfreq", "n_times", "window_stride_s", "n_chans", "ch_names", "montage", "units",
+             "preprocessing", "classes", "multilabel")
 
 
 # -- saving ---------------------------------------------------------------------------------------
@@ -75,13 +78,14 @@ def save_pretrained(model, directory, *, data: dict | None = None, recipe: Any =
     Parameters
     ----------
     model : a :class:`~biosig.models.base.BiosigModel`.
-    data : the data contract (any of ``sfreq, n_times, n_chans, ch_names, montage, units,
-        preprocessing, classes, multilabel``). ``sfreq``, ``n_times`` and ``ch_names`` default
-        to the model's own and must agree with them; ``units`` defaults to the model's (``µV``
-        for EEG). The sampling rate must be known (from the model or here). ``classes`` (the
-        DataModule's label names) and ``multilabel`` (True: a sigmoid per class, False: one
-        softmax) are kept for a model that classifies (one name per output) and left out for
-        any other (a generator's outputs are not the data's classes).
+    data : the data contract (any of ``sfreq, n_times, window_stride_s, n_chans, ch_names,
+        montage, units, preprocessing, classes, multilabel``). ``sfreq``, ``n_times`` and
+        ``ch_names`` default to the model's own and must agree with them; ``units`` defaults to
+        the model's (``µV`` for EEG). The sampling rate must be known (from the model or
+        here). ``classes`` (the DataModule's label names) and ``multilabel`` (True: a sigmoid
+        per class, False: one softmax) are kept for a model that classifies (one name per
+        output) and left out for any other (a generator's outputs are not the data's classes).
+        ``window_stride_s``: seconds between the starts of the training windows.
     recipe, metrics, licence : how the weights were made, their scores (e.g. ``{"dataset": ...,
         "protocol": ..., "accuracy": ...}``) and their licence; JSON values.
 
@@ -185,6 +189,8 @@ def _card_data(model, data: dict | None) -> dict:
         raise ConfigError("save_pretrained: the card needs the sampling rate of the training "
                           "data; the model has none, pass data={'sfreq': ...}")
     out["sfreq"] = float(out["sfreq"])
+    if out["window_stride_s"] is not None:
+        out["window_stride_s"] = float(out["window_stride_s"])
     for key in ("n_times", "n_chans"):
         if out[key] is not None:
             out[key] = int(out[key])
@@ -241,7 +247,8 @@ def load_pretrained(directory, *, data: dict | None = None, n_outputs: int | Non
     directory : folder written by :func:`save_pretrained`, or a Hub repository.
     data : the data the model will see: any of ``sfreq, n_times, n_chans, ch_names, units,
         montage, preprocessing``; each is checked against the card (ConfigError on a mismatch
-        naming the field, the card's value and the given value).
+        naming the field, the card's value and the given value). ``window_stride_s``,
+        ``classes`` and ``multilabel`` are accepted and never compared.
     n_outputs : a different number of outputs replaces the head (``reset_head``) after the
         weights are loaded.
     adapt : allow the two adaptations the model supports (see the module docstring): another
@@ -485,6 +492,10 @@ def _check_card_data(data: dict, path: Path) -> None:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):
             refuse(key, "an integer >= 1 or null")
+    stride = data.get("window_stride_s")
+    if stride is not None and (isinstance(stride, bool) or not isinstance(stride, (int, float))
+                               or not (math.isfinite(stride) and stride > 0)):
+        refuse("window_stride_s", "the seconds between window starts (a number > 0) or null")
     for key, what in (("ch_names", "channel names"), ("classes", "class names")):
         names = data.get(key)
         if names is not None and not (isinstance(names, list)
