@@ -528,6 +528,28 @@ def test_a_loaded_model_saved_again_keeps_its_card_but_not_its_metrics(tmp_path)
     assert ECGNet.from_pretrained(tmp_path / "g2").train_leads == ["II"]
 
 
+def test_weights_changed_since_loading_keep_the_card_s_recipe_as_pretraining(tmp_path):
+    """A loaded model trained further (or given a new head) and saved again claimed its card's
+    recipe as how its weights were made: that recipe now goes under recipe["pretraining"]."""
+    CVDCNN(n_outputs=2, n_chans=3, sfreq=100.0, channels=(4,)).save_pretrained(
+        tmp_path / "a", recipe={"epochs": 3})
+    tuned = CVDCNN.from_pretrained(tmp_path / "a")
+    assert load_card(tuned.save_pretrained(tmp_path / "same"))["recipe"] == {"epochs": 3}
+    with torch.no_grad():
+        next(tuned.parameters()).add_(0.1)  # a fine-tuning step
+    pretraining = {"pretraining": {"epochs": 3}}
+    assert load_card(tuned.save_pretrained(tmp_path / "b"))["recipe"] == pretraining
+    mine = load_card(tuned.save_pretrained(tmp_path / "c", recipe={"lr": 0.001}))
+    assert mine["recipe"] == {"lr": 0.001, **pretraining}
+    with pytest.raises(ConfigError, match="recipe must be a dict: the weights changed"):
+        tuned.save_pretrained(tmp_path / "x", recipe="fine-tuned on my data")
+    with pytest.raises(ConfigError, match=r"recipe\['pretraining'\]=\{'epochs': 4\} "
+                                          "contradicts the recipe of the card"):
+        tuned.save_pretrained(tmp_path / "x", recipe={"pretraining": {"epochs": 4}})
+    head = load_pretrained(tmp_path / "a", n_outputs=3)
+    assert load_card(head.save_pretrained(tmp_path / "h"))["recipe"] == pretraining
+
+
 def test_an_adapted_model_saved_again_records_its_new_data(tmp_path):
     """adapt=True loads onto another window length or other channels: a re-save writes those,
     not the card's, and drops the montage of the card's channels."""
