@@ -249,10 +249,14 @@ class BiosigDataModule(pl.LightningDataModule):
 
     def data_card(self) -> dict:
         """What a weights card records of this data (``save_pretrained``'s ``data``): rate,
-        window, channel names, class names, whether the labels are multi-label (the source's
-        ``multilabel``: a sigmoid per class, else one softmax) and the preprocessing the cache
-        applied (its steps, and the Euclidean alignment the loaders apply)."""
-        return {"sfreq": self.sfreq, "n_times": self.n_times, "n_chans": self.n_chans,
+        window, the seconds between window starts (``window_stride_s``: the windower's
+        ``stride_s``, None for windows on events), channel names, class names, whether the
+        labels are multi-label (the source's ``multilabel``: a sigmoid per class, else one
+        softmax) and the preprocessing the cache applied (its steps, and the Euclidean
+        alignment the loaders apply)."""
+        windows = self.windows if self.windows is not None else self.source.default_windows()
+        return {"sfreq": self.sfreq, "n_times": self.n_times,
+                "window_stride_s": getattr(windows, "stride_s", None), "n_chans": self.n_chans,
                 "ch_names": self.ch_names, "classes": list(self.classes),
                 "multilabel": self.cache.multilabel,
                 "preprocessing": {"steps": self.cache.params["preprocessing"],

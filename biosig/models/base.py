@@ -308,10 +308,15 @@ class BiosigModel(nn.Module):
         card's data contract (class names, preprocessing...), recipe and licence, which
         ``save_pretrained`` writes again where not given (not the metrics: they score these
         weights, not what training makes of them; a new head (``reset_head``) drops the
-        class names and ``multilabel``)."""
+        class names and ``multilabel``), and the digest of the loaded tensors
+        (``tensors_sha256``): weights changed since keep the recipe as
+        ``recipe["pretraining"]`` only."""
+        from biosig.models.weights import _tensors_digest
+
         self.keep_ch_names(card["data"].get("ch_names"))
         self.loaded_card = copy.deepcopy({"data": card["data"], "recipe": card.get("recipe"),
                                           "licence": card.get("licence")})
+        self.loaded_card["tensors_sha256"] = _tensors_digest(self.state_dict())
 
     def keep_ch_names(self, names) -> None:
         """Name the channels the weights see (``ch_names``) where the kwargs named none and

@@ -7,15 +7,21 @@ The card records what is needed to rebuild the network and to use it correctly:
 - ``data``: the data contract the weights were trained on: ``sfreq``, ``n_times``,
   ``n_chans``, ``ch_names``, ``montage``, ``units``, ``preprocessing``, and for a classifier
   ``classes`` (the names of its outputs, in order) and ``multilabel`` (true: trained with a
-  sigmoid per class, e.g. PTB-XL's superclasses; false: one softmax over the classes); both
-  recorded, not compared on loading;
+  sigmoid per class, e.g. PTB-XL's superclasses; false: one softmax over the classes) and
+  ``window_stride_s`` (seconds between the starts of the training windows, as the DataModule's
+  windower placed them; null for windows on events or when not known); these three are
+  recorded, not compared on loading (other data may be scored at another stride; a card
+  without them loads as before);
 - ``recipe``, ``metrics``, ``licence`` as given by whoever saved them.
 
-A model loaded from a folder keeps its card's data contract, recipe and licence
-(:meth:`~biosig.models.base.BiosigModel.keep_card`): saved again (e.g. after fine-tuning), its
-card keeps them where not given anew, less what no longer holds: the class names and
-``multilabel`` after a new head, the montage after ``adapt=True`` chose other channels (the
-model's own rate, window and channels are written, adapted or not). Its metrics are not kept.
+A model loaded from a folder keeps its card's data contract, recipe, licence and the digest of
+its tensors (:meth:`~biosig.models.base.BiosigModel.keep_card`): saved again, its card keeps them
+where not given anew, less what no longer holds: the class names and ``multilabel`` after a
+new head, the montage after ``adapt=True`` chose other channels (the model's own rate, window
+and channels are written, adapted or not). The recipe is kept as the recipe only while the
+weights are the card's; weights trained further (fine-tuning, a task's fit) keep it as
+``recipe["pretraining"]``, beside the recipe given for the new training. Its metrics are not
+kept.
 
 :func:`load_pretrained` rebuilds the model from the card, checks the user's data against the
 card and raises :class:`~biosig.errors.ConfigError` naming the field, the card's value and the
@@ -63,8 +69,8 @@ FORMAT_VERSION = 1
 CARD_FILE = "card.json"
 WEIGHTS_FILE = "model.safetensors"
 HUB_PREFIX = "hf://"
-DATA_KEYS = ("sfreq", "n_times", "n_chans", "ch_names", "montage", "units", "preprocessing",
-             "classes", "multilabel")
+DATA_KEYS = ("sfreq", "n_times", "window_stride_s", "n_chans", "ch_names", "montage", "units",
+             "preprocessing", "classes", "multilabel")
 
 
 # -- saving ---------------------------------------------------------------------------------------
@@ -75,20 +81,24 @@ def save_pretrained(model, directory, *, data: dict | None = None, recipe: Any =
     Parameters
     ----------
     model : a :class:`~biosig.models.base.BiosigModel`.
-    data : the data contract (any of ``sfreq, n_times, n_chans, ch_names, montage, units,
-        preprocessing, classes, multilabel``). ``sfreq``, ``n_times`` and ``ch_names`` default
-        to the model's own and must agree with them; ``units`` defaults to the model's (``µV``
-        for EEG). The sampling rate must be known (from the model or here). ``classes`` (the
-        DataModule's label names) and ``multilabel`` (True: a sigmoid per class, False: one
-        softmax) are kept for a model that classifies (one name per output) and left out for
-        any other (a generator's outputs are not the data's classes).
+    data : the data contract (any of ``sfreq, n_times, window_stride_s, n_chans, ch_names,
+        montage, units, preprocessing, classes, multilabel``). ``sfreq``, ``n_times`` and
+        ``ch_names`` default to the model's own and must agree with them; ``units`` defaults to
+        the model's (``µV`` for EEG). The sampling rate must be known (from the model or
+        here). ``classes`` (the DataModule's label names) and ``multilabel`` (True: a sigmoid
+        per class, False: one softmax) are kept for a model that classifies (one name per
+        output) and left out for any other (a generator's outputs are not the data's classes).
+        ``window_stride_s``: seconds between the starts of the training windows.
     recipe, metrics, licence : how the weights were made, their scores (e.g. ``{"dataset": ...,
         "protocol": ..., "accuracy": ...}``) and their licence; JSON values.
 
     A model loaded from a weights folder (:attr:`~biosig.models.base.BiosigModel.loaded_card`)
     fills what is not given here from its card: each ``data`` key (the model's own ``sfreq``,
     ``n_times``, ``n_chans``, ``ch_names`` first; no class names after a new head, no montage
-    on adapted channels), the ``recipe`` and the ``licence``, never the metrics.
+    on adapted channels) and the ``licence``, never the metrics. Its ``recipe`` too while the
+    weights are the card's (same tensors); weights changed since (fine-tuned, a new head) were
+    not made by that recipe alone: the card's recipe goes under ``recipe["pretraining"]`` of
+    the one given here (a dict; none given: ``{"pretraining": ...}`` only).
 
     Returns the folder's path. The tensors are written with ``safetensors``.
     """
@@ -97,15 +107,16 @@ def save_pretrained(model, directory, *, data: dict | None = None, recipe: Any =
     from biosig.models._registry import count_parameters
 
     config = _model_config(model)
-    recipe = _loaded(model, "recipe") if recipe is None else recipe
     licence = _loaded(model, "licence") if licence is None else licence
+    # clone: safetensors refuses tensors that share memory (tied weights, views)
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     card = {
         "format_version": FORMAT_VERSION,
         "name": config["name"],
         "kwargs": _jsonable(_known_locations(config["kwargs"]), "kwargs"),
         "n_params": count_parameters(model, trainable_only=False),
         "data": _card_data(model, data),
-        "recipe": _jsonable(recipe, "recipe"),
+        "recipe": _jsonable(_card_recipe(model, recipe, tensors), "recipe"),
         "metrics": _jsonable(metrics, "metrics"),
         "licence": licence,
     }
@@ -113,13 +124,45 @@ def save_pretrained(model, directory, *, data: dict | None = None, recipe: Any =
         raise ConfigError(f"licence must be a string (e.g. 'CC-BY-4.0'), got {licence!r}")
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    # clone: safetensors refuses tensors that share memory (tied weights, views)
-    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     weights = out / WEIGHTS_FILE
     save_file(tensors, str(weights), metadata={"format": "pt", "card": CARD_FILE})
     card["weights"] = {"file": WEIGHTS_FILE, "sha256": _sha256(weights)}
     _write_json(out / CARD_FILE, card)
     return out
+
+
+def _tensors_digest(tensors: dict) -> str:
+    """SHA-256 of a state dict's names, dtypes, shapes and values (not of a file: safetensors
+    orders its header's metadata differently from one write to the next)."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _card_recipe(model, recipe, tensors: dict):
+    """The recipe a card of ``model``'s weights (``tensors``) records: ``recipe``; for a model
+    loaded from a card with a recipe, that recipe while the weights are the card's, and under
+    ``"pretraining"`` once they changed (it made their starting point, not them)."""
+    loaded = getattr(model, "loaded_card", None) or {}
+    pretraining = loaded.get("recipe")
+    if pretraining is None:
+        return recipe
+    if loaded.get("tensors_sha256") == _tensors_digest(tensors):
+        return pretraining if recipe is None else recipe
+    recipe = {} if recipe is None else recipe
+    if not isinstance(recipe, dict):
+        raise ConfigError(f"save_pretrained: recipe must be a dict: the weights changed since "
+                          f"they were loaded and the recipe records the card's under "
+                          f"'pretraining'; got {recipe!r}")
+    if "pretraining" in recipe and _jsonable(recipe["pretraining"], "recipe") != _jsonable(
+            pretraining, "recipe"):
+        raise ConfigError(f"save_pretrained: recipe['pretraining']={recipe['pretraining']!r} "
+                          f"contradicts the recipe of the card the weights were loaded from: "
+                          f"{pretraining!r}")
+    return {**recipe, "pretraining": pretraining}
 
 
 def _model_config(model) -> dict:
@@ -185,6 +228,8 @@ def _card_data(model, data: dict | None) -> dict:
         raise ConfigError("save_pretrained: the card needs the sampling rate of the training "
                           "data; the model has none, pass data={'sfreq': ...}")
     out["sfreq"] = float(out["sfreq"])
+    if out["window_stride_s"] is not None:
+        out["window_stride_s"] = float(out["window_stride_s"])
     for key in ("n_times", "n_chans"):
         if out[key] is not None:
             out[key] = int(out[key])
@@ -241,7 +286,8 @@ def load_pretrained(directory, *, data: dict | None = None, n_outputs: int | Non
     directory : folder written by :func:`save_pretrained`, or a Hub repository.
     data : the data the model will see: any of ``sfreq, n_times, n_chans, ch_names, units,
         montage, preprocessing``; each is checked against the card (ConfigError on a mismatch
-        naming the field, the card's value and the given value).
+        naming the field, the card's value and the given value). ``window_stride_s``,
+        ``classes`` and ``multilabel`` are accepted and never compared.
     n_outputs : a different number of outputs replaces the head (``reset_head``) after the
         weights are loaded.
     adapt : allow the two adaptations the model supports (see the module docstring): another
@@ -485,6 +531,10 @@ def _check_card_data(data: dict, path: Path) -> None:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):
             refuse(key, "an integer >= 1 or null")
+    stride = data.get("window_stride_s")
+    if stride is not None and (isinstance(stride, bool) or not isinstance(stride, (int, float))
+                               or not (math.isfinite(stride) and stride > 0)):
+        refuse("window_stride_s", "the seconds between window starts (a number > 0) or null")
     for key, what in (("ch_names", "channel names"), ("classes", "class names")):
         names = data.get(key)
         if names is not None and not (isinstance(names, list)

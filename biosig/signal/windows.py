@@ -48,7 +48,11 @@ def check_starts(starts, n_times: int, total: int) -> np.ndarray:
 
 
 class Windower:
-    """Base of windowers: ``__call__(rec, ref) -> (rows, n_skipped)``, ``n_times``, ``params``."""
+    """Base of windowers: ``__call__(rec, ref) -> (rows, n_skipped)``, ``n_times``, ``params``,
+    ``stride_s``."""
+
+    #: seconds between the starts of consecutive windows; None for windows placed on events
+    stride_s: float | None = None
 
 
 @dataclass
@@ -141,6 +145,11 @@ class FixedWindows(Windower):
 
     def n_times(self, sfreq: float) -> int:
         return int(round(self.length * sfreq))
+
+    @property
+    def stride_s(self) -> float:
+        """Seconds between the starts of consecutive windows: ``stride``, else ``length``."""
+        return float(self.length if self.stride is None else self.stride)
 
     def __call__(self, rec: Recording, ref: dict) -> tuple[list[dict], int]:
         name = type(self).__name__

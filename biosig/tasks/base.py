@@ -443,7 +443,9 @@ class BiosigTask(pl.LightningModule):
         DataModule it was trained with (:meth:`BiosigDataModule.data_card`: channel names,
         preprocessing, alignment), attached or, for a task loaded with ``load_from_checkpoint``,
         as its checkpoint recorded it; then the task's own (``card["data"]`` entries override
-        both); see :func:`biosig.models.weights.save_pretrained`.
+        both); see :func:`biosig.models.weights.save_pretrained`. A network loaded from a
+        weights folder and trained here records that folder's recipe as
+        ``recipe["pretraining"]``, not as its own.
         """
         return self._save_network(self._network(), directory, **card)
 

@@ -164,10 +164,13 @@ class GANTask(BiosigTask):
     def save_pretrained(self, directory, **card) -> Path:
         """The generator (the network that generates; the critic only trains it) as a weights
         folder, as :meth:`BiosigTask.save_pretrained` writes it (the data contract of the
-        task's data), with :attr:`train_channels` as the card's ``recipe.train_leads``:
-        ``ECGNet.from_pretrained`` then refuses other input leads. A ``recipe`` dict given here
-        is merged in and must not contradict them."""
-        card = self._card_with_recipe(card, {"train_leads": self.train_channels})
+        task's data), with :attr:`train_channels` in the card's recipe: as ``train_leads`` for
+        a generator that reads them (one with a ``train_leads`` attribute: ECGNet, whose
+        ``from_pretrained`` then refuses other input leads), else as ``train_channels`` (a
+        record of the training, checked by nothing). A ``recipe`` dict given here is merged in
+        and must not contradict them."""
+        key = "train_leads" if hasattr(self.generator, "train_leads") else "train_channels"
+        card = self._card_with_recipe(card, {key: self.train_channels})
         return self._save_network(self.generator, directory, **card)
 
     def _train_ids(self, batch: int, device) -> torch.Tensor:

@@ -59,6 +59,20 @@ def test_batches(dm):
     np.testing.assert_array_equal(y.numpy(), dm.cache.y[rows])
 
 
+def test_the_data_card_records_the_window_stride(dm, tmp_path):
+    """A weights card recorded the window length but not the stride the training windows were
+    cut at (how the model scored a record); windows on events have none."""
+    from biosig.datasets import SyntheticECG
+    from biosig.signal.windows import FixedWindows
+
+    assert dm.data_card()["window_stride_s"] is None  # SyntheticMI: windows on the cues
+    for windows, stride in ((FixedWindows(length=1.0, stride=0.5), 0.5),
+                            (FixedWindows(length=1.0), 1.0), (None, 2.0)):  # None: the source's
+        ecg = BiosigDataModule(SyntheticECG(n_records=4, duration=2.0, sfreq=20.0),
+                               windows=windows, cache_dir=str(tmp_path))
+        assert ecg.data_card()["window_stride_s"] == stride
+
+
 def test_a_single_training_window_is_a_config_error(tmp_path):
     """Its batch of one is dropped: the fit would train on nothing (recipes/bciiv2a/hveegnet.py
     --n-trials-per-class 1 then failed on Lightning's unrelated ckpt_path='best')."""

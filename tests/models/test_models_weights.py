@@ -49,10 +49,10 @@ def test_round_trip_gives_identical_outputs_and_a_full_card(saved):
     assert card["format_version"] == 1 and card["name"] == "dbconformer"
     assert card["kwargs"]["depth"] == 1 and card["kwargs"]["activation"].endswith("ELU")
     assert card["n_params"] == sum(p.numel() for p in model.parameters())
-    assert card["data"] == {"sfreq": 250.0, "n_times": 250, "n_chans": 3, "ch_names": NAMES,
-                            "montage": "standard_1020", "units": "µV",
-                            "preprocessing": ["bandpass 8-30 Hz", "EA"], "classes": None,
-                            "multilabel": None}
+    assert card["data"] == {"sfreq": 250.0, "n_times": 250, "window_stride_s": None,
+                            "n_chans": 3, "ch_names": NAMES, "montage": "standard_1020",
+                            "units": "µV", "preprocessing": ["bandpass 8-30 Hz", "EA"],
+                            "classes": None, "multilabel": None}
     assert card["recipe"]["protocol"] == "CO" and card["metrics"] == {"accuracy": 0.81}
     assert card["licence"] == "CC-BY-4.0" and len(card["weights"]["sha256"]) == 64
     # the tensors are plain safetensors (no pickle)
@@ -268,6 +268,7 @@ def test_bad_folders_fail_clearly(saved, tmp_path):
     (lambda c: c["data"].update(sfreq="250 Hz"), r"data\.sfreq must be .*got '250 Hz'"),
     (lambda c: c["data"].update(n_times=250.5), r"data\.n_times must be an integer"),
     (lambda c: c["data"].update(ch_names="C3 Cz C4"), r"data\.ch_names must be a list"),
+    (lambda c: c["data"].update(window_stride_s="2 s"), r"data\.window_stride_s must be .*> 0"),
 ])
 def test_a_card_with_a_missing_or_malformed_field_names_it(saved, tmp_path, change, match):
     """A card without data.sfreq loaded and was never compared with the data's rate (biosig
@@ -278,6 +279,22 @@ def test_a_card_with_a_missing_or_malformed_field_names_it(saved, tmp_path, chan
     (folder / "card.json").write_text(json.dumps(card))
     with pytest.raises(InvalidFileError, match=rf"card\.json: {match}"):
         load_pretrained(folder, data={"sfreq": 250.0})
+
+
+def test_the_window_stride_is_recorded_and_never_compared(saved, tmp_path):
+    """A card did not say the stride of the training windows; it now does where known, and a
+    card written before (without the key) or data at another stride still load."""
+    model, folder = saved
+    assert load_card(folder)["data"]["window_stride_s"] is None
+    strided = save_pretrained(model, tmp_path / "s", data={"window_stride_s": 2})
+    assert load_card(strided)["data"]["window_stride_s"] == 2.0
+    loaded = load_pretrained(strided, data={"sfreq": 250.0, "window_stride_s": 0.5})
+    assert load_card(loaded.save_pretrained(tmp_path / "again"))["data"]["window_stride_s"] == 2.0
+    card = json.loads((strided / "card.json").read_text())
+    del card["data"]["window_stride_s"]  # a card written before the key existed
+    (strided / "card.json").write_text(json.dumps(card))
+    old = load_pretrained(strided, data={"window_stride_s": 4.0})
+    assert load_card(old.save_pretrained(tmp_path / "old"))["data"]["window_stride_s"] is None
 
 
 def test_a_card_argument_the_model_does_not_take_names_the_card(saved):
@@ -509,6 +526,28 @@ def test_a_loaded_model_saved_again_keeps_its_card_but_not_its_metrics(tmp_path)
     gen.save_pretrained(tmp_path / "g", recipe={"train_leads": ["II"]})
     ECGNet.from_pretrained(tmp_path / "g").save_pretrained(tmp_path / "g2")
     assert ECGNet.from_pretrained(tmp_path / "g2").train_leads == ["II"]
+
+
+def test_weights_changed_since_loading_keep_the_card_s_recipe_as_pretraining(tmp_path):
+    """A loaded model trained further (or given a new head) and saved again claimed its card's
+    recipe as how its weights were made: that recipe now goes under recipe["pretraining"]."""
+    CVDCNN(n_outputs=2, n_chans=3, sfreq=100.0, channels=(4,)).save_pretrained(
+        tmp_path / "a", recipe={"epochs": 3})
+    tuned = CVDCNN.from_pretrained(tmp_path / "a")
+    assert load_card(tuned.save_pretrained(tmp_path / "same"))["recipe"] == {"epochs": 3}
+    with torch.no_grad():
+        next(tuned.parameters()).add_(0.1)  # a fine-tuning step
+    pretraining = {"pretraining": {"epochs": 3}}
+    assert load_card(tuned.save_pretrained(tmp_path / "b"))["recipe"] == pretraining
+    mine = load_card(tuned.save_pretrained(tmp_path / "c", recipe={"lr": 0.001}))
+    assert mine["recipe"] == {"lr": 0.001, **pretraining}
+    with pytest.raises(ConfigError, match="recipe must be a dict: the weights changed"):
+        tuned.save_pretrained(tmp_path / "x", recipe="fine-tuned on my data")
+    with pytest.raises(ConfigError, match=r"recipe\['pretraining'\]=\{'epochs': 4\} "
+                                          "contradicts the recipe of the card"):
+        tuned.save_pretrained(tmp_path / "x", recipe={"pretraining": {"epochs": 4}})
+    head = load_pretrained(tmp_path / "a", n_outputs=3)
+    assert load_card(head.save_pretrained(tmp_path / "h"))["recipe"] == pretraining
 
 
 def test_an_adapted_model_saved_again_records_its_new_data(tmp_path):

@@ -144,6 +144,41 @@ def test_gan_task_saves_its_generator_with_the_card_the_recipe_writes(tmp_path):
         fixed.save_pretrained(tmp_path / "w2", recipe={"train_leads": ["I"]})
 
 
+def test_gan_task_records_train_leads_only_for_a_generator_that_reads_them(tmp_path,
+                                                                          monkeypatch):
+    """Any generator's card said ``recipe.train_leads``, which only ECGNet reads (its
+    from_pretrained refuses other leads): another generator's card now records the input
+    channels as ``train_channels``."""
+    import torch.nn as nn
+
+    from biosig.models import _registry
+    from biosig.models.base import BiosigModel
+    from biosig.models.weights import load_card
+    from biosig.tasks.gan import GANTask
+
+    class CopyGenerator(BiosigModel):
+        """Every channel generated as a scaled copy of the input channel."""
+
+        registry_name = "copy_generator"
+        gan_role = "generator"
+
+        def __init__(self, n_chans=None, n_outputs=None, n_times=None, sfreq=None,
+                     chs_info=None):
+            super().__init__()
+            self._init_signal(n_chans, n_outputs, n_times, sfreq, chs_info)
+            self.scale = nn.Parameter(torch.ones(1))
+
+        def forward(self, cond, ids):
+            return (cond * self.scale).expand(-1, self.n_chans, -1)
+
+    monkeypatch.setitem(_registry._MODELS, "copy_generator", CopyGenerator)
+    task = GANTask(generator="copy_generator", n_chans=12, n_times=40, sfreq=20.0,
+                   input_channel=3, critic_kwargs={"channels": (4,)})
+    card = load_card(task.save_pretrained(tmp_path / "w", recipe={"seed": 0}))
+    assert card["name"] == "copy_generator"
+    assert card["recipe"] == {"seed": 0, "train_channels": ["3"]}
+
+
 def _ecgnet_recipe():
     import importlib.util
     from pathlib import Path

@@ -280,6 +280,19 @@ def test_task_saves_its_network_with_the_data_contract(tmp_path):
     assert torch.equal(again.net.conv.weight, task.net.conv.weight)
 
 
+def test_a_fine_tuned_network_s_card_keeps_the_pretraining_recipe_apart(source, tmp_path):
+    """Weights loaded from a folder, fine-tuned by a task and saved kept the folder's recipe as
+    their own; it is now the card's recipe["pretraining"], beside the recipe given."""
+    from biosig.models.weights import load_card
+
+    folder = source.save_pretrained(tmp_path / "pre", data={"ch_names": NAMES},
+                                    recipe={"data": "pretraining set"})
+    task = _task(folder)
+    _fit(task)
+    card = load_card(task.save_pretrained(tmp_path / "tuned", recipe={"data": "target set"}))
+    assert card["recipe"] == {"data": "target set", "pretraining": {"data": "pretraining set"}}
+
+
 def test_task_card_says_whether_the_outputs_are_sigmoids_or_one_softmax(tmp_path):
     """A card did not say whether its classifier was trained multi-label (a sigmoid per class)
     or single-label (one softmax), so whoever scored with it had to guess."""
