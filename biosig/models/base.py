@@ -29,7 +29,7 @@ import inspect
 import torch
 import torch.nn as nn
 
-from biosig.errors import ConfigError, ShapeError
+from biosig.errors import ConfigError, ShapeError, channel_difference
 
 __all__ = ["BiosigModel"]
 
@@ -319,12 +319,28 @@ class BiosigModel(nn.Module):
         self.loaded_card["tensors_sha256"] = _tensors_digest(self.state_dict())
 
     def keep_ch_names(self, names) -> None:
-        """Name the channels the weights see (``ch_names``) where the kwargs named none and
-        ``names`` fit ``n_chans``: the card's for a loaded model (:meth:`keep_card`), the data's
-        for a network a task builds, so their order stays checkable (``score_trials``) and
-        ``save_pretrained`` records them. Not part of the config."""
-        if names and self.chs_info is None and len(names) == self.n_chans:
-            self.chs_info = [{"ch_name": str(c)} for c in names]
+        """Name the channels the weights see (``ch_names``) where the model names none (no
+        ``chs_info`` in its kwargs, no built-in names): the card's for a loaded model
+        (:meth:`keep_card`), the data's for a network a task builds (after
+        :meth:`ch_names_difference`), so their order stays checkable (``score_trials``) and
+        ``save_pretrained`` records them. Not part of the config. ConfigError when ``names``
+        are not one per channel; with ``n_chans`` unknown (a model taking any count) nothing
+        is named."""
+        if not names or self.chs_info is not None or self.n_chans is None:
+            return
+        if len(names) != self.n_chans:
+            raise ConfigError(f"{type(self).__name__}: {len(names)} channel names "
+                              f"{[str(c) for c in names]} for n_chans={self.n_chans} channels: "
+                              "name each channel of the data once")
+        self.chs_info = [{"ch_name": str(c)} for c in names]
+
+    def ch_names_difference(self, names) -> str:
+        """How the data's channel names ``names`` differ from the channels the model names
+        (:attr:`ch_names`: built-in, its kwargs' ``chs_info`` or a card's), as
+        :func:`biosig.errors.channel_difference` says it; ``""`` when they are the same in the
+        same order, or the model names none."""
+        own = self.ch_names
+        return "" if own is None else channel_difference([str(c) for c in names], own)
 
     def push_to_hub(self, repo_id: str, **kwargs):
         """Publish to the Hugging Face Hub; see :func:`biosig.models.weights.push_to_hub`."""

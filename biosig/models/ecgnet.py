@@ -36,7 +36,7 @@ from biosig.signal.ecg_leads import (
     normalize_lead_name,
     robust_ptp,
 )
-from biosig.errors import ChannelError, ConfigError, ShapeError
+from biosig.errors import ChannelError, ConfigError, ShapeError, channel_difference
 from biosig.models._registry import register_model
 from biosig.models.base import BiosigModel, integer_input_error
 
@@ -239,6 +239,16 @@ def _init_leads(
     model.input_lead = LEADS[lead_index(input_lead)]
 
 
+def _lead_difference(model: BiosigModel, names) -> str:
+    """:meth:`BiosigModel.ch_names_difference` of both ECGNet networks: the data's channels are
+    the leads of the 12-lead records the task trains on (the generator's input lead is picked
+    from them by position), compared by the lead each name gives (:func:`lead_of_channel`:
+    ``AVR``, ``ECG V2``, ``MLII`` as ``generate_recording`` reads them), so ``aVR`` and ``AVR``
+    agree but another lead order does not."""
+    leads = [lead_of_channel(str(n)) or str(n) for n in names]
+    return channel_difference(leads, model.ch_names)
+
+
 class GeneratorFeatures(NamedTuple):
     """What :meth:`ECGNet.forward_features` gives its head: the per-time-step BiLSTM state with
     the input lead appended ``(B, T, 2 * hidden_size + 1)``, the input lead ``(B, T)`` and its
@@ -288,7 +298,9 @@ class ECGNet(BiosigModel):
         baseline filter uses it; a model built without it refuses ``generate(sfreq=...)`` and
         every recording instead of accepting any rate (``generate(x)`` works as before).
     chs_info : optional; its names must be the 12 leads in the standard order (the model names
-        its channels itself when it is not given: ``model.ch_names``).
+        its channels itself when it is not given: ``model.ch_names``). The data's channels are
+        the 12 leads of the records a task trains on, not the single input lead: a task refuses
+        data whose channel names give another lead order (``AVR`` for ``aVR`` is the same lead).
     input_lead : default input lead when ``forward`` gets no ``lead`` (any of the 12).
     hidden_size, n_layers : BiLSTM size (*design choice*: 2 x 128 per direction, as Zhu et al.
         2019's two BiLSTM layers).
@@ -330,6 +342,7 @@ class ECGNet(BiosigModel):
     modality = "ECG"
     units = "mV"
     length_agnostic = True
+    ch_names_difference = _lead_difference
 
     def __init__(
         self,
@@ -663,6 +676,7 @@ class ECGNetCritic(BiosigModel):
     modality = "ECG"
     units = "mV"
     length_agnostic = True
+    ch_names_difference = _lead_difference
 
     def __init__(
         self,

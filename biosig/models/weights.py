@@ -361,7 +361,10 @@ def _load(directory, *, data=None, n_outputs=None, adapt=False, expected: type |
     _load_tensors(model, folder, card, adapted=sorted(changes))
     keep_card = getattr(model, "keep_card", None)
     if keep_card is not None:
-        keep_card(card)
+        try:
+            keep_card(card)
+        except ConfigError as err:  # e.g. data.ch_names not one per channel of its model
+            raise ConfigError(f"{folder / CARD_FILE}: {err}") from err
     if n_outputs is not None and int(n_outputs) != getattr(model, "n_outputs", None):
         model.reset_head(int(n_outputs))
     return model.eval()

@@ -100,7 +100,9 @@ class BiosigTask(pl.LightningModule):
         by the CLI (or passed by hand); ``None`` means unknown and is passed on as such (no
         default sampling rate: a model whose kernels follow ``sfreq`` then refuses to build).
     ch_names : the data's channel names (linked from the DataModule), checked against a
-        weights card (:meth:`data_contract`).
+        weights card (:meth:`data_contract`) and against a network that names its channels
+        itself (ECGNet its 12 leads, a ``chs_info`` in ``model_kwargs``): another order, or
+        not one name per channel, is a ConfigError (:meth:`_name_channels`).
     pretrained : a weights folder (``model.safetensors`` + ``card.json``, see
         :mod:`biosig.models.weights`; the card fixes the architecture, ``model`` may be left
         out) or a file: a Lightning checkpoint of a task (it names its network: ``model`` and
@@ -327,21 +329,34 @@ class BiosigTask(pl.LightningModule):
 
         ``key`` names the config entries in error messages (``"generator"`` ->
         ``model.generator``, ``model.generator_kwargs``). The network keeps the data's channel
-        names (``ch_names``, as a loaded model keeps its card's: :meth:`_name_channels`).
+        names (``ch_names``, as a loaded model keeps its card's), or is refused when it names
+        others (:meth:`_name_channels`).
         """
         net = self._build_network(name, kwargs, n_outputs, pretrained=pretrained, adapt=adapt,
                                   key=key)
-        self._name_channels(net, self.ch_names)
+        self._name_channels(net, self.ch_names, f"model.{key}")
         return net
 
     @staticmethod
-    def _name_channels(net: nn.Module, ch_names) -> None:
+    def _name_channels(net: nn.Module, ch_names, where: str) -> None:
         """Give ``net`` the data's channel names where it has none (``keep_ch_names``, as
         ``from_pretrained`` gives the card's), so ``score_trials`` checks their order and the
-        network's own ``save_pretrained`` records them; unknown names change nothing."""
+        network's own ``save_pretrained`` records them; unknown names change nothing. A
+        ConfigError (prefixed with ``where``) when ``net`` already names its channels (built in,
+        as ECGNet its 12 leads, or its ``chs_info``) and the data's are not those in that order
+        (``ch_names_difference``), or when the names are not one per channel."""
         keep = getattr(net, "keep_ch_names", None)
-        if ch_names is not None and callable(keep):
+        if ch_names is None or not callable(keep):
+            return
+        difference = net.ch_names_difference(ch_names)
+        if difference:
+            raise ConfigError(f"{where}: the data's channels {[str(c) for c in ch_names]} are not "
+                              f"those {type(net).__name__} names, {net.ch_names}: {difference}; "
+                              "give the data in the network's channel order")
+        try:
             keep(ch_names)
+        except ConfigError as err:
+            raise ConfigError(f"{where}: {err}") from err
 
     def _build_network(self, name, kwargs, n_outputs, *, pretrained, adapt, key) -> nn.Module:
         """:meth:`build_network` before the channels are named."""
@@ -406,16 +421,16 @@ class BiosigTask(pl.LightningModule):
         return {k: v for k, v in changes.items() if k not in _PASSED}
 
     def on_fit_start(self) -> None:
-        """The networks of a task given no ``ch_names`` take the DataModule's
-        (:meth:`_name_channels`). A warning when the DataModule preprocesses otherwise than the
-        data the loaded weights were pretrained on (their card's steps and alignment): the task
-        only knows the rate, window and channels, which the card check refuses on a mismatch;
-        other steps (another band-pass, no resampling of the amplitude scale...) may be
-        deliberate."""
+        """The networks take the DataModule's channel names, or refuse them where they name
+        others (the task's ``ch_names``, built-in or a card's; :meth:`_name_channels`). A
+        warning when the DataModule preprocesses otherwise than the data the loaded weights
+        were pretrained on (their card's steps and alignment): the task only knows the rate,
+        window and channels, which the card check refuses on a mismatch; other steps (another
+        band-pass, no resampling of the amplitude scale...) may be deliberate."""
         datamodule = getattr(self._trainer, "datamodule", None)
-        if self.ch_names is None:  # not linked nor given: the DataModule's, where it names them
-            for net in self.children():
-                self._name_channels(net, getattr(datamodule, "ch_names", None))
+        for key, net in self.named_children():  # the DataModule's, where it names them
+            self._name_channels(net, getattr(datamodule, "ch_names", None),
+                                f"the DataModule's ch_names (task.{key})")
         data_card = getattr(datamodule, "data_card", None)
         if not self._weights_preprocessing or not callable(data_card):
             return

@@ -58,7 +58,9 @@ class GANTask(BiosigTask):
         ``sfreq``. O(T^2) per channel: keep off for long records. E.g. V1-V6 for ECGNet.
 
     Channel names are the generator's (``generator.ch_names``), else the data's; when both are
-    known they must agree (case-insensitive), so a record in another channel order is refused.
+    known they must agree (case-insensitive; ECGNet's by lead, ``AVR`` is ``aVR``), so a record
+    in another channel order is refused, here and when fitting starts on a DataModule that
+    names its channels (:meth:`BiosigTask._name_channels`).
 
     Logged: ``train_loss_d``, ``train_loss_g``, ``train_l1``; ``val_l1`` (mean absolute error),
     ``val_mse``, ``val_pearson`` (means over generated channels), per channel

@@ -116,10 +116,11 @@ def test_the_schedule_travels_with_the_task_weights(tmp_path):
 
 def test_generate_refuses_a_card_naming_another_channel_count(folder):
     """Two names on the card of a three-channel SSMDP failed after the sampling, in the
-    Recording ("2 channel names for 3 channels"), with no word of the card."""
+    Recording ("2 channel names for 3 channels"), with no word of the card; now loading the
+    card refuses them (keep_ch_names), naming the card."""
     card = json.loads((folder / "card.json").read_text())
     card["data"]["ch_names"] = NAMES[:2]
     (folder / "card.json").write_text(json.dumps(card))
-    with pytest.raises(ConfigError, match=r"card of .* names 2 channels \(data\.ch_names\) but "
-                                          r"its SSMDP has 3"):
+    with pytest.raises(ConfigError, match=r"ssmdp/card\.json: SSMDP: 2 channel names .* for "
+                                          r"n_chans=3 channels"):
         generate(folder, 1, steps=2)

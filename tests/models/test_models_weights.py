@@ -574,3 +574,22 @@ def test_an_adapted_model_saved_again_records_its_new_data(tmp_path):
     card = load_card(longer.save_pretrained(tmp_path / "hv2"))["data"]
     assert card["n_times"] == 200 and card["preprocessing"] == prep
     assert card["montage"] == "standard_1020"  # the channels are the card's
+
+
+def test_channel_names_not_one_per_channel_are_refused(tmp_path):
+    """keep_ch_names left a model unnamed without a word when the names were not n_chans (a
+    card's, or the data's a task gave): its channel order was then never checked."""
+    model = _dbc(chs_info=None, n_chans=3)
+    with pytest.raises(ConfigError, match=r"DBConformer: 4 channel names \['C3', 'Cz', 'C4', "
+                                          r"'Pz'\] for n_chans=3 channels"):
+        model.keep_ch_names([*NAMES, "Pz"])
+    assert model.ch_names is None
+    model.keep_ch_names(NAMES)
+    assert model.ch_names == NAMES and model.ch_names_difference(NAMES) == ""
+    folder = save_pretrained(_dbc(chs_info=None, n_chans=3), tmp_path / "w",
+                             data={"ch_names": NAMES})
+    card = json.loads((folder / "card.json").read_text())
+    card["data"]["ch_names"] = ["C3", "Cz"]  # a hand-edited card
+    (folder / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ConfigError, match=r"w/card\.json: DBConformer: 2 channel names"):
+        load_pretrained(folder)

@@ -93,7 +93,8 @@ def test_gan_task_takes_channels_from_the_generator_and_checks_the_data():
     assert task.channel_names[task.val_channel] == "aVF" and task._random_ids == [5]
     assert GANTask(n_chans=12, input_channel="random", **small).val_channel == 0
     leads = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
-    with pytest.raises(ConfigError, match="not the generator's"):
+    with pytest.raises(ConfigError, match="model.generator: the data.s channels .* are not "
+                                          "those ECGNet names"):
         GANTask(n_chans=12, ch_names=leads[::-1], **small)  # another channel order is refused
     with pytest.raises(ConfigError, match="V7"):
         GANTask(n_chans=12, input_channel="V7", **small)
@@ -104,6 +105,45 @@ def test_gan_task_takes_channels_from_the_generator_and_checks_the_data():
     x = torch.randn(2, 12, 40)
     out = task(x)
     assert out.shape == (2, 12, 40) and torch.equal(out[:, 5], x[:, 5])
+
+
+def test_gan_task_refuses_a_datamodule_whose_leads_are_in_another_order():
+    """ECGNet names its 12 leads itself, so a GANTask given no ch_names never compared them
+    with the DataModule's: records in another lead order trained the generator on the wrong
+    leads (the input lead picked by position) without a word. The data's channels are the
+    records' 12 leads (not the single input lead), compared by the lead each name gives."""
+    import lightning.pytorch as pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from biosig.errors import ConfigError
+    from biosig.tasks.gan import GANTask
+
+    leads = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+
+    class Records(pl.LightningDataModule):
+        def __init__(self, ch_names):
+            super().__init__()
+            self.ch_names = ch_names
+
+        def train_dataloader(self):
+            return DataLoader(TensorDataset(torch.randn(2, 12, 40), torch.zeros(2)))
+
+    def start_fit(task, ch_names):
+        pl.Trainer(max_epochs=0, logger=False, enable_checkpointing=False,
+                   enable_progress_bar=False, enable_model_summary=False,
+                   accelerator="cpu").fit(task, datamodule=Records(ch_names))
+
+    small = dict(n_chans=12, n_times=40, sfreq=20.0, generator_kwargs={"hidden_size": 4},
+                 critic_kwargs={"channels": (4,)})
+    swapped = leads[:6] + ["V2", "V1"] + leads[8:]
+    with pytest.raises(ConfigError, match=r"^the DataModule's ch_names \(task.generator\): .* "
+                                          r"are not those ECGNet names.*first difference at "
+                                          r"position 6: 'V2' instead of 'V1'"):
+        start_fit(GANTask(**small), swapped)
+    upper = [name.upper() for name in leads]  # AVR, AVL, AVF: the same leads
+    task = GANTask(ch_names=upper, **small)
+    start_fit(task, upper)
+    assert task.generator.ch_names == leads and task.critic.ch_names == leads
 
 
 def test_gan_task_saves_its_generator_with_the_card_the_recipe_writes(tmp_path):

@@ -489,3 +489,58 @@ def test_a_task_s_network_knows_the_data_s_channel_names(tmp_path):
     loaded = ClassificationTask.load_from_checkpoint(tmp_path / "t.ckpt")
     assert loaded.net.ch_names == NAMES  # rebuilt from its config: named again
     assert _task(None).net.ch_names is None  # channels unknown: unnamed, as before
+
+
+class _NamedData(pl.LightningDataModule):
+    """A DataModule whose records have the channels ``ch_names``."""
+
+    def __init__(self, ch_names):
+        super().__init__()
+        self.ch_names = ch_names
+
+    def train_dataloader(self):
+        return _loader()
+
+
+def _start_fit(task, ch_names):
+    """Run the fit's start (on_fit_start, where the DataModule's names reach the networks)."""
+    pl.Trainer(max_epochs=0, logger=False, enable_progress_bar=False, enable_model_summary=False,
+               enable_checkpointing=False, accelerator="cpu").fit(task, datamodule=_NamedData(
+                   ch_names))
+
+
+def test_a_network_naming_other_channels_than_the_data_is_refused():
+    """A network that names its channels itself (chs_info in model_kwargs; built in, as ECGNet's
+    leads) kept its names whatever the task's or the DataModule's ch_names were: data in
+    another channel order trained, and were scored, silently wrong."""
+    named = {"chs_info": [{"ch_name": c} for c in NAMES]}
+    with pytest.raises(ConfigError, match=r"^model.model: the data's channels \['C4', 'Cz', "
+                                          r"'C3'\] are not those TinyNet names, \['C3', 'Cz', "
+                                          r"'C4'\]: same channels in another order \(first "
+                                          r"difference at position 0: 'C4' instead of 'C3'\)"):
+        _task(model_kwargs=named, ch_names=NAMES[::-1])
+    assert _task(model_kwargs=named, ch_names=NAMES).net.ch_names == NAMES  # same order: fine
+    with pytest.raises(ConfigError, match=r"^the DataModule's ch_names \(task.net\): the data's "
+                                          r"channels \['C3', 'Pz', 'C4'\] are not those TinyNet "
+                                          r"names.*missing \['Cz'\]; extra \['Pz'\]"):
+        _start_fit(_task(model_kwargs=named), ["C3", "Pz", "C4"])  # the task given no names
+    with pytest.raises(ConfigError, match=r"^the DataModule's ch_names \(task.net\): .*another "
+                                          r"order"):
+        _start_fit(_task(ch_names=NAMES), NAMES[::-1])  # the DataModule contradicts the task
+    task = _task(model_kwargs=named)
+    _start_fit(task, NAMES)
+    _start_fit(task, None)  # channels unnamed: nothing to compare
+    assert task.net.ch_names == NAMES
+
+
+def test_channel_names_not_one_per_channel_of_the_network_are_refused():
+    """A DataModule naming 4 channels for a 3-channel network left the network unnamed without
+    a word (keep_ch_names ignored names of another count)."""
+    task = _task()
+    with pytest.raises(ConfigError, match=r"^the DataModule's ch_names \(task.net\): TinyNet: 4 "
+                                          r"channel names \['C3', 'Cz', 'C4', 'Pz'\] for "
+                                          r"n_chans=3 channels"):
+        _start_fit(task, [*NAMES, "Pz"])
+    assert task.net.ch_names is None
+    _start_fit(task, NAMES)
+    assert task.net.ch_names == NAMES
