@@ -276,7 +276,7 @@ def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
         loss_key=loss_key, losses=[round(v, 6) for v in vals], finite=finite,
         decreasing=_decreasing(vals), steps_run=len(meter.times),
         step_s=round(med, 4), wait_s=round(wait, 4),
-        first_steps_s=round(sum(meter.times[:warm]), 2),
+        warmup_steps=warm, first_steps_s=round(sum(meter.times[:warm]), 2),
         samples_per_s=round(bs / (med + wait), 1) if med + wait > 0 else None,
         batch_size=bs, gpu_util_pct=None if util_pct is None else round(util_pct, 1),
         gpu_util_source=util.source,
@@ -547,9 +547,10 @@ def _compile_lines(report: dict) -> list[str]:
     lines = ["", "## torch.compile", "",
              f"Each recipe with its networks compiled (biosig.callbacks.CompileNetworks), "
              f"against its eager run above in this run; the first {COMPILE_WARMUP} steps "
-             "(compilation, CUDA-graph recording) left out, their time given.", "",
+             "(compilation, CUDA-graph recording; fewer in a shorter run) left out, their time "
+             "given.", "",
              "| check | mode | eager step s | compiled step s | speed-up | GPU util % eager -> "
-             "compiled | first steps s | ok |", "|" + "---|" * 8]
+             "compiled | steps left out: s | ok |", "|" + "---|" * 8]
     for key, r in runs.items():
         name = key.split("+")[0]
         if "error" in r:
@@ -558,7 +559,8 @@ def _compile_lines(report: dict) -> list[str]:
             continue
         lines.append(f"| {name} | {r['compile_mode']} | {r['eager_step_s']} | {r['step_s']} | "
                      f"{r['speedup']}x | {r['eager_gpu_util_pct']} -> {r['gpu_util_pct']} | "
-                     f"{r['first_steps_s']} | {'yes' if r['ok'] else '**no**'} |")
+                     f"{r['warmup_steps']}: {r['first_steps_s']} | "
+                     f"{'yes' if r['ok'] else '**no**'} |")
     return lines
 
 

@@ -111,6 +111,7 @@ def test_gpu_check_compiled_runs_against_the_eager_one(tmp_path, monkeypatch):
     assert rc == 0 and rep["ok"], rep
     (c,) = rep["compiled"].values()
     assert c["compile_mode"] == "reduce-overhead" and c["steps_run"] == 2 and c["finite"]
+    assert c["warmup_steps"] == 1  # of 2 steps: the first (compilation) left out
     assert c["eager_step_s"] == rep["recipes"]["dbconformer"]["step_s"]
     assert c["speedup"] == pytest.approx(
         (c["eager_step_s"] + rep["recipes"]["dbconformer"]["wait_s"])
