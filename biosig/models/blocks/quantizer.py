@@ -23,8 +23,10 @@ initialisation vectors are broadcast from rank 0, so every replica keeps the sam
 A training call after the first never waits for the device (no host read of a device value),
 so it compiles to one graph (``torch.compile(fullgraph=True)``) and a GPU's queue stays full:
 counts are a scatter-add of fixed size, dead codes are replaced by ``torch.where`` from one
-candidate per code, and whether the codebook is initialised is mirrored on the host
-(``initialized_on_host``, read back when a state dict is loaded).
+candidate per code (with ``dead_after``, ``n_codes`` vectors are drawn, and under
+``torch.distributed`` broadcast, at every training call), and whether the codebook is
+initialised is mirrored on the host (``initialized_on_host``, read back when a state dict is
+loaded).
 """
 
 from __future__ import annotations
