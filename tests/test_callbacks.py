@@ -171,3 +171,17 @@ def test_sigterm_stops_every_ddp_rank(tmp_path):
     while _alive(rank1) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(rank1)
+
+
+def test_multi_process_fits_get_the_sigterm_callback_once():
+    """What biosig fit (before_fit) and biosig run (_fit_test) call on their Trainer."""
+    from types import SimpleNamespace
+
+    from biosig.callbacks import StopRanksOnSigterm
+    from biosig.experiments.runner import stop_ranks_on_sigterm
+
+    one, two = SimpleNamespace(world_size=1, callbacks=[]), SimpleNamespace(world_size=2,
+                                                                            callbacks=[])
+    for trainer in (one, two, two):
+        stop_ranks_on_sigterm(trainer)
+    assert one.callbacks == [] and [type(c) for c in two.callbacks] == [StopRanksOnSigterm]
