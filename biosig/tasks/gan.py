@@ -58,9 +58,9 @@ class GANTask(BiosigTask):
         ``sfreq``. O(T^2) per channel: keep off for long records. E.g. V1-V6 for ECGNet.
 
     Channel names are the generator's (``generator.ch_names``), else the data's; when both are
-    known they must agree (case-insensitive; ECGNet's by lead, ``AVR`` is ``aVR``), so a record
-    in another channel order is refused, here and when fitting starts on a DataModule that
-    names its channels (:meth:`BiosigTask._name_channels`).
+    known they must agree (ECGNet's by lead, ``AVR`` is ``aVR``; others name for name), so a
+    record in another channel order is refused, when the task is built and when fitting starts
+    on a DataModule that names its channels (:meth:`BiosigTask._name_channels`).
 
     Logged: ``train_loss_d``, ``train_loss_g``, ``train_l1``; ``val_l1`` (mean absolute error),
     ``val_mse``, ``val_pearson`` (means over generated channels), per channel
@@ -134,11 +134,9 @@ class GANTask(BiosigTask):
         n = self.n_chans or getattr(self.generator, "n_chans", None)
         if n is None:
             raise ConfigError("GANTask needs the number of channels (model.n_chans)")
+        # build_network refused data whose names differ from the generator's own, and named a
+        # generator without names with the data's
         own = getattr(self.generator, "ch_names", None)
-        if (own is not None and self.ch_names is not None
-                and [c.lower() for c in own] != [c.lower() for c in self.ch_names]):
-            raise ConfigError(f"the data's channels ({', '.join(self.ch_names)}) are not the "
-                              f"generator's ({', '.join(own)}) in its order")
         names = list(own or self.ch_names or [str(i) for i in range(n)])
         if len(names) != n:
             raise ConfigError(f"the generator names {len(names)} channels but the data has {n}")
