@@ -534,12 +534,12 @@ class CompileNetworks(pl.Callback):
         if not networks:
             raise ConfigError(f"CompileNetworks: {type(pl_module).__name__} holds no biosig "
                               "network to compile")
+        # the "eager" and "aot_eager" backends take no mode
+        options = dict(mode=self.mode if self.backend == "inductor" else None,
+                       backend=self.backend, fullgraph=self.fullgraph, dynamic=self.dynamic)
         for name, net in networks:
             if name in self.compiled:  # fit then test: compiled once
                 continue
-            # the "eager" and "aot_eager" backends take no mode
-            options = dict(mode=self.mode if self.backend == "inductor" else None,
-                           backend=self.backend, fullgraph=self.fullgraph, dynamic=self.dynamic)
             net.compile(**options)
             for method in getattr(net, "compiled_methods", ()):
                 # bound to the network through MethodType: a deep copy (an EMA's) rebinds it
