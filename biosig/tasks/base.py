@@ -27,6 +27,8 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.plugins.precision import MixedPrecision, Precision
+from lightning.pytorch.utilities import GradClipAlgorithmType
 import torch.nn as nn
 
 from biosig._checks import check_args, number
@@ -545,6 +547,29 @@ class BiosigTask(pl.LightningModule):
     def test_step(self, batch, batch_idx):
         self._step(batch, "test")
 
+    # -- optimisers ----------------------------------------------------------------------------
+    def fused_optimizer(self) -> bool | None:
+        """``fused`` for :func:`make_optimizer` in ``configure_optimizers``: False when the
+        trainer clips gradients with a GradScaler (``16-mixed``), where a fused optimiser would
+        unscale them only inside its step, after clipping saw them scaled; else None (fused
+        where PyTorch can)."""
+        trainer = self._trainer
+        scaler = getattr(getattr(trainer, "precision_plugin", None), "scaler", None)
+        return False if trainer is not None and trainer.gradient_clip_val and scaler else None
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None,
+                                    gradient_clip_algorithm=None) -> None:
+        """As Lightning's, but a fused optimiser's gradients are clipped under ``bf16-mixed``
+        too: Lightning's mixed-precision plugin refuses any optimiser that unscales gradients
+        inside its step, which matters only with float16's GradScaler; bf16 has none."""
+        plugin = self.trainer.precision_plugin
+        if (gradient_clip_val and isinstance(plugin, MixedPrecision) and plugin.scaler is None
+                and getattr(optimizer, "_step_supports_amp_scaling", False)):
+            Precision.clip_gradients(plugin, optimizer, gradient_clip_val,
+                                     GradClipAlgorithmType(gradient_clip_algorithm or "norm"))
+            return
+        super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
     # -- non-finite losses and outputs ---------------------------------------------------------
     def check_finite(self, value: torch.Tensor, stage: str, x=None, *, what: str = "loss",
                      batch_idx: int | None = None, **parts) -> None:
@@ -898,15 +923,26 @@ def no_weight_decay_parameters(module: nn.Module) -> set[int]:
     return exempt
 
 
+#: devices on which make_optimizer builds a fused optimiser by default
+FUSED_OPTIMIZER_DEVICES = ("cpu", "cuda")
+
+
 def make_optimizer(params, name: str, lr: float, weight_decay: float, *,
                    betas: tuple[float, float] | None = None,
-                   module: nn.Module | None = None) -> torch.optim.Optimizer:
+                   module: nn.Module | None = None,
+                   fused: bool | None = None) -> torch.optim.Optimizer:
     """``"adam"``, ``"adamw"`` or ``"sgd"`` over ``params``.
 
     With ``module``, the parameters its ``no_weight_decay()`` hooks name (see
     :func:`no_weight_decay_parameters`) form a second group without weight decay (the first
     group keeps ``weight_decay``); only parameters in ``params`` are used, so pass the trainable
     ones. ``betas`` (Adam/AdamW only) default to PyTorch's.
+
+    ``fused`` (default: when every parameter is a floating-point tensor on a device of
+    :data:`FUSED_OPTIMIZER_DEVICES`) takes PyTorch's fused implementation: one kernel updates
+    every parameter, instead of a loop over them (PyTorch's CPU default) or a few multi-tensor
+    kernels per step (its CUDA default); the same update up to float rounding
+    (``benchmarks/bench_optimizer.py`` measures the speed). ``False``: PyTorch's default.
     """
     check_args({"optimizer": name, "lr": lr, "weight_decay": weight_decay, "betas": betas},
                OPTIMIZER_RULES, prefix="model.")
@@ -917,12 +953,16 @@ def make_optimizer(params, name: str, lr: float, weight_decay: float, *,
             raise ConfigError("model.betas is for adam/adamw, not sgd")
         extra["betas"] = tuple(float(b) for b in betas)
     params = list(params)
+    if fused is None:
+        fused = bool(params) and all(p.is_floating_point()
+                                     and p.device.type in FUSED_OPTIMIZER_DEVICES for p in params)
     if module is not None:
         exempt = no_weight_decay_parameters(module)
         groups = [{"params": [p for p in params if id(p) not in exempt]},
                   {"params": [p for p in params if id(p) in exempt], "weight_decay": 0.0}]
         params = [g for g in groups if g["params"]]
-    return optimizers[name.lower()](params, lr=lr, weight_decay=weight_decay, **extra)
+    return optimizers[name.lower()](params, lr=lr, weight_decay=weight_decay, fused=fused,
+                                    **extra)
 
 
 def scheduler_total_steps(trainer: pl.Trainer) -> int:

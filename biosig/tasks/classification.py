@@ -335,7 +335,7 @@ class ClassificationTask(BiosigTask):
     def configure_optimizers(self):
         hp = self.hparams
         opt = make_optimizer(self.trainable_parameters(), hp.optimizer, hp.lr, hp.weight_decay,
-                             betas=hp.betas, module=self.net)
+                             betas=hp.betas, module=self.net, fused=self.fused_optimizer())
         if hp.scheduler is None:
             return opt
         if hp.scheduler == "onecycle":

@@ -164,4 +164,5 @@ class DiffusionTask(BiosigTask):
     def configure_optimizers(self):
         hp = self.hparams
         return make_optimizer(self.trainable_parameters(), "adamw", hp.lr, hp.weight_decay,
-                              betas=tuple(hp.betas), module=self.net)
+                              betas=tuple(hp.betas), module=self.net,
+                              fused=self.fused_optimizer())

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from biosig.errors import ConfigError
-from biosig.tasks.base import BiosigTask, NetworkKind
+from biosig.tasks.base import BiosigTask, NetworkKind, make_optimizer
 
 __all__ = ["GANTask"]
 
@@ -284,7 +284,8 @@ class GANTask(BiosigTask):
         hp = self.hparams
         trainable = [[p for p in net.parameters() if p.requires_grad]
                      for net in (self.generator, self.critic)]
-        return [torch.optim.Adam(params, lr=lr, betas=tuple(hp.betas))
+        return [make_optimizer(params, "adam", lr, 0.0, betas=tuple(hp.betas),
+                               fused=self.fused_optimizer())
                 for params, lr in zip(trainable, (hp.lr_g, hp.lr_d))]
 
     # -- evaluation ----------------------------------------------------------------------------

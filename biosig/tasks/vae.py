@@ -169,7 +169,7 @@ class VAETask(BiosigTask):
 
     def configure_optimizers(self):
         opt = make_optimizer(self.trainable_parameters(), self.hparams.optimizer, self.hparams.lr,
-                             self.hparams.weight_decay)
+                             self.hparams.weight_decay, fused=self.fused_optimizer())
         if self.hparams.lr_decay >= 1.0:
             return opt
         sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=self.hparams.lr_decay)

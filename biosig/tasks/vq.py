@@ -143,7 +143,8 @@ class VQTask(BiosigTask):
     def configure_optimizers(self):
         hp = self.hparams
         params = [p for p in self.net.parameters() if p.requires_grad]
-        opt = make_optimizer(params, hp.optimizer, hp.lr, hp.weight_decay)
+        opt = make_optimizer(params, hp.optimizer, hp.lr, hp.weight_decay,
+                             fused=self.fused_optimizer())
         if hp.scheduler is None and hp.warmup_steps == 0:
             return opt
         total = scheduler_total_steps(self.trainer)
