@@ -10,9 +10,13 @@ On a machine with a GPU (a few minutes in all)::
    built-in synthetic data), ``biosig fit``'s LightningCLI is built from the recipe with
    ``accelerator=gpu, devices=1, precision=bf16-mixed, max_steps=N`` and trained for N steps.
    Per recipe: the loss of every step (finite? mean of the last third below the first third?),
-   median step time, the wait between steps (over 20 % of the time: the loader is the
-   bottleneck), samples/s, and GPU utilisation sampled every 0.1 s by NVML. Registered models
-   no recipe covers are listed.
+   the time per step, samples/s, the wait between steps (over 20 % of the time: the loader is
+   the bottleneck) and GPU utilisation sampled every 0.1 s by NVML. By default the steps run as
+   in training: the device is synchronised only at the start of the first timed step and the
+   end of the last, the losses are read after the fit, and the step time is that window over
+   its steps, the wait the host's (unsynchronised) median. ``--sync-steps`` synchronises before
+   and after every step instead: median time inside a step and between steps, on a GPU that
+   idles at every synchronisation. Registered models no recipe covers are listed.
 2. **Soft-DTW**: values and gradients of the CUDA path (Triton kernel where installed, and the
    PyTorch wavefront) against the CPU reference, float32 and float64; and the speed of a
    forward + backward at hvEEGNet's paper size (30 x 22 sequences of T = 1000) of each CUDA
