@@ -306,7 +306,8 @@ def _timing_figures(meter, warm: int, sync_steps: bool, util) -> dict:
     ``loader_share`` is ``host_wait_s / step_s``: an upper bound, since the device may still
     be busy with the last step while the host waits. ``sync_steps``: ``step_s`` and ``wait_s``
     are medians of synchronised per-step times, ``loader_share`` is ``wait / (step + wait)``.
-    GPU utilisation is NVML's mean over the window in both."""
+    GPU utilisation is NVML's mean over the window in both; ``first_steps_s``: from the first
+    step's start to the window's (the steps left out and their waits)."""
     times = [e - s for s, e in zip(meter.starts, meter.ends)]
     waits = [b - a for a, b in zip(meter.ends, meter.starts[1:])]
     times, waits = times[warm:] or times, waits[warm:] or waits  # 2-step runs: the one wait
