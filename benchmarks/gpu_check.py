@@ -10,9 +10,13 @@ On a machine with a GPU (a few minutes in all)::
    built-in synthetic data), ``biosig fit``'s LightningCLI is built from the recipe with
    ``accelerator=gpu, devices=1, precision=bf16-mixed, max_steps=N`` and trained for N steps.
    Per recipe: the loss of every step (finite? mean of the last third below the first third?),
-   median step time, the wait between steps (over 20 % of the time: the loader is the
-   bottleneck), samples/s, and GPU utilisation sampled every 0.1 s by NVML. Registered models
-   no recipe covers are listed.
+   the time per step, samples/s, the wait between steps (over 20 % of the time: the loader is
+   the bottleneck) and GPU utilisation sampled every 0.1 s by NVML. By default the steps run as
+   in training: the device is synchronised only at the start of the first timed step and the
+   end of the last, the losses are read after the fit, and the step time is that window over
+   its steps, the wait the host's (unsynchronised) median. ``--sync-steps`` synchronises before
+   and after every step instead: median time inside a step and between steps, on a GPU that
+   idles at every synchronisation. Registered models no recipe covers are listed.
 2. **Soft-DTW**: values and gradients of the CUDA path (Triton kernel where installed, and the
    PyTorch wavefront) against the CPU reference, float32 and float64; and the speed of a
    forward + backward at hvEEGNet's paper size (30 x 22 sequences of T = 1000) of each CUDA
@@ -116,17 +120,25 @@ class _UtilSampler:
 
 # ---------------------------------------------------------------------------------------------
 # recipes
-def _step_meter():
+def _step_meter(steps: int, warmup: int, sync_steps: bool = False):
+    """A callback that times ``steps`` training steps, the first ``warmup`` not in the window."""
     import lightning.pytorch as pl
     import torch
 
+    def keep(value):
+        """A float32 copy on the value's device, read once the fit is over (a read now would
+        wait for the device)."""
+        return value.detach().to(torch.float32, copy=True)
+
     class StepMeter(pl.Callback):
-        """Per training step: wall time (synchronised), the wait before it (the loader's next
-        batch and Lightning's loop between steps), samples, and the loss."""
+        """Host times of every step's start and end, samples, the loss and the logged ``train*``
+        scalars (kept as device tensors, read at the fit's end). The device is synchronised when
+        the first timed step starts and when step ``steps`` ends, the window between them timed
+        with the host free to run ahead; ``sync_steps``: before and after every step too."""
 
         def __init__(self):
-            self.times, self.samples, self.losses, self.logged = [], [], [], []
-            self.starts, self.ends = [], []
+            self.starts, self.ends, self.samples, self.losses, self.logged = [], [], [], [], []
+            self.window_start = self.window_end = None
 
         def on_fit_start(self, trainer, pl_module):
             log = pl_module.log
@@ -134,7 +146,7 @@ def _step_meter():
 
             def log_and_keep(name, value, *a, **kw):  # manual-optimisation tasks log losses
                 if name.startswith("train") and torch.is_tensor(value) and value.numel() == 1:
-                    meter._step_logs[name] = float(value.detach().float())
+                    meter._step_logs[name] = keep(value)
                 return log(name, value, *a, **kw)
 
             pl_module.log = log_and_keep
@@ -145,21 +157,33 @@ def _step_meter():
 
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
             self._step_logs = {}
-            self._sync(pl_module)
+            first_timed = len(self.starts) == warmup
+            if sync_steps or first_timed:
+                self._sync(pl_module)
             self.starts.append(time.perf_counter())
+            if first_timed:
+                self.window_start = self.starts[-1]
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            self._sync(pl_module)
+            last = len(self.ends) + 1 == steps
+            if sync_steps or last:
+                self._sync(pl_module)
             self.ends.append(time.perf_counter())
-            self.times.append(self.ends[-1] - self.starts[-1])
+            if last:
+                self.window_end = self.ends[-1]
             self.samples.append(_batch_size(batch))
             loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-            self.losses.append(float(loss.detach().float()) if torch.is_tensor(loss) else None)
-            self.logged.append(dict(self._step_logs))
+            self.losses.append(keep(loss) if torch.is_tensor(loss) else None)
+            self.logged.append(self._step_logs)
 
-        def waits(self) -> list[float]:
-            """Seconds between one step's end and the next one's start."""
-            return [b - a for a, b in zip(self.ends, self.starts[1:])]
+        def on_train_end(self, trainer, pl_module):
+            if self.window_start is not None and self.window_end is None:  # stopped early
+                self._sync(pl_module)
+                self.window_end = time.perf_counter()
+
+        def on_fit_end(self, trainer, pl_module):
+            self.losses = [None if v is None else float(v) for v in self.losses]
+            self.logged = [{k: float(v) for k, v in d.items()} for d in self.logged]
 
     return StepMeter()
 
@@ -213,12 +237,13 @@ def _drop_validation_callbacks(trainer) -> None:
 
 def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
                workdir: Path, batch_size: int | None = None,
-               settings: list[list[str]] = (), compile_mode: str | None = None) -> dict:
+               settings: list[list[str]] = (), compile_mode: str | None = None,
+               sync_steps: bool = False) -> dict:
     """N training steps of one recipe through the LightningCLI; figures as a dict.
     ``batch_size`` replaces the recipe's (``--tiny``: 4); ``settings`` are ``[key, value]``
     pairs given to the CLI last (``--key value``); ``compile_mode``: the networks compiled
     (:class:`~biosig.callbacks.CompileNetworks`; the first ``COMPILE_WARMUP`` steps left out of
-    the figures instead of one)."""
+    the figures instead of one); ``sync_steps``: per-step times (:func:`_timing_figures`)."""
     import torch
 
     from biosig.callbacks import CompileNetworks
@@ -249,7 +274,8 @@ def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
     try:
         cli = lightning_cli(args, run=False)
         _drop_validation_callbacks(cli.trainer)
-        meter = _step_meter()
+        warm = max(min(COMPILE_WARMUP if compile_mode else 1, steps - 1), 0)  # compile / warm up
+        meter = _step_meter(steps, warm, sync_steps)
         cli.trainer.callbacks.append(meter)
         if compile_mode:
             out["compile_mode"] = compile_mode
@@ -262,30 +288,55 @@ def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
         out.update(ok=False, error=f"{type(e).__name__}: {e}"[:2000])
         return out
     loss_key, vals = _loss_series(meter, loss_key)
-    warm = min(COMPILE_WARMUP if compile_mode else 1, max(len(meter.times) - 1, 0))
-    times = meter.times[warm:] or meter.times  # the first step(s) compile / warm up
-    med = statistics.median(times) if times else float("nan")
-    waits = meter.waits()[warm:] or meter.waits()
-    wait = statistics.median(waits) if waits else 0.0
-    bs = statistics.median(meter.samples) if meter.samples else 0
-    # utilisation in the steady state: from the end of the warm-up to the end of the last step
-    util_pct = util.mean(meter.ends[warm - 1 if warm else 0], meter.ends[-1]) \
-        if meter.ends else None
     finite = bool(vals) and all(math.isfinite(v) for v in vals)
-    out.update(
-        loss_key=loss_key, losses=[round(v, 6) for v in vals], finite=finite,
-        decreasing=_decreasing(vals), steps_run=len(meter.times),
-        step_s=round(med, 4), wait_s=round(wait, 4),
-        warmup_steps=warm, first_steps_s=round(sum(meter.times[:warm]), 2),
-        samples_per_s=round(bs / (med + wait), 1) if med + wait > 0 else None,
-        batch_size=bs, gpu_util_pct=None if util_pct is None else round(util_pct, 1),
-        gpu_util_source=util.source,
-        loader_share=round(wait / (med + wait), 3) if med + wait > 0 else None,
-    )
+    out.update(loss_key=loss_key, losses=[round(v, 6) for v in vals], finite=finite,
+               decreasing=_decreasing(vals), steps_run=len(meter.ends),
+               **_timing_figures(meter, warm, sync_steps, util))
+    out["ok"] = finite and out["decreasing"] is not False and len(meter.ends) == steps
+    return out
+
+
+def _timing_figures(meter, warm: int, sync_steps: bool, util) -> dict:
+    """Step time, wait, samples/s and GPU utilisation of the steps after the first ``warm``.
+
+    Sync-free (the default): ``step_s`` is the window's wall time (the device synchronised at
+    the start of the first timed step and the end of the last, nowhere between) over its steps,
+    the host free to run ahead; ``host_step_s`` / ``host_wait_s`` are the host's median time
+    inside a step and between steps (the loader's next batch and Lightning's loop), and
+    ``loader_share`` is ``host_wait_s / step_s``: an upper bound, since the device may still
+    be busy with the last step while the host waits. ``sync_steps``: ``step_s`` and ``wait_s``
+    are medians of synchronised per-step times, ``loader_share`` is ``wait / (step + wait)``.
+    GPU utilisation is NVML's mean over the window in both; ``first_steps_s``: from the first
+    step's start to the window's (the steps left out and their waits)."""
+    times = [e - s for s, e in zip(meter.starts, meter.ends)]
+    waits = [b - a for a, b in zip(meter.ends, meter.starts[1:])]
+    times, waits = times[warm:] or times, waits[warm:] or waits  # 2-step runs: the one wait
+    start, end = meter.window_start, meter.window_end
+    bs = statistics.median(meter.samples) if meter.samples else 0
+    out = {"warmup_steps": warm, "batch_size": bs, "gpu_util_source": util.source,
+           "first_steps_s": None if start is None else round(start - meter.starts[0], 2),
+           "step_s": None, "wait_s": None, "samples_per_s": None, "gpu_util_pct": None,
+           "loader_share": None, "loader_ok": None}
+    if start is None or end is None or not times:
+        return out
+    wait = statistics.median(waits) if waits else 0.0
+    if sync_steps:
+        step = statistics.median(times)
+        out["wait_s"] = round(wait, 4)
+        per_step = step + wait
+        loader = wait / per_step if per_step > 0 else None
+    else:
+        step = per_step = (end - start) / (len(meter.ends) - warm)
+        out.update(host_step_s=round(statistics.median(times), 4), host_wait_s=round(wait, 4))
+        loader = wait / step if step > 0 else None
+    util_pct = util.mean(start, end)
+    out.update(step_s=round(step, 4),
+               samples_per_s=round(bs / per_step, 1) if per_step > 0 else None,
+               gpu_util_pct=None if util_pct is None else round(util_pct, 1),
+               loader_share=None if loader is None else round(loader, 3))
     # the loader is the bottleneck when steps wait for batches (not when the GPU idles inside a
     # step, launch-bound on a small model: gpu_util_pct tells that apart)
-    out["loader_ok"] = None if out["loader_share"] is None else out["loader_share"] <= 0.2
-    out["ok"] = finite and out["decreasing"] is not False and len(meter.times) == steps
+    out["loader_ok"] = None if loader is None else loader <= 0.2
     return out
 
 
@@ -485,13 +536,36 @@ def machine(device: str) -> dict:
     return info
 
 
+#: the markdown report's note on its timing figures, by mode: the default, or ``--sync-steps``
+TIMING_NOTES = {
+    "sync-free": (
+        "Timing: sync-free (the default; `--sync-steps` gives per-step figures). Step s: wall "
+        "time from the start of the first timed step to the end of the last over their number, "
+        "the device synchronised only there, so the host runs ahead of the GPU as in training; "
+        "host wait s: the host's median time between steps (the loader's next batch and "
+        "Lightning's loop; the GPU may still be busy meanwhile); samples/s: batch / step; "
+        "GPU util: NVML's busy share, sampled every 0.1 s over the same window. The first step "
+        "(compiled: the first 3) left out."),
+    "per-step sync": (
+        "Timing: per step (`--sync-steps`): the device synchronised before and after every "
+        "step, which idles the GPU between steps, so its busy share is lower than in training. "
+        "Step s: median time inside a step; wait s: median time between steps (the loader's "
+        "next batch and Lightning's loop); samples/s: batch / (step + wait); GPU util: NVML's "
+        "busy share, sampled every 0.1 s from the start of the first timed step to the end of "
+        "the last. The first step (compiled: the first 3) left out."),
+}
+
+
 def markdown(report: dict) -> str:
     m = report["machine"]
+    wait_key, wait_head = (("wait_s", "wait s") if report["timing"] == "per-step sync"
+                           else ("host_wait_s", "host wait s"))
     lines = [f"# GPU check: {m['gpu']}, {m['date']}", "",
              f"Command: `python benchmarks/gpu_check.py {shlex.join(report['command'])}`", "",
              ", ".join(f"{k}: {v}" for k, v in m.items()), "", "## Recipes", "",
              "| check | recipe | precision | batch | steps | loss (first -> last) | finite "
-             "| decreasing | step s | wait s | samples/s | GPU util % | ok |", "|" + "---|" * 13]
+             f"| decreasing | step s | {wait_head} | samples/s "
+             "| GPU util % | ok |", "|" + "---|" * 13]
     for name, r in report["recipes"].items():
         if "error" in r:
             lines.append(f"| {name} | {r['recipe']} | {r['precision']} | | - | "
@@ -501,12 +575,9 @@ def markdown(report: dict) -> str:
         lines.append(
             f"| {name} | {r['recipe']} | {r['precision']} | {r['batch_size']:g} | {r['steps_run']} "
             f"| {r['loss_key']}: {ls[0]:.4g} -> {ls[-1]:.4g} | {r['finite']} | {r['decreasing']} "
-            f"| {r['step_s']} | {r['wait_s']} | {r['samples_per_s']} | {r['gpu_util_pct']} | "
+            f"| {r['step_s']} | {r.get(wait_key)} | {r['samples_per_s']} | {r['gpu_util_pct']} | "
             f"{'yes' if r['ok'] else '**no**'} |")
-    lines += ["", "Step s: median time inside a training step (the device synchronised), the first "
-              "left out; wait s: median time between steps (the loader's next batch and "
-              "Lightning's loop); samples/s: batch / (step + wait); GPU util: NVML's busy share, "
-              "sampled every 0.1 s from the end of the first step to the end of the last.", "",
+    lines += ["", TIMING_NOTES[report["timing"]], "",
               f"Registered models without a recipe in this check: "
               f"{', '.join(report['uncovered_models']) or 'none'}", "", "## Soft-DTW", "",
               "| backend/dtype | value rel. err | grad rel. err | ok |", "|---|---|---|---|"]
@@ -531,13 +602,18 @@ def markdown(report: dict) -> str:
 
 def compare_compiled(eager: dict, compiled: dict) -> dict:
     """A compiled run's figures against the eager run of the same recipe (same process):
-    ``speedup`` = eager step + wait over compiled step + wait."""
+    ``speedup`` = eager time per step over compiled (step, + wait where per-step synchronised:
+    a sync-free step time holds the wait)."""
     if "error" in compiled or "error" in eager:
         return compiled
-    eager_total, total = eager["step_s"] + eager["wait_s"], compiled["step_s"] + compiled["wait_s"]
+    eager_total, total = _per_step_s(eager), _per_step_s(compiled)
     return {**compiled, "eager_step_s": eager["step_s"],
             "eager_gpu_util_pct": eager["gpu_util_pct"],
-            "speedup": round(eager_total / total, 2) if total > 0 else None}
+            "speedup": round(eager_total / total, 2) if eager_total and total else None}
+
+
+def _per_step_s(r: dict) -> float | None:
+    return None if r["step_s"] is None else r["step_s"] + (r["wait_s"] or 0.0)
 
 
 def _compile_lines(report: dict) -> list[str]:
@@ -580,6 +656,10 @@ def main(argv=None) -> int:
                              "max-autotune-no-cudagraphs"],
                     help="also run each recipe with its networks compiled in these "
                          "torch.compile modes, against its eager run")
+    ap.add_argument("--sync-steps", action="store_true",
+                    help="synchronise the device before and after every training step: per-step "
+                         "step and wait times (the loader check), at the cost of an idle GPU "
+                         "between steps (the default times a window, synchronised at its ends)")
     ap.add_argument("--skip-ddp", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--ddp-worker", nargs=5, help=argparse.SUPPRESS)
@@ -597,16 +677,18 @@ def main(argv=None) -> int:
         return 2
     steps = args.steps or (2 if args.tiny else 30)
     workdir = Path(tempfile.mkdtemp(prefix="biosig_gpu_check_"))
-    report = {"machine": machine(args.device), "command": argv, "recipes": {}}
+    report = {"machine": machine(args.device), "command": argv,
+              "timing": "per-step sync" if args.sync_steps else "sync-free", "recipes": {}}
     print(", ".join(f"{k}: {v}" for k, v in report["machine"].items()), flush=True)
     for name in args.only or list(RECIPES):  # bf16 autocast, on CPU too (the plumbing run)
         r = run_recipe(name, args.device, steps, "bf16-mixed", args.tiny, workdir,
-                       args.batch_size, args.set)
+                       args.batch_size, args.set, sync_steps=args.sync_steps)
         report["recipes"][name] = r
         print(f"{name}: " + json.dumps({k: v for k, v in r.items() if k != "losses"}), flush=True)
         for mode in args.compile:
             c = compare_compiled(r, run_recipe(name, args.device, steps, "bf16-mixed", args.tiny,
-                                               workdir, args.batch_size, args.set, mode))
+                                               workdir, args.batch_size, args.set, mode,
+                                               args.sync_steps))
             report.setdefault("compiled", {})[f"{name}+{mode}"] = c
             print(f"{name} compiled ({mode}): "
                   + json.dumps({k: v for k, v in c.items() if k != "losses"}), flush=True)

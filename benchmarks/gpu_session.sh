@@ -7,7 +7,8 @@
 #                                             # installs them into /tmp/biosig-site, runs the check
 #
 # The report (gpu_check_<date>_<gpu>.md/.json), the log and nvidia-smi's view go to $OUT
-# (benchmarks/results where OUT is unset). Arguments after the first are gpu_check.py's;
+# (benchmarks/results where OUT is unset). Arguments after the first are gpu_check.py's (its
+# step times and GPU utilisation are sync-free by default; --sync-steps: per-step figures);
 # PYTHON picks the interpreter (default python3). A CPU rehearsal in an environment without
 # those packages: PYTHON=/path/to/python OUT=/tmp/out bash benchmarks/gpu_session.sh --device cpu --tiny
 set -euo pipefail

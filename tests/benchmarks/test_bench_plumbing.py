@@ -7,8 +7,10 @@ import json
 import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import torch
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -113,12 +115,76 @@ def test_gpu_check_compiled_runs_against_the_eager_one(tmp_path, monkeypatch):
     assert c["compile_mode"] == "reduce-overhead" and c["steps_run"] == 2 and c["finite"]
     assert c["warmup_steps"] == 1  # of 2 steps: the first (compilation) left out
     assert c["eager_step_s"] == rep["recipes"]["dbconformer"]["step_s"]
-    assert c["speedup"] == pytest.approx(
-        (c["eager_step_s"] + rep["recipes"]["dbconformer"]["wait_s"])
-        / (c["step_s"] + c["wait_s"]), abs=0.01)
+    # sync-free (the default): a step time holds the wait between steps
+    assert c["wait_s"] is None and c["host_wait_s"] >= 0
+    assert c["speedup"] == pytest.approx(c["eager_step_s"] / c["step_s"], abs=0.01)
     assert [m.compiled for m in made] == [["net"]]  # only the compiled run, its one network
     md = next(tmp_path.glob("gpu_check_*.md")).read_text()
     assert "## torch.compile" in md and "| dbconformer | reduce-overhead |" in md
+
+
+#: tensor methods that copy a value to the host: on a GPU each waits for the device's queue
+HOST_READS = {"item", "__float__", "__int__", "__bool__", "tolist", "cpu", "numpy"}
+
+
+class _CountHostReads(torch.overrides.TorchFunctionMode):
+    def __init__(self):
+        super().__init__()
+        self.reads = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", None) in HOST_READS:
+            self.reads.append(func.__name__)
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("sync_steps", [False, True])
+def test_gpu_check_meter_waits_for_the_device_only_at_the_windows_ends(monkeypatch, sync_steps):
+    """The step meter on a (fake) CUDA module: by default two synchronisations (the first timed
+    step's start, the last step's end) and no tensor read during the steps, the losses and
+    logged values read at the fit's end, as they were when logged; ``--sync-steps``: two a step."""
+    gc = _load("gpu_check")
+    meter = gc._step_meter(steps=4, warmup=1, sync_steps=sync_steps)
+    syncs = []
+    monkeypatch.setattr(torch.cuda, "synchronize",
+                        lambda device=None: syncs.append((len(meter.starts), len(meter.ends))))
+    module = SimpleNamespace(device=torch.device("cuda"), log=lambda *a, **kw: None)
+    meter.on_fit_start(None, module)
+    with _CountHostReads() as counted:
+        for i in range(4):
+            running = torch.tensor(float(10 * i))
+            meter.on_train_batch_start(None, module, torch.zeros(3, 2), i)
+            module.log("train_l1", running)
+            module.log("val_loss", torch.tensor(1.0))
+            running.add_(1.0)  # a value changed in place after it was logged
+            out = {"loss": torch.tensor(i / 2, dtype=torch.bfloat16)}
+            meter.on_train_batch_end(None, module, out, torch.zeros(3, 2), i)
+    meter.on_train_end(None, module)
+    meter.on_fit_end(None, module)
+    assert counted.reads == []
+    assert syncs == ([(i + s, i) for i in range(4) for s in (0, 1)] if sync_steps
+                     else [(1, 1), (4, 3)])
+    assert meter.losses == [0.0, 0.5, 1.0, 1.5] and meter.samples == [3] * 4
+    assert meter.logged == [{"train_l1": 10.0 * i} for i in range(4)]
+    assert meter.window_start == meter.starts[1] and meter.window_end == meter.ends[-1]
+
+
+def test_gpu_check_both_timings_report_the_same_losses(tmp_path):
+    """Sync-free and ``--sync-steps`` runs of one recipe: the same losses, each mode's figures."""
+    gc = _load("gpu_check")
+    runs = {sync: gc.run_recipe("dbconformer", "cpu", 4, "bf16-mixed", True, tmp_path / str(sync),
+                                sync_steps=sync) for sync in (False, True)}  # fmt: skip
+    free, synced = runs[False], runs[True]
+    assert free["ok"] and synced["ok"], runs
+    assert free["losses"] == pytest.approx(synced["losses"], abs=1e-5)
+    for r in runs.values():
+        assert r["steps_run"] == 4 and r["warmup_steps"] == 1 and r["first_steps_s"] > 0
+        assert r["step_s"] > 0 and r["samples_per_s"] > 0 and 0 <= r["loader_share"]
+    assert free["wait_s"] is None and free["host_step_s"] > 0 and free["host_wait_s"] >= 0
+    assert free["samples_per_s"] == pytest.approx(4 / free["step_s"], rel=0.01)
+    assert synced["wait_s"] >= 0 and "host_wait_s" not in synced
+    assert synced["samples_per_s"] == pytest.approx(
+        4 / (synced["step_s"] + synced["wait_s"]), rel=0.01)
 
 
 #: packages of biosig's stack that the lent GPU machines' image lacks and that do not travel as
