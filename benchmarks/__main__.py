@@ -37,6 +37,8 @@ BENCHES: dict[str, tuple[str, list[str], list[str], str]] = {
                     "DBConformer default vs the official-code-equivalent, and EEGConformer"),
     "threads": ("bench_threads.py", [], ["--quick"],
                 "1 vs 2 torch threads: DBConformer and the ECGNet LSTM"),
+    "optimizer": ("bench_optimizer.py", [], ["--quick"],
+                  "fused optimisers vs PyTorch's default: Adam step, training step"),
     "cache": ("bench_cache.py", [], ["--quick"],
               "window cache vs braindecode windowing; warm epoch vs memcpy"),
     "datasets": ("bench_datasets.py", [], ["--quick"],

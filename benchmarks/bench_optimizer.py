@@ -141,7 +141,7 @@ def main(argv=None) -> int:
     import lightning.pytorch  # noqa: F401 - sets its loggers' levels, which are lowered below
     import torch
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer steps and rounds")
     ap.add_argument("--only", nargs="+", choices=list(NETWORKS), help="these recipes only")
     ap.add_argument("--threads", type=int, default=1)

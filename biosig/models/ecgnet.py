@@ -61,8 +61,8 @@ def _lead_ids(lead, batch: int, device) -> torch.Tensor:
         raise ChannelError(f"{ids.numel()} lead ids for a batch of {batch}")
     # names and indices were checked by lead_index on the host; a tensor is read back (a device
     # sync), except under torch.compile, where a bad id fails in the lookup instead
-    if isinstance(lead, torch.Tensor) and not torch.compiler.is_compiling() and (
-            ids.min() < 0 or ids.max() >= N_LEADS):
+    if isinstance(lead, torch.Tensor) and not torch.compiler.is_compiling() and bool(
+            ((ids < 0) | (ids >= N_LEADS)).any()):  # one read
         raise ChannelError(f"lead ids must be in 0..11, got {ids.tolist()}")
     return ids
 

@@ -186,7 +186,7 @@ class SSMDP(BiosigModel):
             raise ShapeError(f"SSMDP: channel ids of shape {tuple(ids.shape)} for input "
                              f"{tuple(x.shape)}")
         if isinstance(channel_ids, torch.Tensor) and not torch.compiler.is_compiling() and \
-                ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.n_channel_ids):
+                bool(((ids < 0) | (ids >= self.n_channel_ids)).any()):  # one read
             # a list was checked on the host; a tensor is read back (a device sync), except
             # under torch.compile, where a bad id fails in the embedding lookup instead
             raise ConfigError(f"SSMDP: channel ids must lie in [0, {self.n_channel_ids})")

@@ -142,8 +142,13 @@ class BiosigTask(pl.LightningModule):
 
     Each step checks its loss (``predict_step`` its output) with :meth:`check_finite`: a NaN or
     infinite one is a NonFiniteInputError naming the input batch's bad windows, or, from a
-    finite batch, a FloatingPointError (training diverged).
+    finite batch, a FloatingPointError (training diverged). On an accelerator the checks of
+    ``finite_check_interval`` steps are read at once (see :meth:`check_finite`).
     """
+
+    #: On an accelerator, how many loss checks wait to be read at once (each read makes the
+    #: host wait for the device); None: the trainer's ``log_every_n_steps``, 1 on CPU.
+    finite_check_interval: int | None = None
 
     #: The scores ``trainer.test`` reports, without the ``test_`` prefix (``*``: a channel or
     #: level name); None: not declared (see :meth:`test_metric_names`).
@@ -299,6 +304,7 @@ class BiosigTask(pl.LightningModule):
         self.untrained_head: tuple[str, int | None] | None = None
         self._weights_preprocessing: dict[str, tuple] = {}  # of loaded weights folders, by key
         self._batch_idx: int | None = None  # of the current step, for check_finite's message
+        self._finite_pending: list[_PendingCheck] = []  # checks not read yet (check_finite)
         self.n_chans, self.n_times, self.sfreq, self.n_outputs, self.ch_names = _check_signal(
             n_chans, n_times, sfreq, n_outputs, ch_names)
         if freeze not in FREEZE_MODES:
@@ -429,6 +435,7 @@ class BiosigTask(pl.LightningModule):
         were pretrained on (their card's steps and alignment): the task only knows the rate,
         window and channels, which the card check refuses on a mismatch; other steps (another
         band-pass, no resampling of the amplitude scale...) may be deliberate."""
+        self._finite_pending = []  # left by a fit that stopped with another error
         datamodule = getattr(self._trainer, "datamodule", None)
         for key, net in self.named_children():  # the DataModule's, where it names them
             self._name_channels(net, getattr(datamodule, "ch_names", None),
@@ -509,6 +516,7 @@ class BiosigTask(pl.LightningModule):
         :meth:`save_pretrained` of a loaded checkpoint writes it), and where the network came
         from weights outside it (``pretrained``, or a model argument its config drops, such as
         EEGDM's ``backbone_weights``), ``pretrained`` becomes the network's config."""
+        self.read_finite_checks()  # no checkpoint of weights a non-finite loss has updated
         data_card = self._data_card()
         if data_card:  # for save_pretrained after load_from_checkpoint (no DataModule then)
             checkpoint[DATA_CARD_KEY] = json.loads(json.dumps(data_card, default=str))
@@ -573,16 +581,72 @@ class BiosigTask(pl.LightningModule):
     # -- non-finite losses and outputs ---------------------------------------------------------
     def check_finite(self, value: torch.Tensor, stage: str, x=None, *, what: str = "loss",
                      batch_idx: int | None = None, **parts) -> None:
-        """Nothing when ``value`` (a step's loss, or its output) is finite: one
-        ``torch.isfinite`` check, the only device synchronisation on that path. Otherwise it
+        """Nothing when ``value`` (a step's loss, or its output) is finite. Otherwise it
         raises the diagnosis of :func:`non_finite_error`: a NonFiniteInputError when the
         input batch ``x`` holds NaN or infinite samples, else a FloatingPointError naming
         ``parts`` (e.g. ``recon=..., kl=...``). ``batch_idx``: the batch's index (default: the
-        one Lightning gave the latest step, if any)."""
-        if bool(torch.isfinite(value).all()):
+        one Lightning gave the latest step, if any).
+
+        On CPU (and for ``predict`` outputs) the check is read at once. On an accelerator, where
+        a read makes the host wait for the device every step, the check stays on the device
+        with whether ``x`` was finite, and :meth:`read_finite_checks` reads
+        ``finite_check_interval`` of them at once (default: the trainer's
+        ``log_every_n_steps``), and at the end of every fit, validation and test, and before a
+        checkpoint is saved; the error then names the first bad batch, and how many checks
+        later it was found."""
+        idx = self._batch_idx if batch_idx is None else batch_idx
+        interval = self._finite_interval(value)
+        if stage == "predict" or interval in (None, 1):
+            if bool(torch.isfinite(value).all()):
+                return
+            raise non_finite_error(stage, x, what=what, parts=parts, batch_idx=idx)
+        ok = torch.isfinite(value.detach()).all()
+        has_x = isinstance(x, torch.Tensor)
+        x_ok = torch.isfinite(x.detach()).all() if has_x else ok
+        self._finite_pending.append(_PendingCheck(
+            stage, what, idx, torch.stack((ok, x_ok)), has_x,
+            {k: torch.as_tensor(v).detach() for k, v in parts.items()}))
+        if len(self._finite_pending) >= interval:
+            self.read_finite_checks()
+
+    def _finite_interval(self, value: torch.Tensor) -> int | None:
+        """Checks to read at once; None: read this one now."""
+        if self.finite_check_interval is not None:
+            return max(1, int(self.finite_check_interval))
+        if value.device.type == "cpu":
+            return None
+        trainer = self._trainer
+        return max(1, trainer.log_every_n_steps) if trainer is not None else None
+
+    def read_finite_checks(self) -> None:
+        """Read the loss checks :meth:`check_finite` left on the device (one read for all);
+        raise the error of the first non-finite one."""
+        pending, self._finite_pending = self._finite_pending, []
+        if not pending:
             return
-        raise non_finite_error(stage, x, what=what, parts=parts,
-                               batch_idx=self._batch_idx if batch_idx is None else batch_idx)
+        flags = torch.stack([p.flags.to(pending[0].flags.device) for p in pending]).cpu()
+        bad = (~flags[:, 0]).nonzero()
+        if not len(bad):
+            return
+        first = int(bad[0, 0])
+        p = pending[first]
+        later = len(pending) - 1 - first
+        raise non_finite_error(
+            p.stage, what=p.what, parts=p.parts, batch_idx=p.batch_idx,
+            input_finite=bool(flags[first, 1]) if p.has_input else None,
+            note=f"found {later} checks later: on an accelerator "
+            f"{type(self).__name__}.finite_check_interval checks (the trainer's "
+            "log_every_n_steps) are read at once; 1 reads each at once, naming bad windows")
+
+    # the ends of a fit, validation or test, and a checkpoint, read every check left
+    def on_train_end(self) -> None:
+        self.read_finite_checks()
+
+    def on_validation_end(self) -> None:
+        self.read_finite_checks()
+
+    def on_test_end(self) -> None:
+        self.read_finite_checks()
 
     # Lightning calls these before every step, whatever the step methods are
     def on_train_batch_start(self, batch, batch_idx):
@@ -643,34 +707,54 @@ class BiosigTask(pl.LightningModule):
 
 
 # -- helpers -----------------------------------------------------------------------------------
+@dataclass
+class _PendingCheck:
+    """A loss check left on the device: ``flags`` = (loss finite, input batch finite, if
+    ``has_input``)."""
+
+    stage: str
+    what: str
+    batch_idx: int | None
+    flags: torch.Tensor
+    has_input: bool
+    parts: dict
+
+
 def non_finite_error(stage: str, x=None, *, what: str = "loss", parts: Mapping | None = None,
-                     batch_idx: int | None = None, limit: int = 5) -> Exception:
+                     batch_idx: int | None = None, limit: int = 5,
+                     input_finite: bool | None = None, note: str = "") -> Exception:
     """The error for a non-finite ``what`` (``"loss"``, ``"output"``...) of a ``stage`` step.
 
     A :class:`~biosig.errors.NonFiniteInputError` when the input batch ``x`` (windows along
     its first axis) holds NaN or infinite samples: how many, in which windows (the first
-    ``limit``), and what to do. Otherwise (``x`` finite or not given) a FloatingPointError
-    naming the values of ``parts`` and suggesting a lower learning rate or gradient clipping.
+    ``limit``), and what to do; without ``x``, when ``input_finite`` is False. Otherwise a
+    FloatingPointError naming the values of ``parts`` and suggesting a lower learning rate or
+    gradient clipping. ``note`` is added in brackets.
     """
     number = f" {batch_idx}" if batch_idx is not None else ""
+    note = f" ({note})" if note else ""
+    where = ""
     if isinstance(x, torch.Tensor):
         bad = ~torch.isfinite(x.detach())
-        if bad.any():
+        input_finite = not bad.any()
+        if not input_finite:
             per_window = bad.reshape(bad.shape[0] if bad.ndim else 1, -1).any(1)
             windows = per_window.nonzero().flatten().tolist()
             more = f" and {len(windows) - limit} more" if len(windows) > limit else ""
-            return NonFiniteInputError(
-                f"the {stage} input batch{number} holds {int(bad.sum())} NaN or infinite samples, "
-                f"in windows {windows[:limit]}{more} of its {per_window.numel()}, so the {what} "
-                "is not finite: biosig's window cache keeps such windows out (data.nan_policy "
-                "'reject' drops them, 'interpolate' fills them); clean or drop them in your own "
-                "DataLoader")
+            where = (f" {int(bad.sum())} NaN or infinite samples, in windows {windows[:limit]}"
+                     f"{more} of its {per_window.numel()}")
+    if input_finite is False:
+        return NonFiniteInputError(
+            f"the {stage} input batch{number} holds{where or ' NaN or infinite samples'}, so "
+            f"the {what} is not finite{note}: biosig's window cache keeps such windows out "
+            "(data.nan_policy 'reject' drops them, 'interpolate' fills them); clean or drop "
+            "them in your own DataLoader")
     values = ", ".join(f"{k} {float(torch.as_tensor(v).detach()):.4g}"
                        for k, v in (parts or {}).items())
     return FloatingPointError(
         f"non-finite {stage} {what}" + (f" ({values})" if values else "")
         + (f" at batch{number}" if number else "")
-        + (" from a finite input batch" if isinstance(x, torch.Tensor) else "")
+        + (" from a finite input batch" if input_finite else "") + note
         + ": training diverged (or the weights came from a run that did); lower the learning "
         "rate or clip gradients (trainer.gradient_clip_val)")
 

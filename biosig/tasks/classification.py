@@ -226,6 +226,10 @@ class ClassificationTask(BiosigTask):
             {f"{stage}_metrics": metrics.clone(prefix=f"{stage}_")
              for stage in ("train", "val", "test")}
         )
+        for metric in self.metrics["train_metrics"].values():
+            # torchmetrics' checks of each update's inputs read them back (a device sync per
+            # training step); the loss has taken the targets, and val/test keep the checks
+            metric.validate_args = False
         if not multilabel:
             self.confusion = tm.classification.MulticlassConfusionMatrix(n_outputs)
         self.test_confusion = None

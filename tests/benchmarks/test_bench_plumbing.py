@@ -65,6 +65,14 @@ def test_threads_worker_runs_a_step():
     assert r["threads"] == 1 and r["wall_s"] > 0
 
 
+def test_optimizer_bench_times_the_implementation_it_asks_for(tmp_path, capsys):
+    bench = _load("bench_optimizer")
+    bench.optimizer_steps(["cvd_cnn"], iters=1, repeats=1)
+    assert re.search(r"cvd_cnn\s+14\s+191,045 .* \d+\.\d\dx", capsys.readouterr().out)
+    for fused in (False, True):  # it checks the fitted task's optimiser and raises otherwise
+        assert len(bench.training_step("cvd_cnn", fused, 2, 4, tmp_path)) == 2
+
+
 def _gpu_check_report(tmp_path, *extra):
     gc = _load("gpu_check")
     rc = gc.main(["--device", "cpu", "--tiny", "--out", str(tmp_path), *extra])

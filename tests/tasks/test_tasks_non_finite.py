@@ -117,3 +117,67 @@ def test_gan_steps_check_both_losses_and_the_generated_channels(tmp_path):
     with pytest.raises(NonFiniteInputError,
                        match=r"the val input batch 1 .* so the error of the generated channels"):
         quiet_trainer(tmp_path).validate(task, loader)
+
+
+# -- on an accelerator the checks are read several at once (forced here on CPU) ---------------
+def test_checks_read_together_name_the_first_bad_batch_and_how_late(tmp_path):
+    torch.manual_seed(0)
+    task, shape = _classification()
+    task.finite_check_interval = 3  # an accelerator's default: the trainer's log_every_n_steps
+    x, y = _batch(shape, n=32, bad=[9])  # batch 1 of 8 windows
+    loader = DataLoader(TensorDataset(x, y), batch_size=8)
+    with pytest.raises(NonFiniteInputError,
+                       match=r"the train input batch 1 holds NaN or infinite samples, so the loss "
+                             r"is not finite \(found 1 checks later: .*finite_check_interval.*"
+                             r"1 reads each at once, naming bad windows\): .*nan_policy"):
+        quiet_trainer(tmp_path, max_epochs=1, limit_val_batches=0).fit(task, loader)
+
+
+def test_checks_left_are_read_when_the_fit_ends_and_before_a_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    task, shape = _classification()
+    task.finite_check_interval = 100
+    x, y = _batch(shape, n=16, bad=[9])
+    with pytest.raises(NonFiniteInputError, match=r"train input batch 1 .* \(found 0 checks"):
+        quiet_trainer(tmp_path, max_epochs=1, limit_val_batches=0).fit(
+            task, DataLoader(TensorDataset(x, y), batch_size=8))
+    task, shape = _classification()
+    task.finite_check_interval = 100
+    trainer = quiet_trainer(tmp_path, max_epochs=1, limit_val_batches=0)
+    x, y = _batch(shape, n=16)
+    trainer.fit(task, DataLoader(TensorDataset(x, y), batch_size=8))  # finite: no error
+    task.check_finite(torch.tensor(float("nan")), "train", what="loss", recon=1.5)
+    with pytest.raises(FloatingPointError,
+                       match=r"^non-finite train loss \(recon 1\.5\) at batch 1 \(found"):
+        trainer.save_checkpoint(tmp_path / "diverged.ckpt")
+    assert not (tmp_path / "diverged.ckpt").exists()
+
+
+@pytest.mark.parametrize("name", ["vq", "vae"])
+def test_a_diverged_loss_read_later_names_its_parts(name):
+    torch.manual_seed(0)
+    task, shape = TASKS[name]()
+    task.finite_check_interval = 2
+    task._step(_batch(shape), "val")  # finite: left on the device
+    with torch.no_grad():
+        for p in task.net.parameters():
+            p.fill_(float("nan"))
+    with pytest.raises(FloatingPointError,
+                       match=rf"^non-finite val loss{PARTS[name]} from a finite input batch "
+                             r"\(found 0 checks later"):
+        task._step(_batch(shape), "val")
+
+
+def test_where_checks_wait():
+    from types import SimpleNamespace
+
+    task, _ = _classification()
+    device = torch.zeros((), device="meta")  # a tensor off the CPU
+    assert task._finite_interval(torch.zeros(())) is None  # CPU: read at once
+    assert task._finite_interval(device) is None  # no trainer
+    task._trainer = SimpleNamespace(log_every_n_steps=50)
+    assert task._finite_interval(device) == 50 and task._finite_interval(torch.zeros(())) is None
+    task.finite_check_interval = 1  # read at once, with the bad windows' indices
+    assert task._finite_interval(torch.zeros(())) == 1
+    with pytest.raises(NonFiniteInputError, match=r"in windows \[2\] of its 4"):
+        task._step(_batch((2, 64), bad=[2]), "train")
