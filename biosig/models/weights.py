@@ -21,7 +21,9 @@ new head, the montage after ``adapt=True`` chose other channels (the model's own
 and channels are written, adapted or not). The recipe is kept as the recipe only while the
 weights are the card's; weights trained further (fine-tuning, a task's fit) keep it as
 ``recipe["pretraining"]``, beside the recipe given for the new training. Its metrics are not
-kept.
+kept. A task's Lightning checkpoint carries what its networks kept (tensor digest included: it
+is the folder's, so the checkpoint's trained weights keep the recipe as ``"pretraining"``), and
+``load_from_checkpoint`` gives it back to them.
 
 :func:`load_pretrained` rebuilds the model from the card, checks the user's data against the
 card and raises :class:`~biosig.errors.ConfigError` naming the field, the card's value and the

@@ -43,6 +43,9 @@ __all__ = ["FREEZE_MODES", "OPTIMIZERS", "OPTIMIZER_RULES", "BiosigTask", "Netwo
 FREEZE_MODES = ("none", "backbone", "all_but_head")
 #: Where a task's checkpoint keeps its DataModule's weights-card data (BiosigTask.save_pretrained)
 DATA_CARD_KEY = "biosig_data_card"
+#: Where it keeps, by network (``net``; GANTask's ``generator``, ``critic``), what a network
+#: loaded from a weights folder kept of its card (:attr:`BiosigModel.loaded_card`)
+LOADED_CARDS_KEY = "biosig_loaded_cards"
 OPTIMIZERS = ("adam", "adamw", "sgd")
 _PASSED = ("n_chans", "n_outputs", "n_times", "sfreq")  # signal arguments the task passes
 
@@ -506,20 +509,45 @@ class BiosigTask(pl.LightningModule):
         return data_card() if callable(data_card) else getattr(self, "_loaded_data_card", None)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """The data's card and, for each network loaded from a weights folder, what it kept of
+        that folder's card (:meth:`on_save_checkpoint`): :meth:`save_pretrained` then writes
+        them as it would have before the checkpoint. A checkpoint without them (older) loads as
+        before."""
+        from biosig.models.base import BiosigModel
+
         self._loaded_data_card = checkpoint.get(DATA_CARD_KEY)
+        kept = checkpoint.get(LOADED_CARDS_KEY) or {}
+        networks = {k: n for k, n in self.named_children() if isinstance(n, BiosigModel)}
+        for key, card in kept.items():
+            if key not in networks or not isinstance(card, Mapping):
+                raise ConfigError(f"the checkpoint's {LOADED_CARDS_KEY}[{key!r}] is not the card "
+                                  f"of one of {type(self).__name__}'s networks "
+                                  f"({', '.join(networks)})")
+            networks[key].loaded_card = json.loads(json.dumps(card))
+
+    def _loaded_cards(self) -> dict:
+        """What each network loaded from a weights folder kept of its card, by attribute name."""
+        return {key: net.loaded_card for key, net in self.named_children()
+                if getattr(net, "loaded_card", None) is not None}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._network()(x)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """Make the checkpoint self-contained: the data's card (rate, channels, preprocessing:
-        :meth:`save_pretrained` of a loaded checkpoint writes it), and where the network came
+        :meth:`save_pretrained` of a loaded checkpoint writes it), what each network loaded
+        from a weights folder kept of its card (data contract, recipe, licence and the digest
+        of the folder's tensors: a card of the checkpoint's weights, changed since, records
+        that recipe as ``recipe["pretraining"]``), and where the network came
         from weights outside it (``pretrained``, or a model argument its config drops, such as
         EEGDM's ``backbone_weights``), ``pretrained`` becomes the network's config."""
         self.read_finite_checks()  # no checkpoint of weights a non-finite loss has updated
         data_card = self._data_card()
         if data_card:  # for save_pretrained after load_from_checkpoint (no DataModule then)
             checkpoint[DATA_CARD_KEY] = json.loads(json.dumps(data_card, default=str))
+        loaded_cards = self._loaded_cards()
+        if loaded_cards:
+            checkpoint[LOADED_CARDS_KEY] = json.loads(json.dumps(loaded_cards))
         hparams = checkpoint.get(self.CHECKPOINT_HYPER_PARAMS_KEY)
         if not hparams or "pretrained" not in hparams or self.net is None:
             return
