@@ -16,7 +16,12 @@ On a machine with a GPU (a few minutes in all)::
    end of the last, the losses are read after the fit, and the step time is that window over
    its steps, the wait the host's (unsynchronised) median. ``--sync-steps`` synchronises before
    and after every step instead: median time inside a step and between steps, on a GPU that
-   idles at every synchronisation. Registered models no recipe covers are listed.
+   idles at every synchronisation. Sync-free on CUDA, the host's synchronisations inside the
+   window (``.item()``, ``bool(t)``, a copy to the host, a data-dependent shape: the host waits
+   for the GPU) are counted with PyTorch's sync debug mode (``set_sync_debug_mode("warn")``: a
+   warning at each): ``host_syncs_per_step`` (1 or more: the host waits every step) and the
+   most frequent source lines, ``host_sync_sites``. Registered models no recipe covers are
+   listed.
 2. **Soft-DTW**: values and gradients of the CUDA path (Triton kernel where installed, and the
    PyTorch wavefront) against the CPU reference, float32 and float64; and the speed of a
    forward + backward at hvEEGNet's paper size (30 x 22 sequences of T = 1000) of each CUDA
@@ -36,6 +41,7 @@ batches, bf16 autocast on CPU, gloo DDP with 2 processes), as the test suite doe
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime
 import json
 import math
@@ -48,6 +54,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,8 +127,9 @@ class _UtilSampler:
 
 # ---------------------------------------------------------------------------------------------
 # recipes
-def _step_meter(steps: int, warmup: int, sync_steps: bool = False):
-    """A callback that times ``steps`` training steps, the first ``warmup`` not in the window."""
+def _step_meter(steps: int, warmup: int, sync_steps: bool = False, syncs=None):
+    """A callback that times ``steps`` training steps, the first ``warmup`` not in the window;
+    ``syncs`` (a :class:`_HostSyncCounter`) counts the host's synchronisations in the window."""
     import lightning.pytorch as pl
     import torch
 
@@ -160,12 +168,16 @@ def _step_meter(steps: int, warmup: int, sync_steps: bool = False):
             first_timed = len(self.starts) == warmup
             if sync_steps or first_timed:
                 self._sync(pl_module)
+            if first_timed and syncs is not None:
+                syncs.start()
             self.starts.append(time.perf_counter())
             if first_timed:
                 self.window_start = self.starts[-1]
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             last = len(self.ends) + 1 == steps
+            if last and syncs is not None:
+                syncs.stop()
             if sync_steps or last:
                 self._sync(pl_module)
             self.ends.append(time.perf_counter())
@@ -178,6 +190,8 @@ def _step_meter(steps: int, warmup: int, sync_steps: bool = False):
 
         def on_train_end(self, trainer, pl_module):
             if self.window_start is not None and self.window_end is None:  # stopped early
+                if syncs is not None:
+                    syncs.stop()
                 self._sync(pl_module)
                 self.window_end = time.perf_counter()
 
@@ -186,6 +200,91 @@ def _step_meter(steps: int, warmup: int, sync_steps: bool = False):
             self.logged = [{k: float(v) for k, v in d.items()} for d in self.logged]
 
     return StepMeter()
+
+
+#: the UserWarning of PyTorch's sync debug mode at every synchronising CUDA call (PyTorch adds
+#: where in its C++ code it was triggered)
+SYNC_WARNING = "called a synchronizing CUDA operation"
+
+#: source lines of the host's synchronisations listed per recipe (the most frequent)
+SYNC_SITES = 5
+
+
+class _HostSyncCounter:
+    """Counts the synchronising CUDA calls between :meth:`start` and :meth:`stop` by source line,
+    with PyTorch's sync debug mode ("warn": a UserWarning at each such call). Other warnings are
+    filtered and shown as before; :meth:`stop` restores the warning filters,
+    ``warnings.showwarning`` and the debug mode (and does nothing when not counting)."""
+
+    def __init__(self):
+        self.sites: collections.Counter[str] = collections.Counter()
+        self._counting = None  # (the saved warning state, the previous debug mode)
+
+    def start(self) -> None:
+        import torch
+
+        saved = warnings.catch_warnings()  # restores the filters and showwarning on __exit__
+        saved.__enter__()
+        try:
+            # every one shown, whatever the filters ("default": once per source line)
+            warnings.filterwarnings("always", re.escape(SYNC_WARNING), UserWarning)
+            show_others = warnings.showwarning
+
+            def show(message, category, filename, lineno, file=None, line=None):
+                if issubclass(category, UserWarning) and str(message).startswith(SYNC_WARNING):
+                    self.sites[_sync_site(filename, lineno)] += 1
+                else:
+                    show_others(message, category, filename, lineno, file, line)
+
+            warnings.showwarning = show
+            previous = torch.cuda.get_sync_debug_mode()
+            torch.cuda.set_sync_debug_mode("warn")
+        except BaseException:
+            saved.__exit__(None, None, None)
+            raise
+        self._counting = (saved, previous)
+
+    def stop(self) -> None:
+        import torch
+
+        if self._counting is None:
+            return
+        saved, previous = self._counting
+        self._counting = None
+        try:
+            torch.cuda.set_sync_debug_mode(previous)
+        finally:
+            saved.__exit__(None, None, None)
+
+    def figures(self, steps: int) -> dict:
+        """``host_syncs_per_step`` over ``steps`` timed steps, the most frequent sites."""
+        total = sum(self.sites.values())
+        return {"host_syncs_per_step": round(total / steps, 2) if steps > 0 else None,
+                "host_sync_sites": [[k, n] for k, n in self.sites.most_common(SYNC_SITES)]}
+
+
+def _sync_site(filename: str, lineno: int) -> str:
+    """``path:line`` of a synchronisation (paths from site-packages or this repository); inside
+    torch's own Python code also the first caller outside it (``torch/... <- caller``)."""
+    import torch
+
+    site = f"{_short_path(filename)}:{lineno}"
+    torch_dir = os.path.dirname(torch.__file__) + os.sep
+    if not filename.startswith(torch_dir):
+        return site
+    skip = (torch_dir, warnings.__file__, __file__)
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(skip):
+        frame = frame.f_back
+    if frame is None:
+        return site
+    return f"{site} <- {_short_path(frame.f_code.co_filename)}:{frame.f_lineno}"
+
+
+def _short_path(filename: str) -> str:
+    filename = re.sub(r".*[/\\](site|dist)-packages[/\\]", "", filename)
+    root = str(ROOT) + os.sep
+    return filename[len(root):] if filename.startswith(root) else filename
 
 
 def _batch_size(batch) -> int:
@@ -244,8 +343,6 @@ def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
     pairs given to the CLI last (``--key value``); ``compile_mode``: the networks compiled
     (:class:`~biosig.callbacks.CompileNetworks`; the first ``COMPILE_WARMUP`` steps left out of
     the figures instead of one); ``sync_steps``: per-step times (:func:`_timing_figures`)."""
-    import torch
-
     from biosig.callbacks import CompileNetworks
     from biosig.cli import lightning_cli
 
@@ -275,15 +372,15 @@ def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
         cli = lightning_cli(args, run=False)
         _drop_validation_callbacks(cli.trainer)
         warm = max(min(COMPILE_WARMUP if compile_mode else 1, steps - 1), 0)  # compile / warm up
-        meter = _step_meter(steps, warm, sync_steps)
+        # the meter synchronises every step with sync_steps: nothing left to count
+        syncs = _HostSyncCounter() if device == "cuda" and not sync_steps else None
+        meter = _step_meter(steps, warm, sync_steps, syncs)
         cli.trainer.callbacks.append(meter)
         if compile_mode:
             out["compile_mode"] = compile_mode
             cli.trainer.callbacks.append(CompileNetworks(compile_mode))
         out["setup_s"] = round(time.perf_counter() - t0, 1)
-        idx = torch.cuda.current_device() if device == "cuda" else 0
-        with _UtilSampler(idx) if device == "cuda" else _NoSampler() as util:
-            cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+        util = _fit(cli, device, syncs)
     except Exception as e:  # noqa: BLE001 - one broken recipe must not hide the others
         out.update(ok=False, error=f"{type(e).__name__}: {e}"[:2000])
         return out
@@ -292,8 +389,25 @@ def run_recipe(name: str, device: str, steps: int, precision: str, tiny: bool,
     out.update(loss_key=loss_key, losses=[round(v, 6) for v in vals], finite=finite,
                decreasing=_decreasing(vals), steps_run=len(meter.ends),
                **_timing_figures(meter, warm, sync_steps, util))
+    out.update(syncs.figures(len(meter.ends) - warm) if syncs is not None
+               else {"host_syncs_per_step": None, "host_sync_sites": None})
     out["ok"] = finite and out["decreasing"] is not False and len(meter.ends) == steps
     return out
+
+
+def _fit(cli, device: str, syncs: _HostSyncCounter | None):
+    """``cli``'s fit, GPU utilisation sampled on CUDA (the sampler returned); the warning
+    filters and the sync debug mode restored even where the fit raises in the window."""
+    import torch
+
+    try:
+        sampler = _UtilSampler(torch.cuda.current_device()) if device == "cuda" else _NoSampler()
+        with sampler as util:
+            cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+        return util
+    finally:
+        if syncs is not None:
+            syncs.stop()
 
 
 def _timing_figures(meter, warm: int, sync_steps: bool, util) -> dict:
@@ -544,15 +658,19 @@ TIMING_NOTES = {
         "the device synchronised only there, so the host runs ahead of the GPU as in training; "
         "host wait s: the host's median time between steps (the loader's next batch and "
         "Lightning's loop; the GPU may still be busy meanwhile); samples/s: batch / step; "
-        "GPU util: NVML's busy share, sampled every 0.1 s over the same window. The first step "
-        "(compiled: the first 3) left out."),
+        "GPU util: NVML's busy share, sampled every 0.1 s over the same window; host "
+        "syncs/step: the synchronising CUDA calls in the window (PyTorch's sync debug mode; on "
+        "CUDA only) over its steps, 1 or more meaning the host waits for the GPU every step "
+        "(their source lines: `host_sync_sites` in the JSON). The first step (compiled: the "
+        "first 3) left out."),
     "per-step sync": (
         "Timing: per step (`--sync-steps`): the device synchronised before and after every "
         "step, which idles the GPU between steps, so its busy share is lower than in training. "
         "Step s: median time inside a step; wait s: median time between steps (the loader's "
         "next batch and Lightning's loop); samples/s: batch / (step + wait); GPU util: NVML's "
         "busy share, sampled every 0.1 s from the start of the first timed step to the end of "
-        "the last. The first step (compiled: the first 3) left out."),
+        "the last; host syncs/step: not counted (the meter synchronises every step). The first "
+        "step (compiled: the first 3) left out."),
 }
 
 
@@ -565,18 +683,18 @@ def markdown(report: dict) -> str:
              ", ".join(f"{k}: {v}" for k, v in m.items()), "", "## Recipes", "",
              "| check | recipe | precision | batch | steps | loss (first -> last) | finite "
              f"| decreasing | step s | {wait_head} | samples/s "
-             "| GPU util % | ok |", "|" + "---|" * 13]
+             "| GPU util % | host syncs/step | ok |", "|" + "---|" * 14]
     for name, r in report["recipes"].items():
         if "error" in r:
             lines.append(f"| {name} | {r['recipe']} | {r['precision']} | | - | "
-                         f"error: {r['error'][:120]} | | | | | | | **no** |")
+                         f"error: {r['error'][:120]} | | | | | | | | **no** |")
             continue
         ls = r["losses"]
         lines.append(
             f"| {name} | {r['recipe']} | {r['precision']} | {r['batch_size']:g} | {r['steps_run']} "
             f"| {r['loss_key']}: {ls[0]:.4g} -> {ls[-1]:.4g} | {r['finite']} | {r['decreasing']} "
-            f"| {r['step_s']} | {r.get(wait_key)} | {r['samples_per_s']} | {r['gpu_util_pct']} | "
-            f"{'yes' if r['ok'] else '**no**'} |")
+            f"| {r['step_s']} | {r.get(wait_key)} | {r['samples_per_s']} | {r['gpu_util_pct']} "
+            f"| {r.get('host_syncs_per_step')} | {'yes' if r['ok'] else '**no**'} |")
     lines += ["", TIMING_NOTES[report["timing"]], "",
               f"Registered models without a recipe in this check: "
               f"{', '.join(report['uncovered_models']) or 'none'}", "", "## Soft-DTW", "",

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import re
 import sys
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -88,6 +89,7 @@ def test_gpu_check_cpu_plumbing(tmp_path):
     assert r["loss_key"] == "loss"  # a --set does not change which loss is checked
     assert r["precision"] == "bf16-mixed" and r["steps_run"] == 2 and r["finite"]
     assert r["samples_per_s"] > 0 and r["gpu_util_pct"] is None
+    assert r["host_syncs_per_step"] is None and r["host_sync_sites"] is None  # CUDA only
     assert set(rep["soft_dtw"]) == {"cpu_kernel/float32", "cpu_kernel/float64"}
     speed = rep["soft_dtw_speed"]["cpu_kernel/cpu"]
     assert speed["ok"] and speed["cells_per_s"] > 0 and speed["vs_cpu_kernel"] == 1.0
@@ -98,6 +100,7 @@ def test_gpu_check_cpu_plumbing(tmp_path):
     assert rep["command"] == args  # which run a report is: a load sweep or the full check
     md = next(tmp_path.glob("gpu_check_*.md")).read_text()
     assert "# GPU check: none (CPU plumbing run)" in md and "| dbconformer |" in md
+    assert "| GPU util % | host syncs/step | ok |" in md and "| None | None | yes |" in md
     assert f"Command: `python benchmarks/gpu_check.py {' '.join(args)}`" in md
     assert "| cpu_kernel/cpu |" in md
     assert gc._decreasing([3.0, 2.0, 1.0]) is True and gc._decreasing([1.0, 2.0, 3.0]) is False
@@ -175,6 +178,101 @@ def test_gpu_check_meter_waits_for_the_device_only_at_the_windows_ends(monkeypat
     assert meter.losses == [0.0, 0.5, 1.0, 1.5] and meter.samples == [3] * 4
     assert meter.logged == [{"train_l1": 10.0 * i} for i in range(4)]
     assert meter.window_start == meter.starts[1] and meter.window_end == meter.ends[-1]
+
+
+class _FakeSyncDebugMode:
+    """torch.cuda's sync debug mode where there is no CUDA: every mode set, and a synchronising
+    call that warns as PyTorch's does in "warn" mode (the meter's own synchronize one too)."""
+
+    def __init__(self, monkeypatch, gc):
+        self.mode, self.set, self.message = 0, [], gc.SYNC_WARNING
+        monkeypatch.setattr(torch.cuda, "get_sync_debug_mode", lambda: self.mode)
+        monkeypatch.setattr(torch.cuda, "set_sync_debug_mode", self._set)
+        monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: self.read(3))
+
+    def _set(self, mode):
+        self.set.append(mode)
+        self.mode = {"default": 0, "warn": 1, "error": 2}.get(mode, mode)
+
+    def read(self, stacklevel=2):
+        """A synchronising call: the warning names the caller's line, as PyTorch's does."""
+        if self.mode == 1:
+            warnings.warn(f"{self.message} (Triggered internally at CUDAFunctions.cpp:1.)",
+                          UserWarning, stacklevel=stacklevel)
+
+
+def test_gpu_check_counts_the_host_syncs_of_the_timed_window_by_line(monkeypatch):
+    """Synchronisations in the timed window are counted by source line; the warm-up step's,
+    the meter's own and those after the window are not; other warnings pass on; the debug mode,
+    the warning filters and ``warnings.showwarning`` are as before."""
+    gc = _load("gpu_check")
+    cuda = _FakeSyncDebugMode(monkeypatch, gc)
+    syncs = gc._HostSyncCounter()
+    meter = gc._step_meter(steps=4, warmup=1, syncs=syncs)
+    module = SimpleNamespace(device=torch.device("cuda"), log=lambda *a, **kw: None)
+    here = "tests/benchmarks/test_bench_plumbing.py"
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")  # once per source line: each sync counted all the same
+        filters, show = warnings.filters[:], warnings.showwarning
+        meter.on_fit_start(None, module)
+        for i in range(4):
+            meter.on_train_batch_start(None, module, torch.zeros(3, 2), i)
+            cuda.read()
+            every_step = f"{here}:{sys._getframe().f_lineno - 1}"
+            for _ in range(2 * (i == 2)):
+                cuda.read()
+            twice = f"{here}:{sys._getframe().f_lineno - 1}"
+            if i == 2:
+                warnings.warn("not a synchronisation", UserWarning, stacklevel=1)
+            meter.on_train_batch_end(None, module, {"loss": torch.tensor(1.0)}, None, i)
+        warnings.warn(gc.SYNC_WARNING, UserWarning, stacklevel=1)  # after the window
+        meter.on_train_end(None, module)
+        meter.on_fit_end(None, module)
+        assert warnings.filters == filters and warnings.showwarning is show
+    assert cuda.set == ["warn", 0] and cuda.mode == 0
+    assert [str(w.message) for w in shown] == ["not a synchronisation", gc.SYNC_WARNING]
+    assert syncs.figures(3) == {"host_syncs_per_step": 1.67,
+                                "host_sync_sites": [[every_step, 3], [twice, 2]]}
+
+
+def test_gpu_check_names_the_caller_of_a_sync_inside_torch(monkeypatch):
+    """A synchronisation in torch's own Python code is named with its first caller outside it."""
+    gc = _load("gpu_check")
+    _FakeSyncDebugMode(monkeypatch, gc)
+    torch_file = Path(torch.__file__).parent / "nn" / "functional.py"
+    code = compile(f"import warnings\n\nwarnings.warn({gc.SYNC_WARNING!r})", torch_file, "exec")
+    syncs = gc._HostSyncCounter()
+    syncs.start()
+    try:
+        exec(code, {})
+        line = sys._getframe().f_lineno - 1
+    finally:
+        syncs.stop()
+    here = "tests/benchmarks/test_bench_plumbing.py"
+    assert list(syncs.sites) == [f"torch/nn/functional.py:3 <- {here}:{line}"]
+
+
+def test_gpu_check_restores_the_warnings_when_the_fit_raises(monkeypatch):
+    """A fit that raises inside the timed window leaves no sync debug mode or warning filter."""
+    gc = _load("gpu_check")
+    cuda = _FakeSyncDebugMode(monkeypatch, gc)
+    syncs = gc._HostSyncCounter()
+    meter = gc._step_meter(steps=4, warmup=0, syncs=syncs)
+    module = SimpleNamespace(device=torch.device("cuda"), log=lambda *a, **kw: None)
+
+    def fit(model, datamodule):
+        meter.on_fit_start(None, module)
+        meter.on_train_batch_start(None, module, torch.zeros(3, 2), 0)
+        assert cuda.mode == 1
+        raise RuntimeError("diverged")
+
+    cli = SimpleNamespace(trainer=SimpleNamespace(fit=fit), model=None, datamodule=None)
+    filters, show = warnings.filters[:], warnings.showwarning
+    with pytest.raises(RuntimeError, match="diverged"):
+        gc._fit(cli, "cpu", syncs)
+    assert cuda.mode == 0 and warnings.filters == filters and warnings.showwarning is show
+    syncs.stop()  # a second stop does nothing
+    assert cuda.set == ["warn", 0]
 
 
 def test_gpu_check_both_timings_report_the_same_losses(tmp_path):
