@@ -135,7 +135,7 @@ def test_an_older_checkpoint_without_the_folder_s_card_loads_as_before(tmp_path)
         tmp_path / "weights", recipe={"data": "pretraining set"}, licence="CC-BY-4.0")
     task = ClassificationTask(pretrained=str(folder), n_outputs=2, **SIG)
     x = _fit_and_save(task, tmp_path / "task.ckpt")
-    checkpoint = torch.load(tmp_path / "task.ckpt", weights_only=False)
+    checkpoint = torch.load(tmp_path / "task.ckpt", weights_only=True)
     assert set(checkpoint[LOADED_CARDS_KEY]) == {"net"}
     torch.save({k: v for k, v in checkpoint.items() if k != LOADED_CARDS_KEY},
                tmp_path / "old.ckpt")
