@@ -513,11 +513,11 @@ class BiosigTask(pl.LightningModule):
         that folder's card (:meth:`on_save_checkpoint`): :meth:`save_pretrained` then writes
         them as it would have before the checkpoint. A checkpoint without them (older) loads as
         before."""
-        from biosig.models.base import BiosigModel
+        from biosig.callbacks import task_networks
 
         self._loaded_data_card = checkpoint.get(DATA_CARD_KEY)
         kept = checkpoint.get(LOADED_CARDS_KEY) or {}
-        networks = {k: n for k, n in self.named_children() if isinstance(n, BiosigModel)}
+        networks = dict(task_networks(self))
         for key, card in kept.items():
             if key not in networks or not isinstance(card, Mapping):
                 raise ConfigError(f"the checkpoint's {LOADED_CARDS_KEY}[{key!r}] is not the card "
@@ -527,8 +527,10 @@ class BiosigTask(pl.LightningModule):
 
     def _loaded_cards(self) -> dict:
         """What each network loaded from a weights folder kept of its card, by attribute name."""
-        return {key: net.loaded_card for key, net in self.named_children()
-                if getattr(net, "loaded_card", None) is not None}
+        from biosig.callbacks import task_networks
+
+        return {key: net.loaded_card for key, net in task_networks(self)
+                if net.loaded_card is not None}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._network()(x)
