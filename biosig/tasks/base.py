@@ -27,9 +27,9 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
+import torch.nn as nn
 from lightning.pytorch.plugins.precision import MixedPrecision, Precision
 from lightning.pytorch.utilities import GradClipAlgorithmType
-import torch.nn as nn
 
 from biosig._checks import check_args, number
 from biosig.errors import ConfigError, InvalidFileError, NonFiniteInputError
