@@ -39,6 +39,7 @@ from lightning.pytorch.callbacks import BasePredictionWriter, WeightAveraging
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from biosig.errors import ConfigError
+from biosig.tasks.base import task_networks  # re-exported: the networks CompileNetworks compiles
 
 __all__ = [
     "CompileNetworks", "ECGFigures", "EpochProgress", "FigureCallback", "PredictionWriter",
@@ -489,18 +490,6 @@ class WarmupEMA(WeightAveraging):
 
 #: ``torch.compile`` modes (see its documentation)
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-
-
-def task_networks(module: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
-    """The biosig networks a task holds (``net``; a GAN's ``generator`` and ``critic``): every
-    :class:`~biosig.models.base.BiosigModel` submodule not inside another one, by name."""
-    from biosig.models.base import BiosigModel
-
-    found: list[tuple[str, torch.nn.Module]] = []
-    for name, sub in module.named_modules():
-        if isinstance(sub, BiosigModel) and not any(name.startswith(f"{n}.") for n, _ in found):
-            found.append((name, sub))
-    return found
 
 
 class CompileNetworks(pl.Callback):

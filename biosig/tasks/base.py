@@ -513,8 +513,6 @@ class BiosigTask(pl.LightningModule):
         that folder's card (:meth:`on_save_checkpoint`): :meth:`save_pretrained` then writes
         them as it would have before the checkpoint. A checkpoint without them (older) loads as
         before."""
-        from biosig.callbacks import task_networks
-
         self._loaded_data_card = checkpoint.get(DATA_CARD_KEY)
         kept = checkpoint.get(LOADED_CARDS_KEY) or {}
         networks = dict(task_networks(self))
@@ -527,8 +525,6 @@ class BiosigTask(pl.LightningModule):
 
     def _loaded_cards(self) -> dict:
         """What each network loaded from a weights folder kept of its card, by attribute name."""
-        from biosig.callbacks import task_networks
-
         return {key: net.loaded_card for key, net in task_networks(self)
                 if net.loaded_card is not None}
 
@@ -737,6 +733,18 @@ class BiosigTask(pl.LightningModule):
 
 
 # -- helpers -----------------------------------------------------------------------------------
+def task_networks(module: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The biosig networks a task holds (``net``; a GAN's ``generator`` and ``critic``): every
+    :class:`~biosig.models.base.BiosigModel` submodule not inside another one, by name."""
+    from biosig.models.base import BiosigModel
+
+    found: list[tuple[str, nn.Module]] = []
+    for name, sub in module.named_modules():
+        if isinstance(sub, BiosigModel) and not any(name.startswith(f"{n}.") for n, _ in found):
+            found.append((name, sub))
+    return found
+
+
 @dataclass
 class _PendingCheck:
     """A loss check left on the device: ``flags`` = (loss finite, input batch finite, if
